@@ -1,0 +1,180 @@
+/*  bus_link: reliable commands, DEALER (bus_link) -> ROUTER (bus_inbox).
+
+    Wire (proto/PROTOCOL.md, "Commands"). DEALER -> ROUTER:
+
+        ["CMD"][hdr][envelope]   hdr = 24 bytes, three uint64 big-endian:
+                                 epoch (sender start time, usec), seq (1, 2 ..
+                                 within the epoch), base (lowest unacked seq)
+        ["HB"]                   heartbeat
+
+    ROUTER -> DEALER:
+
+        ["ACK"][epoch 8][seq 8]              every command of that epoch with a
+                                             sequence number <= seq is durable
+        ["ERR"][epoch 8][seq 8][code][text]  that command was rejected for good
+                                             (it is also covered by ACKs)
+        ["HB"]
+
+    The sender's routing id is its name (unique per sender); the inbox turns
+    on ZMQ_ROUTER_HANDOVER (a reconnecting sender takes its name back) and
+    ZMQ_ROUTER_MANDATORY (an unroutable reply is an error, not a silent
+    drop); both sides set ZMQ_MAXMSGSIZE.
+
+    Guarantees: the sender keeps every unacked command and resends it, same
+    id and sequence number, after `resend_ms` or as soon as the receiver is
+    heard again after being declared dead. The receiver accepts, per sender,
+    only the next expected sequence number (max (last + 1, base)): later ones
+    are dropped until the missing one is resent (go-back-N), earlier ones are
+    duplicates (acked again, not delivered). It also drops any command whose
+    envelope id it has already processed (across sender restarts). With a
+    store, the per-sender position and the processed ids are written in the
+    same transaction as the handler's changes, and acks go out only after the
+    commit: every command reaches the handler exactly once, in per-sender
+    order, across receiver crashes.
+
+    At most `window` commands are unacked at a time: bus_link_send blocks
+    (servicing acks and heartbeats) rather than dropping.
+
+    Both sides heartbeat every `heartbeat_ms` when otherwise silent and
+    declare the other dead after `liveness` silent intervals.
+*/
+#ifndef BUS_LINK_H_INCLUDED
+#define BUS_LINK_H_INCLUDED
+
+#include <stdbool.h>
+#include <czmq.h>
+#include "proto/proto_envelope.h"
+#include "store/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BUS_LINK_HDR_SIZE 24
+
+typedef struct {
+    int heartbeat_ms;    //  default 1000
+    int liveness;        //  default 3
+    int resend_ms;       //  default 1000
+    size_t window;       //  default 1024 unacked commands
+    int send_timeout_ms; //  bus_link_send wait when the window is full; -1 (default) = no limit
+    size_t max_msg_size; //  ZMQ_MAXMSGSIZE; default PROTO_MAX_FRAME + 4096
+    size_t batch_max;    //  inbox: commands per store transaction; default 256
+    int64_t dedup_retention_s; //  inbox: keep processed ids this long; default 86400
+} bus_link_config_t;
+
+typedef enum { BUS_PEER_UP = 1, BUS_PEER_DOWN = 2 } bus_peer_event_t;
+
+//  A peer came up or went down (after `liveness` silent intervals).
+typedef void (bus_peer_fn) (void *arg, const char *peer, bus_peer_event_t event);
+
+//  Fill a config with the defaults.
+void bus_link_config_defaults (bus_link_config_t *config);
+
+//  ---------------------------------------------------------------------------
+//  Sender (DEALER)
+
+typedef struct _bus_link_t bus_link_t;
+
+//  Called when the receiver rejects a command for good (ERR).
+typedef void (bus_reject_fn) (void *arg, const proto_envelope_t *command,
+                              const char *code, const char *message);
+
+//  New link connecting to `endpoint`, routing id `name` (unique per sender,
+//  1..255 bytes, e.g. "rules@host1"). `config` may be NULL. NULL on failure.
+bus_link_t *bus_link_new (const char *endpoint, const char *name,
+                          const bus_link_config_t *config);
+void bus_link_destroy (bus_link_t **self_p);
+
+//  Send a command, taking ownership of the envelope (cleared on success).
+//  Blocks while the window is full, servicing the socket, up to
+//  send_timeout_ms. Returns 0, or -1 on timeout/interrupt (the envelope stays
+//  with the caller).
+int bus_link_send (bus_link_t *self, proto_envelope_t **envelope_p);
+
+//  True when a send would not block.
+bool bus_link_can_send (bus_link_t *self);
+
+//  Handle everything waiting on the socket (acks, errors, heartbeats),
+//  without blocking. Call when the socket is readable. Returns 0.
+int bus_link_handle (bus_link_t *self);
+
+//  Run timers: heartbeats, liveness, resends. Call at least every
+//  bus_link_timeout () ms.
+void bus_link_tick (bus_link_t *self);
+
+//  Milliseconds until the next tick is due (for zpoller_wait).
+int bus_link_timeout (bus_link_t *self);
+
+//  Wait until every command is acked, up to `timeout_ms`. 0 or -1.
+int bus_link_flush (bus_link_t *self, int timeout_ms);
+
+bool bus_link_peer_alive (bus_link_t *self);
+size_t bus_link_unacked (bus_link_t *self);
+uint64_t bus_link_sent (bus_link_t *self);    //  commands sent (first time)
+uint64_t bus_link_resent (bus_link_t *self);  //  resends
+uint64_t bus_link_acked (bus_link_t *self);   //  commands acked
+void bus_link_set_peer_handler (bus_link_t *self, bus_peer_fn *fn, void *arg);
+void bus_link_set_reject_handler (bus_link_t *self, bus_reject_fn *fn, void *arg);
+zsock_t *bus_link_sock (bus_link_t *self);
+
+//  ---------------------------------------------------------------------------
+//  Receiver (ROUTER)
+
+typedef struct _bus_inbox_t bus_inbox_t;
+
+//  One delivered command, as the handler sees it.
+typedef struct {
+    const char *peer; //  sender name
+    uint64_t epoch;
+    uint64_t seq;
+    char reject_code[32];     //  set by bus_command_reject
+    char reject_message[256];
+} bus_command_t;
+
+//  Mark the command rejected for good (sent back as ERR). Return the result
+//  of this from the handler. Always returns -1.
+int bus_command_reject (bus_command_t *command, const char *code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  Handle one command inside the batch's write transaction (`txn` is NULL
+//  for an inbox without a store). Return 0 when accepted (its changes are in
+//  txn), or bus_command_reject (...) without having written anything. May be
+//  called again for the same batch if the store grows its map: keep effects
+//  outside the transaction in store_txn_on_commit callbacks.
+typedef int (bus_inbox_fn) (void *arg, store_txn_t *txn, proto_envelope_t *command,
+                            bus_command_t *info);
+
+//  New inbox bound to `endpoint`. `name` names its state tables in `store`
+//  ("executor" -> tables "inbox.executor.peers" / ".seen" / ".seen_ts").
+//  `store` NULL keeps the state in memory only. NULL on failure.
+bus_inbox_t *bus_inbox_new (const char *endpoint, const char *name, store_t *store,
+                            const bus_link_config_t *config);
+void bus_inbox_destroy (bus_inbox_t **self_p);
+
+//  Drain up to batch_max waiting messages, deliver the new in-order commands
+//  to `fn` in one store transaction, commit, then ack. Call when the socket is
+//  readable. Returns the number of commands delivered, or -1 when the store
+//  failed (nothing acked: senders will resend).
+int bus_inbox_process (bus_inbox_t *self, bus_inbox_fn *fn, void *arg);
+
+//  Timers: heartbeats to live peers, liveness, pruning old processed ids.
+void bus_inbox_tick (bus_inbox_t *self);
+int bus_inbox_timeout (bus_inbox_t *self);
+
+//  Endpoint actually bound (port resolved). Owned by self.
+const char *bus_inbox_endpoint (bus_inbox_t *self);
+void bus_inbox_set_peer_handler (bus_inbox_t *self, bus_peer_fn *fn, void *arg);
+bool bus_inbox_peer_alive (bus_inbox_t *self, const char *peer);
+uint64_t bus_inbox_delivered (bus_inbox_t *self);
+uint64_t bus_inbox_duplicates (bus_inbox_t *self);   //  by seq or by id
+uint64_t bus_inbox_out_of_order (bus_inbox_t *self); //  dropped, awaiting resend
+uint64_t bus_inbox_rejected (bus_inbox_t *self);     //  ERR sent (handler or decode)
+uint64_t bus_inbox_malformed (bus_inbox_t *self);    //  unparseable frames dropped
+zsock_t *bus_inbox_sock (bus_inbox_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
