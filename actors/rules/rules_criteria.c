@@ -1,0 +1,523 @@
+/*  rules_criteria: StackStorm criteria operators. See rules_criteria.h. */
+#include "actors/rules/rules_criteria.h"
+#include "actors/rules/rules_template.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+typedef enum {
+    OP_EQUALS,
+    OP_NEQUALS,
+    OP_IEQUALS,
+    OP_CONTAINS,
+    OP_ICONTAINS,
+    OP_NCONTAINS,
+    OP_NICONTAINS,
+    OP_STARTSWITH,
+    OP_ISTARTSWITH,
+    OP_ENDSWITH,
+    OP_IENDSWITH,
+    OP_LESSTHAN,
+    OP_GREATERTHAN,
+    OP_EXISTS,
+    OP_NEXISTS,
+    OP_INSIDE,
+    OP_NINSIDE,
+    OP_MATCHREGEX,
+    OP_IREGEX,
+    OP_SEARCH,
+    OP_MATCHWILDCARD,
+    OP_TIMEDIFF_LT,
+    OP_TIMEDIFF_GT,
+} op_t;
+
+static const struct {
+    const char *name;
+    op_t op;
+} s_ops[] = {{"equals", OP_EQUALS},
+             {"eq", OP_EQUALS},
+             {"nequals", OP_NEQUALS},
+             {"neq", OP_NEQUALS},
+             {"iequals", OP_IEQUALS},
+             {"contains", OP_CONTAINS},
+             {"icontains", OP_ICONTAINS},
+             {"ncontains", OP_NCONTAINS},
+             {"nicontains", OP_NICONTAINS},
+             {"startswith", OP_STARTSWITH},
+             {"istartswith", OP_ISTARTSWITH},
+             {"endswith", OP_ENDSWITH},
+             {"iendswith", OP_IENDSWITH},
+             {"lessthan", OP_LESSTHAN},
+             {"lt", OP_LESSTHAN},
+             {"greaterthan", OP_GREATERTHAN},
+             {"gt", OP_GREATERTHAN},
+             {"exists", OP_EXISTS},
+             {"nexists", OP_NEXISTS},
+             {"inside", OP_INSIDE},
+             {"ninside", OP_NINSIDE},
+             {"matchregex", OP_MATCHREGEX},
+             {"regex", OP_MATCHREGEX},
+             {"iregex", OP_IREGEX},
+             {"search", OP_SEARCH},
+             {"matchwildcard", OP_MATCHWILDCARD},
+             {"timediff_lt", OP_TIMEDIFF_LT},
+             {"timediff_gt", OP_TIMEDIFF_GT},
+             {NULL, OP_EQUALS}};
+
+typedef struct {
+    char *path;
+    op_t op;
+    json_t *pattern;
+    regex_t regex;
+    bool has_regex;
+} criterion_t;
+
+struct _rules_criteria_t {
+    criterion_t *items;
+    size_t count;
+};
+
+//  ---------------------------------------------------------------------------
+//  Value helpers
+
+static bool
+s_number (const json_t *value, double *out)
+{
+    if (json_is_number (value)) {
+        *out = json_number_value (value);
+        return true;
+    }
+    if (json_is_string (value)) {
+        const char *s = json_string_value (value);
+        char *end;
+        errno = 0;
+        double d = strtod (s, &end);
+        while (end && isspace ((unsigned char) *end))
+            end++;
+        if (end != s && *end == 0 && errno == 0 && isfinite (d)) {
+            *out = d;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+s_equal (const json_t *a, const json_t *b)
+{
+    if (json_is_number (a) && json_is_number (b))
+        return json_number_value (a) == json_number_value (b);
+    return json_equal ((json_t *) a, (json_t *) b) != 0;
+}
+
+//  Case-insensitive substring search.
+static const char *
+s_strcasestr (const char *haystack, const char *needle)
+{
+    size_t n = strlen (needle);
+    for (; *haystack; haystack++)
+        if (strncasecmp (haystack, needle, n) == 0)
+            return haystack;
+    return n == 0 ? haystack : NULL;
+}
+
+//  Python's `needle in container`, optionally case-insensitive for strings.
+static bool
+s_contains (const json_t *container, const json_t *needle, bool icase)
+{
+    if (json_is_string (container)) {
+        if (!json_is_string (needle))
+            return false;
+        const char *h = json_string_value (container), *n = json_string_value (needle);
+        return icase ? s_strcasestr (h, n) != NULL : strstr (h, n) != NULL;
+    }
+    if (json_is_array (container)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach (container, i, item) {
+            if (icase && json_is_string (item) && json_is_string (needle)) {
+                if (strcasecmp (json_string_value (item), json_string_value (needle)) == 0)
+                    return true;
+            } else if (s_equal (item, needle))
+                return true;
+        }
+        return false;
+    }
+    if (json_is_object (container) && json_is_string (needle))
+        return json_object_get (container, json_string_value (needle)) != NULL;
+    return false;
+}
+
+static bool
+s_affix (const json_t *value, const json_t *pattern, bool suffix, bool icase)
+{
+    if (!json_is_string (value) || !json_is_string (pattern))
+        return false;
+    const char *v = json_string_value (value), *p = json_string_value (pattern);
+    size_t vl = strlen (v), pl = strlen (p);
+    if (pl > vl)
+        return false;
+    const char *at = suffix ? v + vl - pl : v;
+    return icase ? strncasecmp (at, p, pl) == 0 : strncmp (at, p, pl) == 0;
+}
+
+//  Days from civil date (proleptic Gregorian), Howard Hinnant's algorithm.
+static int64_t
+s_days_from_civil (int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned) (y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t) doe - 719468;
+}
+
+int
+rules_parse_time (const char *text, int64_t *usec)
+{
+    int year, month, day, hour = 0, minute = 0, second = 0, consumed = 0;
+    if (!text || sscanf (text, "%4d-%2d-%2d%n", &year, &month, &day, &consumed) != 3)
+        return -1;
+    const char *p = text + consumed;
+    int64_t micros = 0;
+    int64_t offset = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        int n = 0;
+        if (sscanf (p + 1, "%2d:%2d%n", &hour, &minute, &n) != 2)
+            return -1;
+        p += 1 + n;
+        if (*p == ':') {
+            if (sscanf (p + 1, "%2d%n", &second, &n) != 1)
+                return -1;
+            p += 1 + n;
+            if (*p == '.' || *p == ',') {
+                p++;
+                int digits = 0;
+                while (isdigit ((unsigned char) *p)) {
+                    if (digits < 6) {
+                        micros = micros * 10 + (*p - '0');
+                        digits++;
+                    }
+                    p++;
+                }
+                if (digits == 0)
+                    return -1;
+                while (digits++ < 6)
+                    micros *= 10;
+            }
+        }
+        if (*p == 'Z' || *p == 'z')
+            p++;
+        else if (*p == '+' || *p == '-') {
+            int sign = *p == '-' ? -1 : 1, oh = 0, om = 0;
+            if (sscanf (p + 1, "%2d:%2d%n", &oh, &om, &n) == 2 ||
+                sscanf (p + 1, "%2d%2d%n", &oh, &om, &n) == 2)
+                p += 1 + n;
+            else
+                return -1;
+            offset = sign * ((int64_t) oh * 3600 + om * 60);
+        }
+    }
+    if (*p || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59
+        || second > 60)
+        return -1;
+    int64_t days = s_days_from_civil (year, (unsigned) month, (unsigned) day);
+    int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset;
+    *usec = seconds * 1000000 + micros;
+    return 0;
+}
+
+static bool
+s_time_of (const json_t *value, int64_t *usec)
+{
+    if (json_is_number (value)) {
+        *usec = (int64_t) (json_number_value (value) * 1e6);
+        return true;
+    }
+    if (json_is_string (value))
+        return rules_parse_time (json_string_value (value), usec) == 0;
+    return false;
+}
+
+//  ---------------------------------------------------------------------------
+
+static bool
+s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
+{
+    const json_t *pattern = c->pattern;
+    double a, b;
+    switch (c->op) {
+        case OP_EXISTS:
+            return value != NULL;
+        case OP_NEXISTS:
+            return value == NULL;
+        case OP_EQUALS:
+            return value ? s_equal (value, pattern) : json_is_null (pattern);
+        case OP_NEQUALS:
+            return value ? !s_equal (value, pattern) : !json_is_null (pattern);
+        default:
+            break;
+    }
+    if (!value)
+        return false;
+    switch (c->op) {
+        case OP_IEQUALS:
+            return json_is_string (value) && json_is_string (pattern)
+                   && strcasecmp (json_string_value (value), json_string_value (pattern)) == 0;
+        case OP_CONTAINS:
+            return s_contains (value, pattern, false);
+        case OP_ICONTAINS:
+            return s_contains (value, pattern, true);
+        case OP_NCONTAINS:
+            return (json_is_string (value) || json_is_array (value) || json_is_object (value))
+                   && !s_contains (value, pattern, false);
+        case OP_NICONTAINS:
+            return (json_is_string (value) || json_is_array (value) || json_is_object (value))
+                   && !s_contains (value, pattern, true);
+        case OP_STARTSWITH:
+            return s_affix (value, pattern, false, false);
+        case OP_ISTARTSWITH:
+            return s_affix (value, pattern, false, true);
+        case OP_ENDSWITH:
+            return s_affix (value, pattern, true, false);
+        case OP_IENDSWITH:
+            return s_affix (value, pattern, true, true);
+        case OP_LESSTHAN:
+            return s_number (value, &a) && s_number (pattern, &b) && a < b;
+        case OP_GREATERTHAN:
+            return s_number (value, &a) && s_number (pattern, &b) && a > b;
+        case OP_INSIDE:
+            return s_contains (pattern, value, false);
+        case OP_NINSIDE:
+            return (json_is_string (pattern) || json_is_array (pattern)
+                    || json_is_object (pattern))
+                   && !s_contains (pattern, value, false);
+        case OP_MATCHREGEX:
+        case OP_IREGEX:
+        case OP_SEARCH: {
+            if (!json_is_string (value))
+                return false;
+            regmatch_t match;
+            if (regexec (&c->regex, json_string_value (value), 1, &match, 0) != 0)
+                return false;
+            return c->op == OP_SEARCH || match.rm_so == 0;
+        }
+        case OP_MATCHWILDCARD:
+            return json_is_string (value)
+                   && fnmatch (json_string_value (pattern), json_string_value (value), 0) == 0;
+        case OP_TIMEDIFF_LT:
+        case OP_TIMEDIFF_GT: {
+            int64_t when;
+            if (!s_time_of (value, &when) || !s_number (pattern, &b))
+                return false;
+            double elapsed = (double) (now_usec - when) / 1e6;
+            return c->op == OP_TIMEDIFF_LT ? elapsed < b : elapsed > b;
+        }
+        default:
+            return false;
+    }
+}
+
+static int
+s_lookup_op (const char *name, op_t *op)
+{
+    for (size_t i = 0; s_ops[i].name; i++)
+        if (strcmp (s_ops[i].name, name) == 0) {
+            *op = s_ops[i].op;
+            return 0;
+        }
+    return -1;
+}
+
+//  Prepare one criterion. 0 or -1 with `reason` set.
+static int
+s_prepare (criterion_t *c, const char *op_name, const json_t *pattern, char *reason,
+           size_t reason_size)
+{
+    if (s_lookup_op (op_name, &c->op)) {
+        snprintf (reason, reason_size,
+                  "unknown operator \"%s\" (equals, nequals, iequals, contains, icontains, "
+                  "ncontains, nicontains, startswith, istartswith, endswith, iendswith, "
+                  "lessthan, greaterthan, exists, nexists, inside, ninside, matchregex, "
+                  "regex, iregex, search, matchwildcard, timediff_lt, timediff_gt)",
+                  op_name);
+        return -1;
+    }
+    c->pattern = pattern ? json_deep_copy (pattern) : json_null ();
+    switch (c->op) {
+        case OP_MATCHREGEX:
+        case OP_IREGEX:
+        case OP_SEARCH: {
+            if (!json_is_string (c->pattern)) {
+                snprintf (reason, reason_size, "%s needs a string pattern", op_name);
+                return -1;
+            }
+            int flags = REG_EXTENDED | (c->op == OP_IREGEX ? REG_ICASE : 0);
+            int rc = regcomp (&c->regex, json_string_value (c->pattern), flags);
+            if (rc != 0) {
+                char why[128];
+                regerror (rc, &c->regex, why, sizeof why);
+                snprintf (reason, reason_size, "invalid regular expression \"%s\": %s",
+                          json_string_value (c->pattern), why);
+                return -1;
+            }
+            c->has_regex = true;
+            break;
+        }
+        case OP_MATCHWILDCARD:
+        case OP_IEQUALS:
+        case OP_STARTSWITH:
+        case OP_ISTARTSWITH:
+        case OP_ENDSWITH:
+        case OP_IENDSWITH:
+            if (!json_is_string (c->pattern)) {
+                snprintf (reason, reason_size, "%s needs a string pattern", op_name);
+                return -1;
+            }
+            break;
+        case OP_LESSTHAN:
+        case OP_GREATERTHAN:
+        case OP_TIMEDIFF_LT:
+        case OP_TIMEDIFF_GT: {
+            double d;
+            if (!s_number (c->pattern, &d)) {
+                snprintf (reason, reason_size, "%s needs a number pattern", op_name);
+                return -1;
+            }
+            break;
+        }
+        case OP_INSIDE:
+        case OP_NINSIDE:
+            if (!json_is_array (c->pattern) && !json_is_string (c->pattern)
+                && !json_is_object (c->pattern)) {
+                snprintf (reason, reason_size, "%s needs a list or string pattern", op_name);
+                return -1;
+            }
+            break;
+        default:
+            break;
+    }
+    return 0;
+}
+
+static void
+s_criterion_clear (criterion_t *c)
+{
+    free (c->path);
+    json_decref (c->pattern);
+    if (c->has_regex)
+        regfree (&c->regex);
+    memset (c, 0, sizeof *c);
+}
+
+rules_criteria_t *
+rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char *message,
+                    size_t message_size)
+{
+    if (field && field_size)
+        *field = 0;
+    if (criteria && !json_is_null (criteria) && !json_is_object (criteria)) {
+        if (message && message_size)
+            snprintf (message, message_size, "criteria: must be a mapping of path: "
+                                             "{type: OPERATOR, pattern: VALUE}");
+        return NULL;
+    }
+    rules_criteria_t *self = (rules_criteria_t *) calloc (1, sizeof (rules_criteria_t));
+    if (!self)
+        return NULL;
+    size_t count = json_is_object (criteria) ? json_object_size (criteria) : 0;
+    self->items = count ? (criterion_t *) calloc (count, sizeof (criterion_t)) : NULL;
+    if (count && !self->items) {
+        free (self);
+        return NULL;
+    }
+    const char *key;
+    json_t *spec;
+    if (count)
+        json_object_foreach ((json_t *) criteria, key, spec) {
+            char reason[768] = "";
+            criterion_t *c = &self->items[self->count];
+            const json_t *type = json_object_get (spec, "type");
+            if (!json_is_object (spec))
+                snprintf (reason, sizeof reason, "must be a mapping {type: OPERATOR, pattern: VALUE}");
+            else if (!json_is_string (type))
+                snprintf (reason, sizeof reason, "type: missing operator name");
+            else if (!*key)
+                snprintf (reason, sizeof reason, "empty path");
+            else {
+                const char *k;
+                json_t *v;
+                json_object_foreach (spec, k, v)
+                    if (strcmp (k, "type") && strcmp (k, "pattern"))
+                        snprintf (reason, sizeof reason,
+                                  "unknown key \"%s\" (only type and pattern)", k);
+            }
+            if (!*reason) {
+                c->path = strdup (key);
+                s_prepare (c, json_string_value (type), json_object_get (spec, "pattern"),
+                           reason, sizeof reason);
+            }
+            if (*reason) {
+                if (field && field_size)
+                    snprintf (field, field_size, "%s", key);
+                if (message && message_size)
+                    snprintf (message, message_size, "criteria.%s: %s", key, reason);
+                self->count++;
+                rules_criteria_destroy (&self);
+                return NULL;
+            }
+            self->count++;
+        }
+    return self;
+}
+
+void
+rules_criteria_destroy (rules_criteria_t **self_p)
+{
+    if (self_p && *self_p) {
+        rules_criteria_t *self = *self_p;
+        for (size_t i = 0; i < self->count; i++)
+            s_criterion_clear (&self->items[i]);
+        free (self->items);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+bool
+rules_criteria_match (const rules_criteria_t *self, const json_t *context, int64_t now_usec)
+{
+    if (!self)
+        return true;
+    for (size_t i = 0; i < self->count; i++) {
+        const criterion_t *c = &self->items[i];
+        if (!s_eval (c, rules_template_lookup (context, c->path), now_usec))
+            return false;
+    }
+    return true;
+}
+
+int
+rules_criteria_test (const char *op, const json_t *value, const json_t *pattern,
+                     int64_t now_usec)
+{
+    criterion_t c;
+    memset (&c, 0, sizeof c);
+    char reason[512];
+    if (s_prepare (&c, op, pattern, reason, sizeof reason)) {
+        s_criterion_clear (&c);
+        return -1;
+    }
+    bool result = s_eval (&c, value, now_usec);
+    s_criterion_clear (&c);
+    return result ? 1 : 0;
+}

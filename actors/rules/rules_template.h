@@ -1,0 +1,53 @@
+/*  rules_template: the sandboxed template language of rule action parameters.
+
+    A string may hold expressions in double braces:
+
+        "{{ trigger.payload.host }}"                  the value, type kept
+        "deploy {{ trigger.payload.app }} now"        interpolated as text
+        "{{ trigger.payload.n | default(3) }}"        a fallback when missing
+        "{{ event.id }}", "{{ rule.ref }}"
+
+    An expression is a path (names joined by '.', list items by [N]) into the
+    context, then any number of filters: default(LITERAL), string, int, float,
+    bool, lower, upper, trim, json. LITERAL is a JSON scalar, or a string in
+    single or double quotes. Nothing else exists: no calls, no attribute
+    access beyond data, no loops, so a template cannot execute code.
+
+    A value that is exactly one expression keeps the value's type (number,
+    bool, map, list); inside text, strings are inserted as they are and other
+    values as compact JSON. A path that does not resolve is an error unless a
+    default is given (a missing value is never silently rendered empty).
+    In the context, "trigger.X" also finds "trigger.payload.X" (StackStorm's
+    spelling).
+*/
+#ifndef RULES_TEMPLATE_H_INCLUDED
+#define RULES_TEMPLATE_H_INCLUDED
+
+#include <stddef.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Render one value: strings are templates, objects and arrays are rendered
+//  recursively, other values are copied. Returns a new value (caller owns
+//  it), or NULL with `message` as "<where>: <reason>" (where = the JSON path
+//  of the failing string, e.g. "parameters.message").
+json_t *rules_template_render (const json_t *value, const json_t *context, const char *where,
+                               char *message, size_t message_size);
+
+//  Check a template's syntax without rendering (at rule load). 0, or -1 with
+//  `message` set.
+int rules_template_check (const json_t *value, const char *where, char *message,
+                          size_t message_size);
+
+//  Resolve a dotted path ("trigger.payload.a[0].b") in a context. Borrowed
+//  reference, NULL when missing. Applies the trigger.X alias.
+const json_t *rules_template_lookup (const json_t *context, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+#  attune: install what is missing, build, and run or test.
+#
+#    deploy/setup.sh run             install deps, build (Release), run the main program
+#    deploy/setup.sh test            install deps, build with -Werror, run every test
+#    deploy/setup.sh test-sanitize   the same under AddressSanitizer + UBSan
+#    deploy/setup.sh deps            only install the Debian packages
+#
+#  Works on a fresh Debian 12 machine as root or as a user with sudo.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+JOBS="$(nproc 2>/dev/null || echo 2)"
+
+#  Build tools and the -dev packages attune links against, plus the Python
+#  packages the client tests use. Nothing comes from outside Debian.
+PACKAGES=(build-essential cmake pkg-config
+          libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev
+          libcriterion-dev libyaml-dev libjansson-dev
+          python3 python3-zmq python3-msgpack)
+
+as_root () {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+deps () {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "setup: installing ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+build () {
+    local dir="$1"; shift
+    cmake -S "$ROOT" -B "$dir" "$@" >/dev/null
+    cmake --build "$dir" -j "$JOBS"
+}
+
+run_tests () {
+    local dir="$1"
+    #  Suites run two at a time (2 cores); each has its own timeout in ctest.
+    mkdir -p "$dir/tmp"
+    (cd "$dir" && ctest --output-on-failure -j 2)
+}
+
+cmd="${1:-}"
+case "$cmd" in
+    deps)
+        deps ;;
+    run)
+        deps
+        build "$ROOT/build" -DCMAKE_BUILD_TYPE=Release
+        #  Until the daemon lands, the main program is the layer benchmark.
+        exec "$ROOT/build/attune-bench" ;;
+    test)
+        deps
+        build "$ROOT/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTUNE_WERROR=ON
+        run_tests "$ROOT/build-test" ;;
+    test-sanitize)
+        deps
+        build "$ROOT/build-san" -DCMAKE_BUILD_TYPE=Debug -DATTUNE_WERROR=ON -DATTUNE_SANITIZE=ON
+        ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
+        UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+            run_tests "$ROOT/build-san" ;;
+    *)
+        echo "usage: deploy/setup.sh run|test|test-sanitize|deps" >&2
+        exit 2 ;;
+esac

@@ -1,0 +1,195 @@
+/*  rules_criteria: every operator true and false, missing paths, wrong
+    types, compile errors. */
+#include <criterion/criterion.h>
+#include <string.h>
+#include "actors/rules/rules_criteria.h"
+
+#define NOW 1795305600000000LL //  2026-11-22T00:00:00Z
+
+typedef struct {
+    const char *op;
+    const char *value;   //  JSON, or NULL for a missing value
+    const char *pattern; //  JSON
+    int expect;          //  1 true, 0 false
+} row_t;
+
+static const row_t s_table[] = {
+    {"equals", "3", "3", 1},
+    {"equals", "3", "3.0", 1},
+    {"equals", "3", "\"3\"", 0},
+    {"equals", "\"a\"", "\"a\"", 1},
+    {"equals", "{\"x\": [1]}", "{\"x\": [1]}", 1},
+    {"equals", NULL, "3", 0},
+    {"nequals", "3", "4", 1},
+    {"nequals", "3", "3", 0},
+    {"nequals", NULL, "3", 1},
+    {"iequals", "\"HeLLo\"", "\"hello\"", 1},
+    {"iequals", "\"hello\"", "\"help\"", 0},
+    {"iequals", "5", "\"5\"", 0},
+    {"contains", "\"deploy failed\"", "\"fail\"", 1},
+    {"contains", "\"deploy ok\"", "\"fail\"", 0},
+    {"contains", "[1, 2, 3]", "2", 1},
+    {"contains", "[1, 2, 3]", "4", 0},
+    {"contains", "{\"k\": 1}", "\"k\"", 1},
+    {"contains", "5", "\"5\"", 0},
+    {"icontains", "\"Deploy FAILED\"", "\"failed\"", 1},
+    {"icontains", "\"Deploy ok\"", "\"failed\"", 0},
+    {"ncontains", "\"deploy ok\"", "\"fail\"", 1},
+    {"ncontains", "\"deploy failed\"", "\"fail\"", 0},
+    {"ncontains", "5", "\"x\"", 0},
+    {"ncontains", NULL, "\"x\"", 0},
+    {"nicontains", "\"a B c\"", "\"d\"", 1},
+    {"nicontains", "\"a B c\"", "\"b\"", 0},
+    {"startswith", "\"web-01\"", "\"web\"", 1},
+    {"startswith", "\"db-01\"", "\"web\"", 0},
+    {"istartswith", "\"WEB-01\"", "\"web\"", 1},
+    {"istartswith", "\"db\"", "\"web\"", 0},
+    {"endswith", "\"app.log\"", "\".log\"", 1},
+    {"endswith", "\"log\"", "\".log\"", 0},
+    {"iendswith", "\"APP.LOG\"", "\".log\"", 1},
+    {"iendswith", "\"app.txt\"", "\".log\"", 0},
+    {"lessthan", "3", "5", 1},
+    {"lessthan", "5", "3", 0},
+    {"lessthan", "\"3\"", "5", 1},
+    {"lessthan", "\"abc\"", "5", 0},
+    {"lessthan", NULL, "5", 0},
+    {"greaterthan", "7.5", "5", 1},
+    {"greaterthan", "5", "5", 0},
+    {"greaterthan", "true", "0", 0},
+    {"exists", "null", "null", 1},
+    {"exists", NULL, "null", 0},
+    {"nexists", NULL, "null", 1},
+    {"nexists", "1", "null", 0},
+    {"inside", "\"b\"", "[\"a\", \"b\"]", 1},
+    {"inside", "\"c\"", "[\"a\", \"b\"]", 0},
+    {"inside", "\"ell\"", "\"hello\"", 1},
+    {"ninside", "\"c\"", "[\"a\", \"b\"]", 1},
+    {"ninside", "\"a\"", "[\"a\", \"b\"]", 0},
+    {"matchregex", "\"web12\"", "\"web[0-9]+$\"", 1},
+    {"matchregex", "\"my-web12\"", "\"web[0-9]+\"", 0}, //  anchored at the start
+    {"matchregex", "12", "\"[0-9]+\"", 0},              //  not a string
+    {"regex", "\"abc\"", "\"a.c\"", 1},
+    {"iregex", "\"ABC\"", "\"a.c\"", 1},
+    {"iregex", "\"xbc\"", "\"a.c\"", 0},
+    {"search", "\"my-web12\"", "\"web[0-9]+\"", 1},
+    {"search", "\"my-db\"", "\"web\"", 0},
+    {"matchwildcard", "\"web-01.example\"", "\"web-*\"", 1},
+    {"matchwildcard", "\"db-01\"", "\"web-*\"", 0},
+    {"timediff_lt", "\"2026-11-21T23:59:30Z\"", "60", 1},
+    {"timediff_lt", "\"2026-11-21T23:58:00Z\"", "60", 0},
+    {"timediff_gt", "\"2026-11-21T23:58:00Z\"", "60", 1},
+    {"timediff_gt", "\"2026-11-22T01:00:30+01:00\"", "60", 0},
+    {"timediff_lt", "\"yesterday\"", "60", 0},
+};
+
+Test (rules_criteria, operator_table)
+{
+    for (size_t i = 0; i < sizeof s_table / sizeof s_table[0]; i++) {
+        const row_t *row = &s_table[i];
+        json_t *value = row->value ? json_loads (row->value, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *pattern = json_loads (row->pattern, JSON_DECODE_ANY, NULL);
+        cr_assert (pattern, "row %zu: bad pattern", i);
+        int got = rules_criteria_test (row->op, value, pattern, NOW);
+        cr_expect_eq (got, row->expect, "row %zu: %s(%s, %s) = %d, expected %d", i, row->op,
+                      row->value ? row->value : "<missing>", row->pattern, got, row->expect);
+        json_decref (value);
+        json_decref (pattern);
+    }
+}
+
+Test (rules_criteria, compiled_criteria_are_anded)
+{
+    json_t *criteria = json_loads (
+        "{\"trigger.payload.status\": {\"type\": \"equals\", \"pattern\": \"failed\"},"
+        " \"trigger.host\": {\"type\": \"matchregex\", \"pattern\": \"^web[0-9]+$\"}}",
+        0, NULL);
+    char field[128], message[512];
+    rules_criteria_t *c = rules_criteria_new (criteria, field, sizeof field, message,
+                                              sizeof message);
+    cr_assert_not_null (c, "%s", message);
+    json_t *yes = json_loads (
+        "{\"trigger\": {\"payload\": {\"status\": \"failed\", \"host\": \"web3\"}}}", 0, NULL);
+    json_t *no1 = json_loads (
+        "{\"trigger\": {\"payload\": {\"status\": \"ok\", \"host\": \"web3\"}}}", 0, NULL);
+    json_t *no2 = json_loads (
+        "{\"trigger\": {\"payload\": {\"status\": \"failed\", \"host\": \"db1\"}}}", 0, NULL);
+    json_t *no3 = json_loads ("{\"trigger\": {\"payload\": {}}}", 0, NULL);
+    cr_expect (rules_criteria_match (c, yes, NOW));
+    cr_expect_not (rules_criteria_match (c, no1, NOW));
+    cr_expect_not (rules_criteria_match (c, no2, NOW));
+    cr_expect_not (rules_criteria_match (c, no3, NOW));
+    rules_criteria_destroy (&c);
+    cr_expect_null (c);
+    //  No criteria: always true
+    c = rules_criteria_new (NULL, field, sizeof field, message, sizeof message);
+    cr_assert_not_null (c);
+    cr_expect (rules_criteria_match (c, no3, NOW));
+    rules_criteria_destroy (&c);
+    json_decref (criteria);
+    json_decref (yes);
+    json_decref (no1);
+    json_decref (no2);
+    json_decref (no3);
+}
+
+Test (rules_criteria, compile_errors_name_the_field)
+{
+    struct {
+        const char *criteria;
+        const char *field;
+        const char *fragment;
+    } cases[] = {
+        {"{\"trigger.payload.n\": {\"type\": \"equal\", \"pattern\": 3}}", "trigger.payload.n",
+         "criteria.trigger.payload.n: unknown operator \"equal\""},
+        {"{\"trigger.payload.n\": {\"pattern\": 3}}", "trigger.payload.n", "missing operator"},
+        {"{\"trigger.payload.s\": {\"type\": \"matchregex\", \"pattern\": \"([\"}}",
+         "trigger.payload.s", "invalid regular expression"},
+        {"{\"trigger.payload.n\": {\"type\": \"lessthan\", \"pattern\": \"abc\"}}",
+         "trigger.payload.n", "needs a number"},
+        {"{\"trigger.payload.n\": {\"type\": \"inside\", \"pattern\": 3}}", "trigger.payload.n",
+         "needs a list"},
+        {"{\"trigger.payload.n\": 3}", "trigger.payload.n", "must be a mapping"},
+        {"{\"trigger.payload.n\": {\"type\": \"equals\", \"pattern\": 1, \"extra\": 2}}",
+         "trigger.payload.n", "unknown key \"extra\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *criteria = json_loads (cases[i].criteria, 0, NULL);
+        cr_assert (criteria, "case %zu", i);
+        char field[128] = "", message[512] = "";
+        rules_criteria_t *c = rules_criteria_new (criteria, field, sizeof field, message,
+                                                  sizeof message);
+        cr_expect_null (c, "case %zu compiled", i);
+        cr_expect_str_eq (field, cases[i].field, "case %zu", i);
+        cr_expect (strstr (message, cases[i].fragment) != NULL, "case %zu: '%s' lacks '%s'", i,
+                   message, cases[i].fragment);
+        rules_criteria_destroy (&c);
+        json_decref (criteria);
+    }
+    json_t *list = json_loads ("[1]", 0, NULL);
+    char message[512] = "";
+    cr_expect_null (rules_criteria_new (list, NULL, 0, message, sizeof message));
+    json_decref (list);
+}
+
+Test (rules_criteria, iso8601_times)
+{
+    int64_t usec;
+    cr_expect_eq (rules_parse_time ("1970-01-01T00:00:00Z", &usec), 0);
+    cr_expect_eq (usec, 0);
+    cr_expect_eq (rules_parse_time ("2026-11-22T00:00:00Z", &usec), 0);
+    cr_expect_eq (usec, NOW);
+    cr_expect_eq (rules_parse_time ("2026-11-22T01:00:00.250+01:00", &usec), 0);
+    cr_expect_eq (usec, NOW + 250000);
+    cr_expect_eq (rules_parse_time ("2026-11-22 00:00", &usec), 0);
+    cr_expect_eq (usec, NOW);
+    cr_expect_eq (rules_parse_time ("2026-13-01T00:00:00Z", &usec), -1);
+    cr_expect_eq (rules_parse_time ("2026-11-22T00:00:00Zjunk", &usec), -1);
+    cr_expect_eq (rules_parse_time ("", &usec), -1);
+}
+
+Test (rules_criteria, unknown_operator_in_test_helper)
+{
+    json_t *one = json_integer (1);
+    cr_expect_eq (rules_criteria_test ("bogus", one, one, NOW), -1);
+    json_decref (one);
+}
