@@ -1,0 +1,86 @@
+/*  registry_pack: load packs (StackStorm layout) into a catalog of definitions.
+
+    packs/<pack>/pack.yaml            ref, name, version, description
+    packs/<pack>/actions/<n>.yaml      name, runner_type, entry_point, parameters,
+                                      timeout, enabled, description
+    packs/<pack>/rules/<n>.yaml        name, pack, enabled, trigger {type,
+                                      parameters}, criteria, action {ref,
+                                      parameters}, description
+    packs/<pack>/triggers/<n>.yaml     name, description, parameters_schema,
+                                      payload_schema (external trigger types)
+
+    Built-in trigger types: core.st2.IntervalTimer {unit, delta},
+    core.st2.DateTimer {date, timezone}, core.st2.CronTimer {minute, hour,
+    day, month, day_of_week, timezone}.
+
+    Definitions are normalised JSON objects with a "ref" ("pack.name"), the
+    "pack", and the "file" they came from. Fields StackStorm defines that
+    attune does not use (tags, notify, output_schema ...) are accepted and
+    ignored, so simple StackStorm packs load unchanged; fields of the wrong
+    type are errors. Every error reads "<file>:<line>: <field>: <reason>" and
+    skips only that definition: the other files and packs still load.
+*/
+#ifndef REGISTRY_PACK_H_INCLUDED
+#define REGISTRY_PACK_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <czmq.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//  Runners a worker can offer.
+#define REGISTRY_RUNNERS                                                                    \
+    "noop, builtin, local-shell-cmd, local-shell-script, python-script"
+
+typedef struct _registry_catalog_t registry_catalog_t;
+
+//  New catalog holding the built-in trigger types only.
+registry_catalog_t *registry_catalog_new (void);
+void registry_catalog_destroy (registry_catalog_t **self_p);
+
+//  Load every pack in `dir` (each subdirectory holding a pack.yaml), then
+//  check references across packs (a rule's action and trigger type). Each
+//  error is appended to `errors`, which must be an autofree list
+//  (zlist_autofree: it keeps copies); NULL logs them instead. Returns the number of packs loaded, -1 if `dir` cannot be read.
+int registry_catalog_load_dir (registry_catalog_t *self, const char *dir, zlist_t *errors);
+
+//  Load one pack directory (no cross-pack reference check). 0 or -1.
+int registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
+                                zlist_t *errors);
+
+//  Check every rule's references; drops the rules that fail. Returns the
+//  number of rules dropped.
+int registry_catalog_check (registry_catalog_t *self, zlist_t *errors);
+
+//  Add or replace a rule from a parsed definition (API, tests). `origin`
+//  names it in errors. 0 or -1 with `message` set.
+int registry_catalog_put_rule (registry_catalog_t *self, const json_t *definition,
+                               const char *origin, char *message, size_t message_size);
+
+//  Definitions by ref (borrowed; NULL when unknown).
+const json_t *registry_catalog_action (registry_catalog_t *self, const char *ref);
+const json_t *registry_catalog_rule (registry_catalog_t *self, const char *ref);
+const json_t *registry_catalog_trigger (registry_catalog_t *self, const char *ref);
+const json_t *registry_catalog_pack (registry_catalog_t *self, const char *ref);
+
+//  All definitions of a kind as an object ref -> definition (borrowed).
+const json_t *registry_catalog_actions (registry_catalog_t *self);
+const json_t *registry_catalog_rules (registry_catalog_t *self);
+const json_t *registry_catalog_triggers (registry_catalog_t *self);
+const json_t *registry_catalog_packs (registry_catalog_t *self);
+
+//  Remove a rule. 0, or -1 when unknown.
+int registry_catalog_delete_rule (registry_catalog_t *self, const char *ref);
+
+//  True when `runner` is a runner type attune knows.
+bool registry_runner_known (const char *runner);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,200 @@
+/*  registry_pack: the core pack loads; errors name file, line and field and
+    do not stop the other definitions or packs. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "actors/registry/registry_pack.h"
+
+#ifndef ATTUNE_SOURCE_DIR
+#define ATTUNE_SOURCE_DIR "."
+#endif
+
+static char s_root[256];
+
+static void
+s_write (const char *relative, const char *text)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/%s", s_root, relative);
+    //  mkdir -p of the parent
+    for (char *p = path + strlen (s_root) + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir (path, 0755);
+            *p = '/';
+        }
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file, "%s", path);
+    fputs (text, file);
+    fclose (file);
+}
+
+static void
+s_setup (void)
+{
+    const char *base = getenv ("ATTUNE_TEST_TMP");
+    if (base)
+        mkdir (base, 0755);
+    snprintf (s_root, sizeof s_root, "%s/packs-XXXXXX", base ? base : "/tmp");
+    cr_assert_not_null (mkdtemp (s_root));
+}
+
+static void
+s_teardown (void)
+{
+    char command[512];
+    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
+    cr_expect_eq (system (command), 0);
+}
+
+static bool
+s_has_error (zlist_t *errors, const char *fragment)
+{
+    for (char *e = (char *) zlist_first (errors); e; e = (char *) zlist_next (errors))
+        if (strstr (e, fragment))
+            return true;
+    return false;
+}
+
+static char *
+s_dump_errors (zlist_t *errors)
+{
+    static char text[8192];
+    text[0] = 0;
+    for (char *e = (char *) zlist_first (errors); e; e = (char *) zlist_next (errors)) {
+        strncat (text, e, sizeof text - strlen (text) - 2);
+        strncat (text, "\n", sizeof text - strlen (text) - 1);
+    }
+    return text;
+}
+
+TestSuite (registry_pack, .init = s_setup, .fini = s_teardown);
+
+Test (registry_pack, core_pack_loads_clean)
+{
+    registry_catalog_t *catalog = registry_catalog_new ();
+    zlist_t *errors = zlist_new ();
+    zlist_autofree (errors);
+    int packs = registry_catalog_load_dir (catalog, ATTUNE_SOURCE_DIR "/packs", errors);
+    cr_expect_eq (zlist_size (errors), 0, "%s", s_dump_errors (errors));
+    cr_expect_geq (packs, 1);
+    const char *actions[] = {"core.noop", "core.echo", "core.sleep", "core.local",
+                             "core.local_script"};
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        cr_expect_not_null (registry_catalog_action (catalog, actions[i]), "%s", actions[i]);
+    const json_t *echo = registry_catalog_action (catalog, "core.echo");
+    cr_expect_str_eq (json_string_value (json_object_get (echo, "runner_type")), "builtin");
+    cr_expect_eq (json_integer_value (json_object_get (echo, "timeout")), 600);
+    const json_t *rule = registry_catalog_rule (catalog, "core.timer_echo_10s");
+    cr_assert_not_null (rule);
+    const json_t *trigger = json_object_get (rule, "trigger");
+    cr_expect_str_eq (json_string_value (json_object_get (trigger, "type")),
+                      "core.st2.IntervalTimer");
+    cr_expect_eq (json_integer_value (json_object_get (json_object_get (trigger, "parameters"),
+                                                       "delta")),
+                  10);
+    cr_expect_str_eq (json_string_value (json_object_get (
+                          json_object_get (json_object_get (rule, "action"), "parameters"),
+                          "message")),
+                      "hello, world");
+    const char *triggers[] = {"core.st2.IntervalTimer", "core.st2.DateTimer",
+                              "core.st2.CronTimer"};
+    for (size_t i = 0; i < 3; i++)
+        cr_expect_not_null (registry_catalog_trigger (catalog, triggers[i]));
+    zlist_destroy (&errors);
+    registry_catalog_destroy (&catalog);
+}
+
+Test (registry_pack, errors_name_file_line_field_and_the_rest_loads)
+{
+    s_write ("ops/pack.yaml", "ref: ops\nname: ops\nversion: 1.0.0\n");
+    s_write ("ops/actions/good.yaml", "name: good\nrunner_type: noop\n");
+    s_write ("ops/actions/bad_runner.yaml", "name: bad_runner\n"
+                                           "runner_type: ssh\n");
+    s_write ("ops/actions/bad_param.yaml", "name: bad_param\nrunner_type: noop\n"
+                                          "parameters:\n  n:\n    type: int\n");
+    s_write ("ops/actions/syntax.yaml", "name: [unclosed\n");
+    s_write ("ops/rules/good.yaml", "name: good\npack: ops\ntrigger:\n  type: ops.hook\n"
+                                   "criteria:\n  trigger.payload.n:\n    type: equals\n"
+                                   "    pattern: 3\naction:\n  ref: ops.good\n");
+    s_write ("ops/rules/bad_op.yaml", "name: bad_op\n"            // 1
+                                     "pack: ops\n"                // 2
+                                     "trigger:\n"                 // 3
+                                     "  type: ops.hook\n"         // 4
+                                     "criteria:\n"                // 5
+                                     "  trigger.payload.n:\n"     // 6
+                                     "    type: equal\n"          // 7
+                                     "    pattern: 3\n"           // 8
+                                     "action:\n  ref: ops.good\n");
+    s_write ("ops/rules/bad_action.yaml", "name: bad_action\npack: ops\ntrigger:\n"
+                                         "  type: ops.hook\naction:\n  ref: ops.nothing\n");
+    s_write ("ops/rules/bad_timer.yaml", "name: bad_timer\npack: ops\ntrigger:\n"
+                                        "  type: core.st2.IntervalTimer\n  parameters:\n"
+                                        "    unit: fortnights\n    delta: 1\n"
+                                        "action:\n  ref: ops.good\n");
+    s_write ("ops/rules/bad_template.yaml", "name: bad_template\npack: ops\ntrigger:\n"
+                                           "  type: ops.hook\naction:\n  ref: ops.good\n"
+                                           "  parameters:\n    x: \"{{ trigger.payload.n | nope }}\"\n");
+    s_write ("ops/triggers/hook.yaml", "name: hook\ndescription: a webhook\n");
+    s_write ("broken/pack.yaml", "name: [\n");
+    s_write ("second/pack.yaml", "name: second\n");
+    s_write ("second/actions/typo.yaml", "name: typo\nrunner_type: noop\nparamters: {}\n");
+
+    registry_catalog_t *catalog = registry_catalog_new ();
+    zlist_t *errors = zlist_new ();
+    zlist_autofree (errors);
+    int packs = registry_catalog_load_dir (catalog, s_root, errors);
+    cr_expect_eq (packs, 2, "%s", s_dump_errors (errors)); //  ops and second
+    cr_expect_not_null (registry_catalog_action (catalog, "ops.good"));
+    cr_expect_not_null (registry_catalog_rule (catalog, "ops.good"));
+    cr_expect_not_null (registry_catalog_trigger (catalog, "ops.hook"));
+    cr_expect_null (registry_catalog_action (catalog, "ops.bad_runner"));
+    cr_expect_null (registry_catalog_rule (catalog, "ops.bad_op"));
+    cr_expect_null (registry_catalog_rule (catalog, "ops.bad_action"));
+    cr_expect_null (registry_catalog_rule (catalog, "ops.bad_timer"));
+    cr_expect_null (registry_catalog_action (catalog, "second.typo"));
+    const char *expect[] = {
+        "actions/bad_runner.yaml:2: runner_type: unknown runner \"ssh\"",
+        "actions/bad_param.yaml:5: parameters.n.type: unknown type",
+        "actions/syntax.yaml:",
+        "rules/bad_op.yaml:6: criteria.trigger.payload.n: unknown operator \"equal\"",
+        "rules/bad_action.yaml:6: action.ref: unknown action \"ops.nothing\"",
+        "rules/bad_timer.yaml:5: trigger.parameters: parameter 'unit'",
+        "rules/bad_template.yaml:8: action.parameters.x:",
+        "broken/pack.yaml:",
+        "second/actions/typo.yaml:3: paramters: unknown field",
+    };
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
+        cr_expect (s_has_error (errors, expect[i]), "missing error '%s' in:\n%s", expect[i],
+                   s_dump_errors (errors));
+    zlist_destroy (&errors);
+    registry_catalog_destroy (&catalog);
+}
+
+Test (registry_pack, put_and_delete_rule)
+{
+    registry_catalog_t *catalog = registry_catalog_new ();
+    zlist_t *errors = zlist_new ();
+    zlist_autofree (errors);
+    registry_catalog_load_dir (catalog, ATTUNE_SOURCE_DIR "/packs", errors);
+    json_t *rule = json_loads ("{\"name\": \"every5\", \"pack\": \"core\", \"trigger\": "
+                               "{\"type\": \"core.st2.IntervalTimer\", \"parameters\": "
+                               "{\"unit\": \"seconds\", \"delta\": 5}}, \"action\": "
+                               "{\"ref\": \"core.noop\"}}",
+                               0, NULL);
+    char message[512] = "";
+    cr_expect_eq (registry_catalog_put_rule (catalog, rule, "api", message, sizeof message), 0,
+                  "%s", message);
+    cr_expect_not_null (registry_catalog_rule (catalog, "core.every5"));
+    cr_expect_eq (registry_catalog_delete_rule (catalog, "core.every5"), 0);
+    cr_expect_eq (registry_catalog_delete_rule (catalog, "core.every5"), -1);
+    json_object_set_new (json_object_get (rule, "action"), "ref", json_string ("core.nope"));
+    cr_expect_eq (registry_catalog_put_rule (catalog, rule, "api", message, sizeof message), -1);
+    cr_expect (strstr (message, "unknown action \"core.nope\"") != NULL, "%s", message);
+    json_decref (rule);
+    zlist_destroy (&errors);
+    registry_catalog_destroy (&catalog);
+}
