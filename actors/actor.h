@@ -1,0 +1,47 @@
+/*  actor: what every attune actor is started with, and the names they share.
+
+    Every actor is a CZMQ zactor: `zactor_new (<name>_actor, &config)`. The
+    config is copied by the actor before it signals ready, so the caller may
+    free it afterwards. Actors talk only through the bus, by logical endpoint
+    names resolved by the topology (proto/PROTOCOL.md lists the messages).
+
+    Endpoint names:
+        registry.facts      PUB    registry.* facts
+        registry.snapshot   ROUTER snapshot of every definition (Clone pattern)
+        rules.commands      ROUTER event.create (bus_inbox)
+        rules.facts         PUB    event.created, enforcement.created
+        executor.commands   ROUTER enforcement.create, execution.status,
+                                   worker.register, execution.run/cancel
+        executor.facts      PUB    execution.*, worker.*
+        worker.<name>       ROUTER execution.dispatch, execution.cancel
+
+    Pipe commands (tests drive actors with these): "$TERM" stops the actor;
+    "STATUS" answers with one string of JSON (counters) — see each actor.
+*/
+#ifndef ACTOR_H_INCLUDED
+#define ACTOR_H_INCLUDED
+
+#include <czmq.h>
+#include "bus/bus_topology.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    bus_topology_t *topology; //  shared, read-only; outlives the actors
+    const char *data_dir;     //  each actor uses <data_dir>/<actor>
+    const char *packs_dir;    //  registry: packs to load
+    const char *host;         //  "actor@host" names; default the hostname
+    const char *worker_name;  //  worker: unique name (default "worker@host")
+    int worker_slots;         //  worker: concurrent executions (default 2 x cores)
+    const char *runtimes;     //  worker: comma list (default all known runners)
+    int heartbeat_ms;         //  bus heartbeats (default 1000)
+    bool nosync;              //  stores without fsync (benchmarks only)
+} actor_config_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
