@@ -15,7 +15,7 @@
         endpoints
             executor.commands = tcp://10.0.0.1:5561        #  bind = connect
             rules.facts
-                bind = tcp://*:5562
+                bind = tcp://0.0.0.0:5562
                 connect = tcp://core1:5562
 
     Names are made of [A-Za-z0-9_.-]. Addresses must start with inproc://,

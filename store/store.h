@@ -85,7 +85,8 @@ void store_close (store_t **self_p);
 
 //  Open (creating if needed) a table. `index` = true makes it an index table
 //  (sorted 8-byte id values per key). Tables must be opened before
-//  store_write / store_read_begin are used with them, typically at start.
+//  store_write / store_read_begin are used with them, typically at start
+//  (not inside store_write). The same name returns the same table.
 //  Returns NULL with the reason in store_last_error ().
 store_table_t *store_table (store_t *self, const char *name, bool index);
 
@@ -105,7 +106,11 @@ uint64_t store_growths (store_t *self);
 
 //  Run `fn` in one write transaction, commit, then run the callbacks it
 //  registered. Returns STORE_OK, STORE_ABORTED if fn returned non-zero, or the
-//  error that stopped the commit (after map growth retries).
+//  error that stopped the commit (after map growth retries). A write that
+//  failed inside fn aborts the transaction even if fn returns 0 (its error is
+//  returned). Do not hold read transactions across store_write: the map
+//  cannot grow while one is open (STORE_MAP_FULL). Calling store_write from
+//  fn or from a commit callback returns STORE_INVALID.
 store_code_t store_write (store_t *self, store_write_fn *fn, void *arg);
 
 //  Register a callback to run after this write transaction commits. Dropped
@@ -135,8 +140,10 @@ store_code_t store_del (store_txn_t *txn, store_table_t *table, const void *key,
                         size_t key_size);
 
 //  Ids: allocate the next id of the table (1, 2, 3 ...; never reused).
+//  Write transactions only (0 in a read transaction).
 uint64_t store_next_id (store_txn_t *txn, store_table_t *table);
 //  Insert a record under a new id (appended, so cheap). Returns the id via *id.
+//  If a higher id key was put by hand, the id skips past it (creation order).
 store_code_t store_insert (store_txn_t *txn, store_table_t *table, const void *data,
                            size_t size, uint64_t *id);
 //  8-byte big-endian key of an id, and back.
@@ -154,6 +161,8 @@ uint64_t store_count (store_txn_t *txn, store_table_t *table);
 //  ---------------------------------------------------------------------------
 //  Secondary indexes (tables opened with index = true)
 
+//  Adding an (key, id) pair already present is a no-op (STORE_OK); deleting
+//  one that is absent returns STORE_NOTFOUND.
 store_code_t store_index_add (store_txn_t *txn, store_table_t *index, const void *key,
                               size_t key_size, uint64_t id);
 store_code_t store_index_del (store_txn_t *txn, store_table_t *index, const void *key,
@@ -165,7 +174,8 @@ uint64_t store_index_count (store_txn_t *txn, store_table_t *index, const void *
 //  ---------------------------------------------------------------------------
 //  Cursors: iterate a table in key order, or the ids under one index key.
 
-//  Cursor over a whole table. NULL on failure.
+//  Cursor over a whole table. NULL on failure. A cursor is closed when its
+//  transaction ends; after that it only accepts store_cursor_destroy.
 store_cursor_t *store_cursor_new (store_txn_t *txn, store_table_t *table);
 //  Cursor over the ids stored under `key` in an index.
 store_cursor_t *store_cursor_new_index (store_txn_t *txn, store_table_t *index,
@@ -173,7 +183,9 @@ store_cursor_t *store_cursor_new_index (store_txn_t *txn, store_table_t *index,
 void store_cursor_destroy (store_cursor_t **self_p);
 
 //  Position the cursor. seek goes to the first key >= `key`. For index
-//  cursors the "key" is the id (8 bytes) and data is NULL/0.
+//  cursors the "key" is the id (8 bytes) and data is NULL/0. next on a new
+//  cursor (or after walking off the front) is first; prev on a new cursor
+//  (or after walking off the end) is last.
 //  Return STORE_OK, STORE_NOTFOUND at the end, or an error.
 store_code_t store_cursor_first (store_cursor_t *self);
 store_code_t store_cursor_last (store_cursor_t *self);

@@ -181,6 +181,7 @@ s_sink (void *argp)
     bus_sub_subscribe (sub, "");
     //  Slow joiner: the publisher sends probes until we confirm one.
     zstr_send (args->ready_pipe, "connected");
+    bool signalled = false;
     while (true) {
         bus_fact_info_t info;
         proto_envelope_t *env = bus_sub_recv (sub, &info, 5000);
@@ -190,8 +191,11 @@ s_sink (void *argp)
         proto_envelope_destroy (&env);
         if (!probe)
             break;
+        if (!signalled) { //  the first probe arrived: the publisher may start
+            zstr_send (args->ready_pipe, "ready");
+            signalled = true;
+        }
     }
-    zstr_send (args->ready_pipe, "ready");
     args->got = 1;
     while (args->got < args->count) {
         bus_fact_info_t info;
@@ -246,13 +250,24 @@ static double
 s_facts_bus (const char *endpoint, proto_envelope_t *env, size_t n, int decode,
              uint64_t *missed)
 {
+    //  inproc names are released asynchronously: a fresh one per run
+    static int run = 0;
+    char unique[128];
+    if (strncmp (endpoint, "inproc://", 9) == 0) {
+        snprintf (unique, sizeof unique, "%s-%d", endpoint, ++run);
+        endpoint = unique;
+    }
     bus_pub_t *pub = bus_pub_new (endpoint, 1000000);
     if (!pub) {
         fprintf (stderr, "bench: cannot bind publisher on %s\n", endpoint);
         exit (1);
     }
-    zsock_t *pipe_pub = zsock_new_pair ("@inproc://bench-ready");
-    zsock_t *pipe_sub = zsock_new_pair (">inproc://bench-ready");
+    char ready[64];
+    snprintf (ready, sizeof ready, "inproc://bench-ready-%d", ++run);
+    zsock_t *pipe_pub = zsock_new (ZMQ_PAIR);
+    zsock_bind (pipe_pub, "%s", ready);
+    zsock_t *pipe_sub = zsock_new (ZMQ_PAIR);
+    zsock_connect (pipe_sub, "%s", ready);
     sink_args_t args = {.endpoint = bus_pub_endpoint (pub),
                         .count = n,
                         .raw = 0,
