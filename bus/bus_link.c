@@ -18,6 +18,7 @@ typedef enum { PEER_UNKNOWN, PEER_ALIVE, PEER_DEAD } s_peer_state_t;
 
 typedef struct {
     uint64_t seq;
+    uint8_t id[PROTO_UUID_SIZE]; //  the envelope's id, for the ack handler
     uint8_t *data;   //  encoded envelope, sent as is every time
     size_t size;
     int64_t sent_at; //  monotonic ms of the last send (0 = never sent)
@@ -47,6 +48,8 @@ struct _bus_link_t {
     void *peer_arg;
     bus_reject_fn *reject_fn;
     void *reject_arg;
+    bus_ack_fn *ack_fn;
+    void *ack_arg;
 };
 
 void
@@ -277,6 +280,8 @@ s_ack (bus_link_t *self, uint64_t seq)
         self->head = (self->head + 1) % self->config.window;
         self->count--;
         self->acked++;
+        if (self->ack_fn)
+            (self->ack_fn) (self->ack_arg, entry->id);
     }
     if (self->unsent > self->count)
         self->unsent = self->count; //  acked before we sent it: a peer bug
@@ -504,6 +509,7 @@ bus_link_send (bus_link_t *self, proto_envelope_t **envelope_p)
     memcpy (data, self->buffer.data, self->buffer.size);
     s_entry_t *entry = s_entry_at (self, self->count);
     entry->seq = ++self->last_seq;
+    memcpy (entry->id, proto_envelope_id (*envelope_p), PROTO_UUID_SIZE);
     entry->data = data;
     entry->size = self->buffer.size;
     entry->sent_at = 0;
@@ -555,6 +561,14 @@ bus_link_resent (bus_link_t *self)
 {
     assert (self);
     return self->resent;
+}
+
+void
+bus_link_set_ack_handler (bus_link_t *self, bus_ack_fn *fn, void *arg)
+{
+    assert (self);
+    self->ack_fn = fn;
+    self->ack_arg = arg;
 }
 
 uint64_t

@@ -116,6 +116,12 @@ uint64_t bus_link_resent (bus_link_t *self);  //  resends
 uint64_t bus_link_acked (bus_link_t *self);   //  commands acked
 void bus_link_set_peer_handler (bus_link_t *self, bus_peer_fn *fn, void *arg);
 void bus_link_set_reject_handler (bus_link_t *self, bus_reject_fn *fn, void *arg);
+
+//  Called once per command when an ACK covers it (rejected commands too, after
+//  the reject handler), with the envelope id: a sender with a durable outbox
+//  deletes the command here. Runs inside bus_link_handle / send / flush.
+typedef void (bus_ack_fn) (void *arg, const uint8_t id[PROTO_UUID_SIZE]);
+void bus_link_set_ack_handler (bus_link_t *self, bus_ack_fn *fn, void *arg);
 zsock_t *bus_link_sock (bus_link_t *self);
 
 //  ---------------------------------------------------------------------------
