@@ -8,6 +8,7 @@
     Endpoint names:
         registry.facts      PUB    registry.* facts
         registry.snapshot   ROUTER snapshot of every definition (Clone pattern)
+        registry.commands   ROUTER registry.rule.put/enable/disable/delete (bus_inbox)
         rules.commands      ROUTER event.create (bus_inbox)
         rules.facts         PUB    event.created, enforcement.created
         executor.commands   ROUTER enforcement.create, execution.status,

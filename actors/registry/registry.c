@@ -1,0 +1,503 @@
+/*  registry: the actor that owns definitions (registry.h).
+
+    Runtime changes are kept in one table, "changes": rule ref -> the JSON
+    text of the rule's current definition, or {"deleted": true}. At start the
+    packs are loaded from disk and these changes applied over them, so a rule
+    created through the API survives a restart and a rule deleted through the
+    API stays deleted even though its YAML file is still there.
+*/
+#include "actors/registry/registry.h"
+#include "actors/registry/registry_pack.h"
+#include "bus/bus_facts.h"
+#include "bus/bus_link.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <unistd.h>
+
+#define S_KINDS 4
+static const char *s_kinds[S_KINDS] = {"pack", "trigger", "action", "rule"};
+
+typedef struct {
+    zsock_t *pipe;
+    char source[300];
+    registry_catalog_t *catalog;
+    zlist_t *errors; //  load errors, strings
+    store_t *store;
+    store_table_t *changes;
+    bus_pub_t *pub;
+    zsock_t *snapshot; //  ROUTER
+    bus_inbox_t *inbox;
+    msgpack_sbuffer buffer;
+    uint64_t snapshots;
+    uint64_t commands;
+    int64_t heartbeat_at; //  monotonic ms of the next registry.heartbeat
+    int heartbeat_ms;
+    bool terminated;
+} s_registry_t;
+
+//  ---------------------------------------------------------------------------
+//  Helpers
+
+static const json_t *
+s_all (s_registry_t *self, const char *kind)
+{
+    if (streq (kind, "pack"))
+        return registry_catalog_packs (self->catalog);
+    if (streq (kind, "trigger"))
+        return registry_catalog_triggers (self->catalog);
+    if (streq (kind, "action"))
+        return registry_catalog_actions (self->catalog);
+    return registry_catalog_rules (self->catalog);
+}
+
+//  New envelope with a JSON payload (stolen). NULL on failure (logged).
+static proto_envelope_t *
+s_envelope (s_registry_t *self, const char *type, json_t *payload)
+{
+    proto_envelope_t *envelope = proto_envelope_new (type, self->source);
+    proto_error_t error;
+    if (envelope && proto_envelope_set_payload_json (envelope, payload, &error) != PROTO_OK) {
+        zsys_error ("registry: cannot encode %s: %s", type, error.message);
+        proto_envelope_destroy (&envelope);
+    }
+    json_decref (payload);
+    return envelope;
+}
+
+static void
+s_publish (s_registry_t *self, const char *kind, const char *ref, const json_t *definition)
+{
+    char type[64];
+    snprintf (type, sizeof type, "registry.%s.%s", kind, definition ? "updated" : "deleted");
+    json_t *payload = json_pack ("{s:s}", "ref", ref);
+    if (definition)
+        json_object_set (payload, "definition", (json_t *) definition);
+    proto_envelope_t *envelope = s_envelope (self, type, payload);
+    if (envelope) {
+        bus_pub_send (self->pub, envelope);
+        proto_envelope_destroy (&envelope);
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Persisted runtime changes
+
+typedef struct {
+    s_registry_t *self;
+    int applied;
+} s_load_t;
+
+static int
+s_apply_changes (s_registry_t *self)
+{
+    store_txn_t *txn = store_read_begin (self->store);
+    if (!txn)
+        return -1;
+    store_cursor_t *cursor = store_cursor_new (txn, self->changes);
+    int applied = 0;
+    while (cursor && store_cursor_next (cursor) == STORE_OK) {
+        size_t key_size, size;
+        const char *key = (const char *) store_cursor_key (cursor, &key_size);
+        const char *data = (const char *) store_cursor_data (cursor, &size);
+        char ref[512];
+        snprintf (ref, sizeof ref, "%.*s", (int) key_size, key);
+        json_error_t jerror;
+        json_t *definition = json_loadb (data, size, 0, &jerror);
+        if (!definition) {
+            zsys_error ("registry: stored change for rule '%s' is not JSON (%s): ignored", ref,
+                        jerror.text);
+            continue;
+        }
+        if (json_is_true (json_object_get (definition, "deleted")))
+            registry_catalog_delete_rule (self->catalog, ref);
+        else {
+            char message[1024];
+            if (registry_catalog_put_rule (self->catalog, definition, "store", message,
+                                           sizeof message)
+                != 0)
+                zsys_error ("registry: stored rule '%s' no longer loads: %s", ref, message);
+        }
+        json_decref (definition);
+        applied++;
+    }
+    store_cursor_destroy (&cursor);
+    store_read_end (&txn);
+    return applied;
+}
+
+//  ---------------------------------------------------------------------------
+//  Commands: registry.rule.put / enable / disable / delete
+
+typedef struct {
+    s_registry_t *self;
+    char ref[512];
+    json_t *definition; //  NULL when deleted
+} s_change_t;
+
+static void
+s_change_committed (void *arg)
+{
+    s_change_t *change = (s_change_t *) arg;
+    s_publish (change->self, "rule", change->ref, change->definition);
+    json_decref (change->definition);
+    free (change);
+}
+
+static int
+s_store_change (store_txn_t *txn, s_registry_t *self, const char *ref, const json_t *stored,
+                const json_t *published)
+{
+    char *text = json_dumps (stored, JSON_COMPACT);
+    if (!text)
+        return -1;
+    store_code_t code = store_put (txn, self->changes, ref, strlen (ref), text, strlen (text));
+    free (text);
+    if (code != STORE_OK)
+        return -1;
+    s_change_t *change = (s_change_t *) calloc (1, sizeof (s_change_t));
+    if (!change)
+        return -1;
+    change->self = self;
+    snprintf (change->ref, sizeof change->ref, "%s", ref);
+    change->definition = published ? json_deep_copy (published) : NULL;
+    if (store_txn_on_commit (txn, s_change_committed, change) != 0) {
+        json_decref (change->definition);
+        free (change);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
+{
+    s_registry_t *self = (s_registry_t *) arg;
+    self->commands++;
+    const char *type = proto_envelope_type (command);
+    proto_error_t error;
+    json_t *payload = proto_envelope_payload_json (command, &error);
+    if (!payload)
+        return bus_command_reject (info, "bad_request", "payload: %s", error.message);
+    int rc = 0;
+    char message[1024];
+    if (streq (type, "registry.rule.put")) {
+        const json_t *definition = json_object_get (payload, "definition");
+        if (!json_is_object (definition))
+            rc = bus_command_reject (info, "bad_request", "definition: expected a map");
+        else if (registry_catalog_put_rule (self->catalog, definition, "request", message,
+                                            sizeof message)
+                 != 0)
+            rc = bus_command_reject (info, "invalid", "%s", message);
+        else {
+            //  The catalog normalised it: the ref is pack.name
+            const char *name = json_string_value (json_object_get (definition, "name"));
+            const char *pack = json_string_value (json_object_get (definition, "pack"));
+            char ref[512];
+            snprintf (ref, sizeof ref, "%s.%s", pack ? pack : "", name ? name : "");
+            const json_t *rule = registry_catalog_rule (self->catalog, ref);
+            if (!rule)
+                rc = bus_command_reject (info, "invalid", "rule '%s' did not load", ref);
+            else if (s_store_change (txn, self, ref, definition, rule) != 0)
+                rc = -1;
+        }
+    }
+    else if (streq (type, "registry.rule.enable") || streq (type, "registry.rule.disable")
+             || streq (type, "registry.rule.delete")) {
+        const char *ref = json_string_value (json_object_get (payload, "ref"));
+        const json_t *rule = ref ? registry_catalog_rule (self->catalog, ref) : NULL;
+        if (!ref)
+            rc = bus_command_reject (info, "bad_request", "ref: expected a string");
+        else if (!rule)
+            rc = bus_command_reject (info, "not_found", "rule '%s' does not exist", ref);
+        else if (streq (type, "registry.rule.delete")) {
+            json_t *tombstone = json_pack ("{s:b}", "deleted", 1);
+            rc = s_store_change (txn, self, ref, tombstone, NULL);
+            json_decref (tombstone);
+            if (rc == 0)
+                registry_catalog_delete_rule (self->catalog, ref);
+        }
+        else {
+            json_t *changed = json_deep_copy (rule);
+            json_object_del (changed, "ref"); //  fields the catalog adds
+            json_object_del (changed, "file");
+            json_object_set_new (changed, "enabled",
+                                 json_boolean (streq (type, "registry.rule.enable")));
+            if (registry_catalog_put_rule (self->catalog, changed, "request", message,
+                                           sizeof message)
+                != 0)
+                rc = bus_command_reject (info, "invalid", "%s", message);
+            else
+                rc = s_store_change (txn, self, ref, changed,
+                                     registry_catalog_rule (self->catalog, ref));
+            json_decref (changed);
+        }
+    }
+    else
+        rc = bus_command_reject (info, "unknown_type", "the registry does not take '%s'", type);
+    json_decref (payload);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------------
+//  Snapshots (zguide Clone): items, then an end carrying the sequence number
+
+static int
+s_send_reply (s_registry_t *self, zframe_t *routing, proto_envelope_t **envelope_p)
+{
+    msgpack_sbuffer_clear (&self->buffer);
+    int rc = proto_envelope_encode (*envelope_p, &self->buffer);
+    proto_envelope_destroy (envelope_p);
+    if (rc != 0)
+        return -1;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, &(zframe_t *) {zframe_dup (routing)});
+    zmsg_addmem (msg, self->buffer.data, self->buffer.size);
+    return zmsg_send (&msg, self->snapshot);
+}
+
+static void
+s_handle_snapshot (s_registry_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->snapshot);
+    if (!msg)
+        return;
+    zframe_t *routing = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    proto_error_t error;
+    proto_envelope_t *request
+        = body && zmsg_size (msg) == 0
+              ? proto_envelope_decode (zframe_data (body), zframe_size (body), NULL, &error)
+              : NULL;
+    if (!request || !streq (proto_envelope_type (request), "registry.snapshot.request")) {
+        zsys_warning ("registry: dropped a malformed snapshot request: %s",
+                      request ? "not registry.snapshot.request"
+                      : body  ? error.message
+                              : "no body");
+        goto done;
+    }
+    self->snapshots++;
+    json_t *payload = proto_envelope_payload_json (request, NULL);
+    const json_t *kinds = payload ? json_object_get (payload, "kinds") : NULL;
+    uint64_t count = 0;
+    for (int k = 0; k < S_KINDS; k++) {
+        bool wanted = !json_is_array (kinds) || json_array_size (kinds) == 0;
+        size_t i;
+        json_t *item;
+        json_array_foreach (kinds, i, item)
+        if (json_is_string (item) && streq (json_string_value (item), s_kinds[k]))
+            wanted = true;
+        if (!wanted)
+            continue;
+        const char *ref;
+        json_t *definition;
+        json_object_foreach ((json_t *) s_all (self, s_kinds[k]), ref, definition)
+        {
+            proto_envelope_t *reply = s_envelope (
+                self, "registry.snapshot.item",
+                json_pack ("{s:s, s:s, s:O}", "kind", s_kinds[k], "ref", ref, "definition",
+                           definition));
+            if (reply) {
+                proto_envelope_set_corr (reply, proto_envelope_id (request));
+                if (s_send_reply (self, routing, &reply) == 0)
+                    count++;
+            }
+        }
+    }
+    json_decref (payload);
+    proto_envelope_t *end = s_envelope (
+        self, "registry.snapshot.end",
+        json_pack ("{s:I, s:I, s:I}", "seq", (json_int_t) bus_pub_seq (self->pub), "publisher",
+                   (json_int_t) (bus_pub_id (self->pub) & INT64_MAX), "count",
+                   (json_int_t) count));
+    if (end) {
+        proto_envelope_set_corr (end, proto_envelope_id (request));
+        s_send_reply (self, routing, &end);
+    }
+done:
+    proto_envelope_destroy (&request);
+    zframe_destroy (&routing);
+    zframe_destroy (&body);
+    zmsg_destroy (&msg);
+}
+
+//  ---------------------------------------------------------------------------
+//  Pipe
+
+static void
+s_handle_pipe (s_registry_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg) {
+        self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr (msg);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "STATUS")) {
+        json_t *status = json_pack (
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packs",
+            (json_int_t) json_object_size (registry_catalog_packs (self->catalog)), "actions",
+            (json_int_t) json_object_size (registry_catalog_actions (self->catalog)), "triggers",
+            (json_int_t) json_object_size (registry_catalog_triggers (self->catalog)), "rules",
+            (json_int_t) json_object_size (registry_catalog_rules (self->catalog)), "load_errors",
+            (json_int_t) zlist_size (self->errors), "snapshots", (json_int_t) self->snapshots,
+            "commands", (json_int_t) self->commands);
+        char *text = json_dumps (status, JSON_COMPACT);
+        zstr_send (self->pipe, text);
+        free (text);
+        json_decref (status);
+    }
+    else if (streq (command, "ERRORS")) {
+        json_t *errors = json_array ();
+        for (char *e = (char *) zlist_first (self->errors); e;
+             e = (char *) zlist_next (self->errors))
+            json_array_append_new (errors, json_string (e));
+        char *text = json_dumps (errors, JSON_COMPACT);
+        zstr_send (self->pipe, text);
+        free (text);
+        json_decref (errors);
+    }
+    else
+        zsys_warning ("registry: unknown pipe command '%s'", command);
+    free (command);
+    zmsg_destroy (&msg);
+}
+
+//  ---------------------------------------------------------------------------
+//  Actor
+
+static void
+s_destroy (s_registry_t *self)
+{
+    bus_inbox_destroy (&self->inbox);
+    zsock_destroy (&self->snapshot);
+    bus_pub_destroy (&self->pub);
+    store_close (&self->store);
+    registry_catalog_destroy (&self->catalog);
+    zlist_destroy (&self->errors);
+    msgpack_sbuffer_destroy (&self->buffer);
+}
+
+static int
+s_start (s_registry_t *self, const actor_config_t *config)
+{
+    char host[256] = "localhost";
+    if (config->host && *config->host)
+        snprintf (host, sizeof host, "%s", config->host);
+    else
+        gethostname (host, sizeof host - 1);
+    snprintf (self->source, sizeof self->source, "registry@%s", host);
+    msgpack_sbuffer_init (&self->buffer);
+
+    self->errors = zlist_new ();
+    zlist_autofree (self->errors);
+    self->catalog = registry_catalog_new ();
+    if (!self->errors || !self->catalog)
+        return -1;
+    if (config->packs_dir) {
+        int packs = registry_catalog_load_dir (self->catalog, config->packs_dir, self->errors);
+        if (packs < 0)
+            zsys_error ("registry: cannot read the packs directory %s", config->packs_dir);
+        for (char *e = (char *) zlist_first (self->errors); e;
+             e = (char *) zlist_next (self->errors))
+            zsys_error ("registry: %s", e);
+    }
+
+    char dir[4096];
+    snprintf (dir, sizeof dir, "%s/registry", config->data_dir ? config->data_dir : ".");
+    store_config_t store_config = {.nosync = config->nosync};
+    store_code_t code;
+    char message[512];
+    self->store = store_open (dir, &store_config, &code, message, sizeof message);
+    if (!self->store) {
+        zsys_error ("registry: %s", message);
+        return -1;
+    }
+    self->changes = store_table (self->store, "changes", false);
+    if (!self->changes) {
+        zsys_error ("registry: %s", store_last_error (self->store));
+        return -1;
+    }
+    s_apply_changes (self);
+
+    bus_link_config_t link_config;
+    bus_link_config_defaults (&link_config);
+    if (config->heartbeat_ms > 0)
+        link_config.heartbeat_ms = config->heartbeat_ms;
+    self->heartbeat_ms = link_config.heartbeat_ms;
+    bus_topology_t *topology = config->topology;
+    self->pub = bus_pub_new (bus_topology_bind (topology, "registry.facts"), 0);
+    self->snapshot = zsock_new (ZMQ_ROUTER);
+    if (!self->pub || !self->snapshot)
+        return -1;
+    zsock_set_sndhwm (self->snapshot, 0); //  a snapshot is sent whole
+    zsock_set_linger (self->snapshot, 0);
+    int64_t max = (int64_t) PROTO_MAX_FRAME + 4096;
+    zmq_setsockopt (zsock_resolve (self->snapshot), ZMQ_MAXMSGSIZE, &max, sizeof max);
+    const char *snapshot_endpoint = bus_topology_bind (topology, "registry.snapshot");
+    if (zsock_bind (self->snapshot, "%s", snapshot_endpoint) == -1) {
+        zsys_error ("registry: cannot bind %s: %s", snapshot_endpoint,
+                    zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    self->inbox = bus_inbox_new (bus_topology_bind (topology, "registry.commands"),
+                                 "registry", self->store, &link_config);
+    if (!self->inbox)
+        return -1;
+    zsys_info ("registry: %zu packs, %zu actions, %zu triggers, %zu rules, %zu load errors",
+               json_object_size (registry_catalog_packs (self->catalog)),
+               json_object_size (registry_catalog_actions (self->catalog)),
+               json_object_size (registry_catalog_triggers (self->catalog)),
+               json_object_size (registry_catalog_rules (self->catalog)),
+               zlist_size (self->errors));
+    return 0;
+}
+
+void
+registry_actor (zsock_t *pipe, void *args)
+{
+    actor_config_t *config = (actor_config_t *) args;
+    s_registry_t self_ = {.pipe = pipe};
+    s_registry_t *self = &self_;
+    if (s_start (self, config) != 0) {
+        s_destroy (self);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zpoller_t *poller
+        = zpoller_new (pipe, self->snapshot, bus_inbox_sock (self->inbox), NULL);
+    zsock_signal (pipe, 0);
+    self->heartbeat_at = zclock_mono ();
+    while (!self->terminated) {
+        //  A heartbeat fact every interval (zguide Clone's HUGZ): it carries a
+        //  sequence number, so a subscriber that missed facts sees the gap,
+        //  and one that missed a restart sees the new publisher id, within
+        //  one interval even when no definition changes.
+        if (zclock_mono () >= self->heartbeat_at) {
+            proto_envelope_t *beat = s_envelope (self, "registry.heartbeat", json_object ());
+            if (beat) {
+                bus_pub_send (self->pub, beat);
+                proto_envelope_destroy (&beat);
+            }
+            self->heartbeat_at = zclock_mono () + self->heartbeat_ms;
+        }
+        int timeout = bus_inbox_timeout (self->inbox);
+        int64_t until_beat = self->heartbeat_at - zclock_mono ();
+        if (timeout < 0 || until_beat < timeout)
+            timeout = until_beat < 0 ? 0 : (int) until_beat;
+        void *which = zpoller_wait (poller, timeout);
+        if (which == pipe)
+            s_handle_pipe (self);
+        else if (which == self->snapshot)
+            s_handle_snapshot (self);
+        else if (which == bus_inbox_sock (self->inbox))
+            bus_inbox_process (self->inbox, s_handle_command, self);
+        else if (zpoller_terminated (poller))
+            break;
+        bus_inbox_tick (self->inbox);
+    }
+    zpoller_destroy (&poller);
+    s_destroy (self);
+}

@@ -1,0 +1,429 @@
+/*  registry_client: a replicated copy of the registry (registry_client.h).
+*/
+#include "actors/registry/registry_client.h"
+#include "bus/bus_facts.h"
+#include "proto/proto_envelope.h"
+
+#include <inttypes.h>
+
+#define S_RETRY_MS    1000  //  snapshot request with no end: ask again
+#define S_MAX_PENDING 100000 //  facts kept while a snapshot loads
+
+typedef struct {
+    uint64_t publisher;
+    uint64_t seq;
+    proto_envelope_t *envelope;
+} s_pending_t;
+
+struct _registry_client_t {
+    char *source;
+    bus_sub_t *sub;
+    zsock_t *dealer;
+    json_t *cache;    //  kind -> {ref -> definition}
+    json_t *loading;  //  the snapshot being received, same shape
+    uint8_t request_id[PROTO_UUID_SIZE];
+    bool requesting;
+    int64_t requested_at; //  monotonic ms
+    bool synced;
+    uint64_t publisher; //  the stream the cache follows
+    uint64_t last_seq;
+    zlist_t *pending; //  s_pending_t facts that arrived during a snapshot
+    registry_change_fn *change_fn;
+    void *change_arg;
+    uint64_t version;
+    uint64_t snapshots;
+    msgpack_sbuffer buffer;
+};
+
+static const char *s_kinds[] = {"pack", "trigger", "action", "rule"};
+
+static json_t *
+s_empty_cache (void)
+{
+    json_t *cache = json_object ();
+    for (size_t k = 0; k < sizeof s_kinds / sizeof s_kinds[0]; k++)
+        json_object_set_new (cache, s_kinds[k], json_object ());
+    return cache;
+}
+
+static void
+s_pending_destroy (void **item_p)
+{
+    s_pending_t *pending = (s_pending_t *) *item_p;
+    if (pending) {
+        proto_envelope_destroy (&pending->envelope);
+        free (pending);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_pending_purge (registry_client_t *self)
+{
+    void *item;
+    while ((item = zlist_pop (self->pending)))
+        s_pending_destroy (&item);
+}
+
+static void
+s_request (registry_client_t *self)
+{
+    proto_envelope_t *request = proto_envelope_new ("registry.snapshot.request", self->source);
+    if (!request)
+        return;
+    json_t *payload = json_pack ("{s:[]}", "kinds");
+    proto_envelope_set_payload_json (request, payload, NULL);
+    json_decref (payload);
+    memcpy (self->request_id, proto_envelope_id (request), PROTO_UUID_SIZE);
+    msgpack_sbuffer_clear (&self->buffer);
+    if (proto_envelope_encode (request, &self->buffer) == 0)
+        zmq_send (zsock_resolve (self->dealer), self->buffer.data, self->buffer.size, 0);
+    proto_envelope_destroy (&request);
+    json_decref (self->loading);
+    self->loading = s_empty_cache ();
+    self->requesting = true;
+    self->requested_at = zclock_mono ();
+}
+
+registry_client_t *
+registry_client_new (bus_topology_t *topology, const char *name)
+{
+    assert (topology);
+    assert (name);
+    registry_client_t *self = (registry_client_t *) zmalloc (sizeof (registry_client_t));
+    msgpack_sbuffer_init (&self->buffer);
+    self->source = strdup (name);
+    self->cache = s_empty_cache ();
+    self->pending = zlist_new ();
+    self->sub = bus_sub_new (0);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->source || !self->cache || !self->pending || !self->sub || !self->dealer) {
+        registry_client_destroy (&self);
+        return NULL;
+    }
+    char routing[300];
+    snprintf (routing, sizeof routing, "%s/registry", name);
+    zsock_set_identity (self->dealer, routing);
+    zsock_set_rcvhwm (self->dealer, 0); //  a snapshot arrives whole
+    zsock_set_linger (self->dealer, 0);
+    int64_t max = (int64_t) PROTO_MAX_FRAME + 4096;
+    zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_MAXMSGSIZE, &max, sizeof max);
+    //  Subscribe first, then ask for the snapshot (Clone): nothing falls
+    //  between the two.
+    if (bus_sub_connect (self->sub, bus_topology_connect (topology, "registry.facts")) != 0
+        || bus_sub_subscribe (self->sub, "registry.") != 0
+        || zsock_connect (self->dealer, "%s", bus_topology_connect (topology, "registry.snapshot"))
+               != 0) {
+        registry_client_destroy (&self);
+        return NULL;
+    }
+    s_request (self);
+    return self;
+}
+
+void
+registry_client_destroy (registry_client_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        registry_client_t *self = *self_p;
+        bus_sub_destroy (&self->sub);
+        zsock_destroy (&self->dealer);
+        json_decref (self->cache);
+        json_decref (self->loading);
+        if (self->pending)
+            s_pending_purge (self);
+        zlist_destroy (&self->pending);
+        msgpack_sbuffer_destroy (&self->buffer);
+        free (self->source);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *
+registry_client_sub_sock (registry_client_t *self)
+{
+    assert (self);
+    return bus_sub_sock (self->sub);
+}
+
+zsock_t *
+registry_client_snapshot_sock (registry_client_t *self)
+{
+    assert (self);
+    return self->dealer;
+}
+
+static void
+s_changed (registry_client_t *self, const char *kind, const char *ref, const json_t *definition)
+{
+    self->version++;
+    if (self->change_fn)
+        (self->change_fn) (self->change_arg, kind, ref, definition);
+}
+
+//  Apply one fact to the cache. Types: registry.<kind>.updated / .deleted
+static void
+s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
+{
+    const char *type = proto_envelope_type (fact);
+    char kind[32], verb[32];
+    if (sscanf (type, "registry.%31[a-z].%31[a-z]", kind, verb) != 2)
+        return;
+    json_t *table = json_object_get (self->cache, kind);
+    if (!table)
+        return;
+    json_t *payload = proto_envelope_payload_json (fact, NULL);
+    const char *ref = payload ? json_string_value (json_object_get (payload, "ref")) : NULL;
+    if (ref) {
+        if (streq (verb, "updated")) {
+            json_t *definition = json_object_get (payload, "definition");
+            if (json_is_object (definition)) {
+                json_object_set (table, ref, definition);
+                s_changed (self, kind, ref, definition);
+            }
+        }
+        else if (streq (verb, "deleted") && json_object_get (table, ref)) {
+            json_object_del (table, ref);
+            s_changed (self, kind, ref, NULL);
+        }
+    }
+    json_decref (payload);
+}
+
+//  The snapshot is complete: swap it in, reporting differences, then apply
+//  the facts newer than it.
+static void
+s_snapshot_done (registry_client_t *self, uint64_t publisher, uint64_t seq)
+{
+    json_t *old = self->cache;
+    self->cache = self->loading;
+    self->loading = NULL;
+    self->requesting = false;
+    self->synced = true;
+    self->snapshots++;
+    self->publisher = publisher;
+    self->last_seq = seq;
+    for (size_t k = 0; k < sizeof s_kinds / sizeof s_kinds[0]; k++) {
+        json_t *before = json_object_get (old, s_kinds[k]);
+        json_t *after = json_object_get (self->cache, s_kinds[k]);
+        const char *ref;
+        json_t *definition;
+        json_object_foreach (after, ref, definition)
+        {
+            if (!json_equal (json_object_get (before, ref), definition))
+                s_changed (self, s_kinds[k], ref, definition);
+        }
+        json_object_foreach (before, ref, definition)
+        {
+            if (!json_object_get (after, ref))
+                s_changed (self, s_kinds[k], ref, NULL);
+        }
+    }
+    json_decref (old);
+    //  Facts received meanwhile: those past the snapshot, in order
+    s_pending_t *pending;
+    while ((pending = (s_pending_t *) zlist_pop (self->pending))) {
+        if (pending->publisher == self->publisher && pending->seq > self->last_seq) {
+            if (pending->seq != self->last_seq + 1) {
+                //  A hole between the snapshot and the facts: start again
+                void *item = pending;
+                s_pending_destroy (&item);
+                s_pending_purge (self);
+                s_request (self);
+                return;
+            }
+            s_apply_fact (self, pending->envelope);
+            self->last_seq = pending->seq;
+        }
+        void *item = pending;
+        s_pending_destroy (&item);
+    }
+}
+
+static void
+s_handle_facts (registry_client_t *self)
+{
+    while (true) {
+        bus_fact_info_t info;
+        proto_envelope_t *fact = bus_sub_recv (self->sub, &info, 0);
+        if (!fact)
+            break;
+        if (self->requesting) {
+            if (zlist_size (self->pending) >= S_MAX_PENDING) {
+                //  Too much changed while loading: start over
+                s_pending_purge (self);
+                s_request (self);
+            }
+            s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+            pending->publisher = info.publisher & INT64_MAX;
+            pending->seq = info.seq;
+            pending->envelope = fact;
+            zlist_append (self->pending, pending);
+            continue;
+        }
+        uint64_t publisher = info.publisher & INT64_MAX;
+        if (publisher == self->publisher && info.seq == self->last_seq + 1) {
+            s_apply_fact (self, fact);
+            self->last_seq = info.seq;
+        }
+        else if (publisher == self->publisher && info.seq <= self->last_seq)
+            ; //  already in the snapshot
+        else {
+            //  A gap, or the registry restarted: resynchronise
+            zsys_info ("%s: registry stream %s (seq %" PRIu64 " after %" PRIu64
+                       "): taking a new snapshot",
+                       self->source, publisher == self->publisher ? "gap" : "restarted",
+                       info.seq, self->last_seq);
+            s_request (self);
+            s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+            pending->publisher = publisher;
+            pending->seq = info.seq;
+            pending->envelope = fact;
+            zlist_append (self->pending, pending);
+            continue;
+        }
+        proto_envelope_destroy (&fact);
+    }
+}
+
+static void
+s_handle_snapshot (registry_client_t *self)
+{
+    while (zsock_events (self->dealer) & ZMQ_POLLIN) {
+        zframe_t *frame = zframe_recv (self->dealer);
+        if (!frame)
+            break;
+        proto_error_t error;
+        proto_envelope_t *reply
+            = proto_envelope_decode (zframe_data (frame), zframe_size (frame), NULL, &error);
+        zframe_destroy (&frame);
+        if (!reply) {
+            zsys_warning ("%s: bad snapshot reply: %s", self->source, error.message);
+            continue;
+        }
+        const uint8_t *corr = proto_envelope_corr (reply);
+        if (!self->requesting || !corr || memcmp (corr, self->request_id, PROTO_UUID_SIZE) != 0) {
+            proto_envelope_destroy (&reply); //  an answer to an older request
+            continue;
+        }
+        json_t *payload = proto_envelope_payload_json (reply, NULL);
+        if (payload && streq (proto_envelope_type (reply), "registry.snapshot.item")) {
+            const char *kind = json_string_value (json_object_get (payload, "kind"));
+            const char *ref = json_string_value (json_object_get (payload, "ref"));
+            json_t *definition = json_object_get (payload, "definition");
+            json_t *table = kind ? json_object_get (self->loading, kind) : NULL;
+            if (table && ref && json_is_object (definition))
+                json_object_set (table, ref, definition);
+        }
+        else if (payload && streq (proto_envelope_type (reply), "registry.snapshot.end")) {
+            uint64_t seq = (uint64_t) json_integer_value (json_object_get (payload, "seq"));
+            uint64_t publisher
+                = (uint64_t) json_integer_value (json_object_get (payload, "publisher"));
+            s_snapshot_done (self, publisher, seq);
+        }
+        json_decref (payload);
+        proto_envelope_destroy (&reply);
+    }
+}
+
+int
+registry_client_handle (registry_client_t *self, zsock_t *which)
+{
+    assert (self);
+    if (which == bus_sub_sock (self->sub))
+        s_handle_facts (self);
+    else if (which == self->dealer)
+        s_handle_snapshot (self);
+    return 0;
+}
+
+void
+registry_client_tick (registry_client_t *self)
+{
+    assert (self);
+    if (self->requesting && zclock_mono () - self->requested_at >= S_RETRY_MS) {
+        //  The registry may not have been up yet: ask again (a new id, so a
+        //  late answer to the old request is ignored)
+        s_pending_purge (self);
+        s_request (self);
+    }
+}
+
+int
+registry_client_timeout (registry_client_t *self)
+{
+    assert (self);
+    if (!self->requesting)
+        return -1;
+    int64_t left = self->requested_at + S_RETRY_MS - zclock_mono ();
+    return left < 0 ? 0 : (int) left;
+}
+
+bool
+registry_client_synced (registry_client_t *self)
+{
+    assert (self);
+    return self->synced;
+}
+
+int
+registry_client_wait_synced (registry_client_t *self, int timeout_ms)
+{
+    assert (self);
+    int64_t deadline = zclock_mono () + timeout_ms;
+    zpoller_t *poller = zpoller_new (bus_sub_sock (self->sub), self->dealer, NULL);
+    while (!self->synced) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        int wait = registry_client_timeout (self);
+        if (wait < 0 || wait > left)
+            wait = (int) left;
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, wait);
+        if (which)
+            registry_client_handle (self, which);
+        else if (zpoller_terminated (poller))
+            break;
+        registry_client_tick (self);
+    }
+    zpoller_destroy (&poller);
+    return self->synced ? 0 : -1;
+}
+
+void
+registry_client_set_change_handler (registry_client_t *self, registry_change_fn *fn, void *arg)
+{
+    assert (self);
+    self->change_fn = fn;
+    self->change_arg = arg;
+}
+
+const json_t *
+registry_client_get (registry_client_t *self, const char *kind, const char *ref)
+{
+    assert (self);
+    return json_object_get (json_object_get (self->cache, kind), ref);
+}
+
+const json_t *
+registry_client_all (registry_client_t *self, const char *kind)
+{
+    assert (self);
+    return json_object_get (self->cache, kind);
+}
+
+uint64_t
+registry_client_version (registry_client_t *self)
+{
+    assert (self);
+    return self->version;
+}
+
+uint64_t
+registry_client_snapshots (registry_client_t *self)
+{
+    assert (self);
+    return self->snapshots;
+}
