@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #  attune: install what is missing, build, and run or test.
 #
-#    deploy/setup.sh run             install deps, build (Release), run the main program
+#    deploy/setup.sh run             install deps, build (Release), start attuned (all actors, core pack)
 #    deploy/setup.sh test            install deps, build with -Werror, run every test
 #    deploy/setup.sh test-sanitize   the same under AddressSanitizer + UBSan
 #    deploy/setup.sh deps            only install the Debian packages
@@ -57,8 +57,9 @@ case "$cmd" in
     run)
         deps
         build "$ROOT/build" -DCMAKE_BUILD_TYPE=Release
-        #  Until the daemon lands, the main program is the layer benchmark.
-        exec "$ROOT/build/attune-bench" ;;
+        #  Every actor in one process, data in ./var/attune, the core pack
+        cd "$ROOT"
+        exec "$ROOT/build/attuned" --data "$ROOT/var/attune" --packs "$ROOT/packs" ;;
     test)
         deps
         build "$ROOT/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTUNE_WERROR=ON

@@ -1,0 +1,682 @@
+/*  worker: runs executions (worker.h).
+
+    One thread, one zmq_poll loop over the pipe, the inbox, the link to the
+    executor and the pipes of every running process. Jobs beyond the free
+    slots wait in a FIFO; status reports wait in a FIFO while the link's
+    window is full, so the loop never blocks.
+*/
+#include "actors/worker/worker.h"
+#include "actors/worker/worker_process.h"
+#include "bus/bus_link.h"
+
+#include <ctype.h>
+#include <sys/stat.h>
+#include <inttypes.h>
+#include <unistd.h>
+
+#define S_DEFAULT_TIMEOUT_S 600
+#define S_MAX_ENV           256
+#define S_RUNTIMES          "noop,builtin,local-shell-cmd,local-shell-script,python-script"
+
+typedef struct {
+    char id[PROTO_UUID_STR_SIZE + 8];
+    char runner[32];
+    json_t *action;     //  ref, runner_type, entry_point, pack_dir, timeout
+    json_t *parameters;
+    json_t *secret;     //  names never to print
+    worker_process_t *process;
+    int64_t due;        //  builtin sleep: monotonic ms when it ends
+    bool running;
+    bool cancelled;
+    bool reported_running;
+    char *tmpdir;       //  working directory made for the process
+} s_job_t;
+
+typedef struct {
+    zsock_t *pipe;
+    char name[256];
+    char source[300];
+    char endpoint[512];
+    uint64_t instance;
+    int slots;
+    char runtimes[256];
+    bus_inbox_t *inbox;
+    bus_link_t *link;
+    zhashx_t *jobs;   //  id -> s_job_t (queued and running)
+    zlist_t *queue;   //  ids waiting for a slot, FIFO (strings, owned)
+    zlist_t *outbox;  //  proto_envelope_t waiting for link window
+    int busy;
+    uint64_t ran, completed, failed, timeouts, cancelled, duplicates;
+    bool terminated;
+} s_worker_t;
+
+static void
+s_job_destroy (s_job_t **job_p)
+{
+    s_job_t *job = *job_p;
+    if (job) {
+        worker_process_destroy (&job->process);
+        json_decref (job->action);
+        json_decref (job->parameters);
+        json_decref (job->secret);
+        if (job->tmpdir) {
+            rmdir (job->tmpdir); //  only if the action left it empty
+            free (job->tmpdir);
+        }
+        free (job);
+        *job_p = NULL;
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Reports to the executor
+
+static void
+s_flush (s_worker_t *self)
+{
+    while (zlist_size (self->outbox) && bus_link_can_send (self->link)) {
+        proto_envelope_t *envelope = (proto_envelope_t *) zlist_pop (self->outbox);
+        if (bus_link_send (self->link, &envelope) != 0) {
+            zlist_push (self->outbox, envelope);
+            break;
+        }
+    }
+}
+
+static void
+s_send (s_worker_t *self, const char *type, json_t *payload)
+{
+    proto_envelope_t *envelope = proto_envelope_new (type, self->source);
+    proto_error_t error;
+    if (!envelope || proto_envelope_set_payload_json (envelope, payload, &error) != PROTO_OK) {
+        zsys_error ("%s: cannot encode %s: %s", self->name, type,
+                    envelope ? error.message : "out of memory");
+        proto_envelope_destroy (&envelope);
+        json_decref (payload);
+        return;
+    }
+    json_decref (payload);
+    zlist_append (self->outbox, envelope);
+    s_flush (self);
+}
+
+static void
+s_register (s_worker_t *self)
+{
+    json_t *runtimes = json_array ();
+    char copy[256];
+    snprintf (copy, sizeof copy, "%s", self->runtimes);
+    for (char *save = NULL, *token = strtok_r (copy, ", ", &save); token;
+         token = strtok_r (NULL, ", ", &save))
+        json_array_append_new (runtimes, json_string (token));
+    s_send (self, "worker.register",
+            json_pack ("{s:s, s:I, s:s, s:o, s:i}", "worker", self->name, "instance",
+                       (json_int_t) (self->instance & INT64_MAX), "endpoint", self->endpoint,
+                       "runtimes", runtimes, "slots", self->slots));
+}
+
+static void
+s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result, int exit_code)
+{
+    json_t *payload = json_pack ("{s:s, s:s, s:s, s:i, s:I}", "execution", job->id, "worker",
+                                 self->name, "status", status, "exit_code", exit_code, "ts",
+                                 (json_int_t) proto_now_usec ());
+    if (result)
+        json_object_set_new (payload, "result", result);
+    s_send (self, "execution.status", payload);
+}
+
+//  The job is over: report, free the slot.
+static void
+s_finish (s_worker_t *self, s_job_t *job, const char *status, json_t *result, int exit_code)
+{
+    s_report (self, job, status, result, exit_code);
+    if (streq (status, "completed"))
+        self->completed++;
+    else if (streq (status, "timeout"))
+        self->timeouts++;
+    else if (streq (status, "cancelled"))
+        self->cancelled++;
+    else
+        self->failed++;
+    if (job->running)
+        self->busy--;
+    zhashx_delete (self->jobs, job->id);
+}
+
+//  ---------------------------------------------------------------------------
+//  Running a job
+
+static const char *
+s_param_string (s_job_t *job, const char *name)
+{
+    return json_string_value (json_object_get (job->parameters, name));
+}
+
+static int64_t
+s_timeout_ms (s_job_t *job)
+{
+    json_t *value = json_object_get (job->parameters, "timeout");
+    if (!json_is_number (value))
+        value = json_object_get (job->action, "timeout");
+    double seconds = json_is_number (value) ? json_number_value (value) : 0;
+    if (seconds <= 0)
+        seconds = S_DEFAULT_TIMEOUT_S;
+    return (int64_t) (seconds * 1000.0);
+}
+
+//  Environment: a minimal base, ATTUNE_EXECUTION_ID, the `env` parameter
+//  (an object) and ATTUNE_PARAM_<NAME> for every parameter. Caller frees.
+static char **
+s_environment (s_worker_t *self, s_job_t *job)
+{
+    char **envp = (char **) calloc (S_MAX_ENV + 1, sizeof (char *));
+    if (!envp)
+        return NULL;
+    int n = 0;
+    const char *path = getenv ("PATH");
+    envp[n++] = zsys_sprintf ("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+    const char *home = getenv ("HOME");
+    envp[n++] = zsys_sprintf ("HOME=%s", home ? home : "/");
+    envp[n++] = zsys_sprintf ("LANG=%s", getenv ("LANG") ? getenv ("LANG") : "C.UTF-8");
+    envp[n++] = zsys_sprintf ("ATTUNE_EXECUTION_ID=%s", job->id);
+    envp[n++] = zsys_sprintf ("ATTUNE_WORKER=%s", self->name);
+    const char *key;
+    json_t *value;
+    json_t *extra = json_object_get (job->parameters, "env");
+    if (json_is_object (extra))
+        json_object_foreach (extra, key, value)
+        {
+            if (n >= S_MAX_ENV - 1 || !json_is_string (value) || !*key || strchr (key, '='))
+                continue;
+            envp[n++] = zsys_sprintf ("%s=%s", key, json_string_value (value));
+        }
+    json_object_foreach (job->parameters, key, value)
+    {
+        if (n >= S_MAX_ENV)
+            break;
+        char name[128];
+        size_t i = 0;
+        for (; key[i] && i < sizeof name - 1; i++)
+            name[i] = isalnum ((unsigned char) key[i]) ? (char) toupper ((unsigned char) key[i])
+                                                       : '_';
+        name[i] = 0;
+        char *text = json_is_string (value) ? strdup (json_string_value (value))
+                                            : json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (text) {
+            envp[n++] = zsys_sprintf ("ATTUNE_PARAM_%s=%s", name, text);
+            free (text);
+        }
+    }
+    return envp;
+}
+
+static void
+s_free_strings (char **strings)
+{
+    for (int i = 0; strings && strings[i]; i++)
+        zstr_free (&strings[i]);
+    free (strings);
+}
+
+//  Resolve a script path under the pack's actions directory. Refuses paths
+//  that climb out of it. Caller frees.
+static char *
+s_script_path (s_job_t *job, const char *entry)
+{
+    if (!entry || !*entry)
+        return NULL;
+    if (entry[0] == '/')
+        return strdup (entry);
+    if (strstr (entry, ".."))
+        return NULL;
+    const char *pack_dir = json_string_value (json_object_get (job->action, "pack_dir"));
+    return zsys_sprintf ("%s/actions/%s", pack_dir ? pack_dir : ".", entry);
+}
+
+//  Start a process-backed job. Returns 0, or -1 after finishing it failed.
+static int
+s_start_process (s_worker_t *self, s_job_t *job)
+{
+    char *argv[4] = {NULL, NULL, NULL, NULL};
+    char *script = NULL;
+    const char *entry = json_string_value (json_object_get (job->action, "entry_point"));
+    char message[512] = "";
+    if (streq (job->runner, "local-shell-cmd")) {
+        const char *cmd = s_param_string (job, "cmd");
+        if (!cmd || !*cmd)
+            cmd = entry;
+        if (!cmd || !*cmd) {
+            s_finish (self, job, "failed",
+                      json_pack ("{s:s}", "error", "local-shell-cmd: no 'cmd' to run"), -1);
+            return -1;
+        }
+        argv[0] = "/bin/sh";
+        argv[1] = "-c";
+        argv[2] = (char *) cmd;
+    }
+    else if (streq (job->runner, "local-shell-script") || streq (job->runner, "python-script")) {
+        const char *which = entry && *entry ? entry : s_param_string (job, "script");
+        script = s_script_path (job, which);
+        if (!script) {
+            s_finish (self, job, "failed",
+                      json_pack ("{s:s}", "error",
+                                 "no script to run (entry_point or 'script' parameter)"),
+                      -1);
+            return -1;
+        }
+        if (streq (job->runner, "python-script")) {
+            argv[0] = "python3";
+            argv[1] = script;
+        }
+        else
+            argv[0] = script;
+    }
+    char *input = json_dumps (job->parameters, JSON_COMPACT);
+    char **envp = s_environment (self, job);
+    const char *cwd = s_param_string (job, "cwd");
+    if (!cwd) {
+        job->tmpdir = zsys_sprintf ("/tmp/attune-%s", job->id);
+        if (job->tmpdir && mkdir (job->tmpdir, 0700) == 0)
+            cwd = job->tmpdir;
+        else
+            cwd = "/tmp";
+    }
+    worker_process_spec_t spec = {.argv = argv,
+                                  .envp = envp,
+                                  .cwd = cwd,
+                                  .input = input,
+                                  .input_size = input ? strlen (input) : 0,
+                                  .timeout_ms = s_timeout_ms (job)};
+    job->process = worker_process_start (&spec, message, sizeof message);
+    free (input);
+    s_free_strings (envp);
+    free (script);
+    if (!job->process) {
+        s_finish (self, job, "failed", json_pack ("{s:s}", "error", message), -1);
+        return -1;
+    }
+    return 0;
+}
+
+//  A process ended: build the result and report.
+static void
+s_process_done (s_worker_t *self, s_job_t *job)
+{
+    const worker_result_t *r = worker_process_result (job->process);
+    json_t *result = json_object ();
+    //  Output that is not valid UTF-8 has no JSON string form: say so
+    json_t *out = json_stringn (r->out ? r->out : "", r->out_size);
+    json_t *err = json_stringn (r->err ? r->err : "", r->err_size);
+    json_object_set_new (result, "stdout",
+                         out ? out : json_sprintf ("<%zu bytes, not UTF-8>", r->out_size));
+    json_object_set_new (result, "stderr",
+                         err ? err : json_sprintf ("<%zu bytes, not UTF-8>", r->err_size));
+    int code = r->exited ? r->exit_code : 128 + r->signal;
+    json_object_set_new (result, "return_code", json_integer (code));
+    json_object_set_new (result, "succeeded", json_boolean (r->exited && r->exit_code == 0));
+    if (r->out_truncated)
+        json_object_set_new (result, "stdout_truncated", json_true ());
+    if (r->err_truncated)
+        json_object_set_new (result, "stderr_truncated", json_true ());
+    if (r->out && r->out_size) {
+        json_t *parsed = json_loadb (r->out, r->out_size, JSON_DECODE_ANY, NULL);
+        if (parsed)
+            json_object_set_new (result, "result", parsed);
+    }
+    const char *status = r->timed_out                     ? "timeout"
+                         : r->cancelled || job->cancelled ? "cancelled"
+                         : r->exited && r->exit_code == 0 ? "completed"
+                                                          : "failed";
+    s_finish (self, job, status, result, code);
+}
+
+//  Start the job: builtins finish here; processes start.
+static void
+s_start_job (s_worker_t *self, s_job_t *job)
+{
+    job->running = true;
+    self->busy++;
+    self->ran++;
+    const char *ref = json_string_value (json_object_get (job->action, "ref"));
+    const char *entry = json_string_value (json_object_get (job->action, "entry_point"));
+    if (streq (job->runner, "noop")) {
+        s_finish (self, job, "completed", json_object (), 0);
+        return;
+    }
+    if (streq (job->runner, "builtin")) {
+        const char *what = entry && *entry ? entry : (ref && strchr (ref, '.') ? strchr (ref, '.') + 1 : "");
+        if (streq (what, "echo")) {
+            const char *message = s_param_string (job, "message");
+            s_finish (self, job, "completed",
+                      json_pack ("{s:s, s:s, s:i, s:b}", "stdout", message ? message : "",
+                                 "stderr", "", "return_code", 0, "succeeded", 1),
+                      0);
+        }
+        else if (streq (what, "sleep")) {
+            json_t *seconds = json_object_get (job->parameters, "seconds");
+            double s = json_is_number (seconds) ? json_number_value (seconds) : 1;
+            if (s < 0)
+                s = 0;
+            int64_t limit = s_timeout_ms (job);
+            job->due = zclock_mono () + (int64_t) (s * 1000.0);
+            if ((int64_t) (s * 1000.0) > limit) {
+                job->due = zclock_mono () + limit;
+                job->cancelled = false;
+                json_object_set_new (job->parameters, "__timed_out", json_true ());
+            }
+            s_report (self, job, "running", NULL, 0);
+            job->reported_running = true;
+        }
+        else
+            s_finish (self, job, "failed",
+                      json_pack ("{s:s}", "error", "unknown built-in action"), -1);
+        return;
+    }
+    if (s_start_process (self, job) == 0) {
+        s_report (self, job, "running", NULL, 0);
+        job->reported_running = true;
+    }
+}
+
+static void
+s_start_ready (s_worker_t *self)
+{
+    while (self->busy < self->slots && zlist_size (self->queue)) {
+        char *id = (char *) zlist_pop (self->queue);
+        s_job_t *job = (s_job_t *) zhashx_lookup (self->jobs, id);
+        free (id);
+        if (job && !job->running)
+            s_start_job (self, job);
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Commands from the executor
+
+static int
+s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
+{
+    s_worker_t *self = (s_worker_t *) arg;
+    const char *type = proto_envelope_type (command);
+    proto_error_t error;
+    json_t *payload = proto_envelope_payload_json (command, &error);
+    if (!payload)
+        return bus_command_reject (info, "bad_request", "payload: %s", error.message);
+    const char *id = json_string_value (json_object_get (payload, "execution"));
+    int rc = 0;
+    if (!id || strlen (id) >= PROTO_UUID_STR_SIZE + 8)
+        rc = bus_command_reject (info, "bad_request", "execution: expected an id string");
+    else if (streq (type, "execution.dispatch")) {
+        json_t *action = json_object_get (payload, "action");
+        const char *runner
+            = json_string_value (json_object_get (action, "runner_type"));
+        json_t *parameters = json_object_get (payload, "parameters");
+        if (!json_is_object (action) || !runner || strlen (runner) >= 32)
+            rc = bus_command_reject (info, "bad_request", "action: expected a map with a runner_type");
+        else if (parameters && !json_is_object (parameters))
+            rc = bus_command_reject (info, "bad_request", "parameters: expected a map");
+        else if (zhashx_lookup (self->jobs, id))
+            self->duplicates++; //  already here: the executor re-sent it
+        else {
+            s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
+            snprintf (job->id, sizeof job->id, "%s", id);
+            snprintf (job->runner, sizeof job->runner, "%s", runner);
+            job->action = json_incref (action);
+            job->parameters = parameters ? json_deep_copy (parameters) : json_object ();
+            job->secret = json_incref (json_object_get (payload, "secret"));
+            zhashx_insert (self->jobs, id, job);
+            zlist_append (self->queue, strdup (id));
+        }
+    }
+    else if (streq (type, "execution.cancel")) {
+        s_job_t *job = (s_job_t *) zhashx_lookup (self->jobs, id);
+        if (job) {
+            job->cancelled = true;
+            if (job->process)
+                worker_process_cancel (job->process);
+            else
+                s_finish (self, job, "cancelled", json_pack ("{s:s}", "error", "cancelled"), -1);
+        }
+    }
+    else
+        rc = bus_command_reject (info, "unknown_type", "a worker does not take '%s'", type);
+    json_decref (payload);
+    return rc;
+}
+
+static void
+s_on_peer (void *arg, const char *peer, bus_peer_event_t event)
+{
+    s_worker_t *self = (s_worker_t *) arg;
+    if (event == BUS_PEER_UP)
+        s_register (self); //  the executor (re)appeared: tell it who we are
+}
+
+//  ---------------------------------------------------------------------------
+//  Timers: processes and builtin sleeps
+
+static int
+s_jobs_timeout (s_worker_t *self)
+{
+    int timeout = -1;
+    int64_t now = zclock_mono ();
+    for (s_job_t *job = (s_job_t *) zhashx_first (self->jobs); job;
+         job = (s_job_t *) zhashx_next (self->jobs)) {
+        int t = -1;
+        if (job->process)
+            t = worker_process_timeout (job->process);
+        else if (job->running && job->due)
+            t = job->due > now ? (int) (job->due - now) : 0;
+        if (t >= 0 && (timeout < 0 || t < timeout))
+            timeout = t;
+    }
+    return timeout;
+}
+
+static void
+s_jobs_tick (s_worker_t *self)
+{
+    int64_t now = zclock_mono ();
+    zlist_t *done = zlist_new ();
+    for (s_job_t *job = (s_job_t *) zhashx_first (self->jobs); job;
+         job = (s_job_t *) zhashx_next (self->jobs)) {
+        if ((job->process && worker_process_poll (job->process))
+            || (!job->process && job->running && job->due && job->due <= now))
+            zlist_append (done, job);
+    }
+    for (s_job_t *job = (s_job_t *) zlist_first (done); job;
+         job = (s_job_t *) zlist_next (done)) {
+        if (job->process)
+            s_process_done (self, job);
+        else if (json_object_get (job->parameters, "__timed_out"))
+            s_finish (self, job, "timeout", json_pack ("{s:s}", "error", "timed out"), -1);
+        else
+            s_finish (self, job, "completed", json_object (), 0);
+    }
+    zlist_destroy (&done);
+}
+
+//  ---------------------------------------------------------------------------
+//  Actor
+
+static void
+s_handle_pipe (s_worker_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "STATUS")) {
+        json_t *status = json_pack (
+            "{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", self->name, "slots",
+            self->slots, "busy", self->busy, "queued", (json_int_t) zlist_size (self->queue),
+            "ran", (json_int_t) self->ran, "completed", (json_int_t) self->completed, "failed",
+            (json_int_t) self->failed, "timeouts", (json_int_t) self->timeouts, "cancelled",
+            (json_int_t) self->cancelled, "duplicates", (json_int_t) self->duplicates);
+        char *text = json_dumps (status, JSON_COMPACT);
+        zstr_send (self->pipe, text);
+        free (text);
+        json_decref (status);
+    }
+    zstr_free (&command);
+}
+
+static void
+s_job_destructor (void **item_p)
+{
+    s_job_destroy ((s_job_t **) item_p);
+}
+
+static void
+s_destroy (s_worker_t *self)
+{
+    zhashx_destroy (&self->jobs); //  kills what still runs
+    if (self->queue) {
+        char *id;
+        while ((id = (char *) zlist_pop (self->queue)))
+            free (id);
+        zlist_destroy (&self->queue);
+    }
+    if (self->outbox) {
+        proto_envelope_t *envelope;
+        while ((envelope = (proto_envelope_t *) zlist_pop (self->outbox)))
+            proto_envelope_destroy (&envelope);
+        zlist_destroy (&self->outbox);
+    }
+    bus_link_destroy (&self->link);
+    bus_inbox_destroy (&self->inbox);
+}
+
+static int
+s_start (s_worker_t *self, const actor_config_t *config)
+{
+    char host[256] = "localhost";
+    if (config->host && *config->host)
+        snprintf (host, sizeof host, "%s", config->host);
+    else
+        gethostname (host, sizeof host - 1);
+    if (config->worker_name && *config->worker_name)
+        snprintf (self->name, sizeof self->name, "%s", config->worker_name);
+    else
+        snprintf (self->name, sizeof self->name, "worker@%s", host);
+    snprintf (self->source, sizeof self->source, "%s", self->name);
+    snprintf (self->runtimes, sizeof self->runtimes, "%s",
+              config->runtimes && *config->runtimes ? config->runtimes : S_RUNTIMES);
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    self->slots = config->worker_slots > 0 ? config->worker_slots : (int) (cores > 0 ? cores * 2 : 2);
+    self->instance = ((uint64_t) randof (0x7fffffff) << 32) ^ (uint64_t) zclock_usecs ();
+    self->jobs = zhashx_new ();
+    self->queue = zlist_new ();
+    self->outbox = zlist_new ();
+    if (!self->jobs || !self->queue || !self->outbox)
+        return -1;
+    zhashx_set_destructor (self->jobs, s_job_destructor);
+
+    char endpoint_name[300];
+    //  Endpoint names allow [A-Za-z0-9_.-]: "worker@host" becomes "worker.worker_host"
+    snprintf (endpoint_name, sizeof endpoint_name, "worker.%s", self->name);
+    for (char *p = endpoint_name; *p; p++)
+        if (!isalnum ((unsigned char) *p) && *p != '.' && *p != '_' && *p != '-')
+            *p = '_';
+    const char *bind = bus_topology_bind (config->topology, endpoint_name);
+    const char *connect = bus_topology_connect (config->topology, endpoint_name);
+    if (!bind || !connect) {
+        zsys_error ("%s: no endpoint for '%s'", self->name, endpoint_name);
+        return -1;
+    }
+    bus_link_config_t link_config;
+    bus_link_config_defaults (&link_config);
+    if (config->heartbeat_ms > 0)
+        link_config.heartbeat_ms = config->heartbeat_ms;
+    self->inbox = bus_inbox_new (bind, self->name, NULL, &link_config);
+    if (!self->inbox) {
+        zsys_error ("%s: cannot bind %s", self->name, bind);
+        return -1;
+    }
+    //  With tcp://*:0 style binds the resolved endpoint is what peers need
+    snprintf (self->endpoint, sizeof self->endpoint, "%s",
+              strstr (connect, ":*") ? bus_inbox_endpoint (self->inbox) : connect);
+    self->link = bus_link_new (bus_topology_connect (config->topology, "executor.commands"),
+                               self->name, &link_config);
+    if (!self->link)
+        return -1;
+    bus_link_set_peer_handler (self->link, s_on_peer, self);
+    s_register (self);
+    zsys_info ("%s: %d slots, runtimes %s, endpoint %s", self->name, self->slots,
+               self->runtimes, self->endpoint);
+    return 0;
+}
+
+void
+worker_actor (zsock_t *pipe, void *args)
+{
+    actor_config_t *config = (actor_config_t *) args;
+    s_worker_t self_ = {.pipe = pipe};
+    s_worker_t *self = &self_;
+    if (s_start (self, config) != 0) {
+        s_destroy (self);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    zmq_pollitem_t *items = NULL;
+    s_job_t **owners = NULL;
+    size_t capacity = 0;
+    while (!self->terminated && !zsys_interrupted) {
+        //  Sockets first, then three descriptors per running process
+        size_t needed = 3 + 3 * zhashx_size (self->jobs);
+        if (needed > capacity) {
+            capacity = needed * 2;
+            items = (zmq_pollitem_t *) realloc (items, capacity * sizeof (zmq_pollitem_t));
+            owners = (s_job_t **) realloc (owners, capacity * sizeof (s_job_t *));
+            assert (items && owners);
+        }
+        size_t n = 0;
+        items[n++] = (zmq_pollitem_t) {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_inbox_sock (self->inbox)), 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_link_sock (self->link)), 0, ZMQ_POLLIN, 0};
+        for (s_job_t *job = (s_job_t *) zhashx_first (self->jobs); job;
+             job = (s_job_t *) zhashx_next (self->jobs)) {
+            if (!job->process)
+                continue;
+            int fds[3];
+            worker_process_fds (job->process, fds);
+            for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0) {
+                    owners[n] = job;
+                    items[n++] = (zmq_pollitem_t) {NULL, fds[i], i == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN, 0};
+                }
+        }
+        int timeout = bus_link_timeout (self->link);
+        int t = bus_inbox_timeout (self->inbox);
+        if (t >= 0 && (timeout < 0 || t < timeout))
+            timeout = t;
+        t = s_jobs_timeout (self);
+        if (t >= 0 && (timeout < 0 || t < timeout))
+            timeout = t;
+        if (zlist_size (self->outbox) && (timeout < 0 || timeout > 10))
+            timeout = 10; //  waiting for window: look again soon
+        if (zmq_poll (items, (int) n, timeout < 0 ? 1000 : timeout) == -1 && zmq_errno () == ETERM)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+        if (items[2].revents & ZMQ_POLLIN)
+            bus_link_handle (self->link);
+        if (items[1].revents & ZMQ_POLLIN)
+            bus_inbox_process (self->inbox, s_handle_command, self);
+        for (size_t i = 3; i < n; i++)
+            if (items[i].revents)
+                worker_process_handle (owners[i]->process, items[i].fd);
+        s_jobs_tick (self);
+        s_start_ready (self);
+        bus_link_tick (self->link);
+        bus_inbox_tick (self->inbox);
+        s_flush (self);
+    }
+    free (items);
+    free (owners);
+    //  Let the last reports out before leaving
+    s_flush (self);
+    bus_link_flush (self->link, 200);
+    s_destroy (self);
+}

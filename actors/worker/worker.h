@@ -1,0 +1,44 @@
+/*  worker: the actor that runs executions.
+
+    It binds `worker.<name>` (a bus_inbox without a store: a worker holds
+    nothing durable), registers with the executor over a bus_link to
+    `executor.commands` (worker.register, again each time the executor comes
+    back), and for every execution.dispatch reports `running`, runs the
+    action, and reports the final status with its result (execution.status).
+
+    Runners:
+        noop                 nothing; result {}
+        builtin              in the actor: echo {message} -> stdout = message,
+                             sleep {seconds} (a timer, never blocking)
+        local-shell-cmd      /bin/sh -c CMD, CMD being the action's `cmd`
+                             parameter (the action author's command, as in
+                             StackStorm's core.local)
+        local-shell-script   <pack_dir>/actions/<entry_point> (or the
+                             `script` parameter), executed directly
+        python-script        python3 <pack_dir>/actions/<entry_point>
+    Every parameter reaches a process as data only: one JSON object on stdin
+    and ATTUNE_PARAM_<NAME> environment variables; never on a command line.
+    The result of a process is {stdout, stderr, return_code, succeeded,
+    result (stdout parsed as JSON, when it is JSON), stdout_truncated,
+    stderr_truncated}; exit 0 -> completed, else failed; past the timeout
+    (parameter `timeout`, else the action's, else 600 s) -> timeout.
+
+    Pipe: "$TERM"; "STATUS" -> JSON {name, slots, busy, queued, ran,
+    completed, failed, timeouts, cancelled}.
+*/
+#ifndef WORKER_H_INCLUDED
+#define WORKER_H_INCLUDED
+
+#include "actors/actor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void worker_actor (zsock_t *pipe, void *args);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

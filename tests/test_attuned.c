@@ -1,0 +1,220 @@
+/*  test_attuned: the daemon as a process.
+
+    Runs build/attuned with a temporary data directory, a packs directory
+    holding the core pack and a test pack, and a topology that puts every
+    endpoint on ipc:// in the temporary directory, so the test can reach the
+    actors from outside the process. Covers start, the hello-world style
+    timer rule, clean shutdown on SIGTERM and SIGINT, argument and topology
+    errors, and a SIGKILL in the middle of a stream of events.
+*/
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "bus/bus_facts.h"
+#include "bus/bus_link.h"
+#include "bus/bus_topology.h"
+
+static char s_root[PATH_MAX - 256];
+static char s_packs[PATH_MAX];
+static char s_data[PATH_MAX];
+static char s_config[PATH_MAX];
+static char s_log[PATH_MAX];
+static bus_topology_t *s_topology;
+
+static void
+s_write_file (const char *full, const char *text)
+{
+    char dir[PATH_MAX + 256];
+    snprintf (dir, sizeof dir, "%s", full);
+    *strrchr (dir, '/') = 0;
+    char command[PATH_MAX + 300];
+    snprintf (command, sizeof command, "mkdir -p '%s'", dir);
+    cr_assert_eq (system (command), 0);
+    FILE *file = fopen (full, "w");
+    cr_assert_not_null (file, "cannot write %s", full);
+    fputs (text, file);
+    fclose (file);
+}
+
+static void
+s_write (const char *path, const char *text)
+{
+    char full[PATH_MAX + 256];
+    snprintf (full, sizeof full, "%s/%s", s_packs, path);
+    s_write_file (full, text);
+}
+
+static void
+s_setup (void)
+{
+    const char *base = getenv ("ATTUNE_TEST_TMP");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir (base, 0750);
+    snprintf (s_root, sizeof s_root, "%s/test_attuned-XXXXXX", base);
+    cr_assert_not_null (mkdtemp (s_root));
+    snprintf (s_packs, sizeof s_packs, "%s/packs", s_root);
+    snprintf (s_data, sizeof s_data, "%s/data", s_root);
+    snprintf (s_config, sizeof s_config, "%s/attune.cfg", s_root);
+    snprintf (s_log, sizeof s_log, "%s/attuned.log", s_root);
+    mkdir (s_packs, 0750);
+    char core[PATH_MAX + 32];
+    snprintf (core, sizeof core, "%s/core", s_packs);
+    cr_assert_eq (symlink (ATTUNE_SOURCE_DIR "/packs/core", core), 0);
+    s_write ("test/pack.yaml", "ref: test\nname: test\nversion: 1.0.0\n");
+    s_write ("test/triggers/hook.yaml", "name: hook\npack: test\n");
+    s_write ("test/actions/step.yaml", "name: step\nrunner_type: noop\nparameters:\n"
+                                       "  n:\n    type: integer\n    required: true\n");
+    s_write ("test/rules/step.yaml", "name: step\npack: test\ntrigger:\n  type: test.hook\n"
+                                     "action:\n  ref: test.step\n  parameters:\n"
+                                     "    n: \"{{ trigger.payload.n }}\"\n");
+    char text[PATH_MAX + 128];
+    snprintf (text, sizeof text, "bus\n    transport = ipc\n    ipc_dir = %s\n", s_root);
+    s_write_file (s_config, text);
+    char message[256];
+    s_topology = bus_topology_load (s_config, message, sizeof message);
+    cr_assert_not_null (s_topology, "%s", message);
+}
+
+static void
+s_teardown (void)
+{
+    bus_topology_destroy (&s_topology);
+    char command[PATH_MAX + 32];
+    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
+    if (system (command) != 0)
+        fprintf (stderr, "could not remove %s\n", s_root);
+}
+
+TestSuite (attuned, .init = s_setup, .fini = s_teardown, .timeout = 90);
+
+//  Start attuned with extra arguments (NULL-terminated), output to s_log.
+static pid_t
+s_spawn (const char *extra[])
+{
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        int fd = open (s_log, O_WRONLY | O_CREAT | O_APPEND, 0640);
+        dup2 (fd, 1);
+        dup2 (fd, 2);
+        const char *argv[32] = {ATTUNE_HELPER_DIR "/attuned", "-c", s_config, "--data",
+                                s_data, "--packs", s_packs, "--heartbeat", "200"};
+        int argc = 9;
+        for (int i = 0; extra && extra[i] && argc < 30; i++)
+            argv[argc++] = extra[i];
+        argv[argc] = NULL;
+        execv (argv[0], (char *const *) argv);
+        _exit (127);
+    }
+    return pid;
+}
+
+//  Wait for `pid` to exit, at most timeout_ms. Returns the wait status, or
+//  -1 on timeout (the process is then killed).
+static int
+s_reap (pid_t pid, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    int status;
+    while (zclock_mono () < deadline) {
+        if (waitpid (pid, &status, WNOHANG) == pid)
+            return status;
+        zclock_sleep (20);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, &status, 0);
+    return -1;
+}
+
+static char *
+s_read_log (void)
+{
+    FILE *file = fopen (s_log, "r");
+    if (!file)
+        return strdup ("");
+    char *text = (char *) calloc (1, 1 << 20);
+    size_t n = fread (text, 1, (1 << 20) - 1, file);
+    text[n] = 0;
+    fclose (file);
+    return text;
+}
+
+//  Run a command-line case: exit code and a substring of the output.
+static void
+s_expect_exit (const char *extra[], int code, const char *needle)
+{
+    unlink (s_log);
+    pid_t pid = s_spawn (extra);
+    int status = s_reap (pid, 10000);
+    cr_assert_neq (status, -1, "attuned did not exit");
+    cr_assert (WIFEXITED (status), "attuned exited normally");
+    char *log = s_read_log ();
+    cr_assert_eq (WEXITSTATUS (status), code, "exit code %d, expected %d; output:\n%s",
+                  WEXITSTATUS (status), code, log);
+    cr_assert (strstr (log, needle), "output mentions '%s':\n%s", needle, log);
+    free (log);
+}
+
+Test (attuned, bad_arguments_and_configuration)
+{
+    s_expect_exit ((const char *[]) {"--worker-slots", "lots", NULL}, 2, "--worker-slots");
+    s_expect_exit ((const char *[]) {"--actors", "registry,bogus", NULL}, 2, "bogus");
+    s_expect_exit ((const char *[]) {"--nope", NULL}, 2, "usage");
+    s_expect_exit ((const char *[]) {"--help", NULL}, 0, "usage");
+    char bad[PATH_MAX + 32];
+    snprintf (bad, sizeof bad, "%s/bad.cfg", s_root);
+    s_write_file (bad, "endpoints\n    rules.commands = tpc://nowhere\n");
+    s_expect_exit ((const char *[]) {"-c", bad, NULL}, 1, "tpc://nowhere");
+}
+
+Test (attuned, runs_a_timer_rule_and_stops_cleanly)
+{
+    s_write ("test/rules/tick.yaml",
+             "name: tick\npack: test\ntrigger:\n  type: core.st2.IntervalTimer\n"
+             "  parameters:\n    unit: seconds\n    delta: 1\n"
+             "action:\n  ref: core.echo\n  parameters:\n    message: hello, world\n");
+    pid_t pid = s_spawn (NULL);
+    //  The log line of a completed core.echo execution, with its output
+    int64_t deadline = zclock_mono () + 15000;
+    bool seen = false;
+    while (!seen && zclock_mono () < deadline) {
+        char *log = s_read_log ();
+        seen = strstr (log, "core.echo") && strstr (log, "completed")
+               && strstr (log, "hello, world");
+        free (log);
+        if (!seen)
+            zclock_sleep (100); //  polling a log file: there is no signal to wait on
+    }
+    cr_assert (seen, "a completed core.echo line in the log");
+    kill (pid, SIGTERM);
+    int status = s_reap (pid, 10000);
+    cr_assert_neq (status, -1, "SIGTERM stops attuned within 10 s");
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "clean exit");
+
+    //  SIGINT too, and the data directory can be opened again at once
+    pid = s_spawn (NULL);
+    zclock_sleep (500);
+    kill (pid, SIGINT);
+    status = s_reap (pid, 10000);
+    cr_assert (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
+Test (attuned, second_instance_on_the_same_data_is_refused)
+{
+    pid_t first = s_spawn (NULL);
+    zclock_sleep (500);
+    const char *other[] = {"--actors", "registry", NULL};
+    //  Another topology namespace is not needed: the store lock refuses it
+    pid_t second = s_spawn (other);
+    int status = s_reap (second, 10000);
+    cr_assert_neq (status, -1);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) != 0,
+               "a second attuned on the same data directory fails");
+    kill (first, SIGTERM);
+    s_reap (first, 10000);
+}

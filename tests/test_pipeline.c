@@ -1,0 +1,268 @@
+/*  test_pipeline: the whole pipeline in one process, end to end.
+
+    Every actor (registry, executor, rules, worker, sensor) runs as in
+    attuned, over inproc:// with a namespace of its own, a temporary data
+    directory and a packs directory holding the core pack and a test pack.
+    The test watches the executor's facts and sends external events to the
+    rules actor over the reliable link, as any client would.
+*/
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "actors/actor.h"
+#include "actors/executor/executor.h"
+#include "actors/registry/registry.h"
+#include "actors/rules/rules.h"
+#include "actors/sensor/sensor.h"
+#include "actors/worker/worker.h"
+#include "bus/bus_facts.h"
+#include "bus/bus_link.h"
+
+static char s_root[PATH_MAX - 256];
+static char s_packs[PATH_MAX];
+static char s_data[PATH_MAX];
+static bus_topology_t *s_topology;
+static zactor_t *s_actors[5];
+static bus_sub_t *s_facts;
+static bus_link_t *s_link;
+static int s_counter;
+
+static void
+s_write (const char *path, const char *text)
+{
+    char full[PATH_MAX + 256];
+    snprintf (full, sizeof full, "%s/%s", s_packs, path);
+    char *slash = strrchr (full, '/');
+    *slash = 0;
+    char command[PATH_MAX + 300];
+    snprintf (command, sizeof command, "mkdir -p '%s'", full);
+    cr_assert_eq (system (command), 0);
+    *slash = '/';
+    FILE *file = fopen (full, "w");
+    cr_assert_not_null (file);
+    fputs (text, file);
+    fclose (file);
+}
+
+static void
+s_setup (void)
+{
+    const char *base = getenv ("ATTUNE_TEST_TMP");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir (base, 0750);
+    snprintf (s_root, sizeof s_root, "%s/test_pipeline-XXXXXX", base);
+    cr_assert_not_null (mkdtemp (s_root));
+    snprintf (s_packs, sizeof s_packs, "%s/packs", s_root);
+    snprintf (s_data, sizeof s_data, "%s/data", s_root);
+    mkdir (s_packs, 0750);
+    char core[PATH_MAX + 32];
+    snprintf (core, sizeof core, "%s/core", s_packs);
+    cr_assert_eq (symlink (ATTUNE_SOURCE_DIR "/packs/core", core), 0);
+    s_write ("test/pack.yaml", "ref: test\nname: test\nversion: 1.0.0\n");
+    s_write ("test/triggers/hook.yaml", "name: hook\npack: test\n");
+    s_write ("test/actions/show.yaml",
+             "name: show\nrunner_type: local-shell-cmd\nparameters:\n"
+             "  cmd:\n    type: string\n    immutable: true\n"
+             "    default: printf '%s' \"$ATTUNE_PARAM_TEXT\"\n"
+             "  text:\n    type: string\n    required: true\n");
+    s_write ("test/actions/count.yaml", "name: count\nrunner_type: noop\nparameters:\n"
+                                        "  n:\n    type: integer\n    required: true\n");
+    s_write ("test/actions/slow.yaml", "name: slow\nrunner_type: local-shell-cmd\ntimeout: 1\n"
+                                       "parameters:\n  cmd:\n    type: string\n"
+                                       "    default: sleep 30\n");
+    s_write ("test/rules/show.yaml",
+             "name: show\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
+             "  trigger.payload.kind: {type: equals, pattern: show}\n"
+             "action:\n  ref: test.show\n  parameters:\n    text: \"{{ trigger.payload.text }}\"\n");
+    s_write ("test/rules/count.yaml",
+             "name: count\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
+             "  trigger.payload.kind: {type: equals, pattern: count}\n"
+             "action:\n  ref: test.count\n  parameters:\n    n: \"{{ trigger.payload.n }}\"\n");
+    s_write ("test/rules/slow.yaml",
+             "name: slow\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
+             "  trigger.payload.kind: {type: equals, pattern: slow}\n"
+             "action:\n  ref: test.slow\n");
+    char ns[64];
+    snprintf (ns, sizeof ns, "pipe-%d-%d", getpid (), ++s_counter);
+    s_topology = bus_topology_new (ns);
+}
+
+static void
+s_start (void)
+{
+    actor_config_t config = {.topology = s_topology,
+                             .data_dir = s_data,
+                             .packs_dir = s_packs,
+                             .host = "test",
+                             .worker_slots = 4,
+                             .heartbeat_ms = 200,
+                             .nosync = true};
+    s_facts = bus_sub_new (0);
+    bus_sub_connect (s_facts, bus_topology_connect (s_topology, "executor.facts"));
+    bus_sub_subscribe (s_facts, "execution.");
+    zactor_fn *fns[5] = {registry_actor, executor_actor, rules_actor, worker_actor,
+                         sensor_actor};
+    for (int i = 0; i < 5; i++) {
+        s_actors[i] = zactor_new (fns[i], &config);
+        cr_assert_not_null (s_actors[i]);
+    }
+    s_link = bus_link_new (bus_topology_connect (s_topology, "rules.commands"), "client@test",
+                           NULL);
+    cr_assert_not_null (s_link);
+}
+
+static void
+s_teardown (void)
+{
+    bus_link_destroy (&s_link);
+    for (int i = 4; i >= 0; i--)
+        zactor_destroy (&s_actors[i]);
+    bus_sub_destroy (&s_facts);
+    bus_topology_destroy (&s_topology);
+    char command[PATH_MAX + 32];
+    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
+    if (system (command) != 0)
+        fprintf (stderr, "could not remove %s\n", s_root);
+}
+
+TestSuite (pipeline, .init = s_setup, .fini = s_teardown, .timeout = 60);
+
+static void
+s_event (json_t *payload)
+{
+    proto_envelope_t *event = proto_envelope_new ("event.create", "client@test");
+    json_t *body = json_pack ("{s:s, s:{}, s:o}", "trigger", "test.hook", "trigger_parameters",
+                              "payload", payload);
+    cr_assert_eq (proto_envelope_set_payload_json (event, body, NULL), PROTO_OK);
+    json_decref (body);
+    cr_assert_eq (bus_link_send (s_link, &event), 0);
+}
+
+//  Wait for a terminal execution fact whose payload field `key` equals
+//  `value`; returns its payload (caller owns it) or NULL after timeout_ms.
+static json_t *
+s_wait_terminal (const char *key, const char *value, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (zclock_mono () < deadline) {
+        bus_link_handle (s_link);
+        bus_link_tick (s_link);
+        proto_envelope_t *fact = bus_sub_recv (s_facts, NULL, 50);
+        if (!fact)
+            continue;
+        json_t *payload = proto_envelope_payload_json (fact, NULL);
+        proto_envelope_destroy (&fact);
+        const char *status = json_string_value (json_object_get (payload, "status"));
+        const char *field = json_string_value (json_object_get (payload, key));
+        if (status && field && streq (field, value)
+            && (streq (status, "completed") || streq (status, "failed")
+                || streq (status, "timeout") || streq (status, "cancelled")
+                || streq (status, "abandoned")))
+            return payload;
+        json_decref (payload);
+    }
+    return NULL;
+}
+
+Test (pipeline, interval_rule_runs_echo)
+{
+    s_write ("test/rules/tick.yaml",
+             "name: tick\npack: test\ntrigger:\n  type: core.st2.IntervalTimer\n"
+             "  parameters:\n    unit: seconds\n    delta: 1\n"
+             "action:\n  ref: core.echo\n  parameters:\n    message: hello, world\n");
+    s_start ();
+    json_t *done = s_wait_terminal ("rule", "test.tick", 8000);
+    cr_assert_not_null (done, "no execution of test.tick within 8 s");
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
+    char *result = json_dumps (json_object_get (done, "result"), JSON_COMPACT);
+    cr_assert (strstr (result, "hello, world"), "echo output in the result: %s", result);
+    free (result);
+    json_decref (done);
+}
+
+Test (pipeline, two_timer_rules_with_different_parameters_both_fire)
+{
+    s_write ("test/rules/one.yaml",
+             "name: one\npack: test\ntrigger:\n  type: core.st2.IntervalTimer\n"
+             "  parameters:\n    unit: seconds\n    delta: 1\n"
+             "action:\n  ref: core.noop\n");
+    s_write ("test/rules/two.yaml",
+             "name: two\npack: test\ntrigger:\n  type: core.st2.IntervalTimer\n"
+             "  parameters:\n    unit: seconds\n    delta: 2\n"
+             "action:\n  ref: core.noop\n");
+    s_start ();
+    bool one = false, two = false;
+    int64_t deadline = zclock_mono () + 10000;
+    while (!(one && two) && zclock_mono () < deadline) {
+        proto_envelope_t *fact = bus_sub_recv (s_facts, NULL, 100);
+        if (!fact)
+            continue;
+        json_t *payload = proto_envelope_payload_json (fact, NULL);
+        const char *rule = json_string_value (json_object_get (payload, "rule"));
+        const char *status = json_string_value (json_object_get (payload, "status"));
+        if (rule && status && streq (status, "completed")) {
+            one |= streq (rule, "test.one");
+            two |= streq (rule, "test.two");
+        }
+        json_decref (payload);
+        proto_envelope_destroy (&fact);
+    }
+    cr_assert (one, "the 1 s rule fired");
+    cr_assert (two, "the 2 s rule fired");
+}
+
+Test (pipeline, shell_parameters_are_data_never_code)
+{
+    s_start ();
+    char file[PATH_MAX + 32];
+    snprintf (file, sizeof file, "%s/PWNED", s_root);
+    char text[8 * PATH_MAX];
+    snprintf (text, sizeof text,
+              "$(touch %s) `touch %s` ; touch %s && touch %s | touch %s\ntouch %s '\"", file,
+              file, file, file, file, file);
+    s_event (json_pack ("{s:s, s:s}", "kind", "show", "text", text));
+    json_t *done = s_wait_terminal ("action", "test.show", 10000);
+    cr_assert_not_null (done);
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
+    const char *out = json_string_value (
+        json_object_get (json_object_get (done, "result"), "stdout"));
+    cr_assert_not_null (out);
+    cr_assert_str_eq (out, text, "the parameter arrives unchanged, as data");
+    struct stat st;
+    cr_assert_neq (stat (file, &st), 0, "%s must never be created", file);
+    json_decref (done);
+}
+
+Test (pipeline, template_keeps_types_and_invalid_parameters_fail)
+{
+    s_start ();
+    s_event (json_pack ("{s:s, s:i}", "kind", "count", "n", 42));
+    json_t *done = s_wait_terminal ("action", "test.count", 10000);
+    cr_assert_not_null (done);
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
+    json_decref (done);
+
+    //  A string that is not an integer: the execution fails with the reason
+    s_event (json_pack ("{s:s, s:s}", "kind", "count", "n", "many"));
+    done = s_wait_terminal ("action", "test.count", 10000);
+    cr_assert_not_null (done);
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "failed");
+    char *result = json_dumps (json_object_get (done, "result"), JSON_COMPACT);
+    cr_assert (strstr (result, "'n'"), "the reason names the parameter: %s", result);
+    free (result);
+    json_decref (done);
+}
+
+Test (pipeline, action_timeout)
+{
+    s_start ();
+    int64_t start = zclock_mono ();
+    s_event (json_pack ("{s:s}", "kind", "slow"));
+    json_t *done = s_wait_terminal ("action", "test.slow", 15000);
+    cr_assert_not_null (done);
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "timeout");
+    cr_assert_lt (zclock_mono () - start, 8000, "a 1 s timeout ends it in seconds");
+    json_decref (done);
+}

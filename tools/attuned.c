@@ -1,0 +1,343 @@
+/*  attuned: the attune daemon.
+
+    With no arguments it runs every actor in one process over inproc://,
+    keeps its data in ./var/attune and loads the packs in ./packs:
+
+        attuned [-c TOPOLOGY] [--data DIR] [--packs DIR] [--actors LIST]
+                [--worker-name NAME] [--worker-slots N] [--runtimes LIST]
+                [--host NAME] [--heartbeat MS] [--no-fsync] [--quiet]
+
+    It logs one line per finished execution (action, id, status, duration,
+    and the first line of its output). SIGINT and SIGTERM stop it cleanly:
+    every actor gets $TERM and closes its store.
+*/
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "actors/actor.h"
+#include "actors/executor/executor.h"
+#include "actors/registry/registry.h"
+#include "actors/rules/rules.h"
+#include "actors/sensor/sensor.h"
+#include "actors/worker/worker.h"
+#include "bus/bus_facts.h"
+
+typedef struct {
+    const char *name;
+    zactor_fn *fn;
+} s_actor_def_t;
+
+//  Start order: definitions first, then the executor (workers register with
+//  it), rules (send to the executor), workers, and last the sensors.
+static const s_actor_def_t s_actors[] = {{"registry", registry_actor},
+                                         {"executor", executor_actor},
+                                         {"rules", rules_actor},
+                                         {"worker", worker_actor},
+                                         {"sensor", sensor_actor}};
+#define S_ACTOR_COUNT (sizeof s_actors / sizeof s_actors[0])
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+             "usage: attuned [options]\n"
+             "  -c, --config FILE     topology (ZPL): endpoints, and which actors run here\n"
+             "  -d, --data DIR        data directory (default ./var/attune)\n"
+             "  -p, --packs DIR       packs directory (default ./packs)\n"
+             "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
+             "                        registry,executor,rules,worker,sensor)\n"
+             "      --worker-name N   this worker's unique name (default worker@HOST)\n"
+             "      --worker-slots N  concurrent executions of the worker (default 2 x cores)\n"
+             "      --runtimes LIST   runners the worker offers (default all)\n"
+             "      --host NAME       host part of actor names (default the hostname)\n"
+             "      --heartbeat MS    bus heartbeat interval (default 1000)\n"
+             "      --no-fsync        do not fsync commits (benchmarks only: not durable)\n"
+             "  -q, --quiet           do not log each finished execution\n"
+             "  -h, --help            this text\n");
+}
+
+static bool
+s_listed (const char *list, const char *name)
+{
+    if (!list)
+        return true;
+    size_t len = strlen (name);
+    for (const char *p = list; *p;) {
+        const char *comma = strchr (p, ',');
+        size_t n = comma ? (size_t) (comma - p) : strlen (p);
+        if (n == len && strncmp (p, name, n) == 0)
+            return true;
+        p += n + (comma ? 1 : 0);
+    }
+    return false;
+}
+
+static int
+s_mkdirs (const char *path)
+{
+    char buffer[4096];
+    snprintf (buffer, sizeof buffer, "%s", path);
+    for (char *p = buffer + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir (buffer, 0750) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    if (mkdir (buffer, 0750) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+//  One line per finished execution.
+static void
+s_log_execution (proto_envelope_t *fact)
+{
+    json_t *payload = proto_envelope_payload_json (fact, NULL);
+    if (!payload)
+        return;
+    const char *status = json_string_value (json_object_get (payload, "status"));
+    const char *action = json_string_value (json_object_get (payload, "action"));
+    const char *id = json_string_value (json_object_get (payload, "execution"));
+    json_int_t started = json_integer_value (json_object_get (payload, "started"));
+    json_int_t ended = json_integer_value (json_object_get (payload, "ended"));
+    json_t *result = json_object_get (payload, "result");
+    //  The first line of what the action said, when it said something
+    const char *text = NULL;
+    char *dumped = NULL;
+    if (json_is_object (result)) {
+        json_t *out = json_object_get (result, "stdout");
+        if (!json_is_string (out) || !*json_string_value (out))
+            out = json_object_get (result, "error");
+        if (!json_is_string (out) || !*json_string_value (out))
+            out = json_object_get (result, "stderr");
+        if (json_is_string (out))
+            text = json_string_value (out);
+        else if (json_object_size (result))
+            text = dumped = json_dumps (result, JSON_COMPACT);
+    }
+    else if (json_is_string (result))
+        text = json_string_value (result);
+    double ms = started && ended >= started ? (double) (ended - started) / 1000.0 : 0;
+    int len = text ? (int) strcspn (text, "\n") : 0;
+    if (len > 200)
+        len = 200;
+    zsys_info ("execution %s %s %s in %.1f ms%s%.*s", action ? action : "?", id ? id : "?",
+               status ? status : "?", ms, text ? ": " : "", len, text ? text : "");
+    free (dumped);
+    json_decref (payload);
+}
+
+int
+main (int argc, char *argv[])
+{
+    const char *config_path = NULL;
+    const char *data_dir = "./var/attune";
+    const char *packs_dir = "./packs";
+    const char *actors = NULL;
+    actor_config_t config = {0};
+    bool quiet = false;
+    static struct option options[] = {{"config", required_argument, 0, 'c'},
+                                      {"data", required_argument, 0, 'd'},
+                                      {"packs", required_argument, 0, 'p'},
+                                      {"actors", required_argument, 0, 'a'},
+                                      {"worker-name", required_argument, 0, 1},
+                                      {"worker-slots", required_argument, 0, 2},
+                                      {"runtimes", required_argument, 0, 3},
+                                      {"host", required_argument, 0, 4},
+                                      {"heartbeat", required_argument, 0, 5},
+                                      {"no-fsync", no_argument, 0, 6},
+                                      {"quiet", no_argument, 0, 'q'},
+                                      {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
+    int option;
+    while ((option = getopt_long (argc, argv, "c:d:p:a:qh", options, NULL)) != -1) {
+        char *end = NULL;
+        switch (option) {
+            case 'c':
+                config_path = optarg;
+                break;
+            case 'd':
+                data_dir = optarg;
+                break;
+            case 'p':
+                packs_dir = optarg;
+                break;
+            case 'a':
+                actors = optarg;
+                break;
+            case 1:
+                config.worker_name = optarg;
+                break;
+            case 2:
+                config.worker_slots = (int) strtol (optarg, &end, 10);
+                if (!*optarg || *end || config.worker_slots < 1 || config.worker_slots > 4096) {
+                    fprintf (stderr, "attuned: --worker-slots: '%s' is not a number 1..4096\n",
+                             optarg);
+                    return 2;
+                }
+                break;
+            case 3:
+                config.runtimes = optarg;
+                break;
+            case 4:
+                config.host = optarg;
+                break;
+            case 5:
+                config.heartbeat_ms = (int) strtol (optarg, &end, 10);
+                if (!*optarg || *end || config.heartbeat_ms < 10
+                    || config.heartbeat_ms > 600000) {
+                    fprintf (stderr, "attuned: --heartbeat: '%s' is not a number 10..600000\n",
+                             optarg);
+                    return 2;
+                }
+                break;
+            case 6:
+                config.nosync = true;
+                break;
+            case 'q':
+                quiet = true;
+                break;
+            case 'h':
+                s_usage (stdout);
+                return 0;
+            default:
+                s_usage (stderr);
+                return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "attuned: unexpected argument '%s'\n", argv[optind]);
+        s_usage (stderr);
+        return 2;
+    }
+    for (size_t i = 0; actors && i < strlen (actors);) {
+        size_t n = strcspn (actors + i, ",");
+        bool known = false;
+        for (size_t a = 0; a < S_ACTOR_COUNT; a++)
+            if (strlen (s_actors[a].name) == n && strncmp (actors + i, s_actors[a].name, n) == 0)
+                known = true;
+        if (!known) {
+            fprintf (stderr, "attuned: --actors: unknown actor '%.*s' (registry, executor, "
+                             "rules, worker, sensor)\n",
+                     (int) n, actors + i);
+            return 2;
+        }
+        i += n + 1;
+    }
+
+    zsys_init ();
+    zsys_set_logident ("attuned");
+    char message[512];
+    bus_topology_t *topology = config_path
+                                   ? bus_topology_load (config_path, message, sizeof message)
+                                   : bus_topology_new (NULL);
+    if (!topology) {
+        fprintf (stderr, "attuned: %s\n", config_path ? message : "out of memory");
+        return 1;
+    }
+    if (s_mkdirs (data_dir) != 0) {
+        fprintf (stderr, "attuned: cannot create the data directory %s: %s\n", data_dir,
+                 strerror (errno));
+        bus_topology_destroy (&topology);
+        return 1;
+    }
+    config.topology = topology;
+    config.data_dir = data_dir;
+    config.packs_dir = packs_dir;
+
+    //  Watch execution facts before the executor starts, so none is missed.
+    bus_sub_t *facts = NULL;
+    if (!quiet && s_listed (actors, "executor")) {
+        facts = bus_sub_new (0);
+        if (facts) {
+            bus_sub_connect (facts, bus_topology_connect (topology, "executor.facts"));
+            const char *terminal[] = {"execution.completed", "execution.failed",
+                                      "execution.timeout", "execution.cancelled",
+                                      "execution.abandoned"};
+            for (size_t i = 0; i < sizeof terminal / sizeof terminal[0]; i++)
+                bus_sub_subscribe (facts, terminal[i]);
+        }
+    }
+
+    zactor_t *running[S_ACTOR_COUNT] = {0};
+    int rc = 0;
+    for (size_t a = 0; a < S_ACTOR_COUNT; a++) {
+        if (!s_listed (actors, s_actors[a].name))
+            continue;
+        running[a] = zactor_new (s_actors[a].fn, &config);
+        if (!running[a]) {
+            fprintf (stderr, "attuned: the %s actor did not start (see the log above)\n",
+                     s_actors[a].name);
+            rc = 1;
+            break;
+        }
+    }
+    //  An actor that fails to start says why, signals, and ends; zactor_new
+    //  does not report it, so give the actors a moment to fail before
+    //  declaring the daemon up (the main loop also watches their pipes).
+    if (rc == 0) {
+        zpoller_t *check = zpoller_new (NULL);
+        for (size_t a = 0; a < S_ACTOR_COUNT; a++)
+            if (running[a])
+                zpoller_add (check, running[a]);
+        void *which = zpoller_wait (check, 50);
+        for (size_t a = 0; which && a < S_ACTOR_COUNT; a++)
+            if (which == running[a]) {
+                fprintf (stderr, "attuned: the %s actor did not start (see the log above)\n",
+                         s_actors[a].name);
+                running[a] = NULL;
+                rc = 1;
+            }
+        zpoller_destroy (&check);
+    }
+    if (rc == 0)
+        zsys_info ("attuned: running (data %s, packs %s%s%s)", data_dir, packs_dir,
+                   config_path ? ", topology " : "", config_path ? config_path : "");
+
+    //  Until SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted)
+    zpoller_t *poller = zpoller_new (NULL);
+    if (facts)
+        zpoller_add (poller, bus_sub_sock (facts));
+    for (size_t a = 0; a < S_ACTOR_COUNT; a++)
+        if (running[a])
+            zpoller_add (poller, running[a]);
+    while (rc == 0 && !zsys_interrupted) {
+        void *which = zpoller_wait (poller, 1000);
+        if (facts && which == bus_sub_sock (facts)) {
+            proto_envelope_t *fact;
+            while ((fact = bus_sub_recv (facts, NULL, 0))) {
+                s_log_execution (fact);
+                proto_envelope_destroy (&fact);
+            }
+        }
+        else if (which) {
+            //  An actor said something unasked: it stopped on its own
+            for (size_t a = 0; a < S_ACTOR_COUNT; a++)
+                if (which == running[a]) {
+                    //  Its thread has ended (a failed start signals, then
+                    //  returns): there is nobody left to take $TERM, so it
+                    //  is not destroyed; the process is about to end.
+                    zsys_error ("attuned: the %s actor stopped (see the log above)",
+                                s_actors[a].name);
+                    zpoller_remove (poller, running[a]);
+                    running[a] = NULL;
+                    rc = 1;
+                }
+        }
+        else if (zpoller_terminated (poller))
+            break;
+    }
+    zpoller_destroy (&poller);
+    if (rc == 0)
+        zsys_info ("attuned: stopping");
+    for (size_t a = S_ACTOR_COUNT; a-- > 0;)
+        zactor_destroy (&running[a]);
+    bus_sub_destroy (&facts);
+    bus_topology_destroy (&topology);
+    return rc;
+}
