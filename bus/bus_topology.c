@@ -321,6 +321,8 @@ bus_topology_load (const char *path, char *message, size_t message_size)
     }
     int failed = ferror (file);
     fclose (file);
+    if (text)
+        text[size] = 0; //  room for it was kept by every growth
     if (failed) {
         free (text);
         s_message (message, message_size, "%s: read error", path);

@@ -290,7 +290,6 @@ main (int argc, char *argv[])
             if (which == running[a]) {
                 fprintf (stderr, "attuned: the %s actor did not start (see the log above)\n",
                          s_actors[a].name);
-                running[a] = NULL;
                 rc = 1;
             }
         zpoller_destroy (&check);
@@ -319,13 +318,12 @@ main (int argc, char *argv[])
             //  An actor said something unasked: it stopped on its own
             for (size_t a = 0; a < S_ACTOR_COUNT; a++)
                 if (which == running[a]) {
-                    //  Its thread has ended (a failed start signals, then
-                    //  returns): there is nobody left to take $TERM, so it
-                    //  is not destroyed; the process is about to end.
+                    //  Its thread has ended: what is waiting on its pipe is
+                    //  CZMQ's end-of-thread signal, which zactor_destroy
+                    //  below collects.
                     zsys_error ("attuned: the %s actor stopped (see the log above)",
                                 s_actors[a].name);
                     zpoller_remove (poller, running[a]);
-                    running[a] = NULL;
                     rc = 1;
                 }
         }

@@ -550,7 +550,7 @@ s_destroy (s_worker_t *self)
 static int
 s_start (s_worker_t *self, const actor_config_t *config)
 {
-    char host[256] = "localhost";
+    char host[240] = "localhost";
     if (config->host && *config->host)
         snprintf (host, sizeof host, "%s", config->host);
     else
