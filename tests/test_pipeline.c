@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "actors/actor.h"
 #include "actors/executor/executor.h"
@@ -265,4 +266,137 @@ Test (pipeline, action_timeout)
     cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "timeout");
     cr_assert_lt (zclock_mono () - start, 8000, "a 1 s timeout ends it in seconds");
     json_decref (done);
+}
+
+Test (pipeline, python_and_shell_script_runners)
+{
+    s_write ("test/actions/script.yaml",
+             "name: script\nrunner_type: local-shell-script\nentry_point: script.sh\n"
+             "parameters:\n  word:\n    type: string\n");
+    s_write ("test/actions/script.sh", "#!/bin/sh\nprintf '%s|' \"$ATTUNE_PARAM_WORD\"\ncat\n");
+    char script[PATH_MAX + 64];
+    snprintf (script, sizeof script, "%s/test/actions/script.sh", s_packs);
+    cr_assert_eq (chmod (script, 0755), 0);
+    s_write ("test/rules/python.yaml",
+             "name: python\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
+             "  trigger.payload.kind: {type: equals, pattern: python}\n"
+             "action:\n  ref: core.python_echo\n  parameters:\n"
+             "    message: \"{{ trigger.payload.text }}\"\n    count: 2\n");
+    s_write ("test/rules/script.yaml",
+             "name: script\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
+             "  trigger.payload.kind: {type: equals, pattern: script}\n"
+             "action:\n  ref: test.script\n  parameters:\n"
+             "    word: \"{{ trigger.payload.text }}\"\n");
+    s_start ();
+    s_event (json_pack ("{s:s, s:s}", "kind", "python", "text", "héllo $(x)"));
+    json_t *done = s_wait_terminal ("action", "core.python_echo", 10000);
+    cr_assert_not_null (done);
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
+    json_t *result = json_object_get (json_object_get (done, "result"), "result");
+    cr_assert_str_eq (json_string_value (json_object_get (result, "message")), "héllo $(x)");
+    cr_assert_eq (json_array_size (json_object_get (result, "repeated")), 2);
+    json_decref (done);
+
+    s_event (json_pack ("{s:s, s:s}", "kind", "script", "text", "w;1"));
+    done = s_wait_terminal ("action", "test.script", 10000);
+    cr_assert_not_null (done);
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
+    const char *out = json_string_value (
+        json_object_get (json_object_get (done, "result"), "stdout"));
+    cr_assert_str_eq (out, "w;1|{\"word\":\"w;1\"}", "argument-free script: env and stdin");
+    json_decref (done);
+}
+
+static void
+s_registry_command (const char *type, const char *ref)
+{
+    bus_link_t *link = bus_link_new (bus_topology_connect (s_topology, "registry.commands"),
+                                     "admin@test", NULL);
+    proto_envelope_t *command = proto_envelope_new (type, "admin@test");
+    json_t *payload = json_pack ("{s:s}", "ref", ref);
+    proto_envelope_set_payload_json (command, payload, NULL);
+    json_decref (payload);
+    cr_assert_eq (bus_link_send (link, &command), 0);
+    cr_assert_eq (bus_link_flush (link, 5000), 0, "%s acknowledged", type);
+    bus_link_destroy (&link);
+}
+
+//  Completed executions of `rule` seen during `ms`
+static int
+s_count_completions (const char *rule, int ms)
+{
+    int count = 0;
+    int64_t deadline = zclock_mono () + ms;
+    while (zclock_mono () < deadline) {
+        proto_envelope_t *fact = bus_sub_recv (s_facts, NULL, 50);
+        if (!fact)
+            continue;
+        json_t *payload = proto_envelope_payload_json (fact, NULL);
+        const char *r = json_string_value (json_object_get (payload, "rule"));
+        const char *status = json_string_value (json_object_get (payload, "status"));
+        if (r && status && streq (r, rule) && streq (status, "completed"))
+            count++;
+        json_decref (payload);
+        proto_envelope_destroy (&fact);
+    }
+    return count;
+}
+
+Test (pipeline, timers_follow_rule_changes_without_restart)
+{
+    s_write ("test/rules/tick.yaml",
+             "name: tick\npack: test\ntrigger:\n  type: core.st2.IntervalTimer\n"
+             "  parameters:\n    unit: seconds\n    delta: 1\n"
+             "action:\n  ref: core.noop\n");
+    s_start ();
+    json_t *done = s_wait_terminal ("rule", "test.tick", 8000);
+    cr_assert_not_null (done, "the timer runs");
+    json_decref (done);
+    s_registry_command ("registry.rule.disable", "test.tick");
+    s_count_completions ("test.tick", 300); //  what was already under way
+    cr_assert_eq (s_count_completions ("test.tick", 2500), 0, "disabled: the timer stopped");
+    s_registry_command ("registry.rule.enable", "test.tick");
+    cr_assert_geq (s_count_completions ("test.tick", 3000), 1, "enabled again: it fires");
+    s_registry_command ("registry.rule.delete", "test.tick");
+    s_count_completions ("test.tick", 300);
+    cr_assert_eq (s_count_completions ("test.tick", 2500), 0, "deleted: the timer is gone");
+}
+
+Test (pipeline, cron_and_date_timers)
+{
+    //  Every second by cron (six fields: seconds first), and once by date
+    s_write ("test/rules/cron.yaml",
+             "name: cron\npack: test\ntrigger:\n  type: core.st2.CronTimer\n"
+             "  parameters:\n    second: \"*\"\n"
+             "action:\n  ref: core.noop\n");
+    time_t soon = time (NULL) + 2;
+    struct tm tm;
+    gmtime_r (&soon, &tm);
+    char date[64], rule[512];
+    strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf (rule, sizeof rule,
+              "name: once\npack: test\ntrigger:\n  type: core.st2.DateTimer\n"
+              "  parameters:\n    date: \"%s\"\naction:\n  ref: core.noop\n",
+              date);
+    s_write ("test/rules/once.yaml", rule);
+    s_start ();
+    int cron = 0, once = 0;
+    int64_t deadline = zclock_mono () + 5000;
+    while (zclock_mono () < deadline) {
+        proto_envelope_t *fact = bus_sub_recv (s_facts, NULL, 50);
+        if (!fact)
+            continue;
+        json_t *payload = proto_envelope_payload_json (fact, NULL);
+        const char *r = json_string_value (json_object_get (payload, "rule"));
+        const char *status = json_string_value (json_object_get (payload, "status"));
+        if (r && status && streq (status, "completed")) {
+            cron += streq (r, "test.cron");
+            once += streq (r, "test.once");
+        }
+        json_decref (payload);
+        proto_envelope_destroy (&fact);
+    }
+    cr_assert_geq (cron, 3, "cron fires every second (%d in 5 s)", cron);
+    cr_assert_eq (once, 1, "the date timer (%s) fired once", date);
+    cr_assert_eq (s_count_completions ("test.once", 2000), 0, "a date timer fires once");
 }
