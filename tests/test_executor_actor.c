@@ -1,0 +1,273 @@
+/*  test_executor_actor: the executor with real registry and worker actors.
+
+    Enforcements are sent to the executor over the reliable link as the rules
+    actor sends them; the test watches the executor's facts.
+*/
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "actors/executor/executor.h"
+#include "actors/registry/registry.h"
+#include "actors/worker/worker.h"
+#include "bus/bus_facts.h"
+#include "bus/bus_link.h"
+
+static char s_root[PATH_MAX - 256];
+static char s_packs[PATH_MAX];
+static char s_data[PATH_MAX];
+static bus_topology_t *s_topology;
+static zactor_t *s_registry, *s_executor;
+static bus_sub_t *s_facts;
+static bus_link_t *s_link;
+static int s_counter;
+
+static void
+s_write (const char *path, const char *text)
+{
+    char full[PATH_MAX + 256];
+    snprintf (full, sizeof full, "%s/%s", s_packs, path);
+    char *slash = strrchr (full, '/');
+    *slash = 0;
+    char command[PATH_MAX + 300];
+    snprintf (command, sizeof command, "mkdir -p '%s'", full);
+    cr_assert_eq (system (command), 0);
+    *slash = '/';
+    FILE *file = fopen (full, "w");
+    cr_assert_not_null (file);
+    fputs (text, file);
+    fclose (file);
+}
+
+static actor_config_t
+s_config (void)
+{
+    actor_config_t config = {.topology = s_topology,
+                             .data_dir = s_data,
+                             .packs_dir = s_packs,
+                             .host = "test",
+                             .heartbeat_ms = 100,
+                             .nosync = true};
+    return config;
+}
+
+static void
+s_setup (void)
+{
+    const char *base = getenv ("ATTUNE_TEST_TMP");
+    if (!base || !*base)
+        base = "/tmp";
+    mkdir (base, 0750);
+    snprintf (s_root, sizeof s_root, "%s/test_executor-XXXXXX", base);
+    cr_assert_not_null (mkdtemp (s_root));
+    snprintf (s_packs, sizeof s_packs, "%s/packs", s_root);
+    snprintf (s_data, sizeof s_data, "%s/data", s_root);
+    s_write ("test/pack.yaml", "ref: test\nname: test\nversion: 1.0.0\n");
+    s_write ("test/actions/count.yaml", "name: count\nrunner_type: noop\nparameters:\n"
+                                        "  n:\n    type: integer\n    required: true\n");
+    s_write ("test/actions/nap.yaml",
+             "name: nap\nrunner_type: local-shell-cmd\nparameters:\n"
+             "  cmd:\n    type: string\n    default: sleep 0.4\n"
+             "  n:\n    type: integer\n");
+    s_write ("test/actions/long.yaml",
+             "name: long\nrunner_type: local-shell-cmd\nparameters:\n"
+             "  cmd:\n    type: string\n    default: sleep 30\n");
+    char ns[64];
+    snprintf (ns, sizeof ns, "exec-%d-%d", getpid (), ++s_counter);
+    s_topology = bus_topology_new (ns);
+    actor_config_t config = s_config ();
+    s_facts = bus_sub_new (0);
+    bus_sub_connect (s_facts, bus_topology_connect (s_topology, "executor.facts"));
+    bus_sub_subscribe (s_facts, "");
+    s_registry = zactor_new (registry_actor, &config);
+    s_executor = zactor_new (executor_actor, &config);
+    s_link = bus_link_new (bus_topology_connect (s_topology, "executor.commands"),
+                           "rules@test", NULL);
+}
+
+static void
+s_teardown (void)
+{
+    bus_link_destroy (&s_link);
+    zactor_destroy (&s_executor);
+    zactor_destroy (&s_registry);
+    bus_sub_destroy (&s_facts);
+    bus_topology_destroy (&s_topology);
+    char command[PATH_MAX + 32];
+    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
+    if (system (command) != 0)
+        fprintf (stderr, "could not remove %s\n", s_root);
+}
+
+TestSuite (executor_actor, .init = s_setup, .fini = s_teardown, .timeout = 60);
+
+static zactor_t *
+s_worker (const char *name, int slots, const char *runtimes)
+{
+    actor_config_t config = s_config ();
+    config.worker_name = name;
+    config.worker_slots = slots;
+    config.runtimes = runtimes;
+    zactor_t *worker = zactor_new (worker_actor, &config);
+    cr_assert_not_null (worker);
+    return worker;
+}
+
+static void
+s_enforce (const char *enforcement, const char *action, json_t *parameters)
+{
+    proto_envelope_t *command = proto_envelope_new ("enforcement.create", "rules@test");
+    json_t *payload = json_pack ("{s:s, s:s, s:s, s:s, s:o}", "enforcement", enforcement,
+                                 "rule", "test.rule", "event", "e-1", "action", action,
+                                 "parameters", parameters);
+    cr_assert_eq (proto_envelope_set_payload_json (command, payload, NULL), PROTO_OK);
+    json_decref (payload);
+    cr_assert_eq (bus_link_send (s_link, &command), 0);
+}
+
+//  Facts received in `ms` (or until `stop` completed executions)
+typedef struct {
+    char type[64];
+    char worker[64];
+    int n;
+} s_fact_t;
+
+static int
+s_collect (s_fact_t *facts, int max, int ms, int stop)
+{
+    int count = 0, done = 0;
+    int64_t deadline = zclock_mono () + ms;
+    while (zclock_mono () < deadline && count < max && (stop <= 0 || done < stop)) {
+        bus_link_handle (s_link);
+        bus_link_tick (s_link);
+        proto_envelope_t *fact = bus_sub_recv (s_facts, NULL, 20);
+        if (!fact)
+            continue;
+        json_t *payload = proto_envelope_payload_json (fact, NULL);
+        s_fact_t *f = &facts[count++];
+        snprintf (f->type, sizeof f->type, "%s", proto_envelope_type (fact));
+        const char *worker = json_string_value (json_object_get (payload, "worker"));
+        snprintf (f->worker, sizeof f->worker, "%s", worker ? worker : "");
+        json_t *n = json_object_get (json_object_get (payload, "parameters"), "n");
+        f->n = json_is_integer (n) ? (int) json_integer_value (n) : -1;
+        if (streq (f->type, "execution.completed") || streq (f->type, "execution.abandoned")
+            || streq (f->type, "execution.failed"))
+            done++;
+        json_decref (payload);
+        proto_envelope_destroy (&fact);
+    }
+    return count;
+}
+
+static int
+s_count (s_fact_t *facts, int count, const char *type)
+{
+    int n = 0;
+    for (int i = 0; i < count; i++)
+        n += streq (facts[i].type, type);
+    return n;
+}
+
+Test (executor_actor, waits_for_a_worker_then_runs_in_arrival_order)
+{
+    static s_fact_t facts[4096];
+    for (int i = 0; i < 20; i++) {
+        char id[32];
+        snprintf (id, sizeof id, "enf-%d", i);
+        s_enforce (id, "test.count", json_pack ("{s:i}", "n", i));
+    }
+    int count = s_collect (facts, 4096, 800, 0);
+    cr_assert_eq (s_count (facts, count, "execution.requested"), 20);
+    cr_assert_eq (s_count (facts, count, "execution.scheduled"), 0, "no worker yet");
+    zactor_t *worker = s_worker ("solo@test", 1, NULL);
+    count = s_collect (facts, 4096, 10000, 20);
+    int next = 0;
+    for (int i = 0; i < count; i++)
+        if (streq (facts[i].type, "execution.completed")) {
+            cr_assert_eq (facts[i].n, next, "FIFO: completion %d", next);
+            next++;
+        }
+    cr_assert_eq (next, 20);
+    zactor_destroy (&worker);
+}
+
+Test (executor_actor, one_execution_per_enforcement)
+{
+    static s_fact_t facts[1024];
+    zactor_t *worker = s_worker ("w@test", 2, NULL);
+    s_enforce ("same", "test.count", json_pack ("{s:i}", "n", 1));
+    s_enforce ("same", "test.count", json_pack ("{s:i}", "n", 1));
+    s_enforce ("other", "test.count", json_pack ("{s:s}", "n", "x"));
+    int count = s_collect (facts, 1024, 2000, 0);
+    cr_assert_eq (s_count (facts, count, "execution.completed"), 1, "the duplicate is dropped");
+    cr_assert_eq (s_count (facts, count, "execution.failed"), 1, "invalid parameters fail");
+    zstr_send (s_executor, "STATUS");
+    char *text = zstr_recv (s_executor);
+    json_t *status = json_loads (text, 0, NULL);
+    zstr_free (&text);
+    cr_assert_eq (json_integer_value (json_object_get (status, "duplicates")), 1);
+    json_decref (status);
+    zactor_destroy (&worker);
+}
+
+Test (executor_actor, spreads_over_workers_by_runtime_and_load)
+{
+    static s_fact_t facts[4096];
+    zactor_t *a = s_worker ("a@test", 2, "local-shell-cmd");
+    zactor_t *b = s_worker ("b@test", 2, "local-shell-cmd");
+    zactor_t *c = s_worker ("c@test", 8, "noop"); //  never gets a shell action
+    for (int i = 0; i < 8; i++) {
+        char id[32];
+        snprintf (id, sizeof id, "nap-%d", i);
+        s_enforce (id, "test.nap", json_pack ("{s:i}", "n", i));
+    }
+    int count = s_collect (facts, 4096, 15000, 8);
+    cr_assert_eq (s_count (facts, count, "execution.completed"), 8);
+    //  Replay the facts: running per worker never above its 2 slots
+    int running_a = 0, running_b = 0, max_a = 0, max_b = 0, on_a = 0, on_b = 0;
+    for (int i = 0; i < count; i++) {
+        bool is_a = streq (facts[i].worker, "a@test");
+        bool is_b = streq (facts[i].worker, "b@test");
+        if (strncmp (facts[i].type, "execution.", 10) == 0)
+            cr_assert (!streq (facts[i].worker, "c@test"),
+                       "a noop-only worker got a shell action");
+        if (streq (facts[i].type, "execution.scheduled")) {
+            if (is_a) {
+                running_a++;
+                on_a++;
+            }
+            if (is_b) {
+                running_b++;
+                on_b++;
+            }
+        }
+        else if (streq (facts[i].type, "execution.completed")) {
+            running_a -= is_a;
+            running_b -= is_b;
+        }
+        max_a = running_a > max_a ? running_a : max_a;
+        max_b = running_b > max_b ? running_b : max_b;
+    }
+    cr_assert_leq (max_a, 2, "slots of a respected");
+    cr_assert_leq (max_b, 2, "slots of b respected");
+    cr_assert_eq (on_a, 4, "least loaded first: an even spread (%d on a)", on_a);
+    cr_assert_eq (on_b, 4, "least loaded first: an even spread (%d on b)", on_b);
+    zactor_destroy (&c);
+    zactor_destroy (&b);
+    zactor_destroy (&a);
+}
+
+Test (executor_actor, lost_worker_execution_is_abandoned)
+{
+    static s_fact_t facts[1024];
+    zactor_t *worker = s_worker ("doomed@test", 1, NULL);
+    s_enforce ("long-1", "test.long", json_object ());
+    int count = s_collect (facts, 1024, 3000, 0);
+    cr_assert_eq (s_count (facts, count, "execution.running"), 1);
+    int64_t lost = zclock_mono ();
+    zactor_destroy (&worker); //  gone without a word
+    count = s_collect (facts, 1024, 5000, 1);
+    cr_assert_eq (s_count (facts, count, "execution.abandoned"), 1, "settled, not left running");
+    cr_assert_eq (s_count (facts, count, "worker.down"), 1);
+    cr_assert_lt (zclock_mono () - lost, 3000, "within heartbeat x liveness, plus slack");
+}
