@@ -159,7 +159,7 @@ Test (proto_envelope, new_defaults)
     int64_t now = proto_now_usec ();
     cr_assert (llabs (proto_envelope_ts (env) - now) < 10 * 1000000LL);
     const uint8_t *id = proto_envelope_id (env);
-    cr_assert_eq (id[6] >> 4, 4, "UUID version 4");
+    cr_assert_eq (id[6] >> 4, 7, "UUID version 7 (time-ordered)");
     cr_assert_eq (id[8] & 0xc0, 0x80, "UUID variant");
     size_t size;
     const uint8_t *payload = proto_envelope_payload (env, &size);
@@ -168,6 +168,17 @@ Test (proto_envelope, new_defaults)
 
     proto_envelope_t *other = proto_envelope_new ("test.ping", "me@host");
     cr_assert_neq (memcmp (proto_envelope_id (other), id, 16), 0, "ids differ");
+    cr_assert_gt (memcmp (proto_envelope_id (other), id, 16), 0, "later ids sort later");
+    //  Many in a row, within the same milliseconds: strictly increasing
+    uint8_t previous[16], next[16];
+    proto_uuid_generate (previous);
+    for (int i = 0; i < 20000; i++) {
+        proto_uuid_generate (next);
+        cr_assert_gt (memcmp (next, previous, 16), 0, "id %d sorts after the one before", i);
+        cr_assert_eq (next[6] >> 4, 7);
+        cr_assert_eq (next[8] & 0xc0, 0x80);
+        memcpy (previous, next, 16);
+    }
     proto_envelope_destroy (&other);
     proto_envelope_destroy (&env);
     cr_assert_null (env);

@@ -21,7 +21,14 @@
 #define S_SCHEDULE_MAX 1024 //  executions scheduled per transaction
 #define S_ID_SIZE      40
 
-typedef enum { EFFECT_FACT, EFFECT_RELEASE, EFFECT_WORKER, EFFECT_WAIT } s_effect_kind_t;
+typedef enum {
+    EFFECT_FACT,
+    EFFECT_RELEASE,
+    EFFECT_WORKER,
+    EFFECT_WAIT,
+    EFFECT_ACQUIRED, //  a slot taken in the handler: undone if the batch does not commit
+    EFFECT_DISPATCH  //  payload: the scheduled record
+} s_effect_kind_t;
 
 typedef struct {
     s_effect_kind_t kind;
@@ -68,6 +75,7 @@ typedef struct {
     zlistx_t *queue;   //  s_wait_t, FIFO
     zlist_t *effects;  //  s_effect_t of the batch being applied
     bool batch_open;
+    bool queued_in_batch; //  an execution of this batch went to the waiting queue
     char first_peer[256];
     uint64_t first_epoch, first_seq;
     uint64_t created, ignored, duplicates, by_status[EXECUTION_STATUS_COUNT];
@@ -91,8 +99,11 @@ static void
 s_effects_clear (s_executor_t *self)
 {
     s_effect_t *effect;
-    while ((effect = (s_effect_t *) zlist_pop (self->effects)))
+    while ((effect = (s_effect_t *) zlist_pop (self->effects))) {
+        if (effect->kind == EFFECT_ACQUIRED)
+            executor_workers_release (self->workers, effect->worker);
         s_effect_destroy (&effect);
+    }
 }
 
 static s_effect_t *
@@ -307,14 +318,36 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
         s_fact (self, record);
     }
     else {
-        uint64_t key = 0;
-        if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK
-            || store_put (txn, self->active, id, strlen (id), "", 0) != STORE_OK)
+        //  Nothing waiting ahead of it and a worker free: scheduled in this
+        //  same transaction (one commit, not two); otherwise it waits in
+        //  arrival order.
+        executor_worker_t *worker
+            = zlistx_size (self->queue) == 0 && !self->queued_in_batch
+                  ? executor_workers_pick (self->workers, runner ? runner : "")
+                  : NULL;
+        if (store_put (txn, self->active, id, strlen (id), "", 0) != STORE_OK)
             rc = -1;
-        s_effect_t *effect = s_effect (self, EFFECT_WAIT);
-        snprintf (effect->id, sizeof effect->id, "%s", id);
-        snprintf (effect->runner, sizeof effect->runner, "%s", runner ? runner : "");
-        effect->key = key;
+        if (worker) {
+            executor_workers_acquire (self->workers, worker);
+            s_effect_t *acquired = s_effect (self, EFFECT_ACQUIRED);
+            snprintf (acquired->worker, sizeof acquired->worker, "%s", worker->name);
+            snprintf (acquired->id, sizeof acquired->id, "%s", id);
+            s_set_status (record, EXECUTION_SCHEDULED, now);
+            json_object_set_new (record, "worker", json_string (worker->name));
+            s_fact (self, record);
+            s_effect_t *dispatch = s_effect (self, EFFECT_DISPATCH);
+            dispatch->payload = json_deep_copy (record);
+        }
+        else {
+            uint64_t key = 0;
+            if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK)
+                rc = -1;
+            s_effect_t *effect = s_effect (self, EFFECT_WAIT);
+            snprintf (effect->id, sizeof effect->id, "%s", id);
+            snprintf (effect->runner, sizeof effect->runner, "%s", runner ? runner : "");
+            effect->key = key;
+            self->queued_in_batch = true;
+        }
     }
     if (rc == 0 && (s_record_put (txn, self, record) != 0
                     || store_put (txn, self->by_enforcement, enforcement, strlen (enforcement), id,
@@ -410,8 +443,10 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_co
         self->first_seq = info->seq;
     }
     else if (info->seq == self->first_seq && info->epoch == self->first_epoch
-             && streq (info->peer, self->first_peer))
+             && streq (info->peer, self->first_peer)) {
         s_effects_clear (self);
+        self->queued_in_batch = false;
+    }
     const char *type = proto_envelope_type (command);
     proto_error_t error;
     json_t *payload = proto_envelope_payload_json (command, &error);
@@ -475,6 +510,17 @@ s_apply_effects (s_executor_t *self)
                 break;
             case EFFECT_WORKER:
                 s_apply_worker (self, effect->payload);
+                break;
+            case EFFECT_ACQUIRED: {
+                //  The slot stays taken; the execution is active on that worker
+                s_active_t *active = (s_active_t *) zmalloc (sizeof (s_active_t));
+                active->status = EXECUTION_SCHEDULED;
+                snprintf (active->worker, sizeof active->worker, "%s", effect->worker);
+                zhashx_update (self->actives, effect->id, active);
+                break;
+            }
+            case EFFECT_DISPATCH:
+                s_dispatch (self, effect->payload);
                 break;
         }
         s_effect_destroy (&effect);
@@ -982,8 +1028,10 @@ executor_actor (zsock_t *pipe, void *args)
                 bus_link_handle (owners[i]->link);
         if (items[3].revents & ZMQ_POLLIN) {
             self->batch_open = false;
+            self->queued_in_batch = false;
             int delivered = bus_inbox_process (self->inbox, s_handle_command, self);
             self->batch_open = false;
+            self->queued_in_batch = false;
             if (delivered < 0)
                 s_effects_clear (self); //  nothing committed: senders resend
             else
