@@ -232,14 +232,12 @@ Test (executor_actor, spreads_over_workers_by_runtime_and_load)
             cr_assert (!streq (facts[i].worker, "c@test"),
                        "a noop-only worker got a shell action");
         if (streq (facts[i].type, "execution.scheduled")) {
-            if (is_a) {
-                running_a++;
-                on_a++;
-            }
-            if (is_b) {
-                running_b++;
-                on_b++;
-            }
+            on_a += is_a;
+            on_b += is_b;
+        }
+        else if (streq (facts[i].type, "execution.running")) {
+            running_a += is_a;
+            running_b += is_b;
         }
         else if (streq (facts[i].type, "execution.completed")) {
             running_a -= is_a;

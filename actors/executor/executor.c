@@ -20,6 +20,7 @@
 
 #define S_SCHEDULE_MAX 1024 //  executions scheduled per transaction
 #define S_ID_SIZE      40
+#define S_PREFETCH     2 //  dispatch window, in multiples of a worker's slots
 
 typedef enum {
     EFFECT_FACT,
@@ -786,7 +787,12 @@ s_apply_worker (s_executor_t *self, json_t *payload)
         wl->up = true;
     executor_worker_t *worker = executor_workers_find (self->workers, name);
     bool known = worker != NULL;
-    worker = executor_workers_upsert (self->workers, name, endpoint, runtimes, slots,
+    //  Dispatch window: a worker gets up to twice its slots, the second half
+    //  waiting in its own FIFO, so a finished process is followed at once by
+    //  the next instead of after a round trip through this actor (and its
+    //  commit). The worker never runs more than `slots` at a time.
+    worker = executor_workers_upsert (self->workers, name, endpoint, runtimes,
+                                      slots * S_PREFETCH,
                                       proto_now_usec ());
     if (!worker)
         return;
