@@ -176,12 +176,16 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
         if (rate > 0) {
             int64_t due = t0 + (int64_t) ((double) i * 1e6 / rate);
             while (proto_now_usec () < due) {
+                //  Wait on the fact socket, so a completion is timestamped
+                //  when it arrives, not when a sleep ends
+                zmq_pollitem_t items[2]
+                    = {{zsock_resolve (bus_sub_sock (sys->sub)), 0, ZMQ_POLLIN, 0},
+                       {zsock_resolve (bus_link_sock (sys->link)), 0, ZMQ_POLLIN, 0}};
                 int64_t wait_ms = (due - proto_now_usec ()) / 1000;
+                zmq_poll (items, 2, (long) (wait_ms > 0 ? wait_ms : 0));
                 s_drain (sys, done, count, &seen, 0);
                 bus_link_handle (sys->link);
                 bus_link_tick (sys->link);
-                if (wait_ms > 0)
-                    zmq_poll (NULL, 0, (long) (wait_ms > 1 ? 1 : wait_ms));
             }
         }
         sent[i] = proto_now_usec ();
