@@ -55,7 +55,7 @@ static void
 s_put_u64 (uint8_t *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t) (v & 0xff);
+        p[i] = (uint8_t)(v & 0xff);
         v >>= 8;
     }
 }
@@ -73,7 +73,7 @@ s_get_u64 (const uint8_t *p)
 static void
 s_socket_options (zsock_t *sock)
 {
-    int64_t max = (int64_t) PROTO_MAX_FRAME + 4096;
+    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
     zmq_setsockopt (zsock_resolve (sock), ZMQ_MAXMSGSIZE, &max, sizeof (max));
     zsock_set_linger (sock, 0);
 }
@@ -85,7 +85,7 @@ bus_pub_t *
 bus_pub_new (const char *endpoint, int sndhwm)
 {
     assert (endpoint);
-    bus_pub_t *self = (bus_pub_t *) calloc (1, sizeof (bus_pub_t));
+    bus_pub_t *self = (bus_pub_t *)calloc (1, sizeof (bus_pub_t));
     if (!self)
         return NULL;
     self->sock = zsock_new (ZMQ_PUB);
@@ -114,8 +114,8 @@ bus_pub_new (const char *endpoint, int sndhwm)
     }
     self->handle = zsock_resolve (self->sock);
     do
-        self->id = ((uint64_t) randof (0x7fffffff) << 33) ^ ((uint64_t) randof (0x7fffffff) << 2)
-                   ^ (uint64_t) zclock_usecs ();
+        self->id = ((uint64_t)randof (0x7fffffff) << 33) ^
+                   ((uint64_t)randof (0x7fffffff) << 2) ^ (uint64_t)zclock_usecs ();
     while (self->id == 0);
     msgpack_sbuffer_init (&self->buffer);
     if (!self->endpoint) {
@@ -152,13 +152,13 @@ bus_pub_send_raw (bus_pub_t *self, const char *type, const void *envelope, size_
     //  PUB never blocks: a full subscriber queue drops for that subscriber,
     //  which the sequence numbers reveal. A send error here is a closed
     //  context or a programming error: count it and keep the numbering.
-    if (zmq_send (self->handle, type, strlen (type), ZMQ_SNDMORE) == -1
-        || zmq_send (self->handle, meta, sizeof (meta), ZMQ_SNDMORE) == -1
-        || zmq_send (self->handle, envelope, size, 0) == -1) {
+    if (zmq_send (self->handle, type, strlen (type), ZMQ_SNDMORE) == -1 ||
+        zmq_send (self->handle, meta, sizeof (meta), ZMQ_SNDMORE) == -1 ||
+        zmq_send (self->handle, envelope, size, 0) == -1) {
         self->errors++;
         if (self->errors <= 10 || self->errors % S_LOG_EVERY == 0)
-            zsys_warning ("bus_pub %s: send failed: %s (%" PRIu64 " so far)", self->endpoint,
-                          zmq_strerror (zmq_errno ()), self->errors);
+            zsys_warning ("bus_pub %s: send failed: %s (%" PRIu64 " so far)",
+                          self->endpoint, zmq_strerror (zmq_errno ()), self->errors);
         return 0;
     }
     self->seq = seq;
@@ -211,12 +211,12 @@ bus_pub_sock (bus_pub_t *self)
 bus_sub_t *
 bus_sub_new (int rcvhwm)
 {
-    bus_sub_t *self = (bus_sub_t *) calloc (1, sizeof (bus_sub_t));
+    bus_sub_t *self = (bus_sub_t *)calloc (1, sizeof (bus_sub_t));
     if (!self)
         return NULL;
     self->sock = zsock_new (ZMQ_SUB);
     self->capacity = 64;
-    self->streams = (s_stream_t *) calloc (self->capacity, sizeof (s_stream_t));
+    self->streams = (s_stream_t *)calloc (self->capacity, sizeof (s_stream_t));
     if (!self->sock || !self->streams) {
         bus_sub_destroy (&self);
         return NULL;
@@ -258,7 +258,8 @@ bus_sub_connect (bus_sub_t *self, const char *endpoint)
     assert (self);
     assert (endpoint);
     if (zsock_connect (self->sock, "%s", endpoint) == -1) {
-        zsys_error ("bus_sub: cannot connect %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        zsys_error ("bus_sub: cannot connect %s: %s", endpoint,
+                    zmq_strerror (zmq_errno ()));
         return -1;
     }
     return 0;
@@ -292,7 +293,7 @@ static size_t
 s_slot (uint64_t publisher, size_t capacity)
 {
     uint64_t h = publisher * 0x9E3779B97F4A7C15ULL;
-    return (size_t) (h >> 17) & (capacity - 1);
+    return (size_t)(h >> 17) & (capacity - 1);
 }
 
 //  Find the stream of `publisher`, or NULL.
@@ -321,7 +322,7 @@ s_stream_insert_raw (s_stream_t *table, size_t capacity, const s_stream_t *entry
 static int
 s_streams_rebuild (bus_sub_t *self, size_t capacity, uint64_t skip)
 {
-    s_stream_t *table = (s_stream_t *) calloc (capacity, sizeof (s_stream_t));
+    s_stream_t *table = (s_stream_t *)calloc (capacity, sizeof (s_stream_t));
     if (!table)
         return -1;
     size_t count = 0;
@@ -351,8 +352,8 @@ s_stream_add (bus_sub_t *self, uint64_t publisher, uint64_t seq)
         if (s_streams_rebuild (self, self->capacity, oldest) != 0)
             return NULL;
     }
-    if ((self->nstreams + 1) * 2 > self->capacity
-        && s_streams_rebuild (self, self->capacity * 2, 0) != 0)
+    if ((self->nstreams + 1) * 2 > self->capacity &&
+        s_streams_rebuild (self, self->capacity * 2, 0) != 0)
         return NULL;
     s_stream_t entry = {.publisher = publisher, .last = seq, .touched = self->received};
     s_stream_insert_raw (self->streams, self->capacity, &entry);
@@ -449,7 +450,7 @@ s_recv (bus_sub_t *self, bus_fact_info_t *info, int timeout_ms)
             s_malformed (self, "meta frame is not 16 bytes");
             return -1;
         }
-        const uint8_t *meta = (const uint8_t *) zmq_msg_data (&self->meta);
+        const uint8_t *meta = (const uint8_t *)zmq_msg_data (&self->meta);
         uint64_t seq = s_get_u64 (meta);
         uint64_t publisher = s_get_u64 (meta + 8);
         self->received++;

@@ -19,7 +19,7 @@ typedef enum { PEER_UNKNOWN, PEER_ALIVE, PEER_DEAD } s_peer_state_t;
 typedef struct {
     uint64_t seq;
     uint8_t id[PROTO_UUID_SIZE]; //  the envelope's id, for the ack handler
-    uint8_t *data;   //  encoded envelope, sent as is every time
+    uint8_t *data;               //  encoded envelope, sent as is every time
     size_t size;
     int64_t sent_at; //  monotonic ms of the last send (0 = never sent)
 } s_entry_t;
@@ -101,7 +101,7 @@ static void
 s_put_u64 (uint8_t *out, uint64_t value)
 {
     for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t) (value & 0xff);
+        out[i] = (uint8_t)(value & 0xff);
         value >>= 8;
     }
 }
@@ -125,11 +125,11 @@ bus_link_new (const char *endpoint, const char *name, const bus_link_config_t *c
         zsys_error ("bus_link: name '%s' must be 1..255 bytes", name);
         return NULL;
     }
-    bus_link_t *self = (bus_link_t *) zmalloc (sizeof (bus_link_t));
+    bus_link_t *self = (bus_link_t *)zmalloc (sizeof (bus_link_t));
     assert (self);
     s_config_resolve (&self->config, config);
     self->name = strdup (name);
-    self->ring = (s_entry_t *) calloc (self->config.window, sizeof (s_entry_t));
+    self->ring = (s_entry_t *)calloc (self->config.window, sizeof (s_entry_t));
     msgpack_sbuffer_init (&self->buffer);
     self->sock = zsock_new (ZMQ_DEALER);
     if (!self->name || !self->ring || !self->sock) {
@@ -141,15 +141,14 @@ bus_link_new (const char *endpoint, const char *name, const bus_link_config_t *c
     //  The queue must hold a full window of first sends plus a full window of
     //  resends; anything beyond waits in the ring (EAGAIN) for the next tick.
     size_t hwm = 2 * self->config.window + 64;
-    int64_t max_msg_size = (int64_t) self->config.max_msg_size;
+    int64_t max_msg_size = (int64_t)self->config.max_msg_size;
     int linger = 0;
-    zsock_set_sndhwm (self->sock, hwm > INT_MAX ? INT_MAX : (int) hwm);
+    zsock_set_sndhwm (self->sock, hwm > INT_MAX ? INT_MAX : (int)hwm);
     zsock_set_linger (self->sock, 0);
-    if (zmq_setsockopt (self->handle, ZMQ_ROUTING_ID, name, name_size) != 0
-        || zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_msg_size,
-                           sizeof max_msg_size)
-               != 0
-        || zmq_setsockopt (self->handle, ZMQ_LINGER, &linger, sizeof linger) != 0) {
+    if (zmq_setsockopt (self->handle, ZMQ_ROUTING_ID, name, name_size) != 0 ||
+        zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_msg_size,
+                        sizeof max_msg_size) != 0 ||
+        zmq_setsockopt (self->handle, ZMQ_LINGER, &linger, sizeof linger) != 0) {
         zsys_error ("bus_link %s: cannot set socket options: %s", name,
                     zmq_strerror (errno));
         bus_link_destroy (&self);
@@ -161,7 +160,7 @@ bus_link_new (const char *endpoint, const char *name, const bus_link_config_t *c
         bus_link_destroy (&self);
         return NULL;
     }
-    self->epoch = (uint64_t) proto_now_usec ();
+    self->epoch = (uint64_t)proto_now_usec ();
     self->created = zclock_mono ();
     self->last_send = self->created;
     self->last_heard = self->created;
@@ -209,8 +208,9 @@ s_send_entry (bus_link_t *self, s_entry_t *entry)
     if (zmq_send (self->handle, "CMD", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
         return -1;
     //  Once the first part is queued the others are guaranteed to be
-    if (zmq_send (self->handle, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1
-        || zmq_send (self->handle, entry->data, entry->size, ZMQ_DONTWAIT) == -1) {
+    if (zmq_send (self->handle, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
+            -1 ||
+        zmq_send (self->handle, entry->data, entry->size, ZMQ_DONTWAIT) == -1) {
         zsys_error ("bus_link %s: send failed mid-message: %s", self->name,
                     zmq_strerror (errno));
         return -1;
@@ -316,7 +316,8 @@ s_reject (bus_link_t *self, uint64_t seq, zmq_msg_t *code_msg, zmq_msg_t *text_m
         return;
     }
     proto_error_t error;
-    proto_envelope_t *command = proto_envelope_decode (entry->data, entry->size, NULL, &error);
+    proto_envelope_t *command =
+        proto_envelope_decode (entry->data, entry->size, NULL, &error);
     if (!command) {
         //  Our own encoding does not decode: the peer said why already
         zsys_warning ("bus_link %s: command %" PRIu64 " rejected (%s: %s)", self->name,
@@ -384,21 +385,19 @@ bus_link_handle (bus_link_t *self)
         if (nparts == 0)
             break;
         s_peer_heard (self);
-        if (s_verb_is (&parts[0], "ACK") && nparts == 3 && zmq_msg_size (&parts[1]) == 8
-            && zmq_msg_size (&parts[2]) == 8) {
-            uint64_t epoch = s_get_u64 ((uint8_t *) zmq_msg_data (&parts[1]));
-            uint64_t seq = s_get_u64 ((uint8_t *) zmq_msg_data (&parts[2]));
+        if (s_verb_is (&parts[0], "ACK") && nparts == 3 &&
+            zmq_msg_size (&parts[1]) == 8 && zmq_msg_size (&parts[2]) == 8) {
+            uint64_t epoch = s_get_u64 ((uint8_t *)zmq_msg_data (&parts[1]));
+            uint64_t seq = s_get_u64 ((uint8_t *)zmq_msg_data (&parts[2]));
             if (epoch == self->epoch)
                 s_ack (self, seq);
-        }
-        else if (s_verb_is (&parts[0], "ERR") && nparts == 5
-                 && zmq_msg_size (&parts[1]) == 8 && zmq_msg_size (&parts[2]) == 8) {
-            uint64_t epoch = s_get_u64 ((uint8_t *) zmq_msg_data (&parts[1]));
-            uint64_t seq = s_get_u64 ((uint8_t *) zmq_msg_data (&parts[2]));
+        } else if (s_verb_is (&parts[0], "ERR") && nparts == 5 &&
+                   zmq_msg_size (&parts[1]) == 8 && zmq_msg_size (&parts[2]) == 8) {
+            uint64_t epoch = s_get_u64 ((uint8_t *)zmq_msg_data (&parts[1]));
+            uint64_t seq = s_get_u64 ((uint8_t *)zmq_msg_data (&parts[2]));
             if (epoch == self->epoch)
                 s_reject (self, seq, &parts[3], &parts[4]);
-        }
-        else if (!(s_verb_is (&parts[0], "HB") && nparts == 1)) {
+        } else if (!(s_verb_is (&parts[0], "HB") && nparts == 1)) {
             if (self->ignored++ == 0)
                 zsys_warning ("bus_link %s: ignoring a reply it does not understand "
                               "(%zu frames)",
@@ -414,7 +413,7 @@ bus_link_tick (bus_link_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
-    int64_t silence = (int64_t) self->config.liveness * self->config.heartbeat_ms;
+    int64_t silence = (int64_t)self->config.liveness * self->config.heartbeat_ms;
     if (self->state != PEER_DEAD && now - self->last_heard >= silence) {
         bool was_alive = self->state == PEER_ALIVE;
         self->state = PEER_DEAD;
@@ -424,8 +423,8 @@ bus_link_tick (bus_link_t *self)
     s_send_unsent (self);
     //  While the peer is dead resends would only pile up in the queue: they
     //  go out at once when it is heard again.
-    if (self->state != PEER_DEAD && self->count > self->unsent
-        && now - s_entry_at (self, 0)->sent_at >= self->config.resend_ms)
+    if (self->state != PEER_DEAD && self->count > self->unsent &&
+        now - s_entry_at (self, 0)->sent_at >= self->config.resend_ms)
         s_resend_all (self);
     if (now - self->last_send >= self->config.heartbeat_ms) {
         //  A full queue drops the heartbeat: it would not be the last word
@@ -441,7 +440,7 @@ bus_link_timeout (bus_link_t *self)
     int64_t now = zclock_mono ();
     int64_t next = self->last_send + self->config.heartbeat_ms;
     if (self->state != PEER_DEAD) {
-        int64_t silence = (int64_t) self->config.liveness * self->config.heartbeat_ms;
+        int64_t silence = (int64_t)self->config.liveness * self->config.heartbeat_ms;
         if (self->last_heard + silence < next)
             next = self->last_heard + silence;
         if (self->count > self->unsent) {
@@ -455,7 +454,7 @@ bus_link_timeout (bus_link_t *self)
     int64_t timeout = next - now;
     if (timeout < 0)
         timeout = 0;
-    return timeout > INT_MAX ? INT_MAX : (int) timeout;
+    return timeout > INT_MAX ? INT_MAX : (int)timeout;
 }
 
 //  Service the socket and the timers until the window has room (room = true)
@@ -473,7 +472,7 @@ s_wait (bus_link_t *self, bool room, int timeout_ms)
             return -1;
         long wait = bus_link_timeout (self);
         if (deadline >= 0 && deadline - now < wait)
-            wait = (long) (deadline - now);
+            wait = (long)(deadline - now);
         int rc = zmq_poll (&item, 1, wait);
         if (rc == -1 && errno != EINTR)
             return -1; //  context terminated
@@ -492,8 +491,8 @@ bus_link_send (bus_link_t *self, proto_envelope_t **envelope_p)
     assert (*envelope_p);
     if (self->count >= self->config.window) {
         bus_link_handle (self);
-        if (self->count >= self->config.window
-            && s_wait (self, true, self->config.send_timeout_ms) != 0)
+        if (self->count >= self->config.window &&
+            s_wait (self, true, self->config.send_timeout_ms) != 0)
             return -1;
     }
     msgpack_sbuffer_clear (&self->buffer);
@@ -501,7 +500,7 @@ bus_link_send (bus_link_t *self, proto_envelope_t **envelope_p)
         zsys_error ("bus_link %s: cannot encode a command (out of memory)", self->name);
         return -1;
     }
-    uint8_t *data = (uint8_t *) malloc (self->buffer.size);
+    uint8_t *data = (uint8_t *)malloc (self->buffer.size);
     if (!data) {
         zsys_error ("bus_link %s: out of memory", self->name);
         return -1;
@@ -609,10 +608,10 @@ bus_link_sock (bus_link_t *self)
 //  the committed one after the store commit (or falls back on failure).
 
 typedef struct {
-    char *name;          //  printable form of the routing id
-    uint8_t rid[256];    //  routing id to reply to (rid_size 0: not heard yet)
+    char *name;       //  printable form of the routing id
+    uint8_t rid[256]; //  routing id to reply to (rid_size 0: not heard yet)
     size_t rid_size;
-    uint64_t epoch;      //  committed position
+    uint64_t epoch; //  committed position
     uint64_t last;
     uint64_t pending_epoch; //  position including the batch being drained
     uint64_t pending_last;
@@ -703,7 +702,7 @@ s_peer_destroy (s_peer_t **self_p)
 static void
 s_peer_destructor (void **item)
 {
-    s_peer_destroy ((s_peer_t **) item);
+    s_peer_destroy ((s_peer_t **)item);
 }
 
 //  Printable name of a routing id: the id itself when it is text, else
@@ -720,15 +719,15 @@ s_rid_name (const uint8_t *rid, size_t size, char *name, size_t name_size)
         name[size] = 0;
         return;
     }
-    size_t len = (size_t) snprintf (name, name_size, "0x");
+    size_t len = (size_t)snprintf (name, name_size, "0x");
     for (size_t i = 0; i < size && len + 3 <= name_size; i++)
-        len += (size_t) snprintf (name + len, name_size - len, "%02x", rid[i]);
+        len += (size_t)snprintf (name + len, name_size - len, "%02x", rid[i]);
 }
 
 static s_peer_t *
 s_peer_new (bus_inbox_t *self, const char *name)
 {
-    s_peer_t *peer = (s_peer_t *) zmalloc (sizeof (s_peer_t));
+    s_peer_t *peer = (s_peer_t *)zmalloc (sizeof (s_peer_t));
     assert (peer);
     peer->name = strdup (name);
     assert (peer->name);
@@ -755,8 +754,8 @@ s_send_reply (bus_inbox_t *self, s_peer_t *peer, const void **data, const size_t
 {
     if (peer->rid_size == 0)
         return -1;
-    if (zmq_send (self->handle, peer->rid, peer->rid_size, ZMQ_SNDMORE | ZMQ_DONTWAIT)
-        == -1) {
+    if (zmq_send (self->handle, peer->rid, peer->rid_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
+        -1) {
         int error = errno;
         self->send_failures++;
         if (peer->alive)
@@ -767,8 +766,7 @@ s_send_reply (bus_inbox_t *self, s_peer_t *peer, const void **data, const size_t
     }
     for (size_t i = 0; i < nparts; i++)
         if (zmq_send (self->handle, data[i], size[i],
-                      (i + 1 < nparts ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT)
-            == -1) {
+                      (i + 1 < nparts ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) == -1) {
             self->send_failures++;
             zsys_error ("bus_inbox %s: reply to %s failed mid-message: %s", self->name,
                         peer->name, zmq_strerror (errno));
@@ -835,7 +833,7 @@ static void
 s_handle_command (bus_inbox_t *self, s_peer_t *peer, zmq_msg_t *header_part,
                   zmq_msg_t *envelope_part)
 {
-    const uint8_t *header = (const uint8_t *) zmq_msg_data (header_part);
+    const uint8_t *header = (const uint8_t *)zmq_msg_data (header_part);
     uint64_t epoch = s_get_u64 (header);
     uint64_t seq = s_get_u64 (header + 8);
     uint64_t base = s_get_u64 (header + 16);
@@ -906,8 +904,8 @@ s_recv_one (bus_inbox_t *self)
     size_t rid_size = zmq_msg_size (&parts[0]);
     if (rid_size > 255)
         rid_size = 255;
-    s_rid_name ((const uint8_t *) zmq_msg_data (&parts[0]), rid_size, name, sizeof name);
-    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, name);
+    s_rid_name ((const uint8_t *)zmq_msg_data (&parts[0]), rid_size, name, sizeof name);
+    s_peer_t *peer = (s_peer_t *)zhashx_lookup (self->peers, name);
     if (!peer)
         peer = s_peer_new (self, name);
     memcpy (peer->rid, zmq_msg_data (&parts[0]), rid_size);
@@ -923,9 +921,9 @@ s_recv_one (bus_inbox_t *self)
         if (nparts == 4 && zmq_msg_size (&parts[2]) == BUS_LINK_HDR_SIZE)
             s_handle_command (self, peer, &parts[2], &parts[3]);
         else
-            s_drop (self, peer, &self->malformed, "a CMD with a bad header or frame count");
-    }
-    else if (!(s_verb_is (&parts[1], "HB") && nparts == 2))
+            s_drop (self, peer, &self->malformed,
+                    "a CMD with a bad header or frame count");
+    } else if (!(s_verb_is (&parts[1], "HB") && nparts == 2))
         s_drop (self, peer, &self->malformed, "a message with an unknown verb");
     s_close_parts (parts, kept);
     return true;
@@ -981,12 +979,12 @@ s_peer_record (uint64_t epoch, uint64_t last, uint8_t *record)
 static int
 s_write (store_txn_t *txn, void *arg)
 {
-    bus_inbox_t *self = (bus_inbox_t *) arg;
+    bus_inbox_t *self = (bus_inbox_t *)arg;
     uint8_t ts_key[8 + PROTO_UUID_SIZE];
     uint8_t ts_record[9];
     ts_record[0] = 0xcf;
-    s_put_u64 (ts_record + 1, (uint64_t) self->batch_ts);
-    s_put_u64 (ts_key, (uint64_t) self->batch_ts);
+    s_put_u64 (ts_record + 1, (uint64_t)self->batch_ts);
+    s_put_u64 (ts_key, (uint64_t)self->batch_ts);
     for (size_t i = 0; i < self->nitems; i++) {
         s_item_t *item = &self->items[i];
         if (!item->envelope) {
@@ -997,16 +995,15 @@ s_write (store_txn_t *txn, void *arg)
         if (txn) {
             const void *data;
             size_t size;
-            store_code_t code = store_get (txn, self->seen_table, id, PROTO_UUID_SIZE,
-                                           &data, &size);
+            store_code_t code =
+                store_get (txn, self->seen_table, id, PROTO_UUID_SIZE, &data, &size);
             if (code == STORE_OK) {
                 item->result = ITEM_DUPLICATE;
                 continue;
             }
             if (code != STORE_NOTFOUND)
                 return -1;
-        }
-        else if (s_memory_seen (self, id)) {
+        } else if (s_memory_seen (self, id)) {
             item->result = ITEM_DUPLICATE;
             continue;
         }
@@ -1023,13 +1020,11 @@ s_write (store_txn_t *txn, void *arg)
         if (txn) {
             memcpy (ts_key + 8, id, PROTO_UUID_SIZE);
             if (store_put (txn, self->seen_table, id, PROTO_UUID_SIZE, ts_record,
-                           sizeof ts_record)
-                    != STORE_OK
-                || store_put (txn, self->seen_ts_table, ts_key, sizeof ts_key, "\xc0", 1)
-                       != STORE_OK)
+                           sizeof ts_record) != STORE_OK ||
+                store_put (txn, self->seen_ts_table, ts_key, sizeof ts_key, "\xc0", 1) !=
+                    STORE_OK)
                 return -1;
-        }
-        else
+        } else
             s_memory_remember (self, id);
     }
     if (txn)
@@ -1039,9 +1034,8 @@ s_write (store_txn_t *txn, void *arg)
                 continue;
             uint8_t record[S_PEER_RECORD_SIZE];
             s_peer_record (peer->pending_epoch, peer->pending_last, record);
-            if (store_put (txn, self->peers_table, peer->name, strlen (peer->name), record,
-                           sizeof record)
-                != STORE_OK)
+            if (store_put (txn, self->peers_table, peer->name, strlen (peer->name),
+                           record, sizeof record) != STORE_OK)
                 return -1;
         }
     return 0;
@@ -1075,17 +1069,17 @@ s_load_peers (bus_inbox_t *self)
     store_code_t code = store_cursor_first (cursor);
     while (code == STORE_OK) {
         size_t key_size, size;
-        const uint8_t *key = (const uint8_t *) store_cursor_key (cursor, &key_size);
-        const uint8_t *data = (const uint8_t *) store_cursor_data (cursor, &size);
-        if (key_size == 0 || key_size > 2 * 256 + 2 || size != S_PEER_RECORD_SIZE
-            || data[0] != 0x92 || data[1] != 0xcf || data[10] != 0xcf)
+        const uint8_t *key = (const uint8_t *)store_cursor_key (cursor, &key_size);
+        const uint8_t *data = (const uint8_t *)store_cursor_data (cursor, &size);
+        if (key_size == 0 || key_size > 2 * 256 + 2 || size != S_PEER_RECORD_SIZE ||
+            data[0] != 0x92 || data[1] != 0xcf || data[10] != 0xcf)
             zsys_warning ("bus_inbox %s: skipping a bad record in inbox.%s.peers",
                           self->name, self->name);
         else {
             char name[2 * 256 + 3];
             memcpy (name, key, key_size);
             name[key_size] = 0;
-            s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, name);
+            s_peer_t *peer = (s_peer_t *)zhashx_lookup (self->peers, name);
             if (!peer)
                 peer = s_peer_new (self, name);
             peer->epoch = peer->pending_epoch = s_get_u64 (data + 2);
@@ -1108,14 +1102,14 @@ bus_inbox_new (const char *endpoint, const char *name, store_t *store,
         zsys_error ("bus_inbox: empty name");
         return NULL;
     }
-    bus_inbox_t *self = (bus_inbox_t *) zmalloc (sizeof (bus_inbox_t));
+    bus_inbox_t *self = (bus_inbox_t *)zmalloc (sizeof (bus_inbox_t));
     assert (self);
     s_config_resolve (&self->config, config);
     self->name = strdup (name);
     self->store = store;
     self->peers = zhashx_new ();
-    self->items = (s_item_t *) calloc (self->config.batch_max, sizeof (s_item_t));
-    self->touched = (s_peer_t **) calloc (self->config.batch_max, sizeof (s_peer_t *));
+    self->items = (s_item_t *)calloc (self->config.batch_max, sizeof (s_item_t));
+    self->touched = (s_peer_t **)calloc (self->config.batch_max, sizeof (s_peer_t *));
     if (!self->name || !self->peers || !self->items || !self->touched) {
         zsys_error ("bus_inbox %s: out of memory", name);
         bus_inbox_destroy (&self);
@@ -1131,15 +1125,14 @@ bus_inbox_new (const char *endpoint, const char *name, store_t *store,
         snprintf (table, sizeof table, "inbox.%s.seen_ts", name);
         self->seen_ts_table = store_table (store, table, false);
         self->prune_keys = calloc (S_PRUNE_MAX, sizeof *self->prune_keys);
-        if (!self->peers_table || !self->seen_table || !self->seen_ts_table
-            || !self->prune_keys || s_load_peers (self) != 0) {
+        if (!self->peers_table || !self->seen_table || !self->seen_ts_table ||
+            !self->prune_keys || s_load_peers (self) != 0) {
             zsys_error ("bus_inbox %s: cannot open its tables: %s", name,
                         store_last_error (store));
             bus_inbox_destroy (&self);
             return NULL;
         }
-    }
-    else {
+    } else {
         self->memory_seen = zhashx_new ();
         self->memory_ring = calloc (S_MEMORY_SEEN, sizeof *self->memory_ring);
         if (!self->memory_seen || !self->memory_ring) {
@@ -1161,13 +1154,12 @@ bus_inbox_new (const char *endpoint, const char *name, store_t *store,
     self->handle = zsock_resolve (self->sock);
     int on = 1;
     int linger = 0;
-    int64_t max_msg_size = (int64_t) self->config.max_msg_size;
-    if (zmq_setsockopt (self->handle, ZMQ_ROUTER_MANDATORY, &on, sizeof on) != 0
-        || zmq_setsockopt (self->handle, ZMQ_ROUTER_HANDOVER, &on, sizeof on) != 0
-        || zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_msg_size,
-                           sizeof max_msg_size)
-               != 0
-        || zmq_setsockopt (self->handle, ZMQ_LINGER, &linger, sizeof linger) != 0) {
+    int64_t max_msg_size = (int64_t)self->config.max_msg_size;
+    if (zmq_setsockopt (self->handle, ZMQ_ROUTER_MANDATORY, &on, sizeof on) != 0 ||
+        zmq_setsockopt (self->handle, ZMQ_ROUTER_HANDOVER, &on, sizeof on) != 0 ||
+        zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_msg_size,
+                        sizeof max_msg_size) != 0 ||
+        zmq_setsockopt (self->handle, ZMQ_LINGER, &linger, sizeof linger) != 0) {
         zsys_error ("bus_inbox %s: cannot set socket options: %s", name,
                     zmq_strerror (errno));
         bus_inbox_destroy (&self);
@@ -1261,7 +1253,7 @@ bus_inbox_process (bus_inbox_t *self, bus_inbox_fn *fn, void *arg)
             s_send_error (self, item);
         }
     }
-    self->delivered += (uint64_t) delivered;
+    self->delivered += (uint64_t)delivered;
     for (size_t i = 0; i < self->ntouched; i++) {
         s_peer_t *peer = self->touched[i];
         peer->epoch = peer->pending_epoch;
@@ -1278,7 +1270,7 @@ bus_inbox_process (bus_inbox_t *self, bus_inbox_fn *fn, void *arg)
 static int
 s_prune (store_txn_t *txn, void *arg)
 {
-    bus_inbox_t *self = (bus_inbox_t *) arg;
+    bus_inbox_t *self = (bus_inbox_t *)arg;
     self->nprune = 0;
     store_cursor_t *cursor = store_cursor_new (txn, self->seen_ts_table);
     if (!cursor)
@@ -1286,9 +1278,9 @@ s_prune (store_txn_t *txn, void *arg)
     store_code_t code = store_cursor_first (cursor);
     while (code == STORE_OK && self->nprune < S_PRUNE_MAX) {
         size_t size;
-        const uint8_t *key = (const uint8_t *) store_cursor_key (cursor, &size);
-        if (size == sizeof self->prune_keys[0]
-            && (int64_t) s_get_u64 (key) >= self->prune_cutoff)
+        const uint8_t *key = (const uint8_t *)store_cursor_key (cursor, &size);
+        if (size == sizeof self->prune_keys[0] &&
+            (int64_t)s_get_u64 (key) >= self->prune_cutoff)
             break;
         if (size == sizeof self->prune_keys[0])
             memcpy (self->prune_keys[self->nprune++], key, size);
@@ -1320,9 +1312,9 @@ s_prune_due (bus_inbox_t *self)
     store_cursor_t *cursor = store_cursor_new (txn, self->seen_ts_table);
     if (cursor && store_cursor_first (cursor) == STORE_OK) {
         size_t size;
-        const uint8_t *key = (const uint8_t *) store_cursor_key (cursor, &size);
-        due = size != sizeof self->prune_keys[0]
-              || (int64_t) s_get_u64 (key) < self->prune_cutoff;
+        const uint8_t *key = (const uint8_t *)store_cursor_key (cursor, &size);
+        due = size != sizeof self->prune_keys[0] ||
+              (int64_t)s_get_u64 (key) < self->prune_cutoff;
     }
     store_cursor_destroy (&cursor);
     store_read_end (&txn);
@@ -1334,10 +1326,10 @@ bus_inbox_tick (bus_inbox_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
-    int64_t silence = (int64_t) self->config.liveness * self->config.heartbeat_ms;
+    int64_t silence = (int64_t)self->config.liveness * self->config.heartbeat_ms;
     zlistx_t *forget = NULL;
-    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-         peer = (s_peer_t *) zhashx_next (self->peers)) {
+    for (s_peer_t *peer = (s_peer_t *)zhashx_first (self->peers); peer;
+         peer = (s_peer_t *)zhashx_next (self->peers)) {
         if (peer->alive && now - peer->last_heard >= silence)
             s_peer_down (self, peer);
         else if (peer->alive && now - peer->last_sent >= self->config.heartbeat_ms)
@@ -1350,8 +1342,8 @@ bus_inbox_tick (bus_inbox_t *self)
         }
     }
     if (forget) {
-        for (char *name = (char *) zlistx_first (forget); name;
-             name = (char *) zlistx_next (forget))
+        for (char *name = (char *)zlistx_first (forget); name;
+             name = (char *)zlistx_next (forget))
             zhashx_delete (self->peers, name);
         zlistx_destroy (&forget);
     }
@@ -1375,10 +1367,10 @@ bus_inbox_timeout (bus_inbox_t *self)
 {
     assert (self);
     int64_t now = zclock_mono ();
-    int64_t silence = (int64_t) self->config.liveness * self->config.heartbeat_ms;
+    int64_t silence = (int64_t)self->config.liveness * self->config.heartbeat_ms;
     int64_t next = now + self->config.heartbeat_ms;
-    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-         peer = (s_peer_t *) zhashx_next (self->peers)) {
+    for (s_peer_t *peer = (s_peer_t *)zhashx_first (self->peers); peer;
+         peer = (s_peer_t *)zhashx_next (self->peers)) {
         if (!peer->alive)
             continue;
         if (peer->last_sent + self->config.heartbeat_ms < next)
@@ -1391,7 +1383,7 @@ bus_inbox_timeout (bus_inbox_t *self)
     int64_t timeout = next - now;
     if (timeout < 0)
         timeout = 0;
-    return timeout > INT_MAX ? INT_MAX : (int) timeout;
+    return timeout > INT_MAX ? INT_MAX : (int)timeout;
 }
 
 const char *
@@ -1414,7 +1406,7 @@ bus_inbox_peer_alive (bus_inbox_t *self, const char *peer)
 {
     assert (self);
     assert (peer);
-    s_peer_t *found = (s_peer_t *) zhashx_lookup (self->peers, peer);
+    s_peer_t *found = (s_peer_t *)zhashx_lookup (self->peers, peer);
     return found && found->alive;
 }
 

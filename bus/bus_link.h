@@ -53,13 +53,13 @@ extern "C" {
 #define BUS_LINK_HDR_SIZE 24
 
 typedef struct {
-    int heartbeat_ms;    //  default 1000
-    int liveness;        //  default 3
-    int resend_ms;       //  default 1000
-    size_t window;       //  default 1024 unacked commands
+    int heartbeat_ms; //  default 1000
+    int liveness;     //  default 3
+    int resend_ms;    //  default 1000
+    size_t window;    //  default 1024 unacked commands
     int send_timeout_ms; //  bus_link_send wait when the window is full; -1 (default) = no limit
-    size_t max_msg_size; //  ZMQ_MAXMSGSIZE; default PROTO_MAX_FRAME + 4096
-    size_t batch_max;    //  inbox: commands per store transaction; default 256
+    size_t max_msg_size;       //  ZMQ_MAXMSGSIZE; default PROTO_MAX_FRAME + 4096
+    size_t batch_max;          //  inbox: commands per store transaction; default 256
     int64_t dedup_retention_s; //  inbox: keep processed ids this long; default 86400
 } bus_link_config_t;
 
@@ -111,9 +111,9 @@ int bus_link_flush (bus_link_t *self, int timeout_ms);
 
 bool bus_link_peer_alive (bus_link_t *self);
 size_t bus_link_unacked (bus_link_t *self);
-uint64_t bus_link_sent (bus_link_t *self);    //  commands sent (first time)
-uint64_t bus_link_resent (bus_link_t *self);  //  resends
-uint64_t bus_link_acked (bus_link_t *self);   //  commands acked
+uint64_t bus_link_sent (bus_link_t *self);   //  commands sent (first time)
+uint64_t bus_link_resent (bus_link_t *self); //  resends
+uint64_t bus_link_acked (bus_link_t *self);  //  commands acked
 void bus_link_set_peer_handler (bus_link_t *self, bus_peer_fn *fn, void *arg);
 void bus_link_set_reject_handler (bus_link_t *self, bus_reject_fn *fn, void *arg);
 
@@ -134,7 +134,7 @@ typedef struct {
     const char *peer; //  sender name
     uint64_t epoch;
     uint64_t seq;
-    char reject_code[32];     //  set by bus_command_reject
+    char reject_code[32]; //  set by bus_command_reject
     char reject_message[256];
 } bus_command_t;
 

@@ -28,7 +28,7 @@ struct _bus_topology_t {
 static void
 s_endpoint_destroy (void **item_p)
 {
-    s_endpoint_t *endpoint = (s_endpoint_t *) *item_p;
+    s_endpoint_t *endpoint = (s_endpoint_t *)*item_p;
     if (endpoint) {
         free (endpoint->bind);
         free (endpoint->connect);
@@ -43,7 +43,7 @@ s_name_valid (const char *name)
     if (!name || !*name || strlen (name) > S_MAX_NAME)
         return 0;
     for (const char *p = name; *p; p++)
-        if (!isalnum ((unsigned char) *p) && *p != '_' && *p != '.' && *p != '-')
+        if (!isalnum ((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
             return 0;
     return 1;
 }
@@ -64,15 +64,14 @@ bus_topology_check_address (const char *address)
         if (!colon || colon == rest || !colon[1])
             return -1;
         for (const char *p = colon + 1; *p; p++)
-            if (!isdigit ((unsigned char) *p) && !(*p == '*' && p == colon + 1 && !p[1]))
+            if (!isdigit ((unsigned char)*p) && !(*p == '*' && p == colon + 1 && !p[1]))
                 return -1;
-    }
-    else
+    } else
         return -1;
     if (!*rest || strlen (address) > 255)
         return -1;
     for (const char *p = rest; *p; p++)
-        if (isspace ((unsigned char) *p) || !isprint ((unsigned char) *p))
+        if (isspace ((unsigned char)*p) || !isprint ((unsigned char)*p))
             return -1;
     return 0;
 }
@@ -80,7 +79,7 @@ bus_topology_check_address (const char *address)
 bus_topology_t *
 bus_topology_new (const char *namespace_)
 {
-    bus_topology_t *self = (bus_topology_t *) calloc (1, sizeof (bus_topology_t));
+    bus_topology_t *self = (bus_topology_t *)calloc (1, sizeof (bus_topology_t));
     if (!self)
         return NULL;
     self->transport = strdup ("inproc");
@@ -119,7 +118,7 @@ bus_topology_set (bus_topology_t *self, const char *name, const char *bind,
         return -1;
     if (connect && bus_topology_check_address (connect) != 0)
         return -1;
-    s_endpoint_t *endpoint = (s_endpoint_t *) calloc (1, sizeof (s_endpoint_t));
+    s_endpoint_t *endpoint = (s_endpoint_t *)calloc (1, sizeof (s_endpoint_t));
     if (!endpoint)
         return -1;
     endpoint->bind = strdup (bind);
@@ -139,7 +138,7 @@ s_resolve (bus_topology_t *self, const char *name)
 {
     if (!s_name_valid (name))
         return NULL;
-    s_endpoint_t *endpoint = (s_endpoint_t *) zhashx_lookup (self->endpoints, name);
+    s_endpoint_t *endpoint = (s_endpoint_t *)zhashx_lookup (self->endpoints, name);
     if (endpoint)
         return endpoint;
     char address[512];
@@ -149,7 +148,7 @@ s_resolve (bus_topology_t *self, const char *name)
         snprintf (address, sizeof (address), "inproc://%s/%s", self->namespace_, name);
     if (bus_topology_set (self, name, address, NULL) != 0)
         return NULL;
-    return (s_endpoint_t *) zhashx_lookup (self->endpoints, name);
+    return (s_endpoint_t *)zhashx_lookup (self->endpoints, name);
 }
 
 const char *
@@ -184,28 +183,29 @@ static int
 s_apply (bus_topology_t *self, zconfig_t *root, const char *origin, char *message,
          size_t message_size)
 {
-    for (zconfig_t *section = zconfig_child (root); section; section = zconfig_next (section)) {
+    for (zconfig_t *section = zconfig_child (root); section;
+         section = zconfig_next (section)) {
         const char *sname = zconfig_name (section);
         if (streq (sname, "bus")) {
-            for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item)) {
+            for (zconfig_t *item = zconfig_child (section); item;
+                 item = zconfig_next (item)) {
                 const char *key = zconfig_name (item);
                 const char *value = zconfig_value (item);
                 if (!value || !*value) {
-                    s_message (message, message_size, "%s: bus/%s: a value is required", origin,
-                               key);
+                    s_message (message, message_size, "%s: bus/%s: a value is required",
+                               origin, key);
                     return -1;
                 }
                 char **target = NULL;
                 if (streq (key, "transport")) {
                     if (!streq (value, "inproc") && !streq (value, "ipc")) {
                         s_message (message, message_size,
-                                   "%s: bus/transport: '%s' must be inproc or ipc", origin,
-                                   value);
+                                   "%s: bus/transport: '%s' must be inproc or ipc",
+                                   origin, value);
                         return -1;
                     }
                     target = &self->transport;
-                }
-                else if (streq (key, "namespace"))
+                } else if (streq (key, "namespace"))
                     target = &self->namespace_;
                 else if (streq (key, "ipc_dir"))
                     target = &self->ipc_dir;
@@ -219,9 +219,9 @@ s_apply (bus_topology_t *self, zconfig_t *root, const char *origin, char *messag
                 free (*target);
                 *target = copy;
             }
-        }
-        else if (streq (sname, "endpoints")) {
-            for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item)) {
+        } else if (streq (sname, "endpoints")) {
+            for (zconfig_t *item = zconfig_child (section); item;
+                 item = zconfig_next (item)) {
                 const char *name = zconfig_name (item);
                 if (!s_name_valid (name)) {
                     s_message (message, message_size,
@@ -237,9 +237,10 @@ s_apply (bus_topology_t *self, zconfig_t *root, const char *origin, char *messag
                     connect = zconfig_get (item, "connect", NULL);
                 }
                 if (!bind || !*bind) {
-                    s_message (message, message_size,
-                               "%s: endpoints/%s: an address or a 'bind' entry is required",
-                               origin, name);
+                    s_message (
+                        message, message_size,
+                        "%s: endpoints/%s: an address or a 'bind' entry is required",
+                        origin, name);
                     return -1;
                 }
                 const char *bad = bus_topology_check_address (bind) != 0 ? bind
@@ -247,10 +248,11 @@ s_apply (bus_topology_t *self, zconfig_t *root, const char *origin, char *messag
                                       ? connect
                                       : NULL;
                 if (bad) {
-                    s_message (message, message_size,
-                               "%s: endpoints/%s: address '%s' must start with inproc://, "
-                               "ipc:// or tcp:// (tcp://host:port)",
-                               origin, name, bad);
+                    s_message (
+                        message, message_size,
+                        "%s: endpoints/%s: address '%s' must start with inproc://, "
+                        "ipc:// or tcp:// (tcp://host:port)",
+                        origin, name, bad);
                     return -1;
                 }
                 if (bus_topology_set (self, name, bind, connect) != 0) {
@@ -266,7 +268,8 @@ s_apply (bus_topology_t *self, zconfig_t *root, const char *origin, char *messag
 }
 
 bus_topology_t *
-bus_topology_parse (const char *text, const char *origin, char *message, size_t message_size)
+bus_topology_parse (const char *text, const char *origin, char *message,
+                    size_t message_size)
 {
     assert (text);
     if (!origin)
@@ -307,7 +310,7 @@ bus_topology_load (const char *path, char *message, size_t message_size)
                 s_message (message, message_size, "%s: larger than 16 MiB", path);
                 return NULL;
             }
-            char *bigger = (char *) realloc (text, cap);
+            char *bigger = (char *)realloc (text, cap);
             if (!bigger) {
                 free (text);
                 fclose (file);
@@ -328,7 +331,8 @@ bus_topology_load (const char *path, char *message, size_t message_size)
         s_message (message, message_size, "%s: read error", path);
         return NULL;
     }
-    bus_topology_t *self = bus_topology_parse (text ? text : "", path, message, message_size);
+    bus_topology_t *self =
+        bus_topology_parse (text ? text : "", path, message, message_size);
     free (text);
     return self;
 }

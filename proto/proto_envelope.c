@@ -211,23 +211,22 @@ proto_uuid_generate (uint8_t id[PROTO_UUID_SIZE])
     //  bits) becomes a counter seeded at random each millisecond.
     static _Thread_local uint64_t last_ms = 0;
     static _Thread_local uint16_t counter = 0;
-    uint64_t ms = (uint64_t) (proto_now_usec () / 1000);
+    uint64_t ms = (uint64_t)(proto_now_usec () / 1000);
     if (ms > last_ms) {
         last_ms = ms;
-        counter = (uint16_t) (((id[6] << 8) | id[7]) & 0x07ff); //  room to count up
-    }
-    else {
-        ms = last_ms; //  the clock stepped back or is in the same millisecond
+        counter = (uint16_t)(((id[6] << 8) | id[7]) & 0x07ff); //  room to count up
+    } else {
+        ms = last_ms;             //  the clock stepped back or is in the same millisecond
         if (++counter > 0x0fff) { //  4096 ids in one millisecond: borrow the next one
             last_ms = ++ms;
             counter = 0;
         }
     }
     for (int i = 0; i < 6; i++)
-        id[i] = (uint8_t) (ms >> (40 - 8 * i));
-    id[6] = (uint8_t) (0x70 | ((counter >> 8) & 0x0f)); //  version 7
-    id[7] = (uint8_t) (counter & 0xff);
-    id[8] = (uint8_t) ((id[8] & 0x3f) | 0x80); //  variant 10
+        id[i] = (uint8_t)(ms >> (40 - 8 * i));
+    id[6] = (uint8_t)(0x70 | ((counter >> 8) & 0x0f)); //  version 7
+    id[7] = (uint8_t)(counter & 0xff);
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); //  variant 10
 }
 
 void

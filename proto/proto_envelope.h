@@ -31,14 +31,14 @@
 extern "C" {
 #endif
 
-#define PROTO_VERSION          1
-#define PROTO_MAX_FRAME        (1024 * 1024) //  default decode limit, bytes
-#define PROTO_MAX_DEPTH        16            //  maximum container nesting
-#define PROTO_MAX_TYPE         128           //  longest message type, bytes
-#define PROTO_MAX_SOURCE       256           //  longest source, bytes
-#define PROTO_MAX_TRACE        256           //  longest trace id, bytes
-#define PROTO_UUID_SIZE        16
-#define PROTO_UUID_STR_SIZE    37 //  36 characters + NUL
+#define PROTO_VERSION       1
+#define PROTO_MAX_FRAME     (1024 * 1024) //  default decode limit, bytes
+#define PROTO_MAX_DEPTH     16            //  maximum container nesting
+#define PROTO_MAX_TYPE      128           //  longest message type, bytes
+#define PROTO_MAX_SOURCE    256           //  longest source, bytes
+#define PROTO_MAX_TRACE     256           //  longest trace id, bytes
+#define PROTO_UUID_SIZE     16
+#define PROTO_UUID_STR_SIZE 37 //  36 characters + NUL
 
 //  Error codes: every decode failure has its own.
 typedef enum {
@@ -68,7 +68,7 @@ typedef enum {
 //  remaining at offset 57".
 typedef struct {
     proto_code_t code;
-    size_t offset;      //  byte offset in the frame where it failed
+    size_t offset; //  byte offset in the frame where it failed
     char message[256];
 } proto_error_t;
 
@@ -139,8 +139,8 @@ proto_code_t proto_envelope_set_payload (proto_envelope_t *self, const void *dat
 const msgpack_object *proto_envelope_payload_object (proto_envelope_t *self);
 
 //  Replace the payload with the msgpack form of a JSON object.
-proto_code_t proto_envelope_set_payload_json (proto_envelope_t *self, const json_t *object,
-                                              proto_error_t *error);
+proto_code_t proto_envelope_set_payload_json (proto_envelope_t *self,
+                                              const json_t *object, proto_error_t *error);
 
 //  The payload as a new JSON object. Caller owns it (json_decref). NULL with
 //  `error` filled when a value has no JSON form.

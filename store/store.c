@@ -40,8 +40,8 @@
 
 #define STORE_META_NAME        "__meta"
 #define STORE_LOCK_NAME        "attune.lock"
-#define STORE_DEFAULT_MAP      ((size_t) 64 << 20)
-#define STORE_DEFAULT_MAP_MAX  ((size_t) 64 << 30)
+#define STORE_DEFAULT_MAP      ((size_t)64 << 20)
+#define STORE_DEFAULT_MAP_MAX  ((size_t)64 << 30)
 #define STORE_DEFAULT_TABLES   128
 #define STORE_DEFAULT_READERS  126
 #define STORE_TABLE_NAME_MAX   200
@@ -71,8 +71,8 @@ struct _store_txn_t {
     store_t *store;
     MDB_txn *txn;
     bool write;
-    bool map_full;          //  a write hit MDB_MAP_FULL: grow and retry
-    store_code_t status;    //  first failure of a write operation
+    bool map_full;           //  a write hit MDB_MAP_FULL: grow and retry
+    store_code_t status;     //  first failure of a write operation
     store_cursor_t *cursors; //  open cursors, closed when the txn ends
 };
 
@@ -81,9 +81,9 @@ struct _store_cursor_t {
     store_table_t *table;
     MDB_cursor *cursor;
     cursor_state_t state;
-    bool by_index;  //  iterates the ids under one index key
-    MDB_val ikey;   //  that key (our copy)
-    MDB_val key;    //  current entry
+    bool by_index; //  iterates the ids under one index key
+    MDB_val ikey;  //  that key (our copy)
+    MDB_val key;   //  current entry
     MDB_val data;
     store_cursor_t *prev, *next; //  in txn->cursors
 };
@@ -142,7 +142,7 @@ static const char *s_code_names[STORE_COUNT] = {
 const char *
 store_strerror (store_code_t code)
 {
-    if ((int) code < 0 || code >= STORE_COUNT)
+    if ((int)code < 0 || code >= STORE_COUNT)
         return "unknown error";
     return s_code_names[code];
 }
@@ -218,8 +218,8 @@ s_code_of_errno (int err)
     }
 }
 
-static void
-s_error (store_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+static void s_error (store_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_error (store_t *self, const char *format, ...)
@@ -281,7 +281,7 @@ void
 store_id_key (uint64_t id, uint8_t key[8])
 {
     for (int i = 7; i >= 0; i--) {
-        key[i] = (uint8_t) (id & 0xff);
+        key[i] = (uint8_t)(id & 0xff);
         id >>= 8;
     }
 }
@@ -290,7 +290,7 @@ uint64_t
 store_key_id (const void *key)
 {
     assert (key);
-    const uint8_t *bytes = (const uint8_t *) key;
+    const uint8_t *bytes = (const uint8_t *)key;
     uint64_t id = 0;
     for (int i = 0; i < 8; i++)
         id = (id << 8) | bytes[i];
@@ -371,9 +371,9 @@ s_mkdir_p (const char *dir)
     return 0;
 }
 
-static void
-s_open_fail (store_code_t *code, char *message, size_t message_size, store_code_t value,
-             const char *format, ...) __attribute__ ((format (printf, 5, 6)));
+static void s_open_fail (store_code_t *code, char *message, size_t message_size,
+                         store_code_t value, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
 
 static void
 s_open_fail (store_code_t *code, char *message, size_t message_size, store_code_t value,
@@ -394,9 +394,10 @@ static int
 s_lock (const char *dir, store_code_t *code, char *message, size_t message_size)
 {
     char path[PATH_MAX];
-    if (snprintf (path, sizeof (path), "%s/%s", dir, STORE_LOCK_NAME)
-        >= (int) sizeof (path)) {
-        s_open_fail (code, message, message_size, STORE_INVALID, "%s: path too long", dir);
+    if (snprintf (path, sizeof (path), "%s/%s", dir, STORE_LOCK_NAME) >=
+        (int)sizeof (path)) {
+        s_open_fail (code, message, message_size, STORE_INVALID, "%s: path too long",
+                     dir);
         return -1;
     }
     int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
@@ -425,8 +426,8 @@ s_lock (const char *dir, store_code_t *code, char *message, size_t message_size)
         return -1;
     }
     char text[32];
-    int size = snprintf (text, sizeof (text), "%ld\n", (long) getpid ());
-    if (ftruncate (fd, 0) != 0 || pwrite (fd, text, (size_t) size, 0) != size) {
+    int size = snprintf (text, sizeof (text), "%ld\n", (long)getpid ());
+    if (ftruncate (fd, 0) != 0 || pwrite (fd, text, (size_t)size, 0) != size) {
         int err = errno;
         s_open_fail (code, message, message_size, s_code_of_errno (err),
                      "%s: cannot write the lock file (%s)", path, strerror (err));
@@ -467,7 +468,7 @@ store_used_size (store_t *self)
     MDB_stat st;
     mdb_env_info (self->env, &info);
     mdb_env_stat (self->env, &st);
-    return (size_t) (info.me_last_pgno + 1) * st.ms_psize;
+    return (size_t)(info.me_last_pgno + 1) * st.ms_psize;
 }
 
 static void s_free (store_t *self);
@@ -496,7 +497,7 @@ store_open (const char *dir, const store_config_t *config, store_code_t *code,
     store_config_t cfg = {0};
     if (config)
         cfg = *config;
-    size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    size_t page = (size_t)sysconf (_SC_PAGESIZE);
     if (page == 0 || page > (1 << 16))
         page = 4096;
     if (cfg.map_size == 0)
@@ -526,7 +527,7 @@ store_open (const char *dir, const store_config_t *config, store_code_t *code,
         return NULL;
     }
 
-    store_t *self = (store_t *) calloc (1, sizeof (store_t));
+    store_t *self = (store_t *)calloc (1, sizeof (store_t));
     if (!self) {
         s_open_fail (code, message, message_size, STORE_NOMEM, "%s: out of memory", dir);
         return NULL;
@@ -536,10 +537,10 @@ store_open (const char *dir, const store_config_t *config, store_code_t *code,
     self->map_size_max = cfg.map_size_max;
     self->max_tables = cfg.max_tables;
     self->dir = strdup (dir);
-    self->tables = (store_table_t **) calloc (cfg.max_tables, sizeof (store_table_t *));
-    self->dirty = (store_table_t **) calloc (cfg.max_tables, sizeof (store_table_t *));
+    self->tables = (store_table_t **)calloc (cfg.max_tables, sizeof (store_table_t *));
+    self->dirty = (store_table_t **)calloc (cfg.max_tables, sizeof (store_table_t *));
     self->callbacks_max = 16;
-    self->callbacks = (s_callback_t *) calloc (self->callbacks_max, sizeof (s_callback_t));
+    self->callbacks = (s_callback_t *)calloc (self->callbacks_max, sizeof (s_callback_t));
     if (!self->dir || !self->tables || !self->dirty || !self->callbacks) {
         s_open_fail (code, message, message_size, STORE_NOMEM, "%s: out of memory", dir);
         s_free (self);
@@ -583,7 +584,8 @@ store_open (const char *dir, const store_config_t *config, store_code_t *code,
         store_code_t value = s_code_of (rc);
         if (value == STORE_CORRUPT)
             s_open_fail (code, message, message_size, value,
-                         "%s/data.mdb: not a valid LMDB file (%s)", dir, mdb_strerror (rc));
+                         "%s/data.mdb: not a valid LMDB file (%s)", dir,
+                         mdb_strerror (rc));
         else if (value == STORE_ACCESS)
             s_open_fail (code, message, message_size, value, "%s: access denied (%s)",
                          dir, mdb_strerror (rc));
@@ -663,8 +665,8 @@ store_close (store_t **self_p)
     assert (self_p);
     if (*self_p) {
         store_t *self = *self_p;
-        assert (!self->in_write);     //  store_close from inside store_write
-        assert (self->readers == 0);  //  read transactions still open
+        assert (!self->in_write);    //  store_close from inside store_write
+        assert (self->readers == 0); //  read transactions still open
         if (self->spare) {
             mdb_txn_abort (self->spare->txn);
             free (self->spare);
@@ -819,7 +821,8 @@ s_write_run (store_t *self, store_write_fn *fn, void *arg, bool count)
             if (txn->status != STORE_OK) {
                 char cause[STORE_ERROR_SIZE];
                 memcpy (cause, self->error, sizeof (cause));
-                s_error (self, "store_write: aborted by the write function (%d) after: %s",
+                s_error (self,
+                         "store_write: aborted by the write function (%d) after: %s",
                          fn_rc, cause);
             } else
                 s_error (self, "%s: store_write: aborted by the write function (%d)",
@@ -885,7 +888,7 @@ store_txn_on_commit (store_txn_t *txn, store_commit_fn *fn, void *arg)
     if (self->ncallbacks == self->callbacks_max) {
         size_t max = self->callbacks_max * 2;
         s_callback_t *callbacks =
-            (s_callback_t *) realloc (self->callbacks, max * sizeof (s_callback_t));
+            (s_callback_t *)realloc (self->callbacks, max * sizeof (s_callback_t));
         if (!callbacks) {
             s_error (self, "%s: store_txn_on_commit: out of memory", self->dir);
             return -1;
@@ -912,22 +915,22 @@ store_read_begin (store_t *self)
     if (txn) {
         self->spare = NULL;
         rc = mdb_txn_renew (txn->txn);
-        if (rc == MDB_MAP_RESIZED && !self->in_write && self->readers == 0
-            && mdb_env_set_mapsize (self->env, 0) == 0)
+        if (rc == MDB_MAP_RESIZED && !self->in_write && self->readers == 0 &&
+            mdb_env_set_mapsize (self->env, 0) == 0)
             rc = mdb_txn_renew (txn->txn);
         if (rc) {
             mdb_txn_abort (txn->txn);
             free (txn);
         }
     } else {
-        txn = (store_txn_t *) calloc (1, sizeof (store_txn_t));
+        txn = (store_txn_t *)calloc (1, sizeof (store_txn_t));
         if (!txn) {
             s_error (self, "%s: store_read_begin: out of memory", self->dir);
             return NULL;
         }
         rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn->txn);
-        if (rc == MDB_MAP_RESIZED && !self->in_write && self->readers == 0
-            && mdb_env_set_mapsize (self->env, 0) == 0)
+        if (rc == MDB_MAP_RESIZED && !self->in_write && self->readers == 0 &&
+            mdb_env_set_mapsize (self->env, 0) == 0)
             rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn->txn);
         if (rc)
             free (txn);
@@ -988,7 +991,7 @@ typedef struct {
 static int
 s_table_open (store_txn_t *txn, void *arg)
 {
-    s_table_open_t *ctx = (s_table_open_t *) arg;
+    s_table_open_t *ctx = (s_table_open_t *)arg;
     store_t *self = txn->store;
     unsigned flags = MDB_CREATE | (ctx->index ? MDB_DUPSORT | MDB_DUPFIXED : 0);
     ctx->rc = mdb_dbi_open (txn->txn, ctx->name, flags, &ctx->dbi);
@@ -1008,7 +1011,7 @@ s_table_open (store_txn_t *txn, void *arg)
 
     //  The id counter: from meta, and never below the highest id key
     ctx->last_id = 0;
-    MDB_val k = {strlen (ctx->name), (void *) ctx->name}, v;
+    MDB_val k = {strlen (ctx->name), (void *)ctx->name}, v;
     int rc = mdb_get (txn->txn, self->meta, &k, &v);
     if (rc == 0 && v.mv_size == 8)
         ctx->last_id = store_key_id (v.mv_data);
@@ -1061,7 +1064,7 @@ store_table (store_t *self, const char *name, bool index)
                  name, self->max_tables);
         return NULL;
     }
-    store_table_t *table = (store_table_t *) calloc (1, sizeof (store_table_t));
+    store_table_t *table = (store_table_t *)calloc (1, sizeof (store_table_t));
     char *copy = strdup (name);
     if (!table || !copy) {
         free (table);
@@ -1099,7 +1102,7 @@ store_get (store_txn_t *txn, store_table_t *table, const void *key, size_t key_s
 {
     assert (txn);
     assert (table);
-    MDB_val k = {key_size, (void *) key}, v;
+    MDB_val k = {key_size, (void *)key}, v;
     int rc = mdb_get (txn->txn, table->dbi, &k, &v);
     if (rc)
         return s_txn_fail (txn, rc, "get", table, key_size, false);
@@ -1120,7 +1123,7 @@ s_put (store_txn_t *txn, store_table_t *table, const void *key, size_t key_size,
         return s_readonly (txn, op, table);
     if (txn->status != STORE_OK)
         return txn->status;
-    MDB_val k = {key_size, (void *) key}, v = {size, (void *) data};
+    MDB_val k = {key_size, (void *)key}, v = {size, (void *)data};
     int rc = mdb_put (txn->txn, table->dbi, &k, &v, flags);
     if (rc)
         return s_txn_fail (txn, rc, op, table, key_size, true);
@@ -1150,7 +1153,7 @@ store_del (store_txn_t *txn, store_table_t *table, const void *key, size_t key_s
         return s_readonly (txn, "del", table);
     if (txn->status != STORE_OK)
         return txn->status;
-    MDB_val k = {key_size, (void *) key};
+    MDB_val k = {key_size, (void *)key};
     int rc = mdb_del (txn->txn, table->dbi, &k, NULL);
     if (rc)
         return s_txn_fail (txn, rc, "del", table, key_size, true);
@@ -1220,7 +1223,7 @@ store_insert (store_txn_t *txn, store_table_t *table, const void *data, size_t s
     uint64_t next = table->pending + 1;
     uint8_t key[8];
     store_id_key (next, key);
-    MDB_val k = {8, key}, v = {size, (void *) data};
+    MDB_val k = {8, key}, v = {size, (void *)data};
     int rc = mdb_put (txn->txn, table->dbi, &k, &v, MDB_APPEND);
     if (rc == MDB_KEYEXIST)
         rc = s_insert_slow (txn, table, &next, &v);
@@ -1285,8 +1288,8 @@ s_not_index (store_txn_t *txn, store_table_t *table, const char *op)
 }
 
 store_code_t
-store_index_add (store_txn_t *txn, store_table_t *index, const void *key,
-                 size_t key_size, uint64_t id)
+store_index_add (store_txn_t *txn, store_table_t *index, const void *key, size_t key_size,
+                 uint64_t id)
 {
     assert (txn);
     assert (index);
@@ -1294,14 +1297,14 @@ store_index_add (store_txn_t *txn, store_table_t *index, const void *key,
         return s_not_index (txn, index, "index_add");
     uint8_t value[8];
     store_id_key (id, value);
-    store_code_t code =
-        s_put (txn, index, key, key_size, value, sizeof (value), MDB_NODUPDATA, "index_add");
+    store_code_t code = s_put (txn, index, key, key_size, value, sizeof (value),
+                               MDB_NODUPDATA, "index_add");
     return code == STORE_EXISTS ? STORE_OK : code; //  already there: idempotent
 }
 
 store_code_t
-store_index_del (store_txn_t *txn, store_table_t *index, const void *key,
-                 size_t key_size, uint64_t id)
+store_index_del (store_txn_t *txn, store_table_t *index, const void *key, size_t key_size,
+                 uint64_t id)
 {
     assert (txn);
     assert (index);
@@ -1313,7 +1316,7 @@ store_index_del (store_txn_t *txn, store_table_t *index, const void *key,
         return txn->status;
     uint8_t value[8];
     store_id_key (id, value);
-    MDB_val k = {key_size, (void *) key}, v = {sizeof (value), value};
+    MDB_val k = {key_size, (void *)key}, v = {sizeof (value), value};
     int rc = mdb_del (txn->txn, index->dbi, &k, &v);
     if (rc)
         return s_txn_fail (txn, rc, "index_del", index, key_size, true);
@@ -1336,7 +1339,7 @@ store_index_count (store_txn_t *txn, store_table_t *index, const void *key,
         s_txn_fail (txn, rc, "index_count", index, key_size, false);
         return 0;
     }
-    MDB_val k = {key_size, (void *) key}, v;
+    MDB_val k = {key_size, (void *)key}, v;
     size_t count = 0;
     rc = mdb_cursor_get (cursor, &k, &v, MDB_SET);
     if (rc == 0)
@@ -1357,7 +1360,7 @@ s_cursor_new (store_txn_t *txn, store_table_t *table, const void *key, size_t ke
 {
     store_t *self = txn->store;
     store_cursor_t *cursor =
-        (store_cursor_t *) calloc (1, sizeof (store_cursor_t) + key_size);
+        (store_cursor_t *)calloc (1, sizeof (store_cursor_t) + key_size);
     if (!cursor) {
         s_error (self, "%s: cursor on table '%s': out of memory", self->dir, table->name);
         return NULL;
@@ -1374,7 +1377,7 @@ s_cursor_new (store_txn_t *txn, store_table_t *table, const void *key, size_t ke
     if (key) {
         cursor->by_index = true;
         cursor->ikey.mv_size = key_size;
-        cursor->ikey.mv_data = (uint8_t *) (cursor + 1);
+        cursor->ikey.mv_data = (uint8_t *)(cursor + 1);
         memcpy (cursor->ikey.mv_data, key, key_size);
     }
     cursor->next = txn->cursors;
@@ -1404,7 +1407,7 @@ store_cursor_new_index (store_txn_t *txn, store_table_t *index, const void *key,
         s_not_index (txn, index, "cursor_new_index");
         return NULL;
     }
-    if (key_size == 0 || key_size > (size_t) self->max_key) {
+    if (key_size == 0 || key_size > (size_t)self->max_key) {
         s_error (self, "%s: cursor on index '%s': key of %zu bytes is empty or too long",
                  self->dir, index->name, key_size);
         return NULL;
@@ -1446,8 +1449,8 @@ s_cursor_get (store_cursor_t *self, MDB_cursor_op op, cursor_state_t miss)
     if (rc == 0 && self->by_index) {
         if (op == MDB_SET_KEY || op == MDB_NEXT_DUP || op == MDB_PREV_DUP) {
             //  Never wander to another key (after deleting its last id)
-            if (key.mv_size != self->ikey.mv_size
-                || memcmp (key.mv_data, self->ikey.mv_data, key.mv_size) != 0)
+            if (key.mv_size != self->ikey.mv_size ||
+                memcmp (key.mv_data, self->ikey.mv_data, key.mv_size) != 0)
                 rc = MDB_NOTFOUND;
         }
         key = self->ikey;
@@ -1532,13 +1535,13 @@ store_cursor_seek (store_cursor_t *self, const void *key, size_t key_size)
             return STORE_INVALID;
         }
         self->data.mv_size = 8;
-        self->data.mv_data = (void *) key;
+        self->data.mv_data = (void *)key;
         return s_cursor_get (self, MDB_GET_BOTH_RANGE, CURSOR_END);
     }
     if (key_size == 0) //  LMDB has no empty keys: every key is >= ""
         return store_cursor_first (self);
     self->key.mv_size = key_size;
-    self->key.mv_data = (void *) key;
+    self->key.mv_data = (void *)key;
     return s_cursor_get (self, MDB_SET_RANGE, CURSOR_END);
 }
 

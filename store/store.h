@@ -32,32 +32,32 @@ extern "C" {
 
 typedef enum {
     STORE_OK = 0,
-    STORE_NOTFOUND,  //  no such key (not an error for lookups)
-    STORE_EXISTS,    //  key already present where it must not be
-    STORE_MAP_FULL,  //  map full and already at the configured maximum
-    STORE_ACCESS,    //  directory or files not readable/writable
-    STORE_LOCKED,    //  directory in use by another process
-    STORE_CORRUPT,   //  files are not a valid LMDB environment / bad record
-    STORE_IO,        //  I/O error (disk full, EIO ...)
-    STORE_NOMEM,     //  out of memory
-    STORE_LIMIT,     //  too many tables / key too long / value too large
-    STORE_INVALID,   //  bad argument (empty name ...)
-    STORE_ABORTED,   //  the write function asked to abort
-    STORE_INTERNAL,  //  any other LMDB error (message says which)
+    STORE_NOTFOUND, //  no such key (not an error for lookups)
+    STORE_EXISTS,   //  key already present where it must not be
+    STORE_MAP_FULL, //  map full and already at the configured maximum
+    STORE_ACCESS,   //  directory or files not readable/writable
+    STORE_LOCKED,   //  directory in use by another process
+    STORE_CORRUPT,  //  files are not a valid LMDB environment / bad record
+    STORE_IO,       //  I/O error (disk full, EIO ...)
+    STORE_NOMEM,    //  out of memory
+    STORE_LIMIT,    //  too many tables / key too long / value too large
+    STORE_INVALID,  //  bad argument (empty name ...)
+    STORE_ABORTED,  //  the write function asked to abort
+    STORE_INTERNAL, //  any other LMDB error (message says which)
     STORE_COUNT
 } store_code_t;
 
 typedef struct {
-    size_t map_size;     //  initial map size; default 64 MiB
-    size_t map_size_max; //  growth limit; default 64 GiB
-    unsigned max_tables; //  named databases; default 128
-    unsigned max_readers;//  default 126
-    bool nosync;         //  MDB_NOSYNC: not durable, benchmarks/tests only
+    size_t map_size;      //  initial map size; default 64 MiB
+    size_t map_size_max;  //  growth limit; default 64 GiB
+    unsigned max_tables;  //  named databases; default 128
+    unsigned max_readers; //  default 126
+    bool nosync;          //  MDB_NOSYNC: not durable, benchmarks/tests only
 } store_config_t;
 
 typedef struct _store_t store_t;
-typedef struct _store_table_t store_table_t;   //  owned by the store
-typedef struct _store_txn_t store_txn_t;       //  a read or write transaction
+typedef struct _store_table_t store_table_t; //  owned by the store
+typedef struct _store_txn_t store_txn_t;     //  a read or write transaction
 typedef struct _store_cursor_t store_cursor_t;
 
 //  Run after a successful commit, in registration order.

@@ -20,9 +20,10 @@ s_handler (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t
     json_int_t n = json_integer_value (json_object_get (payload, "n"));
     json_decref (payload);
     char record[300];
-    int size = snprintf (record, sizeof record, "%s %" JSON_INTEGER_FORMAT, info->peer, n);
+    int size =
+        snprintf (record, sizeof record, "%s %" JSON_INTEGER_FORMAT, info->peer, n);
     uint64_t id;
-    return store_insert (txn, s_log, record, (size_t) size, &id) == STORE_OK ? 0 : -1;
+    return store_insert (txn, s_log, record, (size_t)size, &id) == STORE_OK ? 0 : -1;
 }
 
 int

@@ -70,9 +70,10 @@ s_setup (void)
     s_write ("test/triggers/hook.yaml", "name: hook\npack: test\n");
     s_write ("test/actions/step.yaml", "name: step\nrunner_type: noop\nparameters:\n"
                                        "  n:\n    type: integer\n    required: true\n");
-    s_write ("test/rules/step.yaml", "name: step\npack: test\ntrigger:\n  type: test.hook\n"
-                                     "action:\n  ref: test.step\n  parameters:\n"
-                                     "    n: \"{{ trigger.payload.n }}\"\n");
+    s_write ("test/rules/step.yaml",
+             "name: step\npack: test\ntrigger:\n  type: test.hook\n"
+             "action:\n  ref: test.step\n  parameters:\n"
+             "    n: \"{{ trigger.payload.n }}\"\n");
     char text[PATH_MAX + 128];
     snprintf (text, sizeof text, "bus\n    transport = ipc\n    ipc_dir = %s\n", s_root);
     s_write_file (s_config, text);
@@ -103,13 +104,20 @@ s_spawn (const char *extra[])
         int fd = open (s_log, O_WRONLY | O_CREAT | O_APPEND, 0640);
         dup2 (fd, 1);
         dup2 (fd, 2);
-        const char *argv[32] = {ATTUNE_HELPER_DIR "/attuned", "-c", s_config, "--data",
-                                s_data, "--packs", s_packs, "--heartbeat", "200"};
+        const char *argv[32] = {ATTUNE_HELPER_DIR "/attuned",
+                                "-c",
+                                s_config,
+                                "--data",
+                                s_data,
+                                "--packs",
+                                s_packs,
+                                "--heartbeat",
+                                "200"};
         int argc = 9;
         for (int i = 0; extra && extra[i] && argc < 30; i++)
             argv[argc++] = extra[i];
         argv[argc] = NULL;
-        execv (argv[0], (char *const *) argv);
+        execv (argv[0], (char *const *)argv);
         _exit (127);
     }
     return pid;
@@ -138,7 +146,7 @@ s_read_log (void)
     FILE *file = fopen (s_log, "r");
     if (!file)
         return strdup ("");
-    char *text = (char *) calloc (1, 1 << 20);
+    char *text = (char *)calloc (1, 1 << 20);
     size_t n = fread (text, 1, (1 << 20) - 1, file);
     text[n] = 0;
     fclose (file);
@@ -163,14 +171,14 @@ s_expect_exit (const char *extra[], int code, const char *needle)
 
 Test (attuned, bad_arguments_and_configuration)
 {
-    s_expect_exit ((const char *[]) {"--worker-slots", "lots", NULL}, 2, "--worker-slots");
-    s_expect_exit ((const char *[]) {"--actors", "registry,bogus", NULL}, 2, "bogus");
-    s_expect_exit ((const char *[]) {"--nope", NULL}, 2, "usage");
-    s_expect_exit ((const char *[]) {"--help", NULL}, 0, "usage");
+    s_expect_exit ((const char *[]){"--worker-slots", "lots", NULL}, 2, "--worker-slots");
+    s_expect_exit ((const char *[]){"--actors", "registry,bogus", NULL}, 2, "bogus");
+    s_expect_exit ((const char *[]){"--nope", NULL}, 2, "usage");
+    s_expect_exit ((const char *[]){"--help", NULL}, 0, "usage");
     char bad[PATH_MAX + 32];
     snprintf (bad, sizeof bad, "%s/bad.cfg", s_root);
     s_write_file (bad, "endpoints\n    rules.commands = tpc://nowhere\n");
-    s_expect_exit ((const char *[]) {"-c", bad, NULL}, 1, "tpc://nowhere");
+    s_expect_exit ((const char *[]){"-c", bad, NULL}, 1, "tpc://nowhere");
 }
 
 Test (attuned, runs_a_timer_rule_and_stops_cleanly)
@@ -185,8 +193,8 @@ Test (attuned, runs_a_timer_rule_and_stops_cleanly)
     bool seen = false;
     while (!seen && zclock_mono () < deadline) {
         char *log = s_read_log ();
-        seen = strstr (log, "core.echo") && strstr (log, "completed")
-               && strstr (log, "hello, world");
+        seen = strstr (log, "core.echo") && strstr (log, "completed") &&
+               strstr (log, "hello, world");
         free (log);
         if (!seen)
             zclock_sleep (100); //  polling a log file: there is no signal to wait on
@@ -240,16 +248,17 @@ typedef struct {
 static void
 s_scan_record (void *arg, const json_t *execution)
 {
-    s_scan_t *scan = (s_scan_t *) arg;
+    s_scan_t *scan = (s_scan_t *)arg;
     const char *status = json_string_value (json_object_get (execution, "status"));
     json_int_t n = json_integer_value (
         json_object_get (json_object_get (execution, "parameters"), "n"));
-    const char *enforcement = json_string_value (json_object_get (execution, "enforcement"));
+    const char *enforcement =
+        json_string_value (json_object_get (execution, "enforcement"));
     if (enforcement) {
         if (zhashx_lookup (scan->enforcements, enforcement))
             scan->duplicates++;
         else
-            zhashx_insert (scan->enforcements, enforcement, (void *) 1);
+            zhashx_insert (scan->enforcements, enforcement, (void *)1);
     }
     if (status && streq (status, "completed") && n >= 0 && n < scan->count)
         scan->completed[n]++;
@@ -260,13 +269,14 @@ s_scan_record (void *arg, const json_t *execution)
 //  Read execution facts until none arrived for `quiet_ms`, at most
 //  `timeout_ms`; returns how many were read.
 static int
-s_drain_facts (bus_sub_t *sub, bus_link_t *link, int quiet_ms, int timeout_ms, int stop_at)
+s_drain_facts (bus_sub_t *sub, bus_link_t *link, int quiet_ms, int timeout_ms,
+               int stop_at)
 {
     int seen = 0;
     int64_t deadline = zclock_mono () + timeout_ms;
     int64_t last = zclock_mono ();
-    while (zclock_mono () < deadline && zclock_mono () - last < quiet_ms
-           && (stop_at <= 0 || seen < stop_at)) {
+    while (zclock_mono () < deadline && zclock_mono () - last < quiet_ms &&
+           (stop_at <= 0 || seen < stop_at)) {
         bus_link_handle (link);
         bus_link_tick (link);
         proto_envelope_t *fact = bus_sub_recv (sub, NULL, 20);
@@ -318,7 +328,7 @@ Test (attuned, sigkill_mid_stream_loses_nothing_and_runs_nothing_twice)
     bus_sub_destroy (&sub);
 
     s_scan_t scan = {.count = count};
-    scan.completed = (int *) calloc ((size_t) count, sizeof (int));
+    scan.completed = (int *)calloc ((size_t)count, sizeof (int));
     scan.enforcements = zhashx_new ();
     int records = executor_store_scan (s_data, s_scan_record, &scan);
     cr_assert_geq (records, count, "%d execution records", records);

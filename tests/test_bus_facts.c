@@ -54,7 +54,7 @@ typedef struct {
 static void
 s_on_gap (void *arg, uint64_t publisher, uint64_t expected, uint64_t received)
 {
-    s_gaps_t *gaps = (s_gaps_t *) arg;
+    s_gaps_t *gaps = (s_gaps_t *)arg;
     if (expected == 0)
         gaps->new_streams++;
     else {
@@ -94,7 +94,7 @@ s_round_trip (const char *endpoint)
     for (int i = 0; i < 10; i++) {
         proto_envelope_t *next = bus_sub_recv (sub, &info, 2000);
         cr_assert_not_null (next);
-        cr_assert_eq (info.seq, seq + 1 + (uint64_t) i);
+        cr_assert_eq (info.seq, seq + 1 + (uint64_t)i);
         proto_envelope_destroy (&next);
     }
     cr_assert_eq (bus_sub_gaps (sub), 0);
@@ -170,9 +170,9 @@ Test (bus_facts, slow_subscriber_sees_the_gap)
     proto_envelope_destroy (&got);
     cr_assert_lt (received, published + 1, "the high-water marks dropped some");
     cr_assert_gt (bus_sub_gaps (sub), 0);
-    cr_assert_eq (bus_sub_missed (sub), (uint64_t) (published + 1 - received),
+    cr_assert_eq (bus_sub_missed (sub), (uint64_t)(published + 1 - received),
                   "missed %lu, published %d, received %d",
-                  (unsigned long) bus_sub_missed (sub), published + 1, received);
+                  (unsigned long)bus_sub_missed (sub), published + 1, received);
     cr_assert_gt (gaps.calls, 0);
     cr_assert_lt (gaps.expected, gaps.received);
     bus_sub_destroy (&sub);
@@ -214,8 +214,8 @@ s_send_raw (zsock_t *pub, const char *type, uint64_t seq, uint64_t id, const voi
 {
     uint8_t meta[16];
     for (int i = 0; i < 8; i++) {
-        meta[i] = (uint8_t) (seq >> (56 - 8 * i));
-        meta[8 + i] = (uint8_t) (id >> (56 - 8 * i));
+        meta[i] = (uint8_t)(seq >> (56 - 8 * i));
+        meta[8 + i] = (uint8_t)(id >> (56 - 8 * i));
     }
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, type);

@@ -65,9 +65,9 @@ s_free_port (void)
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = {.sin_family = AF_INET,
                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    cr_assert_eq (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
+    cr_assert_eq (bind (fd, (struct sockaddr *)&address, sizeof address), 0);
     socklen_t size = sizeof address;
-    getsockname (fd, (struct sockaddr *) &address, &size);
+    getsockname (fd, (struct sockaddr *)&address, &size);
     close (fd);
     int port = ntohs (address.sin_port);
     cr_assert_gt (port, 0);
@@ -95,9 +95,9 @@ typedef struct {
 static int
 s_handler (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
 {
-    s_seen_t *seen = (s_seen_t *) arg;
+    s_seen_t *seen = (s_seen_t *)arg;
     json_t *payload = proto_envelope_payload_json (command, NULL);
-    int n = (int) json_integer_value (json_object_get (payload, "n"));
+    int n = (int)json_integer_value (json_object_get (payload, "n"));
     json_decref (payload);
     if (n == seen->reject_n)
         return bus_command_reject (info, "test_reject", "n %d is not welcome", n);
@@ -141,7 +141,7 @@ s_pump (bus_link_t **links, int nlinks, bus_inbox_t *inbox, s_seen_t *seen, int 
 static bool
 s_all_acked (void *arg)
 {
-    bus_link_t **links = (bus_link_t **) arg;
+    bus_link_t **links = (bus_link_t **)arg;
     for (int i = 0; links[i]; i++)
         if (bus_link_unacked (links[i]))
             return false;
@@ -155,7 +155,7 @@ Test (bus_link, delivers_every_command_once_in_order)
     bus_inbox_t *inbox = bus_inbox_new (endpoint, "in", NULL, &config);
     bus_link_t *link = bus_link_new (endpoint, "sender@test", &config);
     cr_assert (inbox && link);
-    s_seen_t *seen = (s_seen_t *) calloc (1, sizeof (s_seen_t));
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
     seen->reject_n = -1;
     for (int i = 0; i < 3000; i++) {
         proto_envelope_t *command = s_command ("sender@test", i);
@@ -185,7 +185,7 @@ Test (bus_link, keeps_per_sender_order_with_two_senders)
     bus_inbox_t *inbox = bus_inbox_new (endpoint, "in", NULL, &config);
     bus_link_t *links[3] = {bus_link_new (endpoint, "a@test", &config),
                             bus_link_new (endpoint, "b@test", &config), NULL};
-    s_seen_t *seen = (s_seen_t *) calloc (1, sizeof (s_seen_t));
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
     seen->reject_n = -1;
     for (int i = 0; i < 500; i++)
         for (int l = 0; l < 2; l++) {
@@ -211,7 +211,8 @@ Test (bus_link, keeps_per_sender_order_with_two_senders)
 static int s_rejects;
 static char s_reject_code[64];
 static void
-s_on_reject (void *arg, const proto_envelope_t *command, const char *code, const char *message)
+s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
+             const char *message)
 {
     s_rejects++;
     snprintf (s_reject_code, sizeof s_reject_code, "%s", code);
@@ -225,7 +226,7 @@ Test (bus_link, rejected_command_is_reported_not_resent)
     bus_link_t *links[2] = {bus_link_new (endpoint, "r@test", &config), NULL};
     bus_link_set_reject_handler (links[0], s_on_reject, NULL);
     s_rejects = 0;
-    s_seen_t *seen = (s_seen_t *) calloc (1, sizeof (s_seen_t));
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
     seen->reject_n = 5;
     for (int i = 0; i < 10; i++) {
         proto_envelope_t *command = s_command ("r@test", i);
@@ -253,7 +254,7 @@ Test (bus_link, same_envelope_id_from_a_restarted_sender_is_dropped)
     cr_assert_not_null (store);
     bus_link_config_t config = s_config (200);
     bus_inbox_t *inbox = bus_inbox_new (endpoint, "in", store, &config);
-    s_seen_t *seen = (s_seen_t *) calloc (1, sizeof (s_seen_t));
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
     seen->reject_n = -1;
     proto_envelope_t *original = s_command ("d@test", 7);
     proto_envelope_t *copy = proto_envelope_dup (original);
@@ -298,7 +299,7 @@ Test (bus_link, backpressure_blocks_never_drops)
     cr_assert_eq (bus_link_unacked (links[0]), 8);
     //  The receiver appears: everything arrives, then the ninth fits
     bus_inbox_t *inbox = bus_inbox_new (endpoint, "in", NULL, &config);
-    s_seen_t *seen = (s_seen_t *) calloc (1, sizeof (s_seen_t));
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
     seen->reject_n = -1;
     s_pump (links, 1, inbox, seen, 5000, s_all_acked, links);
     cr_assert_eq (bus_link_send (links[0], &ninth), 0);
@@ -320,7 +321,7 @@ typedef struct {
 static void
 s_on_peer (void *arg, const char *peer, bus_peer_event_t event)
 {
-    s_peer_t *peer_state = (s_peer_t *) arg;
+    s_peer_t *peer_state = (s_peer_t *)arg;
     if (event == BUS_PEER_UP)
         peer_state->up++;
     else {
@@ -332,13 +333,13 @@ s_on_peer (void *arg, const char *peer, bus_peer_event_t event)
 static bool
 s_is_down (void *arg)
 {
-    return ((s_peer_t *) arg)->down > 0;
+    return ((s_peer_t *)arg)->down > 0;
 }
 
 static bool
 s_is_up_again (void *arg)
 {
-    return ((s_peer_t *) arg)->up > 1;
+    return ((s_peer_t *)arg)->up > 1;
 }
 
 Test (bus_link, silent_peer_detected_and_back)
@@ -352,7 +353,7 @@ Test (bus_link, silent_peer_detected_and_back)
     s_peer_t link_peer = {0}, inbox_peer = {0};
     bus_link_set_peer_handler (links[0], s_on_peer, &link_peer);
     bus_inbox_set_peer_handler (inbox, s_on_peer, &inbox_peer);
-    s_seen_t *seen = (s_seen_t *) calloc (1, sizeof (s_seen_t));
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
     seen->reject_n = -1;
     proto_envelope_t *command = s_command ("hb@test", 1);
     bus_link_send (links[0], &command);
@@ -370,7 +371,7 @@ Test (bus_link, silent_peer_detected_and_back)
     s_pump (links, 1, NULL, seen, 3000, s_is_down, &link_peer);
     cr_assert_eq (link_peer.down, 1);
     cr_assert_leq (link_peer.down_at - gone, 300 + 250, "detected in %d ms",
-                   (int) (link_peer.down_at - gone));
+                   (int)(link_peer.down_at - gone));
     cr_assert_not (bus_link_peer_alive (links[0]));
     //  Commands sent meanwhile are kept, and go out when it is back
     command = s_command ("hb@test", 2);
@@ -416,9 +417,9 @@ Test (bus_link, hostile_frames_do_not_stop_the_inbox)
     zstr_send (raw, "");
     zstr_send (raw, "XYZ");
     zstr_send (raw, "CMD");
-    zsock_send (raw, "sb", "CMD", header, (size_t) 5);
-    zsock_send (raw, "sbb", "CMD", header, (size_t) 24, "\xc1\xc1\xc1", (size_t) 3);
-    s_seen_t *seen = (s_seen_t *) calloc (1, sizeof (s_seen_t));
+    zsock_send (raw, "sb", "CMD", header, (size_t)5);
+    zsock_send (raw, "sbb", "CMD", header, (size_t)24, "\xc1\xc1\xc1", (size_t)3);
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
     seen->reject_n = -1;
     s_pump (NULL, 0, inbox, seen, 500, NULL, NULL);
     cr_assert_eq (seen->count, 0);
@@ -455,8 +456,8 @@ s_spawn_receiver (const char *endpoint, const char *dir)
     pid_t pid = fork ();
     cr_assert_geq (pid, 0);
     if (pid == 0) {
-        execl (ATTUNE_HELPER_DIR "/helper_bus_receiver", "helper_bus_receiver", endpoint, dir,
-               "100", (char *) NULL);
+        execl (ATTUNE_HELPER_DIR "/helper_bus_receiver", "helper_bus_receiver", endpoint,
+               dir, "100", (char *)NULL);
         _exit (127);
     }
     return pid;
@@ -502,9 +503,9 @@ Test (bus_link, receiver_killed_mid_stream_gets_everything_exactly_once)
     int expect = 0;
     while (store_cursor_next (cursor) == STORE_OK) {
         size_t size;
-        const char *data = (const char *) store_cursor_data (cursor, &size);
+        const char *data = (const char *)store_cursor_data (cursor, &size);
         char text[64];
-        snprintf (text, sizeof text, "%.*s", (int) size, data);
+        snprintf (text, sizeof text, "%.*s", (int)size, data);
         char expected[64];
         snprintf (expected, sizeof expected, "stream@test %d", expect);
         cr_assert_str_eq (text, expected, "exactly once, in order");

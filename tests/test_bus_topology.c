@@ -35,10 +35,12 @@ Test (bus_topology, defaults_are_inproc_per_namespace)
 {
     bus_topology_t *a = bus_topology_new ("alpha");
     bus_topology_t *b = bus_topology_new (NULL);
-    cr_assert_str_eq (bus_topology_bind (a, "rules.commands"), "inproc://alpha/rules.commands");
+    cr_assert_str_eq (bus_topology_bind (a, "rules.commands"),
+                      "inproc://alpha/rules.commands");
     cr_assert_str_eq (bus_topology_connect (a, "rules.commands"),
                       "inproc://alpha/rules.commands");
-    cr_assert_str_eq (bus_topology_bind (b, "rules.commands"), "inproc://attune/rules.commands");
+    cr_assert_str_eq (bus_topology_bind (b, "rules.commands"),
+                      "inproc://attune/rules.commands");
     cr_assert_null (bus_topology_bind (a, "bad name"), "names are [A-Za-z0-9_.-]");
     cr_assert_null (bus_topology_bind (a, ""));
     cr_assert_null (bus_topology_connect (a, "a/b"));
@@ -59,9 +61,11 @@ Test (bus_topology, parse_transport_and_endpoints)
                        "        bind = tcp://0.0.0.0:5562\n"
                        "        connect = tcp://core1:5562\n";
     char message[256] = "";
-    bus_topology_t *topology = bus_topology_parse (text, "test.cfg", message, sizeof message);
+    bus_topology_t *topology =
+        bus_topology_parse (text, "test.cfg", message, sizeof message);
     cr_assert_not_null (topology, "%s", message);
-    cr_assert_str_eq (bus_topology_bind (topology, "executor.commands"), "tcp://10.0.0.1:5561");
+    cr_assert_str_eq (bus_topology_bind (topology, "executor.commands"),
+                      "tcp://10.0.0.1:5561");
     cr_assert_str_eq (bus_topology_connect (topology, "executor.commands"),
                       "tcp://10.0.0.1:5561");
     cr_assert_str_eq (bus_topology_bind (topology, "rules.facts"), "tcp://0.0.0.0:5562");
@@ -79,17 +83,17 @@ Test (bus_topology, parse_transport_and_endpoints)
 Test (bus_topology, errors_name_origin_endpoint_and_address)
 {
     char message[256] = "";
-    cr_assert_null (bus_topology_parse ("endpoints\n    rules.commands = tpc://x\n", "split.cfg",
-                                        message, sizeof message));
+    cr_assert_null (bus_topology_parse ("endpoints\n    rules.commands = tpc://x\n",
+                                        "split.cfg", message, sizeof message));
     cr_assert (strstr (message, "split.cfg"), "%s", message);
     cr_assert (strstr (message, "rules.commands"), "%s", message);
     cr_assert (strstr (message, "tpc://x"), "%s", message);
-    cr_assert_null (bus_topology_parse ("bus\n    transport = carrier-pigeon\n", "t.cfg", message,
-                                        sizeof message));
+    cr_assert_null (bus_topology_parse ("bus\n    transport = carrier-pigeon\n", "t.cfg",
+                                        message, sizeof message));
     cr_assert (strstr (message, "transport"), "%s", message);
     cr_assert_null (
-        bus_topology_parse ("endpoints\n    x.y\n        connect = tcp://a:1\n", "t.cfg", message,
-                            sizeof message),
+        bus_topology_parse ("endpoints\n    x.y\n        connect = tcp://a:1\n", "t.cfg",
+                            message, sizeof message),
         "a bind is required");
     cr_assert (strstr (message, "x.y"), "%s", message);
     cr_assert_null (bus_topology_parse ("endpoints\n  bad indent\n", "t.cfg", message,

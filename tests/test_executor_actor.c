@@ -149,9 +149,9 @@ s_collect (s_fact_t *facts, int max, int ms, int stop)
         const char *worker = json_string_value (json_object_get (payload, "worker"));
         snprintf (f->worker, sizeof f->worker, "%s", worker ? worker : "");
         json_t *n = json_object_get (json_object_get (payload, "parameters"), "n");
-        f->n = json_is_integer (n) ? (int) json_integer_value (n) : -1;
-        if (streq (f->type, "execution.completed") || streq (f->type, "execution.abandoned")
-            || streq (f->type, "execution.failed"))
+        f->n = json_is_integer (n) ? (int)json_integer_value (n) : -1;
+        if (streq (f->type, "execution.completed") ||
+            streq (f->type, "execution.abandoned") || streq (f->type, "execution.failed"))
             done++;
         json_decref (payload);
         proto_envelope_destroy (&fact);
@@ -199,8 +199,10 @@ Test (executor_actor, one_execution_per_enforcement)
     s_enforce ("same", "test.count", json_pack ("{s:i}", "n", 1));
     s_enforce ("other", "test.count", json_pack ("{s:s}", "n", "x"));
     int count = s_collect (facts, 1024, 2000, 0);
-    cr_assert_eq (s_count (facts, count, "execution.completed"), 1, "the duplicate is dropped");
-    cr_assert_eq (s_count (facts, count, "execution.failed"), 1, "invalid parameters fail");
+    cr_assert_eq (s_count (facts, count, "execution.completed"), 1,
+                  "the duplicate is dropped");
+    cr_assert_eq (s_count (facts, count, "execution.failed"), 1,
+                  "invalid parameters fail");
     zstr_send (s_executor, "STATUS");
     char *text = zstr_recv (s_executor);
     json_t *status = json_loads (text, 0, NULL);
@@ -234,12 +236,10 @@ Test (executor_actor, spreads_over_workers_by_runtime_and_load)
         if (streq (facts[i].type, "execution.scheduled")) {
             on_a += is_a;
             on_b += is_b;
-        }
-        else if (streq (facts[i].type, "execution.running")) {
+        } else if (streq (facts[i].type, "execution.running")) {
             running_a += is_a;
             running_b += is_b;
-        }
-        else if (streq (facts[i].type, "execution.completed")) {
+        } else if (streq (facts[i].type, "execution.completed")) {
             running_a -= is_a;
             running_b -= is_b;
         }
@@ -265,7 +265,8 @@ Test (executor_actor, lost_worker_execution_is_abandoned)
     int64_t lost = zclock_mono ();
     zactor_destroy (&worker); //  gone without a word
     count = s_collect (facts, 1024, 5000, 1);
-    cr_assert_eq (s_count (facts, count, "execution.abandoned"), 1, "settled, not left running");
+    cr_assert_eq (s_count (facts, count, "execution.abandoned"), 1,
+                  "settled, not left running");
     cr_assert_eq (s_count (facts, count, "worker.down"), 1);
     cr_assert_lt (zclock_mono () - lost, 3000, "within heartbeat x liveness, plus slack");
 }

@@ -9,8 +9,10 @@ Test (executor_workers, picks_fitting_live_least_loaded_round_robin)
     executor_workers_t *workers = executor_workers_new ();
     cr_assert_not_null (executor_workers_upsert (workers, "a", "inproc://a",
                                                  "noop,builtin,local-shell-cmd", 2, 1));
-    cr_assert_not_null (executor_workers_upsert (workers, "b", "inproc://b", "noop, builtin", 2, 1));
-    cr_assert_not_null (executor_workers_upsert (workers, "py", "inproc://py", "python-script", 1, 1));
+    cr_assert_not_null (
+        executor_workers_upsert (workers, "b", "inproc://b", "noop, builtin", 2, 1));
+    cr_assert_not_null (
+        executor_workers_upsert (workers, "py", "inproc://py", "python-script", 1, 1));
     //  Only "a" runs shell commands
     executor_worker_t *w = executor_workers_pick (workers, "local-shell-cmd");
     cr_assert_not_null (w);
@@ -63,6 +65,6 @@ Test (executor_status, lifecycle)
     cr_expect_not (execution_status_allowed (EXECUTION_REQUESTED, EXECUTION_RUNNING));
     cr_expect_not (execution_status_allowed (EXECUTION_RUNNING, EXECUTION_RUNNING));
     for (int s = 0; s < EXECUTION_STATUS_COUNT; s++)
-        cr_expect_eq (execution_status_terminal ((execution_status_t) s),
+        cr_expect_eq (execution_status_terminal ((execution_status_t)s),
                       s >= EXECUTION_COMPLETED, "%s", execution_status_name (s));
 }

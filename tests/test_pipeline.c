@@ -70,17 +70,20 @@ s_setup (void)
              "  text:\n    type: string\n    required: true\n");
     s_write ("test/actions/count.yaml", "name: count\nrunner_type: noop\nparameters:\n"
                                         "  n:\n    type: integer\n    required: true\n");
-    s_write ("test/actions/slow.yaml", "name: slow\nrunner_type: local-shell-cmd\ntimeout: 1\n"
-                                       "parameters:\n  cmd:\n    type: string\n"
-                                       "    default: sleep 30\n");
+    s_write ("test/actions/slow.yaml",
+             "name: slow\nrunner_type: local-shell-cmd\ntimeout: 1\n"
+             "parameters:\n  cmd:\n    type: string\n"
+             "    default: sleep 30\n");
     s_write ("test/rules/show.yaml",
              "name: show\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
              "  trigger.payload.kind: {type: equals, pattern: show}\n"
-             "action:\n  ref: test.show\n  parameters:\n    text: \"{{ trigger.payload.text }}\"\n");
+             "action:\n  ref: test.show\n  parameters:\n    text: \"{{ "
+             "trigger.payload.text }}\"\n");
     s_write ("test/rules/count.yaml",
              "name: count\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
              "  trigger.payload.kind: {type: equals, pattern: count}\n"
-             "action:\n  ref: test.count\n  parameters:\n    n: \"{{ trigger.payload.n }}\"\n");
+             "action:\n  ref: test.count\n  parameters:\n    n: \"{{ trigger.payload.n "
+             "}}\"\n");
     s_write ("test/rules/slow.yaml",
              "name: slow\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
              "  trigger.payload.kind: {type: equals, pattern: slow}\n"
@@ -109,8 +112,8 @@ s_start (void)
         s_actors[i] = zactor_new (fns[i], &config);
         cr_assert_not_null (s_actors[i]);
     }
-    s_link = bus_link_new (bus_topology_connect (s_topology, "rules.commands"), "client@test",
-                           NULL);
+    s_link = bus_link_new (bus_topology_connect (s_topology, "rules.commands"),
+                           "client@test", NULL);
     cr_assert_not_null (s_link);
 }
 
@@ -134,8 +137,8 @@ static void
 s_event (json_t *payload)
 {
     proto_envelope_t *event = proto_envelope_new ("event.create", "client@test");
-    json_t *body = json_pack ("{s:s, s:{}, s:o}", "trigger", "test.hook", "trigger_parameters",
-                              "payload", payload);
+    json_t *body = json_pack ("{s:s, s:{}, s:o}", "trigger", "test.hook",
+                              "trigger_parameters", "payload", payload);
     cr_assert_eq (proto_envelope_set_payload_json (event, body, NULL), PROTO_OK);
     json_decref (body);
     cr_assert_eq (bus_link_send (s_link, &event), 0);
@@ -157,10 +160,10 @@ s_wait_terminal (const char *key, const char *value, int timeout_ms)
         proto_envelope_destroy (&fact);
         const char *status = json_string_value (json_object_get (payload, "status"));
         const char *field = json_string_value (json_object_get (payload, key));
-        if (status && field && streq (field, value)
-            && (streq (status, "completed") || streq (status, "failed")
-                || streq (status, "timeout") || streq (status, "cancelled")
-                || streq (status, "abandoned")))
+        if (status && field && streq (field, value) &&
+            (streq (status, "completed") || streq (status, "failed") ||
+             streq (status, "timeout") || streq (status, "cancelled") ||
+             streq (status, "abandoned")))
             return payload;
         json_decref (payload);
     }
@@ -221,14 +224,14 @@ Test (pipeline, shell_parameters_are_data_never_code)
     snprintf (file, sizeof file, "%s/PWNED", s_root);
     char text[8 * PATH_MAX];
     snprintf (text, sizeof text,
-              "$(touch %s) `touch %s` ; touch %s && touch %s | touch %s\ntouch %s '\"", file,
-              file, file, file, file, file);
+              "$(touch %s) `touch %s` ; touch %s && touch %s | touch %s\ntouch %s '\"",
+              file, file, file, file, file, file);
     s_event (json_pack ("{s:s, s:s}", "kind", "show", "text", text));
     json_t *done = s_wait_terminal ("action", "test.show", 10000);
     cr_assert_not_null (done);
     cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
-    const char *out = json_string_value (
-        json_object_get (json_object_get (done, "result"), "stdout"));
+    const char *out =
+        json_string_value (json_object_get (json_object_get (done, "result"), "stdout"));
     cr_assert_not_null (out);
     cr_assert_str_eq (out, text, "the parameter arrives unchanged, as data");
     struct stat st;
@@ -273,7 +276,8 @@ Test (pipeline, python_and_shell_script_runners)
     s_write ("test/actions/script.yaml",
              "name: script\nrunner_type: local-shell-script\nentry_point: script.sh\n"
              "parameters:\n  word:\n    type: string\n");
-    s_write ("test/actions/script.sh", "#!/bin/sh\nprintf '%s|' \"$ATTUNE_PARAM_WORD\"\ncat\n");
+    s_write ("test/actions/script.sh",
+             "#!/bin/sh\nprintf '%s|' \"$ATTUNE_PARAM_WORD\"\ncat\n");
     char script[PATH_MAX + 64];
     snprintf (script, sizeof script, "%s/test/actions/script.sh", s_packs);
     cr_assert_eq (chmod (script, 0755), 0);
@@ -293,7 +297,8 @@ Test (pipeline, python_and_shell_script_runners)
     cr_assert_not_null (done);
     cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
     json_t *result = json_object_get (json_object_get (done, "result"), "result");
-    cr_assert_str_eq (json_string_value (json_object_get (result, "message")), "héllo $(x)");
+    cr_assert_str_eq (json_string_value (json_object_get (result, "message")),
+                      "héllo $(x)");
     cr_assert_eq (json_array_size (json_object_get (result, "repeated")), 2);
     json_decref (done);
 
@@ -301,17 +306,18 @@ Test (pipeline, python_and_shell_script_runners)
     done = s_wait_terminal ("action", "test.script", 10000);
     cr_assert_not_null (done);
     cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
-    const char *out = json_string_value (
-        json_object_get (json_object_get (done, "result"), "stdout"));
-    cr_assert_str_eq (out, "w;1|{\"word\":\"w;1\"}", "argument-free script: env and stdin");
+    const char *out =
+        json_string_value (json_object_get (json_object_get (done, "result"), "stdout"));
+    cr_assert_str_eq (out, "w;1|{\"word\":\"w;1\"}",
+                      "argument-free script: env and stdin");
     json_decref (done);
 }
 
 static void
 s_registry_command (const char *type, const char *ref)
 {
-    bus_link_t *link = bus_link_new (bus_topology_connect (s_topology, "registry.commands"),
-                                     "admin@test", NULL);
+    bus_link_t *link = bus_link_new (
+        bus_topology_connect (s_topology, "registry.commands"), "admin@test", NULL);
     proto_envelope_t *command = proto_envelope_new (type, "admin@test");
     json_t *payload = json_pack ("{s:s}", "ref", ref);
     proto_envelope_set_payload_json (command, payload, NULL);
@@ -354,12 +360,14 @@ Test (pipeline, timers_follow_rule_changes_without_restart)
     json_decref (done);
     s_registry_command ("registry.rule.disable", "test.tick");
     s_count_completions ("test.tick", 300); //  what was already under way
-    cr_assert_eq (s_count_completions ("test.tick", 2500), 0, "disabled: the timer stopped");
+    cr_assert_eq (s_count_completions ("test.tick", 2500), 0,
+                  "disabled: the timer stopped");
     s_registry_command ("registry.rule.enable", "test.tick");
     cr_assert_geq (s_count_completions ("test.tick", 3000), 1, "enabled again: it fires");
     s_registry_command ("registry.rule.delete", "test.tick");
     s_count_completions ("test.tick", 300);
-    cr_assert_eq (s_count_completions ("test.tick", 2500), 0, "deleted: the timer is gone");
+    cr_assert_eq (s_count_completions ("test.tick", 2500), 0,
+                  "deleted: the timer is gone");
 }
 
 Test (pipeline, cron_and_date_timers)

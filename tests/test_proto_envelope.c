@@ -174,7 +174,8 @@ Test (proto_envelope, new_defaults)
     proto_uuid_generate (previous);
     for (int i = 0; i < 20000; i++) {
         proto_uuid_generate (next);
-        cr_assert_gt (memcmp (next, previous, 16), 0, "id %d sorts after the one before", i);
+        cr_assert_gt (memcmp (next, previous, 16), 0, "id %d sorts after the one before",
+                      i);
         cr_assert_eq (next[6] >> 4, 7);
         cr_assert_eq (next[8] & 0xc0, 0x80);
         memcpy (previous, next, 16);

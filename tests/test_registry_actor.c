@@ -55,8 +55,9 @@ s_setup (void)
              "name: on_tick\npack: demo\nenabled: true\ntrigger:\n"
              "  type: core.st2.IntervalTimer\n  parameters:\n    unit: seconds\n"
              "    delta: 5\naction:\n  ref: demo.say\n  parameters:\n    text: hi\n");
-    s_write ("demo/rules/broken.yaml", "name: broken\npack: demo\ntrigger:\n"
-                                       "  type: core.st2.IntervalTimer\naction: [1, 2]\n");
+    s_write ("demo/rules/broken.yaml",
+             "name: broken\npack: demo\ntrigger:\n"
+             "  type: core.st2.IntervalTimer\naction: [1, 2]\n");
 }
 
 static void
@@ -98,18 +99,18 @@ s_status (zactor_t *actor, const char *what)
 }
 
 //  Service the client until `done` holds, at most timeout_ms.
-#define S_WAIT_UNTIL(client, cond, timeout_ms)                                                  \
-    do {                                                                                       \
-        zpoller_t *poller_ = zpoller_new (registry_client_sub_sock (client),                   \
-                                          registry_client_snapshot_sock (client), NULL);      \
-        int64_t deadline_ = zclock_mono () + (timeout_ms);                                     \
-        while (!(cond) && zclock_mono () < deadline_) {                                        \
-            zsock_t *which_ = (zsock_t *) zpoller_wait (poller_, 50);                          \
-            if (which_)                                                                        \
-                registry_client_handle (client, which_);                                       \
-            registry_client_tick (client);                                                     \
-        }                                                                                      \
-        zpoller_destroy (&poller_);                                                            \
+#define S_WAIT_UNTIL(client, cond, timeout_ms)                                           \
+    do {                                                                                 \
+        zpoller_t *poller_ = zpoller_new (registry_client_sub_sock (client),             \
+                                          registry_client_snapshot_sock (client), NULL); \
+        int64_t deadline_ = zclock_mono () + (timeout_ms);                               \
+        while (!(cond) && zclock_mono () < deadline_) {                                  \
+            zsock_t *which_ = (zsock_t *)zpoller_wait (poller_, 50);                     \
+            if (which_)                                                                  \
+                registry_client_handle (client, which_);                                 \
+            registry_client_tick (client);                                               \
+        }                                                                                \
+        zpoller_destroy (&poller_);                                                      \
     } while (0)
 
 static int s_changes;
@@ -125,8 +126,8 @@ s_command (const char *type, json_t *payload, bool expect_reject)
     bus_link_config_t config;
     bus_link_config_defaults (&config);
     config.heartbeat_ms = 100;
-    bus_link_t *link
-        = bus_link_new (bus_topology_connect (s_topology, "registry.commands"), "test@t", &config);
+    bus_link_t *link = bus_link_new (
+        bus_topology_connect (s_topology, "registry.commands"), "test@t", &config);
     cr_assert_not_null (link);
     proto_envelope_t *envelope = proto_envelope_new (type, "test@t");
     cr_assert_eq (proto_envelope_set_payload_json (envelope, payload, NULL), PROTO_OK);
@@ -171,19 +172,21 @@ Test (registry_actor, client_snapshot_and_updates)
     cr_assert_gt (initial, 3, "the first snapshot reports every definition");
 
     //  Disable: the client sees enabled=false
-    s_command ("registry.rule.disable", json_pack ("{s:s}", "ref", "demo.on_tick"), false);
+    s_command ("registry.rule.disable", json_pack ("{s:s}", "ref", "demo.on_tick"),
+               false);
     S_WAIT_UNTIL (client,
                   json_is_false (json_object_get (
                       registry_client_get (client, "rule", "demo.on_tick"), "enabled")),
                   5000);
-    cr_assert (json_is_false (
-        json_object_get (registry_client_get (client, "rule", "demo.on_tick"), "enabled")));
+    cr_assert (json_is_false (json_object_get (
+        registry_client_get (client, "rule", "demo.on_tick"), "enabled")));
 
     //  Put a new rule
-    json_t *rule = json_pack (
-        "{s:s, s:s, s:b, s:{s:s, s:{s:s, s:i}}, s:{s:s, s:{s:s}}}", "name", "made", "pack",
-        "demo", "enabled", 1, "trigger", "type", "core.st2.IntervalTimer", "parameters", "unit",
-        "seconds", "delta", 2, "action", "ref", "demo.say", "parameters", "text", "x");
+    json_t *rule =
+        json_pack ("{s:s, s:s, s:b, s:{s:s, s:{s:s, s:i}}, s:{s:s, s:{s:s}}}", "name",
+                   "made", "pack", "demo", "enabled", 1, "trigger", "type",
+                   "core.st2.IntervalTimer", "parameters", "unit", "seconds", "delta", 2,
+                   "action", "ref", "demo.say", "parameters", "text", "x");
     s_command ("registry.rule.put", json_pack ("{s:o}", "definition", rule), false);
     S_WAIT_UNTIL (client, registry_client_get (client, "rule", "demo.made"), 5000);
     cr_assert_not_null (registry_client_get (client, "rule", "demo.made"));
@@ -223,21 +226,23 @@ Test (registry_actor, changes_survive_restart_and_client_resyncs)
 
     //  The restarted registry has a new publisher id: the client takes a new
     //  snapshot when it sees the next fact.
-    json_t *rule = json_pack (
-        "{s:s, s:s, s:{s:s, s:{s:s, s:i}}, s:{s:s}}", "name", "again", "pack", "demo", "trigger",
-        "type", "core.st2.IntervalTimer", "parameters", "unit", "seconds", "delta", 3, "action",
-        "ref", "demo.say");
+    json_t *rule =
+        json_pack ("{s:s, s:s, s:{s:s, s:{s:s, s:i}}, s:{s:s}}", "name", "again", "pack",
+                   "demo", "trigger", "type", "core.st2.IntervalTimer", "parameters",
+                   "unit", "seconds", "delta", 3, "action", "ref", "demo.say");
     s_command ("registry.rule.put", json_pack ("{s:o}", "definition", rule), false);
     S_WAIT_UNTIL (client, registry_client_get (client, "rule", "demo.again"), 5000);
     cr_assert_not_null (registry_client_get (client, "rule", "demo.again"));
-    cr_assert_geq (registry_client_snapshots (client), 2, "resynchronised after the restart");
+    cr_assert_geq (registry_client_snapshots (client), 2,
+                   "resynchronised after the restart");
     registry_client_destroy (&client);
     zactor_destroy (&registry);
 }
 
 static int s_rejected;
 static void
-s_on_reject (void *arg, const proto_envelope_t *command, const char *code, const char *message)
+s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
+             const char *message)
 {
     s_rejected++;
     cr_log_info ("rejected %s: %s: %s", proto_envelope_type (command), code, message);
@@ -246,13 +251,14 @@ s_on_reject (void *arg, const proto_envelope_t *command, const char *code, const
 Test (registry_actor, bad_commands_rejected)
 {
     zactor_t *registry = s_start ();
-    bus_link_t *link
-        = bus_link_new (bus_topology_connect (s_topology, "registry.commands"), "bad@t", NULL);
+    bus_link_t *link = bus_link_new (
+        bus_topology_connect (s_topology, "registry.commands"), "bad@t", NULL);
     s_rejected = 0;
     bus_link_set_reject_handler (link, s_on_reject, NULL);
     const char *types[] = {"registry.rule.enable", "registry.rule.put", "registry.nope"};
     json_t *payloads[] = {json_pack ("{s:s}", "ref", "demo.missing"),
-                          json_pack ("{s:{s:s}}", "definition", "name", "x"), json_object ()};
+                          json_pack ("{s:{s:s}}", "definition", "name", "x"),
+                          json_object ()};
     for (int i = 0; i < 3; i++) {
         proto_envelope_t *envelope = proto_envelope_new (types[i], "bad@t");
         proto_envelope_set_payload_json (envelope, payloads[i], NULL);
@@ -262,7 +268,8 @@ Test (registry_actor, bad_commands_rejected)
     cr_assert_eq (bus_link_flush (link, 5000), 0);
     cr_assert_eq (s_rejected, 3);
     json_t *status = s_status (registry, "STATUS");
-    cr_assert_eq (json_integer_value (json_object_get (status, "rules")), 1, "nothing changed");
+    cr_assert_eq (json_integer_value (json_object_get (status, "rules")), 1,
+                  "nothing changed");
     json_decref (status);
     bus_link_destroy (&link);
     zactor_destroy (&registry);

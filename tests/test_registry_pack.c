@@ -53,7 +53,7 @@ s_teardown (void)
 static bool
 s_has_error (zlist_t *errors, const char *fragment)
 {
-    for (char *e = (char *) zlist_first (errors); e; e = (char *) zlist_next (errors))
+    for (char *e = (char *)zlist_first (errors); e; e = (char *)zlist_next (errors))
         if (strstr (e, fragment))
             return true;
     return false;
@@ -64,7 +64,7 @@ s_dump_errors (zlist_t *errors)
 {
     static char text[8192];
     text[0] = 0;
-    for (char *e = (char *) zlist_first (errors); e; e = (char *) zlist_next (errors)) {
+    for (char *e = (char *)zlist_first (errors); e; e = (char *)zlist_next (errors)) {
         strncat (text, e, sizeof text - strlen (text) - 2);
         strncat (text, "\n", sizeof text - strlen (text) - 1);
     }
@@ -84,22 +84,24 @@ Test (registry_pack, core_pack_loads_clean)
     const char *actions[] = {"core.noop", "core.echo", "core.sleep", "core.local",
                              "core.local_script"};
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
-        cr_expect_not_null (registry_catalog_action (catalog, actions[i]), "%s", actions[i]);
+        cr_expect_not_null (registry_catalog_action (catalog, actions[i]), "%s",
+                            actions[i]);
     const json_t *echo = registry_catalog_action (catalog, "core.echo");
-    cr_expect_str_eq (json_string_value (json_object_get (echo, "runner_type")), "builtin");
+    cr_expect_str_eq (json_string_value (json_object_get (echo, "runner_type")),
+                      "builtin");
     cr_expect_eq (json_integer_value (json_object_get (echo, "timeout")), 600);
     const json_t *rule = registry_catalog_rule (catalog, "core.timer_echo_10s");
     cr_assert_not_null (rule);
     const json_t *trigger = json_object_get (rule, "trigger");
     cr_expect_str_eq (json_string_value (json_object_get (trigger, "type")),
                       "core.st2.IntervalTimer");
-    cr_expect_eq (json_integer_value (json_object_get (json_object_get (trigger, "parameters"),
-                                                       "delta")),
+    cr_expect_eq (json_integer_value (
+                      json_object_get (json_object_get (trigger, "parameters"), "delta")),
                   10);
-    cr_expect_str_eq (json_string_value (json_object_get (
-                          json_object_get (json_object_get (rule, "action"), "parameters"),
-                          "message")),
-                      "hello, world");
+    cr_expect_str_eq (
+        json_string_value (json_object_get (
+            json_object_get (json_object_get (rule, "action"), "parameters"), "message")),
+        "hello, world");
     const char *triggers[] = {"core.st2.IntervalTimer", "core.st2.DateTimer",
                               "core.st2.CronTimer"};
     for (size_t i = 0; i < 3; i++)
@@ -113,35 +115,38 @@ Test (registry_pack, errors_name_file_line_field_and_the_rest_loads)
     s_write ("ops/pack.yaml", "ref: ops\nname: ops\nversion: 1.0.0\n");
     s_write ("ops/actions/good.yaml", "name: good\nrunner_type: noop\n");
     s_write ("ops/actions/bad_runner.yaml", "name: bad_runner\n"
-                                           "runner_type: ssh\n");
+                                            "runner_type: ssh\n");
     s_write ("ops/actions/bad_param.yaml", "name: bad_param\nrunner_type: noop\n"
-                                          "parameters:\n  n:\n    type: int\n");
+                                           "parameters:\n  n:\n    type: int\n");
     s_write ("ops/actions/syntax.yaml", "name: [unclosed\n");
     s_write ("ops/rules/good.yaml", "name: good\npack: ops\ntrigger:\n  type: ops.hook\n"
-                                   "criteria:\n  trigger.payload.n:\n    type: equals\n"
-                                   "    pattern: 3\naction:\n  ref: ops.good\n");
-    s_write ("ops/rules/bad_op.yaml", "name: bad_op\n"            // 1
-                                     "pack: ops\n"                // 2
-                                     "trigger:\n"                 // 3
-                                     "  type: ops.hook\n"         // 4
-                                     "criteria:\n"                // 5
-                                     "  trigger.payload.n:\n"     // 6
-                                     "    type: equal\n"          // 7
-                                     "    pattern: 3\n"           // 8
-                                     "action:\n  ref: ops.good\n");
-    s_write ("ops/rules/bad_action.yaml", "name: bad_action\npack: ops\ntrigger:\n"
-                                         "  type: ops.hook\naction:\n  ref: ops.nothing\n");
+                                    "criteria:\n  trigger.payload.n:\n    type: equals\n"
+                                    "    pattern: 3\naction:\n  ref: ops.good\n");
+    s_write ("ops/rules/bad_op.yaml", "name: bad_op\n"         // 1
+                                      "pack: ops\n"            // 2
+                                      "trigger:\n"             // 3
+                                      "  type: ops.hook\n"     // 4
+                                      "criteria:\n"            // 5
+                                      "  trigger.payload.n:\n" // 6
+                                      "    type: equal\n"      // 7
+                                      "    pattern: 3\n"       // 8
+                                      "action:\n  ref: ops.good\n");
+    s_write ("ops/rules/bad_action.yaml",
+             "name: bad_action\npack: ops\ntrigger:\n"
+             "  type: ops.hook\naction:\n  ref: ops.nothing\n");
     s_write ("ops/rules/bad_timer.yaml", "name: bad_timer\npack: ops\ntrigger:\n"
-                                        "  type: core.st2.IntervalTimer\n  parameters:\n"
-                                        "    unit: fortnights\n    delta: 1\n"
-                                        "action:\n  ref: ops.good\n");
-    s_write ("ops/rules/bad_template.yaml", "name: bad_template\npack: ops\ntrigger:\n"
-                                           "  type: ops.hook\naction:\n  ref: ops.good\n"
-                                           "  parameters:\n    x: \"{{ trigger.payload.n | nope }}\"\n");
+                                         "  type: core.st2.IntervalTimer\n  parameters:\n"
+                                         "    unit: fortnights\n    delta: 1\n"
+                                         "action:\n  ref: ops.good\n");
+    s_write ("ops/rules/bad_template.yaml",
+             "name: bad_template\npack: ops\ntrigger:\n"
+             "  type: ops.hook\naction:\n  ref: ops.good\n"
+             "  parameters:\n    x: \"{{ trigger.payload.n | nope }}\"\n");
     s_write ("ops/triggers/hook.yaml", "name: hook\ndescription: a webhook\n");
     s_write ("broken/pack.yaml", "name: [\n");
     s_write ("second/pack.yaml", "name: second\n");
-    s_write ("second/actions/typo.yaml", "name: typo\nrunner_type: noop\nparamters: {}\n");
+    s_write ("second/actions/typo.yaml",
+             "name: typo\nrunner_type: noop\nparamters: {}\n");
 
     registry_catalog_t *catalog = registry_catalog_new ();
     zlist_t *errors = zlist_new ();
@@ -168,8 +173,8 @@ Test (registry_pack, errors_name_file_line_field_and_the_rest_loads)
         "second/actions/typo.yaml:3: paramters: unknown field",
     };
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
-        cr_expect (s_has_error (errors, expect[i]), "missing error '%s' in:\n%s", expect[i],
-                   s_dump_errors (errors));
+        cr_expect (s_has_error (errors, expect[i]), "missing error '%s' in:\n%s",
+                   expect[i], s_dump_errors (errors));
     zlist_destroy (&errors);
     registry_catalog_destroy (&catalog);
 }
@@ -186,13 +191,16 @@ Test (registry_pack, put_and_delete_rule)
                                "{\"ref\": \"core.noop\"}}",
                                0, NULL);
     char message[512] = "";
-    cr_expect_eq (registry_catalog_put_rule (catalog, rule, "api", message, sizeof message), 0,
-                  "%s", message);
+    cr_expect_eq (
+        registry_catalog_put_rule (catalog, rule, "api", message, sizeof message), 0,
+        "%s", message);
     cr_expect_not_null (registry_catalog_rule (catalog, "core.every5"));
     cr_expect_eq (registry_catalog_delete_rule (catalog, "core.every5"), 0);
     cr_expect_eq (registry_catalog_delete_rule (catalog, "core.every5"), -1);
-    json_object_set_new (json_object_get (rule, "action"), "ref", json_string ("core.nope"));
-    cr_expect_eq (registry_catalog_put_rule (catalog, rule, "api", message, sizeof message), -1);
+    json_object_set_new (json_object_get (rule, "action"), "ref",
+                         json_string ("core.nope"));
+    cr_expect_eq (
+        registry_catalog_put_rule (catalog, rule, "api", message, sizeof message), -1);
     cr_expect (strstr (message, "unknown action \"core.nope\"") != NULL, "%s", message);
     json_decref (rule);
     zlist_destroy (&errors);

@@ -3,16 +3,18 @@
 #include <string.h>
 #include "actors/registry/registry_params.h"
 
-static const char *s_schema_text
-    = "{\"message\": {\"type\": \"string\", \"required\": true},"
-      " \"count\": {\"type\": \"integer\", \"default\": 2, \"minimum\": 1, \"maximum\": 10},"
-      " \"ratio\": {\"type\": \"number\"},"
-      " \"force\": {\"type\": \"boolean\", \"default\": false},"
-      " \"env\": {\"type\": \"string\", \"enum\": [\"dev\", \"prod\"], \"default\": \"dev\"},"
-      " \"tags\": {\"type\": \"array\"},"
-      " \"extra\": {\"type\": \"object\"},"
-      " \"token\": {\"type\": \"string\", \"secret\": true},"
-      " \"cmd\": {\"type\": \"string\", \"default\": \"echo\", \"immutable\": true}}";
+static const char *s_schema_text =
+    "{\"message\": {\"type\": \"string\", \"required\": true},"
+    " \"count\": {\"type\": \"integer\", \"default\": 2, \"minimum\": 1, \"maximum\": "
+    "10},"
+    " \"ratio\": {\"type\": \"number\"},"
+    " \"force\": {\"type\": \"boolean\", \"default\": false},"
+    " \"env\": {\"type\": \"string\", \"enum\": [\"dev\", \"prod\"], \"default\": "
+    "\"dev\"},"
+    " \"tags\": {\"type\": \"array\"},"
+    " \"extra\": {\"type\": \"object\"},"
+    " \"token\": {\"type\": \"string\", \"secret\": true},"
+    " \"cmd\": {\"type\": \"string\", \"default\": \"echo\", \"immutable\": true}}";
 
 static json_t *
 s_apply (const char *given, char *message)
@@ -42,9 +44,10 @@ Test (registry_params, defaults_applied_and_types_kept)
 Test (registry_params, strings_coerced_like_st2_run)
 {
     char message[512] = "";
-    json_t *out = s_apply ("{\"message\": \"hi\", \"count\": \"5\", \"force\": \"true\", "
-                           "\"ratio\": \"0.25\", \"tags\": \"[1, 2]\", \"extra\": \"{\\\"a\\\": 1}\"}",
-                           message);
+    json_t *out = s_apply (
+        "{\"message\": \"hi\", \"count\": \"5\", \"force\": \"true\", "
+        "\"ratio\": \"0.25\", \"tags\": \"[1, 2]\", \"extra\": \"{\\\"a\\\": 1}\"}",
+        message);
     cr_assert_not_null (out, "%s", message);
     cr_expect_eq (json_integer_value (json_object_get (out, "count")), 5);
     cr_expect (json_is_true (json_object_get (out, "force")));
@@ -62,22 +65,26 @@ Test (registry_params, refusals_say_which_and_why)
     } cases[] = {
         {"{}", "parameter 'message': required"},
         {"{\"message\": 3}", "parameter 'message': expected string, got 3"},
-        {"{\"message\": \"x\", \"count\": \"abc\"}", "parameter 'count': expected integer, got \"abc\""},
+        {"{\"message\": \"x\", \"count\": \"abc\"}",
+         "parameter 'count': expected integer, got \"abc\""},
         {"{\"message\": \"x\", \"count\": 1.5}", "parameter 'count': expected integer"},
         {"{\"message\": \"x\", \"count\": 11}", "above the maximum"},
         {"{\"message\": \"x\", \"count\": 0}", "below the minimum"},
-        {"{\"message\": \"x\", \"env\": \"qa\"}", "parameter 'env': \"qa\" is not one of"},
-        {"{\"message\": \"x\", \"nope\": 1}", "parameter 'nope': the action has no such parameter"},
+        {"{\"message\": \"x\", \"env\": \"qa\"}",
+         "parameter 'env': \"qa\" is not one of"},
+        {"{\"message\": \"x\", \"nope\": 1}",
+         "parameter 'nope': the action has no such parameter"},
         {"{\"message\": \"x\", \"cmd\": \"rm -rf /\"}", "parameter 'cmd': is immutable"},
-        {"{\"message\": \"x\", \"force\": \"maybe\"}", "parameter 'force': expected boolean"},
+        {"{\"message\": \"x\", \"force\": \"maybe\"}",
+         "parameter 'force': expected boolean"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char message[512] = "";
         json_t *out = s_apply (cases[i].given, message);
         cr_expect_null (out, "case %zu accepted", i);
         json_decref (out);
-        cr_expect (strstr (message, cases[i].fragment) != NULL, "case %zu: '%s' lacks '%s'", i,
-                   message, cases[i].fragment);
+        cr_expect (strstr (message, cases[i].fragment) != NULL,
+                   "case %zu: '%s' lacks '%s'", i, message, cases[i].fragment);
     }
 }
 
@@ -117,11 +124,13 @@ Test (registry_params, schema_errors)
         const char *fragment;
     } cases[] = {
         {"{\"n\": {\"type\": \"int\"}}", "/n/type", "unknown type"},
-        {"{\"n\": {\"type\": \"integer\", \"default\": \"abc\", \"bogus\": 1}}", "/n/bogus",
-         "unknown key \"bogus\""},
-        {"{\"n\": {\"type\": \"integer\", \"default\": [1]}}", "/n/default", "expected integer"},
+        {"{\"n\": {\"type\": \"integer\", \"default\": \"abc\", \"bogus\": 1}}",
+         "/n/bogus", "unknown key \"bogus\""},
+        {"{\"n\": {\"type\": \"integer\", \"default\": [1]}}", "/n/default",
+         "expected integer"},
         {"{\"n\": {\"type\": \"string\", \"enum\": []}}", "/n/enum", "non-empty list"},
-        {"{\"n\": {\"type\": \"string\", \"required\": \"yes\"}}", "/n/required", "true or false"},
+        {"{\"n\": {\"type\": \"string\", \"required\": \"yes\"}}", "/n/required",
+         "true or false"},
         {"{\"n\": 3}", "/n", "must be a mapping"},
         {"[1]", "", "must be a mapping"},
     };
@@ -132,7 +141,8 @@ Test (registry_params, schema_errors)
                                                     sizeof message),
                       -1, "case %zu", i);
         cr_expect_str_eq (field, cases[i].field, "case %zu", i);
-        cr_expect (strstr (message, cases[i].fragment) != NULL, "case %zu: '%s'", i, message);
+        cr_expect (strstr (message, cases[i].fragment) != NULL, "case %zu: '%s'", i,
+                   message);
         json_decref (schema);
     }
     json_t *good = json_loads (s_schema_text, 0, NULL);

@@ -43,17 +43,17 @@ Test (registry_yaml, scalars_resolve_like_pyyaml)
 Test (registry_yaml, lines_of_nested_fields)
 {
     char message[512];
-    const char *text = "---\n"                       // 1
-                       "name: timer_echo\n"          // 2
-                       "trigger:\n"                  // 3
-                       "  type: core.st2.Timer\n"    // 4
-                       "criteria:\n"                 // 5
-                       "  trigger.payload.n:\n"      // 6
-                       "    type: equal\n"           // 7
-                       "    pattern: 3\n"            // 8
-                       "list:\n"                     // 9
-                       "  - a\n"                     // 10
-                       "  - {b/c: 1, d~e: 2}\n";     // 11
+    const char *text = "---\n"                    // 1
+                       "name: timer_echo\n"       // 2
+                       "trigger:\n"               // 3
+                       "  type: core.st2.Timer\n" // 4
+                       "criteria:\n"              // 5
+                       "  trigger.payload.n:\n"   // 6
+                       "    type: equal\n"        // 7
+                       "    pattern: 3\n"         // 8
+                       "list:\n"                  // 9
+                       "  - a\n"                  // 10
+                       "  - {b/c: 1, d~e: 2}\n";  // 11
     registry_yaml_t *doc = s_parse (text, message);
     cr_assert_not_null (doc, "%s", message);
     cr_expect_eq (registry_yaml_line (doc, "/name"), 2);
@@ -72,8 +72,8 @@ Test (registry_yaml, lines_of_nested_fields)
 Test (registry_yaml, anchors_and_aliases)
 {
     char message[512];
-    registry_yaml_t *doc
-        = s_parse ("base: &b {type: string, required: true}\nx: *b\ny: [*b, *b]\n", message);
+    registry_yaml_t *doc = s_parse (
+        "base: &b {type: string, required: true}\nx: *b\ny: [*b, *b]\n", message);
     cr_assert_not_null (doc, "%s", message);
     json_t *root = registry_yaml_root (doc);
     cr_expect (json_equal (json_object_get (root, "base"), json_object_get (root, "x")));
@@ -98,8 +98,8 @@ Test (registry_yaml, errors_name_file_and_line)
         char message[512] = "";
         registry_yaml_t *doc = s_parse (cases[i].text, message);
         cr_expect_null (doc, "case %zu parsed", i);
-        cr_expect (strstr (message, cases[i].expect) != NULL, "case %zu: '%s' lacks '%s'", i,
-                   message, cases[i].expect);
+        cr_expect (strstr (message, cases[i].expect) != NULL, "case %zu: '%s' lacks '%s'",
+                   i, message, cases[i].expect);
         registry_yaml_destroy (&doc);
     }
 }
@@ -110,8 +110,8 @@ Test (registry_yaml, limits_stop_alias_bombs_and_deep_nesting)
     char text[4096] = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
     for (int i = 1; i < 12; i++) {
         char line[256];
-        snprintf (line, sizeof line, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i,
-                  i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+        snprintf (line, sizeof line, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n",
+                  i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
         strcat (text, line);
     }
     char message[512] = "";
@@ -119,7 +119,7 @@ Test (registry_yaml, limits_stop_alias_bombs_and_deep_nesting)
     cr_expect_null (doc);
     cr_expect (strstr (message, "nodes") != NULL, "%s", message);
 
-    char *deep = (char *) malloc (20000);
+    char *deep = (char *)malloc (20000);
     size_t n = 0;
     for (int i = 0; i < 5000; i++)
         deep[n++] = '[';
@@ -138,12 +138,13 @@ Test (registry_yaml, load_from_file_and_missing_file)
     int fd = mkstemp (path);
     cr_assert (fd >= 0);
     const char *text = "name: x\nvalue: 3\n";
-    cr_assert_eq (write (fd, text, strlen (text)), (ssize_t) strlen (text));
+    cr_assert_eq (write (fd, text, strlen (text)), (ssize_t)strlen (text));
     close (fd);
     char message[512];
     registry_yaml_t *doc = registry_yaml_load (path, message, sizeof message);
     cr_assert_not_null (doc, "%s", message);
-    cr_expect_eq (json_integer_value (json_object_get (registry_yaml_root (doc), "value")), 3);
+    cr_expect_eq (
+        json_integer_value (json_object_get (registry_yaml_root (doc), "value")), 3);
     json_t *taken = registry_yaml_take_root (doc);
     cr_expect (json_is_object (taken));
     json_decref (taken);
@@ -159,13 +160,14 @@ Test (registry_yaml, random_garbage_never_crashes)
     srand (12345);
     char buffer[256];
     for (int i = 0; i < 20000; i++) {
-        size_t n = (size_t) (rand () % (int) sizeof buffer);
+        size_t n = (size_t)(rand () % (int)sizeof buffer);
         const char alphabet[] = "ab: -[]{}&*!|>'\"\n\t#%@`,?~01";
         for (size_t j = 0; j < n; j++)
-            buffer[j] = rand () % 4 ? alphabet[rand () % (int) (sizeof alphabet - 1)]
-                                    : (char) (rand () & 0xff);
+            buffer[j] = rand () % 4 ? alphabet[rand () % (int)(sizeof alphabet - 1)]
+                                    : (char)(rand () & 0xff);
         char message[512];
-        registry_yaml_t *doc = registry_yaml_parse (buffer, n, "r.yaml", message, sizeof message);
+        registry_yaml_t *doc =
+            registry_yaml_parse (buffer, n, "r.yaml", message, sizeof message);
         registry_yaml_destroy (&doc);
     }
 }

@@ -55,9 +55,9 @@ static fixture_t s_fx;
 static int
 s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void) st;
-    (void) flag;
-    (void) ftw;
+    (void)st;
+    (void)flag;
+    (void)ftw;
     return remove (path);
 }
 
@@ -82,7 +82,8 @@ s_write (const char *relative, const char *text)
 static void
 s_write_pack (void)
 {
-    s_write ("t/pack.yaml", "---\nref: t\nname: t\nversion: 1.0.0\ndescription: test pack\n");
+    s_write ("t/pack.yaml",
+             "---\nref: t\nname: t\nversion: 1.0.0\ndescription: test pack\n");
     s_write ("t/actions/echo.yaml", "---\n"
                                     "name: echo\n"
                                     "runner_type: builtin\n"
@@ -91,38 +92,41 @@ s_write_pack (void)
                                     "parameters:\n"
                                     "  message:\n"
                                     "    type: string\n");
-    s_write ("t/triggers/webhook.yaml", "---\nname: webhook\ndescription: external events\n");
-    s_write ("t/rules/match.yaml", "---\n"
-                                   "name: r_match\n"
-                                   "pack: t\n"
-                                   "enabled: true\n"
-                                   "trigger:\n"
-                                   "  type: t.webhook\n"
-                                   "criteria:\n"
-                                   "  trigger.payload.kind:\n"
-                                   "    type: equals\n"
-                                   "    pattern: deploy\n"
-                                   "action:\n"
-                                   "  ref: t.echo\n"
-                                   "  parameters:\n"
-                                   "    message: \"deploy {{ trigger.payload.app }}\"\n"
-                                   "    n: \"{{ trigger.payload.n }}\"\n"
-                                   "    flag: \"{{ trigger.flag }}\"\n"
-                                   "    obj: \"{{ trigger.payload.obj }}\"\n"
-                                   "    retries: \"{{ trigger.payload.retries | default(3) }}\"\n"
-                                   "    event: \"{{ event.id }}\"\n"
-                                   "    rule: \"{{ rule.ref }}\"\n");
-    s_write ("t/rules/broken.yaml", "---\n"
-                                    "name: r_broken\n"
-                                    "pack: t\n"
-                                    "trigger:\n"
-                                    "  type: t.webhook\n"
-                                    "criteria:\n"
-                                    "  trigger.payload.kind: {type: equals, pattern: broken}\n"
-                                    "action:\n"
-                                    "  ref: t.echo\n"
-                                    "  parameters:\n"
-                                    "    message: \"{{ trigger.payload.missing }}\"\n");
+    s_write ("t/triggers/webhook.yaml",
+             "---\nname: webhook\ndescription: external events\n");
+    s_write ("t/rules/match.yaml",
+             "---\n"
+             "name: r_match\n"
+             "pack: t\n"
+             "enabled: true\n"
+             "trigger:\n"
+             "  type: t.webhook\n"
+             "criteria:\n"
+             "  trigger.payload.kind:\n"
+             "    type: equals\n"
+             "    pattern: deploy\n"
+             "action:\n"
+             "  ref: t.echo\n"
+             "  parameters:\n"
+             "    message: \"deploy {{ trigger.payload.app }}\"\n"
+             "    n: \"{{ trigger.payload.n }}\"\n"
+             "    flag: \"{{ trigger.flag }}\"\n"
+             "    obj: \"{{ trigger.payload.obj }}\"\n"
+             "    retries: \"{{ trigger.payload.retries | default(3) }}\"\n"
+             "    event: \"{{ event.id }}\"\n"
+             "    rule: \"{{ rule.ref }}\"\n");
+    s_write ("t/rules/broken.yaml",
+             "---\n"
+             "name: r_broken\n"
+             "pack: t\n"
+             "trigger:\n"
+             "  type: t.webhook\n"
+             "criteria:\n"
+             "  trigger.payload.kind: {type: equals, pattern: broken}\n"
+             "action:\n"
+             "  ref: t.echo\n"
+             "  parameters:\n"
+             "    message: \"{{ trigger.payload.missing }}\"\n");
     s_write ("t/rules/disabled.yaml", "---\n"
                                       "name: r_disabled\n"
                                       "pack: t\n"
@@ -171,7 +175,7 @@ s_setup (void)
     s_write_pack ();
 
     char ns[128];
-    snprintf (ns, sizeof ns, "test-rules-%d-%d", (int) getpid (), ++s_namespace_seq);
+    snprintf (ns, sizeof ns, "test-rules-%d-%d", (int)getpid (), ++s_namespace_seq);
     s_fx.topology = bus_topology_new (ns);
     cr_assert_not_null (s_fx.topology);
     s_fx.config.topology = s_fx.topology;
@@ -187,8 +191,9 @@ s_setup (void)
     //  Watch facts before anything is published
     s_fx.sub = bus_sub_new (0);
     cr_assert_not_null (s_fx.sub);
-    cr_assert_eq (bus_sub_connect (s_fx.sub, bus_topology_connect (s_fx.topology, "rules.facts")),
-                  0);
+    cr_assert_eq (
+        bus_sub_connect (s_fx.sub, bus_topology_connect (s_fx.topology, "rules.facts")),
+        0);
     cr_assert_eq (bus_sub_subscribe (s_fx.sub, ""), 0);
 }
 
@@ -211,10 +216,11 @@ s_teardown (void)
 TestSuite (rules_actor, .init = s_setup, .fini = s_teardown, .timeout = 60);
 
 static void
-s_on_reject (void *arg, const proto_envelope_t *command, const char *code, const char *message)
+s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
+             const char *message)
 {
-    (void) arg;
-    (void) command;
+    (void)arg;
+    (void)command;
     snprintf (s_fx.reject_code, sizeof s_fx.reject_code, "%s", code);
     snprintf (s_fx.reject_message, sizeof s_fx.reject_message, "%s", message);
 }
@@ -226,8 +232,8 @@ s_new_sender (const char *name)
     bus_link_config_defaults (&config);
     config.heartbeat_ms = 200;
     config.resend_ms = 300;
-    bus_link_t *link = bus_link_new (bus_topology_connect (s_fx.topology, "rules.commands"),
-                                     name, &config);
+    bus_link_t *link = bus_link_new (
+        bus_topology_connect (s_fx.topology, "rules.commands"), name, &config);
     cr_assert_not_null (link);
     bus_link_set_reject_handler (link, s_on_reject, NULL);
     return link;
@@ -268,11 +274,12 @@ s_start_all (void)
 }
 
 static int
-s_executor_handler (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
+s_executor_handler (void *arg, store_txn_t *txn, proto_envelope_t *command,
+                    bus_command_t *info)
 {
-    (void) arg;
-    (void) txn;
-    (void) info;
+    (void)arg;
+    (void)txn;
+    (void)info;
     cr_expect_str_eq (proto_envelope_type (command), "enforcement.create");
     json_t *payload = proto_envelope_payload_json (command, NULL);
     cr_assert_not_null (payload);
@@ -281,8 +288,8 @@ s_executor_handler (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_
     if (proto_envelope_corr (command))
         proto_uuid_format (proto_envelope_corr (command), corr);
     const char *trace = proto_envelope_trace (command);
-    json_array_append_new (s_fx.corrs, json_pack ("{s:s, s:s}", "corr", corr, "trace",
-                                                  trace ? trace : ""));
+    json_array_append_new (
+        s_fx.corrs, json_pack ("{s:s, s:s}", "corr", corr, "trace", trace ? trace : ""));
     return 0;
 }
 
@@ -292,24 +299,26 @@ s_service (bus_link_t *other, int wait_ms)
 {
     zmq_pollitem_t items[4];
     int n = 0;
-    items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_sub_sock (s_fx.sub)), 0, ZMQ_POLLIN, 0};
+    items[n++] =
+        (zmq_pollitem_t){zsock_resolve (bus_sub_sock (s_fx.sub)), 0, ZMQ_POLLIN, 0};
     if (s_fx.sender)
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_link_sock (s_fx.sender)), 0,
-                                       ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){zsock_resolve (bus_link_sock (s_fx.sender)), 0,
+                                      ZMQ_POLLIN, 0};
     if (other)
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_link_sock (other)), 0, ZMQ_POLLIN, 0};
+        items[n++] =
+            (zmq_pollitem_t){zsock_resolve (bus_link_sock (other)), 0, ZMQ_POLLIN, 0};
     if (s_fx.executor)
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_inbox_sock (s_fx.executor)), 0,
-                                       ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){zsock_resolve (bus_inbox_sock (s_fx.executor)), 0,
+                                      ZMQ_POLLIN, 0};
     zmq_poll (items, n, wait_ms);
     while (true) {
         proto_envelope_t *fact = bus_sub_recv (s_fx.sub, NULL, 0);
         if (!fact)
             break;
         json_t *payload = proto_envelope_payload_json (fact, NULL);
-        json_array_append_new (s_fx.facts, json_pack ("{s:s, s:o}", "type",
-                                                      proto_envelope_type (fact), "payload",
-                                                      payload ? payload : json_null ()));
+        json_array_append_new (
+            s_fx.facts, json_pack ("{s:s, s:o}", "type", proto_envelope_type (fact),
+                                   "payload", payload ? payload : json_null ()));
         proto_envelope_destroy (&fact);
     }
     if (s_fx.sender) {
@@ -364,9 +373,9 @@ s_facts_count (const char *type, const char *event)
     json_array_foreach (s_fx.facts, i, fact)
     {
         json_t *payload = json_object_get (fact, "payload");
-        if (streq (json_string_value (json_object_get (fact, "type")), type)
-            && (!event
-                || s_streq (json_string_value (json_object_get (payload, "event")), event)))
+        if (streq (json_string_value (json_object_get (fact, "type")), type) &&
+            (!event ||
+             s_streq (json_string_value (json_object_get (payload, "event")), event)))
             count++;
     }
     return count;
@@ -380,19 +389,19 @@ s_fact (const char *type, const char *event)
     json_array_foreach (s_fx.facts, i, fact)
     {
         json_t *payload = json_object_get (fact, "payload");
-        if (streq (json_string_value (json_object_get (fact, "type")), type)
-            && s_streq (json_string_value (json_object_get (payload, "event")), event))
+        if (streq (json_string_value (json_object_get (fact, "type")), type) &&
+            s_streq (json_string_value (json_object_get (payload, "event")), event))
             return payload;
     }
     return NULL;
 }
 
-#define WAIT_FOR(cond, other)                                                               \
-    do {                                                                                    \
-        int64_t deadline_ = zclock_mono () + WAIT_MS;                                       \
-        while (!(cond) && zclock_mono () < deadline_)                                       \
-            s_service ((other), 20);                                                        \
-        cr_assert ((cond), "timed out waiting for: %s", #cond);                            \
+#define WAIT_FOR(cond, other)                                                            \
+    do {                                                                                 \
+        int64_t deadline_ = zclock_mono () + WAIT_MS;                                    \
+        while (!(cond) && zclock_mono () < deadline_)                                    \
+            s_service ((other), 20);                                                     \
+        cr_assert ((cond), "timed out waiting for: %s", #cond);                          \
     } while (0)
 
 //  An event.create envelope (not sent). `event_id` receives its id.
@@ -432,14 +441,15 @@ Test (rules_actor, event_matching_one_rule)
 {
     s_start_all ();
     char event[PROTO_UUID_STR_SIZE];
-    proto_envelope_t *envelope
-        = s_event ("\"t.webhook\"", "{}",
-                   "{\"kind\": \"deploy\", \"app\": \"web\", \"n\": 42, \"flag\": true, "
-                   "\"obj\": {\"a\": [1, 2.5, null]}}",
-                   event);
+    proto_envelope_t *envelope =
+        s_event ("\"t.webhook\"", "{}",
+                 "{\"kind\": \"deploy\", \"app\": \"web\", \"n\": 42, \"flag\": true, "
+                 "\"obj\": {\"a\": [1, 2.5, null]}}",
+                 event);
     proto_envelope_set_trace (envelope, "trace-1");
     s_send (s_fx.sender, envelope);
-    WAIT_FOR (json_array_size (s_fx.commands) >= 1 && s_facts_count ("enforcement.created", event),
+    WAIT_FOR (json_array_size (s_fx.commands) >= 1 &&
+                  s_facts_count ("enforcement.created", event),
               NULL);
 
     //  The command: rendered parameters with their types
@@ -448,13 +458,15 @@ Test (rules_actor, event_matching_one_rule)
     cr_assert_str_eq (json_string_value (json_object_get (command, "rule")), "t.r_match");
     cr_assert_str_eq (json_string_value (json_object_get (command, "event")), event);
     cr_assert_str_eq (json_string_value (json_object_get (command, "action")), "t.echo");
-    const char *enforcement = json_string_value (json_object_get (command, "enforcement"));
+    const char *enforcement =
+        json_string_value (json_object_get (command, "enforcement"));
     uint8_t uuid[PROTO_UUID_SIZE];
     cr_assert (enforcement && proto_uuid_parse (enforcement, uuid) == 0);
     json_t *params = json_object_get (command, "parameters");
-    json_t *expected = json_pack (
-        "{s:s, s:i, s:b, s:{s:[i, f, n]}, s:i, s:s, s:s}", "message", "deploy web", "n", 42,
-        "flag", 1, "obj", "a", 1, 2.5, "retries", 3, "event", event, "rule", "t.r_match");
+    json_t *expected =
+        json_pack ("{s:s, s:i, s:b, s:{s:[i, f, n]}, s:i, s:s, s:s}", "message",
+                   "deploy web", "n", 42, "flag", 1, "obj", "a", 1, 2.5, "retries", 3,
+                   "event", event, "rule", "t.r_match");
     cr_assert (json_equal (params, expected), "parameters: %s",
                json_dumps (params, JSON_COMPACT | JSON_SORT_KEYS));
     json_decref (expected);
@@ -467,14 +479,17 @@ Test (rules_actor, event_matching_one_rule)
     //  Facts
     json_t *created = s_fact ("event.created", event);
     cr_assert_not_null (created);
-    cr_assert_str_eq (json_string_value (json_object_get (created, "trigger")), "t.webhook");
-    cr_assert_eq (json_integer_value (json_object_get (json_object_get (created, "payload"), "n")),
-                  42);
+    cr_assert_str_eq (json_string_value (json_object_get (created, "trigger")),
+                      "t.webhook");
+    cr_assert_eq (
+        json_integer_value (json_object_get (json_object_get (created, "payload"), "n")),
+        42);
     cr_assert (json_is_integer (json_object_get (created, "ts")));
     json_t *enf = s_fact ("enforcement.created", event);
     cr_assert_not_null (enf);
     cr_assert_str_eq (json_string_value (json_object_get (enf, "status")), "created");
-    cr_assert_str_eq (json_string_value (json_object_get (enf, "enforcement")), enforcement);
+    cr_assert_str_eq (json_string_value (json_object_get (enf, "enforcement")),
+                      enforcement);
     cr_assert_str_eq (json_string_value (json_object_get (enf, "rule")), "t.r_match");
     cr_assert_eq (s_facts_count ("enforcement.created", event), 1);
 
@@ -503,9 +518,9 @@ Test (rules_actor, criteria_false_no_enforcement)
                                   "\"flag\": false, \"obj\": {}}",
                                   second));
     WAIT_FOR (json_array_size (s_fx.commands) == 1, NULL);
-    cr_assert_str_eq (json_string_value (json_object_get (json_array_get (s_fx.commands, 0),
-                                                          "event")),
-                      second);
+    cr_assert_str_eq (
+        json_string_value (json_object_get (json_array_get (s_fx.commands, 0), "event")),
+        second);
     cr_assert_eq (s_facts_count ("enforcement.created", event), 0);
     //  An unknown trigger type: stored, no enforcement
     char third[PROTO_UUID_STR_SIZE];
@@ -519,23 +534,23 @@ Test (rules_actor, timer_parameters_select_the_rule)
 {
     s_start_all ();
     char event[PROTO_UUID_STR_SIZE];
-    s_send (s_fx.sender,
-            s_event ("\"core.st2.IntervalTimer\"", "{\"unit\": \"seconds\", \"delta\": 10}",
-                     "{\"executed_at\": \"2026-01-01T00:00:00Z\"}", event));
+    s_send (s_fx.sender, s_event ("\"core.st2.IntervalTimer\"",
+                                  "{\"unit\": \"seconds\", \"delta\": 10}",
+                                  "{\"executed_at\": \"2026-01-01T00:00:00Z\"}", event));
     WAIT_FOR (json_array_size (s_fx.commands) == 1, NULL);
     json_t *command = json_array_get (s_fx.commands, 0);
-    cr_assert_str_eq (json_string_value (json_object_get (command, "rule")), "t.r_every10");
-    cr_assert_str_eq (json_string_value (
-                          json_object_get (json_object_get (command, "parameters"), "message")),
+    cr_assert_str_eq (json_string_value (json_object_get (command, "rule")),
+                      "t.r_every10");
+    cr_assert_str_eq (json_string_value (json_object_get (
+                          json_object_get (command, "parameters"), "message")),
                       "ten");
     cr_assert_eq (s_status_int ("enforcements"), 1);
     cr_assert_eq (s_facts_count ("enforcement.created", event), 1);
 
     //  Parameters no rule has: nothing
     char none[PROTO_UUID_STR_SIZE];
-    s_send (s_fx.sender,
-            s_event ("\"core.st2.IntervalTimer\"", "{\"unit\": \"seconds\", \"delta\": 7}", "{}",
-                     none));
+    s_send (s_fx.sender, s_event ("\"core.st2.IntervalTimer\"",
+                                  "{\"unit\": \"seconds\", \"delta\": 7}", "{}", none));
     WAIT_FOR (s_facts_count ("event.created", none) == 1, NULL);
     cr_assert_eq (s_status_int ("enforcements"), 1);
 
@@ -551,18 +566,18 @@ Test (rules_actor, redelivered_event_is_one_event)
 {
     s_start_all ();
     char event[PROTO_UUID_STR_SIZE];
-    proto_envelope_t *envelope
-        = s_event ("\"t.webhook\"", "{}",
-                   "{\"kind\": \"deploy\", \"app\": \"x\", \"n\": 1, \"flag\": true, "
-                   "\"obj\": []}",
-                   event);
+    proto_envelope_t *envelope =
+        s_event ("\"t.webhook\"", "{}",
+                 "{\"kind\": \"deploy\", \"app\": \"x\", \"n\": 1, \"flag\": true, "
+                 "\"obj\": []}",
+                 event);
     proto_envelope_t *again = proto_envelope_dup (envelope);
     cr_assert_not_null (again);
     bus_link_t *second = s_new_sender ("sensor-restarted@test");
     s_send (s_fx.sender, envelope);
     s_send (second, again);
-    WAIT_FOR (bus_link_unacked (s_fx.sender) == 0 && bus_link_unacked (second) == 0
-                  && json_array_size (s_fx.commands) >= 1,
+    WAIT_FOR (bus_link_unacked (s_fx.sender) == 0 && bus_link_unacked (second) == 0 &&
+                  json_array_size (s_fx.commands) >= 1,
               second);
     cr_assert_eq (s_status_int ("events"), 1);
     cr_assert_eq (s_status_int ("enforcements"), 1);
@@ -581,7 +596,8 @@ Test (rules_actor, render_failure_fails_the_enforcement)
 {
     s_start_all ();
     char event[PROTO_UUID_STR_SIZE];
-    s_send (s_fx.sender, s_event ("\"t.webhook\"", NULL, "{\"kind\": \"broken\"}", event));
+    s_send (s_fx.sender,
+            s_event ("\"t.webhook\"", NULL, "{\"kind\": \"broken\"}", event));
     WAIT_FOR (s_facts_count ("enforcement.created", event) == 1, NULL);
     json_t *fact = s_fact ("enforcement.created", event);
     cr_assert_str_eq (json_string_value (json_object_get (fact, "status")), "failed");
@@ -628,8 +644,8 @@ Test (rules_actor, outbox_survives_a_restart)
     cr_assert_eq (json_array_size (s_fx.commands), 1);
     json_t *command = json_array_get (s_fx.commands, 0);
     cr_assert_str_eq (json_string_value (json_object_get (command, "event")), event);
-    cr_assert_str_eq (json_string_value (
-                          json_object_get (json_object_get (command, "parameters"), "message")),
+    cr_assert_str_eq (json_string_value (json_object_get (
+                          json_object_get (command, "parameters"), "message")),
                       "deploy late");
     cr_assert_eq (s_status_int ("enforcements"), 1);
 }
@@ -641,13 +657,15 @@ Test (rules_actor, malformed_event_rejected)
     s_send (s_fx.sender, s_event ("5", NULL, "{}", NULL));
     WAIT_FOR (s_fx.reject_code[0], NULL);
     cr_assert_str_eq (s_fx.reject_code, "bad_request");
-    cr_assert (strstr (s_fx.reject_message, "trigger"), "message: %s", s_fx.reject_message);
+    cr_assert (strstr (s_fx.reject_message, "trigger"), "message: %s",
+               s_fx.reject_message);
     //  payload missing
     s_fx.reject_code[0] = 0;
     s_send (s_fx.sender, s_event ("\"t.webhook\"", NULL, NULL, NULL));
     WAIT_FOR (s_fx.reject_code[0], NULL);
     cr_assert_str_eq (s_fx.reject_code, "bad_request");
-    cr_assert (strstr (s_fx.reject_message, "payload"), "message: %s", s_fx.reject_message);
+    cr_assert (strstr (s_fx.reject_message, "payload"), "message: %s",
+               s_fx.reject_message);
     //  payload not a map
     s_fx.reject_code[0] = 0;
     s_send (s_fx.sender, s_event ("\"t.webhook\"", NULL, "[1]", NULL));
@@ -685,8 +703,8 @@ s_registry_command (bus_link_t *link, const char *type, const char *payload_json
 Test (rules_actor, rule_changes_apply_without_restart)
 {
     s_start_all ();
-    bus_link_t *registry = bus_link_new (bus_topology_connect (s_fx.topology, "registry.commands"),
-                                         "admin@test", NULL);
+    bus_link_t *registry = bus_link_new (
+        bus_topology_connect (s_fx.topology, "registry.commands"), "admin@test", NULL);
     cr_assert_not_null (registry);
     bus_link_set_reject_handler (registry, s_on_reject, NULL);
     WAIT_FOR (s_status_int ("rules_enabled") == 4, registry);
@@ -706,20 +724,24 @@ Test (rules_actor, rule_changes_apply_without_restart)
     s_registry_command (
         registry, "registry.rule.put",
         "{\"definition\": {\"name\": \"r_new\", \"pack\": \"t\", \"trigger\": {\"type\": "
-        "\"t.webhook\"}, \"criteria\": {\"trigger.payload.n\": {\"type\": \"greaterthan\", "
-        "\"pattern\": 10}}, \"action\": {\"ref\": \"t.echo\", \"parameters\": {\"message\": "
+        "\"t.webhook\"}, \"criteria\": {\"trigger.payload.n\": {\"type\": "
+        "\"greaterthan\", "
+        "\"pattern\": 10}}, \"action\": {\"ref\": \"t.echo\", \"parameters\": "
+        "{\"message\": "
         "\"n={{ trigger.payload.n }}\"}}}}");
-    WAIT_FOR (s_status_int ("rules") == 6 && s_status_int ("rules_enabled") == 4, registry);
+    WAIT_FOR (s_status_int ("rules") == 6 && s_status_int ("rules_enabled") == 4,
+              registry);
     char small[PROTO_UUID_STR_SIZE], big[PROTO_UUID_STR_SIZE];
     s_send (s_fx.sender, s_event ("\"t.webhook\"", NULL, "{\"n\": 5}", small));
     s_send (s_fx.sender, s_event ("\"t.webhook\"", NULL, "{\"n\": 50}", big));
-    WAIT_FOR (json_array_size (s_fx.commands) == 1 && s_facts_count ("event.created", small) == 1,
+    WAIT_FOR (json_array_size (s_fx.commands) == 1 &&
+                  s_facts_count ("event.created", small) == 1,
               registry);
     json_t *command = json_array_get (s_fx.commands, 0);
     cr_assert_str_eq (json_string_value (json_object_get (command, "rule")), "t.r_new");
     cr_assert_str_eq (json_string_value (json_object_get (command, "event")), big);
-    cr_assert_str_eq (json_string_value (
-                          json_object_get (json_object_get (command, "parameters"), "message")),
+    cr_assert_str_eq (json_string_value (json_object_get (
+                          json_object_get (command, "parameters"), "message")),
                       "n=50");
     cr_assert_eq (s_facts_count ("enforcement.created", small), 0);
 

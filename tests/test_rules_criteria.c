@@ -86,12 +86,14 @@ Test (rules_criteria, operator_table)
 {
     for (size_t i = 0; i < sizeof s_table / sizeof s_table[0]; i++) {
         const row_t *row = &s_table[i];
-        json_t *value = row->value ? json_loads (row->value, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *value =
+            row->value ? json_loads (row->value, JSON_DECODE_ANY, NULL) : NULL;
         json_t *pattern = json_loads (row->pattern, JSON_DECODE_ANY, NULL);
         cr_assert (pattern, "row %zu: bad pattern", i);
         int got = rules_criteria_test (row->op, value, pattern, NOW);
-        cr_expect_eq (got, row->expect, "row %zu: %s(%s, %s) = %d, expected %d", i, row->op,
-                      row->value ? row->value : "<missing>", row->pattern, got, row->expect);
+        cr_expect_eq (got, row->expect, "row %zu: %s(%s, %s) = %d, expected %d", i,
+                      row->op, row->value ? row->value : "<missing>", row->pattern, got,
+                      row->expect);
         json_decref (value);
         json_decref (pattern);
     }
@@ -104,15 +106,18 @@ Test (rules_criteria, compiled_criteria_are_anded)
         " \"trigger.host\": {\"type\": \"matchregex\", \"pattern\": \"^web[0-9]+$\"}}",
         0, NULL);
     char field[128], message[512];
-    rules_criteria_t *c = rules_criteria_new (criteria, field, sizeof field, message,
-                                              sizeof message);
+    rules_criteria_t *c =
+        rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
     cr_assert_not_null (c, "%s", message);
     json_t *yes = json_loads (
-        "{\"trigger\": {\"payload\": {\"status\": \"failed\", \"host\": \"web3\"}}}", 0, NULL);
+        "{\"trigger\": {\"payload\": {\"status\": \"failed\", \"host\": \"web3\"}}}", 0,
+        NULL);
     json_t *no1 = json_loads (
-        "{\"trigger\": {\"payload\": {\"status\": \"ok\", \"host\": \"web3\"}}}", 0, NULL);
+        "{\"trigger\": {\"payload\": {\"status\": \"ok\", \"host\": \"web3\"}}}", 0,
+        NULL);
     json_t *no2 = json_loads (
-        "{\"trigger\": {\"payload\": {\"status\": \"failed\", \"host\": \"db1\"}}}", 0, NULL);
+        "{\"trigger\": {\"payload\": {\"status\": \"failed\", \"host\": \"db1\"}}}", 0,
+        NULL);
     json_t *no3 = json_loads ("{\"trigger\": {\"payload\": {}}}", 0, NULL);
     cr_expect (rules_criteria_match (c, yes, NOW));
     cr_expect_not (rules_criteria_match (c, no1, NOW));
@@ -139,15 +144,16 @@ Test (rules_criteria, compile_errors_name_the_field)
         const char *field;
         const char *fragment;
     } cases[] = {
-        {"{\"trigger.payload.n\": {\"type\": \"equal\", \"pattern\": 3}}", "trigger.payload.n",
-         "criteria.trigger.payload.n: unknown operator \"equal\""},
-        {"{\"trigger.payload.n\": {\"pattern\": 3}}", "trigger.payload.n", "missing operator"},
+        {"{\"trigger.payload.n\": {\"type\": \"equal\", \"pattern\": 3}}",
+         "trigger.payload.n", "criteria.trigger.payload.n: unknown operator \"equal\""},
+        {"{\"trigger.payload.n\": {\"pattern\": 3}}", "trigger.payload.n",
+         "missing operator"},
         {"{\"trigger.payload.s\": {\"type\": \"matchregex\", \"pattern\": \"([\"}}",
          "trigger.payload.s", "invalid regular expression"},
         {"{\"trigger.payload.n\": {\"type\": \"lessthan\", \"pattern\": \"abc\"}}",
          "trigger.payload.n", "needs a number"},
-        {"{\"trigger.payload.n\": {\"type\": \"inside\", \"pattern\": 3}}", "trigger.payload.n",
-         "needs a list"},
+        {"{\"trigger.payload.n\": {\"type\": \"inside\", \"pattern\": 3}}",
+         "trigger.payload.n", "needs a list"},
         {"{\"trigger.payload.n\": 3}", "trigger.payload.n", "must be a mapping"},
         {"{\"trigger.payload.n\": {\"type\": \"equals\", \"pattern\": 1, \"extra\": 2}}",
          "trigger.payload.n", "unknown key \"extra\""},
@@ -156,12 +162,12 @@ Test (rules_criteria, compile_errors_name_the_field)
         json_t *criteria = json_loads (cases[i].criteria, 0, NULL);
         cr_assert (criteria, "case %zu", i);
         char field[128] = "", message[512] = "";
-        rules_criteria_t *c = rules_criteria_new (criteria, field, sizeof field, message,
-                                                  sizeof message);
+        rules_criteria_t *c =
+            rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
         cr_expect_null (c, "case %zu compiled", i);
         cr_expect_str_eq (field, cases[i].field, "case %zu", i);
-        cr_expect (strstr (message, cases[i].fragment) != NULL, "case %zu: '%s' lacks '%s'", i,
-                   message, cases[i].fragment);
+        cr_expect (strstr (message, cases[i].fragment) != NULL,
+                   "case %zu: '%s' lacks '%s'", i, message, cases[i].fragment);
         rules_criteria_destroy (&c);
         json_decref (criteria);
     }

@@ -25,7 +25,7 @@
 #include "store/store.h"
 
 static char s_root[PATH_MAX - 64]; //  this test's temporary directory
-static char s_dir[PATH_MAX];  //  the store directory inside it
+static char s_dir[PATH_MAX];       //  the store directory inside it
 
 static int
 s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -125,10 +125,9 @@ typedef struct {
 static int
 s_put_kv (store_txn_t *txn, void *arg)
 {
-    kv_t *kv = (kv_t *) arg;
+    kv_t *kv = (kv_t *)arg;
     return store_put (txn, kv->table, kv->key, strlen (kv->key), kv->value,
-                      strlen (kv->value))
-           != STORE_OK;
+                      strlen (kv->value)) != STORE_OK;
 }
 
 static void
@@ -154,13 +153,13 @@ typedef struct {
 static void
 s_batch_committed (void *arg)
 {
-    ((batch_t *) arg)->committed++;
+    ((batch_t *)arg)->committed++;
 }
 
 static int
 s_insert_batch (store_txn_t *txn, void *arg)
 {
-    batch_t *batch = (batch_t *) arg;
+    batch_t *batch = (batch_t *)arg;
     batch->runs++;
     uint8_t record[8192];
     cr_assert_leq (batch->size, sizeof (record));
@@ -219,14 +218,14 @@ Test (store, open_close_reopen)
 Test (store, config_defaults_and_rounding)
 {
     store_t *store = s_open ();
-    cr_assert_eq (store_map_size (store), (size_t) 64 << 20);
+    cr_assert_eq (store_map_size (store), (size_t)64 << 20);
     store_close (&store);
 
     //  A map size that is not a multiple of the page size is rounded up
     store_config_t config = {.map_size = 100001};
     snprintf (s_dir, sizeof (s_dir), "%s/rounded", s_root);
     store = s_open_config (s_dir, &config);
-    size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    size_t page = (size_t)sysconf (_SC_PAGESIZE);
     cr_assert_geq (store_map_size (store), 100001);
     cr_assert_eq (store_map_size (store) % page, 0, "map %zu", store_map_size (store));
     store_close (&store);
@@ -246,11 +245,11 @@ Test (store, creates_missing_parents)
 Test (store, strerror_names_every_code)
 {
     for (int code = 0; code < STORE_COUNT; code++) {
-        const char *text = store_strerror ((store_code_t) code);
+        const char *text = store_strerror ((store_code_t)code);
         cr_assert_not_null (text);
         cr_assert_neq (strcmp (text, "unknown error"), 0, "code %d", code);
         for (int other = 0; other < code; other++)
-            cr_assert_str_neq (text, store_strerror ((store_code_t) other));
+            cr_assert_str_neq (text, store_strerror ((store_code_t)other));
     }
     cr_assert_str_eq (store_strerror (STORE_COUNT), "unknown error");
 }
@@ -297,7 +296,7 @@ typedef struct {
 static int
 s_records (store_txn_t *txn, void *arg)
 {
-    records_t *r = (records_t *) arg;
+    records_t *r = (records_t *)arg;
     r->put = store_put (txn, r->table, "k1", 2, "v1", 2);
     store_put (txn, r->table, "k1", 2, "v1b", 3); //  overwrite
     r->put_new = store_put_new (txn, r->table, "k1", 2, "zz", 2);
@@ -363,7 +362,7 @@ typedef struct {
 static int
 s_take_ids (store_txn_t *txn, void *arg)
 {
-    ids_t *ids = (ids_t *) arg;
+    ids_t *ids = (ids_t *)arg;
     ids->ids[0] = store_next_id (txn, ids->a);
     ids->ids[1] = store_next_id (txn, ids->a);
     ids->ids[2] = store_next_id (txn, ids->b);
@@ -407,7 +406,7 @@ Test (store, ids_monotonic_per_table)
 static int
 s_del_last (store_txn_t *txn, void *arg)
 {
-    batch_t *batch = (batch_t *) arg;
+    batch_t *batch = (batch_t *)arg;
     return store_del_id (txn, batch->table, batch->last_id) != STORE_OK;
 }
 
@@ -438,7 +437,7 @@ typedef struct {
 static int
 s_put_id (store_txn_t *txn, void *arg)
 {
-    put_id_t *p = (put_id_t *) arg;
+    put_id_t *p = (put_id_t *)arg;
     return store_put_id (txn, p->table, p->id, "hand", 4) != STORE_OK;
 }
 
@@ -468,12 +467,12 @@ Test (store, insert_in_creation_order)
         uint64_t id = store_cursor_id (cursor);
         cr_assert_gt (id, previous, "ids in order");
         size_t size;
-        const uint8_t *data = (const uint8_t *) store_cursor_data (cursor, &size);
+        const uint8_t *data = (const uint8_t *)store_cursor_data (cursor, &size);
         if (id <= 300) {
             cr_assert_eq (id, previous + 1);
             cr_assert_eq (size, 24);
             cr_assert_eq (store_key_id (data), (id - 1) / 100 + 1, "record of id %lu",
-                          (unsigned long) id);
+                          (unsigned long)id);
         }
         previous = id;
         seen++;
@@ -505,11 +504,11 @@ s_assert_at (store_cursor_t *cursor, store_code_t code, const char *expect)
 {
     cr_assert_eq (code, STORE_OK, "expected '%s', got %s", expect, store_strerror (code));
     size_t size;
-    const char *key = (const char *) store_cursor_key (cursor, &size);
+    const char *key = (const char *)store_cursor_key (cursor, &size);
     cr_assert_not_null (key);
     cr_assert_eq (size, strlen (expect));
     cr_assert_eq (memcmp (key, expect, size), 0, "expected '%s', got '%.*s'", expect,
-                  (int) size, key);
+                  (int)size, key);
 }
 
 Test (store, cursor_moves)
@@ -536,7 +535,7 @@ Test (store, cursor_moves)
     s_assert_at (cursor, store_cursor_next (cursor), "a"); //  back from the front
     s_assert_at (cursor, store_cursor_last (cursor), "e");
     size_t size;
-    const char *data = (const char *) store_cursor_data (cursor, &size);
+    const char *data = (const char *)store_cursor_data (cursor, &size);
     cr_assert_eq (size, 1);
     cr_assert_eq (data[0], '5');
 
@@ -577,7 +576,7 @@ typedef struct {
 static int
 s_purge_even (store_txn_t *txn, void *arg)
 {
-    purge_t *purge = (purge_t *) arg;
+    purge_t *purge = (purge_t *)arg;
     store_cursor_t *cursor = store_cursor_new (txn, purge->table);
     if (!cursor)
         return -1;
@@ -639,7 +638,7 @@ typedef struct {
 static int
 s_index_fill (store_txn_t *txn, void *arg)
 {
-    index_t *ix = (index_t *) arg;
+    index_t *ix = (index_t *)arg;
     //  Ids that sort wrongly unless compared as big-endian numbers
     uint64_t ids[] = {256, 3, 1ULL << 40, 255, 7};
     int n = 0;
@@ -657,12 +656,12 @@ s_index_fill (store_txn_t *txn, void *arg)
 static void
 s_assert_id (store_cursor_t *cursor, store_code_t code, uint64_t id)
 {
-    cr_assert_eq (code, STORE_OK, "expected id %lu, got %s", (unsigned long) id,
+    cr_assert_eq (code, STORE_OK, "expected id %lu, got %s", (unsigned long)id,
                   store_strerror (code));
     cr_assert_eq (store_cursor_id (cursor), id, "expected id %lu, got %lu",
-                  (unsigned long) id, (unsigned long) store_cursor_id (cursor));
+                  (unsigned long)id, (unsigned long)store_cursor_id (cursor));
     size_t size;
-    const char *key = (const char *) store_cursor_key (cursor, &size);
+    const char *key = (const char *)store_cursor_key (cursor, &size);
     cr_assert_eq (size, 1);
     cr_assert_eq (key[0], 'x');
     store_cursor_data (cursor, &size);
@@ -676,7 +675,8 @@ Test (store, index_add_del_iterate_seek)
     cr_assert_eq (store_write (store, s_index_fill, &ix), STORE_OK, "%s",
                   store_last_error (store));
     for (int i = 0; i < 7; i++)
-        cr_assert_eq (ix.codes[i], STORE_OK, "op %d: %s", i, store_strerror (ix.codes[i]));
+        cr_assert_eq (ix.codes[i], STORE_OK, "op %d: %s", i,
+                      store_strerror (ix.codes[i]));
     cr_assert_eq (ix.codes[7], STORE_OK);
     cr_assert_eq (ix.codes[8], STORE_NOTFOUND);
     cr_assert_eq (ix.codes[9], STORE_NOTFOUND);
@@ -748,7 +748,7 @@ typedef struct {
 static int
 s_index_purge (store_txn_t *txn, void *arg)
 {
-    index_purge_t *p = (index_purge_t *) arg;
+    index_purge_t *p = (index_purge_t *)arg;
     store_cursor_t *cursor = store_cursor_new_index (txn, p->index, "b", 1);
     store_code_t code;
     while ((code = store_cursor_next (cursor)) == STORE_OK) {
@@ -763,11 +763,13 @@ s_index_purge (store_txn_t *txn, void *arg)
 static int
 s_index_many (store_txn_t *txn, void *arg)
 {
-    store_table_t *index = (store_table_t *) arg;
+    store_table_t *index = (store_table_t *)arg;
     for (uint64_t id = 1; id <= 300; id++)
-        if (store_index_add (txn, index, id % 3 == 0 ? "a" : id % 3 == 1 ? "b" : "c", 1,
-                             id)
-            != STORE_OK)
+        if (store_index_add (txn, index,
+                             id % 3 == 0   ? "a"
+                             : id % 3 == 1 ? "b"
+                                           : "c",
+                             1, id) != STORE_OK)
             return -1;
     return 0;
 }
@@ -805,7 +807,7 @@ static void
 s_callback (void *arg)
 {
     callbacks_t *c = s_callbacks;
-    c->order[c->norder++] = (int) (intptr_t) arg;
+    c->order[c->norder++] = (int)(intptr_t)arg;
     if (c->norder == 1)
         c->visible_in_callback = s_get_string (c->store, c->table, "cb") != NULL;
 }
@@ -813,9 +815,9 @@ s_callback (void *arg)
 static int
 s_register_callbacks (store_txn_t *txn, void *arg)
 {
-    callbacks_t *c = (callbacks_t *) arg;
+    callbacks_t *c = (callbacks_t *)arg;
     for (intptr_t i = 1; i <= 3; i++)
-        if (store_txn_on_commit (txn, s_callback, (void *) i) != 0)
+        if (store_txn_on_commit (txn, s_callback, (void *)i) != 0)
             return -1;
     if (c->norder != 0)
         return -1; //  ran too early
@@ -865,7 +867,7 @@ s_noop (store_txn_t *txn, void *arg)
 static int
 s_nested (store_txn_t *txn, void *arg)
 {
-    nested_t *n = (nested_t *) arg;
+    nested_t *n = (nested_t *)arg;
     n->nested = store_write (n->store, s_noop, NULL);
     n->opened = store_table (n->store, "new_inside", false);
     return store_put (txn, n->table, "k", 1, "v", 1) != STORE_OK;
@@ -896,7 +898,7 @@ typedef struct {
 static int
 s_long_key (store_txn_t *txn, void *arg)
 {
-    long_key_t *lk = (long_key_t *) arg;
+    long_key_t *lk = (long_key_t *)arg;
     if (store_put (txn, lk->table, "good", 4, "1", 1) != STORE_OK)
         return -1;
     if (store_insert (txn, lk->table, "r", 1, &lk->id) != STORE_OK)
@@ -946,16 +948,16 @@ Test (store, map_grows_from_64k)
     store_table_t *table = s_table (store, "big", false);
     size_t total = 0;
     int runs = 0;
-    for (uint64_t tag = 1; total < (size_t) 4 << 20; tag++) {
+    for (uint64_t tag = 1; total < (size_t)4 << 20; tag++) {
         batch_t batch = {table, 64, 1024, tag};
-        cr_assert_eq (store_write (store, s_insert_batch, &batch), STORE_OK, "batch %lu: %s",
-                      (unsigned long) tag, store_last_error (store));
+        cr_assert_eq (store_write (store, s_insert_batch, &batch), STORE_OK,
+                      "batch %lu: %s", (unsigned long)tag, store_last_error (store));
         cr_assert_eq (batch.committed, 1, "callback once even after retries");
         runs += batch.runs;
         total += 64 * 1024;
     }
     cr_assert_gt (store_growths (store), 0);
-    cr_assert_gt (runs, (int) (total / (64 * 1024)), "some batches ran again");
+    cr_assert_gt (runs, (int)(total / (64 * 1024)), "some batches ran again");
     cr_assert_geq (store_map_size (store), total);
     cr_assert_geq (store_used_size (store), total);
     cr_assert_eq (s_count (store, table), total / 1024);
@@ -969,7 +971,7 @@ Test (store, map_grows_from_64k)
     while (store_cursor_next (cursor) == STORE_OK) {
         cr_assert_eq (store_cursor_id (cursor), ++id);
         size_t size;
-        const uint8_t *data = (const uint8_t *) store_cursor_data (cursor, &size);
+        const uint8_t *data = (const uint8_t *)store_cursor_data (cursor, &size);
         cr_assert_eq (size, 1024);
         cr_assert_eq (store_key_id (data), (id - 1) / 64 + 1);
     }
@@ -1057,7 +1059,7 @@ s_wait_child (pid_t pid, int seconds)
     }
     kill (pid, SIGKILL);
     waitpid (pid, &status, 0);
-    cr_assert_fail ("child %d did not finish in %d s", (int) pid, seconds);
+    cr_assert_fail ("child %d did not finish in %d s", (int)pid, seconds);
     return status;
 }
 
@@ -1072,13 +1074,13 @@ Test (store, locked_by_another_process)
         char message[512] = "";
         store_t *other = store_open (s_dir, NULL, &code, message, sizeof (message));
         char expect[64];
-        snprintf (expect, sizeof (expect), "(pid %d)", (int) owner);
+        snprintf (expect, sizeof (expect), "(pid %d)", (int)owner);
         if (other)
             _exit (1);
         if (code != STORE_LOCKED)
             _exit (2);
-        if (!strstr (message, "in use by another process") || !strstr (message, expect)
-            || !strstr (message, s_dir))
+        if (!strstr (message, "in use by another process") || !strstr (message, expect) ||
+            !strstr (message, s_dir))
             _exit (3);
         _exit (0);
     }
@@ -1153,7 +1155,7 @@ Test (store, corrupt_data_file)
     uint32_t state = 12345;
     for (int i = 0; i < 64 * 1024; i++) {
         state = state * 1103515245u + 12345u;
-        fputc ((int) (state >> 16) & 0xff, f);
+        fputc ((int)(state >> 16) & 0xff, f);
     }
     fclose (f);
 
@@ -1179,7 +1181,7 @@ Test (store, corrupt_data_file)
 static int
 s_crash_batch (store_txn_t *txn, void *arg)
 {
-    batch_t *batch = (batch_t *) arg;
+    batch_t *batch = (batch_t *)arg;
     uint8_t record[256];
     memset (record, 0xc3, sizeof (record));
     store_id_key (batch->tag, record);
@@ -1197,7 +1199,7 @@ s_crash_batch (store_txn_t *txn, void *arg)
 static void
 s_crash_writer (int fd)
 {
-    store_config_t config = {.map_size = (size_t) 512 << 20};
+    store_config_t config = {.map_size = (size_t)512 << 20};
     store_t *store = store_open (s_dir, &config, NULL, NULL, 0);
     if (!store)
         _exit (2);
@@ -1227,9 +1229,9 @@ typedef struct {
 static int
 s_reader_line (const char *line, void *arg)
 {
-    reader_count_t *count = (reader_count_t *) arg;
+    reader_count_t *count = (reader_count_t *)arg;
     int pid;
-    if (sscanf (line, "%d", &pid) == 1 && pid == (int) count->pid)
+    if (sscanf (line, "%d", &pid) == 1 && pid == (int)count->pid)
         count->slots++;
     return 0;
 }
@@ -1238,8 +1240,8 @@ static void
 s_witness (int in, int out, pid_t writer)
 {
     MDB_env *env;
-    if (mdb_env_create (&env) || mdb_env_set_maxdbs (env, 200)
-        || mdb_env_open (env, s_dir, MDB_NOTLS, 0640))
+    if (mdb_env_create (&env) || mdb_env_set_maxdbs (env, 200) ||
+        mdb_env_open (env, s_dir, MDB_NOTLS, 0640))
         _exit (2);
     int ready = 1;
     if (write (out, &ready, sizeof (ready)) != sizeof (ready))
@@ -1264,10 +1266,10 @@ s_read_within (int fd, void *buffer, size_t size, int ms)
         struct pollfd item = {fd, POLLIN, 0};
         if (poll (&item, 1, ms) != 1)
             return false;
-        ssize_t rc = read (fd, (char *) buffer + got, size - got);
+        ssize_t rc = read (fd, (char *)buffer + got, size - got);
         if (rc <= 0)
             return false;
-        got += (size_t) rc;
+        got += (size_t)rc;
     }
     return true;
 }
@@ -1305,7 +1307,7 @@ Test (store, crash_keeps_whole_batches, .timeout = 120)
             kill (writer, SIGKILL);
             waitpid (writer, NULL, 0);
             cr_assert_fail ("writer reported %lu batches, then stopped",
-                            (unsigned long) reported);
+                            (unsigned long)reported);
         }
         cr_assert_eq (tag, reported + 1, "batches reported in order");
         reported = tag;
@@ -1351,12 +1353,12 @@ Test (store, crash_keeps_whole_batches, .timeout = 120)
     cr_assert_not_null (txn);
     store_cursor_t *cursor = store_cursor_new (txn, table);
     size_t max = 1024;
-    uint32_t *counts = (uint32_t *) calloc (max, sizeof (uint32_t));
+    uint32_t *counts = (uint32_t *)calloc (max, sizeof (uint32_t));
     uint64_t expect_id = 0, last_batch = 0;
     while (store_cursor_next (cursor) == STORE_OK) {
         cr_assert_eq (store_cursor_id (cursor), ++expect_id, "ids have no holes");
         size_t size;
-        const uint8_t *data = (const uint8_t *) store_cursor_data (cursor, &size);
+        const uint8_t *data = (const uint8_t *)store_cursor_data (cursor, &size);
         cr_assert_eq (size, 256);
         uint64_t batch = store_key_id (data);
         uint32_t index;
@@ -1364,7 +1366,7 @@ Test (store, crash_keeps_whole_batches, .timeout = 120)
         cr_assert_eq (index, (expect_id - 1) % CRASH_BATCH, "records in batch order");
         cr_assert_geq (batch, 1);
         while (batch >= max) {
-            counts = (uint32_t *) realloc (counts, 2 * max * sizeof (uint32_t));
+            counts = (uint32_t *)realloc (counts, 2 * max * sizeof (uint32_t));
             memset (counts + max, 0, max * sizeof (uint32_t));
             max *= 2;
         }
@@ -1378,7 +1380,7 @@ Test (store, crash_keeps_whole_batches, .timeout = 120)
     cr_assert_geq (last_batch, reported, "every reported batch is there");
     for (uint64_t batch = 1; batch <= last_batch; batch++)
         cr_assert_eq (counts[batch], CRASH_BATCH, "batch %lu has %u records, not %d",
-                      (unsigned long) batch, counts[batch], CRASH_BATCH);
+                      (unsigned long)batch, counts[batch], CRASH_BATCH);
     free (counts);
     cr_assert_eq (expect_id, last_batch * CRASH_BATCH, "no partial batch");
 

@@ -58,8 +58,9 @@ Test (worker_process, hostile_parameter_is_only_data)
     cr_assert_not_null (mkdtemp (dir));
     char file[64], value[512], env[600];
     snprintf (file, sizeof file, "%s/PWNED", dir);
-    snprintf (value, sizeof value, "$(touch %s) `touch %s`; touch %s\ntouch %s | touch %s && x",
-              file, file, file, file, file);
+    snprintf (value, sizeof value,
+              "$(touch %s) `touch %s`; touch %s\ntouch %s | touch %s && x", file, file,
+              file, file, file);
     snprintf (env, sizeof env, "ATTUNE_PARAM_MESSAGE=%s", value);
     //  The action author's command uses the parameter, quoted, as data
     char *argv[] = {"/bin/sh", "-c", "printf '%s' \"$ATTUNE_PARAM_MESSAGE\"", NULL};
@@ -82,7 +83,7 @@ Test (worker_process, timeout_terminates_the_whole_group)
     cr_expect_not (r->exited);
     cr_expect_eq (r->signal, SIGTERM);
     cr_expect_lt (r->duration_us, 2000000);
-    pid_t child = (pid_t) atoi (r->out);
+    pid_t child = (pid_t)atoi (r->out);
     cr_assert_gt (child, 0, "no background pid in '%s'", r->out);
     //  Give the kernel a moment to deliver; poll rather than sleep blindly
     bool gone = false;
@@ -95,7 +96,7 @@ Test (worker_process, timeout_terminates_the_whole_group)
         else {
             char state = 0;
             int ignored = fscanf (f, "%*d %*s %c", &state);
-            (void) ignored;
+            (void)ignored;
             fclose (f);
             gone = state == 'Z' || state == 'X';
             if (!gone)
@@ -131,7 +132,7 @@ Test (worker_process, output_capped_and_flagged)
 
 Test (worker_process, unread_large_input_does_not_hang)
 {
-    char *input = (char *) malloc (4 * 1024 * 1024 + 1);
+    char *input = (char *)malloc (4 * 1024 * 1024 + 1);
     memset (input, 'a', 4 * 1024 * 1024);
     input[4 * 1024 * 1024] = 0;
     char *argv[] = {"/bin/true", NULL};
@@ -147,8 +148,8 @@ Test (worker_process, inherited_descriptors_are_closed)
     int fd = open ("/dev/null", O_RDONLY); //  not close-on-exec
     cr_assert (fd >= 0);
     cr_assert_eq (dup2 (fd, 42), 42);
-    char *argv[] = {"/bin/sh", "-c", "test -e /proc/self/fd/42 && echo open || echo closed",
-                    NULL};
+    char *argv[] = {"/bin/sh", "-c",
+                    "test -e /proc/self/fd/42 && echo open || echo closed", NULL};
     worker_process_t *p = s_run (argv, NULL, NULL, 0, 0, 0);
     cr_expect_str_eq (worker_process_result (p)->out, "closed\n");
     worker_process_destroy (&p);

@@ -30,7 +30,7 @@ s_now (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void
@@ -92,7 +92,7 @@ bench_envelope (void)
         bytes = buf.size;
         proto_envelope_destroy (&copy);
     }
-    double ours = (double) n / (s_now () - t0);
+    double ours = (double)n / (s_now () - t0);
 
     //  Raw: msgpack_pack_* of the same map into a reused sbuffer and
     //  msgpack_unpack into a reused zone (what BASELINES.md measures).
@@ -114,7 +114,7 @@ bench_envelope (void)
         msgpack_pack_str_with_body (&pk, "source", 6);
         msgpack_pack_str_with_body (&pk, "executor@bench", 14);
         msgpack_pack_str_with_body (&pk, "ts", 2);
-        msgpack_pack_int64 (&pk, 1700000000000000LL + (int64_t) i);
+        msgpack_pack_int64 (&pk, 1700000000000000LL + (int64_t)i);
         msgpack_pack_str_with_body (&pk, "corr", 4);
         msgpack_pack_nil (&pk);
         msgpack_pack_str_with_body (&pk, "trace", 5);
@@ -130,10 +130,11 @@ bench_envelope (void)
         msgpack_object obj;
         size_t off = 0;
         msgpack_zone_clear (&zone);
-        if (msgpack_unpack (buf.data, buf.size, &off, &zone, &obj) != MSGPACK_UNPACK_SUCCESS)
+        if (msgpack_unpack (buf.data, buf.size, &off, &zone, &obj) !=
+            MSGPACK_UNPACK_SUCCESS)
             exit (1);
     }
-    double raw = (double) n / (s_now () - t0);
+    double raw = (double)n / (s_now () - t0);
     char what[80];
     snprintf (what, sizeof what, "encode+decode (%zu-byte envelope)", bytes);
     s_row (what, ours, raw, "msg/s", 0);
@@ -148,8 +149,8 @@ bench_envelope (void)
 typedef struct {
     const char *endpoint;
     size_t count;
-    int raw;      //  1: raw PULL socket; 0: bus subscriber
-    int decode;   //  bus: 1 decode envelopes, 0 recv_raw
+    int raw;    //  1: raw PULL socket; 0: bus subscriber
+    int decode; //  bus: 1 decode envelopes, 0 recv_raw
     size_t got;
     uint64_t missed;
     zsock_t *ready_pipe;
@@ -158,7 +159,7 @@ typedef struct {
 static void *
 s_sink (void *argp)
 {
-    sink_args_t *args = (sink_args_t *) argp;
+    sink_args_t *args = (sink_args_t *)argp;
     if (args->raw) {
         void *ctx = zsys_init ();
         void *pull = zmq_socket (ctx, ZMQ_PULL);
@@ -241,7 +242,7 @@ s_facts_raw (const char *endpoint, const void *bytes, size_t size, size_t n)
     for (size_t i = 0; i < n; i++)
         zmq_send (push, bytes, size, 0);
     pthread_join (thread, NULL);
-    double rate = (double) args.got / (s_now () - t0);
+    double rate = (double)args.got / (s_now () - t0);
     zmq_close (push);
     return rate;
 }
@@ -300,7 +301,7 @@ s_facts_bus (const char *endpoint, proto_envelope_t *env, size_t n, int decode,
         msgpack_sbuffer_destroy (&buf);
     }
     pthread_join (thread, NULL);
-    double rate = (double) args.got / (s_now () - t0);
+    double rate = (double)args.got / (s_now () - t0);
     *missed = args.missed;
     zsock_destroy (&pipe_pub);
     zsock_destroy (&pipe_sub);
@@ -326,13 +327,15 @@ bench_facts (void)
         uint64_t missed = 0;
         char what[96];
         double ours = s_facts_bus (transports[t][1], env, n, 1, &missed);
-        snprintf (what, sizeof what, "%s: publish+decode, %zu-byte envelope", transports[t][0],
-                  buf.size);
+        snprintf (what, sizeof what, "%s: publish+decode, %zu-byte envelope",
+                  transports[t][0], buf.size);
         s_row (what, ours, raw, "msg/s", 0.5);
         if (missed)
-            printf ("    (subscriber reported %llu missed)\n", (unsigned long long) missed);
+            printf ("    (subscriber reported %llu missed)\n",
+                    (unsigned long long)missed);
         ours = s_facts_bus (transports[t][1], env, n, 0, &missed);
-        snprintf (what, sizeof what, "%s: transport only (pre-encoded)", transports[t][0]);
+        snprintf (what, sizeof what, "%s: transport only (pre-encoded)",
+                  transports[t][0]);
         s_row (what, ours, raw, "msg/s", 0.5);
     }
     msgpack_sbuffer_destroy (&buf);
@@ -358,8 +361,9 @@ s_inbox_handler (void *arg, store_txn_t *txn, proto_envelope_t *command,
 static void *
 s_inbox_thread (void *argp)
 {
-    inbox_args_t *args = (inbox_args_t *) argp;
-    zmq_pollitem_t item = {zsock_resolve (bus_inbox_sock (args->inbox)), 0, ZMQ_POLLIN, 0};
+    inbox_args_t *args = (inbox_args_t *)argp;
+    zmq_pollitem_t item = {zsock_resolve (bus_inbox_sock (args->inbox)), 0, ZMQ_POLLIN,
+                           0};
     while (!args->stop) {
         int timeout = bus_inbox_timeout (args->inbox);
         if (timeout > 50)
@@ -399,7 +403,7 @@ s_link_run (const char *label, const char *endpoint, store_t *store, size_t n)
     if (bus_link_flush (link, 30000) != 0)
         fprintf (stderr, "bench: link flush timed out (%zu unacked)\n",
                  bus_link_unacked (link));
-    double rate = (double) n / (s_now () - t0);
+    double rate = (double)n / (s_now () - t0);
     s_row (label, rate, 0, "cmd/s", 0);
     args.stop = 1;
     pthread_join (thread, NULL);
@@ -452,10 +456,11 @@ typedef struct {
 static int
 s_write_batch (store_txn_t *txn, void *argp)
 {
-    write_args_t *args = (write_args_t *) argp;
+    write_args_t *args = (write_args_t *)argp;
     for (size_t i = 0; i < args->puts; i++) {
         uint64_t id;
-        if (store_insert (txn, args->table, args->value, args->value_size, &id) != STORE_OK)
+        if (store_insert (txn, args->table, args->value, args->value_size, &id) !=
+            STORE_OK)
             return -1;
     }
     return 0;
@@ -480,7 +485,7 @@ s_store_ours (const char *name, size_t txns, size_t puts, const uint8_t *value,
             fprintf (stderr, "bench: store_write: %s\n", store_last_error (store));
             exit (1);
         }
-    double rate = (double) (txns * puts) / (s_now () - t0);
+    double rate = (double)(txns * puts) / (s_now () - t0);
     store_close (&store);
     return rate;
 }
@@ -509,14 +514,14 @@ s_store_raw (const char *name, size_t txns, size_t puts, const uint8_t *value,
         for (size_t i = 0; i < puts; i++) {
             uint8_t key[8];
             store_id_key (next++, key);
-            MDB_val k = {8, key}, v = {value_size, (void *) value};
+            MDB_val k = {8, key}, v = {value_size, (void *)value};
             if (mdb_put (txn, dbi, &k, &v, MDB_APPEND) != 0)
                 exit (1);
         }
         if (mdb_txn_commit (txn) != 0)
             exit (1);
     }
-    double rate = (double) (txns * puts) / (s_now () - t0);
+    double rate = (double)(txns * puts) / (s_now () - t0);
     mdb_env_close (env);
     return rate;
 }
@@ -559,17 +564,19 @@ main (int argc, char *argv[])
                 snprintf (s_dir, sizeof s_dir, "%s", optarg);
                 break;
             case 'h':
-                printf ("usage: attune-bench [--quick] [--only envelope|facts|link|store] "
-                        "[--dir DIR]\n");
+                printf (
+                    "usage: attune-bench [--quick] [--only envelope|facts|link|store] "
+                    "[--dir DIR]\n");
                 return 0;
             default:
                 fprintf (stderr, "attune-bench: try --help\n");
                 return 2;
         }
     }
-    if (only && !streq (only, "envelope") && !streq (only, "facts") && !streq (only, "link")
-        && !streq (only, "store")) {
-        fprintf (stderr, "attune-bench: unknown benchmark '%s' (envelope, facts, link, store)\n",
+    if (only && !streq (only, "envelope") && !streq (only, "facts") &&
+        !streq (only, "link") && !streq (only, "store")) {
+        fprintf (stderr,
+                 "attune-bench: unknown benchmark '%s' (envelope, facts, link, store)\n",
                  only);
         return 2;
     }

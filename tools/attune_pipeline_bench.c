@@ -40,7 +40,7 @@
 extern char **environ;
 
 static char s_root[4096];
-static int s_slots = 256;      //  worker slots for the core.noop runs
+static int s_slots = 256;     //  worker slots for the core.noop runs
 static int s_shell_slots = 4; //  worker slots for the shell run
 
 static void
@@ -67,7 +67,7 @@ s_write (const char *path, const char *text)
 static int
 s_compare (const void *a, const void *b)
 {
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -127,7 +127,7 @@ s_send_event (s_system_t *sys, const char *trigger, int64_t n)
 {
     proto_envelope_t *event = proto_envelope_new ("event.create", "bench@bench");
     json_t *payload = json_pack ("{s:s, s:{}, s:{s:I}}", "trigger", trigger,
-                                 "trigger_parameters", "payload", "n", (json_int_t) n);
+                                 "trigger_parameters", "payload", "n", (json_int_t)n);
     proto_envelope_set_payload_json (event, payload, NULL);
     json_decref (payload);
     proto_envelope_set_ts (event, proto_now_usec ());
@@ -157,8 +157,8 @@ s_percentile (int64_t *values, size_t count, double p)
 {
     if (!count)
         return 0;
-    size_t index = (size_t) (p * (double) (count - 1));
-    return (double) values[index];
+    size_t index = (size_t)(p * (double)(count - 1));
+    return (double)values[index];
 }
 
 //  Run `count` events of `trigger` at `rate` per second (0 = as fast as
@@ -168,28 +168,28 @@ s_percentile (int64_t *values, size_t count, double p)
 static void
 s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const char *label)
 {
-    int64_t *sent = (int64_t *) calloc (count, sizeof (int64_t));
-    int64_t *done = (int64_t *) calloc (count, sizeof (int64_t));
+    int64_t *sent = (int64_t *)calloc (count, sizeof (int64_t));
+    int64_t *done = (int64_t *)calloc (count, sizeof (int64_t));
     size_t seen = 0;
     int64_t t0 = proto_now_usec ();
     for (size_t i = 0; i < count; i++) {
         if (rate > 0) {
-            int64_t due = t0 + (int64_t) ((double) i * 1e6 / rate);
+            int64_t due = t0 + (int64_t)((double)i * 1e6 / rate);
             while (proto_now_usec () < due) {
                 //  Wait on the fact socket, so a completion is timestamped
                 //  when it arrives, not when a sleep ends
-                zmq_pollitem_t items[2]
-                    = {{zsock_resolve (bus_sub_sock (sys->sub)), 0, ZMQ_POLLIN, 0},
-                       {zsock_resolve (bus_link_sock (sys->link)), 0, ZMQ_POLLIN, 0}};
+                zmq_pollitem_t items[2] = {
+                    {zsock_resolve (bus_sub_sock (sys->sub)), 0, ZMQ_POLLIN, 0},
+                    {zsock_resolve (bus_link_sock (sys->link)), 0, ZMQ_POLLIN, 0}};
                 int64_t wait_ms = (due - proto_now_usec ()) / 1000;
-                zmq_poll (items, 2, (long) (wait_ms > 0 ? wait_ms : 0));
+                zmq_poll (items, 2, (long)(wait_ms > 0 ? wait_ms : 0));
                 s_drain (sys, done, count, &seen, 0);
                 bus_link_handle (sys->link);
                 bus_link_tick (sys->link);
             }
         }
         sent[i] = proto_now_usec ();
-        s_send_event (sys, trigger, (int64_t) i);
+        s_send_event (sys, trigger, (int64_t)i);
         if ((i & 63) == 0) {
             bus_link_handle (sys->link);
             s_drain (sys, done, count, &seen, 0);
@@ -203,15 +203,16 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
     }
     int64_t t1 = proto_now_usec ();
     if (seen < count)
-        printf ("  %s: only %zu of %zu executions completed in time\n", label, seen, count);
+        printf ("  %s: only %zu of %zu executions completed in time\n", label, seen,
+                count);
     size_t n = seen < count ? seen : count;
-    int64_t *lat = (int64_t *) calloc (n ? n : 1, sizeof (int64_t));
+    int64_t *lat = (int64_t *)calloc (n ? n : 1, sizeof (int64_t));
     for (size_t i = 0; i < n; i++)
         lat[i] = done[i] - sent[i];
     qsort (lat, n, sizeof (int64_t), s_compare);
     printf ("  %-38s %9.0f exec/s   p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n", label,
-            (double) n / ((double) (t1 - t0) / 1e6), s_percentile (lat, n, 0.50) / 1000.0,
-            s_percentile (lat, n, 0.99) / 1000.0, n ? (double) lat[n - 1] / 1000.0 : 0);
+            (double)n / ((double)(t1 - t0) / 1e6), s_percentile (lat, n, 0.50) / 1000.0,
+            s_percentile (lat, n, 0.99) / 1000.0, n ? (double)lat[n - 1] / 1000.0 : 0);
     free (lat);
     free (sent);
     free (done);
@@ -253,7 +254,7 @@ s_raw_spawn (size_t count, int parallel)
             finished++;
         }
     }
-    return (double) count / ((double) (proto_now_usec () - t0) / 1e6);
+    return (double)count / ((double)(proto_now_usec () - t0) / 1e6);
 }
 
 int
@@ -264,16 +265,12 @@ main (int argc, char *argv[])
     size_t rate_events = 5000;
     bool nosync = false;
     const char *dir = NULL;
-    static struct option options[] = {{"events", required_argument, 0, 'n'},
-                                      {"rate", required_argument, 0, 'r'},
-                                      {"shell", required_argument, 0, 's'},
-                                      {"dir", required_argument, 0, 'd'},
-                                      {"slots", required_argument, 0, 'w'},
-                                      {"shell-slots", required_argument, 0, 'S'},
-                                      {"no-fsync", no_argument, 0, 'f'},
-                                      {"quick", no_argument, 0, 'q'},
-                                      {"help", no_argument, 0, 'h'},
-                                      {0, 0, 0, 0}};
+    static struct option options[] = {
+        {"events", required_argument, 0, 'n'}, {"rate", required_argument, 0, 'r'},
+        {"shell", required_argument, 0, 's'},  {"dir", required_argument, 0, 'd'},
+        {"slots", required_argument, 0, 'w'},  {"shell-slots", required_argument, 0, 'S'},
+        {"no-fsync", no_argument, 0, 'f'},     {"quick", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int option;
     while ((option = getopt_long (argc, argv, "n:r:s:d:w:S:fqh", options, NULL)) != -1) {
         switch (option) {
@@ -304,21 +301,23 @@ main (int argc, char *argv[])
                 rate_events = 2000;
                 break;
             default:
-                printf ("usage: attune-pipeline-bench [--events N] [--rate R] [--shell N] "
-                        "[--slots N] [--shell-slots N] [--dir DIR] [--no-fsync] [--quick]\n");
+                printf (
+                    "usage: attune-pipeline-bench [--events N] [--rate R] [--shell N] "
+                    "[--slots N] [--shell-slots N] [--dir DIR] [--no-fsync] [--quick]\n");
                 return option == 'h' ? 0 : 2;
         }
     }
     if (events == 0 || rate <= 0 || s_slots < 1 || s_shell_slots < 1 || shell == 0) {
-        fprintf (stderr,
-                 "attune-pipeline-bench: --events, --rate, --shell and the slots must be > 0\n");
+        fprintf (stderr, "attune-pipeline-bench: --events, --rate, --shell and the slots "
+                         "must be > 0\n");
         return 2;
     }
     zsys_init ();
     zsys_set_logstream (NULL);
     snprintf (s_root, sizeof s_root, "%s/attune-pipeline-XXXXXX", dir ? dir : "/var/tmp");
     if (!mkdtemp (s_root)) {
-        fprintf (stderr, "bench: cannot create a directory under %s\n", dir ? dir : "/var/tmp");
+        fprintf (stderr, "bench: cannot create a directory under %s\n",
+                 dir ? dir : "/var/tmp");
         return 1;
     }
     char link_target[4200], link_path[4200];
@@ -353,7 +352,8 @@ main (int argc, char *argv[])
     char label[96];
     snprintf (label, sizeof label, "events -> core.noop, full rate (%zu)", events);
     s_run (&sys, "bench.event", events, 0, label);
-    snprintf (label, sizeof label, "events -> core.noop at %.0f/s (%zu)", rate, rate_events);
+    snprintf (label, sizeof label, "events -> core.noop at %.0f/s (%zu)", rate,
+              rate_events);
     s_run (&sys, "bench.event", rate_events, rate, label);
     s_system_stop (&sys);
 
@@ -365,7 +365,7 @@ main (int argc, char *argv[])
     int64_t t0 = proto_now_usec ();
     snprintf (label, sizeof label, "events -> shell 'echo hello' (%zu)", shell);
     s_run (&sys, "bench.shell", shell, 0, label);
-    double ours = (double) shell / ((double) (proto_now_usec () - t0) / 1e6);
+    double ours = (double)shell / ((double)(proto_now_usec () - t0) / 1e6);
     s_system_stop (&sys);
     double raw1 = s_raw_spawn (shell, 1);
     double rawn = s_raw_spawn (shell, s_slots);

@@ -43,21 +43,23 @@ static const s_actor_def_t s_actors[] = {{"registry", registry_actor},
 static void
 s_usage (FILE *out)
 {
-    fprintf (out,
-             "usage: attuned [options]\n"
-             "  -c, --config FILE     topology (ZPL): endpoints, and which actors run here\n"
-             "  -d, --data DIR        data directory (default ./var/attune)\n"
-             "  -p, --packs DIR       packs directory (default ./packs)\n"
-             "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
-             "                        registry,executor,rules,worker,sensor)\n"
-             "      --worker-name N   this worker's unique name (default worker@HOST)\n"
-             "      --worker-slots N  concurrent executions of the worker (default 2 x cores)\n"
-             "      --runtimes LIST   runners the worker offers (default all)\n"
-             "      --host NAME       host part of actor names (default the hostname)\n"
-             "      --heartbeat MS    bus heartbeat interval (default 1000)\n"
-             "      --no-fsync        do not fsync commits (benchmarks only: not durable)\n"
-             "  -q, --quiet           do not log each finished execution\n"
-             "  -h, --help            this text\n");
+    fprintf (
+        out,
+        "usage: attuned [options]\n"
+        "  -c, --config FILE     topology (ZPL): endpoints, and which actors run here\n"
+        "  -d, --data DIR        data directory (default ./var/attune)\n"
+        "  -p, --packs DIR       packs directory (default ./packs)\n"
+        "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
+        "                        registry,executor,rules,worker,sensor)\n"
+        "      --worker-name N   this worker's unique name (default worker@HOST)\n"
+        "      --worker-slots N  concurrent executions of the worker (default 2 x "
+        "cores)\n"
+        "      --runtimes LIST   runners the worker offers (default all)\n"
+        "      --host NAME       host part of actor names (default the hostname)\n"
+        "      --heartbeat MS    bus heartbeat interval (default 1000)\n"
+        "      --no-fsync        do not fsync commits (benchmarks only: not durable)\n"
+        "  -q, --quiet           do not log each finished execution\n"
+        "  -h, --help            this text\n");
 }
 
 static bool
@@ -68,7 +70,7 @@ s_listed (const char *list, const char *name)
     size_t len = strlen (name);
     for (const char *p = list; *p;) {
         const char *comma = strchr (p, ',');
-        size_t n = comma ? (size_t) (comma - p) : strlen (p);
+        size_t n = comma ? (size_t)(comma - p) : strlen (p);
         if (n == len && strncmp (p, name, n) == 0)
             return true;
         p += n + (comma ? 1 : 0);
@@ -119,15 +121,15 @@ s_log_execution (proto_envelope_t *fact)
             text = json_string_value (out);
         else if (json_object_size (result))
             text = dumped = json_dumps (result, JSON_COMPACT);
-    }
-    else if (json_is_string (result))
+    } else if (json_is_string (result))
         text = json_string_value (result);
-    double ms = started && ended >= started ? (double) (ended - started) / 1000.0 : 0;
-    int len = text ? (int) strcspn (text, "\n") : 0;
+    double ms = started && ended >= started ? (double)(ended - started) / 1000.0 : 0;
+    int len = text ? (int)strcspn (text, "\n") : 0;
     if (len > 200)
         len = 200;
-    zsys_info ("execution %s %s %s in %.1f ms%s%.*s", action ? action : "?", id ? id : "?",
-               status ? status : "?", ms, text ? ": " : "", len, text ? text : "");
+    zsys_info ("execution %s %s %s in %.1f ms%s%.*s", action ? action : "?",
+               id ? id : "?", status ? status : "?", ms, text ? ": " : "", len,
+               text ? text : "");
     free (dumped);
     json_decref (payload);
 }
@@ -174,9 +176,11 @@ main (int argc, char *argv[])
                 config.worker_name = optarg;
                 break;
             case 2:
-                config.worker_slots = (int) strtol (optarg, &end, 10);
-                if (!*optarg || *end || config.worker_slots < 1 || config.worker_slots > 4096) {
-                    fprintf (stderr, "attuned: --worker-slots: '%s' is not a number 1..4096\n",
+                config.worker_slots = (int)strtol (optarg, &end, 10);
+                if (!*optarg || *end || config.worker_slots < 1 ||
+                    config.worker_slots > 4096) {
+                    fprintf (stderr,
+                             "attuned: --worker-slots: '%s' is not a number 1..4096\n",
                              optarg);
                     return 2;
                 }
@@ -188,10 +192,11 @@ main (int argc, char *argv[])
                 config.host = optarg;
                 break;
             case 5:
-                config.heartbeat_ms = (int) strtol (optarg, &end, 10);
-                if (!*optarg || *end || config.heartbeat_ms < 10
-                    || config.heartbeat_ms > 600000) {
-                    fprintf (stderr, "attuned: --heartbeat: '%s' is not a number 10..600000\n",
+                config.heartbeat_ms = (int)strtol (optarg, &end, 10);
+                if (!*optarg || *end || config.heartbeat_ms < 10 ||
+                    config.heartbeat_ms > 600000) {
+                    fprintf (stderr,
+                             "attuned: --heartbeat: '%s' is not a number 10..600000\n",
                              optarg);
                     return 2;
                 }
@@ -219,12 +224,14 @@ main (int argc, char *argv[])
         size_t n = strcspn (actors + i, ",");
         bool known = false;
         for (size_t a = 0; a < S_ACTOR_COUNT; a++)
-            if (strlen (s_actors[a].name) == n && strncmp (actors + i, s_actors[a].name, n) == 0)
+            if (strlen (s_actors[a].name) == n &&
+                strncmp (actors + i, s_actors[a].name, n) == 0)
                 known = true;
         if (!known) {
-            fprintf (stderr, "attuned: --actors: unknown actor '%.*s' (registry, executor, "
-                             "rules, worker, sensor)\n",
-                     (int) n, actors + i);
+            fprintf (stderr,
+                     "attuned: --actors: unknown actor '%.*s' (registry, executor, "
+                     "rules, worker, sensor)\n",
+                     (int)n, actors + i);
             return 2;
         }
         i += n + 1;
@@ -233,9 +240,9 @@ main (int argc, char *argv[])
     zsys_init ();
     zsys_set_logident ("attuned");
     char message[512];
-    bus_topology_t *topology = config_path
-                                   ? bus_topology_load (config_path, message, sizeof message)
-                                   : bus_topology_new (NULL);
+    bus_topology_t *topology =
+        config_path ? bus_topology_load (config_path, message, sizeof message)
+                    : bus_topology_new (NULL);
     if (!topology) {
         fprintf (stderr, "attuned: %s\n", config_path ? message : "out of memory");
         return 1;
@@ -288,7 +295,8 @@ main (int argc, char *argv[])
         void *which = zpoller_wait (check, 50);
         for (size_t a = 0; which && a < S_ACTOR_COUNT; a++)
             if (which == running[a]) {
-                fprintf (stderr, "attuned: the %s actor did not start (see the log above)\n",
+                fprintf (stderr,
+                         "attuned: the %s actor did not start (see the log above)\n",
                          s_actors[a].name);
                 rc = 1;
             }
@@ -313,8 +321,7 @@ main (int argc, char *argv[])
                 s_log_execution (fact);
                 proto_envelope_destroy (&fact);
             }
-        }
-        else if (which) {
+        } else if (which) {
             //  An actor said something unasked: it stopped on its own
             for (size_t a = 0; a < S_ACTOR_COUNT; a++)
                 if (which == running[a]) {
@@ -326,8 +333,7 @@ main (int argc, char *argv[])
                     zpoller_remove (poller, running[a]);
                     rc = 1;
                 }
-        }
-        else if (zpoller_terminated (poller))
+        } else if (zpoller_terminated (poller))
             break;
     }
     zpoller_destroy (&poller);

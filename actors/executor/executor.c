@@ -100,7 +100,7 @@ static void
 s_effects_clear (s_executor_t *self)
 {
     s_effect_t *effect;
-    while ((effect = (s_effect_t *) zlist_pop (self->effects))) {
+    while ((effect = (s_effect_t *)zlist_pop (self->effects))) {
         if (effect->kind == EFFECT_ACQUIRED)
             executor_workers_release (self->workers, effect->worker);
         s_effect_destroy (&effect);
@@ -110,7 +110,7 @@ s_effects_clear (s_executor_t *self)
 static s_effect_t *
 s_effect (s_executor_t *self, s_effect_kind_t kind)
 {
-    s_effect_t *effect = (s_effect_t *) zmalloc (sizeof (s_effect_t));
+    s_effect_t *effect = (s_effect_t *)zmalloc (sizeof (s_effect_t));
     effect->kind = kind;
     zlist_append (self->effects, effect);
     return effect;
@@ -123,7 +123,7 @@ s_record_get (store_txn_t *txn, s_executor_t *self, const char *id)
     size_t size;
     if (store_get (txn, self->executions, id, strlen (id), &data, &size) != STORE_OK)
         return NULL;
-    return json_loadb ((const char *) data, size, 0, NULL);
+    return json_loadb ((const char *)data, size, 0, NULL);
 }
 
 static int
@@ -135,7 +135,8 @@ s_record_put (store_txn_t *txn, s_executor_t *self, const json_t *record)
         free (text);
         return -1;
     }
-    store_code_t code = store_put (txn, self->executions, id, strlen (id), text, strlen (text));
+    store_code_t code =
+        store_put (txn, self->executions, id, strlen (id), text, strlen (text));
     free (text);
     return code == STORE_OK ? 0 : -1;
 }
@@ -149,8 +150,9 @@ s_set_status (json_t *record, execution_status_t status, int64_t ts)
         log = json_array ();
         json_object_set_new (record, "log", log);
     }
-    json_array_append_new (log, json_pack ("{s:s, s:I}", "status", execution_status_name (status),
-                                           "ts", (json_int_t) ts));
+    json_array_append_new (log, json_pack ("{s:s, s:I}", "status",
+                                           execution_status_name (status), "ts",
+                                           (json_int_t)ts));
 }
 
 //  The fact for a record's current status (parameters masked).
@@ -159,10 +161,11 @@ s_fact (s_executor_t *self, const json_t *record)
 {
     const char *status = json_string_value (json_object_get (record, "status"));
     s_effect_t *effect = s_effect (self, EFFECT_FACT);
-    snprintf (effect->type, sizeof effect->type, "execution.%s", status ? status : "unknown");
+    snprintf (effect->type, sizeof effect->type, "execution.%s",
+              status ? status : "unknown");
     json_t *payload = json_object ();
-    const char *keys[] = {"action", "status", "worker", "enforcement", "rule", "event", "result",
-                          "requested", "started", "ended"};
+    const char *keys[] = {"action", "status", "worker",    "enforcement", "rule",
+                          "event",  "result", "requested", "started",     "ended"};
     json_object_set (payload, "execution", json_object_get (record, "id"));
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         json_t *value = json_object_get (record, keys[i]);
@@ -184,7 +187,8 @@ s_publish (s_executor_t *self, const char *type, json_t *payload)
     if (fact && proto_envelope_set_payload_json (fact, payload, &error) == PROTO_OK)
         bus_pub_send (self->pub, fact);
     else
-        zsys_error ("executor: cannot publish %s: %s", type, fact ? error.message : "no memory");
+        zsys_error ("executor: cannot publish %s: %s", type,
+                    fact ? error.message : "no memory");
     proto_envelope_destroy (&fact);
 }
 
@@ -197,12 +201,12 @@ static void
 s_on_worker_peer (void *arg, const char *peer, bus_peer_event_t event)
 {
     //  `peer` is our own link name; find which worker's link it is by state
-    s_executor_t *self = (s_executor_t *) arg;
-    for (s_wlink_t *wl = (s_wlink_t *) zhashx_first (self->links); wl;
-         wl = (s_wlink_t *) zhashx_next (self->links)) {
+    s_executor_t *self = (s_executor_t *)arg;
+    for (s_wlink_t *wl = (s_wlink_t *)zhashx_first (self->links); wl;
+         wl = (s_wlink_t *)zhashx_next (self->links)) {
         bool alive = bus_link_peer_alive (wl->link);
         if (wl->up && !alive && event == BUS_PEER_DOWN) {
-            const char *name = (const char *) zhashx_cursor (self->links);
+            const char *name = (const char *)zhashx_cursor (self->links);
             wl->up = false;
             char copy[256];
             snprintf (copy, sizeof copy, "%s", name);
@@ -217,7 +221,7 @@ s_on_worker_peer (void *arg, const char *peer, bus_peer_event_t event)
 static void
 s_wlink_destroy (void **item_p)
 {
-    s_wlink_t *wl = (s_wlink_t *) *item_p;
+    s_wlink_t *wl = (s_wlink_t *)*item_p;
     if (wl) {
         bus_link_destroy (&wl->link);
         free (wl);
@@ -229,7 +233,7 @@ static void
 s_dispatch (s_executor_t *self, const json_t *record)
 {
     const char *worker = json_string_value (json_object_get (record, "worker"));
-    s_wlink_t *wl = worker ? (s_wlink_t *) zhashx_lookup (self->links, worker) : NULL;
+    s_wlink_t *wl = worker ? (s_wlink_t *)zhashx_lookup (self->links, worker) : NULL;
     if (!wl)
         return; //  it re-registers and gets it then
     const char *ref = json_string_value (json_object_get (record, "action"));
@@ -243,17 +247,18 @@ s_dispatch (s_executor_t *self, const json_t *record)
             json_array_append_new (secret, json_string (name));
     }
     json_t *payload = json_pack (
-        "{s:O, s:{s:s, s:s, s:s, s:s, s:O}, s:O, s:o}", "execution", json_object_get (record, "id"),
-        "action", "ref", ref ? ref : "", "runner_type",
+        "{s:O, s:{s:s, s:s, s:s, s:s, s:O}, s:O, s:o}", "execution",
+        json_object_get (record, "id"), "action", "ref", ref ? ref : "", "runner_type",
         json_string_value (json_object_get (record, "runner")) ?: "", "entry_point",
         json_string_value (json_object_get (action, "entry_point")) ?: "", "pack_dir",
         json_string_value (json_object_get (action, "pack_dir")) ?: "", "timeout",
-        json_object_get (action, "timeout") ? json_object_get (action, "timeout") : json_null (),
+        json_object_get (action, "timeout") ? json_object_get (action, "timeout")
+                                            : json_null (),
         "parameters", json_object_get (record, "parameters"), "secret", secret);
     proto_envelope_t *command = proto_envelope_new ("execution.dispatch", self->source);
     proto_error_t error;
-    if (payload && command
-        && proto_envelope_set_payload_json (command, payload, &error) == PROTO_OK) {
+    if (payload && command &&
+        proto_envelope_set_payload_json (command, payload, &error) == PROTO_OK) {
         //  The link keeps it until acked, resending; beyond its window we
         //  would block: the window (1024) is above any worker's slots.
         if (bus_link_send (wl->link, &command) != 0)
@@ -269,18 +274,20 @@ s_dispatch (s_executor_t *self, const json_t *record)
 static int
 s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t *info)
 {
-    const char *enforcement = json_string_value (json_object_get (payload, "enforcement"));
+    const char *enforcement =
+        json_string_value (json_object_get (payload, "enforcement"));
     const char *ref = json_string_value (json_object_get (payload, "action"));
     json_t *given = json_object_get (payload, "parameters");
     if (!enforcement || !*enforcement || strlen (enforcement) > 64 || !ref)
-        return bus_command_reject (info, "bad_request",
-                                   "enforcement.create needs enforcement and action strings");
+        return bus_command_reject (
+            info, "bad_request",
+            "enforcement.create needs enforcement and action strings");
     if (given && !json_is_object (given))
         return bus_command_reject (info, "bad_request", "parameters: expected a map");
     const void *data;
     size_t size;
-    if (store_get (txn, self->by_enforcement, enforcement, strlen (enforcement), &data, &size)
-        == STORE_OK) {
+    if (store_get (txn, self->by_enforcement, enforcement, strlen (enforcement), &data,
+                   &size) == STORE_OK) {
         self->duplicates++;
         return 0; //  one execution per enforcement
     }
@@ -289,12 +296,12 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
     proto_uuid_generate (uuid);
     proto_uuid_format (uuid, id);
     int64_t now = proto_now_usec ();
-    json_t *record = json_pack ("{s:s, s:s, s:O, s:O, s:O, s:n, s:I, s:[]}", "id", id, "action",
-                                ref, "enforcement", json_object_get (payload, "enforcement"),
-                                "rule",
-                                json_object_get (payload, "rule") ?: json_null (), "event",
-                                json_object_get (payload, "event") ?: json_null (), "worker",
-                                "requested", (json_int_t) now, "log");
+    json_t *record =
+        json_pack ("{s:s, s:s, s:O, s:O, s:O, s:n, s:I, s:[]}", "id", id, "action", ref,
+                   "enforcement", json_object_get (payload, "enforcement"), "rule",
+                   json_object_get (payload, "rule") ?: json_null (), "event",
+                   json_object_get (payload, "event") ?: json_null (), "worker",
+                   "requested", (json_int_t)now, "log");
     const json_t *action = registry_client_get (self->registry, "action", ref);
     char reason[512] = "";
     json_t *parameters = NULL;
@@ -308,7 +315,8 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
     const char *runner = json_string_value (json_object_get (action, "runner_type"));
     json_object_set_new (record, "runner", json_string (runner ? runner : ""));
     json_object_set_new (record, "parameters",
-                         parameters ? parameters : json_deep_copy (given ? given : json_object ()));
+                         parameters ? parameters
+                                    : json_deep_copy (given ? given : json_object ()));
     s_set_status (record, EXECUTION_REQUESTED, now);
     s_fact (self, record);
     int rc = 0;
@@ -317,15 +325,14 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
         json_object_set_new (record, "ended", json_integer (now));
         json_object_set_new (record, "result", json_pack ("{s:s}", "error", reason));
         s_fact (self, record);
-    }
-    else {
+    } else {
         //  Nothing waiting ahead of it and a worker free: scheduled in this
         //  same transaction (one commit, not two); otherwise it waits in
         //  arrival order.
-        executor_worker_t *worker
-            = zlistx_size (self->queue) == 0 && !self->queued_in_batch
-                  ? executor_workers_pick (self->workers, runner ? runner : "")
-                  : NULL;
+        executor_worker_t *worker =
+            zlistx_size (self->queue) == 0 && !self->queued_in_batch
+                ? executor_workers_pick (self->workers, runner ? runner : "")
+                : NULL;
         if (store_put (txn, self->active, id, strlen (id), "", 0) != STORE_OK)
             rc = -1;
         if (worker) {
@@ -338,8 +345,7 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
             s_fact (self, record);
             s_effect_t *dispatch = s_effect (self, EFFECT_DISPATCH);
             dispatch->payload = json_deep_copy (record);
-        }
-        else {
+        } else {
             uint64_t key = 0;
             if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK)
                 rc = -1;
@@ -350,17 +356,17 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
             self->queued_in_batch = true;
         }
     }
-    if (rc == 0 && (s_record_put (txn, self, record) != 0
-                    || store_put (txn, self->by_enforcement, enforcement, strlen (enforcement), id,
-                                  strlen (id))
-                           != STORE_OK))
+    if (rc == 0 && (s_record_put (txn, self, record) != 0 ||
+                    store_put (txn, self->by_enforcement, enforcement,
+                               strlen (enforcement), id, strlen (id)) != STORE_OK))
         rc = -1;
     json_decref (record);
     return rc;
 }
 
 static int
-s_status_report (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t *info)
+s_status_report (s_executor_t *self, store_txn_t *txn, json_t *payload,
+                 bus_command_t *info)
 {
     const char *id = json_string_value (json_object_get (payload, "execution"));
     const char *name = json_string_value (json_object_get (payload, "status"));
@@ -374,21 +380,22 @@ s_status_report (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comm
         self->ignored++;
         return 0;
     }
-    int current = execution_status_parse (json_string_value (json_object_get (record, "status")));
+    int current =
+        execution_status_parse (json_string_value (json_object_get (record, "status")));
     const char *assigned = json_string_value (json_object_get (record, "worker"));
     //  Only the worker it was given to may report on it (a late report from a
     //  worker it was taken from changes nothing)
-    if (current < 0 || !execution_status_allowed ((execution_status_t) current, status)
-        || (worker && assigned && !streq (worker, assigned))) {
+    if (current < 0 || !execution_status_allowed ((execution_status_t)current, status) ||
+        (worker && assigned && !streq (worker, assigned))) {
         self->ignored++;
         json_decref (record);
         return 0;
     }
     int64_t now = proto_now_usec ();
-    s_set_status (record, (execution_status_t) status, now);
+    s_set_status (record, (execution_status_t)status, now);
     if (status == EXECUTION_RUNNING)
         json_object_set_new (record, "started", json_integer (now));
-    if (execution_status_terminal ((execution_status_t) status)) {
+    if (execution_status_terminal ((execution_status_t)status)) {
         if (!json_is_integer (json_object_get (record, "started")))
             json_object_set_new (record, "started", json_integer (now));
         json_object_set_new (record, "ended", json_integer (now));
@@ -400,8 +407,7 @@ s_status_report (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comm
             snprintf (effect->worker, sizeof effect->worker, "%s", assigned);
             snprintf (effect->id, sizeof effect->id, "%s", id);
         }
-    }
-    else {
+    } else {
         s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
         effect->worker[0] = 0; //  status change only: update the memory mirror
         snprintf (effect->id, sizeof effect->id, "%s", id);
@@ -420,12 +426,15 @@ s_register (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t
     const char *endpoint = json_string_value (json_object_get (payload, "endpoint"));
     json_t *runtimes = json_object_get (payload, "runtimes");
     json_int_t slots = json_integer_value (json_object_get (payload, "slots"));
-    if (!name || !*name || strlen (name) >= 256 || !endpoint || strlen (endpoint) >= 512
-        || !json_is_array (runtimes) || slots < 1 || slots > 100000)
-        return bus_command_reject (info, "bad_request",
-                                   "worker.register needs worker, endpoint, runtimes, slots");
+    if (!name || !*name || strlen (name) >= 256 || !endpoint ||
+        strlen (endpoint) >= 512 || !json_is_array (runtimes) || slots < 1 ||
+        slots > 100000)
+        return bus_command_reject (
+            info, "bad_request",
+            "worker.register needs worker, endpoint, runtimes, slots");
     char *text = json_dumps (payload, JSON_COMPACT);
-    store_code_t code = store_put (txn, self->workers_table, name, strlen (name), text, strlen (text));
+    store_code_t code =
+        store_put (txn, self->workers_table, name, strlen (name), text, strlen (text));
     free (text);
     s_effect_t *effect = s_effect (self, EFFECT_WORKER);
     effect->payload = json_incref (payload);
@@ -433,18 +442,18 @@ s_register (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t
 }
 
 static int
-s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
+s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
+                  bus_command_t *info)
 {
-    s_executor_t *self = (s_executor_t *) arg;
+    s_executor_t *self = (s_executor_t *)arg;
     //  A retry of the same batch starts again from its first command
     if (!self->batch_open) {
         self->batch_open = true;
         snprintf (self->first_peer, sizeof self->first_peer, "%s", info->peer);
         self->first_epoch = info->epoch;
         self->first_seq = info->seq;
-    }
-    else if (info->seq == self->first_seq && info->epoch == self->first_epoch
-             && streq (info->peer, self->first_peer)) {
+    } else if (info->seq == self->first_seq && info->epoch == self->first_epoch &&
+               streq (info->peer, self->first_peer)) {
         s_effects_clear (self);
         self->queued_in_batch = false;
     }
@@ -461,7 +470,8 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_co
     else if (streq (type, "worker.register"))
         rc = s_register (self, txn, payload, info);
     else
-        rc = bus_command_reject (info, "unknown_type", "the executor does not take '%s'", type);
+        rc = bus_command_reject (info, "unknown_type", "the executor does not take '%s'",
+                                 type);
     json_decref (payload);
     return rc;
 }
@@ -469,18 +479,18 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_co
 //  ---------------------------------------------------------------------------
 //  After a batch committed: apply its effects
 
-static void
-s_apply_worker (s_executor_t *self, json_t *payload);
+static void s_apply_worker (s_executor_t *self, json_t *payload);
 
 static void
 s_apply_effects (s_executor_t *self)
 {
     s_effect_t *effect;
-    while ((effect = (s_effect_t *) zlist_pop (self->effects))) {
+    while ((effect = (s_effect_t *)zlist_pop (self->effects))) {
         switch (effect->kind) {
             case EFFECT_FACT: {
                 s_publish (self, effect->type, effect->payload);
-                int status = execution_status_parse (effect->type + strlen ("execution."));
+                int status =
+                    execution_status_parse (effect->type + strlen ("execution."));
                 if (status >= 0)
                     self->by_status[status]++;
                 if (status == EXECUTION_REQUESTED)
@@ -488,12 +498,12 @@ s_apply_effects (s_executor_t *self)
                 break;
             }
             case EFFECT_WAIT: {
-                s_wait_t *wait = (s_wait_t *) zmalloc (sizeof (s_wait_t));
+                s_wait_t *wait = (s_wait_t *)zmalloc (sizeof (s_wait_t));
                 snprintf (wait->id, sizeof wait->id, "%s", effect->id);
                 snprintf (wait->runner, sizeof wait->runner, "%s", effect->runner);
                 wait->key = effect->key;
                 zlistx_add_end (self->queue, wait);
-                s_active_t *active = (s_active_t *) zmalloc (sizeof (s_active_t));
+                s_active_t *active = (s_active_t *)zmalloc (sizeof (s_active_t));
                 active->status = EXECUTION_REQUESTED;
                 zhashx_update (self->actives, effect->id, active);
                 break;
@@ -502,11 +512,11 @@ s_apply_effects (s_executor_t *self)
                 if (effect->worker[0]) {
                     executor_workers_release (self->workers, effect->worker);
                     zhashx_delete (self->actives, effect->id);
-                }
-                else {
-                    s_active_t *active = (s_active_t *) zhashx_lookup (self->actives, effect->id);
+                } else {
+                    s_active_t *active =
+                        (s_active_t *)zhashx_lookup (self->actives, effect->id);
                     if (active)
-                        active->status = (char) atoi (effect->runner);
+                        active->status = (char)atoi (effect->runner);
                 }
                 break;
             case EFFECT_WORKER:
@@ -514,7 +524,7 @@ s_apply_effects (s_executor_t *self)
                 break;
             case EFFECT_ACQUIRED: {
                 //  The slot stays taken; the execution is active on that worker
-                s_active_t *active = (s_active_t *) zmalloc (sizeof (s_active_t));
+                s_active_t *active = (s_active_t *)zmalloc (sizeof (s_active_t));
                 active->status = EXECUTION_SCHEDULED;
                 snprintf (active->worker, sizeof active->worker, "%s", effect->worker);
                 zhashx_update (self->actives, effect->id, active);
@@ -542,7 +552,7 @@ typedef struct {
 static int
 s_apply_plan (store_txn_t *txn, void *arg)
 {
-    s_plan_t *plan = (s_plan_t *) arg;
+    s_plan_t *plan = (s_plan_t *)arg;
     s_executor_t *self = plan->self;
     int64_t now = proto_now_usec ();
     for (size_t i = 0; i < plan->count; i++) {
@@ -553,7 +563,8 @@ s_apply_plan (store_txn_t *txn, void *arg)
         store_del_id (txn, self->waiting, wait->key);
         if (!record)
             continue;
-        int status = execution_status_parse (json_string_value (json_object_get (record, "status")));
+        int status = execution_status_parse (
+            json_string_value (json_object_get (record, "status")));
         if (status != EXECUTION_REQUESTED) {
             json_decref (record);
             continue;
@@ -574,12 +585,13 @@ s_schedule (s_executor_t *self)
 {
     if (zlistx_size (self->queue) == 0 || executor_workers_count (self->workers) == 0)
         return;
-    s_plan_t *plan = (s_plan_t *) zmalloc (sizeof (s_plan_t));
+    s_plan_t *plan = (s_plan_t *)zmalloc (sizeof (s_plan_t));
     plan->self = self;
     //  Arrival order; an execution no worker can take now does not hold up
     //  the others (another runner may be free)
-    for (s_wait_t *wait = (s_wait_t *) zlistx_first (self->queue);
-         wait && plan->count < S_SCHEDULE_MAX; wait = (s_wait_t *) zlistx_next (self->queue)) {
+    for (s_wait_t *wait = (s_wait_t *)zlistx_first (self->queue);
+         wait && plan->count < S_SCHEDULE_MAX;
+         wait = (s_wait_t *)zlistx_next (self->queue)) {
         executor_worker_t *worker = executor_workers_pick (self->workers, wait->runner);
         if (!worker)
             continue;
@@ -598,9 +610,8 @@ s_schedule (s_executor_t *self)
             executor_workers_release (self->workers, plan->workers[i]);
             if (code != STORE_OK)
                 continue; //  stays waiting; tried again next round
-        }
-        else {
-            s_active_t *active = (s_active_t *) zhashx_lookup (self->actives, wait->id);
+        } else {
+            s_active_t *active = (s_active_t *)zhashx_lookup (self->actives, wait->id);
             if (active) {
                 active->status = EXECUTION_SCHEDULED;
                 snprintf (active->worker, sizeof active->worker, "%s", plan->workers[i]);
@@ -635,17 +646,19 @@ typedef struct {
 static int
 s_apply_lost (store_txn_t *txn, void *arg)
 {
-    s_lost_t *lost = (s_lost_t *) arg;
+    s_lost_t *lost = (s_lost_t *)arg;
     s_executor_t *self = lost->self;
     json_t *stale;
-    while ((stale = (json_t *) zlist_pop (lost->done)))
+    while ((stale = (json_t *)zlist_pop (lost->done)))
         json_decref (stale); //  a retry starts over
     int64_t now = proto_now_usec ();
-    for (char *id = (char *) zlist_first (lost->ids); id; id = (char *) zlist_next (lost->ids)) {
+    for (char *id = (char *)zlist_first (lost->ids); id;
+         id = (char *)zlist_next (lost->ids)) {
         json_t *record = s_record_get (txn, self, id);
         if (!record)
             continue;
-        int status = execution_status_parse (json_string_value (json_object_get (record, "status")));
+        int status = execution_status_parse (
+            json_string_value (json_object_get (record, "status")));
         if (status == EXECUTION_SCHEDULED) {
             s_set_status (record, EXECUTION_REQUESTED, now);
             json_object_set_new (record, "worker", json_null ());
@@ -654,18 +667,17 @@ s_apply_lost (store_txn_t *txn, void *arg)
                 json_decref (record);
                 return -1;
             }
-            json_object_set_new (record, "__key", json_integer ((json_int_t) key));
-        }
-        else if (lost->abandon_running && status >= 0
-                 && !execution_status_terminal ((execution_status_t) status)
-                 && status != EXECUTION_REQUESTED) {
+            json_object_set_new (record, "__key", json_integer ((json_int_t)key));
+        } else if (lost->abandon_running && status >= 0 &&
+                   !execution_status_terminal ((execution_status_t)status) &&
+                   status != EXECUTION_REQUESTED) {
             s_set_status (record, EXECUTION_ABANDONED, now);
             json_object_set_new (record, "ended", json_integer (now));
-            json_object_set_new (record, "result",
-                                 json_pack ("{s:s}", "error", "the worker running it was lost"));
+            json_object_set_new (
+                record, "result",
+                json_pack ("{s:s}", "error", "the worker running it was lost"));
             store_del (txn, self->active, id, strlen (id));
-        }
-        else {
+        } else {
             json_decref (record);
             continue;
         }
@@ -690,36 +702,37 @@ s_settle_worker (s_executor_t *self, const char *name, bool abandon_running)
     lost.ids = zlist_new ();
     zlist_autofree (lost.ids);
     lost.done = zlist_new ();
-    for (s_active_t *active = (s_active_t *) zhashx_first (self->actives); active;
-         active = (s_active_t *) zhashx_next (self->actives))
+    for (s_active_t *active = (s_active_t *)zhashx_first (self->actives); active;
+         active = (s_active_t *)zhashx_next (self->actives))
         if (streq (active->worker, name))
-            zlist_append (lost.ids, (void *) zhashx_cursor (self->actives));
+            zlist_append (lost.ids, (void *)zhashx_cursor (self->actives));
     if (zlist_size (lost.ids)) {
         store_code_t code = store_write (self->store, s_apply_lost, &lost);
         if (code != STORE_OK)
             zsys_error ("executor: cannot settle the executions of %s: %s", name,
                         store_last_error (self->store));
         json_t *record;
-        while ((record = (json_t *) zlist_pop (lost.done))) {
+        while ((record = (json_t *)zlist_pop (lost.done))) {
             const char *id = json_string_value (json_object_get (record, "id"));
-            int status = execution_status_parse (json_string_value (json_object_get (record, "status")));
+            int status = execution_status_parse (
+                json_string_value (json_object_get (record, "status")));
             json_t *key = json_object_get (record, "__key");
             if (code == STORE_OK) {
                 executor_workers_release (self->workers, name);
                 if (status == EXECUTION_REQUESTED) {
-                    s_active_t *active = (s_active_t *) zhashx_lookup (self->actives, id);
+                    s_active_t *active = (s_active_t *)zhashx_lookup (self->actives, id);
                     if (active) {
                         active->status = EXECUTION_REQUESTED;
                         active->worker[0] = 0;
                     }
-                    s_wait_t *wait = (s_wait_t *) zmalloc (sizeof (s_wait_t));
+                    s_wait_t *wait = (s_wait_t *)zmalloc (sizeof (s_wait_t));
                     snprintf (wait->id, sizeof wait->id, "%s", id);
                     snprintf (wait->runner, sizeof wait->runner, "%s",
-                              json_string_value (json_object_get (record, "runner")) ?: "");
-                    wait->key = (uint64_t) json_integer_value (key);
+                              json_string_value (json_object_get (record, "runner"))
+                                  ?: "");
+                    wait->key = (uint64_t)json_integer_value (key);
                     zlistx_add_start (self->queue, wait); //  first in line again
-                }
-                else
+                } else
                     zhashx_delete (self->actives, id);
                 json_object_del (record, "__key");
                 s_fact (self, record);
@@ -752,8 +765,9 @@ s_apply_worker (s_executor_t *self, json_t *payload)
 {
     const char *name = json_string_value (json_object_get (payload, "worker"));
     const char *endpoint = json_string_value (json_object_get (payload, "endpoint"));
-    uint64_t instance = (uint64_t) json_integer_value (json_object_get (payload, "instance"));
-    int slots = (int) json_integer_value (json_object_get (payload, "slots"));
+    uint64_t instance =
+        (uint64_t)json_integer_value (json_object_get (payload, "instance"));
+    int slots = (int)json_integer_value (json_object_get (payload, "slots"));
     char runtimes[512] = "";
     size_t i;
     json_t *runtime;
@@ -762,13 +776,14 @@ s_apply_worker (s_executor_t *self, json_t *payload)
         if (json_is_string (runtime)) {
             if (*runtimes)
                 strncat (runtimes, ",", sizeof runtimes - strlen (runtimes) - 1);
-            strncat (runtimes, json_string_value (runtime), sizeof runtimes - strlen (runtimes) - 1);
+            strncat (runtimes, json_string_value (runtime),
+                     sizeof runtimes - strlen (runtimes) - 1);
         }
     }
-    s_wlink_t *wl = (s_wlink_t *) zhashx_lookup (self->links, name);
+    s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, name);
     bool restarted = wl && wl->instance != instance;
     if (!wl || restarted || !streq (wl->endpoint, endpoint)) {
-        s_wlink_t *fresh = (s_wlink_t *) zmalloc (sizeof (s_wlink_t));
+        s_wlink_t *fresh = (s_wlink_t *)zmalloc (sizeof (s_wlink_t));
         fresh->instance = instance;
         fresh->up = true;
         snprintf (fresh->endpoint, sizeof fresh->endpoint, "%s", endpoint);
@@ -782,8 +797,7 @@ s_apply_worker (s_executor_t *self, json_t *payload)
         }
         bus_link_set_peer_handler (fresh->link, s_on_worker_peer, self);
         zhashx_update (self->links, name, fresh);
-    }
-    else
+    } else
         wl->up = true;
     executor_worker_t *worker = executor_workers_find (self->workers, name);
     bool known = worker != NULL;
@@ -792,15 +806,14 @@ s_apply_worker (s_executor_t *self, json_t *payload)
     //  the next instead of after a round trip through this actor (and its
     //  commit). The worker never runs more than `slots` at a time.
     worker = executor_workers_upsert (self->workers, name, endpoint, runtimes,
-                                      slots * S_PREFETCH,
-                                      proto_now_usec ());
+                                      slots * S_PREFETCH, proto_now_usec ());
     if (!worker)
         return;
     if (!known) {
         //  After an executor restart: count what this worker already holds
         worker->busy = 0;
-        for (s_active_t *active = (s_active_t *) zhashx_first (self->actives); active;
-             active = (s_active_t *) zhashx_next (self->actives))
+        for (s_active_t *active = (s_active_t *)zhashx_first (self->actives); active;
+             active = (s_active_t *)zhashx_next (self->actives))
             if (streq (active->worker, name))
                 worker->busy++;
     }
@@ -828,14 +841,15 @@ s_load (s_executor_t *self)
     store_cursor_t *cursor = store_cursor_new (txn, self->active);
     while (cursor && store_cursor_next (cursor) == STORE_OK) {
         size_t size;
-        const char *key = (const char *) store_cursor_key (cursor, &size);
+        const char *key = (const char *)store_cursor_key (cursor, &size);
         char id[S_ID_SIZE];
-        snprintf (id, sizeof id, "%.*s", (int) (size < S_ID_SIZE ? size : S_ID_SIZE - 1), key);
+        snprintf (id, sizeof id, "%.*s", (int)(size < S_ID_SIZE ? size : S_ID_SIZE - 1),
+                  key);
         json_t *record = s_record_get (txn, self, id);
         if (!record)
             continue;
-        s_active_t *active = (s_active_t *) zmalloc (sizeof (s_active_t));
-        active->status = (char) execution_status_parse (
+        s_active_t *active = (s_active_t *)zmalloc (sizeof (s_active_t));
+        active->status = (char)execution_status_parse (
             json_string_value (json_object_get (record, "status")));
         const char *worker = json_string_value (json_object_get (record, "worker"));
         snprintf (active->worker, sizeof active->worker, "%s", worker ? worker : "");
@@ -846,14 +860,15 @@ s_load (s_executor_t *self)
     cursor = store_cursor_new (txn, self->waiting);
     while (cursor && store_cursor_next (cursor) == STORE_OK) {
         size_t size;
-        const char *data = (const char *) store_cursor_data (cursor, &size);
-        s_wait_t *wait = (s_wait_t *) zmalloc (sizeof (s_wait_t));
-        snprintf (wait->id, sizeof wait->id, "%.*s", (int) (size < S_ID_SIZE ? size : S_ID_SIZE - 1),
-                  data);
+        const char *data = (const char *)store_cursor_data (cursor, &size);
+        s_wait_t *wait = (s_wait_t *)zmalloc (sizeof (s_wait_t));
+        snprintf (wait->id, sizeof wait->id, "%.*s",
+                  (int)(size < S_ID_SIZE ? size : S_ID_SIZE - 1), data);
         wait->key = store_cursor_id (cursor);
         json_t *record = s_record_get (txn, self, wait->id);
         snprintf (wait->runner, sizeof wait->runner, "%s",
-                  record ? json_string_value (json_object_get (record, "runner")) ?: "" : "");
+                  record ? json_string_value (json_object_get (record, "runner")) ?: ""
+                         : "");
         json_decref (record);
         zlistx_add_end (self->queue, wait);
     }
@@ -877,15 +892,15 @@ s_handle_pipe (s_executor_t *self)
     else if (streq (command, "STATUS")) {
         json_t *by_status = json_object ();
         for (int s = 0; s < EXECUTION_STATUS_COUNT; s++)
-            json_object_set_new (by_status, execution_status_name ((execution_status_t) s),
-                                 json_integer ((json_int_t) self->by_status[s]));
+            json_object_set_new (by_status, execution_status_name ((execution_status_t)s),
+                                 json_integer ((json_int_t)self->by_status[s]));
         json_t *status = json_pack (
-            "{s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "executions", (json_int_t) self->created,
-            "active", (json_int_t) zhashx_size (self->actives), "waiting",
-            (json_int_t) zlistx_size (self->queue), "workers",
-            (json_int_t) executor_workers_count (self->workers), "by_status", by_status,
-            "ignored_status", (json_int_t) self->ignored, "duplicates",
-            (json_int_t) self->duplicates);
+            "{s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "executions",
+            (json_int_t)self->created, "active", (json_int_t)zhashx_size (self->actives),
+            "waiting", (json_int_t)zlistx_size (self->queue), "workers",
+            (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
+            "ignored_status", (json_int_t)self->ignored, "duplicates",
+            (json_int_t)self->duplicates);
         char *text = json_dumps (status, JSON_COMPACT);
         zstr_send (self->pipe, text);
         free (text);
@@ -935,7 +950,8 @@ s_start (s_executor_t *self, const actor_config_t *config)
     self->actives = zhashx_new ();
     self->queue = zlistx_new ();
     self->effects = zlist_new ();
-    if (!self->workers || !self->links || !self->actives || !self->queue || !self->effects)
+    if (!self->workers || !self->links || !self->actives || !self->queue ||
+        !self->effects)
         return -1;
     zhashx_set_destructor (self->links, s_wlink_destroy);
     zhashx_set_destructor (self->actives, s_free_item);
@@ -955,8 +971,8 @@ s_start (s_executor_t *self, const actor_config_t *config)
     self->waiting = store_table (self->store, "waiting", false);
     self->active = store_table (self->store, "active", false);
     self->workers_table = store_table (self->store, "workers", false);
-    if (!self->executions || !self->by_enforcement || !self->waiting || !self->active
-        || !self->workers_table) {
+    if (!self->executions || !self->by_enforcement || !self->waiting || !self->active ||
+        !self->workers_table) {
         zsys_error ("executor: %s", store_last_error (self->store));
         return -1;
     }
@@ -969,8 +985,9 @@ s_start (s_executor_t *self, const actor_config_t *config)
     //  Definitions first: an enforcement needs its action's schema
     if (registry_client_wait_synced (self->registry, 30000) != 0)
         zsys_warning ("executor: no registry snapshot yet; commands wait for it");
-    self->inbox = bus_inbox_new (bus_topology_bind (config->topology, "executor.commands"),
-                                 "executor", self->store, &self->link_config);
+    self->inbox =
+        bus_inbox_new (bus_topology_bind (config->topology, "executor.commands"),
+                       "executor", self->store, &self->link_config);
     if (!self->inbox)
         return -1;
     return 0;
@@ -979,9 +996,9 @@ s_start (s_executor_t *self, const actor_config_t *config)
 void
 executor_actor (zsock_t *pipe, void *args)
 {
-    s_executor_t *self = (s_executor_t *) zmalloc (sizeof (s_executor_t));
+    s_executor_t *self = (s_executor_t *)zmalloc (sizeof (s_executor_t));
     self->pipe = pipe;
-    if (s_start (self, (actor_config_t *) args) != 0) {
+    if (s_start (self, (actor_config_t *)args) != 0) {
         s_destroy (self);
         free (self);
         zsock_signal (pipe, 1);
@@ -995,23 +1012,27 @@ executor_actor (zsock_t *pipe, void *args)
         size_t needed = 4 + zhashx_size (self->links);
         if (needed > capacity) {
             capacity = needed * 2;
-            items = (zmq_pollitem_t *) realloc (items, capacity * sizeof (zmq_pollitem_t));
-            owners = (s_wlink_t **) realloc (owners, capacity * sizeof (s_wlink_t *));
+            items = (zmq_pollitem_t *)realloc (items, capacity * sizeof (zmq_pollitem_t));
+            owners = (s_wlink_t **)realloc (owners, capacity * sizeof (s_wlink_t *));
             assert (items && owners);
         }
         size_t n = 0;
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (registry_client_sub_sock (self->registry)), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (registry_client_snapshot_sock (self->registry)), 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){
+            zsock_resolve (registry_client_sub_sock (self->registry)), 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){
+            zsock_resolve (registry_client_snapshot_sock (self->registry)), 0, ZMQ_POLLIN,
+            0};
         bool synced = registry_client_synced (self->registry);
         //  Until the definitions are here, commands wait in the senders' links
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_inbox_sock (self->inbox)), 0,
-                                       (short) (synced ? ZMQ_POLLIN : 0), 0};
+        items[n++] = (zmq_pollitem_t){zsock_resolve (bus_inbox_sock (self->inbox)), 0,
+                                      (short)(synced ? ZMQ_POLLIN : 0), 0};
         int timeout = bus_inbox_timeout (self->inbox);
-        for (s_wlink_t *wl = (s_wlink_t *) zhashx_first (self->links); wl;
-             wl = (s_wlink_t *) zhashx_next (self->links)) {
+        for (s_wlink_t *wl = (s_wlink_t *)zhashx_first (self->links); wl;
+             wl = (s_wlink_t *)zhashx_next (self->links)) {
             owners[n] = wl;
-            items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_link_sock (wl->link)), 0, ZMQ_POLLIN, 0};
+            items[n++] = (zmq_pollitem_t){zsock_resolve (bus_link_sock (wl->link)), 0,
+                                          ZMQ_POLLIN, 0};
             int t = bus_link_timeout (wl->link);
             if (t >= 0 && (timeout < 0 || t < timeout))
                 timeout = t;
@@ -1019,13 +1040,14 @@ executor_actor (zsock_t *pipe, void *args)
         int t = registry_client_timeout (self->registry);
         if (t >= 0 && (timeout < 0 || t < timeout))
             timeout = t;
-        if (zmq_poll (items, (int) n, timeout < 0 ? 1000 : timeout) == -1
-            && zmq_errno () == ETERM)
+        if (zmq_poll (items, (int)n, timeout < 0 ? 1000 : timeout) == -1 &&
+            zmq_errno () == ETERM)
             break;
         if (items[0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
         if (items[1].revents & ZMQ_POLLIN)
-            registry_client_handle (self->registry, registry_client_sub_sock (self->registry));
+            registry_client_handle (self->registry,
+                                    registry_client_sub_sock (self->registry));
         if (items[2].revents & ZMQ_POLLIN)
             registry_client_handle (self->registry,
                                     registry_client_snapshot_sock (self->registry));
@@ -1046,8 +1068,8 @@ executor_actor (zsock_t *pipe, void *args)
         s_schedule (self);
         registry_client_tick (self->registry);
         bus_inbox_tick (self->inbox);
-        for (s_wlink_t *wl = (s_wlink_t *) zhashx_first (self->links); wl;
-             wl = (s_wlink_t *) zhashx_next (self->links))
+        for (s_wlink_t *wl = (s_wlink_t *)zhashx_first (self->links); wl;
+             wl = (s_wlink_t *)zhashx_next (self->links))
             bus_link_tick (wl->link);
     }
     free (items);
@@ -1076,7 +1098,7 @@ executor_store_scan (const char *data_dir, executor_record_fn *fn, void *arg)
         store_cursor_t *cursor = store_cursor_new (txn, executions);
         while (cursor && store_cursor_next (cursor) == STORE_OK) {
             size_t size;
-            const char *data = (const char *) store_cursor_data (cursor, &size);
+            const char *data = (const char *)store_cursor_data (cursor, &size);
             json_t *record = json_loadb (data, size, 0, NULL);
             if (record) {
                 fn (arg, record);

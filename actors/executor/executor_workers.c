@@ -17,7 +17,7 @@ struct _executor_workers_t {
 executor_workers_t *
 executor_workers_new (void)
 {
-    return (executor_workers_t *) calloc (1, sizeof (executor_workers_t));
+    return (executor_workers_t *)calloc (1, sizeof (executor_workers_t));
 }
 
 void
@@ -43,7 +43,7 @@ executor_worker_t *
 executor_workers_upsert (executor_workers_t *self, const char *name, const char *endpoint,
                          const char *runtimes, int slots, int64_t now_usec)
 {
-    if (!name || !*name || strlen (name) >= sizeof ((executor_worker_t *) 0)->name)
+    if (!name || !*name || strlen (name) >= sizeof ((executor_worker_t *)0)->name)
         return NULL;
     executor_worker_t *worker = executor_workers_find (self, name);
     if (!worker) {
@@ -51,8 +51,8 @@ executor_workers_upsert (executor_workers_t *self, const char *name, const char 
             return NULL;
         if (self->count == self->cap) {
             size_t cap = self->cap ? self->cap * 2 : 8;
-            executor_worker_t *grown
-                = (executor_worker_t *) realloc (self->workers, cap * sizeof *grown);
+            executor_worker_t *grown =
+                (executor_worker_t *)realloc (self->workers, cap * sizeof *grown);
             if (!grown)
                 return NULL;
             self->workers = grown;
@@ -69,7 +69,7 @@ executor_workers_upsert (executor_workers_t *self, const char *name, const char 
         const char *p = runtimes;
         while (*p && worker->runtime_count < EXECUTOR_MAX_RUNTIMES) {
             const char *end = strchr (p, ',');
-            size_t len = end ? (size_t) (end - p) : strlen (p);
+            size_t len = end ? (size_t)(end - p) : strlen (p);
             while (len && *p == ' ') {
                 p++;
                 len--;
@@ -96,7 +96,7 @@ executor_workers_remove (executor_workers_t *self, const char *name)
 {
     executor_worker_t *worker = executor_workers_find (self, name);
     if (worker) {
-        size_t index = (size_t) (worker - self->workers);
+        size_t index = (size_t)(worker - self->workers);
         memmove (worker, worker + 1, (self->count - index - 1) * sizeof *worker);
         self->count--;
     }
@@ -123,8 +123,8 @@ executor_workers_pick (executor_workers_t *self, const char *runner)
             best = w;
         else {
             //  least loaded by fraction of slots in use, then least recently picked
-            double load_w = (double) w->busy / w->slots;
-            double load_b = (double) best->busy / best->slots;
+            double load_w = (double)w->busy / w->slots;
+            double load_b = (double)best->busy / best->slots;
             if (load_w < load_b || (load_w == load_b && w->picked < best->picked))
                 best = w;
         }

@@ -57,7 +57,8 @@ s_envelope (s_registry_t *self, const char *type, json_t *payload)
 {
     proto_envelope_t *envelope = proto_envelope_new (type, self->source);
     proto_error_t error;
-    if (envelope && proto_envelope_set_payload_json (envelope, payload, &error) != PROTO_OK) {
+    if (envelope &&
+        proto_envelope_set_payload_json (envelope, payload, &error) != PROTO_OK) {
         zsys_error ("registry: cannot encode %s: %s", type, error.message);
         proto_envelope_destroy (&envelope);
     }
@@ -66,13 +67,15 @@ s_envelope (s_registry_t *self, const char *type, json_t *payload)
 }
 
 static void
-s_publish (s_registry_t *self, const char *kind, const char *ref, const json_t *definition)
+s_publish (s_registry_t *self, const char *kind, const char *ref,
+           const json_t *definition)
 {
     char type[64];
-    snprintf (type, sizeof type, "registry.%s.%s", kind, definition ? "updated" : "deleted");
+    snprintf (type, sizeof type, "registry.%s.%s", kind,
+              definition ? "updated" : "deleted");
     json_t *payload = json_pack ("{s:s}", "ref", ref);
     if (definition)
-        json_object_set (payload, "definition", (json_t *) definition);
+        json_object_set (payload, "definition", (json_t *)definition);
     proto_envelope_t *envelope = s_envelope (self, type, payload);
     if (envelope) {
         bus_pub_send (self->pub, envelope);
@@ -98,15 +101,15 @@ s_apply_changes (s_registry_t *self)
     int applied = 0;
     while (cursor && store_cursor_next (cursor) == STORE_OK) {
         size_t key_size, size;
-        const char *key = (const char *) store_cursor_key (cursor, &key_size);
-        const char *data = (const char *) store_cursor_data (cursor, &size);
+        const char *key = (const char *)store_cursor_key (cursor, &key_size);
+        const char *data = (const char *)store_cursor_data (cursor, &size);
         char ref[512];
-        snprintf (ref, sizeof ref, "%.*s", (int) key_size, key);
+        snprintf (ref, sizeof ref, "%.*s", (int)key_size, key);
         json_error_t jerror;
         json_t *definition = json_loadb (data, size, 0, &jerror);
         if (!definition) {
-            zsys_error ("registry: stored change for rule '%s' is not JSON (%s): ignored", ref,
-                        jerror.text);
+            zsys_error ("registry: stored change for rule '%s' is not JSON (%s): ignored",
+                        ref, jerror.text);
             continue;
         }
         if (json_is_true (json_object_get (definition, "deleted")))
@@ -114,9 +117,9 @@ s_apply_changes (s_registry_t *self)
         else {
             char message[1024];
             if (registry_catalog_put_rule (self->catalog, definition, "store", message,
-                                           sizeof message)
-                != 0)
-                zsys_error ("registry: stored rule '%s' no longer loads: %s", ref, message);
+                                           sizeof message) != 0)
+                zsys_error ("registry: stored rule '%s' no longer loads: %s", ref,
+                            message);
         }
         json_decref (definition);
         applied++;
@@ -138,24 +141,25 @@ typedef struct {
 static void
 s_change_committed (void *arg)
 {
-    s_change_t *change = (s_change_t *) arg;
+    s_change_t *change = (s_change_t *)arg;
     s_publish (change->self, "rule", change->ref, change->definition);
     json_decref (change->definition);
     free (change);
 }
 
 static int
-s_store_change (store_txn_t *txn, s_registry_t *self, const char *ref, const json_t *stored,
-                const json_t *published)
+s_store_change (store_txn_t *txn, s_registry_t *self, const char *ref,
+                const json_t *stored, const json_t *published)
 {
     char *text = json_dumps (stored, JSON_COMPACT);
     if (!text)
         return -1;
-    store_code_t code = store_put (txn, self->changes, ref, strlen (ref), text, strlen (text));
+    store_code_t code =
+        store_put (txn, self->changes, ref, strlen (ref), text, strlen (text));
     free (text);
     if (code != STORE_OK)
         return -1;
-    s_change_t *change = (s_change_t *) calloc (1, sizeof (s_change_t));
+    s_change_t *change = (s_change_t *)calloc (1, sizeof (s_change_t));
     if (!change)
         return -1;
     change->self = self;
@@ -170,9 +174,10 @@ s_store_change (store_txn_t *txn, s_registry_t *self, const char *ref, const jso
 }
 
 static int
-s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
+s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
+                  bus_command_t *info)
 {
-    s_registry_t *self = (s_registry_t *) arg;
+    s_registry_t *self = (s_registry_t *)arg;
     self->commands++;
     const char *type = proto_envelope_type (command);
     proto_error_t error;
@@ -186,8 +191,7 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_co
         if (!json_is_object (definition))
             rc = bus_command_reject (info, "bad_request", "definition: expected a map");
         else if (registry_catalog_put_rule (self->catalog, definition, "request", message,
-                                            sizeof message)
-                 != 0)
+                                            sizeof message) != 0)
             rc = bus_command_reject (info, "invalid", "%s", message);
         else {
             //  The catalog normalised it: the ref is pack.name
@@ -201,9 +205,9 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_co
             else if (s_store_change (txn, self, ref, definition, rule) != 0)
                 rc = -1;
         }
-    }
-    else if (streq (type, "registry.rule.enable") || streq (type, "registry.rule.disable")
-             || streq (type, "registry.rule.delete")) {
+    } else if (streq (type, "registry.rule.enable") ||
+               streq (type, "registry.rule.disable") ||
+               streq (type, "registry.rule.delete")) {
         const char *ref = json_string_value (json_object_get (payload, "ref"));
         const json_t *rule = ref ? registry_catalog_rule (self->catalog, ref) : NULL;
         if (!ref)
@@ -216,25 +220,23 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_co
             json_decref (tombstone);
             if (rc == 0)
                 registry_catalog_delete_rule (self->catalog, ref);
-        }
-        else {
+        } else {
             json_t *changed = json_deep_copy (rule);
             json_object_del (changed, "ref"); //  fields the catalog adds
             json_object_del (changed, "file");
             json_object_set_new (changed, "enabled",
                                  json_boolean (streq (type, "registry.rule.enable")));
             if (registry_catalog_put_rule (self->catalog, changed, "request", message,
-                                           sizeof message)
-                != 0)
+                                           sizeof message) != 0)
                 rc = bus_command_reject (info, "invalid", "%s", message);
             else
                 rc = s_store_change (txn, self, ref, changed,
                                      registry_catalog_rule (self->catalog, ref));
             json_decref (changed);
         }
-    }
-    else
-        rc = bus_command_reject (info, "unknown_type", "the registry does not take '%s'", type);
+    } else
+        rc = bus_command_reject (info, "unknown_type", "the registry does not take '%s'",
+                                 type);
     json_decref (payload);
     return rc;
 }
@@ -251,7 +253,7 @@ s_send_reply (s_registry_t *self, zframe_t *routing, proto_envelope_t **envelope
     if (rc != 0)
         return -1;
     zmsg_t *msg = zmsg_new ();
-    zmsg_append (msg, &(zframe_t *) {zframe_dup (routing)});
+    zmsg_append (msg, &(zframe_t *){zframe_dup (routing)});
     zmsg_addmem (msg, self->buffer.data, self->buffer.size);
     return zmsg_send (&msg, self->snapshot);
 }
@@ -265,10 +267,10 @@ s_handle_snapshot (s_registry_t *self)
     zframe_t *routing = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
     proto_error_t error;
-    proto_envelope_t *request
-        = body && zmsg_size (msg) == 0
-              ? proto_envelope_decode (zframe_data (body), zframe_size (body), NULL, &error)
-              : NULL;
+    proto_envelope_t *request =
+        body && zmsg_size (msg) == 0
+            ? proto_envelope_decode (zframe_data (body), zframe_size (body), NULL, &error)
+            : NULL;
     if (!request || !streq (proto_envelope_type (request), "registry.snapshot.request")) {
         zsys_warning ("registry: dropped a malformed snapshot request: %s",
                       request ? "not registry.snapshot.request"
@@ -284,19 +286,19 @@ s_handle_snapshot (s_registry_t *self)
         bool wanted = !json_is_array (kinds) || json_array_size (kinds) == 0;
         size_t i;
         json_t *item;
-        json_array_foreach (kinds, i, item)
-        if (json_is_string (item) && streq (json_string_value (item), s_kinds[k]))
-            wanted = true;
+        json_array_foreach (kinds, i, item) if (json_is_string (item) &&
+                                                streq (json_string_value (item),
+                                                       s_kinds[k])) wanted = true;
         if (!wanted)
             continue;
         const char *ref;
         json_t *definition;
-        json_object_foreach ((json_t *) s_all (self, s_kinds[k]), ref, definition)
+        json_object_foreach ((json_t *)s_all (self, s_kinds[k]), ref, definition)
         {
-            proto_envelope_t *reply = s_envelope (
-                self, "registry.snapshot.item",
-                json_pack ("{s:s, s:s, s:O}", "kind", s_kinds[k], "ref", ref, "definition",
-                           definition));
+            proto_envelope_t *reply =
+                s_envelope (self, "registry.snapshot.item",
+                            json_pack ("{s:s, s:s, s:O}", "kind", s_kinds[k], "ref", ref,
+                                       "definition", definition));
             if (reply) {
                 proto_envelope_set_corr (reply, proto_envelope_id (request));
                 if (s_send_reply (self, routing, &reply) == 0)
@@ -307,9 +309,9 @@ s_handle_snapshot (s_registry_t *self)
     json_decref (payload);
     proto_envelope_t *end = s_envelope (
         self, "registry.snapshot.end",
-        json_pack ("{s:I, s:I, s:I}", "seq", (json_int_t) bus_pub_seq (self->pub), "publisher",
-                   (json_int_t) (bus_pub_id (self->pub) & INT64_MAX), "count",
-                   (json_int_t) count));
+        json_pack ("{s:I, s:I, s:I}", "seq", (json_int_t)bus_pub_seq (self->pub),
+                   "publisher", (json_int_t)(bus_pub_id (self->pub) & INT64_MAX), "count",
+                   (json_int_t)count));
     if (end) {
         proto_envelope_set_corr (end, proto_envelope_id (request));
         s_send_reply (self, routing, &end);
@@ -338,28 +340,29 @@ s_handle_pipe (s_registry_t *self)
     else if (streq (command, "STATUS")) {
         json_t *status = json_pack (
             "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packs",
-            (json_int_t) json_object_size (registry_catalog_packs (self->catalog)), "actions",
-            (json_int_t) json_object_size (registry_catalog_actions (self->catalog)), "triggers",
-            (json_int_t) json_object_size (registry_catalog_triggers (self->catalog)), "rules",
-            (json_int_t) json_object_size (registry_catalog_rules (self->catalog)), "load_errors",
-            (json_int_t) zlist_size (self->errors), "snapshots", (json_int_t) self->snapshots,
-            "commands", (json_int_t) self->commands);
+            (json_int_t)json_object_size (registry_catalog_packs (self->catalog)),
+            "actions",
+            (json_int_t)json_object_size (registry_catalog_actions (self->catalog)),
+            "triggers",
+            (json_int_t)json_object_size (registry_catalog_triggers (self->catalog)),
+            "rules",
+            (json_int_t)json_object_size (registry_catalog_rules (self->catalog)),
+            "load_errors", (json_int_t)zlist_size (self->errors), "snapshots",
+            (json_int_t)self->snapshots, "commands", (json_int_t)self->commands);
         char *text = json_dumps (status, JSON_COMPACT);
         zstr_send (self->pipe, text);
         free (text);
         json_decref (status);
-    }
-    else if (streq (command, "ERRORS")) {
+    } else if (streq (command, "ERRORS")) {
         json_t *errors = json_array ();
-        for (char *e = (char *) zlist_first (self->errors); e;
-             e = (char *) zlist_next (self->errors))
+        for (char *e = (char *)zlist_first (self->errors); e;
+             e = (char *)zlist_next (self->errors))
             json_array_append_new (errors, json_string (e));
         char *text = json_dumps (errors, JSON_COMPACT);
         zstr_send (self->pipe, text);
         free (text);
         json_decref (errors);
-    }
-    else
+    } else
         zsys_warning ("registry: unknown pipe command '%s'", command);
     free (command);
     zmsg_destroy (&msg);
@@ -397,11 +400,13 @@ s_start (s_registry_t *self, const actor_config_t *config)
     if (!self->errors || !self->catalog)
         return -1;
     if (config->packs_dir) {
-        int packs = registry_catalog_load_dir (self->catalog, config->packs_dir, self->errors);
+        int packs =
+            registry_catalog_load_dir (self->catalog, config->packs_dir, self->errors);
         if (packs < 0)
-            zsys_error ("registry: cannot read the packs directory %s", config->packs_dir);
-        for (char *e = (char *) zlist_first (self->errors); e;
-             e = (char *) zlist_next (self->errors))
+            zsys_error ("registry: cannot read the packs directory %s",
+                        config->packs_dir);
+        for (char *e = (char *)zlist_first (self->errors); e;
+             e = (char *)zlist_next (self->errors))
             zsys_error ("registry: %s", e);
     }
 
@@ -434,7 +439,7 @@ s_start (s_registry_t *self, const actor_config_t *config)
         return -1;
     zsock_set_sndhwm (self->snapshot, 0); //  a snapshot is sent whole
     zsock_set_linger (self->snapshot, 0);
-    int64_t max = (int64_t) PROTO_MAX_FRAME + 4096;
+    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
     zmq_setsockopt (zsock_resolve (self->snapshot), ZMQ_MAXMSGSIZE, &max, sizeof max);
     const char *snapshot_endpoint = bus_topology_bind (topology, "registry.snapshot");
     if (zsock_bind (self->snapshot, "%s", snapshot_endpoint) == -1) {
@@ -446,19 +451,20 @@ s_start (s_registry_t *self, const actor_config_t *config)
                                  "registry", self->store, &link_config);
     if (!self->inbox)
         return -1;
-    zsys_info ("registry: %zu packs, %zu actions, %zu triggers, %zu rules, %zu load errors",
-               json_object_size (registry_catalog_packs (self->catalog)),
-               json_object_size (registry_catalog_actions (self->catalog)),
-               json_object_size (registry_catalog_triggers (self->catalog)),
-               json_object_size (registry_catalog_rules (self->catalog)),
-               zlist_size (self->errors));
+    zsys_info (
+        "registry: %zu packs, %zu actions, %zu triggers, %zu rules, %zu load errors",
+        json_object_size (registry_catalog_packs (self->catalog)),
+        json_object_size (registry_catalog_actions (self->catalog)),
+        json_object_size (registry_catalog_triggers (self->catalog)),
+        json_object_size (registry_catalog_rules (self->catalog)),
+        zlist_size (self->errors));
     return 0;
 }
 
 void
 registry_actor (zsock_t *pipe, void *args)
 {
-    actor_config_t *config = (actor_config_t *) args;
+    actor_config_t *config = (actor_config_t *)args;
     s_registry_t self_ = {.pipe = pipe};
     s_registry_t *self = &self_;
     if (s_start (self, config) != 0) {
@@ -466,8 +472,8 @@ registry_actor (zsock_t *pipe, void *args)
         zsock_signal (pipe, 1);
         return;
     }
-    zpoller_t *poller
-        = zpoller_new (pipe, self->snapshot, bus_inbox_sock (self->inbox), NULL);
+    zpoller_t *poller =
+        zpoller_new (pipe, self->snapshot, bus_inbox_sock (self->inbox), NULL);
     zsock_signal (pipe, 0);
     self->heartbeat_at = zclock_mono ();
     while (!self->terminated) {
@@ -476,7 +482,8 @@ registry_actor (zsock_t *pipe, void *args)
         //  and one that missed a restart sees the new publisher id, within
         //  one interval even when no definition changes.
         if (zclock_mono () >= self->heartbeat_at) {
-            proto_envelope_t *beat = s_envelope (self, "registry.heartbeat", json_object ());
+            proto_envelope_t *beat =
+                s_envelope (self, "registry.heartbeat", json_object ());
             if (beat) {
                 bus_pub_send (self->pub, beat);
                 proto_envelope_destroy (&beat);
@@ -486,7 +493,7 @@ registry_actor (zsock_t *pipe, void *args)
         int timeout = bus_inbox_timeout (self->inbox);
         int64_t until_beat = self->heartbeat_at - zclock_mono ();
         if (timeout < 0 || until_beat < timeout)
-            timeout = until_beat < 0 ? 0 : (int) until_beat;
+            timeout = until_beat < 0 ? 0 : (int)until_beat;
         void *which = zpoller_wait (poller, timeout);
         if (which == pipe)
             s_handle_pipe (self);

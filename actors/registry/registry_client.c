@@ -6,7 +6,7 @@
 
 #include <inttypes.h>
 
-#define S_RETRY_MS    1000  //  snapshot request with no end: ask again
+#define S_RETRY_MS    1000   //  snapshot request with no end: ask again
 #define S_MAX_PENDING 100000 //  facts kept while a snapshot loads
 
 typedef struct {
@@ -19,8 +19,8 @@ struct _registry_client_t {
     char *source;
     bus_sub_t *sub;
     zsock_t *dealer;
-    json_t *cache;    //  kind -> {ref -> definition}
-    json_t *loading;  //  the snapshot being received, same shape
+    json_t *cache;   //  kind -> {ref -> definition}
+    json_t *loading; //  the snapshot being received, same shape
     uint8_t request_id[PROTO_UUID_SIZE];
     bool requesting;
     int64_t requested_at; //  monotonic ms
@@ -49,7 +49,7 @@ s_empty_cache (void)
 static void
 s_pending_destroy (void **item_p)
 {
-    s_pending_t *pending = (s_pending_t *) *item_p;
+    s_pending_t *pending = (s_pending_t *)*item_p;
     if (pending) {
         proto_envelope_destroy (&pending->envelope);
         free (pending);
@@ -68,7 +68,8 @@ s_pending_purge (registry_client_t *self)
 static void
 s_request (registry_client_t *self)
 {
-    proto_envelope_t *request = proto_envelope_new ("registry.snapshot.request", self->source);
+    proto_envelope_t *request =
+        proto_envelope_new ("registry.snapshot.request", self->source);
     if (!request)
         return;
     json_t *payload = json_pack ("{s:[]}", "kinds");
@@ -90,7 +91,7 @@ registry_client_new (bus_topology_t *topology, const char *name)
 {
     assert (topology);
     assert (name);
-    registry_client_t *self = (registry_client_t *) zmalloc (sizeof (registry_client_t));
+    registry_client_t *self = (registry_client_t *)zmalloc (sizeof (registry_client_t));
     msgpack_sbuffer_init (&self->buffer);
     self->source = strdup (name);
     self->cache = s_empty_cache ();
@@ -106,14 +107,15 @@ registry_client_new (bus_topology_t *topology, const char *name)
     zsock_set_identity (self->dealer, routing);
     zsock_set_rcvhwm (self->dealer, 0); //  a snapshot arrives whole
     zsock_set_linger (self->dealer, 0);
-    int64_t max = (int64_t) PROTO_MAX_FRAME + 4096;
+    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
     zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_MAXMSGSIZE, &max, sizeof max);
     //  Subscribe first, then ask for the snapshot (Clone): nothing falls
     //  between the two.
-    if (bus_sub_connect (self->sub, bus_topology_connect (topology, "registry.facts")) != 0
-        || bus_sub_subscribe (self->sub, "registry.") != 0
-        || zsock_connect (self->dealer, "%s", bus_topology_connect (topology, "registry.snapshot"))
-               != 0) {
+    if (bus_sub_connect (self->sub, bus_topology_connect (topology, "registry.facts")) !=
+            0 ||
+        bus_sub_subscribe (self->sub, "registry.") != 0 ||
+        zsock_connect (self->dealer, "%s",
+                       bus_topology_connect (topology, "registry.snapshot")) != 0) {
         registry_client_destroy (&self);
         return NULL;
     }
@@ -156,7 +158,8 @@ registry_client_snapshot_sock (registry_client_t *self)
 }
 
 static void
-s_changed (registry_client_t *self, const char *kind, const char *ref, const json_t *definition)
+s_changed (registry_client_t *self, const char *kind, const char *ref,
+           const json_t *definition)
 {
     self->version++;
     if (self->change_fn)
@@ -175,7 +178,8 @@ s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
     if (!table)
         return;
     json_t *payload = proto_envelope_payload_json (fact, NULL);
-    const char *ref = payload ? json_string_value (json_object_get (payload, "ref")) : NULL;
+    const char *ref =
+        payload ? json_string_value (json_object_get (payload, "ref")) : NULL;
     if (ref) {
         if (streq (verb, "updated")) {
             json_t *definition = json_object_get (payload, "definition");
@@ -183,8 +187,7 @@ s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
                 json_object_set (table, ref, definition);
                 s_changed (self, kind, ref, definition);
             }
-        }
-        else if (streq (verb, "deleted") && json_object_get (table, ref)) {
+        } else if (streq (verb, "deleted") && json_object_get (table, ref)) {
             json_object_del (table, ref);
             s_changed (self, kind, ref, NULL);
         }
@@ -224,7 +227,7 @@ s_snapshot_done (registry_client_t *self, uint64_t publisher, uint64_t seq)
     json_decref (old);
     //  Facts received meanwhile: those past the snapshot, in order
     s_pending_t *pending;
-    while ((pending = (s_pending_t *) zlist_pop (self->pending))) {
+    while ((pending = (s_pending_t *)zlist_pop (self->pending))) {
         if (pending->publisher == self->publisher && pending->seq > self->last_seq) {
             if (pending->seq != self->last_seq + 1) {
                 //  A hole between the snapshot and the facts: start again
@@ -256,7 +259,7 @@ s_handle_facts (registry_client_t *self)
                 s_pending_purge (self);
                 s_request (self);
             }
-            s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+            s_pending_t *pending = (s_pending_t *)zmalloc (sizeof (s_pending_t));
             pending->publisher = info.publisher & INT64_MAX;
             pending->seq = info.seq;
             pending->envelope = fact;
@@ -267,8 +270,7 @@ s_handle_facts (registry_client_t *self)
         if (publisher == self->publisher && info.seq == self->last_seq + 1) {
             s_apply_fact (self, fact);
             self->last_seq = info.seq;
-        }
-        else if (publisher == self->publisher && info.seq <= self->last_seq)
+        } else if (publisher == self->publisher && info.seq <= self->last_seq)
             ; //  already in the snapshot
         else {
             //  A gap, or the registry restarted: resynchronise
@@ -277,7 +279,7 @@ s_handle_facts (registry_client_t *self)
                        self->source, publisher == self->publisher ? "gap" : "restarted",
                        info.seq, self->last_seq);
             s_request (self);
-            s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+            s_pending_t *pending = (s_pending_t *)zmalloc (sizeof (s_pending_t));
             pending->publisher = publisher;
             pending->seq = info.seq;
             pending->envelope = fact;
@@ -296,15 +298,16 @@ s_handle_snapshot (registry_client_t *self)
         if (!frame)
             break;
         proto_error_t error;
-        proto_envelope_t *reply
-            = proto_envelope_decode (zframe_data (frame), zframe_size (frame), NULL, &error);
+        proto_envelope_t *reply = proto_envelope_decode (
+            zframe_data (frame), zframe_size (frame), NULL, &error);
         zframe_destroy (&frame);
         if (!reply) {
             zsys_warning ("%s: bad snapshot reply: %s", self->source, error.message);
             continue;
         }
         const uint8_t *corr = proto_envelope_corr (reply);
-        if (!self->requesting || !corr || memcmp (corr, self->request_id, PROTO_UUID_SIZE) != 0) {
+        if (!self->requesting || !corr ||
+            memcmp (corr, self->request_id, PROTO_UUID_SIZE) != 0) {
             proto_envelope_destroy (&reply); //  an answer to an older request
             continue;
         }
@@ -316,11 +319,12 @@ s_handle_snapshot (registry_client_t *self)
             json_t *table = kind ? json_object_get (self->loading, kind) : NULL;
             if (table && ref && json_is_object (definition))
                 json_object_set (table, ref, definition);
-        }
-        else if (payload && streq (proto_envelope_type (reply), "registry.snapshot.end")) {
-            uint64_t seq = (uint64_t) json_integer_value (json_object_get (payload, "seq"));
-            uint64_t publisher
-                = (uint64_t) json_integer_value (json_object_get (payload, "publisher"));
+        } else if (payload &&
+                   streq (proto_envelope_type (reply), "registry.snapshot.end")) {
+            uint64_t seq =
+                (uint64_t)json_integer_value (json_object_get (payload, "seq"));
+            uint64_t publisher =
+                (uint64_t)json_integer_value (json_object_get (payload, "publisher"));
             s_snapshot_done (self, publisher, seq);
         }
         json_decref (payload);
@@ -358,7 +362,7 @@ registry_client_timeout (registry_client_t *self)
     if (!self->requesting)
         return -1;
     int64_t left = self->requested_at + S_RETRY_MS - zclock_mono ();
-    return left < 0 ? 0 : (int) left;
+    return left < 0 ? 0 : (int)left;
 }
 
 bool
@@ -380,8 +384,8 @@ registry_client_wait_synced (registry_client_t *self, int timeout_ms)
             break;
         int wait = registry_client_timeout (self);
         if (wait < 0 || wait > left)
-            wait = (int) left;
-        zsock_t *which = (zsock_t *) zpoller_wait (poller, wait);
+            wait = (int)left;
+        zsock_t *which = (zsock_t *)zpoller_wait (poller, wait);
         if (which)
             registry_client_handle (self, which);
         else if (zpoller_terminated (poller))
@@ -393,7 +397,8 @@ registry_client_wait_synced (registry_client_t *self, int timeout_ms)
 }
 
 void
-registry_client_set_change_handler (registry_client_t *self, registry_change_fn *fn, void *arg)
+registry_client_set_change_handler (registry_client_t *self, registry_change_fn *fn,
+                                    void *arg)
 {
     assert (self);
     self->change_fn = fn;

@@ -67,7 +67,8 @@ void registry_client_set_change_handler (registry_client_t *self, registry_chang
                                          void *arg);
 
 //  A definition (borrowed, valid until the next handle call) or NULL.
-const json_t *registry_client_get (registry_client_t *self, const char *kind, const char *ref);
+const json_t *registry_client_get (registry_client_t *self, const char *kind,
+                                   const char *ref);
 //  All definitions of a kind: an object ref -> definition (borrowed).
 const json_t *registry_client_all (registry_client_t *self, const char *kind);
 //  Incremented on every change: cheap "has anything changed" test.

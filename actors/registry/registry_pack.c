@@ -23,8 +23,8 @@ struct _registry_catalog_t {
     json_t *triggers;
 };
 
-static const char *const s_runners[]
-    = {"noop", "builtin", "local-shell-cmd", "local-shell-script", "python-script", NULL};
+static const char *const s_runners[] = {
+    "noop", "builtin", "local-shell-cmd", "local-shell-script", "python-script", NULL};
 static const char *const s_builtins[] = {"noop", "echo", "sleep", NULL};
 
 bool
@@ -50,7 +50,7 @@ static void
 s_push (zlist_t *errors, const char *text)
 {
     if (errors)
-        zlist_append (errors, (void *) text);
+        zlist_append (errors, (void *)text);
     else
         zsys_warning ("%s", text);
 }
@@ -78,7 +78,7 @@ s_valid_name (const char *name)
     if (!name || !*name || strlen (name) > 128)
         return false;
     for (const char *c = name; *c; c++)
-        if (!isalnum ((unsigned char) *c) && *c != '_' && *c != '-')
+        if (!isalnum ((unsigned char)*c) && *c != '_' && *c != '-')
             return false;
     return true;
 }
@@ -99,7 +99,8 @@ s_add_builtin_triggers (registry_catalog_t *self)
         "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
         "\"schedule\": {\"type\": \"object\"}}}",
 
-        "{\"ref\": \"core.st2.DateTimer\", \"pack\": \"core\", \"name\": \"st2.DateTimer\", "
+        "{\"ref\": \"core.st2.DateTimer\", \"pack\": \"core\", \"name\": "
+        "\"st2.DateTimer\", "
         "\"description\": \"Fires once at the given date and time.\", \"builtin\": true, "
         "\"parameters_schema\": {"
         "\"date\": {\"type\": \"string\", \"required\": true},"
@@ -107,7 +108,8 @@ s_add_builtin_triggers (registry_catalog_t *self)
         "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
         "\"schedule\": {\"type\": \"object\"}}}",
 
-        "{\"ref\": \"core.st2.CronTimer\", \"pack\": \"core\", \"name\": \"st2.CronTimer\", "
+        "{\"ref\": \"core.st2.CronTimer\", \"pack\": \"core\", \"name\": "
+        "\"st2.CronTimer\", "
         "\"description\": \"Fires on a cron schedule (five standard fields).\", "
         "\"builtin\": true, \"parameters_schema\": {"
         "\"minute\": {\"type\": \"string\", \"default\": \"*\"},"
@@ -124,7 +126,8 @@ s_add_builtin_triggers (registry_catalog_t *self)
         json_error_t error;
         json_t *def = json_loads (defs[i], 0, &error);
         assert (def); //  our own constant
-        json_object_set (self->triggers, json_string_value (json_object_get (def, "ref")), def);
+        json_object_set (self->triggers, json_string_value (json_object_get (def, "ref")),
+                         def);
         json_decref (def);
     }
 }
@@ -132,7 +135,8 @@ s_add_builtin_triggers (registry_catalog_t *self)
 registry_catalog_t *
 registry_catalog_new (void)
 {
-    registry_catalog_t *self = (registry_catalog_t *) calloc (1, sizeof (registry_catalog_t));
+    registry_catalog_t *self =
+        (registry_catalog_t *)calloc (1, sizeof (registry_catalog_t));
     if (!self)
         return NULL;
     self->packs = json_object ();
@@ -173,7 +177,8 @@ s_check_keys (check_t *c, const char *const *known, const char *const *ignored)
 {
     const char *key;
     json_t *value;
-    json_object_foreach ((json_t *) c->root, key, value) {
+    json_object_foreach ((json_t *)c->root, key, value)
+    {
         if (!s_in (key, known) && !s_in (key, ignored)) {
             char pointer[300];
             snprintf (pointer, sizeof pointer, "/%s", key);
@@ -227,20 +232,21 @@ s_str (const json_t *object, const char *key, const char *fallback)
 //  ---------------------------------------------------------------------------
 //  Actions
 
-static const char *const s_action_keys[]
-    = {"name", "runner_type", "entry_point", "parameters", "enabled", "description",
-       "timeout", "pack", NULL};
-static const char *const s_action_ignored[]
-    = {"ref",  "uid",           "id",     "tags",    "notify",
-       "output_schema", "metadata_file", "output_key", NULL};
+static const char *const s_action_keys[] = {"name",       "runner_type", "entry_point",
+                                            "parameters", "enabled",     "description",
+                                            "timeout",    "pack",        NULL};
+static const char *const s_action_ignored[] = {
+    "ref",           "uid",           "id",         "tags", "notify",
+    "output_schema", "metadata_file", "output_key", NULL};
 
 static json_t *
 s_load_action (check_t *c, const char *pack, const char *pack_dir)
 {
-    if (s_check_keys (c, s_action_keys, s_action_ignored) || s_check_string (c, "name", true)
-        || s_check_string (c, "runner_type", true) || s_check_string (c, "entry_point", false)
-        || s_check_string (c, "description", false) || s_check_string (c, "pack", false)
-        || s_check_bool (c, "enabled"))
+    if (s_check_keys (c, s_action_keys, s_action_ignored) ||
+        s_check_string (c, "name", true) || s_check_string (c, "runner_type", true) ||
+        s_check_string (c, "entry_point", false) ||
+        s_check_string (c, "description", false) || s_check_string (c, "pack", false) ||
+        s_check_bool (c, "enabled"))
         return NULL;
     const char *name = s_str (c->root, "name", "");
     if (!s_valid_name (name)) {
@@ -250,8 +256,8 @@ s_load_action (check_t *c, const char *pack, const char *pack_dir)
     }
     const char *declared = s_str (c->root, "pack", NULL);
     if (declared && strcmp (declared, pack)) {
-        s_report (c->errors, c->doc, c->file, "/pack", "pack: \"%s\" but the file is in pack \"%s\"",
-                  declared, pack);
+        s_report (c->errors, c->doc, c->file, "/pack",
+                  "pack: \"%s\" but the file is in pack \"%s\"", declared, pack);
         return NULL;
     }
     const char *runner = s_str (c->root, "runner_type", "");
@@ -262,34 +268,39 @@ s_load_action (check_t *c, const char *pack, const char *pack_dir)
     }
     const char *entry = s_str (c->root, "entry_point", "");
     if (!strcmp (runner, "builtin") && !s_in (entry, s_builtins)) {
-        s_report (c->errors, c->doc, c->file, "/entry_point",
-                  "entry_point: the builtin runner offers noop, echo and sleep, not \"%s\"",
-                  entry);
+        s_report (
+            c->errors, c->doc, c->file, "/entry_point",
+            "entry_point: the builtin runner offers noop, echo and sleep, not \"%s\"",
+            entry);
         return NULL;
     }
-    if ((!strcmp (runner, "local-shell-script") || !strcmp (runner, "python-script")) && !*entry
-        && !json_object_get (json_object_get (c->root, "parameters"), "script")) {
-        s_report (c->errors, c->doc, c->file, "", "entry_point: %s actions need a script file",
-                  runner);
+    if ((!strcmp (runner, "local-shell-script") || !strcmp (runner, "python-script")) &&
+        !*entry && !json_object_get (json_object_get (c->root, "parameters"), "script")) {
+        s_report (c->errors, c->doc, c->file, "",
+                  "entry_point: %s actions need a script file", runner);
         return NULL;
     }
-    if (*entry && (!strcmp (runner, "local-shell-script") || !strcmp (runner, "python-script"))) {
+    if (*entry &&
+        (!strcmp (runner, "local-shell-script") || !strcmp (runner, "python-script"))) {
         if (strstr (entry, "..") || entry[0] == '/') {
-            s_report (c->errors, c->doc, c->file, "/entry_point",
-                      "entry_point: \"%s\" must be a path inside the pack's actions folder",
-                      entry);
+            s_report (
+                c->errors, c->doc, c->file, "/entry_point",
+                "entry_point: \"%s\" must be a path inside the pack's actions folder",
+                entry);
             return NULL;
         }
     }
     const json_t *timeout = json_object_get (c->root, "timeout");
     if (timeout && (!json_is_integer (timeout) || json_integer_value (timeout) <= 0)) {
-        s_report (c->errors, c->doc, c->file, "/timeout", "timeout: expected a positive integer "
-                                                         "(seconds)");
+        s_report (c->errors, c->doc, c->file, "/timeout",
+                  "timeout: expected a positive integer "
+                  "(seconds)");
         return NULL;
     }
     const json_t *params = json_object_get (c->root, "parameters");
     char field[256] = "", message[512] = "";
-    if (registry_params_check_schema (params, field, sizeof field, message, sizeof message)) {
+    if (registry_params_check_schema (params, field, sizeof field, message,
+                                      sizeof message)) {
         char pointer[300];
         snprintf (pointer, sizeof pointer, "/parameters%s", field);
         s_report (c->errors, c->doc, c->file, pointer, "%s", message);
@@ -301,14 +312,17 @@ s_load_action (check_t *c, const char *pack, const char *pack_dir)
     json_object_set_new (action, "name", json_string (name));
     json_object_set_new (action, "runner_type", json_string (runner));
     json_object_set_new (action, "entry_point", json_string (entry));
-    json_object_set_new (action, "description", json_string (s_str (c->root, "description", "")));
-    json_object_set_new (action, "enabled",
-                         json_boolean (!json_is_false (json_object_get (c->root, "enabled"))));
-    json_object_set_new (action, "timeout",
-                         json_integer (timeout ? json_integer_value (timeout) : DEFAULT_TIMEOUT));
-    json_object_set_new (action, "parameters", params && json_is_object (params)
-                                                   ? json_deep_copy (params)
-                                                   : json_object ());
+    json_object_set_new (action, "description",
+                         json_string (s_str (c->root, "description", "")));
+    json_object_set_new (
+        action, "enabled",
+        json_boolean (!json_is_false (json_object_get (c->root, "enabled"))));
+    json_object_set_new (
+        action, "timeout",
+        json_integer (timeout ? json_integer_value (timeout) : DEFAULT_TIMEOUT));
+    json_object_set_new (action, "parameters",
+                         params && json_is_object (params) ? json_deep_copy (params)
+                                                           : json_object ());
     json_object_set_new (action, "file", json_string (c->file));
     json_object_set_new (action, "pack_dir", json_string (pack_dir));
     return action;
@@ -317,10 +331,10 @@ s_load_action (check_t *c, const char *pack, const char *pack_dir)
 //  ---------------------------------------------------------------------------
 //  Rules
 
-static const char *const s_rule_keys[]
-    = {"name", "pack", "enabled", "trigger", "criteria", "action", "description", NULL};
-static const char *const s_rule_ignored[]
-    = {"ref", "uid", "id", "tags", "type", "context", "metadata_file", NULL};
+static const char *const s_rule_keys[] = {"name",     "pack",   "enabled",     "trigger",
+                                          "criteria", "action", "description", NULL};
+static const char *const s_rule_ignored[] = {
+    "ref", "uid", "id", "tags", "type", "context", "metadata_file", NULL};
 
 //  Validate a rule definition against the syntax rules (not references).
 static json_t *
@@ -330,9 +344,9 @@ s_load_rule (check_t *c, const char *pack)
         s_report (c->errors, c->doc, c->file, "", "a rule must be a mapping");
         return NULL;
     }
-    if (s_check_keys (c, s_rule_keys, s_rule_ignored) || s_check_string (c, "name", true)
-        || s_check_string (c, "pack", false) || s_check_string (c, "description", false)
-        || s_check_bool (c, "enabled"))
+    if (s_check_keys (c, s_rule_keys, s_rule_ignored) ||
+        s_check_string (c, "name", true) || s_check_string (c, "pack", false) ||
+        s_check_string (c, "description", false) || s_check_bool (c, "enabled"))
         return NULL;
     const char *name = s_str (c->root, "name", "");
     if (!s_valid_name (name)) {
@@ -348,14 +362,16 @@ s_load_rule (check_t *c, const char *pack)
         return NULL;
     }
     if (declared && strcmp (declared, pack)) {
-        s_report (c->errors, c->doc, c->file, "/pack", "pack: \"%s\" but the file is in pack \"%s\"",
-                  declared, pack);
+        s_report (c->errors, c->doc, c->file, "/pack",
+                  "pack: \"%s\" but the file is in pack \"%s\"", declared, pack);
         return NULL;
     }
     const json_t *trigger = json_object_get (c->root, "trigger");
-    if (!json_is_object (trigger) || !json_is_string (json_object_get (trigger, "type"))) {
-        s_report (c->errors, c->doc, c->file, "/trigger",
-                  "trigger: expected a mapping with a type (e.g. core.st2.IntervalTimer)");
+    if (!json_is_object (trigger) ||
+        !json_is_string (json_object_get (trigger, "type"))) {
+        s_report (
+            c->errors, c->doc, c->file, "/trigger",
+            "trigger: expected a mapping with a type (e.g. core.st2.IntervalTimer)");
         return NULL;
     }
     const json_t *tparams = json_object_get (trigger, "parameters");
@@ -366,8 +382,8 @@ s_load_rule (check_t *c, const char *pack)
     }
     const json_t *criteria = json_object_get (c->root, "criteria");
     char field[256] = "", message[512] = "";
-    rules_criteria_t *compiled
-        = rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
+    rules_criteria_t *compiled =
+        rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
     if (!compiled) {
         char pointer[300];
         //  the criteria key may hold '/' or '~': escape for the pointer
@@ -398,7 +414,8 @@ s_load_rule (check_t *c, const char *pack)
                   "action.parameters: expected a mapping");
         return NULL;
     }
-    if (aparams && rules_template_check (aparams, "action.parameters", message, sizeof message)) {
+    if (aparams &&
+        rules_template_check (aparams, "action.parameters", message, sizeof message)) {
         //  "action.parameters.x[2]: ..." -> "/action/parameters/x/2" for the line
         char pointer[300] = "";
         size_t w = 0;
@@ -416,20 +433,25 @@ s_load_rule (check_t *c, const char *pack)
     json_object_set_new (rule, "ref", json_sprintf ("%s.%s", pack, name));
     json_object_set_new (rule, "pack", json_string (pack));
     json_object_set_new (rule, "name", json_string (name));
-    json_object_set_new (rule, "description", json_string (s_str (c->root, "description", "")));
-    json_object_set_new (rule, "enabled",
-                         json_boolean (!json_is_false (json_object_get (c->root, "enabled"))));
+    json_object_set_new (rule, "description",
+                         json_string (s_str (c->root, "description", "")));
+    json_object_set_new (
+        rule, "enabled",
+        json_boolean (!json_is_false (json_object_get (c->root, "enabled"))));
     json_t *t = json_object ();
     json_object_set_new (t, "type", json_string (s_str (trigger, "type", "")));
     json_object_set_new (t, "parameters",
-                         json_is_object (tparams) ? json_deep_copy (tparams) : json_object ());
+                         json_is_object (tparams) ? json_deep_copy (tparams)
+                                                  : json_object ());
     json_object_set_new (rule, "trigger", t);
     json_object_set_new (rule, "criteria",
-                         json_is_object (criteria) ? json_deep_copy (criteria) : json_object ());
+                         json_is_object (criteria) ? json_deep_copy (criteria)
+                                                   : json_object ());
     json_t *a = json_object ();
     json_object_set_new (a, "ref", json_string (s_str (action, "ref", "")));
     json_object_set_new (a, "parameters",
-                         json_is_object (aparams) ? json_deep_copy (aparams) : json_object ());
+                         json_is_object (aparams) ? json_deep_copy (aparams)
+                                                  : json_object ());
     json_object_set_new (rule, "action", a);
     json_object_set_new (rule, "file", json_string (c->file));
     return rule;
@@ -438,21 +460,22 @@ s_load_rule (check_t *c, const char *pack)
 //  ---------------------------------------------------------------------------
 //  Triggers
 
-static const char *const s_trigger_keys[]
-    = {"name", "pack", "description", "parameters_schema", "payload_schema", NULL};
-static const char *const s_trigger_ignored[] = {"ref", "uid", "id", "tags", "metadata_file", NULL};
+static const char *const s_trigger_keys[] = {
+    "name", "pack", "description", "parameters_schema", "payload_schema", NULL};
+static const char *const s_trigger_ignored[] = {"ref",  "uid",           "id",
+                                                "tags", "metadata_file", NULL};
 
 static json_t *
 s_load_trigger (check_t *c, const char *pack)
 {
-    if (s_check_keys (c, s_trigger_keys, s_trigger_ignored) || s_check_string (c, "name", true)
-        || s_check_string (c, "description", false))
+    if (s_check_keys (c, s_trigger_keys, s_trigger_ignored) ||
+        s_check_string (c, "name", true) || s_check_string (c, "description", false))
         return NULL;
     const char *name = s_str (c->root, "name", "");
     for (const char *p = name; *p; p++)
-        if (!isalnum ((unsigned char) *p) && *p != '_' && *p != '-' && *p != '.') {
-            s_report (c->errors, c->doc, c->file, "/name", "name: \"%s\" has invalid characters",
-                      name);
+        if (!isalnum ((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.') {
+            s_report (c->errors, c->doc, c->file, "/name",
+                      "name: \"%s\" has invalid characters", name);
             return NULL;
         }
     const char *keys[] = {"parameters_schema", "payload_schema"};
@@ -463,8 +486,9 @@ s_load_trigger (check_t *c, const char *pack)
         const json_t *props = json_object_get (schema, "properties");
         const json_t *flat = json_is_object (props) ? props : schema;
         char field[256] = "", message[512] = "";
-        if (schema && !json_is_object (props)
-            && registry_params_check_schema (flat, field, sizeof field, message, sizeof message)) {
+        if (schema && !json_is_object (props) &&
+            registry_params_check_schema (flat, field, sizeof field, message,
+                                          sizeof message)) {
             char pointer[300];
             snprintf (pointer, sizeof pointer, "/%s%s", keys[i], field);
             s_report (c->errors, c->doc, c->file, pointer, "%s: %s", keys[i], message);
@@ -475,13 +499,15 @@ s_load_trigger (check_t *c, const char *pack)
     json_object_set_new (trigger, "ref", json_sprintf ("%s.%s", pack, name));
     json_object_set_new (trigger, "pack", json_string (pack));
     json_object_set_new (trigger, "name", json_string (name));
-    json_object_set_new (trigger, "description", json_string (s_str (c->root, "description", "")));
+    json_object_set_new (trigger, "description",
+                         json_string (s_str (c->root, "description", "")));
     for (int i = 0; i < 2; i++) {
         const json_t *schema = json_object_get (c->root, keys[i]);
         const json_t *props = json_object_get (schema, "properties");
         const json_t *use = json_is_object (props) ? props : schema;
         json_object_set_new (trigger, keys[i],
-                             json_is_object (use) ? json_deep_copy (use) : json_object ());
+                             json_is_object (use) ? json_deep_copy (use)
+                                                  : json_object ());
     }
     json_object_set_new (trigger, "file", json_string (c->file));
     return trigger;
@@ -493,7 +519,7 @@ s_load_trigger (check_t *c, const char *pack)
 static int
 s_compare (const void *a, const void *b)
 {
-    return strcmp (*(const char *const *) a, *(const char *const *) b);
+    return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 //  Sorted list of *.yaml / *.yml files in dir (caller frees each and the
@@ -507,17 +533,17 @@ s_yaml_files (const char *dir, char ***files_p)
     if (!d)
         return errno == ENOENT ? 0 : -1;
     size_t count = 0, cap = 16;
-    char **files = (char **) malloc (cap * sizeof (char *));
+    char **files = (char **)malloc (cap * sizeof (char *));
     struct dirent *entry;
     while (files && (entry = readdir (d))) {
         size_t len = strlen (entry->d_name);
-        bool yaml = (len > 5 && !strcmp (entry->d_name + len - 5, ".yaml"))
-                    || (len > 4 && !strcmp (entry->d_name + len - 4, ".yml"));
+        bool yaml = (len > 5 && !strcmp (entry->d_name + len - 5, ".yaml")) ||
+                    (len > 4 && !strcmp (entry->d_name + len - 4, ".yml"));
         if (!yaml || entry->d_name[0] == '.')
             continue;
         if (count == cap) {
             cap *= 2;
-            char **grown = (char **) realloc (files, cap * sizeof (char *));
+            char **grown = (char **)realloc (files, cap * sizeof (char *));
             if (!grown)
                 break;
             files = grown;
@@ -528,10 +554,10 @@ s_yaml_files (const char *dir, char ***files_p)
     if (files)
         qsort (files, count, sizeof (char *), s_compare);
     *files_p = files;
-    return (int) count;
+    return (int)count;
 }
 
-typedef json_t *(loader_fn) (check_t *c, const char *pack, const char *pack_dir);
+typedef json_t *(loader_fn)(check_t *c, const char *pack, const char *pack_dir);
 
 static json_t *
 s_action_loader (check_t *c, const char *pack, const char *pack_dir)
@@ -559,7 +585,8 @@ s_load_folder (registry_catalog_t *self, const char *pack_dir, const char *pack,
     char **files;
     int count = s_yaml_files (dir, &files);
     if (count < 0)
-        s_report (errors, NULL, dir, NULL, "cannot read the folder: %s", strerror (errno));
+        s_report (errors, NULL, dir, NULL, "cannot read the folder: %s",
+                  strerror (errno));
     for (int i = 0; i < count; i++) {
         char message[1024];
         registry_yaml_t *doc = registry_yaml_load (files[i], message, sizeof message);
@@ -574,8 +601,9 @@ s_load_folder (registry_catalog_t *self, const char *pack_dir, const char *pack,
                 const char *ref = json_string_value (json_object_get (def, "ref"));
                 const json_t *old = json_object_get (into, ref);
                 if (old)
-                    s_report (errors, doc, files[i], "/name", "name: %s is also defined in %s",
-                              ref, s_str (old, "file", "?"));
+                    s_report (errors, doc, files[i], "/name",
+                              "name: %s is also defined in %s", ref,
+                              s_str (old, "file", "?"));
                 else
                     json_object_set (into, ref, def);
                 json_decref (def);
@@ -589,7 +617,8 @@ s_load_folder (registry_catalog_t *self, const char *pack_dir, const char *pack,
 }
 
 int
-registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir, zlist_t *errors)
+registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
+                            zlist_t *errors)
 {
     assert (self);
     char *file = zsys_sprintf ("%s/pack.yaml", pack_dir);
@@ -601,21 +630,30 @@ registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir, zlis
         return -1;
     }
     json_t *root = registry_yaml_root (doc);
-    static const char *const pack_keys[]
-        = {"ref", "name", "version", "description", "author", "email", NULL};
-    static const char *const pack_ignored[]
-        = {"keywords", "contributors", "dependencies", "python_versions", "stackstorm_version",
-           "system", "uid", "id", "attribute", NULL};
+    static const char *const pack_keys[] = {"ref",    "name",  "version", "description",
+                                            "author", "email", NULL};
+    static const char *const pack_ignored[] = {"keywords",
+                                               "contributors",
+                                               "dependencies",
+                                               "python_versions",
+                                               "stackstorm_version",
+                                               "system",
+                                               "uid",
+                                               "id",
+                                               "attribute",
+                                               NULL};
     check_t c = {errors, doc, file, root};
     int rc = -1;
     if (!json_is_object (root))
         s_report (errors, doc, file, "", "expected a mapping of fields");
-    else if (!s_check_keys (&c, pack_keys, pack_ignored) && !s_check_string (&c, "ref", false)
-             && !s_check_string (&c, "name", true) && !s_check_string (&c, "description", false)) {
+    else if (!s_check_keys (&c, pack_keys, pack_ignored) &&
+             !s_check_string (&c, "ref", false) && !s_check_string (&c, "name", true) &&
+             !s_check_string (&c, "description", false)) {
         const json_t *version = json_object_get (root, "version");
         const char *ref = s_str (root, "ref", s_str (root, "name", ""));
         if (version && !json_is_string (version) && !json_is_number (version))
-            s_report (errors, doc, file, "/version", "version: expected a string such as 1.0.0");
+            s_report (errors, doc, file, "/version",
+                      "version: expected a string such as 1.0.0");
         else if (!s_valid_name (ref))
             s_report (errors, doc, file, json_object_get (root, "ref") ? "/ref" : "/name",
                       "ref: \"%s\" must be 1-128 letters, digits, '_' or '-'", ref);
@@ -626,20 +664,22 @@ registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir, zlis
             json_t *pack = json_object ();
             json_object_set_new (pack, "ref", json_string (ref));
             json_object_set_new (pack, "name", json_string (s_str (root, "name", ref)));
-            json_object_set_new (pack, "version",
-                                 json_is_string (version)
-                                     ? json_string (json_string_value (version))
-                                     : (version ? json_sprintf ("%g", json_number_value (version))
-                                                : json_string ("0.0.0")));
+            json_object_set_new (
+                pack, "version",
+                json_is_string (version)
+                    ? json_string (json_string_value (version))
+                    : (version ? json_sprintf ("%g", json_number_value (version))
+                               : json_string ("0.0.0")));
             json_object_set_new (pack, "description",
                                  json_string (s_str (root, "description", "")));
             json_object_set_new (pack, "dir", json_string (pack_dir));
             json_object_set_new (self->packs, ref, pack);
-            s_load_folder (self, pack_dir, ref, "triggers", self->triggers, s_trigger_loader,
-                           errors);
+            s_load_folder (self, pack_dir, ref, "triggers", self->triggers,
+                           s_trigger_loader, errors);
             s_load_folder (self, pack_dir, ref, "actions", self->actions, s_action_loader,
                            errors);
-            s_load_folder (self, pack_dir, ref, "rules", self->rules, s_rule_loader, errors);
+            s_load_folder (self, pack_dir, ref, "rules", self->rules, s_rule_loader,
+                           errors);
             rc = 0;
         }
     }
@@ -661,15 +701,15 @@ s_check_rule_refs (registry_catalog_t *self, json_t *rule, char *message, size_t
     }
     char reason[512];
     json_t *params = registry_params_apply (json_object_get (tdef, "parameters_schema"),
-                                            json_object_get (trigger, "parameters"), reason,
-                                            sizeof reason);
+                                            json_object_get (trigger, "parameters"),
+                                            reason, sizeof reason);
     if (!params) {
         snprintf (message, size, "trigger.parameters: %s", reason);
         return -1;
     }
     //  Keep the completed parameters (defaults applied): the sensor keys its
     //  timers on them.
-    json_object_set_new ((json_t *) trigger, "parameters", params);
+    json_object_set_new ((json_t *)trigger, "parameters", params);
     const char *action = s_str (json_object_get (rule, "action"), "ref", "");
     if (!json_object_get (self->actions, action)) {
         snprintf (message, size, "action.ref: unknown action \"%s\"", action);
@@ -686,17 +726,18 @@ registry_catalog_check (registry_catalog_t *self, zlist_t *errors)
     const char *ref;
     json_t *rule;
     void *tmp;
-    json_object_foreach_safe (self->rules, tmp, ref, rule) {
+    json_object_foreach_safe (self->rules, tmp, ref, rule)
+    {
         char message[768];
         if (s_check_rule_refs (self, rule, message, sizeof message)) {
             const char *file = s_str (rule, "file", ref);
             //  Re-read the file only to find the line of the failing field.
             registry_yaml_t *doc = registry_yaml_load (file, NULL, 0);
-            const char *pointer = !strncmp (message, "action", 6)
-                                      ? "/action/ref"
-                                      : (!strncmp (message, "trigger.type", 12)
-                                             ? "/trigger/type"
-                                             : "/trigger/parameters");
+            const char *pointer =
+                !strncmp (message, "action", 6)
+                    ? "/action/ref"
+                    : (!strncmp (message, "trigger.type", 12) ? "/trigger/type"
+                                                              : "/trigger/parameters");
             s_report (errors, doc, file, pointer, "%s", message);
             registry_yaml_destroy (&doc);
             json_object_del (self->rules, ref);
@@ -712,12 +753,13 @@ registry_catalog_load_dir (registry_catalog_t *self, const char *dir, zlist_t *e
     assert (self);
     DIR *d = opendir (dir);
     if (!d) {
-        s_report (errors, NULL, dir, NULL, "cannot read the packs folder: %s", strerror (errno));
+        s_report (errors, NULL, dir, NULL, "cannot read the packs folder: %s",
+                  strerror (errno));
         return -1;
     }
     //  Sorted for a deterministic load order.
     size_t count = 0, cap = 16;
-    char **names = (char **) malloc (cap * sizeof (char *));
+    char **names = (char **)malloc (cap * sizeof (char *));
     struct dirent *entry;
     while (names && (entry = readdir (d))) {
         if (entry->d_name[0] == '.')
@@ -730,7 +772,7 @@ registry_catalog_load_dir (registry_catalog_t *self, const char *dir, zlist_t *e
             continue;
         if (count == cap) {
             cap *= 2;
-            char **grown = (char **) realloc (names, cap * sizeof (char *));
+            char **grown = (char **)realloc (names, cap * sizeof (char *));
             if (!grown)
                 break;
             names = grown;
@@ -763,15 +805,15 @@ registry_catalog_put_rule (registry_catalog_t *self, const json_t *definition,
     json_t *rule = s_load_rule (&c, NULL);
     int rc = -1;
     if (!rule) {
-        char *first = (char *) zlist_first (errors);
+        char *first = (char *)zlist_first (errors);
         snprintf (message, message_size, "%s", first ? first : "invalid rule");
     } else {
         char reason[768];
         if (s_check_rule_refs (self, rule, reason, sizeof reason))
             snprintf (message, message_size, "%s: %s", c.file, reason);
         else {
-            json_object_set (self->rules, json_string_value (json_object_get (rule, "ref")),
-                             rule);
+            json_object_set (self->rules,
+                             json_string_value (json_object_get (rule, "ref")), rule);
             rc = 0;
         }
         json_decref (rule);

@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 //  Runners a worker can offer.
-#define REGISTRY_RUNNERS                                                                    \
+#define REGISTRY_RUNNERS                                                                 \
     "noop, builtin, local-shell-cmd, local-shell-script, python-script"
 
 typedef struct _registry_catalog_t registry_catalog_t;
@@ -46,7 +46,8 @@ void registry_catalog_destroy (registry_catalog_t **self_p);
 //  check references across packs (a rule's action and trigger type). Each
 //  error is appended to `errors`, which must be an autofree list
 //  (zlist_autofree: it keeps copies); NULL logs them instead. Returns the number of packs loaded, -1 if `dir` cannot be read.
-int registry_catalog_load_dir (registry_catalog_t *self, const char *dir, zlist_t *errors);
+int registry_catalog_load_dir (registry_catalog_t *self, const char *dir,
+                               zlist_t *errors);
 
 //  Load one pack directory (no cross-pack reference check). 0 or -1.
 int registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,

@@ -11,11 +11,11 @@
 
 static const char *const s_types[] = {"string", "integer", "number", "boolean",
                                       "array",  "object",  "null",   NULL};
-static const char *const s_keys[] = {"type",     "required", "default",  "enum",
-                                     "description", "secret", "immutable", "position",
-                                     "minimum",  "maximum",  "minLength", "maxLength",
-                                     "items",    "properties", "additionalProperties",
-                                     "pattern",  "title",    NULL};
+static const char *const s_keys[] = {
+    "type",      "required",  "default",  "enum",       "description",
+    "secret",    "immutable", "position", "minimum",    "maximum",
+    "minLength", "maxLength", "items",    "properties", "additionalProperties",
+    "pattern",   "title",     NULL};
 
 static bool
 s_in (const char *value, const char *const *list)
@@ -32,9 +32,10 @@ s_is_type (const json_t *value, const char *type)
     if (!strcmp (type, "string"))
         return json_is_string (value);
     if (!strcmp (type, "integer"))
-        return json_is_integer (value)
-               || (json_is_real (value) && json_real_value (value) == floor (json_real_value (value))
-                   && fabs (json_real_value (value)) < 9e15);
+        return json_is_integer (value) ||
+               (json_is_real (value) &&
+                json_real_value (value) == floor (json_real_value (value)) &&
+                fabs (json_real_value (value)) < 9e15);
     if (!strcmp (type, "number"))
         return json_is_number (value);
     if (!strcmp (type, "boolean"))
@@ -79,16 +80,18 @@ s_coerce (const json_t *value, const char *type)
         return NULL;
     const char *text = json_string_value (value);
     if (!strcmp (type, "boolean")) {
-        if (!strcasecmp (text, "true") || !strcasecmp (text, "yes") || !strcmp (text, "1"))
+        if (!strcasecmp (text, "true") || !strcasecmp (text, "yes") ||
+            !strcmp (text, "1"))
             return json_true ();
-        if (!strcasecmp (text, "false") || !strcasecmp (text, "no") || !strcmp (text, "0"))
+        if (!strcasecmp (text, "false") || !strcasecmp (text, "no") ||
+            !strcmp (text, "0"))
             return json_false ();
         return NULL;
     }
     json_t *parsed = json_loads (text, JSON_DECODE_ANY, NULL);
     if (parsed && s_is_type (parsed, type)) {
         if (!strcmp (type, "integer") && json_is_real (parsed)) {
-            json_t *integer = json_integer ((json_int_t) json_real_value (parsed));
+            json_t *integer = json_integer ((json_int_t)json_real_value (parsed));
             json_decref (parsed);
             return integer;
         }
@@ -102,7 +105,8 @@ static void
 s_show (const json_t *value, char *out, size_t size)
 {
     char *text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
-    snprintf (out, size, "%.60s%s", text ? text : "?", text && strlen (text) > 60 ? "..." : "");
+    snprintf (out, size, "%.60s%s", text ? text : "?",
+              text && strlen (text) > 60 ? "..." : "");
     free (text);
 }
 
@@ -110,13 +114,13 @@ int
 registry_params_check_schema (const json_t *schema, char *field, size_t field_size,
                               char *message, size_t message_size)
 {
-#define FAIL(ptr, ...)                                                                      \
-    do {                                                                                    \
-        if (field && field_size)                                                            \
-            snprintf (field, field_size, "%s", ptr);                                        \
-        if (message && message_size)                                                        \
-            snprintf (message, message_size, __VA_ARGS__);                                  \
-        return -1;                                                                          \
+#define FAIL(ptr, ...)                                                                   \
+    do {                                                                                 \
+        if (field && field_size)                                                         \
+            snprintf (field, field_size, "%s", ptr);                                     \
+        if (message && message_size)                                                     \
+            snprintf (message, message_size, __VA_ARGS__);                               \
+        return -1;                                                                       \
     } while (0)
 
     if (!schema || json_is_null (schema))
@@ -125,27 +129,31 @@ registry_params_check_schema (const json_t *schema, char *field, size_t field_si
         FAIL ("", "parameters: must be a mapping of name: {type, ...}");
     const char *name;
     json_t *spec;
-    json_object_foreach ((json_t *) schema, name, spec) {
+    json_object_foreach ((json_t *)schema, name, spec)
+    {
         char ptr[512];
         snprintf (ptr, sizeof ptr, "/%s", name);
         if (!json_is_object (spec))
-            FAIL (ptr, "parameters.%s: must be a mapping {type, required, default ...}", name);
+            FAIL (ptr, "parameters.%s: must be a mapping {type, required, default ...}",
+                  name);
         const json_t *type = json_object_get (spec, "type");
         snprintf (ptr, sizeof ptr, "/%s/type", name);
         if (type && (!json_is_string (type) || !s_in (json_string_value (type), s_types)))
             FAIL (ptr,
-                  "parameters.%s.type: unknown type (string, integer, number, boolean, array, "
+                  "parameters.%s.type: unknown type (string, integer, number, boolean, "
+                  "array, "
                   "object)",
                   name);
         const char *key;
         json_t *value;
-        json_object_foreach (spec, key, value) {
+        json_object_foreach (spec, key, value)
+        {
             snprintf (ptr, sizeof ptr, "/%s/%s", name, key);
             if (!s_in (key, s_keys))
                 FAIL (ptr, "parameters.%s: unknown key \"%s\"", name, key);
-            if ((!strcmp (key, "required") || !strcmp (key, "secret")
-                 || !strcmp (key, "immutable"))
-                && !json_is_boolean (value))
+            if ((!strcmp (key, "required") || !strcmp (key, "secret") ||
+                 !strcmp (key, "immutable")) &&
+                !json_is_boolean (value))
                 FAIL (ptr, "parameters.%s.%s: must be true or false", name, key);
         }
         const json_t *choices = json_object_get (spec, "enum");
@@ -154,8 +162,8 @@ registry_params_check_schema (const json_t *schema, char *field, size_t field_si
             FAIL (ptr, "parameters.%s.enum: must be a non-empty list", name);
         const json_t *fallback = json_object_get (spec, "default");
         snprintf (ptr, sizeof ptr, "/%s/default", name);
-        if (fallback && !json_is_null (fallback) && type
-            && !s_is_type (fallback, json_string_value (type))) {
+        if (fallback && !json_is_null (fallback) && type &&
+            !s_is_type (fallback, json_string_value (type))) {
             //  "{{ ... }}" defaults are templates in StackStorm: allow strings
             json_t *coerced = s_coerce (fallback, json_string_value (type));
             bool ok = coerced != NULL || json_is_string (fallback);
@@ -173,12 +181,12 @@ json_t *
 registry_params_apply (const json_t *schema, const json_t *given, char *message,
                        size_t message_size)
 {
-#define FAIL(...)                                                                           \
-    do {                                                                                    \
-        if (message && message_size)                                                        \
-            snprintf (message, message_size, __VA_ARGS__);                                  \
-        json_decref (out);                                                                  \
-        return NULL;                                                                        \
+#define FAIL(...)                                                                        \
+    do {                                                                                 \
+        if (message && message_size)                                                     \
+            snprintf (message, message_size, __VA_ARGS__);                               \
+        json_decref (out);                                                               \
+        return NULL;                                                                     \
     } while (0)
 
     json_t *out = json_object ();
@@ -190,23 +198,25 @@ registry_params_apply (const json_t *schema, const json_t *given, char *message,
     json_t *value;
     //  Unknown parameters
     if (json_is_object (given))
-        json_object_foreach ((json_t *) given, name, value) {
+        json_object_foreach ((json_t *)given, name, value)
+        {
             if (!json_is_object (schema) || !json_object_get (schema, name))
                 FAIL ("parameter '%s': the action has no such parameter", name);
         }
     if (!json_is_object (schema))
         return out;
     json_t *spec;
-    json_object_foreach ((json_t *) schema, name, spec) {
+    json_object_foreach ((json_t *)schema, name, spec)
+    {
         const json_t *type = json_object_get (spec, "type");
         const char *type_name = json_is_string (type) ? json_string_value (type) : NULL;
         const json_t *fallback = json_object_get (spec, "default");
         json_t *v = json_is_object (given) ? json_object_get (given, name) : NULL;
-        if (v && json_is_true (json_object_get (spec, "immutable")) && fallback
-            && !json_equal (v, (json_t *) fallback))
+        if (v && json_is_true (json_object_get (spec, "immutable")) && fallback &&
+            !json_equal (v, (json_t *)fallback))
             FAIL ("parameter '%s': is immutable and cannot be set", name);
         if (!v || json_is_null (v))
-            v = (json_t *) fallback;
+            v = (json_t *)fallback;
         if (!v || json_is_null (v)) {
             if (json_is_true (json_object_get (spec, "required")))
                 FAIL ("parameter '%s': required but not given", name);
@@ -225,7 +235,7 @@ registry_params_apply (const json_t *schema, const json_t *given, char *message,
             final = coerced;
         }
         if (type_name && !strcmp (type_name, "integer") && json_is_real (final)) {
-            json_t *integer = json_integer ((json_int_t) json_real_value (final));
+            json_t *integer = json_integer ((json_int_t)json_real_value (final));
             json_decref (final);
             final = integer;
         }
@@ -234,9 +244,8 @@ registry_params_apply (const json_t *schema, const json_t *given, char *message,
             bool found = false;
             size_t i;
             json_t *choice;
-            json_array_foreach (choices, i, choice)
-                if (json_equal (choice, final))
-                    found = true;
+            json_array_foreach (choices, i, choice) if (json_equal (choice, final))
+                found = true;
             if (!found) {
                 char shown[128], allowed[256];
                 s_show (final, shown, sizeof shown);
@@ -274,8 +283,10 @@ registry_params_mask (const json_t *schema, const json_t *params)
         return out;
     const char *name;
     json_t *spec;
-    json_object_foreach ((json_t *) schema, name, spec) {
-        if (json_is_true (json_object_get (spec, "secret")) && json_object_get (out, name))
+    json_object_foreach ((json_t *)schema, name, spec)
+    {
+        if (json_is_true (json_object_get (spec, "secret")) &&
+            json_object_get (out, name))
             json_object_set_new (out, name, json_string ("********"));
     }
     return out;

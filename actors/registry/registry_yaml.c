@@ -19,12 +19,12 @@ struct _registry_yaml_t {
 
 //  One open container while parsing.
 typedef struct {
-    json_t *node;    //  object or array
-    char *pointer;   //  its JSON pointer
-    char *anchor;    //  its anchor, registered when it closes
-    char *key;       //  mapping: the key waiting for its value (NULL = expect a key)
-    int key_line;    //  line of that key
-    int line;        //  line where the container starts
+    json_t *node;  //  object or array
+    char *pointer; //  its JSON pointer
+    char *anchor;  //  its anchor, registered when it closes
+    char *key;     //  mapping: the key waiting for its value (NULL = expect a key)
+    int key_line;  //  line of that key
+    int line;      //  line where the container starts
 } frame_t;
 
 typedef struct {
@@ -46,7 +46,8 @@ s_error (parse_t *p, size_t line, const char *format, ...)
     vsnprintf (reason, sizeof reason, format, args);
     va_end (args);
     if (p->message && p->message_size)
-        snprintf (p->message, p->message_size, "%s:%zu: %s", p->doc->origin, line, reason);
+        snprintf (p->message, p->message_size, "%s:%zu: %s", p->doc->origin, line,
+                  reason);
 }
 
 //  Escape a key for a JSON pointer ("~" -> "~0", "/" -> "~1").
@@ -58,7 +59,7 @@ s_pointer_child (const char *parent, const char *key)
         if (*c == '~' || *c == '/')
             extra++;
     size_t size = strlen (parent) + 1 + strlen (key) + extra + 1;
-    char *out = (char *) malloc (size);
+    char *out = (char *)malloc (size);
     if (!out)
         return NULL;
     char *w = out + sprintf (out, "%s/", parent);
@@ -79,7 +80,7 @@ s_pointer_child (const char *parent, const char *key)
 static void
 s_line_set (parse_t *p, const char *pointer, size_t line)
 {
-    zhashx_update (p->doc->lines, pointer, (void *) (uintptr_t) (line + 1));
+    zhashx_update (p->doc->lines, pointer, (void *)(uintptr_t)(line + 1));
 }
 
 //  ---------------------------------------------------------------------------
@@ -98,10 +99,10 @@ static json_t *
 s_resolve_plain (const char *value, size_t length)
 {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-    static const char *const trues[] = {"true", "True", "TRUE", "yes", "Yes", "YES",
-                                        "on",   "On",   "ON",   NULL};
-    static const char *const falses[] = {"false", "False", "FALSE", "no", "No", "NO",
-                                         "off",   "Off",   "OFF",   NULL};
+    static const char *const trues[] = {"true", "True", "TRUE", "yes", "Yes",
+                                        "YES",  "on",   "On",   "ON",  NULL};
+    static const char *const falses[] = {"false", "False", "FALSE", "no",  "No",
+                                         "NO",    "off",   "Off",   "OFF", NULL};
     if (strlen (value) != length) //  embedded NUL: keep as a string
         return json_stringn (value, length);
     if (s_in (value, nulls))
@@ -128,7 +129,7 @@ s_resolve_plain (const char *value, size_t length)
     }
     bool all_digits = *digits != 0;
     for (const char *c = digits; *c; c++)
-        if (!(base == 16 ? isxdigit ((unsigned char) *c)
+        if (!(base == 16 ? isxdigit ((unsigned char)*c)
                          : (*c >= '0' && *c <= (base == 8 ? '7' : '9'))))
             all_digits = false;
     if (all_digits) {
@@ -142,7 +143,7 @@ s_resolve_plain (const char *value, size_t length)
     //  Floats: digits with a '.' and/or an exponent
     bool seen_digit = false, seen_dot = false, seen_exp = false, ok = true;
     for (const char *c = s; *c && ok; c++) {
-        if (isdigit ((unsigned char) *c))
+        if (isdigit ((unsigned char)*c))
             seen_digit = true;
         else if (*c == '.' && !seen_dot && !seen_exp)
             seen_dot = true;
@@ -150,7 +151,7 @@ s_resolve_plain (const char *value, size_t length)
             seen_exp = true;
             if (c[1] == '-' || c[1] == '+')
                 c++;
-            if (!isdigit ((unsigned char) c[1]))
+            if (!isdigit ((unsigned char)c[1]))
                 ok = false;
         } else
             ok = false;
@@ -167,14 +168,14 @@ s_resolve_plain (const char *value, size_t length)
 static json_t *
 s_resolve_scalar (yaml_event_t *event)
 {
-    const char *value = (const char *) event->data.scalar.value;
+    const char *value = (const char *)event->data.scalar.value;
     size_t length = event->data.scalar.length;
-    const char *tag = (const char *) event->data.scalar.tag;
+    const char *tag = (const char *)event->data.scalar.tag;
     if (tag) {
         if (streq (tag, YAML_STR_TAG))
             return json_stringn (value, length);
-        if (streq (tag, YAML_NULL_TAG) || streq (tag, YAML_BOOL_TAG)
-            || streq (tag, YAML_INT_TAG) || streq (tag, YAML_FLOAT_TAG))
+        if (streq (tag, YAML_NULL_TAG) || streq (tag, YAML_BOOL_TAG) ||
+            streq (tag, YAML_INT_TAG) || streq (tag, YAML_FLOAT_TAG))
             return s_resolve_plain (value, length);
     }
     if (event->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
@@ -192,13 +193,11 @@ s_count_nodes (json_t *node)
     if (json_is_object (node)) {
         const char *key;
         json_t *value;
-        json_object_foreach (node, key, value)
-            n += s_count_nodes (value);
+        json_object_foreach (node, key, value) n += s_count_nodes (value);
     } else if (json_is_array (node)) {
         size_t i;
         json_t *value;
-        json_array_foreach (node, i, value)
-            n += s_count_nodes (value);
+        json_array_foreach (node, i, value) n += s_count_nodes (value);
     }
     return n;
 }
@@ -213,7 +212,7 @@ s_attach (parse_t *p, json_t *node, size_t line, const char *anchor)
         return -1;
     }
     if (anchor) {
-        json_t *old = (json_t *) zhashx_lookup (p->anchors, anchor);
+        json_t *old = (json_t *)zhashx_lookup (p->anchors, anchor);
         if (old)
             json_decref (old);
         zhashx_update (p->anchors, anchor, json_incref (node));
@@ -244,18 +243,18 @@ s_attach (parse_t *p, json_t *node, size_t line, const char *anchor)
             return -1;
         }
         top->key = strdup (json_string_value (node));
-        top->key_line = (int) line;
+        top->key_line = (int)line;
         json_decref (node);
         if (json_object_get (top->node, top->key)) {
-            s_error (p, line, "%s: duplicate key \"%s\"", *top->pointer ? top->pointer : "/",
-                     top->key);
+            s_error (p, line, "%s: duplicate key \"%s\"",
+                     *top->pointer ? top->pointer : "/", top->key);
             return -1;
         }
         return 0;
     }
     char *pointer = s_pointer_child (top->pointer, top->key);
     if (pointer) {
-        s_line_set (p, pointer, (size_t) top->key_line);
+        s_line_set (p, pointer, (size_t)top->key_line);
         free (pointer);
     }
     json_object_set_new (top->node, top->key, node);
@@ -301,7 +300,7 @@ s_open (parse_t *p, json_t *container, size_t line, const char *anchor)
     frame->node = container;
     frame->pointer = s_next_pointer (p);
     frame->anchor = anchor ? strdup (anchor) : NULL;
-    frame->line = (int) line;
+    frame->line = (int)line;
     p->depth++;
     return 0;
 }
@@ -316,7 +315,7 @@ s_close (parse_t *p)
     free (frame->pointer);
     free (frame->key);
     memset (frame, 0, sizeof *frame);
-    int rc = s_attach (p, node, (size_t) line, anchor);
+    int rc = s_attach (p, node, (size_t)line, anchor);
     free (anchor);
     return rc;
 }
@@ -324,7 +323,7 @@ s_close (parse_t *p)
 static void
 s_anchor_free (void **item)
 {
-    json_t *node = (json_t *) *item;
+    json_t *node = (json_t *)*item;
     json_decref (node);
     *item = NULL;
 }
@@ -332,7 +331,7 @@ s_anchor_free (void **item)
 static registry_yaml_t *
 s_parse (yaml_parser_t *parser, const char *origin, char *message, size_t message_size)
 {
-    registry_yaml_t *self = (registry_yaml_t *) zmalloc (sizeof (registry_yaml_t));
+    registry_yaml_t *self = (registry_yaml_t *)zmalloc (sizeof (registry_yaml_t));
     self->origin = strdup (origin ? origin : "<yaml>");
     self->lines = zhashx_new ();
     parse_t p = {.doc = self, .message = message, .message_size = message_size};
@@ -369,7 +368,7 @@ s_parse (yaml_parser_t *parser, const char *origin, char *message, size_t messag
                     s_error (&p, line, "more than %d nodes", REGISTRY_YAML_MAX_NODES);
                     failed = true;
                 } else if (s_attach (&p, s_resolve_scalar (&event), line,
-                                     (const char *) event.data.scalar.anchor))
+                                     (const char *)event.data.scalar.anchor))
                     failed = true;
                 break;
             case YAML_SEQUENCE_START_EVENT:
@@ -377,7 +376,7 @@ s_parse (yaml_parser_t *parser, const char *origin, char *message, size_t messag
                     s_error (&p, line, "more than %d nodes", REGISTRY_YAML_MAX_NODES);
                     failed = true;
                 } else if (s_open (&p, json_array (), line,
-                                   (const char *) event.data.sequence_start.anchor))
+                                   (const char *)event.data.sequence_start.anchor))
                     failed = true;
                 break;
             case YAML_MAPPING_START_EVENT:
@@ -385,7 +384,7 @@ s_parse (yaml_parser_t *parser, const char *origin, char *message, size_t messag
                     s_error (&p, line, "more than %d nodes", REGISTRY_YAML_MAX_NODES);
                     failed = true;
                 } else if (s_open (&p, json_object (), line,
-                                   (const char *) event.data.mapping_start.anchor))
+                                   (const char *)event.data.mapping_start.anchor))
                     failed = true;
                 break;
             case YAML_SEQUENCE_END_EVENT:
@@ -394,10 +393,11 @@ s_parse (yaml_parser_t *parser, const char *origin, char *message, size_t messag
                     failed = true;
                 break;
             case YAML_ALIAS_EVENT: {
-                const char *name = (const char *) event.data.alias.anchor;
-                json_t *target = (json_t *) zhashx_lookup (p.anchors, name);
+                const char *name = (const char *)event.data.alias.anchor;
+                json_t *target = (json_t *)zhashx_lookup (p.anchors, name);
                 if (!target) {
-                    s_error (&p, line, "alias *%s names no anchor defined before it", name);
+                    s_error (&p, line, "alias *%s names no anchor defined before it",
+                             name);
                     failed = true;
                     break;
                 }
@@ -415,7 +415,7 @@ s_parse (yaml_parser_t *parser, const char *origin, char *message, size_t messag
         }
         yaml_event_delete (&event);
     }
-    (void) in_document;
+    (void)in_document;
     while (p.depth > 0) { //  unwind on failure
         frame_t *frame = &p.stack[--p.depth];
         json_decref (frame->node);
@@ -449,7 +449,7 @@ registry_yaml_parse (const char *text, size_t size, const char *origin, char *me
             snprintf (message, message_size, "%s: out of memory", origin);
         return NULL;
     }
-    yaml_parser_set_input_string (&parser, (const unsigned char *) text, size);
+    yaml_parser_set_input_string (&parser, (const unsigned char *)text, size);
     registry_yaml_t *self = s_parse (&parser, origin, message, message_size);
     yaml_parser_delete (&parser);
     return self;
@@ -464,7 +464,7 @@ registry_yaml_load (const char *path, char *message, size_t message_size)
             snprintf (message, message_size, "%s: %s", path, strerror (errno));
         return NULL;
     }
-    char *text = (char *) malloc (REGISTRY_YAML_MAX_SIZE + 1);
+    char *text = (char *)malloc (REGISTRY_YAML_MAX_SIZE + 1);
     size_t size = text ? fread (text, 1, REGISTRY_YAML_MAX_SIZE + 1, file) : 0;
     bool read_error = !text || ferror (file);
     fclose (file);
@@ -520,7 +520,7 @@ registry_yaml_line (registry_yaml_t *self, const char *pointer)
         void *line = zhashx_lookup (self->lines, path);
         if (line) {
             free (path);
-            return (int) ((uintptr_t) line - 1);
+            return (int)((uintptr_t)line - 1);
         }
         char *slash = strrchr (path, '/');
         if (!slash)

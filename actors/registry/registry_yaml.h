@@ -31,7 +31,8 @@ typedef struct _registry_yaml_t registry_yaml_t;
 
 //  Load and parse a YAML file (its first document). NULL on failure with
 //  `message` as "<path>:<line>: <reason>".
-registry_yaml_t *registry_yaml_load (const char *path, char *message, size_t message_size);
+registry_yaml_t *registry_yaml_load (const char *path, char *message,
+                                     size_t message_size);
 
 //  Parse YAML text; `origin` names it in messages.
 registry_yaml_t *registry_yaml_parse (const char *text, size_t size, const char *origin,

@@ -28,18 +28,18 @@
 #include <inttypes.h>
 #include <unistd.h>
 
-#define S_ACK_FLUSH_MS   50   //  acked outbox entries wait at most this long
-#define S_ACK_FLUSH_MAX  4096 //  ... or until this many are waiting
-#define S_MAX_TRIGGER    256  //  longest trigger type ref
-#define S_MAX_KEY        480  //  natural key bytes (LMDB keys <= 511)
+#define S_ACK_FLUSH_MS  50   //  acked outbox entries wait at most this long
+#define S_ACK_FLUSH_MAX 4096 //  ... or until this many are waiting
+#define S_MAX_TRIGGER   256  //  longest trigger type ref
+#define S_MAX_KEY       480  //  natural key bytes (LMDB keys <= 511)
 
 //  ---------------------------------------------------------------------------
 //  Outgoing commands: a growable ring
 
 typedef struct {
-    uint64_t oid;                 //  outbox id
-    uint8_t id[PROTO_UUID_SIZE];  //  envelope id
-    proto_envelope_t *envelope;   //  queued: owned; inflight: NULL
+    uint64_t oid;                //  outbox id
+    uint8_t id[PROTO_UUID_SIZE]; //  envelope id
+    proto_envelope_t *envelope;  //  queued: owned; inflight: NULL
 } s_out_t;
 
 typedef struct {
@@ -60,7 +60,7 @@ s_fifo_push (s_fifo_t *fifo, const s_out_t *item)
 {
     if (fifo->count == fifo->capacity) {
         size_t capacity = fifo->capacity ? fifo->capacity * 2 : 64;
-        s_out_t *items = (s_out_t *) malloc (capacity * sizeof (s_out_t));
+        s_out_t *items = (s_out_t *)malloc (capacity * sizeof (s_out_t));
         assert (items);
         for (size_t i = 0; i < fifo->count; i++)
             items[i] = *s_fifo_at (fifo, i);
@@ -137,7 +137,7 @@ typedef struct {
     s_effect_t *effects;
     size_t neffects;
     size_t effects_capacity;
-    size_t attempt_acked;       //  acked[0 .. attempt_acked) deleted in it
+    size_t attempt_acked; //  acked[0 .. attempt_acked) deleted in it
     uint64_t attempt_duplicates;
 
     //  Outbox in memory
@@ -176,9 +176,10 @@ s_envelope (s_rules_t *self, const char *type, proto_envelope_t *command,
     if (!envelope)
         return NULL;
     proto_error_t error;
-    if (proto_envelope_set_payload (envelope, payload->data, payload->size, &error)
-        != PROTO_OK) {
-        zsys_error ("rules: cannot build %s for event %s: %s", type, event_id, error.message);
+    if (proto_envelope_set_payload (envelope, payload->data, payload->size, &error) !=
+        PROTO_OK) {
+        zsys_error ("rules: cannot build %s for event %s: %s", type, event_id,
+                    error.message);
         proto_envelope_destroy (&envelope);
         return NULL;
     }
@@ -189,17 +190,18 @@ s_envelope (s_rules_t *self, const char *type, proto_envelope_t *command,
 }
 
 static void
-s_effect_add (s_rules_t *self, s_effect_kind_t kind, uint64_t oid, proto_envelope_t *envelope)
+s_effect_add (s_rules_t *self, s_effect_kind_t kind, uint64_t oid,
+              proto_envelope_t *envelope)
 {
     if (self->neffects == self->effects_capacity) {
         size_t capacity = self->effects_capacity ? self->effects_capacity * 2 : 256;
-        s_effect_t *effects
-            = (s_effect_t *) realloc (self->effects, capacity * sizeof (s_effect_t));
+        s_effect_t *effects =
+            (s_effect_t *)realloc (self->effects, capacity * sizeof (s_effect_t));
         assert (effects);
         self->effects = effects;
         self->effects_capacity = capacity;
     }
-    self->effects[self->neffects++] = (s_effect_t) {kind, oid, envelope};
+    self->effects[self->neffects++] = (s_effect_t){kind, oid, envelope};
 }
 
 //  Throw away what an attempt that did not commit wanted to do.
@@ -221,7 +223,8 @@ s_acked_forget (s_rules_t *self, size_t count)
     assert (count <= self->nacked);
     if (count == 0)
         return;
-    memmove (self->acked, self->acked + count, (self->nacked - count) * sizeof (uint64_t));
+    memmove (self->acked, self->acked + count,
+             (self->nacked - count) * sizeof (uint64_t));
     self->nacked -= count;
 }
 
@@ -262,14 +265,13 @@ s_pump (s_rules_t *self)
 static void
 s_attempt_commit (void *arg)
 {
-    s_rules_t *self = (s_rules_t *) arg;
+    s_rules_t *self = (s_rules_t *)arg;
     for (size_t i = 0; i < self->neffects; i++) {
         s_effect_t *effect = &self->effects[i];
         if (effect->kind == EFFECT_FACT) {
             bus_pub_send (self->pub, effect->envelope);
             proto_envelope_destroy (&effect->envelope);
-        }
-        else {
+        } else {
             s_out_t out = {effect->oid, {0}, effect->envelope};
             memcpy (out.id, proto_envelope_id (effect->envelope), PROTO_UUID_SIZE);
             s_fifo_push (&self->queue, &out);
@@ -291,8 +293,8 @@ s_attempt_begin (s_rules_t *self, store_txn_t *txn)
 {
     uint64_t commits = store_commits (self->store);
     uint64_t growths = store_growths (self->store);
-    if (self->attempt_open && commits == self->attempt_commits
-        && growths == self->attempt_growths)
+    if (self->attempt_open && commits == self->attempt_commits &&
+        growths == self->attempt_growths)
         return 0;
     s_attempt_discard (self);
     self->attempt_open = true;
@@ -313,19 +315,21 @@ s_count_failed (s_rules_t *self, store_txn_t *txn)
     uint64_t failed = 0;
     const void *data;
     size_t size;
-    if (store_get (txn, self->counters, "failed", 6, &data, &size) == STORE_OK && size == 8)
+    if (store_get (txn, self->counters, "failed", 6, &data, &size) == STORE_OK &&
+        size == 8)
         failed = store_key_id (data);
     uint8_t value[8];
     store_id_key (failed + 1, value);
-    return store_put (txn, self->counters, "failed", 6, value, sizeof value) == STORE_OK ? 0
-                                                                                         : -1;
+    return store_put (txn, self->counters, "failed", 6, value, sizeof value) == STORE_OK
+               ? 0
+               : -1;
 }
 
 //  Pack {enforcement, rule, event, action} (the start of every enforcement
 //  map, `extra` more entries follow).
 static void
-s_pack_head (msgpack_packer *pk, size_t extra, const char *enforcement, const rules_rule_t *rule,
-             const char *event_id)
+s_pack_head (msgpack_packer *pk, size_t extra, const char *enforcement,
+             const rules_rule_t *rule, const char *event_id)
 {
     msgpack_pack_map (pk, 4 + extra);
     s_pack_str (pk, "enforcement");
@@ -354,8 +358,8 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     memcpy (key + PROTO_UUID_SIZE, rule->ref, ref_size);
     uint8_t uuid[PROTO_UUID_SIZE];
     proto_uuid_generate (uuid);
-    store_code_t code
-        = store_put_new (txn, self->natural, key, PROTO_UUID_SIZE + ref_size, uuid, sizeof uuid);
+    store_code_t code = store_put_new (txn, self->natural, key,
+                                       PROTO_UUID_SIZE + ref_size, uuid, sizeof uuid);
     if (code == STORE_EXISTS)
         return 0;
     if (code != STORE_OK)
@@ -369,8 +373,8 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     if (failure)
         snprintf (reason, sizeof reason, "%s", failure);
     else {
-        json_t *rendered = rules_template_render (rule->action_parameters, context,
-                                                  "action.parameters", reason, sizeof reason);
+        json_t *rendered = rules_template_render (
+            rule->action_parameters, context, "action.parameters", reason, sizeof reason);
         if (rendered) {
             msgpack_sbuffer_clear (&self->params);
             proto_error_t error;
@@ -379,8 +383,7 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
             else
                 snprintf (reason, sizeof reason, "action.parameters: %s", error.message);
             json_decref (rendered);
-        }
-        else if (!reason[0])
+        } else if (!reason[0])
             snprintf (reason, sizeof reason, "action.parameters: cannot be rendered");
     }
     const char *status = created ? "created" : "failed";
@@ -397,14 +400,12 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     if (created) {
         s_pack_str (&pk, "parameters");
         msgpack_sbuffer_write (&self->record, self->params.data, self->params.size);
-    }
-    else {
+    } else {
         s_pack_str (&pk, "reason");
         s_pack_str (&pk, reason);
     }
     if (store_put (txn, self->enforcements, uuid, sizeof uuid, self->record.data,
-                   self->record.size)
-        != STORE_OK)
+                   self->record.size) != STORE_OK)
         return -1;
 
     //  Command into the outbox
@@ -414,24 +415,23 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
         s_pack_head (&pk, 1, id, rule, event_id);
         s_pack_str (&pk, "parameters");
         msgpack_sbuffer_write (&self->payload, self->params.data, self->params.size);
-        proto_envelope_t *envelope
-            = s_envelope (self, "enforcement.create", command, event_id, &self->payload);
+        proto_envelope_t *envelope =
+            s_envelope (self, "enforcement.create", command, event_id, &self->payload);
         msgpack_sbuffer_clear (&self->encoded);
         if (!envelope || proto_envelope_encode (envelope, &self->encoded) != 0) {
             proto_envelope_destroy (&envelope);
             return -1;
         }
         uint64_t oid;
-        if (store_insert (txn, self->outbox, self->encoded.data, self->encoded.size, &oid)
-            != STORE_OK) {
+        if (store_insert (txn, self->outbox, self->encoded.data, self->encoded.size,
+                          &oid) != STORE_OK) {
             proto_envelope_destroy (&envelope);
             return -1;
         }
         s_effect_add (self, EFFECT_COMMAND, oid, envelope);
-    }
-    else {
-        zsys_warning ("rules: enforcement %s of rule %s for event %s failed: %s", id, rule->ref,
-                      event_id, reason);
+    } else {
+        zsys_warning ("rules: enforcement %s of rule %s for event %s failed: %s", id,
+                      rule->ref, event_id, reason);
         if (s_count_failed (self, txn) != 0)
             return -1;
     }
@@ -446,8 +446,8 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
         s_pack_str (&pk, "reason");
         s_pack_str (&pk, reason);
     }
-    proto_envelope_t *fact
-        = s_envelope (self, "enforcement.created", command, event_id, &self->payload);
+    proto_envelope_t *fact =
+        s_envelope (self, "enforcement.created", command, event_id, &self->payload);
     if (fact)
         s_effect_add (self, EFFECT_FACT, 0, fact);
     return 0;
@@ -458,7 +458,8 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
 static int
 s_evaluate (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
             const uint8_t event_uuid[PROTO_UUID_SIZE], const char *event_id, int64_t ts,
-            const char *trigger, const msgpack_object *tparams, const msgpack_object *data)
+            const char *trigger, const msgpack_object *tparams,
+            const msgpack_object *data)
 {
     size_t count;
     rules_rule_t *const *rules = rules_set_for_trigger (self->rules, trigger, &count);
@@ -469,7 +470,8 @@ s_evaluate (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     proto_error_t error;
     json_t *payload_json = proto_json_from_msgpack (data, "payload", &error);
     if (!payload_json) {
-        snprintf (failure, sizeof failure, "the event has no JSON form: %s", error.message);
+        snprintf (failure, sizeof failure, "the event has no JSON form: %s",
+                  error.message);
         payload_json = json_null ();
     }
     json_t *tparams_json = json_object ();
@@ -477,14 +479,15 @@ s_evaluate (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
         json_decref (tparams_json);
         tparams_json = proto_json_from_msgpack (tparams, "trigger_parameters", &error);
         if (!tparams_json) {
-            snprintf (failure, sizeof failure, "the event has no JSON form: %s", error.message);
+            snprintf (failure, sizeof failure, "the event has no JSON form: %s",
+                      error.message);
             tparams_json = json_object ();
         }
     }
     bool by_parameters = json_object_size (tparams_json) > 0;
-    json_t *context = json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger", "type",
-                                 trigger, "payload", payload_json, "event", "id", event_id,
-                                 "ts", (json_int_t) ts, "rule", "ref", "");
+    json_t *context = json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger",
+                                 "type", trigger, "payload", payload_json, "event", "id",
+                                 event_id, "ts", (json_int_t)ts, "rule", "ref", "");
     assert (context);
     json_t *rule_object = json_object_get (context, "rule");
     int64_t now = proto_now_usec ();
@@ -512,7 +515,7 @@ s_evaluate (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
 static int
 s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
 {
-    s_rules_t *self = (s_rules_t *) arg;
+    s_rules_t *self = (s_rules_t *)arg;
     const char *type = proto_envelope_type (command);
     if (!streq (type, "event.create")) {
         return bus_command_reject (info, "bad_request",
@@ -520,20 +523,22 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
     }
     const msgpack_object *payload = proto_envelope_payload_object (command);
     const msgpack_object *trigger = payload ? proto_map_get (payload, "trigger") : NULL;
-    if (!trigger || trigger->type != MSGPACK_OBJECT_STR || trigger->via.str.size == 0
-        || trigger->via.str.size >= S_MAX_TRIGGER
-        || memchr (trigger->via.str.ptr, 0, trigger->via.str.size)) {
-        return bus_command_reject (info, "bad_request",
-                                   "event.create: payload.trigger must be the trigger type "
-                                   "ref, a non-empty string (under %d bytes)",
-                                   S_MAX_TRIGGER);
+    if (!trigger || trigger->type != MSGPACK_OBJECT_STR || trigger->via.str.size == 0 ||
+        trigger->via.str.size >= S_MAX_TRIGGER ||
+        memchr (trigger->via.str.ptr, 0, trigger->via.str.size)) {
+        return bus_command_reject (
+            info, "bad_request",
+            "event.create: payload.trigger must be the trigger type "
+            "ref, a non-empty string (under %d bytes)",
+            S_MAX_TRIGGER);
     }
     const msgpack_object *tparams = proto_map_get (payload, "trigger_parameters");
     if (tparams && tparams->type == MSGPACK_OBJECT_NIL)
         tparams = NULL;
     if (tparams && tparams->type != MSGPACK_OBJECT_MAP) {
-        return bus_command_reject (info, "bad_request",
-                                   "event.create: payload.trigger_parameters must be a map");
+        return bus_command_reject (
+            info, "bad_request",
+            "event.create: payload.trigger_parameters must be a map");
     }
     const msgpack_object *data = proto_map_get (payload, "payload");
     if (!data || data->type != MSGPACK_OBJECT_MAP) {
@@ -548,8 +553,8 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
     const uint8_t *event_uuid = proto_envelope_id (command);
     const void *found;
     size_t found_size;
-    store_code_t code
-        = store_get (txn, self->events, event_uuid, PROTO_UUID_SIZE, &found, &found_size);
+    store_code_t code =
+        store_get (txn, self->events, event_uuid, PROTO_UUID_SIZE, &found, &found_size);
     if (code == STORE_OK) {
         self->attempt_duplicates++;
         return 0;
@@ -582,14 +587,15 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
     s_pack_str (&pk, "ts");
     msgpack_pack_int64 (&pk, ts);
     if (store_put (txn, self->events, event_uuid, PROTO_UUID_SIZE, self->record.data,
-                   self->record.size)
-        != STORE_OK)
+                   self->record.size) != STORE_OK)
         return -1;
-    proto_envelope_t *fact = s_envelope (self, "event.created", command, event_id, &self->record);
+    proto_envelope_t *fact =
+        s_envelope (self, "event.created", command, event_id, &self->record);
     if (fact)
         s_effect_add (self, EFFECT_FACT, 0, fact);
 
-    return s_evaluate (self, txn, command, event_uuid, event_id, ts, trigger_ref, tparams, data);
+    return s_evaluate (self, txn, command, event_uuid, event_id, ts, trigger_ref, tparams,
+                       data);
 }
 
 //  ---------------------------------------------------------------------------
@@ -598,7 +604,7 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
 static void
 s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
 {
-    s_rules_t *self = (s_rules_t *) arg;
+    s_rules_t *self = (s_rules_t *)arg;
     //  Acks come in send order: the front, except after a failed send
     for (size_t i = 0; i < self->inflight.count; i++) {
         s_out_t *out = s_fifo_at (&self->inflight, i);
@@ -606,7 +612,8 @@ s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
             continue;
         if (self->nacked == self->acked_capacity) {
             size_t capacity = self->acked_capacity ? self->acked_capacity * 2 : 256;
-            uint64_t *acked = (uint64_t *) realloc (self->acked, capacity * sizeof (uint64_t));
+            uint64_t *acked =
+                (uint64_t *)realloc (self->acked, capacity * sizeof (uint64_t));
             assert (acked);
             self->acked = acked;
             self->acked_capacity = capacity;
@@ -617,8 +624,7 @@ s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
         if (i == 0) {
             s_out_t done;
             s_fifo_pop (&self->inflight, &done);
-        }
-        else
+        } else
             s_fifo_remove (&self->inflight, i);
         self->acks++;
         return;
@@ -626,17 +632,19 @@ s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
 }
 
 static void
-s_on_reject (void *arg, const proto_envelope_t *command, const char *code, const char *message)
+s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
+             const char *message)
 {
-    (void) arg;
-    (void) command;
-    zsys_error ("rules: the executor rejected an enforcement.create: %s: %s", code, message);
+    (void)arg;
+    (void)command;
+    zsys_error ("rules: the executor rejected an enforcement.create: %s: %s", code,
+                message);
 }
 
 static int
 s_flush_write (store_txn_t *txn, void *arg)
 {
-    return s_delete_acked ((s_rules_t *) arg, txn);
+    return s_delete_acked ((s_rules_t *)arg, txn);
 }
 
 //  Delete the acked outbox entries in a write of their own.
@@ -662,7 +670,7 @@ s_flush_acked (s_rules_t *self)
 static void
 s_on_change (void *arg, const char *kind, const char *ref, const json_t *definition)
 {
-    s_rules_t *self = (s_rules_t *) arg;
+    s_rules_t *self = (s_rules_t *)arg;
     if (!streq (kind, "rule"))
         return;
     char message[1024];
@@ -676,7 +684,7 @@ s_on_change (void *arg, const char *kind, const char *ref, const json_t *definit
 static json_int_t
 s_count (store_txn_t *txn, store_table_t *table)
 {
-    return txn ? (json_int_t) store_count (txn, table) : -1;
+    return txn ? (json_int_t)store_count (txn, table) : -1;
 }
 
 static void
@@ -686,18 +694,19 @@ s_status (s_rules_t *self)
     json_int_t failed = 0;
     const void *data;
     size_t size;
-    if (txn && store_get (txn, self->counters, "failed", 6, &data, &size) == STORE_OK
-        && size == 8)
-        failed = (json_int_t) store_key_id (data);
+    if (txn && store_get (txn, self->counters, "failed", 6, &data, &size) == STORE_OK &&
+        size == 8)
+        failed = (json_int_t)store_key_id (data);
     json_t *status = json_pack (
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "events",
         s_count (txn, self->events), "enforcements", s_count (txn, self->enforcements),
         "failed", failed, "outbox", s_count (txn, self->outbox), "rules",
-        (json_int_t) rules_set_size (self->rules), "rules_enabled",
-        (json_int_t) rules_set_enabled (self->rules), "synced", self->synced, "queued",
-        (json_int_t) self->queue.count, "inflight", (json_int_t) self->inflight.count,
-        "duplicates", (json_int_t) self->duplicates, "rejected", (json_int_t) bus_inbox_rejected (self->inbox),
-        "sent", (json_int_t) self->sent, "acked", (json_int_t) self->acks);
+        (json_int_t)rules_set_size (self->rules), "rules_enabled",
+        (json_int_t)rules_set_enabled (self->rules), "synced", self->synced, "queued",
+        (json_int_t)self->queue.count, "inflight", (json_int_t)self->inflight.count,
+        "duplicates", (json_int_t)self->duplicates, "rejected",
+        (json_int_t)bus_inbox_rejected (self->inbox), "sent", (json_int_t)self->sent,
+        "acked", (json_int_t)self->acks);
     store_read_end (&txn);
     char *text = json_dumps (status, JSON_COMPACT);
     zstr_send (self->pipe, text);
@@ -813,8 +822,8 @@ s_start (s_rules_t *self, const actor_config_t *config)
     self->natural = store_table (self->store, "enforcements.key", false);
     self->outbox = store_table (self->store, "outbox", false);
     self->counters = store_table (self->store, "counters", false);
-    if (!self->events || !self->enforcements || !self->natural || !self->outbox
-        || !self->counters) {
+    if (!self->events || !self->enforcements || !self->natural || !self->outbox ||
+        !self->counters) {
         zsys_error ("rules: %s", store_last_error (self->store));
         return -1;
     }
@@ -824,7 +833,8 @@ s_start (s_rules_t *self, const actor_config_t *config)
     if (config->heartbeat_ms > 0)
         link_config.heartbeat_ms = config->heartbeat_ms;
     const char *endpoint = bus_topology_bind (config->topology, "rules.commands");
-    self->inbox = endpoint ? bus_inbox_new (endpoint, "rules", self->store, &link_config) : NULL;
+    self->inbox =
+        endpoint ? bus_inbox_new (endpoint, "rules", self->store, &link_config) : NULL;
     if (!self->inbox) {
         zsys_error ("rules: cannot bind rules.commands (%s)", endpoint ? endpoint : "?");
         return -1;
@@ -838,14 +848,16 @@ s_start (s_rules_t *self, const actor_config_t *config)
     endpoint = bus_topology_connect (config->topology, "executor.commands");
     self->link = endpoint ? bus_link_new (endpoint, self->source, &link_config) : NULL;
     if (!self->link) {
-        zsys_error ("rules: cannot connect to executor.commands (%s)", endpoint ? endpoint : "?");
+        zsys_error ("rules: cannot connect to executor.commands (%s)",
+                    endpoint ? endpoint : "?");
         return -1;
     }
     bus_link_set_ack_handler (self->link, s_on_ack, self);
     bus_link_set_reject_handler (self->link, s_on_reject, self);
 
     self->rules = rules_set_new ();
-    self->registry = self->rules ? registry_client_new (config->topology, self->source) : NULL;
+    self->registry =
+        self->rules ? registry_client_new (config->topology, self->source) : NULL;
     if (!self->registry) {
         zsys_error ("rules: cannot start the registry client");
         return -1;
@@ -872,7 +884,7 @@ s_min_timeout (int a, int b)
 void
 rules_actor (zsock_t *pipe, void *args)
 {
-    const actor_config_t *config = (const actor_config_t *) args;
+    const actor_config_t *config = (const actor_config_t *)args;
     s_rules_t self_data;
     memset (&self_data, 0, sizeof self_data);
     s_rules_t *self = &self_data;
@@ -888,7 +900,8 @@ rules_actor (zsock_t *pipe, void *args)
         {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (bus_link_sock (self->link)), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (registry_client_sub_sock (self->registry)), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve (registry_client_snapshot_sock (self->registry)), 0, ZMQ_POLLIN, 0},
+        {zsock_resolve (registry_client_snapshot_sock (self->registry)), 0, ZMQ_POLLIN,
+         0},
         {zsock_resolve (bus_inbox_sock (self->inbox)), 0, ZMQ_POLLIN, 0},
     };
     while (!self->terminated) {
@@ -897,7 +910,7 @@ rules_actor (zsock_t *pipe, void *args)
         timeout = s_min_timeout (timeout, registry_client_timeout (self->registry));
         if (self->nacked > 0) {
             int64_t left = self->ack_flush_at - zclock_mono ();
-            timeout = s_min_timeout (timeout, left < 0 ? 0 : (int) left);
+            timeout = s_min_timeout (timeout, left < 0 ? 0 : (int)left);
         }
         //  Commands wait until the rules are known
         int count = self->synced ? 5 : 4;
@@ -928,8 +941,8 @@ rules_actor (zsock_t *pipe, void *args)
                 s_attempt_discard (self); //  the batch did not commit
             processed = true;
         }
-        if (self->nacked >= S_ACK_FLUSH_MAX
-            || (self->nacked > 0 && !processed && zclock_mono () >= self->ack_flush_at))
+        if (self->nacked >= S_ACK_FLUSH_MAX ||
+            (self->nacked > 0 && !processed && zclock_mono () >= self->ack_flush_at))
             s_flush_acked (self);
         s_pump (self);
         bus_link_tick (self->link);

@@ -100,7 +100,7 @@ s_number (const json_t *value, double *out)
         char *end;
         errno = 0;
         double d = strtod (s, &end);
-        while (end && isspace ((unsigned char) *end))
+        while (end && isspace ((unsigned char)*end))
             end++;
         if (end != s && *end == 0 && errno == 0 && isfinite (d)) {
             *out = d;
@@ -115,7 +115,7 @@ s_equal (const json_t *a, const json_t *b)
 {
     if (json_is_number (a) && json_is_number (b))
         return json_number_value (a) == json_number_value (b);
-    return json_equal ((json_t *) a, (json_t *) b) != 0;
+    return json_equal ((json_t *)a, (json_t *)b) != 0;
 }
 
 //  Case-insensitive substring search.
@@ -142,9 +142,11 @@ s_contains (const json_t *container, const json_t *needle, bool icase)
     if (json_is_array (container)) {
         size_t i;
         json_t *item;
-        json_array_foreach (container, i, item) {
+        json_array_foreach (container, i, item)
+        {
             if (icase && json_is_string (item) && json_is_string (needle)) {
-                if (strcasecmp (json_string_value (item), json_string_value (needle)) == 0)
+                if (strcasecmp (json_string_value (item), json_string_value (needle)) ==
+                    0)
                     return true;
             } else if (s_equal (item, needle))
                 return true;
@@ -175,10 +177,10 @@ s_days_from_civil (int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned) (y - era * 400);
+    unsigned yoe = (unsigned)(y - era * 400);
     unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t) doe - 719468;
+    return era * 146097 + (int64_t)doe - 719468;
 }
 
 int
@@ -202,7 +204,7 @@ rules_parse_time (const char *text, int64_t *usec)
             if (*p == '.' || *p == ',') {
                 p++;
                 int digits = 0;
-                while (isdigit ((unsigned char) *p)) {
+                while (isdigit ((unsigned char)*p)) {
                     if (digits < 6) {
                         micros = micros * 10 + (*p - '0');
                         digits++;
@@ -224,13 +226,13 @@ rules_parse_time (const char *text, int64_t *usec)
                 p += 1 + n;
             else
                 return -1;
-            offset = sign * ((int64_t) oh * 3600 + om * 60);
+            offset = sign * ((int64_t)oh * 3600 + om * 60);
         }
     }
-    if (*p || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59
-        || second > 60)
+    if (*p || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
+        minute > 59 || second > 60)
         return -1;
-    int64_t days = s_days_from_civil (year, (unsigned) month, (unsigned) day);
+    int64_t days = s_days_from_civil (year, (unsigned)month, (unsigned)day);
     int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset;
     *usec = seconds * 1000000 + micros;
     return 0;
@@ -240,7 +242,7 @@ static bool
 s_time_of (const json_t *value, int64_t *usec)
 {
     if (json_is_number (value)) {
-        *usec = (int64_t) (json_number_value (value) * 1e6);
+        *usec = (int64_t)(json_number_value (value) * 1e6);
         return true;
     }
     if (json_is_string (value))
@@ -271,18 +273,21 @@ s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
         return false;
     switch (c->op) {
         case OP_IEQUALS:
-            return json_is_string (value) && json_is_string (pattern)
-                   && strcasecmp (json_string_value (value), json_string_value (pattern)) == 0;
+            return json_is_string (value) && json_is_string (pattern) &&
+                   strcasecmp (json_string_value (value), json_string_value (pattern)) ==
+                       0;
         case OP_CONTAINS:
             return s_contains (value, pattern, false);
         case OP_ICONTAINS:
             return s_contains (value, pattern, true);
         case OP_NCONTAINS:
-            return (json_is_string (value) || json_is_array (value) || json_is_object (value))
-                   && !s_contains (value, pattern, false);
+            return (json_is_string (value) || json_is_array (value) ||
+                    json_is_object (value)) &&
+                   !s_contains (value, pattern, false);
         case OP_NICONTAINS:
-            return (json_is_string (value) || json_is_array (value) || json_is_object (value))
-                   && !s_contains (value, pattern, true);
+            return (json_is_string (value) || json_is_array (value) ||
+                    json_is_object (value)) &&
+                   !s_contains (value, pattern, true);
         case OP_STARTSWITH:
             return s_affix (value, pattern, false, false);
         case OP_ISTARTSWITH:
@@ -298,9 +303,9 @@ s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
         case OP_INSIDE:
             return s_contains (pattern, value, false);
         case OP_NINSIDE:
-            return (json_is_string (pattern) || json_is_array (pattern)
-                    || json_is_object (pattern))
-                   && !s_contains (pattern, value, false);
+            return (json_is_string (pattern) || json_is_array (pattern) ||
+                    json_is_object (pattern)) &&
+                   !s_contains (pattern, value, false);
         case OP_MATCHREGEX:
         case OP_IREGEX:
         case OP_SEARCH: {
@@ -312,14 +317,14 @@ s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
             return c->op == OP_SEARCH || match.rm_so == 0;
         }
         case OP_MATCHWILDCARD:
-            return json_is_string (value)
-                   && fnmatch (json_string_value (pattern), json_string_value (value), 0) == 0;
+            return json_is_string (value) && fnmatch (json_string_value (pattern),
+                                                      json_string_value (value), 0) == 0;
         case OP_TIMEDIFF_LT:
         case OP_TIMEDIFF_GT: {
             int64_t when;
             if (!s_time_of (value, &when) || !s_number (pattern, &b))
                 return false;
-            double elapsed = (double) (now_usec - when) / 1e6;
+            double elapsed = (double)(now_usec - when) / 1e6;
             return c->op == OP_TIMEDIFF_LT ? elapsed < b : elapsed > b;
         }
         default:
@@ -344,12 +349,13 @@ s_prepare (criterion_t *c, const char *op_name, const json_t *pattern, char *rea
            size_t reason_size)
 {
     if (s_lookup_op (op_name, &c->op)) {
-        snprintf (reason, reason_size,
-                  "unknown operator \"%s\" (equals, nequals, iequals, contains, icontains, "
-                  "ncontains, nicontains, startswith, istartswith, endswith, iendswith, "
-                  "lessthan, greaterthan, exists, nexists, inside, ninside, matchregex, "
-                  "regex, iregex, search, matchwildcard, timediff_lt, timediff_gt)",
-                  op_name);
+        snprintf (
+            reason, reason_size,
+            "unknown operator \"%s\" (equals, nequals, iequals, contains, icontains, "
+            "ncontains, nicontains, startswith, istartswith, endswith, iendswith, "
+            "lessthan, greaterthan, exists, nexists, inside, ninside, matchregex, "
+            "regex, iregex, search, matchwildcard, timediff_lt, timediff_gt)",
+            op_name);
         return -1;
     }
     c->pattern = pattern ? json_deep_copy (pattern) : json_null ();
@@ -397,9 +403,10 @@ s_prepare (criterion_t *c, const char *op_name, const json_t *pattern, char *rea
         }
         case OP_INSIDE:
         case OP_NINSIDE:
-            if (!json_is_array (c->pattern) && !json_is_string (c->pattern)
-                && !json_is_object (c->pattern)) {
-                snprintf (reason, reason_size, "%s needs a list or string pattern", op_name);
+            if (!json_is_array (c->pattern) && !json_is_string (c->pattern) &&
+                !json_is_object (c->pattern)) {
+                snprintf (reason, reason_size, "%s needs a list or string pattern",
+                          op_name);
                 return -1;
             }
             break;
@@ -427,15 +434,16 @@ rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char
         *field = 0;
     if (criteria && !json_is_null (criteria) && !json_is_object (criteria)) {
         if (message && message_size)
-            snprintf (message, message_size, "criteria: must be a mapping of path: "
-                                             "{type: OPERATOR, pattern: VALUE}");
+            snprintf (message, message_size,
+                      "criteria: must be a mapping of path: "
+                      "{type: OPERATOR, pattern: VALUE}");
         return NULL;
     }
-    rules_criteria_t *self = (rules_criteria_t *) calloc (1, sizeof (rules_criteria_t));
+    rules_criteria_t *self = (rules_criteria_t *)calloc (1, sizeof (rules_criteria_t));
     if (!self)
         return NULL;
     size_t count = json_is_object (criteria) ? json_object_size (criteria) : 0;
-    self->items = count ? (criterion_t *) calloc (count, sizeof (criterion_t)) : NULL;
+    self->items = count ? (criterion_t *)calloc (count, sizeof (criterion_t)) : NULL;
     if (count && !self->items) {
         free (self);
         return NULL;
@@ -443,12 +451,14 @@ rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char
     const char *key;
     json_t *spec;
     if (count)
-        json_object_foreach ((json_t *) criteria, key, spec) {
+        json_object_foreach ((json_t *)criteria, key, spec)
+        {
             char reason[768] = "";
             criterion_t *c = &self->items[self->count];
             const json_t *type = json_object_get (spec, "type");
             if (!json_is_object (spec))
-                snprintf (reason, sizeof reason, "must be a mapping {type: OPERATOR, pattern: VALUE}");
+                snprintf (reason, sizeof reason,
+                          "must be a mapping {type: OPERATOR, pattern: VALUE}");
             else if (!json_is_string (type))
                 snprintf (reason, sizeof reason, "type: missing operator name");
             else if (!*key)
@@ -456,10 +466,10 @@ rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char
             else {
                 const char *k;
                 json_t *v;
-                json_object_foreach (spec, k, v)
-                    if (strcmp (k, "type") && strcmp (k, "pattern"))
-                        snprintf (reason, sizeof reason,
-                                  "unknown key \"%s\" (only type and pattern)", k);
+                json_object_foreach (spec, k,
+                                     v) if (strcmp (k, "type") && strcmp (k, "pattern"))
+                    snprintf (reason, sizeof reason,
+                              "unknown key \"%s\" (only type and pattern)", k);
             }
             if (!*reason) {
                 c->path = strdup (key);
@@ -494,7 +504,8 @@ rules_criteria_destroy (rules_criteria_t **self_p)
 }
 
 bool
-rules_criteria_match (const rules_criteria_t *self, const json_t *context, int64_t now_usec)
+rules_criteria_match (const rules_criteria_t *self, const json_t *context,
+                      int64_t now_usec)
 {
     if (!self)
         return true;

@@ -46,8 +46,9 @@ typedef struct _rules_criteria_t rules_criteria_t;
 //  with `field` set to the offending criteria key (for the YAML line) and
 //  `message` to "criteria.<key>: <reason>", e.g.
 //  `criteria.trigger.payload.n: unknown operator "equal"`.
-rules_criteria_t *rules_criteria_new (const json_t *criteria, char *field, size_t field_size,
-                                      char *message, size_t message_size);
+rules_criteria_t *rules_criteria_new (const json_t *criteria, char *field,
+                                      size_t field_size, char *message,
+                                      size_t message_size);
 void rules_criteria_destroy (rules_criteria_t **self_p);
 
 //  True when every criterion holds for `context` at time `now_usec`.

@@ -14,16 +14,16 @@ typedef struct {
 } s_bucket_t;
 
 struct _rules_set_t {
-    zhashx_t *rules;    //  ref -> rules_rule_t
-    zhashx_t *index;    //  trigger type -> s_bucket_t (enabled rules)
-    bool dirty;         //  index must be rebuilt
+    zhashx_t *rules; //  ref -> rules_rule_t
+    zhashx_t *index; //  trigger type -> s_bucket_t (enabled rules)
+    bool dirty;      //  index must be rebuilt
     size_t enabled;
 };
 
 static void
 s_rule_destroy (void **item_p)
 {
-    rules_rule_t *rule = (rules_rule_t *) *item_p;
+    rules_rule_t *rule = (rules_rule_t *)*item_p;
     if (rule) {
         free (rule->ref);
         free (rule->trigger);
@@ -40,7 +40,7 @@ s_rule_destroy (void **item_p)
 static void
 s_bucket_destroy (void **item_p)
 {
-    s_bucket_t *bucket = (s_bucket_t *) *item_p;
+    s_bucket_t *bucket = (s_bucket_t *)*item_p;
     if (bucket) {
         free (bucket->items);
         free (bucket);
@@ -51,7 +51,7 @@ s_bucket_destroy (void **item_p)
 rules_set_t *
 rules_set_new (void)
 {
-    rules_set_t *self = (rules_set_t *) zmalloc (sizeof (rules_set_t));
+    rules_set_t *self = (rules_set_t *)zmalloc (sizeof (rules_set_t));
     self->rules = zhashx_new ();
     self->index = zhashx_new ();
     if (!self->rules || !self->index) {
@@ -98,21 +98,22 @@ s_compile (const char *ref, const json_t *definition, char *message, size_t mess
     }
     const json_t *tparams = json_object_get (trigger, "parameters");
     const json_t *aparams = json_object_get (action, "parameters");
-    if ((tparams && !json_is_object (tparams)) || (aparams && !json_is_object (aparams))) {
+    if ((tparams && !json_is_object (tparams)) ||
+        (aparams && !json_is_object (aparams))) {
         snprintf (message, message_size, "rule %s: %s is not an object", ref,
                   tparams && !json_is_object (tparams) ? "trigger.parameters"
-                                                        : "action.parameters");
+                                                       : "action.parameters");
         return NULL;
     }
     char field[256] = "", reason[512] = "";
-    rules_criteria_t *criteria = rules_criteria_new (json_object_get (definition, "criteria"),
-                                                     field, sizeof field, reason,
-                                                     sizeof reason);
+    rules_criteria_t *criteria =
+        rules_criteria_new (json_object_get (definition, "criteria"), field, sizeof field,
+                            reason, sizeof reason);
     if (!criteria) {
         snprintf (message, message_size, "rule %s: %s", ref, reason);
         return NULL;
     }
-    rules_rule_t *rule = (rules_rule_t *) zmalloc (sizeof (rules_rule_t));
+    rules_rule_t *rule = (rules_rule_t *)zmalloc (sizeof (rules_rule_t));
     rule->ref = strdup (ref);
     rule->trigger = strdup (type);
     rule->action = strdup (action_ref);
@@ -121,8 +122,8 @@ s_compile (const char *ref, const json_t *definition, char *message, size_t mess
     rule->criteria = criteria;
     rule->enabled = !json_is_false (json_object_get (definition, "enabled"));
     rule->definition = json_deep_copy (definition);
-    if (!rule->ref || !rule->trigger || !rule->action || !rule->trigger_parameters
-        || !rule->action_parameters || !rule->definition) {
+    if (!rule->ref || !rule->trigger || !rule->action || !rule->trigger_parameters ||
+        !rule->action_parameters || !rule->definition) {
         void *item = rule;
         s_rule_destroy (&item);
         snprintf (message, message_size, "rule %s: out of memory", ref);
@@ -132,12 +133,12 @@ s_compile (const char *ref, const json_t *definition, char *message, size_t mess
 }
 
 int
-rules_set_put (rules_set_t *self, const char *ref, const json_t *definition, char *message,
-               size_t message_size)
+rules_set_put (rules_set_t *self, const char *ref, const json_t *definition,
+               char *message, size_t message_size)
 {
     assert (self);
     assert (ref);
-    rules_rule_t *old = (rules_rule_t *) zhashx_lookup (self->rules, ref);
+    rules_rule_t *old = (rules_rule_t *)zhashx_lookup (self->rules, ref);
     if (!definition) {
         if (old) {
             zhashx_delete (self->rules, ref);
@@ -160,8 +161,8 @@ rules_set_put (rules_set_t *self, const char *ref, const json_t *definition, cha
 static int
 s_compare_refs (const void *a, const void *b)
 {
-    const rules_rule_t *ra = *(rules_rule_t *const *) a;
-    const rules_rule_t *rb = *(rules_rule_t *const *) b;
+    const rules_rule_t *ra = *(rules_rule_t *const *)a;
+    const rules_rule_t *rb = *(rules_rule_t *const *)b;
     return strcmp (ra->ref, rb->ref);
 }
 
@@ -170,19 +171,19 @@ s_rebuild (rules_set_t *self)
 {
     zhashx_purge (self->index);
     self->enabled = 0;
-    for (rules_rule_t *rule = (rules_rule_t *) zhashx_first (self->rules); rule;
-         rule = (rules_rule_t *) zhashx_next (self->rules)) {
+    for (rules_rule_t *rule = (rules_rule_t *)zhashx_first (self->rules); rule;
+         rule = (rules_rule_t *)zhashx_next (self->rules)) {
         if (!rule->enabled)
             continue;
-        s_bucket_t *bucket = (s_bucket_t *) zhashx_lookup (self->index, rule->trigger);
+        s_bucket_t *bucket = (s_bucket_t *)zhashx_lookup (self->index, rule->trigger);
         if (!bucket) {
-            bucket = (s_bucket_t *) zmalloc (sizeof (s_bucket_t));
+            bucket = (s_bucket_t *)zmalloc (sizeof (s_bucket_t));
             zhashx_insert (self->index, rule->trigger, bucket);
         }
         if (bucket->count == bucket->capacity) {
             size_t capacity = bucket->capacity ? bucket->capacity * 2 : 4;
-            rules_rule_t **items
-                = (rules_rule_t **) realloc (bucket->items, capacity * sizeof *items);
+            rules_rule_t **items =
+                (rules_rule_t **)realloc (bucket->items, capacity * sizeof *items);
             assert (items);
             bucket->items = items;
             bucket->capacity = capacity;
@@ -190,8 +191,8 @@ s_rebuild (rules_set_t *self)
         bucket->items[bucket->count++] = rule;
         self->enabled++;
     }
-    for (s_bucket_t *bucket = (s_bucket_t *) zhashx_first (self->index); bucket;
-         bucket = (s_bucket_t *) zhashx_next (self->index))
+    for (s_bucket_t *bucket = (s_bucket_t *)zhashx_first (self->index); bucket;
+         bucket = (s_bucket_t *)zhashx_next (self->index))
         qsort (bucket->items, bucket->count, sizeof bucket->items[0], s_compare_refs);
     self->dirty = false;
 }
@@ -203,7 +204,7 @@ rules_set_for_trigger (rules_set_t *self, const char *trigger, size_t *count)
     assert (count);
     if (self->dirty)
         s_rebuild (self);
-    s_bucket_t *bucket = (s_bucket_t *) zhashx_lookup (self->index, trigger);
+    s_bucket_t *bucket = (s_bucket_t *)zhashx_lookup (self->index, trigger);
     *count = bucket ? bucket->count : 0;
     return bucket ? bucket->items : NULL;
 }
@@ -241,7 +242,7 @@ rules_json_same (const json_t *a, const json_t *b)
             return false;
         const char *key;
         const json_t *value;
-        json_object_foreach ((json_t *) a, key, value)
+        json_object_foreach ((json_t *)a, key, value)
         {
             if (!rules_json_same (value, json_object_get (b, key)))
                 return false;

@@ -21,13 +21,13 @@ extern "C" {
 
 typedef struct {
     char *ref;
-    char *trigger;                //  trigger type ref
-    json_t *trigger_parameters;   //  object (defaults applied by the registry)
-    rules_criteria_t *criteria;   //  compiled; always set
-    char *action;                 //  action ref
-    json_t *action_parameters;    //  object of templates
+    char *trigger;              //  trigger type ref
+    json_t *trigger_parameters; //  object (defaults applied by the registry)
+    rules_criteria_t *criteria; //  compiled; always set
+    char *action;               //  action ref
+    json_t *action_parameters;  //  object of templates
     bool enabled;
-    json_t *definition;           //  as received, to skip unchanged updates
+    json_t *definition; //  as received, to skip unchanged updates
 } rules_rule_t;
 
 typedef struct _rules_set_t rules_set_t;

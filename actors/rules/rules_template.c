@@ -55,7 +55,7 @@ s_walk (const json_t *node, const char *path, bool *syntax)
                     return NULL;
                 }
                 char key[256];
-                size_t len = (size_t) (p - start);
+                size_t len = (size_t)(p - start);
                 if (len >= sizeof key) {
                     *syntax = true;
                     return NULL;
@@ -72,10 +72,11 @@ s_walk (const json_t *node, const char *path, bool *syntax)
                     *syntax = true;
                     return NULL;
                 }
-                if (!json_is_array (node) || index < 0 || (size_t) index >= json_array_size (node))
+                if (!json_is_array (node) || index < 0 ||
+                    (size_t)index >= json_array_size (node))
                     node = NULL;
                 else
-                    node = json_array_get (node, (size_t) index);
+                    node = json_array_get (node, (size_t)index);
                 p = end + 1;
             }
         } else {
@@ -87,9 +88,9 @@ s_walk (const json_t *node, const char *path, bool *syntax)
                 p++;
             }
             const char *start = p;
-            while (*p && (isalnum ((unsigned char) *p) || *p == '_' || *p == '-'))
+            while (*p && (isalnum ((unsigned char)*p) || *p == '_' || *p == '-'))
                 p++;
-            size_t len = (size_t) (p - start);
+            size_t len = (size_t)(p - start);
             if (len == 0 || len >= 256) {
                 *syntax = true;
                 return NULL;
@@ -109,8 +110,8 @@ rules_template_lookup (const json_t *context, const char *path)
 {
     bool syntax = false;
     const json_t *value = s_walk (context, path, &syntax);
-    if (!value && !syntax && strncmp (path, "trigger.", 8) == 0
-        && strncmp (path, "trigger.payload", 15) != 0) {
+    if (!value && !syntax && strncmp (path, "trigger.", 8) == 0 &&
+        strncmp (path, "trigger.payload", 15) != 0) {
         //  StackStorm spells trigger.payload.X as trigger.X
         const json_t *trigger = json_object_get (context, "trigger");
         const json_t *payload = trigger ? json_object_get (trigger, "payload") : NULL;
@@ -153,7 +154,7 @@ s_literal (const char **pp)
     const char *start = p;
     while (*p && *p != ')' && *p != ' ')
         p++;
-    size_t len = (size_t) (p - start);
+    size_t len = (size_t)(p - start);
     if (len == 0 || len >= 64)
         return NULL;
     char text[64];
@@ -188,7 +189,7 @@ s_to_number (json_t *value, bool integer)
     if (integer) {
         if (d >= 9.2e18 || d <= -9.2e18)
             return NULL;
-        return json_integer ((json_int_t) d);
+        return json_integer ((json_int_t)d);
     }
     return json_real (d);
 }
@@ -211,7 +212,7 @@ s_evaluate (ctx_t *c, const char *expression, const json_t *context)
     const char *start = p;
     while (*p && *p != '|' && *p != ' ' && *p != '\t')
         p++;
-    size_t len = (size_t) (p - start);
+    size_t len = (size_t)(p - start);
     if (len == 0 || len >= MAX_EXPRESSION) {
         s_fail (c, "{{%s}}: expected a path such as trigger.payload.x", expression);
         return NULL;
@@ -240,9 +241,9 @@ s_evaluate (ctx_t *c, const char *expression, const json_t *context)
     while (*p == '|') {
         p = s_skip (p + 1);
         const char *fstart = p;
-        while (isalpha ((unsigned char) *p) || *p == '_')
+        while (isalpha ((unsigned char)*p) || *p == '_')
             p++;
-        size_t flen = (size_t) (p - fstart);
+        size_t flen = (size_t)(p - fstart);
         char filter[32];
         if (flen == 0 || flen >= sizeof filter) {
             s_fail (c, "{{%s}}: expected a filter name after '|'", expression);
@@ -262,8 +263,9 @@ s_evaluate (ctx_t *c, const char *expression, const json_t *context)
             json_t *fallback = s_literal (&p);
             p = s_skip (p);
             if (!fallback || *p != ')') {
-                s_fail (c, "{{%s}}: default(...) takes one literal: a number, true, false, "
-                           "null or a quoted string",
+                s_fail (c,
+                        "{{%s}}: default(...) takes one literal: a number, true, false, "
+                        "null or a quoted string",
                         expression);
                 json_decref (fallback);
                 json_decref (value);
@@ -278,15 +280,16 @@ s_evaluate (ctx_t *c, const char *expression, const json_t *context)
                 json_decref (fallback);
             continue;
         }
-        static const char *const known[] = {"string", "int", "float", "bool", "lower",
+        static const char *const known[] = {"string", "int",  "float", "bool", "lower",
                                             "upper",  "trim", "json",  NULL};
         bool ok = false;
         for (const char *const *k = known; *k; k++)
             if (strcmp (filter, *k) == 0)
                 ok = true;
         if (!ok) {
-            s_fail (c, "{{%s}}: unknown filter '%s' (default, string, int, float, bool, "
-                       "lower, upper, trim, json)",
+            s_fail (c,
+                    "{{%s}}: unknown filter '%s' (default, string, int, float, bool, "
+                    "lower, upper, trim, json)",
                     expression, filter);
             json_decref (value);
             return NULL;
@@ -309,8 +312,8 @@ s_evaluate (ctx_t *c, const char *expression, const json_t *context)
                 const char *s = json_string_value (value);
                 if (!strcasecmp (s, "true") || !strcasecmp (s, "yes") || !strcmp (s, "1"))
                     result = json_true ();
-                else if (!strcasecmp (s, "false") || !strcasecmp (s, "no") || !strcmp (s, "0")
-                         || !*s)
+                else if (!strcasecmp (s, "false") || !strcasecmp (s, "no") ||
+                         !strcmp (s, "0") || !*s)
                     result = json_false ();
             } else if (json_is_number (value))
                 result = json_boolean (json_number_value (value) != 0);
@@ -321,16 +324,16 @@ s_evaluate (ctx_t *c, const char *expression, const json_t *context)
             if (text) {
                 if (strcmp (filter, "lower") == 0)
                     for (char *t = text; *t; t++)
-                        *t = (char) tolower ((unsigned char) *t);
+                        *t = (char)tolower ((unsigned char)*t);
                 else if (strcmp (filter, "upper") == 0)
                     for (char *t = text; *t; t++)
-                        *t = (char) toupper ((unsigned char) *t);
+                        *t = (char)toupper ((unsigned char)*t);
                 char *from = text;
                 if (strcmp (filter, "trim") == 0) {
-                    while (isspace ((unsigned char) *from))
+                    while (isspace ((unsigned char)*from))
                         from++;
                     size_t n = strlen (from);
-                    while (n > 0 && isspace ((unsigned char) from[n - 1]))
+                    while (n > 0 && isspace ((unsigned char)from[n - 1]))
                         from[--n] = 0;
                 }
                 result = json_string (from);
@@ -378,7 +381,7 @@ s_render_string (ctx_t *c, const char *text, const json_t *context)
         while (*tail == '\n' || *tail == '\r')
             tail++;
         if (!*tail && !strstr (open + 2, "{{")) {
-            size_t len = (size_t) (close - open - 2);
+            size_t len = (size_t)(close - open - 2);
             if (len >= MAX_EXPRESSION) {
                 s_fail (c, "expression longer than %d bytes", MAX_EXPRESSION);
                 return NULL;
@@ -391,14 +394,14 @@ s_render_string (ctx_t *c, const char *text, const json_t *context)
     }
     //  Interpolation
     size_t cap = strlen (text) + 64, used = 0;
-    char *out = (char *) malloc (cap);
+    char *out = (char *)malloc (cap);
     if (!out)
         return NULL;
     const char *p = text;
     while (*p) {
         const char *o = strstr (p, "{{");
         const char *chunk_end = o ? o : p + strlen (p);
-        size_t chunk = (size_t) (chunk_end - p);
+        size_t chunk = (size_t)(chunk_end - p);
         const char *piece = p;
         char *rendered = NULL;
         if (!o) {
@@ -410,7 +413,7 @@ s_render_string (ctx_t *c, const char *text, const json_t *context)
                 free (out);
                 return NULL;
             }
-            size_t len = (size_t) (e - o - 2);
+            size_t len = (size_t)(e - o - 2);
             if (len >= MAX_EXPRESSION) {
                 s_fail (c, "expression longer than %d bytes", MAX_EXPRESSION);
                 free (out);
@@ -438,7 +441,7 @@ s_render_string (ctx_t *c, const char *text, const json_t *context)
         if (used + add + 1 > cap) {
             while (used + add + 1 > cap)
                 cap *= 2;
-            char *grown = (char *) realloc (out, cap);
+            char *grown = (char *)realloc (out, cap);
             if (!grown) {
                 free (rendered);
                 free (out);
@@ -463,7 +466,8 @@ s_render_string (ctx_t *c, const char *text, const json_t *context)
 }
 
 static json_t *
-s_render (ctx_t *c, const json_t *value, const json_t *context, const char *where, int depth)
+s_render (ctx_t *c, const json_t *value, const json_t *context, const char *where,
+          int depth)
 {
     if (depth > MAX_DEPTH) {
         c->where = where;
@@ -478,7 +482,8 @@ s_render (ctx_t *c, const json_t *value, const json_t *context, const char *wher
         json_t *out = json_object ();
         const char *key;
         json_t *item;
-        json_object_foreach ((json_t *) value, key, item) {
+        json_object_foreach ((json_t *)value, key, item)
+        {
             char path[512];
             snprintf (path, sizeof path, "%s.%s", where, key);
             json_t *rendered = s_render (c, item, context, path, depth + 1);
@@ -494,7 +499,8 @@ s_render (ctx_t *c, const json_t *value, const json_t *context, const char *wher
         json_t *out = json_array ();
         size_t i;
         json_t *item;
-        json_array_foreach (value, i, item) {
+        json_array_foreach (value, i, item)
+        {
             char path[512];
             snprintf (path, sizeof path, "%s[%zu]", where, i);
             json_t *rendered = s_render (c, item, context, path, depth + 1);
@@ -535,7 +541,7 @@ s_check (ctx_t *c, const json_t *value, const char *where, int depth)
                 s_fail (c, "'{{' without a closing '}}'");
                 return -1;
             }
-            size_t len = (size_t) (e - p - 2);
+            size_t len = (size_t)(e - p - 2);
             if (len >= MAX_EXPRESSION) {
                 s_fail (c, "expression longer than %d bytes", MAX_EXPRESSION);
                 return -1;
@@ -554,7 +560,8 @@ s_check (ctx_t *c, const json_t *value, const char *where, int depth)
     if (json_is_object (value)) {
         const char *key;
         json_t *item;
-        json_object_foreach ((json_t *) value, key, item) {
+        json_object_foreach ((json_t *)value, key, item)
+        {
             char path[512];
             snprintf (path, sizeof path, "%s.%s", where, key);
             if (s_check (c, item, path, depth + 1))
@@ -563,7 +570,8 @@ s_check (ctx_t *c, const json_t *value, const char *where, int depth)
     } else if (json_is_array (value)) {
         size_t i;
         json_t *item;
-        json_array_foreach (value, i, item) {
+        json_array_foreach (value, i, item)
+        {
             char path[512];
             snprintf (path, sizeof path, "%s[%zu]", where, i);
             if (s_check (c, item, path, depth + 1))

@@ -34,8 +34,8 @@ extern "C" {
 //  recursively, other values are copied. Returns a new value (caller owns
 //  it), or NULL with `message` as "<where>: <reason>" (where = the JSON path
 //  of the failing string, e.g. "parameters.message").
-json_t *rules_template_render (const json_t *value, const json_t *context, const char *where,
-                               char *message, size_t message_size);
+json_t *rules_template_render (const json_t *value, const json_t *context,
+                               const char *where, char *message, size_t message_size);
 
 //  Check a template's syntax without rendering (at rule load). 0, or -1 with
 //  `message` set.

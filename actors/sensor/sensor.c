@@ -15,15 +15,15 @@
 typedef enum { TIMER_INTERVAL, TIMER_DATE, TIMER_CRON } s_kind_t;
 
 typedef struct {
-    char *key;          //  type + canonical parameters
+    char *key; //  type + canonical parameters
     char type[64];
     json_t *parameters;
     s_kind_t kind;
     int64_t interval_us;
     sensor_cron_t cron;
-    int64_t next_us;    //  wall clock, microseconds
-    void *handle;       //  in the ordered list
-    bool seen;          //  mark for the rebuild
+    int64_t next_us; //  wall clock, microseconds
+    void *handle;    //  in the ordered list
+    bool seen;       //  mark for the rebuild
 } s_timer_t;
 
 typedef struct {
@@ -31,10 +31,10 @@ typedef struct {
     char source[300];
     registry_client_t *registry;
     bus_link_t *link;
-    zhashx_t *timers;   //  key -> s_timer_t
-    zlistx_t *order;    //  s_timer_t by next_us (not owning)
-    zlist_t *queue;     //  proto_envelope_t waiting for the link
-    bool dirty;         //  rules changed: rebuild the timer set
+    zhashx_t *timers; //  key -> s_timer_t
+    zlistx_t *order;  //  s_timer_t by next_us (not owning)
+    zlist_t *queue;   //  proto_envelope_t waiting for the link
+    bool dirty;       //  rules changed: rebuild the timer set
     uint64_t fired, sent, dropped;
     bool terminated;
 } s_sensor_t;
@@ -42,7 +42,7 @@ typedef struct {
 static void
 s_timer_destroy (void **item_p)
 {
-    s_timer_t *timer = (s_timer_t *) *item_p;
+    s_timer_t *timer = (s_timer_t *)*item_p;
     if (timer) {
         free (timer->key);
         json_decref (timer->parameters);
@@ -54,19 +54,19 @@ s_timer_destroy (void **item_p)
 static int
 s_compare (const void *a, const void *b)
 {
-    int64_t x = ((const s_timer_t *) a)->next_us, y = ((const s_timer_t *) b)->next_us;
+    int64_t x = ((const s_timer_t *)a)->next_us, y = ((const s_timer_t *)b)->next_us;
     return x < y ? -1 : x > y;
 }
 
 static void
 s_iso (int64_t usec, char *out, size_t size)
 {
-    time_t seconds = (time_t) (usec / 1000000);
+    time_t seconds = (time_t)(usec / 1000000);
     struct tm tm;
     gmtime_r (&seconds, &tm);
     char base[32];
     strftime (base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf (out, size, "%s.%06dZ", base, (int) (usec % 1000000));
+    snprintf (out, size, "%s.%06dZ", base, (int)(usec % 1000000));
 }
 
 //  First fire time of a new timer, or -1 when it will never fire.
@@ -79,19 +79,22 @@ s_first (s_timer_t *timer, int64_t now)
         case TIMER_CRON:
             return sensor_cron_next (&timer->cron, now);
         case TIMER_DATE: {
-            const char *date = json_string_value (json_object_get (timer->parameters, "date"));
+            const char *date =
+                json_string_value (json_object_get (timer->parameters, "date"));
             int64_t at;
             if (!date || rules_parse_time (date, &at) != 0)
                 return -1;
             //  A time without an offset is in the timer's timezone: only UTC
             //  and fixed offsets are supported (no guessing named zones)
-            const char *tz = json_string_value (json_object_get (timer->parameters, "timezone"));
-            if (tz && (tz[0] == '+' || tz[0] == '-') && strlen (date) <= 26
-                && !strchr (date + 10, 'Z') && !strchr (date + 10, '+')
-                && !strchr (date + 11, '-')) {
+            const char *tz =
+                json_string_value (json_object_get (timer->parameters, "timezone"));
+            if (tz && (tz[0] == '+' || tz[0] == '-') && strlen (date) <= 26 &&
+                !strchr (date + 10, 'Z') && !strchr (date + 10, '+') &&
+                !strchr (date + 11, '-')) {
                 int hours = 0, minutes = 0;
                 if (sscanf (tz + 1, "%d:%d", &hours, &minutes) >= 1)
-                    at -= (tz[0] == '-' ? -1 : 1) * ((int64_t) hours * 3600 + minutes * 60) * 1000000;
+                    at -= (tz[0] == '-' ? -1 : 1) *
+                          ((int64_t)hours * 3600 + minutes * 60) * 1000000;
             }
             return at > now ? at : -1;
         }
@@ -102,9 +105,10 @@ s_first (s_timer_t *timer, int64_t now)
 //  Build a timer from a rule's trigger, or NULL (with a log) when the
 //  parameters cannot make one.
 static s_timer_t *
-s_timer_new (const char *type, const json_t *parameters, const char *key, const char *rule)
+s_timer_new (const char *type, const json_t *parameters, const char *key,
+             const char *rule)
 {
-    s_timer_t *timer = (s_timer_t *) zmalloc (sizeof (s_timer_t));
+    s_timer_t *timer = (s_timer_t *)zmalloc (sizeof (s_timer_t));
     timer->key = strdup (key);
     snprintf (timer->type, sizeof timer->type, "%s", type);
     timer->parameters = json_deep_copy (parameters);
@@ -113,7 +117,7 @@ s_timer_new (const char *type, const json_t *parameters, const char *key, const 
         timer->kind = TIMER_INTERVAL;
         const char *unit = json_string_value (json_object_get (parameters, "unit"));
         json_int_t delta = json_integer_value (json_object_get (parameters, "delta"));
-        int64_t scale = !unit                      ? 0
+        int64_t scale = !unit                     ? 0
                         : streq (unit, "seconds") ? 1
                         : streq (unit, "minutes") ? 60
                         : streq (unit, "hours")   ? 3600
@@ -122,12 +126,11 @@ s_timer_new (const char *type, const json_t *parameters, const char *key, const 
                                                   : 0;
         if (scale == 0 || delta < 1)
             snprintf (message, sizeof message, "interval needs unit and delta >= 1");
-        timer->interval_us = (int64_t) delta * scale * 1000000;
-    }
-    else if (streq (type, "core.st2.CronTimer")) {
+        timer->interval_us = (int64_t)delta * scale * 1000000;
+    } else if (streq (type, "core.st2.CronTimer")) {
         timer->kind = TIMER_CRON;
-        const char *fields[7] = {"second", "minute", "hour", "day", "month", "day_of_week",
-                                 "timezone"};
+        const char *fields[7] = {"second", "minute",      "hour",    "day",
+                                 "month",  "day_of_week", "timezone"};
         char values[7][64];
         for (int i = 0; i < 7; i++) {
             json_t *value = json_object_get (parameters, fields[i]);
@@ -142,10 +145,10 @@ s_timer_new (const char *type, const json_t *parameters, const char *key, const 
             snprintf (values[0], sizeof values[0], "0");
         if (!json_object_get (parameters, "timezone"))
             snprintf (values[6], sizeof values[6], "UTC");
-        sensor_cron_parse_fields (&timer->cron, values[0], values[1], values[2], values[3],
-                                  values[4], values[5], values[6], message, sizeof message);
-    }
-    else if (streq (type, "core.st2.DateTimer"))
+        sensor_cron_parse_fields (&timer->cron, values[0], values[1], values[2],
+                                  values[3], values[4], values[5], values[6], message,
+                                  sizeof message);
+    } else if (streq (type, "core.st2.DateTimer"))
         timer->kind = TIMER_DATE;
     else
         snprintf (message, sizeof message, "not a timer type");
@@ -161,9 +164,9 @@ s_timer_new (const char *type, const json_t *parameters, const char *key, const 
 static bool
 s_is_timer (const char *type)
 {
-    return type
-           && (streq (type, "core.st2.IntervalTimer") || streq (type, "core.st2.DateTimer")
-               || streq (type, "core.st2.CronTimer"));
+    return type &&
+           (streq (type, "core.st2.IntervalTimer") ||
+            streq (type, "core.st2.DateTimer") || streq (type, "core.st2.CronTimer"));
 }
 
 static void
@@ -183,13 +186,14 @@ static void
 s_rebuild (s_sensor_t *self)
 {
     self->dirty = false;
-    for (s_timer_t *timer = (s_timer_t *) zhashx_first (self->timers); timer;
-         timer = (s_timer_t *) zhashx_next (self->timers))
+    for (s_timer_t *timer = (s_timer_t *)zhashx_first (self->timers); timer;
+         timer = (s_timer_t *)zhashx_next (self->timers))
         timer->seen = false;
     int64_t now = proto_now_usec ();
     const char *ref;
     json_t *rule;
-    json_object_foreach ((json_t *) registry_client_all (self->registry, "rule"), ref, rule)
+    json_object_foreach ((json_t *)registry_client_all (self->registry, "rule"), ref,
+                         rule)
     {
         if (json_is_false (json_object_get (rule, "enabled")))
             continue;
@@ -202,9 +206,10 @@ s_rebuild (s_sensor_t *self)
                                       JSON_COMPACT | JSON_SORT_KEYS);
         char *key = zsys_sprintf ("%s %s", type, canonical ? canonical : "{}");
         free (canonical);
-        s_timer_t *timer = (s_timer_t *) zhashx_lookup (self->timers, key);
+        s_timer_t *timer = (s_timer_t *)zhashx_lookup (self->timers, key);
         if (!timer) {
-            timer = s_timer_new (type, parameters ? parameters : json_object (), key, ref);
+            timer =
+                s_timer_new (type, parameters ? parameters : json_object (), key, ref);
             if (timer) {
                 timer->next_us = s_first (timer, now);
                 zhashx_insert (self->timers, key, timer);
@@ -220,12 +225,12 @@ s_rebuild (s_sensor_t *self)
         zstr_free (&key);
     }
     zlist_t *gone = zlist_new ();
-    for (s_timer_t *timer = (s_timer_t *) zhashx_first (self->timers); timer;
-         timer = (s_timer_t *) zhashx_next (self->timers))
+    for (s_timer_t *timer = (s_timer_t *)zhashx_first (self->timers); timer;
+         timer = (s_timer_t *)zhashx_next (self->timers))
         if (!timer->seen)
             zlist_append (gone, timer);
-    for (s_timer_t *timer = (s_timer_t *) zlist_first (gone); timer;
-         timer = (s_timer_t *) zlist_next (gone)) {
+    for (s_timer_t *timer = (s_timer_t *)zlist_first (gone); timer;
+         timer = (s_timer_t *)zlist_next (gone)) {
         if (timer->handle)
             zlistx_delete (self->order, timer->handle);
         timer->handle = NULL;
@@ -239,7 +244,7 @@ static void
 s_on_change (void *arg, const char *kind, const char *ref, const json_t *definition)
 {
     if (streq (kind, "rule"))
-        ((s_sensor_t *) arg)->dirty = true;
+        ((s_sensor_t *)arg)->dirty = true;
 }
 
 //  ---------------------------------------------------------------------------
@@ -249,7 +254,7 @@ static void
 s_flush (s_sensor_t *self)
 {
     while (zlist_size (self->queue) && bus_link_can_send (self->link)) {
-        proto_envelope_t *event = (proto_envelope_t *) zlist_pop (self->queue);
+        proto_envelope_t *event = (proto_envelope_t *)zlist_pop (self->queue);
         if (bus_link_send (self->link, &event) != 0) {
             zlist_push (self->queue, event);
             break;
@@ -277,9 +282,10 @@ s_fire (s_sensor_t *self, s_timer_t *timer, int64_t at)
     if (zlist_size (self->queue) >= S_MAX_QUEUE) {
         self->dropped++;
         if (self->dropped <= 10 || self->dropped % 1000 == 0)
-            zsys_warning ("sensor: rules is not keeping up: dropped a firing of %s (%" PRIu64
-                          " so far)",
-                          timer->key, self->dropped);
+            zsys_warning (
+                "sensor: rules is not keeping up: dropped a firing of %s (%" PRIu64
+                " so far)",
+                timer->key, self->dropped);
         proto_envelope_destroy (&event);
         return;
     }
@@ -292,15 +298,15 @@ s_run_timers (s_sensor_t *self)
 {
     int64_t now = proto_now_usec ();
     s_timer_t *timer;
-    while ((timer = (s_timer_t *) zlistx_first (self->order)) && timer->next_us <= now) {
+    while ((timer = (s_timer_t *)zlistx_first (self->order)) && timer->next_us <= now) {
         int64_t at = timer->next_us;
         s_fire (self, timer, at);
         switch (timer->kind) {
             case TIMER_INTERVAL:
                 timer->next_us = at + timer->interval_us;
                 if (timer->next_us <= now) //  late: skip the missed slots
-                    timer->next_us
-                        = now + timer->interval_us - (now - at) % timer->interval_us;
+                    timer->next_us =
+                        now + timer->interval_us - (now - at) % timer->interval_us;
                 break;
             case TIMER_CRON:
                 timer->next_us = sensor_cron_next (&timer->cron, now > at ? now : at);
@@ -316,11 +322,11 @@ s_run_timers (s_sensor_t *self)
 static int
 s_timers_timeout (s_sensor_t *self)
 {
-    s_timer_t *timer = (s_timer_t *) zlistx_first (self->order);
+    s_timer_t *timer = (s_timer_t *)zlistx_first (self->order);
     if (!timer)
         return -1;
     int64_t wait = (timer->next_us - proto_now_usec () + 999) / 1000;
-    return wait < 0 ? 0 : wait > 60000 ? 60000 : (int) wait;
+    return wait < 0 ? 0 : wait > 60000 ? 60000 : (int)wait;
 }
 
 //  ---------------------------------------------------------------------------
@@ -334,18 +340,18 @@ s_handle_pipe (s_sensor_t *self)
         self->terminated = true;
     else if (streq (command, "STATUS")) {
         json_t *timers = json_array ();
-        for (s_timer_t *timer = (s_timer_t *) zlistx_first (self->order); timer;
-             timer = (s_timer_t *) zlistx_next (self->order)) {
+        for (s_timer_t *timer = (s_timer_t *)zlistx_first (self->order); timer;
+             timer = (s_timer_t *)zlistx_next (self->order)) {
             char when[64];
             s_iso (timer->next_us, when, sizeof when);
-            json_array_append_new (timers, json_pack ("{s:s, s:O, s:s}", "type", timer->type,
-                                                      "parameters", timer->parameters, "next",
-                                                      when));
+            json_array_append_new (timers, json_pack ("{s:s, s:O, s:s}", "type",
+                                                      timer->type, "parameters",
+                                                      timer->parameters, "next", when));
         }
-        json_t *status = json_pack ("{s:o, s:I, s:I, s:I, s:I}", "timers", timers, "fired",
-                                    (json_int_t) self->fired, "sent", (json_int_t) self->sent,
-                                    "dropped", (json_int_t) self->dropped, "queued",
-                                    (json_int_t) zlist_size (self->queue));
+        json_t *status = json_pack (
+            "{s:o, s:I, s:I, s:I, s:I}", "timers", timers, "fired",
+            (json_int_t)self->fired, "sent", (json_int_t)self->sent, "dropped",
+            (json_int_t)self->dropped, "queued", (json_int_t)zlist_size (self->queue));
         char *text = json_dumps (status, JSON_COMPACT);
         zstr_send (self->pipe, text);
         free (text);
@@ -361,7 +367,7 @@ s_destroy (s_sensor_t *self)
     zhashx_destroy (&self->timers);
     if (self->queue) {
         proto_envelope_t *event;
-        while ((event = (proto_envelope_t *) zlist_pop (self->queue)))
+        while ((event = (proto_envelope_t *)zlist_pop (self->queue)))
             proto_envelope_destroy (&event);
         zlist_destroy (&self->queue);
     }
@@ -372,7 +378,7 @@ s_destroy (s_sensor_t *self)
 void
 sensor_actor (zsock_t *pipe, void *args)
 {
-    actor_config_t *config = (actor_config_t *) args;
+    actor_config_t *config = (actor_config_t *)args;
     s_sensor_t self_ = {.pipe = pipe};
     s_sensor_t *self = &self_;
     char host[256] = "localhost";
@@ -401,10 +407,9 @@ sensor_actor (zsock_t *pipe, void *args)
     zlistx_set_comparator (self->order, s_compare);
     registry_client_set_change_handler (self->registry, s_on_change, self);
     zsock_signal (pipe, 0);
-    zpoller_t *poller
-        = zpoller_new (pipe, registry_client_sub_sock (self->registry),
-                       registry_client_snapshot_sock (self->registry), bus_link_sock (self->link),
-                       NULL);
+    zpoller_t *poller = zpoller_new (pipe, registry_client_sub_sock (self->registry),
+                                     registry_client_snapshot_sock (self->registry),
+                                     bus_link_sock (self->link), NULL);
     while (!self->terminated) {
         int timeout = bus_link_timeout (self->link);
         int t = registry_client_timeout (self->registry);
@@ -421,7 +426,7 @@ sensor_actor (zsock_t *pipe, void *args)
         else if (which == bus_link_sock (self->link))
             bus_link_handle (self->link);
         else if (which)
-            registry_client_handle (self->registry, (zsock_t *) which);
+            registry_client_handle (self->registry, (zsock_t *)which);
         else if (zpoller_terminated (poller))
             break;
         if (self->dirty)

@@ -8,25 +8,26 @@
 #include <strings.h>
 #include <time.h>
 
-static const char *const s_months[]
-    = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec", NULL};
-static const char *const s_days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
+static const char *const s_months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                       "aug", "sep", "oct", "nov", "dec", NULL};
+static const char *const s_days[] = {"sun", "mon", "tue", "wed",
+                                     "thu", "fri", "sat", NULL};
 
 //  Parse a number or a name at *pp. Returns -1 on failure.
 static int
 s_value (const char **pp, const char *const *names, int name_base)
 {
     const char *p = *pp;
-    if (isdigit ((unsigned char) *p)) {
+    if (isdigit ((unsigned char)*p)) {
         int n = 0;
-        while (isdigit ((unsigned char) *p) && n < 1000)
+        while (isdigit ((unsigned char)*p) && n < 1000)
             n = n * 10 + (*p++ - '0');
         *pp = p;
         return n;
     }
     if (names)
         for (int i = 0; names[i]; i++)
-            if (strncasecmp (p, names[i], 3) == 0 && !isalpha ((unsigned char) p[3])) {
+            if (strncasecmp (p, names[i], 3) == 0 && !isalpha ((unsigned char)p[3])) {
                 *pp = p + 3;
                 return i + name_base;
             }
@@ -57,7 +58,8 @@ s_field (const char *text, int lo, int hi, const char *const *names, int name_ba
         } else {
             from = s_value (&p, names, name_base);
             if (from < 0) {
-                snprintf (message, size, "%s: \"%s\": expected a number%s, '*', a range or a list",
+                snprintf (message, size,
+                          "%s: \"%s\": expected a number%s, '*', a range or a list",
                           label, text, names ? " or a name" : "");
                 return -1;
             }
@@ -75,16 +77,16 @@ s_field (const char *text, int lo, int hi, const char *const *names, int name_ba
             p++;
             step = s_value (&p, NULL, 0);
             if (step <= 0) {
-                snprintf (message, size, "%s: \"%s\": a step must be a positive number", label,
-                          text);
+                snprintf (message, size, "%s: \"%s\": a step must be a positive number",
+                          label, text);
                 return -1;
             }
             if (from == to && text[0] != '*')
                 to = hi; //  "5/15" means 5-max/15
         }
         if (from < lo || to > hi || from > to) {
-            snprintf (message, size, "%s: \"%s\": values must be within %d-%d", label, text, lo,
-                      hi);
+            snprintf (message, size, "%s: \"%s\": values must be within %d-%d", label,
+                      text, lo, hi);
             return -1;
         }
         for (int v = from; v <= to; v += step)
@@ -106,20 +108,21 @@ static int
 s_timezone (const char *tz, int *offset, char *message, size_t size)
 {
     *offset = 0;
-    if (!tz || !*tz || !strcasecmp (tz, "UTC") || !strcasecmp (tz, "Z")
-        || !strcasecmp (tz, "Etc/UTC") || !strcasecmp (tz, "GMT"))
+    if (!tz || !*tz || !strcasecmp (tz, "UTC") || !strcasecmp (tz, "Z") ||
+        !strcasecmp (tz, "Etc/UTC") || !strcasecmp (tz, "GMT"))
         return 0;
     int h, m;
     char sign;
-    if (sscanf (tz, "%c%2d:%2d", &sign, &h, &m) == 3 && (sign == '+' || sign == '-') && h <= 14
-        && m < 60 && strlen (tz) == 6) {
+    if (sscanf (tz, "%c%2d:%2d", &sign, &h, &m) == 3 && (sign == '+' || sign == '-') &&
+        h <= 14 && m < 60 && strlen (tz) == 6) {
         *offset = (sign == '-' ? -1 : 1) * (h * 3600 + m * 60);
         return 0;
     }
-    snprintf (message, size,
-              "timezone: \"%s\": use UTC or a fixed offset such as +02:00 (named zones are "
-              "not supported)",
-              tz);
+    snprintf (
+        message, size,
+        "timezone: \"%s\": use UTC or a fixed offset such as +02:00 (named zones are "
+        "not supported)",
+        tz);
     return -1;
 }
 
@@ -144,23 +147,24 @@ sensor_cron_parse_fields (sensor_cron_t *self, const char *second, const char *m
                  message_size))
         return -1;
     self->minutes = mask;
-    if (s_field (hour ? hour : "*", 0, 23, NULL, 0, &mask, NULL, "hour", message, message_size))
+    if (s_field (hour ? hour : "*", 0, 23, NULL, 0, &mask, NULL, "hour", message,
+                 message_size))
         return -1;
-    self->hours = (uint32_t) mask;
+    self->hours = (uint32_t)mask;
     if (s_field (day ? day : "*", 1, 31, NULL, 0, &mask, &self->days_any, "day", message,
                  message_size))
         return -1;
-    self->days = (uint32_t) mask;
+    self->days = (uint32_t)mask;
     if (s_field (month ? month : "*", 1, 12, s_months, 1, &mask, NULL, "month", message,
                  message_size))
         return -1;
-    self->months = (uint16_t) mask;
-    if (s_field (day_of_week ? day_of_week : "*", 0, 7, s_days, 0, &mask, &self->weekdays_any,
-                 "day_of_week", message, message_size))
+    self->months = (uint16_t)mask;
+    if (s_field (day_of_week ? day_of_week : "*", 0, 7, s_days, 0, &mask,
+                 &self->weekdays_any, "day_of_week", message, message_size))
         return -1;
     if (mask & (1ULL << 7))
         mask |= 1; //  7 is Sunday too
-    self->weekdays = (uint8_t) (mask & 0x7f);
+    self->weekdays = (uint8_t)(mask & 0x7f);
     return s_timezone (timezone, &self->offset_s, message, message_size);
 }
 
@@ -184,15 +188,16 @@ sensor_cron_parse (sensor_cron_t *self, const char *expression, const char *time
     if (count != 5 && count != 6) {
         if (message && message_size)
             snprintf (message, message_size,
-                      "cron: \"%s\": expected 5 fields (minute hour day month day_of_week) or 6 "
+                      "cron: \"%s\": expected 5 fields (minute hour day month "
+                      "day_of_week) or 6 "
                       "(with seconds first)",
                       expression);
         return -1;
     }
     int o = count == 6 ? 1 : 0;
     return sensor_cron_parse_fields (self, o ? fields[0] : NULL, fields[o], fields[o + 1],
-                                     fields[o + 2], fields[o + 3], fields[o + 4], timezone,
-                                     message, message_size);
+                                     fields[o + 2], fields[o + 3], fields[o + 4],
+                                     timezone, message, message_size);
 }
 
 static bool
@@ -213,11 +218,11 @@ int64_t
 sensor_cron_next (const sensor_cron_t *self, int64_t after_usec)
 {
     //  Work in local (offset) wall-clock seconds, field by field.
-    time_t t = (time_t) (after_usec / 1000000) + 1;
+    time_t t = (time_t)(after_usec / 1000000) + 1;
     if (after_usec < 0 && after_usec % 1000000)
-        t = (time_t) (after_usec / 1000000);
+        t = (time_t)(after_usec / 1000000);
     t += self->offset_s;
-    time_t limit = t + (time_t) 5 * 366 * 86400;
+    time_t limit = t + (time_t)5 * 366 * 86400;
     while (t < limit) {
         struct tm tm;
         gmtime_r (&t, &tm);
@@ -251,7 +256,7 @@ sensor_cron_next (const sensor_cron_t *self, int64_t after_usec)
             t += 1;
             continue;
         }
-        return ((int64_t) t - self->offset_s) * 1000000;
+        return ((int64_t)t - self->offset_s) * 1000000;
     }
     return -1;
 }

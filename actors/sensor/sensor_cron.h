@@ -28,7 +28,7 @@ typedef struct {
     uint8_t weekdays; //  0-6, Sunday = 0
     bool days_any;    //  day-of-month was "*"
     bool weekdays_any;
-    int offset_s;     //  timezone offset from UTC, seconds
+    int offset_s; //  timezone offset from UTC, seconds
 } sensor_cron_t;
 
 //  Parse fields. Any field may be NULL for "*" (second: NULL for "0").
@@ -36,8 +36,8 @@ typedef struct {
 //  "<field>: <reason>".
 int sensor_cron_parse_fields (sensor_cron_t *self, const char *second, const char *minute,
                               const char *hour, const char *day, const char *month,
-                              const char *day_of_week, const char *timezone, char *message,
-                              size_t message_size);
+                              const char *day_of_week, const char *timezone,
+                              char *message, size_t message_size);
 
 //  Parse "m h dom mon dow" or "s m h dom mon dow". 0 or -1.
 int sensor_cron_parse (sensor_cron_t *self, const char *expression, const char *timezone,

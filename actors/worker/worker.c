@@ -21,15 +21,15 @@
 typedef struct {
     char id[PROTO_UUID_STR_SIZE + 8];
     char runner[32];
-    json_t *action;     //  ref, runner_type, entry_point, pack_dir, timeout
+    json_t *action; //  ref, runner_type, entry_point, pack_dir, timeout
     json_t *parameters;
-    json_t *secret;     //  names never to print
+    json_t *secret; //  names never to print
     worker_process_t *process;
-    int64_t due;        //  builtin sleep: monotonic ms when it ends
+    int64_t due; //  builtin sleep: monotonic ms when it ends
     bool running;
     bool cancelled;
     bool reported_running;
-    char *tmpdir;       //  working directory made for the process
+    char *tmpdir; //  working directory made for the process
 } s_job_t;
 
 typedef struct {
@@ -42,9 +42,9 @@ typedef struct {
     char runtimes[256];
     bus_inbox_t *inbox;
     bus_link_t *link;
-    zhashx_t *jobs;   //  id -> s_job_t (queued and running)
-    zlist_t *queue;   //  ids waiting for a slot, FIFO (strings, owned)
-    zlist_t *outbox;  //  proto_envelope_t waiting for link window
+    zhashx_t *jobs;  //  id -> s_job_t (queued and running)
+    zlist_t *queue;  //  ids waiting for a slot, FIFO (strings, owned)
+    zlist_t *outbox; //  proto_envelope_t waiting for link window
     int busy;
     uint64_t ran, completed, failed, timeouts, cancelled, duplicates;
     bool terminated;
@@ -75,7 +75,7 @@ static void
 s_flush (s_worker_t *self)
 {
     while (zlist_size (self->outbox) && bus_link_can_send (self->link)) {
-        proto_envelope_t *envelope = (proto_envelope_t *) zlist_pop (self->outbox);
+        proto_envelope_t *envelope = (proto_envelope_t *)zlist_pop (self->outbox);
         if (bus_link_send (self->link, &envelope) != 0) {
             zlist_push (self->outbox, envelope);
             break;
@@ -88,7 +88,8 @@ s_send (s_worker_t *self, const char *type, json_t *payload)
 {
     proto_envelope_t *envelope = proto_envelope_new (type, self->source);
     proto_error_t error;
-    if (!envelope || proto_envelope_set_payload_json (envelope, payload, &error) != PROTO_OK) {
+    if (!envelope ||
+        proto_envelope_set_payload_json (envelope, payload, &error) != PROTO_OK) {
         zsys_error ("%s: cannot encode %s: %s", self->name, type,
                     envelope ? error.message : "out of memory");
         proto_envelope_destroy (&envelope);
@@ -111,16 +112,17 @@ s_register (s_worker_t *self)
         json_array_append_new (runtimes, json_string (token));
     s_send (self, "worker.register",
             json_pack ("{s:s, s:I, s:s, s:o, s:i}", "worker", self->name, "instance",
-                       (json_int_t) (self->instance & INT64_MAX), "endpoint", self->endpoint,
-                       "runtimes", runtimes, "slots", self->slots));
+                       (json_int_t)(self->instance & INT64_MAX), "endpoint",
+                       self->endpoint, "runtimes", runtimes, "slots", self->slots));
 }
 
 static void
-s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result, int exit_code)
+s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
+          int exit_code)
 {
-    json_t *payload = json_pack ("{s:s, s:s, s:s, s:i, s:I}", "execution", job->id, "worker",
-                                 self->name, "status", status, "exit_code", exit_code, "ts",
-                                 (json_int_t) proto_now_usec ());
+    json_t *payload = json_pack ("{s:s, s:s, s:s, s:i, s:I}", "execution", job->id,
+                                 "worker", self->name, "status", status, "exit_code",
+                                 exit_code, "ts", (json_int_t)proto_now_usec ());
     if (result)
         json_object_set_new (payload, "result", result);
     s_send (self, "execution.status", payload);
@@ -128,7 +130,8 @@ s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result, in
 
 //  The job is over: report, free the slot.
 static void
-s_finish (s_worker_t *self, s_job_t *job, const char *status, json_t *result, int exit_code)
+s_finish (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
+          int exit_code)
 {
     s_report (self, job, status, result, exit_code);
     if (streq (status, "completed"))
@@ -162,7 +165,7 @@ s_timeout_ms (s_job_t *job)
     double seconds = json_is_number (value) ? json_number_value (value) : 0;
     if (seconds <= 0)
         seconds = S_DEFAULT_TIMEOUT_S;
-    return (int64_t) (seconds * 1000.0);
+    return (int64_t)(seconds * 1000.0);
 }
 
 //  Environment: a minimal base, ATTUNE_EXECUTION_ID, the `env` parameter
@@ -170,7 +173,7 @@ s_timeout_ms (s_job_t *job)
 static char **
 s_environment (s_worker_t *self, s_job_t *job)
 {
-    char **envp = (char **) calloc (S_MAX_ENV + 1, sizeof (char *));
+    char **envp = (char **)calloc (S_MAX_ENV + 1, sizeof (char *));
     if (!envp)
         return NULL;
     int n = 0;
@@ -187,7 +190,8 @@ s_environment (s_worker_t *self, s_job_t *job)
     if (json_is_object (extra))
         json_object_foreach (extra, key, value)
         {
-            if (n >= S_MAX_ENV - 1 || !json_is_string (value) || !*key || strchr (key, '='))
+            if (n >= S_MAX_ENV - 1 || !json_is_string (value) || !*key ||
+                strchr (key, '='))
                 continue;
             envp[n++] = zsys_sprintf ("%s=%s", key, json_string_value (value));
         }
@@ -198,11 +202,13 @@ s_environment (s_worker_t *self, s_job_t *job)
         char name[128];
         size_t i = 0;
         for (; key[i] && i < sizeof name - 1; i++)
-            name[i] = isalnum ((unsigned char) key[i]) ? (char) toupper ((unsigned char) key[i])
-                                                       : '_';
+            name[i] = isalnum ((unsigned char)key[i])
+                          ? (char)toupper ((unsigned char)key[i])
+                          : '_';
         name[i] = 0;
-        char *text = json_is_string (value) ? strdup (json_string_value (value))
-                                            : json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *text = json_is_string (value)
+                         ? strdup (json_string_value (value))
+                         : json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
         if (text) {
             envp[n++] = zsys_sprintf ("ATTUNE_PARAM_%s=%s", name, text);
             free (text);
@@ -248,14 +254,15 @@ s_start_process (s_worker_t *self, s_job_t *job)
             cmd = entry;
         if (!cmd || !*cmd) {
             s_finish (self, job, "failed",
-                      json_pack ("{s:s}", "error", "local-shell-cmd: no 'cmd' to run"), -1);
+                      json_pack ("{s:s}", "error", "local-shell-cmd: no 'cmd' to run"),
+                      -1);
             return -1;
         }
         argv[0] = "/bin/sh";
         argv[1] = "-c";
-        argv[2] = (char *) cmd;
-    }
-    else if (streq (job->runner, "local-shell-script") || streq (job->runner, "python-script")) {
+        argv[2] = (char *)cmd;
+    } else if (streq (job->runner, "local-shell-script") ||
+               streq (job->runner, "python-script")) {
         const char *which = entry && *entry ? entry : s_param_string (job, "script");
         script = s_script_path (job, which);
         if (!script) {
@@ -268,8 +275,7 @@ s_start_process (s_worker_t *self, s_job_t *job)
         if (streq (job->runner, "python-script")) {
             argv[0] = "python3";
             argv[1] = script;
-        }
-        else
+        } else
             argv[0] = script;
     }
     char *input = json_dumps (job->parameters, JSON_COMPACT);
@@ -309,12 +315,15 @@ s_process_done (s_worker_t *self, s_job_t *job)
     json_t *out = json_stringn (r->out ? r->out : "", r->out_size);
     json_t *err = json_stringn (r->err ? r->err : "", r->err_size);
     json_object_set_new (result, "stdout",
-                         out ? out : json_sprintf ("<%zu bytes, not UTF-8>", r->out_size));
+                         out ? out
+                             : json_sprintf ("<%zu bytes, not UTF-8>", r->out_size));
     json_object_set_new (result, "stderr",
-                         err ? err : json_sprintf ("<%zu bytes, not UTF-8>", r->err_size));
+                         err ? err
+                             : json_sprintf ("<%zu bytes, not UTF-8>", r->err_size));
     int code = r->exited ? r->exit_code : 128 + r->signal;
     json_object_set_new (result, "return_code", json_integer (code));
-    json_object_set_new (result, "succeeded", json_boolean (r->exited && r->exit_code == 0));
+    json_object_set_new (result, "succeeded",
+                         json_boolean (r->exited && r->exit_code == 0));
     if (r->out_truncated)
         json_object_set_new (result, "stdout_truncated", json_true ());
     if (r->err_truncated)
@@ -345,30 +354,30 @@ s_start_job (s_worker_t *self, s_job_t *job)
         return;
     }
     if (streq (job->runner, "builtin")) {
-        const char *what = entry && *entry ? entry : (ref && strchr (ref, '.') ? strchr (ref, '.') + 1 : "");
+        const char *what = entry && *entry
+                               ? entry
+                               : (ref && strchr (ref, '.') ? strchr (ref, '.') + 1 : "");
         if (streq (what, "echo")) {
             const char *message = s_param_string (job, "message");
             s_finish (self, job, "completed",
                       json_pack ("{s:s, s:s, s:i, s:b}", "stdout", message ? message : "",
                                  "stderr", "", "return_code", 0, "succeeded", 1),
                       0);
-        }
-        else if (streq (what, "sleep")) {
+        } else if (streq (what, "sleep")) {
             json_t *seconds = json_object_get (job->parameters, "seconds");
             double s = json_is_number (seconds) ? json_number_value (seconds) : 1;
             if (s < 0)
                 s = 0;
             int64_t limit = s_timeout_ms (job);
-            job->due = zclock_mono () + (int64_t) (s * 1000.0);
-            if ((int64_t) (s * 1000.0) > limit) {
+            job->due = zclock_mono () + (int64_t)(s * 1000.0);
+            if ((int64_t)(s * 1000.0) > limit) {
                 job->due = zclock_mono () + limit;
                 job->cancelled = false;
                 json_object_set_new (job->parameters, "__timed_out", json_true ());
             }
             s_report (self, job, "running", NULL, 0);
             job->reported_running = true;
-        }
-        else
+        } else
             s_finish (self, job, "failed",
                       json_pack ("{s:s}", "error", "unknown built-in action"), -1);
         return;
@@ -383,8 +392,8 @@ static void
 s_start_ready (s_worker_t *self)
 {
     while (self->busy < self->slots && zlist_size (self->queue)) {
-        char *id = (char *) zlist_pop (self->queue);
-        s_job_t *job = (s_job_t *) zhashx_lookup (self->jobs, id);
+        char *id = (char *)zlist_pop (self->queue);
+        s_job_t *job = (s_job_t *)zhashx_lookup (self->jobs, id);
         free (id);
         if (job && !job->running)
             s_start_job (self, job);
@@ -395,9 +404,10 @@ s_start_ready (s_worker_t *self)
 //  Commands from the executor
 
 static int
-s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
+s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
+                  bus_command_t *info)
 {
-    s_worker_t *self = (s_worker_t *) arg;
+    s_worker_t *self = (s_worker_t *)arg;
     const char *type = proto_envelope_type (command);
     proto_error_t error;
     json_t *payload = proto_envelope_payload_json (command, &error);
@@ -409,17 +419,17 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_co
         rc = bus_command_reject (info, "bad_request", "execution: expected an id string");
     else if (streq (type, "execution.dispatch")) {
         json_t *action = json_object_get (payload, "action");
-        const char *runner
-            = json_string_value (json_object_get (action, "runner_type"));
+        const char *runner = json_string_value (json_object_get (action, "runner_type"));
         json_t *parameters = json_object_get (payload, "parameters");
         if (!json_is_object (action) || !runner || strlen (runner) >= 32)
-            rc = bus_command_reject (info, "bad_request", "action: expected a map with a runner_type");
+            rc = bus_command_reject (info, "bad_request",
+                                     "action: expected a map with a runner_type");
         else if (parameters && !json_is_object (parameters))
             rc = bus_command_reject (info, "bad_request", "parameters: expected a map");
         else if (zhashx_lookup (self->jobs, id))
             self->duplicates++; //  already here: the executor re-sent it
         else {
-            s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
+            s_job_t *job = (s_job_t *)zmalloc (sizeof (s_job_t));
             snprintf (job->id, sizeof job->id, "%s", id);
             snprintf (job->runner, sizeof job->runner, "%s", runner);
             job->action = json_incref (action);
@@ -428,19 +438,19 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_co
             zhashx_insert (self->jobs, id, job);
             zlist_append (self->queue, strdup (id));
         }
-    }
-    else if (streq (type, "execution.cancel")) {
-        s_job_t *job = (s_job_t *) zhashx_lookup (self->jobs, id);
+    } else if (streq (type, "execution.cancel")) {
+        s_job_t *job = (s_job_t *)zhashx_lookup (self->jobs, id);
         if (job) {
             job->cancelled = true;
             if (job->process)
                 worker_process_cancel (job->process);
             else
-                s_finish (self, job, "cancelled", json_pack ("{s:s}", "error", "cancelled"), -1);
+                s_finish (self, job, "cancelled",
+                          json_pack ("{s:s}", "error", "cancelled"), -1);
         }
-    }
-    else
-        rc = bus_command_reject (info, "unknown_type", "a worker does not take '%s'", type);
+    } else
+        rc = bus_command_reject (info, "unknown_type", "a worker does not take '%s'",
+                                 type);
     json_decref (payload);
     return rc;
 }
@@ -448,7 +458,7 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_co
 static void
 s_on_peer (void *arg, const char *peer, bus_peer_event_t event)
 {
-    s_worker_t *self = (s_worker_t *) arg;
+    s_worker_t *self = (s_worker_t *)arg;
     if (event == BUS_PEER_UP)
         s_register (self); //  the executor (re)appeared: tell it who we are
 }
@@ -461,13 +471,13 @@ s_jobs_timeout (s_worker_t *self)
 {
     int timeout = -1;
     int64_t now = zclock_mono ();
-    for (s_job_t *job = (s_job_t *) zhashx_first (self->jobs); job;
-         job = (s_job_t *) zhashx_next (self->jobs)) {
+    for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
+         job = (s_job_t *)zhashx_next (self->jobs)) {
         int t = -1;
         if (job->process)
             t = worker_process_timeout (job->process);
         else if (job->running && job->due)
-            t = job->due > now ? (int) (job->due - now) : 0;
+            t = job->due > now ? (int)(job->due - now) : 0;
         if (t >= 0 && (timeout < 0 || t < timeout))
             timeout = t;
     }
@@ -479,18 +489,19 @@ s_jobs_tick (s_worker_t *self)
 {
     int64_t now = zclock_mono ();
     zlist_t *done = zlist_new ();
-    for (s_job_t *job = (s_job_t *) zhashx_first (self->jobs); job;
-         job = (s_job_t *) zhashx_next (self->jobs)) {
-        if ((job->process && worker_process_poll (job->process))
-            || (!job->process && job->running && job->due && job->due <= now))
+    for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
+         job = (s_job_t *)zhashx_next (self->jobs)) {
+        if ((job->process && worker_process_poll (job->process)) ||
+            (!job->process && job->running && job->due && job->due <= now))
             zlist_append (done, job);
     }
-    for (s_job_t *job = (s_job_t *) zlist_first (done); job;
-         job = (s_job_t *) zlist_next (done)) {
+    for (s_job_t *job = (s_job_t *)zlist_first (done); job;
+         job = (s_job_t *)zlist_next (done)) {
         if (job->process)
             s_process_done (self, job);
         else if (json_object_get (job->parameters, "__timed_out"))
-            s_finish (self, job, "timeout", json_pack ("{s:s}", "error", "timed out"), -1);
+            s_finish (self, job, "timeout", json_pack ("{s:s}", "error", "timed out"),
+                      -1);
         else
             s_finish (self, job, "completed", json_object (), 0);
     }
@@ -508,11 +519,12 @@ s_handle_pipe (s_worker_t *self)
         self->terminated = true;
     else if (streq (command, "STATUS")) {
         json_t *status = json_pack (
-            "{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", self->name, "slots",
-            self->slots, "busy", self->busy, "queued", (json_int_t) zlist_size (self->queue),
-            "ran", (json_int_t) self->ran, "completed", (json_int_t) self->completed, "failed",
-            (json_int_t) self->failed, "timeouts", (json_int_t) self->timeouts, "cancelled",
-            (json_int_t) self->cancelled, "duplicates", (json_int_t) self->duplicates);
+            "{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", self->name,
+            "slots", self->slots, "busy", self->busy, "queued",
+            (json_int_t)zlist_size (self->queue), "ran", (json_int_t)self->ran,
+            "completed", (json_int_t)self->completed, "failed", (json_int_t)self->failed,
+            "timeouts", (json_int_t)self->timeouts, "cancelled",
+            (json_int_t)self->cancelled, "duplicates", (json_int_t)self->duplicates);
         char *text = json_dumps (status, JSON_COMPACT);
         zstr_send (self->pipe, text);
         free (text);
@@ -524,7 +536,7 @@ s_handle_pipe (s_worker_t *self)
 static void
 s_job_destructor (void **item_p)
 {
-    s_job_destroy ((s_job_t **) item_p);
+    s_job_destroy ((s_job_t **)item_p);
 }
 
 static void
@@ -533,13 +545,13 @@ s_destroy (s_worker_t *self)
     zhashx_destroy (&self->jobs); //  kills what still runs
     if (self->queue) {
         char *id;
-        while ((id = (char *) zlist_pop (self->queue)))
+        while ((id = (char *)zlist_pop (self->queue)))
             free (id);
         zlist_destroy (&self->queue);
     }
     if (self->outbox) {
         proto_envelope_t *envelope;
-        while ((envelope = (proto_envelope_t *) zlist_pop (self->outbox)))
+        while ((envelope = (proto_envelope_t *)zlist_pop (self->outbox)))
             proto_envelope_destroy (&envelope);
         zlist_destroy (&self->outbox);
     }
@@ -563,8 +575,9 @@ s_start (s_worker_t *self, const actor_config_t *config)
     snprintf (self->runtimes, sizeof self->runtimes, "%s",
               config->runtimes && *config->runtimes ? config->runtimes : S_RUNTIMES);
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
-    self->slots = config->worker_slots > 0 ? config->worker_slots : (int) (cores > 0 ? cores * 2 : 2);
-    self->instance = ((uint64_t) randof (0x7fffffff) << 32) ^ (uint64_t) zclock_usecs ();
+    self->slots = config->worker_slots > 0 ? config->worker_slots
+                                           : (int)(cores > 0 ? cores * 2 : 2);
+    self->instance = ((uint64_t)randof (0x7fffffff) << 32) ^ (uint64_t)zclock_usecs ();
     self->jobs = zhashx_new ();
     self->queue = zlist_new ();
     self->outbox = zlist_new ();
@@ -576,7 +589,7 @@ s_start (s_worker_t *self, const actor_config_t *config)
     //  Endpoint names allow [A-Za-z0-9_.-]: "worker@host" becomes "worker.worker_host"
     snprintf (endpoint_name, sizeof endpoint_name, "worker.%s", self->name);
     for (char *p = endpoint_name; *p; p++)
-        if (!isalnum ((unsigned char) *p) && *p != '.' && *p != '_' && *p != '-')
+        if (!isalnum ((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
             *p = '_';
     const char *bind = bus_topology_bind (config->topology, endpoint_name);
     const char *connect = bus_topology_connect (config->topology, endpoint_name);
@@ -596,8 +609,9 @@ s_start (s_worker_t *self, const actor_config_t *config)
     //  With tcp://*:0 style binds the resolved endpoint is what peers need
     snprintf (self->endpoint, sizeof self->endpoint, "%s",
               strstr (connect, ":*") ? bus_inbox_endpoint (self->inbox) : connect);
-    self->link = bus_link_new (bus_topology_connect (config->topology, "executor.commands"),
-                               self->name, &link_config);
+    self->link =
+        bus_link_new (bus_topology_connect (config->topology, "executor.commands"),
+                      self->name, &link_config);
     if (!self->link)
         return -1;
     bus_link_set_peer_handler (self->link, s_on_peer, self);
@@ -610,7 +624,7 @@ s_start (s_worker_t *self, const actor_config_t *config)
 void
 worker_actor (zsock_t *pipe, void *args)
 {
-    actor_config_t *config = (actor_config_t *) args;
+    actor_config_t *config = (actor_config_t *)args;
     s_worker_t self_ = {.pipe = pipe};
     s_worker_t *self = &self_;
     if (s_start (self, config) != 0) {
@@ -627,16 +641,18 @@ worker_actor (zsock_t *pipe, void *args)
         size_t needed = 3 + 3 * zhashx_size (self->jobs);
         if (needed > capacity) {
             capacity = needed * 2;
-            items = (zmq_pollitem_t *) realloc (items, capacity * sizeof (zmq_pollitem_t));
-            owners = (s_job_t **) realloc (owners, capacity * sizeof (s_job_t *));
+            items = (zmq_pollitem_t *)realloc (items, capacity * sizeof (zmq_pollitem_t));
+            owners = (s_job_t **)realloc (owners, capacity * sizeof (s_job_t *));
             assert (items && owners);
         }
         size_t n = 0;
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_inbox_sock (self->inbox)), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t) {zsock_resolve (bus_link_sock (self->link)), 0, ZMQ_POLLIN, 0};
-        for (s_job_t *job = (s_job_t *) zhashx_first (self->jobs); job;
-             job = (s_job_t *) zhashx_next (self->jobs)) {
+        items[n++] = (zmq_pollitem_t){zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){zsock_resolve (bus_inbox_sock (self->inbox)), 0,
+                                      ZMQ_POLLIN, 0};
+        items[n++] = (zmq_pollitem_t){zsock_resolve (bus_link_sock (self->link)), 0,
+                                      ZMQ_POLLIN, 0};
+        for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
+             job = (s_job_t *)zhashx_next (self->jobs)) {
             if (!job->process)
                 continue;
             int fds[3];
@@ -644,7 +660,8 @@ worker_actor (zsock_t *pipe, void *args)
             for (int i = 0; i < 3; i++)
                 if (fds[i] >= 0) {
                     owners[n] = job;
-                    items[n++] = (zmq_pollitem_t) {NULL, fds[i], i == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN, 0};
+                    items[n++] = (zmq_pollitem_t){NULL, fds[i],
+                                                  i == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN, 0};
                 }
         }
         int timeout = bus_link_timeout (self->link);
@@ -656,7 +673,8 @@ worker_actor (zsock_t *pipe, void *args)
             timeout = t;
         if (zlist_size (self->outbox) && (timeout < 0 || timeout > 10))
             timeout = 10; //  waiting for window: look again soon
-        if (zmq_poll (items, (int) n, timeout < 0 ? 1000 : timeout) == -1 && zmq_errno () == ETERM)
+        if (zmq_poll (items, (int)n, timeout < 0 ? 1000 : timeout) == -1 &&
+            zmq_errno () == ETERM)
             break;
         if (items[0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);

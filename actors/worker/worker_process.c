@@ -32,9 +32,9 @@ struct _worker_process_t {
     stream_t out;
     stream_t err;
     int64_t started;
-    int64_t deadline;   //  0 = none
+    int64_t deadline; //  0 = none
     int64_t grace_ms;
-    int64_t term_sent;  //  when SIGTERM went out (0 = not yet)
+    int64_t term_sent; //  when SIGTERM went out (0 = not yet)
     bool kill_sent;
     bool reaped;
     int64_t reaped_at;
@@ -46,7 +46,7 @@ s_now_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int64_t
@@ -54,7 +54,7 @@ s_now_us (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void
@@ -74,7 +74,8 @@ s_nonblocking (int fd)
 }
 
 worker_process_t *
-worker_process_start (const worker_process_spec_t *spec, char *message, size_t message_size)
+worker_process_start (const worker_process_spec_t *spec, char *message,
+                      size_t message_size)
 {
     if (!spec || !spec->argv || !spec->argv[0]) {
         snprintf (message, message_size, "no program to run");
@@ -113,25 +114,27 @@ worker_process_start (const worker_process_spec_t *spec, char *message, size_t m
     posix_spawnattr_setsigmask (&attr, &none);
     posix_spawnattr_setsigdefault (&attr, &all);
     posix_spawnattr_setpgroup (&attr, 0);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                         | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                         POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int rc = strchr (spec->argv[0], '/')
-                 ? posix_spawn (&pid, spec->argv[0], &actions, &attr, spec->argv, spec->envp)
-                 : posix_spawnp (&pid, spec->argv[0], &actions, &attr, spec->argv, spec->envp);
+    int rc =
+        strchr (spec->argv[0], '/')
+            ? posix_spawn (&pid, spec->argv[0], &actions, &attr, spec->argv, spec->envp)
+            : posix_spawnp (&pid, spec->argv[0], &actions, &attr, spec->argv, spec->envp);
     posix_spawn_file_actions_destroy (&actions);
     posix_spawnattr_destroy (&attr);
     s_close (&in[0]);
     s_close (&out[1]);
     s_close (&err[1]);
     if (rc != 0) {
-        snprintf (message, message_size, "cannot run %s: %s", spec->argv[0], strerror (rc));
+        snprintf (message, message_size, "cannot run %s: %s", spec->argv[0],
+                  strerror (rc));
         s_close (&in[1]);
         s_close (&out[0]);
         s_close (&err[0]);
         return NULL;
     }
-    worker_process_t *self = (worker_process_t *) calloc (1, sizeof (worker_process_t));
+    worker_process_t *self = (worker_process_t *)calloc (1, sizeof (worker_process_t));
     if (!self) {
         kill (-pid, SIGKILL);
         waitpid (pid, NULL, 0);
@@ -151,9 +154,9 @@ worker_process_start (const worker_process_spec_t *spec, char *message, size_t m
     size_t cap = spec->output_cap ? spec->output_cap : WORKER_OUTPUT_CAP;
     self->out.cap = self->err.cap = cap;
     if (spec->input_size) {
-        self->input = (uint8_t *) malloc (spec->input_size);
+        self->input = (uint8_t *)malloc (spec->input_size);
         if (self->input)
-            memcpy ((void *) self->input, spec->input, spec->input_size);
+            memcpy ((void *)self->input, spec->input, spec->input_size);
         self->input_size = self->input ? spec->input_size : 0;
     }
     if (!self->input_size)
@@ -174,7 +177,7 @@ s_read (stream_t *stream)
         size_t room = sizeof scratch;
         if (stream->size < stream->cap) {
             if (!stream->data) {
-                stream->data = (char *) malloc (stream->cap + 1);
+                stream->data = (char *)malloc (stream->cap + 1);
                 if (!stream->data)
                     stream->cap = 0;
             }
@@ -188,7 +191,7 @@ s_read (stream_t *stream)
             if (into == scratch)
                 stream->truncated = true;
             else
-                stream->size += (size_t) n;
+                stream->size += (size_t)n;
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -204,7 +207,7 @@ s_write (worker_process_t *self)
         ssize_t n = write (self->stdin_fd, self->input + self->input_sent,
                            self->input_size - self->input_sent);
         if (n > 0)
-            self->input_sent += (size_t) n;
+            self->input_sent += (size_t)n;
         else if (n < 0 && errno == EINTR)
             continue;
         else if (n < 0 && errno == EAGAIN)
@@ -270,7 +273,8 @@ worker_process_poll (worker_process_t *self)
             self->term_sent = now;
             s_signal (self, SIGTERM);
         }
-        if (self->term_sent && !self->kill_sent && now >= self->term_sent + self->grace_ms) {
+        if (self->term_sent && !self->kill_sent &&
+            now >= self->term_sent + self->grace_ms) {
             self->kill_sent = true;
             s_signal (self, SIGKILL);
         }
@@ -284,10 +288,10 @@ worker_process_poll (worker_process_t *self)
     s_close (&self->out.fd);
     s_close (&self->err.fd);
     s_close (&self->stdin_fd);
-    self->result.out = self->out.data ? self->out.data : (char *) "";
+    self->result.out = self->out.data ? self->out.data : (char *)"";
     self->result.out_size = self->out.size;
     self->result.out_truncated = self->out.truncated;
-    self->result.err = self->err.data ? self->err.data : (char *) "";
+    self->result.err = self->err.data ? self->err.data : (char *)"";
     self->result.err_size = self->err.size;
     self->result.err_truncated = self->err.truncated;
     if (self->out.data)
@@ -304,11 +308,12 @@ worker_process_timeout (worker_process_t *self)
     int64_t wait = 50; //  check the leader at least this often
     if (self->deadline && !self->term_sent && self->deadline - now < wait)
         wait = self->deadline - now;
-    if (self->term_sent && !self->kill_sent && self->term_sent + self->grace_ms - now < wait)
+    if (self->term_sent && !self->kill_sent &&
+        self->term_sent + self->grace_ms - now < wait)
         wait = self->term_sent + self->grace_ms - now;
     if (self->reaped && self->reaped_at + LINGER_MS - now < wait)
         wait = self->reaped_at + LINGER_MS - now;
-    return wait < 0 ? 0 : (int) wait;
+    return wait < 0 ? 0 : (int)wait;
 }
 
 void
@@ -347,7 +352,7 @@ worker_process_destroy (worker_process_t **self_p)
         s_close (&self->err.fd);
         free (self->out.data);
         free (self->err.data);
-        free ((void *) self->input);
+        free ((void *)self->input);
         free (self);
         *self_p = NULL;
     }

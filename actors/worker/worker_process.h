@@ -31,23 +31,23 @@ extern "C" {
 #define WORKER_OUTPUT_CAP (1024 * 1024)
 
 typedef struct {
-    char *const *argv;      //  argv[0] is the program (path, or looked up in PATH)
-    char *const *envp;      //  the whole environment of the process
-    const char *cwd;        //  working directory, NULL = inherit
-    const void *input;      //  bytes for stdin, then EOF
+    char *const *argv; //  argv[0] is the program (path, or looked up in PATH)
+    char *const *envp; //  the whole environment of the process
+    const char *cwd;   //  working directory, NULL = inherit
+    const void *input; //  bytes for stdin, then EOF
     size_t input_size;
-    size_t output_cap;      //  per stream; 0 = WORKER_OUTPUT_CAP
-    int64_t timeout_ms;     //  0 = none
-    int64_t kill_grace_ms;  //  SIGTERM -> SIGKILL; 0 = 2000
+    size_t output_cap;     //  per stream; 0 = WORKER_OUTPUT_CAP
+    int64_t timeout_ms;    //  0 = none
+    int64_t kill_grace_ms; //  SIGTERM -> SIGKILL; 0 = 2000
 } worker_process_spec_t;
 
 typedef struct {
-    bool exited;       //  exit_code valid
+    bool exited; //  exit_code valid
     int exit_code;
-    int signal;        //  killed by this signal (0 if exited)
-    bool timed_out;    //  we killed it at its deadline
-    bool cancelled;    //  we killed it on request
-    char *out;         //  captured stdout (NUL-terminated), owned by the process
+    int signal;     //  killed by this signal (0 if exited)
+    bool timed_out; //  we killed it at its deadline
+    bool cancelled; //  we killed it on request
+    char *out;      //  captured stdout (NUL-terminated), owned by the process
     size_t out_size;
     bool out_truncated;
     char *err;
