@@ -43,6 +43,16 @@ build () {
     cmake --build "$dir" -j "$JOBS"
 }
 
+check_format () {
+    #  Sources must match .clang-format (checked where clang-format exists).
+    if command -v clang-format >/dev/null 2>&1; then
+        (cd "$ROOT" && git ls-files '*.c' '*.h' 2>/dev/null | xargs -r clang-format --dry-run --Werror) \
+            || { echo "setup: sources not formatted: run clang-format -i on the files above" >&2; exit 1; }
+    else
+        echo "setup: clang-format not installed: format check skipped"
+    fi
+}
+
 run_tests () {
     local dir="$1"
     #  Suites run two at a time (2 cores); each has its own timeout in ctest.
@@ -62,6 +72,7 @@ case "$cmd" in
         exec "$ROOT/build/attuned" --data "$ROOT/var/attune" --packs "$ROOT/packs" ;;
     test)
         deps
+        check_format
         build "$ROOT/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTUNE_WERROR=ON
         run_tests "$ROOT/build-test" ;;
     test-sanitize)
