@@ -25,6 +25,8 @@ static char s_data[PATH_MAX];
 static char s_config[PATH_MAX];
 static char s_log[PATH_MAX];
 static bus_topology_t *s_topology;
+static pid_t s_children[16]; //  every attuned started, killed at teardown
+static int s_nchildren;
 
 static void
 s_write_file (const char *full, const char *text)
@@ -85,6 +87,11 @@ s_setup (void)
 static void
 s_teardown (void)
 {
+    //  A failed assertion leaves daemons running: never leak them
+    for (int i = 0; i < s_nchildren; i++)
+        if (s_children[i] > 0 && kill (s_children[i], SIGKILL) == 0)
+            waitpid (s_children[i], NULL, 0);
+    s_nchildren = 0;
     bus_topology_destroy (&s_topology);
     char command[PATH_MAX + 32];
     snprintf (command, sizeof command, "rm -rf '%s'", s_root);
@@ -125,18 +132,30 @@ s_spawn (const char *extra[])
 
 //  Wait for `pid` to exit, at most timeout_ms. Returns the wait status, or
 //  -1 on timeout (the process is then killed).
+//  The process is gone: teardown must not signal its (reusable) pid
+static void
+s_forget (pid_t pid)
+{
+    for (int i = 0; i < s_nchildren; i++)
+        if (s_children[i] == pid)
+            s_children[i] = 0;
+}
+
 static int
 s_reap (pid_t pid, int timeout_ms)
 {
     int64_t deadline = zclock_mono () + timeout_ms;
     int status;
     while (zclock_mono () < deadline) {
-        if (waitpid (pid, &status, WNOHANG) == pid)
+        if (waitpid (pid, &status, WNOHANG) == pid) {
+            s_forget (pid);
             return status;
+        }
         zclock_sleep (20);
     }
     kill (pid, SIGKILL);
     waitpid (pid, &status, 0);
+    s_forget (pid);
     return -1;
 }
 
@@ -315,6 +334,7 @@ Test (attuned, sigkill_mid_stream_loses_nothing_and_runs_nothing_twice)
     cr_assert_eq (kill (pid, SIGKILL), 0);
     int status;
     waitpid (pid, &status, 0);
+    s_forget (pid);
 
     //  Restart: the link in this process resends what was not acked; the
     //  daemon continues what was requested or scheduled

@@ -16,6 +16,7 @@
 
 static char s_root[PATH_MAX - 256];
 static int s_counter;
+static pid_t s_receiver; //  the helper process, killed at teardown if still up
 
 static void
 s_setup (void)
@@ -31,6 +32,9 @@ s_setup (void)
 static void
 s_teardown (void)
 {
+    if (s_receiver > 0 && kill (s_receiver, SIGKILL) == 0)
+        waitpid (s_receiver, NULL, 0);
+    s_receiver = 0;
     char command[PATH_MAX + 32];
     snprintf (command, sizeof command, "rm -rf '%s'", s_root);
     if (system (command) != 0)
@@ -493,6 +497,7 @@ Test (bus_link, receiver_killed_mid_stream_gets_everything_exactly_once)
     bus_link_destroy (&links[0]);
     kill (receiver, SIGTERM);
     waitpid (receiver, NULL, 0);
+    s_receiver = 0;
 
     store_code_t code;
     store_t *store = store_open (dir, NULL, &code, NULL, 0);

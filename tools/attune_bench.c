@@ -337,6 +337,9 @@ bench_facts (void)
         snprintf (what, sizeof what, "%s: transport only (pre-encoded)",
                   transports[t][0]);
         s_row (what, ours, raw, "msg/s", 0.5);
+        if (missed)
+            printf ("    (subscriber reported %llu missed)\n",
+                    (unsigned long long)missed);
     }
     msgpack_sbuffer_destroy (&buf);
     proto_envelope_destroy (&env);
