@@ -270,3 +270,35 @@ Test (executor_actor, lost_worker_execution_is_abandoned)
     cr_assert_eq (s_count (facts, count, "worker.down"), 1);
     cr_assert_lt (zclock_mono () - lost, 3000, "within heartbeat x liveness, plus slack");
 }
+
+Test (executor_actor, restart_settles_what_a_restarted_worker_lost)
+{
+    static s_fact_t facts[1024];
+    zactor_t *worker = s_worker ("phoenix@test", 1, NULL);
+    s_enforce ("long-2", "test.long", json_object ());
+    int count = s_collect (facts, 1024, 3000, 0);
+    cr_assert_eq (s_count (facts, count, "execution.running"), 1);
+    //  Both go down while it runs (as in a crash of the whole host)
+    zactor_destroy (&s_executor);
+    zactor_destroy (&worker);
+    //  inproc subscribers do not reconnect to a new binder: subscribe anew
+    //  before the executor binds again
+    bus_sub_destroy (&s_facts);
+    s_facts = bus_sub_new (0);
+    bus_sub_connect (s_facts, bus_topology_connect (s_topology, "executor.facts"));
+    bus_sub_subscribe (s_facts, "");
+    bus_link_destroy (&s_link);
+    s_link = bus_link_new (bus_topology_connect (s_topology, "executor.commands"),
+                           "rules@test", NULL);
+    actor_config_t config = s_config ();
+    s_executor = zactor_new (executor_actor, &config);
+    worker = s_worker ("phoenix@test", 1, NULL); //  a new instance
+    count = s_collect (facts, 1024, 5000, 1);
+    cr_assert_eq (s_count (facts, count, "execution.abandoned"), 1,
+                  "the running execution the old instance lost is settled");
+    //  And the restarted pair still works
+    s_enforce ("after", "test.count", json_pack ("{s:i}", "n", 5));
+    count = s_collect (facts, 1024, 5000, 1);
+    cr_assert_eq (s_count (facts, count, "execution.completed"), 1);
+    zactor_destroy (&worker);
+}

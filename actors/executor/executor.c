@@ -46,6 +46,8 @@ typedef struct {
     uint64_t instance;
     char endpoint[512];
     bool up;
+    char name[256]; //  the worker's name
+    struct _s_executor_t *owner;
 } s_wlink_t;
 
 typedef struct {
@@ -59,7 +61,7 @@ typedef struct {
     char worker[256];
 } s_active_t;
 
-typedef struct {
+typedef struct _s_executor_t {
     zsock_t *pipe;
     char host[256];
     char source[300];
@@ -71,10 +73,11 @@ typedef struct {
     bus_pub_t *pub;
     registry_client_t *registry;
     executor_workers_t *workers;
-    zhashx_t *links;   //  worker name -> s_wlink_t
-    zhashx_t *actives; //  execution id -> s_active_t
-    zlistx_t *queue;   //  s_wait_t, FIFO
-    zlist_t *effects;  //  s_effect_t of the batch being applied
+    zhashx_t *links;     //  worker name -> s_wlink_t
+    zhashx_t *actives;   //  execution id -> s_active_t
+    zhashx_t *instances; //  worker name -> uint64_t instance, as stored at start
+    zlistx_t *queue;     //  s_wait_t, FIFO
+    zlist_t *effects;    //  s_effect_t of the batch being applied
     bool batch_open;
     bool queued_in_batch; //  an execution of this batch went to the waiting queue
     char first_peer[256];
@@ -200,21 +203,15 @@ static void s_worker_lost (s_executor_t *self, const char *name, const char *why
 static void
 s_on_worker_peer (void *arg, const char *peer, bus_peer_event_t event)
 {
-    //  `peer` is our own link name; find which worker's link it is by state
-    s_executor_t *self = (s_executor_t *)arg;
-    for (s_wlink_t *wl = (s_wlink_t *)zhashx_first (self->links); wl;
-         wl = (s_wlink_t *)zhashx_next (self->links)) {
-        bool alive = bus_link_peer_alive (wl->link);
-        if (wl->up && !alive && event == BUS_PEER_DOWN) {
-            const char *name = (const char *)zhashx_cursor (self->links);
-            wl->up = false;
-            char copy[256];
-            snprintf (copy, sizeof copy, "%s", name);
-            s_worker_lost (self, copy, "stopped heartbeating");
-            return;
-        }
-        if (alive)
-            wl->up = true;
+    //  `peer` is our own link name; the argument says which worker it is
+    s_wlink_t *wl = (s_wlink_t *)arg;
+    if (event == BUS_PEER_UP)
+        wl->up = true;
+    else if (wl->up) {
+        wl->up = false;
+        char name[256];
+        snprintf (name, sizeof name, "%s", wl->name);
+        s_worker_lost (wl->owner, name, "stopped heartbeating");
     }
 }
 
@@ -781,7 +778,12 @@ s_apply_worker (s_executor_t *self, json_t *payload)
         }
     }
     s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, name);
-    bool restarted = wl && wl->instance != instance;
+    //  The instance it had: from its link, or, after this actor restarted,
+    //  from the workers table as it was at start
+    uint64_t *stored = (uint64_t *)zhashx_lookup (self->instances, name);
+    bool restarted = wl ? wl->instance != instance : stored && *stored != instance;
+    if (stored)
+        zhashx_delete (self->instances, name); //  the link knows from now on
     if (!wl || restarted || !streq (wl->endpoint, endpoint)) {
         s_wlink_t *fresh = (s_wlink_t *)zmalloc (sizeof (s_wlink_t));
         fresh->instance = instance;
@@ -795,7 +797,9 @@ s_apply_worker (s_executor_t *self, json_t *payload)
             free (fresh);
             return;
         }
-        bus_link_set_peer_handler (fresh->link, s_on_worker_peer, self);
+        snprintf (fresh->name, sizeof fresh->name, "%s", name);
+        fresh->owner = self;
+        bus_link_set_peer_handler (fresh->link, s_on_worker_peer, fresh);
         zhashx_update (self->links, name, fresh);
     } else
         wl->up = true;
@@ -857,6 +861,23 @@ s_load (s_executor_t *self)
         json_decref (record);
     }
     store_cursor_destroy (&cursor);
+    cursor = store_cursor_new (txn, self->workers_table);
+    while (cursor && store_cursor_next (cursor) == STORE_OK) {
+        size_t key_size, size;
+        const char *key = (const char *)store_cursor_key (cursor, &key_size);
+        const char *data = (const char *)store_cursor_data (cursor, &size);
+        json_t *registration = json_loadb (data, size, 0, NULL);
+        if (registration && key_size < 256) {
+            char name[256];
+            snprintf (name, sizeof name, "%.*s", (int)key_size, key);
+            uint64_t *instance = (uint64_t *)zmalloc (sizeof (uint64_t));
+            *instance =
+                (uint64_t)json_integer_value (json_object_get (registration, "instance"));
+            zhashx_update (self->instances, name, instance);
+        }
+        json_decref (registration);
+    }
+    store_cursor_destroy (&cursor);
     cursor = store_cursor_new (txn, self->waiting);
     while (cursor && store_cursor_next (cursor) == STORE_OK) {
         size_t size;
@@ -914,6 +935,7 @@ s_destroy (s_executor_t *self)
 {
     zhashx_destroy (&self->links);
     zhashx_destroy (&self->actives);
+    zhashx_destroy (&self->instances);
     zlistx_destroy (&self->queue);
     if (self->effects) {
         s_effects_clear (self);
@@ -948,6 +970,7 @@ s_start (s_executor_t *self, const actor_config_t *config)
     self->workers = executor_workers_new ();
     self->links = zhashx_new ();
     self->actives = zhashx_new ();
+    self->instances = zhashx_new ();
     self->queue = zlistx_new ();
     self->effects = zlist_new ();
     if (!self->workers || !self->links || !self->actives || !self->queue ||
