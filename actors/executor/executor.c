@@ -757,6 +757,34 @@ s_worker_lost (s_executor_t *self, const char *name, const char *why)
     s_settle_worker (self, name, true);
 }
 
+//  This actor restarted and a worker it had given executions to is still
+//  the same instance: send it again those it may not have received (it
+//  drops ids it already holds). They stay with that worker: another one
+//  could run what this one has queued.
+static void
+s_redispatch (s_executor_t *self, const char *name)
+{
+    store_txn_t *txn = store_read_begin (self->store);
+    if (!txn)
+        return;
+    zlist_t *records = zlist_new ();
+    for (s_active_t *active = (s_active_t *)zhashx_first (self->actives); active;
+         active = (s_active_t *)zhashx_next (self->actives))
+        if (active->status == EXECUTION_SCHEDULED && streq (active->worker, name)) {
+            json_t *record =
+                s_record_get (txn, self, (const char *)zhashx_cursor (self->actives));
+            if (record)
+                zlist_append (records, record);
+        }
+    store_read_end (&txn);
+    json_t *record;
+    while ((record = (json_t *)zlist_pop (records))) {
+        s_dispatch (self, record);
+        json_decref (record);
+    }
+    zlist_destroy (&records);
+}
+
 static void
 s_apply_worker (s_executor_t *self, json_t *payload)
 {
@@ -829,8 +857,10 @@ s_apply_worker (s_executor_t *self, json_t *payload)
     //  A new instance lost what the old one ran; the same instance (we were
     //  the one restarting) still runs its executions: dispatch again only
     //  those it has not started (it ignores ids it already has).
-    if (restarted || !known)
-        s_settle_worker (self, name, restarted);
+    if (restarted)
+        s_settle_worker (self, name, true);
+    else if (!known)
+        s_redispatch (self, name);
 }
 
 //  ---------------------------------------------------------------------------
