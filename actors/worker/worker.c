@@ -16,6 +16,7 @@
 
 #define S_DEFAULT_TIMEOUT_S 600
 #define S_MAX_ENV           256
+#define S_FINISHED_KEEP     16384 //  a late re-dispatch of these is ignored
 #define S_RUNTIMES          "noop,builtin,local-shell-cmd,local-shell-script,python-script"
 
 typedef struct {
@@ -42,9 +43,11 @@ typedef struct {
     char runtimes[256];
     bus_inbox_t *inbox;
     bus_link_t *link;
-    zhashx_t *jobs;  //  id -> s_job_t (queued and running)
-    zlist_t *queue;  //  ids waiting for a slot, FIFO (strings, owned)
-    zlist_t *outbox; //  proto_envelope_t waiting for link window
+    zhashx_t *jobs;          //  id -> s_job_t (queued and running)
+    zlist_t *queue;          //  ids waiting for a slot, FIFO (strings, owned)
+    zlist_t *outbox;         //  proto_envelope_t waiting for link window
+    zhashx_t *finished;      //  ids of the last S_FINISHED_KEEP executions ended here
+    zlist_t *finished_order; //  the same ids, oldest first
     int busy;
     uint64_t ran, completed, failed, timeouts, cancelled, duplicates;
     bool terminated;
@@ -144,6 +147,17 @@ s_finish (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
         self->failed++;
     if (job->running)
         self->busy--;
+    //  Remember it: a dispatch of it that arrives again (the executor
+    //  restarted before it learnt the outcome) must not run it twice
+    if (!zhashx_lookup (self->finished, job->id)) {
+        zhashx_insert (self->finished, job->id, (void *)1);
+        zlist_append (self->finished_order, strdup (job->id));
+        while (zlist_size (self->finished_order) > S_FINISHED_KEEP) {
+            char *oldest = (char *)zlist_pop (self->finished_order);
+            zhashx_delete (self->finished, oldest);
+            free (oldest);
+        }
+    }
     zhashx_delete (self->jobs, job->id);
 }
 
@@ -426,8 +440,8 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                                      "action: expected a map with a runner_type");
         else if (parameters && !json_is_object (parameters))
             rc = bus_command_reject (info, "bad_request", "parameters: expected a map");
-        else if (zhashx_lookup (self->jobs, id))
-            self->duplicates++; //  already here: the executor re-sent it
+        else if (zhashx_lookup (self->jobs, id) || zhashx_lookup (self->finished, id))
+            self->duplicates++; //  already here or done: the executor re-sent it
         else {
             s_job_t *job = (s_job_t *)zmalloc (sizeof (s_job_t));
             snprintf (job->id, sizeof job->id, "%s", id);
@@ -555,6 +569,13 @@ s_destroy (s_worker_t *self)
             proto_envelope_destroy (&envelope);
         zlist_destroy (&self->outbox);
     }
+    zhashx_destroy (&self->finished);
+    if (self->finished_order) {
+        char *id;
+        while ((id = (char *)zlist_pop (self->finished_order)))
+            free (id);
+        zlist_destroy (&self->finished_order);
+    }
     bus_link_destroy (&self->link);
     bus_inbox_destroy (&self->inbox);
 }
@@ -581,7 +602,10 @@ s_start (s_worker_t *self, const actor_config_t *config)
     self->jobs = zhashx_new ();
     self->queue = zlist_new ();
     self->outbox = zlist_new ();
-    if (!self->jobs || !self->queue || !self->outbox)
+    self->finished = zhashx_new ();
+    self->finished_order = zlist_new ();
+    if (!self->jobs || !self->queue || !self->outbox || !self->finished ||
+        !self->finished_order)
         return -1;
     zhashx_set_destructor (self->jobs, s_job_destructor);
 
