@@ -500,6 +500,17 @@ bus_link_send (bus_link_t *self, proto_envelope_t **envelope_p)
         zsys_error ("bus_link %s: cannot encode a command (out of memory)", self->name);
         return -1;
     }
+    //  A frame the receiver would refuse (and libzmq would answer by dropping
+    //  the connection) must never enter the ring: it would be resent for ever
+    if (self->buffer.size > PROTO_MAX_FRAME) {
+        zsys_error (
+            "bus_link %s: %s command of %zu bytes exceeds the %d-byte frame limit: "
+            "not sent",
+            self->name, proto_envelope_type (*envelope_p), self->buffer.size,
+            PROTO_MAX_FRAME);
+        errno = EMSGSIZE;
+        return -1;
+    }
     uint8_t *data = (uint8_t *)malloc (self->buffer.size);
     if (!data) {
         zsys_error ("bus_link %s: out of memory", self->name);

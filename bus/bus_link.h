@@ -88,8 +88,9 @@ void bus_link_destroy (bus_link_t **self_p);
 
 //  Send a command, taking ownership of the envelope (cleared on success).
 //  Blocks while the window is full, servicing the socket, up to
-//  send_timeout_ms. Returns 0, or -1 on timeout/interrupt (the envelope stays
-//  with the caller).
+//  send_timeout_ms. Returns 0, or -1 on timeout/interrupt, or with errno
+//  EMSGSIZE when the encoded envelope exceeds PROTO_MAX_FRAME (the envelope
+//  stays with the caller).
 int bus_link_send (bus_link_t *self, proto_envelope_t **envelope_p);
 
 //  True when a send would not block.

@@ -4,6 +4,7 @@
     receiver SIGKILLed and restarted mid-stream (tests/helper_bus_receiver).
 */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <arpa/inet.h>
@@ -520,4 +521,30 @@ Test (bus_link, receiver_killed_mid_stream_gets_everything_exactly_once)
     store_cursor_destroy (&cursor);
     store_read_end (&txn);
     store_close (&store);
+}
+
+Test (bus_link, oversized_command_is_refused_not_queued)
+{
+    const char *endpoint = s_inproc ();
+    bus_link_config_t config = s_config (200);
+    bus_link_t *link = bus_link_new (endpoint, "big@test", &config);
+    proto_envelope_t *command = proto_envelope_new ("test.big", "big@test");
+    //  A payload just under the frame limit: with the envelope around it the
+    //  frame is over, and the receiver would refuse it
+    size_t size = PROTO_MAX_FRAME - 16;
+    char *text = (char *)malloc (size + 1);
+    memset (text, 'a', size);
+    text[size] = 0;
+    json_t *payload = json_pack ("{s:s}", "text", text);
+    free (text);
+    proto_code_t code = proto_envelope_set_payload_json (command, payload, NULL);
+    json_decref (payload);
+    cr_assert_eq (code, PROTO_OK, "the payload alone fits");
+    errno = 0;
+    cr_assert_eq (bus_link_send (link, &command), -1);
+    cr_assert_eq (errno, EMSGSIZE);
+    cr_assert_not_null (command, "the caller keeps it");
+    cr_assert_eq (bus_link_unacked (link), 0, "nothing entered the ring");
+    proto_envelope_destroy (&command);
+    bus_link_destroy (&link);
 }

@@ -16,7 +16,9 @@
 
 #define S_DEFAULT_TIMEOUT_S 600
 #define S_MAX_ENV           256
-#define S_FINISHED_KEEP     16384 //  a late re-dispatch of these is ignored
+#define S_OUTPUT_CAP        (256 * 1024) //  per stream: a report stays far below the frame limit
+#define S_MAX_REPORT        (960 * 1024) //  payload bytes of a status report
+#define S_FINISHED_KEEP     16384        //  a late re-dispatch of these is ignored
 #define S_RUNTIMES          "noop,builtin,local-shell-cmd,local-shell-script,python-script"
 
 typedef struct {
@@ -91,8 +93,23 @@ s_send (s_worker_t *self, const char *type, json_t *payload)
 {
     proto_envelope_t *envelope = proto_envelope_new (type, self->source);
     proto_error_t error;
-    if (!envelope ||
-        proto_envelope_set_payload_json (envelope, payload, &error) != PROTO_OK) {
+    proto_code_t code = envelope
+                            ? proto_envelope_set_payload_json (envelope, payload, &error)
+                            : PROTO_ERR_NOMEM;
+    size_t size = 0;
+    if (code == PROTO_OK)
+        proto_envelope_payload (envelope, &size);
+    if (envelope && json_object_get (payload, "result") &&
+        (code != PROTO_OK || size > S_MAX_REPORT)) {
+        //  A status must always get out: a result that cannot travel is
+        //  replaced by one that says why
+        char reason[300];
+        snprintf (reason, sizeof reason, "the result could not be reported: %s",
+                  code != PROTO_OK ? error.message : "larger than the frame limit");
+        json_object_set_new (payload, "result", json_pack ("{s:s}", "error", reason));
+        code = proto_envelope_set_payload_json (envelope, payload, &error);
+    }
+    if (!envelope || code != PROTO_OK) {
         zsys_error ("%s: cannot encode %s: %s", self->name, type,
                     envelope ? error.message : "out of memory");
         proto_envelope_destroy (&envelope);
@@ -307,6 +324,7 @@ s_start_process (s_worker_t *self, s_job_t *job)
                                   .cwd = cwd,
                                   .input = input,
                                   .input_size = input ? strlen (input) : 0,
+                                  .output_cap = S_OUTPUT_CAP,
                                   .timeout_ms = s_timeout_ms (job)};
     job->process = worker_process_start (&spec, message, sizeof message);
     free (input);
