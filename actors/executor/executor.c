@@ -1008,6 +1008,7 @@ s_start (s_executor_t *self, const actor_config_t *config)
         return -1;
     zhashx_set_destructor (self->links, s_wlink_destroy);
     zhashx_set_destructor (self->actives, s_free_item);
+    zhashx_set_destructor (self->instances, s_free_item);
     zlistx_set_destructor (self->queue, s_free_item);
 
     char dir[4096], message[512];
