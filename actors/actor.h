@@ -23,6 +23,8 @@
 #define ACTOR_H_INCLUDED
 
 #include <czmq.h>
+#include <jansson.h>
+#include "bus/bus_link.h"
 #include "bus/bus_topology.h"
 
 #ifdef __cplusplus
@@ -40,6 +42,16 @@ typedef struct {
     int heartbeat_ms;         //  bus heartbeats (default 1000)
     bool nosync;              //  stores without fsync (benchmarks only)
 } actor_config_t;
+
+//  The host part of actor names: config->host, else the hostname, else
+//  "localhost". Always NUL-terminated.
+void actor_host (const actor_config_t *config, char *host, size_t size);
+
+//  Link settings for an actor: the defaults with config->heartbeat_ms.
+void actor_link_config (const actor_config_t *config, bus_link_config_t *link_config);
+
+//  Answer a pipe command with one frame of compact JSON; takes the value.
+void actor_reply_json (zsock_t *pipe, json_t **value_p);
 
 #ifdef __cplusplus
 }

@@ -952,10 +952,7 @@ s_handle_pipe (s_executor_t *self)
             (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
             "ignored_status", (json_int_t)self->ignored, "duplicates",
             (json_int_t)self->duplicates);
-        char *text = json_dumps (status, JSON_COMPACT);
-        zstr_send (self->pipe, text);
-        free (text);
-        json_decref (status);
+        actor_reply_json (self->pipe, &status);
     }
     zstr_free (&command);
 }
@@ -989,14 +986,9 @@ static int
 s_start (s_executor_t *self, const actor_config_t *config)
 {
     self->config = *config;
-    if (config->host && *config->host)
-        snprintf (self->host, sizeof self->host, "%s", config->host);
-    else if (gethostname (self->host, sizeof self->host - 1) != 0)
-        snprintf (self->host, sizeof self->host, "localhost");
+    actor_host (config, self->host, sizeof self->host);
     snprintf (self->source, sizeof self->source, "executor@%s", self->host);
-    bus_link_config_defaults (&self->link_config);
-    if (config->heartbeat_ms > 0)
-        self->link_config.heartbeat_ms = config->heartbeat_ms;
+    actor_link_config (config, &self->link_config);
     self->workers = executor_workers_new ();
     self->links = zhashx_new ();
     self->actives = zhashx_new ();

@@ -349,10 +349,7 @@ s_handle_pipe (s_registry_t *self)
             (json_int_t)json_object_size (registry_catalog_rules (self->catalog)),
             "load_errors", (json_int_t)zlist_size (self->errors), "snapshots",
             (json_int_t)self->snapshots, "commands", (json_int_t)self->commands);
-        char *text = json_dumps (status, JSON_COMPACT);
-        zstr_send (self->pipe, text);
-        free (text);
-        json_decref (status);
+        actor_reply_json (self->pipe, &status);
     } else if (streq (command, "ERRORS")) {
         json_t *errors = json_array ();
         for (char *e = (char *)zlist_first (self->errors); e;
@@ -386,11 +383,8 @@ s_destroy (s_registry_t *self)
 static int
 s_start (s_registry_t *self, const actor_config_t *config)
 {
-    char host[256] = "localhost";
-    if (config->host && *config->host)
-        snprintf (host, sizeof host, "%s", config->host);
-    else
-        gethostname (host, sizeof host - 1);
+    char host[256];
+    actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "registry@%s", host);
     msgpack_sbuffer_init (&self->buffer);
 
@@ -428,9 +422,7 @@ s_start (s_registry_t *self, const actor_config_t *config)
     s_apply_changes (self);
 
     bus_link_config_t link_config;
-    bus_link_config_defaults (&link_config);
-    if (config->heartbeat_ms > 0)
-        link_config.heartbeat_ms = config->heartbeat_ms;
+    actor_link_config (config, &link_config);
     self->heartbeat_ms = link_config.heartbeat_ms;
     bus_topology_t *topology = config->topology;
     self->pub = bus_pub_new (bus_topology_bind (topology, "registry.facts"), 0);

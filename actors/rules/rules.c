@@ -708,10 +708,7 @@ s_status (s_rules_t *self)
         (json_int_t)bus_inbox_rejected (self->inbox), "sent", (json_int_t)self->sent,
         "acked", (json_int_t)self->acks);
     store_read_end (&txn);
-    char *text = json_dumps (status, JSON_COMPACT);
-    zstr_send (self->pipe, text);
-    free (text);
-    json_decref (status);
+    actor_reply_json (self->pipe, &status);
 }
 
 static void
@@ -800,11 +797,8 @@ s_start (s_rules_t *self, const actor_config_t *config)
         zsys_error ("rules: no topology");
         return -1;
     }
-    char host[256] = "localhost";
-    if (config->host && *config->host)
-        snprintf (host, sizeof host, "%s", config->host);
-    else if (gethostname (host, sizeof host - 1) != 0)
-        snprintf (host, sizeof host, "localhost");
+    char host[256];
+    actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "rules@%s", host);
 
     char dir[4096];
@@ -829,9 +823,7 @@ s_start (s_rules_t *self, const actor_config_t *config)
     }
 
     bus_link_config_t link_config;
-    bus_link_config_defaults (&link_config);
-    if (config->heartbeat_ms > 0)
-        link_config.heartbeat_ms = config->heartbeat_ms;
+    actor_link_config (config, &link_config);
     const char *endpoint = bus_topology_bind (config->topology, "rules.commands");
     self->inbox =
         endpoint ? bus_inbox_new (endpoint, "rules", self->store, &link_config) : NULL;

@@ -352,10 +352,7 @@ s_handle_pipe (s_sensor_t *self)
             "{s:o, s:I, s:I, s:I, s:I}", "timers", timers, "fired",
             (json_int_t)self->fired, "sent", (json_int_t)self->sent, "dropped",
             (json_int_t)self->dropped, "queued", (json_int_t)zlist_size (self->queue));
-        char *text = json_dumps (status, JSON_COMPACT);
-        zstr_send (self->pipe, text);
-        free (text);
-        json_decref (status);
+        actor_reply_json (self->pipe, &status);
     }
     zstr_free (&command);
 }
@@ -381,16 +378,11 @@ sensor_actor (zsock_t *pipe, void *args)
     actor_config_t *config = (actor_config_t *)args;
     s_sensor_t self_ = {.pipe = pipe};
     s_sensor_t *self = &self_;
-    char host[256] = "localhost";
-    if (config->host && *config->host)
-        snprintf (host, sizeof host, "%s", config->host);
-    else
-        gethostname (host, sizeof host - 1);
+    char host[256];
+    actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "sensor@%s", host);
     bus_link_config_t link_config;
-    bus_link_config_defaults (&link_config);
-    if (config->heartbeat_ms > 0)
-        link_config.heartbeat_ms = config->heartbeat_ms;
+    actor_link_config (config, &link_config);
     self->timers = zhashx_new ();
     self->order = zlistx_new ();
     self->queue = zlist_new ();

@@ -557,10 +557,7 @@ s_handle_pipe (s_worker_t *self)
             "completed", (json_int_t)self->completed, "failed", (json_int_t)self->failed,
             "timeouts", (json_int_t)self->timeouts, "cancelled",
             (json_int_t)self->cancelled, "duplicates", (json_int_t)self->duplicates);
-        char *text = json_dumps (status, JSON_COMPACT);
-        zstr_send (self->pipe, text);
-        free (text);
-        json_decref (status);
+        actor_reply_json (self->pipe, &status);
     }
     zstr_free (&command);
 }
@@ -601,11 +598,8 @@ s_destroy (s_worker_t *self)
 static int
 s_start (s_worker_t *self, const actor_config_t *config)
 {
-    char host[240] = "localhost";
-    if (config->host && *config->host)
-        snprintf (host, sizeof host, "%s", config->host);
-    else
-        gethostname (host, sizeof host - 1);
+    char host[240];
+    actor_host (config, host, sizeof host);
     if (config->worker_name && *config->worker_name)
         snprintf (self->name, sizeof self->name, "%s", config->worker_name);
     else
@@ -640,9 +634,7 @@ s_start (s_worker_t *self, const actor_config_t *config)
         return -1;
     }
     bus_link_config_t link_config;
-    bus_link_config_defaults (&link_config);
-    if (config->heartbeat_ms > 0)
-        link_config.heartbeat_ms = config->heartbeat_ms;
+    actor_link_config (config, &link_config);
     self->inbox = bus_inbox_new (bind, self->name, NULL, &link_config);
     if (!self->inbox) {
         zsys_error ("%s: cannot bind %s", self->name, bind);
