@@ -7,7 +7,7 @@
     timer rule, clean shutdown on SIGTERM and SIGINT, argument and topology
     errors, and a SIGKILL in the middle of a stream of events.
 */
-#include <criterion/criterion.h>
+#include "tests/testing.h"
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -29,37 +29,15 @@ static pid_t s_children[16]; //  every attuned started, killed at teardown
 static int s_nchildren;
 
 static void
-s_write_file (const char *full, const char *text)
-{
-    char dir[PATH_MAX + 256];
-    snprintf (dir, sizeof dir, "%s", full);
-    *strrchr (dir, '/') = 0;
-    char command[PATH_MAX + 300];
-    snprintf (command, sizeof command, "mkdir -p '%s'", dir);
-    cr_assert_eq (system (command), 0);
-    FILE *file = fopen (full, "w");
-    cr_assert_not_null (file, "cannot write %s", full);
-    fputs (text, file);
-    fclose (file);
-}
-
-static void
 s_write (const char *path, const char *text)
 {
-    char full[PATH_MAX + 256];
-    snprintf (full, sizeof full, "%s/%s", s_packs, path);
-    s_write_file (full, text);
+    testing_write (s_packs, path, text);
 }
 
 static void
 s_setup (void)
 {
-    const char *base = getenv ("ATTUNE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir (base, 0750);
-    snprintf (s_root, sizeof s_root, "%s/test_attuned-XXXXXX", base);
-    cr_assert_not_null (mkdtemp (s_root));
+    testing_tmpdir (s_root, sizeof s_root, "test_attuned");
     snprintf (s_packs, sizeof s_packs, "%s/packs", s_root);
     snprintf (s_data, sizeof s_data, "%s/data", s_root);
     snprintf (s_config, sizeof s_config, "%s/attune.cfg", s_root);
@@ -78,7 +56,7 @@ s_setup (void)
              "    n: \"{{ trigger.payload.n }}\"\n");
     char text[PATH_MAX + 128];
     snprintf (text, sizeof text, "bus\n    transport = ipc\n    ipc_dir = %s\n", s_root);
-    s_write_file (s_config, text);
+    testing_write (s_root, "attune.cfg", text);
     char message[256];
     s_topology = bus_topology_load (s_config, message, sizeof message);
     cr_assert_not_null (s_topology, "%s", message);
@@ -93,10 +71,7 @@ s_teardown (void)
             waitpid (s_children[i], NULL, 0);
     s_nchildren = 0;
     bus_topology_destroy (&s_topology);
-    char command[PATH_MAX + 32];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
-    if (system (command) != 0)
-        fprintf (stderr, "could not remove %s\n", s_root);
+    testing_rmtree (s_root);
 }
 
 TestSuite (attuned, .init = s_setup, .fini = s_teardown, .timeout = 90);
@@ -172,6 +147,23 @@ s_read_log (void)
     return text;
 }
 
+//  Wait until the log holds `needle` (the daemon says where it is: there is
+//  no other signal to wait on from outside the process). True when it does.
+static bool
+s_wait_log (const char *needle, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (zclock_mono () < deadline) {
+        char *log = s_read_log ();
+        bool found = strstr (log, needle) != NULL;
+        free (log);
+        if (found)
+            return true;
+        zclock_sleep (20);
+    }
+    return false;
+}
+
 //  Run a command-line case: exit code and a substring of the output.
 static void
 s_expect_exit (const char *extra[], int code, const char *needle)
@@ -196,7 +188,7 @@ Test (attuned, bad_arguments_and_configuration)
     s_expect_exit ((const char *[]){"--help", NULL}, 0, "usage");
     char bad[PATH_MAX + 32];
     snprintf (bad, sizeof bad, "%s/bad.cfg", s_root);
-    s_write_file (bad, "endpoints\n    rules.commands = tpc://nowhere\n");
+    testing_write (s_root, "bad.cfg", "endpoints\n    rules.commands = tpc://nowhere\n");
     s_expect_exit ((const char *[]){"-c", bad, NULL}, 1, "tpc://nowhere");
 }
 
@@ -225,8 +217,9 @@ Test (attuned, runs_a_timer_rule_and_stops_cleanly)
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "clean exit");
 
     //  SIGINT too, and the data directory can be opened again at once
+    unlink (s_log);
     pid = s_spawn (NULL);
-    zclock_sleep (500);
+    cr_assert (s_wait_log ("attuned: running", 10000));
     kill (pid, SIGINT);
     status = s_reap (pid, 10000);
     cr_assert (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
@@ -235,7 +228,7 @@ Test (attuned, runs_a_timer_rule_and_stops_cleanly)
 Test (attuned, second_instance_on_the_same_data_is_refused)
 {
     pid_t first = s_spawn (NULL);
-    zclock_sleep (500);
+    cr_assert (s_wait_log ("attuned: running", 10000), "the first instance is up");
     const char *other[] = {"--actors", "registry", NULL};
     //  Another topology namespace is not needed: the store lock refuses it
     pid_t second = s_spawn (other);

@@ -3,7 +3,7 @@
     Delivery order, duplicates, rejections, backpressure, heartbeats and a
     receiver SIGKILLed and restarted mid-stream (tests/helper_bus_receiver).
 */
-#include <criterion/criterion.h>
+#include "tests/testing.h"
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -22,12 +22,7 @@ static pid_t s_receiver; //  the helper process, killed at teardown if still up
 static void
 s_setup (void)
 {
-    const char *base = getenv ("ATTUNE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir (base, 0750);
-    snprintf (s_root, sizeof s_root, "%s/test_bus_link-XXXXXX", base);
-    cr_assert_not_null (mkdtemp (s_root));
+    testing_tmpdir (s_root, sizeof s_root, "test_bus_link");
 }
 
 static void
@@ -36,10 +31,7 @@ s_teardown (void)
     if (s_receiver > 0 && kill (s_receiver, SIGKILL) == 0)
         waitpid (s_receiver, NULL, 0);
     s_receiver = 0;
-    char command[PATH_MAX + 32];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
-    if (system (command) != 0)
-        fprintf (stderr, "could not remove %s\n", s_root);
+    testing_rmtree (s_root);
 }
 
 TestSuite (bus_link, .init = s_setup, .fini = s_teardown, .timeout = 90);

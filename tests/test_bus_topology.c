@@ -1,6 +1,6 @@
 /*  test_bus_topology: logical endpoint names -> addresses.
 */
-#include <criterion/criterion.h>
+#include "tests/testing.h"
 #include <limits.h>
 #include <sys/stat.h>
 
@@ -12,21 +12,13 @@ static char s_root[PATH_MAX - 256];
 static void
 s_setup (void)
 {
-    const char *base = getenv ("ATTUNE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir (base, 0750);
-    snprintf (s_root, sizeof s_root, "%s/test_topology-XXXXXX", base);
-    cr_assert_not_null (mkdtemp (s_root));
+    testing_tmpdir (s_root, sizeof s_root, "test_topology");
 }
 
 static void
 s_teardown (void)
 {
-    char command[PATH_MAX + 32];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
-    if (system (command) != 0)
-        fprintf (stderr, "could not remove %s\n", s_root);
+    testing_rmtree (s_root);
 }
 
 TestSuite (bus_topology, .init = s_setup, .fini = s_teardown, .timeout = 30);

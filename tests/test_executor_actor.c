@@ -3,7 +3,7 @@
     Enforcements are sent to the executor over the reliable link as the rules
     actor sends them; the test watches the executor's facts.
 */
-#include <criterion/criterion.h>
+#include "tests/testing.h"
 #include <limits.h>
 #include <sys/stat.h>
 
@@ -25,18 +25,7 @@ static int s_counter;
 static void
 s_write (const char *path, const char *text)
 {
-    char full[PATH_MAX + 256];
-    snprintf (full, sizeof full, "%s/%s", s_packs, path);
-    char *slash = strrchr (full, '/');
-    *slash = 0;
-    char command[PATH_MAX + 300];
-    snprintf (command, sizeof command, "mkdir -p '%s'", full);
-    cr_assert_eq (system (command), 0);
-    *slash = '/';
-    FILE *file = fopen (full, "w");
-    cr_assert_not_null (file);
-    fputs (text, file);
-    fclose (file);
+    testing_write (s_packs, path, text);
 }
 
 static actor_config_t
@@ -54,12 +43,7 @@ s_config (void)
 static void
 s_setup (void)
 {
-    const char *base = getenv ("ATTUNE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir (base, 0750);
-    snprintf (s_root, sizeof s_root, "%s/test_executor-XXXXXX", base);
-    cr_assert_not_null (mkdtemp (s_root));
+    testing_tmpdir (s_root, sizeof s_root, "test_executor");
     snprintf (s_packs, sizeof s_packs, "%s/packs", s_root);
     snprintf (s_data, sizeof s_data, "%s/data", s_root);
     s_write ("test/pack.yaml", "ref: test\nname: test\nversion: 1.0.0\n");
@@ -93,10 +77,7 @@ s_teardown (void)
     zactor_destroy (&s_registry);
     bus_sub_destroy (&s_facts);
     bus_topology_destroy (&s_topology);
-    char command[PATH_MAX + 32];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
-    if (system (command) != 0)
-        fprintf (stderr, "could not remove %s\n", s_root);
+    testing_rmtree (s_root);
 }
 
 TestSuite (executor_actor, .init = s_setup, .fini = s_teardown, .timeout = 60);
