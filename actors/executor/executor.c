@@ -833,6 +833,7 @@ s_apply_worker (s_executor_t *self, json_t *payload)
         wl->up = true;
     executor_worker_t *worker = executor_workers_find (self->workers, name);
     bool known = worker != NULL;
+    bool was_up = worker && worker->alive;
     //  Dispatch window: a worker gets up to twice its slots, the second half
     //  waiting in its own FIFO, so a finished process is followed at once by
     //  the next instead of after a round trip through this actor (and its
@@ -849,11 +850,13 @@ s_apply_worker (s_executor_t *self, json_t *payload)
             if (streq (active->worker, name))
                 worker->busy++;
     }
-    json_t *up = json_pack ("{s:s, s:O, s:i}", "worker", name, "runtimes",
-                            json_object_get (payload, "runtimes"), "slots", slots);
-    s_publish (self, "worker.up", up);
-    json_decref (up);
-    zsys_info ("executor: worker %s up (%s, %d slots)", name, runtimes, slots);
+    if (!was_up || restarted) { //  a repeated registration changes nothing
+        json_t *up = json_pack ("{s:s, s:O, s:i}", "worker", name, "runtimes",
+                                json_object_get (payload, "runtimes"), "slots", slots);
+        s_publish (self, "worker.up", up);
+        json_decref (up);
+        zsys_info ("executor: worker %s up (%s, %d slots)", name, runtimes, slots);
+    }
     //  A new instance lost what the old one ran; the same instance (we were
     //  the one restarting) still runs its executions: dispatch again only
     //  those it has not started (it ignores ids it already has).
