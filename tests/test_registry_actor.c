@@ -255,3 +255,24 @@ Test (registry_actor, bad_commands_rejected)
     bus_link_destroy (&link);
     zactor_destroy (&registry);
 }
+
+Test (registry_actor, cron_fields_written_as_numbers_load)
+{
+    s_write ("demo/rules/nightly.yaml",
+             "name: nightly\npack: demo\ntrigger:\n  type: core.st2.CronTimer\n"
+             "  parameters:\n    minute: 0\n    hour: 3\n    day_of_week: mon-fri\n"
+             "action:\n  ref: demo.say\n");
+    zactor_t *registry = s_start ();
+    registry_client_t *client = registry_client_new (s_topology, "client@t");
+    cr_assert_eq (registry_client_wait_synced (client, 5000), 0);
+    const json_t *rule = registry_client_get (client, "rule", "demo.nightly");
+    cr_assert_not_null (rule, "a StackStorm-style cron rule with numbers loads");
+    json_t *parameters =
+        json_object_get (json_object_get (rule, "trigger"), "parameters");
+    cr_assert_str_eq (json_string_value (json_object_get (parameters, "minute")), "0");
+    cr_assert_str_eq (json_string_value (json_object_get (parameters, "hour")), "3");
+    cr_assert_str_eq (json_string_value (json_object_get (parameters, "month")), "*",
+                      "defaults applied");
+    registry_client_destroy (&client);
+    zactor_destroy (&registry);
+}

@@ -699,6 +699,20 @@ s_check_rule_refs (registry_catalog_t *self, json_t *rule, char *message, size_t
         snprintf (message, size, "trigger.type: unknown trigger type \"%s\"", type);
         return -1;
     }
+    //  Cron fields are strings ("*/5", "1-5"), but StackStorm packs also
+    //  write plain numbers (minute: 0): take those as their text
+    json_t *given = json_object_get (trigger, "parameters");
+    if (!strcmp (type, "core.st2.CronTimer") && json_is_object (given)) {
+        const char *key;
+        json_t *value;
+        json_object_foreach (given, key, value)
+        {
+            if (json_is_integer (value))
+                json_object_set_new (
+                    given, key,
+                    json_sprintf ("%" JSON_INTEGER_FORMAT, json_integer_value (value)));
+        }
+    }
     char reason[512];
     json_t *params = registry_params_apply (json_object_get (tdef, "parameters_schema"),
                                             json_object_get (trigger, "parameters"),
