@@ -283,3 +283,57 @@ Test (executor_actor, restart_settles_what_a_restarted_worker_lost)
     cr_assert_eq (s_count (facts, count, "execution.completed"), 1);
     zactor_destroy (&worker);
 }
+
+static int s_rejected;
+static char s_codes[8][32];
+static void
+s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
+             const char *message)
+{
+    if (s_rejected < 8)
+        snprintf (s_codes[s_rejected], 32, "%s", code);
+    s_rejected++;
+}
+
+Test (executor_actor, bad_commands_are_rejected_and_it_keeps_serving)
+{
+    static s_fact_t facts[1024];
+    zactor_t *worker = s_worker ("steady@test", 2, NULL);
+    s_rejected = 0;
+    bus_link_set_reject_handler (s_link, s_on_reject, NULL);
+    const char *types[] = {"enforcement.create", "enforcement.create", "execution.status",
+                           "execution.launch"};
+    json_t *payloads[] = {
+        json_pack ("{s:i}", "enforcement", 5),
+        json_pack ("{s:s, s:s, s:i}", "enforcement", "e", "action", "test.count",
+                   "parameters", 3),
+        json_pack ("{s:s, s:s}", "execution", "x", "status", "exploded"), json_object ()};
+    for (int i = 0; i < 4; i++) {
+        proto_envelope_t *command = proto_envelope_new (types[i], "rules@test");
+        proto_envelope_set_payload_json (command, payloads[i], NULL);
+        json_decref (payloads[i]);
+        cr_assert_eq (bus_link_send (s_link, &command), 0);
+    }
+    //  A report on an execution that does not exist changes nothing
+    proto_envelope_t *ghost = proto_envelope_new ("execution.status", "rules@test");
+    json_t *payload = json_pack ("{s:s, s:s, s:s}", "execution", "no-such-execution",
+                                 "status", "completed", "worker", "steady@test");
+    proto_envelope_set_payload_json (ghost, payload, NULL);
+    json_decref (payload);
+    cr_assert_eq (bus_link_send (s_link, &ghost), 0);
+    s_enforce ("fine", "test.count", json_pack ("{s:i}", "n", 9));
+    int count = s_collect (facts, 1024, 5000, 1);
+    cr_assert_eq (s_count (facts, count, "execution.completed"), 1, "still serving");
+    cr_assert_eq (s_rejected, 4, "each malformed command rejected");
+    cr_assert_str_eq (s_codes[0], "bad_request");
+    cr_assert_str_eq (s_codes[1], "bad_request");
+    cr_assert_str_eq (s_codes[2], "bad_request");
+    cr_assert_str_eq (s_codes[3], "unknown_type");
+    zstr_send (s_executor, "STATUS");
+    char *text = zstr_recv (s_executor);
+    json_t *status = json_loads (text, 0, NULL);
+    zstr_free (&text);
+    cr_assert_eq (json_integer_value (json_object_get (status, "ignored_status")), 1);
+    json_decref (status);
+    zactor_destroy (&worker);
+}
