@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "actors/actor.h"
+#include "actors/api/api.h"
 #include "actors/executor/executor.h"
 #include "actors/registry/registry.h"
 #include "actors/rules/rules.h"
@@ -32,13 +33,14 @@ typedef struct {
 } s_actor_def_t;
 
 //  Start order: definitions first, then the executor (workers register with
-//  it), rules (send to the executor), workers, and last the sensors.
-static const s_actor_def_t s_actors[] = {{"registry", registry_actor},
-                                         {"executor", executor_actor},
-                                         {"rules", rules_actor},
-                                         {"worker", worker_actor},
-                                         {"sensor", sensor_actor}};
-#define S_ACTOR_COUNT (sizeof s_actors / sizeof s_actors[0])
+//  it), rules (send to the executor), workers, the sensors, and last the api
+//  (clients come in when everything is there to answer them).
+static const s_actor_def_t s_actors[] = {
+    {"registry", registry_actor}, {"executor", executor_actor}, {"rules", rules_actor},
+    {"worker", worker_actor},     {"sensor", sensor_actor},     {"api", api_actor}};
+#define S_API_DEFAULT   "tcp://127.0.0.1:5570"
+#define S_FACTS_DEFAULT "tcp://127.0.0.1:5571"
+#define S_ACTOR_COUNT   (sizeof s_actors / sizeof s_actors[0])
 
 static void
 s_usage (FILE *out)
@@ -50,7 +52,12 @@ s_usage (FILE *out)
         "  -d, --data DIR        data directory (default ./var/attune)\n"
         "  -p, --packs DIR       packs directory (default ./packs)\n"
         "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
-        "                        registry,executor,rules,worker,sensor)\n"
+        "                        registry,executor,rules,worker,sensor,api)\n"
+        "      --api ENDPOINT    where the api takes requests (default " S_API_DEFAULT
+        ";\n"
+        "                        tcp://127.0.0.1:* picks a free port)\n"
+        "      --api-facts EP    where the api republishes every fact (default\n"
+        "                        " S_FACTS_DEFAULT ")\n"
         "      --worker-name N   this worker's unique name (default worker@HOST)\n"
         "      --worker-slots N  concurrent executions of the worker (default 2 x "
         "cores)\n"
@@ -143,6 +150,8 @@ main (int argc, char *argv[])
     const char *actors = NULL;
     actor_config_t config = {0};
     bool quiet = false;
+    const char *api_endpoint = NULL;
+    const char *facts_endpoint = NULL;
     static struct option options[] = {{"config", required_argument, 0, 'c'},
                                       {"data", required_argument, 0, 'd'},
                                       {"packs", required_argument, 0, 'p'},
@@ -153,6 +162,8 @@ main (int argc, char *argv[])
                                       {"host", required_argument, 0, 4},
                                       {"heartbeat", required_argument, 0, 5},
                                       {"no-fsync", no_argument, 0, 6},
+                                      {"api", required_argument, 0, 7},
+                                      {"api-facts", required_argument, 0, 8},
                                       {"quiet", no_argument, 0, 'q'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
@@ -204,6 +215,12 @@ main (int argc, char *argv[])
             case 6:
                 config.nosync = true;
                 break;
+            case 7:
+                api_endpoint = optarg;
+                break;
+            case 8:
+                facts_endpoint = optarg;
+                break;
             case 'q':
                 quiet = true;
                 break;
@@ -230,7 +247,7 @@ main (int argc, char *argv[])
         if (!known) {
             fprintf (stderr,
                      "attuned: --actors: unknown actor '%.*s' (registry, executor, "
-                     "rules, worker, sensor)\n",
+                     "rules, worker, sensor, api)\n",
                      (int)n, actors + i);
             return 2;
         }
@@ -252,6 +269,25 @@ main (int argc, char *argv[])
                  strerror (errno));
         bus_topology_destroy (&topology);
         return 1;
+    }
+    //  The api faces the outside: on loopback tcp unless told otherwise (a
+    //  topology may place it; one that leaves it to inproc gets the default)
+    const char *sets[2][3] = {{"api.requests", api_endpoint, S_API_DEFAULT},
+                              {"api.facts", facts_endpoint, S_FACTS_DEFAULT}};
+    for (int i = 0; i < 2; i++) {
+        const char *given = sets[i][1];
+        const char *current = bus_topology_bind (topology, sets[i][0]);
+        if (!given && current && strncmp (current, "inproc://", 9) != 0)
+            continue;
+        if (bus_topology_set (topology, sets[i][0], given ? given : sets[i][2], NULL) !=
+            0) {
+            fprintf (stderr,
+                     "attuned: --%s: '%s' is not an address (tcp://host:port, "
+                     "ipc://path)\n",
+                     i == 0 ? "api" : "api-facts", given);
+            bus_topology_destroy (&topology);
+            return 2;
+        }
     }
     config.topology = topology;
     config.data_dir = data_dir;
@@ -302,9 +338,21 @@ main (int argc, char *argv[])
             }
         zpoller_destroy (&check);
     }
+    char api_line[1200] = "";
+    zactor_t *api = running[S_ACTOR_COUNT - 1];
+    if (rc == 0 && api) {
+        zstr_send (api, "ENDPOINTS");
+        char *requests = NULL, *facts_at = NULL;
+        if (zstr_recvx (api, &requests, &facts_at, NULL) == 2)
+            snprintf (api_line, sizeof api_line, ", api %s, facts %s", requests,
+                      facts_at);
+        zstr_free (&requests);
+        zstr_free (&facts_at);
+    }
     if (rc == 0)
-        zsys_info ("attuned: running (data %s, packs %s%s%s)", data_dir, packs_dir,
-                   config_path ? ", topology " : "", config_path ? config_path : "");
+        zsys_info ("attuned: running (data %s, packs %s%s%s%s)", data_dir, packs_dir,
+                   config_path ? ", topology " : "", config_path ? config_path : "",
+                   api_line);
 
     //  Until SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted)
     zpoller_t *poller = zpoller_new (NULL);

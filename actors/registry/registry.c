@@ -7,6 +7,7 @@
     API stays deleted even though its YAML file is still there.
 */
 #include "actors/registry/registry.h"
+#include "actors/actor_query.h"
 #include "actors/registry/registry_pack.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
@@ -28,6 +29,7 @@ typedef struct {
     bus_pub_t *pub;
     zsock_t *snapshot; //  ROUTER
     bus_inbox_t *inbox;
+    actor_query_t *query; //  registry.query: api reads
     msgpack_sbuffer buffer;
     uint64_t snapshots;
     uint64_t commands;
@@ -368,9 +370,97 @@ s_handle_pipe (s_registry_t *self)
 //  ---------------------------------------------------------------------------
 //  Actor
 
+//  ---------------------------------------------------------------------------
+//  Queries (registry.query): definitions for the api
+
+//  Kind of an api.<kind>.<verb> operation; NULL when not ours.
+static const char *
+s_query_kind (const char *type, const char **verb)
+{
+    static const char *kinds[] = {"pack", "action", "trigger", "rule"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        size_t n = strlen (kinds[i]);
+        if (strncmp (type, "api.", 4) == 0 && strncmp (type + 4, kinds[i], n) == 0 &&
+            type[4 + n] == '.') {
+            *verb = type + 5 + n;
+            return kinds[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
+{
+    s_registry_t *self = (s_registry_t *)arg;
+    const char *verb = NULL;
+    const char *kind = s_query_kind (type, &verb);
+    if (streq (type, "api.status")) {
+        answer->result = json_pack (
+            "{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "up", 1, "packs",
+            (json_int_t)json_object_size (registry_catalog_packs (self->catalog)),
+            "actions",
+            (json_int_t)json_object_size (registry_catalog_actions (self->catalog)),
+            "triggers",
+            (json_int_t)json_object_size (registry_catalog_triggers (self->catalog)),
+            "rules",
+            (json_int_t)json_object_size (registry_catalog_rules (self->catalog)),
+            "load_errors", (json_int_t)zlist_size (self->errors), "store_bytes",
+            (json_int_t)store_used_size (self->store));
+        return;
+    }
+    if (!kind || (!streq (verb, "list") && !streq (verb, "get"))) {
+        actor_query_fail (answer, "unknown_type", "the registry does not answer '%s'",
+                          type);
+        return;
+    }
+    const json_t *all = s_all (self, kind);
+    if (streq (verb, "get")) {
+        const char *ref = actor_arg_str (payload, "ref", answer);
+        if (answer->code[0])
+            return;
+        if (!ref) {
+            actor_query_fail (answer, "bad_request", "ref: required (a %s ref)", kind);
+            return;
+        }
+        json_t *definition = json_object_get (all, ref);
+        if (!definition)
+            actor_query_fail (answer, "not_found", "%s '%s' does not exist", kind, ref);
+        else
+            answer->result = json_deep_copy (definition);
+        return;
+    }
+    const char *pack = actor_arg_str (payload, "pack", answer);
+    json_t *enabled = json_object_get (payload, "enabled");
+    if (answer->code[0])
+        return;
+    if (enabled && !json_is_boolean (enabled) && !json_is_null (enabled)) {
+        actor_query_fail (answer, "bad_request", "enabled: expected a boolean");
+        return;
+    }
+    json_t *items = json_array ();
+    const char *ref;
+    json_t *definition;
+    json_object_foreach ((json_t *)all, ref, definition)
+    {
+        const char *its_pack = json_string_value (json_object_get (definition, "pack"));
+        if (streq (kind, "pack"))
+            its_pack = ref;
+        if (pack && (!its_pack || !streq (pack, its_pack)))
+            continue;
+        if (json_is_boolean (enabled) &&
+            json_is_false (json_object_get (definition, "enabled")) ==
+                json_is_true (enabled))
+            continue;
+        json_array_append_new (items, json_deep_copy (definition));
+    }
+    answer->result = json_pack ("{s:o}", "items", items);
+}
+
 static void
 s_destroy (s_registry_t *self)
 {
+    actor_query_destroy (&self->query);
     bus_inbox_destroy (&self->inbox);
     zsock_destroy (&self->snapshot);
     bus_pub_destroy (&self->pub);
@@ -443,6 +533,10 @@ s_start (s_registry_t *self, const actor_config_t *config)
                                  "registry", self->store, &link_config);
     if (!self->inbox)
         return -1;
+    self->query =
+        actor_query_new (bus_topology_bind (topology, "registry.query"), self->source);
+    if (!self->query)
+        return -1;
     zsys_info (
         "registry: %zu packs, %zu actions, %zu triggers, %zu rules, %zu load errors",
         json_object_size (registry_catalog_packs (self->catalog)),
@@ -464,8 +558,8 @@ registry_actor (zsock_t *pipe, void *args)
         zsock_signal (pipe, 1);
         return;
     }
-    zpoller_t *poller =
-        zpoller_new (pipe, self->snapshot, bus_inbox_sock (self->inbox), NULL);
+    zpoller_t *poller = zpoller_new (pipe, self->snapshot, bus_inbox_sock (self->inbox),
+                                     actor_query_sock (self->query), NULL);
     zsock_signal (pipe, 0);
     self->heartbeat_at = zclock_mono ();
     while (!self->terminated) {
@@ -491,6 +585,8 @@ registry_actor (zsock_t *pipe, void *args)
             s_handle_pipe (self);
         else if (which == self->snapshot)
             s_handle_snapshot (self);
+        else if (which == actor_query_sock (self->query))
+            actor_query_handle (self->query, s_handle_query, self);
         else if (which == bus_inbox_sock (self->inbox))
             bus_inbox_process (self->inbox, s_handle_command, self);
         else if (zpoller_terminated (poller))

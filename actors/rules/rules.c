@@ -17,6 +17,7 @@
 */
 #include "actors/rules/rules.h"
 #include "actors/registry/registry_client.h"
+#include "actors/rules/rules_query.h"
 #include "actors/rules/rules_set.h"
 #include "actors/rules/rules_template.h"
 #include "bus/bus_facts.h"
@@ -121,6 +122,7 @@ typedef struct {
     store_table_t *outbox;
     store_table_t *counters;
     bus_inbox_t *inbox;
+    actor_query_t *query; //  rules.query: api reads
     bus_pub_t *pub;
     bus_link_t *link;
     registry_client_t *registry;
@@ -730,6 +732,22 @@ s_handle_pipe (s_rules_t *self)
     zmsg_destroy (&msg);
 }
 
+//  Answer the api's reads on rules.query (rules_query.c)
+static void
+s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
+{
+    s_rules_t *self = (s_rules_t *)arg;
+    json_t *counters = json_pack ("{s:I, s:I, s:I, s:b, s:I}", "rules",
+                                  (json_int_t)rules_set_size (self->rules), "outbox",
+                                  (json_int_t)(self->queue.count + self->inflight.count),
+                                  "duplicates", (json_int_t)self->duplicates, "synced",
+                                  self->synced, "sent", (json_int_t)self->sent);
+    rules_query_tables_t tables = {self->store, self->events, self->enforcements,
+                                   counters};
+    rules_query (&tables, type, payload, answer);
+    json_decref (counters);
+}
+
 //  ---------------------------------------------------------------------------
 //  Actor
 
@@ -774,6 +792,7 @@ s_destroy (s_rules_t *self)
     s_fifo_destroy (&self->queue);
     s_fifo_destroy (&self->inflight);
     free (self->acked);
+    actor_query_destroy (&self->query);
     registry_client_destroy (&self->registry);
     rules_set_destroy (&self->rules);
     bus_link_destroy (&self->link);
@@ -831,6 +850,10 @@ s_start (s_rules_t *self, const actor_config_t *config)
         zsys_error ("rules: cannot bind rules.commands (%s)", endpoint ? endpoint : "?");
         return -1;
     }
+    self->query = actor_query_new (bus_topology_bind (config->topology, "rules.query"),
+                                   self->source);
+    if (!self->query)
+        return -1;
     endpoint = bus_topology_bind (config->topology, "rules.facts");
     self->pub = endpoint ? bus_pub_new (endpoint, 0) : NULL;
     if (!self->pub) {
@@ -894,6 +917,7 @@ rules_actor (zsock_t *pipe, void *args)
         {zsock_resolve (registry_client_sub_sock (self->registry)), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (registry_client_snapshot_sock (self->registry)), 0, ZMQ_POLLIN,
          0},
+        {zsock_resolve (actor_query_sock (self->query)), 0, ZMQ_POLLIN, 0},
         {zsock_resolve (bus_inbox_sock (self->inbox)), 0, ZMQ_POLLIN, 0},
     };
     while (!self->terminated) {
@@ -905,7 +929,7 @@ rules_actor (zsock_t *pipe, void *args)
             timeout = s_min_timeout (timeout, left < 0 ? 0 : (int)left);
         }
         //  Commands wait until the rules are known
-        int count = self->synced ? 5 : 4;
+        int count = self->synced ? 6 : 5;
         int rc = zmq_poll (items, count, timeout);
         if (rc == -1 && errno != EINTR)
             break; //  context terminated
@@ -927,7 +951,9 @@ rules_actor (zsock_t *pipe, void *args)
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
             bus_link_handle (self->link);
         bool processed = false;
-        if (rc > 0 && count == 5 && (items[4].revents & ZMQ_POLLIN)) {
+        if (rc > 0 && (items[4].revents & ZMQ_POLLIN))
+            actor_query_handle (self->query, s_handle_query, self);
+        if (rc > 0 && count == 6 && (items[5].revents & ZMQ_POLLIN)) {
             bus_inbox_process (self->inbox, s_on_command, self);
             if (self->attempt_open)
                 s_attempt_discard (self); //  the batch did not commit

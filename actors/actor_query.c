@@ -1,0 +1,229 @@
+/*  actor_query: request/reply endpoint of an actor (actor_query.h). */
+#include "actors/actor_query.h"
+#include <inttypes.h>
+#include <stdarg.h>
+
+struct _actor_query_t {
+    zsock_t *router;
+    char source[300];
+    char endpoint[512];
+    msgpack_sbuffer buffer;
+    uint64_t requests, malformed;
+};
+
+void
+actor_query_fail (actor_answer_t *answer, const char *code, const char *format, ...)
+{
+    snprintf (answer->code, sizeof answer->code, "%s", code);
+    va_list args;
+    va_start (args, format);
+    vsnprintf (answer->message, sizeof answer->message, format, args);
+    va_end (args);
+    json_decref (answer->result);
+    answer->result = NULL;
+}
+
+proto_envelope_t *
+actor_reply_envelope (const char *source, const uint8_t *corr, json_t *result,
+                      const char *code, const char *message)
+{
+    proto_envelope_t *reply =
+        proto_envelope_new (code && *code ? "api.error" : "api.reply", source);
+    json_t *payload =
+        code && *code
+            ? json_pack ("{s:s, s:s}", "code", code, "message", message ? message : "")
+            : json_pack ("{s:o}", "result", result ? result : json_null ());
+    if (code && *code)
+        json_decref (result);
+    if (!reply || !payload) {
+        proto_envelope_destroy (&reply);
+        json_decref (payload);
+        return NULL;
+    }
+    proto_envelope_set_corr (reply, corr);
+    proto_error_t error;
+    if (proto_envelope_set_payload_json (reply, payload, &error) != PROTO_OK) {
+        //  A result that cannot travel (too large, bad value) says why
+        json_decref (payload);
+        payload = json_pack ("{s:s, s:s}", "code", "too_large", "message", error.message);
+        proto_envelope_set_type (reply, "api.error");
+        if (!payload ||
+            proto_envelope_set_payload_json (reply, payload, NULL) != PROTO_OK)
+            proto_envelope_destroy (&reply);
+    }
+    json_decref (payload);
+    return reply;
+}
+
+actor_query_t *
+actor_query_new (const char *endpoint, const char *source)
+{
+    actor_query_t *self = (actor_query_t *)zmalloc (sizeof (actor_query_t));
+    snprintf (self->source, sizeof self->source, "%s", source);
+    msgpack_sbuffer_init (&self->buffer);
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->router) {
+        actor_query_destroy (&self);
+        return NULL;
+    }
+    zsock_set_linger (self->router, 0);
+    zsock_set_sndhwm (self->router, 0);
+    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
+    zmq_setsockopt (zsock_resolve (self->router), ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (!endpoint || zsock_bind (self->router, "%s", endpoint) == -1) {
+        zsys_error ("%s: cannot bind %s: %s", source, endpoint ? endpoint : "(none)",
+                    zmq_strerror (zmq_errno ()));
+        actor_query_destroy (&self);
+        return NULL;
+    }
+    const char *last = zsock_last_endpoint (self->router);
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", last ? last : endpoint);
+    return self;
+}
+
+void
+actor_query_destroy (actor_query_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        actor_query_t *self = *self_p;
+        zsock_destroy (&self->router);
+        msgpack_sbuffer_destroy (&self->buffer);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *
+actor_query_sock (actor_query_t *self)
+{
+    return self->router;
+}
+
+const char *
+actor_query_endpoint (actor_query_t *self)
+{
+    return self->endpoint;
+}
+
+uint64_t
+actor_query_requests (actor_query_t *self)
+{
+    return self->requests;
+}
+
+uint64_t
+actor_query_malformed (actor_query_t *self)
+{
+    return self->malformed;
+}
+
+//  Send `reply` (taken) to the client: [identity]([empty])[reply].
+static void
+s_send (actor_query_t *self, zframe_t *identity, bool delimiter,
+        proto_envelope_t **reply_p)
+{
+    proto_envelope_t *reply = *reply_p;
+    if (!reply)
+        return;
+    msgpack_sbuffer_clear (&self->buffer);
+    if (proto_envelope_encode (reply, &self->buffer) == 0) {
+        zmq_send (zsock_resolve (self->router), zframe_data (identity),
+                  zframe_size (identity), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        if (delimiter)
+            zmq_send (zsock_resolve (self->router), "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send (zsock_resolve (self->router), self->buffer.data, self->buffer.size,
+                  ZMQ_DONTWAIT);
+    }
+    proto_envelope_destroy (reply_p);
+}
+
+void
+actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
+{
+    for (int n = 0; n < 64; n++) {
+        zmsg_t *msg = zmsg_recv_nowait (self->router);
+        if (!msg)
+            break;
+        zframe_t *identity = zmsg_pop (msg);
+        zframe_t *body = zmsg_pop (msg);
+        bool delimiter = false;
+        if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
+            delimiter = true; //  a REQ client
+            zframe_destroy (&body);
+            body = zmsg_pop (msg);
+        }
+        proto_envelope_t *reply = NULL;
+        if (!identity || !body) {
+            self->malformed++; //  nothing to answer
+        } else if (zmsg_size (msg) > 0) {
+            self->malformed++;
+            reply = actor_reply_envelope (self->source, NULL, NULL, "bad_frame",
+                                          "a request is one frame: one envelope");
+        } else {
+            proto_error_t error;
+            proto_envelope_t *request = proto_envelope_decode (
+                zframe_data (body), zframe_size (body), NULL, &error);
+            if (!request) {
+                self->malformed++;
+                reply =
+                    actor_reply_envelope (self->source, NULL, NULL,
+                                          proto_code_name (error.code), error.message);
+            } else {
+                self->requests++;
+                const char *type = proto_envelope_type (request);
+                json_t *payload = proto_envelope_payload_json (request, &error);
+                actor_answer_t answer = {0};
+                if (!payload)
+                    actor_query_fail (&answer, "bad_request", "payload: %s",
+                                      error.message);
+                else if (streq (type, "api.ping"))
+                    answer.result =
+                        json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (),
+                                   "source", self->source);
+                else
+                    fn (arg, type, payload, &answer);
+                reply = actor_reply_envelope (self->source, proto_envelope_id (request),
+                                              answer.result, answer.code, answer.message);
+                json_decref (payload);
+                proto_envelope_destroy (&request);
+            }
+        }
+        if (identity)
+            s_send (self, identity, delimiter, &reply);
+        proto_envelope_destroy (&reply);
+        zframe_destroy (&identity);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+    }
+}
+
+int64_t
+actor_arg_int (json_t *payload, const char *key, int64_t default_, int64_t min,
+               int64_t max, actor_answer_t *answer)
+{
+    json_t *value = json_object_get (payload, key);
+    if (!value || json_is_null (value))
+        return default_;
+    if (!json_is_integer (value) || json_integer_value (value) < min ||
+        json_integer_value (value) > max) {
+        actor_query_fail (answer, "bad_request",
+                          "%s: expected an integer from %" PRId64 " to %" PRId64, key,
+                          min, max);
+        return default_;
+    }
+    return (int64_t)json_integer_value (value);
+}
+
+const char *
+actor_arg_str (json_t *payload, const char *key, actor_answer_t *answer)
+{
+    json_t *value = json_object_get (payload, key);
+    if (!value || json_is_null (value))
+        return NULL;
+    if (!json_is_string (value)) {
+        actor_query_fail (answer, "bad_request", "%s: expected a string", key);
+        return NULL;
+    }
+    return json_string_value (value);
+}

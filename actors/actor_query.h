@@ -1,0 +1,78 @@
+/*  actor_query: the request/reply endpoint an actor offers for reads and
+    small synchronous operations (proto/PROTOCOL.md, "API").
+
+    A ROUTER bound to a logical endpoint (`executor.query` ...). A client
+    (the api actor, the probe, any DEALER or REQ socket) sends one frame, a
+    request envelope whose type is the operation (`api.execution.get`) and
+    whose payload holds the arguments; the actor answers with one frame, an
+    `api.reply` {result} or `api.error` {code, message} envelope with corr =
+    the request id. `api.ping` is answered here, without the handler.
+
+    Hostile input never reaches the handler undecoded: an undecodable frame
+    gets `api.error` with the decoder's code (corr nil); a message of more
+    than one frame gets `bad_frame`; both are counted.
+*/
+#ifndef ACTOR_QUERY_H_INCLUDED
+#define ACTOR_QUERY_H_INCLUDED
+
+#include <czmq.h>
+#include <jansson.h>
+#include "proto/proto_envelope.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _actor_query_t actor_query_t;
+
+//  What a handler says back: set `result` (taken) for api.reply, or call
+//  actor_query_fail for api.error.
+typedef struct {
+    json_t *result;
+    char code[32];
+    char message[512];
+} actor_answer_t;
+
+//  Handle one request. `type` is the operation, `payload` the arguments
+//  (borrowed). Fill `answer`. An answer with neither result nor code is
+//  replied with result nil.
+typedef void (actor_query_fn) (void *arg, const char *type, json_t *payload,
+                               actor_answer_t *answer);
+
+//  Set an error answer; returns nothing useful, for brevity in handlers.
+void actor_query_fail (actor_answer_t *answer, const char *code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  New endpoint bound to `endpoint`; replies carry `source`. NULL on failure
+//  (logged with the reason).
+actor_query_t *actor_query_new (const char *endpoint, const char *source);
+void actor_query_destroy (actor_query_t **self_p);
+
+//  Answer everything waiting (at most 64 requests), without blocking.
+void actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg);
+
+zsock_t *actor_query_sock (actor_query_t *self);
+const char *actor_query_endpoint (actor_query_t *self); //  resolved (port)
+uint64_t actor_query_requests (actor_query_t *self);
+uint64_t actor_query_malformed (actor_query_t *self);
+
+//  Build a reply envelope: api.reply {result} (result taken; NULL = nil) or,
+//  when `code` is set, api.error {code, message}. corr = `corr` (may be
+//  NULL). Caller owns it. NULL when out of memory.
+proto_envelope_t *actor_reply_envelope (const char *source, const uint8_t *corr,
+                                        json_t *result, const char *code,
+                                        const char *message);
+
+//  Optional integer argument: `default_` when absent; -1 when present and not
+//  an integer in [min, max] (the answer is then filled with bad_request).
+int64_t actor_arg_int (json_t *payload, const char *key, int64_t default_, int64_t min,
+                       int64_t max, actor_answer_t *answer);
+//  Optional string argument: NULL when absent; sets bad_request and returns
+//  NULL when present and not a string (check answer->code).
+const char *actor_arg_str (json_t *payload, const char *key, actor_answer_t *answer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,760 @@
+/*  api: client requests forwarded to the actors that own the answers (api.h).
+
+    Every request in flight is one s_pending_t, keyed by the id of the message
+    the api sent on (hex): for reads, a fresh id per forward (two clients may
+    use the same request id); for commands, the client's own request id, so
+    that a request sent again is the same command to the owner's inbox, which
+    drops it as a duplicate (idempotent by request id).
+*/
+#include "actors/api/api.h"
+#include "actors/actor_query.h"
+#include "actors/registry/registry_yaml.h"
+#include "bus/bus_link.h"
+#include "proto/proto_json.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+
+#define S_TIMEOUT_MS        5000 //  a request not answered by then: unavailable
+#define S_STATUS_TIMEOUT_MS 1000 //  an actor silent this long on api.status is down
+#define S_BATCH             256  //  requests read per wake-up
+
+typedef enum { S_REGISTRY = 0, S_RULES, S_EXECUTOR, S_OWNERS } s_owner_t;
+static const char *s_owner_names[S_OWNERS] = {"registry", "rules", "executor"};
+
+typedef struct _s_status_t s_status_t;
+
+typedef struct {
+    zframe_t *identity;               //  the client
+    bool delimiter;                   //  a REQ client: reply with an empty frame first
+    uint8_t request[PROTO_UUID_SIZE]; //  the client's request id (corr of the reply)
+    int64_t deadline;                 //  monotonic ms
+    json_t *on_ack;                   //  commands: the result sent when acked
+    s_status_t *status;               //  api.status parts: the aggregate
+    int owner;                        //  api.status parts: which actor
+} s_pending_t;
+
+struct _s_status_t {
+    zframe_t *identity;
+    bool delimiter;
+    uint8_t request[PROTO_UUID_SIZE];
+    json_t *actors; //  name -> status
+    int remaining;
+};
+
+typedef struct {
+    zsock_t *pipe;
+    char source[300];
+    zsock_t *front; //  ROUTER api.requests
+    zsock_t *xpub;  //  api.facts
+    zsock_t *xsub;
+    zsock_t *owners[S_OWNERS]; //  DEALER to <owner>.query
+    bus_link_t *registry_link; //  registry.commands
+    bus_link_t *rules_link;    //  rules.commands
+    zhashx_t *pending;         //  hex id -> s_pending_t
+    char endpoint[512];        //  api.requests as bound
+    char facts_endpoint[512];  //  api.facts as bound
+    msgpack_sbuffer buffer;
+    uint64_t requests, replies, errors, malformed, forwarded_facts;
+    bool terminated;
+} s_api_t;
+
+//  ---------------------------------------------------------------------------
+//  Replies
+
+static void
+s_hex (const uint8_t id[PROTO_UUID_SIZE], char out[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < PROTO_UUID_SIZE; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
+    }
+    out[32] = 0;
+}
+
+//  Send an encoded envelope to a client.
+static void
+s_send_to (s_api_t *self, zframe_t *identity, bool delimiter, proto_envelope_t *reply)
+{
+    msgpack_sbuffer_clear (&self->buffer);
+    if (!reply || proto_envelope_encode (reply, &self->buffer) != 0)
+        return;
+    void *front = zsock_resolve (self->front);
+    if (zmq_send (front, zframe_data (identity), zframe_size (identity),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return; //  the client is gone (ROUTER_MANDATORY): nothing to tell
+    if (delimiter)
+        zmq_send (front, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send (front, self->buffer.data, self->buffer.size, ZMQ_DONTWAIT);
+    if (streq (proto_envelope_type (reply), "api.error"))
+        self->errors++;
+    else
+        self->replies++;
+}
+
+//  Answer a client: result (taken) or, when `code` is set, an error.
+static void s_answer (s_api_t *self, zframe_t *identity, bool delimiter,
+                      const uint8_t *corr, json_t *result, const char *code,
+                      const char *format, ...) __attribute__ ((format (printf, 7, 8)));
+
+static void
+s_answer (s_api_t *self, zframe_t *identity, bool delimiter, const uint8_t *corr,
+          json_t *result, const char *code, const char *format, ...)
+{
+    char message[1024] = "";
+    if (format) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (message, sizeof message, format, args);
+        va_end (args);
+    }
+    proto_envelope_t *reply =
+        actor_reply_envelope (self->source, corr, result, code, message);
+    s_send_to (self, identity, delimiter, reply);
+    proto_envelope_destroy (&reply);
+}
+
+static void
+s_pending_destroy (void **item_p)
+{
+    s_pending_t *pending = (s_pending_t *)*item_p;
+    if (pending) {
+        zframe_destroy (&pending->identity);
+        json_decref (pending->on_ack);
+        free (pending);
+        *item_p = NULL;
+    }
+}
+
+static s_pending_t *
+s_pending_new (s_api_t *self, const uint8_t key[PROTO_UUID_SIZE], zframe_t *identity,
+               bool delimiter, const uint8_t request[PROTO_UUID_SIZE], int timeout_ms)
+{
+    s_pending_t *pending = (s_pending_t *)zmalloc (sizeof (s_pending_t));
+    pending->identity = identity ? zframe_dup (identity) : NULL;
+    pending->delimiter = delimiter;
+    memcpy (pending->request, request, PROTO_UUID_SIZE);
+    pending->deadline = zclock_mono () + timeout_ms;
+    pending->owner = -1;
+    char hex[33];
+    s_hex (key, hex);
+    zhashx_update (self->pending, hex, pending); //  a resent request replaces the first
+    return pending;
+}
+
+//  ---------------------------------------------------------------------------
+//  api.status: every owner asked, answered when all replied or after 1 s
+
+static void
+s_status_part_done (s_api_t *self, s_status_t *status, int owner, json_t *result)
+{
+    json_object_set_new (status->actors, s_owner_names[owner],
+                         result ? result : json_pack ("{s:b}", "up", 0));
+    if (--status->remaining > 0)
+        return;
+    json_t *value = json_pack (
+        "{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "actors", status->actors, "api",
+        "requests", (json_int_t)self->requests, "replies", (json_int_t)self->replies,
+        "errors", (json_int_t)self->errors, "malformed", (json_int_t)self->malformed,
+        "pending", (json_int_t)zhashx_size (self->pending), "facts_forwarded",
+        (json_int_t)self->forwarded_facts);
+    s_answer (self, status->identity, status->delimiter, status->request, value, NULL,
+              NULL);
+    zframe_destroy (&status->identity);
+    free (status);
+}
+
+//  ---------------------------------------------------------------------------
+//  Forwarding
+
+//  Send `request` (a copy, with a fresh id) to an owner's query endpoint.
+static void
+s_forward_query (s_api_t *self, int owner, proto_envelope_t *request, zframe_t *identity,
+                 bool delimiter, json_t *payload_override)
+{
+    proto_envelope_t *copy = proto_envelope_dup (request);
+    uint8_t id[PROTO_UUID_SIZE];
+    proto_uuid_generate (id);
+    const uint8_t *client_id = proto_envelope_id (request);
+    if (copy)
+        proto_envelope_set_id (copy, id);
+    if (copy && payload_override &&
+        proto_envelope_set_payload_json (copy, payload_override, NULL) != PROTO_OK)
+        proto_envelope_destroy (&copy);
+    msgpack_sbuffer_clear (&self->buffer);
+    if (!copy || proto_envelope_encode (copy, &self->buffer) != 0) {
+        s_answer (self, identity, delimiter, client_id, NULL, "internal",
+                  "cannot forward the request (out of memory)");
+        proto_envelope_destroy (&copy);
+        return;
+    }
+    proto_envelope_destroy (&copy);
+    if (zmq_send (zsock_resolve (self->owners[owner]), self->buffer.data,
+                  self->buffer.size, ZMQ_DONTWAIT) == -1) {
+        s_answer (self, identity, delimiter, client_id, NULL, "unavailable",
+                  "the %s actor is not reachable: %s", s_owner_names[owner],
+                  zmq_strerror (zmq_errno ()));
+        return;
+    }
+    s_pending_new (self, id, identity, delimiter, client_id, S_TIMEOUT_MS);
+}
+
+//  Send a command over a link, answered with `on_ack` (taken) once acked.
+static void
+s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const char *type,
+                   json_t *payload, proto_envelope_t *request, zframe_t *identity,
+                   bool delimiter, json_t *on_ack)
+{
+    const uint8_t *client_id = proto_envelope_id (request);
+    if (!bus_link_can_send (link)) {
+        s_answer (self, identity, delimiter, client_id, NULL, "unavailable",
+                  "the %s actor is not taking commands (%zu waiting unacknowledged)",
+                  owner, bus_link_unacked (link));
+        json_decref (on_ack);
+        return;
+    }
+    proto_envelope_t *command = proto_envelope_new (type, self->source);
+    proto_error_t error = {0};
+    if (!command ||
+        proto_envelope_set_payload_json (command, payload, &error) != PROTO_OK) {
+        s_answer (self, identity, delimiter, client_id, NULL, "bad_request",
+                  "payload: %s", command ? error.message : "out of memory");
+        proto_envelope_destroy (&command);
+        json_decref (on_ack);
+        return;
+    }
+    //  The client's id: a resent request is a duplicate the owner drops
+    proto_envelope_set_id (command, client_id);
+    proto_envelope_set_trace (command, proto_envelope_trace (request));
+    s_pending_t *pending =
+        s_pending_new (self, client_id, identity, delimiter, client_id, S_TIMEOUT_MS);
+    pending->on_ack = on_ack;
+    if (bus_link_send (link, &command) != 0) {
+        char hex[33];
+        s_hex (client_id, hex);
+        zhashx_delete (self->pending, hex);
+        s_answer (self, identity, delimiter, client_id, NULL,
+                  errno == EMSGSIZE ? "too_large" : "unavailable",
+                  "cannot send the command to the %s actor", owner);
+        proto_envelope_destroy (&command);
+    }
+}
+
+static void
+s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
+{
+    s_api_t *self = (s_api_t *)arg;
+    char hex[33];
+    s_hex (id, hex);
+    s_pending_t *pending = (s_pending_t *)zhashx_lookup (self->pending, hex);
+    if (!pending)
+        return; //  answered already (rejected, timed out, or a duplicate)
+    s_answer (self, pending->identity, pending->delimiter, pending->request,
+              json_incref (pending->on_ack), NULL, NULL);
+    zhashx_delete (self->pending, hex);
+}
+
+static void
+s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
+             const char *message)
+{
+    s_api_t *self = (s_api_t *)arg;
+    char hex[33];
+    s_hex (proto_envelope_id (command), hex);
+    s_pending_t *pending = (s_pending_t *)zhashx_lookup (self->pending, hex);
+    if (!pending)
+        return;
+    s_answer (self, pending->identity, pending->delimiter, pending->request, NULL, code,
+              "%s", message);
+    zhashx_delete (self->pending, hex);
+}
+
+//  A reply from an owner's query endpoint: back to the client it was for.
+static void
+s_handle_owner (s_api_t *self, int owner)
+{
+    for (int n = 0; n < S_BATCH; n++) {
+        zmsg_t *msg = zmsg_recv_nowait (self->owners[owner]);
+        if (!msg)
+            break;
+        zframe_t *body = zmsg_first (msg);
+        proto_envelope_t *reply =
+            zmsg_size (msg) == 1 ? proto_envelope_decode (zframe_data (body),
+                                                          zframe_size (body), NULL, NULL)
+                                 : NULL;
+        const uint8_t *corr = reply ? proto_envelope_corr (reply) : NULL;
+        s_pending_t *pending = NULL;
+        char hex[33] = "";
+        if (corr) {
+            s_hex (corr, hex);
+            pending = (s_pending_t *)zhashx_lookup (self->pending, hex);
+        }
+        if (!reply)
+            zsys_warning ("api: dropped an undecodable reply from the %s actor",
+                          s_owner_names[owner]);
+        else if (pending && pending->status) {
+            json_t *payload = proto_envelope_payload_json (reply, NULL);
+            json_t *result = json_incref (json_object_get (payload, "result"));
+            json_decref (payload);
+            s_status_t *status = pending->status;
+            int which = pending->owner;
+            zhashx_delete (self->pending, hex);
+            s_status_part_done (self, status, which, result);
+        } else if (pending) {
+            proto_envelope_set_corr (reply, pending->request);
+            s_send_to (self, pending->identity, pending->delimiter, reply);
+            zhashx_delete (self->pending, hex);
+        } //  else: answered already (timed out)
+        proto_envelope_destroy (&reply);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Requests
+
+static void
+s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool delimiter)
+{
+    const char *type = proto_envelope_type (request);
+    const uint8_t *id = proto_envelope_id (request);
+    proto_error_t error = {0};
+    json_t *payload = proto_envelope_payload_json (request, &error);
+    if (!payload) {
+        s_answer (self, identity, delimiter, id, NULL, "bad_request", "payload: %s",
+                  error.message);
+        return;
+    }
+    char rid[PROTO_UUID_STR_SIZE];
+    proto_uuid_format (id, rid);
+    const char *ref = json_string_value (json_object_get (payload, "ref"));
+
+    if (streq (type, "api.ping"))
+        s_answer (self, identity, delimiter, id,
+                  json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (),
+                             "source", self->source),
+                  NULL, NULL);
+    else if (streq (type, "api.hello"))
+        s_answer (self, identity, delimiter, id,
+                  json_pack ("{s:i, s:s, s:s}", "version", 1, "facts",
+                             self->facts_endpoint, "api", self->endpoint),
+                  NULL, NULL);
+    else if (streq (type, "api.status")) {
+        s_status_t *status = (s_status_t *)zmalloc (sizeof (s_status_t));
+        status->identity = zframe_dup (identity);
+        status->delimiter = delimiter;
+        memcpy (status->request, id, PROTO_UUID_SIZE);
+        status->actors = json_object ();
+        status->remaining = S_OWNERS;
+        for (int owner = 0; owner < S_OWNERS; owner++) {
+            proto_envelope_t *ask = proto_envelope_new ("api.status", self->source);
+            uint8_t part[PROTO_UUID_SIZE];
+            memcpy (part, proto_envelope_id (ask), sizeof part);
+            msgpack_sbuffer_clear (&self->buffer);
+            bool sent = ask && proto_envelope_encode (ask, &self->buffer) == 0 &&
+                        zmq_send (zsock_resolve (self->owners[owner]), self->buffer.data,
+                                  self->buffer.size, ZMQ_DONTWAIT) != -1;
+            proto_envelope_destroy (&ask);
+            if (sent) {
+                s_pending_t *pending =
+                    s_pending_new (self, part, NULL, false, id, S_STATUS_TIMEOUT_MS);
+                pending->status = status;
+                pending->owner = owner;
+            } else
+                s_status_part_done (self, status, owner, NULL);
+        }
+    } else if (strncmp (type, "api.pack.", 9) == 0 ||
+               strncmp (type, "api.action.", 11) == 0 ||
+               strncmp (type, "api.trigger.", 12) == 0 || streq (type, "api.rule.list") ||
+               streq (type, "api.rule.get"))
+        s_forward_query (self, S_REGISTRY, request, identity, delimiter, NULL);
+    else if (streq (type, "api.rule.create")) {
+        json_t *definition = json_incref (json_object_get (payload, "definition"));
+        json_t *yaml = json_object_get (payload, "yaml");
+        char message[1024] = "";
+        if (!definition && json_is_string (yaml)) {
+            registry_yaml_t *doc =
+                registry_yaml_parse (json_string_value (yaml), json_string_length (yaml),
+                                     "yaml", message, sizeof message);
+            definition = doc ? registry_yaml_take_root (doc) : NULL;
+            registry_yaml_destroy (&doc);
+        }
+        if (!json_is_object (definition))
+            s_answer (self, identity, delimiter, id, NULL,
+                      message[0] ? "invalid" : "bad_request", "%s",
+                      message[0] ? message
+                                 : "definition: expected a map (or yaml: a rule "
+                                   "definition as text)");
+        else {
+            const char *name = json_string_value (json_object_get (definition, "name"));
+            const char *pack = json_string_value (json_object_get (definition, "pack"));
+            char full[600];
+            snprintf (full, sizeof full, "%s.%s", pack ? pack : "", name ? name : "");
+            json_t *command = json_pack ("{s:O}", "definition", definition);
+            s_forward_command (self, self->registry_link, "registry", "registry.rule.put",
+                               command, request, identity, delimiter,
+                               json_pack ("{s:s}", "ref", full));
+            json_decref (command);
+        }
+        json_decref (definition);
+    } else if (streq (type, "api.rule.enable") || streq (type, "api.rule.disable") ||
+               streq (type, "api.rule.delete")) {
+        if (!ref)
+            s_answer (self, identity, delimiter, id, NULL, "bad_request",
+                      "ref: required (a rule ref)");
+        else {
+            char command_type[64];
+            snprintf (command_type, sizeof command_type, "registry.rule.%s", type + 9);
+            json_t *command = json_pack ("{s:s}", "ref", ref);
+            s_forward_command (self, self->registry_link, "registry", command_type,
+                               command, request, identity, delimiter,
+                               json_pack ("{s:s}", "ref", ref));
+            json_decref (command);
+        }
+    } else if (streq (type, "api.event.publish")) {
+        const char *trigger = json_string_value (json_object_get (payload, "trigger"));
+        json_t *body = json_object_get (payload, "payload");
+        json_t *tparams = json_object_get (payload, "trigger_parameters");
+        if (!trigger || !*trigger || strlen (trigger) > 255)
+            s_answer (self, identity, delimiter, id, NULL, "bad_request",
+                      "trigger: required (a trigger type ref, at most 255 bytes)");
+        else if ((body && !json_is_object (body)) ||
+                 (tparams && !json_is_object (tparams)))
+            s_answer (self, identity, delimiter, id, NULL, "bad_request",
+                      "%s: expected a map",
+                      body && !json_is_object (body) ? "payload" : "trigger_parameters");
+        else {
+            json_t *command =
+                json_pack ("{s:s, s:O, s:O}", "trigger", trigger, "trigger_parameters",
+                           tparams ? tparams : json_object (), "payload",
+                           body ? body : json_object ());
+            //  The event's id is the command's id: the request id
+            s_forward_command (self, self->rules_link, "rules", "event.create", command,
+                               request, identity, delimiter,
+                               json_pack ("{s:s}", "event", rid));
+            json_decref (command);
+        }
+    } else if (strncmp (type, "api.event.", 10) == 0 ||
+               strncmp (type, "api.enforcement.", 16) == 0)
+        s_forward_query (self, S_RULES, request, identity, delimiter, NULL);
+    else if (streq (type, "api.execution.run") || streq (type, "api.execution.rerun")) {
+        //  The executor makes a run idempotent by request id
+        json_object_set_new (payload, "request", json_string (rid));
+        s_forward_query (self, S_EXECUTOR, request, identity, delimiter, payload);
+    } else if (strncmp (type, "api.execution.", 14) == 0 ||
+               streq (type, "api.worker.list"))
+        s_forward_query (self, S_EXECUTOR, request, identity, delimiter, NULL);
+    else
+        s_answer (self, identity, delimiter, id, NULL, "unknown_type",
+                  "no operation '%s' (proto/PROTOCOL.md lists them)", type);
+    json_decref (payload);
+}
+
+static void
+s_handle_front (s_api_t *self)
+{
+    for (int n = 0; n < S_BATCH; n++) {
+        zmsg_t *msg = zmsg_recv_nowait (self->front);
+        if (!msg)
+            break;
+        zframe_t *identity = zmsg_pop (msg);
+        zframe_t *body = zmsg_pop (msg);
+        bool delimiter = false;
+        if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
+            delimiter = true; //  a REQ client
+            zframe_destroy (&body);
+            body = zmsg_pop (msg);
+        }
+        if (!identity || !body)
+            self->malformed++; //  nothing to answer: counted and dropped
+        else if (zmsg_size (msg) > 0) {
+            self->malformed++;
+            s_answer (self, identity, delimiter, NULL, NULL, "bad_frame",
+                      "a request is one frame (one envelope); got %zu more",
+                      zmsg_size (msg));
+        } else {
+            proto_error_t error = {0};
+            proto_envelope_t *request = proto_envelope_decode (
+                zframe_data (body), zframe_size (body), NULL, &error);
+            if (!request) {
+                self->malformed++;
+                s_answer (self, identity, delimiter, NULL, NULL,
+                          proto_code_name (error.code), "%s", error.message);
+            } else {
+                self->requests++;
+                s_request (self, request, identity, delimiter);
+                proto_envelope_destroy (&request);
+            }
+        }
+        zframe_destroy (&identity);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  Requests past their deadline: unavailable (status parts: the actor is down).
+static void
+s_expire (s_api_t *self)
+{
+    int64_t now = zclock_mono ();
+    zlist_t *expired = zlist_new ();
+    zlist_autofree (expired);
+    for (s_pending_t *pending = (s_pending_t *)zhashx_first (self->pending); pending;
+         pending = (s_pending_t *)zhashx_next (self->pending))
+        if (pending->deadline <= now)
+            zlist_append (expired, (void *)zhashx_cursor (self->pending));
+    for (char *hex = (char *)zlist_first (expired); hex;
+         hex = (char *)zlist_next (expired)) {
+        s_pending_t *pending = (s_pending_t *)zhashx_lookup (self->pending, hex);
+        if (pending->status) {
+            s_status_t *status = pending->status;
+            int owner = pending->owner;
+            zhashx_delete (self->pending, hex);
+            s_status_part_done (self, status, owner, NULL);
+        } else {
+            s_answer (self, pending->identity, pending->delimiter, pending->request, NULL,
+                      "unavailable",
+                      "no answer within %d ms (sending the same request "
+                      "again, with the same id, is safe)",
+                      S_TIMEOUT_MS);
+            zhashx_delete (self->pending, hex);
+        }
+    }
+    zlist_destroy (&expired);
+}
+
+static int
+s_next_deadline (s_api_t *self)
+{
+    int64_t now = zclock_mono (), next = -1;
+    for (s_pending_t *pending = (s_pending_t *)zhashx_first (self->pending); pending;
+         pending = (s_pending_t *)zhashx_next (self->pending))
+        if (next < 0 || pending->deadline < next)
+            next = pending->deadline;
+    if (next < 0)
+        return -1;
+    return next <= now ? 0 : (int)(next - now);
+}
+
+//  ---------------------------------------------------------------------------
+//  Facts: XSUB (every actor's stream) -> XPUB, and subscriptions back
+
+static void
+s_forward (void *from, void *to, uint64_t *count)
+{
+    for (int n = 0; n < S_BATCH; n++) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, from, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close (&part);
+            return;
+        }
+        while (true) {
+            bool more = zmq_msg_more (&part);
+            zmq_msg_send (&part, to, more ? ZMQ_SNDMORE : 0);
+            zmq_msg_close (&part);
+            if (!more)
+                break;
+            zmq_msg_init (&part);
+            if (zmq_msg_recv (&part, from, 0) == -1) {
+                zmq_msg_close (&part);
+                return;
+            }
+        }
+        if (count)
+            (*count)++;
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Actor
+
+static void
+s_destroy (s_api_t *self)
+{
+    zhashx_destroy (&self->pending);
+    bus_link_destroy (&self->registry_link);
+    bus_link_destroy (&self->rules_link);
+    for (int owner = 0; owner < S_OWNERS; owner++)
+        zsock_destroy (&self->owners[owner]);
+    zsock_destroy (&self->xsub);
+    zsock_destroy (&self->xpub);
+    zsock_destroy (&self->front);
+    msgpack_sbuffer_destroy (&self->buffer);
+}
+
+static int
+s_bind (zsock_t *sock, const char *endpoint, char *out, size_t size)
+{
+    if (!endpoint || zsock_bind (sock, "%s", endpoint) == -1) {
+        zsys_error ("api: cannot bind %s: %s", endpoint ? endpoint : "(none)",
+                    zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    const char *last = zsock_last_endpoint (sock);
+    snprintf (out, size, "%s", last ? last : endpoint);
+    return 0;
+}
+
+static int
+s_start (s_api_t *self, const actor_config_t *config)
+{
+    char host[256];
+    actor_host (config, host, sizeof host);
+    snprintf (self->source, sizeof self->source, "api@%s", host);
+    msgpack_sbuffer_init (&self->buffer);
+    bus_topology_t *topology = config->topology;
+    if (!topology)
+        return -1;
+    self->pending = zhashx_new ();
+    if (!self->pending)
+        return -1;
+    zhashx_set_destructor (self->pending, s_pending_destroy);
+    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
+
+    self->front = zsock_new (ZMQ_ROUTER);
+    if (!self->front)
+        return -1;
+    zsock_set_linger (self->front, 0);
+    zsock_set_router_mandatory (self->front, 1);
+    zmq_setsockopt (zsock_resolve (self->front), ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (s_bind (self->front, bus_topology_bind (topology, "api.requests"), self->endpoint,
+                sizeof self->endpoint) != 0)
+        return -1;
+
+    self->xpub = zsock_new (ZMQ_XPUB);
+    self->xsub = zsock_new (ZMQ_XSUB);
+    if (!self->xpub || !self->xsub)
+        return -1;
+    zsock_set_linger (self->xpub, 0);
+    zsock_set_linger (self->xsub, 0);
+    zsock_set_sndhwm (self->xpub, 100000);
+    zsock_set_rcvhwm (self->xsub, 100000);
+    if (s_bind (self->xpub, bus_topology_bind (topology, "api.facts"),
+                self->facts_endpoint, sizeof self->facts_endpoint) != 0)
+        return -1;
+    const char *streams[] = {"registry.facts", "rules.facts", "executor.facts"};
+    for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
+        if (zsock_connect (self->xsub, "%s",
+                           bus_topology_connect (topology, streams[i])) == -1) {
+            zsys_error ("api: cannot connect to %s (%s)", streams[i],
+                        bus_topology_connect (topology, streams[i]));
+            return -1;
+        }
+
+    for (int owner = 0; owner < S_OWNERS; owner++) {
+        char name[64];
+        snprintf (name, sizeof name, "%s.query", s_owner_names[owner]);
+        self->owners[owner] = zsock_new (ZMQ_DEALER);
+        if (!self->owners[owner])
+            return -1;
+        zsock_set_linger (self->owners[owner], 0);
+        zsock_set_sndhwm (self->owners[owner], 10000);
+        zmq_setsockopt (zsock_resolve (self->owners[owner]), ZMQ_MAXMSGSIZE, &max,
+                        sizeof max);
+        if (zsock_connect (self->owners[owner], "%s",
+                           bus_topology_connect (topology, name)) == -1) {
+            zsys_error ("api: cannot connect to %s (%s)", name,
+                        bus_topology_connect (topology, name));
+            return -1;
+        }
+    }
+
+    bus_link_config_t link_config;
+    actor_link_config (config, &link_config);
+    link_config.send_timeout_ms = 0; //  never block the api: a full link is unavailable
+    self->registry_link = bus_link_new (
+        bus_topology_connect (topology, "registry.commands"), self->source, &link_config);
+    self->rules_link = bus_link_new (bus_topology_connect (topology, "rules.commands"),
+                                     self->source, &link_config);
+    if (!self->registry_link || !self->rules_link) {
+        zsys_error ("api: cannot connect to registry.commands / rules.commands");
+        return -1;
+    }
+    bus_link_set_ack_handler (self->registry_link, s_on_ack, self);
+    bus_link_set_ack_handler (self->rules_link, s_on_ack, self);
+    bus_link_set_reject_handler (self->registry_link, s_on_reject, self);
+    bus_link_set_reject_handler (self->rules_link, s_on_reject, self);
+    zsys_info ("api: requests on %s, facts on %s", self->endpoint, self->facts_endpoint);
+    return 0;
+}
+
+static void
+s_handle_pipe (s_api_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "STATUS")) {
+        json_t *status = json_pack (
+            "{s:I, s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)self->requests,
+            "replies", (json_int_t)self->replies, "errors", (json_int_t)self->errors,
+            "malformed", (json_int_t)self->malformed, "pending",
+            (json_int_t)zhashx_size (self->pending), "facts_forwarded",
+            (json_int_t)self->forwarded_facts);
+        actor_reply_json (self->pipe, &status);
+    } else if (streq (command, "ENDPOINTS"))
+        zstr_sendx (self->pipe, self->endpoint, self->facts_endpoint, NULL);
+    else
+        zsys_warning ("api: unknown pipe command '%s'", command);
+    zstr_free (&command);
+}
+
+void
+api_actor (zsock_t *pipe, void *args)
+{
+    s_api_t self_ = {.pipe = pipe};
+    s_api_t *self = &self_;
+    if (!args || s_start (self, (const actor_config_t *)args) != 0) {
+        s_destroy (self);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    while (!self->terminated) {
+        zmq_pollitem_t items[] = {
+            {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->front), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->xsub), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->xpub), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (bus_link_sock (self->registry_link)), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (bus_link_sock (self->rules_link)), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->owners[S_REGISTRY]), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->owners[S_RULES]), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->owners[S_EXECUTOR]), 0, ZMQ_POLLIN, 0},
+        };
+        int timeout = bus_link_timeout (self->registry_link);
+        int t = bus_link_timeout (self->rules_link);
+        if (t >= 0 && (timeout < 0 || t < timeout))
+            timeout = t;
+        t = s_next_deadline (self);
+        if (t >= 0 && (timeout < 0 || t < timeout))
+            timeout = t;
+        if (zmq_poll (items, 9, timeout < 0 ? 1000 : timeout) == -1 &&
+            zmq_errno () == ETERM)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            s_handle_pipe (self);
+        if (self->terminated)
+            break;
+        if (items[2].revents & ZMQ_POLLIN)
+            s_forward (zsock_resolve (self->xsub), zsock_resolve (self->xpub),
+                       &self->forwarded_facts);
+        if (items[3].revents & ZMQ_POLLIN)
+            s_forward (zsock_resolve (self->xpub), zsock_resolve (self->xsub), NULL);
+        if (items[4].revents & ZMQ_POLLIN)
+            bus_link_handle (self->registry_link);
+        if (items[5].revents & ZMQ_POLLIN)
+            bus_link_handle (self->rules_link);
+        for (int owner = 0; owner < S_OWNERS; owner++)
+            if (items[6 + owner].revents & ZMQ_POLLIN)
+                s_handle_owner (self, owner);
+        if (items[1].revents & ZMQ_POLLIN)
+            s_handle_front (self);
+        s_expire (self);
+        bus_link_tick (self->registry_link);
+        bus_link_tick (self->rules_link);
+    }
+    s_destroy (self);
+}
