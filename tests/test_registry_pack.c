@@ -206,3 +206,78 @@ Test (registry_pack, put_and_delete_rule)
     zlist_destroy (&errors);
     registry_catalog_destroy (&catalog);
 }
+
+Test (registry_pack, policies_load_with_defaults_and_errors_name_the_line)
+{
+    s_write ("ops/pack.yaml", "ref: ops\nname: ops\nversion: 1.0.0\n");
+    s_write ("ops/actions/deploy.yaml", "name: deploy\nrunner_type: noop\n"
+                                        "parameters:\n  env:\n    type: string\n");
+    s_write ("ops/policies/deploy.concurrency.yaml",
+             "name: deploy.concurrency\nresource_ref: ops.deploy\n"
+             "policy_type: action.concurrency\nparameters:\n  threshold: 3\n");
+    s_write ("ops/policies/by_env.yaml",
+             "name: by_env\nresource_ref: ops.deploy\nenabled: false\n"
+             "policy_type: action.concurrency.attr\nparameters:\n  threshold: 1\n"
+             "  attributes: [env]\n  action: cancel\n");
+    s_write ("ops/policies/rate.yaml",
+             "name: rate\nresource_ref: ops.deploy\npolicy_type: action.ratelimit\n"
+             "parameters:\n  max: 10\n  window_seconds: 60\n");
+    s_write ("ops/policies/retry.yaml",
+             "name: retry\nresource_ref: ops.deploy\npolicy_type: action.retry\n"
+             "parameters:\n  retry_on: timeout\n  max_retry_count: 3\n  delay: 2\n"
+             "  backoff: exponential\n");
+    s_write ("ops/policies/bad_type.yaml", "name: bad_type\n"              // 1
+                                           "resource_ref: ops.deploy\n"    // 2
+                                           "policy_type: action.speed\n"); // 3
+    s_write ("ops/policies/bad_threshold.yaml", "name: bad_threshold\n"
+                                                "resource_ref: ops.deploy\n"
+                                                "policy_type: action.concurrency\n"
+                                                "parameters:\n"      // 4
+                                                "  threshold: 0\n"); // 5
+    s_write ("ops/policies/bad_param.yaml", "name: bad_param\nresource_ref: ops.deploy\n"
+                                            "policy_type: action.retry\nparameters:\n"
+                                            "  retries: 3\n"); // 5
+    s_write ("ops/policies/bad_action.yaml", "name: bad_action\n"
+                                             "resource_ref: ops.nothing\n" // 2
+                                             "policy_type: action.timeout\n"
+                                             "parameters:\n  timeout: 5\n");
+    s_write ("ops/policies/no_threshold.yaml",
+             "name: no_threshold\nresource_ref: ops.deploy\n"
+             "policy_type: action.concurrency\n");
+    registry_catalog_t *catalog = registry_catalog_new ();
+    zlist_t *errors = zlist_new ();
+    zlist_autofree (errors);
+    cr_assert_eq (registry_catalog_load_dir (catalog, s_root, errors), 1);
+    const json_t *policies = registry_catalog_policies (catalog);
+    cr_expect_eq (json_object_size (policies), 4, "%s", s_dump_errors (errors));
+    const json_t *concurrency = json_object_get (policies, "ops.deploy.concurrency");
+    cr_assert_not_null (concurrency);
+    const json_t *params = json_object_get (concurrency, "parameters");
+    cr_expect_eq (json_integer_value (json_object_get (params, "threshold")), 3);
+    cr_expect_str_eq (json_string_value (json_object_get (params, "action")), "delay");
+    cr_expect_eq (json_integer_value (json_object_get (params, "max_queue")), 10000);
+    cr_expect_eq (json_integer_value (json_object_get (params, "queue_timeout")), 3600);
+    cr_expect (json_is_true (json_object_get (concurrency, "enabled")));
+    const json_t *by_env = json_object_get (policies, "ops.by_env");
+    cr_expect (json_is_false (json_object_get (by_env, "enabled")));
+    cr_expect_str_eq (
+        json_string_value (json_array_get (
+            json_object_get (json_object_get (by_env, "parameters"), "attributes"), 0)),
+        "env");
+    const json_t *retry =
+        json_object_get (json_object_get (policies, "ops.retry"), "parameters");
+    cr_expect_str_eq (json_string_value (json_object_get (retry, "backoff")),
+                      "exponential");
+    const char *expect[] = {
+        "policies/bad_type.yaml:3: policy_type: unknown policy type \"action.speed\"",
+        "policies/bad_threshold.yaml:5: parameters.threshold: 0:",
+        "policies/bad_param.yaml:5: parameters.retries: not a parameter of action.retry",
+        "policies/bad_action.yaml:2: resource_ref: unknown action \"ops.nothing\"",
+        "policies/no_threshold.yaml:",
+    };
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
+        cr_expect (s_has_error (errors, expect[i]), "missing error '%s' in:\n%s",
+                   expect[i], s_dump_errors (errors));
+    zlist_destroy (&errors);
+    registry_catalog_destroy (&catalog);
+}

@@ -366,7 +366,8 @@ s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool de
         }
     } else if (strncmp (type, "api.pack.", 9) == 0 ||
                strncmp (type, "api.action.", 11) == 0 ||
-               strncmp (type, "api.trigger.", 12) == 0 || streq (type, "api.rule.list") ||
+               strncmp (type, "api.trigger.", 12) == 0 ||
+               strncmp (type, "api.policy.", 11) == 0 || streq (type, "api.rule.list") ||
                streq (type, "api.rule.get"))
         s_forward_query (self, S_REGISTRY, request, identity, delimiter, NULL);
     else if (streq (type, "api.rule.create")) {

@@ -16,8 +16,8 @@
 #include <inttypes.h>
 #include <unistd.h>
 
-#define S_KINDS 4
-static const char *s_kinds[S_KINDS] = {"pack", "trigger", "action", "rule"};
+#define S_KINDS 5
+static const char *s_kinds[S_KINDS] = {"pack", "trigger", "action", "rule", "policy"};
 
 typedef struct {
     zsock_t *pipe;
@@ -50,6 +50,8 @@ s_all (s_registry_t *self, const char *kind)
         return registry_catalog_triggers (self->catalog);
     if (streq (kind, "action"))
         return registry_catalog_actions (self->catalog);
+    if (streq (kind, "policy"))
+        return registry_catalog_policies (self->catalog);
     return registry_catalog_rules (self->catalog);
 }
 
@@ -377,7 +379,7 @@ s_handle_pipe (s_registry_t *self)
 static const char *
 s_query_kind (const char *type, const char **verb)
 {
-    static const char *kinds[] = {"pack", "action", "trigger", "rule"};
+    static const char *kinds[] = {"pack", "action", "trigger", "rule", "policy"};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         size_t n = strlen (kinds[i]);
         if (strncmp (type, "api.", 4) == 0 && strncmp (type + 4, kinds[i], n) == 0 &&
@@ -397,7 +399,7 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
     const char *kind = s_query_kind (type, &verb);
     if (streq (type, "api.status")) {
         answer->result = json_pack (
-            "{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "up", 1, "packs",
+            "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "up", 1, "packs",
             (json_int_t)json_object_size (registry_catalog_packs (self->catalog)),
             "actions",
             (json_int_t)json_object_size (registry_catalog_actions (self->catalog)),
@@ -405,6 +407,8 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
             (json_int_t)json_object_size (registry_catalog_triggers (self->catalog)),
             "rules",
             (json_int_t)json_object_size (registry_catalog_rules (self->catalog)),
+            "policies",
+            (json_int_t)json_object_size (registry_catalog_policies (self->catalog)),
             "load_errors", (json_int_t)zlist_size (self->errors), "store_bytes",
             (json_int_t)store_used_size (self->store));
         return;

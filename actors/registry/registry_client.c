@@ -35,7 +35,7 @@ struct _registry_client_t {
     msgpack_sbuffer buffer;
 };
 
-static const char *s_kinds[] = {"pack", "trigger", "action", "rule"};
+static const char *s_kinds[] = {"pack", "trigger", "action", "rule", "policy"};
 
 static json_t *
 s_empty_cache (void)
