@@ -76,8 +76,9 @@ actor_query_new (const char *endpoint, const char *source)
         actor_query_destroy (&self);
         return NULL;
     }
-    const char *last = zsock_last_endpoint (self->router);
+    char *last = zsock_last_endpoint (self->router);
     snprintf (self->endpoint, sizeof self->endpoint, "%s", last ? last : endpoint);
+    zstr_free (&last);
     return self;
 }
 

@@ -552,6 +552,13 @@ bus_link_peer_alive (bus_link_t *self)
     return self->state == PEER_ALIVE;
 }
 
+int64_t
+bus_link_last_heard_usec (bus_link_t *self)
+{
+    assert (self);
+    return proto_now_usec () - (zclock_mono () - self->last_heard) * 1000;
+}
+
 size_t
 bus_link_unacked (bus_link_t *self)
 {

@@ -111,6 +111,8 @@ int bus_link_timeout (bus_link_t *self);
 int bus_link_flush (bus_link_t *self, int timeout_ms);
 
 bool bus_link_peer_alive (bus_link_t *self);
+//  When the peer was last heard from (wall clock, µs since the epoch).
+int64_t bus_link_last_heard_usec (bus_link_t *self);
 size_t bus_link_unacked (bus_link_t *self);
 uint64_t bus_link_sent (bus_link_t *self);   //  commands sent (first time)
 uint64_t bus_link_resent (bus_link_t *self); //  resends

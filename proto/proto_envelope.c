@@ -571,6 +571,24 @@ proto_envelope_set_payload (proto_envelope_t *self, const void *data, size_t siz
                                 "payload: expected a map, got a %s at offset 0",
                                 proto_format_name (*(const uint8_t *)data));
 
+    return proto_envelope_set_payload_packed (self, data, size) == 0
+               ? PROTO_OK
+               : proto_error_set (error, PROTO_ERR_NOMEM, 0,
+                                  "payload: out of memory copying %zu bytes", size);
+}
+
+int
+proto_envelope_set_payload_packed (proto_envelope_t *self, const void *data, size_t size)
+{
+    assert (self);
+    assert (data && size > 0);
+#ifndef NDEBUG
+    //  Debug builds check the promise the caller makes
+    assert (proto_msgpack_validate (data, size, PROTO_MAX_DEPTH - 1, "payload", NULL) ==
+                PROTO_OK &&
+            ((*(const uint8_t *)data & 0xf0) == 0x80 || *(const uint8_t *)data == 0xde ||
+             *(const uint8_t *)data == 0xdf));
+#endif
     if (size <= self->tail_size) {
         memmove (self->tail, data, size); //  data may be our own payload
         free (self->payload_heap);
@@ -579,8 +597,7 @@ proto_envelope_set_payload (proto_envelope_t *self, const void *data, size_t siz
     } else {
         uint8_t *copy = (uint8_t *)malloc (size);
         if (!copy)
-            return proto_error_set (error, PROTO_ERR_NOMEM, 0,
-                                    "payload: out of memory copying %zu bytes", size);
+            return -1;
         memcpy (copy, data, size);
         free (self->payload_heap);
         self->payload_heap = copy;
@@ -590,7 +607,7 @@ proto_envelope_set_payload (proto_envelope_t *self, const void *data, size_t siz
     msgpack_unpacked_destroy (&self->unpacked);
     msgpack_unpacked_init (&self->unpacked);
     self->unpacked_ok = false;
-    return PROTO_OK;
+    return 0;
 }
 
 const msgpack_object *

@@ -133,6 +133,14 @@ const uint8_t *proto_envelope_payload (const proto_envelope_t *self, size_t *siz
 proto_code_t proto_envelope_set_payload (proto_envelope_t *self, const void *data,
                                          size_t size, proto_error_t *error);
 
+//  The same for a map this process packed itself with msgpack_pack_* (string
+//  keys, no duplicates, depth below PROTO_MAX_DEPTH): copied without being
+//  validated again (debug builds assert it). For an actor's hot path only;
+//  bytes from outside go through proto_envelope_set_payload. 0, or -1 when
+//  out of memory.
+int proto_envelope_set_payload_packed (proto_envelope_t *self, const void *data,
+                                       size_t size);
+
 //  The payload as a msgpack object (type MSGPACK_OBJECT_MAP), unpacked on
 //  first use into a zone the envelope owns. Valid until the payload changes
 //  or the envelope is destroyed.

@@ -300,6 +300,122 @@ proto_json_from_msgpack (const msgpack_object *obj, const char *path,
 }
 
 //  ---------------------------------------------------------------------------
+//  Has it a JSON form? The same verdicts as s_from_msgpack, no allocation
+//  (duplicate keys are not looked for: received payloads were validated).
+
+static bool
+s_utf8_ok (const uint8_t *text, size_t size)
+{
+    size_t i = 0;
+    while (i < size) {
+        uint8_t c = text[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t extra;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            extra = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            extra = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            extra = 3;
+            cp = c & 0x07;
+        } else
+            return false;
+        if (size - i <= extra)
+            return false;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((text[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (text[i + k] & 0x3f);
+        }
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+static proto_code_t
+s_check (s_ctx_t *ctx, const msgpack_object *obj, int depth)
+{
+    switch (obj->type) {
+        case MSGPACK_OBJECT_NIL:
+        case MSGPACK_OBJECT_BOOLEAN:
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        case MSGPACK_OBJECT_BIN:
+            return PROTO_OK;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+            return obj->via.u64 > INT64_MAX
+                       ? s_ctx_fail (ctx, PROTO_ERR_JSON,
+                                     "unsigned integer exceeds INT64_MAX: no JSON form")
+                       : PROTO_OK;
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            return isfinite (obj->via.f64)
+                       ? PROTO_OK
+                       : s_ctx_fail (ctx, PROTO_ERR_JSON,
+                                     "NaN or infinity has no JSON form");
+        case MSGPACK_OBJECT_STR:
+            return s_utf8_ok ((const uint8_t *)obj->via.str.ptr, obj->via.str.size)
+                       ? PROTO_OK
+                       : s_ctx_fail (ctx, PROTO_ERR_JSON, "str is not valid UTF-8");
+        case MSGPACK_OBJECT_ARRAY:
+        case MSGPACK_OBJECT_MAP:
+            if (depth >= PROTO_MAX_DEPTH)
+                return s_ctx_fail (ctx, PROTO_ERR_TOO_DEEP,
+                                   "nests deeper than the limit");
+            if (obj->type == MSGPACK_OBJECT_ARRAY) {
+                for (uint32_t i = 0; i < obj->via.array.size; i++) {
+                    proto_code_t rc = s_check (ctx, &obj->via.array.ptr[i], depth + 1);
+                    if (rc != PROTO_OK)
+                        return rc;
+                }
+                return PROTO_OK;
+            }
+            {
+                const msgpack_object_map *map = &obj->via.map;
+                if (map->size == 1 && map->ptr[0].key.type == MSGPACK_OBJECT_STR &&
+                    map->ptr[0].key.via.str.size == 4 &&
+                    memcmp (map->ptr[0].key.via.str.ptr, S_BIN_KEY, 4) == 0 &&
+                    map->ptr[0].val.type == MSGPACK_OBJECT_STR)
+                    return s_ctx_fail (
+                        ctx, PROTO_ERR_JSON,
+                        "a map whose only key is \"$bin\" with a str value "
+                        "is reserved for bin values in JSON");
+                for (uint32_t i = 0; i < map->size; i++) {
+                    const msgpack_object *key = &map->ptr[i].key;
+                    if (key->type != MSGPACK_OBJECT_STR ||
+                        !s_utf8_ok ((const uint8_t *)key->via.str.ptr, key->via.str.size))
+                        return s_ctx_fail (ctx, PROTO_ERR_JSON,
+                                           "map key is not a UTF-8 str");
+                    proto_code_t rc = s_check (ctx, &map->ptr[i].val, depth + 1);
+                    if (rc != PROTO_OK)
+                        return rc;
+                }
+                return PROTO_OK;
+            }
+        default:
+            return s_ctx_fail (ctx, PROTO_ERR_JSON, "ext has no JSON form");
+    }
+}
+
+proto_code_t
+proto_json_check (const msgpack_object *obj, const char *path, proto_error_t *error)
+{
+    s_ctx_t ctx;
+    s_ctx_init (&ctx, path, error);
+    if (!obj)
+        return s_ctx_fail (&ctx, PROTO_ERR_JSON, "no value");
+    return s_check (&ctx, obj, 0);
+}
+
+//  ---------------------------------------------------------------------------
 //  JSON -> msgpack
 
 static proto_code_t s_to_msgpack (s_ctx_t *ctx, const json_t *value, msgpack_packer *pk,

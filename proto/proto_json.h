@@ -25,6 +25,13 @@ extern "C" {
 json_t *proto_json_from_msgpack (const msgpack_object *obj, const char *path,
                                  proto_error_t *error);
 
+//  Whether a msgpack object has a JSON form (what proto_json_from_msgpack
+//  would refuse, this refuses), without converting it. PROTO_OK or a code,
+//  `error` filled. Duplicate keys are not looked for (decoded frames have
+//  none).
+proto_code_t proto_json_check (const msgpack_object *obj, const char *path,
+                               proto_error_t *error);
+
 //  Pack a JSON value as msgpack. Depth is limited to PROTO_MAX_DEPTH.
 //  Returns PROTO_OK or an error code, filling `error` if given.
 proto_code_t proto_json_to_msgpack (const json_t *value, msgpack_packer *packer,

@@ -522,11 +522,16 @@ Test (rules_actor, criteria_false_no_enforcement)
         json_string_value (json_object_get (json_array_get (s_fx.commands, 0), "event")),
         second);
     cr_assert_eq (s_facts_count ("enforcement.created", event), 0);
-    //  An unknown trigger type: stored, no enforcement
+    //  An unknown trigger type: refused (not_found), nothing stored
     char third[PROTO_UUID_STR_SIZE];
+    s_fx.reject_code[0] = 0;
     s_send (s_fx.sender, s_event ("\"t.nobody\"", NULL, "{}", third));
-    WAIT_FOR (s_facts_count ("event.created", third) == 1, NULL);
-    cr_assert_eq (s_status_int ("events"), 3);
+    WAIT_FOR (s_fx.reject_code[0], NULL);
+    cr_assert_str_eq (s_fx.reject_code, "not_found");
+    cr_assert (strstr (s_fx.reject_message, "t.nobody"), "message: %s",
+               s_fx.reject_message);
+    cr_assert_eq (s_facts_count ("event.created", third), 0);
+    cr_assert_eq (s_status_int ("events"), 2);
     cr_assert_eq (s_status_int ("enforcements"), 1);
 }
 
@@ -554,12 +559,14 @@ Test (rules_actor, timer_parameters_select_the_rule)
     WAIT_FOR (s_facts_count ("event.created", none) == 1, NULL);
     cr_assert_eq (s_status_int ("enforcements"), 1);
 
-    //  No parameters (an external event of that type): every rule of the type
+    //  No parameters (an external event of that type): not a timer's event,
+    //  so no timer rule fires (a client cannot set off every timer rule)
     char any[PROTO_UUID_STR_SIZE];
     s_send (s_fx.sender, s_event ("\"core.st2.IntervalTimer\"", "{}", "{}", any));
-    WAIT_FOR (json_array_size (s_fx.commands) == 3, NULL);
-    cr_assert_eq (s_facts_count ("enforcement.created", any), 2);
-    cr_assert_eq (s_status_int ("enforcements"), 3);
+    WAIT_FOR (s_facts_count ("event.created", any) == 1, NULL);
+    cr_assert_eq (s_facts_count ("enforcement.created", any), 0);
+    cr_assert_eq (s_status_int ("enforcements"), 1);
+    cr_assert_eq (json_array_size (s_fx.commands), 1);
 }
 
 Test (rules_actor, redelivered_event_is_one_event)

@@ -174,8 +174,10 @@ static inline void
 testing_daemon_stop (testing_daemon_t *self)
 {
     int status = testing_daemon_signal (self, SIGTERM, 15000);
-    cr_assert (status >= 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0,
-               "attuned did not stop cleanly (status %d)", status);
+    if (!(status >= 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0)) {
+        char *log = testing_daemon_read_log (self);
+        cr_assert_fail ("attuned did not stop cleanly (status %d):\n%s", status, log);
+    }
 }
 
 //  Kill every daemon still running and remove their directories: the

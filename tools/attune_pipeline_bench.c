@@ -181,7 +181,10 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
                 zmq_pollitem_t items[2] = {
                     {zsock_resolve (bus_sub_sock (sys->sub)), 0, ZMQ_POLLIN, 0},
                     {zsock_resolve (bus_link_sock (sys->link)), 0, ZMQ_POLLIN, 0}};
-                int64_t wait_ms = (due - proto_now_usec ()) / 1000;
+                //  Rounded up: a zero timeout would spin and take a core
+                //  from the actors (an event goes out at most 1 ms late;
+                //  its latency counts from when it actually went out)
+                int64_t wait_ms = (due - proto_now_usec () + 999) / 1000;
                 zmq_poll (items, 2, (long)(wait_ms > 0 ? wait_ms : 0));
                 s_drain (sys, done, count, &seen, 0);
                 bus_link_handle (sys->link);

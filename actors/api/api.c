@@ -364,11 +364,14 @@ s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool de
             } else
                 s_status_part_done (self, status, owner, NULL);
         }
-    } else if (strncmp (type, "api.pack.", 9) == 0 ||
-               strncmp (type, "api.action.", 11) == 0 ||
-               strncmp (type, "api.trigger.", 12) == 0 ||
-               strncmp (type, "api.policy.", 11) == 0 || streq (type, "api.rule.list") ||
-               streq (type, "api.rule.get"))
+    } else if (streq (type, "api.action.queue_stats"))
+        //  Queues and counts are the executor's
+        s_forward_query (self, S_EXECUTOR, request, identity, delimiter, NULL);
+    else if (strncmp (type, "api.pack.", 9) == 0 ||
+             strncmp (type, "api.action.", 11) == 0 ||
+             strncmp (type, "api.trigger.", 12) == 0 ||
+             strncmp (type, "api.policy.", 11) == 0 || streq (type, "api.rule.list") ||
+             streq (type, "api.rule.get"))
         s_forward_query (self, S_REGISTRY, request, identity, delimiter, NULL);
     else if (streq (type, "api.rule.create")) {
         json_t *definition = json_incref (json_object_get (payload, "definition"));
@@ -593,8 +596,9 @@ s_bind (zsock_t *sock, const char *endpoint, char *out, size_t size)
                     zmq_strerror (zmq_errno ()));
         return -1;
     }
-    const char *last = zsock_last_endpoint (sock);
+    char *last = zsock_last_endpoint (sock);
     snprintf (out, size, "%s", last ? last : endpoint);
+    zstr_free (&last);
     return 0;
 }
 

@@ -7,12 +7,15 @@
     cleared when the first command of the batch is seen again (a retry).
 */
 #include "actors/executor/executor.h"
+#include "actors/actor_query.h"
+#include "actors/executor/executor_record.h"
 #include "actors/executor/executor_status.h"
 #include "actors/executor/executor_workers.h"
 #include "actors/registry/registry_client.h"
 #include "actors/registry/registry_params.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
+#include "proto/proto_json.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -35,6 +38,7 @@ typedef struct {
     s_effect_kind_t kind;
     char type[48];      //  fact type
     json_t *payload;    //  fact payload / worker registration
+    proto_envelope_t *envelope; //  fact / dispatch packed by the fast path
     char worker[256];   //  release: worker name
     char id[S_ID_SIZE]; //  wait: execution id
     char runner[32];    //  wait: runner
@@ -70,6 +74,7 @@ typedef struct _s_executor_t {
     store_t *store;
     store_table_t *executions, *by_enforcement, *waiting, *active, *workers_table;
     bus_inbox_t *inbox;
+    actor_query_t *query; //  executor.query: the api's reads and changes
     bus_pub_t *pub;
     registry_client_t *registry;
     executor_workers_t *workers;
@@ -84,6 +89,10 @@ typedef struct _s_executor_t {
     uint64_t first_epoch, first_seq;
     uint64_t created, ignored, duplicates, by_status[EXECUTION_STATUS_COUNT];
     bool terminated;
+    executor_record_t record; //  the record the fast path works on
+    msgpack_sbuffer packed;   //  a record, fact or dispatch being packed
+    msgpack_sbuffer params;   //  parameters, packed once per execution
+    bool record_ready;
 } s_executor_t;
 
 //  ---------------------------------------------------------------------------
@@ -94,6 +103,7 @@ s_effect_destroy (s_effect_t **effect_p)
 {
     if (*effect_p) {
         json_decref ((*effect_p)->payload);
+        proto_envelope_destroy (&(*effect_p)->envelope);
         free (*effect_p);
         *effect_p = NULL;
     }
@@ -126,21 +136,18 @@ s_record_get (store_txn_t *txn, s_executor_t *self, const char *id)
     size_t size;
     if (store_get (txn, self->executions, id, strlen (id), &data, &size) != STORE_OK)
         return NULL;
-    return json_loadb ((const char *)data, size, 0, NULL);
+    return executor_record_decode (data, size);
 }
 
 static int
 s_record_put (store_txn_t *txn, s_executor_t *self, const json_t *record)
 {
     const char *id = json_string_value (json_object_get (record, "id"));
-    char *text = json_dumps (record, JSON_COMPACT);
-    if (!id || !text) {
-        free (text);
+    msgpack_sbuffer_clear (&self->packed);
+    if (!id || proto_json_to_sbuffer (record, &self->packed, NULL) != PROTO_OK)
         return -1;
-    }
-    store_code_t code =
-        store_put (txn, self->executions, id, strlen (id), text, strlen (text));
-    free (text);
+    store_code_t code = store_put (txn, self->executions, id, strlen (id),
+                                   self->packed.data, self->packed.size);
     return code == STORE_OK ? 0 : -1;
 }
 
@@ -271,8 +278,10 @@ s_dispatch (s_executor_t *self, const json_t *record)
 static int
 s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t *info)
 {
-    const char *enforcement =
-        json_string_value (json_object_get (payload, "enforcement"));
+    //  The natural key: the enforcement, or for a manual run "run:<request>"
+    const char *enforcement = json_string_value (json_object_get (payload, "key"));
+    if (!enforcement)
+        enforcement = json_string_value (json_object_get (payload, "enforcement"));
     const char *ref = json_string_value (json_object_get (payload, "action"));
     json_t *given = json_object_get (payload, "parameters");
     if (!enforcement || !*enforcement || strlen (enforcement) > 64 || !ref)
@@ -295,10 +304,12 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
     int64_t now = proto_now_usec ();
     json_t *record =
         json_pack ("{s:s, s:s, s:O, s:O, s:O, s:n, s:I, s:[]}", "id", id, "action", ref,
-                   "enforcement", json_object_get (payload, "enforcement"), "rule",
+                   "enforcement", json_object_get (payload, "enforcement") ?: json_null (), "rule",
                    json_object_get (payload, "rule") ?: json_null (), "event",
                    json_object_get (payload, "event") ?: json_null (), "worker",
                    "requested", (json_int_t)now, "log");
+    if (json_object_get (payload, "parent"))
+        json_object_set (record, "parent", json_object_get (payload, "parent"));
     const json_t *action = registry_client_get (self->registry, "action", ref);
     char reason[512] = "";
     json_t *parameters = NULL;
@@ -438,6 +449,433 @@ s_register (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t
     return code == STORE_OK ? 0 : -1;
 }
 
+//  ---------------------------------------------------------------------------
+//  Fast path: enforcement.create and execution.status from the command's
+//  msgpack straight to the stored record, its facts and its dispatch
+//  (msgpack_pack_* into reused buffers; JSON only for parameters an action's
+//  schema has to check). Same checks, replies and effects as the JSON
+//  handlers above, which the api's changes use.
+
+//  A value of `map` that is a string of at most size - 1 bytes without NUL,
+//  copied into `out`; false otherwise.
+static bool
+s_get_str (const msgpack_object *map, const char *key, char *out, size_t size)
+{
+    const msgpack_object *value = proto_map_get (map, key);
+    if (!value || value->type != MSGPACK_OBJECT_STR || value->via.str.size >= size ||
+        memchr (value->via.str.ptr, 0, value->via.str.size))
+        return false;
+    memcpy (out, value->via.str.ptr, value->via.str.size);
+    out[value->via.str.size] = 0;
+    return true;
+}
+
+static void
+s_pack_field (msgpack_packer *pk, const executor_record_t *record,
+              executor_record_field_t field)
+{
+    const msgpack_object *value = executor_record_get (record, field);
+    if (value)
+        msgpack_pack_object (pk, *value);
+    else
+        msgpack_pack_nil (pk);
+}
+
+static bool
+s_has_secret (const json_t *action)
+{
+    const char *name;
+    json_t *schema;
+    json_object_foreach ((json_t *)json_object_get (action, "parameters"), name, schema)
+    {
+        if (json_is_true (json_object_get (schema, "secret")))
+            return true;
+    }
+    return false;
+}
+
+//  An envelope of `type` with the packed payload in self->packed.
+static proto_envelope_t *
+s_envelope_packed (s_executor_t *self, const char *type)
+{
+    proto_envelope_t *envelope = proto_envelope_new (type, self->source);
+    if (envelope && proto_envelope_set_payload_packed (envelope, self->packed.data,
+                                                       self->packed.size) != 0)
+        proto_envelope_destroy (&envelope);
+    if (!envelope)
+        zsys_error ("executor: cannot build %s: out of memory", type);
+    return envelope;
+}
+
+//  The fact for self->record's current status (parameters masked), as an
+//  envelope; `type` gets its type.
+static proto_envelope_t *
+s_fact_envelope (s_executor_t *self, const json_t *action, char *type, size_t type_size)
+{
+    const executor_record_t *record = &self->record;
+    char status[32];
+    executor_record_text (record, EXECUTOR_RECORD_STATUS, status, sizeof status);
+    snprintf (type, type_size, "execution.%s", status[0] ? status : "unknown");
+    static const struct {
+        const char *key;
+        executor_record_field_t field;
+    } fields[] = {{"execution", EXECUTOR_RECORD_ID},
+                  {"action", EXECUTOR_RECORD_ACTION},
+                  {"status", EXECUTOR_RECORD_STATUS},
+                  {"worker", EXECUTOR_RECORD_WORKER},
+                  {"enforcement", EXECUTOR_RECORD_ENFORCEMENT},
+                  {"rule", EXECUTOR_RECORD_RULE},
+                  {"event", EXECUTOR_RECORD_EVENT},
+                  {"result", EXECUTOR_RECORD_RESULT},
+                  {"requested", EXECUTOR_RECORD_REQUESTED},
+                  {"started", EXECUTOR_RECORD_STARTED},
+                  {"ended", EXECUTOR_RECORD_ENDED}};
+    msgpack_sbuffer_clear (&self->packed);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
+    size_t count = sizeof fields / sizeof fields[0];
+    msgpack_pack_map (&pk, count + 1);
+    for (size_t i = 0; i < count; i++) {
+        executor_record_pack_str (&pk, fields[i].key);
+        s_pack_field (&pk, record, fields[i].field);
+    }
+    executor_record_pack_str (&pk, "parameters");
+    const msgpack_object *parameters =
+        executor_record_get (record, EXECUTOR_RECORD_PARAMETERS);
+    if (parameters && s_has_secret (action)) {
+        json_t *given = proto_json_from_msgpack (parameters, "parameters", NULL);
+        json_t *masked =
+            registry_params_mask (json_object_get (action, "parameters"), given);
+        proto_code_t code =
+            masked ? proto_json_to_msgpack (masked, &pk, NULL) : PROTO_ERR_JSON;
+        json_decref (given);
+        json_decref (masked);
+        if (code != PROTO_OK) {
+            zsys_error ("executor: cannot mask the parameters of a %s fact", type);
+            return NULL;
+        }
+    } else
+        s_pack_field (&pk, record, EXECUTOR_RECORD_PARAMETERS);
+    return s_envelope_packed (self, type);
+}
+
+static void
+s_fact_packed (s_executor_t *self, const json_t *action)
+{
+    char type[48];
+    proto_envelope_t *fact = s_fact_envelope (self, action, type, sizeof type);
+    if (!fact)
+        return;
+    s_effect_t *effect = s_effect (self, EFFECT_FACT);
+    snprintf (effect->type, sizeof effect->type, "%s", type);
+    effect->envelope = fact;
+}
+
+static void
+s_pack_json_str (msgpack_packer *pk, const json_t *value)
+{
+    executor_record_pack_str (pk, json_string_value (value) ?: "");
+}
+
+//  The execution.dispatch of self->record, as an envelope.
+static proto_envelope_t *
+s_dispatch_envelope (s_executor_t *self, const json_t *action)
+{
+    const executor_record_t *record = &self->record;
+    msgpack_sbuffer_clear (&self->packed);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 4);
+    executor_record_pack_str (&pk, "execution");
+    s_pack_field (&pk, record, EXECUTOR_RECORD_ID);
+    executor_record_pack_str (&pk, "action");
+    msgpack_pack_map (&pk, 5);
+    const msgpack_object *ref = executor_record_get (record, EXECUTOR_RECORD_ACTION);
+    const msgpack_object *runner = executor_record_get (record, EXECUTOR_RECORD_RUNNER);
+    executor_record_pack_str (&pk, "ref");
+    if (ref && ref->type == MSGPACK_OBJECT_STR)
+        msgpack_pack_object (&pk, *ref);
+    else
+        executor_record_pack_str (&pk, "");
+    executor_record_pack_str (&pk, "runner_type");
+    if (runner && runner->type == MSGPACK_OBJECT_STR)
+        msgpack_pack_object (&pk, *runner);
+    else
+        executor_record_pack_str (&pk, "");
+    executor_record_pack_str (&pk, "entry_point");
+    s_pack_json_str (&pk, json_object_get (action, "entry_point"));
+    executor_record_pack_str (&pk, "pack_dir");
+    s_pack_json_str (&pk, json_object_get (action, "pack_dir"));
+    executor_record_pack_str (&pk, "timeout");
+    const json_t *timeout = json_object_get (action, "timeout");
+    if (!timeout || proto_json_to_msgpack (timeout, &pk, NULL) != PROTO_OK)
+        msgpack_pack_nil (&pk);
+    executor_record_pack_str (&pk, "parameters");
+    s_pack_field (&pk, record, EXECUTOR_RECORD_PARAMETERS);
+    executor_record_pack_str (&pk, "secret");
+    size_t secrets = 0;
+    const char *name;
+    json_t *schema;
+    json_object_foreach ((json_t *)json_object_get (action, "parameters"), name, schema)
+    {
+        secrets += json_is_true (json_object_get (schema, "secret"));
+    }
+    msgpack_pack_array (&pk, secrets);
+    json_object_foreach ((json_t *)json_object_get (action, "parameters"), name, schema)
+    {
+        if (json_is_true (json_object_get (schema, "secret")))
+            executor_record_pack_str (&pk, name);
+    }
+    return s_envelope_packed (self, "execution.dispatch");
+}
+
+static void
+s_dispatch_packed (s_executor_t *self, const json_t *action, const char *worker)
+{
+    proto_envelope_t *command = s_dispatch_envelope (self, action);
+    if (!command)
+        return;
+    s_effect_t *effect = s_effect (self, EFFECT_DISPATCH);
+    snprintf (effect->worker, sizeof effect->worker, "%s", worker);
+    effect->envelope = command;
+}
+
+static int
+s_record_store (s_executor_t *self, store_txn_t *txn, const char *id)
+{
+    msgpack_sbuffer_clear (&self->packed);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
+    if (executor_record_pack (&self->record, &pk) != 0)
+        return -1;
+    return store_put (txn, self->executions, id, strlen (id), self->packed.data,
+                      self->packed.size) == STORE_OK
+               ? 0
+               : -1;
+}
+
+static int
+s_enforcement_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *payload,
+                      bus_command_t *info)
+{
+    //  The natural key: the enforcement, or for a manual run "run:<request>"
+    char enforcement[66], ref[256];
+    const msgpack_object *key = proto_map_get (payload, "key");
+    bool keyed = key && key->type == MSGPACK_OBJECT_STR;
+    const msgpack_object *given = proto_map_get (payload, "parameters");
+    if (!(keyed ? s_get_str (payload, "key", enforcement, sizeof enforcement)
+                : s_get_str (payload, "enforcement", enforcement, sizeof enforcement)) ||
+        !*enforcement || strlen (enforcement) > 64 ||
+        !s_get_str (payload, "action", ref, sizeof ref))
+        return bus_command_reject (
+            info, "bad_request",
+            "enforcement.create needs enforcement and action strings");
+    if (given && given->type != MSGPACK_OBJECT_MAP)
+        return bus_command_reject (info, "bad_request", "parameters: expected a map");
+    const void *data;
+    size_t size;
+    if (store_get (txn, self->by_enforcement, enforcement, strlen (enforcement), &data,
+                   &size) == STORE_OK) {
+        self->duplicates++;
+        return 0; //  one execution per enforcement
+    }
+    uint8_t uuid[PROTO_UUID_SIZE];
+    char id[PROTO_UUID_STR_SIZE];
+    proto_uuid_generate (uuid);
+    proto_uuid_format (uuid, id);
+    int64_t now = proto_now_usec ();
+    executor_record_t *record = &self->record;
+    executor_record_clear (record);
+    executor_record_set_str (record, EXECUTOR_RECORD_ID, id);
+    executor_record_set_str (record, EXECUTOR_RECORD_ACTION, ref);
+    static const struct {
+        const char *key;
+        executor_record_field_t field;
+    } copied[] = {{"enforcement", EXECUTOR_RECORD_ENFORCEMENT},
+                  {"rule", EXECUTOR_RECORD_RULE},
+                  {"event", EXECUTOR_RECORD_EVENT}};
+    for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
+        const msgpack_object *value = proto_map_get (payload, copied[i].key);
+        if (value)
+            executor_record_set (record, copied[i].field, value);
+        else
+            executor_record_set_nil (record, copied[i].field);
+    }
+    executor_record_set_nil (record, EXECUTOR_RECORD_WORKER);
+    executor_record_set_int (record, EXECUTOR_RECORD_REQUESTED, now);
+    const msgpack_object *parent = proto_map_get (payload, "parent");
+    if (parent)
+        executor_record_set_extra (record, "parent", parent);
+
+    const json_t *action = registry_client_get (self->registry, "action", ref);
+    char reason[512] = "";
+    const json_t *schema = json_object_get (action, "parameters");
+    bool checked = false;
+    msgpack_sbuffer_clear (&self->params);
+    if (!action)
+        snprintf (reason, sizeof reason, "action '%s' does not exist", ref);
+    else if (json_is_false (json_object_get (action, "enabled")))
+        snprintf (reason, sizeof reason, "action '%s' is disabled", ref);
+    else if ((!given || given->via.map.size == 0) &&
+             (!json_is_object (schema) || json_object_size (schema) == 0)) {
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &self->params, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 0); //  nothing to check, nothing to default
+        checked = true;
+    } else {
+        json_t *given_json =
+            given ? proto_json_from_msgpack (given, "parameters", NULL) : NULL;
+        json_t *parameters =
+            registry_params_apply (schema, given_json, reason, sizeof reason);
+        checked = parameters &&
+                  proto_json_to_sbuffer (parameters, &self->params, NULL) == PROTO_OK;
+        if (parameters && !checked)
+            snprintf (reason, sizeof reason, "parameters: cannot be packed");
+        json_decref (parameters);
+        json_decref (given_json);
+    }
+    const char *runner = json_string_value (json_object_get (action, "runner_type"));
+    executor_record_set_str (record, EXECUTOR_RECORD_RUNNER, runner ? runner : "");
+    if (checked)
+        executor_record_set_packed (record, EXECUTOR_RECORD_PARAMETERS, self->params.data,
+                                    self->params.size);
+    else if (given)
+        executor_record_set (record, EXECUTOR_RECORD_PARAMETERS, given);
+    else {
+        msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
+        executor_record_set (record, EXECUTOR_RECORD_PARAMETERS, &empty);
+    }
+    executor_record_set_status (record, execution_status_name (EXECUTION_REQUESTED), now);
+    s_fact_packed (self, action);
+    int rc = 0;
+    if (!checked) {
+        executor_record_set_status (record, execution_status_name (EXECUTION_FAILED),
+                                    now);
+        executor_record_set_int (record, EXECUTOR_RECORD_ENDED, now);
+        msgpack_sbuffer_clear (&self->packed);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 1);
+        executor_record_pack_str (&pk, "error");
+        executor_record_pack_str (&pk, reason);
+        if (executor_record_set_packed (record, EXECUTOR_RECORD_RESULT, self->packed.data,
+                                        self->packed.size) != 0)
+            rc = -1;
+        s_fact_packed (self, action);
+    } else {
+        //  Nothing waiting ahead of it and a worker free: scheduled in this
+        //  same transaction (one commit, not two); otherwise it waits in
+        //  arrival order.
+        executor_worker_t *worker =
+            zlistx_size (self->queue) == 0 && !self->queued_in_batch
+                ? executor_workers_pick (self->workers, runner ? runner : "")
+                : NULL;
+        if (store_put (txn, self->active, id, strlen (id), "", 0) != STORE_OK)
+            rc = -1;
+        if (worker) {
+            executor_workers_acquire (self->workers, worker);
+            s_effect_t *acquired = s_effect (self, EFFECT_ACQUIRED);
+            snprintf (acquired->worker, sizeof acquired->worker, "%s", worker->name);
+            snprintf (acquired->id, sizeof acquired->id, "%s", id);
+            executor_record_set_status (record,
+                                        execution_status_name (EXECUTION_SCHEDULED), now);
+            executor_record_set_str (record, EXECUTOR_RECORD_WORKER, worker->name);
+            s_fact_packed (self, action);
+            s_dispatch_packed (self, action, worker->name);
+        } else {
+            uint64_t wait_key = 0;
+            if (store_insert (txn, self->waiting, id, strlen (id), &wait_key) != STORE_OK)
+                rc = -1;
+            s_effect_t *effect = s_effect (self, EFFECT_WAIT);
+            snprintf (effect->id, sizeof effect->id, "%s", id);
+            snprintf (effect->runner, sizeof effect->runner, "%s", runner ? runner : "");
+            effect->key = wait_key;
+            self->queued_in_batch = true;
+        }
+    }
+    if (rc == 0 && (s_record_store (self, txn, id) != 0 ||
+                    store_put (txn, self->by_enforcement, enforcement,
+                               strlen (enforcement), id, strlen (id)) != STORE_OK))
+        rc = -1;
+    return rc;
+}
+
+static int
+s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *payload,
+                 bus_command_t *info)
+{
+    char id[S_ID_SIZE], name[32], worker[256];
+    bool have_id = s_get_str (payload, "execution", id, sizeof id);
+    int status = s_get_str (payload, "status", name, sizeof name)
+                     ? execution_status_parse (name)
+                     : -1;
+    const msgpack_object *given_worker = proto_map_get (payload, "worker");
+    bool have_worker = given_worker && given_worker->type == MSGPACK_OBJECT_STR;
+    //  A name longer than any worker's matches none
+    bool worker_fits =
+        have_worker && s_get_str (payload, "worker", worker, sizeof worker);
+    if (!have_id || status < 0)
+        return bus_command_reject (info, "bad_request",
+                                   "execution.status needs execution and a known status");
+    const void *data;
+    size_t size;
+    if (store_get (txn, self->executions, id, strlen (id), &data, &size) != STORE_OK ||
+        executor_record_read (&self->record, data, size) != 0) {
+        self->ignored++;
+        return 0;
+    }
+    executor_record_t *record = &self->record;
+    char current_name[32], assigned[256];
+    int current = execution_status_parse (executor_record_text (
+        record, EXECUTOR_RECORD_STATUS, current_name, sizeof current_name));
+    const msgpack_object *assigned_value =
+        executor_record_get (record, EXECUTOR_RECORD_WORKER);
+    bool has_assigned = assigned_value && assigned_value->type == MSGPACK_OBJECT_STR;
+    executor_record_text (record, EXECUTOR_RECORD_WORKER, assigned, sizeof assigned);
+    //  Only the worker it was given to may report on it (a late report from a
+    //  worker it was taken from changes nothing)
+    if (current < 0 || !execution_status_allowed ((execution_status_t)current, status) ||
+        (have_worker && has_assigned && (!worker_fits || !streq (worker, assigned)))) {
+        self->ignored++;
+        return 0;
+    }
+    int64_t now = proto_now_usec ();
+    executor_record_set_status (record,
+                                execution_status_name ((execution_status_t)status), now);
+    if (status == EXECUTION_RUNNING)
+        executor_record_set_int (record, EXECUTOR_RECORD_STARTED, now);
+    if (execution_status_terminal ((execution_status_t)status)) {
+        const msgpack_object *started =
+            executor_record_get (record, EXECUTOR_RECORD_STARTED);
+        if (!started || (started->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                         started->type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
+            executor_record_set_int (record, EXECUTOR_RECORD_STARTED, now);
+        executor_record_set_int (record, EXECUTOR_RECORD_ENDED, now);
+        const msgpack_object *result = proto_map_get (payload, "result");
+        if (result)
+            executor_record_set (record, EXECUTOR_RECORD_RESULT, result);
+        else
+            executor_record_set_nil (record, EXECUTOR_RECORD_RESULT);
+        store_del (txn, self->active, id, strlen (id));
+        if (has_assigned) {
+            s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
+            snprintf (effect->worker, sizeof effect->worker, "%s", assigned);
+            snprintf (effect->id, sizeof effect->id, "%s", id);
+        }
+    } else {
+        s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
+        effect->worker[0] = 0; //  status change only: update the memory mirror
+        snprintf (effect->id, sizeof effect->id, "%s", id);
+        snprintf (effect->runner, sizeof effect->runner, "%d", status);
+    }
+    char ref[512];
+    const json_t *action = registry_client_get (
+        self->registry, "action",
+        executor_record_text (record, EXECUTOR_RECORD_ACTION, ref, sizeof ref));
+    s_fact_packed (self, action);
+    return s_record_store (self, txn, id);
+}
+
 static int
 s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                   bus_command_t *info)
@@ -456,6 +894,17 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
     }
     const char *type = proto_envelope_type (command);
     proto_error_t error;
+    bool create = streq (type, "enforcement.create");
+    if (create || streq (type, "execution.status")) {
+        //  The hot path, without JSON (the same checks and replies)
+        const msgpack_object *object = proto_envelope_payload_object (command);
+        if (!object)
+            return bus_command_reject (info, "bad_request", "payload: out of memory");
+        if (proto_json_check (object, "payload", &error) != PROTO_OK)
+            return bus_command_reject (info, "bad_request", "payload: %s", error.message);
+        return create ? s_enforcement_packed (self, txn, object, info)
+                      : s_status_packed (self, txn, object, info);
+    }
     json_t *payload = proto_envelope_payload_json (command, &error);
     if (!payload)
         return bus_command_reject (info, "bad_request", "payload: %s", error.message);
@@ -485,7 +934,10 @@ s_apply_effects (s_executor_t *self)
     while ((effect = (s_effect_t *)zlist_pop (self->effects))) {
         switch (effect->kind) {
             case EFFECT_FACT: {
-                s_publish (self, effect->type, effect->payload);
+                if (effect->envelope)
+                    bus_pub_send (self->pub, effect->envelope);
+                else
+                    s_publish (self, effect->type, effect->payload);
                 int status =
                     execution_status_parse (effect->type + strlen ("execution."));
                 if (status >= 0)
@@ -528,7 +980,15 @@ s_apply_effects (s_executor_t *self)
                 break;
             }
             case EFFECT_DISPATCH:
-                s_dispatch (self, effect->payload);
+                if (effect->envelope) {
+                    s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, effect->worker);
+                    //  No link: it re-registers and gets it then. Beyond the
+                    //  link's window (1024, above any worker's slots) it waits.
+                    if (wl && bus_link_send (wl->link, &effect->envelope) != 0)
+                        zsys_warning ("executor: dispatch to %s is waiting (link full)",
+                                      effect->worker);
+                } else
+                    s_dispatch (self, effect->payload);
                 break;
         }
         s_effect_destroy (&effect);
@@ -543,7 +1003,8 @@ typedef struct {
     s_wait_t *items[S_SCHEDULE_MAX];
     char workers[S_SCHEDULE_MAX][256];
     size_t count;
-    json_t *records[S_SCHEDULE_MAX];
+    proto_envelope_t *dispatches[S_SCHEDULE_MAX]; //  NULL: not scheduled
+    proto_envelope_t *facts[S_SCHEDULE_MAX];
 } s_plan_t;
 
 static int
@@ -553,26 +1014,35 @@ s_apply_plan (store_txn_t *txn, void *arg)
     s_executor_t *self = plan->self;
     int64_t now = proto_now_usec ();
     for (size_t i = 0; i < plan->count; i++) {
-        json_decref (plan->records[i]); //  a retry starts over
-        plan->records[i] = NULL;
+        proto_envelope_destroy (&plan->dispatches[i]); //  a retry starts over
+        proto_envelope_destroy (&plan->facts[i]);
         s_wait_t *wait = plan->items[i];
-        json_t *record = s_record_get (txn, self, wait->id);
+        const void *data;
+        size_t size;
+        bool found = store_get (txn, self->executions, wait->id, strlen (wait->id), &data,
+                                &size) == STORE_OK &&
+                     executor_record_read (&self->record, data, size) == 0;
         store_del_id (txn, self->waiting, wait->key);
-        if (!record)
+        if (!found)
             continue;
-        int status = execution_status_parse (
-            json_string_value (json_object_get (record, "status")));
-        if (status != EXECUTION_REQUESTED) {
-            json_decref (record);
+        char status[32], ref[512], type[48];
+        if (execution_status_parse (executor_record_text (
+                &self->record, EXECUTOR_RECORD_STATUS, status, sizeof status)) !=
+            EXECUTION_REQUESTED)
             continue;
-        }
-        s_set_status (record, EXECUTION_SCHEDULED, now);
-        json_object_set_new (record, "worker", json_string (plan->workers[i]));
-        if (s_record_put (txn, self, record) != 0) {
-            json_decref (record);
+        executor_record_set_status (&self->record,
+                                    execution_status_name (EXECUTION_SCHEDULED), now);
+        executor_record_set_str (&self->record, EXECUTOR_RECORD_WORKER, plan->workers[i]);
+        if (s_record_store (self, txn, wait->id) != 0)
             return -1;
-        }
-        plan->records[i] = record;
+        const json_t *action = registry_client_get (
+            self->registry, "action",
+            executor_record_text (&self->record, EXECUTOR_RECORD_ACTION, ref,
+                                  sizeof ref));
+        plan->facts[i] = s_fact_envelope (self, action, type, sizeof type);
+        plan->dispatches[i] = s_dispatch_envelope (self, action);
+        if (!plan->dispatches[i])
+            return -1;
     }
     return 0;
 }
@@ -603,7 +1073,7 @@ s_schedule (s_executor_t *self)
     store_code_t code = store_write (self->store, s_apply_plan, plan);
     for (size_t i = 0; i < plan->count; i++) {
         s_wait_t *wait = plan->items[i];
-        if (code != STORE_OK || !plan->records[i]) {
+        if (code != STORE_OK || !plan->dispatches[i]) {
             executor_workers_release (self->workers, plan->workers[i]);
             if (code != STORE_OK)
                 continue; //  stays waiting; tried again next round
@@ -613,10 +1083,20 @@ s_schedule (s_executor_t *self)
                 active->status = EXECUTION_SCHEDULED;
                 snprintf (active->worker, sizeof active->worker, "%s", plan->workers[i]);
             }
-            s_dispatch (self, plan->records[i]);
-            s_fact (self, plan->records[i]);
-            json_decref (plan->records[i]);
+            s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, plan->workers[i]);
+            if (wl && bus_link_send (wl->link, &plan->dispatches[i]) != 0)
+                zsys_warning ("executor: dispatch to %s is waiting (link full)",
+                              plan->workers[i]);
+            if (plan->facts[i]) {
+                s_effect_t *effect = s_effect (self, EFFECT_FACT);
+                snprintf (effect->type, sizeof effect->type, "execution.%s",
+                          execution_status_name (EXECUTION_SCHEDULED));
+                effect->envelope = plan->facts[i];
+                plan->facts[i] = NULL;
+            }
         }
+        proto_envelope_destroy (&plan->dispatches[i]);
+        proto_envelope_destroy (&plan->facts[i]);
         void *handle = zlistx_find (self->queue, wait);
         if (handle)
             zlistx_delete (self->queue, handle);
@@ -867,6 +1347,421 @@ s_apply_worker (s_executor_t *self, json_t *payload)
 }
 
 //  ---------------------------------------------------------------------------
+//  API requests (executor.query): reads, and the changes people make (run,
+//  cancel, re-run). Changes are written in their own transaction and
+//  answered after the commit; each is idempotent by request id.
+
+#define S_LIST_DEFAULT 50
+#define S_LIST_MAX     1000
+#define S_SCAN_MAX     200000 //  records examined per list request, at most
+
+//  A stored record as the api shows it: secret parameters masked; `brief`
+//  (lists) leaves out result and log. Takes the record.
+static json_t *
+s_record_public (s_executor_t *self, json_t *record, bool brief)
+{
+    const json_t *action = registry_client_get (
+        self->registry, "action", json_string_value (json_object_get (record, "action")));
+    json_object_set_new (record, "parameters",
+                         registry_params_mask (json_object_get (action, "parameters"),
+                                               json_object_get (record, "parameters")));
+    if (!json_object_get (record, "parent"))
+        json_object_set_new (record, "parent", json_null ());
+    if (brief) {
+        json_object_del (record, "result");
+        json_object_del (record, "log");
+    }
+    return record;
+}
+
+typedef struct {
+    s_executor_t *self;
+    json_t *payload; //  for s_enforcement: key, action, parameters, parent
+    const char *key;
+    char id[S_ID_SIZE]; //  out: the execution
+    char code[32];      //  out: why it was refused
+    char message[512];
+} s_run_t;
+
+static int
+s_apply_run (store_txn_t *txn, void *arg)
+{
+    s_run_t *run = (s_run_t *)arg;
+    s_executor_t *self = run->self;
+    s_effects_clear (self); //  a retry of this transaction starts over
+    self->queued_in_batch = false;
+    run->id[0] = 0;
+    const void *data;
+    size_t size;
+    if (store_get (txn, self->by_enforcement, run->key, strlen (run->key), &data, &size) ==
+        STORE_OK) {
+        snprintf (run->id, sizeof run->id, "%.*s", (int)size, (const char *)data);
+        return 0; //  the same request again: the same execution
+    }
+    bus_command_t info = {.peer = "api"};
+    if (s_enforcement (self, txn, run->payload, &info) != 0) {
+        snprintf (run->code, sizeof run->code, "%s", info.reject_code[0] ? info.reject_code : "store");
+        snprintf (run->message, sizeof run->message, "%s",
+                  info.reject_code[0] ? info.reject_message : "cannot write the execution");
+        return -1;
+    }
+    if (store_get (txn, self->by_enforcement, run->key, strlen (run->key), &data, &size) ==
+        STORE_OK)
+        snprintf (run->id, sizeof run->id, "%.*s", (int)size, (const char *)data);
+    return 0;
+}
+
+//  Create an execution of `ref` with `given` parameters for request `request`
+//  (natural key "run:<request>"), `parent` for a re-run.
+static void
+s_api_run (s_executor_t *self, const char *request, const char *ref, json_t *given,
+           const char *parent, actor_answer_t *answer)
+{
+    const json_t *action = registry_client_get (self->registry, "action", ref);
+    if (!action) {
+        actor_query_fail (answer, "not_found", "action '%s' does not exist", ref);
+        return;
+    }
+    if (json_is_false (json_object_get (action, "enabled"))) {
+        actor_query_fail (answer, "invalid", "action '%s' is disabled", ref);
+        return;
+    }
+    char reason[512] = "";
+    json_t *checked = registry_params_apply (json_object_get (action, "parameters"), given,
+                                             reason, sizeof reason);
+    if (!checked) {
+        actor_query_fail (answer, "invalid", "%s: %s", ref, reason);
+        return;
+    }
+    json_decref (checked);
+    char key[64];
+    snprintf (key, sizeof key, "run:%s", request);
+    s_run_t run = {.self = self, .key = key};
+    run.payload = json_pack ("{s:s, s:s, s:O}", "key", key, "action", ref, "parameters",
+                             given ? given : json_object ());
+    if (parent)
+        json_object_set_new (run.payload, "parent", json_string (parent));
+    store_code_t code = store_write (self->store, s_apply_run, &run);
+    json_decref (run.payload);
+    if (code != STORE_OK) {
+        s_effects_clear (self);
+        self->queued_in_batch = false;
+        if (run.code[0])
+            actor_query_fail (answer, run.code, "%s", run.message);
+        else
+            actor_query_fail (answer, "store", "cannot write the execution: %s",
+                              store_last_error (self->store));
+        return;
+    }
+    s_apply_effects (self);
+    self->queued_in_batch = false;
+    answer->result = json_pack ("{s:s}", "execution", run.id);
+}
+
+typedef struct {
+    s_executor_t *self;
+    const char *id;
+    int before;       //  status found
+    int after;        //  status written (-1: nothing to do)
+    char worker[256]; //  assigned worker
+    uint64_t wait_key;
+} s_cancel_t;
+
+static int
+s_apply_cancel (store_txn_t *txn, void *arg)
+{
+    s_cancel_t *cancel = (s_cancel_t *)arg;
+    s_executor_t *self = cancel->self;
+    s_effects_clear (self);
+    cancel->before = cancel->after = -1;
+    json_t *record = s_record_get (txn, self, cancel->id);
+    if (!record)
+        return 0;
+    cancel->before =
+        execution_status_parse (json_string_value (json_object_get (record, "status")));
+    const char *worker = json_string_value (json_object_get (record, "worker"));
+    snprintf (cancel->worker, sizeof cancel->worker, "%s", worker ? worker : "");
+    if (cancel->before < 0 || execution_status_terminal (cancel->before) ||
+        cancel->before == EXECUTION_CANCELING) {
+        json_decref (record);
+        return 0;
+    }
+    //  Not on a worker, or on one that cannot hear us: cancelled here and now.
+    //  On a live worker: canceling until the worker reports how it ended.
+    s_wlink_t *wl = cancel->worker[0]
+                        ? (s_wlink_t *)zhashx_lookup (self->links, cancel->worker)
+                        : NULL;
+    executor_worker_t *known =
+        cancel->worker[0] ? executor_workers_find (self->workers, cancel->worker) : NULL;
+    bool on_worker = cancel->before != EXECUTION_REQUESTED &&
+                     cancel->before != EXECUTION_DELAYED && wl && known && known->alive;
+    int64_t now = proto_now_usec ();
+    if (on_worker) {
+        cancel->after = EXECUTION_CANCELING;
+        s_set_status (record, EXECUTION_CANCELING, now);
+    } else {
+        cancel->after = EXECUTION_CANCELLED;
+        s_set_status (record, EXECUTION_CANCELLED, now);
+        json_object_set_new (record, "ended", json_integer (now));
+        json_object_set_new (record, "result",
+                             json_pack ("{s:s}", "error", "cancelled by request"));
+        store_del (txn, self->active, cancel->id, strlen (cancel->id));
+        if (cancel->before == EXECUTION_REQUESTED || cancel->before == EXECUTION_DELAYED)
+            for (s_wait_t *wait = (s_wait_t *)zlistx_first (self->queue); wait;
+                 wait = (s_wait_t *)zlistx_next (self->queue))
+                if (streq (wait->id, cancel->id)) {
+                    store_del_id (txn, self->waiting, wait->key);
+                    break;
+                }
+    }
+    s_fact (self, record);
+    int rc = s_record_put (txn, self, record);
+    json_decref (record);
+    return rc;
+}
+
+static void
+s_api_cancel (s_executor_t *self, const char *id, actor_answer_t *answer)
+{
+    s_cancel_t cancel = {.self = self, .id = id};
+    store_code_t code = store_write (self->store, s_apply_cancel, &cancel);
+    if (code != STORE_OK) {
+        s_effects_clear (self);
+        actor_query_fail (answer, "store", "cannot cancel: %s",
+                          store_last_error (self->store));
+        return;
+    }
+    if (cancel.before < 0) {
+        actor_query_fail (answer, "not_found", "execution %s does not exist", id);
+        return;
+    }
+    if (execution_status_terminal (cancel.before)) {
+        actor_query_fail (answer, "conflict", "execution %s has already ended (%s)", id,
+                          execution_status_name (cancel.before));
+        return;
+    }
+    s_apply_effects (self); //  the fact
+    if (cancel.after == EXECUTION_CANCELLED) {
+        for (s_wait_t *wait = (s_wait_t *)zlistx_first (self->queue); wait;
+             wait = (s_wait_t *)zlistx_next (self->queue))
+            if (streq (wait->id, id)) {
+                zlistx_delete (self->queue, zlistx_cursor (self->queue));
+                break;
+            }
+        if (cancel.before != EXECUTION_REQUESTED && cancel.before != EXECUTION_DELAYED &&
+            cancel.worker[0])
+            executor_workers_release (self->workers, cancel.worker);
+        zhashx_delete (self->actives, id);
+    } else if (cancel.after == EXECUTION_CANCELING) {
+        s_active_t *active = (s_active_t *)zhashx_lookup (self->actives, id);
+        if (active)
+            active->status = EXECUTION_CANCELING;
+        s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, cancel.worker);
+        json_t *payload = json_pack ("{s:s}", "execution", id);
+        proto_envelope_t *command = proto_envelope_new ("execution.cancel", self->source);
+        if (wl && command && payload &&
+            proto_envelope_set_payload_json (command, payload, NULL) == PROTO_OK &&
+            bus_link_send (wl->link, &command) != 0)
+            zsys_warning ("executor: cancel of %s to %s is waiting (link full)", id,
+                          cancel.worker);
+        proto_envelope_destroy (&command);
+        json_decref (payload);
+    }
+    answer->result = json_pack ("{s:s, s:s}", "execution", id, "status",
+                                cancel.after >= 0 ? execution_status_name (cancel.after)
+                                                  : "canceling");
+}
+
+static json_t *
+s_api_get (s_executor_t *self, const char *id)
+{
+    store_txn_t *txn = store_read_begin (self->store);
+    json_t *record = txn ? s_record_get (txn, self, id) : NULL;
+    store_read_end (&txn);
+    return record;
+}
+
+//  api.execution.list: newest first (ids are time-ordered), filtered.
+static void
+s_api_list (s_executor_t *self, json_t *payload, actor_answer_t *answer)
+{
+    const char *status = actor_arg_str (payload, "status", answer);
+    const char *action = actor_arg_str (payload, "action", answer);
+    const char *rule = actor_arg_str (payload, "rule", answer);
+    const char *before = actor_arg_str (payload, "before", answer);
+    int64_t since = actor_arg_int (payload, "since", 0, 0, INT64_MAX, answer);
+    int64_t until = actor_arg_int (payload, "until", INT64_MAX, 0, INT64_MAX, answer);
+    int64_t limit = actor_arg_int (payload, "limit", S_LIST_DEFAULT, 1, S_LIST_MAX, answer);
+    if (answer->code[0])
+        return;
+    if (status && execution_status_parse (status) < 0) {
+        actor_query_fail (answer, "bad_request", "status: '%.64s' is not a status", status);
+        return;
+    }
+    if (before && strlen (before) >= S_ID_SIZE) {
+        actor_query_fail (answer, "bad_request", "before: not an execution id");
+        return;
+    }
+    store_txn_t *txn = store_read_begin (self->store);
+    store_cursor_t *cursor = txn ? store_cursor_new (txn, self->executions) : NULL;
+    if (!cursor) {
+        store_read_end (&txn);
+        actor_query_fail (answer, "store", "cannot read: %s", store_last_error (self->store));
+        return;
+    }
+    store_code_t code;
+    if (before) {
+        code = store_cursor_seek (cursor, before, strlen (before));
+        code = code == STORE_OK ? store_cursor_prev (cursor) : store_cursor_last (cursor);
+    } else
+        code = store_cursor_last (cursor);
+    json_t *items = json_array ();
+    char next[S_ID_SIZE] = "";
+    size_t seen = 0;
+    while (code == STORE_OK && json_array_size (items) < (size_t)limit &&
+           seen++ < S_SCAN_MAX) {
+        size_t key_size, size;
+        const char *key = (const char *)store_cursor_key (cursor, &key_size);
+        const void *data = store_cursor_data (cursor, &size);
+        json_t *record = executor_record_decode (data, size);
+        code = store_cursor_prev (cursor);
+        if (!record)
+            continue;
+        json_int_t requested = json_integer_value (json_object_get (record, "requested"));
+        const char *its_status = json_string_value (json_object_get (record, "status"));
+        const char *its_action = json_string_value (json_object_get (record, "action"));
+        const char *its_rule = json_string_value (json_object_get (record, "rule"));
+        bool keep = requested >= since && requested <= until &&
+                    (!status || (its_status && streq (status, its_status))) &&
+                    (!action || (its_action && streq (action, its_action))) &&
+                    (!rule || (its_rule && streq (rule, its_rule)));
+        if (keep) {
+            json_array_append_new (items, s_record_public (self, record, true));
+            snprintf (next, sizeof next, "%.*s",
+                      (int)(key_size < S_ID_SIZE ? key_size : S_ID_SIZE - 1), key);
+        } else
+            json_decref (record);
+    }
+    if (code != STORE_OK)
+        next[0] = 0; //  nothing older
+    store_cursor_destroy (&cursor);
+    store_read_end (&txn);
+    answer->result = json_pack ("{s:o, s:o}", "items", items, "next",
+                                next[0] ? json_string (next) : json_null ());
+}
+
+static json_t *
+s_api_workers (s_executor_t *self)
+{
+    json_t *items = json_array ();
+    for (size_t i = 0; i < executor_workers_count (self->workers); i++) {
+        executor_worker_t *worker = executor_workers_at (self->workers, i);
+        json_t *runtimes = json_array ();
+        for (int r = 0; r < worker->runtime_count; r++)
+            json_array_append_new (runtimes, json_string (worker->runtimes[r]));
+        s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, worker->name);
+        json_array_append_new (
+            items, json_pack ("{s:s, s:s, s:o, s:i, s:i, s:b, s:I}", "worker", worker->name,
+                              "endpoint", worker->endpoint, "runtimes", runtimes, "slots",
+                              worker->slots / S_PREFETCH, "busy", worker->busy, "alive",
+                              worker->alive,
+                              "last_heartbeat",
+                              (json_int_t)(wl ? bus_link_last_heard_usec (wl->link)
+                                              : worker->last_seen_usec)));
+    }
+    return json_pack ("{s:o}", "items", items);
+}
+
+static void
+s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
+{
+    s_executor_t *self = (s_executor_t *)arg;
+    if (streq (type, "api.execution.list")) {
+        s_api_list (self, payload, answer);
+        return;
+    }
+    if (streq (type, "api.worker.list")) {
+        answer->result = s_api_workers (self);
+        return;
+    }
+    if (streq (type, "api.status")) {
+        json_t *by_status = json_object ();
+        for (int s = 0; s < EXECUTION_STATUS_COUNT; s++)
+            json_object_set_new (by_status, execution_status_name ((execution_status_t)s),
+                                 json_integer ((json_int_t)self->by_status[s]));
+        answer->result = json_pack (
+            "{s:b, s:I, s:I, s:I, s:I, s:o, s:I}", "up", 1, "executions",
+            (json_int_t)self->created, "active", (json_int_t)zhashx_size (self->actives),
+            "waiting", (json_int_t)zlistx_size (self->queue), "workers",
+            (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
+            "store_bytes", (json_int_t)store_used_size (self->store));
+        return;
+    }
+    if (streq (type, "api.execution.run")) {
+        const char *action = actor_arg_str (payload, "action", answer);
+        const char *request = actor_arg_str (payload, "request", answer);
+        json_t *given = json_object_get (payload, "parameters");
+        if (answer->code[0])
+            return;
+        if (!action || !request || strlen (request) > 40)
+            actor_query_fail (answer, "bad_request", "action: required (an action ref)");
+        else if (given && !json_is_object (given) && !json_is_null (given))
+            actor_query_fail (answer, "bad_request", "parameters: expected a map");
+        else
+            s_api_run (self, request, action, json_is_object (given) ? given : NULL, NULL,
+                       answer);
+        return;
+    }
+    const char *id = actor_arg_str (payload, "id", answer);
+    if (answer->code[0])
+        return;
+    if (!id || strlen (id) >= S_ID_SIZE) {
+        actor_query_fail (answer, "bad_request", "id: required (an execution id)");
+        return;
+    }
+    if (streq (type, "api.execution.get")) {
+        json_t *record = s_api_get (self, id);
+        if (record)
+            answer->result = s_record_public (self, record, false);
+        else
+            actor_query_fail (answer, "not_found", "execution %s does not exist", id);
+    } else if (streq (type, "api.execution.cancel"))
+        s_api_cancel (self, id, answer);
+    else if (streq (type, "api.execution.rerun")) {
+        const char *request = actor_arg_str (payload, "request", answer);
+        json_t *overrides = json_object_get (payload, "parameters");
+        if (answer->code[0])
+            return;
+        if (!request || strlen (request) > 40) {
+            actor_query_fail (answer, "bad_request", "request: required");
+            return;
+        }
+        if (overrides && !json_is_object (overrides) && !json_is_null (overrides)) {
+            actor_query_fail (answer, "bad_request", "parameters: expected a map");
+            return;
+        }
+        json_t *original = s_api_get (self, id);
+        if (!original) {
+            actor_query_fail (answer, "not_found", "execution %s does not exist", id);
+            return;
+        }
+        json_t *parameters = json_deep_copy (json_object_get (original, "parameters"));
+        if (!json_is_object (parameters)) {
+            json_decref (parameters);
+            parameters = json_object ();
+        }
+        if (json_is_object (overrides))
+            json_object_update (parameters, overrides);
+        s_api_run (self, request, json_string_value (json_object_get (original, "action")),
+                   parameters, id, answer);
+        json_decref (parameters);
+        json_decref (original);
+    } else
+        actor_query_fail (answer, "unknown_type", "the executor does not answer '%s'",
+                          type);
+}
+
+//  ---------------------------------------------------------------------------
 //  Start-up: memory mirrors from the store
 
 static int
@@ -973,9 +1868,16 @@ s_destroy (s_executor_t *self)
     }
     executor_workers_destroy (&self->workers);
     registry_client_destroy (&self->registry);
+    actor_query_destroy (&self->query);
     bus_inbox_destroy (&self->inbox);
     bus_pub_destroy (&self->pub);
     store_close (&self->store);
+    if (self->record_ready) {
+        executor_record_release (&self->record);
+        msgpack_sbuffer_destroy (&self->packed);
+        msgpack_sbuffer_destroy (&self->params);
+        self->record_ready = false;
+    }
 }
 
 static void
@@ -989,6 +1891,10 @@ static int
 s_start (s_executor_t *self, const actor_config_t *config)
 {
     self->config = *config;
+    executor_record_init (&self->record);
+    msgpack_sbuffer_init (&self->packed);
+    msgpack_sbuffer_init (&self->params);
+    self->record_ready = true;
     actor_host (config, self->host, sizeof self->host);
     snprintf (self->source, sizeof self->source, "executor@%s", self->host);
     actor_link_config (config, &self->link_config);
@@ -1039,6 +1945,10 @@ s_start (s_executor_t *self, const actor_config_t *config)
                        "executor", self->store, &self->link_config);
     if (!self->inbox)
         return -1;
+    self->query = actor_query_new (bus_topology_bind (config->topology, "executor.query"),
+                                   self->source);
+    if (!self->query)
+        return -1;
     return 0;
 }
 
@@ -1058,7 +1968,7 @@ executor_actor (zsock_t *pipe, void *args)
     s_wlink_t **owners = NULL;
     size_t capacity = 0;
     while (!self->terminated) {
-        size_t needed = 4 + zhashx_size (self->links);
+        size_t needed = 5 + zhashx_size (self->links);
         if (needed > capacity) {
             capacity = needed * 2;
             items = (zmq_pollitem_t *)realloc (items, capacity * sizeof (zmq_pollitem_t));
@@ -1076,6 +1986,8 @@ executor_actor (zsock_t *pipe, void *args)
         //  Until the definitions are here, commands wait in the senders' links
         items[n++] = (zmq_pollitem_t){zsock_resolve (bus_inbox_sock (self->inbox)), 0,
                                       (short)(synced ? ZMQ_POLLIN : 0), 0};
+        items[n++] = (zmq_pollitem_t){zsock_resolve (actor_query_sock (self->query)), 0,
+                                      ZMQ_POLLIN, 0};
         int timeout = bus_inbox_timeout (self->inbox);
         for (s_wlink_t *wl = (s_wlink_t *)zhashx_first (self->links); wl;
              wl = (s_wlink_t *)zhashx_next (self->links)) {
@@ -1100,9 +2012,11 @@ executor_actor (zsock_t *pipe, void *args)
         if (items[2].revents & ZMQ_POLLIN)
             registry_client_handle (self->registry,
                                     registry_client_snapshot_sock (self->registry));
-        for (size_t i = 4; i < n; i++)
+        for (size_t i = 5; i < n; i++)
             if (items[i].revents & ZMQ_POLLIN)
                 bus_link_handle (owners[i]->link);
+        if (items[4].revents & ZMQ_POLLIN)
+            actor_query_handle (self->query, s_handle_query, self);
         if (items[3].revents & ZMQ_POLLIN) {
             self->batch_open = false;
             self->queued_in_batch = false;
@@ -1147,8 +2061,8 @@ executor_store_scan (const char *data_dir, executor_record_fn *fn, void *arg)
         store_cursor_t *cursor = store_cursor_new (txn, executions);
         while (cursor && store_cursor_next (cursor) == STORE_OK) {
             size_t size;
-            const char *data = (const char *)store_cursor_data (cursor, &size);
-            json_t *record = json_loadb (data, size, 0, NULL);
+            const void *data = store_cursor_data (cursor, &size);
+            json_t *record = executor_record_decode (data, size);
             if (record) {
                 fn (arg, record);
                 json_decref (record);

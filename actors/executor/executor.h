@@ -5,7 +5,8 @@
     publishes execution.* and worker.* facts on `executor.facts`, and
     dispatches executions to workers over one bus_link per worker.
 
-    Store (<data_dir>/executor), records are JSON text:
+    Store (<data_dir>/executor), records are msgpack maps (JSON text in
+    stores written before; both are read, see executor_record_decode):
         executions      id -> {id, action, runner, parameters, status,
                         enforcement, rule, event, worker, requested, started,
                         ended, result, log [{status, ts}]}
@@ -43,6 +44,13 @@ void executor_actor (zsock_t *pipe, void *args);
 //  Read the executions in a (closed) executor store directory: calls `fn`
 //  with each execution record as JSON, in key order. For tools and tests.
 //  Returns the number of records, or -1 when the store cannot be opened.
+//  A stored execution record (the bytes of the executions table: msgpack,
+//  or JSON text in stores written before; executor_record.c) as JSON:
+//  {id, action, runner, parameters, status, enforcement, rule, event,
+//  parent?, worker, requested, started, ended, result, log [{status, ts}]}.
+//  NULL when it does not decode. Caller owns it.
+json_t *executor_record_decode (const void *data, size_t size);
+
 typedef void (executor_record_fn) (void *arg, const json_t *execution);
 int executor_store_scan (const char *data_dir, executor_record_fn *fn, void *arg);
 

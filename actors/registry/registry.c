@@ -391,6 +391,17 @@ s_query_kind (const char *type, const char **verb)
     return NULL;
 }
 
+//  A definition as clients see it: without the server's file paths.
+static json_t *
+s_public (const json_t *definition)
+{
+    json_t *copy = json_deep_copy (definition);
+    json_object_del (copy, "file");
+    json_object_del (copy, "pack_dir");
+    json_object_del (copy, "dir");
+    return copy;
+}
+
 static void
 s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
 {
@@ -431,7 +442,7 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
         if (!definition)
             actor_query_fail (answer, "not_found", "%s '%s' does not exist", kind, ref);
         else
-            answer->result = json_deep_copy (definition);
+            answer->result = s_public (definition);
         return;
     }
     const char *pack = actor_arg_str (payload, "pack", answer);
@@ -456,7 +467,7 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
             json_is_false (json_object_get (definition, "enabled")) ==
                 json_is_true (enabled))
             continue;
-        json_array_append_new (items, json_deep_copy (definition));
+        json_array_append_new (items, s_public (definition));
     }
     answer->result = json_pack ("{s:o}", "items", items);
 }

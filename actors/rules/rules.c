@@ -496,7 +496,11 @@ s_evaluate (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {
         const rules_rule_t *rule = rules[i];
-        if (by_parameters && !rules_json_same (rule->trigger_parameters, tparams_json))
+        //  A rule with trigger parameters takes only the events of that
+        //  trigger instance (its timer); one without, events without any
+        bool rule_has = json_object_size (rule->trigger_parameters) > 0;
+        if ((by_parameters || rule_has) &&
+            !rules_json_same (rule->trigger_parameters, tparams_json))
             continue;
         if (!failure[0]) {
             json_object_set_new (rule_object, "ref", json_string (rule->ref));
@@ -534,6 +538,13 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
             "ref, a non-empty string (under %d bytes)",
             S_MAX_TRIGGER);
     }
+    char trigger_ref[S_MAX_TRIGGER];
+    snprintf (trigger_ref, sizeof trigger_ref, "%.*s", (int)trigger->via.str.size,
+              trigger->via.str.ptr);
+    if (!registry_client_get (self->registry, "trigger", trigger_ref))
+        return bus_command_reject (info, "not_found",
+                                   "event.create: trigger type '%s' does not exist",
+                                   trigger_ref);
     const msgpack_object *tparams = proto_map_get (payload, "trigger_parameters");
     if (tparams && tparams->type == MSGPACK_OBJECT_NIL)
         tparams = NULL;
@@ -565,9 +576,6 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
         return -1;
     char event_id[PROTO_UUID_STR_SIZE];
     proto_uuid_format (event_uuid, event_id);
-    char trigger_ref[S_MAX_TRIGGER];
-    memcpy (trigger_ref, trigger->via.str.ptr, trigger->via.str.size);
-    trigger_ref[trigger->via.str.size] = 0;
     int64_t ts = proto_envelope_ts (command);
 
     //  Stored as the event.created payload

@@ -8,6 +8,7 @@
 #include "actors/worker/worker.h"
 #include "actors/worker/worker_process.h"
 #include "bus/bus_link.h"
+#include "proto/proto_json.h"
 
 #include <ctype.h>
 #include <sys/stat.h>
@@ -48,6 +49,7 @@ typedef struct {
     zhashx_t *jobs;          //  id -> s_job_t (queued and running)
     zlist_t *queue;          //  ids waiting for a slot, FIFO (strings, owned)
     zlist_t *outbox;         //  proto_envelope_t waiting for link window
+    msgpack_sbuffer report;  //  a status report being packed
     zhashx_t *finished;      //  ids of the last S_FINISHED_KEEP executions ended here
     zlist_t *finished_order; //  the same ids, oldest first
     int busy;
@@ -137,9 +139,50 @@ s_register (s_worker_t *self)
 }
 
 static void
+s_pack_str (msgpack_packer *pk, const char *text)
+{
+    size_t size = strlen (text);
+    msgpack_pack_str (pk, size);
+    msgpack_pack_str_body (pk, text, size);
+}
+
+static void
 s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
           int exit_code)
 {
+    //  Packed directly (no JSON payload to build and convert); a result that
+    //  cannot travel takes the JSON path below, which replaces it
+    msgpack_sbuffer_clear (&self->report);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->report, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, result ? 6 : 5);
+    s_pack_str (&pk, "execution");
+    s_pack_str (&pk, job->id);
+    s_pack_str (&pk, "worker");
+    s_pack_str (&pk, self->name);
+    s_pack_str (&pk, "status");
+    s_pack_str (&pk, status);
+    s_pack_str (&pk, "exit_code");
+    msgpack_pack_int (&pk, exit_code);
+    s_pack_str (&pk, "ts");
+    msgpack_pack_int64 (&pk, proto_now_usec ());
+    proto_code_t code = PROTO_OK;
+    if (result) {
+        s_pack_str (&pk, "result");
+        code = proto_json_to_msgpack (result, &pk, NULL);
+    }
+    proto_envelope_t *envelope =
+        code == PROTO_OK && self->report.size <= S_MAX_REPORT
+            ? proto_envelope_new ("execution.status", self->source)
+            : NULL;
+    if (envelope && proto_envelope_set_payload_packed (envelope, self->report.data,
+                                                       self->report.size) == 0) {
+        json_decref (result);
+        zlist_append (self->outbox, envelope);
+        s_flush (self);
+        return;
+    }
+    proto_envelope_destroy (&envelope);
     json_t *payload = json_pack ("{s:s, s:s, s:s, s:i, s:I}", "execution", job->id,
                                  "worker", self->name, "status", status, "exit_code",
                                  exit_code, "ts", (json_int_t)proto_now_usec ());
@@ -465,7 +508,8 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
             snprintf (job->id, sizeof job->id, "%s", id);
             snprintf (job->runner, sizeof job->runner, "%s", runner);
             job->action = json_incref (action);
-            job->parameters = parameters ? json_deep_copy (parameters) : json_object ();
+            //  The payload is ours alone: no copy needed
+            job->parameters = parameters ? json_incref (parameters) : json_object ();
             job->secret = json_incref (json_object_get (payload, "secret"));
             zhashx_insert (self->jobs, id, job);
             zlist_append (self->queue, strdup (id));
@@ -593,11 +637,13 @@ s_destroy (s_worker_t *self)
     }
     bus_link_destroy (&self->link);
     bus_inbox_destroy (&self->inbox);
+    msgpack_sbuffer_destroy (&self->report);
 }
 
 static int
 s_start (s_worker_t *self, const actor_config_t *config)
 {
+    msgpack_sbuffer_init (&self->report);
     char host[240];
     actor_host (config, host, sizeof host);
     if (config->worker_name && *config->worker_name)
