@@ -7,6 +7,7 @@
     cleared when the first command of the batch is seen again (a retry).
 */
 #include "actors/executor/executor.h"
+#include "actors/executor/executor_policy.h"
 #include "actors/actor_query.h"
 #include "actors/executor/executor_record.h"
 #include "actors/executor/executor_status.h"
@@ -30,6 +31,8 @@ typedef enum {
     EFFECT_RELEASE,
     EFFECT_WORKER,
     EFFECT_WAIT,
+    EFFECT_DELAYED,  //  held by a policy: active, not waiting for a worker
+    EFFECT_FORGET,   //  ended without a worker: no longer active
     EFFECT_ACQUIRED, //  a slot taken in the handler: undone if the batch does not commit
     EFFECT_DISPATCH  //  payload: the scheduled record
 } s_effect_kind_t;
@@ -75,6 +78,9 @@ typedef struct _s_executor_t {
     store_table_t *executions, *by_enforcement, *waiting, *active, *workers_table;
     bus_inbox_t *inbox;
     actor_query_t *query; //  executor.query: the api's reads and changes
+    executor_policy_t *policy; //  concurrency, rate, retry, timeout policies
+    uint64_t policy_version;   //  registry version the policies were taken at
+    int64_t policy_tick_at;    //  monotonic ms of the next policy tick
     bus_pub_t *pub;
     registry_client_t *registry;
     executor_workers_t *workers;
@@ -251,12 +257,14 @@ s_dispatch (s_executor_t *self, const json_t *record)
             json_array_append_new (secret, json_string (name));
     }
     json_t *payload = json_pack (
-        "{s:O, s:{s:s, s:s, s:s, s:s, s:O}, s:O, s:o}", "execution",
+        "{s:O, s:{s:s, s:s, s:s, s:s, s:o}, s:O, s:o}", "execution",
         json_object_get (record, "id"), "action", "ref", ref ? ref : "", "runner_type",
         json_string_value (json_object_get (record, "runner")) ?: "", "entry_point",
         json_string_value (json_object_get (action, "entry_point")) ?: "", "pack_dir",
         json_string_value (json_object_get (action, "pack_dir")) ?: "", "timeout",
-        json_object_get (action, "timeout") ? json_object_get (action, "timeout")
+        executor_policy_timeout (self->policy, ref ? ref : "") > 0
+            ? json_real (executor_policy_timeout (self->policy, ref ? ref : ""))
+        : json_object_get (action, "timeout") ? json_incref (json_object_get (action, "timeout"))
                                             : json_null (),
         "parameters", json_object_get (record, "parameters"), "secret", secret);
     proto_envelope_t *command = proto_envelope_new ("execution.dispatch", self->source);
@@ -310,6 +318,8 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
                    "requested", (json_int_t)now, "log");
     if (json_object_get (payload, "parent"))
         json_object_set (record, "parent", json_object_get (payload, "parent"));
+    if (json_is_integer (json_object_get (payload, "retry_count")))
+        json_object_set (record, "retry_count", json_object_get (payload, "retry_count"));
     const json_t *action = registry_client_get (self->registry, "action", ref);
     char reason[512] = "";
     json_t *parameters = NULL;
@@ -328,7 +338,34 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
     s_set_status (record, EXECUTION_REQUESTED, now);
     s_fact (self, record);
     int rc = 0;
-    if (!parameters) {
+    //  Policies: held back (delayed: a queue or a deferred retry), refused, or
+    //  admitted and on its way to a worker
+    executor_admission_t decision = POLICY_ADMIT;
+    json_int_t not_before = json_integer_value (json_object_get (payload, "not_before"));
+    if (parameters && not_before > now) {
+        decision = POLICY_DELAY;
+        snprintf (reason, sizeof reason, "retry %d, not before %.3f s from now",
+                  (int)json_integer_value (json_object_get (payload, "retry_count")),
+                  (double)(not_before - now) / 1e6);
+        if (executor_policy_defer (self->policy, txn, id, not_before) != 0)
+            rc = -1;
+    } else if (parameters && executor_policy_limits (self->policy, ref) &&
+               executor_policy_admit (self->policy, txn, id, ref, parameters, now,
+                                      &decision, reason, sizeof reason) != 0)
+        rc = -1;
+    if (parameters && decision == POLICY_DELAY) {
+        s_set_status (record, EXECUTION_DELAYED, now);
+        if (store_put (txn, self->active, id, strlen (id), "", 0) != STORE_OK)
+            rc = -1;
+        s_fact (self, record);
+        s_effect_t *effect = s_effect (self, EFFECT_DELAYED);
+        snprintf (effect->id, sizeof effect->id, "%s", id);
+    } else if (parameters && decision == POLICY_CANCEL) {
+        s_set_status (record, EXECUTION_CANCELLED, now);
+        json_object_set_new (record, "ended", json_integer (now));
+        json_object_set_new (record, "result", json_pack ("{s:s}", "error", reason));
+        s_fact (self, record);
+    } else if (!parameters) {
         s_set_status (record, EXECUTION_FAILED, now);
         json_object_set_new (record, "ended", json_integer (now));
         json_object_set_new (record, "result", json_pack ("{s:s}", "error", reason));
@@ -370,6 +407,196 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
         rc = -1;
     json_decref (record);
     return rc;
+}
+
+//  ---------------------------------------------------------------------------
+//  Policies (executor_policy.h): the callbacks it makes inside a transaction,
+//  and what happens when an execution ends
+
+//  A delayed execution the policies let go: requested, waiting for a worker.
+static int
+s_policy_wake (void *arg, store_txn_t *txn, const char *id)
+{
+    s_executor_t *self = (s_executor_t *)arg;
+    json_t *record = s_record_get (txn, self, id);
+    if (!record)
+        return 0;
+    int status =
+        execution_status_parse (json_string_value (json_object_get (record, "status")));
+    int rc = 0;
+    if (status == EXECUTION_DELAYED) {
+        s_set_status (record, EXECUTION_REQUESTED, proto_now_usec ());
+        uint64_t key = 0;
+        if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK ||
+            s_record_put (txn, self, record) != 0)
+            rc = -1;
+        else {
+            s_effect_t *effect = s_effect (self, EFFECT_WAIT);
+            snprintf (effect->id, sizeof effect->id, "%s", id);
+            snprintf (effect->runner, sizeof effect->runner, "%s",
+                      json_string_value (json_object_get (record, "runner")) ?: "");
+            effect->key = key;
+            self->queued_in_batch = true;
+            s_fact (self, record);
+        }
+    }
+    json_decref (record);
+    return rc;
+}
+
+//  A delayed execution that waited longer than its queue_timeout.
+static int
+s_policy_expire (void *arg, store_txn_t *txn, const char *id)
+{
+    s_executor_t *self = (s_executor_t *)arg;
+    json_t *record = s_record_get (txn, self, id);
+    if (!record)
+        return 0;
+    int status =
+        execution_status_parse (json_string_value (json_object_get (record, "status")));
+    int rc = 0;
+    if (status == EXECUTION_DELAYED) {
+        int64_t now = proto_now_usec ();
+        s_set_status (record, EXECUTION_TIMEOUT, now);
+        json_object_set_new (record, "ended", json_integer (now));
+        json_object_set_new (
+            record, "result",
+            json_pack ("{s:s}", "error",
+                       "waited longer than its policy's queue_timeout in the queue of "
+                       "its action"));
+        store_del (txn, self->active, id, strlen (id));
+        rc = s_record_put (txn, self, record);
+        s_fact (self, record);
+        s_effect_t *effect = s_effect (self, EFFECT_FORGET);
+        snprintf (effect->id, sizeof effect->id, "%s", id);
+    }
+    json_decref (record);
+    return rc;
+}
+
+//  A deferred execution (a retry) whose time has come: admitted now, queued,
+//  or refused, as a new one would be.
+static int
+s_policy_due (void *arg, store_txn_t *txn, const char *id)
+{
+    s_executor_t *self = (s_executor_t *)arg;
+    json_t *record = s_record_get (txn, self, id);
+    if (!record)
+        return 0;
+    int status =
+        execution_status_parse (json_string_value (json_object_get (record, "status")));
+    const char *action = json_string_value (json_object_get (record, "action"));
+    executor_admission_t decision = POLICY_ADMIT;
+    char reason[512] = "";
+    int rc = 0;
+    int64_t now = proto_now_usec ();
+    if (status != EXECUTION_DELAYED)
+        ; //  cancelled meanwhile
+    else if (action && executor_policy_limits (self->policy, action) &&
+             executor_policy_admit (self->policy, txn, id, action,
+                                    json_object_get (record, "parameters"), now, &decision,
+                                    reason, sizeof reason) != 0)
+        rc = -1;
+    else if (decision == POLICY_ADMIT)
+        rc = s_policy_wake (self, txn, id);
+    else if (decision == POLICY_CANCEL) {
+        s_set_status (record, EXECUTION_CANCELLED, now);
+        json_object_set_new (record, "ended", json_integer (now));
+        json_object_set_new (record, "result", json_pack ("{s:s}", "error", reason));
+        store_del (txn, self->active, id, strlen (id));
+        rc = s_record_put (txn, self, record);
+        s_fact (self, record);
+        s_effect_t *effect = s_effect (self, EFFECT_FORGET);
+        snprintf (effect->id, sizeof effect->id, "%s", id);
+    } //  POLICY_DELAY: queued, still delayed
+    json_decref (record);
+    return rc;
+}
+
+//  Execution `id` of `action` has ended as `status` (in this transaction):
+//  its slot goes to the next in line, and a failure its retry policy covers
+//  is run again, after the policy's delay.
+static int
+s_policy_ended (s_executor_t *self, store_txn_t *txn, const char *id, const char *action,
+                int status)
+{
+    if (executor_policy_count (self->policy) == 0)
+        return 0;
+    int64_t now = proto_now_usec ();
+    if (executor_policy_release (self->policy, txn, id, now, s_policy_wake, self) != 0)
+        return -1;
+    const json_t *retry = action ? executor_policy_retry (self->policy, action) : NULL;
+    const char *on = json_string_value (json_object_get (retry, "retry_on"));
+    if (!retry || !on ||
+        !((status == EXECUTION_FAILED && streq (on, "failure")) ||
+          (status == EXECUTION_TIMEOUT && streq (on, "timeout"))))
+        return 0;
+    json_t *record = s_record_get (txn, self, id);
+    if (!record)
+        return 0;
+    int attempt = (int)json_integer_value (json_object_get (record, "retry_count")) + 1;
+    json_int_t most = json_integer_value (json_object_get (retry, "max_retry_count"));
+    int rc = 0;
+    if (attempt <= most) {
+        char key[64];
+        snprintf (key, sizeof key, "retry:%s", id);
+        double delay = executor_policy_retry_delay (retry, attempt);
+        json_t *payload = json_pack (
+            "{s:s, s:s, s:O, s:s, s:O, s:O, s:O, s:i, s:I}", "key", key, "action", action,
+            "parameters", json_object_get (record, "parameters") ?: json_null (), "parent",
+            id, "enforcement", json_object_get (record, "enforcement") ?: json_null (),
+            "rule", json_object_get (record, "rule") ?: json_null (), "event",
+            json_object_get (record, "event") ?: json_null (), "retry_count", attempt,
+            "not_before", (json_int_t)(now + (int64_t)(delay * 1e6)));
+        bus_command_t info = {.peer = "policy"};
+        if (!payload || s_enforcement (self, txn, payload, &info) != 0)
+            rc = -1;
+        json_decref (payload);
+    }
+    json_decref (record);
+    return rc;
+}
+
+static int
+s_apply_tick (store_txn_t *txn, void *arg)
+{
+    s_executor_t *self = (s_executor_t *)arg;
+    s_effects_clear (self); //  a retry of this transaction starts over
+    self->queued_in_batch = false;
+    return executor_policy_tick (self->policy, txn, proto_now_usec (), s_policy_wake,
+                                 s_policy_expire, s_policy_due, self);
+}
+
+static void s_apply_effects (s_executor_t *self);
+
+//  Timers of the policies: queue heads a rate window lets through, queue
+//  timeouts, retries that are due.
+static void
+s_policy_tick (s_executor_t *self)
+{
+    int every = executor_policy_tick_ms (self->policy);
+    if (every < 0 || zclock_mono () < self->policy_tick_at)
+        return;
+    if (store_write (self->store, s_apply_tick, self) == STORE_OK)
+        s_apply_effects (self);
+    else {
+        s_effects_clear (self);
+        zsys_error ("executor: policy timers: %s", store_last_error (self->store));
+    }
+    self->queued_in_batch = false;
+    self->policy_tick_at = zclock_mono () + every;
+}
+
+//  Take the registry's policies when they changed.
+static void
+s_policy_sync (s_executor_t *self)
+{
+    uint64_t version = registry_client_version (self->registry);
+    if (version == self->policy_version)
+        return;
+    self->policy_version = version;
+    executor_policy_define (self->policy, registry_client_all (self->registry, "policy"));
+    self->policy_tick_at = zclock_mono ();
 }
 
 static int
@@ -423,6 +650,10 @@ s_status_report (s_executor_t *self, store_txn_t *txn, json_t *payload,
     }
     s_fact (self, record);
     int rc = s_record_put (txn, self, record);
+    if (rc == 0 && execution_status_terminal ((execution_status_t)status) &&
+        s_policy_ended (self, txn, id, json_string_value (json_object_get (record, "action")),
+                        status) != 0)
+        rc = -1;
     json_decref (record);
     return rc;
 }
@@ -608,7 +839,11 @@ s_dispatch_envelope (s_executor_t *self, const json_t *action)
     s_pack_json_str (&pk, json_object_get (action, "pack_dir"));
     executor_record_pack_str (&pk, "timeout");
     const json_t *timeout = json_object_get (action, "timeout");
-    if (!timeout || proto_json_to_msgpack (timeout, &pk, NULL) != PROTO_OK)
+    double policy_timeout = executor_policy_timeout (
+        self->policy, json_string_value (json_object_get (action, "ref")) ?: "");
+    if (policy_timeout > 0)
+        msgpack_pack_double (&pk, policy_timeout);
+    else if (!timeout || proto_json_to_msgpack (timeout, &pk, NULL) != PROTO_OK)
         msgpack_pack_nil (&pk);
     executor_record_pack_str (&pk, "parameters");
     s_pack_field (&pk, record, EXECUTOR_RECORD_PARAMETERS);
@@ -873,7 +1108,13 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
         self->registry, "action",
         executor_record_text (record, EXECUTOR_RECORD_ACTION, ref, sizeof ref));
     s_fact_packed (self, action);
-    return s_record_store (self, txn, id);
+    //  Stored first: what the policies do next may reuse self->record
+    if (s_record_store (self, txn, id) != 0)
+        return -1;
+    if (execution_status_terminal ((execution_status_t)status) &&
+        s_policy_ended (self, txn, id, ref, status) != 0)
+        return -1;
+    return 0;
 }
 
 static int
@@ -900,10 +1141,16 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
         const msgpack_object *object = proto_envelope_payload_object (command);
         if (!object)
             return bus_command_reject (info, "bad_request", "payload: out of memory");
+        char ref[256];
+        if (create && executor_policy_count (self->policy) &&
+            s_get_str (object, "action", ref, sizeof ref) &&
+            executor_policy_limits (self->policy, ref))
+            create = false; //  admission by policy: the JSON path below
         if (proto_json_check (object, "payload", &error) != PROTO_OK)
             return bus_command_reject (info, "bad_request", "payload: %s", error.message);
-        return create ? s_enforcement_packed (self, txn, object, info)
-                      : s_status_packed (self, txn, object, info);
+        if (create || streq (type, "execution.status"))
+            return create ? s_enforcement_packed (self, txn, object, info)
+                          : s_status_packed (self, txn, object, info);
     }
     json_t *payload = proto_envelope_payload_json (command, &error);
     if (!payload)
@@ -970,6 +1217,15 @@ s_apply_effects (s_executor_t *self)
                 break;
             case EFFECT_WORKER:
                 s_apply_worker (self, effect->payload);
+                break;
+            case EFFECT_DELAYED: {
+                s_active_t *active = (s_active_t *)zmalloc (sizeof (s_active_t));
+                active->status = EXECUTION_DELAYED;
+                zhashx_update (self->actives, effect->id, active);
+                break;
+            }
+            case EFFECT_FORGET:
+                zhashx_delete (self->actives, effect->id);
                 break;
             case EFFECT_ACQUIRED: {
                 //  The slot stays taken; the execution is active on that worker
@@ -1115,7 +1371,8 @@ typedef struct {
     zlist_t *ids;
     const char *worker;
     bool abandon_running;
-    zlist_t *done; //  records changed (for facts)
+    zlist_t *done;    //  records changed (for facts)
+    zlist_t *effects; //  what policies did meanwhile (the next in line admitted)
 } s_lost_t;
 
 //  Executions of a lost worker: scheduled -> requested (waiting again);
@@ -1128,6 +1385,11 @@ s_apply_lost (store_txn_t *txn, void *arg)
     json_t *stale;
     while ((stale = (json_t *)zlist_pop (lost->done)))
         json_decref (stale); //  a retry starts over
+    //  What the policies do when these end (admit the next in line) goes to
+    //  this transaction's own effects, applied after its commit
+    zlist_t *outer = self->effects;
+    self->effects = lost->effects;
+    s_effects_clear (self);
     int64_t now = proto_now_usec ();
     for (char *id = (char *)zlist_first (lost->ids); id;
          id = (char *)zlist_next (lost->ids)) {
@@ -1142,6 +1404,7 @@ s_apply_lost (store_txn_t *txn, void *arg)
             uint64_t key;
             if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK) {
                 json_decref (record);
+                self->effects = outer;
                 return -1;
             }
             json_object_set_new (record, "__key", json_integer ((json_int_t)key));
@@ -1154,6 +1417,13 @@ s_apply_lost (store_txn_t *txn, void *arg)
                 record, "result",
                 json_pack ("{s:s}", "error", "the worker running it was lost"));
             store_del (txn, self->active, id, strlen (id));
+            if (s_policy_ended (self, txn, id,
+                                json_string_value (json_object_get (record, "action")),
+                                EXECUTION_ABANDONED) != 0) {
+                json_decref (record);
+                self->effects = outer;
+                return -1;
+            }
         } else {
             json_decref (record);
             continue;
@@ -1163,12 +1433,14 @@ s_apply_lost (store_txn_t *txn, void *arg)
         if (s_record_put (txn, self, record) != 0) {
             json_decref (key);
             json_decref (record);
+            self->effects = outer;
             return -1;
         }
         if (key)
             json_object_set_new (record, "__key", key);
         zlist_append (lost->done, record);
     }
+    self->effects = outer;
     return 0;
 }
 
@@ -1179,6 +1451,7 @@ s_settle_worker (s_executor_t *self, const char *name, bool abandon_running)
     lost.ids = zlist_new ();
     zlist_autofree (lost.ids);
     lost.done = zlist_new ();
+    lost.effects = zlist_new ();
     for (s_active_t *active = (s_active_t *)zhashx_first (self->actives); active;
          active = (s_active_t *)zhashx_next (self->actives))
         if (streq (active->worker, name))
@@ -1216,9 +1489,19 @@ s_settle_worker (s_executor_t *self, const char *name, bool abandon_running)
             }
             json_decref (record);
         }
+        //  Then what the policies did (the next in line admitted); nothing
+        //  of it when the transaction failed
+        s_effect_t *effect;
+        while ((effect = (s_effect_t *)zlist_pop (lost.effects))) {
+            if (code == STORE_OK)
+                zlist_append (self->effects, effect);
+            else
+                s_effect_destroy (&effect);
+        }
     }
     zlist_destroy (&lost.ids);
     zlist_destroy (&lost.done);
+    zlist_destroy (&lost.effects);
     s_apply_effects (self);
 }
 
@@ -1506,6 +1789,12 @@ s_apply_cancel (store_txn_t *txn, void *arg)
         json_object_set_new (record, "result",
                              json_pack ("{s:s}", "error", "cancelled by request"));
         store_del (txn, self->active, cancel->id, strlen (cancel->id));
+        if (s_policy_ended (self, txn, cancel->id,
+                            json_string_value (json_object_get (record, "action")),
+                            EXECUTION_CANCELLED) != 0) {
+            json_decref (record);
+            return -1;
+        }
         if (cancel->before == EXECUTION_REQUESTED || cancel->before == EXECUTION_DELAYED)
             for (s_wait_t *wait = (s_wait_t *)zlistx_first (self->queue); wait;
                  wait = (s_wait_t *)zlistx_next (self->queue))
@@ -1682,6 +1971,26 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
     }
     if (streq (type, "api.worker.list")) {
         answer->result = s_api_workers (self);
+        return;
+    }
+    if (streq (type, "api.action.queue_stats")) {
+        const char *ref = actor_arg_str (payload, "ref", answer);
+        if (answer->code[0])
+            return;
+        if (!ref || strlen (ref) > 255) {
+            actor_query_fail (answer, "bad_request", "ref: required (an action ref)");
+            return;
+        }
+        if (!registry_client_get (self->registry, "action", ref)) {
+            actor_query_fail (answer, "not_found", "action '%s' does not exist", ref);
+            return;
+        }
+        store_txn_t *txn = store_read_begin (self->store);
+        if (txn)
+            answer->result = executor_policy_stats (self->policy, txn, ref, proto_now_usec ());
+        else
+            actor_query_fail (answer, "store", "cannot read: %s", store_last_error (self->store));
+        store_read_end (&txn);
         return;
     }
     if (streq (type, "api.status")) {
@@ -1869,6 +2178,7 @@ s_destroy (s_executor_t *self)
     executor_workers_destroy (&self->workers);
     registry_client_destroy (&self->registry);
     actor_query_destroy (&self->query);
+    executor_policy_destroy (&self->policy);
     bus_inbox_destroy (&self->inbox);
     bus_pub_destroy (&self->pub);
     store_close (&self->store);
@@ -1945,6 +2255,9 @@ s_start (s_executor_t *self, const actor_config_t *config)
                        "executor", self->store, &self->link_config);
     if (!self->inbox)
         return -1;
+    self->policy = executor_policy_new (self->store);
+    if (!self->policy)
+        return -1;
     self->query = actor_query_new (bus_topology_bind (config->topology, "executor.query"),
                                    self->source);
     if (!self->query)
@@ -1968,6 +2281,7 @@ executor_actor (zsock_t *pipe, void *args)
     s_wlink_t **owners = NULL;
     size_t capacity = 0;
     while (!self->terminated) {
+        s_policy_sync (self);
         size_t needed = 5 + zhashx_size (self->links);
         if (needed > capacity) {
             capacity = needed * 2;
@@ -2001,6 +2315,12 @@ executor_actor (zsock_t *pipe, void *args)
         int t = registry_client_timeout (self->registry);
         if (t >= 0 && (timeout < 0 || t < timeout))
             timeout = t;
+        if (executor_policy_tick_ms (self->policy) >= 0) {
+            int64_t left = self->policy_tick_at - zclock_mono ();
+            t = left < 0 ? 0 : (int)left;
+            if (timeout < 0 || t < timeout)
+                timeout = t;
+        }
         if (zmq_poll (items, (int)n, timeout < 0 ? 1000 : timeout) == -1 &&
             zmq_errno () == ETERM)
             break;
@@ -2028,6 +2348,7 @@ executor_actor (zsock_t *pipe, void *args)
             else
                 s_apply_effects (self);
         }
+        s_policy_tick (self);
         s_schedule (self);
         registry_client_tick (self->registry);
         bus_inbox_tick (self->inbox);
