@@ -9,6 +9,7 @@
 static char s_dir[PATH_MAX];
 static store_t *s_store;
 static executor_policy_t *s_policy;
+static zlist_t *s_admitted, *s_expired, *s_due; //  what the callbacks saw, in order
 
 static void
 s_open (void)
@@ -38,6 +39,9 @@ s_setup (void)
 static void
 s_teardown (void)
 {
+    zlist_destroy (&s_admitted);
+    zlist_destroy (&s_expired);
+    zlist_destroy (&s_due);
     s_close ();
     testing_rmtree (s_dir);
 }
@@ -54,27 +58,24 @@ s_define (const char *json)
     json_decref (policies);
 }
 
-//  What the callbacks saw, in order
-static zlist_t *s_admitted, *s_expired, *s_due;
-
 static int
 s_on_admit (void *arg, store_txn_t *txn, const char *id)
 {
-    zlist_append (s_admitted, strdup (id));
+    zlist_append (s_admitted, (void *)id);
     return 0;
 }
 
 static int
 s_on_expire (void *arg, store_txn_t *txn, const char *id)
 {
-    zlist_append (s_expired, strdup (id));
+    zlist_append (s_expired, (void *)id);
     return 0;
 }
 
 static int
 s_on_due (void *arg, store_txn_t *txn, const char *id)
 {
-    zlist_append (s_due, strdup (id));
+    zlist_append (s_due, (void *)id);
     return 0;
 }
 

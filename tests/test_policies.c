@@ -134,7 +134,9 @@ s_watch (void)
     while (zclock_mono () < deadline) {
         json_decref (testing_api_ok (sock, "api.execution.run",
                                      json_pack ("{s:s}", "action", "test.rated")));
-        if (bus_sub_recv (s_sub, NULL, 300)) {
+        proto_envelope_t *first = bus_sub_recv (s_sub, NULL, 300);
+        if (first) {
+            proto_envelope_destroy (&first);
             zclock_sleep (300);
             break;
         }
