@@ -480,11 +480,12 @@ s_setup (void)
                           "  who:\n    type: string\n    required: true\n");
     testing_daemon_write (&s_daemon, "test/actions/fail.yaml",
                           "name: fail\nrunner_type: local-shell-cmd\nparameters:\n"
-                          "  cmd:\n    type: string\n"
+                          "  cmd:\n    type: string\n    immutable: true\n"
                           "    default: echo oops >&2; exit 3\n");
     testing_daemon_write (&s_daemon, "test/actions/doze.yaml",
                           "name: doze\nrunner_type: local-shell-cmd\nparameters:\n"
-                          "  cmd:\n    type: string\n    default: sleep 1; echo awake\n");
+                          "  cmd:\n    type: string\n    immutable: true\n"
+                          "    default: sleep 1; echo awake\n");
     testing_daemon_write (&s_daemon, "test/actions/nap.yaml",
                           "name: nap\nrunner_type: local-shell-cmd\nparameters:\n"
                           "  cmd:\n    type: string\n    default: sleep 30\n");

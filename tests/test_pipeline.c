@@ -63,6 +63,12 @@ s_setup (void)
              "  trigger.payload.kind: {type: equals, pattern: show}\n"
              "action:\n  ref: test.show\n  parameters:\n    text: \"{{ "
              "trigger.payload.text }}\"\n");
+    //  Event text templated into core.local's cmd: the classic injection
+    s_write ("test/rules/inject.yaml",
+             "name: inject\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
+             "  trigger.payload.kind: {type: equals, pattern: inject}\n"
+             "action:\n  ref: core.local\n  parameters:\n    cmd: \"echo {{ "
+             "trigger.payload.text }}\"\n");
     s_write ("test/rules/count.yaml",
              "name: count\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
              "  trigger.payload.kind: {type: equals, pattern: count}\n"
@@ -215,6 +221,31 @@ Test (pipeline, shell_parameters_are_data_never_code)
         json_string_value (json_object_get (json_object_get (done, "result"), "stdout"));
     cr_assert_not_null (out);
     cr_assert_str_eq (out, text, "the parameter arrives unchanged, as data");
+    struct stat st;
+    cr_assert_neq (stat (file, &st), 0, "%s must never be created", file);
+    json_decref (done);
+}
+
+Test (pipeline, a_cmd_parameter_is_never_parsed_by_a_shell)
+{
+    //  core.local's cmd comes from the caller (here, from an event): it runs
+    //  as words, with no shell, so the event's text cannot become code
+    s_start ();
+    char file[PATH_MAX + 32];
+    snprintf (file, sizeof file, "%s/PWNED", s_root);
+    char text[8 * PATH_MAX];
+    snprintf (text, sizeof text,
+              "$(touch %s) `touch %s` ; touch %s && touch %s | touch %s", file, file,
+              file, file, file);
+    s_event (json_pack ("{s:s, s:s}", "kind", "inject", "text", text));
+    json_t *done = s_wait_terminal ("action", "core.local", 10000);
+    cr_assert_not_null (done);
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
+    const char *out =
+        json_string_value (json_object_get (json_object_get (done, "result"), "stdout"));
+    cr_assert_not_null (out);
+    cr_assert_not_null (strstr (out, "$(touch"), "echo printed the text: %s", out);
+    cr_assert_not_null (strstr (out, "; touch"), "echo printed the text: %s", out);
     struct stat st;
     cr_assert_neq (stat (file, &st), 0, "%s must never be created", file);
     json_decref (done);

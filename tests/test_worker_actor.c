@@ -132,16 +132,16 @@ s_teardown (void)
 
 TestSuite (worker_actor, .init = s_setup, .fini = s_teardown, .timeout = 60);
 
+//  Dispatch an execution whose shell command (the action author's text, its
+//  entry point) is `cmd`.
 static void
 s_dispatch (const char *execution, const char *runner, const char *cmd, json_t *extra)
 {
     json_t *parameters = extra ? extra : json_object ();
-    if (cmd)
-        json_object_set_new (parameters, "cmd", json_string (cmd));
     json_t *payload = json_pack (
         "{s:s, s:{s:s, s:s, s:s, s:s, s:i}, s:o, s:[]}", "execution", execution, "action",
-        "ref", "test.a", "runner_type", runner, "entry_point", "", "pack_dir", "/tmp",
-        "timeout", 30, "parameters", parameters, "secret");
+        "ref", "test.a", "runner_type", runner, "entry_point", cmd ? cmd : "", "pack_dir",
+        "/tmp", "timeout", 30, "parameters", parameters, "secret");
     proto_envelope_t *command =
         proto_envelope_new ("execution.dispatch", "executor@test");
     cr_assert_eq (proto_envelope_set_payload_json (command, payload, NULL), PROTO_OK);
@@ -247,4 +247,30 @@ Test (worker_actor, slots_bound_concurrency_without_blocking_the_loop)
                   (int)(second - first));
     cr_assert_geq (third - second, 350, "the third waited for a slot (%d ms later)",
                    (int)(third - second));
+}
+
+Test (worker_actor, a_cmd_parameter_runs_as_words_without_a_shell)
+{
+    char marker[128];
+    snprintf (marker, sizeof marker, "/tmp/attune-worker-words-%d", getpid ());
+    unlink (marker);
+    char cmd[512];
+    snprintf (cmd, sizeof cmd, "printf %%s| \"a b\" 'c;d' $(touch %s) ; touch %s", marker,
+              marker);
+    s_dispatch ("words-1", "local-shell-cmd", NULL, json_pack ("{s:s}", "cmd", cmd));
+    cr_assert_eq (s_wait_status ("words-1", "completed", 1, 5000), 1);
+    const char *out = json_string_value (json_object_get (
+        json_object_get (s_find ("words-1", "completed"), "result"), "stdout"));
+    char expect[512];
+    snprintf (expect, sizeof expect, "a b|c;d|$(touch|%s)|;|touch|%s|", marker, marker);
+    cr_assert_str_eq (out, expect, "each word is an argument, nothing is expanded");
+    struct stat st;
+    cr_assert_neq (stat (marker, &st), 0, "nothing ran but printf");
+    //  A word list that cannot be split says why
+    s_dispatch ("words-2", "local-shell-cmd", NULL,
+                json_pack ("{s:s}", "cmd", "echo 'open"));
+    cr_assert_eq (s_wait_status ("words-2", "failed", 1, 5000), 1);
+    const char *error = json_string_value (json_object_get (
+        json_object_get (s_find ("words-2", "failed"), "result"), "error"));
+    cr_assert_not_null (strstr (error, "unterminated"), "%s", error);
 }

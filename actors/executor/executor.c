@@ -39,13 +39,13 @@ typedef enum {
 
 typedef struct {
     s_effect_kind_t kind;
-    char type[48];      //  fact type
-    json_t *payload;    //  fact payload / worker registration
+    char type[48];              //  fact type
+    json_t *payload;            //  fact payload / worker registration
     proto_envelope_t *envelope; //  fact / dispatch packed by the fast path
-    char worker[256];   //  release: worker name
-    char id[S_ID_SIZE]; //  wait: execution id
-    char runner[32];    //  wait: runner
-    uint64_t key;       //  wait: key in the waiting table
+    char worker[256];           //  release: worker name
+    char id[S_ID_SIZE];         //  wait: execution id
+    char runner[32];            //  wait: runner
+    uint64_t key;               //  wait: key in the waiting table
 } s_effect_t;
 
 typedef struct {
@@ -77,7 +77,7 @@ typedef struct _s_executor_t {
     store_t *store;
     store_table_t *executions, *by_enforcement, *waiting, *active, *workers_table;
     bus_inbox_t *inbox;
-    actor_query_t *query; //  executor.query: the api's reads and changes
+    actor_query_t *query;      //  executor.query: the api's reads and changes
     executor_policy_t *policy; //  concurrency, rate, retry, timeout policies
     uint64_t policy_version;   //  registry version the policies were taken at
     int64_t policy_tick_at;    //  monotonic ms of the next policy tick
@@ -264,8 +264,9 @@ s_dispatch (s_executor_t *self, const json_t *record)
         json_string_value (json_object_get (action, "pack_dir")) ?: "", "timeout",
         executor_policy_timeout (self->policy, ref ? ref : "") > 0
             ? json_real (executor_policy_timeout (self->policy, ref ? ref : ""))
-        : json_object_get (action, "timeout") ? json_incref (json_object_get (action, "timeout"))
-                                            : json_null (),
+        : json_object_get (action, "timeout")
+            ? json_incref (json_object_get (action, "timeout"))
+            : json_null (),
         "parameters", json_object_get (record, "parameters"), "secret", secret);
     proto_envelope_t *command = proto_envelope_new ("execution.dispatch", self->source);
     proto_error_t error;
@@ -310,12 +311,12 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
     proto_uuid_generate (uuid);
     proto_uuid_format (uuid, id);
     int64_t now = proto_now_usec ();
-    json_t *record =
-        json_pack ("{s:s, s:s, s:O, s:O, s:O, s:n, s:I, s:[]}", "id", id, "action", ref,
-                   "enforcement", json_object_get (payload, "enforcement") ?: json_null (), "rule",
-                   json_object_get (payload, "rule") ?: json_null (), "event",
-                   json_object_get (payload, "event") ?: json_null (), "worker",
-                   "requested", (json_int_t)now, "log");
+    json_t *record = json_pack (
+        "{s:s, s:s, s:O, s:O, s:O, s:n, s:I, s:[]}", "id", id, "action", ref,
+        "enforcement", json_object_get (payload, "enforcement") ?: json_null (), "rule",
+        json_object_get (payload, "rule") ?: json_null (), "event",
+        json_object_get (payload, "event") ?: json_null (), "worker", "requested",
+        (json_int_t)now, "log");
     if (json_object_get (payload, "parent"))
         json_object_set (record, "parent", json_object_get (payload, "parent"));
     if (json_is_integer (json_object_get (payload, "retry_count")))
@@ -494,8 +495,8 @@ s_policy_due (void *arg, store_txn_t *txn, const char *id)
         ; //  cancelled meanwhile
     else if (action && executor_policy_limits (self->policy, action) &&
              executor_policy_admit (self->policy, txn, id, action,
-                                    json_object_get (record, "parameters"), now, &decision,
-                                    reason, sizeof reason) != 0)
+                                    json_object_get (record, "parameters"), now,
+                                    &decision, reason, sizeof reason) != 0)
         rc = -1;
     else if (decision == POLICY_ADMIT)
         rc = s_policy_wake (self, txn, id);
@@ -543,9 +544,10 @@ s_policy_ended (s_executor_t *self, store_txn_t *txn, const char *id, const char
         double delay = executor_policy_retry_delay (retry, attempt);
         json_t *payload = json_pack (
             "{s:s, s:s, s:O, s:s, s:O, s:O, s:O, s:i, s:I}", "key", key, "action", action,
-            "parameters", json_object_get (record, "parameters") ?: json_null (), "parent",
-            id, "enforcement", json_object_get (record, "enforcement") ?: json_null (),
-            "rule", json_object_get (record, "rule") ?: json_null (), "event",
+            "parameters", json_object_get (record, "parameters") ?: json_null (),
+            "parent", id, "enforcement",
+            json_object_get (record, "enforcement") ?: json_null (), "rule",
+            json_object_get (record, "rule") ?: json_null (), "event",
             json_object_get (record, "event") ?: json_null (), "retry_count", attempt,
             "not_before", (json_int_t)(now + (int64_t)(delay * 1e6)));
         bus_command_t info = {.peer = "policy"};
@@ -651,7 +653,8 @@ s_status_report (s_executor_t *self, store_txn_t *txn, json_t *payload,
     s_fact (self, record);
     int rc = s_record_put (txn, self, record);
     if (rc == 0 && execution_status_terminal ((execution_status_t)status) &&
-        s_policy_ended (self, txn, id, json_string_value (json_object_get (record, "action")),
+        s_policy_ended (self, txn, id,
+                        json_string_value (json_object_get (record, "action")),
                         status) != 0)
         rc = -1;
     json_decref (record);
@@ -1237,7 +1240,8 @@ s_apply_effects (s_executor_t *self)
             }
             case EFFECT_DISPATCH:
                 if (effect->envelope) {
-                    s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, effect->worker);
+                    s_wlink_t *wl =
+                        (s_wlink_t *)zhashx_lookup (self->links, effect->worker);
                     //  No link: it re-registers and gets it then. Beyond the
                     //  link's window (1024, above any worker's slots) it waits.
                     if (wl && bus_link_send (wl->link, &effect->envelope) != 0)
@@ -1676,20 +1680,22 @@ s_apply_run (store_txn_t *txn, void *arg)
     run->id[0] = 0;
     const void *data;
     size_t size;
-    if (store_get (txn, self->by_enforcement, run->key, strlen (run->key), &data, &size) ==
-        STORE_OK) {
+    if (store_get (txn, self->by_enforcement, run->key, strlen (run->key), &data,
+                   &size) == STORE_OK) {
         snprintf (run->id, sizeof run->id, "%.*s", (int)size, (const char *)data);
         return 0; //  the same request again: the same execution
     }
     bus_command_t info = {.peer = "api"};
     if (s_enforcement (self, txn, run->payload, &info) != 0) {
-        snprintf (run->code, sizeof run->code, "%s", info.reject_code[0] ? info.reject_code : "store");
+        snprintf (run->code, sizeof run->code, "%s",
+                  info.reject_code[0] ? info.reject_code : "store");
         snprintf (run->message, sizeof run->message, "%s",
-                  info.reject_code[0] ? info.reject_message : "cannot write the execution");
+                  info.reject_code[0] ? info.reject_message
+                                      : "cannot write the execution");
         return -1;
     }
-    if (store_get (txn, self->by_enforcement, run->key, strlen (run->key), &data, &size) ==
-        STORE_OK)
+    if (store_get (txn, self->by_enforcement, run->key, strlen (run->key), &data,
+                   &size) == STORE_OK)
         snprintf (run->id, sizeof run->id, "%.*s", (int)size, (const char *)data);
     return 0;
 }
@@ -1710,8 +1716,8 @@ s_api_run (s_executor_t *self, const char *request, const char *ref, json_t *giv
         return;
     }
     char reason[512] = "";
-    json_t *checked = registry_params_apply (json_object_get (action, "parameters"), given,
-                                             reason, sizeof reason);
+    json_t *checked = registry_params_apply (json_object_get (action, "parameters"),
+                                             given, reason, sizeof reason);
     if (!checked) {
         actor_query_fail (answer, "invalid", "%s: %s", ref, reason);
         return;
@@ -1880,11 +1886,13 @@ s_api_list (s_executor_t *self, json_t *payload, actor_answer_t *answer)
     const char *before = actor_arg_str (payload, "before", answer);
     int64_t since = actor_arg_int (payload, "since", 0, 0, INT64_MAX, answer);
     int64_t until = actor_arg_int (payload, "until", INT64_MAX, 0, INT64_MAX, answer);
-    int64_t limit = actor_arg_int (payload, "limit", S_LIST_DEFAULT, 1, S_LIST_MAX, answer);
+    int64_t limit =
+        actor_arg_int (payload, "limit", S_LIST_DEFAULT, 1, S_LIST_MAX, answer);
     if (answer->code[0])
         return;
     if (status && execution_status_parse (status) < 0) {
-        actor_query_fail (answer, "bad_request", "status: '%.64s' is not a status", status);
+        actor_query_fail (answer, "bad_request", "status: '%.64s' is not a status",
+                          status);
         return;
     }
     if (before && strlen (before) >= S_ID_SIZE) {
@@ -1895,7 +1903,8 @@ s_api_list (s_executor_t *self, json_t *payload, actor_answer_t *answer)
     store_cursor_t *cursor = txn ? store_cursor_new (txn, self->executions) : NULL;
     if (!cursor) {
         store_read_end (&txn);
-        actor_query_fail (answer, "store", "cannot read: %s", store_last_error (self->store));
+        actor_query_fail (answer, "store", "cannot read: %s",
+                          store_last_error (self->store));
         return;
     }
     store_code_t code;
@@ -1950,11 +1959,10 @@ s_api_workers (s_executor_t *self)
             json_array_append_new (runtimes, json_string (worker->runtimes[r]));
         s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, worker->name);
         json_array_append_new (
-            items, json_pack ("{s:s, s:s, s:o, s:i, s:i, s:b, s:I}", "worker", worker->name,
-                              "endpoint", worker->endpoint, "runtimes", runtimes, "slots",
-                              worker->slots / S_PREFETCH, "busy", worker->busy, "alive",
-                              worker->alive,
-                              "last_heartbeat",
+            items, json_pack ("{s:s, s:s, s:o, s:i, s:i, s:b, s:I}", "worker",
+                              worker->name, "endpoint", worker->endpoint, "runtimes",
+                              runtimes, "slots", worker->slots / S_PREFETCH, "busy",
+                              worker->busy, "alive", worker->alive, "last_heartbeat",
                               (json_int_t)(wl ? bus_link_last_heard_usec (wl->link)
                                               : worker->last_seen_usec)));
     }
@@ -1987,9 +1995,11 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
         }
         store_txn_t *txn = store_read_begin (self->store);
         if (txn)
-            answer->result = executor_policy_stats (self->policy, txn, ref, proto_now_usec ());
+            answer->result =
+                executor_policy_stats (self->policy, txn, ref, proto_now_usec ());
         else
-            actor_query_fail (answer, "store", "cannot read: %s", store_last_error (self->store));
+            actor_query_fail (answer, "store", "cannot read: %s",
+                              store_last_error (self->store));
         store_read_end (&txn);
         return;
     }
@@ -2061,8 +2071,9 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
         }
         if (json_is_object (overrides))
             json_object_update (parameters, overrides);
-        s_api_run (self, request, json_string_value (json_object_get (original, "action")),
-                   parameters, id, answer);
+        s_api_run (self, request,
+                   json_string_value (json_object_get (original, "action")), parameters,
+                   id, answer);
         json_decref (parameters);
         json_decref (original);
     } else

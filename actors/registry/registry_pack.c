@@ -328,6 +328,16 @@ s_load_action (check_t *c, const char *pack, const char *pack_dir)
                                                            : json_object ());
     json_object_set_new (action, "file", json_string (c->file));
     json_object_set_new (action, "pack_dir", json_string (pack_dir));
+    //  StackStorm's idiom for a shell action: the command as an immutable
+    //  `cmd` default. That text is the author's, so it is the entry point (the
+    //  only text a shell runs); a `cmd` a caller gives is run without a shell.
+    const json_t *cmd = json_object_get (json_object_get (action, "parameters"), "cmd");
+    if (streq (runner, "local-shell-cmd") && !*entry &&
+        json_is_true (json_object_get (cmd, "immutable")) &&
+        json_is_string (json_object_get (cmd, "default")))
+        json_object_set_new (
+            action, "entry_point",
+            json_string (json_string_value (json_object_get (cmd, "default"))));
     return action;
 }
 

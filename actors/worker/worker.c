@@ -314,27 +314,99 @@ s_script_path (s_job_t *job, const char *entry)
     return zsys_sprintf ("%s/actions/%s", pack_dir ? pack_dir : ".", entry);
 }
 
+#define S_MAX_WORDS 256 //  words of a `cmd` parameter
+
+//  Split a `cmd` parameter into words, with no shell: blanks separate words,
+//  '...' and "..." group them (inside "...", \" and \\ are " and \), a
+//  backslash outside quotes takes the next character as it is. Nothing is
+//  expanded, substituted, piped or redirected: `$(x)`, `;`, `|` are text.
+//  Returns the words (NULL-terminated, in one allocation), or NULL with
+//  `message` saying why.
+static char **
+s_split_words (const char *cmd, char *message, size_t size)
+{
+    size_t length = strlen (cmd);
+    char **words = (char **)calloc (1, (S_MAX_WORDS + 1) * sizeof (char *) + length + 1);
+    if (!words) {
+        snprintf (message, size, "cmd: out of memory");
+        return NULL;
+    }
+    char *out = (char *)(words + S_MAX_WORDS + 1);
+    size_t count = 0;
+    const char *p = cmd;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        if (count == S_MAX_WORDS) {
+            snprintf (message, size, "cmd: more than %d words", S_MAX_WORDS);
+            free (words);
+            return NULL;
+        }
+        words[count++] = out;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
+            char quote = *p;
+            if (quote == '\'' || quote == '"') {
+                const char *start = p++;
+                while (*p && *p != quote) {
+                    if (quote == '"' && *p == '\\' && (p[1] == '"' || p[1] == '\\'))
+                        p++;
+                    *out++ = *p++;
+                }
+                if (!*p) {
+                    snprintf (message, size, "cmd: unterminated %c at offset %zu", quote,
+                              (size_t)(start - cmd));
+                    free (words);
+                    return NULL;
+                }
+                p++;
+            } else if (*p == '\\' && p[1])
+                p++, *out++ = *p++;
+            else
+                *out++ = *p++;
+        }
+        *out++ = 0;
+    }
+    if (count == 0) {
+        snprintf (message, size, "cmd: no command in it");
+        free (words);
+        return NULL;
+    }
+    return words;
+}
+
 //  Start a process-backed job. Returns 0, or -1 after finishing it failed.
 static int
 s_start_process (s_worker_t *self, s_job_t *job)
 {
     char *argv[4] = {NULL, NULL, NULL, NULL};
+    char **words = NULL; //  a `cmd` given as a parameter, split without a shell
     char *script = NULL;
     const char *entry = json_string_value (json_object_get (job->action, "entry_point"));
     char message[512] = "";
     if (streq (job->runner, "local-shell-cmd")) {
+        //  The shell runs only the action author's text (entry_point, or an
+        //  immutable `cmd` default the registry made the entry point). A `cmd`
+        //  that arrives as a parameter is data from whoever ran the action or
+        //  from an event: it is run as words, never parsed by a shell.
         const char *cmd = s_param_string (job, "cmd");
-        if (!cmd || !*cmd)
-            cmd = entry;
-        if (!cmd || !*cmd) {
+        if (entry && *entry) {
+            argv[0] = "/bin/sh";
+            argv[1] = "-c";
+            argv[2] = (char *)entry;
+        } else if (cmd && *cmd) {
+            words = s_split_words (cmd, message, sizeof message);
+            if (!words) {
+                s_finish (self, job, "failed", json_pack ("{s:s}", "error", message), -1);
+                return -1;
+            }
+        } else {
             s_finish (self, job, "failed",
                       json_pack ("{s:s}", "error", "local-shell-cmd: no 'cmd' to run"),
                       -1);
             return -1;
         }
-        argv[0] = "/bin/sh";
-        argv[1] = "-c";
-        argv[2] = (char *)cmd;
     } else if (streq (job->runner, "local-shell-script") ||
                streq (job->runner, "python-script")) {
         const char *which = entry && *entry ? entry : s_param_string (job, "script");
@@ -362,7 +434,7 @@ s_start_process (s_worker_t *self, s_job_t *job)
         else
             cwd = "/tmp";
     }
-    worker_process_spec_t spec = {.argv = argv,
+    worker_process_spec_t spec = {.argv = words ? words : argv,
                                   .envp = envp,
                                   .cwd = cwd,
                                   .input = input,
@@ -373,6 +445,7 @@ s_start_process (s_worker_t *self, s_job_t *job)
     free (input);
     s_free_strings (envp);
     free (script);
+    free (words);
     if (!job->process) {
         s_finish (self, job, "failed", json_pack ("{s:s}", "error", message), -1);
         return -1;
