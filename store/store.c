@@ -572,7 +572,7 @@ store_open (const char *dir, const store_config_t *config, store_code_t *code,
     }
     if (rc == 0) {
         step = "mdb_env_open";
-        unsigned flags = MDB_NOTLS | MDB_WRITEMAP | (cfg.nosync ? MDB_NOSYNC : 0);
+        unsigned flags = MDB_NOTLS | (cfg.nosync ? MDB_NOSYNC : 0);
         rc = mdb_env_open (self->env, dir, flags, 0640);
     }
     if (rc == 0) {

@@ -327,6 +327,51 @@ Test (policies, threshold_3_is_never_exceeded)
     cr_assert_gt (json_integer_value (json_object_get (stats, "queued")), 0);
     cr_assert_geq (json_number_value (json_object_get (stats, "oldest_wait")), 0);
     json_decref (stats);
+    //  The same through the CLI
+    char *out = NULL, *err = NULL;
+    const char *stats_argv[] = {ATTUNE_HELPER_DIR "/attune",
+                                "--api",
+                                s_daemon.api,
+                                "action",
+                                "queue-stats",
+                                "test.slow",
+                                NULL};
+    int code = testing_run (stats_argv, NULL, &out, &err, 10000);
+    cr_assert_eq (code, 0, "attune action queue-stats: %s", err);
+    cr_assert_not_null (strstr (out, "running"), "%s", out);
+    cr_assert_not_null (strstr (out, "queued"), "%s", out);
+    cr_assert_not_null (strstr (out, "test.slow"), "%s", out);
+    free (out);
+    free (err);
+    const char *policy_argv[] = {ATTUNE_HELPER_DIR "/attune",
+                                 "--api",
+                                 s_daemon.api,
+                                 "--json",
+                                 "policy",
+                                 "get",
+                                 "test.slow",
+                                 NULL};
+    code = testing_run (policy_argv, NULL, &out, &err, 10000);
+    cr_assert_eq (code, 0, "attune policy get: %s", err);
+    json_t *policy = json_loads (out, 0, NULL);
+    cr_assert_eq (json_integer_value (json_object_get (
+                      json_object_get (policy, "parameters"), "threshold")),
+                  3, "%s", out);
+    json_decref (policy);
+    free (out);
+    free (err);
+    const char *missing_argv[] = {ATTUNE_HELPER_DIR "/attune",
+                                  "--api",
+                                  s_daemon.api,
+                                  "action",
+                                  "queue-stats",
+                                  "test.nope",
+                                  NULL};
+    code = testing_run (missing_argv, NULL, &out, &err, 10000);
+    cr_assert_eq (code, 1);
+    cr_assert_not_null (strstr (err, "not_found"), "%s", err);
+    free (out);
+    free (err);
     s_await_all_ended (ids, 24, 60000);
     cr_assert_eq (s_peak ("test.slow"), 3, "three at once, never four");
     zsock_destroy (&sock);

@@ -1672,6 +1672,55 @@ s_cmd_action_get (s_client_t *client, s_args_t *args)
                    : S_EXIT_USAGE;
 }
 
+//  attune policy list / get: the policies the registry loaded from packs
+static void
+s_show_policy_list (const json_t *result)
+{
+    s_table_t *table = s_table_new ("REF TYPE ACTION ENABLED PARAMETERS");
+    size_t i;
+    const json_t *item;
+    json_array_foreach (json_object_get (result, "items"), i, item)
+    {
+        s_table_add_json (table, json_object_get (item, "ref"));
+        s_table_add_json (table, json_object_get (item, "policy_type"));
+        s_table_add_json (table, json_object_get (item, "resource_ref"));
+        s_table_add (table,
+                     json_is_false (json_object_get (item, "enabled")) ? "no" : "yes");
+        s_table_add_json (table, json_object_get (item, "parameters"));
+    }
+    s_table_done (&table);
+}
+
+static int
+s_cmd_policy_list (s_client_t *client, s_args_t *args)
+{
+    json_t *payload = json_object ();
+    int rc = s_string_opt (args, "--pack", payload, "pack");
+    if (rc) {
+        json_decref (payload);
+        return rc;
+    }
+    return s_simple (client, "api.policy.list", payload, s_show_policy_list);
+}
+
+static void
+s_show_policy (const json_t *result)
+{
+    static const char *const first[] = {
+        "ref",          "pack",    "name",        "policy_type",
+        "resource_ref", "enabled", "description", NULL};
+    s_show_definition (result, first);
+    s_prop_json ("parameters", json_object_get (result, "parameters"));
+}
+
+static int
+s_cmd_policy_get (s_client_t *client, s_args_t *args)
+{
+    json_t *payload = s_name_payload (args, 0, "ref");
+    return payload ? s_simple (client, "api.policy.get", payload, s_show_policy)
+                   : S_EXIT_USAGE;
+}
+
 //  attune action queue-stats REF: the executor's policy queue for an action
 static void
 s_show_queue_stats (const json_t *result)
@@ -1873,6 +1922,8 @@ static const s_option_t s_rule_list_options[] = {
     {NULL}};
 static const s_option_t s_action_list_options[] = {
     {"--pack", "P", "only actions of pack P"}, {NULL}};
+static const s_option_t s_policy_list_options[] = {
+    {"--pack", "P", "only policies of pack P"}, {NULL}};
 static const s_option_t s_event_list_options[] = {
     {"--trigger", "T", "only events of trigger T"},
     {"--limit", "N", "at most N events (1..1000, default 50)"},
@@ -1916,6 +1967,10 @@ static const s_command_t s_commands[] = {
      s_cmd_action_list},
     {"action", "get", "REF", "Show an action and its parameters.", s_no_options, 1, 1,
      s_cmd_action_get},
+    {"policy", "list", "[--pack P]",
+     "List the policies (concurrency, rate, retry, timeout).", s_policy_list_options, 0,
+     0, s_cmd_policy_list},
+    {"policy", "get", "REF", "Show a policy.", s_no_options, 1, 1, s_cmd_policy_get},
     {"action", "queue-stats", "REF",
      "Show the policy queue of an action: running, queued, oldest wait, totals.",
      s_no_options, 1, 1, s_cmd_action_queue_stats},
