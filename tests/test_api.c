@@ -577,6 +577,64 @@ Test (api, owner_not_running_is_unavailable)
     zsock_destroy (&sock);
 }
 
+Test (api, requests_in_flight_are_bounded)
+{
+    //  An executor that takes requests and never answers: the test's own
+    //  ROUTER, where the topology puts executor.query
+    zsock_t *silent = zsock_new (ZMQ_ROUTER);
+    zsock_set_rcvhwm (silent, 0);
+    int port = zsock_bind (silent, "tcp://127.0.0.1:*");
+    cr_assert_gt (port, 0);
+    testing_daemon_init (&s_daemon, "test_api");
+    s_pack (&s_daemon);
+    char topology[256], path[PATH_MAX + 32];
+    snprintf (topology, sizeof topology,
+              "endpoints\n    executor.query = tcp://127.0.0.1:%d\n", port);
+    testing_write (s_daemon.root, "topology.cfg", topology);
+    snprintf (path, sizeof path, "%s/topology.cfg", s_daemon.root);
+    const char *extra[] = {"-c", path, "--actors", "registry,api", NULL};
+    testing_daemon_start (&s_daemon, extra);
+    zsock_t *sock = s_client ();
+    zsock_t *flood = s_client ();
+    zsock_set_sndhwm (flood, 0);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    for (int i = 0; i < 10000; i++) {
+        proto_envelope_t *request =
+            proto_envelope_new ("api.execution.list", "test@flood");
+        msgpack_sbuffer_clear (&buffer);
+        proto_envelope_encode (request, &buffer);
+        proto_envelope_destroy (&request);
+        zsock_send (flood, "b", buffer.data, buffer.size);
+    }
+    msgpack_sbuffer_destroy (&buffer);
+    //  Once all are in flight (the silent executor has them), the next is
+    //  refused at once instead of joining them
+    int64_t deadline = zclock_mono () + 4000;
+    int received = 0;
+    while (received < 10000 && zclock_mono () < deadline) {
+        zmsg_t *msg = zmsg_recv_nowait (silent);
+        if (msg) {
+            received++;
+            zmsg_destroy (&msg);
+        } else
+            zclock_sleep (1);
+    }
+    cr_assert_eq (received, 10000, "the executor got them all (%d)", received);
+    int64_t start = zclock_mono ();
+    json_t *reply = s_call (sock, "api.execution.get", json_pack ("{s:s}", "id", "x"));
+    const char *message = json_string_value (
+        json_object_get (json_object_get (reply, "payload"), "message"));
+    cr_assert_not_null (strstr (message ? message : "", "in flight"), "%s", message);
+    cr_assert_lt (zclock_mono () - start, 1000, "refused at once");
+    json_decref (reply);
+    //  Reads of an owner that answers are not held up by it
+    json_decref (s_ok (sock, "api.ping", NULL));
+    zsock_destroy (&flood);
+    zsock_destroy (&sock);
+    zsock_destroy (&silent);
+}
+
 Test (api, executions_outlive_a_restart)
 {
     s_start (NULL);

@@ -15,9 +15,10 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
-#define S_TIMEOUT_MS        5000 //  a request not answered by then: unavailable
-#define S_STATUS_TIMEOUT_MS 1000 //  an actor silent this long on api.status is down
-#define S_BATCH             256  //  requests read per wake-up
+#define S_TIMEOUT_MS        5000  //  a request not answered by then: unavailable
+#define S_STATUS_TIMEOUT_MS 1000  //  an actor silent this long on api.status is down
+#define S_BATCH             256   //  requests read per wake-up
+#define S_PENDING_MAX       10000 //  requests in flight; more are answered unavailable
 
 typedef enum { S_REGISTRY = 0, S_RULES, S_EXECUTOR, S_OWNERS } s_owner_t;
 static const char *s_owner_names[S_OWNERS] = {"registry", "rules", "executor"};
@@ -485,6 +486,15 @@ s_handle_front (s_api_t *self)
                 self->malformed++;
                 s_answer (self, identity, delimiter, NULL, NULL,
                           proto_code_name (error.code), "%s", error.message);
+            } else if (zhashx_size (self->pending) >= S_PENDING_MAX &&
+                       !streq (proto_envelope_type (request), "api.ping") &&
+                       !streq (proto_envelope_type (request), "api.hello")) {
+                //  Bounded memory: a flood waits for nothing, it is told
+                self->requests++;
+                s_answer (self, identity, delimiter, proto_envelope_id (request), NULL,
+                          "unavailable", "%d requests already in flight: try again",
+                          S_PENDING_MAX);
+                proto_envelope_destroy (&request);
             } else {
                 self->requests++;
                 s_request (self, request, identity, delimiter);

@@ -22,6 +22,15 @@
 #include <inttypes.h>
 #include <unistd.h>
 
+//  snprintf (dst, size, "%s", src) without the formatter (hot paths)
+static inline void
+s_copy (char *dst, size_t size, const char *src)
+{
+    size_t len = strnlen (src, size - 1);
+    memcpy (dst, src, len);
+    dst[len] = 0;
+}
+
 #define S_SCHEDULE_MAX 1024 //  executions scheduled per transaction
 #define S_ID_SIZE      40
 #define S_PREFETCH     2 //  dispatch window, in multiples of a worker's slots
@@ -223,7 +232,7 @@ s_on_worker_peer (void *arg, const char *peer, bus_peer_event_t event)
     else if (wl->up) {
         wl->up = false;
         char name[256];
-        snprintf (name, sizeof name, "%s", wl->name);
+        s_copy (name, sizeof name, wl->name);
         s_worker_lost (wl->owner, name, "stopped heartbeating");
     }
 }
@@ -360,7 +369,7 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
             rc = -1;
         s_fact (self, record);
         s_effect_t *effect = s_effect (self, EFFECT_DELAYED);
-        snprintf (effect->id, sizeof effect->id, "%s", id);
+        s_copy (effect->id, sizeof effect->id, id);
     } else if (parameters && decision == POLICY_CANCEL) {
         s_set_status (record, EXECUTION_CANCELLED, now);
         json_object_set_new (record, "ended", json_integer (now));
@@ -384,8 +393,8 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
         if (worker) {
             executor_workers_acquire (self->workers, worker);
             s_effect_t *acquired = s_effect (self, EFFECT_ACQUIRED);
-            snprintf (acquired->worker, sizeof acquired->worker, "%s", worker->name);
-            snprintf (acquired->id, sizeof acquired->id, "%s", id);
+            s_copy (acquired->worker, sizeof acquired->worker, worker->name);
+            s_copy (acquired->id, sizeof acquired->id, id);
             s_set_status (record, EXECUTION_SCHEDULED, now);
             json_object_set_new (record, "worker", json_string (worker->name));
             s_fact (self, record);
@@ -396,8 +405,8 @@ s_enforcement (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_comman
             if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK)
                 rc = -1;
             s_effect_t *effect = s_effect (self, EFFECT_WAIT);
-            snprintf (effect->id, sizeof effect->id, "%s", id);
-            snprintf (effect->runner, sizeof effect->runner, "%s", runner ? runner : "");
+            s_copy (effect->id, sizeof effect->id, id);
+            s_copy (effect->runner, sizeof effect->runner, runner ? runner : "");
             effect->key = key;
             self->queued_in_batch = true;
         }
@@ -433,7 +442,7 @@ s_policy_wake (void *arg, store_txn_t *txn, const char *id)
             rc = -1;
         else {
             s_effect_t *effect = s_effect (self, EFFECT_WAIT);
-            snprintf (effect->id, sizeof effect->id, "%s", id);
+            s_copy (effect->id, sizeof effect->id, id);
             snprintf (effect->runner, sizeof effect->runner, "%s",
                       json_string_value (json_object_get (record, "runner")) ?: "");
             effect->key = key;
@@ -469,7 +478,7 @@ s_policy_expire (void *arg, store_txn_t *txn, const char *id)
         rc = s_record_put (txn, self, record);
         s_fact (self, record);
         s_effect_t *effect = s_effect (self, EFFECT_FORGET);
-        snprintf (effect->id, sizeof effect->id, "%s", id);
+        s_copy (effect->id, sizeof effect->id, id);
     }
     json_decref (record);
     return rc;
@@ -508,7 +517,7 @@ s_policy_due (void *arg, store_txn_t *txn, const char *id)
         rc = s_record_put (txn, self, record);
         s_fact (self, record);
         s_effect_t *effect = s_effect (self, EFFECT_FORGET);
-        snprintf (effect->id, sizeof effect->id, "%s", id);
+        s_copy (effect->id, sizeof effect->id, id);
     } //  POLICY_DELAY: queued, still delayed
     json_decref (record);
     return rc;
@@ -641,13 +650,13 @@ s_status_report (s_executor_t *self, store_txn_t *txn, json_t *payload,
         store_del (txn, self->active, id, strlen (id));
         if (assigned) {
             s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
-            snprintf (effect->worker, sizeof effect->worker, "%s", assigned);
-            snprintf (effect->id, sizeof effect->id, "%s", id);
+            s_copy (effect->worker, sizeof effect->worker, assigned);
+            s_copy (effect->id, sizeof effect->id, id);
         }
     } else {
         s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
         effect->worker[0] = 0; //  status change only: update the memory mirror
-        snprintf (effect->id, sizeof effect->id, "%s", id);
+        s_copy (effect->id, sizeof effect->id, id);
         snprintf (effect->runner, sizeof effect->runner, "%d", status);
     }
     s_fact (self, record);
@@ -749,7 +758,10 @@ s_fact_envelope (s_executor_t *self, const json_t *action, char *type, size_t ty
     const executor_record_t *record = &self->record;
     char status[32];
     executor_record_text (record, EXECUTOR_RECORD_STATUS, status, sizeof status);
-    snprintf (type, type_size, "execution.%s", status[0] ? status : "unknown");
+    //  "execution." + status (status is at most 31 bytes: it fits)
+    assert (type_size >= sizeof "execution." + sizeof status);
+    memcpy (type, "execution.", 10);
+    s_copy (type + 10, type_size - 10, status[0] ? status : "unknown");
     static const struct {
         const char *key;
         executor_record_field_t field;
@@ -801,7 +813,7 @@ s_fact_packed (s_executor_t *self, const json_t *action)
     if (!fact)
         return;
     s_effect_t *effect = s_effect (self, EFFECT_FACT);
-    snprintf (effect->type, sizeof effect->type, "%s", type);
+    s_copy (effect->type, sizeof effect->type, type);
     effect->envelope = fact;
 }
 
@@ -874,7 +886,7 @@ s_dispatch_packed (s_executor_t *self, const json_t *action, const char *worker)
     if (!command)
         return;
     s_effect_t *effect = s_effect (self, EFFECT_DISPATCH);
-    snprintf (effect->worker, sizeof effect->worker, "%s", worker);
+    s_copy (effect->worker, sizeof effect->worker, worker);
     effect->envelope = command;
 }
 
@@ -1013,8 +1025,8 @@ s_enforcement_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object
         if (worker) {
             executor_workers_acquire (self->workers, worker);
             s_effect_t *acquired = s_effect (self, EFFECT_ACQUIRED);
-            snprintf (acquired->worker, sizeof acquired->worker, "%s", worker->name);
-            snprintf (acquired->id, sizeof acquired->id, "%s", id);
+            s_copy (acquired->worker, sizeof acquired->worker, worker->name);
+            s_copy (acquired->id, sizeof acquired->id, id);
             executor_record_set_status (record,
                                         execution_status_name (EXECUTION_SCHEDULED), now);
             executor_record_set_str (record, EXECUTOR_RECORD_WORKER, worker->name);
@@ -1025,8 +1037,8 @@ s_enforcement_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object
             if (store_insert (txn, self->waiting, id, strlen (id), &wait_key) != STORE_OK)
                 rc = -1;
             s_effect_t *effect = s_effect (self, EFFECT_WAIT);
-            snprintf (effect->id, sizeof effect->id, "%s", id);
-            snprintf (effect->runner, sizeof effect->runner, "%s", runner ? runner : "");
+            s_copy (effect->id, sizeof effect->id, id);
+            s_copy (effect->runner, sizeof effect->runner, runner ? runner : "");
             effect->key = wait_key;
             self->queued_in_batch = true;
         }
@@ -1097,13 +1109,13 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
         store_del (txn, self->active, id, strlen (id));
         if (has_assigned) {
             s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
-            snprintf (effect->worker, sizeof effect->worker, "%s", assigned);
-            snprintf (effect->id, sizeof effect->id, "%s", id);
+            s_copy (effect->worker, sizeof effect->worker, assigned);
+            s_copy (effect->id, sizeof effect->id, id);
         }
     } else {
         s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
         effect->worker[0] = 0; //  status change only: update the memory mirror
-        snprintf (effect->id, sizeof effect->id, "%s", id);
+        s_copy (effect->id, sizeof effect->id, id);
         snprintf (effect->runner, sizeof effect->runner, "%d", status);
     }
     char ref[512];
@@ -1128,7 +1140,7 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
     //  A retry of the same batch starts again from its first command
     if (!self->batch_open) {
         self->batch_open = true;
-        snprintf (self->first_peer, sizeof self->first_peer, "%s", info->peer);
+        s_copy (self->first_peer, sizeof self->first_peer, info->peer);
         self->first_epoch = info->epoch;
         self->first_seq = info->seq;
     } else if (info->seq == self->first_seq && info->epoch == self->first_epoch &&
@@ -1198,8 +1210,8 @@ s_apply_effects (s_executor_t *self)
             }
             case EFFECT_WAIT: {
                 s_wait_t *wait = (s_wait_t *)zmalloc (sizeof (s_wait_t));
-                snprintf (wait->id, sizeof wait->id, "%s", effect->id);
-                snprintf (wait->runner, sizeof wait->runner, "%s", effect->runner);
+                s_copy (wait->id, sizeof wait->id, effect->id);
+                s_copy (wait->runner, sizeof wait->runner, effect->runner);
                 wait->key = effect->key;
                 zlistx_add_end (self->queue, wait);
                 s_active_t *active = (s_active_t *)zmalloc (sizeof (s_active_t));
@@ -1234,7 +1246,7 @@ s_apply_effects (s_executor_t *self)
                 //  The slot stays taken; the execution is active on that worker
                 s_active_t *active = (s_active_t *)zmalloc (sizeof (s_active_t));
                 active->status = EXECUTION_SCHEDULED;
-                snprintf (active->worker, sizeof active->worker, "%s", effect->worker);
+                s_copy (active->worker, sizeof active->worker, effect->worker);
                 zhashx_update (self->actives, effect->id, active);
                 break;
             }
@@ -1341,7 +1353,7 @@ s_schedule (s_executor_t *self)
             s_active_t *active = (s_active_t *)zhashx_lookup (self->actives, wait->id);
             if (active) {
                 active->status = EXECUTION_SCHEDULED;
-                snprintf (active->worker, sizeof active->worker, "%s", plan->workers[i]);
+                s_copy (active->worker, sizeof active->worker, plan->workers[i]);
             }
             s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, plan->workers[i]);
             if (wl && bus_link_send (wl->link, &plan->dispatches[i]) != 0)
@@ -1480,7 +1492,7 @@ s_settle_worker (s_executor_t *self, const char *name, bool abandon_running)
                         active->worker[0] = 0;
                     }
                     s_wait_t *wait = (s_wait_t *)zmalloc (sizeof (s_wait_t));
-                    snprintf (wait->id, sizeof wait->id, "%s", id);
+                    s_copy (wait->id, sizeof wait->id, id);
                     snprintf (wait->runner, sizeof wait->runner, "%s",
                               json_string_value (json_object_get (record, "runner"))
                                   ?: "");
@@ -1583,7 +1595,7 @@ s_apply_worker (s_executor_t *self, json_t *payload)
         s_wlink_t *fresh = (s_wlink_t *)zmalloc (sizeof (s_wlink_t));
         fresh->instance = instance;
         fresh->up = true;
-        snprintf (fresh->endpoint, sizeof fresh->endpoint, "%s", endpoint);
+        s_copy (fresh->endpoint, sizeof fresh->endpoint, endpoint);
         char link_name[300];
         snprintf (link_name, sizeof link_name, "executor@%s", self->host);
         fresh->link = bus_link_new (endpoint, link_name, &self->link_config);
@@ -1592,7 +1604,7 @@ s_apply_worker (s_executor_t *self, json_t *payload)
             free (fresh);
             return;
         }
-        snprintf (fresh->name, sizeof fresh->name, "%s", name);
+        s_copy (fresh->name, sizeof fresh->name, name);
         fresh->owner = self;
         bus_link_set_peer_handler (fresh->link, s_on_worker_peer, fresh);
         zhashx_update (self->links, name, fresh);
@@ -1769,7 +1781,7 @@ s_apply_cancel (store_txn_t *txn, void *arg)
     cancel->before =
         execution_status_parse (json_string_value (json_object_get (record, "status")));
     const char *worker = json_string_value (json_object_get (record, "worker"));
-    snprintf (cancel->worker, sizeof cancel->worker, "%s", worker ? worker : "");
+    s_copy (cancel->worker, sizeof cancel->worker, worker ? worker : "");
     if (cancel->before < 0 || execution_status_terminal (cancel->before) ||
         cancel->before == EXECUTION_CANCELING) {
         json_decref (record);
@@ -2104,7 +2116,7 @@ s_load (s_executor_t *self)
         active->status = (char)execution_status_parse (
             json_string_value (json_object_get (record, "status")));
         const char *worker = json_string_value (json_object_get (record, "worker"));
-        snprintf (active->worker, sizeof active->worker, "%s", worker ? worker : "");
+        s_copy (active->worker, sizeof active->worker, worker ? worker : "");
         zhashx_update (self->actives, id, active);
         json_decref (record);
     }

@@ -374,7 +374,13 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     bool created = false;
     if (failure)
         snprintf (reason, sizeof reason, "%s", failure);
-    else {
+    else if (json_object_size (rule->action_parameters) == 0) {
+        //  Nothing to render (no context needed): an empty map
+        msgpack_sbuffer_clear (&self->params);
+        msgpack_sbuffer_write (&self->params, "\x80", 1);
+        created = true;
+    } else {
+        assert (context);
         json_t *rendered = rules_template_render (
             rule->action_parameters, context, "action.parameters", reason, sizeof reason);
         if (rendered) {
@@ -455,6 +461,57 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     return 0;
 }
 
+//  Whether `obj` has a JSON form; when not, `error` says why exactly as the
+//  conversion would (it is run then, on the rare failing path, for the path).
+static bool
+s_has_json_form (const msgpack_object *obj, const char *path, proto_error_t *error)
+{
+    if (proto_json_check (obj, path, error) == PROTO_OK)
+        return true;
+    json_t *json = proto_json_from_msgpack (obj, path, error);
+    json_decref (json);
+    return json != NULL;
+}
+
+//  The JSON forms of an event, built on first need: the evaluation context
+//  (criteria, templates) and the trigger parameters (compared with rules').
+typedef struct {
+    const char *trigger;
+    const char *event_id;
+    int64_t ts;
+    const msgpack_object *tparams;
+    const msgpack_object *data;
+    json_t *context;
+    json_t *rule_object;
+    json_t *tparams_json;
+} s_forms_t;
+
+//  0, or -1 when a form cannot be built (checked before: out of memory).
+static int
+s_forms_build (s_forms_t *forms)
+{
+    if (forms->context)
+        return 0;
+    json_t *payload_json = proto_json_from_msgpack (forms->data, "payload", NULL);
+    forms->tparams_json =
+        forms->tparams
+            ? proto_json_from_msgpack (forms->tparams, "trigger_parameters", NULL)
+            : json_object ();
+    if (!payload_json || !forms->tparams_json) {
+        json_decref (payload_json);
+        json_decref (forms->tparams_json);
+        forms->tparams_json = NULL;
+        return -1;
+    }
+    forms->context = json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger",
+                                "type", forms->trigger, "payload", payload_json, "event",
+                                "id", forms->event_id, "ts", (json_int_t)forms->ts,
+                                "rule", "ref", "");
+    assert (forms->context);
+    forms->rule_object = json_object_get (forms->context, "rule");
+    return 0;
+}
+
 //  Evaluate the candidate rules of an event and enforce the matching ones.
 //  0, or -1 when the store failed.
 static int
@@ -467,31 +524,16 @@ s_evaluate (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     rules_rule_t *const *rules = rules_set_for_trigger (self->rules, trigger, &count);
     if (count == 0)
         return 0;
-    //  JSON forms, once per event
+    //  Whether the event has JSON forms, once per event; they are built only
+    //  for a rule that needs them (criteria, templates, trigger parameters)
     char failure[512] = "";
     proto_error_t error;
-    json_t *payload_json = proto_json_from_msgpack (data, "payload", &error);
-    if (!payload_json) {
+    if (!s_has_json_form (data, "payload", &error) ||
+        (tparams && !s_has_json_form (tparams, "trigger_parameters", &error)))
         snprintf (failure, sizeof failure, "the event has no JSON form: %s",
                   error.message);
-        payload_json = json_null ();
-    }
-    json_t *tparams_json = json_object ();
-    if (tparams && !failure[0]) {
-        json_decref (tparams_json);
-        tparams_json = proto_json_from_msgpack (tparams, "trigger_parameters", &error);
-        if (!tparams_json) {
-            snprintf (failure, sizeof failure, "the event has no JSON form: %s",
-                      error.message);
-            tparams_json = json_object ();
-        }
-    }
-    bool by_parameters = json_object_size (tparams_json) > 0;
-    json_t *context = json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger",
-                                 "type", trigger, "payload", payload_json, "event", "id",
-                                 event_id, "ts", (json_int_t)ts, "rule", "ref", "");
-    assert (context);
-    json_t *rule_object = json_object_get (context, "rule");
+    bool by_parameters = !failure[0] && tparams && tparams->via.map.size > 0;
+    s_forms_t forms = {trigger, event_id, ts, tparams, data, NULL, NULL, NULL};
     int64_t now = proto_now_usec ();
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {
@@ -499,19 +541,32 @@ s_evaluate (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
         //  A rule with trigger parameters takes only the events of that
         //  trigger instance (its timer); one without, events without any
         bool rule_has = json_object_size (rule->trigger_parameters) > 0;
-        if ((by_parameters || rule_has) &&
-            !rules_json_same (rule->trigger_parameters, tparams_json))
-            continue;
-        if (!failure[0]) {
-            json_object_set_new (rule_object, "ref", json_string (rule->ref));
-            if (!rules_criteria_match (rule->criteria, context, now))
+        if (rule_has && !by_parameters)
+            continue; //  the event has none (or no JSON form): never the same
+        if (by_parameters) {
+            if (s_forms_build (&forms) != 0) {
+                rc = -1;
+                break;
+            }
+            if (!rules_json_same (rule->trigger_parameters, forms.tparams_json))
                 continue;
         }
-        rc = s_enforce (self, txn, command, event_uuid, event_id, ts, rule, context,
+        bool criteria =
+            json_object_size (json_object_get (rule->definition, "criteria")) > 0;
+        if (!failure[0] && (criteria || json_object_size (rule->action_parameters) > 0)) {
+            if (s_forms_build (&forms) != 0) {
+                rc = -1;
+                break;
+            }
+            json_object_set_new (forms.rule_object, "ref", json_string (rule->ref));
+            if (criteria && !rules_criteria_match (rule->criteria, forms.context, now))
+                continue;
+        }
+        rc = s_enforce (self, txn, command, event_uuid, event_id, ts, rule, forms.context,
                         failure[0] ? failure : NULL);
     }
-    json_decref (context);
-    json_decref (tparams_json);
+    json_decref (forms.context);
+    json_decref (forms.tparams_json);
     return rc;
 }
 

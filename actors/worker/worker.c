@@ -551,39 +551,67 @@ s_start_ready (s_worker_t *self)
 //  ---------------------------------------------------------------------------
 //  Commands from the executor
 
+//  A str field copied as a C string (up to its first NUL, as its JSON form
+//  would read): its length, or SIZE_MAX when it is not a str.
+static size_t
+s_str_field (const msgpack_object *obj, char *out, size_t size)
+{
+    if (!obj || obj->type != MSGPACK_OBJECT_STR)
+        return SIZE_MAX;
+    size_t len = strnlen (obj->via.str.ptr, obj->via.str.size);
+    if (len < size) {
+        memcpy (out, obj->via.str.ptr, len);
+        out[len] = 0;
+    }
+    return len;
+}
+
 static int
 s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                   bus_command_t *info)
 {
     s_worker_t *self = (s_worker_t *)arg;
     const char *type = proto_envelope_type (command);
-    proto_error_t error;
-    json_t *payload = proto_envelope_payload_json (command, &error);
+    //  Read from the msgpack form: the payload must have a JSON form (as
+    //  before), but only what a job needs is converted, and nothing for noop
+    const msgpack_object *payload = proto_envelope_payload_object (command);
     if (!payload)
+        return bus_command_reject (info, "bad_request",
+                                   "payload: out of memory unpacking");
+    proto_error_t error;
+    if (proto_json_check (payload, "payload", &error) != PROTO_OK)
         return bus_command_reject (info, "bad_request", "payload: %s", error.message);
-    const char *id = json_string_value (json_object_get (payload, "execution"));
+    char id[PROTO_UUID_STR_SIZE + 8];
     int rc = 0;
-    if (!id || strlen (id) >= PROTO_UUID_STR_SIZE + 8)
+    if (s_str_field (proto_map_get (payload, "execution"), id, sizeof id) >= sizeof id)
         rc = bus_command_reject (info, "bad_request", "execution: expected an id string");
     else if (streq (type, "execution.dispatch")) {
-        json_t *action = json_object_get (payload, "action");
-        const char *runner = json_string_value (json_object_get (action, "runner_type"));
-        json_t *parameters = json_object_get (payload, "parameters");
-        if (!json_is_object (action) || !runner || strlen (runner) >= 32)
+        const msgpack_object *action = proto_map_get (payload, "action");
+        char runner[32];
+        size_t runner_len = s_str_field (proto_map_get (action, "runner_type"), runner,
+                                         sizeof runner);
+        const msgpack_object *parameters = proto_map_get (payload, "parameters");
+        if (!action || action->type != MSGPACK_OBJECT_MAP || runner_len >= sizeof runner)
             rc = bus_command_reject (info, "bad_request",
                                      "action: expected a map with a runner_type");
-        else if (parameters && !json_is_object (parameters))
+        else if (parameters && parameters->type != MSGPACK_OBJECT_MAP)
             rc = bus_command_reject (info, "bad_request", "parameters: expected a map");
         else if (zhashx_lookup (self->jobs, id) || zhashx_lookup (self->finished, id))
             self->duplicates++; //  already here or done: the executor re-sent it
         else {
             s_job_t *job = (s_job_t *)zmalloc (sizeof (s_job_t));
-            snprintf (job->id, sizeof job->id, "%s", id);
-            snprintf (job->runner, sizeof job->runner, "%s", runner);
-            job->action = json_incref (action);
-            //  The payload is ours alone: no copy needed
-            job->parameters = parameters ? json_incref (parameters) : json_object ();
-            job->secret = json_incref (json_object_get (payload, "secret"));
+            memcpy (job->id, id, strlen (id) + 1);
+            memcpy (job->runner, runner, runner_len + 1);
+            if (!streq (runner, "noop")) {
+                job->action = proto_json_from_msgpack (action, "action", NULL);
+                job->parameters = parameters
+                                      ? proto_json_from_msgpack (parameters, "parameters",
+                                                                 NULL)
+                                      : json_object ();
+                const msgpack_object *secret = proto_map_get (payload, "secret");
+                job->secret =
+                    secret ? proto_json_from_msgpack (secret, "secret", NULL) : NULL;
+            }
             zhashx_insert (self->jobs, id, job);
             zlist_append (self->queue, strdup (id));
         }
@@ -600,7 +628,6 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
     } else
         rc = bus_command_reject (info, "unknown_type", "a worker does not take '%s'",
                                  type);
-    json_decref (payload);
     return rc;
 }
 
