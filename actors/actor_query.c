@@ -140,20 +140,28 @@ s_send (actor_query_t *self, zframe_t *identity, bool delimiter,
 }
 
 void
+actor_request_split (zmsg_t *msg, zframe_t **identity, zframe_t **body, bool *delimiter)
+{
+    *identity = zmsg_pop (msg);
+    *body = zmsg_pop (msg);
+    *delimiter = false;
+    if (*body && zframe_size (*body) == 0 && zmsg_size (msg) > 0) {
+        *delimiter = true; //  a REQ client
+        zframe_destroy (body);
+        *body = zmsg_pop (msg);
+    }
+}
+
+void
 actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
 {
     for (int n = 0; n < 64; n++) {
         zmsg_t *msg = zmsg_recv_nowait (self->router);
         if (!msg)
             break;
-        zframe_t *identity = zmsg_pop (msg);
-        zframe_t *body = zmsg_pop (msg);
-        bool delimiter = false;
-        if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
-            delimiter = true; //  a REQ client
-            zframe_destroy (&body);
-            body = zmsg_pop (msg);
-        }
+        zframe_t *identity, *body;
+        bool delimiter;
+        actor_request_split (msg, &identity, &body, &delimiter);
         proto_envelope_t *reply = NULL;
         if (!identity || !body) {
             self->malformed++; //  nothing to answer

@@ -56,6 +56,13 @@ const char *actor_query_endpoint (actor_query_t *self); //  resolved (port)
 uint64_t actor_query_requests (actor_query_t *self);
 uint64_t actor_query_malformed (actor_query_t *self);
 
+//  Split a request read from a ROUTER: [identity]([empty])[body][...]. Takes
+//  the identity and the body (NULL when missing) off `msg`, whatever frames
+//  remain are extras; `delimiter` says a REQ client sent the empty frame
+//  (its reply must carry one too).
+void actor_request_split (zmsg_t *msg, zframe_t **identity, zframe_t **body,
+                          bool *delimiter);
+
 //  Build a reply envelope: api.reply {result} (result taken; NULL = nil) or,
 //  when `code` is set, api.error {code, message}. corr = `corr` (may be
 //  NULL). Caller owns it. NULL when out of memory.

@@ -463,14 +463,9 @@ s_handle_front (s_api_t *self)
         zmsg_t *msg = zmsg_recv_nowait (self->front);
         if (!msg)
             break;
-        zframe_t *identity = zmsg_pop (msg);
-        zframe_t *body = zmsg_pop (msg);
-        bool delimiter = false;
-        if (body && zframe_size (body) == 0 && zmsg_size (msg) > 0) {
-            delimiter = true; //  a REQ client
-            zframe_destroy (&body);
-            body = zmsg_pop (msg);
-        }
+        zframe_t *identity, *body;
+        bool delimiter;
+        actor_request_split (msg, &identity, &body, &delimiter);
         if (!identity || !body)
             self->malformed++; //  nothing to answer: counted and dropped
         else if (zmsg_size (msg) > 0) {

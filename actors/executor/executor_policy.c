@@ -28,23 +28,9 @@ struct _executor_policy_t {
 //  ---------------------------------------------------------------------------
 //  Small helpers
 
-static void
-s_put_u64 (uint8_t *out, uint64_t value)
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)(value & 0xff);
-        value >>= 8;
-    }
-}
-
-static uint64_t
-s_get_u64 (const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = (value << 8) | in[i];
-    return value;
-}
+//  Big-endian 8-byte integers, as the store keys its ids
+#define s_put_u64(out, value) store_id_key ((uint64_t)(value), (out))
+#define s_get_u64(in)         store_key_id (in)
 
 static int64_t
 s_param_int (const json_t *policy, const char *key, int64_t fallback)
