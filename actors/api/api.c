@@ -19,6 +19,7 @@
 #define S_STATUS_TIMEOUT_MS 1000  //  an actor silent this long on api.status is down
 #define S_BATCH             256   //  requests read per wake-up
 #define S_PENDING_MAX       10000 //  requests in flight; more are answered unavailable
+#define S_EXPIRE_MS         50    //  deadlines are looked at this often (a scan)
 
 typedef enum { S_REGISTRY = 0, S_RULES, S_EXECUTOR, S_OWNERS } s_owner_t;
 static const char *s_owner_names[S_OWNERS] = {"registry", "rules", "executor"};
@@ -56,6 +57,7 @@ typedef struct {
     char endpoint[512];        //  api.requests as bound
     char facts_endpoint[512];  //  api.facts as bound
     msgpack_sbuffer buffer;
+    int64_t expire_at; //  monotonic ms of the next deadline scan
     uint64_t requests, replies, errors, malformed, forwarded_facts;
     bool terminated;
 } s_api_t;
@@ -507,6 +509,9 @@ static void
 s_expire (s_api_t *self)
 {
     int64_t now = zclock_mono ();
+    if (now < self->expire_at)
+        return; //  one scan per interval, however busy
+    self->expire_at = now + S_EXPIRE_MS;
     zlist_t *expired = zlist_new ();
     zlist_autofree (expired);
     for (s_pending_t *pending = (s_pending_t *)zhashx_first (self->pending); pending;
@@ -536,6 +541,11 @@ s_expire (s_api_t *self)
 static int
 s_next_deadline (s_api_t *self)
 {
+    if (zhashx_size (self->pending) > 64) {
+        //  Many in flight: the next scan, not an exact deadline
+        int64_t left = self->expire_at - zclock_mono ();
+        return left < 0 ? 0 : (int)left;
+    }
     int64_t now = zclock_mono (), next = -1;
     for (s_pending_t *pending = (s_pending_t *)zhashx_first (self->pending); pending;
          pending = (s_pending_t *)zhashx_next (self->pending))
@@ -543,6 +553,8 @@ s_next_deadline (s_api_t *self)
             next = pending->deadline;
     if (next < 0)
         return -1;
+    if (next < self->expire_at)
+        next = self->expire_at; //  s_expire would not look before then
     return next <= now ? 0 : (int)(next - now);
 }
 
