@@ -317,6 +317,76 @@ proto_str_dup (const msgpack_object *obj)
 }
 
 //  ---------------------------------------------------------------------------
+//  Zones for unpacked payloads: each thread keeps a few cleared ones for
+//  reuse, so decoding a payload costs no zone allocation (a fresh zone is a
+//  large malloc, which also makes glibc consolidate its fast bins)
+
+#define S_ZONES_KEPT 4
+#define S_ZONE_CHUNK 4096
+
+typedef struct {
+    msgpack_zone *zone[S_ZONES_KEPT];
+    size_t count;
+} s_zones_t;
+
+static _Thread_local s_zones_t *s_zones;
+static pthread_key_t s_zones_key;
+static pthread_once_t s_zones_once = PTHREAD_ONCE_INIT;
+
+static void
+s_zones_free (void *arg)
+{
+    s_zones_t *zones = (s_zones_t *)arg;
+    for (size_t i = 0; i < zones->count; i++)
+        msgpack_zone_free (zones->zone[i]);
+    free (zones);
+    s_zones = NULL;
+}
+
+static void
+s_zones_key_create (void)
+{
+    pthread_key_create (&s_zones_key, s_zones_free); //  frees at thread exit
+}
+
+static msgpack_zone *
+s_zone_take (void)
+{
+    if (s_zones && s_zones->count > 0)
+        return s_zones->zone[--s_zones->count];
+    return msgpack_zone_new (S_ZONE_CHUNK);
+}
+
+static void
+s_zone_give (msgpack_zone *zone)
+{
+    if (!zone)
+        return;
+    if (!s_zones) {
+        pthread_once (&s_zones_once, s_zones_key_create);
+        s_zones = (s_zones_t *)calloc (1, sizeof (s_zones_t));
+        if (s_zones && pthread_setspecific (s_zones_key, s_zones) != 0) {
+            free (s_zones);
+            s_zones = NULL;
+        }
+    }
+    if (s_zones && s_zones->count < S_ZONES_KEPT) {
+        msgpack_zone_clear (zone);
+        s_zones->zone[s_zones->count++] = zone;
+    } else
+        msgpack_zone_free (zone);
+}
+
+//  Give the unpacked payload's zone back.
+static void
+s_unpacked_release (proto_envelope_t *self)
+{
+    s_zone_give (self->unpacked.zone);
+    self->unpacked.zone = NULL;
+    self->unpacked_ok = false;
+}
+
+//  ---------------------------------------------------------------------------
 //  Construction
 
 //  Allocate an envelope with `tail_size` bytes of payload room; every field
@@ -383,7 +453,7 @@ proto_envelope_destroy (proto_envelope_t **self_p)
     assert (self_p);
     if (*self_p) {
         proto_envelope_t *self = *self_p;
-        msgpack_unpacked_destroy (&self->unpacked);
+        s_unpacked_release (self);
         free (self->payload_heap);
         free (self);
         *self_p = NULL;
@@ -604,9 +674,7 @@ proto_envelope_set_payload_packed (proto_envelope_t *self, const void *data, siz
         self->payload = copy;
     }
     self->payload_size = size;
-    msgpack_unpacked_destroy (&self->unpacked);
-    msgpack_unpacked_init (&self->unpacked);
-    self->unpacked_ok = false;
+    s_unpacked_release (self);
     return 0;
 }
 
@@ -617,12 +685,20 @@ proto_envelope_payload_object (proto_envelope_t *self)
     if (!self->unpacked_ok) {
         //  The payload was validated when it came in, so msgpack-c allocates
         //  at most ~24 bytes per byte of payload here.
-        size_t offset = 0;
-        msgpack_unpack_return rc = msgpack_unpack_next (
-            &self->unpacked, (const char *)self->payload, self->payload_size, &offset);
-        if (rc != MSGPACK_UNPACK_SUCCESS ||
-            self->unpacked.data.type != MSGPACK_OBJECT_MAP)
+        s_unpacked_release (self);
+        msgpack_zone *zone = s_zone_take ();
+        if (!zone)
             return NULL; //  out of memory
+        size_t offset = 0;
+        msgpack_unpack_return rc =
+            msgpack_unpack ((const char *)self->payload, self->payload_size, &offset,
+                            zone, &self->unpacked.data);
+        if (rc != MSGPACK_UNPACK_SUCCESS ||
+            self->unpacked.data.type != MSGPACK_OBJECT_MAP) {
+            s_zone_give (zone);
+            return NULL; //  out of memory
+        }
+        self->unpacked.zone = zone;
         self->unpacked_ok = true;
     }
     return &self->unpacked.data;

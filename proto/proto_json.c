@@ -308,6 +308,16 @@ s_utf8_ok (const uint8_t *text, size_t size)
 {
     size_t i = 0;
     while (i < size) {
+        //  ASCII runs eight bytes at a time
+        while (size - i >= 8) {
+            uint64_t word;
+            memcpy (&word, text + i, 8);
+            if (word & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i == size)
+            break;
         uint8_t c = text[i];
         if (c < 0x80) {
             i++;

@@ -120,6 +120,8 @@ struct _store_t {
 
     uint64_t commits;
     uint64_t growths;
+    int data_fd;           //  data.mdb (LMDB's descriptor), -1: not extended ahead
+    uint64_t data_written; //  bytes of data.mdb known to exist (zeros or pages)
     char error[STORE_ERROR_SIZE];
 };
 
@@ -635,6 +637,11 @@ store_open (const char *dir, const store_config_t *config, store_code_t *code,
         if (target > map)
             mdb_env_set_mapsize (self->env, target); //  best effort
     }
+    //  Durable stores keep data.mdb written ahead (s_extend_ahead)
+    self->data_fd = -1;
+    if (!cfg.nosync && mdb_env_get_fd (self->env, &self->data_fd) != 0)
+        self->data_fd = -1;
+    self->data_written = 0;
     snprintf (self->error, sizeof (self->error), "no error");
     return self;
 }
@@ -781,6 +788,53 @@ s_txn_begin (store_t *self, unsigned flags, MDB_txn **txn)
     return rc;
 }
 
+//  Keep data.mdb written (with zeros) ahead of the pages LMDB uses, so a
+//  commit overwrites blocks that exist instead of allocating them and
+//  growing the file: its fdatasync then has no file system metadata to
+//  journal. Only bytes past the real end of the file are written, so no page
+//  LMDB wrote is touched; the zeros become durable with the next commit's
+//  sync (LMDB never reads pages past its last committed one).
+#define S_AHEAD_LOW   ((uint64_t)256 << 10) //  extend when less is left ahead
+#define S_AHEAD_CHUNK ((uint64_t)512 << 10) //  by this much
+
+static void
+s_extend_ahead (store_t *self)
+{
+    if (self->data_fd < 0)
+        return;
+    MDB_envinfo info;
+    mdb_env_info (self->env, &info);
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * self->page_size;
+    if (used + S_AHEAD_LOW <= self->data_written)
+        return;
+    struct stat st;
+    if (fstat (self->data_fd, &st) != 0) {
+        self->data_fd = -1; //  best effort only: LMDB grows the file itself
+        return;
+    }
+    uint64_t target =
+        (used + S_AHEAD_CHUNK + S_AHEAD_CHUNK - 1) / S_AHEAD_CHUNK * S_AHEAD_CHUNK;
+    if ((uint64_t)st.st_size >= target) {
+        self->data_written = (uint64_t)st.st_size;
+        return;
+    }
+    static const char zeros[65536];
+    uint64_t at = (uint64_t)st.st_size;
+    while (at < target) {
+        size_t n = target - at < sizeof zeros ? (size_t)(target - at) : sizeof zeros;
+        ssize_t rc = pwrite (self->data_fd, zeros, n, (off_t)at);
+        if (rc <= 0) {
+            self->data_fd = -1; //  disk full or the like: stop trying
+            return;
+        }
+        at += (uint64_t)rc;
+    }
+    //  Start writing them back now, not in the next commit's sync
+    sync_file_range (self->data_fd, (off_t)st.st_size, (off_t)(target - st.st_size),
+                     SYNC_FILE_RANGE_WRITE);
+    self->data_written = target;
+}
+
 static store_code_t
 s_write_run (store_t *self, store_write_fn *fn, void *arg, bool count)
 {
@@ -860,6 +914,7 @@ s_write_run (store_t *self, store_write_fn *fn, void *arg, bool count)
         for (size_t i = 0; i < self->ncallbacks; i++)
             self->callbacks[i].fn (self->callbacks[i].arg);
         self->ncallbacks = 0;
+        s_extend_ahead (self); //  after the acks and facts: off their path
         result = STORE_OK;
         break;
     }

@@ -142,8 +142,8 @@ s_send_event (s_system_t *sys, const char *trigger, int64_t n)
     msgpack_pack_str_with_body (&pk, "n", 1);
     msgpack_pack_int64 (&pk, n);
     proto_envelope_t *event = proto_envelope_new ("event.create", "bench@bench");
-    if (!event || proto_envelope_set_payload (event, buffer.data, buffer.size, NULL) !=
-                      PROTO_OK) {
+    if (!event ||
+        proto_envelope_set_payload (event, buffer.data, buffer.size, NULL) != PROTO_OK) {
         fprintf (stderr, "bench: cannot build an event\n");
         exit (1);
     }

@@ -164,6 +164,14 @@ static void
 s_pack_str (msgpack_packer *pk, const char *text)
 {
     size_t size = strlen (text);
+    if (size < 32) {
+        //  A fixstr: header and body in one write
+        char packed[32];
+        packed[0] = (char)(0xa0 | size);
+        memcpy (packed + 1, text, size);
+        pk->callback (pk->data, packed, size + 1);
+        return;
+    }
     msgpack_pack_str (pk, size);
     msgpack_pack_str_body (pk, text, size);
 }
@@ -177,11 +185,10 @@ s_envelope (s_rules_t *self, const char *type, proto_envelope_t *command,
     proto_envelope_t *envelope = proto_envelope_new (type, self->source);
     if (!envelope)
         return NULL;
-    proto_error_t error;
-    if (proto_envelope_set_payload (envelope, payload->data, payload->size, &error) !=
-        PROTO_OK) {
-        zsys_error ("rules: cannot build %s for event %s: %s", type, event_id,
-                    error.message);
+    //  Packed here (from values already validated on the way in): no second
+    //  validation
+    if (proto_envelope_set_payload_packed (envelope, payload->data, payload->size) != 0) {
+        zsys_error ("rules: cannot build %s for event %s: out of memory", type, event_id);
         proto_envelope_destroy (&envelope);
         return NULL;
     }
@@ -503,10 +510,10 @@ s_forms_build (s_forms_t *forms)
         forms->tparams_json = NULL;
         return -1;
     }
-    forms->context = json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger",
-                                "type", forms->trigger, "payload", payload_json, "event",
-                                "id", forms->event_id, "ts", (json_int_t)forms->ts,
-                                "rule", "ref", "");
+    forms->context =
+        json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger", "type",
+                   forms->trigger, "payload", payload_json, "event", "id",
+                   forms->event_id, "ts", (json_int_t)forms->ts, "rule", "ref", "");
     assert (forms->context);
     forms->rule_object = json_object_get (forms->context, "rule");
     return 0;
@@ -594,8 +601,8 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
             S_MAX_TRIGGER);
     }
     char trigger_ref[S_MAX_TRIGGER];
-    snprintf (trigger_ref, sizeof trigger_ref, "%.*s", (int)trigger->via.str.size,
-              trigger->via.str.ptr);
+    memcpy (trigger_ref, trigger->via.str.ptr, trigger->via.str.size); //  < S_MAX_TRIGGER
+    trigger_ref[trigger->via.str.size] = 0;
     if (!registry_client_get (self->registry, "trigger", trigger_ref))
         return bus_command_reject (info, "not_found",
                                    "event.create: trigger type '%s' does not exist",

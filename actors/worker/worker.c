@@ -142,6 +142,14 @@ static void
 s_pack_str (msgpack_packer *pk, const char *text)
 {
     size_t size = strlen (text);
+    if (size < 32) {
+        //  A fixstr: header and body in one write
+        char packed[32];
+        packed[0] = (char)(0xa0 | size);
+        memcpy (packed + 1, text, size);
+        pk->callback (pk->data, packed, size + 1);
+        return;
+    }
     msgpack_pack_str (pk, size);
     msgpack_pack_str_body (pk, text, size);
 }
@@ -579,8 +587,13 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
         return bus_command_reject (info, "bad_request",
                                    "payload: out of memory unpacking");
     proto_error_t error;
-    if (proto_json_check (payload, "payload", &error) != PROTO_OK)
-        return bus_command_reject (info, "bad_request", "payload: %s", error.message);
+    if (proto_json_check (payload, "payload", &error) != PROTO_OK) {
+        //  Rare: convert to get the message the conversion gives (its path)
+        json_t *json = proto_json_from_msgpack (payload, "payload", &error);
+        if (!json)
+            return bus_command_reject (info, "bad_request", "payload: %s", error.message);
+        json_decref (json);
+    }
     char id[PROTO_UUID_STR_SIZE + 8];
     int rc = 0;
     if (s_str_field (proto_map_get (payload, "execution"), id, sizeof id) >= sizeof id)
@@ -588,8 +601,8 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
     else if (streq (type, "execution.dispatch")) {
         const msgpack_object *action = proto_map_get (payload, "action");
         char runner[32];
-        size_t runner_len = s_str_field (proto_map_get (action, "runner_type"), runner,
-                                         sizeof runner);
+        size_t runner_len =
+            s_str_field (proto_map_get (action, "runner_type"), runner, sizeof runner);
         const msgpack_object *parameters = proto_map_get (payload, "parameters");
         if (!action || action->type != MSGPACK_OBJECT_MAP || runner_len >= sizeof runner)
             rc = bus_command_reject (info, "bad_request",
@@ -604,10 +617,9 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
             memcpy (job->runner, runner, runner_len + 1);
             if (!streq (runner, "noop")) {
                 job->action = proto_json_from_msgpack (action, "action", NULL);
-                job->parameters = parameters
-                                      ? proto_json_from_msgpack (parameters, "parameters",
-                                                                 NULL)
-                                      : json_object ();
+                job->parameters =
+                    parameters ? proto_json_from_msgpack (parameters, "parameters", NULL)
+                               : json_object ();
                 const msgpack_object *secret = proto_map_get (payload, "secret");
                 job->secret =
                     secret ? proto_json_from_msgpack (secret, "secret", NULL) : NULL;
@@ -646,6 +658,8 @@ static int
 s_jobs_timeout (s_worker_t *self)
 {
     int timeout = -1;
+    if (self->busy == 0)
+        return timeout; //  no process, no sleep: those are running jobs
     int64_t now = zclock_mono ();
     for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
          job = (s_job_t *)zhashx_next (self->jobs)) {
@@ -663,6 +677,8 @@ s_jobs_timeout (s_worker_t *self)
 static void
 s_jobs_tick (s_worker_t *self)
 {
+    if (self->busy == 0)
+        return; //  no process, no sleep: those are running jobs
     int64_t now = zclock_mono ();
     zlist_t *done = zlist_new ();
     for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
@@ -831,7 +847,9 @@ worker_actor (zsock_t *pipe, void *args)
                                       ZMQ_POLLIN, 0};
         items[n++] = (zmq_pollitem_t){zsock_resolve (bus_link_sock (self->link)), 0,
                                       ZMQ_POLLIN, 0};
-        for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
+        //  Only running jobs have processes (busy counts them): a zhashx walk
+        //  visits every bucket, empty or not
+        for (s_job_t *job = self->busy ? (s_job_t *)zhashx_first (self->jobs) : NULL; job;
              job = (s_job_t *)zhashx_next (self->jobs)) {
             if (!job->process)
                 continue;
