@@ -23,16 +23,54 @@ actor_query_fail (actor_answer_t *answer, const char *code, const char *format, 
     answer->result = NULL;
 }
 
+//  A copy of `text` that is valid UTF-8: each byte that does not belong to a
+//  well-formed sequence becomes '?' (error messages quote what clients sent).
+static char *
+s_utf8_clean (const char *text)
+{
+    size_t size = strlen (text);
+    char *copy = (char *)malloc (size + 1);
+    if (!copy)
+        return NULL;
+    const uint8_t *p = (const uint8_t *)text;
+    size_t i = 0, o = 0;
+    while (i < size) {
+        size_t n = p[i] < 0x80             ? 1
+                   : (p[i] & 0xe0) == 0xc0 ? 2
+                   : (p[i] & 0xf0) == 0xe0 ? 3
+                   : (p[i] & 0xf8) == 0xf0 ? 4
+                                           : 0;
+        bool ok = n > 0 && i + n <= size;
+        for (size_t k = 1; ok && k < n; k++)
+            ok = (p[i + k] & 0xc0) == 0x80;
+        if (ok && n == 2)
+            ok = p[i] >= 0xc2; //  no overlong forms
+        if (ok) {
+            memcpy (copy + o, text + i, n);
+            o += n;
+            i += n;
+        } else {
+            copy[o++] = '?';
+            i++;
+        }
+    }
+    copy[o] = 0;
+    return copy;
+}
+
 proto_envelope_t *
 actor_reply_envelope (const char *source, const uint8_t *corr, json_t *result,
                       const char *code, const char *message)
 {
     proto_envelope_t *reply =
         proto_envelope_new (code && *code ? "api.error" : "api.reply", source);
-    json_t *payload =
-        code && *code
-            ? json_pack ("{s:s, s:s}", "code", code, "message", message ? message : "")
-            : json_pack ("{s:o}", "result", result ? result : json_null ());
+    //  Messages quote what clients sent, which may not be UTF-8
+    char *clean = code && *code ? s_utf8_clean (message ? message : "") : NULL;
+    json_t *payload = code && *code
+                          ? json_pack ("{s:s, s:s}", "code", code, "message",
+                                       clean ? clean : "(out of memory)")
+                          : json_pack ("{s:o}", "result", result ? result : json_null ());
+    free (clean);
     if (code && *code)
         json_decref (result);
     if (!reply || !payload) {

@@ -555,6 +555,85 @@ Test (api, hostile_frames_never_stop_it)
     cr_assert_eq (waitpid (s_daemon.pid, NULL, WNOHANG), 0, "attuned is still running");
 }
 
+Test (api, random_and_mutated_frames_never_stop_it)
+{
+    //  A seeded stream of hostile frames: random bytes, and valid requests
+    //  with bytes flipped, cut or appended. Every one that can be answered
+    //  is (DEALER replies are counted), none stops the api or an owner.
+    s_start (NULL);
+    zsock_t *sock = s_client ();
+    zsock_set_rcvtimeo (sock, 0);
+    zsock_set_rcvhwm (sock, 0);
+    unsigned seed = 20261201;
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    const char *ops[] = {"api.execution.list", "api.execution.run", "api.rule.create",
+                         "api.event.publish",  "api.status",        "api.action.get"};
+    int sent = 0, replies = 0;
+    for (int i = 0; i < 3000; i++) {
+        uint8_t frame[512];
+        size_t size;
+        if (i % 3 == 0) {
+            size = 1 + rand_r (&seed) % sizeof frame;
+            for (size_t k = 0; k < size; k++)
+                frame[k] = (uint8_t)rand_r (&seed);
+        } else {
+            proto_envelope_t *request =
+                proto_envelope_new (ops[rand_r (&seed) % 6], "test@fuzz");
+            json_t *payload =
+                json_pack ("{s:s, s:i, s:{s:s}}", "action", "test.step", "n",
+                           (int)(rand_r (&seed) % 100), "parameters", "x", "y");
+            proto_envelope_set_payload_json (request, payload, NULL);
+            json_decref (payload);
+            msgpack_sbuffer_clear (&buffer);
+            proto_envelope_encode (request, &buffer);
+            proto_envelope_destroy (&request);
+            size = buffer.size < sizeof frame ? buffer.size : sizeof frame;
+            memcpy (frame, buffer.data, size);
+            int flips = 1 + rand_r (&seed) % 4;
+            for (int f = 0; f < flips; f++)
+                frame[rand_r (&seed) % size] = (uint8_t)rand_r (&seed);
+            if (rand_r (&seed) % 4 == 0)
+                size = 1 + rand_r (&seed) % size; //  cut short
+        }
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addmem (msg, frame, size);
+        if (zmsg_send (&msg, sock) == 0)
+            sent++;
+        zframe_t *reply;
+        while ((reply = zframe_recv_nowait (sock))) {
+            replies++;
+            zframe_destroy (&reply);
+        }
+    }
+    msgpack_sbuffer_destroy (&buffer);
+    //  Collect the rest: each frame gets one reply (or was a flipped request
+    //  that the api took as a valid one and answered the same way)
+    zsock_set_rcvtimeo (sock, 500);
+    int64_t deadline = zclock_mono () + 20000;
+    while (replies < sent && zclock_mono () < deadline) {
+        zframe_t *reply = zframe_recv (sock);
+        if (!reply)
+            continue;
+        replies++;
+        zframe_destroy (&reply);
+    }
+    cr_assert_eq (replies, sent, "every frame answered (%d of %d)", replies, sent);
+    zsock_destroy (&sock);
+    s_ping ();
+    sock = s_client ();
+    json_t *status = s_ok (sock, "api.status", NULL);
+    const char *actors[] = {"registry", "rules", "executor"};
+    for (int i = 0; i < 3; i++)
+        cr_assert (
+            json_is_true (json_object_get (
+                json_object_get (json_object_get (status, "actors"), actors[i]), "up")),
+            "%s is still up", actors[i]);
+    json_decref (status);
+    zsock_destroy (&sock);
+    cr_assert_eq (waitpid (s_daemon.pid, NULL, WNOHANG), 0, "attuned is still running");
+}
+
 Test (api, owner_not_running_is_unavailable)
 {
     const char *extra[] = {"--actors", "registry,api", NULL};

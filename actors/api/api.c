@@ -59,6 +59,7 @@ typedef struct {
     msgpack_sbuffer buffer;
     int64_t expire_at; //  monotonic ms of the next deadline scan
     uint64_t requests, replies, errors, malformed, forwarded_facts;
+    uint64_t dropped; //  replies a client was not there (or not reading) to take
     bool terminated;
 } s_api_t;
 
@@ -85,8 +86,12 @@ s_send_to (s_api_t *self, zframe_t *identity, bool delimiter, proto_envelope_t *
         return;
     void *front = zsock_resolve (self->front);
     if (zmq_send (front, zframe_data (identity), zframe_size (identity),
-                  ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
-        return; //  the client is gone (ROUTER_MANDATORY): nothing to tell
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        //  The client is gone (ROUTER_MANDATORY), or has left 100,000
+        //  replies unread: counted, never waited for
+        self->dropped++;
+        return;
+    }
     if (delimiter)
         zmq_send (front, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send (front, self->buffer.data, self->buffer.size, ZMQ_DONTWAIT);
@@ -157,11 +162,11 @@ s_status_part_done (s_api_t *self, s_status_t *status, int owner, json_t *result
     if (--status->remaining > 0)
         return;
     json_t *value = json_pack (
-        "{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "actors", status->actors, "api",
+        "{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "actors", status->actors, "api",
         "requests", (json_int_t)self->requests, "replies", (json_int_t)self->replies,
         "errors", (json_int_t)self->errors, "malformed", (json_int_t)self->malformed,
         "pending", (json_int_t)zhashx_size (self->pending), "facts_forwarded",
-        (json_int_t)self->forwarded_facts);
+        (json_int_t)self->forwarded_facts, "dropped", (json_int_t)self->dropped);
     s_answer (self, status->identity, status->delimiter, status->request, value, NULL,
               NULL);
     zframe_destroy (&status->identity);
@@ -640,6 +645,7 @@ s_start (s_api_t *self, const actor_config_t *config)
         return -1;
     zsock_set_linger (self->front, 0);
     zsock_set_router_mandatory (self->front, 1);
+    zsock_set_sndhwm (self->front, 100000); //  replies a pipelining client has not read yet
     zmq_setsockopt (zsock_resolve (self->front), ZMQ_MAXMSGSIZE, &max, sizeof max);
     if (s_bind (self->front, bus_topology_bind (topology, "api.requests"), self->endpoint,
                 sizeof self->endpoint) != 0)
@@ -710,11 +716,11 @@ s_handle_pipe (s_api_t *self)
         self->terminated = true;
     else if (streq (command, "STATUS")) {
         json_t *status = json_pack (
-            "{s:I, s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)self->requests,
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)self->requests,
             "replies", (json_int_t)self->replies, "errors", (json_int_t)self->errors,
             "malformed", (json_int_t)self->malformed, "pending",
             (json_int_t)zhashx_size (self->pending), "facts_forwarded",
-            (json_int_t)self->forwarded_facts);
+            (json_int_t)self->forwarded_facts, "dropped", (json_int_t)self->dropped);
         actor_reply_json (self->pipe, &status);
     } else if (streq (command, "ENDPOINTS"))
         zstr_sendx (self->pipe, self->endpoint, self->facts_endpoint, NULL);
