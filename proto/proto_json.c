@@ -559,3 +559,19 @@ proto_json_to_sbuffer (const json_t *value, msgpack_sbuffer *buffer, proto_error
         buffer->size = mark; //  leave no half-packed value behind
     return rc;
 }
+
+void
+proto_pack_str (msgpack_packer *pk, const char *text)
+{
+    size_t size = strlen (text);
+    if (size < 32) {
+        //  A fixstr: header and body in one write
+        char packed[32];
+        packed[0] = (char)(0xa0 | size);
+        memcpy (packed + 1, text, size);
+        pk->callback (pk->data, packed, size + 1);
+        return;
+    }
+    msgpack_pack_str (pk, size);
+    msgpack_pack_str_body (pk, text, size);
+}

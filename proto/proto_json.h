@@ -41,6 +41,10 @@ proto_code_t proto_json_to_msgpack (const json_t *value, msgpack_packer *packer,
 proto_code_t proto_json_to_sbuffer (const json_t *value, msgpack_sbuffer *buffer,
                                     proto_error_t *error);
 
+//  Pack a NUL-terminated string (a short one in a single write: the hot
+//  paths pack many field names).
+void proto_pack_str (msgpack_packer *pk, const char *text);
+
 #ifdef __cplusplus
 }
 #endif

@@ -645,7 +645,8 @@ s_start (s_api_t *self, const actor_config_t *config)
         return -1;
     zsock_set_linger (self->front, 0);
     zsock_set_router_mandatory (self->front, 1);
-    zsock_set_sndhwm (self->front, 100000); //  replies a pipelining client has not read yet
+    zsock_set_sndhwm (self->front,
+                      100000); //  replies a pipelining client has not read yet
     zmq_setsockopt (zsock_resolve (self->front), ZMQ_MAXMSGSIZE, &max, sizeof max);
     if (s_bind (self->front, bus_topology_bind (topology, "api.requests"), self->endpoint,
                 sizeof self->endpoint) != 0)

@@ -211,17 +211,7 @@ executor_record_set_status (executor_record_t *self, const char *status, int64_t
 void
 executor_record_pack_str (msgpack_packer *pk, const char *text)
 {
-    size_t size = strlen (text);
-    if (size < 32) {
-        //  A fixstr: header and body in one write
-        char packed[32];
-        packed[0] = (char)(0xa0 | size);
-        memcpy (packed + 1, text, size);
-        pk->callback (pk->data, packed, size + 1);
-        return;
-    }
-    msgpack_pack_str (pk, size);
-    msgpack_pack_str_body (pk, text, size);
+    proto_pack_str (pk, text);
 }
 
 int

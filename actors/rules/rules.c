@@ -160,22 +160,6 @@ typedef struct {
 //  ---------------------------------------------------------------------------
 //  Helpers
 
-static void
-s_pack_str (msgpack_packer *pk, const char *text)
-{
-    size_t size = strlen (text);
-    if (size < 32) {
-        //  A fixstr: header and body in one write
-        char packed[32];
-        packed[0] = (char)(0xa0 | size);
-        memcpy (packed + 1, text, size);
-        pk->callback (pk->data, packed, size + 1);
-        return;
-    }
-    msgpack_pack_str (pk, size);
-    msgpack_pack_str_body (pk, text, size);
-}
-
 //  New envelope of `type` with a msgpack payload, corr = the command's id,
 //  trace = the command's trace or the event id. NULL on failure (logged).
 static proto_envelope_t *
@@ -341,14 +325,14 @@ s_pack_head (msgpack_packer *pk, size_t extra, const char *enforcement,
              const rules_rule_t *rule, const char *event_id)
 {
     msgpack_pack_map (pk, 4 + extra);
-    s_pack_str (pk, "enforcement");
-    s_pack_str (pk, enforcement);
-    s_pack_str (pk, "rule");
-    s_pack_str (pk, rule->ref);
-    s_pack_str (pk, "event");
-    s_pack_str (pk, event_id);
-    s_pack_str (pk, "action");
-    s_pack_str (pk, rule->action);
+    proto_pack_str (pk, "enforcement");
+    proto_pack_str (pk, enforcement);
+    proto_pack_str (pk, "rule");
+    proto_pack_str (pk, rule->ref);
+    proto_pack_str (pk, "event");
+    proto_pack_str (pk, event_id);
+    proto_pack_str (pk, "action");
+    proto_pack_str (pk, rule->action);
 }
 
 //  One enforcement of `rule` for the event. `failure` non-NULL fails it
@@ -408,16 +392,16 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     msgpack_sbuffer_clear (&self->record);
     msgpack_packer_init (&pk, &self->record, msgpack_sbuffer_write);
     s_pack_head (&pk, 3, id, rule, event_id);
-    s_pack_str (&pk, "status");
-    s_pack_str (&pk, status);
-    s_pack_str (&pk, "ts");
+    proto_pack_str (&pk, "status");
+    proto_pack_str (&pk, status);
+    proto_pack_str (&pk, "ts");
     msgpack_pack_int64 (&pk, ts);
     if (created) {
-        s_pack_str (&pk, "parameters");
+        proto_pack_str (&pk, "parameters");
         msgpack_sbuffer_write (&self->record, self->params.data, self->params.size);
     } else {
-        s_pack_str (&pk, "reason");
-        s_pack_str (&pk, reason);
+        proto_pack_str (&pk, "reason");
+        proto_pack_str (&pk, reason);
     }
     if (store_put (txn, self->enforcements, uuid, sizeof uuid, self->record.data,
                    self->record.size) != STORE_OK)
@@ -428,7 +412,7 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
         msgpack_sbuffer_clear (&self->payload);
         msgpack_packer_init (&pk, &self->payload, msgpack_sbuffer_write);
         s_pack_head (&pk, 1, id, rule, event_id);
-        s_pack_str (&pk, "parameters");
+        proto_pack_str (&pk, "parameters");
         msgpack_sbuffer_write (&self->payload, self->params.data, self->params.size);
         proto_envelope_t *envelope =
             s_envelope (self, "enforcement.create", command, event_id, &self->payload);
@@ -455,11 +439,11 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     msgpack_sbuffer_clear (&self->payload);
     msgpack_packer_init (&pk, &self->payload, msgpack_sbuffer_write);
     s_pack_head (&pk, created ? 1 : 2, id, rule, event_id);
-    s_pack_str (&pk, "status");
-    s_pack_str (&pk, status);
+    proto_pack_str (&pk, "status");
+    proto_pack_str (&pk, status);
     if (!created) {
-        s_pack_str (&pk, "reason");
-        s_pack_str (&pk, reason);
+        proto_pack_str (&pk, "reason");
+        proto_pack_str (&pk, reason);
     }
     proto_envelope_t *fact =
         s_envelope (self, "enforcement.created", command, event_id, &self->payload);
@@ -645,18 +629,18 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
     msgpack_sbuffer_clear (&self->record);
     msgpack_packer_init (&pk, &self->record, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 5);
-    s_pack_str (&pk, "event");
-    s_pack_str (&pk, event_id);
-    s_pack_str (&pk, "trigger");
-    s_pack_str (&pk, trigger_ref);
-    s_pack_str (&pk, "trigger_parameters");
+    proto_pack_str (&pk, "event");
+    proto_pack_str (&pk, event_id);
+    proto_pack_str (&pk, "trigger");
+    proto_pack_str (&pk, trigger_ref);
+    proto_pack_str (&pk, "trigger_parameters");
     if (tparams)
         msgpack_pack_object (&pk, *tparams);
     else
         msgpack_pack_map (&pk, 0);
-    s_pack_str (&pk, "payload");
+    proto_pack_str (&pk, "payload");
     msgpack_pack_object (&pk, *data);
-    s_pack_str (&pk, "ts");
+    proto_pack_str (&pk, "ts");
     msgpack_pack_int64 (&pk, ts);
     if (store_put (txn, self->events, event_uuid, PROTO_UUID_SIZE, self->record.data,
                    self->record.size) != STORE_OK)

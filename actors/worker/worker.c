@@ -139,22 +139,6 @@ s_register (s_worker_t *self)
 }
 
 static void
-s_pack_str (msgpack_packer *pk, const char *text)
-{
-    size_t size = strlen (text);
-    if (size < 32) {
-        //  A fixstr: header and body in one write
-        char packed[32];
-        packed[0] = (char)(0xa0 | size);
-        memcpy (packed + 1, text, size);
-        pk->callback (pk->data, packed, size + 1);
-        return;
-    }
-    msgpack_pack_str (pk, size);
-    msgpack_pack_str_body (pk, text, size);
-}
-
-static void
 s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
           int exit_code)
 {
@@ -164,19 +148,19 @@ s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->report, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, result ? 6 : 5);
-    s_pack_str (&pk, "execution");
-    s_pack_str (&pk, job->id);
-    s_pack_str (&pk, "worker");
-    s_pack_str (&pk, self->name);
-    s_pack_str (&pk, "status");
-    s_pack_str (&pk, status);
-    s_pack_str (&pk, "exit_code");
+    proto_pack_str (&pk, "execution");
+    proto_pack_str (&pk, job->id);
+    proto_pack_str (&pk, "worker");
+    proto_pack_str (&pk, self->name);
+    proto_pack_str (&pk, "status");
+    proto_pack_str (&pk, status);
+    proto_pack_str (&pk, "exit_code");
     msgpack_pack_int (&pk, exit_code);
-    s_pack_str (&pk, "ts");
+    proto_pack_str (&pk, "ts");
     msgpack_pack_int64 (&pk, proto_now_usec ());
     proto_code_t code = PROTO_OK;
     if (result) {
-        s_pack_str (&pk, "result");
+        proto_pack_str (&pk, "result");
         code = proto_json_to_msgpack (result, &pk, NULL);
     }
     proto_envelope_t *envelope =
