@@ -1,5 +1,6 @@
 /*  actor_query: request/reply endpoint of an actor (actor_query.h). */
 #include "actors/actor_query.h"
+#include "proto/proto_json.h"
 #include <inttypes.h>
 #include <stdarg.h>
 
@@ -23,38 +24,16 @@ actor_query_fail (actor_answer_t *answer, const char *code, const char *format, 
     answer->result = NULL;
 }
 
-//  A copy of `text` that is valid UTF-8: each byte that does not belong to a
-//  well-formed sequence becomes '?' (error messages quote what clients sent).
+//  A copy of `text` that is valid UTF-8 (messages quote what clients sent):
+//  when it is not, every byte outside ASCII becomes '?'.
 static char *
 s_utf8_clean (const char *text)
 {
-    size_t size = strlen (text);
-    char *copy = (char *)malloc (size + 1);
-    if (!copy)
-        return NULL;
-    const uint8_t *p = (const uint8_t *)text;
-    size_t i = 0, o = 0;
-    while (i < size) {
-        size_t n = p[i] < 0x80             ? 1
-                   : (p[i] & 0xe0) == 0xc0 ? 2
-                   : (p[i] & 0xf0) == 0xe0 ? 3
-                   : (p[i] & 0xf8) == 0xf0 ? 4
-                                           : 0;
-        bool ok = n > 0 && i + n <= size;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = (p[i + k] & 0xc0) == 0x80;
-        if (ok && n == 2)
-            ok = p[i] >= 0xc2; //  no overlong forms
-        if (ok) {
-            memcpy (copy + o, text + i, n);
-            o += n;
-            i += n;
-        } else {
-            copy[o++] = '?';
-            i++;
-        }
-    }
-    copy[o] = 0;
+    char *copy = strdup (text);
+    if (copy && !proto_utf8_valid (copy, strlen (copy)))
+        for (char *p = copy; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
     return copy;
 }
 

@@ -303,9 +303,10 @@ proto_json_from_msgpack (const msgpack_object *obj, const char *path,
 //  Has it a JSON form? The same verdicts as s_from_msgpack, no allocation
 //  (duplicate keys are not looked for: received payloads were validated).
 
-static bool
-s_utf8_ok (const uint8_t *text, size_t size)
+bool
+proto_utf8_valid (const void *data, size_t size)
 {
+    const uint8_t *text = (const uint8_t *)data;
     size_t i = 0;
     while (i < size) {
         //  ASCII runs eight bytes at a time
@@ -372,7 +373,7 @@ s_check (s_ctx_t *ctx, const msgpack_object *obj, int depth)
                        : s_ctx_fail (ctx, PROTO_ERR_JSON,
                                      "NaN or infinity has no JSON form");
         case MSGPACK_OBJECT_STR:
-            return s_utf8_ok ((const uint8_t *)obj->via.str.ptr, obj->via.str.size)
+            return proto_utf8_valid ((const uint8_t *)obj->via.str.ptr, obj->via.str.size)
                        ? PROTO_OK
                        : s_ctx_fail (ctx, PROTO_ERR_JSON, "str is not valid UTF-8");
         case MSGPACK_OBJECT_ARRAY:
@@ -401,7 +402,8 @@ s_check (s_ctx_t *ctx, const msgpack_object *obj, int depth)
                 for (uint32_t i = 0; i < map->size; i++) {
                     const msgpack_object *key = &map->ptr[i].key;
                     if (key->type != MSGPACK_OBJECT_STR ||
-                        !s_utf8_ok ((const uint8_t *)key->via.str.ptr, key->via.str.size))
+                        !proto_utf8_valid ((const uint8_t *)key->via.str.ptr,
+                                           key->via.str.size))
                         return s_ctx_fail (ctx, PROTO_ERR_JSON,
                                            "map key is not a UTF-8 str");
                     proto_code_t rc = s_check (ctx, &map->ptr[i].val, depth + 1);
@@ -574,4 +576,22 @@ proto_pack_str (msgpack_packer *pk, const char *text)
     }
     msgpack_pack_str (pk, size);
     msgpack_pack_str_body (pk, text, size);
+}
+
+json_t *
+proto_json_from_buffer (const void *data, size_t size, const char *path,
+                        proto_error_t *error)
+{
+    //  Validated first: msgpack_unpack allocates from declared counts
+    if (proto_msgpack_validate (data, size, PROTO_MAX_DEPTH, path, error) != PROTO_OK)
+        return NULL;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    json_t *json = NULL;
+    size_t offset = 0;
+    if (msgpack_unpack_next (&unpacked, (const char *)data, size, &offset) ==
+        MSGPACK_UNPACK_SUCCESS)
+        json = proto_json_from_msgpack (&unpacked.data, path, error);
+    msgpack_unpacked_destroy (&unpacked);
+    return json;
 }

@@ -41,6 +41,16 @@ proto_code_t proto_json_to_msgpack (const json_t *value, msgpack_packer *packer,
 proto_code_t proto_json_to_sbuffer (const json_t *value, msgpack_sbuffer *buffer,
                                     proto_error_t *error);
 
+//  True when `data` is well-formed UTF-8 (no overlong forms, surrogates or
+//  code points above U+10FFFF).
+bool proto_utf8_valid (const void *data, size_t size);
+
+//  One msgpack value in `data` (a stored record, say) as a new JSON value:
+//  validated with the envelope rules first, so a corrupt or hostile buffer
+//  costs no more than its size. NULL with `error` (if given) on failure.
+json_t *proto_json_from_buffer (const void *data, size_t size, const char *path,
+                                proto_error_t *error);
+
 //  Pack a NUL-terminated string (a short one in a single write: the hot
 //  paths pack many field names).
 void proto_pack_str (msgpack_packer *pk, const char *text);

@@ -611,66 +611,6 @@ s_policy_sync (s_executor_t *self)
 }
 
 static int
-s_status_report (s_executor_t *self, store_txn_t *txn, json_t *payload,
-                 bus_command_t *info)
-{
-    const char *id = json_string_value (json_object_get (payload, "execution"));
-    const char *name = json_string_value (json_object_get (payload, "status"));
-    const char *worker = json_string_value (json_object_get (payload, "worker"));
-    int status = name ? execution_status_parse (name) : -1;
-    if (!id || strlen (id) >= S_ID_SIZE || status < 0)
-        return bus_command_reject (info, "bad_request",
-                                   "execution.status needs execution and a known status");
-    json_t *record = s_record_get (txn, self, id);
-    if (!record) {
-        self->ignored++;
-        return 0;
-    }
-    int current =
-        execution_status_parse (json_string_value (json_object_get (record, "status")));
-    const char *assigned = json_string_value (json_object_get (record, "worker"));
-    //  Only the worker it was given to may report on it (a late report from a
-    //  worker it was taken from changes nothing)
-    if (current < 0 || !execution_status_allowed ((execution_status_t)current, status) ||
-        (worker && assigned && !streq (worker, assigned))) {
-        self->ignored++;
-        json_decref (record);
-        return 0;
-    }
-    int64_t now = proto_now_usec ();
-    s_set_status (record, (execution_status_t)status, now);
-    if (status == EXECUTION_RUNNING)
-        json_object_set_new (record, "started", json_integer (now));
-    if (execution_status_terminal ((execution_status_t)status)) {
-        if (!json_is_integer (json_object_get (record, "started")))
-            json_object_set_new (record, "started", json_integer (now));
-        json_object_set_new (record, "ended", json_integer (now));
-        json_t *result = json_object_get (payload, "result");
-        json_object_set (record, "result", result ? result : json_null ());
-        store_del (txn, self->active, id, strlen (id));
-        if (assigned) {
-            s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
-            s_copy (effect->worker, sizeof effect->worker, assigned);
-            s_copy (effect->id, sizeof effect->id, id);
-        }
-    } else {
-        s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
-        effect->worker[0] = 0; //  status change only: update the memory mirror
-        s_copy (effect->id, sizeof effect->id, id);
-        snprintf (effect->runner, sizeof effect->runner, "%d", status);
-    }
-    s_fact (self, record);
-    int rc = s_record_put (txn, self, record);
-    if (rc == 0 && execution_status_terminal ((execution_status_t)status) &&
-        s_policy_ended (self, txn, id,
-                        json_string_value (json_object_get (record, "action")),
-                        status) != 0)
-        rc = -1;
-    json_decref (record);
-    return rc;
-}
-
-static int
 s_register (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t *info)
 {
     const char *name = json_string_value (json_object_get (payload, "worker"));
@@ -1156,14 +1096,15 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
         const msgpack_object *object = proto_envelope_payload_object (command);
         if (!object)
             return bus_command_reject (info, "bad_request", "payload: out of memory");
-        char ref[256];
-        if (create && executor_policy_count (self->policy) &&
-            s_get_str (object, "action", ref, sizeof ref) &&
-            executor_policy_limits (self->policy, ref))
-            create = false; //  admission by policy: the JSON path below
         if (proto_json_check (object, "payload", &error) != PROTO_OK)
             return bus_command_reject (info, "bad_request", "payload: %s", error.message);
-        if (create || streq (type, "execution.status"))
+        //  An action under a concurrency or rate policy is admitted by
+        //  s_enforcement, the one path that applies policies
+        char ref[256];
+        bool by_policy = create && executor_policy_count (self->policy) &&
+                         s_get_str (object, "action", ref, sizeof ref) &&
+                         executor_policy_limits (self->policy, ref);
+        if (!by_policy)
             return create ? s_enforcement_packed (self, txn, object, info)
                           : s_status_packed (self, txn, object, info);
     }
@@ -1171,10 +1112,8 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
     if (!payload)
         return bus_command_reject (info, "bad_request", "payload: %s", error.message);
     int rc;
-    if (streq (type, "enforcement.create"))
+    if (create)
         rc = s_enforcement (self, txn, payload, info);
-    else if (streq (type, "execution.status"))
-        rc = s_status_report (self, txn, payload, info);
     else if (streq (type, "worker.register"))
         rc = s_register (self, txn, payload, info);
     else

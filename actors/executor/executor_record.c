@@ -261,16 +261,11 @@ executor_record_decode (const void *data, size_t size)
         return NULL;
     if (*(const char *)data == '{')
         return json_loadb ((const char *)data, size, 0, NULL);
-    msgpack_zone zone;
-    if (!msgpack_zone_init (&zone, 2048))
-        return NULL;
-    msgpack_object object;
-    size_t offset = 0;
-    json_t *json = NULL;
-    if (msgpack_unpack ((const char *)data, size, &offset, &zone, &object) ==
-            MSGPACK_UNPACK_SUCCESS &&
-        offset == size && object.type == MSGPACK_OBJECT_MAP)
-        json = proto_json_from_msgpack (&object, "execution", NULL);
-    msgpack_zone_destroy (&zone);
+    //  Bounded: a corrupt record costs no more than its size
+    json_t *json = proto_json_from_buffer (data, size, "execution", NULL);
+    if (json && !json_is_object (json)) {
+        json_decref (json);
+        json = NULL;
+    }
     return json;
 }

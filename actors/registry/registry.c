@@ -330,6 +330,23 @@ done:
 //  ---------------------------------------------------------------------------
 //  Pipe
 
+//  Counters, for the pipe's STATUS and the api's api.status.
+static json_t *
+s_status (s_registry_t *self)
+{
+    return json_pack (
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packs",
+        (json_int_t)json_object_size (registry_catalog_packs (self->catalog)), "actions",
+        (json_int_t)json_object_size (registry_catalog_actions (self->catalog)),
+        "triggers",
+        (json_int_t)json_object_size (registry_catalog_triggers (self->catalog)), "rules",
+        (json_int_t)json_object_size (registry_catalog_rules (self->catalog)), "policies",
+        (json_int_t)json_object_size (registry_catalog_policies (self->catalog)),
+        "load_errors", (json_int_t)zlist_size (self->errors), "snapshots",
+        (json_int_t)self->snapshots, "commands", (json_int_t)self->commands,
+        "store_bytes", (json_int_t)store_used_size (self->store));
+}
+
 static void
 s_handle_pipe (s_registry_t *self)
 {
@@ -342,17 +359,7 @@ s_handle_pipe (s_registry_t *self)
     if (!command || streq (command, "$TERM"))
         self->terminated = true;
     else if (streq (command, "STATUS")) {
-        json_t *status = json_pack (
-            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packs",
-            (json_int_t)json_object_size (registry_catalog_packs (self->catalog)),
-            "actions",
-            (json_int_t)json_object_size (registry_catalog_actions (self->catalog)),
-            "triggers",
-            (json_int_t)json_object_size (registry_catalog_triggers (self->catalog)),
-            "rules",
-            (json_int_t)json_object_size (registry_catalog_rules (self->catalog)),
-            "load_errors", (json_int_t)zlist_size (self->errors), "snapshots",
-            (json_int_t)self->snapshots, "commands", (json_int_t)self->commands);
+        json_t *status = s_status (self);
         actor_reply_json (self->pipe, &status);
     } else if (streq (command, "ERRORS")) {
         json_t *errors = json_array ();
@@ -409,19 +416,8 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
     const char *verb = NULL;
     const char *kind = s_query_kind (type, &verb);
     if (streq (type, "api.status")) {
-        answer->result = json_pack (
-            "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "up", 1, "packs",
-            (json_int_t)json_object_size (registry_catalog_packs (self->catalog)),
-            "actions",
-            (json_int_t)json_object_size (registry_catalog_actions (self->catalog)),
-            "triggers",
-            (json_int_t)json_object_size (registry_catalog_triggers (self->catalog)),
-            "rules",
-            (json_int_t)json_object_size (registry_catalog_rules (self->catalog)),
-            "policies",
-            (json_int_t)json_object_size (registry_catalog_policies (self->catalog)),
-            "load_errors", (json_int_t)zlist_size (self->errors), "store_bytes",
-            (json_int_t)store_used_size (self->store));
+        answer->result = s_status (self);
+        json_object_set_new (answer->result, "up", json_true ());
         return;
     }
     if (!kind || (!streq (verb, "list") && !streq (verb, "get"))) {

@@ -592,7 +592,7 @@ static const s_policy_type_t s_policy_types[] = {
 #define S_POLICY_TYPES (sizeof s_policy_types / sizeof s_policy_types[0])
 
 static json_t *
-s_load_policy (check_t *c, const char *pack)
+s_load_policy (check_t *c, const char *pack, const char *pack_dir)
 {
     if (s_check_keys (c, s_policy_keys, s_policy_ignored) ||
         s_check_string (c, "name", true) || s_check_string (c, "pack", false) ||
@@ -780,12 +780,6 @@ s_trigger_loader (check_t *c, const char *pack, const char *pack_dir)
     return s_load_trigger (c, pack);
 }
 
-static json_t *
-s_policy_loader (check_t *c, const char *pack, const char *pack_dir)
-{
-    return s_load_policy (c, pack);
-}
-
 static void
 s_load_folder (registry_catalog_t *self, const char *pack_dir, const char *pack,
                const char *folder, json_t *into, loader_fn *loader, zlist_t *errors)
@@ -889,8 +883,8 @@ registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
                            errors);
             s_load_folder (self, pack_dir, ref, "rules", self->rules, s_rule_loader,
                            errors);
-            s_load_folder (self, pack_dir, ref, "policies", self->policies,
-                           s_policy_loader, errors);
+            s_load_folder (self, pack_dir, ref, "policies", self->policies, s_load_policy,
+                           errors);
             rc = 0;
         }
     }

@@ -6,23 +6,6 @@
 #define S_LIMIT_MAX     1000
 #define S_SCAN_MAX      200000 //  records examined per request, at most
 
-json_t *
-rules_query_record_json (const void *data, size_t size)
-{
-    proto_error_t error;
-    if (proto_msgpack_validate (data, size, 16, "record", &error) != PROTO_OK)
-        return NULL;
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    json_t *json = NULL;
-    size_t offset = 0;
-    if (msgpack_unpack_next (&unpacked, (const char *)data, size, &offset) ==
-        MSGPACK_UNPACK_SUCCESS)
-        json = proto_json_from_msgpack (&unpacked.data, "record", &error);
-    msgpack_unpacked_destroy (&unpacked);
-    return json;
-}
-
 int
 rules_query_walk (store_t *store, store_table_t *table, const char *before, size_t limit,
                   size_t scan_max, rules_query_fn *fn, void *arg, char next[40],
@@ -88,7 +71,7 @@ static bool
 s_accept (void *arg, const void *key, size_t key_size, const void *data, size_t size)
 {
     s_list_t *list = (s_list_t *)arg;
-    json_t *record = rules_query_record_json (data, size);
+    json_t *record = proto_json_from_buffer (data, size, "record", NULL);
     if (!record)
         return false;
     for (int i = 0; i < 2; i++) {
@@ -123,7 +106,7 @@ s_get (const rules_query_tables_t *tables, store_table_t *table, const char *wha
     store_code_t code =
         txn ? store_get (txn, table, key, sizeof key, &data, &size) : STORE_INTERNAL;
     if (code == STORE_OK) {
-        answer->result = rules_query_record_json (data, size);
+        answer->result = proto_json_from_buffer (data, size, "record", NULL);
         if (!answer->result)
             actor_query_fail (answer, "store", "%s %s: the stored record is corrupt",
                               what, id);

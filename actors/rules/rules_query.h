@@ -23,10 +23,6 @@ typedef struct {
 void rules_query (const rules_query_tables_t *tables, const char *type, json_t *payload,
                   actor_answer_t *answer);
 
-//  A stored msgpack record as JSON (bounded decode). NULL when it is not
-//  valid msgpack. Caller owns it. Shared with the executor's queries.
-json_t *rules_query_record_json (const void *data, size_t size);
-
 //  Newest-first listing helper: walk `table` (keys are 16-byte UUIDv7, so key
 //  order is creation order) backwards from before `before` (canonical UUID
 //  string, or NULL for the newest), calling `fn` on each record until it has
