@@ -1,6 +1,6 @@
 /*  attune: the command line client of attune's api, as st2 is for StackStorm.
 
-        attune [--api ENDPOINT] [--json] [--timeout MS] COMMAND ...
+        attune [--api ENDPOINT] [--json] [--timeout MS] [--as NAME] COMMAND ...
 
     Every command is one or a few request/reply exchanges with the api
     (proto/PROTOCOL.md, "API (issue 4)") over a DEALER socket: one frame out,
@@ -21,6 +21,7 @@
 */
 #include <czmq.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@
 
 typedef struct {
     const char *endpoint;
+    const char *identity; //  who responds to inquiries (--as, $ATTUNE_IDENTITY)
     bool json;
     int timeout_ms;
     zsock_t *dealer;
@@ -604,6 +606,9 @@ s_print_execution (const json_t *execution)
         }
     }
     s_print_result (json_object_get (execution, "result"));
+    if (status && streq (status, "pending"))
+        printf ("(waiting for a person: attune inquiry get %s)\n",
+                s_str (execution, "id"));
 }
 
 //  ---------------------------------------------------------------------------
@@ -1900,6 +1905,123 @@ s_cmd_status (s_client_t *client, s_args_t *args)
 }
 
 //  ---------------------------------------------------------------------------
+//  Inquiries
+
+static void
+s_show_inquiry_list (const json_t *result)
+{
+    s_table_t *table = s_table_new ("ID ACTION STATUS ASSIGNED DEADLINE PROMPT");
+    size_t i;
+    const json_t *item;
+    json_array_foreach (json_object_get (result, "items"), i, item)
+    {
+        s_table_add_json (table, json_object_get (item, "id"));
+        s_table_add_json (table, json_object_get (item, "action"));
+        s_table_add_json (table, json_object_get (item, "status"));
+        const json_t *assigned = json_object_get (item, "assigned_to");
+        if (json_array_size (assigned))
+            s_table_add_json (table, assigned);
+        else
+            s_table_add (table, "anyone");
+        s_table_add_time (table, s_int (item, "deadline"));
+        s_table_add_json (table, json_object_get (item, "prompt"));
+    }
+    s_table_done (&table);
+    const char *next = s_str (result, "next");
+    if (next)
+        fprintf (stderr, "(more: --before %s)\n", next);
+}
+
+static void
+s_show_inquiry (const json_t *inquiry)
+{
+    s_prop_json ("id", json_object_get (inquiry, "id"));
+    s_prop_json ("execution", json_object_get (inquiry, "execution"));
+    s_prop_json ("action", json_object_get (inquiry, "action"));
+    const char *status = s_str (inquiry, "status");
+    s_prop ("status", status ? status : "?");
+    s_prop_json ("prompt", json_object_get (inquiry, "prompt"));
+    const json_t *assigned = json_object_get (inquiry, "assigned_to");
+    if (json_array_size (assigned))
+        s_prop_json ("assigned_to", assigned);
+    else
+        s_prop ("assigned_to", "anyone");
+    s_prop_json ("response_schema", json_object_get (inquiry, "schema"));
+    s_prop_time ("created", s_int (inquiry, "created"));
+    int64_t deadline = s_int (inquiry, "deadline");
+    if (status && streq (status, "pending")) {
+        char left[64], when[64];
+        s_format_duration ((double)(deadline - zclock_time () * 1000) / 1e6, left,
+                           sizeof left);
+        s_format_time (deadline, true, when, sizeof when);
+        char *line = zsys_sprintf ("%s (in %s)", when, left);
+        s_prop ("deadline", line);
+        zstr_free (&line);
+    } else
+        s_prop_time ("deadline", deadline);
+    const json_t *response = json_object_get (inquiry, "response");
+    if (response && !json_is_null (response)) {
+        s_prop_json ("response", response);
+        const json_t *responder = json_object_get (inquiry, "responder");
+        if (responder && !json_is_null (responder))
+            s_prop_json ("responder", responder);
+        s_prop_time ("responded", s_int (inquiry, "responded"));
+    } else if (s_int (inquiry, "ended") > 0)
+        s_prop_time ("ended", s_int (inquiry, "ended"));
+}
+
+static int
+s_cmd_inquiry_list (s_client_t *client, s_args_t *args)
+{
+    json_t *payload = json_object ();
+    int rc = s_paging (args, payload);
+    if (!rc)
+        rc = s_string_opt (args, "--status", payload, "status");
+    if (rc) {
+        json_decref (payload);
+        return rc;
+    }
+    return s_simple (client, "api.inquiry.list", payload, s_show_inquiry_list);
+}
+
+static int
+s_cmd_inquiry_get (s_client_t *client, s_args_t *args)
+{
+    char id[PROTO_UUID_STR_SIZE];
+    if (!s_id_arg (args, 0, id))
+        return S_EXIT_USAGE;
+    return s_simple (client, "api.inquiry.get", json_pack ("{s:s}", "id", id),
+                     s_show_inquiry);
+}
+
+static int
+s_cmd_inquiry_respond (s_client_t *client, s_args_t *args)
+{
+    char id[PROTO_UUID_STR_SIZE];
+    if (!s_id_arg (args, 0, id))
+        return S_EXIT_USAGE;
+    json_error_t error;
+    json_t *response =
+        json_loads (args->pos[1], JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    if (!response)
+        return s_usage_error (args->command, "the response is not JSON: %s (column %d)",
+                              error.text, error.column);
+    json_t *payload = json_pack ("{s:s, s:o}", "id", id, "response", response);
+    if (client->identity)
+        json_object_set_new (payload, "identity", json_string (client->identity));
+    json_t *result = s_request (client, "api.inquiry.respond", payload);
+    if (!result)
+        return s_report (client);
+    if (client->json)
+        s_print_json (result);
+    else
+        printf ("%s: responded%s%s\n", id, client->identity ? " as " : "",
+                client->identity ? client->identity : "");
+    json_decref (result);
+    return S_EXIT_OK;
+}
+
+//  ---------------------------------------------------------------------------
 //  The command table
 
 static const s_option_t s_run_options[] = {
@@ -1928,6 +2050,12 @@ static const s_option_t s_event_list_options[] = {
     {"--trigger", "T", "only events of trigger T"},
     {"--limit", "N", "at most N events (1..1000, default 50)"},
     {"--before", "ID", "the page after event ID"},
+    {NULL}};
+static const s_option_t s_inquiry_list_options[] = {
+    {"--status", "S",
+     "only inquiries in status S (pending, responded, timeout, cancelled)"},
+    {"--limit", "N", "at most N inquiries (1..1000, default 50)"},
+    {"--before", "ID", "the page after inquiry ID"},
     {NULL}};
 static const s_option_t s_no_options[] = {{NULL}};
 
@@ -1979,6 +2107,17 @@ static const s_command_t s_commands[] = {
      s_no_options, 2, 2, s_cmd_event_publish},
     {"event", "list", "[--trigger T] [--limit N] [--before ID]",
      "List events, newest first.", s_event_list_options, 0, 0, s_cmd_event_list},
+    {"inquiry", "list", "[--status S] [--limit N] [--before ID]",
+     "List inquiries (questions executions wait on), newest first.",
+     s_inquiry_list_options, 0, 0, s_cmd_inquiry_list},
+    {"inquiry", "get", "ID",
+     "Show an inquiry: prompt, assignee, schema, deadline, response.", s_no_options, 1, 1,
+     s_cmd_inquiry_get},
+    {"inquiry", "respond", "ID JSON",
+     "Answer a pending inquiry with a JSON value that fits its response schema\n"
+     "(attune --as NAME, or $ATTUNE_IDENTITY, says who you are; default: your\n"
+     "login name). Its execution completes with the response in its result.",
+     s_no_options, 2, 2, s_cmd_inquiry_respond},
     {"worker", "list", "", "List the workers the executor knows.", s_no_options, 0, 0,
      s_cmd_worker_list},
     {"status", NULL, "", "Show whether the actors are up, and the api's counters.",
@@ -1990,10 +2129,13 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-             "usage: attune [--api ENDPOINT] [--json] [--timeout MS] COMMAND ...\n\n"
+             "usage: attune [--api ENDPOINT] [--json] [--timeout MS] [--as NAME] COMMAND "
+             "...\n\n"
              "options:\n"
              "  --api ENDPOINT   the api (default $ATTUNE_API, else " S_DEFAULT_API ")\n"
              "  --json           print results as JSON, for scripts\n"
+             "  --as NAME        who you are, for inquiries (default $ATTUNE_IDENTITY,\n"
+             "                   else your login name)\n"
              "  --timeout MS     wait at most MS for each reply (default 10000; the\n"
              "                   request is sent again once, half way)\n"
              "  -h, --help       this text\n\n"
@@ -2083,6 +2225,11 @@ main (int argc, char *argv[])
     if (!client.endpoint || !*client.endpoint)
         client.endpoint = S_DEFAULT_API;
     client.timeout_ms = S_DEFAULT_MS;
+    client.identity = getenv ("ATTUNE_IDENTITY");
+    if (!client.identity || !*client.identity) {
+        struct passwd *pw = getpwuid (getuid ());
+        client.identity = pw && pw->pw_name && *pw->pw_name ? pw->pw_name : NULL;
+    }
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
         const char *arg = argv[i];
@@ -2090,21 +2237,32 @@ main (int argc, char *argv[])
         const char *value = arg[name_len] == '=' ? arg + name_len + 1 : NULL;
         bool api = name_len == 5 && strncmp (arg, "--api", 5) == 0;
         bool timeout = name_len == 9 && strncmp (arg, "--timeout", 9) == 0;
+        bool as = name_len == 4 && strncmp (arg, "--as", 4) == 0;
         if (streq (arg, "--help") || streq (arg, "-h")) {
             s_usage (stdout);
             return S_EXIT_OK;
         } else if (streq (arg, "--json"))
             client.json = true;
-        else if (api || timeout) {
+        else if (api || timeout || as) {
             if (!value && i + 1 < argc)
                 value = argv[++i];
             if (!value) {
                 fprintf (stderr, "attune: %s needs a value\n",
-                         api ? "--api" : "--timeout");
+                         api       ? "--api"
+                         : timeout ? "--timeout"
+                                   : "--as");
                 return S_EXIT_USAGE;
             }
             long long ms;
-            if (api)
+            if (as) {
+                if (!*value || strlen (value) > 256 ||
+                    !proto_utf8_valid (value, strlen (value))) {
+                    fprintf (stderr,
+                             "attune: --as: an identity of 1 to 256 bytes of UTF-8\n");
+                    return S_EXIT_USAGE;
+                }
+                client.identity = value;
+            } else if (api)
                 client.endpoint = value;
             else if (s_parse_long (value, 1, 3600000, &ms))
                 client.timeout_ms = (int)ms;

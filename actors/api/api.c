@@ -450,12 +450,13 @@ s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool de
     } else if (strncmp (type, "api.event.", 10) == 0 ||
                strncmp (type, "api.enforcement.", 16) == 0)
         s_forward_query (self, S_RULES, request, identity, delimiter, NULL);
-    else if (streq (type, "api.execution.run") || streq (type, "api.execution.rerun")) {
-        //  The executor makes a run idempotent by request id
+    else if (streq (type, "api.execution.run") || streq (type, "api.execution.rerun") ||
+             streq (type, "api.inquiry.respond")) {
+        //  The executor makes a run (and a response) idempotent by request id
         json_object_set_new (payload, "request", json_string (rid));
         s_forward_query (self, S_EXECUTOR, request, identity, delimiter, payload);
     } else if (strncmp (type, "api.execution.", 14) == 0 ||
-               streq (type, "api.worker.list"))
+               strncmp (type, "api.inquiry.", 12) == 0 || streq (type, "api.worker.list"))
         s_forward_query (self, S_EXECUTOR, request, identity, delimiter, NULL);
     else
         s_answer (self, identity, delimiter, id, NULL, "unknown_type",

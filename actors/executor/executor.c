@@ -7,6 +7,7 @@
     cleared when the first command of the batch is seen again (a retry).
 */
 #include "actors/executor/executor.h"
+#include "actors/executor/executor_inquiry.h"
 #include "actors/executor/executor_policy.h"
 #include "actors/actor_query.h"
 #include "actors/executor/executor_record.h"
@@ -34,6 +35,9 @@ s_copy (char *dst, size_t size, const char *src)
 #define S_SCHEDULE_MAX 1024 //  executions scheduled per transaction
 #define S_ID_SIZE      40
 #define S_PREFETCH     2 //  dispatch window, in multiples of a worker's slots
+#define S_LIST_DEFAULT 50
+#define S_LIST_MAX     1000
+#define S_SCAN_MAX     200000 //  records examined per list request, at most
 
 typedef enum {
     EFFECT_FACT,
@@ -86,10 +90,12 @@ typedef struct _s_executor_t {
     store_t *store;
     store_table_t *executions, *by_enforcement, *waiting, *active, *workers_table;
     bus_inbox_t *inbox;
-    actor_query_t *query;      //  executor.query: the api's reads and changes
-    executor_policy_t *policy; //  concurrency, rate, retry, timeout policies
-    uint64_t policy_version;   //  registry version the policies were taken at
-    int64_t policy_tick_at;    //  monotonic ms of the next policy tick
+    actor_query_t *query;        //  executor.query: the api's reads and changes
+    executor_policy_t *policy;   //  concurrency, rate, retry, timeout policies
+    executor_inquiry_t *inquiry; //  inquiries and their deadlines
+    int64_t inquiry_next;    //  wall-clock µs of the first deadline (INT64_MAX: none)
+    uint64_t policy_version; //  registry version the policies were taken at
+    int64_t policy_tick_at;  //  monotonic ms of the next policy tick
     bus_pub_t *pub;
     registry_client_t *registry;
     executor_workers_t *workers;
@@ -633,6 +639,314 @@ s_register (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t
 }
 
 //  ---------------------------------------------------------------------------
+//  Inquiries (executor_inquiry.h): an execution waiting for a person
+
+//  An inquiry fact (inquiry.created, .responded, .timeout, .cancelled),
+//  published after the commit.
+static void
+s_inquiry_fact (s_executor_t *self, const char *type, const json_t *inquiry)
+{
+    s_effect_t *effect = s_effect (self, EFFECT_FACT);
+    s_copy (effect->type, sizeof effect->type, type);
+    json_t *payload = json_deep_copy (inquiry);
+    json_object_set (payload, "inquiry", json_object_get (inquiry, "id"));
+    json_object_del (payload, "id");
+    json_object_del (payload, "request");
+    effect->payload = payload;
+}
+
+//  The result an execution ends with once its inquiry is answered: the
+//  action's own result without `__inquiry`, plus `response`.
+static json_t *
+s_inquiry_result (const json_t *result, const json_t *response)
+{
+    json_t *out = json_is_object (result) ? json_deep_copy (result) : json_object ();
+    json_object_del (out, "__inquiry");
+    json_t *inner = json_object_get (out, "result");
+    if (json_is_object (inner))
+        json_object_del (inner, "__inquiry");
+    if (response)
+        json_object_set (out, "response", (json_t *)response);
+    return out;
+}
+
+//  Worker `worker` reported execution `id` completed with a result that
+//  asks a person (`spec` inside `result`): the execution is pending and
+//  its inquiry open, or failed when the inquiry is not valid. The worker's
+//  slot is free either way; the policy slot stays taken while pending.
+static int
+s_inquiry_open (s_executor_t *self, store_txn_t *txn, const char *id, const char *worker,
+                const json_t *result, const json_t *spec)
+{
+    json_t *record = s_record_get (txn, self, id);
+    if (!record)
+        return 0;
+    int64_t now = proto_now_usec ();
+    const char *action = json_string_value (json_object_get (record, "action"));
+    json_t *inquiry = NULL;
+    char reason[512] = "";
+    int rc = executor_inquiry_open (self->inquiry, txn, id, action, spec, now, &inquiry,
+                                    reason, sizeof reason);
+    if (rc < 0) {
+        json_decref (record);
+        return -1;
+    }
+    if (!json_is_integer (json_object_get (record, "started")))
+        json_object_set_new (record, "started", json_integer (now));
+    store_del (txn, self->active, id, strlen (id));
+    s_effect_t *effect = s_effect (self, EFFECT_RELEASE);
+    s_copy (effect->worker, sizeof effect->worker, worker);
+    s_copy (effect->id, sizeof effect->id, id);
+    if (rc == 1) {
+        s_set_status (record, EXECUTION_FAILED, now);
+        json_object_set_new (record, "ended", json_integer (now));
+        json_object_set_new (
+            record, "result",
+            json_pack ("{s:s, s:O}", "error", reason, "action_result", result));
+    } else {
+        s_set_status (record, EXECUTION_PENDING, now);
+        json_object_set (record, "result", (json_t *)result);
+        int64_t deadline = json_integer_value (json_object_get (inquiry, "deadline"));
+        if (deadline < self->inquiry_next)
+            self->inquiry_next = deadline; //  at worst an early wake-up
+    }
+    s_fact (self, record);
+    if (inquiry)
+        s_inquiry_fact (self, "inquiry.created", inquiry);
+    rc = s_record_put (txn, self, record);
+    if (rc == 0 && !inquiry)
+        rc = s_policy_ended (self, txn, id, action, EXECUTION_FAILED);
+    json_decref (inquiry);
+    json_decref (record);
+    return rc;
+}
+
+//  End a pending execution with its inquiry: `status` (completed on a
+//  response, timeout, cancelled), its result, the policy slot released.
+static int
+s_inquiry_settle (s_executor_t *self, store_txn_t *txn, json_t *record, int status,
+                  json_t *result, int64_t now)
+{
+    s_set_status (record, (execution_status_t)status, now);
+    json_object_set_new (record, "ended", json_integer (now));
+    json_object_set_new (record, "result", result);
+    s_fact (self, record);
+    if (s_record_put (txn, self, record) != 0)
+        return -1;
+    return s_policy_ended (self, txn, json_string_value (json_object_get (record, "id")),
+                           json_string_value (json_object_get (record, "action")),
+                           status);
+}
+
+typedef struct {
+    s_executor_t *self;
+    const char *id, *identity, *request;
+    const json_t *response;
+    char code[32];
+    char message[600];
+    json_t *result; //  out: the answer
+} s_respond_t;
+
+static int
+s_apply_respond (store_txn_t *txn, void *arg)
+{
+    s_respond_t *respond = (s_respond_t *)arg;
+    s_executor_t *self = respond->self;
+    s_effects_clear (self); //  a retry of this transaction starts over
+    self->queued_in_batch = false;
+    respond->code[0] = 0;
+    json_decref (respond->result);
+    respond->result = NULL;
+    json_t *inquiry = executor_inquiry_get (self->inquiry, txn, respond->id);
+    if (!inquiry) {
+        snprintf (respond->code, sizeof respond->code, "not_found");
+        snprintf (respond->message, sizeof respond->message, "inquiry %s does not exist",
+                  respond->id);
+        return 0;
+    }
+    const char *status = json_string_value (json_object_get (inquiry, "status"));
+    const char *request = json_string_value (json_object_get (inquiry, "request"));
+    int64_t now = proto_now_usec ();
+    if (status && streq (status, "responded") && request && respond->request &&
+        streq (request, respond->request)) {
+        //  The same request again (a client that got no reply): the same answer
+        respond->result = json_pack ("{s:s, s:s, s:s}", "inquiry", respond->id,
+                                     "execution", respond->id, "status", "responded");
+        json_decref (inquiry);
+        return 0;
+    }
+    if (executor_inquiry_check (inquiry, respond->identity, respond->response, now,
+                                respond->code, respond->message,
+                                sizeof respond->message) != 0) {
+        json_decref (inquiry);
+        return 0;
+    }
+    json_t *record = s_record_get (txn, self, respond->id);
+    int current = record ? execution_status_parse (
+                               json_string_value (json_object_get (record, "status")))
+                         : -1;
+    int rc = 0;
+    if (current != EXECUTION_PENDING) {
+        snprintf (respond->code, sizeof respond->code, "conflict");
+        snprintf (respond->message, sizeof respond->message,
+                  "the execution of inquiry %s is not pending (%s)", respond->id,
+                  current >= 0 ? execution_status_name ((execution_status_t)current)
+                               : "missing");
+    } else if (executor_inquiry_close (self->inquiry, txn, inquiry, "responded",
+                                       respond->response, respond->identity,
+                                       respond->request, now) != 0 ||
+               s_inquiry_settle (self, txn, record, EXECUTION_COMPLETED,
+                                 s_inquiry_result (json_object_get (record, "result"),
+                                                   respond->response),
+                                 now) != 0)
+        rc = -1;
+    else {
+        s_inquiry_fact (self, "inquiry.responded", inquiry);
+        respond->result = json_pack ("{s:s, s:s, s:s}", "inquiry", respond->id,
+                                     "execution", respond->id, "status", "responded");
+    }
+    json_decref (record);
+    json_decref (inquiry);
+    return rc;
+}
+
+static void
+s_api_respond (s_executor_t *self, const char *id, const char *identity,
+               const char *request, const json_t *response, actor_answer_t *answer)
+{
+    s_respond_t respond = {.self = self,
+                           .id = id,
+                           .identity = identity,
+                           .request = request,
+                           .response = response};
+    store_code_t code = store_write (self->store, s_apply_respond, &respond);
+    if (code != STORE_OK) {
+        s_effects_clear (self);
+        json_decref (respond.result);
+        actor_query_fail (answer, "store", "cannot record the response: %s",
+                          store_last_error (self->store));
+        return;
+    }
+    s_apply_effects (self);
+    self->queued_in_batch = false;
+    if (respond.code[0])
+        actor_query_fail (answer, respond.code, "%s", respond.message);
+    else
+        answer->result = respond.result;
+}
+
+#define S_DUE_MAX 256 //  inquiries timed out per transaction
+
+typedef struct {
+    s_executor_t *self;
+    int64_t next; //  out: the next deadline after these
+    size_t count;
+} s_due_t;
+
+static int
+s_apply_inquiry_due (store_txn_t *txn, void *arg)
+{
+    s_due_t *due = (s_due_t *)arg;
+    s_executor_t *self = due->self;
+    s_effects_clear (self);
+    self->queued_in_batch = false;
+    int64_t now = proto_now_usec ();
+    char ids[S_DUE_MAX][40];
+    due->count = executor_inquiry_due (self->inquiry, txn, now, ids, S_DUE_MAX);
+    for (size_t i = 0; i < due->count; i++) {
+        json_t *inquiry = executor_inquiry_get (self->inquiry, txn, ids[i]);
+        if (!inquiry)
+            continue;
+        double seconds = json_number_value (json_object_get (inquiry, "timeout"));
+        if (executor_inquiry_close (self->inquiry, txn, inquiry, "timeout", NULL, NULL,
+                                    NULL, now) != 0) {
+            json_decref (inquiry);
+            return -1;
+        }
+        s_inquiry_fact (self, "inquiry.timeout", inquiry);
+        json_decref (inquiry);
+        json_t *record = s_record_get (txn, self, ids[i]);
+        int status = record ? execution_status_parse (
+                                  json_string_value (json_object_get (record, "status")))
+                            : -1;
+        int rc = 0;
+        if (status == EXECUTION_PENDING) {
+            char message[160];
+            snprintf (message, sizeof message, "no response to its inquiry within %g s",
+                      seconds);
+            json_t *result = s_inquiry_result (json_object_get (record, "result"), NULL);
+            json_object_set_new (result, "error", json_string (message));
+            rc = s_inquiry_settle (self, txn, record, EXECUTION_TIMEOUT, result, now);
+        }
+        json_decref (record);
+        if (rc != 0)
+            return -1;
+    }
+    due->next = executor_inquiry_next_deadline (self->inquiry, txn);
+    return 0;
+}
+
+//  Inquiries whose deadline has come: timed out, with their executions.
+static void
+s_inquiry_tick (s_executor_t *self)
+{
+    if (proto_now_usec () < self->inquiry_next)
+        return;
+    s_due_t due = {.self = self};
+    store_code_t code = store_write (self->store, s_apply_inquiry_due, &due);
+    if (code != STORE_OK) {
+        s_effects_clear (self);
+        zsys_error ("executor: inquiry deadlines: %s", store_last_error (self->store));
+        self->inquiry_next = proto_now_usec () + 1000000; //  tried again in 1 s
+        return;
+    }
+    s_apply_effects (self);
+    self->queued_in_batch = false;
+    self->inquiry_next = due.count == S_DUE_MAX ? proto_now_usec () : due.next;
+}
+
+static void
+s_api_inquiry_list (s_executor_t *self, json_t *payload, actor_answer_t *answer)
+{
+    const char *status = actor_arg_str (payload, "status", answer);
+    const char *before = actor_arg_str (payload, "before", answer);
+    int64_t limit =
+        actor_arg_int (payload, "limit", S_LIST_DEFAULT, 1, S_LIST_MAX, answer);
+    if (answer->code[0])
+        return;
+    if (status && !streq (status, "pending") && !streq (status, "responded") &&
+        !streq (status, "timeout") && !streq (status, "cancelled")) {
+        actor_query_fail (answer, "bad_request",
+                          "status: '%.64s' is not pending, responded, timeout or "
+                          "cancelled",
+                          status);
+        return;
+    }
+    if (before && strlen (before) >= S_ID_SIZE) {
+        actor_query_fail (answer, "bad_request", "before: not an inquiry id");
+        return;
+    }
+    store_txn_t *txn = store_read_begin (self->store);
+    if (!txn) {
+        actor_query_fail (answer, "store", "cannot read: %s",
+                          store_last_error (self->store));
+        return;
+    }
+    char next[40];
+    json_t *items =
+        executor_inquiry_list (self->inquiry, txn, status, before, (size_t)limit, next);
+    store_read_end (&txn);
+    size_t i;
+    json_t *item;
+    json_array_foreach (items, i, item)
+    {
+        json_object_del (item, "request");
+    }
+    answer->result = json_pack ("{s:o, s:o}", "items", items, "next",
+                                next[0] ? json_string (next) : json_null ());
+}
+
+//  ---------------------------------------------------------------------------
 //  Fast path: enforcement.create and execution.status from the command's
 //  msgpack straight to the stored record, its facts and its dispatch
 //  (msgpack_pack_* into reused buffers; JSON only for parameters an action's
@@ -1024,10 +1338,27 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
     executor_record_text (record, EXECUTOR_RECORD_WORKER, assigned, sizeof assigned);
     //  Only the worker it was given to may report on it (a late report from a
     //  worker it was taken from changes nothing)
-    if (current < 0 || !execution_status_allowed ((execution_status_t)current, status) ||
+    //  A pending execution waits for a person, not for its worker
+    if (current < 0 || current == EXECUTION_PENDING ||
+        !execution_status_allowed ((execution_status_t)current, status) ||
         (have_worker && has_assigned && (!worker_fits || !streq (worker, assigned)))) {
         self->ignored++;
         return 0;
+    }
+    const msgpack_object *given_result = proto_map_get (payload, "result");
+    if (status == EXECUTION_COMPLETED && given_result &&
+        given_result->type == MSGPACK_OBJECT_MAP) {
+        const msgpack_object *inner = proto_map_get (given_result, "result");
+        if (proto_map_get (given_result, "__inquiry") ||
+            (inner && inner->type == MSGPACK_OBJECT_MAP &&
+             proto_map_get (inner, "__inquiry"))) {
+            json_t *result = proto_json_from_msgpack (given_result, "result", NULL);
+            int rc = result ? s_inquiry_open (self, txn, id, has_assigned ? assigned : "",
+                                              result, executor_inquiry_spec (result))
+                            : -1;
+            json_decref (result);
+            return rc;
+        }
     }
     int64_t now = proto_now_usec ();
     executor_record_set_status (record,
@@ -1589,10 +1920,6 @@ s_apply_worker (s_executor_t *self, json_t *payload)
 //  cancel, re-run). Changes are written in their own transaction and
 //  answered after the commit; each is idempotent by request id.
 
-#define S_LIST_DEFAULT 50
-#define S_LIST_MAX     1000
-#define S_SCAN_MAX     200000 //  records examined per list request, at most
-
 //  A stored record as the api shows it: secret parameters masked; `brief`
 //  (lists) leaves out result and log. Takes the record.
 static json_t *
@@ -1734,7 +2061,8 @@ s_apply_cancel (store_txn_t *txn, void *arg)
     executor_worker_t *known =
         cancel->worker[0] ? executor_workers_find (self->workers, cancel->worker) : NULL;
     bool on_worker = cancel->before != EXECUTION_REQUESTED &&
-                     cancel->before != EXECUTION_DELAYED && wl && known && known->alive;
+                     cancel->before != EXECUTION_DELAYED &&
+                     cancel->before != EXECUTION_PENDING && wl && known && known->alive;
     int64_t now = proto_now_usec ();
     if (on_worker) {
         cancel->after = EXECUTION_CANCELING;
@@ -1746,6 +2074,21 @@ s_apply_cancel (store_txn_t *txn, void *arg)
         json_object_set_new (record, "result",
                              json_pack ("{s:s}", "error", "cancelled by request"));
         store_del (txn, self->active, cancel->id, strlen (cancel->id));
+        json_t *inquiry = cancel->before == EXECUTION_PENDING
+                              ? executor_inquiry_get (self->inquiry, txn, cancel->id)
+                              : NULL;
+        if (inquiry &&
+            streq (json_string_value (json_object_get (inquiry, "status")) ?: "",
+                   "pending")) {
+            if (executor_inquiry_close (self->inquiry, txn, inquiry, "cancelled", NULL,
+                                        NULL, NULL, now) != 0) {
+                json_decref (inquiry);
+                json_decref (record);
+                return -1;
+            }
+            s_inquiry_fact (self, "inquiry.cancelled", inquiry);
+        }
+        json_decref (inquiry);
         if (s_policy_ended (self, txn, cancel->id,
                             json_string_value (json_object_get (record, "action")),
                             EXECUTION_CANCELLED) != 0) {
@@ -1794,8 +2137,9 @@ s_api_cancel (s_executor_t *self, const char *id, actor_answer_t *answer)
                 zlistx_delete (self->queue, zlistx_cursor (self->queue));
                 break;
             }
+        //  (a pending execution gave its worker slot back when it went pending)
         if (cancel.before != EXECUTION_REQUESTED && cancel.before != EXECUTION_DELAYED &&
-            cancel.worker[0])
+            cancel.before != EXECUTION_PENDING && cancel.worker[0])
             executor_workers_release (self->workers, cancel.worker);
         zhashx_delete (self->actives, id);
     } else if (cancel.after == EXECUTION_CANCELING) {
@@ -1932,6 +2276,10 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
         answer->result = s_api_workers (self);
         return;
     }
+    if (streq (type, "api.inquiry.list")) {
+        s_api_inquiry_list (self, payload, answer);
+        return;
+    }
     if (streq (type, "api.action.queue_stats")) {
         const char *ref = actor_arg_str (payload, "ref", answer);
         if (answer->code[0])
@@ -1959,12 +2307,16 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
         for (int s = 0; s < EXECUTION_STATUS_COUNT; s++)
             json_object_set_new (by_status, execution_status_name ((execution_status_t)s),
                                  json_integer ((json_int_t)self->by_status[s]));
+        store_txn_t *txn = store_read_begin (self->store);
+        uint64_t pending = txn ? executor_inquiry_pending (self->inquiry, txn) : 0;
+        store_read_end (&txn);
         answer->result = json_pack (
-            "{s:b, s:I, s:I, s:I, s:I, s:o, s:I}", "up", 1, "executions",
+            "{s:b, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "up", 1, "executions",
             (json_int_t)self->created, "active", (json_int_t)zhashx_size (self->actives),
             "waiting", (json_int_t)zlistx_size (self->queue), "workers",
             (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
-            "store_bytes", (json_int_t)store_used_size (self->store));
+            "store_bytes", (json_int_t)store_used_size (self->store), "inquiries_pending",
+            (json_int_t)pending);
         return;
     }
     if (streq (type, "api.execution.run")) {
@@ -1997,7 +2349,33 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
             actor_query_fail (answer, "not_found", "execution %s does not exist", id);
     } else if (streq (type, "api.execution.cancel"))
         s_api_cancel (self, id, answer);
-    else if (streq (type, "api.execution.rerun")) {
+    else if (streq (type, "api.inquiry.get")) {
+        store_txn_t *txn = store_read_begin (self->store);
+        json_t *inquiry = txn ? executor_inquiry_get (self->inquiry, txn, id) : NULL;
+        store_read_end (&txn);
+        if (inquiry) {
+            json_object_del (inquiry, "request");
+            answer->result = inquiry;
+        } else
+            actor_query_fail (answer, "not_found", "inquiry %s does not exist", id);
+    } else if (streq (type, "api.inquiry.respond")) {
+        const char *identity = actor_arg_str (payload, "identity", answer);
+        const char *request = actor_arg_str (payload, "request", answer);
+        const json_t *response = json_object_get (payload, "response");
+        if (answer->code[0])
+            return;
+        if (!response)
+            actor_query_fail (answer, "bad_request",
+                              "response: required (the answer, checked against the "
+                              "inquiry's response_schema)");
+        else if (identity && strlen (identity) > 256)
+            actor_query_fail (answer, "bad_request", "identity: at most 256 bytes");
+        else if (request && strlen (request) > 40)
+            actor_query_fail (answer, "bad_request", "request: not a request id");
+        else
+            s_api_respond (self, id, identity && *identity ? identity : NULL, request,
+                           response, answer);
+    } else if (streq (type, "api.execution.rerun")) {
         const char *request = actor_arg_str (payload, "request", answer);
         json_t *overrides = json_object_get (payload, "parameters");
         if (answer->code[0])
@@ -2093,7 +2471,12 @@ s_load (s_executor_t *self)
         zlistx_add_end (self->queue, wait);
     }
     store_cursor_destroy (&cursor);
+    //  A deadline that passed while we were down fires at once
+    self->inquiry_next = executor_inquiry_next_deadline (self->inquiry, txn);
+    uint64_t pending = executor_inquiry_pending (self->inquiry, txn);
     store_read_end (&txn);
+    if (pending)
+        zsys_info ("executor: %" PRIu64 " inquiries pending", pending);
     if (zhashx_size (self->actives))
         zsys_info ("executor: %zu executions in progress, %zu waiting for a worker",
                    zhashx_size (self->actives), zlistx_size (self->queue));
@@ -2141,6 +2524,7 @@ s_destroy (s_executor_t *self)
     registry_client_destroy (&self->registry);
     actor_query_destroy (&self->query);
     executor_policy_destroy (&self->policy);
+    executor_inquiry_destroy (&self->inquiry);
     bus_inbox_destroy (&self->inbox);
     bus_pub_destroy (&self->pub);
     store_close (&self->store);
@@ -2200,6 +2584,11 @@ s_start (s_executor_t *self, const actor_config_t *config)
     self->workers_table = store_table (self->store, "workers", false);
     if (!self->executions || !self->by_enforcement || !self->waiting || !self->active ||
         !self->workers_table) {
+        zsys_error ("executor: %s", store_last_error (self->store));
+        return -1;
+    }
+    self->inquiry = executor_inquiry_new (self->store);
+    if (!self->inquiry) {
         zsys_error ("executor: %s", store_last_error (self->store));
         return -1;
     }
@@ -2283,6 +2672,15 @@ executor_actor (zsock_t *pipe, void *args)
             if (timeout < 0 || t < timeout)
                 timeout = t;
         }
+        if (self->inquiry_next != INT64_MAX) {
+            //  Rounded up: woken at the deadline, not a millisecond before
+            int64_t left = self->inquiry_next - proto_now_usec ();
+            t = left <= 0             ? 0
+                : left > 3600000000LL ? 3600000
+                                      : (int)((left + 999) / 1000);
+            if (timeout < 0 || t < timeout)
+                timeout = t;
+        }
         if (zmq_poll (items, (int)n, timeout < 0 ? 1000 : timeout) == -1 &&
             zmq_errno () == ETERM)
             break;
@@ -2311,6 +2709,7 @@ executor_actor (zsock_t *pipe, void *args)
                 s_apply_effects (self);
         }
         s_policy_tick (self);
+        s_inquiry_tick (self);
         s_schedule (self);
         registry_client_tick (self->registry);
         bus_inbox_tick (self->inbox);

@@ -26,7 +26,7 @@ struct _registry_catalog_t {
 
 static const char *const s_runners[] = {
     "noop", "builtin", "local-shell-cmd", "local-shell-script", "python-script", NULL};
-static const char *const s_builtins[] = {"noop", "echo", "sleep", NULL};
+static const char *const s_builtins[] = {"noop", "echo", "sleep", "ask", NULL};
 
 bool
 registry_runner_known (const char *runner)
@@ -271,10 +271,10 @@ s_load_action (check_t *c, const char *pack, const char *pack_dir)
     }
     const char *entry = s_str (c->root, "entry_point", "");
     if (!strcmp (runner, "builtin") && !s_in (entry, s_builtins)) {
-        s_report (
-            c->errors, c->doc, c->file, "/entry_point",
-            "entry_point: the builtin runner offers noop, echo and sleep, not \"%s\"",
-            entry);
+        s_report (c->errors, c->doc, c->file, "/entry_point",
+                  "entry_point: the builtin runner offers noop, echo, sleep and ask, not "
+                  "\"%s\"",
+                  entry);
         return NULL;
     }
     if ((!strcmp (runner, "local-shell-script") || !strcmp (runner, "python-script")) &&

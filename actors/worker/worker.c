@@ -503,6 +503,18 @@ s_start_job (s_worker_t *self, s_job_t *job)
                       json_pack ("{s:s, s:s, s:i, s:b}", "stdout", message ? message : "",
                                  "stderr", "", "return_code", 0, "succeeded", 1),
                       0);
+        } else if (streq (what, "ask")) {
+            //  core.ask: the result asks a person; the executor opens the
+            //  inquiry and the execution waits, pending, for the answer
+            json_t *p = job->parameters;
+            json_t *inquiry = json_pack (
+                "{s:O, s:O, s:O, s:O}", "prompt",
+                json_object_get (p, "prompt") ?: json_null (), "response_schema",
+                json_object_get (p, "schema") ?: json_null (), "assigned_to",
+                json_object_get (p, "assignee") ?: json_null (), "timeout_seconds",
+                json_object_get (p, "timeout") ?: json_null ());
+            s_finish (self, job, "completed", json_pack ("{s:o}", "__inquiry", inquiry),
+                      0);
         } else if (streq (what, "sleep")) {
             json_t *seconds = json_object_get (job->parameters, "seconds");
             double s = json_is_number (seconds) ? json_number_value (seconds) : 1;
