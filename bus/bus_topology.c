@@ -16,6 +16,7 @@
 typedef struct {
     char *bind;
     char *connect;
+    bool resolved; //  made from the defaults, not configured
 } s_endpoint_t;
 
 struct _bus_topology_t {
@@ -148,7 +149,19 @@ s_resolve (bus_topology_t *self, const char *name)
         snprintf (address, sizeof (address), "inproc://%s/%s", self->namespace_, name);
     if (bus_topology_set (self, name, address, NULL) != 0)
         return NULL;
-    return (s_endpoint_t *)zhashx_lookup (self->endpoints, name);
+    endpoint = (s_endpoint_t *)zhashx_lookup (self->endpoints, name);
+    endpoint->resolved = true;
+    return endpoint;
+}
+
+bool
+bus_topology_listed (bus_topology_t *self, const char *name)
+{
+    assert (self);
+    s_endpoint_t *endpoint = s_name_valid (name)
+                                 ? (s_endpoint_t *)zhashx_lookup (self->endpoints, name)
+                                 : NULL;
+    return endpoint && !endpoint->resolved;
 }
 
 const char *

@@ -24,6 +24,7 @@
 #ifndef BUS_TOPOLOGY_H_INCLUDED
 #define BUS_TOPOLOGY_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -58,6 +59,10 @@ int bus_topology_set (bus_topology_t *self, const char *name, const char *bind,
 //  invalid name. The string belongs to the topology.
 const char *bus_topology_bind (bus_topology_t *self, const char *name);
 const char *bus_topology_connect (bus_topology_t *self, const char *name);
+
+//  True when `name` was configured (a file or bus_topology_set), not made
+//  from the defaults.
+bool bus_topology_listed (bus_topology_t *self, const char *name);
 
 //  Validate an address ("inproc://x", "ipc:///p", "tcp://h:p"). 0 or -1.
 int bus_topology_check_address (const char *address);

@@ -48,7 +48,9 @@ s_usage (FILE *out)
     fprintf (
         out,
         "usage: attuned [options]\n"
-        "  -c, --config FILE     topology (ZPL): endpoints, and which actors run here\n"
+        "  -c, --config FILE     topology (ZPL): endpoints, and in its `daemon` section\n"
+        "                        what runs here (actors, data, packs, worker/...);\n"
+        "                        flags override it (deploy/*.cfg are examples)\n"
         "  -d, --data DIR        data directory (default ./var/attune)\n"
         "  -p, --packs DIR       packs directory (default ./packs)\n"
         "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
@@ -83,6 +85,14 @@ s_listed (const char *list, const char *name)
         p += n + (comma ? 1 : 0);
     }
     return false;
+}
+
+//  A non-empty value in the daemon section, or NULL.
+static const char *
+s_setting (zconfig_t *daemon, const char *path)
+{
+    const char *value = zconfig_get (daemon, path, NULL);
+    return value && *value ? value : NULL;
 }
 
 static int
@@ -145,8 +155,8 @@ int
 main (int argc, char *argv[])
 {
     const char *config_path = NULL;
-    const char *data_dir = "./var/attune";
-    const char *packs_dir = "./packs";
+    const char *data_dir = NULL;  //  default ./var/attune
+    const char *packs_dir = NULL; //  default ./packs
     const char *actors = NULL;
     actor_config_t config = {0};
     bool quiet = false;
@@ -237,6 +247,73 @@ main (int argc, char *argv[])
         s_usage (stderr);
         return 2;
     }
+    //  The topology file's `daemon` section says what runs here; flags win
+    zconfig_t *file = config_path ? zconfig_load (config_path) : NULL;
+    if (config_path && !file) {
+        fprintf (stderr,
+                 "attuned: %s: cannot read it, or it is not ZPL (4-space indents, "
+                 "name = value)\n",
+                 config_path);
+        return 1;
+    }
+    zconfig_t *daemon = file ? zconfig_locate (file, "daemon") : NULL;
+    if (daemon) {
+        const char *keys[] = {"actors", "data",      "packs",  "host", "heartbeat",
+                              "api",    "api-facts", "worker", NULL};
+        for (zconfig_t *item = zconfig_child (daemon); item; item = zconfig_next (item)) {
+            bool known = false;
+            for (int k = 0; keys[k]; k++)
+                known = known || streq (zconfig_name (item), keys[k]);
+            if (!known) {
+                fprintf (stderr,
+                         "attuned: %s: daemon/%s: unknown setting (actors, data, packs, "
+                         "host, heartbeat, api, api-facts, worker/name|slots|runtimes)\n",
+                         config_path, zconfig_name (item));
+                zconfig_destroy (&file);
+                return 2;
+            }
+        }
+        if (!actors)
+            actors = s_setting (daemon, "actors");
+        if (!data_dir)
+            data_dir = s_setting (daemon, "data");
+        if (!packs_dir)
+            packs_dir = s_setting (daemon, "packs");
+        if (!config.host)
+            config.host = s_setting (daemon, "host");
+        if (!api_endpoint)
+            api_endpoint = s_setting (daemon, "api");
+        if (!facts_endpoint)
+            facts_endpoint = s_setting (daemon, "api-facts");
+        if (!config.worker_name)
+            config.worker_name = s_setting (daemon, "worker/name");
+        if (!config.runtimes)
+            config.runtimes = s_setting (daemon, "worker/runtimes");
+        const struct {
+            const char *key;
+            int *target, low, high;
+        } numbers[] = {{"heartbeat", &config.heartbeat_ms, 10, 600000},
+                       {"worker/slots", &config.worker_slots, 1, 4096}};
+        for (size_t n = 0; n < 2; n++) {
+            const char *text = s_setting (daemon, numbers[n].key);
+            char *end = NULL;
+            long value = text ? strtol (text, &end, 10) : 0;
+            if (text &&
+                (!*text || *end || value < numbers[n].low || value > numbers[n].high)) {
+                fprintf (stderr, "attuned: %s: daemon/%s: '%s' is not a number %d..%d\n",
+                         config_path, numbers[n].key, text, numbers[n].low,
+                         numbers[n].high);
+                zconfig_destroy (&file);
+                return 2;
+            }
+            if (text && *numbers[n].target == 0)
+                *numbers[n].target = (int)value;
+        }
+    }
+    if (!data_dir)
+        data_dir = "./var/attune";
+    if (!packs_dir)
+        packs_dir = "./packs";
     for (size_t i = 0; actors && i < strlen (actors);) {
         size_t n = strcspn (actors + i, ",");
         bool known = false;
@@ -246,9 +323,10 @@ main (int argc, char *argv[])
                 known = true;
         if (!known) {
             fprintf (stderr,
-                     "attuned: --actors: unknown actor '%.*s' (registry, executor, "
+                     "attuned: actors: unknown actor '%.*s' (registry, executor, "
                      "rules, worker, sensor, api)\n",
                      (int)n, actors + i);
+            zconfig_destroy (&file);
             return 2;
         }
         i += n + 1;
@@ -262,12 +340,14 @@ main (int argc, char *argv[])
                     : bus_topology_new (NULL);
     if (!topology) {
         fprintf (stderr, "attuned: %s\n", config_path ? message : "out of memory");
+        zconfig_destroy (&file);
         return 1;
     }
     if (s_mkdirs (data_dir) != 0) {
         fprintf (stderr, "attuned: cannot create the data directory %s: %s\n", data_dir,
                  strerror (errno));
         bus_topology_destroy (&topology);
+        zconfig_destroy (&file);
         return 1;
     }
     //  The api faces the outside: on loopback tcp unless told otherwise (a
@@ -286,6 +366,7 @@ main (int argc, char *argv[])
                      "ipc://path)\n",
                      i == 0 ? "api" : "api-facts", given);
             bus_topology_destroy (&topology);
+            zconfig_destroy (&file);
             return 2;
         }
     }
@@ -391,5 +472,6 @@ main (int argc, char *argv[])
         zactor_destroy (&running[a]);
     bus_sub_destroy (&facts);
     bus_topology_destroy (&topology);
+    zconfig_destroy (&file);
     return rc;
 }

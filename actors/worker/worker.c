@@ -785,6 +785,11 @@ s_start (s_worker_t *self, const actor_config_t *config)
     for (char *p = endpoint_name; *p; p++)
         if (!isalnum ((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
             *p = '_';
+    //  A topology that does not name this worker's endpoint may give every
+    //  worker of the process one address: `worker` (deploy/worker.cfg)
+    if (!bus_topology_listed (config->topology, endpoint_name) &&
+        bus_topology_listed (config->topology, "worker"))
+        snprintf (endpoint_name, sizeof endpoint_name, "worker");
     const char *bind = bus_topology_bind (config->topology, endpoint_name);
     const char *connect = bus_topology_connect (config->topology, endpoint_name);
     if (!bind || !connect) {
