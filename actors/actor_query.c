@@ -1,5 +1,6 @@
 /*  actor_query: request/reply endpoint of an actor (actor_query.h). */
 #include "actors/actor_query.h"
+#include "bus/bus_security.h"
 #include "proto/proto_json.h"
 #include <inttypes.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@ struct _actor_query_t {
     char endpoint[512];
     msgpack_sbuffer buffer;
     uint64_t requests, malformed;
+    uint64_t refused; //  requests from user keys, dropped
 };
 
 void
@@ -87,6 +89,11 @@ actor_query_new (const char *endpoint, const char *source)
     zsock_set_sndhwm (self->router, 0);
     int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
     zmq_setsockopt (zsock_resolve (self->router), ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (endpoint && bus_security_apply (self->router, endpoint, true, NULL) != 0) {
+        zsys_error ("%s: not binding %s without CURVE", source, endpoint);
+        actor_query_destroy (&self);
+        return NULL;
+    }
     if (!endpoint || zsock_bind (self->router, "%s", endpoint) == -1) {
         zsys_error ("%s: cannot bind %s: %s", source, endpoint ? endpoint : "(none)",
                     zmq_strerror (zmq_errno ()));
@@ -182,6 +189,13 @@ actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
         proto_envelope_t *reply = NULL;
         if (!identity || !body) {
             self->malformed++; //  nothing to answer
+        } else if (bus_security_user_frame (body)) {
+            //  A person's key: people go through the api, where roles apply;
+            //  no answer, so nothing is learnt here
+            if (++self->refused <= 10 || self->refused % 1000 == 0)
+                zsys_warning ("%s: dropped a request from a user key (%" PRIu64
+                              " so far): users go through the api",
+                              self->source, self->refused);
         } else if (zmsg_size (msg) > 0) {
             self->malformed++;
             reply = actor_reply_envelope (self->source, NULL, NULL, "bad_frame",

@@ -6,6 +6,7 @@
     sequence number.
 */
 #include "bus/bus_facts.h"
+#include "bus/bus_security.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -96,6 +97,12 @@ bus_pub_new (const char *endpoint, int sndhwm)
     s_socket_options (self->sock);
     if (sndhwm > 0)
         zsock_set_sndhwm (self->sock, sndhwm);
+    if (bus_security_apply (self->sock, endpoint, true, NULL) != 0) {
+        zsys_error ("bus_pub: not binding %s without CURVE", endpoint);
+        zsock_destroy (&self->sock);
+        free (self);
+        return NULL;
+    }
     if (zsock_bind (self->sock, "%s", endpoint) == -1) {
         zsys_error ("bus_pub: cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->sock);
@@ -257,6 +264,8 @@ bus_sub_connect (bus_sub_t *self, const char *endpoint)
 {
     assert (self);
     assert (endpoint);
+    if (bus_security_apply (self->sock, endpoint, false, NULL) != 0)
+        return -1; //  it said why
     if (zsock_connect (self->sock, "%s", endpoint) == -1) {
         zsys_error ("bus_sub: cannot connect %s: %s", endpoint,
                     zmq_strerror (zmq_errno ()));

@@ -9,6 +9,7 @@
     it drains. Wire format and guarantees: bus_link.h and proto/PROTOCOL.md.
 */
 #include "bus/bus_link.h"
+#include "bus/bus_security.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -43,7 +44,8 @@ struct _bus_link_t {
     uint64_t sent;
     uint64_t resent;
     uint64_t acked;
-    uint64_t ignored; //  replies that were not understood
+    uint64_t ignored;       //  replies that were not understood
+    uint64_t peer_instance; //  the receiver's instance, from its heartbeats
     bus_peer_fn *peer_fn;
     void *peer_arg;
     bus_reject_fn *reject_fn;
@@ -151,6 +153,12 @@ bus_link_new (const char *endpoint, const char *name, const bus_link_config_t *c
         zmq_setsockopt (self->handle, ZMQ_LINGER, &linger, sizeof linger) != 0) {
         zsys_error ("bus_link %s: cannot set socket options: %s", name,
                     zmq_strerror (errno));
+        bus_link_destroy (&self);
+        return NULL;
+    }
+    if (bus_security_apply (self->sock, endpoint, false, self->config.curve_server_key) !=
+        0) {
+        zsys_error ("bus_link %s: not connecting to %s without CURVE", name, endpoint);
         bus_link_destroy (&self);
         return NULL;
     }
@@ -397,6 +405,19 @@ bus_link_handle (bus_link_t *self)
             uint64_t seq = s_get_u64 ((uint8_t *)zmq_msg_data (&parts[2]));
             if (epoch == self->epoch)
                 s_reject (self, seq, &parts[3], &parts[4]);
+        } else if (s_verb_is (&parts[0], "HB") && nparts == 2 &&
+                   zmq_msg_size (&parts[1]) == 8) {
+            //  A receiver that restarted faster than the liveness window
+            //  is a new peer all the same: say so (its owner registers
+            //  again, say) and send it what is unacked
+            uint64_t instance = s_get_u64 ((uint8_t *)zmq_msg_data (&parts[1]));
+            bool restarted = self->peer_instance && instance != self->peer_instance;
+            self->peer_instance = instance;
+            if (restarted) {
+                if (self->peer_fn)
+                    (self->peer_fn) (self->peer_arg, self->name, BUS_PEER_UP);
+                s_resend_all (self);
+            }
         } else if (!(s_verb_is (&parts[0], "HB") && nparts == 1)) {
             if (self->ignored++ == 0)
                 zsys_warning ("bus_link %s: ignoring a reply it does not understand "
@@ -658,6 +679,7 @@ typedef struct {
 struct _bus_inbox_t {
     zsock_t *sock;
     void *handle;
+    uint64_t instance; //  random, new at each start: in every HB
     char *name;
     char *endpoint;
     bus_link_config_t config;
@@ -690,6 +712,7 @@ struct _bus_inbox_t {
     uint64_t out_of_order;
     uint64_t rejected;
     uint64_t malformed;
+    uint64_t refused; //  from user keys
     uint64_t stale;
     uint64_t send_failures;
 };
@@ -797,9 +820,11 @@ s_send_reply (bus_inbox_t *self, s_peer_t *peer, const void **data, const size_t
 static void
 s_send_heartbeat (bus_inbox_t *self, s_peer_t *peer)
 {
-    const void *data[1] = {"HB"};
-    size_t size[1] = {2};
-    s_send_reply (self, peer, data, size, 1);
+    uint8_t instance[8];
+    s_put_u64 (instance, self->instance);
+    const void *data[2] = {"HB", instance};
+    size_t size[2] = {2, 8};
+    s_send_reply (self, peer, data, size, 2);
 }
 
 static void
@@ -915,6 +940,13 @@ s_recv_one (bus_inbox_t *self)
         return false;
     if (nparts < 2) {
         s_drop (self, NULL, &self->malformed, "a message without a body");
+        s_close_parts (parts, kept);
+        return true;
+    }
+    if (bus_security_user (&parts[0])) {
+        //  A person's key: commands come from attune processes only
+        s_drop (self, NULL, &self->refused,
+                "a message from a user key (a cert with a role)");
         s_close_parts (parts, kept);
         return true;
     }
@@ -1125,6 +1157,12 @@ bus_inbox_new (const char *endpoint, const char *name, store_t *store,
     s_config_resolve (&self->config, config);
     self->name = strdup (name);
     self->store = store;
+    //  Tells senders apart a restart of ours, however quick
+    uint8_t uuid[PROTO_UUID_SIZE];
+    proto_uuid_generate (uuid);
+    memcpy (&self->instance, uuid + 8, sizeof self->instance); //  the random half
+    if (self->instance == 0)
+        self->instance = 1;
     self->peers = zhashx_new ();
     self->items = (s_item_t *)calloc (self->config.batch_max, sizeof (s_item_t));
     self->touched = (s_peer_t **)calloc (self->config.batch_max, sizeof (s_peer_t *));
@@ -1180,6 +1218,11 @@ bus_inbox_new (const char *endpoint, const char *name, store_t *store,
         zmq_setsockopt (self->handle, ZMQ_LINGER, &linger, sizeof linger) != 0) {
         zsys_error ("bus_inbox %s: cannot set socket options: %s", name,
                     zmq_strerror (errno));
+        bus_inbox_destroy (&self);
+        return NULL;
+    }
+    if (bus_security_apply (self->sock, endpoint, true, NULL) != 0) {
+        zsys_error ("bus_inbox %s: not binding %s without CURVE", name, endpoint);
         bus_inbox_destroy (&self);
         return NULL;
     }
@@ -1454,6 +1497,13 @@ bus_inbox_rejected (bus_inbox_t *self)
 {
     assert (self);
     return self->rejected;
+}
+
+uint64_t
+bus_inbox_refused (bus_inbox_t *self)
+{
+    assert (self);
+    return self->refused;
 }
 
 uint64_t

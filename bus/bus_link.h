@@ -35,6 +35,11 @@
     At most `window` commands are unacked at a time: bus_link_send blocks
     (servicing acks and heartbeats) rather than dropping.
 
+    On a tcp endpoint that needs CURVE (bus_security.h) the inbox is a CURVE
+    server and the link a CURVE client; either refuses to start (NULL)
+    rather than go plaintext. The inbox drops, counts and logs messages from
+    user keys (certs with a `role`): commands come from attune processes.
+
     Both sides heartbeat every `heartbeat_ms` when otherwise silent and
     declare the other dead after `liveness` silent intervals.
 */
@@ -61,6 +66,10 @@ typedef struct {
     size_t max_msg_size;       //  ZMQ_MAXMSGSIZE; default PROTO_MAX_FRAME + 4096
     size_t batch_max;          //  inbox: commands per store transaction; default 256
     int64_t dedup_retention_s; //  inbox: keep processed ids this long; default 86400
+    //  link: the receiver's CURVE public key (z85) when its endpoint needs
+    //  CURVE (bus_security.h); "" (default) = the process's configured server
+    //  key. The executor sets it to each worker's registered key.
+    char curve_server_key[41];
 } bus_link_config_t;
 
 typedef enum { BUS_PEER_UP = 1, BUS_PEER_DOWN = 2 } bus_peer_event_t;
@@ -180,6 +189,8 @@ uint64_t bus_inbox_duplicates (bus_inbox_t *self);   //  by seq or by id
 uint64_t bus_inbox_out_of_order (bus_inbox_t *self); //  dropped, awaiting resend
 uint64_t bus_inbox_rejected (bus_inbox_t *self);     //  ERR sent (handler or decode)
 uint64_t bus_inbox_malformed (bus_inbox_t *self);    //  unparseable frames dropped
+uint64_t
+bus_inbox_refused (bus_inbox_t *self); //  from user keys (bus_security_user), dropped
 zsock_t *bus_inbox_sock (bus_inbox_t *self);
 
 #ifdef __cplusplus

@@ -1,6 +1,14 @@
 /*  attune: the command line client of attune's api, as st2 is for StackStorm.
 
-        attune [--api ENDPOINT] [--json] [--timeout MS] [--as NAME] COMMAND ...
+        attune [--api ENDPOINT] [--json] [--timeout MS] [--as NAME]
+               [--cert FILE --server-cert FILE] COMMAND ...
+        attune keygen NAME [--identity ID] [--role admin|operator|viewer] [--dir DIR]
+
+    With --cert (a secret cert, default $ATTUNE_CERT) and --server-cert (the
+    api's public cert, default $ATTUNE_SERVER_CERT) the DEALER to the api and
+    the SUB to its facts use CURVE (bus/bus_security.h); without them a tcp
+    api that is not on loopback is refused, never reached in plaintext.
+    `keygen` makes a cert pair with zcert (no socket involved).
 
     Every command is one or a few request/reply exchanges with the api
     (proto/PROTOCOL.md, "API (issue 4)") over a DEALER socket: one frame out,
@@ -29,6 +37,9 @@
 #include "proto/proto_envelope.h"
 #include "proto/proto_json.h"
 #include "actors/registry/registry_yaml.h"
+#include "bus/bus_security.h"
+
+#include <sys/stat.h>
 
 #define S_EXIT_OK     0
 #define S_EXIT_FAILED 1
@@ -53,8 +64,11 @@ typedef struct {
     zsock_t *dealer;
     msgpack_sbuffer buffer;
     char source[PROTO_MAX_SOURCE + 1];
-    char code[64]; //  last error: stable code ...
-    char *message; //  ... and what, where, why
+    char code[64];    //  last error: stable code ...
+    char *message;    //  ... and what, where, why
+    const char *cert; //  secret cert (--cert, $ATTUNE_CERT)
+    const char
+        *server_cert; //  the api's public cert (--server-cert, $ATTUNE_SERVER_CERT)
 } s_client_t;
 
 static void
@@ -77,6 +91,25 @@ s_report (s_client_t *self)
     return S_EXIT_FAILED;
 }
 
+//  CURVE for a socket to `endpoint` (bus_security_apply as a client), said
+//  in the client's words when the keys are missing. 0 or -1.
+static int
+s_client_secure (s_client_t *self, zsock_t *sock, const char *endpoint)
+{
+    if (bus_security_needs (endpoint) && !bus_security_public_key ()) {
+        s_fail (self, "unavailable",
+                "%s is not loopback: it is reached only with CURVE (give --cert FILE "
+                "and --server-cert FILE, or $ATTUNE_CERT and $ATTUNE_SERVER_CERT)",
+                endpoint);
+        return -1;
+    }
+    if (bus_security_apply (sock, endpoint, false, NULL) != 0) {
+        s_fail (self, "unavailable", "cannot set up CURVE for %s", endpoint);
+        return -1;
+    }
+    return 0;
+}
+
 static zsock_t *
 s_client_socket (s_client_t *self)
 {
@@ -90,6 +123,10 @@ s_client_socket (s_client_t *self)
     }
     zsock_set_linger (dealer, 0);
     zsock_set_maxmsgsize (dealer, PROTO_MAX_FRAME + 4096);
+    if (s_client_secure (self, dealer, self->endpoint) != 0) {
+        zsock_destroy (&dealer);
+        return NULL;
+    }
     if (zsock_connect (dealer, "%s", self->endpoint) != 0) {
         s_fail (self, "unavailable", "cannot connect to %s: %s", self->endpoint,
                 zmq_strerror (zmq_errno ()));
@@ -1016,7 +1053,8 @@ s_follow_subscribe (s_client_t *client)
         zsock_set_linger (sub, 0);
         zsock_set_maxmsgsize (sub, PROTO_MAX_FRAME + 4096);
         zsock_set_subscribe (sub, "execution.");
-        if (zsock_connect (sub, "%s", endpoint) != 0) {
+        if (s_client_secure (client, sub, endpoint) != 0 ||
+            zsock_connect (sub, "%s", endpoint) != 0) {
             fprintf (stderr,
                      "attune: warning: cannot connect to the fact stream %s; "
                      "polling only\n",
@@ -1838,8 +1876,11 @@ s_show_worker_list (const json_t *result)
         s_table_add_json (table, json_object_get (item, "slots"));
         s_table_add_json (table, json_object_get (item, "busy"));
         const json_t *alive = json_object_get (item, "alive");
-        s_table_add (
-            table, json_is_boolean (alive) ? (json_is_true (alive) ? "yes" : "no") : "-");
+        bool draining = json_is_true (json_object_get (item, "draining"));
+        s_table_add (table, !json_is_boolean (alive) ? "-"
+                            : !json_is_true (alive)  ? "no"
+                            : draining               ? "draining"
+                                                     : "yes");
         s_table_add_time (table, s_int (item, "last_heartbeat"));
     }
     s_table_done (&table);
@@ -2022,6 +2063,120 @@ s_cmd_inquiry_respond (s_client_t *client, s_args_t *args)
 }
 
 //  ---------------------------------------------------------------------------
+//  keygen: a CURVE cert pair with zcert, for attuned and for clients
+
+static const s_option_t s_keygen_options[] = {
+    {"--identity", "ID", "who the key is, for the api and inquiries (default NAME)"},
+    {"--role", "ROLE",
+     "admin, operator or viewer (a person or program using the api);\n"
+     "none for an attune process (core, worker, sensor)"},
+    {"--dir", "DIR", "where to write the two files (default .)"},
+    {NULL}};
+
+static bool
+s_keygen_text_ok (const char *text, size_t max)
+{
+    //  What a ZPL value holds safely, quoted: printable, no quote
+    if (!*text || strlen (text) > max || !proto_utf8_valid (text, strlen (text)))
+        return false;
+    for (const char *p = text; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '"' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static int
+s_cmd_keygen (s_client_t *client, s_args_t *args)
+{
+    const char *name = args->pos[0];
+    const char *identity = s_opt (args, "--identity");
+    const char *role = s_opt (args, "--role");
+    const char *dir = s_opt (args, "--dir");
+    if (!dir || !*dir)
+        dir = ".";
+    if (!identity)
+        identity = name;
+    bool name_ok = *name && strlen (name) <= 128 && name[0] != '.';
+    for (const char *p = name; *p; p++)
+        if (!isalnum ((unsigned char)*p) && !strchr ("._@-", *p))
+            name_ok = false;
+    if (!name_ok) {
+        fprintf (stderr,
+                 "attune: keygen: NAME '%s' must be 1..128 of [A-Za-z0-9._@-] "
+                 "(it names the files)\n",
+                 name);
+        return S_EXIT_USAGE;
+    }
+    if (!s_keygen_text_ok (identity, 256)) {
+        fprintf (stderr, "attune: keygen: --identity: 1 to 256 bytes of printable "
+                         "UTF-8, without '\"'\n");
+        return S_EXIT_USAGE;
+    }
+    if (role && !streq (role, "admin") && !streq (role, "operator") &&
+        !streq (role, "viewer")) {
+        fprintf (stderr,
+                 "attune: keygen: --role '%s': expected admin, operator or "
+                 "viewer\n",
+                 role);
+        return S_EXIT_USAGE;
+    }
+    struct stat info;
+    if (stat (dir, &info) != 0 || !S_ISDIR (info.st_mode)) {
+        fprintf (stderr, "attune: keygen: %s: not a directory\n", dir);
+        return S_EXIT_FAILED;
+    }
+    char public_path[4096], secret_path[4200];
+    snprintf (public_path, sizeof public_path, "%s/%s.cert", dir, name);
+    snprintf (secret_path, sizeof secret_path, "%s_secret", public_path);
+    //  Never replace a key: whoever holds the old one would be locked out
+    if (access (public_path, F_OK) == 0 || access (secret_path, F_OK) == 0) {
+        fprintf (stderr,
+                 "attune: keygen: %s exists already: remove it (and its "
+                 "_secret) first\n",
+                 access (public_path, F_OK) == 0 ? public_path : secret_path);
+        return S_EXIT_FAILED;
+    }
+    zcert_t *cert = zcert_new ();
+    if (!cert) {
+        fprintf (stderr, "attune: keygen: cannot make a key pair\n");
+        return S_EXIT_FAILED;
+    }
+    zcert_set_meta (cert, "name", "%s", name);
+    zcert_set_meta (cert, "identity", "%s", identity);
+    if (role)
+        zcert_set_meta (cert, "role", "%s", role);
+    int rc = zcert_save_public (cert, public_path);
+    //  The secret is created private (umask), not made private afterwards
+    mode_t mask = umask (077);
+    if (rc == 0)
+        rc = zcert_save_secret (cert, secret_path);
+    umask (mask);
+    if (rc == 0)
+        rc = chmod (secret_path, 0600);
+    if (rc != 0) {
+        fprintf (stderr, "attune: keygen: cannot write %s: %s\n", public_path,
+                 strerror (errno));
+        zcert_destroy (&cert);
+        return S_EXIT_FAILED;
+    }
+    if (client->json) {
+        json_t *out = json_pack ("{s:s, s:s, s:s, s:s, s:s?}", "public", public_path,
+                                 "secret", secret_path, "key", zcert_public_txt (cert),
+                                 "identity", identity, "role", role);
+        s_print_json (out);
+        json_decref (out);
+    } else
+        printf ("wrote %s (public: copy it into the allow directory of each attuned\n"
+                "      this key connects to)\n"
+                "      %s (secret, mode 0600: keep it where it is used)\n"
+                "key   %s\nidentity %s, role %s\n",
+                public_path, secret_path, zcert_public_txt (cert), identity,
+                role ? role : "none (an attune process)");
+    zcert_destroy (&cert);
+    return S_EXIT_OK;
+}
+
+//  ---------------------------------------------------------------------------
 //  The command table
 
 static const s_option_t s_run_options[] = {
@@ -2122,6 +2277,11 @@ static const s_command_t s_commands[] = {
      s_cmd_worker_list},
     {"status", NULL, "", "Show whether the actors are up, and the api's counters.",
      s_no_options, 0, 0, s_cmd_status},
+    {"keygen", NULL, "NAME [--identity ID] [--role admin|operator|viewer] [--dir DIR]",
+     "Make a CURVE key pair: DIR/NAME.cert (public, with the identity and role)\n"
+     "and DIR/NAME.cert_secret (secret, mode 0600). A server lets the key in when\n"
+     "NAME.cert is in its allow directory; the api gives it that role.",
+     s_keygen_options, 1, 1, s_cmd_keygen},
 };
 #define S_COMMAND_COUNT (sizeof s_commands / sizeof s_commands[0])
 
@@ -2129,8 +2289,8 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-             "usage: attune [--api ENDPOINT] [--json] [--timeout MS] [--as NAME] COMMAND "
-             "...\n\n"
+             "usage: attune [--api ENDPOINT] [--json] [--timeout MS] [--as NAME]\n"
+             "              [--cert FILE --server-cert FILE] COMMAND ...\n\n"
              "options:\n"
              "  --api ENDPOINT   the api (default $ATTUNE_API, else " S_DEFAULT_API ")\n"
              "  --json           print results as JSON, for scripts\n"
@@ -2138,6 +2298,9 @@ s_usage (FILE *out)
              "                   else your login name)\n"
              "  --timeout MS     wait at most MS for each reply (default 10000; the\n"
              "                   request is sent again once, half way)\n"
+             "  --cert FILE      your secret CURVE cert (default $ATTUNE_CERT)\n"
+             "  --server-cert F  the api's public cert (default $ATTUNE_SERVER_CERT);\n"
+             "                   with both, the api is reached over CURVE\n"
              "  -h, --help       this text\n\n"
              "commands:\n");
     for (size_t i = 0; i < S_COMMAND_COUNT; i++) {
@@ -2238,12 +2401,26 @@ main (int argc, char *argv[])
         bool api = name_len == 5 && strncmp (arg, "--api", 5) == 0;
         bool timeout = name_len == 9 && strncmp (arg, "--timeout", 9) == 0;
         bool as = name_len == 4 && strncmp (arg, "--as", 4) == 0;
+        bool cert = name_len == 6 && strncmp (arg, "--cert", 6) == 0;
+        bool server_cert = name_len == 13 && strncmp (arg, "--server-cert", 13) == 0;
         if (streq (arg, "--help") || streq (arg, "-h")) {
             s_usage (stdout);
             return S_EXIT_OK;
         } else if (streq (arg, "--json"))
             client.json = true;
-        else if (api || timeout || as) {
+        else if (cert || server_cert) {
+            if (!value && i + 1 < argc)
+                value = argv[++i];
+            if (!value || !*value) {
+                fprintf (stderr, "attune: %s needs a file\n",
+                         cert ? "--cert" : "--server-cert");
+                return S_EXIT_USAGE;
+            }
+            if (cert)
+                client.cert = value;
+            else
+                client.server_cert = value;
+        } else if (api || timeout || as) {
             if (!value && i + 1 < argc)
                 value = argv[++i];
             if (!value) {
@@ -2290,6 +2467,34 @@ main (int argc, char *argv[])
         free (clean);
         return S_EXIT_USAGE;
     }
+    //  CURVE to the api: both keys, or neither
+    if (!client.cert)
+        client.cert = getenv ("ATTUNE_CERT");
+    if (!client.server_cert)
+        client.server_cert = getenv ("ATTUNE_SERVER_CERT");
+    if (client.cert && !*client.cert)
+        client.cert = NULL;
+    if (client.server_cert && !*client.server_cert)
+        client.server_cert = NULL;
+    bool keygen = i < argc && streq (argv[i], "keygen");
+    if (!keygen && (client.cert || client.server_cert)) {
+        if (!client.cert || !client.server_cert) {
+            fprintf (stderr,
+                     "attune: %s: CURVE needs both your secret cert (--cert, "
+                     "$ATTUNE_CERT) and the api's public cert (--server-cert, "
+                     "$ATTUNE_SERVER_CERT)\n",
+                     client.cert ? "--server-cert missing" : "--cert missing");
+            return S_EXIT_USAGE;
+        }
+        char message[512];
+        bus_security_config_t security = {.cert = client.cert,
+                                          .server = client.server_cert,
+                                          .mode = BUS_SECURITY_ALWAYS};
+        if (bus_security_configure (&security, message, sizeof message) != 0) {
+            fprintf (stderr, "attune: %s\n", message);
+            return S_EXIT_USAGE;
+        }
+    }
     //  Ctrl-C ends the program at once (no CZMQ handler), and a source name
     //  for the envelopes: attune@HOST
     zsys_handler_set (NULL);
@@ -2307,6 +2512,7 @@ main (int argc, char *argv[])
 
     fflush (stdout);
     zsock_destroy (&client.dealer);
+    bus_security_shutdown ();
     msgpack_sbuffer_destroy (&client.buffer);
     free (client.message);
     return rc;

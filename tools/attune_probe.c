@@ -10,6 +10,14 @@
         attune-probe cmd ENDPOINT TYPE [JSON] [--name NAME] [--timeout MS]
         attune-probe ping ENDPOINT [--count N] [--interval MS] [--timeout MS]
 
+    Every command also takes --cert FILE (a secret cert, default
+    $ATTUNE_CERT) and --server-cert FILE (the endpoint's public cert, default
+    $ATTUNE_SERVER_CERT); with them every tcp connect is CURVE
+    (bus/bus_security.h), and `pub` binding tcp also takes --allow DIR.
+    Without them a tcp endpoint that is not loopback is refused. The probe
+    talks to internal endpoints: give it an attune process's key (one
+    without a role); user keys are dropped there (proto/PROTOCOL.md).
+
     Results go to stdout, one line each (facts and replies as JSON lines,
     flushed per line); diagnostics (gaps, malformed facts, errors, the
     summary) go to stderr. Exit status: 0 success, 1 failure or an error
@@ -30,6 +38,7 @@
 
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
+#include "bus/bus_security.h"
 #include "proto/proto_envelope.h"
 #include "proto/proto_json.h"
 
@@ -68,6 +77,9 @@ s_usage (FILE *out)
              "  ping ENDPOINT            time api.ping round trips\n"
              "ENDPOINT is tcp://HOST:PORT or ipc://PATH; JSON is an object (default "
              "{}).\n"
+             "Every command takes --cert FILE and --server-cert FILE (default\n"
+             "$ATTUNE_CERT, $ATTUNE_SERVER_CERT): CURVE on every tcp endpoint; pub\n"
+             "binding tcp also needs --allow DIR (the client certs let in).\n"
              "Exit status: 0 success, 1 failure or error reply, 2 bad usage.\n");
 }
 
@@ -874,6 +886,8 @@ s_pub_main (int argc, char *argv[])
         pub = bus_pub_new (local, hwm);
         if (!pub)
             rc = s_fail ("cannot make a PUB socket: %s", zmq_strerror (zmq_errno ()));
+        else if (bus_security_apply (bus_pub_sock (pub), endpoint, false, NULL) != 0)
+            rc = s_fail ("%s needs CURVE: give --cert and --server-cert", endpoint);
         else if (zsock_connect (bus_pub_sock (pub), "%s", endpoint) != 0)
             rc = s_fail ("cannot connect to %s: %s", endpoint,
                          zmq_strerror (zmq_errno ()));
@@ -937,6 +951,11 @@ s_dealer_new (const char *endpoint)
     zmq_setsockopt (zsock_resolve (sock), ZMQ_MAXMSGSIZE, &max, sizeof max);
     zsock_set_linger (sock, 0);
     zsock_set_sndtimeo (sock, 1000);
+    if (bus_security_apply (sock, endpoint, false, NULL) != 0) {
+        s_fail ("%s needs CURVE: give --cert and --server-cert", endpoint);
+        zsock_destroy (&sock);
+        return NULL;
+    }
     if (zsock_connect (sock, "%s", endpoint) != 0) {
         s_fail ("cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
@@ -1337,6 +1356,56 @@ main (int argc, char *argv[])
     }
     snprintf (s_command, sizeof s_command, "attune-probe %s", command);
 
+    //  --cert, --server-cert, --allow anywhere: taken out before the command
+    //  parses the rest
+    bus_security_config_t security = {0};
+    security.cert = getenv ("ATTUNE_CERT");
+    security.server = getenv ("ATTUNE_SERVER_CERT");
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *names[] = {"--cert", "--server-cert", "--allow"};
+        const char **targets[] = {&security.cert, &security.server, &security.allow};
+        int found = -1;
+        const char *value = NULL;
+        for (int n = 0; n < 3 && found < 0; n++) {
+            size_t len = strlen (names[n]);
+            if (strncmp (argv[i], names[n], len) == 0 &&
+                (argv[i][len] == 0 || argv[i][len] == '=')) {
+                found = n;
+                value = argv[i][len] == '=' ? argv[i] + len + 1
+                        : i + 1 < argc      ? argv[++i]
+                                            : NULL;
+            }
+        }
+        if (found < 0) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        if (!value || !*value) {
+            fprintf (stderr, "%s: %s needs a value\n", s_command, names[found]);
+            return S_EXIT_USAGE;
+        }
+        *targets[found] = value;
+    }
+    argc = kept;
+    argv[argc] = NULL;
+    if (security.cert && !*security.cert)
+        security.cert = NULL;
+    if (security.server && !*security.server)
+        security.server = NULL;
+    if (security.cert || security.server || security.allow) {
+        security.mode = BUS_SECURITY_ALWAYS; //  asked for: every tcp endpoint
+        char message[512];
+        if (!security.cert) {
+            fprintf (stderr, "%s: CURVE needs --cert (a secret cert)\n", s_command);
+            return S_EXIT_USAGE;
+        }
+        if (bus_security_configure (&security, message, sizeof message) != 0) {
+            fprintf (stderr, "%s: %s\n", s_command, message);
+            return S_EXIT_USAGE;
+        }
+    }
+
     char host[256] = "localhost";
     if (gethostname (host, sizeof host - 1) != 0 || !*host)
         snprintf (host, sizeof host, "localhost");
@@ -1350,5 +1419,7 @@ main (int argc, char *argv[])
     zsys_set_logstream (stderr);
     zsys_set_logident ("attune-probe");
     signal (SIGPIPE, SIG_IGN);
-    return run (argc - 1, argv + 1);
+    int rc = run (argc - 1, argv + 1);
+    bus_security_shutdown ();
+    return rc;
 }

@@ -6,6 +6,25 @@
         attuned [-c TOPOLOGY] [--data DIR] [--packs DIR] [--actors LIST]
                 [--worker-name NAME] [--worker-slots N] [--runtimes LIST]
                 [--host NAME] [--heartbeat MS] [--no-fsync] [--quiet]
+                [--cert FILE] [--allow DIR] [--server-cert FILE]
+                [--security-mode auto|always]
+
+    Security (proto/PROTOCOL.md, "Security (CURVE)"): every tcp endpoint
+    whose host is not loopback is CURVE (bus/bus_security.h), with this
+    process's secret cert, an allow dir of client public certs, and the
+    core's public cert for the clients this process runs. They come from
+    the flags or the topology's `daemon/security` section:
+
+        daemon
+            security
+                cert = /etc/attune/keys/core.cert_secret
+                allow = /etc/attune/allow
+                server = /etc/attune/keys/core.cert    #  clients of the core
+                mode = auto                            #  or always
+
+    It refuses to start (exit 1, saying which file and why) when a cert
+    does not load, the allow dir is not a directory, or an endpoint it binds
+    needs CURVE and the keys for it are missing: never plaintext instead.
 
     It logs one line per finished execution (action, id, status, duration,
     and the first line of its output). SIGINT and SIGTERM stop it cleanly:
@@ -26,6 +45,7 @@
 #include "actors/sensor/sensor.h"
 #include "actors/worker/worker.h"
 #include "bus/bus_facts.h"
+#include "bus/bus_security.h"
 
 typedef struct {
     const char *name;
@@ -66,7 +86,15 @@ s_usage (FILE *out)
         "      --runtimes LIST   runners the worker offers (default all)\n"
         "      --host NAME       host part of actor names (default the hostname)\n"
         "      --heartbeat MS    bus heartbeat interval (default 1000)\n"
+        "      --drain MS        a worker-only process stopping (SIGTERM): how long\n"
+        "                        running actions may finish (default 30000; 0: no "
+        "drain)\n"
         "      --no-fsync        do not fsync commits (benchmarks only: not durable)\n"
+        "      --cert FILE       this process's secret CURVE cert (attune keygen)\n"
+        "      --allow DIR       directory of allowed client public certs\n"
+        "      --server-cert F   the core's public cert, for this process's clients\n"
+        "      --security-mode M auto (CURVE on non-loopback tcp, the default) or\n"
+        "                        always (every tcp endpoint)\n"
         "  -q, --quiet           do not log each finished execution\n"
         "  -h, --help            this text\n");
 }
@@ -151,6 +179,60 @@ s_log_execution (proto_envelope_t *fact)
     json_decref (payload);
 }
 
+//  Before any actor starts, what would make one fail on security, said
+//  plainly: an endpoint bound here that needs CURVE without the keys for it,
+//  and an endpoint whose bind and connect addresses disagree on CURVE (a
+//  server on 0.0.0.0 that peers reach as 127.0.0.1 would never be reached).
+//  The sockets check again as they bind (bus_security_apply): this only
+//  gives the message early and in one place.
+static int
+s_security_check (zconfig_t *file, bus_topology_t *topology, const char *actors,
+                  const bus_security_config_t *security, char *message, size_t size)
+{
+    zconfig_t *endpoints = file ? zconfig_locate (file, "endpoints") : NULL;
+    const char *always[] = {"api.requests", "api.facts"};
+    zconfig_t *item = endpoints ? zconfig_child (endpoints) : NULL;
+    for (int i = 0; i < 2 || item; i++) {
+        const char *name = i < 2 ? always[i] : zconfig_name (item);
+        if (i >= 2)
+            item = zconfig_next (item);
+        const char *bind = bus_topology_bind (topology, name);
+        const char *connect = bus_topology_connect (topology, name);
+        if (!bind || !connect)
+            continue;
+        //  Who binds it: the actor its name starts with
+        char owner[64];
+        snprintf (owner, sizeof owner, "%.*s", (int)strcspn (name, "."), name);
+        bool here = s_listed (actors, owner);
+        bool needs = bus_security_needs (bind);
+        const char *why = bus_security_mode () == BUS_SECURITY_ALWAYS
+                              ? "security mode always"
+                              : "its host is not loopback";
+        if (here && needs && (!security->cert || !security->allow)) {
+            snprintf (message, size,
+                      "%s: %s needs CURVE (%s) and no %s is configured (%s): refusing "
+                      "to start",
+                      name, bind, why,
+                      !security->cert ? "certificate"
+                                      : "allow directory of client "
+                                        "certificates",
+                      !security->cert ? "--cert FILE or daemon/security/cert; attune "
+                                        "keygen makes one"
+                                      : "--allow DIR or daemon/security/allow");
+            return -1;
+        }
+        if (needs != bus_security_needs (connect)) {
+            snprintf (message, size,
+                      "%s: bind %s %s CURVE but connect %s %s: both sides must agree "
+                      "(name the host the same way, or security mode always)",
+                      name, bind, needs ? "needs" : "does not need", connect,
+                      needs ? "does not" : "does");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -162,6 +244,9 @@ main (int argc, char *argv[])
     bool quiet = false;
     const char *api_endpoint = NULL;
     const char *facts_endpoint = NULL;
+    bus_security_config_t security = {0};
+    const char *security_mode = NULL;
+    int drain_ms = 30000;
     static struct option options[] = {{"config", required_argument, 0, 'c'},
                                       {"data", required_argument, 0, 'd'},
                                       {"packs", required_argument, 0, 'p'},
@@ -174,6 +259,11 @@ main (int argc, char *argv[])
                                       {"no-fsync", no_argument, 0, 6},
                                       {"api", required_argument, 0, 7},
                                       {"api-facts", required_argument, 0, 8},
+                                      {"drain", required_argument, 0, 9},
+                                      {"cert", required_argument, 0, 20},
+                                      {"allow", required_argument, 0, 21},
+                                      {"server-cert", required_argument, 0, 22},
+                                      {"security-mode", required_argument, 0, 23},
                                       {"quiet", no_argument, 0, 'q'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
@@ -231,6 +321,27 @@ main (int argc, char *argv[])
             case 8:
                 facts_endpoint = optarg;
                 break;
+            case 9:
+                drain_ms = (int)strtol (optarg, &end, 10);
+                if (!*optarg || *end || drain_ms < 0 || drain_ms > 3600000) {
+                    fprintf (stderr,
+                             "attuned: --drain: '%s' is not a number of ms 0..3600000\n",
+                             optarg);
+                    return 2;
+                }
+                break;
+            case 20:
+                security.cert = optarg;
+                break;
+            case 21:
+                security.allow = optarg;
+                break;
+            case 22:
+                security.server = optarg;
+                break;
+            case 23:
+                security_mode = optarg;
+                break;
             case 'q':
                 quiet = true;
                 break;
@@ -258,8 +369,8 @@ main (int argc, char *argv[])
     }
     zconfig_t *daemon = file ? zconfig_locate (file, "daemon") : NULL;
     if (daemon) {
-        const char *keys[] = {"actors", "data",      "packs",  "host", "heartbeat",
-                              "api",    "api-facts", "worker", NULL};
+        const char *keys[] = {"actors", "data",      "packs",  "host",     "heartbeat",
+                              "api",    "api-facts", "worker", "security", NULL};
         for (zconfig_t *item = zconfig_child (daemon); item; item = zconfig_next (item)) {
             bool known = false;
             for (int k = 0; keys[k]; k++)
@@ -267,7 +378,8 @@ main (int argc, char *argv[])
             if (!known) {
                 fprintf (stderr,
                          "attuned: %s: daemon/%s: unknown setting (actors, data, packs, "
-                         "host, heartbeat, api, api-facts, worker/name|slots|runtimes)\n",
+                         "host, heartbeat, api, api-facts, worker/name|slots|runtimes, "
+                         "security/cert|allow|server|mode)\n",
                          config_path, zconfig_name (item));
                 zconfig_destroy (&file);
                 return 2;
@@ -285,6 +397,28 @@ main (int argc, char *argv[])
             api_endpoint = s_setting (daemon, "api");
         if (!facts_endpoint)
             facts_endpoint = s_setting (daemon, "api-facts");
+        zconfig_t *section = zconfig_locate (daemon, "security");
+        for (zconfig_t *item = section ? zconfig_child (section) : NULL; item;
+             item = zconfig_next (item)) {
+            const char *name = zconfig_name (item);
+            if (!streq (name, "cert") && !streq (name, "allow") &&
+                !streq (name, "server") && !streq (name, "mode")) {
+                fprintf (stderr,
+                         "attuned: %s: daemon/security/%s: unknown setting (cert, allow, "
+                         "server, mode)\n",
+                         config_path, name);
+                zconfig_destroy (&file);
+                return 2;
+            }
+        }
+        if (!security.cert)
+            security.cert = s_setting (daemon, "security/cert");
+        if (!security.allow)
+            security.allow = s_setting (daemon, "security/allow");
+        if (!security.server)
+            security.server = s_setting (daemon, "security/server");
+        if (!security_mode)
+            security_mode = s_setting (daemon, "security/mode");
         if (!config.worker_name)
             config.worker_name = s_setting (daemon, "worker/name");
         if (!config.runtimes)
@@ -369,6 +503,23 @@ main (int argc, char *argv[])
             zconfig_destroy (&file);
             return 2;
         }
+    }
+    //  Security: set once, before any actor (they only read it)
+    if (security_mode && bus_security_mode_parse (security_mode, &security.mode) != 0) {
+        fprintf (stderr, "attuned: security mode '%s': expected auto or always\n",
+                 security_mode);
+        bus_topology_destroy (&topology);
+        zconfig_destroy (&file);
+        return 2;
+    }
+    if (bus_security_configure (&security, message, sizeof message) != 0 ||
+        s_security_check (file, topology, actors, &security, message, sizeof message) !=
+            0) {
+        fprintf (stderr, "attuned: %s\n", message);
+        bus_security_shutdown ();
+        bus_topology_destroy (&topology);
+        zconfig_destroy (&file);
+        return 1;
     }
     config.topology = topology;
     config.data_dir = data_dir;
@@ -468,9 +619,26 @@ main (int argc, char *argv[])
     zpoller_destroy (&poller);
     if (rc == 0)
         zsys_info ("attuned: stopping");
+    //  A worker host drains: the executor (elsewhere) stops sending it work
+    //  at once, what waits goes back, what runs may finish within the grace.
+    //  With the executor in this process everything stops together.
+    zactor_t *worker = running[3];
+    if (rc == 0 && worker && !running[1] && drain_ms > 0) {
+        zsys_info ("attuned: draining the worker (up to %d ms)", drain_ms);
+        zstr_sendm (worker, "DRAIN");
+        zstr_sendf (worker, "%d", drain_ms);
+        zsock_set_rcvtimeo (zactor_sock (worker), drain_ms + 2000);
+        char *drained = zstr_recv (worker);
+        if (drained && atoi (drained + strlen ("DRAINED ")) > 0)
+            zsys_warning ("attuned: %s still running after the grace: the executor will "
+                          "settle them",
+                          drained + strlen ("DRAINED "));
+        zstr_free (&drained);
+    }
     for (size_t a = S_ACTOR_COUNT; a-- > 0;)
         zactor_destroy (&running[a]);
     bus_sub_destroy (&facts);
+    bus_security_shutdown (); //  zauth last: after every socket it guarded
     bus_topology_destroy (&topology);
     zconfig_destroy (&file);
     return rc;

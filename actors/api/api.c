@@ -5,11 +5,22 @@
     use the same request id); for commands, the client's own request id, so
     that a request sent again is the same command to the owner's inbox, which
     drops it as a duplicate (idempotent by request id).
+
+    Roles (proto/PROTOCOL.md, "Security (CURVE)"): when api.requests is a
+    CURVE endpoint, every request frame carries the client's public key
+    (User-Id, set by zauth). The api looks it up in its own zcertstore of the
+    allow dir, not in the connection's metadata, so that removing a cert or
+    changing its role takes effect on the next request (at most S_CALLER_MS
+    later), not the next connection. The operation needs a role: reads need
+    viewer, runs / cancels / events / responses operator, rule changes admin,
+    and anything not classified admin (an operation added later is refused
+    until someone decides who may use it).
 */
 #include "actors/api/api.h"
 #include "actors/actor_query.h"
 #include "actors/registry/registry_yaml.h"
 #include "bus/bus_link.h"
+#include "bus/bus_security.h"
 #include "proto/proto_json.h"
 
 #include <inttypes.h>
@@ -20,6 +31,21 @@
 #define S_BATCH             256   //  requests read per wake-up
 #define S_PENDING_MAX       10000 //  requests in flight; more are answered unavailable
 #define S_EXPIRE_MS         50    //  deadlines are looked at this often (a scan)
+#define S_CALLER_MS         2000  //  a key's role is looked up again after this long
+
+//  Roles, in order: each allows what the one before allows
+typedef enum { S_ROLE_NONE = 0, S_ROLE_VIEWER, S_ROLE_OPERATOR, S_ROLE_ADMIN } s_role_t;
+static const char *s_role_names[] = {"none", "viewer", "operator", "admin"};
+
+//  Who sent a request on a CURVE front: from the allow dir's cert of its key
+typedef struct {
+    char key[BUS_SECURITY_KEY_SIZE + 1];
+    char identity[256]; //  the cert's `identity` (else its `name`, else the key)
+    s_role_t role;
+    bool known;        //  the key is in the allow dir (now)
+    char bad_role[64]; //  a `role` that is none of the three, to say so
+    int64_t checked;   //  monotonic ms of the lookup
+} s_caller_t;
 
 typedef enum { S_REGISTRY = 0, S_RULES, S_EXECUTOR, S_OWNERS } s_owner_t;
 static const char *s_owner_names[S_OWNERS] = {"registry", "rules", "executor"};
@@ -56,6 +82,9 @@ typedef struct {
     zhashx_t *pending;         //  hex id -> s_pending_t
     char endpoint[512];        //  api.requests as bound
     char facts_endpoint[512];  //  api.facts as bound
+    bool curve;                //  api.requests is CURVE: roles apply
+    zcertstore_t *certs;       //  the allow dir (when curve)
+    zhashx_t *callers;         //  z85 key -> s_caller_t (when curve)
     msgpack_sbuffer buffer;
     int64_t expire_at; //  monotonic ms of the next deadline scan
     uint64_t requests, replies, errors, malformed, forwarded_facts;
@@ -320,13 +349,113 @@ s_handle_owner (s_api_t *self, int owner)
 }
 
 //  ---------------------------------------------------------------------------
+//  Roles
+
+static void
+s_caller_destroy (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+//  Who holds `key` (z85, from User-Id), from the allow dir: looked up again
+//  when the last look is older than S_CALLER_MS (zcertstore reloads the
+//  directory on a lookup when it changed).
+static const s_caller_t *
+s_caller (s_api_t *self, const char *key)
+{
+    int64_t now = zclock_mono ();
+    s_caller_t *caller = (s_caller_t *)zhashx_lookup (self->callers, key);
+    if (caller && now - caller->checked < S_CALLER_MS)
+        return caller;
+    if (!caller) {
+        caller = (s_caller_t *)zmalloc (sizeof (s_caller_t));
+        snprintf (caller->key, sizeof caller->key, "%s", key);
+        zhashx_insert (self->callers, key, caller);
+    }
+    caller->checked = now;
+    caller->role = S_ROLE_NONE;
+    caller->bad_role[0] = 0;
+    zcert_t *cert = zcertstore_lookup (self->certs, key);
+    caller->known = cert != NULL;
+    const char *identity = cert ? zcert_meta (cert, "identity") : NULL;
+    if (cert && (!identity || !*identity))
+        identity = zcert_meta (cert, "name");
+    snprintf (caller->identity, sizeof caller->identity, "%s",
+              identity && *identity ? identity : key);
+    const char *role = cert ? zcert_meta (cert, "role") : NULL;
+    for (int r = S_ROLE_VIEWER; role && r <= S_ROLE_ADMIN; r++)
+        if (streq (role, s_role_names[r]))
+            caller->role = (s_role_t)r;
+    if (role && caller->role == S_ROLE_NONE)
+        snprintf (caller->bad_role, sizeof caller->bad_role, "%s", role);
+    return caller;
+}
+
+//  The role an operation needs. Reads are listed one by one (a suffix would
+//  let a future write named *.get through); what is not listed needs admin.
+static s_role_t
+s_required_role (const char *type)
+{
+    static const char *reads[] = {"api.ping", "api.hello", "api.status",
+                                  "api.action.queue_stats", NULL};
+    static const char *runs[] = {"api.execution.run",    "api.execution.rerun",
+                                 "api.execution.cancel", "api.event.publish",
+                                 "api.inquiry.respond",  NULL};
+    for (int i = 0; reads[i]; i++)
+        if (streq (type, reads[i]))
+            return S_ROLE_VIEWER;
+    for (int i = 0; runs[i]; i++)
+        if (streq (type, runs[i]))
+            return S_ROLE_OPERATOR;
+    static const char *prefixes[] = {
+        "api.pack.",  "api.action.",      "api.trigger.",   "api.policy.",  "api.rule.",
+        "api.event.", "api.enforcement.", "api.execution.", "api.inquiry.", "api.worker.",
+        NULL};
+    for (int i = 0; prefixes[i]; i++) {
+        size_t n = strlen (prefixes[i]);
+        if (strncmp (type, prefixes[i], n) == 0 &&
+            (streq (type + n, "list") || streq (type + n, "get")))
+            return S_ROLE_VIEWER;
+    }
+    return S_ROLE_ADMIN;
+}
+
+//  ---------------------------------------------------------------------------
 //  Requests
 
 static void
-s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool delimiter)
+s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool delimiter,
+           const s_caller_t *caller)
 {
     const char *type = proto_envelope_type (request);
     const uint8_t *id = proto_envelope_id (request);
+    if (self->curve) {
+        //  Roles, before anything else is looked at
+        s_role_t needed = s_required_role (type);
+        if (!caller || caller->role < needed) {
+            const char *who = caller ? caller->identity : "(no key)";
+            if (caller && !caller->known)
+                s_answer (self, identity, delimiter, id, NULL, "forbidden",
+                          "%s: the key %s is no longer in the allow list; %s needs the "
+                          "role %s",
+                          who, caller->key, type, s_role_names[needed]);
+            else
+                s_answer (self, identity, delimiter, id, NULL, "forbidden",
+                          "%s has the role %s%s%s%s; %s needs the role %s%s", who,
+                          s_role_names[caller ? caller->role : S_ROLE_NONE],
+                          caller && caller->bad_role[0] ? " ('" : "",
+                          caller && caller->bad_role[0] ? caller->bad_role : "",
+                          caller && caller->bad_role[0]
+                              ? "' is not admin, operator or viewer)"
+                              : "",
+                          type, s_role_names[needed],
+                          needed == S_ROLE_VIEWER     ? " or higher"
+                          : needed == S_ROLE_OPERATOR ? " or admin"
+                                                      : "");
+            return;
+        }
+    }
     proto_error_t error = {0};
     json_t *payload = proto_envelope_payload_json (request, &error);
     if (!payload) {
@@ -338,17 +467,25 @@ s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool de
     proto_uuid_format (id, rid);
     const char *ref = json_string_value (json_object_get (payload, "ref"));
 
+    if (caller && streq (type, "api.inquiry.respond"))
+        //  The authenticated identity: a client cannot answer as someone else
+        json_object_set_new (payload, "identity", json_string (caller->identity));
+
     if (streq (type, "api.ping"))
         s_answer (self, identity, delimiter, id,
                   json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (),
                              "source", self->source),
                   NULL, NULL);
-    else if (streq (type, "api.hello"))
-        s_answer (self, identity, delimiter, id,
-                  json_pack ("{s:i, s:s, s:s}", "version", 1, "facts",
-                             self->facts_endpoint, "api", self->endpoint),
-                  NULL, NULL);
-    else if (streq (type, "api.status")) {
+    else if (streq (type, "api.hello")) {
+        json_t *hello = json_pack ("{s:i, s:s, s:s}", "version", 1, "facts",
+                                   self->facts_endpoint, "api", self->endpoint);
+        if (caller) {
+            //  Who the api thinks the client is (`attune whoami` reads it)
+            json_object_set_new (hello, "identity", json_string (caller->identity));
+            json_object_set_new (hello, "role", json_string (s_role_names[caller->role]));
+        }
+        s_answer (self, identity, delimiter, id, hello, NULL, NULL);
+    } else if (streq (type, "api.status")) {
         s_status_t *status = (s_status_t *)zmalloc (sizeof (s_status_t));
         status->identity = zframe_dup (identity);
         status->delimiter = delimiter;
@@ -500,7 +637,12 @@ s_handle_front (s_api_t *self)
                 proto_envelope_destroy (&request);
             } else {
                 self->requests++;
-                s_request (self, request, identity, delimiter);
+                //  On a CURVE front the request frame carries the client's key
+                //  (the routing id frame the ROUTER adds may not: read the body's)
+                const char *key = self->curve ? zframe_meta (body, "User-Id") : NULL;
+                const s_caller_t *caller =
+                    key && bus_security_key_valid (key) ? s_caller (self, key) : NULL;
+                s_request (self, request, identity, delimiter, caller);
                 proto_envelope_destroy (&request);
             }
         }
@@ -601,6 +743,8 @@ static void
 s_destroy (s_api_t *self)
 {
     zhashx_destroy (&self->pending);
+    zhashx_destroy (&self->callers);
+    zcertstore_destroy (&self->certs);
     bus_link_destroy (&self->registry_link);
     bus_link_destroy (&self->rules_link);
     for (int owner = 0; owner < S_OWNERS; owner++)
@@ -614,6 +758,10 @@ s_destroy (s_api_t *self)
 static int
 s_bind (zsock_t *sock, const char *endpoint, char *out, size_t size)
 {
+    if (endpoint && bus_security_apply (sock, endpoint, true, NULL) != 0) {
+        zsys_error ("api: not binding %s without CURVE", endpoint);
+        return -1;
+    }
     if (!endpoint || zsock_bind (sock, "%s", endpoint) == -1) {
         zsys_error ("api: cannot bind %s: %s", endpoint ? endpoint : "(none)",
                     zmq_strerror (zmq_errno ()));
@@ -652,6 +800,15 @@ s_start (s_api_t *self, const actor_config_t *config)
     if (s_bind (self->front, bus_topology_bind (topology, "api.requests"), self->endpoint,
                 sizeof self->endpoint) != 0)
         return -1;
+    self->curve = zsock_mechanism (self->front) == ZMQ_CURVE;
+    if (self->curve) {
+        //  bus_security_apply bound it only with an allow dir
+        self->certs = zcertstore_new (bus_security_allow_dir ());
+        self->callers = zhashx_new ();
+        if (!self->certs || !self->callers)
+            return -1;
+        zhashx_set_destructor (self->callers, s_caller_destroy);
+    }
 
     self->xpub = zsock_new (ZMQ_XPUB);
     self->xsub = zsock_new (ZMQ_XSUB);
@@ -666,7 +823,9 @@ s_start (s_api_t *self, const actor_config_t *config)
         return -1;
     const char *streams[] = {"registry.facts", "rules.facts", "executor.facts"};
     for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
-        if (zsock_connect (self->xsub, "%s",
+        if (bus_security_apply (self->xsub, bus_topology_connect (topology, streams[i]),
+                                false, NULL) != 0 ||
+            zsock_connect (self->xsub, "%s",
                            bus_topology_connect (topology, streams[i])) == -1) {
             zsys_error ("api: cannot connect to %s (%s)", streams[i],
                         bus_topology_connect (topology, streams[i]));
@@ -683,7 +842,10 @@ s_start (s_api_t *self, const actor_config_t *config)
         zsock_set_sndhwm (self->owners[owner], 10000);
         zmq_setsockopt (zsock_resolve (self->owners[owner]), ZMQ_MAXMSGSIZE, &max,
                         sizeof max);
-        if (zsock_connect (self->owners[owner], "%s",
+        if (bus_security_apply (self->owners[owner],
+                                bus_topology_connect (topology, name), false,
+                                NULL) != 0 ||
+            zsock_connect (self->owners[owner], "%s",
                            bus_topology_connect (topology, name)) == -1) {
             zsys_error ("api: cannot connect to %s (%s)", name,
                         bus_topology_connect (topology, name));
@@ -706,7 +868,9 @@ s_start (s_api_t *self, const actor_config_t *config)
     bus_link_set_ack_handler (self->rules_link, s_on_ack, self);
     bus_link_set_reject_handler (self->registry_link, s_on_reject, self);
     bus_link_set_reject_handler (self->rules_link, s_on_reject, self);
-    zsys_info ("api: requests on %s, facts on %s", self->endpoint, self->facts_endpoint);
+    zsys_info ("api: requests on %s%s, facts on %s", self->endpoint,
+               self->curve ? " (CURVE, roles from the allow dir)" : "",
+               self->facts_endpoint);
     return 0;
 }
 

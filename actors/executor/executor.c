@@ -17,6 +17,7 @@
 #include "actors/registry/registry_params.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
+#include "bus/bus_security.h"
 #include "proto/proto_json.h"
 #include "store/store.h"
 
@@ -47,7 +48,8 @@ typedef enum {
     EFFECT_DELAYED,  //  held by a policy: active, not waiting for a worker
     EFFECT_FORGET,   //  ended without a worker: no longer active
     EFFECT_ACQUIRED, //  a slot taken in the handler: undone if the batch does not commit
-    EFFECT_DISPATCH  //  payload: the scheduled record
+    EFFECT_DISPATCH, //  payload: the scheduled record
+    EFFECT_DRAINING  //  worker: takes nothing new from now on
 } s_effect_kind_t;
 
 typedef struct {
@@ -108,7 +110,7 @@ typedef struct _s_executor_t {
     bool queued_in_batch; //  an execution of this batch went to the waiting queue
     char first_peer[256];
     uint64_t first_epoch, first_seq;
-    uint64_t created, ignored, duplicates, by_status[EXECUTION_STATUS_COUNT];
+    uint64_t created, ignored, duplicates, late, by_status[EXECUTION_STATUS_COUNT];
     bool terminated;
     executor_record_t record; //  the record the fast path works on
     msgpack_sbuffer packed;   //  a record, fact or dispatch being packed
@@ -228,14 +230,33 @@ s_publish (s_executor_t *self, const char *type, json_t *payload)
 
 static void s_worker_lost (s_executor_t *self, const char *name, const char *why);
 
+//  worker.resync: "register again, with what you hold".
+static void
+s_resync (s_wlink_t *wl)
+{
+    json_t *payload = json_pack ("{s:s}", "worker", wl->name);
+    proto_envelope_t *command = proto_envelope_new ("worker.resync", wl->owner->source);
+    if (command && payload &&
+        proto_envelope_set_payload_json (command, payload, NULL) == PROTO_OK &&
+        bus_link_send (wl->link, &command) != 0)
+        zsys_warning ("executor: worker.resync to %s is waiting (link full)", wl->name);
+    proto_envelope_destroy (&command);
+    json_decref (payload);
+}
+
 static void
 s_on_worker_peer (void *arg, const char *peer, bus_peer_event_t event)
 {
     //  `peer` is our own link name; the argument says which worker it is
     s_wlink_t *wl = (s_wlink_t *)arg;
-    if (event == BUS_PEER_UP)
+    if (event == BUS_PEER_UP) {
         wl->up = true;
-    else if (wl->up) {
+        //  Heard again after we gave up on it (or it restarted): ask it to
+        //  register, so it is reconciled and used again
+        executor_worker_t *known = executor_workers_find (wl->owner->workers, wl->name);
+        if (!known || !known->alive)
+            s_resync (wl);
+    } else if (wl->up) {
         wl->up = false;
         char name[256];
         s_copy (name, sizeof name, wl->name);
@@ -545,7 +566,8 @@ s_policy_ended (s_executor_t *self, store_txn_t *txn, const char *id, const char
     const char *on = json_string_value (json_object_get (retry, "retry_on"));
     if (!retry || !on ||
         !((status == EXECUTION_FAILED && streq (on, "failure")) ||
-          (status == EXECUTION_TIMEOUT && streq (on, "timeout"))))
+          (status == EXECUTION_TIMEOUT && streq (on, "timeout")) ||
+          (status == EXECUTION_ABANDONED && streq (on, "abandoned"))))
         return 0;
     json_t *record = s_record_get (txn, self, id);
     if (!record)
@@ -629,6 +651,12 @@ s_register (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t
         return bus_command_reject (
             info, "bad_request",
             "worker.register needs worker, endpoint, runtimes, slots");
+    json_t *curve_key =
+        json_object_get (payload, "curve_key"); //  optional (bus_security.h)
+    if (curve_key && !bus_security_key_valid (json_string_value (curve_key)))
+        return bus_command_reject (info, "bad_request",
+                                   "worker.register: curve_key: expected a 40-character "
+                                   "z85 CURVE public key");
     char *text = json_dumps (payload, JSON_COMPACT);
     store_code_t code =
         store_put (txn, self->workers_table, name, strlen (name), text, strlen (text));
@@ -794,16 +822,20 @@ s_apply_respond (store_txn_t *txn, void *arg)
                                : "missing");
     } else if (executor_inquiry_close (self->inquiry, txn, inquiry, "responded",
                                        respond->response, respond->identity,
-                                       respond->request, now) != 0 ||
-               s_inquiry_settle (self, txn, record, EXECUTION_COMPLETED,
-                                 s_inquiry_result (json_object_get (record, "result"),
-                                                   respond->response),
-                                 now) != 0)
+                                       respond->request, now) != 0)
         rc = -1;
     else {
+        //  The inquiry's fact first, then its execution's (as on a timeout
+        //  or a cancel)
         s_inquiry_fact (self, "inquiry.responded", inquiry);
-        respond->result = json_pack ("{s:s, s:s, s:s}", "inquiry", respond->id,
-                                     "execution", respond->id, "status", "responded");
+        if (s_inquiry_settle (
+                self, txn, record, EXECUTION_COMPLETED,
+                s_inquiry_result (json_object_get (record, "result"), respond->response),
+                now) != 0)
+            rc = -1;
+        else
+            respond->result = json_pack ("{s:s, s:s, s:s}", "inquiry", respond->id,
+                                         "execution", respond->id, "status", "responded");
     }
     json_decref (record);
     json_decref (inquiry);
@@ -1304,6 +1336,94 @@ s_enforcement_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object
     return rc;
 }
 
+#define S_LATE_MAX 8 //  late reports kept per execution
+
+//  A report that came after its execution was settled without that worker:
+//  appended to the record's `late` [{worker, status, ts, result}], at most
+//  S_LATE_MAX, and counted; the execution does not change.
+static int
+s_late (s_executor_t *self, store_txn_t *txn, const char *id,
+        const msgpack_object *payload)
+{
+    json_t *record = s_record_get (txn, self, id);
+    json_t *report = proto_json_from_msgpack (payload, "payload", NULL);
+    int rc = 0;
+    if (record && report) {
+        json_t *late = json_object_get (record, "late");
+        if (!json_is_array (late)) {
+            late = json_array ();
+            json_object_set_new (record, "late", late);
+        }
+        if (json_array_size (late) < S_LATE_MAX) {
+            json_t *result = json_object_get (report, "result");
+            json_array_append_new (
+                late,
+                json_pack ("{s:O, s:O, s:I, s:O}", "worker",
+                           json_object_get (report, "worker") ?: json_null (), "status",
+                           json_object_get (report, "status") ?: json_null (), "ts",
+                           (json_int_t)proto_now_usec (), "result",
+                           result ? result : json_null ()));
+            rc = s_record_put (txn, self, record);
+        }
+        self->late++;
+    }
+    json_decref (report);
+    json_decref (record);
+    return rc;
+}
+
+//  worker.draining {worker, returned: [ids]}: the worker is stopping; it
+//  takes nothing new, and the executions it had not started wait again,
+//  first in line for the next worker.
+static int
+s_draining (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t *info)
+{
+    const char *name = json_string_value (json_object_get (payload, "worker"));
+    json_t *returned = json_object_get (payload, "returned");
+    if (!name || !*name || strlen (name) >= 256 ||
+        (returned && !json_is_array (returned)))
+        return bus_command_reject (info, "bad_request",
+                                   "worker.draining needs worker and returned [ids]");
+    s_effect_t *effect = s_effect (self, EFFECT_DRAINING);
+    s_copy (effect->worker, sizeof effect->worker, name);
+    int64_t now = proto_now_usec ();
+    size_t i;
+    json_t *item;
+    json_array_foreach (returned, i, item)
+    {
+        const char *id = json_string_value (item);
+        json_t *record =
+            id && strlen (id) < S_ID_SIZE ? s_record_get (txn, self, id) : NULL;
+        if (!record)
+            continue;
+        const char *its = json_string_value (json_object_get (record, "worker"));
+        int status = execution_status_parse (
+            json_string_value (json_object_get (record, "status")));
+        if (status == EXECUTION_SCHEDULED && its && streq (its, name)) {
+            s_set_status (record, EXECUTION_REQUESTED, now);
+            json_object_set_new (record, "worker", json_null ());
+            uint64_t key = 0;
+            if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK ||
+                s_record_put (txn, self, record) != 0) {
+                json_decref (record);
+                return -1;
+            }
+            s_effect_t *release = s_effect (self, EFFECT_RELEASE);
+            s_copy (release->worker, sizeof release->worker, name);
+            s_copy (release->id, sizeof release->id, id);
+            s_effect_t *wait = s_effect (self, EFFECT_WAIT);
+            s_copy (wait->id, sizeof wait->id, id);
+            snprintf (wait->runner, sizeof wait->runner, "%s",
+                      json_string_value (json_object_get (record, "runner")) ?: "");
+            wait->key = key;
+            self->queued_in_batch = true;
+            s_fact (self, record);
+        }
+        json_decref (record);
+    }
+    return 0;
+}
+
 static int
 s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *payload,
                  bus_command_t *info)
@@ -1339,10 +1459,16 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
     //  Only the worker it was given to may report on it (a late report from a
     //  worker it was taken from changes nothing)
     //  A pending execution waits for a person, not for its worker
+    bool other_worker =
+        have_worker && has_assigned && (!worker_fits || !streq (worker, assigned));
     if (current < 0 || current == EXECUTION_PENDING ||
-        !execution_status_allowed ((execution_status_t)current, status) ||
-        (have_worker && has_assigned && (!worker_fits || !streq (worker, assigned)))) {
+        !execution_status_allowed ((execution_status_t)current, status) || other_worker) {
         self->ignored++;
+        //  A worker reporting on what was settled without it (it was lost,
+        //  or the execution went to another): kept as late, changes nothing
+        if (current >= 0 && have_worker &&
+            (other_worker || execution_status_terminal ((execution_status_t)current)))
+            return s_late (self, txn, id, payload);
         return 0;
     }
     const msgpack_object *given_result = proto_map_get (payload, "result");
@@ -1447,6 +1573,8 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
         rc = s_enforcement (self, txn, payload, info);
     else if (streq (type, "worker.register"))
         rc = s_register (self, txn, payload, info);
+    else if (streq (type, "worker.draining"))
+        rc = s_draining (self, txn, payload, info);
     else
         rc = bus_command_reject (info, "unknown_type", "the executor does not take '%s'",
                                  type);
@@ -1518,6 +1646,19 @@ s_apply_effects (s_executor_t *self)
                 active->status = EXECUTION_SCHEDULED;
                 s_copy (active->worker, sizeof active->worker, effect->worker);
                 zhashx_update (self->actives, effect->id, active);
+                break;
+            }
+            case EFFECT_DRAINING: {
+                executor_worker_t *worker =
+                    executor_workers_find (self->workers, effect->worker);
+                if (worker && !worker->draining) {
+                    worker->draining = true;
+                    zsys_info ("executor: worker %s is draining: nothing new goes to it",
+                               effect->worker);
+                    json_t *fact = json_pack ("{s:s}", "worker", effect->worker);
+                    s_publish (self, "worker.draining", fact);
+                    json_decref (fact);
+                }
                 break;
             }
             case EFFECT_DISPATCH:
@@ -1684,8 +1825,19 @@ s_apply_lost (store_txn_t *txn, void *arg)
             continue;
         int status = execution_status_parse (
             json_string_value (json_object_get (record, "status")));
-        if (status == EXECUTION_SCHEDULED) {
+        //  An action that says running it twice is harmless runs again
+        const json_t *action =
+            registry_client_get (self->registry, "action",
+                                 json_string_value (json_object_get (record, "action")));
+        bool again = status == EXECUTION_RUNNING && lost->abandon_running &&
+                     json_is_true (json_object_get (action, "idempotent"));
+        if (status == EXECUTION_SCHEDULED || again) {
             s_set_status (record, EXECUTION_REQUESTED, now);
+            if (again)
+                json_object_set_new (record, "redispatched",
+                                     json_integer (json_integer_value (json_object_get (
+                                                       record, "redispatched")) +
+                                                   1));
             json_object_set_new (record, "worker", json_null ());
             uint64_t key;
             if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK) {
@@ -1730,18 +1882,27 @@ s_apply_lost (store_txn_t *txn, void *arg)
     return 0;
 }
 
+static void s_redispatch (s_executor_t *self, const char *name);
+
+//  Settle the executions of worker `name`: all of them, or only those in
+//  `only` (ids; NULL for all).
 static void
-s_settle_worker (s_executor_t *self, const char *name, bool abandon_running)
+s_settle_worker_ids (s_executor_t *self, const char *name, bool abandon_running,
+                     zlist_t *only)
 {
     s_lost_t lost = {.self = self, .worker = name, .abandon_running = abandon_running};
     lost.ids = zlist_new ();
     zlist_autofree (lost.ids);
     lost.done = zlist_new ();
     lost.effects = zlist_new ();
-    for (s_active_t *active = (s_active_t *)zhashx_first (self->actives); active;
-         active = (s_active_t *)zhashx_next (self->actives))
-        if (streq (active->worker, name))
-            zlist_append (lost.ids, (void *)zhashx_cursor (self->actives));
+    if (only)
+        for (char *id = (char *)zlist_first (only); id; id = (char *)zlist_next (only))
+            zlist_append (lost.ids, id);
+    else
+        for (s_active_t *active = (s_active_t *)zhashx_first (self->actives); active;
+             active = (s_active_t *)zhashx_next (self->actives))
+            if (streq (active->worker, name))
+                zlist_append (lost.ids, (void *)zhashx_cursor (self->actives));
     if (zlist_size (lost.ids)) {
         store_code_t code = store_write (self->store, s_apply_lost, &lost);
         if (code != STORE_OK)
@@ -1789,6 +1950,66 @@ s_settle_worker (s_executor_t *self, const char *name, bool abandon_running)
     zlist_destroy (&lost.done);
     zlist_destroy (&lost.effects);
     s_apply_effects (self);
+}
+
+static void
+s_settle_worker (s_executor_t *self, const char *name, bool abandon_running)
+{
+    s_settle_worker_ids (self, name, abandon_running, NULL);
+}
+
+//  A registration says what the worker holds (`executions`): what we gave it
+//  and it does not hold is settled (running: lost; scheduled: sent again,
+//  the dispatch may not have arrived); what it holds and we did not give it
+//  (settled meanwhile, or given to another) goes into `drop`, which the
+//  worker gets in worker.reconciled.
+static void
+s_reconcile (s_executor_t *self, const char *name, const json_t *held, json_t *drop)
+{
+    zhashx_t *holds = zhashx_new ();
+    size_t i;
+    const json_t *item;
+    json_array_foreach (held, i, item)
+    {
+        if (json_is_string (item))
+            zhashx_update (holds, json_string_value (item), (void *)"");
+    }
+    zlist_t *lost = zlist_new ();
+    zlist_autofree (lost);
+    bool resend = false;
+    for (s_active_t *active = (s_active_t *)zhashx_first (self->actives); active;
+         active = (s_active_t *)zhashx_next (self->actives)) {
+        const char *id = (const char *)zhashx_cursor (self->actives);
+        if (!streq (active->worker, name) || zhashx_lookup (holds, id))
+            continue;
+        if (active->status == EXECUTION_SCHEDULED)
+            resend = true;
+        else if (active->status == EXECUTION_RUNNING ||
+                 active->status == EXECUTION_CANCELING)
+            zlist_append (lost, (void *)id);
+    }
+    for (const char *id = (const char *)zhashx_first (holds); id;
+         id = (const char *)zhashx_next (holds)) {
+        const char *key = (const char *)zhashx_cursor (holds);
+        s_active_t *active = (s_active_t *)zhashx_lookup (self->actives, key);
+        if (!active || !streq (active->worker, name)) {
+            zsys_info (
+                "executor: worker %s holds %s, settled without it: told to drop it", name,
+                key);
+            json_array_append_new (drop, json_string (key));
+        }
+    }
+    if (zlist_size (lost)) {
+        zsys_warning (
+            "executor: worker %s no longer runs %zu of its executions: settling "
+            "them",
+            name, zlist_size (lost));
+        s_settle_worker_ids (self, name, true, lost);
+    }
+    if (resend)
+        s_redispatch (self, name); //  it drops what it already holds
+    zlist_destroy (&lost);
+    zhashx_destroy (&holds);
 }
 
 static void
@@ -1868,7 +2089,13 @@ s_apply_worker (s_executor_t *self, json_t *payload)
         s_copy (fresh->endpoint, sizeof fresh->endpoint, endpoint);
         char link_name[300];
         snprintf (link_name, sizeof link_name, "executor@%s", self->host);
-        fresh->link = bus_link_new (endpoint, link_name, &self->link_config);
+        //  A CURVE worker endpoint: connect with the key it registered
+        bus_link_config_t worker_config = self->link_config;
+        const char *curve_key =
+            json_string_value (json_object_get (payload, "curve_key"));
+        snprintf (worker_config.curve_server_key, sizeof worker_config.curve_server_key,
+                  "%s", curve_key ? curve_key : "");
+        fresh->link = bus_link_new (endpoint, link_name, &worker_config);
         if (!fresh->link) {
             zsys_error ("executor: cannot connect to worker %s at %s", name, endpoint);
             free (fresh);
@@ -1909,10 +2136,26 @@ s_apply_worker (s_executor_t *self, json_t *payload)
     //  A new instance lost what the old one ran; the same instance (we were
     //  the one restarting) still runs its executions: dispatch again only
     //  those it has not started (it ignores ids it already has).
+    worker->draining = json_is_true (json_object_get (payload, "draining"));
+    const json_t *held = json_object_get (payload, "executions");
+    json_t *drop = json_array ();
     if (restarted)
         s_settle_worker (self, name, true);
+    else if (json_is_array (held))
+        s_reconcile (self, name, held, drop);
     else if (!known)
         s_redispatch (self, name);
+    //  The answer a worker that may have been given up on waits for before
+    //  it starts anything again
+    s_wlink_t *wl_now = (s_wlink_t *)zhashx_lookup (self->links, name);
+    json_t *answer = json_pack ("{s:s, s:o}", "worker", name, "drop", drop);
+    proto_envelope_t *command = proto_envelope_new ("worker.reconciled", self->source);
+    if (wl_now && command &&
+        proto_envelope_set_payload_json (command, answer, NULL) == PROTO_OK &&
+        bus_link_send (wl_now->link, &command) != 0)
+        zsys_warning ("executor: worker.reconciled to %s is waiting (link full)", name);
+    proto_envelope_destroy (&command);
+    json_decref (answer);
 }
 
 //  ---------------------------------------------------------------------------
@@ -2254,12 +2497,13 @@ s_api_workers (s_executor_t *self)
             json_array_append_new (runtimes, json_string (worker->runtimes[r]));
         s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, worker->name);
         json_array_append_new (
-            items, json_pack ("{s:s, s:s, s:o, s:i, s:i, s:b, s:I}", "worker",
-                              worker->name, "endpoint", worker->endpoint, "runtimes",
-                              runtimes, "slots", worker->slots / S_PREFETCH, "busy",
-                              worker->busy, "alive", worker->alive, "last_heartbeat",
-                              (json_int_t)(wl ? bus_link_last_heard_usec (wl->link)
-                                              : worker->last_seen_usec)));
+            items,
+            json_pack ("{s:s, s:s, s:o, s:i, s:i, s:b, s:b, s:I}", "worker", worker->name,
+                       "endpoint", worker->endpoint, "runtimes", runtimes, "slots",
+                       worker->slots / S_PREFETCH, "busy", worker->busy, "alive",
+                       worker->alive, "draining", worker->draining, "last_heartbeat",
+                       (json_int_t)(wl ? bus_link_last_heard_usec (wl->link)
+                                       : worker->last_seen_usec)));
     }
     return json_pack ("{s:o}", "items", items);
 }
@@ -2595,7 +2839,10 @@ s_start (s_executor_t *self, const actor_config_t *config)
     if (s_load (self) != 0)
         return -1;
     self->registry = registry_client_new (config->topology, self->source);
-    self->pub = bus_pub_new (bus_topology_bind (config->topology, "executor.facts"), 0);
+    //  A burst of thousands of executions is tens of thousands of facts: a
+    //  subscriber a moment behind should not lose them (it resyncs if it does)
+    self->pub =
+        bus_pub_new (bus_topology_bind (config->topology, "executor.facts"), 100000);
     if (!self->registry || !self->pub)
         return -1;
     //  Definitions first: an enforcement needs its action's schema

@@ -87,6 +87,7 @@ executor_workers_upsert (executor_workers_t *self, const char *name, const char 
     if (slots > 0)
         worker->slots = slots;
     worker->alive = true;
+    worker->draining = false;
     worker->last_seen_usec = now_usec;
     return worker;
 }
@@ -117,7 +118,8 @@ executor_workers_pick (executor_workers_t *self, const char *runner)
     executor_worker_t *best = NULL;
     for (size_t i = 0; i < self->count; i++) {
         executor_worker_t *w = &self->workers[i];
-        if (!w->alive || w->busy >= w->slots || !executor_worker_offers (w, runner))
+        if (!w->alive || w->draining || w->busy >= w->slots ||
+            !executor_worker_offers (w, runner))
             continue;
         if (!best)
             best = w;

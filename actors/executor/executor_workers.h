@@ -24,6 +24,7 @@ typedef struct {
     int slots;
     int busy;
     bool alive;
+    bool draining; //  said it is stopping: gets nothing new (a registration clears it)
     int64_t last_seen_usec;
     uint64_t picked; //  round-robin tie-break: when it was last chosen
 } executor_worker_t;

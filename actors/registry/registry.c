@@ -11,6 +11,7 @@
 #include "actors/registry/registry_pack.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
+#include "bus/bus_security.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -535,7 +536,8 @@ s_start (s_registry_t *self, const actor_config_t *config)
     int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
     zmq_setsockopt (zsock_resolve (self->snapshot), ZMQ_MAXMSGSIZE, &max, sizeof max);
     const char *snapshot_endpoint = bus_topology_bind (topology, "registry.snapshot");
-    if (zsock_bind (self->snapshot, "%s", snapshot_endpoint) == -1) {
+    if (bus_security_apply (self->snapshot, snapshot_endpoint, true, NULL) != 0 ||
+        zsock_bind (self->snapshot, "%s", snapshot_endpoint) == -1) {
         zsys_error ("registry: cannot bind %s: %s", snapshot_endpoint,
                     zmq_strerror (zmq_errno ()));
         return -1;

@@ -2,6 +2,7 @@
 */
 #include "actors/registry/registry_client.h"
 #include "bus/bus_facts.h"
+#include "bus/bus_security.h"
 #include "proto/proto_envelope.h"
 
 #include <inttypes.h>
@@ -114,6 +115,9 @@ registry_client_new (bus_topology_t *topology, const char *name)
     if (bus_sub_connect (self->sub, bus_topology_connect (topology, "registry.facts")) !=
             0 ||
         bus_sub_subscribe (self->sub, "registry.") != 0 ||
+        bus_security_apply (self->dealer,
+                            bus_topology_connect (topology, "registry.snapshot"), false,
+                            NULL) != 0 ||
         zsock_connect (self->dealer, "%s",
                        bus_topology_connect (topology, "registry.snapshot")) != 0) {
         registry_client_destroy (&self);

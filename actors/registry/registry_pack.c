@@ -235,9 +235,9 @@ s_str (const json_t *object, const char *key, const char *fallback)
 //  ---------------------------------------------------------------------------
 //  Actions
 
-static const char *const s_action_keys[] = {"name",       "runner_type", "entry_point",
-                                            "parameters", "enabled",     "description",
-                                            "timeout",    "pack",        NULL};
+static const char *const s_action_keys[] = {
+    "name",        "runner_type", "entry_point", "parameters", "enabled",
+    "description", "timeout",     "pack",        "idempotent", NULL};
 static const char *const s_action_ignored[] = {
     "ref",           "uid",           "id",         "tags", "notify",
     "output_schema", "metadata_file", "output_key", NULL};
@@ -249,7 +249,7 @@ s_load_action (check_t *c, const char *pack, const char *pack_dir)
         s_check_string (c, "name", true) || s_check_string (c, "runner_type", true) ||
         s_check_string (c, "entry_point", false) ||
         s_check_string (c, "description", false) || s_check_string (c, "pack", false) ||
-        s_check_bool (c, "enabled"))
+        s_check_bool (c, "enabled") || s_check_bool (c, "idempotent"))
         return NULL;
     const char *name = s_str (c->root, "name", "");
     if (!s_valid_name (name)) {
@@ -323,6 +323,11 @@ s_load_action (check_t *c, const char *pack, const char *pack_dir)
     json_object_set_new (
         action, "timeout",
         json_integer (timeout ? json_integer_value (timeout) : DEFAULT_TIMEOUT));
+    //  attune's: running it twice is harmless, so an execution its worker
+    //  lost runs again instead of being abandoned
+    json_object_set_new (
+        action, "idempotent",
+        json_boolean (json_is_true (json_object_get (c->root, "idempotent"))));
     json_object_set_new (action, "parameters",
                          params && json_is_object (params) ? json_deep_copy (params)
                                                            : json_object ());
@@ -575,7 +580,12 @@ static const s_policy_type_t s_policy_types[] = {
       {"queue_timeout", P_NUMBER, false, 0.001, "3600", {NULL}},
       {NULL, 0, false, 0, NULL, {NULL}}}},
     {"action.retry",
-     {{"retry_on", P_CHOICE, false, 0, "\"failure\"", {"failure", "timeout", NULL}},
+     {{"retry_on",
+       P_CHOICE,
+       false,
+       0,
+       "\"failure\"",
+       {"failure", "timeout", "abandoned", NULL}},
       {"max_retry_count", P_INT, false, 0, "2", {NULL}},
       {"delay", P_NUMBER, false, 0, "0", {NULL}},
       {"backoff",

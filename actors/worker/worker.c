@@ -8,6 +8,7 @@
 #include "actors/worker/worker.h"
 #include "actors/worker/worker_process.h"
 #include "bus/bus_link.h"
+#include "bus/bus_security.h"
 #include "proto/proto_json.h"
 
 #include <ctype.h>
@@ -53,8 +54,15 @@ typedef struct {
     zhashx_t *finished;      //  ids of the last S_FINISHED_KEEP executions ended here
     zlist_t *finished_order; //  the same ids, oldest first
     int busy;
-    uint64_t ran, completed, failed, timeouts, cancelled, duplicates;
+    uint64_t ran, completed, failed, timeouts, cancelled, duplicates, returned;
     bool terminated;
+    bool draining;         //  stopping: takes nothing new
+    int64_t drain_until;   //  monotonic ms: the grace for what runs ends
+    bool drained_reported; //  DRAINED said on the pipe
+    int64_t silence_ms; //  heartbeat x liveness: after that the executor gives up on us
+    bool connected;     //  the executor has been heard at least once
+    bool suspect;       //  it may have given up on us: start nothing until it
+                        //  answers our registration (worker.reconciled)
 } s_worker_t;
 
 static void
@@ -123,6 +131,19 @@ s_send (s_worker_t *self, const char *type, json_t *payload)
     s_flush (self);
 }
 
+//  worker.register carries this worker's CURVE public key when its endpoint
+//  is a CURVE server (bus_security.h): the executor connects with it.
+static json_t *
+s_with_curve_key (s_worker_t *self, json_t *payload)
+{
+    if (payload && self->inbox &&
+        zsock_mechanism (bus_inbox_sock (self->inbox)) == ZMQ_CURVE &&
+        bus_security_public_key ())
+        json_object_set_new (payload, "curve_key",
+                             json_string (bus_security_public_key ()));
+    return payload;
+}
+
 static void
 s_register (s_worker_t *self)
 {
@@ -132,10 +153,53 @@ s_register (s_worker_t *self)
     for (char *save = NULL, *token = strtok_r (copy, ", ", &save); token;
          token = strtok_r (NULL, ", ", &save))
         json_array_append_new (runtimes, json_string (token));
+    //  What it holds (queued and running), so an executor that restarted, or
+    //  settled them while it could not hear us, can reconcile
+    json_t *held = json_array ();
+    for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
+         job = (s_job_t *)zhashx_next (self->jobs))
+        json_array_append_new (held, json_string (job->id));
     s_send (self, "worker.register",
-            json_pack ("{s:s, s:I, s:s, s:o, s:i}", "worker", self->name, "instance",
-                       (json_int_t)(self->instance & INT64_MAX), "endpoint",
-                       self->endpoint, "runtimes", runtimes, "slots", self->slots));
+            s_with_curve_key (
+                self,
+                json_pack ("{s:s, s:I, s:s, s:o, s:i, s:o, s:b}", "worker", self->name,
+                           "instance", (json_int_t)(self->instance & INT64_MAX),
+                           "endpoint", self->endpoint, "runtimes", runtimes, "slots",
+                           self->slots, "executions", held, "draining", self->draining)));
+}
+
+//  Give back executions not started (ids in `returned`, taken): the
+//  executor sends them to another worker.
+static void
+s_return (s_worker_t *self, json_t *returned)
+{
+    self->returned += json_array_size (returned);
+    s_send (self, "worker.draining",
+            json_pack ("{s:s, s:o}", "worker", self->name, "returned", returned));
+}
+
+//  Stop taking work: what waits for a slot goes back to the executor; what
+//  runs may finish within `grace_ms`.
+static void
+s_drain (s_worker_t *self, int grace_ms)
+{
+    if (self->draining)
+        return;
+    self->draining = true;
+    self->drain_until = zclock_mono () + grace_ms;
+    json_t *returned = json_array ();
+    char *id;
+    while ((id = (char *)zlist_pop (self->queue))) {
+        s_job_t *job = (s_job_t *)zhashx_lookup (self->jobs, id);
+        if (job && !job->running) {
+            json_array_append_new (returned, json_string (id));
+            zhashx_delete (self->jobs, id);
+        }
+        free (id);
+    }
+    zsys_info ("%s: draining: %zu returned, %d running (grace %d ms)", self->name,
+               json_array_size (returned), self->busy, grace_ms);
+    s_return (self, returned);
 }
 
 static void
@@ -592,6 +656,38 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
     }
     char id[PROTO_UUID_STR_SIZE + 8];
     int rc = 0;
+    if (streq (type, "worker.reconciled")) {
+        //  The executor's answer to a registration: drop what it settled
+        //  without us (given to another worker, or ended), then carry on
+        const msgpack_object *drop = proto_map_get (payload, "drop");
+        for (uint32_t i = 0;
+             drop && drop->type == MSGPACK_OBJECT_ARRAY && i < drop->via.array.size;
+             i++) {
+            if (s_str_field (&drop->via.array.ptr[i], id, sizeof id) >= sizeof id)
+                continue;
+            s_job_t *job = (s_job_t *)zhashx_lookup (self->jobs, id);
+            if (!job)
+                continue;
+            zsys_info ("%s: dropping %s: the executor settled it without us", self->name,
+                       id);
+            job->cancelled = true;
+            if (job->process)
+                worker_process_cancel (job->process);
+            else if (job->running)
+                s_finish (
+                    self, job, "cancelled",
+                    json_pack ("{s:s}", "error", "dropped: settled without this worker"),
+                    -1);
+            else
+                zhashx_delete (self->jobs, id); //  not started: nothing to report
+        }
+        self->suspect = false;
+        return 0;
+    }
+    if (streq (type, "worker.resync")) {
+        s_register (self); //  the executor lost track of us: say who we are again
+        return 0;
+    }
     if (s_str_field (proto_map_get (payload, "execution"), id, sizeof id) >= sizeof id)
         rc = bus_command_reject (info, "bad_request", "execution: expected an id string");
     else if (streq (type, "execution.dispatch")) {
@@ -607,6 +703,8 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
             rc = bus_command_reject (info, "bad_request", "parameters: expected a map");
         else if (zhashx_lookup (self->jobs, id) || zhashx_lookup (self->finished, id))
             self->duplicates++; //  already here or done: the executor re-sent it
+        else if (self->draining)
+            s_return (self, json_pack ("[s]", id)); //  sent before it heard we stop
         else {
             s_job_t *job = (s_job_t *)zmalloc (sizeof (s_job_t));
             memcpy (job->id, id, strlen (id) + 1);
@@ -643,8 +741,10 @@ static void
 s_on_peer (void *arg, const char *peer, bus_peer_event_t event)
 {
     s_worker_t *self = (s_worker_t *)arg;
-    if (event == BUS_PEER_UP)
+    if (event == BUS_PEER_UP) {
+        self->connected = true;
         s_register (self); //  the executor (re)appeared: tell it who we are
+    }
 }
 
 //  ---------------------------------------------------------------------------
@@ -705,7 +805,13 @@ s_handle_pipe (s_worker_t *self)
     char *command = zstr_recv (self->pipe);
     if (!command || streq (command, "$TERM"))
         self->terminated = true;
-    else if (streq (command, "STATUS")) {
+    else if (streq (command, "DRAIN")) {
+        //  DRAIN grace_ms: answered DRAINED once nothing runs or the grace
+        //  is over (what still runs then is left to the executor to settle)
+        char *grace = zstr_recv (self->pipe);
+        s_drain (self, grace ? atoi (grace) : 10000);
+        zstr_free (&grace);
+    } else if (streq (command, "STATUS")) {
         json_t *status = json_pack (
             "{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", self->name,
             "slots", self->slots, "busy", self->busy, "queued",
@@ -713,6 +819,9 @@ s_handle_pipe (s_worker_t *self)
             "completed", (json_int_t)self->completed, "failed", (json_int_t)self->failed,
             "timeouts", (json_int_t)self->timeouts, "cancelled",
             (json_int_t)self->cancelled, "duplicates", (json_int_t)self->duplicates);
+        json_object_set_new (status, "draining", json_boolean (self->draining));
+        json_object_set_new (status, "returned",
+                             json_integer ((json_int_t)self->returned));
         actor_reply_json (self->pipe, &status);
     }
     zstr_free (&command);
@@ -798,6 +907,7 @@ s_start (s_worker_t *self, const actor_config_t *config)
     }
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
+    self->silence_ms = (int64_t)link_config.liveness * link_config.heartbeat_ms;
     self->inbox = bus_inbox_new (bind, self->name, NULL, &link_config);
     if (!self->inbox) {
         zsys_error ("%s: cannot bind %s", self->name, bind);
@@ -833,7 +943,8 @@ worker_actor (zsock_t *pipe, void *args)
     zmq_pollitem_t *items = NULL;
     s_job_t **owners = NULL;
     size_t capacity = 0;
-    while (!self->terminated && !zsys_interrupted) {
+    //  Not on zsys_interrupted: attuned asks for a drain (DRAIN), then $TERM
+    while (!self->terminated) {
         //  Sockets first, then three descriptors per running process
         size_t needed = 3 + 3 * zhashx_size (self->jobs);
         if (needed > capacity) {
@@ -870,6 +981,8 @@ worker_actor (zsock_t *pipe, void *args)
         t = s_jobs_timeout (self);
         if (t >= 0 && (timeout < 0 || t < timeout))
             timeout = t;
+        if (self->draining && !self->drained_reported && (timeout < 0 || timeout > 50))
+            timeout = 50; //  the grace, and the last acks
         if (zlist_size (self->outbox) && (timeout < 0 || timeout > 10))
             timeout = 10; //  waiting for window: look again soon
         if (zmq_poll (items, (int)n, timeout < 0 ? 1000 : timeout) == -1 &&
@@ -877,6 +990,18 @@ worker_actor (zsock_t *pipe, void *args)
             break;
         if (items[0].revents & ZMQ_POLLIN)
             s_handle_pipe (self);
+        //  Silent longer than the executor waits (a partition, or this
+        //  process stopped): it may have given our work to others. Checked
+        //  before reading what waits on the link, which would look fresh.
+        if (self->connected && !self->suspect &&
+            proto_now_usec () - bus_link_last_heard_usec (self->link) >
+                self->silence_ms * 1000) {
+            self->suspect = true;
+            zsys_warning ("%s: the executor was silent for %d ms: starting nothing until "
+                          "it has our registration",
+                          self->name, (int)self->silence_ms);
+            s_register (self);
+        }
         if (items[2].revents & ZMQ_POLLIN)
             bus_link_handle (self->link);
         if (items[1].revents & ZMQ_POLLIN)
@@ -885,10 +1010,21 @@ worker_actor (zsock_t *pipe, void *args)
             if (items[i].revents)
                 worker_process_handle (owners[i]->process, items[i].fd);
         s_jobs_tick (self);
-        s_start_ready (self);
+        //  Nothing new starts while draining, or while the executor cannot
+        //  hear us: after heartbeat x liveness it gives what waits here to
+        //  another worker, and tells us to drop it when we are back
+        if (!self->draining && !self->suspect && bus_link_peer_alive (self->link))
+            s_start_ready (self);
         bus_link_tick (self->link);
         bus_inbox_tick (self->inbox);
         s_flush (self);
+        if (self->draining && !self->drained_reported &&
+            ((self->busy == 0 && zlist_size (self->outbox) == 0 &&
+              bus_link_unacked (self->link) == 0) ||
+             zclock_mono () >= self->drain_until)) {
+            self->drained_reported = true;
+            zstr_sendf (pipe, "DRAINED %d", self->busy);
+        }
     }
     free (items);
     free (owners);
