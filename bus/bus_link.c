@@ -652,7 +652,7 @@ typedef struct {
 
 #define S_MEMORY_SEEN       100000 //  ids remembered without a store
 #define S_PRUNE_MAX         1000   //  processed ids deleted per tick
-#define S_PRUNE_VISIT       20000  //  processed ids looked at per tick
+#define S_PRUNE_VISIT       1000   //  ids looked at per tick, at least
 #define S_PRUNE_INTERVAL_MS 1000
 #define S_LOG_EVERY         1000 //  after the first few, log 1 drop in this many
 
