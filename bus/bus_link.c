@@ -673,6 +673,7 @@ typedef struct {
 
 #define S_MEMORY_SEEN       100000 //  ids remembered without a store
 #define S_PRUNE_MAX         1000   //  processed ids deleted per tick
+#define S_PRUNE_VISIT       1000   //  ids looked at per tick, at least
 #define S_PRUNE_INTERVAL_MS 1000
 #define S_LOG_EVERY         1000 //  after the first few, log 1 drop in this many
 
@@ -696,8 +697,13 @@ struct _bus_inbox_t {
     store_table_t *peers_table;
     store_table_t *seen_table;
     store_table_t *seen_ts_table;
-    uint8_t (*prune_keys)[8 + PROTO_UUID_SIZE];
+    uint8_t (*prune_keys)[PROTO_UUID_SIZE];
     size_t nprune;
+    uint8_t prune_from[PROTO_UUID_SIZE]; //  where the next slice of the scan starts
+    bool prune_from_set;                 //  false: at the first id
+    bool legacy_checked, legacy_left;    //  the seen_ts table of earlier versions
+    uint64_t processed;                  //  ids put in the seen table
+    uint64_t processed_scan;             //  ... when the last slice was read
     int64_t prune_cutoff;
     int64_t next_prune;
 
@@ -1030,11 +1036,9 @@ static int
 s_write (store_txn_t *txn, void *arg)
 {
     bus_inbox_t *self = (bus_inbox_t *)arg;
-    uint8_t ts_key[8 + PROTO_UUID_SIZE];
     uint8_t ts_record[9];
     ts_record[0] = 0xcf;
     s_put_u64 (ts_record + 1, (uint64_t)self->batch_ts);
-    s_put_u64 (ts_key, (uint64_t)self->batch_ts);
     for (size_t i = 0; i < self->nitems; i++) {
         s_item_t *item = &self->items[i];
         if (!item->envelope) {
@@ -1068,12 +1072,10 @@ s_write (store_txn_t *txn, void *arg)
                           "rejected");
         }
         if (txn) {
-            memcpy (ts_key + 8, id, PROTO_UUID_SIZE);
             if (store_put (txn, self->seen_table, id, PROTO_UUID_SIZE, ts_record,
-                           sizeof ts_record) != STORE_OK ||
-                store_put (txn, self->seen_ts_table, ts_key, sizeof ts_key, "\xc0", 1) !=
-                    STORE_OK)
+                           sizeof ts_record) != STORE_OK)
                 return -1;
+            self->processed++; //  a retried batch counts twice: only a pace
         } else
             s_memory_remember (self, id);
     }
@@ -1326,60 +1328,97 @@ bus_inbox_process (bus_inbox_t *self, bus_inbox_fn *fn, void *arg)
     return delivered;
 }
 
-//  Collect the oldest processed ids past the retention time, then delete
-//  them: re-runnable, it starts over from the table.
+//  Pruning: the seen table (id -> the ts it was processed at) is walked a
+//  slice at a time from where the last slice stopped, wrapping at the end;
+//  the ids of a slice that are past the retention time are deleted in a
+//  write of their own, only when there are some. A full pass visits every
+//  id, so none is kept much longer than retention plus one pass; with
+//  time-ordered ids (UUIDv7) the expired ones are at the front anyway.
+//  Stores of earlier versions also have a seen_ts table (ts + id -> nil);
+//  it is no longer written, and emptied S_PRUNE_MAX entries per tick.
+
+//  Read a slice of the seen table; fills prune_keys. 0, or -1 (store).
+static int
+s_prune_scan (bus_inbox_t *self)
+{
+    self->nprune = 0;
+    store_txn_t *txn = store_read_begin (self->store);
+    if (!txn)
+        return -1;
+    store_cursor_t *cursor = store_cursor_new (txn, self->seen_table);
+    if (!cursor) {
+        store_read_end (&txn);
+        return -1;
+    }
+    store_code_t code =
+        self->prune_from_set
+            ? store_cursor_seek (cursor, self->prune_from, PROTO_UUID_SIZE)
+            : store_cursor_first (cursor);
+    //  At least four ids looked at per id processed since the last slice: a
+    //  pass never takes longer than a quarter of the time ids are kept
+    size_t visit = S_PRUNE_VISIT + 4 * (size_t)(self->processed - self->processed_scan);
+    self->processed_scan = self->processed;
+    size_t visited = 0;
+    while (code == STORE_OK && self->nprune < S_PRUNE_MAX && visited < visit) {
+        size_t key_size, size;
+        const uint8_t *key = (const uint8_t *)store_cursor_key (cursor, &key_size);
+        const uint8_t *data = (const uint8_t *)store_cursor_data (cursor, &size);
+        visited++;
+        //  A record that is not a processed ts cannot be trusted: pruned
+        bool expired = size != 9 || data[0] != 0xcf ||
+                       (int64_t)s_get_u64 (data + 1) < self->prune_cutoff;
+        if (expired && key_size == PROTO_UUID_SIZE)
+            memcpy (self->prune_keys[self->nprune++], key, PROTO_UUID_SIZE);
+        code = store_cursor_next (cursor);
+    }
+    if (code == STORE_OK) {
+        //  Stopped inside the table: the next slice starts here
+        size_t key_size;
+        const void *key = store_cursor_key (cursor, &key_size);
+        self->prune_from_set = key_size == PROTO_UUID_SIZE;
+        if (self->prune_from_set)
+            memcpy (self->prune_from, key, PROTO_UUID_SIZE);
+    } else
+        self->prune_from_set = false; //  the pass is over: start again
+    if (!self->legacy_checked) {
+        //  Anything left in the table of an earlier version?
+        store_cursor_t *legacy = store_cursor_new (txn, self->seen_ts_table);
+        self->legacy_left = legacy && store_cursor_first (legacy) == STORE_OK;
+        store_cursor_destroy (&legacy);
+        self->legacy_checked = true;
+    }
+    store_cursor_destroy (&cursor);
+    store_read_end (&txn);
+    return code == STORE_OK || code == STORE_NOTFOUND ? 0 : -1;
+}
+
+//  Delete the expired ids found by the scan (and a slice of the legacy
+//  table); re-runnable.
 static int
 s_prune (store_txn_t *txn, void *arg)
 {
     bus_inbox_t *self = (bus_inbox_t *)arg;
-    self->nprune = 0;
-    store_cursor_t *cursor = store_cursor_new (txn, self->seen_ts_table);
-    if (!cursor)
-        return -1;
-    store_code_t code = store_cursor_first (cursor);
-    while (code == STORE_OK && self->nprune < S_PRUNE_MAX) {
-        size_t size;
-        const uint8_t *key = (const uint8_t *)store_cursor_key (cursor, &size);
-        if (size == sizeof self->prune_keys[0] &&
-            (int64_t)s_get_u64 (key) >= self->prune_cutoff)
-            break;
-        if (size == sizeof self->prune_keys[0])
-            memcpy (self->prune_keys[self->nprune++], key, size);
-        code = store_cursor_next (cursor);
-    }
-    store_cursor_destroy (&cursor);
-    if (code != STORE_OK && code != STORE_NOTFOUND)
-        return -1;
     for (size_t i = 0; i < self->nprune; i++) {
-        uint8_t *key = self->prune_keys[i];
-        code = store_del (txn, self->seen_table, key + 8, PROTO_UUID_SIZE);
-        if (code == STORE_OK || code == STORE_NOTFOUND)
-            code = store_del (txn, self->seen_ts_table, key, sizeof self->prune_keys[0]);
+        store_code_t code =
+            store_del (txn, self->seen_table, self->prune_keys[i], PROTO_UUID_SIZE);
+        if (code != STORE_OK && code != STORE_NOTFOUND)
+            return -1;
+    }
+    if (self->legacy_left) {
+        store_cursor_t *cursor = store_cursor_new (txn, self->seen_ts_table);
+        if (!cursor)
+            return -1;
+        store_code_t code = store_cursor_first (cursor);
+        for (size_t i = 0; code == STORE_OK && i < S_PRUNE_MAX; i++) {
+            code = store_cursor_del (cursor);
+            if (code == STORE_OK)
+                code = store_cursor_next (cursor);
+        }
+        store_cursor_destroy (&cursor);
         if (code != STORE_OK && code != STORE_NOTFOUND)
             return -1;
     }
     return 0;
-}
-
-//  Is the oldest processed id past the retention time? (A cheap read, so
-//  an idle inbox does not commit every second.)
-static bool
-s_prune_due (bus_inbox_t *self)
-{
-    bool due = false;
-    store_txn_t *txn = store_read_begin (self->store);
-    if (!txn)
-        return false;
-    store_cursor_t *cursor = store_cursor_new (txn, self->seen_ts_table);
-    if (cursor && store_cursor_first (cursor) == STORE_OK) {
-        size_t size;
-        const uint8_t *key = (const uint8_t *)store_cursor_key (cursor, &size);
-        due = size != sizeof self->prune_keys[0] ||
-              (int64_t)s_get_u64 (key) < self->prune_cutoff;
-    }
-    store_cursor_destroy (&cursor);
-    store_read_end (&txn);
-    return due;
 }
 
 void
@@ -1411,15 +1450,22 @@ bus_inbox_tick (bus_inbox_t *self)
     if (self->store && now >= self->next_prune) {
         self->next_prune = now + S_PRUNE_INTERVAL_MS;
         self->prune_cutoff = proto_now_usec () - self->config.dedup_retention_s * 1000000;
-        if (s_prune_due (self)) {
+        if (s_prune_scan (self) != 0)
+            zsys_error ("bus_inbox %s: cannot read processed ids (%s)", self->name,
+                        store_last_error (self->store));
+        else if (self->nprune > 0 || self->legacy_left) {
+            bool legacy = self->legacy_left;
             store_code_t code = store_write (self->store, s_prune, self);
-            if (code != STORE_OK)
+            if (code != STORE_OK) {
                 zsys_error ("bus_inbox %s: cannot prune processed ids (%s: %s)",
                             self->name, store_strerror (code),
                             store_last_error (self->store));
-            else if (self->nprune == S_PRUNE_MAX)
-                self->next_prune = now; //  more to do: next tick
+                self->prune_from_set = false; //  the next pass finds them again
+            } else if (legacy)
+                self->legacy_checked = false; //  look again after this slice
         }
+        if (self->nprune == S_PRUNE_MAX || self->legacy_left)
+            self->next_prune = now; //  more to delete: next tick
     }
 }
 

@@ -164,7 +164,8 @@ typedef int (bus_inbox_fn) (void *arg, store_txn_t *txn, proto_envelope_t *comma
                             bus_command_t *info);
 
 //  New inbox bound to `endpoint`. `name` names its state tables in `store`
-//  ("executor" -> tables "inbox.executor.peers" / ".seen" / ".seen_ts").
+//  ("executor" -> tables "inbox.executor.peers" / ".seen"; ".seen_ts" only
+//  drained, from stores of earlier versions).
 //  `store` NULL keeps the state in memory only. NULL on failure.
 bus_inbox_t *bus_inbox_new (const char *endpoint, const char *name, store_t *store,
                             const bus_link_config_t *config);

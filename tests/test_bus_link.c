@@ -276,6 +276,68 @@ Test (bus_link, same_envelope_id_from_a_restarted_sender_is_dropped)
     store_close (&store);
 }
 
+static int
+s_fill_legacy (store_txn_t *txn, void *arg)
+{
+    store_table_t *table = (store_table_t *)arg;
+    for (uint64_t i = 1; i <= 2500; i++) {
+        uint8_t key[8 + PROTO_UUID_SIZE] = {0};
+        store_id_key (i, key);
+        if (store_put (txn, table, key, sizeof key, "\xc0", 1) != STORE_OK)
+            return -1;
+    }
+    return 0;
+}
+
+Test (bus_link, processed_ids_are_forgotten_after_the_retention)
+{
+    const char *endpoint = s_inproc ();
+    char dir[PATH_MAX + 16];
+    snprintf (dir, sizeof dir, "%s/store", s_root);
+    store_code_t code;
+    store_t *store = store_open (dir, NULL, &code, NULL, 0);
+    cr_assert_not_null (store);
+    //  The dedup table of an earlier version, left over: emptied
+    store_table_t *legacy = store_table (store, "inbox.in.seen_ts", false);
+    cr_assert_not_null (legacy);
+    cr_assert_eq (store_write (store, s_fill_legacy, legacy), STORE_OK);
+    bus_link_config_t config = s_config (200);
+    config.dedup_retention_s = 1;
+    bus_inbox_t *inbox = bus_inbox_new (endpoint, "in", store, &config);
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
+    seen->reject_n = -1;
+    proto_envelope_t *original = s_command ("r@test", 7);
+    proto_envelope_t *copy = proto_envelope_dup (original);
+    proto_envelope_t *late = proto_envelope_dup (original);
+    bus_link_t *links[2] = {bus_link_new (endpoint, "r@test", &config), NULL};
+    cr_assert_eq (bus_link_send (links[0], &original), 0);
+    s_pump (links, 1, inbox, seen, 5000, s_all_acked, links);
+    bus_link_destroy (&links[0]);
+    //  Within the retention: a restarted sender's copy is a duplicate
+    zclock_sleep (2);
+    links[0] = bus_link_new (endpoint, "r@test", &config);
+    cr_assert_eq (bus_link_send (links[0], &copy), 0);
+    s_pump (links, 1, inbox, seen, 5000, s_all_acked, links);
+    cr_assert_eq (seen->count, 1);
+    cr_assert_eq (bus_inbox_duplicates (inbox), 1);
+    //  Past it (and a prune tick later), the id is forgotten: processed again
+    s_pump (links, 1, inbox, seen, 2600, NULL, NULL);
+    bus_link_destroy (&links[0]);
+    zclock_sleep (2);
+    links[0] = bus_link_new (endpoint, "r@test", &config);
+    cr_assert_eq (bus_link_send (links[0], &late), 0);
+    s_pump (links, 1, inbox, seen, 5000, s_all_acked, links);
+    cr_assert_eq (seen->count, 2, "forgotten after the retention");
+    cr_assert_eq (seen->n[1], 7);
+    store_txn_t *txn = store_read_begin (store);
+    cr_assert_eq (store_count (txn, legacy), 0, "the legacy table is emptied");
+    store_read_end (&txn);
+    free (seen);
+    bus_link_destroy (&links[0]);
+    bus_inbox_destroy (&inbox);
+    store_close (&store);
+}
+
 Test (bus_link, backpressure_blocks_never_drops)
 {
     const char *endpoint = s_inproc ();

@@ -3,7 +3,7 @@
     inproc://, durable LMDB stores unless --no-fsync).
 
         attune-pipeline-bench [--events N] [--rate R] [--shell N] [--dir DIR]
-                              [--no-fsync] [--quick]
+                              [--no-fsync] [--quick] [--stages]
 
     1. throughput: N events of trigger bench.event sent as fast as the
        reliable link allows; a rule maps each to core.noop; the run ends when
@@ -11,6 +11,8 @@
        event from its event.create envelope's ts (set just before sending) to
        the arrival of its execution.completed fact.
     2. latency at a fixed rate (default 1,000 events/s): p50/p99/max.
+       --stages splits each run's latency at the executor's `requested`
+       and `ended` times (from the execution.completed fact).
     3. shell actions: N executions of a local-shell-cmd action running
        `echo hello`, against a raw posix_spawn + waitpid loop of
        `/bin/sh -c 'echo hello'` (sequential, and as many at a time as the
@@ -42,6 +44,7 @@ extern char **environ;
 static char s_root[4096];
 static int s_slots = 256;     //  worker slots for the core.noop runs
 static int s_shell_slots = 4; //  worker slots for the shell run
+static bool s_stages;         //  print the per-stage latency of each run
 
 static void
 s_write (const char *path, const char *text)
@@ -152,16 +155,35 @@ s_send_event (s_system_t *sys, const char *trigger, int64_t n)
         bus_link_handle (sys->link);
 }
 
-//  Read completion facts; record the latency of each. Returns facts seen.
+//  Times of one execution: the fact's arrival, and from its payload the
+//  executor's `requested` (creation handled) and `ended` (completion handled)
+typedef struct {
+    int64_t done, requested, ended;
+} s_times_t;
+
+static int64_t
+s_fact_int (proto_envelope_t *fact, const char *key)
+{
+    const msgpack_object *payload = proto_envelope_payload_object (fact);
+    const msgpack_object *value = payload ? proto_map_get (payload, key) : NULL;
+    if (value && value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return (int64_t)value->via.u64;
+    return 0;
+}
+
+//  Read completion facts; record the times of each. Returns facts seen.
 static size_t
-s_drain (s_system_t *sys, int64_t *latency, size_t cap, size_t *seen, int timeout_ms)
+s_drain (s_system_t *sys, s_times_t *times, size_t cap, size_t *seen, int timeout_ms)
 {
     size_t got = 0;
     proto_envelope_t *fact;
     while ((fact = bus_sub_recv (sys->sub, NULL, got ? 0 : timeout_ms))) {
         //  Completion k is matched with send k (see s_run)
-        if (*seen < cap)
-            latency[*seen] = proto_now_usec ();
+        if (*seen < cap) {
+            times[*seen].done = proto_now_usec ();
+            times[*seen].requested = s_fact_int (fact, "requested");
+            times[*seen].ended = s_fact_int (fact, "ended");
+        }
         (*seen)++;
         got++;
         proto_envelope_destroy (&fact);
@@ -186,7 +208,7 @@ static void
 s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const char *label)
 {
     int64_t *sent = (int64_t *)calloc (count, sizeof (int64_t));
-    int64_t *done = (int64_t *)calloc (count, sizeof (int64_t));
+    s_times_t *done = (s_times_t *)calloc (count, sizeof (s_times_t));
     size_t seen = 0;
     int64_t t0 = proto_now_usec ();
     for (size_t i = 0; i < count; i++) {
@@ -228,11 +250,28 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
     size_t n = seen < count ? seen : count;
     int64_t *lat = (int64_t *)calloc (n ? n : 1, sizeof (int64_t));
     for (size_t i = 0; i < n; i++)
-        lat[i] = done[i] - sent[i];
+        lat[i] = done[i].done - sent[i];
     qsort (lat, n, sizeof (int64_t), s_compare);
     printf ("  %-38s %9.0f exec/s   p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n", label,
             (double)n / ((double)(t1 - t0) / 1e6), s_percentile (lat, n, 0.50) / 1000.0,
             s_percentile (lat, n, 0.99) / 1000.0, n ? (double)lat[n - 1] / 1000.0 : 0);
+    if (s_stages) {
+        //  sent -> requested: rules (commit included) and the executor's
+        //  inbox; requested -> ended: the executor's create commit, dispatch,
+        //  worker, report; ended -> fact: the completion commit and publish
+        const char *names[3] = {"sent->requested", "requested->ended", "ended->fact"};
+        printf ("  %-38s", "  stages p50/p99 (ms):");
+        for (int stage = 0; stage < 3; stage++) {
+            for (size_t i = 0; i < n; i++)
+                lat[i] = stage == 0   ? done[i].requested - sent[i]
+                         : stage == 1 ? done[i].ended - done[i].requested
+                                      : done[i].done - done[i].ended;
+            qsort (lat, n, sizeof (int64_t), s_compare);
+            printf (" %s %.2f/%.2f", names[stage], s_percentile (lat, n, 0.50) / 1000.0,
+                    s_percentile (lat, n, 0.99) / 1000.0);
+        }
+        printf ("\n");
+    }
     free (lat);
     free (sent);
     free (done);
@@ -285,14 +324,19 @@ main (int argc, char *argv[])
     size_t rate_events = 5000;
     bool nosync = false;
     const char *dir = NULL;
-    static struct option options[] = {
-        {"events", required_argument, 0, 'n'}, {"rate", required_argument, 0, 'r'},
-        {"shell", required_argument, 0, 's'},  {"dir", required_argument, 0, 'd'},
-        {"slots", required_argument, 0, 'w'},  {"shell-slots", required_argument, 0, 'S'},
-        {"no-fsync", no_argument, 0, 'f'},     {"quick", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static struct option options[] = {{"events", required_argument, 0, 'n'},
+                                      {"rate", required_argument, 0, 'r'},
+                                      {"shell", required_argument, 0, 's'},
+                                      {"dir", required_argument, 0, 'd'},
+                                      {"slots", required_argument, 0, 'w'},
+                                      {"shell-slots", required_argument, 0, 'S'},
+                                      {"no-fsync", no_argument, 0, 'f'},
+                                      {"quick", no_argument, 0, 'q'},
+                                      {"stages", no_argument, 0, 'g'},
+                                      {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
     int option;
-    while ((option = getopt_long (argc, argv, "n:r:s:d:w:S:fqh", options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "n:r:s:d:w:S:fqgh", options, NULL)) != -1) {
         switch (option) {
             case 'n':
                 events = strtoul (optarg, NULL, 10);
@@ -315,6 +359,9 @@ main (int argc, char *argv[])
             case 'f':
                 nosync = true;
                 break;
+            case 'g':
+                s_stages = true;
+                break;
             case 'q':
                 events = 20000;
                 shell = 500;
@@ -323,7 +370,8 @@ main (int argc, char *argv[])
             default:
                 printf (
                     "usage: attune-pipeline-bench [--events N] [--rate R] [--shell N] "
-                    "[--slots N] [--shell-slots N] [--dir DIR] [--no-fsync] [--quick]\n");
+                    "[--slots N] [--shell-slots N] [--dir DIR] [--no-fsync] [--quick] "
+                    "[--stages]\n");
                 return option == 'h' ? 0 : 2;
         }
     }
