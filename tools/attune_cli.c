@@ -122,6 +122,9 @@ s_client_socket (s_client_t *self)
         return NULL;
     }
     zsock_set_linger (dealer, 0);
+    //  Until a connection is up (CURVE refused, nothing listening) a DEALER
+    //  would block on send: give up after the timeout instead
+    zsock_set_sndtimeo (dealer, self->timeout_ms);
     zsock_set_maxmsgsize (dealer, PROTO_MAX_FRAME + 4096);
     if (s_client_secure (self, dealer, self->endpoint) != 0) {
         zsock_destroy (&dealer);
@@ -152,8 +155,14 @@ s_client_send (s_client_t *self, proto_envelope_t *request)
     }
     if (zmq_send (zsock_resolve (self->dealer), self->buffer.data, self->buffer.size, 0) <
         0) {
-        s_fail (self, "unavailable", "cannot send to %s: %s", self->endpoint,
-                zmq_strerror (zmq_errno ()));
+        if (zmq_errno () == EAGAIN)
+            s_fail (self, "unavailable",
+                    "no connection to %s within %d ms (not running, unreachable, or it "
+                    "does not allow this key)",
+                    self->endpoint, self->timeout_ms);
+        else
+            s_fail (self, "unavailable", "cannot send to %s: %s", self->endpoint,
+                    zmq_strerror (zmq_errno ()));
         return -1;
     }
     return 0;

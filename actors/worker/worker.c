@@ -60,9 +60,10 @@ typedef struct {
     int64_t drain_until;   //  monotonic ms: the grace for what runs ends
     bool drained_reported; //  DRAINED said on the pipe
     int64_t silence_ms; //  heartbeat x liveness: after that the executor gives up on us
-    bool connected;     //  the executor has been heard at least once
-    bool suspect;       //  it may have given up on us: start nothing until it
-                        //  answers our registration (worker.reconciled)
+    int64_t heartbeat_ms;
+    bool connected; //  the executor has been heard at least once
+    bool suspect;   //  it may have given up on us: start nothing until it
+                    //  answers our registration (worker.reconciled)
 } s_worker_t;
 
 static void
@@ -908,6 +909,7 @@ s_start (s_worker_t *self, const actor_config_t *config)
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
     self->silence_ms = (int64_t)link_config.liveness * link_config.heartbeat_ms;
+    self->heartbeat_ms = link_config.heartbeat_ms;
     self->inbox = bus_inbox_new (bind, self->name, NULL, &link_config);
     if (!self->inbox) {
         zsys_error ("%s: cannot bind %s", self->name, bind);
@@ -1013,7 +1015,13 @@ worker_actor (zsock_t *pipe, void *args)
         //  Nothing new starts while draining, or while the executor cannot
         //  hear us: after heartbeat x liveness it gives what waits here to
         //  another worker, and tells us to drop it when we are back
-        if (!self->draining && !self->suspect && bus_link_peer_alive (self->link))
+        //  (and not when it has been quiet for two heartbeats: the executor
+        //  gives up at heartbeat x liveness, and a job started at that edge
+        //  could be given to another worker as well)
+        bool quiet = proto_now_usec () - bus_link_last_heard_usec (self->link) >
+                     self->heartbeat_ms * 2000;
+        if (!self->draining && !self->suspect && !quiet &&
+            bus_link_peer_alive (self->link))
             s_start_ready (self);
         bus_link_tick (self->link);
         bus_inbox_tick (self->inbox);
