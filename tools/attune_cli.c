@@ -2064,9 +2064,11 @@ s_cmd_inquiry_respond (s_client_t *client, s_args_t *args)
         return s_report (client);
     if (client->json)
         s_print_json (result);
-    else
-        printf ("%s: responded%s%s\n", id, client->identity ? " as " : "",
-                client->identity ? client->identity : "");
+    else {
+        //  As the api recorded it (with CURVE, the identity of the key)
+        const char *who = json_string_value (json_object_get (result, "responder"));
+        printf ("%s: responded%s%s\n", id, who ? " as " : "", who ? who : "");
+    }
     json_decref (result);
     return S_EXIT_OK;
 }

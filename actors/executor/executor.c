@@ -798,8 +798,10 @@ s_apply_respond (store_txn_t *txn, void *arg)
     if (status && streq (status, "responded") && request && respond->request &&
         streq (request, respond->request)) {
         //  The same request again (a client that got no reply): the same answer
-        respond->result = json_pack ("{s:s, s:s, s:s}", "inquiry", respond->id,
-                                     "execution", respond->id, "status", "responded");
+        respond->result =
+            json_pack ("{s:s, s:s, s:s, s:O}", "inquiry", respond->id, "execution",
+                       respond->id, "status", "responded", "responder",
+                       json_object_get (inquiry, "responder") ?: json_null ());
         json_decref (inquiry);
         return 0;
     }
@@ -834,8 +836,9 @@ s_apply_respond (store_txn_t *txn, void *arg)
                 now) != 0)
             rc = -1;
         else
-            respond->result = json_pack ("{s:s, s:s, s:s}", "inquiry", respond->id,
-                                         "execution", respond->id, "status", "responded");
+            respond->result = json_pack ("{s:s, s:s, s:s, s:s?}", "inquiry", respond->id,
+                                         "execution", respond->id, "status", "responded",
+                                         "responder", respond->identity);
     }
     json_decref (record);
     json_decref (inquiry);
