@@ -176,9 +176,9 @@ s_start (int workers, int slots)
         s_proc_t *proc = &s_workers[w];
         *proc = (s_proc_t){0};
         snprintf (proc->name, sizeof proc->name, "w%d", w);
-        snprintf (proc->cfg, sizeof proc->cfg, "%s/%s.cfg", s_root, proc->name);
-        snprintf (proc->log, sizeof proc->log, "%s/%s.log", s_root, proc->name);
-        snprintf (proc->data, sizeof proc->data, "%s/%s", s_root, proc->name);
+        snprintf (proc->cfg, sizeof proc->cfg, "%s/w%d.cfg", s_root, w);
+        snprintf (proc->log, sizeof proc->log, "%s/w%d.log", s_root, w);
+        snprintf (proc->data, sizeof proc->data, "%s/w%d", s_root, w);
         snprintf (cfg, sizeof cfg,
                   "daemon\n    actors = worker\n    data = %s\n    worker\n"
                   "        name = %s\n        slots = %d\nbus\n    namespace = %s\n"

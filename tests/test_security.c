@@ -116,9 +116,9 @@ static json_t *
 s_try (zsock_t *sock, const char *type, json_t *payload)
 {
     proto_envelope_t *request = proto_envelope_new (type, "test@security");
-    cr_assert_eq (proto_envelope_set_payload_json (
-                      request, payload ? payload : json_object (), NULL),
-                  PROTO_OK);
+    if (!payload)
+        payload = json_object ();
+    cr_assert_eq (proto_envelope_set_payload_json (request, payload, NULL), PROTO_OK);
     json_decref (payload);
     msgpack_sbuffer buffer;
     msgpack_sbuffer_init (&buffer);

@@ -2250,8 +2250,8 @@ s_api_run (s_executor_t *self, const char *request, const char *ref, json_t *giv
     char key[64];
     snprintf (key, sizeof key, "run:%s", request);
     s_run_t run = {.self = self, .key = key};
-    run.payload = json_pack ("{s:s, s:s, s:O}", "key", key, "action", ref, "parameters",
-                             given ? given : json_object ());
+    run.payload = json_pack ("{s:s, s:s, s:o}", "key", key, "action", ref, "parameters",
+                             given ? json_incref (given) : json_object ());
     if (parent)
         json_object_set_new (run.payload, "parent", json_string (parent));
     store_code_t code = store_write (self->store, s_apply_run, &run);
