@@ -67,19 +67,6 @@ s_free_port (void)
     return ntohs (addr.sin_port);
 }
 
-static char *
-s_read (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return strdup ("");
-    char *text = (char *)calloc (1, 1 << 20);
-    size_t n = fread (text, 1, (1 << 20) - 1, file);
-    text[n] = 0;
-    fclose (file);
-    return text;
-}
-
 static void
 s_spawn (s_proc_t *proc, const char *extra)
 {
@@ -108,7 +95,7 @@ s_spawn (s_proc_t *proc, const char *extra)
     proc->pid = pid;
     int64_t deadline = zclock_mono () + 20000;
     while (zclock_mono () < deadline) {
-        char *log = s_read (proc->log);
+        char *log = testing_read (proc->log);
         bool up = strstr (log, "attuned: running") != NULL;
         free (log);
         if (up)
@@ -116,7 +103,7 @@ s_spawn (s_proc_t *proc, const char *extra)
         cr_assert_neq (waitpid (pid, NULL, WNOHANG), pid, "%s died", proc->name);
         zclock_sleep (20);
     }
-    char *log = s_read (proc->log);
+    char *log = testing_read (proc->log);
     cr_assert_fail ("%s did not start:\n%s", proc->name, log);
 }
 
@@ -247,14 +234,6 @@ s_status (const json_t *record)
     return json_string_value (json_object_get (record, "status"));
 }
 
-static bool
-s_terminal (const char *status)
-{
-    return status && (streq (status, "completed") || streq (status, "failed") ||
-                      streq (status, "timeout") || streq (status, "cancelled") ||
-                      streq (status, "abandoned"));
-}
-
 //  Wait until every execution has ended; returns their records (a JSON
 //  array in the order of `ids`).
 static json_t *
@@ -266,7 +245,7 @@ s_wait_all (zsock_t *sock, char **ids, size_t count, int timeout_ms)
         size_t ended = 0;
         for (size_t i = 0; i < count; i++) {
             json_t *record = s_get (sock, ids[i]);
-            ended += s_terminal (s_status (record));
+            ended += testing_status_terminal (s_status (record));
             json_array_append_new (records, record);
         }
         if (ended == count)
@@ -281,12 +260,7 @@ s_wait_all (zsock_t *sock, char **ids, size_t count, int timeout_ms)
 static int
 s_starts_of (const char *id)
 {
-    char *text = s_read (s_starts);
-    int n = 0;
-    for (char *p = strstr (text, id); p; p = strstr (p + 1, id))
-        n++;
-    free (text);
-    return n;
+    return testing_count_in_file (s_starts, id);
 }
 
 //  Terminal statuses in an execution's log: exactly one, always.
@@ -298,7 +272,8 @@ s_endings (const json_t *record)
     json_t *entry;
     json_array_foreach (json_object_get (record, "log"), i, entry)
     {
-        n += s_terminal (json_string_value (json_object_get (entry, "status")));
+        n += testing_status_terminal (
+            json_string_value (json_object_get (entry, "status")));
     }
     return n;
 }
@@ -361,7 +336,8 @@ Test (distributed, a_killed_worker_is_settled_within_5_s)
         for (int i = 0; i < 4; i++) {
             json_t *record = s_get (sock, ids[i]);
             const char *worker = json_string_value (json_object_get (record, "worker"));
-            if (worker && streq (worker, victim) && !s_terminal (s_status (record)))
+            if (worker && streq (worker, victim) &&
+                !testing_status_terminal (s_status (record)))
                 settled = false;
             json_decref (record);
         }
@@ -453,7 +429,7 @@ Test (distributed, a_draining_worker_finishes_and_gives_back)
     cr_assert_str_neq (
         json_string_value (json_object_get (json_array_get (records, 4), "worker")),
         proc->name);
-    char *log = s_read (proc->log);
+    char *log = testing_read (proc->log);
     cr_assert (strstr (log, "draining: 1 returned"), "%s", log);
     free (log);
     for (int i = 0; i < 5; i++)
@@ -515,7 +491,7 @@ Test (distributed, a_silent_worker_that_comes_back_drops_what_was_settled)
     }
     json_t *report = json_array_get (json_object_get (late, "late"), 0);
     cr_assert_str_eq (json_string_value (json_object_get (report, "worker")), stopped);
-    cr_assert (s_terminal (s_status (late)));
+    cr_assert (testing_status_terminal (s_status (late)));
     json_decref (late);
     s_wait_workers (sock, 2);
     for (int i = 0; i < 4; i++)

@@ -65,19 +65,6 @@ s_keygen (const char *dir, const char *name, const char *role)
                   0, "keygen %s", name);
 }
 
-static char *
-s_read (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return strdup ("");
-    char *text = (char *)calloc (1, 1 << 20);
-    size_t n = fread (text, 1, (1 << 20) - 1, file);
-    text[n] = 0;
-    fclose (file);
-    return text;
-}
-
 //  Start attuned in namespace `index` with topology `cfg`; wait until it runs.
 static void
 s_spawn (int index, const char *cfg)
@@ -109,16 +96,16 @@ s_spawn (int index, const char *cfg)
     s_pids[index] = pid;
     int64_t deadline = zclock_mono () + 20000;
     while (zclock_mono () < deadline) {
-        char *text = s_read (log);
+        char *text = testing_read (log);
         bool up = strstr (text, "attuned: running") != NULL;
         free (text);
         if (up)
             return;
         cr_assert_neq (waitpid (pid, NULL, WNOHANG), pid, "%s died:\n%s", s_ns[index],
-                       s_read (log));
+                       testing_read (log));
         zclock_sleep (20);
     }
-    cr_assert_fail ("%s did not start:\n%s", s_ns[index], s_read (log));
+    cr_assert_fail ("%s did not start:\n%s", s_ns[index], testing_read (log));
 }
 
 static void
@@ -304,23 +291,10 @@ s_status (const json_t *record)
     return json_string_value (json_object_get (record, "status"));
 }
 
-static bool
-s_terminal (const char *status)
-{
-    return status && (streq (status, "completed") || streq (status, "failed") ||
-                      streq (status, "timeout") || streq (status, "cancelled") ||
-                      streq (status, "abandoned"));
-}
-
 static int
 s_starts_of (const char *id)
 {
-    char *text = s_read (s_starts);
-    int n = 0;
-    for (char *p = strstr (text, id); p; p = strstr (p + 1, id))
-        n++;
-    free (text);
-    return n;
+    return testing_count_in_file (s_starts, id);
 }
 
 static void
@@ -352,7 +326,7 @@ s_wait_ended (char **ids, int count, int timeout_ms)
     for (int i = 0; i < count; i++)
         while (true) {
             json_t *record = s_get (ids[i]);
-            bool ended = s_terminal (s_status (record));
+            bool ended = testing_status_terminal (s_status (record));
             json_decref (record);
             if (ended)
                 break;
@@ -401,8 +375,8 @@ Test (netns, a_killed_worker_host_is_settled_within_5_s)
         while (true) {
             json_t *record = s_get (ids[i]);
             const char *worker = json_string_value (json_object_get (record, "worker"));
-            bool settled =
-                !worker || !streq (worker, "w2") || s_terminal (s_status (record));
+            bool settled = !worker || !streq (worker, "w2") ||
+                           testing_status_terminal (s_status (record));
             json_decref (record);
             if (settled)
                 break;
@@ -481,7 +455,7 @@ Test (netns, a_cut_link_runs_nothing_twice_and_all_work_completes, .timeout = 15
                 }
                 cr_assert_not_null (child, "%s was abandoned and not retried", at);
                 json_t *retry = s_get (child);
-                while (!s_terminal (s_status (retry))) {
+                while (!testing_status_terminal (s_status (retry))) {
                     json_decref (retry);
                     zclock_sleep (200);
                     retry = s_get (child);

@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,46 @@ testing_write (const char *dir, const char *path, const char *text)
     cr_assert_not_null (file, "cannot write %s", full);
     fputs (text, file);
     fclose (file);
+}
+
+//  A file's text (at most 1 MiB), "" when it does not exist. Caller frees.
+static inline char *
+testing_read (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    char *text = (char *)calloc (1, 1 << 20);
+    cr_assert_not_null (text);
+    if (file) {
+        size_t n = fread (text, 1, (1 << 20) - 1, file);
+        text[n] = 0;
+        fclose (file);
+    }
+    return text;
+}
+
+//  How many times `needle` is in the file at `path` (an action's log of
+//  the executions it started, say).
+static inline int
+testing_count_in_file (const char *path, const char *needle)
+{
+    char *text = testing_read (path);
+    int n = 0;
+    for (char *p = strstr (text, needle); p; p = strstr (p + 1, needle))
+        n++;
+    free (text);
+    return n;
+}
+
+//  Whether an execution status is terminal.
+static inline bool
+testing_status_terminal (const char *status)
+{
+    static const char *const ends[] = {"completed", "failed", "timeout", "cancelled",
+                                       "abandoned"};
+    for (size_t i = 0; status && i < sizeof ends / sizeof ends[0]; i++)
+        if (strcmp (status, ends[i]) == 0)
+            return true;
+    return false;
 }
 
 #endif

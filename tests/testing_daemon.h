@@ -56,14 +56,7 @@ testing_daemon_write (testing_daemon_t *self, const char *path, const char *text
 static inline char *
 testing_daemon_read_log (testing_daemon_t *self)
 {
-    FILE *file = fopen (self->log, "r");
-    if (!file)
-        return strdup ("");
-    char *text = (char *)calloc (1, 1 << 20);
-    size_t n = fread (text, 1, (1 << 20) - 1, file);
-    text[n] = 0;
-    fclose (file);
-    return text;
+    return testing_read (self->log);
 }
 
 //  Wait until the log holds `needle`. True when it does.

@@ -1,5 +1,6 @@
 /*  executor_schema: a JSON Schema subset (executor_schema.h). */
 #include "actors/executor/executor_schema.h"
+#include "actors/registry/registry_params.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -9,60 +10,13 @@
 #define S_DEPTH_MAX 32
 #define S_PATH_MAX  256
 
-static const char *const s_types[] = {"object",  "string", "number", "integer",
-                                      "boolean", "array",  "null"};
-
-static bool
-s_type_known (const char *name)
-{
-    for (size_t i = 0; i < sizeof s_types / sizeof s_types[0]; i++)
-        if (strcmp (name, s_types[i]) == 0)
-            return true;
-    return false;
-}
-
-//  The JSON type name of a value, as a schema names it.
-static const char *
-s_type_of (const json_t *value)
-{
-    switch (json_typeof (value)) {
-        case JSON_OBJECT:
-            return "object";
-        case JSON_ARRAY:
-            return "array";
-        case JSON_STRING:
-            return "string";
-        case JSON_INTEGER:
-            return "integer";
-        case JSON_REAL:
-            return "number";
-        case JSON_TRUE:
-        case JSON_FALSE:
-            return "boolean";
-        default:
-            return "null";
-    }
-}
-
-static bool
-s_is_type (const json_t *value, const char *type)
-{
-    if (strcmp (type, "number") == 0)
-        return json_is_number (value);
-    if (strcmp (type, "integer") == 0)
-        return json_is_integer (value) ||
-               (json_is_real (value) && isfinite (json_real_value (value)) &&
-                floor (json_real_value (value)) == json_real_value (value));
-    return strcmp (type, s_type_of (value)) == 0;
-}
-
 //  A value as the error shows it: JSON, cut at 60 bytes.
 static void
 s_show (const json_t *value, char *out, size_t size)
 {
     char *text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!text)
-        snprintf (out, size, "a %s", s_type_of (value));
+        snprintf (out, size, "a %s", registry_params_type_name (value));
     else if (strlen (text) > 60)
         snprintf (out, size, "%.57s...", text);
     else
@@ -122,7 +76,7 @@ s_check (const json_t *schema, const char *path, int depth, char *error, size_t 
     const json_t *type = json_object_get (schema, "type");
     if (type) {
         if (json_is_string (type)) {
-            if (!s_type_known (json_string_value (type))) {
+            if (!registry_params_type_known (json_string_value (type))) {
                 s_join (sub, sizeof sub, path, "type");
                 snprintf (error, size, "%s: unknown type \"%.40s\"", sub,
                           json_string_value (type));
@@ -133,7 +87,8 @@ s_check (const json_t *schema, const char *path, int depth, char *error, size_t 
             const json_t *item;
             json_array_foreach (type, i, item)
             {
-                if (!json_is_string (item) || !s_type_known (json_string_value (item))) {
+                if (!json_is_string (item) ||
+                    !registry_params_type_known (json_string_value (item))) {
                     snprintf (error, size, "%s%stype[%zu]: expected a type name", path,
                               *path ? "." : "", i);
                     return -1;
@@ -245,7 +200,8 @@ s_validate (const json_t *schema, const json_t *value, const char *path, int dep
         return -1;
     }
     const json_t *type = json_object_get (schema, "type");
-    if (json_is_string (type) && !s_is_type (value, json_string_value (type))) {
+    if (json_is_string (type) &&
+        !registry_params_is_type (value, json_string_value (type))) {
         s_show (value, shown, sizeof shown);
         snprintf (error, size, "%s: expected %s, got %s", where, json_string_value (type),
                   shown);
@@ -258,7 +214,7 @@ s_validate (const json_t *schema, const json_t *value, const char *path, int dep
         char names[128] = "";
         json_array_foreach (type, i, item)
         {
-            any = any || s_is_type (value, json_string_value (item));
+            any = any || registry_params_is_type (value, json_string_value (item));
             if (strlen (names) + 16 < sizeof names) {
                 if (i)
                     strcat (names, " or ");

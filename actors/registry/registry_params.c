@@ -26,8 +26,14 @@ s_in (const char *value, const char *const *list)
     return false;
 }
 
-static bool
-s_is_type (const json_t *value, const char *type)
+bool
+registry_params_type_known (const char *type)
+{
+    return type && s_in (type, s_types);
+}
+
+bool
+registry_params_is_type (const json_t *value, const char *type)
 {
     if (!strcmp (type, "string"))
         return json_is_string (value);
@@ -49,8 +55,8 @@ s_is_type (const json_t *value, const char *type)
     return false;
 }
 
-static const char *
-s_type_name (const json_t *value)
+const char *
+registry_params_type_name (const json_t *value)
 {
     switch (json_typeof (value)) {
         case JSON_OBJECT:
@@ -89,7 +95,7 @@ s_coerce (const json_t *value, const char *type)
         return NULL;
     }
     json_t *parsed = json_loads (text, JSON_DECODE_ANY, NULL);
-    if (parsed && s_is_type (parsed, type)) {
+    if (parsed && registry_params_is_type (parsed, type)) {
         if (!strcmp (type, "integer") && json_is_real (parsed)) {
             json_t *integer = json_integer ((json_int_t)json_real_value (parsed));
             json_decref (parsed);
@@ -163,14 +169,14 @@ registry_params_check_schema (const json_t *schema, char *field, size_t field_si
         const json_t *fallback = json_object_get (spec, "default");
         snprintf (ptr, sizeof ptr, "/%s/default", name);
         if (fallback && !json_is_null (fallback) && type &&
-            !s_is_type (fallback, json_string_value (type))) {
+            !registry_params_is_type (fallback, json_string_value (type))) {
             //  "{{ ... }}" defaults are templates in StackStorm: allow strings
             json_t *coerced = s_coerce (fallback, json_string_value (type));
             bool ok = coerced != NULL || json_is_string (fallback);
             json_decref (coerced);
             if (!ok)
                 FAIL (ptr, "parameters.%s.default: expected %s, got %s", name,
-                      json_string_value (type), s_type_name (fallback));
+                      json_string_value (type), registry_params_type_name (fallback));
         }
     }
     return 0;
@@ -223,7 +229,7 @@ registry_params_apply (const json_t *schema, const json_t *given, char *message,
             continue;
         }
         json_t *final = json_incref (v);
-        if (type_name && !s_is_type (final, type_name)) {
+        if (type_name && !registry_params_is_type (final, type_name)) {
             json_t *coerced = s_coerce (final, type_name);
             if (!coerced) {
                 char shown[128];

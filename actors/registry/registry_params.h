@@ -19,6 +19,7 @@
 #ifndef REGISTRY_PARAMS_H_INCLUDED
 #define REGISTRY_PARAMS_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -36,6 +37,13 @@ int registry_params_check_schema (const json_t *schema, char *field, size_t fiel
 //  (caller owns it), or NULL with `message` set.
 json_t *registry_params_apply (const json_t *schema, const json_t *given, char *message,
                                size_t message_size);
+
+//  The JSON types schemas name (string, integer, number, boolean, array,
+//  object, null): whether `type` is one, whether `value` is of it (an
+//  integer may be written 2.0), and the type name of a value.
+bool registry_params_type_known (const char *type);
+bool registry_params_is_type (const json_t *value, const char *type);
+const char *registry_params_type_name (const json_t *value);
 
 //  A copy of `params` with every secret parameter's value replaced by
 //  "********", for logs, facts and outputs. Caller owns it.
