@@ -3,12 +3,23 @@
     The settings are globals written by bus_security_configure in the main
     thread before any actor exists, then only read: no lock is needed for
     them. The one thing made later, from whichever actor thread binds the
-    first CURVE server socket, is the zauth actor: that is under a mutex.
+    first CURVE server socket, is the ZAP handler actor (s_zap_actor): that
+    is under a mutex.
+
+    The ZAP handler (ZeroMQ RFC 27, ZAP 1.0) is a REP socket bound to
+    inproc://zeromq.zap.01 in CZMQ's context, where libzmq asks, during
+    every CURVE handshake on a server socket of this process, whether the
+    client's key may in. It answers from a zcertstore of the allow dir
+    (which reloads the directory when it changes), by the socket's ZAP
+    domain: "attune" admits peer keys only (no `role`), "attune.api" any
+    key in the allow dir. Every request gets a reply, malformed or not: a
+    REP that does not answer would stall every later handshake.
 */
 #include "bus/bus_security.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <strings.h>
@@ -17,8 +28,9 @@
 
 //  A draft option in libzmq 4.3's header, present in Debian's build: a
 //  CURVE server whose ZAP handler is missing refuses clients instead of
-//  accepting every one (libzmq's "Stonehouse" default). zauth is always
-//  started before a server binds, so this is a second line of defence.
+//  accepting every one (libzmq's "Stonehouse" default). The ZAP handler is
+//  always started before a server binds, so this is a second line of
+//  defence.
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93
 #endif
@@ -34,8 +46,14 @@ static struct {
 } s_settings;
 
 static pthread_mutex_t s_auth_lock = PTHREAD_MUTEX_INITIALIZER;
-static zactor_t *s_auth;   //  the process's ZAP handler, once needed
+static zactor_t *s_auth;   //  the process's ZAP handler (s_zap_actor), once needed
 static bool s_auth_failed; //  it could not start: every later bind fails too
+
+#define S_ZAP_ENDPOINT "inproc://zeromq.zap.01" //  RFC 27; where zauth binds too
+#define S_ZAP_FRAMES   16                       //  more frames than this: malformed
+#define S_ZAP_META_MAX 65536 //  a cert whose metadata encodes larger: refused (500)
+#define S_ZAP_LOG_MS   60000 //  a key refused again within this is counted, not logged
+#define S_ZAP_LOG_KEYS 1024  //  refused keys remembered for that (then forgotten)
 
 static void
 s_message (char *message, size_t size, const char *format, ...)
@@ -269,31 +287,275 @@ bus_security_allow_dir (void)
     return s_settings.allow[0] ? s_settings.allow : NULL;
 }
 
-//  Start the process's zauth once. 0, or -1 when it cannot run.
+//  ---------------------------------------------------------------------------
+//  The ZAP handler (ZeroMQ RFC 27, ZAP 1.0)
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *handler;    //  REP on S_ZAP_ENDPOINT
+    zpoller_t *poller;   //  pipe and handler
+    zcertstore_t *certs; //  the allow dir, reloaded by lookups when it changes
+    zhashx_t *logged;    //  "domain key reason" of a refusal -> last logged (ms)
+    uint64_t admitted;   //  handshakes admitted
+    uint64_t refused;    //  requests answered with anything but 200
+    bool terminated;
+} s_zap_t;
+
+static void
+s_zap_destroy (s_zap_t *self)
+{
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->handler);
+    zcertstore_destroy (&self->certs);
+    zhashx_destroy (&self->logged);
+}
+
+//  A frame as printable text for a log line or a status text (at most
+//  `size` - 1 bytes; bytes outside printable ASCII become '?').
+static void
+s_zap_text (zframe_t *frame, char *out, size_t size)
+{
+    size_t n = frame ? zframe_size (frame) : 0;
+    if (n > size - 1)
+        n = size - 1;
+    const byte *data = frame ? zframe_data (frame) : NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
+    out[n] = 0;
+}
+
+//  The cert's metadata as ZMTP properties (ZeroMQ RFC 23: a 1-byte name
+//  length, the name, a 4-byte network-order value length, the value), the
+//  form libzmq reads from a ZAP reply's metadata frame and serves through
+//  zmq_msg_gets. libzmq's own properties (User-Id, Peer-Address) are not
+//  the cert's to set and are left out, as are names over 255 bytes.
+//  Caller owns the chunk; NULL when it would pass S_ZAP_META_MAX.
+static zchunk_t *
+s_zap_metadata (zcert_t *cert)
+{
+    zchunk_t *chunk = zchunk_new (NULL, 256);
+    zlist_t *names = zcert_meta_keys (cert);
+    if (!chunk || !names) {
+        zchunk_destroy (&chunk);
+        zlist_destroy (&names);
+        return NULL;
+    }
+    for (const char *name = (const char *)zlist_first (names); name && chunk;
+         name = (const char *)zlist_next (names)) {
+        const char *value = zcert_meta (cert, name);
+        size_t name_size = strlen (name);
+        size_t value_size = value ? strlen (value) : 0;
+        if (name_size == 0 || name_size > 255 || strcasecmp (name, "User-Id") == 0 ||
+            strcasecmp (name, "Peer-Address") == 0)
+            continue;
+        if (zchunk_size (chunk) + 5 + name_size + value_size > S_ZAP_META_MAX) {
+            zchunk_destroy (&chunk);
+            break;
+        }
+        byte head[4] = {(byte)(value_size >> 24), (byte)(value_size >> 16),
+                        (byte)(value_size >> 8), (byte)value_size};
+        byte length = (byte)name_size;
+        zchunk_extend (chunk, &length, 1);
+        zchunk_extend (chunk, name, name_size);
+        zchunk_extend (chunk, head, 4);
+        if (value_size)
+            zchunk_extend (chunk, value, value_size);
+    }
+    zlist_destroy (&names);
+    return chunk;
+}
+
+//  Log a refusal, at most once per S_ZAP_LOG_MS for the same domain, key
+//  and reason (a refused client reconnects every 100 ms; the count says
+//  how many).
+static void
+s_zap_log (s_zap_t *self, zframe_t *domain_frame, zframe_t *address_frame,
+           const char *key, const char *code, const char *text)
+{
+    char domain[64], address[80], id[200];
+    s_zap_text (domain_frame, domain, sizeof domain);
+    s_zap_text (address_frame, address, sizeof address);
+    snprintf (id, sizeof id, "%s %s %.40s", domain, *key ? key : address, text);
+    int64_t now = zclock_mono ();
+    void *last = zhashx_lookup (self->logged, id);
+    if (last && now - (int64_t)(uintptr_t)last < S_ZAP_LOG_MS)
+        return;
+    if (zhashx_size (self->logged) >= S_ZAP_LOG_KEYS)
+        zhashx_purge (self->logged);
+    zhashx_update (self->logged, id, (void *)(uintptr_t)(now > 0 ? now : 1));
+    zsys_warning ("bus_security: ZAP %s to a client at %s, domain \"%s\", key %s: %s "
+                  "(%" PRIu64 " refused since start)",
+                  code, *address ? address : "(no address)", domain, *key ? key : "-",
+                  text, self->refused);
+}
+
+//  Answer one ZAP request, whatever it holds. Replies with version, request
+//  id, status code, status text, user id (the client's z85 key, as zauth
+//  set it) and metadata (the cert's, for zmq_msg_gets).
+static void
+s_zap_handle (s_zap_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->handler);
+    if (!request)
+        return; //  interrupted
+    size_t count = zmsg_size (request);
+    zframe_t *frame[S_ZAP_FRAMES] = {0};
+    for (size_t i = 0; i < count && i < S_ZAP_FRAMES; i++)
+        frame[i] = i == 0 ? zmsg_first (request) : zmsg_next (request);
+    const char *code = "400";
+    char text[256] = "";
+    char key[BUS_SECURITY_KEY_SIZE + 1] = "";
+    zchunk_t *metadata = NULL;
+    if (count < 6 || count > S_ZAP_FRAMES)
+        snprintf (text, sizeof text,
+                  "malformed request: %zu frames (version, request id, domain, "
+                  "address, identity, mechanism, credentials)",
+                  count);
+    else if (!zframe_streq (frame[0], "1.0")) {
+        char version[16];
+        s_zap_text (frame[0], version, sizeof version);
+        snprintf (text, sizeof text, "unsupported ZAP version \"%s\" (1.0 only)",
+                  version);
+    } else if (!zframe_streq (frame[5], "CURVE")) {
+        char mechanism[32];
+        s_zap_text (frame[5], mechanism, sizeof mechanism);
+        snprintf (text, sizeof text, "mechanism \"%s\" not admitted (CURVE only)",
+                  mechanism);
+    } else if (count != 7 || zframe_size (frame[6]) != 32)
+        snprintf (text, sizeof text,
+                  "malformed CURVE credentials: %zu frame(s), the first of %zu "
+                  "bytes (one key of 32 bytes expected)",
+                  count - 6, frame[6] ? zframe_size (frame[6]) : 0);
+    else {
+        zmq_z85_encode (key, zframe_data (frame[6]), 32);
+        bool peers = zframe_streq (frame[2], BUS_SECURITY_ZAP_DOMAIN);
+        bool api = zframe_streq (frame[2], BUS_SECURITY_ZAP_DOMAIN_API);
+        zcert_t *cert = peers || api ? zcertstore_lookup (self->certs, key) : NULL;
+        const char *role = cert ? zcert_meta (cert, "role") : NULL;
+        if (!peers && !api) {
+            char domain[64];
+            s_zap_text (frame[2], domain, sizeof domain);
+            snprintf (text, sizeof text, "unknown ZAP domain \"%s\" (%s or %s)", domain,
+                      BUS_SECURITY_ZAP_DOMAIN, BUS_SECURITY_ZAP_DOMAIN_API);
+        } else if (!cert)
+            snprintf (text, sizeof text, "key not in the allow dir");
+        else if (peers && role)
+            snprintf (text, sizeof text,
+                      "a user key (role \"%.32s\") on an internal endpoint: users "
+                      "reach attune through the api",
+                      role);
+        else if (!(metadata = s_zap_metadata (cert))) {
+            code = "500";
+            snprintf (text, sizeof text,
+                      "the key's certificate metadata does not fit a ZAP reply");
+        } else {
+            code = "200";
+            snprintf (text, sizeof text, "OK");
+        }
+    }
+    bool ok = streq (code, "200");
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, "1.0");
+    zframe_t *request_id = frame[1] ? zframe_dup (frame[1]) : zframe_new (NULL, 0);
+    zmsg_append (reply, &request_id);
+    zmsg_addstr (reply, code);
+    zmsg_addstr (reply, text);
+    zmsg_addstr (reply, ok ? key : "");
+    zmsg_addmem (reply, metadata ? zchunk_data (metadata) : NULL,
+                 metadata ? zchunk_size (metadata) : 0);
+    if (ok)
+        self->admitted++;
+    else {
+        self->refused++;
+        s_zap_log (self, frame[2], frame[3], key, code, text);
+    }
+    if (zmsg_send (&reply, self->handler) != 0) {
+        zsys_error ("bus_security: the ZAP reply could not be sent: %s",
+                    zmq_strerror (zmq_errno ()));
+        zmsg_destroy (&reply);
+    }
+    zchunk_destroy (&metadata);
+    zmsg_destroy (&request);
+}
+
+//  The actor. `args` is the allow dir. It signals its start twice: once
+//  for zactor_new (which does not report the status) and once, with the
+//  status, for s_auth_start.
+static void
+s_zap_actor (zsock_t *pipe, void *args)
+{
+    s_zap_t self_ = {.pipe = pipe};
+    s_zap_t *self = &self_;
+    const char *allow = (const char *)args;
+    self->certs = zcertstore_new (allow);
+    self->logged = zhashx_new ();
+    self->handler = zsock_new (ZMQ_REP);
+    int rc = -1;
+    if (self->certs && self->logged && self->handler) {
+        zsock_set_linger (self->handler, 0);
+        rc = zsock_bind (self->handler, S_ZAP_ENDPOINT);
+        if (rc != 0)
+            zsys_error ("bus_security: cannot bind the ZAP handler to %s: %s (another "
+                        "ZAP handler in this process?)",
+                        S_ZAP_ENDPOINT, zmq_strerror (zmq_errno ()));
+    }
+    if (rc == 0) {
+        self->poller = zpoller_new (pipe, self->handler, NULL);
+        if (!self->poller)
+            rc = -1;
+    }
+    zsock_signal (pipe, rc == 0 ? 0 : 1);
+    zsock_signal (pipe, rc == 0 ? 0 : 1);
+    while (rc == 0 && !self->terminated) {
+        void *which = zpoller_wait (self->poller, -1);
+        if (which == self->handler)
+            s_zap_handle (self);
+        else if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            if (!command || streq (command, "$TERM"))
+                self->terminated = true;
+            else
+                zsys_warning ("bus_security: ZAP handler: unknown command %.32s",
+                              command);
+            zstr_free (&command);
+        } else if (zpoller_terminated (self->poller))
+            break;
+    }
+    if (rc == 0)
+        zsys_info ("bus_security: ZAP handler stopped: %" PRIu64 " handshakes admitted, "
+                   "%" PRIu64 " requests refused",
+                   self->admitted, self->refused);
+    s_zap_destroy (self);
+}
+
+//  Start the process's ZAP handler once. 0, or -1 when it cannot run.
 static int
 s_auth_start (void)
 {
     pthread_mutex_lock (&s_auth_lock);
     if (!s_auth && !s_auth_failed) {
-        s_auth = zactor_new (zauth, NULL);
-        if (s_auth && (zstr_sendx (s_auth, "CURVE", s_settings.allow, NULL) != 0 ||
-                       zsock_wait (s_auth) != 0))
+        s_auth = zactor_new (s_zap_actor, s_settings.allow);
+        if (s_auth && zsock_wait (s_auth) != 0)
             zactor_destroy (&s_auth);
         if (!s_auth) {
             s_auth_failed = true;
-            zsys_error ("bus_security: the authentication handler (zauth) did not "
+            zsys_error ("bus_security: the authentication handler (ZAP) did not "
                         "start: no CURVE server socket can bind");
         } else
-            zsys_info ("bus_security: CURVE clients allowed from %s", s_settings.allow);
+            zsys_info ("bus_security: CURVE clients allowed from %s (domain %s: peer "
+                       "keys; %s: peer and user keys)",
+                       s_settings.allow, BUS_SECURITY_ZAP_DOMAIN,
+                       BUS_SECURITY_ZAP_DOMAIN_API);
     }
     int rc = s_auth ? 0 : -1;
     pthread_mutex_unlock (&s_auth_lock);
     return rc;
 }
 
-int
-bus_security_apply (zsock_t *sock, const char *endpoint, bool server,
-                    const char *server_key_z85)
+//  bus_security_apply, with the ZAP domain of a server socket.
+static int
+s_apply (zsock_t *sock, const char *endpoint, bool server, const char *server_key_z85,
+         const char *domain)
 {
     assert (sock);
     void *handle = zsock_resolve (sock);
@@ -325,7 +587,7 @@ bus_security_apply (zsock_t *sock, const char *endpoint, bool server,
             return -1;
         zcert_apply (s_settings.cert, sock);
         zsock_set_curve_server (sock, 1);
-        zsock_set_zap_domain (sock, BUS_SECURITY_ZAP_DOMAIN);
+        zsock_set_zap_domain (sock, domain);
         int on = 1;
         zmq_setsockopt (handle, ZMQ_ZAP_ENFORCE_DOMAIN, &on, sizeof on); //  best effort
         if (zsock_mechanism (sock) != ZMQ_CURVE) {
@@ -352,6 +614,19 @@ bus_security_apply (zsock_t *sock, const char *endpoint, bool server,
         return -1;
     }
     return 0;
+}
+
+int
+bus_security_apply (zsock_t *sock, const char *endpoint, bool server,
+                    const char *server_key_z85)
+{
+    return s_apply (sock, endpoint, server, server_key_z85, BUS_SECURITY_ZAP_DOMAIN);
+}
+
+int
+bus_security_apply_api (zsock_t *sock, const char *endpoint)
+{
+    return s_apply (sock, endpoint, true, NULL, BUS_SECURITY_ZAP_DOMAIN_API);
 }
 
 bool

@@ -1,5 +1,5 @@
-/*  bus_security: CURVE on tcp endpoints, with CZMQ's zcert, zcertstore and
-    zauth (proto/PROTOCOL.md, "Security (CURVE)").
+/*  bus_security: CURVE on tcp endpoints, with CZMQ's zcert and zcertstore
+    and attune's own ZAP handler (proto/PROTOCOL.md, "Security (CURVE)").
 
     Process-wide settings, set once by the main thread before any actor
     starts (bus_security_configure) and read-only afterwards: actors run in
@@ -17,11 +17,22 @@
     -1 (and logs why), the caller refuses to bind or connect, and the actor
     does not start. Nothing falls back to plaintext.
 
-    Servers (binds) take this process's secret cert, curve_server and ZAP
-    domain "attune"; one zauth actor for the process, configured with
-    `CURVE <allow dir>`, is started by the first server socket that needs it
-    and kept until bus_security_shutdown: a client key not in the allow dir
-    is refused during the handshake; a plaintext client never completes it.
+    Servers (binds) take this process's secret cert and curve_server. One
+    ZAP handler for the process (ZeroMQ RFC 27: an actor with a REP socket
+    on inproc://zeromq.zap.01, answering from a zcertstore of the allow
+    dir) is started by the first server socket that needs it and kept until
+    bus_security_shutdown. It admits a client during the CURVE handshake by
+    the socket's ZAP domain:
+
+        "attune"      (bus_security_apply: every internal endpoint) a key
+                      in the allow dir without `role`: peers only
+        "attune.api"  (bus_security_apply_api: api.requests, api.facts)
+                      any key in the allow dir: users and peers
+
+    Anything else (a key not in the allow dir, a user key on an internal
+    endpoint, another mechanism, an unknown domain, a malformed request) is
+    refused (400, or 500) before a message can pass or a routing id be
+    claimed; a plaintext client never completes the handshake.
     ZMQ_ZAP_ENFORCE_DOMAIN is set too where libzmq has it, so a missing ZAP
     handler refuses clients rather than lets them in.
 
@@ -33,8 +44,10 @@
     Keys come in two kinds, told apart by their metadata in the allow dir:
     *peers* (attune processes: core, workers, sensors; no `role`) and
     *users* (people and programs; `identity` and `role` = admin | operator |
-    viewer). zauth copies a cert's metadata into the connection's properties,
-    so a ROUTER sees who sent each message (bus_security_user).
+    viewer). The ZAP handler gives libzmq the client's z85 key as User-Id
+    and the cert's metadata as the connection's properties, so a socket
+    sees who sent each message (zmq_msg_gets "User-Id", "role",
+    "identity"; bus_security_user).
 */
 #ifndef BUS_SECURITY_H_INCLUDED
 #define BUS_SECURITY_H_INCLUDED
@@ -47,8 +60,9 @@
 extern "C" {
 #endif
 
-#define BUS_SECURITY_ZAP_DOMAIN "attune"
-#define BUS_SECURITY_KEY_SIZE   40 //  a z85 CURVE key, without the NUL
+#define BUS_SECURITY_ZAP_DOMAIN     "attune"     //  internal endpoints: peer keys
+#define BUS_SECURITY_ZAP_DOMAIN_API "attune.api" //  the api: user and peer keys
+#define BUS_SECURITY_KEY_SIZE       40           //  a z85 CURVE key, without the NUL
 
 typedef enum {
     BUS_SECURITY_AUTO = 0, //  CURVE on tcp endpoints that are not loopback
@@ -71,7 +85,7 @@ typedef struct {
 int bus_security_configure (const bus_security_config_t *config, char *message,
                             size_t message_size);
 
-//  Stop the zauth actor and forget the settings. Call after every socket
+//  Stop the ZAP handler and forget the settings. Call after every socket
 //  that used them is closed (end of main, end of a test).
 void bus_security_shutdown (void);
 
@@ -95,10 +109,15 @@ bool bus_security_needs (const char *endpoint);
 //  for the configured one (see above). Returns 0 (CURVE set, or not needed:
 //  a client socket that had CURVE for an earlier connect is set back to
 //  plaintext), or -1 after logging why the endpoint cannot have CURVE (no
-//  cert, no allow dir, no server key, a bad key, zauth did not start):
-//  the caller must not bind or connect.
+//  cert, no allow dir, no server key, a bad key, the ZAP handler did not
+//  start): the caller must not bind or connect. A server is in ZAP domain
+//  "attune": only peer keys complete the handshake.
 int bus_security_apply (zsock_t *sock, const char *endpoint, bool server,
                         const char *server_key_z85);
+
+//  The same for a server socket of the api (api.requests, api.facts), in
+//  ZAP domain "attune.api": user keys complete the handshake too. 0 or -1.
+int bus_security_apply_api (zsock_t *sock, const char *endpoint);
 
 //  This process's public key (z85), or NULL without a cert. Owned here.
 const char *bus_security_public_key (void);
@@ -112,7 +131,8 @@ bool bus_security_key_valid (const char *key);
 //  True when the message whose frame `frame` belongs to came over a CURVE
 //  connection authenticated with a *user* key (its cert in the allow dir
 //  has a `role`). Internal endpoints (command inboxes, query endpoints)
-//  drop those: users go through the api, where roles apply.
+//  drop those, as a second line of defence: their ZAP domain already
+//  refuses user keys at the handshake. Users go through the api.
 bool bus_security_user (zmq_msg_t *frame);
 bool bus_security_user_frame (zframe_t *frame);
 

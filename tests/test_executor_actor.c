@@ -337,3 +337,126 @@ Test (executor_actor, bad_commands_are_rejected_and_it_keeps_serving)
     json_decref (status);
     zactor_destroy (&worker);
 }
+
+//  A worker played by hand: its inbox records what the executor sends it.
+static json_t *s_hand_seen;
+
+static int
+s_hand_record (void *arg, store_txn_t *txn, proto_envelope_t *command,
+               bus_command_t *info)
+{
+    json_t *payload = proto_envelope_payload_json (command, NULL);
+    json_object_set_new (payload, "type", json_string (proto_envelope_type (command)));
+    json_array_append_new (s_hand_seen, payload);
+    return 0;
+}
+
+//  Pump both sides of the hand-played worker until a command of `type` for
+//  `execution` (any when NULL) arrived; returns it (borrowed) or NULL.
+static json_t *
+s_hand_wait (bus_inbox_t *inbox, bus_link_t *link, const char *type,
+             const char *execution, size_t from, int ms)
+{
+    int64_t deadline = zclock_mono () + ms;
+    while (true) {
+        for (size_t i = from; i < json_array_size (s_hand_seen); i++) {
+            json_t *item = json_array_get (s_hand_seen, i);
+            const char *e = json_string_value (json_object_get (item, "execution"));
+            if (streq (json_string_value (json_object_get (item, "type")), type) &&
+                (!execution || (e && streq (e, execution))))
+                return item;
+        }
+        if (zclock_mono () >= deadline)
+            return NULL;
+        zmq_pollitem_t items[] = {
+            {zsock_resolve (bus_inbox_sock (inbox)), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (bus_link_sock (link)), 0, ZMQ_POLLIN, 0}};
+        zmq_poll (items, 2, 10);
+        if (items[0].revents & ZMQ_POLLIN)
+            bus_inbox_process (inbox, s_hand_record, NULL);
+        if (items[1].revents & ZMQ_POLLIN)
+            bus_link_handle (link);
+        bus_inbox_tick (inbox);
+        bus_link_tick (link);
+        bus_link_handle (s_link);
+        bus_link_tick (s_link);
+    }
+}
+
+static void
+s_hand_status (bus_link_t *link, const char *execution, const char *status,
+               json_int_t claim)
+{
+    json_t *payload = json_pack ("{s:s, s:s, s:s, s:i, s:I}", "execution", execution,
+                                 "worker", "hand@test", "status", status, "exit_code", 0,
+                                 "ts", (json_int_t)proto_now_usec ());
+    if (claim)
+        json_object_set_new (payload, "claim", json_integer (claim));
+    if (streq (status, "completed"))
+        json_object_set_new (payload, "result", json_object ());
+    proto_envelope_t *command = proto_envelope_new ("execution.status", "hand@test");
+    cr_assert_eq (proto_envelope_set_payload_json (command, payload, NULL), PROTO_OK);
+    json_decref (payload);
+    cr_assert_eq (bus_link_send (link, &command), 0);
+}
+
+Test (executor_actor, a_claim_is_confirmed_for_its_worker_and_refused_once_settled)
+{
+    s_hand_seen = json_array ();
+    char endpoint[128];
+    snprintf (endpoint, sizeof endpoint, "inproc://exec-hand-%d-%d", getpid (),
+              s_counter);
+    bus_link_config_t config;
+    bus_link_config_defaults (&config);
+    config.heartbeat_ms = 100;
+    bus_inbox_t *inbox = bus_inbox_new (endpoint, "hand@test", NULL, &config);
+    bus_link_t *link = bus_link_new (
+        bus_topology_connect (s_topology, "executor.commands"), "hand@test", &config);
+    cr_assert (inbox && link);
+    json_t *reg = json_pack ("{s:s, s:i, s:s, s:[s], s:i, s:[]}", "worker", "hand@test",
+                             "instance", 7, "endpoint", endpoint, "runtimes",
+                             "local-shell-cmd", "slots", 2, "executions");
+    proto_envelope_t *command = proto_envelope_new ("worker.register", "hand@test");
+    proto_envelope_set_payload_json (command, reg, NULL);
+    json_decref (reg);
+    cr_assert_eq (bus_link_send (link, &command), 0);
+    s_enforce ("claim-1", "test.nap", json_object ());
+    json_t *dispatch = s_hand_wait (inbox, link, "execution.dispatch", NULL, 0, 5000);
+    cr_assert_not_null (dispatch, "dispatched to the hand-played worker");
+    char id[64];
+    snprintf (id, sizeof id, "%s",
+              json_string_value (json_object_get (dispatch, "execution")));
+    cr_assert_not (json_is_true (
+        json_object_get (json_object_get (dispatch, "action"), "idempotent")));
+    //  The claim is answered with a start that echoes it, after the commit
+    size_t mark = json_array_size (s_hand_seen);
+    s_hand_status (link, id, "running", 42);
+    json_t *start = s_hand_wait (inbox, link, "execution.start", id, mark, 5000);
+    cr_assert_not_null (start, "a claim on what it was given is confirmed");
+    cr_assert_eq (json_integer_value (json_object_get (start, "claim")), 42);
+    //  Claimed again (the start was late): confirmed again, with the new claim
+    mark = json_array_size (s_hand_seen);
+    s_hand_status (link, id, "running", 43);
+    start = s_hand_wait (inbox, link, "execution.start", id, mark, 5000);
+    cr_assert_not_null (start);
+    cr_assert_eq (json_integer_value (json_object_get (start, "claim")), 43);
+    //  Once it ended, a claim on it is refused: it must not start again
+    s_hand_status (link, id, "completed", 0);
+    mark = json_array_size (s_hand_seen);
+    s_hand_status (link, id, "running", 44);
+    json_t *refused = s_hand_wait (inbox, link, "execution.refused", id, mark, 5000);
+    cr_assert_not_null (refused, "a claim on a settled execution is refused");
+    cr_assert_str_eq (json_string_value (json_object_get (refused, "reason")),
+                      "completed");
+    cr_assert_null (s_hand_wait (inbox, link, "execution.start", id, mark, 300));
+    //  So is a claim on what it was never given
+    s_hand_status (link, "00000000-0000-4000-8000-000000000000", "running", 45);
+    refused = s_hand_wait (inbox, link, "execution.refused",
+                           "00000000-0000-4000-8000-000000000000", mark, 5000);
+    cr_assert_not_null (refused);
+    cr_assert_str_eq (json_string_value (json_object_get (refused, "reason")),
+                      "unknown execution");
+    bus_link_destroy (&link);
+    bus_inbox_destroy (&inbox);
+    json_decref (s_hand_seen);
+}

@@ -50,7 +50,8 @@ s_teardown (void)
         for (int i = 0; i < 3; i++)
             s_sh ("ip netns del %s 2>/dev/null", s_ns[i]);
     s_up = false;
-    if (*s_root)
+    //  ATTUNE_TEST_KEEP=1 keeps the hosts' logs and data for a post-mortem
+    if (*s_root && !getenv ("ATTUNE_TEST_KEEP"))
         testing_rmtree (s_root);
 }
 
@@ -403,23 +404,30 @@ Test (netns, a_cut_link_runs_nothing_twice_and_all_work_completes, .timeout = 15
 {
     s_start ();
     s_wait_workers (2);
-    //  Two running on each host (2 slots each), none waiting: a job a worker
-    //  starts from its own queue in the instant its link goes, before its
-    //  report gets out, is the one case a re-dispatch could run twice
-    //  (PROTOCOL.md, "Lost executions"); this test holds attune to what it
-    //  guarantees, every execution id started at most once
-    char *ids[4];
-    for (int i = 0; i < 4; i++)
-        ids[i] = s_run ("test.retried", "3");
-    for (int i = 0; i < 4; i++)
-        while (true) {
+    //  Twelve 1 s jobs over two hosts of two slots: each host runs two and
+    //  holds two more in its queue, starting the next as one ends, so the cut
+    //  falls while jobs start from the queues. A process starts only once the
+    //  executor has recorded it running there (PROTOCOL.md, "Confirmed
+    //  start"): what the cut host had not started goes to the other host,
+    //  and its claims, heard after the cut, are refused. No execution id may
+    //  start twice.
+    enum { JOBS = 12 };
+    char *ids[JOBS];
+    for (int i = 0; i < JOBS; i++)
+        ids[i] = s_run ("test.retried", "1");
+    int64_t deadline = zclock_mono () + 20000;
+    while (zclock_mono () < deadline) {
+        int running = 0;
+        for (int i = 0; i < JOBS; i++) {
             json_t *record = s_get (ids[i]);
-            bool running = streq (s_status (record), "running");
+            running += streq (s_status (record), "running");
             json_decref (record);
-            if (running)
-                break;
-            zclock_sleep (100);
         }
+        if (running >= 4)
+            break;
+        zclock_sleep (50);
+    }
+    zclock_sleep (700); //  into the turnover: jobs end and the next start
     //  Worker host 1 loses its link for 10 s
     char link[32];
     snprintf (link, sizeof link, "vc1%d", (int)getpid () % 100000);
@@ -427,12 +435,12 @@ Test (netns, a_cut_link_runs_nothing_twice_and_all_work_completes, .timeout = 15
     zclock_sleep (10000);
     cr_assert_eq (s_sh ("ip -n %s link set %s up", s_ns[0], link), 0);
     s_wait_workers (2);
-    s_wait_ended (ids, 4, 40000);
+    s_wait_ended (ids, JOBS, 60000);
     //  Every execution started at most once; what was abandoned with the
     //  cut host was run again as a retry (a new execution) that completed
     json_t *list = s_cli_json ("execution", "list", "--limit", "200", NULL);
     int abandoned = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < JOBS; i++) {
         json_t *record = s_get (ids[i]);
         const char *status = s_status (record);
         abandoned += streq (status, "abandoned");
@@ -471,7 +479,7 @@ Test (netns, a_cut_link_runs_nothing_twice_and_all_work_completes, .timeout = 15
         json_decref (record);
         free (ids[i]);
     }
-    cr_assert_eq (abandoned, 2, "the cut host ran two");
+    cr_assert_leq (abandoned, 2, "the cut host ran at most two (its slots)");
     json_decref (list);
 }
 

@@ -6,6 +6,9 @@
     operator would.
 */
 #include "tests/testing_api.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 static void
@@ -63,9 +66,10 @@ s_key (s_fixture_t *self, const char *name, const char *identity, const char *ro
     }
 }
 
-//  The daemon's keys, the users' keys, and a running daemon.
+//  The daemon's keys, the users' keys, and a running daemon; with the
+//  topology file `config` when not NULL.
 static void
-s_start (s_fixture_t *self)
+s_start_with (s_fixture_t *self, const char *config)
 {
     testing_daemon_init (&self->daemon, "security");
     snprintf (self->keys, sizeof self->keys, "%s/keys", self->daemon.root);
@@ -85,9 +89,17 @@ s_start (s_fixture_t *self)
     snprintf (self->core_public, sizeof self->core_public, "%s", zcert_public_txt (cert));
     zcert_destroy (&cert);
     snprintf (core, sizeof core, "%s/core.cert_secret", self->keys);
-    const char *extra[] = {"--cert",          core,     "--allow", self->allow,
-                           "--security-mode", "always", NULL};
+    const char *extra[] = {"--cert", core, "--allow", self->allow, "--security-mode",
+                           "always", "-c", config,    NULL};
+    if (!config)
+        extra[6] = NULL;
     testing_daemon_start (&self->daemon, extra);
+}
+
+static void
+s_start (s_fixture_t *self)
+{
+    s_start_with (self, NULL);
 }
 
 //  A DEALER to the api with the key `name` (CURVE), or plaintext with NULL.
@@ -437,4 +449,111 @@ Test (security, attuned_refuses_curve_without_keys)
     cr_assert_not_null (strstr (err, "no secret key"), "%s", err);
     free (err);
     testing_rmtree (self.daemon.root);
+}
+
+//  A free loopback tcp port (bound and released).
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    cr_assert_eq (bind (fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    getsockname (fd, (struct sockaddr *)&addr, &len);
+    close (fd);
+    return ntohs (addr.sin_port);
+}
+
+//  The outcome of a CURVE handshake of the key `name` with `endpoint`, seen
+//  by the client: ZMQ_EVENT_HANDSHAKE_SUCCEEDED, or _FAILED_AUTH with the
+//  ZAP status in `*status`; 0 when nothing happened within 8 s.
+static int
+s_handshake (s_fixture_t *self, const char *name, const char *endpoint, uint32_t *status)
+{
+    static int monitors;
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    cr_assert_not_null (sock);
+    zsock_set_linger (sock, 0);
+    char path[PATH_MAX + 64];
+    snprintf (path, sizeof path, "%s/%s.cert_secret", self->keys, name);
+    zcert_t *cert = zcert_load (path);
+    cr_assert_not_null (cert, "%s", path);
+    zcert_apply (cert, sock);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (sock, self->core_public);
+    char monitor_name[64];
+    snprintf (monitor_name, sizeof monitor_name, "inproc://security-monitor-%d",
+              ++monitors);
+    cr_assert_eq (zmq_socket_monitor (zsock_resolve (sock), monitor_name,
+                                      ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                          ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                          ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL),
+                  0);
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    cr_assert_eq (zsock_connect (monitor, "%s", monitor_name), 0);
+    cr_assert_eq (zsock_connect (sock, "%s", endpoint), 0);
+    zsock_set_rcvtimeo (monitor, 8000);
+    zmsg_t *event = zmsg_recv (monitor);
+    uint16_t kind = 0;
+    if (event) {
+        zframe_t *head = zmsg_first (event);
+        cr_assert_eq (zframe_size (head), 6);
+        memcpy (&kind, zframe_data (head), 2);
+        memcpy (status, zframe_data (head) + 2, 4);
+    }
+    zmsg_destroy (&event);
+    zmq_socket_monitor (zsock_resolve (sock), NULL, 0);
+    zsock_destroy (&monitor);
+    zsock_destroy (&sock);
+    return kind;
+}
+
+Test (security, user_keys_are_refused_at_internal_handshakes)
+{
+    static s_fixture_t self;
+    testing_daemon_init (&self.daemon, "security-internal");
+    //  rules.commands on tcp: a CURVE inbox (ZAP domain attune) that the
+    //  daemon's own api reaches with the core's key
+    char commands[64];
+    snprintf (commands, sizeof commands, "tcp://127.0.0.1:%d", s_free_port ());
+    char text[256];
+    snprintf (text, sizeof text, "endpoints\n    rules.commands = %s\n", commands);
+    testing_write (self.daemon.root, "core.cfg", text);
+    char config[PATH_MAX + 16];
+    snprintf (config, sizeof config, "%s/core.cfg", self.daemon.root);
+    s_start_with (&self, config);
+
+    //  A user key never completes the handshake of the internal endpoint
+    //  (before, it did, and only its messages were dropped)...
+    const char *users[] = {"alice", "bob", "root"};
+    for (size_t i = 0; i < 3; i++) {
+        uint32_t status = 0;
+        int event = s_handshake (&self, users[i], commands, &status);
+        cr_assert_eq (event, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+                      "%s on %s: event 0x%x, not refused", users[i], commands, event);
+        cr_assert_eq (status, 400);
+    }
+    //  ... nor does an unknown key; a peer key (the core's) does
+    uint32_t status = 0;
+    cr_assert_eq (s_handshake (&self, "eve", commands, &status),
+                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    cr_assert_eq (s_handshake (&self, "core", commands, &status),
+                  ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    char *log = testing_daemon_read_log (&self.daemon);
+    cr_assert_not_null (strstr (log, "a user key"), "%s", log);
+    free (log);
+
+    //  The same user keys are served by the api, which reaches rules.commands
+    //  with the core's key
+    zsock_t *root = s_client (&self, "root", 8000);
+    json_t *hello = testing_api_ok (root, "api.hello", NULL);
+    cr_assert_str_eq (json_string_value (json_object_get (hello, "role")), "admin");
+    json_decref (hello);
+    json_decref (testing_api_ok (root, "api.rule.create",
+                                 json_pack ("{s:s}", "yaml", s_rule_yaml)));
+    json_decref (testing_api_ok (root, "api.rule.delete",
+                                 json_pack ("{s:s}", "ref", "core.sec_rule")));
+    zsock_destroy (&root);
 }

@@ -3,7 +3,9 @@
     The test plays the executor's side of the protocol: a bus_inbox on
     `executor.commands` that records worker.register and execution.status,
     and a bus_link to the worker's endpoint that sends execution.dispatch
-    and execution.cancel.
+    and execution.cancel. Like the executor, it answers a process's claim
+    (`running` with `claim`) with execution.start, unless a test turns that
+    off to answer by hand.
 */
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -18,6 +20,17 @@ static bus_link_t *s_link;
 static zactor_t *s_worker;
 static json_t *s_seen; //  array of payloads, in arrival order
 static int s_counter;
+static bool s_auto_start; //  answer claims with execution.start
+
+//  Send the worker a command (execution.start, .refused, .cancel ...).
+static void
+s_command (const char *type, json_t *payload)
+{
+    proto_envelope_t *command = proto_envelope_new (type, "executor@test");
+    cr_assert_eq (proto_envelope_set_payload_json (command, payload, NULL), PROTO_OK);
+    json_decref (payload);
+    cr_assert_eq (bus_link_send (s_link, &command), 0);
+}
 
 static int
 s_record (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
@@ -25,6 +38,11 @@ s_record (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t 
     json_t *payload = proto_envelope_payload_json (command, NULL);
     json_object_set_new (payload, "type", json_string (proto_envelope_type (command)));
     json_array_append_new (s_seen, payload);
+    json_t *claim = json_object_get (payload, "claim");
+    if (s_auto_start && s_link && claim)
+        s_command ("execution.start",
+                   json_pack ("{s:O, s:O}", "execution",
+                              json_object_get (payload, "execution"), "claim", claim));
     return 0;
 }
 
@@ -94,6 +112,7 @@ s_setup (void)
     snprintf (ns, sizeof ns, "worker-%d-%d", getpid (), ++s_counter);
     s_topology = bus_topology_new (ns);
     s_seen = json_array ();
+    s_auto_start = true;
     bus_link_config_t config;
     bus_link_config_defaults (&config);
     config.heartbeat_ms = 100;
@@ -273,4 +292,180 @@ Test (worker_actor, a_cmd_parameter_runs_as_words_without_a_shell)
     const char *error = json_string_value (json_object_get (
         json_object_get (s_find ("words-2", "failed"), "result"), "error"));
     cr_assert_not_null (strstr (error, "unterminated"), "%s", error);
+}
+
+//  The claims (running reports with `claim`) for `execution`, in order.
+static size_t
+s_claims (const char *execution, json_t **last)
+{
+    size_t n = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach (s_seen, i, item)
+    {
+        const char *e = json_string_value (json_object_get (item, "execution"));
+        if (e && streq (e, execution) && json_object_get (item, "claim")) {
+            n++;
+            if (last)
+                *last = json_object_get (item, "claim");
+        }
+    }
+    return n;
+}
+
+static bool
+s_exists (const char *path)
+{
+    struct stat st;
+    return stat (path, &st) == 0;
+}
+
+Test (worker_actor, a_process_starts_only_when_the_executor_confirms_its_claim)
+{
+    s_auto_start = false;
+    char marker[128], cmd[256];
+    snprintf (marker, sizeof marker, "/tmp/attune-worker-claim-%d", getpid ());
+    unlink (marker);
+    snprintf (cmd, sizeof cmd, "touch %s", marker);
+    s_dispatch ("claim-1", "local-shell-cmd", cmd, NULL);
+    cr_assert_eq (s_wait_status ("claim-1", "running", 1, 5000), 1);
+    json_t *claim = NULL;
+    cr_assert_eq (s_claims ("claim-1", &claim), 1, "its running report is a claim");
+    json_int_t ts = json_integer_value (claim);
+    s_pump (150);
+    cr_assert_not (s_exists (marker), "nothing runs before the executor confirms");
+    //  A start for another claim than the one held is not acted on
+    s_command ("execution.start",
+               json_pack ("{s:s, s:I}", "execution", "claim-1", "claim", ts + 1));
+    s_pump (100);
+    cr_assert_not (s_exists (marker), "a start for another claim starts nothing");
+    s_claims ("claim-1", &claim);
+    s_command ("execution.start",
+               json_pack ("{s:s, s:O}", "execution", "claim-1", "claim", claim));
+    cr_assert_eq (s_wait_status ("claim-1", "completed", 1, 5000), 1);
+    cr_assert (s_exists (marker), "started once confirmed");
+    unlink (marker);
+    //  Builtins and idempotent actions do not claim: they start at once
+    s_dispatch ("claim-echo", "builtin", "echo", json_pack ("{s:s}", "message", "hi"));
+    cr_assert_eq (s_wait_status ("claim-echo", "completed", 1, 5000), 1);
+    json_t *payload =
+        json_pack ("{s:s, s:{s:s, s:s, s:s, s:s, s:b, s:i}, s:{}, s:[]}", "execution",
+                   "claim-idem", "action", "ref", "test.idem", "runner_type",
+                   "local-shell-cmd", "entry_point", "true", "pack_dir", "/tmp",
+                   "idempotent", 1, "timeout", 30, "parameters", "secret");
+    s_command ("execution.dispatch", payload);
+    cr_assert_eq (s_wait_status ("claim-idem", "completed", 1, 5000), 1);
+    cr_assert_eq (s_claims ("claim-echo", NULL) + s_claims ("claim-idem", NULL), 0);
+}
+
+Test (worker_actor, a_refused_claim_never_starts_and_frees_its_slot)
+{
+    s_auto_start = false;
+    char markers[3][128];
+    const char *ids[3] = {"ref-1", "ref-2", "ref-3"};
+    for (int i = 0; i < 3; i++) {
+        snprintf (markers[i], sizeof markers[i], "/tmp/attune-worker-refused-%d-%d",
+                  getpid (), i);
+        unlink (markers[i]);
+        char cmd[512];
+        snprintf (cmd, sizeof cmd, "touch %s", markers[i]);
+        s_dispatch (ids[i], "local-shell-cmd", cmd, NULL);
+    }
+    //  Two slots: two claims, the third waits for a slot
+    cr_assert_eq (s_wait_status ("ref-1", "running", 1, 5000), 1);
+    cr_assert_eq (s_wait_status ("ref-2", "running", 1, 5000), 1);
+    s_pump (100);
+    cr_assert_eq (s_claims ("ref-3", NULL), 0, "no slot for the third yet");
+    s_command ("execution.refused", json_pack ("{s:s, s:s}", "execution", "ref-1",
+                                               "reason", "given to another worker"));
+    cr_assert_eq (s_wait_status ("ref-3", "running", 1, 5000), 1,
+                  "the refused claim's slot went to the next");
+    json_t *claim;
+    for (int i = 1; i < 3; i++) {
+        s_claims (ids[i], &claim);
+        s_command ("execution.start",
+                   json_pack ("{s:s, s:O}", "execution", ids[i], "claim", claim));
+        cr_assert_eq (s_wait_status (ids[i], "completed", 1, 5000), 1);
+    }
+    s_pump (200);
+    cr_assert_not (s_exists (markers[0]), "the refused one never ran");
+    cr_assert_null (s_find ("ref-1", "completed"));
+    cr_assert_null (s_find ("ref-1", "cancelled"), "nothing ran: nothing to report");
+    cr_assert (s_exists (markers[1]) && s_exists (markers[2]));
+    for (int i = 0; i < 3; i++)
+        unlink (markers[i]);
+    //  A start for a refused (forgotten) claim starts nothing
+    s_command ("execution.start",
+               json_pack ("{s:s, s:O}", "execution", "ref-1", "claim", claim));
+    s_pump (200);
+    cr_assert_not (s_exists (markers[0]));
+}
+
+Test (worker_actor,
+      an_unanswered_claim_is_made_again_and_a_start_after_its_lease_is_not_taken)
+{
+    //  Heartbeat 100 ms, liveness 3: the executor gives up after 300 ms of
+    //  silence, so a claim's start counts for 150 ms
+    s_auto_start = false;
+    char marker[128], cmd[256];
+    snprintf (marker, sizeof marker, "/tmp/attune-worker-lease-%d", getpid ());
+    unlink (marker);
+    snprintf (cmd, sizeof cmd, "touch %s", marker);
+    s_dispatch ("lease-1", "local-shell-cmd", cmd, NULL);
+    cr_assert_eq (s_wait_status ("lease-1", "running", 1, 5000), 1);
+    json_t *first = NULL;
+    s_claims ("lease-1", &first);
+    json_int_t first_ts = json_integer_value (first);
+    //  Unanswered: claimed again, with a new time
+    cr_assert_geq (s_wait_status ("lease-1", "running", 2, 5000), 2);
+    json_t *again = NULL;
+    s_claims ("lease-1", &again);
+    cr_assert_gt (json_integer_value (again), first_ts);
+    //  The start for the first claim comes now, too late: not taken
+    s_command ("execution.start",
+               json_pack ("{s:s, s:I}", "execution", "lease-1", "claim", first_ts));
+    s_pump (150);
+    cr_assert_not (s_exists (marker), "a start older than the claim held is ignored");
+    //  An answer to the claim held, at once: it starts
+    s_auto_start = true;
+    cr_assert_eq (s_wait_status ("lease-1", "completed", 1, 5000), 1);
+    cr_assert (s_exists (marker));
+    unlink (marker);
+}
+
+Test (worker_actor, a_claim_holds_a_slot_and_the_end_says_when_it_started)
+{
+    //  Two slots, three confirmed 0.3 s processes: the third is claimed only
+    //  once a slot is free, and no more processes run than slots
+    const char *ids[3] = {"slot-1", "slot-2", "slot-3"};
+    for (int i = 0; i < 3; i++)
+        s_dispatch (ids[i], "local-shell-cmd", "sleep 0.3", NULL);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq (s_wait_status (ids[i], "completed", 1, 5000), 1);
+    int running = 0, max = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach (s_seen, i, item)
+    {
+        const char *status = json_string_value (json_object_get (item, "status"));
+        if (!status)
+            continue;
+        running += streq (status, "running");
+        running -= streq (status, "completed");
+        max = running > max ? running : max;
+    }
+    cr_assert_eq (max, 2, "never more claimed or running than slots (%d)", max);
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq (s_claims (ids[k], NULL), 1, "%s claimed once", ids[k]);
+    //  The end reports when the process really started (after its claim)
+    const json_t *claim = NULL, *done = s_find ("slot-3", "completed");
+    json_array_foreach (s_seen, i, item)
+    {
+        const char *e = json_string_value (json_object_get (item, "execution"));
+        if (e && streq (e, "slot-3") && json_object_get (item, "claim"))
+            claim = item;
+    }
+    cr_assert (claim && done);
+    cr_assert_geq (json_integer_value (json_object_get (done, "started")),
+                   json_integer_value (json_object_get (claim, "ts")));
 }

@@ -1041,8 +1041,10 @@ s_facts_endpoint (const char *api, const char *facts)
     return strdup (facts);
 }
 
-//  A SUB socket on the api's fact endpoint, subscribed to execution facts;
-//  NULL (with a warning) when there is none: following then only polls.
+//  A SUB socket on the api's fact endpoint, subscribed to the executor's
+//  facts (all of them: their sequence numbers show a gap only in the whole
+//  stream); NULL (with a warning) when there is none: following then only
+//  polls.
 static zsock_t *
 s_follow_subscribe (s_client_t *client)
 {
@@ -1062,6 +1064,8 @@ s_follow_subscribe (s_client_t *client)
         zsock_set_linger (sub, 0);
         zsock_set_maxmsgsize (sub, PROTO_MAX_FRAME + 4096);
         zsock_set_subscribe (sub, "execution.");
+        zsock_set_subscribe (sub, "inquiry.");
+        zsock_set_subscribe (sub, "worker.");
         if (s_client_secure (client, sub, endpoint) != 0 ||
             zsock_connect (sub, "%s", endpoint) != 0) {
             fprintf (stderr,
@@ -1076,15 +1080,59 @@ s_follow_subscribe (s_client_t *client)
     return sub;
 }
 
-//  The payload of one execution fact for our id, or NULL.
+#define S_RESYNC_MS 100 //  a gap reads the record at once, at most this often
+
+//  The executor's fact stream as this follower has seen it
+//  (proto/PROTOCOL.md, "Resynchronising after a gap").
+typedef struct {
+    uint64_t publisher; //  publisher id of the stream (0: no fact yet)
+    uint64_t last;      //  its last sequence number
+    uint64_t gaps;      //  gaps and restarts seen
+} s_stream_t;
+
+static uint64_t
+s_be64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+//  Track a fact's meta frame: 0 in order, 1 when facts were missed (a gap,
+//  or a publisher not seen before: the first fact, or the executor
+//  restarted), -1 for a duplicate or a malformed frame (drop the fact).
+static int
+s_follow_track (s_stream_t *stream, zframe_t *meta)
+{
+    if (zframe_size (meta) != 16)
+        return -1;
+    uint64_t seq = s_be64 (zframe_data (meta));
+    uint64_t publisher = s_be64 (zframe_data (meta) + 8);
+    if (publisher == stream->publisher && seq <= stream->last)
+        return -1;
+    bool missed = publisher != stream->publisher || seq != stream->last + 1;
+    stream->gaps += missed;
+    stream->publisher = publisher;
+    stream->last = seq;
+    return missed ? 1 : 0;
+}
+
+//  The payload of one execution fact for our id, or NULL. Sets *missed when
+//  facts were lost before this one.
 static json_t *
-s_follow_fact (zsock_t *sub, const char *id)
+s_follow_fact (zsock_t *sub, const char *id, s_stream_t *stream, bool *missed)
 {
     zmsg_t *msg = zmsg_recv (sub);
     if (!msg)
         return NULL;
     json_t *payload = NULL;
-    if (zmsg_size (msg) == 3) {
+    zframe_t *topic = zmsg_first (msg);
+    int tracked = zmsg_size (msg) == 3 ? s_follow_track (stream, zmsg_next (msg)) : -1;
+    if (tracked == 1)
+        *missed = true;
+    if (tracked >= 0 && zframe_size (topic) > 10 &&
+        memcmp (zframe_data (topic), "execution.", 10) == 0) {
         zframe_t *frame = zmsg_last (msg);
         proto_envelope_t *fact =
             proto_envelope_decode (zframe_data (frame), zframe_size (frame), NULL, NULL);
@@ -1131,6 +1179,8 @@ s_follow (s_client_t *client, const char *id, bool tail, int64_t wait_ms)
     json_t *terminal_fact = NULL;
     int64_t terminal_seen = 0;
     int64_t next_poll = zclock_mono () + S_POLL_MS;
+    s_stream_t stream = {0};
+    int64_t polled = zclock_mono (); //  when the record was last read
     while (execution) {
         self.requested = s_int (execution, "requested");
         const char *status = s_str (execution, "status");
@@ -1160,7 +1210,10 @@ s_follow (s_client_t *client, const char *id, bool tail, int64_t wait_ms)
         long timeout = wake > now ? (long)(wake - now) : 0;
         if (sub ? zmq_poll (&item, 1, timeout) > 0
                 : (zclock_sleep ((int)timeout), false)) {
-            json_t *fact = s_follow_fact (sub, id);
+            bool missed = false;
+            json_t *fact = s_follow_fact (sub, id, &stream, &missed);
+            if (missed && next_poll > polled + S_RESYNC_MS)
+                next_poll = polled + S_RESYNC_MS; //  resynchronise: read the record now
             if (fact) {
                 s_follow_status (&self, s_str (fact, "status"));
                 if (s_status_rank (s_str (fact, "status")) == 4 && !terminal_fact) {
@@ -1177,6 +1230,7 @@ s_follow (s_client_t *client, const char *id, bool tail, int64_t wait_ms)
                 s_request (client, "api.execution.get", json_pack ("{s:s}", "id", id));
             json_decref (execution);
             execution = fresh; //  NULL on error: the loop ends
+            polled = zclock_mono ();
             next_poll = zclock_mono () + (terminal_fact ? S_PROGRESS_MS : S_POLL_MS);
         }
     }

@@ -8,10 +8,11 @@
 
     Roles (proto/PROTOCOL.md, "Security (CURVE)"): when api.requests is a
     CURVE endpoint, every request frame carries the client's public key
-    (User-Id, set by zauth). The api looks it up in its own zcertstore of the
-    allow dir, not in the connection's metadata, so that removing a cert or
-    changing its role takes effect on the next request (at most S_CALLER_MS
-    later), not the next connection. The operation needs a role: reads need
+    (User-Id, set by bus_security's ZAP handler, which admits user keys on
+    the api's two sockets only: ZAP domain attune.api). The api looks it up
+    in its own zcertstore of the allow dir, not in the connection's
+    metadata, so that removing a cert or changing its role takes effect on
+    the next request (at most S_CALLER_MS later), not the next connection. The operation needs a role: reads need
     viewer, runs / cancels / events / responses operator, rule changes admin,
     and anything not classified admin (an operation added later is refused
     until someone decides who may use it).
@@ -397,8 +398,12 @@ s_caller (s_api_t *self, const char *key)
 static s_role_t
 s_required_role (const char *type)
 {
-    static const char *reads[] = {"api.ping", "api.hello", "api.status",
-                                  "api.action.queue_stats", NULL};
+    static const char *reads[] = {"api.ping",
+                                  "api.hello",
+                                  "api.status",
+                                  "api.action.queue_stats",
+                                  "api.execution.changes",
+                                  NULL};
     static const char *runs[] = {"api.execution.run",    "api.execution.rerun",
                                  "api.execution.cancel", "api.event.publish",
                                  "api.inquiry.respond",  NULL};
@@ -758,7 +763,8 @@ s_destroy (s_api_t *self)
 static int
 s_bind (zsock_t *sock, const char *endpoint, char *out, size_t size)
 {
-    if (endpoint && bus_security_apply (sock, endpoint, true, NULL) != 0) {
+    //  ZAP domain attune.api: user keys may connect here (and nowhere else)
+    if (endpoint && bus_security_apply_api (sock, endpoint) != 0) {
         zsys_error ("api: not binding %s without CURVE", endpoint);
         return -1;
     }

@@ -7,6 +7,7 @@
     cleared when the first command of the batch is seen again (a retry).
 */
 #include "actors/executor/executor.h"
+#include "actors/executor/executor_changes.h"
 #include "actors/executor/executor_inquiry.h"
 #include "actors/executor/executor_policy.h"
 #include "actors/actor_query.h"
@@ -49,7 +50,9 @@ typedef enum {
     EFFECT_FORGET,   //  ended without a worker: no longer active
     EFFECT_ACQUIRED, //  a slot taken in the handler: undone if the batch does not commit
     EFFECT_DISPATCH, //  payload: the scheduled record
-    EFFECT_DRAINING  //  worker: takes nothing new from now on
+    EFFECT_DRAINING, //  worker: takes nothing new from now on
+    EFFECT_START,    //  worker, id, key (the claim): start it, it is recorded running
+    EFFECT_REFUSED   //  worker, id, type (the reason): do not start it
 } s_effect_kind_t;
 
 typedef struct {
@@ -99,6 +102,7 @@ typedef struct _s_executor_t {
     uint64_t policy_version; //  registry version the policies were taken at
     int64_t policy_tick_at;  //  monotonic ms of the next policy tick
     bus_pub_t *pub;
+    executor_changes_t *changes; //  what recent facts were about (resync)
     registry_client_t *registry;
     executor_workers_t *workers;
     zhashx_t *links;     //  worker name -> s_wlink_t
@@ -218,7 +222,8 @@ s_publish (s_executor_t *self, const char *type, json_t *payload)
     proto_envelope_t *fact = proto_envelope_new (type, self->source);
     proto_error_t error;
     if (fact && proto_envelope_set_payload_json (fact, payload, &error) == PROTO_OK)
-        bus_pub_send (self->pub, fact);
+        executor_changes_note_json (self->changes, bus_pub_send (self->pub, fact), type,
+                                    payload);
     else
         zsys_error ("executor: cannot publish %s: %s", type,
                     fact ? error.message : "no memory");
@@ -293,11 +298,12 @@ s_dispatch (s_executor_t *self, const json_t *record)
             json_array_append_new (secret, json_string (name));
     }
     json_t *payload = json_pack (
-        "{s:O, s:{s:s, s:s, s:s, s:s, s:o}, s:O, s:o}", "execution",
+        "{s:O, s:{s:s, s:s, s:s, s:s, s:b, s:o}, s:O, s:o}", "execution",
         json_object_get (record, "id"), "action", "ref", ref ? ref : "", "runner_type",
         json_string_value (json_object_get (record, "runner")) ?: "", "entry_point",
         json_string_value (json_object_get (action, "entry_point")) ?: "", "pack_dir",
-        json_string_value (json_object_get (action, "pack_dir")) ?: "", "timeout",
+        json_string_value (json_object_get (action, "pack_dir")) ?: "", "idempotent",
+        json_is_true (json_object_get (action, "idempotent")), "timeout",
         executor_policy_timeout (self->policy, ref ? ref : "") > 0
             ? json_real (executor_policy_timeout (self->policy, ref ? ref : ""))
         : json_object_get (action, "timeout")
@@ -1124,7 +1130,7 @@ s_dispatch_envelope (s_executor_t *self, const json_t *action)
     executor_record_pack_str (&pk, "execution");
     s_pack_field (&pk, record, EXECUTOR_RECORD_ID);
     executor_record_pack_str (&pk, "action");
-    msgpack_pack_map (&pk, 5);
+    msgpack_pack_map (&pk, 6);
     const msgpack_object *ref = executor_record_get (record, EXECUTOR_RECORD_ACTION);
     const msgpack_object *runner = executor_record_get (record, EXECUTOR_RECORD_RUNNER);
     executor_record_pack_str (&pk, "ref");
@@ -1141,6 +1147,11 @@ s_dispatch_envelope (s_executor_t *self, const json_t *action)
     s_pack_json_str (&pk, json_object_get (action, "entry_point"));
     executor_record_pack_str (&pk, "pack_dir");
     s_pack_json_str (&pk, json_object_get (action, "pack_dir"));
+    executor_record_pack_str (&pk, "idempotent");
+    if (json_is_true (json_object_get (action, "idempotent")))
+        msgpack_pack_true (&pk);
+    else
+        msgpack_pack_false (&pk);
     executor_record_pack_str (&pk, "timeout");
     const json_t *timeout = json_object_get (action, "timeout");
     double policy_timeout = executor_policy_timeout (
@@ -1446,9 +1457,19 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
                                    "execution.status needs execution and a known status");
     const void *data;
     size_t size;
+    const msgpack_object *claim = proto_map_get (payload, "claim");
+    bool claiming = status == EXECUTION_RUNNING && worker_fits && claim &&
+                    (claim->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                     claim->type == MSGPACK_OBJECT_NEGATIVE_INTEGER);
     if (store_get (txn, self->executions, id, strlen (id), &data, &size) != STORE_OK ||
         executor_record_read (&self->record, data, size) != 0) {
         self->ignored++;
+        if (claiming) {
+            s_effect_t *refused = s_effect (self, EFFECT_REFUSED);
+            s_copy (refused->worker, sizeof refused->worker, worker);
+            s_copy (refused->id, sizeof refused->id, id);
+            snprintf (refused->type, sizeof refused->type, "unknown execution");
+        }
         return 0;
     }
     executor_record_t *record = &self->record;
@@ -1464,6 +1485,30 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
     //  A pending execution waits for a person, not for its worker
     bool other_worker =
         have_worker && has_assigned && (!worker_fits || !streq (worker, assigned));
+    //  A claim: `running` from a worker that starts the process only when
+    //  told (PROTOCOL.md, "Confirmed start"). Recorded running here, it is
+    //  never given to another worker; refused, it never starts there.
+    if (claiming) {
+        bool ours = has_assigned && !other_worker;
+        if (ours && (current == EXECUTION_SCHEDULED || current == EXECUTION_RUNNING)) {
+            s_effect_t *start = s_effect (self, EFFECT_START);
+            s_copy (start->worker, sizeof start->worker, worker);
+            s_copy (start->id, sizeof start->id, id);
+            start->key = (uint64_t)claim->via.i64;
+            if (current == EXECUTION_RUNNING)
+                return 0; //  claimed again: the first start was late or lost
+        } else {
+            s_effect_t *refused = s_effect (self, EFFECT_REFUSED);
+            s_copy (refused->worker, sizeof refused->worker, worker);
+            s_copy (refused->id, sizeof refused->id, id);
+            snprintf (refused->type, sizeof refused->type, "%s",
+                      current < 0 ? "unknown status"
+                      : !ours     ? "given to another worker"
+                                  : execution_status_name ((execution_status_t)current));
+            self->ignored++;
+            return 0; //  not started: nothing late to keep
+        }
+    }
     if (current < 0 || current == EXECUTION_PENDING ||
         !execution_status_allowed ((execution_status_t)current, status) || other_worker) {
         self->ignored++;
@@ -1497,8 +1542,14 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
     if (execution_status_terminal ((execution_status_t)status)) {
         const msgpack_object *started =
             executor_record_get (record, EXECUTOR_RECORD_STARTED);
-        if (!started || (started->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
-                         started->type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
+        //  A claimed process says when it really started (after its claim)
+        const msgpack_object *reported = proto_map_get (payload, "started");
+        if (reported && reported->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+            reported->via.u64 <= (uint64_t)now)
+            executor_record_set_int (record, EXECUTOR_RECORD_STARTED,
+                                     (int64_t)reported->via.u64);
+        else if (!started || (started->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                              started->type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
             executor_record_set_int (record, EXECUTOR_RECORD_STARTED, now);
         executor_record_set_int (record, EXECUTOR_RECORD_ENDED, now);
         const msgpack_object *result = proto_map_get (payload, "result");
@@ -1598,7 +1649,9 @@ s_apply_effects (s_executor_t *self)
         switch (effect->kind) {
             case EFFECT_FACT: {
                 if (effect->envelope)
-                    bus_pub_send (self->pub, effect->envelope);
+                    executor_changes_note_envelope (
+                        self->changes, bus_pub_send (self->pub, effect->envelope),
+                        effect->envelope);
                 else
                     s_publish (self, effect->type, effect->payload);
                 int status =
@@ -1662,6 +1715,29 @@ s_apply_effects (s_executor_t *self)
                     s_publish (self, "worker.draining", fact);
                     json_decref (fact);
                 }
+                break;
+            }
+            case EFFECT_START:
+            case EFFECT_REFUSED: {
+                s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, effect->worker);
+                bool start = effect->kind == EFFECT_START;
+                json_t *payload = start
+                                      ? json_pack ("{s:s, s:I}", "execution", effect->id,
+                                                   "claim", (json_int_t)effect->key)
+                                      : json_pack ("{s:s, s:s}", "execution", effect->id,
+                                                   "reason", effect->type);
+                proto_envelope_t *command = proto_envelope_new (
+                    start ? "execution.start" : "execution.refused", self->source);
+                //  No link: it registers again, is reconciled and claims again
+                if (wl && command && payload &&
+                    proto_envelope_set_payload_json (command, payload, NULL) ==
+                        PROTO_OK &&
+                    bus_link_send (wl->link, &command) != 0)
+                    zsys_warning ("executor: %s to %s is waiting (link full)",
+                                  start ? "execution.start" : "execution.refused",
+                                  effect->worker);
+                proto_envelope_destroy (&command);
+                json_decref (payload);
                 break;
             }
             case EFFECT_DISPATCH:
@@ -2511,10 +2587,80 @@ s_api_workers (s_executor_t *self)
     return json_pack ("{s:o}", "items", items);
 }
 
+//  api.execution.changes (executor_changes.h): the records it reads here
+static json_t *
+s_changes_record (void *arg, executor_change_kind_t kind, const char *key)
+{
+    s_executor_t *self = (s_executor_t *)arg;
+    if (kind == EXECUTOR_CHANGE_WORKER) {
+        json_t *all = s_api_workers (self), *item, *found = NULL;
+        size_t i;
+        json_array_foreach (json_object_get (all, "items"), i, item)
+        {
+            const char *name = json_string_value (json_object_get (item, "worker"));
+            if (!found && name && streq (name, key))
+                found = json_incref (item);
+        }
+        json_decref (all);
+        return found;
+    }
+    if (kind == EXECUTOR_CHANGE_INQUIRY) {
+        store_txn_t *txn = store_read_begin (self->store);
+        json_t *inquiry = txn ? executor_inquiry_get (self->inquiry, txn, key) : NULL;
+        store_read_end (&txn);
+        if (inquiry)
+            json_object_del (inquiry, "request");
+        return inquiry;
+    }
+    json_t *record = s_api_get (self, key);
+    return record ? s_record_public (self, record, true) : NULL;
+}
+
+//  Every non-terminal execution: the active ones, and those pending (an
+//  inquiry open: not in actives) from the deadline index.
+static json_t *
+s_changes_active_ids (void *arg)
+{
+    s_executor_t *self = (s_executor_t *)arg;
+    json_t *ids = json_array ();
+    for (void *item = zhashx_first (self->actives); item;
+         item = zhashx_next (self->actives))
+        json_array_append_new (ids,
+                               json_string ((const char *)zhashx_cursor (self->actives)));
+    store_txn_t *txn = store_read_begin (self->store);
+    size_t pending = txn ? (size_t)executor_inquiry_pending (self->inquiry, txn) : 0;
+    char (*pending_ids)[40] = pending ? calloc (pending, 40) : NULL;
+    if (pending_ids) {
+        size_t count =
+            executor_inquiry_due (self->inquiry, txn, INT64_MAX, pending_ids, pending);
+        for (size_t i = 0; i < count; i++)
+            json_array_append_new (ids, json_string (pending_ids[i]));
+    }
+    free (pending_ids);
+    store_read_end (&txn);
+    return ids;
+}
+
+static json_t *
+s_changes_workers (void *arg)
+{
+    json_t *all = s_api_workers ((s_executor_t *)arg);
+    json_t *items = json_incref (json_object_get (all, "items"));
+    json_decref (all);
+    return items;
+}
+
 static void
 s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
 {
     s_executor_t *self = (s_executor_t *)arg;
+    if (streq (type, "api.execution.changes")) {
+        executor_changes_source_t source = {s_changes_record, s_changes_active_ids,
+                                            s_changes_workers, self};
+        executor_changes_query (self->changes, bus_pub_id (self->pub) & INT64_MAX,
+                                bus_pub_seq (self->pub), payload, &source, answer);
+        return;
+    }
     if (streq (type, "api.execution.list")) {
         s_api_list (self, payload, answer);
         return;
@@ -2774,6 +2920,7 @@ s_destroy (s_executor_t *self)
     executor_inquiry_destroy (&self->inquiry);
     bus_inbox_destroy (&self->inbox);
     bus_pub_destroy (&self->pub);
+    executor_changes_destroy (&self->changes);
     store_close (&self->store);
     if (self->record_ready) {
         executor_record_release (&self->record);
@@ -2846,7 +2993,8 @@ s_start (s_executor_t *self, const actor_config_t *config)
     //  subscriber a moment behind should not lose them (it resyncs if it does)
     self->pub =
         bus_pub_new (bus_topology_bind (config->topology, "executor.facts"), 100000);
-    if (!self->registry || !self->pub)
+    self->changes = executor_changes_new (EXECUTOR_CHANGES_CAPACITY);
+    if (!self->registry || !self->pub || !self->changes)
         return -1;
     //  Definitions first: an enforcement needs its action's schema
     if (registry_client_wait_synced (self->registry, 30000) != 0)

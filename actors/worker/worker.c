@@ -34,7 +34,12 @@ typedef struct {
     bool running;
     bool cancelled;
     bool reported_running;
-    char *tmpdir; //  working directory made for the process
+    bool confirm;  //  a process with effects: start only on execution.start
+    bool claiming; //  `running` reported as a claim, waiting for the start
+
+    int64_t started_usec; //  wall clock µs its process started (reported at the end)
+    int64_t claim_ts;     //  monotonic µs the claim was sent (echoed by the start)
+    char *tmpdir;         //  working directory made for the process
 } s_job_t;
 
 typedef struct {
@@ -55,6 +60,7 @@ typedef struct {
     zlist_t *finished_order; //  the same ids, oldest first
     int busy;
     uint64_t ran, completed, failed, timeouts, cancelled, duplicates, returned;
+    uint64_t claims, refused, stale_starts;
     bool terminated;
     bool draining;         //  stopping: takes nothing new
     int64_t drain_until;   //  monotonic ms: the grace for what runs ends
@@ -212,7 +218,10 @@ s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
     msgpack_sbuffer_clear (&self->report);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->report, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, result ? 6 : 5);
+    bool claim = job->claiming && streq (status, "running");
+    //  When the process started (a claimed one starts after its claim)
+    bool started = job->confirm && job->started_usec && !streq (status, "running");
+    msgpack_pack_map (&pk, 5 + (result != NULL) + claim + started);
     proto_pack_str (&pk, "execution");
     proto_pack_str (&pk, job->id);
     proto_pack_str (&pk, "worker");
@@ -223,6 +232,14 @@ s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
     msgpack_pack_int (&pk, exit_code);
     proto_pack_str (&pk, "ts");
     msgpack_pack_int64 (&pk, proto_now_usec ());
+    if (claim) {
+        proto_pack_str (&pk, "claim");
+        msgpack_pack_int64 (&pk, job->claim_ts);
+    }
+    if (started) {
+        proto_pack_str (&pk, "started");
+        msgpack_pack_int64 (&pk, job->started_usec);
+    }
     proto_code_t code = PROTO_OK;
     if (result) {
         proto_pack_str (&pk, "result");
@@ -245,6 +262,11 @@ s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
                                  exit_code, "ts", (json_int_t)proto_now_usec ());
     if (result)
         json_object_set_new (payload, "result", result);
+    if (claim)
+        json_object_set_new (payload, "claim", json_integer ((json_int_t)job->claim_ts));
+    if (started)
+        json_object_set_new (payload, "started",
+                             json_integer ((json_int_t)job->started_usec));
     s_send (self, "execution.status", payload);
 }
 
@@ -545,7 +567,36 @@ s_process_done (s_worker_t *self, s_job_t *job)
     s_finish (self, job, status, result, code);
 }
 
-//  Start the job: builtins finish here; processes start.
+//  How long after its claim a start may still be acted on: short of the
+//  executor's heartbeat x liveness by one and a half heartbeats (its
+//  silence clock may have started up to a heartbeat before our claim), so a
+//  start that waited out a partition is claimed again rather than taken for
+//  a fresh one after the executor may have given up on us.
+static int64_t
+s_claim_lease_ms (s_worker_t *self)
+{
+    int64_t lease = self->silence_ms - self->heartbeat_ms - self->heartbeat_ms / 2;
+    return lease > self->heartbeat_ms / 2 ? lease : self->heartbeat_ms / 2;
+}
+
+static bool
+s_claim_fresh (s_worker_t *self, s_job_t *job)
+{
+    return (zclock_usecs () - job->claim_ts) / 1000 < s_claim_lease_ms (self);
+}
+
+//  Report `running` as a claim (with the time, which the start echoes).
+static void
+s_claim (s_worker_t *self, s_job_t *job)
+{
+    job->claiming = true;
+    job->claim_ts = zclock_usecs ();
+    self->claims++;
+    s_report (self, job, "running", NULL, 0);
+}
+
+//  Start the job in a free slot: builtins finish here; processes start, or
+//  are claimed first.
 static void
 s_start_job (s_worker_t *self, s_job_t *job)
 {
@@ -599,10 +650,58 @@ s_start_job (s_worker_t *self, s_job_t *job)
                       json_pack ("{s:s}", "error", "unknown built-in action"), -1);
         return;
     }
+    if (job->confirm) {
+        //  A process that acts on the world starts only once the executor
+        //  has recorded it running here (execution.start): until then it
+        //  may still give it to another worker (PROTOCOL.md, "Confirmed
+        //  start"). The slot is taken meanwhile.
+        self->ran--; //  counted when it really starts
+        s_claim (self, job);
+        return;
+    }
+    job->started_usec = proto_now_usec ();
     if (s_start_process (self, job) == 0) {
         s_report (self, job, "running", NULL, 0);
         job->reported_running = true;
     }
+}
+
+//  The executor's answer to a claim: start the process, unless the answer
+//  is for another claim than the one we hold (it came after we claimed
+//  again) or came too late (see s_claim_lease_ms).
+static void
+s_start_confirmed (s_worker_t *self, s_job_t *job, int64_t claim_ts)
+{
+    if (!job->claiming || claim_ts != job->claim_ts)
+        return; //  an answer to an earlier claim, or a duplicate
+    if (self->suspect || !s_claim_fresh (self, job)) {
+        self->stale_starts++;
+        zsys_info ("%s: the start of %s came %d ms after its claim: claiming again",
+                   self->name, job->id, (int)((zclock_usecs () - job->claim_ts) / 1000));
+        s_claim (self, job);
+        return;
+    }
+    job->claiming = false;
+    self->ran++;
+    job->started_usec = proto_now_usec ();
+    if (s_start_process (self, job) == 0)
+        job->reported_running = true; //  its claim said running
+}
+
+//  The executor refused a claim (the execution was settled or given to
+//  another worker meanwhile): free the slot and forget the job, nothing ran.
+static void
+s_refused (s_worker_t *self, s_job_t *job, const char *reason)
+{
+    if (!job->claiming)
+        return;
+    self->refused++;
+    zsys_info ("%s: %s not started: %s", self->name, job->id,
+               reason && *reason ? reason : "refused by the executor");
+    job->running = false;
+    job->claiming = false;
+    self->busy--;
+    zhashx_delete (self->jobs, job->id);
 }
 
 static void
@@ -683,6 +782,12 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                 zhashx_delete (self->jobs, id); //  not started: nothing to report
         }
         self->suspect = false;
+        //  Claims the executor may not have answered (it restarted, or the
+        //  answer came too late): claim again, it answers each
+        for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
+             job = (s_job_t *)zhashx_next (self->jobs))
+            if (job->claiming)
+                s_claim (self, job);
         return 0;
     }
     if (streq (type, "worker.resync")) {
@@ -718,10 +823,31 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                 const msgpack_object *secret = proto_map_get (payload, "secret");
                 job->secret =
                     secret ? proto_json_from_msgpack (secret, "secret", NULL) : NULL;
+                //  A process can act on the world: it starts only when the
+                //  executor confirms, unless its action says running it twice
+                //  is harmless. Builtins act on nothing outside attune.
+                const msgpack_object *idempotent = proto_map_get (action, "idempotent");
+                job->confirm =
+                    !streq (runner, "builtin") &&
+                    !(idempotent && idempotent->type == MSGPACK_OBJECT_BOOLEAN &&
+                      idempotent->via.boolean);
             }
             zhashx_insert (self->jobs, id, job);
             zlist_append (self->queue, strdup (id));
         }
+    } else if (streq (type, "execution.start")) {
+        s_job_t *job = (s_job_t *)zhashx_lookup (self->jobs, id);
+        const msgpack_object *claim = proto_map_get (payload, "claim");
+        if (job && claim &&
+            (claim->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+             claim->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
+            s_start_confirmed (self, job, claim->via.i64);
+    } else if (streq (type, "execution.refused")) {
+        s_job_t *job = (s_job_t *)zhashx_lookup (self->jobs, id);
+        char reason[256] = "";
+        s_str_field (proto_map_get (payload, "reason"), reason, sizeof reason);
+        if (job)
+            s_refused (self, job, reason);
     } else if (streq (type, "execution.cancel")) {
         s_job_t *job = (s_job_t *)zhashx_lookup (self->jobs, id);
         if (job) {
@@ -756,14 +882,18 @@ s_jobs_timeout (s_worker_t *self)
 {
     int timeout = -1;
     if (self->busy == 0)
-        return timeout; //  no process, no sleep: those are running jobs
+        return timeout; //  no process, no sleep, no claim: those take a slot
     int64_t now = zclock_mono ();
     for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
          job = (s_job_t *)zhashx_next (self->jobs)) {
         int t = -1;
         if (job->process)
             t = worker_process_timeout (job->process);
-        else if (job->running && job->due)
+        else if (job->claiming) {
+            int64_t left =
+                s_claim_lease_ms (self) - (zclock_usecs () - job->claim_ts) / 1000;
+            t = left > 0 ? (int)left : 0;
+        } else if (job->running && job->due)
             t = job->due > now ? (int)(job->due - now) : 0;
         if (t >= 0 && (timeout < 0 || t < timeout))
             timeout = t;
@@ -775,11 +905,17 @@ static void
 s_jobs_tick (s_worker_t *self)
 {
     if (self->busy == 0)
-        return; //  no process, no sleep: those are running jobs
+        return; //  no process, no sleep, no claim: those take a slot
     int64_t now = zclock_mono ();
     zlist_t *done = zlist_new ();
+    int64_t lease_us = s_claim_lease_ms (self) * 1000, now_us = zclock_usecs ();
+    bool heard = !self->suspect && bus_link_peer_alive (self->link);
     for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
          job = (s_job_t *)zhashx_next (self->jobs)) {
+        //  A claim unanswered for its lease (the executor restarted after
+        //  recording it, or the start was lost): claim again
+        if (job->claiming && heard && now_us - job->claim_ts >= lease_us)
+            s_claim (self, job);
         if ((job->process && worker_process_poll (job->process)) ||
             (!job->process && job->running && job->due && job->due <= now))
             zlist_append (done, job);
@@ -821,6 +957,10 @@ s_handle_pipe (s_worker_t *self)
             "timeouts", (json_int_t)self->timeouts, "cancelled",
             (json_int_t)self->cancelled, "duplicates", (json_int_t)self->duplicates);
         json_object_set_new (status, "draining", json_boolean (self->draining));
+        json_object_set_new (status, "claims", json_integer ((json_int_t)self->claims));
+        json_object_set_new (status, "refused", json_integer ((json_int_t)self->refused));
+        json_object_set_new (status, "stale_starts",
+                             json_integer ((json_int_t)self->stale_starts));
         json_object_set_new (status, "returned",
                              json_integer ((json_int_t)self->returned));
         actor_reply_json (self->pipe, &status);
