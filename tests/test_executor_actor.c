@@ -460,3 +460,29 @@ Test (executor_actor, a_claim_is_confirmed_for_its_worker_and_refused_once_settl
     bus_inbox_destroy (&inbox);
     json_decref (s_hand_seen);
 }
+
+Test (executor_actor, a_heartbeat_fact_shows_losses_without_waiting_for_work)
+{
+    //  Heartbeat 100 ms: an idle executor still publishes, numbered in its
+    //  one stream, so a subscriber sees a gap (or a restart) within one
+    //  interval even when no execution follows
+    uint64_t publisher = 0, last = 0;
+    int beats = 0;
+    int64_t deadline = zclock_mono () + 3000;
+    while (beats < 3 && zclock_mono () < deadline) {
+        bus_fact_info_t info;
+        proto_envelope_t *fact = bus_sub_recv (s_facts, &info, 50);
+        if (!fact)
+            continue;
+        if (streq (proto_envelope_type (fact), "executor.heartbeat")) {
+            if (beats++ > 0) {
+                cr_assert_eq (info.publisher, publisher);
+                cr_assert_gt (info.seq, last, "numbered in the executor's stream");
+            }
+            publisher = info.publisher;
+            last = info.seq;
+        }
+        proto_envelope_destroy (&fact);
+    }
+    cr_assert_eq (beats, 3, "an idle executor beats every interval");
+}

@@ -1066,6 +1066,7 @@ s_follow_subscribe (s_client_t *client)
         zsock_set_subscribe (sub, "execution.");
         zsock_set_subscribe (sub, "inquiry.");
         zsock_set_subscribe (sub, "worker.");
+        zsock_set_subscribe (sub, "executor."); //  its heartbeat: losses at a burst's end
         if (s_client_secure (client, sub, endpoint) != 0 ||
             zsock_connect (sub, "%s", endpoint) != 0) {
             fprintf (stderr,

@@ -3029,7 +3029,18 @@ executor_actor (zsock_t *pipe, void *args)
     zmq_pollitem_t *items = NULL;
     s_wlink_t **owners = NULL;
     size_t capacity = 0;
+    int64_t heartbeat_at = zclock_mono ();
     while (!self->terminated) {
+        //  A heartbeat fact every interval (zguide Clone's HUGZ): its sequence
+        //  number shows a subscriber the facts it lost at the end of a burst,
+        //  and a restart (a new publisher id), without waiting for the next
+        //  execution
+        if (zclock_mono () >= heartbeat_at) {
+            json_t *beat = json_object ();
+            s_publish (self, "executor.heartbeat", beat);
+            json_decref (beat);
+            heartbeat_at = zclock_mono () + self->link_config.heartbeat_ms;
+        }
         s_policy_sync (self);
         size_t needed = 5 + zhashx_size (self->links);
         if (needed > capacity) {
@@ -3079,6 +3090,9 @@ executor_actor (zsock_t *pipe, void *args)
             if (timeout < 0 || t < timeout)
                 timeout = t;
         }
+        int64_t until_beat = heartbeat_at - zclock_mono ();
+        if (timeout < 0 || until_beat < timeout)
+            timeout = until_beat < 0 ? 0 : (int)until_beat;
         if (zmq_poll (items, (int)n, timeout < 0 ? 1000 : timeout) == -1 &&
             zmq_errno () == ETERM)
             break;
