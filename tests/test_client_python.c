@@ -138,3 +138,19 @@ Test (client_python, failures_are_bounded_and_reported)
     free (out);
     free (err);
 }
+
+Test (client_python, lost_facts_are_caught_up_from_the_executor)
+{
+    //  The client drops every execution fact it receives: only the
+    //  heartbeat's sequence number shows the loss, and api.execution.changes
+    //  (PROTOCOL.md, "Resynchronising after a gap") gives the outcome
+    s_check_python ();
+    char *out = NULL, *err = NULL;
+    int rc = s_run_client (&out, &err, "--api", s_daemon.api, "--lose-facts", "test.hook",
+                           "{\"n\": 9}", NULL);
+    cr_assert_eq (rc, 0, "client.py exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
+    cr_assert_not_null (strstr (err, "lost: catching up"), "no gap seen:\n%s", err);
+    cr_assert_not_null (strstr (out, "(test.count) completed"), "%s", out);
+    free (out);
+    free (err);
+}
