@@ -691,6 +691,8 @@ struct _bus_inbox_t {
     size_t ntouched;
     bus_inbox_fn *fn; //  the batch's handler, for s_write
     void *fn_arg;
+    bus_batch_fn *batch_end; //  called last in each batch's transaction
+    void *batch_end_arg;
     int64_t batch_ts; //  wall clock usec, stamped on processed ids
 
     store_t *store;
@@ -1079,6 +1081,8 @@ s_write (store_txn_t *txn, void *arg)
         } else
             s_memory_remember (self, id);
     }
+    if (txn && self->batch_end && (self->batch_end) (self->batch_end_arg, txn) != 0)
+        return -1;
     if (txn)
         for (size_t i = 0; i < self->ntouched; i++) {
             s_peer_t *peer = self->touched[i];
@@ -1498,6 +1502,14 @@ bus_inbox_endpoint (bus_inbox_t *self)
 {
     assert (self);
     return self->endpoint;
+}
+
+void
+bus_inbox_set_batch_end (bus_inbox_t *self, bus_batch_fn *fn, void *arg)
+{
+    assert (self);
+    self->batch_end = fn;
+    self->batch_end_arg = arg;
 }
 
 void

@@ -184,6 +184,13 @@ int bus_inbox_timeout (bus_inbox_t *self);
 //  Endpoint actually bound (port resolved). Owned by self.
 const char *bus_inbox_endpoint (bus_inbox_t *self);
 void bus_inbox_set_peer_handler (bus_inbox_t *self, bus_peer_fn *fn, void *arg);
+
+//  With a store: `fn` runs last in every batch's transaction, after the
+//  handler has seen each command (a retried batch runs it again), so an
+//  owner can fold work of its own into the batch's one commit. Nonzero
+//  fails the batch (nothing acked: the senders resend).
+typedef int (bus_batch_fn) (void *arg, store_txn_t *txn);
+void bus_inbox_set_batch_end (bus_inbox_t *self, bus_batch_fn *fn, void *arg);
 bool bus_inbox_peer_alive (bus_inbox_t *self, const char *peer);
 uint64_t bus_inbox_delivered (bus_inbox_t *self);
 uint64_t bus_inbox_duplicates (bus_inbox_t *self);   //  by seq or by id

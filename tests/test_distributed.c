@@ -310,7 +310,7 @@ Test (distributed, a_killed_worker_is_settled_within_5_s)
     //  Least loaded first, round-robin among equals: each worker gets one
     //  plain and one idempotent execution
     char *ids[4] = {s_run (sock, "test.work", 30), s_run (sock, "test.work", 30),
-                    s_run (sock, "test.again", 3), s_run (sock, "test.again", 3)};
+                    s_run (sock, "test.again", 6), s_run (sock, "test.again", 6)};
     char where[4][8];
     for (int i = 0; i < 4; i++) {
         json_t *record = testing_api_wait_status (sock, ids[i], "running", 10000);

@@ -51,6 +51,7 @@ typedef enum {
     EFFECT_ACQUIRED, //  a slot taken in the handler: undone if the batch does not commit
     EFFECT_DISPATCH, //  payload: the scheduled record
     EFFECT_DRAINING, //  worker: takes nothing new from now on
+    EFFECT_DEQUEUE,  //  id: scheduled from the queue in the batch: leaves the queue
     EFFECT_START,    //  worker, id, key (the claim): start it, it is recorded running
     EFFECT_REFUSED   //  worker, id, type (the reason): do not start it
 } s_effect_kind_t;
@@ -112,6 +113,7 @@ typedef struct _s_executor_t {
     zlist_t *effects;    //  s_effect_t of the batch being applied
     bool batch_open;
     bool queued_in_batch; //  an execution of this batch went to the waiting queue
+    bool schedule_soon;   //  the batch took slots: schedule the rest on the next turn
     char first_peer[256];
     uint64_t first_epoch, first_seq;
     uint64_t created, ignored, duplicates, late, by_status[EXECUTION_STATUS_COUNT];
@@ -1717,6 +1719,14 @@ s_apply_effects (s_executor_t *self)
                 }
                 break;
             }
+            case EFFECT_DEQUEUE:
+                for (s_wait_t *wait = (s_wait_t *)zlistx_first (self->queue); wait;
+                     wait = (s_wait_t *)zlistx_next (self->queue))
+                    if (streq (wait->id, effect->id)) {
+                        zlistx_delete (self->queue, zlistx_cursor (self->queue));
+                        break;
+                    }
+                break;
             case EFFECT_START:
             case EFFECT_REFUSED: {
                 s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, effect->worker);
@@ -1758,7 +1768,63 @@ s_apply_effects (s_executor_t *self)
 }
 
 //  ---------------------------------------------------------------------------
-//  Scheduling: waiting -> scheduled, in its own transaction
+//  Scheduling: waiting -> scheduled
+
+//  Inside a batch's transaction, last (bus_inbox_set_batch_end): what waits
+//  and a free slot can take now rides the batch's one commit instead of a
+//  second one after it. Slots freed by the batch itself are taken on the
+//  next turn. The slots taken are given back if the batch does not commit
+//  (EFFECT_ACQUIRED); the queue loses the scheduled after the commit
+//  (EFFECT_DEQUEUE). Only in a batch that delivered a command: a retried
+//  batch clears its effects at its first command.
+static int
+s_schedule_batch (void *arg, store_txn_t *txn)
+{
+    s_executor_t *self = (s_executor_t *)arg;
+    if (!self->batch_open || zlistx_size (self->queue) == 0 ||
+        executor_workers_count (self->workers) == 0)
+        return 0;
+    int64_t now = proto_now_usec ();
+    size_t planned = 0; //  a batch's dispatches stay below the link's window
+    for (s_wait_t *wait = (s_wait_t *)zlistx_first (self->queue);
+         wait && planned < S_SCHEDULE_MAX; wait = (s_wait_t *)zlistx_next (self->queue)) {
+        executor_worker_t *worker = executor_workers_pick (self->workers, wait->runner);
+        if (!worker)
+            continue;
+        const void *data;
+        size_t size;
+        char status[32], ref[512];
+        if (store_get (txn, self->executions, wait->id, strlen (wait->id), &data,
+                       &size) != STORE_OK ||
+            executor_record_read (&self->record, data, size) != 0 ||
+            execution_status_parse (executor_record_text (
+                &self->record, EXECUTOR_RECORD_STATUS, status, sizeof status)) !=
+                EXECUTION_REQUESTED)
+            continue; //  s_schedule tidies it
+        executor_workers_acquire (self->workers, worker);
+        s_effect_t *acquired = s_effect (self, EFFECT_ACQUIRED);
+        s_copy (acquired->worker, sizeof acquired->worker, worker->name);
+        s_copy (acquired->id, sizeof acquired->id, wait->id);
+        executor_record_set_status (&self->record,
+                                    execution_status_name (EXECUTION_SCHEDULED), now);
+        executor_record_set_str (&self->record, EXECUTOR_RECORD_WORKER, worker->name);
+        const json_t *action = registry_client_get (
+            self->registry, "action",
+            executor_record_text (&self->record, EXECUTOR_RECORD_ACTION, ref,
+                                  sizeof ref));
+        s_fact_packed (self, action);
+        s_dispatch_packed (self, action, worker->name);
+        if (s_record_store (self, txn, wait->id) != 0 ||
+            store_del_id (txn, self->waiting, wait->key) != STORE_OK)
+            return -1;
+        s_effect_t *dequeue = s_effect (self, EFFECT_DEQUEUE);
+        s_copy (dequeue->id, sizeof dequeue->id, wait->id);
+        planned++;
+    }
+    return 0;
+}
+
+//  In its own transaction (what no batch took)
 
 typedef struct {
     s_executor_t *self;
@@ -3004,6 +3070,7 @@ s_start (s_executor_t *self, const actor_config_t *config)
                        "executor", self->store, &self->link_config);
     if (!self->inbox)
         return -1;
+    bus_inbox_set_batch_end (self->inbox, s_schedule_batch, self);
     self->policy = executor_policy_new (self->store);
     if (!self->policy)
         return -1;
@@ -3093,6 +3160,8 @@ executor_actor (zsock_t *pipe, void *args)
         int64_t until_beat = heartbeat_at - zclock_mono ();
         if (timeout < 0 || until_beat < timeout)
             timeout = until_beat < 0 ? 0 : (int)until_beat;
+        if (self->schedule_soon)
+            timeout = 0;
         if (zmq_poll (items, (int)n, timeout < 0 ? 1000 : timeout) == -1 &&
             zmq_errno () == ETERM)
             break;
@@ -3119,10 +3188,17 @@ executor_actor (zsock_t *pipe, void *args)
                 s_effects_clear (self); //  nothing committed: senders resend
             else
                 s_apply_effects (self);
+            //  What waits for the slots this batch freed: taken by the next
+            //  batch when one is already waiting (one commit a turn), else
+            //  by s_schedule on a turn that comes at once
+            self->schedule_soon = delivered > 0 && zlistx_size (self->queue) > 0;
         }
         s_policy_tick (self);
         s_inquiry_tick (self);
-        s_schedule (self);
+        if (!(items[3].revents & ZMQ_POLLIN))
+            self->schedule_soon = false;
+        if (!self->schedule_soon)
+            s_schedule (self);
         registry_client_tick (self->registry);
         bus_inbox_tick (self->inbox);
         for (s_wlink_t *wl = (s_wlink_t *)zhashx_first (self->links); wl;
