@@ -320,6 +320,28 @@ s_exists (const char *path)
     return stat (path, &st) == 0;
 }
 
+//  Answer the claim on `execution` by hand until it ends `status`: a start
+//  that comes after the claim's lease (a slow machine) is not taken and the
+//  worker claims again, so each new claim gets its own answer.
+static int
+s_start_by_hand (const char *execution, const char *status, int ms)
+{
+    int64_t deadline = zclock_mono () + ms;
+    json_int_t answered = -1;
+    while (zclock_mono () < deadline) {
+        json_t *claim = NULL;
+        s_claims (execution, &claim);
+        if (claim && json_integer_value (claim) != answered) {
+            answered = json_integer_value (claim);
+            s_command ("execution.start", json_pack ("{s:s, s:I}", "execution", execution,
+                                                     "claim", answered));
+        }
+        if (s_wait_status (execution, status, 1, 20) == 1)
+            return 1;
+    }
+    return 0;
+}
+
 Test (worker_actor, a_process_starts_only_when_the_executor_confirms_its_claim)
 {
     s_auto_start = false;
@@ -339,10 +361,7 @@ Test (worker_actor, a_process_starts_only_when_the_executor_confirms_its_claim)
                json_pack ("{s:s, s:I}", "execution", "claim-1", "claim", ts + 1));
     s_pump (100);
     cr_assert_not (s_exists (marker), "a start for another claim starts nothing");
-    s_claims ("claim-1", &claim);
-    s_command ("execution.start",
-               json_pack ("{s:s, s:O}", "execution", "claim-1", "claim", claim));
-    cr_assert_eq (s_wait_status ("claim-1", "completed", 1, 5000), 1);
+    cr_assert_eq (s_start_by_hand ("claim-1", "completed", 5000), 1);
     cr_assert (s_exists (marker), "started once confirmed");
     unlink (marker);
     //  Builtins and idempotent actions do not claim: they start at once
@@ -380,13 +399,10 @@ Test (worker_actor, a_refused_claim_never_starts_and_frees_its_slot)
                                                "reason", "given to another worker"));
     cr_assert_eq (s_wait_status ("ref-3", "running", 1, 5000), 1,
                   "the refused claim's slot went to the next");
-    json_t *claim;
-    for (int i = 1; i < 3; i++) {
-        s_claims (ids[i], &claim);
-        s_command ("execution.start",
-                   json_pack ("{s:s, s:O}", "execution", ids[i], "claim", claim));
-        cr_assert_eq (s_wait_status (ids[i], "completed", 1, 5000), 1);
-    }
+    for (int i = 1; i < 3; i++)
+        cr_assert_eq (s_start_by_hand (ids[i], "completed", 5000), 1);
+    json_t *claim = NULL;
+    s_claims ("ref-1", &claim);
     s_pump (200);
     cr_assert_not (s_exists (markers[0]), "the refused one never ran");
     cr_assert_null (s_find ("ref-1", "completed"));
