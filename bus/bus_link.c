@@ -696,6 +696,8 @@ struct _bus_inbox_t {
     int64_t batch_ts; //  wall clock usec, stamped on processed ids
 
     store_t *store;
+    char dedup_types[4][64]; //  types whose handler drops redeliveries: not
+    size_t ndedup_types;     //  in the seen table
     store_table_t *peers_table;
     store_table_t *seen_table;
     store_table_t *seen_ts_table;
@@ -1031,6 +1033,17 @@ s_peer_record (uint64_t epoch, uint64_t last, uint8_t *record)
     s_put_u64 (record + 11, last);
 }
 
+//  Whether the handler drops redeliveries of this command itself
+static bool
+s_handler_dedups (bus_inbox_t *self, proto_envelope_t *envelope)
+{
+    const char *type = proto_envelope_type (envelope);
+    for (size_t i = 0; i < self->ndedup_types; i++)
+        if (strcmp (type, self->dedup_types[i]) == 0)
+            return true;
+    return false;
+}
+
 //  The batch's write transaction (txn NULL without a store). Runs again from
 //  the start if the store grows its map, so it changes nothing outside the
 //  transaction except the items' results, which it sets afresh.
@@ -1048,7 +1061,8 @@ s_write (store_txn_t *txn, void *arg)
             continue;
         }
         const uint8_t *id = proto_envelope_id (item->envelope);
-        if (txn) {
+        bool seen_table = txn && !s_handler_dedups (self, item->envelope);
+        if (seen_table) {
             const void *data;
             size_t size;
             store_code_t code =
@@ -1059,7 +1073,7 @@ s_write (store_txn_t *txn, void *arg)
             }
             if (code != STORE_NOTFOUND)
                 return -1;
-        } else if (s_memory_seen (self, id)) {
+        } else if (!txn && s_memory_seen (self, id)) {
             item->result = ITEM_DUPLICATE;
             continue;
         }
@@ -1073,12 +1087,12 @@ s_write (store_txn_t *txn, void *arg)
                 snprintf (item->info.reject_code, sizeof item->info.reject_code,
                           "rejected");
         }
-        if (txn) {
+        if (seen_table) {
             if (store_put (txn, self->seen_table, id, PROTO_UUID_SIZE, ts_record,
                            sizeof ts_record) != STORE_OK)
                 return -1;
             self->processed++; //  a retried batch counts twice: only a pace
-        } else
+        } else if (!txn)
             s_memory_remember (self, id);
     }
     if (txn && self->batch_end && (self->batch_end) (self->batch_end_arg, txn) != 0)
@@ -1502,6 +1516,17 @@ bus_inbox_endpoint (bus_inbox_t *self)
 {
     assert (self);
     return self->endpoint;
+}
+
+int
+bus_inbox_set_handler_dedups (bus_inbox_t *self, const char *type)
+{
+    assert (self);
+    assert (type);
+    if (self->ndedup_types == 4 || strlen (type) >= sizeof self->dedup_types[0])
+        return -1;
+    strcpy (self->dedup_types[self->ndedup_types++], type);
+    return 0;
 }
 
 void

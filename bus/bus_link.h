@@ -171,6 +171,18 @@ bus_inbox_t *bus_inbox_new (const char *endpoint, const char *name, store_t *sto
                             const bus_link_config_t *config);
 void bus_inbox_destroy (bus_inbox_t **self_p);
 
+//  Say that the handler itself drops a redelivered command of `type`: what
+//  it applies is keyed by the command's id or by a natural key of its
+//  payload, looked up in the same transaction (rules: an event is stored
+//  under its event.create id; executor: one execution per enforcement), so
+//  a second copy cannot apply twice. The inbox then neither reads nor writes
+//  its processed-id (seen) table for commands of that type: one table fewer
+//  dirtied per commit. Ordering (epoch, seq) is kept as before. A rejected
+//  command is not remembered: a redelivered one is rejected again, so the
+//  handler must reject such commands from their payload alone. Up to 4
+//  types; call before the first bus_inbox_process. 0, or -1 (too many).
+int bus_inbox_set_handler_dedups (bus_inbox_t *self, const char *type);
+
 //  Drain up to batch_max waiting messages, deliver the new in-order commands
 //  to `fn` in one store transaction, commit, then ack. Call when the socket is
 //  readable. Returns the number of commands delivered, or -1 when the store

@@ -276,6 +276,57 @@ Test (bus_link, same_envelope_id_from_a_restarted_sender_is_dropped)
     store_close (&store);
 }
 
+Test (bus_link, a_type_whose_handler_dedups_is_not_kept_in_the_seen_table)
+{
+    const char *endpoint = s_inproc ();
+    char dir[PATH_MAX + 16];
+    snprintf (dir, sizeof dir, "%s/store", s_root);
+    store_code_t code;
+    store_t *store = store_open (dir, NULL, &code, NULL, 0);
+    cr_assert_not_null (store);
+    bus_link_config_t config = s_config (200);
+    bus_inbox_t *inbox = bus_inbox_new (endpoint, "in", store, &config);
+    cr_assert_eq (bus_inbox_set_handler_dedups (inbox, "test.command"), 0);
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
+    seen->reject_n = -1;
+    proto_envelope_t *original = s_command ("d@test", 7);
+    proto_envelope_t *copy = proto_envelope_dup (original);
+    proto_envelope_t *other = proto_envelope_new ("test.other", "d@test");
+    proto_envelope_t *other_copy = proto_envelope_dup (other);
+    bus_link_t *links[2] = {bus_link_new (endpoint, "d@test", &config), NULL};
+    cr_assert_eq (bus_link_send (links[0], &original), 0);
+    cr_assert_eq (bus_link_send (links[0], &other), 0);
+    s_pump (links, 1, inbox, seen, 5000, s_all_acked, links);
+    bus_link_destroy (&links[0]);
+    //  The sender restarts (new epoch) and resends both envelopes: the
+    //  inbox drops the other type by id, and hands test.command to the
+    //  handler again (dropping it is the handler's job now)
+    zclock_sleep (2);
+    links[0] = bus_link_new (endpoint, "d@test", &config);
+    cr_assert_eq (bus_link_send (links[0], &copy), 0);
+    cr_assert_eq (bus_link_send (links[0], &other_copy), 0);
+    s_pump (links, 1, inbox, seen, 5000, s_all_acked, links);
+    cr_assert_eq (seen->count, 3, "7, other, then 7 again (other dropped by id)");
+    cr_assert_eq (seen->n[0], 7);
+    cr_assert_eq (seen->n[2], 7);
+    cr_assert_eq (bus_inbox_duplicates (inbox), 1);
+    //  Only the other type's id is in the seen table
+    store_table_t *table = store_table (store, "inbox.in.seen", false);
+    cr_assert_not_null (table);
+    store_txn_t *txn = store_read_begin (store);
+    cr_assert_eq (store_count (txn, table), 1);
+    store_read_end (&txn);
+    //  At most four types
+    cr_assert_eq (bus_inbox_set_handler_dedups (inbox, "a"), 0);
+    cr_assert_eq (bus_inbox_set_handler_dedups (inbox, "b"), 0);
+    cr_assert_eq (bus_inbox_set_handler_dedups (inbox, "c"), 0);
+    cr_assert_eq (bus_inbox_set_handler_dedups (inbox, "d"), -1);
+    free (seen);
+    bus_link_destroy (&links[0]);
+    bus_inbox_destroy (&inbox);
+    store_close (&store);
+}
+
 static int
 s_fill_legacy (store_txn_t *txn, void *arg)
 {

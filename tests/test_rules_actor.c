@@ -657,6 +657,42 @@ Test (rules_actor, outbox_survives_a_restart)
     cr_assert_eq (s_status_int ("enforcements"), 1);
 }
 
+Test (rules_actor, outbox_ids_after_a_restart_go_above_the_stored_ones)
+{
+    s_start_registry ();
+    s_start_rules ();
+    s_fx.sender = s_new_sender ("sensor@test");
+    char first[PROTO_UUID_STR_SIZE], second[PROTO_UUID_STR_SIZE];
+    s_send (s_fx.sender, s_event ("\"t.webhook\"", NULL,
+                                  "{\"kind\": \"deploy\", \"app\": \"one\", \"n\": 1, "
+                                  "\"flag\": true, \"obj\": {}}",
+                                  first));
+    WAIT_FOR (s_facts_count ("enforcement.created", first) == 1, NULL);
+    cr_assert_eq (s_status_int ("outbox"), 1);
+
+    //  Restarted with a command still in the outbox, a new one must not take
+    //  its id (the write would fail and the event would never commit)
+    zactor_destroy (&s_fx.rules);
+    s_start_rules ();
+    bus_link_t *later = s_new_sender ("sensor-later@test");
+    s_send (later, s_event ("\"t.webhook\"", NULL,
+                            "{\"kind\": \"deploy\", \"app\": \"two\", \"n\": 2, "
+                            "\"flag\": true, \"obj\": {}}",
+                            second));
+    WAIT_FOR (s_status_int ("enforcements") == 2, later);
+    cr_assert_eq (s_status_int ("outbox"), 2);
+    bus_link_destroy (&later);
+    zactor_destroy (&s_fx.rules);
+    s_start_rules ();
+    cr_assert_eq (s_status_int ("outbox"), 2);
+
+    s_start_executor ();
+    WAIT_FOR (json_array_size (s_fx.commands) >= 2, NULL);
+    WAIT_FOR (s_status_int ("outbox") == 0, NULL);
+    cr_assert_eq (json_array_size (s_fx.commands), 2);
+    cr_assert_eq (s_status_int ("enforcements"), 2);
+}
+
 Test (rules_actor, malformed_event_rejected)
 {
     s_start_all ();

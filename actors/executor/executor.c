@@ -3071,6 +3071,9 @@ s_start (s_executor_t *self, const actor_config_t *config)
     if (!self->inbox)
         return -1;
     bus_inbox_set_batch_end (self->inbox, s_schedule_batch, self);
+    //  One execution per enforcement (by_enforcement, looked up first): a
+    //  redelivered enforcement.create needs no processed-id record
+    bus_inbox_set_handler_dedups (self->inbox, "enforcement.create");
     self->policy = executor_policy_new (self->store);
     if (!self->policy)
         return -1;

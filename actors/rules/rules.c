@@ -14,6 +14,12 @@
     yet acked (`inflight`, in send order, which is ack order). Acked outbox
     ids are deleted in the next write: the inbox batch's transaction, or a
     small write of their own when the inbox is idle.
+    Outbox ids come from memory (`outbox_last`, seeded at start from the
+    highest id in the table), not from the store's id counter, whose meta
+    record would be one more page in every commit. Ids keep increasing within
+    a run and are above every stored one; after a restart an id deleted
+    before may come again, which is harmless: nothing outlives a restart
+    that refers to a deleted id (acked and inflight ids live in memory).
 */
 #include "actors/rules/rules.h"
 #include "actors/registry/registry_client.h"
@@ -32,7 +38,6 @@
 #define S_ACK_FLUSH_MS  50   //  acked outbox entries wait at most this long
 #define S_ACK_FLUSH_MAX 4096 //  ... or until this many are waiting
 #define S_MAX_TRIGGER   256  //  longest trigger type ref
-#define S_MAX_KEY       480  //  natural key bytes (LMDB keys <= 511)
 
 //  ---------------------------------------------------------------------------
 //  Outgoing commands: a growable ring
@@ -118,7 +123,6 @@ typedef struct {
     store_t *store;
     store_table_t *events;
     store_table_t *enforcements;
-    store_table_t *natural;
     store_table_t *outbox;
     store_table_t *counters;
     bus_inbox_t *inbox;
@@ -145,7 +149,9 @@ typedef struct {
     //  Outbox in memory
     s_fifo_t queue;
     s_fifo_t inflight;
-    uint64_t *acked; //  outbox ids acked, not yet deleted
+    uint64_t outbox_last;    //  last outbox id of a committed write
+    uint64_t outbox_pending; //  ... and of the running attempt
+    uint64_t *acked;         //  outbox ids acked, not yet deleted
     size_t nacked;
     size_t acked_capacity;
     int64_t ack_flush_at; //  monotonic ms
@@ -207,6 +213,7 @@ s_attempt_discard (s_rules_t *self)
     self->attempt_acked = 0;
     self->attempt_duplicates = 0;
     self->attempt_open = false;
+    self->outbox_pending = self->outbox_last;
 }
 
 //  Drop acked[0 .. count) (deleted from the outbox by a commit).
@@ -277,6 +284,7 @@ s_attempt_commit (void *arg)
     self->duplicates += self->attempt_duplicates;
     self->attempt_duplicates = 0;
     self->attempt_open = false;
+    self->outbox_last = self->outbox_pending;
 }
 
 //  First handler call of a write attempt: delete the acked outbox entries
@@ -342,21 +350,13 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
            const uint8_t event_uuid[PROTO_UUID_SIZE], const char *event_id, int64_t ts,
            const rules_rule_t *rule, const json_t *context, const char *failure)
 {
-    //  Natural key: (event, rule)
-    uint8_t key[S_MAX_KEY];
-    size_t ref_size = strlen (rule->ref);
-    if (ref_size > S_MAX_KEY - PROTO_UUID_SIZE)
-        ref_size = S_MAX_KEY - PROTO_UUID_SIZE;
-    memcpy (key, event_uuid, PROTO_UUID_SIZE);
-    memcpy (key + PROTO_UUID_SIZE, rule->ref, ref_size);
+    //  Natural key (event, rule): the event is stored under its command id
+    //  in this same transaction (a redelivered event stops in s_on_command
+    //  before any rule is looked at) and a rule is once in its trigger's
+    //  list, so this (event, rule) has no enforcement yet. No key table to
+    //  check: one table (three pages of a grown tree) less per commit.
     uint8_t uuid[PROTO_UUID_SIZE];
     proto_uuid_generate (uuid);
-    store_code_t code = store_put_new (txn, self->natural, key,
-                                       PROTO_UUID_SIZE + ref_size, uuid, sizeof uuid);
-    if (code == STORE_EXISTS)
-        return 0;
-    if (code != STORE_OK)
-        return -1;
     char id[PROTO_UUID_STR_SIZE];
     proto_uuid_format (uuid, id);
 
@@ -421,9 +421,12 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
             proto_envelope_destroy (&envelope);
             return -1;
         }
-        uint64_t oid;
-        if (store_insert (txn, self->outbox, self->encoded.data, self->encoded.size,
-                          &oid) != STORE_OK) {
+        //  Never over a stored command: STORE_EXISTS fails the batch
+        uint64_t oid = ++self->outbox_pending;
+        uint8_t oid_key[8];
+        store_id_key (oid, oid_key);
+        if (store_put_new (txn, self->outbox, oid_key, sizeof oid_key, self->encoded.data,
+                           self->encoded.size) != STORE_OK) {
             proto_envelope_destroy (&envelope);
             return -1;
         }
@@ -815,6 +818,9 @@ s_load_outbox (s_rules_t *self)
     store_cursor_t *cursor = store_cursor_new (txn, self->outbox);
     size_t loaded = 0, bad = 0;
     while (cursor && store_cursor_next (cursor) == STORE_OK) {
+        //  New ids go above every stored one, sent or not
+        if (store_cursor_id (cursor) > self->outbox_last)
+            self->outbox_last = self->outbox_pending = store_cursor_id (cursor);
         size_t size;
         const void *data = store_cursor_data (cursor, &size);
         proto_error_t error;
@@ -886,11 +892,9 @@ s_start (s_rules_t *self, const actor_config_t *config)
     }
     self->events = store_table (self->store, "events", false);
     self->enforcements = store_table (self->store, "enforcements", false);
-    self->natural = store_table (self->store, "enforcements.key", false);
     self->outbox = store_table (self->store, "outbox", false);
     self->counters = store_table (self->store, "counters", false);
-    if (!self->events || !self->enforcements || !self->natural || !self->outbox ||
-        !self->counters) {
+    if (!self->events || !self->enforcements || !self->outbox || !self->counters) {
         zsys_error ("rules: %s", store_last_error (self->store));
         return -1;
     }
@@ -904,6 +908,9 @@ s_start (s_rules_t *self, const actor_config_t *config)
         zsys_error ("rules: cannot bind rules.commands (%s)", endpoint ? endpoint : "?");
         return -1;
     }
+    //  An event is stored under its command id and looked up first
+    //  (s_on_command): the inbox needs no processed-id table of its own
+    bus_inbox_set_handler_dedups (self->inbox, "event.create");
     self->query = actor_query_new (bus_topology_bind (config->topology, "rules.query"),
                                    self->source);
     if (!self->query)

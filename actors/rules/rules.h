@@ -36,10 +36,14 @@
                          {event, trigger, trigger_parameters, payload, ts}
         enforcements     enforcement uuid (16) -> {enforcement, rule, event,
                          action, status, reason?, parameters?, ts}
-        enforcements.key event uuid (16) + rule ref -> enforcement uuid (16)
+        enforcements.key (earlier versions: event uuid + rule ref ->
+                         enforcement uuid; no longer written, the event's
+                         own record keeps (event, rule) unique)
         outbox           8-byte id (creation order) -> encoded envelope
         counters         "failed" -> uint
-    plus the inbox's own tables (inbox.rules.*).
+    plus the inbox's own tables (inbox.rules.*; its processed-id table is
+    not written: the events table, keyed by the command id, drops
+    redeliveries).
 
     Pipe commands: "$TERM"; "STATUS" -> JSON {events, enforcements, failed,
     outbox, rules, synced, queued, inflight, duplicates, rejected, sent}.
