@@ -65,6 +65,7 @@ typedef struct {
     char id[S_ID_SIZE];         //  wait: execution id
     char runner[32];            //  wait: runner
     uint64_t key;               //  wait: key in the waiting table
+    void *handle;               //  dequeue: the item's handle in the queue
 } s_effect_t;
 
 typedef struct {
@@ -1720,12 +1721,9 @@ s_apply_effects (s_executor_t *self)
                 break;
             }
             case EFFECT_DEQUEUE:
-                for (s_wait_t *wait = (s_wait_t *)zlistx_first (self->queue); wait;
-                     wait = (s_wait_t *)zlistx_next (self->queue))
-                    if (streq (wait->id, effect->id)) {
-                        zlistx_delete (self->queue, zlistx_cursor (self->queue));
-                        break;
-                    }
+                //  The handle was taken in this batch; nothing removes queue
+                //  items between the batch and its effects
+                zlistx_delete (self->queue, effect->handle);
                 break;
             case EFFECT_START:
             case EFFECT_REFUSED: {
@@ -1786,8 +1784,10 @@ s_schedule_batch (void *arg, store_txn_t *txn)
         return 0;
     int64_t now = proto_now_usec ();
     size_t planned = 0; //  a batch's dispatches stay below the link's window
+    int free_slots = executor_workers_free (self->workers);
     for (s_wait_t *wait = (s_wait_t *)zlistx_first (self->queue);
-         wait && planned < S_SCHEDULE_MAX; wait = (s_wait_t *)zlistx_next (self->queue)) {
+         wait && planned < S_SCHEDULE_MAX && free_slots > 0;
+         wait = (s_wait_t *)zlistx_next (self->queue)) {
         executor_worker_t *worker = executor_workers_pick (self->workers, wait->runner);
         if (!worker)
             continue;
@@ -1802,6 +1802,7 @@ s_schedule_batch (void *arg, store_txn_t *txn)
                 EXECUTION_REQUESTED)
             continue; //  s_schedule tidies it
         executor_workers_acquire (self->workers, worker);
+        free_slots--;
         s_effect_t *acquired = s_effect (self, EFFECT_ACQUIRED);
         s_copy (acquired->worker, sizeof acquired->worker, worker->name);
         s_copy (acquired->id, sizeof acquired->id, wait->id);
@@ -1819,6 +1820,7 @@ s_schedule_batch (void *arg, store_txn_t *txn)
             return -1;
         s_effect_t *dequeue = s_effect (self, EFFECT_DEQUEUE);
         s_copy (dequeue->id, sizeof dequeue->id, wait->id);
+        dequeue->handle = zlistx_cursor (self->queue);
         planned++;
     }
     return 0;
@@ -1884,13 +1886,15 @@ s_schedule (s_executor_t *self)
     plan->self = self;
     //  Arrival order; an execution no worker can take now does not hold up
     //  the others (another runner may be free)
+    int free_slots = executor_workers_free (self->workers);
     for (s_wait_t *wait = (s_wait_t *)zlistx_first (self->queue);
-         wait && plan->count < S_SCHEDULE_MAX;
+         wait && plan->count < S_SCHEDULE_MAX && free_slots > 0;
          wait = (s_wait_t *)zlistx_next (self->queue)) {
         executor_worker_t *worker = executor_workers_pick (self->workers, wait->runner);
         if (!worker)
             continue;
         executor_workers_acquire (self->workers, worker);
+        free_slots--;
         snprintf (plan->workers[plan->count], 256, "%s", worker->name);
         plan->items[plan->count++] = wait;
     }

@@ -134,6 +134,18 @@ executor_workers_pick (executor_workers_t *self, const char *runner)
     return best;
 }
 
+int
+executor_workers_free (executor_workers_t *self)
+{
+    int free_slots = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        executor_worker_t *w = &self->workers[i];
+        if (w->alive && !w->draining && w->busy < w->slots)
+            free_slots += w->slots - w->busy;
+    }
+    return free_slots;
+}
+
 void
 executor_workers_acquire (executor_workers_t *self, executor_worker_t *worker)
 {

@@ -51,6 +51,10 @@ void executor_workers_release (executor_workers_t *self, const char *name);
 
 bool executor_worker_offers (const executor_worker_t *worker, const char *runner);
 
+//  Free slots over every live worker that takes work: 0 means no pick can
+//  succeed, whatever the runner (a scheduler stops walking its queue).
+int executor_workers_free (executor_workers_t *self);
+
 //  Iterate: index 0 .. count-1.
 size_t executor_workers_count (executor_workers_t *self);
 executor_worker_t *executor_workers_at (executor_workers_t *self, size_t index);
