@@ -100,7 +100,10 @@ s_spawn (s_proc_t *proc, const char *extra)
         free (log);
         if (up)
             return;
-        cr_assert_neq (waitpid (pid, NULL, WNOHANG), pid, "%s died", proc->name);
+        if (waitpid (pid, NULL, WNOHANG) == pid) {
+            proc->pid = 0;
+            cr_assert_fail ("%s died:\n%s", proc->name, testing_read (proc->log));
+        }
         zclock_sleep (20);
     }
     char *log = testing_read (proc->log);

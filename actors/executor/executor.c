@@ -1515,9 +1515,11 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
     if (current < 0 || current == EXECUTION_PENDING ||
         !execution_status_allowed ((execution_status_t)current, status) || other_worker) {
         self->ignored++;
+        //  The same report again (its worker, the status it has): nothing
+        bool again = !other_worker && current == status;
         //  A worker reporting on what was settled without it (it was lost,
         //  or the execution went to another): kept as late, changes nothing
-        if (current >= 0 && have_worker &&
+        if (current >= 0 && have_worker && !again &&
             (other_worker || execution_status_terminal ((execution_status_t)current)))
             return s_late (self, txn, id, payload);
         return 0;
@@ -3076,8 +3078,14 @@ s_start (s_executor_t *self, const actor_config_t *config)
         return -1;
     bus_inbox_set_batch_end (self->inbox, s_schedule_batch, self);
     //  One execution per enforcement (by_enforcement, looked up first): a
-    //  redelivered enforcement.create needs no processed-id record
+    //  redelivered enforcement.create needs no processed-id record. Status
+    //  reports come from workers, which keep nothing across a restart and
+    //  so never resend in a new epoch what the old one sent (the inbox's
+    //  per-sender order drops a resend within an epoch); and a report the
+    //  execution already reflects (its worker, its status) changes nothing
+    //  in s_status_packed, not even the late list.
     bus_inbox_set_handler_dedups (self->inbox, "enforcement.create");
+    bus_inbox_set_handler_dedups (self->inbox, "execution.status");
     self->policy = executor_policy_new (self->store);
     if (!self->policy)
         return -1;
