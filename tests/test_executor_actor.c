@@ -440,7 +440,10 @@ Test (executor_actor, a_claim_is_confirmed_for_its_worker_and_refused_once_settl
     start = s_hand_wait (inbox, link, "execution.start", id, mark, 5000);
     cr_assert_not_null (start);
     cr_assert_eq (json_integer_value (json_object_get (start, "claim")), 43);
-    //  Once it ended, a claim on it is refused: it must not start again
+    //  Once it ended, a claim on it is refused: it must not start again.
+    //  The same end reported twice (two commands) is the same report: not
+    //  a late one
+    s_hand_status (link, id, "completed", 0);
     s_hand_status (link, id, "completed", 0);
     mark = json_array_size (s_hand_seen);
     s_hand_status (link, id, "running", 44);
@@ -456,6 +459,13 @@ Test (executor_actor, a_claim_is_confirmed_for_its_worker_and_refused_once_settl
     cr_assert_not_null (refused);
     cr_assert_str_eq (json_string_value (json_object_get (refused, "reason")),
                       "unknown execution");
+    zstr_send (s_executor, "STATUS");
+    char *text = zstr_recv (s_executor);
+    json_t *status = json_loads (text, 0, NULL);
+    zstr_free (&text);
+    cr_assert_eq (json_integer_value (json_object_get (status, "late")), 0,
+                  "a report repeated is not late");
+    json_decref (status);
     bus_link_destroy (&link);
     bus_inbox_destroy (&inbox);
     json_decref (s_hand_seen);

@@ -2969,6 +2969,7 @@ s_handle_pipe (s_executor_t *self)
             (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
             "ignored_status", (json_int_t)self->ignored, "duplicates",
             (json_int_t)self->duplicates);
+        json_object_set_new (status, "late", json_integer ((json_int_t)self->late));
         actor_reply_json (self->pipe, &status);
     }
     zstr_free (&command);
