@@ -500,9 +500,14 @@ s_zap_actor (zsock_t *pipe, void *args)
                         S_ZAP_ENDPOINT, zmq_strerror (zmq_errno ()));
     }
     if (rc == 0) {
-        self->poller = zpoller_new (pipe, self->handler, NULL);
+                self->poller = zpoller_new (pipe, self->handler, NULL);
         if (!self->poller)
             rc = -1;
+        else
+            //  Not on SIGINT/SIGTERM: the process's sockets may still take
+            //  handshakes while it drains; it stops on $TERM, which
+            //  bus_security_shutdown sends after every socket it guards
+            zpoller_set_nonstop (self->poller, true);
     }
     zsock_signal (pipe, rc == 0 ? 0 : 1);
     zsock_signal (pipe, rc == 0 ? 0 : 1);

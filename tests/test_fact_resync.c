@@ -97,6 +97,62 @@ s_keys (json_t *result, const char *list, char *out, size_t size)
     }
 }
 
+//  Records of `size` KiB when the key says so ("k200-1": 200 KiB)
+static json_t *
+s_big_record (void *arg, executor_change_kind_t kind, const char *key)
+{
+    int kib = atoi (key + 1);
+    char *pad = (char *)malloc ((size_t)kib * 1024 + 1);
+    memset (pad, 'x', (size_t)kib * 1024);
+    pad[kib * 1024] = 0;
+    json_t *record =
+        json_pack ("{s:s, s:s, s:s}", "id", key, "status", "completed", "pad", pad);
+    free (pad);
+    return record;
+}
+
+Test (fact_resync, answers_stay_inside_a_frame)
+{
+    //  Pages are filled while under 512 KiB and a record over 256 KiB is a
+    //  stub: every answer fits a frame (1 MiB), and paging still ends
+    executor_changes_t *ring = executor_changes_new (64);
+    const char *keys[] = {"k200-1", "k200-2", "k200-3", "k300-4", "k200-5", "k200-6"};
+    for (int i = 0; i < 6; i++)
+        executor_changes_note (ring, (uint64_t)i + 1, EXECUTOR_CHANGE_EXECUTION, keys[i]);
+    executor_changes_source_t big = {s_big_record, s_fake_active, s_fake_workers, NULL};
+    uint64_t since = 0;
+    int pages = 0, records = 0, stubs = 0;
+    while (pages < 10) {
+        actor_answer_t answer = {0};
+        json_t *payload =
+            json_pack ("{s:i, s:I}", "publisher", 7, "since", (json_int_t)since);
+        executor_changes_query (ring, 7, 6, payload, &big, &answer);
+        json_decref (payload);
+        cr_assert_not_null (answer.result);
+        size_t bytes = json_dumpb (answer.result, NULL, 0, JSON_COMPACT);
+        cr_assert_lt (bytes, 800 * 1024, "page %d is %zu bytes", pages, bytes);
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get (answer.result, "executions"), i, item)
+        {
+            records++;
+            stubs += json_is_true (json_object_get (item, "too_large"));
+        }
+        pages++;
+        json_t *next = json_object_get (answer.result, "next");
+        bool done = json_is_null (next);
+        if (!done)
+            since = (uint64_t)json_integer_value (json_object_get (next, "since"));
+        json_decref (answer.result);
+        if (done)
+            break;
+    }
+    cr_assert_eq (records, 6, "every record once");
+    cr_assert_eq (stubs, 1, "the 300 KiB one is a stub");
+    cr_assert_geq (pages, 2);
+    executor_changes_destroy (&ring);
+}
+
 Test (fact_resync, ring_dedupes_pages_and_forgets)
 {
     executor_changes_t *ring = executor_changes_new (4);

@@ -485,3 +485,23 @@ Test (worker_actor, a_claim_holds_a_slot_and_the_end_says_when_it_started)
     cr_assert_geq (json_integer_value (json_object_get (done, "started")),
                    json_integer_value (json_object_get (claim, "ts")));
 }
+
+Test (worker_actor, a_claim_dropped_on_reconciling_is_forgotten_not_reported)
+{
+    //  The executor settled or re-queued what we only claimed: dropped
+    //  without a report (nothing ran), the slot freed, and the same id may
+    //  be given to us again
+    s_auto_start = false;
+    s_dispatch ("drop-1", "local-shell-cmd", "true", NULL);
+    cr_assert_eq (s_wait_status ("drop-1", "running", 1, 5000), 1);
+    s_command ("worker.reconciled",
+               json_pack ("{s:s, s:[s]}", "worker", "w1@test", "drop", "drop-1"));
+    s_pump (200);
+    cr_assert_null (s_find ("drop-1", "cancelled"), "nothing ran: nothing reported");
+    size_t claims = s_claims ("drop-1", NULL);
+    s_auto_start = true;
+    s_dispatch ("drop-1", "local-shell-cmd", "true", NULL);
+    cr_assert_eq (s_wait_status ("drop-1", "completed", 1, 5000), 1,
+                  "given again, it runs: it was not taken for finished");
+    cr_assert_gt (s_claims ("drop-1", NULL), claims);
+}

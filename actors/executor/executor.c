@@ -1441,6 +1441,28 @@ s_draining (s_executor_t *self, store_txn_t *txn, json_t *payload, bus_command_t
     return 0;
 }
 
+//  The answer to a claim: execution.start {execution, claim} or
+//  execution.refused {execution, reason}, on the worker's link.
+static void
+s_answer_claim (s_executor_t *self, const char *worker, const char *id, bool start,
+                uint64_t claim, const char *reason)
+{
+    s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, worker);
+    json_t *payload =
+        start ? json_pack ("{s:s, s:I}", "execution", id, "claim", (json_int_t)claim)
+              : json_pack ("{s:s, s:s}", "execution", id, "reason", reason);
+    proto_envelope_t *command = proto_envelope_new (
+        start ? "execution.start" : "execution.refused", self->source);
+    //  No link: it registers again, is reconciled and claims again
+    if (wl && command && payload &&
+        proto_envelope_set_payload_json (command, payload, NULL) == PROTO_OK &&
+        bus_link_send (wl->link, &command) != 0)
+        zsys_warning ("executor: %s to %s not sent (link full): the worker claims again",
+                      start ? "execution.start" : "execution.refused", worker);
+    proto_envelope_destroy (&command);
+    json_decref (payload);
+}
+
 static int
 s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *payload,
                  bus_command_t *info)
@@ -1486,28 +1508,37 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
     //  Only the worker it was given to may report on it (a late report from a
     //  worker it was taken from changes nothing)
     //  A pending execution waits for a person, not for its worker
+    //  (one given to no worker now, waiting again, is not that worker's either)
     bool other_worker =
-        have_worker && has_assigned && (!worker_fits || !streq (worker, assigned));
+        have_worker && (!has_assigned || !worker_fits || !streq (worker, assigned));
     //  A claim: `running` from a worker that starts the process only when
     //  told (PROTOCOL.md, "Confirmed start"). Recorded running here, it is
     //  never given to another worker; refused, it never starts there.
     if (claiming) {
         bool ours = has_assigned && !other_worker;
-        if (ours && (current == EXECUTION_SCHEDULED || current == EXECUTION_RUNNING)) {
+        if (ours && current == EXECUTION_RUNNING) {
+            //  Claimed again (the first start was late or lost): its running
+            //  is durable already, so the answer goes at once, not after
+            //  this batch's commit; under a load that makes commits slower
+            //  than the claim's lease, the second claim still gets through
+            //  (a retried batch answers twice: the worker takes one)
+            s_answer_claim (self, worker, id, true, (uint64_t)claim->via.i64, NULL);
+            return 0;
+        }
+        if (ours && current == EXECUTION_SCHEDULED) {
             s_effect_t *start = s_effect (self, EFFECT_START);
             s_copy (start->worker, sizeof start->worker, worker);
             s_copy (start->id, sizeof start->id, id);
             start->key = (uint64_t)claim->via.i64;
-            if (current == EXECUTION_RUNNING)
-                return 0; //  claimed again: the first start was late or lost
         } else {
             s_effect_t *refused = s_effect (self, EFFECT_REFUSED);
             s_copy (refused->worker, sizeof refused->worker, worker);
             s_copy (refused->id, sizeof refused->id, id);
             snprintf (refused->type, sizeof refused->type, "%s",
                       current < 0 ? "unknown status"
-                      : !ours     ? "given to another worker"
-                                  : execution_status_name ((execution_status_t)current));
+                      : has_assigned && !ours
+                          ? "given to another worker"
+                          : execution_status_name ((execution_status_t)current));
             self->ignored++;
             return 0; //  not started: nothing late to keep
         }
@@ -1728,28 +1759,10 @@ s_apply_effects (s_executor_t *self)
                 zlistx_delete (self->queue, effect->handle);
                 break;
             case EFFECT_START:
-            case EFFECT_REFUSED: {
-                s_wlink_t *wl = (s_wlink_t *)zhashx_lookup (self->links, effect->worker);
-                bool start = effect->kind == EFFECT_START;
-                json_t *payload = start
-                                      ? json_pack ("{s:s, s:I}", "execution", effect->id,
-                                                   "claim", (json_int_t)effect->key)
-                                      : json_pack ("{s:s, s:s}", "execution", effect->id,
-                                                   "reason", effect->type);
-                proto_envelope_t *command = proto_envelope_new (
-                    start ? "execution.start" : "execution.refused", self->source);
-                //  No link: it registers again, is reconciled and claims again
-                if (wl && command && payload &&
-                    proto_envelope_set_payload_json (command, payload, NULL) ==
-                        PROTO_OK &&
-                    bus_link_send (wl->link, &command) != 0)
-                    zsys_warning ("executor: %s to %s is waiting (link full)",
-                                  start ? "execution.start" : "execution.refused",
-                                  effect->worker);
-                proto_envelope_destroy (&command);
-                json_decref (payload);
+            case EFFECT_REFUSED:
+                s_answer_claim (self, effect->worker, effect->id,
+                                effect->kind == EFFECT_START, effect->key, effect->type);
                 break;
-            }
             case EFFECT_DISPATCH:
                 if (effect->envelope) {
                     s_wlink_t *wl =
@@ -1816,7 +1829,10 @@ s_schedule_batch (void *arg, store_txn_t *txn)
             executor_record_text (&self->record, EXECUTOR_RECORD_ACTION, ref,
                                   sizeof ref));
         s_fact_packed (self, action);
+        size_t effects = zlist_size (self->effects);
         s_dispatch_packed (self, action, worker->name);
+        if (zlist_size (self->effects) == effects) //  no dispatch: not scheduled
+            return -1;
         if (s_record_store (self, txn, wait->id) != 0 ||
             store_del_id (txn, self->waiting, wait->key) != STORE_OK)
             return -1;

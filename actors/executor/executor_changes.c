@@ -258,13 +258,15 @@ s_page_full (const s_page_t *page)
     return page->count >= page->limit || page->bytes >= EXECUTOR_CHANGES_BYTES;
 }
 
-//  Add a record (taken) to the page. One too large for an answer on its own
-//  (parameters of near a MiB) is replaced by what says which it is.
+//  Add a record (taken) to the page. One over half a page (parameters of
+//  hundreds of KiB) is replaced by what says which it is: a page is added
+//  to only while under EXECUTOR_CHANGES_BYTES, so it stays below one and a
+//  half of that, well inside a frame.
 static void
 s_page_add (s_page_t *page, executor_change_kind_t kind, json_t *record)
 {
     size_t size = json_dumpb (record, NULL, 0, JSON_COMPACT);
-    if (size > EXECUTOR_CHANGES_BYTES) {
+    if (size > EXECUTOR_CHANGES_BYTES / 2) {
         const char *keys[] = {"id",    "action", "status",  "requested", "started",
                               "ended", "worker", "inquiry", "execution"};
         json_t *stub = json_pack ("{s:b}", "too_large", 1);
@@ -427,16 +429,33 @@ executor_changes_query (executor_changes_t *self, uint64_t publisher, uint64_t s
         actor_query_fail (answer, "internal", "out of memory");
         return;
     }
+    size_t workers_bytes = 0;
     if (reset) {
+        //  Every worker, counted in the page; past half a page the rest is
+        //  left out (`workers_truncated`: api.worker.list has them all)
         json_t *workers = source->workers (source->arg);
-        if (workers)
-            json_object_set_new (result, "workers", workers);
+        json_t *kept = json_array ();
+        size_t w;
+        json_t *worker;
+        json_array_foreach (workers, w, worker)
+        {
+            size_t size = json_dumpb (worker, NULL, 0, JSON_COMPACT);
+            if (workers_bytes + size > EXECUTOR_CHANGES_BYTES / 2) {
+                json_object_set_new (result, "workers_truncated", json_true ());
+                break;
+            }
+            workers_bytes += size;
+            json_array_append (kept, worker);
+        }
+        json_decref (workers);
+        if (kept)
+            json_object_set_new (result, "workers", kept);
     }
     s_page_t page = {{json_object_get (result, "executions"),
                       json_object_get (result, "inquiries"),
                       json_object_get (result, "workers")},
                      0,
-                     0,
+                     workers_bytes,
                      (size_t)limit};
     json_t *next;
     if (reset)

@@ -771,7 +771,9 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
             zsys_info ("%s: dropping %s: the executor settled it without us", self->name,
                        id);
             job->cancelled = true;
-            if (job->process)
+            if (job->claiming)
+                s_refused (self, job, "settled without this worker"); //  never started
+            else if (job->process)
                 worker_process_cancel (job->process);
             else if (job->running)
                 s_finish (
@@ -890,6 +892,10 @@ s_jobs_timeout (s_worker_t *self)
         if (job->process)
             t = worker_process_timeout (job->process);
         else if (job->claiming) {
+            //  Claimed again at the lease's end, when the executor can hear
+            //  us (until then the link's own timers wake the loop)
+            if (self->suspect || !bus_link_peer_alive (self->link))
+                continue;
             int64_t left =
                 s_claim_lease_ms (self) - (zclock_usecs () - job->claim_ts) / 1000;
             t = left > 0 ? (int)left : 0;
