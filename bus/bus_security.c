@@ -500,7 +500,7 @@ s_zap_actor (zsock_t *pipe, void *args)
                         S_ZAP_ENDPOINT, zmq_strerror (zmq_errno ()));
     }
     if (rc == 0) {
-                self->poller = zpoller_new (pipe, self->handler, NULL);
+        self->poller = zpoller_new (pipe, self->handler, NULL);
         if (!self->poller)
             rc = -1;
         else
