@@ -1,5 +1,6 @@
 /*  actor_query: request/reply endpoint of an actor (actor_query.h). */
 #include "actors/actor_query.h"
+#include "bus/bus_topology.h"
 #include "bus/bus_security.h"
 #include "proto/proto_json.h"
 #include <inttypes.h>
@@ -94,7 +95,7 @@ actor_query_new (const char *endpoint, const char *source)
         actor_query_destroy (&self);
         return NULL;
     }
-    if (!endpoint || zsock_bind (self->router, "%s", endpoint) == -1) {
+    if (!endpoint || bus_topology_bind_socket (self->router, endpoint) == -1) {
         zsys_error ("%s: cannot bind %s: %s", source, endpoint ? endpoint : "(none)",
                     zmq_strerror (zmq_errno ()));
         actor_query_destroy (&self);

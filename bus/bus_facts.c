@@ -6,6 +6,7 @@
     sequence number.
 */
 #include "bus/bus_facts.h"
+#include "bus/bus_topology.h"
 #include "bus/bus_security.h"
 
 #include <assert.h>
@@ -103,7 +104,7 @@ bus_pub_new (const char *endpoint, int sndhwm)
         free (self);
         return NULL;
     }
-    if (zsock_bind (self->sock, "%s", endpoint) == -1) {
+    if (bus_topology_bind_socket (self->sock, endpoint) == -1) {
         zsys_error ("bus_pub: cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->sock);
         free (self);

@@ -9,6 +9,7 @@
     it drains. Wire format and guarantees: bus_link.h and proto/PROTOCOL.md.
 */
 #include "bus/bus_link.h"
+#include "bus/bus_topology.h"
 #include "bus/bus_security.h"
 
 #include <errno.h>
@@ -1246,7 +1247,7 @@ bus_inbox_new (const char *endpoint, const char *name, store_t *store,
         bus_inbox_destroy (&self);
         return NULL;
     }
-    if (zsock_bind (self->sock, "%s", endpoint) == -1) {
+    if (bus_topology_bind_socket (self->sock, endpoint) == -1) {
         zsys_error ("bus_inbox %s: cannot bind to %s: %s", name, endpoint,
                     zmq_strerror (errno));
         bus_inbox_destroy (&self);

@@ -349,3 +349,20 @@ bus_topology_load (const char *path, char *message, size_t message_size)
     free (text);
     return self;
 }
+
+int
+bus_topology_bind_socket (zsock_t *sock, const char *endpoint)
+{
+    int64_t deadline = zclock_mono () + 1000;
+    while (true) {
+        if (zsock_bind (sock, "%s", endpoint) != -1)
+            return 0;
+        int error = zmq_errno ();
+        if (error != EADDRINUSE || strncmp (endpoint, "inproc://", 9) != 0 ||
+            zclock_mono () >= deadline) {
+            errno = error;
+            return -1;
+        }
+        zclock_sleep (10);
+    }
+}

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <czmq.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,6 +67,12 @@ bool bus_topology_listed (bus_topology_t *self, const char *name);
 
 //  Validate an address ("inproc://x", "ipc:///p", "tcp://h:p"). 0 or -1.
 int bus_topology_check_address (const char *address);
+
+//  Bind `sock` to `endpoint` (zsock_bind). An inproc endpoint that a socket
+//  just closed in this process is released by libzmq's reaper a moment
+//  later: EADDRINUSE on inproc is retried for up to 1 s (an actor restarted
+//  in the same process, as tests do). 0, or -1 with errno set.
+int bus_topology_bind_socket (zsock_t *sock, const char *endpoint);
 
 #ifdef __cplusplus
 }

@@ -768,7 +768,7 @@ s_bind (zsock_t *sock, const char *endpoint, char *out, size_t size)
         zsys_error ("api: not binding %s without CURVE", endpoint);
         return -1;
     }
-    if (!endpoint || zsock_bind (sock, "%s", endpoint) == -1) {
+    if (!endpoint || bus_topology_bind_socket (sock, endpoint) == -1) {
         zsys_error ("api: cannot bind %s: %s", endpoint ? endpoint : "(none)",
                     zmq_strerror (zmq_errno ()));
         return -1;

@@ -537,7 +537,7 @@ s_start (s_registry_t *self, const actor_config_t *config)
     zmq_setsockopt (zsock_resolve (self->snapshot), ZMQ_MAXMSGSIZE, &max, sizeof max);
     const char *snapshot_endpoint = bus_topology_bind (topology, "registry.snapshot");
     if (bus_security_apply (self->snapshot, snapshot_endpoint, true, NULL) != 0 ||
-        zsock_bind (self->snapshot, "%s", snapshot_endpoint) == -1) {
+        bus_topology_bind_socket (self->snapshot, snapshot_endpoint) == -1) {
         zsys_error ("registry: cannot bind %s: %s", snapshot_endpoint,
                     zmq_strerror (zmq_errno ()));
         return -1;
