@@ -54,23 +54,6 @@ s_inproc (void)
     return endpoint;
 }
 
-//  A free loopback port: bound, read back and released with plain sockets
-//  (closing a ZeroMQ socket releases its port asynchronously).
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET,
-                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    cr_assert_eq (bind (fd, (struct sockaddr *)&address, sizeof address), 0);
-    socklen_t size = sizeof address;
-    getsockname (fd, (struct sockaddr *)&address, &size);
-    close (fd);
-    int port = ntohs (address.sin_port);
-    cr_assert_gt (port, 0);
-    return port;
-}
-
 static proto_envelope_t *
 s_command (const char *source, int n)
 {
@@ -455,7 +438,7 @@ s_is_up_again (void *arg)
 Test (bus_link, silent_peer_detected_and_back)
 {
     char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", testing_free_port ());
     bus_link_config_t config = s_config (100); //  liveness 3: 300 ms
     bus_inbox_t *inbox = bus_inbox_new (endpoint, "in", NULL, &config);
     cr_assert_not_null (inbox);
@@ -576,7 +559,7 @@ s_spawn_receiver (const char *endpoint, const char *dir)
 Test (bus_link, receiver_killed_mid_stream_gets_everything_exactly_once)
 {
     char endpoint[64], dir[PATH_MAX + 16];
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", testing_free_port ());
     snprintf (dir, sizeof dir, "%s/receiver", s_root);
     pid_t receiver = s_spawn_receiver (endpoint, dir);
     bus_link_config_t config = s_config (100);

@@ -249,13 +249,7 @@ s_client (s_curve_t *self, const char *name, const char *endpoint)
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     cr_assert_not_null (sock);
     zsock_set_linger (sock, 0);
-    char path[PATH_MAX + 64];
-    snprintf (path, sizeof path, "%s/%s.cert_secret", self->keys, name);
-    zcert_t *cert = zcert_load (path);
-    cr_assert_not_null (cert, "%s", path);
-    zcert_apply (cert, sock);
-    zcert_destroy (&cert);
-    zsock_set_curve_serverkey (sock, self->core_public);
+    testing_curve_client (sock, self->keys, name, self->core_public);
     cr_assert_eq (zsock_connect (sock, "%s", endpoint), 0);
     zsock_set_sndtimeo (sock, 500);
     return sock;

@@ -54,19 +54,6 @@ s_kill_all (void)
 
 TestSuite (distributed, .fini = s_kill_all, .timeout = 90);
 
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET};
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    cr_assert_eq (bind (fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    socklen_t len = sizeof addr;
-    getsockname (fd, (struct sockaddr *)&addr, &len);
-    close (fd);
-    return ntohs (addr.sin_port);
-}
-
 static void
 s_spawn (s_proc_t *proc, const char *extra)
 {
@@ -139,7 +126,7 @@ s_start (int workers, int slots)
 
     int ports[9];
     for (int i = 0; i < 9; i++)
-        ports[i] = s_free_port ();
+        ports[i] = testing_free_port ();
     const char *names[] = {"registry.facts", "registry.snapshot", "registry.commands",
                            "rules.commands", "rules.facts",       "executor.commands",
                            "executor.facts", "api.requests",      "api.facts"};
@@ -336,15 +323,20 @@ Test (distributed, a_killed_worker_is_settled_within_5_s)
     bool settled = false;
     while (!settled) {
         settled = true;
+        char states[512] = "";
         for (int i = 0; i < 4; i++) {
             json_t *record = s_get (sock, ids[i]);
             const char *worker = json_string_value (json_object_get (record, "worker"));
             if (worker && streq (worker, victim) &&
                 !testing_status_terminal (s_status (record)))
                 settled = false;
+            snprintf (states + strlen (states), sizeof states - strlen (states),
+                      " %s:%s@%s", ids[i], s_status (record), worker ? worker : "-");
             json_decref (record);
         }
-        cr_assert_lt (zclock_mono (), deadline, "not settled 5 s after the kill");
+        cr_assert_lt (zclock_mono (), deadline,
+                      "not settled 5 s after the kill of %s:%s\ncore log:\n%s", victim,
+                      states, testing_read (s_core.log));
         if (!settled)
             zclock_sleep (50);
     }

@@ -110,13 +110,7 @@ s_client (s_fixture_t *self, const char *name, int timeout_ms)
     cr_assert_not_null (sock);
     zsock_set_linger (sock, 0);
     if (name) {
-        char path[PATH_MAX + 64];
-        snprintf (path, sizeof path, "%s/%s.cert_secret", self->keys, name);
-        zcert_t *cert = zcert_load (path);
-        cr_assert_not_null (cert, "%s", path);
-        zcert_apply (cert, sock);
-        zcert_destroy (&cert);
-        zsock_set_curve_serverkey (sock, self->core_public);
+        testing_curve_client (sock, self->keys, name, self->core_public);
     }
     cr_assert_eq (zsock_connect (sock, "%s", self->daemon.api), 0);
     zsock_set_rcvtimeo (sock, timeout_ms);
@@ -455,20 +449,6 @@ Test (security, attuned_refuses_curve_without_keys)
     testing_rmtree (self.daemon.root);
 }
 
-//  A free loopback tcp port (bound and released).
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET};
-    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    cr_assert_eq (bind (fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    socklen_t len = sizeof addr;
-    getsockname (fd, (struct sockaddr *)&addr, &len);
-    close (fd);
-    return ntohs (addr.sin_port);
-}
-
 //  The outcome of a CURVE handshake of the key `name` with `endpoint`, seen
 //  by the client: ZMQ_EVENT_HANDSHAKE_SUCCEEDED, or _FAILED_AUTH with the
 //  ZAP status in `*status`; 0 when nothing happened within 8 s.
@@ -479,13 +459,7 @@ s_handshake (s_fixture_t *self, const char *name, const char *endpoint, uint32_t
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     cr_assert_not_null (sock);
     zsock_set_linger (sock, 0);
-    char path[PATH_MAX + 64];
-    snprintf (path, sizeof path, "%s/%s.cert_secret", self->keys, name);
-    zcert_t *cert = zcert_load (path);
-    cr_assert_not_null (cert, "%s", path);
-    zcert_apply (cert, sock);
-    zcert_destroy (&cert);
-    zsock_set_curve_serverkey (sock, self->core_public);
+    testing_curve_client (sock, self->keys, name, self->core_public);
     char monitor_name[64];
     snprintf (monitor_name, sizeof monitor_name, "inproc://security-monitor-%d",
               ++monitors);
@@ -521,7 +495,7 @@ Test (security, user_keys_are_refused_at_internal_handshakes)
     //  rules.commands on tcp: a CURVE inbox (ZAP domain attune) that the
     //  daemon's own api reaches with the core's key
     char commands[64];
-    snprintf (commands, sizeof commands, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (commands, sizeof commands, "tcp://127.0.0.1:%d", testing_free_port ());
     char text[256];
     snprintf (text, sizeof text, "endpoints\n    rules.commands = %s\n", commands);
     testing_write (self.daemon.root, "core.cfg", text);

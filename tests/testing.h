@@ -6,7 +6,11 @@
 #define TESTING_H_INCLUDED
 
 #include <criterion/criterion.h>
+#include <czmq.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +98,38 @@ testing_status_terminal (const char *status)
         if (strcmp (status, ends[i]) == 0)
             return true;
     return false;
+}
+
+//  A free loopback tcp port: bound, read back and released with a plain
+//  socket (closing a ZeroMQ socket releases its port asynchronously).
+static inline int
+testing_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    cr_assert_eq (bind (fd, (struct sockaddr *)&address, sizeof address), 0);
+    socklen_t size = sizeof address;
+    getsockname (fd, (struct sockaddr *)&address, &size);
+    close (fd);
+    int port = ntohs (address.sin_port);
+    cr_assert_gt (port, 0);
+    return port;
+}
+
+//  Give `sock` the secret cert `keys`/`name`.cert_secret and, as a CURVE
+//  client, the server's public key `server_public` (z85).
+static inline void
+testing_curve_client (zsock_t *sock, const char *keys, const char *name,
+                      const char *server_public)
+{
+    char path[PATH_MAX + 64];
+    snprintf (path, sizeof path, "%s/%s.cert_secret", keys, name);
+    zcert_t *cert = zcert_load (path);
+    cr_assert_not_null (cert, "%s", path);
+    zcert_apply (cert, sock);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (sock, server_public);
 }
 
 #endif

@@ -1783,6 +1783,37 @@ s_apply_effects (s_executor_t *self)
 //  ---------------------------------------------------------------------------
 //  Scheduling: waiting -> scheduled
 
+//  The waiting execution `id`, read into self->record: true when it is
+//  there and still requested (not cancelled or gone meanwhile).
+static bool
+s_wait_requested (s_executor_t *self, store_txn_t *txn, const char *id)
+{
+    const void *data;
+    size_t size;
+    char status[32];
+    return store_get (txn, self->executions, id, strlen (id), &data, &size) == STORE_OK &&
+           executor_record_read (&self->record, data, size) == 0 &&
+           execution_status_parse (executor_record_text (
+               &self->record, EXECUTOR_RECORD_STATUS, status, sizeof status)) ==
+               EXECUTION_REQUESTED;
+}
+
+//  self->record (requested) goes to `worker`: scheduled, stored. Its action
+//  in *action (what its fact and dispatch are made from). 0 or -1.
+static int
+s_mark_scheduled (s_executor_t *self, store_txn_t *txn, const char *id,
+                  const char *worker, int64_t now, const json_t **action)
+{
+    char ref[512];
+    executor_record_set_status (&self->record,
+                                execution_status_name (EXECUTION_SCHEDULED), now);
+    executor_record_set_str (&self->record, EXECUTOR_RECORD_WORKER, worker);
+    *action = registry_client_get (
+        self->registry, "action",
+        executor_record_text (&self->record, EXECUTOR_RECORD_ACTION, ref, sizeof ref));
+    return s_record_store (self, txn, id);
+}
+
 //  Inside a batch's transaction, last (bus_inbox_set_batch_end): what waits
 //  and a free slot can take now rides the batch's one commit instead of a
 //  second one after it. Slots freed by the batch itself are taken on the
@@ -1806,35 +1837,21 @@ s_schedule_batch (void *arg, store_txn_t *txn)
         executor_worker_t *worker = executor_workers_pick (self->workers, wait->runner);
         if (!worker)
             continue;
-        const void *data;
-        size_t size;
-        char status[32], ref[512];
-        if (store_get (txn, self->executions, wait->id, strlen (wait->id), &data,
-                       &size) != STORE_OK ||
-            executor_record_read (&self->record, data, size) != 0 ||
-            execution_status_parse (executor_record_text (
-                &self->record, EXECUTOR_RECORD_STATUS, status, sizeof status)) !=
-                EXECUTION_REQUESTED)
+        if (!s_wait_requested (self, txn, wait->id))
             continue; //  s_schedule tidies it
         executor_workers_acquire (self->workers, worker);
         free_slots--;
         s_effect_t *acquired = s_effect (self, EFFECT_ACQUIRED);
         s_copy (acquired->worker, sizeof acquired->worker, worker->name);
         s_copy (acquired->id, sizeof acquired->id, wait->id);
-        executor_record_set_status (&self->record,
-                                    execution_status_name (EXECUTION_SCHEDULED), now);
-        executor_record_set_str (&self->record, EXECUTOR_RECORD_WORKER, worker->name);
-        const json_t *action = registry_client_get (
-            self->registry, "action",
-            executor_record_text (&self->record, EXECUTOR_RECORD_ACTION, ref,
-                                  sizeof ref));
+        const json_t *action;
+        if (s_mark_scheduled (self, txn, wait->id, worker->name, now, &action) != 0 ||
+            store_del_id (txn, self->waiting, wait->key) != STORE_OK)
+            return -1;
         s_fact_packed (self, action);
         size_t effects = zlist_size (self->effects);
         s_dispatch_packed (self, action, worker->name);
         if (zlist_size (self->effects) == effects) //  no dispatch: not scheduled
-            return -1;
-        if (s_record_store (self, txn, wait->id) != 0 ||
-            store_del_id (txn, self->waiting, wait->key) != STORE_OK)
             return -1;
         s_effect_t *dequeue = s_effect (self, EFFECT_DEQUEUE);
         s_copy (dequeue->id, sizeof dequeue->id, wait->id);
@@ -1865,28 +1882,13 @@ s_apply_plan (store_txn_t *txn, void *arg)
         proto_envelope_destroy (&plan->dispatches[i]); //  a retry starts over
         proto_envelope_destroy (&plan->facts[i]);
         s_wait_t *wait = plan->items[i];
-        const void *data;
-        size_t size;
-        bool found = store_get (txn, self->executions, wait->id, strlen (wait->id), &data,
-                                &size) == STORE_OK &&
-                     executor_record_read (&self->record, data, size) == 0;
         store_del_id (txn, self->waiting, wait->key);
-        if (!found)
-            continue;
-        char status[32], ref[512], type[48];
-        if (execution_status_parse (executor_record_text (
-                &self->record, EXECUTOR_RECORD_STATUS, status, sizeof status)) !=
-            EXECUTION_REQUESTED)
-            continue;
-        executor_record_set_status (&self->record,
-                                    execution_status_name (EXECUTION_SCHEDULED), now);
-        executor_record_set_str (&self->record, EXECUTOR_RECORD_WORKER, plan->workers[i]);
-        if (s_record_store (self, txn, wait->id) != 0)
+        if (!s_wait_requested (self, txn, wait->id))
+            continue; //  cancelled or gone: it leaves the queue
+        char type[48];
+        const json_t *action;
+        if (s_mark_scheduled (self, txn, wait->id, plan->workers[i], now, &action) != 0)
             return -1;
-        const json_t *action = registry_client_get (
-            self->registry, "action",
-            executor_record_text (&self->record, EXECUTOR_RECORD_ACTION, ref,
-                                  sizeof ref));
         plan->facts[i] = s_fact_envelope (self, action, type, sizeof type);
         plan->dispatches[i] = s_dispatch_envelope (self, action);
         if (!plan->dispatches[i])
