@@ -5,6 +5,7 @@
         attune-pipeline-bench [--events N] [--rate R] [--rate-events N]
                               [--shell N] [--dir DIR]
                               [--no-fsync] [--quick] [--stages]
+                              [--trace FILE]
 
     1. throughput: N events of trigger bench.event sent as fast as the
        reliable link allows; a rule maps each to core.noop; the run ends when
@@ -13,7 +14,9 @@
        the arrival of its execution.completed fact.
     2. latency at a fixed rate (default 1,000 events/s): p50/p99/max.
        --stages splits each run's latency at the executor's `requested`
-       and `ended` times (from the execution.completed fact).
+       and `ended` times (from the execution.completed fact); --trace FILE
+       writes each event of this run as a CSV row (i, sent, requested,
+       ended, done; wall-clock us), to find what a tail event waited for.
     3. shell actions: N executions of a local-shell-cmd action running
        `echo hello`, against a raw posix_spawn + waitpid loop of
        `/bin/sh -c 'echo hello'` (sequential, and as many at a time as the
@@ -55,6 +58,7 @@ static char s_root[4096];
 static int s_slots = 256;     //  worker slots for the core.noop runs
 static int s_shell_slots = 4; //  worker slots for the shell run
 static bool s_stages;         //  print the per-stage latency of each run
+static const char *s_trace;   //  --trace FILE: per-event times of the paced run
 
 static void
 s_write (const char *path, const char *text)
@@ -289,6 +293,18 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
         }
         printf ("\n");
     }
+    if (s_trace && rate > 0) {
+        FILE *file = fopen (s_trace, "w");
+        if (file) {
+            fprintf (file, "i,sent,requested,ended,done\n");
+            for (size_t i = 0; i < n; i++)
+                fprintf (file, "%zu,%lld,%lld,%lld,%lld\n", i, (long long)sent[i],
+                         (long long)done[i].requested, (long long)done[i].ended,
+                         (long long)done[i].done);
+            fclose (file);
+        } else
+            fprintf (stderr, "bench: cannot write %s\n", s_trace);
+    }
     free (lat);
     free (sent);
     free (done);
@@ -457,10 +473,11 @@ main (int argc, char *argv[])
                                       {"no-fsync", no_argument, 0, 'f'},
                                       {"quick", no_argument, 0, 'q'},
                                       {"stages", no_argument, 0, 'g'},
+                                      {"trace", required_argument, 0, 't'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     int option;
-    while ((option = getopt_long (argc, argv, "n:r:R:s:d:w:S:fqgh", options, NULL)) !=
+    while ((option = getopt_long (argc, argv, "n:r:R:s:d:w:S:t:fqgh", options, NULL)) !=
            -1) {
         switch (option) {
             case 'n':
@@ -490,6 +507,9 @@ main (int argc, char *argv[])
             case 'g':
                 s_stages = true;
                 break;
+            case 't':
+                s_trace = optarg;
+                break;
             case 'q':
                 events = 20000;
                 shell = 500;
@@ -498,7 +518,7 @@ main (int argc, char *argv[])
             default:
                 printf ("usage: attune-pipeline-bench [--events N] [--rate R] "
                         "[--rate-events N] [--shell N] [--slots N] [--shell-slots N] "
-                        "[--dir DIR] [--no-fsync] [--quick] [--stages]\n");
+                        "[--dir DIR] [--no-fsync] [--quick] [--stages] [--trace FILE]\n");
                 return option == 'h' ? 0 : 2;
         }
     }
