@@ -179,7 +179,8 @@ Test (worker_actor, registers_its_runtimes_and_slots)
     cr_assert_gt (json_integer_value (json_object_get (first, "instance")), 0);
 }
 
-Test (worker_actor, duplicate_dispatch_runs_once_even_after_it_finished)
+Test (worker_actor,
+      duplicate_dispatch_runs_once_even_after_it_finished_and_gets_its_outcome)
 {
     char marker[128];
     snprintf (marker, sizeof marker, "/tmp/attune-worker-test-%d", getpid ());
@@ -189,9 +190,13 @@ Test (worker_actor, duplicate_dispatch_runs_once_even_after_it_finished)
     s_dispatch ("dup-1", "local-shell-cmd", cmd, NULL);
     s_dispatch ("dup-1", "local-shell-cmd", cmd, NULL);
     cr_assert_eq (s_wait_status ("dup-1", "completed", 1, 5000), 1);
-    s_dispatch ("dup-1", "local-shell-cmd", cmd, NULL); //  after it ended
+    //  After it ended: not run again, but its outcome is said again (the
+    //  executor may have taken the first report for a late one)
+    s_dispatch ("dup-1", "local-shell-cmd", cmd, NULL);
+    cr_assert_eq (s_wait_status ("dup-1", "completed", 2, 3000), 2,
+                  "the outcome is reported again");
     s_pump (500);
-    cr_assert_eq (s_wait_status ("dup-1", "completed", 2, 300), 1, "ran once");
+    cr_assert_eq (s_wait_status ("dup-1", "completed", 3, 300), 2, "and only once");
     FILE *file = fopen (marker, "r");
     cr_assert_not_null (file);
     char line[16];
@@ -504,4 +509,22 @@ Test (worker_actor, a_claim_dropped_on_reconciling_is_forgotten_not_reported)
     cr_assert_eq (s_wait_status ("drop-1", "completed", 1, 5000), 1,
                   "given again, it runs: it was not taken for finished");
     cr_assert_gt (s_claims ("drop-1", NULL), claims);
+}
+
+Test (worker_actor, a_running_job_dropped_on_reconciling_runs_again_when_given_again)
+{
+    //  The executor took back what it thought lost with us and told us to
+    //  drop it: the job is cancelled here, and it is not ours any more, so
+    //  when it comes back to us it runs (not answered as "already done")
+    s_dispatch_sleep ("drop-2", 30);
+    cr_assert_eq (s_wait_status ("drop-2", "running", 1, 5000), 1);
+    s_command ("worker.reconciled",
+               json_pack ("{s:s, s:[s]}", "worker", "w1@test", "drop", "drop-2"));
+    cr_assert_eq (s_wait_status ("drop-2", "cancelled", 1, 5000), 1);
+    s_dispatch_sleep ("drop-2", 0.05);
+    cr_assert_eq (s_wait_status ("drop-2", "completed", 1, 5000), 1,
+                  "given again, it runs again");
+    cr_assert_eq (s_wait_status ("drop-2", "running", 2, 100), 2);
+    cr_assert_eq (s_wait_status ("drop-2", "cancelled", 2, 100), 1,
+                  "the cancellation is not said again");
 }

@@ -21,6 +21,7 @@
 #define S_OUTPUT_CAP        (256 * 1024) //  per stream: a report stays far below the frame limit
 #define S_MAX_REPORT        (960 * 1024) //  payload bytes of a status report
 #define S_FINISHED_KEEP     16384        //  a late re-dispatch of these is ignored
+#define S_FINISHED_REPORTS  (16 << 20)   //  bytes of their final reports kept
 #define S_RUNTIMES          "noop,builtin,local-shell-cmd,local-shell-script,python-script"
 
 typedef struct {
@@ -40,7 +41,20 @@ typedef struct {
     int64_t started_usec; //  wall clock µs its process started (reported at the end)
     int64_t claim_ts;     //  monotonic µs the claim was sent (echoed by the start)
     char *tmpdir;         //  working directory made for the process
+    bool dropped;         //  the executor settled it without us (reconciled)
 } s_job_t;
+
+//  An execution that ended here: its final report, sent again when the
+//  executor dispatches it again (it took the first for a late one, or has
+//  not seen it yet), so the outcome is never lost and the action never runs
+//  twice. The report's bytes go once S_FINISHED_REPORTS is exceeded, oldest
+//  first; then only the status is said again.
+typedef struct {
+    char status[16];
+    int exit_code;
+    uint8_t *report; //  packed execution.status payload, NULL once evicted
+    size_t size;
+} s_done_t;
 
 typedef struct {
     zsock_t *pipe;
@@ -56,10 +70,13 @@ typedef struct {
     zlist_t *queue;          //  ids waiting for a slot, FIFO (strings, owned)
     zlist_t *outbox;         //  proto_envelope_t waiting for link window
     msgpack_sbuffer report;  //  a status report being packed
-    zhashx_t *finished;      //  ids of the last S_FINISHED_KEEP executions ended here
+    msgpack_sbuffer last;    //  the last status report sent (its payload)
+    zhashx_t *finished;      //  id -> s_done_t of the last S_FINISHED_KEEP ended here
     zlist_t *finished_order; //  the same ids, oldest first
+    zlist_t *kept_order;     //  ids whose s_done_t still has its report, oldest first
+    size_t kept_bytes;       //  their reports' bytes
     int busy;
-    uint64_t ran, completed, failed, timeouts, cancelled, duplicates, returned;
+    uint64_t ran, completed, failed, timeouts, cancelled, duplicates, returned, resent;
     uint64_t claims, refused, stale_starts;
     bool terminated;
     bool draining;         //  stopping: takes nothing new
@@ -134,6 +151,11 @@ s_send (s_worker_t *self, const char *type, json_t *payload)
         return;
     }
     json_decref (payload);
+    if (streq (type, "execution.status")) {
+        const void *bytes = proto_envelope_payload (envelope, &size);
+        msgpack_sbuffer_clear (&self->last);
+        msgpack_sbuffer_write (&self->last, (const char *)bytes, size);
+    }
     zlist_append (self->outbox, envelope);
     s_flush (self);
 }
@@ -252,6 +274,8 @@ s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
     if (envelope && proto_envelope_set_payload_packed (envelope, self->report.data,
                                                        self->report.size) == 0) {
         json_decref (result);
+        msgpack_sbuffer_clear (&self->last);
+        msgpack_sbuffer_write (&self->last, self->report.data, self->report.size);
         zlist_append (self->outbox, envelope);
         s_flush (self);
         return;
@@ -270,6 +294,82 @@ s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
     s_send (self, "execution.status", payload);
 }
 
+static void
+s_done_destroy (void **item_p)
+{
+    s_done_t *done = (s_done_t *)*item_p;
+    if (done) {
+        free (done->report);
+        free (done);
+        *item_p = NULL;
+    }
+}
+
+//  Remember an execution that ended here with its final report (the last
+//  one sent, in self->last).
+static void
+s_remember (s_worker_t *self, const char *id, const char *status, int exit_code)
+{
+    s_done_t *done = (s_done_t *)zmalloc (sizeof (s_done_t));
+    snprintf (done->status, sizeof done->status, "%s", status);
+    done->exit_code = exit_code;
+    if (self->last.size) {
+        done->report = (uint8_t *)malloc (self->last.size);
+        if (done->report) {
+            memcpy (done->report, self->last.data, self->last.size);
+            done->size = self->last.size;
+            self->kept_bytes += done->size;
+            zlist_append (self->kept_order, strdup (id));
+        }
+    }
+    zhashx_insert (self->finished, id, done);
+    zlist_append (self->finished_order, strdup (id));
+    while (zlist_size (self->finished_order) > S_FINISHED_KEEP) {
+        char *oldest = (char *)zlist_pop (self->finished_order);
+        s_done_t *gone = (s_done_t *)zhashx_lookup (self->finished, oldest);
+        if (gone && gone->report) {
+            //  The oldest of all with a report is the oldest of those kept
+            self->kept_bytes -= gone->size;
+            free (zlist_pop (self->kept_order));
+        }
+        zhashx_delete (self->finished, oldest);
+        free (oldest);
+    }
+    //  Over the budget: the oldest reports go (their status stays)
+    while (self->kept_bytes > S_FINISHED_REPORTS && zlist_size (self->kept_order)) {
+        char *oldest = (char *)zlist_pop (self->kept_order);
+        s_done_t *kept = (s_done_t *)zhashx_lookup (self->finished, oldest);
+        if (kept && kept->report) {
+            self->kept_bytes -= kept->size;
+            free (kept->report);
+            kept->report = NULL;
+            kept->size = 0;
+        }
+        free (oldest);
+    }
+}
+
+//  A dispatch of what ended here: say again how it ended.
+static void
+s_resend (s_worker_t *self, const char *id, s_done_t *done)
+{
+    proto_envelope_t *envelope = proto_envelope_new ("execution.status", self->source);
+    if (envelope && done->report &&
+        proto_envelope_set_payload_packed (envelope, done->report, done->size) == 0) {
+        zlist_append (self->outbox, envelope);
+        s_flush (self);
+        self->resent++;
+        return;
+    }
+    proto_envelope_destroy (&envelope);
+    s_send (self, "execution.status",
+            json_pack ("{s:s, s:s, s:s, s:i, s:I, s:{s:s}}", "execution", id, "worker",
+                       self->name, "status", done->status, "exit_code", done->exit_code,
+                       "ts", (json_int_t)proto_now_usec (), "result", "error",
+                       "it ran on this worker earlier; its result is no longer held"));
+    self->resent++;
+}
+
 //  The job is over: report, free the slot.
 static void
 s_finish (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
@@ -286,17 +386,13 @@ s_finish (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
         self->failed++;
     if (job->running)
         self->busy--;
-    //  Remember it: a dispatch of it that arrives again (the executor
-    //  restarted before it learnt the outcome) must not run it twice
-    if (!zhashx_lookup (self->finished, job->id)) {
-        zhashx_insert (self->finished, job->id, (void *)1);
-        zlist_append (self->finished_order, strdup (job->id));
-        while (zlist_size (self->finished_order) > S_FINISHED_KEEP) {
-            char *oldest = (char *)zlist_pop (self->finished_order);
-            zhashx_delete (self->finished, oldest);
-            free (oldest);
-        }
-    }
+    //  Remember it and its report: a dispatch of it that arrives again
+    //  (the executor restarted before it learnt the outcome, or took back
+    //  what it thought lost with us and ignored the report as late) must not
+    //  run it twice, and gets the outcome again. One the executor told us to
+    //  drop is not ours: given again, it runs again.
+    if (!job->dropped && !zhashx_lookup (self->finished, job->id))
+        s_remember (self, job->id, status, exit_code);
     zhashx_delete (self->jobs, job->id);
 }
 
@@ -771,6 +867,7 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
             zsys_info ("%s: dropping %s: the executor settled it without us", self->name,
                        id);
             job->cancelled = true;
+            job->dropped = true;
             if (job->claiming)
                 s_refused (self, job, "settled without this worker"); //  never started
             else if (job->process)
@@ -809,9 +906,12 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                                      "action: expected a map with a runner_type");
         else if (parameters && parameters->type != MSGPACK_OBJECT_MAP)
             rc = bus_command_reject (info, "bad_request", "parameters: expected a map");
-        else if (zhashx_lookup (self->jobs, id) || zhashx_lookup (self->finished, id))
-            self->duplicates++; //  already here or done: the executor re-sent it
-        else if (self->draining)
+        else if (zhashx_lookup (self->jobs, id))
+            self->duplicates++; //  already here: the executor re-sent it
+        else if (zhashx_lookup (self->finished, id)) {
+            self->duplicates++; //  done here: it gets the outcome again
+            s_resend (self, id, (s_done_t *)zhashx_lookup (self->finished, id));
+        } else if (self->draining)
             s_return (self, json_pack ("[s]", id)); //  sent before it heard we stop
         else {
             s_job_t *job = (s_job_t *)zmalloc (sizeof (s_job_t));
@@ -965,6 +1065,7 @@ s_handle_pipe (s_worker_t *self)
         json_object_set_new (status, "draining", json_boolean (self->draining));
         json_object_set_new (status, "claims", json_integer ((json_int_t)self->claims));
         json_object_set_new (status, "refused", json_integer ((json_int_t)self->refused));
+        json_object_set_new (status, "resent", json_integer ((json_int_t)self->resent));
         json_object_set_new (status, "stale_starts",
                              json_integer ((json_int_t)self->stale_starts));
         json_object_set_new (status, "returned",
@@ -997,21 +1098,25 @@ s_destroy (s_worker_t *self)
         zlist_destroy (&self->outbox);
     }
     zhashx_destroy (&self->finished);
-    if (self->finished_order) {
-        char *id;
-        while ((id = (char *)zlist_pop (self->finished_order)))
-            free (id);
-        zlist_destroy (&self->finished_order);
-    }
+    zlist_t **lists[2] = {&self->finished_order, &self->kept_order};
+    for (int i = 0; i < 2; i++)
+        if (*lists[i]) {
+            char *id;
+            while ((id = (char *)zlist_pop (*lists[i])))
+                free (id);
+            zlist_destroy (lists[i]);
+        }
     bus_link_destroy (&self->link);
     bus_inbox_destroy (&self->inbox);
     msgpack_sbuffer_destroy (&self->report);
+    msgpack_sbuffer_destroy (&self->last);
 }
 
 static int
 s_start (s_worker_t *self, const actor_config_t *config)
 {
     msgpack_sbuffer_init (&self->report);
+    msgpack_sbuffer_init (&self->last);
     char host[240];
     actor_host (config, host, sizeof host);
     if (config->worker_name && *config->worker_name)
@@ -1030,9 +1135,11 @@ s_start (s_worker_t *self, const actor_config_t *config)
     self->outbox = zlist_new ();
     self->finished = zhashx_new ();
     self->finished_order = zlist_new ();
+    self->kept_order = zlist_new ();
     if (!self->jobs || !self->queue || !self->outbox || !self->finished ||
-        !self->finished_order)
+        !self->finished_order || !self->kept_order)
         return -1;
+    zhashx_set_destructor (self->finished, s_done_destroy);
     zhashx_set_destructor (self->jobs, s_job_destructor);
 
     char endpoint_name[300];
