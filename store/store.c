@@ -122,6 +122,7 @@ struct _store_t {
     uint64_t growths;
     int data_fd;           //  data.mdb (LMDB's descriptor), -1: not extended ahead
     uint64_t data_written; //  bytes of data.mdb known to exist (zeros or pages)
+    uint64_t data_used;    //  bytes LMDB used after the last commit
     char error[STORE_ERROR_SIZE];
 };
 
@@ -642,6 +643,7 @@ store_open (const char *dir, const store_config_t *config, store_code_t *code,
     if (!cfg.nosync && mdb_env_get_fd (self->env, &self->data_fd) != 0)
         self->data_fd = -1;
     self->data_written = 0;
+    self->data_used = 0;
     snprintf (self->error, sizeof (self->error), "no error");
     return self;
 }
@@ -795,14 +797,15 @@ s_txn_begin (store_t *self, unsigned flags, MDB_txn **txn)
 //  LMDB wrote is touched; the zeros become durable with the next commit's
 //  sync (LMDB never reads pages past its last committed one).
 //
-//  The zeros go out in small steps, one after a commit that left less than
-//  S_AHEAD_ROOM ahead: writing them costs the actor's thread about 15 us a
-//  page and the disk their transfer, so 16 pages after some commits keep
-//  every commit's neighbours fast where 128 at once (the old chunk) held up
-//  the next message by up to 2 ms. Only a store that outgrows the steps
-//  (bulk batches) falls below half the room and is filled back in one go.
-#define S_AHEAD_ROOM ((uint64_t)512 << 10) //  keep this much written ahead
-#define S_AHEAD_STEP ((uint64_t)64 << 10)  //  in steps of this much
+//  The zeros go out in steps, one after a commit that left less than the
+//  room ahead: writing them costs the actor's thread about 15 us a page and
+//  the disk their transfer, so a step of 16 pages (or what the last commit
+//  used, when more) keeps every commit's neighbours fast where 128 pages at
+//  once held up the next message by up to 2 ms. The room is 512 KiB or four
+//  commits like the last, so bulk batches stay inside written blocks too.
+#define S_AHEAD_ROOM ((uint64_t)512 << 10) //  keep at least this much ahead
+#define S_AHEAD_STEP ((uint64_t)64 << 10)  //  in steps of at least this much
+#define S_AHEAD_MAX  ((uint64_t)8 << 20)   //  and never more than this
 
 static void
 s_extend_ahead (store_t *self)
@@ -812,7 +815,13 @@ s_extend_ahead (store_t *self)
     MDB_envinfo info;
     mdb_env_info (self->env, &info);
     uint64_t used = ((uint64_t)info.me_last_pgno + 1) * self->page_size;
-    if (used + S_AHEAD_ROOM <= self->data_written)
+    uint64_t growth =
+        used > self->data_used && self->data_used ? used - self->data_used : 0;
+    self->data_used = used;
+    uint64_t room = growth * 4 > S_AHEAD_ROOM ? growth * 4 : S_AHEAD_ROOM;
+    if (room > S_AHEAD_MAX)
+        room = S_AHEAD_MAX;
+    if (used + room <= self->data_written)
         return;
     struct stat st;
     if (fstat (self->data_fd, &st) != 0) {
@@ -820,12 +829,14 @@ s_extend_ahead (store_t *self)
         return;
     }
     uint64_t from = (uint64_t)st.st_size;
-    if (used + S_AHEAD_ROOM <= from) {
+    if (used + room <= from) {
         self->data_written = from; //  LMDB or an earlier run grew it
         return;
     }
-    uint64_t deficit = used + S_AHEAD_ROOM - from;
-    uint64_t size = deficit > S_AHEAD_ROOM / 2 ? deficit : S_AHEAD_STEP;
+    uint64_t deficit = used + room - from;
+    uint64_t size = deficit > room / 2      ? deficit
+                    : growth > S_AHEAD_STEP ? growth
+                                            : S_AHEAD_STEP;
     uint64_t target = (from + size + S_AHEAD_STEP - 1) / S_AHEAD_STEP * S_AHEAD_STEP;
     static const char zeros[65536];
     for (uint64_t at = from; at < target;) {

@@ -236,7 +236,9 @@ s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
           int exit_code)
 {
     //  Packed directly (no JSON payload to build and convert); a result that
-    //  cannot travel takes the JSON path below, which replaces it
+    //  cannot travel takes the JSON path below, which replaces it. What is
+    //  sent is kept in self->last (nothing when nothing could be sent)
+    msgpack_sbuffer_clear (&self->last);
     msgpack_sbuffer_clear (&self->report);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->report, msgpack_sbuffer_write);
