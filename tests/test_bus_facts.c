@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include "bus/bus_facts.h"
+#include "tests/testing.h"
 
 static int s_counter;
 
@@ -181,8 +182,13 @@ Test (bus_facts, slow_subscriber_sees_the_gap)
 
 Test (bus_facts, publisher_restart_is_a_new_stream)
 {
-    const char *endpoint = "tcp://127.0.0.1:*";
+    //  A port below the ephemeral range: while the publisher is down, the
+    //  subscriber's reconnects (or another suite's) cannot take it (an
+    //  ephemeral one can be taken, even by a connect to itself)
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", testing_free_port ());
     bus_pub_t *pub = bus_pub_new (endpoint, 0);
+    cr_assert_not_null (pub, "%s", endpoint);
     char address[128];
     snprintf (address, sizeof address, "%s", bus_pub_endpoint (pub));
     bus_sub_t *sub = bus_sub_new (0);

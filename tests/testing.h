@@ -105,16 +105,39 @@ testing_status_terminal (const char *status)
 static inline int
 testing_free_port (void)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET,
-                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    cr_assert_eq (bind (fd, (struct sockaddr *)&address, sizeof address), 0);
-    socklen_t size = sizeof address;
-    getsockname (fd, (struct sockaddr *)&address, &size);
-    close (fd);
-    int port = ntohs (address.sin_port);
-    cr_assert_gt (port, 0);
-    return port;
+    //  Below the kernel's ephemeral range: a port found free there is not
+    //  handed out a moment later to someone's connect or `tcp://...:*` bind
+    //  (as an ephemeral one can be, under a parallel ctest); suites that
+    //  pick at the same time pick at random among thousands
+    int low = 32768, high = 60999;
+    FILE *range = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (range) {
+        if (fscanf (range, "%d %d", &low, &high) != 2)
+            low = 32768;
+        fclose (range);
+    }
+    static unsigned seed = 0;
+    if (!seed)
+        seed = (unsigned)getpid () ^ (unsigned)zclock_usecs ();
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int port = 0;
+        if (low > 11024)
+            port = 10000 + (int)(rand_r (&seed) % (unsigned)(low - 11024));
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        cr_assert_geq (fd, 0);
+        struct sockaddr_in address = {.sin_family = AF_INET,
+                                      .sin_port = htons ((uint16_t)port),
+                                      .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+        int rc = bind (fd, (struct sockaddr *)&address, sizeof address);
+        socklen_t size = sizeof address;
+        if (rc == 0)
+            getsockname (fd, (struct sockaddr *)&address, &size);
+        close (fd);
+        if (rc == 0 && ntohs (address.sin_port) > 0)
+            return ntohs (address.sin_port);
+    }
+    cr_assert_fail ("no free tcp port on 127.0.0.1");
+    return 0;
 }
 
 //  Give `sock` the secret cert `keys`/`name`.cert_secret and, as a CURVE
