@@ -26,6 +26,7 @@ typedef struct {
     char log[PATH_MAX];        //  <root>/attuned.log: its stdout and stderr
     char api[256];             //  e.g. tcp://127.0.0.1:40123
     char facts[256];
+    int api_port, facts_port; //  picked at the first start, kept across restarts
 } testing_daemon_t;
 
 #define TESTING_DAEMON_MAX 8
@@ -98,6 +99,16 @@ static inline void
 testing_daemon_start (testing_daemon_t *self, const char *extra[])
 {
     truncate (self->log, 0);
+    //  Ports of this daemon's own, at random below the ephemeral range (not
+    //  `*`, where CZMQ takes the first free one from 49152: a client of
+    //  another test's daemon that stopped would reach this one there)
+    if (!self->api_port)
+        self->api_port = testing_free_port ();
+    while (!self->facts_port || self->facts_port == self->api_port)
+        self->facts_port = testing_free_port ();
+    char api[64], facts[64];
+    snprintf (api, sizeof api, "tcp://127.0.0.1:%d", self->api_port);
+    snprintf (facts, sizeof facts, "tcp://127.0.0.1:%d", self->facts_port);
     pid_t pid = fork ();
     cr_assert_geq (pid, 0);
     if (pid == 0) {
@@ -110,9 +121,9 @@ testing_daemon_start (testing_daemon_t *self, const char *extra[])
                                 "--packs",
                                 self->packs,
                                 "--api",
-                                "tcp://127.0.0.1:*",
+                                api,
                                 "--api-facts",
-                                "tcp://127.0.0.1:*",
+                                facts,
                                 "--heartbeat",
                                 "200"};
         int argc = 11;
