@@ -1126,6 +1126,9 @@ Test (probe, live_daemon)
     json_int_t previous_seq = 0;
     const char *publisher = NULL;
     char *lines[4096];
+    //  The whole output, kept whole: s_lines cuts its copy into lines
+    char *output = strdup (child.text[0]);
+    cr_assert_not_null (output);
     size_t count = s_lines (child.text[0], lines, 4096);
     json_t *keep[3] = {NULL, NULL, NULL};
     for (size_t i = 0; i < count; i++) {
@@ -1133,8 +1136,7 @@ Test (probe, live_daemon)
             continue;
         json_t *fact = json_loads (lines[i], 0, NULL);
         cr_assert_not_null (fact, "%s", lines[i]);
-        cr_assert_lt (found, 3, "more facts than expected for %s:\n%s", id,
-                      child.text[0]);
+        cr_assert_lt (found, 3, "more facts than expected for %s:\n%s", id, output);
         cr_assert_str_eq (json_string_value (json_object_get (fact, "type")),
                           wanted[found]);
         json_int_t seq = json_integer_value (json_object_get (fact, "seq"));
@@ -1143,23 +1145,24 @@ Test (probe, live_daemon)
             //  Numbered in the executor's one stream: what came between
             //  (its heartbeat, another execution's fact) is in the output
             //  too, so nothing was lost
-            cr_assert_gt (seq, previous_seq, "%s", child.text[0]);
+            cr_assert_gt (seq, previous_seq, "%s", output);
             cr_assert_str_eq (from, publisher);
             for (json_int_t between = previous_seq + 1; between < seq; between++) {
                 char other[128];
                 snprintf (other, sizeof other, "\"seq\":%lld,\"publisher\":\"%s\"",
                           (long long)between, from);
-                cr_assert (strstr (child.text[0], other), "fact %lld is missing:\n%s",
-                           (long long)between, child.text[0]);
+                cr_assert (strstr (output, other), "fact %lld is missing:\n%s",
+                           (long long)between, output);
             }
         }
         previous_seq = seq;
         publisher = from;
         keep[found++] = fact; //  keeps `publisher` alive
     }
-    cr_assert_eq (found, 3, "%zu facts for %s:\n%s", found, id, child.text[0]);
+    cr_assert_eq (found, 3, "%zu facts for %s:\n%s", found, id, output);
     for (int i = 0; i < 3; i++)
         json_decref (keep[i]);
+    free (output);
     s_child_free (&child);
 
     //  An error reply: printed, exit 1, code and message on stderr
