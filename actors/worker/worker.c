@@ -20,7 +20,7 @@
 #define S_MAX_ENV           256
 #define S_OUTPUT_CAP        (256 * 1024) //  per stream: a report stays far below the frame limit
 #define S_MAX_REPORT        (960 * 1024) //  payload bytes of a status report
-#define S_FINISHED_KEEP     16384        //  a late re-dispatch of these is ignored
+#define S_FINISHED_KEEP     16384        //  a re-dispatch of these gets the outcome again
 #define S_FINISHED_REPORTS  (16 << 20)   //  bytes of their final reports kept
 #define S_RUNTIMES          "noop,builtin,local-shell-cmd,local-shell-script,python-script"
 
