@@ -73,8 +73,8 @@ typedef struct {
     msgpack_sbuffer last;    //  the last status report sent (its payload)
     zhashx_t *finished;      //  id -> s_done_t of the last S_FINISHED_KEEP ended here
     zlist_t *finished_order; //  the same ids, oldest first
-    zlist_t *kept_order;     //  ids whose s_done_t still has its report, oldest first
-    size_t kept_bytes;       //  their reports' bytes
+    zlist_t *kept_order; //  the s_done_t (in finished) still with a report, oldest first
+    size_t kept_bytes;   //  their reports' bytes
     int busy;
     uint64_t ran, completed, failed, timeouts, cancelled, duplicates, returned, resent;
     uint64_t claims, refused, stale_starts;
@@ -321,7 +321,7 @@ s_remember (s_worker_t *self, const char *id, const char *status, int exit_code)
             memcpy (done->report, self->last.data, self->last.size);
             done->size = self->last.size;
             self->kept_bytes += done->size;
-            zlist_append (self->kept_order, strdup (id));
+            zlist_append (self->kept_order, done);
         }
     }
     zhashx_insert (self->finished, id, done);
@@ -332,22 +332,20 @@ s_remember (s_worker_t *self, const char *id, const char *status, int exit_code)
         if (gone && gone->report) {
             //  The oldest of all with a report is the oldest of those kept
             self->kept_bytes -= gone->size;
-            free (zlist_pop (self->kept_order));
+            void *head = zlist_pop (self->kept_order);
+            assert (head == gone);
+            (void)head;
         }
         zhashx_delete (self->finished, oldest);
         free (oldest);
     }
     //  Over the budget: the oldest reports go (their status stays)
     while (self->kept_bytes > S_FINISHED_REPORTS && zlist_size (self->kept_order)) {
-        char *oldest = (char *)zlist_pop (self->kept_order);
-        s_done_t *kept = (s_done_t *)zhashx_lookup (self->finished, oldest);
-        if (kept && kept->report) {
-            self->kept_bytes -= kept->size;
-            free (kept->report);
-            kept->report = NULL;
-            kept->size = 0;
-        }
-        free (oldest);
+        s_done_t *kept = (s_done_t *)zlist_pop (self->kept_order);
+        self->kept_bytes -= kept->size;
+        free (kept->report);
+        kept->report = NULL;
+        kept->size = 0;
     }
 }
 
@@ -1100,14 +1098,13 @@ s_destroy (s_worker_t *self)
         zlist_destroy (&self->outbox);
     }
     zhashx_destroy (&self->finished);
-    zlist_t **lists[2] = {&self->finished_order, &self->kept_order};
-    for (int i = 0; i < 2; i++)
-        if (*lists[i]) {
-            char *id;
-            while ((id = (char *)zlist_pop (*lists[i])))
-                free (id);
-            zlist_destroy (lists[i]);
-        }
+    zlist_destroy (&self->kept_order); //  borrowed from finished
+    if (self->finished_order) {
+        char *id;
+        while ((id = (char *)zlist_pop (self->finished_order)))
+            free (id);
+        zlist_destroy (&self->finished_order);
+    }
     bus_link_destroy (&self->link);
     bus_inbox_destroy (&self->inbox);
     msgpack_sbuffer_destroy (&self->report);
