@@ -465,6 +465,8 @@ Test (executor_actor, a_claim_is_confirmed_for_its_worker_and_refused_once_settl
     zstr_free (&text);
     cr_assert_eq (json_integer_value (json_object_get (status, "late")), 0,
                   "a report repeated is not late");
+    cr_assert_eq (json_integer_value (json_object_get (status, "repeated_status")), 1,
+                  "it is counted as repeated");
     json_decref (status);
     bus_link_destroy (&link);
     bus_inbox_destroy (&inbox);

@@ -117,7 +117,8 @@ typedef struct _s_executor_t {
     bool schedule_soon;   //  the batch took slots: schedule the rest on the next turn
     char first_peer[256];
     uint64_t first_epoch, first_seq;
-    uint64_t created, ignored, duplicates, late, by_status[EXECUTION_STATUS_COUNT];
+    uint64_t created, ignored, repeated, duplicates, late,
+        by_status[EXECUTION_STATUS_COUNT];
     bool terminated;
     executor_record_t record; //  the record the fast path works on
     msgpack_sbuffer packed;   //  a record, fact or dispatch being packed
@@ -1545,9 +1546,14 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
     }
     if (current < 0 || current == EXECUTION_PENDING ||
         !execution_status_allowed ((execution_status_t)current, status) || other_worker) {
-        self->ignored++;
-        //  The same report again (its worker, the status it has): nothing
+        //  The same report again (its worker, the status it has): nothing,
+        //  and not counted as ignored (a worker says its outcome again when
+        //  the execution is dispatched to it again: PROTOCOL.md, "Workers")
         bool again = !other_worker && current == status;
+        if (again)
+            self->repeated++;
+        else
+            self->ignored++;
         //  A worker reporting on what was settled without it (it was lost,
         //  or the execution went to another): kept as late, changes nothing
         if (current >= 0 && have_worker && !again &&
@@ -2988,6 +2994,8 @@ s_handle_pipe (s_executor_t *self)
             "ignored_status", (json_int_t)self->ignored, "duplicates",
             (json_int_t)self->duplicates);
         json_object_set_new (status, "late", json_integer ((json_int_t)self->late));
+        json_object_set_new (status, "repeated_status",
+                             json_integer ((json_int_t)self->repeated));
         actor_reply_json (self->pipe, &status);
     }
     zstr_free (&command);
