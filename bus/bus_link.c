@@ -1308,10 +1308,11 @@ bus_inbox_process (bus_inbox_t *self, bus_inbox_fn *fn, void *arg)
         else if (s_write (NULL, self) != 0)
             code = STORE_INTERNAL;
         if (code != STORE_OK) {
-            zsys_error ("bus_inbox %s: cannot commit %zu commands (%s: %s); not acked, "
-                        "senders will resend",
-                        self->name, self->nitems, store_strerror (code),
-                        self->store ? store_last_error (self->store) : "");
+            if (code != STORE_IO) //  a full or failing disk is said once by the store
+                zsys_error ("bus_inbox %s: cannot commit %zu commands (%s: %s); not "
+                            "acked, senders will resend",
+                            self->name, self->nitems, store_strerror (code),
+                            self->store ? store_last_error (self->store) : "");
             for (size_t i = 0; i < self->ntouched; i++) {
                 s_peer_t *peer = self->touched[i];
                 peer->pending_epoch = peer->epoch;

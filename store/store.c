@@ -26,6 +26,8 @@
 #include "store/store.h"
 
 #include <assert.h>
+#include <czmq.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -93,6 +95,21 @@ typedef struct {
     void *arg;
 } s_callback_t;
 
+//  A spell of failing commits (ENOSPC, EIO, EDQUOT): said once when it
+//  starts and once when it ends; meanwhile writes are tried at most once a
+//  backoff interval (10 ms doubling to 1 s), so callers that retry on every
+//  turn of their loop cost nothing while the disk is full.
+typedef struct {
+    bool failing;
+    uint64_t failures; //  writes refused or failed in this spell
+    int64_t since;     //  monotonic ms of the first failure
+    int64_t next_try;  //  monotonic ms before which writes are refused
+    int backoff_ms;
+} s_io_state_t;
+
+#define S_IO_BACKOFF_MIN 10
+#define S_IO_BACKOFF_MAX 1000
+
 struct _store_t {
     char *dir;
     MDB_env *env;
@@ -123,6 +140,8 @@ struct _store_t {
     int data_fd;           //  data.mdb (LMDB's descriptor), -1: not extended ahead
     uint64_t data_written; //  bytes of data.mdb known to exist (zeros or pages)
     uint64_t data_used;    //  bytes LMDB used after the last commit
+    int64_t ahead_retry;   //  monotonic ms: write ahead again (after a full disk)
+    s_io_state_t io;       //  commits failing on a full or failing disk
     char error[STORE_ERROR_SIZE];
 };
 
@@ -821,7 +840,7 @@ s_extend_ahead (store_t *self)
     uint64_t room = growth * 4 > S_AHEAD_ROOM ? growth * 4 : S_AHEAD_ROOM;
     if (room > S_AHEAD_MAX)
         room = S_AHEAD_MAX;
-    if (used + room <= self->data_written)
+    if (used + room <= self->data_written || zclock_mono () < self->ahead_retry)
         return;
     struct stat st;
     if (fstat (self->data_fd, &st) != 0) {
@@ -843,7 +862,9 @@ s_extend_ahead (store_t *self)
         size_t n = target - at < sizeof zeros ? (size_t)(target - at) : sizeof zeros;
         ssize_t rc = pwrite (self->data_fd, zeros, n, (off_t)at);
         if (rc <= 0) {
-            self->data_fd = -1; //  disk full or the like: stop trying
+            //  Disk full: LMDB grows the file itself meanwhile; tried again
+            //  in a second (what was written stays; st_size says how far)
+            self->ahead_retry = zclock_mono () + 1000;
             return;
         }
         at += (uint64_t)rc;
@@ -852,6 +873,39 @@ s_extend_ahead (store_t *self)
     sync_file_range (self->data_fd, (off_t)from, (off_t)(target - from),
                      SYNC_FILE_RANGE_WRITE);
     self->data_written = target;
+}
+
+//  Account a write's outcome in the failing spell (s_io_state_t).
+static void
+s_io_note (store_t *self, store_code_t result)
+{
+    int64_t now = zclock_mono ();
+    if (result == STORE_IO) {
+        if (!self->io.failing) {
+            self->io = (s_io_state_t){
+                .failing = true, .since = now, .backoff_ms = S_IO_BACKOFF_MIN};
+            zsys_error ("store: %s; writes are retried with backoff until they "
+                        "succeed",
+                        self->error);
+        } else if (self->io.backoff_ms < S_IO_BACKOFF_MAX)
+            self->io.backoff_ms = self->io.backoff_ms * 2 > S_IO_BACKOFF_MAX
+                                      ? S_IO_BACKOFF_MAX
+                                      : self->io.backoff_ms * 2;
+        self->io.failures++;
+        self->io.next_try = now + self->io.backoff_ms;
+    } else if (result == STORE_OK && self->io.failing) {
+        zsys_info ("store %s: writes succeed again after %.1f s (%" PRIu64
+                   " refused or failed)",
+                   self->dir, (double)(now - self->io.since) / 1000.0, self->io.failures);
+        self->io = (s_io_state_t){0};
+    }
+}
+
+bool
+store_io_failing (store_t *self)
+{
+    assert (self);
+    return self->io.failing;
 }
 
 static store_code_t
@@ -864,6 +918,15 @@ s_write_run (store_t *self, store_write_fn *fn, void *arg, bool count)
     if (self->broken) {
         s_error (self, "%s: store unusable after a failed map resize", self->dir);
         return STORE_INTERNAL;
+    }
+    if (self->io.failing && zclock_mono () < self->io.next_try) {
+        self->io.failures++;
+        s_error (self,
+                 "%s: commits failing for %.1f s (disk full or failing): retried "
+                 "in at most %d ms",
+                 self->dir, (double)(zclock_mono () - self->io.since) / 1000.0,
+                 self->io.backoff_ms);
+        return STORE_IO;
     }
     self->in_write = true;
     store_txn_t *txn = &self->wtxn;
@@ -938,6 +1001,7 @@ s_write_run (store_t *self, store_write_fn *fn, void *arg, bool count)
         break;
     }
     self->in_write = false;
+    s_io_note (self, result);
     return result;
 }
 

@@ -93,6 +93,13 @@ store_table_t *store_table (store_t *self, const char *name, bool index);
 //  Message describing the last failure on this store (never NULL).
 const char *store_last_error (store_t *self);
 
+//  True while commits fail on a full or failing disk (ENOSPC, EIO, EDQUOT):
+//  the store said so once in the log and refuses writes (STORE_IO) until
+//  its backoff (10 ms doubling to 1 s) lets the next one try; the first
+//  write that succeeds ends the spell (logged too). Callers keep what they
+//  could not write and try again later; they need not log each failure.
+bool store_io_failing (store_t *self);
+
 //  Current map size in bytes, and bytes in use (pages used * page size).
 size_t store_map_size (store_t *self);
 size_t store_used_size (store_t *self);

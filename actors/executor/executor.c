@@ -88,6 +88,14 @@ typedef struct {
     char worker[256];
 } s_active_t;
 
+//  A lost worker's executions that could not be settled (the commit failed:
+//  disk full): tried again every turn (the store's backoff paces it)
+typedef struct {
+    char worker[256];
+    bool abandon_running;
+    zlist_t *only; //  ids (autofree), NULL: all of the worker's
+} s_unsettled_t;
+
 typedef struct _s_executor_t {
     zsock_t *pipe;
     char host[256];
@@ -113,8 +121,10 @@ typedef struct _s_executor_t {
     zlistx_t *queue;     //  s_wait_t, FIFO
     zlist_t *effects;    //  s_effect_t of the batch being applied
     bool batch_open;
-    bool queued_in_batch; //  an execution of this batch went to the waiting queue
-    bool schedule_soon;   //  the batch took slots: schedule the rest on the next turn
+    zhashx_t *batch_running; //  ids this batch recorded running (not yet durable)
+    zlist_t *unsettled;      //  s_unsettled_t: settles whose commit failed, retried
+    bool queued_in_batch;    //  an execution of this batch went to the waiting queue
+    bool schedule_soon;      //  the batch took slots: schedule the rest on the next turn
     char first_peer[256];
     uint64_t first_epoch, first_seq;
     uint64_t created, ignored, repeated, duplicates, late,
@@ -630,7 +640,8 @@ s_policy_tick (s_executor_t *self)
         s_apply_effects (self);
     else {
         s_effects_clear (self);
-        zsys_error ("executor: policy timers: %s", store_last_error (self->store));
+        if (!store_io_failing (self->store)) //  a full disk is said once by the store
+            zsys_error ("executor: policy timers: %s", store_last_error (self->store));
     }
     self->queued_in_batch = false;
     self->policy_tick_at = zclock_mono () + every;
@@ -941,7 +952,9 @@ s_inquiry_tick (s_executor_t *self)
     store_code_t code = store_write (self->store, s_apply_inquiry_due, &due);
     if (code != STORE_OK) {
         s_effects_clear (self);
-        zsys_error ("executor: inquiry deadlines: %s", store_last_error (self->store));
+        if (code != STORE_IO) //  a full disk is said once by the store
+            zsys_error ("executor: inquiry deadlines: %s",
+                        store_last_error (self->store));
         self->inquiry_next = proto_now_usec () + 1000000; //  tried again in 1 s
         return;
     }
@@ -1517,20 +1530,26 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
     //  never given to another worker; refused, it never starts there.
     if (claiming) {
         bool ours = has_assigned && !other_worker;
-        if (ours && current == EXECUTION_RUNNING) {
+        bool uncommitted = zhashx_lookup (self->batch_running, id) != NULL;
+        if (ours && current == EXECUTION_RUNNING && !uncommitted) {
             //  Claimed again (the first start was late or lost): its running
-            //  is durable already, so the answer goes at once, not after
-            //  this batch's commit; under a load that makes commits slower
-            //  than the claim's lease, the second claim still gets through
-            //  (a retried batch answers twice: the worker takes one)
+            //  is durable already (no command of this batch wrote it), so
+            //  the answer goes at once, not after this batch's commit; under
+            //  a load that makes commits slower than the claim's lease, the
+            //  second claim still gets through
             s_answer_claim (self, worker, id, true, (uint64_t)claim->via.i64, NULL);
             return 0;
         }
-        if (ours && current == EXECUTION_SCHEDULED) {
+        if (ours && (current == EXECUTION_SCHEDULED || current == EXECUTION_RUNNING)) {
+            //  Started only once this batch's commit made `running` durable
+            //  (a running that an earlier claim of this batch wrote is not
+            //  durable yet, and is undone if the commit fails)
             s_effect_t *start = s_effect (self, EFFECT_START);
             s_copy (start->worker, sizeof start->worker, worker);
             s_copy (start->id, sizeof start->id, id);
             start->key = (uint64_t)claim->via.i64;
+            if (current == EXECUTION_RUNNING)
+                return 0; //  already written by this batch
         } else {
             s_effect_t *refused = s_effect (self, EFFECT_REFUSED);
             s_copy (refused->worker, sizeof refused->worker, worker);
@@ -1579,8 +1598,10 @@ s_status_packed (s_executor_t *self, store_txn_t *txn, const msgpack_object *pay
     int64_t now = proto_now_usec ();
     executor_record_set_status (record,
                                 execution_status_name ((execution_status_t)status), now);
-    if (status == EXECUTION_RUNNING)
+    if (status == EXECUTION_RUNNING) {
         executor_record_set_int (record, EXECUTOR_RECORD_STARTED, now);
+        zhashx_update (self->batch_running, id, (void *)"");
+    }
     if (execution_status_terminal ((execution_status_t)status)) {
         const msgpack_object *started =
             executor_record_get (record, EXECUTOR_RECORD_STARTED);
@@ -1639,6 +1660,7 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
     } else if (info->seq == self->first_seq && info->epoch == self->first_epoch &&
                streq (info->peer, self->first_peer)) {
         s_effects_clear (self);
+        zhashx_purge (self->batch_running);
         self->queued_in_batch = false;
     }
     const char *type = proto_envelope_type (command);
@@ -1959,7 +1981,7 @@ s_schedule (s_executor_t *self)
         if (handle)
             zlistx_delete (self->queue, handle);
     }
-    if (code != STORE_OK)
+    if (code != STORE_OK && code != STORE_IO) //  a full disk is said once by the store
         zsys_error ("executor: cannot schedule: %s", store_last_error (self->store));
     free (plan);
     s_apply_effects (self); //  the scheduled facts
@@ -2059,6 +2081,50 @@ s_apply_lost (store_txn_t *txn, void *arg)
 
 static void s_redispatch (s_executor_t *self, const char *name);
 
+static void
+s_unsettled_add (s_executor_t *self, const char *name, bool abandon_running,
+                 zlist_t *only)
+{
+    s_unsettled_t *item = (s_unsettled_t *)zmalloc (sizeof (s_unsettled_t));
+    s_copy (item->worker, sizeof item->worker, name);
+    item->abandon_running = abandon_running;
+    if (only) {
+        item->only = zlist_new ();
+        zlist_autofree (item->only);
+        for (char *id = (char *)zlist_first (only); id; id = (char *)zlist_next (only))
+            zlist_append (item->only, id);
+    }
+    zlist_append (self->unsettled, item);
+}
+
+static void
+s_unsettled_destroy (s_unsettled_t **item_p)
+{
+    if (*item_p) {
+        zlist_destroy (&(*item_p)->only);
+        free (*item_p);
+        *item_p = NULL;
+    }
+}
+
+static void s_settle_worker_ids (s_executor_t *self, const char *name,
+                                 bool abandon_running, zlist_t *only);
+
+//  Settles that failed, tried again (each goes back on the list if it
+//  fails again)
+static void
+s_unsettled_retry (s_executor_t *self)
+{
+    size_t count = zlist_size (self->unsettled);
+    if (count == 0 || store_io_failing (self->store))
+        return;
+    while (count--) {
+        s_unsettled_t *item = (s_unsettled_t *)zlist_pop (self->unsettled);
+        s_settle_worker_ids (self, item->worker, item->abandon_running, item->only);
+        s_unsettled_destroy (&item);
+    }
+}
+
 //  Settle the executions of worker `name`: all of them, or only those in
 //  `only` (ids; NULL for all).
 static void
@@ -2080,9 +2146,12 @@ s_settle_worker_ids (s_executor_t *self, const char *name, bool abandon_running,
                 zlist_append (lost.ids, (void *)zhashx_cursor (self->actives));
     if (zlist_size (lost.ids)) {
         store_code_t code = store_write (self->store, s_apply_lost, &lost);
-        if (code != STORE_OK)
-            zsys_error ("executor: cannot settle the executions of %s: %s", name,
-                        store_last_error (self->store));
+        if (code != STORE_OK) {
+            if (code != STORE_IO) //  a full disk is said once by the store
+                zsys_error ("executor: cannot settle the executions of %s: %s", name,
+                            store_last_error (self->store));
+            s_unsettled_add (self, name, abandon_running, only);
+        }
         json_t *record;
         while ((record = (json_t *)zlist_pop (lost.done))) {
             const char *id = json_string_value (json_object_get (record, "id"));
@@ -3006,6 +3075,13 @@ s_destroy (s_executor_t *self)
 {
     zhashx_destroy (&self->links);
     zhashx_destroy (&self->actives);
+    zhashx_destroy (&self->batch_running);
+    if (self->unsettled) {
+        s_unsettled_t *item;
+        while ((item = (s_unsettled_t *)zlist_pop (self->unsettled)))
+            s_unsettled_destroy (&item);
+        zlist_destroy (&self->unsettled);
+    }
     zhashx_destroy (&self->instances);
     zlistx_destroy (&self->queue);
     if (self->effects) {
@@ -3050,11 +3126,13 @@ s_start (s_executor_t *self, const actor_config_t *config)
     self->workers = executor_workers_new ();
     self->links = zhashx_new ();
     self->actives = zhashx_new ();
+    self->batch_running = zhashx_new ();
+    self->unsettled = zlist_new ();
     self->instances = zhashx_new ();
     self->queue = zlistx_new ();
     self->effects = zlist_new ();
-    if (!self->workers || !self->links || !self->actives || !self->queue ||
-        !self->effects)
+    if (!self->workers || !self->links || !self->actives || !self->batch_running ||
+        !self->unsettled || !self->queue || !self->effects)
         return -1;
     zhashx_set_destructor (self->links, s_wlink_destroy);
     zhashx_set_destructor (self->actives, s_free_item);
@@ -3224,6 +3302,7 @@ executor_actor (zsock_t *pipe, void *args)
             self->batch_open = false;
             self->queued_in_batch = false;
             int delivered = bus_inbox_process (self->inbox, s_handle_command, self);
+            zhashx_purge (self->batch_running); //  committed, or undone
             self->batch_open = false;
             self->queued_in_batch = false;
             if (delivered < 0)
@@ -3235,6 +3314,7 @@ executor_actor (zsock_t *pipe, void *args)
             //  by s_schedule on a turn that comes at once
             self->schedule_soon = delivered > 0 && zlistx_size (self->queue) > 0;
         }
+        s_unsettled_retry (self);
         s_policy_tick (self);
         s_inquiry_tick (self);
         if (!(items[3].revents & ZMQ_POLLIN))
