@@ -8,13 +8,16 @@
 */
 #include "tests/testing.h"
 #include <limits.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "actors/actor.h"
 #include "actors/executor/executor.h"
 #include "actors/registry/registry.h"
 #include "actors/rules/rules.h"
+#include "actors/rules/rules_template.h"
 #include "actors/sensor/sensor.h"
 #include "actors/worker/worker.h"
 #include "bus/bus_facts.h"
@@ -249,6 +252,72 @@ Test (pipeline, a_cmd_parameter_is_never_parsed_by_a_shell)
     struct stat st;
     cr_assert_neq (stat (file, &st), 0, "%s must never be created", file);
     json_decref (done);
+}
+
+//  Run `cmd` as a shell command will run it (/bin/sh -c) in `dir`; its status.
+static int
+s_sh_in (const char *dir, const char *cmd)
+{
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        int null = open ("/dev/null", O_WRONLY);
+        dup2 (null, 1);
+        dup2 (null, 2);
+        if (chdir (dir) == 0)
+            execl ("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit (127);
+    }
+    int status = 0;
+    cr_assert_eq (waitpid (pid, &status, 0), pid);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+Test (pipeline, event_text_in_a_cmd_template_never_adds_arguments)
+{
+    //  Issue 14, item 6: core.local's cmd templated from an event. Each
+    //  message would add find arguments (-exec touch PWNED) if it were
+    //  inserted as it is: with the worker's word splitting (now) or under
+    //  /bin/sh -c (the StackStorm semantics a shell cmd will have).
+    char dir[PATH_MAX + 32];
+    snprintf (dir, sizeof dir, "%s/find", s_root);
+    cr_assert_eq (mkdir (dir, 0750), 0);
+    testing_write (dir, "file", "x");
+    char *rule = zsys_sprintf (
+        "name: find\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
+        "  trigger.payload.kind: {type: equals, pattern: find}\n"
+        "action:\n  ref: core.local\n  parameters:\n"
+        "    cmd: \"find %s -name {{ trigger.payload.msg }}\"\n    cwd: %s\n",
+        dir, dir);
+    s_write ("test/rules/find.yaml", rule);
+    zstr_free (&rule);
+    s_start ();
+    char pwned[PATH_MAX + 64];
+    snprintf (pwned, sizeof pwned, "%s/PWNED", dir);
+    const char *messages[] = {"x -o -exec touch PWNED ;", "x -o -exec touch PWNED \\;",
+                              "x$(touch PWNED)", "x' -o -exec touch PWNED ';'"};
+    for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++) {
+        s_event (json_pack ("{s:s, s:s}", "kind", "find", "msg", messages[i]));
+        json_t *done = s_wait_terminal ("action", "core.local", 10000);
+        cr_assert_not_null (done, "%s: no end", messages[i]);
+        cr_expect_str_eq (json_string_value (json_object_get (done, "status")),
+                          "completed", "%s", messages[i]);
+        const char *cmd = json_string_value (
+            json_object_get (json_object_get (done, "parameters"), "cmd"));
+        cr_assert_not_null (cmd);
+        char *word = rules_template_shell_quote (messages[i]);
+        char *expect = zsys_sprintf ("find %s -name %s", dir, word);
+        free (word);
+        cr_expect_str_eq (cmd, expect, "the message is one quoted word");
+        zstr_free (&expect);
+        struct stat st;
+        cr_assert_neq (stat (pwned, &st), 0, "%s: ran as words, created PWNED",
+                       messages[i]);
+        cr_expect_eq (s_sh_in (dir, cmd), 0, "sh -c %s", cmd);
+        cr_assert_neq (stat (pwned, &st), 0, "%s: under sh -c, created PWNED",
+                       messages[i]);
+        json_decref (done);
+    }
 }
 
 Test (pipeline, template_keeps_types_and_invalid_parameters_fail)

@@ -793,3 +793,82 @@ Test (rules_actor, rule_changes_apply_without_restart)
     WAIT_FOR (s_status_int ("rules") == 5, registry);
     bus_link_destroy (&registry);
 }
+
+//  The parameters of the command for `rule` (borrowed), or NULL.
+static json_t *
+s_command_parameters (const char *rule)
+{
+    size_t i;
+    json_t *command;
+    json_array_foreach (s_fx.commands, i, command)
+    {
+        if (s_streq (json_string_value (json_object_get (command, "rule")), rule))
+            return json_object_get (command, "parameters");
+    }
+    return NULL;
+}
+
+Test (rules_actor, a_shell_actions_cmd_gets_values_quoted_as_one_word)
+{
+    s_write ("t/actions/sh.yaml", "---\nname: sh\nrunner_type: local-shell-cmd\n"
+                                  "parameters:\n  cmd:\n    type: string\n"
+                                  "  note:\n    type: string\n");
+    const char *rules[][2] = {
+        {"r_sh", "ref: t.sh\n  parameters:\n    cmd: \"ls {{ trigger.payload.msg }}\"\n"
+                 "    note: \"ls {{ trigger.payload.msg }}\"\n"},
+        {"r_builtin", "ref: t.echo\n  parameters:\n"
+                      "    cmd: \"ls {{ trigger.payload.msg }}\"\n"},
+        {"r_quoted", "ref: t.sh\n  parameters:\n"
+                     "    cmd: \"ls \\\"{{ trigger.payload.msg }}\\\"\"\n"},
+        {"r_comment", "ref: t.sh\n  parameters:\n"
+                      "    cmd: \"ls # {{ trigger.payload.msg }}\"\n"}};
+    for (size_t i = 0; i < 4; i++) {
+        char path[64], text[512];
+        snprintf (path, sizeof path, "t/rules/%s.yaml", rules[i][0]);
+        snprintf (text, sizeof text,
+                  "---\nname: %s\npack: t\ntrigger:\n  type: t.webhook\ncriteria:\n"
+                  "  trigger.payload.kind: {type: equals, pattern: shell}\n"
+                  "action:\n  %s",
+                  rules[i][0], rules[i][1]);
+        s_write (path, text);
+    }
+    s_start_all ();
+    char event[PROTO_UUID_STR_SIZE];
+    s_send (s_fx.sender,
+            s_event ("\"t.webhook\"", NULL,
+                     "{\"kind\": \"shell\", \"msg\": \"a b; it's\"}", event));
+    WAIT_FOR (json_array_size (s_fx.commands) == 3 &&
+                  s_facts_count ("enforcement.created", event) == 4,
+              NULL);
+    //  A shell action's cmd: one word; its other parameters as they are
+    json_t *sh = s_command_parameters ("t.r_sh");
+    cr_assert_str_eq (json_string_value (json_object_get (sh, "cmd")),
+                      "ls 'a b; it'\\''s'");
+    cr_assert_str_eq (json_string_value (json_object_get (sh, "note")), "ls a b; it's");
+    //  Another runner's cmd is not a shell command
+    cr_assert_str_eq (
+        json_string_value (json_object_get (s_command_parameters ("t.r_builtin"), "cmd")),
+        "ls a b; it's");
+    //  Inside the author's "...": still one word, the same bytes
+    cr_assert_str_eq (
+        json_string_value (json_object_get (s_command_parameters ("t.r_quoted"), "cmd")),
+        "ls \"\"'a b; it'\\''s'\"\"");
+    //  Where no quoting holds, the enforcement fails with the reason
+    cr_assert_null (s_command_parameters ("t.r_comment"));
+    size_t i;
+    json_t *fact;
+    bool failed = false;
+    json_array_foreach (s_fx.facts, i, fact)
+    {
+        json_t *payload = json_object_get (fact, "payload");
+        const char *rule = json_string_value (json_object_get (payload, "rule"));
+        if (!s_streq (rule, "t.r_comment"))
+            continue;
+        const char *reason = json_string_value (json_object_get (payload, "reason"));
+        cr_assert (reason && strstr (reason, "action.parameters.cmd") &&
+                       strstr (reason, "comment"),
+                   "reason: %s", reason ? reason : "none");
+        failed = true;
+    }
+    cr_assert (failed);
+}

@@ -153,3 +153,175 @@ Test (rules_template, renders_nested_parameters_and_checks_syntax)
     cr_expect (strstr (message, "parameters.a.b[1]") != NULL, "%s", message);
     json_decref (bad);
 }
+
+//  ---------------------------------------------------------------------------
+//  Shell commands: an inserted value is one word, whatever it holds
+
+//  Values an event could send, each to come out as exactly one word
+static const char *const s_hostile[] = {"a b",
+                                        "x -o -exec touch PWNED ;",
+                                        "x -o -exec touch PWNED \\;",
+                                        "a;b && touch PWNED | cat",
+                                        "it's",
+                                        "'",
+                                        "''",
+                                        "a'\\''b",
+                                        "say \"hi\"",
+                                        "\"'\"'",
+                                        "$(touch PWNED)",
+                                        "`touch PWNED`",
+                                        "${HOME} $HOME",
+                                        "line\nnext\n",
+                                        "back\\slash",
+                                        "\\",
+                                        "trailing\\",
+                                        "",
+                                        " ",
+                                        "*",
+                                        "#not a comment",
+                                        "-n",
+                                        "}} {{",
+                                        NULL};
+
+//  Render `text` as a shell command with trigger.payload.v = `value`.
+//  Caller frees; NULL with `message` set on failure.
+static char *
+s_shell (const char *text, const char *value, char *message)
+{
+    json_t *context =
+        json_pack ("{s:{s:{s:s, s:i}}}", "trigger", "payload", "v", value, "n", 3);
+    json_t *out =
+        rules_template_render_shell (text, context, "parameters.cmd", message, 512);
+    json_decref (context);
+    char *line = out ? strdup (json_string_value (out)) : NULL;
+    json_decref (out);
+    return line;
+}
+
+#define EXPECT_SHELL(text, value, expected)                                              \
+    do {                                                                                 \
+        char message_[512] = "";                                                         \
+        char *got_ = s_shell (text, value, message_);                                    \
+        cr_assert_not_null (got_, "%s: %s", text, message_);                             \
+        cr_expect_str_eq (got_, expected, "%s rendered [%s]", text, got_);               \
+        free (got_);                                                                     \
+    } while (0)
+
+#define EXPECT_SHELL_ERROR(text, fragment)                                               \
+    do {                                                                                 \
+        char message_[512] = "";                                                         \
+        char *got_ = s_shell (text, "x", message_);                                      \
+        cr_expect_null (got_, "%s rendered [%s]", text, got_);                           \
+        free (got_);                                                                     \
+        cr_expect (strstr (message_, fragment) != NULL, "%s: '%s' lacks '%s'", text,     \
+                   message_, fragment);                                                  \
+    } while (0)
+
+Test (rules_template, shell_quote_is_one_posix_word)
+{
+    char *q = rules_template_shell_quote ("it's $(x) \"y\"");
+    cr_assert_str_eq (q, "'it'\\''s $(x) \"y\"'");
+    free (q);
+    q = rules_template_shell_quote ("");
+    cr_assert_str_eq (q, "''");
+    free (q);
+    q = rules_template_shell_quote ("''");
+    cr_assert_str_eq (q, "''\\'''\\'''");
+    free (q);
+}
+
+Test (rules_template, shell_command_quotes_inserted_values_for_their_context)
+{
+    //  Outside quotes: one '...' word
+    EXPECT_SHELL ("find /d -name {{ trigger.payload.v }}", "x -o -exec touch PWNED ;",
+                  "find /d -name 'x -o -exec touch PWNED ;'");
+    EXPECT_SHELL ("echo {{ trigger.payload.v }}", "it's", "echo 'it'\\''s'");
+    EXPECT_SHELL ("echo {{ trigger.payload.v }}", "", "echo ''");
+    EXPECT_SHELL ("echo a{{ trigger.payload.v }}b", "1 2", "echo a'1 2'b");
+    //  Inside "...": close the author's quotes, one '...', reopen
+    EXPECT_SHELL ("echo \"<{{ trigger.payload.v }}>\"", "a \"b\" $(c)",
+                  "echo \"<\"'a \"b\" $(c)'\">\"");
+    EXPECT_SHELL ("echo \"$HOME{{ trigger.payload.v }}\"", "x", "echo \"$HOME\"'x'\"\"");
+    //  Inside '...': stays inside, each ' as '\''
+    EXPECT_SHELL ("echo '<{{ trigger.payload.v }}>'", "it's", "echo '<it'\\''s>'");
+    EXPECT_SHELL ("echo '\\{{ trigger.payload.v }}'", "x", "echo '\\x'");
+    //  Types are not kept, a lone expression is text; no expression, no change
+    EXPECT_SHELL ("{{ trigger.payload.n }}", "x", "'3'");
+    EXPECT_SHELL ("  {{ trigger.payload.v }}", "ls -l", "  'ls -l'");
+    EXPECT_SHELL ("echo \"$(date)\" `id` #", "x", "echo \"$(date)\" `id` #");
+    //  Constructs that stay followable
+    EXPECT_SHELL ("echo $(basename {{ trigger.payload.v }})", "a b",
+                  "echo $(basename 'a b')");
+    EXPECT_SHELL ("echo ${HOME}/{{ trigger.payload.v }}", "a", "echo ${HOME}/'a'");
+    EXPECT_SHELL ("true # c\necho {{ trigger.payload.v }}", "a", "true # c\necho 'a'");
+    EXPECT_SHELL ("echo a#{{ trigger.payload.v }}", "b", "echo a#'b'");
+}
+
+Test (rules_template, shell_command_refuses_contexts_it_cannot_quote_for)
+{
+    EXPECT_SHELL_ERROR ("echo #{{ trigger.payload.v }}", "inside a # comment");
+    EXPECT_SHELL_ERROR ("echo ok; #{{ trigger.payload.v }}", "inside a # comment");
+    EXPECT_SHELL_ERROR ("echo `echo {{ trigger.payload.v }}`", "after a backquote");
+    EXPECT_SHELL_ERROR ("echo \"$(echo '{{ trigger.payload.v }}')\"", "after ${");
+    EXPECT_SHELL_ERROR ("echo ${X:-{{ trigger.payload.v }}}", "after ${");
+    EXPECT_SHELL_ERROR ("echo $(({{ trigger.payload.v }} + 1))", "after ${");
+    EXPECT_SHELL_ERROR ("echo $'{{ trigger.payload.v }}'", "after ${");
+    EXPECT_SHELL_ERROR ("cat <<EOF\n{{ trigger.payload.v }}\nEOF", "here-document");
+    EXPECT_SHELL_ERROR ("(( {{ trigger.payload.v }} > 1 ))", "after (( or [[");
+    EXPECT_SHELL_ERROR ("[[ {{ trigger.payload.v }} -eq 1 ]]", "after (( or [[");
+    EXPECT_SHELL_ERROR ("echo \\{{ trigger.payload.v }}", "right after a backslash");
+    EXPECT_SHELL_ERROR ("echo \"\\{{ trigger.payload.v }}\"", "right after a backslash");
+    EXPECT_SHELL_ERROR ("echo ${{ trigger.payload.v }}", "right after a '$'");
+    EXPECT_SHELL_ERROR ("echo \"${{ trigger.payload.v }}\"", "right after a '$'");
+    EXPECT_SHELL_ERROR ("echo {{ trigger.payload.missing }}", "is not defined");
+}
+
+//  Run `command` with /bin/sh -c (popen) and return all it printed.
+static char *
+s_sh_output (const char *command)
+{
+    FILE *pipe = popen (command, "r");
+    cr_assert_not_null (pipe);
+    size_t cap = 4096, used = 0;
+    char *out = (char *)malloc (cap);
+    size_t n;
+    while ((n = fread (out + used, 1, cap - used - 1, pipe)) > 0) {
+        used += n;
+        if (used + 1 == cap)
+            out = (char *)realloc (out, cap *= 2);
+    }
+    out[used] = 0;
+    cr_expect_eq (pclose (pipe), 0, "%s", command);
+    return out;
+}
+
+Test (rules_template, the_shell_reads_each_inserted_value_as_one_word)
+{
+    //  What /bin/sh -c makes of the rendered text: each value is one
+    //  argument with its bytes unchanged, in every quoting context
+    static const char *const templates[] = {
+        "printf '[%s]' {{ trigger.payload.v }}",
+        "printf '[%s]' \"<{{ trigger.payload.v }}>\"",
+        "printf '[%s]' '<{{ trigger.payload.v }}>'",
+        "printf '[%s]' a{{ trigger.payload.v }}\"b\"{{ trigger.payload.v }}'c'",
+    };
+    //  What each prints, @ standing for the value
+    static const char *const shapes[] = {"[@]", "[<@>]", "[<@>]", "[a@b@c]"};
+    for (const char *const *value = s_hostile; *value; value++) {
+        for (size_t t = 0; t < sizeof templates / sizeof templates[0]; t++) {
+            char message[512] = "";
+            char *line = s_shell (templates[t], *value, message);
+            cr_assert_not_null (line, "%s: %s", templates[t], message);
+            char *out = s_sh_output (line);
+            char want[256] = "";
+            for (const char *s = shapes[t]; *s; s++)
+                if (*s == '@')
+                    strcat (want, *value);
+                else
+                    strncat (want, s, 1);
+            cr_expect_str_eq (out, want, "sh -c [%s] printed [%s]", line, out);
+            free (out);
+            free (line);
+        }
+    }
+}

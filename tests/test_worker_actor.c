@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "actors/rules/rules_template.h"
 #include "actors/worker/worker.h"
 #include "bus/bus_link.h"
 
@@ -297,6 +298,55 @@ Test (worker_actor, a_cmd_parameter_runs_as_words_without_a_shell)
     const char *error = json_string_value (json_object_get (
         json_object_get (s_find ("words-2", "failed"), "result"), "error"));
     cr_assert_not_null (strstr (error, "unterminated"), "%s", error);
+}
+
+//  The stdout of a finished execution (borrowed from s_seen).
+static const char *
+s_stdout (const char *execution)
+{
+    cr_assert_eq (s_wait_status (execution, "completed", 1, 5000), 1, "%s", execution);
+    return json_string_value (json_object_get (
+        json_object_get (s_find (execution, "completed"), "result"), "stdout"));
+}
+
+Test (worker_actor, a_rendered_command_is_the_same_words_with_or_without_a_shell)
+{
+    //  The quoting of a rule's templates ('...' with ' as '\'') is one word
+    //  to the splitter
+    s_dispatch ("concat-1", "local-shell-cmd", NULL,
+                json_pack ("{s:s}", "cmd", "printf %s| 'abc'\\''def' '' \"\"'x'\"\""));
+    cr_assert_str_eq (s_stdout ("concat-1"), "abc'def||x|");
+
+    //  A cmd rendered from event values meant to add arguments or code: as
+    //  words (a cmd parameter) and under /bin/sh -c (the entry point, as a
+    //  shell cmd will run) it gives the same argv, one word per value
+    char marker[128];
+    snprintf (marker, sizeof marker, "/tmp/attune-worker-quote-%d", getpid ());
+    unlink (marker);
+    char a[256], b[512];
+    snprintf (a, sizeof a, "x -o -exec touch %s ;", marker);
+    snprintf (b, sizeof b, "it's \"q\" $(touch %s) `touch %s` ;touch %s", marker, marker,
+              marker);
+    const char *c = "line\nnext \\ \\' '\\'' ;";
+    json_t *context = json_pack ("{s:{s:{s:s, s:s, s:s, s:s}}}", "trigger", "payload",
+                                 "a", a, "b", b, "c", c, "e", "");
+    char message[512] = "";
+    json_t *line = rules_template_render_shell (
+        "printf '%s|' {{ trigger.a }} \"<{{ trigger.b }}>\" '<{{ trigger.c }}>' "
+        "{{ trigger.e }} x{{ trigger.b }}y",
+        context, "cmd", message, sizeof message);
+    json_decref (context);
+    cr_assert_not_null (line, "%s", message);
+    const char *cmd = json_string_value (line);
+    s_dispatch ("quoted-words", "local-shell-cmd", NULL, json_pack ("{s:s}", "cmd", cmd));
+    s_dispatch ("quoted-shell", "local-shell-cmd", cmd, NULL);
+    char expect[2048];
+    snprintf (expect, sizeof expect, "%s|<%s>|<%s>||x%sy|", a, b, c, b);
+    cr_expect_str_eq (s_stdout ("quoted-words"), expect, "split: %s", cmd);
+    cr_expect_str_eq (s_stdout ("quoted-shell"), expect, "sh -c: %s", cmd);
+    json_decref (line);
+    struct stat st;
+    cr_assert_neq (stat (marker, &st), 0, "nothing ran but printf");
 }
 
 //  The claims (running reports with `claim`) for `execution`, in order.

@@ -343,6 +343,48 @@ s_pack_head (msgpack_packer *pk, size_t extra, const char *enforcement,
     proto_pack_str (pk, rule->action);
 }
 
+//  Whether `rule`'s action runs its `cmd` parameter as a shell command: its
+//  runner is local-shell-cmd or remote-shell-cmd, or the action is not (yet)
+//  in the registry's copy (quoting a value that needed none is the safe
+//  mistake).
+static bool
+s_cmd_is_shell (s_rules_t *self, const rules_rule_t *rule)
+{
+    const json_t *action = registry_client_get (self->registry, "action", rule->action);
+    const char *runner = json_string_value (json_object_get (action, "runner_type"));
+    return !runner || streq (runner, "local-shell-cmd") ||
+           streq (runner, "remote-shell-cmd");
+}
+
+//  Render the rule's action parameters for the event; a shell command (a
+//  string `cmd` of a shell action) is rendered with every inserted value
+//  quoted as one word (principle 7). New reference, or NULL with `reason`.
+static json_t *
+s_render_parameters (s_rules_t *self, const rules_rule_t *rule, const json_t *context,
+                     char *reason, size_t size)
+{
+    const json_t *params = rule->action_parameters;
+    const json_t *cmd = json_object_get (params, "cmd");
+    if (!json_is_string (cmd) || !s_cmd_is_shell (self, rule))
+        return rules_template_render (params, context, "action.parameters", reason, size);
+    json_t *others = json_copy ((json_t *)params);
+    json_object_del (others, "cmd");
+    json_t *rendered = others ? rules_template_render (others, context,
+                                                       "action.parameters", reason, size)
+                              : NULL;
+    json_decref (others);
+    json_t *line =
+        rendered ? rules_template_render_shell (json_string_value (cmd), context,
+                                                "action.parameters.cmd", reason, size)
+                 : NULL;
+    if (!line) {
+        json_decref (rendered);
+        return NULL;
+    }
+    json_object_set_new (rendered, "cmd", line);
+    return rendered;
+}
+
 //  One enforcement of `rule` for the event. `failure` non-NULL fails it
 //  without rendering. 0, or -1 when the store failed.
 static int
@@ -372,8 +414,8 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
         created = true;
     } else {
         assert (context);
-        json_t *rendered = rules_template_render (
-            rule->action_parameters, context, "action.parameters", reason, sizeof reason);
+        json_t *rendered =
+            s_render_parameters (self, rule, context, reason, sizeof reason);
         if (rendered) {
             msgpack_sbuffer_clear (&self->params);
             proto_error_t error;

@@ -17,7 +17,9 @@
         the event's trigger, whose trigger.parameters equal the event's
         trigger_parameters (when the event carries any) and whose criteria
         hold gets one enforcement (natural key (event, rule)) with its action
-        parameters rendered (rules_template), status "created"; a render
+        parameters rendered (rules_template; the string `cmd` of a shell
+        action, or of an action it does not know, as a shell command: each
+        inserted value quoted as one word), status "created"; a render
         failure stores status "failed" with the reason, and sends nothing;
       - each created enforcement puts an enforcement.create command into a
         durable outbox in the same transaction; after the commit the facts

@@ -1,6 +1,7 @@
 /*  rules_template: sandboxed parameter templates. See rules_template.h. */
 #include "actors/rules/rules_template.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -366,102 +367,269 @@ s_evaluate (ctx_t *c, const char *expression, const json_t *context)
     return value;
 }
 
-//  Render one string. New reference or NULL.
-static json_t *
-s_render_string (ctx_t *c, const char *text, const json_t *context)
+//  ---------------------------------------------------------------------------
+//  Output text
+
+typedef struct {
+    char *data;
+    size_t used, cap;
+} s_buf_t;
+
+//  Append `n` bytes. 0, or -1 (error set) past MAX_RESULT or out of memory.
+static int
+s_buf_add (ctx_t *c, s_buf_t *b, const char *text, size_t n)
+{
+    if (b->used + n + 1 > MAX_RESULT) {
+        s_fail (c, "rendered text longer than %d bytes", MAX_RESULT);
+        return -1;
+    }
+    if (b->used + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (b->used + n + 1 > cap)
+            cap *= 2;
+        char *grown = (char *)realloc (b->data, cap);
+        if (!grown) {
+            s_fail (c, "out of memory");
+            return -1;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy (b->data + b->used, text, n);
+    b->used += n;
+    b->data[b->used] = 0;
+    return 0;
+}
+
+//  Append `text` with every ' written '\'' (the body of a '...' word).
+static int
+s_buf_add_quoted (ctx_t *c, s_buf_t *b, const char *text)
+{
+    const char *p = text;
+    const char *quote;
+    while ((quote = strchr (p, '\''))) {
+        if (s_buf_add (c, b, p, (size_t)(quote - p)) || s_buf_add (c, b, "'\\''", 4))
+            return -1;
+        p = quote + 1;
+    }
+    return s_buf_add (c, b, p, strlen (p));
+}
+
+char *
+rules_template_shell_quote (const char *value)
+{
+    assert (value);
+    ctx_t c = {NULL, 0, ""};
+    s_buf_t b = {NULL, 0, 0};
+    if (s_buf_add (&c, &b, "'", 1) || s_buf_add_quoted (&c, &b, value) ||
+        s_buf_add (&c, &b, "'", 1)) {
+        free (b.data);
+        return NULL;
+    }
+    return b.data;
+}
+
+//  ---------------------------------------------------------------------------
+//  Shell commands: where in the author's shell text an expression stands
+
+typedef enum {
+    S_SH_PLAIN,   //  outside quotes
+    S_SH_SINGLE,  //  inside '...'
+    S_SH_DOUBLE,  //  inside "..."
+    S_SH_COMMENT, //  after a # that starts a word, up to the line's end
+    S_SH_UNSAFE   //  after a construct this scanner does not follow
+} s_sh_state_t;
+
+typedef struct {
+    s_sh_state_t state;
+    bool escaped;    //  a backslash waits for its character
+    bool dollar;     //  the last character was an unquoted '$'
+    char prev;       //  the last character written (0 at the start)
+    const char *why; //  for S_SH_UNSAFE
+} s_shell_t;
+
+//  `p` (after a '$') starts ${NAME}: a plain parameter, safe to pass over.
+static size_t
+s_simple_brace (const char *p, size_t n)
+{
+    size_t i = 1;
+    while (i < n && (isalnum ((unsigned char)p[i]) || p[i] == '_'))
+        i++;
+    return p[0] == '{' && i > 1 && i < n && p[i] == '}' ? i : 0;
+}
+
+//  What follows an unquoted or double-quoted '$': 0, or the number of
+//  characters to pass over; sets S_SH_UNSAFE for an expansion that opens a
+//  context of its own.
+static size_t
+s_shell_dollar (s_shell_t *sh, const char *p, size_t n)
+{
+    size_t skip = n ? s_simple_brace (p, n) : 0;
+    if (skip)
+        return skip;
+    bool plain = sh->state == S_SH_PLAIN;
+    if (n && (p[0] == '{' || p[0] == '[' ||
+              (p[0] == '(' && (!plain || (n > 1 && p[1] == '('))) ||
+              (plain && (p[0] == '\'' || p[0] == '"')))) {
+        sh->state = S_SH_UNSAFE;
+        sh->why = "after ${...}, $((, $[, $'...', $\"...\" or $( inside \"...\"";
+    }
+    return 0;
+}
+
+//  Follow the author's text `p` (n bytes) through the shell's quoting.
+static void
+s_shell_scan (s_shell_t *sh, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && sh->state != S_SH_UNSAFE; i++) {
+        char ch = p[i];
+        sh->dollar = false;
+        if (sh->escaped)
+            sh->escaped = false;
+        else if (sh->state == S_SH_SINGLE)
+            sh->state = ch == '\'' ? S_SH_PLAIN : S_SH_SINGLE;
+        else if (sh->state == S_SH_COMMENT)
+            sh->state = ch == '\n' ? S_SH_PLAIN : S_SH_COMMENT;
+        else if (ch == '\\')
+            sh->escaped = true;
+        else if (ch == '`') {
+            sh->state = S_SH_UNSAFE;
+            sh->why = "after a backquote";
+        } else if (ch == '$') {
+            size_t skip = s_shell_dollar (sh, p + i + 1, n - i - 1);
+            sh->dollar = skip == 0;
+            i += skip;
+        } else if (sh->state == S_SH_DOUBLE)
+            sh->state = ch == '"' ? S_SH_PLAIN : S_SH_DOUBLE;
+        else if (ch == '\'' || ch == '"')
+            sh->state = ch == '\'' ? S_SH_SINGLE : S_SH_DOUBLE;
+        else if (ch == '#' && (!sh->prev || strchr (" \t\n;&|()<>", sh->prev)))
+            sh->state = S_SH_COMMENT;
+        else if (ch == '<' && sh->prev == '<') {
+            sh->state = S_SH_UNSAFE;
+            sh->why = "after a here-document (<<)";
+        } else if ((ch == '(' || ch == '[') && sh->prev == ch) {
+            sh->state = S_SH_UNSAFE; //  bash evaluates a word there as arithmetic
+            sh->why = "after (( or [[";
+        }
+        sh->prev = ch;
+    }
+}
+
+//  Append `value` where the author's text left the shell (`sh`): as one
+//  word with the same bytes for /bin/sh and for the worker's splitter.
+//  0, or -1 with the error set when no quoting can promise that.
+static int
+s_shell_insert (ctx_t *c, s_shell_t *sh, s_buf_t *b, const char *expression,
+                const char *value)
+{
+    const char *why = sh->state == S_SH_UNSAFE    ? sh->why
+                      : sh->state == S_SH_COMMENT ? "inside a # comment"
+                      : sh->state == S_SH_SINGLE  ? NULL
+                      : sh->escaped               ? "right after a backslash"
+                      : sh->dollar                ? "right after a '$'"
+                                                  : NULL;
+    if (why) {
+        s_fail (c,
+                "{{%s}}: a value cannot be inserted into a shell command %s "
+                "(write the expression outside such a construct)",
+                expression, why);
+        return -1;
+    }
+    int rc = 0;
+    if (sh->state == S_SH_SINGLE) //  '...{{ x }}...': stays inside the quotes
+        rc = s_buf_add_quoted (c, b, value);
+    else {
+        //  "...{{ x }}...": close the author's quotes, one '...', reopen
+        const char *around = sh->state == S_SH_DOUBLE ? "\"" : "";
+        rc = s_buf_add (c, b, around, strlen (around)) || s_buf_add (c, b, "'", 1) ||
+             s_buf_add_quoted (c, b, value) || s_buf_add (c, b, "'", 1) ||
+             s_buf_add (c, b, around, strlen (around));
+    }
+    sh->prev = '\'';
+    return rc ? -1 : 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Strings
+
+//  The expression of the "{{" at `open` copied into `expression`; returns the
+//  "}}" that closes it, or NULL with the error set.
+static const char *
+s_expression (ctx_t *c, const char *open, char expression[MAX_EXPRESSION])
+{
+    const char *close = strstr (open + 2, "}}");
+    if (!close) {
+        s_fail (c, "'{{' without a closing '}}'");
+        return NULL;
+    }
+    size_t len = (size_t)(close - open - 2);
+    if (len >= MAX_EXPRESSION) {
+        s_fail (c, "expression longer than %d bytes", MAX_EXPRESSION);
+        return NULL;
+    }
+    memcpy (expression, open + 2, len);
+    expression[len] = 0;
+    return close;
+}
+
+//  The text is exactly one expression (blanks around it allowed): its
+//  "{{", else NULL.
+static const char *
+s_lone_expression (const char *text)
 {
     const char *open = strstr (text, "{{");
-    if (!open)
-        return json_string (text);
-    //  Exactly one expression: keep its type.
-    const char *close = strstr (open + 2, "}}");
-    const char *lead = s_skip (text);
-    if (close && lead == open) {
-        const char *tail = s_skip (close + 2);
-        while (*tail == '\n' || *tail == '\r')
-            tail++;
-        if (!*tail && !strstr (open + 2, "{{")) {
-            size_t len = (size_t)(close - open - 2);
-            if (len >= MAX_EXPRESSION) {
-                s_fail (c, "expression longer than %d bytes", MAX_EXPRESSION);
-                return NULL;
-            }
-            char expression[MAX_EXPRESSION];
-            memcpy (expression, open + 2, len);
-            expression[len] = 0;
-            return s_evaluate (c, expression, context);
-        }
-    }
-    //  Interpolation
-    size_t cap = strlen (text) + 64, used = 0;
-    char *out = (char *)malloc (cap);
-    if (!out)
+    const char *close = open ? strstr (open + 2, "}}") : NULL;
+    if (!close || s_skip (text) != open)
         return NULL;
+    const char *tail = s_skip (close + 2);
+    while (*tail == '\n' || *tail == '\r')
+        tail++;
+    return !*tail && !strstr (open + 2, "{{") ? open : NULL;
+}
+
+//  Render one string; with `shell`, as a shell command (see
+//  rules_template_render_shell). New reference or NULL.
+static json_t *
+s_render_string (ctx_t *c, const char *text, const json_t *context, bool shell)
+{
+    char expression[MAX_EXPRESSION];
+    const char *lone = shell ? NULL : s_lone_expression (text);
+    if (lone) //  exactly one expression: keep its type
+        return s_expression (c, lone, expression) ? s_evaluate (c, expression, context)
+                                                  : NULL;
+    if (!strstr (text, "{{"))
+        return json_string (text);
+    s_buf_t b = {NULL, 0, 0};
+    s_shell_t sh = {S_SH_PLAIN, false, false, 0, NULL};
     const char *p = text;
-    while (*p) {
-        const char *o = strstr (p, "{{");
-        const char *chunk_end = o ? o : p + strlen (p);
-        size_t chunk = (size_t)(chunk_end - p);
-        const char *piece = p;
-        char *rendered = NULL;
-        if (!o) {
-            p = chunk_end;
-        } else {
-            const char *e = strstr (o + 2, "}}");
-            if (!e) {
-                s_fail (c, "'{{' without a closing '}}'");
-                free (out);
-                return NULL;
-            }
-            size_t len = (size_t)(e - o - 2);
-            if (len >= MAX_EXPRESSION) {
-                s_fail (c, "expression longer than %d bytes", MAX_EXPRESSION);
-                free (out);
-                return NULL;
-            }
-            char expression[MAX_EXPRESSION];
-            memcpy (expression, o + 2, len);
-            expression[len] = 0;
-            json_t *value = s_evaluate (c, expression, context);
-            if (!value) {
-                free (out);
-                return NULL;
-            }
-            rendered = s_text (value);
-            json_decref (value);
-            p = e + 2;
-        }
-        size_t add = chunk + (rendered ? strlen (rendered) : 0);
-        if (used + add + 1 > MAX_RESULT) {
-            s_fail (c, "rendered text longer than %d bytes", MAX_RESULT);
-            free (rendered);
-            free (out);
-            return NULL;
-        }
-        if (used + add + 1 > cap) {
-            while (used + add + 1 > cap)
-                cap *= 2;
-            char *grown = (char *)realloc (out, cap);
-            if (!grown) {
-                free (rendered);
-                free (out);
-                return NULL;
-            }
-            out = grown;
-        }
-        memcpy (out + used, piece, chunk);
-        used += chunk;
-        if (rendered) {
-            memcpy (out + used, rendered, strlen (rendered));
-            used += strlen (rendered);
-            free (rendered);
-        }
+    int rc = s_buf_add (c, &b, "", 0);
+    while (rc == 0 && *p) {
+        const char *open = strstr (p, "{{");
+        size_t chunk = open ? (size_t)(open - p) : strlen (p);
+        rc = s_buf_add (c, &b, p, chunk);
+        if (shell)
+            s_shell_scan (&sh, p, chunk);
+        p += chunk;
+        if (rc || !open)
+            break;
+        const char *close = s_expression (c, open, expression);
+        json_t *value = close ? s_evaluate (c, expression, context) : NULL;
+        char *rendered = value ? s_text (value) : NULL;
+        if (!rendered)
+            rc = -1;
+        else if (shell)
+            rc = s_shell_insert (c, &sh, &b, expression, rendered);
+        else
+            rc = s_buf_add (c, &b, rendered, strlen (rendered));
+        free (rendered);
+        json_decref (value);
+        p = close ? close + 2 : p;
     }
-    out[used] = 0;
-    json_t *result = json_stringn (out, used);
-    free (out);
-    if (!result)
+    json_t *result = rc == 0 ? json_stringn (b.data, b.used) : NULL;
+    if (rc == 0 && !result)
         s_fail (c, "rendered text is not valid UTF-8");
+    free (b.data);
     return result;
 }
 
@@ -476,7 +644,7 @@ s_render (ctx_t *c, const json_t *value, const json_t *context, const char *wher
     }
     if (json_is_string (value)) {
         c->where = where;
-        return s_render_string (c, json_string_value (value), context);
+        return s_render_string (c, json_string_value (value), context, false);
     }
     if (json_is_object (value)) {
         json_t *out = json_object ();
@@ -522,6 +690,18 @@ rules_template_render (const json_t *value, const json_t *context, const char *w
     ctx_t c = {message, message_size, where ? where : "value"};
     json_t *empty = context ? NULL : json_object ();
     json_t *result = s_render (&c, value, context ? context : empty, c.where, 0);
+    json_decref (empty);
+    return result;
+}
+
+json_t *
+rules_template_render_shell (const char *text, const json_t *context, const char *where,
+                             char *message, size_t message_size)
+{
+    assert (text);
+    ctx_t c = {message, message_size, where ? where : "value"};
+    json_t *empty = context ? NULL : json_object ();
+    json_t *result = s_render_string (&c, text, context ? context : empty, true);
     json_decref (empty);
     return result;
 }

@@ -19,6 +19,24 @@
     default is given (a missing value is never silently rendered empty).
     In the context, "trigger.X" also finds "trigger.payload.X" (StackStorm's
     spelling).
+
+    Shell commands (rules_template_render_shell: the `cmd` of a shell
+    action) are rendered differently: every inserted value becomes exactly
+    one word with its bytes unchanged, for /bin/sh -c and for the worker's
+    word splitter alike, whatever it holds (blanks, quotes, ;, $(...),
+    backquotes, newlines, backslashes, nothing). The rendering follows the
+    author's quoting up to each expression:
+        echo {{ x }}        ->  echo 'VALUE'
+        echo "a {{ x }}"    ->  echo "a "'VALUE'""   (closes, reopens)
+        echo 'a {{ x }}'    ->  echo 'a VALUE'
+    with every ' of VALUE written '\'' (close, quoted ', reopen). Types are
+    not kept: a lone expression renders as text too. An expression where
+    that promise cannot be kept is an error, never rendered: inside a #
+    comment; after a backquote, a here-document (<<), (( or [[ (bash
+    arithmetic), ${...} other than ${NAME}, $((, $[, $'...' or $"...";
+    after $( inside "..."; right after an unquoted or double-quoted
+    backslash or '$'. What the command then does with its word (eval,
+    sh -c, find -exec) is the author's.
 */
 #ifndef RULES_TEMPLATE_H_INCLUDED
 #define RULES_TEMPLATE_H_INCLUDED
@@ -36,6 +54,17 @@ extern "C" {
 //  of the failing string, e.g. "parameters.message").
 json_t *rules_template_render (const json_t *value, const json_t *context,
                                const char *where, char *message, size_t message_size);
+
+//  Render `text` as a POSIX shell command (see above): each inserted value
+//  one word. Returns a new JSON string (caller owns it), or NULL with
+//  `message` as for rules_template_render.
+json_t *rules_template_render_shell (const char *text, const json_t *context,
+                                     const char *where, char *message,
+                                     size_t message_size);
+
+//  `value` quoted for the shell as one word: '...' with ' written '\''.
+//  Caller frees the result; NULL when out of memory.
+char *rules_template_shell_quote (const char *value);
 
 //  Check a template's syntax without rendering (at rule load). 0, or -1 with
 //  `message` set.
