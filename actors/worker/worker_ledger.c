@@ -68,19 +68,18 @@ worker_ledger_proc_start (pid_t pid, pid_t *pgrp, bool *zombie)
     if (!p || p[1] != ' ')
         return -1;
     char state = p[2];
-    p += 3;
+    p += 3; //  past the state (field 3): fields 4 .. are numbers
     long long start = -1;
-    long long value = 0;
-    for (int field = 3; field <= 22 && p; field++) {
-        value = strtoll (p, &p, 10);
+    for (int field = 4; field <= 22; field++) {
+        char *end;
+        long long value = strtoll (p, &end, 10);
+        if (end == p)
+            return -1;
+        p = end;
         if (field == 5 && pgrp)
             *pgrp = (pid_t)value;
         if (field == 22)
             start = value;
-        while (*p == ' ')
-            p++;
-        if (field == 3)
-            p = strchr (p, ' '); //  field 3 (state) is a letter
     }
     if (zombie)
         *zombie = state == 'Z' || state == 'X';
