@@ -36,6 +36,29 @@ typedef struct {
 } s_proc_t;
 
 static s_proc_t s_core, s_workers[3];
+
+//  hold, hold_again (idempotent): record "<id> start <pgid>" and sleep in a
+//  child of the shell, which the parent-death signal does not reach (only
+//  the worker's ledger does); a copy that starts while another still holds
+//  the execution's lock file records "<id> DOUBLE".
+#define S_HOLD                                                                           \
+    "runner_type: local-shell-cmd\n"                                                     \
+    "entry_point: 'exec 9>>\"$ATTUNE_PARAM_LOG.$ATTUNE_EXECUTION_ID\";"                  \
+    " flock -n 9 || echo \"$ATTUNE_EXECUTION_ID DOUBLE\" >> \"$ATTUNE_PARAM_LOG\";"      \
+    " echo \"$ATTUNE_EXECUTION_ID start $$\" >> \"$ATTUNE_PARAM_LOG\";"                  \
+    " sleep \"$ATTUNE_PARAM_SECONDS\" & wait'\n"                                         \
+    "parameters:\n  seconds:\n    type: number\n    default: 0\n"                        \
+    "  log:\n    type: string\n    required: true\n"
+
+static void
+s_write_hold (const char *packs, const char *pack)
+{
+    char path[256];
+    snprintf (path, sizeof path, "%s/actions/hold.yaml", pack);
+    testing_write (packs, path, "name: hold\n" S_HOLD);
+    snprintf (path, sizeof path, "%s/actions/hold_again.yaml", pack);
+    testing_write (packs, path, "name: hold_again\nidempotent: true\n" S_HOLD);
+}
 static char s_api[64];
 
 static void
@@ -50,6 +73,7 @@ s_kill_all (void)
             all[i]->pid = 0;
         }
     testing_rmtree (s_root);
+    testing_daemon_stop_all ();
 }
 
 TestSuite (distributed, .fini = s_kill_all, .timeout = 90);
@@ -123,6 +147,7 @@ s_start (int workers, int slots)
     testing_write (packs, "test/actions/work.yaml", text);
     snprintf (text, sizeof text, "name: again\nidempotent: true\n%s", work);
     testing_write (packs, "test/actions/again.yaml", text);
+    s_write_hold (packs, "test");
 
     int ports[9];
     for (int i = 0; i < 9; i++)
@@ -380,6 +405,139 @@ Test (distributed, a_killed_worker_is_settled_within_5_s)
         free (ids[i]);
     json_decref (records);
     zsock_destroy (&sock);
+}
+
+static char *
+s_run_hold (zsock_t *sock, const char *action, double seconds, const char *log)
+{
+    json_t *result =
+        testing_api_ok (sock, "api.execution.run",
+                        json_pack ("{s:s, s:{s:f, s:s}}", "action", action, "parameters",
+                                   "seconds", seconds, "log", log));
+    char *id = strdup (json_string_value (json_object_get (result, "execution")));
+    json_decref (result);
+    return id;
+}
+
+//  Wait until `count` holds have recorded their start in `log`.
+static void
+s_wait_starts (const char *log, int count)
+{
+    int64_t deadline = zclock_mono () + 15000;
+    while (testing_count_in_file (log, " start ") < count) {
+        cr_assert_lt (zclock_mono (), deadline, "%d of %d started:\n%s",
+                      testing_count_in_file (log, " start "), count, testing_read (log));
+        zclock_sleep (50);
+    }
+}
+
+//  The holds started before a kill, copied to <log>.killed; some of their
+//  processes live on (what the shells forked).
+static void
+s_killed (const char *log, char *killed, size_t size)
+{
+    snprintf (killed, size, "%s.killed", log);
+    char *text = testing_read (log);
+    FILE *file = fopen (killed, "w");
+    cr_assert_not_null (file);
+    fputs (text, file);
+    fclose (file);
+    free (text);
+    cr_assert_gt (
+        testing_groups_alive (killed), 0,
+        "what the shells forked outlives the kill (else this test cannot fail)");
+}
+
+//  After a kill and a restart: no process of a run before the kill is left
+//  (checked at once: the worker ends them before it registers), none ran
+//  twice at once; the plain ones are abandoned (they started once), the
+//  idempotent ones ran again and completed.
+static void
+s_check_holds (zsock_t *sock, const char *log, const char *killed, char **ids,
+               size_t count, size_t plain)
+{
+    cr_assert_eq (testing_groups_alive (killed), 0,
+                  "action processes survived the restart:\n%s", testing_read (killed));
+    int64_t deadline = zclock_mono () + 30000;
+    for (size_t i = 0; i < count; i++) {
+        json_t *record = NULL;
+        while (!testing_status_terminal (s_status (record = s_get (sock, ids[i])))) {
+            json_decref (record);
+            cr_assert_lt (zclock_mono (), deadline, "%s did not end", ids[i]);
+            zclock_sleep (100);
+        }
+        char starts[128];
+        snprintf (starts, sizeof starts, "%s start ", ids[i]);
+        cr_assert_str_eq (s_status (record), i < plain ? "abandoned" : "completed", "%s",
+                          ids[i]);
+        cr_assert_eq (testing_count_in_file (log, starts), i < plain ? 1 : 2, "%s",
+                      ids[i]);
+        json_decref (record);
+    }
+    cr_assert_eq (testing_count_in_file (log, "DOUBLE"), 0, "two copies ran:\n%s",
+                  testing_read (log));
+    cr_assert_eq (testing_groups_alive (killed), 0);
+}
+
+//  A worker process SIGKILLed with long shell actions running: its shells
+//  die with it (parent-death signal), what they forked is killed by the
+//  worker when it starts again, before it registers: nothing survives and
+//  the idempotent ones never run twice at once.
+Test (distributed, a_killed_worker_leaves_no_action_process)
+{
+    s_start (1, 4);
+    zsock_t *sock = s_client ();
+    s_wait_workers (sock, 1);
+    char log[PATH_MAX + 8];
+    snprintf (log, sizeof log, "%s/holds", s_root);
+    char *ids[4] = {s_run_hold (sock, "test.hold", 60, log),
+                    s_run_hold (sock, "test.hold", 60, log),
+                    s_run_hold (sock, "test.hold_again", 2, log),
+                    s_run_hold (sock, "test.hold_again", 2, log)};
+    s_wait_starts (log, 4);
+    kill (s_workers[0].pid, SIGKILL);
+    waitpid (s_workers[0].pid, NULL, 0);
+    s_workers[0].pid = 0;
+    char killed[PATH_MAX + 16];
+    s_killed (log, killed, sizeof killed);
+    s_spawn (&s_workers[0], "5000");
+    s_check_holds (sock, log, killed, ids, 4, 2);
+    for (int i = 0; i < 4; i++)
+        free (ids[i]);
+    zsock_destroy (&sock);
+}
+
+//  The same with the single attuned: every actor and the shells killed at
+//  once; after the restart nothing of them runs and nothing ran twice.
+Test (distributed, a_killed_attuned_leaves_no_action_process)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "test_distributed_attuned");
+    testing_daemon_write (&daemon, "test/pack.yaml",
+                          "ref: test\nname: test\nversion: 1.0.0\n");
+    s_write_hold (daemon.packs, "test");
+    const char *extra[] = {"--worker-slots", "4", "--quiet", NULL};
+    testing_daemon_start (&daemon, extra);
+    zsock_t *sock = testing_api_client (&daemon);
+    char log[PATH_MAX + 8];
+    snprintf (log, sizeof log, "%s/holds", daemon.root);
+    char *ids[4] = {s_run_hold (sock, "test.hold", 60, log),
+                    s_run_hold (sock, "test.hold", 60, log),
+                    s_run_hold (sock, "test.hold_again", 2, log),
+                    s_run_hold (sock, "test.hold_again", 2, log)};
+    s_wait_starts (log, 4);
+    zsock_destroy (&sock);
+    testing_daemon_signal (&daemon, SIGKILL, 5000);
+    char killed[PATH_MAX + 16];
+    s_killed (log, killed, sizeof killed);
+    testing_daemon_start (&daemon, extra);
+    sock = testing_api_client (&daemon);
+    s_check_holds (sock, log, killed, ids, 4, 2);
+    for (int i = 0; i < 4; i++)
+        free (ids[i]);
+    zsock_destroy (&sock);
+    testing_daemon_stop (&daemon);
+    testing_daemon_stop_all ();
 }
 
 Test (distributed, a_draining_worker_finishes_and_gives_back)

@@ -121,7 +121,7 @@ s_setup (void)
                              "executor", NULL, &config);
     cr_assert_not_null (s_inbox);
     actor_config_t actor = {.topology = s_topology,
-                            .data_dir = "/nonexistent", //  a worker keeps nothing
+                            .data_dir = NULL, //  no ledger (test_distributed has one)
                             .host = "test",
                             .worker_name = "w1@test",
                             .worker_slots = 2,

@@ -2,11 +2,13 @@
     and parameters that stay data. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "actors/worker/worker_process.h"
 
@@ -179,4 +181,73 @@ Test (worker_process, cancel_and_missing_program)
     char *unknown[] = {"no-such-command-attune", NULL};
     spec.argv = unknown;
     cr_expect_null (worker_process_start (&spec, message, sizeof message));
+}
+
+//  Whether `pid` runs (exists and is not a zombie waiting for init).
+static bool
+s_alive (pid_t pid)
+{
+    char path[64], text[512];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    size_t n = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text[n] = 0;
+    const char *paren = strrchr (text, ')');
+    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+//  A process started by a process that is then SIGKILLed dies with it
+//  (the parent-death signal), and it led a group of its own.
+Test (worker_process, dies_with_its_parent)
+{
+    int fds[2];
+    cr_assert_eq (pipe (fds), 0);
+    pid_t helper = fork ();
+    cr_assert_geq (helper, 0);
+    if (helper == 0) {
+        char *argv[] = {"/bin/sleep", "60", NULL};
+        worker_process_spec_t spec = {.argv = argv, .envp = environ};
+        char message[256] = "";
+        worker_process_t *p = worker_process_start (&spec, message, sizeof message);
+        pid_t pid = p ? worker_process_pid (p) : -1;
+        if (write (fds[1], &pid, sizeof pid) != sizeof pid)
+            _exit (1);
+        pause ();
+        _exit (0);
+    }
+    pid_t pid = 0;
+    cr_assert_eq (read (fds[0], &pid, sizeof pid), (ssize_t)sizeof pid);
+    close (fds[0]);
+    close (fds[1]);
+    cr_assert_gt (pid, 0);
+    cr_expect (s_alive (pid));
+    cr_expect_eq (getpgid (pid), pid, "the action leads its own process group");
+    kill (helper, SIGKILL);
+    waitpid (helper, NULL, 0);
+    bool gone = false;
+    for (int i = 0; i < 500 && !gone; i++) {
+        gone = !s_alive (pid);
+        if (!gone)
+            usleep (10000);
+    }
+    if (!gone)
+        kill (pid, SIGKILL);
+    cr_expect (gone, "the action process %d outlived its parent by 5 s", (int)pid);
+}
+
+//  The child's own failures (a working directory that is not there) come
+//  back as a message, as exec failures do.
+Test (worker_process, missing_cwd_is_an_error)
+{
+    char *argv[] = {"/bin/true", NULL};
+    worker_process_spec_t spec = {
+        .argv = argv, .envp = environ, .cwd = "/nonexistent/attune-dir"};
+    char message[256] = "";
+    worker_process_t *p = worker_process_start (&spec, message, sizeof message);
+    cr_expect_null (p);
+    cr_expect (strstr (message, "No such file") != NULL, "%s", message);
+    worker_process_destroy (&p);
 }

@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include <dirent.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -86,6 +87,47 @@ testing_count_in_file (const char *path, const char *needle)
         n++;
     free (text);
     return n;
+}
+
+//  How many processes of group `pgid` still run (zombies do not count).
+static inline int
+testing_group_alive (int pgid)
+{
+    DIR *proc = opendir ("/proc");
+    int alive = 0;
+    struct dirent *item;
+    while (proc && (item = readdir (proc))) {
+        char path[300], text[1024];
+        snprintf (path, sizeof path, "/proc/%s/stat", item->d_name);
+        FILE *file = atoi (item->d_name) > 0 ? fopen (path, "r") : NULL;
+        if (!file)
+            continue;
+        size_t n = fread (text, 1, sizeof text - 1, file);
+        fclose (file);
+        text[n] = 0;
+        const char *paren = strrchr (text, ')');
+        char state = 0;
+        int ppid = 0, pgrp = 0;
+        if (paren && sscanf (paren + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 &&
+            pgrp == pgid && state != 'Z' && state != 'X')
+            alive++;
+    }
+    if (proc)
+        closedir (proc);
+    return alive;
+}
+
+//  Of the lines "<id> start <pgid>" in an action's log at `path`, how many
+//  groups still have a running process.
+static inline int
+testing_groups_alive (const char *path)
+{
+    char *text = testing_read (path);
+    int alive = 0;
+    for (char *line = strstr (text, " start "); line; line = strstr (line + 1, " start "))
+        alive += testing_group_alive (atoi (line + 7)) > 0;
+    free (text);
+    return alive;
 }
 
 //  Whether an execution status is terminal.

@@ -1995,8 +1995,9 @@ typedef struct {
     zlist_t *ids;
     const char *worker;
     bool abandon_running;
-    zlist_t *done;    //  records changed (for facts)
-    zlist_t *effects; //  what policies did meanwhile (the next in line admitted)
+    bool requeue_running; //  running ones never started: wait again
+    zlist_t *done;        //  records changed (for facts)
+    zlist_t *effects;     //  what policies did meanwhile (the next in line admitted)
 } s_lost_t;
 
 //  Executions of a lost worker: scheduled -> requested (waiting again);
@@ -2026,11 +2027,13 @@ s_apply_lost (store_txn_t *txn, void *arg)
         const json_t *action =
             registry_client_get (self->registry, "action",
                                  json_string_value (json_object_get (record, "action")));
-        bool again = status == EXECUTION_RUNNING && lost->abandon_running &&
+        bool rerun = status == EXECUTION_RUNNING && lost->abandon_running &&
+                     !lost->requeue_running &&
                      json_is_true (json_object_get (action, "idempotent"));
+        bool again = rerun || (status == EXECUTION_RUNNING && lost->requeue_running);
         if (status == EXECUTION_SCHEDULED || again) {
             s_set_status (record, EXECUTION_REQUESTED, now);
-            if (again)
+            if (rerun)
                 json_object_set_new (record, "redispatched",
                                      json_integer (json_integer_value (json_object_get (
                                                        record, "redispatched")) +
@@ -2126,12 +2129,16 @@ s_unsettled_retry (s_executor_t *self)
 }
 
 //  Settle the executions of worker `name`: all of them, or only those in
-//  `only` (ids; NULL for all).
+//  `only` (ids; NULL for all). `requeue_running`: those running never
+//  started (the worker says so), they wait again.
 static void
 s_settle_worker_ids (s_executor_t *self, const char *name, bool abandon_running,
-                     zlist_t *only)
+                     zlist_t *only, bool requeue_running)
 {
-    s_lost_t lost = {.self = self, .worker = name, .abandon_running = abandon_running};
+    s_lost_t lost = {.self = self,
+                     .worker = name,
+                     .abandon_running = abandon_running,
+                     .requeue_running = requeue_running};
     lost.ids = zlist_new ();
     zlist_autofree (lost.ids);
     lost.done = zlist_new ();
@@ -2199,7 +2206,7 @@ s_settle_worker_ids (s_executor_t *self, const char *name, bool abandon_running,
 static void
 s_settle_worker (s_executor_t *self, const char *name, bool abandon_running)
 {
-    s_settle_worker_ids (self, name, abandon_running, NULL);
+    s_settle_worker_ids (self, name, abandon_running, NULL, false);
 }
 
 //  A registration says what the worker holds (`executions`): what we gave it
@@ -2248,12 +2255,44 @@ s_reconcile (s_executor_t *self, const char *name, const json_t *held, json_t *d
             "executor: worker %s no longer runs %zu of its executions: settling "
             "them",
             name, zlist_size (lost));
-        s_settle_worker_ids (self, name, true, lost);
+        s_settle_worker_ids (self, name, true, lost, false);
     }
     if (resend)
         s_redispatch (self, name); //  it drops what it already holds
     zlist_destroy (&lost);
     zhashx_destroy (&holds);
+}
+
+//  What a previous instance of the worker left (its ledger: worker_ledger.h),
+//  said by a registration after the worker ended every process of it:
+//  `never_started` (claimed, no process) wait again; `stopped` (started,
+//  nothing of them runs now) are lost: abandoned, or run again when
+//  idempotent. Only ids still given to this worker are touched.
+static void
+s_previous (s_executor_t *self, const char *name, const json_t *payload)
+{
+    const char *keys[2] = {"never_started", "stopped"};
+    for (int k = 0; k < 2; k++) {
+        zlist_t *ids = zlist_new ();
+        size_t i;
+        const json_t *item;
+        json_array_foreach (json_object_get (payload, keys[k]), i, item)
+        {
+            const char *id = json_string_value (item);
+            s_active_t *active =
+                id ? (s_active_t *)zhashx_lookup (self->actives, id) : NULL;
+            if (active && streq (active->worker, name))
+                zlist_append (ids, (void *)zhashx_cursor (self->actives));
+        }
+        if (zlist_size (ids)) {
+            zsys_info ("executor: worker %s restarted: %zu of its executions %s", name,
+                       zlist_size (ids),
+                       k == 0 ? "never started: they wait again"
+                              : "had started and are gone: settling them");
+            s_settle_worker_ids (self, name, true, ids, k == 0);
+        }
+        zlist_destroy (&ids);
+    }
 }
 
 static void
@@ -2383,6 +2422,7 @@ s_apply_worker (s_executor_t *self, json_t *payload)
     worker->draining = json_is_true (json_object_get (payload, "draining"));
     const json_t *held = json_object_get (payload, "executions");
     json_t *drop = json_array ();
+    s_previous (self, name, payload);
     if (restarted)
         s_settle_worker (self, name, true);
     else if (json_is_array (held))

@@ -6,6 +6,7 @@
     window is full, so the loop never blocks.
 */
 #include "actors/worker/worker.h"
+#include "actors/worker/worker_ledger.h"
 #include "actors/worker/worker_process.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
@@ -22,6 +23,7 @@
 #define S_MAX_REPORT        (960 * 1024) //  payload bytes of a status report
 #define S_FINISHED_KEEP     16384        //  a re-dispatch of these gets the outcome again
 #define S_FINISHED_REPORTS  (16 << 20)   //  bytes of their final reports kept
+#define S_LEDGER_WAIT_MS    5000         //  for what a previous instance left to end
 #define S_RUNTIMES          "noop,builtin,local-shell-cmd,local-shell-script,python-script"
 
 typedef struct {
@@ -42,6 +44,7 @@ typedef struct {
     int64_t claim_ts;     //  monotonic µs the claim was sent (echoed by the start)
     char *tmpdir;         //  working directory made for the process
     bool dropped;         //  the executor settled it without us (reconciled)
+    bool ledgered;        //  in the ledger: claimed or started here
 } s_job_t;
 
 //  An execution that ended here: its final report, sent again when the
@@ -66,11 +69,14 @@ typedef struct {
     char runtimes[256];
     bus_inbox_t *inbox;
     bus_link_t *link;
-    zhashx_t *jobs;          //  id -> s_job_t (queued and running)
-    zlist_t *queue;          //  ids waiting for a slot, FIFO (strings, owned)
-    zlist_t *outbox;         //  proto_envelope_t waiting for link window
-    msgpack_sbuffer report;  //  a status report being packed
-    msgpack_sbuffer last;    //  the last status report sent (its payload)
+    worker_ledger_t *ledger;            //  what may run here, durable (NULL: no data dir)
+    uint8_t report_id[PROTO_UUID_SIZE]; //  the last execution.status queued
+    bool report_queued;                 //  ... since report_queued was cleared
+    zhashx_t *jobs;                     //  id -> s_job_t (queued and running)
+    zlist_t *queue;                     //  ids waiting for a slot, FIFO (strings, owned)
+    zlist_t *outbox;                    //  proto_envelope_t waiting for link window
+    msgpack_sbuffer report;             //  a status report being packed
+    msgpack_sbuffer last;               //  the last status report sent (its payload)
     zhashx_t *finished;      //  id -> s_done_t of the last S_FINISHED_KEEP ended here
     zlist_t *finished_order; //  the same ids, oldest first
     zlist_t *kept_order; //  the s_done_t (in finished) still with a report, oldest first
@@ -152,6 +158,8 @@ s_send (s_worker_t *self, const char *type, json_t *payload)
     }
     json_decref (payload);
     if (streq (type, "execution.status")) {
+        memcpy (self->report_id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
+        self->report_queued = true;
         const void *bytes = proto_envelope_payload (envelope, &size);
         msgpack_sbuffer_clear (&self->last);
         msgpack_sbuffer_write (&self->last, (const char *)bytes, size);
@@ -188,13 +196,20 @@ s_register (s_worker_t *self)
     for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
          job = (s_job_t *)zhashx_next (self->jobs))
         json_array_append_new (held, json_string (job->id));
-    s_send (self, "worker.register",
-            s_with_curve_key (
-                self,
-                json_pack ("{s:s, s:I, s:s, s:o, s:i, s:o, s:b}", "worker", self->name,
-                           "instance", (json_int_t)(self->instance & INT64_MAX),
-                           "endpoint", self->endpoint, "runtimes", runtimes, "slots",
-                           self->slots, "executions", held, "draining", self->draining)));
+    json_t *payload = s_with_curve_key (
+        self, json_pack ("{s:s, s:I, s:s, s:o, s:i, s:o, s:b}", "worker", self->name,
+                         "instance", (json_int_t)(self->instance & INT64_MAX), "endpoint",
+                         self->endpoint, "runtimes", runtimes, "slots", self->slots,
+                         "executions", held, "draining", self->draining));
+    //  What the previous instance left (worker_ledger.h), until the executor
+    //  has answered a registration that said it: its processes are gone
+    json_t *never = worker_ledger_never_started (self->ledger);
+    json_t *stopped = worker_ledger_stopped (self->ledger);
+    if (payload && never && stopped) {
+        json_object_set (payload, "never_started", never);
+        json_object_set (payload, "stopped", stopped);
+    }
+    s_send (self, "worker.register", payload);
 }
 
 //  Give back executions not started (ids in `returned`, taken): the
@@ -278,6 +293,8 @@ s_report (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
         json_decref (result);
         msgpack_sbuffer_clear (&self->last);
         msgpack_sbuffer_write (&self->last, self->report.data, self->report.size);
+        memcpy (self->report_id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
+        self->report_queued = true;
         zlist_append (self->outbox, envelope);
         s_flush (self);
         return;
@@ -375,7 +392,13 @@ static void
 s_finish (s_worker_t *self, s_job_t *job, const char *status, json_t *result,
           int exit_code)
 {
+    self->report_queued = false;
     s_report (self, job, status, result, exit_code);
+    //  Out of the ledger once the executor holds the outcome (its ack)
+    if (job->ledgered && self->report_queued)
+        worker_ledger_end_after (self->ledger, job->id, self->report_id);
+    else if (job->ledgered)
+        worker_ledger_end (self->ledger, job->id);
     if (streq (status, "completed"))
         self->completed++;
     else if (streq (status, "timeout"))
@@ -616,7 +639,16 @@ s_start_process (s_worker_t *self, s_job_t *job)
                                   .input_size = input ? strlen (input) : 0,
                                   .output_cap = S_OUTPUT_CAP,
                                   .timeout_ms = s_timeout_ms (job)};
-    job->process = worker_process_start (&spec, message, sizeof message);
+    //  The intent is written before the process can exist: a worker that
+    //  restarts never says "never started" of what may have run
+    if (self->ledger && worker_ledger_intent (self->ledger, job->id) != 0)
+        snprintf (message, sizeof message,
+                  "not started: the worker cannot write its ledger");
+    else
+        job->process = worker_process_start (&spec, message, sizeof message);
+    job->ledgered = job->ledgered || self->ledger;
+    if (job->process && self->ledger)
+        worker_ledger_started (self->ledger, job->id, worker_process_pid (job->process));
     free (input);
     s_free_strings (envp);
     free (script);
@@ -688,6 +720,12 @@ s_claim (s_worker_t *self, s_job_t *job)
     job->claiming = true;
     job->claim_ts = zclock_usecs ();
     self->claims++;
+    //  Before the executor can record it running here: a restarted worker
+    //  names what it claimed and never started, and that waits again
+    if (self->ledger && !job->ledgered) {
+        worker_ledger_claim (self->ledger, job->id);
+        job->ledgered = true;
+    }
     s_report (self, job, "running", NULL, 0);
 }
 
@@ -797,6 +835,8 @@ s_refused (s_worker_t *self, s_job_t *job, const char *reason)
     job->running = false;
     job->claiming = false;
     self->busy--;
+    if (job->ledgered)
+        worker_ledger_end (self->ledger, job->id); //  nothing ran
     zhashx_delete (self->jobs, job->id);
 }
 
@@ -881,6 +921,7 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                 zhashx_delete (self->jobs, id); //  not started: nothing to report
         }
         self->suspect = false;
+        worker_ledger_settled (self->ledger); //  it has what the last one left
         //  Claims the executor may not have answered (it restarted, or the
         //  answer came too late): claim again, it answers each
         for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
@@ -1107,8 +1148,46 @@ s_destroy (s_worker_t *self)
     }
     bus_link_destroy (&self->link);
     bus_inbox_destroy (&self->inbox);
+    worker_ledger_destroy (&self->ledger);
     msgpack_sbuffer_destroy (&self->report);
     msgpack_sbuffer_destroy (&self->last);
+}
+
+static void
+s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
+{
+    worker_ledger_acked (((s_worker_t *)arg)->ledger, id);
+}
+
+//  The ledger, <data_dir>/worker/<name>.ledger: before anything runs here,
+//  what a previous instance left running is ended (worker_ledger.h). A
+//  worker without a data directory keeps none (then the executor settles a
+//  restart as lost); one whose ledger cannot be written does not start.
+static int
+s_open_ledger (s_worker_t *self, const actor_config_t *config)
+{
+    if (!config->data_dir)
+        return 0;
+    char dir[1024], name[256], message[1200];
+    snprintf (dir, sizeof dir, "%s/worker", config->data_dir);
+    snprintf (name, sizeof name, "%s", self->name); //  a file name: [A-Za-z0-9_.-]
+    for (char *p = name; *p; p++)
+        if (!isalnum ((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+            *p = '_';
+    self->ledger =
+        worker_ledger_new (dir, name, S_LEDGER_WAIT_MS, message, sizeof message);
+    if (!self->ledger) {
+        zsys_error ("%s: ledger %s", self->name, message);
+        return -1;
+    }
+    size_t never = json_array_size (worker_ledger_never_started (self->ledger));
+    size_t stopped = json_array_size (worker_ledger_stopped (self->ledger));
+    if (never || stopped)
+        zsys_warning ("%s: the previous instance left %zu claimed, never started, and "
+                      "%zu started (their processes are gone%s)",
+                      self->name, never, stopped,
+                      worker_ledger_survivors (self->ledger) ? ", but not all" : "");
+    return 0;
 }
 
 static int
@@ -1176,6 +1255,9 @@ s_start (s_worker_t *self, const actor_config_t *config)
     if (!self->link)
         return -1;
     bus_link_set_peer_handler (self->link, s_on_peer, self);
+    bus_link_set_ack_handler (self->link, s_on_ack, self);
+    if (s_open_ledger (self, config) != 0)
+        return -1;
     s_register (self);
     zsys_info ("%s: %d slots, runtimes %s, endpoint %s", self->name, self->slots,
                self->runtimes, self->endpoint);

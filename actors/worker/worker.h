@@ -1,7 +1,8 @@
 /*  worker: the actor that runs executions.
 
-    It binds `worker.<name>` (a bus_inbox without a store: a worker holds
-    nothing durable), registers with the executor over a bus_link to
+    It binds `worker.<name>` (a bus_inbox without a store: the only thing a
+    worker keeps on disk is its ledger of what may run, worker_ledger.h,
+    in <data_dir>/worker when it has a data dir), registers with the executor over a bus_link to
     `executor.commands` (worker.register, again each time the executor comes
     back), and for every execution.dispatch reports `running`, runs the
     action, and reports the final status with its result (execution.status).

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +75,90 @@ s_nonblocking (int fd)
     return flags < 0 ? -1 : fcntl (fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+//  ---------------------------------------------------------------------------
+//  Spawning: clone (CLONE_VM | CLONE_VFORK) as glibc's posix_spawn does, but
+//  with what posix_spawn cannot set: the parent-death signal. The child runs
+//  on a stack of its own in our memory until it execs; it calls only
+//  async-signal-safe functions and reports a failure in `error` (shared
+//  memory: the parent resumes only once the child has exec'd or exited).
+
+#define S_CHILD_STACK (256 * 1024) //  execvpe builds paths and argv copies on it
+
+typedef struct {
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    int fds[3];         //  become 0, 1, 2
+    pid_t parent;       //  our pid: a child whose parent is already gone stops
+    volatile int error; //  errno of the step that failed, 0 = exec'd
+} s_child_t;
+
+static int
+s_child (void *arg)
+{
+    s_child_t *child = (s_child_t *)arg;
+    //  Its own group (a timeout, a cancel or a restarted worker reaches all
+    //  it started), and SIGKILL when the thread that spawned it ends
+    if (setpgid (0, 0) != 0 || prctl (PR_SET_PDEATHSIG, SIGKILL) != 0)
+        goto failed;
+    if (getppid () != child->parent) {
+        child->error = ESRCH; //  the worker died before the signal was set
+        _exit (127);
+    }
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction (sig, &dfl, NULL); //  fails for glibc's internal ones: fine
+    sigset_t none;
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+    for (int i = 0; i < 3; i++)
+        if ((child->fds[i] == i ? fcntl (i, F_SETFD, 0) : dup2 (child->fds[i], i)) < 0)
+            goto failed;
+    closefrom (3);
+    if (child->cwd && chdir (child->cwd) != 0)
+        goto failed;
+    if (strchr (child->argv[0], '/'))
+        execve (child->argv[0], child->argv, child->envp);
+    else
+        execvpe (child->argv[0], child->argv, child->envp);
+failed:
+    child->error = errno ? errno : EINVAL;
+    _exit (127);
+}
+
+//  Start the child; its pid, or -1 with child->error set.
+static pid_t
+s_spawn (s_child_t *child)
+{
+    void *stack = mmap (NULL, S_CHILD_STACK, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        child->error = errno;
+        return -1;
+    }
+    //  No handler of ours may run in the child (it shares our memory) before
+    //  it has reset them: every signal blocked across the clone
+    sigset_t all, saved;
+    sigfillset (&all);
+    pthread_sigmask (SIG_SETMASK, &all, &saved);
+    child->error = 0;
+    pid_t pid = clone (s_child, (char *)stack + S_CHILD_STACK,
+                       CLONE_VM | CLONE_VFORK | SIGCHLD, child);
+    int clone_errno = errno;
+    pthread_sigmask (SIG_SETMASK, &saved, NULL);
+    munmap (stack, S_CHILD_STACK);
+    if (pid < 0) {
+        child->error = clone_errno;
+        return -1;
+    }
+    if (child->error) {
+        waitpid (pid, NULL, 0);
+        return -1;
+    }
+    return pid;
+}
+
 worker_process_t *
 worker_process_start (const worker_process_spec_t *spec, char *message,
                       size_t message_size)
@@ -95,40 +181,18 @@ worker_process_start (const worker_process_spec_t *spec, char *message,
         }
         return NULL;
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_adddup2 (&actions, in[0], 0);
-    posix_spawn_file_actions_adddup2 (&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2 (&actions, err[1], 2);
-    posix_spawn_file_actions_addclosefrom_np (&actions, 3);
-    if (spec->cwd)
-        posix_spawn_file_actions_addchdir_np (&actions, spec->cwd);
-
-    posix_spawnattr_t attr;
-    posix_spawnattr_init (&attr);
-    sigset_t none, all;
-    sigemptyset (&none);
-    sigfillset (&all);
-    sigdelset (&all, SIGKILL);
-    sigdelset (&all, SIGSTOP);
-    posix_spawnattr_setsigmask (&attr, &none);
-    posix_spawnattr_setsigdefault (&attr, &all);
-    posix_spawnattr_setpgroup (&attr, 0);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                         POSIX_SPAWN_SETSIGDEF);
-    pid_t pid;
-    int rc =
-        strchr (spec->argv[0], '/')
-            ? posix_spawn (&pid, spec->argv[0], &actions, &attr, spec->argv, spec->envp)
-            : posix_spawnp (&pid, spec->argv[0], &actions, &attr, spec->argv, spec->envp);
-    posix_spawn_file_actions_destroy (&actions);
-    posix_spawnattr_destroy (&attr);
+    s_child_t child = {.argv = spec->argv,
+                       .envp = spec->envp,
+                       .cwd = spec->cwd,
+                       .fds = {in[0], out[1], err[1]},
+                       .parent = getpid ()};
+    pid_t pid = s_spawn (&child);
     s_close (&in[0]);
     s_close (&out[1]);
     s_close (&err[1]);
-    if (rc != 0) {
+    if (pid < 0) {
         snprintf (message, message_size, "cannot run %s: %s", spec->argv[0],
-                  strerror (rc));
+                  strerror (child.error));
         s_close (&in[1]);
         s_close (&out[0]);
         s_close (&err[0]);

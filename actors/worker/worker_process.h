@@ -1,12 +1,20 @@
 /*  worker_process: run one action process safely.
 
-    - posix_spawn, never a shell of ours: the argv is given whole (a
+    - clone + exec (as posix_spawn does it), never a shell of ours: the
+      argv is given whole (a
       local-shell-cmd action's command is the action author's text, run as
       /bin/sh -c COMMAND with the user's parameters only in the environment
       and on stdin);
     - its own process group, so a timeout or a cancel reaches every process
       it started; signals reset to their defaults; every inherited file
       descriptor above 2 closed;
+    - the parent-death signal: SIGKILL when the *thread* that started it
+      ends (Linux ties PR_SET_PDEATHSIG to the creating thread). In attune
+      that is the worker actor's thread, which lives as long as the worker:
+      a worker that dies (SIGKILL, crash) takes its action processes with it.
+      Only the process itself gets it (not what it forked, and not a set-uid
+      program): the worker's ledger (worker_ledger.h) finds and kills the
+      rest of the group when a worker starts again;
     - stdin gets the given bytes (the parameters as JSON) then EOF;
     - stdout and stderr captured up to a cap each, the rest read and dropped
       with a flag (a chatty action cannot exhaust the worker's memory);
