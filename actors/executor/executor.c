@@ -93,6 +93,7 @@ typedef struct {
 typedef struct {
     char worker[256];
     bool abandon_running;
+    bool requeue_running;
     zlist_t *only; //  ids (autofree), NULL: all of the worker's
 } s_unsettled_t;
 
@@ -2086,11 +2087,12 @@ static void s_redispatch (s_executor_t *self, const char *name);
 
 static void
 s_unsettled_add (s_executor_t *self, const char *name, bool abandon_running,
-                 zlist_t *only)
+                 zlist_t *only, bool requeue_running)
 {
     s_unsettled_t *item = (s_unsettled_t *)zmalloc (sizeof (s_unsettled_t));
     s_copy (item->worker, sizeof item->worker, name);
     item->abandon_running = abandon_running;
+    item->requeue_running = requeue_running;
     if (only) {
         item->only = zlist_new ();
         zlist_autofree (item->only);
@@ -2111,7 +2113,8 @@ s_unsettled_destroy (s_unsettled_t **item_p)
 }
 
 static void s_settle_worker_ids (s_executor_t *self, const char *name,
-                                 bool abandon_running, zlist_t *only);
+                                 bool abandon_running, zlist_t *only,
+                                 bool requeue_running);
 
 //  Settles that failed, tried again (each goes back on the list if it
 //  fails again)
@@ -2123,7 +2126,8 @@ s_unsettled_retry (s_executor_t *self)
         return;
     while (count--) {
         s_unsettled_t *item = (s_unsettled_t *)zlist_pop (self->unsettled);
-        s_settle_worker_ids (self, item->worker, item->abandon_running, item->only);
+        s_settle_worker_ids (self, item->worker, item->abandon_running, item->only,
+                             item->requeue_running);
         s_unsettled_destroy (&item);
     }
 }
@@ -2157,7 +2161,7 @@ s_settle_worker_ids (s_executor_t *self, const char *name, bool abandon_running,
             if (code != STORE_IO) //  a full disk is said once by the store
                 zsys_error ("executor: cannot settle the executions of %s: %s", name,
                             store_last_error (self->store));
-            s_unsettled_add (self, name, abandon_running, only);
+            s_unsettled_add (self, name, abandon_running, only, requeue_running);
         }
         json_t *record;
         while ((record = (json_t *)zlist_pop (lost.done))) {
