@@ -10,7 +10,7 @@
     integer parameter n, shell actions that print, fail and sleep, and a rule
     test.count: test.hook -> test.count with n from the payload.
 */
-#include "tests/testing_daemon.h"
+#include "tests/testing_api.h"
 #include <jansson.h>
 
 #include "proto/proto_envelope.h"
@@ -983,6 +983,87 @@ Test (cli, actions_list_and_get)
     rc = s_attune (NULL, &out, &err, "action", "get", "test.nothing", NULL);
     cr_assert_eq (rc, 1);
     s_assert_has (err, "attune: not_found: ", "unknown action");
+    free (out);
+    free (err);
+}
+
+Test (cli, execution_list_follows_pages_cut_by_bytes)
+{
+    //  60 executions with 30 KB parameters: 1.8 MB, several frames
+    zsock_t *sock = testing_api_client (&s_daemon);
+    char *text = (char *)malloc (30001);
+    memset (text, 'p', 30000);
+    text[30000] = 0;
+    char ids[60][64];
+    for (int i = 0; i < 60; i++) {
+        json_t *run =
+            testing_api_ok (sock, "api.execution.run",
+                            json_pack ("{s:s, s:{s:i, s:s}}", "action", "test.count",
+                                       "parameters", "n", i, "extra", text));
+        snprintf (ids[i], sizeof ids[i], "%s",
+                  json_string_value (json_object_get (run, "execution")));
+        json_decref (run);
+    }
+    free (text);
+    for (int i = 0; i < 60; i++)
+        json_decref (testing_api_wait_status (sock, ids[i], "completed", 10000));
+    zsock_destroy (&sock);
+
+    //  The default limit lists them all, newest first, each once
+    char *out = NULL, *err = NULL;
+    int rc = s_attune (NULL, &out, &err, "execution", "list", NULL);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    const char *last = out;
+    for (int i = 59; i >= 0; i--) {
+        cr_assert_eq (s_count (out, ids[i]), 1, "execution %d listed once", i);
+        cr_assert (strstr (out, ids[i]) > last, "execution %d in newest-first order", i);
+        last = strstr (out, ids[i]);
+    }
+    s_assert_lacks (err, "more:", "a complete list");
+    free (out);
+    free (err);
+    //  --limit across pages: exactly that many, and where the rest starts
+    rc = s_attune (NULL, &out, &err, "execution", "list", "--limit", "45", NULL);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_count (out, "test.count"), 45, "%s", out);
+    s_assert_has (err, "(more: --before ", "more after the limit");
+    s_assert_has (err, ids[15], "the next page starts below the 45th listed");
+    free (out);
+    free (err);
+}
+
+Test (cli, action_list_of_a_pack_of_3600_actions)
+{
+    testing_daemon_stop (&s_daemon);
+    testing_daemon_write (&s_daemon, "big/pack.yaml",
+                          "ref: big\nname: big\nversion: 1.0.0\n");
+    char description[401];
+    memset (description, 'd', 400);
+    description[400] = 0;
+    for (int i = 0; i < 3600; i++) {
+        char path[64],
+            *yaml = zsys_sprintf ("name: a%04d\nrunner_type: noop\ndescription: %s\n"
+                                  "parameters:\n  n:\n    type: integer\n",
+                                  i, description);
+        snprintf (path, sizeof path, "big/actions/a%04d.yaml", i);
+        testing_daemon_write (&s_daemon, path, yaml);
+        zstr_free (&yaml);
+    }
+    testing_daemon_start (&s_daemon, NULL);
+    char *out = NULL, *err = NULL;
+    int rc = s_attune (NULL, &out, &err, "action", "list", "--pack", "big", NULL);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_count (out, "big.a"), 3600, "every action listed once");
+    cr_assert_eq (s_count (out, "big.a0000 "), 1);
+    cr_assert_eq (s_count (out, "big.a3599 "), 1);
+    free (out);
+    free (err);
+    //  Every pack: the big one, core and test
+    rc = s_attune (NULL, &out, &err, "action", "list", NULL);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_count (out, "big.a"), 3600);
+    s_assert_has (out, "core.local", "action list");
+    s_assert_has (out, "test.count", "action list");
     free (out);
     free (err);
 }
