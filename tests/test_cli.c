@@ -1040,14 +1040,18 @@ Test (cli, action_list_of_a_pack_of_3600_actions)
     char description[401];
     memset (description, 'd', 400);
     description[400] = 0;
+    testing_daemon_write (&s_daemon, "big/actions/README", "3,600 actions\n");
     for (int i = 0; i < 3600; i++) {
-        char path[64],
-            *yaml = zsys_sprintf ("name: a%04d\nrunner_type: noop\ndescription: %s\n"
-                                  "parameters:\n  n:\n    type: integer\n",
-                                  i, description);
-        snprintf (path, sizeof path, "big/actions/a%04d.yaml", i);
-        testing_daemon_write (&s_daemon, path, yaml);
-        zstr_free (&yaml);
+        //  Written here: testing_daemon_write runs mkdir -p for each file
+        char path[PATH_MAX + 64];
+        snprintf (path, sizeof path, "%s/big/actions/a%04d.yaml", s_daemon.packs, i);
+        FILE *file = fopen (path, "w");
+        cr_assert_not_null (file, "cannot write %s", path);
+        fprintf (file,
+                 "name: a%04d\nrunner_type: noop\ndescription: %s\n"
+                 "parameters:\n  n:\n    type: integer\n",
+                 i, description);
+        fclose (file);
     }
     testing_daemon_start (&s_daemon, NULL);
     char *out = NULL, *err = NULL;
