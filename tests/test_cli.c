@@ -262,7 +262,7 @@ Test (cli_usage, usage_errors_exit_2_without_a_request)
         {{"execution", "bogus"}, "unknown subcommand 'bogus'"},
         {{"execution", "list", "extra"}, "unexpected argument 'extra'"},
         {{"execution", "list", "--limit", "0"}, "--limit: '0'"},
-        {{"execution", "list", "--limit", "1001"}, "--limit: '1001'"},
+        {{"execution", "list", "--limit", "1000001"}, "--limit: '1000001'"},
         {{"execution", "list", "--limit", "12abc"}, "--limit: '12abc'"},
         {{"execution", "list", "--limit", "99999999999999999999999"}, "--limit"},
         {{"execution", "list", "--before", "xyz"}, "--before: 'xyz' is not an id"},
