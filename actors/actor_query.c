@@ -164,6 +164,26 @@ s_send (actor_query_t *self, zframe_t *identity, bool delimiter,
     proto_envelope_destroy (reply_p);
 }
 
+//  A result too large for a frame becomes `too_large`, saying its size (a
+//  reply the client could not decode would leave it waiting).
+static void
+s_answer_bound (actor_answer_t *answer, const char *type, json_t *payload)
+{
+    if (!answer->result)
+        return;
+    size_t size = actor_packed_size (answer->result);
+    if (size <= ACTOR_REPLY_MAX)
+        return;
+    const char *which = json_string_value (json_object_get (payload, "id"));
+    if (!which)
+        which = json_string_value (json_object_get (payload, "ref"));
+    actor_query_fail (answer, "too_large",
+                      "%s%s%.200s: the record is %zu bytes, more than a reply holds "
+                      "(%d of the %d-byte frame limit)",
+                      type, which ? " " : "", which ? which : "", size, ACTOR_REPLY_MAX,
+                      PROTO_MAX_FRAME);
+}
+
 void
 actor_request_split (zmsg_t *msg, zframe_t **identity, zframe_t **body, bool *delimiter)
 {
@@ -222,8 +242,10 @@ actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
                     answer.result =
                         json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (),
                                    "source", self->source);
-                else
+                else {
                     fn (arg, type, payload, &answer);
+                    s_answer_bound (&answer, type, payload);
+                }
                 reply = actor_reply_envelope (self->source, proto_envelope_id (request),
                                               answer.result, answer.code, answer.message);
                 json_decref (payload);
@@ -237,6 +259,131 @@ actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
         zframe_destroy (&body);
         zmsg_destroy (&msg);
     }
+}
+
+//  ---------------------------------------------------------------------------
+//  Sizes and pages
+
+static int
+s_count_write (void *data, const char *buf, size_t len)
+{
+    (void)buf;
+    *(size_t *)data += len;
+    return 0;
+}
+
+size_t
+actor_packed_size (const json_t *value)
+{
+    size_t size = 0;
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &size, s_count_write);
+    return proto_json_to_msgpack (value, &packer, NULL) == PROTO_OK ? size : SIZE_MAX;
+}
+
+void
+actor_page_init (actor_page_t *page, size_t limit)
+{
+    assert (page);
+    page->items = json_array ();
+    page->limit = limit ? limit : SIZE_MAX;
+    page->bytes = 0;
+    page->more = false;
+}
+
+bool
+actor_page_full (const actor_page_t *page)
+{
+    return page->more || json_array_size (page->items) >= page->limit;
+}
+
+json_t *
+actor_page_stub (const json_t *record, size_t size)
+{
+    json_t *stub = json_pack ("{s:b, s:I}", "too_large", 1, "size", (json_int_t)size);
+    const char *key;
+    json_t *value;
+    json_object_foreach ((json_t *)record, key, value)
+    {
+        //  What says which record it is: short strings and numbers
+        bool short_string = json_is_string (value) && json_string_length (value) <= 256;
+        if (stub && json_object_size (stub) < 32 && strlen (key) <= 64 &&
+            (short_string || json_is_integer (value) || json_is_boolean (value)) &&
+            !json_object_get (stub, key))
+            json_object_set (stub, key, value);
+    }
+    return stub;
+}
+
+bool
+actor_page_add (actor_page_t *page, json_t *item)
+{
+    assert (page);
+    if (!item)
+        return true; //  nothing to list
+    if (actor_page_full (page) || !page->items) {
+        page->more = true;
+        json_decref (item);
+        return false;
+    }
+    size_t size = actor_packed_size (item);
+    if (size > ACTOR_PAGE_BYTES) {
+        json_t *stub = actor_page_stub (item, size);
+        json_decref (item);
+        item = stub;
+        size = actor_packed_size (item);
+    }
+    if (!item || page->bytes + size > ACTOR_PAGE_BYTES) {
+        page->more = true;
+        json_decref (item);
+        return false;
+    }
+    json_array_append_new (page->items, item);
+    page->bytes += size;
+    return true;
+}
+
+static int
+s_compare_key (const void *a, const void *b)
+{
+    return strcmp (((const char *const *)a)[0], ((const char *const *)b)[0]);
+}
+
+json_t *
+actor_page_list (const json_t *all, const char *key, const char *after, size_t limit,
+                 json_t *(*copy) (const json_t *))
+{
+    size_t count = json_array_size (all), n = 0;
+    //  Pairs (key, element), sorted by key
+    const void **pairs = (const void **)calloc (count ? 2 * count : 1, sizeof (void *));
+    for (size_t i = 0; pairs && i < count; i++) {
+        const json_t *element = json_array_get (all, i);
+        const char *its = json_string_value (json_object_get (element, key));
+        if (its && (!after || strcmp (its, after) > 0)) {
+            pairs[2 * n] = its;
+            pairs[2 * n + 1] = element;
+            n++;
+        }
+    }
+    qsort (pairs, n, 2 * sizeof (void *), s_compare_key);
+    actor_page_t page;
+    actor_page_init (&page, limit);
+    const char *last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *element = (const json_t *)pairs[2 * i + 1];
+        if (!actor_page_add (&page,
+                             copy ? copy (element) : json_incref ((json_t *)element)))
+            break;
+        last = (const char *)pairs[2 * i];
+    }
+    json_t *next = page.more && last ? json_string (last) : json_null ();
+    if (!pairs) {
+        json_decref (page.items);
+        json_decref (next);
+        return NULL;
+    }
+    free (pairs);
+    return json_pack ("{s:o, s:o}", "items", page.items, "next", next);
 }
 
 int64_t

@@ -8,6 +8,10 @@
     `api.reply` {result} or `api.error` {code, message} envelope with corr =
     the request id. `api.ping` is answered here, without the handler.
 
+    Every reply fits in a frame: a result over ACTOR_REPLY_MAX is answered
+    `too_large` with its size instead, and lists cut their pages by bytes as
+    well as by count (actor_page_t).
+
     Hostile input never reaches the handler undecoded: an undecodable frame
     gets `api.error` with the decoder's code (corr nil); a message of more
     than one frame gets `bad_frame`; both are counted.
@@ -69,6 +73,57 @@ void actor_request_split (zmsg_t *msg, zframe_t **identity, zframe_t **body,
 proto_envelope_t *actor_reply_envelope (const char *source, const uint8_t *corr,
                                         json_t *result, const char *code,
                                         const char *message);
+
+//  ---------------------------------------------------------------------------
+//  Pages: every reply fits in one frame (PROTO_MAX_FRAME)
+
+//  The largest result an answer may have (msgpack bytes): the rest of the
+//  frame is the envelope's (type, source, ids, trace: under 1 KiB).
+#define ACTOR_REPLY_MAX (PROTO_MAX_FRAME - PROTO_MAX_FRAME / 64)
+//  The items of one list page, at most (msgpack bytes): the rest of the
+//  result is its other fields (`next` ...).
+#define ACTOR_PAGE_BYTES (ACTOR_REPLY_MAX - PROTO_MAX_FRAME / 64)
+
+//  A list reply's page. Items are added while the page holds fewer than
+//  `limit` and their encoded size stays within ACTOR_PAGE_BYTES; the first
+//  one refused sets `more` (a next page exists). A record that alone is
+//  over ACTOR_PAGE_BYTES is listed as a stub (actor_page_stub).
+typedef struct {
+    json_t *items; //  the page (caller takes it; NULL when out of memory)
+    size_t limit;  //  items, at most
+    size_t bytes;  //  msgpack bytes of the items
+    bool more;     //  an item was refused: the page is full
+} actor_page_t;
+
+//  Start an empty page of at most `limit` items (0: no count limit).
+void actor_page_init (actor_page_t *page, size_t limit);
+
+//  Add `item` (taken). True when added; false (item destroyed, `more` set)
+//  when the page is full: it holds `limit` items, or the item would take it
+//  over ACTOR_PAGE_BYTES.
+bool actor_page_add (actor_page_t *page, json_t *item);
+
+//  Whether the page takes no more items (`limit` reached, or `more`).
+bool actor_page_full (const actor_page_t *page);
+
+//  The stand-in for a record of `size` msgpack bytes, too large for a frame:
+//  `{too_large: true, size}` and the record's short top-level scalars (id,
+//  ref, status, times ...). Caller owns it.
+json_t *actor_page_stub (const json_t *record, size_t size);
+
+//  A list result `{items, next}` of the objects in `all` (an array,
+//  borrowed) in the order of their string field `key`, from the first above
+//  `after` (NULL: the first), at most `limit` (0: no count limit) and cut by
+//  bytes. `copy` (NULL: a reference) makes the item listed from an element.
+//  `next` is the key of the page's last item when more remain (the client
+//  passes it back as `after`), else null. Caller owns it; NULL when out of
+//  memory.
+json_t *actor_page_list (const json_t *all, const char *key, const char *after,
+                         size_t limit, json_t *(*copy) (const json_t *));
+
+//  The size of `value` packed as msgpack (what it adds to a frame); SIZE_MAX
+//  when it has no msgpack form.
+size_t actor_packed_size (const json_t *value);
 
 //  Optional integer argument: `default_` when absent; -1 when present and not
 //  an integer in [min, max] (the answer is then filled with bad_request).

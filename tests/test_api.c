@@ -349,6 +349,113 @@ Test (api, list_paging_and_filters)
     zsock_destroy (&sock);
 }
 
+//  Page after page of api.execution.list (action `action`, `limit` a page),
+//  following `next`: every id, newest first, into `ids`. Returns the count;
+//  *first_page the size of the first page, *first_next whether it had a next.
+static size_t
+s_list_all (zsock_t *sock, const char *action, int limit, char (*ids)[64], size_t max,
+            size_t *first_page, bool *first_next)
+{
+    size_t count = 0;
+    char before[64] = "";
+    for (int page = 0; page < 100; page++) {
+        json_t *args = json_pack ("{s:s, s:i}", "action", action, "limit", limit);
+        if (before[0])
+            json_object_set_new (args, "before", json_string (before));
+        json_t *list = s_ok (sock, "api.execution.list", args);
+        json_t *items = json_object_get (list, "items"), *next;
+        if (page == 0) {
+            *first_page = json_array_size (items);
+            *first_next = json_is_string (json_object_get (list, "next"));
+        }
+        for (size_t i = 0; i < json_array_size (items) && count < max; i++)
+            snprintf (
+                ids[count++], 64, "%s",
+                json_string_value (json_object_get (json_array_get (items, i), "id")));
+        next = json_object_get (list, "next");
+        bool more = json_is_string (next);
+        if (more)
+            snprintf (before, sizeof before, "%s", json_string_value (next));
+        json_decref (list);
+        if (!more)
+            break;
+    }
+    return count;
+}
+
+Test (api, list_pages_are_cut_by_bytes_and_a_record_over_a_frame_is_too_large)
+{
+    testing_daemon_init (&s_daemon, "test_api");
+    s_pack (&s_daemon);
+    testing_daemon_write (&s_daemon, "test/actions/blob.yaml",
+                          "name: blob\nrunner_type: noop\nparameters:\n"
+                          "  text:\n    type: string\n");
+    //  An action whose definition alone is over a frame (1,040,000 bytes of
+    //  description, in a YAML file under the registry's 1 MiB)
+    size_t huge_size = 1040000;
+    char *huge = (char *)malloc (huge_size + 128);
+    int n = snprintf (huge, 128, "name: huge\nrunner_type: noop\ndescription: ");
+    memset (huge + n, 'h', huge_size);
+    strcpy (huge + n + huge_size, "\n");
+    testing_daemon_write (&s_daemon, "test/actions/huge.yaml", huge);
+    free (huge);
+    testing_daemon_start (&s_daemon, NULL);
+    zsock_t *sock = s_client ();
+
+    //  40 executions of 30 KB parameters: 1.2 MB, more than one frame
+    char *text = (char *)malloc (30001);
+    memset (text, 't', 30000);
+    text[30000] = 0;
+    char ids[40][64];
+    for (int i = 0; i < 40; i++) {
+        json_t *run = s_ok (sock, "api.execution.run",
+                            json_pack ("{s:s, s:{s:s}}", "action", "test.blob",
+                                       "parameters", "text", text));
+        snprintf (ids[i], sizeof ids[i], "%s",
+                  json_string_value (json_object_get (run, "execution")));
+        json_decref (run);
+    }
+    free (text);
+    for (int i = 0; i < 40; i++)
+        json_decref (s_wait_status (sock, ids[i], "completed", 10000));
+    char listed[64][64];
+    size_t first_page = 0;
+    bool first_next = false;
+    size_t count =
+        s_list_all (sock, "test.blob", 50, listed, 64, &first_page, &first_next);
+    cr_assert (first_page > 0 && first_page < 40,
+               "the first page (limit 50) is cut by bytes: %zu items", first_page);
+    cr_assert (first_next, "a page cut by bytes says a next page exists");
+    cr_assert_eq (count, 40, "every execution listed once over the pages");
+    for (int i = 0; i < 40; i++)
+        cr_assert_str_eq (listed[i], ids[39 - i], "item %d newest first", i);
+
+    //  A record over a frame: too_large, with its size
+    json_t *reply =
+        s_call (sock, "api.action.get", json_pack ("{s:s}", "ref", "test.huge"));
+    json_t *payload = json_object_get (reply, "payload");
+    cr_assert_str_eq (json_string_value (json_object_get (reply, "type")), "api.error");
+    cr_assert_str_eq (json_string_value (json_object_get (payload, "code")), "too_large");
+    const char *message = json_string_value (json_object_get (payload, "message"));
+    cr_assert (message && strstr (message, "test.huge") && strstr (message, "1040"),
+               "the message names the record and its size: %s", message);
+    json_decref (reply);
+    //  In a list it is a stub with its size, and the list goes on
+    json_t *actions = s_ok (sock, "api.action.list", json_pack ("{s:s}", "pack", "test"));
+    json_t *items = json_object_get (actions, "items");
+    cr_assert_eq (json_array_size (items), 4, "blob, huge, step, wait");
+    json_t *stub = json_array_get (items, 1);
+    cr_assert_str_eq (json_string_value (json_object_get (stub, "ref")), "test.huge");
+    cr_assert (json_is_true (json_object_get (stub, "too_large")));
+    cr_assert_gt (json_integer_value (json_object_get (stub, "size")), 1040000);
+    cr_assert_null (json_object_get (stub, "description"));
+    cr_assert (json_is_null (json_object_get (actions, "next")));
+    json_decref (actions);
+    //  The daemon still answers
+    s_ping ();
+    zsock_destroy (&sock);
+}
+
 Test (api, rules_lifecycle)
 {
     s_start (NULL);

@@ -10,7 +10,7 @@
     integer parameter n, shell actions that print, fail and sleep, and a rule
     test.count: test.hook -> test.count with n from the payload.
 */
-#include "tests/testing_daemon.h"
+#include "tests/testing_api.h"
 #include <jansson.h>
 
 #include "proto/proto_envelope.h"
@@ -262,7 +262,7 @@ Test (cli_usage, usage_errors_exit_2_without_a_request)
         {{"execution", "bogus"}, "unknown subcommand 'bogus'"},
         {{"execution", "list", "extra"}, "unexpected argument 'extra'"},
         {{"execution", "list", "--limit", "0"}, "--limit: '0'"},
-        {{"execution", "list", "--limit", "1001"}, "--limit: '1001'"},
+        {{"execution", "list", "--limit", "1000001"}, "--limit: '1000001'"},
         {{"execution", "list", "--limit", "12abc"}, "--limit: '12abc'"},
         {{"execution", "list", "--limit", "99999999999999999999999"}, "--limit"},
         {{"execution", "list", "--before", "xyz"}, "--before: 'xyz' is not an id"},
@@ -983,6 +983,91 @@ Test (cli, actions_list_and_get)
     rc = s_attune (NULL, &out, &err, "action", "get", "test.nothing", NULL);
     cr_assert_eq (rc, 1);
     s_assert_has (err, "attune: not_found: ", "unknown action");
+    free (out);
+    free (err);
+}
+
+Test (cli, execution_list_follows_pages_cut_by_bytes)
+{
+    //  60 executions with 30 KB parameters: 1.8 MB, several frames
+    zsock_t *sock = testing_api_client (&s_daemon);
+    char *text = (char *)malloc (30001);
+    memset (text, 'p', 30000);
+    text[30000] = 0;
+    char ids[60][64];
+    for (int i = 0; i < 60; i++) {
+        json_t *run =
+            testing_api_ok (sock, "api.execution.run",
+                            json_pack ("{s:s, s:{s:i, s:s}}", "action", "test.count",
+                                       "parameters", "n", i, "extra", text));
+        snprintf (ids[i], sizeof ids[i], "%s",
+                  json_string_value (json_object_get (run, "execution")));
+        json_decref (run);
+    }
+    free (text);
+    for (int i = 0; i < 60; i++)
+        json_decref (testing_api_wait_status (sock, ids[i], "completed", 10000));
+    zsock_destroy (&sock);
+
+    //  The default limit lists them all, newest first, each once
+    char *out = NULL, *err = NULL;
+    int rc = s_attune (NULL, &out, &err, "execution", "list", NULL);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    const char *last = out;
+    for (int i = 59; i >= 0; i--) {
+        cr_assert_eq (s_count (out, ids[i]), 1, "execution %d listed once", i);
+        cr_assert (strstr (out, ids[i]) > last, "execution %d in newest-first order", i);
+        last = strstr (out, ids[i]);
+    }
+    s_assert_lacks (err, "more:", "a complete list");
+    free (out);
+    free (err);
+    //  --limit across pages: exactly that many, and where the rest starts
+    rc = s_attune (NULL, &out, &err, "execution", "list", "--limit", "45", NULL);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_count (out, "test.count"), 45, "%s", out);
+    s_assert_has (err, "(more: --before ", "more after the limit");
+    s_assert_has (err, ids[15], "the next page starts below the 45th listed");
+    free (out);
+    free (err);
+}
+
+Test (cli, action_list_of_a_pack_of_3600_actions)
+{
+    testing_daemon_stop (&s_daemon);
+    testing_daemon_write (&s_daemon, "big/pack.yaml",
+                          "ref: big\nname: big\nversion: 1.0.0\n");
+    char description[401];
+    memset (description, 'd', 400);
+    description[400] = 0;
+    testing_daemon_write (&s_daemon, "big/actions/README", "3,600 actions\n");
+    for (int i = 0; i < 3600; i++) {
+        //  Written here: testing_daemon_write runs mkdir -p for each file
+        char path[PATH_MAX + 64];
+        snprintf (path, sizeof path, "%s/big/actions/a%04d.yaml", s_daemon.packs, i);
+        FILE *file = fopen (path, "w");
+        cr_assert_not_null (file, "cannot write %s", path);
+        fprintf (file,
+                 "name: a%04d\nrunner_type: noop\ndescription: %s\n"
+                 "parameters:\n  n:\n    type: integer\n",
+                 i, description);
+        fclose (file);
+    }
+    testing_daemon_start (&s_daemon, NULL);
+    char *out = NULL, *err = NULL;
+    int rc = s_attune (NULL, &out, &err, "action", "list", "--pack", "big", NULL);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_count (out, "big.a"), 3600, "every action listed once");
+    cr_assert_eq (s_count (out, "big.a0000 "), 1);
+    cr_assert_eq (s_count (out, "big.a3599 "), 1);
+    free (out);
+    free (err);
+    //  Every pack: the big one, core and test
+    rc = s_attune (NULL, &out, &err, "action", "list", NULL);
+    cr_assert_eq (rc, 0, "exit %d: %s", rc, err);
+    cr_assert_eq (s_count (out, "big.a"), 3600);
+    s_assert_has (out, "core.local", "action list");
+    s_assert_has (out, "test.count", "action list");
     free (out);
     free (err);
 }

@@ -38,6 +38,7 @@
 #include "proto/proto_json.h"
 #include "actors/registry/registry_yaml.h"
 #include "bus/bus_security.h"
+#include "tools/attune_cli_pages.h"
 
 #include <sys/stat.h>
 
@@ -52,6 +53,8 @@
 #define S_CELL_MAX    64            //  longest table cell, in characters
 #define S_FILE_MAX    (1024 * 1024) //  largest rule file
 #define S_MAX_OPTIONS 12
+#define S_LIMIT       100     //  items a newest-first list shows unless --limit
+#define S_LIMIT_MAX   1000000 //  --limit, at most (fetched in pages)
 
 //  ---------------------------------------------------------------------------
 //  The client: one DEALER to the api, the last error
@@ -1278,6 +1281,33 @@ s_simple (s_client_t *client, const char *type, json_t *payload,
     return S_EXIT_OK;
 }
 
+static json_t *
+s_request_fn (void *client, const char *type, json_t *payload)
+{
+    return s_request ((s_client_t *)client, type, payload);
+}
+
+//  A list followed through its pages up to `total` items (0: all), shown as
+//  one; `cursor` is where a page's `next` goes in the next request.
+static int
+s_list (s_client_t *client, const char *type, json_t *payload, const char *cursor,
+        size_t total, void (*show) (const json_t *result))
+{
+    json_t *result =
+        attune_cli_pages_fetch (s_request_fn, client, type, payload, cursor, total);
+    if (!result)
+        return s_report (client);
+    if (client->json)
+        s_print_json (result);
+    else {
+        show (result);
+        if (s_str (result, "next"))
+            fprintf (stderr, "(more: --%s %s)\n", cursor, s_str (result, "next"));
+    }
+    json_decref (result);
+    return S_EXIT_OK;
+}
+
 static void
 s_show_execution_id (const json_t *result)
 {
@@ -1400,23 +1430,19 @@ s_show_execution_list (const json_t *result)
         s_table_add (table, duration);
     }
     s_table_done (&table);
-    const char *next = s_str (result, "next");
-    if (next)
-        fprintf (stderr, "(more: --before %s)\n", next);
 }
 
-//  --limit N and --before ID into a list request. 0 or the exit code.
+//  --limit N (into *total: items over all pages) and --before ID (into the
+//  request). 0 or the exit code.
 static int
-s_paging (s_args_t *args, json_t *payload)
+s_paging (s_args_t *args, json_t *payload, size_t *total)
 {
     const char *limit = s_opt (args, "--limit");
-    long long n;
-    if (limit) {
-        if (!s_parse_long (limit, 1, 1000, &n))
-            return s_usage_error (args->command, "--limit: '%s' is not a number 1..1000",
-                                  limit);
-        json_object_set_new (payload, "limit", json_integer (n));
-    }
+    long long n = S_LIMIT;
+    if (limit && !s_parse_long (limit, 1, S_LIMIT_MAX, &n))
+        return s_usage_error (args->command, "--limit: '%s' is not a number 1..%d", limit,
+                              S_LIMIT_MAX);
+    *total = (size_t)n;
     const char *before = s_opt (args, "--before");
     char id[PROTO_UUID_STR_SIZE];
     if (before) {
@@ -1448,7 +1474,8 @@ static int
 s_cmd_execution_list (s_client_t *client, s_args_t *args)
 {
     json_t *payload = json_object ();
-    int rc = s_paging (args, payload);
+    size_t total;
+    int rc = s_paging (args, payload, &total);
     if (!rc)
         rc = s_string_opt (args, "--status", payload, "status");
     if (!rc)
@@ -1471,7 +1498,8 @@ s_cmd_execution_list (s_client_t *client, s_args_t *args)
         json_decref (payload);
         return rc;
     }
-    return s_simple (client, "api.execution.list", payload, s_show_execution_list);
+    return s_list (client, "api.execution.list", payload, "before", total,
+                   s_show_execution_list);
 }
 
 static void
@@ -1549,7 +1577,7 @@ s_cmd_rule_list (s_client_t *client, s_args_t *args)
     }
     if (enabled || disabled)
         json_object_set_new (payload, "enabled", json_boolean (enabled));
-    return s_simple (client, "api.rule.list", payload, s_show_rule_list);
+    return s_list (client, "api.rule.list", payload, "after", 0, s_show_rule_list);
 }
 
 //  The properties of a definition, `first` in that order, then the rest.
@@ -1730,7 +1758,7 @@ s_cmd_action_list (s_client_t *client, s_args_t *args)
         json_decref (payload);
         return rc;
     }
-    return s_simple (client, "api.action.list", payload, s_show_action_list);
+    return s_list (client, "api.action.list", payload, "after", 0, s_show_action_list);
 }
 
 static void
@@ -1807,7 +1835,7 @@ s_cmd_policy_list (s_client_t *client, s_args_t *args)
         json_decref (payload);
         return rc;
     }
-    return s_simple (client, "api.policy.list", payload, s_show_policy_list);
+    return s_list (client, "api.policy.list", payload, "after", 0, s_show_policy_list);
 }
 
 static void
@@ -1896,23 +1924,21 @@ s_show_event_list (const json_t *result)
         s_table_add_json (table, json_object_get (item, "payload"));
     }
     s_table_done (&table);
-    const char *next = s_str (result, "next");
-    if (next)
-        fprintf (stderr, "(more: --before %s)\n", next);
 }
 
 static int
 s_cmd_event_list (s_client_t *client, s_args_t *args)
 {
     json_t *payload = json_object ();
-    int rc = s_paging (args, payload);
+    size_t total;
+    int rc = s_paging (args, payload, &total);
     if (!rc)
         rc = s_string_opt (args, "--trigger", payload, "trigger");
     if (rc) {
         json_decref (payload);
         return rc;
     }
-    return s_simple (client, "api.event.list", payload, s_show_event_list);
+    return s_list (client, "api.event.list", payload, "before", total, s_show_event_list);
 }
 
 static void
@@ -1953,7 +1979,8 @@ s_show_worker_list (const json_t *result)
 static int
 s_cmd_worker_list (s_client_t *client, s_args_t *args)
 {
-    return s_simple (client, "api.worker.list", NULL, s_show_worker_list);
+    return s_list (client, "api.worker.list", json_object (), "after", 0,
+                   s_show_worker_list);
 }
 
 //  "key=value key=value" of an object's members, without `skip`.
@@ -2032,9 +2059,6 @@ s_show_inquiry_list (const json_t *result)
         s_table_add_json (table, json_object_get (item, "prompt"));
     }
     s_table_done (&table);
-    const char *next = s_str (result, "next");
-    if (next)
-        fprintf (stderr, "(more: --before %s)\n", next);
 }
 
 static void
@@ -2079,14 +2103,16 @@ static int
 s_cmd_inquiry_list (s_client_t *client, s_args_t *args)
 {
     json_t *payload = json_object ();
-    int rc = s_paging (args, payload);
+    size_t total;
+    int rc = s_paging (args, payload, &total);
     if (!rc)
         rc = s_string_opt (args, "--status", payload, "status");
     if (rc) {
         json_decref (payload);
         return rc;
     }
-    return s_simple (client, "api.inquiry.list", payload, s_show_inquiry_list);
+    return s_list (client, "api.inquiry.list", payload, "before", total,
+                   s_show_inquiry_list);
 }
 
 static int
@@ -2255,7 +2281,7 @@ static const s_option_t s_execution_list_options[] = {
     {"--rule", "R", "only executions enforced by rule R"},
     {"--since", "T", "requested at or after T (YYYY-MM-DD[ HH:MM[:SS]][Z], 10m, 2h, 1d)"},
     {"--until", "T", "requested before T"},
-    {"--limit", "N", "at most N executions (1..1000, default 50)"},
+    {"--limit", "N", "at most N executions, over as many pages as needed (default 100)"},
     {"--before", "ID", "the page after execution ID (the 'next' of a previous page)"},
     {NULL}};
 static const s_option_t s_rule_list_options[] = {
@@ -2269,13 +2295,13 @@ static const s_option_t s_policy_list_options[] = {
     {"--pack", "P", "only policies of pack P"}, {NULL}};
 static const s_option_t s_event_list_options[] = {
     {"--trigger", "T", "only events of trigger T"},
-    {"--limit", "N", "at most N events (1..1000, default 50)"},
+    {"--limit", "N", "at most N events, over as many pages as needed (default 100)"},
     {"--before", "ID", "the page after event ID"},
     {NULL}};
 static const s_option_t s_inquiry_list_options[] = {
     {"--status", "S",
      "only inquiries in status S (pending, responded, timeout, cancelled)"},
-    {"--limit", "N", "at most N inquiries (1..1000, default 50)"},
+    {"--limit", "N", "at most N inquiries, over as many pages as needed (default 100)"},
     {"--before", "ID", "the page after inquiry ID"},
     {NULL}};
 static const s_option_t s_no_options[] = {{NULL}};

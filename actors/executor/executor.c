@@ -992,16 +992,17 @@ s_api_inquiry_list (s_executor_t *self, json_t *payload, actor_answer_t *answer)
         return;
     }
     char next[40];
-    json_t *items =
-        executor_inquiry_list (self->inquiry, txn, status, before, (size_t)limit, next);
+    actor_page_t page;
+    actor_page_init (&page, (size_t)limit);
+    executor_inquiry_page (self->inquiry, txn, status, before, &page, next);
     store_read_end (&txn);
     size_t i;
     json_t *item;
-    json_array_foreach (items, i, item)
+    json_array_foreach (page.items, i, item)
     {
         json_object_del (item, "request");
     }
-    answer->result = json_pack ("{s:o, s:o}", "items", items, "next",
+    answer->result = json_pack ("{s:o, s:o}", "items", page.items, "next",
                                 next[0] ? json_string (next) : json_null ());
 }
 
@@ -2739,11 +2740,11 @@ s_api_list (s_executor_t *self, json_t *payload, actor_answer_t *answer)
         code = code == STORE_OK ? store_cursor_prev (cursor) : store_cursor_last (cursor);
     } else
         code = store_cursor_last (cursor);
-    json_t *items = json_array ();
+    actor_page_t page; //  cut by bytes as well: a reply is one frame
+    actor_page_init (&page, (size_t)limit);
     char next[S_ID_SIZE] = "";
     size_t seen = 0;
-    while (code == STORE_OK && json_array_size (items) < (size_t)limit &&
-           seen++ < S_SCAN_MAX) {
+    while (code == STORE_OK && !actor_page_full (&page) && seen++ < S_SCAN_MAX) {
         size_t key_size, size;
         const char *key = (const char *)store_cursor_key (cursor, &key_size);
         const void *data = store_cursor_data (cursor, &size);
@@ -2759,18 +2760,17 @@ s_api_list (s_executor_t *self, json_t *payload, actor_answer_t *answer)
                     (!status || (its_status && streq (status, its_status))) &&
                     (!action || (its_action && streq (action, its_action))) &&
                     (!rule || (its_rule && streq (rule, its_rule)));
-        if (keep) {
-            json_array_append_new (items, s_record_public (self, record, true));
+        if (!keep)
+            json_decref (record);
+        else if (actor_page_add (&page, s_record_public (self, record, true)))
             snprintf (next, sizeof next, "%.*s",
                       (int)(key_size < S_ID_SIZE ? key_size : S_ID_SIZE - 1), key);
-        } else
-            json_decref (record);
     }
-    if (code != STORE_OK)
+    if (code != STORE_OK && !page.more)
         next[0] = 0; //  nothing older
     store_cursor_destroy (&cursor);
     store_read_end (&txn);
-    answer->result = json_pack ("{s:o, s:o}", "items", items, "next",
+    answer->result = json_pack ("{s:o, s:o}", "items", page.items, "next",
                                 next[0] ? json_string (next) : json_null ());
 }
 
@@ -2875,7 +2875,12 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
         return;
     }
     if (streq (type, "api.worker.list")) {
-        answer->result = s_api_workers (self);
+        const char *after = actor_arg_str (payload, "after", answer);
+        json_t *all = answer->code[0] ? NULL : s_api_workers (self);
+        if (all) //  by name, cut by bytes: a reply is one frame
+            answer->result = actor_page_list (json_object_get (all, "items"), "worker",
+                                              after, 0, NULL);
+        json_decref (all);
         return;
     }
     if (streq (type, "api.inquiry.list")) {

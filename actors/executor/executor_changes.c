@@ -265,7 +265,7 @@ s_page_full (const s_page_t *page)
 static void
 s_page_add (s_page_t *page, executor_change_kind_t kind, json_t *record)
 {
-    size_t size = json_dumpb (record, NULL, 0, JSON_COMPACT);
+    size_t size = actor_packed_size (record);
     if (size > EXECUTOR_CHANGES_BYTES / 2) {
         const char *keys[] = {"id",    "action", "status",  "requested", "started",
                               "ended", "worker", "inquiry", "execution"};
@@ -439,7 +439,7 @@ executor_changes_query (executor_changes_t *self, uint64_t publisher, uint64_t s
         json_t *worker;
         json_array_foreach (workers, w, worker)
         {
-            size_t size = json_dumpb (worker, NULL, 0, JSON_COMPACT);
+            size_t size = actor_packed_size (worker);
             if (workers_bytes + size > EXECUTOR_CHANGES_BYTES / 2) {
                 json_object_set_new (result, "workers_truncated", json_true ());
                 break;

@@ -33,11 +33,11 @@
 extern "C" {
 #endif
 
-#define EXECUTOR_CHANGES_CAPACITY      65536  //  facts remembered
-#define EXECUTOR_CHANGES_WORKERS       1024   //  worker facts remembered
-#define EXECUTOR_CHANGES_LIMIT_DEFAULT 200    //  records per answer
-#define EXECUTOR_CHANGES_LIMIT_MAX     1000   //  records per answer, at most
-#define EXECUTOR_CHANGES_BYTES         524288 //  records per answer, JSON bytes
+#define EXECUTOR_CHANGES_CAPACITY      65536 //  facts remembered
+#define EXECUTOR_CHANGES_WORKERS       1024  //  worker facts remembered
+#define EXECUTOR_CHANGES_LIMIT_DEFAULT 200   //  records per answer
+#define EXECUTOR_CHANGES_LIMIT_MAX     1000  //  records per answer, at most
+#define EXECUTOR_CHANGES_BYTES         (PROTO_MAX_FRAME / 2) //  records per answer, bytes
 
 typedef enum {
     EXECUTOR_CHANGE_EXECUTION,

@@ -309,11 +309,20 @@ json_t *
 executor_inquiry_list (executor_inquiry_t *self, store_txn_t *txn, const char *status,
                        const char *before, size_t limit, char next[40])
 {
-    json_t *items = json_array ();
+    actor_page_t page;
+    actor_page_init (&page, limit);
+    executor_inquiry_page (self, txn, status, before, &page, next);
+    return page.items;
+}
+
+void
+executor_inquiry_page (executor_inquiry_t *self, store_txn_t *txn, const char *status,
+                       const char *before, actor_page_t *page, char next[40])
+{
     next[0] = 0;
     store_cursor_t *cursor = store_cursor_new (txn, self->inquiries);
     if (!cursor)
-        return items;
+        return;
     store_code_t code;
     if (before) {
         code = store_cursor_seek (cursor, before, strlen (before));
@@ -321,24 +330,21 @@ executor_inquiry_list (executor_inquiry_t *self, store_txn_t *txn, const char *s
     } else
         code = store_cursor_last (cursor);
     size_t seen = 0;
-    while (code == STORE_OK && json_array_size (items) < limit && seen++ < 200000) {
+    while (code == STORE_OK && !actor_page_full (page) && seen++ < 200000) {
         size_t key_size, size;
         const char *key = (const char *)store_cursor_key (cursor, &key_size);
         const void *data = store_cursor_data (cursor, &size);
         json_t *inquiry = proto_json_from_buffer (data, size, "inquiry", NULL);
-        if (inquiry && (!status || streq (status, json_string_value (
-                                                      json_object_get (inquiry, "status"))
-                                                      ?: ""))) {
-            json_array_append_new (items, inquiry);
-            snprintf (next, 40, "%.*s", (int)(key_size < 39 ? key_size : 39), key);
-        } else
+        const char *its = json_string_value (json_object_get (inquiry, "status"));
+        if (!inquiry || (status && !streq (status, its ? its : "")))
             json_decref (inquiry);
+        else if (actor_page_add (page, inquiry))
+            snprintf (next, 40, "%.*s", (int)(key_size < 39 ? key_size : 39), key);
         code = store_cursor_prev (cursor);
     }
-    if (code != STORE_OK)
+    if (code != STORE_OK && !page->more)
         next[0] = 0;
     store_cursor_destroy (&cursor);
-    return items;
 }
 
 uint64_t

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "store/store.h"
+#include "actors/actor_query.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,6 +83,12 @@ size_t executor_inquiry_due (executor_inquiry_t *self, store_txn_t *txn, int64_t
 json_t *executor_inquiry_list (executor_inquiry_t *self, store_txn_t *txn,
                                const char *status, const char *before, size_t limit,
                                char next[40]);
+
+//  The same into `page` (actor_query.h), which also cuts it by bytes: *next
+//  is set when the page filled up and older inquiries remain.
+void executor_inquiry_page (executor_inquiry_t *self, store_txn_t *txn,
+                            const char *status, const char *before, actor_page_t *page,
+                            char next[40]);
 
 //  Number of pending inquiries.
 uint64_t executor_inquiry_pending (executor_inquiry_t *self, store_txn_t *txn);

@@ -410,6 +410,41 @@ s_public (const json_t *definition)
     return copy;
 }
 
+//  api.<kind>.list: in ref order from the first above `after`, cut by count
+//  (`limit`, none by default) and by bytes (a reply is one frame).
+static void
+s_list (const json_t *all, const char *kind, json_t *payload, actor_answer_t *answer)
+{
+    const char *pack = actor_arg_str (payload, "pack", answer);
+    const char *after = actor_arg_str (payload, "after", answer);
+    int64_t limit = actor_arg_int (payload, "limit", 0, 1, INT32_MAX, answer);
+    json_t *enabled = json_object_get (payload, "enabled");
+    if (answer->code[0])
+        return;
+    if (enabled && !json_is_boolean (enabled) && !json_is_null (enabled)) {
+        actor_query_fail (answer, "bad_request", "enabled: expected a boolean");
+        return;
+    }
+    json_t *matching = json_array ();
+    const char *ref;
+    json_t *definition;
+    json_object_foreach ((json_t *)all, ref, definition)
+    {
+        const char *its_pack = json_string_value (json_object_get (definition, "pack"));
+        if (streq (kind, "pack"))
+            its_pack = ref;
+        if (pack && (!its_pack || !streq (pack, its_pack)))
+            continue;
+        if (json_is_boolean (enabled) &&
+            json_is_false (json_object_get (definition, "enabled")) ==
+                json_is_true (enabled))
+            continue;
+        json_array_append (matching, definition);
+    }
+    answer->result = actor_page_list (matching, "ref", after, (size_t)limit, s_public);
+    json_decref (matching);
+}
+
 static void
 s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
 {
@@ -442,31 +477,7 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
             answer->result = s_public (definition);
         return;
     }
-    const char *pack = actor_arg_str (payload, "pack", answer);
-    json_t *enabled = json_object_get (payload, "enabled");
-    if (answer->code[0])
-        return;
-    if (enabled && !json_is_boolean (enabled) && !json_is_null (enabled)) {
-        actor_query_fail (answer, "bad_request", "enabled: expected a boolean");
-        return;
-    }
-    json_t *items = json_array ();
-    const char *ref;
-    json_t *definition;
-    json_object_foreach ((json_t *)all, ref, definition)
-    {
-        const char *its_pack = json_string_value (json_object_get (definition, "pack"));
-        if (streq (kind, "pack"))
-            its_pack = ref;
-        if (pack && (!its_pack || !streq (pack, its_pack)))
-            continue;
-        if (json_is_boolean (enabled) &&
-            json_is_false (json_object_get (definition, "enabled")) ==
-                json_is_true (enabled))
-            continue;
-        json_array_append_new (items, s_public (definition));
-    }
-    answer->result = json_pack ("{s:o}", "items", items);
+    s_list (all, kind, payload, answer);
 }
 
 static void

@@ -31,49 +31,51 @@ rules_query_walk (store_t *store, store_table_t *table, const char *before, size
     } else
         code = store_cursor_last (cursor);
     size_t accepted = 0, seen = 0;
+    bool full = false;
+    uint8_t last_seen[PROTO_UUID_SIZE] = {0};
     while (code == STORE_OK && accepted < limit && seen < scan_max) {
         size_t key_size, size;
         const void *key = store_cursor_key (cursor, &key_size);
         const void *data = store_cursor_data (cursor, &size);
         seen++;
-        if (fn (arg, key, key_size, data, size)) {
+        int taken = fn (arg, key, key_size, data, size);
+        if (taken < 0) {
+            full = true; //  `next` stays the last one taken
+            break;
+        }
+        if (taken > 0) {
             accepted++;
             if (key_size == PROTO_UUID_SIZE)
                 proto_uuid_format ((const uint8_t *)key, next);
         }
+        if (key_size == PROTO_UUID_SIZE)
+            memcpy (last_seen, key, sizeof last_seen);
         code = store_cursor_prev (cursor);
     }
     //  A next page exists when we stopped early and records remain
     if (code != STORE_OK)
         next[0] = 0;
-    else if (seen >= scan_max && accepted < limit) {
-        size_t key_size;
-        const void *key = store_cursor_key (cursor, &key_size);
-        if (key_size == PROTO_UUID_SIZE) {
-            //  The scan budget ran out: go on from here next time
-            uint8_t after[PROTO_UUID_SIZE];
-            memcpy (after, key, sizeof after);
-            proto_uuid_format (after, next);
-        }
-    }
+    else if (!full && seen >= scan_max && accepted < limit)
+        //  The scan budget ran out: go on below the last one seen next time
+        proto_uuid_format (last_seen, next);
     store_cursor_destroy (&cursor);
     store_read_end (&txn);
     return (int)accepted;
 }
 
 typedef struct {
-    json_t *items;
+    actor_page_t page; //  cut by bytes as well: a reply is one frame
     const char *filter_key[2];
     const char *filter_value[2];
 } s_list_t;
 
-static bool
+static int
 s_accept (void *arg, const void *key, size_t key_size, const void *data, size_t size)
 {
     s_list_t *list = (s_list_t *)arg;
     json_t *record = proto_json_from_buffer (data, size, "record", NULL);
     if (!record)
-        return false;
+        return 0;
     for (int i = 0; i < 2; i++) {
         if (!list->filter_key[i])
             continue;
@@ -81,11 +83,10 @@ s_accept (void *arg, const void *key, size_t key_size, const void *data, size_t 
             json_string_value (json_object_get (record, list->filter_key[i]));
         if (!value || !streq (value, list->filter_value[i])) {
             json_decref (record);
-            return false;
+            return 0;
         }
     }
-    json_array_append_new (list->items, record);
-    return true;
+    return actor_page_add (&list->page, record) ? 1 : -1;
 }
 
 static void
@@ -133,14 +134,14 @@ s_list (const rules_query_tables_t *tables, store_table_t *table, const char *ke
     const char *before = actor_arg_str (payload, "before", answer);
     if (answer->code[0])
         return;
-    list.items = json_array ();
+    actor_page_init (&list.page, (size_t)limit);
     char next[40];
     if (rules_query_walk (tables->store, table, before, (size_t)limit, S_SCAN_MAX,
                           s_accept, &list, next, answer) < 0) {
-        json_decref (list.items);
+        json_decref (list.page.items);
         return;
     }
-    answer->result = json_pack ("{s:o, s:o}", "items", list.items, "next",
+    answer->result = json_pack ("{s:o, s:o}", "items", list.page.items, "next",
                                 next[0] ? json_string (next) : json_null ());
 }
 
