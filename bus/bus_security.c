@@ -16,6 +16,7 @@
     REP that does not answer would stall every later handshake.
 */
 #include "bus/bus_security.h"
+#include "bus/bus_topology.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -569,7 +570,9 @@ s_zap_actor (zsock_t *pipe, void *args)
     int rc = -1;
     if (self->certs && self->logged && self->handler) {
         zsock_set_linger (self->handler, 0);
-        rc = zsock_bind (self->handler, S_ZAP_ENDPOINT);
+        //  An inproc endpoint a handler just closed is released a moment
+        //  later (libzmq's reaper): bind_socket retries that for up to 1 s
+        rc = bus_topology_bind_socket (self->handler, S_ZAP_ENDPOINT);
         if (rc != 0)
             zsys_error ("bus_security: cannot bind the ZAP handler to %s: %s (another "
                         "ZAP handler in this process?)",
