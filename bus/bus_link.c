@@ -955,7 +955,10 @@ s_recv_one (bus_inbox_t *self)
         s_close_parts (parts, kept);
         return true;
     }
-    if (bus_security_user (&parts[0])) {
+    //  Who sent it: the connection's properties (User-Id, role) are on the
+    //  frames that came over the wire, not on the routing id the ROUTER
+    //  makes up (zmq_msg_gets on parts[0] finds none)
+    if (bus_security_user (&parts[1])) {
         //  A person's key: commands come from attune processes only
         s_drop (self, NULL, &self->refused,
                 "a message from a user key (a cert with a role)");
@@ -963,9 +966,9 @@ s_recv_one (bus_inbox_t *self)
         return true;
     }
     if (self->config.executor_only && self->curve &&
-        !bus_security_from_executor (&parts[0])) {
+        !bus_security_from_executor (&parts[1])) {
         //  Second line of defence: the handshake admits the executor only
-        const char *user_id = zmq_msg_gets (&parts[0], "User-Id");
+        const char *user_id = zmq_msg_gets (&parts[1], "User-Id");
         char what[128];
         snprintf (what, sizeof what, "a message from key %.40s: not the executor's",
                   user_id ? user_id : "(none)");
