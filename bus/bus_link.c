@@ -723,8 +723,9 @@ struct _bus_inbox_t {
     uint64_t out_of_order;
     uint64_t rejected;
     uint64_t malformed;
-    uint64_t refused; //  from user keys
+    uint64_t refused; //  from user keys, or (executor_only) not the executor's
     uint64_t stale;
+    bool curve; //  the endpoint is CURVE: its messages carry a User-Id
     uint64_t send_failures;
 };
 
@@ -954,10 +955,24 @@ s_recv_one (bus_inbox_t *self)
         s_close_parts (parts, kept);
         return true;
     }
-    if (bus_security_user (&parts[0])) {
+    //  Who sent it: the connection's properties (User-Id, role) are on the
+    //  frames that came over the wire, not on the routing id the ROUTER
+    //  makes up (zmq_msg_gets on parts[0] finds none)
+    if (bus_security_user (&parts[1])) {
         //  A person's key: commands come from attune processes only
         s_drop (self, NULL, &self->refused,
                 "a message from a user key (a cert with a role)");
+        s_close_parts (parts, kept);
+        return true;
+    }
+    if (self->config.executor_only && self->curve &&
+        !bus_security_from_executor (&parts[1])) {
+        //  Second line of defence: the handshake admits the executor only
+        const char *user_id = zmq_msg_gets (&parts[1], "User-Id");
+        char what[128];
+        snprintf (what, sizeof what, "a message from key %.40s: not the executor's",
+                  user_id ? user_id : "(none)");
+        s_drop (self, NULL, &self->refused, what);
         s_close_parts (parts, kept);
         return true;
     }
@@ -1242,7 +1257,11 @@ bus_inbox_new (const char *endpoint, const char *name, store_t *store,
         bus_inbox_destroy (&self);
         return NULL;
     }
-    if (bus_security_apply (self->sock, endpoint, true, NULL) != 0) {
+    int secured = self->config.executor_only
+                      ? bus_security_apply_executor (self->sock, endpoint)
+                      : bus_security_apply (self->sock, endpoint, true, NULL);
+    self->curve = zsock_mechanism (self->sock) == ZMQ_CURVE;
+    if (secured != 0) {
         zsys_error ("bus_inbox %s: not binding %s without CURVE", name, endpoint);
         bus_inbox_destroy (&self);
         return NULL;

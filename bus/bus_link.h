@@ -39,6 +39,8 @@
     server and the link a CURVE client; either refuses to start (NULL)
     rather than go plaintext. The inbox drops, counts and logs messages from
     user keys (certs with a `role`): commands come from attune processes.
+    A worker's inbox (config executor_only) admits the executor's key only,
+    at the handshake and again on every message.
 
     Both sides heartbeat every `heartbeat_ms` when otherwise silent and
     declare the other dead after `liveness` silent intervals.
@@ -70,6 +72,13 @@ typedef struct {
     //  CURVE (bus_security.h); "" (default) = the process's configured server
     //  key. The executor sets it to each worker's registered key.
     char curve_server_key[41];
+    //  inbox: commands from the executor only (a worker's endpoint). On a
+    //  CURVE endpoint the handshake admits the executor's key alone
+    //  (bus_security_apply_executor: attuned --executor-cert) and every
+    //  message must carry it as its User-Id (bus_security_from_executor);
+    //  any other is dropped, counted (bus_inbox_refused) and logged. No
+    //  effect where the endpoint is not CURVE. Default false: peer keys.
+    bool executor_only;
 } bus_link_config_t;
 
 typedef enum { BUS_PEER_UP = 1, BUS_PEER_DOWN = 2 } bus_peer_event_t;
@@ -209,8 +218,9 @@ uint64_t bus_inbox_duplicates (bus_inbox_t *self);   //  by seq or by id
 uint64_t bus_inbox_out_of_order (bus_inbox_t *self); //  dropped, awaiting resend
 uint64_t bus_inbox_rejected (bus_inbox_t *self);     //  ERR sent (handler or decode)
 uint64_t bus_inbox_malformed (bus_inbox_t *self);    //  unparseable frames dropped
-uint64_t
-bus_inbox_refused (bus_inbox_t *self); //  from user keys (bus_security_user), dropped
+//  Dropped: from user keys (bus_security_user), or, executor_only, from any
+//  key but the executor's.
+uint64_t bus_inbox_refused (bus_inbox_t *self);
 zsock_t *bus_inbox_sock (bus_inbox_t *self);
 
 #ifdef __cplusplus

@@ -16,6 +16,7 @@
     REP that does not answer would stall every later handshake.
 */
 #include "bus/bus_security.h"
+#include "bus/bus_topology.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,7 +43,9 @@ static struct {
     char public_key[BUS_SECURITY_KEY_SIZE + 1];
     char server_key[BUS_SECURITY_KEY_SIZE + 1]; //  "" when not configured
     char cert_path[4096];
-    char allow[4096]; //  "" when not configured
+    char allow[4096];  //  "" when not configured
+    zcert_t *executor; //  the executor's public cert (its metadata), or NULL
+    char executor_key[BUS_SECURITY_KEY_SIZE + 1]; //  "" when not named
 } s_settings;
 
 static pthread_mutex_t s_auth_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -101,6 +104,39 @@ s_zero_key (const char *text)
     return true;
 }
 
+//  The executor's public cert: its key is the only one a worker endpoint
+//  admits. A cert with a `role` is a person's, never the executor's.
+static int
+s_load_executor (const char *path, char *message, size_t message_size)
+{
+    int error = 0;
+    zcert_t *cert = s_readable (path, &error) ? zcert_load (path) : NULL;
+    if (!cert || !bus_security_key_valid (zcert_public_txt (cert))) {
+        if (cert || !error)
+            s_message (message, message_size,
+                       "%s: the executor's cert is not a CURVE certificate (zcert "
+                       "format, as `attune keygen` writes)",
+                       path);
+        else
+            s_message (message, message_size, "%s: cannot read the executor's cert: %s",
+                       path, strerror (error));
+        zcert_destroy (&cert);
+        return -1;
+    }
+    if (zcert_meta (cert, "role")) {
+        s_message (message, message_size,
+                   "%s: the executor's cert has a role (\"%.32s\"): that is a user "
+                   "key; name the core's cert (attune keygen without --role)",
+                   path, zcert_meta (cert, "role"));
+        zcert_destroy (&cert);
+        return -1;
+    }
+    snprintf (s_settings.executor_key, sizeof s_settings.executor_key, "%s",
+              zcert_public_txt (cert));
+    s_settings.executor = cert;
+    return 0;
+}
+
 int
 bus_security_configure (const bus_security_config_t *config, char *message,
                         size_t message_size)
@@ -108,7 +144,8 @@ bus_security_configure (const bus_security_config_t *config, char *message,
     assert (config);
     bus_security_shutdown ();
     s_settings.mode = config->mode;
-    if ((config->cert || config->server || config->allow) && !zsys_has_curve ()) {
+    if ((config->cert || config->server || config->allow || config->executor) &&
+        !zsys_has_curve ()) {
         s_message (message, message_size,
                    "this libzmq was built without CURVE: no certificate can be used");
         return -1;
@@ -191,6 +228,10 @@ bus_security_configure (const bus_security_config_t *config, char *message,
         }
         snprintf (s_settings.allow, sizeof s_settings.allow, "%s", config->allow);
     }
+    if (config->executor && s_load_executor (config->executor, message, message_size)) {
+        bus_security_shutdown ();
+        return -1;
+    }
     s_settings.configured = true;
     return 0;
 }
@@ -203,6 +244,7 @@ bus_security_shutdown (void)
     s_auth_failed = false;
     pthread_mutex_unlock (&s_auth_lock);
     zcert_destroy (&s_settings.cert);
+    zcert_destroy (&s_settings.executor);
     memset (&s_settings, 0, sizeof s_settings);
 }
 
@@ -285,6 +327,12 @@ const char *
 bus_security_allow_dir (void)
 {
     return s_settings.allow[0] ? s_settings.allow : NULL;
+}
+
+const char *
+bus_security_executor_key (void)
+{
+    return s_settings.executor_key[0] ? s_settings.executor_key : NULL;
 }
 
 //  ---------------------------------------------------------------------------
@@ -389,6 +437,56 @@ s_zap_log (s_zap_t *self, zframe_t *domain_frame, zframe_t *address_frame,
                   text, self->refused);
 }
 
+//  The admission of a CURVE client's `key` (z85) by the socket's domain:
+//  "200", or "400" / "500" with `text` saying why. On "200" `*metadata`
+//  gets the connection's properties (caller owns them).
+//
+//      "attune"         a key in the allow dir without `role` (a peer)
+//      "attune.api"     any key in the allow dir (users and peers)
+//      "attune.worker"  the executor's key, as configured, and no other;
+//                       the allow dir is not asked
+static const char *
+s_zap_admit (s_zap_t *self, zframe_t *domain, const char *key, zchunk_t **metadata,
+             char *text, size_t size)
+{
+    bool peers = zframe_streq (domain, BUS_SECURITY_ZAP_DOMAIN);
+    bool api = zframe_streq (domain, BUS_SECURITY_ZAP_DOMAIN_API);
+    bool worker = zframe_streq (domain, BUS_SECURITY_ZAP_DOMAIN_WORKER);
+    zcert_t *cert = NULL;
+    if (worker)
+        cert = s_settings.executor && streq (key, s_settings.executor_key)
+                   ? s_settings.executor
+                   : NULL;
+    else if (peers || api)
+        cert = zcertstore_lookup (self->certs, key);
+    const char *role = cert ? zcert_meta (cert, "role") : NULL;
+    if (!peers && !api && !worker) {
+        char name[64];
+        s_zap_text (domain, name, sizeof name);
+        snprintf (text, size, "unknown ZAP domain \"%s\" (%s, %s or %s)", name,
+                  BUS_SECURITY_ZAP_DOMAIN, BUS_SECURITY_ZAP_DOMAIN_API,
+                  BUS_SECURITY_ZAP_DOMAIN_WORKER);
+    } else if (worker && !cert)
+        snprintf (text, size,
+                  "not the executor's key: a worker takes commands from the executor "
+                  "only");
+    else if (!cert)
+        snprintf (text, size, "key not in the allow dir");
+    else if (peers && role)
+        snprintf (text, size,
+                  "a user key (role \"%.32s\") on an internal endpoint: users "
+                  "reach attune through the api",
+                  role);
+    else if (!(*metadata = s_zap_metadata (cert))) {
+        snprintf (text, size, "the key's certificate metadata does not fit a ZAP reply");
+        return "500";
+    } else {
+        snprintf (text, size, "OK");
+        return "200";
+    }
+    return "400";
+}
+
 //  Answer one ZAP request, whatever it holds. Replies with version, request
 //  id, status code, status text, user id (the client's z85 key, as zauth
 //  set it) and metadata (the cert's, for zmq_msg_gets).
@@ -428,30 +526,7 @@ s_zap_handle (s_zap_t *self)
                   count - 6, frame[6] ? zframe_size (frame[6]) : 0);
     else {
         zmq_z85_encode (key, zframe_data (frame[6]), 32);
-        bool peers = zframe_streq (frame[2], BUS_SECURITY_ZAP_DOMAIN);
-        bool api = zframe_streq (frame[2], BUS_SECURITY_ZAP_DOMAIN_API);
-        zcert_t *cert = peers || api ? zcertstore_lookup (self->certs, key) : NULL;
-        const char *role = cert ? zcert_meta (cert, "role") : NULL;
-        if (!peers && !api) {
-            char domain[64];
-            s_zap_text (frame[2], domain, sizeof domain);
-            snprintf (text, sizeof text, "unknown ZAP domain \"%s\" (%s or %s)", domain,
-                      BUS_SECURITY_ZAP_DOMAIN, BUS_SECURITY_ZAP_DOMAIN_API);
-        } else if (!cert)
-            snprintf (text, sizeof text, "key not in the allow dir");
-        else if (peers && role)
-            snprintf (text, sizeof text,
-                      "a user key (role \"%.32s\") on an internal endpoint: users "
-                      "reach attune through the api",
-                      role);
-        else if (!(metadata = s_zap_metadata (cert))) {
-            code = "500";
-            snprintf (text, sizeof text,
-                      "the key's certificate metadata does not fit a ZAP reply");
-        } else {
-            code = "200";
-            snprintf (text, sizeof text, "OK");
-        }
+        code = s_zap_admit (self, frame[2], key, &metadata, text, sizeof text);
     }
     bool ok = streq (code, "200");
     zmsg_t *reply = zmsg_new ();
@@ -487,13 +562,17 @@ s_zap_actor (zsock_t *pipe, void *args)
     s_zap_t self_ = {.pipe = pipe};
     s_zap_t *self = &self_;
     const char *allow = (const char *)args;
-    self->certs = zcertstore_new (allow);
+    //  Without an allow dir (a worker host, which admits the executor
+    //  only): an empty store, every peer and user key refused
+    self->certs = zcertstore_new (allow && *allow ? allow : NULL);
     self->logged = zhashx_new ();
     self->handler = zsock_new (ZMQ_REP);
     int rc = -1;
     if (self->certs && self->logged && self->handler) {
         zsock_set_linger (self->handler, 0);
-        rc = zsock_bind (self->handler, S_ZAP_ENDPOINT);
+        //  An inproc endpoint a handler just closed is released a moment
+        //  later (libzmq's reaper): bind_socket retries that for up to 1 s
+        rc = bus_topology_bind_socket (self->handler, S_ZAP_ENDPOINT);
         if (rc != 0)
             zsys_error ("bus_security: cannot bind the ZAP handler to %s: %s (another "
                         "ZAP handler in this process?)",
@@ -548,13 +627,52 @@ s_auth_start (void)
                         "start: no CURVE server socket can bind");
         } else
             zsys_info ("bus_security: CURVE clients allowed from %s (domain %s: peer "
-                       "keys; %s: peer and user keys)",
-                       s_settings.allow, BUS_SECURITY_ZAP_DOMAIN,
-                       BUS_SECURITY_ZAP_DOMAIN_API);
+                       "keys; %s: peer and user keys); %s: the executor's key %s",
+                       s_settings.allow[0] ? s_settings.allow : "(no allow dir)",
+                       BUS_SECURITY_ZAP_DOMAIN, BUS_SECURITY_ZAP_DOMAIN_API,
+                       BUS_SECURITY_ZAP_DOMAIN_WORKER,
+                       s_settings.executor_key[0] ? s_settings.executor_key
+                                                  : "(none named)");
     }
     int rc = s_auth ? 0 : -1;
     pthread_mutex_unlock (&s_auth_lock);
     return rc;
+}
+
+//  s_apply for a server socket that needs CURVE: this process's cert, the
+//  ZAP handler, `domain`. The worker domain needs the executor's key named
+//  (not an allow dir); the others need the allow dir. 0 or -1 (logged).
+static int
+s_apply_server (zsock_t *sock, const char *endpoint, const char *domain, const char *why)
+{
+    bool worker = streq (domain, BUS_SECURITY_ZAP_DOMAIN_WORKER);
+    if (worker && !s_settings.executor_key[0]) {
+        zsys_error ("bus_security: the worker endpoint %s needs CURVE (%s) and no "
+                    "executor key is named (attuned --executor-cert FILE, or "
+                    "daemon/security/executor: the core's public cert): a worker takes "
+                    "commands from the executor only, refused",
+                    endpoint, why);
+        return -1;
+    }
+    if (!worker && !s_settings.allow[0]) {
+        zsys_error ("bus_security: %s needs CURVE (%s) and no allow directory of "
+                    "client certificates is configured (attuned --allow, or "
+                    "daemon/security/allow): refused",
+                    endpoint, why);
+        return -1;
+    }
+    if (s_auth_start () != 0)
+        return -1;
+    zcert_apply (s_settings.cert, sock);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_zap_domain (sock, domain);
+    int on = 1; //  best effort (see ZMQ_ZAP_ENFORCE_DOMAIN above)
+    zmq_setsockopt (zsock_resolve (sock), ZMQ_ZAP_ENFORCE_DOMAIN, &on, sizeof on);
+    if (zsock_mechanism (sock) != ZMQ_CURVE) {
+        zsys_error ("bus_security: %s: CURVE could not be set on the socket", endpoint);
+        return -1;
+    }
+    return 0;
 }
 
 //  bus_security_apply, with the ZAP domain of a server socket.
@@ -580,28 +698,8 @@ s_apply (zsock_t *sock, const char *endpoint, bool server, const char *server_ke
                     endpoint, why);
         return -1;
     }
-    if (server) {
-        if (!s_settings.allow[0]) {
-            zsys_error ("bus_security: %s needs CURVE (%s) and no allow directory of "
-                        "client certificates is configured (attuned --allow, or "
-                        "daemon/security/allow): refused",
-                        endpoint, why);
-            return -1;
-        }
-        if (s_auth_start () != 0)
-            return -1;
-        zcert_apply (s_settings.cert, sock);
-        zsock_set_curve_server (sock, 1);
-        zsock_set_zap_domain (sock, domain);
-        int on = 1;
-        zmq_setsockopt (handle, ZMQ_ZAP_ENFORCE_DOMAIN, &on, sizeof on); //  best effort
-        if (zsock_mechanism (sock) != ZMQ_CURVE) {
-            zsys_error ("bus_security: %s: CURVE could not be set on the socket",
-                        endpoint);
-            return -1;
-        }
-        return 0;
-    }
+    if (server)
+        return s_apply_server (sock, endpoint, domain, why);
     const char *key = server_key_z85 && *server_key_z85 ? server_key_z85
                       : s_settings.server_key[0]        ? s_settings.server_key
                                                         : s_settings.public_key;
@@ -634,6 +732,12 @@ bus_security_apply_api (zsock_t *sock, const char *endpoint)
     return s_apply (sock, endpoint, true, NULL, BUS_SECURITY_ZAP_DOMAIN_API);
 }
 
+int
+bus_security_apply_executor (zsock_t *sock, const char *endpoint)
+{
+    return s_apply (sock, endpoint, true, NULL, BUS_SECURITY_ZAP_DOMAIN_WORKER);
+}
+
 bool
 bus_security_user (zmq_msg_t *frame)
 {
@@ -644,4 +748,12 @@ bool
 bus_security_user_frame (zframe_t *frame)
 {
     return frame && zframe_meta (frame, "role") != NULL;
+}
+
+bool
+bus_security_from_executor (zmq_msg_t *frame)
+{
+    const char *user_id = frame ? zmq_msg_gets (frame, "User-Id") : NULL;
+    return user_id && s_settings.executor_key[0] &&
+           streq (user_id, s_settings.executor_key);
 }

@@ -28,6 +28,11 @@
                       in the allow dir without `role`: peers only
         "attune.api"  (bus_security_apply_api: api.requests, api.facts)
                       any key in the allow dir: users and peers
+        "attune.worker" (bus_security_apply_executor: a worker's endpoint)
+                      the executor's key only, as named by `executor` (the
+                      core's public cert); the allow dir is not asked, so
+                      a sensor's, another worker's or a user's key never
+                      gets in, whatever the allow dir holds
 
     Anything else (a key not in the allow dir, a user key on an internal
     endpoint, another mechanism, an unknown domain, a malformed request) is
@@ -47,7 +52,8 @@
     viewer). The ZAP handler gives libzmq the client's z85 key as User-Id
     and the cert's metadata as the connection's properties, so a socket
     sees who sent each message (zmq_msg_gets "User-Id", "role",
-    "identity"; bus_security_user).
+    "identity"; bus_security_user). A worker's inbox checks every message
+    again against the executor's key (bus_security_from_executor).
 */
 #ifndef BUS_SECURITY_H_INCLUDED
 #define BUS_SECURITY_H_INCLUDED
@@ -60,9 +66,10 @@
 extern "C" {
 #endif
 
-#define BUS_SECURITY_ZAP_DOMAIN     "attune"     //  internal endpoints: peer keys
-#define BUS_SECURITY_ZAP_DOMAIN_API "attune.api" //  the api: user and peer keys
-#define BUS_SECURITY_KEY_SIZE       40           //  a z85 CURVE key, without the NUL
+#define BUS_SECURITY_ZAP_DOMAIN        "attune"        //  internal endpoints: peer keys
+#define BUS_SECURITY_ZAP_DOMAIN_API    "attune.api"    //  the api: user and peer keys
+#define BUS_SECURITY_ZAP_DOMAIN_WORKER "attune.worker" //  workers: the executor only
+#define BUS_SECURITY_KEY_SIZE          40              //  a z85 key, without the NUL
 
 typedef enum {
     BUS_SECURITY_AUTO = 0, //  CURVE on tcp endpoints that are not loopback
@@ -73,13 +80,17 @@ typedef struct {
     const char *cert;   //  this process's secret cert (zcert_save; FILE or FILE_secret)
     const char *allow;  //  directory of allowed client public certs
     const char *server; //  public cert of the server this process's clients use
+    //  public cert of the executor (the core's): the one key a worker
+    //  endpoint of this process admits (bus_security_apply_executor)
+    const char *executor;
     bus_security_mode_t mode;
 } bus_security_config_t;
 
 //  Set the process-wide settings (call once, before any actor starts; may
 //  be called again only after bus_security_shutdown). Every path given is
 //  checked now: the cert must load and hold a secret key, the server cert
-//  must load, the allow dir must be a readable directory. Returns 0, or -1
+//  must load, the allow dir must be a readable directory, the executor's
+//  cert must load and have no `role` (a user key). Returns 0, or -1
 //  with `message` naming the file and why. NULL paths are fine: a socket
 //  that later needs what is missing fails then.
 int bus_security_configure (const bus_security_config_t *config, char *message,
@@ -118,6 +129,22 @@ int bus_security_apply (zsock_t *sock, const char *endpoint, bool server,
 //  The same for a server socket of the api (api.requests, api.facts), in
 //  ZAP domain "attune.api": user keys complete the handshake too. 0 or -1.
 int bus_security_apply_api (zsock_t *sock, const char *endpoint);
+
+//  The same for a worker's endpoint (its command inbox), in ZAP domain
+//  "attune.worker": only the executor's key completes the handshake; no
+//  allow dir is needed. Fails closed: -1 when the endpoint needs CURVE and
+//  no executor cert is configured (logged, naming --executor-cert).
+int bus_security_apply_executor (zsock_t *sock, const char *endpoint);
+
+//  The executor's public key (z85) from the configured `executor` cert, or
+//  NULL when none is named. Owned here.
+const char *bus_security_executor_key (void);
+
+//  True when the message whose frame `frame` belongs to came over a CURVE
+//  connection authenticated with the executor's key (its User-Id). False
+//  without CURVE, or without a named executor. A worker's inbox drops
+//  every message for which this is false when its endpoint is CURVE.
+bool bus_security_from_executor (zmq_msg_t *frame);
 
 //  This process's public key (z85), or NULL without a cert. Owned here.
 const char *bus_security_public_key (void);

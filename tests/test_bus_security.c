@@ -1,7 +1,9 @@
 /*  test_bus_security: which endpoints need CURVE, what apply does without
     keys, and the ZAP handler's admission by domain over real CURVE
-    handshakes on 127.0.0.1 (bus/bus_security.h). The api's roles against a
-    live attuned are in tests/test_security.c.
+    handshakes on 127.0.0.1 (bus/bus_security.h), the worker domain (the
+    executor's key alone) included. The api's roles against a live attuned
+    are in tests/test_security.c; a worker host's admission across hosts in
+    tests/test_netns.c.
 */
 #include "bus/bus_security.h"
 #include "tests/testing.h"
@@ -164,9 +166,11 @@ s_cert (s_curve_t *self, const char *name, const char *identity, const char *rol
 }
 
 //  Keys: core (this process; a peer), peer, alice (a user), eve (not
-//  allowed); bus_security configured with core's cert, mode always.
+//  allowed), exec (a peer not in the allow dir: the executor named by
+//  s_curve_start_executor); bus_security configured with core's cert,
+//  mode always.
 static void
-s_curve_start (s_curve_t *self)
+s_curve_keys (s_curve_t *self)
 {
     testing_tmpdir (self->dir, sizeof self->dir, "bus-security-zap");
     snprintf (self->keys, sizeof self->keys, "%s/keys", self->dir);
@@ -177,13 +181,44 @@ s_curve_start (s_curve_t *self)
     s_cert (self, "peer", NULL, NULL, true, NULL);
     s_cert (self, "alice", "alice@example", "operator", true, NULL);
     s_cert (self, "eve", NULL, NULL, false, NULL);
-    char cert[PATH_MAX + 64];
+    s_cert (self, "exec", NULL, NULL, false, NULL);
+}
+
+//  Configure with the core's cert, the allow dir when `allow`, and
+//  keys/`executor`.cert as the executor's when not NULL: 0, or -1 with
+//  the message in `message`.
+static int
+s_curve_configure (s_curve_t *self, bool allow, const char *executor, char *message,
+                   size_t size)
+{
+    char cert[PATH_MAX + 64], executor_cert[PATH_MAX + 64];
     snprintf (cert, sizeof cert, "%s/core.cert_secret", self->keys);
-    bus_security_config_t config = {
-        .cert = cert, .allow = self->allow, .mode = BUS_SECURITY_ALWAYS};
+    snprintf (executor_cert, sizeof executor_cert, "%s/%s.cert", self->keys,
+              executor ? executor : "");
+    bus_security_config_t config = {.cert = cert,
+                                    .allow = allow ? self->allow : NULL,
+                                    .executor = executor ? executor_cert : NULL,
+                                    .mode = BUS_SECURITY_ALWAYS};
+    return bus_security_configure (&config, message, size);
+}
+
+static void
+s_curve_start (s_curve_t *self)
+{
+    s_curve_keys (self);
     char message[512];
-    cr_assert_eq (bus_security_configure (&config, message, sizeof message), 0, "%s",
+    cr_assert_eq (s_curve_configure (self, true, NULL, message, sizeof message), 0, "%s",
                   message);
+}
+
+//  The same, with keys/exec.cert named as the executor's.
+static void
+s_curve_start_executor (s_curve_t *self)
+{
+    s_curve_keys (self);
+    char message[512];
+    cr_assert_eq (s_curve_configure (self, true, "exec", message, sizeof message), 0,
+                  "%s", message);
 }
 
 static void
@@ -193,16 +228,21 @@ s_curve_stop (s_curve_t *self)
     testing_rmtree (self->dir);
 }
 
-//  A ROUTER bound to tcp://127.0.0.1:* in the peer domain, or the api's;
-//  its endpoint into `endpoint`, its handshake events on `*monitor`.
+typedef enum { S_PEERS, S_API, S_WORKER } s_domain_t;
+
+//  A ROUTER bound to tcp://127.0.0.1:* in the peer domain, the api's or a
+//  worker's; its endpoint into `endpoint`, its handshake events on
+//  `*monitor`.
 static zsock_t *
-s_server (bool api, char *endpoint, size_t size, zsock_t **monitor)
+s_server (s_domain_t domain, char *endpoint, size_t size, zsock_t **monitor)
 {
     static int monitors;
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
     cr_assert_not_null (sock);
     zsock_set_linger (sock, 0);
-    int rc = api ? bus_security_apply_api (sock, "tcp://127.0.0.1:*")
+    int rc = domain == S_API ? bus_security_apply_api (sock, "tcp://127.0.0.1:*")
+             : domain == S_WORKER
+                 ? bus_security_apply_executor (sock, "tcp://127.0.0.1:*")
                  : bus_security_apply (sock, "tcp://127.0.0.1:*", true, NULL);
     cr_assert_eq (rc, 0);
     cr_assert_eq (zsock_mechanism (sock), ZMQ_CURVE);
@@ -333,8 +373,9 @@ Test (bus_security, user_key_refused_on_internal_admitted_on_api)
     s_curve_start (&self);
     char peer_endpoint[256], api_endpoint[256];
     zsock_t *peer_monitor, *api_monitor;
-    zsock_t *peer = s_server (false, peer_endpoint, sizeof peer_endpoint, &peer_monitor);
-    zsock_t *api = s_server (true, api_endpoint, sizeof api_endpoint, &api_monitor);
+    zsock_t *peer =
+        s_server (S_PEERS, peer_endpoint, sizeof peer_endpoint, &peer_monitor);
+    zsock_t *api = s_server (S_API, api_endpoint, sizeof api_endpoint, &api_monitor);
 
     //  The user key does not get past the handshake of an internal ROUTER
     s_refused (&self, "alice", peer, peer_monitor, peer_endpoint);
@@ -364,8 +405,9 @@ Test (bus_security, peer_key_admitted_on_both_domains)
     s_curve_start (&self);
     char peer_endpoint[256], api_endpoint[256];
     zsock_t *peer_monitor, *api_monitor;
-    zsock_t *peer = s_server (false, peer_endpoint, sizeof peer_endpoint, &peer_monitor);
-    zsock_t *api = s_server (true, api_endpoint, sizeof api_endpoint, &api_monitor);
+    zsock_t *peer =
+        s_server (S_PEERS, peer_endpoint, sizeof peer_endpoint, &peer_monitor);
+    zsock_t *api = s_server (S_API, api_endpoint, sizeof api_endpoint, &api_monitor);
     const char *names[] = {"peer", "core"};
     for (size_t i = 0; i < 2; i++) {
         zmq_msg_t body;
@@ -393,8 +435,9 @@ Test (bus_security, unknown_key_refused_on_both_domains)
     s_curve_start (&self);
     char peer_endpoint[256], api_endpoint[256];
     zsock_t *peer_monitor, *api_monitor;
-    zsock_t *peer = s_server (false, peer_endpoint, sizeof peer_endpoint, &peer_monitor);
-    zsock_t *api = s_server (true, api_endpoint, sizeof api_endpoint, &api_monitor);
+    zsock_t *peer =
+        s_server (S_PEERS, peer_endpoint, sizeof peer_endpoint, &peer_monitor);
+    zsock_t *api = s_server (S_API, api_endpoint, sizeof api_endpoint, &api_monitor);
     s_refused (&self, "eve", peer, peer_monitor, peer_endpoint);
     s_refused (&self, "eve", api, api_monitor, api_endpoint);
     //  ... while the allowed keep getting in
@@ -414,7 +457,7 @@ Test (bus_security, cert_added_later_is_admitted_without_restart)
     s_curve_start (&self);
     char endpoint[256];
     zsock_t *monitor;
-    zsock_t *server = s_server (false, endpoint, sizeof endpoint, &monitor);
+    zsock_t *server = s_server (S_PEERS, endpoint, sizeof endpoint, &monitor);
     s_cert (&self, "late", NULL, NULL, false, NULL);
     s_refused (&self, "late", server, monitor, endpoint);
     //  Into the allow dir, from its keys/ copy
@@ -438,6 +481,87 @@ Test (bus_security, cert_added_later_is_admitted_without_restart)
     s_refused (&self, "late", server, monitor, endpoint);
     zsock_destroy (&monitor);
     zsock_destroy (&server);
+    s_curve_stop (&self);
+}
+
+Test (bus_security, worker_endpoint_admits_the_executor_key_alone)
+{
+    s_curve_t self;
+    s_curve_start_executor (&self);
+    char worker_endpoint[256], peer_endpoint[256];
+    zsock_t *worker_monitor, *peer_monitor;
+    zsock_t *worker =
+        s_server (S_WORKER, worker_endpoint, sizeof worker_endpoint, &worker_monitor);
+    zsock_t *peer =
+        s_server (S_PEERS, peer_endpoint, sizeof peer_endpoint, &peer_monitor);
+    //  The executor's key gets in though it is not in the allow dir, with
+    //  its User-Id and its cert's metadata; each message is the executor's
+    zmq_msg_t body;
+    s_admitted (&self, "exec", worker, worker_monitor, worker_endpoint, &body);
+    cr_assert (bus_security_from_executor (&body));
+    cr_assert_not (bus_security_user (&body));
+    const char *name = zmq_msg_gets (&body, "name");
+    cr_assert (name && streq (name, "exec"));
+    zmq_msg_close (&body);
+    //  Every other key is refused there, whatever the allow dir says: a
+    //  peer's (a sensor's, another worker's), this process's own, a user's,
+    //  a stranger's
+    const char *others[] = {"peer", "core", "alice", "eve"};
+    for (size_t i = 0; i < 4; i++)
+        s_refused (&self, others[i], worker, worker_monitor, worker_endpoint);
+    //  ... while the peer domain still admits peers, whose messages are not
+    //  the executor's; and the executor's key is not in the allow dir
+    s_admitted (&self, "peer", peer, peer_monitor, peer_endpoint, &body);
+    cr_assert_not (bus_security_from_executor (&body));
+    zmq_msg_close (&body);
+    s_refused (&self, "exec", peer, peer_monitor, peer_endpoint);
+    s_admitted (&self, "exec", worker, worker_monitor, worker_endpoint, &body);
+    zmq_msg_close (&body);
+    zsock_destroy (&worker_monitor);
+    zsock_destroy (&peer_monitor);
+    zsock_destroy (&worker);
+    zsock_destroy (&peer);
+    s_curve_stop (&self);
+}
+
+Test (bus_security, worker_endpoint_fails_closed_without_an_executor)
+{
+    s_curve_t self;
+    s_curve_keys (&self);
+    char message[512];
+    //  No executor named: a worker endpoint that needs CURVE does not bind
+    cr_assert_eq (s_curve_configure (&self, true, NULL, message, sizeof message), 0);
+    cr_assert_null (bus_security_executor_key ());
+    zsock_t *sock = zsock_new (ZMQ_ROUTER);
+    cr_assert_eq (bus_security_apply_executor (sock, "tcp://127.0.0.1:*"), -1);
+    cr_assert_neq (zsock_mechanism (sock), ZMQ_CURVE);
+    //  (inproc and ipc need no CURVE, nor a key: the kernel guards them)
+    cr_assert_eq (bus_security_apply_executor (sock, "ipc:///tmp/attune-w"), 0);
+    zsock_destroy (&sock);
+    //  A user's cert (a role) is never the executor's; a missing file is named
+    cr_assert_eq (s_curve_configure (&self, true, "alice", message, sizeof message), -1);
+    cr_assert (strstr (message, "role"), "%s", message);
+    cr_assert_eq (s_curve_configure (&self, true, "nobody", message, sizeof message), -1);
+    cr_assert (strstr (message, "nobody.cert"), "%s", message);
+    //  Named, a worker endpoint needs no allow dir (other servers still do)
+    cr_assert_eq (s_curve_configure (&self, false, "exec", message, sizeof message), 0,
+                  "%s", message);
+    cr_assert_not_null (bus_security_executor_key ());
+    sock = zsock_new (ZMQ_ROUTER);
+    cr_assert_eq (bus_security_apply (sock, "tcp://127.0.0.1:*", true, NULL), -1);
+    cr_assert_eq (bus_security_apply_executor (sock, "tcp://127.0.0.1:*"), 0);
+    cr_assert_eq (zsock_mechanism (sock), ZMQ_CURVE);
+    zsock_destroy (&sock);
+    char endpoint[256];
+    zsock_t *monitor;
+    zsock_t *worker = s_server (S_WORKER, endpoint, sizeof endpoint, &monitor);
+    zmq_msg_t body;
+    s_admitted (&self, "exec", worker, monitor, endpoint, &body);
+    cr_assert (bus_security_from_executor (&body));
+    zmq_msg_close (&body);
+    s_refused (&self, "peer", worker, monitor, endpoint);
+    zsock_destroy (&monitor);
+    zsock_destroy (&worker);
     s_curve_stop (&self);
 }
 
@@ -527,7 +651,8 @@ Test (bus_security, zap_handler_answers_every_request_and_keeps_serving)
     s_curve_start (&self);
     char endpoint[256];
     zsock_t *monitor;
-    zsock_t *server = s_server (false, endpoint, sizeof endpoint, &monitor); //  starts it
+    zsock_t *server =
+        s_server (S_PEERS, endpoint, sizeof endpoint, &monitor); //  starts it
     zsock_t *req = zsock_new (ZMQ_REQ);
     zsock_set_linger (req, 0);
     zsock_set_rcvtimeo (req, 2000);
@@ -639,7 +764,8 @@ Test (bus_security, fails_closed_when_the_zap_handler_cannot_start)
         cr_assert_eq (bus_security_configure (&config, NULL, 0), 0);
         char endpoint[256];
         zsock_t *monitor;
-        zsock_t *server = s_server (round == 1, endpoint, sizeof endpoint, &monitor);
+        zsock_t *server =
+            s_server (round == 1 ? S_API : S_PEERS, endpoint, sizeof endpoint, &monitor);
         zmq_msg_t body;
         s_admitted (&self, "peer", server, monitor, endpoint, &body);
         zmq_msg_close (&body);

@@ -1,7 +1,10 @@
 /*  test_netns: attune across real hosts, made of network namespaces: a core
     host and two worker hosts, each joined to the core by a veth pair
     (10.211.1.0/24 and 10.211.2.0/24). Every endpoint is on a non-loopback
-    address, so every one is CURVE (keys from `attune keygen`, an allow dir).
+    address, so every one is CURVE (keys from `attune keygen`), set up as
+    the README's recipe says: the core's allow dir holds the workers', a
+    sensor's and the users' certs; a worker host has no allow dir and
+    admits the core's key alone (`executor`, the core's public cert).
     The tests drive the core's api with the CLI from a worker host, as an
     operator would from another machine.
 
@@ -10,7 +13,11 @@
     worker host whose link is cut for 10 s and restored runs nothing twice,
     and all the work completes (the action's retry policy runs again what
     was abandoned, as a new execution); a client whose key is not allowed
-    gets nothing; a viewer cannot run.
+    gets nothing; a viewer cannot run; at a worker's endpoint, a sensor's,
+    another worker's and users' keys get nothing (an idempotent dispatch
+    that would create a file creates none), while the executor's key is
+    acknowledged, and even its dispatch runs nothing without an execution
+    the executor recorded (the worker's claim is refused).
 
     Needs root (ip netns); skipped with a message otherwise.
 */
@@ -152,8 +159,8 @@ s_start (void)
     snprintf (s_starts, sizeof s_starts, "%s/starts", s_root);
     mkdir (s_keys, 0700);
     mkdir (s_allow, 0750);
-    const char *peers[] = {"core", "w1", "w2"};
-    for (int i = 0; i < 3; i++)
+    const char *peers[] = {"core", "w1", "w2", "s1"};
+    for (int i = 0; i < 4; i++)
         s_keygen (s_keys, peers[i], NULL);
     s_keygen (s_keys, "admin", "admin");
     s_keygen (s_keys, "viewer", "viewer");
@@ -161,9 +168,10 @@ s_start (void)
     snprintf (stranger, sizeof stranger, "%s/stranger", s_root);
     mkdir (stranger, 0700);
     s_keygen (stranger, "stranger", "admin");
-    cr_assert_eq (s_sh ("cp '%s'/core.cert '%s'/w1.cert '%s'/w2.cert '%s'/admin.cert "
-                        "'%s'/viewer.cert '%s'/",
-                        s_keys, s_keys, s_keys, s_keys, s_keys, s_allow),
+    //  The core admits itself, the workers, a sensor host and the users
+    cr_assert_eq (s_sh ("cp '%s'/core.cert '%s'/w1.cert '%s'/w2.cert '%s'/s1.cert "
+                        "'%s'/admin.cert '%s'/viewer.cert '%s'/",
+                        s_keys, s_keys, s_keys, s_keys, s_keys, s_keys, s_allow),
                   0);
 
     char packs[PATH_MAX];
@@ -215,12 +223,12 @@ s_start (void)
         snprintf (cfg, sizeof cfg,
                   "daemon\n    actors = worker\n    data = %s/w%d\n    worker\n"
                   "        name = w%d\n        slots = 2\n"
-                  "    security\n        cert = %s/w%d.cert_secret\n        allow = %s\n"
-                  "        server = %s/core.cert\n"
+                  "    security\n        cert = %s/w%d.cert_secret\n"
+                  "        server = %s/core.cert\n        executor = %s/core.cert\n"
                   "bus\n    namespace = w%d\nendpoints\n"
                   "    executor.commands = tcp://10.211.%d.1:5565\n"
                   "    worker = tcp://10.211.%d.2:*\n",
-                  s_root, w, w, s_keys, w, s_allow, s_keys, w, w, w);
+                  s_root, w, w, s_keys, w, s_keys, s_keys, w, w, w);
         char file[32];
         snprintf (file, sizeof file, "w%d.cfg", w);
         s_write_cfg (file, cfg);
@@ -515,4 +523,108 @@ Test (netns, unknown_keys_get_nothing_and_viewers_cannot_run)
     //  And the daemon goes on serving those allowed
     json_t *status = s_cli_json ("status", NULL, NULL, NULL, NULL);
     json_decref (status);
+}
+
+//  attune-probe in the core's namespace sends `execution.dispatch` to
+//  `endpoint` (worker host 1's) as keys/`key`: execution `n`, an idempotent
+//  shell action that touches `marker`. The probe's exit code (0: acked).
+static int
+s_dispatch_as (const char *key, int n, const char *endpoint, const char *marker)
+{
+    char cert[PATH_MAX + 32], server[PATH_MAX + 32], name[64], id[64];
+    char cmd[PATH_MAX + 64];
+    snprintf (cert, sizeof cert, "%s/%s.cert_secret", s_keys, key);
+    snprintf (server, sizeof server, "%s/w1.cert", s_keys);
+    snprintf (name, sizeof name, "executor@%s", key);
+    snprintf (id, sizeof id, "0190c0de-0000-7000-8000-0000000000%02x", n);
+    snprintf (cmd, sizeof cmd, "touch '%s'", marker);
+    json_t *payload = json_pack (
+        "{s:s, s:{s:s, s:s, s:s, s:s, s:b, s:i}, s:{}, s:[]}", "execution", id, "action",
+        "ref", "test.work", "runner_type", "local-shell-cmd", "entry_point", cmd,
+        "pack_dir", "/tmp", "idempotent", 1, "timeout", 30, "parameters", "secret");
+    char *json = json_dumps (payload, JSON_COMPACT);
+    json_decref (payload);
+    const char *argv[] = {"/usr/sbin/ip",
+                          "netns",
+                          "exec",
+                          s_ns[0],
+                          ATTUNE_HELPER_DIR "/attune-probe",
+                          "cmd",
+                          endpoint,
+                          "execution.dispatch",
+                          json,
+                          "--name",
+                          name,
+                          "--timeout",
+                          "2000",
+                          "--cert",
+                          cert,
+                          "--server-cert",
+                          server,
+                          NULL};
+    char *out = NULL, *err = NULL;
+    int rc = testing_run (argv, NULL, &out, &err, 15000);
+    if (getenv ("ATTUNE_TEST_VERBOSE"))
+        fprintf (stderr, "probe as %s: exit %d: %s%s\n", key, rc, out, err);
+    free (out);
+    free (err);
+    free (json);
+    return rc;
+}
+
+Test (netns, a_worker_takes_commands_from_the_executor_only)
+{
+    s_start ();
+    s_wait_workers (2);
+    json_t *list = s_cli_json ("worker", "list", NULL, NULL, NULL);
+    const char *endpoint = NULL;
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get (list, "items"), i, item)
+    {
+        if (streq (json_string_value (json_object_get (item, "worker")), "w1"))
+            endpoint = json_string_value (json_object_get (item, "endpoint"));
+    }
+    cr_assert_not_null (endpoint, "w1 is not listed");
+    cr_assert (strstr (endpoint, "tcp://10.211.1.2:"), "%s", endpoint);
+    //  A sensor host's key, another worker's, a user's of each role: the
+    //  worker's endpoint admits none of them (all are in the core's allow
+    //  dir); nothing is acknowledged, nothing runs
+    const char *others[] = {"s1", "w2", "admin", "viewer"};
+    char marker[PATH_MAX + 32];
+    for (int k = 0; k < 4; k++) {
+        snprintf (marker, sizeof marker, "%s/pwned-%s", s_root, others[k]);
+        cr_assert_eq (s_dispatch_as (others[k], k, endpoint, marker), 1,
+                      "%s's dispatch was acknowledged by a worker", others[k]);
+    }
+    //  The executor's key gets in: acknowledged, yet its dispatch alone
+    //  (no execution the executor recorded) runs nothing either: the worker
+    //  claims it, and the executor refuses the claim
+    snprintf (marker, sizeof marker, "%s/pwned-core", s_root);
+    cr_assert_eq (s_dispatch_as ("core", 4, endpoint, marker), 0,
+                  "the executor's key was not admitted");
+    char log[PATH_MAX + 32];
+    snprintf (log, sizeof log, "%s/%s.log", s_root, s_ns[1]);
+    int64_t deadline = zclock_mono () + 5000;
+    while (testing_count_in_file (log, "unknown execution") == 0) {
+        cr_assert_lt (zclock_mono (), deadline, "w1 did not claim the dispatch:\n%s",
+                      testing_read (log));
+        zclock_sleep (50);
+    }
+    zclock_sleep (500);
+    for (int k = 0; k < 5; k++) {
+        snprintf (marker, sizeof marker, "%s/pwned-%s", s_root,
+                  k < 4 ? others[k] : "core");
+        cr_assert_neq (access (marker, F_OK), 0, "%s exists", marker);
+    }
+    cr_assert_gt (testing_count_in_file (log, "not the executor's key"), 0,
+                  "w1 logged no refusal:\n%s", testing_read (log));
+    json_decref (list);
+    //  ... and the executor goes on using the worker
+    char *id = s_run ("test.work", "0");
+    s_wait_ended (&id, 1, 20000);
+    json_t *record = s_get (id);
+    cr_assert_str_eq (s_status (record), "completed");
+    json_decref (record);
+    free (id);
 }

@@ -446,6 +446,31 @@ Test (security, attuned_refuses_curve_without_keys)
     cr_assert_eq (s_attuned_fails (&self.daemon, public_only, &err), 1, "%s", err);
     cr_assert_not_null (strstr (err, "no secret key"), "%s", err);
     free (err);
+
+    //  A worker on a CURVE endpoint without the executor's cert: it would
+    //  not know whose commands to take
+    char worker_cfg[PATH_MAX + 64];
+    snprintf (worker_cfg, sizeof worker_cfg, "%s/worker.cfg", self.daemon.root);
+    testing_write (self.daemon.root, "worker.cfg",
+                   "daemon\n    actors = worker\nendpoints\n"
+                   "    executor.commands = tcp://127.0.0.1:1\n"
+                   "    worker = tcp://127.0.0.1:*\n");
+    const char *no_executor[] = {"-c",     worker_cfg, "--cert", cert, "--security-mode",
+                                 "always", NULL};
+    cr_assert_eq (s_attuned_fails (&self.daemon, no_executor, &err), 1, "%s", err);
+    cr_assert_not_null (strstr (err, "--executor-cert"), "%s", err);
+    cr_assert_null (strstr (err, "attuned: running"), "%s", err);
+    free (err);
+    //  ... and a user's cert named as the executor's
+    s_key (&self, "mallory", NULL, "admin", false);
+    char user_cert[PATH_MAX + 64];
+    snprintf (user_cert, sizeof user_cert, "%s/mallory.cert", self.keys);
+    const char *user_executor[] = {
+        "-c",      worker_cfg,        "--cert", cert, "--executor-cert",
+        user_cert, "--security-mode", "always", NULL};
+    cr_assert_eq (s_attuned_fails (&self.daemon, user_executor, &err), 1, "%s", err);
+    cr_assert_not_null (strstr (err, "role"), "%s", err);
+    free (err);
     testing_rmtree (self.daemon.root);
 }
 

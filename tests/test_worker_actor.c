@@ -419,17 +419,24 @@ Test (worker_actor, a_process_starts_only_when_the_executor_confirms_its_claim)
     cr_assert_eq (s_start_by_hand ("claim-1", "completed", 5000), 1);
     cr_assert (s_exists (marker), "started once confirmed");
     unlink (marker);
-    //  Builtins and idempotent actions do not claim: they start at once
+    //  Builtins do not claim: they start at once
     s_dispatch ("claim-echo", "builtin", "echo", json_pack ("{s:s}", "message", "hi"));
     cr_assert_eq (s_wait_status ("claim-echo", "completed", 1, 5000), 1);
-    json_t *payload =
-        json_pack ("{s:s, s:{s:s, s:s, s:s, s:s, s:b, s:i}, s:{}, s:[]}", "execution",
-                   "claim-idem", "action", "ref", "test.idem", "runner_type",
-                   "local-shell-cmd", "entry_point", "true", "pack_dir", "/tmp",
-                   "idempotent", 1, "timeout", 30, "parameters", "secret");
+    cr_assert_eq (s_claims ("claim-echo", NULL), 0);
+    //  An idempotent process claims too: a dispatch alone runs nothing
+    snprintf (cmd, sizeof cmd, "touch %s", marker);
+    json_t *payload = json_pack (
+        "{s:s, s:{s:s, s:s, s:s, s:s, s:b, s:i}, s:{}, s:[]}", "execution", "claim-idem",
+        "action", "ref", "test.idem", "runner_type", "local-shell-cmd", "entry_point",
+        cmd, "pack_dir", "/tmp", "idempotent", 1, "timeout", 30, "parameters", "secret");
     s_command ("execution.dispatch", payload);
-    cr_assert_eq (s_wait_status ("claim-idem", "completed", 1, 5000), 1);
-    cr_assert_eq (s_claims ("claim-echo", NULL) + s_claims ("claim-idem", NULL), 0);
+    cr_assert_eq (s_wait_status ("claim-idem", "running", 1, 5000), 1);
+    cr_assert_eq (s_claims ("claim-idem", NULL), 1, "its running report is a claim");
+    s_pump (150);
+    cr_assert_not (s_exists (marker), "an idempotent process waits for its start too");
+    cr_assert_eq (s_start_by_hand ("claim-idem", "completed", 5000), 1);
+    cr_assert (s_exists (marker), "started once confirmed");
+    unlink (marker);
 }
 
 Test (worker_actor, a_refused_claim_never_starts_and_frees_its_slot)

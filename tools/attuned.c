@@ -7,7 +7,7 @@
                 [--worker-name NAME] [--worker-slots N] [--runtimes LIST]
                 [--host NAME] [--heartbeat MS] [--no-fsync] [--quiet]
                 [--cert FILE] [--allow DIR] [--server-cert FILE]
-                [--security-mode auto|always]
+                [--executor-cert FILE] [--security-mode auto|always]
 
     Security (proto/PROTOCOL.md, "Security (CURVE)"): every tcp endpoint
     whose host is not loopback is CURVE (bus/bus_security.h), with this
@@ -20,7 +20,13 @@
                 cert = /etc/attune/keys/core.cert_secret
                 allow = /etc/attune/allow
                 server = /etc/attune/keys/core.cert    #  clients of the core
+                executor = /etc/attune/keys/core.cert  #  a worker: who commands it
                 mode = auto                            #  or always
+
+    A worker's endpoint admits one key, the executor's (`executor`, the
+    core's public cert; by default this process's own when the executor
+    runs here too), not the allow dir: a worker bound to an endpoint that
+    needs CURVE refuses to start without it.
 
     It refuses to start (exit 1, saying which file and why) when a cert
     does not load, the allow dir is not a directory, or an endpoint it binds
@@ -98,6 +104,8 @@ s_usage (FILE *out)
         "      --cert FILE       this process's secret CURVE cert (attune keygen)\n"
         "      --allow DIR       directory of allowed client public certs\n"
         "      --server-cert F   the core's public cert, for this process's clients\n"
+        "      --executor-cert F the executor's (core's) public cert: the one key\n"
+        "                        a worker endpoint here admits\n"
         "      --security-mode M auto (CURVE on non-loopback tcp, the default) or\n"
         "                        always (every tcp endpoint)\n"
         "  -q, --quiet           do not log each finished execution\n"
@@ -464,7 +472,22 @@ s_security_check (zconfig_t *file, bus_topology_t *topology, const char *actors,
         const char *why = bus_security_mode () == BUS_SECURITY_ALWAYS
                               ? "security mode always"
                               : "its host is not loopback";
-        if (here && needs && (!security->cert || !security->allow)) {
+        //  A worker's endpoint admits the executor's key, not the allow dir
+        if (here && needs && streq (owner, "worker") &&
+            (!security->cert || !security->executor)) {
+            snprintf (message, size,
+                      "%s: %s needs CURVE (%s) and no %s is configured (%s): a "
+                      "worker takes commands from the executor only; refusing to "
+                      "start",
+                      name, bind, why,
+                      !security->cert ? "certificate" : "executor's public certificate",
+                      !security->cert ? "--cert FILE or daemon/security/cert"
+                                      : "--executor-cert FILE or "
+                                        "daemon/security/executor: the core's cert");
+            return -1;
+        }
+        if (here && needs && !streq (owner, "worker") &&
+            (!security->cert || !security->allow)) {
             snprintf (message, size,
                       "%s: %s needs CURVE (%s) and no %s is configured (%s): refusing "
                       "to start",
@@ -520,6 +543,7 @@ main (int argc, char *argv[])
                                       {"allow", required_argument, 0, 21},
                                       {"server-cert", required_argument, 0, 22},
                                       {"security-mode", required_argument, 0, 23},
+                                      {"executor-cert", required_argument, 0, 24},
                                       {"quiet", no_argument, 0, 'q'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
@@ -598,6 +622,9 @@ main (int argc, char *argv[])
             case 23:
                 security_mode = optarg;
                 break;
+            case 24:
+                security.executor = optarg;
+                break;
             case 'q':
                 quiet = true;
                 break;
@@ -635,7 +662,7 @@ main (int argc, char *argv[])
                 fprintf (stderr,
                          "attuned: %s: daemon/%s: unknown setting (actors, data, packs, "
                          "host, heartbeat, api, api-facts, worker/name|slots|runtimes, "
-                         "security/cert|allow|server|mode)\n",
+                         "security/cert|allow|server|executor|mode)\n",
                          config_path, zconfig_name (item));
                 zconfig_destroy (&file);
                 return 2;
@@ -658,10 +685,11 @@ main (int argc, char *argv[])
              item = zconfig_next (item)) {
             const char *name = zconfig_name (item);
             if (!streq (name, "cert") && !streq (name, "allow") &&
-                !streq (name, "server") && !streq (name, "mode")) {
+                !streq (name, "server") && !streq (name, "executor") &&
+                !streq (name, "mode")) {
                 fprintf (stderr,
                          "attuned: %s: daemon/security/%s: unknown setting (cert, allow, "
-                         "server, mode)\n",
+                         "server, executor, mode)\n",
                          config_path, name);
                 zconfig_destroy (&file);
                 return 2;
@@ -673,6 +701,8 @@ main (int argc, char *argv[])
             security.allow = s_setting (daemon, "security/allow");
         if (!security.server)
             security.server = s_setting (daemon, "security/server");
+        if (!security.executor)
+            security.executor = s_setting (daemon, "security/executor");
         if (!security_mode)
             security_mode = s_setting (daemon, "security/mode");
         if (!config.worker_name)
@@ -768,6 +798,11 @@ main (int argc, char *argv[])
         zconfig_destroy (&file);
         return 2;
     }
+    //  The executor in this process commands its workers with this
+    //  process's own key: that is the executor's identity unless named
+    if (!security.executor && s_listed (actors, "executor") &&
+        s_listed (actors, "worker"))
+        security.executor = security.cert;
     if (bus_security_configure (&security, message, sizeof message) != 0 ||
         s_security_check (file, topology, actors, &security, message, sizeof message) !=
             0) {

@@ -967,13 +967,10 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                 job->secret =
                     secret ? proto_json_from_msgpack (secret, "secret", NULL) : NULL;
                 //  A process can act on the world: it starts only when the
-                //  executor confirms, unless its action says running it twice
-                //  is harmless. Builtins act on nothing outside attune.
-                const msgpack_object *idempotent = proto_map_get (action, "idempotent");
-                job->confirm =
-                    !streq (runner, "builtin") &&
-                    !(idempotent && idempotent->type == MSGPACK_OBJECT_BOOLEAN &&
-                      idempotent->via.boolean);
+                //  executor confirms (idempotent or not: a dispatch alone,
+                //  without an execution the executor recorded running here,
+                //  runs nothing). Builtins act on nothing outside attune.
+                job->confirm = !streq (runner, "builtin");
             }
             zhashx_insert (self->jobs, id, job);
             zlist_append (self->queue, strdup (id));
@@ -1241,6 +1238,9 @@ s_start (s_worker_t *self, const actor_config_t *config)
     actor_link_config (config, &link_config);
     self->silence_ms = (int64_t)link_config.liveness * link_config.heartbeat_ms;
     self->heartbeat_ms = link_config.heartbeat_ms;
+    //  Commands from the executor only: over CURVE its key alone gets in,
+    //  checked at the handshake and on every message (bus_link.h)
+    link_config.executor_only = true;
     self->inbox = bus_inbox_new (bind, self->name, NULL, &link_config);
     if (!self->inbox) {
         zsys_error ("%s: cannot bind %s", self->name, bind);
