@@ -901,6 +901,21 @@ s_io_note (store_t *self, store_code_t result)
     }
 }
 
+//  Inside a failing spell's backoff: the write is refused (message set).
+static bool
+s_io_refused (store_t *self)
+{
+    if (!self->io.failing || zclock_mono () >= self->io.next_try)
+        return false;
+    self->io.failures++;
+    s_error (self,
+             "%s: commits failing for %.1f s (disk full or failing): retried in at "
+             "most %d ms",
+             self->dir, (double)(zclock_mono () - self->io.since) / 1000.0,
+             self->io.backoff_ms);
+    return true;
+}
+
 bool
 store_io_failing (store_t *self)
 {
@@ -919,15 +934,8 @@ s_write_run (store_t *self, store_write_fn *fn, void *arg, bool count)
         s_error (self, "%s: store unusable after a failed map resize", self->dir);
         return STORE_INTERNAL;
     }
-    if (self->io.failing && zclock_mono () < self->io.next_try) {
-        self->io.failures++;
-        s_error (self,
-                 "%s: commits failing for %.1f s (disk full or failing): retried "
-                 "in at most %d ms",
-                 self->dir, (double)(zclock_mono () - self->io.since) / 1000.0,
-                 self->io.backoff_ms);
+    if (s_io_refused (self))
         return STORE_IO;
-    }
     self->in_write = true;
     store_txn_t *txn = &self->wtxn;
     store_code_t result;

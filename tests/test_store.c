@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1434,4 +1435,60 @@ Test (store, crash_keeps_whole_batches, .timeout = 120)
                   store_last_error (store));
     cr_assert_eq (batch.first_id, last_batch * CRASH_BATCH + 1);
     store_close (&store);
+}
+
+//  A full disk: commits fail with STORE_IO, the store refuses writes for a
+//  backoff instead of trying each one, and works again by itself once the
+//  disk has room (a tmpfs this test mounts: root only).
+typedef struct {
+    store_table_t *table;
+    uint64_t n;
+    size_t size;
+} s_fill_t;
+
+static int
+s_fill_write (store_txn_t *txn, void *arg)
+{
+    s_fill_t *fill = (s_fill_t *)arg;
+    static char value[64 * 1024];
+    for (int i = 0; i < 8; i++) {
+        uint64_t key = fill->n + (uint64_t)i;
+        if (store_put (txn, fill->table, &key, sizeof key, value, fill->size) != STORE_OK)
+            return -1;
+    }
+    return 0;
+}
+
+Test (store, full_disk_backs_off_and_recovers)
+{
+    if (geteuid () != 0)
+        cr_skip_test ("needs root to mount a small tmpfs");
+    mkdir (s_dir, 0750);
+    if (mount ("attune-test", s_dir, "tmpfs", 0, "size=2m") != 0)
+        cr_skip_test ("cannot mount a tmpfs: %s", strerror (errno));
+    store_t *store = s_open ();
+    s_fill_t fill = {.table = store_table (store, "fill", false), .size = 60000};
+    cr_assert_not_null (fill.table);
+    store_code_t code = STORE_OK;
+    for (int i = 0; i < 200 && code == STORE_OK; i++, fill.n += 8)
+        code = store_write (store, s_fill_write, &fill);
+    cr_assert_eq (code, STORE_IO, "the 2 MB disk did not fill: %s",
+                  store_strerror (code));
+    cr_assert (store_io_failing (store));
+    //  At once again: refused by the backoff, the message says so
+    cr_assert_eq (store_write (store, s_fill_write, &fill), STORE_IO);
+    cr_assert (strstr (store_last_error (store), "retried in at most"), "%s",
+               store_last_error (store));
+    cr_assert_eq (mount ("attune-test", s_dir, "tmpfs", MS_REMOUNT, "size=64m"), 0);
+    //  Within the longest backoff (1 s) a write goes through
+    code = STORE_IO;
+    for (int i = 0; i < 40 && code != STORE_OK; i++) {
+        code = store_write (store, s_fill_write, &fill);
+        if (code != STORE_OK)
+            usleep (50 * 1000);
+    }
+    cr_assert_eq (code, STORE_OK, "%s", store_last_error (store));
+    cr_assert_not (store_io_failing (store));
+    store_close (&store);
+    umount2 (s_dir, MNT_DETACH);
 }
