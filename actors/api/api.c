@@ -580,9 +580,9 @@ s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool de
                       body && !json_is_object (body) ? "payload" : "trigger_parameters");
         else {
             json_t *command =
-                json_pack ("{s:s, s:O, s:O}", "trigger", trigger, "trigger_parameters",
-                           tparams ? tparams : json_object (), "payload",
-                           body ? body : json_object ());
+                json_pack ("{s:s, s:o, s:o}", "trigger", trigger, "trigger_parameters",
+                           tparams ? json_incref (tparams) : json_object (), "payload",
+                           body ? json_incref (body) : json_object ());
             //  The event's id is the command's id: the request id
             s_forward_command (self, self->rules_link, "rules", "event.create", command,
                                request, identity, delimiter,
