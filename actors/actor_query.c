@@ -13,7 +13,33 @@ struct _actor_query_t {
     msgpack_sbuffer buffer;
     uint64_t requests, malformed;
     uint64_t refused; //  requests from user keys, dropped
+    zlistx_t *parked; //  deferred requests (s_parked_t), oldest first
+    uint64_t tickets; //  the last ticket given
+    //  The request a handler is answering (for actor_query_defer)
+    zframe_t *current_identity;
+    bool current_delimiter;
+    const uint8_t *current_id;
 };
+
+//  A request answered later (actor_query_defer)
+typedef struct {
+    uint64_t ticket;
+    zframe_t *identity;
+    bool delimiter;
+    uint8_t id[PROTO_UUID_SIZE];
+    int64_t deadline; //  monotonic ms: forgotten after it
+} s_parked_t;
+
+static void
+s_parked_destroy (void **item_p)
+{
+    s_parked_t *parked = (s_parked_t *)*item_p;
+    if (parked) {
+        zframe_destroy (&parked->identity);
+        free (parked);
+        *item_p = NULL;
+    }
+}
 
 void
 actor_query_fail (actor_answer_t *answer, const char *code, const char *format, ...)
@@ -81,14 +107,17 @@ actor_query_new (const char *endpoint, const char *source)
     actor_query_t *self = (actor_query_t *)zmalloc (sizeof (actor_query_t));
     snprintf (self->source, sizeof self->source, "%s", source);
     msgpack_sbuffer_init (&self->buffer);
+    self->parked = zlistx_new ();
+    if (self->parked)
+        zlistx_set_destructor (self->parked, s_parked_destroy);
     self->router = zsock_new (ZMQ_ROUTER);
-    if (!self->router) {
+    if (!self->router || !self->parked) {
         actor_query_destroy (&self);
         return NULL;
     }
     zsock_set_linger (self->router, 0);
     zsock_set_sndhwm (self->router, 0);
-    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
+    int64_t max = PROTO_MAX_SOCKET_MSG;
     zmq_setsockopt (zsock_resolve (self->router), ZMQ_MAXMSGSIZE, &max, sizeof max);
     if (endpoint && bus_security_apply (self->router, endpoint, true, NULL) != 0) {
         zsys_error ("%s: not binding %s without CURVE", source, endpoint);
@@ -114,6 +143,7 @@ actor_query_destroy (actor_query_t **self_p)
     if (*self_p) {
         actor_query_t *self = *self_p;
         zsock_destroy (&self->router);
+        zlistx_destroy (&self->parked);
         msgpack_sbuffer_destroy (&self->buffer);
         free (self);
         *self_p = NULL;
@@ -197,6 +227,53 @@ actor_request_split (zmsg_t *msg, zframe_t **identity, zframe_t **body, bool *de
     }
 }
 
+//  The id of `body` when it decodes as an envelope, for the corr of an
+//  error reply (bad_frame); NULL when it does not.
+static const uint8_t *
+s_body_id (zframe_t *body, uint8_t id[PROTO_UUID_SIZE])
+{
+    proto_envelope_t *envelope =
+        proto_envelope_decode (zframe_data (body), zframe_size (body), NULL, NULL);
+    if (!envelope)
+        return NULL;
+    memcpy (id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
+    proto_envelope_destroy (&envelope);
+    return id;
+}
+
+//  One decoded request: the handler's answer, or NULL when it deferred it.
+static proto_envelope_t *
+s_dispatch (actor_query_t *self, proto_envelope_t *request, zframe_t *identity,
+            bool delimiter, actor_query_fn *fn, void *arg)
+{
+    self->requests++;
+    proto_error_t error;
+    const char *type = proto_envelope_type (request);
+    json_t *payload = proto_envelope_payload_json (request, &error);
+    actor_answer_t answer = {0};
+    if (!payload)
+        actor_query_fail (&answer, "bad_request", "payload: %s", error.message);
+    else if (streq (type, "api.ping"))
+        answer.result = json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (),
+                                   "source", self->source);
+    else {
+        self->current_identity = identity;
+        self->current_delimiter = delimiter;
+        self->current_id = proto_envelope_id (request);
+        fn (arg, type, payload, &answer);
+        self->current_identity = NULL;
+        self->current_id = NULL;
+        s_answer_bound (&answer, type, payload);
+    }
+    json_decref (payload);
+    if (answer.deferred) {
+        json_decref (answer.result);
+        return NULL;
+    }
+    return actor_reply_envelope (self->source, proto_envelope_id (request), answer.result,
+                                 answer.code, answer.message);
+}
+
 void
 actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
 {
@@ -219,7 +296,9 @@ actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
                               self->source, self->refused);
         } else if (zmsg_size (msg) > 0) {
             self->malformed++;
-            reply = actor_reply_envelope (self->source, NULL, NULL, "bad_frame",
+            uint8_t id[PROTO_UUID_SIZE];
+            reply = actor_reply_envelope (self->source, s_body_id (body, id), NULL,
+                                          "bad_frame",
                                           "a request is one frame: one envelope");
         } else {
             proto_error_t error;
@@ -231,24 +310,7 @@ actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
                     actor_reply_envelope (self->source, NULL, NULL,
                                           proto_code_name (error.code), error.message);
             } else {
-                self->requests++;
-                const char *type = proto_envelope_type (request);
-                json_t *payload = proto_envelope_payload_json (request, &error);
-                actor_answer_t answer = {0};
-                if (!payload)
-                    actor_query_fail (&answer, "bad_request", "payload: %s",
-                                      error.message);
-                else if (streq (type, "api.ping"))
-                    answer.result =
-                        json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (),
-                                   "source", self->source);
-                else {
-                    fn (arg, type, payload, &answer);
-                    s_answer_bound (&answer, type, payload);
-                }
-                reply = actor_reply_envelope (self->source, proto_envelope_id (request),
-                                              answer.result, answer.code, answer.message);
-                json_decref (payload);
+                reply = s_dispatch (self, request, identity, delimiter, fn, arg);
                 proto_envelope_destroy (&request);
             }
         }
@@ -259,6 +321,54 @@ actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
         zframe_destroy (&body);
         zmsg_destroy (&msg);
     }
+}
+
+uint64_t
+actor_query_defer (actor_query_t *self, actor_answer_t *answer, int timeout_ms)
+{
+    assert (self && answer && self->current_identity);
+    int64_t now = zclock_mono ();
+    //  Forget the parked requests past their deadline (their client gave up)
+    s_parked_t *oldest = (s_parked_t *)zlistx_first (self->parked);
+    while (oldest && (oldest->deadline <= now || zlistx_size (self->parked) >= 100000)) {
+        zlistx_delete (self->parked, zlistx_cursor (self->parked));
+        oldest = (s_parked_t *)zlistx_first (self->parked);
+    }
+    s_parked_t *parked = (s_parked_t *)zmalloc (sizeof (s_parked_t));
+    parked->ticket = ++self->tickets;
+    parked->identity = zframe_dup (self->current_identity);
+    parked->delimiter = self->current_delimiter;
+    memcpy (parked->id, self->current_id, PROTO_UUID_SIZE);
+    parked->deadline = now + timeout_ms;
+    zlistx_add_end (self->parked, parked);
+    answer->deferred = parked->ticket;
+    return parked->ticket;
+}
+
+int
+actor_query_reply (actor_query_t *self, uint64_t ticket, json_t *result, const char *code,
+                   const char *message)
+{
+    assert (self);
+    s_parked_t *parked = (s_parked_t *)zlistx_first (self->parked);
+    while (parked && parked->ticket != ticket)
+        parked = (s_parked_t *)zlistx_next (self->parked);
+    if (!parked) {
+        json_decref (result);
+        return -1;
+    }
+    proto_envelope_t *reply =
+        actor_reply_envelope (self->source, parked->id, result, code, message);
+    s_send (self, parked->identity, parked->delimiter, &reply);
+    zlistx_delete (self->parked, zlistx_cursor (self->parked));
+    return 0;
+}
+
+size_t
+actor_query_parked (actor_query_t *self)
+{
+    assert (self);
+    return zlistx_size (self->parked);
 }
 
 //  ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ typedef struct {
     json_t *result;
     char code[32];
     char message[512];
+    uint64_t deferred; //  set by actor_query_defer: answered later
 } actor_answer_t;
 
 //  Handle one request. `type` is the operation, `payload` the arguments
@@ -54,6 +55,19 @@ void actor_query_destroy (actor_query_t **self_p);
 
 //  Answer everything waiting (at most 64 requests), without blocking.
 void actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg);
+
+//  From inside a handler: answer this request later instead of now (its
+//  answer is not sent). Returns the ticket to give actor_query_reply. A
+//  deferred request not answered within `timeout_ms` is forgotten (its
+//  client times out). Requests are answered in any order.
+uint64_t actor_query_defer (actor_query_t *self, actor_answer_t *answer, int timeout_ms);
+//  Answer a deferred request: api.reply {result} (taken; NULL = nil) or,
+//  when `code` is set, api.error {code, message}. 0, or -1 when the ticket
+//  is unknown (answered already, or forgotten).
+int actor_query_reply (actor_query_t *self, uint64_t ticket, json_t *result,
+                       const char *code, const char *message);
+//  Deferred requests waiting for an answer.
+size_t actor_query_parked (actor_query_t *self);
 
 zsock_t *actor_query_sock (actor_query_t *self);
 const char *actor_query_endpoint (actor_query_t *self); //  resolved (port)

@@ -75,7 +75,7 @@ s_get_u64 (const uint8_t *p)
 static void
 s_socket_options (zsock_t *sock)
 {
-    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
+    int64_t max = PROTO_MAX_SOCKET_MSG;
     zmq_setsockopt (zsock_resolve (sock), ZMQ_MAXMSGSIZE, &max, sizeof (max));
     zsock_set_linger (sock, 0);
 }

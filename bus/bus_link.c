@@ -65,7 +65,7 @@ bus_link_config_defaults (bus_link_config_t *config)
     config->resend_ms = 1000;
     config->window = 1024;
     config->send_timeout_ms = -1;
-    config->max_msg_size = PROTO_MAX_FRAME + 4096;
+    config->max_msg_size = PROTO_MAX_SOCKET_MSG;
     config->batch_max = 256;
     config->dedup_retention_s = 86400;
 }

@@ -65,7 +65,7 @@ typedef struct {
     int resend_ms;    //  default 1000
     size_t window;    //  default 1024 unacked commands
     int send_timeout_ms; //  bus_link_send wait when the window is full; -1 (default) = no limit
-    size_t max_msg_size;       //  ZMQ_MAXMSGSIZE; default PROTO_MAX_FRAME + 4096
+    size_t max_msg_size;       //  ZMQ_MAXMSGSIZE; default PROTO_MAX_SOCKET_MSG
     size_t batch_max;          //  inbox: commands per store transaction; default 256
     int64_t dedup_retention_s; //  inbox: keep processed ids this long; default 86400
     //  link: the receiver's CURVE public key (z85) when its endpoint needs

@@ -31,14 +31,24 @@
 extern "C" {
 #endif
 
-#define PROTO_VERSION       1
-#define PROTO_MAX_FRAME     (1024 * 1024) //  default decode limit, bytes
-#define PROTO_MAX_DEPTH     16            //  maximum container nesting
-#define PROTO_MAX_TYPE      128           //  longest message type, bytes
-#define PROTO_MAX_SOURCE    256           //  longest source, bytes
-#define PROTO_MAX_TRACE     256           //  longest trace id, bytes
-#define PROTO_UUID_SIZE     16
-#define PROTO_UUID_STR_SIZE 37 //  36 characters + NUL
+#define PROTO_VERSION 1
+//  Frame limits, stated once (proto/PROTOCOL.md, "Frame limits"):
+//  - PROTO_MAX_FRAME: the largest envelope the decoder accepts and the
+//    largest any attune sender encodes (1 MiB). A frame of 1 MiB + 1 byte
+//    or more is refused `too_large` by the decoder.
+//  - PROTO_MAX_SOCKET_MSG: ZMQ_MAXMSGSIZE of every attune socket (1 MiB +
+//    4 KiB of slack, so that a frame just over PROTO_MAX_FRAME still
+//    arrives and is answered `too_large` instead of silently cutting the
+//    connection). Above it libzmq drops the connection: no answer.
+#define PROTO_MAX_FRAME      (1024 * 1024) //  default decode limit, bytes
+#define PROTO_FRAME_SLACK    4096          //  socket limit above the decode limit
+#define PROTO_MAX_SOCKET_MSG ((int64_t)PROTO_MAX_FRAME + PROTO_FRAME_SLACK)
+#define PROTO_MAX_DEPTH      16  //  maximum container nesting
+#define PROTO_MAX_TYPE       128 //  longest message type, bytes
+#define PROTO_MAX_SOURCE     256 //  longest source, bytes
+#define PROTO_MAX_TRACE      256 //  longest trace id, bytes
+#define PROTO_UUID_SIZE      16
+#define PROTO_UUID_STR_SIZE  37 //  36 characters + NUL
 
 //  Error codes: every decode failure has its own.
 typedef enum {
@@ -187,7 +197,8 @@ json_t *proto_envelope_to_json (proto_envelope_t *self, proto_error_t *error);
 //  Current time in microseconds since the Unix epoch.
 int64_t proto_now_usec (void);
 
-//  Fill `id` with a random (version 4) UUID.
+//  Fill `id` with a time-ordered (version 7, RFC 9562) UUID: 48 bits of
+//  Unix time in ms, then random bits; ids a thread makes keep increasing.
 void proto_uuid_generate (uint8_t id[PROTO_UUID_SIZE]);
 
 //  Format a UUID as "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into `out`.

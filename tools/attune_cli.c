@@ -128,7 +128,7 @@ s_client_socket (s_client_t *self)
     //  Until a connection is up (CURVE refused, nothing listening) a DEALER
     //  would block on send: give up after the timeout instead
     zsock_set_sndtimeo (dealer, self->timeout_ms);
-    zsock_set_maxmsgsize (dealer, PROTO_MAX_FRAME + 4096);
+    zsock_set_maxmsgsize (dealer, PROTO_MAX_SOCKET_MSG);
     if (s_client_secure (self, dealer, self->endpoint) != 0) {
         zsock_destroy (&dealer);
         return NULL;
@@ -1065,7 +1065,7 @@ s_follow_subscribe (s_client_t *client)
     zsock_t *sub = zsock_new (ZMQ_SUB);
     if (sub) {
         zsock_set_linger (sub, 0);
-        zsock_set_maxmsgsize (sub, PROTO_MAX_FRAME + 4096);
+        zsock_set_maxmsgsize (sub, PROTO_MAX_SOCKET_MSG);
         zsock_set_subscribe (sub, "execution.");
         zsock_set_subscribe (sub, "inquiry.");
         zsock_set_subscribe (sub, "worker.");

@@ -51,7 +51,7 @@
 #define S_MAX_NAME      255        //  a link's routing id (PROTOCOL.md)
 #define S_MAX_IPC_PATH  107        //  sockaddr_un.sun_path less the NUL
 #define S_MAX_TYPES     256        //  distinct types counted per --stats interval
-#define S_MAX_SOCK_SIZE ((int64_t)PROTO_MAX_FRAME + 4096) //  ZMQ_MAXMSGSIZE
+#define S_MAX_SOCK_SIZE PROTO_MAX_SOCKET_MSG //  ZMQ_MAXMSGSIZE
 
 //  "attune-probe sub" while a command runs: the prefix of every message.
 static char s_command[64] = "attune-probe";

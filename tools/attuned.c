@@ -305,7 +305,7 @@ s_watch_ask (s_watch_t *self, const char *type, json_t *payload, char *why, size
         self->query = zsock_new (ZMQ_DEALER);
         if (self->query) {
             zsock_set_linger (self->query, 0);
-            int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
+            int64_t max = PROTO_MAX_SOCKET_MSG;
             zmq_setsockopt (zsock_resolve (self->query), ZMQ_MAXMSGSIZE, &max,
                             sizeof max);
         }

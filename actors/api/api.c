@@ -619,10 +619,15 @@ s_handle_front (s_api_t *self)
         if (!identity || !body)
             self->malformed++; //  nothing to answer: counted and dropped
         else if (zmsg_size (msg) > 0) {
+            //  corr: the request's id when its first frame is an envelope
             self->malformed++;
-            s_answer (self, identity, delimiter, NULL, NULL, "bad_frame",
+            proto_envelope_t *first = proto_envelope_decode (
+                zframe_data (body), zframe_size (body), NULL, NULL);
+            s_answer (self, identity, delimiter, first ? proto_envelope_id (first) : NULL,
+                      NULL, "bad_frame",
                       "a request is one frame (one envelope); got %zu more",
                       zmsg_size (msg));
+            proto_envelope_destroy (&first);
         } else {
             proto_error_t error = {0};
             proto_envelope_t *request = proto_envelope_decode (
@@ -793,7 +798,7 @@ s_start (s_api_t *self, const actor_config_t *config)
     if (!self->pending)
         return -1;
     zhashx_set_destructor (self->pending, s_pending_destroy);
-    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
+    int64_t max = PROTO_MAX_SOCKET_MSG;
 
     self->front = zsock_new (ZMQ_ROUTER);
     if (!self->front)

@@ -544,7 +544,7 @@ s_start (s_registry_t *self, const actor_config_t *config)
         return -1;
     zsock_set_sndhwm (self->snapshot, 0); //  a snapshot is sent whole
     zsock_set_linger (self->snapshot, 0);
-    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
+    int64_t max = PROTO_MAX_SOCKET_MSG;
     zmq_setsockopt (zsock_resolve (self->snapshot), ZMQ_MAXMSGSIZE, &max, sizeof max);
     const char *snapshot_endpoint = bus_topology_bind (topology, "registry.snapshot");
     if (bus_security_apply (self->snapshot, snapshot_endpoint, true, NULL) != 0 ||

@@ -108,7 +108,7 @@ registry_client_new (bus_topology_t *topology, const char *name)
     zsock_set_identity (self->dealer, routing);
     zsock_set_rcvhwm (self->dealer, 0); //  a snapshot arrives whole
     zsock_set_linger (self->dealer, 0);
-    int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
+    int64_t max = PROTO_MAX_SOCKET_MSG;
     zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_MAXMSGSIZE, &max, sizeof max);
     //  Subscribe first, then ask for the snapshot (Clone): nothing falls
     //  between the two.

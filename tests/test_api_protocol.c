@@ -1,0 +1,186 @@
+/*  test_api_protocol: the api's protocol edges against a live attuned
+    (proto/PROTOCOL.md, "Frame limits", "Requests and replies").
+
+    The frame limits at 1 MiB - 1 (answered), 1 MiB + 1 (too_large) and
+    2 MiB (the connection dropped, the api still serving); a bad_frame reply
+    carrying the request's corr; read-your-writes: a rule created, enabled,
+    disabled or deleted is applied by the rules actor before the api
+    answers, so an event published right after the answer sees it.
+*/
+#include "tests/testing_api.h"
+#include "proto/proto_envelope.h"
+#include "proto/proto_json.h"
+
+static testing_daemon_t s_daemon;
+
+static void
+s_teardown (void)
+{
+    testing_daemon_stop_all ();
+}
+
+static void
+s_start (void)
+{
+    testing_daemon_init (&s_daemon, "test_api_protocol");
+    testing_daemon_write (&s_daemon, "test/pack.yaml",
+                          "ref: test\nname: test\nversion: 1.0.0\n");
+    testing_daemon_write (&s_daemon, "test/triggers/hook.yaml",
+                          "name: hook\npack: test\n");
+    testing_daemon_write (&s_daemon, "test/actions/step.yaml",
+                          "name: step\nrunner_type: noop\nparameters:\n"
+                          "  n:\n    type: integer\n");
+    testing_daemon_start (&s_daemon, NULL);
+}
+
+TestSuite (api_protocol, .fini = s_teardown, .timeout = 240);
+
+//  An api.ping envelope padded to exactly `size` bytes.
+static void
+s_sized_ping (msgpack_sbuffer *buffer, size_t size, uint8_t id[PROTO_UUID_SIZE])
+{
+    size_t pad = size - 200;
+    for (int round = 0; round < 4; round++) {
+        proto_envelope_t *request = proto_envelope_new ("api.ping", "test@api");
+        memcpy (id, proto_envelope_id (request), PROTO_UUID_SIZE);
+        msgpack_sbuffer payload;
+        msgpack_sbuffer_init (&payload);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &payload, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 1);
+        msgpack_pack_str_with_body (&pk, "pad", 3);
+        char *text = (char *)malloc (pad);
+        memset (text, 'x', pad);
+        msgpack_pack_str_with_body (&pk, text, pad);
+        free (text);
+        cr_assert_eq (
+            proto_envelope_set_payload (request, payload.data, payload.size, NULL),
+            PROTO_OK);
+        msgpack_sbuffer_destroy (&payload);
+        msgpack_sbuffer_clear (buffer);
+        proto_envelope_encode (request, buffer);
+        proto_envelope_destroy (&request);
+        if (buffer->size == size)
+            return;
+        pad = pad + size - buffer->size;
+    }
+    cr_assert_fail ("cannot make an envelope of %zu bytes", size);
+}
+
+//  Send one frame; the reply (or NULL after `wait_ms`).
+static proto_envelope_t *
+s_exchange (zsock_t *sock, const void *data, size_t size, int wait_ms)
+{
+    zframe_t *frame = zframe_new (data, size);
+    cr_assert_eq (zframe_send (&frame, sock, 0), 0);
+    zpoller_t *poller = zpoller_new (sock, NULL);
+    void *ready = zpoller_wait (poller, wait_ms);
+    zpoller_destroy (&poller);
+    if (!ready)
+        return NULL;
+    zframe_t *answer = zframe_recv (sock);
+    cr_assert_not_null (answer);
+    proto_envelope_t *reply =
+        proto_envelope_decode (zframe_data (answer), zframe_size (answer), NULL, NULL);
+    zframe_destroy (&answer);
+    cr_assert_not_null (reply);
+    return reply;
+}
+
+static const char *
+s_code (proto_envelope_t *reply)
+{
+    static char code[64];
+    json_t *payload = proto_envelope_payload_json (reply, NULL);
+    snprintf (code, sizeof code, "%s",
+              json_string_value (json_object_get (payload, "code")) ?: "");
+    json_decref (payload);
+    return code;
+}
+
+Test (api_protocol, frame_limits)
+{
+    s_start ();
+    zsock_t *sock = testing_api_client (&s_daemon);
+    zsock_set_maxmsgsize (sock, -1);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    uint8_t id[PROTO_UUID_SIZE];
+
+    //  1 MiB - 1: an ordinary request, answered
+    s_sized_ping (&buffer, PROTO_MAX_FRAME - 1, id);
+    proto_envelope_t *reply = s_exchange (sock, buffer.data, buffer.size, 8000);
+    cr_assert_not_null (reply, "a frame of 1 MiB - 1 is answered");
+    cr_assert_str_eq (proto_envelope_type (reply), "api.reply");
+    cr_assert_not_null (proto_envelope_corr (reply));
+    cr_assert_eq (memcmp (proto_envelope_corr (reply), id, PROTO_UUID_SIZE), 0);
+    proto_envelope_destroy (&reply);
+
+    //  1 MiB + 1: within the socket's limit, refused by the decoder:
+    //  api.error too_large, corr nil (the frame was not decoded)
+    s_sized_ping (&buffer, PROTO_MAX_FRAME + 1, id);
+    reply = s_exchange (sock, buffer.data, buffer.size, 8000);
+    cr_assert_not_null (reply, "a frame of 1 MiB + 1 is answered too_large");
+    cr_assert_str_eq (proto_envelope_type (reply), "api.error");
+    cr_assert_str_eq (s_code (reply), "too_large");
+    cr_assert_null (proto_envelope_corr (reply));
+    proto_envelope_destroy (&reply);
+
+    //  Exactly the socket's limit still arrives; one byte more does not
+    s_sized_ping (&buffer, (size_t)PROTO_MAX_SOCKET_MSG, id);
+    reply = s_exchange (sock, buffer.data, buffer.size, 8000);
+    cr_assert_not_null (reply);
+    cr_assert_str_eq (s_code (reply), "too_large");
+    proto_envelope_destroy (&reply);
+
+    //  2 MiB: over ZMQ_MAXMSGSIZE, libzmq drops the connection: no answer
+    s_sized_ping (&buffer, 2 * PROTO_MAX_FRAME, id);
+    reply = s_exchange (sock, buffer.data, buffer.size, 1500);
+    cr_assert_null (reply, "a frame of 2 MiB is not answered");
+    msgpack_sbuffer_destroy (&buffer);
+    zsock_destroy (&sock);
+
+    //  ... and the api keeps serving
+    sock = testing_api_client (&s_daemon);
+    json_decref (testing_api_ok (sock, "api.ping", NULL));
+    zsock_destroy (&sock);
+}
+
+Test (api_protocol, bad_frame_carries_the_request_corr)
+{
+    s_start ();
+    zsock_t *sock = testing_api_client (&s_daemon);
+    proto_envelope_t *request = proto_envelope_new ("api.ping", "test@api");
+    uint8_t id[PROTO_UUID_SIZE];
+    memcpy (id, proto_envelope_id (request), sizeof id);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    proto_envelope_encode (request, &buffer);
+    proto_envelope_destroy (&request);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, buffer.data, buffer.size);
+    zmsg_addstr (msg, "extra");
+    cr_assert_eq (zmsg_send (&msg, sock), 0);
+    zframe_t *frame = zframe_recv (sock);
+    cr_assert_not_null (frame);
+    proto_envelope_t *reply =
+        proto_envelope_decode (zframe_data (frame), zframe_size (frame), NULL, NULL);
+    zframe_destroy (&frame);
+    cr_assert_str_eq (s_code (reply), "bad_frame");
+    cr_assert_not_null (proto_envelope_corr (reply), "corr: the first frame's id");
+    cr_assert_eq (memcmp (proto_envelope_corr (reply), id, sizeof id), 0);
+    proto_envelope_destroy (&reply);
+    //  A first frame that is not an envelope: corr nil
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "junk");
+    zmsg_addstr (msg, "extra");
+    cr_assert_eq (zmsg_send (&msg, sock), 0);
+    frame = zframe_recv (sock);
+    reply = proto_envelope_decode (zframe_data (frame), zframe_size (frame), NULL, NULL);
+    zframe_destroy (&frame);
+    cr_assert_str_eq (s_code (reply), "bad_frame");
+    cr_assert_null (proto_envelope_corr (reply));
+    proto_envelope_destroy (&reply);
+    msgpack_sbuffer_destroy (&buffer);
+    zsock_destroy (&sock);
+}
