@@ -1,5 +1,6 @@
 /*  actor_query: request/reply endpoint of an actor (actor_query.h). */
 #include "actors/actor_query.h"
+#include "proto/proto_messages.h"
 #include "bus/bus_topology.h"
 #include "bus/bus_security.h"
 #include "proto/proto_json.h"
@@ -251,8 +252,14 @@ s_dispatch (actor_query_t *self, proto_envelope_t *request, zframe_t *identity,
     const char *type = proto_envelope_type (request);
     json_t *payload = proto_envelope_payload_json (request, &error);
     actor_answer_t answer = {0};
+    //  A request the message table knows is checked against it first
+    const proto_message_t *message = proto_message_lookup (type, PROTO_MESSAGE_REQUEST);
     if (!payload)
         actor_query_fail (&answer, "bad_request", "payload: %s", error.message);
+    else if (message &&
+             proto_message_validate (message, proto_envelope_payload_object (request),
+                                     &error) != PROTO_OK)
+        actor_query_fail (&answer, "bad_request", "%s", error.message);
     else if (streq (type, "api.ping"))
         answer.result = json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (),
                                    "source", self->source);

@@ -139,8 +139,9 @@ json_t *actor_page_list (const json_t *all, const char *key, const char *after,
 //  when it has no msgpack form.
 size_t actor_packed_size (const json_t *value);
 
-//  Optional integer argument: `default_` when absent; -1 when present and not
-//  an integer in [min, max] (the answer is then filled with bad_request).
+//  Optional integer argument: `default_` when absent (or nil); when present
+//  and not an integer in [min, max], `default_` too, with the answer filled
+//  with bad_request (check answer->code).
 int64_t actor_arg_int (json_t *payload, const char *key, int64_t default_, int64_t min,
                        int64_t max, actor_answer_t *answer);
 //  Optional string argument: NULL when absent; sets bad_request and returns

@@ -184,3 +184,213 @@ Test (api_protocol, bad_frame_carries_the_request_corr)
     msgpack_sbuffer_destroy (&buffer);
     zsock_destroy (&sock);
 }
+
+//  Send a request without waiting; its id in `id`.
+static void
+s_send (zsock_t *sock, const char *type, json_t *payload, uint8_t id[PROTO_UUID_SIZE])
+{
+    proto_envelope_t *request = proto_envelope_new (type, "test@api");
+    memcpy (id, proto_envelope_id (request), PROTO_UUID_SIZE);
+    cr_assert_eq (proto_envelope_set_payload_json (request, payload, NULL), PROTO_OK);
+    json_decref (payload);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    proto_envelope_encode (request, &buffer);
+    zframe_t *frame = zframe_new (buffer.data, buffer.size);
+    cr_assert_eq (zframe_send (&frame, sock, 0), 0);
+    msgpack_sbuffer_destroy (&buffer);
+    proto_envelope_destroy (&request);
+}
+
+//  The enforcements of an event (the api.enforcement.list items)
+static json_t *
+s_enforcements (zsock_t *sock, const char *event)
+{
+    json_t *list = testing_api_ok (sock, "api.enforcement.list",
+                                   json_pack ("{s:s}", "event", event));
+    json_t *items = json_incref (json_object_get (list, "items"));
+    json_decref (list);
+    return items;
+}
+
+//  Wait until the rules actor has stored `event` (its enforcements are
+//  written in the same transaction)
+static void
+s_wait_event (zsock_t *sock, const char *event)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    while (true) {
+        json_t *reply =
+            testing_api_call (sock, "api.event.get", json_pack ("{s:s}", "id", event));
+        bool found =
+            streq (json_string_value (json_object_get (reply, "type")), "api.reply");
+        json_decref (reply);
+        if (found)
+            return;
+        cr_assert_lt (zclock_mono (), deadline, "event %s stored", event);
+        zclock_sleep (5);
+    }
+}
+
+#define S_CREATES 1000
+
+//  Read-your-writes: an event published as soon as api.rule.create answers
+//  is matched by the new rule, every time.
+Test (api_protocol, a_rule_is_applied_when_its_create_is_answered)
+{
+    s_start ();
+    zsock_t *sock = testing_api_client (&s_daemon);
+    char (*events)[PROTO_UUID_STR_SIZE] = calloc (S_CREATES, PROTO_UUID_STR_SIZE);
+    for (int i = 0; i < S_CREATES; i++) {
+        char yaml[512];
+        snprintf (yaml, sizeof yaml,
+                  "name: r%d\npack: test\ntrigger:\n  type: test.hook\n"
+                  "criteria:\n  trigger.payload.n: {type: equals, pattern: %d}\n"
+                  "action:\n  ref: test.step\n  parameters:\n    n: %d\n",
+                  i, i, i);
+        json_decref (
+            testing_api_ok (sock, "api.rule.create", json_pack ("{s:s}", "yaml", yaml)));
+        //  In the same breath: no wait between the answer and the event
+        uint8_t id[PROTO_UUID_SIZE];
+        s_send (sock, "api.event.publish",
+                json_pack ("{s:s, s:{s:i}}", "trigger", "test.hook", "payload", "n", i),
+                id);
+        proto_uuid_format (id, events[i]);
+        json_t *reply = NULL;
+        do { //  the publish's reply (testing_api_call_id reads by corr)
+            zframe_t *frame = zframe_recv (sock);
+            cr_assert_not_null (frame);
+            proto_envelope_t *env = proto_envelope_decode (
+                zframe_data (frame), zframe_size (frame), NULL, NULL);
+            zframe_destroy (&frame);
+            if (env && proto_envelope_corr (env) &&
+                memcmp (proto_envelope_corr (env), id, sizeof id) == 0)
+                reply = proto_envelope_to_json (env, NULL);
+            proto_envelope_destroy (&env);
+        } while (!reply);
+        cr_assert_str_eq (json_string_value (json_object_get (reply, "type")),
+                          "api.reply");
+        json_decref (reply);
+    }
+    for (int i = 0; i < S_CREATES; i++) {
+        s_wait_event (sock, events[i]);
+        json_t *items = s_enforcements (sock, events[i]);
+        char rule[64];
+        snprintf (rule, sizeof rule, "test.r%d", i);
+        cr_assert_eq (json_array_size (items), 1, "event %d matched its rule (%zu)", i,
+                      json_array_size (items));
+        cr_assert_str_eq (
+            json_string_value (json_object_get (json_array_get (items, 0), "rule")),
+            rule);
+        json_decref (items);
+    }
+    free (events);
+    zsock_destroy (&sock);
+}
+
+//  The same for disable, enable and delete: the next event sees the change
+Test (api_protocol, enable_disable_delete_are_applied_when_answered)
+{
+    s_start ();
+    zsock_t *sock = testing_api_client (&s_daemon);
+    const char *yaml = "name: flip\npack: test\ntrigger:\n  type: test.hook\n"
+                       "action:\n  ref: test.step\n";
+    json_decref (
+        testing_api_ok (sock, "api.rule.create", json_pack ("{s:s}", "yaml", yaml)));
+    const char *verbs[] = {"api.rule.disable", "api.rule.enable"};
+    for (int i = 0; i < 100; i++) {
+        const char *verb = verbs[i % 2];
+        json_decref (
+            testing_api_ok (sock, verb, json_pack ("{s:s}", "ref", "test.flip")));
+        json_t *event =
+            testing_api_ok (sock, "api.event.publish",
+                            json_pack ("{s:s, s:{}}", "trigger", "test.hook", "payload"));
+        const char *id = json_string_value (json_object_get (event, "event"));
+        s_wait_event (sock, id);
+        json_t *items = s_enforcements (sock, id);
+        cr_assert_eq (json_array_size (items), i % 2 ? 1 : 0, "after %s", verb);
+        json_decref (items);
+        json_decref (event);
+    }
+    json_decref (testing_api_ok (sock, "api.rule.delete",
+                                 json_pack ("{s:s}", "ref", "test.flip")));
+    json_t *event =
+        testing_api_ok (sock, "api.event.publish",
+                        json_pack ("{s:s, s:{}}", "trigger", "test.hook", "payload"));
+    const char *id = json_string_value (json_object_get (event, "event"));
+    s_wait_event (sock, id);
+    json_t *items = s_enforcements (sock, id);
+    cr_assert_eq (json_array_size (items), 0, "a deleted rule matches nothing");
+    json_decref (items);
+    json_decref (event);
+    zsock_destroy (&sock);
+}
+
+//  api.trigger.create / delete: a trigger type defined at runtime takes
+//  events at once, outlives a restart, and cannot go while a rule uses it
+Test (api_protocol, trigger_types_defined_at_runtime)
+{
+    s_start ();
+    zsock_t *sock = testing_api_client (&s_daemon);
+    testing_api_fails (sock, "api.event.publish",
+                       json_pack ("{s:s, s:{}}", "trigger", "test.made", "payload"),
+                       "not_found");
+    json_t *made = testing_api_ok (
+        sock, "api.trigger.create",
+        json_pack ("{s:s}", "yaml",
+                   "name: made\npack: test\ndescription: made at runtime\n"
+                   "payload_schema:\n  n: {type: integer}\n"));
+    cr_assert_str_eq (json_string_value (json_object_get (made, "ref")), "test.made");
+    json_decref (made);
+    //  At once: the rules actor knows it
+    json_decref (
+        testing_api_ok (sock, "api.event.publish",
+                        json_pack ("{s:s, s:{}}", "trigger", "test.made", "payload")));
+    json_t *got =
+        testing_api_ok (sock, "api.trigger.get", json_pack ("{s:s}", "ref", "test.made"));
+    cr_assert_str_eq (json_string_value (json_object_get (got, "description")),
+                      "made at runtime");
+    json_decref (got);
+    //  A rule on it; the type cannot go while the rule is there
+    json_decref (testing_api_ok (
+        sock, "api.rule.create",
+        json_pack ("{s:s}", "yaml",
+                   "name: on_made\npack: test\ntrigger:\n  type: test.made\n"
+                   "action:\n  ref: test.step\n")));
+    testing_api_fails (sock, "api.trigger.delete",
+                       json_pack ("{s:s}", "ref", "test.made"), "conflict");
+    //  Built-in types are not replaced; bad definitions say why
+    testing_api_fails (sock, "api.trigger.create",
+                       json_pack ("{s:{s:s, s:s}}", "definition", "name",
+                                  "st2.IntervalTimer", "pack", "core"),
+                       "conflict");
+    testing_api_fails (sock, "api.trigger.create",
+                       json_pack ("{s:{s:s, s:s, s:i}}", "definition", "name", "x",
+                                  "pack", "test", "bogus", 1),
+                       "invalid");
+    testing_api_fails (sock, "api.trigger.create", json_pack ("{s:i}", "definition", 3),
+                       "bad_request");
+    //  Outlives a restart
+    zsock_destroy (&sock);
+    testing_daemon_stop (&s_daemon);
+    testing_daemon_start (&s_daemon, NULL);
+    sock = testing_api_client (&s_daemon);
+    json_decref (testing_api_ok (sock, "api.trigger.get",
+                                 json_pack ("{s:s}", "ref", "test.made")));
+    json_decref (testing_api_ok (sock, "api.rule.delete",
+                                 json_pack ("{s:s}", "ref", "test.on_made")));
+    json_decref (testing_api_ok (sock, "api.trigger.delete",
+                                 json_pack ("{s:s}", "ref", "test.made")));
+    testing_api_fails (sock, "api.trigger.delete",
+                       json_pack ("{s:s}", "ref", "test.made"), "not_found");
+    testing_api_fails (sock, "api.event.publish",
+                       json_pack ("{s:s, s:{}}", "trigger", "test.made", "payload"),
+                       "not_found");
+    zsock_destroy (&sock);
+    testing_daemon_stop (&s_daemon);
+    testing_daemon_start (&s_daemon, NULL);
+    sock = testing_api_client (&s_daemon);
+    testing_api_fails (sock, "api.trigger.get", json_pack ("{s:s}", "ref", "test.made"),
+                       "not_found");
+    zsock_destroy (&sock);
+}

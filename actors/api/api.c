@@ -23,6 +23,7 @@
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
 #include "proto/proto_json.h"
+#include "proto/proto_messages.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -59,6 +60,7 @@ typedef struct {
     uint8_t request[PROTO_UUID_SIZE]; //  the client's request id (corr of the reply)
     int64_t deadline;                 //  monotonic ms
     json_t *on_ack;                   //  commands: the result sent when acked
+    json_t *sync;                     //  ... after rules.sync {sync} answers
     s_status_t *status;               //  api.status parts: the aggregate
     int owner;                        //  api.status parts: which actor
 } s_pending_t;
@@ -160,6 +162,7 @@ s_pending_destroy (void **item_p)
     if (pending) {
         zframe_destroy (&pending->identity);
         json_decref (pending->on_ack);
+        json_decref (pending->sync);
         free (pending);
         *item_p = NULL;
     }
@@ -238,11 +241,13 @@ s_forward_query (s_api_t *self, int owner, proto_envelope_t *request, zframe_t *
     s_pending_new (self, id, identity, delimiter, client_id, S_TIMEOUT_MS);
 }
 
-//  Send a command over a link, answered with `on_ack` (taken) once acked.
+//  Send a command over a link, answered with `on_ack` (taken) once acked;
+//  with `sync` (taken, may be NULL), only once the rules actor has also
+//  applied the change (rules.sync {sync} on rules.query).
 static void
 s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const char *type,
                    json_t *payload, proto_envelope_t *request, zframe_t *identity,
-                   bool delimiter, json_t *on_ack)
+                   bool delimiter, json_t *on_ack, json_t *sync)
 {
     const uint8_t *client_id = proto_envelope_id (request);
     if (!bus_link_can_send (link)) {
@@ -250,6 +255,7 @@ s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const cha
                   "the %s actor is not taking commands (%zu waiting unacknowledged)",
                   owner, bus_link_unacked (link));
         json_decref (on_ack);
+        json_decref (sync);
         return;
     }
     proto_envelope_t *command = proto_envelope_new (type, self->source);
@@ -260,6 +266,7 @@ s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const cha
                   "payload: %s", command ? error.message : "out of memory");
         proto_envelope_destroy (&command);
         json_decref (on_ack);
+        json_decref (sync);
         return;
     }
     //  The client's id: a resent request is a duplicate the owner drops
@@ -268,6 +275,7 @@ s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const cha
     s_pending_t *pending =
         s_pending_new (self, client_id, identity, delimiter, client_id, S_TIMEOUT_MS);
     pending->on_ack = on_ack;
+    pending->sync = sync;
     if (bus_link_send (link, &command) != 0) {
         char hex[33];
         s_hex (client_id, hex);
@@ -279,6 +287,34 @@ s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const cha
     }
 }
 
+//  Read-your-writes: the registry has the change (acked); ask the rules
+//  actor to answer once it has applied it too. The client's reply is the
+//  rules actor's ({ref}), within what is left of the request's time.
+static void
+s_sync (s_api_t *self, s_pending_t *pending)
+{
+    proto_envelope_t *ask = proto_envelope_new ("rules.sync", self->source);
+    uint8_t id[PROTO_UUID_SIZE];
+    msgpack_sbuffer_clear (&self->buffer);
+    bool ready = ask &&
+                 proto_envelope_set_payload_json (ask, pending->sync, NULL) == PROTO_OK &&
+                 proto_envelope_encode (ask, &self->buffer) == 0;
+    if (ask)
+        memcpy (id, proto_envelope_id (ask), sizeof id);
+    proto_envelope_destroy (&ask);
+    if (!ready || zmq_send (zsock_resolve (self->owners[S_RULES]), self->buffer.data,
+                            self->buffer.size, ZMQ_DONTWAIT) == -1) {
+        s_answer (self, pending->identity, pending->delimiter, pending->request, NULL,
+                  "unavailable",
+                  "the change is stored, but the rules actor cannot be asked whether it "
+                  "applied it");
+        return;
+    }
+    int64_t left = pending->deadline - zclock_mono ();
+    s_pending_new (self, id, pending->identity, pending->delimiter, pending->request,
+                   left > 0 ? (int)left : 0);
+}
+
 static void
 s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
 {
@@ -288,8 +324,11 @@ s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
     s_pending_t *pending = (s_pending_t *)zhashx_lookup (self->pending, hex);
     if (!pending)
         return; //  answered already (rejected, timed out, or a duplicate)
-    s_answer (self, pending->identity, pending->delimiter, pending->request,
-              json_incref (pending->on_ack), NULL, NULL);
+    if (pending->sync)
+        s_sync (self, pending);
+    else
+        s_answer (self, pending->identity, pending->delimiter, pending->request,
+                  json_incref (pending->on_ack), NULL, NULL);
     zhashx_delete (self->pending, hex);
 }
 
@@ -427,183 +466,276 @@ s_required_role (const char *type)
 }
 
 //  ---------------------------------------------------------------------------
-//  Requests
+//  Requests: checked against the message table (proto/proto_messages.c),
+//  then handled here or forwarded to their owner
+
+typedef struct {
+    proto_envelope_t *request;
+    zframe_t *identity;
+    bool delimiter;
+    const uint8_t *id;
+    const char *type;
+    json_t *payload;
+    char rid[PROTO_UUID_STR_SIZE]; //  the request id as a UUID string
+    const s_caller_t *caller;
+} s_req_t;
+
+//  Answer the request of `req` (result taken, or an error)
+#define s_reply(self, req, result, ...)                                                  \
+    s_answer (self, (req)->identity, (req)->delimiter, (req)->id, result, __VA_ARGS__)
+
+static void
+s_op_ping (s_api_t *self, s_req_t *req)
+{
+    s_reply (self, req,
+             json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (), "source",
+                        self->source),
+             NULL, NULL);
+}
+
+static void
+s_op_hello (s_api_t *self, s_req_t *req)
+{
+    json_t *hello = json_pack ("{s:i, s:s, s:s}", "version", PROTO_VERSION, "facts",
+                               self->facts_endpoint, "api", self->endpoint);
+    if (req->caller) {
+        //  Who the api thinks the client is (`attune whoami` reads it)
+        json_object_set_new (hello, "identity", json_string (req->caller->identity));
+        json_object_set_new (hello, "role",
+                             json_string (s_role_names[req->caller->role]));
+    }
+    s_reply (self, req, hello, NULL, NULL);
+}
+
+static void
+s_op_status (s_api_t *self, s_req_t *req)
+{
+    s_status_t *status = (s_status_t *)zmalloc (sizeof (s_status_t));
+    status->identity = zframe_dup (req->identity);
+    status->delimiter = req->delimiter;
+    memcpy (status->request, req->id, PROTO_UUID_SIZE);
+    status->actors = json_object ();
+    status->remaining = S_OWNERS;
+    for (int owner = 0; owner < S_OWNERS; owner++) {
+        proto_envelope_t *ask = proto_envelope_new ("api.status", self->source);
+        uint8_t part[PROTO_UUID_SIZE];
+        memcpy (part, proto_envelope_id (ask), sizeof part);
+        msgpack_sbuffer_clear (&self->buffer);
+        bool sent = ask && proto_envelope_encode (ask, &self->buffer) == 0 &&
+                    zmq_send (zsock_resolve (self->owners[owner]), self->buffer.data,
+                              self->buffer.size, ZMQ_DONTWAIT) != -1;
+        proto_envelope_destroy (&ask);
+        if (sent) {
+            s_pending_t *pending =
+                s_pending_new (self, part, NULL, false, req->id, S_STATUS_TIMEOUT_MS);
+            pending->status = status;
+            pending->owner = owner;
+        } else
+            s_status_part_done (self, status, owner, NULL);
+    }
+}
+
+//  A definition given as `definition` (a map) or `yaml` (text); NULL after
+//  answering the client when there is none.
+static json_t *
+s_definition (s_api_t *self, s_req_t *req, const char *what)
+{
+    json_t *definition = json_incref (json_object_get (req->payload, "definition"));
+    json_t *yaml = json_object_get (req->payload, "yaml");
+    char message[1024] = "";
+    if (!definition && json_is_string (yaml)) {
+        registry_yaml_t *doc =
+            registry_yaml_parse (json_string_value (yaml), json_string_length (yaml),
+                                 "yaml", message, sizeof message);
+        definition = doc ? registry_yaml_take_root (doc) : NULL;
+        registry_yaml_destroy (&doc);
+    }
+    if (json_is_object (definition))
+        return definition;
+    json_decref (definition);
+    if (message[0])
+        s_reply (self, req, NULL, "invalid", "%s", message);
+    else
+        s_reply (self, req, NULL, "bad_request",
+                 "definition: expected a map (or yaml: a %s definition as text)", what);
+    return NULL;
+}
+
+//  A definition change for the registry, answered once the rules actor has
+//  applied it (read-your-writes: rules.sync after the registry's ack)
+static void
+s_registry_change (s_api_t *self, s_req_t *req, const char *command_type, json_t *command,
+                   const char *kind, const char *ref, bool deleted)
+{
+    json_t *sync = json_pack ("{s:s, s:s, s:s, s:b}", "kind", kind, "ref", ref, "change",
+                              req->rid, "deleted", deleted);
+    s_forward_command (self, self->registry_link, "registry", command_type, command,
+                       req->request, req->identity, req->delimiter,
+                       json_pack ("{s:s}", "ref", ref), sync);
+    json_decref (command);
+}
+
+static void
+s_op_define (s_api_t *self, s_req_t *req)
+{
+    bool trigger = streq (req->type, "api.trigger.create");
+    json_t *definition = s_definition (self, req, trigger ? "trigger type" : "rule");
+    if (!definition)
+        return;
+    const char *name = json_string_value (json_object_get (definition, "name"));
+    const char *pack = json_string_value (json_object_get (definition, "pack"));
+    char ref[600];
+    snprintf (ref, sizeof ref, "%s.%s", pack ? pack : "", name ? name : "");
+    s_registry_change (self, req, trigger ? "registry.trigger.put" : "registry.rule.put",
+                       json_pack ("{s:O}", "definition", definition),
+                       trigger ? "trigger" : "rule", ref, false);
+    json_decref (definition);
+}
+
+//  api.rule.enable / disable / delete, api.trigger.delete
+static void
+s_op_change (s_api_t *self, s_req_t *req)
+{
+    const char *ref = json_string_value (json_object_get (req->payload, "ref"));
+    const char *verb = strrchr (req->type, '.') + 1;
+    bool trigger = strncmp (req->type, "api.trigger.", 12) == 0;
+    char command_type[64];
+    snprintf (command_type, sizeof command_type, "registry.%s.%s",
+              trigger ? "trigger" : "rule", verb);
+    s_registry_change (self, req, command_type, json_pack ("{s:s}", "ref", ref),
+                       trigger ? "trigger" : "rule", ref, streq (verb, "delete"));
+}
+
+static void
+s_op_publish (s_api_t *self, s_req_t *req)
+{
+    json_t *body = json_object_get (req->payload, "payload");
+    json_t *tparams = json_object_get (req->payload, "trigger_parameters");
+    json_t *command = json_pack (
+        "{s:O, s:o, s:o}", "trigger", json_object_get (req->payload, "trigger"),
+        "trigger_parameters", tparams ? json_incref (tparams) : json_object (), "payload",
+        body ? json_incref (body) : json_object ());
+    //  The event's id is the command's id: the request id
+    s_forward_command (self, self->rules_link, "rules", "event.create", command,
+                       req->request, req->identity, req->delimiter,
+                       json_pack ("{s:s}", "event", req->rid), NULL);
+    json_decref (command);
+}
+
+//  api.execution.run / rerun, api.inquiry.respond: the executor makes them
+//  idempotent by request id
+static void
+s_op_idempotent (s_api_t *self, s_req_t *req)
+{
+    json_object_set_new (req->payload, "request", json_string (req->rid));
+    if (req->caller && streq (req->type, "api.inquiry.respond"))
+        //  The authenticated identity: a client cannot answer as someone else
+        json_object_set_new (req->payload, "identity",
+                             json_string (req->caller->identity));
+    s_forward_query (self, S_EXECUTOR, req->request, req->identity, req->delimiter,
+                     req->payload);
+}
+
+typedef void (s_op_fn) (s_api_t *self, s_req_t *req);
+
+static const struct {
+    const char *type;
+    s_op_fn *fn;
+} s_ops[] = {{"api.ping", s_op_ping},
+             {"api.hello", s_op_hello},
+             {"api.status", s_op_status},
+             {"api.rule.create", s_op_define},
+             {"api.trigger.create", s_op_define},
+             {"api.rule.enable", s_op_change},
+             {"api.rule.disable", s_op_change},
+             {"api.rule.delete", s_op_change},
+             {"api.trigger.delete", s_op_change},
+             {"api.event.publish", s_op_publish},
+             {"api.execution.run", s_op_idempotent},
+             {"api.execution.rerun", s_op_idempotent},
+             {"api.inquiry.respond", s_op_idempotent},
+             {NULL, NULL}};
+
+//  The actor that answers a read (every type here is in the message table)
+static int
+s_owner_of (const char *type)
+{
+    static const char *prefixes[] = {"api.event.",   "api.enforcement.", "api.execution.",
+                                     "api.inquiry.", "api.worker.",      NULL};
+    static const int owners[] = {S_RULES, S_RULES, S_EXECUTOR, S_EXECUTOR, S_EXECUTOR};
+    if (streq (type, "api.action.queue_stats"))
+        return S_EXECUTOR; //  queues and counts are the executor's
+    for (int i = 0; prefixes[i]; i++)
+        if (strncmp (type, prefixes[i], strlen (prefixes[i])) == 0)
+            return owners[i];
+    return S_REGISTRY; //  packs, actions, triggers, policies, rules
+}
+
+//  A caller whose role does not allow `type`: answered forbidden. True when
+//  the request may go on.
+static bool
+s_allowed (s_api_t *self, s_req_t *req)
+{
+    const s_caller_t *caller = req->caller;
+    s_role_t needed = s_required_role (req->type);
+    if (caller && caller->role >= needed)
+        return true;
+    const char *who = caller ? caller->identity : "(no key)";
+    if (caller && !caller->known)
+        s_reply (self, req, NULL, "forbidden",
+                 "%s: the key %s is no longer in the allow list; %s needs the role %s",
+                 who, caller->key, req->type, s_role_names[needed]);
+    else {
+        const char *bad = caller && caller->bad_role[0] ? caller->bad_role : NULL;
+        s_reply (self, req, NULL, "forbidden",
+                 "%s has the role %s%s%s%s; %s needs the role %s%s", who,
+                 s_role_names[caller ? caller->role : S_ROLE_NONE], bad ? " ('" : "",
+                 bad ? bad : "", bad ? "' is not admin, operator or viewer)" : "",
+                 req->type, s_role_names[needed],
+                 needed == S_ROLE_VIEWER     ? " or higher"
+                 : needed == S_ROLE_OPERATOR ? " or admin"
+                                             : "");
+    }
+    return false;
+}
 
 static void
 s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool delimiter,
            const s_caller_t *caller)
 {
-    const char *type = proto_envelope_type (request);
-    const uint8_t *id = proto_envelope_id (request);
-    if (self->curve) {
-        //  Roles, before anything else is looked at
-        s_role_t needed = s_required_role (type);
-        if (!caller || caller->role < needed) {
-            const char *who = caller ? caller->identity : "(no key)";
-            if (caller && !caller->known)
-                s_answer (self, identity, delimiter, id, NULL, "forbidden",
-                          "%s: the key %s is no longer in the allow list; %s needs the "
-                          "role %s",
-                          who, caller->key, type, s_role_names[needed]);
-            else
-                s_answer (self, identity, delimiter, id, NULL, "forbidden",
-                          "%s has the role %s%s%s%s; %s needs the role %s%s", who,
-                          s_role_names[caller ? caller->role : S_ROLE_NONE],
-                          caller && caller->bad_role[0] ? " ('" : "",
-                          caller && caller->bad_role[0] ? caller->bad_role : "",
-                          caller && caller->bad_role[0]
-                              ? "' is not admin, operator or viewer)"
-                              : "",
-                          type, s_role_names[needed],
-                          needed == S_ROLE_VIEWER     ? " or higher"
-                          : needed == S_ROLE_OPERATOR ? " or admin"
-                                                      : "");
-            return;
-        }
-    }
+    s_req_t req = {request,
+                   identity,
+                   delimiter,
+                   proto_envelope_id (request),
+                   proto_envelope_type (request),
+                   NULL,
+                   "",
+                   caller};
+    proto_uuid_format (req.id, req.rid);
+    if (self->curve && !s_allowed (self, &req))
+        return; //  roles, before anything else is looked at
+    const proto_message_t *message =
+        proto_message_lookup (req.type, PROTO_MESSAGE_REQUEST);
     proto_error_t error = {0};
-    json_t *payload = proto_envelope_payload_json (request, &error);
-    if (!payload) {
-        s_answer (self, identity, delimiter, id, NULL, "bad_request", "payload: %s",
-                  error.message);
+    if (!message || !streq (message->to, "api.requests")) {
+        s_reply (self, &req, NULL, "unknown_type",
+                 "no operation '%s' (proto/PROTOCOL.md lists them)", req.type);
         return;
     }
-    char rid[PROTO_UUID_STR_SIZE];
-    proto_uuid_format (id, rid);
-    const char *ref = json_string_value (json_object_get (payload, "ref"));
-
-    if (caller && streq (type, "api.inquiry.respond"))
-        //  The authenticated identity: a client cannot answer as someone else
-        json_object_set_new (payload, "identity", json_string (caller->identity));
-
-    if (streq (type, "api.ping"))
-        s_answer (self, identity, delimiter, id,
-                  json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (),
-                             "source", self->source),
-                  NULL, NULL);
-    else if (streq (type, "api.hello")) {
-        json_t *hello = json_pack ("{s:i, s:s, s:s}", "version", 1, "facts",
-                                   self->facts_endpoint, "api", self->endpoint);
-        if (caller) {
-            //  Who the api thinks the client is (`attune whoami` reads it)
-            json_object_set_new (hello, "identity", json_string (caller->identity));
-            json_object_set_new (hello, "role", json_string (s_role_names[caller->role]));
-        }
-        s_answer (self, identity, delimiter, id, hello, NULL, NULL);
-    } else if (streq (type, "api.status")) {
-        s_status_t *status = (s_status_t *)zmalloc (sizeof (s_status_t));
-        status->identity = zframe_dup (identity);
-        status->delimiter = delimiter;
-        memcpy (status->request, id, PROTO_UUID_SIZE);
-        status->actors = json_object ();
-        status->remaining = S_OWNERS;
-        for (int owner = 0; owner < S_OWNERS; owner++) {
-            proto_envelope_t *ask = proto_envelope_new ("api.status", self->source);
-            uint8_t part[PROTO_UUID_SIZE];
-            memcpy (part, proto_envelope_id (ask), sizeof part);
-            msgpack_sbuffer_clear (&self->buffer);
-            bool sent = ask && proto_envelope_encode (ask, &self->buffer) == 0 &&
-                        zmq_send (zsock_resolve (self->owners[owner]), self->buffer.data,
-                                  self->buffer.size, ZMQ_DONTWAIT) != -1;
-            proto_envelope_destroy (&ask);
-            if (sent) {
-                s_pending_t *pending =
-                    s_pending_new (self, part, NULL, false, id, S_STATUS_TIMEOUT_MS);
-                pending->status = status;
-                pending->owner = owner;
-            } else
-                s_status_part_done (self, status, owner, NULL);
-        }
-    } else if (streq (type, "api.action.queue_stats"))
-        //  Queues and counts are the executor's
-        s_forward_query (self, S_EXECUTOR, request, identity, delimiter, NULL);
-    else if (strncmp (type, "api.pack.", 9) == 0 ||
-             strncmp (type, "api.action.", 11) == 0 ||
-             strncmp (type, "api.trigger.", 12) == 0 ||
-             strncmp (type, "api.policy.", 11) == 0 || streq (type, "api.rule.list") ||
-             streq (type, "api.rule.get"))
-        s_forward_query (self, S_REGISTRY, request, identity, delimiter, NULL);
-    else if (streq (type, "api.rule.create")) {
-        json_t *definition = json_incref (json_object_get (payload, "definition"));
-        json_t *yaml = json_object_get (payload, "yaml");
-        char message[1024] = "";
-        if (!definition && json_is_string (yaml)) {
-            registry_yaml_t *doc =
-                registry_yaml_parse (json_string_value (yaml), json_string_length (yaml),
-                                     "yaml", message, sizeof message);
-            definition = doc ? registry_yaml_take_root (doc) : NULL;
-            registry_yaml_destroy (&doc);
-        }
-        if (!json_is_object (definition))
-            s_answer (self, identity, delimiter, id, NULL,
-                      message[0] ? "invalid" : "bad_request", "%s",
-                      message[0] ? message
-                                 : "definition: expected a map (or yaml: a rule "
-                                   "definition as text)");
-        else {
-            const char *name = json_string_value (json_object_get (definition, "name"));
-            const char *pack = json_string_value (json_object_get (definition, "pack"));
-            char full[600];
-            snprintf (full, sizeof full, "%s.%s", pack ? pack : "", name ? name : "");
-            json_t *command = json_pack ("{s:O}", "definition", definition);
-            s_forward_command (self, self->registry_link, "registry", "registry.rule.put",
-                               command, request, identity, delimiter,
-                               json_pack ("{s:s}", "ref", full));
-            json_decref (command);
-        }
-        json_decref (definition);
-    } else if (streq (type, "api.rule.enable") || streq (type, "api.rule.disable") ||
-               streq (type, "api.rule.delete")) {
-        if (!ref)
-            s_answer (self, identity, delimiter, id, NULL, "bad_request",
-                      "ref: required (a rule ref)");
-        else {
-            char command_type[64];
-            snprintf (command_type, sizeof command_type, "registry.rule.%s", type + 9);
-            json_t *command = json_pack ("{s:s}", "ref", ref);
-            s_forward_command (self, self->registry_link, "registry", command_type,
-                               command, request, identity, delimiter,
-                               json_pack ("{s:s}", "ref", ref));
-            json_decref (command);
-        }
-    } else if (streq (type, "api.event.publish")) {
-        const char *trigger = json_string_value (json_object_get (payload, "trigger"));
-        json_t *body = json_object_get (payload, "payload");
-        json_t *tparams = json_object_get (payload, "trigger_parameters");
-        if (!trigger || !*trigger || strlen (trigger) > 255)
-            s_answer (self, identity, delimiter, id, NULL, "bad_request",
-                      "trigger: required (a trigger type ref, at most 255 bytes)");
-        else if ((body && !json_is_object (body)) ||
-                 (tparams && !json_is_object (tparams)))
-            s_answer (self, identity, delimiter, id, NULL, "bad_request",
-                      "%s: expected a map",
-                      body && !json_is_object (body) ? "payload" : "trigger_parameters");
-        else {
-            json_t *command =
-                json_pack ("{s:s, s:o, s:o}", "trigger", trigger, "trigger_parameters",
-                           tparams ? json_incref (tparams) : json_object (), "payload",
-                           body ? json_incref (body) : json_object ());
-            //  The event's id is the command's id: the request id
-            s_forward_command (self, self->rules_link, "rules", "event.create", command,
-                               request, identity, delimiter,
-                               json_pack ("{s:s}", "event", rid));
-            json_decref (command);
-        }
-    } else if (strncmp (type, "api.event.", 10) == 0 ||
-               strncmp (type, "api.enforcement.", 16) == 0)
-        s_forward_query (self, S_RULES, request, identity, delimiter, NULL);
-    else if (streq (type, "api.execution.run") || streq (type, "api.execution.rerun") ||
-             streq (type, "api.inquiry.respond")) {
-        //  The executor makes a run (and a response) idempotent by request id
-        json_object_set_new (payload, "request", json_string (rid));
-        s_forward_query (self, S_EXECUTOR, request, identity, delimiter, payload);
-    } else if (strncmp (type, "api.execution.", 14) == 0 ||
-               strncmp (type, "api.inquiry.", 12) == 0 || streq (type, "api.worker.list"))
-        s_forward_query (self, S_EXECUTOR, request, identity, delimiter, NULL);
+    if (proto_message_validate (message, proto_envelope_payload_object (request),
+                                &error) != PROTO_OK ||
+        !(req.payload = proto_envelope_payload_json (request, &error))) {
+        s_reply (self, &req, NULL, "bad_request", "%s", error.message);
+        return;
+    }
+    int op = 0;
+    while (s_ops[op].type && !streq (s_ops[op].type, req.type))
+        op++;
+    if (s_ops[op].fn)
+        s_ops[op].fn (self, &req);
     else
-        s_answer (self, identity, delimiter, id, NULL, "unknown_type",
-                  "no operation '%s' (proto/PROTOCOL.md lists them)", type);
-    json_decref (payload);
+        s_forward_query (self, s_owner_of (req.type), request, identity, delimiter, NULL);
+    json_decref (req.payload);
 }
 
 static void

@@ -1,7 +1,8 @@
 /*  registry: the actor that owns definitions (registry.h).
 
-    Runtime changes are kept in one table, "changes": rule ref -> the JSON
-    text of the rule's current definition, or {"deleted": true}. At start the
+    Runtime changes are kept in one table, "changes": rule ref (or
+    "trigger:" + trigger type ref) -> the JSON text of its current
+    definition, or {"deleted": true}. At start the
     packs are loaded from disk and these changes applied over them, so a rule
     created through the API survives a restart and a rule deleted through the
     API stays deleted even though its YAML file is still there.
@@ -12,6 +13,7 @@
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
+#include "proto/proto_messages.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -91,54 +93,77 @@ s_publish (s_registry_t *self, const char *kind, const char *ref,
 //  ---------------------------------------------------------------------------
 //  Persisted runtime changes
 
-typedef struct {
-    s_registry_t *self;
-    int applied;
-} s_load_t;
+//  The key of a change in the "changes" table: a rule's ref, or "trigger:"
+//  and a trigger type's ref (a rule ref never holds ':').
+#define S_TRIGGER_KEY "trigger:"
 
+//  Apply one stored change (JSON text) of `kind` to the catalog.
+static void
+s_apply_change (s_registry_t *self, const char *kind, const char *ref, const char *data,
+                size_t size)
+{
+    json_error_t jerror;
+    json_t *definition = json_loadb (data, size, 0, &jerror);
+    if (!definition) {
+        zsys_error ("registry: stored change for %s '%s' is not JSON (%s): ignored", kind,
+                    ref, jerror.text);
+        return;
+    }
+    char message[1024];
+    bool deleted = json_is_true (json_object_get (definition, "deleted"));
+    if (streq (kind, "trigger") && deleted)
+        registry_catalog_delete_trigger (self->catalog, ref, message, sizeof message);
+    else if (streq (kind, "trigger") &&
+             registry_catalog_put_trigger (self->catalog, definition, "store", message,
+                                           sizeof message) != 0)
+        zsys_error ("registry: stored trigger type '%s' no longer loads: %s", ref,
+                    message);
+    else if (streq (kind, "rule") && deleted)
+        registry_catalog_delete_rule (self->catalog, ref);
+    else if (streq (kind, "rule") &&
+             registry_catalog_put_rule (self->catalog, definition, "store", message,
+                                        sizeof message) != 0)
+        zsys_error ("registry: stored rule '%s' no longer loads: %s", ref, message);
+    json_decref (definition);
+}
+
+//  Trigger types first: the rules stored after them may use them.
 static int
 s_apply_changes (s_registry_t *self)
 {
     store_txn_t *txn = store_read_begin (self->store);
     if (!txn)
         return -1;
-    store_cursor_t *cursor = store_cursor_new (txn, self->changes);
     int applied = 0;
-    while (cursor && store_cursor_next (cursor) == STORE_OK) {
-        size_t key_size, size;
-        const char *key = (const char *)store_cursor_key (cursor, &key_size);
-        const char *data = (const char *)store_cursor_data (cursor, &size);
-        char ref[512];
-        snprintf (ref, sizeof ref, "%.*s", (int)key_size, key);
-        json_error_t jerror;
-        json_t *definition = json_loadb (data, size, 0, &jerror);
-        if (!definition) {
-            zsys_error ("registry: stored change for rule '%s' is not JSON (%s): ignored",
-                        ref, jerror.text);
-            continue;
+    for (int pass = 0; pass < 2; pass++) {
+        store_cursor_t *cursor = store_cursor_new (txn, self->changes);
+        while (cursor && store_cursor_next (cursor) == STORE_OK) {
+            size_t key_size, size;
+            const char *key = (const char *)store_cursor_key (cursor, &key_size);
+            const char *data = (const char *)store_cursor_data (cursor, &size);
+            size_t prefix = strlen (S_TRIGGER_KEY);
+            bool trigger = key_size > prefix && memcmp (key, S_TRIGGER_KEY, prefix) == 0;
+            if (trigger != (pass == 0))
+                continue;
+            char ref[512];
+            snprintf (ref, sizeof ref, "%.*s", (int)(key_size - (trigger ? prefix : 0)),
+                      key + (trigger ? prefix : 0));
+            s_apply_change (self, trigger ? "trigger" : "rule", ref, data, size);
+            applied++;
         }
-        if (json_is_true (json_object_get (definition, "deleted")))
-            registry_catalog_delete_rule (self->catalog, ref);
-        else {
-            char message[1024];
-            if (registry_catalog_put_rule (self->catalog, definition, "store", message,
-                                           sizeof message) != 0)
-                zsys_error ("registry: stored rule '%s' no longer loads: %s", ref,
-                            message);
-        }
-        json_decref (definition);
-        applied++;
+        store_cursor_destroy (&cursor);
     }
-    store_cursor_destroy (&cursor);
     store_read_end (&txn);
     return applied;
 }
 
 //  ---------------------------------------------------------------------------
-//  Commands: registry.rule.put / enable / disable / delete
+//  Commands: registry.rule.put / enable / disable / delete,
+//  registry.trigger.put / delete (proto/proto_messages.c has their payloads)
 
 typedef struct {
     s_registry_t *self;
+    const char *kind; //  "rule" or "trigger"
     char ref[512];
     json_t *definition; //  NULL when deleted
 } s_change_t;
@@ -147,20 +172,24 @@ static void
 s_change_committed (void *arg)
 {
     s_change_t *change = (s_change_t *)arg;
-    s_publish (change->self, "rule", change->ref, change->definition);
+    s_publish (change->self, change->kind, change->ref, change->definition);
     json_decref (change->definition);
     free (change);
 }
 
+//  Store `stored` (what a restart applies again) and publish `published`
+//  (NULL: deleted) after the commit.
 static int
-s_store_change (store_txn_t *txn, s_registry_t *self, const char *ref,
+s_store_change (store_txn_t *txn, s_registry_t *self, const char *kind, const char *ref,
                 const json_t *stored, const json_t *published)
 {
+    char key[600];
+    snprintf (key, sizeof key, "%s%s", streq (kind, "trigger") ? S_TRIGGER_KEY : "", ref);
     char *text = json_dumps (stored, JSON_COMPACT);
     if (!text)
         return -1;
     store_code_t code =
-        store_put (txn, self->changes, ref, strlen (ref), text, strlen (text));
+        store_put (txn, self->changes, key, strlen (key), text, strlen (text));
     free (text);
     if (code != STORE_OK)
         return -1;
@@ -168,6 +197,7 @@ s_store_change (store_txn_t *txn, s_registry_t *self, const char *ref,
     if (!change)
         return -1;
     change->self = self;
+    change->kind = streq (kind, "trigger") ? "trigger" : "rule";
     snprintf (change->ref, sizeof change->ref, "%s", ref);
     change->definition = published ? json_deep_copy (published) : NULL;
     if (store_txn_on_commit (txn, s_change_committed, change) != 0) {
@@ -178,6 +208,122 @@ s_store_change (store_txn_t *txn, s_registry_t *self, const char *ref,
     return 0;
 }
 
+//  Mark the catalog's definition with the command that changed it: the
+//  rules actor answers rules.sync once its copy carries this mark.
+static void
+s_stamp (const json_t *definition, proto_envelope_t *command)
+{
+    char id[PROTO_UUID_STR_SIZE];
+    proto_uuid_format (proto_envelope_id (command), id);
+    json_object_set_new ((json_t *)definition, "change", json_string (id));
+}
+
+static int
+s_rule_put (s_registry_t *self, store_txn_t *txn, proto_envelope_t *command,
+            bus_command_t *info, const json_t *payload)
+{
+    const json_t *definition = json_object_get (payload, "definition");
+    json_t *clean = json_deep_copy (definition);
+    json_object_del (clean, "change");
+    char message[1024];
+    int rc = 0;
+    if (registry_catalog_put_rule (self->catalog, clean, "request", message,
+                                   sizeof message) != 0)
+        rc = bus_command_reject (info, "invalid", "%s", message);
+    else {
+        //  The catalog normalised it: the ref is pack.name
+        const char *name = json_string_value (json_object_get (clean, "name"));
+        const char *pack = json_string_value (json_object_get (clean, "pack"));
+        char ref[512];
+        snprintf (ref, sizeof ref, "%s.%s", pack ? pack : "", name ? name : "");
+        const json_t *rule = registry_catalog_rule (self->catalog, ref);
+        if (!rule)
+            rc = bus_command_reject (info, "invalid", "rule '%s' did not load", ref);
+        else {
+            s_stamp (rule, command);
+            rc = s_store_change (txn, self, "rule", ref, clean, rule);
+        }
+    }
+    json_decref (clean);
+    return rc;
+}
+
+static int
+s_rule_change (s_registry_t *self, store_txn_t *txn, proto_envelope_t *command,
+               bus_command_t *info, const char *verb, const char *ref)
+{
+    const json_t *rule = registry_catalog_rule (self->catalog, ref);
+    if (!rule)
+        return bus_command_reject (info, "not_found", "rule '%s' does not exist", ref);
+    if (streq (verb, "delete")) {
+        json_t *tombstone = json_pack ("{s:b}", "deleted", 1);
+        int rc = s_store_change (txn, self, "rule", ref, tombstone, NULL);
+        json_decref (tombstone);
+        if (rc == 0)
+            registry_catalog_delete_rule (self->catalog, ref);
+        return rc;
+    }
+    json_t *changed = json_deep_copy (rule);
+    json_object_del (changed, "ref"); //  fields the catalog adds
+    json_object_del (changed, "file");
+    json_object_del (changed, "change");
+    json_object_set_new (changed, "enabled", json_boolean (streq (verb, "enable")));
+    char message[1024];
+    int rc;
+    if (registry_catalog_put_rule (self->catalog, changed, "request", message,
+                                   sizeof message) != 0)
+        rc = bus_command_reject (info, "invalid", "%s", message);
+    else {
+        rule = registry_catalog_rule (self->catalog, ref);
+        s_stamp (rule, command);
+        rc = s_store_change (txn, self, "rule", ref, changed, rule);
+    }
+    json_decref (changed);
+    return rc;
+}
+
+static int
+s_trigger_put (s_registry_t *self, store_txn_t *txn, proto_envelope_t *command,
+               bus_command_t *info, const json_t *payload)
+{
+    json_t *clean = json_deep_copy (json_object_get (payload, "definition"));
+    json_object_del (clean, "change");
+    json_object_del (clean, "ref");
+    char message[1024];
+    int rc;
+    rc = registry_catalog_put_trigger (self->catalog, clean, "request", message,
+                                       sizeof message);
+    if (rc != 0)
+        rc = bus_command_reject (info, rc == -2 ? "conflict" : "invalid", "%s", message);
+    else {
+        char ref[600];
+        snprintf (ref, sizeof ref, "%s.%s",
+                  json_string_value (json_object_get (clean, "pack")),
+                  json_string_value (json_object_get (clean, "name")));
+        const json_t *trigger = registry_catalog_trigger (self->catalog, ref);
+        s_stamp (trigger, command);
+        rc = s_store_change (txn, self, "trigger", ref, clean, trigger);
+    }
+    json_decref (clean);
+    return rc;
+}
+
+static int
+s_trigger_delete (s_registry_t *self, store_txn_t *txn, bus_command_t *info,
+                  const char *ref)
+{
+    char message[1024];
+    int found =
+        registry_catalog_delete_trigger (self->catalog, ref, message, sizeof message);
+    if (found != 0)
+        return bus_command_reject (info, found == -1 ? "not_found" : "conflict", "%s",
+                                   message);
+    json_t *tombstone = json_pack ("{s:b}", "deleted", 1);
+    int rc = s_store_change (txn, self, "trigger", ref, tombstone, NULL);
+    json_decref (tombstone);
+    return rc;
+}
+
 static int
 s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                   bus_command_t *info)
@@ -185,63 +331,28 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
     s_registry_t *self = (s_registry_t *)arg;
     self->commands++;
     const char *type = proto_envelope_type (command);
+    //  The payload checked against the message table, not by hand
+    const proto_message_t *message = proto_message_lookup (type, PROTO_MESSAGE_COMMAND);
+    if (!message || !streq (message->to, "registry.commands"))
+        return bus_command_reject (info, "unknown_type",
+                                   "the registry does not take '%s'", type);
     proto_error_t error;
-    json_t *payload = proto_envelope_payload_json (command, &error);
-    if (!payload)
-        return bus_command_reject (info, "bad_request", "payload: %s", error.message);
-    int rc = 0;
-    char message[1024];
-    if (streq (type, "registry.rule.put")) {
-        const json_t *definition = json_object_get (payload, "definition");
-        if (!json_is_object (definition))
-            rc = bus_command_reject (info, "bad_request", "definition: expected a map");
-        else if (registry_catalog_put_rule (self->catalog, definition, "request", message,
-                                            sizeof message) != 0)
-            rc = bus_command_reject (info, "invalid", "%s", message);
-        else {
-            //  The catalog normalised it: the ref is pack.name
-            const char *name = json_string_value (json_object_get (definition, "name"));
-            const char *pack = json_string_value (json_object_get (definition, "pack"));
-            char ref[512];
-            snprintf (ref, sizeof ref, "%s.%s", pack ? pack : "", name ? name : "");
-            const json_t *rule = registry_catalog_rule (self->catalog, ref);
-            if (!rule)
-                rc = bus_command_reject (info, "invalid", "rule '%s' did not load", ref);
-            else if (s_store_change (txn, self, ref, definition, rule) != 0)
-                rc = -1;
-        }
-    } else if (streq (type, "registry.rule.enable") ||
-               streq (type, "registry.rule.disable") ||
-               streq (type, "registry.rule.delete")) {
-        const char *ref = json_string_value (json_object_get (payload, "ref"));
-        const json_t *rule = ref ? registry_catalog_rule (self->catalog, ref) : NULL;
-        if (!ref)
-            rc = bus_command_reject (info, "bad_request", "ref: expected a string");
-        else if (!rule)
-            rc = bus_command_reject (info, "not_found", "rule '%s' does not exist", ref);
-        else if (streq (type, "registry.rule.delete")) {
-            json_t *tombstone = json_pack ("{s:b}", "deleted", 1);
-            rc = s_store_change (txn, self, ref, tombstone, NULL);
-            json_decref (tombstone);
-            if (rc == 0)
-                registry_catalog_delete_rule (self->catalog, ref);
-        } else {
-            json_t *changed = json_deep_copy (rule);
-            json_object_del (changed, "ref"); //  fields the catalog adds
-            json_object_del (changed, "file");
-            json_object_set_new (changed, "enabled",
-                                 json_boolean (streq (type, "registry.rule.enable")));
-            if (registry_catalog_put_rule (self->catalog, changed, "request", message,
-                                           sizeof message) != 0)
-                rc = bus_command_reject (info, "invalid", "%s", message);
-            else
-                rc = s_store_change (txn, self, ref, changed,
-                                     registry_catalog_rule (self->catalog, ref));
-            json_decref (changed);
-        }
-    } else
-        rc = bus_command_reject (info, "unknown_type", "the registry does not take '%s'",
-                                 type);
+    json_t *payload = NULL;
+    if (proto_message_validate (message, proto_envelope_payload_object (command),
+                                &error) != PROTO_OK ||
+        !(payload = proto_envelope_payload_json (command, &error)))
+        return bus_command_reject (info, "bad_request", "%s", error.message);
+    const char *ref = json_string_value (json_object_get (payload, "ref"));
+    int rc;
+    if (streq (type, "registry.rule.put"))
+        rc = s_rule_put (self, txn, command, info, payload);
+    else if (streq (type, "registry.trigger.put"))
+        rc = s_trigger_put (self, txn, command, info, payload);
+    else if (streq (type, "registry.trigger.delete"))
+        rc = s_trigger_delete (self, txn, info, ref);
+    else //  registry.rule.enable, .disable, .delete
+        rc = s_rule_change (self, txn, command, info, type + strlen ("registry.rule."),
+                            ref);
     json_decref (payload);
     return rc;
 }

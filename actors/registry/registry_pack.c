@@ -1067,6 +1067,78 @@ registry_catalog_put_rule (registry_catalog_t *self, const json_t *definition,
 }
 
 int
+registry_catalog_put_trigger (registry_catalog_t *self, const json_t *definition,
+                              const char *origin, char *message, size_t message_size)
+{
+    assert (self);
+    const char *pack = s_str (definition, "pack", NULL);
+    if (!json_is_object (definition) || !pack || !s_valid_name (pack)) {
+        snprintf (message, message_size, "%s: pack: a trigger type needs its pack",
+                  origin ? origin : "trigger");
+        return -1;
+    }
+    zlist_t *errors = zlist_new ();
+    zlist_autofree (errors);
+    check_t c = {errors, NULL, origin ? origin : "trigger", definition};
+    json_t *trigger = s_load_trigger (&c, pack);
+    int rc = -1;
+    const char *ref = trigger ? s_str (trigger, "ref", "") : "";
+    const json_t *old = json_object_get (self->triggers, ref);
+    if (!trigger) {
+        char *first = (char *)zlist_first (errors);
+        snprintf (message, message_size, "%s", first ? first : "invalid trigger type");
+    } else if (json_is_true (json_object_get (old, "builtin")) ||
+               strncmp (ref, "core.st2.", 9) == 0) {
+        snprintf (message, message_size, "%s: %s is a built-in trigger type", c.file,
+                  ref);
+        rc = -2;
+    } else {
+        json_object_del (trigger, "file");
+        json_object_set (self->triggers, ref, trigger);
+        rc = 0;
+    }
+    json_decref (trigger);
+    zlist_destroy (&errors);
+    return rc;
+}
+
+int
+registry_catalog_delete_trigger (registry_catalog_t *self, const char *ref, char *message,
+                                 size_t message_size)
+{
+    assert (self);
+    const json_t *trigger = json_object_get (self->triggers, ref);
+    if (!trigger) {
+        snprintf (message, message_size, "trigger type '%s' does not exist", ref);
+        return -1;
+    }
+    if (json_is_true (json_object_get (trigger, "builtin"))) {
+        snprintf (message, message_size, "%s is a built-in trigger type", ref);
+        return -2;
+    }
+    size_t len = 0;
+    message[0] = 0;
+    const char *key;
+    json_t *rule;
+    json_object_foreach (self->rules, key, rule)
+    {
+        if (strcmp (s_str (json_object_get (rule, "trigger"), "type", ""), ref) == 0 &&
+            len + 1 < message_size)
+            len += (size_t)snprintf (message + len, message_size - len, "%s%s",
+                                     len ? ", " : "", key);
+    }
+    if (len) {
+        char rules[512];
+        snprintf (rules, sizeof rules, "%s", message);
+        snprintf (message, message_size, "trigger type %s is used by the rules %s", ref,
+                  rules);
+        return -2;
+    }
+    json_object_del (self->triggers, ref);
+    return 0;
+}
+
+int
 registry_catalog_delete_rule (registry_catalog_t *self, const char *ref)
 {
     assert (self);

@@ -62,6 +62,18 @@ int registry_catalog_check (registry_catalog_t *self, zlist_t *errors);
 int registry_catalog_put_rule (registry_catalog_t *self, const json_t *definition,
                                const char *origin, char *message, size_t message_size);
 
+//  Add or replace a trigger type from a definition (API): `pack`, `name`,
+//  and optionally `description`, `parameters_schema`, `payload_schema`, as
+//  in triggers/*.yaml. 0; -1 (`message` says why) when it does not load;
+//  -2 for a built-in type (core.st2.*), which cannot be replaced.
+int registry_catalog_put_trigger (registry_catalog_t *self, const json_t *definition,
+                                  const char *origin, char *message, size_t message_size);
+
+//  Remove a trigger type. 0; -1 when unknown; -2 when it is built in or a
+//  rule uses it (`message` names the rules).
+int registry_catalog_delete_trigger (registry_catalog_t *self, const char *ref,
+                                     char *message, size_t message_size);
+
 //  Definitions by ref (borrowed; NULL when unknown).
 const json_t *registry_catalog_action (registry_catalog_t *self, const char *ref);
 const json_t *registry_catalog_rule (registry_catalog_t *self, const char *ref);

@@ -24,6 +24,7 @@
 #include "actors/rules/rules.h"
 #include "actors/registry/registry_client.h"
 #include "actors/rules/rules_query.h"
+#include "actors/rules/rules_sync.h"
 #include "actors/rules/rules_set.h"
 #include "actors/rules/rules_template.h"
 #include "bus/bus_facts.h"
@@ -130,6 +131,7 @@ typedef struct {
     bus_pub_t *pub;
     bus_link_t *link;
     registry_client_t *registry;
+    rules_sync_t *sync; //  rules.sync requests waiting for a registry change
     rules_set_t *rules;
     msgpack_sbuffer record;  //  a stored record
     msgpack_sbuffer params;  //  rendered parameters, packed once
@@ -836,6 +838,12 @@ static void
 s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
 {
     s_rules_t *self = (s_rules_t *)arg;
+    if (streq (type, "rules.sync")) {
+        //  Read-your-writes: answered once the registry change is applied
+        //  (the payload was checked against proto_messages by actor_query)
+        rules_sync_request (self->sync, payload, answer);
+        return;
+    }
     json_t *counters = json_pack ("{s:I, s:I, s:I, s:b, s:I}", "rules",
                                   (json_int_t)rules_set_size (self->rules), "outbox",
                                   (json_int_t)(self->queue.count + self->inflight.count),
@@ -894,6 +902,7 @@ s_destroy (s_rules_t *self)
     s_fifo_destroy (&self->queue);
     s_fifo_destroy (&self->inflight);
     free (self->acked);
+    rules_sync_destroy (&self->sync);
     actor_query_destroy (&self->query);
     registry_client_destroy (&self->registry);
     rules_set_destroy (&self->rules);
@@ -976,7 +985,8 @@ s_start (s_rules_t *self, const actor_config_t *config)
     self->rules = rules_set_new ();
     self->registry =
         self->rules ? registry_client_new (config->topology, self->source) : NULL;
-    if (!self->registry) {
+    self->sync = self->registry ? rules_sync_new (self->query, self->registry) : NULL;
+    if (!self->sync) {
         zsys_error ("rules: cannot start the registry client");
         return -1;
     }
@@ -1046,6 +1056,8 @@ rules_actor (zsock_t *pipe, void *args)
         if (rc > 0 && (items[3].revents & ZMQ_POLLIN))
             registry_client_handle (self->registry,
                                     registry_client_snapshot_sock (self->registry));
+        if (rc > 0 && (items[2].revents | items[3].revents) & ZMQ_POLLIN)
+            rules_sync_check (self->sync);
         if (!self->synced && registry_client_synced (self->registry)) {
             self->synced = true;
             zsys_info ("rules: %zu rules (%zu enabled) from the registry; taking events",
@@ -1069,6 +1081,7 @@ rules_actor (zsock_t *pipe, void *args)
         bus_link_tick (self->link);
         bus_inbox_tick (self->inbox);
         registry_client_tick (self->registry);
+        rules_sync_check (self->sync); //  those that waited too long
     }
     s_flush_acked (self);
     s_destroy (self);
