@@ -50,6 +50,16 @@ extern "C" {
 #define PROTO_UUID_SIZE      16
 #define PROTO_UUID_STR_SIZE  37 //  36 characters + NUL
 
+//  Where a client finds attune by default (PROTOCOL.md, "API"): the api's
+//  requests and its fact proxy. Every tool's default is these.
+#define PROTO_API_ENDPOINT   "tcp://127.0.0.1:5570"
+#define PROTO_FACTS_ENDPOINT "tcp://127.0.0.1:5571"
+
+//  The runner types an action may name (`runner_type`), which are also the
+//  runtimes a worker offers by default (`worker.register` `runtimes`);
+//  proto_runner_known (proto_messages.h) checks a name against it.
+#define PROTO_RUNNERS "noop,builtin,local-shell-cmd,local-shell-script,python-script"
+
 //  Error codes: every decode failure has its own.
 typedef enum {
     PROTO_OK = 0,

@@ -335,6 +335,20 @@ proto_message_at (size_t index)
     return index < S_MESSAGES ? &s_messages[index] : NULL;
 }
 
+bool
+proto_runner_known (const char *runner)
+{
+    size_t len = runner ? strlen (runner) : 0;
+    for (const char *p = PROTO_RUNNERS; len && *p;) {
+        const char *end = strchr (p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen (p);
+        if (n == len && memcmp (p, runner, n) == 0)
+            return true;
+        p += n + (end ? 1 : 0);
+    }
+    return false;
+}
+
 const char *
 proto_message_kind_name (proto_message_kind_t kind)
 {

@@ -25,6 +25,9 @@
 extern "C" {
 #endif
 
+//  True when `runner` is one of PROTO_RUNNERS.
+bool proto_runner_known (const char *runner);
+
 //  Kinds, as flags so that a lookup can accept several
 typedef enum {
     PROTO_MESSAGE_COMMAND = 1, //  over a reliable link; must not be lost

@@ -45,7 +45,7 @@
 #define S_EXIT_OK     0
 #define S_EXIT_FAILED 1
 #define S_EXIT_USAGE  2
-#define S_DEFAULT_API "tcp://127.0.0.1:5570"
+#define S_DEFAULT_API PROTO_API_ENDPOINT
 #define S_DEFAULT_MS  10000
 #define S_POLL_MS     500           //  api.execution.get while following
 #define S_PROGRESS_MS 100           //  redraw of the progress line on a tty

@@ -69,8 +69,8 @@ typedef struct {
 static const s_actor_def_t s_actors[] = {
     {"registry", registry_actor}, {"executor", executor_actor}, {"rules", rules_actor},
     {"worker", worker_actor},     {"sensor", sensor_actor},     {"api", api_actor}};
-#define S_API_DEFAULT   "tcp://127.0.0.1:5570"
-#define S_FACTS_DEFAULT "tcp://127.0.0.1:5571"
+#define S_API_DEFAULT   PROTO_API_ENDPOINT
+#define S_FACTS_DEFAULT PROTO_FACTS_ENDPOINT
 #define S_ACTOR_COUNT   (sizeof s_actors / sizeof s_actors[0])
 
 static void

@@ -1,5 +1,6 @@
 /*  registry_pack: pack loading and validation. See registry_pack.h. */
 #include "actors/registry/registry_pack.h"
+#include "proto/proto_messages.h"
 #include "actors/registry/registry_params.h"
 #include "actors/registry/registry_yaml.h"
 #include "actors/rules/rules_criteria.h"
@@ -24,17 +25,12 @@ struct _registry_catalog_t {
     json_t *policies;
 };
 
-static const char *const s_runners[] = {
-    "noop", "builtin", "local-shell-cmd", "local-shell-script", "python-script", NULL};
 static const char *const s_builtins[] = {"noop", "echo", "sleep", "ask", NULL};
 
 bool
 registry_runner_known (const char *runner)
 {
-    for (const char *const *r = s_runners; *r; r++)
-        if (runner && strcmp (runner, *r) == 0)
-            return true;
-    return false;
+    return proto_runner_known (runner);
 }
 
 static bool

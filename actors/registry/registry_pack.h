@@ -27,14 +27,14 @@
 #include <stddef.h>
 #include <czmq.h>
 #include <jansson.h>
+#include "proto/proto_messages.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-//  Runners a worker can offer.
-#define REGISTRY_RUNNERS                                                                 \
-    "noop, builtin, local-shell-cmd, local-shell-script, python-script"
+//  Runners a worker can offer: one list, PROTO_RUNNERS (proto_messages.h).
+#define REGISTRY_RUNNERS PROTO_RUNNERS
 
 typedef struct _registry_catalog_t registry_catalog_t;
 
