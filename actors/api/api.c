@@ -6,18 +6,14 @@
     that a request sent again is the same command to the owner's inbox, which
     drops it as a duplicate (idempotent by request id).
 
-    Roles (proto/PROTOCOL.md, "Security (CURVE)"): when api.requests is a
-    CURVE endpoint, every request frame carries the client's public key
-    (User-Id, set by bus_security's ZAP handler, which admits user keys on
-    the api's two sockets only: ZAP domain attune.api). The api looks it up
-    in its own zcertstore of the allow dir, not in the connection's
-    metadata, so that removing a cert or changing its role takes effect on
-    the next request (at most S_CALLER_MS later), not the next connection. The operation needs a role: reads need
-    viewer, runs / cancels / events / responses operator, rule changes admin,
-    and anything not classified admin (an operation added later is refused
-    until someone decides who may use it).
+    Roles (api_roles.h) apply when api.requests is a CURVE endpoint. Every
+    request is checked against the message table (proto/proto_messages.c)
+    before it is handled here or forwarded. A definition change (rule or
+    trigger type) is answered once the registry acked it and the rules actor
+    applied it (rules.sync: read-your-writes, PROTOCOL.md).
 */
 #include "actors/api/api.h"
+#include "actors/api/api_roles.h"
 #include "actors/actor_query.h"
 #include "actors/registry/registry_yaml.h"
 #include "bus/bus_link.h"
@@ -33,21 +29,6 @@
 #define S_BATCH             256   //  requests read per wake-up
 #define S_PENDING_MAX       10000 //  requests in flight; more are answered unavailable
 #define S_EXPIRE_MS         50    //  deadlines are looked at this often (a scan)
-#define S_CALLER_MS         2000  //  a key's role is looked up again after this long
-
-//  Roles, in order: each allows what the one before allows
-typedef enum { S_ROLE_NONE = 0, S_ROLE_VIEWER, S_ROLE_OPERATOR, S_ROLE_ADMIN } s_role_t;
-static const char *s_role_names[] = {"none", "viewer", "operator", "admin"};
-
-//  Who sent a request on a CURVE front: from the allow dir's cert of its key
-typedef struct {
-    char key[BUS_SECURITY_KEY_SIZE + 1];
-    char identity[256]; //  the cert's `identity` (else its `name`, else the key)
-    s_role_t role;
-    bool known;        //  the key is in the allow dir (now)
-    char bad_role[64]; //  a `role` that is none of the three, to say so
-    int64_t checked;   //  monotonic ms of the lookup
-} s_caller_t;
 
 typedef enum { S_REGISTRY = 0, S_RULES, S_EXECUTOR, S_OWNERS } s_owner_t;
 static const char *s_owner_names[S_OWNERS] = {"registry", "rules", "executor"};
@@ -86,8 +67,7 @@ typedef struct {
     char endpoint[512];        //  api.requests as bound
     char facts_endpoint[512];  //  api.facts as bound
     bool curve;                //  api.requests is CURVE: roles apply
-    zcertstore_t *certs;       //  the allow dir (when curve)
-    zhashx_t *callers;         //  z85 key -> s_caller_t (when curve)
+    api_roles_t *roles;        //  who may do what (when curve)
     msgpack_sbuffer buffer;
     int64_t expire_at; //  monotonic ms of the next deadline scan
     uint64_t requests, replies, errors, malformed, forwarded_facts;
@@ -389,83 +369,6 @@ s_handle_owner (s_api_t *self, int owner)
 }
 
 //  ---------------------------------------------------------------------------
-//  Roles
-
-static void
-s_caller_destroy (void **item_p)
-{
-    free (*item_p);
-    *item_p = NULL;
-}
-
-//  Who holds `key` (z85, from User-Id), from the allow dir: looked up again
-//  when the last look is older than S_CALLER_MS (zcertstore reloads the
-//  directory on a lookup when it changed).
-static const s_caller_t *
-s_caller (s_api_t *self, const char *key)
-{
-    int64_t now = zclock_mono ();
-    s_caller_t *caller = (s_caller_t *)zhashx_lookup (self->callers, key);
-    if (caller && now - caller->checked < S_CALLER_MS)
-        return caller;
-    if (!caller) {
-        caller = (s_caller_t *)zmalloc (sizeof (s_caller_t));
-        snprintf (caller->key, sizeof caller->key, "%s", key);
-        zhashx_insert (self->callers, key, caller);
-    }
-    caller->checked = now;
-    caller->role = S_ROLE_NONE;
-    caller->bad_role[0] = 0;
-    zcert_t *cert = zcertstore_lookup (self->certs, key);
-    caller->known = cert != NULL;
-    const char *identity = cert ? zcert_meta (cert, "identity") : NULL;
-    if (cert && (!identity || !*identity))
-        identity = zcert_meta (cert, "name");
-    snprintf (caller->identity, sizeof caller->identity, "%s",
-              identity && *identity ? identity : key);
-    const char *role = cert ? zcert_meta (cert, "role") : NULL;
-    for (int r = S_ROLE_VIEWER; role && r <= S_ROLE_ADMIN; r++)
-        if (streq (role, s_role_names[r]))
-            caller->role = (s_role_t)r;
-    if (role && caller->role == S_ROLE_NONE)
-        snprintf (caller->bad_role, sizeof caller->bad_role, "%s", role);
-    return caller;
-}
-
-//  The role an operation needs. Reads are listed one by one (a suffix would
-//  let a future write named *.get through); what is not listed needs admin.
-static s_role_t
-s_required_role (const char *type)
-{
-    static const char *reads[] = {"api.ping",
-                                  "api.hello",
-                                  "api.status",
-                                  "api.action.queue_stats",
-                                  "api.execution.changes",
-                                  NULL};
-    static const char *runs[] = {"api.execution.run",    "api.execution.rerun",
-                                 "api.execution.cancel", "api.event.publish",
-                                 "api.inquiry.respond",  NULL};
-    for (int i = 0; reads[i]; i++)
-        if (streq (type, reads[i]))
-            return S_ROLE_VIEWER;
-    for (int i = 0; runs[i]; i++)
-        if (streq (type, runs[i]))
-            return S_ROLE_OPERATOR;
-    static const char *prefixes[] = {
-        "api.pack.",  "api.action.",      "api.trigger.",   "api.policy.",  "api.rule.",
-        "api.event.", "api.enforcement.", "api.execution.", "api.inquiry.", "api.worker.",
-        NULL};
-    for (int i = 0; prefixes[i]; i++) {
-        size_t n = strlen (prefixes[i]);
-        if (strncmp (type, prefixes[i], n) == 0 &&
-            (streq (type + n, "list") || streq (type + n, "get")))
-            return S_ROLE_VIEWER;
-    }
-    return S_ROLE_ADMIN;
-}
-
-//  ---------------------------------------------------------------------------
 //  Requests: checked against the message table (proto/proto_messages.c),
 //  then handled here or forwarded to their owner
 
@@ -477,7 +380,7 @@ typedef struct {
     const char *type;
     json_t *payload;
     char rid[PROTO_UUID_STR_SIZE]; //  the request id as a UUID string
-    const s_caller_t *caller;
+    const api_caller_t *caller;
 } s_req_t;
 
 //  Answer the request of `req` (result taken, or an error)
@@ -502,7 +405,7 @@ s_op_hello (s_api_t *self, s_req_t *req)
         //  Who the api thinks the client is (`attune whoami` reads it)
         json_object_set_new (hello, "identity", json_string (req->caller->identity));
         json_object_set_new (hello, "role",
-                             json_string (s_role_names[req->caller->role]));
+                             json_string (api_role_name (req->caller->role)));
     }
     s_reply (self, req, hello, NULL, NULL);
 }
@@ -676,32 +579,16 @@ s_owner_of (const char *type)
 static bool
 s_allowed (s_api_t *self, s_req_t *req)
 {
-    const s_caller_t *caller = req->caller;
-    s_role_t needed = s_required_role (req->type);
-    if (caller && caller->role >= needed)
+    char message[1024];
+    if (api_roles_allow (req->caller, req->type, message, sizeof message))
         return true;
-    const char *who = caller ? caller->identity : "(no key)";
-    if (caller && !caller->known)
-        s_reply (self, req, NULL, "forbidden",
-                 "%s: the key %s is no longer in the allow list; %s needs the role %s",
-                 who, caller->key, req->type, s_role_names[needed]);
-    else {
-        const char *bad = caller && caller->bad_role[0] ? caller->bad_role : NULL;
-        s_reply (self, req, NULL, "forbidden",
-                 "%s has the role %s%s%s%s; %s needs the role %s%s", who,
-                 s_role_names[caller ? caller->role : S_ROLE_NONE], bad ? " ('" : "",
-                 bad ? bad : "", bad ? "' is not admin, operator or viewer)" : "",
-                 req->type, s_role_names[needed],
-                 needed == S_ROLE_VIEWER     ? " or higher"
-                 : needed == S_ROLE_OPERATOR ? " or admin"
-                                             : "");
-    }
+    s_reply (self, req, NULL, "forbidden", "%s", message);
     return false;
 }
 
 static void
 s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool delimiter,
-           const s_caller_t *caller)
+           const api_caller_t *caller)
 {
     s_req_t req = {request,
                    identity,
@@ -782,8 +669,9 @@ s_handle_front (s_api_t *self)
                 //  On a CURVE front the request frame carries the client's key
                 //  (the routing id frame the ROUTER adds may not: read the body's)
                 const char *key = self->curve ? zframe_meta (body, "User-Id") : NULL;
-                const s_caller_t *caller =
-                    key && bus_security_key_valid (key) ? s_caller (self, key) : NULL;
+                const api_caller_t *caller = key && bus_security_key_valid (key)
+                                                 ? api_roles_caller (self->roles, key)
+                                                 : NULL;
                 s_request (self, request, identity, delimiter, caller);
                 proto_envelope_destroy (&request);
             }
@@ -885,8 +773,7 @@ static void
 s_destroy (s_api_t *self)
 {
     zhashx_destroy (&self->pending);
-    zhashx_destroy (&self->callers);
-    zcertstore_destroy (&self->certs);
+    api_roles_destroy (&self->roles);
     bus_link_destroy (&self->registry_link);
     bus_link_destroy (&self->rules_link);
     for (int owner = 0; owner < S_OWNERS; owner++)
@@ -946,11 +833,9 @@ s_start (s_api_t *self, const actor_config_t *config)
     self->curve = zsock_mechanism (self->front) == ZMQ_CURVE;
     if (self->curve) {
         //  bus_security_apply bound it only with an allow dir
-        self->certs = zcertstore_new (bus_security_allow_dir ());
-        self->callers = zhashx_new ();
-        if (!self->certs || !self->callers)
+        self->roles = api_roles_new (bus_security_allow_dir ());
+        if (!self->roles)
             return -1;
-        zhashx_set_destructor (self->callers, s_caller_destroy);
     }
 
     self->xpub = zsock_new (ZMQ_XPUB);
