@@ -803,6 +803,29 @@ s_bind (zsock_t *sock, const char *endpoint, char *out, size_t size)
     return 0;
 }
 
+//  A DEALER to an owner's query endpoint (<owner>.query). 0 or -1.
+static int
+s_connect_owner (s_api_t *self, bus_topology_t *topology, int owner)
+{
+    char name[64];
+    snprintf (name, sizeof name, "%s.query", s_owner_names[owner]);
+    self->owners[owner] = zsock_new (ZMQ_DEALER);
+    if (!self->owners[owner])
+        return -1;
+    int64_t max = PROTO_MAX_SOCKET_MSG;
+    zsock_set_linger (self->owners[owner], 0);
+    zsock_set_sndhwm (self->owners[owner], 10000);
+    zmq_setsockopt (zsock_resolve (self->owners[owner]), ZMQ_MAXMSGSIZE, &max,
+                    sizeof max);
+    const char *endpoint = bus_topology_connect (topology, name);
+    if (bus_security_apply (self->owners[owner], endpoint, false, NULL) != 0 ||
+        zsock_connect (self->owners[owner], "%s", endpoint) == -1) {
+        zsys_error ("api: cannot connect to %s (%s)", name, endpoint);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_start (s_api_t *self, const actor_config_t *config)
 {
@@ -860,26 +883,9 @@ s_start (s_api_t *self, const actor_config_t *config)
             return -1;
         }
 
-    for (int owner = 0; owner < S_OWNERS; owner++) {
-        char name[64];
-        snprintf (name, sizeof name, "%s.query", s_owner_names[owner]);
-        self->owners[owner] = zsock_new (ZMQ_DEALER);
-        if (!self->owners[owner])
+    for (int owner = 0; owner < S_OWNERS; owner++)
+        if (s_connect_owner (self, topology, owner) != 0)
             return -1;
-        zsock_set_linger (self->owners[owner], 0);
-        zsock_set_sndhwm (self->owners[owner], 10000);
-        zmq_setsockopt (zsock_resolve (self->owners[owner]), ZMQ_MAXMSGSIZE, &max,
-                        sizeof max);
-        if (bus_security_apply (self->owners[owner],
-                                bus_topology_connect (topology, name), false,
-                                NULL) != 0 ||
-            zsock_connect (self->owners[owner], "%s",
-                           bus_topology_connect (topology, name)) == -1) {
-            zsys_error ("api: cannot connect to %s (%s)", name,
-                        bus_topology_connect (topology, name));
-            return -1;
-        }
-    }
 
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
