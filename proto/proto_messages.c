@@ -97,8 +97,8 @@ static const proto_field_t s_snapshot_end[] = {
 static const proto_field_t s_rule_put[] = {F_MAP ("definition", REQ), F_END};
 static const proto_field_t s_trigger_put[] = {F_MAP ("definition", REQ), F_END};
 static const proto_field_t s_event_create[] = {F_STRN ("trigger", REQ, 1, S_REF_MAX),
-                                               F_MAP ("trigger_parameters", 0),
-                                               F_MAP ("payload", 0), F_END};
+                                               F_MAP ("trigger_parameters", NIL),
+                                               F_MAP ("payload", REQ), F_END};
 static const proto_field_t s_event_created[] = {
     F_UUID ("event", REQ),  F_STR ("trigger", REQ), F_MAP ("trigger_parameters", 0),
     F_MAP ("payload", REQ), F_INT ("ts", REQ),      F_END};

@@ -237,12 +237,17 @@ Test (proto_messages, validates_payloads_naming_the_field)
               "trigger: required (str)");
     s_expect ("event.create", cmd, "{\"trigger\": 3}", PROTO_ERR_FIELD_TYPE,
               "trigger: expected str, got int");
+    s_expect ("event.create", cmd, "{\"trigger\": \"a\"}", PROTO_ERR_MISSING,
+              "payload: required (map)");
+    s_expect ("event.create", cmd,
+              "{\"trigger\": \"a\", \"payload\": {}, \"trigger_parameters\": null}",
+              PROTO_OK, NULL);
     s_expect ("event.create", cmd, "{\"trigger\": \"\"}", PROTO_ERR_FIELD_TYPE,
               "trigger: 0 bytes, at least 1");
     s_expect ("event.create", cmd, "{\"trigger\": \"a\", \"payload\": [1]}",
               PROTO_ERR_FIELD_TYPE, "payload: expected map, got array");
     //  Unknown fields are allowed (readers ignore them)
-    s_expect ("event.create", cmd, "{\"trigger\": \"a\", \"extra\": 1}", PROTO_OK, NULL);
+    s_expect ("event.create", cmd, "{\"trigger\": \"a\", \"payload\": {}, \"extra\": 1}", PROTO_OK, NULL);
     //  The wrong kind is not found
     s_expect ("event.create", ask, "{\"trigger\": \"a\"}", PROTO_ERR_UNKNOWN_FIELD,
               "type: no message 'event.create' of this kind");

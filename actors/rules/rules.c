@@ -25,6 +25,7 @@
 #include "actors/registry/registry_client.h"
 #include "actors/rules/rules_query.h"
 #include "actors/rules/rules_sync.h"
+#include "proto/proto_messages.h"
 #include "actors/rules/rules_set.h"
 #include "actors/rules/rules_template.h"
 #include "bus/bus_facts.h"
@@ -620,17 +621,21 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
         return bus_command_reject (info, "bad_request",
                                    "rules.commands takes event.create, not %s", type);
     }
+    //  The payload against the message table (proto/proto_messages.c):
+    //  trigger a str of 1-255 bytes, trigger_parameters a map or nil,
+    //  payload a map
+    static const proto_message_t *message;
+    if (!message)
+        message = proto_message_lookup ("event.create", PROTO_MESSAGE_COMMAND);
     const msgpack_object *payload = proto_envelope_payload_object (command);
-    const msgpack_object *trigger = payload ? proto_map_get (payload, "trigger") : NULL;
-    if (!trigger || trigger->type != MSGPACK_OBJECT_STR || trigger->via.str.size == 0 ||
-        trigger->via.str.size >= S_MAX_TRIGGER ||
-        memchr (trigger->via.str.ptr, 0, trigger->via.str.size)) {
-        return bus_command_reject (
-            info, "bad_request",
-            "event.create: payload.trigger must be the trigger type "
-            "ref, a non-empty string (under %d bytes)",
-            S_MAX_TRIGGER);
-    }
+    proto_error_t error;
+    if (proto_message_validate (message, payload, &error) != PROTO_OK)
+        return bus_command_reject (info, "bad_request", "event.create: %s",
+                                   error.message);
+    const msgpack_object *trigger = proto_map_get (payload, "trigger");
+    if (memchr (trigger->via.str.ptr, 0, trigger->via.str.size))
+        return bus_command_reject (info, "bad_request",
+                                   "event.create: trigger: holds a NUL byte");
     char trigger_ref[S_MAX_TRIGGER];
     memcpy (trigger_ref, trigger->via.str.ptr, trigger->via.str.size); //  < S_MAX_TRIGGER
     trigger_ref[trigger->via.str.size] = 0;
@@ -641,17 +646,7 @@ s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_comman
     const msgpack_object *tparams = proto_map_get (payload, "trigger_parameters");
     if (tparams && tparams->type == MSGPACK_OBJECT_NIL)
         tparams = NULL;
-    if (tparams && tparams->type != MSGPACK_OBJECT_MAP) {
-        return bus_command_reject (
-            info, "bad_request",
-            "event.create: payload.trigger_parameters must be a map");
-    }
     const msgpack_object *data = proto_map_get (payload, "payload");
-    if (!data || data->type != MSGPACK_OBJECT_MAP) {
-        return bus_command_reject (info, "bad_request",
-                                   "event.create: payload.payload must be a map (%s)",
-                                   data ? "wrong type" : "missing");
-    }
     if (s_attempt_begin (self, txn) != 0)
         return -1;
 
