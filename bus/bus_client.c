@@ -26,6 +26,7 @@ struct _bus_client_t {
     char *message;
     uint64_t skipped;
     uint64_t resent;
+    bool sent; //  the last call's request went out
 };
 
 static void
@@ -419,7 +420,8 @@ bus_client_call (bus_client_t *self, proto_envelope_t **request_p)
     *request_p = NULL;
     s_clear_error (self);
     proto_envelope_t *reply = NULL;
-    if (s_send_request (self, request) == 0)
+    self->sent = s_send_request (self, request) == 0;
+    if (self->sent)
         reply = s_wait (self, request);
     proto_envelope_destroy (&request);
     return reply;
@@ -587,6 +589,13 @@ bus_client_skipped (bus_client_t *self)
 {
     assert (self);
     return self->skipped;
+}
+
+bool
+bus_client_sent (bus_client_t *self)
+{
+    assert (self);
+    return self->sent;
 }
 
 uint64_t

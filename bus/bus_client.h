@@ -142,6 +142,9 @@ const char *bus_client_message (bus_client_t *self);
 
 //  Messages skipped so far (see bus_client_skip_t).
 uint64_t bus_client_skipped (bus_client_t *self);
+//  Whether the last call's request went out: a NULL from the call is then
+//  a reply that did not come (or an interrupt), not a failed send.
+bool bus_client_sent (bus_client_t *self);
 //  Requests sent a second time by a call (resend).
 uint64_t bus_client_resent (bus_client_t *self);
 

@@ -37,6 +37,7 @@
 #include "proto/proto_envelope.h"
 #include "proto/proto_json.h"
 #include "actors/registry/registry_yaml.h"
+#include "bus/bus_client.h"
 #include "bus/bus_security.h"
 #include "tools/attune_cli_pages.h"
 
@@ -64,8 +65,7 @@ typedef struct {
     const char *identity; //  who responds to inquiries (--as, $ATTUNE_IDENTITY)
     bool json;
     int timeout_ms;
-    zsock_t *dealer;
-    msgpack_sbuffer buffer;
+    bus_client_t *api; //  the api, connected on first use
     char source[PROTO_MAX_SOURCE + 1];
     char code[64];    //  last error: stable code ...
     char *message;    //  ... and what, where, why
@@ -94,10 +94,10 @@ s_report (s_client_t *self)
     return S_EXIT_FAILED;
 }
 
-//  CURVE for a socket to `endpoint` (bus_security_apply as a client), said
-//  in the client's words when the keys are missing. 0 or -1.
+//  0 when `endpoint` can be reached: -1, said in the client's words, when
+//  it needs CURVE and no keys were given.
 static int
-s_client_secure (s_client_t *self, zsock_t *sock, const char *endpoint)
+s_client_keys (s_client_t *self, const char *endpoint)
 {
     if (bus_security_needs (endpoint) && !bus_security_public_key ()) {
         s_fail (self, "unavailable",
@@ -106,6 +106,15 @@ s_client_secure (s_client_t *self, zsock_t *sock, const char *endpoint)
                 endpoint);
         return -1;
     }
+    return 0;
+}
+
+//  CURVE for a socket to `endpoint` (bus_security_apply as a client). 0 or -1.
+static int
+s_client_secure (s_client_t *self, zsock_t *sock, const char *endpoint)
+{
+    if (s_client_keys (self, endpoint) != 0)
+        return -1;
     if (bus_security_apply (sock, endpoint, false, NULL) != 0) {
         s_fail (self, "unavailable", "cannot set up CURVE for %s", endpoint);
         return -1;
@@ -113,62 +122,29 @@ s_client_secure (s_client_t *self, zsock_t *sock, const char *endpoint)
     return 0;
 }
 
-static zsock_t *
-s_client_socket (s_client_t *self)
+//  The api client (bus/bus_client.h), connected on first use: a request
+//  with no reply by half the timeout is sent once more with the same id.
+static bus_client_t *
+s_client_api (s_client_t *self)
 {
-    if (self->dealer)
-        return self->dealer;
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    if (!dealer) {
-        s_fail (self, "unavailable", "cannot create a socket: %s",
-                zmq_strerror (zmq_errno ()));
+    if (self->api)
+        return self->api;
+    if (s_client_keys (self, self->endpoint) != 0)
+        return NULL;
+    bus_client_t *api = bus_client_new (self->source);
+    if (!api) {
+        s_fail (self, "nomem", "cannot make the api client");
         return NULL;
     }
-    zsock_set_linger (dealer, 0);
-    //  Until a connection is up (CURVE refused, nothing listening) a DEALER
-    //  would block on send: give up after the timeout instead
-    zsock_set_sndtimeo (dealer, self->timeout_ms);
-    zsock_set_maxmsgsize (dealer, PROTO_MAX_FRAME + 4096);
-    if (s_client_secure (self, dealer, self->endpoint) != 0) {
-        zsock_destroy (&dealer);
+    bus_client_set_timeout (api, self->timeout_ms);
+    bus_client_set_resend (api, true);
+    if (bus_client_connect (api, self->endpoint) != 0) {
+        s_fail (self, bus_client_code (api), "%s", bus_client_message (api));
+        bus_client_destroy (&api);
         return NULL;
     }
-    if (zsock_connect (dealer, "%s", self->endpoint) != 0) {
-        s_fail (self, "unavailable", "cannot connect to %s: %s", self->endpoint,
-                zmq_strerror (zmq_errno ()));
-        zsock_destroy (&dealer);
-        return NULL;
-    }
-    self->dealer = dealer;
-    return dealer;
-}
-
-static int
-s_client_send (s_client_t *self, proto_envelope_t *request)
-{
-    msgpack_sbuffer_clear (&self->buffer);
-    if (proto_envelope_encode (request, &self->buffer) != 0) {
-        s_fail (self, "nomem", "cannot encode the request");
-        return -1;
-    }
-    if (self->buffer.size > PROTO_MAX_FRAME) {
-        s_fail (self, "too_large", "the request is %zu bytes, over the 1 MiB limit",
-                self->buffer.size);
-        return -1;
-    }
-    if (zmq_send (zsock_resolve (self->dealer), self->buffer.data, self->buffer.size, 0) <
-        0) {
-        if (zmq_errno () == EAGAIN)
-            s_fail (self, "unavailable",
-                    "no connection to %s within %d ms (not running, unreachable, or it "
-                    "does not allow this key)",
-                    self->endpoint, self->timeout_ms);
-        else
-            s_fail (self, "unavailable", "cannot send to %s: %s", self->endpoint,
-                    zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    return 0;
+    self->api = api;
+    return api;
 }
 
 //  Send one request and wait for its reply. Takes ownership of `payload`
@@ -178,84 +154,11 @@ static json_t *
 s_request (s_client_t *self, const char *type, json_t *payload)
 {
     self->code[0] = 0;
-    if (!payload)
-        payload = json_object ();
-    json_t *result = NULL;
-    proto_envelope_t *request = proto_envelope_new (type, self->source);
-    proto_error_t error;
-    if (!request || !payload)
-        s_fail (self, "nomem", "cannot build the request");
-    else if (proto_envelope_set_payload_json (request, payload, &error) != PROTO_OK)
-        s_fail (self, "invalid", "request: %s", error.message);
-    else if (!s_client_socket (self) || s_client_send (self, request) != 0)
-        ; //  error set
-    else {
-        uint8_t id[PROTO_UUID_SIZE];
-        memcpy (id, proto_envelope_id (request), sizeof id);
-        int64_t start = zclock_mono ();
-        int64_t resend_at = start + self->timeout_ms / 2;
-        int64_t deadline = start + self->timeout_ms;
-        bool resent = false, done = false;
-        while (!done) {
-            int64_t now = zclock_mono ();
-            if (now >= deadline) {
-                s_fail (self, "unavailable",
-                        "no reply from the api at %s within %.1f s (request sent twice)",
-                        self->endpoint, self->timeout_ms / 1000.0);
-                break;
-            }
-            if (!resent && now >= resend_at) {
-                //  Same id: the api answers a resent request once
-                proto_envelope_set_retry (request, 1);
-                if (s_client_send (self, request) != 0)
-                    break;
-                resent = true;
-            }
-            zmq_pollitem_t item = {zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0};
-            long wait = (long)((resent ? deadline : resend_at) - now);
-            int rc = zmq_poll (&item, 1, wait > 0 ? wait : 0);
-            if (rc < 0 && zmq_errno () != EINTR) {
-                s_fail (self, "unavailable", "poll: %s", zmq_strerror (zmq_errno ()));
-                break;
-            }
-            if (rc <= 0)
-                continue;
-            zmsg_t *msg = zmsg_recv (self->dealer);
-            if (!msg)
-                continue;
-            zframe_t *frame = zmsg_first (msg);
-            proto_envelope_t *reply =
-                zmsg_size (msg) == 1
-                    ? proto_envelope_decode (zframe_data (frame), zframe_size (frame),
-                                             NULL, &error)
-                    : NULL;
-            zmsg_destroy (&msg);
-            const uint8_t *corr = reply ? proto_envelope_corr (reply) : NULL;
-            if (!corr || memcmp (corr, id, sizeof id) != 0) {
-                //  A malformed frame, or the late reply to an earlier request
-                proto_envelope_destroy (&reply);
-                continue;
-            }
-            done = true;
-            json_t *body = proto_envelope_payload_json (reply, &error);
-            const char *reply_type = proto_envelope_type (reply);
-            if (!body)
-                s_fail (self, "bad_reply", "reply payload: %s", error.message);
-            else if (streq (reply_type, "api.reply")) {
-                result = json_object_get (body, "result");
-                result = result ? json_incref (result) : json_null ();
-            } else if (streq (reply_type, "api.error")) {
-                const char *code = json_string_value (json_object_get (body, "code"));
-                const char *text = json_string_value (json_object_get (body, "message"));
-                s_fail (self, code ? code : "error", "%s", text ? text : "(no message)");
-            } else
-                s_fail (self, "bad_reply", "unexpected reply type %s", reply_type);
-            json_decref (body);
-            proto_envelope_destroy (&reply);
-        }
-    }
+    bus_client_t *api = s_client_api (self);
+    json_t *result = api ? bus_client_request (api, type, &payload) : NULL;
+    if (api && !result)
+        s_fail (self, bus_client_code (api), "%s", bus_client_message (api));
     json_decref (payload);
-    proto_envelope_destroy (&request);
     return result;
 }
 
@@ -2598,14 +2501,12 @@ main (int argc, char *argv[])
         if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
             *p = '_';
     snprintf (client.source, sizeof client.source, "attune@%s", host);
-    msgpack_sbuffer_init (&client.buffer);
 
     int rc = s_dispatch (&client, argc - i, argv + i);
 
     fflush (stdout);
-    zsock_destroy (&client.dealer);
+    bus_client_destroy (&client.api);
     bus_security_shutdown ();
-    msgpack_sbuffer_destroy (&client.buffer);
     free (client.message);
     return rc;
 }

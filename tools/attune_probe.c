@@ -36,22 +36,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus/bus_client.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
 #include "proto/proto_envelope.h"
 #include "proto/proto_json.h"
 
-#define S_EXIT_OK       0
-#define S_EXIT_FAIL     1
-#define S_EXIT_USAGE    2
-#define S_CONTINUE      -1         //  from s_parse: arguments fine, go on
-#define S_MAX_COUNT     1000000000 //  --count
-#define S_MAX_MS        86400000   //  --timeout, --wait, --interval: one day
-#define S_MAX_NAME      255        //  a link's routing id (PROTOCOL.md)
-#define S_MAX_IPC_PATH  107        //  sockaddr_un.sun_path less the NUL
-#define S_MAX_TYPES     256        //  distinct types counted per --stats interval
-#define S_MAX_SOCK_SIZE ((int64_t)PROTO_MAX_FRAME + 4096) //  ZMQ_MAXMSGSIZE
+#define S_EXIT_OK      0
+#define S_EXIT_FAIL    1
+#define S_EXIT_USAGE   2
+#define S_CONTINUE     -1         //  from s_parse: arguments fine, go on
+#define S_MAX_COUNT    1000000000 //  --count
+#define S_MAX_MS       86400000   //  --timeout, --wait, --interval: one day
+#define S_MAX_NAME     255        //  a link's routing id (PROTOCOL.md)
+#define S_MAX_IPC_PATH 107        //  sockaddr_un.sun_path less the NUL
+#define S_MAX_TYPES    256        //  distinct types counted per --stats interval
 
 //  "attune-probe sub" while a command runs: the prefix of every message.
 static char s_command[64] = "attune-probe";
@@ -939,92 +939,34 @@ s_pub_main (int argc, char *argv[])
 //  ---------------------------------------------------------------------------
 //  req and ping: one-frame requests from a DEALER
 
-static zsock_t *
-s_dealer_new (const char *endpoint)
+static void
+s_on_skip (void *arg, bus_client_skip_t why, const char *text)
 {
-    zsock_t *sock = zsock_new (ZMQ_DEALER);
-    if (!sock) {
-        s_fail ("cannot make a DEALER socket: %s", zmq_strerror (zmq_errno ()));
-        return NULL;
-    }
-    int64_t max = S_MAX_SOCK_SIZE;
-    zmq_setsockopt (zsock_resolve (sock), ZMQ_MAXMSGSIZE, &max, sizeof max);
-    zsock_set_linger (sock, 0);
-    zsock_set_sndtimeo (sock, 1000);
-    if (bus_security_apply (sock, endpoint, false, NULL) != 0) {
-        s_fail ("%s needs CURVE: give --cert and --server-cert", endpoint);
-        zsock_destroy (&sock);
-        return NULL;
-    }
-    if (zsock_connect (sock, "%s", endpoint) != 0) {
-        s_fail ("cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&sock);
-    }
-    return sock;
+    if (!*(bool *)arg)
+        fprintf (stderr, "%s: %s\n", s_command, text);
 }
 
-//  Send `request` as one frame and wait at most timeout_ms for the envelope
-//  whose corr is its id. Other messages are skipped (said on stderr unless
-//  `quiet`). Returns the reply (caller owns it), or NULL on timeout,
-//  interrupt or a failed send (*sent false).
-static proto_envelope_t *
-s_request (zsock_t *sock, proto_envelope_t *request, int timeout_ms, bool quiet,
-           bool *sent)
+//  An api client to `endpoint` (bus/bus_client.h) that waits `timeout_ms`
+//  for a reply and tells skipped messages on stderr unless `*quiet`.
+static bus_client_t *
+s_client_new (const char *endpoint, int timeout_ms, bool *quiet)
 {
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    *sent = proto_envelope_encode (request, &buffer) == 0 &&
-            zmq_send (zsock_resolve (sock), buffer.data, buffer.size, 0) >= 0;
-    msgpack_sbuffer_destroy (&buffer);
-    if (!*sent)
+    bus_client_t *client = bus_client_new (s_source);
+    if (!client) {
+        s_fail ("out of memory");
         return NULL;
-    const uint8_t *id = proto_envelope_id (request);
-    int64_t deadline = zclock_mono () + timeout_ms;
-    proto_envelope_t *reply = NULL;
-    while (!reply && !zsys_interrupted) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            break;
-        zmq_pollitem_t item = {zsock_resolve (sock), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (&item, 1, (long)left) <= 0)
-            continue; //  timeout or a signal: the loop checks both
-        zmsg_t *msg = zmsg_recv (sock);
-        if (!msg)
-            continue;
-        //  A ROUTER answering as to a REQ puts an empty delimiter first
-        if (zmsg_size (msg) == 2 && zframe_size (zmsg_first (msg)) == 0) {
-            zframe_t *delimiter = zmsg_pop (msg);
-            zframe_destroy (&delimiter);
-        }
-        if (zmsg_size (msg) != 1) {
-            if (!quiet)
-                fprintf (stderr, "%s: skipped a reply of %zu frames (want one)\n",
-                         s_command, zmsg_size (msg));
-            zmsg_destroy (&msg);
-            continue;
-        }
-        zframe_t *frame = zmsg_first (msg);
-        proto_error_t error;
-        proto_envelope_t *envelope = proto_envelope_decode (
-            zframe_data (frame), zframe_size (frame), NULL, &error);
-        zmsg_destroy (&msg);
-        if (!envelope) {
-            if (!quiet)
-                fprintf (stderr, "%s: skipped a reply that does not decode: %s: %s\n",
-                         s_command, proto_code_name (error.code), error.message);
-            continue;
-        }
-        const uint8_t *corr = proto_envelope_corr (envelope);
-        if (corr && memcmp (corr, id, PROTO_UUID_SIZE) == 0)
-            reply = envelope;
-        else {
-            if (!quiet)
-                fprintf (stderr, "%s: skipped a %s that answers another request\n",
-                         s_command, proto_envelope_type (envelope));
-            proto_envelope_destroy (&envelope);
-        }
     }
-    return reply;
+    bus_client_set_timeout (client, timeout_ms);
+    bus_client_set_send_timeout (client, 1000);
+    bus_client_set_skip_handler (client, s_on_skip, quiet);
+    if (bus_client_connect (client, endpoint) != 0) {
+        if (bus_security_needs (endpoint))
+            s_fail ("%s needs CURVE: give --cert and --server-cert", endpoint);
+        else
+            s_fail ("%s", bus_client_message (client));
+        bus_client_destroy (&client);
+    }
+    return client;
 }
 
 //  The reply payload's `key` as a string, or NULL.
@@ -1034,11 +976,42 @@ s_payload_string (json_t *payload, const char *key)
     return json_string_value (json_object_get (payload, key));
 }
 
+//  Print `reply` (its envelope, or with `raw` its payload); the exit code.
+static int
+s_req_show (proto_envelope_t *reply, bool raw)
+{
+    int rc;
+    proto_error_t error;
+    json_t *payload = proto_envelope_payload_json (reply, &error);
+    json_t *line = payload ? s_envelope_json (reply, NULL, &error) : NULL;
+    const char *type = proto_envelope_type (reply);
+    if (!line)
+        rc = s_fail ("the %s reply cannot be shown as JSON: %s", type, error.message);
+    else {
+        if (raw) {
+            json_decref (line);
+            s_print_json (json_incref (payload));
+        } else
+            s_print_json (line);
+        if (strcmp (type, "api.reply") == 0)
+            rc = S_EXIT_OK;
+        else if (strcmp (type, "api.error") == 0) {
+            const char *code = s_payload_string (payload, "code");
+            const char *message = s_payload_string (payload, "message");
+            rc = s_fail ("%s: %s: %s", type, code ? code : "(no code)",
+                         message ? message : "(no message)");
+        } else
+            rc = s_fail ("the reply is a %s, neither api.reply nor api.error", type);
+    }
+    json_decref (payload);
+    return rc;
+}
+
 static int
 s_req_main (int argc, char *argv[])
 {
     long long timeout = 5000;
-    bool raw = false;
+    bool raw = false, quiet = false;
     s_strings_t args = {0};
     s_opt_t options[] = {{"timeout", S_OPT_NUMBER, 1, S_MAX_MS, &timeout},
                          {"raw", S_OPT_FLAG, 0, 0, &raw},
@@ -1055,53 +1028,26 @@ s_req_main (int argc, char *argv[])
         if (!request)
             rc = S_EXIT_USAGE;
     }
-    zsock_t *sock = NULL;
+    bus_client_t *client = NULL;
     if (rc == S_CONTINUE) {
-        sock = s_dealer_new (args.items[0]);
-        if (!sock)
+        client = s_client_new (args.items[0], (int)timeout, &quiet);
+        if (!client)
             rc = S_EXIT_FAIL;
     }
-    if (rc != S_CONTINUE) {
-        proto_envelope_destroy (&request);
-        s_strings_free (&args);
-        return rc;
+    if (rc == S_CONTINUE) {
+        proto_envelope_t *reply = bus_client_call (client, &request);
+        if (!bus_client_sent (client))
+            rc = s_fail ("%s", bus_client_message (client));
+        else if (!reply)
+            rc = s_fail ("no reply from %s within %lld ms%s", args.items[0], timeout,
+                         zsys_interrupted ? " (interrupted)"
+                                          : " (is the service running there?)");
+        else
+            rc = s_req_show (reply, raw);
+        proto_envelope_destroy (&reply);
     }
-    bool sent;
-    proto_envelope_t *reply = s_request (sock, request, (int)timeout, false, &sent);
-    if (!sent)
-        rc = s_fail ("cannot send to %s: %s", args.items[0], zmq_strerror (zmq_errno ()));
-    else if (!reply)
-        rc = s_fail ("no reply from %s within %lld ms%s", args.items[0], timeout,
-                     zsys_interrupted ? " (interrupted)"
-                                      : " (is the service running there?)");
-    else {
-        proto_error_t error;
-        json_t *payload = proto_envelope_payload_json (reply, &error);
-        json_t *line = payload ? s_envelope_json (reply, NULL, &error) : NULL;
-        const char *type = proto_envelope_type (reply);
-        if (!line)
-            rc = s_fail ("the %s reply cannot be shown as JSON: %s", type, error.message);
-        else {
-            if (raw) {
-                json_decref (line);
-                s_print_json (json_incref (payload));
-            } else
-                s_print_json (line);
-            if (strcmp (type, "api.reply") == 0)
-                rc = S_EXIT_OK;
-            else if (strcmp (type, "api.error") == 0) {
-                const char *code = s_payload_string (payload, "code");
-                const char *message = s_payload_string (payload, "message");
-                rc = s_fail ("%s: %s: %s", type, code ? code : "(no code)",
-                             message ? message : "(no message)");
-            } else
-                rc = s_fail ("the reply is a %s, neither api.reply nor api.error", type);
-        }
-        json_decref (payload);
-    }
-    proto_envelope_destroy (&reply);
     proto_envelope_destroy (&request);
-    zsock_destroy (&sock);
+    bus_client_destroy (&client);
     s_strings_free (&args);
     return rc;
 }
@@ -1139,15 +1085,17 @@ s_ping_main (int argc, char *argv[])
     if (rc == S_CONTINUE && s_check_endpoint (args.items[0], false) != 0)
         rc = S_EXIT_USAGE;
     const char *endpoint = rc == S_CONTINUE ? args.items[0] : NULL;
-    zsock_t *sock = rc == S_CONTINUE ? s_dealer_new (endpoint) : NULL;
-    if (rc == S_CONTINUE && !sock)
+    bool quiet = true;
+    bus_client_t *client =
+        rc == S_CONTINUE ? s_client_new (endpoint, (int)timeout, &quiet) : NULL;
+    if (rc == S_CONTINUE && !client)
         rc = S_EXIT_FAIL;
     double *rtts =
         rc == S_CONTINUE ? (double *)calloc ((size_t)count, sizeof (double)) : NULL;
     if (rc == S_CONTINUE && !rtts)
         rc = s_fail ("out of memory");
     if (rc != S_CONTINUE) {
-        zsock_destroy (&sock);
+        bus_client_destroy (&client);
         s_strings_free (&args);
         return rc;
     }
@@ -1164,12 +1112,10 @@ s_ping_main (int argc, char *argv[])
             break;
         }
         int64_t t0 = s_mono_ns ();
-        bool ok_sent;
-        proto_envelope_t *reply = s_request (sock, ping, (int)timeout, true, &ok_sent);
+        proto_envelope_t *reply = bus_client_call (client, &ping);
         double ms = (double)(s_mono_ns () - t0) / 1e6;
-        proto_envelope_destroy (&ping);
-        if (!ok_sent) {
-            rc = s_fail ("cannot send to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        if (!bus_client_sent (client)) {
+            rc = s_fail ("%s", bus_client_message (client));
             break;
         }
         if (!reply && zsys_interrupted)
@@ -1219,7 +1165,7 @@ s_ping_main (int argc, char *argv[])
     if (rc == S_CONTINUE)
         rc = answered == (size_t)sent && sent > 0 ? S_EXIT_OK : S_EXIT_FAIL;
     free (rtts);
-    zsock_destroy (&sock);
+    bus_client_destroy (&client);
     s_strings_free (&args);
     return rc;
 }
