@@ -55,6 +55,7 @@
 #include "actors/rules/rules.h"
 #include "actors/sensor/sensor.h"
 #include "actors/worker/worker.h"
+#include "bus/bus_client.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_security.h"
 
@@ -202,7 +203,7 @@ s_log_execution (const json_t *payload, const char *note)
 typedef struct {
     bus_sub_t *sub;
     const char *query_endpoint;
-    zsock_t *query; //  executor.query, connected on the first gap
+    bus_client_t *query; //  executor.query, connected on the first gap
     zhashx_t *logged;
     char (*order)[40]; //  the ids of `logged`, oldest first (a ring)
     size_t head, count;
@@ -288,7 +289,7 @@ s_watch_destroy (s_watch_t **self_p)
     if (*self_p) {
         s_watch_t *self = *self_p;
         bus_sub_destroy (&self->sub);
-        zsock_destroy (&self->query);
+        bus_client_destroy (&self->query);
         zhashx_destroy (&self->logged);
         free (self->order);
         free (self);
@@ -302,66 +303,22 @@ static json_t *
 s_watch_ask (s_watch_t *self, const char *type, json_t *payload, char *why, size_t size)
 {
     if (!self->query) {
-        self->query = zsock_new (ZMQ_DEALER);
+        self->query = bus_client_new ("attuned");
         if (self->query) {
-            zsock_set_linger (self->query, 0);
-            int64_t max = (int64_t)PROTO_MAX_FRAME + 4096;
-            zmq_setsockopt (zsock_resolve (self->query), ZMQ_MAXMSGSIZE, &max,
-                            sizeof max);
+            bus_client_set_timeout (self->query, S_QUERY_MS);
+            bus_client_set_send_timeout (self->query, 0);
         }
-        if (!self->query ||
-            bus_security_apply (self->query, self->query_endpoint, false, NULL) != 0 ||
-            zsock_connect (self->query, "%s", self->query_endpoint) != 0) {
+        if (!self->query || bus_client_connect (self->query, self->query_endpoint) != 0) {
             snprintf (why, size, "cannot connect to %s", self->query_endpoint);
-            zsock_destroy (&self->query);
+            bus_client_destroy (&self->query);
             return NULL;
         }
     }
-    proto_envelope_t *request = proto_envelope_new (type, "attuned");
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    if (!request ||
-        proto_envelope_set_payload_json (request, payload, NULL) != PROTO_OK ||
-        proto_envelope_encode (request, &buffer) != 0 ||
-        zmq_send (zsock_resolve (self->query), buffer.data, buffer.size, ZMQ_DONTWAIT) <
-            0) {
-        snprintf (why, size, "cannot send the request");
-        msgpack_sbuffer_destroy (&buffer);
-        proto_envelope_destroy (&request);
-        return NULL;
-    }
-    msgpack_sbuffer_destroy (&buffer);
-    json_t *result = NULL;
-    snprintf (why, size, "no answer within %d ms", S_QUERY_MS);
-    int64_t deadline = zclock_mono () + S_QUERY_MS;
-    while (!zsys_interrupted) {
-        int64_t left = deadline - zclock_mono ();
-        zmq_pollitem_t item = {zsock_resolve (self->query), 0, ZMQ_POLLIN, 0};
-        if (left <= 0 || zmq_poll (&item, 1, (long)left) <= 0)
-            break;
-        zframe_t *frame = zframe_recv (self->query);
-        proto_envelope_t *reply =
-            frame ? proto_envelope_decode (zframe_data (frame), zframe_size (frame), NULL,
-                                           NULL)
-                  : NULL;
-        zframe_destroy (&frame);
-        const uint8_t *corr = reply ? proto_envelope_corr (reply) : NULL;
-        if (!corr || memcmp (corr, proto_envelope_id (request), PROTO_UUID_SIZE) != 0) {
-            proto_envelope_destroy (&reply); //  a late answer to an earlier one
-            continue;
-        }
-        json_t *body = proto_envelope_payload_json (reply, NULL);
-        if (streq (proto_envelope_type (reply), "api.reply"))
-            result = json_incref (json_object_get (body, "result"));
-        else
-            snprintf (why, size, "%s: %s",
-                      json_string_value (json_object_get (body, "code")) ?: "error",
-                      json_string_value (json_object_get (body, "message")) ?: "");
-        json_decref (body);
-        proto_envelope_destroy (&reply);
-        break;
-    }
-    proto_envelope_destroy (&request);
+    json_t *request = json_incref (payload);
+    json_t *result = bus_client_request (self->query, type, &request);
+    if (!result)
+        snprintf (why, size, "%s: %s", bus_client_code (self->query),
+                  bus_client_message (self->query));
     return result;
 }
 
