@@ -60,6 +60,7 @@
 
 #include "proto/proto_envelope.h"
 #include "proto/proto_json.h"
+#include "bus/bus_client.h"
 #include "bus/bus_facts.h"
 
 #ifndef ATTUNE_SOURCE_DIR
@@ -564,83 +565,33 @@ s_cpu_use (s_deploy_t *d, s_cpu_snap_t *before)
 //  The api client
 
 typedef struct {
-    zsock_t *dealer;
+    bus_client_t *api; //  bus/bus_client.h
     bus_sub_t *sub;
-    msgpack_sbuffer buffer;
 } s_client_t;
-
-static int
-s_send (s_client_t *c, proto_envelope_t *request)
-{
-    msgpack_sbuffer_clear (&c->buffer);
-    if (proto_envelope_encode (request, &c->buffer) != 0)
-        return -1;
-    zframe_t *frame = zframe_new (c->buffer.data, c->buffer.size);
-    return zframe_send (&frame, c->dealer, 0);
-}
 
 //  One request, its result (caller owns it), or NULL (printed why).
 static json_t *
 s_call (s_client_t *c, const char *type, json_t *payload)
 {
-    proto_envelope_t *request = proto_envelope_new (type, "scale-bench@api");
-    if (!payload)
-        payload = json_object ();
-    proto_envelope_set_payload_json (request, payload, NULL);
-    json_decref (payload);
-    uint8_t mine[PROTO_UUID_SIZE];
-    memcpy (mine, proto_envelope_id (request), sizeof mine);
-    int rc = s_send (c, request);
-    proto_envelope_destroy (&request);
-    if (rc != 0)
-        return NULL;
-    int64_t deadline = zclock_mono () + 8000;
-    while (zclock_mono () < deadline && !s_interrupted) {
-        zmq_pollitem_t item = {zsock_resolve (c->dealer), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (&item, 1, 200) <= 0)
-            continue;
-        zframe_t *frame = zframe_recv (c->dealer);
-        if (!frame)
-            continue;
-        proto_envelope_t *reply =
-            proto_envelope_decode (zframe_data (frame), zframe_size (frame), NULL, NULL);
-        zframe_destroy (&frame);
-        if (!reply)
-            continue;
-        const uint8_t *corr = proto_envelope_corr (reply);
-        if (!corr || memcmp (corr, mine, sizeof mine) != 0) {
-            proto_envelope_destroy (&reply); //  a late reply to a pipelined run
-            continue;
-        }
-        json_t *body = proto_envelope_payload_json (reply, NULL);
-        bool ok = streq (proto_envelope_type (reply), "api.reply");
-        proto_envelope_destroy (&reply);
-        if (!ok) {
-            char *text = json_dumps (body, JSON_COMPACT);
-            fprintf (stderr, "scale-bench: %s: %s\n", type, text ? text : "?");
-            free (text);
-            json_decref (body);
-            return NULL;
-        }
-        json_t *result = json_incref (json_object_get (body, "result"));
-        json_decref (body);
-        return result;
-    }
-    fprintf (stderr, "scale-bench: %s: no reply in 8 s\n", type);
-    return NULL;
+    json_t *result = bus_client_request (c->api, type, &payload);
+    if (!result)
+        fprintf (stderr, "scale-bench: %s: %s: %s\n", type, bus_client_code (c->api),
+                 bus_client_message (c->api));
+    return result;
 }
 
 static int
 s_client_open (s_client_t *c, s_deploy_t *d)
 {
     *c = (s_client_t){0};
-    msgpack_sbuffer_init (&c->buffer);
-    c->dealer = zsock_new_dealer (d->api);
+    c->api = bus_client_new ("scale-bench@api");
     c->sub = bus_sub_new (2000000);
-    if (!c->dealer || !c->sub)
+    if (!c->api || !c->sub)
         return -1;
-    zsock_set_sndhwm (c->dealer, 0);
-    zsock_set_rcvhwm (c->dealer, 0);
+    bus_client_set_timeout (c->api, 8000);
+    bus_client_set_unbounded (c->api);
+    if (bus_client_connect (c->api, d->api) != 0)
+        return -1;
     json_t *hello = s_call (c, "api.hello", NULL);
     if (!hello)
         return -1;
@@ -662,9 +613,8 @@ s_client_open (s_client_t *c, s_deploy_t *d)
 static void
 s_client_close (s_client_t *c)
 {
-    zsock_destroy (&c->dealer);
+    bus_client_destroy (&c->api);
     bus_sub_destroy (&c->sub);
-    msgpack_sbuffer_destroy (&c->buffer);
 }
 
 //  Wait (bounded) until api.worker.list shows `count` live workers.
@@ -731,6 +681,102 @@ s_count_worker (s_batch_t *b, proto_envelope_t *fact)
     }
 }
 
+//  A batch under way
+typedef struct {
+    s_client_t *c;
+    s_batch_t *b;
+    const char *type;
+    const msgpack_sbuffer *payload;
+    uint8_t (*ids)[PROTO_UUID_SIZE]; //  request ids, the index in the last 4 bytes
+    size_t *resend;                  //  indexes to send again
+    size_t resend_n;
+    size_t sent, replied, expected;
+    int64_t t0, t_last, t_reply;
+} s_run_t;
+
+//  Fill the window: resends first, then new runs.
+static void
+s_batch_fill (s_run_t *r)
+{
+    while (r->sent - r->replied < S_WINDOW && (r->resend_n || r->sent < r->b->count)) {
+        size_t index;
+        proto_envelope_t *request = proto_envelope_new (r->type, "scale-bench@api");
+        if (r->resend_n) {
+            index = r->resend[--r->resend_n];
+            r->replied--; //  counted again when its reply comes
+        } else {
+            index = r->sent++;
+            //  The index in the last 4 bytes of the (random) id
+            memcpy (r->ids[index], proto_envelope_id (request), PROTO_UUID_SIZE);
+            uint32_t tag = htonl ((uint32_t)index);
+            memcpy (r->ids[index] + 12, &tag, 4);
+        }
+        proto_envelope_set_id (request, r->ids[index]);
+        proto_envelope_set_payload_packed (request, r->payload->data, r->payload->size);
+        bus_client_send (r->c->api, &request);
+        proto_envelope_destroy (&request);
+    }
+}
+
+//  A reply to run `index`: accepted, rejected, or to send again.
+static void
+s_batch_reply (s_run_t *r, size_t index, proto_envelope_t *reply)
+{
+    s_batch_t *b = r->b;
+    r->replied++;
+    r->t_reply = proto_now_usec ();
+    if (streq (proto_envelope_type (reply), "api.reply")) {
+        b->accepted++;
+        return;
+    }
+    json_t *body = proto_envelope_payload_json (reply, NULL);
+    const char *code = json_string_value (json_object_get (body, "code"));
+    if (code && streq (code, "unavailable")) {
+        r->resend[r->resend_n++] = index;
+        b->resent++;
+    } else {
+        if (b->rejected++ == 0) {
+            char *text = json_dumps (body, JSON_COMPACT);
+            fprintf (stderr, "scale-bench: run rejected: %s\n", text ? text : "?");
+            free (text);
+        }
+        r->expected--;
+    }
+    json_decref (body);
+}
+
+//  Replies and facts waiting; true when anything came.
+static bool
+s_batch_drain (s_run_t *r)
+{
+    bool moved = false;
+    proto_envelope_t *reply;
+    while ((reply = bus_client_recv (r->c->api))) {
+        const uint8_t *corr = proto_envelope_corr (reply);
+        uint32_t tag;
+        memcpy (&tag, corr + 12, 4);
+        size_t index = ntohl (tag);
+        bus_client_forget (r->c->api, corr);
+        if (index < r->sent && memcmp (r->ids[index], corr, PROTO_UUID_SIZE) == 0) {
+            moved = true;
+            s_batch_reply (r, index, reply);
+        }
+        proto_envelope_destroy (&reply);
+    }
+    proto_envelope_t *fact;
+    while ((fact = bus_sub_recv (r->c->sub, NULL, 0))) {
+        moved = true;
+        if (streq (proto_envelope_type (fact), "execution.completed"))
+            r->b->completed++;
+        else
+            r->b->other++;
+        s_count_worker (r->b, fact);
+        r->t_last = proto_now_usec ();
+        proto_envelope_destroy (&fact);
+    }
+    return moved;
+}
+
 //  `count` requests of `type` with `payload` (packed msgpack map), each
 //  making one execution; at most S_WINDOW requests in flight. Timed from the
 //  first request to the last terminal execution fact.
@@ -740,102 +786,29 @@ s_batch (s_client_t *c, const char *type, const msgpack_sbuffer *payload, size_t
 {
     memset (b, 0, sizeof *b);
     b->count = count;
-    uint8_t (*ids)[PROTO_UUID_SIZE] = calloc (count ? count : 1, PROTO_UUID_SIZE);
-    size_t *resend = (size_t *)calloc (count ? count : 1, sizeof (size_t));
-    size_t resend_n = 0;
-
-    size_t sent = 0, replied = 0, expected = count;
-    int64_t t0 = proto_now_usec (), t_last = t0, t_reply = t0;
+    s_run_t r = {.c = c, .b = b, .type = type, .payload = payload, .expected = count};
+    r.ids = calloc (count ? count : 1, PROTO_UUID_SIZE);
+    r.resend = (size_t *)calloc (count ? count : 1, sizeof (size_t));
+    r.t0 = r.t_last = r.t_reply = proto_now_usec ();
     int64_t progress = zclock_mono ();
-    while (b->completed + b->other < expected) {
-        if (s_interrupted)
-            break;
-        //  Fill the window: resends first, then new runs
-        while (sent - replied < S_WINDOW && (resend_n || sent < count)) {
-            size_t index;
-            proto_envelope_t *request = proto_envelope_new (type, "scale-bench@api");
-            if (resend_n) {
-                index = resend[--resend_n];
-                proto_envelope_set_id (request, ids[index]);
-                replied--; //  counted again when its reply comes
-            } else {
-                index = sent++;
-                //  The index in the last 4 bytes of the (random) id
-                memcpy (ids[index], proto_envelope_id (request), PROTO_UUID_SIZE);
-                uint32_t tag = htonl ((uint32_t)index);
-                memcpy (ids[index] + 12, &tag, 4);
-                proto_envelope_set_id (request, ids[index]);
-            }
-            proto_envelope_set_payload_packed (request, payload->data, payload->size);
-            s_send (c, request);
-            proto_envelope_destroy (&request);
-        }
+    while (b->completed + b->other < r.expected && !s_interrupted) {
+        s_batch_fill (&r);
         zmq_pollitem_t items[2] = {
-            {zsock_resolve (c->dealer), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (bus_client_sock (c->api)), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (bus_sub_sock (c->sub)), 0, ZMQ_POLLIN, 0}};
         zmq_poll (items, 2, 100);
-        bool moved = false;
-        zframe_t *frame;
-        while ((frame = zframe_recv_nowait (c->dealer))) {
-            proto_envelope_t *reply = proto_envelope_decode (
-                zframe_data (frame), zframe_size (frame), NULL, NULL);
-            zframe_destroy (&frame);
-            const uint8_t *corr = reply ? proto_envelope_corr (reply) : NULL;
-            uint32_t tag = 0;
-            if (corr)
-                memcpy (&tag, corr + 12, 4);
-            size_t index = ntohl (tag);
-            if (!corr || index >= sent ||
-                memcmp (ids[index], corr, PROTO_UUID_SIZE) != 0) {
-                proto_envelope_destroy (&reply);
-                continue;
-            }
-            moved = true;
-            replied++;
-            t_reply = proto_now_usec ();
-            if (streq (proto_envelope_type (reply), "api.reply"))
-                b->accepted++;
-            else {
-                json_t *body = proto_envelope_payload_json (reply, NULL);
-                const char *code = json_string_value (json_object_get (body, "code"));
-                if (code && streq (code, "unavailable")) {
-                    resend[resend_n++] = index;
-                    b->resent++;
-                } else {
-                    if (b->rejected++ == 0) {
-                        char *text = json_dumps (body, JSON_COMPACT);
-                        fprintf (stderr, "scale-bench: run rejected: %s\n",
-                                 text ? text : "?");
-                        free (text);
-                    }
-                    expected--;
-                }
-                json_decref (body);
-            }
-            proto_envelope_destroy (&reply);
-        }
-        proto_envelope_t *fact;
-        while ((fact = bus_sub_recv (c->sub, NULL, 0))) {
-            moved = true;
-            if (streq (proto_envelope_type (fact), "execution.completed"))
-                b->completed++;
-            else
-                b->other++;
-            s_count_worker (b, fact);
-            t_last = proto_now_usec ();
-            proto_envelope_destroy (&fact);
-        }
-        if (moved)
+        if (s_batch_drain (&r))
             progress = zclock_mono ();
         else if (zclock_mono () - progress > S_STALL_MS) {
             b->timed_out = true;
             break;
         }
     }
-    b->seconds = (double)(t_last - t0) / 1e6;
-    b->submit_s = (double)(t_reply - t0) / 1e6;
-    free (ids);
-    free (resend);
+    bus_client_forget (c->api, NULL);
+    b->seconds = (double)(r.t_last - r.t0) / 1e6;
+    b->submit_s = (double)(r.t_reply - r.t0) / 1e6;
+    free (r.ids);
+    free (r.resend);
 }
 
 static double
