@@ -58,49 +58,34 @@ s_usage (FILE *out)
 
 //  ---------------------------------------------------------------------------
 
-int
-main (int argc, char *argv[])
-{
-    if (argc < 2) {
-        s_usage (stderr);
-        return PROBE_EXIT_USAGE;
-    }
-    const char *command = argv[1];
-    if (strcmp (command, "--help") == 0 || strcmp (command, "-h") == 0 ||
-        strcmp (command, "help") == 0) {
-        s_usage (stdout);
-        return PROBE_EXIT_OK;
-    }
-    int (*run) (int, char **) = NULL;
-    if (strcmp (command, "sub") == 0)
-        run = probe_sub_main;
-    else if (strcmp (command, "pub") == 0)
-        run = probe_pub_main;
-    else if (strcmp (command, "req") == 0)
-        run = probe_req_main;
-    else if (strcmp (command, "cmd") == 0)
-        run = probe_cmd_main;
-    else if (strcmp (command, "ping") == 0)
-        run = probe_ping_main;
-    if (!run) {
-        fprintf (stderr,
-                 "attune-probe: unknown command '%.64s' (sub, pub, req, cmd, "
-                 "ping)\n",
-                 command);
-        s_usage (stderr);
-        return PROBE_EXIT_USAGE;
-    }
-    snprintf (probe_command, sizeof probe_command, "attune-probe %s", command);
+typedef int (s_run_fn) (int argc, char *argv[]);
 
-    //  --cert, --server-cert, --allow anywhere: taken out before the command
-    //  parses the rest
-    bus_security_config_t security = {0};
-    security.cert = getenv ("ATTUNE_CERT");
-    security.server = getenv ("ATTUNE_SERVER_CERT");
-    int kept = 1;
+static s_run_fn *
+s_command_fn (const char *command)
+{
+    static const struct {
+        const char *name;
+        s_run_fn *run;
+    } commands[] = {{"sub", probe_sub_main},
+                    {"pub", probe_pub_main},
+                    {"req", probe_req_main},
+                    {"cmd", probe_cmd_main},
+                    {"ping", probe_ping_main}};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp (command, commands[i].name) == 0)
+            return commands[i].run;
+    return NULL;
+}
+
+//  Take --cert, --server-cert and --allow out of argv (anywhere, before the
+//  command parses the rest) into `security`. -1 to go on, or the exit code.
+static int
+s_take_security (int *argc_p, char *argv[], bus_security_config_t *security)
+{
+    int argc = *argc_p, kept = 1;
     for (int i = 1; i < argc; i++) {
         const char *names[] = {"--cert", "--server-cert", "--allow"};
-        const char **targets[] = {&security.cert, &security.server, &security.allow};
+        const char **targets[] = {&security->cert, &security->server, &security->allow};
         int found = -1;
         const char *value = NULL;
         for (int n = 0; n < 3 && found < 0; n++) {
@@ -123,25 +108,68 @@ main (int argc, char *argv[])
         }
         *targets[found] = value;
     }
-    argc = kept;
-    argv[argc] = NULL;
+    *argc_p = kept;
+    argv[kept] = NULL;
+    return -1;
+}
+
+//  CURVE for every tcp endpoint when a cert (or an allow dir) is given, from
+//  the options or $ATTUNE_CERT, $ATTUNE_SERVER_CERT. -1 to go on, or the
+//  exit code.
+static int
+s_security (int *argc_p, char *argv[])
+{
+    bus_security_config_t security = {0};
+    security.cert = getenv ("ATTUNE_CERT");
+    security.server = getenv ("ATTUNE_SERVER_CERT");
+    int rc = s_take_security (argc_p, argv, &security);
+    if (rc >= 0)
+        return rc;
     if (security.cert && !*security.cert)
         security.cert = NULL;
     if (security.server && !*security.server)
         security.server = NULL;
-    if (security.cert || security.server || security.allow) {
-        security.mode = BUS_SECURITY_ALWAYS; //  asked for: every tcp endpoint
-        char message[512];
-        if (!security.cert) {
-            fprintf (stderr, "%s: CURVE needs --cert (a secret cert)\n", probe_command);
-            return PROBE_EXIT_USAGE;
-        }
-        if (bus_security_configure (&security, message, sizeof message) != 0) {
-            fprintf (stderr, "%s: %s\n", probe_command, message);
-            return PROBE_EXIT_USAGE;
-        }
+    if (!security.cert && !security.server && !security.allow)
+        return -1;
+    security.mode = BUS_SECURITY_ALWAYS; //  asked for: every tcp endpoint
+    char message[512];
+    if (!security.cert) {
+        fprintf (stderr, "%s: CURVE needs --cert (a secret cert)\n", probe_command);
+        return PROBE_EXIT_USAGE;
     }
+    if (bus_security_configure (&security, message, sizeof message) != 0) {
+        fprintf (stderr, "%s: %s\n", probe_command, message);
+        return PROBE_EXIT_USAGE;
+    }
+    return -1;
+}
 
+int
+main (int argc, char *argv[])
+{
+    if (argc < 2) {
+        s_usage (stderr);
+        return PROBE_EXIT_USAGE;
+    }
+    const char *command = argv[1];
+    if (strcmp (command, "--help") == 0 || strcmp (command, "-h") == 0 ||
+        strcmp (command, "help") == 0) {
+        s_usage (stdout);
+        return PROBE_EXIT_OK;
+    }
+    s_run_fn *run = s_command_fn (command);
+    if (!run) {
+        fprintf (stderr,
+                 "attune-probe: unknown command '%.64s' (sub, pub, req, cmd, "
+                 "ping)\n",
+                 command);
+        s_usage (stderr);
+        return PROBE_EXIT_USAGE;
+    }
+    snprintf (probe_command, sizeof probe_command, "attune-probe %s", command);
+    int rc = s_security (&argc, argv);
+    if (rc >= 0)
+        return rc;
     char host[256] = "localhost";
     if (gethostname (host, sizeof host - 1) != 0 || !*host)
         snprintf (host, sizeof host, "localhost");
@@ -155,7 +183,7 @@ main (int argc, char *argv[])
     zsys_set_logstream (stderr);
     zsys_set_logident ("attune-probe");
     signal (SIGPIPE, SIG_IGN);
-    int rc = run (argc - 1, argv + 1);
+    rc = run (argc - 1, argv + 1);
     bus_security_shutdown ();
     return rc;
 }

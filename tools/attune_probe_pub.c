@@ -39,6 +39,39 @@ s_help_pub (FILE *out)
 //  ---------------------------------------------------------------------------
 //  pub
 
+//  A PUB connected out to `endpoint` (bus_pub binds: a private inproc
+//  address first). PROBE_EXIT_OK, or the failure said.
+static int
+s_pub_connect (const char *endpoint, int hwm, bus_pub_t **pub_p)
+{
+    char local[96];
+    snprintf (local, sizeof local, "inproc://attune-probe-pub-%d-%08x", (int)getpid (),
+              (unsigned)randof (0x7fffffff));
+    bus_pub_t *pub = *pub_p = bus_pub_new (local, hwm);
+    if (!pub)
+        return probe_fail ("cannot make a PUB socket: %s", zmq_strerror (zmq_errno ()));
+    if (bus_security_apply (bus_pub_sock (pub), endpoint, false, NULL) != 0)
+        return probe_fail ("%s needs CURVE: give --cert and --server-cert", endpoint);
+    if (zsock_connect (bus_pub_sock (pub), "%s", endpoint) != 0)
+        return probe_fail ("cannot connect to %s: %s", endpoint,
+                           zmq_strerror (zmq_errno ()));
+    fprintf (stderr, "pub: connected to %s (publisher %016" PRIx64 ")\n", endpoint,
+             bus_pub_id (pub));
+    return PROBE_EXIT_OK;
+}
+
+//  A PUB bound to `endpoint`. PROBE_EXIT_OK, or the failure said.
+static int
+s_pub_bind (const char *endpoint, int hwm, bus_pub_t **pub_p)
+{
+    bus_pub_t *pub = *pub_p = bus_pub_new (endpoint, hwm);
+    if (!pub)
+        return probe_fail ("cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+    fprintf (stderr, "pub: bound %s (publisher %016" PRIx64 ")\n", bus_pub_endpoint (pub),
+             bus_pub_id (pub));
+    return PROBE_EXIT_OK;
+}
+
 int
 probe_pub_main (int argc, char *argv[])
 {
@@ -69,31 +102,7 @@ probe_pub_main (int argc, char *argv[])
     //  Queue every fact rather than drop at the high-water mark
     int hwm = count < 1000 ? 1000 : count > 1000000 ? 1000000 : (int)count;
     bus_pub_t *pub = NULL;
-    rc = PROBE_EXIT_OK;
-    if (connect) {
-        //  bus_pub binds; a private inproc address, then connect it out
-        char local[96];
-        snprintf (local, sizeof local, "inproc://attune-probe-pub-%d-%08x",
-                  (int)getpid (), (unsigned)randof (0x7fffffff));
-        pub = bus_pub_new (local, hwm);
-        if (!pub)
-            rc = probe_fail ("cannot make a PUB socket: %s", zmq_strerror (zmq_errno ()));
-        else if (bus_security_apply (bus_pub_sock (pub), endpoint, false, NULL) != 0)
-            rc = probe_fail ("%s needs CURVE: give --cert and --server-cert", endpoint);
-        else if (zsock_connect (bus_pub_sock (pub), "%s", endpoint) != 0)
-            rc = probe_fail ("cannot connect to %s: %s", endpoint,
-                             zmq_strerror (zmq_errno ()));
-        else
-            fprintf (stderr, "pub: connected to %s (publisher %016" PRIx64 ")\n",
-                     endpoint, bus_pub_id (pub));
-    } else {
-        pub = bus_pub_new (endpoint, hwm);
-        if (!pub)
-            rc = probe_fail ("cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
-        else
-            fprintf (stderr, "pub: bound %s (publisher %016" PRIx64 ")\n",
-                     bus_pub_endpoint (pub), bus_pub_id (pub));
-    }
+    rc = connect ? s_pub_connect (endpoint, hwm, &pub) : s_pub_bind (endpoint, hwm, &pub);
     fflush (stderr);
     if (rc == PROBE_EXIT_OK)
         probe_sleep_ms (wait); //  PUB/SUB: subscribers must join before we publish

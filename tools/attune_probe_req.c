@@ -186,6 +186,50 @@ s_percentile (const double *sorted, size_t n, double p)
     return sorted[rank - 1];
 }
 
+//  The line for reply `seq` (a pong, or an error reply); true for a pong.
+static bool
+s_ping_line (proto_envelope_t *reply, long long seq, double ms, char *line, size_t size)
+{
+    json_t *payload = proto_envelope_payload_json (reply, NULL);
+    const char *type = proto_envelope_type (reply);
+    bool pong = strcmp (type, "api.reply") == 0;
+    if (pong) {
+        const char *source =
+            s_payload_string (json_object_get (payload, "result"), "source");
+        snprintf (line, size, "pong from %.200s: seq=%lld time=%.3f ms",
+                  source ? source : proto_envelope_source (reply), seq, ms);
+    } else {
+        const char *code = s_payload_string (payload, "code");
+        const char *message = s_payload_string (payload, "message");
+        snprintf (line, size, "%.64s from %.200s: seq=%lld %.64s: %.200s", type,
+                  proto_envelope_source (reply), seq, code ? code : "-",
+                  message ? message : "-");
+    }
+    json_decref (payload);
+    return pong;
+}
+
+//  "N sent, M answered, rtt min/avg/p50/p99/max = ..." (sorts `rtts`).
+static void
+s_ping_summary (double *rtts, long long sent, size_t answered)
+{
+    char summary[256];
+    int n = snprintf (summary, sizeof summary, "%lld sent, %zu answered", sent, answered);
+    if (answered > 0) {
+        double sum = 0;
+        for (size_t i = 0; i < answered; i++)
+            sum += rtts[i];
+        qsort (rtts, answered, sizeof (double), s_compare_double);
+        snprintf (summary + n, sizeof summary - (size_t)n,
+                  ", rtt min/avg/p50/p99/max = %.3f/%.3f/%.3f/%.3f/%.3f ms", rtts[0],
+                  sum / (double)answered, s_percentile (rtts, answered, 50),
+                  s_percentile (rtts, answered, 99), rtts[answered - 1]);
+    } else
+        snprintf (summary + n, sizeof summary - (size_t)n,
+                  ", rtt min/avg/p50/p99/max = -/-/-/-/- ms");
+    probe_print_line (summary);
+}
+
 int
 probe_ping_main (int argc, char *argv[])
 {
@@ -243,40 +287,12 @@ probe_ping_main (int argc, char *argv[])
             probe_print_line (line);
             continue;
         }
-        json_t *payload = proto_envelope_payload_json (reply, NULL);
-        const char *type = proto_envelope_type (reply);
-        if (strcmp (type, "api.reply") == 0) {
-            const char *source =
-                s_payload_string (json_object_get (payload, "result"), "source");
-            snprintf (line, sizeof line, "pong from %.200s: seq=%lld time=%.3f ms",
-                      source ? source : proto_envelope_source (reply), i, ms);
+        if (s_ping_line (reply, i, ms, line, sizeof line))
             rtts[answered++] = ms;
-        } else {
-            const char *code = s_payload_string (payload, "code");
-            const char *message = s_payload_string (payload, "message");
-            snprintf (line, sizeof line, "%.64s from %.200s: seq=%lld %.64s: %.200s",
-                      type, proto_envelope_source (reply), i, code ? code : "-",
-                      message ? message : "-");
-        }
         probe_print_line (line);
-        json_decref (payload);
         proto_envelope_destroy (&reply);
     }
-    char summary[256];
-    int n = snprintf (summary, sizeof summary, "%lld sent, %zu answered", sent, answered);
-    if (answered > 0) {
-        double sum = 0;
-        for (size_t i = 0; i < answered; i++)
-            sum += rtts[i];
-        qsort (rtts, answered, sizeof (double), s_compare_double);
-        snprintf (summary + n, sizeof summary - (size_t)n,
-                  ", rtt min/avg/p50/p99/max = %.3f/%.3f/%.3f/%.3f/%.3f ms", rtts[0],
-                  sum / (double)answered, s_percentile (rtts, answered, 50),
-                  s_percentile (rtts, answered, 99), rtts[answered - 1]);
-    } else
-        snprintf (summary + n, sizeof summary - (size_t)n,
-                  ", rtt min/avg/p50/p99/max = -/-/-/-/- ms");
-    probe_print_line (summary);
+    s_ping_summary (rtts, sent, answered);
     if (rc == PROBE_CONTINUE)
         rc = answered == (size_t)sent && sent > 0 ? PROBE_EXIT_OK : PROBE_EXIT_FAIL;
     free (rtts);

@@ -169,6 +169,104 @@ s_sub_handle (s_sub_t *self, zframe_t *frame, const bus_fact_info_t *info, bool 
     return rc;
 }
 
+//  Connect to every endpoint and subscribe to every type (all without
+//  --type). PROBE_EXIT_OK, or the failure said.
+static int
+s_sub_connect (bus_sub_t *sub, probe_strings_t *endpoints, probe_strings_t *types)
+{
+    int rc = PROBE_EXIT_OK;
+    for (size_t i = 0; rc == PROBE_EXIT_OK && i < endpoints->count; i++)
+        if (bus_sub_connect (sub, endpoints->items[i]) != 0)
+            rc = probe_fail ("cannot connect to %s: %s", endpoints->items[i],
+                             zmq_strerror (zmq_errno ()));
+    if (types->count == 0 && rc == PROBE_EXIT_OK && bus_sub_subscribe (sub, "") != 0)
+        rc = probe_fail ("cannot subscribe: %s", zmq_strerror (zmq_errno ()));
+    for (size_t i = 0; rc == PROBE_EXIT_OK && i < types->count; i++)
+        if (bus_sub_subscribe (sub, types->items[i]) != 0)
+            rc = probe_fail ("cannot subscribe to '%s': %s", types->items[i],
+                             zmq_strerror (zmq_errno ()));
+    return rc;
+}
+
+//  Messages that were not facts, said when their count grows.
+static void
+s_sub_check_framing (s_sub_t *self, bus_sub_t *sub)
+{
+    uint64_t framing = bus_sub_errors (sub);
+    if (framing > self->framing) {
+        self->malformed += framing - self->framing;
+        self->framing = framing;
+        fprintf (stderr,
+                 "malformed: a message that is not a fact (three frames: type, "
+                 "16-byte seq and publisher, envelope) (dropped; %" PRIu64
+                 " malformed so far)\n",
+                 self->malformed);
+    }
+}
+
+//  Print facts until `count` (0: no limit), the timeout (0: none), an
+//  interrupt or a closed stdout; with `stats` a line a second. True when
+//  the timeout ended it.
+static bool
+s_sub_loop (s_sub_t *self, bus_sub_t *sub, long long count, long long timeout, bool stats)
+{
+    int64_t start = zclock_mono ();
+    int64_t deadline = timeout ? start + timeout : -1;
+    int64_t next_stats = start + 1000;
+    while (!zsys_interrupted && probe_stdout_ok &&
+           (count == 0 || self->facts < (uint64_t)count)) {
+        int64_t now = zclock_mono ();
+        if (deadline >= 0 && now >= deadline)
+            return true;
+        if (stats && now >= next_stats) {
+            s_sub_print_stats (self, sub);
+            next_stats += 1000;
+            if (next_stats <= now) //  fell behind: start counting afresh
+                next_stats = now + 1000;
+            continue;
+        }
+        int64_t wait = -1;
+        if (deadline >= 0)
+            wait = deadline - now;
+        if (stats && (wait < 0 || next_stats - now < wait))
+            wait = next_stats - now;
+        bus_fact_info_t info;
+        zframe_t *frame = bus_sub_recv_raw (sub, &info, (int)wait);
+        s_sub_check_framing (self, sub);
+        if (frame) {
+            int handled = s_sub_handle (self, frame, &info, stats);
+            zframe_destroy (&frame);
+            if (handled != 0)
+                break;
+        }
+    }
+    return false;
+}
+
+//  The summary line on stderr; PROBE_EXIT_OK, or a failure when fewer than
+//  `count` facts came.
+static int
+s_sub_summary (s_sub_t *self, bus_sub_t *sub, long long count, bool timed_out)
+{
+    char gaps[96];
+    if (self->track_gaps)
+        snprintf (gaps, sizeof gaps, "%" PRIu64 " gaps (%" PRIu64 " lost)",
+                  bus_sub_gaps (sub), bus_sub_missed (sub));
+    else
+        snprintf (gaps, sizeof gaps, "gaps not tracked (filtered by --type)");
+    fprintf (stderr,
+             "summary: %" PRIu64 " facts, %s, %" PRIu64 " malformed, %" PRIu64
+             " publishers%s\n",
+             self->facts, gaps, self->malformed, self->publishers,
+             zsys_interrupted ? " (interrupted)"
+             : timed_out      ? " (timeout)"
+                              : "");
+    if (count && self->facts < (uint64_t)count)
+        return probe_fail ("%" PRIu64 " of %lld facts %s", self->facts, count,
+                           timed_out ? "before the timeout" : "before the interrupt");
+    return PROBE_EXIT_OK;
+}
+
 int
 probe_sub_main (int argc, char *argv[])
 {
@@ -210,78 +308,12 @@ probe_sub_main (int argc, char *argv[])
         if (!*types.items[i])
             self->track_gaps = true; //  "" is every type
     bus_sub_set_gap_handler (sub, s_sub_on_gap, self);
-    rc = PROBE_EXIT_OK;
-    for (size_t i = 0; rc == PROBE_EXIT_OK && i < endpoints.count; i++)
-        if (bus_sub_connect (sub, endpoints.items[i]) != 0)
-            rc = probe_fail ("cannot connect to %s: %s", endpoints.items[i],
-                             zmq_strerror (zmq_errno ()));
-    if (types.count == 0 && rc == PROBE_EXIT_OK && bus_sub_subscribe (sub, "") != 0)
-        rc = probe_fail ("cannot subscribe: %s", zmq_strerror (zmq_errno ()));
-    for (size_t i = 0; rc == PROBE_EXIT_OK && i < types.count; i++)
-        if (bus_sub_subscribe (sub, types.items[i]) != 0)
-            rc = probe_fail ("cannot subscribe to '%s': %s", types.items[i],
-                             zmq_strerror (zmq_errno ()));
-
-    int64_t start = zclock_mono ();
-    int64_t deadline = timeout ? start + timeout : -1;
-    int64_t next_stats = start + 1000;
+    rc = s_sub_connect (sub, &endpoints, &types);
     bool timed_out = false;
-    while (rc == PROBE_EXIT_OK && !zsys_interrupted && probe_stdout_ok &&
-           (count == 0 || self->facts < (uint64_t)count)) {
-        int64_t now = zclock_mono ();
-        if (deadline >= 0 && now >= deadline) {
-            timed_out = true;
-            break;
-        }
-        if (stats && now >= next_stats) {
-            s_sub_print_stats (self, sub);
-            next_stats += 1000;
-            if (next_stats <= now) //  fell behind: start counting afresh
-                next_stats = now + 1000;
-            continue;
-        }
-        int64_t wait = -1;
-        if (deadline >= 0)
-            wait = deadline - now;
-        if (stats && (wait < 0 || next_stats - now < wait))
-            wait = next_stats - now;
-        bus_fact_info_t info;
-        zframe_t *frame = bus_sub_recv_raw (sub, &info, (int)wait);
-        uint64_t framing = bus_sub_errors (sub);
-        if (framing > self->framing) {
-            self->malformed += framing - self->framing;
-            self->framing = framing;
-            fprintf (stderr,
-                     "malformed: a message that is not a fact (three frames: type, "
-                     "16-byte seq and publisher, envelope) (dropped; %" PRIu64
-                     " malformed so far)\n",
-                     self->malformed);
-        }
-        if (frame) {
-            int handled = s_sub_handle (self, frame, &info, stats);
-            zframe_destroy (&frame);
-            if (handled != 0)
-                break;
-        }
-    }
-    if (rc == PROBE_EXIT_OK) {
-        char gaps[96];
-        if (self->track_gaps)
-            snprintf (gaps, sizeof gaps, "%" PRIu64 " gaps (%" PRIu64 " lost)",
-                      bus_sub_gaps (sub), bus_sub_missed (sub));
-        else
-            snprintf (gaps, sizeof gaps, "gaps not tracked (filtered by --type)");
-        fprintf (stderr,
-                 "summary: %" PRIu64 " facts, %s, %" PRIu64 " malformed, %" PRIu64
-                 " publishers%s\n",
-                 self->facts, gaps, self->malformed, self->publishers,
-                 zsys_interrupted ? " (interrupted)"
-                 : timed_out      ? " (timeout)"
-                                  : "");
-        if (count && self->facts < (uint64_t)count)
-            rc = probe_fail ("%" PRIu64 " of %lld facts %s", self->facts, count,
-                             timed_out ? "before the timeout" : "before the interrupt");
-    }
+    if (rc == PROBE_EXIT_OK)
+        timed_out = s_sub_loop (self, sub, count, timeout, stats);
+    if (rc == PROBE_EXIT_OK)
+        rc = s_sub_summary (self, sub, count, timed_out);
     s_sub_reset_rates (self);
     bus_sub_destroy (&sub);
     free (self);
