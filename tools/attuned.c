@@ -223,20 +223,122 @@ s_security_check (zconfig_t *file, bus_topology_t *topology, const char *actors,
     return 0;
 }
 
-int
-main (int argc, char *argv[])
+//  ---------------------------------------------------------------------------
+//  main, in steps: options, the topology file's settings, the topology and
+//  security, the actors, the loop, the stop
+
+typedef struct {
+    const char *config_path;
+    const char *data_dir;  //  default ./var/attune
+    const char *packs_dir; //  default ./packs
+    const char *actors;
+    actor_config_t config;
+    bool quiet;
+    const char *api_endpoint;
+    const char *facts_endpoint;
+    bus_security_config_t security;
+    const char *security_mode;
+    int drain_ms;
+    zconfig_t *file;
+    bus_topology_t *topology;
+    bool secured; //  bus_security_configure was called
+    attuned_watch_t *facts;
+    zactor_t *running[S_ACTOR_COUNT];
+} s_daemon_t;
+
+//  A number low..high for option `name`, into *out. 0, or 2 after saying why.
+static int
+s_number_option (const char *name, const char *text, long low, long high,
+                 const char *what, int *out)
 {
-    const char *config_path = NULL;
-    const char *data_dir = NULL;  //  default ./var/attune
-    const char *packs_dir = NULL; //  default ./packs
-    const char *actors = NULL;
-    actor_config_t config = {0};
-    bool quiet = false;
-    const char *api_endpoint = NULL;
-    const char *facts_endpoint = NULL;
-    bus_security_config_t security = {0};
-    const char *security_mode = NULL;
-    int drain_ms = 30000;
+    char *end = NULL;
+    long value = strtol (text, &end, 10);
+    if (!*text || *end || value < low || value > high) {
+        fprintf (stderr, "attuned: --%s: '%s' is not a number %s%ld..%ld\n", name, text,
+                 what, low, high);
+        return 2;
+    }
+    *out = (int)value;
+    return 0;
+}
+
+//  One option from getopt_long. -1 to go on, or the exit code.
+static int
+s_option (s_daemon_t *self, int option, const char *arg)
+{
+    switch (option) {
+        case 'c':
+            self->config_path = arg;
+            break;
+        case 'd':
+            self->data_dir = arg;
+            break;
+        case 'p':
+            self->packs_dir = arg;
+            break;
+        case 'a':
+            self->actors = arg;
+            break;
+        case 1:
+            self->config.worker_name = arg;
+            break;
+        case 2:
+            return s_number_option ("worker-slots", arg, 1, 4096, "",
+                                    &self->config.worker_slots)
+                       ?: -1;
+        case 3:
+            self->config.runtimes = arg;
+            break;
+        case 4:
+            self->config.host = arg;
+            break;
+        case 5:
+            return s_number_option ("heartbeat", arg, 10, 600000, "",
+                                    &self->config.heartbeat_ms)
+                       ?: -1;
+        case 6:
+            self->config.nosync = true;
+            break;
+        case 7:
+            self->api_endpoint = arg;
+            break;
+        case 8:
+            self->facts_endpoint = arg;
+            break;
+        case 9:
+            return s_number_option ("drain", arg, 0, 3600000, "of ms ", &self->drain_ms)
+                       ?: -1;
+        case 20:
+            self->security.cert = arg;
+            break;
+        case 21:
+            self->security.allow = arg;
+            break;
+        case 22:
+            self->security.server = arg;
+            break;
+        case 23:
+            self->security_mode = arg;
+            break;
+        case 24:
+            self->security.executor = arg;
+            break;
+        case 'q':
+            self->quiet = true;
+            break;
+        case 'h':
+            s_usage (stdout);
+            return 0;
+        default:
+            s_usage (stderr);
+            return 2;
+    }
+    return -1;
+}
+
+static int
+s_parse_options (s_daemon_t *self, int argc, char *argv[])
+{
     static struct option options[] = {{"config", required_argument, 0, 'c'},
                                       {"data", required_argument, 0, 'd'},
                                       {"packs", required_argument, 0, 'p'},
@@ -258,193 +360,129 @@ main (int argc, char *argv[])
                                       {"quiet", no_argument, 0, 'q'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
-    int option;
-    while ((option = getopt_long (argc, argv, "c:d:p:a:qh", options, NULL)) != -1) {
-        char *end = NULL;
-        switch (option) {
-            case 'c':
-                config_path = optarg;
-                break;
-            case 'd':
-                data_dir = optarg;
-                break;
-            case 'p':
-                packs_dir = optarg;
-                break;
-            case 'a':
-                actors = optarg;
-                break;
-            case 1:
-                config.worker_name = optarg;
-                break;
-            case 2:
-                config.worker_slots = (int)strtol (optarg, &end, 10);
-                if (!*optarg || *end || config.worker_slots < 1 ||
-                    config.worker_slots > 4096) {
-                    fprintf (stderr,
-                             "attuned: --worker-slots: '%s' is not a number 1..4096\n",
-                             optarg);
-                    return 2;
-                }
-                break;
-            case 3:
-                config.runtimes = optarg;
-                break;
-            case 4:
-                config.host = optarg;
-                break;
-            case 5:
-                config.heartbeat_ms = (int)strtol (optarg, &end, 10);
-                if (!*optarg || *end || config.heartbeat_ms < 10 ||
-                    config.heartbeat_ms > 600000) {
-                    fprintf (stderr,
-                             "attuned: --heartbeat: '%s' is not a number 10..600000\n",
-                             optarg);
-                    return 2;
-                }
-                break;
-            case 6:
-                config.nosync = true;
-                break;
-            case 7:
-                api_endpoint = optarg;
-                break;
-            case 8:
-                facts_endpoint = optarg;
-                break;
-            case 9:
-                drain_ms = (int)strtol (optarg, &end, 10);
-                if (!*optarg || *end || drain_ms < 0 || drain_ms > 3600000) {
-                    fprintf (stderr,
-                             "attuned: --drain: '%s' is not a number of ms 0..3600000\n",
-                             optarg);
-                    return 2;
-                }
-                break;
-            case 20:
-                security.cert = optarg;
-                break;
-            case 21:
-                security.allow = optarg;
-                break;
-            case 22:
-                security.server = optarg;
-                break;
-            case 23:
-                security_mode = optarg;
-                break;
-            case 24:
-                security.executor = optarg;
-                break;
-            case 'q':
-                quiet = true;
-                break;
-            case 'h':
-                s_usage (stdout);
-                return 0;
-            default:
-                s_usage (stderr);
-                return 2;
-        }
-    }
-    if (optind < argc) {
+    int option, rc = -1;
+    while (rc < 0 &&
+           (option = getopt_long (argc, argv, "c:d:p:a:qh", options, NULL)) != -1)
+        rc = s_option (self, option, optarg);
+    if (rc < 0 && optind < argc) {
         fprintf (stderr, "attuned: unexpected argument '%s'\n", argv[optind]);
         s_usage (stderr);
-        return 2;
+        rc = 2;
     }
-    //  The topology file's `daemon` section says what runs here; flags win
-    zconfig_t *file = config_path ? zconfig_load (config_path) : NULL;
-    if (config_path && !file) {
+    return rc;
+}
+
+//  The names under `section` are all in `known` (NULL-terminated). 0, or 2
+//  after naming the unknown one.
+static int
+s_known_settings (const char *path, zconfig_t *section, const char *prefix,
+                  const char *const *known, const char *list)
+{
+    for (zconfig_t *item = section ? zconfig_child (section) : NULL; item;
+         item = zconfig_next (item)) {
+        bool found = false;
+        for (int k = 0; known[k]; k++)
+            found = found || streq (zconfig_name (item), known[k]);
+        if (!found) {
+            fprintf (stderr, "attuned: %s: %s%s: unknown setting (%s)\n", path, prefix,
+                     zconfig_name (item), list);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+//  `daemon/heartbeat` and `daemon/worker/slots`, unless given as flags.
+//  0, or 2 after saying why.
+static int
+s_daemon_numbers (s_daemon_t *self, zconfig_t *daemon)
+{
+    const struct {
+        const char *key;
+        int *target, low, high;
+    } numbers[] = {{"heartbeat", &self->config.heartbeat_ms, 10, 600000},
+                   {"worker/slots", &self->config.worker_slots, 1, 4096}};
+    for (size_t n = 0; n < 2; n++) {
+        const char *text = s_setting (daemon, numbers[n].key);
+        char *end = NULL;
+        long value = text ? strtol (text, &end, 10) : 0;
+        if (text &&
+            (!*text || *end || value < numbers[n].low || value > numbers[n].high)) {
+            fprintf (stderr, "attuned: %s: daemon/%s: '%s' is not a number %d..%d\n",
+                     self->config_path, numbers[n].key, text, numbers[n].low,
+                     numbers[n].high);
+            return 2;
+        }
+        if (text && *numbers[n].target == 0)
+            *numbers[n].target = (int)value;
+    }
+    return 0;
+}
+
+//  What the `daemon` section sets and the flags did not.
+static void
+s_daemon_settings (s_daemon_t *self, zconfig_t *daemon)
+{
+    const struct {
+        const char **target;
+        const char *key;
+    } settings[] = {{&self->actors, "actors"},
+                    {&self->data_dir, "data"},
+                    {&self->packs_dir, "packs"},
+                    {&self->config.host, "host"},
+                    {&self->api_endpoint, "api"},
+                    {&self->facts_endpoint, "api-facts"},
+                    {&self->security.cert, "security/cert"},
+                    {&self->security.allow, "security/allow"},
+                    {&self->security.server, "security/server"},
+                    {&self->security.executor, "security/executor"},
+                    {&self->security_mode, "security/mode"},
+                    {&self->config.worker_name, "worker/name"},
+                    {&self->config.runtimes, "worker/runtimes"}};
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (!*settings[i].target)
+            *settings[i].target = s_setting (daemon, settings[i].key);
+}
+
+//  The topology file's `daemon` section says what runs here; flags win.
+//  -1 to go on, or the exit code.
+static int
+s_load_config (s_daemon_t *self)
+{
+    if (!self->config_path)
+        return -1;
+    self->file = zconfig_load (self->config_path);
+    if (!self->file) {
         fprintf (stderr,
                  "attuned: %s: cannot read it, or it is not ZPL (4-space indents, "
                  "name = value)\n",
-                 config_path);
+                 self->config_path);
         return 1;
     }
-    zconfig_t *daemon = file ? zconfig_locate (file, "daemon") : NULL;
-    if (daemon) {
-        const char *keys[] = {"actors", "data",      "packs",  "host",     "heartbeat",
-                              "api",    "api-facts", "worker", "security", NULL};
-        for (zconfig_t *item = zconfig_child (daemon); item; item = zconfig_next (item)) {
-            bool known = false;
-            for (int k = 0; keys[k]; k++)
-                known = known || streq (zconfig_name (item), keys[k]);
-            if (!known) {
-                fprintf (stderr,
-                         "attuned: %s: daemon/%s: unknown setting (actors, data, packs, "
-                         "host, heartbeat, api, api-facts, worker/name|slots|runtimes, "
-                         "security/cert|allow|server|executor|mode)\n",
-                         config_path, zconfig_name (item));
-                zconfig_destroy (&file);
-                return 2;
-            }
-        }
-        if (!actors)
-            actors = s_setting (daemon, "actors");
-        if (!data_dir)
-            data_dir = s_setting (daemon, "data");
-        if (!packs_dir)
-            packs_dir = s_setting (daemon, "packs");
-        if (!config.host)
-            config.host = s_setting (daemon, "host");
-        if (!api_endpoint)
-            api_endpoint = s_setting (daemon, "api");
-        if (!facts_endpoint)
-            facts_endpoint = s_setting (daemon, "api-facts");
-        zconfig_t *section = zconfig_locate (daemon, "security");
-        for (zconfig_t *item = section ? zconfig_child (section) : NULL; item;
-             item = zconfig_next (item)) {
-            const char *name = zconfig_name (item);
-            if (!streq (name, "cert") && !streq (name, "allow") &&
-                !streq (name, "server") && !streq (name, "executor") &&
-                !streq (name, "mode")) {
-                fprintf (stderr,
-                         "attuned: %s: daemon/security/%s: unknown setting (cert, allow, "
-                         "server, executor, mode)\n",
-                         config_path, name);
-                zconfig_destroy (&file);
-                return 2;
-            }
-        }
-        if (!security.cert)
-            security.cert = s_setting (daemon, "security/cert");
-        if (!security.allow)
-            security.allow = s_setting (daemon, "security/allow");
-        if (!security.server)
-            security.server = s_setting (daemon, "security/server");
-        if (!security.executor)
-            security.executor = s_setting (daemon, "security/executor");
-        if (!security_mode)
-            security_mode = s_setting (daemon, "security/mode");
-        if (!config.worker_name)
-            config.worker_name = s_setting (daemon, "worker/name");
-        if (!config.runtimes)
-            config.runtimes = s_setting (daemon, "worker/runtimes");
-        const struct {
-            const char *key;
-            int *target, low, high;
-        } numbers[] = {{"heartbeat", &config.heartbeat_ms, 10, 600000},
-                       {"worker/slots", &config.worker_slots, 1, 4096}};
-        for (size_t n = 0; n < 2; n++) {
-            const char *text = s_setting (daemon, numbers[n].key);
-            char *end = NULL;
-            long value = text ? strtol (text, &end, 10) : 0;
-            if (text &&
-                (!*text || *end || value < numbers[n].low || value > numbers[n].high)) {
-                fprintf (stderr, "attuned: %s: daemon/%s: '%s' is not a number %d..%d\n",
-                         config_path, numbers[n].key, text, numbers[n].low,
-                         numbers[n].high);
-                zconfig_destroy (&file);
-                return 2;
-            }
-            if (text && *numbers[n].target == 0)
-                *numbers[n].target = (int)value;
-        }
-    }
-    if (!data_dir)
-        data_dir = "./var/attune";
-    if (!packs_dir)
-        packs_dir = "./packs";
+    zconfig_t *daemon = zconfig_locate (self->file, "daemon");
+    if (!daemon)
+        return -1;
+    static const char *const keys[] = {"actors",    "data", "packs",     "host",
+                                       "heartbeat", "api",  "api-facts", "worker",
+                                       "security",  NULL};
+    static const char *const security[] = {"cert",     "allow", "server",
+                                           "executor", "mode",  NULL};
+    if (s_known_settings (self->config_path, daemon, "daemon/", keys,
+                          "actors, data, packs, host, heartbeat, api, api-facts, "
+                          "worker/name|slots|runtimes, "
+                          "security/cert|allow|server|executor|mode") ||
+        s_known_settings (self->config_path, zconfig_locate (daemon, "security"),
+                          "daemon/security/", security,
+                          "cert, allow, server, executor, mode"))
+        return 2;
+    s_daemon_settings (self, daemon);
+    return s_daemon_numbers (self, daemon) ?: -1;
+}
+
+//  Every name in --actors is an actor. -1 to go on, or 2.
+static int
+s_check_actors (const char *actors)
+{
     for (size_t i = 0; actors && i < strlen (actors);) {
         size_t n = strcspn (actors + i, ",");
         bool known = false;
@@ -457,115 +495,142 @@ main (int argc, char *argv[])
                      "attuned: actors: unknown actor '%.*s' (registry, executor, "
                      "rules, worker, sensor, api)\n",
                      (int)n, actors + i);
-            zconfig_destroy (&file);
             return 2;
         }
         i += n + 1;
     }
+    return -1;
+}
 
-    zsys_init ();
-    zsys_set_logident ("attuned");
-    char message[512];
-    bus_topology_t *topology =
-        config_path ? bus_topology_load (config_path, message, sizeof message)
-                    : bus_topology_new (NULL);
-    if (!topology) {
-        fprintf (stderr, "attuned: %s\n", config_path ? message : "out of memory");
-        zconfig_destroy (&file);
-        return 1;
-    }
-    if (s_mkdirs (data_dir) != 0) {
-        fprintf (stderr, "attuned: cannot create the data directory %s: %s\n", data_dir,
-                 strerror (errno));
-        bus_topology_destroy (&topology);
-        zconfig_destroy (&file);
-        return 1;
-    }
-    //  The api faces the outside: on loopback tcp unless told otherwise (a
-    //  topology may place it; one that leaves it to inproc gets the default)
-    const char *sets[2][3] = {{"api.requests", api_endpoint, S_API_DEFAULT},
-                              {"api.facts", facts_endpoint, S_FACTS_DEFAULT}};
+//  The api faces the outside: on loopback tcp unless told otherwise (a
+//  topology may place it; one that leaves it to inproc gets the default).
+//  -1 to go on, or 2.
+static int
+s_api_endpoints (s_daemon_t *self)
+{
+    const char *sets[2][3] = {{"api.requests", self->api_endpoint, S_API_DEFAULT},
+                              {"api.facts", self->facts_endpoint, S_FACTS_DEFAULT}};
     for (int i = 0; i < 2; i++) {
         const char *given = sets[i][1];
-        const char *current = bus_topology_bind (topology, sets[i][0]);
+        const char *current = bus_topology_bind (self->topology, sets[i][0]);
         if (!given && current && strncmp (current, "inproc://", 9) != 0)
             continue;
-        if (bus_topology_set (topology, sets[i][0], given ? given : sets[i][2], NULL) !=
-            0) {
+        if (bus_topology_set (self->topology, sets[i][0], given ? given : sets[i][2],
+                              NULL) != 0) {
             fprintf (stderr,
                      "attuned: --%s: '%s' is not an address (tcp://host:port, "
                      "ipc://path)\n",
                      i == 0 ? "api" : "api-facts", given);
-            bus_topology_destroy (&topology);
-            zconfig_destroy (&file);
             return 2;
         }
     }
-    //  Security: set once, before any actor (they only read it)
-    if (security_mode && bus_security_mode_parse (security_mode, &security.mode) != 0) {
+    return -1;
+}
+
+//  Security: set once, before any actor (they only read it). -1 to go on,
+//  or the exit code.
+static int
+s_secure (s_daemon_t *self)
+{
+    bus_security_config_t *security = &self->security;
+    if (self->security_mode &&
+        bus_security_mode_parse (self->security_mode, &security->mode) != 0) {
         fprintf (stderr, "attuned: security mode '%s': expected auto or always\n",
-                 security_mode);
-        bus_topology_destroy (&topology);
-        zconfig_destroy (&file);
+                 self->security_mode);
         return 2;
     }
     //  The executor in this process commands its workers with this
     //  process's own key: that is the executor's identity unless named
-    if (!security.executor && s_listed (actors, "executor") &&
-        s_listed (actors, "worker"))
-        security.executor = security.cert;
-    if (bus_security_configure (&security, message, sizeof message) != 0 ||
-        s_security_check (file, topology, actors, &security, message, sizeof message) !=
-            0) {
+    if (!security->executor && s_listed (self->actors, "executor") &&
+        s_listed (self->actors, "worker"))
+        security->executor = security->cert;
+    char message[512];
+    self->secured = true;
+    if (bus_security_configure (security, message, sizeof message) != 0 ||
+        s_security_check (self->file, self->topology, self->actors, security, message,
+                          sizeof message) != 0) {
         fprintf (stderr, "attuned: %s\n", message);
-        bus_security_shutdown ();
-        bus_topology_destroy (&topology);
-        zconfig_destroy (&file);
         return 1;
     }
-    config.topology = topology;
-    config.data_dir = data_dir;
-    config.packs_dir = packs_dir;
+    return -1;
+}
 
+//  The topology (the file's, or inproc everywhere), the data directory, the
+//  api's endpoints, security. -1 to go on, or the exit code.
+static int
+s_prepare (s_daemon_t *self)
+{
+    if (!self->data_dir)
+        self->data_dir = "./var/attune";
+    if (!self->packs_dir)
+        self->packs_dir = "./packs";
+    zsys_init ();
+    zsys_set_logident ("attuned");
+    char message[512];
+    self->topology = self->config_path
+                         ? bus_topology_load (self->config_path, message, sizeof message)
+                         : bus_topology_new (NULL);
+    if (!self->topology) {
+        fprintf (stderr, "attuned: %s\n", self->config_path ? message : "out of memory");
+        return 1;
+    }
+    if (s_mkdirs (self->data_dir) != 0) {
+        fprintf (stderr, "attuned: cannot create the data directory %s: %s\n",
+                 self->data_dir, strerror (errno));
+        return 1;
+    }
+    int rc = s_api_endpoints (self);
+    if (rc < 0)
+        rc = s_secure (self);
+    self->config.topology = self->topology;
+    self->config.data_dir = self->data_dir;
+    self->config.packs_dir = self->packs_dir;
+    return rc;
+}
+
+//  Start the actors listed, in order. 0, or 1 when one did not start.
+static int
+s_start (s_daemon_t *self)
+{
     //  Watch execution facts before the executor starts, so none is missed.
-    attuned_watch_t *facts = NULL;
-    if (!quiet && s_listed (actors, "executor"))
-        facts = attuned_watch_new (topology);
-
-    zactor_t *running[S_ACTOR_COUNT] = {0};
-    int rc = 0;
+    if (!self->quiet && s_listed (self->actors, "executor"))
+        self->facts = attuned_watch_new (self->topology);
     for (size_t a = 0; a < S_ACTOR_COUNT; a++) {
-        if (!s_listed (actors, s_actors[a].name))
+        if (!s_listed (self->actors, s_actors[a].name))
             continue;
-        running[a] = zactor_new (s_actors[a].fn, &config);
-        if (!running[a]) {
+        self->running[a] = zactor_new (s_actors[a].fn, &self->config);
+        if (!self->running[a]) {
             fprintf (stderr, "attuned: the %s actor did not start (see the log above)\n",
                      s_actors[a].name);
-            rc = 1;
-            break;
+            return 1;
         }
     }
     //  An actor that fails to start says why, signals, and ends; zactor_new
     //  does not report it, so give the actors a moment to fail before
     //  declaring the daemon up (the main loop also watches their pipes).
-    if (rc == 0) {
-        zpoller_t *check = zpoller_new (NULL);
-        for (size_t a = 0; a < S_ACTOR_COUNT; a++)
-            if (running[a])
-                zpoller_add (check, running[a]);
-        void *which = zpoller_wait (check, 50);
-        for (size_t a = 0; which && a < S_ACTOR_COUNT; a++)
-            if (which == running[a]) {
-                fprintf (stderr,
-                         "attuned: the %s actor did not start (see the log above)\n",
-                         s_actors[a].name);
-                rc = 1;
-            }
-        zpoller_destroy (&check);
-    }
+    int rc = 0;
+    zpoller_t *check = zpoller_new (NULL);
+    for (size_t a = 0; a < S_ACTOR_COUNT; a++)
+        if (self->running[a])
+            zpoller_add (check, self->running[a]);
+    void *which = zpoller_wait (check, 50);
+    for (size_t a = 0; which && a < S_ACTOR_COUNT; a++)
+        if (which == self->running[a]) {
+            fprintf (stderr, "attuned: the %s actor did not start (see the log above)\n",
+                     s_actors[a].name);
+            rc = 1;
+        }
+    zpoller_destroy (&check);
+    return rc;
+}
+
+//  "attuned: running (data D, packs P[, topology T][, api A, facts F])"
+static void
+s_announce (s_daemon_t *self)
+{
     char api_line[1200] = "";
-    zactor_t *api = running[S_ACTOR_COUNT - 1];
-    if (rc == 0 && api) {
+    zactor_t *api = self->running[S_ACTOR_COUNT - 1];
+    if (api) {
         zstr_send (api, "ENDPOINTS");
         char *requests = NULL, *facts_at = NULL;
         if (zstr_recvx (api, &requests, &facts_at, NULL) == 2)
@@ -574,18 +639,24 @@ main (int argc, char *argv[])
         zstr_free (&requests);
         zstr_free (&facts_at);
     }
-    if (rc == 0)
-        zsys_info ("attuned: running (data %s, packs %s%s%s%s)", data_dir, packs_dir,
-                   config_path ? ", topology " : "", config_path ? config_path : "",
-                   api_line);
+    zsys_info ("attuned: running (data %s, packs %s%s%s%s)", self->data_dir,
+               self->packs_dir, self->config_path ? ", topology " : "",
+               self->config_path ? self->config_path : "", api_line);
+}
 
-    //  Until SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted)
+//  Until SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted) or an actor
+//  stops on its own (1).
+static int
+s_run (s_daemon_t *self)
+{
+    int rc = 0;
+    attuned_watch_t *facts = self->facts;
     zpoller_t *poller = zpoller_new (NULL);
     if (facts)
         zpoller_add (poller, attuned_watch_sock (facts));
     for (size_t a = 0; a < S_ACTOR_COUNT; a++)
-        if (running[a])
-            zpoller_add (poller, running[a]);
+        if (self->running[a])
+            zpoller_add (poller, self->running[a]);
     while (rc == 0 && !zsys_interrupted) {
         void *which = zpoller_wait (poller, 1000);
         bool fact = facts && which == attuned_watch_sock (facts);
@@ -593,45 +664,79 @@ main (int argc, char *argv[])
             attuned_watch_handle (facts); //  a catch-up put off waits at most a poll
         if (fact)
             continue;
-        if (which) {
-            //  An actor said something unasked: it stopped on its own
-            for (size_t a = 0; a < S_ACTOR_COUNT; a++)
-                if (which == running[a]) {
-                    //  Its thread has ended: what is waiting on its pipe is
-                    //  CZMQ's end-of-thread signal, which zactor_destroy
-                    //  below collects.
-                    zsys_error ("attuned: the %s actor stopped (see the log above)",
-                                s_actors[a].name);
-                    zpoller_remove (poller, running[a]);
-                    rc = 1;
-                }
-        } else if (zpoller_terminated (poller))
+        if (!which && zpoller_terminated (poller))
             break;
+        //  An actor said something unasked: it stopped on its own. Its
+        //  thread has ended: what is waiting on its pipe is CZMQ's
+        //  end-of-thread signal, which zactor_destroy collects.
+        for (size_t a = 0; which && a < S_ACTOR_COUNT; a++)
+            if (which == self->running[a]) {
+                zsys_error ("attuned: the %s actor stopped (see the log above)",
+                            s_actors[a].name);
+                zpoller_remove (poller, self->running[a]);
+                rc = 1;
+            }
     }
     zpoller_destroy (&poller);
-    if (rc == 0)
-        zsys_info ("attuned: stopping");
-    //  A worker host drains: the executor (elsewhere) stops sending it work
-    //  at once, what waits goes back, what runs may finish within the grace.
-    //  With the executor in this process everything stops together.
-    zactor_t *worker = running[3];
-    if (rc == 0 && worker && !running[1] && drain_ms > 0) {
-        zsys_info ("attuned: draining the worker (up to %d ms)", drain_ms);
-        zstr_sendm (worker, "DRAIN");
-        zstr_sendf (worker, "%d", drain_ms);
-        zsock_set_rcvtimeo (zactor_sock (worker), drain_ms + 2000);
-        char *drained = zstr_recv (worker);
-        if (drained && atoi (drained + strlen ("DRAINED ")) > 0)
-            zsys_warning ("attuned: %s still running after the grace: the executor will "
-                          "settle them",
-                          drained + strlen ("DRAINED "));
-        zstr_free (&drained);
-    }
+    return rc;
+}
+
+//  A worker host drains: the executor (elsewhere) stops sending it work at
+//  once, what waits goes back, what runs may finish within the grace. With
+//  the executor in this process everything stops together.
+static void
+s_drain (s_daemon_t *self)
+{
+    zactor_t *worker = self->running[3];
+    if (!worker || self->running[1] || self->drain_ms <= 0)
+        return;
+    zsys_info ("attuned: draining the worker (up to %d ms)", self->drain_ms);
+    zstr_sendm (worker, "DRAIN");
+    zstr_sendf (worker, "%d", self->drain_ms);
+    zsock_set_rcvtimeo (zactor_sock (worker), self->drain_ms + 2000);
+    char *drained = zstr_recv (worker);
+    if (drained && atoi (drained + strlen ("DRAINED ")) > 0)
+        zsys_warning ("attuned: %s still running after the grace: the executor will "
+                      "settle them",
+                      drained + strlen ("DRAINED "));
+    zstr_free (&drained);
+}
+
+//  Stop the actors (last started first) and free everything.
+static void
+s_stop (s_daemon_t *self)
+{
     for (size_t a = S_ACTOR_COUNT; a-- > 0;)
-        zactor_destroy (&running[a]);
-    attuned_watch_destroy (&facts);
-    bus_security_shutdown (); //  the ZAP handler last: after every socket it guarded
-    bus_topology_destroy (&topology);
-    zconfig_destroy (&file);
+        zactor_destroy (&self->running[a]);
+    attuned_watch_destroy (&self->facts);
+    if (self->secured)
+        bus_security_shutdown (); //  the ZAP handler last: after every socket it guarded
+    bus_topology_destroy (&self->topology);
+    zconfig_destroy (&self->file);
+}
+
+int
+main (int argc, char *argv[])
+{
+    s_daemon_t self = {.drain_ms = 30000};
+    int rc = s_parse_options (&self, argc, argv);
+    if (rc < 0)
+        rc = s_load_config (&self);
+    if (rc < 0)
+        rc = s_check_actors (self.actors);
+    if (rc < 0)
+        rc = s_prepare (&self);
+    if (rc < 0) {
+        rc = s_start (&self);
+        if (rc == 0) {
+            s_announce (&self);
+            rc = s_run (&self);
+        }
+        if (rc == 0) {
+            zsys_info ("attuned: stopping");
+            s_drain (&self);
+        }
+    }
+    s_stop (&self);
     return rc;
 }
