@@ -38,8 +38,8 @@ typedef struct {
 static s_proc_t s_core, s_workers[3];
 
 //  hold, hold_again (idempotent): record "<id> start <pgid>" and sleep in a
-//  child of the shell, which the parent-death signal does not reach (only
-//  the worker's ledger does); a copy that starts while another still holds
+//  child of the shell, which the parent-death signal does not reach (the
+//  worker's guard does, and its ledger when it starts again); a copy that starts while another still holds
 //  the execution's lock file records "<id> DOUBLE".
 #define S_HOLD                                                                           \
     "runner_type: local-shell-cmd\n"                                                     \
@@ -431,10 +431,27 @@ s_wait_starts (const char *log, int count)
     }
 }
 
-//  The holds started before a kill, copied to <log>.killed; some of their
-//  processes live on (what the shells forked).
+//  For each line "<id> start <pgid>" of `path`: until its group holds its
+//  `sleep` as well as the shell (5 s at most).
 static void
-s_killed (const char *log, char *killed, size_t size)
+s_wait_forked (const char *path)
+{
+    char *text = testing_read (path);
+    int64_t deadline = zclock_mono () + 5000;
+    for (char *line = strstr (text, " start "); line; line = strstr (line + 1, " start "))
+        while (testing_group_alive (atoi (line + 7)) < 2) {
+            cr_assert_lt (zclock_mono (), deadline, "group %d forked nothing",
+                          atoi (line + 7));
+            zclock_sleep (10);
+        }
+    free (text);
+}
+
+//  The holds started before a kill, copied to <log>.killed, once each
+//  shell has forked its `sleep`: the parent-death signal does not reach
+//  those (else this test cannot fail).
+static void
+s_before_kill (const char *log, char *killed, size_t size)
 {
     snprintf (killed, size, "%s.killed", log);
     char *text = testing_read (log);
@@ -443,9 +460,21 @@ s_killed (const char *log, char *killed, size_t size)
     fputs (text, file);
     fclose (file);
     free (text);
-    cr_assert_gt (
-        testing_groups_alive (killed), 0,
-        "what the shells forked outlives the kill (else this test cannot fail)");
+    s_wait_forked (killed);
+}
+
+//  After a kill, with nothing restarted: every process of the holds in
+//  `killed` is gone within 3 s (the worker's guard, worker_guard.h).
+static void
+s_wait_gone (const char *killed)
+{
+    int64_t deadline = zclock_mono () + 3000;
+    while (testing_groups_alive (killed) > 0) {
+        cr_assert_lt (zclock_mono (), deadline,
+                      "%d groups of action processes outlive their worker by 3 s:\n%s",
+                      testing_groups_alive (killed), testing_read (killed));
+        zclock_sleep (20);
+    }
 }
 
 //  After a kill and a restart: no process of a run before the kill is left
@@ -480,9 +509,9 @@ s_check_holds (zsock_t *sock, const char *log, const char *killed, char **ids,
 }
 
 //  A worker process SIGKILLed with long shell actions running: its shells
-//  die with it (parent-death signal), what they forked is killed by the
-//  worker when it starts again, before it registers: nothing survives and
-//  the idempotent ones never run twice at once.
+//  die with it (parent-death signal), what they forked is killed by its
+//  guard within moments, without a restart; when it starts again nothing
+//  of them is left and the idempotent ones never ran twice at once.
 Test (distributed, a_killed_worker_leaves_no_action_process)
 {
     s_start (1, 4);
@@ -495,11 +524,12 @@ Test (distributed, a_killed_worker_leaves_no_action_process)
                     s_run_hold (sock, "test.hold_again", 2, log),
                     s_run_hold (sock, "test.hold_again", 2, log)};
     s_wait_starts (log, 4);
+    char killed[PATH_MAX + 16];
+    s_before_kill (log, killed, sizeof killed);
     kill (s_workers[0].pid, SIGKILL);
     waitpid (s_workers[0].pid, NULL, 0);
     s_workers[0].pid = 0;
-    char killed[PATH_MAX + 16];
-    s_killed (log, killed, sizeof killed);
+    s_wait_gone (killed);
     s_spawn (&s_workers[0], "5000");
     s_check_holds (sock, log, killed, ids, 4, 2);
     for (int i = 0; i < 4; i++)
@@ -508,7 +538,8 @@ Test (distributed, a_killed_worker_leaves_no_action_process)
 }
 
 //  The same with the single attuned: every actor and the shells killed at
-//  once; after the restart nothing of them runs and nothing ran twice.
+//  once, what the shells forked by the guard (which is not in attuned's
+//  process group); after the restart nothing ran twice.
 Test (distributed, a_killed_attuned_leaves_no_action_process)
 {
     testing_daemon_t daemon;
@@ -527,9 +558,10 @@ Test (distributed, a_killed_attuned_leaves_no_action_process)
                     s_run_hold (sock, "test.hold_again", 2, log)};
     s_wait_starts (log, 4);
     zsock_destroy (&sock);
-    testing_daemon_signal (&daemon, SIGKILL, 5000);
     char killed[PATH_MAX + 16];
-    s_killed (log, killed, sizeof killed);
+    s_before_kill (log, killed, sizeof killed);
+    testing_daemon_signal (&daemon, SIGKILL, 5000);
+    s_wait_gone (killed);
     testing_daemon_start (&daemon, extra);
     sock = testing_api_client (&daemon);
     s_check_holds (sock, log, killed, ids, 4, 2);
@@ -538,6 +570,82 @@ Test (distributed, a_killed_attuned_leaves_no_action_process)
     zsock_destroy (&sock);
     testing_daemon_stop (&daemon);
     testing_daemon_stop_all ();
+}
+
+//  The group of execution `id`'s first start in a holds log.
+static int
+s_pgid_of (const char *log, const char *id)
+{
+    char *text = testing_read (log);
+    char want[128];
+    snprintf (want, sizeof want, "%s start ", id);
+    char *line = strstr (text, want);
+    int pgid = line ? atoi (line + strlen (want)) : 0;
+    free (text);
+    cr_assert_gt (pgid, 0, "%s did not start", id);
+    return pgid;
+}
+
+//  Without a restart: a worker SIGKILLed while it runs idempotent holds;
+//  the executor gives them to the other worker once it has declared the
+//  first lost, and by then the guard has ended every process of the old
+//  copies: no copy starts while an old one holds the execution's lock.
+Test (distributed, an_idempotent_rerun_never_overlaps_the_killed_copy)
+{
+    s_start (2, 4); //  free slots: a re-run starts as soon as it is given
+    zsock_t *sock = s_client ();
+    s_wait_workers (sock, 2);
+    char log[PATH_MAX + 8];
+    snprintf (log, sizeof log, "%s/holds", s_root);
+    char *ids[4];
+    char where[4][8];
+    for (int i = 0; i < 4; i++)
+        ids[i] = s_run_hold (sock, "test.hold_again", 4, log);
+    for (int i = 0; i < 4; i++) {
+        json_t *record = testing_api_wait_status (sock, ids[i], "running", 10000);
+        snprintf (where[i], sizeof where[i], "%s",
+                  json_string_value (json_object_get (record, "worker")));
+        json_decref (record);
+    }
+    s_wait_starts (log, 4);
+    s_proc_t *victim = streq (where[0], "w0") ? &s_workers[0] : &s_workers[1];
+    //  Only the victim's holds are awaited: the survivor's run to their end
+    char victims[PATH_MAX + 16];
+    snprintf (victims, sizeof victims, "%s.victim", log);
+    FILE *file = fopen (victims, "w");
+    cr_assert_not_null (file);
+    for (int i = 0; i < 4; i++)
+        if (streq (where[i], victim->name)) {
+            fprintf (file, "%s start %d\n", ids[i], s_pgid_of (log, ids[i]));
+        }
+    fclose (file);
+    char killed[PATH_MAX + 16];
+    s_before_kill (victims, killed, sizeof killed);
+    kill (victim->pid, SIGKILL);
+    waitpid (victim->pid, NULL, 0);
+    victim->pid = 0;
+    int64_t gone = zclock_mono ();
+    s_wait_gone (killed);
+    cr_log_info ("gone %d ms after SIGKILL", (int)(zclock_mono () - gone));
+    json_t *records = s_wait_all (sock, ids, 4, 20000);
+    int rerun = 0;
+    for (int i = 0; i < 4; i++) {
+        json_t *record = json_array_get (records, (size_t)i);
+        cr_assert_str_eq (s_status (record), "completed", "%s", ids[i]);
+        char starts[128];
+        snprintf (starts, sizeof starts, "%s start ", ids[i]);
+        bool on_victim = streq (where[i], victim->name);
+        rerun += on_victim;
+        cr_assert_eq (testing_count_in_file (log, starts), on_victim ? 2 : 1, "%s",
+                      ids[i]);
+    }
+    cr_assert_gt (rerun, 0);
+    cr_assert_eq (testing_count_in_file (log, "DOUBLE"), 0, "two copies ran:\n%s",
+                  testing_read (log));
+    json_decref (records);
+    for (int i = 0; i < 4; i++)
+        free (ids[i]);
+    zsock_destroy (&sock);
 }
 
 Test (distributed, a_draining_worker_finishes_and_gives_back)

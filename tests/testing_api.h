@@ -6,10 +6,12 @@
 #define TESTING_API_H_INCLUDED
 
 #include "tests/testing_daemon.h"
+#include "bus/bus_client.h"
 #include "proto/proto_envelope.h"
 #include "proto/proto_json.h"
 
-//  A DEALER connected to the daemon's api (replies awaited at most 8 s).
+//  A DEALER connected to the daemon's api (replies awaited at most 8 s by
+//  testing_api_call; tests may send raw frames on it too).
 static inline zsock_t *
 testing_api_client (testing_daemon_t *daemon)
 {
@@ -20,41 +22,28 @@ testing_api_client (testing_daemon_t *daemon)
 }
 
 //  Send a request with a given id (NULL: fresh) and return the reply as JSON
-//  {type, corr, payload}; asserts it arrives with the right corr.
+//  {type, corr, payload}; asserts it arrives with the right corr within 8 s
+//  (bus/bus_client.h over the caller's socket: no resend).
 static inline json_t *
 testing_api_call_id (zsock_t *sock, const char *type, json_t *payload, const uint8_t *id)
 {
     proto_envelope_t *request = proto_envelope_new (type, "test@api");
     if (id)
         proto_envelope_set_id (request, id);
-    uint8_t mine[PROTO_UUID_SIZE];
-    memcpy (mine, proto_envelope_id (request), sizeof mine);
     if (!payload)
         payload = json_object ();
     cr_assert_eq (proto_envelope_set_payload_json (request, payload, NULL), PROTO_OK);
     json_decref (payload);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    proto_envelope_encode (request, &buffer);
-    zframe_t *frame = zframe_new (buffer.data, buffer.size);
-    msgpack_sbuffer_destroy (&buffer);
-    proto_envelope_destroy (&request);
-    cr_assert_eq (zframe_send (&frame, sock, 0), 0);
-    while (true) {
-        zframe_t *answer = zframe_recv (sock);
-        cr_assert_not_null (answer, "no reply to %s", type);
-        proto_envelope_t *reply = proto_envelope_decode (
-            zframe_data (answer), zframe_size (answer), NULL, NULL);
-        zframe_destroy (&answer);
-        cr_assert_not_null (reply);
-        const uint8_t *corr = proto_envelope_corr (reply);
-        if (corr && memcmp (corr, mine, sizeof mine) == 0) {
-            json_t *json = proto_envelope_to_json (reply, NULL);
-            proto_envelope_destroy (&reply);
-            return json;
-        }
-        proto_envelope_destroy (&reply);
-    }
+    bus_client_t *client = bus_client_attach (sock, "test@api");
+    cr_assert_not_null (client);
+    bus_client_set_timeout (client, 8000);
+    proto_envelope_t *reply = bus_client_call (client, &request);
+    cr_assert_not_null (reply, "no reply to %s: %s: %s", type, bus_client_code (client),
+                        bus_client_message (client));
+    bus_client_destroy (&client);
+    json_t *json = proto_envelope_to_json (reply, NULL);
+    proto_envelope_destroy (&reply);
+    return json;
 }
 
 static inline json_t *

@@ -222,12 +222,12 @@ typedef struct {
     double rate, p50, p99; //  exec/s, ms
 } s_result_t;
 
-static s_result_t
-s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const char *label)
+//  Send `count` events of `trigger`, paced at `rate` (0: as fast as it
+//  goes), their send times into sent[]; completions drained meanwhile.
+static void
+s_run_send (s_system_t *sys, const char *trigger, size_t count, double rate,
+            int64_t *sent, s_times_t *done, size_t *seen)
 {
-    int64_t *sent = (int64_t *)calloc (count, sizeof (int64_t));
-    s_times_t *done = (s_times_t *)calloc (count, sizeof (s_times_t));
-    size_t seen = 0;
     int64_t t0 = proto_now_usec ();
     for (size_t i = 0; i < count; i++) {
         if (rate > 0) {
@@ -243,7 +243,7 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
                 //  its latency counts from when it actually went out)
                 int64_t wait_ms = (due - proto_now_usec () + 999) / 1000;
                 zmq_poll (items, 2, (long)(wait_ms > 0 ? wait_ms : 0));
-                s_drain (sys, done, count, &seen, 0);
+                s_drain (sys, done, count, seen, 0);
                 bus_link_handle (sys->link);
                 bus_link_tick (sys->link);
             }
@@ -252,9 +252,57 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
         s_send_event (sys, trigger, (int64_t)i);
         if ((i & 63) == 0) {
             bus_link_handle (sys->link);
-            s_drain (sys, done, count, &seen, 0);
+            s_drain (sys, done, count, seen, 0);
         }
     }
+}
+
+//  --stages: p50/p99 of each stage of the `n` executions.
+static void
+s_run_stages (const int64_t *sent, const s_times_t *done, size_t n, int64_t *lat)
+{
+    //  sent -> requested: rules (commit included) and the executor's
+    //  inbox; requested -> ended: the executor's create commit, dispatch,
+    //  worker, report; ended -> fact: the completion commit and publish
+    const char *names[3] = {"sent->requested", "requested->ended", "ended->fact"};
+    printf ("  %-38s", "  stages p50/p99 (ms):");
+    for (int stage = 0; stage < 3; stage++) {
+        for (size_t i = 0; i < n; i++)
+            lat[i] = stage == 0   ? done[i].requested - sent[i]
+                     : stage == 1 ? done[i].ended - done[i].requested
+                                  : done[i].done - done[i].ended;
+        qsort (lat, n, sizeof (int64_t), s_compare);
+        printf (" %s %.2f/%.2f", names[stage], s_percentile (lat, n, 0.50) / 1000.0,
+                s_percentile (lat, n, 0.99) / 1000.0);
+    }
+    printf ("\n");
+}
+
+//  --trace FILE: every execution's times as CSV.
+static void
+s_run_trace (const int64_t *sent, const s_times_t *done, size_t n)
+{
+    FILE *file = fopen (s_trace, "w");
+    if (!file) {
+        fprintf (stderr, "bench: cannot write %s\n", s_trace);
+        return;
+    }
+    fprintf (file, "i,sent,requested,ended,done\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf (file, "%zu,%lld,%lld,%lld,%lld\n", i, (long long)sent[i],
+                 (long long)done[i].requested, (long long)done[i].ended,
+                 (long long)done[i].done);
+    fclose (file);
+}
+
+static s_result_t
+s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const char *label)
+{
+    int64_t *sent = (int64_t *)calloc (count, sizeof (int64_t));
+    s_times_t *done = (s_times_t *)calloc (count, sizeof (s_times_t));
+    size_t seen = 0;
+    int64_t t0 = proto_now_usec ();
+    s_run_send (sys, trigger, count, rate, sent, done, &seen);
     int64_t deadline = zclock_mono () + 120000;
     while (seen < count && zclock_mono () < deadline) {
         bus_link_handle (sys->link);
@@ -276,35 +324,10 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
     printf ("  %-38s %9.0f exec/s   p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n", label,
             (double)n / ((double)(t1 - t0) / 1e6), s_percentile (lat, n, 0.50) / 1000.0,
             s_percentile (lat, n, 0.99) / 1000.0, n ? (double)lat[n - 1] / 1000.0 : 0);
-    if (s_stages) {
-        //  sent -> requested: rules (commit included) and the executor's
-        //  inbox; requested -> ended: the executor's create commit, dispatch,
-        //  worker, report; ended -> fact: the completion commit and publish
-        const char *names[3] = {"sent->requested", "requested->ended", "ended->fact"};
-        printf ("  %-38s", "  stages p50/p99 (ms):");
-        for (int stage = 0; stage < 3; stage++) {
-            for (size_t i = 0; i < n; i++)
-                lat[i] = stage == 0   ? done[i].requested - sent[i]
-                         : stage == 1 ? done[i].ended - done[i].requested
-                                      : done[i].done - done[i].ended;
-            qsort (lat, n, sizeof (int64_t), s_compare);
-            printf (" %s %.2f/%.2f", names[stage], s_percentile (lat, n, 0.50) / 1000.0,
-                    s_percentile (lat, n, 0.99) / 1000.0);
-        }
-        printf ("\n");
-    }
-    if (s_trace && rate > 0) {
-        FILE *file = fopen (s_trace, "w");
-        if (file) {
-            fprintf (file, "i,sent,requested,ended,done\n");
-            for (size_t i = 0; i < n; i++)
-                fprintf (file, "%zu,%lld,%lld,%lld,%lld\n", i, (long long)sent[i],
-                         (long long)done[i].requested, (long long)done[i].ended,
-                         (long long)done[i].done);
-            fclose (file);
-        } else
-            fprintf (stderr, "bench: cannot write %s\n", s_trace);
-    }
+    if (s_stages)
+        s_run_stages (sent, done, n, lat);
+    if (s_trace && rate > 0)
+        s_run_trace (sent, done, n);
     free (lat);
     free (sent);
     free (done);
@@ -455,14 +478,69 @@ s_raw_spawn (size_t count, int parallel)
     return (double)count / ((double)(proto_now_usec () - t0) / 1e6);
 }
 
-int
-main (int argc, char *argv[])
+//  ---------------------------------------------------------------------------
+//  main, in steps
+
+typedef struct {
+    size_t events, shell;
+    double rate;
+    size_t rate_events;
+    bool nosync;
+    const char *dir;
+} s_options_t;
+
+//  One option. -1 to go on, or the exit code.
+static int
+s_option (s_options_t *o, int option, const char *arg)
 {
-    size_t events = 100000, shell = 2000;
-    double rate = 1000;
-    size_t rate_events = 5000;
-    bool nosync = false;
-    const char *dir = NULL;
+    switch (option) {
+        case 'n':
+            o->events = strtoul (arg, NULL, 10);
+            break;
+        case 'r':
+            o->rate = atof (arg);
+            break;
+        case 'R':
+            o->rate_events = strtoul (arg, NULL, 10);
+            break;
+        case 's':
+            o->shell = strtoul (arg, NULL, 10);
+            break;
+        case 'd':
+            o->dir = arg;
+            break;
+        case 'w':
+            s_slots = atoi (arg);
+            break;
+        case 'S':
+            s_shell_slots = atoi (arg);
+            break;
+        case 'f':
+            o->nosync = true;
+            break;
+        case 'g':
+            s_stages = true;
+            break;
+        case 't':
+            s_trace = arg;
+            break;
+        case 'q':
+            o->events = 20000;
+            o->shell = 500;
+            o->rate_events = 2000;
+            break;
+        default:
+            printf ("usage: attune-pipeline-bench [--events N] [--rate R] "
+                    "[--rate-events N] [--shell N] [--slots N] [--shell-slots N] "
+                    "[--dir DIR] [--no-fsync] [--quick] [--stages] [--trace FILE]\n");
+            return option == 'h' ? 0 : 2;
+    }
+    return -1;
+}
+
+static int
+s_parse (s_options_t *o, int argc, char *argv[])
+{
     static struct option options[] = {{"events", required_argument, 0, 'n'},
                                       {"rate", required_argument, 0, 'r'},
                                       {"rate-events", required_argument, 0, 'R'},
@@ -476,62 +554,27 @@ main (int argc, char *argv[])
                                       {"trace", required_argument, 0, 't'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
-    int option;
-    while ((option = getopt_long (argc, argv, "n:r:R:s:d:w:S:t:fqgh", options, NULL)) !=
-           -1) {
-        switch (option) {
-            case 'n':
-                events = strtoul (optarg, NULL, 10);
-                break;
-            case 'r':
-                rate = atof (optarg);
-                break;
-            case 'R':
-                rate_events = strtoul (optarg, NULL, 10);
-                break;
-            case 's':
-                shell = strtoul (optarg, NULL, 10);
-                break;
-            case 'd':
-                dir = optarg;
-                break;
-            case 'w':
-                s_slots = atoi (optarg);
-                break;
-            case 'S':
-                s_shell_slots = atoi (optarg);
-                break;
-            case 'f':
-                nosync = true;
-                break;
-            case 'g':
-                s_stages = true;
-                break;
-            case 't':
-                s_trace = optarg;
-                break;
-            case 'q':
-                events = 20000;
-                shell = 500;
-                rate_events = 2000;
-                break;
-            default:
-                printf ("usage: attune-pipeline-bench [--events N] [--rate R] "
-                        "[--rate-events N] [--shell N] [--slots N] [--shell-slots N] "
-                        "[--dir DIR] [--no-fsync] [--quick] [--stages] [--trace FILE]\n");
-                return option == 'h' ? 0 : 2;
-        }
-    }
-    if (events == 0 || rate <= 0 || rate_events == 0 || s_slots < 1 ||
-        s_shell_slots < 1 || shell == 0) {
+    int option, rc = -1;
+    while (rc < 0 && (option = getopt_long (argc, argv, "n:r:R:s:d:w:S:t:fqgh", options,
+                                            NULL)) != -1)
+        rc = s_option (o, option, optarg);
+    if (rc >= 0)
+        return rc;
+    if (o->events == 0 || o->rate <= 0 || o->rate_events == 0 || s_slots < 1 ||
+        s_shell_slots < 1 || o->shell == 0) {
         fprintf (
             stderr,
             "attune-pipeline-bench: --events, --rate, --rate-events, --shell and the "
             "slots must be > 0\n");
         return 2;
     }
-    zsys_init ();
-    zsys_set_logstream (NULL);
+    return -1;
+}
+
+//  The run's directory and its packs. -1 to go on, or the exit code.
+static int
+s_setup (const char *dir)
+{
     snprintf (s_root, sizeof s_root, "%s/attune-pipeline-XXXXXX", dir ? dir : "/var/tmp");
     if (!mkdtemp (s_root)) {
         fprintf (stderr, "bench: cannot create a directory under %s\n",
@@ -557,54 +600,82 @@ main (int argc, char *argv[])
     s_write ("packs/bench/rules/shell.yaml",
              "name: shell\npack: bench\nenabled: true\ntrigger:\n  type: bench.shell\n"
              "action:\n  ref: bench.hello\n");
+    return -1;
+}
 
-    printf ("attune-pipeline-bench: %s stores, data in %s, worker slots %d (noop), %d "
-            "(shell)\n",
-            nosync ? "NOT durable (--no-fsync)" : "durable (fsync)", s_root, s_slots,
-            s_shell_slots);
+//  Events to core.noop: full rate, then paced; against the raw library in
+//  the same run on the same disk.
+static void
+s_part_events (const s_options_t *o)
+{
     char data[4200];
     snprintf (data, sizeof data, "%s/data", s_root);
     s_system_t sys = {0};
-    s_system_start (&sys, data, nosync);
+    s_system_start (&sys, data, o->nosync);
     s_run (&sys, "bench.event", 200, 0, "warm-up (200 events)");
     char label[96];
-    snprintf (label, sizeof label, "events -> core.noop, full rate (%zu)", events);
-    s_result_t full = s_run (&sys, "bench.event", events, 0, label);
-    snprintf (label, sizeof label, "events -> core.noop at %.0f/s (%zu)", rate,
-              rate_events);
-    s_result_t paced = s_run (&sys, "bench.event", rate_events, rate, label);
+    snprintf (label, sizeof label, "events -> core.noop, full rate (%zu)", o->events);
+    s_result_t full = s_run (&sys, "bench.event", o->events, 0, label);
+    snprintf (label, sizeof label, "events -> core.noop at %.0f/s (%zu)", o->rate,
+              o->rate_events);
+    s_result_t paced = s_run (&sys, "bench.event", o->rate_events, o->rate, label);
     s_system_stop (&sys);
-    if (!nosync) {
-        //  The raw library, same run, same disk
-        double p50_1, p99_1, p50_16, p99_16;
-        s_raw_fdatasync (s_root, rate_events / 2, 1, &p50_1, &p99_1);
-        s_raw_fdatasync (s_root, rate_events / 2, 16, &p50_16, &p99_16);
-        printf ("  raw fdatasync after 1 page: p50 %.2f ms p99 %.2f ms; after 16 "
-                "scattered pages: p50 %.2f ms p99 %.2f ms\n",
-                p50_1, p99_1, p50_16, p99_16);
-        s_result_t raw = s_raw_lmdb_chain (s_root, rate_events, rate);
-        printf ("  pipeline at %.0f/s vs the raw LMDB chain: p50 %.2fx, p99 %.2fx; full "
-                "rate %.0f exec/s (target >= 20000), p99 %.2f ms (target <= 5)\n",
-                rate, raw.p50 > 0 ? paced.p50 / raw.p50 : 0,
-                raw.p99 > 0 ? paced.p99 / raw.p99 : 0, full.rate, paced.p99);
-    }
+    if (o->nosync)
+        return;
+    double p50_1, p99_1, p50_16, p99_16;
+    s_raw_fdatasync (s_root, o->rate_events / 2, 1, &p50_1, &p99_1);
+    s_raw_fdatasync (s_root, o->rate_events / 2, 16, &p50_16, &p99_16);
+    printf ("  raw fdatasync after 1 page: p50 %.2f ms p99 %.2f ms; after 16 "
+            "scattered pages: p50 %.2f ms p99 %.2f ms\n",
+            p50_1, p99_1, p50_16, p99_16);
+    s_result_t raw = s_raw_lmdb_chain (s_root, o->rate_events, o->rate);
+    printf ("  pipeline at %.0f/s vs the raw LMDB chain: p50 %.2fx, p99 %.2fx; full "
+            "rate %.0f exec/s (target >= 20000), p99 %.2f ms (target <= 5)\n",
+            o->rate, raw.p50 > 0 ? paced.p50 / raw.p50 : 0,
+            raw.p99 > 0 ? paced.p99 / raw.p99 : 0, full.rate, paced.p99);
+}
 
-    //  Shell actions on a worker with few slots, as for real processes
+//  Shell actions on a worker with few slots, as for real processes
+static void
+s_part_shell (const s_options_t *o)
+{
     s_slots = s_shell_slots;
+    char data[4200], label[96];
     snprintf (data, sizeof data, "%s/data-shell", s_root);
-    s_system_start (&sys, data, nosync);
+    s_system_t sys = {0};
+    s_system_start (&sys, data, o->nosync);
     s_run (&sys, "bench.shell", 20, 0, "warm-up (20 shell)");
     int64_t t0 = proto_now_usec ();
-    snprintf (label, sizeof label, "events -> shell 'echo hello' (%zu)", shell);
-    s_run (&sys, "bench.shell", shell, 0, label);
-    double ours = (double)shell / ((double)(proto_now_usec () - t0) / 1e6);
+    snprintf (label, sizeof label, "events -> shell 'echo hello' (%zu)", o->shell);
+    s_run (&sys, "bench.shell", o->shell, 0, label);
+    double ours = (double)o->shell / ((double)(proto_now_usec () - t0) / 1e6);
     s_system_stop (&sys);
-    double raw1 = s_raw_spawn (shell, 1);
-    double rawn = s_raw_spawn (shell, s_slots);
+    double raw1 = s_raw_spawn (o->shell, 1);
+    double rawn = s_raw_spawn (o->shell, s_slots);
     printf ("  shell executions: %.0f/s; raw posix_spawn sh -c 'echo hello': %.0f/s "
             "sequential, %.0f/s %d at a time; ratio %.2f vs the parallel loop (target >= "
             "0.70)\n",
             ours, raw1, rawn, s_slots, ours / rawn);
+}
+
+int
+main (int argc, char *argv[])
+{
+    s_options_t o = {.events = 100000, .shell = 2000, .rate = 1000, .rate_events = 5000};
+    int rc = s_parse (&o, argc, argv);
+    if (rc >= 0)
+        return rc;
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    rc = s_setup (o.dir);
+    if (rc >= 0)
+        return rc;
+    printf ("attune-pipeline-bench: %s stores, data in %s, worker slots %d (noop), %d "
+            "(shell)\n",
+            o.nosync ? "NOT durable (--no-fsync)" : "durable (fsync)", s_root, s_slots,
+            s_shell_slots);
+    s_part_events (&o);
+    s_part_shell (&o);
     char command[4200];
     snprintf (command, sizeof command, "rm -rf '%s'", s_root);
     if (system (command) != 0)

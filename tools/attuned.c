@@ -57,6 +57,7 @@
 #include "actors/worker/worker.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_security.h"
+#include "tools/attuned_watch.h"
 
 typedef struct {
     const char *name;
@@ -153,296 +154,6 @@ s_mkdirs (const char *path)
     return 0;
 }
 
-//  One line per finished execution, from its fact or (recovered after a
-//  gap) its record as api.execution.changes lists it; `note` is appended.
-static void
-s_log_execution (const json_t *payload, const char *note)
-{
-    const char *status = json_string_value (json_object_get (payload, "status"));
-    const char *action = json_string_value (json_object_get (payload, "action"));
-    const char *id = json_string_value (json_object_get (payload, "execution"));
-    if (!id)
-        id = json_string_value (json_object_get (payload, "id"));
-    json_int_t started = json_integer_value (json_object_get (payload, "started"));
-    json_int_t ended = json_integer_value (json_object_get (payload, "ended"));
-    json_t *result = json_object_get (payload, "result");
-    //  The first line of what the action said, when it said something
-    const char *text = NULL;
-    char *dumped = NULL;
-    if (json_is_object (result)) {
-        json_t *out = json_object_get (result, "stdout");
-        if (!json_is_string (out) || !*json_string_value (out))
-            out = json_object_get (result, "error");
-        if (!json_is_string (out) || !*json_string_value (out))
-            out = json_object_get (result, "stderr");
-        if (json_is_string (out))
-            text = json_string_value (out);
-        else if (json_object_size (result))
-            text = dumped = json_dumps (result, JSON_COMPACT);
-    } else if (json_is_string (result))
-        text = json_string_value (result);
-    double ms = started && ended >= started ? (double)(ended - started) / 1000.0 : 0;
-    int len = text ? (int)strcspn (text, "\n") : 0;
-    if (len > 200)
-        len = 200;
-    zsys_info ("execution %s %s %s in %.1f ms%s%.*s%s", action ? action : "?",
-               id ? id : "?", status ? status : "?", ms, text ? ": " : "", len,
-               text ? text : "", note ? note : "");
-    free (dumped);
-}
-
-//  ---------------------------------------------------------------------------
-//  Watching the executor's facts, and catching up after a gap
-
-#define S_LOGGED_MAX  65536 //  ids logged lately, to log each once
-#define S_RECOVER_MS  1000  //  at most one catch-up a second
-#define S_QUERY_MS    5000  //  an executor.query answer, at most
-#define S_DRAIN_BATCH 10000 //  facts handled before looking at anything else
-
-typedef struct {
-    bus_sub_t *sub;
-    const char *query_endpoint;
-    zsock_t *query; //  executor.query, connected on the first gap
-    zhashx_t *logged;
-    char (*order)[40]; //  the ids of `logged`, oldest first (a ring)
-    size_t head, count;
-    bool gap; //  a catch-up is due
-    uint64_t gap_publisher, gap_since;
-    uint64_t gap_lost;
-    int64_t recovered_at; //  monotonic ms
-} s_watch_t;
-
-static bool
-s_terminal (const char *status)
-{
-    const char *ends[] = {"completed", "failed", "timeout", "cancelled", "abandoned"};
-    for (size_t i = 0; status && i < sizeof ends / sizeof ends[0]; i++)
-        if (streq (status, ends[i]))
-            return true;
-    return false;
-}
-
-//  Whether `id` was logged lately; remember it if not.
-static bool
-s_watch_seen (s_watch_t *self, const char *id)
-{
-    if (!id || strlen (id) >= 40)
-        return false;
-    if (zhashx_lookup (self->logged, id))
-        return true;
-    if (self->count == S_LOGGED_MAX) {
-        zhashx_delete (self->logged, self->order[self->head]);
-        self->head = (self->head + 1) % S_LOGGED_MAX;
-        self->count--;
-    }
-    char *slot = self->order[(self->head + self->count++) % S_LOGGED_MAX];
-    snprintf (slot, 40, "%s", id);
-    zhashx_insert (self->logged, slot, (void *)1);
-    return false;
-}
-
-static void
-s_on_gap (void *arg, uint64_t publisher, uint64_t expected, uint64_t received)
-{
-    s_watch_t *self = (s_watch_t *)arg;
-    if (expected == 0 && received <= 1)
-        return; //  the executor's first fact: nothing before it
-    uint64_t since = expected ? expected - 1 : 0;
-    //  Gaps that wait for the next catch-up: from the earliest
-    if (!self->gap || publisher != self->gap_publisher || since < self->gap_since)
-        self->gap_since = since;
-    self->gap_publisher = publisher;
-    self->gap_lost += received - (expected ? expected : 1);
-    self->gap = true;
-}
-
-static s_watch_t *
-s_watch_new (bus_topology_t *topology)
-{
-    s_watch_t *self = (s_watch_t *)zmalloc (sizeof (s_watch_t));
-    self->sub = bus_sub_new (0);
-    self->logged = zhashx_new ();
-    self->order = calloc (S_LOGGED_MAX, 40);
-    self->query_endpoint = bus_topology_connect (topology, "executor.query");
-    if (!self->sub || !self->logged || !self->order || !self->query_endpoint) {
-        bus_sub_destroy (&self->sub);
-        zhashx_destroy (&self->logged);
-        free (self->order);
-        free (self);
-        return NULL;
-    }
-    //  Keys point into `order`: not copied, not freed by the hash
-    zhashx_set_key_duplicator (self->logged, NULL);
-    zhashx_set_key_destructor (self->logged, NULL);
-    bus_sub_set_gap_handler (self->sub, s_on_gap, self);
-    //  Every executor fact, not only the terminal ones: the sequence numbers
-    //  count them all, and only the whole stream shows a gap exactly
-    bus_sub_connect (self->sub, bus_topology_connect (topology, "executor.facts"));
-    bus_sub_subscribe (self->sub, "");
-    return self;
-}
-
-static void
-s_watch_destroy (s_watch_t **self_p)
-{
-    if (*self_p) {
-        s_watch_t *self = *self_p;
-        bus_sub_destroy (&self->sub);
-        zsock_destroy (&self->query);
-        zhashx_destroy (&self->logged);
-        free (self->order);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-//  One request to executor.query; the result (caller owns it) or NULL with
-//  `why` filled.
-static json_t *
-s_watch_ask (s_watch_t *self, const char *type, json_t *payload, char *why, size_t size)
-{
-    if (!self->query) {
-        self->query = zsock_new (ZMQ_DEALER);
-        if (self->query) {
-            zsock_set_linger (self->query, 0);
-            int64_t max = PROTO_MAX_SOCKET_MSG;
-            zmq_setsockopt (zsock_resolve (self->query), ZMQ_MAXMSGSIZE, &max,
-                            sizeof max);
-        }
-        if (!self->query ||
-            bus_security_apply (self->query, self->query_endpoint, false, NULL) != 0 ||
-            zsock_connect (self->query, "%s", self->query_endpoint) != 0) {
-            snprintf (why, size, "cannot connect to %s", self->query_endpoint);
-            zsock_destroy (&self->query);
-            return NULL;
-        }
-    }
-    proto_envelope_t *request = proto_envelope_new (type, "attuned");
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    if (!request ||
-        proto_envelope_set_payload_json (request, payload, NULL) != PROTO_OK ||
-        proto_envelope_encode (request, &buffer) != 0 ||
-        zmq_send (zsock_resolve (self->query), buffer.data, buffer.size, ZMQ_DONTWAIT) <
-            0) {
-        snprintf (why, size, "cannot send the request");
-        msgpack_sbuffer_destroy (&buffer);
-        proto_envelope_destroy (&request);
-        return NULL;
-    }
-    msgpack_sbuffer_destroy (&buffer);
-    json_t *result = NULL;
-    snprintf (why, size, "no answer within %d ms", S_QUERY_MS);
-    int64_t deadline = zclock_mono () + S_QUERY_MS;
-    while (!zsys_interrupted) {
-        int64_t left = deadline - zclock_mono ();
-        zmq_pollitem_t item = {zsock_resolve (self->query), 0, ZMQ_POLLIN, 0};
-        if (left <= 0 || zmq_poll (&item, 1, (long)left) <= 0)
-            break;
-        zframe_t *frame = zframe_recv (self->query);
-        proto_envelope_t *reply =
-            frame ? proto_envelope_decode (zframe_data (frame), zframe_size (frame), NULL,
-                                           NULL)
-                  : NULL;
-        zframe_destroy (&frame);
-        const uint8_t *corr = reply ? proto_envelope_corr (reply) : NULL;
-        if (!corr || memcmp (corr, proto_envelope_id (request), PROTO_UUID_SIZE) != 0) {
-            proto_envelope_destroy (&reply); //  a late answer to an earlier one
-            continue;
-        }
-        json_t *body = proto_envelope_payload_json (reply, NULL);
-        if (streq (proto_envelope_type (reply), "api.reply"))
-            result = json_incref (json_object_get (body, "result"));
-        else
-            snprintf (why, size, "%s: %s",
-                      json_string_value (json_object_get (body, "code")) ?: "error",
-                      json_string_value (json_object_get (body, "message")) ?: "");
-        json_decref (body);
-        proto_envelope_destroy (&reply);
-        break;
-    }
-    proto_envelope_destroy (&request);
-    return result;
-}
-
-//  Catch up after a gap: log the executions that ended in it, once each.
-static void
-s_watch_recover (s_watch_t *self)
-{
-    self->gap = false;
-    self->recovered_at = zclock_mono ();
-    uint64_t publisher = self->gap_publisher & INT64_MAX;
-    json_t *request = json_pack ("{s:I, s:I, s:i}", "publisher", (json_int_t)publisher,
-                                 "since", (json_int_t)self->gap_since, "limit", 1000);
-    int recovered = 0;
-    bool reset = false;
-    char why[600] = "";
-    for (int page = 0; request && page < 1000; page++) {
-        json_t *result =
-            s_watch_ask (self, "api.execution.changes", request, why, sizeof why);
-        json_decref (request);
-        request = NULL;
-        if (!result) {
-            zsys_warning ("attuned: %" PRIu64 " executor facts were lost and the "
-                          "executor could not say what changed (%s): executions that "
-                          "ended meanwhile may not be logged",
-                          self->gap_lost, why);
-            break;
-        }
-        reset = reset || json_is_true (json_object_get (result, "reset"));
-        size_t i;
-        json_t *item;
-        json_array_foreach (json_object_get (result, "executions"), i, item)
-        {
-            const char *status = json_string_value (json_object_get (item, "status"));
-            if (s_terminal (status) &&
-                !s_watch_seen (self, json_string_value (json_object_get (item, "id")))) {
-                s_log_execution (item, " (recovered after a gap)");
-                recovered++;
-            }
-        }
-        json_t *next = json_object_get (result, "next");
-        if (json_is_object (next)) {
-            request = json_deep_copy (next);
-            json_object_set (request, "publisher", json_object_get (result, "publisher"));
-            json_object_set_new (request, "limit", json_integer (1000));
-        }
-        json_decref (result);
-    }
-    json_decref (request);
-    if (reset)
-        zsys_warning ("attuned: %" PRIu64 " executor facts were lost, beyond what the "
-                      "executor remembers: executions that ended meanwhile are not "
-                      "logged (attune execution list shows them)",
-                      self->gap_lost);
-    else if (!why[0] || recovered)
-        zsys_info ("attuned: %" PRIu64 " executor facts were lost; %d finished "
-                   "executions recovered from the executor",
-                   self->gap_lost, recovered);
-    self->gap_lost = 0;
-}
-
-//  Log what arrived; catch up when a gap is due.
-static void
-s_watch_handle (s_watch_t *self)
-{
-    proto_envelope_t *fact;
-    for (int n = 0; n < S_DRAIN_BATCH && (fact = bus_sub_recv (self->sub, NULL, 0));
-         n++) {
-        const char *type = proto_envelope_type (fact);
-        if (strncmp (type, "execution.", 10) == 0 && s_terminal (type + 10)) {
-            json_t *payload = proto_envelope_payload_json (fact, NULL);
-            if (payload && !s_watch_seen (self, json_string_value (json_object_get (
-                                                    payload, "execution"))))
-                s_log_execution (payload, NULL);
-            json_decref (payload);
-        }
-        proto_envelope_destroy (&fact);
-    }
-    if (self->gap && zclock_mono () - self->recovered_at >= S_RECOVER_MS)
-        s_watch_recover (self);
-}
-
 //  Before any actor starts, what would make one fail on security, said
 //  plainly: an endpoint bound here that needs CURVE without the keys for it,
 //  and an endpoint whose bind and connect addresses disagree on CURVE (a
@@ -512,20 +223,122 @@ s_security_check (zconfig_t *file, bus_topology_t *topology, const char *actors,
     return 0;
 }
 
-int
-main (int argc, char *argv[])
+//  ---------------------------------------------------------------------------
+//  main, in steps: options, the topology file's settings, the topology and
+//  security, the actors, the loop, the stop
+
+typedef struct {
+    const char *config_path;
+    const char *data_dir;  //  default ./var/attune
+    const char *packs_dir; //  default ./packs
+    const char *actors;
+    actor_config_t config;
+    bool quiet;
+    const char *api_endpoint;
+    const char *facts_endpoint;
+    bus_security_config_t security;
+    const char *security_mode;
+    int drain_ms;
+    zconfig_t *file;
+    bus_topology_t *topology;
+    bool secured; //  bus_security_configure was called
+    attuned_watch_t *facts;
+    zactor_t *running[S_ACTOR_COUNT];
+} s_daemon_t;
+
+//  A number low..high for option `name`, into *out. 0, or 2 after saying why.
+static int
+s_number_option (const char *name, const char *text, long low, long high,
+                 const char *what, int *out)
 {
-    const char *config_path = NULL;
-    const char *data_dir = NULL;  //  default ./var/attune
-    const char *packs_dir = NULL; //  default ./packs
-    const char *actors = NULL;
-    actor_config_t config = {0};
-    bool quiet = false;
-    const char *api_endpoint = NULL;
-    const char *facts_endpoint = NULL;
-    bus_security_config_t security = {0};
-    const char *security_mode = NULL;
-    int drain_ms = 30000;
+    char *end = NULL;
+    long value = strtol (text, &end, 10);
+    if (!*text || *end || value < low || value > high) {
+        fprintf (stderr, "attuned: --%s: '%s' is not a number %s%ld..%ld\n", name, text,
+                 what, low, high);
+        return 2;
+    }
+    *out = (int)value;
+    return 0;
+}
+
+//  One option from getopt_long. -1 to go on, or the exit code.
+static int
+s_option (s_daemon_t *self, int option, const char *arg)
+{
+    switch (option) {
+        case 'c':
+            self->config_path = arg;
+            break;
+        case 'd':
+            self->data_dir = arg;
+            break;
+        case 'p':
+            self->packs_dir = arg;
+            break;
+        case 'a':
+            self->actors = arg;
+            break;
+        case 1:
+            self->config.worker_name = arg;
+            break;
+        case 2:
+            return s_number_option ("worker-slots", arg, 1, 4096, "",
+                                    &self->config.worker_slots)
+                       ?: -1;
+        case 3:
+            self->config.runtimes = arg;
+            break;
+        case 4:
+            self->config.host = arg;
+            break;
+        case 5:
+            return s_number_option ("heartbeat", arg, 10, 600000, "",
+                                    &self->config.heartbeat_ms)
+                       ?: -1;
+        case 6:
+            self->config.nosync = true;
+            break;
+        case 7:
+            self->api_endpoint = arg;
+            break;
+        case 8:
+            self->facts_endpoint = arg;
+            break;
+        case 9:
+            return s_number_option ("drain", arg, 0, 3600000, "of ms ", &self->drain_ms)
+                       ?: -1;
+        case 20:
+            self->security.cert = arg;
+            break;
+        case 21:
+            self->security.allow = arg;
+            break;
+        case 22:
+            self->security.server = arg;
+            break;
+        case 23:
+            self->security_mode = arg;
+            break;
+        case 24:
+            self->security.executor = arg;
+            break;
+        case 'q':
+            self->quiet = true;
+            break;
+        case 'h':
+            s_usage (stdout);
+            return 0;
+        default:
+            s_usage (stderr);
+            return 2;
+    }
+    return -1;
+}
+
+static int
+s_parse_options (s_daemon_t *self, int argc, char *argv[])
+{
     static struct option options[] = {{"config", required_argument, 0, 'c'},
                                       {"data", required_argument, 0, 'd'},
                                       {"packs", required_argument, 0, 'p'},
@@ -547,193 +360,129 @@ main (int argc, char *argv[])
                                       {"quiet", no_argument, 0, 'q'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
-    int option;
-    while ((option = getopt_long (argc, argv, "c:d:p:a:qh", options, NULL)) != -1) {
-        char *end = NULL;
-        switch (option) {
-            case 'c':
-                config_path = optarg;
-                break;
-            case 'd':
-                data_dir = optarg;
-                break;
-            case 'p':
-                packs_dir = optarg;
-                break;
-            case 'a':
-                actors = optarg;
-                break;
-            case 1:
-                config.worker_name = optarg;
-                break;
-            case 2:
-                config.worker_slots = (int)strtol (optarg, &end, 10);
-                if (!*optarg || *end || config.worker_slots < 1 ||
-                    config.worker_slots > 4096) {
-                    fprintf (stderr,
-                             "attuned: --worker-slots: '%s' is not a number 1..4096\n",
-                             optarg);
-                    return 2;
-                }
-                break;
-            case 3:
-                config.runtimes = optarg;
-                break;
-            case 4:
-                config.host = optarg;
-                break;
-            case 5:
-                config.heartbeat_ms = (int)strtol (optarg, &end, 10);
-                if (!*optarg || *end || config.heartbeat_ms < 10 ||
-                    config.heartbeat_ms > 600000) {
-                    fprintf (stderr,
-                             "attuned: --heartbeat: '%s' is not a number 10..600000\n",
-                             optarg);
-                    return 2;
-                }
-                break;
-            case 6:
-                config.nosync = true;
-                break;
-            case 7:
-                api_endpoint = optarg;
-                break;
-            case 8:
-                facts_endpoint = optarg;
-                break;
-            case 9:
-                drain_ms = (int)strtol (optarg, &end, 10);
-                if (!*optarg || *end || drain_ms < 0 || drain_ms > 3600000) {
-                    fprintf (stderr,
-                             "attuned: --drain: '%s' is not a number of ms 0..3600000\n",
-                             optarg);
-                    return 2;
-                }
-                break;
-            case 20:
-                security.cert = optarg;
-                break;
-            case 21:
-                security.allow = optarg;
-                break;
-            case 22:
-                security.server = optarg;
-                break;
-            case 23:
-                security_mode = optarg;
-                break;
-            case 24:
-                security.executor = optarg;
-                break;
-            case 'q':
-                quiet = true;
-                break;
-            case 'h':
-                s_usage (stdout);
-                return 0;
-            default:
-                s_usage (stderr);
-                return 2;
-        }
-    }
-    if (optind < argc) {
+    int option, rc = -1;
+    while (rc < 0 &&
+           (option = getopt_long (argc, argv, "c:d:p:a:qh", options, NULL)) != -1)
+        rc = s_option (self, option, optarg);
+    if (rc < 0 && optind < argc) {
         fprintf (stderr, "attuned: unexpected argument '%s'\n", argv[optind]);
         s_usage (stderr);
-        return 2;
+        rc = 2;
     }
-    //  The topology file's `daemon` section says what runs here; flags win
-    zconfig_t *file = config_path ? zconfig_load (config_path) : NULL;
-    if (config_path && !file) {
+    return rc;
+}
+
+//  The names under `section` are all in `known` (NULL-terminated). 0, or 2
+//  after naming the unknown one.
+static int
+s_known_settings (const char *path, zconfig_t *section, const char *prefix,
+                  const char *const *known, const char *list)
+{
+    for (zconfig_t *item = section ? zconfig_child (section) : NULL; item;
+         item = zconfig_next (item)) {
+        bool found = false;
+        for (int k = 0; known[k]; k++)
+            found = found || streq (zconfig_name (item), known[k]);
+        if (!found) {
+            fprintf (stderr, "attuned: %s: %s%s: unknown setting (%s)\n", path, prefix,
+                     zconfig_name (item), list);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+//  `daemon/heartbeat` and `daemon/worker/slots`, unless given as flags.
+//  0, or 2 after saying why.
+static int
+s_daemon_numbers (s_daemon_t *self, zconfig_t *daemon)
+{
+    const struct {
+        const char *key;
+        int *target, low, high;
+    } numbers[] = {{"heartbeat", &self->config.heartbeat_ms, 10, 600000},
+                   {"worker/slots", &self->config.worker_slots, 1, 4096}};
+    for (size_t n = 0; n < 2; n++) {
+        const char *text = s_setting (daemon, numbers[n].key);
+        char *end = NULL;
+        long value = text ? strtol (text, &end, 10) : 0;
+        if (text &&
+            (!*text || *end || value < numbers[n].low || value > numbers[n].high)) {
+            fprintf (stderr, "attuned: %s: daemon/%s: '%s' is not a number %d..%d\n",
+                     self->config_path, numbers[n].key, text, numbers[n].low,
+                     numbers[n].high);
+            return 2;
+        }
+        if (text && *numbers[n].target == 0)
+            *numbers[n].target = (int)value;
+    }
+    return 0;
+}
+
+//  What the `daemon` section sets and the flags did not.
+static void
+s_daemon_settings (s_daemon_t *self, zconfig_t *daemon)
+{
+    const struct {
+        const char **target;
+        const char *key;
+    } settings[] = {{&self->actors, "actors"},
+                    {&self->data_dir, "data"},
+                    {&self->packs_dir, "packs"},
+                    {&self->config.host, "host"},
+                    {&self->api_endpoint, "api"},
+                    {&self->facts_endpoint, "api-facts"},
+                    {&self->security.cert, "security/cert"},
+                    {&self->security.allow, "security/allow"},
+                    {&self->security.server, "security/server"},
+                    {&self->security.executor, "security/executor"},
+                    {&self->security_mode, "security/mode"},
+                    {&self->config.worker_name, "worker/name"},
+                    {&self->config.runtimes, "worker/runtimes"}};
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (!*settings[i].target)
+            *settings[i].target = s_setting (daemon, settings[i].key);
+}
+
+//  The topology file's `daemon` section says what runs here; flags win.
+//  -1 to go on, or the exit code.
+static int
+s_load_config (s_daemon_t *self)
+{
+    if (!self->config_path)
+        return -1;
+    self->file = zconfig_load (self->config_path);
+    if (!self->file) {
         fprintf (stderr,
                  "attuned: %s: cannot read it, or it is not ZPL (4-space indents, "
                  "name = value)\n",
-                 config_path);
+                 self->config_path);
         return 1;
     }
-    zconfig_t *daemon = file ? zconfig_locate (file, "daemon") : NULL;
-    if (daemon) {
-        const char *keys[] = {"actors", "data",      "packs",  "host",     "heartbeat",
-                              "api",    "api-facts", "worker", "security", NULL};
-        for (zconfig_t *item = zconfig_child (daemon); item; item = zconfig_next (item)) {
-            bool known = false;
-            for (int k = 0; keys[k]; k++)
-                known = known || streq (zconfig_name (item), keys[k]);
-            if (!known) {
-                fprintf (stderr,
-                         "attuned: %s: daemon/%s: unknown setting (actors, data, packs, "
-                         "host, heartbeat, api, api-facts, worker/name|slots|runtimes, "
-                         "security/cert|allow|server|executor|mode)\n",
-                         config_path, zconfig_name (item));
-                zconfig_destroy (&file);
-                return 2;
-            }
-        }
-        if (!actors)
-            actors = s_setting (daemon, "actors");
-        if (!data_dir)
-            data_dir = s_setting (daemon, "data");
-        if (!packs_dir)
-            packs_dir = s_setting (daemon, "packs");
-        if (!config.host)
-            config.host = s_setting (daemon, "host");
-        if (!api_endpoint)
-            api_endpoint = s_setting (daemon, "api");
-        if (!facts_endpoint)
-            facts_endpoint = s_setting (daemon, "api-facts");
-        zconfig_t *section = zconfig_locate (daemon, "security");
-        for (zconfig_t *item = section ? zconfig_child (section) : NULL; item;
-             item = zconfig_next (item)) {
-            const char *name = zconfig_name (item);
-            if (!streq (name, "cert") && !streq (name, "allow") &&
-                !streq (name, "server") && !streq (name, "executor") &&
-                !streq (name, "mode")) {
-                fprintf (stderr,
-                         "attuned: %s: daemon/security/%s: unknown setting (cert, allow, "
-                         "server, executor, mode)\n",
-                         config_path, name);
-                zconfig_destroy (&file);
-                return 2;
-            }
-        }
-        if (!security.cert)
-            security.cert = s_setting (daemon, "security/cert");
-        if (!security.allow)
-            security.allow = s_setting (daemon, "security/allow");
-        if (!security.server)
-            security.server = s_setting (daemon, "security/server");
-        if (!security.executor)
-            security.executor = s_setting (daemon, "security/executor");
-        if (!security_mode)
-            security_mode = s_setting (daemon, "security/mode");
-        if (!config.worker_name)
-            config.worker_name = s_setting (daemon, "worker/name");
-        if (!config.runtimes)
-            config.runtimes = s_setting (daemon, "worker/runtimes");
-        const struct {
-            const char *key;
-            int *target, low, high;
-        } numbers[] = {{"heartbeat", &config.heartbeat_ms, 10, 600000},
-                       {"worker/slots", &config.worker_slots, 1, 4096}};
-        for (size_t n = 0; n < 2; n++) {
-            const char *text = s_setting (daemon, numbers[n].key);
-            char *end = NULL;
-            long value = text ? strtol (text, &end, 10) : 0;
-            if (text &&
-                (!*text || *end || value < numbers[n].low || value > numbers[n].high)) {
-                fprintf (stderr, "attuned: %s: daemon/%s: '%s' is not a number %d..%d\n",
-                         config_path, numbers[n].key, text, numbers[n].low,
-                         numbers[n].high);
-                zconfig_destroy (&file);
-                return 2;
-            }
-            if (text && *numbers[n].target == 0)
-                *numbers[n].target = (int)value;
-        }
-    }
-    if (!data_dir)
-        data_dir = "./var/attune";
-    if (!packs_dir)
-        packs_dir = "./packs";
+    zconfig_t *daemon = zconfig_locate (self->file, "daemon");
+    if (!daemon)
+        return -1;
+    static const char *const keys[] = {"actors",    "data", "packs",     "host",
+                                       "heartbeat", "api",  "api-facts", "worker",
+                                       "security",  NULL};
+    static const char *const security[] = {"cert",     "allow", "server",
+                                           "executor", "mode",  NULL};
+    if (s_known_settings (self->config_path, daemon, "daemon/", keys,
+                          "actors, data, packs, host, heartbeat, api, api-facts, "
+                          "worker/name|slots|runtimes, "
+                          "security/cert|allow|server|executor|mode") ||
+        s_known_settings (self->config_path, zconfig_locate (daemon, "security"),
+                          "daemon/security/", security,
+                          "cert, allow, server, executor, mode"))
+        return 2;
+    s_daemon_settings (self, daemon);
+    return s_daemon_numbers (self, daemon) ?: -1;
+}
+
+//  Every name in --actors is an actor. -1 to go on, or 2.
+static int
+s_check_actors (const char *actors)
+{
     for (size_t i = 0; actors && i < strlen (actors);) {
         size_t n = strcspn (actors + i, ",");
         bool known = false;
@@ -746,115 +495,142 @@ main (int argc, char *argv[])
                      "attuned: actors: unknown actor '%.*s' (registry, executor, "
                      "rules, worker, sensor, api)\n",
                      (int)n, actors + i);
-            zconfig_destroy (&file);
             return 2;
         }
         i += n + 1;
     }
+    return -1;
+}
 
-    zsys_init ();
-    zsys_set_logident ("attuned");
-    char message[512];
-    bus_topology_t *topology =
-        config_path ? bus_topology_load (config_path, message, sizeof message)
-                    : bus_topology_new (NULL);
-    if (!topology) {
-        fprintf (stderr, "attuned: %s\n", config_path ? message : "out of memory");
-        zconfig_destroy (&file);
-        return 1;
-    }
-    if (s_mkdirs (data_dir) != 0) {
-        fprintf (stderr, "attuned: cannot create the data directory %s: %s\n", data_dir,
-                 strerror (errno));
-        bus_topology_destroy (&topology);
-        zconfig_destroy (&file);
-        return 1;
-    }
-    //  The api faces the outside: on loopback tcp unless told otherwise (a
-    //  topology may place it; one that leaves it to inproc gets the default)
-    const char *sets[2][3] = {{"api.requests", api_endpoint, S_API_DEFAULT},
-                              {"api.facts", facts_endpoint, S_FACTS_DEFAULT}};
+//  The api faces the outside: on loopback tcp unless told otherwise (a
+//  topology may place it; one that leaves it to inproc gets the default).
+//  -1 to go on, or 2.
+static int
+s_api_endpoints (s_daemon_t *self)
+{
+    const char *sets[2][3] = {{"api.requests", self->api_endpoint, S_API_DEFAULT},
+                              {"api.facts", self->facts_endpoint, S_FACTS_DEFAULT}};
     for (int i = 0; i < 2; i++) {
         const char *given = sets[i][1];
-        const char *current = bus_topology_bind (topology, sets[i][0]);
+        const char *current = bus_topology_bind (self->topology, sets[i][0]);
         if (!given && current && strncmp (current, "inproc://", 9) != 0)
             continue;
-        if (bus_topology_set (topology, sets[i][0], given ? given : sets[i][2], NULL) !=
-            0) {
+        if (bus_topology_set (self->topology, sets[i][0], given ? given : sets[i][2],
+                              NULL) != 0) {
             fprintf (stderr,
                      "attuned: --%s: '%s' is not an address (tcp://host:port, "
                      "ipc://path)\n",
                      i == 0 ? "api" : "api-facts", given);
-            bus_topology_destroy (&topology);
-            zconfig_destroy (&file);
             return 2;
         }
     }
-    //  Security: set once, before any actor (they only read it)
-    if (security_mode && bus_security_mode_parse (security_mode, &security.mode) != 0) {
+    return -1;
+}
+
+//  Security: set once, before any actor (they only read it). -1 to go on,
+//  or the exit code.
+static int
+s_secure (s_daemon_t *self)
+{
+    bus_security_config_t *security = &self->security;
+    if (self->security_mode &&
+        bus_security_mode_parse (self->security_mode, &security->mode) != 0) {
         fprintf (stderr, "attuned: security mode '%s': expected auto or always\n",
-                 security_mode);
-        bus_topology_destroy (&topology);
-        zconfig_destroy (&file);
+                 self->security_mode);
         return 2;
     }
     //  The executor in this process commands its workers with this
     //  process's own key: that is the executor's identity unless named
-    if (!security.executor && s_listed (actors, "executor") &&
-        s_listed (actors, "worker"))
-        security.executor = security.cert;
-    if (bus_security_configure (&security, message, sizeof message) != 0 ||
-        s_security_check (file, topology, actors, &security, message, sizeof message) !=
-            0) {
+    if (!security->executor && s_listed (self->actors, "executor") &&
+        s_listed (self->actors, "worker"))
+        security->executor = security->cert;
+    char message[512];
+    self->secured = true;
+    if (bus_security_configure (security, message, sizeof message) != 0 ||
+        s_security_check (self->file, self->topology, self->actors, security, message,
+                          sizeof message) != 0) {
         fprintf (stderr, "attuned: %s\n", message);
-        bus_security_shutdown ();
-        bus_topology_destroy (&topology);
-        zconfig_destroy (&file);
         return 1;
     }
-    config.topology = topology;
-    config.data_dir = data_dir;
-    config.packs_dir = packs_dir;
+    return -1;
+}
 
+//  The topology (the file's, or inproc everywhere), the data directory, the
+//  api's endpoints, security. -1 to go on, or the exit code.
+static int
+s_prepare (s_daemon_t *self)
+{
+    if (!self->data_dir)
+        self->data_dir = "./var/attune";
+    if (!self->packs_dir)
+        self->packs_dir = "./packs";
+    zsys_init ();
+    zsys_set_logident ("attuned");
+    char message[512];
+    self->topology = self->config_path
+                         ? bus_topology_load (self->config_path, message, sizeof message)
+                         : bus_topology_new (NULL);
+    if (!self->topology) {
+        fprintf (stderr, "attuned: %s\n", self->config_path ? message : "out of memory");
+        return 1;
+    }
+    if (s_mkdirs (self->data_dir) != 0) {
+        fprintf (stderr, "attuned: cannot create the data directory %s: %s\n",
+                 self->data_dir, strerror (errno));
+        return 1;
+    }
+    int rc = s_api_endpoints (self);
+    if (rc < 0)
+        rc = s_secure (self);
+    self->config.topology = self->topology;
+    self->config.data_dir = self->data_dir;
+    self->config.packs_dir = self->packs_dir;
+    return rc;
+}
+
+//  Start the actors listed, in order. 0, or 1 when one did not start.
+static int
+s_start (s_daemon_t *self)
+{
     //  Watch execution facts before the executor starts, so none is missed.
-    s_watch_t *facts = NULL;
-    if (!quiet && s_listed (actors, "executor"))
-        facts = s_watch_new (topology);
-
-    zactor_t *running[S_ACTOR_COUNT] = {0};
-    int rc = 0;
+    if (!self->quiet && s_listed (self->actors, "executor"))
+        self->facts = attuned_watch_new (self->topology);
     for (size_t a = 0; a < S_ACTOR_COUNT; a++) {
-        if (!s_listed (actors, s_actors[a].name))
+        if (!s_listed (self->actors, s_actors[a].name))
             continue;
-        running[a] = zactor_new (s_actors[a].fn, &config);
-        if (!running[a]) {
+        self->running[a] = zactor_new (s_actors[a].fn, &self->config);
+        if (!self->running[a]) {
             fprintf (stderr, "attuned: the %s actor did not start (see the log above)\n",
                      s_actors[a].name);
-            rc = 1;
-            break;
+            return 1;
         }
     }
     //  An actor that fails to start says why, signals, and ends; zactor_new
     //  does not report it, so give the actors a moment to fail before
     //  declaring the daemon up (the main loop also watches their pipes).
-    if (rc == 0) {
-        zpoller_t *check = zpoller_new (NULL);
-        for (size_t a = 0; a < S_ACTOR_COUNT; a++)
-            if (running[a])
-                zpoller_add (check, running[a]);
-        void *which = zpoller_wait (check, 50);
-        for (size_t a = 0; which && a < S_ACTOR_COUNT; a++)
-            if (which == running[a]) {
-                fprintf (stderr,
-                         "attuned: the %s actor did not start (see the log above)\n",
-                         s_actors[a].name);
-                rc = 1;
-            }
-        zpoller_destroy (&check);
-    }
+    int rc = 0;
+    zpoller_t *check = zpoller_new (NULL);
+    for (size_t a = 0; a < S_ACTOR_COUNT; a++)
+        if (self->running[a])
+            zpoller_add (check, self->running[a]);
+    void *which = zpoller_wait (check, 50);
+    for (size_t a = 0; which && a < S_ACTOR_COUNT; a++)
+        if (which == self->running[a]) {
+            fprintf (stderr, "attuned: the %s actor did not start (see the log above)\n",
+                     s_actors[a].name);
+            rc = 1;
+        }
+    zpoller_destroy (&check);
+    return rc;
+}
+
+//  "attuned: running (data D, packs P[, topology T][, api A, facts F])"
+static void
+s_announce (s_daemon_t *self)
+{
     char api_line[1200] = "";
-    zactor_t *api = running[S_ACTOR_COUNT - 1];
-    if (rc == 0 && api) {
+    zactor_t *api = self->running[S_ACTOR_COUNT - 1];
+    if (api) {
         zstr_send (api, "ENDPOINTS");
         char *requests = NULL, *facts_at = NULL;
         if (zstr_recvx (api, &requests, &facts_at, NULL) == 2)
@@ -863,64 +639,104 @@ main (int argc, char *argv[])
         zstr_free (&requests);
         zstr_free (&facts_at);
     }
-    if (rc == 0)
-        zsys_info ("attuned: running (data %s, packs %s%s%s%s)", data_dir, packs_dir,
-                   config_path ? ", topology " : "", config_path ? config_path : "",
-                   api_line);
+    zsys_info ("attuned: running (data %s, packs %s%s%s%s)", self->data_dir,
+               self->packs_dir, self->config_path ? ", topology " : "",
+               self->config_path ? self->config_path : "", api_line);
+}
 
-    //  Until SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted)
+//  Until SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted) or an actor
+//  stops on its own (1).
+static int
+s_run (s_daemon_t *self)
+{
+    int rc = 0;
+    attuned_watch_t *facts = self->facts;
     zpoller_t *poller = zpoller_new (NULL);
     if (facts)
-        zpoller_add (poller, bus_sub_sock (facts->sub));
+        zpoller_add (poller, attuned_watch_sock (facts));
     for (size_t a = 0; a < S_ACTOR_COUNT; a++)
-        if (running[a])
-            zpoller_add (poller, running[a]);
+        if (self->running[a])
+            zpoller_add (poller, self->running[a]);
     while (rc == 0 && !zsys_interrupted) {
         void *which = zpoller_wait (poller, 1000);
-        bool fact = facts && which == bus_sub_sock (facts->sub);
-        if (fact || (facts && facts->gap))
-            s_watch_handle (facts); //  a catch-up put off waits at most a poll
+        bool fact = facts && which == attuned_watch_sock (facts);
+        if (fact || (facts && attuned_watch_due (facts)))
+            attuned_watch_handle (facts); //  a catch-up put off waits at most a poll
         if (fact)
             continue;
-        if (which) {
-            //  An actor said something unasked: it stopped on its own
-            for (size_t a = 0; a < S_ACTOR_COUNT; a++)
-                if (which == running[a]) {
-                    //  Its thread has ended: what is waiting on its pipe is
-                    //  CZMQ's end-of-thread signal, which zactor_destroy
-                    //  below collects.
-                    zsys_error ("attuned: the %s actor stopped (see the log above)",
-                                s_actors[a].name);
-                    zpoller_remove (poller, running[a]);
-                    rc = 1;
-                }
-        } else if (zpoller_terminated (poller))
+        if (!which && zpoller_terminated (poller))
             break;
+        //  An actor said something unasked: it stopped on its own. Its
+        //  thread has ended: what is waiting on its pipe is CZMQ's
+        //  end-of-thread signal, which zactor_destroy collects.
+        for (size_t a = 0; which && a < S_ACTOR_COUNT; a++)
+            if (which == self->running[a]) {
+                zsys_error ("attuned: the %s actor stopped (see the log above)",
+                            s_actors[a].name);
+                zpoller_remove (poller, self->running[a]);
+                rc = 1;
+            }
     }
     zpoller_destroy (&poller);
-    if (rc == 0)
-        zsys_info ("attuned: stopping");
-    //  A worker host drains: the executor (elsewhere) stops sending it work
-    //  at once, what waits goes back, what runs may finish within the grace.
-    //  With the executor in this process everything stops together.
-    zactor_t *worker = running[3];
-    if (rc == 0 && worker && !running[1] && drain_ms > 0) {
-        zsys_info ("attuned: draining the worker (up to %d ms)", drain_ms);
-        zstr_sendm (worker, "DRAIN");
-        zstr_sendf (worker, "%d", drain_ms);
-        zsock_set_rcvtimeo (zactor_sock (worker), drain_ms + 2000);
-        char *drained = zstr_recv (worker);
-        if (drained && atoi (drained + strlen ("DRAINED ")) > 0)
-            zsys_warning ("attuned: %s still running after the grace: the executor will "
-                          "settle them",
-                          drained + strlen ("DRAINED "));
-        zstr_free (&drained);
-    }
+    return rc;
+}
+
+//  A worker host drains: the executor (elsewhere) stops sending it work at
+//  once, what waits goes back, what runs may finish within the grace. With
+//  the executor in this process everything stops together.
+static void
+s_drain (s_daemon_t *self)
+{
+    zactor_t *worker = self->running[3];
+    if (!worker || self->running[1] || self->drain_ms <= 0)
+        return;
+    zsys_info ("attuned: draining the worker (up to %d ms)", self->drain_ms);
+    zstr_sendm (worker, "DRAIN");
+    zstr_sendf (worker, "%d", self->drain_ms);
+    zsock_set_rcvtimeo (zactor_sock (worker), self->drain_ms + 2000);
+    char *drained = zstr_recv (worker);
+    if (drained && atoi (drained + strlen ("DRAINED ")) > 0)
+        zsys_warning ("attuned: %s still running after the grace: the executor will "
+                      "settle them",
+                      drained + strlen ("DRAINED "));
+    zstr_free (&drained);
+}
+
+//  Stop the actors (last started first) and free everything.
+static void
+s_stop (s_daemon_t *self)
+{
     for (size_t a = S_ACTOR_COUNT; a-- > 0;)
-        zactor_destroy (&running[a]);
-    s_watch_destroy (&facts);
-    bus_security_shutdown (); //  the ZAP handler last: after every socket it guarded
-    bus_topology_destroy (&topology);
-    zconfig_destroy (&file);
+        zactor_destroy (&self->running[a]);
+    attuned_watch_destroy (&self->facts);
+    if (self->secured)
+        bus_security_shutdown (); //  the ZAP handler last: after every socket it guarded
+    bus_topology_destroy (&self->topology);
+    zconfig_destroy (&self->file);
+}
+
+int
+main (int argc, char *argv[])
+{
+    s_daemon_t self = {.drain_ms = 30000};
+    int rc = s_parse_options (&self, argc, argv);
+    if (rc < 0)
+        rc = s_load_config (&self);
+    if (rc < 0)
+        rc = s_check_actors (self.actors);
+    if (rc < 0)
+        rc = s_prepare (&self);
+    if (rc < 0) {
+        rc = s_start (&self);
+        if (rc == 0) {
+            s_announce (&self);
+            rc = s_run (&self);
+        }
+        if (rc == 0) {
+            zsys_info ("attuned: stopping");
+            s_drain (&self);
+        }
+    }
+    s_stop (&self);
     return rc;
 }

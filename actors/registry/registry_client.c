@@ -1,8 +1,8 @@
 /*  registry_client: a replicated copy of the registry (registry_client.h).
 */
 #include "actors/registry/registry_client.h"
+#include "bus/bus_client.h"
 #include "bus/bus_facts.h"
-#include "bus/bus_security.h"
 #include "proto/proto_envelope.h"
 
 #include <inttypes.h>
@@ -19,10 +19,9 @@ typedef struct {
 struct _registry_client_t {
     char *source;
     bus_sub_t *sub;
-    zsock_t *dealer;
-    json_t *cache;   //  kind -> {ref -> definition}
-    json_t *loading; //  the snapshot being received, same shape
-    uint8_t request_id[PROTO_UUID_SIZE];
+    bus_client_t *snapshot; //  to registry.snapshot
+    json_t *cache;          //  kind -> {ref -> definition}
+    json_t *loading;        //  the snapshot being received, same shape
     bool requesting;
     int64_t requested_at; //  monotonic ms
     bool synced;
@@ -33,7 +32,6 @@ struct _registry_client_t {
     void *change_arg;
     uint64_t version;
     uint64_t snapshots;
-    msgpack_sbuffer buffer;
 };
 
 static const char *s_kinds[] = {"pack", "trigger", "action", "rule", "policy"};
@@ -76,15 +74,24 @@ s_request (registry_client_t *self)
     json_t *payload = json_pack ("{s:[]}", "kinds");
     proto_envelope_set_payload_json (request, payload, NULL);
     json_decref (payload);
-    memcpy (self->request_id, proto_envelope_id (request), PROTO_UUID_SIZE);
-    msgpack_sbuffer_clear (&self->buffer);
-    if (proto_envelope_encode (request, &self->buffer) == 0)
-        zmq_send (zsock_resolve (self->dealer), self->buffer.data, self->buffer.size, 0);
+    //  A new id: a late answer to an earlier request is skipped
+    bus_client_forget (self->snapshot, NULL);
+    if (bus_client_send (self->snapshot, &request) != 0)
+        zsys_warning ("%s: cannot ask for a snapshot: %s", self->source,
+                      bus_client_message (self->snapshot));
     proto_envelope_destroy (&request);
     json_decref (self->loading);
     self->loading = s_empty_cache ();
     self->requesting = true;
     self->requested_at = zclock_mono ();
+}
+
+static void
+s_on_skip (void *arg, bus_client_skip_t why, const char *text)
+{
+    //  Answers to an older request are expected; anything else is not
+    if (why != BUS_CLIENT_SKIP_STALE)
+        zsys_warning ("%s: bad snapshot reply: %s", (const char *)arg, text);
 }
 
 registry_client_t *
@@ -93,33 +100,28 @@ registry_client_new (bus_topology_t *topology, const char *name)
     assert (topology);
     assert (name);
     registry_client_t *self = (registry_client_t *)zmalloc (sizeof (registry_client_t));
-    msgpack_sbuffer_init (&self->buffer);
     self->source = strdup (name);
     self->cache = s_empty_cache ();
     self->pending = zlist_new ();
     self->sub = bus_sub_new (0);
-    self->dealer = zsock_new (ZMQ_DEALER);
-    if (!self->source || !self->cache || !self->pending || !self->sub || !self->dealer) {
+    self->snapshot = bus_client_new (name);
+    if (!self->source || !self->cache || !self->pending || !self->sub ||
+        !self->snapshot) {
         registry_client_destroy (&self);
         return NULL;
     }
     char routing[300];
     snprintf (routing, sizeof routing, "%s/registry", name);
-    zsock_set_identity (self->dealer, routing);
-    zsock_set_rcvhwm (self->dealer, 0); //  a snapshot arrives whole
-    zsock_set_linger (self->dealer, 0);
-    int64_t max = PROTO_MAX_SOCKET_MSG;
-    zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_MAXMSGSIZE, &max, sizeof max);
+    bus_client_set_identity (self->snapshot, routing);
+    bus_client_set_unbounded (self->snapshot); //  a snapshot arrives whole
+    bus_client_set_skip_handler (self->snapshot, s_on_skip, self->source);
     //  Subscribe first, then ask for the snapshot (Clone): nothing falls
     //  between the two.
     if (bus_sub_connect (self->sub, bus_topology_connect (topology, "registry.facts")) !=
             0 ||
         bus_sub_subscribe (self->sub, "registry.") != 0 ||
-        bus_security_apply (self->dealer,
-                            bus_topology_connect (topology, "registry.snapshot"), false,
-                            NULL) != 0 ||
-        zsock_connect (self->dealer, "%s",
-                       bus_topology_connect (topology, "registry.snapshot")) != 0) {
+        bus_client_connect (self->snapshot,
+                            bus_topology_connect (topology, "registry.snapshot")) != 0) {
         registry_client_destroy (&self);
         return NULL;
     }
@@ -134,13 +136,12 @@ registry_client_destroy (registry_client_t **self_p)
     if (*self_p) {
         registry_client_t *self = *self_p;
         bus_sub_destroy (&self->sub);
-        zsock_destroy (&self->dealer);
+        bus_client_destroy (&self->snapshot);
         json_decref (self->cache);
         json_decref (self->loading);
         if (self->pending)
             s_pending_purge (self);
         zlist_destroy (&self->pending);
-        msgpack_sbuffer_destroy (&self->buffer);
         free (self->source);
         free (self);
         *self_p = NULL;
@@ -158,7 +159,7 @@ zsock_t *
 registry_client_snapshot_sock (registry_client_t *self)
 {
     assert (self);
-    return self->dealer;
+    return bus_client_sock (self->snapshot);
 }
 
 static void
@@ -204,6 +205,7 @@ s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
 static void
 s_snapshot_done (registry_client_t *self, uint64_t publisher, uint64_t seq)
 {
+    bus_client_forget (self->snapshot, NULL); //  what comes after the end is stale
     json_t *old = self->cache;
     self->cache = self->loading;
     self->loading = NULL;
@@ -297,24 +299,8 @@ s_handle_facts (registry_client_t *self)
 static void
 s_handle_snapshot (registry_client_t *self)
 {
-    while (zsock_events (self->dealer) & ZMQ_POLLIN) {
-        zframe_t *frame = zframe_recv (self->dealer);
-        if (!frame)
-            break;
-        proto_error_t error;
-        proto_envelope_t *reply = proto_envelope_decode (
-            zframe_data (frame), zframe_size (frame), NULL, &error);
-        zframe_destroy (&frame);
-        if (!reply) {
-            zsys_warning ("%s: bad snapshot reply: %s", self->source, error.message);
-            continue;
-        }
-        const uint8_t *corr = proto_envelope_corr (reply);
-        if (!self->requesting || !corr ||
-            memcmp (corr, self->request_id, PROTO_UUID_SIZE) != 0) {
-            proto_envelope_destroy (&reply); //  an answer to an older request
-            continue;
-        }
+    proto_envelope_t *reply;
+    while ((reply = bus_client_recv (self->snapshot))) {
         json_t *payload = proto_envelope_payload_json (reply, NULL);
         if (payload && streq (proto_envelope_type (reply), "registry.snapshot.item")) {
             const char *kind = json_string_value (json_object_get (payload, "kind"));
@@ -342,7 +328,7 @@ registry_client_handle (registry_client_t *self, zsock_t *which)
     assert (self);
     if (which == bus_sub_sock (self->sub))
         s_handle_facts (self);
-    else if (which == self->dealer)
+    else if (which == bus_client_sock (self->snapshot))
         s_handle_snapshot (self);
     return 0;
 }
@@ -381,7 +367,8 @@ registry_client_wait_synced (registry_client_t *self, int timeout_ms)
 {
     assert (self);
     int64_t deadline = zclock_mono () + timeout_ms;
-    zpoller_t *poller = zpoller_new (bus_sub_sock (self->sub), self->dealer, NULL);
+    zpoller_t *poller =
+        zpoller_new (bus_sub_sock (self->sub), bus_client_sock (self->snapshot), NULL);
     while (!self->synced) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)

@@ -6,6 +6,8 @@
     window is full, so the loop never blocks.
 */
 #include "actors/worker/worker.h"
+#include "actors/worker/worker_groups.h"
+#include "actors/worker/worker_guard.h"
 #include "actors/worker/worker_ledger.h"
 #include "actors/worker/worker_process.h"
 #include "bus/bus_link.h"
@@ -33,7 +35,9 @@ typedef struct {
     json_t *parameters;
     json_t *secret; //  names never to print
     worker_process_t *process;
-    int64_t due; //  builtin sleep: monotonic ms when it ends
+    long long start;       //  its start time (worker_groups_start)
+    worker_guard_t *guard; //  told when it started (borrowed), NULL if not
+    int64_t due;           //  builtin sleep: monotonic ms when it ends
     bool running;
     bool cancelled;
     bool reported_running;
@@ -70,6 +74,7 @@ typedef struct {
     bus_inbox_t *inbox;
     bus_link_t *link;
     worker_ledger_t *ledger;            //  what may run here, durable (NULL: no data dir)
+    worker_guard_t *guard;              //  ends our processes if we die (NULL: none)
     uint8_t report_id[PROTO_UUID_SIZE]; //  the last execution.status queued
     bool report_queued;                 //  ... since report_queued was cleared
     zhashx_t *jobs;                     //  id -> s_job_t (queued and running)
@@ -100,7 +105,12 @@ s_job_destroy (s_job_t **job_p)
 {
     s_job_t *job = *job_p;
     if (job) {
-        worker_process_destroy (&job->process);
+        if (job->process) {
+            pid_t pid = worker_process_pid (job->process);
+            worker_process_destroy (&job->process); //  killed if it still runs
+            if (job->guard)
+                worker_guard_ended (job->guard, pid, job->start);
+        }
         json_decref (job->action);
         json_decref (job->parameters);
         json_decref (job->secret);
@@ -647,8 +657,14 @@ s_start_process (s_worker_t *self, s_job_t *job)
     else
         job->process = worker_process_start (&spec, message, sizeof message);
     job->ledgered = job->ledgered || self->ledger;
-    if (job->process && self->ledger)
-        worker_ledger_started (self->ledger, job->id, worker_process_pid (job->process));
+    if (job->process) {
+        pid_t pid = worker_process_pid (job->process);
+        job->start = worker_groups_start (pid, NULL, NULL);
+        if (self->ledger)
+            worker_ledger_started (self->ledger, job->id, pid, job->start);
+        if (worker_guard_started (self->guard, pid, job->start, job->id) == 0)
+            job->guard = self->guard;
+    }
     free (input);
     s_free_strings (envp);
     free (script);
@@ -1122,7 +1138,8 @@ s_job_destructor (void **item_p)
 static void
 s_destroy (s_worker_t *self)
 {
-    zhashx_destroy (&self->jobs); //  kills what still runs
+    zhashx_destroy (&self->jobs);        //  kills what still runs
+    worker_guard_destroy (&self->guard); //  then: all done
     if (self->queue) {
         char *id;
         while ((id = (char *)zlist_pop (self->queue)))
@@ -1185,6 +1202,21 @@ s_open_ledger (s_worker_t *self, const actor_config_t *config)
                       self->name, never, stopped,
                       worker_ledger_survivors (self->ledger) ? ", but not all" : "");
     return 0;
+}
+
+//  The guard (worker_guard.h) ends what our actions forked as soon as this
+//  process dies: a worker that runs processes starts one.
+static void
+s_open_guard (s_worker_t *self)
+{
+    if (!strstr (self->runtimes, "shell") && !strstr (self->runtimes, "python"))
+        return;
+    char message[1200];
+    self->guard = worker_guard_new (NULL, self->name, message, sizeof message);
+    if (!self->guard)
+        zsys_warning ("%s: no guard (%s): what actions fork outlives a killed worker "
+                      "until a worker of this name starts again",
+                      self->name, message);
 }
 
 static int
@@ -1258,6 +1290,7 @@ s_start (s_worker_t *self, const actor_config_t *config)
     bus_link_set_ack_handler (self->link, s_on_ack, self);
     if (s_open_ledger (self, config) != 0)
         return -1;
+    s_open_guard (self);
     s_register (self);
     zsys_info ("%s: %d slots, runtimes %s, endpoint %s", self->name, self->slots,
                self->runtimes, self->endpoint);

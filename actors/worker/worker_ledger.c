@@ -1,13 +1,12 @@
 /*  worker_ledger: the durable record of what a worker started. See
     worker_ledger.h. */
 #include "actors/worker/worker_ledger.h"
+#include "actors/worker/worker_groups.h"
 
 #include <czmq.h>
 #include "proto/proto_envelope.h"
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,43 +46,6 @@ s_boot_id (char *boot, size_t size)
             boot[strcspn (boot, "\n")] = 0;
         fclose (file);
     }
-}
-
-long long
-worker_ledger_proc_start (pid_t pid, pid_t *pgrp, bool *zombie)
-{
-    char path[64], text[1024];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read (fd, text, sizeof text - 1);
-    close (fd);
-    if (n <= 0)
-        return -1;
-    text[n] = 0;
-    //  The command name (field 2) may hold anything: fields 3.. follow the
-    //  last ')'
-    char *p = strrchr (text, ')');
-    if (!p || p[1] != ' ')
-        return -1;
-    char state = p[2];
-    p += 3; //  past the state (field 3): fields 4 .. are numbers
-    long long start = -1;
-    for (int field = 4; field <= 22; field++) {
-        char *end;
-        long long value = strtoll (p, &end, 10);
-        if (end == p)
-            return -1;
-        p = end;
-        if (field == 5 && pgrp)
-            *pgrp = (pid_t)value;
-        if (field == 22)
-            start = value;
-    }
-    if (zombie)
-        *zombie = state == 'Z' || state == 'X';
-    return start;
 }
 
 static void
@@ -223,95 +185,36 @@ s_load (worker_ledger_t *self, FILE *file)
 //  ---------------------------------------------------------------------------
 //  Recovery: end what the previous instance left running
 
-//  Whether process `pid` has ATTUNE_EXECUTION_ID=<id> in its environment.
-static bool
-s_has_id (pid_t pid, const char *id)
+static void
+s_killed (void *arg, pid_t pid, pid_t pgrp, const char *id)
 {
-    char path[64];
-    snprintf (path, sizeof path, "/proc/%d/environ", (int)pid);
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    //  Set fourth by the worker (worker.c, s_environment): near the start
-    char text[8192];
-    ssize_t n = read (fd, text, sizeof text - 1);
-    close (fd);
-    if (n <= 0)
-        return false;
-    text[n] = 0;
-    char want[S_ID_MAX + 32];
-    int len = snprintf (want, sizeof want, "ATTUNE_EXECUTION_ID=%s", id);
-    for (char *p = text; p < text + n; p += strlen (p) + 1)
-        if (strncmp (p, want, (size_t)len) == 0 && p[len] == 0)
-            return true;
-    return false;
+    zsys_warning ("worker ledger: killing %d (group %d), left running for %s", (int)pid,
+                  (int)pgrp, id);
 }
 
-static bool
-s_belongs (pid_t pid, pid_t pgrp, long long start, const char *id, const s_entry_t *entry)
-{
-    if (entry->state == 'C')
-        return false; //  never started
-    if (entry->pid > 0) {
-        if (pgrp != entry->pid || start < entry->start)
-            return false;
-        return (pid == entry->pid && start == entry->start) || s_has_id (pid, id);
-    }
-    return s_has_id (pid, id); //  an intent: the pid was not written
-}
-
-//  One pass over /proc: SIGKILL every live process (of our user) that
-//  belongs to an entry of the previous instance. Returns how many.
+//  SIGKILL what the previous instance started (worker_groups.h), until it
+//  is gone or `wait_ms` is over. Returns how many were still found.
 static size_t
-s_kill_pass (worker_ledger_t *self)
+s_kill (worker_ledger_t *self, int wait_ms)
 {
-    DIR *proc = opendir ("/proc");
-    if (!proc)
+    size_t count = 0, size = zhashx_size (self->previous);
+    worker_group_t *groups = (worker_group_t *)calloc (size ? size : 1, sizeof *groups);
+    if (!groups)
         return 0;
-    size_t found = 0;
-    pid_t me = getpid ();
-    struct dirent *item;
-    while ((item = readdir (proc))) {
-        pid_t pid = (pid_t)atoi (item->d_name);
-        pid_t pgrp = 0;
-        bool zombie = false;
-        struct stat info;
-        char path[64];
-        snprintf (path, sizeof path, "/proc/%d", (int)pid);
-        if (pid <= 1 || pid == me || stat (path, &info) != 0 || info.st_uid != getuid ())
-            continue;
-        long long start = worker_ledger_proc_start (pid, &pgrp, &zombie);
-        if (start < 0 || zombie)
-            continue;
-        for (s_entry_t *entry = (s_entry_t *)zhashx_first (self->previous); entry;
-             entry = (s_entry_t *)zhashx_next (self->previous)) {
-            const char *id = (const char *)zhashx_cursor (self->previous);
-            if (s_belongs (pid, pgrp, start, id, entry)) {
-                zsys_warning ("worker ledger: killing %d (group %d), left running for %s",
-                              (int)pid, (int)pgrp, id);
-                if (pgrp > 1 && pgrp != getpgrp ())
-                    kill (-pgrp, SIGKILL);
-                kill (pid, SIGKILL);
-                found++;
-                break;
-            }
-        }
-    }
-    closedir (proc);
+    for (s_entry_t *entry = (s_entry_t *)zhashx_first (self->previous); entry;
+         entry = (s_entry_t *)zhashx_next (self->previous))
+        if (entry->state != 'C') //  a claim never started
+            groups[count++] = (worker_group_t){
+                entry->pid, entry->start, (const char *)zhashx_cursor (self->previous)};
+    size_t found = worker_groups_kill (groups, count, wait_ms, s_killed, NULL);
+    free (groups);
     return found;
 }
 
 static void
 s_recover (worker_ledger_t *self, int wait_ms)
 {
-    int64_t deadline = zclock_mono () + wait_ms;
-    size_t found = 0;
-    bool started = false;
-    for (s_entry_t *entry = (s_entry_t *)zhashx_first (self->previous); entry;
-         entry = (s_entry_t *)zhashx_next (self->previous))
-        started = started || entry->state != 'C';
-    while (started && (found = s_kill_pass (self)) > 0 && zclock_mono () < deadline)
-        zclock_sleep (10);
+    size_t found = s_kill (self, wait_ms);
     if (found)
         zsys_error ("worker ledger %s: %zu processes of a previous instance did not end "
                     "within %d ms",
@@ -394,7 +297,7 @@ worker_ledger_destroy (worker_ledger_t **self_p)
 }
 
 static int
-s_record (worker_ledger_t *self, const char *id, char state, pid_t pid)
+s_record (worker_ledger_t *self, const char *id, char state, pid_t pid, long long start)
 {
     if (!self || strlen (id) > S_ID_MAX)
         return -1;
@@ -408,7 +311,7 @@ s_record (worker_ledger_t *self, const char *id, char state, pid_t pid)
     entry->state = state;
     if (state == 'P') {
         entry->pid = pid;
-        entry->start = worker_ledger_proc_start (pid, NULL, NULL);
+        entry->start = start;
     }
     return s_append (self, id, entry);
 }
@@ -416,19 +319,19 @@ s_record (worker_ledger_t *self, const char *id, char state, pid_t pid)
 int
 worker_ledger_claim (worker_ledger_t *self, const char *id)
 {
-    return s_record (self, id, 'C', 0);
+    return s_record (self, id, 'C', 0, 0);
 }
 
 int
 worker_ledger_intent (worker_ledger_t *self, const char *id)
 {
-    return s_record (self, id, 'I', 0);
+    return s_record (self, id, 'I', 0, 0);
 }
 
 int
-worker_ledger_started (worker_ledger_t *self, const char *id, pid_t pid)
+worker_ledger_started (worker_ledger_t *self, const char *id, pid_t pid, long long start)
 {
-    return s_record (self, id, 'P', pid);
+    return s_record (self, id, 'P', pid, start);
 }
 
 int

@@ -54,11 +54,13 @@ worker_ledger_t *worker_ledger_new (const char *dir, const char *name, int wait_
 //  Close; safe on NULL; clears the pointer. The records stay in the file.
 void worker_ledger_destroy (worker_ledger_t **self_p);
 
-//  Record a claim, an intent, a started process (its start time is read
-//  from /proc), an end. 0, or -1 (logged) when the file cannot be written.
+//  Record a claim, an intent, a started process (`start`: its start time,
+//  worker_groups_start), an end. 0, or -1 (logged) when the file cannot be
+//  written.
 int worker_ledger_claim (worker_ledger_t *self, const char *id);
 int worker_ledger_intent (worker_ledger_t *self, const char *id);
-int worker_ledger_started (worker_ledger_t *self, const char *id, pid_t pid);
+int worker_ledger_started (worker_ledger_t *self, const char *id, pid_t pid,
+                           long long start);
 int worker_ledger_end (worker_ledger_t *self, const char *id);
 
 //  End `id` once the envelope `envelope` (its final report) is acked by
@@ -79,10 +81,6 @@ size_t worker_ledger_survivors (worker_ledger_t *self);
 
 //  The executor has been told what the previous instance left: forget it.
 void worker_ledger_settled (worker_ledger_t *self);
-
-//  Start time of a process (field 22 of /proc/<pid>/stat, clock ticks since
-//  boot), its process group and whether it has ended (a zombie). -1 if none.
-long long worker_ledger_proc_start (pid_t pid, pid_t *pgrp, bool *zombie);
 
 #ifdef __cplusplus
 }

@@ -13,8 +13,9 @@
       that is the worker actor's thread, which lives as long as the worker:
       a worker that dies (SIGKILL, crash) takes its action processes with it.
       Only the process itself gets it (not what it forked, and not a set-uid
-      program): the worker's ledger (worker_ledger.h) finds and kills the
-      rest of the group when a worker starts again;
+      program): the worker's guard (worker_guard.h) kills the rest of the
+      group as soon as the worker's process dies, and its ledger
+      (worker_ledger.h) when a worker starts again;
     - stdin gets the given bytes (the parameters as JSON) then EOF;
     - stdout and stderr captured up to a cap each, the rest read and dropped
       with a flag (a chatty action cannot exhaust the worker's memory);

@@ -1,0 +1,213 @@
+/*  attune_cli_execution: run, execution list/get/tail/cancel/rerun.
+*/
+#include "tools/attune_cli.h"
+
+static void
+s_show_execution_id (const json_t *result)
+{
+    const char *id = cli_str (result, "execution");
+    printf ("%s\n", id ? id : "?");
+}
+
+//  run ACTION [key=value ...] and rerun ID [key=value ...]
+static int
+s_start_execution (cli_t *client, cli_args_t *args, const char *type, json_t *payload)
+{
+    bool wait = cli_opt (args, "--wait") != NULL;
+    double wait_s = 0;
+    const char *timeout = cli_opt (args, "--timeout");
+    if (timeout && !cli_parse_seconds (timeout, &wait_s)) {
+        json_decref (payload);
+        return cli_usage_error (args->command,
+                                "--timeout: '%s' is not a number of seconds", timeout);
+    }
+    if (timeout && !wait) {
+        json_decref (payload);
+        return cli_usage_error (args->command, "--timeout is for --wait");
+    }
+    json_t *parameters =
+        cli_parse_parameters (args->command, args->pos + 1, args->npos - 1);
+    if (!parameters) {
+        json_decref (payload);
+        return CLI_EXIT_USAGE;
+    }
+    if (json_object_size (parameters) || streq (type, "api.execution.run"))
+        json_object_set_new (payload, "parameters", parameters);
+    else
+        json_decref (parameters);
+    json_t *result = cli_request (client, type, payload);
+    if (!result)
+        return cli_report (client);
+    const char *id = cli_str (result, "execution");
+    char canonical[PROTO_UUID_STR_SIZE];
+    if (!cli_parse_id (id, canonical)) {
+        json_decref (result);
+        cli_fail (client, "bad_reply", "%s gave no execution id", type);
+        return cli_report (client);
+    }
+    if (!wait) {
+        if (client->json)
+            cli_print_json (result);
+        else
+            s_show_execution_id (result);
+        json_decref (result);
+        return CLI_EXIT_OK;
+    }
+    json_decref (result);
+    return cli_follow_done (
+        client, cli_follow (client, canonical, false, (int64_t)(wait_s * 1000)));
+}
+
+static int
+s_cmd_run (cli_t *client, cli_args_t *args)
+{
+    json_t *payload = cli_name_payload (args, 0, "action");
+    return payload ? s_start_execution (client, args, "api.execution.run", payload)
+                   : CLI_EXIT_USAGE;
+}
+
+static int
+s_cmd_execution_rerun (cli_t *client, cli_args_t *args)
+{
+    char id[PROTO_UUID_STR_SIZE];
+    if (!cli_id_arg (args, 0, id))
+        return CLI_EXIT_USAGE;
+    return s_start_execution (client, args, "api.execution.rerun",
+                              json_pack ("{s:s}", "id", id));
+}
+
+static char *
+s_duration_cell (const char *key, const json_t *item)
+{
+    char duration[64];
+    cli_execution_duration (item, duration, sizeof duration);
+    return strdup (duration);
+}
+
+static const cli_column_t s_execution_columns[] = {
+    {"ID", "id"},
+    {"ACTION", "action"},
+    {"STATUS", "status"},
+    {"REQUESTED", "requested", CLI_CELL_TIME},
+    {"DURATION", NULL, 0, s_duration_cell},
+    {NULL}};
+
+static void
+s_show_execution_list (const json_t *result)
+{
+    cli_table_print (json_object_get (result, "items"), s_execution_columns, NULL);
+}
+
+static int
+s_cmd_execution_list (cli_t *client, cli_args_t *args)
+{
+    json_t *payload = json_object ();
+    size_t total;
+    int rc = cli_paging (args, payload, &total);
+    if (!rc)
+        rc = cli_string_opt (args, "--status", payload, "status");
+    if (!rc)
+        rc = cli_string_opt (args, "--action", payload, "action");
+    if (!rc)
+        rc = cli_string_opt (args, "--rule", payload, "rule");
+    const char *times[] = {"--since", "--until"};
+    for (size_t i = 0; !rc && i < 2; i++) {
+        const char *text = cli_opt (args, times[i]);
+        int64_t usec;
+        if (text && !cli_parse_time (text, &usec))
+            rc = cli_usage_error (args->command,
+                                  "%s: '%s' is not a time (YYYY-MM-DD[ HH:MM[:SS]][Z], "
+                                  "10m, 2h, 1d, now, or µs since the epoch)",
+                                  times[i], text);
+        else if (text)
+            json_object_set_new (payload, times[i] + 2, json_integer (usec));
+    }
+    if (rc) {
+        json_decref (payload);
+        return rc;
+    }
+    return cli_list (client, "api.execution.list", payload, "before", total,
+                     s_show_execution_list);
+}
+
+static void
+s_show_execution (const json_t *result)
+{
+    cli_print_execution (result);
+}
+
+static int
+s_cmd_execution_get (cli_t *client, cli_args_t *args)
+{
+    char id[PROTO_UUID_STR_SIZE];
+    if (!cli_id_arg (args, 0, id))
+        return CLI_EXIT_USAGE;
+    return cli_simple (client, "api.execution.get", json_pack ("{s:s}", "id", id),
+                       s_show_execution);
+}
+
+static int
+s_cmd_execution_tail (cli_t *client, cli_args_t *args)
+{
+    char id[PROTO_UUID_STR_SIZE];
+    if (!cli_id_arg (args, 0, id))
+        return CLI_EXIT_USAGE;
+    return cli_follow_done (client, cli_follow (client, id, true, 0));
+}
+
+static int
+s_cmd_execution_cancel (cli_t *client, cli_args_t *args)
+{
+    char id[PROTO_UUID_STR_SIZE];
+    if (!cli_id_arg (args, 0, id))
+        return CLI_EXIT_USAGE;
+    json_t *result =
+        cli_request (client, "api.execution.cancel", json_pack ("{s:s}", "id", id));
+    if (!result)
+        return cli_report (client);
+    if (client->json)
+        cli_print_json (result);
+    else
+        printf ("%s: cancel requested\n", id);
+    json_decref (result);
+    return CLI_EXIT_OK;
+}
+
+static const cli_option_t s_run_options[] = {
+    {"--wait", NULL, "follow the execution until it ends, then show its result"},
+    {"--timeout", "S", "with --wait: give up after S seconds (exit 1)"},
+    {NULL}};
+static const cli_option_t s_execution_list_options[] = {
+    {"--status", "S", "only executions in status S (running, completed, ...)"},
+    {"--action", "A", "only executions of action A"},
+    {"--rule", "R", "only executions enforced by rule R"},
+    {"--since", "T", "requested at or after T (YYYY-MM-DD[ HH:MM[:SS]][Z], 10m, 2h, 1d)"},
+    {"--until", "T", "requested before T"},
+    {"--limit", "N", "at most N executions, over as many pages as needed (default 100)"},
+    {"--before", "ID", "the page after execution ID (the 'next' of a previous page)"},
+    {NULL}};
+
+const cli_command_t cli_execution_commands[] = {
+    {"run", NULL, "ACTION [key=value ...] [--wait [--timeout S]]",
+     "Run an action. Values that parse as JSON are JSON (n=3, flag=true,\n"
+     "x='{\"a\":1}'), others are strings. Prints the execution id; with --wait,\n"
+     "follows it and shows its result (exit 0 only if it completed).",
+     s_run_options, 1, -1, s_cmd_run},
+    {"execution", "list",
+     "[--status S] [--action A] [--rule R] [--since T] [--until T] "
+     "[--limit N] [--before ID]",
+     "List executions, newest first.", s_execution_list_options, 0, 0,
+     s_cmd_execution_list},
+    {"execution", "get", "ID", "Show an execution: status, parameters, times, result.",
+     cli_no_options, 1, 1, s_cmd_execution_get},
+    {"execution", "tail", "ID",
+     "Follow an execution: one line per status change, then its result\n"
+     "(exit 0 only if it completed).",
+     cli_no_options, 1, 1, s_cmd_execution_tail},
+    {"execution", "cancel", "ID",
+     "Cancel an execution: at once when it waits, else its process is terminated.",
+     cli_no_options, 1, 1, s_cmd_execution_cancel},
+    {"execution", "rerun", "ID [key=value ...] [--wait [--timeout S]]",
+     "Run an execution's action again, with its parameters and these over them.",
+     s_run_options, 1, -1, s_cmd_execution_rerun},
+    {NULL}};

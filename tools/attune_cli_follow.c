@@ -1,0 +1,315 @@
+/*  attune_cli_follow: following an execution until it ends (run --wait, execution
+    tail): the fact stream for speed, api.execution.get polls for certainty.
+*/
+#include "tools/attune_cli.h"
+
+#include <time.h>
+#include <unistd.h>
+#include "bus/bus_security.h"
+
+typedef struct {
+    cli_t *client;
+    const char *id;
+    bool tail;          //  status lines on stdout (tail) or stderr (run --wait)
+    bool tty;           //  run --wait on a terminal: one redrawn progress line
+    char *shown;        //  last status reported
+    int64_t requested;  //  µs, from the execution
+    int64_t start_mono; //  when we began, for a missing `requested`
+} s_follow_t;
+
+static int
+s_status_rank (const char *status)
+{
+    if (!status)
+        return -1;
+    if (streq (status, "requested") || streq (status, "delayed"))
+        return 0;
+    if (streq (status, "scheduled"))
+        return 1;
+    if (streq (status, "running"))
+        return 2;
+    if (streq (status, "canceling"))
+        return 3;
+    if (streq (status, "completed") || streq (status, "failed") ||
+        streq (status, "timeout") || streq (status, "cancelled") ||
+        streq (status, "abandoned"))
+        return 4;
+    return 2; //  a status this client does not know: between the others
+}
+
+static double
+s_follow_elapsed (s_follow_t *self)
+{
+    if (self->requested > 0)
+        return (double)(proto_now_usec () - self->requested) / 1e6;
+    return (double)(zclock_mono () - self->start_mono) / 1000.0;
+}
+
+static void
+s_follow_progress (s_follow_t *self)
+{
+    if (self->tty && self->shown)
+        fprintf (stderr, "\r  %-10s %6.1f s\033[K", self->shown, s_follow_elapsed (self));
+}
+
+//  A status seen (from a fact or a get): report it when it moves forward.
+static void
+s_follow_status (s_follow_t *self, const char *status)
+{
+    if (!status ||
+        (self->shown && (streq (status, self->shown) ||
+                         s_status_rank (status) <= s_status_rank (self->shown))))
+        return;
+    free (self->shown);
+    self->shown = strdup (status);
+    if (self->client->json)
+        return;
+    char *clean = cli_clean (status, CLI_CELL_MAX);
+    if (self->tail) {
+        char when[64];
+        cli_format_time (proto_now_usec (), true, when, sizeof when);
+        printf ("%s  %s\n", when, clean);
+        fflush (stdout);
+    } else if (self->tty)
+        s_follow_progress (self);
+    else
+        fprintf (stderr, "  %-10s %6.1f s\n", clean, s_follow_elapsed (self));
+    free (clean);
+}
+
+//  The fact endpoint, with a wildcard host (0.0.0.0, *) replaced by the
+//  api's host. Caller frees.
+static char *
+s_facts_endpoint (const char *api, const char *facts)
+{
+    if (strncmp (facts, "tcp://", 6) == 0 && strncmp (api, "tcp://", 6) == 0) {
+        const char *host = facts + 6, *colon = strrchr (host, ':');
+        const char *api_host = api + 6, *api_colon = strrchr (api_host, ':');
+        size_t n = colon ? (size_t)(colon - host) : 0;
+        bool wildcard = (n == 7 && strncmp (host, "0.0.0.0", 7) == 0) ||
+                        (n == 1 && *host == '*') ||
+                        (n == 4 && strncmp (host, "[::]", 4) == 0);
+        if (wildcard && api_colon)
+            return zsys_sprintf ("tcp://%.*s%s", (int)(api_colon - api_host), api_host,
+                                 colon);
+    }
+    return strdup (facts);
+}
+
+//  A SUB socket on the api's fact endpoint, subscribed to the executor's
+//  facts (all of them: their sequence numbers show a gap only in the whole
+//  stream); NULL (with a warning) when there is none: following then only
+//  polls.
+static zsock_t *
+s_follow_subscribe (cli_t *client)
+{
+    json_t *hello = cli_request (client, "api.hello", NULL);
+    const char *facts = json_string_value (json_object_get (hello, "facts"));
+    if (!facts) {
+        if (hello)
+            cli_fail (client, "bad_reply", "api.hello has no 'facts' endpoint");
+        fprintf (stderr, "attune: warning: no fact stream (%s: %s); polling only\n",
+                 client->code, client->message ? client->message : "");
+        json_decref (hello);
+        return NULL;
+    }
+    char *endpoint = s_facts_endpoint (client->endpoint, facts);
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    if (sub) {
+        zsock_set_linger (sub, 0);
+        zsock_set_maxmsgsize (sub, PROTO_MAX_SOCKET_MSG);
+        zsock_set_subscribe (sub, "execution.");
+        zsock_set_subscribe (sub, "inquiry.");
+        zsock_set_subscribe (sub, "worker.");
+        zsock_set_subscribe (sub, "executor."); //  its heartbeat: losses at a burst's end
+        if (cli_secure (client, sub, endpoint) != 0 ||
+            zsock_connect (sub, "%s", endpoint) != 0) {
+            fprintf (stderr,
+                     "attune: warning: cannot connect to the fact stream %s; "
+                     "polling only\n",
+                     endpoint);
+            zsock_destroy (&sub);
+        }
+    }
+    free (endpoint);
+    json_decref (hello);
+    return sub;
+}
+
+#define S_RESYNC_MS 100 //  a gap reads the record at once, at most this often
+
+//  The executor's fact stream as this follower has seen it
+//  (proto/PROTOCOL.md, "Resynchronising after a gap").
+typedef struct {
+    uint64_t publisher; //  publisher id of the stream (0: no fact yet)
+    uint64_t last;      //  its last sequence number
+    uint64_t gaps;      //  gaps and restarts seen
+} s_stream_t;
+
+static uint64_t
+s_be64 (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+//  Track a fact's meta frame: 0 in order, 1 when facts were missed (a gap,
+//  or a publisher not seen before: the first fact, or the executor
+//  restarted), -1 for a duplicate or a malformed frame (drop the fact).
+static int
+s_follow_track (s_stream_t *stream, zframe_t *meta)
+{
+    if (zframe_size (meta) != 16)
+        return -1;
+    uint64_t seq = s_be64 (zframe_data (meta));
+    uint64_t publisher = s_be64 (zframe_data (meta) + 8);
+    if (publisher == stream->publisher && seq <= stream->last)
+        return -1;
+    bool missed = publisher != stream->publisher || seq != stream->last + 1;
+    stream->gaps += missed;
+    stream->publisher = publisher;
+    stream->last = seq;
+    return missed ? 1 : 0;
+}
+
+//  The payload of one execution fact for our id, or NULL. Sets *missed when
+//  facts were lost before this one.
+static json_t *
+s_follow_fact (zsock_t *sub, const char *id, s_stream_t *stream, bool *missed)
+{
+    zmsg_t *msg = zmsg_recv (sub);
+    if (!msg)
+        return NULL;
+    json_t *payload = NULL;
+    zframe_t *topic = zmsg_first (msg);
+    int tracked = zmsg_size (msg) == 3 ? s_follow_track (stream, zmsg_next (msg)) : -1;
+    if (tracked == 1)
+        *missed = true;
+    if (tracked >= 0 && zframe_size (topic) > 10 &&
+        memcmp (zframe_data (topic), "execution.", 10) == 0) {
+        zframe_t *frame = zmsg_last (msg);
+        proto_envelope_t *fact =
+            proto_envelope_decode (zframe_data (frame), zframe_size (frame), NULL, NULL);
+        payload = fact ? proto_envelope_payload_json (fact, NULL) : NULL;
+        proto_envelope_destroy (&fact);
+        const char *execution = cli_str (payload, "execution");
+        if (!execution || strcasecmp (execution, id) != 0)
+            json_decref (payload), payload = NULL;
+    }
+    zmsg_destroy (&msg);
+    return payload;
+}
+
+//  An execution record as the api shows it, made from a terminal fact (when
+//  the store lags behind the facts).
+static json_t *
+s_execution_from_fact (json_t *execution, json_t *fact)
+{
+    json_t *copy = json_deep_copy (execution);
+    const char *key;
+    json_t *value;
+    json_object_foreach (fact, key, value)
+    {
+        if (!streq (key, "execution"))
+            json_object_set (copy, key, value);
+    }
+    return copy;
+}
+
+//  Follow an execution until it ends or `wait_ms` (0 = no limit) passes.
+//  Returns the final execution (caller owns it), or NULL with the error set.
+json_t *
+cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms)
+{
+    s_follow_t self = {
+        client, id, tail,          !tail && !client->json && isatty (STDERR_FILENO),
+        NULL,   0,  zclock_mono ()};
+    //  Subscribe first, then read the state: no change falls in between
+    zsock_t *sub = s_follow_subscribe (client);
+    if (!sub && streq (client->code, "unavailable"))
+        return NULL;
+    json_t *execution =
+        cli_request (client, "api.execution.get", json_pack ("{s:s}", "id", id));
+    json_t *terminal_fact = NULL;
+    int64_t terminal_seen = 0;
+    int64_t next_poll = zclock_mono () + CLI_POLL_MS;
+    s_stream_t stream = {0};
+    int64_t polled = zclock_mono (); //  when the record was last read
+    while (execution) {
+        self.requested = cli_int (execution, "requested");
+        const char *status = cli_str (execution, "status");
+        s_follow_status (&self, status);
+        if (s_status_rank (status) == 4)
+            break;
+        int64_t now = zclock_mono ();
+        if (terminal_fact && now - terminal_seen >= CLI_LAG_MS) {
+            json_t *final = s_execution_from_fact (execution, terminal_fact);
+            json_decref (execution);
+            execution = final;
+            continue;
+        }
+        if (wait_ms > 0 && now - self.start_mono >= wait_ms) {
+            cli_fail (client, "timeout", "execution %s is still %s after %.1f s", id,
+                      status ? status : "?", wait_ms / 1000.0);
+            json_decref (execution);
+            execution = NULL;
+            break;
+        }
+        int64_t wake = next_poll;
+        if (self.tty && wake > now + CLI_PROGRESS_MS)
+            wake = now + CLI_PROGRESS_MS;
+        if (wait_ms > 0 && wake > self.start_mono + wait_ms)
+            wake = self.start_mono + wait_ms;
+        zmq_pollitem_t item = {sub ? zsock_resolve (sub) : NULL, 0, ZMQ_POLLIN, 0};
+        long timeout = wake > now ? (long)(wake - now) : 0;
+        if (sub ? zmq_poll (&item, 1, timeout) > 0
+                : (zclock_sleep ((int)timeout), false)) {
+            bool missed = false;
+            json_t *fact = s_follow_fact (sub, id, &stream, &missed);
+            if (missed && next_poll > polled + S_RESYNC_MS)
+                next_poll = polled + S_RESYNC_MS; //  resynchronise: read the record now
+            if (fact) {
+                s_follow_status (&self, cli_str (fact, "status"));
+                if (s_status_rank (cli_str (fact, "status")) == 4 && !terminal_fact) {
+                    terminal_fact = json_incref (fact);
+                    terminal_seen = zclock_mono ();
+                    next_poll = terminal_seen; //  read the full record now
+                }
+                json_decref (fact);
+            }
+        }
+        s_follow_progress (&self);
+        if (zclock_mono () >= next_poll) {
+            json_t *fresh =
+                cli_request (client, "api.execution.get", json_pack ("{s:s}", "id", id));
+            json_decref (execution);
+            execution = fresh; //  NULL on error: the loop ends
+            polled = zclock_mono ();
+            next_poll = zclock_mono () + (terminal_fact ? CLI_PROGRESS_MS : CLI_POLL_MS);
+        }
+    }
+    if (self.tty && self.shown)
+        fprintf (stderr, "\r\033[K");
+    json_decref (terminal_fact);
+    zsock_destroy (&sub);
+    free (self.shown);
+    return execution;
+}
+
+//  Show the end of an execution; exit 0 only when it completed.
+int
+cli_follow_done (cli_t *client, json_t *execution)
+{
+    if (!execution)
+        return cli_report (client);
+    if (client->json)
+        cli_print_json (execution);
+    else
+        cli_print_execution (execution);
+    const char *status = cli_str (execution, "status");
+    int rc = status && streq (status, "completed") ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+    json_decref (execution);
+    return rc;
+}
