@@ -1,6 +1,6 @@
 /*  api: client requests forwarded to the actors that own the answers (api.h).
 
-    Every request in flight is one s_pending_t, keyed by the id of the message
+    Every request in flight is one api_pending_t, keyed by the id of the message
     the api sent on (hex): for reads, a fresh id per forward (two clients may
     use the same request id); for commands, the client's own request id, so
     that a request sent again is the same command to the owner's inbox, which
@@ -13,67 +13,20 @@
     applied it (rules.sync: read-your-writes, PROTOCOL.md).
 */
 #include "actors/api/api.h"
-#include "actors/api/api_roles.h"
+#include "actors/api/api_internal.h"
 #include "actors/actor_query.h"
-#include "actors/registry/registry_yaml.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
 #include "proto/proto_json.h"
-#include "proto/proto_messages.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 
-#define S_TIMEOUT_MS        5000  //  a request not answered by then: unavailable
-#define S_STATUS_TIMEOUT_MS 1000  //  an actor silent this long on api.status is down
-#define S_BATCH             256   //  requests read per wake-up
-#define S_PENDING_MAX       10000 //  requests in flight; more are answered unavailable
-#define S_EXPIRE_MS         50    //  deadlines are looked at this often (a scan)
+#define S_BATCH       256   //  requests read per wake-up
+#define S_PENDING_MAX 10000 //  requests in flight; more are answered unavailable
+#define S_EXPIRE_MS   50    //  deadlines are looked at this often (a scan)
 
-typedef enum { S_REGISTRY = 0, S_RULES, S_EXECUTOR, S_OWNERS } s_owner_t;
-static const char *s_owner_names[S_OWNERS] = {"registry", "rules", "executor"};
-
-typedef struct _s_status_t s_status_t;
-
-typedef struct {
-    zframe_t *identity;               //  the client
-    bool delimiter;                   //  a REQ client: reply with an empty frame first
-    uint8_t request[PROTO_UUID_SIZE]; //  the client's request id (corr of the reply)
-    int64_t deadline;                 //  monotonic ms
-    json_t *on_ack;                   //  commands: the result sent when acked
-    json_t *sync;                     //  ... after rules.sync {sync} answers
-    s_status_t *status;               //  api.status parts: the aggregate
-    int owner;                        //  api.status parts: which actor
-} s_pending_t;
-
-struct _s_status_t {
-    zframe_t *identity;
-    bool delimiter;
-    uint8_t request[PROTO_UUID_SIZE];
-    json_t *actors; //  name -> status
-    int remaining;
-};
-
-typedef struct {
-    zsock_t *pipe;
-    char source[300];
-    zsock_t *front; //  ROUTER api.requests
-    zsock_t *xpub;  //  api.facts
-    zsock_t *xsub;
-    zsock_t *owners[S_OWNERS]; //  DEALER to <owner>.query
-    bus_link_t *registry_link; //  registry.commands
-    bus_link_t *rules_link;    //  rules.commands
-    zhashx_t *pending;         //  hex id -> s_pending_t
-    char endpoint[512];        //  api.requests as bound
-    char facts_endpoint[512];  //  api.facts as bound
-    bool curve;                //  api.requests is CURVE: roles apply
-    api_roles_t *roles;        //  who may do what (when curve)
-    msgpack_sbuffer buffer;
-    int64_t expire_at; //  monotonic ms of the next deadline scan
-    uint64_t requests, replies, errors, malformed, forwarded_facts;
-    uint64_t dropped; //  replies a client was not there (or not reading) to take
-    bool terminated;
-} s_api_t;
+const char *api_owner_names[API_OWNERS] = {"registry", "rules", "executor"};
 
 //  ---------------------------------------------------------------------------
 //  Replies
@@ -91,7 +44,7 @@ s_hex (const uint8_t id[PROTO_UUID_SIZE], char out[33])
 
 //  Send an encoded envelope to a client.
 static void
-s_send_to (s_api_t *self, zframe_t *identity, bool delimiter, proto_envelope_t *reply)
+s_send_to (api_t *self, zframe_t *identity, bool delimiter, proto_envelope_t *reply)
 {
     msgpack_sbuffer_clear (&self->buffer);
     if (!reply || proto_envelope_encode (reply, &self->buffer) != 0)
@@ -114,13 +67,9 @@ s_send_to (s_api_t *self, zframe_t *identity, bool delimiter, proto_envelope_t *
 }
 
 //  Answer a client: result (taken) or, when `code` is set, an error.
-static void s_answer (s_api_t *self, zframe_t *identity, bool delimiter,
-                      const uint8_t *corr, json_t *result, const char *code,
-                      const char *format, ...) __attribute__ ((format (printf, 7, 8)));
-
-static void
-s_answer (s_api_t *self, zframe_t *identity, bool delimiter, const uint8_t *corr,
-          json_t *result, const char *code, const char *format, ...)
+void
+api_answer (api_t *self, zframe_t *identity, bool delimiter, const uint8_t *corr,
+            json_t *result, const char *code, const char *format, ...)
 {
     char message[1024] = "";
     if (format) {
@@ -138,7 +87,7 @@ s_answer (s_api_t *self, zframe_t *identity, bool delimiter, const uint8_t *corr
 static void
 s_pending_destroy (void **item_p)
 {
-    s_pending_t *pending = (s_pending_t *)*item_p;
+    api_pending_t *pending = (api_pending_t *)*item_p;
     if (pending) {
         zframe_destroy (&pending->identity);
         json_decref (pending->on_ack);
@@ -148,11 +97,11 @@ s_pending_destroy (void **item_p)
     }
 }
 
-static s_pending_t *
-s_pending_new (s_api_t *self, const uint8_t key[PROTO_UUID_SIZE], zframe_t *identity,
-               bool delimiter, const uint8_t request[PROTO_UUID_SIZE], int timeout_ms)
+api_pending_t *
+api_pending_new (api_t *self, const uint8_t key[PROTO_UUID_SIZE], zframe_t *identity,
+                 bool delimiter, const uint8_t request[PROTO_UUID_SIZE], int timeout_ms)
 {
-    s_pending_t *pending = (s_pending_t *)zmalloc (sizeof (s_pending_t));
+    api_pending_t *pending = (api_pending_t *)zmalloc (sizeof (api_pending_t));
     pending->identity = identity ? zframe_dup (identity) : NULL;
     pending->delimiter = delimiter;
     memcpy (pending->request, request, PROTO_UUID_SIZE);
@@ -167,10 +116,10 @@ s_pending_new (s_api_t *self, const uint8_t key[PROTO_UUID_SIZE], zframe_t *iden
 //  ---------------------------------------------------------------------------
 //  api.status: every owner asked, answered when all replied or after 1 s
 
-static void
-s_status_part_done (s_api_t *self, s_status_t *status, int owner, json_t *result)
+void
+api_status_part_done (api_t *self, api_status_t *status, int owner, json_t *result)
 {
-    json_object_set_new (status->actors, s_owner_names[owner],
+    json_object_set_new (status->actors, api_owner_names[owner],
                          result ? result : json_pack ("{s:b}", "up", 0));
     if (--status->remaining > 0)
         return;
@@ -180,8 +129,8 @@ s_status_part_done (s_api_t *self, s_status_t *status, int owner, json_t *result
         "errors", (json_int_t)self->errors, "malformed", (json_int_t)self->malformed,
         "pending", (json_int_t)zhashx_size (self->pending), "facts_forwarded",
         (json_int_t)self->forwarded_facts, "dropped", (json_int_t)self->dropped);
-    s_answer (self, status->identity, status->delimiter, status->request, value, NULL,
-              NULL);
+    api_answer (self, status->identity, status->delimiter, status->request, value, NULL,
+                NULL);
     zframe_destroy (&status->identity);
     free (status);
 }
@@ -190,9 +139,9 @@ s_status_part_done (s_api_t *self, s_status_t *status, int owner, json_t *result
 //  Forwarding
 
 //  Send `request` (a copy, with a fresh id) to an owner's query endpoint.
-static void
-s_forward_query (s_api_t *self, int owner, proto_envelope_t *request, zframe_t *identity,
-                 bool delimiter, json_t *payload_override)
+void
+api_forward_query (api_t *self, int owner, proto_envelope_t *request, zframe_t *identity,
+                   bool delimiter, json_t *payload_override)
 {
     proto_envelope_t *copy = proto_envelope_dup (request);
     uint8_t id[PROTO_UUID_SIZE];
@@ -205,35 +154,35 @@ s_forward_query (s_api_t *self, int owner, proto_envelope_t *request, zframe_t *
         proto_envelope_destroy (&copy);
     msgpack_sbuffer_clear (&self->buffer);
     if (!copy || proto_envelope_encode (copy, &self->buffer) != 0) {
-        s_answer (self, identity, delimiter, client_id, NULL, "internal",
-                  "cannot forward the request (out of memory)");
+        api_answer (self, identity, delimiter, client_id, NULL, "internal",
+                    "cannot forward the request (out of memory)");
         proto_envelope_destroy (&copy);
         return;
     }
     proto_envelope_destroy (&copy);
     if (zmq_send (zsock_resolve (self->owners[owner]), self->buffer.data,
                   self->buffer.size, ZMQ_DONTWAIT) == -1) {
-        s_answer (self, identity, delimiter, client_id, NULL, "unavailable",
-                  "the %s actor is not reachable: %s", s_owner_names[owner],
-                  zmq_strerror (zmq_errno ()));
+        api_answer (self, identity, delimiter, client_id, NULL, "unavailable",
+                    "the %s actor is not reachable: %s", api_owner_names[owner],
+                    zmq_strerror (zmq_errno ()));
         return;
     }
-    s_pending_new (self, id, identity, delimiter, client_id, S_TIMEOUT_MS);
+    api_pending_new (self, id, identity, delimiter, client_id, API_TIMEOUT_MS);
 }
 
 //  Send a command over a link, answered with `on_ack` (taken) once acked;
 //  with `sync` (taken, may be NULL), only once the rules actor has also
 //  applied the change (rules.sync {sync} on rules.query).
-static void
-s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const char *type,
-                   json_t *payload, proto_envelope_t *request, zframe_t *identity,
-                   bool delimiter, json_t *on_ack, json_t *sync)
+void
+api_forward_command (api_t *self, bus_link_t *link, const char *owner, const char *type,
+                     json_t *payload, proto_envelope_t *request, zframe_t *identity,
+                     bool delimiter, json_t *on_ack, json_t *sync)
 {
     const uint8_t *client_id = proto_envelope_id (request);
     if (!bus_link_can_send (link)) {
-        s_answer (self, identity, delimiter, client_id, NULL, "unavailable",
-                  "the %s actor is not taking commands (%zu waiting unacknowledged)",
-                  owner, bus_link_unacked (link));
+        api_answer (self, identity, delimiter, client_id, NULL, "unavailable",
+                    "the %s actor is not taking commands (%zu waiting unacknowledged)",
+                    owner, bus_link_unacked (link));
         json_decref (on_ack);
         json_decref (sync);
         return;
@@ -242,8 +191,8 @@ s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const cha
     proto_error_t error = {0};
     if (!command ||
         proto_envelope_set_payload_json (command, payload, &error) != PROTO_OK) {
-        s_answer (self, identity, delimiter, client_id, NULL, "bad_request",
-                  "payload: %s", command ? error.message : "out of memory");
+        api_answer (self, identity, delimiter, client_id, NULL, "bad_request",
+                    "payload: %s", command ? error.message : "out of memory");
         proto_envelope_destroy (&command);
         json_decref (on_ack);
         json_decref (sync);
@@ -252,17 +201,17 @@ s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const cha
     //  The client's id: a resent request is a duplicate the owner drops
     proto_envelope_set_id (command, client_id);
     proto_envelope_set_trace (command, proto_envelope_trace (request));
-    s_pending_t *pending =
-        s_pending_new (self, client_id, identity, delimiter, client_id, S_TIMEOUT_MS);
+    api_pending_t *pending =
+        api_pending_new (self, client_id, identity, delimiter, client_id, API_TIMEOUT_MS);
     pending->on_ack = on_ack;
     pending->sync = sync;
     if (bus_link_send (link, &command) != 0) {
         char hex[33];
         s_hex (client_id, hex);
         zhashx_delete (self->pending, hex);
-        s_answer (self, identity, delimiter, client_id, NULL,
-                  errno == EMSGSIZE ? "too_large" : "unavailable",
-                  "cannot send the command to the %s actor", owner);
+        api_answer (self, identity, delimiter, client_id, NULL,
+                    errno == EMSGSIZE ? "too_large" : "unavailable",
+                    "cannot send the command to the %s actor", owner);
         proto_envelope_destroy (&command);
     }
 }
@@ -271,7 +220,7 @@ s_forward_command (s_api_t *self, bus_link_t *link, const char *owner, const cha
 //  actor to answer once it has applied it too. The client's reply is the
 //  rules actor's ({ref}), within what is left of the request's time.
 static void
-s_sync (s_api_t *self, s_pending_t *pending)
+s_sync (api_t *self, api_pending_t *pending)
 {
     proto_envelope_t *ask = proto_envelope_new ("rules.sync", self->source);
     uint8_t id[PROTO_UUID_SIZE];
@@ -282,33 +231,34 @@ s_sync (s_api_t *self, s_pending_t *pending)
     if (ask)
         memcpy (id, proto_envelope_id (ask), sizeof id);
     proto_envelope_destroy (&ask);
-    if (!ready || zmq_send (zsock_resolve (self->owners[S_RULES]), self->buffer.data,
+    if (!ready || zmq_send (zsock_resolve (self->owners[API_RULES]), self->buffer.data,
                             self->buffer.size, ZMQ_DONTWAIT) == -1) {
-        s_answer (self, pending->identity, pending->delimiter, pending->request, NULL,
-                  "unavailable",
-                  "the change is stored, but the rules actor cannot be asked whether it "
-                  "applied it");
+        api_answer (
+            self, pending->identity, pending->delimiter, pending->request, NULL,
+            "unavailable",
+            "the change is stored, but the rules actor cannot be asked whether it "
+            "applied it");
         return;
     }
     int64_t left = pending->deadline - zclock_mono ();
-    s_pending_new (self, id, pending->identity, pending->delimiter, pending->request,
-                   left > 0 ? (int)left : 0);
+    api_pending_new (self, id, pending->identity, pending->delimiter, pending->request,
+                     left > 0 ? (int)left : 0);
 }
 
 static void
 s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
 {
-    s_api_t *self = (s_api_t *)arg;
+    api_t *self = (api_t *)arg;
     char hex[33];
     s_hex (id, hex);
-    s_pending_t *pending = (s_pending_t *)zhashx_lookup (self->pending, hex);
+    api_pending_t *pending = (api_pending_t *)zhashx_lookup (self->pending, hex);
     if (!pending)
         return; //  answered already (rejected, timed out, or a duplicate)
     if (pending->sync)
         s_sync (self, pending);
     else
-        s_answer (self, pending->identity, pending->delimiter, pending->request,
-                  json_incref (pending->on_ack), NULL, NULL);
+        api_answer (self, pending->identity, pending->delimiter, pending->request,
+                    json_incref (pending->on_ack), NULL, NULL);
     zhashx_delete (self->pending, hex);
 }
 
@@ -316,20 +266,20 @@ static void
 s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
              const char *message)
 {
-    s_api_t *self = (s_api_t *)arg;
+    api_t *self = (api_t *)arg;
     char hex[33];
     s_hex (proto_envelope_id (command), hex);
-    s_pending_t *pending = (s_pending_t *)zhashx_lookup (self->pending, hex);
+    api_pending_t *pending = (api_pending_t *)zhashx_lookup (self->pending, hex);
     if (!pending)
         return;
-    s_answer (self, pending->identity, pending->delimiter, pending->request, NULL, code,
-              "%s", message);
+    api_answer (self, pending->identity, pending->delimiter, pending->request, NULL, code,
+                "%s", message);
     zhashx_delete (self->pending, hex);
 }
 
 //  A reply from an owner's query endpoint: back to the client it was for.
 static void
-s_handle_owner (s_api_t *self, int owner)
+s_handle_owner (api_t *self, int owner)
 {
     for (int n = 0; n < S_BATCH; n++) {
         zmsg_t *msg = zmsg_recv_nowait (self->owners[owner]);
@@ -341,23 +291,23 @@ s_handle_owner (s_api_t *self, int owner)
                                                           zframe_size (body), NULL, NULL)
                                  : NULL;
         const uint8_t *corr = reply ? proto_envelope_corr (reply) : NULL;
-        s_pending_t *pending = NULL;
+        api_pending_t *pending = NULL;
         char hex[33] = "";
         if (corr) {
             s_hex (corr, hex);
-            pending = (s_pending_t *)zhashx_lookup (self->pending, hex);
+            pending = (api_pending_t *)zhashx_lookup (self->pending, hex);
         }
         if (!reply)
             zsys_warning ("api: dropped an undecodable reply from the %s actor",
-                          s_owner_names[owner]);
+                          api_owner_names[owner]);
         else if (pending && pending->status) {
             json_t *payload = proto_envelope_payload_json (reply, NULL);
             json_t *result = json_incref (json_object_get (payload, "result"));
             json_decref (payload);
-            s_status_t *status = pending->status;
+            api_status_t *status = pending->status;
             int which = pending->owner;
             zhashx_delete (self->pending, hex);
-            s_status_part_done (self, status, which, result);
+            api_status_part_done (self, status, which, result);
         } else if (pending) {
             proto_envelope_set_corr (reply, pending->request);
             s_send_to (self, pending->identity, pending->delimiter, reply);
@@ -368,265 +318,8 @@ s_handle_owner (s_api_t *self, int owner)
     }
 }
 
-//  ---------------------------------------------------------------------------
-//  Requests: checked against the message table (proto/proto_messages.c),
-//  then handled here or forwarded to their owner
-
-typedef struct {
-    proto_envelope_t *request;
-    zframe_t *identity;
-    bool delimiter;
-    const uint8_t *id;
-    const char *type;
-    json_t *payload;
-    char rid[PROTO_UUID_STR_SIZE]; //  the request id as a UUID string
-    const api_caller_t *caller;
-} s_req_t;
-
-//  Answer the request of `req` (result taken, or an error)
-#define s_reply(self, req, result, ...)                                                  \
-    s_answer (self, (req)->identity, (req)->delimiter, (req)->id, result, __VA_ARGS__)
-
 static void
-s_op_ping (s_api_t *self, s_req_t *req)
-{
-    s_reply (self, req,
-             json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (), "source",
-                        self->source),
-             NULL, NULL);
-}
-
-static void
-s_op_hello (s_api_t *self, s_req_t *req)
-{
-    json_t *hello = json_pack ("{s:i, s:s, s:s}", "version", PROTO_VERSION, "facts",
-                               self->facts_endpoint, "api", self->endpoint);
-    if (req->caller) {
-        //  Who the api thinks the client is (`attune whoami` reads it)
-        json_object_set_new (hello, "identity", json_string (req->caller->identity));
-        json_object_set_new (hello, "role",
-                             json_string (api_role_name (req->caller->role)));
-    }
-    s_reply (self, req, hello, NULL, NULL);
-}
-
-static void
-s_op_status (s_api_t *self, s_req_t *req)
-{
-    s_status_t *status = (s_status_t *)zmalloc (sizeof (s_status_t));
-    status->identity = zframe_dup (req->identity);
-    status->delimiter = req->delimiter;
-    memcpy (status->request, req->id, PROTO_UUID_SIZE);
-    status->actors = json_object ();
-    status->remaining = S_OWNERS;
-    for (int owner = 0; owner < S_OWNERS; owner++) {
-        proto_envelope_t *ask = proto_envelope_new ("api.status", self->source);
-        uint8_t part[PROTO_UUID_SIZE];
-        memcpy (part, proto_envelope_id (ask), sizeof part);
-        msgpack_sbuffer_clear (&self->buffer);
-        bool sent = ask && proto_envelope_encode (ask, &self->buffer) == 0 &&
-                    zmq_send (zsock_resolve (self->owners[owner]), self->buffer.data,
-                              self->buffer.size, ZMQ_DONTWAIT) != -1;
-        proto_envelope_destroy (&ask);
-        if (sent) {
-            s_pending_t *pending =
-                s_pending_new (self, part, NULL, false, req->id, S_STATUS_TIMEOUT_MS);
-            pending->status = status;
-            pending->owner = owner;
-        } else
-            s_status_part_done (self, status, owner, NULL);
-    }
-}
-
-//  A definition given as `definition` (a map) or `yaml` (text); NULL after
-//  answering the client when there is none.
-static json_t *
-s_definition (s_api_t *self, s_req_t *req, const char *what)
-{
-    json_t *definition = json_incref (json_object_get (req->payload, "definition"));
-    json_t *yaml = json_object_get (req->payload, "yaml");
-    char message[1024] = "";
-    if (!definition && json_is_string (yaml)) {
-        registry_yaml_t *doc =
-            registry_yaml_parse (json_string_value (yaml), json_string_length (yaml),
-                                 "yaml", message, sizeof message);
-        definition = doc ? registry_yaml_take_root (doc) : NULL;
-        registry_yaml_destroy (&doc);
-    }
-    if (json_is_object (definition))
-        return definition;
-    json_decref (definition);
-    if (message[0])
-        s_reply (self, req, NULL, "invalid", "%s", message);
-    else
-        s_reply (self, req, NULL, "bad_request",
-                 "definition: expected a map (or yaml: a %s definition as text)", what);
-    return NULL;
-}
-
-//  A definition change for the registry, answered once the rules actor has
-//  applied it (read-your-writes: rules.sync after the registry's ack)
-static void
-s_registry_change (s_api_t *self, s_req_t *req, const char *command_type, json_t *command,
-                   const char *kind, const char *ref, bool deleted)
-{
-    json_t *sync = json_pack ("{s:s, s:s, s:s, s:b}", "kind", kind, "ref", ref, "change",
-                              req->rid, "deleted", deleted);
-    s_forward_command (self, self->registry_link, "registry", command_type, command,
-                       req->request, req->identity, req->delimiter,
-                       json_pack ("{s:s}", "ref", ref), sync);
-    json_decref (command);
-}
-
-static void
-s_op_define (s_api_t *self, s_req_t *req)
-{
-    bool trigger = streq (req->type, "api.trigger.create");
-    json_t *definition = s_definition (self, req, trigger ? "trigger type" : "rule");
-    if (!definition)
-        return;
-    const char *name = json_string_value (json_object_get (definition, "name"));
-    const char *pack = json_string_value (json_object_get (definition, "pack"));
-    char ref[600];
-    snprintf (ref, sizeof ref, "%s.%s", pack ? pack : "", name ? name : "");
-    s_registry_change (self, req, trigger ? "registry.trigger.put" : "registry.rule.put",
-                       json_pack ("{s:O}", "definition", definition),
-                       trigger ? "trigger" : "rule", ref, false);
-    json_decref (definition);
-}
-
-//  api.rule.enable / disable / delete, api.trigger.delete
-static void
-s_op_change (s_api_t *self, s_req_t *req)
-{
-    const char *ref = json_string_value (json_object_get (req->payload, "ref"));
-    const char *verb = strrchr (req->type, '.') + 1;
-    bool trigger = strncmp (req->type, "api.trigger.", 12) == 0;
-    char command_type[64];
-    snprintf (command_type, sizeof command_type, "registry.%s.%s",
-              trigger ? "trigger" : "rule", verb);
-    s_registry_change (self, req, command_type, json_pack ("{s:s}", "ref", ref),
-                       trigger ? "trigger" : "rule", ref, streq (verb, "delete"));
-}
-
-static void
-s_op_publish (s_api_t *self, s_req_t *req)
-{
-    json_t *body = json_object_get (req->payload, "payload");
-    json_t *tparams = json_object_get (req->payload, "trigger_parameters");
-    json_t *command = json_pack (
-        "{s:O, s:o, s:o}", "trigger", json_object_get (req->payload, "trigger"),
-        "trigger_parameters", tparams ? json_incref (tparams) : json_object (), "payload",
-        body ? json_incref (body) : json_object ());
-    //  The event's id is the command's id: the request id
-    s_forward_command (self, self->rules_link, "rules", "event.create", command,
-                       req->request, req->identity, req->delimiter,
-                       json_pack ("{s:s}", "event", req->rid), NULL);
-    json_decref (command);
-}
-
-//  api.execution.run / rerun, api.inquiry.respond: the executor makes them
-//  idempotent by request id
-static void
-s_op_idempotent (s_api_t *self, s_req_t *req)
-{
-    json_object_set_new (req->payload, "request", json_string (req->rid));
-    if (req->caller && streq (req->type, "api.inquiry.respond"))
-        //  The authenticated identity: a client cannot answer as someone else
-        json_object_set_new (req->payload, "identity",
-                             json_string (req->caller->identity));
-    s_forward_query (self, S_EXECUTOR, req->request, req->identity, req->delimiter,
-                     req->payload);
-}
-
-typedef void (s_op_fn) (s_api_t *self, s_req_t *req);
-
-static const struct {
-    const char *type;
-    s_op_fn *fn;
-} s_ops[] = {{"api.ping", s_op_ping},
-             {"api.hello", s_op_hello},
-             {"api.status", s_op_status},
-             {"api.rule.create", s_op_define},
-             {"api.trigger.create", s_op_define},
-             {"api.rule.enable", s_op_change},
-             {"api.rule.disable", s_op_change},
-             {"api.rule.delete", s_op_change},
-             {"api.trigger.delete", s_op_change},
-             {"api.event.publish", s_op_publish},
-             {"api.execution.run", s_op_idempotent},
-             {"api.execution.rerun", s_op_idempotent},
-             {"api.inquiry.respond", s_op_idempotent},
-             {NULL, NULL}};
-
-//  The actor that answers a read (every type here is in the message table)
-static int
-s_owner_of (const char *type)
-{
-    static const char *prefixes[] = {"api.event.",   "api.enforcement.", "api.execution.",
-                                     "api.inquiry.", "api.worker.",      NULL};
-    static const int owners[] = {S_RULES, S_RULES, S_EXECUTOR, S_EXECUTOR, S_EXECUTOR};
-    if (streq (type, "api.action.queue_stats"))
-        return S_EXECUTOR; //  queues and counts are the executor's
-    for (int i = 0; prefixes[i]; i++)
-        if (strncmp (type, prefixes[i], strlen (prefixes[i])) == 0)
-            return owners[i];
-    return S_REGISTRY; //  packs, actions, triggers, policies, rules
-}
-
-//  A caller whose role does not allow `type`: answered forbidden. True when
-//  the request may go on.
-static bool
-s_allowed (s_api_t *self, s_req_t *req)
-{
-    char message[1024];
-    if (api_roles_allow (req->caller, req->type, message, sizeof message))
-        return true;
-    s_reply (self, req, NULL, "forbidden", "%s", message);
-    return false;
-}
-
-static void
-s_request (s_api_t *self, proto_envelope_t *request, zframe_t *identity, bool delimiter,
-           const api_caller_t *caller)
-{
-    s_req_t req = {request,
-                   identity,
-                   delimiter,
-                   proto_envelope_id (request),
-                   proto_envelope_type (request),
-                   NULL,
-                   "",
-                   caller};
-    proto_uuid_format (req.id, req.rid);
-    if (self->curve && !s_allowed (self, &req))
-        return; //  roles, before anything else is looked at
-    const proto_message_t *message =
-        proto_message_lookup (req.type, PROTO_MESSAGE_REQUEST);
-    proto_error_t error = {0};
-    if (!message || !streq (message->to, "api.requests")) {
-        s_reply (self, &req, NULL, "unknown_type",
-                 "no operation '%s' (proto/PROTOCOL.md lists them)", req.type);
-        return;
-    }
-    if (proto_message_validate (message, proto_envelope_payload_object (request),
-                                &error) != PROTO_OK ||
-        !(req.payload = proto_envelope_payload_json (request, &error))) {
-        s_reply (self, &req, NULL, "bad_request", "%s", error.message);
-        return;
-    }
-    int op = 0;
-    while (s_ops[op].type && !streq (s_ops[op].type, req.type))
-        op++;
-    if (s_ops[op].fn)
-        s_ops[op].fn (self, &req);
-    else
-        s_forward_query (self, s_owner_of (req.type), request, identity, delimiter, NULL);
-    json_decref (req.payload);
-}
-
-static void
-s_handle_front (s_api_t *self)
+s_handle_front (api_t *self)
 {
     for (int n = 0; n < S_BATCH; n++) {
         zmsg_t *msg = zmsg_recv_nowait (self->front);
@@ -642,10 +335,10 @@ s_handle_front (s_api_t *self)
             self->malformed++;
             proto_envelope_t *first = proto_envelope_decode (
                 zframe_data (body), zframe_size (body), NULL, NULL);
-            s_answer (self, identity, delimiter, first ? proto_envelope_id (first) : NULL,
-                      NULL, "bad_frame",
-                      "a request is one frame (one envelope); got %zu more",
-                      zmsg_size (msg));
+            api_answer (self, identity, delimiter,
+                        first ? proto_envelope_id (first) : NULL, NULL, "bad_frame",
+                        "a request is one frame (one envelope); got %zu more",
+                        zmsg_size (msg));
             proto_envelope_destroy (&first);
         } else {
             proto_error_t error = {0};
@@ -653,16 +346,16 @@ s_handle_front (s_api_t *self)
                 zframe_data (body), zframe_size (body), NULL, &error);
             if (!request) {
                 self->malformed++;
-                s_answer (self, identity, delimiter, NULL, NULL,
-                          proto_code_name (error.code), "%s", error.message);
+                api_answer (self, identity, delimiter, NULL, NULL,
+                            proto_code_name (error.code), "%s", error.message);
             } else if (zhashx_size (self->pending) >= S_PENDING_MAX &&
                        !streq (proto_envelope_type (request), "api.ping") &&
                        !streq (proto_envelope_type (request), "api.hello")) {
                 //  Bounded memory: a flood waits for nothing, it is told
                 self->requests++;
-                s_answer (self, identity, delimiter, proto_envelope_id (request), NULL,
-                          "unavailable", "%d requests already in flight: try again",
-                          S_PENDING_MAX);
+                api_answer (self, identity, delimiter, proto_envelope_id (request), NULL,
+                            "unavailable", "%d requests already in flight: try again",
+                            S_PENDING_MAX);
                 proto_envelope_destroy (&request);
             } else {
                 self->requests++;
@@ -672,7 +365,7 @@ s_handle_front (s_api_t *self)
                 const api_caller_t *caller = key && bus_security_key_valid (key)
                                                  ? api_roles_caller (self->roles, key)
                                                  : NULL;
-                s_request (self, request, identity, delimiter, caller);
+                api_request (self, request, identity, delimiter, caller);
                 proto_envelope_destroy (&request);
             }
         }
@@ -684,7 +377,7 @@ s_handle_front (s_api_t *self)
 
 //  Requests past their deadline: unavailable (status parts: the actor is down).
 static void
-s_expire (s_api_t *self)
+s_expire (api_t *self)
 {
     int64_t now = zclock_mono ();
     if (now < self->expire_at)
@@ -692,24 +385,24 @@ s_expire (s_api_t *self)
     self->expire_at = now + S_EXPIRE_MS;
     zlist_t *expired = zlist_new ();
     zlist_autofree (expired);
-    for (s_pending_t *pending = (s_pending_t *)zhashx_first (self->pending); pending;
-         pending = (s_pending_t *)zhashx_next (self->pending))
+    for (api_pending_t *pending = (api_pending_t *)zhashx_first (self->pending); pending;
+         pending = (api_pending_t *)zhashx_next (self->pending))
         if (pending->deadline <= now)
             zlist_append (expired, (void *)zhashx_cursor (self->pending));
     for (char *hex = (char *)zlist_first (expired); hex;
          hex = (char *)zlist_next (expired)) {
-        s_pending_t *pending = (s_pending_t *)zhashx_lookup (self->pending, hex);
+        api_pending_t *pending = (api_pending_t *)zhashx_lookup (self->pending, hex);
         if (pending->status) {
-            s_status_t *status = pending->status;
+            api_status_t *status = pending->status;
             int owner = pending->owner;
             zhashx_delete (self->pending, hex);
-            s_status_part_done (self, status, owner, NULL);
+            api_status_part_done (self, status, owner, NULL);
         } else {
-            s_answer (self, pending->identity, pending->delimiter, pending->request, NULL,
-                      "unavailable",
-                      "no answer within %d ms (sending the same request "
-                      "again, with the same id, is safe)",
-                      S_TIMEOUT_MS);
+            api_answer (self, pending->identity, pending->delimiter, pending->request,
+                        NULL, "unavailable",
+                        "no answer within %d ms (sending the same request "
+                        "again, with the same id, is safe)",
+                        API_TIMEOUT_MS);
             zhashx_delete (self->pending, hex);
         }
     }
@@ -717,7 +410,7 @@ s_expire (s_api_t *self)
 }
 
 static int
-s_next_deadline (s_api_t *self)
+s_next_deadline (api_t *self)
 {
     if (zhashx_size (self->pending) > 64) {
         //  Many in flight: the next scan, not an exact deadline
@@ -725,8 +418,8 @@ s_next_deadline (s_api_t *self)
         return left < 0 ? 0 : (int)left;
     }
     int64_t now = zclock_mono (), next = -1;
-    for (s_pending_t *pending = (s_pending_t *)zhashx_first (self->pending); pending;
-         pending = (s_pending_t *)zhashx_next (self->pending))
+    for (api_pending_t *pending = (api_pending_t *)zhashx_first (self->pending); pending;
+         pending = (api_pending_t *)zhashx_next (self->pending))
         if (next < 0 || pending->deadline < next)
             next = pending->deadline;
     if (next < 0)
@@ -770,13 +463,13 @@ s_forward (void *from, void *to, uint64_t *count)
 //  Actor
 
 static void
-s_destroy (s_api_t *self)
+s_destroy (api_t *self)
 {
     zhashx_destroy (&self->pending);
     api_roles_destroy (&self->roles);
     bus_link_destroy (&self->registry_link);
     bus_link_destroy (&self->rules_link);
-    for (int owner = 0; owner < S_OWNERS; owner++)
+    for (int owner = 0; owner < API_OWNERS; owner++)
         zsock_destroy (&self->owners[owner]);
     zsock_destroy (&self->xsub);
     zsock_destroy (&self->xpub);
@@ -805,10 +498,10 @@ s_bind (zsock_t *sock, const char *endpoint, char *out, size_t size)
 
 //  A DEALER to an owner's query endpoint (<owner>.query). 0 or -1.
 static int
-s_connect_owner (s_api_t *self, bus_topology_t *topology, int owner)
+s_connect_owner (api_t *self, bus_topology_t *topology, int owner)
 {
     char name[64];
-    snprintf (name, sizeof name, "%s.query", s_owner_names[owner]);
+    snprintf (name, sizeof name, "%s.query", api_owner_names[owner]);
     self->owners[owner] = zsock_new (ZMQ_DEALER);
     if (!self->owners[owner])
         return -1;
@@ -827,7 +520,7 @@ s_connect_owner (s_api_t *self, bus_topology_t *topology, int owner)
 }
 
 static int
-s_start (s_api_t *self, const actor_config_t *config)
+s_start (api_t *self, const actor_config_t *config)
 {
     char host[256];
     actor_host (config, host, sizeof host);
@@ -883,7 +576,7 @@ s_start (s_api_t *self, const actor_config_t *config)
             return -1;
         }
 
-    for (int owner = 0; owner < S_OWNERS; owner++)
+    for (int owner = 0; owner < API_OWNERS; owner++)
         if (s_connect_owner (self, topology, owner) != 0)
             return -1;
 
@@ -909,7 +602,7 @@ s_start (s_api_t *self, const actor_config_t *config)
 }
 
 static void
-s_handle_pipe (s_api_t *self)
+s_handle_pipe (api_t *self)
 {
     char *command = zstr_recv (self->pipe);
     if (!command || streq (command, "$TERM"))
@@ -932,8 +625,8 @@ s_handle_pipe (s_api_t *self)
 void
 api_actor (zsock_t *pipe, void *args)
 {
-    s_api_t self_ = {.pipe = pipe};
-    s_api_t *self = &self_;
+    api_t self_ = {.pipe = pipe};
+    api_t *self = &self_;
     if (!args || s_start (self, (const actor_config_t *)args) != 0) {
         s_destroy (self);
         zsock_signal (pipe, 1);
@@ -948,9 +641,9 @@ api_actor (zsock_t *pipe, void *args)
             {zsock_resolve (self->xpub), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (bus_link_sock (self->registry_link)), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (bus_link_sock (self->rules_link)), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->owners[S_REGISTRY]), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->owners[S_RULES]), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->owners[S_EXECUTOR]), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->owners[API_REGISTRY]), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->owners[API_RULES]), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->owners[API_EXECUTOR]), 0, ZMQ_POLLIN, 0},
         };
         int timeout = bus_link_timeout (self->registry_link);
         int t = bus_link_timeout (self->rules_link);
@@ -975,7 +668,7 @@ api_actor (zsock_t *pipe, void *args)
             bus_link_handle (self->registry_link);
         if (items[5].revents & ZMQ_POLLIN)
             bus_link_handle (self->rules_link);
-        for (int owner = 0; owner < S_OWNERS; owner++)
+        for (int owner = 0; owner < API_OWNERS; owner++)
             if (items[6 + owner].revents & ZMQ_POLLIN)
                 s_handle_owner (self, owner);
         if (items[1].revents & ZMQ_POLLIN)

@@ -1,0 +1,95 @@
+/*  api_internal: the api actor's state, shared by its two files: api.c (the
+    actor: sockets, requests in flight, forwarding, replies) and
+    api_request.c (each operation: checked against the message table, then
+    handled or forwarded). Not for use outside actors/api/.
+*/
+#ifndef API_INTERNAL_H_INCLUDED
+#define API_INTERNAL_H_INCLUDED
+
+#include "actors/api/api_roles.h"
+#include "bus/bus_link.h"
+#include "proto/proto_envelope.h"
+#include <czmq.h>
+#include <jansson.h>
+
+#define API_TIMEOUT_MS        5000 //  a request not answered by then: unavailable
+#define API_STATUS_TIMEOUT_MS 1000 //  an actor silent this long on api.status is down
+
+typedef enum { API_REGISTRY = 0, API_RULES, API_EXECUTOR, API_OWNERS } api_owner_t;
+extern const char *api_owner_names[API_OWNERS];
+
+typedef struct _api_status_t api_status_t;
+
+typedef struct {
+    zframe_t *identity;               //  the client
+    bool delimiter;                   //  a REQ client: reply with an empty frame first
+    uint8_t request[PROTO_UUID_SIZE]; //  the client's request id (corr of the reply)
+    int64_t deadline;                 //  monotonic ms
+    json_t *on_ack;                   //  commands: the result sent when acked
+    json_t *sync;                     //  ... after rules.sync {sync} answers
+    api_status_t *status;             //  api.status parts: the aggregate
+    int owner;                        //  api.status parts: which actor
+} api_pending_t;
+
+struct _api_status_t {
+    zframe_t *identity;
+    bool delimiter;
+    uint8_t request[PROTO_UUID_SIZE];
+    json_t *actors; //  name -> status
+    int remaining;
+};
+
+typedef struct {
+    zsock_t *pipe;
+    char source[300];
+    zsock_t *front; //  ROUTER api.requests
+    zsock_t *xpub;  //  api.facts
+    zsock_t *xsub;
+    zsock_t *owners[API_OWNERS]; //  DEALER to <owner>.query
+    bus_link_t *registry_link;   //  registry.commands
+    bus_link_t *rules_link;      //  rules.commands
+    zhashx_t *pending;           //  hex id -> api_pending_t
+    char endpoint[512];          //  api.requests as bound
+    char facts_endpoint[512];    //  api.facts as bound
+    bool curve;                  //  api.requests is CURVE: roles apply
+    api_roles_t *roles;          //  who may do what (when curve)
+    msgpack_sbuffer buffer;
+    int64_t expire_at; //  monotonic ms of the next deadline scan
+    uint64_t requests, replies, errors, malformed, forwarded_facts;
+    uint64_t dropped; //  replies a client was not there (or not reading) to take
+    bool terminated;
+} api_t;
+
+//  Answer a client: result (taken) or, when `code` is set, an error.
+void api_answer (api_t *self, zframe_t *identity, bool delimiter, const uint8_t *corr,
+                 json_t *result, const char *code, const char *format, ...)
+    __attribute__ ((format (printf, 7, 8)));
+
+//  A request in flight, keyed by the id the api sent on; answered by
+//  `timeout_ms` at the latest (`unavailable`).
+api_pending_t *api_pending_new (api_t *self, const uint8_t key[PROTO_UUID_SIZE],
+                                zframe_t *identity, bool delimiter,
+                                const uint8_t request[PROTO_UUID_SIZE], int timeout_ms);
+
+//  One owner's part of api.status (result taken; NULL: it is down).
+void api_status_part_done (api_t *self, api_status_t *status, int owner, json_t *result);
+
+//  Send `request` (a copy, with a fresh id; payload replaced by
+//  `payload_override` when given) to an owner's query endpoint.
+void api_forward_query (api_t *self, int owner, proto_envelope_t *request,
+                        zframe_t *identity, bool delimiter, json_t *payload_override);
+
+//  Send a command over a link, answered with `on_ack` (taken) once acked;
+//  with `sync` (taken, may be NULL), only once the rules actor has also
+//  applied the change (rules.sync {sync} on rules.query).
+void api_forward_command (api_t *self, bus_link_t *link, const char *owner,
+                          const char *type, json_t *payload, proto_envelope_t *request,
+                          zframe_t *identity, bool delimiter, json_t *on_ack,
+                          json_t *sync);
+
+//  Handle one decoded request (api_request.c). `caller` is the client's
+//  cert on a CURVE front, else NULL.
+void api_request (api_t *self, proto_envelope_t *request, zframe_t *identity,
+                  bool delimiter, const api_caller_t *caller);
+
+#endif

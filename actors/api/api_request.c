@@ -1,0 +1,267 @@
+/*  api_request: the api's operations (api_internal.h). Every request is
+    checked against the message table (proto/proto_messages.c) first; the
+    operations below are handled here, every other read is forwarded to the
+    actor that owns the answer.
+*/
+#include "actors/api/api_internal.h"
+#include "actors/registry/registry_yaml.h"
+#include "proto/proto_messages.h"
+
+//  ---------------------------------------------------------------------------
+//  Requests: checked against the message table (proto/proto_messages.c),
+//  then handled here or forwarded to their owner
+
+typedef struct {
+    proto_envelope_t *request;
+    zframe_t *identity;
+    bool delimiter;
+    const uint8_t *id;
+    const char *type;
+    json_t *payload;
+    char rid[PROTO_UUID_STR_SIZE]; //  the request id as a UUID string
+    const api_caller_t *caller;
+} s_req_t;
+
+//  Answer the request of `req` (result taken, or an error)
+#define s_reply(self, req, result, ...)                                                  \
+    api_answer (self, (req)->identity, (req)->delimiter, (req)->id, result, __VA_ARGS__)
+
+static void
+s_op_ping (api_t *self, s_req_t *req)
+{
+    s_reply (self, req,
+             json_pack ("{s:I, s:s}", "pong", (json_int_t)proto_now_usec (), "source",
+                        self->source),
+             NULL, NULL);
+}
+
+static void
+s_op_hello (api_t *self, s_req_t *req)
+{
+    json_t *hello = json_pack ("{s:i, s:s, s:s}", "version", PROTO_VERSION, "facts",
+                               self->facts_endpoint, "api", self->endpoint);
+    if (req->caller) {
+        //  Who the api thinks the client is (`attune whoami` reads it)
+        json_object_set_new (hello, "identity", json_string (req->caller->identity));
+        json_object_set_new (hello, "role",
+                             json_string (api_role_name (req->caller->role)));
+    }
+    s_reply (self, req, hello, NULL, NULL);
+}
+
+static void
+s_op_status (api_t *self, s_req_t *req)
+{
+    api_status_t *status = (api_status_t *)zmalloc (sizeof (api_status_t));
+    status->identity = zframe_dup (req->identity);
+    status->delimiter = req->delimiter;
+    memcpy (status->request, req->id, PROTO_UUID_SIZE);
+    status->actors = json_object ();
+    status->remaining = API_OWNERS;
+    for (int owner = 0; owner < API_OWNERS; owner++) {
+        proto_envelope_t *ask = proto_envelope_new ("api.status", self->source);
+        uint8_t part[PROTO_UUID_SIZE];
+        memcpy (part, proto_envelope_id (ask), sizeof part);
+        msgpack_sbuffer_clear (&self->buffer);
+        bool sent = ask && proto_envelope_encode (ask, &self->buffer) == 0 &&
+                    zmq_send (zsock_resolve (self->owners[owner]), self->buffer.data,
+                              self->buffer.size, ZMQ_DONTWAIT) != -1;
+        proto_envelope_destroy (&ask);
+        if (sent) {
+            api_pending_t *pending =
+                api_pending_new (self, part, NULL, false, req->id, API_STATUS_TIMEOUT_MS);
+            pending->status = status;
+            pending->owner = owner;
+        } else
+            api_status_part_done (self, status, owner, NULL);
+    }
+}
+
+//  A definition given as `definition` (a map) or `yaml` (text); NULL after
+//  answering the client when there is none.
+static json_t *
+s_definition (api_t *self, s_req_t *req, const char *what)
+{
+    json_t *definition = json_incref (json_object_get (req->payload, "definition"));
+    json_t *yaml = json_object_get (req->payload, "yaml");
+    char message[1024] = "";
+    if (!definition && json_is_string (yaml)) {
+        registry_yaml_t *doc =
+            registry_yaml_parse (json_string_value (yaml), json_string_length (yaml),
+                                 "yaml", message, sizeof message);
+        definition = doc ? registry_yaml_take_root (doc) : NULL;
+        registry_yaml_destroy (&doc);
+    }
+    if (json_is_object (definition))
+        return definition;
+    json_decref (definition);
+    if (message[0])
+        s_reply (self, req, NULL, "invalid", "%s", message);
+    else
+        s_reply (self, req, NULL, "bad_request",
+                 "definition: expected a map (or yaml: a %s definition as text)", what);
+    return NULL;
+}
+
+//  A definition change for the registry, answered once the rules actor has
+//  applied it (read-your-writes: rules.sync after the registry's ack)
+static void
+s_registry_change (api_t *self, s_req_t *req, const char *command_type, json_t *command,
+                   const char *kind, const char *ref, bool deleted)
+{
+    json_t *sync = json_pack ("{s:s, s:s, s:s, s:b}", "kind", kind, "ref", ref, "change",
+                              req->rid, "deleted", deleted);
+    api_forward_command (self, self->registry_link, "registry", command_type, command,
+                         req->request, req->identity, req->delimiter,
+                         json_pack ("{s:s}", "ref", ref), sync);
+    json_decref (command);
+}
+
+static void
+s_op_define (api_t *self, s_req_t *req)
+{
+    bool trigger = streq (req->type, "api.trigger.create");
+    json_t *definition = s_definition (self, req, trigger ? "trigger type" : "rule");
+    if (!definition)
+        return;
+    const char *name = json_string_value (json_object_get (definition, "name"));
+    const char *pack = json_string_value (json_object_get (definition, "pack"));
+    char ref[600];
+    snprintf (ref, sizeof ref, "%s.%s", pack ? pack : "", name ? name : "");
+    s_registry_change (self, req, trigger ? "registry.trigger.put" : "registry.rule.put",
+                       json_pack ("{s:O}", "definition", definition),
+                       trigger ? "trigger" : "rule", ref, false);
+    json_decref (definition);
+}
+
+//  api.rule.enable / disable / delete, api.trigger.delete
+static void
+s_op_change (api_t *self, s_req_t *req)
+{
+    const char *ref = json_string_value (json_object_get (req->payload, "ref"));
+    const char *verb = strrchr (req->type, '.') + 1;
+    bool trigger = strncmp (req->type, "api.trigger.", 12) == 0;
+    char command_type[64];
+    snprintf (command_type, sizeof command_type, "registry.%s.%s",
+              trigger ? "trigger" : "rule", verb);
+    s_registry_change (self, req, command_type, json_pack ("{s:s}", "ref", ref),
+                       trigger ? "trigger" : "rule", ref, streq (verb, "delete"));
+}
+
+static void
+s_op_publish (api_t *self, s_req_t *req)
+{
+    json_t *body = json_object_get (req->payload, "payload");
+    json_t *tparams = json_object_get (req->payload, "trigger_parameters");
+    json_t *command = json_pack (
+        "{s:O, s:o, s:o}", "trigger", json_object_get (req->payload, "trigger"),
+        "trigger_parameters", tparams ? json_incref (tparams) : json_object (), "payload",
+        body ? json_incref (body) : json_object ());
+    //  The event's id is the command's id: the request id
+    api_forward_command (self, self->rules_link, "rules", "event.create", command,
+                         req->request, req->identity, req->delimiter,
+                         json_pack ("{s:s}", "event", req->rid), NULL);
+    json_decref (command);
+}
+
+//  api.execution.run / rerun, api.inquiry.respond: the executor makes them
+//  idempotent by request id
+static void
+s_op_idempotent (api_t *self, s_req_t *req)
+{
+    json_object_set_new (req->payload, "request", json_string (req->rid));
+    if (req->caller && streq (req->type, "api.inquiry.respond"))
+        //  The authenticated identity: a client cannot answer as someone else
+        json_object_set_new (req->payload, "identity",
+                             json_string (req->caller->identity));
+    api_forward_query (self, API_EXECUTOR, req->request, req->identity, req->delimiter,
+                       req->payload);
+}
+
+typedef void (s_op_fn) (api_t *self, s_req_t *req);
+
+static const struct {
+    const char *type;
+    s_op_fn *fn;
+} s_ops[] = {{"api.ping", s_op_ping},
+             {"api.hello", s_op_hello},
+             {"api.status", s_op_status},
+             {"api.rule.create", s_op_define},
+             {"api.trigger.create", s_op_define},
+             {"api.rule.enable", s_op_change},
+             {"api.rule.disable", s_op_change},
+             {"api.rule.delete", s_op_change},
+             {"api.trigger.delete", s_op_change},
+             {"api.event.publish", s_op_publish},
+             {"api.execution.run", s_op_idempotent},
+             {"api.execution.rerun", s_op_idempotent},
+             {"api.inquiry.respond", s_op_idempotent},
+             {NULL, NULL}};
+
+//  The actor that answers a read (every type here is in the message table)
+static int
+s_owner_of (const char *type)
+{
+    static const char *prefixes[] = {"api.event.",   "api.enforcement.", "api.execution.",
+                                     "api.inquiry.", "api.worker.",      NULL};
+    static const int owners[] = {API_RULES, API_RULES, API_EXECUTOR, API_EXECUTOR,
+                                 API_EXECUTOR};
+    if (streq (type, "api.action.queue_stats"))
+        return API_EXECUTOR; //  queues and counts are the executor's
+    for (int i = 0; prefixes[i]; i++)
+        if (strncmp (type, prefixes[i], strlen (prefixes[i])) == 0)
+            return owners[i];
+    return API_REGISTRY; //  packs, actions, triggers, policies, rules
+}
+
+//  A caller whose role does not allow `type`: answered forbidden. True when
+//  the request may go on.
+static bool
+s_allowed (api_t *self, s_req_t *req)
+{
+    char message[1024];
+    if (api_roles_allow (req->caller, req->type, message, sizeof message))
+        return true;
+    s_reply (self, req, NULL, "forbidden", "%s", message);
+    return false;
+}
+
+void
+api_request (api_t *self, proto_envelope_t *request, zframe_t *identity, bool delimiter,
+             const api_caller_t *caller)
+{
+    s_req_t req = {request,
+                   identity,
+                   delimiter,
+                   proto_envelope_id (request),
+                   proto_envelope_type (request),
+                   NULL,
+                   "",
+                   caller};
+    proto_uuid_format (req.id, req.rid);
+    if (self->curve && !s_allowed (self, &req))
+        return; //  roles, before anything else is looked at
+    const proto_message_t *message =
+        proto_message_lookup (req.type, PROTO_MESSAGE_REQUEST);
+    proto_error_t error = {0};
+    if (!message || !streq (message->to, "api.requests")) {
+        s_reply (self, &req, NULL, "unknown_type",
+                 "no operation '%s' (proto/PROTOCOL.md lists them)", req.type);
+        return;
+    }
+    if (proto_message_validate (message, proto_envelope_payload_object (request),
+                                &error) != PROTO_OK ||
+        !(req.payload = proto_envelope_payload_json (request, &error))) {
+        s_reply (self, &req, NULL, "bad_request", "%s", error.message);
+        return;
+    }
+    int op = 0;
+    while (s_ops[op].type && !streq (s_ops[op].type, req.type))
+        op++;
+    if (s_ops[op].fn)
+        s_ops[op].fn (self, &req);
+    else
+        api_forward_query (self, s_owner_of (req.type), request, identity, delimiter,
+                           NULL);
+    json_decref (req.payload);
+}
