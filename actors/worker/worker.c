@@ -26,7 +26,7 @@
 #define S_FINISHED_KEEP     16384        //  a re-dispatch of these gets the outcome again
 #define S_FINISHED_REPORTS  (16 << 20)   //  bytes of their final reports kept
 #define S_LEDGER_WAIT_MS    5000         //  for what a previous instance left to end
-#define S_RUNTIMES          "noop,builtin,local-shell-cmd,local-shell-script,python-script"
+#define S_RUNTIMES          PROTO_RUNNERS
 
 typedef struct {
     char id[PROTO_UUID_STR_SIZE + 8];
