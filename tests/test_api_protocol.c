@@ -326,6 +326,17 @@ Test (api_protocol, enable_disable_delete_are_applied_when_answered)
     zsock_destroy (&sock);
 }
 
+//  api.rule.create with a given request id, answered {ref}
+static void
+s_create_ok (zsock_t *sock, const char *yaml, const uint8_t id[PROTO_UUID_SIZE])
+{
+    json_t *reply = testing_api_call_id (sock, "api.rule.create",
+                                         json_pack ("{s:s}", "yaml", yaml), id);
+    cr_assert_str_eq (json_string_value (json_object_get (reply, "type")), "api.reply",
+                      "%s", json_dumps (reply, 0));
+    json_decref (reply);
+}
+
 //  api.trigger.create / delete: a trigger type defined at runtime takes
 //  events at once, outlives a restart, and cannot go while a rule uses it
 Test (api_protocol, trigger_types_defined_at_runtime)
@@ -352,11 +363,11 @@ Test (api_protocol, trigger_types_defined_at_runtime)
                       "made at runtime");
     json_decref (got);
     //  A rule on it; the type cannot go while the rule is there
-    json_decref (testing_api_ok (
-        sock, "api.rule.create",
-        json_pack ("{s:s}", "yaml",
-                   "name: on_made\npack: test\ntrigger:\n  type: test.made\n"
-                   "action:\n  ref: test.step\n")));
+    const char *on_made = "name: on_made\npack: test\ntrigger:\n  type: test.made\n"
+                          "action:\n  ref: test.step\n";
+    uint8_t create_id[PROTO_UUID_SIZE];
+    proto_uuid_generate (create_id);
+    s_create_ok (sock, on_made, create_id);
     testing_api_fails (sock, "api.trigger.delete",
                        json_pack ("{s:s}", "ref", "test.made"), "conflict");
     //  Built-in types are not replaced; bad definitions say why
@@ -377,6 +388,11 @@ Test (api_protocol, trigger_types_defined_at_runtime)
     sock = testing_api_client (&s_daemon);
     json_decref (testing_api_ok (sock, "api.trigger.get",
                                  json_pack ("{s:s}", "ref", "test.made")));
+    //  The create sent again with its id, after the restart: the same answer
+    //  at once (the registry keeps which request made the rule)
+    int64_t start = zclock_mono ();
+    s_create_ok (sock, on_made, create_id);
+    cr_assert_lt (zclock_mono () - start, 2000, "answered at once");
     json_decref (testing_api_ok (sock, "api.rule.delete",
                                  json_pack ("{s:s}", "ref", "test.on_made")));
     json_decref (testing_api_ok (sock, "api.trigger.delete",

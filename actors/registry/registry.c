@@ -109,6 +109,9 @@ s_apply_change (s_registry_t *self, const char *kind, const char *ref, const cha
                     ref, jerror.text);
         return;
     }
+    //  The command that made it (rules.sync answers a resent request by it)
+    json_t *change = json_incref (json_object_get (definition, "change"));
+    json_object_del (definition, "change");
     char message[1024];
     bool deleted = json_is_true (json_object_get (definition, "deleted"));
     if (streq (kind, "trigger") && deleted)
@@ -124,6 +127,12 @@ s_apply_change (s_registry_t *self, const char *kind, const char *ref, const cha
              registry_catalog_put_rule (self->catalog, definition, "store", message,
                                         sizeof message) != 0)
         zsys_error ("registry: stored rule '%s' no longer loads: %s", ref, message);
+    const json_t *loaded = streq (kind, "rule")
+                               ? registry_catalog_rule (self->catalog, ref)
+                               : registry_catalog_trigger (self->catalog, ref);
+    if (loaded && json_is_string (change))
+        json_object_set ((json_t *)loaded, "change", change);
+    json_decref (change);
     json_decref (definition);
 }
 
@@ -185,7 +194,11 @@ s_store_change (store_txn_t *txn, s_registry_t *self, const char *kind, const ch
 {
     char key[600];
     snprintf (key, sizeof key, "%s%s", streq (kind, "trigger") ? S_TRIGGER_KEY : "", ref);
-    char *text = json_dumps (stored, JSON_COMPACT);
+    json_t *copy = json_deep_copy (stored);
+    if (copy && json_object_get (published, "change"))
+        json_object_set (copy, "change", json_object_get (published, "change"));
+    char *text = copy ? json_dumps (copy, JSON_COMPACT) : NULL;
+    json_decref (copy);
     if (!text)
         return -1;
     store_code_t code =
