@@ -1,12 +1,10 @@
 /*  executor: the actor shell: start, the loop, the pipe, command routing (executor.h). */
 #include "actors/executor/executor_internal.h"
 
-static int
-s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
-                  bus_command_t *info)
+//  A retry of the same batch starts again from its first command.
+static void
+s_batch_begin (executor_t *self, bus_command_t *info)
 {
-    executor_t *self = (executor_t *)arg;
-    //  A retry of the same batch starts again from its first command
     if (!self->batch_open) {
         self->batch_open = true;
         executor_copy (self->first_peer, sizeof self->first_peer, info->peer);
@@ -18,33 +16,40 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
         zhashx_purge (self->batch_running);
         self->queued_in_batch = false;
     }
-    const char *type = proto_envelope_type (command);
+}
+
+//  enforcement.create and execution.status: the hot path, on msgpack.
+static int
+s_handle_packed (executor_t *self, store_txn_t *txn, proto_envelope_t *command,
+                 bus_command_t *info, bool create)
+{
     proto_error_t error;
-    bool create = streq (type, "enforcement.create");
-    if (create || streq (type, "execution.status")) {
-        //  The hot path, without JSON (the same checks and replies)
-        const msgpack_object *object = proto_envelope_payload_object (command);
-        if (!object)
-            return bus_command_reject (info, "bad_request", "payload: out of memory");
-        if (proto_json_check (object, "payload", &error) != PROTO_OK)
-            return bus_command_reject (info, "bad_request", "payload: %s", error.message);
-        //  An action under a concurrency or rate policy is admitted by
-        //  executor_create_json, the one path that applies policies
-        char ref[256];
-        bool by_policy = create && executor_policy_count (self->policy) &&
-                         executor_get_str (object, "action", ref, sizeof ref) &&
-                         executor_policy_limits (self->policy, ref);
-        if (!by_policy)
-            return create ? executor_create_packed (self, txn, object, info)
-                          : executor_report_status (self, txn, object, info);
-    }
+    const msgpack_object *object = proto_envelope_payload_object (command);
+    if (!object)
+        return bus_command_reject (info, "bad_request", "payload: out of memory");
+    if (proto_json_check (object, "payload", &error) != PROTO_OK)
+        return bus_command_reject (info, "bad_request", "payload: %s", error.message);
+    return create ? executor_create (self, txn, object, info)
+                  : executor_report_status (self, txn, object, info);
+}
+
+//  bus_inbox handler: one command of a batch, inside its transaction.
+static int
+s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
+                  bus_command_t *info)
+{
+    executor_t *self = (executor_t *)arg;
+    s_batch_begin (self, info);
+    const char *type = proto_envelope_type (command);
+    if (streq (type, "enforcement.create") || streq (type, "execution.status"))
+        return s_handle_packed (self, txn, command, info,
+                                streq (type, "enforcement.create"));
+    proto_error_t error;
     json_t *payload = proto_envelope_payload_json (command, &error);
     if (!payload)
         return bus_command_reject (info, "bad_request", "payload: %s", error.message);
     int rc;
-    if (create)
-        rc = executor_create_json (self, txn, payload, info);
-    else if (streq (type, "worker.register"))
+    if (streq (type, "worker.register"))
         rc = executor_links_register (self, txn, payload, info);
     else if (streq (type, "worker.draining"))
         rc = executor_links_draining (self, txn, payload, info);

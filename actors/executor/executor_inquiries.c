@@ -34,6 +34,34 @@ s_inquiry_result (const json_t *result, const json_t *response)
     return out;
 }
 
+//  self->record's result as JSON (NULL when it has none). Caller owns it.
+static json_t *
+s_result_json (executor_t *self)
+{
+    const msgpack_object *result =
+        executor_record_get (&self->record, EXECUTOR_RECORD_RESULT);
+    return result ? proto_json_from_msgpack (result, "result", NULL) : NULL;
+}
+
+//  Pending: self->record keeps the result that asks, its inquiry is open.
+static int
+s_pending (executor_t *self, store_txn_t *txn, const char *id, const json_t *result,
+           const json_t *inquiry, int64_t now)
+{
+    executor_move (self, EXECUTION_ASK, now);
+    msgpack_sbuffer_clear (&self->packed);
+    if (proto_json_to_sbuffer (result, &self->packed, NULL) != PROTO_OK ||
+        executor_record_set_packed (&self->record, EXECUTOR_RECORD_RESULT,
+                                    self->packed.data, self->packed.size) != 0)
+        return -1;
+    int64_t deadline = json_integer_value (json_object_get (inquiry, "deadline"));
+    if (deadline < self->inquiry_next)
+        self->inquiry_next = deadline; //  at worst an early wake-up
+    char ref[512];
+    executor_fact_packed (self, executor_action_of (self, ref, sizeof ref));
+    return executor_packed_put (self, txn, id);
+}
+
 //  Worker `worker` reported execution `id` completed with a result that
 //  asks a person (`spec` inside `result`): the execution is pending and
 //  its inquiry open, or failed when the inquiry is not valid. The worker's
@@ -42,64 +70,52 @@ int
 executor_inquiries_open (executor_t *self, store_txn_t *txn, const char *id,
                          const char *worker, const json_t *result, const json_t *spec)
 {
-    json_t *record = executor_json_get (txn, self, id);
-    if (!record)
+    if (executor_read (self, txn, id) != 0)
         return 0;
     int64_t now = proto_now_usec ();
-    const char *action = json_string_value (json_object_get (record, "action"));
+    char action[512];
+    executor_record_text (&self->record, EXECUTOR_RECORD_ACTION, action, sizeof action);
     json_t *inquiry = NULL;
     char reason[512] = "";
     int rc = executor_inquiry_open (self->inquiry, txn, id, action, spec, now, &inquiry,
                                     reason, sizeof reason);
-    if (rc < 0) {
-        json_decref (record);
+    if (rc < 0)
         return -1;
-    }
-    if (!json_is_integer (json_object_get (record, "started")))
-        json_object_set_new (record, "started", json_integer (now));
+    const msgpack_object *started =
+        executor_record_get (&self->record, EXECUTOR_RECORD_STARTED);
+    if (!started || (started->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                     started->type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
+        executor_record_set_int (&self->record, EXECUTOR_RECORD_STARTED, now);
     store_del (txn, self->active, id, strlen (id));
     executor_effect_t *effect = executor_effect_new (self, EFFECT_RELEASE);
     executor_copy (effect->worker, sizeof effect->worker, worker);
     executor_copy (effect->id, sizeof effect->id, id);
     if (rc == 1) {
-        executor_set_status (record, EXECUTION_FAILED, now);
-        json_object_set_new (record, "ended", json_integer (now));
-        json_object_set_new (
-            record, "result",
-            json_pack ("{s:s, s:O}", "error", reason, "action_result", result));
-    } else {
-        executor_set_status (record, EXECUTION_PENDING, now);
-        json_object_set (record, "result", (json_t *)result);
-        int64_t deadline = json_integer_value (json_object_get (inquiry, "deadline"));
-        if (deadline < self->inquiry_next)
-            self->inquiry_next = deadline; //  at worst an early wake-up
-    }
-    executor_fact_json (self, record);
+        json_t *failed =
+            json_pack ("{s:s, s:O}", "error", reason, "action_result", result);
+        executor_end_t end = {
+            .event = EXECUTION_ASK_WRONG, .result_json = failed, .policies = true};
+        rc = executor_end (self, txn, id, &end, now) < 0 ? -1 : 0;
+        json_decref (failed);
+    } else
+        rc = s_pending (self, txn, id, result, inquiry, now);
     if (inquiry)
         executor_inquiries_fact (self, "inquiry.created", inquiry);
-    rc = executor_json_put (txn, self, record);
-    if (rc == 0 && !inquiry)
-        rc = executor_policies_ended (self, txn, id, action, EXECUTION_FAILED);
     json_decref (inquiry);
-    json_decref (record);
     return rc;
 }
 
-//  End a pending execution with its inquiry: `status` (completed on a
-//  response, timeout, cancelled), its result, the policy slot released.
+//  End pending execution `id` (in self->record) with its inquiry, by
+//  `event` (answered, unanswered), with `result` (taken), the policy slot
+//  released.
 static int
-s_inquiry_settle (executor_t *self, store_txn_t *txn, json_t *record, int status,
-                  json_t *result, int64_t now)
+s_inquiry_settle (executor_t *self, store_txn_t *txn, const char *id,
+                  execution_event_t event, json_t *result, int64_t now)
 {
-    executor_set_status (record, (execution_status_t)status, now);
-    json_object_set_new (record, "ended", json_integer (now));
-    json_object_set_new (record, "result", result);
-    executor_fact_json (self, record);
-    if (executor_json_put (txn, self, record) != 0)
-        return -1;
-    return executor_policies_ended (
-        self, txn, json_string_value (json_object_get (record, "id")),
-        json_string_value (json_object_get (record, "action")), status);
+    executor_end_t end = {.event = event, .result_json = result, .policies = true};
+    int rc = executor_end (self, txn, id, &end, now) < 0 ? -1 : 0;
+    json_decref (result);
+    return rc;
 }
 
 typedef struct {
@@ -147,10 +163,7 @@ s_apply_respond (store_txn_t *txn, void *arg)
         json_decref (inquiry);
         return 0;
     }
-    json_t *record = executor_json_get (txn, self, respond->id);
-    int current = record ? execution_status_parse (
-                               json_string_value (json_object_get (record, "status")))
-                         : -1;
+    int current = executor_load (self, txn, respond->id);
     int rc = 0;
     if (current != EXECUTION_PENDING) {
         snprintf (respond->code, sizeof respond->code, "conflict");
@@ -166,17 +179,16 @@ s_apply_respond (store_txn_t *txn, void *arg)
         //  The inquiry's fact first, then its execution's (as on a timeout
         //  or a cancel)
         executor_inquiries_fact (self, "inquiry.responded", inquiry);
-        if (s_inquiry_settle (
-                self, txn, record, EXECUTION_COMPLETED,
-                s_inquiry_result (json_object_get (record, "result"), respond->response),
-                now) != 0)
+        json_t *given = s_result_json (self);
+        json_t *result = s_inquiry_result (given, respond->response);
+        json_decref (given);
+        if (s_inquiry_settle (self, txn, respond->id, EXECUTION_ANSWER, result, now) != 0)
             rc = -1;
         else
             respond->result = json_pack ("{s:s, s:s, s:s, s:s?}", "inquiry", respond->id,
                                          "execution", respond->id, "status", "responded",
                                          "responder", respond->identity);
     }
-    json_decref (record);
     json_decref (inquiry);
     return rc;
 }
@@ -237,20 +249,18 @@ s_apply_inquiry_due (store_txn_t *txn, void *arg)
         }
         executor_inquiries_fact (self, "inquiry.timeout", inquiry);
         json_decref (inquiry);
-        json_t *record = executor_json_get (txn, self, ids[i]);
-        int status = record ? execution_status_parse (
-                                  json_string_value (json_object_get (record, "status")))
-                            : -1;
+        int status = executor_load (self, txn, ids[i]);
         int rc = 0;
         if (status == EXECUTION_PENDING) {
             char message[160];
             snprintf (message, sizeof message, "no response to its inquiry within %g s",
                       seconds);
-            json_t *result = s_inquiry_result (json_object_get (record, "result"), NULL);
+            json_t *given = s_result_json (self);
+            json_t *result = s_inquiry_result (given, NULL);
+            json_decref (given);
             json_object_set_new (result, "error", json_string (message));
-            rc = s_inquiry_settle (self, txn, record, EXECUTION_TIMEOUT, result, now);
+            rc = s_inquiry_settle (self, txn, ids[i], EXECUTION_UNANSWERED, result, now);
         }
-        json_decref (record);
         if (rc != 0)
             return -1;
     }

@@ -61,31 +61,38 @@ executor_copy (char *dst, size_t size, const char *src)
 
 typedef struct _executor_t executor_t;
 
+//  What a transaction leaves to do once it committed (the fields each kind
+//  uses are named after it)
 typedef enum {
-    EFFECT_FACT,
-    EFFECT_RELEASE,
-    EFFECT_WORKER,
-    EFFECT_WAIT,
-    EFFECT_DELAYED,  //  held by a policy: active, not waiting for a worker
-    EFFECT_FORGET,   //  ended without a worker: no longer active
-    EFFECT_ACQUIRED, //  a slot taken in the handler: undone if the batch does not commit
-    EFFECT_DISPATCH, //  payload: the scheduled record
+    EFFECT_FACT,     //  type; envelope (packed) or payload (JSON): publish it
+    EFFECT_RELEASE,  //  worker, id: the execution left the worker: slot freed
+    EFFECT_STATUS,   //  id, status: the active execution's status changed
+    EFFECT_WORKER,   //  payload: a registration: link, reconcile
+    EFFECT_WAIT,     //  id, runner, key: it waits for a worker
+    EFFECT_DELAYED,  //  id: held by a policy: active, not waiting for a worker
+    EFFECT_FORGET,   //  id: ended without a worker: no longer active
+    EFFECT_ACQUIRED, //  worker, id: a slot taken in the transaction: given back if it
+                     //  does not commit; active on that worker when it does
+    EFFECT_DISPATCH, //  worker, envelope: send the execution.dispatch
     EFFECT_DRAINING, //  worker: takes nothing new from now on
-    EFFECT_DEQUEUE,  //  id: scheduled from the queue in the batch: leaves the queue
-    EFFECT_START,    //  worker, id, key (the claim): start it, it is recorded running
-    EFFECT_REFUSED   //  worker, id, type (the reason): do not start it
+    EFFECT_DEQUEUE,  //  handle: scheduled from the queue: leaves the queue
+    EFFECT_START,    //  worker, id, claim: start it, it is recorded running
+    EFFECT_REFUSED   //  worker, id, reason: do not start it
 } executor_effect_kind_t;
 
 typedef struct {
     executor_effect_kind_t kind;
     char type[48];              //  fact type
     json_t *payload;            //  fact payload / worker registration
-    proto_envelope_t *envelope; //  fact / dispatch packed by the fast path
-    char worker[256];           //  release: worker name
-    char id[EXECUTOR_ID_SIZE];  //  wait: execution id
-    char runner[32];            //  wait: runner
-    uint64_t key;               //  wait: key in the waiting table
-    void *handle;               //  dequeue: the item's handle in the queue
+    proto_envelope_t *envelope; //  fact / dispatch
+    char worker[256];           //  worker name
+    char id[EXECUTOR_ID_SIZE];  //  execution id
+    char runner[32];            //  runner it needs
+    uint64_t key;               //  key in the waiting table
+    void *handle;               //  the item's handle in the queue
+    execution_status_t status;  //  new status
+    uint64_t claim;             //  the worker's claim
+    char reason[64];            //  why a claim is refused
 } executor_effect_t;
 
 typedef struct {
@@ -180,10 +187,6 @@ json_t *executor_json_get (store_txn_t *txn, executor_t *self, const char *id);
 int executor_json_put (store_txn_t *txn, executor_t *self, const json_t *record);
 //  Store self->record under `id`. 0 or -1.
 int executor_packed_put (executor_t *self, store_txn_t *txn, const char *id);
-//  Set a JSON record's status and append its log entry.
-void executor_set_status (json_t *record, execution_status_t status, int64_t ts);
-//  A fact effect for a JSON record's current status (parameters masked).
-void executor_fact_json (executor_t *self, const json_t *record);
 //  A fact effect for self->record's current status.
 void executor_fact_packed (executor_t *self, const json_t *action);
 //  The fact for self->record as an envelope (`type` gets its type), or NULL.
@@ -194,23 +197,72 @@ proto_envelope_t *executor_dispatch_envelope (executor_t *self, const json_t *ac
 //  A dispatch effect of self->record to `worker`.
 void executor_dispatch_packed (executor_t *self, const json_t *action,
                                const char *worker);
-//  Send a JSON record's execution.dispatch to its worker now.
-void executor_dispatch_json (executor_t *self, const json_t *record);
 //  A string of `map` (< size bytes, no NUL) into out; false otherwise.
 bool executor_get_str (const msgpack_object *map, const char *key, char *out,
                        size_t size);
 
 //  ---------------------------------------------------------------------------
-//  executor_create: new executions
+//  executor_lifecycle: status changes, through the table (executor_status.h)
 
-int executor_create_json (executor_t *self, store_txn_t *txn, json_t *payload,
+//  Read stored execution `id` into self->record. 0, or -1 when it is not
+//  there or does not read.
+int executor_read (executor_t *self, store_txn_t *txn, const char *id);
+//  Read stored execution `id` into self->record. Its status, or -1 when it
+//  is not there or does not read.
+int executor_load (executor_t *self, store_txn_t *txn, const char *id);
+//  The status of self->record, or -1 when it has no known one.
+int executor_status_of (executor_t *self);
+//  Move self->record by `event`: its new status and log entry. The new
+//  status, or -1 when the table has no such move (the record is unchanged).
+int executor_move (executor_t *self, execution_event_t event, int64_t now);
+//  The registry's definition of self->record's action (NULL when unknown);
+//  its ref in `ref`.
+const json_t *executor_action_of (executor_t *self, char *ref, size_t size);
+
+typedef struct {
+    execution_event_t event;      //  what ends it
+    const char *error;            //  result: {error}, or
+    const json_t *result_json;    //  this result, or
+    const msgpack_object *result; //  this one (alive until executor_end returns);
+                                  //  none of them: nil
+    bool policies;                //  its policy slot is released (a retry may follow)
+} executor_end_t;
+
+//  End execution `id` (in self->record): moved by end->event, `ended` now,
+//  its result, its fact, no longer active, stored; then, with
+//  end->policies, executor_policies_ended. self->record may hold another
+//  record afterwards. 0; 1 when the table has no such end (nothing
+//  changed); -1 on a store error.
+int executor_end (executor_t *self, store_txn_t *txn, const char *id,
+                  const executor_end_t *end, int64_t now);
+
+//  ---------------------------------------------------------------------------
+//  executor_create: new executions, one path for every origin
+
+//  enforcement.create {key?, enforcement, action, parameters, rule, event,
+//  parent?, retry_count?, not_before?}: one execution per key (or
+//  enforcement); parameters checked against the action's schema; policies
+//  admit, hold or refuse it; admitted, it is scheduled in the same
+//  transaction when nothing waits ahead of it and a worker is free.
+//  0, -1 on a store error, or a bus_command_reject.
+int executor_create (executor_t *self, store_txn_t *txn, const msgpack_object *payload,
+                     bus_command_t *info);
+//  The same from a JSON payload (api runs, re-runs, retries: not the hot
+//  path): packed once, then executor_create.
+int executor_create_json (executor_t *self, store_txn_t *txn, const json_t *payload,
                           bus_command_t *info);
-int executor_create_packed (executor_t *self, store_txn_t *txn,
-                            const msgpack_object *payload, bus_command_t *info);
 
 //  ---------------------------------------------------------------------------
 //  executor_schedule: waiting -> scheduled
 
+//  self->record (requested) goes to `worker`: scheduled, the slot taken
+//  (given back if the transaction does not commit), its fact and dispatch
+//  as effects. The caller stores the record. 0 or -1.
+int executor_schedule_one (executor_t *self, executor_worker_t *worker,
+                           const json_t *action, int64_t now);
+//  Execution `id` waits for a worker of `runner`, last in line. 0 or -1.
+int executor_schedule_wait (executor_t *self, store_txn_t *txn, const char *id,
+                            const char *runner);
 //  bus_inbox batch-end hook: schedule into the batch's own transaction.
 int executor_schedule_batch (void *arg, store_txn_t *txn);
 //  Schedule what waits and fits, in a transaction of its own.

@@ -81,6 +81,30 @@ executor_links_register (executor_t *self, store_txn_t *txn, json_t *payload,
     return code == STORE_OK ? 0 : -1;
 }
 
+//  Execution `id`, scheduled on worker `name`, given back unstarted: it
+//  waits again (last in line), its slot freed. 0 or -1.
+static int
+s_returned (executor_t *self, store_txn_t *txn, const char *name, const char *id,
+            int64_t now)
+{
+    char its[256], runner[32], ref[512];
+    if (executor_load (self, txn, id) != EXECUTION_SCHEDULED ||
+        !streq (
+            executor_record_text (&self->record, EXECUTOR_RECORD_WORKER, its, sizeof its),
+            name))
+        return 0;
+    executor_move (self, EXECUTION_RETURN, now);
+    executor_record_set_nil (&self->record, EXECUTOR_RECORD_WORKER);
+    executor_effect_t *release = executor_effect_new (self, EFFECT_RELEASE);
+    executor_copy (release->worker, sizeof release->worker, name);
+    executor_copy (release->id, sizeof release->id, id);
+    executor_record_text (&self->record, EXECUTOR_RECORD_RUNNER, runner, sizeof runner);
+    if (executor_schedule_wait (self, txn, id, runner) != 0)
+        return -1;
+    executor_fact_packed (self, executor_action_of (self, ref, sizeof ref));
+    return executor_packed_put (self, txn, id);
+}
+
 //  worker.draining {worker, returned: [ids]}: the worker is stopping; it
 //  takes nothing new, and the executions it had not started wait again,
 //  first in line for the next worker.
@@ -102,35 +126,9 @@ executor_links_draining (executor_t *self, store_txn_t *txn, json_t *payload,
     json_array_foreach (returned, i, item)
     {
         const char *id = json_string_value (item);
-        json_t *record = id && strlen (id) < EXECUTOR_ID_SIZE
-                             ? executor_json_get (txn, self, id)
-                             : NULL;
-        if (!record)
-            continue;
-        const char *its = json_string_value (json_object_get (record, "worker"));
-        int status = execution_status_parse (
-            json_string_value (json_object_get (record, "status")));
-        if (status == EXECUTION_SCHEDULED && its && streq (its, name)) {
-            executor_set_status (record, EXECUTION_REQUESTED, now);
-            json_object_set_new (record, "worker", json_null ());
-            uint64_t key = 0;
-            if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK ||
-                executor_json_put (txn, self, record) != 0) {
-                json_decref (record);
-                return -1;
-            }
-            executor_effect_t *release = executor_effect_new (self, EFFECT_RELEASE);
-            executor_copy (release->worker, sizeof release->worker, name);
-            executor_copy (release->id, sizeof release->id, id);
-            executor_effect_t *wait = executor_effect_new (self, EFFECT_WAIT);
-            executor_copy (wait->id, sizeof wait->id, id);
-            snprintf (wait->runner, sizeof wait->runner, "%s",
-                      json_string_value (json_object_get (record, "runner")) ?: "");
-            wait->key = key;
-            self->queued_in_batch = true;
-            executor_fact_json (self, record);
-        }
-        json_decref (record);
+        if (id && strlen (id) < EXECUTOR_ID_SIZE &&
+            s_returned (self, txn, name, id, now) != 0)
+            return -1;
     }
     return 0;
 }
@@ -144,90 +142,104 @@ typedef struct {
     const char *worker;
     bool abandon_running;
     bool requeue_running; //  running ones never started: wait again
-    zlist_t *done;        //  records changed (for facts)
-    zlist_t *effects;     //  what policies did meanwhile (the next in line admitted)
+    zlist_t *done;        //  s_done_t: executions changed
+    zlist_t *effects;     //  their facts, and what policies did meanwhile
 } s_lost_t;
 
-//  Executions of a lost worker: scheduled -> requested (waiting again);
-//  running/pending/canceling -> abandoned (when abandon_running).
+//  An execution a lost worker had, as changed.
+typedef struct {
+    char id[EXECUTOR_ID_SIZE];
+    char runner[32];
+    int status;   //  requested (waiting again) or abandoned
+    uint64_t key; //  in the waiting table, when requested
+} s_done_t;
+
+//  self->record goes back to waiting by `event` (return, rerun). 0 or -1.
+static int
+s_requeue (executor_t *self, store_txn_t *txn, s_done_t *done, execution_event_t event,
+           int64_t now)
+{
+    executor_move (self, event, now);
+    if (event == EXECUTION_RERUN) {
+        const msgpack_object *count =
+            executor_record_extra (&self->record, "redispatched");
+        msgpack_object again = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER};
+        again.via.u64 =
+            (count && count->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? count->via.u64
+                                                                     : 0) +
+            1;
+        executor_record_set_extra (&self->record, "redispatched", &again);
+    }
+    executor_record_set_nil (&self->record, EXECUTOR_RECORD_WORKER);
+    if (store_insert (txn, self->waiting, done->id, strlen (done->id), &done->key) !=
+        STORE_OK)
+        return -1;
+    done->status = EXECUTION_REQUESTED;
+    char ref[512];
+    executor_fact_packed (self, executor_action_of (self, ref, sizeof ref));
+    return executor_packed_put (self, txn, done->id);
+}
+
+//  One execution of a lost worker: scheduled -> requested (waiting again);
+//  running -> requested when it never started or its action is idempotent;
+//  running/canceling -> abandoned (when abandon_running). The change goes
+//  into lost->done. 0 or -1.
+static int
+s_lose (executor_t *self, store_txn_t *txn, s_lost_t *lost, const char *id, int64_t now)
+{
+    int status = executor_load (self, txn, id);
+    if (status < 0)
+        return 0;
+    char ref[512];
+    const json_t *action = executor_action_of (self, ref, sizeof ref);
+    //  An action that says running it twice is harmless runs again
+    bool rerun = status == EXECUTION_RUNNING && lost->abandon_running &&
+                 !lost->requeue_running &&
+                 json_is_true (json_object_get (action, "idempotent"));
+    bool unstarted = status == EXECUTION_SCHEDULED ||
+                     (status == EXECUTION_RUNNING && lost->requeue_running);
+    s_done_t *done = (s_done_t *)zmalloc (sizeof (s_done_t));
+    executor_copy (done->id, sizeof done->id, id);
+    executor_record_text (&self->record, EXECUTOR_RECORD_RUNNER, done->runner,
+                          sizeof done->runner);
+    zlist_append (lost->done, done);
+    if (unstarted || rerun)
+        return s_requeue (self, txn, done, unstarted ? EXECUTION_RETURN : EXECUTION_RERUN,
+                          now);
+    done->status = EXECUTION_ABANDONED;
+    int rc = 1;
+    if (lost->abandon_running && status != EXECUTION_REQUESTED) {
+        executor_end_t end = {.event = EXECUTION_ABANDON,
+                              .error = "the worker running it was lost",
+                              .policies = true};
+        rc = executor_end (self, txn, id, &end, now);
+    }
+    if (rc == 1) { //  nothing to do
+        zlist_remove (lost->done, done);
+        free (done);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
 static int
 s_apply_lost (store_txn_t *txn, void *arg)
 {
     s_lost_t *lost = (s_lost_t *)arg;
     executor_t *self = lost->self;
-    json_t *stale;
-    while ((stale = (json_t *)zlist_pop (lost->done)))
-        json_decref (stale); //  a retry starts over
-    //  What the policies do when these end (admit the next in line) goes to
-    //  this transaction's own effects, applied after its commit
+    while (zlist_size (lost->done))
+        free (zlist_pop (lost->done)); //  a retry starts over
+    //  The facts and what the policies do when these end (admit the next in
+    //  line) go to this transaction's own effects, applied after its commit
     zlist_t *outer = self->effects;
     self->effects = lost->effects;
     executor_effects_clear (self);
     int64_t now = proto_now_usec ();
-    for (char *id = (char *)zlist_first (lost->ids); id;
-         id = (char *)zlist_next (lost->ids)) {
-        json_t *record = executor_json_get (txn, self, id);
-        if (!record)
-            continue;
-        int status = execution_status_parse (
-            json_string_value (json_object_get (record, "status")));
-        //  An action that says running it twice is harmless runs again
-        const json_t *action =
-            registry_client_get (self->registry, "action",
-                                 json_string_value (json_object_get (record, "action")));
-        bool rerun = status == EXECUTION_RUNNING && lost->abandon_running &&
-                     !lost->requeue_running &&
-                     json_is_true (json_object_get (action, "idempotent"));
-        bool again = rerun || (status == EXECUTION_RUNNING && lost->requeue_running);
-        if (status == EXECUTION_SCHEDULED || again) {
-            executor_set_status (record, EXECUTION_REQUESTED, now);
-            if (rerun)
-                json_object_set_new (record, "redispatched",
-                                     json_integer (json_integer_value (json_object_get (
-                                                       record, "redispatched")) +
-                                                   1));
-            json_object_set_new (record, "worker", json_null ());
-            uint64_t key;
-            if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK) {
-                json_decref (record);
-                self->effects = outer;
-                return -1;
-            }
-            json_object_set_new (record, "__key", json_integer ((json_int_t)key));
-        } else if (lost->abandon_running && status >= 0 &&
-                   !execution_status_terminal ((execution_status_t)status) &&
-                   status != EXECUTION_REQUESTED) {
-            executor_set_status (record, EXECUTION_ABANDONED, now);
-            json_object_set_new (record, "ended", json_integer (now));
-            json_object_set_new (
-                record, "result",
-                json_pack ("{s:s}", "error", "the worker running it was lost"));
-            store_del (txn, self->active, id, strlen (id));
-            if (executor_policies_ended (
-                    self, txn, id, json_string_value (json_object_get (record, "action")),
-                    EXECUTION_ABANDONED) != 0) {
-                json_decref (record);
-                self->effects = outer;
-                return -1;
-            }
-        } else {
-            json_decref (record);
-            continue;
-        }
-        json_t *key = json_incref (json_object_get (record, "__key"));
-        json_object_del (record, "__key");
-        if (executor_json_put (txn, self, record) != 0) {
-            json_decref (key);
-            json_decref (record);
-            self->effects = outer;
-            return -1;
-        }
-        if (key)
-            json_object_set_new (record, "__key", key);
-        zlist_append (lost->done, record);
-    }
+    int rc = 0;
+    for (char *id = (char *)zlist_first (lost->ids); id && rc == 0;
+         id = (char *)zlist_next (lost->ids))
+        rc = s_lose (self, txn, lost, id, now);
     self->effects = outer;
-    return 0;
+    return rc;
 }
 
 static void s_redispatch (executor_t *self, const char *name);
@@ -279,6 +291,45 @@ executor_links_retry (executor_t *self)
     }
 }
 
+//  After the settle of worker `name`'s executions committed (`committed`)
+//  or not: the memory mirrors, the facts, what the policies did.
+static void
+s_settled (executor_t *self, const char *name, s_lost_t *lost, bool committed)
+{
+    s_done_t *done;
+    while ((done = (s_done_t *)zlist_pop (lost->done))) {
+        if (committed) {
+            executor_workers_release (self->workers, name);
+            if (done->status == EXECUTION_REQUESTED) {
+                executor_active_t *active =
+                    (executor_active_t *)zhashx_lookup (self->actives, done->id);
+                if (active) {
+                    active->status = EXECUTION_REQUESTED;
+                    active->worker[0] = 0;
+                }
+                executor_wait_t *wait =
+                    (executor_wait_t *)zmalloc (sizeof (executor_wait_t));
+                executor_copy (wait->id, sizeof wait->id, done->id);
+                executor_copy (wait->runner, sizeof wait->runner, done->runner);
+                wait->key = done->key;
+                zlistx_add_start (self->queue, wait); //  first in line again
+            } else
+                zhashx_delete (self->actives, done->id);
+        }
+        free (done);
+    }
+    //  The facts, then what the policies did (the next in line admitted);
+    //  nothing of it when the transaction failed (slots it took given back)
+    zlist_t *outer = self->effects;
+    self->effects = lost->effects;
+    if (!committed)
+        executor_effects_clear (self);
+    self->effects = outer;
+    executor_effect_t *effect;
+    while ((effect = (executor_effect_t *)zlist_pop (lost->effects)))
+        zlist_append (self->effects, effect);
+}
+
 //  Settle the executions of worker `name`: all of them, or only those in
 //  `only` (ids; NULL for all). `requeue_running`: those running never
 //  started (the worker says so), they wait again.
@@ -311,45 +362,7 @@ s_settle_worker_ids (executor_t *self, const char *name, bool abandon_running,
                             store_last_error (self->store));
             s_unsettled_add (self, name, abandon_running, only, requeue_running);
         }
-        json_t *record;
-        while ((record = (json_t *)zlist_pop (lost.done))) {
-            const char *id = json_string_value (json_object_get (record, "id"));
-            int status = execution_status_parse (
-                json_string_value (json_object_get (record, "status")));
-            json_t *key = json_object_get (record, "__key");
-            if (code == STORE_OK) {
-                executor_workers_release (self->workers, name);
-                if (status == EXECUTION_REQUESTED) {
-                    executor_active_t *active =
-                        (executor_active_t *)zhashx_lookup (self->actives, id);
-                    if (active) {
-                        active->status = EXECUTION_REQUESTED;
-                        active->worker[0] = 0;
-                    }
-                    executor_wait_t *wait =
-                        (executor_wait_t *)zmalloc (sizeof (executor_wait_t));
-                    executor_copy (wait->id, sizeof wait->id, id);
-                    snprintf (wait->runner, sizeof wait->runner, "%s",
-                              json_string_value (json_object_get (record, "runner"))
-                                  ?: "");
-                    wait->key = (uint64_t)json_integer_value (key);
-                    zlistx_add_start (self->queue, wait); //  first in line again
-                } else
-                    zhashx_delete (self->actives, id);
-                json_object_del (record, "__key");
-                executor_fact_json (self, record);
-            }
-            json_decref (record);
-        }
-        //  Then what the policies did (the next in line admitted); nothing
-        //  of it when the transaction failed
-        executor_effect_t *effect;
-        while ((effect = (executor_effect_t *)zlist_pop (lost.effects))) {
-            if (code == STORE_OK)
-                zlist_append (self->effects, effect);
-            else
-                executor_effect_destroy (&effect);
-        }
+        s_settled (self, name, &lost, code == STORE_OK);
     }
     zlist_destroy (&lost.ids);
     zlist_destroy (&lost.done);
@@ -472,25 +485,34 @@ s_worker_lost (executor_t *self, const char *name, const char *why)
 static void
 s_redispatch (executor_t *self, const char *name)
 {
-    store_txn_t *txn = store_read_begin (self->store);
+    executor_link_t *wl = (executor_link_t *)zhashx_lookup (self->links, name);
+    store_txn_t *txn = wl ? store_read_begin (self->store) : NULL;
     if (!txn)
-        return;
-    zlist_t *records = zlist_new ();
+        return; //  no link: it re-registers and gets them then
+    zlist_t *dispatches = zlist_new ();
     for (executor_active_t *active = (executor_active_t *)zhashx_first (self->actives);
-         active; active = (executor_active_t *)zhashx_next (self->actives))
-        if (active->status == EXECUTION_SCHEDULED && streq (active->worker, name)) {
-            json_t *record = executor_json_get (
-                txn, self, (const char *)zhashx_cursor (self->actives));
-            if (record)
-                zlist_append (records, record);
-        }
-    store_read_end (&txn);
-    json_t *record;
-    while ((record = (json_t *)zlist_pop (records))) {
-        executor_dispatch_json (self, record);
-        json_decref (record);
+         active; active = (executor_active_t *)zhashx_next (self->actives)) {
+        const char *id = (const char *)zhashx_cursor (self->actives);
+        char ref[512];
+        proto_envelope_t *dispatch =
+            active->status == EXECUTION_SCHEDULED && streq (active->worker, name) &&
+                    executor_read (self, txn, id) == 0
+                ? executor_dispatch_envelope (self,
+                                              executor_action_of (self, ref, sizeof ref))
+                : NULL;
+        if (dispatch)
+            zlist_append (dispatches, dispatch);
     }
-    zlist_destroy (&records);
+    store_read_end (&txn);
+    proto_envelope_t *dispatch;
+    while ((dispatch = (proto_envelope_t *)zlist_pop (dispatches))) {
+        //  The link keeps it until acked, resending; beyond its window we
+        //  would block: the window (1024) is above any worker's slots.
+        if (bus_link_send (wl->link, &dispatch) != 0)
+            zsys_warning ("executor: dispatch to %s is waiting (link full)", name);
+        proto_envelope_destroy (&dispatch);
+    }
+    zlist_destroy (&dispatches);
 }
 
 void

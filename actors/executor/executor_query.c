@@ -123,6 +123,36 @@ typedef struct {
     uint64_t wait_key;
 } s_cancel_t;
 
+//  Cancelled here and now: its inquiry (if pending) closed, out of the
+//  waiting table (if waiting), ended. 0 or -1.
+static int
+s_cancel_here (executor_t *self, store_txn_t *txn, s_cancel_t *cancel, int64_t now)
+{
+    json_t *inquiry = cancel->before == EXECUTION_PENDING
+                          ? executor_inquiry_get (self->inquiry, txn, cancel->id)
+                          : NULL;
+    if (inquiry && streq (json_string_value (json_object_get (inquiry, "status")) ?: "",
+                          "pending")) {
+        if (executor_inquiry_close (self->inquiry, txn, inquiry, "cancelled", NULL, NULL,
+                                    NULL, now) != 0) {
+            json_decref (inquiry);
+            return -1;
+        }
+        executor_inquiries_fact (self, "inquiry.cancelled", inquiry);
+    }
+    json_decref (inquiry);
+    if (cancel->before == EXECUTION_REQUESTED || cancel->before == EXECUTION_DELAYED)
+        for (executor_wait_t *wait = (executor_wait_t *)zlistx_first (self->queue); wait;
+             wait = (executor_wait_t *)zlistx_next (self->queue))
+            if (streq (wait->id, cancel->id)) {
+                store_del_id (txn, self->waiting, wait->key);
+                break;
+            }
+    executor_end_t end = {
+        .event = EXECUTION_CANCEL, .error = "cancelled by request", .policies = true};
+    return executor_end (self, txn, cancel->id, &end, now) < 0 ? -1 : 0;
+}
+
 static int
 s_apply_cancel (store_txn_t *txn, void *arg)
 {
@@ -130,18 +160,14 @@ s_apply_cancel (store_txn_t *txn, void *arg)
     executor_t *self = cancel->self;
     executor_effects_clear (self);
     cancel->before = cancel->after = -1;
-    json_t *record = executor_json_get (txn, self, cancel->id);
-    if (!record)
+    if (executor_read (self, txn, cancel->id) != 0)
         return 0;
-    cancel->before =
-        execution_status_parse (json_string_value (json_object_get (record, "status")));
-    const char *worker = json_string_value (json_object_get (record, "worker"));
-    executor_copy (cancel->worker, sizeof cancel->worker, worker ? worker : "");
+    cancel->before = executor_status_of (self);
+    executor_record_text (&self->record, EXECUTOR_RECORD_WORKER, cancel->worker,
+                          sizeof cancel->worker);
     if (cancel->before < 0 || execution_status_terminal (cancel->before) ||
-        cancel->before == EXECUTION_CANCELING) {
-        json_decref (record);
+        cancel->before == EXECUTION_CANCELING)
         return 0;
-    }
     //  Not on a worker, or on one that cannot hear us: cancelled here and now.
     //  On a live worker: canceling until the worker reports how it ended.
     executor_link_t *wl =
@@ -153,50 +179,14 @@ s_apply_cancel (store_txn_t *txn, void *arg)
                      cancel->before != EXECUTION_DELAYED &&
                      cancel->before != EXECUTION_PENDING && wl && known && known->alive;
     int64_t now = proto_now_usec ();
-    if (on_worker) {
-        cancel->after = EXECUTION_CANCELING;
-        executor_set_status (record, EXECUTION_CANCELING, now);
-    } else {
+    if (!on_worker) {
         cancel->after = EXECUTION_CANCELLED;
-        executor_set_status (record, EXECUTION_CANCELLED, now);
-        json_object_set_new (record, "ended", json_integer (now));
-        json_object_set_new (record, "result",
-                             json_pack ("{s:s}", "error", "cancelled by request"));
-        store_del (txn, self->active, cancel->id, strlen (cancel->id));
-        json_t *inquiry = cancel->before == EXECUTION_PENDING
-                              ? executor_inquiry_get (self->inquiry, txn, cancel->id)
-                              : NULL;
-        if (inquiry &&
-            streq (json_string_value (json_object_get (inquiry, "status")) ?: "",
-                   "pending")) {
-            if (executor_inquiry_close (self->inquiry, txn, inquiry, "cancelled", NULL,
-                                        NULL, NULL, now) != 0) {
-                json_decref (inquiry);
-                json_decref (record);
-                return -1;
-            }
-            executor_inquiries_fact (self, "inquiry.cancelled", inquiry);
-        }
-        json_decref (inquiry);
-        if (executor_policies_ended (
-                self, txn, cancel->id,
-                json_string_value (json_object_get (record, "action")),
-                EXECUTION_CANCELLED) != 0) {
-            json_decref (record);
-            return -1;
-        }
-        if (cancel->before == EXECUTION_REQUESTED || cancel->before == EXECUTION_DELAYED)
-            for (executor_wait_t *wait = (executor_wait_t *)zlistx_first (self->queue);
-                 wait; wait = (executor_wait_t *)zlistx_next (self->queue))
-                if (streq (wait->id, cancel->id)) {
-                    store_del_id (txn, self->waiting, wait->key);
-                    break;
-                }
+        return s_cancel_here (self, txn, cancel, now);
     }
-    executor_fact_json (self, record);
-    int rc = executor_json_put (txn, self, record);
-    json_decref (record);
-    return rc;
+    cancel->after = executor_move (self, EXECUTION_CANCEL_ON_WORKER, now);
+    char ref[512];
+    executor_fact_packed (self, executor_action_of (self, ref, sizeof ref));
+    return executor_packed_put (self, txn, cancel->id);
 }
 
 static void

@@ -58,174 +58,235 @@ executor_report_answer (executor_t *self, const char *worker, const char *id, bo
     json_decref (payload);
 }
 
+//  What a report says, and what the execution is now.
+typedef struct {
+    char id[EXECUTOR_ID_SIZE];
+    char worker[256];
+    int status;       //  reported
+    bool have_worker; //  the report names a worker
+    bool worker_fits; //  ... of a length a worker's name can have
+    const msgpack_object *claim;
+    bool claiming;      //  running, with a claim: answered start or refused
+    int current;        //  the execution's status, -1 when unknown
+    char assigned[256]; //  its worker
+    bool has_assigned;
+    bool other_worker; //  the report is not from its worker
+} s_report_t;
+
+//  The report's fields. 0, or a reject.
+static int
+s_parse (const msgpack_object *payload, s_report_t *report, bus_command_t *info)
+{
+    char name[32];
+    bool have_id = executor_get_str (payload, "execution", report->id, sizeof report->id);
+    report->status = executor_get_str (payload, "status", name, sizeof name)
+                         ? execution_status_parse (name)
+                         : -1;
+    const msgpack_object *given_worker = proto_map_get (payload, "worker");
+    report->have_worker = given_worker && given_worker->type == MSGPACK_OBJECT_STR;
+    //  A name longer than any worker's matches none
+    report->worker_fits =
+        report->have_worker &&
+        executor_get_str (payload, "worker", report->worker, sizeof report->worker);
+    if (!have_id || report->status < 0)
+        return bus_command_reject (info, "bad_request",
+                                   "execution.status needs execution and a known status");
+    const msgpack_object *claim = proto_map_get (payload, "claim");
+    report->claim = claim;
+    report->claiming = report->status == EXECUTION_RUNNING && report->worker_fits &&
+                       claim &&
+                       (claim->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+                        claim->type == MSGPACK_OBJECT_NEGATIVE_INTEGER);
+    return 0;
+}
+
+//  The claim refused: the worker does not start it.
+static void
+s_refuse (executor_t *self, const s_report_t *report, const char *reason)
+{
+    executor_effect_t *refused = executor_effect_new (self, EFFECT_REFUSED);
+    executor_copy (refused->worker, sizeof refused->worker, report->worker);
+    executor_copy (refused->id, sizeof refused->id, report->id);
+    executor_copy (refused->reason, sizeof refused->reason, reason);
+}
+
+//  The execution as it is (self->record read), against the report.
+static void
+s_current (executor_t *self, s_report_t *report)
+{
+    executor_record_t *record = &self->record;
+    report->current = executor_status_of (self);
+    const msgpack_object *assigned = executor_record_get (record, EXECUTOR_RECORD_WORKER);
+    report->has_assigned = assigned && assigned->type == MSGPACK_OBJECT_STR;
+    executor_record_text (record, EXECUTOR_RECORD_WORKER, report->assigned,
+                          sizeof report->assigned);
+    //  Only the worker it was given to may report on it (a late report from
+    //  a worker it was taken from changes nothing; one given to no worker
+    //  now, waiting again, is not that worker's either)
+    report->other_worker =
+        report->have_worker && (!report->has_assigned || !report->worker_fits ||
+                                !streq (report->worker, report->assigned));
+}
+
+//  A claim: `running` from a worker that starts the process only when told
+//  (PROTOCOL.md, "Confirmed start"). Recorded running here, it is never
+//  given to another worker; refused, it never starts there. 1 when the
+//  claim is answered and the report done with, 0 when `running` is to be
+//  recorded (and the start answered after the commit).
+static int
+s_claim (executor_t *self, s_report_t *report)
+{
+    int current = report->current;
+    bool ours = report->has_assigned && !report->other_worker;
+    bool uncommitted = zhashx_lookup (self->batch_running, report->id) != NULL;
+    uint64_t claim = (uint64_t)report->claim->via.i64;
+    if (ours && current == EXECUTION_RUNNING && !uncommitted) {
+        //  Claimed again (the first start was late or lost): its running is
+        //  durable already (no command of this batch wrote it), so the answer
+        //  goes at once, not after this batch's commit; under a load that
+        //  makes commits slower than the claim's lease, the second claim
+        //  still gets through
+        executor_report_answer (self, report->worker, report->id, true, claim, NULL);
+        return 1;
+    }
+    if (ours && (current == EXECUTION_SCHEDULED || current == EXECUTION_RUNNING)) {
+        //  Started only once this batch's commit made `running` durable (a
+        //  running that an earlier claim of this batch wrote is not durable
+        //  yet, and is undone if the commit fails)
+        executor_effect_t *start = executor_effect_new (self, EFFECT_START);
+        executor_copy (start->worker, sizeof start->worker, report->worker);
+        executor_copy (start->id, sizeof start->id, report->id);
+        start->claim = claim;
+        return current == EXECUTION_RUNNING; //  already written by this batch
+    }
+    s_refuse (self, report,
+              current < 0 ? "unknown status"
+              : report->has_assigned && !ours
+                  ? "given to another worker"
+                  : execution_status_name ((execution_status_t)current));
+    self->ignored++;
+    return 1; //  not started: nothing late to keep
+}
+
+//  A report the table does not take, or not from the execution's worker.
+//  The same report again (its worker, the status it has) is counted as
+//  repeated, not ignored (a worker says its outcome again when the
+//  execution is dispatched to it again: PROTOCOL.md, "Workers"). A worker
+//  reporting on what was settled without it (it was lost, or the execution
+//  went to another) is kept as late and changes nothing.
+static int
+s_ignore (executor_t *self, store_txn_t *txn, const s_report_t *report,
+          const msgpack_object *payload)
+{
+    bool again = !report->other_worker && report->current == report->status;
+    if (again)
+        self->repeated++;
+    else
+        self->ignored++;
+    if (report->current >= 0 && report->have_worker && !again &&
+        (report->other_worker ||
+         execution_status_terminal ((execution_status_t)report->current)))
+        return s_late (self, txn, report->id, payload);
+    return 0;
+}
+
+//  The inquiry spec of a completed report's result, when it asks a person.
+static bool
+s_asks (const msgpack_object *result)
+{
+    if (!result || result->type != MSGPACK_OBJECT_MAP)
+        return false;
+    const msgpack_object *inner = proto_map_get (result, "result");
+    return proto_map_get (result, "__inquiry") ||
+           (inner && inner->type == MSGPACK_OBJECT_MAP &&
+            proto_map_get (inner, "__inquiry"));
+}
+
+//  Completed, asking a person: an inquiry opens (executor_inquiries).
+static int
+s_ask (executor_t *self, store_txn_t *txn, const s_report_t *report,
+       const msgpack_object *given_result)
+{
+    json_t *result = proto_json_from_msgpack (given_result, "result", NULL);
+    int rc = result
+                 ? executor_inquiries_open (self, txn, report->id,
+                                            report->has_assigned ? report->assigned : "",
+                                            result, executor_inquiry_spec (result))
+                 : -1;
+    json_decref (result);
+    return rc;
+}
+
+//  The end a worker reports: started as the process says (a claimed one
+//  says when it really started, after its claim), its result, its slot.
+static int
+s_ended (executor_t *self, store_txn_t *txn, const s_report_t *report,
+         const msgpack_object *payload, execution_event_t event, int64_t now)
+{
+    executor_record_t *record = &self->record;
+    const msgpack_object *started = executor_record_get (record, EXECUTOR_RECORD_STARTED);
+    const msgpack_object *reported = proto_map_get (payload, "started");
+    if (reported && reported->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        reported->via.u64 <= (uint64_t)now)
+        executor_record_set_int (record, EXECUTOR_RECORD_STARTED,
+                                 (int64_t)reported->via.u64);
+    else if (!started || (started->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                          started->type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
+        executor_record_set_int (record, EXECUTOR_RECORD_STARTED, now);
+    if (report->has_assigned) {
+        executor_effect_t *effect = executor_effect_new (self, EFFECT_RELEASE);
+        executor_copy (effect->worker, sizeof effect->worker, report->assigned);
+        executor_copy (effect->id, sizeof effect->id, report->id);
+    }
+    executor_end_t end = {
+        .event = event, .result = proto_map_get (payload, "result"), .policies = true};
+    return executor_end (self, txn, report->id, &end, now) < 0 ? -1 : 0;
+}
+
+//  Running, as its worker reports (not durable until this batch commits).
+static int
+s_running (executor_t *self, store_txn_t *txn, const s_report_t *report, int64_t now)
+{
+    executor_move (self, EXECUTION_REPORT_RUNNING, now);
+    executor_record_set_int (&self->record, EXECUTOR_RECORD_STARTED, now);
+    zhashx_update (self->batch_running, report->id, (void *)"");
+    executor_effect_t *effect = executor_effect_new (self, EFFECT_STATUS);
+    executor_copy (effect->id, sizeof effect->id, report->id);
+    effect->status = EXECUTION_RUNNING;
+    char ref[512];
+    executor_fact_packed (self, executor_action_of (self, ref, sizeof ref));
+    return executor_packed_put (self, txn, report->id);
+}
+
 int
 executor_report_status (executor_t *self, store_txn_t *txn, const msgpack_object *payload,
                         bus_command_t *info)
 {
-    char id[EXECUTOR_ID_SIZE], name[32], worker[256];
-    bool have_id = executor_get_str (payload, "execution", id, sizeof id);
-    int status = executor_get_str (payload, "status", name, sizeof name)
-                     ? execution_status_parse (name)
-                     : -1;
-    const msgpack_object *given_worker = proto_map_get (payload, "worker");
-    bool have_worker = given_worker && given_worker->type == MSGPACK_OBJECT_STR;
-    //  A name longer than any worker's matches none
-    bool worker_fits =
-        have_worker && executor_get_str (payload, "worker", worker, sizeof worker);
-    if (!have_id || status < 0)
-        return bus_command_reject (info, "bad_request",
-                                   "execution.status needs execution and a known status");
-    const void *data;
-    size_t size;
-    const msgpack_object *claim = proto_map_get (payload, "claim");
-    bool claiming = status == EXECUTION_RUNNING && worker_fits && claim &&
-                    (claim->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
-                     claim->type == MSGPACK_OBJECT_NEGATIVE_INTEGER);
-    if (store_get (txn, self->executions, id, strlen (id), &data, &size) != STORE_OK ||
-        executor_record_read (&self->record, data, size) != 0) {
+    s_report_t report;
+    memset (&report, 0, sizeof report);
+    if (s_parse (payload, &report, info) != 0)
+        return -1;
+    if (executor_read (self, txn, report.id) != 0) {
         self->ignored++;
-        if (claiming) {
-            executor_effect_t *refused = executor_effect_new (self, EFFECT_REFUSED);
-            executor_copy (refused->worker, sizeof refused->worker, worker);
-            executor_copy (refused->id, sizeof refused->id, id);
-            snprintf (refused->type, sizeof refused->type, "unknown execution");
-        }
+        if (report.claiming)
+            s_refuse (self, &report, "unknown execution");
         return 0;
     }
-    executor_record_t *record = &self->record;
-    char current_name[32], assigned[256];
-    int current = execution_status_parse (executor_record_text (
-        record, EXECUTOR_RECORD_STATUS, current_name, sizeof current_name));
-    const msgpack_object *assigned_value =
-        executor_record_get (record, EXECUTOR_RECORD_WORKER);
-    bool has_assigned = assigned_value && assigned_value->type == MSGPACK_OBJECT_STR;
-    executor_record_text (record, EXECUTOR_RECORD_WORKER, assigned, sizeof assigned);
-    //  Only the worker it was given to may report on it (a late report from a
-    //  worker it was taken from changes nothing)
-    //  A pending execution waits for a person, not for its worker
-    //  (one given to no worker now, waiting again, is not that worker's either)
-    bool other_worker =
-        have_worker && (!has_assigned || !worker_fits || !streq (worker, assigned));
-    //  A claim: `running` from a worker that starts the process only when
-    //  told (PROTOCOL.md, "Confirmed start"). Recorded running here, it is
-    //  never given to another worker; refused, it never starts there.
-    if (claiming) {
-        bool ours = has_assigned && !other_worker;
-        bool uncommitted = zhashx_lookup (self->batch_running, id) != NULL;
-        if (ours && current == EXECUTION_RUNNING && !uncommitted) {
-            //  Claimed again (the first start was late or lost): its running
-            //  is durable already (no command of this batch wrote it), so
-            //  the answer goes at once, not after this batch's commit; under
-            //  a load that makes commits slower than the claim's lease, the
-            //  second claim still gets through
-            executor_report_answer (self, worker, id, true, (uint64_t)claim->via.i64,
-                                    NULL);
-            return 0;
-        }
-        if (ours && (current == EXECUTION_SCHEDULED || current == EXECUTION_RUNNING)) {
-            //  Started only once this batch's commit made `running` durable
-            //  (a running that an earlier claim of this batch wrote is not
-            //  durable yet, and is undone if the commit fails)
-            executor_effect_t *start = executor_effect_new (self, EFFECT_START);
-            executor_copy (start->worker, sizeof start->worker, worker);
-            executor_copy (start->id, sizeof start->id, id);
-            start->key = (uint64_t)claim->via.i64;
-            if (current == EXECUTION_RUNNING)
-                return 0; //  already written by this batch
-        } else {
-            executor_effect_t *refused = executor_effect_new (self, EFFECT_REFUSED);
-            executor_copy (refused->worker, sizeof refused->worker, worker);
-            executor_copy (refused->id, sizeof refused->id, id);
-            snprintf (refused->type, sizeof refused->type, "%s",
-                      current < 0 ? "unknown status"
-                      : has_assigned && !ours
-                          ? "given to another worker"
-                          : execution_status_name ((execution_status_t)current));
-            self->ignored++;
-            return 0; //  not started: nothing late to keep
-        }
-    }
-    if (current < 0 || current == EXECUTION_PENDING ||
-        !execution_status_allowed ((execution_status_t)current, status) || other_worker) {
-        //  The same report again (its worker, the status it has): nothing,
-        //  and not counted as ignored (a worker says its outcome again when
-        //  the execution is dispatched to it again: PROTOCOL.md, "Workers")
-        bool again = !other_worker && current == status;
-        if (again)
-            self->repeated++;
-        else
-            self->ignored++;
-        //  A worker reporting on what was settled without it (it was lost,
-        //  or the execution went to another): kept as late, changes nothing
-        if (current >= 0 && have_worker && !again &&
-            (other_worker || execution_status_terminal ((execution_status_t)current)))
-            return s_late (self, txn, id, payload);
+    s_current (self, &report);
+    if (report.claiming && s_claim (self, &report))
         return 0;
-    }
-    const msgpack_object *given_result = proto_map_get (payload, "result");
-    if (status == EXECUTION_COMPLETED && given_result &&
-        given_result->type == MSGPACK_OBJECT_MAP) {
-        const msgpack_object *inner = proto_map_get (given_result, "result");
-        if (proto_map_get (given_result, "__inquiry") ||
-            (inner && inner->type == MSGPACK_OBJECT_MAP &&
-             proto_map_get (inner, "__inquiry"))) {
-            json_t *result = proto_json_from_msgpack (given_result, "result", NULL);
-            int rc = result
-                         ? executor_inquiries_open (self, txn, id,
-                                                    has_assigned ? assigned : "", result,
-                                                    executor_inquiry_spec (result))
-                         : -1;
-            json_decref (result);
-            return rc;
-        }
-    }
+    int event = execution_event_reported ((execution_status_t)report.status);
+    int next = report.current >= 0 && event >= 0
+                   ? execution_status_next ((execution_status_t)report.current,
+                                            (execution_event_t)event)
+                   : -1;
+    if (next < 0 || report.other_worker)
+        return s_ignore (self, txn, &report, payload);
+    const msgpack_object *result = proto_map_get (payload, "result");
+    if (report.status == EXECUTION_COMPLETED && s_asks (result))
+        return s_ask (self, txn, &report, result);
     int64_t now = proto_now_usec ();
-    executor_record_set_status (record,
-                                execution_status_name ((execution_status_t)status), now);
-    if (status == EXECUTION_RUNNING) {
-        executor_record_set_int (record, EXECUTOR_RECORD_STARTED, now);
-        zhashx_update (self->batch_running, id, (void *)"");
-    }
-    if (execution_status_terminal ((execution_status_t)status)) {
-        const msgpack_object *started =
-            executor_record_get (record, EXECUTOR_RECORD_STARTED);
-        //  A claimed process says when it really started (after its claim)
-        const msgpack_object *reported = proto_map_get (payload, "started");
-        if (reported && reported->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-            reported->via.u64 <= (uint64_t)now)
-            executor_record_set_int (record, EXECUTOR_RECORD_STARTED,
-                                     (int64_t)reported->via.u64);
-        else if (!started || (started->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
-                              started->type != MSGPACK_OBJECT_NEGATIVE_INTEGER))
-            executor_record_set_int (record, EXECUTOR_RECORD_STARTED, now);
-        executor_record_set_int (record, EXECUTOR_RECORD_ENDED, now);
-        const msgpack_object *result = proto_map_get (payload, "result");
-        if (result)
-            executor_record_set (record, EXECUTOR_RECORD_RESULT, result);
-        else
-            executor_record_set_nil (record, EXECUTOR_RECORD_RESULT);
-        store_del (txn, self->active, id, strlen (id));
-        if (has_assigned) {
-            executor_effect_t *effect = executor_effect_new (self, EFFECT_RELEASE);
-            executor_copy (effect->worker, sizeof effect->worker, assigned);
-            executor_copy (effect->id, sizeof effect->id, id);
-        }
-    } else {
-        executor_effect_t *effect = executor_effect_new (self, EFFECT_RELEASE);
-        effect->worker[0] = 0; //  status change only: update the memory mirror
-        executor_copy (effect->id, sizeof effect->id, id);
-        snprintf (effect->runner, sizeof effect->runner, "%d", status);
-    }
-    char ref[512];
-    const json_t *action = registry_client_get (
-        self->registry, "action",
-        executor_record_text (record, EXECUTOR_RECORD_ACTION, ref, sizeof ref));
-    executor_fact_packed (self, action);
-    //  Stored first: what the policies do next may reuse self->record
-    if (executor_packed_put (self, txn, id) != 0)
-        return -1;
-    if (execution_status_terminal ((execution_status_t)status) &&
-        executor_policies_ended (self, txn, id, ref, status) != 0)
-        return -1;
-    return 0;
+    if (execution_status_terminal ((execution_status_t)next))
+        return s_ended (self, txn, &report, payload, (execution_event_t)event, now);
+    return s_running (self, txn, &report, now);
 }

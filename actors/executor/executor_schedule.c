@@ -1,38 +1,97 @@
-/*  executor_schedule: waiting -> scheduled. */
+/*  executor_schedule: waiting -> scheduled, one routine per execution
+    (executor_schedule_one) for every way there: a new execution nothing
+    waits ahead of, the queue inside a batch's transaction, the queue in a
+    transaction of its own. See executor_internal.h.
+*/
 #include "actors/executor/executor_internal.h"
 
-//  ---------------------------------------------------------------------------
-//  Scheduling: waiting -> scheduled
-
-//  The waiting execution `id`, read into self->record: true when it is
-//  there and still requested (not cancelled or gone meanwhile).
-static bool
-s_wait_requested (executor_t *self, store_txn_t *txn, const char *id)
+int
+executor_schedule_one (executor_t *self, executor_worker_t *worker, const json_t *action,
+                       int64_t now)
 {
-    const void *data;
-    size_t size;
-    char status[32];
-    return store_get (txn, self->executions, id, strlen (id), &data, &size) == STORE_OK &&
-           executor_record_read (&self->record, data, size) == 0 &&
-           execution_status_parse (executor_record_text (
-               &self->record, EXECUTOR_RECORD_STATUS, status, sizeof status)) ==
-               EXECUTION_REQUESTED;
+    if (executor_move (self, EXECUTION_SCHEDULE, now) < 0)
+        return -1;
+    char id[EXECUTOR_ID_SIZE];
+    executor_record_text (&self->record, EXECUTOR_RECORD_ID, id, sizeof id);
+    executor_workers_acquire (self->workers, worker);
+    executor_effect_t *acquired = executor_effect_new (self, EFFECT_ACQUIRED);
+    executor_copy (acquired->worker, sizeof acquired->worker, worker->name);
+    executor_copy (acquired->id, sizeof acquired->id, id);
+    executor_record_set_str (&self->record, EXECUTOR_RECORD_WORKER, worker->name);
+    executor_fact_packed (self, action);
+    proto_envelope_t *dispatch = executor_dispatch_envelope (self, action);
+    if (!dispatch)
+        return -1; //  not scheduled: the transaction is undone
+    executor_effect_t *effect = executor_effect_new (self, EFFECT_DISPATCH);
+    executor_copy (effect->worker, sizeof effect->worker, worker->name);
+    effect->envelope = dispatch;
+    return 0;
 }
 
-//  self->record (requested) goes to `worker`: scheduled, stored. Its action
-//  in *action (what its fact and dispatch are made from). 0 or -1.
-static int
-s_mark_scheduled (executor_t *self, store_txn_t *txn, const char *id, const char *worker,
-                  int64_t now, const json_t **action)
+int
+executor_schedule_wait (executor_t *self, store_txn_t *txn, const char *id,
+                        const char *runner)
 {
+    uint64_t key = 0;
+    if (store_insert (txn, self->waiting, id, strlen (id), &key) != STORE_OK)
+        return -1;
+    executor_effect_t *effect = executor_effect_new (self, EFFECT_WAIT);
+    executor_copy (effect->id, sizeof effect->id, id);
+    executor_copy (effect->runner, sizeof effect->runner, runner);
+    effect->key = key;
+    self->queued_in_batch = true;
+    return 0;
+}
+
+//  Leaves the queue once the transaction committed.
+static void
+s_dequeue (executor_t *self)
+{
+    executor_effect_t *dequeue = executor_effect_new (self, EFFECT_DEQUEUE);
+    dequeue->handle = zlistx_cursor (self->queue);
+}
+
+//  The waiting execution of `wait` to `worker`, in `txn`. 0 or -1.
+static int
+s_take (executor_t *self, store_txn_t *txn, executor_wait_t *wait,
+        executor_worker_t *worker, int64_t now)
+{
+    if (executor_load (self, txn, wait->id) != EXECUTION_REQUESTED) {
+        store_del_id (txn, self->waiting, wait->key); //  cancelled or gone
+        s_dequeue (self);
+        return 0;
+    }
     char ref[512];
-    executor_record_set_status (&self->record,
-                                execution_status_name (EXECUTION_SCHEDULED), now);
-    executor_record_set_str (&self->record, EXECUTOR_RECORD_WORKER, worker);
-    *action = registry_client_get (
-        self->registry, "action",
-        executor_record_text (&self->record, EXECUTOR_RECORD_ACTION, ref, sizeof ref));
-    return executor_packed_put (self, txn, id);
+    const json_t *action = executor_action_of (self, ref, sizeof ref);
+    if (executor_schedule_one (self, worker, action, now) != 0 ||
+        executor_packed_put (self, txn, wait->id) != 0 ||
+        store_del_id (txn, self->waiting, wait->key) != STORE_OK)
+        return -1;
+    s_dequeue (self);
+    return 1;
+}
+
+//  Arrival order; an execution no worker can take now does not hold up the
+//  others (another runner may be free). 0 or -1.
+static int
+s_walk (executor_t *self, store_txn_t *txn)
+{
+    int64_t now = proto_now_usec ();
+    size_t planned = 0; //  a transaction's dispatches stay below the link's window
+    int free_slots = executor_workers_free (self->workers);
+    for (executor_wait_t *wait = (executor_wait_t *)zlistx_first (self->queue);
+         wait && planned < EXECUTOR_SCHEDULE_MAX && free_slots > 0;
+         wait = (executor_wait_t *)zlistx_next (self->queue)) {
+        executor_worker_t *worker = executor_workers_pick (self->workers, wait->runner);
+        if (!worker)
+            continue;
+        int taken = s_take (self, txn, wait, worker, now);
+        if (taken < 0)
+            return -1;
+        free_slots -= taken;
+        planned += (size_t)taken;
+    }
+    return 0;
 }
 
 //  Inside a batch's transaction, last (bus_inbox_set_batch_end): what waits
@@ -49,135 +108,43 @@ executor_schedule_batch (void *arg, store_txn_t *txn)
     if (!self->batch_open || zlistx_size (self->queue) == 0 ||
         executor_workers_count (self->workers) == 0)
         return 0;
-    int64_t now = proto_now_usec ();
-    size_t planned = 0; //  a batch's dispatches stay below the link's window
-    int free_slots = executor_workers_free (self->workers);
-    for (executor_wait_t *wait = (executor_wait_t *)zlistx_first (self->queue);
-         wait && planned < EXECUTOR_SCHEDULE_MAX && free_slots > 0;
-         wait = (executor_wait_t *)zlistx_next (self->queue)) {
-        executor_worker_t *worker = executor_workers_pick (self->workers, wait->runner);
-        if (!worker)
-            continue;
-        if (!s_wait_requested (self, txn, wait->id))
-            continue; //  executor_schedule_run tidies it
-        executor_workers_acquire (self->workers, worker);
-        free_slots--;
-        executor_effect_t *acquired = executor_effect_new (self, EFFECT_ACQUIRED);
-        executor_copy (acquired->worker, sizeof acquired->worker, worker->name);
-        executor_copy (acquired->id, sizeof acquired->id, wait->id);
-        const json_t *action;
-        if (s_mark_scheduled (self, txn, wait->id, worker->name, now, &action) != 0 ||
-            store_del_id (txn, self->waiting, wait->key) != STORE_OK)
-            return -1;
-        executor_fact_packed (self, action);
-        size_t effects = zlist_size (self->effects);
-        executor_dispatch_packed (self, action, worker->name);
-        if (zlist_size (self->effects) == effects) //  no dispatch: not scheduled
-            return -1;
-        executor_effect_t *dequeue = executor_effect_new (self, EFFECT_DEQUEUE);
-        executor_copy (dequeue->id, sizeof dequeue->id, wait->id);
-        dequeue->handle = zlistx_cursor (self->queue);
-        planned++;
-    }
-    return 0;
+    return s_walk (self, txn);
 }
 
-//  In its own transaction (what no batch took)
-
-typedef struct {
-    executor_t *self;
-    executor_wait_t *items[EXECUTOR_SCHEDULE_MAX];
-    char workers[EXECUTOR_SCHEDULE_MAX][256];
-    size_t count;
-    proto_envelope_t *dispatches[EXECUTOR_SCHEDULE_MAX]; //  NULL: not scheduled
-    proto_envelope_t *facts[EXECUTOR_SCHEDULE_MAX];
-} s_plan_t;
-
 static int
-s_apply_plan (store_txn_t *txn, void *arg)
+s_apply_schedule (store_txn_t *txn, void *arg)
 {
-    s_plan_t *plan = (s_plan_t *)arg;
-    executor_t *self = plan->self;
-    int64_t now = proto_now_usec ();
-    for (size_t i = 0; i < plan->count; i++) {
-        proto_envelope_destroy (&plan->dispatches[i]); //  a retry starts over
-        proto_envelope_destroy (&plan->facts[i]);
-        executor_wait_t *wait = plan->items[i];
-        store_del_id (txn, self->waiting, wait->key);
-        if (!s_wait_requested (self, txn, wait->id))
-            continue; //  cancelled or gone: it leaves the queue
-        char type[48];
-        const json_t *action;
-        if (s_mark_scheduled (self, txn, wait->id, plan->workers[i], now, &action) != 0)
-            return -1;
-        plan->facts[i] = executor_fact_envelope (self, action, type, sizeof type);
-        plan->dispatches[i] = executor_dispatch_envelope (self, action);
-        if (!plan->dispatches[i])
-            return -1;
-    }
-    return 0;
+    executor_t *self = (executor_t *)arg;
+    executor_effects_clear (self); //  a retry starts over (its slots given back)
+    return s_walk (self, txn);
+}
+
+//  True when a waiting execution has a worker now.
+static bool
+s_fits (executor_t *self)
+{
+    if (executor_workers_free (self->workers) <= 0)
+        return false;
+    for (executor_wait_t *wait = (executor_wait_t *)zlistx_first (self->queue); wait;
+         wait = (executor_wait_t *)zlistx_next (self->queue))
+        if (executor_workers_pick (self->workers, wait->runner))
+            return true;
+    return false;
 }
 
 void
 executor_schedule_run (executor_t *self)
 {
-    if (zlistx_size (self->queue) == 0 || executor_workers_count (self->workers) == 0)
+    if (zlistx_size (self->queue) == 0 || executor_workers_count (self->workers) == 0 ||
+        !s_fits (self))
         return;
-    s_plan_t *plan = (s_plan_t *)zmalloc (sizeof (s_plan_t));
-    plan->self = self;
-    //  Arrival order; an execution no worker can take now does not hold up
-    //  the others (another runner may be free)
-    int free_slots = executor_workers_free (self->workers);
-    for (executor_wait_t *wait = (executor_wait_t *)zlistx_first (self->queue);
-         wait && plan->count < EXECUTOR_SCHEDULE_MAX && free_slots > 0;
-         wait = (executor_wait_t *)zlistx_next (self->queue)) {
-        executor_worker_t *worker = executor_workers_pick (self->workers, wait->runner);
-        if (!worker)
-            continue;
-        executor_workers_acquire (self->workers, worker);
-        free_slots--;
-        snprintf (plan->workers[plan->count], 256, "%s", worker->name);
-        plan->items[plan->count++] = wait;
+    store_code_t code = store_write (self->store, s_apply_schedule, self);
+    if (code == STORE_OK)
+        executor_effects_apply (self);
+    else {
+        executor_effects_clear (self); //  they stay waiting; tried again next round
+        if (code != STORE_IO)          //  a full disk is said once by the store
+            zsys_error ("executor: cannot schedule: %s", store_last_error (self->store));
     }
-    if (plan->count == 0) {
-        free (plan);
-        return;
-    }
-    store_code_t code = store_write (self->store, s_apply_plan, plan);
-    for (size_t i = 0; i < plan->count; i++) {
-        executor_wait_t *wait = plan->items[i];
-        if (code != STORE_OK || !plan->dispatches[i]) {
-            executor_workers_release (self->workers, plan->workers[i]);
-            if (code != STORE_OK)
-                continue; //  stays waiting; tried again next round
-        } else {
-            executor_active_t *active =
-                (executor_active_t *)zhashx_lookup (self->actives, wait->id);
-            if (active) {
-                active->status = EXECUTION_SCHEDULED;
-                executor_copy (active->worker, sizeof active->worker, plan->workers[i]);
-            }
-            executor_link_t *wl =
-                (executor_link_t *)zhashx_lookup (self->links, plan->workers[i]);
-            if (wl && bus_link_send (wl->link, &plan->dispatches[i]) != 0)
-                zsys_warning ("executor: dispatch to %s is waiting (link full)",
-                              plan->workers[i]);
-            if (plan->facts[i]) {
-                executor_effect_t *effect = executor_effect_new (self, EFFECT_FACT);
-                snprintf (effect->type, sizeof effect->type, "execution.%s",
-                          execution_status_name (EXECUTION_SCHEDULED));
-                effect->envelope = plan->facts[i];
-                plan->facts[i] = NULL;
-            }
-        }
-        proto_envelope_destroy (&plan->dispatches[i]);
-        proto_envelope_destroy (&plan->facts[i]);
-        void *handle = zlistx_find (self->queue, wait);
-        if (handle)
-            zlistx_delete (self->queue, handle);
-    }
-    if (code != STORE_OK && code != STORE_IO) //  a full disk is said once by the store
-        zsys_error ("executor: cannot schedule: %s", store_last_error (self->store));
-    free (plan);
-    executor_effects_apply (self); //  the scheduled facts
+    self->queued_in_batch = false;
 }
