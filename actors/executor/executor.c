@@ -1,6 +1,8 @@
 /*  executor: the actor shell: start, the loop, the pipe, command routing (executor.h). */
 #include "actors/executor/executor_internal.h"
 
+#define S_POLL_FIXED 5 //  pipe, registry sub and snapshot, inbox, query
+
 //  A retry of the same batch starts again from its first command.
 static void
 s_batch_begin (executor_t *self, bus_command_t *info)
@@ -137,6 +139,8 @@ s_load (executor_t *self)
 //  ---------------------------------------------------------------------------
 //  Actor
 
+//  The pipe: "$TERM"; "STATUS" (executor.h); anything else is answered
+//  with {error} (one reply to every command).
 static void
 s_handle_pipe (executor_t *self)
 {
@@ -159,6 +163,11 @@ s_handle_pipe (executor_t *self)
         json_object_set_new (status, "repeated_status",
                              json_integer ((json_int_t)self->repeated));
         actor_reply_json (self->pipe, &status);
+    } else {
+        zsys_warning ("executor: unknown pipe command '%s'", command);
+        json_t *error =
+            json_pack ("{s:s, s:s}", "error", "unknown command", "command", command);
+        actor_reply_json (self->pipe, &error);
     }
     zstr_free (&command);
 }
@@ -166,6 +175,8 @@ s_handle_pipe (executor_t *self)
 static void
 s_destroy (executor_t *self)
 {
+    free (self->poll_items);
+    free (self->poll_links);
     zhashx_destroy (&self->links);
     zhashx_destroy (&self->actives);
     zhashx_destroy (&self->batch_running);
@@ -205,8 +216,9 @@ s_free_item (void **item_p)
     *item_p = NULL;
 }
 
+//  Memory: buffers, registries, mirrors. 0 or -1.
 static int
-s_start (executor_t *self, const actor_config_t *config)
+s_start_memory (executor_t *self, const actor_config_t *config)
 {
     self->config = *config;
     executor_record_init (&self->record);
@@ -231,7 +243,13 @@ s_start (executor_t *self, const actor_config_t *config)
     zhashx_set_destructor (self->actives, s_free_item);
     zhashx_set_destructor (self->instances, s_free_item);
     zlistx_set_destructor (self->queue, s_free_item);
+    return 0;
+}
 
+//  The store (<data_dir>/executor) and its tables. 0 or -1.
+static int
+s_start_store (executor_t *self, const actor_config_t *config)
+{
     char dir[4096], message[512];
     snprintf (dir, sizeof dir, "%s/executor", config->data_dir ? config->data_dir : ".");
     store_config_t store_config = {.nosync = config->nosync};
@@ -246,18 +264,20 @@ s_start (executor_t *self, const actor_config_t *config)
     self->waiting = store_table (self->store, "waiting", false);
     self->active = store_table (self->store, "active", false);
     self->workers_table = store_table (self->store, "workers", false);
-    if (!self->executions || !self->by_enforcement || !self->waiting || !self->active ||
-        !self->workers_table) {
-        zsys_error ("executor: %s", store_last_error (self->store));
-        return -1;
-    }
-    self->inquiry = executor_inquiry_new (self->store);
+    if (self->executions && self->by_enforcement && self->waiting && self->active &&
+        self->workers_table)
+        self->inquiry = executor_inquiry_new (self->store);
     if (!self->inquiry) {
         zsys_error ("executor: %s", store_last_error (self->store));
         return -1;
     }
-    if (s_load (self) != 0)
-        return -1;
+    return s_load (self);
+}
+
+//  Sockets: registry client, facts, the command inbox, the query socket.
+static int
+s_start_sockets (executor_t *self, const actor_config_t *config)
+{
     self->registry = registry_client_new (config->topology, self->source);
     //  A burst of thousands of executions is tens of thousands of facts: a
     //  subscriber a moment behind should not lose them (it resyncs if it does)
@@ -285,13 +305,163 @@ s_start (executor_t *self, const actor_config_t *config)
     bus_inbox_set_handler_dedups (self->inbox, "enforcement.create");
     bus_inbox_set_handler_dedups (self->inbox, "execution.status");
     self->policy = executor_policy_new (self->store);
-    if (!self->policy)
-        return -1;
     self->query = actor_query_new (bus_topology_bind (config->topology, "executor.query"),
                                    self->source);
-    if (!self->query)
+    return self->policy && self->query ? 0 : -1;
+}
+
+static int
+s_start (executor_t *self, const actor_config_t *config)
+{
+    if (s_start_memory (self, config) != 0 || s_start_store (self, config) != 0 ||
+        s_start_sockets (self, config) != 0)
         return -1;
+    self->poll_dirty = true;
+    self->heartbeat_at = zclock_mono ();
     return 0;
+}
+
+//  The poll set: built once, and again only when the worker links change
+//  (executor_links marks it). Fixed items first: pipe, registry updates and
+//  snapshots, the command inbox, the query socket; then one per link.
+static void
+s_poll_build (executor_t *self)
+{
+    size_t needed = S_POLL_FIXED + zhashx_size (self->links);
+    if (needed > self->poll_capacity) {
+        self->poll_capacity = needed * 2;
+        self->poll_items = (zmq_pollitem_t *)realloc (
+            self->poll_items, self->poll_capacity * sizeof (zmq_pollitem_t));
+        self->poll_links = (executor_link_t **)realloc (
+            self->poll_links, self->poll_capacity * sizeof (executor_link_t *));
+        assert (self->poll_items && self->poll_links);
+    }
+    zmq_pollitem_t *items = self->poll_items;
+    void *fixed[S_POLL_FIXED] = {
+        zsock_resolve (self->pipe),
+        zsock_resolve (registry_client_sub_sock (self->registry)),
+        zsock_resolve (registry_client_snapshot_sock (self->registry)),
+        zsock_resolve (bus_inbox_sock (self->inbox)),
+        zsock_resolve (actor_query_sock (self->query))};
+    size_t n = 0;
+    for (; n < S_POLL_FIXED; n++)
+        items[n] = (zmq_pollitem_t){fixed[n], 0, ZMQ_POLLIN, 0};
+    for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
+         wl = (executor_link_t *)zhashx_next (self->links)) {
+        self->poll_links[n] = wl;
+        items[n++] =
+            (zmq_pollitem_t){zsock_resolve (bus_link_sock (wl->link)), 0, ZMQ_POLLIN, 0};
+    }
+    self->poll_count = n;
+    self->poll_dirty = false;
+}
+
+static int
+s_sooner (int timeout, int t)
+{
+    return t >= 0 && (timeout < 0 || t < timeout) ? t : timeout;
+}
+
+//  How long the poll may wait: the nearest of every timer (ms), -1 none.
+static int
+s_timeout (executor_t *self)
+{
+    int timeout = bus_inbox_timeout (self->inbox);
+    for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
+         wl = (executor_link_t *)zhashx_next (self->links))
+        timeout = s_sooner (timeout, bus_link_timeout (wl->link));
+    timeout = s_sooner (timeout, registry_client_timeout (self->registry));
+    if (executor_policy_tick_ms (self->policy) >= 0) {
+        int64_t left = self->policy_tick_at - zclock_mono ();
+        timeout = s_sooner (timeout, left < 0 ? 0 : (int)left);
+    }
+    if (self->inquiry_next != INT64_MAX) {
+        //  Rounded up: woken at the deadline, not a millisecond before
+        int64_t left = self->inquiry_next - proto_now_usec ();
+        timeout = s_sooner (timeout, left <= 0             ? 0
+                                     : left > 3600000000LL ? 3600000
+                                                           : (int)((left + 999) / 1000));
+    }
+    int64_t until_beat = self->heartbeat_at - zclock_mono ();
+    if (timeout < 0 || until_beat < timeout)
+        timeout = until_beat < 0 ? 0 : (int)until_beat;
+    return self->schedule_soon ? 0 : timeout;
+}
+
+//  A heartbeat fact every interval (zguide Clone's HUGZ): its sequence
+//  number shows a subscriber the facts it lost at the end of a burst, and a
+//  restart (a new publisher id), without waiting for the next execution.
+static void
+s_heartbeat (executor_t *self)
+{
+    if (zclock_mono () < self->heartbeat_at)
+        return;
+    json_t *beat = json_object ();
+    executor_publish (self, "executor.heartbeat", beat);
+    json_decref (beat);
+    self->heartbeat_at = zclock_mono () + self->link_config.heartbeat_ms;
+}
+
+//  A batch of commands: applied in one transaction, effects after commit.
+static void
+s_handle_inbox (executor_t *self)
+{
+    self->batch_open = false;
+    self->queued_in_batch = false;
+    int delivered = bus_inbox_process (self->inbox, s_handle_command, self);
+    zhashx_purge (self->batch_running); //  committed, or undone
+    self->batch_open = false;
+    self->queued_in_batch = false;
+    if (delivered < 0)
+        executor_effects_clear (self); //  nothing committed: senders resend
+    else
+        executor_effects_apply (self);
+    //  What waits for the slots this batch freed: taken by the next batch
+    //  when one is already waiting (one commit a turn), else by
+    //  executor_schedule_run on a turn that comes at once
+    self->schedule_soon = delivered > 0 && zlistx_size (self->queue) > 0;
+}
+
+//  What the poll found ready.
+static void
+s_handle_ready (executor_t *self)
+{
+    zmq_pollitem_t *items = self->poll_items;
+    if (items[0].revents & ZMQ_POLLIN)
+        s_handle_pipe (self);
+    if (items[1].revents & ZMQ_POLLIN)
+        registry_client_handle (self->registry,
+                                registry_client_sub_sock (self->registry));
+    if (items[2].revents & ZMQ_POLLIN)
+        registry_client_handle (self->registry,
+                                registry_client_snapshot_sock (self->registry));
+    //  Links may change while handled (a worker lost): from the poll's copy
+    size_t count = self->poll_count;
+    for (size_t i = S_POLL_FIXED; i < count && !self->poll_dirty; i++)
+        if (items[i].revents & ZMQ_POLLIN)
+            bus_link_handle (self->poll_links[i]->link);
+    if (items[4].revents & ZMQ_POLLIN)
+        actor_query_handle (self->query, executor_query_handle, self);
+    if (items[3].revents & ZMQ_POLLIN)
+        s_handle_inbox (self);
+}
+
+//  Timers and retries, every turn.
+static void
+s_tick (executor_t *self, bool commands)
+{
+    executor_links_retry (self);
+    executor_policies_tick (self);
+    executor_inquiries_tick (self);
+    if (!commands)
+        self->schedule_soon = false;
+    if (!self->schedule_soon)
+        executor_schedule_run (self);
+    registry_client_tick (self->registry);
+    bus_inbox_tick (self->inbox);
+    for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
+         wl = (executor_link_t *)zhashx_next (self->links))
+        bus_link_tick (wl->link);
 }
 
 void
@@ -306,123 +476,22 @@ executor_actor (zsock_t *pipe, void *args)
         return;
     }
     zsock_signal (pipe, 0);
-    zmq_pollitem_t *items = NULL;
-    executor_link_t **owners = NULL;
-    size_t capacity = 0;
-    int64_t heartbeat_at = zclock_mono ();
     while (!self->terminated) {
-        //  A heartbeat fact every interval (zguide Clone's HUGZ): its sequence
-        //  number shows a subscriber the facts it lost at the end of a burst,
-        //  and a restart (a new publisher id), without waiting for the next
-        //  execution
-        if (zclock_mono () >= heartbeat_at) {
-            json_t *beat = json_object ();
-            executor_publish (self, "executor.heartbeat", beat);
-            json_decref (beat);
-            heartbeat_at = zclock_mono () + self->link_config.heartbeat_ms;
-        }
+        s_heartbeat (self);
         executor_policies_sync (self);
-        size_t needed = 5 + zhashx_size (self->links);
-        if (needed > capacity) {
-            capacity = needed * 2;
-            items = (zmq_pollitem_t *)realloc (items, capacity * sizeof (zmq_pollitem_t));
-            owners = (executor_link_t **)realloc (owners,
-                                                  capacity * sizeof (executor_link_t *));
-            assert (items && owners);
-        }
-        size_t n = 0;
-        items[n++] = (zmq_pollitem_t){zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t){
-            zsock_resolve (registry_client_sub_sock (self->registry)), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t){
-            zsock_resolve (registry_client_snapshot_sock (self->registry)), 0, ZMQ_POLLIN,
-            0};
-        bool synced = registry_client_synced (self->registry);
+        if (self->poll_dirty)
+            s_poll_build (self);
         //  Until the definitions are here, commands wait in the senders' links
-        items[n++] = (zmq_pollitem_t){zsock_resolve (bus_inbox_sock (self->inbox)), 0,
-                                      (short)(synced ? ZMQ_POLLIN : 0), 0};
-        items[n++] = (zmq_pollitem_t){zsock_resolve (actor_query_sock (self->query)), 0,
-                                      ZMQ_POLLIN, 0};
-        int timeout = bus_inbox_timeout (self->inbox);
-        for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
-             wl = (executor_link_t *)zhashx_next (self->links)) {
-            owners[n] = wl;
-            items[n++] = (zmq_pollitem_t){zsock_resolve (bus_link_sock (wl->link)), 0,
-                                          ZMQ_POLLIN, 0};
-            int t = bus_link_timeout (wl->link);
-            if (t >= 0 && (timeout < 0 || t < timeout))
-                timeout = t;
-        }
-        int t = registry_client_timeout (self->registry);
-        if (t >= 0 && (timeout < 0 || t < timeout))
-            timeout = t;
-        if (executor_policy_tick_ms (self->policy) >= 0) {
-            int64_t left = self->policy_tick_at - zclock_mono ();
-            t = left < 0 ? 0 : (int)left;
-            if (timeout < 0 || t < timeout)
-                timeout = t;
-        }
-        if (self->inquiry_next != INT64_MAX) {
-            //  Rounded up: woken at the deadline, not a millisecond before
-            int64_t left = self->inquiry_next - proto_now_usec ();
-            t = left <= 0             ? 0
-                : left > 3600000000LL ? 3600000
-                                      : (int)((left + 999) / 1000);
-            if (timeout < 0 || t < timeout)
-                timeout = t;
-        }
-        int64_t until_beat = heartbeat_at - zclock_mono ();
-        if (timeout < 0 || until_beat < timeout)
-            timeout = until_beat < 0 ? 0 : (int)until_beat;
-        if (self->schedule_soon)
-            timeout = 0;
-        if (zmq_poll (items, (int)n, timeout < 0 ? 1000 : timeout) == -1 &&
+        self->poll_items[3].events =
+            (short)(registry_client_synced (self->registry) ? ZMQ_POLLIN : 0);
+        int timeout = s_timeout (self);
+        if (zmq_poll (self->poll_items, (int)self->poll_count,
+                      timeout < 0 ? 1000 : timeout) == -1 &&
             zmq_errno () == ETERM)
             break;
-        if (items[0].revents & ZMQ_POLLIN)
-            s_handle_pipe (self);
-        if (items[1].revents & ZMQ_POLLIN)
-            registry_client_handle (self->registry,
-                                    registry_client_sub_sock (self->registry));
-        if (items[2].revents & ZMQ_POLLIN)
-            registry_client_handle (self->registry,
-                                    registry_client_snapshot_sock (self->registry));
-        for (size_t i = 5; i < n; i++)
-            if (items[i].revents & ZMQ_POLLIN)
-                bus_link_handle (owners[i]->link);
-        if (items[4].revents & ZMQ_POLLIN)
-            actor_query_handle (self->query, executor_query_handle, self);
-        if (items[3].revents & ZMQ_POLLIN) {
-            self->batch_open = false;
-            self->queued_in_batch = false;
-            int delivered = bus_inbox_process (self->inbox, s_handle_command, self);
-            zhashx_purge (self->batch_running); //  committed, or undone
-            self->batch_open = false;
-            self->queued_in_batch = false;
-            if (delivered < 0)
-                executor_effects_clear (self); //  nothing committed: senders resend
-            else
-                executor_effects_apply (self);
-            //  What waits for the slots this batch freed: taken by the next
-            //  batch when one is already waiting (one commit a turn), else
-            //  by executor_schedule_run on a turn that comes at once
-            self->schedule_soon = delivered > 0 && zlistx_size (self->queue) > 0;
-        }
-        executor_links_retry (self);
-        executor_policies_tick (self);
-        executor_inquiries_tick (self);
-        if (!(items[3].revents & ZMQ_POLLIN))
-            self->schedule_soon = false;
-        if (!self->schedule_soon)
-            executor_schedule_run (self);
-        registry_client_tick (self->registry);
-        bus_inbox_tick (self->inbox);
-        for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
-             wl = (executor_link_t *)zhashx_next (self->links))
-            bus_link_tick (wl->link);
+        s_handle_ready (self);
+        s_tick (self, self->poll_items[3].revents & ZMQ_POLLIN);
     }
-    free (items);
-    free (owners);
     s_destroy (self);
     free (self);
 }

@@ -158,6 +158,11 @@ struct _executor_t {
     uint64_t created, ignored, repeated, duplicates, late,
         by_status[EXECUTION_STATUS_COUNT];
     bool terminated;
+    int64_t heartbeat_at;         //  monotonic ms of the next heartbeat fact
+    zmq_pollitem_t *poll_items;   //  the poll set (executor.c)
+    executor_link_t **poll_links; //  the link of each item after the fixed ones
+    size_t poll_count, poll_capacity;
+    bool poll_dirty;          //  the links changed: the poll set is built again
     executor_record_t record; //  the record the fast path works on
     msgpack_sbuffer packed;   //  a record, fact or dispatch being packed
     msgpack_sbuffer params;   //  parameters, packed once per execution

@@ -515,58 +515,101 @@ s_redispatch (executor_t *self, const char *name)
     zlist_destroy (&dispatches);
 }
 
-void
-executor_links_apply_worker (executor_t *self, json_t *payload)
+//  "a,b,c" from a registration's runtimes array.
+static void
+s_runtimes (const json_t *payload, char *runtimes, size_t size)
 {
-    const char *name = json_string_value (json_object_get (payload, "worker"));
-    const char *endpoint = json_string_value (json_object_get (payload, "endpoint"));
-    uint64_t instance =
-        (uint64_t)json_integer_value (json_object_get (payload, "instance"));
-    int slots = (int)json_integer_value (json_object_get (payload, "slots"));
-    char runtimes[512] = "";
+    runtimes[0] = 0;
     size_t i;
     json_t *runtime;
     json_array_foreach (json_object_get (payload, "runtimes"), i, runtime)
     {
         if (json_is_string (runtime)) {
             if (*runtimes)
-                strncat (runtimes, ",", sizeof runtimes - strlen (runtimes) - 1);
-            strncat (runtimes, json_string_value (runtime),
-                     sizeof runtimes - strlen (runtimes) - 1);
+                strncat (runtimes, ",", size - strlen (runtimes) - 1);
+            strncat (runtimes, json_string_value (runtime), size - strlen (runtimes) - 1);
         }
     }
+}
+
+//  A new link to worker `name` (a new instance, or a new endpoint), in
+//  place of the one it had. False when it cannot be made.
+static bool
+s_link_new (executor_t *self, const char *name, const char *endpoint, uint64_t instance,
+            const json_t *payload)
+{
+    executor_link_t *fresh = (executor_link_t *)zmalloc (sizeof (executor_link_t));
+    fresh->instance = instance;
+    fresh->up = true;
+    executor_copy (fresh->endpoint, sizeof fresh->endpoint, endpoint);
+    char link_name[300];
+    snprintf (link_name, sizeof link_name, "executor@%s", self->host);
+    //  A CURVE worker endpoint: connect with the key it registered
+    bus_link_config_t worker_config = self->link_config;
+    const char *curve_key = json_string_value (json_object_get (payload, "curve_key"));
+    snprintf (worker_config.curve_server_key, sizeof worker_config.curve_server_key, "%s",
+              curve_key ? curve_key : "");
+    fresh->link = bus_link_new (endpoint, link_name, &worker_config);
+    if (!fresh->link) {
+        zsys_error ("executor: cannot connect to worker %s at %s", name, endpoint);
+        free (fresh);
+        return false;
+    }
+    executor_copy (fresh->name, sizeof fresh->name, name);
+    fresh->owner = self;
+    bus_link_set_peer_handler (fresh->link, s_on_worker_peer, fresh);
+    zhashx_update (self->links, name, fresh);
+    self->poll_dirty = true;
+    return true;
+}
+
+//  The link of a registering worker: kept, or new. *restarted when it is a
+//  new instance of the worker. False when no link can be made.
+static bool
+s_link (executor_t *self, const char *name, const json_t *payload, bool *restarted)
+{
+    const char *endpoint = json_string_value (json_object_get (payload, "endpoint"));
+    uint64_t instance =
+        (uint64_t)json_integer_value (json_object_get (payload, "instance"));
     executor_link_t *wl = (executor_link_t *)zhashx_lookup (self->links, name);
     //  The instance it had: from its link, or, after this actor restarted,
     //  from the workers table as it was at start
     uint64_t *stored = (uint64_t *)zhashx_lookup (self->instances, name);
-    bool restarted = wl ? wl->instance != instance : stored && *stored != instance;
+    *restarted = wl ? wl->instance != instance : stored && *stored != instance;
     if (stored)
         zhashx_delete (self->instances, name); //  the link knows from now on
-    if (!wl || restarted || !streq (wl->endpoint, endpoint)) {
-        executor_link_t *fresh = (executor_link_t *)zmalloc (sizeof (executor_link_t));
-        fresh->instance = instance;
-        fresh->up = true;
-        executor_copy (fresh->endpoint, sizeof fresh->endpoint, endpoint);
-        char link_name[300];
-        snprintf (link_name, sizeof link_name, "executor@%s", self->host);
-        //  A CURVE worker endpoint: connect with the key it registered
-        bus_link_config_t worker_config = self->link_config;
-        const char *curve_key =
-            json_string_value (json_object_get (payload, "curve_key"));
-        snprintf (worker_config.curve_server_key, sizeof worker_config.curve_server_key,
-                  "%s", curve_key ? curve_key : "");
-        fresh->link = bus_link_new (endpoint, link_name, &worker_config);
-        if (!fresh->link) {
-            zsys_error ("executor: cannot connect to worker %s at %s", name, endpoint);
-            free (fresh);
-            return;
-        }
-        executor_copy (fresh->name, sizeof fresh->name, name);
-        fresh->owner = self;
-        bus_link_set_peer_handler (fresh->link, s_on_worker_peer, fresh);
-        zhashx_update (self->links, name, fresh);
-    } else
-        wl->up = true;
+    if (!wl || *restarted || !streq (wl->endpoint, endpoint))
+        return s_link_new (self, name, endpoint, instance, payload);
+    wl->up = true;
+    return true;
+}
+
+//  worker.reconciled {worker, drop}: the answer a worker that may have been
+//  given up on waits for before it starts anything again. Takes `drop`.
+static void
+s_reconciled (executor_t *self, const char *name, json_t *drop)
+{
+    executor_link_t *wl = (executor_link_t *)zhashx_lookup (self->links, name);
+    json_t *answer = json_pack ("{s:s, s:o}", "worker", name, "drop", drop);
+    proto_envelope_t *command = proto_envelope_new ("worker.reconciled", self->source);
+    if (wl && command &&
+        proto_envelope_set_payload_json (command, answer, NULL) == PROTO_OK &&
+        bus_link_send (wl->link, &command) != 0)
+        zsys_warning ("executor: worker.reconciled to %s is waiting (link full)", name);
+    proto_envelope_destroy (&command);
+    json_decref (answer);
+}
+
+void
+executor_links_apply_worker (executor_t *self, json_t *payload)
+{
+    const char *name = json_string_value (json_object_get (payload, "worker"));
+    int slots = (int)json_integer_value (json_object_get (payload, "slots"));
+    char runtimes[512];
+    s_runtimes (payload, runtimes, sizeof runtimes);
+    bool restarted;
+    if (!s_link (self, name, payload, &restarted))
+        return;
     executor_worker_t *worker = executor_workers_find (self->workers, name);
     bool known = worker != NULL;
     bool was_up = worker && worker->alive;
@@ -574,8 +617,9 @@ executor_links_apply_worker (executor_t *self, json_t *payload)
     //  waiting in its own FIFO, so a finished process is followed at once by
     //  the next instead of after a round trip through this actor (and its
     //  commit). The worker never runs more than `slots` at a time.
-    worker = executor_workers_upsert (self->workers, name, endpoint, runtimes,
-                                      slots * EXECUTOR_PREFETCH, proto_now_usec ());
+    worker = executor_workers_upsert (
+        self->workers, name, json_string_value (json_object_get (payload, "endpoint")),
+        runtimes, slots * EXECUTOR_PREFETCH, proto_now_usec ());
     if (!worker)
         return;
     if (!known) {
@@ -607,15 +651,5 @@ executor_links_apply_worker (executor_t *self, json_t *payload)
         s_reconcile (self, name, held, drop);
     else if (!known)
         s_redispatch (self, name);
-    //  The answer a worker that may have been given up on waits for before
-    //  it starts anything again
-    executor_link_t *wl_now = (executor_link_t *)zhashx_lookup (self->links, name);
-    json_t *answer = json_pack ("{s:s, s:o}", "worker", name, "drop", drop);
-    proto_envelope_t *command = proto_envelope_new ("worker.reconciled", self->source);
-    if (wl_now && command &&
-        proto_envelope_set_payload_json (command, answer, NULL) == PROTO_OK &&
-        bus_link_send (wl_now->link, &command) != 0)
-        zsys_warning ("executor: worker.reconciled to %s is waiting (link full)", name);
-    proto_envelope_destroy (&command);
-    json_decref (answer);
+    s_reconciled (self, name, drop);
 }

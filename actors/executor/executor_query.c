@@ -412,87 +412,207 @@ s_changes_workers (void *arg)
     return items;
 }
 
+static void
+s_changes (executor_t *self, json_t *payload, actor_answer_t *answer)
+{
+    executor_changes_source_t source = {s_changes_record, s_changes_active_ids,
+                                        s_changes_workers, self};
+    executor_changes_query (self->changes, bus_pub_id (self->pub) & INT64_MAX,
+                            bus_pub_seq (self->pub), payload, &source, answer);
+}
+
+static void
+s_worker_list (executor_t *self, json_t *payload, actor_answer_t *answer)
+{
+    const char *after = actor_arg_str (payload, "after", answer);
+    json_t *all = answer->code[0] ? NULL : s_api_workers (self);
+    if (all) //  by name, cut by bytes: a reply is one frame
+        answer->result =
+            actor_page_list (json_object_get (all, "items"), "worker", after, 0, NULL);
+    json_decref (all);
+}
+
+static void
+s_queue_stats (executor_t *self, json_t *payload, actor_answer_t *answer)
+{
+    const char *ref = actor_arg_str (payload, "ref", answer);
+    if (answer->code[0])
+        return;
+    if (!ref || strlen (ref) > 255) {
+        actor_query_fail (answer, "bad_request", "ref: required (an action ref)");
+        return;
+    }
+    if (!registry_client_get (self->registry, "action", ref)) {
+        actor_query_fail (answer, "not_found", "action '%s' does not exist", ref);
+        return;
+    }
+    store_txn_t *txn = store_read_begin (self->store);
+    if (txn)
+        answer->result =
+            executor_policy_stats (self->policy, txn, ref, proto_now_usec ());
+    else
+        actor_query_fail (answer, "store", "cannot read: %s",
+                          store_last_error (self->store));
+    store_read_end (&txn);
+}
+
+static void
+s_status (executor_t *self, json_t *payload, actor_answer_t *answer)
+{
+    (void)payload;
+    json_t *by_status = json_object ();
+    for (int s = 0; s < EXECUTION_STATUS_COUNT; s++)
+        json_object_set_new (by_status, execution_status_name ((execution_status_t)s),
+                             json_integer ((json_int_t)self->by_status[s]));
+    store_txn_t *txn = store_read_begin (self->store);
+    uint64_t pending = txn ? executor_inquiry_pending (self->inquiry, txn) : 0;
+    store_read_end (&txn);
+    answer->result = json_pack (
+        "{s:b, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "up", 1, "executions",
+        (json_int_t)self->created, "active", (json_int_t)zhashx_size (self->actives),
+        "waiting", (json_int_t)zlistx_size (self->queue), "workers",
+        (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
+        "store_bytes", (json_int_t)store_used_size (self->store), "inquiries_pending",
+        (json_int_t)pending);
+}
+
+static void
+s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
+{
+    const char *action = actor_arg_str (payload, "action", answer);
+    const char *request = actor_arg_str (payload, "request", answer);
+    json_t *given = json_object_get (payload, "parameters");
+    if (answer->code[0])
+        return;
+    if (!action || !request || strlen (request) > 40)
+        actor_query_fail (answer, "bad_request", "action: required (an action ref)");
+    else if (given && !json_is_object (given) && !json_is_null (given))
+        actor_query_fail (answer, "bad_request", "parameters: expected a map");
+    else
+        s_api_run (self, request, action, json_is_object (given) ? given : NULL, NULL,
+                   answer);
+}
+
+//  The requests of one execution or inquiry: {id, ...}.
+static void
+s_get (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
+{
+    (void)payload;
+    json_t *record = s_api_get (self, id);
+    if (record)
+        answer->result = s_record_public (self, record, false);
+    else
+        actor_query_fail (answer, "not_found", "execution %s does not exist", id);
+}
+
+static void
+s_cancel (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
+{
+    (void)payload;
+    s_api_cancel (self, id, answer);
+}
+
+static void
+s_inquiry_get (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
+{
+    (void)payload;
+    store_txn_t *txn = store_read_begin (self->store);
+    json_t *inquiry = txn ? executor_inquiry_get (self->inquiry, txn, id) : NULL;
+    store_read_end (&txn);
+    if (inquiry) {
+        json_object_del (inquiry, "request");
+        answer->result = inquiry;
+    } else
+        actor_query_fail (answer, "not_found", "inquiry %s does not exist", id);
+}
+
+static void
+s_respond (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
+{
+    const char *identity = actor_arg_str (payload, "identity", answer);
+    const char *request = actor_arg_str (payload, "request", answer);
+    const json_t *response = json_object_get (payload, "response");
+    if (answer->code[0])
+        return;
+    if (!response)
+        actor_query_fail (answer, "bad_request",
+                          "response: required (the answer, checked against the "
+                          "inquiry's response_schema)");
+    else if (identity && strlen (identity) > 256)
+        actor_query_fail (answer, "bad_request", "identity: at most 256 bytes");
+    else if (request && strlen (request) > 40)
+        actor_query_fail (answer, "bad_request", "request: not a request id");
+    else
+        executor_inquiries_respond (self, id, identity && *identity ? identity : NULL,
+                                    request, response, answer);
+}
+
+static void
+s_rerun (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
+{
+    const char *request = actor_arg_str (payload, "request", answer);
+    json_t *overrides = json_object_get (payload, "parameters");
+    if (answer->code[0])
+        return;
+    if (!request || strlen (request) > 40) {
+        actor_query_fail (answer, "bad_request", "request: required");
+        return;
+    }
+    if (overrides && !json_is_object (overrides) && !json_is_null (overrides)) {
+        actor_query_fail (answer, "bad_request", "parameters: expected a map");
+        return;
+    }
+    json_t *original = s_api_get (self, id);
+    if (!original) {
+        actor_query_fail (answer, "not_found", "execution %s does not exist", id);
+        return;
+    }
+    json_t *parameters = json_deep_copy (json_object_get (original, "parameters"));
+    if (!json_is_object (parameters)) {
+        json_decref (parameters);
+        parameters = json_object ();
+    }
+    if (json_is_object (overrides))
+        json_object_update (parameters, overrides);
+    s_api_run (self, request, json_string_value (json_object_get (original, "action")),
+               parameters, id, answer);
+    json_decref (parameters);
+    json_decref (original);
+}
+
+typedef void (s_request_fn) (executor_t *self, json_t *payload, actor_answer_t *answer);
+typedef void (s_one_fn) (executor_t *self, const char *id, json_t *payload,
+                         actor_answer_t *answer);
+
+static const struct {
+    const char *type;
+    s_request_fn *request; //  a request of its own
+    s_one_fn *one;         //  or a request about one execution or inquiry: {id}
+} s_requests[] = {
+    {"api.execution.changes", s_changes, NULL},
+    {"api.execution.list", s_api_list, NULL},
+    {"api.worker.list", s_worker_list, NULL},
+    {"api.inquiry.list", executor_inquiries_list, NULL},
+    {"api.action.queue_stats", s_queue_stats, NULL},
+    {"api.status", s_status, NULL},
+    {"api.execution.run", s_run, NULL},
+    {"api.execution.get", NULL, s_get},
+    {"api.execution.cancel", NULL, s_cancel},
+    {"api.inquiry.get", NULL, s_inquiry_get},
+    {"api.inquiry.respond", NULL, s_respond},
+    {"api.execution.rerun", NULL, s_rerun},
+};
+
 void
 executor_query_handle (void *arg, const char *type, json_t *payload,
                        actor_answer_t *answer)
 {
     executor_t *self = (executor_t *)arg;
-    if (streq (type, "api.execution.changes")) {
-        executor_changes_source_t source = {s_changes_record, s_changes_active_ids,
-                                            s_changes_workers, self};
-        executor_changes_query (self->changes, bus_pub_id (self->pub) & INT64_MAX,
-                                bus_pub_seq (self->pub), payload, &source, answer);
-        return;
-    }
-    if (streq (type, "api.execution.list")) {
-        s_api_list (self, payload, answer);
-        return;
-    }
-    if (streq (type, "api.worker.list")) {
-        const char *after = actor_arg_str (payload, "after", answer);
-        json_t *all = answer->code[0] ? NULL : s_api_workers (self);
-        if (all) //  by name, cut by bytes: a reply is one frame
-            answer->result = actor_page_list (json_object_get (all, "items"), "worker",
-                                              after, 0, NULL);
-        json_decref (all);
-        return;
-    }
-    if (streq (type, "api.inquiry.list")) {
-        executor_inquiries_list (self, payload, answer);
-        return;
-    }
-    if (streq (type, "api.action.queue_stats")) {
-        const char *ref = actor_arg_str (payload, "ref", answer);
-        if (answer->code[0])
-            return;
-        if (!ref || strlen (ref) > 255) {
-            actor_query_fail (answer, "bad_request", "ref: required (an action ref)");
-            return;
-        }
-        if (!registry_client_get (self->registry, "action", ref)) {
-            actor_query_fail (answer, "not_found", "action '%s' does not exist", ref);
-            return;
-        }
-        store_txn_t *txn = store_read_begin (self->store);
-        if (txn)
-            answer->result =
-                executor_policy_stats (self->policy, txn, ref, proto_now_usec ());
-        else
-            actor_query_fail (answer, "store", "cannot read: %s",
-                              store_last_error (self->store));
-        store_read_end (&txn);
-        return;
-    }
-    if (streq (type, "api.status")) {
-        json_t *by_status = json_object ();
-        for (int s = 0; s < EXECUTION_STATUS_COUNT; s++)
-            json_object_set_new (by_status, execution_status_name ((execution_status_t)s),
-                                 json_integer ((json_int_t)self->by_status[s]));
-        store_txn_t *txn = store_read_begin (self->store);
-        uint64_t pending = txn ? executor_inquiry_pending (self->inquiry, txn) : 0;
-        store_read_end (&txn);
-        answer->result = json_pack (
-            "{s:b, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "up", 1, "executions",
-            (json_int_t)self->created, "active", (json_int_t)zhashx_size (self->actives),
-            "waiting", (json_int_t)zlistx_size (self->queue), "workers",
-            (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
-            "store_bytes", (json_int_t)store_used_size (self->store), "inquiries_pending",
-            (json_int_t)pending);
-        return;
-    }
-    if (streq (type, "api.execution.run")) {
-        const char *action = actor_arg_str (payload, "action", answer);
-        const char *request = actor_arg_str (payload, "request", answer);
-        json_t *given = json_object_get (payload, "parameters");
-        if (answer->code[0])
-            return;
-        if (!action || !request || strlen (request) > 40)
-            actor_query_fail (answer, "bad_request", "action: required (an action ref)");
-        else if (given && !json_is_object (given) && !json_is_null (given))
-            actor_query_fail (answer, "bad_request", "parameters: expected a map");
-        else
-            s_api_run (self, request, action, json_is_object (given) ? given : NULL, NULL,
-                       answer);
+    size_t count = sizeof s_requests / sizeof s_requests[0], i = 0;
+    while (i < count && !streq (type, s_requests[i].type))
+        i++;
+    if (i < count && s_requests[i].request) {
+        s_requests[i].request (self, payload, answer);
         return;
     }
     const char *id = actor_arg_str (payload, "id", answer);
@@ -502,71 +622,9 @@ executor_query_handle (void *arg, const char *type, json_t *payload,
         actor_query_fail (answer, "bad_request", "id: required (an execution id)");
         return;
     }
-    if (streq (type, "api.execution.get")) {
-        json_t *record = s_api_get (self, id);
-        if (record)
-            answer->result = s_record_public (self, record, false);
-        else
-            actor_query_fail (answer, "not_found", "execution %s does not exist", id);
-    } else if (streq (type, "api.execution.cancel"))
-        s_api_cancel (self, id, answer);
-    else if (streq (type, "api.inquiry.get")) {
-        store_txn_t *txn = store_read_begin (self->store);
-        json_t *inquiry = txn ? executor_inquiry_get (self->inquiry, txn, id) : NULL;
-        store_read_end (&txn);
-        if (inquiry) {
-            json_object_del (inquiry, "request");
-            answer->result = inquiry;
-        } else
-            actor_query_fail (answer, "not_found", "inquiry %s does not exist", id);
-    } else if (streq (type, "api.inquiry.respond")) {
-        const char *identity = actor_arg_str (payload, "identity", answer);
-        const char *request = actor_arg_str (payload, "request", answer);
-        const json_t *response = json_object_get (payload, "response");
-        if (answer->code[0])
-            return;
-        if (!response)
-            actor_query_fail (answer, "bad_request",
-                              "response: required (the answer, checked against the "
-                              "inquiry's response_schema)");
-        else if (identity && strlen (identity) > 256)
-            actor_query_fail (answer, "bad_request", "identity: at most 256 bytes");
-        else if (request && strlen (request) > 40)
-            actor_query_fail (answer, "bad_request", "request: not a request id");
-        else
-            executor_inquiries_respond (self, id, identity && *identity ? identity : NULL,
-                                        request, response, answer);
-    } else if (streq (type, "api.execution.rerun")) {
-        const char *request = actor_arg_str (payload, "request", answer);
-        json_t *overrides = json_object_get (payload, "parameters");
-        if (answer->code[0])
-            return;
-        if (!request || strlen (request) > 40) {
-            actor_query_fail (answer, "bad_request", "request: required");
-            return;
-        }
-        if (overrides && !json_is_object (overrides) && !json_is_null (overrides)) {
-            actor_query_fail (answer, "bad_request", "parameters: expected a map");
-            return;
-        }
-        json_t *original = s_api_get (self, id);
-        if (!original) {
-            actor_query_fail (answer, "not_found", "execution %s does not exist", id);
-            return;
-        }
-        json_t *parameters = json_deep_copy (json_object_get (original, "parameters"));
-        if (!json_is_object (parameters)) {
-            json_decref (parameters);
-            parameters = json_object ();
-        }
-        if (json_is_object (overrides))
-            json_object_update (parameters, overrides);
-        s_api_run (self, request,
-                   json_string_value (json_object_get (original, "action")), parameters,
-                   id, answer);
-        json_decref (parameters);
-        json_decref (original);
-    } else
+    if (i < count)
+        s_requests[i].one (self, id, payload, answer);
+    else
         actor_query_fail (answer, "unknown_type", "the executor does not answer '%s'",
                           type);
 }
