@@ -69,8 +69,8 @@ s_has_secret (const json_t *action)
 }
 
 //  An envelope of `type` with the packed payload in self->packed.
-static proto_envelope_t *
-s_envelope_packed (executor_t *self, const char *type)
+proto_envelope_t *
+executor_envelope_packed (executor_t *self, const char *type)
 {
     proto_envelope_t *envelope = proto_envelope_new (type, self->source);
     if (envelope && proto_envelope_set_payload_packed (envelope, self->packed.data,
@@ -134,7 +134,7 @@ executor_fact_envelope (executor_t *self, const json_t *action, char *type,
         }
     } else
         s_pack_field (&pk, record, EXECUTOR_RECORD_PARAMETERS);
-    return s_envelope_packed (self, type);
+    return executor_envelope_packed (self, type);
 }
 
 void
@@ -213,7 +213,7 @@ executor_dispatch_envelope (executor_t *self, const json_t *action)
         if (json_is_true (json_object_get (schema, "secret")))
             executor_record_pack_str (&pk, name);
     }
-    return s_envelope_packed (self, "execution.dispatch");
+    return executor_envelope_packed (self, "execution.dispatch");
 }
 
 void

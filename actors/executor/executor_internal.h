@@ -197,6 +197,8 @@ void executor_fact_packed (executor_t *self, const json_t *action);
 //  The fact for self->record as an envelope (`type` gets its type), or NULL.
 proto_envelope_t *executor_fact_envelope (executor_t *self, const json_t *action,
                                           char *type, size_t type_size);
+//  An envelope of `type` whose payload is what self->packed holds, or NULL.
+proto_envelope_t *executor_envelope_packed (executor_t *self, const char *type);
 //  The execution.dispatch of self->record as an envelope, or NULL.
 proto_envelope_t *executor_dispatch_envelope (executor_t *self, const json_t *action);
 //  A dispatch effect of self->record to `worker`.

@@ -42,20 +42,29 @@ void
 executor_report_answer (executor_t *self, const char *worker, const char *id, bool start,
                         uint64_t claim, const char *reason)
 {
+    //  Once per execution: packed straight, no JSON
+    const char *type = start ? "execution.start" : "execution.refused";
     executor_link_t *wl = (executor_link_t *)zhashx_lookup (self->links, worker);
-    json_t *payload =
-        start ? json_pack ("{s:s, s:I}", "execution", id, "claim", (json_int_t)claim)
-              : json_pack ("{s:s, s:s}", "execution", id, "reason", reason);
-    proto_envelope_t *command = proto_envelope_new (
-        start ? "execution.start" : "execution.refused", self->source);
-    //  No link: it registers again, is reconciled and claims again
-    if (wl && command && payload &&
-        proto_envelope_set_payload_json (command, payload, NULL) == PROTO_OK &&
-        bus_link_send (wl->link, &command) != 0)
+    if (!wl)
+        return; //  no link: it registers again, is reconciled and claims again
+    msgpack_sbuffer_clear (&self->packed);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    executor_record_pack_str (&pk, "execution");
+    executor_record_pack_str (&pk, id);
+    if (start) {
+        executor_record_pack_str (&pk, "claim");
+        msgpack_pack_int64 (&pk, (int64_t)claim);
+    } else {
+        executor_record_pack_str (&pk, "reason");
+        executor_record_pack_str (&pk, reason);
+    }
+    proto_envelope_t *command = executor_envelope_packed (self, type);
+    if (command && bus_link_send (wl->link, &command) != 0)
         zsys_warning ("executor: %s to %s not sent (link full): the worker claims again",
-                      start ? "execution.start" : "execution.refused", worker);
+                      type, worker);
     proto_envelope_destroy (&command);
-    json_decref (payload);
 }
 
 //  What a report says, and what the execution is now.
