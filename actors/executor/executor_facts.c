@@ -24,11 +24,9 @@ executor_json_put (store_txn_t *txn, executor_t *self, const json_t *record)
 }
 
 //  ---------------------------------------------------------------------------
-//  Fast path: enforcement.create and execution.status from the command's
-//  msgpack straight to the stored record, its facts and its dispatch
-//  (msgpack_pack_* into reused buffers; JSON only for parameters an action's
-//  schema has to check). Same checks, replies and effects as the JSON
-//  handlers above, which the api's changes use.
+//  Built from self->record with msgpack_pack_* into reused buffers: JSON
+//  only for parameters an action's schema marks secret (masked in facts).
+//  Each fact and each dispatch is encoded once, here.
 
 //  A value of `map` that is a string of at most size - 1 bytes without NUL,
 //  copied into `out`; false otherwise.

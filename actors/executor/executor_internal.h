@@ -4,6 +4,8 @@
     One executor_t per actor, owned by executor.c (the actor shell). The
     other classes are its jobs, each a file:
 
+        executor_lifecycle  every status change, through the transition table
+                            (executor_status.h); ending an execution, once
         executor_create     enforcement.create, api runs, re-runs and retries:
                             one create path on the msgpack record
         executor_schedule   waiting -> scheduled, one routine per execution
@@ -163,7 +165,7 @@ struct _executor_t {
     executor_link_t **poll_links; //  the link of each item after the fixed ones
     size_t poll_count, poll_capacity;
     bool poll_dirty;          //  the links changed: the poll set is built again
-    executor_record_t record; //  the record the fast path works on
+    executor_record_t record; //  the record every handler works on (one at a time)
     msgpack_sbuffer packed;   //  a record, fact or dispatch being packed
     msgpack_sbuffer params;   //  parameters, packed once per execution
     bool record_ready;
