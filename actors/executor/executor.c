@@ -78,17 +78,14 @@ s_load (executor_t *self)
         char id[EXECUTOR_ID_SIZE];
         snprintf (id, sizeof id, "%.*s",
                   (int)(size < EXECUTOR_ID_SIZE ? size : EXECUTOR_ID_SIZE - 1), key);
-        json_t *record = executor_json_get (txn, self, id);
-        if (!record)
+        if (executor_read (self, txn, id) != 0)
             continue;
         executor_active_t *active =
             (executor_active_t *)zmalloc (sizeof (executor_active_t));
-        active->status = (char)execution_status_parse (
-            json_string_value (json_object_get (record, "status")));
-        const char *worker = json_string_value (json_object_get (record, "worker"));
-        executor_copy (active->worker, sizeof active->worker, worker ? worker : "");
+        active->status = (char)executor_status_of (self);
+        executor_record_text (&self->record, EXECUTOR_RECORD_WORKER, active->worker,
+                              sizeof active->worker);
         zhashx_update (self->actives, id, active);
-        json_decref (record);
     }
     store_cursor_destroy (&cursor);
     cursor = store_cursor_new (txn, self->workers_table);
@@ -116,11 +113,9 @@ s_load (executor_t *self)
         snprintf (wait->id, sizeof wait->id, "%.*s",
                   (int)(size < EXECUTOR_ID_SIZE ? size : EXECUTOR_ID_SIZE - 1), data);
         wait->key = store_cursor_id (cursor);
-        json_t *record = executor_json_get (txn, self, wait->id);
-        snprintf (wait->runner, sizeof wait->runner, "%s",
-                  record ? json_string_value (json_object_get (record, "runner")) ?: ""
-                         : "");
-        json_decref (record);
+        if (executor_read (self, txn, wait->id) == 0)
+            executor_record_text (&self->record, EXECUTOR_RECORD_RUNNER, wait->runner,
+                                  sizeof wait->runner);
         zlistx_add_end (self->queue, wait);
     }
     store_cursor_destroy (&cursor);
