@@ -27,7 +27,10 @@
     declared down (worker.down): the same happens to its executions.
 
     Pipe: "$TERM"; "STATUS" -> JSON {executions, active, waiting, workers,
-    by_status {...}, ignored_status, duplicates}.
+    by_status {...}, ignored_status, duplicates, late, repeated_status};
+    anything else -> JSON {error, command}.
+
+    The code: executor_internal.h tours the classes it is made of.
 */
 #ifndef EXECUTOR_H_INCLUDED
 #define EXECUTOR_H_INCLUDED

@@ -78,33 +78,29 @@ s_default_schema (void)
                       "Would you like to continue?", "required", "continue");
 }
 
-int
-executor_inquiry_open (executor_inquiry_t *self, store_txn_t *txn, const char *execution,
-                       const char *action, const json_t *spec, int64_t now,
-                       json_t **inquiry, char *reason, size_t size)
+//  The spec's response_schema (or core.ask's `schema`; a default when
+//  none), checked. A new reference, or NULL with `reason`.
+static json_t *
+s_spec_schema (const json_t *spec, char *reason, size_t size)
 {
-    *inquiry = NULL;
-    if (!json_is_object (spec)) {
-        snprintf (reason, size, "__inquiry: expected a map");
-        return 1;
-    }
-    const json_t *prompt = json_object_get (spec, "prompt");
-    if (prompt && !json_is_string (prompt) && !json_is_null (prompt)) {
-        snprintf (reason, size, "__inquiry.prompt: expected a string");
-        return 1;
-    }
-    const json_t *schema = json_object_get (spec, "response_schema");
-    if (!schema)
-        schema = json_object_get (spec, "schema"); //  core.ask's parameter name
-    json_t *owned_schema = NULL;
-    if (!schema || json_is_null (schema))
-        schema = owned_schema = s_default_schema ();
+    const json_t *given = json_object_get (spec, "response_schema");
+    if (!given)
+        given = json_object_get (spec, "schema"); //  core.ask's parameter name
+    json_t *schema = !given || json_is_null (given) ? s_default_schema ()
+                                                    : json_incref ((json_t *)given);
     char why[256];
     if (executor_schema_check (schema, why, sizeof why) != 0) {
         snprintf (reason, size, "__inquiry.response_schema: %s", why);
-        json_decref (owned_schema);
-        return 1;
+        json_decref (schema);
+        return NULL;
     }
+    return schema;
+}
+
+//  The spec's assigned_to as a list of identities, or NULL with `reason`.
+static json_t *
+s_spec_assignees (const json_t *spec, char *reason, size_t size)
+{
     const json_t *assigned = json_object_get (spec, "assigned_to");
     json_t *assignees = json_array ();
     if (json_is_string (assigned) && json_string_length (assigned))
@@ -124,41 +120,68 @@ executor_inquiry_open (executor_inquiry_t *self, store_txn_t *txn, const char *e
                       "__inquiry.assigned_to: expected identities (strings of 1 to 256 "
                       "bytes)");
             json_decref (assignees);
-            json_decref (owned_schema);
-            return 1;
+            return NULL;
         }
     } else if (assigned && !json_is_null (assigned) && !json_is_string (assigned)) {
         snprintf (reason, size,
                   "__inquiry.assigned_to: expected an identity or a list of them");
         json_decref (assignees);
-        json_decref (owned_schema);
-        return 1;
+        return NULL;
     }
+    return assignees;
+}
+
+//  The spec's timeout_seconds (or timeout; a default when none), or -1 with
+//  `reason`.
+static double
+s_spec_timeout (const json_t *spec, char *reason, size_t size)
+{
     const json_t *timeout = json_object_get (spec, "timeout_seconds");
     if (!timeout)
         timeout = json_object_get (spec, "timeout");
-    double seconds = EXECUTOR_INQUIRY_TIMEOUT_DEFAULT;
-    if (timeout && !json_is_null (timeout)) {
-        seconds = json_is_number (timeout) ? json_number_value (timeout) : -1;
-        if (!(seconds > 0 && seconds <= EXECUTOR_INQUIRY_TIMEOUT_MAX)) {
-            snprintf (reason, size,
-                      "__inquiry.timeout_seconds: expected a number of seconds above 0 "
-                      "and at most %d",
-                      EXECUTOR_INQUIRY_TIMEOUT_MAX);
-            json_decref (assignees);
-            json_decref (owned_schema);
-            return 1;
-        }
+    if (!timeout || json_is_null (timeout))
+        return EXECUTOR_INQUIRY_TIMEOUT_DEFAULT;
+    double seconds = json_is_number (timeout) ? json_number_value (timeout) : -1;
+    if (seconds > 0 && seconds <= EXECUTOR_INQUIRY_TIMEOUT_MAX)
+        return seconds;
+    snprintf (reason, size,
+              "__inquiry.timeout_seconds: expected a number of seconds above 0 and at "
+              "most %d",
+              EXECUTOR_INQUIRY_TIMEOUT_MAX);
+    return -1;
+}
+
+int
+executor_inquiry_open (executor_inquiry_t *self, store_txn_t *txn, const char *execution,
+                       const char *action, const json_t *spec, int64_t now,
+                       json_t **inquiry, char *reason, size_t size)
+{
+    *inquiry = NULL;
+    if (!json_is_object (spec)) {
+        snprintf (reason, size, "__inquiry: expected a map");
+        return 1;
+    }
+    const json_t *prompt = json_object_get (spec, "prompt");
+    if (prompt && !json_is_string (prompt) && !json_is_null (prompt)) {
+        snprintf (reason, size, "__inquiry.prompt: expected a string");
+        return 1;
+    }
+    json_t *schema = s_spec_schema (spec, reason, size);
+    json_t *assignees = schema ? s_spec_assignees (spec, reason, size) : NULL;
+    double seconds = assignees ? s_spec_timeout (spec, reason, size) : -1;
+    if (seconds < 0) {
+        json_decref (assignees);
+        json_decref (schema);
+        return 1;
     }
     int64_t deadline = now + (int64_t)llround (seconds * 1e6);
     json_t *record = json_pack (
-        "{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:f, s:I, s:I, s:n, s:n, s:n}", "id",
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:f, s:I, s:I, s:n, s:n, s:n}", "id",
         execution, "execution", execution, "action", action ? action : "", "status",
         "pending", "prompt", json_is_string (prompt) ? json_string_value (prompt) : "",
         "schema", schema, "assigned_to", assignees, "timeout", seconds, "created",
         (json_int_t)now, "deadline", (json_int_t)deadline, "response", "responder",
         "responded");
-    json_decref (owned_schema);
     if (!record)
         return -1;
     uint8_t key[S_KEY_MAX];

@@ -178,6 +178,18 @@ executor_record_set_packed (executor_record_t *self, executor_record_field_t fie
     return 0;
 }
 
+const msgpack_object *
+executor_record_extra (const executor_record_t *self, const char *key)
+{
+    size_t size = strlen (key);
+    for (size_t i = 0; i < self->nextra; i++)
+        if (self->extra[i].key.type == MSGPACK_OBJECT_STR &&
+            self->extra[i].key.via.str.size == size &&
+            memcmp (self->extra[i].key.via.str.ptr, key, size) == 0)
+            return &self->extra[i].val;
+    return NULL;
+}
+
 int
 executor_record_set_extra (executor_record_t *self, const char *key,
                            const msgpack_object *value)

@@ -71,6 +71,9 @@ int executor_record_read (executor_record_t *self, const void *data, size_t size
 //  The field, or NULL when absent.
 const msgpack_object *executor_record_get (const executor_record_t *self,
                                            executor_record_field_t field);
+//  Another key's value (one a writer added: parent, retry_count ...), or NULL.
+const msgpack_object *executor_record_extra (const executor_record_t *self,
+                                             const char *key);
 //  A string field as text in `out` (size bytes); "" when absent or not a
 //  string. Returns out.
 const char *executor_record_text (const executor_record_t *self,

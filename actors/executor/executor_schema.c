@@ -46,6 +46,8 @@ s_join (char *out, size_t size, const char *path, const char *key)
 
 static int s_check (const json_t *schema, const char *path, int depth, char *error,
                     size_t size);
+static int s_validate (const json_t *schema, const json_t *value, const char *path,
+                       int depth, char *error, size_t size);
 
 static int
 s_check_count (const json_t *schema, const char *key, const char *path, char *error,
@@ -60,18 +62,11 @@ s_check_count (const json_t *schema, const char *key, const char *path, char *er
     return 0;
 }
 
+//  type: a known type name or a list of them.
 static int
-s_check (const json_t *schema, const char *path, int depth, char *error, size_t size)
+s_check_type (const json_t *schema, const char *path, int depth, char *error, size_t size)
 {
-    const char *where = *path ? path : "schema";
-    if (!json_is_object (schema)) {
-        snprintf (error, size, "%s: expected a schema (a map)", where);
-        return -1;
-    }
-    if (depth > S_DEPTH_MAX) {
-        snprintf (error, size, "%s: nested more than %d deep", where, S_DEPTH_MAX);
-        return -1;
-    }
+    (void)depth;
     char sub[S_PATH_MAX];
     const json_t *type = json_object_get (schema, "type");
     if (type) {
@@ -100,6 +95,15 @@ s_check (const json_t *schema, const char *path, int depth, char *error, size_t 
             return -1;
         }
     }
+    return 0;
+}
+
+//  properties: a map of schemas.
+static int
+s_check_properties (const json_t *schema, const char *path, int depth, char *error,
+                    size_t size)
+{
+    char sub[S_PATH_MAX];
     const json_t *properties = json_object_get (schema, "properties");
     if (properties) {
         if (!json_is_object (properties)) {
@@ -118,6 +122,16 @@ s_check (const json_t *schema, const char *path, int depth, char *error, size_t 
                 return -1;
         }
     }
+    return 0;
+}
+
+//  required: a list of property names.
+static int
+s_check_required (const json_t *schema, const char *path, int depth, char *error,
+                  size_t size)
+{
+    (void)depth;
+    char sub[S_PATH_MAX];
     const json_t *required = json_object_get (schema, "required");
     if (required) {
         bool ok = json_is_array (required);
@@ -134,6 +148,14 @@ s_check (const json_t *schema, const char *path, int depth, char *error, size_t 
             return -1;
         }
     }
+    return 0;
+}
+
+//  additionalProperties, items, enum, bounds and counts.
+static int
+s_check_rest (const json_t *schema, const char *path, int depth, char *error, size_t size)
+{
+    char sub[S_PATH_MAX];
     const json_t *additional = json_object_get (schema, "additionalProperties");
     if (additional && !json_is_boolean (additional)) {
         s_join (sub, sizeof sub, path, "additionalProperties");
@@ -169,6 +191,26 @@ s_check (const json_t *schema, const char *path, int depth, char *error, size_t 
     return 0;
 }
 
+static int
+s_check (const json_t *schema, const char *path, int depth, char *error, size_t size)
+{
+    const char *where = *path ? path : "schema";
+    if (!json_is_object (schema)) {
+        snprintf (error, size, "%s: expected a schema (a map)", where);
+        return -1;
+    }
+    if (depth > S_DEPTH_MAX) {
+        snprintf (error, size, "%s: nested more than %d deep", where, S_DEPTH_MAX);
+        return -1;
+    }
+    if (s_check_type (schema, path, depth, error, size) != 0 ||
+        s_check_properties (schema, path, depth, error, size) != 0 ||
+        s_check_required (schema, path, depth, error, size) != 0 ||
+        s_check_rest (schema, path, depth, error, size) != 0)
+        return -1;
+    return 0;
+}
+
 int
 executor_schema_check (const json_t *schema, char *error, size_t size)
 {
@@ -189,16 +231,14 @@ s_chars (const char *text, size_t bytes)
     return count;
 }
 
+//  type: one of the types it names.
 static int
-s_validate (const json_t *schema, const json_t *value, const char *path, int depth,
-            char *error, size_t size)
+s_validate_type (const json_t *schema, const json_t *value, const char *path, int depth,
+                 char *error, size_t size)
 {
+    (void)depth;
     const char *where = *path ? path : "response";
     char shown[80];
-    if (depth > S_DEPTH_MAX) {
-        snprintf (error, size, "%s: nested more than %d deep", where, S_DEPTH_MAX);
-        return -1;
-    }
     const json_t *type = json_object_get (schema, "type");
     if (json_is_string (type) &&
         !registry_params_is_type (value, json_string_value (type))) {
@@ -227,6 +267,17 @@ s_validate (const json_t *schema, const json_t *value, const char *path, int dep
             return -1;
         }
     }
+    return 0;
+}
+
+//  enum: one of its values.
+static int
+s_validate_enum (const json_t *schema, const json_t *value, const char *path, int depth,
+                 char *error, size_t size)
+{
+    (void)depth;
+    const char *where = *path ? path : "response";
+    char shown[80];
     const json_t *choices = json_object_get (schema, "enum");
     if (json_is_array (choices)) {
         bool found = false;
@@ -245,6 +296,17 @@ s_validate (const json_t *schema, const json_t *value, const char *path, int dep
             return -1;
         }
     }
+    return 0;
+}
+
+//  minimum, maximum.
+static int
+s_validate_number (const json_t *schema, const json_t *value, const char *path, int depth,
+                   char *error, size_t size)
+{
+    (void)depth;
+    const char *where = *path ? path : "response";
+    char shown[80];
     if (json_is_number (value)) {
         double number = json_number_value (value);
         const json_t *minimum = json_object_get (schema, "minimum");
@@ -265,6 +327,16 @@ s_validate (const json_t *schema, const json_t *value, const char *path, int dep
             return -1;
         }
     }
+    return 0;
+}
+
+//  minLength, maxLength (characters).
+static int
+s_validate_string (const json_t *schema, const json_t *value, const char *path, int depth,
+                   char *error, size_t size)
+{
+    (void)depth;
+    const char *where = *path ? path : "response";
     if (json_is_string (value)) {
         size_t chars = s_chars (json_string_value (value), json_string_length (value));
         const json_t *least = json_object_get (schema, "minLength");
@@ -280,6 +352,15 @@ s_validate (const json_t *schema, const json_t *value, const char *path, int dep
             return -1;
         }
     }
+    return 0;
+}
+
+//  minItems, maxItems, items.
+static int
+s_validate_array (const json_t *schema, const json_t *value, const char *path, int depth,
+                  char *error, size_t size)
+{
+    const char *where = *path ? path : "response";
     char sub[S_PATH_MAX];
     if (json_is_array (value)) {
         const json_t *least = json_object_get (schema, "minItems");
@@ -307,6 +388,15 @@ s_validate (const json_t *schema, const json_t *value, const char *path, int dep
             }
         }
     }
+    return 0;
+}
+
+//  required, properties, additionalProperties.
+static int
+s_validate_object (const json_t *schema, const json_t *value, const char *path, int depth,
+                   char *error, size_t size)
+{
+    char sub[S_PATH_MAX];
     if (json_is_object (value)) {
         const json_t *required = json_object_get (schema, "required");
         size_t i;
@@ -338,6 +428,25 @@ s_validate (const json_t *schema, const json_t *value, const char *path, int dep
                 return -1;
         }
     }
+    return 0;
+}
+
+static int
+s_validate (const json_t *schema, const json_t *value, const char *path, int depth,
+            char *error, size_t size)
+{
+    const char *where = *path ? path : "response";
+    if (depth > S_DEPTH_MAX) {
+        snprintf (error, size, "%s: nested more than %d deep", where, S_DEPTH_MAX);
+        return -1;
+    }
+    if (s_validate_type (schema, value, path, depth, error, size) != 0 ||
+        s_validate_enum (schema, value, path, depth, error, size) != 0 ||
+        s_validate_number (schema, value, path, depth, error, size) != 0 ||
+        s_validate_string (schema, value, path, depth, error, size) != 0 ||
+        s_validate_array (schema, value, path, depth, error, size) != 0 ||
+        s_validate_object (schema, value, path, depth, error, size) != 0)
+        return -1;
     return 0;
 }
 
