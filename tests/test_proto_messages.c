@@ -247,7 +247,8 @@ Test (proto_messages, validates_payloads_naming_the_field)
     s_expect ("event.create", cmd, "{\"trigger\": \"a\", \"payload\": [1]}",
               PROTO_ERR_FIELD_TYPE, "payload: expected map, got array");
     //  Unknown fields are allowed (readers ignore them)
-    s_expect ("event.create", cmd, "{\"trigger\": \"a\", \"payload\": {}, \"extra\": 1}", PROTO_OK, NULL);
+    s_expect ("event.create", cmd, "{\"trigger\": \"a\", \"payload\": {}, \"extra\": 1}",
+              PROTO_OK, NULL);
     //  The wrong kind is not found
     s_expect ("event.create", ask, "{\"trigger\": \"a\"}", PROTO_ERR_UNKNOWN_FIELD,
               "type: no message 'event.create' of this kind");
