@@ -505,50 +505,87 @@ s_wait (bus_link_t *self, bool room, int timeout_ms)
     return 0;
 }
 
-int
-bus_link_send (bus_link_t *self, proto_envelope_t **envelope_p)
+//  Wait for room in the window. 0, or -1 (timeout, interrupt).
+static int
+s_wait_room (bus_link_t *self)
 {
-    assert (self);
-    assert (envelope_p);
-    assert (*envelope_p);
     if (self->count >= self->config.window) {
         bus_link_handle (self);
         if (self->count >= self->config.window &&
             s_wait (self, true, self->config.send_timeout_ms) != 0)
             return -1;
     }
+    return 0;
+}
+
+//  Put an encoded command (owned `data`) at the end of the ring and send
+//  what is unsent.
+static void
+s_enqueue (bus_link_t *self, const uint8_t id[PROTO_UUID_SIZE], uint8_t *data,
+           size_t size)
+{
+    s_entry_t *entry = s_entry_at (self, self->count);
+    entry->seq = ++self->last_seq;
+    memcpy (entry->id, id, PROTO_UUID_SIZE);
+    entry->data = data;
+    entry->size = size;
+    entry->sent_at = 0;
+    self->count++;
+    self->unsent++;
+    s_send_unsent (self);
+}
+
+//  A frame the receiver would refuse (and libzmq would answer by dropping
+//  the connection) must never enter the ring: it would be resent for ever
+static bool
+s_fits (bus_link_t *self, const char *type, size_t size)
+{
+    if (size <= PROTO_MAX_FRAME)
+        return true;
+    zsys_error ("bus_link %s: %s command of %zu bytes exceeds the %d-byte frame limit: "
+                "not sent",
+                self->name, type, size, PROTO_MAX_FRAME);
+    errno = EMSGSIZE;
+    return false;
+}
+
+int
+bus_link_send (bus_link_t *self, proto_envelope_t **envelope_p)
+{
+    assert (self);
+    assert (envelope_p);
+    assert (*envelope_p);
+    if (s_wait_room (self) != 0)
+        return -1;
     msgpack_sbuffer_clear (&self->buffer);
     if (proto_envelope_encode (*envelope_p, &self->buffer) != 0) {
         zsys_error ("bus_link %s: cannot encode a command (out of memory)", self->name);
         return -1;
     }
-    //  A frame the receiver would refuse (and libzmq would answer by dropping
-    //  the connection) must never enter the ring: it would be resent for ever
-    if (self->buffer.size > PROTO_MAX_FRAME) {
-        zsys_error (
-            "bus_link %s: %s command of %zu bytes exceeds the %d-byte frame limit: "
-            "not sent",
-            self->name, proto_envelope_type (*envelope_p), self->buffer.size,
-            PROTO_MAX_FRAME);
-        errno = EMSGSIZE;
+    if (!s_fits (self, proto_envelope_type (*envelope_p), self->buffer.size))
         return -1;
-    }
     uint8_t *data = (uint8_t *)malloc (self->buffer.size);
     if (!data) {
         zsys_error ("bus_link %s: out of memory", self->name);
         return -1;
     }
     memcpy (data, self->buffer.data, self->buffer.size);
-    s_entry_t *entry = s_entry_at (self, self->count);
-    entry->seq = ++self->last_seq;
-    memcpy (entry->id, proto_envelope_id (*envelope_p), PROTO_UUID_SIZE);
-    entry->data = data;
-    entry->size = self->buffer.size;
-    entry->sent_at = 0;
-    self->count++;
-    self->unsent++;
+    s_enqueue (self, proto_envelope_id (*envelope_p), data, self->buffer.size);
     proto_envelope_destroy (envelope_p);
-    s_send_unsent (self);
+    return 0;
+}
+
+int
+bus_link_send_encoded (bus_link_t *self, const uint8_t id[PROTO_UUID_SIZE],
+                       uint8_t **data_p, size_t size)
+{
+    assert (self);
+    assert (data_p);
+    assert (*data_p);
+    if (s_wait_room (self) != 0 || !s_fits (self, "an encoded", size))
+        return -1;
+    s_enqueue (self, id, *data_p, size);
+    *data_p = NULL;
     return 0;
 }
 

@@ -111,6 +111,14 @@ void bus_link_destroy (bus_link_t **self_p);
 //  stays with the caller).
 int bus_link_send (bus_link_t *self, proto_envelope_t **envelope_p);
 
+//  Send a command already encoded (an envelope's bytes, as a sender that
+//  stores its commands before sending keeps them: encoded once), taking
+//  ownership of the malloc'd `*data_p` (cleared on success). `id` is the
+//  envelope's id, which acks and rejects name. Same blocking and errors as
+//  bus_link_send.
+int bus_link_send_encoded (bus_link_t *self, const uint8_t id[PROTO_UUID_SIZE],
+                           uint8_t **data_p, size_t size);
+
 //  True when a send would not block.
 bool bus_link_can_send (bus_link_t *self);
 

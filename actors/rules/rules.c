@@ -47,7 +47,8 @@
 typedef struct {
     uint64_t oid;                //  outbox id
     uint8_t id[PROTO_UUID_SIZE]; //  envelope id
-    proto_envelope_t *envelope;  //  queued: owned; inflight: NULL
+    uint8_t *data;               //  the encoded envelope, as stored in the
+    size_t size;                 //  outbox; queued: owned; inflight: NULL
 } s_out_t;
 
 typedef struct {
@@ -103,7 +104,7 @@ static void
 s_fifo_destroy (s_fifo_t *fifo)
 {
     for (size_t i = 0; i < fifo->count; i++)
-        proto_envelope_destroy (&s_fifo_at (fifo, i)->envelope);
+        free (s_fifo_at (fifo, i)->data);
     free (fifo->items);
     memset (fifo, 0, sizeof *fifo);
 }
@@ -116,7 +117,8 @@ typedef enum { EFFECT_FACT, EFFECT_COMMAND } s_effect_kind_t;
 typedef struct {
     s_effect_kind_t kind;
     uint64_t oid;
-    proto_envelope_t *envelope;
+    proto_envelope_t *envelope; //  a fact
+    s_out_t out;                //  a command, encoded once
 } s_effect_t;
 
 typedef struct {
@@ -203,15 +205,36 @@ s_effect_add (s_rules_t *self, s_effect_kind_t kind, uint64_t oid,
         self->effects = effects;
         self->effects_capacity = capacity;
     }
-    self->effects[self->neffects++] = (s_effect_t){kind, oid, envelope};
+    self->effects[self->neffects++] = (s_effect_t){kind, oid, envelope, {0}};
+}
+
+//  A command for after the commit: the bytes just stored in the outbox
+//  (copied), sent as they are. 0, or -1 out of memory.
+static int
+s_effect_add_command (s_rules_t *self, uint64_t oid, const uint8_t id[PROTO_UUID_SIZE],
+                      const msgpack_sbuffer *encoded)
+{
+    uint8_t *data = (uint8_t *)malloc (encoded->size);
+    if (!data)
+        return -1;
+    memcpy (data, encoded->data, encoded->size);
+    s_effect_add (self, EFFECT_COMMAND, oid, NULL);
+    s_out_t *out = &self->effects[self->neffects - 1].out;
+    out->oid = oid;
+    memcpy (out->id, id, PROTO_UUID_SIZE);
+    out->data = data;
+    out->size = encoded->size;
+    return 0;
 }
 
 //  Throw away what an attempt that did not commit wanted to do.
 static void
 s_attempt_discard (s_rules_t *self)
 {
-    for (size_t i = 0; i < self->neffects; i++)
+    for (size_t i = 0; i < self->neffects; i++) {
         proto_envelope_destroy (&self->effects[i].envelope);
+        free (self->effects[i].out.data);
+    }
     self->neffects = 0;
     self->attempt_acked = 0;
     self->attempt_duplicates = 0;
@@ -249,14 +272,14 @@ s_pump (s_rules_t *self)
     while (self->queue.count > 0 && bus_link_can_send (self->link)) {
         s_out_t out;
         s_fifo_pop (&self->queue, &out);
-        proto_envelope_t *envelope = out.envelope;
-        out.envelope = NULL;
+        uint8_t *data = out.data;
+        out.data = NULL;
         s_fifo_push (&self->inflight, &out);
-        if (bus_link_send (self->link, &envelope) != 0) {
-            //  Cannot happen with room in the window (encoding out of
-            //  memory): the command stays in the outbox for the next start
+        if (bus_link_send_encoded (self->link, out.id, &data, out.size) != 0) {
+            //  Cannot happen with room in the window (a command over the
+            //  frame limit): it stays in the outbox for the next start
             zsys_error ("rules: cannot send outbox command %" PRIu64, out.oid);
-            proto_envelope_destroy (&envelope);
+            free (data);
             s_fifo_remove (&self->inflight, self->inflight.count - 1);
             continue;
         }
@@ -275,10 +298,8 @@ s_attempt_commit (void *arg)
             bus_pub_send (self->pub, effect->envelope);
             proto_envelope_destroy (&effect->envelope);
         } else {
-            s_out_t out = {effect->oid, {0}, effect->envelope};
-            memcpy (out.id, proto_envelope_id (effect->envelope), PROTO_UUID_SIZE);
-            s_fifo_push (&self->queue, &out);
-            effect->envelope = NULL;
+            s_fifo_push (&self->queue, &effect->out);
+            effect->out.data = NULL;
         }
     }
     self->neffects = 0;
@@ -470,12 +491,13 @@ s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
         uint64_t oid = ++self->outbox_pending;
         uint8_t oid_key[8];
         store_id_key (oid, oid_key);
+        uint8_t envelope_id[PROTO_UUID_SIZE];
+        memcpy (envelope_id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
+        proto_envelope_destroy (&envelope);
         if (store_put_new (txn, self->outbox, oid_key, sizeof oid_key, self->encoded.data,
-                           self->encoded.size) != STORE_OK) {
-            proto_envelope_destroy (&envelope);
+                           self->encoded.size) != STORE_OK ||
+            s_effect_add_command (self, oid, envelope_id, &self->encoded) != 0)
             return -1;
-        }
-        s_effect_add (self, EFFECT_COMMAND, oid, envelope);
     } else {
         zsys_warning ("rules: enforcement %s of rule %s for event %s failed: %s", id,
                       rule->ref, event_id, reason);
@@ -877,8 +899,12 @@ s_load_outbox (s_rules_t *self)
             bad++;
             continue;
         }
-        s_out_t out = {store_cursor_id (cursor), {0}, envelope};
+        s_out_t out = {store_cursor_id (cursor), {0}, (uint8_t *)malloc (size), size};
         memcpy (out.id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
+        proto_envelope_destroy (&envelope);
+        if (!out.data)
+            break; //  out of memory: sent at the next start
+        memcpy (out.data, data, size);
         s_fifo_push (&self->queue, &out);
         loaded++;
     }
