@@ -415,21 +415,21 @@ actor_page_full (const actor_page_t *page)
 }
 
 json_t *
-actor_page_stub (const json_t *record, size_t size)
+actor_page_summary (const json_t *record, size_t size)
 {
-    json_t *stub = json_pack ("{s:b, s:I}", "too_large", 1, "size", (json_int_t)size);
+    json_t *summary = json_pack ("{s:b, s:I}", "too_large", 1, "size", (json_int_t)size);
     const char *key;
     json_t *value;
     json_object_foreach ((json_t *)record, key, value)
     {
         //  What says which record it is: short strings and numbers
         bool short_string = json_is_string (value) && json_string_length (value) <= 256;
-        if (stub && json_object_size (stub) < 32 && strlen (key) <= 64 &&
+        if (summary && json_object_size (summary) < 32 && strlen (key) <= 64 &&
             (short_string || json_is_integer (value) || json_is_boolean (value)) &&
-            !json_object_get (stub, key))
-            json_object_set (stub, key, value);
+            !json_object_get (summary, key))
+            json_object_set (summary, key, value);
     }
-    return stub;
+    return summary;
 }
 
 bool
@@ -445,9 +445,9 @@ actor_page_add (actor_page_t *page, json_t *item)
     }
     size_t size = actor_packed_size (item);
     if (size > ACTOR_PAGE_BYTES) {
-        json_t *stub = actor_page_stub (item, size);
+        json_t *summary = actor_page_summary (item, size);
         json_decref (item);
-        item = stub;
+        item = summary;
         size = actor_packed_size (item);
     }
     if (!item || page->bytes + size > ACTOR_PAGE_BYTES) {

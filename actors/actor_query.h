@@ -101,7 +101,7 @@ proto_envelope_t *actor_reply_envelope (const char *source, const uint8_t *corr,
 //  A list reply's page. Items are added while the page holds fewer than
 //  `limit` and their encoded size stays within ACTOR_PAGE_BYTES; the first
 //  one refused sets `more` (a next page exists). A record that alone is
-//  over ACTOR_PAGE_BYTES is listed as a stub (actor_page_stub).
+//  over ACTOR_PAGE_BYTES is listed as its summary (actor_page_summary).
 typedef struct {
     json_t *items; //  the page (caller takes it; NULL when out of memory)
     size_t limit;  //  items, at most
@@ -123,7 +123,7 @@ bool actor_page_full (const actor_page_t *page);
 //  The stand-in for a record of `size` msgpack bytes, too large for a frame:
 //  `{too_large: true, size}` and the record's short top-level scalars (id,
 //  ref, status, times ...). Caller owns it.
-json_t *actor_page_stub (const json_t *record, size_t size);
+json_t *actor_page_summary (const json_t *record, size_t size);
 
 //  A list result `{items, next}` of the objects in `all` (an array,
 //  borrowed) in the order of their string field `key`, from the first above

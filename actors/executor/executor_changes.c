@@ -267,17 +267,10 @@ s_page_add (s_page_t *page, executor_change_kind_t kind, json_t *record)
 {
     size_t size = actor_packed_size (record);
     if (size > EXECUTOR_CHANGES_BYTES / 2) {
-        const char *keys[] = {"id",    "action", "status",  "requested", "started",
-                              "ended", "worker", "inquiry", "execution"};
-        json_t *stub = json_pack ("{s:b}", "too_large", 1);
-        for (size_t k = 0; stub && k < sizeof keys / sizeof keys[0]; k++) {
-            json_t *value = json_object_get (record, keys[k]);
-            if (value && (json_is_string (value) || json_is_integer (value)))
-                json_object_set (stub, keys[k], value);
-        }
+        json_t *summary = actor_page_summary (record, size);
         json_decref (record);
-        record = stub;
-        size = 256;
+        record = summary;
+        size = summary ? actor_packed_size (summary) : 0;
     }
     if (record) {
         json_array_append_new (page->lists[kind], record);
