@@ -512,7 +512,10 @@ Test (probe, sub_reports_gaps_and_malformed)
                             child.text[0]);
         at = found + 1;
     }
-    cr_assert_null (strstr (child.text[0], "\"seq\":6,"));
+    //  Publisher a's malformed seq 6 is not printed (the warm-up publisher
+    //  may well have reached a seq 6 of its own while the probe joined)
+    cr_assert_null (
+        strstr (child.text[0], "\"seq\":6,\"publisher\":\"a1a2a3a4a5a6a7a8\""));
     s_child_free (&child);
     zsock_destroy (&pub);
 }
