@@ -8,6 +8,7 @@
     id, so the test can check after the fact that each command reached the
     handler exactly once and in order. Runs until SIGTERM or SIGKILL.
 */
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "store/store.h"
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 
 static char s_root[PATH_MAX - 256];

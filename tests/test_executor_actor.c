@@ -11,6 +11,7 @@
 #include "actors/registry/registry.h"
 #include "actors/worker/worker.h"
 #include "bus/bus_facts.h"
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 
 static char s_root[PATH_MAX - 256];

@@ -15,6 +15,7 @@
 #include <poll.h>
 
 #include "bus/bus_facts.h"
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "proto/proto_json.h"
 

@@ -22,6 +22,7 @@
 #include "actors/registry/registry.h"
 #include "actors/rules/rules.h"
 #include "bus/bus_facts.h"
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "proto/proto_json.h"
 

@@ -13,6 +13,7 @@
 
 #include "actors/rules/rules_template.h"
 #include "actors/worker/worker.h"
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 
 static bus_topology_t *s_topology;

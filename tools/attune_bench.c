@@ -18,6 +18,7 @@
 
 #include <czmq.h>
 #include "bus/bus_facts.h"
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "proto/proto_envelope.h"
 #include "store/store.h"

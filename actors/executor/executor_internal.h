@@ -37,6 +37,7 @@
 #include "actors/registry/registry_client.h"
 #include "actors/registry/registry_params.h"
 #include "bus/bus_facts.h"
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
 #include "proto/proto_json.h"

@@ -11,6 +11,7 @@
 #include "actors/actor_query.h"
 #include "actors/registry/registry_pack.h"
 #include "bus/bus_facts.h"
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
 #include "proto/proto_messages.h"

@@ -29,6 +29,7 @@
 #include "actors/rules/rules_set.h"
 #include "actors/rules/rules_template.h"
 #include "bus/bus_facts.h"
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "proto/proto_json.h"
 #include "store/store.h"

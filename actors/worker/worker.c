@@ -10,6 +10,7 @@
 #include "actors/worker/worker_guard.h"
 #include "actors/worker/worker_ledger.h"
 #include "actors/worker/worker_process.h"
+#include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
 #include "proto/proto_json.h"
