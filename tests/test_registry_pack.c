@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "actors/registry/registry_catalog.h"
 #include "actors/registry/registry_pack.h"
 
 #ifndef ATTUNE_SOURCE_DIR

@@ -9,6 +9,7 @@
 */
 #include "actors/registry/registry.h"
 #include "actors/actor_query.h"
+#include "actors/registry/registry_catalog.h"
 #include "actors/registry/registry_pack.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_inbox.h"

@@ -1,4 +1,5 @@
-/*  registry_pack: load packs (StackStorm layout) into a catalog of definitions.
+/*  registry_pack: read packs (StackStorm layout) into definitions, for the
+    catalog (registry_catalog.h) to hold.
 
     packs/<pack>/pack.yaml            ref, name, version, description
     packs/<pack>/actions/<n>.yaml      name, runner_type, entry_point, parameters,
@@ -27,6 +28,7 @@
 #include <stddef.h>
 #include <czmq.h>
 #include <jansson.h>
+#include "actors/registry/registry_yaml.h"
 #include "proto/proto_messages.h"
 
 #ifdef __cplusplus
@@ -36,61 +38,58 @@ extern "C" {
 //  Runners a worker can offer: one list, PROTO_RUNNERS (proto_messages.h).
 #define REGISTRY_RUNNERS PROTO_RUNNERS
 
-typedef struct _registry_catalog_t registry_catalog_t;
+//  The folders of a pack, one kind of definition each.
+typedef enum {
+    REGISTRY_PACK_TRIGGERS, //  triggers/*.yaml
+    REGISTRY_PACK_ACTIONS,  //  actions/*.yaml
+    REGISTRY_PACK_RULES,    //  rules/*.yaml
+    REGISTRY_PACK_POLICIES  //  policies/*.yaml
+} registry_pack_folder_t;
 
-//  New catalog holding the built-in trigger types only.
-registry_catalog_t *registry_catalog_new (void);
-void registry_catalog_destroy (registry_catalog_t **self_p);
+//  Sorted paths of the packs in `dir` (its subdirectories holding a
+//  pack.yaml); the caller frees each (zstr_free) and the array (which may be
+//  NULL when out of memory). Returns the count, or -1 when `dir` cannot be
+//  read (errno says why).
+int registry_pack_dirs (const char *dir, char ***paths_p);
 
-//  Load every pack in `dir` (each subdirectory holding a pack.yaml), then
-//  check references across packs (a rule's action and trigger type). Each
-//  error is appended to `errors`, which must be an autofree list
-//  (zlist_autofree: it keeps copies); NULL logs them instead. Returns the number of packs loaded, -1 if `dir` cannot be read.
-int registry_catalog_load_dir (registry_catalog_t *self, const char *dir,
-                               zlist_t *errors);
+//  Read and check `pack_dir`/pack.yaml. Returns the pack's definition {ref,
+//  name, version, description, dir} (caller owns it), or NULL after
+//  reporting to `errors`; a ref already in `packs` is an error.
+json_t *registry_pack_read (const char *pack_dir, const json_t *packs, zlist_t *errors);
 
-//  Load one pack directory (no cross-pack reference check). 0 or -1.
-int registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
+//  Load the definitions in one folder of pack `pack` (in `pack_dir`) into
+//  `into` (ref -> definition). A definition that does not load, and a ref
+//  `into` already holds, are reported to `errors` and skipped.
+void registry_pack_load_folder (const char *pack_dir, const char *pack,
+                                registry_pack_folder_t folder, json_t *into,
                                 zlist_t *errors);
 
-//  Check every rule's references; drops the rules that fail. Returns the
-//  number of rules dropped.
-int registry_catalog_check (registry_catalog_t *self, zlist_t *errors);
+//  A rule from a parsed definition, checked against the syntax rules (not
+//  its references); `pack` NULL takes the definition's own. Returns the
+//  normalised definition (caller owns it), or NULL after reporting to
+//  `errors` under the name `origin`.
+json_t *registry_pack_rule (const json_t *definition, const char *pack,
+                            const char *origin, zlist_t *errors);
 
-//  Add or replace a rule from a parsed definition (API, tests). `origin`
-//  names it in errors. 0 or -1 with `message` set.
-int registry_catalog_put_rule (registry_catalog_t *self, const json_t *definition,
-                               const char *origin, char *message, size_t message_size);
+//  A trigger type of pack `pack` from a parsed definition, as
+//  registry_pack_rule.
+json_t *registry_pack_trigger (const json_t *definition, const char *pack,
+                               const char *origin, zlist_t *errors);
 
-//  Add or replace a trigger type from a definition (API): `pack`, `name`,
-//  and optionally `description`, `parameters_schema`, `payload_schema`, as
-//  in triggers/*.yaml. 0; -1 (`message` says why) when it does not load;
-//  -2 for a built-in type (core.st2.*), which cannot be replaced.
-int registry_catalog_put_trigger (registry_catalog_t *self, const json_t *definition,
-                                  const char *origin, char *message, size_t message_size);
+//  Append "<file>:<line>: <text>" (the line of the field at JSON pointer
+//  `pointer` in `doc`; "<file>: <text>" without a doc) to `errors`, an
+//  autofree list; NULL logs it instead.
+void registry_pack_report (zlist_t *errors, registry_yaml_t *doc, const char *file,
+                           const char *pointer, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
 
-//  Remove a trigger type. 0; -1 when unknown; -2 when it is built in or a
-//  rule uses it (`message` names the rules).
-int registry_catalog_delete_trigger (registry_catalog_t *self, const char *ref,
-                                     char *message, size_t message_size);
+//  True when `name` is 1-128 letters, digits, '_' or '-' (a pack or an
+//  action name).
+bool registry_pack_name_valid (const char *name);
 
-//  Definitions by ref (borrowed; NULL when unknown).
-const json_t *registry_catalog_action (registry_catalog_t *self, const char *ref);
-const json_t *registry_catalog_rule (registry_catalog_t *self, const char *ref);
-const json_t *registry_catalog_trigger (registry_catalog_t *self, const char *ref);
-const json_t *registry_catalog_pack (registry_catalog_t *self, const char *ref);
-
-//  All definitions of a kind as an object ref -> definition (borrowed).
-const json_t *registry_catalog_actions (registry_catalog_t *self);
-const json_t *registry_catalog_rules (registry_catalog_t *self);
-const json_t *registry_catalog_triggers (registry_catalog_t *self);
-const json_t *registry_catalog_packs (registry_catalog_t *self);
-//  Policies (policies/*.yaml): ref -> {ref, pack, name, description, enabled,
-//  resource_ref, policy_type, parameters (defaults filled in), file}.
-const json_t *registry_catalog_policies (registry_catalog_t *self);
-
-//  Remove a rule. 0, or -1 when unknown.
-int registry_catalog_delete_rule (registry_catalog_t *self, const char *ref);
+//  The string at `key` of a definition, or `fallback` when it is not one.
+const char *registry_pack_str (const json_t *object, const char *key,
+                               const char *fallback);
 
 //  True when `runner` is a runner type attune knows.
 bool registry_runner_known (const char *runner);

@@ -1,0 +1,400 @@
+/*  registry_catalog: the definitions the registry knows, by kind and ref.
+    Packs are read by registry_pack; the catalog holds what they define,
+    checks every rule's references across packs, and takes rules and trigger
+    types from the api. See registry_catalog.h.
+*/
+#include "actors/registry/registry_catalog.h"
+#include "actors/registry/registry_pack.h"
+#include "actors/registry/registry_params.h"
+#include "actors/registry/registry_yaml.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _registry_catalog_t {
+    json_t *packs;
+    json_t *actions;
+    json_t *rules;
+    json_t *triggers;
+    json_t *policies;
+};
+
+//  ---------------------------------------------------------------------------
+//  Built-in trigger types
+
+static void
+s_add_builtin_triggers (registry_catalog_t *self)
+{
+    const char *defs[] = {
+        "{\"ref\": \"core.st2.IntervalTimer\", \"pack\": \"core\", \"name\": "
+        "\"st2.IntervalTimer\", \"description\": \"Fires every delta units.\", "
+        "\"builtin\": true, \"parameters_schema\": {"
+        "\"unit\": {\"type\": \"string\", \"required\": true, \"enum\": [\"weeks\", "
+        "\"days\", \"hours\", \"minutes\", \"seconds\"]},"
+        "\"delta\": {\"type\": \"integer\", \"required\": true, \"minimum\": 1}},"
+        "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
+        "\"schedule\": {\"type\": \"object\"}}}",
+
+        "{\"ref\": \"core.st2.DateTimer\", \"pack\": \"core\", \"name\": "
+        "\"st2.DateTimer\", "
+        "\"description\": \"Fires once at the given date and time.\", \"builtin\": true, "
+        "\"parameters_schema\": {"
+        "\"date\": {\"type\": \"string\", \"required\": true},"
+        "\"timezone\": {\"type\": \"string\", \"default\": \"UTC\"}},"
+        "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
+        "\"schedule\": {\"type\": \"object\"}}}",
+
+        "{\"ref\": \"core.st2.CronTimer\", \"pack\": \"core\", \"name\": "
+        "\"st2.CronTimer\", "
+        "\"description\": \"Fires on a cron schedule (five standard fields).\", "
+        "\"builtin\": true, \"parameters_schema\": {"
+        "\"minute\": {\"type\": \"string\", \"default\": \"*\"},"
+        "\"hour\": {\"type\": \"string\", \"default\": \"*\"},"
+        "\"day\": {\"type\": \"string\", \"default\": \"*\"},"
+        "\"month\": {\"type\": \"string\", \"default\": \"*\"},"
+        "\"day_of_week\": {\"type\": \"string\", \"default\": \"*\"},"
+        "\"second\": {\"type\": \"string\", \"default\": \"0\"},"
+        "\"timezone\": {\"type\": \"string\", \"default\": \"UTC\"}},"
+        "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
+        "\"schedule\": {\"type\": \"object\"}}}",
+    };
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+        json_error_t error;
+        json_t *def = json_loads (defs[i], 0, &error);
+        assert (def); //  our own constant
+        json_object_set (self->triggers, json_string_value (json_object_get (def, "ref")),
+                         def);
+        json_decref (def);
+    }
+}
+
+registry_catalog_t *
+registry_catalog_new (void)
+{
+    registry_catalog_t *self =
+        (registry_catalog_t *)calloc (1, sizeof (registry_catalog_t));
+    if (!self)
+        return NULL;
+    self->packs = json_object ();
+    self->actions = json_object ();
+    self->rules = json_object ();
+    self->triggers = json_object ();
+    self->policies = json_object ();
+    s_add_builtin_triggers (self);
+    return self;
+}
+
+void
+registry_catalog_destroy (registry_catalog_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        registry_catalog_t *self = *self_p;
+        json_decref (self->packs);
+        json_decref (self->actions);
+        json_decref (self->rules);
+        json_decref (self->triggers);
+        json_decref (self->policies);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Loading
+
+int
+registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
+                            zlist_t *errors)
+{
+    assert (self);
+    json_t *pack = registry_pack_read (pack_dir, self->packs, errors);
+    if (!pack)
+        return -1;
+    const char *ref = json_string_value (json_object_get (pack, "ref"));
+    json_object_set_new (self->packs, ref, pack);
+    registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_TRIGGERS, self->triggers,
+                               errors);
+    registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_ACTIONS, self->actions,
+                               errors);
+    registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_RULES, self->rules, errors);
+    registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_POLICIES, self->policies,
+                               errors);
+    return 0;
+}
+
+//  Reference and trigger-parameter checks for one rule. 0 or -1 with message.
+static int
+s_check_rule_refs (registry_catalog_t *self, json_t *rule, char *message, size_t size)
+{
+    const json_t *trigger = json_object_get (rule, "trigger");
+    const char *type = registry_pack_str (trigger, "type", "");
+    const json_t *tdef = json_object_get (self->triggers, type);
+    if (!tdef) {
+        snprintf (message, size, "trigger.type: unknown trigger type \"%s\"", type);
+        return -1;
+    }
+    //  Cron fields are strings ("*/5", "1-5"), but StackStorm packs also
+    //  write plain numbers (minute: 0): take those as their text
+    json_t *given = json_object_get (trigger, "parameters");
+    if (!strcmp (type, "core.st2.CronTimer") && json_is_object (given)) {
+        const char *key;
+        json_t *value;
+        json_object_foreach (given, key, value)
+        {
+            if (json_is_integer (value))
+                json_object_set_new (
+                    given, key,
+                    json_sprintf ("%" JSON_INTEGER_FORMAT, json_integer_value (value)));
+        }
+    }
+    char reason[512];
+    json_t *params = registry_params_apply (json_object_get (tdef, "parameters_schema"),
+                                            json_object_get (trigger, "parameters"),
+                                            reason, sizeof reason);
+    if (!params) {
+        snprintf (message, size, "trigger.parameters: %s", reason);
+        return -1;
+    }
+    //  Keep the completed parameters (defaults applied): the sensor keys its
+    //  timers on them.
+    json_object_set_new ((json_t *)trigger, "parameters", params);
+    const char *action = registry_pack_str (json_object_get (rule, "action"), "ref", "");
+    if (!json_object_get (self->actions, action)) {
+        snprintf (message, size, "action.ref: unknown action \"%s\"", action);
+        return -1;
+    }
+    return 0;
+}
+
+int
+registry_catalog_check (registry_catalog_t *self, zlist_t *errors)
+{
+    assert (self);
+    int dropped = 0;
+    const char *ref;
+    json_t *rule;
+    void *tmp;
+    json_object_foreach_safe (self->rules, tmp, ref, rule)
+    {
+        char message[768];
+        if (s_check_rule_refs (self, rule, message, sizeof message)) {
+            const char *file = registry_pack_str (rule, "file", ref);
+            //  Re-read the file only to find the line of the failing field.
+            registry_yaml_t *doc = registry_yaml_load (file, NULL, 0);
+            const char *pointer =
+                !strncmp (message, "action", 6)
+                    ? "/action/ref"
+                    : (!strncmp (message, "trigger.type", 12) ? "/trigger/type"
+                                                              : "/trigger/parameters");
+            registry_pack_report (errors, doc, file, pointer, "%s", message);
+            registry_yaml_destroy (&doc);
+            json_object_del (self->rules, ref);
+            dropped++;
+        }
+    }
+    //  A policy applies to an action that exists
+    json_t *policy;
+    json_object_foreach_safe (self->policies, tmp, ref, policy)
+    {
+        const char *target = registry_pack_str (policy, "resource_ref", "");
+        if (!json_object_get (self->actions, target)) {
+            const char *file = registry_pack_str (policy, "file", ref);
+            registry_yaml_t *doc = registry_yaml_load (file, NULL, 0);
+            registry_pack_report (errors, doc, file, "/resource_ref",
+                                  "resource_ref: unknown action \"%s\"", target);
+            registry_yaml_destroy (&doc);
+            json_object_del (self->policies, ref);
+            dropped++;
+        }
+    }
+    return dropped;
+}
+
+int
+registry_catalog_load_dir (registry_catalog_t *self, const char *dir, zlist_t *errors)
+{
+    assert (self);
+    char **names;
+    int count = registry_pack_dirs (dir, &names);
+    if (count < 0) {
+        registry_pack_report (errors, NULL, dir, NULL, "cannot read the packs folder: %s",
+                              strerror (errno));
+        return -1;
+    }
+    int loaded = 0;
+    if (names) {
+        for (int i = 0; i < count; i++) {
+            if (registry_catalog_load_pack (self, names[i], errors) == 0)
+                loaded++;
+            zstr_free (&names[i]);
+        }
+        free (names);
+    }
+    registry_catalog_check (self, errors);
+    return loaded;
+}
+
+int
+registry_catalog_put_rule (registry_catalog_t *self, const json_t *definition,
+                           const char *origin, char *message, size_t message_size)
+{
+    assert (self);
+    zlist_t *errors = zlist_new ();
+    zlist_autofree (errors);
+    const char *file = origin ? origin : "rule";
+    json_t *rule = registry_pack_rule (definition, NULL, file, errors);
+    int rc = -1;
+    if (!rule) {
+        char *first = (char *)zlist_first (errors);
+        snprintf (message, message_size, "%s", first ? first : "invalid rule");
+    } else {
+        char reason[768];
+        if (s_check_rule_refs (self, rule, reason, sizeof reason))
+            snprintf (message, message_size, "%s: %s", file, reason);
+        else {
+            json_object_set (self->rules,
+                             json_string_value (json_object_get (rule, "ref")), rule);
+            rc = 0;
+        }
+        json_decref (rule);
+    }
+    zlist_destroy (&errors);
+    return rc;
+}
+
+int
+registry_catalog_put_trigger (registry_catalog_t *self, const json_t *definition,
+                              const char *origin, char *message, size_t message_size)
+{
+    assert (self);
+    const char *pack = registry_pack_str (definition, "pack", NULL);
+    if (!json_is_object (definition) || !pack || !registry_pack_name_valid (pack)) {
+        snprintf (message, message_size, "%s: pack: a trigger type needs its pack",
+                  origin ? origin : "trigger");
+        return -1;
+    }
+    zlist_t *errors = zlist_new ();
+    zlist_autofree (errors);
+    const char *file = origin ? origin : "trigger";
+    json_t *trigger = registry_pack_trigger (definition, pack, file, errors);
+    int rc = -1;
+    const char *ref = trigger ? registry_pack_str (trigger, "ref", "") : "";
+    const json_t *old = json_object_get (self->triggers, ref);
+    if (!trigger) {
+        char *first = (char *)zlist_first (errors);
+        snprintf (message, message_size, "%s", first ? first : "invalid trigger type");
+    } else if (json_is_true (json_object_get (old, "builtin")) ||
+               strncmp (ref, "core.st2.", 9) == 0) {
+        snprintf (message, message_size, "%s: %s is a built-in trigger type", file, ref);
+        rc = -2;
+    } else {
+        json_object_del (trigger, "file");
+        json_object_set (self->triggers, ref, trigger);
+        rc = 0;
+    }
+    json_decref (trigger);
+    zlist_destroy (&errors);
+    return rc;
+}
+
+int
+registry_catalog_delete_trigger (registry_catalog_t *self, const char *ref, char *message,
+                                 size_t message_size)
+{
+    assert (self);
+    const json_t *trigger = json_object_get (self->triggers, ref);
+    if (!trigger) {
+        snprintf (message, message_size, "trigger type '%s' does not exist", ref);
+        return -1;
+    }
+    if (json_is_true (json_object_get (trigger, "builtin"))) {
+        snprintf (message, message_size, "%s is a built-in trigger type", ref);
+        return -2;
+    }
+    size_t len = 0;
+    message[0] = 0;
+    const char *key;
+    json_t *rule;
+    json_object_foreach (self->rules, key, rule)
+    {
+        if (strcmp (registry_pack_str (json_object_get (rule, "trigger"), "type", ""),
+                    ref) == 0 &&
+            len + 1 < message_size)
+            len += (size_t)snprintf (message + len, message_size - len, "%s%s",
+                                     len ? ", " : "", key);
+    }
+    if (len) {
+        char rules[512];
+        snprintf (rules, sizeof rules, "%s", message);
+        snprintf (message, message_size, "trigger type %s is used by the rules %s", ref,
+                  rules);
+        return -2;
+    }
+    json_object_del (self->triggers, ref);
+    return 0;
+}
+
+int
+registry_catalog_delete_rule (registry_catalog_t *self, const char *ref)
+{
+    assert (self);
+    return json_object_del (self->rules, ref) == 0 ? 0 : -1;
+}
+
+const json_t *
+registry_catalog_action (registry_catalog_t *self, const char *ref)
+{
+    return json_object_get (self->actions, ref);
+}
+
+const json_t *
+registry_catalog_rule (registry_catalog_t *self, const char *ref)
+{
+    return json_object_get (self->rules, ref);
+}
+
+const json_t *
+registry_catalog_trigger (registry_catalog_t *self, const char *ref)
+{
+    return json_object_get (self->triggers, ref);
+}
+
+const json_t *
+registry_catalog_pack (registry_catalog_t *self, const char *ref)
+{
+    return json_object_get (self->packs, ref);
+}
+
+const json_t *
+registry_catalog_actions (registry_catalog_t *self)
+{
+    return self->actions;
+}
+
+const json_t *
+registry_catalog_rules (registry_catalog_t *self)
+{
+    return self->rules;
+}
+
+const json_t *
+registry_catalog_policies (registry_catalog_t *self)
+{
+    assert (self);
+    return self->policies;
+}
+
+const json_t *
+registry_catalog_triggers (registry_catalog_t *self)
+{
+    return self->triggers;
+}
+
+const json_t *
+registry_catalog_packs (registry_catalog_t *self)
+{
+    return self->packs;
+}
