@@ -192,6 +192,49 @@ s_from_map (s_ctx_t *ctx, const msgpack_object *obj, int depth)
     return object;
 }
 
+//  A bin as {"$bin": base64}; NULL when out of memory.
+static json_t *
+s_from_bin (const msgpack_object *obj)
+{
+    size_t len = 0;
+    char *text =
+        s_base64_encode ((const uint8_t *)obj->via.bin.ptr, obj->via.bin.size, &len);
+    json_t *b64 = text ? json_stringn_nocheck (text, len) : NULL;
+    free (text);
+    json_t *value = b64 ? json_object () : NULL;
+    if (value && json_object_set_new (value, S_BIN_KEY, b64) != 0) {
+        json_decref (value);
+        value = NULL;
+    } else if (!value)
+        json_decref (b64);
+    return value;
+}
+
+//  An array whose items are at `depth`; NULL after failing the context.
+static json_t *
+s_from_array (s_ctx_t *ctx, const msgpack_object *obj, int depth)
+{
+    json_t *value = json_array ();
+    for (uint32_t i = 0; value && i < obj->via.array.size; i++) {
+        size_t saved = ctx->len;
+        ctx->len = proto_path_append_index (ctx->path, S_PATH_MAX, ctx->len, i);
+        json_t *item = s_from_msgpack (ctx, &obj->via.array.ptr[i], depth);
+        if (!item) {
+            json_decref (value);
+            return NULL;
+        }
+        if (json_array_append_new (value, item) != 0) {
+            json_decref (value);
+            value = NULL;
+        }
+        ctx->len = saved;
+        ctx->path[saved] = '\0';
+    }
+    if (!value)
+        s_ctx_fail (ctx, PROTO_ERR_NOMEM, "out of memory");
+    return value;
+}
+
 static json_t *
 s_from_msgpack (s_ctx_t *ctx, const msgpack_object *obj, int depth)
 {
@@ -234,20 +277,9 @@ s_from_msgpack (s_ctx_t *ctx, const msgpack_object *obj, int depth)
                 return NULL;
             }
             break;
-        case MSGPACK_OBJECT_BIN: {
-            size_t len = 0;
-            char *text = s_base64_encode ((const uint8_t *)obj->via.bin.ptr,
-                                          obj->via.bin.size, &len);
-            json_t *b64 = text ? json_stringn_nocheck (text, len) : NULL;
-            free (text);
-            value = b64 ? json_object () : NULL;
-            if (value && json_object_set_new (value, S_BIN_KEY, b64) != 0) {
-                json_decref (value);
-                value = NULL;
-            } else if (!value)
-                json_decref (b64);
+        case MSGPACK_OBJECT_BIN:
+            value = s_from_bin (obj);
             break;
-        }
         case MSGPACK_OBJECT_ARRAY:
         case MSGPACK_OBJECT_MAP:
             if (depth >= PROTO_MAX_DEPTH) {
@@ -258,23 +290,7 @@ s_from_msgpack (s_ctx_t *ctx, const msgpack_object *obj, int depth)
             }
             if (obj->type == MSGPACK_OBJECT_MAP)
                 return s_from_map (ctx, obj, depth + 1);
-            value = json_array ();
-            for (uint32_t i = 0; value && i < obj->via.array.size; i++) {
-                size_t saved = ctx->len;
-                ctx->len = proto_path_append_index (ctx->path, S_PATH_MAX, ctx->len, i);
-                json_t *item = s_from_msgpack (ctx, &obj->via.array.ptr[i], depth + 1);
-                if (!item) {
-                    json_decref (value);
-                    return NULL;
-                }
-                if (json_array_append_new (value, item) != 0) {
-                    json_decref (value);
-                    value = NULL;
-                }
-                ctx->len = saved;
-                ctx->path[saved] = '\0';
-            }
-            break;
+            return s_from_array (ctx, obj, depth + 1);
         default:
             snprintf (why, sizeof why, "msgpack type %d (ext) has no JSON form",
                       (int)obj->type);

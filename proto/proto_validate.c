@@ -248,17 +248,123 @@ s_walker_close_map (s_walker_t *self)
         first_at);
 }
 
+//  Read the header of the value at `pos` and check it: present, not the
+//  reserved byte, not an ext type, a str where a map key is due.
+static proto_code_t
+s_walker_head (s_walker_t *self, size_t pos, bool is_key, proto_head_t *head)
+{
+    const uint8_t *data = self->data;
+    size_t size = self->size;
+    size_t at = pos;
+    char why[160];
+    if (pos >= size) {
+        snprintf (why, sizeof why, "data ends at offset %zu where a value was expected",
+                  at);
+        return s_walker_fail (self, PROTO_ERR_TRUNCATED, at, is_key, why);
+    }
+    const char *format = proto_format_name (data[pos]);
+    if (!proto_head_read (data, size, pos, head)) {
+        snprintf (why, sizeof why,
+                  "%s at offset %zu needs %zu header bytes, only %zu remain", format, at,
+                  head->header, size - pos);
+        return s_walker_fail (self, PROTO_ERR_TRUNCATED, at, is_key, why);
+    }
+    if (head->kind == PROTO_KIND_RESERVED) {
+        snprintf (why, sizeof why, "reserved byte 0xc1 at offset %zu", at);
+        return s_walker_fail (self, PROTO_ERR_RESERVED, at, is_key, why);
+    }
+    if (head->kind == PROTO_KIND_EXT) {
+        snprintf (why, sizeof why, "%s (ext type) at offset %zu is not allowed", format,
+                  at);
+        return s_walker_fail (self, PROTO_ERR_EXT, at, is_key, why);
+    }
+    if (is_key && head->kind != PROTO_KIND_STR) {
+        snprintf (why, sizeof why, "map key is a %s at offset %zu, not a str", format,
+                  at);
+        return s_walker_fail (self, PROTO_ERR_KEY_TYPE, at, is_key, why);
+    }
+    return PROTO_OK;
+}
+
+//  A str or bin at *pos: its bytes are there; a map key is kept for the
+//  duplicate check. Moves *pos past it.
+static proto_code_t
+s_walker_bytes (s_walker_t *self, s_level_t *top, const proto_head_t *head, bool is_key,
+                size_t *pos)
+{
+    size_t at = *pos;
+    size_t remaining = self->size - at - head->header;
+    char why[160];
+    if (head->value > remaining) {
+        snprintf (why, sizeof why,
+                  "declared %s length %" PRIu64
+                  " exceeds the %zu bytes remaining at offset %zu",
+                  proto_format_name (self->data[at]), head->value, remaining, at);
+        return s_walker_fail (self, PROTO_ERR_LENGTH, at, is_key, why);
+    }
+    if (is_key) {
+        const uint8_t *key = self->data + at + head->header;
+        if (!s_walker_push_key (self, key, (uint32_t)head->value)) {
+            snprintf (why, sizeof why, "out of memory at offset %zu", at);
+            return s_walker_fail (self, PROTO_ERR_NOMEM, at, is_key, why);
+        }
+        top->key = key;
+        top->key_len = (uint32_t)head->value;
+    }
+    *pos += head->header + (size_t)head->value;
+    return PROTO_OK;
+}
+
+//  An array or map at *pos: its count fits the bytes left and the depth
+//  limit holds; it becomes the innermost level. Moves *pos past its header.
+static proto_code_t
+s_walker_open (s_walker_t *self, const proto_head_t *head, bool is_key, int max_depth,
+               size_t *pos)
+{
+    size_t at = *pos;
+    size_t remaining = self->size - at - head->header;
+    const char *format = proto_format_name (self->data[at]);
+    char why[160];
+    bool is_map = head->kind == PROTO_KIND_MAP;
+    //  Each element takes one byte at least; each pair two.
+    uint64_t need = is_map ? head->value * 2 : head->value;
+    if (need > remaining) {
+        if (is_map)
+            snprintf (why, sizeof why,
+                      "declared %s count %" PRIu64 " needs at least %" PRIu64
+                      " bytes, more than the %zu remaining at offset %zu",
+                      format, head->value, need, remaining, at);
+        else
+            snprintf (why, sizeof why,
+                      "declared %s count %" PRIu64
+                      " exceeds the %zu bytes remaining at offset %zu",
+                      format, head->value, remaining, at);
+        return s_walker_fail (self, PROTO_ERR_LENGTH, at, is_key, why);
+    }
+    if (self->depth >= max_depth) {
+        snprintf (why, sizeof why, "%s at offset %zu nests deeper than the limit of %d",
+                  format, at, max_depth);
+        return s_walker_fail (self, PROTO_ERR_TOO_DEEP, at, is_key, why);
+    }
+    s_level_t *level = &self->levels[self->depth++];
+    level->is_map = is_map;
+    level->count = need;
+    level->started = 0;
+    level->keys_base = self->nkeys;
+    level->key = NULL;
+    level->key_len = 0;
+    *pos += head->header;
+    return PROTO_OK;
+}
+
 //  Validate one value; see the header and the comment at the top.
 static proto_code_t
 s_walker_run (s_walker_t *self, int max_depth)
 {
-    const uint8_t *data = self->data;
-    size_t size = self->size;
     size_t pos = 0;
     bool begun = false;
-    char why[160];
-
     for (;;) {
+        //  The slot of the next value: close the levels that are complete
         s_level_t *top = NULL;
         bool is_key = false;
         if (self->depth > 0) {
@@ -279,100 +385,24 @@ s_walker_run (s_walker_t *self, int max_depth)
             break;
         begun = true;
 
-        size_t at = pos;
         proto_head_t head;
-        if (pos >= size) {
-            snprintf (why, sizeof why,
-                      "data ends at offset %zu where a value was expected", at);
-            return s_walker_fail (self, PROTO_ERR_TRUNCATED, at, is_key, why);
-        }
-        const char *format = proto_format_name (data[pos]);
-        if (!proto_head_read (data, size, pos, &head)) {
-            snprintf (why, sizeof why,
-                      "%s at offset %zu needs %zu header bytes, only %zu remain", format,
-                      at, head.header, size - pos);
-            return s_walker_fail (self, PROTO_ERR_TRUNCATED, at, is_key, why);
-        }
-        if (head.kind == PROTO_KIND_RESERVED) {
-            snprintf (why, sizeof why, "reserved byte 0xc1 at offset %zu", at);
-            return s_walker_fail (self, PROTO_ERR_RESERVED, at, is_key, why);
-        }
-        if (head.kind == PROTO_KIND_EXT) {
-            snprintf (why, sizeof why, "%s (ext type) at offset %zu is not allowed",
-                      format, at);
-            return s_walker_fail (self, PROTO_ERR_EXT, at, is_key, why);
-        }
-        if (is_key && head.kind != PROTO_KIND_STR) {
-            snprintf (why, sizeof why, "map key is a %s at offset %zu, not a str", format,
-                      at);
-            return s_walker_fail (self, PROTO_ERR_KEY_TYPE, at, is_key, why);
-        }
-        size_t remaining = size - pos - head.header;
-        switch (head.kind) {
-            case PROTO_KIND_STR:
-            case PROTO_KIND_BIN:
-                if (head.value > remaining) {
-                    snprintf (why, sizeof why,
-                              "declared %s length %" PRIu64
-                              " exceeds the %zu bytes remaining at offset %zu",
-                              format, head.value, remaining, at);
-                    return s_walker_fail (self, PROTO_ERR_LENGTH, at, is_key, why);
-                }
-                if (is_key) {
-                    const uint8_t *key = data + pos + head.header;
-                    if (!s_walker_push_key (self, key, (uint32_t)head.value)) {
-                        snprintf (why, sizeof why, "out of memory at offset %zu", at);
-                        return s_walker_fail (self, PROTO_ERR_NOMEM, at, is_key, why);
-                    }
-                    top->key = key;
-                    top->key_len = (uint32_t)head.value;
-                }
-                pos += head.header + (size_t)head.value;
-                break;
-
-            case PROTO_KIND_ARRAY:
-            case PROTO_KIND_MAP: {
-                bool is_map = head.kind == PROTO_KIND_MAP;
-                //  Each element takes one byte at least; each pair two.
-                uint64_t need = is_map ? head.value * 2 : head.value;
-                if (need > remaining) {
-                    if (is_map)
-                        snprintf (why, sizeof why,
-                                  "declared %s count %" PRIu64 " needs at least %" PRIu64
-                                  " bytes, more than the %zu remaining at offset %zu",
-                                  format, head.value, need, remaining, at);
-                    else
-                        snprintf (why, sizeof why,
-                                  "declared %s count %" PRIu64
-                                  " exceeds the %zu bytes remaining at offset %zu",
-                                  format, head.value, remaining, at);
-                    return s_walker_fail (self, PROTO_ERR_LENGTH, at, is_key, why);
-                }
-                if (self->depth >= max_depth) {
-                    snprintf (why, sizeof why,
-                              "%s at offset %zu nests deeper than the limit of %d",
-                              format, at, max_depth);
-                    return s_walker_fail (self, PROTO_ERR_TOO_DEEP, at, is_key, why);
-                }
-                s_level_t *level = &self->levels[self->depth++];
-                level->is_map = is_map;
-                level->count = need;
-                level->started = 0;
-                level->keys_base = self->nkeys;
-                level->key = NULL;
-                level->key_len = 0;
-                pos += head.header;
-                break;
-            }
-            default: //  scalars: the header is the whole value
-                pos += head.header;
-                break;
-        }
+        proto_code_t rc = s_walker_head (self, pos, is_key, &head);
+        if (rc != PROTO_OK)
+            return rc;
+        if (head.kind == PROTO_KIND_STR || head.kind == PROTO_KIND_BIN)
+            rc = s_walker_bytes (self, top, &head, is_key, &pos);
+        else if (head.kind == PROTO_KIND_ARRAY || head.kind == PROTO_KIND_MAP)
+            rc = s_walker_open (self, &head, is_key, max_depth, &pos);
+        else
+            pos += head.header; //  scalars: the header is the whole value
+        if (rc != PROTO_OK)
+            return rc;
     }
-    if (pos != size) {
+    if (pos != self->size) {
+        char why[160];
         snprintf (why, sizeof why,
-                  "%zu bytes left after the value that ends at offset %zu", size - pos,
-                  pos);
+                  "%zu bytes left after the value that ends at offset %zu",
+                  self->size - pos, pos);
         return s_walker_fail (self, PROTO_ERR_TRAILING, pos, false, why);
     }
     return PROTO_OK;
