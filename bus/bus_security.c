@@ -137,6 +137,98 @@ s_load_executor (const char *path, char *message, size_t message_size)
     return 0;
 }
 
+//  Load this process's certificate (secret key included). 0, or -1 with
+//  the message set.
+static int
+s_load_cert (const char *path, char *message, size_t message_size)
+{
+    int error = 0;
+    if (!s_readable (path, &error)) {
+        s_message (message, message_size, "%s: cannot read the certificate: %s", path,
+                   strerror (error));
+        return -1;
+    }
+    zcert_t *cert = zcert_load (path);
+    if (!cert || !bus_security_key_valid (zcert_public_txt (cert))) {
+        s_message (message, message_size,
+                   "%s: not a CURVE certificate (zcert format: a curve section "
+                   "with public-key and secret-key, as `attune keygen` writes)",
+                   path);
+        zcert_destroy (&cert);
+        return -1;
+    }
+    if (s_zero_key (zcert_secret_txt (cert))) {
+        s_message (message, message_size,
+                   "%s: holds no secret key (give the secret certificate, "
+                   "NAME.cert_secret as `attune keygen` writes it)",
+                   path);
+        zcert_destroy (&cert);
+        return -1;
+    }
+    //  A secret others can read is a secret no more: said, not refused
+    char secret[4200];
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    struct stat info;
+    if ((stat (secret, &info) == 0 || stat (path, &info) == 0) && (info.st_mode & 077))
+        zsys_warning ("bus_security: %s: the secret certificate is readable by "
+                      "others (mode %o): chmod 600 it",
+                      path, (unsigned)(info.st_mode & 0777));
+    s_settings.cert = cert;
+    snprintf (s_settings.public_key, sizeof s_settings.public_key, "%s",
+              zcert_public_txt (cert));
+    snprintf (s_settings.cert_path, sizeof s_settings.cert_path, "%s", path);
+    return 0;
+}
+
+//  Load the server's public key from its certificate. 0, or -1 with the
+//  message set.
+static int
+s_load_server (const char *path, char *message, size_t message_size)
+{
+    int error = 0;
+    zcert_t *server = s_readable (path, &error) ? zcert_load (path) : NULL;
+    if (!server || !bus_security_key_valid (zcert_public_txt (server))) {
+        if (server || !error)
+            s_message (message, message_size,
+                       "%s: not a CURVE certificate (zcert format, as `attune "
+                       "keygen` writes)",
+                       path);
+        else
+            s_message (message, message_size,
+                       "%s: cannot read the server certificate: %s", path,
+                       strerror (error));
+        zcert_destroy (&server);
+        return -1;
+    }
+    snprintf (s_settings.server_key, sizeof s_settings.server_key, "%s",
+              zcert_public_txt (server));
+    zcert_destroy (&server);
+    return 0;
+}
+
+//  Take the allow list: a readable directory. 0, or -1 with the message set.
+static int
+s_set_allow (const char *path, char *message, size_t message_size)
+{
+    struct stat info;
+    const char *reason = NULL;
+    if (stat (path, &info) != 0)
+        reason = strerror (errno);
+    else if (!S_ISDIR (info.st_mode))
+        reason = "not a directory";
+    else if (access (path, R_OK | X_OK) != 0)
+        reason = strerror (errno);
+    if (reason) {
+        s_message (message, message_size,
+                   "%s: the allow list must be a readable directory of public "
+                   "certificates: %s",
+                   path, reason);
+        return -1;
+    }
+    snprintf (s_settings.allow, sizeof s_settings.allow, "%s", path);
+    return 0;
+}
+
 int
 bus_security_configure (const bus_security_config_t *config, char *message,
                         size_t message_size)
@@ -150,85 +242,11 @@ bus_security_configure (const bus_security_config_t *config, char *message,
                    "this libzmq was built without CURVE: no certificate can be used");
         return -1;
     }
-    int error = 0;
-    if (config->cert) {
-        if (!s_readable (config->cert, &error)) {
-            s_message (message, message_size, "%s: cannot read the certificate: %s",
-                       config->cert, strerror (error));
-            return -1;
-        }
-        zcert_t *cert = zcert_load (config->cert);
-        if (!cert || !bus_security_key_valid (zcert_public_txt (cert))) {
-            s_message (message, message_size,
-                       "%s: not a CURVE certificate (zcert format: a curve section "
-                       "with public-key and secret-key, as `attune keygen` writes)",
-                       config->cert);
-            zcert_destroy (&cert);
-            return -1;
-        }
-        if (s_zero_key (zcert_secret_txt (cert))) {
-            s_message (message, message_size,
-                       "%s: holds no secret key (give the secret certificate, "
-                       "NAME.cert_secret as `attune keygen` writes it)",
-                       config->cert);
-            zcert_destroy (&cert);
-            return -1;
-        }
-        //  A secret others can read is a secret no more: said, not refused
-        char secret[4200];
-        snprintf (secret, sizeof secret, "%s_secret", config->cert);
-        struct stat info;
-        if ((stat (secret, &info) == 0 || stat (config->cert, &info) == 0) &&
-            (info.st_mode & 077))
-            zsys_warning ("bus_security: %s: the secret certificate is readable by "
-                          "others (mode %o): chmod 600 it",
-                          config->cert, (unsigned)(info.st_mode & 0777));
-        s_settings.cert = cert;
-        snprintf (s_settings.public_key, sizeof s_settings.public_key, "%s",
-                  zcert_public_txt (cert));
-        snprintf (s_settings.cert_path, sizeof s_settings.cert_path, "%s", config->cert);
-    }
-    if (config->server) {
-        zcert_t *server =
-            s_readable (config->server, &error) ? zcert_load (config->server) : NULL;
-        if (!server || !bus_security_key_valid (zcert_public_txt (server))) {
-            if (server || !error)
-                s_message (message, message_size,
-                           "%s: not a CURVE certificate (zcert format, as `attune "
-                           "keygen` writes)",
-                           config->server);
-            else
-                s_message (message, message_size,
-                           "%s: cannot read the server certificate: %s", config->server,
-                           strerror (error));
-            zcert_destroy (&server);
-            bus_security_shutdown ();
-            return -1;
-        }
-        snprintf (s_settings.server_key, sizeof s_settings.server_key, "%s",
-                  zcert_public_txt (server));
-        zcert_destroy (&server);
-    }
-    if (config->allow) {
-        struct stat info;
-        const char *reason = NULL;
-        if (stat (config->allow, &info) != 0)
-            reason = strerror (errno);
-        else if (!S_ISDIR (info.st_mode))
-            reason = "not a directory";
-        else if (access (config->allow, R_OK | X_OK) != 0)
-            reason = strerror (errno);
-        if (reason) {
-            s_message (message, message_size,
-                       "%s: the allow list must be a readable directory of public "
-                       "certificates: %s",
-                       config->allow, reason);
-            bus_security_shutdown ();
-            return -1;
-        }
-        snprintf (s_settings.allow, sizeof s_settings.allow, "%s", config->allow);
-    }
-    if (config->executor && s_load_executor (config->executor, message, message_size)) {
+    if (config->cert && s_load_cert (config->cert, message, message_size))
+        return -1;
+    if ((config->server && s_load_server (config->server, message, message_size)) ||
+        (config->allow && s_set_allow (config->allow, message, message_size)) ||
+        (config->executor && s_load_executor (config->executor, message, message_size))) {
         bus_security_shutdown ();
         return -1;
     }

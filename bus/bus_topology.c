@@ -191,6 +191,92 @@ s_message (char *message, size_t message_size, const char *format, ...)
     va_end (args);
 }
 
+//  Apply the bus section (transport, namespace, ipc_dir). 0 or -1 with
+//  `message` set.
+static int
+s_apply_bus (bus_topology_t *self, zconfig_t *section, const char *origin, char *message,
+             size_t message_size)
+{
+    for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item)) {
+        const char *key = zconfig_name (item);
+        const char *value = zconfig_value (item);
+        if (!value || !*value) {
+            s_message (message, message_size, "%s: bus/%s: a value is required", origin,
+                       key);
+            return -1;
+        }
+        char **target = NULL;
+        if (streq (key, "transport")) {
+            if (!streq (value, "inproc") && !streq (value, "ipc")) {
+                s_message (message, message_size,
+                           "%s: bus/transport: '%s' must be inproc or ipc", origin,
+                           value);
+                return -1;
+            }
+            target = &self->transport;
+        } else if (streq (key, "namespace"))
+            target = &self->namespace_;
+        else if (streq (key, "ipc_dir"))
+            target = &self->ipc_dir;
+        else
+            continue; //  other actors' settings live here too (heartbeat ...)
+        char *copy = strdup (value);
+        if (!copy) {
+            s_message (message, message_size, "%s: out of memory", origin);
+            return -1;
+        }
+        free (*target);
+        *target = copy;
+    }
+    return 0;
+}
+
+//  Apply the endpoints section: name = address, or name with bind and
+//  connect entries. 0 or -1 with `message` set.
+static int
+s_apply_endpoints (bus_topology_t *self, zconfig_t *section, const char *origin,
+                   char *message, size_t message_size)
+{
+    for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item)) {
+        const char *name = zconfig_name (item);
+        if (!s_name_valid (name)) {
+            s_message (message, message_size,
+                       "%s: endpoints/%s: a name is 1-%d characters of "
+                       "[A-Za-z0-9_.-]",
+                       origin, name, S_MAX_NAME);
+            return -1;
+        }
+        const char *bind = zconfig_value (item);
+        const char *connect = NULL;
+        if (!bind || !*bind) {
+            bind = zconfig_get (item, "bind", NULL);
+            connect = zconfig_get (item, "connect", NULL);
+        }
+        if (!bind || !*bind) {
+            s_message (message, message_size,
+                       "%s: endpoints/%s: an address or a 'bind' entry is required",
+                       origin, name);
+            return -1;
+        }
+        const char *bad = bus_topology_check_address (bind) != 0                 ? bind
+                          : connect && bus_topology_check_address (connect) != 0 ? connect
+                                                                                 : NULL;
+        if (bad) {
+            s_message (message, message_size,
+                       "%s: endpoints/%s: address '%s' must start with inproc://, "
+                       "ipc:// or tcp:// (tcp://host:port)",
+                       origin, name, bad);
+            return -1;
+        }
+        if (bus_topology_set (self, name, bind, connect) != 0) {
+            s_message (message, message_size, "%s: endpoints/%s: out of memory", origin,
+                       name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 //  Apply a loaded config tree. 0 or -1 with `message` set.
 static int
 s_apply (bus_topology_t *self, zconfig_t *root, const char *origin, char *message,
@@ -200,80 +286,11 @@ s_apply (bus_topology_t *self, zconfig_t *root, const char *origin, char *messag
          section = zconfig_next (section)) {
         const char *sname = zconfig_name (section);
         if (streq (sname, "bus")) {
-            for (zconfig_t *item = zconfig_child (section); item;
-                 item = zconfig_next (item)) {
-                const char *key = zconfig_name (item);
-                const char *value = zconfig_value (item);
-                if (!value || !*value) {
-                    s_message (message, message_size, "%s: bus/%s: a value is required",
-                               origin, key);
-                    return -1;
-                }
-                char **target = NULL;
-                if (streq (key, "transport")) {
-                    if (!streq (value, "inproc") && !streq (value, "ipc")) {
-                        s_message (message, message_size,
-                                   "%s: bus/transport: '%s' must be inproc or ipc",
-                                   origin, value);
-                        return -1;
-                    }
-                    target = &self->transport;
-                } else if (streq (key, "namespace"))
-                    target = &self->namespace_;
-                else if (streq (key, "ipc_dir"))
-                    target = &self->ipc_dir;
-                else
-                    continue; //  other actors' settings live here too (heartbeat ...)
-                char *copy = strdup (value);
-                if (!copy) {
-                    s_message (message, message_size, "%s: out of memory", origin);
-                    return -1;
-                }
-                free (*target);
-                *target = copy;
-            }
+            if (s_apply_bus (self, section, origin, message, message_size))
+                return -1;
         } else if (streq (sname, "endpoints")) {
-            for (zconfig_t *item = zconfig_child (section); item;
-                 item = zconfig_next (item)) {
-                const char *name = zconfig_name (item);
-                if (!s_name_valid (name)) {
-                    s_message (message, message_size,
-                               "%s: endpoints/%s: a name is 1-%d characters of "
-                               "[A-Za-z0-9_.-]",
-                               origin, name, S_MAX_NAME);
-                    return -1;
-                }
-                const char *bind = zconfig_value (item);
-                const char *connect = NULL;
-                if (!bind || !*bind) {
-                    bind = zconfig_get (item, "bind", NULL);
-                    connect = zconfig_get (item, "connect", NULL);
-                }
-                if (!bind || !*bind) {
-                    s_message (
-                        message, message_size,
-                        "%s: endpoints/%s: an address or a 'bind' entry is required",
-                        origin, name);
-                    return -1;
-                }
-                const char *bad = bus_topology_check_address (bind) != 0 ? bind
-                                  : connect && bus_topology_check_address (connect) != 0
-                                      ? connect
-                                      : NULL;
-                if (bad) {
-                    s_message (
-                        message, message_size,
-                        "%s: endpoints/%s: address '%s' must start with inproc://, "
-                        "ipc:// or tcp:// (tcp://host:port)",
-                        origin, name, bad);
-                    return -1;
-                }
-                if (bus_topology_set (self, name, bind, connect) != 0) {
-                    s_message (message, message_size, "%s: endpoints/%s: out of memory",
-                               origin, name);
-                    return -1;
-                }
-            }
+            if (s_apply_endpoints (self, section, origin, message, message_size))
+                return -1;
         }
         //  Other sections (actors, worker, ...) belong to the daemon.
     }
