@@ -183,6 +183,95 @@ registry_params_check_schema (const json_t *schema, char *field, size_t field_si
 #undef FAIL
 }
 
+#define FAIL(...)                                                                        \
+    do {                                                                                 \
+        if (message && message_size)                                                     \
+            snprintf (message, message_size, __VA_ARGS__);                               \
+        return -1;                                                                       \
+    } while (0)
+
+//  A parameter's value is in its enum and its range. 0, or -1 with
+//  `message` set.
+static int
+s_param_bounds (const char *name, const json_t *spec, const json_t *final, char *message,
+                size_t message_size)
+{
+    const json_t *choices = json_object_get (spec, "enum");
+    if (json_is_array (choices)) {
+        bool found = false;
+        size_t i;
+        json_t *choice;
+        json_array_foreach (choices, i, choice) if (json_equal (choice, final)) found =
+            true;
+        if (!found) {
+            char shown[128], allowed[256];
+            s_show (final, shown, sizeof shown);
+            s_show (choices, allowed, sizeof allowed);
+            FAIL ("parameter '%s': %s is not one of %s", name, shown, allowed);
+        }
+    }
+    const json_t *minimum = json_object_get (spec, "minimum");
+    const json_t *maximum = json_object_get (spec, "maximum");
+    if (json_is_number (final)) {
+        double d = json_number_value (final);
+        if (json_is_number (minimum) && d < json_number_value (minimum))
+            FAIL ("parameter '%s': %g is below the minimum %g", name, d,
+                  json_number_value (minimum));
+        if (json_is_number (maximum) && d > json_number_value (maximum))
+            FAIL ("parameter '%s': %g is above the maximum %g", name, d,
+                  json_number_value (maximum));
+    }
+    return 0;
+}
+
+//  One parameter's value: the one given or its default, of its type
+//  (coerced where it can be), within its bounds. 0 with *final_p (the
+//  caller's; NULL when it has none), or -1 with `message` set.
+static int
+s_param_value (const char *name, const json_t *spec, const json_t *given,
+               json_t **final_p, char *message, size_t message_size)
+{
+    *final_p = NULL;
+    const json_t *type = json_object_get (spec, "type");
+    const char *type_name = json_is_string (type) ? json_string_value (type) : NULL;
+    const json_t *fallback = json_object_get (spec, "default");
+    json_t *v = json_is_object (given) ? json_object_get (given, name) : NULL;
+    if (v && json_is_true (json_object_get (spec, "immutable")) && fallback &&
+        !json_equal (v, (json_t *)fallback))
+        FAIL ("parameter '%s': is immutable and cannot be set", name);
+    if (!v || json_is_null (v))
+        v = (json_t *)fallback;
+    if (!v || json_is_null (v)) {
+        if (json_is_true (json_object_get (spec, "required")))
+            FAIL ("parameter '%s': required but not given", name);
+        return 0;
+    }
+    json_t *final = json_incref (v);
+    if (type_name && !registry_params_is_type (final, type_name)) {
+        json_t *coerced = s_coerce (final, type_name);
+        if (!coerced) {
+            char shown[128];
+            s_show (final, shown, sizeof shown);
+            json_decref (final);
+            FAIL ("parameter '%s': expected %s, got %s", name, type_name, shown);
+        }
+        json_decref (final);
+        final = coerced;
+    }
+    if (type_name && !strcmp (type_name, "integer") && json_is_real (final)) {
+        json_t *integer = json_integer ((json_int_t)json_real_value (final));
+        json_decref (final);
+        final = integer;
+    }
+    if (s_param_bounds (name, spec, final, message, message_size)) {
+        json_decref (final);
+        return -1;
+    }
+    *final_p = final;
+    return 0;
+}
+#undef FAIL
+
 json_t *
 registry_params_apply (const json_t *schema, const json_t *given, char *message,
                        size_t message_size)
@@ -214,68 +303,13 @@ registry_params_apply (const json_t *schema, const json_t *given, char *message,
     json_t *spec;
     json_object_foreach ((json_t *)schema, name, spec)
     {
-        const json_t *type = json_object_get (spec, "type");
-        const char *type_name = json_is_string (type) ? json_string_value (type) : NULL;
-        const json_t *fallback = json_object_get (spec, "default");
-        json_t *v = json_is_object (given) ? json_object_get (given, name) : NULL;
-        if (v && json_is_true (json_object_get (spec, "immutable")) && fallback &&
-            !json_equal (v, (json_t *)fallback))
-            FAIL ("parameter '%s': is immutable and cannot be set", name);
-        if (!v || json_is_null (v))
-            v = (json_t *)fallback;
-        if (!v || json_is_null (v)) {
-            if (json_is_true (json_object_get (spec, "required")))
-                FAIL ("parameter '%s': required but not given", name);
-            continue;
+        json_t *final;
+        if (s_param_value (name, spec, given, &final, message, message_size)) {
+            json_decref (out);
+            return NULL;
         }
-        json_t *final = json_incref (v);
-        if (type_name && !registry_params_is_type (final, type_name)) {
-            json_t *coerced = s_coerce (final, type_name);
-            if (!coerced) {
-                char shown[128];
-                s_show (final, shown, sizeof shown);
-                json_decref (final);
-                FAIL ("parameter '%s': expected %s, got %s", name, type_name, shown);
-            }
-            json_decref (final);
-            final = coerced;
-        }
-        if (type_name && !strcmp (type_name, "integer") && json_is_real (final)) {
-            json_t *integer = json_integer ((json_int_t)json_real_value (final));
-            json_decref (final);
-            final = integer;
-        }
-        const json_t *choices = json_object_get (spec, "enum");
-        if (json_is_array (choices)) {
-            bool found = false;
-            size_t i;
-            json_t *choice;
-            json_array_foreach (choices, i, choice) if (json_equal (choice, final))
-                found = true;
-            if (!found) {
-                char shown[128], allowed[256];
-                s_show (final, shown, sizeof shown);
-                s_show (choices, allowed, sizeof allowed);
-                json_decref (final);
-                FAIL ("parameter '%s': %s is not one of %s", name, shown, allowed);
-            }
-        }
-        const json_t *minimum = json_object_get (spec, "minimum");
-        const json_t *maximum = json_object_get (spec, "maximum");
-        if (json_is_number (final)) {
-            double d = json_number_value (final);
-            if (json_is_number (minimum) && d < json_number_value (minimum)) {
-                json_decref (final);
-                FAIL ("parameter '%s': %g is below the minimum %g", name, d,
-                      json_number_value (minimum));
-            }
-            if (json_is_number (maximum) && d > json_number_value (maximum)) {
-                json_decref (final);
-                FAIL ("parameter '%s': %g is above the maximum %g", name, d,
-                      json_number_value (maximum));
-            }
-        }
-        json_object_set_new (out, name, final);
+        if (final)
+            json_object_set_new (out, name, final);
     }
     return out;
 #undef FAIL

@@ -328,6 +328,92 @@ s_anchor_free (void **item)
     *item = NULL;
 }
 
+//  Count one more node. 0, or -1 (error set) past the limit.
+static int
+s_node_count (parse_t *p, size_t line)
+{
+    if (++p->nodes > REGISTRY_YAML_MAX_NODES) {
+        s_error (p, line, "more than %d nodes", REGISTRY_YAML_MAX_NODES);
+        return -1;
+    }
+    return 0;
+}
+
+//  An alias: a copy of the node its anchor named, counted. 0, or -1 (error
+//  set).
+static int
+s_alias (parse_t *p, const char *name, size_t line)
+{
+    json_t *target = (json_t *)zhashx_lookup (p->anchors, name);
+    if (!target) {
+        s_error (p, line, "alias *%s names no anchor defined before it", name);
+        return -1;
+    }
+    p->nodes += s_count_nodes (target);
+    if (p->nodes > REGISTRY_YAML_MAX_NODES) {
+        s_error (p, line, "more than %d nodes (alias expansion)",
+                 REGISTRY_YAML_MAX_NODES);
+        return -1;
+    }
+    return s_attach (p, json_deep_copy (target), line, NULL) ? -1 : 0;
+}
+
+//  Take one parser event. 0, or -1 (error set); *done once the stream or
+//  the first document ends.
+static int
+s_event (parse_t *p, yaml_event_t *event, bool *done, bool *document_seen)
+{
+    size_t line = event->start_mark.line + 1;
+    switch (event->type) {
+        case YAML_STREAM_END_EVENT:
+            *done = true;
+            return 0;
+        case YAML_DOCUMENT_START_EVENT:
+            if (*document_seen) //  only the first document counts
+                *done = true;
+            *document_seen = true;
+            return 0;
+        case YAML_SCALAR_EVENT:
+            if (s_node_count (p, line) ||
+                s_attach (p, s_resolve_scalar (event), line,
+                          (const char *)event->data.scalar.anchor))
+                return -1;
+            return 0;
+        case YAML_SEQUENCE_START_EVENT:
+            if (s_node_count (p, line) ||
+                s_open (p, json_array (), line,
+                        (const char *)event->data.sequence_start.anchor))
+                return -1;
+            return 0;
+        case YAML_MAPPING_START_EVENT:
+            if (s_node_count (p, line) ||
+                s_open (p, json_object (), line,
+                        (const char *)event->data.mapping_start.anchor))
+                return -1;
+            return 0;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            return p->depth > 0 && s_close (p) ? -1 : 0;
+        case YAML_ALIAS_EVENT:
+            return s_alias (p, (const char *)event->data.alias.anchor, line);
+        default:
+            return 0;
+    }
+}
+
+//  Free the containers still open (after a failure).
+static void
+s_unwind (parse_t *p)
+{
+    while (p->depth > 0) {
+        frame_t *frame = &p->stack[--p->depth];
+        json_decref (frame->node);
+        free (frame->pointer);
+        free (frame->anchor);
+        free (frame->key);
+    }
+}
+
 static registry_yaml_t *
 s_parse (yaml_parser_t *parser, const char *origin, char *message, size_t message_size)
 {
@@ -338,8 +424,7 @@ s_parse (yaml_parser_t *parser, const char *origin, char *message, size_t messag
     p.anchors = zhashx_new ();
     zhashx_set_destructor (p.anchors, s_anchor_free);
 
-    bool done = false, failed = false;
-    bool in_document = false, document_seen = false;
+    bool done = false, failed = false, document_seen = false;
     while (!done && !failed) {
         yaml_event_t event;
         if (!yaml_parser_parse (parser, &event)) {
@@ -349,80 +434,11 @@ s_parse (yaml_parser_t *parser, const char *origin, char *message, size_t messag
             failed = true;
             break;
         }
-        size_t line = event.start_mark.line + 1;
-        switch (event.type) {
-            case YAML_STREAM_END_EVENT:
-                done = true;
-                break;
-            case YAML_DOCUMENT_START_EVENT:
-                if (document_seen) //  only the first document counts
-                    done = true;
-                in_document = true;
-                document_seen = true;
-                break;
-            case YAML_DOCUMENT_END_EVENT:
-                in_document = false;
-                break;
-            case YAML_SCALAR_EVENT:
-                if (++p.nodes > REGISTRY_YAML_MAX_NODES) {
-                    s_error (&p, line, "more than %d nodes", REGISTRY_YAML_MAX_NODES);
-                    failed = true;
-                } else if (s_attach (&p, s_resolve_scalar (&event), line,
-                                     (const char *)event.data.scalar.anchor))
-                    failed = true;
-                break;
-            case YAML_SEQUENCE_START_EVENT:
-                if (++p.nodes > REGISTRY_YAML_MAX_NODES) {
-                    s_error (&p, line, "more than %d nodes", REGISTRY_YAML_MAX_NODES);
-                    failed = true;
-                } else if (s_open (&p, json_array (), line,
-                                   (const char *)event.data.sequence_start.anchor))
-                    failed = true;
-                break;
-            case YAML_MAPPING_START_EVENT:
-                if (++p.nodes > REGISTRY_YAML_MAX_NODES) {
-                    s_error (&p, line, "more than %d nodes", REGISTRY_YAML_MAX_NODES);
-                    failed = true;
-                } else if (s_open (&p, json_object (), line,
-                                   (const char *)event.data.mapping_start.anchor))
-                    failed = true;
-                break;
-            case YAML_SEQUENCE_END_EVENT:
-            case YAML_MAPPING_END_EVENT:
-                if (p.depth > 0 && s_close (&p))
-                    failed = true;
-                break;
-            case YAML_ALIAS_EVENT: {
-                const char *name = (const char *)event.data.alias.anchor;
-                json_t *target = (json_t *)zhashx_lookup (p.anchors, name);
-                if (!target) {
-                    s_error (&p, line, "alias *%s names no anchor defined before it",
-                             name);
-                    failed = true;
-                    break;
-                }
-                p.nodes += s_count_nodes (target);
-                if (p.nodes > REGISTRY_YAML_MAX_NODES) {
-                    s_error (&p, line, "more than %d nodes (alias expansion)",
-                             REGISTRY_YAML_MAX_NODES);
-                    failed = true;
-                } else if (s_attach (&p, json_deep_copy (target), line, NULL))
-                    failed = true;
-                break;
-            }
-            default:
-                break;
-        }
+        if (s_event (&p, &event, &done, &document_seen))
+            failed = true;
         yaml_event_delete (&event);
     }
-    (void)in_document;
-    while (p.depth > 0) { //  unwind on failure
-        frame_t *frame = &p.stack[--p.depth];
-        json_decref (frame->node);
-        free (frame->pointer);
-        free (frame->anchor);
-        free (frame->key);
-    }
+    s_unwind (&p);
     zhashx_destroy (&p.anchors);
     if (failed) {
         registry_yaml_destroy (&self);
