@@ -666,6 +666,10 @@ s_run (s_daemon_t *self)
             continue;
         if (!which && zpoller_terminated (poller))
             break;
+        //  A signal reaches every actor too: one that saw it first and ended
+        //  its loop has not failed, whatever order the pipes are read in.
+        if (which && zsys_interrupted)
+            break;
         //  An actor said something unasked: it stopped on its own. Its
         //  thread has ended: what is waiting on its pipe is CZMQ's
         //  end-of-thread signal, which zactor_destroy collects.
