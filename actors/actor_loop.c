@@ -344,12 +344,43 @@ s_dispatch (actor_loop_t *self)
     }
 }
 
+//  Until the registry's first snapshot (or the wait's end): the pipe and
+//  the registry only. The poll set starts with them. 0 when no longer.
+static int
+s_registry_wait (actor_loop_t *self)
+{
+    s_registry_check (self);
+    if (!self->registry || self->synced || self->warned)
+        return 0;
+    if (self->dirty)
+        s_build (self);
+    int64_t left = self->started + ACTOR_REGISTRY_WAIT_MS - zclock_mono ();
+    int timeout =
+        s_sooner (left < 0 ? 0 : (int)left, registry_client_timeout (self->registry));
+    if (zmq_poll (self->items, 3, timeout > 1000 ? 1000 : timeout) == -1 &&
+        zmq_errno () == ETERM)
+        return -1;
+    self->turns++;
+    if (self->items[0].revents & ZMQ_POLLIN)
+        s_pipe (self);
+    for (size_t i = 1; i < 3 && !self->stopped; i++)
+        if (self->items[i].revents & ZMQ_POLLIN)
+            s_registry_read (self, self->readers[self->map[i]].arg);
+    registry_client_tick (self->registry);
+    return 1;
+}
+
 int
 actor_loop_run (actor_loop_t *self)
 {
     assert (self);
     self->started = zclock_mono ();
     while (!self->stopped) {
+        int waiting = s_registry_wait (self);
+        if (waiting < 0)
+            return -1;
+        if (waiting || self->stopped)
+            continue;
         int timeout = s_timers (self);
         if (self->stopped)
             break;

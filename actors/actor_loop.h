@@ -85,10 +85,13 @@ void actor_loop_pause (actor_loop_t *self, zsock_t *sock, bool paused);
 int actor_loop_timer (actor_loop_t *self, int interval_ms, actor_loop_fn *fn, void *arg);
 
 //  Follow the registry: read its updates and snapshots (before every other
-//  reader), tick it, and keep `gated` (NULL: none) paused until the first
-//  snapshot is in; then `on_synced (self, registry)` once (may be NULL).
-//  Not synced after ACTOR_REGISTRY_WAIT_MS: one warning, and it waits on
-//  (what the gated socket would take waits in its senders' links).
+//  reader) and tick it. The actor needs its definitions: until the first
+//  snapshot is in the loop reads only the pipe and the registry (no other
+//  reader, timer or turn callback runs); then `on_synced (self, registry)`
+//  once (may be NULL). Not synced after ACTOR_REGISTRY_WAIT_MS: one
+//  warning, and the actor runs, all but `gated` (NULL: none), which stays
+//  paused until the snapshot is in (what it would take waits in its
+//  senders' links).
 int actor_loop_registry (actor_loop_t *self, registry_client_t *registry, zsock_t *gated,
                          actor_loop_fn *on_synced);
 
