@@ -13,9 +13,11 @@
       actor_effects_drop after a failure;
     - the commit happens inside a handler's caller (bus_inbox): call
       actor_effects_attach from the handler; the store's commit callback
-      runs the effects, a new write attempt drops what the previous one
-      queued, and actor_effects_drop after the batch drops an attempt that
-      never committed.
+      runs the effects, a retry of the transaction (map growth) drops what
+      the earlier attempt queued, and actor_effects_drop after the batch
+      (bus_inbox_process returned) drops an attempt that never committed.
+      That drop is required after a write that aborted: an abort changes
+      none of the counters an attempt is recognised by.
 */
 #ifndef ACTOR_EFFECTS_H_INCLUDED
 #define ACTOR_EFFECTS_H_INCLUDED
