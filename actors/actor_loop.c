@@ -158,6 +158,32 @@ actor_loop_remove_rank (actor_loop_t *self, int rank)
         }
 }
 
+int
+actor_loop_set_fds (actor_loop_t *self, int rank, const actor_loop_fd_t *fds,
+                    size_t count, actor_loop_fd_fn *fn)
+{
+    assert (self && (fds || count == 0) && fn);
+    size_t n = 0;
+    bool same = true;
+    for (size_t i = 0; i < self->nreaders && same; i++) {
+        s_reader_t *reader = &self->readers[i];
+        if (reader->rank != rank || reader->removed)
+            continue;
+        same = n < count && !reader->sock && reader->fd == fds[n].fd &&
+               reader->events == fds[n].events && reader->arg == fds[n].arg &&
+               reader->fd_fn == fn;
+        n++;
+    }
+    if (same && n == count)
+        return 0;
+    actor_loop_remove_rank (self, rank);
+    for (size_t i = 0; i < count; i++)
+        if (actor_loop_reader_fd (self, fds[i].fd, fds[i].events, rank, fn, fds[i].arg) !=
+            0)
+            return -1;
+    return 0;
+}
+
 void
 actor_loop_pause (actor_loop_t *self, zsock_t *sock, bool paused)
 {

@@ -73,6 +73,20 @@ int actor_loop_reader (actor_loop_t *self, zsock_t *sock, int rank, actor_loop_f
 int actor_loop_reader_fd (actor_loop_t *self, int fd, short events, int rank,
                           actor_loop_fd_fn *fn, void *arg);
 
+//  A descriptor for actor_loop_set_fds.
+typedef struct {
+    int fd;
+    short events;
+    void *arg;
+} actor_loop_fd_t;
+
+//  Make the readers of `rank` exactly the `count` descriptors of `fds`,
+//  each read by `fn`: the poll set is rebuilt only when they differ from
+//  the ones registered (for descriptors that come and go, as a worker's
+//  processes' pipes). 0 or -1 (no memory).
+int actor_loop_set_fds (actor_loop_t *self, int rank, const actor_loop_fd_t *fds,
+                        size_t count, actor_loop_fd_fn *fn);
+
 //  Forget every reader of `rank`. Safe from a handler: none of them is
 //  called again, not even in the current turn.
 void actor_loop_remove_rank (actor_loop_t *self, int rank);

@@ -17,6 +17,7 @@ typedef struct {
     actor_loop_t *loop;
     zsock_t *a, *b; //  PAIRs the test writes to
     int fd;         //  read end of a pipe(2) the test writes to
+    int fd2;        //  another, set with actor_loop_set_fds (SETFD)
     char order[256];
     int reads_a, reads_b, reads_fd, timers, deadline_calls;
     bool fast; //  the next-deadline callback says "now"
@@ -24,7 +25,7 @@ typedef struct {
 
 typedef struct {
     const char *a, *b; //  endpoints to bind
-    int fd;
+    int fd, fd2;
 } s_args_t;
 
 static void
@@ -103,6 +104,10 @@ s_command (void *arg, const char *command, zmsg_t *msg)
     } else if (streq (command, "REMOVE")) {
         actor_loop_remove_rank (self->loop, 2); //  b
         zstr_send (self->pipe, "OK");
+    } else if (streq (command, "SETFD")) {
+        actor_loop_fd_t fd = {self->fd2, ZMQ_POLLIN, NULL};
+        actor_loop_set_fds (self->loop, 4, &fd, 1, s_on_fd);
+        zstr_send (self->pipe, "OK");
     } else if (streq (command, "SLEEP")) {
         zclock_sleep (100);
         zstr_send (self->pipe, "OK");
@@ -123,6 +128,7 @@ s_test_actor (zsock_t *pipe, void *args)
     self->a = zsock_new_pair (a->a);
     self->b = zsock_new_pair (a->b);
     self->fd = a->fd;
+    self->fd2 = a->fd2;
     self->loop = actor_loop_new (pipe, "test", self);
     //  b is registered first but ranks after a: a is handled first
     bool ok =
@@ -145,7 +151,7 @@ s_test_actor (zsock_t *pipe, void *args)
 
 static zactor_t *s_actor;
 static zsock_t *s_a, *s_b;
-static int s_fds[2] = {-1, -1};
+static int s_fds[2] = {-1, -1}, s_fds2[2] = {-1, -1};
 
 static void
 s_setup (void)
@@ -155,10 +161,11 @@ s_setup (void)
     snprintf (a, sizeof a, "inproc://loop-a-%d", instance);
     snprintf (b, sizeof b, "inproc://loop-b-%d", instance++);
     cr_assert_eq (pipe (s_fds), 0);
+    cr_assert_eq (pipe (s_fds2), 0);
     char bind_a[80], bind_b[80];
     snprintf (bind_a, sizeof bind_a, "@%s", a);
     snprintf (bind_b, sizeof bind_b, "@%s", b);
-    s_args_t args = {bind_a, bind_b, s_fds[0]};
+    s_args_t args = {bind_a, bind_b, s_fds[0], s_fds2[0]};
     s_actor = zactor_new (s_test_actor, &args);
     cr_assert_not_null (s_actor);
     s_a = zsock_new_pair (a);
@@ -174,6 +181,8 @@ s_teardown (void)
     zsock_destroy (&s_b);
     close (s_fds[0]);
     close (s_fds[1]);
+    close (s_fds2[0]);
+    close (s_fds2[1]);
 }
 
 TestSuite (actor_loop, .init = s_setup, .fini = s_teardown, .timeout = 30);
@@ -313,6 +322,23 @@ Test (actor_loop, timers_fire_and_the_poll_set_is_not_rebuilt_every_turn)
     int64_t before = s_int ("deadline");
     zclock_sleep (50);
     cr_assert_gt (s_int ("deadline") - before, 100, "a deadline of 0 wakes the loop");
+}
+
+Test (actor_loop, set_fds_rebuilds_only_when_they_change)
+{
+    WAIT_FOR (s_int ("builds") == 1);
+    char *ok = s_ask ("SETFD");
+    zstr_free (&ok);
+    cr_assert_eq (write (s_fds2[1], "x", 1), 1);
+    WAIT_FOR (s_int ("fd") == 1);
+    cr_assert_eq (s_int ("builds"), 2);
+    for (int i = 0; i < 3; i++) {
+        ok = s_ask ("SETFD"); //  the same set: nothing to rebuild
+        zstr_free (&ok);
+    }
+    cr_assert_eq (write (s_fds2[1], "y", 1), 1);
+    WAIT_FOR (s_int ("fd") == 2);
+    cr_assert_eq (s_int ("builds"), 2);
 }
 
 //  ---------------------------------------------------------------------------

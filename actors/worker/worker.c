@@ -67,18 +67,11 @@ typedef struct {
     size_t size;
 } s_done_t;
 
-//  A process descriptor the loop watches.
-typedef struct {
-    void *job;
-    int fd;
-    short events;
-} s_watch_t;
-
 typedef struct {
     zsock_t *pipe;
     actor_loop_t *loop;
-    s_watch_t *watched; //  the running processes' descriptors, as registered
-    size_t nwatched, watch_capacity;
+    actor_loop_fd_t *watched; //  the running processes' descriptors (s_before)
+    size_t watch_capacity;
     char name[256];
     char source[300];
     char endpoint[512];
@@ -1355,57 +1348,39 @@ s_on_process (void *self, void *job, int fd, short revents)
     worker_process_handle (((s_job_t *)job)->process, fd);
 }
 
-//  Note descriptor `n` of the watch list; true when it is not what was
-//  registered there.
-static bool
-s_watch_note (s_worker_t *self, size_t n, s_watch_t watch)
-{
-    if (n == self->watch_capacity) {
-        self->watch_capacity = self->watch_capacity ? self->watch_capacity * 2 : 48;
-        self->watched = (s_watch_t *)realloc (self->watched,
-                                              self->watch_capacity * sizeof (s_watch_t));
-        assert (self->watched);
-    }
-    s_watch_t *old = &self->watched[n];
-    bool changed = n >= self->nwatched || old->job != watch.job || old->fd != watch.fd ||
-                   old->events != watch.events;
-    *old = watch;
-    return changed;
-}
-
 //  Before each poll: the running processes' descriptors (three each at
-//  most), registered again only when they changed. Only running jobs have
-//  processes (busy counts them): a zhashx walk visits every bucket.
+//  most); the loop registers them again only when they changed. Only
+//  running jobs have processes (busy counts them): a zhashx walk visits
+//  every bucket.
 static void
 s_before (void *arg)
 {
     s_worker_t *self = (s_worker_t *)arg;
     size_t n = 0;
-    bool changed = false;
     for (s_job_t *job = self->busy ? (s_job_t *)zhashx_first (self->jobs) : NULL; job;
          job = (s_job_t *)zhashx_next (self->jobs)) {
         if (!job->process)
             continue;
         int fds[3];
         worker_process_fds (job->process, fds);
-        for (int i = 0; i < 3; i++)
-            if (fds[i] >= 0)
-                changed |= s_watch_note (
-                    self, n++,
-                    (s_watch_t){job, fds[i], (short)(i == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN)});
+        for (int i = 0; i < 3; i++) {
+            if (fds[i] < 0)
+                continue;
+            if (n == self->watch_capacity) {
+                self->watch_capacity =
+                    self->watch_capacity ? self->watch_capacity * 2 : 48;
+                self->watched = (actor_loop_fd_t *)realloc (
+                    self->watched, self->watch_capacity * sizeof (actor_loop_fd_t));
+                assert (self->watched);
+            }
+            self->watched[n++] = (actor_loop_fd_t){
+                fds[i], (short)(i == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN), job};
+        }
     }
-    changed |= n != self->nwatched;
-    self->nwatched = n;
-    if (!changed)
-        return;
-    actor_loop_remove_rank (self->loop, S_RANK_PROCESSES);
-    for (size_t i = 0; i < n; i++) {
-        s_watch_t *watch = &self->watched[i];
-        int rc = actor_loop_reader_fd (self->loop, watch->fd, watch->events,
-                                       S_RANK_PROCESSES, s_on_process, watch->job);
-        assert (rc == 0);
-        (void)rc;
-    }
+    int rc =
+        actor_loop_set_fds (self->loop, S_RANK_PROCESSES, self->watched, n, s_on_process);
+    assert (rc == 0);
+    (void)rc;
 }
 
 static int
