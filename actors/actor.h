@@ -10,7 +10,8 @@
         registry.snapshot   ROUTER snapshot of every definition (Clone pattern)
         registry.commands   ROUTER registry.rule.put/enable/disable/delete (bus_inbox)
         rules.commands      ROUTER event.create (bus_inbox)
-        rules.facts         PUB    event.created, enforcement.created
+        rules.facts         PUB    event.created, enforcement.created,
+                                   rules.heartbeat
         executor.commands   ROUTER enforcement.create, execution.status,
                                    worker.register, execution.run/cancel
         executor.facts      PUB    execution.*, worker.*
