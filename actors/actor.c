@@ -34,3 +34,27 @@ actor_reply_json (zsock_t *pipe, json_t **value_p)
     json_decref (*value_p);
     *value_p = NULL;
 }
+
+void
+actor_reply_unknown (zsock_t *pipe, const char *actor, const char *command)
+{
+    assert (pipe && actor);
+    zsys_warning ("%s: unknown pipe command '%s'", actor, command ? command : "");
+    json_t *reply = json_pack ("{s:s, s:s}", "error", ACTOR_UNKNOWN_REPLY, "command",
+                               command ? command : "");
+    actor_reply_json (pipe, &reply);
+}
+
+store_t *
+actor_store_open (const actor_config_t *config, const char *actor)
+{
+    assert (config && actor);
+    char dir[4096], message[512];
+    snprintf (dir, sizeof dir, "%s/%s", config->data_dir ? config->data_dir : ".", actor);
+    store_config_t store_config = {.nosync = config->nosync};
+    store_code_t code;
+    store_t *store = store_open (dir, &store_config, &code, message, sizeof message);
+    if (!store)
+        zsys_error ("%s: %s", actor, message);
+    return store;
+}

@@ -10,14 +10,22 @@
         registry.snapshot   ROUTER snapshot of every definition (Clone pattern)
         registry.commands   ROUTER registry.rule.put/enable/disable/delete (bus_inbox)
         rules.commands      ROUTER event.create (bus_inbox)
-        rules.facts         PUB    event.created, enforcement.created
+        rules.facts         PUB    event.created, enforcement.created,
+                                   rules.heartbeat
         executor.commands   ROUTER enforcement.create, execution.status,
                                    worker.register, execution.run/cancel
         executor.facts      PUB    execution.*, worker.*
         worker.<name>       ROUTER execution.dispatch, execution.cancel
 
-    Pipe commands (tests drive actors with these): "$TERM" stops the actor;
-    "STATUS" answers with one string of JSON (counters) — see each actor.
+    Pipe commands (tests drive actors with these; actor_loop.h handles them
+    the same way in every actor):
+        "$TERM"     stops the actor (no reply)
+        "STATUS"    one frame of JSON: the actor's counters (see each actor)
+        others      the actor's own (worker DRAIN, api ENDPOINTS, registry
+                    ERRORS), each answered as its header says
+        unknown     ACTOR_UNKNOWN_REPLY: one frame of JSON
+                    {"error":"unknown command","command":"<the command>"}
+                    (a warning is logged too)
 */
 #ifndef ACTOR_H_INCLUDED
 #define ACTOR_H_INCLUDED
@@ -26,6 +34,7 @@
 #include <jansson.h>
 #include "bus/bus_link.h"
 #include "bus/bus_topology.h"
+#include "store/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +61,16 @@ void actor_link_config (const actor_config_t *config, bus_link_config_t *link_co
 
 //  Answer a pipe command with one frame of compact JSON; takes the value.
 void actor_reply_json (zsock_t *pipe, json_t **value_p);
+
+//  The one answer to a pipe command the actor does not know (logged as a
+//  warning from `actor`): one frame,
+//  {"error":"unknown command","command":"<command>"}.
+#define ACTOR_UNKNOWN_REPLY "unknown command"
+void actor_reply_unknown (zsock_t *pipe, const char *actor, const char *command);
+
+//  Open the actor's store, <data_dir>/<actor> (data_dir "." when unset),
+//  with config->nosync. NULL on failure, logged as "<actor>: <why>".
+store_t *actor_store_open (const actor_config_t *config, const char *actor);
 
 #ifdef __cplusplus
 }

@@ -241,6 +241,7 @@ static const proto_message_t s_messages[] = {
     {"enforcement.created", FACT, "rules", "rules.facts", s_enforcement_created},
     {"enforcement.create", CMD, "rules", "executor.commands", s_enforcement_create},
     {"rules.sync", ASK, "api", "rules.query", s_rules_sync},
+    {"rules.heartbeat", FACT, "rules", "rules.facts", s_none},
     //  executor and workers
     {"executor.heartbeat", FACT, "executor", "executor.facts", s_none},
     {"worker.register", CMD, "worker", "executor.commands", s_worker_register},

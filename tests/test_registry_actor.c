@@ -137,6 +137,25 @@ Test (registry_actor, loads_packs_and_reports_errors)
     zactor_destroy (&registry);
 }
 
+//  The pipe protocol is actor_loop's: an unknown command gets the one reply
+//  (actor.h), and the actor goes on answering its own.
+Test (registry_actor, unknown_pipe_command_gets_the_one_reply)
+{
+    zactor_t *registry = s_start ();
+    json_t *reply = s_status (registry, "NOPE");
+    cr_assert_str_eq (json_string_value (json_object_get (reply, "error")),
+                      ACTOR_UNKNOWN_REPLY);
+    cr_assert_str_eq (json_string_value (json_object_get (reply, "command")), "NOPE");
+    json_decref (reply);
+    json_t *errors = s_status (registry, "ERRORS");
+    cr_assert (json_is_array (errors));
+    json_decref (errors);
+    json_t *status = s_status (registry, "STATUS");
+    cr_assert (json_is_integer (json_object_get (status, "packs")));
+    json_decref (status);
+    zactor_destroy (&registry);
+}
+
 Test (registry_actor, client_snapshot_and_updates)
 {
     zactor_t *registry = s_start ();

@@ -744,6 +744,15 @@ s_registry_command (bus_link_t *link, const char *type, const char *payload_json
                          s_fx.reject_message);
 }
 
+//  rules.facts heartbeats like the other fact streams: a subscriber sees
+//  rules.heartbeat every interval (200 ms here) with no event at all.
+Test (rules_actor, facts_stream_heartbeats)
+{
+    s_start_all ();
+    WAIT_FOR (s_facts_count ("rules.heartbeat", NULL) >= 3, NULL);
+    cr_assert_eq (s_facts_count ("event.created", NULL), 0);
+}
+
 Test (rules_actor, rule_changes_apply_without_restart)
 {
     s_start_all ();

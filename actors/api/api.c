@@ -463,8 +463,12 @@ s_forward (void *from, void *to, uint64_t *count)
 //  Actor
 
 static void
-s_destroy (api_t *self)
+s_api_destroy (api_t **self_p)
 {
+    api_t *self = *self_p;
+    if (!self)
+        return;
+    actor_loop_destroy (&self->loop);
     zhashx_destroy (&self->pending);
     api_roles_destroy (&self->roles);
     bus_link_destroy (&self->registry_link);
@@ -475,6 +479,8 @@ s_destroy (api_t *self)
     zsock_destroy (&self->xpub);
     zsock_destroy (&self->front);
     msgpack_sbuffer_destroy (&self->buffer);
+    free (self);
+    *self_p = NULL;
 }
 
 static int
@@ -601,81 +607,126 @@ s_start (api_t *self, const actor_config_t *config)
     return 0;
 }
 
-static void
-s_handle_pipe (api_t *self)
+static json_t *
+s_pipe_status (void *arg)
 {
-    char *command = zstr_recv (self->pipe);
-    if (!command || streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "STATUS")) {
-        json_t *status = json_pack (
-            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)self->requests,
-            "replies", (json_int_t)self->replies, "errors", (json_int_t)self->errors,
-            "malformed", (json_int_t)self->malformed, "pending",
-            (json_int_t)zhashx_size (self->pending), "facts_forwarded",
-            (json_int_t)self->forwarded_facts, "dropped", (json_int_t)self->dropped);
-        actor_reply_json (self->pipe, &status);
-    } else if (streq (command, "ENDPOINTS"))
-        zstr_sendx (self->pipe, self->endpoint, self->facts_endpoint, NULL);
-    else
-        zsys_warning ("api: unknown pipe command '%s'", command);
-    zstr_free (&command);
+    api_t *self = (api_t *)arg;
+    return json_pack (
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)self->requests,
+        "replies", (json_int_t)self->replies, "errors", (json_int_t)self->errors,
+        "malformed", (json_int_t)self->malformed, "pending",
+        (json_int_t)zhashx_size (self->pending), "facts_forwarded",
+        (json_int_t)self->forwarded_facts, "dropped", (json_int_t)self->dropped);
+}
+
+//  ENDPOINTS: two frames, the request endpoint and the facts endpoint.
+static int
+s_pipe_command (void *arg, const char *command, zmsg_t *msg)
+{
+    api_t *self = (api_t *)arg;
+    if (!streq (command, "ENDPOINTS"))
+        return -1;
+    zstr_sendx (self->pipe, self->endpoint, self->facts_endpoint, NULL);
+    return 0;
+}
+
+static void
+s_on_facts (void *arg, void *unused)
+{
+    api_t *self = (api_t *)arg;
+    s_forward (zsock_resolve (self->xsub), zsock_resolve (self->xpub),
+               &self->forwarded_facts);
+}
+
+static void
+s_on_subscription (void *arg, void *unused)
+{
+    api_t *self = (api_t *)arg;
+    s_forward (zsock_resolve (self->xpub), zsock_resolve (self->xsub), NULL);
+}
+
+static void
+s_on_link (void *self, void *link)
+{
+    bus_link_handle ((bus_link_t *)link);
+}
+
+static void
+s_on_owner (void *self, void *owner)
+{
+    s_handle_owner ((api_t *)self, (int)(intptr_t)owner);
+}
+
+static void
+s_on_front (void *self, void *unused)
+{
+    s_handle_front ((api_t *)self);
+}
+
+static int
+s_timeout (void *arg)
+{
+    api_t *self = (api_t *)arg;
+    int timeout = bus_link_timeout (self->registry_link);
+    int t = bus_link_timeout (self->rules_link);
+    if (t >= 0 && (timeout < 0 || t < timeout))
+        timeout = t;
+    t = s_next_deadline (self);
+    if (t >= 0 && (timeout < 0 || t < timeout))
+        timeout = t;
+    return timeout;
+}
+
+static void
+s_after (void *arg)
+{
+    api_t *self = (api_t *)arg;
+    s_expire (self);
+    bus_link_tick (self->registry_link);
+    bus_link_tick (self->rules_link);
+}
+
+//  Readers in the order they are handled: facts, the owners' links and
+//  answers, then new requests. 0 or -1.
+static int
+s_readers (api_t *self)
+{
+    actor_loop_t *loop = self->loop;
+    int rc = actor_loop_reader (loop, self->xsub, 0, s_on_facts, NULL);
+    rc |= actor_loop_reader (loop, self->xpub, 1, s_on_subscription, NULL);
+    rc |= actor_loop_reader (loop, bus_link_sock (self->registry_link), 2, s_on_link,
+                             self->registry_link);
+    rc |= actor_loop_reader (loop, bus_link_sock (self->rules_link), 2, s_on_link,
+                             self->rules_link);
+    for (int owner = 0; owner < API_OWNERS; owner++)
+        rc |= actor_loop_reader (loop, self->owners[owner], 3, s_on_owner,
+                                 (void *)(intptr_t)owner);
+    rc |= actor_loop_reader (loop, self->front, 4, s_on_front, NULL);
+    actor_loop_set_status (loop, s_pipe_status);
+    actor_loop_set_command (loop, s_pipe_command);
+    actor_loop_set_timeout (loop, s_timeout);
+    actor_loop_set_after (loop, s_after);
+    return rc ? -1 : 0;
+}
+
+//  The state, its sockets and its loop; NULL on failure (logged).
+static api_t *
+s_api_new (zsock_t *pipe, const actor_config_t *config)
+{
+    api_t *self = (api_t *)zmalloc (sizeof (api_t));
+    self->pipe = pipe;
+    self->loop = actor_loop_new (pipe, "api", self);
+    if (!self->loop || !config || s_start (self, config) != 0 || s_readers (self) != 0)
+        s_api_destroy (&self);
+    return self;
 }
 
 void
 api_actor (zsock_t *pipe, void *args)
 {
-    api_t self_ = {.pipe = pipe};
-    api_t *self = &self_;
-    if (!args || s_start (self, (const actor_config_t *)args) != 0) {
-        s_destroy (self);
-        zsock_signal (pipe, 1);
-        return;
-    }
-    zsock_signal (pipe, 0);
-    while (!self->terminated) {
-        zmq_pollitem_t items[] = {
-            {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->front), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->xsub), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->xpub), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (bus_link_sock (self->registry_link)), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (bus_link_sock (self->rules_link)), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->owners[API_REGISTRY]), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->owners[API_RULES]), 0, ZMQ_POLLIN, 0},
-            {zsock_resolve (self->owners[API_EXECUTOR]), 0, ZMQ_POLLIN, 0},
-        };
-        int timeout = bus_link_timeout (self->registry_link);
-        int t = bus_link_timeout (self->rules_link);
-        if (t >= 0 && (timeout < 0 || t < timeout))
-            timeout = t;
-        t = s_next_deadline (self);
-        if (t >= 0 && (timeout < 0 || t < timeout))
-            timeout = t;
-        if (zmq_poll (items, 9, timeout < 0 ? 1000 : timeout) == -1 &&
-            zmq_errno () == ETERM)
-            break;
-        if (items[0].revents & ZMQ_POLLIN)
-            s_handle_pipe (self);
-        if (self->terminated)
-            break;
-        if (items[2].revents & ZMQ_POLLIN)
-            s_forward (zsock_resolve (self->xsub), zsock_resolve (self->xpub),
-                       &self->forwarded_facts);
-        if (items[3].revents & ZMQ_POLLIN)
-            s_forward (zsock_resolve (self->xpub), zsock_resolve (self->xsub), NULL);
-        if (items[4].revents & ZMQ_POLLIN)
-            bus_link_handle (self->registry_link);
-        if (items[5].revents & ZMQ_POLLIN)
-            bus_link_handle (self->rules_link);
-        for (int owner = 0; owner < API_OWNERS; owner++)
-            if (items[6 + owner].revents & ZMQ_POLLIN)
-                s_handle_owner (self, owner);
-        if (items[1].revents & ZMQ_POLLIN)
-            s_handle_front (self);
-        s_expire (self);
-        bus_link_tick (self->registry_link);
-        bus_link_tick (self->rules_link);
-    }
-    s_destroy (self);
+    api_t *self = s_api_new (pipe, (const actor_config_t *)args);
+    zsock_signal (pipe, self ? 0 : 1);
+    if (self)
+        actor_loop_run (self->loop);
+    s_api_destroy (&self);
 }

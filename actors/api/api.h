@@ -21,7 +21,8 @@
 
     Pipe: "$TERM"; "STATUS" -> JSON {requests, replies, errors, malformed,
     pending}; "ENDPOINTS" -> two strings: the api and facts addresses as
-    bound (ephemeral ports resolved).
+    bound (ephemeral ports resolved); anything else -> the unknown reply
+    (actor.h). The loop is actor_loop's.
 */
 #ifndef API_H_INCLUDED
 #define API_H_INCLUDED

@@ -6,6 +6,7 @@
 #ifndef API_INTERNAL_H_INCLUDED
 #define API_INTERNAL_H_INCLUDED
 
+#include "actors/actor_loop.h"
 #include "actors/api/api_roles.h"
 #include "bus/bus_link.h"
 #include "proto/proto_envelope.h"
@@ -41,6 +42,7 @@ struct _api_status_t {
 
 typedef struct {
     zsock_t *pipe;
+    actor_loop_t *loop;
     char source[300];
     zsock_t *front; //  ROUTER api.requests
     zsock_t *xpub;  //  api.facts
@@ -57,7 +59,6 @@ typedef struct {
     int64_t expire_at; //  monotonic ms of the next deadline scan
     uint64_t requests, replies, errors, malformed, forwarded_facts;
     uint64_t dropped; //  replies a client was not there (or not reading) to take
-    bool terminated;
 } api_t;
 
 //  Answer a client: result (taken) or, when `code` is set, an error.

@@ -1,7 +1,10 @@
 /*  executor: the actor shell: start, the loop, the pipe, command routing (executor.h). */
 #include "actors/executor/executor_internal.h"
 
-#define S_POLL_FIXED 5 //  pipe, registry sub and snapshot, inbox, query
+//  The order the loop reads in: registry first (actor_loop), then
+#define S_RANK_LINKS 1 //  the worker links
+#define S_RANK_QUERY 2 //  the query socket
+#define S_RANK_INBOX 3 //  the command inbox
 
 //  A retry of the same batch starts again from its first command.
 static void
@@ -134,44 +137,36 @@ s_load (executor_t *self)
 //  ---------------------------------------------------------------------------
 //  Actor
 
-//  The pipe: "$TERM"; "STATUS" (executor.h); anything else is answered
-//  with {error} (one reply to every command).
-static void
-s_handle_pipe (executor_t *self)
+//  The pipe's STATUS (executor.h); $TERM and the unknown reply are
+//  actor_loop's.
+static json_t *
+s_pipe_status (void *arg)
 {
-    char *command = zstr_recv (self->pipe);
-    if (!command || streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "STATUS")) {
-        json_t *by_status = json_object ();
-        for (int s = 0; s < EXECUTION_STATUS_COUNT; s++)
-            json_object_set_new (by_status, execution_status_name ((execution_status_t)s),
-                                 json_integer ((json_int_t)self->by_status[s]));
-        json_t *status = json_pack (
-            "{s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "executions",
-            (json_int_t)self->created, "active", (json_int_t)zhashx_size (self->actives),
-            "waiting", (json_int_t)zlistx_size (self->queue), "workers",
-            (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
-            "ignored_status", (json_int_t)self->ignored, "duplicates",
-            (json_int_t)self->duplicates);
-        json_object_set_new (status, "late", json_integer ((json_int_t)self->late));
-        json_object_set_new (status, "repeated_status",
-                             json_integer ((json_int_t)self->repeated));
-        actor_reply_json (self->pipe, &status);
-    } else {
-        zsys_warning ("executor: unknown pipe command '%s'", command);
-        json_t *error =
-            json_pack ("{s:s, s:s}", "error", "unknown command", "command", command);
-        actor_reply_json (self->pipe, &error);
-    }
-    zstr_free (&command);
+    executor_t *self = (executor_t *)arg;
+    json_t *by_status = json_object ();
+    for (int s = 0; s < EXECUTION_STATUS_COUNT; s++)
+        json_object_set_new (by_status, execution_status_name ((execution_status_t)s),
+                             json_integer ((json_int_t)self->by_status[s]));
+    json_t *status = json_pack (
+        "{s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "executions", (json_int_t)self->created,
+        "active", (json_int_t)zhashx_size (self->actives), "waiting",
+        (json_int_t)zlistx_size (self->queue), "workers",
+        (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
+        "ignored_status", (json_int_t)self->ignored, "duplicates",
+        (json_int_t)self->duplicates);
+    json_object_set_new (status, "late", json_integer ((json_int_t)self->late));
+    json_object_set_new (status, "repeated_status",
+                         json_integer ((json_int_t)self->repeated));
+    return status;
 }
 
 static void
-s_destroy (executor_t *self)
+s_executor_destroy (executor_t **self_p)
 {
-    free (self->poll_items);
-    free (self->poll_links);
+    executor_t *self = *self_p;
+    if (!self)
+        return;
+    actor_loop_destroy (&self->loop);
     zhashx_destroy (&self->links);
     zhashx_destroy (&self->actives);
     zhashx_destroy (&self->batch_running);
@@ -183,10 +178,7 @@ s_destroy (executor_t *self)
     }
     zhashx_destroy (&self->instances);
     zlistx_destroy (&self->queue);
-    if (self->effects) {
-        executor_effects_clear (self);
-        zlist_destroy (&self->effects);
-    }
+    actor_effects_destroy (&self->effects); //  slots taken in them given back
     executor_workers_destroy (&self->workers);
     registry_client_destroy (&self->registry);
     actor_query_destroy (&self->query);
@@ -202,6 +194,8 @@ s_destroy (executor_t *self)
         msgpack_sbuffer_destroy (&self->params);
         self->record_ready = false;
     }
+    free (self);
+    *self_p = NULL;
 }
 
 static void
@@ -230,7 +224,7 @@ s_start_memory (executor_t *self, const actor_config_t *config)
     self->unsettled = zlist_new ();
     self->instances = zhashx_new ();
     self->queue = zlistx_new ();
-    self->effects = zlist_new ();
+    self->effects = actor_effects_new (self);
     if (!self->workers || !self->links || !self->actives || !self->batch_running ||
         !self->unsettled || !self->queue || !self->effects)
         return -1;
@@ -245,15 +239,9 @@ s_start_memory (executor_t *self, const actor_config_t *config)
 static int
 s_start_store (executor_t *self, const actor_config_t *config)
 {
-    char dir[4096], message[512];
-    snprintf (dir, sizeof dir, "%s/executor", config->data_dir ? config->data_dir : ".");
-    store_config_t store_config = {.nosync = config->nosync};
-    store_code_t code;
-    self->store = store_open (dir, &store_config, &code, message, sizeof message);
-    if (!self->store) {
-        zsys_error ("executor: %s", message);
+    self->store = actor_store_open (config, "executor");
+    if (!self->store)
         return -1;
-    }
     self->executions = store_table (self->store, "executions", false);
     self->by_enforcement = store_table (self->store, "by_enforcement", false);
     self->waiting = store_table (self->store, "waiting", false);
@@ -281,9 +269,6 @@ s_start_sockets (executor_t *self, const actor_config_t *config)
     self->changes = executor_changes_new (EXECUTOR_CHANGES_CAPACITY);
     if (!self->registry || !self->pub || !self->changes)
         return -1;
-    //  Definitions first: an enforcement needs its action's schema
-    if (registry_client_wait_synced (self->registry, 30000) != 0)
-        zsys_warning ("executor: no registry snapshot yet; commands wait for it");
     self->inbox =
         bus_inbox_new (bus_topology_bind (config->topology, "executor.commands"),
                        "executor", self->store, &self->link_config);
@@ -306,52 +291,6 @@ s_start_sockets (executor_t *self, const actor_config_t *config)
 }
 
 static int
-s_start (executor_t *self, const actor_config_t *config)
-{
-    if (s_start_memory (self, config) != 0 || s_start_store (self, config) != 0 ||
-        s_start_sockets (self, config) != 0)
-        return -1;
-    self->poll_dirty = true;
-    self->heartbeat_at = zclock_mono ();
-    return 0;
-}
-
-//  The poll set: built once, and again only when the worker links change
-//  (executor_links marks it). Fixed items first: pipe, registry updates and
-//  snapshots, the command inbox, the query socket; then one per link.
-static void
-s_poll_build (executor_t *self)
-{
-    size_t needed = S_POLL_FIXED + zhashx_size (self->links);
-    if (needed > self->poll_capacity) {
-        self->poll_capacity = needed * 2;
-        self->poll_items = (zmq_pollitem_t *)realloc (
-            self->poll_items, self->poll_capacity * sizeof (zmq_pollitem_t));
-        self->poll_links = (executor_link_t **)realloc (
-            self->poll_links, self->poll_capacity * sizeof (executor_link_t *));
-        assert (self->poll_items && self->poll_links);
-    }
-    zmq_pollitem_t *items = self->poll_items;
-    void *fixed[S_POLL_FIXED] = {
-        zsock_resolve (self->pipe),
-        zsock_resolve (registry_client_sub_sock (self->registry)),
-        zsock_resolve (registry_client_snapshot_sock (self->registry)),
-        zsock_resolve (bus_inbox_sock (self->inbox)),
-        zsock_resolve (actor_query_sock (self->query))};
-    size_t n = 0;
-    for (; n < S_POLL_FIXED; n++)
-        items[n] = (zmq_pollitem_t){fixed[n], 0, ZMQ_POLLIN, 0};
-    for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
-         wl = (executor_link_t *)zhashx_next (self->links)) {
-        self->poll_links[n] = wl;
-        items[n++] =
-            (zmq_pollitem_t){zsock_resolve (bus_link_sock (wl->link)), 0, ZMQ_POLLIN, 0};
-    }
-    self->poll_count = n;
-    self->poll_dirty = false;
-}
-
-static int
 s_sooner (int timeout, int t)
 {
     return t >= 0 && (timeout < 0 || t < timeout) ? t : timeout;
@@ -359,13 +298,13 @@ s_sooner (int timeout, int t)
 
 //  How long the poll may wait: the nearest of every timer (ms), -1 none.
 static int
-s_timeout (executor_t *self)
+s_timeout (void *arg)
 {
+    executor_t *self = (executor_t *)arg;
     int timeout = bus_inbox_timeout (self->inbox);
     for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
          wl = (executor_link_t *)zhashx_next (self->links))
         timeout = s_sooner (timeout, bus_link_timeout (wl->link));
-    timeout = s_sooner (timeout, registry_client_timeout (self->registry));
     if (executor_policy_tick_ms (self->policy) >= 0) {
         int64_t left = self->policy_tick_at - zclock_mono ();
         timeout = s_sooner (timeout, left < 0 ? 0 : (int)left);
@@ -377,9 +316,6 @@ s_timeout (executor_t *self)
                                      : left > 3600000000LL ? 3600000
                                                            : (int)((left + 999) / 1000));
     }
-    int64_t until_beat = self->heartbeat_at - zclock_mono ();
-    if (timeout < 0 || until_beat < timeout)
-        timeout = until_beat < 0 ? 0 : (int)until_beat;
     return self->schedule_soon ? 0 : timeout;
 }
 
@@ -387,20 +323,19 @@ s_timeout (executor_t *self)
 //  number shows a subscriber the facts it lost at the end of a burst, and a
 //  restart (a new publisher id), without waiting for the next execution.
 static void
-s_heartbeat (executor_t *self)
+s_heartbeat (void *self, void *unused)
 {
-    if (zclock_mono () < self->heartbeat_at)
-        return;
     json_t *beat = json_object ();
-    executor_publish (self, "executor.heartbeat", beat);
+    executor_publish ((executor_t *)self, "executor.heartbeat", beat);
     json_decref (beat);
-    self->heartbeat_at = zclock_mono () + self->link_config.heartbeat_ms;
 }
 
 //  A batch of commands: applied in one transaction, effects after commit.
 static void
-s_handle_inbox (executor_t *self)
+s_handle_inbox (void *arg, void *unused)
 {
+    executor_t *self = (executor_t *)arg;
+    self->commands = true;
     self->batch_open = false;
     self->queued_in_batch = false;
     int delivered = bus_inbox_process (self->inbox, s_handle_command, self);
@@ -417,34 +352,49 @@ s_handle_inbox (executor_t *self)
     self->schedule_soon = delivered > 0 && zlistx_size (self->queue) > 0;
 }
 
-//  What the poll found ready.
 static void
-s_handle_ready (executor_t *self)
+s_handle_link (void *arg, void *link)
 {
-    zmq_pollitem_t *items = self->poll_items;
-    if (items[0].revents & ZMQ_POLLIN)
-        s_handle_pipe (self);
-    if (items[1].revents & ZMQ_POLLIN)
-        registry_client_handle (self->registry,
-                                registry_client_sub_sock (self->registry));
-    if (items[2].revents & ZMQ_POLLIN)
-        registry_client_handle (self->registry,
-                                registry_client_snapshot_sock (self->registry));
-    //  Links may change while handled (a worker lost): from the poll's copy
-    size_t count = self->poll_count;
-    for (size_t i = S_POLL_FIXED; i < count && !self->poll_dirty; i++)
-        if (items[i].revents & ZMQ_POLLIN)
-            bus_link_handle (self->poll_links[i]->link);
-    if (items[4].revents & ZMQ_POLLIN)
-        actor_query_handle (self->query, executor_query_handle, self);
-    if (items[3].revents & ZMQ_POLLIN)
-        s_handle_inbox (self);
+    executor_t *self = (executor_t *)arg;
+    //  Links may change while handled (a worker lost): this one may be gone
+    if (!self->poll_dirty)
+        bus_link_handle (((executor_link_t *)link)->link);
+}
+
+static void
+s_handle_query (void *arg, void *unused)
+{
+    executor_t *self = (executor_t *)arg;
+    actor_query_handle (self->query, executor_query_handle, self);
+}
+
+//  Before each poll: the policies, and the links' readers when the links
+//  changed (executor_links marks it).
+static void
+s_before (void *arg)
+{
+    executor_t *self = (executor_t *)arg;
+    executor_policies_sync (self);
+    if (!self->poll_dirty)
+        return;
+    actor_loop_remove_rank (self->loop, S_RANK_LINKS);
+    for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
+         wl = (executor_link_t *)zhashx_next (self->links)) {
+        int rc = actor_loop_reader (self->loop, bus_link_sock (wl->link), S_RANK_LINKS,
+                                    s_handle_link, wl);
+        assert (rc == 0);
+        (void)rc;
+    }
+    self->poll_dirty = false;
 }
 
 //  Timers and retries, every turn.
 static void
-s_tick (executor_t *self, bool commands)
+s_tick (void *arg)
 {
+    executor_t *self = (executor_t *)arg;
+    bool commands = self->commands;
+    self->commands = false;
     executor_links_retry (self);
     executor_policies_tick (self);
     executor_inquiries_tick (self);
@@ -452,43 +402,49 @@ s_tick (executor_t *self, bool commands)
         self->schedule_soon = false;
     if (!self->schedule_soon)
         executor_schedule_run (self);
-    registry_client_tick (self->registry);
     bus_inbox_tick (self->inbox);
     for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
          wl = (executor_link_t *)zhashx_next (self->links))
         bus_link_tick (wl->link);
 }
 
-void
-executor_actor (zsock_t *pipe, void *args)
+//  The state, its store, sockets and loop; NULL on failure (logged).
+//  Commands wait for the registry's definitions (an enforcement needs its
+//  action's schema): the inbox is read once the first snapshot is in.
+static executor_t *
+s_executor_new (zsock_t *pipe, const actor_config_t *config)
 {
     executor_t *self = (executor_t *)zmalloc (sizeof (executor_t));
     self->pipe = pipe;
-    if (s_start (self, (actor_config_t *)args) != 0) {
-        s_destroy (self);
-        free (self);
-        zsock_signal (pipe, 1);
-        return;
+    self->loop = actor_loop_new (pipe, "executor", self);
+    actor_loop_t *loop = self->loop;
+    if (!loop || !config || s_start_memory (self, config) != 0 ||
+        s_start_store (self, config) != 0 || s_start_sockets (self, config) != 0 ||
+        actor_loop_registry (loop, self->registry, bus_inbox_sock (self->inbox), NULL) ||
+        actor_loop_reader (loop, actor_query_sock (self->query), S_RANK_QUERY,
+                           s_handle_query, NULL) ||
+        actor_loop_reader (loop, bus_inbox_sock (self->inbox), S_RANK_INBOX,
+                           s_handle_inbox, NULL) ||
+        actor_loop_timer (loop, self->link_config.heartbeat_ms, s_heartbeat, NULL)) {
+        s_executor_destroy (&self);
+        return NULL;
     }
-    zsock_signal (pipe, 0);
-    while (!self->terminated) {
-        s_heartbeat (self);
-        executor_policies_sync (self);
-        if (self->poll_dirty)
-            s_poll_build (self);
-        //  Until the definitions are here, commands wait in the senders' links
-        self->poll_items[3].events =
-            (short)(registry_client_synced (self->registry) ? ZMQ_POLLIN : 0);
-        int timeout = s_timeout (self);
-        if (zmq_poll (self->poll_items, (int)self->poll_count,
-                      timeout < 0 ? 1000 : timeout) == -1 &&
-            zmq_errno () == ETERM)
-            break;
-        s_handle_ready (self);
-        s_tick (self, self->poll_items[3].revents & ZMQ_POLLIN);
-    }
-    s_destroy (self);
-    free (self);
+    self->poll_dirty = true; //  the links' readers, at the first turn
+    actor_loop_set_status (loop, s_pipe_status);
+    actor_loop_set_timeout (loop, s_timeout);
+    actor_loop_set_before (loop, s_before);
+    actor_loop_set_after (loop, s_tick);
+    return self;
+}
+
+void
+executor_actor (zsock_t *pipe, void *args)
+{
+    executor_t *self = s_executor_new (pipe, (const actor_config_t *)args);
+    zsock_signal (pipe, self ? 0 : 1);
+    if (self)
+        actor_loop_run (self->loop);
+    s_executor_destroy (&self);
 }
 
 //  ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@
 
     Pipe: "$TERM"; "STATUS" -> JSON {executions, active, waiting, workers,
     by_status {...}, ignored_status, duplicates, late, repeated_status};
-    anything else -> JSON {error, command}.
+    anything else -> the unknown reply (actor.h). The loop is actor_loop's.
 
     The code: executor_internal.h tours the classes it is made of.
 */

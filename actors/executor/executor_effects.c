@@ -12,15 +12,23 @@ executor_effect_destroy (executor_effect_t **effect_p)
     }
 }
 
+//  The transaction did not commit: a slot taken in it is given back.
+static void
+s_drop (void *ctx, void *arg)
+{
+    executor_t *self = (executor_t *)ctx;
+    executor_effect_t *effect = (executor_effect_t *)arg;
+    if (effect->kind == EFFECT_ACQUIRED)
+        executor_workers_release (self->workers, effect->worker);
+    executor_effect_destroy (&effect);
+}
+
+static void s_run (void *ctx, void *arg);
+
 void
 executor_effects_clear (executor_t *self)
 {
-    executor_effect_t *effect;
-    while ((effect = (executor_effect_t *)zlist_pop (self->effects))) {
-        if (effect->kind == EFFECT_ACQUIRED)
-            executor_workers_release (self->workers, effect->worker);
-        executor_effect_destroy (&effect);
-    }
+    actor_effects_drop (self->effects);
 }
 
 executor_effect_t *
@@ -28,7 +36,10 @@ executor_effect_new (executor_t *self, executor_effect_kind_t kind)
 {
     executor_effect_t *effect = (executor_effect_t *)zmalloc (sizeof (executor_effect_t));
     effect->kind = kind;
-    zlist_append (self->effects, effect);
+    //  Filled in by the caller; run (or dropped) when the transaction ends
+    int rc = actor_effects_add (self->effects, s_run, s_drop, effect);
+    assert (rc == 0); //  out of memory, as zmalloc would abort
+    (void)rc;
     return effect;
 }
 
@@ -163,12 +174,16 @@ s_apply (executor_t *self, executor_effect_t *effect)
     }
 }
 
+static void
+s_run (void *ctx, void *arg)
+{
+    executor_effect_t *effect = (executor_effect_t *)arg;
+    s_apply ((executor_t *)ctx, effect);
+    executor_effect_destroy (&effect);
+}
+
 void
 executor_effects_apply (executor_t *self)
 {
-    executor_effect_t *effect;
-    while ((effect = (executor_effect_t *)zlist_pop (self->effects))) {
-        s_apply (self, effect);
-        executor_effect_destroy (&effect);
-    }
+    actor_effects_run (self->effects);
 }

@@ -27,6 +27,8 @@
 #define EXECUTOR_INTERNAL_H_INCLUDED
 
 #include "actors/executor/executor.h"
+#include "actors/actor_effects.h"
+#include "actors/actor_loop.h"
 #include "actors/executor/executor_changes.h"
 #include "actors/executor/executor_inquiry.h"
 #include "actors/executor/executor_policy.h"
@@ -129,6 +131,7 @@ typedef struct {
 
 struct _executor_t {
     zsock_t *pipe;
+    actor_loop_t *loop;
     char host[256];
     char source[300];
     actor_config_t config;
@@ -146,11 +149,11 @@ struct _executor_t {
     executor_changes_t *changes; //  what recent facts were about (resync)
     registry_client_t *registry;
     executor_workers_t *workers;
-    zhashx_t *links;     //  worker name -> executor_link_t
-    zhashx_t *actives;   //  execution id -> executor_active_t
-    zhashx_t *instances; //  worker name -> uint64_t instance, as stored at start
-    zlistx_t *queue;     //  executor_wait_t, FIFO
-    zlist_t *effects;    //  executor_effect_t of the batch being applied
+    zhashx_t *links;          //  worker name -> executor_link_t
+    zhashx_t *actives;        //  execution id -> executor_active_t
+    zhashx_t *instances;      //  worker name -> uint64_t instance, as stored at start
+    zlistx_t *queue;          //  executor_wait_t, FIFO
+    actor_effects_t *effects; //  executor_effect_t of the batch being applied
     bool batch_open;
     zhashx_t *batch_running; //  ids this batch recorded running (not yet durable)
     zlist_t *unsettled;   //  executor_unsettled_t: settles whose commit failed, retried
@@ -160,12 +163,8 @@ struct _executor_t {
     uint64_t first_epoch, first_seq;
     uint64_t created, ignored, repeated, duplicates, late,
         by_status[EXECUTION_STATUS_COUNT];
-    bool terminated;
-    int64_t heartbeat_at;         //  monotonic ms of the next heartbeat fact
-    zmq_pollitem_t *poll_items;   //  the poll set (executor.c)
-    executor_link_t **poll_links; //  the link of each item after the fixed ones
-    size_t poll_count, poll_capacity;
-    bool poll_dirty;          //  the links changed: the poll set is built again
+    bool commands;            //  the inbox was read this turn
+    bool poll_dirty;          //  the links changed: their readers are registered again
     executor_record_t record; //  the record every handler works on (one at a time)
     msgpack_sbuffer packed;   //  a record, fact or dispatch being packed
     msgpack_sbuffer params;   //  parameters, packed once per execution

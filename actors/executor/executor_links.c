@@ -141,9 +141,9 @@ typedef struct {
     zlist_t *ids;
     const char *worker;
     bool abandon_running;
-    bool requeue_running; //  running ones never started: wait again
-    zlist_t *done;        //  s_done_t: executions changed
-    zlist_t *effects;     //  their facts, and what policies did meanwhile
+    bool requeue_running;     //  running ones never started: wait again
+    zlist_t *done;            //  s_done_t: executions changed
+    actor_effects_t *effects; //  their facts, and what policies did meanwhile
 } s_lost_t;
 
 //  An execution a lost worker had, as changed.
@@ -230,7 +230,7 @@ s_apply_lost (store_txn_t *txn, void *arg)
         free (zlist_pop (lost->done)); //  a retry starts over
     //  The facts and what the policies do when these end (admit the next in
     //  line) go to this transaction's own effects, applied after its commit
-    zlist_t *outer = self->effects;
+    actor_effects_t *outer = self->effects;
     self->effects = lost->effects;
     executor_effects_clear (self);
     int64_t now = proto_now_usec ();
@@ -320,14 +320,12 @@ s_settled (executor_t *self, const char *name, s_lost_t *lost, bool committed)
     }
     //  The facts, then what the policies did (the next in line admitted);
     //  nothing of it when the transaction failed (slots it took given back)
-    zlist_t *outer = self->effects;
+    actor_effects_t *outer = self->effects;
     self->effects = lost->effects;
     if (!committed)
         executor_effects_clear (self);
     self->effects = outer;
-    executor_effect_t *effect;
-    while ((effect = (executor_effect_t *)zlist_pop (lost->effects)))
-        zlist_append (self->effects, effect);
+    actor_effects_move (self->effects, lost->effects);
 }
 
 //  Settle the executions of worker `name`: all of them, or only those in
@@ -344,7 +342,8 @@ s_settle_worker_ids (executor_t *self, const char *name, bool abandon_running,
     lost.ids = zlist_new ();
     zlist_autofree (lost.ids);
     lost.done = zlist_new ();
-    lost.effects = zlist_new ();
+    lost.effects = actor_effects_new (self);
+    assert (lost.effects);
     if (only)
         for (char *id = (char *)zlist_first (only); id; id = (char *)zlist_next (only))
             zlist_append (lost.ids, id);
@@ -366,7 +365,7 @@ s_settle_worker_ids (executor_t *self, const char *name, bool abandon_running,
     }
     zlist_destroy (&lost.ids);
     zlist_destroy (&lost.done);
-    zlist_destroy (&lost.effects);
+    actor_effects_destroy (&lost.effects);
     executor_effects_apply (self);
 }
 

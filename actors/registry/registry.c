@@ -8,6 +8,8 @@
     API stays deleted even though its YAML file is still there.
 */
 #include "actors/registry/registry.h"
+#include "actors/actor_effects.h"
+#include "actors/actor_loop.h"
 #include "actors/actor_query.h"
 #include "actors/registry/registry_catalog.h"
 #include "actors/registry/registry_pack.h"
@@ -26,6 +28,8 @@ static const char *s_kinds[S_KINDS] = {"pack", "trigger", "action", "rule", "pol
 
 typedef struct {
     zsock_t *pipe;
+    actor_loop_t *loop;
+    actor_effects_t *effects; //  publications after the batch's commit
     char source[300];
     registry_catalog_t *catalog;
     zlist_t *errors; //  load errors, strings
@@ -38,9 +42,7 @@ typedef struct {
     msgpack_sbuffer buffer;
     uint64_t snapshots;
     uint64_t commands;
-    int64_t heartbeat_at; //  monotonic ms of the next registry.heartbeat
     int heartbeat_ms;
-    bool terminated;
 } s_registry_t;
 
 //  ---------------------------------------------------------------------------
@@ -180,12 +182,19 @@ typedef struct {
 } s_change_t;
 
 static void
-s_change_committed (void *arg)
+s_change_dropped (void *ctx, void *arg)
+{
+    s_change_t *change = (s_change_t *)arg;
+    json_decref (change->definition);
+    free (change);
+}
+
+static void
+s_change_committed (void *ctx, void *arg)
 {
     s_change_t *change = (s_change_t *)arg;
     s_publish (change->self, change->kind, change->ref, change->definition);
-    json_decref (change->definition);
-    free (change);
+    s_change_dropped (ctx, arg);
 }
 
 //  Store `stored` (what a restart applies again) and publish `published`
@@ -215,9 +224,10 @@ s_store_change (store_txn_t *txn, s_registry_t *self, const char *kind, const ch
     change->kind = streq (kind, "trigger") ? "trigger" : "rule";
     snprintf (change->ref, sizeof change->ref, "%s", ref);
     change->definition = published ? json_deep_copy (published) : NULL;
-    if (store_txn_on_commit (txn, s_change_committed, change) != 0) {
-        json_decref (change->definition);
-        free (change);
+    if (actor_effects_attach (self->effects, self->store, txn) < 0 ||
+        actor_effects_add (self->effects, s_change_committed, s_change_dropped, change) !=
+            0) {
+        s_change_dropped (self, change);
         return -1;
     }
     return 0;
@@ -474,33 +484,25 @@ s_status (s_registry_t *self)
         "store_bytes", (json_int_t)store_used_size (self->store));
 }
 
-static void
-s_handle_pipe (s_registry_t *self)
+static json_t *
+s_pipe_status (void *self)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        self->terminated = true;
-        return;
-    }
-    char *command = zmsg_popstr (msg);
-    if (!command || streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "STATUS")) {
-        json_t *status = s_status (self);
-        actor_reply_json (self->pipe, &status);
-    } else if (streq (command, "ERRORS")) {
-        json_t *errors = json_array ();
-        for (char *e = (char *)zlist_first (self->errors); e;
-             e = (char *)zlist_next (self->errors))
-            json_array_append_new (errors, json_string (e));
-        char *text = json_dumps (errors, JSON_COMPACT);
-        zstr_send (self->pipe, text);
-        free (text);
-        json_decref (errors);
-    } else
-        zsys_warning ("registry: unknown pipe command '%s'", command);
-    free (command);
-    zmsg_destroy (&msg);
+    return s_status ((s_registry_t *)self);
+}
+
+//  ERRORS: the load errors, one frame of JSON (an array of strings).
+static int
+s_pipe_command (void *arg, const char *command, zmsg_t *msg)
+{
+    s_registry_t *self = (s_registry_t *)arg;
+    if (!streq (command, "ERRORS"))
+        return -1;
+    json_t *errors = json_array ();
+    for (char *e = (char *)zlist_first (self->errors); e;
+         e = (char *)zlist_next (self->errors))
+        json_array_append_new (errors, json_string (e));
+    actor_reply_json (self->pipe, &errors);
+    return 0;
 }
 
 //  ---------------------------------------------------------------------------
@@ -607,8 +609,13 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
 }
 
 static void
-s_destroy (s_registry_t *self)
+s_registry_destroy (s_registry_t **self_p)
 {
+    s_registry_t *self = *self_p;
+    if (!self)
+        return;
+    actor_loop_destroy (&self->loop);
+    actor_effects_destroy (&self->effects);
     actor_query_destroy (&self->query);
     bus_inbox_destroy (&self->inbox);
     zsock_destroy (&self->snapshot);
@@ -617,6 +624,8 @@ s_destroy (s_registry_t *self)
     registry_catalog_destroy (&self->catalog);
     zlist_destroy (&self->errors);
     msgpack_sbuffer_destroy (&self->buffer);
+    free (self);
+    *self_p = NULL;
 }
 
 static int
@@ -643,16 +652,9 @@ s_start (s_registry_t *self, const actor_config_t *config)
             zsys_error ("registry: %s", e);
     }
 
-    char dir[4096];
-    snprintf (dir, sizeof dir, "%s/registry", config->data_dir ? config->data_dir : ".");
-    store_config_t store_config = {.nosync = config->nosync};
-    store_code_t code;
-    char message[512];
-    self->store = store_open (dir, &store_config, &code, message, sizeof message);
-    if (!self->store) {
-        zsys_error ("registry: %s", message);
+    self->store = actor_store_open (config, "registry");
+    if (!self->store)
         return -1;
-    }
     self->changes = store_table (self->store, "changes", false);
     if (!self->changes) {
         zsys_error ("registry: %s", store_last_error (self->store));
@@ -697,52 +699,86 @@ s_start (s_registry_t *self, const actor_config_t *config)
     return 0;
 }
 
+//  A heartbeat fact every interval (zguide Clone's HUGZ): it carries a
+//  sequence number, so a subscriber that missed facts sees the gap, and one
+//  that missed a restart sees the new publisher id, within one interval
+//  even when no definition changes.
+static void
+s_heartbeat (void *arg, void *unused)
+{
+    s_registry_t *self = (s_registry_t *)arg;
+    proto_envelope_t *beat = s_envelope (self, "registry.heartbeat", json_object ());
+    if (beat) {
+        bus_pub_send (self->pub, beat);
+        proto_envelope_destroy (&beat);
+    }
+}
+
+static void
+s_on_snapshot (void *self, void *unused)
+{
+    s_handle_snapshot ((s_registry_t *)self);
+}
+
+static void
+s_on_query (void *arg, void *unused)
+{
+    s_registry_t *self = (s_registry_t *)arg;
+    actor_query_handle (self->query, s_handle_query, self);
+}
+
+//  A batch of commands: its publications after the commit, none without.
+static void
+s_on_inbox (void *arg, void *unused)
+{
+    s_registry_t *self = (s_registry_t *)arg;
+    bus_inbox_process (self->inbox, s_handle_command, self);
+    actor_effects_drop (self->effects); //  left by an attempt that did not commit
+}
+
+static int
+s_timeout (void *self)
+{
+    return bus_inbox_timeout (((s_registry_t *)self)->inbox);
+}
+
+static void
+s_after (void *self)
+{
+    bus_inbox_tick (((s_registry_t *)self)->inbox);
+}
+
+//  The state, its sockets and its loop; NULL on failure (logged).
+static s_registry_t *
+s_registry_new (zsock_t *pipe, const actor_config_t *config)
+{
+    s_registry_t *self = (s_registry_t *)zmalloc (sizeof (s_registry_t));
+    self->pipe = pipe;
+    self->effects = actor_effects_new (self);
+    self->loop = actor_loop_new (pipe, "registry", self);
+    if (!self->effects || !self->loop || !config || s_start (self, config) != 0 ||
+        actor_loop_reader (self->loop, self->snapshot, 0, s_on_snapshot, NULL) != 0 ||
+        actor_loop_reader (self->loop, actor_query_sock (self->query), 0, s_on_query,
+                           NULL) != 0 ||
+        actor_loop_reader (self->loop, bus_inbox_sock (self->inbox), 0, s_on_inbox,
+                           NULL) != 0 ||
+        actor_loop_timer (self->loop, self->heartbeat_ms, s_heartbeat, NULL) != 0) {
+        s_registry_destroy (&self);
+        return NULL;
+    }
+    actor_loop_set_status (self->loop, s_pipe_status);
+    actor_loop_set_command (self->loop, s_pipe_command);
+    actor_loop_set_timeout (self->loop, s_timeout);
+    actor_loop_set_after (self->loop, s_after);
+    return self;
+}
+
 void
 registry_actor (zsock_t *pipe, void *args)
 {
-    actor_config_t *config = (actor_config_t *)args;
-    s_registry_t self_ = {.pipe = pipe};
-    s_registry_t *self = &self_;
-    if (s_start (self, config) != 0) {
-        s_destroy (self);
-        zsock_signal (pipe, 1);
-        return;
-    }
-    zpoller_t *poller = zpoller_new (pipe, self->snapshot, bus_inbox_sock (self->inbox),
-                                     actor_query_sock (self->query), NULL);
-    zsock_signal (pipe, 0);
-    self->heartbeat_at = zclock_mono ();
-    while (!self->terminated) {
-        //  A heartbeat fact every interval (zguide Clone's HUGZ): it carries a
-        //  sequence number, so a subscriber that missed facts sees the gap,
-        //  and one that missed a restart sees the new publisher id, within
-        //  one interval even when no definition changes.
-        if (zclock_mono () >= self->heartbeat_at) {
-            proto_envelope_t *beat =
-                s_envelope (self, "registry.heartbeat", json_object ());
-            if (beat) {
-                bus_pub_send (self->pub, beat);
-                proto_envelope_destroy (&beat);
-            }
-            self->heartbeat_at = zclock_mono () + self->heartbeat_ms;
-        }
-        int timeout = bus_inbox_timeout (self->inbox);
-        int64_t until_beat = self->heartbeat_at - zclock_mono ();
-        if (timeout < 0 || until_beat < timeout)
-            timeout = until_beat < 0 ? 0 : (int)until_beat;
-        void *which = zpoller_wait (poller, timeout);
-        if (which == pipe)
-            s_handle_pipe (self);
-        else if (which == self->snapshot)
-            s_handle_snapshot (self);
-        else if (which == actor_query_sock (self->query))
-            actor_query_handle (self->query, s_handle_query, self);
-        else if (which == bus_inbox_sock (self->inbox))
-            bus_inbox_process (self->inbox, s_handle_command, self);
-        else if (zpoller_terminated (poller))
-            break;
-        bus_inbox_tick (self->inbox);
-    }
-    zpoller_destroy (&poller);
-    s_destroy (self);
+    s_registry_t *self = s_registry_new (pipe, (const actor_config_t *)args);
+    zsock_signal (pipe, self ? 0 : 1);
+    if (self)
+        actor_loop_run (self->loop);
+    s_registry_destroy (&self);
 }

@@ -13,7 +13,8 @@
 
     Pipe commands: "$TERM"; "STATUS" -> JSON {packs, actions, triggers, rules,
     load_errors, snapshots, commands}; "ERRORS" -> JSON array of the load
-    errors ("file:line: field: reason").
+    errors ("file:line: field: reason"); anything else -> the unknown reply
+    (actor.h). The loop is actor_loop's.
 */
 #ifndef REGISTRY_H_INCLUDED
 #define REGISTRY_H_INCLUDED

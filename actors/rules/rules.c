@@ -3,10 +3,10 @@
     The inbox handler runs inside the batch's write transaction and may run
     again for the same batch when the store grows its map. Everything it
     wants done after the commit (facts to publish, outbox commands to send)
-    is kept in an "attempt": a list of effects that the commit callback
-    carries out and that a new attempt (retry) throws away. An attempt is
-    recognised by the store's (commits, growths) counters, which change
-    between any two write transactions that can reach the handler.
+    is kept in an "attempt": effects (actor_effects.h) that the commit
+    callback carries out and that a new attempt (retry) throws away. An
+    attempt is recognised by the store's (commits, growths) counters, which
+    change between any two write transactions that can reach the handler.
 
     Outbox: a command is in the outbox table from the transaction that
     creates its enforcement until an ACK covers it. Memory holds the commands
@@ -22,6 +22,8 @@
     that refers to a deleted id (acked and inflight ids live in memory).
 */
 #include "actors/rules/rules.h"
+#include "actors/actor_effects.h"
+#include "actors/actor_loop.h"
 #include "actors/registry/registry_client.h"
 #include "actors/rules/rules_query.h"
 #include "actors/rules/rules_sync.h"
@@ -116,14 +118,8 @@ s_fifo_destroy (s_fifo_t *fifo)
 typedef enum { EFFECT_FACT, EFFECT_COMMAND } s_effect_kind_t;
 
 typedef struct {
-    s_effect_kind_t kind;
-    uint64_t oid;
-    proto_envelope_t *envelope; //  a fact
-    s_out_t out;                //  a command, encoded once
-} s_effect_t;
-
-typedef struct {
     zsock_t *pipe;
+    actor_loop_t *loop;
     char source[300];
     store_t *store;
     store_table_t *events;
@@ -142,13 +138,8 @@ typedef struct {
     msgpack_sbuffer payload; //  a fact or command payload
     msgpack_sbuffer encoded; //  an encoded envelope (outbox)
 
-    //  The current write attempt
-    bool attempt_open;
-    uint64_t attempt_commits;
-    uint64_t attempt_growths;
-    s_effect_t *effects;
-    size_t neffects;
-    size_t effects_capacity;
+    //  The current write attempt: its effects (facts, commands) and counts
+    actor_effects_t *effects;
     size_t attempt_acked; //  acked[0 .. attempt_acked) deleted in it
     uint64_t attempt_duplicates;
 
@@ -166,7 +157,8 @@ typedef struct {
     uint64_t sent;       //  commands handed to the link (resends at start included)
     uint64_t acks;       //  commands acked
     bool synced;
-    bool terminated;
+    bool processed;   //  the inbox was read this turn
+    int heartbeat_ms; //  rules.heartbeat every interval
 } s_rules_t;
 
 //  ---------------------------------------------------------------------------
@@ -195,18 +187,47 @@ s_envelope (s_rules_t *self, const char *type, proto_envelope_t *command,
 }
 
 static void
+s_fact_drop (void *ctx, void *arg)
+{
+    proto_envelope_t *fact = (proto_envelope_t *)arg;
+    proto_envelope_destroy (&fact);
+}
+
+static void
+s_fact_run (void *ctx, void *arg)
+{
+    bus_pub_send (((s_rules_t *)ctx)->pub, (proto_envelope_t *)arg);
+    s_fact_drop (ctx, arg);
+}
+
+static void
+s_command_drop (void *ctx, void *arg)
+{
+    s_out_t *out = (s_out_t *)arg;
+    free (out->data);
+    free (out);
+}
+
+//  Committed: in the outbox table, so to the link (through the queue)
+static void
+s_command_run (void *ctx, void *arg)
+{
+    s_out_t *out = (s_out_t *)arg;
+    s_fifo_push (&((s_rules_t *)ctx)->queue, out);
+    out->data = NULL;
+    s_command_drop (ctx, arg);
+}
+
+//  A fact for after the commit (takes the envelope).
+static void
 s_effect_add (s_rules_t *self, s_effect_kind_t kind, uint64_t oid,
               proto_envelope_t *envelope)
 {
-    if (self->neffects == self->effects_capacity) {
-        size_t capacity = self->effects_capacity ? self->effects_capacity * 2 : 256;
-        s_effect_t *effects =
-            (s_effect_t *)realloc (self->effects, capacity * sizeof (s_effect_t));
-        assert (effects);
-        self->effects = effects;
-        self->effects_capacity = capacity;
+    assert (kind == EFFECT_FACT);
+    if (actor_effects_add (self->effects, s_fact_run, s_fact_drop, envelope) != 0) {
+        zsys_error ("rules: cannot keep a fact for after the commit: out of memory");
+        proto_envelope_destroy (&envelope);
     }
-    self->effects[self->neffects++] = (s_effect_t){kind, oid, envelope, {0}};
 }
 
 //  A command for after the commit: the bytes just stored in the outbox
@@ -215,31 +236,32 @@ static int
 s_effect_add_command (s_rules_t *self, uint64_t oid, const uint8_t id[PROTO_UUID_SIZE],
                       const msgpack_sbuffer *encoded)
 {
+    s_out_t *out = (s_out_t *)malloc (sizeof (s_out_t));
     uint8_t *data = (uint8_t *)malloc (encoded->size);
-    if (!data)
+    if (!out || !data) {
+        free (out);
+        free (data);
         return -1;
+    }
     memcpy (data, encoded->data, encoded->size);
-    s_effect_add (self, EFFECT_COMMAND, oid, NULL);
-    s_out_t *out = &self->effects[self->neffects - 1].out;
     out->oid = oid;
     memcpy (out->id, id, PROTO_UUID_SIZE);
     out->data = data;
     out->size = encoded->size;
+    if (actor_effects_add (self->effects, s_command_run, s_command_drop, out) != 0) {
+        s_command_drop (self, out);
+        return -1;
+    }
     return 0;
 }
 
-//  Throw away what an attempt that did not commit wanted to do.
+//  An attempt that did not commit: forget its counts.
 static void
-s_attempt_discard (s_rules_t *self)
+s_attempt_discard (void *ctx, void *unused)
 {
-    for (size_t i = 0; i < self->neffects; i++) {
-        proto_envelope_destroy (&self->effects[i].envelope);
-        free (self->effects[i].out.data);
-    }
-    self->neffects = 0;
+    s_rules_t *self = (s_rules_t *)ctx;
     self->attempt_acked = 0;
     self->attempt_duplicates = 0;
-    self->attempt_open = false;
     self->outbox_pending = self->outbox_last;
 }
 
@@ -288,48 +310,32 @@ s_pump (s_rules_t *self)
     }
 }
 
-//  After a commit: publish facts, queue commands, forget deleted acks.
+//  After a commit: forget deleted acks, count what it did (its facts and
+//  commands are effects of their own, run after this one).
 static void
-s_attempt_commit (void *arg)
+s_attempt_commit (void *ctx, void *unused)
 {
-    s_rules_t *self = (s_rules_t *)arg;
-    for (size_t i = 0; i < self->neffects; i++) {
-        s_effect_t *effect = &self->effects[i];
-        if (effect->kind == EFFECT_FACT) {
-            bus_pub_send (self->pub, effect->envelope);
-            proto_envelope_destroy (&effect->envelope);
-        } else {
-            s_fifo_push (&self->queue, &effect->out);
-            effect->out.data = NULL;
-        }
-    }
-    self->neffects = 0;
+    s_rules_t *self = (s_rules_t *)ctx;
     s_acked_forget (self, self->attempt_acked);
     self->attempt_acked = 0;
     self->duplicates += self->attempt_duplicates;
     self->attempt_duplicates = 0;
-    self->attempt_open = false;
     self->outbox_last = self->outbox_pending;
 }
 
 //  First handler call of a write attempt: delete the acked outbox entries
-//  and register the commit callback. 0 or -1 (store failure).
+//  and tie the effects to the commit. 0 or -1 (store failure).
 static int
 s_attempt_begin (s_rules_t *self, store_txn_t *txn)
 {
-    uint64_t commits = store_commits (self->store);
-    uint64_t growths = store_growths (self->store);
-    if (self->attempt_open && commits == self->attempt_commits &&
-        growths == self->attempt_growths)
-        return 0;
-    s_attempt_discard (self);
-    self->attempt_open = true;
-    self->attempt_commits = commits;
-    self->attempt_growths = growths;
+    int rc = actor_effects_attach (self->effects, self->store, txn);
+    if (rc <= 0)
+        return rc; //  the same attempt, or no memory
+    s_attempt_discard (self, NULL);
     if (s_delete_acked (self, txn) != 0)
         return -1;
     self->attempt_acked = self->nacked;
-    return store_txn_on_commit (txn, s_attempt_commit, self);
+    return actor_effects_add (self->effects, s_attempt_commit, s_attempt_discard, NULL);
 }
 
 //  ---------------------------------------------------------------------------
@@ -808,9 +814,10 @@ s_count (store_txn_t *txn, store_table_t *table)
     return txn ? (json_int_t)store_count (txn, table) : -1;
 }
 
-static void
-s_status (s_rules_t *self)
+static json_t *
+s_pipe_status (void *arg)
 {
+    s_rules_t *self = (s_rules_t *)arg;
     store_txn_t *txn = store_read_begin (self->store);
     json_int_t failed = 0;
     const void *data;
@@ -829,26 +836,7 @@ s_status (s_rules_t *self)
         (json_int_t)bus_inbox_rejected (self->inbox), "sent", (json_int_t)self->sent,
         "acked", (json_int_t)self->acks);
     store_read_end (&txn);
-    actor_reply_json (self->pipe, &status);
-}
-
-static void
-s_handle_pipe (s_rules_t *self)
-{
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        self->terminated = true;
-        return;
-    }
-    char *command = zmsg_popstr (msg);
-    if (!command || streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "STATUS"))
-        s_status (self);
-    else
-        zsys_warning ("rules: unknown pipe command '%s'", command);
-    free (command);
-    zmsg_destroy (&msg);
+    return status;
 }
 
 //  Answer the api's reads on rules.query (rules_query.c)
@@ -917,10 +905,13 @@ s_load_outbox (s_rules_t *self)
 }
 
 static void
-s_destroy (s_rules_t *self)
+s_rules_destroy (s_rules_t **self_p)
 {
-    s_attempt_discard (self);
-    free (self->effects);
+    s_rules_t *self = *self_p;
+    if (!self)
+        return;
+    actor_loop_destroy (&self->loop);
+    actor_effects_destroy (&self->effects);
     s_fifo_destroy (&self->queue);
     s_fifo_destroy (&self->inflight);
     free (self->acked);
@@ -936,6 +927,8 @@ s_destroy (s_rules_t *self)
     msgpack_sbuffer_destroy (&self->params);
     msgpack_sbuffer_destroy (&self->payload);
     msgpack_sbuffer_destroy (&self->encoded);
+    free (self);
+    *self_p = NULL;
 }
 
 static int
@@ -953,16 +946,9 @@ s_start (s_rules_t *self, const actor_config_t *config)
     actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "rules@%s", host);
 
-    char dir[4096];
-    snprintf (dir, sizeof dir, "%s/rules", config->data_dir ? config->data_dir : ".");
-    store_config_t store_config = {.nosync = config->nosync};
-    store_code_t code;
-    char message[512];
-    self->store = store_open (dir, &store_config, &code, message, sizeof message);
-    if (!self->store) {
-        zsys_error ("rules: %s", message);
+    self->store = actor_store_open (config, "rules");
+    if (!self->store)
         return -1;
-    }
     self->events = store_table (self->store, "events", false);
     self->enforcements = store_table (self->store, "enforcements", false);
     self->outbox = store_table (self->store, "outbox", false);
@@ -974,6 +960,7 @@ s_start (s_rules_t *self, const actor_config_t *config)
 
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
+    self->heartbeat_ms = link_config.heartbeat_ms;
     const char *endpoint = bus_topology_bind (config->topology, "rules.commands");
     self->inbox =
         endpoint ? bus_inbox_new (endpoint, "rules", self->store, &link_config) : NULL;
@@ -1031,80 +1018,116 @@ s_min_timeout (int a, int b)
     return a < b ? a : b;
 }
 
+//  A heartbeat fact every interval, as on the other fact streams: its
+//  sequence number shows a subscriber the facts it lost and a restart
+//  (a new publisher id) within one interval, even when no event comes.
+static void
+s_heartbeat (void *arg, void *unused)
+{
+    s_rules_t *self = (s_rules_t *)arg;
+    proto_envelope_t *beat = proto_envelope_new ("rules.heartbeat", self->source);
+    if (beat && proto_envelope_set_payload_packed (beat, "\x80", 1) == 0)
+        bus_pub_send (self->pub, beat);
+    else
+        zsys_error ("rules: cannot publish rules.heartbeat: out of memory");
+    proto_envelope_destroy (&beat);
+}
+
+//  The registry's first snapshot is in: the rules are known, events come in
+static void
+s_on_synced (void *arg, void *registry)
+{
+    s_rules_t *self = (s_rules_t *)arg;
+    self->synced = true;
+    zsys_info ("rules: %zu rules (%zu enabled) from the registry; taking events",
+               rules_set_size (self->rules), rules_set_enabled (self->rules));
+}
+
+static void
+s_on_link (void *self, void *unused)
+{
+    bus_link_handle (((s_rules_t *)self)->link);
+}
+
+static void
+s_on_query (void *arg, void *unused)
+{
+    s_rules_t *self = (s_rules_t *)arg;
+    actor_query_handle (self->query, s_handle_query, self);
+}
+
+//  A batch of events: its effects ran at the commit; none without one.
+static void
+s_on_inbox (void *arg, void *unused)
+{
+    s_rules_t *self = (s_rules_t *)arg;
+    bus_inbox_process (self->inbox, s_on_command, self);
+    actor_effects_drop (self->effects); //  an attempt that did not commit
+    self->processed = true;
+}
+
+static int
+s_timeout (void *arg)
+{
+    s_rules_t *self = (s_rules_t *)arg;
+    int timeout = bus_link_timeout (self->link);
+    timeout = s_min_timeout (timeout, bus_inbox_timeout (self->inbox));
+    if (self->nacked > 0) {
+        int64_t left = self->ack_flush_at - zclock_mono ();
+        timeout = s_min_timeout (timeout, left < 0 ? 0 : (int)left);
+    }
+    return timeout;
+}
+
+static void
+s_after (void *arg)
+{
+    s_rules_t *self = (s_rules_t *)arg;
+    if (self->nacked >= S_ACK_FLUSH_MAX ||
+        (self->nacked > 0 && !self->processed && zclock_mono () >= self->ack_flush_at))
+        s_flush_acked (self);
+    self->processed = false;
+    s_pump (self);
+    bus_link_tick (self->link);
+    bus_inbox_tick (self->inbox);
+    rules_sync_check (self->sync); //  changes applied, and those that waited too long
+}
+
+//  The state, its store, sockets and loop; NULL on failure (logged).
+static s_rules_t *
+s_rules_new (zsock_t *pipe, const actor_config_t *config)
+{
+    s_rules_t *self = (s_rules_t *)zmalloc (sizeof (s_rules_t));
+    self->pipe = pipe;
+    self->effects = actor_effects_new (self);
+    self->loop = actor_loop_new (pipe, "rules", self);
+    actor_loop_t *loop = self->loop;
+    if (!self->effects || !loop || !config || s_start (self, config) != 0 ||
+        actor_loop_registry (loop, self->registry, bus_inbox_sock (self->inbox),
+                             s_on_synced) != 0 ||
+        actor_loop_reader (loop, bus_link_sock (self->link), 0, s_on_link, NULL) != 0 ||
+        actor_loop_reader (loop, actor_query_sock (self->query), 1, s_on_query, NULL) !=
+            0 ||
+        actor_loop_reader (loop, bus_inbox_sock (self->inbox), 2, s_on_inbox, NULL) !=
+            0 ||
+        actor_loop_timer (loop, self->heartbeat_ms, s_heartbeat, NULL) != 0) {
+        s_rules_destroy (&self);
+        return NULL;
+    }
+    actor_loop_set_status (loop, s_pipe_status);
+    actor_loop_set_timeout (loop, s_timeout);
+    actor_loop_set_after (loop, s_after);
+    return self;
+}
+
 void
 rules_actor (zsock_t *pipe, void *args)
 {
-    const actor_config_t *config = (const actor_config_t *)args;
-    s_rules_t self_data;
-    memset (&self_data, 0, sizeof self_data);
-    s_rules_t *self = &self_data;
-    self->pipe = pipe;
-    if (!config || s_start (self, config) != 0) {
-        s_destroy (self);
-        zsock_signal (pipe, 1);
-        return;
+    s_rules_t *self = s_rules_new (pipe, (const actor_config_t *)args);
+    zsock_signal (pipe, self ? 0 : 1);
+    if (self) {
+        actor_loop_run (self->loop);
+        s_flush_acked (self);
     }
-    zsock_signal (pipe, 0);
-
-    zmq_pollitem_t items[] = {
-        {zsock_resolve (pipe), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve (bus_link_sock (self->link)), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve (registry_client_sub_sock (self->registry)), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve (registry_client_snapshot_sock (self->registry)), 0, ZMQ_POLLIN,
-         0},
-        {zsock_resolve (actor_query_sock (self->query)), 0, ZMQ_POLLIN, 0},
-        {zsock_resolve (bus_inbox_sock (self->inbox)), 0, ZMQ_POLLIN, 0},
-    };
-    while (!self->terminated) {
-        int timeout = bus_link_timeout (self->link);
-        timeout = s_min_timeout (timeout, bus_inbox_timeout (self->inbox));
-        timeout = s_min_timeout (timeout, registry_client_timeout (self->registry));
-        if (self->nacked > 0) {
-            int64_t left = self->ack_flush_at - zclock_mono ();
-            timeout = s_min_timeout (timeout, left < 0 ? 0 : (int)left);
-        }
-        //  Commands wait until the rules are known
-        int count = self->synced ? 6 : 5;
-        int rc = zmq_poll (items, count, timeout);
-        if (rc == -1 && errno != EINTR)
-            break; //  context terminated
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
-            s_handle_pipe (self);
-        if (self->terminated)
-            break;
-        if (rc > 0 && (items[2].revents & ZMQ_POLLIN))
-            registry_client_handle (self->registry,
-                                    registry_client_sub_sock (self->registry));
-        if (rc > 0 && (items[3].revents & ZMQ_POLLIN))
-            registry_client_handle (self->registry,
-                                    registry_client_snapshot_sock (self->registry));
-        if (rc > 0 && (items[2].revents | items[3].revents) & ZMQ_POLLIN)
-            rules_sync_check (self->sync);
-        if (!self->synced && registry_client_synced (self->registry)) {
-            self->synced = true;
-            zsys_info ("rules: %zu rules (%zu enabled) from the registry; taking events",
-                       rules_set_size (self->rules), rules_set_enabled (self->rules));
-        }
-        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
-            bus_link_handle (self->link);
-        bool processed = false;
-        if (rc > 0 && (items[4].revents & ZMQ_POLLIN))
-            actor_query_handle (self->query, s_handle_query, self);
-        if (rc > 0 && count == 6 && (items[5].revents & ZMQ_POLLIN)) {
-            bus_inbox_process (self->inbox, s_on_command, self);
-            if (self->attempt_open)
-                s_attempt_discard (self); //  the batch did not commit
-            processed = true;
-        }
-        if (self->nacked >= S_ACK_FLUSH_MAX ||
-            (self->nacked > 0 && !processed && zclock_mono () >= self->ack_flush_at))
-            s_flush_acked (self);
-        s_pump (self);
-        bus_link_tick (self->link);
-        bus_inbox_tick (self->inbox);
-        registry_client_tick (self->registry);
-        rules_sync_check (self->sync); //  those that waited too long
-    }
-    s_flush_acked (self);
-    s_destroy (self);
+    s_rules_destroy (&self);
 }

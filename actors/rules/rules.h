@@ -3,7 +3,8 @@
     Endpoints (proto/PROTOCOL.md, "Pipeline messages"):
         rules.commands      ROUTER  (bus_inbox, store <data_dir>/rules)
                                     event.create
-        rules.facts         PUB     event.created, enforcement.created
+        rules.facts         PUB     event.created, enforcement.created,
+                                    rules.heartbeat (every heartbeat interval)
         executor.commands   DEALER  (bus_link "rules@<host>")
                                     enforcement.create
     It keeps the rule definitions through a registry_client and does not
@@ -48,7 +49,8 @@
     redeliveries).
 
     Pipe commands: "$TERM"; "STATUS" -> JSON {events, enforcements, failed,
-    outbox, rules, synced, queued, inflight, duplicates, rejected, sent}.
+    outbox, rules, synced, queued, inflight, duplicates, rejected, sent};
+    anything else -> the unknown reply (actor.h). The loop is actor_loop's.
 */
 #ifndef RULES_H_INCLUDED
 #define RULES_H_INCLUDED

@@ -2,6 +2,7 @@
 */
 #include "actors/sensor/sensor.h"
 #include "actors/sensor/sensor_cron.h"
+#include "actors/actor_loop.h"
 #include "actors/registry/registry_client.h"
 #include "actors/rules/rules_criteria.h"
 #include "bus/bus_link.h"
@@ -28,6 +29,7 @@ typedef struct {
 
 typedef struct {
     zsock_t *pipe;
+    actor_loop_t *loop;
     char source[300];
     registry_client_t *registry;
     bus_link_t *link;
@@ -36,7 +38,6 @@ typedef struct {
     zlist_t *queue;   //  proto_envelope_t waiting for the link
     bool dirty;       //  rules changed: rebuild the timer set
     uint64_t fired, sent, dropped;
-    bool terminated;
 } s_sensor_t;
 
 static void
@@ -332,34 +333,32 @@ s_timers_timeout (s_sensor_t *self)
 //  ---------------------------------------------------------------------------
 //  Actor
 
-static void
-s_handle_pipe (s_sensor_t *self)
+static json_t *
+s_pipe_status (void *arg)
 {
-    char *command = zstr_recv (self->pipe);
-    if (!command || streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "STATUS")) {
-        json_t *timers = json_array ();
-        for (s_timer_t *timer = (s_timer_t *)zlistx_first (self->order); timer;
-             timer = (s_timer_t *)zlistx_next (self->order)) {
-            char when[64];
-            s_iso (timer->next_us, when, sizeof when);
-            json_array_append_new (timers, json_pack ("{s:s, s:O, s:s}", "type",
-                                                      timer->type, "parameters",
-                                                      timer->parameters, "next", when));
-        }
-        json_t *status = json_pack (
-            "{s:o, s:I, s:I, s:I, s:I}", "timers", timers, "fired",
-            (json_int_t)self->fired, "sent", (json_int_t)self->sent, "dropped",
-            (json_int_t)self->dropped, "queued", (json_int_t)zlist_size (self->queue));
-        actor_reply_json (self->pipe, &status);
+    s_sensor_t *self = (s_sensor_t *)arg;
+    json_t *timers = json_array ();
+    for (s_timer_t *timer = (s_timer_t *)zlistx_first (self->order); timer;
+         timer = (s_timer_t *)zlistx_next (self->order)) {
+        char when[64];
+        s_iso (timer->next_us, when, sizeof when);
+        json_array_append_new (timers,
+                               json_pack ("{s:s, s:O, s:s}", "type", timer->type,
+                                          "parameters", timer->parameters, "next", when));
     }
-    zstr_free (&command);
+    return json_pack ("{s:o, s:I, s:I, s:I, s:I}", "timers", timers, "fired",
+                      (json_int_t)self->fired, "sent", (json_int_t)self->sent, "dropped",
+                      (json_int_t)self->dropped, "queued",
+                      (json_int_t)zlist_size (self->queue));
 }
 
 static void
-s_destroy (s_sensor_t *self)
+s_sensor_destroy (s_sensor_t **self_p)
 {
+    s_sensor_t *self = *self_p;
+    if (!self)
+        return;
+    actor_loop_destroy (&self->loop);
     zlistx_destroy (&self->order);
     zhashx_destroy (&self->timers);
     if (self->queue) {
@@ -370,14 +369,47 @@ s_destroy (s_sensor_t *self)
     }
     bus_link_destroy (&self->link);
     registry_client_destroy (&self->registry);
+    free (self);
+    *self_p = NULL;
 }
 
-void
-sensor_actor (zsock_t *pipe, void *args)
+static void
+s_on_link (void *self, void *unused)
 {
-    actor_config_t *config = (actor_config_t *)args;
-    s_sensor_t self_ = {.pipe = pipe};
-    s_sensor_t *self = &self_;
+    bus_link_handle (((s_sensor_t *)self)->link);
+}
+
+static int
+s_timeout (void *arg)
+{
+    s_sensor_t *self = (s_sensor_t *)arg;
+    int timeout = bus_link_timeout (self->link);
+    int t = s_timers_timeout (self);
+    if (t >= 0 && (timeout < 0 || t < timeout))
+        timeout = t;
+    if (zlist_size (self->queue) && (timeout < 0 || timeout > 10))
+        timeout = 10;
+    return timeout;
+}
+
+static void
+s_after (void *arg)
+{
+    s_sensor_t *self = (s_sensor_t *)arg;
+    if (self->dirty)
+        s_rebuild (self);
+    s_run_timers (self);
+    bus_link_tick (self->link);
+    s_flush (self);
+}
+
+//  The state, the link to rules, the registry client and the loop; NULL
+//  on failure (logged).
+static s_sensor_t *
+s_sensor_new (zsock_t *pipe, const actor_config_t *config)
+{
+    s_sensor_t *self = (s_sensor_t *)zmalloc (sizeof (s_sensor_t));
+    self->pipe = pipe;
     char host[256];
     actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "sensor@%s", host);
@@ -389,45 +421,31 @@ sensor_actor (zsock_t *pipe, void *args)
     self->registry = registry_client_new (config->topology, self->source);
     self->link = bus_link_new (bus_topology_connect (config->topology, "rules.commands"),
                                self->source, &link_config);
-    if (!self->timers || !self->order || !self->queue || !self->registry || !self->link) {
+    self->loop = actor_loop_new (pipe, "sensor", self);
+    if (!self->timers || !self->order || !self->queue || !self->registry || !self->link ||
+        !self->loop ||
+        actor_loop_registry (self->loop, self->registry, NULL, NULL) != 0 ||
+        actor_loop_reader (self->loop, bus_link_sock (self->link), 0, s_on_link, NULL) !=
+            0) {
         zsys_error ("sensor: cannot start");
-        s_destroy (self);
-        zsock_signal (pipe, 1);
-        return;
+        s_sensor_destroy (&self);
+        return NULL;
     }
     zhashx_set_destructor (self->timers, s_timer_destroy);
     zlistx_set_comparator (self->order, s_compare);
     registry_client_set_change_handler (self->registry, s_on_change, self);
-    zsock_signal (pipe, 0);
-    zpoller_t *poller = zpoller_new (pipe, registry_client_sub_sock (self->registry),
-                                     registry_client_snapshot_sock (self->registry),
-                                     bus_link_sock (self->link), NULL);
-    while (!self->terminated) {
-        int timeout = bus_link_timeout (self->link);
-        int t = registry_client_timeout (self->registry);
-        if (t >= 0 && (timeout < 0 || t < timeout))
-            timeout = t;
-        t = s_timers_timeout (self);
-        if (t >= 0 && (timeout < 0 || t < timeout))
-            timeout = t;
-        if (zlist_size (self->queue) && (timeout < 0 || timeout > 10))
-            timeout = 10;
-        void *which = zpoller_wait (poller, timeout < 0 ? 1000 : timeout);
-        if (which == pipe)
-            s_handle_pipe (self);
-        else if (which == bus_link_sock (self->link))
-            bus_link_handle (self->link);
-        else if (which)
-            registry_client_handle (self->registry, (zsock_t *)which);
-        else if (zpoller_terminated (poller))
-            break;
-        if (self->dirty)
-            s_rebuild (self);
-        s_run_timers (self);
-        registry_client_tick (self->registry);
-        bus_link_tick (self->link);
-        s_flush (self);
-    }
-    zpoller_destroy (&poller);
-    s_destroy (self);
+    actor_loop_set_status (self->loop, s_pipe_status);
+    actor_loop_set_timeout (self->loop, s_timeout);
+    actor_loop_set_after (self->loop, s_after);
+    return self;
+}
+
+void
+sensor_actor (zsock_t *pipe, void *args)
+{
+    s_sensor_t *self = s_sensor_new (pipe, (const actor_config_t *)args);
+    zsock_signal (pipe, self ? 0 : 1);
+    if (self)
+        actor_loop_run (self->loop);
+    s_sensor_destroy (&self);
 }

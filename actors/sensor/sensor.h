@@ -20,7 +20,8 @@
     dropped and logged).
 
     Pipe: "$TERM"; "STATUS" -> JSON {timers: [{type, parameters, next}],
-    fired, sent, dropped, queued}.
+    fired, sent, dropped, queued}; anything else -> the unknown reply
+    (actor.h). The loop is actor_loop's.
 */
 #ifndef SENSOR_H_INCLUDED
 #define SENSOR_H_INCLUDED

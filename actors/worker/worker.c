@@ -1,11 +1,12 @@
 /*  worker: runs executions (worker.h).
 
-    One thread, one zmq_poll loop over the pipe, the inbox, the link to the
-    executor and the pipes of every running process. Jobs beyond the free
+    One thread, one loop (actor_loop) over the pipe, the inbox, the link to
+    the executor and the pipes of every running process. Jobs beyond the free
     slots wait in a FIFO; status reports wait in a FIFO while the link's
     window is full, so the loop never blocks.
 */
 #include "actors/worker/worker.h"
+#include "actors/actor_loop.h"
 #include "actors/worker/worker_groups.h"
 #include "actors/worker/worker_guard.h"
 #include "actors/worker/worker_ledger.h"
@@ -28,6 +29,9 @@
 #define S_FINISHED_REPORTS  (16 << 20)   //  bytes of their final reports kept
 #define S_LEDGER_WAIT_MS    5000         //  for what a previous instance left to end
 #define S_RUNTIMES          PROTO_RUNNERS
+#define S_RANK_LINK         0 //  the order the loop reads in: the executor's link,
+#define S_RANK_INBOX        1 //  its commands,
+#define S_RANK_PROCESSES    2 //  then what the processes say
 
 typedef struct {
     char id[PROTO_UUID_STR_SIZE + 8];
@@ -66,6 +70,9 @@ typedef struct {
 
 typedef struct {
     zsock_t *pipe;
+    actor_loop_t *loop;
+    actor_loop_fd_t *watched; //  the running processes' descriptors (s_before)
+    size_t watch_capacity;
     char name[256];
     char source[300];
     char endpoint[512];
@@ -90,7 +97,6 @@ typedef struct {
     int busy;
     uint64_t ran, completed, failed, timeouts, cancelled, duplicates, returned, resent;
     uint64_t claims, refused, stale_starts;
-    bool terminated;
     bool draining;         //  stopping: takes nothing new
     int64_t drain_until;   //  monotonic ms: the grace for what runs ends
     bool drained_reported; //  DRAINED said on the pipe
@@ -1097,37 +1103,37 @@ s_jobs_tick (s_worker_t *self)
 //  ---------------------------------------------------------------------------
 //  Actor
 
-static void
-s_handle_pipe (s_worker_t *self)
+static json_t *
+s_pipe_status (void *arg)
 {
-    char *command = zstr_recv (self->pipe);
-    if (!command || streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "DRAIN")) {
-        //  DRAIN grace_ms: answered DRAINED once nothing runs or the grace
-        //  is over (what still runs then is left to the executor to settle)
-        char *grace = zstr_recv (self->pipe);
-        s_drain (self, grace ? atoi (grace) : 10000);
-        zstr_free (&grace);
-    } else if (streq (command, "STATUS")) {
-        json_t *status = json_pack (
-            "{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", self->name,
-            "slots", self->slots, "busy", self->busy, "queued",
-            (json_int_t)zlist_size (self->queue), "ran", (json_int_t)self->ran,
-            "completed", (json_int_t)self->completed, "failed", (json_int_t)self->failed,
-            "timeouts", (json_int_t)self->timeouts, "cancelled",
-            (json_int_t)self->cancelled, "duplicates", (json_int_t)self->duplicates);
-        json_object_set_new (status, "draining", json_boolean (self->draining));
-        json_object_set_new (status, "claims", json_integer ((json_int_t)self->claims));
-        json_object_set_new (status, "refused", json_integer ((json_int_t)self->refused));
-        json_object_set_new (status, "resent", json_integer ((json_int_t)self->resent));
-        json_object_set_new (status, "stale_starts",
-                             json_integer ((json_int_t)self->stale_starts));
-        json_object_set_new (status, "returned",
-                             json_integer ((json_int_t)self->returned));
-        actor_reply_json (self->pipe, &status);
-    }
-    zstr_free (&command);
+    s_worker_t *self = (s_worker_t *)arg;
+    json_t *status = json_pack (
+        "{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", self->name, "slots",
+        self->slots, "busy", self->busy, "queued", (json_int_t)zlist_size (self->queue),
+        "ran", (json_int_t)self->ran, "completed", (json_int_t)self->completed, "failed",
+        (json_int_t)self->failed, "timeouts", (json_int_t)self->timeouts, "cancelled",
+        (json_int_t)self->cancelled, "duplicates", (json_int_t)self->duplicates);
+    json_object_set_new (status, "draining", json_boolean (self->draining));
+    json_object_set_new (status, "claims", json_integer ((json_int_t)self->claims));
+    json_object_set_new (status, "refused", json_integer ((json_int_t)self->refused));
+    json_object_set_new (status, "resent", json_integer ((json_int_t)self->resent));
+    json_object_set_new (status, "stale_starts",
+                         json_integer ((json_int_t)self->stale_starts));
+    json_object_set_new (status, "returned", json_integer ((json_int_t)self->returned));
+    return status;
+}
+
+//  DRAIN grace_ms: answered DRAINED once nothing runs or the grace is over
+//  (what still runs then is left to the executor to settle).
+static int
+s_pipe_command (void *arg, const char *command, zmsg_t *msg)
+{
+    if (!streq (command, "DRAIN"))
+        return -1;
+    char *grace = zmsg_popstr (msg);
+    s_drain ((s_worker_t *)arg, grace ? atoi (grace) : 10000);
+    zstr_free (&grace);
+    return 0;
 }
 
 static void
@@ -1137,8 +1143,13 @@ s_job_destructor (void **item_p)
 }
 
 static void
-s_destroy (s_worker_t *self)
+s_worker_destroy (s_worker_t **self_p)
 {
+    s_worker_t *self = *self_p;
+    if (!self)
+        return;
+    actor_loop_destroy (&self->loop);
+    free (self->watched);
     zhashx_destroy (&self->jobs);        //  kills what still runs
     worker_guard_destroy (&self->guard); //  then: all done
     if (self->queue) {
@@ -1166,6 +1177,8 @@ s_destroy (s_worker_t *self)
     worker_ledger_destroy (&self->ledger);
     msgpack_sbuffer_destroy (&self->report);
     msgpack_sbuffer_destroy (&self->last);
+    free (self);
+    *self_p = NULL;
 }
 
 static void
@@ -1298,114 +1311,160 @@ s_start (s_worker_t *self, const actor_config_t *config)
     return 0;
 }
 
+//  Silent longer than the executor waits (a partition, or this process
+//  stopped): it may have given our work to others. Checked before reading
+//  what waits on the link, which would look fresh, and every turn.
+static void
+s_check_silence (s_worker_t *self)
+{
+    if (self->connected && !self->suspect &&
+        proto_now_usec () - bus_link_last_heard_usec (self->link) >
+            self->silence_ms * 1000) {
+        self->suspect = true;
+        zsys_warning ("%s: the executor was silent for %d ms: starting nothing until "
+                      "it has our registration",
+                      self->name, (int)self->silence_ms);
+        s_register (self);
+    }
+}
+
+static void
+s_on_link (void *arg, void *unused)
+{
+    s_worker_t *self = (s_worker_t *)arg;
+    s_check_silence (self);
+    bus_link_handle (self->link);
+}
+
+static void
+s_on_inbox (void *arg, void *unused)
+{
+    s_worker_t *self = (s_worker_t *)arg;
+    bus_inbox_process (self->inbox, s_handle_command, self);
+}
+
+static void
+s_on_process (void *self, void *job, int fd, short revents)
+{
+    worker_process_handle (((s_job_t *)job)->process, fd);
+}
+
+//  Before each poll: the running processes' descriptors (three each at
+//  most); the loop registers them again only when they changed. Only
+//  running jobs have processes (busy counts them): a zhashx walk visits
+//  every bucket.
+static void
+s_before (void *arg)
+{
+    s_worker_t *self = (s_worker_t *)arg;
+    size_t n = 0;
+    for (s_job_t *job = self->busy ? (s_job_t *)zhashx_first (self->jobs) : NULL; job;
+         job = (s_job_t *)zhashx_next (self->jobs)) {
+        if (!job->process)
+            continue;
+        int fds[3];
+        worker_process_fds (job->process, fds);
+        for (int i = 0; i < 3; i++) {
+            if (fds[i] < 0)
+                continue;
+            if (n == self->watch_capacity) {
+                self->watch_capacity =
+                    self->watch_capacity ? self->watch_capacity * 2 : 48;
+                self->watched = (actor_loop_fd_t *)realloc (
+                    self->watched, self->watch_capacity * sizeof (actor_loop_fd_t));
+                assert (self->watched);
+            }
+            self->watched[n++] = (actor_loop_fd_t){
+                fds[i], (short)(i == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN), job};
+        }
+    }
+    int rc =
+        actor_loop_set_fds (self->loop, S_RANK_PROCESSES, self->watched, n, s_on_process);
+    assert (rc == 0);
+    (void)rc;
+}
+
+static int
+s_timeout (void *arg)
+{
+    s_worker_t *self = (s_worker_t *)arg;
+    int timeout = bus_link_timeout (self->link);
+    int t = bus_inbox_timeout (self->inbox);
+    if (t >= 0 && (timeout < 0 || t < timeout))
+        timeout = t;
+    t = s_jobs_timeout (self);
+    if (t >= 0 && (timeout < 0 || t < timeout))
+        timeout = t;
+    if (self->draining && !self->drained_reported && (timeout < 0 || timeout > 50))
+        timeout = 50; //  the grace, and the last acks
+    if (zlist_size (self->outbox) && (timeout < 0 || timeout > 10))
+        timeout = 10; //  waiting for window: look again soon
+    return timeout;
+}
+
+static void
+s_after (void *arg)
+{
+    s_worker_t *self = (s_worker_t *)arg;
+    s_check_silence (self);
+    s_jobs_tick (self);
+    //  Nothing new starts while draining, or while the executor cannot
+    //  hear us: after heartbeat x liveness it gives what waits here to
+    //  another worker, and tells us to drop it when we are back
+    //  (and not when it has been quiet for two heartbeats: the executor
+    //  gives up at heartbeat x liveness, and a job started at that edge
+    //  could be given to another worker as well)
+    bool quiet = proto_now_usec () - bus_link_last_heard_usec (self->link) >
+                 self->heartbeat_ms * 2000;
+    if (!self->draining && !self->suspect && !quiet && bus_link_peer_alive (self->link))
+        s_start_ready (self);
+    bus_link_tick (self->link);
+    bus_inbox_tick (self->inbox);
+    s_flush (self);
+    if (self->draining && !self->drained_reported &&
+        ((self->busy == 0 && zlist_size (self->outbox) == 0 &&
+          bus_link_unacked (self->link) == 0) ||
+         zclock_mono () >= self->drain_until)) {
+        self->drained_reported = true;
+        zstr_sendf (self->pipe, "DRAINED %d", self->busy);
+    }
+}
+
+//  The state, its sockets, ledger and loop; NULL on failure (logged).
+static s_worker_t *
+s_worker_new (zsock_t *pipe, const actor_config_t *config)
+{
+    s_worker_t *self = (s_worker_t *)zmalloc (sizeof (s_worker_t));
+    self->pipe = pipe;
+    self->loop = actor_loop_new (pipe, "worker", self);
+    if (!self->loop || !config || s_start (self, config) != 0 ||
+        actor_loop_reader (self->loop, bus_link_sock (self->link), S_RANK_LINK, s_on_link,
+                           NULL) != 0 ||
+        actor_loop_reader (self->loop, bus_inbox_sock (self->inbox), S_RANK_INBOX,
+                           s_on_inbox, NULL) != 0) {
+        s_worker_destroy (&self);
+        return NULL;
+    }
+    actor_loop_set_status (self->loop, s_pipe_status);
+    actor_loop_set_command (self->loop, s_pipe_command);
+    actor_loop_set_timeout (self->loop, s_timeout);
+    actor_loop_set_before (self->loop, s_before);
+    actor_loop_set_after (self->loop, s_after);
+    return self;
+}
+
+//  Not stopped by SIGINT (actor_loop): attuned asks for a drain (DRAIN),
+//  then sends $TERM.
 void
 worker_actor (zsock_t *pipe, void *args)
 {
-    actor_config_t *config = (actor_config_t *)args;
-    s_worker_t self_ = {.pipe = pipe};
-    s_worker_t *self = &self_;
-    if (s_start (self, config) != 0) {
-        s_destroy (self);
-        zsock_signal (pipe, 1);
-        return;
-    }
-    zsock_signal (pipe, 0);
-    zmq_pollitem_t *items = NULL;
-    s_job_t **owners = NULL;
-    size_t capacity = 0;
-    //  Not on zsys_interrupted: attuned asks for a drain (DRAIN), then $TERM
-    while (!self->terminated) {
-        //  Sockets first, then three descriptors per running process
-        size_t needed = 3 + 3 * zhashx_size (self->jobs);
-        if (needed > capacity) {
-            capacity = needed * 2;
-            items = (zmq_pollitem_t *)realloc (items, capacity * sizeof (zmq_pollitem_t));
-            owners = (s_job_t **)realloc (owners, capacity * sizeof (s_job_t *));
-            assert (items && owners);
-        }
-        size_t n = 0;
-        items[n++] = (zmq_pollitem_t){zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t){zsock_resolve (bus_inbox_sock (self->inbox)), 0,
-                                      ZMQ_POLLIN, 0};
-        items[n++] = (zmq_pollitem_t){zsock_resolve (bus_link_sock (self->link)), 0,
-                                      ZMQ_POLLIN, 0};
-        //  Only running jobs have processes (busy counts them): a zhashx walk
-        //  visits every bucket, empty or not
-        for (s_job_t *job = self->busy ? (s_job_t *)zhashx_first (self->jobs) : NULL; job;
-             job = (s_job_t *)zhashx_next (self->jobs)) {
-            if (!job->process)
-                continue;
-            int fds[3];
-            worker_process_fds (job->process, fds);
-            for (int i = 0; i < 3; i++)
-                if (fds[i] >= 0) {
-                    owners[n] = job;
-                    items[n++] = (zmq_pollitem_t){NULL, fds[i],
-                                                  i == 0 ? ZMQ_POLLOUT : ZMQ_POLLIN, 0};
-                }
-        }
-        int timeout = bus_link_timeout (self->link);
-        int t = bus_inbox_timeout (self->inbox);
-        if (t >= 0 && (timeout < 0 || t < timeout))
-            timeout = t;
-        t = s_jobs_timeout (self);
-        if (t >= 0 && (timeout < 0 || t < timeout))
-            timeout = t;
-        if (self->draining && !self->drained_reported && (timeout < 0 || timeout > 50))
-            timeout = 50; //  the grace, and the last acks
-        if (zlist_size (self->outbox) && (timeout < 0 || timeout > 10))
-            timeout = 10; //  waiting for window: look again soon
-        if (zmq_poll (items, (int)n, timeout < 0 ? 1000 : timeout) == -1 &&
-            zmq_errno () == ETERM)
-            break;
-        if (items[0].revents & ZMQ_POLLIN)
-            s_handle_pipe (self);
-        //  Silent longer than the executor waits (a partition, or this
-        //  process stopped): it may have given our work to others. Checked
-        //  before reading what waits on the link, which would look fresh.
-        if (self->connected && !self->suspect &&
-            proto_now_usec () - bus_link_last_heard_usec (self->link) >
-                self->silence_ms * 1000) {
-            self->suspect = true;
-            zsys_warning ("%s: the executor was silent for %d ms: starting nothing until "
-                          "it has our registration",
-                          self->name, (int)self->silence_ms);
-            s_register (self);
-        }
-        if (items[2].revents & ZMQ_POLLIN)
-            bus_link_handle (self->link);
-        if (items[1].revents & ZMQ_POLLIN)
-            bus_inbox_process (self->inbox, s_handle_command, self);
-        for (size_t i = 3; i < n; i++)
-            if (items[i].revents)
-                worker_process_handle (owners[i]->process, items[i].fd);
-        s_jobs_tick (self);
-        //  Nothing new starts while draining, or while the executor cannot
-        //  hear us: after heartbeat x liveness it gives what waits here to
-        //  another worker, and tells us to drop it when we are back
-        //  (and not when it has been quiet for two heartbeats: the executor
-        //  gives up at heartbeat x liveness, and a job started at that edge
-        //  could be given to another worker as well)
-        bool quiet = proto_now_usec () - bus_link_last_heard_usec (self->link) >
-                     self->heartbeat_ms * 2000;
-        if (!self->draining && !self->suspect && !quiet &&
-            bus_link_peer_alive (self->link))
-            s_start_ready (self);
-        bus_link_tick (self->link);
-        bus_inbox_tick (self->inbox);
+    s_worker_t *self = s_worker_new (pipe, (const actor_config_t *)args);
+    zsock_signal (pipe, self ? 0 : 1);
+    if (self) {
+        actor_loop_run (self->loop);
+        //  Let the last reports out before leaving
         s_flush (self);
-        if (self->draining && !self->drained_reported &&
-            ((self->busy == 0 && zlist_size (self->outbox) == 0 &&
-              bus_link_unacked (self->link) == 0) ||
-             zclock_mono () >= self->drain_until)) {
-            self->drained_reported = true;
-            zstr_sendf (pipe, "DRAINED %d", self->busy);
-        }
+        bus_link_flush (self->link, 200);
     }
-    free (items);
-    free (owners);
-    //  Let the last reports out before leaving
-    s_flush (self);
-    bus_link_flush (self->link, 200);
-    s_destroy (self);
+    s_worker_destroy (&self);
 }

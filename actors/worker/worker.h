@@ -25,7 +25,10 @@
     (parameter `timeout`, else the action's, else 600 s) -> timeout.
 
     Pipe: "$TERM"; "STATUS" -> JSON {name, slots, busy, queued, ran,
-    completed, failed, timeouts, cancelled}.
+    completed, failed, timeouts, cancelled}; "DRAIN" grace_ms (a second
+    frame) -> takes nothing new, says "DRAINED <still running>" once
+    nothing runs or the grace is over; anything else -> the unknown reply
+    (actor.h). The loop is actor_loop's.
 */
 #ifndef WORKER_H_INCLUDED
 #define WORKER_H_INCLUDED
