@@ -344,6 +344,15 @@ Test (distributed, a_killed_worker_is_settled_within_5_s)
                   json_string_value (json_object_get (record, "worker")));
         json_decref (record);
     }
+    //  `running` is the worker's claim: the shell may not have written its
+    //  start line yet, and the kill must come after it (else the idempotent
+    //  one starts once only, on the survivor)
+    int64_t started_by = zclock_mono () + 10000;
+    for (int i = 0; i < 4; i++)
+        while (s_starts_of (ids[i]) < 1) {
+            cr_assert_lt (zclock_mono (), started_by, "%s never started", ids[i]);
+            zclock_sleep (10);
+        }
     const char *victim = where[0];
     s_proc_t *proc = streq (victim, "w0") ? &s_workers[0] : &s_workers[1];
     cr_assert (streq (where[2], victim) != streq (where[3], victim),
