@@ -80,6 +80,8 @@
 //  Limits the page states
 #define S_REF_MAX  255 //  refs, trigger types, names
 #define S_PAGE_MAX 1000
+#define S_JOB_ID_MAX                                                                     \
+    44 //  an execution id as a worker holds it (the executor's are UUIDs)
 
 //  ---------------------------------------------------------------------------
 //  Payloads, shared where several types carry the same
@@ -135,19 +137,21 @@ static const proto_field_t s_dispatch_action[] = {F_STR ("ref", REQ),
                                                   F_BOOL ("idempotent", 0),
                                                   F_NUM ("timeout", 0),
                                                   F_END};
-static const proto_field_t s_dispatch[] = {
-    F_UUID ("execution", REQ), F_MAPOF ("action", REQ, s_dispatch_action),
-    F_MAP ("parameters", REQ), F_STRS ("secret", 0), F_END};
-static const proto_field_t s_execution_only[] = {F_UUID ("execution", REQ), F_END};
+static const proto_field_t s_dispatch[] = {F_STRN ("execution", REQ, 1, S_JOB_ID_MAX),
+                                           F_MAPOF ("action", REQ, s_dispatch_action),
+                                           F_MAP ("parameters", REQ),
+                                           F_STRS ("secret", 0), F_END};
+static const proto_field_t s_execution_only[] = {
+    F_STRN ("execution", REQ, 1, S_JOB_ID_MAX), F_END};
 static const proto_field_t s_execution_status[] = {
     F_UUID ("execution", REQ), F_STR ("worker", REQ),
     F_STR ("status", REQ),     F_ANY ("result", 0),
     F_INT ("exit_code", 0),    F_INT ("ts", 0),
     F_INT ("claim", 0),        F_END};
-static const proto_field_t s_execution_start[] = {F_UUID ("execution", REQ),
-                                                  F_INT ("claim", REQ), F_END};
-static const proto_field_t s_execution_refused[] = {F_UUID ("execution", REQ),
-                                                    F_STR ("reason", REQ), F_END};
+static const proto_field_t s_execution_start[] = {
+    F_STRN ("execution", REQ, 1, S_JOB_ID_MAX), F_INT ("claim", REQ), F_END};
+static const proto_field_t s_execution_refused[] = {
+    F_STRN ("execution", REQ, 1, S_JOB_ID_MAX), F_STR ("reason", REQ), F_END};
 static const proto_field_t s_execution_fact[] = {
     F_UUID ("execution", REQ),  F_STR ("action", REQ),
     F_STR ("status", REQ),      F_STR ("worker", NIL),
