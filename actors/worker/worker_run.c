@@ -158,14 +158,14 @@ s_split_words (const char *cmd, char *message, size_t size)
 }
 
 //  Start a process-backed job. Returns 0, or -1 after finishing it failed.
+//  What a process job runs: `argv` (room for 4), or *words (a `cmd`
+//  parameter split without a shell), with *script allocated. 0, or -1 with
+//  `message`.
 static int
-s_start_process (worker_t *self, worker_job_t *job)
+s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
+                char *message, size_t size)
 {
-    char *argv[4] = {NULL, NULL, NULL, NULL};
-    char **words = NULL; //  a `cmd` given as a parameter, split without a shell
-    char *script = NULL;
     const char *entry = json_string_value (json_object_get (job->action, "entry_point"));
-    char message[512] = "";
     if (streq (job->runner, "local-shell-cmd")) {
         //  The shell runs only the action author's text (entry_point, or an
         //  immutable `cmd` default the registry made the entry point). A `cmd`
@@ -177,35 +177,41 @@ s_start_process (worker_t *self, worker_job_t *job)
             argv[1] = "-c";
             argv[2] = (char *)entry;
         } else if (cmd && *cmd) {
-            words = s_split_words (cmd, message, sizeof message);
-            if (!words) {
-                worker_report_finish (self, job, "failed",
-                                      json_pack ("{s:s}", "error", message), -1);
-                return -1;
-            }
+            *words = s_split_words (cmd, message, size);
+            return *words ? 0 : -1;
         } else {
-            worker_report_finish (
-                self, job, "failed",
-                json_pack ("{s:s}", "error", "local-shell-cmd: no 'cmd' to run"), -1);
+            snprintf (message, size, "local-shell-cmd: no 'cmd' to run");
             return -1;
         }
     } else if (streq (job->runner, "local-shell-script") ||
                streq (job->runner, "python-script")) {
         const char *which = entry && *entry ? entry : s_param_string (job, "script");
-        script = s_script_path (job, which);
-        if (!script) {
-            worker_report_finish (
-                self, job, "failed",
-                json_pack ("{s:s}", "error",
-                           "no script to run (entry_point or 'script' parameter)"),
-                -1);
+        *script = s_script_path (job, which);
+        if (!*script) {
+            snprintf (message, size,
+                      "no script to run (entry_point or 'script' parameter)");
             return -1;
         }
         if (streq (job->runner, "python-script")) {
             argv[0] = "python3";
-            argv[1] = script;
+            argv[1] = *script;
         } else
-            argv[0] = script;
+            argv[0] = *script;
+    }
+    return 0;
+}
+
+static int
+s_start_process (worker_t *self, worker_job_t *job)
+{
+    char *argv[4] = {NULL, NULL, NULL, NULL};
+    char **words = NULL; //  a `cmd` given as a parameter, split without a shell
+    char *script = NULL;
+    char message[512] = "";
+    if (s_command_line (job, argv, &words, &script, message, sizeof message) != 0) {
+        worker_report_finish (self, job, "failed", json_pack ("{s:s}", "error", message),
+                              -1);
+        return -1;
     }
     char *input = json_dumps (job->parameters, JSON_COMPACT);
     char **envp = s_environment (self, job);
