@@ -257,10 +257,10 @@ Test (proto_messages, validates_payloads_naming_the_field)
               "{\"execution\": \"0190f0c2-2c4e-7a8b-9c0d-1e2f3a4b5c6d\", "
               "\"action\": {\"ref\": \"a.b\", \"runner_type\": 7}, \"parameters\": {}}",
               PROTO_ERR_FIELD_TYPE, "action.runner_type: expected str, got int");
-    //  The executor's execution ids are UUIDs; a worker takes any id of up
-    //  to 44 bytes (its jobs are named by what the executor sends)
-    s_expect ("execution.status", cmd,
-              "{\"execution\": \"nope\", \"worker\": \"w\", \"status\": \"running\"}",
+    //  The executor's facts name executions by UUID; commands by the ids
+    //  their receivers hold (a worker takes up to 44 bytes)
+    s_expect ("execution.completed", PROTO_MESSAGE_FACT,
+              "{\"execution\": \"nope\", \"action\": \"a.b\", \"status\": \"completed\"}",
               PROTO_ERR_FIELD_TYPE,
               "execution: expected a UUID string, got another string");
     s_expect ("execution.cancel", cmd, "{\"execution\": \"job-1\"}", PROTO_OK, NULL);
