@@ -288,6 +288,16 @@ void executor_report_answer (executor_t *self, const char *worker, const char *i
                              bool start, uint64_t claim, const char *reason);
 
 //  ---------------------------------------------------------------------------
+//  executor_params: an action's parameter schema on msgpack parameters
+
+//  `schema` (the action's `parameters`) applied to `given` (a map, or
+//  NULL) as registry_params_apply does, packed into `out`: 0; -1 with
+//  `reason` (unknown or missing parameter); 1 when only the JSON path can
+//  say (coercion, immutable, enum, limits), with `out` to clear.
+int executor_params_apply (const json_t *schema, const msgpack_object *given,
+                           msgpack_sbuffer *out, char *reason, size_t size);
+
+//  ---------------------------------------------------------------------------
 //  executor_check: commands checked against the message table
 
 //  The payload of a command to the executor, checked against its row in
