@@ -146,7 +146,18 @@ static const msgpack_object *
 s_checked (worker_t *self, proto_envelope_t *command, bus_command_t *info)
 {
     const char *type = proto_envelope_type (command);
-    const proto_message_t *message = proto_message_lookup (type, PROTO_MESSAGE_COMMAND);
+    //  Its row: a worker's own looked up once (the table is a list)
+    static const char *const types[] = {"execution.dispatch", "execution.start",
+                                        "execution.refused",  "execution.cancel",
+                                        "worker.reconciled",  "worker.resync"};
+    static _Thread_local const proto_message_t *rows[6]; //  no lock: per thread
+    const proto_message_t *message = NULL;
+    for (size_t i = 0; i < 6 && !message; i++)
+        if (streq (type, types[i])) {
+            if (!rows[i])
+                rows[i] = proto_message_lookup (types[i], PROTO_MESSAGE_COMMAND);
+            message = rows[i];
+        }
     const msgpack_object *payload = proto_envelope_payload_object (command);
     proto_error_t error;
     if (!message || !streq (message->to, "worker")) {
