@@ -264,6 +264,11 @@ Test (proto_messages, validates_payloads_naming_the_field)
               PROTO_ERR_FIELD_TYPE,
               "execution: expected a UUID string, got another string");
     s_expect ("execution.cancel", cmd, "{\"execution\": \"job-1\"}", PROTO_OK, NULL);
+    //  An action without a timeout is dispatched with timeout nil
+    s_expect ("execution.dispatch", cmd,
+              "{\"execution\": \"job-1\", \"action\": {\"ref\": \"a.b\", "
+              "\"runner_type\": \"noop\", \"timeout\": null}, \"parameters\": {}}",
+              PROTO_OK, NULL);
     s_expect ("execution.cancel", cmd,
               "{\"execution\": \"0123456789012345678901234567890123456789012345\"}",
               PROTO_ERR_FIELD_TYPE, NULL);
