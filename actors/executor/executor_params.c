@@ -83,9 +83,9 @@ s_decide (const char *name, const json_t *spec, const msgpack_object *given,
     const json_t *preset = json_object_get (spec, "default");
     if (preset && !json_is_null (preset)) {
         *fallback = preset;
-        bool as_is = !type_name ||
-                     (registry_params_is_type (preset, type_name) &&
-                      !(json_is_real (preset) && streq (type_name, "integer")));
+        bool as_is =
+            !type_name || (registry_params_is_type (preset, type_name) &&
+                           !(json_is_real (preset) && streq (type_name, "integer")));
         return as_is ? 1 : 2;
     }
     if (json_is_true (json_object_get (spec, "required"))) {
