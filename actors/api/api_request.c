@@ -5,6 +5,7 @@
 */
 #include "actors/api/api_internal.h"
 #include "actors/registry/registry_yaml.h"
+#include "proto/proto_json.h"
 #include "proto/proto_messages.h"
 
 //  ---------------------------------------------------------------------------
@@ -249,15 +250,21 @@ api_request (api_t *self, proto_envelope_t *request, zframe_t *identity, bool de
                  "no operation '%s' (proto/PROTOCOL.md lists them)", req.type);
         return;
     }
-    if (proto_message_validate (message, proto_envelope_payload_object (request),
-                                &error) != PROTO_OK ||
-        !(req.payload = proto_envelope_payload_json (request, &error))) {
-        s_reply (self, &req, NULL, "bad_request", "%s", error.message);
-        return;
-    }
     int op = 0;
     while (s_ops[op].type && !streq (s_ops[op].type, req.type))
         op++;
+    //  A JSON tree only for an operation the api handles itself; a read it
+    //  forwards goes on as it came (its payload must still have a JSON
+    //  form: when not, the conversion says why, with the path)
+    const msgpack_object *payload = proto_envelope_payload_object (request);
+    json_t *checked = NULL;
+    if (proto_message_validate (message, payload, &error) != PROTO_OK ||
+        ((s_ops[op].fn || proto_json_check (payload, "payload", &error) != PROTO_OK) &&
+         !(checked = proto_envelope_payload_json (request, &error)))) {
+        s_reply (self, &req, NULL, "bad_request", "%s", error.message);
+        return;
+    }
+    req.payload = checked;
     if (s_ops[op].fn)
         s_ops[op].fn (self, &req);
     else
