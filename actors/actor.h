@@ -15,6 +15,8 @@
                                    worker.register, execution.run/cancel
         executor.facts      PUB    execution.*, worker.*
         worker.<name>       ROUTER execution.dispatch, execution.cancel
+        datastore.query     ROUTER api.key.* (actors/datastore/datastore.h)
+        datastore.facts     PUB    kv.set, kv.deleted
 
     Pipe commands (tests drive actors with these): "$TERM" stops the actor;
     "STATUS" answers with one string of JSON (counters) — see each actor.
@@ -41,6 +43,7 @@ typedef struct {
     const char *runtimes;     //  worker: comma list (default all known runners)
     int heartbeat_ms;         //  bus heartbeats (default 1000)
     bool nosync;              //  stores without fsync (benchmarks only)
+    const char *datastore_key; //  datastore: its key file (NULL: the default)
 } actor_config_t;
 
 //  The host part of actor names: config->host, else the hostname, else

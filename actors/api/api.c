@@ -26,7 +26,7 @@
 #define S_PENDING_MAX 10000 //  requests in flight; more are answered unavailable
 #define S_EXPIRE_MS   50    //  deadlines are looked at this often (a scan)
 
-const char *api_owner_names[API_OWNERS] = {"registry", "rules", "executor"};
+const char *api_owner_names[API_OWNERS] = {"registry", "rules", "executor", "datastore"};
 
 //  ---------------------------------------------------------------------------
 //  Replies
@@ -565,7 +565,8 @@ s_start (api_t *self, const actor_config_t *config)
     if (s_bind (self->xpub, bus_topology_bind (topology, "api.facts"),
                 self->facts_endpoint, sizeof self->facts_endpoint) != 0)
         return -1;
-    const char *streams[] = {"registry.facts", "rules.facts", "executor.facts"};
+    const char *streams[] = {"registry.facts", "rules.facts", "executor.facts",
+                             "datastore.facts"};
     for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
         if (bus_security_apply (self->xsub, bus_topology_connect (topology, streams[i]),
                                 false, NULL) != 0 ||
@@ -644,6 +645,7 @@ api_actor (zsock_t *pipe, void *args)
             {zsock_resolve (self->owners[API_REGISTRY]), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (self->owners[API_RULES]), 0, ZMQ_POLLIN, 0},
             {zsock_resolve (self->owners[API_EXECUTOR]), 0, ZMQ_POLLIN, 0},
+            {zsock_resolve (self->owners[API_DATASTORE]), 0, ZMQ_POLLIN, 0},
         };
         int timeout = bus_link_timeout (self->registry_link);
         int t = bus_link_timeout (self->rules_link);
@@ -652,7 +654,7 @@ api_actor (zsock_t *pipe, void *args)
         t = s_next_deadline (self);
         if (t >= 0 && (timeout < 0 || t < timeout))
             timeout = t;
-        if (zmq_poll (items, 9, timeout < 0 ? 1000 : timeout) == -1 &&
+        if (zmq_poll (items, 10, timeout < 0 ? 1000 : timeout) == -1 &&
             zmq_errno () == ETERM)
             break;
         if (items[0].revents & ZMQ_POLLIN)
