@@ -377,12 +377,13 @@ s_op_load (s_req_t *req)
     {
         json_t *record = json_is_object (item) ? s_prepare (req, item) : NULL;
         if (!record) {
-            char reason[sizeof req->answer->message];
+            char reason[sizeof req->answer->message], code[sizeof req->answer->code];
             snprintf (reason, sizeof reason, "%s",
                       req->answer->code[0] ? req->answer->message : "expected a map");
-            actor_query_fail (req->answer,
-                              req->answer->code[0] ? req->answer->code : "bad_request",
-                              "items[%zu]: %s (nothing loaded)", i, reason);
+            snprintf (code, sizeof code, "%s",
+                      req->answer->code[0] ? req->answer->code : "bad_request");
+            actor_query_fail (req->answer, code, "items[%zu]: %s (nothing loaded)", i,
+                              reason);
             json_decref (records);
             return;
         }
