@@ -23,6 +23,7 @@
 */
 #include "actors/rules/rules.h"
 #include "actors/registry/registry_client.h"
+#include "actors/rules/rules_kv.h"
 #include "actors/rules/rules_query.h"
 #include "actors/rules/rules_sync.h"
 #include "proto/proto_messages.h"
@@ -134,6 +135,7 @@ typedef struct {
     bus_pub_t *pub;
     bus_link_t *link;
     registry_client_t *registry;
+    rules_kv_t *kv; //  st2kv keys in templates (rules_kv.h)
     rules_sync_t *sync; //  rules.sync requests waiting for a registry change
     rules_set_t *rules;
     msgpack_sbuffer record;  //  a stored record
@@ -384,8 +386,8 @@ s_cmd_is_shell (s_rules_t *self, const rules_rule_t *rule)
 //  string `cmd` of a shell action) is rendered with every inserted value
 //  quoted as one word (principle 7). New reference, or NULL with `reason`.
 static json_t *
-s_render_parameters (s_rules_t *self, const rules_rule_t *rule, const json_t *context,
-                     char *reason, size_t size)
+s_render_in (s_rules_t *self, const rules_rule_t *rule, const json_t *context,
+             char *reason, size_t size)
 {
     const json_t *params = rule->action_parameters;
     const json_t *cmd = json_object_get (params, "cmd");
@@ -406,6 +408,18 @@ s_render_parameters (s_rules_t *self, const rules_rule_t *rule, const json_t *co
         return NULL;
     }
     json_object_set_new (rendered, "cmd", line);
+    return rendered;
+}
+
+//  ... with the st2kv keys the parameters name added to the context
+static json_t *
+s_render_parameters (s_rules_t *self, const rules_rule_t *rule, const json_t *context,
+                     char *reason, size_t size)
+{
+    json_t *with_kv = rules_kv_context (self->kv, rule->definition,
+                                        rule->action_parameters, context, reason, size);
+    json_t *rendered = with_kv ? s_render_in (self, rule, with_kv, reason, size) : NULL;
+    json_decref (with_kv);
     return rendered;
 }
 
@@ -926,6 +940,7 @@ s_destroy (s_rules_t *self)
     rules_sync_destroy (&self->sync);
     actor_query_destroy (&self->query);
     registry_client_destroy (&self->registry);
+    rules_kv_destroy (&self->kv);
     rules_set_destroy (&self->rules);
     bus_link_destroy (&self->link);
     bus_pub_destroy (&self->pub);
@@ -1012,6 +1027,11 @@ s_start (s_rules_t *self, const actor_config_t *config)
         return -1;
     }
     registry_client_set_change_handler (self->registry, s_on_change, self);
+    self->kv = rules_kv_new (config->topology, self->source);
+    if (!self->kv) {
+        zsys_error ("rules: cannot subscribe to datastore.facts");
+        return -1;
+    }
     if (s_load_outbox (self) != 0) {
         zsys_error ("rules: cannot read the outbox: %s", store_last_error (self->store));
         return -1;
@@ -1102,6 +1122,7 @@ rules_actor (zsock_t *pipe, void *args)
         bus_link_tick (self->link);
         bus_inbox_tick (self->inbox);
         registry_client_tick (self->registry);
+        rules_kv_drain (self->kv);
         rules_sync_check (self->sync); //  those that waited too long
     }
     s_flush_acked (self);

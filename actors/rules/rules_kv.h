@@ -1,0 +1,57 @@
+/*  rules_kv: the datastore's keys in rule action parameters, as StackStorm's
+    `{{ st2kv.system.NAME }}` and `{{ st2kv.user.NAME }}`, with
+    `| decrypt_kv` for a secret's clear value.
+
+    The rules actor keeps a cache of the keys its rules refer to, kept
+    current by the datastore's facts (kv.set, kv.deleted on
+    datastore.facts). Parameters that name no `st2kv.` cost a substring
+    scan: no request, no copy of the context. A scope is loaded from the
+    datastore (api.key.list on datastore.query) the first time a template
+    needs it, and again after a gap in the facts; a secret's clear value is
+    asked for (api.key.get, decrypt) each time a template decrypts it and is
+    never cached. A key that does not exist fails the enforcement with a
+    reason naming it.
+
+    `st2kv.user` is the user scope of the rule's `context.user` (as st2
+    rules carry), else of RULES_KV_USER.
+*/
+#ifndef RULES_KV_H_INCLUDED
+#define RULES_KV_H_INCLUDED
+
+#include <jansson.h>
+#include <stddef.h>
+#include "bus/bus_topology.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RULES_KV_USER       "attune" //  whose user scope st2kv.user is, by default
+#define RULES_KV_TIMEOUT_MS 1000     //  a datastore request, at most
+
+typedef struct _rules_kv_t rules_kv_t;
+
+//  New cache subscribed to datastore.facts; requests go to datastore.query
+//  (connected on first use). NULL on failure.
+rules_kv_t *rules_kv_new (bus_topology_t *topology, const char *source);
+void rules_kv_destroy (rules_kv_t **self_p);
+
+//  Apply the facts waiting, without blocking.
+void rules_kv_drain (rules_kv_t *self);
+
+//  The context to render `params` of `rule` (a definition) in: `context`
+//  itself (a new reference) when they name no st2kv key, else a shallow copy
+//  with `st2kv` {system: {NAME: value}, user: {NAME: value}} holding the
+//  keys named. NULL with `reason` when a key does not exist or the
+//  datastore cannot be asked.
+json_t *rules_kv_context (rules_kv_t *self, const json_t *rule, const json_t *params,
+                          const json_t *context, char *reason, size_t size);
+
+//  Counters: scope loads, secret reads, facts applied, gaps.
+json_t *rules_kv_status (rules_kv_t *self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
