@@ -62,8 +62,10 @@ s_send_event (datastore_t *self, const char *trigger, json_t *payload)
         proto_envelope_set_payload_json (command, body, &error) == PROTO_OK &&
         bus_link_send (self->events, &command) == 0)
         self->events_sent++;
-    else
-        self->events_failed++;
+    else if (self->events_failed++ % 1000 == 0)
+        zsys_warning ("datastore: %s not sent: the rules actor is not taking events "
+                      "(%" PRIu64 " dropped so far)",
+                      trigger, self->events_failed);
     proto_envelope_destroy (&command);
     json_decref (body);
 }
@@ -380,6 +382,10 @@ s_open_crypto (datastore_t *self)
 static void
 s_destroy (datastore_t *self)
 {
+    if (self->batch && self->query)
+        datastore_batch_flush (self); //  answered: nothing is lost
+    zlist_destroy (&self->batch);
+    json_decref (self->touched);
     actor_query_destroy (&self->query);
     bus_link_destroy (&self->events);
     bus_pub_destroy (&self->pub);
@@ -422,11 +428,16 @@ s_start (datastore_t *self, const actor_config_t *config)
     char host[256];
     actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "datastore@%s", host);
+    self->batch = zlist_new ();
+    self->touched = json_object ();
     if (s_open_store (self, config) != 0)
         return -1;
     bus_topology_t *topology = config->topology;
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
+    //  Never block on the rules actor: an event that does not fit the
+    //  window is dropped, counted and logged (events_failed)
+    link_config.send_timeout_ms = 0;
     self->pub = bus_pub_new (bus_topology_bind (topology, "datastore.facts"), 0);
     self->query =
         actor_query_new (bus_topology_bind (topology, "datastore.query"), self->source);
@@ -492,9 +503,10 @@ datastore_actor (zsock_t *pipe, void *args)
         void *which = zpoller_wait (poller, s_timeout (self));
         if (which == pipe)
             s_handle_pipe (self);
-        else if (which == actor_query_sock (self->query))
+        else if (which == actor_query_sock (self->query)) {
             actor_query_handle (self->query, datastore_handle_query, self);
-        else if (which == bus_link_sock (self->events))
+            datastore_batch_flush (self); //  one commit for the writes of this wake-up
+        } else if (which == bus_link_sock (self->events))
             bus_link_handle (self->events);
         else if (zpoller_terminated (poller))
             break;

@@ -25,10 +25,23 @@ typedef struct {
     bus_pub_t *pub;
     bus_link_t *events;  //  rules.commands: event.create
     int64_t next_expiry; //  µs of the earliest TTL deadline, 0: none
+    zlist_t *batch;      //  writes waiting for the group commit
+    json_t *touched;     //  "scope\x1fname" of the keys the batch writes
     uint64_t sets, gets, lists, deletes, loads, expired, rotations, denied;
     uint64_t events_sent, events_failed;
     bool terminated;
 } datastore_t;
+
+//  Group commit (datastore_batch.c): the writes of one wake-up committed in
+//  one transaction, then each published and answered. Add a write (records
+//  and result taken), its answer deferred until the commit.
+void datastore_batch_add (datastore_t *self, actor_answer_t *answer, json_t *records,
+                          bool deleting, json_t *result);
+//  Before a write of (scope, name) reads the store: when the batch already
+//  writes that key, commit the batch first.
+void datastore_batch_touched (datastore_t *self, const char *scope, const char *name);
+//  Commit the batch (if any), publish and answer each write.
+void datastore_batch_flush (datastore_t *self);
 
 //  Handle one request of datastore.query (datastore_ops.c).
 void datastore_handle_query (void *arg, const char *type, json_t *payload,

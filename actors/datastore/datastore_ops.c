@@ -267,8 +267,10 @@ s_prepare (s_req_t *req, const json_t *item)
         return NULL;
     }
     bool secret = json_is_true (json_object_get (item, "secret"));
-    if (!s_scope (req, item, scope, sizeof scope) || !s_may_replace (req, scope, name) ||
-        !s_may_write (req, scope, secret, name))
+    if (!s_scope (req, item, scope, sizeof scope))
+        return NULL;
+    datastore_batch_touched (req->self, scope, name); //  reads below see its write
+    if (!s_may_replace (req, scope, name) || !s_may_write (req, scope, secret, name))
         return NULL;
     int64_t now = proto_now_usec ();
     json_t *record = json_pack (
@@ -284,70 +286,6 @@ s_prepare (s_req_t *req, const json_t *item)
     return NULL;
 }
 
-typedef struct {
-    datastore_t *self;
-    json_t *records; //  to put; or, deleting, {scope, name} maps
-    json_t *olds;    //  what each replaced (null: none)
-    bool deleting;
-} s_write_t;
-
-static int
-s_write_fn (store_txn_t *txn, void *arg)
-{
-    s_write_t *job = (s_write_t *)arg;
-    json_array_clear (job->olds);
-    size_t i;
-    json_t *record;
-    json_array_foreach (job->records, i, record)
-    {
-        const char *scope = json_string_value (json_object_get (record, "scope"));
-        const char *name = json_string_value (json_object_get (record, "name"));
-        json_t *old = datastore_keys_get (job->self->keys, txn, scope, name);
-        if (old && !job->deleting)
-            json_object_set (record, "created_at", json_object_get (old, "created_at"));
-        store_code_t code =
-            job->deleting
-                ? old ? datastore_keys_del (job->self->keys, txn, scope, name) : STORE_OK
-                : datastore_keys_put (job->self->keys, txn, record);
-        json_array_append_new (job->olds, old ? old : json_null ());
-        if (code != STORE_OK)
-            return -1;
-    }
-    return 0;
-}
-
-//  Commit `records` (taken), then publish each change. 0, or -1 answered.
-static int
-s_commit (s_req_t *req, json_t *records, bool deleting)
-{
-    s_write_t job = {req->self, records, json_array (), deleting};
-    store_code_t code = store_write (req->self->store, s_write_fn, &job);
-    if (code != STORE_OK) {
-        actor_query_fail (req->answer, "unavailable", "the datastore cannot write: %s",
-                          store_strerror (code));
-        json_decref (job.olds);
-        json_decref (records);
-        return -1;
-    }
-    size_t i;
-    json_t *record;
-    json_array_foreach (records, i, record)
-    {
-        json_t *old = json_array_get (job.olds, i);
-        if (deleting && json_is_null (old))
-            continue;
-        datastore_changed (req->self, json_is_null (old) ? NULL : old,
-                           deleting ? NULL : record, deleting ? "delete" : "set");
-        if (!deleting)
-            datastore_expiry_note (
-                req->self, json_integer_value (json_object_get (record, "expire_at")));
-    }
-    req->self->sets += deleting ? 0 : json_array_size (records);
-    json_decref (job.olds);
-    json_decref (records);
-    return 0;
-}
-
 static void
 s_op_set (s_req_t *req)
 {
@@ -355,10 +293,7 @@ s_op_set (s_req_t *req)
     if (!record)
         return;
     json_t *reply = s_public (req->self, record, false);
-    if (s_commit (req, json_pack ("[o]", record), false) == 0)
-        req->answer->result = reply;
-    else
-        json_decref (reply);
+    datastore_batch_add (req->self, req->answer, json_pack ("[o]", record), false, reply);
 }
 
 static void
@@ -390,10 +325,9 @@ s_op_load (s_req_t *req)
         json_array_append_new (records, record);
     }
     size_t count = json_array_size (records);
-    if (s_commit (req, records, false) == 0) {
-        req->answer->result = json_pack ("{s:i}", "loaded", (int)count);
-        req->self->loads++;
-    }
+    datastore_batch_add (req->self, req->answer, records, false,
+                         json_pack ("{s:i}", "loaded", (int)count));
+    req->self->loads++;
 }
 
 //  The (scope, name) of a get or delete into `scope`; the name, or NULL
@@ -457,14 +391,15 @@ s_op_delete (s_req_t *req)
     const char *name = s_target (req, scope, sizeof scope);
     if (!name)
         return;
+    datastore_batch_touched (req->self, scope, name);
     json_t *record = s_read (req->self, scope, name);
     if (!record)
         s_not_found (req, scope, name);
     else if (s_may_write (req, scope, json_is_true (json_object_get (record, "secret")),
-                          name) &&
-             s_commit (req, json_pack ("[{s:s, s:s}]", "scope", scope, "name", name),
-                       true) == 0) {
-        req->answer->result = json_pack ("{s:s, s:b}", "name", name, "deleted", 1);
+                          name)) {
+        datastore_batch_add (req->self, req->answer,
+                             json_pack ("[{s:s, s:s}]", "scope", scope, "name", name),
+                             true, json_pack ("{s:s, s:b}", "name", name, "deleted", 1));
         req->self->deletes++;
     }
     json_decref (record);
@@ -559,6 +494,10 @@ datastore_handle_query (void *arg, const char *type, json_t *payload,
                {"api.key.load", s_op_load},
                {"api.key.rotate", s_op_rotate},
                {NULL, NULL}};
+    //  Reads and rotation see every write answered before them
+    if (!streq (type, "api.key.set") && !streq (type, "api.key.delete") &&
+        !streq (type, "api.key.load"))
+        datastore_batch_flush (req.self);
     for (int i = 0; ops[i].type; i++)
         if (streq (type, ops[i].type)) {
             if (req.role < S_VIEWER)
