@@ -13,6 +13,8 @@
 
 #include "actors/api/api.h"
 #include "actors/datastore/datastore.h"
+#include "actors/rules/rules_kv.h"
+#include "actors/rules/rules_template.h"
 #include "proto/proto_envelope.h"
 
 static double
@@ -116,6 +118,39 @@ s_raw (const char *dir, int count, bool nosync, double *puts, double *gets)
     mdb_env_close (env);
 }
 
+//  Renders per second of one rule's parameters, as the rules actor renders
+//  them (rules_kv_context, then the template), `count` events
+static double
+s_render (rules_kv_t *kv, const char *template_, int count)
+{
+    json_t *rule = json_pack ("{s:s}", "ref", "bench.rule");
+    json_t *params = json_pack ("{s:s}", "message", template_);
+    char reason[512];
+    double start = s_now ();
+    for (int i = 0; i < count; i++) {
+        if (i % 256 == 0)
+            rules_kv_drain (kv); //  as the rules actor: once per batch of events
+        json_t *context = json_pack ("{s:{s:{s:i, s:s}}, s:{s:s}}", "trigger", "payload",
+                                     "n", i, "g", "hello", "rule", "ref", "bench.rule");
+        json_t *with =
+            rules_kv_context (kv, rule, params, context, reason, sizeof reason);
+        json_t *out = with ? rules_template_render (params, with, "action.parameters",
+                                                    reason, sizeof reason)
+                           : NULL;
+        if (!out) {
+            fprintf (stderr, "attune-kv-bench: render: %s\n", reason);
+            count = i;
+        }
+        json_decref (out);
+        rules_kv_done (&with);
+        json_decref (context);
+    }
+    double rate = count / (s_now () - start);
+    json_decref (params);
+    json_decref (rule);
+    return rate;
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -166,6 +201,32 @@ main (int argc, char *argv[])
            raw_puts);
     s_row ("get secret --decrypt", s_run (sock, "api.key.get", count, window, true),
            raw_gets);
+    //  A rule's parameters with and without st2kv (the cache warm, kept
+    //  current by the facts): the cost st2kv adds to each enforcement
+    proto_envelope_t *set = proto_envelope_new ("api.key.set", "bench");
+    json_t *payload = json_pack ("{s:s, s:s}", "name", "greeting", "value", "hello");
+    proto_envelope_set_payload_json (set, payload, NULL);
+    json_decref (payload);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    proto_envelope_encode (set, &buffer);
+    zmq_send (zsock_resolve (sock), buffer.data, buffer.size, 0);
+    zmsg_t *ack = zmsg_recv (sock);
+    zmsg_destroy (&ack);
+    msgpack_sbuffer_destroy (&buffer);
+    proto_envelope_destroy (&set);
+    rules_kv_t *kv = rules_kv_new (topology, "rules@bench");
+    int renders = 300000;
+    s_render (kv, "{{ st2kv.system.greeting }} {{ trigger.payload.n }}", 100); //  warm
+    //  The same rule with the value from the event instead of the datastore
+    double plain =
+        s_render (kv, "{{ trigger.payload.g }} {{ trigger.payload.n }}", renders);
+    double with =
+        s_render (kv, "{{ st2kv.system.greeting }} {{ trigger.payload.n }}", renders);
+    printf ("  %-40s %10.0f renders/s without %10.0f   ratio %5.2f  (target >= 0.90%s)\n",
+            "rule parameters with st2kv", with, plain, with / plain,
+            with / plain >= 0.9 ? "" : "  MISSED");
+    rules_kv_destroy (&kv);
     zsock_destroy (&sock);
     zactor_destroy (&api);
     zactor_destroy (&datastore);

@@ -419,7 +419,7 @@ s_render_parameters (s_rules_t *self, const rules_rule_t *rule, const json_t *co
     json_t *with_kv = rules_kv_context (self->kv, rule->definition,
                                         rule->action_parameters, context, reason, size);
     json_t *rendered = with_kv ? s_render_in (self, rule, with_kv, reason, size) : NULL;
-    json_decref (with_kv);
+    rules_kv_done (&with_kv);
     return rendered;
 }
 
@@ -1110,6 +1110,7 @@ rules_actor (zsock_t *pipe, void *args)
         if (rc > 0 && (items[4].revents & ZMQ_POLLIN))
             actor_query_handle (self->query, s_handle_query, self);
         if (rc > 0 && count == 6 && (items[5].revents & ZMQ_POLLIN)) {
+            rules_kv_drain (self->kv); //  the keys as they are now
             bus_inbox_process (self->inbox, s_on_command, self);
             if (self->attempt_open)
                 s_attempt_discard (self); //  the batch did not commit
@@ -1122,7 +1123,7 @@ rules_actor (zsock_t *pipe, void *args)
         bus_link_tick (self->link);
         bus_inbox_tick (self->inbox);
         registry_client_tick (self->registry);
-        rules_kv_drain (self->kv);
+        rules_kv_drain (self->kv); //  facts do not wait for events
         rules_sync_check (self->sync); //  those that waited too long
     }
     s_flush_acked (self);

@@ -5,6 +5,7 @@
 #include "bus/bus_facts.h"
 
 #include <czmq.h>
+#include <stdint.h>
 
 #define S_MASK     "********"
 #define S_PAGE     1000
@@ -17,6 +18,10 @@ struct _rules_kv_t {
     bus_client_t *client; //  datastore.query, on first use
     json_t *keys;         //  "scope\x1fname" -> {value?, secret, at}
     json_t *loaded;       //  scope -> true: its keys are all in `keys`
+    json_t *rendered;     //  rule ref -> {params, generation, st2kv}: reused
+                          //  while no key changed (none decrypted)
+    uint64_t generation;  //  one more at every change of `keys`
+    bool no_reuse;        //  this rendering decrypted a secret: not kept
     uint64_t loads, secret_reads, facts, gaps;
 };
 
@@ -27,6 +32,7 @@ s_on_gap (void *arg, uint64_t publisher, uint64_t expected, uint64_t received)
     //  Facts were missed: every scope is loaded again when next needed
     json_object_clear (self->loaded);
     json_object_clear (self->keys);
+    self->generation++;
     self->gaps++;
 }
 
@@ -38,6 +44,7 @@ rules_kv_new (bus_topology_t *topology, const char *source)
     snprintf (self->source, sizeof self->source, "%s", source);
     self->keys = json_object ();
     self->loaded = json_object ();
+    self->rendered = json_object ();
     self->sub = bus_sub_new (100000);
     if (!self->sub ||
         bus_sub_connect (self->sub, bus_topology_connect (topology, "datastore.facts")) ||
@@ -58,6 +65,7 @@ rules_kv_destroy (rules_kv_t **self_p)
         bus_client_destroy (&self->client);
         json_decref (self->keys);
         json_decref (self->loaded);
+        json_decref (self->rendered);
         free (self);
         *self_p = NULL;
     }
@@ -93,6 +101,7 @@ s_apply (rules_kv_t *self, proto_envelope_t *fact)
                                                 json_object_get (payload, "secret"), "at",
                                                 (json_int_t)at));
             self->facts++;
+            self->generation++;
         }
     }
     json_decref (payload);
@@ -171,6 +180,7 @@ s_load (rules_kv_t *self, const char *scope, char *reason, size_t size)
         snprintf (after, sizeof after, "%s", next ? next : "");
         json_decref (page);
     } while (after[0]);
+    self->generation++;
     self->loads++;
     return 0;
 }
@@ -207,8 +217,10 @@ s_resolve (rules_kv_t *self, const char *scope, const char *name, bool decrypt,
                   strncmp (scope, "user:", 5) == 0 ? "user" : "system", name, scope);
         return -1;
     }
-    json_t *value = !json_is_true (json_object_get (held, "secret"))
-                        ? json_incref (json_object_get (held, "value"))
+    bool secret = json_is_true (json_object_get (held, "secret"));
+    if (secret && decrypt)
+        self->no_reuse = true; //  a clear secret is never kept
+    json_t *value = !secret   ? json_incref (json_object_get (held, "value"))
                     : decrypt ? s_secret (self, scope, name, reason, size)
                               : json_string (S_MASK);
     if (!value)
@@ -281,24 +293,62 @@ s_walk (rules_kv_t *self, const json_t *value, const char *user, json_t *st2kv,
     return found;
 }
 
+//  The st2kv of `params` (new reference), reused from the last rendering of
+//  the rule while no key changed; NULL with reason
+static json_t *
+s_st2kv (rules_kv_t *self, const json_t *rule, const json_t *params, char *reason,
+         size_t size)
+{
+    const char *ref = json_string_value (json_object_get (rule, "ref"));
+    json_t *last = ref ? json_object_get (self->rendered, ref) : NULL;
+    if (last &&
+        json_integer_value (json_object_get (last, "params")) ==
+            (json_int_t)(intptr_t)params &&
+        (uint64_t)json_integer_value (json_object_get (last, "generation")) ==
+            self->generation)
+        return json_incref (json_object_get (last, "st2kv"));
+    const char *user =
+        json_string_value (json_object_get (json_object_get (rule, "context"), "user"));
+    json_t *st2kv = json_pack ("{s:{}, s:{}}", "system", "user");
+    self->no_reuse = false;
+    if (s_walk (self, params, user && *user ? user : RULES_KV_USER, st2kv, reason, size) <
+        0) {
+        json_decref (st2kv);
+        return NULL;
+    }
+    if (ref && !self->no_reuse)
+        json_object_set_new (self->rendered, ref,
+                             json_pack ("{s:I, s:I, s:O}", "params",
+                                        (json_int_t)(intptr_t)params, "generation",
+                                        (json_int_t)self->generation, "st2kv", st2kv));
+    else if (ref)
+        json_object_del (self->rendered, ref);
+    return st2kv;
+}
+
 json_t *
 rules_kv_context (rules_kv_t *self, const json_t *rule, const json_t *params,
                   const json_t *context, char *reason, size_t size)
 {
     if (s_walk (self, params, NULL, NULL, reason, size) == 0)
         return json_incref ((json_t *)context); //  the hot path: no st2kv
-    const char *user =
-        json_string_value (json_object_get (json_object_get (rule, "context"), "user"));
-    rules_kv_drain (self);
-    json_t *st2kv = json_pack ("{s:{}, s:{}}", "system", "user");
-    if (s_walk (self, params, user && *user ? user : RULES_KV_USER, st2kv, reason, size) <
-        0) {
-        json_decref (st2kv);
+    json_t *st2kv = s_st2kv (self, rule, params, reason, size);
+    if (!st2kv)
         return NULL;
+    //  Added to the event's context for this rendering (one thread; taken
+    //  off again by rules_kv_done): no copy of the context per event
+    json_object_set_new ((json_t *)context, "st2kv", st2kv);
+    return json_incref ((json_t *)context);
+}
+
+void
+rules_kv_done (json_t **context_p)
+{
+    if (context_p && *context_p) {
+        json_object_del (*context_p, "st2kv");
+        json_decref (*context_p);
+        *context_p = NULL;
     }
-    json_t *copy = json_copy ((json_t *)context);
-    json_object_set_new (copy, "st2kv", st2kv);
-    return copy;
 }
 
 json_t *

@@ -36,16 +36,20 @@ typedef struct _rules_kv_t rules_kv_t;
 rules_kv_t *rules_kv_new (bus_topology_t *topology, const char *source);
 void rules_kv_destroy (rules_kv_t **self_p);
 
-//  Apply the facts waiting, without blocking.
+//  Apply the facts waiting, without blocking. The rules actor calls it
+//  before each batch of events (a change answered before an event was
+//  published is rendered by it) and once per loop.
 void rules_kv_drain (rules_kv_t *self);
 
 //  The context to render `params` of `rule` (a definition) in: `context`
-//  itself (a new reference) when they name no st2kv key, else a shallow copy
-//  with `st2kv` {system: {NAME: value}, user: {NAME: value}} holding the
-//  keys named. NULL with `reason` when a key does not exist or the
-//  datastore cannot be asked.
+//  (a new reference), with `st2kv` {system: {NAME: value}, user: {NAME:
+//  value}} holding the keys named added to it when the parameters name any.
+//  NULL with `reason` when a key does not exist or the datastore cannot be
+//  asked. Give it back to rules_kv_done after rendering.
 json_t *rules_kv_context (rules_kv_t *self, const json_t *rule, const json_t *params,
                           const json_t *context, char *reason, size_t size);
+//  Take `st2kv` off the context again and drop the reference; clears it.
+void rules_kv_done (json_t **context_p);
 
 //  Counters: scope loads, secret reads, facts applied, gaps.
 json_t *rules_kv_status (rules_kv_t *self);
