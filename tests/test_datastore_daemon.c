@@ -391,3 +391,110 @@ Test (datastore_daemon, st2kv_renders_the_current_value_and_a_missing_key_fails)
     json_decref (failed);
     zsock_destroy (&sock);
 }
+
+//  ---------------------------------------------------------------------------
+//  Roles and scopes through a CURVE api: the identity and role of each key
+
+static char s_keys[PATH_MAX], s_allow[PATH_MAX], s_core_public[64];
+
+static void
+s_curve_key (const char *name, const char *identity, const char *role)
+{
+    const char *argv[12] = {S_CLI, "keygen", name, "--dir", s_keys};
+    int argc = 5;
+    if (identity) {
+        argv[argc++] = "--identity";
+        argv[argc++] = identity;
+    }
+    if (role) {
+        argv[argc++] = "--role";
+        argv[argc++] = role;
+    }
+    argv[argc] = NULL;
+    char *out;
+    cr_assert_eq (s_run (&out, argv), 0, "keygen %s: %s", name, out);
+    free (out);
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    snprintf (from, sizeof from, "%s/%s.cert", s_keys, name);
+    snprintf (to, sizeof to, "%s/%s.cert", s_allow, name);
+    zcert_t *cert = zcert_load (from);
+    cr_assert_not_null (cert);
+    cr_assert_eq (zcert_save_public (cert, to), 0);
+    if (streq (name, "core"))
+        snprintf (s_core_public, sizeof s_core_public, "%s", zcert_public_txt (cert));
+    zcert_destroy (&cert);
+}
+
+static zsock_t *
+s_curve_client (const char *name)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (sock, 0);
+    testing_curve_client (sock, s_keys, name, s_core_public);
+    cr_assert_eq (zsock_connect (sock, "%s", s_daemon.api), 0);
+    return sock;
+}
+
+Test (datastore_daemon, roles_and_scopes_follow_the_curve_key)
+{
+    testing_daemon_init (&s_daemon, "test_datastore_curve");
+    snprintf (s_keys, sizeof s_keys, "%s/keys", s_daemon.root);
+    snprintf (s_allow, sizeof s_allow, "%s/allow", s_daemon.root);
+    cr_assert_eq (mkdir (s_keys, 0700), 0);
+    cr_assert_eq (mkdir (s_allow, 0750), 0);
+    s_curve_key ("core", NULL, NULL);
+    s_curve_key ("alice", NULL, "viewer");
+    s_curve_key ("bob", "bob@example", "operator");
+    s_curve_key ("carol", NULL, "operator");
+    s_curve_key ("root", NULL, "admin");
+    char core[PATH_MAX + 64];
+    snprintf (core, sizeof core, "%s/core.cert_secret", s_keys);
+    const char *extra[] = {"--cert",          core,     "--allow", s_allow,
+                           "--security-mode", "always", NULL};
+    testing_daemon_start (&s_daemon, extra);
+    zsock_t *alice = s_curve_client ("alice"), *bob = s_curve_client ("bob"),
+            *carol = s_curve_client ("carol"), *root = s_curve_client ("root");
+    //  bob's user scope is his key's identity, whatever he names
+    json_t *set =
+        testing_api_ok (bob, "api.key.set",
+                        json_pack ("{s:s, s:s, s:s, s:s}", "name", "pw", "value", "bobs",
+                                   "scope", "user", "identity", "carol"));
+    cr_assert_str_eq (json_string_value (json_object_get (set, "user")), "bob@example");
+    json_decref (set);
+    testing_api_fails (carol, "api.key.get",
+                       json_pack ("{s:s, s:s}", "name", "pw", "scope", "user"),
+                       "not_found");
+    testing_api_fails (carol, "api.key.get",
+                       json_pack ("{s:s, s:s, s:s}", "name", "pw", "scope", "user",
+                                  "user", "bob@example"),
+                       "forbidden");
+    json_t *got =
+        testing_api_ok (root, "api.key.get",
+                        json_pack ("{s:s, s:s, s:s, s:b}", "name", "pw", "scope", "user",
+                                   "user", "bob@example", "decrypt", 1));
+    cr_assert_str_eq (json_string_value (json_object_get (got, "value")), "bobs");
+    json_decref (got);
+    //  viewer: reads, no writes; operator: plain system keys, not secret ones
+    testing_api_fails (alice, "api.key.set",
+                       json_pack ("{s:s, s:s}", "name", "x", "value", "1"), "forbidden");
+    json_decref (testing_api_ok (carol, "api.key.set",
+                                 json_pack ("{s:s, s:s}", "name", "x", "value", "1")));
+    testing_api_fails (
+        carol, "api.key.set",
+        json_pack ("{s:s, s:s, s:b}", "name", "s", "value", "1", "secret", 1),
+        "forbidden");
+    json_decref (testing_api_ok (
+        root, "api.key.set",
+        json_pack ("{s:s, s:s, s:b}", "name", "s", "value", "top", "secret", 1)));
+    got = testing_api_ok (alice, "api.key.get", json_pack ("{s:s}", "name", "s"));
+    cr_assert_str_eq (json_string_value (json_object_get (got, "value")), "********");
+    json_decref (got);
+    testing_api_fails (alice, "api.key.get",
+                       json_pack ("{s:s, s:b}", "name", "s", "decrypt", 1), "forbidden");
+    testing_api_fails (carol, "api.key.rotate", json_object (), "forbidden");
+    json_decref (testing_api_ok (root, "api.key.rotate", json_object ()));
+    zsock_destroy (&alice);
+    zsock_destroy (&bob);
+    zsock_destroy (&carol);
+    zsock_destroy (&root);
+}
