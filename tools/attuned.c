@@ -66,11 +66,12 @@ typedef struct {
 } s_actor_def_t;
 
 //  Start order: definitions first, then the executor (workers register with
-//  it), rules (send to the executor), workers, the sensors, and last the api
-//  (clients come in when everything is there to answer them).
+//  it), rules (send to the executor), workers, the sensors, the datastore,
+//  and last the api (clients come in when everything is there to answer
+//  them). s_drain finds the worker at index 3; the api is the last.
 static const s_actor_def_t s_actors[] = {
     {"registry", registry_actor}, {"executor", executor_actor}, {"rules", rules_actor},
-    {"datastore", datastore_actor}, {"worker", worker_actor},   {"sensor", sensor_actor},
+    {"worker", worker_actor},     {"sensor", sensor_actor},     {"datastore", datastore_actor},
     {"api", api_actor}};
 #define S_API_DEFAULT   PROTO_API_ENDPOINT
 #define S_FACTS_DEFAULT PROTO_FACTS_ENDPOINT
@@ -88,7 +89,7 @@ s_usage (FILE *out)
         "  -d, --data DIR        data directory (default ./var/attune)\n"
         "  -p, --packs DIR       packs directory (default ./packs)\n"
         "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
-        "                        registry,executor,rules,datastore,worker,sensor,api)\n"
+        "                        registry,executor,rules,worker,sensor,datastore,api)\n"
         "      --datastore-key F the datastore's secret key file (default\n"
         "                        DATA/datastore/crypto.key, created 0600)\n"
         "      --api ENDPOINT    where the api takes requests (default " S_API_DEFAULT

@@ -234,8 +234,18 @@ datastore_keys_each (datastore_keys_t *self, store_txn_t *txn, const char *scope
     store_cursor_t *cursor = store_cursor_new (txn, self->keys);
     if (!cursor)
         return STORE_INTERNAL;
-    store_code_t code = seek_size ? store_cursor_seek (cursor, seek, seek_size)
-                                  : store_cursor_first (cursor);
+    //  Start at `after` when it is past the prefix: a later page does not
+    //  walk the earlier ones again
+    uint8_t start[S_KEY_MAX];
+    size_t start_size = seek_size;
+    memcpy (start, seek, seek_size);
+    if (scope && after && (!prefix || strcmp (after, prefix) > 0)) {
+        start_size = s_key (scope, after, start);
+        if (start_size > S_KEY_PREFIX)
+            start_size = S_KEY_PREFIX;
+    }
+    store_code_t code = start_size ? store_cursor_seek (cursor, start, start_size)
+                                   : store_cursor_first (cursor);
     for (; code == STORE_OK; code = store_cursor_next (cursor)) {
         size_t key_size, size;
         const void *key = store_cursor_key (cursor, &key_size);

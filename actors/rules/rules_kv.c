@@ -22,6 +22,7 @@ struct _rules_kv_t {
                           //  while no key changed (none decrypted)
     uint64_t generation;  //  one more at every change of `keys`
     bool no_reuse;        //  this rendering decrypted a secret: not kept
+    int64_t down_until;   //  monotonic ms: the datastore did not answer, fail fast
     uint64_t loads, secret_reads, facts, gaps;
 };
 
@@ -123,6 +124,13 @@ rules_kv_drain (rules_kv_t *self)
 static json_t *
 s_ask (rules_kv_t *self, const char *type, json_t *payload, char *reason, size_t size)
 {
+    if (zclock_mono () < self->down_until) {
+        json_decref (payload); //  one wait per RULES_KV_RETRY_MS, not one per event
+        snprintf (reason, size,
+                  "st2kv: the datastore did not answer (asked again in %d ms)",
+                  (int)(self->down_until - zclock_mono ()));
+        return NULL;
+    }
     if (!self->client) {
         self->client = bus_client_new (self->source);
         if (!self->client ||
@@ -139,6 +147,8 @@ s_ask (rules_kv_t *self, const char *type, json_t *payload, char *reason, size_t
     if (!result)
         snprintf (reason, size, "st2kv: the datastore: %s: %s",
                   bus_client_code (self->client), bus_client_message (self->client));
+    if (!result && streq (bus_client_code (self->client), "unavailable"))
+        self->down_until = zclock_mono () + RULES_KV_RETRY_MS;
     return result;
 }
 

@@ -28,6 +28,7 @@ extern "C" {
 
 #define RULES_KV_USER       "attune" //  whose user scope st2kv.user is, by default
 #define RULES_KV_TIMEOUT_MS 1000     //  a datastore request, at most
+#define RULES_KV_RETRY_MS   5000     //  after one unanswered, others fail at once
 
 typedef struct _rules_kv_t rules_kv_t;
 
