@@ -498,3 +498,77 @@ Test (datastore_daemon, roles_and_scopes_follow_the_curve_key)
     zsock_destroy (&carol);
     zsock_destroy (&root);
 }
+
+//  The events of trigger `trigger` whose object is named `name`
+static int
+s_events_of (zsock_t *sock, const char *trigger, const char *name)
+{
+    json_t *list =
+        testing_api_ok (sock, "api.event.list",
+                        json_pack ("{s:s, s:i}", "trigger", trigger, "limit", 100));
+    int count = 0;
+    size_t i;
+    json_t *event;
+    json_array_foreach (json_object_get (list, "items"), i, event)
+    {
+        json_t *object = json_object_get (json_object_get (event, "payload"), "object");
+        const char *named = json_string_value (json_object_get (object, "name"));
+        if (named && streq (named, name))
+            count++;
+    }
+    json_decref (list);
+    return count;
+}
+
+Test (datastore_daemon, change_events_wait_for_the_rules_actor_across_a_crash)
+{
+    testing_daemon_init (&s_daemon, "test_datastore_events");
+    const char *without_rules[] = {"--actors", "registry,datastore,api", NULL};
+    testing_daemon_start (&s_daemon, without_rules);
+    zsock_t *sock = testing_api_client (&s_daemon);
+    json_decref (testing_api_ok (sock, "api.key.set",
+                                 json_pack ("{s:s, s:s}", "name", "cfg", "value", "1")));
+    json_decref (testing_api_ok (sock, "api.key.set",
+                                 json_pack ("{s:s, s:s}", "name", "cfg", "value", "2")));
+    json_decref (testing_api_ok (sock, "api.key.set",
+                                 json_pack ("{s:s, s:s, s:b}", "name", "pw", "value",
+                                            "Needle-in-an-event", "secret", 1)));
+    json_decref (
+        testing_api_ok (sock, "api.key.delete", json_pack ("{s:s}", "name", "cfg")));
+    zsock_destroy (&sock);
+    testing_daemon_signal (&s_daemon, SIGKILL, 5000);
+    //  With the rules actor: every change arrives, once
+    testing_daemon_start (&s_daemon, NULL);
+    sock = testing_api_client (&s_daemon);
+    int64_t until = zclock_mono () + 10000;
+    while (s_events_of (sock, "core.st2.key_value_pair.delete", "cfg") == 0 &&
+           zclock_mono () < until)
+        zclock_sleep (50);
+    cr_assert_eq (s_events_of (sock, "core.st2.key_value_pair.create", "cfg"), 1);
+    cr_assert_eq (s_events_of (sock, "core.st2.key_value_pair.update", "cfg"), 1);
+    cr_assert_eq (s_events_of (sock, "core.st2.key_value_pair.value_change", "cfg") +
+                      s_events_of (sock, "core.st2.key_value_pair.value_change", ""),
+                  0, "value_change events carry old_object/new_object, not object");
+    cr_assert_eq (s_events_of (sock, "core.st2.key_value_pair.delete", "cfg"), 1);
+    cr_assert_eq (s_events_of (sock, "core.st2.key_value_pair.create", "pw"), 1);
+    json_t *changes = testing_api_ok (
+        sock, "api.event.list",
+        json_pack ("{s:s}", "trigger", "core.st2.key_value_pair.value_change"));
+    json_t *change = json_array_get (json_object_get (changes, "items"), 0);
+    cr_assert_str_eq (
+        json_string_value (json_object_get (
+            json_object_get (json_object_get (change, "payload"), "new_object"),
+            "value")),
+        "2");
+    char *text = json_dumps (changes, 0);
+    json_decref (changes);
+    free (text);
+    json_t *secret =
+        testing_api_ok (sock, "api.event.list",
+                        json_pack ("{s:s}", "trigger", "core.st2.key_value_pair.create"));
+    text = json_dumps (secret, 0);
+    cr_assert_null (strstr (text, "Needle-in-an-event"), "%s", text);
+    free (text);
+    json_decref (secret);
+    zsock_destroy (&sock);
+}

@@ -51,25 +51,6 @@ s_trigger_object (const json_t *record)
     return object;
 }
 
-static void
-s_send_event (datastore_t *self, const char *trigger, json_t *payload)
-{
-    proto_envelope_t *command = proto_envelope_new ("event.create", self->source);
-    json_t *body = json_pack ("{s:s, s:o, s:o}", "trigger", trigger, "trigger_parameters",
-                              json_object (), "payload", payload);
-    proto_error_t error;
-    if (command && body &&
-        proto_envelope_set_payload_json (command, body, &error) == PROTO_OK &&
-        bus_link_send (self->events, &command) == 0)
-        self->events_sent++;
-    else if (self->events_failed++ % 1000 == 0)
-        zsys_warning ("datastore: %s not sent: the rules actor is not taking events "
-                      "(%" PRIu64 " dropped so far)",
-                      trigger, self->events_failed);
-    proto_envelope_destroy (&command);
-    json_decref (body);
-}
-
 static bool
 s_same_value (const json_t *a, const json_t *b)
 {
@@ -79,6 +60,30 @@ s_same_value (const json_t *a, const json_t *b)
         return false;
     //  Secrets are sealed with fresh nonces: a new seal counts as a change
     return json_equal (json_object_get (a, field), json_object_get (b, field));
+}
+
+int
+datastore_events (datastore_t *self, store_txn_t *txn, const json_t *old,
+                  const json_t *new_)
+{
+    datastore_outbox_t *out = self->outbox;
+    if (!new_)
+        return datastore_outbox_add (
+            out, txn, "core.st2.key_value_pair.delete",
+            json_pack ("{s:o}", "object", s_trigger_object (old)));
+    if (!old)
+        return datastore_outbox_add (
+            out, txn, "core.st2.key_value_pair.create",
+            json_pack ("{s:o}", "object", s_trigger_object (new_)));
+    int rc =
+        datastore_outbox_add (out, txn, "core.st2.key_value_pair.update",
+                              json_pack ("{s:o}", "object", s_trigger_object (new_)));
+    if (rc == 0 && !s_same_value (old, new_))
+        rc = datastore_outbox_add (out, txn, "core.st2.key_value_pair.value_change",
+                                   json_pack ("{s:o, s:o}", "old_object",
+                                              s_trigger_object (old), "new_object",
+                                              s_trigger_object (new_)));
+    return rc;
 }
 
 void
@@ -95,21 +100,6 @@ datastore_changed (datastore_t *self, const json_t *old, const json_t *new_,
     if (new_ && json_integer_value (json_object_get (new_, "expire_at")))
         json_object_set (fact, "expire_at", json_object_get (new_, "expire_at"));
     s_send_fact (self, new_ ? "kv.set" : "kv.deleted", fact);
-
-    if (!new_)
-        s_send_event (self, "core.st2.key_value_pair.delete",
-                      json_pack ("{s:o}", "object", s_trigger_object (old)));
-    else if (!old)
-        s_send_event (self, "core.st2.key_value_pair.create",
-                      json_pack ("{s:o}", "object", s_trigger_object (new_)));
-    else {
-        s_send_event (self, "core.st2.key_value_pair.update",
-                      json_pack ("{s:o}", "object", s_trigger_object (new_)));
-        if (!s_same_value (old, new_))
-            s_send_event (self, "core.st2.key_value_pair.value_change",
-                          json_pack ("{s:o, s:o}", "old_object", s_trigger_object (old),
-                                     "new_object", s_trigger_object (new_)));
-    }
 }
 
 //  ---------------------------------------------------------------------------
@@ -141,8 +131,18 @@ s_expire_fn (store_txn_t *txn, void *arg)
 {
     s_expire_t *job = (s_expire_t *)arg;
     json_array_clear (job->expired);
-    return datastore_keys_expire (job->self->keys, txn, job->now, job->expired,
-                                  S_EXPIRE_BATCH) < 0;
+    datastore_outbox_attempt (job->self->outbox);
+    if (datastore_keys_expire (job->self->keys, txn, job->now, job->expired,
+                               S_EXPIRE_BATCH) < 0)
+        return -1;
+    size_t i;
+    json_t *record;
+    json_array_foreach (job->expired, i, record)
+    {
+        if (datastore_events (job->self, txn, record, NULL) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 //  Delete the keys whose deadline has come, publish, move the timer
@@ -151,8 +151,13 @@ s_expire (datastore_t *self)
 {
     s_expire_t job = {self, json_array (), proto_now_usec ()};
     store_code_t code = store_write (self->store, s_expire_fn, &job);
-    if (code != STORE_OK)
+    if (code == STORE_OK)
+        datastore_outbox_committed (self->outbox);
+    else {
+        datastore_outbox_attempt (self->outbox);
+        json_array_clear (job.expired);
         zsys_error ("datastore: expiring keys: %s", store_strerror (code));
+    }
     size_t i;
     json_t *record;
     json_array_foreach (job.expired, i, record)
@@ -382,8 +387,9 @@ s_open_crypto (datastore_t *self)
 static void
 s_destroy (datastore_t *self)
 {
-    if (self->batch && self->query)
+    if (self->batch && self->query && self->outbox)
         datastore_batch_flush (self); //  answered: nothing is lost
+    datastore_outbox_destroy (&self->outbox);
     zlist_destroy (&self->batch);
     json_decref (self->touched);
     actor_query_destroy (&self->query);
@@ -435,15 +441,17 @@ s_start (datastore_t *self, const actor_config_t *config)
     bus_topology_t *topology = config->topology;
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
-    //  Never block on the rules actor: an event that does not fit the
-    //  window is dropped, counted and logged (events_failed)
+    //  Never block on the rules actor: events wait in the outbox
     link_config.send_timeout_ms = 0;
     self->pub = bus_pub_new (bus_topology_bind (topology, "datastore.facts"), 0);
     self->query =
         actor_query_new (bus_topology_bind (topology, "datastore.query"), self->source);
     self->events = bus_link_new (bus_topology_connect (topology, "rules.commands"),
                                  self->source, &link_config);
-    if (!self->pub || !self->query || !self->events) {
+    self->outbox = self->events
+                       ? datastore_outbox_new (self->store, self->events, self->source)
+                       : NULL;
+    if (!self->pub || !self->query || !self->events || !self->outbox) {
         zsys_error ("datastore: cannot bind datastore.facts / datastore.query or "
                     "connect to rules.commands");
         return -1;
@@ -467,8 +475,8 @@ s_handle_pipe (datastore_t *self)
             (json_int_t)self->lists, "deletes", (json_int_t)self->deletes, "loads",
             (json_int_t)self->loads, "expired", (json_int_t)self->expired, "rotations",
             (json_int_t)self->rotations, "denied", (json_int_t)self->denied,
-            "events_sent", (json_int_t)self->events_sent, "events_failed",
-            (json_int_t)self->events_failed, "commits",
+            "events_sent", (json_int_t)datastore_outbox_sent (self->outbox),
+            "events_waiting", (json_int_t)datastore_outbox_size (self->outbox), "commits",
             (json_int_t)store_commits (self->store));
         actor_reply_json (self->pipe, &status);
     } else
@@ -512,6 +520,7 @@ datastore_actor (zsock_t *pipe, void *args)
             break;
         if (self->next_expiry && self->next_expiry <= proto_now_usec ())
             s_expire (self);
+        datastore_outbox_pump (self->outbox);
         bus_link_tick (self->events);
     }
     zpoller_destroy (&poller);

@@ -11,7 +11,9 @@
                                  the caller's identity and role)
         datastore.facts  PUB     kv.set, kv.deleted (a secret's value never)
     and it sends event.create to rules.commands: the triggers
-    core.st2.key_value_pair.create / update / value_change / delete.
+    core.st2.key_value_pair.create / update / value_change / delete,
+    stored in the transaction of the change and sent until acked
+    (datastore_outbox.h).
 
     A write is committed before it is answered. A key with a TTL is deleted
     at its deadline by a timer on the ordered expiry index, across restarts.

@@ -77,6 +77,9 @@ s_write_entry (datastore_t *self, store_txn_t *txn, s_entry_t *entry)
         json_array_append_new (entry->olds, old ? old : json_null ());
         if (code != STORE_OK)
             return -1;
+        if ((old || !entry->deleting) &&
+            datastore_events (self, txn, old, entry->deleting ? NULL : record) != 0)
+            return -1;
     }
     return 0;
 }
@@ -85,6 +88,7 @@ static int
 s_write_fn (store_txn_t *txn, void *arg)
 {
     datastore_t *self = (datastore_t *)arg;
+    datastore_outbox_attempt (self->outbox);
     for (s_entry_t *entry = (s_entry_t *)zlist_first (self->batch); entry;
          entry = (s_entry_t *)zlist_next (self->batch))
         if (s_write_entry (self, txn, entry) != 0)
@@ -122,6 +126,10 @@ datastore_batch_flush (datastore_t *self)
     if (zlist_size (self->batch) == 0)
         return;
     store_code_t code = store_write (self->store, s_write_fn, self);
+    if (code == STORE_OK)
+        datastore_outbox_committed (self->outbox);
+    else
+        datastore_outbox_attempt (self->outbox); //  forgotten with the transaction
     char message[256];
     snprintf (message, sizeof message, "the datastore cannot write: %s",
               store_strerror (code));

@@ -10,6 +10,7 @@
 #include "actors/datastore/datastore.h"
 #include "actors/datastore/datastore_crypto.h"
 #include "actors/datastore/datastore_keys.h"
+#include "actors/datastore/datastore_outbox.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
 
@@ -23,12 +24,12 @@ typedef struct {
     datastore_crypto_t *crypto;
     actor_query_t *query;
     bus_pub_t *pub;
-    bus_link_t *events;  //  rules.commands: event.create
-    int64_t next_expiry; //  µs of the earliest TTL deadline, 0: none
-    zlist_t *batch;      //  writes waiting for the group commit
-    json_t *touched;     //  "scope\x1fname" of the keys the batch writes
+    bus_link_t *events;         //  rules.commands: event.create
+    datastore_outbox_t *outbox; //  the events, durable until acked
+    int64_t next_expiry;        //  µs of the earliest TTL deadline, 0: none
+    zlist_t *batch;             //  writes waiting for the group commit
+    json_t *touched;            //  "scope\x1fname" of the keys the batch writes
     uint64_t sets, gets, lists, deletes, loads, expired, rotations, denied;
-    uint64_t events_sent, events_failed;
     bool terminated;
 } datastore_t;
 
@@ -47,9 +48,13 @@ void datastore_batch_flush (datastore_t *self);
 void datastore_handle_query (void *arg, const char *type, json_t *payload,
                              actor_answer_t *answer);
 
-//  After a commit: the fact and the StackStorm trigger of a change. `old`
-//  and `new_` are records (either may be NULL: created / deleted); `reason`
-//  is "set", "delete" or "expire".
+//  In the transaction of a change: its StackStorm triggers into the outbox.
+//  `old` and `new_` are records (either may be NULL: created / deleted).
+//  0, or -1 (the transaction must fail).
+int datastore_events (datastore_t *self, store_txn_t *txn, const json_t *old,
+                      const json_t *new_);
+//  After the commit: the change's fact; `reason` is "set", "delete" or
+//  "expire".
 void datastore_changed (datastore_t *self, const json_t *old, const json_t *new_,
                         const char *reason);
 
