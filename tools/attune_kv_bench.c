@@ -151,6 +151,37 @@ s_render (rules_kv_t *kv, const char *template_, int count)
     return rate;
 }
 
+//  A rule's parameters with and without st2kv (the cache warm, kept
+//  current by the facts): the cost st2kv adds to each enforcement
+static void
+s_render_line (bus_topology_t *topology, zsock_t *sock)
+{
+    proto_envelope_t *set = proto_envelope_new ("api.key.set", "bench");
+    json_t *payload = json_pack ("{s:s, s:s}", "name", "greeting", "value", "hello");
+    proto_envelope_set_payload_json (set, payload, NULL);
+    json_decref (payload);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    proto_envelope_encode (set, &buffer);
+    zmq_send (zsock_resolve (sock), buffer.data, buffer.size, 0);
+    zmsg_t *ack = zmsg_recv (sock);
+    zmsg_destroy (&ack);
+    msgpack_sbuffer_destroy (&buffer);
+    proto_envelope_destroy (&set);
+    rules_kv_t *kv = rules_kv_new (topology, "rules@bench");
+    int renders = 300000;
+    s_render (kv, "{{ st2kv.system.greeting }} {{ trigger.payload.n }}", 100); //  warm
+    //  The same rule with the value from the event instead of the datastore
+    double plain =
+        s_render (kv, "{{ trigger.payload.g }} {{ trigger.payload.n }}", renders);
+    double with =
+        s_render (kv, "{{ st2kv.system.greeting }} {{ trigger.payload.n }}", renders);
+    printf ("  %-40s %10.0f renders/s without %10.0f   ratio %5.2f  (target >= 0.90%s)\n",
+            "rule parameters with st2kv", with, plain, with / plain,
+            with / plain >= 0.9 ? "" : "  MISSED");
+    rules_kv_destroy (&kv);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -201,32 +232,7 @@ main (int argc, char *argv[])
            raw_puts);
     s_row ("get secret --decrypt", s_run (sock, "api.key.get", count, window, true),
            raw_gets);
-    //  A rule's parameters with and without st2kv (the cache warm, kept
-    //  current by the facts): the cost st2kv adds to each enforcement
-    proto_envelope_t *set = proto_envelope_new ("api.key.set", "bench");
-    json_t *payload = json_pack ("{s:s, s:s}", "name", "greeting", "value", "hello");
-    proto_envelope_set_payload_json (set, payload, NULL);
-    json_decref (payload);
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
-    proto_envelope_encode (set, &buffer);
-    zmq_send (zsock_resolve (sock), buffer.data, buffer.size, 0);
-    zmsg_t *ack = zmsg_recv (sock);
-    zmsg_destroy (&ack);
-    msgpack_sbuffer_destroy (&buffer);
-    proto_envelope_destroy (&set);
-    rules_kv_t *kv = rules_kv_new (topology, "rules@bench");
-    int renders = 300000;
-    s_render (kv, "{{ st2kv.system.greeting }} {{ trigger.payload.n }}", 100); //  warm
-    //  The same rule with the value from the event instead of the datastore
-    double plain =
-        s_render (kv, "{{ trigger.payload.g }} {{ trigger.payload.n }}", renders);
-    double with =
-        s_render (kv, "{{ st2kv.system.greeting }} {{ trigger.payload.n }}", renders);
-    printf ("  %-40s %10.0f renders/s without %10.0f   ratio %5.2f  (target >= 0.90%s)\n",
-            "rule parameters with st2kv", with, plain, with / plain,
-            with / plain >= 0.9 ? "" : "  MISSED");
-    rules_kv_destroy (&kv);
+    s_render_line (topology, sock);
     zsock_destroy (&sock);
     zactor_destroy (&api);
     zactor_destroy (&datastore);

@@ -462,6 +462,21 @@ s_start (datastore_t *self, const actor_config_t *config)
     return 0;
 }
 
+json_t *
+datastore_status (datastore_t *self)
+{
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                      "sets", (json_int_t)self->sets, "gets", (json_int_t)self->gets,
+                      "lists", (json_int_t)self->lists, "deletes",
+                      (json_int_t)self->deletes, "loads", (json_int_t)self->loads,
+                      "expired", (json_int_t)self->expired, "rotations",
+                      (json_int_t)self->rotations, "denied", (json_int_t)self->denied,
+                      "events_sent", (json_int_t)datastore_outbox_sent (self->outbox),
+                      "events_waiting", (json_int_t)datastore_outbox_size (self->outbox),
+                      "commits", (json_int_t)store_commits (self->store), "store_bytes",
+                      (json_int_t)store_used_size (self->store));
+}
+
 static void
 s_handle_pipe (datastore_t *self)
 {
@@ -469,15 +484,7 @@ s_handle_pipe (datastore_t *self)
     if (!command || streq (command, "$TERM"))
         self->terminated = true;
     else if (streq (command, "STATUS")) {
-        json_t *status = json_pack (
-            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sets",
-            (json_int_t)self->sets, "gets", (json_int_t)self->gets, "lists",
-            (json_int_t)self->lists, "deletes", (json_int_t)self->deletes, "loads",
-            (json_int_t)self->loads, "expired", (json_int_t)self->expired, "rotations",
-            (json_int_t)self->rotations, "denied", (json_int_t)self->denied,
-            "events_sent", (json_int_t)datastore_outbox_sent (self->outbox),
-            "events_waiting", (json_int_t)datastore_outbox_size (self->outbox), "commits",
-            (json_int_t)store_commits (self->store));
+        json_t *status = datastore_status (self);
         actor_reply_json (self->pipe, &status);
     } else
         zsys_warning ("datastore: unknown pipe command '%s'", command);

@@ -44,6 +44,9 @@ void datastore_batch_touched (datastore_t *self, const char *scope, const char *
 //  Commit the batch (if any), publish and answer each write.
 void datastore_batch_flush (datastore_t *self);
 
+//  Counters, for the pipe's STATUS and the api's api.status.
+json_t *datastore_status (datastore_t *self);
+
 //  Handle one request of datastore.query (datastore_ops.c).
 void datastore_handle_query (void *arg, const char *type, json_t *payload,
                              actor_answer_t *answer);

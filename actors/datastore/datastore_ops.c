@@ -480,7 +480,8 @@ datastore_handle_query (void *arg, const char *type, json_t *payload,
 {
     s_req_t req = {(datastore_t *)arg, payload, answer, NULL, 0};
     if (streq (type, "api.status")) {
-        answer->result = json_pack ("{s:b}", "up", 1);
+        answer->result = datastore_status (req.self);
+        json_object_set_new (answer->result, "up", json_true ());
         return;
     }
     s_caller (&req);
