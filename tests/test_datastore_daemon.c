@@ -578,3 +578,39 @@ Test (datastore_daemon, change_events_wait_for_the_rules_actor_across_a_crash)
     json_decref (secret);
     zsock_destroy (&sock);
 }
+
+Test (datastore_daemon, the_key_file_goes_where_it_is_told)
+{
+    testing_daemon_init (&s_daemon, "test_datastore_keyfile");
+    char dir[PATH_MAX], key[PATH_MAX + 32], default_key[PATH_MAX + 64];
+    snprintf (dir, sizeof dir, "%s/secrets", s_daemon.root);
+    cr_assert_eq (mkdir (dir, 0700), 0);
+    snprintf (key, sizeof key, "%s/ds.key", dir);
+    const char *extra[] = {"--datastore-key", key, NULL};
+    testing_daemon_start (&s_daemon, extra);
+    struct stat st;
+    cr_assert_eq (stat (key, &st), 0, "no key file at %s", key);
+    cr_assert_eq (st.st_mode & 0777, 0600);
+    snprintf (default_key, sizeof default_key, "%s/datastore/crypto.key", s_daemon.data);
+    cr_assert_neq (access (default_key, F_OK), 0, "a key file in the data directory too");
+    zsock_t *sock = testing_api_client (&s_daemon);
+    json_decref (testing_api_ok (
+        sock, "api.key.set",
+        json_pack ("{s:s, s:s, s:b}", "name", "pw", "value", "v", "secret", 1)));
+    zsock_destroy (&sock);
+    //  Started without it, the daemon refuses rather than lose the secrets
+    testing_daemon_signal (&s_daemon, SIGTERM, 10000);
+    const char *argv[] = {ATTUNE_HELPER_DIR "/attuned",
+                          "--data",
+                          s_daemon.data,
+                          "--packs",
+                          s_daemon.packs,
+                          "--api",
+                          "tcp://127.0.0.1:0",
+                          NULL};
+    char *out;
+    int rc = s_run (&out, argv);
+    free (out);
+    cr_assert_neq (rc, 0, "attuned started without the key file of its secrets");
+    cr_assert_neq (access (default_key, F_OK), 0, "a second key was made");
+}
