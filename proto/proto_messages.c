@@ -220,6 +220,43 @@ static const proto_field_t s_reply[] = {F_ANY ("result", 0), F_END};
 static const proto_field_t s_error[] = {F_STR ("code", REQ), F_STR ("message", REQ),
                                         F_END};
 
+//  Datastore (issue 16): keys and secrets (actors/datastore/)
+#define S_KV_NAME_MAX 512
+static const proto_field_t s_key_set[] = {F_STRN ("name", REQ, 1, S_KV_NAME_MAX),
+                                          F_STR ("value", REQ),
+                                          F_STR ("scope", 0),
+                                          F_STR ("user", 0),
+                                          F_UINTN ("ttl", 0, 1, INT32_MAX),
+                                          F_BOOL ("secret", 0),
+                                          F_STR ("identity", 0),
+                                          F_END};
+static const proto_field_t s_key_get[] = {F_STRN ("name", REQ, 1, S_KV_NAME_MAX),
+                                          F_STR ("scope", 0),
+                                          F_STR ("user", 0),
+                                          F_BOOL ("decrypt", 0),
+                                          F_STR ("identity", 0),
+                                          F_END};
+static const proto_field_t s_key_list[] = {
+    F_STR ("prefix", 0),   F_STR ("scope", 0),
+    F_STR ("user", 0),     F_BOOL ("decrypt", 0),
+    F_STR ("after", 0),    F_UINTN ("limit", 0, 1, S_PAGE_MAX),
+    F_STR ("identity", 0), F_END};
+static const proto_field_t s_key_delete[] = {F_STRN ("name", REQ, 1, S_KV_NAME_MAX),
+                                             F_STR ("scope", 0), F_STR ("user", 0),
+                                             F_STR ("identity", 0), F_END};
+static const proto_field_t s_key_load[] = {F_ARRAY ("items", REQ), F_STR ("identity", 0),
+                                           F_END};
+static const proto_field_t s_kv_fact[] = {F_STR ("scope", REQ),
+                                          F_STR ("name", REQ),
+                                          F_BOOL ("secret", REQ),
+                                          F_STR ("reason", REQ),
+                                          F_STR ("value", 0),
+                                          F_INT ("expire_at", 0),
+                                          F_END};
+static const proto_field_t s_kv_deleted[] = {F_STR ("scope", REQ), F_STR ("name", REQ),
+                                             F_BOOL ("secret", REQ),
+                                             F_STR ("reason", REQ), F_END};
+
 //  ---------------------------------------------------------------------------
 //  The table
 
@@ -322,6 +359,15 @@ static const proto_message_t s_messages[] = {
     {"api.inquiry.get", ASK, "client", "api.requests", s_id},
     {"api.inquiry.respond", ASK, "client", "api.requests", s_respond},
     {"api.worker.list", ASK, "client", "api.requests", s_after},
+    //  datastore (issue 16)
+    {"kv.set", FACT, "datastore", "datastore.facts", s_kv_fact},
+    {"kv.deleted", FACT, "datastore", "datastore.facts", s_kv_deleted},
+    {"api.key.set", ASK, "client", "api.requests", s_key_set},
+    {"api.key.get", ASK, "client", "api.requests", s_key_get},
+    {"api.key.list", ASK, "client", "api.requests", s_key_list},
+    {"api.key.delete", ASK, "client", "api.requests", s_key_delete},
+    {"api.key.load", ASK, "client", "api.requests", s_key_load},
+    {"api.key.rotate", ASK, "client", "api.requests", s_none},
 };
 
 #define S_MESSAGES (sizeof s_messages / sizeof s_messages[0])

@@ -179,6 +179,24 @@ s_op_idempotent (api_t *self, s_req_t *req)
                        req->payload);
 }
 
+//  api.key.*: to the datastore with who asks, which it checks per key
+//  (scopes, secrets: actors/datastore/datastore_ops.c). On a CURVE api the
+//  caller is its key's identity and role; on loopback the identity the
+//  client names (--as) and admin, as for every other operation there.
+static void
+s_op_key (api_t *self, s_req_t *req)
+{
+    const char *identity =
+        req->caller ? req->caller->identity
+                    : json_string_value (json_object_get (req->payload, "identity"));
+    json_object_set_new (req->payload, "caller",
+                         json_pack ("{s:s?, s:s}", "identity", identity, "role",
+                                    req->caller ? api_role_name (req->caller->role)
+                                                : "admin"));
+    api_forward_query (self, API_DATASTORE, req->request, req->identity, req->delimiter,
+                       req->payload);
+}
+
 typedef void (s_op_fn) (api_t *self, s_req_t *req);
 
 static const struct {
@@ -197,6 +215,12 @@ static const struct {
              {"api.execution.run", s_op_idempotent},
              {"api.execution.rerun", s_op_idempotent},
              {"api.inquiry.respond", s_op_idempotent},
+             {"api.key.set", s_op_key},
+             {"api.key.get", s_op_key},
+             {"api.key.list", s_op_key},
+             {"api.key.delete", s_op_key},
+             {"api.key.load", s_op_key},
+             {"api.key.rotate", s_op_key},
              {NULL, NULL}};
 
 //  The actor that answers a read (every type here is in the message table)

@@ -427,6 +427,7 @@ s_rules_destroy (s_rules_t **self_p)
     rules_sync_destroy (&self->sync);
     actor_query_destroy (&self->query);
     registry_client_destroy (&self->registry);
+    rules_kv_destroy (&self->kv);
     rules_set_destroy (&self->rules);
     bus_link_destroy (&self->link);
     bus_pub_destroy (&self->pub);
@@ -509,6 +510,11 @@ s_start (s_rules_t *self, const actor_config_t *config)
         return -1;
     }
     registry_client_set_change_handler (self->registry, s_on_change, self);
+    self->kv = rules_kv_new (config->topology, self->source);
+    if (!self->kv) {
+        zsys_error ("rules: cannot subscribe to datastore.facts");
+        return -1;
+    }
     if (s_load_outbox (self) != 0) {
         zsys_error ("rules: cannot read the outbox: %s", store_last_error (self->store));
         return -1;
@@ -570,6 +576,7 @@ static void
 s_on_inbox (void *arg, void *unused)
 {
     s_rules_t *self = (s_rules_t *)arg;
+    rules_kv_drain (self->kv); //  the keys as they are now
     bus_inbox_process (self->inbox, rules_enforce_command, self);
     actor_effects_drop (self->effects); //  an attempt that did not commit
     self->processed = true;
@@ -599,6 +606,7 @@ s_after (void *arg)
     s_pump (self);
     bus_link_tick (self->link);
     bus_inbox_tick (self->inbox);
+    rules_kv_drain (self->kv); //  facts do not wait for events
     rules_sync_check (self->sync); //  changes applied, and those that waited too long
 }
 

@@ -81,8 +81,8 @@ s_cmd_is_shell (rules_t *self, const rules_rule_t *rule)
 //  string `cmd` of a shell action) is rendered with every inserted value
 //  quoted as one word (principle 7). New reference, or NULL with `reason`.
 static json_t *
-s_render_parameters (rules_t *self, const rules_rule_t *rule, const json_t *context,
-                     char *reason, size_t size)
+s_render_in (rules_t *self, const rules_rule_t *rule, const json_t *context, char *reason,
+             size_t size)
 {
     const json_t *params = rule->action_parameters;
     const json_t *cmd = json_object_get (params, "cmd");
@@ -103,6 +103,18 @@ s_render_parameters (rules_t *self, const rules_rule_t *rule, const json_t *cont
         return NULL;
     }
     json_object_set_new (rendered, "cmd", line);
+    return rendered;
+}
+
+//  ... with the st2kv keys the parameters name added to the context
+static json_t *
+s_render_parameters (rules_t *self, const rules_rule_t *rule, const json_t *context,
+                     char *reason, size_t size)
+{
+    json_t *with_kv = rules_kv_context (self->kv, rule->definition,
+                                        rule->action_parameters, context, reason, size);
+    json_t *rendered = with_kv ? s_render_in (self, rule, with_kv, reason, size) : NULL;
+    rules_kv_done (&with_kv);
     return rendered;
 }
 

@@ -9,6 +9,7 @@
 #include "actors/actor_effects.h"
 #include "actors/actor_loop.h"
 #include "actors/registry/registry_client.h"
+#include "actors/rules/rules_kv.h"
 #include "actors/rules/rules_query.h"
 #include "actors/rules/rules_sync.h"
 #include "proto/proto_messages.h"
@@ -61,6 +62,7 @@ typedef struct {
     bus_pub_t *pub;
     bus_link_t *link;
     registry_client_t *registry;
+    rules_kv_t *kv;     //  st2kv keys in templates (rules_kv.h)
     rules_sync_t *sync; //  rules.sync requests waiting for a registry change
     rules_set_t *rules;
     msgpack_sbuffer record;  //  a stored record
