@@ -362,6 +362,7 @@ static const proto_message_t s_messages[] = {
     //  datastore (issue 16)
     {"kv.set", FACT, "datastore", "datastore.facts", s_kv_fact},
     {"kv.deleted", FACT, "datastore", "datastore.facts", s_kv_deleted},
+    {"datastore.heartbeat", FACT, "datastore", "datastore.facts", s_none},
     {"api.key.set", ASK, "client", "api.requests", s_key_set},
     {"api.key.get", ASK, "client", "api.requests", s_key_get},
     {"api.key.list", ASK, "client", "api.requests", s_key_list},

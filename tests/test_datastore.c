@@ -480,3 +480,28 @@ Test (datastore, rotation_reseals_and_recovers_at_start)
     zsock_destroy (&sock);
     zactor_destroy (&refused);
 }
+
+//  datastore.facts heartbeats like the other fact streams: a subscriber sees
+//  datastore.heartbeat every interval (100 ms here) with no change at all,
+//  and the unknown pipe command gets the shell's one reply.
+Test (datastore, facts_stream_heartbeats_and_pipe_protocol)
+{
+    bus_sub_t *sub = s_subscribe ("datastore.");
+    int beats = 0;
+    int64_t until = zclock_mono () + 5000;
+    while (beats < 3 && zclock_mono () < until) {
+        proto_envelope_t *fact = bus_sub_recv (sub, NULL, 500);
+        if (fact && streq (proto_envelope_type (fact), "datastore.heartbeat"))
+            beats++;
+        proto_envelope_destroy (&fact);
+    }
+    cr_assert_geq (beats, 3, "%d heartbeats in 5 s", beats);
+    bus_sub_destroy (&sub);
+    zstr_send (s_actor, "BOGUS");
+    char *reply = zstr_recv (s_actor);
+    json_t *value = reply ? json_loads (reply, 0, NULL) : NULL;
+    cr_assert_str_eq (json_string_value (json_object_get (value, "error")),
+                      ACTOR_UNKNOWN_REPLY, "%s", reply ? reply : "(none)");
+    json_decref (value);
+    zstr_free (&reply);
+}

@@ -68,14 +68,19 @@ typedef struct {
 //  Start order: definitions first, then the executor (workers register with
 //  it), rules (send to the executor), workers, the sensors, the datastore,
 //  and last the api (clients come in when everything is there to answer
-//  them). s_drain finds the worker at index 3; the api is the last.
-static const s_actor_def_t s_actors[] = {
-    {"registry", registry_actor}, {"executor", executor_actor}, {"rules", rules_actor},
-    {"worker", worker_actor},     {"sensor", sensor_actor},     {"datastore", datastore_actor},
-    {"api", api_actor}};
+//  them). The indexes below name them (s_drain, the executor check).
+static const s_actor_def_t s_actors[] = {{"registry", registry_actor},
+                                         {"executor", executor_actor},
+                                         {"rules", rules_actor},
+                                         {"worker", worker_actor},
+                                         {"sensor", sensor_actor},
+                                         {"datastore", datastore_actor},
+                                         {"api", api_actor}};
+enum { S_REGISTRY, S_EXECUTOR, S_RULES, S_WORKER, S_SENSOR, S_DATASTORE, S_API };
 #define S_API_DEFAULT   PROTO_API_ENDPOINT
 #define S_FACTS_DEFAULT PROTO_FACTS_ENDPOINT
 #define S_ACTOR_COUNT   (sizeof s_actors / sizeof s_actors[0])
+_Static_assert(S_API + 1 == S_ACTOR_COUNT, "one index per actor, in s_actors order");
 
 static void
 s_usage (FILE *out)
@@ -701,8 +706,8 @@ s_run (s_daemon_t *self)
 static void
 s_drain (s_daemon_t *self)
 {
-    zactor_t *worker = self->running[3];
-    if (!worker || self->running[1] || self->drain_ms <= 0)
+    zactor_t *worker = self->running[S_WORKER];
+    if (!worker || self->running[S_EXECUTOR] || self->drain_ms <= 0)
         return;
     zsys_info ("attuned: draining the worker (up to %d ms)", self->drain_ms);
     zstr_sendm (worker, "DRAIN");

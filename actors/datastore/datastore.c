@@ -385,8 +385,12 @@ s_open_crypto (datastore_t *self)
 //  The actor
 
 static void
-s_destroy (datastore_t *self)
+s_datastore_destroy (datastore_t **self_p)
 {
+    datastore_t *self = *self_p;
+    if (!self)
+        return;
+    actor_loop_destroy (&self->loop);
     if (self->batch && self->query && self->outbox)
         datastore_batch_flush (self); //  answered: nothing is lost
     datastore_outbox_destroy (&self->outbox);
@@ -398,6 +402,8 @@ s_destroy (datastore_t *self)
     datastore_crypto_destroy (&self->crypto);
     datastore_keys_destroy (&self->keys);
     store_close (&self->store);
+    free (self);
+    *self_p = NULL;
 }
 
 static int
@@ -412,14 +418,9 @@ s_open_store (datastore_t *self, const actor_config_t *config)
                                     : "");
     if (!self->key_path[0])
         snprintf (self->key_path, sizeof self->key_path, "%s/crypto.key", self->dir);
-    store_config_t store_config = {.nosync = config->nosync};
-    store_code_t code;
-    char message[512];
-    self->store = store_open (self->dir, &store_config, &code, message, sizeof message);
-    if (!self->store) {
-        zsys_error ("datastore: %s", message);
+    self->store = actor_store_open (config, "datastore");
+    if (!self->store)
         return -1;
-    }
     self->keys = datastore_keys_new (self->store);
     if (!self->keys) {
         zsys_error ("datastore: %s", store_last_error (self->store));
@@ -443,6 +444,7 @@ s_start (datastore_t *self, const actor_config_t *config)
     actor_link_config (config, &link_config);
     //  Never block on the rules actor: events wait in the outbox
     link_config.send_timeout_ms = 0;
+    self->heartbeat_ms = link_config.heartbeat_ms;
     self->pub = bus_pub_new (bus_topology_bind (topology, "datastore.facts"), 0);
     self->query =
         actor_query_new (bus_topology_bind (topology, "datastore.query"), self->source);
@@ -477,59 +479,88 @@ datastore_status (datastore_t *self)
                       (json_int_t)store_used_size (self->store));
 }
 
-static void
-s_handle_pipe (datastore_t *self)
+static json_t *
+s_pipe_status (void *self)
 {
-    char *command = zstr_recv (self->pipe);
-    if (!command || streq (command, "$TERM"))
-        self->terminated = true;
-    else if (streq (command, "STATUS")) {
-        json_t *status = datastore_status (self);
-        actor_reply_json (self->pipe, &status);
-    } else
-        zsys_warning ("datastore: unknown pipe command '%s'", command);
-    zstr_free (&command);
+    return datastore_status ((datastore_t *)self);
 }
 
 static int
-s_timeout (datastore_t *self)
+s_timeout (void *arg)
 {
+    datastore_t *self = (datastore_t *)arg;
     int timeout = bus_link_timeout (self->events);
     int expiry = s_expiry_timeout (self);
     if (expiry >= 0 && (timeout < 0 || expiry < timeout))
         timeout = expiry;
-    return timeout < 0 ? 1000 : timeout;
+    return timeout;
+}
+
+//  A heartbeat fact every interval, as on the other fact streams
+static void
+s_heartbeat (void *arg, void *unused)
+{
+    datastore_t *self = (datastore_t *)arg;
+    proto_envelope_t *beat = proto_envelope_new ("datastore.heartbeat", self->source);
+    if (beat && proto_envelope_set_payload_packed (beat, "\x80", 1) == 0)
+        bus_pub_send (self->pub, beat);
+    else
+        zsys_error ("datastore: cannot publish datastore.heartbeat: out of memory");
+    proto_envelope_destroy (&beat);
+}
+
+static void
+s_on_query (void *arg, void *unused)
+{
+    datastore_t *self = (datastore_t *)arg;
+    actor_query_handle (self->query, datastore_handle_query, self);
+    datastore_batch_flush (self); //  one commit for the writes of this wake-up
+}
+
+static void
+s_on_events (void *arg, void *unused)
+{
+    bus_link_handle (((datastore_t *)arg)->events);
+}
+
+static void
+s_after (void *arg)
+{
+    datastore_t *self = (datastore_t *)arg;
+    if (self->next_expiry && self->next_expiry <= proto_now_usec ())
+        s_expire (self);
+    datastore_outbox_pump (self->outbox);
+    bus_link_tick (self->events);
+}
+
+//  The state, its store, sockets and loop; NULL on failure (logged).
+static datastore_t *
+s_datastore_new (zsock_t *pipe, const actor_config_t *config)
+{
+    datastore_t *self = (datastore_t *)zmalloc (sizeof (datastore_t));
+    self->pipe = pipe;
+    self->loop = actor_loop_new (pipe, "datastore", self);
+    if (!self->loop || !config || s_start (self, config) != 0 ||
+        actor_loop_reader (self->loop, actor_query_sock (self->query), 0, s_on_query,
+                           NULL) != 0 ||
+        actor_loop_reader (self->loop, bus_link_sock (self->events), 1, s_on_events,
+                           NULL) != 0 ||
+        actor_loop_timer (self->loop, self->heartbeat_ms, s_heartbeat, NULL) != 0) {
+        s_datastore_destroy (&self);
+        return NULL;
+    }
+    actor_loop_set_status (self->loop, s_pipe_status);
+    actor_loop_set_timeout (self->loop, s_timeout);
+    actor_loop_set_after (self->loop, s_after);
+    return self;
 }
 
 void
 datastore_actor (zsock_t *pipe, void *args)
 {
-    datastore_t self_ = {.pipe = pipe};
-    datastore_t *self = &self_;
-    if (!args || s_start (self, (const actor_config_t *)args) != 0) {
-        s_destroy (self);
-        zsock_signal (pipe, 1);
-        return;
-    }
-    zpoller_t *poller = zpoller_new (pipe, actor_query_sock (self->query),
-                                     bus_link_sock (self->events), NULL);
-    zsock_signal (pipe, 0);
-    while (!self->terminated) {
-        void *which = zpoller_wait (poller, s_timeout (self));
-        if (which == pipe)
-            s_handle_pipe (self);
-        else if (which == actor_query_sock (self->query)) {
-            actor_query_handle (self->query, datastore_handle_query, self);
-            datastore_batch_flush (self); //  one commit for the writes of this wake-up
-        } else if (which == bus_link_sock (self->events))
-            bus_link_handle (self->events);
-        else if (zpoller_terminated (poller))
-            break;
-        if (self->next_expiry && self->next_expiry <= proto_now_usec ())
-            s_expire (self);
-        datastore_outbox_pump (self->outbox);
-        bus_link_tick (self->events);
-    }
-    zpoller_destroy (&poller);
-    s_destroy (self);
+    datastore_t *self = s_datastore_new (pipe, (const actor_config_t *)args);
+    zsock_signal (pipe, self ? 0 : 1);
+    if (self)
+        actor_loop_run (self->loop);
+    s_datastore_destroy (&self);
 }

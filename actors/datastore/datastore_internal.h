@@ -6,6 +6,7 @@
 #ifndef DATASTORE_INTERNAL_H_INCLUDED
 #define DATASTORE_INTERNAL_H_INCLUDED
 
+#include "actors/actor_loop.h"
 #include "actors/actor_query.h"
 #include "actors/datastore/datastore.h"
 #include "actors/datastore/datastore_crypto.h"
@@ -16,6 +17,8 @@
 
 typedef struct {
     zsock_t *pipe;
+    actor_loop_t *loop;
+    int heartbeat_ms; //  datastore.heartbeat every interval
     char source[300];
     char dir[2000];
     char key_path[2048];
@@ -30,7 +33,6 @@ typedef struct {
     zlist_t *batch;             //  writes waiting for the group commit
     json_t *touched;            //  "scope\x1fname" of the keys the batch writes
     uint64_t sets, gets, lists, deletes, loads, expired, rotations, denied;
-    bool terminated;
 } datastore_t;
 
 //  Group commit (datastore_batch.c): the writes of one wake-up committed in
