@@ -269,6 +269,14 @@ s_exec (ssh_session session, const s_run_t *run, const char *command, const char
             s_append (&x->err, buffer, (size_t)n, run->cap);
     }
     if (x->aborted || x->timed_out) {
+        //  What came before the end is kept
+        int n;
+        while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 0)) > 0)
+            s_append (&x->out, buffer, (size_t)n, run->cap);
+        while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 1)) > 0)
+            s_append (&x->err, buffer, (size_t)n, run->cap);
+        //  Honoured by sshd for sessions it runs with privilege separation
+        //  (not for root); closing the channel ends the session either way
         ssh_channel_request_send_signal (channel, "KILL");
         x->code = -9;
     } else
@@ -307,12 +315,14 @@ s_run_host (void *arg)
     s_host_t *h = (s_host_t *)arg;
     const s_run_t *run = h->run;
     char message[600] = "";
-    int64_t deadline = s_now_ms () + run->timeout_ms;
+    //  `timeout` bounds the command, as StackStorm's; connecting has its own
+    //  (at most 30 s, SSH_OPTIONS_TIMEOUT)
     ssh_session session = s_connect (h, message, sizeof message);
     if (!session) {
         h->result = s_host_error (message);
         return NULL;
     }
+    int64_t deadline = s_now_ms () + run->timeout_ms;
     s_exec_t x = {.code = 0};
     int rc = 0;
     if (run->script) {
