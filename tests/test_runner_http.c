@@ -259,3 +259,23 @@ Test (runner_http, a_big_body_is_cut_at_the_cap)
     cr_assert (json_is_true (json_object_get (result, "body_truncated")));
     json_decref (result);
 }
+
+Test (runner_http, url_hosts_lists_are_checked)
+{
+    const char *status;
+    json_t *result = s_run (json_pack ("{s:[s]}", "url_hosts_blacklist", "127.0.0.1"),
+                            "/json", &status);
+    cr_assert_str_eq (status, "failed");
+    cr_assert (
+        strstr (json_string_value (json_object_get (result, "error")), "blacklisted"));
+    cr_assert_null (json_object_get (result, "status_code"), "no request made");
+    json_decref (result);
+    result = s_run (json_pack ("{s:[s]}", "url_hosts_whitelist", "example.org"), "/json",
+                    &status);
+    cr_assert_str_eq (status, "failed");
+    json_decref (result);
+    result = s_run (json_pack ("{s:[s]}", "url_hosts_whitelist", "127.0.0.1"), "/json",
+                    &status);
+    cr_assert_str_eq (status, "completed");
+    json_decref (result);
+}

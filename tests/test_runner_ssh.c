@@ -220,6 +220,10 @@ Test (runner_ssh, env_and_cwd_are_data_not_shell_and_json_stdout_is_parsed)
                     json_pack ("{s:s, s:s}", "cmd", "touch ran", "cwd", "/nonexistent"),
                     NULL, &status);
     cr_assert_str_eq (status, "failed");
+    cr_assert_eq (json_integer_value (json_object_get (
+                      json_object_get (result, "127.0.0.1"), "return_code")),
+                  1);
+    json_decref (result);
 
     result = s_run ("remote-shell-cmd",
                     json_pack ("{s:s}", "cmd", "echo '{\"k\": [1, 2]}'"), NULL, &status);
@@ -366,5 +370,21 @@ Test (runner_ssh, a_script_is_copied_run_with_its_arguments_and_removed)
     cr_assert_str_eq (status, "failed");
     cr_assert (
         strstr (json_string_value (json_object_get (result, "error")), "missing.sh"));
+    json_decref (result);
+}
+
+Test (runner_ssh, a_refused_password_fails_and_never_appears_in_the_result)
+{
+    S_NEED_SSHD;
+    const char *status;
+    json_t *parameters =
+        json_pack ("{s:s, s:s}", "cmd", "true", "password", "hunter2-secret");
+    json_object_set_new (parameters, "private_key", json_string (""));
+    json_t *result = s_run ("remote-shell-cmd", parameters, NULL, &status);
+    cr_assert_str_eq (status, "failed");
+    char *text = json_dumps (result, 0);
+    cr_assert (strstr (text, "authentication failed"), "%s", text);
+    cr_assert_null (strstr (text, "hunter2"), "%s", text);
+    free (text);
     json_decref (result);
 }

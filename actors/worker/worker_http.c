@@ -190,6 +190,48 @@ s_body (CURL *curl, const json_t *body, const json_t *headers)
     return json_dumps (body, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
+static bool
+s_listed (const json_t *list, const char *host)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach (list, i, item) if (json_is_string (item) &&
+                                           strcasecmp (json_string_value (item), host) ==
+                                               0) return true;
+    return false;
+}
+
+//  url_hosts_blacklist / url_hosts_whitelist (StackStorm's, exclusive): the
+//  URL's host checked against them. 0, or -1 with `message`.
+static int
+s_host_allowed (const char *url, const json_t *p, char *message, size_t size)
+{
+    const json_t *deny = json_object_get (p, "url_hosts_blacklist");
+    const json_t *allow = json_object_get (p, "url_hosts_whitelist");
+    if (json_array_size (deny) == 0 && json_array_size (allow) == 0)
+        return 0;
+    if (json_array_size (deny) && json_array_size (allow)) {
+        snprintf (message, size,
+                  "url_hosts_blacklist and url_hosts_whitelist are "
+                  "mutually exclusive: give one");
+        return -1;
+    }
+    CURLU *parsed = curl_url ();
+    char *host = NULL;
+    if (!parsed || curl_url_set (parsed, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get (parsed, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+        snprintf (message, size, "url: not a URL");
+    else if (json_array_size (deny) && s_listed (deny, host))
+        snprintf (message, size, "url: host %.200s is blacklisted", host);
+    else if (json_array_size (allow) && !s_listed (allow, host))
+        snprintf (message, size, "url: host %.200s is not whitelisted", host);
+    else
+        *message = 0;
+    curl_free (host);
+    curl_url_cleanup (parsed);
+    return *message ? -1 : 0;
+}
+
 typedef struct {
     char *url;
     char *body;
@@ -318,11 +360,13 @@ worker_http_run (worker_task_t *task, const json_t *parameters, const json_t *ac
     pthread_once (&s_once, s_global_init);
     *status = "failed";
     const char *url = s_string (parameters, "url");
+    char message[CURL_ERROR_SIZE + 64] = "";
     if (!url)
         return json_pack ("{s:s}", "error", "http-request: no 'url'");
+    if (s_host_allowed (url, parameters, message, sizeof message) != 0)
+        return json_pack ("{s:s}", "error", message);
     s_response_t response = {.task = task, .headers = json_object ()};
     s_request_t req = {NULL, NULL, NULL, NULL};
-    char message[CURL_ERROR_SIZE + 64] = "";
     CURL *curl = curl_easy_init ();
     json_t *result = NULL;
     req.url = curl ? s_url (curl, url, json_object_get (parameters, "params")) : NULL;

@@ -7,7 +7,10 @@
     else form-encoded), params {query}, cookies {name: value}, username and
     password (basic auth; `auth` "digest" picks digest), timeout (seconds,
     60), verify_ssl_cert (true; a string is a CA bundle path),
-    allow_redirects (false), proxy, http_proxy, https_proxy.
+    allow_redirects (false), proxy, http_proxy, https_proxy,
+    url_hosts_blacklist / url_hosts_whitelist (lists of hosts; one or the
+    other; checked on `url`, not on where a redirect leads). Not supported:
+    file_name / file_content uploads.
 
     Result {status_code, body, parsed, headers}: body is the response
     parsed as JSON when its Content-Type is application/json (parsed true),
