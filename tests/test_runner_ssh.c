@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "actors/worker/worker_ssh.h"
+#include "testing.h"
 
 #define S_SSHD "/usr/sbin/sshd"
 
@@ -41,19 +42,6 @@ s_read_line (const char *path, char *out, size_t size)
     cr_assert_not_null (fgets (out, (int)size, file));
     fclose (file);
     out[strcspn (out, "\n")] = 0;
-}
-
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    socklen_t length = sizeof addr;
-    bind (fd, (struct sockaddr *)&addr, sizeof addr);
-    getsockname (fd, (struct sockaddr *)&addr, &length);
-    close (fd);
-    return ntohs (addr.sin_port);
 }
 
 static bool
@@ -90,7 +78,7 @@ s_setup (void)
               s_dir, s_dir, s_dir, s_dir, s_dir);
     s_run_command (command);
     snprintf (s_key, sizeof s_key, "%s/client_key", s_dir);
-    s_port = s_free_port ();
+    s_port = testing_free_port ();
     snprintf (config, sizeof config,
               "Port %d\nListenAddress 127.0.0.1\nHostKey %s/host_key\n"
               "AuthorizedKeysFile %s/authorized_keys\nStrictModes no\nUsePAM no\n"
