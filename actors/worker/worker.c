@@ -164,6 +164,7 @@ s_worker_destroy (s_worker_t **self_p)
     bus_link_destroy (&self->link);
     bus_inbox_destroy (&self->inbox);
     worker_ledger_destroy (&self->ledger);
+    worker_secrets_destroy (&self->secrets);
     msgpack_sbuffer_destroy (&self->report);
     msgpack_sbuffer_destroy (&self->last);
     free (self);
@@ -291,7 +292,8 @@ s_start (s_worker_t *self, const actor_config_t *config)
         return -1;
     bus_link_set_peer_handler (self->link, s_on_peer, self);
     bus_link_set_ack_handler (self->link, s_on_ack, self);
-    if (s_open_ledger (self, config) != 0)
+    self->secrets = worker_secrets_new (config->topology, self->source);
+    if (!self->secrets || s_open_ledger (self, config) != 0)
         return -1;
     s_open_guard (self);
     worker_report_register (self);
