@@ -141,6 +141,11 @@ s_cli (char **out, const char *const extra[], const char *const args[])
     argv[argc] = NULL;
     char *err = NULL;
     int rc = testing_run (argv, NULL, out, &err, 20000);
+    if (rc != 0 && err) { //  a failure: what it said, after its output
+        char *both = zsys_sprintf ("%s%s", *out ? *out : "", err);
+        free (*out);
+        *out = both;
+    }
     free (err);
     return rc;
 }
@@ -329,4 +334,100 @@ Test (secrets, a_missing_or_forged_reference_fails_naming_why)
     free (text);
     json_decref (failed);
     zsock_destroy (&sock);
+}
+
+//  ---------------------------------------------------------------------------
+//  Through a CURVE api: roles from the keys (as test_datastore_daemon)
+
+static char s_keys[PATH_MAX], s_allow[PATH_MAX], s_core_public[64];
+
+static void
+s_curve_key (const char *name, const char *role)
+{
+    const char *argv[] = {S_CLI, "keygen", name, "--dir", s_keys, "--role", role, NULL};
+    if (!role)
+        argv[5] = NULL;
+    char *out = NULL;
+    cr_assert_eq (testing_run (argv, NULL, &out, NULL, 20000), 0, "keygen %s: %s", name,
+                  out);
+    free (out);
+    char from[PATH_MAX + 64], to[PATH_MAX + 64];
+    snprintf (from, sizeof from, "%s/%s.cert", s_keys, name);
+    snprintf (to, sizeof to, "%s/%s.cert", s_allow, name);
+    zcert_t *cert = zcert_load (from);
+    cr_assert_not_null (cert);
+    cr_assert_eq (zcert_save_public (cert, to), 0);
+    if (streq (name, "core"))
+        snprintf (s_core_public, sizeof s_core_public, "%s", zcert_public_txt (cert));
+    zcert_destroy (&cert);
+}
+
+//  The CLI as `name` over CURVE; exit code, stdout in *out
+static int
+s_cli_as (const char *name, char **out, const char *const args[])
+{
+    char cert[PATH_MAX + 64], server[PATH_MAX + 64];
+    snprintf (cert, sizeof cert, "%s/%s.cert_secret", s_keys, name);
+    snprintf (server, sizeof server, "%s/core.cert", s_keys);
+    const char *extra[] = {"--cert", cert, "--server-cert", server, NULL};
+    return s_cli (out, extra, args);
+}
+
+Test (secrets, secret_parameters_are_masked_for_operators_and_viewers)
+{
+    testing_daemon_init (&s_daemon, "test_secrets_curve");
+    s_pack ();
+    snprintf (s_keys, sizeof s_keys, "%s/keys", s_daemon.root);
+    snprintf (s_allow, sizeof s_allow, "%s/allow", s_daemon.root);
+    cr_assert_eq (mkdir (s_keys, 0700), 0);
+    cr_assert_eq (mkdir (s_allow, 0750), 0);
+    s_curve_key ("core", NULL);
+    s_curve_key ("olga", "operator");
+    s_curve_key ("vic", "viewer");
+    char core[PATH_MAX + 64];
+    snprintf (core, sizeof core, "%s/core.cert_secret", s_keys);
+    const char *extra[] = {"--cert",          core,     "--allow", s_allow,
+                           "--security-mode", "always", NULL};
+    testing_daemon_start (&s_daemon, extra);
+
+    char file[PATH_MAX + 32], out_arg[PATH_MAX + 64];
+    snprintf (file, sizeof file, "%s/param", s_daemon.root);
+    snprintf (out_arg, sizeof out_arg, "out=%s", file);
+    char *out;
+    const char *run[] = {"run",   "test.secretive", "password=" S_PARAM,
+                         out_arg, "--wait",         NULL};
+    cr_assert_eq (s_cli_as ("olga", &out, run), 0, "%s", out);
+    json_t *ran = json_loads (out, 0, NULL);
+    cr_assert_null (strstr (out, S_PARAM), "in the CLI's output: %s", out);
+    free (out);
+    const char *id = json_string_value (json_object_get (ran, "id"))
+                         ?: json_string_value (json_object_get (ran, "execution"));
+    cr_assert_not_null (id);
+    char *got = s_wait_file (file);
+    cr_assert_str_eq (got, S_PARAM, "the action gets the clear value");
+    free (got);
+    const char *who[] = {"olga", "vic"};
+    for (int i = 0; i < 2; i++) {
+        const char *get[] = {"execution", "get", id, NULL};
+        cr_assert_eq (s_cli_as (who[i], &out, get), 0, "%s", out);
+        json_t *record = json_loads (out, 0, NULL);
+        cr_assert_str_eq (json_string_value (json_object_get (
+                              json_object_get (record, "parameters"), "password")),
+                          "********", "%s sees: %s", who[i], out);
+        json_decref (record);
+        free (out);
+    }
+    json_decref (ran);
+    //  A secret reference from an operator would be resolved with the
+    //  datastore's rights: refused
+    const char *forged[] = {"run", "core.local",
+                            "cmd=echo " PROTO_SECRET_OPEN
+                            "0123456789abcdef0123456789abcdef:system:token\x1e",
+                            NULL};
+    cr_assert_neq (s_cli_as ("olga", &out, forged), 0, "%s", out);
+    cr_assert (strstr (out, "secret reference"), "%s", out);
+    free (out);
+    s_assert_nowhere (S_PARAM);
+    testing_daemon_signal (&s_daemon, SIGTERM, 10000);
+    s_assert_nowhere (S_PARAM);
 }
