@@ -25,7 +25,11 @@
         \x1e $secret:<nonce>:<scope>:<name> \x1e      (no spaces)
 
     <nonce> 32 hex digits drawn by rules for one rendering, <scope>
-    "system" or "user.<identity>", <name> [A-Za-z0-9_-]{1,512}. The record
+    "system" or "user:<identity>", <name> [A-Za-z0-9_-]{1,512}. The form
+    "\x1e$kv:...\x1e" stands for a plain (not decrypted) key's value: the
+    executor makes both for an action parameter whose default is exactly
+    `{{ st2kv.SCOPE.NAME }}` (optionally `| decrypt_kv`) and was not given
+    (actors/executor/executor_secret.h). The record
     separator byte (U+001E) cannot come from a YAML rule by accident.
     Forgery: rules refuses rendered parameters holding a reference whose
     nonce is not the one it drew for that rendering (an event cannot
@@ -38,15 +42,20 @@
 #include <string.h>
 
 #define PROTO_SECRET_OPEN      "\x1e$secret:" //  a reference starts with this
+#define PROTO_SECRET_KV_OPEN   "\x1e$kv:"     //  ... or, for a plain key's value, this
 #define PROTO_SECRET_CLOSE     '\x1e'         //  ... and ends with this byte
 #define PROTO_SECRET_NONCE_LEN 32
 #define PROTO_SECRET_NAME_MAX  512
 
-//  The first reference in `text` at or after it, or NULL.
+//  The first reference (either form) in `text` at or after it, or NULL.
 static inline const char *
 proto_secret_find (const char *text)
 {
-    return text ? strstr (text, PROTO_SECRET_OPEN) : NULL;
+    for (const char *p = text ? strstr (text, "\x1e$") : NULL; p;
+         p = strstr (p + 1, "\x1e$"))
+        if (strncmp (p + 2, "secret:", 7) == 0 || strncmp (p + 2, "kv:", 3) == 0)
+            return p;
+    return NULL;
 }
 
 #endif

@@ -61,6 +61,16 @@ s_pack (void)
         "entry_point: printf %s \"$ATTUNE_PARAM_PASSWORD\" > \"$ATTUNE_PARAM_OUT\"\n"
         "parameters:\n  password:\n    type: string\n    secret: true\n"
         "    required: true\n  out:\n    type: string\n    required: true\n");
+    //  st2kv in parameter defaults: a plain key and a decrypted secret
+    testing_daemon_write (
+        &s_daemon, "test/actions/defaults.yaml",
+        "name: defaults\npack: test\nrunner_type: local-shell-cmd\n"
+        "entry_point: printf '%s|%s' \"$ATTUNE_PARAM_URL\" \"$ATTUNE_PARAM_TOKEN\" > "
+        "\"$ATTUNE_PARAM_OUT\"\n"
+        "parameters:\n  url:\n    type: string\n    default: \"{{ st2kv.system.url }}\"\n"
+        "  token:\n    type: string\n"
+        "    default: \"{{ st2kv.system.token | decrypt_kv }}\"\n"
+        "  out:\n    type: string\n    required: true\n");
 }
 
 static char *
@@ -284,6 +294,26 @@ Test (secrets, decrypt_kv_reaches_the_action_and_nowhere_else)
     got = s_wait_file (param_file);
     cr_assert_str_eq (got, S_PARAM);
     free (got);
+
+    //  st2kv in defaults: references made at create, resolved at start
+    const char *url[] = {"key", "set", "url", "https://example.test", NULL};
+    cr_assert_eq (s_cli (&out, NULL, url), 0, "%s", out);
+    free (out);
+    char defaults_file[PATH_MAX + 32];
+    snprintf (defaults_file, sizeof defaults_file, "%s/defaults", s_daemon.root);
+    json_t *ran = testing_api_ok (sock, "api.execution.run",
+                                  json_pack ("{s:s, s:{s:s}}", "action", "test.defaults",
+                                             "parameters", "out", defaults_file));
+    record = testing_api_wait_status (
+        sock, json_string_value (json_object_get (ran, "execution")), "completed", 15000);
+    got = s_wait_file (defaults_file);
+    cr_assert_str_eq (got, "https://example.test|" S_NEEDLE);
+    free (got);
+    text = json_dumps (record, JSON_COMPACT);
+    cr_assert_null (strstr (text, "S3cr3t"), "in the api's record: %s", text);
+    free (text);
+    json_decref (record);
+    json_decref (ran);
 
     char *facts = s_facts_text (sub);
     cr_assert_null (strstr (facts, "S3cr3t"), "in the facts: %s", facts);

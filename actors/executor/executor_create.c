@@ -190,7 +190,12 @@ s_set_parameters (executor_t *self, s_create_t *create, bool checked)
         msgpack_packer_init (&pk, &self->params, msgpack_sbuffer_write);
         checked = msgpack_pack_object (&pk, *create->given) == 0;
     }
-    //  Secret parameters are stored sealed (executor_secret.h)
+    //  st2kv defaults become references; secret parameters are stored
+    //  sealed (executor_secret.h)
+    if (checked &&
+        executor_secret_kv_defaults (json_object_get (create->action, "parameters"),
+                                     create->given, &self->params) != 0)
+        zsys_error ("executor: cannot render the st2kv defaults of %s", create->id);
     if (checked && executor_secret_seal_packed (
                        self->secret, json_object_get (create->action, "parameters"),
                        &self->params) != 0)

@@ -2,6 +2,7 @@
     (executor_secret.h). */
 #include "actors/executor/executor_secret.h"
 #include "proto/proto_json.h"
+#include "proto/proto_secret.h"
 #include "store/store_crypto.h"
 
 #include <czmq.h>
@@ -163,5 +164,96 @@ executor_secret_pack_open (executor_secret_t *self, const msgpack_object *parame
                  ? 1
                  : -1;
     json_decref (opened);
+    return rc;
+}
+
+//  The reference for a default `{{ st2kv.SCOPE.NAME [| decrypt_kv] }}`
+//  (new string), or NULL when the default is anything else
+static char *
+s_kv_reference (const char *text, const char *nonce)
+{
+    const char *p = text;
+    if (strncmp (p, "{{", 2) != 0)
+        return NULL;
+    p += 2 + strspn (p + 2, " \t");
+    if (strncmp (p, "st2kv.", 6) != 0)
+        return NULL;
+    p += 6;
+    bool system = strncmp (p, "system.", 7) == 0;
+    if (!system && strncmp (p, "user.", 5) != 0)
+        return NULL;
+    p += system ? 7 : 5;
+    size_t n = strspn (p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789_-");
+    if (n == 0 || n > PROTO_SECRET_NAME_MAX)
+        return NULL;
+    const char *name = p;
+    p += n + strspn (p + n, " \t");
+    bool decrypt = false;
+    if (*p == '|') {
+        p += 1 + strspn (p + 1, " \t");
+        if (strncmp (p, "decrypt_kv", 10) != 0)
+            return NULL;
+        decrypt = true;
+        p += 10 + strspn (p + 10, " \t");
+    }
+    if (strcmp (p, "}}") != 0)
+        return NULL;
+    return zsys_sprintf (
+        "%s%s:%s%s:%.*s%c", decrypt ? PROTO_SECRET_OPEN : PROTO_SECRET_KV_OPEN, nonce,
+        system ? "system" : "user:", system ? "" : EXECUTOR_SECRET_KV_USER, (int)n, name,
+        PROTO_SECRET_CLOSE);
+}
+
+static bool
+s_given (const msgpack_object *given, const char *name)
+{
+    if (!given || given->type != MSGPACK_OBJECT_MAP)
+        return false;
+    for (uint32_t i = 0; i < given->via.map.size; i++) {
+        const msgpack_object *key = &given->via.map.ptr[i].key;
+        if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == strlen (name) &&
+            memcmp (key->via.str.ptr, name, key->via.str.size) == 0)
+            return true;
+    }
+    return false;
+}
+
+int
+executor_secret_kv_defaults (const json_t *schema, const msgpack_object *given,
+                             msgpack_sbuffer *params)
+{
+    const char *name;
+    json_t *spec;
+    bool any = false;
+    json_object_foreach ((json_t *)schema, name, spec)
+    {
+        const char *text = json_string_value (json_object_get (spec, "default"));
+        any |= text && strstr (text, "st2kv.") && !s_given (given, name);
+    }
+    if (!any || params->size == 0)
+        return 0; //  the common case: a scan of the schema, nothing more
+    json_t *parameters =
+        proto_json_from_buffer (params->data, params->size, "parameters", NULL);
+    if (!json_is_object (parameters)) {
+        json_decref (parameters);
+        return -1;
+    }
+    zuuid_t *uuid = zuuid_new ();
+    json_object_foreach ((json_t *)schema, name, spec)
+    {
+        const char *text = json_string_value (json_object_get (spec, "default"));
+        const char *value = json_string_value (json_object_get (parameters, name));
+        char *ref = text && value && streq (text, value) && !s_given (given, name) && uuid
+                        ? s_kv_reference (text, zuuid_str (uuid))
+                        : NULL;
+        if (ref)
+            json_object_set_new (parameters, name, json_string (ref));
+        zstr_free (&ref);
+    }
+    zuuid_destroy (&uuid);
+    msgpack_sbuffer_clear (params);
+    int rc = proto_json_to_sbuffer (parameters, params, NULL) == PROTO_OK ? 0 : -1;
+    json_decref (parameters);
     return rc;
 }

@@ -378,7 +378,7 @@ s_check (const rules_kv_t *self, const json_t *value, char *reason, size_t size)
         const size_t open = strlen (PROTO_SECRET_OPEN);
         for (const char *p = proto_secret_find (json_string_value (value)); p;
              p = proto_secret_find (p + 1))
-            if (!self->nonce[0] ||
+            if (!self->nonce[0] || strncmp (p, PROTO_SECRET_OPEN, open) != 0 ||
                 strncmp (p + open, self->nonce, PROTO_SECRET_NONCE_LEN) != 0) {
                 snprintf (reason, size,
                           "action.parameters: a secret reference that this rule did not "

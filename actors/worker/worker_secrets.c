@@ -35,9 +35,10 @@ worker_secrets_destroy (worker_secrets_t **self_p)
 //  The clear value of `scope`/`name` (a string: a secret's value is text),
 //  or NULL with reason
 static char *
-s_ask (worker_secrets_t *self, const char *scope, const char *name, char *reason,
-       size_t size)
+s_ask (worker_secrets_t *self, const char *scope, const char *name, bool decrypt,
+       char *reason, size_t size)
 {
+    const char *what = decrypt ? "secret" : "key";
     const char *endpoint =
         self->topology ? bus_topology_connect (self->topology, "datastore.query") : NULL;
     if (!self->client && endpoint) {
@@ -48,24 +49,24 @@ s_ask (worker_secrets_t *self, const char *scope, const char *name, char *reason
             bus_client_set_timeout (self->client, WORKER_SECRETS_TIMEOUT_MS);
     }
     if (!self->client) {
-        snprintf (reason, size, "secret st2kv.%s.%s: cannot reach the datastore",
+        snprintf (reason, size, "%s st2kv.%s.%s: cannot reach the datastore", what,
                   strncmp (scope, "user:", 5) == 0 ? "user" : "system", name);
         return NULL;
     }
     bool user = strncmp (scope, "user:", 5) == 0;
     json_t *payload = json_pack ("{s:s, s:s, s:b}", "name", name, "scope",
-                                 user ? "user" : "system", "decrypt", 1);
+                                 user ? "user" : "system", "decrypt", decrypt);
     if (user)
         json_object_set_new (payload, "user", json_string (scope + 5));
     json_t *key = bus_client_request (self->client, "api.key.get", &payload);
     const char *value = json_string_value (json_object_get (key, "value"));
     char *clear = value ? strdup (value) : NULL;
     if (!key)
-        snprintf (reason, size, "secret st2kv.%s.%s: %s: %s", user ? "user" : "system",
+        snprintf (reason, size, "%s st2kv.%s.%s: %s: %s", what, user ? "user" : "system",
                   name, bus_client_code (self->client),
                   bus_client_message (self->client));
     else if (!clear)
-        snprintf (reason, size, "secret st2kv.%s.%s: the datastore gave no value",
+        snprintf (reason, size, "%s st2kv.%s.%s: the datastore gave no value", what,
                   user ? "user" : "system", name);
     if (key && value) //  the reply's copy of the clear value: wiped
         sodium_memzero ((char *)value, strlen (value));
@@ -98,11 +99,12 @@ s_resolve_text (worker_secrets_t *self, const char *text, bool quoted, char *rea
 {
     char *out = strdup ("");
     size_t len = 0;
-    const size_t open = strlen (PROTO_SECRET_OPEN);
     const char *p = text;
     for (const char *ref = proto_secret_find (p); out && ref;
          ref = proto_secret_find (p)) {
-        const char *body = ref + open;
+        bool decrypt = strncmp (ref, PROTO_SECRET_OPEN, strlen (PROTO_SECRET_OPEN)) == 0;
+        const char *body =
+            ref + strlen (decrypt ? PROTO_SECRET_OPEN : PROTO_SECRET_KV_OPEN);
         const char *end = strchr (body, PROTO_SECRET_CLOSE);
         const char *colon = end;
         while (colon && colon > body && *colon != ':')
@@ -118,7 +120,7 @@ s_resolve_text (worker_secrets_t *self, const char *text, bool quoted, char *rea
         char scope_s[600], name[PROTO_SECRET_NAME_MAX + 1];
         snprintf (scope_s, sizeof scope_s, "%.*s", (int)(colon - scope), scope);
         snprintf (name, sizeof name, "%.*s", (int)(end - colon - 1), colon + 1);
-        char *clear = s_ask (self, scope_s, name, reason, size);
+        char *clear = s_ask (self, scope_s, name, decrypt, reason, size);
         if (!clear || s_append (&out, &len, p, (size_t)(ref - p), false) != 0 ||
             s_append (&out, &len, clear, strlen (clear), quoted) != 0) {
             if (clear)
