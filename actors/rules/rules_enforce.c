@@ -114,6 +114,10 @@ s_render_parameters (rules_t *self, const rules_rule_t *rule, const json_t *cont
     json_t *with_kv = rules_kv_context (self->kv, rule->definition,
                                         rule->action_parameters, context, reason, size);
     json_t *rendered = with_kv ? s_render_in (self, rule, with_kv, reason, size) : NULL;
+    if (rendered && rules_kv_check (self->kv, rendered, reason, size) != 0) {
+        json_decref (rendered); //  a secret reference smuggled in: refused
+        rendered = NULL;
+    }
     rules_kv_done (&with_kv);
     return rendered;
 }

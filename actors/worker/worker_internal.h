@@ -14,6 +14,7 @@
 #include "actors/worker/worker_ledger.h"
 #include "actors/worker/worker_process.h"
 #include "actors/worker/worker_task.h"
+#include "actors/worker/worker_secrets.h"
 #include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
@@ -86,6 +87,7 @@ typedef struct {
     bus_link_t *link;
     worker_ledger_t *ledger;            //  what may run here, durable (NULL: no data dir)
     worker_guard_t *guard;              //  ends our processes if we die (NULL: none)
+    worker_secrets_t *secrets;          //  resolves secret references at start
     uint8_t report_id[PROTO_UUID_SIZE]; //  the last execution.status queued
     bool report_queued;                 //  ... since report_queued was cleared
     zhashx_t *jobs;                     //  id -> worker_job_t (queued and running)

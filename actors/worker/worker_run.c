@@ -271,7 +271,11 @@ s_start_process (worker_t *self, worker_job_t *job)
     char **words = NULL; //  a `cmd` given as a parameter, split without a shell
     char *script = NULL;
     char message[512] = "";
-    if (s_command_line (job, argv, &words, &script, message, sizeof message) != 0) {
+    //  Secret references become clear values here, in memory only
+    if (worker_secrets_resolve (self->secrets, job->parameters,
+                                strstr (job->runner, "shell") != NULL, message,
+                                sizeof message) != 0 ||
+        s_command_line (job, argv, &words, &script, message, sizeof message) != 0) {
         worker_report_finish (self, job, "failed", json_pack ("{s:s}", "error", message),
                               -1);
         return -1;
