@@ -16,6 +16,8 @@
                                    worker.register, execution.run/cancel
         executor.facts      PUB    execution.*, worker.*
         worker.<name>       ROUTER execution.dispatch, execution.cancel
+        datastore.query     ROUTER api.key.* (actors/datastore/datastore.h)
+        datastore.facts     PUB    kv.set, kv.deleted
 
     Pipe commands (tests drive actors with these; actor_loop.h handles them
     the same way in every actor):
@@ -50,6 +52,7 @@ typedef struct {
     const char *runtimes;     //  worker: comma list (default all known runners)
     int heartbeat_ms;         //  bus heartbeats (default 1000)
     bool nosync;              //  stores without fsync (benchmarks only)
+    const char *datastore_key; //  datastore: its key file (NULL: the default)
 } actor_config_t;
 
 //  The host part of actor names: config->host, else the hostname, else

@@ -16,7 +16,7 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 #  packages the client tests use. Nothing comes from outside Debian.
 PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev
-          libcriterion-dev libyaml-dev libjansson-dev libpcre2-dev
+          libcriterion-dev libyaml-dev libjansson-dev libsodium-dev libpcre2-dev
           python3 python3-zmq python3-msgpack)
 
 as_root () {

@@ -14,6 +14,7 @@
         attune_cli_system.c     worker list, status
         attune_cli_inquiry.c    inquiry list/get/respond
         attune_cli_keygen.c     keygen
+        attune_cli_key.c        key set/get/list/delete/load/rotate-crypto
 
     Each command group's file exports its commands as a table slice
     (cli_*_commands, ending with {NULL}); attune_cli.c puts them together.
@@ -134,6 +135,10 @@ bool cli_parse_id (const char *text, char out[PROTO_UUID_STR_SIZE]);
 //  that JSON (n=3, flag=true, x={"a":1}), any other is a string. Returns
 //  NULL after a usage error was printed.
 json_t *cli_parse_parameters (const cli_command_t *command, char **args, int count);
+
+//  The text of FILE ("-": stdin), NUL-terminated, at most CLI_FILE_MAX bytes
+//  and no NUL byte; its length in *size. Caller frees; NULL with the error set.
+char *cli_read_file (cli_t *client, const char *path, size_t *size);
 //  Check an id argument; NULL after a usage error.
 const char *cli_id_arg (cli_args_t *args, int index, char out[PROTO_UUID_STR_SIZE]);
 //  {key: the positional argument}, checked to be non-empty UTF-8; NULL
@@ -227,5 +232,6 @@ extern const cli_command_t cli_event_commands[];
 extern const cli_command_t cli_inquiry_commands[];
 extern const cli_command_t cli_system_commands[];
 extern const cli_command_t cli_keygen_commands[];
+extern const cli_command_t cli_key_commands[];
 
 #endif
