@@ -149,8 +149,11 @@ s_make (parser_t *p, node_type_t type, const tk_t *at, node_t *a, node_t *b)
         template_node_free (&b);
         return s_fail (p, at, "out of memory");
     }
-    if (a->start < n->start)
+    if (a->start < n->start) { //  the node starts where its first operand does
         n->start = a->start;
+        n->line = a->line;
+        n->col = a->col;
+    }
     if (b && template_node_add (n, b, NULL)) {
         template_node_free (&b);
         template_node_free (&n);
