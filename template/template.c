@@ -262,7 +262,7 @@ template_compile (const char *name, const char *text, char **error)
     if (template_lex (self->name, text, &tokens, error) == 0)
         self->body = template_parse (self->name, text, &tokens, error);
     template_tokens_free (&tokens);
-    if (!self->body) {
+    if (!self->body || *error) {
         template_destroy (&self);
         return NULL;
     }

@@ -208,7 +208,8 @@ f_join (render_t *r, const node_t *at, json_t *v, const targs_t *a)
     const char *sep = s_string_arg (a, 0, "d");
     const char *attribute = s_string_arg (a, 1, "attribute");
     json_t *items = template_items (r, at, v);
-    size_t used = 0, seplen = sep ? strlen (sep) : 0;
+    sep = sep ? sep : "";
+    size_t used = 0, seplen = strlen (sep);
     char *out = items ? strdup ("") : NULL;
     for (size_t i = 0; out && i < json_array_size (items); i++) {
         json_t *item = json_array_get (items, i);

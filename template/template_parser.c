@@ -274,6 +274,8 @@ s_primary (parser_t *p)
             node_t *list = s_make (p, N_LIST, tk, inner, NULL);
             s_next (p);
             node_t *rest = list ? s_collection (p, tk, N_LIST, ")", false) : NULL;
+            if (!rest)
+                template_node_free (&list);
             for (size_t i = 0; rest && i < rest->count; i++)
                 if (template_node_add (list, rest->kids[i], NULL) == 0)
                     rest->kids[i] = NULL;
@@ -612,7 +614,10 @@ s_if (parser_t *p, const tk_t *at)
                 break;
             s_next (p);
         }
-        return s_expect_end (p, TK_BLOCK_END) ? n : NULL;
+        if (s_expect_end (p, TK_BLOCK_END))
+            return n;
+        template_node_free (&n);
+        return NULL;
     }
     template_node_free (&n);
     return NULL;
@@ -663,7 +668,10 @@ s_for (parser_t *p, const tk_t *at)
     }
     if (template_node_add (n, orelse, NULL))
         template_node_free (&orelse);
-    return s_expect_end (p, TK_BLOCK_END) ? n : NULL;
+    if (s_expect_end (p, TK_BLOCK_END))
+        return n;
+    template_node_free (&n);
+    return NULL;
 }
 
 //  {% set name = expr %} after the keyword.

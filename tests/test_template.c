@@ -463,7 +463,9 @@ Test (template, api)
     cr_expect_null (v);
     cr_expect (strstr (error, "expected one expression"), "%s", error);
     free (error);
-    char *text = template_text (json_pack ("[bn]", 1));
+    json_t *list = json_pack ("[bn]", 1);
+    char *text = template_text (list);
     cr_expect_str_eq (text, "[True, None]");
     free (text);
+    json_decref (list);
 }
