@@ -252,6 +252,22 @@ s_time_of (const json_t *value, int64_t *usec)
 
 //  ---------------------------------------------------------------------------
 
+//  The criterion's regex finds `value` (matchregex: re.match, anchored at
+//  the start; the others: re.search). A match over PCRE2's limits does not.
+static bool
+s_regex_matches (const criterion_t *c, const json_t *value)
+{
+    if (!json_is_string (value))
+        return false;
+    char *error = NULL;
+    int rc = template_regex_find (c->regex, json_string_value (value),
+                                  c->op == OP_MATCHREGEX ? TEMPLATE_REGEX_MATCH
+                                                         : TEMPLATE_REGEX_SEARCH,
+                                  NULL, &error);
+    free (error);
+    return rc == 1;
+}
+
 static bool
 s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
 {
@@ -306,20 +322,11 @@ s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
             return (json_is_string (pattern) || json_is_array (pattern) ||
                     json_is_object (pattern)) &&
                    !s_contains (pattern, value, false);
-        case OP_MATCHREGEX: //  re.match: anchored at the start (StackStorm's)
-        case OP_REGEX:      //  re.search: anywhere
+        case OP_MATCHREGEX:
+        case OP_REGEX:
         case OP_IREGEX:
-        case OP_SEARCH: {
-            if (!json_is_string (value))
-                return false;
-            char *error = NULL; //  a match over PCRE2's limits does not match
-            int rc = template_regex_find (c->regex, json_string_value (value),
-                                          c->op == OP_MATCHREGEX ? TEMPLATE_REGEX_MATCH
-                                                                 : TEMPLATE_REGEX_SEARCH,
-                                          NULL, &error);
-            free (error);
-            return rc == 1;
-        }
+        case OP_SEARCH:
+            return s_regex_matches (c, value);
         case OP_MATCHWILDCARD:
             return json_is_string (value) && fnmatch (json_string_value (pattern),
                                                       json_string_value (value), 0) == 0;
