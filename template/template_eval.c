@@ -43,6 +43,8 @@ s_name (render_t *r, const node_t *node)
             return json_incref (value);
     }
     json_t *value = json_object_get (r->context, node->name);
+    if (!value && strcmp (node->name, "__context") == 0) //  StackStorm's whole context
+        value = (json_t *)r->context;
     return value ? json_incref (value) : s_undefined (r, node);
 }
 

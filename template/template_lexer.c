@@ -286,12 +286,60 @@ s_comment (lexer_t *l)
     return 0;
 }
 
+//  The tag at `p` is {% WORD %} (with - or + markers): the offset just
+//  past it, else 0.
+static size_t
+s_word_tag (const char *text, size_t p, const char *word)
+{
+    const char *q = text + p;
+    if (strncmp (q, "{%", 2) != 0)
+        return 0;
+    q += 2 + (q[2] == '-' || q[2] == '+');
+    q += strspn (q, " \t\r\n");
+    if (strncmp (q, word, strlen (word)) != 0)
+        return 0;
+    q += strlen (word);
+    q += strspn (q, " \t\r\n");
+    q += *q == '-';
+    return strncmp (q, "%}", 2) == 0 ? (size_t)(q + 2 - text) : 0;
+}
+
+//  {% raw %}...{% endraw %} at pos: the text between, as it is.
+static int
+s_raw (lexer_t *l, size_t after)
+{
+    const char *p = l->text + after;
+    size_t end = 0;
+    while ((p = strstr (p, "{%")) &&
+           !(end = s_word_tag (l->text, (size_t)(p - l->text), "endraw")))
+        p += 2;
+    if (!p)
+        return s_fail (l, l->line, l->col, "missing {%% endraw %%}");
+    size_t close = (size_t)(p - l->text), start = after;
+    if (l->text[after - 3] == '-') //  {% raw -%}
+        while (start < close && isspace ((unsigned char)l->text[start]))
+            start++;
+    if (p[2] == '-') //  {%- endraw %}
+        while (close > start && isspace ((unsigned char)l->text[close - 1]))
+            close--;
+    after = start;
+    s_advance (l, after);
+    if (close > after &&
+        !s_push_text (l, TK_TEXT, after, close, l->text + after, close - after))
+        return s_fail (l, l->line, l->col, "out of memory");
+    s_advance (l, end);
+    return 0;
+}
+
 //  One tag at pos (after its text). 0 or -1.
 static int
 s_tag (lexer_t *l, char kind)
 {
     if (kind == '#')
         return s_comment (l);
+    size_t raw = kind == '%' ? s_word_tag (l->text, l->pos, "raw") : 0;
+    if (raw)
+        return s_raw (l, raw);
     size_t skip = strchr ("-+", l->text[l->pos + 2]) && l->text[l->pos + 2] ? 3 : 2;
     tk_type_t begin = kind == '{' ? TK_VAR_BEGIN : TK_BLOCK_BEGIN;
     if (!s_push (l, begin, l->pos, l->pos + skip))

@@ -181,6 +181,10 @@ Test (template, if_for_set)
                  "{% endfor %}",
                  "12|3|");
     EXPECT_TEXT ("{# a comment #}x{# another\n one #}", "x");
+    EXPECT_TEXT ("a{% raw %}{{ x }}{% if %}{% endraw %}b", "a{{ x }}{% if %}b");
+    EXPECT_TEXT ("x {%- raw -%} {{ y }} {%- endraw %}", "x{{ y }}");
+    EXPECT_ERROR ("{% raw %}{{ x }}", "missing {% endraw %}");
+    EXPECT_JSON ("{{ __context.x }}", "3"); //  StackStorm's name for the whole context
 }
 
 Test (template, whitespace_control)
