@@ -30,9 +30,7 @@ s_fail (ctx_t *c, const char *format, ...)
     va_start (args, format);
     vsnprintf (reason, sizeof reason, format, args);
     va_end (args);
-    if (c->message && c->message_size && strncmp (reason, "template '", 10) == 0)
-        snprintf (c->message, c->message_size, "%s", reason); //  it names c->where
-    else if (c->message && c->message_size)
+    if (c->message && c->message_size)
         snprintf (c->message, c->message_size, "%s: %s", c->where, reason);
 }
 
