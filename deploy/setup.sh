@@ -16,7 +16,7 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 #  packages the client tests use. Nothing comes from outside Debian.
 PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev
-          libcriterion-dev libyaml-dev libjansson-dev libsodium-dev
+          libcriterion-dev libyaml-dev libjansson-dev libsodium-dev libpcre2-dev
           libcurl4-openssl-dev libssh-dev openssh-server openssh-client
           python3 python3-zmq python3-msgpack)
 
