@@ -36,7 +36,7 @@ s_action (const char *name, const char *script)
 }
 
 static void
-s_start (void)
+s_prepare (void)
 {
     testing_daemon_init (&s_daemon, "test_st2_python");
     testing_daemon_write (&s_daemon, "pyt/pack.yaml",
@@ -91,6 +91,12 @@ s_start (void)
                       "    def run(self, name, count):\n"
                       "        raise ValueError('bad input ' + name)\n");
     s_action ("nothing", "print('no Action class here')\n");
+}
+
+static void
+s_start (void)
+{
+    s_prepare ();
     testing_daemon_start (&s_daemon, NULL);
 }
 
@@ -273,5 +279,82 @@ Test (st2_python, action_service_through_the_datastore)
         testing_api_ok (sock, "api.key.get", json_pack ("{s:s}", "name", "shared"));
     cr_assert_str_eq (json_string_value (json_object_get (key, "value")), "everyone");
     json_decref (key);
+    zsock_destroy (&sock);
+}
+
+Test (st2_python, pack_virtualenv_with_a_local_requirement)
+{
+    s_prepare ();
+    //  A pack whose requirements.txt names a package of its own (a path:
+    //  nothing from the network)
+    testing_daemon_write (&s_daemon, "pyt/requirements.txt", "./vendor/localpkg\n");
+    testing_daemon_write (
+        &s_daemon, "pyt/vendor/localpkg/setup.py",
+        "from setuptools import setup\n"
+        "setup(name='localpkg', version='0.1', packages=['localpkg'])\n");
+    testing_daemon_write (&s_daemon, "pyt/vendor/localpkg/localpkg/__init__.py",
+                          "VALUE = 'from localpkg'\n");
+    s_action ("venv", "import sys\n"
+                      "import localpkg\n"
+                      "from st2common.runners.base_action import Action\n\n"
+                      "class Venv(Action):\n"
+                      "    def run(self, name, count):\n"
+                      "        self.action_service.set_value('v', localpkg.VALUE)\n"
+                      "        return {'value': localpkg.VALUE, 'prefix': sys.prefix,\n"
+                      "                'kv': self.action_service.get_value('v')}\n");
+    testing_daemon_start (&s_daemon, NULL);
+    //  Without the venv: the import fails
+    zsock_t *sock = testing_api_client (&s_daemon);
+    json_t *record = s_run (sock, "venv", json_pack ("{s:s}", "name", "v"));
+    char *text = s_dump (record);
+    cr_assert_str_eq (s_status (record), "failed", "%s", text);
+    cr_assert (strstr (text, "No module named 'localpkg'"), "%s", text);
+    free (text);
+    json_decref (record);
+
+    const char *argv[] = {ATTUNE_HELPER_DIR "/attune",
+                          "pack",
+                          "setup-venv",
+                          "pyt",
+                          "--packs",
+                          s_daemon.packs,
+                          "--data",
+                          s_daemon.data,
+                          NULL};
+    char *out = NULL, *err = NULL;
+    int rc = testing_run (argv, NULL, &out, &err, 120000);
+    cr_assert_eq (rc, 0, "setup-venv: exit %d\n%s\n%s", rc, out, err);
+    cr_assert (strstr (out, "virtualenvs/pyt ready"), "%s", out);
+    free (out);
+    free (err);
+
+    record = s_run (sock, "venv", json_pack ("{s:s}", "name", "v"));
+    text = s_dump (record);
+    cr_assert_str_eq (s_status (record), "completed", "%s", text);
+    json_t *value = json_object_get (s_result (record), "result");
+    cr_assert_str_eq (json_string_value (json_object_get (value, "value")),
+                      "from localpkg");
+    cr_assert (strstr (json_string_value (json_object_get (value, "prefix")),
+                       "/virtualenvs/pyt"),
+               "%s", text);
+    //  The system's pyzmq through --system-site-packages: the datastore works
+    cr_assert_str_eq (json_string_value (json_object_get (value, "kv")), "from localpkg");
+    free (text);
+    json_decref (record);
+
+    //  A pack that does not exist
+    const char *bad[] = {ATTUNE_HELPER_DIR "/attune",
+                         "pack",
+                         "setup-venv",
+                         "nope",
+                         "--packs",
+                         s_daemon.packs,
+                         "--data",
+                         s_daemon.data,
+                         NULL};
+    rc = testing_run (bad, NULL, NULL, &err, 20000);
+    cr_assert_neq (rc, 0);
+    cr_assert (strstr (err, "no pack nope"), "%s", err);
+    free (err);
     zsock_destroy (&sock);
 }
