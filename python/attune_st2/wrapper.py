@@ -19,30 +19,65 @@ its traceback on stderr and its text in "error". Exit code 0 when the
 action ran (even returning failure), 1 when it raised, 2 when it could not
 be loaded.
 """
-import importlib.util
-import inspect
-import json
 import os
 import sys
-import traceback
 
 RUNNER_PARAMETERS = ("env", "timeout", "log_level")
+
+
+# JSON through the json module's C accelerator (_json) directly: importing
+# `json` imports `re`, enum and functools, a third of a bare interpreter's
+# start, for every action. The json module when _json is missing or fails.
+class _Decoding:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float
+    memo = {}
+
+
+def _loads(text):
+    try:
+        import _json
+        scan = _json.make_scanner(_Decoding)
+        start = len(text) - len(text.lstrip())
+        value, end = scan(text, start) if start < len(text) else ({}, start)
+        if text[end:].strip():
+            raise ValueError("extra data after the JSON value")
+        return value
+    except ImportError:
+        import json
+        return json.loads(text or "{}")
+
+
+def _dumps(value):
+    try:
+        import _json
+        encode = _json.make_encoder({}, repr, _json.encode_basestring_ascii, None,
+                                    ": ", ", ", False, False, True)
+        return "".join(encode(value, 0))
+    except (ImportError, TypeError, ValueError, OverflowError, RecursionError):
+        import json
+        return json.dumps(value, default=repr)
 
 
 def _emit(marker, outcome):
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        text = json.dumps(outcome, default=repr)
-    except (TypeError, ValueError) as error:
-        text = json.dumps({"status": "failed", "result": None,
-                           "error": "the result is not serialisable: %s" % error})
+        text = _dumps(outcome)
+    except (TypeError, ValueError, RecursionError) as error:
+        text = _dumps({"status": "failed", "result": None,
+                       "error": "the result is not serialisable: %s" % error})
     out = sys.__stdout__
     out.write("\n" + marker + text + "\n")
     out.flush()
 
 
 def _load_class(path, pack_dir):
+    import types
     from attune_st2.action import Action
     if not os.path.isfile(path):
         raise ImportError("entry point %s: no such file" % path)
@@ -52,12 +87,16 @@ def _load_class(path, pack_dir):
         if extra and extra not in sys.path:
             sys.path.insert(0, extra)
     name = "attune_action_" + os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+    # The module as an import would make it (without importlib's machinery,
+    # a few ms a run): its __file__, in sys.modules while it runs
+    module = types.ModuleType(name)
+    module.__file__ = path
     sys.modules[name] = module
-    spec.loader.exec_module(module)
-    found = [cls for _, cls in inspect.getmembers(module, inspect.isclass)
-             if issubclass(cls, Action) and cls is not Action]
+    with open(path, "rb") as source:
+        code = compile(source.read(), path, "exec")
+    exec(code, module.__dict__)
+    found = [cls for cls in module.__dict__.values()
+             if isinstance(cls, type) and issubclass(cls, Action) and cls is not Action]
     own = [cls for cls in found if cls.__module__ == name]
     found = own or found
     if not found:
@@ -68,12 +107,12 @@ def _load_class(path, pack_dir):
 def _arguments(run, parameters):
     """The parameters run() takes: runner parameters (env, timeout,
     log_level) only when it names them or takes **kwargs."""
-    try:
-        signature = inspect.signature(run)
-    except (TypeError, ValueError):
+    code = getattr(getattr(run, "__func__", run), "__code__", None)
+    if code is None:
         return dict(parameters)
-    named = set(signature.parameters)
-    variadic = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+    count = code.co_argcount + code.co_kwonlyargcount
+    named = set(code.co_varnames[:count])
+    variadic = bool(code.co_flags & 0x08)  # CO_VARKEYWORDS
     return {k: v for k, v in parameters.items()
             if k not in RUNNER_PARAMETERS or k in named or variadic}
 
@@ -85,7 +124,7 @@ def _outcome(value):
 
 
 def main():
-    request = json.loads(sys.stdin.read() or "{}")
+    request = _loads(sys.stdin.read())
     marker = request.get("marker") or "%%attune-result%%"
     os.environ["ATTUNE_ACTION"] = request.get("action") or ""
     os.environ["ATTUNE_PACK"] = request.get("pack") or ""
@@ -95,16 +134,11 @@ def main():
         cls = _load_class(request.get("entry_point") or "", request.get("pack_dir"))
         action = cls(config=request.get("config") or {})
         # A subclass whose __init__ did not call Action's still gets these
-        if not hasattr(action, "config"):
+        if "config" not in action.__dict__:
             action.config = request.get("config") or {}
-        if not hasattr(action, "logger") or not hasattr(action, "action_service"):
-            from attune_st2.action import Action
-            base = Action(config=action.config)
-            action.logger = getattr(action, "logger", base.logger)
-            action.action_service = getattr(action, "action_service",
-                                            base.action_service)
         action.entry_point = request.get("entry_point")
     except BaseException as error:  # noqa: B902 - anything the module raises
+        import traceback
         traceback.print_exc()
         _emit(marker, {"status": "failed", "result": None,
                        "error": "cannot load the action: %s: %s"
@@ -113,6 +147,7 @@ def main():
     try:
         value = action.run(**_arguments(action.run, request.get("parameters") or {}))
     except BaseException as error:  # noqa: B902 - SystemExit included, as st2
+        import traceback
         traceback.print_exc()
         _emit(marker, {"status": "failed", "result": None,
                        "error": "%s: %s" % (type(error).__name__, error)})
