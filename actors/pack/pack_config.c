@@ -146,11 +146,12 @@ s_check_key (s_check_t *c, const char *key, json_t *spec, const char *schema_at,
         if (fallback) {
             value = json_deep_copy (fallback);
             json_object_set_new (config, key, value);
-        } else if (json_is_true (json_object_get (spec, "required"))) {
-            snprintf (c->message, c->size, "%s: %s: required by %s:%d, missing%s",
+        } else if (c->config_doc && json_is_true (json_object_get (spec, "required"))) {
+            //  Without a config file StackStorm checks nothing: the
+            //  defaults are the config
+            snprintf (c->message, c->size, "%s: %s: required by %s:%d, missing",
                       c->config_file, kp, c->schema_file,
-                      registry_yaml_line (c->schema_doc, sp),
-                      c->config_doc ? "" : " (no such file)");
+                      registry_yaml_line (c->schema_doc, sp));
             return -1;
         } else
             return 0;

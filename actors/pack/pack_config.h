@@ -12,8 +12,9 @@
     true` keys so callers can mask them. Errors name the file, the line and
     the key: "configs/aws.yaml:3: region: expected string, got integer",
     "configs/aws.yaml: api_key: required by config.schema.yaml:2, missing".
-    A pack without a schema takes its config file as it is; a pack with
-    neither has the empty config.
+    As StackStorm (st2's ConfigsRegistrar): a pack without a config file
+    gets the schema's defaults and nothing is checked; a pack without a
+    schema takes its config file as it is; with neither, the empty config.
 */
 #ifndef PACK_CONFIG_H_INCLUDED
 #define PACK_CONFIG_H_INCLUDED
