@@ -51,6 +51,8 @@ s_environment (worker_t *self, worker_job_t *job)
                 continue;
             envp[n++] = zsys_sprintf ("%s=%s", key, json_string_value (value));
         }
+    if (job->python) //  before the parameters, which may fill the rest
+        n = worker_python_environment (job, envp, n, S_MAX_ENV);
     json_object_foreach (job->parameters, key, value)
     {
         if (n >= S_MAX_ENV)
@@ -70,8 +72,6 @@ s_environment (worker_t *self, worker_job_t *job)
             free (text);
         }
     }
-    if (job->python)
-        worker_python_environment (job, envp, n, S_MAX_ENV);
     return envp;
 }
 
