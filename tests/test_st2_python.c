@@ -358,3 +358,66 @@ Test (st2_python, pack_virtualenv_with_a_local_requirement)
     free (err);
     zsock_destroy (&sock);
 }
+
+//  StackStorm's examples pack from the corpus, with Python of our own for
+//  two of its python-script actions (the corpus has no Python)
+Test (st2_python, examples_pack_from_the_corpus)
+{
+    const char *corpus = "/work/shared/st2-packs/examples";
+    if (access (corpus, R_OK) != 0)
+        cr_skip_test ("no corpus at %s", corpus);
+    testing_daemon_init (&s_daemon, "test_st2_python");
+    char command[PATH_MAX * 2];
+    snprintf (command, sizeof command, "cp -r '%s' '%s/examples'", corpus,
+              s_daemon.packs);
+    cr_assert_eq (system (command), 0);
+    testing_daemon_write (&s_daemon, "examples/actions/print_config.py",
+                          "from st2common.runners.base_action import Action\n\n"
+                          "class PrintConfig(Action):\n"
+                          "    def run(self):\n"
+                          "        print('=========')\n"
+                          "        print(self.config)\n"
+                          "        print('=========')\n"
+                          "        return dict(self.config)\n");
+    testing_daemon_write (&s_daemon, "examples/actions/pythonactions/isprime.py",
+                          "import math\n"
+                          "from st2common.runners.base_action import Action\n\n"
+                          "class PrimeChecker(Action):\n"
+                          "    def run(self, value=0):\n"
+                          "        if value < 2:\n"
+                          "            return False\n"
+                          "        for d in range(2, int(math.sqrt(value)) + 1):\n"
+                          "            if value % d == 0:\n"
+                          "                return False\n"
+                          "        return True\n");
+    testing_write (s_daemon.root, "configs/examples.yaml",
+                   "api_key: \"corpus-key-1\"\napi_secret: \"corpus-secret-2\"\n");
+    testing_daemon_start (&s_daemon, NULL);
+    zsock_t *sock = testing_api_client (&s_daemon);
+    json_t *run = testing_api_ok (sock, "api.execution.run",
+                                  json_pack ("{s:s}", "action", "examples.print_config"));
+    json_t *record = testing_api_wait_status (
+        sock, json_string_value (json_object_get (run, "execution")), "completed", 20000);
+    json_decref (run);
+    char *text = s_dump (record);
+    json_t *value = json_object_get (s_result (record), "result");
+    cr_assert_str_eq (json_string_value (json_object_get (value, "region")), "us-east-1",
+                      "%s", text);
+    cr_assert_str_eq (json_string_value (json_object_get (value, "api_key")), "********");
+    cr_assert_null (strstr (text, "corpus-secret-2"), "%s", text);
+    free (text);
+    json_decref (record);
+    for (int n = 7; n <= 8; n++) {
+        run = testing_api_ok (sock, "api.execution.run",
+                              json_pack ("{s:s, s:{s:i}}", "action", "examples.isprime",
+                                         "parameters", "value", n));
+        record = testing_api_wait_status (
+            sock, json_string_value (json_object_get (run, "execution")), "completed",
+            20000);
+        cr_assert_eq (json_is_true (json_object_get (s_result (record), "result")),
+                      n == 7);
+        json_decref (record);
+        json_decref (run);
+    }
+    zsock_destroy (&sock);
+}
