@@ -91,6 +91,18 @@ s_prepare (void)
                       "    def run(self, name, count):\n"
                       "        raise ValueError('bad input ' + name)\n");
     s_action ("nothing", "print('no Action class here')\n");
+    s_action ("echo", "from st2common.runners.base_action import Action\n\n"
+                      "class Echo(Action):\n"
+                      "    def run(self, name, count):\n"
+                      "        return name\n");
+    //  config_context in a rule's parameters: the action's pack's config
+    testing_daemon_write (&s_daemon, "pyt/triggers/hook.yaml", "name: hook\npack: pyt\n");
+    testing_daemon_write (
+        &s_daemon, "pyt/rules/config.yaml",
+        "name: config\npack: pyt\ntrigger:\n  type: pyt.hook\n"
+        "action:\n  ref: pyt.echo\n  parameters:\n"
+        "    name: \"{{ config_context.region }}/"
+        "{{ config_context.retries }}/{{ config_context.api_key }}\"\n");
 }
 
 static void
@@ -228,6 +240,33 @@ Test (st2_python, config_tuples_plain_exceptions_and_noise)
     cr_assert (strstr (text, "no class derived from Action"), "%s", text);
     free (text);
     json_decref (record);
+
+    //  config_context: the values, a secret masked (rule parameters are
+    //  stored and published)
+    json_decref (
+        testing_api_ok (sock, "api.event.publish",
+                        json_pack ("{s:s, s:{}}", "trigger", "pyt.hook", "payload")));
+    int64_t deadline = zclock_mono () + 20000;
+    json_t *echoed = NULL;
+    while (!echoed) {
+        cr_assert_lt (zclock_mono (), deadline, "no execution of pyt.echo");
+        json_t *list = testing_api_ok (sock, "api.execution.list",
+                                       json_pack ("{s:s}", "action", "pyt.echo"));
+        json_t *item = json_array_get (json_object_get (list, "items"), 0);
+        const char *status = json_string_value (json_object_get (item, "status"));
+        if (status && testing_status_terminal (status))
+            echoed =
+                testing_api_ok (sock, "api.execution.get",
+                                json_pack ("{s:O}", "id", json_object_get (item, "id")));
+        json_decref (list);
+        zclock_sleep (20);
+    }
+    text = s_dump (echoed);
+    cr_assert_str_eq (s_status (echoed), "completed", "%s", text);
+    cr_assert_str_eq (json_string_value (json_object_get (s_result (echoed), "result")),
+                      "eu-west-1/3/********", "%s", text);
+    free (text);
+    json_decref (echoed);
 
     //  The facts, the log and the data directory never saw the secret
     size_t facts_seen = 0;
