@@ -156,6 +156,95 @@ s_dump (json_t *value)
     return json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
+//  An exception, a module without an Action class
+static void
+s_failures (zsock_t *sock)
+{
+    json_t *record, *result;
+    char *text;
+    //  An exception: failed, the traceback on stderr, the error in the result
+    record = s_run (sock, "boom", json_pack ("{s:s}", "name", "zed"));
+    text = s_dump (record);
+    cr_assert_str_eq (s_status (record), "failed", "%s", text);
+    result = s_result (record);
+    cr_assert (json_is_null (json_object_get (result, "result")), "%s", text);
+    cr_assert_str_eq (json_string_value (json_object_get (result, "error")),
+                      "ValueError: bad input zed", "%s", text);
+    const char *err = json_string_value (json_object_get (result, "stderr"));
+    cr_assert (err && strstr (err, "Traceback (most recent call last)") &&
+                   strstr (err, "ValueError: bad input zed"),
+               "%s", text);
+    cr_assert_eq (json_integer_value (json_object_get (result, "exit_code")), 1);
+    free (text);
+    json_decref (record);
+
+    //  A module without an Action class: failed, saying so
+    record = s_run (sock, "nothing", NULL);
+    text = s_dump (record);
+    cr_assert_str_eq (s_status (record), "failed", "%s", text);
+    cr_assert (strstr (text, "no class derived from Action"), "%s", text);
+    free (text);
+    json_decref (record);
+}
+
+//  A rule's parameters with config_context: the values, a secret masked
+//  (rule parameters are stored and published)
+static void
+s_config_context (zsock_t *sock)
+{
+    char *text;
+    json_decref (
+        testing_api_ok (sock, "api.event.publish",
+                        json_pack ("{s:s, s:{}}", "trigger", "pyt.hook", "payload")));
+    int64_t deadline = zclock_mono () + 20000;
+    json_t *echoed = NULL;
+    while (!echoed) {
+        cr_assert_lt (zclock_mono (), deadline, "no execution of pyt.echo");
+        json_t *list = testing_api_ok (sock, "api.execution.list",
+                                       json_pack ("{s:s}", "action", "pyt.echo"));
+        json_t *item = json_array_get (json_object_get (list, "items"), 0);
+        const char *status = json_string_value (json_object_get (item, "status"));
+        if (status && testing_status_terminal (status))
+            echoed =
+                testing_api_ok (sock, "api.execution.get",
+                                json_pack ("{s:O}", "id", json_object_get (item, "id")));
+        json_decref (list);
+        zclock_sleep (20);
+    }
+    text = s_dump (echoed);
+    cr_assert_str_eq (s_status (echoed), "completed", "%s", text);
+    cr_assert_str_eq (json_string_value (json_object_get (s_result (echoed), "result")),
+                      "eu-west-1/3/********", "%s", text);
+    free (text);
+    json_decref (echoed);
+}
+
+//  The facts (what queued on `facts`), the log and the data directory
+static void
+s_never_saw_the_secret (zsock_t *facts)
+{
+    size_t facts_seen = 0;
+    zsock_set_rcvtimeo (facts, 200);
+    zmsg_t *msg;
+    //  What queued meanwhile (heartbeats keep coming: bounded by time)
+    int64_t until = zclock_mono () + 1000;
+    while (zclock_mono () < until && (msg = zmsg_recv (facts))) {
+        for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg))
+            cr_assert_null (memmem (zframe_data (frame), zframe_size (frame), S_SECRET,
+                                    strlen (S_SECRET)),
+                            "a fact carries the secret");
+        facts_seen++;
+        zmsg_destroy (&msg);
+    }
+    cr_assert_gt (facts_seen, 0);
+    char *log = testing_daemon_read_log (&s_daemon);
+    cr_assert_null (strstr (log, S_SECRET), "%s", log);
+    free (log);
+    char command[PATH_MAX + 64];
+    snprintf (command, sizeof command, "grep -rqa '%s' '%s'", S_SECRET, s_daemon.data);
+    cr_assert_neq (system (command), 0, "the secret is in the data directory");
+}
+
 Test (st2_python, config_tuples_plain_exceptions_and_noise)
 {
     s_start ();
@@ -217,78 +306,9 @@ Test (st2_python, config_tuples_plain_exceptions_and_noise)
     free (text);
     json_decref (record);
 
-    //  An exception: failed, the traceback on stderr, the error in the result
-    record = s_run (sock, "boom", json_pack ("{s:s}", "name", "zed"));
-    text = s_dump (record);
-    cr_assert_str_eq (s_status (record), "failed", "%s", text);
-    result = s_result (record);
-    cr_assert (json_is_null (json_object_get (result, "result")), "%s", text);
-    cr_assert_str_eq (json_string_value (json_object_get (result, "error")),
-                      "ValueError: bad input zed", "%s", text);
-    const char *err = json_string_value (json_object_get (result, "stderr"));
-    cr_assert (err && strstr (err, "Traceback (most recent call last)") &&
-                   strstr (err, "ValueError: bad input zed"),
-               "%s", text);
-    cr_assert_eq (json_integer_value (json_object_get (result, "exit_code")), 1);
-    free (text);
-    json_decref (record);
-
-    //  A module without an Action class: failed, saying so
-    record = s_run (sock, "nothing", NULL);
-    text = s_dump (record);
-    cr_assert_str_eq (s_status (record), "failed", "%s", text);
-    cr_assert (strstr (text, "no class derived from Action"), "%s", text);
-    free (text);
-    json_decref (record);
-
-    //  config_context: the values, a secret masked (rule parameters are
-    //  stored and published)
-    json_decref (
-        testing_api_ok (sock, "api.event.publish",
-                        json_pack ("{s:s, s:{}}", "trigger", "pyt.hook", "payload")));
-    int64_t deadline = zclock_mono () + 20000;
-    json_t *echoed = NULL;
-    while (!echoed) {
-        cr_assert_lt (zclock_mono (), deadline, "no execution of pyt.echo");
-        json_t *list = testing_api_ok (sock, "api.execution.list",
-                                       json_pack ("{s:s}", "action", "pyt.echo"));
-        json_t *item = json_array_get (json_object_get (list, "items"), 0);
-        const char *status = json_string_value (json_object_get (item, "status"));
-        if (status && testing_status_terminal (status))
-            echoed =
-                testing_api_ok (sock, "api.execution.get",
-                                json_pack ("{s:O}", "id", json_object_get (item, "id")));
-        json_decref (list);
-        zclock_sleep (20);
-    }
-    text = s_dump (echoed);
-    cr_assert_str_eq (s_status (echoed), "completed", "%s", text);
-    cr_assert_str_eq (json_string_value (json_object_get (s_result (echoed), "result")),
-                      "eu-west-1/3/********", "%s", text);
-    free (text);
-    json_decref (echoed);
-
-    //  The facts, the log and the data directory never saw the secret
-    size_t facts_seen = 0;
-    zsock_set_rcvtimeo (facts, 200);
-    zmsg_t *msg;
-    //  What queued meanwhile (heartbeats keep coming: bounded by time)
-    int64_t until = zclock_mono () + 1000;
-    while (zclock_mono () < until && (msg = zmsg_recv (facts))) {
-        for (zframe_t *frame = zmsg_first (msg); frame; frame = zmsg_next (msg))
-            cr_assert_null (memmem (zframe_data (frame), zframe_size (frame), S_SECRET,
-                                    strlen (S_SECRET)),
-                            "a fact carries the secret");
-        facts_seen++;
-        zmsg_destroy (&msg);
-    }
-    cr_assert_gt (facts_seen, 0);
-    char *log = testing_daemon_read_log (&s_daemon);
-    cr_assert_null (strstr (log, S_SECRET), "%s", log);
-    free (log);
-    char command[PATH_MAX + 64];
-    snprintf (command, sizeof command, "grep -rqa '%s' '%s'", S_SECRET, s_daemon.data);
-    cr_assert_neq (system (command), 0, "the secret is in the data directory");
+    s_failures (sock);
+    s_config_context (sock);
+    s_never_saw_the_secret (facts);
     zsock_destroy (&facts);
     zsock_destroy (&sock);
 }
