@@ -56,6 +56,7 @@ typedef struct {
     char *tmpdir;         //  working directory made for the process
     bool dropped;         //  the executor settled it without us (reconciled)
     bool ledgered;        //  in the ledger: claimed or started here
+    struct _worker_python_t *python; //  python-script: wrapper, config (worker_python.h)
 } worker_job_t;
 
 //  An execution that ended here: its final report, sent again when the
