@@ -18,11 +18,7 @@
 #define S_SMALL     "size=6m"    //  the full disk
 #define S_LARGE     "size=256m"  //  space back
 
-#if defined(__SANITIZE_ADDRESS__)
-#define S_REPEAT 5 //  the sanitizer build is several times slower
-#else
-#define S_REPEAT 20
-#endif
+#define S_REPEAT (TESTING_SANITIZED ? 5 : 20) //  the sanitizer build is slower
 
 static testing_daemon_t s_daemon;
 static char s_ran[PATH_MAX]; //  where each process writes its id

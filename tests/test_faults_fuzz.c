@@ -475,7 +475,7 @@ s_fuzz_frames (void)
 {
     const char *text = getenv ("ATTUNE_FAULTS_FRAMES");
     int frames =
-        text && *text ? atoi (text) : S_FUZZ_FRAMES * (TESTING_FAULTS_SANITIZED ? 1 : 4);
+        text && *text ? atoi (text) : S_FUZZ_FRAMES * (TESTING_SANITIZED ? 1 : 4);
     return frames > S_FUZZ_FRAMES ? frames : S_FUZZ_FRAMES;
 }
 
@@ -596,7 +596,7 @@ s_fuzz_stream (s_fuzz_t *self, s_fuzz_run_t *run, int frames)
 static void
 s_fuzz_quarantine (void)
 {
-#if TESTING_FAULTS_SANITIZED
+#if TESTING_SANITIZED
     const char *options = getenv ("ASAN_OPTIONS");
     char text[1024];
     snprintf (text, sizeof text, "%s%squarantine_size_mb=16", options ? options : "",

@@ -367,7 +367,7 @@ s_loop_settle (s_loop_t *self, int quiet_ms, int timeout_ms)
 static int
 s_loop_life_ms (uint64_t *rng)
 {
-    int scale = TESTING_FAULTS_SANITIZED ? 2 : 1;
+    int scale = TESTING_SANITIZED ? 2 : 1;
     if (testing_faults_rand (rng) % 4 == 0)
         return s_between (rng, 0, 300);
     return s_between (rng, 500, 2500 / scale);
@@ -386,8 +386,7 @@ Test (faults, sigkill_loop)
     int64_t began = zclock_mono ();
     for (int kill = 0; kill < S_KILLS; kill++) {
         s_loop_start (self);
-        s_loop_life (self, &rng, s_loop_life_ms (&rng),
-                     TESTING_FAULTS_SANITIZED ? 30 : 15);
+        s_loop_life (self, &rng, s_loop_life_ms (&rng), TESTING_SANITIZED ? 30 : 15);
     }
     int64_t loop_ms = zclock_mono () - began;
     zhashx_t *all = s_loop_settle (self, 10000, 60000);

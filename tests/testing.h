@@ -143,6 +143,20 @@ testing_status_terminal (const char *status)
 }
 
 //  A free loopback tcp port: bound, read back and released with a plain
+
+//  1 under AddressSanitizer (gcc or clang), else 0: the build is several
+//  times slower, so repeat counts and latency bounds scale with it
+#if defined(__SANITIZE_ADDRESS__)
+#define TESTING_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TESTING_SANITIZED 1
+#endif
+#endif
+#ifndef TESTING_SANITIZED
+#define TESTING_SANITIZED 0
+#endif
+
 //  socket (closing a ZeroMQ socket releases its port asynchronously).
 static inline int
 testing_free_port (void)

@@ -10,18 +10,6 @@
 
 #include "tests/testing_api.h"
 
-//  1 under AddressSanitizer (gcc or clang), else 0
-#if defined(__SANITIZE_ADDRESS__)
-#define TESTING_FAULTS_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TESTING_FAULTS_SANITIZED 1
-#endif
-#endif
-#ifndef TESTING_FAULTS_SANITIZED
-#define TESTING_FAULTS_SANITIZED 0
-#endif
-
 //  The seed of a test: ATTUNE_FAULTS_SEED when set, else the fixed one.
 //  Printed as "faults::TEST: seed N".
 static inline uint64_t
