@@ -6,6 +6,7 @@
 #include "actors/registry/registry_pack_internal.h"
 #include "proto/proto_messages.h"
 #include "actors/registry/registry_params.h"
+#include "actors/registry/registry_runners.h"
 #include "actors/registry/registry_yaml.h"
 #include "actors/rules/rules_criteria.h"
 #include "actors/rules/rules_template.h"
@@ -26,7 +27,7 @@ static const char *const s_builtins[] = {"noop", "echo", "sleep", "ask", NULL};
 bool
 registry_runner_known (const char *runner)
 {
-    return proto_runner_known (runner);
+    return registry_runners_state (runner) == REGISTRY_RUNNER_AVAILABLE;
 }
 
 static bool
@@ -63,6 +64,17 @@ registry_pack_report (zlist_t *errors, registry_yaml_t *doc, const char *file,
                            : zsys_sprintf ("%s: %s", file, text);
     s_push (errors, entry ? entry : text);
     zstr_free (&entry);
+}
+
+bool
+registry_pack_action_name_valid (const char *name)
+{
+    if (!name || !*name || strlen (name) > 128 || name[0] == '.')
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!isalnum ((unsigned char)*c) && !strchr ("_-.", *c))
+            return false;
+    return true;
 }
 
 bool
@@ -153,10 +165,16 @@ static int
 s_action_runner_valid (registry_pack_check_t *c)
 {
     const char *runner = registry_pack_str (c->root, "runner_type", "");
-    if (!registry_runner_known (runner)) {
-        registry_pack_report (c->errors, c->doc, c->file, "/runner_type",
-                              "runner_type: unknown runner \"%s\" (%s)", runner,
-                              REGISTRY_RUNNERS);
+    registry_runner_state_t state = registry_runners_state (runner);
+    if (state != REGISTRY_RUNNER_AVAILABLE) {
+        registry_pack_report (
+            c->errors, c->doc, c->file, "/runner_type",
+            state == REGISTRY_RUNNER_LATER
+                ? "runner_type: runner \"%s\" not available yet (workflows: issue 18)"
+            : state == REGISTRY_RUNNER_ABSENT
+                ? "runner_type: runner \"%s\" is StackStorm's; attune does not have it"
+                : "runner_type: unknown runner \"%s\"",
+            runner);
         return -1;
     }
     const char *entry = registry_pack_str (c->root, "entry_point", "");
@@ -201,10 +219,10 @@ s_action_valid (registry_pack_check_t *c, const char *pack)
         registry_pack_check_bool (c, "idempotent"))
         return -1;
     const char *name = registry_pack_str (c->root, "name", "");
-    if (!registry_pack_name_valid (name)) {
-        registry_pack_report (c->errors, c->doc, c->file, "/name",
-                              "name: \"%s\" must be 1-128 letters, digits, '_' or '-'",
-                              name);
+    if (!registry_pack_action_name_valid (name)) {
+        registry_pack_report (
+            c->errors, c->doc, c->file, "/name",
+            "name: \"%s\" must be 1-128 letters, digits, '_', '-' or '.'", name);
         return -1;
     }
     const char *declared = registry_pack_str (c->root, "pack", NULL);
@@ -224,26 +242,88 @@ s_action_valid (registry_pack_check_t *c, const char *pack)
         return -1;
     }
     const json_t *params = json_object_get (c->root, "parameters");
-    char field[256] = "", message[512] = "";
-    if (registry_params_check_schema (params, field, sizeof field, message,
-                                      sizeof message)) {
-        char pointer[300];
-        snprintf (pointer, sizeof pointer, "/parameters%s", field);
-        registry_pack_report (c->errors, c->doc, c->file, pointer, "%s", message);
+    if (params && !json_is_null (params) && !json_is_object (params)) {
+        registry_pack_report (c->errors, c->doc, c->file, "/parameters",
+                              "parameters: must be a mapping of name: {type, ...}");
         return -1;
     }
     return 0;
 }
 
+//  A warning about a definition that still loads: "<file>:<line>: <text>"
+//  in the load log.
+static void
+s_warn (void *arg, const char *pointer, const char *text)
+{
+    registry_pack_check_t *c = (registry_pack_check_t *)arg;
+    int line = c->doc ? registry_yaml_line (c->doc, pointer) : 0;
+    if (line > 0)
+        zsys_warning ("%s:%d: %s", c->file, line, text);
+    else
+        zsys_warning ("%s: %s", c->file, text);
+}
+
+//  The action's parameters with its runner's (registry_runners.h),
+//  checked. The schema (caller owns it), or NULL after reporting.
+static json_t *
+s_action_params (registry_pack_check_t *c)
+{
+    const char *runner = registry_pack_str (c->root, "runner_type", "");
+    const json_t *own = json_object_get (c->root, "parameters");
+    char field[256] = "", message[512] = "", pointer[300];
+    json_t *params = registry_runners_inherit (runner, own, s_warn, c, field,
+                                               sizeof field, message, sizeof message);
+    //  attune's action-level `timeout` is the default of the runner's
+    //  `timeout` parameter when the action does not declare that one
+    const json_t *timeout = json_object_get (c->root, "timeout");
+    const json_t *spec = json_object_get (params, "timeout");
+    if (params && json_is_integer (timeout) && spec &&
+        !json_object_get (own, "timeout")) {
+        json_t *copy = json_copy ((json_t *)spec);
+        json_object_set (copy, "default", (json_t *)timeout);
+        json_object_set_new (params, "timeout", copy);
+    }
+    if (params && registry_params_check_schema (params, field, sizeof field, message,
+                                                sizeof message) == 0)
+        return params;
+    json_decref (params);
+    snprintf (pointer, sizeof pointer, "/parameters%s", field);
+    registry_pack_report (c->errors, c->doc, c->file, pointer, "%s", message);
+    return NULL;
+}
+
+//  A script runner's entry point that is not there: reported in the load
+//  log, not refused (StackStorm registers such an action; running it fails).
+static void
+s_entry_point_exists (registry_pack_check_t *c, const char *pack_dir)
+{
+    const char *runner = registry_pack_str (c->root, "runner_type", "");
+    const char *entry = registry_pack_str (c->root, "entry_point", "");
+    if (!*entry ||
+        (strcmp (runner, "local-shell-script") && strcmp (runner, "python-script") &&
+         strcmp (runner, "remote-shell-script")))
+        return;
+    char *path = zsys_sprintf ("%s/actions/%s", pack_dir, entry);
+    struct stat st;
+    if (path && stat (path, &st) != 0) {
+        char text[600];
+        snprintf (text, sizeof text,
+                  "entry_point: %s is missing (the action loads; running it fails)",
+                  path);
+        s_warn (c, "/entry_point", text);
+    }
+    zstr_free (&path);
+}
+
 //  The normalised definition of an action that passed s_action_valid.
 static json_t *
-s_action_build (registry_pack_check_t *c, const char *pack, const char *pack_dir)
+s_action_build (registry_pack_check_t *c, const char *pack, const char *pack_dir,
+                json_t *params)
 {
     const char *name = registry_pack_str (c->root, "name", "");
     const char *runner = registry_pack_str (c->root, "runner_type", "");
     const char *entry = registry_pack_str (c->root, "entry_point", "");
     const json_t *timeout = json_object_get (c->root, "timeout");
-    const json_t *params = json_object_get (c->root, "parameters");
     json_t *action = json_object ();
     json_object_set_new (action, "ref", json_sprintf ("%s.%s", pack, name));
     json_object_set_new (action, "pack", json_string (pack));
@@ -263,21 +343,9 @@ s_action_build (registry_pack_check_t *c, const char *pack, const char *pack_dir
     json_object_set_new (
         action, "idempotent",
         json_boolean (json_is_true (json_object_get (c->root, "idempotent"))));
-    json_object_set_new (action, "parameters",
-                         params && json_is_object (params) ? json_deep_copy (params)
-                                                           : json_object ());
+    json_object_set_new (action, "parameters", params);
     json_object_set_new (action, "file", json_string (c->file));
     json_object_set_new (action, "pack_dir", json_string (pack_dir));
-    //  StackStorm's idiom for a shell action: the command as an immutable
-    //  `cmd` default. That text is the author's, so it is the entry point (the
-    //  only text a shell runs); a `cmd` a caller gives is run without a shell.
-    const json_t *cmd = json_object_get (json_object_get (action, "parameters"), "cmd");
-    if (streq (runner, "local-shell-cmd") && !*entry &&
-        json_is_true (json_object_get (cmd, "immutable")) &&
-        json_is_string (json_object_get (cmd, "default")))
-        json_object_set_new (
-            action, "entry_point",
-            json_string (json_string_value (json_object_get (cmd, "default"))));
     return action;
 }
 
@@ -286,7 +354,11 @@ s_load_action (registry_pack_check_t *c, const char *pack, const char *pack_dir)
 {
     if (s_action_valid (c, pack))
         return NULL;
-    return s_action_build (c, pack, pack_dir);
+    json_t *params = s_action_params (c);
+    if (!params)
+        return NULL;
+    s_entry_point_exists (c, pack_dir);
+    return s_action_build (c, pack, pack_dir, params);
 }
 
 //  ---------------------------------------------------------------------------

@@ -87,11 +87,16 @@ void registry_pack_report (zlist_t *errors, registry_yaml_t *doc, const char *fi
 //  action name).
 bool registry_pack_name_valid (const char *name);
 
+//  True when `name` is an action name StackStorm accepts: 1-128 letters,
+//  digits, '_', '-' or '.' (chat.postMessage), not starting with '.'. The
+//  ref is pack + "." + name: split it at the first dot.
+bool registry_pack_action_name_valid (const char *name);
+
 //  The string at `key` of a definition, or `fallback` when it is not one.
 const char *registry_pack_str (const json_t *object, const char *key,
                                const char *fallback);
 
-//  True when `runner` is a runner type attune knows.
+//  True when actions of `runner` load (registry_runners.h).
 bool registry_runner_known (const char *runner);
 
 #ifdef __cplusplus
