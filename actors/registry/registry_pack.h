@@ -64,6 +64,16 @@ void registry_pack_load_folder (const char *pack_dir, const char *pack,
                                 registry_pack_folder_t folder, json_t *into,
                                 zlist_t *errors);
 
+//  The trigger types the sensors of pack `pack` declare (sensors/*.yaml,
+//  `trigger_types`), into `into` as registry_pack_load_folder does; the
+//  sensors themselves are not run (Python sensors: issue 19).
+void registry_pack_sensor_triggers (const char *pack_dir, const char *pack, json_t *into,
+                                    zlist_t *errors);
+
+//  Name once, in the load log, the folders of `pack_dir` attune does not
+//  read (aliases/, sensors/ code ...).
+void registry_pack_ignored_folders (const char *pack_dir, const char *pack);
+
 //  A rule from a parsed definition, checked against the syntax rules (not
 //  its references); `pack` NULL takes the definition's own. Returns the
 //  normalised definition (caller owns it), or NULL after reporting to

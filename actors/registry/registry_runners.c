@@ -61,14 +61,13 @@ static const s_runner_t s_runners[] = {
      "{" S_SCRIPT_EXTRA S_ENV "\"log_level\": {\"type\": \"string\", \"default\": "
      "\"DEBUG\", \"enum\": [\"AUDIT\", \"CRITICAL\", \"ERROR\", \"WARNING\", \"INFO\", "
      "\"DEBUG\"]}," S_TIMEOUT (600) "}"},
+    //  StackStorm's runner declares these; method, body, params, auth and
+    //  timeout are core.http's own (an action declares them with its types)
     {"http-request", REGISTRY_RUNNER_AVAILABLE,
      "{\"url\": {\"type\": \"string\", \"required\": true},"
-     "\"method\": {\"type\": \"string\", \"default\": \"GET\"},"
-     "\"headers\": {\"type\": \"object\"}, \"body\": {\"type\": \"string\"},"
-     "\"params\": {\"type\": \"object\"}, \"cookies\": {\"type\": \"object\"},"
-     "\"auth\": {\"type\": \"string\"}, \"username\": {\"type\": \"string\"},"
+     "\"headers\": {\"type\": \"object\"}, \"cookies\": {\"type\": \"object\"},"
+     "\"username\": {\"type\": \"string\"},"
      "\"password\": {\"type\": \"string\", \"secret\": true},"
-     "\"timeout\": {\"type\": \"number\", \"default\": 60},"
      "\"verify_ssl_cert\": {\"type\": \"boolean\", \"default\": true},"
      "\"allow_redirects\": {\"type\": \"boolean\", \"default\": false},"
      "\"http_proxy\": {\"type\": \"string\"}, \"https_proxy\": {\"type\": \"string\"},"
