@@ -2,6 +2,7 @@
     (worker_internal.h). */
 #include "actors/worker/worker_internal.h"
 #include "actors/worker/worker_shell.h"
+#include "actors/worker/worker_st2.h"
 #include "actors/registry/registry_runners.h"
 
 //  ---------------------------------------------------------------------------
@@ -304,17 +305,25 @@ worker_run_start_job (worker_t *self, worker_job_t *job)
         worker_report_finish (self, job, "completed", json_object (), 0);
         return;
     }
+    if (streq (job->runner, "inquirer") || streq (job->runner, "announcement")) {
+        worker_report_finish (self, job, "completed",
+                              streq (job->runner, "inquirer")
+                                  ? worker_st2_inquirer (job->parameters)
+                                  : worker_st2_announcement (job->parameters),
+                              0);
+        return;
+    }
     if (streq (job->runner, "builtin")) {
         const char *what = entry && *entry
                                ? entry
                                : (ref && strchr (ref, '.') ? strchr (ref, '.') + 1 : "");
         if (streq (what, "echo")) {
             const char *message = s_param_string (job, "message");
-            worker_report_finish (self, job, "completed",
-                                  json_pack ("{s:s, s:s, s:i, s:b}", "stdout",
-                                             message ? message : "", "stderr", "",
-                                             "return_code", 0, "succeeded", 1),
-                                  0);
+            worker_report_finish (
+                self, job, "completed",
+                json_pack ("{s:s, s:s, s:i, s:b, s:b}", "stdout", message ? message : "",
+                           "stderr", "", "return_code", 0, "succeeded", 1, "failed", 0),
+                0);
         } else if (streq (what, "ask")) {
             //  core.ask: the result asks a person; the executor opens the
             //  inquiry and the execution waits, pending, for the answer
