@@ -59,7 +59,8 @@ extern "C" {
 //  runtimes a worker offers by default (`worker.register` `runtimes`);
 //  proto_runner_known (proto_messages.h) checks a name against it.
 #define PROTO_RUNNERS                                                                    \
-    "noop,builtin,local-shell-cmd,local-shell-script,python-script,inquirer,announcement"
+    "noop,builtin,local-shell-cmd,local-shell-script,python-script,inquirer,"            \
+    "announcement"
 
 //  Error codes: every decode failure has its own.
 typedef enum {

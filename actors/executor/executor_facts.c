@@ -219,9 +219,13 @@ executor_dispatch_envelope (executor_t *self, const json_t *action)
     const json_t *timeout = json_object_get (action, "timeout");
     double policy_timeout = executor_policy_timeout (
         self->policy, json_string_value (json_object_get (action, "ref")) ?: "");
+    //  A policy's timeout wins; else an action with a `timeout` parameter
+    //  (StackStorm's runner parameter) is timed by it (nil here); else the
+    //  action's own
     if (policy_timeout > 0)
         msgpack_pack_double (&pk, policy_timeout);
-    else if (!timeout || proto_json_to_msgpack (timeout, &pk, NULL) != PROTO_OK)
+    else if (json_object_get (json_object_get (action, "parameters"), "timeout") ||
+             !timeout || proto_json_to_msgpack (timeout, &pk, NULL) != PROTO_OK)
         msgpack_pack_nil (&pk);
     executor_record_pack_str (&pk, "positional");
     s_pack_positional (&pk, json_object_get (action, "parameters"));

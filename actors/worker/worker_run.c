@@ -17,9 +17,11 @@ s_param_string (worker_job_t *job, const char *name)
 static int64_t
 s_timeout_ms (worker_job_t *job)
 {
-    json_t *value = json_object_get (job->parameters, "timeout");
-    if (!json_is_number (value))
-        value = json_object_get (job->action, "timeout");
+    //  The dispatch's timeout (a policy's, or the action's when it has no
+    //  `timeout` parameter), else the `timeout` parameter
+    json_t *value = json_object_get (job->action, "timeout");
+    if (!json_is_number (value) || json_number_value (value) <= 0)
+        value = json_object_get (job->parameters, "timeout");
     double seconds = json_is_number (value) ? json_number_value (value) : 0;
     if (seconds <= 0)
         seconds = S_DEFAULT_TIMEOUT_S;

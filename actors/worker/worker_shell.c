@@ -106,8 +106,12 @@ s_text (const json_t *value)
     if (json_is_false (value))
         return strdup ("False");
     if (json_is_real (value)) {
+        //  the shortest text that reads back the same, as Python's repr
         char buffer[64];
-        snprintf (buffer, sizeof buffer, "%.17g", json_real_value (value));
+        double d = json_real_value (value);
+        snprintf (buffer, sizeof buffer, "%.15g", d);
+        if (strtod (buffer, NULL) != d)
+            snprintf (buffer, sizeof buffer, "%.17g", d);
         if (!strpbrk (buffer, ".eEn"))
             strcat (buffer, ".0");
         return strdup (buffer);

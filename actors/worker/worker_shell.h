@@ -8,11 +8,11 @@
     event data never becomes shell syntax (ARCHITECTURE.md, principle 7).
 
     local-shell-script runs its script with the action's parameters (not the
-    runner's) as arguments: those with a `position` first... as StackStorm
-    builds them: named ones as <kwarg_op>name=value (kwarg_op default "--";
-    a true boolean as <kwarg_op>name alone, false, null and "" left out),
-    then the positional ones in order (booleans "1"/"0", lists joined with
-    ",", objects as JSON, null as ""). No shell parses them: they are argv.
+    runner's) as arguments, as StackStorm builds them: first the named ones
+    as <kwarg_op>name=value (kwarg_op default "--"; a true boolean as
+    <kwarg_op>name alone; false, null and "" left out), then those with a
+    `position` in its order (booleans "1"/"0", lists joined with ",",
+    objects as JSON, null as ""). No shell parses them: they are argv.
 */
 #ifndef WORKER_SHELL_H_INCLUDED
 #define WORKER_SHELL_H_INCLUDED
