@@ -573,6 +573,24 @@ Test (cli, run_wait_shows_the_result)
     json_decref (execution);
 }
 
+Test (cli, st2_status_names_on_request)
+{
+    //  attune's `completed` is StackStorm's `succeeded` with --st2-status
+    char *out = NULL, *err = NULL;
+    int rc = s_attune (NULL, &out, &err, "--st2-status", "run", "test.show", "who=st2",
+                       "--wait", NULL);
+    cr_assert_eq (rc, 0, "exit %d\n%s\n%s", rc, out, err);
+    s_assert_has (out, "succeeded", "run --wait --st2-status");
+    s_assert_lacks (out, "completed", "run --wait --st2-status");
+    free (out);
+    free (err);
+    json_t *execution =
+        s_json ("--st2-status", "run", "test.count", "n=5", "--wait", NULL);
+    cr_assert_str_eq (json_string_value (json_object_get (execution, "status")),
+                      "succeeded");
+    json_decref (execution);
+}
+
 Test (cli, run_wait_of_a_failing_action_exits_1)
 {
     char *out = NULL, *err = NULL;

@@ -45,7 +45,7 @@ s_pack (void)
              "name: gate\nrunner_type: local-shell-cmd\n"
              "entry_point: 'sleep \"$ATTUNE_PARAM_SECONDS\"'\n"
              "parameters:\n  seconds:\n    type: number\n    default: 0\n"
-             "  env:\n    type: string\n    default: none\n");
+             "  stage:\n    type: string\n    default: none\n");
     s_write ("test/policies/gate.yaml",
              "name: gate\nresource_ref: test.gate\n"
              "policy_type: action.concurrency\n"
@@ -62,11 +62,11 @@ s_pack (void)
                                         "parameters:\n  threshold: 1\n");
     s_write ("test/actions/env.yaml",
              "name: env\nrunner_type: local-shell-cmd\nentry_point: 'sleep 0.5'\n"
-             "parameters:\n  env:\n    type: string\n    required: true\n");
+             "parameters:\n  stage:\n    type: string\n    required: true\n");
     s_write ("test/policies/env.yaml",
              "name: env\nresource_ref: test.env\n"
              "policy_type: action.concurrency.attr\n"
-             "parameters:\n  threshold: 1\n  attributes: [env]\n");
+             "parameters:\n  threshold: 1\n  attributes: [stage]\n");
     s_write ("test/actions/rated.yaml", "name: rated\nrunner_type: noop\n");
     s_write ("test/policies/rated.yaml", "name: rated\nresource_ref: test.rated\n"
                                          "policy_type: action.ratelimit\n"
@@ -453,9 +453,9 @@ Test (policies, attr_groups_by_parameter_value)
     s_watch ();
     zsock_t *sock = testing_api_client (&s_daemon);
     char a1[64], b1[64], a2[64];
-    s_run (sock, "test.env", json_pack ("{s:s}", "env", "prod"), a1);
-    s_run (sock, "test.env", json_pack ("{s:s}", "env", "test"), b1);
-    s_run (sock, "test.env", json_pack ("{s:s}", "env", "prod"), a2);
+    s_run (sock, "test.env", json_pack ("{s:s}", "stage", "prod"), a1);
+    s_run (sock, "test.env", json_pack ("{s:s}", "stage", "test"), b1);
+    s_run (sock, "test.env", json_pack ("{s:s}", "stage", "prod"), a2);
     s_fact_t *b_running = s_await (b1, "scheduled", 5000);
     int64_t b_at = b_running->ts;
     s_fact_t *a1_end = s_await (a1, "completed", 10000);

@@ -61,12 +61,16 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-             "usage: attune [--api ENDPOINT] [--json] [--timeout MS] [--as NAME]\n"
+             "usage: attune [--api ENDPOINT] [--json] [--st2-status] [--timeout MS]\n"
+             "              [--as NAME]\n"
              "              [--cert FILE --server-cert FILE] COMMAND ...\n\n"
              "options:\n"
              "  --api ENDPOINT   the api (default $ATTUNE_API, else " CLI_DEFAULT_API
              ")\n"
              "  --json           print results as JSON, for scripts\n"
+             "  --st2-status     show StackStorm's status names (succeeded for\n"
+             "                   completed, canceled for cancelled; also\n"
+             "                   $ATTUNE_ST2_STATUS=1)\n"
              "  --as NAME        who you are, for inquiries and user keys (default\n"
              "                   $ATTUNE_IDENTITY, else your login name)\n"
              "  --timeout MS     wait at most MS for each reply (default 10000; the\n"
@@ -164,6 +168,9 @@ s_defaults (cli_t *client)
     if (!client->endpoint || !*client->endpoint)
         client->endpoint = CLI_DEFAULT_API;
     client->timeout_ms = CLI_DEFAULT_MS;
+    const char *st2 = getenv ("ATTUNE_ST2_STATUS");
+    client->st2_status = st2 && *st2 && !streq (st2, "0");
+    cli_st2_status_enable (client->st2_status);
     client->identity = getenv ("ATTUNE_IDENTITY");
     if (!client->identity || !*client->identity) {
         struct passwd *pw = getpwuid (getuid ());
@@ -220,6 +227,11 @@ s_global_option (cli_t *client, int argc, char *argv[], int *i)
     }
     if (streq (arg, "--json")) {
         client->json = true;
+        return -1;
+    }
+    if (streq (arg, "--st2-status")) {
+        client->st2_status = true;
+        cli_st2_status_enable (true);
         return -1;
     }
     if (!name) {

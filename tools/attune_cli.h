@@ -49,6 +49,7 @@ typedef struct {
     const char *endpoint;
     const char *identity; //  who responds to inquiries (--as, $ATTUNE_IDENTITY)
     bool json;
+    bool st2_status; //  show StackStorm's status names (--st2-status, $ATTUNE_ST2_STATUS)
     int timeout_ms;
     bus_client_t *api; //  the api, connected on first use
     char source[PROTO_MAX_SOURCE + 1];
@@ -69,6 +70,16 @@ int cli_secure (cli_t *self, zsock_t *sock, const char *endpoint);
 //  (NULL = {}). Returns the result (caller owns it), or NULL with the
 //  client's error set (the api's code and message for api.error).
 json_t *cli_request (cli_t *self, const char *type, json_t *payload);
+
+//  With StackStorm's names on (cli_st2_status_enable), StackStorm's name
+//  for an attune status (completed -> succeeded, cancelled -> canceled; the
+//  others are the same); otherwise `status` itself. attune_cli_st2.c.
+void cli_st2_status_enable (bool on);
+const char *cli_st2_status_name (const char *status);
+
+//  Rename, in place, every "status" string in `value` (any depth) to
+//  StackStorm's name.
+void cli_st2_status (json_t *value);
 
 typedef void (cli_show_fn) (const json_t *result);
 //  A request whose result is shown as JSON with --json, or by `show`.

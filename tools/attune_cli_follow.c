@@ -64,7 +64,7 @@ s_follow_status (s_follow_t *self, const char *status)
     self->shown = strdup (status);
     if (self->client->json)
         return;
-    char *clean = cli_clean (status, CLI_CELL_MAX);
+    char *clean = cli_clean (cli_st2_status_name (status), CLI_CELL_MAX);
     if (self->tail) {
         char when[64];
         cli_format_time (proto_now_usec (), true, when, sizeof when);

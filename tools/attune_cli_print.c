@@ -169,6 +169,8 @@ s_table_cell (const cli_column_t *column, const char *key, const json_t *item)
     }
     if (column->kind == CLI_CELL_YES_NO)
         return strdup (json_is_false (value) ? "no" : "yes");
+    if (!strcmp (column->path, "status") && json_is_string (value))
+        return strdup (cli_st2_status_name (json_string_value (value)));
     return cli_json_text (value);
 }
 
@@ -268,7 +270,11 @@ cli_prop_time (const char *key, int64_t usec)
 int
 cli_print_json (const json_t *value)
 {
-    char *text = json_dumps (value, JSON_INDENT (2) | JSON_ENCODE_ANY);
+    json_t *shown = json_deep_copy (value);
+    if (shown && strcmp (cli_st2_status_name ("completed"), "completed"))
+        cli_st2_status (shown); //  --st2-status
+    char *text = json_dumps (shown ? shown : value, JSON_INDENT (2) | JSON_ENCODE_ANY);
+    json_decref (shown);
     if (!text)
         return CLI_EXIT_FAILED;
     puts (text);
@@ -366,7 +372,8 @@ cli_print_execution (const json_t *execution)
     char duration[64];
     cli_execution_duration (execution, duration, sizeof duration);
     const char *status = cli_str (execution, "status");
-    char *line = zsys_sprintf ("%s%s%s%s", status ? status : "?",
+    const char *shown = cli_st2_status_name (status);
+    char *line = zsys_sprintf ("%s%s%s%s", shown ? shown : "?",
                                cli_int (execution, "started") > 0 ? " (" : "",
                                cli_int (execution, "started") > 0 ? duration : "",
                                cli_int (execution, "started") > 0 ? ")" : "");
@@ -395,9 +402,8 @@ cli_print_execution (const json_t *execution)
         {
             char when[64];
             cli_format_time (cli_int (entry, "ts"), true, when, sizeof when);
-            char *clean =
-                cli_clean (cli_str (entry, "status") ? cli_str (entry, "status") : "?",
-                           CLI_CELL_MAX);
+            const char *was = cli_st2_status_name (cli_str (entry, "status"));
+            char *clean = cli_clean (was ? was : "?", CLI_CELL_MAX);
             printf ("  %s  %s\n", when, clean);
             free (clean);
         }

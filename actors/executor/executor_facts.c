@@ -153,6 +153,34 @@ s_pack_json_str (msgpack_packer *pk, const json_t *value)
     executor_record_pack_str (pk, json_string_value (value) ?: "");
 }
 
+//  The names of the parameters with a `position`, in its order (StackStorm's
+//  positional script arguments).
+static void
+s_pack_positional (msgpack_packer *pk, const json_t *schema)
+{
+    const char *names[64];
+    json_int_t at[64];
+    size_t count = 0;
+    const char *name;
+    json_t *spec;
+    json_object_foreach ((json_t *)schema, name, spec)
+    {
+        const json_t *position = json_object_get (spec, "position");
+        if (!json_is_integer (position) || count == 64)
+            continue;
+        size_t i = count++;
+        for (; i > 0 && at[i - 1] > json_integer_value (position); i--) {
+            names[i] = names[i - 1];
+            at[i] = at[i - 1];
+        }
+        names[i] = name;
+        at[i] = json_integer_value (position);
+    }
+    msgpack_pack_array (pk, count);
+    for (size_t i = 0; i < count; i++)
+        executor_record_pack_str (pk, names[i]);
+}
+
 //  The execution.dispatch of self->record, as an envelope.
 proto_envelope_t *
 executor_dispatch_envelope (executor_t *self, const json_t *action)
@@ -165,7 +193,7 @@ executor_dispatch_envelope (executor_t *self, const json_t *action)
     executor_record_pack_str (&pk, "execution");
     s_pack_field (&pk, record, EXECUTOR_RECORD_ID);
     executor_record_pack_str (&pk, "action");
-    msgpack_pack_map (&pk, 6);
+    msgpack_pack_map (&pk, 7);
     const msgpack_object *ref = executor_record_get (record, EXECUTOR_RECORD_ACTION);
     const msgpack_object *runner = executor_record_get (record, EXECUTOR_RECORD_RUNNER);
     executor_record_pack_str (&pk, "ref");
@@ -191,10 +219,16 @@ executor_dispatch_envelope (executor_t *self, const json_t *action)
     const json_t *timeout = json_object_get (action, "timeout");
     double policy_timeout = executor_policy_timeout (
         self->policy, json_string_value (json_object_get (action, "ref")) ?: "");
+    //  A policy's timeout wins; else an action with a `timeout` parameter
+    //  (StackStorm's runner parameter) is timed by it (nil here); else the
+    //  action's own
     if (policy_timeout > 0)
         msgpack_pack_double (&pk, policy_timeout);
-    else if (!timeout || proto_json_to_msgpack (timeout, &pk, NULL) != PROTO_OK)
+    else if (json_object_get (json_object_get (action, "parameters"), "timeout") ||
+             !timeout || proto_json_to_msgpack (timeout, &pk, NULL) != PROTO_OK)
         msgpack_pack_nil (&pk);
+    executor_record_pack_str (&pk, "positional");
+    s_pack_positional (&pk, json_object_get (action, "parameters"));
     executor_record_pack_str (&pk, "parameters");
     //  Sealed at rest, opened for the worker only (executor_secret.h)
     char message[256];

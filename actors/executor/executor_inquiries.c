@@ -29,6 +29,9 @@ s_inquiry_result (const json_t *result, const json_t *response)
     json_t *inner = json_object_get (out, "result");
     if (json_is_object (inner))
         json_object_del (inner, "__inquiry");
+    inner = json_object_get (out, "stdout");
+    if (json_is_object (inner))
+        json_object_del (inner, "__inquiry");
     if (response)
         json_object_set (out, "response", (json_t *)response);
     return out;

@@ -44,6 +44,9 @@ executor_inquiry_spec (const json_t *result)
     const json_t *spec = json_object_get (result, "__inquiry");
     if (!spec)
         spec = json_object_get (json_object_get (result, "result"), "__inquiry");
+    //  a shell action's JSON stdout (StackStorm's shell results, parsed)
+    if (!spec)
+        spec = json_object_get (json_object_get (result, "stdout"), "__inquiry");
     return spec;
 }
 

@@ -217,9 +217,11 @@ s_asks (const msgpack_object *result)
     if (!result || result->type != MSGPACK_OBJECT_MAP)
         return false;
     const msgpack_object *inner = proto_map_get (result, "result");
+    const msgpack_object *out = proto_map_get (result, "stdout"); //  shell JSON
     return proto_map_get (result, "__inquiry") ||
            (inner && inner->type == MSGPACK_OBJECT_MAP &&
-            proto_map_get (inner, "__inquiry"));
+            proto_map_get (inner, "__inquiry")) ||
+           (out && out->type == MSGPACK_OBJECT_MAP && proto_map_get (out, "__inquiry"));
 }
 
 //  Completed, asking a person: an inquiry opens (executor_inquiries).

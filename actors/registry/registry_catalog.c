@@ -60,6 +60,36 @@ s_add_builtin_triggers (registry_catalog_t *self)
         "\"timezone\": {\"type\": \"string\", \"default\": \"UTC\"}},"
         "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
         "\"schedule\": {\"type\": \"object\"}}}",
+
+        //  StackStorm's system triggers, declared so that rules on them load
+        //  (attune does not fire them yet: webhooks come with the gateway)
+        "{\"ref\": \"core.st2.webhook\", \"pack\": \"core\", \"name\": "
+        "\"st2.webhook\", \"description\": \"An HTTP request to a webhook url.\", "
+        "\"builtin\": true, \"parameters_schema\": {\"url\": {\"type\": \"string\", "
+        "\"required\": true}}, \"payload_schema\": {\"headers\": {\"type\": "
+        "\"object\"}, \"body\": {}}}",
+
+        "{\"ref\": \"core.st2.generic.actiontrigger\", \"pack\": \"core\", "
+        "\"name\": \"st2.generic.actiontrigger\", \"description\": \"An action "
+        "execution ended.\", \"builtin\": true, \"parameters_schema\": {}, "
+        "\"payload_schema\": {\"execution_id\": {\"type\": \"string\"}, \"status\": "
+        "{\"type\": \"string\"}, \"start_timestamp\": {\"type\": \"string\"}, "
+        "\"action_name\": {\"type\": \"string\"}, \"action_ref\": {\"type\": "
+        "\"string\"}, \"runner_ref\": {\"type\": \"string\"}, \"parameters\": "
+        "{\"type\": \"object\"}, \"result\": {}}}",
+
+        "{\"ref\": \"core.st2.generic.notifytrigger\", \"pack\": \"core\", "
+        "\"name\": \"st2.generic.notifytrigger\", \"description\": \"A "
+        "notification of an action's end.\", \"builtin\": true, "
+        "\"parameters_schema\": {}, \"payload_schema\": {\"execution_id\": "
+        "{\"type\": \"string\"}, \"status\": {\"type\": \"string\"}, \"message\": "
+        "{\"type\": \"string\"}, \"data\": {}, \"channel\": {\"type\": \"string\"}, "
+        "\"route\": {\"type\": \"string\"}, \"action_ref\": {\"type\": \"string\"}}}",
+
+        "{\"ref\": \"core.st2.generic.inquiry\", \"pack\": \"core\", \"name\": "
+        "\"st2.generic.inquiry\", \"description\": \"An inquiry was opened.\", "
+        "\"builtin\": true, \"parameters_schema\": {}, \"payload_schema\": {\"id\": "
+        "{\"type\": \"string\"}, \"route\": {\"type\": \"string\"}}}",
     };
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
         json_error_t error;
@@ -128,6 +158,8 @@ registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
     char message[1024];
     if (pack_config_load (pack_dir, ref, NULL, NULL, NULL, message, sizeof message) != 0)
         zlist_append (errors, message);
+    registry_pack_sensor_triggers (pack_dir, ref, self->triggers, errors);
+    registry_pack_ignored_folders (pack_dir, ref);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "actors/registry/registry_pack_internal.h"
 #include "proto/proto_messages.h"
 #include "actors/registry/registry_params.h"
+#include "actors/registry/registry_runners.h"
 #include "actors/registry/registry_yaml.h"
 #include "actors/rules/rules_criteria.h"
 #include "actors/rules/rules_template.h"
@@ -19,14 +20,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DEFAULT_TIMEOUT 600
-
-static const char *const s_builtins[] = {"noop", "echo", "sleep", "ask", NULL};
-
 bool
 registry_runner_known (const char *runner)
 {
-    return proto_runner_known (runner);
+    return registry_runners_state (runner) == REGISTRY_RUNNER_AVAILABLE;
 }
 
 static bool
@@ -63,6 +60,17 @@ registry_pack_report (zlist_t *errors, registry_yaml_t *doc, const char *file,
                            : zsys_sprintf ("%s: %s", file, text);
     s_push (errors, entry ? entry : text);
     zstr_free (&entry);
+}
+
+bool
+registry_pack_action_name_valid (const char *name)
+{
+    if (!name || !*name || strlen (name) > 128 || name[0] == '.')
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!isalnum ((unsigned char)*c) && !strchr ("_-.", *c))
+            return false;
+    return true;
 }
 
 bool
@@ -136,157 +144,6 @@ registry_pack_str (const json_t *object, const char *key, const char *fallback)
 {
     const json_t *value = json_object_get (object, key);
     return json_is_string (value) ? json_string_value (value) : fallback;
-}
-
-//  ---------------------------------------------------------------------------
-//  Actions
-
-static const char *const s_action_keys[] = {
-    "name",        "runner_type", "entry_point", "parameters", "enabled",
-    "description", "timeout",     "pack",        "idempotent", NULL};
-static const char *const s_action_ignored[] = {
-    "ref",           "uid",           "id",         "tags", "notify",
-    "output_schema", "metadata_file", "output_key", NULL};
-
-//  The runner is one attune knows, with the entry point it needs. 0 or -1.
-static int
-s_action_runner_valid (registry_pack_check_t *c)
-{
-    const char *runner = registry_pack_str (c->root, "runner_type", "");
-    if (!registry_runner_known (runner)) {
-        registry_pack_report (c->errors, c->doc, c->file, "/runner_type",
-                              "runner_type: unknown runner \"%s\" (%s)", runner,
-                              REGISTRY_RUNNERS);
-        return -1;
-    }
-    const char *entry = registry_pack_str (c->root, "entry_point", "");
-    if (!strcmp (runner, "builtin") && !s_in (entry, s_builtins)) {
-        registry_pack_report (c->errors, c->doc, c->file, "/entry_point",
-                              "entry_point: the builtin runner offers noop, echo, sleep "
-                              "and ask, not "
-                              "\"%s\"",
-                              entry);
-        return -1;
-    }
-    if ((!strcmp (runner, "local-shell-script") || !strcmp (runner, "python-script")) &&
-        !*entry && !json_object_get (json_object_get (c->root, "parameters"), "script")) {
-        registry_pack_report (c->errors, c->doc, c->file, "",
-                              "entry_point: %s actions need a script file", runner);
-        return -1;
-    }
-    if (*entry &&
-        (!strcmp (runner, "local-shell-script") || !strcmp (runner, "python-script"))) {
-        if (strstr (entry, "..") || entry[0] == '/') {
-            registry_pack_report (
-                c->errors, c->doc, c->file, "/entry_point",
-                "entry_point: \"%s\" must be a path inside the pack's actions folder",
-                entry);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-//  Check an action definition of pack `pack`. 0, or -1 after reporting.
-static int
-s_action_valid (registry_pack_check_t *c, const char *pack)
-{
-    if (registry_pack_check_keys (c, s_action_keys, s_action_ignored) ||
-        registry_pack_check_string (c, "name", true) ||
-        registry_pack_check_string (c, "runner_type", true) ||
-        registry_pack_check_string (c, "entry_point", false) ||
-        registry_pack_check_string (c, "description", false) ||
-        registry_pack_check_string (c, "pack", false) ||
-        registry_pack_check_bool (c, "enabled") ||
-        registry_pack_check_bool (c, "idempotent"))
-        return -1;
-    const char *name = registry_pack_str (c->root, "name", "");
-    if (!registry_pack_name_valid (name)) {
-        registry_pack_report (c->errors, c->doc, c->file, "/name",
-                              "name: \"%s\" must be 1-128 letters, digits, '_' or '-'",
-                              name);
-        return -1;
-    }
-    const char *declared = registry_pack_str (c->root, "pack", NULL);
-    if (declared && strcmp (declared, pack)) {
-        registry_pack_report (c->errors, c->doc, c->file, "/pack",
-                              "pack: \"%s\" but the file is in pack \"%s\"", declared,
-                              pack);
-        return -1;
-    }
-    if (s_action_runner_valid (c))
-        return -1;
-    const json_t *timeout = json_object_get (c->root, "timeout");
-    if (timeout && (!json_is_integer (timeout) || json_integer_value (timeout) <= 0)) {
-        registry_pack_report (c->errors, c->doc, c->file, "/timeout",
-                              "timeout: expected a positive integer "
-                              "(seconds)");
-        return -1;
-    }
-    const json_t *params = json_object_get (c->root, "parameters");
-    char field[256] = "", message[512] = "";
-    if (registry_params_check_schema (params, field, sizeof field, message,
-                                      sizeof message)) {
-        char pointer[300];
-        snprintf (pointer, sizeof pointer, "/parameters%s", field);
-        registry_pack_report (c->errors, c->doc, c->file, pointer, "%s", message);
-        return -1;
-    }
-    return 0;
-}
-
-//  The normalised definition of an action that passed s_action_valid.
-static json_t *
-s_action_build (registry_pack_check_t *c, const char *pack, const char *pack_dir)
-{
-    const char *name = registry_pack_str (c->root, "name", "");
-    const char *runner = registry_pack_str (c->root, "runner_type", "");
-    const char *entry = registry_pack_str (c->root, "entry_point", "");
-    const json_t *timeout = json_object_get (c->root, "timeout");
-    const json_t *params = json_object_get (c->root, "parameters");
-    json_t *action = json_object ();
-    json_object_set_new (action, "ref", json_sprintf ("%s.%s", pack, name));
-    json_object_set_new (action, "pack", json_string (pack));
-    json_object_set_new (action, "name", json_string (name));
-    json_object_set_new (action, "runner_type", json_string (runner));
-    json_object_set_new (action, "entry_point", json_string (entry));
-    json_object_set_new (action, "description",
-                         json_string (registry_pack_str (c->root, "description", "")));
-    json_object_set_new (
-        action, "enabled",
-        json_boolean (!json_is_false (json_object_get (c->root, "enabled"))));
-    json_object_set_new (
-        action, "timeout",
-        json_integer (timeout ? json_integer_value (timeout) : DEFAULT_TIMEOUT));
-    //  attune's: running it twice is harmless, so an execution its worker
-    //  lost runs again instead of being abandoned
-    json_object_set_new (
-        action, "idempotent",
-        json_boolean (json_is_true (json_object_get (c->root, "idempotent"))));
-    json_object_set_new (action, "parameters",
-                         params && json_is_object (params) ? json_deep_copy (params)
-                                                           : json_object ());
-    json_object_set_new (action, "file", json_string (c->file));
-    json_object_set_new (action, "pack_dir", json_string (pack_dir));
-    //  StackStorm's idiom for a shell action: the command as an immutable
-    //  `cmd` default. That text is the author's, so it is the entry point (the
-    //  only text a shell runs); a `cmd` a caller gives is run without a shell.
-    const json_t *cmd = json_object_get (json_object_get (action, "parameters"), "cmd");
-    if (streq (runner, "local-shell-cmd") && !*entry &&
-        json_is_true (json_object_get (cmd, "immutable")) &&
-        json_is_string (json_object_get (cmd, "default")))
-        json_object_set_new (
-            action, "entry_point",
-            json_string (json_string_value (json_object_get (cmd, "default"))));
-    return action;
-}
-
-static json_t *
-s_load_action (registry_pack_check_t *c, const char *pack, const char *pack_dir)
-{
-    if (s_action_valid (c, pack))
-        return NULL;
-    return s_action_build (c, pack, pack_dir);
 }
 
 //  ---------------------------------------------------------------------------
@@ -473,6 +330,13 @@ static const char *const s_trigger_keys[] = {
 static const char *const s_trigger_ignored[] = {"ref",  "uid",           "id",
                                                 "tags", "metadata_file", NULL};
 
+//  A schema in JSON Schema's shape ({type: object, ...}), not the flat one.
+static bool
+s_json_schema (const json_t *schema)
+{
+    return json_is_string (json_object_get (schema, "type"));
+}
+
 static json_t *
 s_load_trigger (registry_pack_check_t *c, const char *pack)
 {
@@ -495,7 +359,8 @@ s_load_trigger (registry_pack_check_t *c, const char *pack)
         const json_t *props = json_object_get (schema, "properties");
         const json_t *flat = json_is_object (props) ? props : schema;
         char field[256] = "", message[512] = "";
-        if (schema && !json_is_object (props) &&
+        //  {type: object} with no properties is JSON Schema too
+        if (schema && !json_is_object (props) && !s_json_schema (schema) &&
             registry_params_check_schema (flat, field, sizeof field, message,
                                           sizeof message)) {
             char pointer[300];
@@ -514,7 +379,9 @@ s_load_trigger (registry_pack_check_t *c, const char *pack)
     for (int i = 0; i < 2; i++) {
         const json_t *schema = json_object_get (c->root, keys[i]);
         const json_t *props = json_object_get (schema, "properties");
-        const json_t *use = json_is_object (props) ? props : schema;
+        const json_t *use = json_is_object (props)   ? props
+                            : s_json_schema (schema) ? NULL
+                                                     : schema;
         json_object_set_new (trigger, keys[i],
                              json_is_object (use) ? json_deep_copy (use)
                                                   : json_object ());
@@ -573,7 +440,7 @@ typedef json_t *(loader_fn)(registry_pack_check_t *c, const char *pack,
 static json_t *
 s_action_loader (registry_pack_check_t *c, const char *pack, const char *pack_dir)
 {
-    return s_load_action (c, pack, pack_dir);
+    return registry_pack_action_load (c, pack, pack_dir);
 }
 
 static json_t *

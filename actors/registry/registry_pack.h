@@ -64,6 +64,16 @@ void registry_pack_load_folder (const char *pack_dir, const char *pack,
                                 registry_pack_folder_t folder, json_t *into,
                                 zlist_t *errors);
 
+//  The trigger types the sensors of pack `pack` declare (sensors/*.yaml,
+//  `trigger_types`), into `into` as registry_pack_load_folder does; the
+//  sensors themselves are not run (Python sensors: issue 19).
+void registry_pack_sensor_triggers (const char *pack_dir, const char *pack, json_t *into,
+                                    zlist_t *errors);
+
+//  Name once, in the load log, the folders of `pack_dir` attune does not
+//  read (aliases/, sensors/ code ...).
+void registry_pack_ignored_folders (const char *pack_dir, const char *pack);
+
 //  A rule from a parsed definition, checked against the syntax rules (not
 //  its references); `pack` NULL takes the definition's own. Returns the
 //  normalised definition (caller owns it), or NULL after reporting to
@@ -87,11 +97,16 @@ void registry_pack_report (zlist_t *errors, registry_yaml_t *doc, const char *fi
 //  action name).
 bool registry_pack_name_valid (const char *name);
 
+//  True when `name` is an action name StackStorm accepts: 1-128 letters,
+//  digits, '_', '-' or '.' (chat.postMessage), not starting with '.'. The
+//  ref is pack + "." + name: split it at the first dot.
+bool registry_pack_action_name_valid (const char *name);
+
 //  The string at `key` of a definition, or `fallback` when it is not one.
 const char *registry_pack_str (const json_t *object, const char *key,
                                const char *fallback);
 
-//  True when `runner` is a runner type attune knows.
+//  True when actions of `runner` load (registry_runners.h).
 bool registry_runner_known (const char *runner);
 
 #ifdef __cplusplus

@@ -30,6 +30,12 @@ int registry_pack_check_string (registry_pack_check_t *c, const char *key, bool 
 //  `key` is absent or a boolean.
 int registry_pack_check_bool (registry_pack_check_t *c, const char *key);
 
+//  An action (actions/<name>.yaml) of pack `pack`, checked, with its runner's
+//  parameters. The normalised definition (caller owns it), or NULL after
+//  reporting.
+json_t *registry_pack_action_load (registry_pack_check_t *c, const char *pack,
+                                   const char *pack_dir);
+
 //  A policy (policies/*.yaml) of pack `pack`: its parameters checked per
 //  policy type and their defaults filled in. The normalised definition
 //  (caller owns it), or NULL after reporting.

@@ -4,6 +4,9 @@
 #include "actors/worker/worker_http.h"
 #include "actors/worker/worker_ssh.h"
 #include "actors/worker/worker_python.h"
+#include "actors/worker/worker_shell.h"
+#include "actors/worker/worker_st2.h"
+#include "actors/registry/registry_runners.h"
 
 //  ---------------------------------------------------------------------------
 //  Running a job
@@ -17,9 +20,11 @@ s_param_string (worker_job_t *job, const char *name)
 static int64_t
 s_timeout_ms (worker_job_t *job)
 {
-    json_t *value = json_object_get (job->parameters, "timeout");
-    if (!json_is_number (value))
-        value = json_object_get (job->action, "timeout");
+    //  The dispatch's timeout (a policy's, or the action's when it has no
+    //  `timeout` parameter), else the `timeout` parameter
+    json_t *value = json_object_get (job->action, "timeout");
+    if (!json_is_number (value) || json_number_value (value) <= 0)
+        value = json_object_get (job->parameters, "timeout");
     double seconds = json_is_number (value) ? json_number_value (value) : 0;
     if (seconds <= 0)
         seconds = S_DEFAULT_TIMEOUT_S;
@@ -100,71 +105,8 @@ s_script_path (worker_job_t *job, const char *entry)
     return zsys_sprintf ("%s/actions/%s", pack_dir ? pack_dir : ".", entry);
 }
 
-#define S_MAX_WORDS 256 //  words of a `cmd` parameter
-
-//  Split a `cmd` parameter into words, with no shell: blanks separate words,
-//  '...' and "..." group them (inside "...", \" and \\ are " and \), a
-//  backslash outside quotes takes the next character as it is. Nothing is
-//  expanded, substituted, piped or redirected: `$(x)`, `;`, `|` are text.
-//  Returns the words (NULL-terminated, in one allocation), or NULL with
-//  `message` saying why.
-static char **
-s_split_words (const char *cmd, char *message, size_t size)
-{
-    size_t length = strlen (cmd);
-    char **words = (char **)calloc (1, (S_MAX_WORDS + 1) * sizeof (char *) + length + 1);
-    if (!words) {
-        snprintf (message, size, "cmd: out of memory");
-        return NULL;
-    }
-    char *out = (char *)(words + S_MAX_WORDS + 1);
-    size_t count = 0;
-    const char *p = cmd;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == '\n')
-            p++;
-        if (!*p)
-            break;
-        if (count == S_MAX_WORDS) {
-            snprintf (message, size, "cmd: more than %d words", S_MAX_WORDS);
-            free (words);
-            return NULL;
-        }
-        words[count++] = out;
-        while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
-            char quote = *p;
-            if (quote == '\'' || quote == '"') {
-                const char *start = p++;
-                while (*p && *p != quote) {
-                    if (quote == '"' && *p == '\\' && (p[1] == '"' || p[1] == '\\'))
-                        p++;
-                    *out++ = *p++;
-                }
-                if (!*p) {
-                    snprintf (message, size, "cmd: unterminated %c at offset %zu", quote,
-                              (size_t)(start - cmd));
-                    free (words);
-                    return NULL;
-                }
-                p++;
-            } else if (*p == '\\' && p[1])
-                p++, *out++ = *p++;
-            else
-                *out++ = *p++;
-        }
-        *out++ = 0;
-    }
-    if (count == 0) {
-        snprintf (message, size, "cmd: no command in it");
-        free (words);
-        return NULL;
-    }
-    return words;
-}
-
-//  Start a process-backed job. Returns 0, or -1 after finishing it failed.
-//  What a process job runs: `argv` (room for 4), or *words (a `cmd`
-//  parameter split without a shell), with *script allocated. 0, or -1 with
+//  What a process job runs: `argv` (room for 4), or *words (the shell
+//  runners' argv, worker_shell.h), with *script allocated. 0, or -1 with
 //  `message`.
 static int
 s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
@@ -172,22 +114,10 @@ s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
 {
     const char *entry = json_string_value (json_object_get (job->action, "entry_point"));
     if (streq (job->runner, "local-shell-cmd")) {
-        //  The shell runs only the action author's text (entry_point, or an
-        //  immutable `cmd` default the registry made the entry point). A `cmd`
-        //  that arrives as a parameter is data from whoever ran the action or
-        //  from an event: it is run as words, never parsed by a shell.
-        const char *cmd = s_param_string (job, "cmd");
-        if (entry && *entry) {
-            argv[0] = "/bin/sh";
-            argv[1] = "-c";
-            argv[2] = (char *)entry;
-        } else if (cmd && *cmd) {
-            *words = s_split_words (cmd, message, size);
-            return *words ? 0 : -1;
-        } else {
-            snprintf (message, size, "local-shell-cmd: no 'cmd' to run");
-            return -1;
-        }
+        //  StackStorm's: `cmd` with bash -c (worker_shell.h). Values a rule
+        //  inserted into it arrive shell-quoted, one word each.
+        *words = worker_shell_cmd_argv (job->parameters, entry, message, size);
+        return *words ? 0 : -1;
     } else if (streq (job->runner, "local-shell-script") ||
                streq (job->runner, "python-script")) {
         const char *which = entry && *entry ? entry : s_param_string (job, "script");
@@ -199,8 +129,10 @@ s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
         }
         if (streq (job->runner, "python-script"))
             return worker_python_command (job, *script, argv, message, size);
-        else
-            argv[0] = *script;
+        *words = worker_shell_script_argv (job->runner, *script, job->parameters,
+                                           json_object_get (job->action, "positional"),
+                                           message, size);
+        return *words ? 0 : -1;
     }
     return 0;
 }
@@ -263,27 +195,46 @@ worker_run_task_done (worker_t *self, worker_job_t *job)
                                                       : -1);
 }
 
+//  The JSON on the process's stdin: the action's parameters, without its
+//  runner's (registry_runners.h). Caller frees.
+static char *
+s_input (worker_job_t *job)
+{
+    json_t *own = json_object ();
+    const char *key;
+    json_t *value;
+    json_object_foreach (job->parameters, key, value)
+    {
+        if (!registry_runners_is_runner_param (job->runner, key))
+            json_object_set (own, key, value);
+    }
+    char *input = json_dumps (own, JSON_COMPACT);
+    json_decref (own);
+    return input;
+}
+
 static int
 s_start_process (worker_t *self, worker_job_t *job)
 {
-    worker_task_fn *task = s_task_runner (job);
-    if (task)
-        return s_start_task (self, job, task);
     char *argv[4] = {NULL, NULL, NULL, NULL};
-    char **words = NULL; //  a `cmd` given as a parameter, split without a shell
+    char **words = NULL; //  a shell runner's argv (worker_shell.h)
     char *script = NULL;
     char message[512] = "";
-    //  Secret references become clear values here, in memory only
+    //  Secret references become clear values here, in memory only (for the
+    //  helper threads' runners too)
+    worker_task_fn *task = s_task_runner (job);
     if (worker_secrets_resolve (self->secrets, job->parameters,
                                 strstr (job->runner, "shell") != NULL, message,
                                 sizeof message) != 0 ||
-        s_command_line (job, argv, &words, &script, message, sizeof message) != 0) {
+        (!task &&
+         s_command_line (job, argv, &words, &script, message, sizeof message) != 0)) {
         worker_report_finish (self, job, "failed", json_pack ("{s:s}", "error", message),
                               -1);
         return -1;
     }
-    char *input = job->python ? worker_python_input (job)
-                              : json_dumps (job->parameters, JSON_COMPACT);
+    if (task)
+        return s_start_task (self, job, task);
+    char *input = job->python ? worker_python_input (job) : s_input (job);
     char **envp = s_environment (self, job);
     const char *cwd = s_param_string (job, "cwd");
     if (!cwd) {
@@ -319,7 +270,7 @@ s_start_process (worker_t *self, worker_job_t *job)
     free (input);
     s_free_strings (envp);
     free (script);
-    free (words);
+    worker_shell_free (words);
     if (!job->process) {
         worker_report_finish (self, job, "failed", json_pack ("{s:s}", "error", message),
                               -1);
@@ -328,18 +279,11 @@ s_start_process (worker_t *self, worker_job_t *job)
     return 0;
 }
 
-//  A process ended: build the result and report.
-void
-worker_run_ended (worker_t *self, worker_job_t *job)
+//  The result of a python-script process: stdout, stderr, return_code,
+//  succeeded, and `result` when stdout is JSON.
+static json_t *
+s_process_result (const worker_result_t *r, int code)
 {
-    const worker_result_t *r = worker_process_result (job->process);
-    if (job->python) {
-        const char *said = "failed";
-        json_t *outcome = worker_python_result (job, r, &said);
-        worker_report_finish (self, job, said, outcome,
-                              r->exited ? r->exit_code : 128 + r->signal);
-        return;
-    }
     json_t *result = json_object ();
     //  Output that is not valid UTF-8 has no JSON string form: say so
     json_t *out = json_stringn (r->out ? r->out : "", r->out_size);
@@ -350,7 +294,6 @@ worker_run_ended (worker_t *self, worker_job_t *job)
     json_object_set_new (result, "stderr",
                          err ? err
                              : json_sprintf ("<%zu bytes, not UTF-8>", r->err_size));
-    int code = r->exited ? r->exit_code : 128 + r->signal;
     json_object_set_new (result, "return_code", json_integer (code));
     json_object_set_new (result, "succeeded",
                          json_boolean (r->exited && r->exit_code == 0));
@@ -363,6 +306,27 @@ worker_run_ended (worker_t *self, worker_job_t *job)
         if (parsed)
             json_object_set_new (result, "result", parsed);
     }
+    return result;
+}
+
+//  A process ended: build the result and report.
+void
+worker_run_ended (worker_t *self, worker_job_t *job)
+{
+    const worker_result_t *r = worker_process_result (job->process);
+    int code = r->exited ? r->exit_code : 128 + r->signal;
+    if (job->python) {
+        const char *said = "failed";
+        json_t *outcome = worker_python_result (job, r, &said);
+        worker_report_finish (self, job, said, outcome, code);
+        return;
+    }
+    json_t *result;
+    if (streq (job->runner, "local-shell-cmd") ||
+        streq (job->runner, "local-shell-script"))
+        result = worker_shell_result (r, (double)s_timeout_ms (job) / 1000.0);
+    else
+        result = s_process_result (r, code);
     const char *status = r->timed_out                     ? "timeout"
                          : r->cancelled || job->cancelled ? "cancelled"
                          : r->exited && r->exit_code == 0 ? "completed"
@@ -418,17 +382,25 @@ worker_run_start_job (worker_t *self, worker_job_t *job)
         worker_report_finish (self, job, "completed", json_object (), 0);
         return;
     }
+    if (streq (job->runner, "inquirer") || streq (job->runner, "announcement")) {
+        worker_report_finish (self, job, "completed",
+                              streq (job->runner, "inquirer")
+                                  ? worker_st2_inquirer (job->parameters)
+                                  : worker_st2_announcement (job->parameters),
+                              0);
+        return;
+    }
     if (streq (job->runner, "builtin")) {
         const char *what = entry && *entry
                                ? entry
                                : (ref && strchr (ref, '.') ? strchr (ref, '.') + 1 : "");
         if (streq (what, "echo")) {
             const char *message = s_param_string (job, "message");
-            worker_report_finish (self, job, "completed",
-                                  json_pack ("{s:s, s:s, s:i, s:b}", "stdout",
-                                             message ? message : "", "stderr", "",
-                                             "return_code", 0, "succeeded", 1),
-                                  0);
+            worker_report_finish (
+                self, job, "completed",
+                json_pack ("{s:s, s:s, s:i, s:b, s:b}", "stdout", message ? message : "",
+                           "stderr", "", "return_code", 0, "succeeded", 1, "failed", 0),
+                0);
         } else if (streq (what, "ask")) {
             //  core.ask: the result asks a person; the executor opens the
             //  inquiry and the execution waits, pending, for the answer
