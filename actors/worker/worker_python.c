@@ -2,6 +2,7 @@
     (worker_python.h). */
 #include "actors/worker/worker_python.h"
 #include "actors/pack/pack_config.h"
+#include "actors/registry/registry_runners.h"
 
 #ifndef ATTUNE_PYTHON_DIR
 #define ATTUNE_PYTHON_DIR "python"
@@ -101,13 +102,24 @@ worker_python_input (worker_job_t *job)
     worker_python_t *self = job->python;
     assert (self);
     json_t *log_level = json_object_get (job->parameters, "log_level");
+    //  The action's own parameters, and its runner's apart (registry_runners.h):
+    //  run() gets those only when it names them, as StackStorm's
+    json_t *own = json_object (), *runner = json_object ();
+    const char *key;
+    json_t *value;
+    json_object_foreach (job->parameters, key, value)
+    {
+        json_object_set (registry_runners_is_runner_param (job->runner, key) ? runner
+                                                                             : own,
+                         key, value);
+    }
     json_t *input = json_pack (
-        "{s:s, s:s, s:s, s:s, s:O, s:O, s:s, s:O}", "entry_point", self->script, "action",
-        json_string_value (json_object_get (job->action, "ref")) ?: "", "pack",
+        "{s:s, s:s, s:s, s:s, s:o, s:o, s:O, s:s, s:O}", "entry_point", self->script,
+        "action", json_string_value (json_object_get (job->action, "ref")) ?: "", "pack",
         self->pack, "pack_dir",
         json_string_value (json_object_get (job->action, "pack_dir")) ?: "", "parameters",
-        job->parameters ? job->parameters : json_null (), "config", self->config,
-        "marker", self->marker, "log_level", log_level ? log_level : json_null ());
+        own, "runner_parameters", runner, "config", self->config, "marker", self->marker,
+        "log_level", log_level ? log_level : json_null ());
     char *text = input ? json_dumps (input, JSON_COMPACT) : NULL;
     json_decref (input);
     return text;

@@ -22,8 +22,6 @@ be loaded.
 import os
 import sys
 
-RUNNER_PARAMETERS = ("env", "timeout", "log_level")
-
 
 # JSON through the json module's C accelerator (_json) directly: importing
 # `json` imports `re`, enum and functools, a third of a bare interpreter's
@@ -104,17 +102,21 @@ def _load_class(path, pack_dir):
     return found[0]
 
 
-def _arguments(run, parameters):
-    """The parameters run() takes: runner parameters (env, timeout,
-    log_level) only when it names them or takes **kwargs."""
+def _arguments(run, parameters, runner):
+    """The parameters run() takes: the action's own, and the runner's (env,
+    timeout, log_level, debug ...: the worker sends them apart) only when
+    it names them or takes **kwargs."""
+    arguments = dict(parameters)
     code = getattr(getattr(run, "__func__", run), "__code__", None)
     if code is None:
-        return dict(parameters)
+        return arguments
     count = code.co_argcount + code.co_kwonlyargcount
     named = set(code.co_varnames[:count])
     variadic = bool(code.co_flags & 0x08)  # CO_VARKEYWORDS
-    return {k: v for k, v in parameters.items()
-            if k not in RUNNER_PARAMETERS or k in named or variadic}
+    for key, value in runner.items():
+        if key not in arguments and (key in named or variadic):
+            arguments[key] = value
+    return arguments
 
 
 def _outcome(value):
@@ -145,7 +147,8 @@ def main():
                        % (type(error).__name__, error)})
         return 2
     try:
-        value = action.run(**_arguments(action.run, request.get("parameters") or {}))
+        value = action.run(**_arguments(action.run, request.get("parameters") or {},
+                                        request.get("runner_parameters") or {}))
     except BaseException as error:  # noqa: B902 - SystemExit included, as st2
         import traceback
         traceback.print_exc()
