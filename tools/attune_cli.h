@@ -227,5 +227,6 @@ extern const cli_command_t cli_event_commands[];
 extern const cli_command_t cli_inquiry_commands[];
 extern const cli_command_t cli_system_commands[];
 extern const cli_command_t cli_keygen_commands[];
+extern const cli_command_t cli_apikey_commands[];
 
 #endif

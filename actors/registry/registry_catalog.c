@@ -59,6 +59,15 @@ s_add_builtin_triggers (registry_catalog_t *self)
         "\"timezone\": {\"type\": \"string\", \"default\": \"UTC\"}},"
         "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
         "\"schedule\": {\"type\": \"object\"}}}",
+
+        //  StackStorm's: POST /api/v1/webhooks/{url} (actors/http)
+        "{\"ref\": \"core.st2.webhook\", \"pack\": \"core\", \"name\": "
+        "\"st2.webhook\", "
+        "\"description\": \"An HTTP POST to /api/v1/webhooks/{url}.\", \"builtin\": "
+        "true, "
+        "\"parameters_schema\": {\"url\": {\"type\": \"string\", \"required\": true}},"
+        "\"payload_schema\": {\"headers\": {\"type\": \"object\"}, "
+        "\"body\": {\"type\": \"object\"}}}",
     };
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
         json_error_t error;
