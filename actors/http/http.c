@@ -62,7 +62,7 @@ s_dispatch (http_req_t *req)
     if (!route->public_route && !s_authenticate (req))
         return;
     route->fn (req);
-    if (!req->reply && !req->response)
+    if (!req->reply && !req->response && req->status != 204)
         http_fault (req, 500, "%s %s: no answer", req->method, req->url);
 }
 
@@ -77,6 +77,9 @@ static enum MHD_Result
 s_respond (http_req_t *req)
 {
     struct MHD_Response *response = req->response;
+    if (!response && req->status == 204)
+        response =
+            MHD_create_response_from_buffer (0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!response) {
         char *text = json_dumps (req->reply ? req->reply : json_null (),
                                  JSON_COMPACT | JSON_ENCODE_ANY);
