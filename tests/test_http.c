@@ -94,7 +94,7 @@ s_key (json_t *keys, const char *name, const char *role, bool enabled)
 }
 
 static void
-s_start (void)
+s_start_with (const char *more[])
 {
     testing_daemon_init (&s_daemon, "test_http");
     testing_daemon_write (&s_daemon, "test/pack.yaml",
@@ -127,9 +127,17 @@ s_start (void)
     s_port = testing_free_port ();
     char http[64];
     snprintf (http, sizeof http, "127.0.0.1:%d", s_port);
-    const char *extra[] = {"--http", http, NULL};
+    const char *extra[8] = {"--http", http};
+    for (int i = 0; more && more[i] && i < 5; i++)
+        extra[2 + i] = more[i];
     testing_daemon_start (&s_daemon, extra);
     cr_assert (testing_daemon_wait_log (&s_daemon, "http: serving", 5000));
+}
+
+static void
+s_start (void)
+{
+    s_start_with (NULL);
 }
 
 //  Run a script (the helpers, then `body`) with the port and keys; asserts
@@ -577,4 +585,112 @@ Test (http, limits)
         90000);
     //  Alive, and its log says nothing crashed
     cr_assert_eq (waitpid (s_daemon.pid, NULL, WNOHANG), 0, "attuned died");
+}
+
+//  202 means durable: attuned killed the instant after still has the event,
+//  and runs its rule once it is back
+Test (http, webhook_durable)
+{
+    s_start ();
+    char *body = zsys_sprintf ("import os\n"
+                               "s, h, j = req('POST', '/webhooks/st2', body={'trigger': "
+                               "'test.hook', 'payload': {'n': 77}})\n"
+                               "os.kill(%d, 9)\n"
+                               "check(s == 202, (s, j))\n"
+                               "open('%s/event', 'w').write(h['X-Attune-Event'])\n",
+                               (int)s_daemon.pid, s_daemon.root);
+    s_python ("durable_post", body, 20000);
+    zstr_free (&body);
+    testing_daemon_signal (&s_daemon, SIGKILL, 5000);
+    char http[64];
+    snprintf (http, sizeof http, "127.0.0.1:%d", s_port);
+    const char *extra[] = {"--http", http, NULL};
+    testing_daemon_start (&s_daemon, extra);
+    cr_assert (testing_daemon_wait_log (&s_daemon, "http: serving", 5000));
+    body = zsys_sprintf (
+        "event = open('%s/event').read()\n"
+        "ti = expect(200, 'GET', '/triggerinstances/' + event)\n"
+        "check(ti['payload'] == {'n': 77}, ti)\n"
+        "for _ in range(100):\n"
+        "    items = [e for e in expect(200, 'GET', '/executions?action=test.step')\n"
+        "             if e['parameters'].get('n') == 77]\n"
+        "    if items and items[0]['status'] == 'succeeded': break\n"
+        "    time.sleep(0.1)\n"
+        "check(len(items) == 1 and items[0]['status'] == 'succeeded', items)\n",
+        s_daemon.root);
+    s_python ("durable_after", body, 30000);
+    zstr_free (&body);
+}
+
+//  HTTPS with a certificate and key; plain HTTP refused beyond loopback
+Test (http, https)
+{
+    char dir[PATH_MAX - 64], cert[PATH_MAX], key[PATH_MAX];
+    testing_tmpdir (dir, sizeof dir, "test_http_tls");
+    snprintf (cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf (key, sizeof key, "%s/key.pem", dir);
+    const char *openssl[] = {"/usr/bin/openssl",
+                             "req",
+                             "-x509",
+                             "-newkey",
+                             "ec",
+                             "-pkeyopt",
+                             "ec_paramgen_curve:prime256v1",
+                             "-nodes",
+                             "-subj",
+                             "/CN=127.0.0.1",
+                             "-addext",
+                             "subjectAltName=IP:127.0.0.1",
+                             "-days",
+                             "2",
+                             "-keyout",
+                             key,
+                             "-out",
+                             cert,
+                             NULL};
+    char *err = NULL;
+    cr_assert_eq (testing_run (openssl, NULL, NULL, &err, 20000), 0, "openssl: %s", err);
+    free (err);
+    const char *more[] = {"--http-cert", cert, "--http-key", key, NULL};
+    s_start_with (more);
+    char *log = testing_daemon_read_log (&s_daemon);
+    cr_assert (strstr (log, "http https://127.0.0.1:"), "%s", log);
+    free (log);
+    char *body = zsys_sprintf (
+        "import ssl\n"
+        "ctx = ssl.create_default_context(cafile='%s')\n"
+        "c = http.client.HTTPSConnection('127.0.0.1', PORT, context=ctx, timeout=10)\n"
+        "c.request('GET', '/api/v1/packs', headers={'St2-Api-Key': KEYS['viewer']})\n"
+        "r = c.getresponse()\n"
+        "check(r.status == 200 and len(json.loads(r.read())) == 2, r.status)\n"
+        "try:\n"
+        "    req('GET', '/packs')\n"
+        "    check(False, 'plain HTTP answered on the HTTPS port')\n"
+        "except (OSError, http.client.HTTPException): pass\n",
+        cert);
+    s_python ("https", body, 20000);
+    zstr_free (&body);
+    //  Not loopback, no certificate, no --http-insecure: attuned refuses
+    char address[64];
+    snprintf (address, sizeof address, "0.0.0.0:%d", testing_free_port ());
+    const char *argv[] = {ATTUNE_HELPER_DIR "/attuned",
+                          "--data",
+                          s_daemon.data,
+                          "--packs",
+                          s_daemon.packs,
+                          "--api",
+                          "tcp://127.0.0.1:0",
+                          "--actors",
+                          "api,http",
+                          "--http",
+                          address,
+                          NULL};
+    char *out = NULL;
+    int rc = testing_run (argv, NULL, &out, &err, 20000);
+    cr_assert_neq (rc, 0, "attuned served plain HTTP on %s", address);
+    cr_assert (strstr (err, "--http-insecure") || strstr (out, "--http-insecure"), "%s%s",
+               out, err);
+    free (out);
+    free (err);
+    testing_rmtree (dir);
 }
