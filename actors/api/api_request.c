@@ -194,8 +194,9 @@ s_op_delegate (api_t *self, s_req_t *req)
             caller.role = (api_role_t)r;
             valid = true;
         }
-    if (req->caller && caller.role > req->caller->role)
-        caller.role = req->caller->role; //  never more than the delegating caller
+    if (req->caller && req->caller->role != API_ROLE_NONE &&
+        caller.role > req->caller->role)
+        caller.role = req->caller->role; //  a user delegates at most its own role
     snprintf (caller.identity, sizeof caller.identity, "%s",
               json_string_value (json_object_get (req->payload, "identity")));
     proto_envelope_t *inner = NULL;
