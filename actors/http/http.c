@@ -291,6 +291,8 @@ s_start (s_http_t *self, const actor_config_t *config)
     self->daemon = MHD_start_daemon (
         flags, 0, NULL, NULL, s_access, &self->server, MHD_OPTION_SOCK_ADDR, &sa,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MAX_HEADERS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_THREAD_STACK,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,

@@ -3,8 +3,13 @@
     the api like any other client.
 
     Design. MHD runs its own threads, one per connection
-    (MHD_USE_THREAD_PER_CONNECTION), at most HTTP_MAX_CONNECTIONS of them,
-    each with a small stack and an idle timeout. A connection's thread makes
+    (MHD_USE_THREAD_PER_CONNECTION), at most HTTP_MAX_CONNECTIONS of them
+    and HTTP_MAX_PER_IP from one address (a slow client from one host cannot
+    take every slot), each with a small stack, an idle timeout and a bound
+    on its request line and headers (HTTP_MAX_HEADERS). A body over
+    HTTP_MAX_BODY is refused with 413 (before it is read when its
+    Content-Length says so); a JSON body is parsed with jansson's bounds
+    (depth 2048) and duplicate keys refused. A connection's thread makes
     its own bus_client (the one api client class) the first time it needs
     the api, keeps it for the connection's life and destroys it when the
     connection closes: no second request loop, no inproc hand-off to this
@@ -40,6 +45,8 @@ extern "C" {
 
 #define HTTP_DEFAULT_ADDRESS "127.0.0.1:9101"
 #define HTTP_MAX_CONNECTIONS 256           //  threads, one per connection
+#define HTTP_MAX_PER_IP      64            //  connections from one address
+#define HTTP_MAX_HEADERS     (64 * 1024)   //  request line and headers, bytes
 #define HTTP_MAX_BODY        (1024 * 1024) //  request body limit, bytes
 #define HTTP_IDLE_TIMEOUT_S  30            //  a connection silent this long is closed
 #define HTTP_THREAD_STACK    (256 * 1024)  //  per connection thread

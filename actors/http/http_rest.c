@@ -62,6 +62,34 @@ s_shape_inquiry (json_t *item)
     return out;
 }
 
+//  st2client's include_attributes / exclude_attributes (comma lists of
+//  top-level fields; id always stays): applied to `item` in place
+static json_t *
+s_attributes (http_req_t *req, json_t *item)
+{
+    const char *include = http_query (req, "include_attributes");
+    const char *exclude = http_query (req, "exclude_attributes");
+    if (!json_is_object (item) || (!include && !exclude))
+        return item;
+    const char *key;
+    void *tmp;
+    json_t *value;
+    json_object_foreach_safe (item, tmp, key, value)
+    {
+        char needle[300];
+        snprintf (needle, sizeof needle, ",%s,", key);
+        char *in = include ? zsys_sprintf (",%s,", include) : NULL;
+        char *out = exclude ? zsys_sprintf (",%s,", exclude) : NULL;
+        bool drop = !streq (key, "id") &&
+                    ((in && !strstr (in, needle)) || (out && strstr (out, needle)));
+        zstr_free (&in);
+        zstr_free (&out);
+        if (drop)
+            json_object_del (item, key);
+    }
+    return item;
+}
+
 //  ---------------------------------------------------------------------------
 //  Lists
 
@@ -133,7 +161,8 @@ s_list (http_req_t *req, const char *type, json_t *payload, const char *cursor,
         return;
     json_t *out = json_array ();
     for (size_t i = (size_t)offset; i < json_array_size (items); i++)
-        json_array_append_new (out, shape (json_array_get (items, i)));
+        json_array_append_new (out,
+                               s_attributes (req, shape (json_array_get (items, i))));
     char number[32];
     snprintf (number, sizeof number, "%ld", limit);
     http_header (req, "X-Limit", number);
@@ -170,7 +199,7 @@ s_get (http_req_t *req, const char *type, const char *key, s_shape_fn *shape)
 {
     json_t *item = http_api (req, type, json_pack ("{s:s}", key, req->params[0]));
     if (item)
-        http_reply (req, 200, shape (item));
+        http_reply (req, 200, s_attributes (req, shape (item)));
     json_decref (item);
 }
 
