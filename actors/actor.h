@@ -16,6 +16,8 @@
                                    worker.register, execution.run/cancel
         executor.facts      PUB    execution.*, worker.*
         worker.<name>       ROUTER execution.dispatch, execution.cancel
+        datastore.query     ROUTER api.key.* (actors/datastore/datastore.h)
+        datastore.facts     PUB    kv.set, kv.deleted
 
     Pipe commands (tests drive actors with these; actor_loop.h handles them
     the same way in every actor):
@@ -41,15 +43,16 @@ extern "C" {
 #endif
 
 typedef struct {
-    bus_topology_t *topology; //  shared, read-only; outlives the actors
-    const char *data_dir;     //  each actor uses <data_dir>/<actor>
-    const char *packs_dir;    //  registry: packs to load
-    const char *host;         //  "actor@host" names; default the hostname
-    const char *worker_name;  //  worker: unique name (default "worker@host")
-    int worker_slots;         //  worker: concurrent executions (default 2 x cores)
-    const char *runtimes;     //  worker: comma list (default all known runners)
-    int heartbeat_ms;         //  bus heartbeats (default 1000)
-    bool nosync;              //  stores without fsync (benchmarks only)
+    bus_topology_t *topology;  //  shared, read-only; outlives the actors
+    const char *data_dir;      //  each actor uses <data_dir>/<actor>
+    const char *packs_dir;     //  registry: packs to load
+    const char *host;          //  "actor@host" names; default the hostname
+    const char *worker_name;   //  worker: unique name (default "worker@host")
+    int worker_slots;          //  worker: concurrent executions (default 2 x cores)
+    const char *runtimes;      //  worker: comma list (default all known runners)
+    int heartbeat_ms;          //  bus heartbeats (default 1000)
+    bool nosync;               //  stores without fsync (benchmarks only)
+    const char *datastore_key; //  datastore: its key file (NULL: the default)
     //  http (actors/http/http.h): the gateway
     const char *http;      //  ADDR:PORT (default HTTP_DEFAULT_ADDRESS)
     bool http_required;    //  --http given: not binding it is fatal

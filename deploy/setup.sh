@@ -16,8 +16,8 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 #  packages the client tests use. Nothing comes from outside Debian.
 PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev
-          libcriterion-dev libyaml-dev libjansson-dev
-          libmicrohttpd-dev libsodium-dev curl
+          libcriterion-dev libyaml-dev libjansson-dev libsodium-dev
+          libmicrohttpd-dev curl
           python3 python3-zmq python3-msgpack)
 
 as_root () {

@@ -80,6 +80,10 @@
 //  Limits the page states
 #define S_REF_MAX  255 //  refs, trigger types, names
 #define S_PAGE_MAX 1000
+//  An execution id as a worker holds it (the executor makes UUIDs), and as
+//  the executor reads one (EXECUTOR_ID_SIZE - 1)
+#define S_JOB_ID_MAX       44
+#define S_EXECUTION_ID_MAX 39
 
 //  ---------------------------------------------------------------------------
 //  Payloads, shared where several types carry the same
@@ -109,9 +113,12 @@ static const proto_field_t s_enforcement_created[] = {F_UUID ("enforcement", REQ
                                                       F_STR ("status", REQ),
                                                       F_STR ("reason", 0),
                                                       F_END};
+//  Commands to the executor and to workers name executions and
+//  enforcements by the ids their receivers hold (the executor makes UUIDs;
+//  a receiver takes any id that fits, as its tests and tools send)
 static const proto_field_t s_enforcement_create[] = {
-    F_UUID ("enforcement", REQ), F_STR ("rule", REQ),       F_UUID ("event", REQ),
-    F_STR ("action", REQ),       F_MAP ("parameters", REQ), F_END};
+    F_STRN ("enforcement", REQ, 1, 64),   F_STR ("rule", REQ),       F_STR ("event", REQ),
+    F_STRN ("action", REQ, 1, S_REF_MAX), F_MAP ("parameters", REQ), F_END};
 static const proto_field_t s_worker_register[] = {F_STRN ("worker", REQ, 1, S_REF_MAX),
                                                   F_UINT ("instance", REQ),
                                                   F_STR ("endpoint", REQ),
@@ -133,21 +140,27 @@ static const proto_field_t s_dispatch_action[] = {F_STR ("ref", REQ),
                                                   F_STR ("entry_point", 0),
                                                   F_STR ("pack_dir", 0),
                                                   F_BOOL ("idempotent", 0),
-                                                  F_NUM ("timeout", 0),
+                                                  F_NUM ("timeout", NIL),
                                                   F_END};
-static const proto_field_t s_dispatch[] = {
-    F_UUID ("execution", REQ), F_MAPOF ("action", REQ, s_dispatch_action),
-    F_MAP ("parameters", REQ), F_STRS ("secret", 0), F_END};
-static const proto_field_t s_execution_only[] = {F_UUID ("execution", REQ), F_END};
+static const proto_field_t s_dispatch[] = {F_STRN ("execution", REQ, 1, S_JOB_ID_MAX),
+                                           F_MAPOF ("action", REQ, s_dispatch_action),
+                                           F_MAP ("parameters", REQ),
+                                           F_STRS ("secret", 0), F_END};
+static const proto_field_t s_execution_only[] = {
+    F_STRN ("execution", REQ, 1, S_JOB_ID_MAX), F_END};
 static const proto_field_t s_execution_status[] = {
-    F_UUID ("execution", REQ), F_STR ("worker", REQ),
-    F_STR ("status", REQ),     F_ANY ("result", 0),
-    F_INT ("exit_code", 0),    F_INT ("ts", 0),
-    F_INT ("claim", 0),        F_END};
-static const proto_field_t s_execution_start[] = {F_UUID ("execution", REQ),
-                                                  F_INT ("claim", REQ), F_END};
-static const proto_field_t s_execution_refused[] = {F_UUID ("execution", REQ),
-                                                    F_STR ("reason", REQ), F_END};
+    F_STRN ("execution", REQ, 1, S_EXECUTION_ID_MAX),
+    F_STR ("worker", REQ),
+    F_STR ("status", REQ),
+    F_ANY ("result", 0),
+    F_INT ("exit_code", 0),
+    F_INT ("ts", 0),
+    F_INT ("claim", 0),
+    F_END};
+static const proto_field_t s_execution_start[] = {
+    F_STRN ("execution", REQ, 1, S_JOB_ID_MAX), F_INT ("claim", REQ), F_END};
+static const proto_field_t s_execution_refused[] = {
+    F_STRN ("execution", REQ, 1, S_JOB_ID_MAX), F_STR ("reason", REQ), F_END};
 static const proto_field_t s_execution_fact[] = {
     F_UUID ("execution", REQ),  F_STR ("action", REQ),
     F_STR ("status", REQ),      F_STR ("worker", NIL),
@@ -209,6 +222,43 @@ static const proto_field_t s_delegate[] = {
 static const proto_field_t s_reply[] = {F_ANY ("result", 0), F_END};
 static const proto_field_t s_error[] = {F_STR ("code", REQ), F_STR ("message", REQ),
                                         F_END};
+
+//  Datastore (issue 16): keys and secrets (actors/datastore/)
+#define S_KV_NAME_MAX 512
+static const proto_field_t s_key_set[] = {F_STRN ("name", REQ, 1, S_KV_NAME_MAX),
+                                          F_STR ("value", REQ),
+                                          F_STR ("scope", 0),
+                                          F_STR ("user", 0),
+                                          F_UINTN ("ttl", 0, 1, INT32_MAX),
+                                          F_BOOL ("secret", 0),
+                                          F_STR ("identity", 0),
+                                          F_END};
+static const proto_field_t s_key_get[] = {F_STRN ("name", REQ, 1, S_KV_NAME_MAX),
+                                          F_STR ("scope", 0),
+                                          F_STR ("user", 0),
+                                          F_BOOL ("decrypt", 0),
+                                          F_STR ("identity", 0),
+                                          F_END};
+static const proto_field_t s_key_list[] = {
+    F_STR ("prefix", 0),   F_STR ("scope", 0),
+    F_STR ("user", 0),     F_BOOL ("decrypt", 0),
+    F_STR ("after", 0),    F_UINTN ("limit", 0, 1, S_PAGE_MAX),
+    F_STR ("identity", 0), F_END};
+static const proto_field_t s_key_delete[] = {F_STRN ("name", REQ, 1, S_KV_NAME_MAX),
+                                             F_STR ("scope", 0), F_STR ("user", 0),
+                                             F_STR ("identity", 0), F_END};
+static const proto_field_t s_key_load[] = {F_ARRAY ("items", REQ), F_STR ("identity", 0),
+                                           F_END};
+static const proto_field_t s_kv_fact[] = {F_STR ("scope", REQ),
+                                          F_STR ("name", REQ),
+                                          F_BOOL ("secret", REQ),
+                                          F_STR ("reason", REQ),
+                                          F_STR ("value", 0),
+                                          F_INT ("expire_at", 0),
+                                          F_END};
+static const proto_field_t s_kv_deleted[] = {F_STR ("scope", REQ), F_STR ("name", REQ),
+                                             F_BOOL ("secret", REQ),
+                                             F_STR ("reason", REQ), F_END};
 
 //  ---------------------------------------------------------------------------
 //  The table
@@ -312,6 +362,16 @@ static const proto_message_t s_messages[] = {
     {"api.inquiry.get", ASK, "client", "api.requests", s_id},
     {"api.inquiry.respond", ASK, "client", "api.requests", s_respond},
     {"api.worker.list", ASK, "client", "api.requests", s_after},
+    //  datastore (issue 16)
+    {"kv.set", FACT, "datastore", "datastore.facts", s_kv_fact},
+    {"kv.deleted", FACT, "datastore", "datastore.facts", s_kv_deleted},
+    {"datastore.heartbeat", FACT, "datastore", "datastore.facts", s_none},
+    {"api.key.set", ASK, "client", "api.requests", s_key_set},
+    {"api.key.get", ASK, "client", "api.requests", s_key_get},
+    {"api.key.list", ASK, "client", "api.requests", s_key_list},
+    {"api.key.delete", ASK, "client", "api.requests", s_key_delete},
+    {"api.key.load", ASK, "client", "api.requests", s_key_load},
+    {"api.key.rotate", ASK, "client", "api.requests", s_none},
     {"api.delegate", ASK, "client", "api.requests", s_delegate},
 };
 

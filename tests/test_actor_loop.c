@@ -89,7 +89,8 @@ s_status (void *arg)
         (json_int_t)actor_loop_builds (self->loop), "deadline", self->deadline_calls);
 }
 
-//  The actor's own commands: ECHO x, PAUSE, RESUME, REMOVE, SLEEP, FAST.
+//  The actor's own commands: ECHO x, PAUSE, RESUME, REMOVE, SLEEP (until a
+//  and b both have a message), FAST.
 static int
 s_command (void *arg, const char *command, zmsg_t *msg)
 {
@@ -109,7 +110,12 @@ s_command (void *arg, const char *command, zmsg_t *msg)
         actor_loop_set_fds (self->loop, 4, &fd, 1, s_on_fd);
         zstr_send (self->pipe, "OK");
     } else if (streq (command, "SLEEP")) {
-        zclock_sleep (100);
+        //  Until both readers have a message waiting (5 s at most): the next
+        //  poll sees them ready together, however slow the machine
+        int64_t until = zclock_mono () + 5000;
+        while (zclock_mono () < until && !((zsock_events (self->a) & ZMQ_POLLIN) &&
+                                           (zsock_events (self->b) & ZMQ_POLLIN)))
+            zclock_sleep (1);
         zstr_send (self->pipe, "OK");
     } else if (streq (command, "FAST")) {
         self->fast = true;

@@ -287,12 +287,15 @@ Test (executor_actor, restart_settles_what_a_restarted_worker_lost)
 
 static int s_rejected;
 static char s_codes[8][32];
+static char s_messages[8][256];
 static void
 s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
              const char *message)
 {
-    if (s_rejected < 8)
+    if (s_rejected < 8) {
         snprintf (s_codes[s_rejected], 32, "%s", code);
+        snprintf (s_messages[s_rejected], 256, "%s", message ? message : "");
+    }
     s_rejected++;
 }
 
@@ -498,4 +501,46 @@ Test (executor_actor, a_heartbeat_fact_shows_losses_without_waiting_for_work)
         proto_envelope_destroy (&fact);
     }
     cr_assert_eq (beats, 3, "an idle executor beats every interval");
+}
+
+//  Control commands are checked against the message table
+//  (proto_messages.c) as the hot ones are: a body of the wrong shape is
+//  answered bad_request naming the field, and the executor keeps serving.
+Test (executor_actor, control_command_bodies_are_checked_against_the_table)
+{
+    static s_fact_t facts[1024];
+    zactor_t *worker = s_worker ("checked@test", 2, NULL);
+    s_rejected = 0;
+    bus_link_set_reject_handler (s_link, s_on_reject, NULL);
+    const char *types[] = {"worker.register", "worker.register", "worker.draining",
+                           "execution.status", "execution.dispatch"};
+    json_t *payloads[] = {
+        json_pack ("{s:s, s:i, s:s, s:[i], s:i}", "worker", "bad@test", "instance", 1,
+                   "endpoint", "inproc://nowhere", "runtimes", 4, "slots", 1),
+        json_pack ("{s:s, s:s, s:[s], s:i}", "worker", "bad@test", "endpoint",
+                   "inproc://nowhere", "runtimes", "noop", "slots", 1),
+        json_pack ("{s:s, s:s}", "worker", "bad@test", "returned", "all"),
+        json_pack ("{s:s, s:s, s:s, s:s}", "execution", "x", "worker", "w", "status",
+                   "running", "claim", "soon"),
+        json_pack ("{s:s}", "execution", "x")};
+    for (int i = 0; i < 5; i++) {
+        proto_envelope_t *command = proto_envelope_new (types[i], "hand@test");
+        proto_envelope_set_payload_json (command, payloads[i], NULL);
+        json_decref (payloads[i]);
+        cr_assert_eq (bus_link_send (s_link, &command), 0);
+    }
+    s_enforce ("checked", "test.count", json_pack ("{s:i}", "n", 4));
+    int count = s_collect (facts, 1024, 5000, 1);
+    cr_assert_eq (s_count (facts, count, "execution.completed"), 1, "still serving");
+    cr_assert_eq (s_rejected, 5, "each malformed command rejected");
+    const char *expected[] = {"worker.register: runtimes[0]: expected str, got int",
+                              "worker.register: instance: required (uint)",
+                              "worker.draining: returned: expected array, got str",
+                              "execution.status: claim: expected int, got str",
+                              "the executor does not take 'execution.dispatch'"};
+    for (int i = 0; i < 5; i++) {
+        cr_expect_str_eq (s_codes[i], i == 4 ? "unknown_type" : "bad_request");
+        cr_expect_str_eq (s_messages[i], expected[i]);
+    }
+    zactor_destroy (&worker);
 }

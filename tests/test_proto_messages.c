@@ -257,10 +257,21 @@ Test (proto_messages, validates_payloads_naming_the_field)
               "{\"execution\": \"0190f0c2-2c4e-7a8b-9c0d-1e2f3a4b5c6d\", "
               "\"action\": {\"ref\": \"a.b\", \"runner_type\": 7}, \"parameters\": {}}",
               PROTO_ERR_FIELD_TYPE, "action.runner_type: expected str, got int");
-    s_expect ("execution.dispatch", cmd,
-              "{\"execution\": \"nope\", \"action\": {}, \"parameters\": {}}",
+    //  The executor's facts name executions by UUID; commands by the ids
+    //  their receivers hold (a worker takes up to 44 bytes)
+    s_expect ("execution.completed", PROTO_MESSAGE_FACT,
+              "{\"execution\": \"nope\", \"action\": \"a.b\", \"status\": \"completed\"}",
               PROTO_ERR_FIELD_TYPE,
               "execution: expected a UUID string, got another string");
+    s_expect ("execution.cancel", cmd, "{\"execution\": \"job-1\"}", PROTO_OK, NULL);
+    //  An action without a timeout is dispatched with timeout nil
+    s_expect ("execution.dispatch", cmd,
+              "{\"execution\": \"job-1\", \"action\": {\"ref\": \"a.b\", "
+              "\"runner_type\": \"noop\", \"timeout\": null}, \"parameters\": {}}",
+              PROTO_OK, NULL);
+    s_expect ("execution.cancel", cmd,
+              "{\"execution\": \"0123456789012345678901234567890123456789012345\"}",
+              PROTO_ERR_FIELD_TYPE, NULL);
     s_expect ("worker.register", cmd,
               "{\"worker\": \"w\", \"instance\": 1, \"endpoint\": \"e\", "
               "\"runtimes\": [\"shell\", 4], \"slots\": 2}",

@@ -23,6 +23,20 @@ static zactor_t *s_worker;
 static json_t *s_seen; //  array of payloads, in arrival order
 static int s_counter;
 static bool s_auto_start; //  answer claims with execution.start
+static int s_rejected;    //  commands the worker rejected
+static char s_reject_codes[8][32];
+static char s_reject_messages[8][256];
+
+static void
+s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
+             const char *message)
+{
+    if (s_rejected < 8) {
+        snprintf (s_reject_codes[s_rejected], 32, "%s", code);
+        snprintf (s_reject_messages[s_rejected], 256, "%s", message ? message : "");
+    }
+    s_rejected++;
+}
 
 //  Send the worker a command (execution.start, .refused, .cancel ...).
 static void
@@ -585,4 +599,42 @@ Test (worker_actor, a_running_job_dropped_on_reconciling_runs_again_when_given_a
     cr_assert_eq (s_wait_status ("drop-2", "running", 2, 100), 2);
     cr_assert_eq (s_wait_status ("drop-2", "cancelled", 2, 100), 1,
                   "the cancellation is not said again");
+}
+
+//  Commands to a worker are checked against the message table
+//  (proto_messages.c): a body of the wrong shape is answered bad_request
+//  naming the field (nothing runs), and the worker keeps serving.
+Test (worker_actor, bad_command_bodies_are_rejected_naming_the_field)
+{
+    s_rejected = 0;
+    bus_link_set_reject_handler (s_link, s_on_reject, NULL);
+    s_command ("execution.dispatch",
+               json_pack ("{s:s, s:{s:s, s:i}, s:{}}", "execution", "bad-1", "action",
+                          "ref", "test.a", "runner_type", 7, "parameters"));
+    s_command ("execution.dispatch",
+               json_pack ("{s:s, s:{s:s, s:s}}", "execution", "bad-2", "action", "ref",
+                          "test.a", "runner_type", "noop"));
+    s_command ("execution.start",
+               json_pack ("{s:s, s:s}", "execution", "bad-3", "claim", "now"));
+    s_command ("execution.cancel", json_pack ("{s:i}", "execution", 4));
+    s_command ("execution.launch", json_pack ("{s:s}", "execution", "bad-5"));
+    s_dispatch ("good-1", "local-shell-cmd", "true", NULL);
+    cr_assert_eq (s_wait_status ("good-1", "completed", 1, 5000), 1, "still serving");
+    s_pump (200);
+    cr_assert_eq (s_rejected, 5, "each malformed command rejected");
+    const char *expected[] = {
+        "execution.dispatch: action.runner_type: expected str, got int",
+        "execution.dispatch: parameters: required (map)",
+        "execution.start: claim: expected int, got str",
+        "execution.cancel: execution: expected str, got int",
+        "a worker does not take 'execution.launch'"};
+    for (int i = 0; i < 5; i++) {
+        cr_expect_str_eq (s_reject_codes[i], i == 4 ? "unknown_type" : "bad_request");
+        cr_expect_str_eq (s_reject_messages[i], expected[i]);
+    }
+    for (int i = 1; i <= 2; i++) {
+        char id[16];
+        snprintf (id, sizeof id, "bad-%d", i);
+        cr_expect_eq (s_wait_status (id, "completed", 1, 10), 0, "%s never ran", id);
+    }
 }

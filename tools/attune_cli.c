@@ -40,7 +40,7 @@
 static const cli_command_t *const s_groups[] = {
     cli_execution_commands, cli_rule_commands,    cli_action_commands,
     cli_event_commands,     cli_inquiry_commands, cli_system_commands,
-    cli_keygen_commands,    cli_apikey_commands};
+    cli_keygen_commands,    cli_key_commands,     cli_apikey_commands};
 
 #define S_MAX_COMMANDS 64
 static const cli_command_t *s_table[S_MAX_COMMANDS];
@@ -67,8 +67,8 @@ s_usage (FILE *out)
              "  --api ENDPOINT   the api (default $ATTUNE_API, else " CLI_DEFAULT_API
              ")\n"
              "  --json           print results as JSON, for scripts\n"
-             "  --as NAME        who you are, for inquiries (default $ATTUNE_IDENTITY,\n"
-             "                   else your login name)\n"
+             "  --as NAME        who you are, for inquiries and user keys (default\n"
+             "                   $ATTUNE_IDENTITY, else your login name)\n"
              "  --timeout MS     wait at most MS for each reply (default 10000; the\n"
              "                   request is sent again once, half way)\n"
              "  --cert FILE      your secret CURVE cert (default $ATTUNE_CERT)\n"

@@ -14,6 +14,7 @@
         attune_cli_system.c     worker list, status
         attune_cli_inquiry.c    inquiry list/get/respond
         attune_cli_keygen.c     keygen
+        attune_cli_key.c        key set/get/list/delete/load/rotate-crypto
 
     Each command group's file exports its commands as a table slice
     (cli_*_commands, ending with {NULL}); attune_cli.c puts them together.
@@ -227,6 +228,7 @@ extern const cli_command_t cli_event_commands[];
 extern const cli_command_t cli_inquiry_commands[];
 extern const cli_command_t cli_system_commands[];
 extern const cli_command_t cli_keygen_commands[];
+extern const cli_command_t cli_key_commands[];
 extern const cli_command_t cli_apikey_commands[];
 
 #endif

@@ -50,6 +50,7 @@
 
 #include "actors/actor.h"
 #include "actors/api/api.h"
+#include "actors/datastore/datastore.h"
 #include "actors/executor/executor.h"
 #include "actors/http/http.h"
 #include "actors/registry/registry.h"
@@ -66,16 +67,20 @@ typedef struct {
 } s_actor_def_t;
 
 //  Start order: definitions first, then the executor (workers register with
-//  it), rules (send to the executor), workers, the sensors, and last the api
-//  (clients come in when everything is there to answer them).
+//  it), rules (send to the executor), workers, the sensors, the datastore,
+//  and last the api (clients come in when everything is there to answer
+//  them). The indexes below name them (s_drain, the executor check).
 static const s_actor_def_t s_actors[] = {
-    {"registry", registry_actor}, {"executor", executor_actor}, {"rules", rules_actor},
-    {"worker", worker_actor},     {"sensor", sensor_actor},     {"api", api_actor},
-    {"http", http_actor}};
-#define S_API_INDEX     5 //  s_actors[5] is the api, [6] the HTTP gateway (a client of it)
+    {"registry", registry_actor}, {"executor", executor_actor},
+    {"rules", rules_actor},       {"worker", worker_actor},
+    {"sensor", sensor_actor},     {"datastore", datastore_actor},
+    {"api", api_actor},           {"http", http_actor}};
+//  http: the HTTP gateway, a client of the api, started after it
+enum { S_REGISTRY, S_EXECUTOR, S_RULES, S_WORKER, S_SENSOR, S_DATASTORE, S_API, S_HTTP };
 #define S_API_DEFAULT   PROTO_API_ENDPOINT
 #define S_FACTS_DEFAULT PROTO_FACTS_ENDPOINT
 #define S_ACTOR_COUNT   (sizeof s_actors / sizeof s_actors[0])
+_Static_assert(S_HTTP + 1 == S_ACTOR_COUNT, "one index per actor, in s_actors order");
 
 static void
 s_usage (FILE *out)
@@ -89,7 +94,10 @@ s_usage (FILE *out)
         "  -d, --data DIR        data directory (default ./var/attune)\n"
         "  -p, --packs DIR       packs directory (default ./packs)\n"
         "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
-        "                        registry,executor,rules,worker,sensor,api,http)\n"
+        "                        registry,executor,rules,worker,sensor,datastore,api,\n"
+        "                        http)\n"
+        "      --datastore-key F the datastore's secret key file (default\n"
+        "                        DATA/datastore/crypto.key, created 0600)\n"
         "      --api ENDPOINT    where the api takes requests (default " S_API_DEFAULT
         ";\n"
         "                        tcp://127.0.0.1:* picks a free port)\n"
@@ -323,6 +331,9 @@ s_option (s_daemon_t *self, int option, const char *arg)
         case 7:
             self->api_endpoint = arg;
             break;
+        case 10:
+            self->config.datastore_key = arg;
+            break;
         case 8:
             self->facts_endpoint = arg;
             break;
@@ -373,6 +384,7 @@ s_parse_options (s_daemon_t *self, int argc, char *argv[])
                                       {"api", required_argument, 0, 7},
                                       {"api-facts", required_argument, 0, 8},
                                       {"drain", required_argument, 0, 9},
+                                      {"datastore-key", required_argument, 0, 10},
                                       {"cert", required_argument, 0, 20},
                                       {"allow", required_argument, 0, 21},
                                       {"server-cert", required_argument, 0, 22},
@@ -464,7 +476,8 @@ s_daemon_settings (s_daemon_t *self, zconfig_t *daemon)
                     {&self->security.executor, "security/executor"},
                     {&self->security_mode, "security/mode"},
                     {&self->config.worker_name, "worker/name"},
-                    {&self->config.runtimes, "worker/runtimes"}};
+                    {&self->config.runtimes, "worker/runtimes"},
+                    {&self->config.datastore_key, "datastore/key"}};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (!*settings[i].target)
             *settings[i].target = s_setting (daemon, settings[i].key);
@@ -519,7 +532,7 @@ s_check_actors (const char *actors)
         if (!known) {
             fprintf (stderr,
                      "attuned: actors: unknown actor '%.*s' (registry, executor, "
-                     "rules, worker, sensor, api, http)\n",
+                     "rules, worker, sensor, datastore, api, http)\n",
                      (int)n, actors + i);
             return 2;
         }
@@ -655,8 +668,8 @@ static void
 s_announce (s_daemon_t *self)
 {
     char api_line[1200] = "";
-    zactor_t *api = self->running[S_API_INDEX];
-    zactor_t *http = self->running[S_API_INDEX + 1];
+    zactor_t *api = self->running[S_API];
+    zactor_t *http = self->running[S_HTTP];
     if (api) {
         zstr_send (api, "ENDPOINTS");
         char *requests = NULL, *facts_at = NULL;
@@ -726,8 +739,8 @@ s_run (s_daemon_t *self)
 static void
 s_drain (s_daemon_t *self)
 {
-    zactor_t *worker = self->running[3];
-    if (!worker || self->running[1] || self->drain_ms <= 0)
+    zactor_t *worker = self->running[S_WORKER];
+    if (!worker || self->running[S_EXECUTOR] || self->drain_ms <= 0)
         return;
     zsys_info ("attuned: draining the worker (up to %d ms)", self->drain_ms);
     zstr_sendm (worker, "DRAIN");

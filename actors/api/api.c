@@ -26,7 +26,7 @@
 #define S_PENDING_MAX 10000 //  requests in flight; more are answered unavailable
 #define S_EXPIRE_MS   50    //  deadlines are looked at this often (a scan)
 
-const char *api_owner_names[API_OWNERS] = {"registry", "rules", "executor"};
+const char *api_owner_names[API_OWNERS] = {"registry", "rules", "executor", "datastore"};
 
 //  ---------------------------------------------------------------------------
 //  Replies
@@ -571,7 +571,8 @@ s_start (api_t *self, const actor_config_t *config)
     if (s_bind (self->xpub, bus_topology_bind (topology, "api.facts"),
                 self->facts_endpoint, sizeof self->facts_endpoint) != 0)
         return -1;
-    const char *streams[] = {"registry.facts", "rules.facts", "executor.facts"};
+    const char *streams[] = {"registry.facts", "rules.facts", "executor.facts",
+                             "datastore.facts"};
     for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
         if (bus_security_apply (self->xsub, bus_topology_connect (topology, streams[i]),
                                 false, NULL) != 0 ||

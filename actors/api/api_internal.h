@@ -16,7 +16,13 @@
 #define API_TIMEOUT_MS        5000 //  a request not answered by then: unavailable
 #define API_STATUS_TIMEOUT_MS 1000 //  an actor silent this long on api.status is down
 
-typedef enum { API_REGISTRY = 0, API_RULES, API_EXECUTOR, API_OWNERS } api_owner_t;
+typedef enum {
+    API_REGISTRY = 0,
+    API_RULES,
+    API_EXECUTOR,
+    API_DATASTORE,
+    API_OWNERS
+} api_owner_t;
 extern const char *api_owner_names[API_OWNERS];
 
 typedef struct _api_status_t api_status_t;

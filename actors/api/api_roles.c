@@ -95,7 +95,9 @@ api_roles_required (const char *type)
                                   NULL};
     static const char *runs[] = {"api.execution.run",    "api.execution.rerun",
                                  "api.execution.cancel", "api.event.publish",
-                                 "api.inquiry.respond",  NULL};
+                                 "api.inquiry.respond",  "api.key.set",
+                                 "api.key.delete",       "api.key.load",
+                                 NULL};
     for (int i = 0; reads[i]; i++)
         if (streq (type, reads[i]))
             return API_ROLE_VIEWER;
@@ -105,7 +107,7 @@ api_roles_required (const char *type)
     static const char *prefixes[] = {
         "api.pack.",  "api.action.",      "api.trigger.",   "api.policy.",  "api.rule.",
         "api.event.", "api.enforcement.", "api.execution.", "api.inquiry.", "api.worker.",
-        NULL};
+        "api.key.",   NULL};
     for (int i = 0; prefixes[i]; i++) {
         size_t n = strlen (prefixes[i]);
         if (strncmp (type, prefixes[i], n) == 0 &&

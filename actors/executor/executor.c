@@ -23,46 +23,25 @@ s_batch_begin (executor_t *self, bus_command_t *info)
     }
 }
 
-//  enforcement.create and execution.status: the hot path, on msgpack.
-static int
-s_handle_packed (executor_t *self, store_txn_t *txn, proto_envelope_t *command,
-                 bus_command_t *info, bool create)
-{
-    proto_error_t error;
-    const msgpack_object *object = proto_envelope_payload_object (command);
-    if (!object)
-        return bus_command_reject (info, "bad_request", "payload: out of memory");
-    if (proto_json_check (object, "payload", &error) != PROTO_OK)
-        return bus_command_reject (info, "bad_request", "payload: %s", error.message);
-    return create ? executor_create (self, txn, object, info)
-                  : executor_report_status (self, txn, object, info);
-}
-
-//  bus_inbox handler: one command of a batch, inside its transaction.
+//  bus_inbox handler: one command of a batch, inside its transaction. Its
+//  payload is checked against the message table first (executor_check).
 static int
 s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                   bus_command_t *info)
 {
     executor_t *self = (executor_t *)arg;
     s_batch_begin (self, info);
-    const char *type = proto_envelope_type (command);
-    if (streq (type, "enforcement.create") || streq (type, "execution.status"))
-        return s_handle_packed (self, txn, command, info,
-                                streq (type, "enforcement.create"));
-    proto_error_t error;
-    json_t *payload = proto_envelope_payload_json (command, &error);
+    const msgpack_object *payload = executor_check_command (self, command, info);
     if (!payload)
-        return bus_command_reject (info, "bad_request", "payload: %s", error.message);
-    int rc;
+        return -1;
+    const char *type = proto_envelope_type (command);
+    if (streq (type, "enforcement.create"))
+        return executor_create (self, txn, payload, info);
+    if (streq (type, "execution.status"))
+        return executor_report_status (self, txn, payload, info);
     if (streq (type, "worker.register"))
-        rc = executor_links_register (self, txn, payload, info);
-    else if (streq (type, "worker.draining"))
-        rc = executor_links_draining (self, txn, payload, info);
-    else
-        rc = bus_command_reject (info, "unknown_type", "the executor does not take '%s'",
-                                 type);
-    json_decref (payload);
-    return rc;
+        return executor_links_register (self, txn, payload, info);
+    return executor_links_draining (self, txn, payload, info);
 }
 
 //  ---------------------------------------------------------------------------
@@ -96,16 +75,14 @@ s_load (executor_t *self)
         size_t key_size, size;
         const char *key = (const char *)store_cursor_key (cursor, &key_size);
         const char *data = (const char *)store_cursor_data (cursor, &size);
-        json_t *registration = json_loadb (data, size, 0, NULL);
-        if (registration && key_size < 256) {
+        uint64_t stored;
+        if (key_size < 256 && executor_links_stored_instance (data, size, &stored)) {
             char name[256];
             snprintf (name, sizeof name, "%.*s", (int)key_size, key);
             uint64_t *instance = (uint64_t *)zmalloc (sizeof (uint64_t));
-            *instance =
-                (uint64_t)json_integer_value (json_object_get (registration, "instance"));
+            *instance = stored;
             zhashx_update (self->instances, name, instance);
         }
-        json_decref (registration);
     }
     store_cursor_destroy (&cursor);
     cursor = store_cursor_new (txn, self->waiting);

@@ -92,6 +92,12 @@ s_check (executor_t *self, s_create_t *create)
         msgpack_pack_map (&pk, 0); //  nothing to check, nothing to default
         return true;
     } else {
+        //  On msgpack when the schema needs no JSON tree (the common case)
+        int applied = executor_params_apply (schema, given, &self->params, create->reason,
+                                             sizeof create->reason);
+        if (applied <= 0)
+            return applied == 0;
+        msgpack_sbuffer_clear (&self->params);
         json_t *given_json =
             given ? proto_json_from_msgpack (given, "parameters", NULL) : NULL;
         json_t *parameters = registry_params_apply (schema, given_json, create->reason,

@@ -38,6 +38,7 @@
 #include "actors/executor/executor_workers.h"
 #include "actors/registry/registry_client.h"
 #include "actors/registry/registry_params.h"
+#include "proto/proto_messages.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
@@ -287,12 +288,38 @@ void executor_report_answer (executor_t *self, const char *worker, const char *i
                              bool start, uint64_t claim, const char *reason);
 
 //  ---------------------------------------------------------------------------
+//  executor_params: an action's parameter schema on msgpack parameters
+
+//  `schema` (the action's `parameters`) applied to `given` (a map, or
+//  NULL) as registry_params_apply does, packed into `out`: 0; -1 with
+//  `reason` (unknown or missing parameter); 1 when only the JSON path can
+//  say (coercion, immutable, enum, limits), with `out` to clear.
+int executor_params_apply (const json_t *schema, const msgpack_object *given,
+                           msgpack_sbuffer *out, char *reason, size_t size);
+
+//  ---------------------------------------------------------------------------
+//  executor_check: commands checked against the message table
+
+//  The payload of a command to the executor, checked against its row in
+//  proto_messages (and for a JSON form, which records and facts need), or
+//  NULL after a reject (bad_request naming the field, unknown_type), which
+//  the sender gets as ERR and the log says.
+const msgpack_object *executor_check_command (executor_t *self, proto_envelope_t *command,
+                                              bus_command_t *info);
+
+//  ---------------------------------------------------------------------------
 //  executor_links: workers
 
-int executor_links_register (executor_t *self, store_txn_t *txn, json_t *payload,
-                             bus_command_t *info);
-int executor_links_draining (executor_t *self, store_txn_t *txn, json_t *payload,
-                             bus_command_t *info);
+//  worker.register (checked): stored (its msgpack payload, by name); the
+//  link and reconciliation follow after the commit. 0, a reject, or -1.
+int executor_links_register (executor_t *self, store_txn_t *txn,
+                             const msgpack_object *payload, bus_command_t *info);
+//  worker.draining (checked): what it returned waits again. 0 or -1.
+int executor_links_draining (executor_t *self, store_txn_t *txn,
+                             const msgpack_object *payload, bus_command_t *info);
+//  The instance of a stored registration (msgpack; JSON text in a store
+//  written before registrations were msgpack). False when it has none.
+bool executor_links_stored_instance (const void *data, size_t size, uint64_t *instance);
 //  After a registration committed: link, reconcile, worker.up.
 void executor_links_apply_worker (executor_t *self, json_t *payload);
 //  Settles whose commit failed, tried again.

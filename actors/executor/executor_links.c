@@ -52,33 +52,75 @@ executor_link_destroy (void **item_p)
     }
 }
 
-int
-executor_links_register (executor_t *self, store_txn_t *txn, json_t *payload,
-                         bus_command_t *info)
+//  A str field as a C string of fewer than `size` bytes (no NUL), or NULL.
+static const char *
+s_str (const msgpack_object *map, const char *key, char *out, size_t size)
 {
-    const char *name = json_string_value (json_object_get (payload, "worker"));
-    const char *endpoint = json_string_value (json_object_get (payload, "endpoint"));
-    json_t *runtimes = json_object_get (payload, "runtimes");
-    json_int_t slots = json_integer_value (json_object_get (payload, "slots"));
-    if (!name || !*name || strlen (name) >= 256 || !endpoint ||
-        strlen (endpoint) >= 512 || !json_is_array (runtimes) || slots < 1 ||
-        slots > 100000)
+    return executor_get_str (map, key, out, size) ? out : NULL;
+}
+
+int
+executor_links_register (executor_t *self, store_txn_t *txn,
+                         const msgpack_object *payload, bus_command_t *info)
+{
+    //  Types and required fields: checked (executor_check); the limits
+    //  a link needs, here
+    char name[256], endpoint[512], key[64];
+    const msgpack_object *slots = proto_map_get (payload, "slots");
+    if (!s_str (payload, "worker", name, sizeof name) || !*name ||
+        !s_str (payload, "endpoint", endpoint, sizeof endpoint) || slots->via.u64 < 1 ||
+        slots->via.u64 > 100000)
         return bus_command_reject (
             info, "bad_request",
-            "worker.register needs worker, endpoint, runtimes, slots");
-    json_t *curve_key =
-        json_object_get (payload, "curve_key"); //  optional (bus_security.h)
-    if (curve_key && !bus_security_key_valid (json_string_value (curve_key)))
+            "worker.register needs worker, endpoint, runtimes, slots (1-100000)");
+    const msgpack_object *curve_key =
+        proto_map_get (payload, "curve_key"); //  optional (bus_security.h)
+    if (curve_key &&
+        (!s_str (payload, "curve_key", key, sizeof key) || !bus_security_key_valid (key)))
         return bus_command_reject (info, "bad_request",
                                    "worker.register: curve_key: expected a 40-character "
                                    "z85 CURVE public key");
-    char *text = json_dumps (payload, JSON_COMPACT);
-    store_code_t code =
-        store_put (txn, self->workers_table, name, strlen (name), text, strlen (text));
-    free (text);
+    msgpack_sbuffer_clear (&self->packed);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
+    msgpack_pack_object (&pk, *payload);
+    //  Linking and reconciling, after the commit, read it as JSON (once)
+    json_t *json = proto_json_from_msgpack (payload, "payload", NULL);
+    if (!json || store_put (txn, self->workers_table, name, strlen (name),
+                            self->packed.data, self->packed.size) != STORE_OK) {
+        json_decref (json);
+        return -1;
+    }
     executor_effect_t *effect = executor_effect_new (self, EFFECT_WORKER);
-    effect->payload = json_incref (payload);
-    return code == STORE_OK ? 0 : -1;
+    effect->payload = json;
+    return 0;
+}
+
+bool
+executor_links_stored_instance (const void *data, size_t size, uint64_t *instance)
+{
+    const msgpack_object *found = NULL;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    bool ok = false;
+    if (size && *(const char *)data != '{' &&
+        msgpack_unpack_next (&unpacked, (const char *)data, size, NULL) ==
+            MSGPACK_UNPACK_SUCCESS &&
+        unpacked.data.type == MSGPACK_OBJECT_MAP &&
+        (found = proto_map_get (&unpacked.data, "instance")) &&
+        found->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        *instance = found->via.u64;
+        ok = true;
+    } else if (size && *(const char *)data == '{') {
+        json_t *registration = json_loadb ((const char *)data, size, 0, NULL);
+        json_t *value = json_object_get (registration, "instance");
+        ok = json_is_integer (value);
+        if (ok)
+            *instance = (uint64_t)json_integer_value (value);
+        json_decref (registration);
+    }
+    msgpack_unpacked_destroy (&unpacked);
+    return ok;
 }
 
 //  Execution `id`, scheduled on worker `name`, given back unstarted: it
@@ -109,26 +151,27 @@ s_returned (executor_t *self, store_txn_t *txn, const char *name, const char *id
 //  takes nothing new, and the executions it had not started wait again,
 //  first in line for the next worker.
 int
-executor_links_draining (executor_t *self, store_txn_t *txn, json_t *payload,
-                         bus_command_t *info)
+executor_links_draining (executor_t *self, store_txn_t *txn,
+                         const msgpack_object *payload, bus_command_t *info)
 {
-    const char *name = json_string_value (json_object_get (payload, "worker"));
-    json_t *returned = json_object_get (payload, "returned");
-    if (!name || !*name || strlen (name) >= 256 ||
-        (returned && !json_is_array (returned)))
+    char name[256];
+    if (!s_str (payload, "worker", name, sizeof name) || !*name)
         return bus_command_reject (info, "bad_request",
                                    "worker.draining needs worker and returned [ids]");
     executor_effect_t *effect = executor_effect_new (self, EFFECT_DRAINING);
     executor_copy (effect->worker, sizeof effect->worker, name);
     int64_t now = proto_now_usec ();
-    size_t i;
-    json_t *item;
-    json_array_foreach (returned, i, item)
-    {
-        const char *id = json_string_value (item);
-        if (id && strlen (id) < EXECUTOR_ID_SIZE &&
-            s_returned (self, txn, name, id, now) != 0)
-            return -1;
+    const msgpack_object *returned = proto_map_get (payload, "returned");
+    for (uint32_t i = 0; returned && i < returned->via.array.size; i++) {
+        const msgpack_object *item = &returned->via.array.ptr[i];
+        char id[EXECUTOR_ID_SIZE];
+        if (item->type == MSGPACK_OBJECT_STR && item->via.str.size < sizeof id &&
+            !memchr (item->via.str.ptr, 0, item->via.str.size)) {
+            memcpy (id, item->via.str.ptr, item->via.str.size);
+            id[item->via.str.size] = 0;
+            if (s_returned (self, txn, name, id, now) != 0)
+                return -1;
+        }
     }
     return 0;
 }

@@ -191,6 +191,16 @@ executor_record_extra (const executor_record_t *self, const char *key)
 }
 
 int
+executor_record_set_extra_packed (executor_record_t *self, const char *key,
+                                  const void *data, size_t size)
+{
+    msgpack_object value;
+    if (s_unpack (self, data, size, &value) != 0)
+        return -1;
+    return executor_record_set_extra (self, key, &value);
+}
+
+int
 executor_record_set_extra (executor_record_t *self, const char *key,
                            const msgpack_object *value)
 {

@@ -91,6 +91,10 @@ void executor_record_set_nil (executor_record_t *self, executor_record_field_t f
 //  record's zone. 0, or -1 when the bytes are not one value.
 int executor_record_set_packed (executor_record_t *self, executor_record_field_t field,
                                 const void *data, size_t size);
+//  Another key (a static string) with a value given as packed msgpack bytes
+//  (unpacked into the record's zone). 0, or -1 when full or not one value.
+int executor_record_set_extra_packed (executor_record_t *self, const char *key,
+                                      const void *data, size_t size);
 //  Another key (a static string) with its value. 0, or -1 when full.
 int executor_record_set_extra (executor_record_t *self, const char *key,
                                const msgpack_object *value);

@@ -3,37 +3,48 @@
 
 #define S_LATE_MAX 8 //  late reports kept per execution
 
-//  A report that came after its execution was settled without that worker:
-//  appended to the record's `late` [{worker, status, ts, result}], at most
-//  S_LATE_MAX, and counted; the execution does not change.
+//  A value of the report, or nil.
+static void
+s_pack_or_nil (msgpack_packer *pk, const msgpack_object *payload, const char *key)
+{
+    const msgpack_object *value = proto_map_get (payload, key);
+    if (value)
+        msgpack_pack_object (pk, *value);
+    else
+        msgpack_pack_nil (pk);
+}
+
+//  A report that came after its execution was settled without that worker
+//  (self->record, read): appended to the record's `late` [{worker, status,
+//  ts, result}], at most S_LATE_MAX, and counted; the execution does not
+//  change. On msgpack: the report as it came.
 static int
 s_late (executor_t *self, store_txn_t *txn, const char *id, const msgpack_object *payload)
 {
-    json_t *record = executor_json_get (txn, self, id);
-    json_t *report = proto_json_from_msgpack (payload, "payload", NULL);
-    int rc = 0;
-    if (record && report) {
-        json_t *late = json_object_get (record, "late");
-        if (!json_is_array (late)) {
-            late = json_array ();
-            json_object_set_new (record, "late", late);
-        }
-        if (json_array_size (late) < S_LATE_MAX) {
-            json_t *result = json_object_get (report, "result");
-            json_array_append_new (
-                late,
-                json_pack ("{s:O, s:O, s:I, s:O}", "worker",
-                           json_object_get (report, "worker") ?: json_null (), "status",
-                           json_object_get (report, "status") ?: json_null (), "ts",
-                           (json_int_t)proto_now_usec (), "result",
-                           result ? result : json_null ()));
-            rc = executor_json_put (txn, self, record);
-        }
-        self->late++;
-    }
-    json_decref (report);
-    json_decref (record);
-    return rc;
+    self->late++;
+    const msgpack_object *late = executor_record_extra (&self->record, "late");
+    uint32_t kept = late && late->type == MSGPACK_OBJECT_ARRAY ? late->via.array.size : 0;
+    if (kept >= S_LATE_MAX)
+        return 0;
+    msgpack_sbuffer_clear (&self->packed);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, kept + 1);
+    for (uint32_t i = 0; i < kept; i++)
+        msgpack_pack_object (&pk, late->via.array.ptr[i]);
+    msgpack_pack_map (&pk, 4);
+    executor_record_pack_str (&pk, "worker");
+    s_pack_or_nil (&pk, payload, "worker");
+    executor_record_pack_str (&pk, "status");
+    s_pack_or_nil (&pk, payload, "status");
+    executor_record_pack_str (&pk, "ts");
+    msgpack_pack_int64 (&pk, proto_now_usec ());
+    executor_record_pack_str (&pk, "result");
+    s_pack_or_nil (&pk, payload, "result");
+    if (executor_record_set_extra_packed (&self->record, "late", self->packed.data,
+                                          self->packed.size) != 0)
+        return -1;
+    return executor_packed_put (self, txn, id);
 }
 
 //  The answer to a claim: execution.start {execution, claim} or

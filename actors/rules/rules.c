@@ -21,45 +21,17 @@
     before may come again, which is harmless: nothing outlives a restart
     that refers to a deleted id (acked and inflight ids live in memory).
 */
-#include "actors/rules/rules.h"
+#include "actors/rules/rules_internal.h"
 #include "actors/actor_effects.h"
 #include "actors/actor_loop.h"
-#include "actors/registry/registry_client.h"
-#include "actors/rules/rules_query.h"
-#include "actors/rules/rules_sync.h"
-#include "proto/proto_messages.h"
-#include "actors/rules/rules_set.h"
-#include "actors/rules/rules_template.h"
-#include "bus/bus_facts.h"
-#include "bus/bus_inbox.h"
-#include "bus/bus_link.h"
-#include "proto/proto_json.h"
-#include "store/store.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <unistd.h>
-
-#define S_ACK_FLUSH_MS  50   //  acked outbox entries wait at most this long
-#define S_ACK_FLUSH_MAX 4096 //  ... or until this many are waiting
-#define S_MAX_TRIGGER   256  //  longest trigger type ref
+//  The actor's own names for the shared types (rules_internal.h)
+typedef rules_out_t s_out_t;
+typedef rules_fifo_t s_fifo_t;
+typedef rules_t s_rules_t;
 
 //  ---------------------------------------------------------------------------
 //  Outgoing commands: a growable ring
-
-typedef struct {
-    uint64_t oid;                //  outbox id
-    uint8_t id[PROTO_UUID_SIZE]; //  envelope id
-    uint8_t *data;               //  the encoded envelope, as stored in the
-    size_t size;                 //  outbox; queued: owned; inflight: NULL
-} s_out_t;
-
-typedef struct {
-    s_out_t *items;
-    size_t head;
-    size_t count;
-    size_t capacity;
-} s_fifo_t;
 
 static s_out_t *
 s_fifo_at (s_fifo_t *fifo, size_t index)
@@ -113,78 +85,7 @@ s_fifo_destroy (s_fifo_t *fifo)
 }
 
 //  ---------------------------------------------------------------------------
-//  Actor state
-
-typedef enum { EFFECT_FACT, EFFECT_COMMAND } s_effect_kind_t;
-
-typedef struct {
-    zsock_t *pipe;
-    actor_loop_t *loop;
-    char source[300];
-    store_t *store;
-    store_table_t *events;
-    store_table_t *enforcements;
-    store_table_t *outbox;
-    store_table_t *counters;
-    bus_inbox_t *inbox;
-    actor_query_t *query; //  rules.query: api reads
-    bus_pub_t *pub;
-    bus_link_t *link;
-    registry_client_t *registry;
-    rules_sync_t *sync; //  rules.sync requests waiting for a registry change
-    rules_set_t *rules;
-    msgpack_sbuffer record;  //  a stored record
-    msgpack_sbuffer params;  //  rendered parameters, packed once
-    msgpack_sbuffer payload; //  a fact or command payload
-    msgpack_sbuffer encoded; //  an encoded envelope (outbox)
-
-    //  The current write attempt: its effects (facts, commands) and counts
-    actor_effects_t *effects;
-    size_t attempt_acked; //  acked[0 .. attempt_acked) deleted in it
-    uint64_t attempt_duplicates;
-
-    //  Outbox in memory
-    s_fifo_t queue;
-    s_fifo_t inflight;
-    uint64_t outbox_last;    //  last outbox id of a committed write
-    uint64_t outbox_pending; //  ... and of the running attempt
-    uint64_t *acked;         //  outbox ids acked, not yet deleted
-    size_t nacked;
-    size_t acked_capacity;
-    int64_t ack_flush_at; //  monotonic ms
-
-    uint64_t duplicates; //  event.create of an event already stored
-    uint64_t sent;       //  commands handed to the link (resends at start included)
-    uint64_t acks;       //  commands acked
-    bool synced;
-    bool processed;   //  the inbox was read this turn
-    int heartbeat_ms; //  rules.heartbeat every interval
-} s_rules_t;
-
-//  ---------------------------------------------------------------------------
-//  Helpers
-
-//  New envelope of `type` with a msgpack payload, corr = the command's id,
-//  trace = the command's trace or the event id. NULL on failure (logged).
-static proto_envelope_t *
-s_envelope (s_rules_t *self, const char *type, proto_envelope_t *command,
-            const char *event_id, const msgpack_sbuffer *payload)
-{
-    proto_envelope_t *envelope = proto_envelope_new (type, self->source);
-    if (!envelope)
-        return NULL;
-    //  Packed here (from values already validated on the way in): no second
-    //  validation
-    if (proto_envelope_set_payload_packed (envelope, payload->data, payload->size) != 0) {
-        zsys_error ("rules: cannot build %s for event %s: out of memory", type, event_id);
-        proto_envelope_destroy (&envelope);
-        return NULL;
-    }
-    proto_envelope_set_corr (envelope, proto_envelope_id (command));
-    const char *trace = proto_envelope_trace (command);
-    proto_envelope_set_trace (envelope, trace ? trace : event_id);
-    return envelope;
-}
+//  Effects of a write attempt (actor_effects): run after its commit
 
 static void
 s_fact_drop (void *ctx, void *arg)
@@ -208,6 +109,8 @@ s_command_drop (void *ctx, void *arg)
     free (out);
 }
 
+static void s_fifo_push (s_fifo_t *fifo, const s_out_t *item);
+
 //  Committed: in the outbox table, so to the link (through the queue)
 static void
 s_command_run (void *ctx, void *arg)
@@ -218,22 +121,17 @@ s_command_run (void *ctx, void *arg)
     s_command_drop (ctx, arg);
 }
 
-//  A fact for after the commit (takes the envelope).
-static void
-s_effect_add (s_rules_t *self, s_effect_kind_t kind, uint64_t oid,
-              proto_envelope_t *envelope)
+void
+rules_effect_fact (s_rules_t *self, proto_envelope_t *fact)
 {
-    assert (kind == EFFECT_FACT);
-    if (actor_effects_add (self->effects, s_fact_run, s_fact_drop, envelope) != 0) {
+    if (actor_effects_add (self->effects, s_fact_run, s_fact_drop, fact) != 0) {
         zsys_error ("rules: cannot keep a fact for after the commit: out of memory");
-        proto_envelope_destroy (&envelope);
+        proto_envelope_destroy (&fact);
     }
 }
 
-//  A command for after the commit: the bytes just stored in the outbox
-//  (copied), sent as they are. 0, or -1 out of memory.
-static int
-s_effect_add_command (s_rules_t *self, uint64_t oid, const uint8_t id[PROTO_UUID_SIZE],
+int
+rules_effect_command (s_rules_t *self, uint64_t oid, const uint8_t id[PROTO_UUID_SIZE],
                       const msgpack_sbuffer *encoded)
 {
     s_out_t *out = (s_out_t *)malloc (sizeof (s_out_t));
@@ -323,10 +221,8 @@ s_attempt_commit (void *ctx, void *unused)
     self->outbox_last = self->outbox_pending;
 }
 
-//  First handler call of a write attempt: delete the acked outbox entries
-//  and tie the effects to the commit. 0 or -1 (store failure).
-static int
-s_attempt_begin (s_rules_t *self, store_txn_t *txn)
+int
+rules_attempt_begin (s_rules_t *self, store_txn_t *txn)
 {
     int rc = actor_effects_attach (self->effects, self->store, txn);
     if (rc <= 0)
@@ -336,393 +232,6 @@ s_attempt_begin (s_rules_t *self, store_txn_t *txn)
         return -1;
     self->attempt_acked = self->nacked;
     return actor_effects_add (self->effects, s_attempt_commit, s_attempt_discard, NULL);
-}
-
-//  ---------------------------------------------------------------------------
-//  Enforcements
-
-static int
-s_count_failed (s_rules_t *self, store_txn_t *txn)
-{
-    uint64_t failed = 0;
-    const void *data;
-    size_t size;
-    if (store_get (txn, self->counters, "failed", 6, &data, &size) == STORE_OK &&
-        size == 8)
-        failed = store_key_id (data);
-    uint8_t value[8];
-    store_id_key (failed + 1, value);
-    return store_put (txn, self->counters, "failed", 6, value, sizeof value) == STORE_OK
-               ? 0
-               : -1;
-}
-
-//  Pack {enforcement, rule, event, action} (the start of every enforcement
-//  map, `extra` more entries follow).
-static void
-s_pack_head (msgpack_packer *pk, size_t extra, const char *enforcement,
-             const rules_rule_t *rule, const char *event_id)
-{
-    msgpack_pack_map (pk, 4 + extra);
-    proto_pack_str (pk, "enforcement");
-    proto_pack_str (pk, enforcement);
-    proto_pack_str (pk, "rule");
-    proto_pack_str (pk, rule->ref);
-    proto_pack_str (pk, "event");
-    proto_pack_str (pk, event_id);
-    proto_pack_str (pk, "action");
-    proto_pack_str (pk, rule->action);
-}
-
-//  Whether `rule`'s action runs its `cmd` parameter as a shell command: its
-//  runner is local-shell-cmd or remote-shell-cmd, or the action is not (yet)
-//  in the registry's copy (quoting a value that needed none is the safe
-//  mistake).
-static bool
-s_cmd_is_shell (s_rules_t *self, const rules_rule_t *rule)
-{
-    const json_t *action = registry_client_get (self->registry, "action", rule->action);
-    const char *runner = json_string_value (json_object_get (action, "runner_type"));
-    return !runner || streq (runner, "local-shell-cmd") ||
-           streq (runner, "remote-shell-cmd");
-}
-
-//  Render the rule's action parameters for the event; a shell command (a
-//  string `cmd` of a shell action) is rendered with every inserted value
-//  quoted as one word (principle 7). New reference, or NULL with `reason`.
-static json_t *
-s_render_parameters (s_rules_t *self, const rules_rule_t *rule, const json_t *context,
-                     char *reason, size_t size)
-{
-    const json_t *params = rule->action_parameters;
-    const json_t *cmd = json_object_get (params, "cmd");
-    if (!json_is_string (cmd) || !s_cmd_is_shell (self, rule))
-        return rules_template_render (params, context, "action.parameters", reason, size);
-    json_t *others = json_copy ((json_t *)params);
-    json_object_del (others, "cmd");
-    json_t *rendered = others ? rules_template_render (others, context,
-                                                       "action.parameters", reason, size)
-                              : NULL;
-    json_decref (others);
-    json_t *line =
-        rendered ? rules_template_render_shell (json_string_value (cmd), context,
-                                                "action.parameters.cmd", reason, size)
-                 : NULL;
-    if (!line) {
-        json_decref (rendered);
-        return NULL;
-    }
-    json_object_set_new (rendered, "cmd", line);
-    return rendered;
-}
-
-//  One enforcement of `rule` for the event. `failure` non-NULL fails it
-//  without rendering. 0, or -1 when the store failed.
-static int
-s_enforce (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
-           const uint8_t event_uuid[PROTO_UUID_SIZE], const char *event_id, int64_t ts,
-           const rules_rule_t *rule, const json_t *context, const char *failure)
-{
-    //  Natural key (event, rule): the event is stored under its command id
-    //  in this same transaction (a redelivered event stops in s_on_command
-    //  before any rule is looked at) and a rule is once in its trigger's
-    //  list, so this (event, rule) has no enforcement yet. No key table to
-    //  check: one table (three pages of a grown tree) less per commit.
-    uint8_t uuid[PROTO_UUID_SIZE];
-    proto_uuid_generate (uuid);
-    char id[PROTO_UUID_STR_SIZE];
-    proto_uuid_format (uuid, id);
-
-    //  Render
-    char reason[768] = "";
-    bool created = false;
-    if (failure)
-        snprintf (reason, sizeof reason, "%s", failure);
-    else if (json_object_size (rule->action_parameters) == 0) {
-        //  Nothing to render (no context needed): an empty map
-        msgpack_sbuffer_clear (&self->params);
-        msgpack_sbuffer_write (&self->params, "\x80", 1);
-        created = true;
-    } else {
-        assert (context);
-        json_t *rendered =
-            s_render_parameters (self, rule, context, reason, sizeof reason);
-        if (rendered) {
-            msgpack_sbuffer_clear (&self->params);
-            proto_error_t error;
-            if (proto_json_to_sbuffer (rendered, &self->params, &error) == PROTO_OK)
-                created = true;
-            else
-                snprintf (reason, sizeof reason, "action.parameters: %s", error.message);
-            json_decref (rendered);
-        } else if (!reason[0])
-            snprintf (reason, sizeof reason, "action.parameters: cannot be rendered");
-    }
-    const char *status = created ? "created" : "failed";
-
-    //  Record
-    msgpack_packer pk;
-    msgpack_sbuffer_clear (&self->record);
-    msgpack_packer_init (&pk, &self->record, msgpack_sbuffer_write);
-    s_pack_head (&pk, 3, id, rule, event_id);
-    proto_pack_str (&pk, "status");
-    proto_pack_str (&pk, status);
-    proto_pack_str (&pk, "ts");
-    msgpack_pack_int64 (&pk, ts);
-    if (created) {
-        proto_pack_str (&pk, "parameters");
-        msgpack_sbuffer_write (&self->record, self->params.data, self->params.size);
-    } else {
-        proto_pack_str (&pk, "reason");
-        proto_pack_str (&pk, reason);
-    }
-    if (store_put (txn, self->enforcements, uuid, sizeof uuid, self->record.data,
-                   self->record.size) != STORE_OK)
-        return -1;
-
-    //  Command into the outbox
-    if (created) {
-        msgpack_sbuffer_clear (&self->payload);
-        msgpack_packer_init (&pk, &self->payload, msgpack_sbuffer_write);
-        s_pack_head (&pk, 1, id, rule, event_id);
-        proto_pack_str (&pk, "parameters");
-        msgpack_sbuffer_write (&self->payload, self->params.data, self->params.size);
-        proto_envelope_t *envelope =
-            s_envelope (self, "enforcement.create", command, event_id, &self->payload);
-        msgpack_sbuffer_clear (&self->encoded);
-        if (!envelope || proto_envelope_encode (envelope, &self->encoded) != 0) {
-            proto_envelope_destroy (&envelope);
-            return -1;
-        }
-        //  Never over a stored command: STORE_EXISTS fails the batch
-        uint64_t oid = ++self->outbox_pending;
-        uint8_t oid_key[8];
-        store_id_key (oid, oid_key);
-        uint8_t envelope_id[PROTO_UUID_SIZE];
-        memcpy (envelope_id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
-        proto_envelope_destroy (&envelope);
-        if (store_put_new (txn, self->outbox, oid_key, sizeof oid_key, self->encoded.data,
-                           self->encoded.size) != STORE_OK ||
-            s_effect_add_command (self, oid, envelope_id, &self->encoded) != 0)
-            return -1;
-    } else {
-        zsys_warning ("rules: enforcement %s of rule %s for event %s failed: %s", id,
-                      rule->ref, event_id, reason);
-        if (s_count_failed (self, txn) != 0)
-            return -1;
-    }
-
-    //  Fact
-    msgpack_sbuffer_clear (&self->payload);
-    msgpack_packer_init (&pk, &self->payload, msgpack_sbuffer_write);
-    s_pack_head (&pk, created ? 1 : 2, id, rule, event_id);
-    proto_pack_str (&pk, "status");
-    proto_pack_str (&pk, status);
-    if (!created) {
-        proto_pack_str (&pk, "reason");
-        proto_pack_str (&pk, reason);
-    }
-    proto_envelope_t *fact =
-        s_envelope (self, "enforcement.created", command, event_id, &self->payload);
-    if (fact)
-        s_effect_add (self, EFFECT_FACT, 0, fact);
-    return 0;
-}
-
-//  Whether `obj` has a JSON form; when not, `error` says why exactly as the
-//  conversion would (it is run then, on the rare failing path, for the path).
-static bool
-s_has_json_form (const msgpack_object *obj, const char *path, proto_error_t *error)
-{
-    if (proto_json_check (obj, path, error) == PROTO_OK)
-        return true;
-    json_t *json = proto_json_from_msgpack (obj, path, error);
-    json_decref (json);
-    return json != NULL;
-}
-
-//  The JSON forms of an event, built on first need: the evaluation context
-//  (criteria, templates) and the trigger parameters (compared with rules').
-typedef struct {
-    const char *trigger;
-    const char *event_id;
-    int64_t ts;
-    const msgpack_object *tparams;
-    const msgpack_object *data;
-    json_t *context;
-    json_t *rule_object;
-    json_t *tparams_json;
-} s_forms_t;
-
-//  0, or -1 when a form cannot be built (checked before: out of memory).
-static int
-s_forms_build (s_forms_t *forms)
-{
-    if (forms->context)
-        return 0;
-    json_t *payload_json = proto_json_from_msgpack (forms->data, "payload", NULL);
-    forms->tparams_json =
-        forms->tparams
-            ? proto_json_from_msgpack (forms->tparams, "trigger_parameters", NULL)
-            : json_object ();
-    if (!payload_json || !forms->tparams_json) {
-        json_decref (payload_json);
-        json_decref (forms->tparams_json);
-        forms->tparams_json = NULL;
-        return -1;
-    }
-    forms->context =
-        json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger", "type",
-                   forms->trigger, "payload", payload_json, "event", "id",
-                   forms->event_id, "ts", (json_int_t)forms->ts, "rule", "ref", "");
-    assert (forms->context);
-    forms->rule_object = json_object_get (forms->context, "rule");
-    return 0;
-}
-
-//  Evaluate the candidate rules of an event and enforce the matching ones.
-//  0, or -1 when the store failed.
-static int
-s_evaluate (s_rules_t *self, store_txn_t *txn, proto_envelope_t *command,
-            const uint8_t event_uuid[PROTO_UUID_SIZE], const char *event_id, int64_t ts,
-            const char *trigger, const msgpack_object *tparams,
-            const msgpack_object *data)
-{
-    size_t count;
-    rules_rule_t *const *rules = rules_set_for_trigger (self->rules, trigger, &count);
-    if (count == 0)
-        return 0;
-    //  Whether the event has JSON forms, once per event; they are built only
-    //  for a rule that needs them (criteria, templates, trigger parameters)
-    char failure[512] = "";
-    proto_error_t error;
-    if (!s_has_json_form (data, "payload", &error) ||
-        (tparams && !s_has_json_form (tparams, "trigger_parameters", &error)))
-        snprintf (failure, sizeof failure, "the event has no JSON form: %s",
-                  error.message);
-    bool by_parameters = !failure[0] && tparams && tparams->via.map.size > 0;
-    s_forms_t forms = {trigger, event_id, ts, tparams, data, NULL, NULL, NULL};
-    int64_t now = proto_now_usec ();
-    int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        const rules_rule_t *rule = rules[i];
-        //  A rule with trigger parameters takes only the events of that
-        //  trigger instance (its timer); one without, events without any
-        bool rule_has = json_object_size (rule->trigger_parameters) > 0;
-        if (rule_has && !by_parameters)
-            continue; //  the event has none (or no JSON form): never the same
-        if (by_parameters) {
-            if (s_forms_build (&forms) != 0) {
-                rc = -1;
-                break;
-            }
-            if (!rules_json_same (rule->trigger_parameters, forms.tparams_json))
-                continue;
-        }
-        bool criteria =
-            json_object_size (json_object_get (rule->definition, "criteria")) > 0;
-        if (!failure[0] && (criteria || json_object_size (rule->action_parameters) > 0)) {
-            if (s_forms_build (&forms) != 0) {
-                rc = -1;
-                break;
-            }
-            json_object_set_new (forms.rule_object, "ref", json_string (rule->ref));
-            if (criteria && !rules_criteria_match (rule->criteria, forms.context, now))
-                continue;
-        }
-        rc = s_enforce (self, txn, command, event_uuid, event_id, ts, rule, forms.context,
-                        failure[0] ? failure : NULL);
-    }
-    json_decref (forms.context);
-    json_decref (forms.tparams_json);
-    return rc;
-}
-
-//  ---------------------------------------------------------------------------
-//  Commands
-
-static int
-s_on_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
-{
-    s_rules_t *self = (s_rules_t *)arg;
-    const char *type = proto_envelope_type (command);
-    if (!streq (type, "event.create")) {
-        return bus_command_reject (info, "bad_request",
-                                   "rules.commands takes event.create, not %s", type);
-    }
-    //  The payload against the message table (proto/proto_messages.c):
-    //  trigger a str of 1-255 bytes, trigger_parameters a map or nil,
-    //  payload a map
-    static const proto_message_t *message;
-    if (!message)
-        message = proto_message_lookup ("event.create", PROTO_MESSAGE_COMMAND);
-    const msgpack_object *payload = proto_envelope_payload_object (command);
-    proto_error_t error;
-    if (proto_message_validate (message, payload, &error) != PROTO_OK)
-        return bus_command_reject (info, "bad_request", "event.create: %s",
-                                   error.message);
-    const msgpack_object *trigger = proto_map_get (payload, "trigger");
-    if (memchr (trigger->via.str.ptr, 0, trigger->via.str.size))
-        return bus_command_reject (info, "bad_request",
-                                   "event.create: trigger: holds a NUL byte");
-    char trigger_ref[S_MAX_TRIGGER];
-    memcpy (trigger_ref, trigger->via.str.ptr, trigger->via.str.size); //  < S_MAX_TRIGGER
-    trigger_ref[trigger->via.str.size] = 0;
-    if (!registry_client_get (self->registry, "trigger", trigger_ref))
-        return bus_command_reject (info, "not_found",
-                                   "event.create: trigger type '%s' does not exist",
-                                   trigger_ref);
-    const msgpack_object *tparams = proto_map_get (payload, "trigger_parameters");
-    if (tparams && tparams->type == MSGPACK_OBJECT_NIL)
-        tparams = NULL;
-    const msgpack_object *data = proto_map_get (payload, "payload");
-    if (s_attempt_begin (self, txn) != 0)
-        return -1;
-
-    //  The event: the command's id
-    const uint8_t *event_uuid = proto_envelope_id (command);
-    const void *found;
-    size_t found_size;
-    store_code_t code =
-        store_get (txn, self->events, event_uuid, PROTO_UUID_SIZE, &found, &found_size);
-    if (code == STORE_OK) {
-        self->attempt_duplicates++;
-        return 0;
-    }
-    if (code != STORE_NOTFOUND)
-        return -1;
-    char event_id[PROTO_UUID_STR_SIZE];
-    proto_uuid_format (event_uuid, event_id);
-    int64_t ts = proto_envelope_ts (command);
-
-    //  Stored as the event.created payload
-    msgpack_packer pk;
-    msgpack_sbuffer_clear (&self->record);
-    msgpack_packer_init (&pk, &self->record, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 5);
-    proto_pack_str (&pk, "event");
-    proto_pack_str (&pk, event_id);
-    proto_pack_str (&pk, "trigger");
-    proto_pack_str (&pk, trigger_ref);
-    proto_pack_str (&pk, "trigger_parameters");
-    if (tparams)
-        msgpack_pack_object (&pk, *tparams);
-    else
-        msgpack_pack_map (&pk, 0);
-    proto_pack_str (&pk, "payload");
-    msgpack_pack_object (&pk, *data);
-    proto_pack_str (&pk, "ts");
-    msgpack_pack_int64 (&pk, ts);
-    if (store_put (txn, self->events, event_uuid, PROTO_UUID_SIZE, self->record.data,
-                   self->record.size) != STORE_OK)
-        return -1;
-    proto_envelope_t *fact =
-        s_envelope (self, "event.created", command, event_id, &self->record);
-    if (fact)
-        s_effect_add (self, EFFECT_FACT, 0, fact);
-
-    return s_evaluate (self, txn, command, event_uuid, event_id, ts, trigger_ref, tparams,
-                       data);
 }
 
 //  ---------------------------------------------------------------------------
@@ -918,6 +427,7 @@ s_rules_destroy (s_rules_t **self_p)
     rules_sync_destroy (&self->sync);
     actor_query_destroy (&self->query);
     registry_client_destroy (&self->registry);
+    rules_kv_destroy (&self->kv);
     rules_set_destroy (&self->rules);
     bus_link_destroy (&self->link);
     bus_pub_destroy (&self->pub);
@@ -969,7 +479,7 @@ s_start (s_rules_t *self, const actor_config_t *config)
         return -1;
     }
     //  An event is stored under its command id and looked up first
-    //  (s_on_command): the inbox needs no processed-id table of its own
+    //  (rules_enforce_command): the inbox needs no processed-id table of its own
     bus_inbox_set_handler_dedups (self->inbox, "event.create");
     self->query = actor_query_new (bus_topology_bind (config->topology, "rules.query"),
                                    self->source);
@@ -1000,6 +510,11 @@ s_start (s_rules_t *self, const actor_config_t *config)
         return -1;
     }
     registry_client_set_change_handler (self->registry, s_on_change, self);
+    self->kv = rules_kv_new (config->topology, self->source);
+    if (!self->kv) {
+        zsys_error ("rules: cannot subscribe to datastore.facts");
+        return -1;
+    }
     if (s_load_outbox (self) != 0) {
         zsys_error ("rules: cannot read the outbox: %s", store_last_error (self->store));
         return -1;
@@ -1061,7 +576,8 @@ static void
 s_on_inbox (void *arg, void *unused)
 {
     s_rules_t *self = (s_rules_t *)arg;
-    bus_inbox_process (self->inbox, s_on_command, self);
+    rules_kv_drain (self->kv); //  the keys as they are now
+    bus_inbox_process (self->inbox, rules_enforce_command, self);
     actor_effects_drop (self->effects); //  an attempt that did not commit
     self->processed = true;
 }
@@ -1090,6 +606,7 @@ s_after (void *arg)
     s_pump (self);
     bus_link_tick (self->link);
     bus_inbox_tick (self->inbox);
+    rules_kv_drain (self->kv); //  facts do not wait for events
     rules_sync_check (self->sync); //  changes applied, and those that waited too long
 }
 

@@ -281,8 +281,9 @@ s_evaluate (ctx_t *c, const char *expression, const json_t *context)
                 json_decref (fallback);
             continue;
         }
-        static const char *const known[] = {"string", "int",  "float", "bool", "lower",
-                                            "upper",  "trim", "json",  NULL};
+        static const char *const known[] = {"string",     "int",   "float", "bool",
+                                            "lower",      "upper", "trim",  "json",
+                                            "decrypt_kv", NULL};
         bool ok = false;
         for (const char *const *k = known; *k; k++)
             if (strcmp (filter, *k) == 0)
@@ -290,13 +291,13 @@ s_evaluate (ctx_t *c, const char *expression, const json_t *context)
         if (!ok) {
             s_fail (c,
                     "{{%s}}: unknown filter '%s' (default, string, int, float, bool, "
-                    "lower, upper, trim, json)",
+                    "lower, upper, trim, json, decrypt_kv)",
                     expression, filter);
             json_decref (value);
             return NULL;
         }
-        if (!context || missing)
-            continue; //  syntax check only, or reported below
+        if (!context || missing || strcmp (filter, "decrypt_kv") == 0)
+            continue; //  syntax check only, reported below, or done (rules_kv.h)
         json_t *result = NULL;
         if (strcmp (filter, "string") == 0 || strcmp (filter, "json") == 0) {
             char *text = strcmp (filter, "json") == 0

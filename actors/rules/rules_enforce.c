@@ -1,0 +1,498 @@
+/*  rules_enforce: an event.create command in, the event stored, its rules
+    evaluated, one enforcement (record, outbox command, fact) per matching
+    rule (rules_internal.h). */
+#include "actors/rules/rules_internal.h"
+
+//  ---------------------------------------------------------------------------
+//  Helpers
+
+//  New envelope of `type` with a msgpack payload, corr = the command's id,
+//  trace = the command's trace or the event id. NULL on failure (logged).
+static proto_envelope_t *
+s_envelope (rules_t *self, const char *type, proto_envelope_t *command,
+            const char *event_id, const msgpack_sbuffer *payload)
+{
+    proto_envelope_t *envelope = proto_envelope_new (type, self->source);
+    if (!envelope)
+        return NULL;
+    //  Packed here (from values already validated on the way in): no second
+    //  validation
+    if (proto_envelope_set_payload_packed (envelope, payload->data, payload->size) != 0) {
+        zsys_error ("rules: cannot build %s for event %s: out of memory", type, event_id);
+        proto_envelope_destroy (&envelope);
+        return NULL;
+    }
+    proto_envelope_set_corr (envelope, proto_envelope_id (command));
+    const char *trace = proto_envelope_trace (command);
+    proto_envelope_set_trace (envelope, trace ? trace : event_id);
+    return envelope;
+}
+
+//  ---------------------------------------------------------------------------
+//  Enforcements
+
+static int
+s_count_failed (rules_t *self, store_txn_t *txn)
+{
+    uint64_t failed = 0;
+    const void *data;
+    size_t size;
+    if (store_get (txn, self->counters, "failed", 6, &data, &size) == STORE_OK &&
+        size == 8)
+        failed = store_key_id (data);
+    uint8_t value[8];
+    store_id_key (failed + 1, value);
+    return store_put (txn, self->counters, "failed", 6, value, sizeof value) == STORE_OK
+               ? 0
+               : -1;
+}
+
+//  Pack {enforcement, rule, event, action} (the start of every enforcement
+//  map, `extra` more entries follow).
+static void
+s_pack_head (msgpack_packer *pk, size_t extra, const char *enforcement,
+             const rules_rule_t *rule, const char *event_id)
+{
+    msgpack_pack_map (pk, 4 + extra);
+    proto_pack_str (pk, "enforcement");
+    proto_pack_str (pk, enforcement);
+    proto_pack_str (pk, "rule");
+    proto_pack_str (pk, rule->ref);
+    proto_pack_str (pk, "event");
+    proto_pack_str (pk, event_id);
+    proto_pack_str (pk, "action");
+    proto_pack_str (pk, rule->action);
+}
+
+//  Whether `rule`'s action runs its `cmd` parameter as a shell command: its
+//  runner is local-shell-cmd or remote-shell-cmd, or the action is not (yet)
+//  in the registry's copy (quoting a value that needed none is the safe
+//  mistake).
+static bool
+s_cmd_is_shell (rules_t *self, const rules_rule_t *rule)
+{
+    const json_t *action = registry_client_get (self->registry, "action", rule->action);
+    const char *runner = json_string_value (json_object_get (action, "runner_type"));
+    return !runner || streq (runner, "local-shell-cmd") ||
+           streq (runner, "remote-shell-cmd");
+}
+
+//  Render the rule's action parameters for the event; a shell command (a
+//  string `cmd` of a shell action) is rendered with every inserted value
+//  quoted as one word (principle 7). New reference, or NULL with `reason`.
+static json_t *
+s_render_in (rules_t *self, const rules_rule_t *rule, const json_t *context, char *reason,
+             size_t size)
+{
+    const json_t *params = rule->action_parameters;
+    const json_t *cmd = json_object_get (params, "cmd");
+    if (!json_is_string (cmd) || !s_cmd_is_shell (self, rule))
+        return rules_template_render (params, context, "action.parameters", reason, size);
+    json_t *others = json_copy ((json_t *)params);
+    json_object_del (others, "cmd");
+    json_t *rendered = others ? rules_template_render (others, context,
+                                                       "action.parameters", reason, size)
+                              : NULL;
+    json_decref (others);
+    json_t *line =
+        rendered ? rules_template_render_shell (json_string_value (cmd), context,
+                                                "action.parameters.cmd", reason, size)
+                 : NULL;
+    if (!line) {
+        json_decref (rendered);
+        return NULL;
+    }
+    json_object_set_new (rendered, "cmd", line);
+    return rendered;
+}
+
+//  ... with the st2kv keys the parameters name added to the context
+static json_t *
+s_render_parameters (rules_t *self, const rules_rule_t *rule, const json_t *context,
+                     char *reason, size_t size)
+{
+    json_t *with_kv = rules_kv_context (self->kv, rule->definition,
+                                        rule->action_parameters, context, reason, size);
+    json_t *rendered = with_kv ? s_render_in (self, rule, with_kv, reason, size) : NULL;
+    rules_kv_done (&with_kv);
+    return rendered;
+}
+
+//  Whether `value` holds a template ("{{" in a string), or is nested
+//  deeper than a renderer takes (it says why): only then is it rendered,
+//  with the event's context; anything else renders as itself.
+static bool
+s_templated (const json_t *value, int depth)
+{
+    if (depth > 32)
+        return true;
+    if (json_is_string (value))
+        return strstr (json_string_value (value), "{{") != NULL;
+    const char *key;
+    json_t *item;
+    size_t index;
+    if (json_is_object (value))
+        json_object_foreach ((json_t *)value, key, item)
+        {
+            if (s_templated (item, depth + 1))
+                return true;
+        }
+    else if (json_is_array (value))
+        json_array_foreach (value, index, item)
+        {
+            if (s_templated (item, depth + 1))
+                return true;
+        }
+    return false;
+}
+
+//  The rule's action parameters for the event, packed into self->params:
+//  none, as written (no template: no context, no render), or rendered.
+//  True; false with `reason`.
+static bool
+s_parameters (rules_t *self, const rules_rule_t *rule, const json_t *context,
+              char *reason, size_t size)
+{
+    msgpack_sbuffer_clear (&self->params);
+    const json_t *params = rule->action_parameters;
+    proto_error_t error;
+    if (json_object_size (params) == 0) {
+        msgpack_sbuffer_write (&self->params, "\x80", 1); //  an empty map
+        return true;
+    }
+    if (!s_templated (params, 0)) {
+        if (proto_json_to_sbuffer (params, &self->params, &error) == PROTO_OK)
+            return true;
+        snprintf (reason, size, "action.parameters: %s", error.message);
+        return false;
+    }
+    assert (context);
+    json_t *rendered = s_render_parameters (self, rule, context, reason, size);
+    bool packed =
+        rendered && proto_json_to_sbuffer (rendered, &self->params, &error) == PROTO_OK;
+    if (rendered && !packed)
+        snprintf (reason, size, "action.parameters: %s", error.message);
+    else if (!rendered && !reason[0])
+        snprintf (reason, size, "action.parameters: cannot be rendered");
+    json_decref (rendered);
+    return packed;
+}
+
+//  enforcement.create of a created enforcement into the outbox (stored in
+//  this transaction, sent after the commit as stored). 0 or -1.
+static int
+s_outbox_put (rules_t *self, store_txn_t *txn, proto_envelope_t *command, const char *id,
+              const rules_rule_t *rule, const char *event_id)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear (&self->payload);
+    msgpack_packer_init (&pk, &self->payload, msgpack_sbuffer_write);
+    s_pack_head (&pk, 1, id, rule, event_id);
+    proto_pack_str (&pk, "parameters");
+    msgpack_sbuffer_write (&self->payload, self->params.data, self->params.size);
+    proto_envelope_t *envelope =
+        s_envelope (self, "enforcement.create", command, event_id, &self->payload);
+    msgpack_sbuffer_clear (&self->encoded);
+    if (!envelope || proto_envelope_encode (envelope, &self->encoded) != 0) {
+        proto_envelope_destroy (&envelope);
+        return -1;
+    }
+    //  Never over a stored command: STORE_EXISTS fails the batch
+    uint64_t oid = ++self->outbox_pending;
+    uint8_t oid_key[8];
+    store_id_key (oid, oid_key);
+    uint8_t envelope_id[PROTO_UUID_SIZE];
+    memcpy (envelope_id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
+    proto_envelope_destroy (&envelope);
+    if (store_put_new (txn, self->outbox, oid_key, sizeof oid_key, self->encoded.data,
+                       self->encoded.size) != STORE_OK ||
+        rules_effect_command (self, oid, envelope_id, &self->encoded) != 0)
+        return -1;
+    return 0;
+}
+
+//  enforcement.created, for after the commit.
+static void
+s_enforced_fact (rules_t *self, proto_envelope_t *command, const char *id,
+                 const rules_rule_t *rule, const char *event_id, const char *reason)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear (&self->payload);
+    msgpack_packer_init (&pk, &self->payload, msgpack_sbuffer_write);
+    s_pack_head (&pk, reason ? 2 : 1, id, rule, event_id);
+    proto_pack_str (&pk, "status");
+    proto_pack_str (&pk, reason ? "failed" : "created");
+    if (reason) {
+        proto_pack_str (&pk, "reason");
+        proto_pack_str (&pk, reason);
+    }
+    proto_envelope_t *fact =
+        s_envelope (self, "enforcement.created", command, event_id, &self->payload);
+    if (fact)
+        rules_effect_fact (self, fact);
+}
+
+//  One enforcement of `rule` for the event. `failure` non-NULL fails it
+//  without rendering. 0, or -1 when the store failed.
+static int
+s_enforce (rules_t *self, store_txn_t *txn, proto_envelope_t *command,
+           const char *event_id, int64_t ts, const rules_rule_t *rule,
+           const json_t *context, const char *failure)
+{
+    //  Natural key (event, rule): the event is stored under its command id
+    //  in this same transaction (a redelivered event stops in
+    //  rules_enforce_command before any rule is looked at) and a rule is
+    //  once in its trigger's list, so this (event, rule) has no enforcement
+    //  yet. No key table to check: one table (three pages of a grown tree)
+    //  less per commit.
+    uint8_t uuid[PROTO_UUID_SIZE];
+    proto_uuid_generate (uuid);
+    char id[PROTO_UUID_STR_SIZE];
+    proto_uuid_format (uuid, id);
+    char reason[768] = "";
+    bool created = false;
+    if (failure)
+        snprintf (reason, sizeof reason, "%s", failure);
+    else
+        created = s_parameters (self, rule, context, reason, sizeof reason);
+
+    //  Record
+    msgpack_packer pk;
+    msgpack_sbuffer_clear (&self->record);
+    msgpack_packer_init (&pk, &self->record, msgpack_sbuffer_write);
+    s_pack_head (&pk, 3, id, rule, event_id);
+    proto_pack_str (&pk, "status");
+    proto_pack_str (&pk, created ? "created" : "failed");
+    proto_pack_str (&pk, "ts");
+    msgpack_pack_int64 (&pk, ts);
+    if (created) {
+        proto_pack_str (&pk, "parameters");
+        msgpack_sbuffer_write (&self->record, self->params.data, self->params.size);
+    } else {
+        proto_pack_str (&pk, "reason");
+        proto_pack_str (&pk, reason);
+    }
+    if (store_put (txn, self->enforcements, uuid, sizeof uuid, self->record.data,
+                   self->record.size) != STORE_OK)
+        return -1;
+    if (created) {
+        if (s_outbox_put (self, txn, command, id, rule, event_id) != 0)
+            return -1;
+    } else {
+        zsys_warning ("rules: enforcement %s of rule %s for event %s failed: %s", id,
+                      rule->ref, event_id, reason);
+        if (s_count_failed (self, txn) != 0)
+            return -1;
+    }
+    s_enforced_fact (self, command, id, rule, event_id, created ? NULL : reason);
+    return 0;
+}
+
+//  Whether `obj` has a JSON form; when not, `error` says why exactly as the
+//  conversion would (it is run then, on the rare failing path, for the path).
+static bool
+s_has_json_form (const msgpack_object *obj, const char *path, proto_error_t *error)
+{
+    if (proto_json_check (obj, path, error) == PROTO_OK)
+        return true;
+    json_t *json = proto_json_from_msgpack (obj, path, error);
+    json_decref (json);
+    return json != NULL;
+}
+
+//  The JSON forms of an event, built on first need: the evaluation context
+//  (criteria, templates) and the trigger parameters (compared with rules').
+typedef struct {
+    const char *trigger;
+    const char *event_id;
+    int64_t ts;
+    const msgpack_object *tparams;
+    const msgpack_object *data;
+    json_t *context;
+    json_t *rule_object;
+    json_t *tparams_json;
+} s_forms_t;
+
+//  0, or -1 when a form cannot be built (checked before: out of memory).
+static int
+s_forms_build (s_forms_t *forms)
+{
+    if (forms->context)
+        return 0;
+    json_t *payload_json = proto_json_from_msgpack (forms->data, "payload", NULL);
+    forms->tparams_json =
+        forms->tparams
+            ? proto_json_from_msgpack (forms->tparams, "trigger_parameters", NULL)
+            : json_object ();
+    if (!payload_json || !forms->tparams_json) {
+        json_decref (payload_json);
+        json_decref (forms->tparams_json);
+        forms->tparams_json = NULL;
+        return -1;
+    }
+    forms->context =
+        json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger", "type",
+                   forms->trigger, "payload", payload_json, "event", "id",
+                   forms->event_id, "ts", (json_int_t)forms->ts, "rule", "ref", "");
+    assert (forms->context);
+    forms->rule_object = json_object_get (forms->context, "rule");
+    return 0;
+}
+
+//  Evaluate the candidate rules of an event and enforce the matching ones.
+//  0, or -1 when the store failed.
+static int
+s_evaluate (rules_t *self, store_txn_t *txn, proto_envelope_t *command,
+            const char *event_id, int64_t ts, const char *trigger,
+            const msgpack_object *tparams, const msgpack_object *data)
+{
+    size_t count;
+    rules_rule_t *const *rules = rules_set_for_trigger (self->rules, trigger, &count);
+    if (count == 0)
+        return 0;
+    //  Whether the event has JSON forms, once per event; they are built only
+    //  for a rule that needs them (criteria, templates, trigger parameters)
+    char failure[512] = "";
+    proto_error_t error;
+    if (!s_has_json_form (data, "payload", &error) ||
+        (tparams && !s_has_json_form (tparams, "trigger_parameters", &error)))
+        snprintf (failure, sizeof failure, "the event has no JSON form: %s",
+                  error.message);
+    bool by_parameters = !failure[0] && tparams && tparams->via.map.size > 0;
+    s_forms_t forms = {trigger, event_id, ts, tparams, data, NULL, NULL, NULL};
+    int64_t now = proto_now_usec ();
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        const rules_rule_t *rule = rules[i];
+        //  A rule with trigger parameters takes only the events of that
+        //  trigger instance (its timer); one without, events without any
+        bool rule_has = json_object_size (rule->trigger_parameters) > 0;
+        if (rule_has && !by_parameters)
+            continue; //  the event has none (or no JSON form): never the same
+        if (by_parameters) {
+            if (s_forms_build (&forms) != 0) {
+                rc = -1;
+                break;
+            }
+            if (!rules_json_same (rule->trigger_parameters, forms.tparams_json))
+                continue;
+        }
+        bool criteria =
+            json_object_size (json_object_get (rule->definition, "criteria")) > 0;
+        //  The context only for criteria and templates: parameters without
+        //  one are copied as written (s_parameters)
+        if (!failure[0] && (criteria || s_templated (rule->action_parameters, 0))) {
+            if (s_forms_build (&forms) != 0) {
+                rc = -1;
+                break;
+            }
+            json_object_set_new (forms.rule_object, "ref", json_string (rule->ref));
+            if (criteria && !rules_criteria_match (rule->criteria, forms.context, now))
+                continue;
+        }
+        rc = s_enforce (self, txn, command, event_id, ts, rule, forms.context,
+                        failure[0] ? failure : NULL);
+    }
+    json_decref (forms.context);
+    json_decref (forms.tparams_json);
+    return rc;
+}
+
+//  The event, stored as its event.created payload under the command's id,
+//  and its fact for after the commit. 0 or -1.
+static int
+s_event_put (rules_t *self, store_txn_t *txn, proto_envelope_t *command,
+             const char *event_id, const char *trigger_ref, const msgpack_object *tparams,
+             const msgpack_object *data)
+{
+    const uint8_t *event_uuid = proto_envelope_id (command);
+    int64_t ts = proto_envelope_ts (command);
+    //  Stored as the event.created payload
+    msgpack_packer pk;
+    msgpack_sbuffer_clear (&self->record);
+    msgpack_packer_init (&pk, &self->record, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 5);
+    proto_pack_str (&pk, "event");
+    proto_pack_str (&pk, event_id);
+    proto_pack_str (&pk, "trigger");
+    proto_pack_str (&pk, trigger_ref);
+    proto_pack_str (&pk, "trigger_parameters");
+    if (tparams)
+        msgpack_pack_object (&pk, *tparams);
+    else
+        msgpack_pack_map (&pk, 0);
+    proto_pack_str (&pk, "payload");
+    msgpack_pack_object (&pk, *data);
+    proto_pack_str (&pk, "ts");
+    msgpack_pack_int64 (&pk, ts);
+    if (store_put (txn, self->events, event_uuid, PROTO_UUID_SIZE, self->record.data,
+                   self->record.size) != STORE_OK)
+        return -1;
+    proto_envelope_t *fact =
+        s_envelope (self, "event.created", command, event_id, &self->record);
+    if (fact)
+        rules_effect_fact (self, fact);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Commands
+
+int
+rules_enforce_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
+                       bus_command_t *info)
+{
+    rules_t *self = (rules_t *)arg;
+    const char *type = proto_envelope_type (command);
+    if (!streq (type, "event.create")) {
+        return bus_command_reject (info, "bad_request",
+                                   "rules.commands takes event.create, not %s", type);
+    }
+    //  The payload against the message table (proto/proto_messages.c):
+    //  trigger a str of 1-255 bytes, trigger_parameters a map or nil,
+    //  payload a map
+    static const proto_message_t *message;
+    if (!message)
+        message = proto_message_lookup ("event.create", PROTO_MESSAGE_COMMAND);
+    const msgpack_object *payload = proto_envelope_payload_object (command);
+    proto_error_t error;
+    if (proto_message_validate (message, payload, &error) != PROTO_OK)
+        return bus_command_reject (info, "bad_request", "event.create: %s",
+                                   error.message);
+    const msgpack_object *trigger = proto_map_get (payload, "trigger");
+    if (memchr (trigger->via.str.ptr, 0, trigger->via.str.size))
+        return bus_command_reject (info, "bad_request",
+                                   "event.create: trigger: holds a NUL byte");
+    char trigger_ref[S_MAX_TRIGGER];
+    memcpy (trigger_ref, trigger->via.str.ptr, trigger->via.str.size); //  < S_MAX_TRIGGER
+    trigger_ref[trigger->via.str.size] = 0;
+    if (!registry_client_get (self->registry, "trigger", trigger_ref))
+        return bus_command_reject (info, "not_found",
+                                   "event.create: trigger type '%s' does not exist",
+                                   trigger_ref);
+    const msgpack_object *tparams = proto_map_get (payload, "trigger_parameters");
+    if (tparams && tparams->type == MSGPACK_OBJECT_NIL)
+        tparams = NULL;
+    const msgpack_object *data = proto_map_get (payload, "payload");
+    if (rules_attempt_begin (self, txn) != 0)
+        return -1;
+
+    //  The event: the command's id
+    const uint8_t *event_uuid = proto_envelope_id (command);
+    const void *found;
+    size_t found_size;
+    store_code_t code =
+        store_get (txn, self->events, event_uuid, PROTO_UUID_SIZE, &found, &found_size);
+    if (code == STORE_OK) {
+        self->attempt_duplicates++;
+        return 0;
+    }
+    if (code != STORE_NOTFOUND)
+        return -1;
+    char event_id[PROTO_UUID_STR_SIZE];
+    proto_uuid_format (event_uuid, event_id);
+    int64_t ts = proto_envelope_ts (command);
+    if (s_event_put (self, txn, command, event_id, trigger_ref, tparams, data) != 0)
+        return -1;
+    return s_evaluate (self, txn, command, event_id, ts, trigger_ref, tparams, data);
+}

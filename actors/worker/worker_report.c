@@ -1,0 +1,309 @@
+/*  worker_report: status reports to the executor, registration, and what
+    ended here (worker_internal.h). */
+#include "actors/worker/worker_internal.h"
+
+//  ---------------------------------------------------------------------------
+//  Reports to the executor
+
+void
+worker_report_flush (worker_t *self)
+{
+    while (zlist_size (self->outbox) && bus_link_can_send (self->link)) {
+        proto_envelope_t *envelope = (proto_envelope_t *)zlist_pop (self->outbox);
+        if (bus_link_send (self->link, &envelope) != 0) {
+            zlist_push (self->outbox, envelope);
+            break;
+        }
+    }
+}
+
+static void
+s_send (worker_t *self, const char *type, json_t *payload)
+{
+    proto_envelope_t *envelope = proto_envelope_new (type, self->source);
+    proto_error_t error;
+    proto_code_t code = envelope
+                            ? proto_envelope_set_payload_json (envelope, payload, &error)
+                            : PROTO_ERR_NOMEM;
+    size_t size = 0;
+    if (code == PROTO_OK)
+        proto_envelope_payload (envelope, &size);
+    if (envelope && json_object_get (payload, "result") &&
+        (code != PROTO_OK || size > S_MAX_REPORT)) {
+        //  A status must always get out: a result that cannot travel is
+        //  replaced by one that says why
+        char reason[300];
+        snprintf (reason, sizeof reason, "the result could not be reported: %s",
+                  code != PROTO_OK ? error.message : "larger than the frame limit");
+        json_object_set_new (payload, "result", json_pack ("{s:s}", "error", reason));
+        code = proto_envelope_set_payload_json (envelope, payload, &error);
+    }
+    if (!envelope || code != PROTO_OK) {
+        zsys_error ("%s: cannot encode %s: %s", self->name, type,
+                    envelope ? error.message : "out of memory");
+        proto_envelope_destroy (&envelope);
+        json_decref (payload);
+        return;
+    }
+    json_decref (payload);
+    if (streq (type, "execution.status")) {
+        memcpy (self->report_id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
+        self->report_queued = true;
+        const void *bytes = proto_envelope_payload (envelope, &size);
+        msgpack_sbuffer_clear (&self->last);
+        msgpack_sbuffer_write (&self->last, (const char *)bytes, size);
+    }
+    zlist_append (self->outbox, envelope);
+    worker_report_flush (self);
+}
+
+//  worker.register carries this worker's CURVE public key when its endpoint
+//  is a CURVE server (bus_security.h): the executor connects with it.
+static json_t *
+s_with_curve_key (worker_t *self, json_t *payload)
+{
+    if (payload && self->inbox &&
+        zsock_mechanism (bus_inbox_sock (self->inbox)) == ZMQ_CURVE &&
+        bus_security_public_key ())
+        json_object_set_new (payload, "curve_key",
+                             json_string (bus_security_public_key ()));
+    return payload;
+}
+
+void
+worker_report_register (worker_t *self)
+{
+    json_t *runtimes = json_array ();
+    char copy[256];
+    snprintf (copy, sizeof copy, "%s", self->runtimes);
+    for (char *save = NULL, *token = strtok_r (copy, ", ", &save); token;
+         token = strtok_r (NULL, ", ", &save))
+        json_array_append_new (runtimes, json_string (token));
+    //  What it holds (queued and running), so an executor that restarted, or
+    //  settled them while it could not hear us, can reconcile
+    json_t *held = json_array ();
+    for (worker_job_t *job = (worker_job_t *)zhashx_first (self->jobs); job;
+         job = (worker_job_t *)zhashx_next (self->jobs))
+        json_array_append_new (held, json_string (job->id));
+    json_t *payload = s_with_curve_key (
+        self, json_pack ("{s:s, s:I, s:s, s:o, s:i, s:o, s:b}", "worker", self->name,
+                         "instance", (json_int_t)(self->instance & INT64_MAX), "endpoint",
+                         self->endpoint, "runtimes", runtimes, "slots", self->slots,
+                         "executions", held, "draining", self->draining));
+    //  What the previous instance left (worker_ledger.h), until the executor
+    //  has answered a registration that said it: its processes are gone
+    json_t *never = worker_ledger_never_started (self->ledger);
+    json_t *stopped = worker_ledger_stopped (self->ledger);
+    if (payload && never && stopped) {
+        json_object_set (payload, "never_started", never);
+        json_object_set (payload, "stopped", stopped);
+    }
+    s_send (self, "worker.register", payload);
+}
+
+//  Give back executions not started (ids in `returned`, taken): the
+//  executor sends them to another worker.
+void
+worker_report_return (worker_t *self, json_t *returned)
+{
+    self->returned += json_array_size (returned);
+    s_send (self, "worker.draining",
+            json_pack ("{s:s, s:o}", "worker", self->name, "returned", returned));
+}
+
+//  Stop taking work: what waits for a slot goes back to the executor; what
+//  runs may finish within `grace_ms`.
+void
+worker_report_drain (worker_t *self, int grace_ms)
+{
+    if (self->draining)
+        return;
+    self->draining = true;
+    self->drain_until = zclock_mono () + grace_ms;
+    json_t *returned = json_array ();
+    char *id;
+    while ((id = (char *)zlist_pop (self->queue))) {
+        worker_job_t *job = (worker_job_t *)zhashx_lookup (self->jobs, id);
+        if (job && !job->running) {
+            json_array_append_new (returned, json_string (id));
+            zhashx_delete (self->jobs, id);
+        }
+        free (id);
+    }
+    zsys_info ("%s: draining: %zu returned, %d running (grace %d ms)", self->name,
+               json_array_size (returned), self->busy, grace_ms);
+    worker_report_return (self, returned);
+}
+
+void
+worker_report_status (worker_t *self, worker_job_t *job, const char *status,
+                      json_t *result, int exit_code)
+{
+    //  Packed directly (no JSON payload to build and convert); a result that
+    //  cannot travel takes the JSON path below, which replaces it. What is
+    //  sent is kept in self->last (nothing when nothing could be sent)
+    msgpack_sbuffer_clear (&self->last);
+    msgpack_sbuffer_clear (&self->report);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->report, msgpack_sbuffer_write);
+    bool claim = job->claiming && streq (status, "running");
+    //  When the process started (a claimed one starts after its claim)
+    bool started = job->confirm && job->started_usec && !streq (status, "running");
+    msgpack_pack_map (&pk, 5 + (result != NULL) + claim + started);
+    proto_pack_str (&pk, "execution");
+    proto_pack_str (&pk, job->id);
+    proto_pack_str (&pk, "worker");
+    proto_pack_str (&pk, self->name);
+    proto_pack_str (&pk, "status");
+    proto_pack_str (&pk, status);
+    proto_pack_str (&pk, "exit_code");
+    msgpack_pack_int (&pk, exit_code);
+    proto_pack_str (&pk, "ts");
+    msgpack_pack_int64 (&pk, proto_now_usec ());
+    if (claim) {
+        proto_pack_str (&pk, "claim");
+        msgpack_pack_int64 (&pk, job->claim_ts);
+    }
+    if (started) {
+        proto_pack_str (&pk, "started");
+        msgpack_pack_int64 (&pk, job->started_usec);
+    }
+    proto_code_t code = PROTO_OK;
+    if (result) {
+        proto_pack_str (&pk, "result");
+        code = proto_json_to_msgpack (result, &pk, NULL);
+    }
+    proto_envelope_t *envelope =
+        code == PROTO_OK && self->report.size <= S_MAX_REPORT
+            ? proto_envelope_new ("execution.status", self->source)
+            : NULL;
+    if (envelope && proto_envelope_set_payload_packed (envelope, self->report.data,
+                                                       self->report.size) == 0) {
+        json_decref (result);
+        msgpack_sbuffer_clear (&self->last);
+        msgpack_sbuffer_write (&self->last, self->report.data, self->report.size);
+        memcpy (self->report_id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
+        self->report_queued = true;
+        zlist_append (self->outbox, envelope);
+        worker_report_flush (self);
+        return;
+    }
+    proto_envelope_destroy (&envelope);
+    json_t *payload = json_pack ("{s:s, s:s, s:s, s:i, s:I}", "execution", job->id,
+                                 "worker", self->name, "status", status, "exit_code",
+                                 exit_code, "ts", (json_int_t)proto_now_usec ());
+    if (result)
+        json_object_set_new (payload, "result", result);
+    if (claim)
+        json_object_set_new (payload, "claim", json_integer ((json_int_t)job->claim_ts));
+    if (started)
+        json_object_set_new (payload, "started",
+                             json_integer ((json_int_t)job->started_usec));
+    s_send (self, "execution.status", payload);
+}
+
+void
+worker_report_done_destroy (void **item_p)
+{
+    worker_done_t *done = (worker_done_t *)*item_p;
+    if (done) {
+        free (done->report);
+        free (done);
+        *item_p = NULL;
+    }
+}
+
+//  Remember an execution that ended here with its final report (the last
+//  one sent, in self->last).
+static void
+s_remember (worker_t *self, const char *id, const char *status, int exit_code)
+{
+    worker_done_t *done = (worker_done_t *)zmalloc (sizeof (worker_done_t));
+    snprintf (done->status, sizeof done->status, "%s", status);
+    done->exit_code = exit_code;
+    if (self->last.size) {
+        done->report = (uint8_t *)malloc (self->last.size);
+        if (done->report) {
+            memcpy (done->report, self->last.data, self->last.size);
+            done->size = self->last.size;
+            self->kept_bytes += done->size;
+            zlist_append (self->kept_order, done);
+        }
+    }
+    zhashx_insert (self->finished, id, done);
+    zlist_append (self->finished_order, strdup (id));
+    while (zlist_size (self->finished_order) > S_FINISHED_KEEP) {
+        char *oldest = (char *)zlist_pop (self->finished_order);
+        worker_done_t *gone = (worker_done_t *)zhashx_lookup (self->finished, oldest);
+        if (gone && gone->report) {
+            //  The oldest of all with a report is the oldest of those kept
+            self->kept_bytes -= gone->size;
+            void *head = zlist_pop (self->kept_order);
+            assert (head == gone);
+            (void)head;
+        }
+        zhashx_delete (self->finished, oldest);
+        free (oldest);
+    }
+    //  Over the budget: the oldest reports go (their status stays)
+    while (self->kept_bytes > S_FINISHED_REPORTS && zlist_size (self->kept_order)) {
+        worker_done_t *kept = (worker_done_t *)zlist_pop (self->kept_order);
+        self->kept_bytes -= kept->size;
+        free (kept->report);
+        kept->report = NULL;
+        kept->size = 0;
+    }
+}
+
+//  A dispatch of what ended here: say again how it ended.
+void
+worker_report_resend (worker_t *self, const char *id, worker_done_t *done)
+{
+    proto_envelope_t *envelope = proto_envelope_new ("execution.status", self->source);
+    if (envelope && done->report &&
+        proto_envelope_set_payload_packed (envelope, done->report, done->size) == 0) {
+        zlist_append (self->outbox, envelope);
+        worker_report_flush (self);
+        self->resent++;
+        return;
+    }
+    proto_envelope_destroy (&envelope);
+    s_send (self, "execution.status",
+            json_pack ("{s:s, s:s, s:s, s:i, s:I, s:{s:s}}", "execution", id, "worker",
+                       self->name, "status", done->status, "exit_code", done->exit_code,
+                       "ts", (json_int_t)proto_now_usec (), "result", "error",
+                       "it ran on this worker earlier; its result is no longer held"));
+    self->resent++;
+}
+
+//  The job is over: report, free the slot.
+void
+worker_report_finish (worker_t *self, worker_job_t *job, const char *status,
+                      json_t *result, int exit_code)
+{
+    self->report_queued = false;
+    worker_report_status (self, job, status, result, exit_code);
+    //  Out of the ledger once the executor holds the outcome (its ack)
+    if (job->ledgered && self->report_queued)
+        worker_ledger_end_after (self->ledger, job->id, self->report_id);
+    else if (job->ledgered)
+        worker_ledger_end (self->ledger, job->id);
+    if (streq (status, "completed"))
+        self->completed++;
+    else if (streq (status, "timeout"))
+        self->timeouts++;
+    else if (streq (status, "cancelled"))
+        self->cancelled++;
+    else
+        self->failed++;
+    if (job->running)
+        self->busy--;
+    //  Remember it and its report: a dispatch of it that arrives again
+    //  (the executor restarted before it learnt the outcome, or took back
+    //  what it thought lost with us and ignored the report as late) must not
+    //  run it twice, and gets the outcome again. One the executor told us to
+    //  drop is not ours: given again, it runs again.
+    if (!job->dropped && !zhashx_lookup (self->finished, job->id))
+        s_remember (self, job->id, status, exit_code);
+    zhashx_delete (self->jobs, job->id);
+}

@@ -1,0 +1,453 @@
+/*  worker_run: running a job: builtins, processes, claims
+    (worker_internal.h). */
+#include "actors/worker/worker_internal.h"
+
+//  ---------------------------------------------------------------------------
+//  Running a job
+
+static const char *
+s_param_string (worker_job_t *job, const char *name)
+{
+    return json_string_value (json_object_get (job->parameters, name));
+}
+
+static int64_t
+s_timeout_ms (worker_job_t *job)
+{
+    json_t *value = json_object_get (job->parameters, "timeout");
+    if (!json_is_number (value))
+        value = json_object_get (job->action, "timeout");
+    double seconds = json_is_number (value) ? json_number_value (value) : 0;
+    if (seconds <= 0)
+        seconds = S_DEFAULT_TIMEOUT_S;
+    return (int64_t)(seconds * 1000.0);
+}
+
+//  Environment: a minimal base, ATTUNE_EXECUTION_ID, the `env` parameter
+//  (an object) and ATTUNE_PARAM_<NAME> for every parameter. Caller frees.
+static char **
+s_environment (worker_t *self, worker_job_t *job)
+{
+    char **envp = (char **)calloc (S_MAX_ENV + 1, sizeof (char *));
+    if (!envp)
+        return NULL;
+    int n = 0;
+    const char *path = getenv ("PATH");
+    envp[n++] = zsys_sprintf ("PATH=%s", path ? path : "/usr/local/bin:/usr/bin:/bin");
+    const char *home = getenv ("HOME");
+    envp[n++] = zsys_sprintf ("HOME=%s", home ? home : "/");
+    envp[n++] = zsys_sprintf ("LANG=%s", getenv ("LANG") ? getenv ("LANG") : "C.UTF-8");
+    envp[n++] = zsys_sprintf ("ATTUNE_EXECUTION_ID=%s", job->id);
+    envp[n++] = zsys_sprintf ("ATTUNE_WORKER=%s", self->name);
+    const char *key;
+    json_t *value;
+    json_t *extra = json_object_get (job->parameters, "env");
+    if (json_is_object (extra))
+        json_object_foreach (extra, key, value)
+        {
+            if (n >= S_MAX_ENV - 1 || !json_is_string (value) || !*key ||
+                strchr (key, '='))
+                continue;
+            envp[n++] = zsys_sprintf ("%s=%s", key, json_string_value (value));
+        }
+    json_object_foreach (job->parameters, key, value)
+    {
+        if (n >= S_MAX_ENV)
+            break;
+        char name[128];
+        size_t i = 0;
+        for (; key[i] && i < sizeof name - 1; i++)
+            name[i] = isalnum ((unsigned char)key[i])
+                          ? (char)toupper ((unsigned char)key[i])
+                          : '_';
+        name[i] = 0;
+        char *text = json_is_string (value)
+                         ? strdup (json_string_value (value))
+                         : json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (text) {
+            envp[n++] = zsys_sprintf ("ATTUNE_PARAM_%s=%s", name, text);
+            free (text);
+        }
+    }
+    return envp;
+}
+
+static void
+s_free_strings (char **strings)
+{
+    for (int i = 0; strings && strings[i]; i++)
+        zstr_free (&strings[i]);
+    free (strings);
+}
+
+//  Resolve a script path under the pack's actions directory. Refuses paths
+//  that climb out of it. Caller frees.
+static char *
+s_script_path (worker_job_t *job, const char *entry)
+{
+    if (!entry || !*entry)
+        return NULL;
+    if (entry[0] == '/')
+        return strdup (entry);
+    if (strstr (entry, ".."))
+        return NULL;
+    const char *pack_dir = json_string_value (json_object_get (job->action, "pack_dir"));
+    return zsys_sprintf ("%s/actions/%s", pack_dir ? pack_dir : ".", entry);
+}
+
+#define S_MAX_WORDS 256 //  words of a `cmd` parameter
+
+//  Split a `cmd` parameter into words, with no shell: blanks separate words,
+//  '...' and "..." group them (inside "...", \" and \\ are " and \), a
+//  backslash outside quotes takes the next character as it is. Nothing is
+//  expanded, substituted, piped or redirected: `$(x)`, `;`, `|` are text.
+//  Returns the words (NULL-terminated, in one allocation), or NULL with
+//  `message` saying why.
+static char **
+s_split_words (const char *cmd, char *message, size_t size)
+{
+    size_t length = strlen (cmd);
+    char **words = (char **)calloc (1, (S_MAX_WORDS + 1) * sizeof (char *) + length + 1);
+    if (!words) {
+        snprintf (message, size, "cmd: out of memory");
+        return NULL;
+    }
+    char *out = (char *)(words + S_MAX_WORDS + 1);
+    size_t count = 0;
+    const char *p = cmd;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        if (count == S_MAX_WORDS) {
+            snprintf (message, size, "cmd: more than %d words", S_MAX_WORDS);
+            free (words);
+            return NULL;
+        }
+        words[count++] = out;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
+            char quote = *p;
+            if (quote == '\'' || quote == '"') {
+                const char *start = p++;
+                while (*p && *p != quote) {
+                    if (quote == '"' && *p == '\\' && (p[1] == '"' || p[1] == '\\'))
+                        p++;
+                    *out++ = *p++;
+                }
+                if (!*p) {
+                    snprintf (message, size, "cmd: unterminated %c at offset %zu", quote,
+                              (size_t)(start - cmd));
+                    free (words);
+                    return NULL;
+                }
+                p++;
+            } else if (*p == '\\' && p[1])
+                p++, *out++ = *p++;
+            else
+                *out++ = *p++;
+        }
+        *out++ = 0;
+    }
+    if (count == 0) {
+        snprintf (message, size, "cmd: no command in it");
+        free (words);
+        return NULL;
+    }
+    return words;
+}
+
+//  Start a process-backed job. Returns 0, or -1 after finishing it failed.
+//  What a process job runs: `argv` (room for 4), or *words (a `cmd`
+//  parameter split without a shell), with *script allocated. 0, or -1 with
+//  `message`.
+static int
+s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
+                char *message, size_t size)
+{
+    const char *entry = json_string_value (json_object_get (job->action, "entry_point"));
+    if (streq (job->runner, "local-shell-cmd")) {
+        //  The shell runs only the action author's text (entry_point, or an
+        //  immutable `cmd` default the registry made the entry point). A `cmd`
+        //  that arrives as a parameter is data from whoever ran the action or
+        //  from an event: it is run as words, never parsed by a shell.
+        const char *cmd = s_param_string (job, "cmd");
+        if (entry && *entry) {
+            argv[0] = "/bin/sh";
+            argv[1] = "-c";
+            argv[2] = (char *)entry;
+        } else if (cmd && *cmd) {
+            *words = s_split_words (cmd, message, size);
+            return *words ? 0 : -1;
+        } else {
+            snprintf (message, size, "local-shell-cmd: no 'cmd' to run");
+            return -1;
+        }
+    } else if (streq (job->runner, "local-shell-script") ||
+               streq (job->runner, "python-script")) {
+        const char *which = entry && *entry ? entry : s_param_string (job, "script");
+        *script = s_script_path (job, which);
+        if (!*script) {
+            snprintf (message, size,
+                      "no script to run (entry_point or 'script' parameter)");
+            return -1;
+        }
+        if (streq (job->runner, "python-script")) {
+            argv[0] = "python3";
+            argv[1] = *script;
+        } else
+            argv[0] = *script;
+    }
+    return 0;
+}
+
+static int
+s_start_process (worker_t *self, worker_job_t *job)
+{
+    char *argv[4] = {NULL, NULL, NULL, NULL};
+    char **words = NULL; //  a `cmd` given as a parameter, split without a shell
+    char *script = NULL;
+    char message[512] = "";
+    if (s_command_line (job, argv, &words, &script, message, sizeof message) != 0) {
+        worker_report_finish (self, job, "failed", json_pack ("{s:s}", "error", message),
+                              -1);
+        return -1;
+    }
+    char *input = json_dumps (job->parameters, JSON_COMPACT);
+    char **envp = s_environment (self, job);
+    const char *cwd = s_param_string (job, "cwd");
+    if (!cwd) {
+        job->tmpdir = zsys_sprintf ("/tmp/attune-%s", job->id);
+        if (job->tmpdir && mkdir (job->tmpdir, 0700) == 0)
+            cwd = job->tmpdir;
+        else
+            cwd = "/tmp";
+    }
+    worker_process_spec_t spec = {.argv = words ? words : argv,
+                                  .envp = envp,
+                                  .cwd = cwd,
+                                  .input = input,
+                                  .input_size = input ? strlen (input) : 0,
+                                  .output_cap = S_OUTPUT_CAP,
+                                  .timeout_ms = s_timeout_ms (job)};
+    //  The intent is written before the process can exist: a worker that
+    //  restarts never says "never started" of what may have run
+    if (self->ledger && worker_ledger_intent (self->ledger, job->id) != 0)
+        snprintf (message, sizeof message,
+                  "not started: the worker cannot write its ledger");
+    else
+        job->process = worker_process_start (&spec, message, sizeof message);
+    job->ledgered = job->ledgered || self->ledger;
+    if (job->process) {
+        pid_t pid = worker_process_pid (job->process);
+        job->start = worker_groups_start (pid, NULL, NULL);
+        if (self->ledger)
+            worker_ledger_started (self->ledger, job->id, pid, job->start);
+        if (worker_guard_started (self->guard, pid, job->start, job->id) == 0)
+            job->guard = self->guard;
+    }
+    free (input);
+    s_free_strings (envp);
+    free (script);
+    free (words);
+    if (!job->process) {
+        worker_report_finish (self, job, "failed", json_pack ("{s:s}", "error", message),
+                              -1);
+        return -1;
+    }
+    return 0;
+}
+
+//  A process ended: build the result and report.
+void
+worker_run_ended (worker_t *self, worker_job_t *job)
+{
+    const worker_result_t *r = worker_process_result (job->process);
+    json_t *result = json_object ();
+    //  Output that is not valid UTF-8 has no JSON string form: say so
+    json_t *out = json_stringn (r->out ? r->out : "", r->out_size);
+    json_t *err = json_stringn (r->err ? r->err : "", r->err_size);
+    json_object_set_new (result, "stdout",
+                         out ? out
+                             : json_sprintf ("<%zu bytes, not UTF-8>", r->out_size));
+    json_object_set_new (result, "stderr",
+                         err ? err
+                             : json_sprintf ("<%zu bytes, not UTF-8>", r->err_size));
+    int code = r->exited ? r->exit_code : 128 + r->signal;
+    json_object_set_new (result, "return_code", json_integer (code));
+    json_object_set_new (result, "succeeded",
+                         json_boolean (r->exited && r->exit_code == 0));
+    if (r->out_truncated)
+        json_object_set_new (result, "stdout_truncated", json_true ());
+    if (r->err_truncated)
+        json_object_set_new (result, "stderr_truncated", json_true ());
+    if (r->out && r->out_size) {
+        json_t *parsed = json_loadb (r->out, r->out_size, JSON_DECODE_ANY, NULL);
+        if (parsed)
+            json_object_set_new (result, "result", parsed);
+    }
+    const char *status = r->timed_out                     ? "timeout"
+                         : r->cancelled || job->cancelled ? "cancelled"
+                         : r->exited && r->exit_code == 0 ? "completed"
+                                                          : "failed";
+    worker_report_finish (self, job, status, result, code);
+}
+
+//  How long after its claim a start may still be acted on: short of the
+//  executor's heartbeat x liveness by one and a half heartbeats (its
+//  silence clock may have started up to a heartbeat before our claim), so a
+//  start that waited out a partition is claimed again rather than taken for
+//  a fresh one after the executor may have given up on us.
+int64_t
+worker_run_claim_lease_ms (worker_t *self)
+{
+    int64_t lease = self->silence_ms - self->heartbeat_ms - self->heartbeat_ms / 2;
+    return lease > self->heartbeat_ms / 2 ? lease : self->heartbeat_ms / 2;
+}
+
+static bool
+s_claim_fresh (worker_t *self, worker_job_t *job)
+{
+    return (zclock_usecs () - job->claim_ts) / 1000 < worker_run_claim_lease_ms (self);
+}
+
+//  Report `running` as a claim (with the time, which the start echoes).
+void
+worker_run_claim (worker_t *self, worker_job_t *job)
+{
+    job->claiming = true;
+    job->claim_ts = zclock_usecs ();
+    self->claims++;
+    //  Before the executor can record it running here: a restarted worker
+    //  names what it claimed and never started, and that waits again
+    if (self->ledger && !job->ledgered) {
+        worker_ledger_claim (self->ledger, job->id);
+        job->ledgered = true;
+    }
+    worker_report_status (self, job, "running", NULL, 0);
+}
+
+//  Start the job in a free slot: builtins finish here; processes start, or
+//  are claimed first.
+void
+worker_run_start_job (worker_t *self, worker_job_t *job)
+{
+    job->running = true;
+    self->busy++;
+    self->ran++;
+    const char *ref = json_string_value (json_object_get (job->action, "ref"));
+    const char *entry = json_string_value (json_object_get (job->action, "entry_point"));
+    if (streq (job->runner, "noop")) {
+        worker_report_finish (self, job, "completed", json_object (), 0);
+        return;
+    }
+    if (streq (job->runner, "builtin")) {
+        const char *what = entry && *entry
+                               ? entry
+                               : (ref && strchr (ref, '.') ? strchr (ref, '.') + 1 : "");
+        if (streq (what, "echo")) {
+            const char *message = s_param_string (job, "message");
+            worker_report_finish (self, job, "completed",
+                                  json_pack ("{s:s, s:s, s:i, s:b}", "stdout",
+                                             message ? message : "", "stderr", "",
+                                             "return_code", 0, "succeeded", 1),
+                                  0);
+        } else if (streq (what, "ask")) {
+            //  core.ask: the result asks a person; the executor opens the
+            //  inquiry and the execution waits, pending, for the answer
+            json_t *p = job->parameters;
+            json_t *inquiry = json_pack (
+                "{s:O, s:O, s:O, s:O}", "prompt",
+                json_object_get (p, "prompt") ?: json_null (), "response_schema",
+                json_object_get (p, "schema") ?: json_null (), "assigned_to",
+                json_object_get (p, "assignee") ?: json_null (), "timeout_seconds",
+                json_object_get (p, "timeout") ?: json_null ());
+            worker_report_finish (self, job, "completed",
+                                  json_pack ("{s:o}", "__inquiry", inquiry), 0);
+        } else if (streq (what, "sleep")) {
+            json_t *seconds = json_object_get (job->parameters, "seconds");
+            double s = json_is_number (seconds) ? json_number_value (seconds) : 1;
+            if (s < 0)
+                s = 0;
+            int64_t limit = s_timeout_ms (job);
+            job->due = zclock_mono () + (int64_t)(s * 1000.0);
+            if ((int64_t)(s * 1000.0) > limit) {
+                job->due = zclock_mono () + limit;
+                job->cancelled = false;
+                json_object_set_new (job->parameters, "__timed_out", json_true ());
+            }
+            worker_report_status (self, job, "running", NULL, 0);
+            job->reported_running = true;
+        } else
+            worker_report_finish (self, job, "failed",
+                                  json_pack ("{s:s}", "error", "unknown built-in action"),
+                                  -1);
+        return;
+    }
+    if (job->confirm) {
+        //  A process that acts on the world starts only once the executor
+        //  has recorded it running here (execution.start): until then it
+        //  may still give it to another worker (PROTOCOL.md, "Confirmed
+        //  start"). The slot is taken meanwhile.
+        self->ran--; //  counted when it really starts
+        worker_run_claim (self, job);
+        return;
+    }
+    job->started_usec = proto_now_usec ();
+    if (s_start_process (self, job) == 0) {
+        worker_report_status (self, job, "running", NULL, 0);
+        job->reported_running = true;
+    }
+}
+
+//  The executor's answer to a claim: start the process, unless the answer
+//  is for another claim than the one we hold (it came after we claimed
+//  again) or came too late (see worker_run_claim_lease_ms).
+void
+worker_run_confirmed (worker_t *self, worker_job_t *job, int64_t claim_ts)
+{
+    if (!job->claiming || claim_ts != job->claim_ts)
+        return; //  an answer to an earlier claim, or a duplicate
+    if (self->suspect || !s_claim_fresh (self, job)) {
+        self->stale_starts++;
+        zsys_info ("%s: the start of %s came %d ms after its claim: claiming again",
+                   self->name, job->id, (int)((zclock_usecs () - job->claim_ts) / 1000));
+        worker_run_claim (self, job);
+        return;
+    }
+    job->claiming = false;
+    self->ran++;
+    job->started_usec = proto_now_usec ();
+    if (s_start_process (self, job) == 0)
+        job->reported_running = true; //  its claim said running
+}
+
+//  The executor refused a claim (the execution was settled or given to
+//  another worker meanwhile): free the slot and forget the job, nothing ran.
+void
+worker_run_refused (worker_t *self, worker_job_t *job, const char *reason)
+{
+    if (!job->claiming)
+        return;
+    self->refused++;
+    zsys_info ("%s: %s not started: %s", self->name, job->id,
+               reason && *reason ? reason : "refused by the executor");
+    job->running = false;
+    job->claiming = false;
+    self->busy--;
+    if (job->ledgered)
+        worker_ledger_end (self->ledger, job->id); //  nothing ran
+    zhashx_delete (self->jobs, job->id);
+}
+
+void
+worker_run_start_ready (worker_t *self)
+{
+    while (self->busy < self->slots && zlist_size (self->queue)) {
+        char *id = (char *)zlist_pop (self->queue);
+        worker_job_t *job = (worker_job_t *)zhashx_lookup (self->jobs, id);
+        free (id);
+        if (job && !job->running)
+            worker_run_start_job (self, job);
+    }
+}
