@@ -89,6 +89,12 @@ bus_client_t *http_client (http_req_t *req);
 //  HTTP status for an api error code
 int http_status_of (const char *code);
 
+//  A list answered as st2api does (limit, offset; X-Limit, X-Total-Count),
+//  read with api `type` (payload taken) following the api's `cursor`
+typedef json_t *(http_shape_fn)(json_t *item);
+void http_rest_list (http_req_t *req, const char *type, json_t *payload,
+                     const char *cursor, http_shape_fn *shape);
+
 //  http_rest.c: the resources; http_hooks.c: webhooks; http_stream.c
 void http_rest_executions (http_req_t *req);
 void http_rest_execution_run (http_req_t *req);
@@ -116,6 +122,10 @@ void http_rest_pack_get (http_req_t *req);
 void http_rest_policies (http_req_t *req);
 void http_rest_policy_get (http_req_t *req);
 void http_rest_openapi (http_req_t *req);
+void http_kv_list (http_req_t *req);
+void http_kv_get (http_req_t *req);
+void http_kv_put (http_req_t *req);
+void http_kv_delete (http_req_t *req);
 void http_hooks_st2 (http_req_t *req);
 void http_hooks_url (http_req_t *req);
 void http_stream (http_req_t *req);

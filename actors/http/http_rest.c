@@ -9,7 +9,7 @@
 #define S_DEFAULT_LIMIT 50
 #define HTTP_MAX_OFFSET 100000
 
-typedef json_t *(s_shape_fn)(json_t *item);
+typedef json_t *(http_shape_fn)(json_t *item);
 
 //  ---------------------------------------------------------------------------
 //  Shapes of definitions and records
@@ -144,9 +144,9 @@ s_collect (http_req_t *req, const char *type, json_t *payload, const char *curso
     return items;
 }
 
-static void
-s_list (http_req_t *req, const char *type, json_t *payload, const char *cursor,
-        s_shape_fn *shape)
+void
+http_rest_list (http_req_t *req, const char *type, json_t *payload, const char *cursor,
+                http_shape_fn *shape)
 {
     long limit, offset;
     if (!s_number (req, "limit", 1, 1000, S_DEFAULT_LIMIT, &limit) ||
@@ -195,7 +195,7 @@ s_filters (http_req_t *req, const char *const names[][2])
 
 //  One record: GET {type} with {key: param 0}
 static void
-s_get (http_req_t *req, const char *type, const char *key, s_shape_fn *shape)
+s_get (http_req_t *req, const char *type, const char *key, http_shape_fn *shape)
 {
     json_t *item = http_api (req, type, json_pack ("{s:s}", key, req->params[0]));
     if (item)
@@ -211,8 +211,8 @@ http_rest_executions (http_req_t *req)
 {
     static const char *const names[][2] = {
         {"action", "action"}, {"status", "status"}, {"rule_ref", "rule"}, {NULL, NULL}};
-    s_list (req, "api.execution.list", s_filters (req, names), "before",
-            http_shape_execution);
+    http_rest_list (req, "api.execution.list", s_filters (req, names), "before",
+                    http_shape_execution);
 }
 
 void
@@ -328,7 +328,8 @@ void
 http_rest_actions (http_req_t *req)
 {
     static const char *const names[][2] = {{"pack", "pack"}, {NULL, NULL}};
-    s_list (req, "api.action.list", s_filters (req, names), "after", s_shape_definition);
+    http_rest_list (req, "api.action.list", s_filters (req, names), "after",
+                    s_shape_definition);
 }
 
 void
@@ -340,7 +341,7 @@ http_rest_action_get (http_req_t *req)
 void
 http_rest_triggertypes (http_req_t *req)
 {
-    s_list (req, "api.trigger.list", json_object (), "after", s_shape_definition);
+    http_rest_list (req, "api.trigger.list", json_object (), "after", s_shape_definition);
 }
 
 void
@@ -353,7 +354,8 @@ void
 http_rest_triggerinstances (http_req_t *req)
 {
     static const char *const names[][2] = {{"trigger", "trigger"}, {NULL, NULL}};
-    s_list (req, "api.event.list", s_filters (req, names), "before", s_shape_event);
+    http_rest_list (req, "api.event.list", s_filters (req, names), "before",
+                    s_shape_event);
 }
 
 void
@@ -365,7 +367,7 @@ http_rest_triggerinstance_get (http_req_t *req)
 void
 http_rest_packs (http_req_t *req)
 {
-    s_list (req, "api.pack.list", json_object (), "after", s_shape_definition);
+    http_rest_list (req, "api.pack.list", json_object (), "after", s_shape_definition);
 }
 
 void
@@ -378,7 +380,8 @@ void
 http_rest_policies (http_req_t *req)
 {
     static const char *const names[][2] = {{"pack", "pack"}, {NULL, NULL}};
-    s_list (req, "api.policy.list", s_filters (req, names), "after", s_shape_definition);
+    http_rest_list (req, "api.policy.list", s_filters (req, names), "after",
+                    s_shape_definition);
 }
 
 void
@@ -391,7 +394,8 @@ void
 http_rest_inquiries (http_req_t *req)
 {
     static const char *const names[][2] = {{"status", "status"}, {NULL, NULL}};
-    s_list (req, "api.inquiry.list", s_filters (req, names), "before", s_shape_inquiry);
+    http_rest_list (req, "api.inquiry.list", s_filters (req, names), "before",
+                    s_shape_inquiry);
 }
 
 void
