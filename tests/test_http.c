@@ -165,12 +165,14 @@ s_python (const char *name, const char *body, int timeout_ms)
     free (err);
 }
 
-//  Every route, in StackStorm's shapes
-Test (http, routes)
+//  Every route, in StackStorm's shapes, one resource group per test
+
+//  Executions: run, get, list with filters and paging, output, children, re-run, cancel
+Test (http, executions)
 {
     s_start ();
     s_python (
-        "routes",
+        "executions",
         "e = run('test.step', {'n': 7})\n"
         "has(e, ['id', 'action', 'runner', 'status', 'parameters', 'liveaction',\n"
         "        'start_timestamp', 'children', 'context'], 'execution')\n"
@@ -209,7 +211,16 @@ Test (http, routes)
         "expect(404, 'POST', '/executions', body={'action': 'test.nope'})\n"
         "expect(400, 'POST', '/executions', body={'action': 'test.step', 'parameters': "
         "{'n': 'x'}})\n"
-        "expect(400, 'POST', '/executions', body={'parameters': {}})\n"
+        "expect(400, 'POST', '/executions', body={'parameters': {}})\n",
+        60000);
+}
+
+//  Actions, trigger types, packs, policies
+Test (http, definitions)
+{
+    s_start ();
+    s_python (
+        "definitions",
         "a = expect(200, 'GET', '/actions?pack=test')\n"
         "check([x['ref'] for x in a] == ['test.step', 'test.wait'], a)\n"
         "has(a[0], ['id', 'ref', 'name', 'pack', 'runner_type', 'parameters', "
@@ -231,7 +242,16 @@ Test (http, routes)
         "check(pol[0]['ref'] == 'test.one' and pol[0]['resource_ref'] == 'test.step', "
         "pol)\n"
         "has(expect(200, 'GET', '/policies/test.one'), ['id', 'policy_type', "
-        "'parameters'], 'pol')\n"
+        "'parameters'], 'pol')\n",
+        60000);
+}
+
+//  Rules: create, conflict, enable and disable by PUT, update, delete
+Test (http, rules)
+{
+    s_start ();
+    s_python (
+        "rules",
         "rule = {'name': 'r1', 'pack': 'test', 'enabled': True,\n"
         "        'trigger': {'type': 'test.hook'}, 'criteria': {},\n"
         "        'action': {'ref': 'test.step', 'parameters': {'n': 1}}}\n"
@@ -268,7 +288,16 @@ Test (http, routes)
         "check(wait(q['id'])['status'] == 'succeeded', 'answered')\n"
         "expect(409, 'PUT', '/inquiries/' + q['id'], body={'response': {'continue': "
         "True}})\n"
-        "ti = expect(200, 'GET', '/triggerinstances')\n"
+        "ti = expect(200, 'GET', '/triggerinstances')\n",
+        60000);
+}
+
+//  Inquiries answered by PUT, trigger instances, datastore keys, errors
+Test (http, inquiries_keys)
+{
+    s_start ();
+    s_python (
+        "inquiries_keys",
         "k = expect(200, 'PUT', '/keys/api_url', body={'name': 'api_url', 'value': "
         "'https://x'})\n"
         "check(k['name'] == 'api_url' and k['value'] == 'https://x' and k['scope'] == "
