@@ -321,7 +321,11 @@ Test (http, inquiries_keys)
         "expect(404, 'GET', '/nothing')\n"
         "expect(405, 'PATCH', '/executions')\n"
         "s, h, j = req('GET', '/openapi.json', key=None)\n"
-        "check(s == 200 and j['openapi'].startswith('3.'), 'openapi')\n",
+        "check(s == 200 and j['openapi'].startswith('3.'), 'openapi')\n"
+        "s, h, page = req('GET', '/', key=None, prefix='')\n"
+        "check(s == 200 and h['Content-Type'].startswith('text/html') and 'EventSource' "
+        "in page, s)\n"
+        "check(\"frame-ancestors 'none'\" in h['Content-Security-Policy'], h)\n",
         60000);
 }
 

@@ -20,6 +20,10 @@
     The event stream (GET /api/v1/stream) holds its connection's thread and
     one SUB socket to api.facts for as long as the client listens.
 
+    GET / is a page for operators (http_page.html, built in): plain HTML and
+    JavaScript that use the REST API and the stream with the key the person
+    gives once (kept in sessionStorage).
+
     The actor's own thread runs actor_loop: the pipe ("$TERM", "STATUS",
     "ADDRESS" -> one string, "http://HOST:PORT" as bound) and nothing else.
 

@@ -129,6 +129,7 @@ void http_kv_delete (http_req_t *req);
 void http_hooks_st2 (http_req_t *req);
 void http_hooks_url (http_req_t *req);
 void http_stream (http_req_t *req);
+void http_page (http_req_t *req);
 
 //  StackStorm's shapes (http_shapes.c)
 json_t *http_shape_execution (json_t *execution);

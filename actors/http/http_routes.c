@@ -52,6 +52,7 @@ const http_route_t http_routes[] = {
      false},
     {"GET", V1 "/stream", http_stream, "Server-Sent Events", false},
     {"GET", V1 "/openapi.json", http_rest_openapi, "This document", true},
+    {"GET", "/", http_page, "The operator page (its API calls need a key)", true},
     {NULL, NULL, NULL, NULL, false}};
 
 //  Whether `url` has the shape of `path`; params copied into req when given
@@ -152,4 +153,22 @@ void
 http_rest_openapi (http_req_t *req)
 {
     http_reply (req, 200, http_openapi ());
+}
+
+//  The page, built in from http_page.html (CMakeLists.txt)
+extern const unsigned char http_page_data[];
+extern const unsigned long http_page_size;
+
+void
+http_page (http_req_t *req)
+{
+    req->response = MHD_create_response_from_buffer (
+        http_page_size, (void *)http_page_data, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header (req->response, "Content-Type", "text/html; charset=utf-8");
+    //  Everything from attuned itself, nothing framed
+    MHD_add_response_header (req->response, "Content-Security-Policy",
+                             "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                             "style-src 'unsafe-inline'; frame-ancestors 'none'");
+    MHD_add_response_header (req->response, "X-Frame-Options", "DENY");
+    req->status = 200;
 }
