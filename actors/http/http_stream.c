@@ -20,6 +20,9 @@
     longer knows (it restarted, or the gap is older than it remembers) an
     `st2.stream__reset` event comes first, then every execution that has
     not ended. Live facts already covered by that catch-up are skipped.
+    Facts lost on the way (a gap in a publisher's sequence) end the stream
+    after an `st2.stream__gap` event, before anything past the gap is sent:
+    the client reconnects with its last id and catches up as above.
     A comment line (": keepalive") every HTTP_STREAM_KEEPALIVE_MS tells a
     gone client from a quiet stream.
 */
@@ -39,6 +42,8 @@ typedef struct {
     uint64_t publisher; //  the executor's (top bit cleared), 0 unknown
     uint64_t seq;       //  its last fact sent or covered
     int64_t quiet_since;
+    bool gap;    //  facts were lost: the stream ends, the client resumes
+    bool ending; //  END_OF_STREAM once what is pending went out
 } s_stream_t;
 
 static bool
@@ -115,25 +120,45 @@ s_fact (s_stream_t *self, proto_envelope_t *fact, bus_fact_info_t *info)
     json_decref (payload);
 }
 
+//  A gap in a publisher's sequence (expected 0: a new publisher, no gap)
+static void
+s_gap (void *arg, uint64_t publisher, uint64_t expected, uint64_t received)
+{
+    //  Only the executor's stream is resumable, and only it is whole here
+    //  (subscribed to all its prefixes)
+    s_stream_t *self = (s_stream_t *)arg;
+    if (expected && self->publisher &&
+        (publisher & 0x7fffffffffffffffULL) == self->publisher)
+        self->gap = true;
+}
+
 static ssize_t
 s_read (void *cls, uint64_t pos, char *buf, size_t max)
 {
     s_stream_t *self = (s_stream_t *)cls;
     while (self->pending_off == self->pending_size) {
-        if (atomic_load (&self->server->stopping))
+        if (self->ending || atomic_load (&self->server->stopping))
             return MHD_CONTENT_READER_END_OF_STREAM;
         free (self->pending);
         self->pending = NULL;
         self->pending_size = self->pending_off = 0;
         bus_fact_info_t info;
         proto_envelope_t *fact = bus_sub_recv (self->sub, &info, 500);
-        if (fact) {
+        if (fact && self->gap) {
+            //  Not sent: the client's last id stays before the gap, and its
+            //  reconnection (EventSource does it by itself) catches up
+            s_emit (self, "st2.stream__gap",
+                    json_pack ("{s:s}", "reason",
+                               "facts were lost: reconnect with Last-Event-ID"),
+                    NULL);
+            self->ending = true;
+        } else if (fact)
             s_fact (self, fact, &info);
-            proto_envelope_destroy (&fact);
-        } else if (zclock_mono () - self->quiet_since > HTTP_STREAM_KEEPALIVE_MS) {
+        else if (zclock_mono () - self->quiet_since > HTTP_STREAM_KEEPALIVE_MS) {
             self->pending = strdup (": keepalive\n\n");
             self->pending_size = strlen (self->pending);
         }
+        proto_envelope_destroy (&fact);
     }
     size_t n = self->pending_size - self->pending_off;
     if (n > max)
@@ -211,7 +236,12 @@ http_stream (http_req_t *req)
     if (events)
         self->filter = zsys_sprintf (",%s,", events);
     self->sub = bus_sub_new (0);
-    const char *prefixes[] = {"execution.", "inquiry.", "event.created", NULL};
+    if (self->sub)
+        bus_sub_set_gap_handler (self->sub, s_gap, self);
+    //  Every prefix the executor publishes (a whole sequence: a jump is a
+    //  real gap), and the rules actor's events
+    const char *prefixes[] = {"execution.", "inquiry.",      "worker.",
+                              "executor.",  "event.created", NULL};
     bool ok = self->sub && bus_sub_connect (self->sub, req->server->facts) == 0;
     for (int i = 0; ok && prefixes[i]; i++)
         ok = bus_sub_subscribe (self->sub, prefixes[i]) == 0;
