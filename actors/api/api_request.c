@@ -229,10 +229,10 @@ s_op_key (api_t *self, s_req_t *req)
     const char *identity =
         req->caller ? req->caller->identity
                     : json_string_value (json_object_get (req->payload, "identity"));
-    json_object_set_new (
-        req->payload, "caller",
-        json_pack ("{s:s?, s:s}", "identity", identity, "role",
-                   req->caller ? api_role_name (req->caller->role) : "admin"));
+    json_object_set_new (req->payload, "caller",
+                         json_pack ("{s:s?, s:s}", "identity", identity, "role",
+                                    req->caller ? api_role_name (req->caller->role)
+                                                : "admin"));
     api_forward_query (self, API_DATASTORE, req->request, req->identity, req->delimiter,
                        req->payload);
 }
