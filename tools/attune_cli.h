@@ -135,6 +135,10 @@ bool cli_parse_id (const char *text, char out[PROTO_UUID_STR_SIZE]);
 //  that JSON (n=3, flag=true, x={"a":1}), any other is a string. Returns
 //  NULL after a usage error was printed.
 json_t *cli_parse_parameters (const cli_command_t *command, char **args, int count);
+
+//  The text of FILE ("-": stdin), NUL-terminated, at most CLI_FILE_MAX bytes
+//  and no NUL byte; its length in *size. Caller frees; NULL with the error set.
+char *cli_read_file (cli_t *client, const char *path, size_t *size);
 //  Check an id argument; NULL after a usage error.
 const char *cli_id_arg (cli_args_t *args, int index, char out[PROTO_UUID_STR_SIZE]);
 //  {key: the positional argument}, checked to be non-empty UTF-8; NULL

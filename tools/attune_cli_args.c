@@ -341,3 +341,31 @@ cli_string_opt (cli_args_t *args, const char *option, json_t *payload, const cha
     json_object_set_new (payload, key, string);
     return 0;
 }
+
+char *
+cli_read_file (cli_t *client, const char *path, size_t *size)
+{
+    FILE *file = streq (path, "-") ? stdin : fopen (path, "rb");
+    if (!file) {
+        cli_fail (client, "io", "%s: %s", path, strerror (errno));
+        return NULL;
+    }
+    char *text = (char *)malloc (CLI_FILE_MAX + 2);
+    if (!text)
+        abort ();
+    size_t n = fread (text, 1, CLI_FILE_MAX + 1, file);
+    bool failed = ferror (file);
+    if (file != stdin)
+        fclose (file);
+    if (failed || n > CLI_FILE_MAX || memchr (text, 0, n)) {
+        cli_fail (client, "io", "%s: %s", path,
+                  failed             ? "read error"
+                  : n > CLI_FILE_MAX ? "larger than 1 MiB"
+                                     : "holds a NUL byte");
+        free (text);
+        return NULL;
+    }
+    text[n] = 0;
+    *size = n;
+    return text;
+}

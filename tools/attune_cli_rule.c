@@ -52,40 +52,13 @@ s_cmd_rule_get (cli_t *client, cli_args_t *args)
                    : CLI_EXIT_USAGE;
 }
 
-//  The text of FILE, or stdin for "-"; NULL with the error set.
-static char *
-s_read_file (cli_t *client, const char *path, size_t *size)
-{
-    FILE *file = streq (path, "-") ? stdin : fopen (path, "rb");
-    if (!file) {
-        cli_fail (client, "io", "%s: %s", path, strerror (errno));
-        return NULL;
-    }
-    char *text = (char *)malloc (CLI_FILE_MAX + 2);
-    if (!text)
-        abort ();
-    size_t n = fread (text, 1, CLI_FILE_MAX + 1, file);
-    bool failed = ferror (file);
-    if (file != stdin)
-        fclose (file);
-    if (failed || n > CLI_FILE_MAX) {
-        cli_fail (client, "io", "%s: %s", path,
-                  failed ? "read error" : "larger than 1 MiB");
-        free (text);
-        return NULL;
-    }
-    text[n] = 0;
-    *size = n;
-    return text;
-}
-
 static int
 s_cmd_rule_create (cli_t *client, cli_args_t *args)
 {
     const char *path = args->pos[0];
     const char *origin = streq (path, "-") ? "<stdin>" : path;
     size_t size = 0;
-    char *text = s_read_file (client, path, &size);
+    char *text = cli_read_file (client, path, &size);
     if (!text)
         return cli_report (client);
     if (strlen (text) != size) {
