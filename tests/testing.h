@@ -158,13 +158,28 @@ testing_free_port (void)
             low = 32768;
         fclose (range);
     }
+    //  Seeded from the kernel: two tests forked in the same microsecond
+    //  (pid ^ time could agree) pick different ports; one process never
+    //  gets a port it was given before (its daemon may not hold it yet)
     static unsigned seed = 0;
-    if (!seed)
-        seed = (unsigned)getpid () ^ (unsigned)zclock_usecs ();
+    static int given[256];
+    static size_t ngiven = 0;
+    if (!seed) {
+        FILE *random = fopen ("/dev/urandom", "rb");
+        if (!random || fread (&seed, sizeof seed, 1, random) != 1 || !seed)
+            seed = (unsigned)getpid () * 2654435761u + (unsigned)zclock_usecs ();
+        if (random)
+            fclose (random);
+    }
     for (int attempt = 0; attempt < 200; attempt++) {
         int port = 0;
         if (low > 11024)
             port = 10000 + (int)(rand_r (&seed) % (unsigned)(low - 11024));
+        bool seen = false;
+        for (size_t i = 0; port && i < ngiven && i < 256; i++)
+            seen = seen || given[i] == port;
+        if (seen)
+            continue;
         int fd = socket (AF_INET, SOCK_STREAM, 0);
         cr_assert_geq (fd, 0);
         struct sockaddr_in address = {.sin_family = AF_INET,
@@ -175,8 +190,10 @@ testing_free_port (void)
         if (rc == 0)
             getsockname (fd, (struct sockaddr *)&address, &size);
         close (fd);
-        if (rc == 0 && ntohs (address.sin_port) > 0)
+        if (rc == 0 && ntohs (address.sin_port) > 0) {
+            given[ngiven++ % 256] = ntohs (address.sin_port);
             return ntohs (address.sin_port);
+        }
     }
     cr_assert_fail ("no free tcp port on 127.0.0.1");
     return 0;
