@@ -70,14 +70,12 @@ typedef struct {
 //  it), rules (send to the executor), workers, the sensors, the datastore,
 //  and last the api (clients come in when everything is there to answer
 //  them). The indexes below name them (s_drain, the executor check).
-static const s_actor_def_t s_actors[] = {{"registry", registry_actor},
-                                         {"executor", executor_actor},
-                                         {"rules", rules_actor},
-                                         {"worker", worker_actor},
-                                         {"sensor", sensor_actor},
-                                         {"datastore", datastore_actor},
-                                         {"api", api_actor},
-                                         {"http", http_actor}};
+static const s_actor_def_t s_actors[] = {
+    {"registry", registry_actor}, {"executor", executor_actor},
+    {"rules", rules_actor},       {"worker", worker_actor},
+    {"sensor", sensor_actor},     {"datastore", datastore_actor},
+    {"api", api_actor},           {"http", http_actor},
+};
 //  http: the HTTP gateway, a client of the api, started after it
 enum { S_REGISTRY, S_EXECUTOR, S_RULES, S_WORKER, S_SENSOR, S_DATASTORE, S_API, S_HTTP };
 #define S_API_DEFAULT   PROTO_API_ENDPOINT
