@@ -17,6 +17,7 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev
           libcriterion-dev libyaml-dev libjansson-dev libsodium-dev
+          libcurl4-openssl-dev libssh-dev openssh-server openssh-client
           libmicrohttpd-dev curl
           python3 python3-zmq python3-msgpack)
 

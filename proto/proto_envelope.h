@@ -58,7 +58,9 @@ extern "C" {
 //  The runner types an action may name (`runner_type`), which are also the
 //  runtimes a worker offers by default (`worker.register` `runtimes`);
 //  proto_runner_known (proto_messages.h) checks a name against it.
-#define PROTO_RUNNERS "noop,builtin,local-shell-cmd,local-shell-script,python-script"
+#define PROTO_RUNNERS                                                                     \
+    "noop,builtin,local-shell-cmd,local-shell-script,python-script,http-request,"      \
+    "remote-shell-cmd,remote-shell-script"
 
 //  Error codes: every decode failure has its own.
 typedef enum {

@@ -9,6 +9,9 @@
 */
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "actors/rules/rules_template.h"
@@ -637,4 +640,47 @@ Test (worker_actor, bad_command_bodies_are_rejected_naming_the_field)
         snprintf (id, sizeof id, "bad-%d", i);
         cr_expect_eq (s_wait_status (id, "completed", 1, 10), 0, "%s never ran", id);
     }
+}
+
+//  http-request and remote-shell-* run in helper threads (worker_task.h):
+//  the loop goes on meanwhile, their results come back through it, and a
+//  cancel stops them promptly.
+Test (worker_actor, helper_thread_runners_report_through_the_loop_and_cancel)
+{
+    //  A server that accepts (the kernel's backlog) and never answers
+    int listener = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t length = sizeof addr;
+    cr_assert_eq (bind (listener, (struct sockaddr *)&addr, sizeof addr), 0);
+    cr_assert_eq (listen (listener, 8), 0);
+    getsockname (listener, (struct sockaddr *)&addr, &length);
+    char url[64];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/", ntohs (addr.sin_port));
+
+    s_dispatch ("http-hang", "http-request", "", json_pack ("{s:s}", "url", url));
+    cr_assert_eq (s_wait_status ("http-hang", "running", 1, 5000), 1);
+    //  The loop is free: another job runs and ends meanwhile
+    s_dispatch ("http-refused", "http-request", "",
+                json_pack ("{s:s}", "url", "http://127.0.0.1:1/"));
+    cr_assert_eq (s_wait_status ("http-refused", "failed", 1, 5000), 1);
+    const json_t *result = json_object_get (s_find ("http-refused", "failed"), "result");
+    cr_assert_not_null (json_object_get (result, "error"));
+
+    s_command ("execution.cancel", json_pack ("{s:s}", "execution", "http-hang"));
+    int64_t start = zclock_mono ();
+    cr_assert_eq (s_wait_status ("http-hang", "cancelled", 1, 5000), 1);
+    cr_assert_lt (zclock_mono () - start, 3000, "cancelled promptly");
+
+    //  A remote job that cannot connect fails, per host, with why
+    s_dispatch ("ssh-refused", "remote-shell-cmd", "",
+                json_pack ("{s:s, s:s, s:i, s:s}", "hosts", "127.0.0.1", "cmd", "true",
+                           "port", 1, "known_hosts", "/dev/null"));
+    cr_assert_eq (s_wait_status ("ssh-refused", "failed", 1, 10000), 1);
+    result = json_object_get (s_find ("ssh-refused", "failed"), "result");
+    json_t *host = json_object_get (result, "127.0.0.1");
+    cr_assert (json_is_true (json_object_get (host, "failed")));
+    cr_assert (
+        strstr (json_string_value (json_object_get (host, "error")), "cannot connect"));
+    close (listener);
 }

@@ -10,7 +10,8 @@
 
 #define S_RANK_LINK      0 //  the order the loop reads in: the executor's link,
 #define S_RANK_INBOX     1 //  its commands,
-#define S_RANK_PROCESSES 2 //  then what the processes say
+#define S_RANK_PROCESSES 2 //  then what the processes say,
+#define S_RANK_TASKS     3 //  and the tasks (worker_task.h)
 
 //  The actor's own names for the shared types (worker_internal.h)
 typedef worker_t s_worker_t;
@@ -161,6 +162,7 @@ s_worker_destroy (s_worker_t **self_p)
             free (id);
         zlist_destroy (&self->finished_order);
     }
+    zsock_destroy (&self->tasks); //  after the jobs: their tasks were aborted
     bus_link_destroy (&self->link);
     bus_inbox_destroy (&self->inbox);
     worker_ledger_destroy (&self->ledger);
@@ -291,6 +293,12 @@ s_start (s_worker_t *self, const actor_config_t *config)
         return -1;
     bus_link_set_peer_handler (self->link, s_on_peer, self);
     bus_link_set_ack_handler (self->link, s_on_ack, self);
+    //  Where tasks say they are done (worker_task.h)
+    snprintf (self->tasks_endpoint, sizeof self->tasks_endpoint,
+              "inproc://attune-worker-tasks-%p", (void *)self);
+    self->tasks = zsock_new (ZMQ_PULL);
+    if (!self->tasks || zsock_bind (self->tasks, "%s", self->tasks_endpoint) != 0)
+        return -1;
     if (s_open_ledger (self, config) != 0)
         return -1;
     s_open_guard (self);
@@ -330,6 +338,18 @@ s_on_inbox (void *arg, void *unused)
 {
     s_worker_t *self = (s_worker_t *)arg;
     bus_inbox_process (self->inbox, worker_job_command, self);
+}
+
+//  A task is done: its id, then its result is ours to report.
+static void
+s_on_task (void *arg, void *unused)
+{
+    s_worker_t *self = (s_worker_t *)arg;
+    char *id = zstr_recv (self->tasks);
+    s_job_t *job = id ? (s_job_t *)zhashx_lookup (self->jobs, id) : NULL;
+    if (job && job->task)
+        worker_run_task_done (self, job);
+    zstr_free (&id);
 }
 
 static void
@@ -430,7 +450,8 @@ s_worker_new (zsock_t *pipe, const actor_config_t *config)
         actor_loop_reader (self->loop, bus_link_sock (self->link), S_RANK_LINK, s_on_link,
                            NULL) != 0 ||
         actor_loop_reader (self->loop, bus_inbox_sock (self->inbox), S_RANK_INBOX,
-                           s_on_inbox, NULL) != 0) {
+                           s_on_inbox, NULL) != 0 ||
+        actor_loop_reader (self->loop, self->tasks, S_RANK_TASKS, s_on_task, NULL) != 0) {
         s_worker_destroy (&self);
         return NULL;
     }

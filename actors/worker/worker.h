@@ -17,6 +17,9 @@
         local-shell-script   <pack_dir>/actions/<entry_point> (or the
                              `script` parameter), executed directly
         python-script        python3 <pack_dir>/actions/<entry_point>
+        http-request         libcurl, in a helper thread (worker_http.h)
+        remote-shell-cmd     over SSH with libssh on each host, in helper
+        remote-shell-script  threads (worker_ssh.h); results as StackStorm's
     Every parameter reaches a process as data only: one JSON object on stdin
     and ATTUNE_PARAM_<NAME> environment variables; never on a command line.
     The result of a process is {stdout, stderr, return_code, succeeded,

@@ -13,6 +13,7 @@
 #include "actors/worker/worker_guard.h"
 #include "actors/worker/worker_ledger.h"
 #include "actors/worker/worker_process.h"
+#include "actors/worker/worker_task.h"
 #include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
@@ -39,6 +40,7 @@ typedef struct {
     json_t *parameters;
     json_t *secret; //  names never to print
     worker_process_t *process;
+    worker_task_t *task; //  http-request, remote-shell-*: a helper thread
     long long start;       //  its start time (worker_groups_start)
     worker_guard_t *guard; //  told when it started (borrowed), NULL if not
     int64_t due;           //  builtin sleep: monotonic ms when it ends
@@ -70,6 +72,8 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;
     actor_loop_t *loop;
+    zsock_t *tasks;           //  PULL: ids of the tasks that are done
+    char tasks_endpoint[64];
     actor_loop_fd_t *watched; //  the running processes' descriptors (s_before)
     size_t watch_capacity;
     char name[256];
@@ -117,6 +121,9 @@ int worker_job_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
 
 //  A process ended: build the result and report.
 void worker_run_ended (worker_t *self, worker_job_t *job);
+
+//  A task said it is done (its id on self->tasks): report its result.
+void worker_run_task_done (worker_t *self, worker_job_t *job);
 
 //  How long after its claim a start may still be acted on: short of the
 //  executor's heartbeat x liveness by one and a half heartbeats (its

@@ -14,6 +14,7 @@ worker_job_destroy (worker_job_t **job_p)
             if (job->guard)
                 worker_guard_ended (job->guard, pid, job->start);
         }
+        worker_task_destroy (&job->task); //  aborted; it frees itself
         json_decref (job->action);
         json_decref (job->parameters);
         json_decref (job->secret);
@@ -65,6 +66,8 @@ s_reconciled (worker_t *self, const msgpack_object *payload)
             worker_run_refused (self, job, "settled without this worker");
         else if (job->process)
             worker_process_cancel (job->process);
+        else if (job->task)
+            worker_task_abort (job->task); //  it reports
         else if (job->running)
             worker_report_finish (
                 self, job, "cancelled",
@@ -133,6 +136,8 @@ s_cancel (worker_t *self, worker_job_t *job)
     job->cancelled = true;
     if (job->process)
         worker_process_cancel (job->process);
+    else if (job->task)
+        worker_task_abort (job->task); //  it reports, within 100 ms or so
     else
         worker_report_finish (self, job, "cancelled",
                               json_pack ("{s:s}", "error", "cancelled"), -1);

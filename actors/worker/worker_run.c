@@ -1,6 +1,8 @@
 /*  worker_run: running a job: builtins, processes, claims
     (worker_internal.h). */
 #include "actors/worker/worker_internal.h"
+#include "actors/worker/worker_http.h"
+#include "actors/worker/worker_ssh.h"
 
 //  ---------------------------------------------------------------------------
 //  Running a job
@@ -201,9 +203,70 @@ s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
     return 0;
 }
 
+//  http-request and remote-shell-*: a helper thread (worker_task.h) with
+//  copies of the action (pack_dir, entry_point) and parameters.
+static worker_task_fn *
+s_task_runner (worker_job_t *job)
+{
+    if (streq (job->runner, "http-request"))
+        return worker_http_run;
+    if (streq (job->runner, "remote-shell-cmd") ||
+        streq (job->runner, "remote-shell-script"))
+        return worker_ssh_run;
+    return NULL;
+}
+
+static int
+s_start_task (worker_t *self, worker_job_t *job, worker_task_fn *fn)
+{
+    json_t *parameters = json_deep_copy (job->parameters);
+    json_t *action = json_deep_copy (job->action);
+    json_object_set_new (action, "runner_type", json_string (job->runner));
+    if (self->ledger && worker_ledger_intent (self->ledger, job->id) != 0) {
+        json_decref (parameters);
+        json_decref (action);
+        worker_report_finish (
+            self, job, "failed",
+            json_pack ("{s:s}", "error",
+                       "not started: the worker cannot write its ledger"),
+            -1);
+        return -1;
+    }
+    job->ledgered = job->ledgered || self->ledger;
+    job->task =
+        worker_task_start (fn, &parameters, &action, self->tasks_endpoint, job->id);
+    if (!job->task) {
+        worker_report_finish (self, job, "failed",
+                              json_pack ("{s:s}", "error", "cannot start a thread"), -1);
+        return -1;
+    }
+    return 0;
+}
+
+//  A task said it is done (its id on self->tasks): report its result.
+void
+worker_run_task_done (worker_t *self, worker_job_t *job)
+{
+    const char *status = "failed";
+    json_t *result = worker_task_take (job->task, &status);
+    if (!result)
+        return; //  not done (cannot happen: it says so after)
+    worker_task_destroy (&job->task);
+    if (job->cancelled && !streq (status, "completed"))
+        status = "cancelled";
+    json_t *code = json_object_get (result, "return_code");
+    worker_report_finish (self, job, status, result,
+                          streq (status, "completed") ? 0
+                          : json_is_integer (code)    ? (int)json_integer_value (code)
+                                                      : -1);
+}
+
 static int
 s_start_process (worker_t *self, worker_job_t *job)
 {
+    worker_task_fn *task = s_task_runner (job);
+    if (task)
+        return s_start_task (self, job, task);
     char *argv[4] = {NULL, NULL, NULL, NULL};
     char **words = NULL; //  a `cmd` given as a parameter, split without a shell
     char *script = NULL;

@@ -1,0 +1,687 @@
+/*  worker_ssh: the remote-shell runners over libssh (worker_ssh.h). */
+#include "actors/worker/worker_ssh.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libssh/libssh.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <unistd.h>
+
+//  Parameters of the runner itself: never passed to a script as arguments
+static const char *s_runner_params[] = {
+    "hosts",    "username", "password", "private_key", "passphrase",   "port",
+    "parallel", "cwd",      "env",      "timeout",     "sudo",         "sudo_password",
+    "kwarg_op", "dir",      "cmd",      "known_hosts", "bastion_host", NULL};
+
+typedef struct {
+    worker_task_t *task;
+    const json_t *p;
+    const char *command; //  what runs: the cmd, or the script's command line
+    char *owned;         //  ... when built here
+    char *script;        //  remote-shell-script: its text
+    size_t script_size;
+    char *dir;  //  ... the directory it is copied to
+    char *path; //  ... and its path there
+    size_t cap;
+    int64_t timeout_ms;
+    char user[128];
+} s_run_t;
+
+typedef struct {
+    s_run_t *run;
+    char key[300]; //  as the hosts parameter says it (the result's key)
+    char host[256];
+    int port;
+    json_t *result;
+    bool timed_out;
+    bool threaded;
+    pthread_t thread;
+} s_host_t;
+
+typedef struct {
+    char *data;
+    size_t size;
+    bool truncated;
+} s_buffer_t;
+
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+static void
+s_global_init (void)
+{
+    ssh_init ();
+}
+
+char *
+worker_ssh_quote (const char *text)
+{
+    size_t n = 3;
+    for (const char *c = text; *c; c++)
+        n += *c == '\'' ? 4 : 1;
+    char *out = (char *)malloc (n), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '\'';
+    for (const char *c = text; *c; c++) {
+        if (*c == '\'') {
+            memcpy (o, "'\\''", 4);
+            o += 4;
+        } else
+            *o++ = *c;
+    }
+    *o++ = '\'';
+    *o = 0;
+    return out;
+}
+
+static const char *
+s_string (const json_t *p, const char *name)
+{
+    const char *value = json_string_value (json_object_get (p, name));
+    return value && *value ? value : NULL;
+}
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_append (s_buffer_t *b, const char *data, size_t n, size_t cap)
+{
+    if (b->size + n > cap) {
+        b->truncated = true;
+        n = cap - b->size;
+    }
+    if (n == 0)
+        return;
+    char *grown = (char *)realloc (b->data, b->size + n + 1);
+    if (!grown) {
+        b->truncated = true;
+        return;
+    }
+    b->data = grown;
+    memcpy (b->data + b->size, data, n);
+    b->size += n;
+    b->data[b->size] = 0;
+}
+
+//  Output as StackStorm gives it: the trailing newline stripped, JSON parsed
+//  when it is JSON (stdout), text otherwise.
+static json_t *
+s_output (s_buffer_t *b, bool parse)
+{
+    size_t n = b->size;
+    if (n && b->data[n - 1] == '\n')
+        n--;
+    if (n && b->data[n - 1] == '\r')
+        n--;
+    json_t *value = parse && n ? json_loadb (b->data, n, JSON_DECODE_ANY, NULL) : NULL;
+    if (!value)
+        value = json_stringn (b->data ? b->data : "", n);
+    if (!value)
+        value = json_sprintf ("<%zu bytes, not UTF-8>", n);
+    return value;
+}
+
+static json_t *
+s_host_error (const char *message)
+{
+    return json_pack ("{s:b, s:b, s:i, s:s, s:s, s:s}", "failed", 1, "succeeded", 0,
+                      "return_code", 255, "stdout", "", "stderr", "", "error", message);
+}
+
+//  Fail closed: the host's key must be in known_hosts, and the same.
+static int
+s_check_host_key (ssh_session session, const char *host, const char *file, char *message,
+                  size_t size)
+{
+    enum ssh_known_hosts_e state = ssh_session_is_known_server (session);
+    if (state == SSH_KNOWN_HOSTS_OK)
+        return 0;
+    const char *why =
+        state == SSH_KNOWN_HOSTS_CHANGED ? "its host key differs from the one in"
+        : state == SSH_KNOWN_HOSTS_OTHER ? "its host key is of another type than in"
+        : state == SSH_KNOWN_HOSTS_ERROR ? "its host key could not be checked against"
+                                         : "its host key is not in";
+    snprintf (message, size, "%s: %s %s: refusing to connect", host, why,
+              file ? file : "the known_hosts file");
+    return -1;
+}
+
+static int
+s_authenticate (ssh_session session, const s_run_t *run, const char *host, char *message,
+                size_t size)
+{
+    const char *key = s_string (run->p, "private_key");
+    const char *password = s_string (run->p, "password");
+    const char *passphrase = s_string (run->p, "passphrase");
+    int rc = SSH_AUTH_DENIED;
+    if (key) {
+        ssh_key pkey = NULL;
+        int imported =
+            strstr (key, "-----BEGIN")
+                ? ssh_pki_import_privkey_base64 (key, passphrase, NULL, NULL, &pkey)
+                : ssh_pki_import_privkey_file (key, passphrase, NULL, NULL, &pkey);
+        if (imported != SSH_OK) {
+            snprintf (message, size, "%s: private_key: cannot read the key", host);
+            return -1;
+        }
+        rc = ssh_userauth_publickey (session, NULL, pkey);
+        ssh_key_free (pkey);
+    } else if (password)
+        rc = ssh_userauth_password (session, NULL, password);
+    else
+        rc = ssh_userauth_publickey_auto (session, NULL, passphrase);
+    if (rc == SSH_AUTH_SUCCESS)
+        return 0;
+    snprintf (message, size, "%s: authentication failed for user %s (%s)", host,
+              run->user,
+              key        ? "private_key"
+              : password ? "password"
+                         : "default keys");
+    return -1;
+}
+
+static ssh_session
+s_connect (const s_host_t *h, char *message, size_t size)
+{
+    const s_run_t *run = h->run;
+    ssh_session session = ssh_new ();
+    if (!session) {
+        snprintf (message, size, "%s: out of memory", h->host);
+        return NULL;
+    }
+    long connect_s = run->timeout_ms / 1000 > 0 ? run->timeout_ms / 1000 : 1;
+    if (connect_s > 30)
+        connect_s = 30;
+    unsigned int port = (unsigned int)h->port;
+    const char *known = s_string (run->p, "known_hosts");
+    if (!known)
+        known = getenv ("ATTUNE_SSH_KNOWN_HOSTS");
+    ssh_options_set (session, SSH_OPTIONS_HOST, h->host);
+    ssh_options_set (session, SSH_OPTIONS_PORT, &port);
+    ssh_options_set (session, SSH_OPTIONS_USER, run->user);
+    ssh_options_set (session, SSH_OPTIONS_TIMEOUT, &connect_s);
+    //  No ~/.ssh/config: what connects is what the parameters say
+    bool no = false;
+    ssh_options_set (session, SSH_OPTIONS_PROCESS_CONFIG, &no);
+    if (known) {
+        ssh_options_set (session, SSH_OPTIONS_KNOWNHOSTS, known);
+        ssh_options_set (session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+    }
+    if (ssh_connect (session) != SSH_OK) {
+        snprintf (message, size, "%s: cannot connect: %s", h->host,
+                  ssh_get_error (session));
+        ssh_free (session);
+        return NULL;
+    }
+    if (s_check_host_key (session, h->host, known, message, size) != 0 ||
+        s_authenticate (session, run, h->host, message, size) != 0) {
+        ssh_disconnect (session);
+        ssh_free (session);
+        return NULL;
+    }
+    return session;
+}
+
+typedef struct {
+    s_buffer_t out, err;
+    int code;
+    bool timed_out;
+    bool aborted;
+} s_exec_t;
+
+//  Run `command` in the remote user's shell, `input` on its stdin, until it
+//  ends, the deadline, or the task is aborted. 0, or -1 with `message`.
+static int
+s_exec (ssh_session session, const s_run_t *run, const char *command, const char *input,
+        size_t input_size, int64_t deadline, s_exec_t *x, char *message, size_t size)
+{
+    ssh_channel channel = ssh_channel_new (session);
+    if (!channel || ssh_channel_open_session (channel) != SSH_OK ||
+        ssh_channel_request_exec (channel, command) != SSH_OK ||
+        (input_size &&
+         ssh_channel_write (channel, input, (uint32_t)input_size) != (int)input_size) ||
+        ssh_channel_send_eof (channel) != SSH_OK) {
+        snprintf (message, size, "cannot run the command: %s", ssh_get_error (session));
+        if (channel)
+            ssh_channel_free (channel);
+        return -1;
+    }
+    char buffer[16384];
+    while (!ssh_channel_is_eof (channel)) {
+        if (run->task && worker_task_aborted (run->task))
+            x->aborted = true;
+        if (s_now_ms () >= deadline)
+            x->timed_out = true;
+        if (x->aborted || x->timed_out)
+            break;
+        int n = ssh_channel_read_timeout (channel, buffer, sizeof buffer, 0, 100);
+        if (n == SSH_ERROR)
+            break;
+        s_append (&x->out, buffer, (size_t)(n > 0 ? n : 0), run->cap);
+        while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 1)) > 0)
+            s_append (&x->err, buffer, (size_t)n, run->cap);
+    }
+    if (x->aborted || x->timed_out) {
+        //  What came before the end is kept
+        int n;
+        while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 0)) > 0)
+            s_append (&x->out, buffer, (size_t)n, run->cap);
+        while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 1)) > 0)
+            s_append (&x->err, buffer, (size_t)n, run->cap);
+        //  Honoured by sshd for sessions it runs with privilege separation
+        //  (not for root); closing the channel ends the session either way
+        ssh_channel_request_send_signal (channel, "KILL");
+        x->code = -9;
+    } else
+        x->code = ssh_channel_get_exit_status (channel);
+    ssh_channel_close (channel);
+    ssh_channel_free (channel);
+    return 0;
+}
+
+static json_t *
+s_host_result (s_exec_t *x, int64_t timeout_ms)
+{
+    bool ok = !x->timed_out && !x->aborted && x->code == 0;
+    json_t *result = json_pack (
+        "{s:b, s:b, s:i, s:o, s:o}", "failed", !ok, "succeeded", ok, "return_code",
+        x->code, "stdout", s_output (&x->out, true), "stderr", s_output (&x->err, false));
+    if (x->timed_out) {
+        json_object_set_new (result, "timeout", json_true ());
+        json_object_set_new (
+            result, "error",
+            json_sprintf ("timed out after %.1f s", timeout_ms / 1000.0));
+    }
+    if (x->aborted)
+        json_object_set_new (result, "error", json_string ("cancelled"));
+    if (x->out.truncated)
+        json_object_set_new (result, "stdout_truncated", json_true ());
+    if (x->err.truncated)
+        json_object_set_new (result, "stderr_truncated", json_true ());
+    return result;
+}
+
+//  One host: connect, copy the script, run, clean up.
+static void *
+s_run_host (void *arg)
+{
+    s_host_t *h = (s_host_t *)arg;
+    const s_run_t *run = h->run;
+    char message[600] = "";
+    //  `timeout` bounds the command, as StackStorm's; connecting has its own
+    //  (at most 30 s, SSH_OPTIONS_TIMEOUT)
+    ssh_session session = s_connect (h, message, sizeof message);
+    if (!session) {
+        h->result = s_host_error (message);
+        return NULL;
+    }
+    int64_t deadline = s_now_ms () + run->timeout_ms;
+    s_exec_t x = {.code = 0};
+    int rc = 0;
+    if (run->script) {
+        char *dir = worker_ssh_quote (run->dir);
+        char *path = worker_ssh_quote (run->path);
+        char *copy = zsys_sprintf (
+            "umask 077 && mkdir -p -- %s && cat > %s && chmod 700 %s", dir, path, path);
+        free (path);
+        rc = s_exec (session, run, copy, run->script, run->script_size, deadline, &x,
+                     message, sizeof message);
+        if (rc == 0 && x.code != 0)
+            snprintf (message, sizeof message, "cannot copy the script to %s: %.200s",
+                      run->dir, x.err.data ? x.err.data : "");
+        free (copy);
+        free (dir);
+        rc = rc == 0 && x.code == 0 ? 0 : -1;
+        free (x.out.data);
+        free (x.err.data);
+        x = (s_exec_t){.code = 0};
+    }
+    if (rc == 0)
+        rc = s_exec (session, run, run->command, NULL, 0, deadline, &x, message,
+                     sizeof message);
+    h->result = rc == 0 ? s_host_result (&x, run->timeout_ms) : s_host_error (message);
+    h->timed_out = x.timed_out;
+    if (run->script) {
+        char *dir = worker_ssh_quote (run->dir);
+        char *clean = zsys_sprintf ("rm -rf -- %s", dir);
+        s_exec_t gone = {.code = 0};
+        s_exec (session, run, clean, NULL, 0, s_now_ms () + 10000, &gone, message,
+                sizeof message);
+        free (gone.out.data);
+        free (gone.err.data);
+        free (clean);
+        free (dir);
+    }
+    free (x.out.data);
+    free (x.err.data);
+    ssh_disconnect (session);
+    ssh_free (session);
+    return NULL;
+}
+
+//  `text` + " " + `word` quoted; frees `text`. NULL when out of memory.
+static char *
+s_add_word (char *text, const char *word)
+{
+    char *quoted = text ? worker_ssh_quote (word) : NULL;
+    char *joined = quoted ? zsys_sprintf ("%s %s", text, quoted) : NULL;
+    free (quoted);
+    free (text);
+    return joined;
+}
+
+static bool
+s_runner_param (const char *name)
+{
+    for (const char **n = s_runner_params; *n; n++)
+        if (streq (*n, name))
+            return true;
+    return false;
+}
+
+//  A parameter's value as an argument: a string as it is, else its JSON.
+static char *
+s_arg_text (const json_t *value)
+{
+    return json_is_string (value) ? strdup (json_string_value (value))
+                                  : json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+//  The script's arguments, as local-shell-script passes them: parameters
+//  with a `position` (in the action's schema) in order, then the others as
+//  <kwarg_op>name=value; each one word. Appended to `line`, which it frees.
+static char *
+s_arguments (char *line, const json_t *p, const json_t *action)
+{
+    const json_t *schema = json_object_get (action, "parameters");
+    const char *op = json_string_value (json_object_get (p, "kwarg_op"));
+    json_t *positional = json_array (); //  [position, name]
+    const char *name;
+    json_t *value;
+    json_object_foreach ((json_t *)p, name, value)
+    {
+        const json_t *position =
+            json_object_get (json_object_get (schema, name), "position");
+        if (json_is_integer (position) && !s_runner_param (name))
+            json_array_append_new (
+                positional, json_pack ("[I, s]", json_integer_value (position), name));
+    }
+    for (size_t next = 0; line && json_array_size (positional); next++) {
+        //  the lowest position left, so gaps and order in the object do not matter
+        size_t best = 0;
+        for (size_t i = 1; i < json_array_size (positional); i++)
+            if (json_integer_value (json_array_get (json_array_get (positional, i), 0)) <
+                json_integer_value (
+                    json_array_get (json_array_get (positional, best), 0)))
+                best = i;
+        const char *pname =
+            json_string_value (json_array_get (json_array_get (positional, best), 1));
+        const json_t *pvalue = json_object_get (p, pname);
+        char *text = json_is_null (pvalue) ? strdup ("") : s_arg_text (pvalue);
+        line = text ? s_add_word (line, text) : (free (line), NULL);
+        free (text);
+        json_array_remove (positional, best);
+    }
+    json_decref (positional);
+    json_object_foreach ((json_t *)p, name, value)
+    {
+        const json_t *position =
+            json_object_get (json_object_get (schema, name), "position");
+        if (!line || s_runner_param (name) || json_is_integer (position) ||
+            json_is_null (value))
+            continue;
+        char *text = s_arg_text (value);
+        char *word = text ? zsys_sprintf ("%s%s=%s", op ? op : "--", name, text) : NULL;
+        line = word ? s_add_word (line, word) : (free (line), NULL);
+        free (word);
+        free (text);
+    }
+    return line;
+}
+
+#define S_SCRIPT_MAX (4 << 20)
+
+//  remote-shell-script: the script's text, where it goes, how it is called.
+static int
+s_prepare_script (s_run_t *run, const json_t *action, char *message, size_t size)
+{
+    const char *entry = json_string_value (json_object_get (action, "entry_point"));
+    const char *pack_dir = json_string_value (json_object_get (action, "pack_dir"));
+    if (!entry || !*entry) {
+        snprintf (message, size, "remote-shell-script: the action has no entry_point");
+        return -1;
+    }
+    char *local = entry[0] == '/'
+                      ? strdup (entry)
+                      : zsys_sprintf ("%s/actions/%s", pack_dir ? pack_dir : ".", entry);
+    FILE *file = local ? fopen (local, "rb") : NULL;
+    if (file) {
+        run->script = (char *)malloc (S_SCRIPT_MAX);
+        run->script_size = run->script ? fread (run->script, 1, S_SCRIPT_MAX, file) : 0;
+        bool whole = run->script && feof (file);
+        fclose (file);
+        if (!whole) {
+            snprintf (message, size, "remote-shell-script: %s: larger than %d bytes",
+                      entry, S_SCRIPT_MAX);
+            free (local);
+            return -1;
+        }
+    } else {
+        snprintf (message, size, "remote-shell-script: cannot read %s: %s", entry,
+                  strerror (errno));
+        free (local);
+        return -1;
+    }
+    free (local);
+    const char *base = strrchr (entry, '/') ? strrchr (entry, '/') + 1 : entry;
+    const char *dir = s_string (run->p, "dir");
+    run->dir =
+        zsys_sprintf ("%s/attune-%08x%08x", dir ? dir : "/tmp",
+                      (unsigned)randof (0x7fffffff), (unsigned)randof (0x7fffffff));
+    run->path = run->dir ? zsys_sprintf ("%s/%s", run->dir, base) : NULL;
+    char *line = run->path ? worker_ssh_quote (run->path) : NULL;
+    run->owned = line ? s_arguments (line, run->p, action) : NULL;
+    return 0;
+}
+
+//  The command line: env exported, cwd entered (or nothing runs), the
+//  action's command, all under sudo when asked. Each value one word.
+static char *
+s_command_line (const s_run_t *run, const char *command, char *message, size_t size)
+{
+    char *line = strdup ("");
+    const json_t *env = json_object_get (run->p, "env");
+    const char *name;
+    json_t *value;
+    json_object_foreach ((json_t *)env, name, value)
+    {
+        if (!*name ||
+            strspn (name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                          "0123456789_") != strlen (name) ||
+            isdigit ((unsigned char)*name)) {
+            snprintf (message, size, "env: '%.64s' is not a variable name", name);
+            free (line);
+            return NULL;
+        }
+        char *text = s_arg_text (value);
+        char *quoted = text ? worker_ssh_quote (text) : NULL;
+        char *next =
+            line && quoted ? zsys_sprintf ("%sexport %s=%s\n", line, name, quoted) : NULL;
+        free (text);
+        free (quoted);
+        free (line);
+        line = next;
+    }
+    const char *cwd = s_string (run->p, "cwd");
+    if (line && cwd) {
+        char *quoted = worker_ssh_quote (cwd);
+        char *next =
+            quoted ? zsys_sprintf ("%scd -- %s || exit 1\n", line, quoted) : NULL;
+        free (quoted);
+        free (line);
+        line = next;
+    }
+    char *full = line ? zsys_sprintf ("%s%s", line, command) : NULL;
+    free (line);
+    if (full && json_is_true (json_object_get (run->p, "sudo"))) {
+        char *quoted = worker_ssh_quote (full);
+        free (full);
+        full = quoted ? zsys_sprintf ("sudo -E -- bash -c %s", quoted) : NULL;
+        free (quoted);
+    }
+    if (!full)
+        snprintf (message, size, "out of memory");
+    return full;
+}
+
+//  The hosts: "a, b:2222" or ["a", "b"]; each once. Their count, or -1.
+static int
+s_hosts (const json_t *p, s_host_t *hosts, int max, char *message, size_t size)
+{
+    const json_t *value = json_object_get (p, "hosts");
+    char *list =
+        json_is_string (value) ? strdup (json_string_value (value)) : strdup ("");
+    for (size_t i = 0; json_is_array (value) && list && i < json_array_size (value);
+         i++) {
+        const char *one = json_string_value (json_array_get (value, i));
+        char *next = zsys_sprintf ("%s,%s", list, one ? one : "");
+        free (list);
+        list = next;
+    }
+    const json_t *port = json_object_get (p, "port");
+    int count = 0;
+    char *save = NULL;
+    for (char *t = list ? strtok_r (list, ", \t", &save) : NULL; t;
+         t = strtok_r (NULL, ", \t", &save)) {
+        char key[300];
+        snprintf (key, sizeof key, "%s", t);
+        char *colon = strchr (t, ':');
+        int host_port = json_is_integer (port) ? (int)json_integer_value (port) : 22;
+        if (colon && !strchr (colon + 1, ':')) {
+            *colon = 0;
+            host_port = atoi (colon + 1);
+        }
+        bool seen = false;
+        for (int i = 0; i < count; i++)
+            seen = seen || streq (hosts[i].key, key);
+        if (seen)
+            continue;
+        if (count == max || strlen (t) >= sizeof hosts[0].host || host_port <= 0 ||
+            host_port > 65535) {
+            snprintf (message, size, "hosts: '%.64s' %s", t,
+                      count == max ? "is one too many" : "is not a host[:port]");
+            free (list);
+            return -1;
+        }
+        snprintf (hosts[count].key, sizeof hosts[count].key, "%s", key);
+        snprintf (hosts[count].host, sizeof hosts[count].host, "%s", t);
+        hosts[count++].port = host_port;
+    }
+    free (list);
+    if (count == 0)
+        snprintf (message, size, "hosts: no host to run on");
+    return count ? count : -1;
+}
+
+static int
+s_prepare (s_run_t *run, const json_t *action, int hosts, char *message, size_t size)
+{
+    const char *user = s_string (run->p, "username");
+    if (!user) {
+        struct passwd pw, *found = NULL;
+        char buffer[1024];
+        if (getpwuid_r (geteuid (), &pw, buffer, sizeof buffer, &found) == 0 && found)
+            snprintf (run->user, sizeof run->user, "%s", found->pw_name);
+    } else
+        snprintf (run->user, sizeof run->user, "%s", user);
+    const json_t *timeout = json_object_get (run->p, "timeout");
+    double seconds = json_is_number (timeout) ? json_number_value (timeout) : 0;
+    run->timeout_ms = (int64_t)((seconds > 0 ? seconds : WORKER_SSH_TIMEOUT_S) * 1000);
+    run->cap = WORKER_SSH_OUTPUT / (size_t)hosts;
+    if (run->cap < 16384)
+        run->cap = 16384;
+    const char *runner = json_string_value (json_object_get (action, "runner_type"));
+    const char *command = s_string (run->p, "cmd");
+    if (runner && streq (runner, "remote-shell-script")) {
+        if (s_prepare_script (run, action, message, size) != 0)
+            return -1;
+        command = run->owned;
+    } else if (!command)
+        command = json_string_value (json_object_get (action, "entry_point"));
+    if (!command || !*command) {
+        snprintf (message, size, "%s: no command to run", runner ? runner : "remote");
+        return -1;
+    }
+    char *line = s_command_line (run, command, message, size);
+    free (run->owned);
+    run->owned = line;
+    run->command = line;
+    return line ? 0 : -1;
+}
+
+//  Every host, WORKER_SSH_PARALLEL at a time (or one at a time).
+static void
+s_run_hosts (s_host_t *hosts, int count, bool parallel)
+{
+    for (int first = 0; first < count; first += WORKER_SSH_PARALLEL) {
+        int last =
+            first + WORKER_SSH_PARALLEL < count ? first + WORKER_SSH_PARALLEL : count;
+        for (int i = first; i < last; i++) {
+            hosts[i].threaded = parallel && pthread_create (&hosts[i].thread, NULL,
+                                                            s_run_host, &hosts[i]) == 0;
+            if (!hosts[i].threaded)
+                s_run_host (&hosts[i]);
+        }
+        for (int i = first; i < last; i++)
+            if (hosts[i].threaded)
+                pthread_join (hosts[i].thread, NULL);
+    }
+}
+
+json_t *
+worker_ssh_run (worker_task_t *task, const json_t *parameters, const json_t *action,
+                const char **status)
+{
+    pthread_once (&s_once, s_global_init);
+    *status = "failed";
+    char message[600];
+    if (s_string (parameters, "bastion_host"))
+        return json_pack ("{s:s}", "error",
+                          "bastion_host: not supported by attune's remote runners");
+    s_host_t *hosts = (s_host_t *)calloc (WORKER_SSH_MAX_HOSTS, sizeof (s_host_t));
+    s_run_t run = {.task = task, .p = parameters};
+    int count =
+        hosts ? s_hosts (parameters, hosts, WORKER_SSH_MAX_HOSTS, message, sizeof message)
+              : -1;
+    if (!hosts)
+        snprintf (message, sizeof message, "out of memory");
+    json_t *result = NULL;
+    if (count > 0 && s_prepare (&run, action, count, message, sizeof message) == 0) {
+        for (int i = 0; i < count; i++)
+            hosts[i].run = &run;
+        const json_t *parallel = json_object_get (parameters, "parallel");
+        s_run_hosts (hosts, count, !json_is_false (parallel));
+        result = json_object ();
+        bool all = true, timed_out = false;
+        for (int i = 0; i < count; i++) {
+            all = all && json_is_true (json_object_get (hosts[i].result, "succeeded"));
+            timed_out = timed_out || hosts[i].timed_out;
+            json_object_set_new (result, hosts[i].key, hosts[i].result);
+        }
+        *status = all ? "completed" : timed_out ? "timeout" : "failed";
+    } else
+        result = json_pack ("{s:s}", "error", message);
+    free (hosts);
+    free (run.owned);
+    free (run.script);
+    free (run.dir);
+    free (run.path);
+    return result;
+}

@@ -1,0 +1,378 @@
+/*  test_runner_ssh: remote-shell-cmd and remote-shell-script
+    (worker_ssh.h) against a real sshd started here on a loopback port with
+    a temporary host key, a temporary client key and its own known_hosts.
+    sshd runs only as root: as another user, or without
+    /usr/sbin/sshd (Debian's openssh-server), every test is skipped.
+*/
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "actors/worker/worker_ssh.h"
+#include "testing.h"
+
+#define S_SSHD "/usr/sbin/sshd"
+
+static pid_t s_sshd;
+static int s_port;
+static char s_dir[64];
+static char s_key[128];   //  the client's private key
+static char s_known[128]; //  known_hosts with the server's key
+static bool s_skip;
+
+static void
+s_write (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file, "%s", path);
+    fputs (text, file);
+    fclose (file);
+}
+
+//  The first line of a file (a public key), without its newline.
+static void
+s_read_line (const char *path, char *out, size_t size)
+{
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file, "%s", path);
+    cr_assert_not_null (fgets (out, (int)size, file));
+    fclose (file);
+    out[strcspn (out, "\n")] = 0;
+}
+
+static bool
+s_listening (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons ((uint16_t)port),
+                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    bool ok = connect (fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    close (fd);
+    return ok;
+}
+
+static void
+s_run_command (const char *command)
+{
+    cr_assert_eq (system (command), 0, "%s", command);
+}
+
+static void
+s_setup (void)
+{
+    s_skip = geteuid () != 0 || access (S_SSHD, X_OK) != 0;
+    if (s_skip)
+        return;
+    snprintf (s_dir, sizeof s_dir, "/tmp/attune-sshd-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+    char command[512], path[160], line[2048], config[1024];
+    snprintf (command, sizeof command,
+              "ssh-keygen -q -t ed25519 -N '' -f %s/host_key && "
+              "ssh-keygen -q -t ed25519 -N '' -f %s/client_key && "
+              "cp %s/client_key.pub %s/authorized_keys && mkdir -p /run/sshd %s/remote",
+              s_dir, s_dir, s_dir, s_dir, s_dir);
+    s_run_command (command);
+    snprintf (s_key, sizeof s_key, "%s/client_key", s_dir);
+    s_port = testing_free_port ();
+    snprintf (config, sizeof config,
+              "Port %d\nListenAddress 127.0.0.1\nHostKey %s/host_key\n"
+              "AuthorizedKeysFile %s/authorized_keys\nStrictModes no\nUsePAM no\n"
+              "PermitRootLogin yes\nPasswordAuthentication no\nPidFile %s/sshd.pid\n"
+              "LogLevel FATAL\n",
+              s_port, s_dir, s_dir, s_dir);
+    snprintf (path, sizeof path, "%s/sshd_config", s_dir);
+    s_write (path, config);
+    //  The server's key under the two names the tests use
+    snprintf (path, sizeof path, "%s/host_key.pub", s_dir);
+    char key[512];
+    s_read_line (path, key, sizeof key);
+    snprintf (line, sizeof line, "[127.0.0.1]:%d %s\n[localhost]:%d %s\n", s_port, key,
+              s_port, key);
+    snprintf (s_known, sizeof s_known, "%s/known_hosts", s_dir);
+    s_write (s_known, line);
+    s_sshd = fork ();
+    if (s_sshd == 0) {
+        snprintf (path, sizeof path, "%s/sshd_config", s_dir);
+        execl (S_SSHD, S_SSHD, "-D", "-e", "-f", path, (char *)NULL);
+        _exit (127);
+    }
+    bool up = false;
+    for (int i = 0; i < 200 && !(up = s_listening (s_port)); i++)
+        usleep (25000);
+    cr_assert (up, "sshd listens on %d", s_port);
+}
+
+static void
+s_teardown (void)
+{
+    if (s_skip)
+        return;
+    if (s_sshd > 0) {
+        kill (s_sshd, SIGTERM);
+        waitpid (s_sshd, NULL, 0);
+    }
+    char command[128];
+    snprintf (command, sizeof command, "rm -rf %s", s_dir);
+    if (system (command) != 0)
+        fprintf (stderr, "cannot remove %s\n", s_dir);
+}
+
+TestSuite (runner_ssh, .init = s_setup, .fini = s_teardown, .timeout = 60);
+
+#define S_NEED_SSHD                                                                      \
+    if (s_skip)                                                                          \
+    cr_skip_test ("needs root and %s (openssh-server) to start a test sshd", S_SSHD)
+
+//  The runner on `parameters` (taken; hosts, port, username, private_key and
+//  known_hosts added when missing) with `action` (taken, may be NULL).
+static json_t *
+s_run (const char *runner, json_t *parameters, json_t *action, const char **status)
+{
+    if (!json_object_get (parameters, "hosts"))
+        json_object_set_new (parameters, "hosts", json_string ("127.0.0.1"));
+    if (!json_object_get (parameters, "port"))
+        json_object_set_new (parameters, "port", json_integer (s_port));
+    json_object_set_new (parameters, "username", json_string ("root"));
+    if (!json_object_get (parameters, "private_key"))
+        json_object_set_new (parameters, "private_key", json_string (s_key));
+    if (!json_object_get (parameters, "known_hosts"))
+        json_object_set_new (parameters, "known_hosts", json_string (s_known));
+    if (!action)
+        action = json_object ();
+    json_object_set_new (action, "runner_type", json_string (runner));
+    json_t *result = worker_ssh_run (NULL, parameters, action, status);
+    json_decref (parameters);
+    json_decref (action);
+    cr_assert_not_null (result);
+    return result;
+}
+
+static const char *
+s_field (json_t *result, const char *host, const char *field)
+{
+    return json_string_value (json_object_get (json_object_get (result, host), field));
+}
+
+Test (runner_ssh, a_command_runs_on_every_host_with_stdout_stderr_and_code)
+{
+    S_NEED_SSHD;
+    const char *status;
+    json_t *result =
+        s_run ("remote-shell-cmd",
+               json_pack ("{s:s, s:s}", "hosts", "127.0.0.1, localhost", "cmd",
+                          "echo out; echo err >&2; echo \"$SSH_CONNECTION\" | wc -l"),
+               NULL, &status);
+    cr_assert_str_eq (status, "completed", "%s", json_dumps (result, 0));
+    cr_assert_eq (json_object_size (result), 2);
+    const char *hosts[] = {"127.0.0.1", "localhost"};
+    for (int i = 0; i < 2; i++) {
+        json_t *host = json_object_get (result, hosts[i]);
+        cr_assert (json_is_true (json_object_get (host, "succeeded")), "%s", hosts[i]);
+        cr_assert (json_is_false (json_object_get (host, "failed")));
+        cr_assert_eq (json_integer_value (json_object_get (host, "return_code")), 0);
+        cr_assert_str_eq (s_field (result, hosts[i], "stdout"), "out\n1");
+        cr_assert_str_eq (s_field (result, hosts[i], "stderr"), "err");
+    }
+    json_decref (result);
+}
+
+Test (runner_ssh, env_and_cwd_are_data_not_shell_and_json_stdout_is_parsed)
+{
+    S_NEED_SSHD;
+    const char *status;
+    char marker[160], cwd[160];
+    snprintf (marker, sizeof marker, "%s/pwned", s_dir);
+    snprintf (cwd, sizeof cwd, "%s/remote", s_dir);
+    char *value =
+        zsys_sprintf ("a 'b' $(touch %s) `touch %s`; touch %s", marker, marker, marker);
+    json_t *result = s_run ("remote-shell-cmd",
+                            json_pack ("{s:s, s:{s:s}, s:s, s:b}", "cmd",
+                                       "printf '%s\\n' \"$GREETING\"; pwd", "env",
+                                       "GREETING", value, "cwd", cwd, "parallel", 0),
+                            NULL, &status);
+    cr_assert_str_eq (status, "completed", "%s", json_dumps (result, 0));
+    char *expected = zsys_sprintf ("%s\n%s", value, cwd);
+    cr_assert_str_eq (s_field (result, "127.0.0.1", "stdout"), expected);
+    cr_assert_neq (access (marker, F_OK), 0, "nothing in the value ran");
+    free (expected);
+    free (value);
+    json_decref (result);
+
+    //  A cwd that does not exist: nothing runs
+    result = s_run ("remote-shell-cmd",
+                    json_pack ("{s:s, s:s}", "cmd", "touch ran", "cwd", "/nonexistent"),
+                    NULL, &status);
+    cr_assert_str_eq (status, "failed");
+    cr_assert_eq (json_integer_value (json_object_get (
+                      json_object_get (result, "127.0.0.1"), "return_code")),
+                  1);
+    json_decref (result);
+
+    result = s_run ("remote-shell-cmd",
+                    json_pack ("{s:s}", "cmd", "echo '{\"k\": [1, 2]}'"), NULL, &status);
+    cr_assert_str_eq (status, "completed");
+    json_t *out = json_object_get (json_object_get (result, "127.0.0.1"), "stdout");
+    cr_assert_eq (json_array_size (json_object_get (out, "k")), 2);
+    json_decref (result);
+}
+
+Test (runner_ssh, a_failing_host_fails_the_action)
+{
+    S_NEED_SSHD;
+    const char *status;
+    json_t *result =
+        s_run ("remote-shell-cmd",
+               json_pack ("{s:s, s:s}", "hosts", "127.0.0.1,localhost", "cmd",
+                          "[ \"$(hostname)\" ] && echo no >&2 && exit 3"),
+               NULL, &status);
+    cr_assert_str_eq (status, "failed");
+    json_t *host = json_object_get (result, "localhost");
+    cr_assert_eq (json_integer_value (json_object_get (host, "return_code")), 3);
+    cr_assert (json_is_true (json_object_get (host, "failed")));
+    cr_assert (json_is_false (json_object_get (host, "succeeded")));
+    cr_assert_str_eq (s_field (result, "localhost", "stderr"), "no");
+    json_decref (result);
+
+    result = s_run ("remote-shell-cmd",
+                    json_pack ("{s:s, s:s}", "cmd", "true", "bastion_host", "jump"), NULL,
+                    &status);
+    cr_assert_str_eq (status, "failed");
+    cr_assert (
+        strstr (json_string_value (json_object_get (result, "error")), "bastion_host"));
+    json_decref (result);
+}
+
+Test (runner_ssh, past_its_timeout_a_host_is_stopped)
+{
+    S_NEED_SSHD;
+    const char *status;
+    int64_t start = zclock_mono ();
+    json_t *result =
+        s_run ("remote-shell-cmd",
+               json_pack ("{s:s, s:i}", "cmd", "echo started; sleep 20", "timeout", 5),
+               NULL, &status);
+    cr_assert_str_eq (status, "timeout", "%s", json_dumps (result, 0));
+    cr_assert_lt (zclock_mono () - start, 20000);
+    json_t *host = json_object_get (result, "127.0.0.1");
+    cr_assert (json_is_true (json_object_get (host, "timeout")));
+    cr_assert (json_is_true (json_object_get (host, "failed")));
+    cr_assert_str_eq (s_field (result, "127.0.0.1", "stdout"), "started");
+    json_decref (result);
+}
+
+Test (runner_ssh, an_unknown_or_changed_host_key_is_refused)
+{
+    S_NEED_SSHD;
+    const char *status;
+    char path[160];
+    snprintf (path, sizeof path, "%s/empty_known_hosts", s_dir);
+    s_write (path, "");
+    json_t *result = s_run (
+        "remote-shell-cmd",
+        json_pack ("{s:s, s:s}", "cmd", "touch /tmp/should-not-run", "known_hosts", path),
+        NULL, &status);
+    cr_assert_str_eq (status, "failed");
+    const char *error = s_field (result, "127.0.0.1", "error");
+    cr_assert (error && strstr (error, "not in") && strstr (error, "refusing"), "%s",
+               error);
+    json_decref (result);
+
+    //  Another key under the server's name
+    char line[600], key[512], command[300];
+    snprintf (command, sizeof command, "ssh-keygen -q -t ed25519 -N '' -f %s/other_key",
+              s_dir);
+    s_run_command (command);
+    snprintf (path, sizeof path, "%s/other_key.pub", s_dir);
+    s_read_line (path, key, sizeof key);
+    snprintf (line, sizeof line, "[127.0.0.1]:%d %s\n", s_port, key);
+    snprintf (path, sizeof path, "%s/wrong_known_hosts", s_dir);
+    s_write (path, line);
+    result = s_run ("remote-shell-cmd",
+                    json_pack ("{s:s, s:s}", "cmd", "true", "known_hosts", path), NULL,
+                    &status);
+    cr_assert_str_eq (status, "failed");
+    error = s_field (result, "127.0.0.1", "error");
+    cr_assert (error && strstr (error, "differs"), "%s", error);
+    json_decref (result);
+}
+
+Test (runner_ssh, a_key_given_as_text_authenticates_and_a_wrong_one_does_not)
+{
+    S_NEED_SSHD;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *file = fopen (s_key, "r");
+    cr_assert_eq (getdelim (&text, &size, 0, file) > 0, true);
+    fclose (file);
+    const char *status;
+    json_t *result = s_run (
+        "remote-shell-cmd",
+        json_pack ("{s:s, s:s}", "cmd", "echo hi", "private_key", text), NULL, &status);
+    cr_assert_str_eq (status, "completed", "%s", json_dumps (result, 0));
+    json_decref (result);
+    free (text);
+    char other[160];
+    snprintf (other, sizeof other, "%s/host_key", s_dir); //  not authorized
+    result = s_run ("remote-shell-cmd",
+                    json_pack ("{s:s, s:s}", "cmd", "echo hi", "private_key", other),
+                    NULL, &status);
+    cr_assert_str_eq (status, "failed");
+    cr_assert (strstr (s_field (result, "127.0.0.1", "error"), "authentication failed"));
+    json_decref (result);
+}
+
+Test (runner_ssh, a_script_is_copied_run_with_its_arguments_and_removed)
+{
+    S_NEED_SSHD;
+    char path[200], remote[160], command[300];
+    snprintf (command, sizeof command, "mkdir -p %s/pack/actions", s_dir);
+    s_run_command (command);
+    snprintf (path, sizeof path, "%s/pack/actions/show.sh", s_dir);
+    s_write (path, "#!/bin/sh\nprintf '%s|' \"$@\"\necho\nbasename \"$0\"\n");
+    snprintf (path, sizeof path, "%s/pack", s_dir);
+    snprintf (remote, sizeof remote, "%s/remote", s_dir);
+    json_t *action = json_pack ("{s:s, s:s, s:{s:{s:i}, s:{s:i}}}", "entry_point",
+                                "show.sh", "pack_dir", path, "parameters", "second",
+                                "position", 1, "first", "position", 0);
+    const char *status;
+    json_t *result =
+        s_run ("remote-shell-script",
+               json_pack ("{s:s, s:s, s:s, s:s, s:s}", "second", "c'd $(x)", "first",
+                          "a b", "named", "x; y", "dir", remote, "cwd", "/"),
+               action, &status);
+    cr_assert_str_eq (status, "completed", "%s", json_dumps (result, 0));
+    cr_assert_str_eq (s_field (result, "127.0.0.1", "stdout"),
+                      "a b|c'd $(x)|--named=x; y|\nshow.sh");
+    //  Its temporary directory is gone
+    snprintf (command, sizeof command, "[ -z \"$(ls -A %s)\" ]", remote);
+    s_run_command (command);
+    json_decref (result);
+
+    action = json_pack ("{s:s, s:s}", "entry_point", "missing.sh", "pack_dir", path);
+    result = s_run ("remote-shell-script", json_object (), action, &status);
+    cr_assert_str_eq (status, "failed");
+    cr_assert (
+        strstr (json_string_value (json_object_get (result, "error")), "missing.sh"));
+    json_decref (result);
+}
+
+Test (runner_ssh, a_refused_password_fails_and_never_appears_in_the_result)
+{
+    S_NEED_SSHD;
+    const char *status;
+    json_t *parameters =
+        json_pack ("{s:s, s:s}", "cmd", "true", "password", "hunter2-secret");
+    json_object_set_new (parameters, "private_key", json_string (""));
+    json_t *result = s_run ("remote-shell-cmd", parameters, NULL, &status);
+    cr_assert_str_eq (status, "failed");
+    char *text = json_dumps (result, 0);
+    cr_assert (strstr (text, "authentication failed"), "%s", text);
+    cr_assert_null (strstr (text, "hunter2"), "%s", text);
+    free (text);
+    json_decref (result);
+}
