@@ -16,10 +16,11 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 #  packages the client tests use. Nothing comes from outside Debian.
 PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev
-          libcriterion-dev libyaml-dev libjansson-dev libsodium-dev
+          libcriterion-dev libyaml-dev libjansson-dev libsodium-dev libpcre2-dev
           libcurl4-openssl-dev libssh-dev openssh-server openssh-client
           libmicrohttpd-dev curl
-          python3 python3-zmq python3-msgpack)
+          python3 python3-zmq python3-msgpack
+          python3-venv python3-pip python3-setuptools)  # python-script actions, pack virtualenvs
 
 as_root () {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

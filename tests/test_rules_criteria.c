@@ -68,9 +68,19 @@ static const row_t s_table[] = {
     {"matchregex", "\"web12\"", "\"web[0-9]+$\"", 1},
     {"matchregex", "\"my-web12\"", "\"web[0-9]+\"", 0}, //  anchored at the start
     {"matchregex", "12", "\"[0-9]+\"", 0},              //  not a string
+    {"matchregex", "\"a\\nb\"", "\"a.b\"", 1},          //  re.DOTALL
     {"regex", "\"abc\"", "\"a.c\"", 1},
+    {"regex", "\"my-web12\"", "\"web\\\\d+\"", 1}, //  re.search: anywhere
+    {"regex", "\"a\\nb\"", "\"a.b\"", 0},
+    {"regex", "\"ERROR: disk\"", "\"(?i)error\"", 1},
+    {"regex", "\"<a><b>\"", "\"^<.+?>$\"", 1},    //  a lazy quantifier
+    {"regex", "\"foobar\"", "\"foo(?=bar)\"", 1}, //  lookahead
+    {"regex", "\"foobaz\"", "\"foo(?=bar)\"", 0},
+    {"regex", "\"xbar\"", "\"(?<!foo)bar\"", 1}, //  lookbehind
     {"iregex", "\"ABC\"", "\"a.c\"", 1},
+    {"iregex", "\"x-ABC\"", "\"a.c\"", 1},
     {"iregex", "\"xbc\"", "\"a.c\"", 0},
+    {"search", "\"id 42\"", "\"\\\\d+\"", 1},
     {"search", "\"my-web12\"", "\"web[0-9]+\"", 1},
     {"search", "\"my-db\"", "\"web\"", 0},
     {"matchwildcard", "\"web-01.example\"", "\"web-*\"", 1},

@@ -21,6 +21,10 @@
        `echo hello`, against a raw posix_spawn + waitpid loop of
        `/bin/sh -c 'echo hello'` (sequential, and as many at a time as the
        worker has slots) measured in the same run.
+    --python N instead runs only python-script actions: N executions of a
+       StackStorm Action whose run() returns None (through attune's wrapper,
+       python/attune_st2/wrapper.py), against a raw posix_spawn loop of
+       `python3 -c pass` with as many at a time as the worker has slots.
     4. the raw library underneath, in the same run and data directory, so
        the figures above read as ratios: fdatasync of a file after writing
        1 and 16 scattered 4 KiB pages, and a "raw LMDB chain": three LMDB
@@ -439,12 +443,11 @@ s_raw_lmdb_chain (const char *dir, size_t count, double rate)
     return result;
 }
 
-//  Raw posix_spawn loop: `count` runs of sh -c 'echo hello', `parallel` at a
-//  time, stdout to a pipe that is read (as the worker does).
+//  Raw posix_spawn loop: `count` runs of argv (default sh -c 'echo hello'),
+//  `parallel` at a time, stdout to a pipe that is read (as the worker does).
 static double
-s_raw_spawn (size_t count, int parallel)
+s_raw_spawn_argv (size_t count, int parallel, char *argv[])
 {
-    char *argv[] = {"/bin/sh", "-c", "echo hello", NULL};
     int64_t t0 = proto_now_usec ();
     size_t started = 0, finished = 0;
     int running = 0;
@@ -478,11 +481,18 @@ s_raw_spawn (size_t count, int parallel)
     return (double)count / ((double)(proto_now_usec () - t0) / 1e6);
 }
 
+static double
+s_raw_spawn (size_t count, int parallel)
+{
+    char *argv[] = {"/bin/sh", "-c", "echo hello", NULL};
+    return s_raw_spawn_argv (count, parallel, argv);
+}
+
 //  ---------------------------------------------------------------------------
 //  main, in steps
 
 typedef struct {
-    size_t events, shell;
+    size_t events, shell, python;
     double rate;
     size_t rate_events;
     bool nosync;
@@ -515,6 +525,9 @@ s_option (s_options_t *o, int option, const char *arg)
         case 'S':
             s_shell_slots = atoi (arg);
             break;
+        case 'p':
+            o->python = strtoul (arg, NULL, 10);
+            break;
         case 'f':
             o->nosync = true;
             break;
@@ -531,7 +544,8 @@ s_option (s_options_t *o, int option, const char *arg)
             break;
         default:
             printf ("usage: attune-pipeline-bench [--events N] [--rate R] "
-                    "[--rate-events N] [--shell N] [--slots N] [--shell-slots N] "
+                    "[--rate-events N] [--shell N] [--python N] [--slots N] "
+                    "[--shell-slots N] "
                     "[--dir DIR] [--no-fsync] [--quick] [--stages] [--trace FILE]\n");
             return option == 'h' ? 0 : 2;
     }
@@ -548,6 +562,7 @@ s_parse (s_options_t *o, int argc, char *argv[])
                                       {"dir", required_argument, 0, 'd'},
                                       {"slots", required_argument, 0, 'w'},
                                       {"shell-slots", required_argument, 0, 'S'},
+                                      {"python", required_argument, 0, 'p'},
                                       {"no-fsync", no_argument, 0, 'f'},
                                       {"quick", no_argument, 0, 'q'},
                                       {"stages", no_argument, 0, 'g'},
@@ -555,7 +570,7 @@ s_parse (s_options_t *o, int argc, char *argv[])
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     int option, rc = -1;
-    while (rc < 0 && (option = getopt_long (argc, argv, "n:r:R:s:d:w:S:t:fqgh", options,
+    while (rc < 0 && (option = getopt_long (argc, argv, "n:r:R:s:d:w:S:t:p:fqgh", options,
                                             NULL)) != -1)
         rc = s_option (o, option, optarg);
     if (rc >= 0)
@@ -600,6 +615,15 @@ s_setup (const char *dir)
     s_write ("packs/bench/rules/shell.yaml",
              "name: shell\npack: bench\nenabled: true\ntrigger:\n  type: bench.shell\n"
              "action:\n  ref: bench.hello\n");
+    s_write ("packs/bench/triggers/python.yaml", "name: python\npack: bench\n");
+    s_write ("packs/bench/actions/pynoop.yaml",
+             "name: pynoop\nrunner_type: python-script\nentry_point: pynoop.py\n");
+    s_write ("packs/bench/actions/pynoop.py",
+             "from st2common.runners.base_action import Action\n\n"
+             "class Noop(Action):\n    def run(self):\n        return None\n");
+    s_write ("packs/bench/rules/python.yaml",
+             "name: python\npack: bench\nenabled: true\ntrigger:\n  type: bench.python\n"
+             "action:\n  ref: bench.pynoop\n");
     return -1;
 }
 
@@ -658,6 +682,30 @@ s_part_shell (const s_options_t *o)
             ours, raw1, rawn, s_slots, ours / rawn);
 }
 
+//  python-script actions through the wrapper, against python3 -c pass
+static void
+s_part_python (const s_options_t *o)
+{
+    s_slots = s_shell_slots;
+    char data[4200], label[96];
+    snprintf (data, sizeof data, "%s/data-python", s_root);
+    s_system_t sys = {0};
+    s_system_start (&sys, data, o->nosync);
+    s_run (&sys, "bench.python", 10, 0, "warm-up (10 python)");
+    int64_t t0 = proto_now_usec ();
+    snprintf (label, sizeof label, "events -> python-script Action.run (%zu)", o->python);
+    s_run (&sys, "bench.python", o->python, 0, label);
+    double ours = (double)o->python / ((double)(proto_now_usec () - t0) / 1e6);
+    s_system_stop (&sys);
+    char *argv[] = {"/usr/bin/python3", "-c", "pass", NULL};
+    double raw1 = s_raw_spawn_argv (o->python, 1, argv);
+    double rawn = s_raw_spawn_argv (o->python, s_slots, argv);
+    printf ("  python-script executions: %.1f/s; raw posix_spawn python3 -c pass: "
+            "%.1f/s sequential, %.1f/s %d at a time; ratio %.2f vs the parallel loop "
+            "(target >= 0.70)\n",
+            ours, raw1, rawn, s_slots, ours / rawn);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -674,8 +722,12 @@ main (int argc, char *argv[])
             "(shell)\n",
             o.nosync ? "NOT durable (--no-fsync)" : "durable (fsync)", s_root, s_slots,
             s_shell_slots);
-    s_part_events (&o);
-    s_part_shell (&o);
+    if (o.python)
+        s_part_python (&o);
+    else {
+        s_part_events (&o);
+        s_part_shell (&o);
+    }
     char command[4200];
     snprintf (command, sizeof command, "rm -rf '%s'", s_root);
     if (system (command) != 0)

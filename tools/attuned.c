@@ -51,6 +51,7 @@
 #include "actors/actor.h"
 #include "actors/api/api.h"
 #include "actors/datastore/datastore.h"
+#include "tools/attuned_python.h"
 #include "actors/executor/executor.h"
 #include "actors/http/http.h"
 #include "actors/registry/registry.h"
@@ -97,6 +98,7 @@ s_usage (FILE *out)
         "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
         "                        registry,executor,rules,worker,sensor,datastore,api,\n"
         "                        http)\n"
+        "      --configs DIR     pack configs, DIR/PACK.yaml (default PACKS/../configs)\n"
         "      --datastore-key F the datastore's secret key file (default\n"
         "                        DATA/datastore/crypto.key, created 0600)\n"
         "      --api ENDPOINT    where the api takes requests (default " S_API_DEFAULT
@@ -246,8 +248,9 @@ s_security_check (zconfig_t *file, bus_topology_t *topology, const char *actors,
 
 typedef struct {
     const char *config_path;
-    const char *data_dir;  //  default ./var/attune
-    const char *packs_dir; //  default ./packs
+    const char *data_dir;    //  default ./var/attune
+    const char *packs_dir;   //  default ./packs
+    const char *configs_dir; //  pack configs (default <packs>/../configs)
     const char *actors;
     actor_config_t config;
     bool quiet;
@@ -335,6 +338,9 @@ s_option (s_daemon_t *self, int option, const char *arg)
         case 10:
             self->config.datastore_key = arg;
             break;
+        case 11:
+            self->configs_dir = arg;
+            break;
         case 8:
             self->facts_endpoint = arg;
             break;
@@ -386,6 +392,7 @@ s_parse_options (s_daemon_t *self, int argc, char *argv[])
                                       {"api-facts", required_argument, 0, 8},
                                       {"drain", required_argument, 0, 9},
                                       {"datastore-key", required_argument, 0, 10},
+                                      {"configs", required_argument, 0, 11},
                                       {"cert", required_argument, 0, 20},
                                       {"allow", required_argument, 0, 21},
                                       {"server-cert", required_argument, 0, 22},
@@ -467,6 +474,7 @@ s_daemon_settings (s_daemon_t *self, zconfig_t *daemon)
     } settings[] = {{&self->actors, "actors"},
                     {&self->data_dir, "data"},
                     {&self->packs_dir, "packs"},
+                    {&self->configs_dir, "configs"},
                     {&self->config.host, "host"},
                     {&self->api_endpoint, "api"},
                     {&self->facts_endpoint, "api-facts"},
@@ -502,15 +510,16 @@ s_load_config (s_daemon_t *self)
     zconfig_t *daemon = zconfig_locate (self->file, "daemon");
     if (!daemon)
         return -1;
-    static const char *const keys[] = {"actors",    "data", "packs",     "host",
-                                       "heartbeat", "api",  "api-facts", "worker",
-                                       "security",  "http", NULL};
+    static const char *const keys[] = {"actors",    "data",    "packs",     "host",
+                                       "heartbeat", "api",     "api-facts", "worker",
+                                       "security",  "configs", "http",      NULL};
     static const char *const security[] = {"cert",     "allow", "server",
                                            "executor", "mode",  NULL};
-    if (s_known_settings (self->config_path, daemon, "daemon/", keys,
-                          "actors, data, packs, host, heartbeat, api, api-facts, http, "
-                          "worker/name|slots|runtimes, "
-                          "security/cert|allow|server|executor|mode") ||
+    if (s_known_settings (
+            self->config_path, daemon, "daemon/", keys,
+            "actors, data, packs, configs, host, heartbeat, api, api-facts, http, "
+            "worker/name|slots|runtimes, "
+            "security/cert|allow|server|executor|mode") ||
         s_known_settings (self->config_path, zconfig_locate (daemon, "security"),
                           "daemon/security/", security,
                           "cert, allow, server, executor, mode"))
@@ -622,6 +631,9 @@ s_prepare (s_daemon_t *self)
     int rc = s_api_endpoints (self);
     if (rc < 0)
         rc = s_secure (self);
+    if (rc < 0)
+        attuned_python_environment (self->data_dir, self->packs_dir, self->configs_dir,
+                                    bus_topology_bind (self->topology, "api.requests"));
     self->config.topology = self->topology;
     self->config.data_dir = self->data_dir;
     self->config.packs_dir = self->packs_dir;

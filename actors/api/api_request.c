@@ -4,6 +4,7 @@
     actor that owns the answer.
 */
 #include "actors/api/api_internal.h"
+#include "proto/proto_secret.h"
 #include "actors/registry/registry_yaml.h"
 #include "proto/proto_json.h"
 #include "proto/proto_messages.h"
@@ -229,10 +230,10 @@ s_op_key (api_t *self, s_req_t *req)
     const char *identity =
         req->caller ? req->caller->identity
                     : json_string_value (json_object_get (req->payload, "identity"));
-    json_object_set_new (req->payload, "caller",
-                         json_pack ("{s:s?, s:s}", "identity", identity, "role",
-                                    req->caller ? api_role_name (req->caller->role)
-                                                : "admin"));
+    json_object_set_new (
+        req->payload, "caller",
+        json_pack ("{s:s?, s:s}", "identity", identity, "role",
+                   req->caller ? api_role_name (req->caller->role) : "admin"));
     api_forward_query (self, API_DATASTORE, req->request, req->identity, req->delimiter,
                        req->payload);
 }
@@ -278,6 +279,30 @@ s_owner_of (const char *type)
         if (strncmp (type, prefixes[i], strlen (prefixes[i])) == 0)
             return owners[i];
     return API_REGISTRY; //  packs, actions, triggers, policies, rules
+}
+
+//  Whether a string of `value` holds a secret reference (proto_secret.h)
+static bool
+s_holds_secret_ref (const json_t *value, int depth)
+{
+    if (json_is_string (value))
+        return proto_secret_find (json_string_value (value)) != NULL;
+    const char *key;
+    json_t *item;
+    size_t i;
+    if (depth < 64 && json_is_object (value))
+        json_object_foreach ((json_t *)value, key, item)
+        {
+            if (s_holds_secret_ref (item, depth + 1))
+                return true;
+        }
+    else if (depth < 64 && json_is_array (value))
+        json_array_foreach (value, i, item)
+        {
+            if (s_holds_secret_ref (item, depth + 1))
+                return true;
+        }
+    return false;
 }
 
 //  A caller whose role does not allow `type`: answered forbidden. True when
@@ -330,7 +355,11 @@ api_request (api_t *self, proto_envelope_t *request, zframe_t *identity, bool de
         return;
     }
     req.payload = checked;
-    if (s_ops[op].fn)
+    if (caller && caller->role < API_ROLE_ADMIN && s_holds_secret_ref (checked, 0))
+        //  A worker would resolve it with the datastore's rights (proto_secret.h)
+        s_reply (self, &req, NULL, "forbidden",
+                 "a secret reference in the payload: admin only");
+    else if (s_ops[op].fn)
         s_ops[op].fn (self, &req);
     else
         api_forward_query (self, s_owner_of (req.type), request, identity, delimiter,

@@ -186,7 +186,7 @@ s_expiry_timeout (datastore_t *self)
 
 typedef struct {
     datastore_t *self;
-    datastore_crypto_t *next;
+    store_crypto_t *next;
     json_t *secrets; //  records to re-seal (collected, then written)
     char message[256];
 } s_rotate_t;
@@ -206,21 +206,19 @@ s_reseal (s_rotate_t *job, store_txn_t *txn, json_t *record)
 {
     const char *sealed = json_string_value (json_object_get (record, "sealed"));
     size_t size = 0;
-    char *clear =
-        sealed ? datastore_crypto_unseal (job->self->crypto, sealed, &size) : NULL;
-    char *resealed = clear ? datastore_crypto_seal (job->next, clear, size) : NULL;
-    datastore_crypto_free (clear);
+    char *clear = sealed ? store_crypto_unseal (job->self->crypto, sealed, &size) : NULL;
+    char *resealed = clear ? store_crypto_seal (job->next, clear, size) : NULL;
+    store_crypto_free (clear);
     if (!resealed) {
         snprintf (job->message, sizeof job->message,
                   "secret '%s' (%s) does not open under key %u: rotation abandoned",
                   json_string_value (json_object_get (record, "name")),
                   json_string_value (json_object_get (record, "scope")),
-                  datastore_crypto_id (job->self->crypto));
+                  store_crypto_id (job->self->crypto));
         return -1;
     }
     json_object_set_new (record, "sealed", json_string (resealed));
-    json_object_set_new (record, "key_id",
-                         json_integer (datastore_crypto_id (job->next)));
+    json_object_set_new (record, "key_id", json_integer (store_crypto_id (job->next)));
     free (resealed);
     return datastore_keys_put (job->self->keys, txn, record) == STORE_OK ? 0 : -1;
 }
@@ -241,7 +239,7 @@ s_rotate_fn (store_txn_t *txn, void *arg)
             return -1;
     }
     return datastore_keys_set_crypto_id (job->self->keys, txn,
-                                         datastore_crypto_id (job->next)) != STORE_OK;
+                                         store_crypto_id (job->next)) != STORE_OK;
 }
 
 //  fsync the directory of `path` (a rename in it is durable)
@@ -267,8 +265,8 @@ datastore_rotate (datastore_t *self, json_t **result, char *message, size_t size
     snprintf (next_path, sizeof next_path, "%s.new", self->key_path);
     unlink (next_path);
     s_rotate_t job = {self, NULL, json_array (), ""};
-    job.next = datastore_crypto_create (next_path, datastore_crypto_id (self->crypto) + 1,
-                                        message, size);
+    job.next = store_crypto_create (next_path, store_crypto_id (self->crypto) + 1,
+                                    message, size);
     if (!job.next) {
         json_decref (job.secrets);
         return -1;
@@ -278,7 +276,7 @@ datastore_rotate (datastore_t *self, json_t **result, char *message, size_t size
         snprintf (message, size, "%s",
                   job.message[0] ? job.message : store_strerror (code));
         unlink (next_path);
-        datastore_crypto_destroy (&job.next);
+        store_crypto_destroy (&job.next);
         json_decref (job.secrets);
         return -1;
     }
@@ -288,12 +286,12 @@ datastore_rotate (datastore_t *self, json_t **result, char *message, size_t size
         zsys_error ("datastore: cannot rename %s: %s (finished at the next start)",
                     next_path, strerror (errno));
     s_sync_dir (self->key_path);
-    datastore_crypto_destroy (&self->crypto);
+    store_crypto_destroy (&self->crypto);
     self->crypto = job.next;
-    *result = json_pack ("{s:i, s:i}", "key_id", (int)datastore_crypto_id (self->crypto),
+    *result = json_pack ("{s:i, s:i}", "key_id", (int)store_crypto_id (self->crypto),
                          "secrets", (int)json_array_size (job.secrets));
     zsys_info ("datastore: secrets re-sealed under key %u (%zu secrets)",
-               datastore_crypto_id (self->crypto), json_array_size (job.secrets));
+               store_crypto_id (self->crypto), json_array_size (job.secrets));
     json_decref (job.secrets);
     self->rotations++;
     return 0;
@@ -304,7 +302,7 @@ s_set_id_fn (store_txn_t *txn, void *arg)
 {
     datastore_t *self = (datastore_t *)arg;
     return datastore_keys_set_crypto_id (self->keys, txn,
-                                         datastore_crypto_id (self->crypto)) != STORE_OK;
+                                         store_crypto_id (self->crypto)) != STORE_OK;
 }
 
 //  A rotation interrupted by a crash: finished or rolled back
@@ -315,8 +313,8 @@ s_recover_rotation (datastore_t *self, uint32_t stored)
     snprintf (next_path, sizeof next_path, "%s.new", self->key_path);
     if (access (next_path, F_OK) != 0)
         return;
-    datastore_crypto_t *next = datastore_crypto_load (next_path, message, sizeof message);
-    if (next && datastore_crypto_id (next) == stored) {
+    store_crypto_t *next = store_crypto_load (next_path, message, sizeof message);
+    if (next && store_crypto_id (next) == stored) {
         zsys_info ("datastore: finishing the rotation to key %u", stored);
         if (rename (next_path, self->key_path) == 0)
             s_sync_dir (self->key_path);
@@ -324,21 +322,21 @@ s_recover_rotation (datastore_t *self, uint32_t stored)
         zsys_info ("datastore: rolling back an unfinished key rotation");
         unlink (next_path);
     }
-    datastore_crypto_destroy (&next);
+    store_crypto_destroy (&next);
 }
 
 //  A first key: written to <key>.tmp, then renamed into place
-static datastore_crypto_t *
+static store_crypto_t *
 s_create_key (datastore_t *self, char *message, size_t size)
 {
     char tmp[4200];
     snprintf (tmp, sizeof tmp, "%s.tmp", self->key_path);
     unlink (tmp);
-    datastore_crypto_t *crypto = datastore_crypto_create (tmp, 1, message, size);
+    store_crypto_t *crypto = store_crypto_create (tmp, 1, message, size);
     if (crypto && rename (tmp, self->key_path) != 0) {
         snprintf (message, size, "%s: cannot create (%s)", self->key_path,
                   strerror (errno));
-        datastore_crypto_destroy (&crypto);
+        store_crypto_destroy (&crypto);
     }
     if (crypto) {
         s_sync_dir (self->key_path);
@@ -351,7 +349,7 @@ static int
 s_open_crypto (datastore_t *self)
 {
     char message[1024];
-    if (datastore_crypto_init () != 0) {
+    if (store_crypto_init () != 0) {
         zsys_error ("datastore: libsodium does not initialise");
         return -1;
     }
@@ -359,18 +357,18 @@ s_open_crypto (datastore_t *self)
     uint32_t stored = txn ? datastore_keys_crypto_id (self->keys, txn) : 0;
     store_read_end (&txn);
     s_recover_rotation (self, stored);
-    self->crypto = datastore_crypto_load (self->key_path, message, sizeof message);
+    self->crypto = store_crypto_load (self->key_path, message, sizeof message);
     if (!self->crypto && errno == ENOENT && stored == 0)
         self->crypto = s_create_key (self, message, sizeof message);
     else if (!self->crypto && errno == ENOENT)
         snprintf (message, sizeof message,
                   "%.900s: missing, and the store's secrets are sealed under key %u",
                   self->key_path, stored);
-    if (self->crypto && stored && stored != datastore_crypto_id (self->crypto)) {
+    if (self->crypto && stored && stored != store_crypto_id (self->crypto)) {
         snprintf (message, sizeof message,
                   "%.900s holds key %u, the store's secrets are sealed under key %u",
-                  self->key_path, datastore_crypto_id (self->crypto), stored);
-        datastore_crypto_destroy (&self->crypto);
+                  self->key_path, store_crypto_id (self->crypto), stored);
+        store_crypto_destroy (&self->crypto);
     }
     if (!self->crypto) {
         zsys_error ("datastore: %s", message);
@@ -399,7 +397,7 @@ s_datastore_destroy (datastore_t **self_p)
     actor_query_destroy (&self->query);
     bus_link_destroy (&self->events);
     bus_pub_destroy (&self->pub);
-    datastore_crypto_destroy (&self->crypto);
+    store_crypto_destroy (&self->crypto);
     datastore_keys_destroy (&self->keys);
     store_close (&self->store);
     free (self);
@@ -460,7 +458,7 @@ s_start (datastore_t *self, const actor_config_t *config)
     }
     s_expiry_reload (self);
     zsys_info ("datastore: keys in %s, secret key %s (id %u)", self->dir, self->key_path,
-               datastore_crypto_id (self->crypto));
+               store_crypto_id (self->crypto));
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /*  datastore: the actor that owns keys and secrets (StackStorm's st2kv).
 
     Its own LMDB store under <data_dir>/datastore (datastore_keys.h), its
-    secret key in a key file (datastore_crypto.h; default
+    secret key in a key file (store_crypto.h; default
     <data_dir>/datastore/crypto.key, $ATTUNE_DATASTORE_KEY to place it
     elsewhere), created 0600 on first start.
 

@@ -9,7 +9,7 @@
 #include "actors/actor_loop.h"
 #include "actors/actor_query.h"
 #include "actors/datastore/datastore.h"
-#include "actors/datastore/datastore_crypto.h"
+#include "store/store_crypto.h"
 #include "actors/datastore/datastore_keys.h"
 #include "actors/datastore/datastore_outbox.h"
 #include "bus/bus_facts.h"
@@ -24,7 +24,7 @@ typedef struct {
     char key_path[2048];
     store_t *store;
     datastore_keys_t *keys;
-    datastore_crypto_t *crypto;
+    store_crypto_t *crypto;
     actor_query_t *query;
     bus_pub_t *pub;
     bus_link_t *events;         //  rules.commands: event.create

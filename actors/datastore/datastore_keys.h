@@ -15,7 +15,7 @@
 
     A record: {scope, name, value | sealed + key_id, secret, expire_at (µs,
     0: none), created_at, updated_at}. A secret's value is never stored:
-    only `sealed` (datastore_crypto.h). Functions run inside the caller's
+    only `sealed` (store_crypto.h). Functions run inside the caller's
     transaction (store_write / store_read_begin).
 */
 #ifndef DATASTORE_KEYS_H_INCLUDED

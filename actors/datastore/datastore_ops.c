@@ -166,14 +166,13 @@ s_public (datastore_t *self, const json_t *record, bool decrypt)
     else {
         const char *sealed = json_string_value (json_object_get (record, "sealed"));
         size_t size = 0;
-        char *clear =
-            sealed ? datastore_crypto_unseal (self->crypto, sealed, &size) : NULL;
+        char *clear = sealed ? store_crypto_unseal (self->crypto, sealed, &size) : NULL;
         json_object_set_new (item, "value",
                              clear ? json_stringn (clear, size) : json_null ());
         if (!clear)
             json_object_set_new (item, "error",
                                  json_string ("does not open under the key"));
-        datastore_crypto_free (clear);
+        store_crypto_free (clear);
     }
     return item;
 }
@@ -208,11 +207,11 @@ s_prepare_value (s_req_t *req, const json_t *item, json_t *record, bool secret)
         json_object_set_new (record, "value", json_stringn (text, size));
         ok = true;
     } else {
-        char *sealed = datastore_crypto_seal (req->self->crypto, text, size);
+        char *sealed = store_crypto_seal (req->self->crypto, text, size);
         if (sealed) {
             json_object_set_new (record, "sealed", json_string (sealed));
             json_object_set_new (record, "key_id",
-                                 json_integer (datastore_crypto_id (req->self->crypto)));
+                                 json_integer (store_crypto_id (req->self->crypto)));
             ok = true;
         } else
             actor_query_fail (req->answer, "internal", "out of memory");

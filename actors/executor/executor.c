@@ -161,6 +161,7 @@ s_executor_destroy (executor_t **self_p)
     actor_query_destroy (&self->query);
     executor_policy_destroy (&self->policy);
     executor_inquiry_destroy (&self->inquiry);
+    executor_secret_destroy (&self->secret);
     bus_inbox_destroy (&self->inbox);
     bus_pub_destroy (&self->pub);
     executor_changes_destroy (&self->changes);
@@ -229,6 +230,13 @@ s_start_store (executor_t *self, const actor_config_t *config)
         self->inquiry = executor_inquiry_new (self->store);
     if (!self->inquiry) {
         zsys_error ("executor: %s", store_last_error (self->store));
+        return -1;
+    }
+    char dir[4096], message[512];
+    snprintf (dir, sizeof dir, "%s/executor", config->data_dir ? config->data_dir : ".");
+    self->secret = executor_secret_new (dir, message, sizeof message);
+    if (!self->secret) {
+        zsys_error ("executor: the key of secret parameters: %s", message);
         return -1;
     }
     return s_load (self);

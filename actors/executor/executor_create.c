@@ -184,11 +184,25 @@ s_set_parameters (executor_t *self, s_create_t *create, bool checked)
 {
     executor_record_t *record = &self->record;
     executor_record_set_str (record, EXECUTOR_RECORD_RUNNER, create->runner);
+    if (!checked && create->given) { //  as given: secret ones sealed all the same
+        msgpack_sbuffer_clear (&self->params);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &self->params, msgpack_sbuffer_write);
+        checked = msgpack_pack_object (&pk, *create->given) == 0;
+    }
+    //  st2kv defaults become references; secret parameters are stored
+    //  sealed (executor_secret.h)
+    if (checked &&
+        executor_secret_kv_defaults (json_object_get (create->action, "parameters"),
+                                     create->given, &self->params) != 0)
+        zsys_error ("executor: cannot render the st2kv defaults of %s", create->id);
+    if (checked && executor_secret_seal_packed (
+                       self->secret, json_object_get (create->action, "parameters"),
+                       &self->params) != 0)
+        zsys_error ("executor: cannot seal the secret parameters of %s", create->id);
     if (checked)
         executor_record_set_packed (record, EXECUTOR_RECORD_PARAMETERS, self->params.data,
                                     self->params.size);
-    else if (create->given)
-        executor_record_set (record, EXECUTOR_RECORD_PARAMETERS, create->given);
     else {
         msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
         executor_record_set (record, EXECUTOR_RECORD_PARAMETERS, &empty);

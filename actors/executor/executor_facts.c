@@ -196,7 +196,15 @@ executor_dispatch_envelope (executor_t *self, const json_t *action)
     else if (!timeout || proto_json_to_msgpack (timeout, &pk, NULL) != PROTO_OK)
         msgpack_pack_nil (&pk);
     executor_record_pack_str (&pk, "parameters");
-    s_pack_field (&pk, record, EXECUTOR_RECORD_PARAMETERS);
+    //  Sealed at rest, opened for the worker only (executor_secret.h)
+    char message[256];
+    int opened = executor_secret_pack_open (
+        self->secret, executor_record_get (record, EXECUTOR_RECORD_PARAMETERS), &pk,
+        message, sizeof message);
+    if (opened < 0)
+        zsys_error ("executor: %s", message);
+    if (opened <= 0)
+        s_pack_field (&pk, record, EXECUTOR_RECORD_PARAMETERS);
     executor_record_pack_str (&pk, "secret");
     size_t secrets = 0;
     const char *name;

@@ -45,6 +45,7 @@
 #include "bus/bus_security.h"
 #include "proto/proto_json.h"
 #include "store/store.h"
+#include "actors/executor/executor_secret.h"
 
 #include <inttypes.h>
 #include <unistd.h>
@@ -143,6 +144,7 @@ struct _executor_t {
     actor_query_t *query;        //  executor.query: the api's reads and changes
     executor_policy_t *policy;   //  concurrency, rate, retry, timeout policies
     executor_inquiry_t *inquiry; //  inquiries and their deadlines
+    executor_secret_t *secret;   //  seals secret parameters at rest
     int64_t inquiry_next;    //  wall-clock µs of the first deadline (INT64_MAX: none)
     uint64_t policy_version; //  registry version the policies were taken at
     int64_t policy_tick_at;  //  monotonic ms of the next policy tick

@@ -4,6 +4,7 @@
     types from the api. See registry_catalog.h.
 */
 #include "actors/registry/registry_catalog.h"
+#include "actors/pack/pack_config.h"
 #include "actors/registry/registry_pack.h"
 #include "actors/registry/registry_params.h"
 #include "actors/registry/registry_yaml.h"
@@ -131,6 +132,11 @@ registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
     registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_RULES, self->rules, errors);
     registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_POLICIES, self->policies,
                                errors);
+    //  As StackStorm, a config that does not validate does not keep the
+    //  pack out; its Python actions fail at run with this error
+    char message[1024];
+    if (pack_config_load (pack_dir, ref, NULL, NULL, NULL, message, sizeof message) != 0)
+        zlist_append (errors, message);
     return 0;
 }
 

@@ -455,6 +455,7 @@ s_start (s_rules_t *self, const actor_config_t *config)
     char host[256];
     actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "rules@%s", host);
+    snprintf (self->packs_dir, sizeof self->packs_dir, "%s", config->packs_dir ?: "");
 
     self->store = actor_store_open (config, "rules");
     if (!self->store)

@@ -1,12 +1,12 @@
 /*  rules_criteria: StackStorm criteria operators. See rules_criteria.h. */
 #include "actors/rules/rules_criteria.h"
 #include "actors/rules/rules_template.h"
+#include "template/template_regex.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +32,7 @@ typedef enum {
     OP_INSIDE,
     OP_NINSIDE,
     OP_MATCHREGEX,
+    OP_REGEX,
     OP_IREGEX,
     OP_SEARCH,
     OP_MATCHWILDCARD,
@@ -64,7 +65,7 @@ static const struct {
              {"inside", OP_INSIDE},
              {"ninside", OP_NINSIDE},
              {"matchregex", OP_MATCHREGEX},
-             {"regex", OP_MATCHREGEX},
+             {"regex", OP_REGEX},
              {"iregex", OP_IREGEX},
              {"search", OP_SEARCH},
              {"matchwildcard", OP_MATCHWILDCARD},
@@ -76,8 +77,7 @@ typedef struct {
     char *path;
     op_t op;
     json_t *pattern;
-    regex_t regex;
-    bool has_regex;
+    template_regex_t *regex; //  Python's re, as StackStorm's operators use
 } criterion_t;
 
 struct _rules_criteria_t {
@@ -252,6 +252,22 @@ s_time_of (const json_t *value, int64_t *usec)
 
 //  ---------------------------------------------------------------------------
 
+//  The criterion's regex finds `value` (matchregex: re.match, anchored at
+//  the start; the others: re.search). A match over PCRE2's limits does not.
+static bool
+s_regex_matches (const criterion_t *c, const json_t *value)
+{
+    if (!json_is_string (value))
+        return false;
+    char *error = NULL;
+    int rc = template_regex_find (c->regex, json_string_value (value),
+                                  c->op == OP_MATCHREGEX ? TEMPLATE_REGEX_MATCH
+                                                         : TEMPLATE_REGEX_SEARCH,
+                                  NULL, &error);
+    free (error);
+    return rc == 1;
+}
+
 static bool
 s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
 {
@@ -307,15 +323,10 @@ s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
                     json_is_object (pattern)) &&
                    !s_contains (pattern, value, false);
         case OP_MATCHREGEX:
+        case OP_REGEX:
         case OP_IREGEX:
-        case OP_SEARCH: {
-            if (!json_is_string (value))
-                return false;
-            regmatch_t match;
-            if (regexec (&c->regex, json_string_value (value), 1, &match, 0) != 0)
-                return false;
-            return c->op == OP_SEARCH || match.rm_so == 0;
-        }
+        case OP_SEARCH:
+            return s_regex_matches (c, value);
         case OP_MATCHWILDCARD:
             return json_is_string (value) && fnmatch (json_string_value (pattern),
                                                       json_string_value (value), 0) == 0;
@@ -361,22 +372,23 @@ s_prepare (criterion_t *c, const char *op_name, const json_t *pattern, char *rea
     c->pattern = pattern ? json_deep_copy (pattern) : json_null ();
     switch (c->op) {
         case OP_MATCHREGEX:
+        case OP_REGEX:
         case OP_IREGEX:
         case OP_SEARCH: {
             if (!json_is_string (c->pattern)) {
                 snprintf (reason, reason_size, "%s needs a string pattern", op_name);
                 return -1;
             }
-            int flags = REG_EXTENDED | (c->op == OP_IREGEX ? REG_ICASE : 0);
-            int rc = regcomp (&c->regex, json_string_value (c->pattern), flags);
-            if (rc != 0) {
-                char why[128];
-                regerror (rc, &c->regex, why, sizeof why);
-                snprintf (reason, reason_size, "invalid regular expression \"%s\": %s",
-                          json_string_value (c->pattern), why);
+            int flags = c->op == OP_IREGEX       ? TEMPLATE_REGEX_IGNORECASE
+                        : c->op == OP_MATCHREGEX ? TEMPLATE_REGEX_DOTALL
+                                                 : 0;
+            char *error = NULL;
+            c->regex = template_regex_new (json_string_value (c->pattern), flags, &error);
+            if (!c->regex) {
+                snprintf (reason, reason_size, "%s", error ? error : "out of memory");
+                free (error);
                 return -1;
             }
-            c->has_regex = true;
             break;
         }
         case OP_MATCHWILDCARD:
@@ -421,8 +433,7 @@ s_criterion_clear (criterion_t *c)
 {
     free (c->path);
     json_decref (c->pattern);
-    if (c->has_regex)
-        regfree (&c->regex);
+    template_regex_destroy (&c->regex);
     memset (c, 0, sizeof *c);
 }
 

@@ -18,9 +18,12 @@
       lessthan greaterthan             numbers (numeric strings convert)
       exists nexists                   the path resolves / does not
       inside ninside                   the value is in the pattern (list/string)
-      matchregex regex iregex          POSIX extended regex, matched from the
-                                       start of the string (Python re.match)
-      search                           POSIX extended regex anywhere
+      matchregex                       Python regex (PCRE2, template_regex.h)
+                                       from the start, . matches newlines
+                                       (re.match with re.DOTALL)
+      regex iregex                     Python regex anywhere (re.search);
+                                       iregex ignores case, as StackStorm's
+      search                           Python regex anywhere (attune's)
       matchwildcard                    shell wildcard (fnmatch)
       timediff_lt timediff_gt          now − value (an ISO 8601 time or epoch
                                        seconds) is under / over pattern seconds

@@ -2,6 +2,7 @@
     evaluated, one enforcement (record, outbox command, fact) per matching
     rule (rules_internal.h). */
 #include "actors/rules/rules_internal.h"
+#include "actors/rules/rules_config.h"
 
 //  ---------------------------------------------------------------------------
 //  Helpers
@@ -113,7 +114,15 @@ s_render_parameters (rules_t *self, const rules_rule_t *rule, const json_t *cont
 {
     json_t *with_kv = rules_kv_context (self->kv, rule->definition,
                                         rule->action_parameters, context, reason, size);
+    bool config = rules_config_add (self->packs_dir, rule->action,
+                                    rule->action_parameters, with_kv);
     json_t *rendered = with_kv ? s_render_in (self, rule, with_kv, reason, size) : NULL;
+    if (rendered && rules_kv_check (self->kv, rendered, reason, size) != 0) {
+        json_decref (rendered); //  a secret reference smuggled in: refused
+        rendered = NULL;
+    }
+    if (config)
+        rules_config_done (with_kv);
     rules_kv_done (&with_kv);
     return rendered;
 }

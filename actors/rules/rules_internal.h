@@ -62,8 +62,9 @@ typedef struct {
     bus_pub_t *pub;
     bus_link_t *link;
     registry_client_t *registry;
-    rules_kv_t *kv;     //  st2kv keys in templates (rules_kv.h)
-    rules_sync_t *sync; //  rules.sync requests waiting for a registry change
+    rules_kv_t *kv;       //  st2kv keys in templates (rules_kv.h)
+    char packs_dir[1024]; //  config_context in templates (rules_config.h)
+    rules_sync_t *sync;   //  rules.sync requests waiting for a registry change
     rules_set_t *rules;
     msgpack_sbuffer record;  //  a stored record
     msgpack_sbuffer params;  //  rendered parameters, packed once

@@ -3,6 +3,7 @@
 #include "actors/rules/rules_kv.h"
 #include "bus/bus_client.h"
 #include "bus/bus_facts.h"
+#include "proto/proto_secret.h"
 
 #include <czmq.h>
 #include <stdint.h>
@@ -22,7 +23,8 @@ struct _rules_kv_t {
                           //  while no key changed (none decrypted)
     uint64_t generation;  //  one more at every change of `keys`
     bool no_reuse;        //  this rendering decrypted a secret: not kept
-    int64_t down_until;   //  monotonic ms: the datastore did not answer, fail fast
+    char nonce[PROTO_SECRET_NONCE_LEN + 1]; //  of this rendering's references, or ""
+    int64_t down_until; //  monotonic ms: the datastore did not answer, fail fast
     uint64_t loads, secret_reads, facts, gaps;
 };
 
@@ -195,20 +197,24 @@ s_load (rules_kv_t *self, const char *scope, char *reason, size_t size)
     return 0;
 }
 
-//  A secret's clear value, asked for now (never cached)
+//  A reference to a secret (proto_secret.h), never its clear value: the
+//  worker asks the datastore for it when the action starts. The key's
+//  existence was checked in the cache; its nonce is this rendering's.
 static json_t *
-s_secret (rules_kv_t *self, const char *scope, const char *name, char *reason,
-          size_t size)
+s_secret (rules_kv_t *self, const char *scope, const char *name)
 {
-    bool user = strncmp (scope, "user:", 5) == 0;
-    json_t *payload = json_pack ("{s:s, s:s, s:b}", "name", name, "scope",
-                                 user ? "user" : "system", "decrypt", 1);
-    if (user)
-        json_object_set_new (payload, "user", json_string (scope + 5));
-    json_t *key = s_ask (self, "api.key.get", payload, reason, size);
-    json_t *value = key ? json_incref (json_object_get (key, "value")) : NULL;
-    json_decref (key);
+    if (!self->nonce[0]) {
+        zuuid_t *uuid = zuuid_new ();
+        if (!uuid)
+            return NULL;
+        snprintf (self->nonce, sizeof self->nonce, "%s", zuuid_str (uuid));
+        zuuid_destroy (&uuid);
+    }
     self->secret_reads++;
+    char *text = zsys_sprintf ("%s%s:%s:%s%c", PROTO_SECRET_OPEN, self->nonce, scope,
+                               name, PROTO_SECRET_CLOSE);
+    json_t *value = text ? json_string (text) : NULL;
+    zstr_free (&text);
     return value;
 }
 
@@ -231,10 +237,12 @@ s_resolve (rules_kv_t *self, const char *scope, const char *name, bool decrypt,
     if (secret && decrypt)
         self->no_reuse = true; //  a clear secret is never kept
     json_t *value = !secret   ? json_incref (json_object_get (held, "value"))
-                    : decrypt ? s_secret (self, scope, name, reason, size)
+                    : decrypt ? s_secret (self, scope, name)
                               : json_string (S_MASK);
-    if (!value)
+    if (!value) {
+        snprintf (reason, size, "st2kv: out of memory");
         return -1;
+    }
     json_object_set_new (into, name, value);
     return 0;
 }
@@ -340,6 +348,7 @@ json_t *
 rules_kv_context (rules_kv_t *self, const json_t *rule, const json_t *params,
                   const json_t *context, char *reason, size_t size)
 {
+    self->nonce[0] = 0; //  references of an earlier rendering are not this one's
     if (s_walk (self, params, NULL, NULL, reason, size) == 0)
         return json_incref ((json_t *)context); //  the hot path: no st2kv
     json_t *st2kv = s_st2kv (self, rule, params, reason, size);
@@ -359,6 +368,49 @@ rules_kv_done (json_t **context_p)
         json_decref (*context_p);
         *context_p = NULL;
     }
+}
+
+//  Every reference in the strings of `value` is this rendering's; 0 or -1
+static int
+s_check (const rules_kv_t *self, const json_t *value, char *reason, size_t size)
+{
+    if (json_is_string (value)) {
+        const size_t open = strlen (PROTO_SECRET_OPEN);
+        for (const char *p = proto_secret_find (json_string_value (value)); p;
+             p = proto_secret_find (p + 1))
+            if (!self->nonce[0] || strncmp (p, PROTO_SECRET_OPEN, open) != 0 ||
+                strncmp (p + open, self->nonce, PROTO_SECRET_NONCE_LEN) != 0) {
+                snprintf (reason, size,
+                          "action.parameters: a secret reference that this rule did not "
+                          "render (refused: only `| decrypt_kv` makes one)");
+                return -1;
+            }
+        return 0;
+    }
+    const char *key;
+    json_t *item;
+    size_t i;
+    if (json_is_object (value))
+        json_object_foreach ((json_t *)value, key, item)
+        {
+            if (s_check (self, item, reason, size) != 0)
+                return -1;
+        }
+    else if (json_is_array (value))
+        json_array_foreach (value, i, item)
+        {
+            if (s_check (self, item, reason, size) != 0)
+                return -1;
+        }
+    return 0;
+}
+
+int
+rules_kv_check (rules_kv_t *self, const json_t *rendered, char *reason, size_t size)
+{
+    int rc = s_check (self, rendered, reason, size);
+    self->nonce[0] = 0; //  good for one rendering only
+    return rc;
 }
 
 json_t *

@@ -7,10 +7,14 @@
     datastore.facts). Parameters that name no `st2kv.` cost a substring
     scan: no request, no copy of the context. A scope is loaded from the
     datastore (api.key.list on datastore.query) the first time a template
-    needs it, and again after a gap in the facts; a secret's clear value is
-    asked for (api.key.get, decrypt) each time a template decrypts it and is
-    never cached. A key that does not exist fails the enforcement with a
-    reason naming it.
+    needs it, and again after a gap in the facts. A key that does not exist
+    fails the enforcement with a reason naming it.
+
+    `| decrypt_kv` of a secret renders a reference to it (proto_secret.h),
+    never its clear value: the clear value is asked of the datastore by the
+    worker that runs the action, just before it starts. Rules never holds
+    a clear secret. rules_kv_check refuses rendered parameters holding a
+    reference this rendering did not make (one from an event's payload).
 
     `st2kv.user` is the user scope of the rule's `context.user` (as st2
     rules carry), else of RULES_KV_USER.
@@ -49,6 +53,11 @@ void rules_kv_drain (rules_kv_t *self);
 //  asked. Give it back to rules_kv_done after rendering.
 json_t *rules_kv_context (rules_kv_t *self, const json_t *rule, const json_t *params,
                           const json_t *context, char *reason, size_t size);
+//  After rendering with the context of rules_kv_context: 0 when every
+//  secret reference in `rendered` was made by that rendering, else -1 with
+//  `reason`. Call it for every rendering (also without st2kv).
+int rules_kv_check (rules_kv_t *self, const json_t *rendered, char *reason, size_t size);
+
 //  Take `st2kv` off the context again and drop the reference; clears it.
 void rules_kv_done (json_t **context_p);
 

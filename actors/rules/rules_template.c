@@ -1,5 +1,6 @@
 /*  rules_template: sandboxed parameter templates. See rules_template.h. */
 #include "actors/rules/rules_template.h"
+#include "template/template.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -123,79 +124,36 @@ rules_template_lookup (const json_t *context, const char *path)
 }
 
 //  ---------------------------------------------------------------------------
-//  Expressions
+//  Expressions: the Jinja engine (template/template.h)
 
-static const char *
-s_skip (const char *p)
-{
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return p;
-}
-
-//  Parse a literal (JSON scalar or quoted string) at *pp. New reference.
+//  decrypt_kv: rules_kv (rules_kv.h) has already put the clear value of a
+//  `st2kv.X | decrypt_kv` into the context; the filter passes it on.
 static json_t *
-s_literal (const char **pp)
+s_decrypt_kv (void *arg, const json_t *value, char **error)
 {
-    const char *p = s_skip (*pp);
-    if (*p == '\'' || *p == '"') {
-        char quote = *p++;
-        char buffer[MAX_EXPRESSION];
-        size_t len = 0;
-        while (*p && *p != quote && len < sizeof buffer - 1) {
-            if (*p == '\\' && (p[1] == quote || p[1] == '\\'))
-                p++;
-            buffer[len++] = *p++;
-        }
-        if (*p != quote)
-            return NULL;
-        *pp = p + 1;
-        return json_stringn (buffer, len);
-    }
-    const char *start = p;
-    while (*p && *p != ')' && *p != ' ')
-        p++;
-    size_t len = (size_t)(p - start);
-    if (len == 0 || len >= 64)
-        return NULL;
-    char text[64];
-    memcpy (text, start, len);
-    text[len] = 0;
-    json_error_t error;
-    json_t *value = json_loads (text, JSON_DECODE_ANY, &error);
-    if (!value || json_is_object (value) || json_is_array (value)) {
-        json_decref (value);
-        return NULL;
-    }
-    *pp = p;
-    return value;
+    return json_incref ((json_t *)value);
 }
 
+static const template_hooks_t s_hooks = {s_decrypt_kv, NULL};
+
+//  The context with StackStorm's trigger.X spelling of trigger.payload.X:
+//  a shallow copy whose trigger also holds the payload's keys (a key of
+//  trigger itself wins). New reference.
 static json_t *
-s_to_number (json_t *value, bool integer)
+s_alias (const json_t *context)
 {
-    double d = 0;
-    if (json_is_number (value))
-        d = json_number_value (value);
-    else if (json_is_boolean (value))
-        d = json_is_true (value) ? 1 : 0;
-    else if (json_is_string (value)) {
-        char *end;
-        errno = 0;
-        d = strtod (json_string_value (value), &end);
-        if (end == json_string_value (value) || *s_skip (end) || errno || !isfinite (d))
-            return NULL;
-    } else
-        return NULL;
-    if (integer) {
-        if (d >= 9.2e18 || d <= -9.2e18)
-            return NULL;
-        return json_integer ((json_int_t)d);
-    }
-    return json_real (d);
+    json_t *trigger = json_object_get (context, "trigger");
+    json_t *payload = json_object_get (trigger, "payload");
+    if (!json_is_object (trigger) || !json_is_object (payload))
+        return json_incref ((json_t *)context);
+    json_t *aliased = json_copy ((json_t *)context);
+    json_t *both = json_copy (trigger);
+    json_object_update_missing (both, payload);
+    json_object_set_new (aliased, "trigger", both);
+    return aliased;
 }
 
-//  Stringify for interpolation: strings as they are, others compact JSON.
+//  Stringify for a shell word: strings as they are, others compact JSON.
 static char *
 s_text (const json_t *value)
 {
@@ -209,162 +167,46 @@ s_text (const json_t *value)
 static json_t *
 s_evaluate (ctx_t *c, const char *expression, const json_t *context)
 {
-    const char *p = s_skip (expression);
-    const char *start = p;
-    while (*p && *p != '|' && *p != ' ' && *p != '\t')
-        p++;
-    size_t len = (size_t)(p - start);
-    if (len == 0 || len >= MAX_EXPRESSION) {
-        s_fail (c, "{{%s}}: expected a path such as trigger.payload.x", expression);
-        return NULL;
-    }
-    char path[MAX_EXPRESSION];
-    memcpy (path, start, len);
-    path[len] = 0;
-    bool syntax = false;
-    const json_t *found = NULL;
-    if (context) {
-        found = rules_template_lookup (context, path);
-        s_walk (context, path, &syntax);
+    char *error = NULL;
+    json_t *value = NULL;
+    if (!context) {
+        size_t n = strlen (expression) + 5;
+        char *text = (char *)malloc (n);
+        if (text)
+            snprintf (text, n, "{{%s}}", expression);
+        template_t *t = text ? template_compile (c->where, text, &error) : NULL;
+        if (t && !template_is_expression (t))
+            error = strdup ("expected one expression between {{ and }}");
+        value = t && !error ? json_null () : NULL;
+        template_destroy (&t);
+        free (text);
     } else {
-        json_t *empty = json_object ();
-        s_walk (empty, path, &syntax);
-        json_decref (empty);
+        json_t *aliased = s_alias (context);
+        value = template_evaluate (c->where, expression, aliased, &s_hooks, &error);
+        json_decref (aliased);
     }
-    if (syntax) {
-        s_fail (c, "{{%s}}: malformed path '%s'", expression, path);
-        return NULL;
-    }
-    json_t *value = found ? json_deep_copy (found) : NULL;
-    bool missing = context && !found;
+    if (!value)
+        s_fail (c, "%s", error ? error : "out of memory");
+    free (error);
+    return value;
+}
 
-    p = s_skip (p);
-    while (*p == '|') {
-        p = s_skip (p + 1);
-        const char *fstart = p;
-        while (isalpha ((unsigned char)*p) || *p == '_')
-            p++;
-        size_t flen = (size_t)(p - fstart);
-        char filter[32];
-        if (flen == 0 || flen >= sizeof filter) {
-            s_fail (c, "{{%s}}: expected a filter name after '|'", expression);
-            json_decref (value);
-            return NULL;
-        }
-        memcpy (filter, fstart, flen);
-        filter[flen] = 0;
-        p = s_skip (p);
-        if (strcmp (filter, "default") == 0) {
-            if (*p != '(') {
-                s_fail (c, "{{%s}}: default needs a value: default(...)", expression);
-                json_decref (value);
-                return NULL;
-            }
-            p++;
-            json_t *fallback = s_literal (&p);
-            p = s_skip (p);
-            if (!fallback || *p != ')') {
-                s_fail (c,
-                        "{{%s}}: default(...) takes one literal: a number, true, false, "
-                        "null or a quoted string",
-                        expression);
-                json_decref (fallback);
-                json_decref (value);
-                return NULL;
-            }
-            p = s_skip (p + 1);
-            if (missing || (value && json_is_null (value))) {
-                json_decref (value);
-                value = fallback;
-                missing = false;
-            } else
-                json_decref (fallback);
-            continue;
-        }
-        static const char *const known[] = {"string",     "int",   "float", "bool",
-                                            "lower",      "upper", "trim",  "json",
-                                            "decrypt_kv", NULL};
-        bool ok = false;
-        for (const char *const *k = known; *k; k++)
-            if (strcmp (filter, *k) == 0)
-                ok = true;
-        if (!ok) {
-            s_fail (c,
-                    "{{%s}}: unknown filter '%s' (default, string, int, float, bool, "
-                    "lower, upper, trim, json, decrypt_kv)",
-                    expression, filter);
-            json_decref (value);
-            return NULL;
-        }
-        if (!context || missing || strcmp (filter, "decrypt_kv") == 0)
-            continue; //  syntax check only, reported below, or done (rules_kv.h)
-        json_t *result = NULL;
-        if (strcmp (filter, "string") == 0 || strcmp (filter, "json") == 0) {
-            char *text = strcmp (filter, "json") == 0
-                             ? json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY)
-                             : s_text (value);
-            result = text ? json_string (text) : NULL;
-            free (text);
-        } else if (strcmp (filter, "int") == 0 || strcmp (filter, "float") == 0)
-            result = s_to_number (value, filter[0] == 'i');
-        else if (strcmp (filter, "bool") == 0) {
-            if (json_is_boolean (value))
-                result = json_incref (value);
-            else if (json_is_string (value)) {
-                const char *s = json_string_value (value);
-                if (!strcasecmp (s, "true") || !strcasecmp (s, "yes") || !strcmp (s, "1"))
-                    result = json_true ();
-                else if (!strcasecmp (s, "false") || !strcasecmp (s, "no") ||
-                         !strcmp (s, "0") || !*s)
-                    result = json_false ();
-            } else if (json_is_number (value))
-                result = json_boolean (json_number_value (value) != 0);
-            else if (json_is_null (value))
-                result = json_false ();
-        } else if (json_is_string (value)) {
-            char *text = strdup (json_string_value (value));
-            if (text) {
-                if (strcmp (filter, "lower") == 0)
-                    for (char *t = text; *t; t++)
-                        *t = (char)tolower ((unsigned char)*t);
-                else if (strcmp (filter, "upper") == 0)
-                    for (char *t = text; *t; t++)
-                        *t = (char)toupper ((unsigned char)*t);
-                char *from = text;
-                if (strcmp (filter, "trim") == 0) {
-                    while (isspace ((unsigned char)*from))
-                        from++;
-                    size_t n = strlen (from);
-                    while (n > 0 && isspace ((unsigned char)from[n - 1]))
-                        from[--n] = 0;
-                }
-                result = json_string (from);
-                free (text);
-            }
-        }
-        if (!result) {
-            char *shown = s_text (value);
-            s_fail (c, "{{%s}}: filter '%s' cannot convert %.80s", expression, filter,
-                    shown ? shown : "the value");
-            free (shown);
-            json_decref (value);
-            return NULL;
-        }
-        json_decref (value);
-        value = result;
-    }
-    if (*p) {
-        s_fail (c, "{{%s}}: unexpected '%s'", expression, p);
-        json_decref (value);
-        return NULL;
-    }
-    if (!context)
-        return json_null (); //  syntax is fine
-    if (missing) {
-        s_fail (c, "{{%s}}: %s is not defined (add | default(...) to allow that)",
-                expression, path);
-        return NULL;
-    }
+//  Render a whole string with the engine (statements included); a string
+//  that is exactly one expression keeps the value's type.
+static json_t *
+s_render_jinja (ctx_t *c, const char *text, const json_t *context)
+{
+    if (!strstr (text, "{{") && !strstr (text, "{%") && !strstr (text, "{#"))
+        return json_string (text);
+    char *error = NULL;
+    template_t *t = template_compile (c->where, text, &error);
+    json_t *aliased = t && context ? s_alias (context) : NULL;
+    json_t *value = t ? template_render (t, aliased, &s_hooks, &error) : NULL;
+    json_decref (aliased);
+    template_destroy (&t);
+    if (!value)
+        s_fail (c, "%s", error ? error : "out of memory");
+    free (error);
     return value;
 }
 
@@ -574,31 +416,20 @@ s_expression (ctx_t *c, const char *open, char expression[MAX_EXPRESSION])
     return close;
 }
 
-//  The text is exactly one expression (blanks around it allowed): its
-//  "{{", else NULL.
-static const char *
-s_lone_expression (const char *text)
-{
-    const char *open = strstr (text, "{{");
-    const char *close = open ? strstr (open + 2, "}}") : NULL;
-    if (!close || s_skip (text) != open)
-        return NULL;
-    const char *tail = s_skip (close + 2);
-    while (*tail == '\n' || *tail == '\r')
-        tail++;
-    return !*tail && !strstr (open + 2, "{{") ? open : NULL;
-}
-
 //  Render one string; with `shell`, as a shell command (see
 //  rules_template_render_shell). New reference or NULL.
 static json_t *
 s_render_string (ctx_t *c, const char *text, const json_t *context, bool shell)
 {
     char expression[MAX_EXPRESSION];
-    const char *lone = shell ? NULL : s_lone_expression (text);
-    if (lone) //  exactly one expression: keep its type
-        return s_expression (c, lone, expression) ? s_evaluate (c, expression, context)
-                                                  : NULL;
+    if (!shell)
+        return s_render_jinja (c, text, context);
+    if (strstr (text, "{%")) {
+        s_fail (c, "a shell command takes {{ expressions }} only, not {%% statements %%} "
+                   "(each value is inserted as one quoted word; render a list or text "
+                   "in another parameter)");
+        return NULL;
+    }
     if (!strstr (text, "{{"))
         return json_string (text);
     s_buf_t b = {NULL, 0, 0};
@@ -715,28 +546,17 @@ s_check (ctx_t *c, const json_t *value, const char *where, int depth)
         return -1;
     c->where = where;
     if (json_is_string (value)) {
-        const char *p = json_string_value (value);
-        while ((p = strstr (p, "{{"))) {
-            const char *e = strstr (p + 2, "}}");
-            if (!e) {
-                s_fail (c, "'{{' without a closing '}}'");
-                return -1;
-            }
-            size_t len = (size_t)(e - p - 2);
-            if (len >= MAX_EXPRESSION) {
-                s_fail (c, "expression longer than %d bytes", MAX_EXPRESSION);
-                return -1;
-            }
-            char expression[MAX_EXPRESSION];
-            memcpy (expression, p + 2, len);
-            expression[len] = 0;
-            json_t *ok = s_evaluate (c, expression, NULL);
-            if (!ok)
-                return -1;
-            json_decref (ok);
-            p = e + 2;
-        }
-        return 0;
+        const char *text = json_string_value (value);
+        if (!strstr (text, "{{") && !strstr (text, "{%") && !strstr (text, "{#"))
+            return 0;
+        char *error = NULL;
+        template_t *t = template_compile (where, text, &error);
+        if (!t)
+            s_fail (c, "%s", error ? error : "out of memory");
+        free (error);
+        int rc = t ? 0 : -1;
+        template_destroy (&t);
+        return rc;
     }
     if (json_is_object (value)) {
         const char *key;

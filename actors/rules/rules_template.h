@@ -1,24 +1,22 @@
-/*  rules_template: the sandboxed template language of rule action parameters.
-
-    A string may hold expressions in double braces:
+/*  rules_template: the templates of rule action parameters, on attune's
+    Jinja engine (template/template.h: Jinja's expressions, {% if %},
+    {% for %}, {% set %}, Jinja's and StackStorm's filters and tests,
+    sandboxed and bounded).
 
         "{{ trigger.payload.host }}"                  the value, type kept
         "deploy {{ trigger.payload.app }} now"        interpolated as text
-        "{{ trigger.payload.n | default(3) }}"        a fallback when missing
-        "{{ event.id }}", "{{ rule.ref }}"
-
-    An expression is a path (names joined by '.', list items by [N]) into the
-    context, then any number of filters: default(LITERAL), string, int, float,
-    bool, lower, upper, trim, json. LITERAL is a JSON scalar, or a string in
-    single or double quotes. Nothing else exists: no calls, no attribute
-    access beyond data, no loops, so a template cannot execute code.
+        "{{ trigger.payload.n | default(3) }}"        a fallback when undefined
+        "{% for h in trigger.hosts %}{{ h }} {% endfor %}"
+        "{{ st2kv.system.token | decrypt_kv }}"       (rules_kv.h resolves it)
 
     A value that is exactly one expression keeps the value's type (number,
-    bool, map, list); inside text, strings are inserted as they are and other
-    values as compact JSON. A path that does not resolve is an error unless a
-    default is given (a missing value is never silently rendered empty).
-    In the context, "trigger.X" also finds "trigger.payload.X" (StackStorm's
-    spelling).
+    bool, map, list); inside text, a value is written as Jinja writes it
+    (Python's str(): True, None, ['a', 1]; use | to_json_string or | json
+    for JSON). A value that is not defined is an error when used (unless
+    | default(...) or `is defined` asks), as in StackStorm's rendering of
+    parameters. In the context, "trigger.X" also finds "trigger.payload.X"
+    (StackStorm's spelling). Errors read "template '<where>' line L column
+    C: <what>", where = the JSON path of the failing string.
 
     Shell commands (rules_template_render_shell: the `cmd` of a shell
     action) are rendered differently: every inserted value becomes exactly
@@ -36,7 +34,10 @@
     arithmetic), ${...} other than ${NAME}, $((, $[, $'...' or $"...";
     after $( inside "..."; right after an unquoted or double-quoted
     backslash or '$'. What the command then does with its word (eval,
-    sh -c, find -exec) is the author's.
+    sh -c, find -exec) is the author's. Each {{ expression }} is full Jinja;
+    {% statements %} are refused in a shell command (a loop or branch would
+    write shell text around the values), render such text in another
+    parameter.
 */
 #ifndef RULES_TEMPLATE_H_INCLUDED
 #define RULES_TEMPLATE_H_INCLUDED

@@ -166,6 +166,7 @@ s_worker_destroy (s_worker_t **self_p)
     bus_link_destroy (&self->link);
     bus_inbox_destroy (&self->inbox);
     worker_ledger_destroy (&self->ledger);
+    worker_secrets_destroy (&self->secrets);
     msgpack_sbuffer_destroy (&self->report);
     msgpack_sbuffer_destroy (&self->last);
     free (self);
@@ -299,7 +300,8 @@ s_start (s_worker_t *self, const actor_config_t *config)
     self->tasks = zsock_new (ZMQ_PULL);
     if (!self->tasks || zsock_bind (self->tasks, "%s", self->tasks_endpoint) != 0)
         return -1;
-    if (s_open_ledger (self, config) != 0)
+    self->secrets = worker_secrets_new (config->topology, self->source);
+    if (!self->secrets || s_open_ledger (self, config) != 0)
         return -1;
     s_open_guard (self);
     worker_report_register (self);

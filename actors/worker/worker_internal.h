@@ -14,6 +14,7 @@
 #include "actors/worker/worker_ledger.h"
 #include "actors/worker/worker_process.h"
 #include "actors/worker/worker_task.h"
+#include "actors/worker/worker_secrets.h"
 #include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
@@ -55,6 +56,7 @@ typedef struct {
     char *tmpdir;         //  working directory made for the process
     bool dropped;         //  the executor settled it without us (reconciled)
     bool ledgered;        //  in the ledger: claimed or started here
+    struct _worker_python_t *python; //  python-script: wrapper, config (worker_python.h)
 } worker_job_t;
 
 //  An execution that ended here: its final report, sent again when the
@@ -86,6 +88,7 @@ typedef struct {
     bus_link_t *link;
     worker_ledger_t *ledger;            //  what may run here, durable (NULL: no data dir)
     worker_guard_t *guard;              //  ends our processes if we die (NULL: none)
+    worker_secrets_t *secrets;          //  resolves secret references at start
     uint8_t report_id[PROTO_UUID_SIZE]; //  the last execution.status queued
     bool report_queued;                 //  ... since report_queued was cleared
     zhashx_t *jobs;                     //  id -> worker_job_t (queued and running)

@@ -1,6 +1,7 @@
 /*  worker_job: jobs, and the commands from the executor that make and
     end them (worker_internal.h). */
 #include "actors/worker/worker_internal.h"
+#include "actors/worker/worker_python.h"
 #include "proto/proto_messages.h"
 
 void
@@ -18,6 +19,7 @@ worker_job_destroy (worker_job_t **job_p)
         json_decref (job->action);
         json_decref (job->parameters);
         json_decref (job->secret);
+        worker_python_destroy (&job->python);
         if (job->tmpdir) {
             rmdir (job->tmpdir); //  only if the action left it empty
             free (job->tmpdir);

@@ -3,6 +3,7 @@
 #include "actors/worker/worker_internal.h"
 #include "actors/worker/worker_http.h"
 #include "actors/worker/worker_ssh.h"
+#include "actors/worker/worker_python.h"
 
 //  ---------------------------------------------------------------------------
 //  Running a job
@@ -52,6 +53,8 @@ s_environment (worker_t *self, worker_job_t *job)
                 continue;
             envp[n++] = zsys_sprintf ("%s=%s", key, json_string_value (value));
         }
+    if (job->python) //  before the parameters, which may fill the rest
+        n = worker_python_environment (job, envp, n, S_MAX_ENV);
     json_object_foreach (job->parameters, key, value)
     {
         if (n >= S_MAX_ENV)
@@ -194,10 +197,9 @@ s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
                       "no script to run (entry_point or 'script' parameter)");
             return -1;
         }
-        if (streq (job->runner, "python-script")) {
-            argv[0] = "python3";
-            argv[1] = *script;
-        } else
+        if (streq (job->runner, "python-script"))
+            return worker_python_command (job, *script, argv, message, size);
+        else
             argv[0] = *script;
     }
     return 0;
@@ -271,12 +273,17 @@ s_start_process (worker_t *self, worker_job_t *job)
     char **words = NULL; //  a `cmd` given as a parameter, split without a shell
     char *script = NULL;
     char message[512] = "";
-    if (s_command_line (job, argv, &words, &script, message, sizeof message) != 0) {
+    //  Secret references become clear values here, in memory only
+    if (worker_secrets_resolve (self->secrets, job->parameters,
+                                strstr (job->runner, "shell") != NULL, message,
+                                sizeof message) != 0 ||
+        s_command_line (job, argv, &words, &script, message, sizeof message) != 0) {
         worker_report_finish (self, job, "failed", json_pack ("{s:s}", "error", message),
                               -1);
         return -1;
     }
-    char *input = json_dumps (job->parameters, JSON_COMPACT);
+    char *input = job->python ? worker_python_input (job)
+                              : json_dumps (job->parameters, JSON_COMPACT);
     char **envp = s_environment (self, job);
     const char *cwd = s_param_string (job, "cwd");
     if (!cwd) {
@@ -326,6 +333,13 @@ void
 worker_run_ended (worker_t *self, worker_job_t *job)
 {
     const worker_result_t *r = worker_process_result (job->process);
+    if (job->python) {
+        const char *said = "failed";
+        json_t *outcome = worker_python_result (job, r, &said);
+        worker_report_finish (self, job, said, outcome,
+                              r->exited ? r->exit_code : 128 + r->signal);
+        return;
+    }
     json_t *result = json_object ();
     //  Output that is not valid UTF-8 has no JSON string form: say so
     json_t *out = json_stringn (r->out ? r->out : "", r->out_size);

@@ -1,11 +1,12 @@
-#!/usr/bin/env python3
-"""core.python_echo: parameters arrive as JSON on stdin; the result is the
-JSON printed on stdout (attune parses it into the execution's result)."""
-import json
-import sys
+"""core.python_echo: a StackStorm Python action (attune runs it through
+python/attune_st2/wrapper.py): run() gets the parameters, its return value
+is the execution's result."""
+from st2common.runners.base_action import Action
 
-params = json.load(sys.stdin)
-message = params["message"]
-count = int(params.get("count", 1))
-json.dump({"message": message, "repeated": [message] * count, "length": len(message)},
-          sys.stdout)
+
+class PythonEcho(Action):
+    def run(self, message, count=1):
+        count = int(count)
+        self.logger.debug("echoing %d time(s)", count)
+        return {"message": message, "repeated": [message] * count,
+                "length": len(message)}

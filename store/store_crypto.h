@@ -1,4 +1,6 @@
-/*  datastore_crypto: the datastore's secret key and what it seals.
+/*  store_crypto: a secret key in a file and what it seals: the datastore's
+    secrets (actors/datastore) and the executor's secret action parameters
+    at rest (actors/executor/executor_secret.c), each under its own key.
 
     A key file holds one line: "attune-datastore-key 1 <id> <64 hex digits>"
     (a 32-byte libsodium crypto_secretbox key and its id, 1, 2 ... one more
@@ -7,8 +9,8 @@
     of nonce || crypto_secretbox_easy (clear): 24 + 16 bytes more than the
     clear text before base64.
 */
-#ifndef DATASTORE_CRYPTO_H_INCLUDED
-#define DATASTORE_CRYPTO_H_INCLUDED
+#ifndef STORE_CRYPTO_H_INCLUDED
+#define STORE_CRYPTO_H_INCLUDED
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,38 +20,36 @@
 extern "C" {
 #endif
 
-typedef struct _datastore_crypto_t datastore_crypto_t;
+typedef struct _store_crypto_t store_crypto_t;
 
 //  Initialise libsodium once (idempotent). 0 or -1.
-int datastore_crypto_init (void);
+int store_crypto_init (void);
 
 //  Read the key file at `path`. NULL when it is missing (errno ENOENT) or
 //  unreadable / malformed (message says which).
-datastore_crypto_t *datastore_crypto_load (const char *path, char *message, size_t size);
+store_crypto_t *store_crypto_load (const char *path, char *message, size_t size);
 
 //  Create a new random key with `id` in a new file at `path` (0600; fails if
 //  the file exists). NULL with `message` on failure.
-datastore_crypto_t *datastore_crypto_create (const char *path, uint32_t id, char *message,
-                                             size_t size);
+store_crypto_t *store_crypto_create (const char *path, uint32_t id, char *message,
+                                     size_t size);
 
 //  Free the key (wiped); clears the caller's pointer.
-void datastore_crypto_destroy (datastore_crypto_t **self_p);
+void store_crypto_destroy (store_crypto_t **self_p);
 
-uint32_t datastore_crypto_id (const datastore_crypto_t *self);
+uint32_t store_crypto_id (const store_crypto_t *self);
 
 //  Seal `size` bytes of `clear`: a malloc'd NUL-terminated base64 string
 //  (caller frees), NULL when out of memory.
-char *datastore_crypto_seal (const datastore_crypto_t *self, const char *clear,
-                             size_t size);
+char *store_crypto_seal (const store_crypto_t *self, const char *clear, size_t size);
 
 //  Open a sealed string: the clear text, malloc'd and NUL-terminated, its
-//  length in *size (caller wipes and frees: datastore_crypto_free). NULL
+//  length in *size (caller wipes and frees: store_crypto_free). NULL
 //  when it is not sealed under this key (or malformed).
-char *datastore_crypto_unseal (const datastore_crypto_t *self, const char *sealed,
-                               size_t *size);
+char *store_crypto_unseal (const store_crypto_t *self, const char *sealed, size_t *size);
 
-//  Wipe and free a clear text from datastore_crypto_unseal; safe on NULL.
-void datastore_crypto_free (char *clear);
+//  Wipe and free a clear text from store_crypto_unseal; safe on NULL.
+void store_crypto_free (char *clear);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
-/*  datastore_crypto: the datastore's secret key (datastore_crypto.h).
+/*  store_crypto: the datastore's secret key (store_crypto.h).
 */
-#include "actors/datastore/datastore_crypto.h"
+#include "store/store_crypto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,28 +14,28 @@
 #define S_MAGIC   "attune-datastore-key 1"
 #define S_VARIANT sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
-struct _datastore_crypto_t {
+struct _store_crypto_t {
     uint32_t id;
     unsigned char key[crypto_secretbox_KEYBYTES];
 };
 
 int
-datastore_crypto_init (void)
+store_crypto_init (void)
 {
     return sodium_init () < 0 ? -1 : 0;
 }
 
-static datastore_crypto_t *
+static store_crypto_t *
 s_new (uint32_t id)
 {
-    datastore_crypto_t *self = (datastore_crypto_t *)calloc (1, sizeof *self);
+    store_crypto_t *self = (store_crypto_t *)calloc (1, sizeof *self);
     if (self)
         self->id = id;
     return self;
 }
 
-datastore_crypto_t *
-datastore_crypto_load (const char *path, char *message, size_t size)
+store_crypto_t *
+store_crypto_load (const char *path, char *message, size_t size)
 {
     FILE *file = fopen (path, "r");
     if (!file) {
@@ -50,7 +50,7 @@ datastore_crypto_load (const char *path, char *message, size_t size)
     fclose (file);
     unsigned id = 0;
     char hex[80] = "";
-    datastore_crypto_t *self = NULL;
+    store_crypto_t *self = NULL;
     if (read && strncmp (line, S_MAGIC " ", strlen (S_MAGIC) + 1) == 0 &&
         sscanf (line + strlen (S_MAGIC), " %u %79s", &id, hex) == 2 && id > 0 &&
         strlen (hex) == 2 * crypto_secretbox_KEYBYTES && (self = s_new (id))) {
@@ -58,7 +58,7 @@ datastore_crypto_load (const char *path, char *message, size_t size)
         if (sodium_hex2bin (self->key, sizeof self->key, hex, strlen (hex), NULL, &bin,
                             NULL) != 0 ||
             bin != sizeof self->key)
-            datastore_crypto_destroy (&self);
+            store_crypto_destroy (&self);
     }
     sodium_memzero (line, sizeof line);
     sodium_memzero (hex, sizeof hex);
@@ -91,10 +91,10 @@ s_write_new (const char *path, const char *text)
     return 0;
 }
 
-datastore_crypto_t *
-datastore_crypto_create (const char *path, uint32_t id, char *message, size_t size)
+store_crypto_t *
+store_crypto_create (const char *path, uint32_t id, char *message, size_t size)
 {
-    datastore_crypto_t *self = s_new (id);
+    store_crypto_t *self = s_new (id);
     if (!self) {
         snprintf (message, size, "out of memory");
         return NULL;
@@ -111,13 +111,13 @@ datastore_crypto_create (const char *path, uint32_t id, char *message, size_t si
     if (rc != 0) {
         snprintf (message, size, "%s: cannot create the key file (%s)", path,
                   strerror (saved));
-        datastore_crypto_destroy (&self);
+        store_crypto_destroy (&self);
     }
     return self;
 }
 
 void
-datastore_crypto_destroy (datastore_crypto_t **self_p)
+store_crypto_destroy (store_crypto_t **self_p)
 {
     if (self_p && *self_p) {
         sodium_memzero ((*self_p)->key, sizeof (*self_p)->key);
@@ -127,13 +127,13 @@ datastore_crypto_destroy (datastore_crypto_t **self_p)
 }
 
 uint32_t
-datastore_crypto_id (const datastore_crypto_t *self)
+store_crypto_id (const store_crypto_t *self)
 {
     return self->id;
 }
 
 char *
-datastore_crypto_seal (const datastore_crypto_t *self, const char *clear, size_t size)
+store_crypto_seal (const store_crypto_t *self, const char *clear, size_t size)
 {
     size_t boxed = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + size;
     unsigned char *box = (unsigned char *)malloc (boxed);
@@ -153,7 +153,7 @@ datastore_crypto_seal (const datastore_crypto_t *self, const char *clear, size_t
 }
 
 char *
-datastore_crypto_unseal (const datastore_crypto_t *self, const char *sealed, size_t *size)
+store_crypto_unseal (const store_crypto_t *self, const char *sealed, size_t *size)
 {
     size_t length = strlen (sealed);
     size_t max = length / 4 * 3 + 3;
@@ -183,7 +183,7 @@ datastore_crypto_unseal (const datastore_crypto_t *self, const char *sealed, siz
 }
 
 void
-datastore_crypto_free (char *clear)
+store_crypto_free (char *clear)
 {
     if (clear) {
         sodium_memzero (clear, strlen (clear));

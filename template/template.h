@@ -1,0 +1,98 @@
+/*  template: attune's one Jinja engine (rule action parameters, action
+    parameter defaults, criteria patterns, workflows).
+
+    Syntax is Jinja2's, as StackStorm configures it (trim_blocks and
+    lstrip_blocks on, undefined values are errors when used):
+
+        {{ expr }}                 output
+        {% if c %}..{% elif c %}..{% else %}..{% endif %}
+        {% for x in xs %}..{% else %}..{% endfor %}   (also "for k, v in",
+                                   "for x in xs if c"; loop.index, index0,
+                                   revindex, revindex0, first, last, length)
+        {% set name = expr %}
+        {# comment #}              {{- -}} {%- -%} trim whitespace, {%+ keeps it
+
+    Expressions: literals (42, 4.2, 'str', "str", true/True, false, none/None,
+    [lists], (tuples), {'dicts': 1}), names, a.b, a['b'], a[0], a[-1],
+    a[1:3], + - * / // % **, ~ (concatenation as text), == != < > <= >=,
+    in, not in, and, or, not, `x if c else y`, filters `x | f(args, k=v)`,
+    tests `x is defined`, `x is not divisibleby 3`, range(n[, m[, step]]),
+    and the dict methods .items() .keys() .values() .get(k[, d]).
+
+    Sandbox: a template reads only its context (JSON data); there is no
+    attribute beyond a JSON object's keys, no other call, no import, no
+    macro, no include. Bounds: see TEMPLATE_MAX_* below; exceeding one is
+    an error, never a truncated result.
+
+    A template that is exactly one {{ expression }} (blanks around it
+    allowed) renders as the expression's value with its JSON type; any
+    other renders as text where a value is written as Python's str() would
+    (True, None, ['a', 1], {'k': 'v'}), as StackStorm's Jinja does.
+
+    Errors are "template 'NAME' line L column C: WHAT".
+*/
+#ifndef TEMPLATE_H_INCLUDED
+#define TEMPLATE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TEMPLATE_MAX_TEXT       (256 * 1024)  //  template source bytes
+#define TEMPLATE_MAX_OUTPUT     (1024 * 1024) //  rendered bytes, any string built
+#define TEMPLATE_MAX_ITERATIONS 100000        //  loop turns and range items, per render
+#define TEMPLATE_MAX_DEPTH      64            //  nesting: blocks, expressions, data
+
+typedef struct _template_t template_t;
+
+//  What the caller supplies. decrypt_kv (StackStorm's filter): `value` is
+//  the encrypted text; return a new reference, or NULL with *error set to
+//  a malloc'd reason. With no hook, decrypt_kv is an error.
+typedef struct {
+    json_t *(*decrypt_kv) (void *arg, const json_t *value, char **error);
+    void *arg;
+} template_hooks_t;
+
+//  Parse `text`; `name` names it in errors. Returns a template (caller
+//  destroys it), or NULL with *error set (caller frees it).
+template_t *template_compile (const char *name, const char *text, char **error);
+
+//  Render with `context` (a JSON object, borrowed; NULL is {}). Returns a
+//  new reference: the typed value when the template is one expression,
+//  else a string. NULL with *error set (caller frees) on failure.
+json_t *template_render (template_t *self, const json_t *context,
+                         const template_hooks_t *hooks, char **error);
+
+//  Destroy a template; safe twice; clears the caller's pointer.
+void template_destroy (template_t **self_p);
+
+//  True when the template is exactly one {{ expression }}.
+bool template_is_expression (const template_t *self);
+
+//  True when the template has {% %} statements.
+bool template_has_statements (const template_t *self);
+
+//  Compile and render in one call; a string result (any value written as
+//  text). Caller frees the result, or *error on NULL.
+char *template_render_text (const char *name, const char *text, const json_t *context,
+                            const template_hooks_t *hooks, char **error);
+
+//  Evaluate the text of one expression (what stands between {{ and }}).
+//  New reference, or NULL with *error set.
+json_t *template_evaluate (const char *name, const char *expression,
+                           const json_t *context, const template_hooks_t *hooks,
+                           char **error);
+
+//  `value` as Jinja writes it into text (Python's str()). Caller frees;
+//  NULL when out of memory.
+char *template_text (const json_t *value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
