@@ -53,6 +53,13 @@ typedef struct {
     int heartbeat_ms;         //  bus heartbeats (default 1000)
     bool nosync;              //  stores without fsync (benchmarks only)
     const char *datastore_key; //  datastore: its key file (NULL: the default)
+
+    //  http (actors/http/http.h): the gateway
+    const char *http;      //  ADDR:PORT (default HTTP_DEFAULT_ADDRESS)
+    bool http_required;    //  --http given: not binding it is fatal
+    bool http_insecure;    //  plain HTTP beyond loopback allowed
+    const char *http_cert; //  HTTPS: PEM certificate and key files
+    const char *http_key;
 } actor_config_t;
 
 //  The host part of actor names: config->host, else the hostname, else

@@ -18,6 +18,7 @@ PACKAGES=(build-essential cmake pkg-config
           libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev
           libcriterion-dev libyaml-dev libjansson-dev libsodium-dev libpcre2-dev
           libcurl4-openssl-dev libssh-dev openssh-server openssh-client
+          libmicrohttpd-dev curl
           python3 python3-zmq python3-msgpack
           python3-venv python3-pip python3-setuptools)  # python-script actions, pack virtualenvs
 

@@ -217,6 +217,9 @@ static const proto_field_t s_respond[] = {
              "the answer, checked against the inquiry's response_schema"),
     F_STR ("identity", 0), F_END};
 static const proto_field_t s_after[] = {F_STR ("after", 0), F_END};
+static const proto_field_t s_delegate[] = {
+    F_STRN ("type", REQ, 1, 64), F_MAP ("payload", 0), F_STRN ("identity", REQ, 1, 255),
+    F_STRN ("role", REQ, 1, 16), F_END};
 static const proto_field_t s_reply[] = {F_ANY ("result", 0), F_END};
 static const proto_field_t s_error[] = {F_STR ("code", REQ), F_STR ("message", REQ),
                                         F_END};
@@ -370,6 +373,7 @@ static const proto_message_t s_messages[] = {
     {"api.key.delete", ASK, "client", "api.requests", s_key_delete},
     {"api.key.load", ASK, "client", "api.requests", s_key_load},
     {"api.key.rotate", ASK, "client", "api.requests", s_none},
+    {"api.delegate", ASK, "client", "api.requests", s_delegate},
 };
 
 #define S_MESSAGES (sizeof s_messages / sizeof s_messages[0])

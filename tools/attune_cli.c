@@ -38,9 +38,9 @@
 //  The command table: every group's slice, in the order usage shows them
 
 static const cli_command_t *const s_groups[] = {
-    cli_execution_commands, cli_rule_commands,    cli_action_commands,
-    cli_event_commands,     cli_inquiry_commands, cli_system_commands,
-    cli_keygen_commands,    cli_key_commands,     cli_pack_commands};
+    cli_execution_commands, cli_rule_commands,   cli_action_commands, cli_event_commands,
+    cli_inquiry_commands,   cli_system_commands, cli_keygen_commands, cli_key_commands,
+    cli_pack_commands,      cli_apikey_commands};
 
 #define S_MAX_COMMANDS 64
 static const cli_command_t *s_table[S_MAX_COMMANDS];
@@ -331,7 +331,8 @@ main (int argc, char *argv[])
     if (rc < 0)
         rc = s_check_endpoint (&client);
     if (rc < 0)
-        rc = s_curve (&client, i < argc && streq (argv[i], "keygen"));
+        rc = s_curve (&client, i < argc && (streq (argv[i], "keygen") ||
+                                            streq (argv[i], "apikey")));
     if (rc >= 0)
         return rc;
     //  Ctrl-C ends the program at once (no CZMQ handler)

@@ -245,5 +245,6 @@ extern const cli_command_t cli_system_commands[];
 extern const cli_command_t cli_keygen_commands[];
 extern const cli_command_t cli_key_commands[];
 extern const cli_command_t cli_pack_commands[];
+extern const cli_command_t cli_apikey_commands[];
 
 #endif

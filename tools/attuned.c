@@ -53,6 +53,7 @@
 #include "actors/datastore/datastore.h"
 #include "tools/attuned_python.h"
 #include "actors/executor/executor.h"
+#include "actors/http/http.h"
 #include "actors/registry/registry.h"
 #include "actors/rules/rules.h"
 #include "actors/sensor/sensor.h"
@@ -70,18 +71,18 @@ typedef struct {
 //  it), rules (send to the executor), workers, the sensors, the datastore,
 //  and last the api (clients come in when everything is there to answer
 //  them). The indexes below name them (s_drain, the executor check).
-static const s_actor_def_t s_actors[] = {{"registry", registry_actor},
-                                         {"executor", executor_actor},
-                                         {"rules", rules_actor},
-                                         {"worker", worker_actor},
-                                         {"sensor", sensor_actor},
-                                         {"datastore", datastore_actor},
-                                         {"api", api_actor}};
-enum { S_REGISTRY, S_EXECUTOR, S_RULES, S_WORKER, S_SENSOR, S_DATASTORE, S_API };
+static const s_actor_def_t s_actors[] = {
+    {"registry", registry_actor}, {"executor", executor_actor},
+    {"rules", rules_actor},       {"worker", worker_actor},
+    {"sensor", sensor_actor},     {"datastore", datastore_actor},
+    {"api", api_actor},           {"http", http_actor},
+};
+//  http: the HTTP gateway, a client of the api, started after it
+enum { S_REGISTRY, S_EXECUTOR, S_RULES, S_WORKER, S_SENSOR, S_DATASTORE, S_API, S_HTTP };
 #define S_API_DEFAULT   PROTO_API_ENDPOINT
 #define S_FACTS_DEFAULT PROTO_FACTS_ENDPOINT
 #define S_ACTOR_COUNT   (sizeof s_actors / sizeof s_actors[0])
-_Static_assert(S_API + 1 == S_ACTOR_COUNT, "one index per actor, in s_actors order");
+_Static_assert(S_HTTP + 1 == S_ACTOR_COUNT, "one index per actor, in s_actors order");
 
 static void
 s_usage (FILE *out)
@@ -95,7 +96,8 @@ s_usage (FILE *out)
         "  -d, --data DIR        data directory (default ./var/attune)\n"
         "  -p, --packs DIR       packs directory (default ./packs)\n"
         "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
-        "                        registry,executor,rules,worker,sensor,datastore,api)\n"
+        "                        registry,executor,rules,worker,sensor,datastore,api,\n"
+        "                        http)\n"
         "      --configs DIR     pack configs, DIR/PACK.yaml (default PACKS/../configs)\n"
         "      --datastore-key F the datastore's secret key file (default\n"
         "                        DATA/datastore/crypto.key, created 0600)\n"
@@ -121,6 +123,11 @@ s_usage (FILE *out)
         "                        a worker endpoint here admits\n"
         "      --security-mode M auto (CURVE on non-loopback tcp, the default) or\n"
         "                        always (every tcp endpoint)\n"
+        "      --http ADDR:PORT  the HTTP gateway (default " HTTP_DEFAULT_ADDRESS ";\n"
+        "                        port 0 picks one); plain HTTP only on loopback\n"
+        "      --http-insecure   allow plain HTTP beyond loopback\n"
+        "      --http-cert F     HTTPS: PEM certificate (with --http-key F)\n"
+        "      --http-key F      HTTPS: PEM private key\n"
         "  -q, --quiet           do not log each finished execution\n"
         "  -h, --help            this text\n");
 }
@@ -309,6 +316,19 @@ s_option (s_daemon_t *self, int option, const char *arg)
             return s_number_option ("heartbeat", arg, 10, 600000, "",
                                     &self->config.heartbeat_ms)
                        ?: -1;
+        case 25:
+            self->config.http = arg;
+            self->config.http_required = true;
+            break;
+        case 26:
+            self->config.http_insecure = true;
+            break;
+        case 27:
+            self->config.http_cert = arg;
+            break;
+        case 28:
+            self->config.http_key = arg;
+            break;
         case 6:
             self->config.nosync = true;
             break;
@@ -378,6 +398,10 @@ s_parse_options (s_daemon_t *self, int argc, char *argv[])
                                       {"server-cert", required_argument, 0, 22},
                                       {"security-mode", required_argument, 0, 23},
                                       {"executor-cert", required_argument, 0, 24},
+                                      {"http", required_argument, 0, 25},
+                                      {"http-insecure", no_argument, 0, 26},
+                                      {"http-cert", required_argument, 0, 27},
+                                      {"http-key", required_argument, 0, 28},
                                       {"quiet", no_argument, 0, 'q'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
@@ -454,6 +478,7 @@ s_daemon_settings (s_daemon_t *self, zconfig_t *daemon)
                     {&self->config.host, "host"},
                     {&self->api_endpoint, "api"},
                     {&self->facts_endpoint, "api-facts"},
+                    {&self->config.http, "http"},
                     {&self->security.cert, "security/cert"},
                     {&self->security.allow, "security/allow"},
                     {&self->security.server, "security/server"},
@@ -487,12 +512,12 @@ s_load_config (s_daemon_t *self)
         return -1;
     static const char *const keys[] = {"actors",    "data",    "packs",     "host",
                                        "heartbeat", "api",     "api-facts", "worker",
-                                       "security",  "configs", NULL};
+                                       "security",  "configs", "http",      NULL};
     static const char *const security[] = {"cert",     "allow", "server",
                                            "executor", "mode",  NULL};
     if (s_known_settings (
             self->config_path, daemon, "daemon/", keys,
-            "actors, data, packs, configs, host, heartbeat, api, api-facts, "
+            "actors, data, packs, configs, host, heartbeat, api, api-facts, http, "
             "worker/name|slots|runtimes, "
             "security/cert|allow|server|executor|mode") ||
         s_known_settings (self->config_path, zconfig_locate (daemon, "security"),
@@ -517,7 +542,7 @@ s_check_actors (const char *actors)
         if (!known) {
             fprintf (stderr,
                      "attuned: actors: unknown actor '%.*s' (registry, executor, "
-                     "rules, worker, sensor, api)\n",
+                     "rules, worker, sensor, datastore, api, http)\n",
                      (int)n, actors + i);
             return 2;
         }
@@ -656,7 +681,8 @@ static void
 s_announce (s_daemon_t *self)
 {
     char api_line[1200] = "";
-    zactor_t *api = self->running[S_ACTOR_COUNT - 1];
+    zactor_t *api = self->running[S_API];
+    zactor_t *http = self->running[S_HTTP];
     if (api) {
         zstr_send (api, "ENDPOINTS");
         char *requests = NULL, *facts_at = NULL;
@@ -665,6 +691,14 @@ s_announce (s_daemon_t *self)
                       facts_at);
         zstr_free (&requests);
         zstr_free (&facts_at);
+    }
+    if (http) {
+        zstr_send (http, "ADDRESS");
+        char *address = zstr_recv (http);
+        if (address && *address)
+            snprintf (api_line + strlen (api_line), sizeof api_line - strlen (api_line),
+                      ", http %s", address);
+        zstr_free (&address);
     }
     zsys_info ("attuned: running (data %s, packs %s%s%s%s)", self->data_dir,
                self->packs_dir, self->config_path ? ", topology " : "",

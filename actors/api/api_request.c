@@ -180,6 +180,46 @@ s_op_idempotent (api_t *self, s_req_t *req)
                        req->payload);
 }
 
+//  api.delegate: `type` with `payload` on behalf of `identity` with `role`
+//  (at most the caller's own on a CURVE front), roles enforced here even
+//  without CURVE (PROTOCOL.md, "Delegation"). Same request id.
+static void
+s_op_delegate (api_t *self, s_req_t *req)
+{
+    const char *type = json_string_value (json_object_get (req->payload, "type"));
+    const char *role = json_string_value (json_object_get (req->payload, "role"));
+    json_t *payload = json_object_get (req->payload, "payload");
+    api_caller_t caller = {.known = true, .delegated = true};
+    bool valid = false;
+    for (int r = API_ROLE_VIEWER; r <= API_ROLE_ADMIN; r++)
+        if (streq (role, api_role_name ((api_role_t)r))) {
+            caller.role = (api_role_t)r;
+            valid = true;
+        }
+    if (req->caller && req->caller->role != API_ROLE_NONE &&
+        caller.role > req->caller->role)
+        caller.role = req->caller->role; //  a user delegates at most its own role
+    snprintf (caller.identity, sizeof caller.identity, "%s",
+              json_string_value (json_object_get (req->payload, "identity")));
+    proto_envelope_t *inner = NULL;
+    if (!valid)
+        s_reply (self, req, NULL, "bad_request",
+                 "role: '%s' is not viewer, operator or admin", role);
+    else if (streq (type, "api.delegate"))
+        s_reply (self, req, NULL, "bad_request",
+                 "type: api.delegate cannot be delegated");
+    else if (!(inner = proto_envelope_new (type, proto_envelope_source (req->request))))
+        s_reply (self, req, NULL, "bad_request", "type: '%s' is not an operation", type);
+    else {
+        json_t *empty = json_object ();
+        proto_envelope_set_id (inner, req->id);
+        proto_envelope_set_payload_json (inner, payload ? payload : empty, NULL);
+        json_decref (empty);
+        api_request (self, inner, req->identity, req->delimiter, &caller);
+    }
+    proto_envelope_destroy (&inner);
+}
+
 //  api.key.*: to the datastore with who asks, which it checks per key
 //  (scopes, secrets: actors/datastore/datastore_ops.c). On a CURVE api the
 //  caller is its key's identity and role; on loopback the identity the
@@ -222,6 +262,7 @@ static const struct {
              {"api.key.delete", s_op_key},
              {"api.key.load", s_op_key},
              {"api.key.rotate", s_op_key},
+             {"api.delegate", s_op_delegate},
              {NULL, NULL}};
 
 //  The actor that answers a read (every type here is in the message table)
@@ -289,7 +330,7 @@ api_request (api_t *self, proto_envelope_t *request, zframe_t *identity, bool de
                    "",
                    caller};
     proto_uuid_format (req.id, req.rid);
-    if (self->curve && !s_allowed (self, &req))
+    if ((self->curve || (caller && caller->delegated)) && !s_allowed (self, &req))
         return; //  roles, before anything else is looked at
     const proto_message_t *message =
         proto_message_lookup (req.type, PROTO_MESSAGE_REQUEST);

@@ -42,6 +42,7 @@ typedef struct {
     bool known;        //  the key is in the allow dir (now)
     char bad_role[64]; //  a `role` that is none of the three, to say so
     int64_t checked;   //  monotonic ms of the lookup
+    bool delegated;    //  api.delegate: roles apply even without CURVE
 } api_caller_t;
 
 typedef struct _api_roles_t api_roles_t;

@@ -61,10 +61,11 @@ s_add_builtin_triggers (registry_catalog_t *self)
         "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
         "\"schedule\": {\"type\": \"object\"}}}",
 
-        //  StackStorm's system triggers, declared so that rules on them load
-        //  (attune does not fire them yet: webhooks come with the gateway)
+        //  StackStorm's system triggers, declared so that rules on them load;
+        //  the gateway fires core.st2.webhook (POST /api/v1/webhooks/{url},
+        //  actors/http), the others are to come
         "{\"ref\": \"core.st2.webhook\", \"pack\": \"core\", \"name\": "
-        "\"st2.webhook\", \"description\": \"An HTTP request to a webhook url.\", "
+        "\"st2.webhook\", \"description\": \"An HTTP POST to /api/v1/webhooks/{url}.\", "
         "\"builtin\": true, \"parameters_schema\": {\"url\": {\"type\": \"string\", "
         "\"required\": true}}, \"payload_schema\": {\"headers\": {\"type\": "
         "\"object\"}, \"body\": {}}}",

@@ -1,0 +1,140 @@
+/*  http_internal: the gateway's shared state and request helpers, used by
+    http.c (the actor and MHD), http_routes.c (the route table, dispatch
+    and the OpenAPI document), http_rest.c (REST resources), http_hooks.c
+    (webhooks) and http_stream.c (the event stream). Not for use outside
+    actors/http/.
+*/
+#ifndef HTTP_INTERNAL_H_INCLUDED
+#define HTTP_INTERNAL_H_INCLUDED
+
+#include "actors/http/http.h"
+#include "actors/http/http_keys.h"
+#include "bus/bus_client.h"
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+//  What every connection thread reads (set before MHD starts)
+typedef struct {
+    char api[512];    //  api.requests, to connect to
+    char facts[512];  //  api.facts, to subscribe to
+    char source[300]; //  "http@host"
+    http_keys_t *keys;
+    size_t max_body;
+    atomic_bool stopping;
+    atomic_uint_fast64_t requests, faults, streams;
+} http_server_t;
+
+//  One connection: its api client, made by its own thread when first needed
+typedef struct {
+    bus_client_t *client;
+} http_conn_t;
+
+#define HTTP_MAX_PARAMS 2
+
+//  One request (MHD's con_cls)
+typedef struct {
+    http_server_t *server;
+    struct MHD_Connection *connection;
+    http_conn_t *conn;
+    const char *method;
+    const char *url;
+    char *body; //  NUL-terminated
+    size_t body_size;
+    bool too_large;
+    bool public_route;
+    char key_name[80]; //  the API key's name and role, once checked
+    char role[16];
+    char params[HTTP_MAX_PARAMS][512]; //  the route's {params}, decoded
+    //  The answer: a status and JSON body, or a response made by the handler
+    int status;
+    json_t *reply;
+    json_t *headers; //  extra headers: name -> str
+    struct MHD_Response *response;
+} http_req_t;
+
+typedef void (http_handler_fn) (http_req_t *req);
+
+typedef struct {
+    const char *method;
+    const char *path; //  "/api/v1/executions/{id}"; a last {x+} takes the rest
+    http_handler_fn *fn;
+    const char *summary;
+    bool public_route; //  no API key needed
+} http_route_t;
+
+//  http_routes.c
+extern const http_route_t http_routes[];
+//  Find the route of `method` `url`, params copied into req. NULL: none
+//  (*path_known tells a 405 from a 404).
+const http_route_t *http_route_match (http_req_t *req, bool *path_known);
+//  The OpenAPI 3 document of http_routes (caller owns it)
+json_t *http_openapi (void);
+
+//  Answer an error: {"faultstring": ...}
+void http_fault (http_req_t *req, int status, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+//  Answer `reply` (taken) with `status`
+void http_reply (http_req_t *req, int status, json_t *reply);
+//  An extra response header
+void http_header (http_req_t *req, const char *name, const char *value);
+//  A query argument, or NULL
+const char *http_query (http_req_t *req, const char *name);
+//  The body as JSON (caller owns it), or NULL after answering 400
+json_t *http_body_json (http_req_t *req);
+//  Call the api on behalf of the request's key (api.delegate): the result
+//  (caller owns it), or NULL after answering the api's error as HTTP
+json_t *http_api (http_req_t *req, const char *type, json_t *payload);
+//  The connection's api client (made on first use), or NULL
+bus_client_t *http_client (http_req_t *req);
+//  HTTP status for an api error code
+int http_status_of (const char *code);
+
+//  A list answered as st2api does (limit, offset; X-Limit, X-Total-Count),
+//  read with api `type` (payload taken) following the api's `cursor`
+typedef json_t *(http_shape_fn)(json_t *item);
+void http_rest_list (http_req_t *req, const char *type, json_t *payload,
+                     const char *cursor, http_shape_fn *shape);
+
+//  http_rest.c: the resources; http_hooks.c: webhooks; http_stream.c
+void http_rest_executions (http_req_t *req);
+void http_rest_execution_run (http_req_t *req);
+void http_rest_execution_get (http_req_t *req);
+void http_rest_execution_cancel (http_req_t *req);
+void http_rest_execution_rerun (http_req_t *req);
+void http_rest_execution_output (http_req_t *req);
+void http_rest_execution_children (http_req_t *req);
+void http_rest_actions (http_req_t *req);
+void http_rest_action_get (http_req_t *req);
+void http_rest_rules (http_req_t *req);
+void http_rest_rule_get (http_req_t *req);
+void http_rest_rule_create (http_req_t *req);
+void http_rest_rule_update (http_req_t *req);
+void http_rest_rule_delete (http_req_t *req);
+void http_rest_triggertypes (http_req_t *req);
+void http_rest_triggertype_get (http_req_t *req);
+void http_rest_triggerinstances (http_req_t *req);
+void http_rest_triggerinstance_get (http_req_t *req);
+void http_rest_inquiries (http_req_t *req);
+void http_rest_inquiry_get (http_req_t *req);
+void http_rest_inquiry_respond (http_req_t *req);
+void http_rest_packs (http_req_t *req);
+void http_rest_pack_get (http_req_t *req);
+void http_rest_policies (http_req_t *req);
+void http_rest_policy_get (http_req_t *req);
+void http_rest_openapi (http_req_t *req);
+void http_kv_list (http_req_t *req);
+void http_kv_get (http_req_t *req);
+void http_kv_put (http_req_t *req);
+void http_kv_delete (http_req_t *req);
+void http_hooks_st2 (http_req_t *req);
+void http_hooks_url (http_req_t *req);
+void http_stream (http_req_t *req);
+void http_page (http_req_t *req);
+
+//  StackStorm's shapes (http_shapes.c)
+json_t *http_shape_execution (json_t *execution);
+const char *http_status_to_st2 (const char *status);
+const char *http_status_from_st2 (const char *status);
+void http_iso_time (json_t *usec, char *out, size_t size);
+
+#endif
