@@ -43,15 +43,15 @@ extern "C" {
 #endif
 
 typedef struct {
-    bus_topology_t *topology; //  shared, read-only; outlives the actors
-    const char *data_dir;     //  each actor uses <data_dir>/<actor>
-    const char *packs_dir;    //  registry: packs to load
-    const char *host;         //  "actor@host" names; default the hostname
-    const char *worker_name;  //  worker: unique name (default "worker@host")
-    int worker_slots;         //  worker: concurrent executions (default 2 x cores)
-    const char *runtimes;     //  worker: comma list (default all known runners)
-    int heartbeat_ms;         //  bus heartbeats (default 1000)
-    bool nosync;              //  stores without fsync (benchmarks only)
+    bus_topology_t *topology;  //  shared, read-only; outlives the actors
+    const char *data_dir;      //  each actor uses <data_dir>/<actor>
+    const char *packs_dir;     //  registry: packs to load
+    const char *host;          //  "actor@host" names; default the hostname
+    const char *worker_name;   //  worker: unique name (default "worker@host")
+    int worker_slots;          //  worker: concurrent executions (default 2 x cores)
+    const char *runtimes;      //  worker: comma list (default all known runners)
+    int heartbeat_ms;          //  bus heartbeats (default 1000)
+    bool nosync;               //  stores without fsync (benchmarks only)
     const char *datastore_key; //  datastore: its key file (NULL: the default)
 
     //  http (actors/http/http.h): the gateway

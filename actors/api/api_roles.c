@@ -93,21 +93,20 @@ api_roles_required (const char *type)
                                   "api.action.queue_stats",
                                   "api.execution.changes",
                                   NULL};
-    static const char *runs[] = {"api.execution.run",    "api.execution.rerun",
-                                 "api.execution.cancel", "api.event.publish",
-                                 "api.inquiry.respond",  "api.key.set",
-                                 "api.key.delete",       "api.key.load",
-                                 NULL};
+    static const char *runs[] = {
+        "api.execution.run", "api.execution.rerun", "api.execution.cancel",
+        "api.event.publish", "api.inquiry.respond", "api.key.set",
+        "api.key.delete",    "api.key.load",        NULL};
     for (int i = 0; reads[i]; i++)
         if (streq (type, reads[i]))
             return API_ROLE_VIEWER;
     for (int i = 0; runs[i]; i++)
         if (streq (type, runs[i]))
             return API_ROLE_OPERATOR;
-    static const char *prefixes[] = {
-        "api.pack.",  "api.action.",      "api.trigger.",   "api.policy.",  "api.rule.",
-        "api.event.", "api.enforcement.", "api.execution.", "api.inquiry.", "api.worker.",
-        "api.key.",   NULL};
+    static const char *prefixes[] = {"api.pack.",        "api.action.",    "api.trigger.",
+                                     "api.policy.",      "api.rule.",      "api.event.",
+                                     "api.enforcement.", "api.execution.", "api.inquiry.",
+                                     "api.worker.",      "api.key.",       NULL};
     for (int i = 0; prefixes[i]; i++) {
         size_t n = strlen (prefixes[i]);
         if (strncmp (type, prefixes[i], n) == 0 &&

@@ -607,7 +607,7 @@ s_after (void *arg)
     s_pump (self);
     bus_link_tick (self->link);
     bus_inbox_tick (self->inbox);
-    rules_kv_drain (self->kv); //  facts do not wait for events
+    rules_kv_drain (self->kv);     //  facts do not wait for events
     rules_sync_check (self->sync); //  changes applied, and those that waited too long
 }
 

@@ -41,7 +41,7 @@ typedef struct {
     json_t *parameters;
     json_t *secret; //  names never to print
     worker_process_t *process;
-    worker_task_t *task; //  http-request, remote-shell-*: a helper thread
+    worker_task_t *task;   //  http-request, remote-shell-*: a helper thread
     long long start;       //  its start time (worker_groups_start)
     worker_guard_t *guard; //  told when it started (borrowed), NULL if not
     int64_t due;           //  builtin sleep: monotonic ms when it ends
@@ -74,7 +74,7 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;
     actor_loop_t *loop;
-    zsock_t *tasks;           //  PULL: ids of the tasks that are done
+    zsock_t *tasks; //  PULL: ids of the tasks that are done
     char tasks_endpoint[64];
     actor_loop_fd_t *watched; //  the running processes' descriptors (s_before)
     size_t watch_capacity;
