@@ -135,14 +135,11 @@ static const proto_field_t s_worker_reconciled[] = {F_STR ("worker", REQ),
 static const proto_field_t s_worker_draining[] = {F_STR ("worker", REQ),
                                                   F_STRS ("returned", 0), F_END};
 static const proto_field_t s_worker_name[] = {F_STR ("worker", REQ), F_END};
-static const proto_field_t s_dispatch_action[] = {F_STR ("ref", REQ),
-                                                  F_STR ("runner_type", REQ),
-                                                  F_STR ("entry_point", 0),
-                                                  F_STR ("pack_dir", 0),
-                                                  F_BOOL ("idempotent", 0),
-                                                  F_NUM ("timeout", NIL),
-                                                  F_STRS ("positional", 0),
-                                                  F_END};
+static const proto_field_t s_dispatch_action[] = {
+    F_STR ("ref", REQ),       F_STR ("runner_type", REQ),
+    F_STR ("entry_point", 0), F_STR ("pack_dir", 0),
+    F_BOOL ("idempotent", 0), F_NUM ("timeout", NIL),
+    F_STRS ("positional", 0), F_END};
 static const proto_field_t s_dispatch[] = {F_STRN ("execution", REQ, 1, S_JOB_ID_MAX),
                                            F_MAPOF ("action", REQ, s_dispatch_action),
                                            F_MAP ("parameters", REQ),
