@@ -282,86 +282,81 @@ s_number_option (const char *name, const char *text, long low, long high,
     return 0;
 }
 
+//  Where an option that takes a string keeps it; NULL for the others.
+static const char **
+s_string_option (s_daemon_t *self, int option)
+{
+    switch (option) {
+        case 'c':
+            return &self->config_path;
+        case 25:
+            return &self->config.http;
+        case 'd':
+            return &self->data_dir;
+        case 'p':
+            return &self->packs_dir;
+        case 'a':
+            return &self->actors;
+        case 1:
+            return &self->config.worker_name;
+        case 3:
+            return &self->config.runtimes;
+        case 4:
+            return &self->config.host;
+        case 27:
+            return &self->config.http_cert;
+        case 28:
+            return &self->config.http_key;
+        case 7:
+            return &self->api_endpoint;
+        case 10:
+            return &self->config.datastore_key;
+        case 11:
+            return &self->configs_dir;
+        case 8:
+            return &self->facts_endpoint;
+        case 20:
+            return &self->security.cert;
+        case 21:
+            return &self->security.allow;
+        case 22:
+            return &self->security.server;
+        case 23:
+            return &self->security_mode;
+        case 24:
+            return &self->security.executor;
+    }
+    return NULL;
+}
+
 //  One option from getopt_long. -1 to go on, or the exit code.
 static int
 s_option (s_daemon_t *self, int option, const char *arg)
 {
+    const char **target = s_string_option (self, option);
+    if (target) {
+        *target = arg;
+        self->config.http_required = self->config.http_required || option == 25;
+        return -1;
+    }
     switch (option) {
-        case 'c':
-            self->config_path = arg;
-            break;
-        case 'd':
-            self->data_dir = arg;
-            break;
-        case 'p':
-            self->packs_dir = arg;
-            break;
-        case 'a':
-            self->actors = arg;
-            break;
-        case 1:
-            self->config.worker_name = arg;
-            break;
         case 2:
             return s_number_option ("worker-slots", arg, 1, 4096, "",
                                     &self->config.worker_slots)
                        ?: -1;
-        case 3:
-            self->config.runtimes = arg;
-            break;
-        case 4:
-            self->config.host = arg;
-            break;
         case 5:
             return s_number_option ("heartbeat", arg, 10, 600000, "",
                                     &self->config.heartbeat_ms)
                        ?: -1;
-        case 25:
-            self->config.http = arg;
-            self->config.http_required = true;
-            break;
         case 26:
             self->config.http_insecure = true;
-            break;
-        case 27:
-            self->config.http_cert = arg;
-            break;
-        case 28:
-            self->config.http_key = arg;
             break;
         case 6:
             self->config.nosync = true;
             break;
-        case 7:
-            self->api_endpoint = arg;
-            break;
-        case 10:
-            self->config.datastore_key = arg;
-            break;
-        case 11:
-            self->configs_dir = arg;
-            break;
-        case 8:
-            self->facts_endpoint = arg;
-            break;
         case 9:
             return s_number_option ("drain", arg, 0, 3600000, "of ms ", &self->drain_ms)
                        ?: -1;
-        case 20:
-            self->security.cert = arg;
-            break;
-        case 21:
-            self->security.allow = arg;
-            break;
-        case 22:
-            self->security.server = arg;
-            break;
-        case 23:
-            self->security_mode = arg;
-            break;
-        case 24:
-            self->security.executor = arg;
-            break;
         case 'q':
             self->quiet = true;
             break;

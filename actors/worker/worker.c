@@ -225,6 +225,22 @@ s_open_guard (s_worker_t *self)
                       self->name, message);
 }
 
+//  The topology name of this worker's endpoint. Names allow [A-Za-z0-9_.-]:
+//  "worker@host" becomes "worker.worker_host"; a topology that does not
+//  name it may give every worker of the process one address: `worker`
+//  (deploy/worker.cfg).
+static void
+s_endpoint_name (s_worker_t *self, const actor_config_t *config, char *name, size_t size)
+{
+    snprintf (name, size, "worker.%s", self->name);
+    for (char *p = name; *p; p++)
+        if (!isalnum ((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+            *p = '_';
+    if (!bus_topology_listed (config->topology, name) &&
+        bus_topology_listed (config->topology, "worker"))
+        snprintf (name, size, "worker");
+}
+
 static int
 s_start (s_worker_t *self, const actor_config_t *config)
 {
@@ -256,16 +272,7 @@ s_start (s_worker_t *self, const actor_config_t *config)
     zhashx_set_destructor (self->jobs, s_job_destructor);
 
     char endpoint_name[300];
-    //  Endpoint names allow [A-Za-z0-9_.-]: "worker@host" becomes "worker.worker_host"
-    snprintf (endpoint_name, sizeof endpoint_name, "worker.%s", self->name);
-    for (char *p = endpoint_name; *p; p++)
-        if (!isalnum ((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-            *p = '_';
-    //  A topology that does not name this worker's endpoint may give every
-    //  worker of the process one address: `worker` (deploy/worker.cfg)
-    if (!bus_topology_listed (config->topology, endpoint_name) &&
-        bus_topology_listed (config->topology, "worker"))
-        snprintf (endpoint_name, sizeof endpoint_name, "worker");
+    s_endpoint_name (self, config, endpoint_name, sizeof endpoint_name);
     const char *bind = bus_topology_bind (config->topology, endpoint_name);
     const char *connect = bus_topology_connect (config->topology, endpoint_name);
     if (!bind || !connect) {
