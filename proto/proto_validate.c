@@ -385,7 +385,7 @@ s_walker_run (s_walker_t *self, int max_depth)
             break;
         begun = true;
 
-        proto_head_t head;
+        proto_head_t head = {0};
         proto_code_t rc = s_walker_head (self, pos, is_key, &head);
         if (rc != PROTO_OK)
             return rc;

@@ -334,7 +334,7 @@ s_create_key (datastore_t *self, char *message, size_t size)
     unlink (tmp);
     store_crypto_t *crypto = store_crypto_create (tmp, 1, message, size);
     if (crypto && rename (tmp, self->key_path) != 0) {
-        snprintf (message, size, "%s: cannot create (%s)", self->key_path,
+        snprintf (message, size, "%.900s: cannot create (%s)", self->key_path,
                   strerror (errno));
         store_crypto_destroy (&crypto);
     }
