@@ -347,7 +347,7 @@ Test (runner_ssh, a_script_is_copied_run_with_its_arguments_and_removed)
                action, &status);
     cr_assert_str_eq (status, "completed", "%s", json_dumps (result, 0));
     cr_assert_str_eq (s_field (result, "127.0.0.1", "stdout"),
-                      "a b|c'd $(x)|--named=x; y|\nshow.sh");
+                      "--named=x; y|a b|c'd $(x)|\nshow.sh"); //  StackStorm's order
     //  Its temporary directory is gone
     snprintf (command, sizeof command, "[ -z \"$(ls -A %s)\" ]", remote);
     s_run_command (command);

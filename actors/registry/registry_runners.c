@@ -37,6 +37,8 @@
     "\"port\": {\"type\": \"integer\", \"required\": false},"                            \
     "\"parallel\": {\"type\": \"boolean\", \"default\": false, \"immutable\": true},"    \
     "\"bastion_host\": {\"type\": \"string\", \"required\": false},"                     \
+    "\"known_hosts\": {\"type\": \"string\", \"required\": false, \"description\": "     \
+    "\"attune's: the known_hosts file host keys are checked against.\"},"                \
     "\"cwd\": {\"type\": \"string\", \"default\": \"/tmp\"},"                            \
     "\"dir\": {\"type\": \"string\", \"default\": \"/tmp\", \"immutable\": true}," S_ENV \
         S_KWARG S_SUDO S_TIMEOUT (60)

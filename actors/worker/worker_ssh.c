@@ -1,4 +1,5 @@
 /*  worker_ssh: the remote-shell runners over libssh (worker_ssh.h). */
+#include "actors/worker/worker_shell.h"
 #include "actors/worker/worker_ssh.h"
 
 #include <ctype.h>
@@ -7,12 +8,6 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <unistd.h>
-
-//  Parameters of the runner itself: never passed to a script as arguments
-static const char *s_runner_params[] = {
-    "hosts",    "username", "password", "private_key", "passphrase",   "port",
-    "parallel", "cwd",      "env",      "timeout",     "sudo",         "sudo_password",
-    "kwarg_op", "dir",      "cmd",      "known_hosts", "bastion_host", NULL};
 
 typedef struct {
     worker_task_t *task;
@@ -377,15 +372,6 @@ s_add_word (char *text, const char *word)
     return joined;
 }
 
-static bool
-s_runner_param (const char *name)
-{
-    for (const char **n = s_runner_params; *n; n++)
-        if (streq (*n, name))
-            return true;
-    return false;
-}
-
 //  A parameter's value as an argument: a string as it is, else its JSON.
 static char *
 s_arg_text (const json_t *value)
@@ -394,55 +380,49 @@ s_arg_text (const json_t *value)
                                   : json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-//  The script's arguments, as local-shell-script passes them: parameters
-//  with a `position` (in the action's schema) in order, then the others as
-//  <kwarg_op>name=value; each one word. Appended to `line`, which it frees.
+//  The names with a `position` in the action's schema, in order: the
+//  dispatch's `positional` when it carries one.
+static json_t *
+s_positional (const json_t *action)
+{
+    const json_t *given = json_object_get (action, "positional");
+    if (json_is_array (given))
+        return json_incref ((json_t *)given);
+    json_t *names = json_array ();
+    const char *name;
+    json_t *spec;
+    for (json_int_t at = 0; at < 64; at++)
+        json_object_foreach (json_object_get (action, "parameters"), name, spec)
+        {
+            if (json_integer_value (json_object_get (spec, "position")) == at &&
+                json_is_integer (json_object_get (spec, "position")))
+                json_array_append_new (names, json_string (name));
+        }
+    return names;
+}
+
+//  The script's arguments as local-shell-script passes them (one builder for
+//  both: worker_shell.h), each one quoted word, appended to `line` (freed).
+//  `sudo` is not the script's: it wraps the whole line (s_command_line).
 static char *
 s_arguments (char *line, const json_t *p, const json_t *action)
 {
-    const json_t *schema = json_object_get (action, "parameters");
-    const char *op = json_string_value (json_object_get (p, "kwarg_op"));
-    json_t *positional = json_array (); //  [position, name]
-    const char *name;
-    json_t *value;
-    json_object_foreach ((json_t *)p, name, value)
-    {
-        const json_t *position =
-            json_object_get (json_object_get (schema, name), "position");
-        if (json_is_integer (position) && !s_runner_param (name))
-            json_array_append_new (
-                positional, json_pack ("[I, s]", json_integer_value (position), name));
-    }
-    for (size_t next = 0; line && json_array_size (positional); next++) {
-        //  the lowest position left, so gaps and order in the object do not matter
-        size_t best = 0;
-        for (size_t i = 1; i < json_array_size (positional); i++)
-            if (json_integer_value (json_array_get (json_array_get (positional, i), 0)) <
-                json_integer_value (
-                    json_array_get (json_array_get (positional, best), 0)))
-                best = i;
-        const char *pname =
-            json_string_value (json_array_get (json_array_get (positional, best), 1));
-        const json_t *pvalue = json_object_get (p, pname);
-        char *text = json_is_null (pvalue) ? strdup ("") : s_arg_text (pvalue);
-        line = text ? s_add_word (line, text) : (free (line), NULL);
-        free (text);
-        json_array_remove (positional, best);
-    }
+    json_t *plain = json_copy ((json_t *)p);
+    json_t *positional = s_positional (action);
+    json_object_del (plain, "sudo");
+    char message[256];
+    char **argv = plain ? worker_shell_script_argv ("remote-shell-script", "-", plain,
+                                                    positional, message, sizeof message)
+                        : NULL;
+    json_decref (plain);
     json_decref (positional);
-    json_object_foreach ((json_t *)p, name, value)
-    {
-        const json_t *position =
-            json_object_get (json_object_get (schema, name), "position");
-        if (!line || s_runner_param (name) || json_is_integer (position) ||
-            json_is_null (value))
-            continue;
-        char *text = s_arg_text (value);
-        char *word = text ? zsys_sprintf ("%s%s=%s", op ? op : "--", name, text) : NULL;
-        line = word ? s_add_word (line, word) : (free (line), NULL);
-        free (word);
-        free (text);
+    if (!argv) {
+        free (line);
+        return NULL;
     }
+    for (size_t i = 1; line && argv[i]; i++)
+        line = s_add_word (line, argv[i]);
+    worker_shell_free (argv);
     return line;
 }
 
