@@ -52,9 +52,15 @@ typedef struct _template_t template_t;
 //  What the caller supplies. decrypt_kv (StackStorm's filter): `value` is
 //  the encrypted text; return a new reference, or NULL with *error set to
 //  a malloc'd reason. With no hook, decrypt_kv is an error.
+//  call: a call of a function the engine itself does not have (Orquesta's
+//  ctx(), result(), task_status() ...), with its positional arguments
+//  (borrowed); return a new reference, or NULL with *error set to a
+//  malloc'd reason. With no hook, such a call is an error.
 typedef struct {
     json_t *(*decrypt_kv) (void *arg, const json_t *value, char **error);
     void *arg;
+    json_t *(*call) (void *arg, const char *function, json_t *const *args, size_t count,
+                     char **error);
 } template_hooks_t;
 
 //  Parse `text`; `name` names it in errors. Returns a template (caller

@@ -286,6 +286,33 @@ s_method (render_t *r, const node_t *node, json_t *object, const char *name,
     return list;
 }
 
+//  A function of the caller's (template_hooks_t.call): positional
+//  arguments only, none undefined.
+static json_t *
+s_hook_call (render_t *r, const node_t *node, const char *function)
+{
+    targs_t args = {NULL, NULL, 0};
+    json_t *result = NULL;
+    if (s_arguments (r, node, 1, &args) == 0) {
+        for (size_t i = 0; i < args.count && !r->error; i++)
+            if (args.keys[i])
+                template_fail (r, node, "%s() takes no keyword arguments", function);
+            else if (args.values[i] == r->undefined)
+                template_fail_undefined (r, node->kids[i + 1]);
+        char *reason = NULL;
+        if (!r->error) {
+            result = r->hooks->call (r->hooks->arg, function, args.values, args.count,
+                                     &reason);
+            if (!result)
+                template_fail (r, node, "%s(): %s", function,
+                               reason ? reason : "out of memory");
+        }
+        free (reason);
+    }
+    s_arguments_free (&args);
+    return result;
+}
+
 static json_t *
 s_call (render_t *r, const node_t *node)
 {
@@ -295,6 +322,8 @@ s_call (render_t *r, const node_t *node)
     for (const char *const *m = methods; callee->type == N_ATTR && *m; m++)
         method |= strcmp (callee->name, *m) == 0;
     bool range = callee->type == N_NAME && strcmp (callee->name, "range") == 0;
+    if (!method && !range && callee->type == N_NAME && r->hooks && r->hooks->call)
+        return s_hook_call (r, node, callee->name);
     if (!method && !range)
         return template_fail (r, node,
                               "calls are not allowed (only range() and a dict's items(), "

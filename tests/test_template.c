@@ -329,6 +329,47 @@ Test (template, decrypt_kv_hook)
     free (error);
 }
 
+//  The caller's functions (Orquesta's ctx(), task_status() ...)
+static json_t *
+s_call (void *arg, const char *function, json_t *const *args, size_t count, char **error)
+{
+    if (strcmp (function, "ctx") == 0 && count == 0)
+        return json_deep_copy ((const json_t *)arg);
+    if (strcmp (function, "ctx") == 0 && count == 1 && json_is_string (args[0])) {
+        json_t *found =
+            json_object_get ((const json_t *)arg, json_string_value (args[0]));
+        if (found)
+            return json_incref (found);
+    }
+    *error = strdup ("no such value");
+    return NULL;
+}
+
+Test (template, call_hook)
+{
+    json_t *ctx = json_pack ("{s:i,s:[i,i]}", "a", 7, "b", 1, 2);
+    template_hooks_t hooks = {NULL, ctx, s_call};
+    char *error = NULL;
+    json_t *value =
+        template_evaluate ("h", "ctx('a') + ctx().b[1]", NULL, &hooks, &error);
+    cr_assert_not_null (value, "%s", error);
+    cr_expect_eq (json_integer_value (value), 9);
+    json_decref (value);
+    value = template_evaluate ("h", "ctx('zz')", NULL, &hooks, &error);
+    cr_expect_null (value);
+    cr_expect (strstr (error, "ctx(): no such value"), "%s", error);
+    free (error);
+    value = template_evaluate ("h", "ctx(nothing)", NULL, &hooks, &error);
+    cr_expect_null (value);
+    cr_expect (strstr (error, "nothing"), "%s", error);
+    free (error);
+    value = template_evaluate ("h", "ctx('a')", NULL, NULL, &error);
+    cr_expect_null (value);
+    cr_expect (strstr (error, "calls are not allowed"), "%s", error);
+    free (error);
+    json_decref (ctx);
+}
+
 Test (template, tests)
 {
     EXPECT_JSON ("{{ x is defined }}", "true");
