@@ -80,9 +80,16 @@ static const row_t s_table[] = {
     {"iregex", "\"ABC\"", "\"a.c\"", 1},
     {"iregex", "\"x-ABC\"", "\"a.c\"", 1},
     {"iregex", "\"xbc\"", "\"a.c\"", 0},
-    {"search", "\"id 42\"", "\"\\\\d+\"", 1},
-    {"search", "\"my-web12\"", "\"web[0-9]+\"", 1},
-    {"search", "\"my-db\"", "\"web\"", 0},
+    //  StackStorm's short names
+    {"eq", "3", "3", 1},
+    {"ieq", "\"A\"", "\"a\"", 1},
+    {"incontains", "\"a B c\"", "\"b\"", 0},
+    {"incontains", "\"a B c\"", "\"d\"", 1},
+    {"in", "\"b\"", "[\"a\", \"b\"]", 1},
+    {"nin", "\"b\"", "[\"a\", \"b\"]", 0},
+    {"td_lt", "\"2026-11-21T23:59:30Z\"", "60", 1},
+    {"td_gt", "\"2026-11-21T23:59:30Z\"", "60", 0},
+    {"timediff_lt_seconds", "\"2026-11-21T23:59:30Z\"", "60", 1},
     {"matchwildcard", "\"web-01.example\"", "\"web-*\"", 1},
     {"matchwildcard", "\"db-01\"", "\"web-*\"", 0},
     {"timediff_lt", "\"2026-11-21T23:59:30Z\"", "60", 1},
@@ -208,4 +215,93 @@ Test (rules_criteria, unknown_operator_in_test_helper)
     json_t *one = json_integer (1);
     cr_expect_eq (rules_criteria_test ("bogus", one, one, NOW), -1);
     json_decref (one);
+}
+
+//  StackStorm's search: child criteria on each item, four conditions
+static bool
+s_search (const char *condition, const char *fields)
+{
+    char text[1024];
+    snprintf (text, sizeof text,
+              "{\"trigger.fields\": {\"type\": \"search\", \"condition\": \"%s\","
+              " \"pattern\": {\"item.field_name\": {\"type\": \"equals\", \"pattern\":"
+              " \"Status\"}, \"item.to_value\": {\"type\": \"equals\", \"pattern\":"
+              " \"Approved\"}}}}",
+              condition);
+    json_t *criteria = json_loads (text, 0, NULL);
+    char field[128], message[512];
+    rules_criteria_t *c =
+        rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
+    cr_assert_not_null (c, "%s", message);
+    snprintf (text, sizeof text, "{\"trigger\": {\"payload\": {\"fields\": %s}}}",
+              fields);
+    json_t *context = json_loads (text, 0, NULL);
+    cr_assert_not_null (context, "%s", text);
+    bool result = rules_criteria_match (c, context, NOW);
+    json_decref (context);
+    json_decref (criteria);
+    rules_criteria_destroy (&c);
+    return result;
+}
+
+Test (rules_criteria, search_conditions)
+{
+    const char *both = "[{\"field_name\": \"Status\", \"to_value\": \"Approved\"},"
+                       " {\"field_name\": \"Status\", \"to_value\": \"Approved\"}]";
+    const char *one = "[{\"field_name\": \"Status\", \"to_value\": \"Approved\"},"
+                      " {\"field_name\": \"Other\", \"to_value\": \"x\"}]";
+    const char *halves = "[{\"field_name\": \"Status\", \"to_value\": \"x\"},"
+                         " {\"field_name\": \"y\", \"to_value\": \"Approved\"}]";
+    const char *none = "[{\"field_name\": \"a\", \"to_value\": \"b\"}]";
+    cr_expect (s_search ("any", one));
+    cr_expect_not (s_search ("any", halves));
+    cr_expect (s_search ("all", both));
+    cr_expect_not (s_search ("all", one));
+    cr_expect (s_search ("any2any", halves));
+    cr_expect_not (s_search ("any2any", none));
+    cr_expect (s_search ("all2any", halves));
+    cr_expect_not (s_search ("all2any", one));
+    //  An object is a list of one; anything else matches nothing
+    cr_expect (
+        s_search ("all", "{\"field_name\": \"Status\", \"to_value\": \"Approved\"}"));
+    cr_expect_not (s_search ("any", "\"Status\""));
+    cr_expect (s_search ("all", "[]")); //  all() of nothing, as Python's
+    cr_expect_not (s_search ("any", "[]"));
+}
+
+Test (rules_criteria, search_errors_and_hash_comments)
+{
+    char field[128], message[512];
+    json_t *criteria =
+        json_loads ("{\"trigger.xs\": {\"type\": \"search\", \"pattern\": {\"item.a\":"
+                    " {\"type\": \"equals\", \"pattern\": 1}}}}",
+                    0, NULL);
+    rules_criteria_t *c =
+        rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
+    cr_expect_null (c);
+    cr_expect (strstr (message, "condition"), "%s", message);
+    json_decref (criteria);
+    criteria =
+        json_loads ("{\"trigger.xs\": {\"type\": \"search\", \"condition\": \"any\","
+                    " \"pattern\": {\"item.a\": {\"type\": \"equal\"}}}}",
+                    0, NULL);
+    c = rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
+    cr_expect_null (c);
+    cr_expect (strstr (message, "criteria.trigger.xs: pattern.criteria.item.a: unknown"),
+               "%s", message);
+    json_decref (criteria);
+    //  From '#' on a key is a comment: two criteria on one path
+    criteria = json_loads ("{\"trigger.n#1\": {\"type\": \"gt\", \"pattern\": 40},"
+                           " \"trigger.n#2\": {\"type\": \"lt\", \"pattern\": 50}}",
+                           0, NULL);
+    c = rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
+    cr_assert_not_null (c, "%s", message);
+    json_t *in = json_loads ("{\"trigger\": {\"payload\": {\"n\": 45}}}", 0, NULL);
+    json_t *out = json_loads ("{\"trigger\": {\"payload\": {\"n\": 55}}}", 0, NULL);
+    cr_expect (rules_criteria_match (c, in, NOW));
+    cr_expect_not (rules_criteria_match (c, out, NOW));
+    json_decref (in);
+    json_decref (out);
+    json_decref (criteria);
+    rules_criteria_destroy (&c);
 }

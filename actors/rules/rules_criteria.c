@@ -48,10 +48,12 @@ static const struct {
              {"nequals", OP_NEQUALS},
              {"neq", OP_NEQUALS},
              {"iequals", OP_IEQUALS},
+             {"ieq", OP_IEQUALS},
              {"contains", OP_CONTAINS},
              {"icontains", OP_ICONTAINS},
              {"ncontains", OP_NCONTAINS},
              {"nicontains", OP_NICONTAINS},
+             {"incontains", OP_NICONTAINS},
              {"startswith", OP_STARTSWITH},
              {"istartswith", OP_ISTARTSWITH},
              {"endswith", OP_ENDSWITH},
@@ -63,21 +65,33 @@ static const struct {
              {"exists", OP_EXISTS},
              {"nexists", OP_NEXISTS},
              {"inside", OP_INSIDE},
+             {"in", OP_INSIDE},
              {"ninside", OP_NINSIDE},
+             {"nin", OP_NINSIDE},
              {"matchregex", OP_MATCHREGEX},
              {"regex", OP_REGEX},
              {"iregex", OP_IREGEX},
              {"search", OP_SEARCH},
              {"matchwildcard", OP_MATCHWILDCARD},
              {"timediff_lt", OP_TIMEDIFF_LT},
+             {"td_lt", OP_TIMEDIFF_LT},
+             {"timediff_lt_seconds", OP_TIMEDIFF_LT},
              {"timediff_gt", OP_TIMEDIFF_GT},
+             {"td_gt", OP_TIMEDIFF_GT},
+             {"timediff_gt_seconds", OP_TIMEDIFF_GT},
              {NULL, OP_EQUALS}};
+
+//  search's condition: which items must match, and whether one child
+//  criterion (any) or all of them make an item match
+typedef enum { COND_ALL, COND_ANY, COND_ALL2ANY, COND_ANY2ANY } condition_t;
 
 typedef struct {
     char *path;
     op_t op;
     json_t *pattern;
-    template_regex_t *regex; //  Python's re, as StackStorm's operators use
+    template_regex_t *regex;    //  Python's re, as StackStorm's operators use
+    rules_criteria_t *children; //  search: the criteria on each `item`
+    condition_t condition;      //  search
 } criterion_t;
 
 struct _rules_criteria_t {
@@ -268,6 +282,48 @@ s_regex_matches (const criterion_t *c, const json_t *value)
     return rc == 1;
 }
 
+static bool s_eval (const criterion_t *c, const json_t *value, int64_t now_usec);
+
+//  One item of a search: its child criteria, all or any of them
+static bool
+s_search_item (const criterion_t *c, const json_t *item, int64_t now_usec)
+{
+    bool any = c->condition == COND_ALL2ANY || c->condition == COND_ANY2ANY;
+    json_t *context = json_pack ("{s:O}", "item", item);
+    bool matched = !any;
+    const rules_criteria_t *children = c->children;
+    for (size_t i = 0; context && i < children->count; i++) {
+        const criterion_t *child = &children->items[i];
+        if (s_eval (child, rules_template_lookup (context, child->path), now_usec) ==
+            any) {
+            matched = any;
+            break;
+        }
+    }
+    json_decref (context);
+    return context && matched;
+}
+
+//  StackStorm's search: a list (an object counts as a list of one) whose
+//  items match the child criteria as the condition says
+static bool
+s_search (const criterion_t *c, const json_t *value, int64_t now_usec)
+{
+    if (json_is_object (value))
+        return s_search_item (c, value, now_usec);
+    if (!json_is_array (value))
+        return false;
+    bool any = c->condition == COND_ANY || c->condition == COND_ANY2ANY;
+    size_t i;
+    const json_t *item;
+    json_array_foreach (value, i, item)
+    {
+        if (s_search_item (c, item, now_usec) == any)
+            return any;
+    }
+    return !any;
+}
+
 static bool
 s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
 {
@@ -325,8 +381,9 @@ s_eval (const criterion_t *c, const json_t *value, int64_t now_usec)
         case OP_MATCHREGEX:
         case OP_REGEX:
         case OP_IREGEX:
-        case OP_SEARCH:
             return s_regex_matches (c, value);
+        case OP_SEARCH:
+            return s_search (c, value, now_usec);
         case OP_MATCHWILDCARD:
             return json_is_string (value) && fnmatch (json_string_value (pattern),
                                                       json_string_value (value), 0) == 0;
@@ -354,10 +411,45 @@ s_lookup_op (const char *name, op_t *op)
     return -1;
 }
 
+//  search: `condition` and a pattern of child criteria on `item.PATH`
+static int
+s_prepare_search (criterion_t *c, const json_t *condition, char *reason,
+                  size_t reason_size)
+{
+    static const char *const names[] = {"all", "any", "all2any", "any2any"};
+    const char *name = json_string_value (condition);
+    for (int i = 0; name && i < 4; i++)
+        if (strcmp (name, names[i]) == 0) {
+            c->condition = (condition_t)i;
+            name = NULL;
+            break;
+        }
+    if (name || !condition) {
+        snprintf (reason, reason_size,
+                  "search needs condition: any, all, any2any or all2any");
+        return -1;
+    }
+    if (!json_is_object (c->pattern) || json_object_size (c->pattern) == 0) {
+        snprintf (reason, reason_size,
+                  "search needs a pattern of criteria on the items "
+                  "(item.PATH: {type: OPERATOR, pattern: VALUE})");
+        return -1;
+    }
+    char field[256], message[768];
+    c->children =
+        rules_criteria_new (c->pattern, field, sizeof field, message, sizeof message);
+    if (!c->children) {
+        snprintf (reason, reason_size, "pattern.%s",
+                  *message ? message : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 //  Prepare one criterion. 0 or -1 with `reason` set.
 static int
-s_prepare (criterion_t *c, const char *op_name, const json_t *pattern, char *reason,
-           size_t reason_size)
+s_prepare (criterion_t *c, const char *op_name, const json_t *pattern,
+           const json_t *condition, char *reason, size_t reason_size)
 {
     if (s_lookup_op (op_name, &c->op)) {
         snprintf (
@@ -365,16 +457,19 @@ s_prepare (criterion_t *c, const char *op_name, const json_t *pattern, char *rea
             "unknown operator \"%s\" (equals, nequals, iequals, contains, icontains, "
             "ncontains, nicontains, startswith, istartswith, endswith, iendswith, "
             "lessthan, greaterthan, exists, nexists, inside, ninside, matchregex, "
-            "regex, iregex, search, matchwildcard, timediff_lt, timediff_gt)",
+            "regex, iregex, search, matchwildcard, timediff_lt, timediff_gt, and "
+            "StackStorm's short names eq, neq, ieq, incontains, in, nin, lt, gt, "
+            "td_lt, td_gt)",
             op_name);
         return -1;
     }
     c->pattern = pattern ? json_deep_copy (pattern) : json_null ();
     switch (c->op) {
+        case OP_SEARCH:
+            return s_prepare_search (c, condition, reason, reason_size);
         case OP_MATCHREGEX:
         case OP_REGEX:
-        case OP_IREGEX:
-        case OP_SEARCH: {
+        case OP_IREGEX: {
             if (!json_is_string (c->pattern)) {
                 snprintf (reason, reason_size, "%s needs a string pattern", op_name);
                 return -1;
@@ -434,6 +529,7 @@ s_criterion_clear (criterion_t *c)
     free (c->path);
     json_decref (c->pattern);
     template_regex_destroy (&c->regex);
+    rules_criteria_destroy (&c->children);
     memset (c, 0, sizeof *c);
 }
 
@@ -472,20 +568,23 @@ rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char
                           "must be a mapping {type: OPERATOR, pattern: VALUE}");
             else if (!json_is_string (type))
                 snprintf (reason, sizeof reason, "type: missing operator name");
-            else if (!*key)
+            else if (!*key || *key == '#')
                 snprintf (reason, sizeof reason, "empty path");
             else {
                 const char *k;
                 json_t *v;
-                json_object_foreach (spec, k,
-                                     v) if (strcmp (k, "type") && strcmp (k, "pattern"))
+                json_object_foreach (spec, k, v) if (strcmp (k, "type") &&
+                                                     strcmp (k, "pattern") &&
+                                                     strcmp (k, "condition"))
                     snprintf (reason, sizeof reason,
-                              "unknown key \"%s\" (only type and pattern)", k);
+                              "unknown key \"%s\" (only type, pattern and condition)", k);
             }
             if (!*reason) {
-                c->path = strdup (key);
+                //  From a '#' on, a key is a comment: one path, several criteria
+                const char *hash = strchr (key, '#');
+                c->path = hash ? strndup (key, (size_t)(hash - key)) : strdup (key);
                 s_prepare (c, json_string_value (type), json_object_get (spec, "pattern"),
-                           reason, sizeof reason);
+                           json_object_get (spec, "condition"), reason, sizeof reason);
             }
             if (*reason) {
                 if (field && field_size)
@@ -535,7 +634,7 @@ rules_criteria_test (const char *op, const json_t *value, const json_t *pattern,
     criterion_t c;
     memset (&c, 0, sizeof c);
     char reason[512];
-    if (s_prepare (&c, op, pattern, reason, sizeof reason)) {
+    if (s_prepare (&c, op, pattern, NULL, reason, sizeof reason)) {
         s_criterion_clear (&c);
         return -1;
     }

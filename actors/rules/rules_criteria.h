@@ -23,10 +23,19 @@
                                        (re.match with re.DOTALL)
       regex iregex                     Python regex anywhere (re.search);
                                        iregex ignores case, as StackStorm's
-      search                           Python regex anywhere (attune's)
+      search                           a list (an object: a list of one) whose
+                                       items match child criteria on item.PATH:
+                                       `condition: any` (some item matches all
+                                       of them), `all` (every item matches all),
+                                       `any2any` (some item matches one),
+                                       `all2any` (every item matches one)
       matchwildcard                    shell wildcard (fnmatch)
       timediff_lt timediff_gt          now − value (an ISO 8601 time or epoch
                                        seconds) is under / over pattern seconds
+
+    StackStorm's short names are taken too (eq, neq, ieq, incontains, in,
+    nin, lt, gt, td_lt, td_gt). From a '#' on, a key is a comment, so one
+    path can carry several criteria (`trigger.n#1`, `trigger.n#2`).
 
     A value that is missing or of the wrong type makes an operator false
     (nequals and nexists: true), never an error.
