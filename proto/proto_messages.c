@@ -188,6 +188,9 @@ static const proto_field_t s_api_publish[] = {F_STRN ("trigger", REQ, 1, S_REF_M
                                               F_MAP ("trigger_parameters", 0), F_END};
 static const proto_field_t s_id[] = {F_ABOUT ("id", PROTO_FIELD_STR, REQ, "an id"),
                                      F_END};
+static const proto_field_t s_rule_test[] = {F_STRN ("rule", 0, 1, S_REF_MAX),
+                                            F_MAP ("definition", 0), F_STR ("event", 0),
+                                            F_MAP ("trigger_instance", 0), F_END};
 static const proto_field_t s_event_list[] = {F_STR ("trigger", 0),
                                              F_UINTN ("limit", 0, 1, S_PAGE_MAX),
                                              F_STR ("before", 0), F_END};
@@ -345,6 +348,7 @@ static const proto_message_t s_messages[] = {
     {"api.rule.enable", ASK, "client", "api.requests", s_ref},
     {"api.rule.disable", ASK, "client", "api.requests", s_ref},
     {"api.rule.delete", ASK, "client", "api.requests", s_ref},
+    {"api.rule.test", ASK, "client", "api.requests", s_rule_test},
     {"api.event.publish", ASK, "client", "api.requests", s_api_publish},
     {"api.event.list", ASK, "client", "api.requests", s_event_list},
     {"api.event.get", ASK, "client", "api.requests", s_id},

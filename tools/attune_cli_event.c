@@ -1,4 +1,5 @@
-/*  attune_cli_event: event publish/list.
+/*  attune_cli_event: event publish/list/get/re-emit, also spelled as
+    StackStorm's `trigger-instance list|get|re-emit`.
 */
 #include "tools/attune_cli.h"
 
@@ -55,6 +56,49 @@ s_cmd_event_list (cli_t *client, cli_args_t *args)
     return cli_list (client, "api.event.list", payload, "before", total,
                      s_show_event_list);
 }
+static void
+s_show_event_record (const json_t *result)
+{
+    static const char *const first[] = {"event",   "trigger", "ts", "trigger_parameters",
+                                        "payload", NULL};
+    cli_show_definition (result, first);
+}
+
+static int
+s_cmd_event_get (cli_t *client, cli_args_t *args)
+{
+    char id[PROTO_UUID_STR_SIZE];
+    if (!cli_id_arg (args, 0, id))
+        return CLI_EXIT_USAGE;
+    return cli_simple (client, "api.event.get", json_pack ("{s:s}", "id", id),
+                       s_show_event_record);
+}
+
+//  StackStorm's re-emit: the event's trigger, parameters and payload
+//  published again as a new event
+static int
+s_cmd_event_reemit (cli_t *client, cli_args_t *args)
+{
+    char id[PROTO_UUID_STR_SIZE];
+    if (!cli_id_arg (args, 0, id))
+        return CLI_EXIT_USAGE;
+    json_t *event = cli_request (client, "api.event.get", json_pack ("{s:s}", "id", id));
+    if (!event)
+        return cli_report (client);
+    json_t *payload =
+        json_pack ("{s:O, s:O}", "trigger", json_object_get (event, "trigger"), "payload",
+                   json_object_get (event, "payload"));
+    json_t *tparams = json_object_get (event, "trigger_parameters");
+    if (payload && json_object_size (tparams))
+        json_object_set (payload, "trigger_parameters", tparams);
+    json_decref (event);
+    if (!payload) {
+        cli_fail (client, "invalid", "event %s has no trigger or payload", id);
+        return cli_report (client);
+    }
+    return cli_simple (client, "api.event.publish", payload, s_show_event);
+}
+
 static const cli_option_t s_event_list_options[] = {
     {"--trigger", "T", "only events of trigger T"},
     {"--limit", "N", "at most N events, over as many pages as needed (default 100)"},
@@ -67,4 +111,15 @@ const cli_command_t cli_event_commands[] = {
      cli_no_options, 2, 2, s_cmd_event_publish},
     {"event", "list", "[--trigger T] [--limit N] [--before ID]",
      "List events, newest first.", s_event_list_options, 0, 0, s_cmd_event_list},
+    {"event", "get", "ID", "Show an event (a trigger instance).", cli_no_options, 1, 1,
+     s_cmd_event_get},
+    {"event", "re-emit", "ID",
+     "Publish an event's trigger and payload again as a new event; prints its id.",
+     cli_no_options, 1, 1, s_cmd_event_reemit},
+    {"trigger-instance", "list", "[--trigger T] [--limit N] [--before ID]",
+     "StackStorm's name for event list.", s_event_list_options, 0, 0, s_cmd_event_list},
+    {"trigger-instance", "get", "ID", "StackStorm's name for event get.", cli_no_options,
+     1, 1, s_cmd_event_get},
+    {"trigger-instance", "re-emit", "ID", "StackStorm's name for event re-emit.",
+     cli_no_options, 1, 1, s_cmd_event_reemit},
     {NULL}};

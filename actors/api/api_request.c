@@ -275,6 +275,8 @@ s_owner_of (const char *type)
                                  API_EXECUTOR};
     if (streq (type, "api.action.queue_stats"))
         return API_EXECUTOR; //  queues and counts are the executor's
+    if (streq (type, "api.rule.test"))
+        return API_RULES; //  the rules actor evaluates rules
     for (int i = 0; prefixes[i]; i++)
         if (strncmp (type, prefixes[i], strlen (prefixes[i])) == 0)
             return owners[i];

@@ -348,6 +348,51 @@ s_pipe_status (void *arg)
     return status;
 }
 
+//  api.rule.test: a loaded rule (`rule`) or one given whole (`definition`)
+//  against a stored event (`event`) or one given whole (`trigger_instance`)
+static void
+s_rule_test (s_rules_t *self, const rules_query_tables_t *tables, json_t *payload,
+             actor_answer_t *answer)
+{
+    const char *ref = json_string_value (json_object_get (payload, "rule"));
+    json_t *definition = json_object_get (payload, "definition");
+    const char *event_id = json_string_value (json_object_get (payload, "event"));
+    json_t *instance = json_object_get (payload, "trigger_instance");
+    if (!ref == !definition || !event_id == !instance) {
+        actor_query_fail (answer, "bad_request",
+                          "give one of rule and definition, and one of event and "
+                          "trigger_instance");
+        return;
+    }
+    char message[768] = "";
+    const char *name = json_string_value (json_object_get (definition, "ref"));
+    if (!name)
+        name = json_string_value (json_object_get (definition, "name"));
+    rules_rule_t *own = definition
+                            ? rules_rule_compile (name ? name : "(given)", definition,
+                                                  message, sizeof message)
+                            : NULL;
+    const rules_rule_t *rule = own ? own : ref ? rules_set_get (self->rules, ref) : NULL;
+    json_t *event = instance ? json_incref (instance) : NULL;
+    if (event_id) {
+        json_t *get = json_pack ("{s:s}", "id", event_id);
+        rules_query (tables, "api.event.get", get, answer);
+        json_decref (get);
+        event = answer->result;
+        answer->result = NULL;
+    }
+    if (!rule && !answer->code[0])
+        actor_query_fail (answer, definition ? "invalid" : "not_found", "%s",
+                          definition ? message : "no such rule");
+    else if (event && !answer->code[0]) {
+        answer->result = rules_enforce_test (self, rule, event);
+        if (!answer->result)
+            actor_query_fail (answer, "internal", "out of memory");
+    }
+    json_decref (event);
+    rules_rule_destroy (&own);
+}
+
 //  Answer the api's reads on rules.query (rules_query.c)
 static void
 s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
@@ -359,13 +404,17 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
         rules_sync_request (self->sync, payload, answer);
         return;
     }
+    rules_query_tables_t tables = {self->store, self->events, self->enforcements, NULL};
+    if (streq (type, "api.rule.test")) {
+        s_rule_test (self, &tables, payload, answer);
+        return;
+    }
     json_t *counters = json_pack ("{s:I, s:I, s:I, s:b, s:I}", "rules",
                                   (json_int_t)rules_set_size (self->rules), "outbox",
                                   (json_int_t)(self->queue.count + self->inflight.count),
                                   "duplicates", (json_int_t)self->duplicates, "synced",
                                   self->synced, "sent", (json_int_t)self->sent);
-    rules_query_tables_t tables = {self->store, self->events, self->enforcements,
-                                   counters};
+    tables.counters = counters;
     rules_query (&tables, type, payload, answer);
     json_decref (counters);
 }

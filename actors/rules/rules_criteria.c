@@ -87,6 +87,7 @@ typedef enum { COND_ALL, COND_ANY, COND_ALL2ANY, COND_ANY2ANY } condition_t;
 
 typedef struct {
     char *path;
+    char *type; //  the operator as written
     op_t op;
     json_t *pattern;
     template_regex_t *regex;    //  Python's re, as StackStorm's operators use
@@ -527,6 +528,7 @@ static void
 s_criterion_clear (criterion_t *c)
 {
     free (c->path);
+    free (c->type);
     json_decref (c->pattern);
     template_regex_destroy (&c->regex);
     rules_criteria_destroy (&c->children);
@@ -583,6 +585,7 @@ rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char
                 //  From a '#' on, a key is a comment: one path, several criteria
                 const char *hash = strchr (key, '#');
                 c->path = hash ? strndup (key, (size_t)(hash - key)) : strdup (key);
+                c->type = strdup (json_string_value (type));
                 s_prepare (c, json_string_value (type), json_object_get (spec, "pattern"),
                            json_object_get (spec, "condition"), reason, sizeof reason);
             }
@@ -641,4 +644,25 @@ rules_criteria_test (const char *op, const json_t *value, const json_t *pattern,
     bool result = s_eval (&c, value, now_usec);
     s_criterion_clear (&c);
     return result ? 1 : 0;
+}
+
+json_t *
+rules_criteria_explain (const rules_criteria_t *self, const json_t *context,
+                        int64_t now_usec, bool *matched)
+{
+    json_t *list = json_array ();
+    *matched = true;
+    for (size_t i = 0; self && list && i < self->count; i++) {
+        const criterion_t *c = &self->items[i];
+        const json_t *value = rules_template_lookup (context, c->path);
+        bool holds = s_eval (c, value, now_usec);
+        *matched &= holds;
+        json_t *entry =
+            json_pack ("{s:s, s:s, s:O, s:b}", "path", c->path, "type",
+                       c->type ? c->type : "?", "pattern", c->pattern, "matched", holds);
+        if (entry && value)
+            json_object_set (entry, "value", (json_t *)value);
+        json_array_append_new (list, entry);
+    }
+    return list;
 }

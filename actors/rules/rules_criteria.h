@@ -67,6 +67,12 @@ void rules_criteria_destroy (rules_criteria_t **self_p);
 bool rules_criteria_match (const rules_criteria_t *self, const json_t *context,
                            int64_t now_usec);
 
+//  Each criterion with its outcome for `context` (the rule tester):
+//  [{path, type, pattern, value (absent when missing), matched}]; *matched
+//  says whether all hold. New reference; NULL when out of memory.
+json_t *rules_criteria_explain (const rules_criteria_t *self, const json_t *context,
+                                int64_t now_usec, bool *matched);
+
 //  Evaluate one operator (for tests and tools): op against value and
 //  pattern; `value` NULL means missing. -1 for an unknown operator or a bad
 //  pattern.

@@ -187,6 +187,42 @@ s_parameters (rules_t *self, const rules_rule_t *rule, const json_t *context,
     return packed;
 }
 
+json_t *
+rules_enforce_test (rules_t *self, const rules_rule_t *rule, const json_t *event)
+{
+    const char *id = json_string_value (json_object_get (event, "event"));
+    json_t *payload = json_object_get (event, "payload");
+    const char *trigger = json_string_value (json_object_get (event, "trigger"));
+    json_t *context = json_pack (
+        "{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger", "type",
+        trigger ? trigger : "", "payload",
+        payload ? json_incref (payload) : json_object (), "event", "id", id ? id : "",
+        "ts", (json_int_t)json_integer_value (json_object_get (event, "ts")), "rule",
+        "ref", rule->ref);
+    if (!context)
+        return NULL;
+    bool matched = false;
+    json_t *criteria =
+        rules_criteria_explain (rule->criteria, context, proto_now_usec (), &matched);
+    json_t *answer =
+        json_pack ("{s:s, s:s, s:b, s:o}", "rule", rule->ref, "action", rule->action,
+                   "matched", matched, "criteria", criteria ? criteria : json_array ());
+    const json_t *params = rule->action_parameters;
+    char reason[1024] = "";
+    json_t *rendered =
+        !matched ? NULL
+        : !s_templated (params, 0)
+            ? json_deep_copy (params)
+            : s_render_parameters (self, rule, context, reason, sizeof reason);
+    if (rendered)
+        json_object_set_new (answer, "parameters", rendered);
+    else if (matched)
+        json_object_set_new (answer, "error",
+                             json_string (reason[0] ? reason : "cannot be rendered"));
+    json_decref (context);
+    return answer;
+}
+
 //  enforcement.create of a created enforcement into the outbox (stored in
 //  this transaction, sent after the commit as stored). 0 or -1.
 static int

@@ -101,6 +101,12 @@ typedef struct {
 int rules_enforce_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                            bus_command_t *info);
 
+//  The rule tester (api.rule.test): whether `rule` matches `event` ({event,
+//  trigger, payload, ts}), each criterion's outcome and, when it matches,
+//  the action parameters as they would be rendered (or the error). Nothing
+//  is stored or sent. New reference; NULL when out of memory.
+json_t *rules_enforce_test (rules_t *self, const rules_rule_t *rule, const json_t *event);
+
 //  First handler call of a write attempt: delete the acked outbox entries
 //  and tie the attempt's effects to the commit. 0 or -1 (store failure).
 int rules_attempt_begin (rules_t *self, store_txn_t *txn);

@@ -132,6 +132,25 @@ s_compile (const char *ref, const json_t *definition, char *message, size_t mess
     return rule;
 }
 
+rules_rule_t *
+rules_rule_compile (const char *ref, const json_t *definition, char *message,
+                    size_t message_size)
+{
+    return s_compile (ref, definition, message, message_size);
+}
+
+void
+rules_rule_destroy (rules_rule_t **rule_p)
+{
+    s_rule_destroy ((void **)rule_p);
+}
+
+rules_rule_t *
+rules_set_get (rules_set_t *self, const char *ref)
+{
+    return (rules_rule_t *)zhashx_lookup (self->rules, ref);
+}
+
 int
 rules_set_put (rules_set_t *self, const char *ref, const json_t *definition,
                char *message, size_t message_size)

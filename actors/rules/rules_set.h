@@ -46,6 +46,16 @@ int rules_set_put (rules_set_t *self, const char *ref, const json_t *definition,
 rules_rule_t *const *rules_set_for_trigger (rules_set_t *self, const char *trigger,
                                             size_t *count);
 
+//  The rule `ref` (enabled or not), or NULL. Borrowed: valid until the
+//  next put.
+rules_rule_t *rules_set_get (rules_set_t *self, const char *ref);
+
+//  A rule compiled apart from any set (the rule tester's rule from a file).
+//  NULL with `message` set. rules_rule_destroy frees it.
+rules_rule_t *rules_rule_compile (const char *ref, const json_t *definition,
+                                  char *message, size_t message_size);
+void rules_rule_destroy (rules_rule_t **rule_p);
+
 //  Rules held (enabled or not), and enabled ones.
 size_t rules_set_size (rules_set_t *self);
 size_t rules_set_enabled (rules_set_t *self);
