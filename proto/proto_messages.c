@@ -188,6 +188,8 @@ static const proto_field_t s_api_publish[] = {F_STRN ("trigger", REQ, 1, S_REF_M
                                               F_MAP ("trigger_parameters", 0), F_END};
 static const proto_field_t s_id[] = {F_ABOUT ("id", PROTO_FIELD_STR, REQ, "an id"),
                                      F_END};
+static const proto_field_t s_execution_get[] = {
+    F_ABOUT ("id", PROTO_FIELD_STR, REQ, "an id"), F_BOOL ("show_secrets", 0), F_END};
 static const proto_field_t s_event_list[] = {F_STR ("trigger", 0),
                                              F_UINTN ("limit", 0, 1, S_PAGE_MAX),
                                              F_STR ("before", 0), F_END};
@@ -352,7 +354,7 @@ static const proto_message_t s_messages[] = {
     {"api.enforcement.get", ASK, "client", "api.requests", s_id},
     {"api.execution.run", ASK, "client", "api.requests", s_run},
     {"api.execution.list", ASK, "client", "api.requests", s_execution_list},
-    {"api.execution.get", ASK, "client", "api.requests", s_id},
+    {"api.execution.get", ASK, "client", "api.requests", s_execution_get},
     {"api.execution.changes", ASK, "client", "api.requests", s_changes},
     {"api.execution.cancel", ASK, "client", "api.requests", s_id},
     {"api.execution.rerun", ASK, "client", "api.requests", s_rerun},
