@@ -511,15 +511,15 @@ s_load_config (s_daemon_t *self)
     zconfig_t *daemon = zconfig_locate (self->file, "daemon");
     if (!daemon)
         return -1;
-    static const char *const keys[] = {"actors",    "data",    "packs",     "host",
-                                       "heartbeat", "api",     "api-facts", "worker",
-                                       "security",  "configs", "http",      NULL};
+    static const char *const keys[] = {
+        "actors", "data",     "packs",   "host", "heartbeat", "api", "api-facts",
+        "worker", "security", "configs", "http", "datastore", NULL};
     static const char *const security[] = {"cert", "allow",   "server", "executor",
                                            "mode", "workers", NULL};
     if (s_known_settings (
             self->config_path, daemon, "daemon/", keys,
             "actors, data, packs, configs, host, heartbeat, api, api-facts, http, "
-            "worker/name|slots|runtimes, "
+            "worker/name|slots|runtimes, datastore/key, "
             "security/cert|allow|server|executor|mode|workers") ||
         s_known_settings (self->config_path, zconfig_locate (daemon, "security"),
                           "daemon/security/", security,
