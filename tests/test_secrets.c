@@ -14,10 +14,15 @@
 #include <ftw.h>
 
 static testing_daemon_t s_daemon;
+static pid_t s_worker_pid; //  a worker-only attuned (the split tests)
 
 static void
 s_teardown (void)
 {
+    if (s_worker_pid > 0) {
+        kill (s_worker_pid, SIGKILL);
+        waitpid (s_worker_pid, NULL, 0);
+    }
     testing_daemon_stop_all ();
 }
 
@@ -389,6 +394,7 @@ Test (secrets, a_missing_or_forged_reference_fails_naming_why)
 //  Through a CURVE api: roles from the keys (as test_datastore_daemon)
 
 static char s_keys[PATH_MAX], s_allow[PATH_MAX], s_core_public[64];
+static char s_commands[64]; //  the core's executor.commands (split tests)
 
 static void
 s_curve_key (const char *name, const char *role)
@@ -514,7 +520,7 @@ s_value_as (zsock_t *sock, const char *name, bool decrypt)
 //  The core's endpoints on tcp (CURVE), its worker certs directory; w1 a
 //  worker host's key, s1 a sensor host's, ada an admin through the api
 static void
-s_start_split (char *datastore, char *executor, size_t size)
+s_start_split (char *datastore, char *executor, size_t size, const char *actors)
 {
     testing_daemon_init (&s_daemon, "test_secrets_peers");
     s_pack ();
@@ -536,9 +542,11 @@ s_start_split (char *datastore, char *executor, size_t size)
     snprintf (datastore, size, "tcp://127.0.0.1:%d", testing_free_port ());
     snprintf (executor, size, "tcp://127.0.0.1:%d", testing_free_port ());
     char text[512], config[PATH_MAX + 16], core[PATH_MAX + 64];
+    snprintf (s_commands, sizeof s_commands, "tcp://127.0.0.1:%d", testing_free_port ());
     snprintf (text, sizeof text,
-              "endpoints\n    datastore.query = %s\n    executor.query = %s\n", datastore,
-              executor);
+              "daemon\n    actors = %s\nendpoints\n    datastore.query = %s\n"
+              "    executor.query = %s\n    executor.commands = %s\n",
+              actors, datastore, executor, s_commands);
     testing_write (s_daemon.root, "core.cfg", text);
     snprintf (config, sizeof config, "%s/core.cfg", s_daemon.root);
     snprintf (core, sizeof core, "%s/core.cert_secret", s_keys);
@@ -551,7 +559,8 @@ s_start_split (char *datastore, char *executor, size_t size)
 Test (secrets, only_named_keys_decrypt_at_the_datastore)
 {
     char datastore[64], executor[64];
-    s_start_split (datastore, executor, sizeof datastore);
+    s_start_split (datastore, executor, sizeof datastore,
+                   "registry,executor,rules,datastore,api,worker");
     zsock_t *ada = s_peer ("ada", s_daemon.api);
     json_decref (testing_api_ok (
         ada, "api.key.set",
@@ -640,5 +649,155 @@ Test (secrets, only_named_keys_decrypt_at_the_datastore)
     zsock_destroy (&core);
     zsock_destroy (&s1);
     zsock_destroy (&w1);
+    zsock_destroy (&ada);
+}
+
+//  A worker-only attuned with the key `name` (started, asserted), as a
+//  worker host runs it: its own cert, the core's as server and executor
+static void
+s_worker_start (const char *name, const char *datastore)
+{
+    char cfg[PATH_MAX + 32], log[PATH_MAX + 32], data[PATH_MAX + 32], cert[PATH_MAX + 64],
+        core[PATH_MAX + 64], text[2 * PATH_MAX], file[64];
+    snprintf (cfg, sizeof cfg, "%s/%s.cfg", s_daemon.root, name);
+    snprintf (log, sizeof log, "%s/%s.log", s_daemon.root, name);
+    snprintf (data, sizeof data, "%s/%s", s_daemon.root, name);
+    snprintf (cert, sizeof cert, "%s/%s.cert_secret", s_keys, name);
+    snprintf (core, sizeof core, "%s/core.cert", s_keys);
+    snprintf (text, sizeof text,
+              "daemon\n    actors = worker\n    data = %s\n    worker\n"
+              "        name = %s\nbus\n    namespace = %s\nendpoints\n"
+              "    datastore.query = %s\n    executor.commands = %s\n"
+              "    worker = tcp://127.0.0.1:%d\n",
+              data, name, name, datastore, s_commands, testing_free_port ());
+    snprintf (file, sizeof file, "%s.cfg", name);
+    testing_write (s_daemon.root, file, text);
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+        dup2 (fd, 1);
+        dup2 (fd, 2);
+        const char *argv[] = {ATTUNE_HELPER_DIR "/attuned",
+                              "-c",
+                              cfg,
+                              "--cert",
+                              cert,
+                              "--server-cert",
+                              core,
+                              "--executor-cert",
+                              core,
+                              "--security-mode",
+                              "always",
+                              "--heartbeat",
+                              "200",
+                              NULL};
+        execv (argv[0], (char *const *)argv);
+        _exit (127);
+    }
+    s_worker_pid = pid;
+    int64_t until = zclock_mono () + 20000;
+    while (!s_file_has (log, "attuned: running")) {
+        cr_assert_lt (zclock_mono (), until, "%s did not start", name);
+        cr_assert_eq (waitpid (pid, NULL, WNOHANG), 0, "%s died", name);
+        zclock_sleep (20);
+    }
+}
+
+//  Wait until the executor lists worker `name` as alive and not draining
+//  (`alive`), or not (gone, dead or draining)
+static void
+s_worker_wait (zsock_t *sock, const char *name, bool alive)
+{
+    int64_t until = zclock_mono () + 15000;
+    while (true) {
+        json_t *list = testing_api_ok (sock, "api.worker.list", NULL);
+        bool seen = false;
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get (list, "items"), i, item)
+        {
+            if (streq (json_string_value (json_object_get (item, "worker")), name) &&
+                json_is_true (json_object_get (item, "alive")) &&
+                !json_is_true (json_object_get (item, "draining")))
+                seen = true;
+        }
+        json_decref (list);
+        if (seen == alive)
+            return;
+        cr_assert_lt (zclock_mono (), until, "worker %s never became %s", name,
+                      alive ? "alive" : "gone");
+        zclock_sleep (50);
+    }
+}
+
+//  Publish the event of rule test.secret writing to `file`; its execution
+//  once it has `status`
+static json_t *
+s_secret_run (zsock_t *sock, const char *file, const char *status)
+{
+    s_publish (sock, json_pack ("{s:s, s:s}", "which", "secret", "out", file));
+    int64_t until = zclock_mono () + 15000;
+    while (zclock_mono () < until) {
+        json_t *list = testing_api_ok (sock, "api.execution.list",
+                                       json_pack ("{s:s}", "rule", "test.secret"));
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get (list, "items"), i, item)
+        {
+            const char *cmd = json_string_value (
+                json_object_get (json_object_get (item, "parameters"), "cmd"));
+            if (cmd && strstr (cmd, file)) {
+                json_t *record = testing_api_wait_status (
+                    sock, json_string_value (json_object_get (item, "id")), status,
+                    15000);
+                json_decref (list);
+                return record;
+            }
+        }
+        json_decref (list);
+        zclock_sleep (50);
+    }
+    cr_assert_fail ("no execution writing to %s", file);
+    return NULL;
+}
+
+Test (secrets, a_worker_host_gets_secrets_only_when_listed)
+{
+    char datastore[64], executor[64];
+    s_start_split (datastore, executor, sizeof datastore,
+                   "registry,executor,rules,datastore,api");
+    s_curve_key ("w2", NULL); //  admitted, but not in the worker certs
+    zsock_t *ada = s_peer ("ada", s_daemon.api);
+    json_decref (testing_api_ok (
+        ada, "api.key.set",
+        json_pack ("{s:s, s:s, s:b}", "name", "token", "value", S_NEEDLE, "secret", 1)));
+    //  w1, listed: its action gets the clear value
+    s_worker_start ("w1", datastore);
+    s_worker_wait (ada, "w1", true);
+    char file[PATH_MAX + 32];
+    snprintf (file, sizeof file, "%s/got-w1", s_daemon.root);
+    json_decref (s_secret_run (ada, file, "completed"));
+    char *got = s_wait_file (file);
+    cr_assert_str_eq (got, S_NEEDLE "|Bearer " S_NEEDLE);
+    free (got);
+    kill (s_worker_pid, SIGTERM);
+    waitpid (s_worker_pid, NULL, 0);
+    s_worker_pid = 0;
+    s_worker_wait (ada, "w1", false);
+    //  w2, admitted by the handshake but not listed: the datastore refuses
+    //  it, the execution fails naming the key and why; nothing ran
+    s_worker_start ("w2", datastore);
+    s_worker_wait (ada, "w2", true);
+    snprintf (file, sizeof file, "%s/got-w2", s_daemon.root);
+    json_t *failed = s_secret_run (ada, file, "failed");
+    char *text = json_dumps (failed, JSON_COMPACT);
+    cr_assert (strstr (text, "st2kv.system.token: forbidden"), "%s", text);
+    cr_assert (strstr (text, "may not decrypt"), "%s", text);
+    cr_assert_null (strstr (text, "S3cr3t"), "%s", text);
+    free (text);
+    json_decref (failed);
+    cr_assert_eq (access (file, F_OK), -1, "w2's action ran");
+    s_assert_nowhere ("S3cr3t");
     zsock_destroy (&ada);
 }
