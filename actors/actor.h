@@ -53,6 +53,7 @@ typedef struct {
     int heartbeat_ms;          //  bus heartbeats (default 1000)
     bool nosync;               //  stores without fsync (benchmarks only)
     const char *datastore_key; //  datastore: its key file (NULL: the default)
+    const char *worker_certs;  //  datastore: the workers' public certs (a dir)
 
     //  http (actors/http/http.h): the gateway
     const char *http;      //  ADDR:PORT (default HTTP_DEFAULT_ADDRESS)

@@ -18,6 +18,7 @@ struct _actor_query_t {
     uint64_t tickets; //  the last ticket given
     //  The request a handler is answering (for actor_query_defer)
     zframe_t *current_identity;
+    zframe_t *current_body; //  its frame: the connection's properties
     bool current_delimiter;
     const uint8_t *current_id;
 };
@@ -317,7 +318,9 @@ actor_query_handle (actor_query_t *self, actor_query_fn *fn, void *arg)
                     actor_reply_envelope (self->source, NULL, NULL,
                                           proto_code_name (error.code), error.message);
             } else {
+                self->current_body = body;
                 reply = s_dispatch (self, request, identity, delimiter, fn, arg);
+                self->current_body = NULL;
                 proto_envelope_destroy (&request);
             }
         }
@@ -369,6 +372,25 @@ actor_query_reply (actor_query_t *self, uint64_t ticket, json_t *result, const c
     s_send (self, parked->identity, parked->delimiter, &reply);
     zlistx_delete (self->parked, zlistx_cursor (self->parked));
     return 0;
+}
+
+const char *
+actor_query_peer_key (actor_query_t *self)
+{
+    assert (self);
+    const char *key =
+        self->current_body ? zframe_meta (self->current_body, "User-Id") : NULL;
+    return key && *key ? key : NULL;
+}
+
+bool
+actor_query_from_self (actor_query_t *self)
+{
+    const char *key = actor_query_peer_key (self);
+    const char *own = bus_security_public_key ();
+    if (!key) //  a CURVE endpoint always has one: fail closed if not
+        return !bus_security_needs (self->endpoint);
+    return own && streq (key, own);
 }
 
 size_t

@@ -69,6 +69,16 @@ int actor_query_reply (actor_query_t *self, uint64_t ticket, json_t *result,
 //  Deferred requests waiting for an answer.
 size_t actor_query_parked (actor_query_t *self);
 
+//  From inside a handler: the z85 public key (CURVE User-Id) of the client
+//  whose request is being answered, or NULL when its connection is not
+//  CURVE (inproc, ipc, plaintext tcp on loopback).
+const char *actor_query_peer_key (actor_query_t *self);
+//  From inside a handler: whether the request came from this process's own
+//  actors or its host, not from another attune process: without CURVE (no
+//  key to tell: the host is trusted, as everywhere in attune), or with this
+//  process's own key (bus_security_public_key: a core's api, rules ...).
+bool actor_query_from_self (actor_query_t *self);
+
 zsock_t *actor_query_sock (actor_query_t *self);
 const char *actor_query_endpoint (actor_query_t *self); //  resolved (port)
 uint64_t actor_query_requests (actor_query_t *self);

@@ -191,6 +191,8 @@ static const proto_field_t s_id[] = {F_ABOUT ("id", PROTO_FIELD_STR, REQ, "an id
 static const proto_field_t s_rule_test[] = {F_STRN ("rule", 0, 1, S_REF_MAX),
                                             F_MAP ("definition", 0), F_STR ("event", 0),
                                             F_MAP ("trigger_instance", 0), F_END};
+static const proto_field_t s_execution_get[] = {
+    F_ABOUT ("id", PROTO_FIELD_STR, REQ, "an id"), F_BOOL ("show_secrets", 0), F_END};
 static const proto_field_t s_event_list[] = {F_STR ("trigger", 0),
                                              F_UINTN ("limit", 0, 1, S_PAGE_MAX),
                                              F_STR ("before", 0), F_END};
@@ -356,7 +358,7 @@ static const proto_message_t s_messages[] = {
     {"api.enforcement.get", ASK, "client", "api.requests", s_id},
     {"api.execution.run", ASK, "client", "api.requests", s_run},
     {"api.execution.list", ASK, "client", "api.requests", s_execution_list},
-    {"api.execution.get", ASK, "client", "api.requests", s_id},
+    {"api.execution.get", ASK, "client", "api.requests", s_execution_get},
     {"api.execution.changes", ASK, "client", "api.requests", s_changes},
     {"api.execution.cancel", ASK, "client", "api.requests", s_id},
     {"api.execution.rerun", ASK, "client", "api.requests", s_rerun},

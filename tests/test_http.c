@@ -559,7 +559,21 @@ Test (http, roles)
         "expect(401, 'GET', '/executions', key=None, headers={'St2-Api-Key': 'atk_' + "
         "'0' * 64})\n"
         "expect(401, 'GET', '/executions', key=None, headers={'St2-Api-Key': 'short'})\n"
-        "expect(200, 'GET', '/executions?st2-api-key=' + KEYS['viewer'], key=None)\n",
+        "expect(200, 'GET', '/executions?st2-api-key=' + KEYS['viewer'], key=None)\n"
+        "s = run('core.local', {'cmd': 'true', 'sudo_password': 'hush-7f3a'},\n"
+        "        key='operator')['id']\n"
+        "wait(s)\n"
+        "for key, show, seen in (('viewer', '', '********'),\n"
+        "                        ('viewer', '?show_secrets=true', '********'),\n"
+        "                        ('operator', '?show_secrets=true', '********'),\n"
+        "                        ('admin', '', '********'),\n"
+        "                        ('admin', '?show_secrets=false', '********'),\n"
+        "                        ('admin', '?show_secrets=true', 'hush-7f3a')):\n"
+        "    e = expect(200, 'GET', '/executions/' + s + show, key=key)\n"
+        "    check(e['parameters']['sudo_password'] == seen, (key, show, "
+        "e['parameters']))\n"
+        "l = expect(200, 'GET', '/executions?show_secrets=true', key='admin')\n"
+        "check('hush-7f3a' not in json.dumps(l), 'a list is masked: %s' % l)\n",
         60000);
     //  A key deleted counts from the next request
     const char *argv[] = {ATTUNE_HELPER_DIR "/attune",

@@ -14,10 +14,15 @@
 #include <ftw.h>
 
 static testing_daemon_t s_daemon;
+static pid_t s_worker_pid; //  a worker-only attuned (the split tests)
 
 static void
 s_teardown (void)
 {
+    if (s_worker_pid > 0) {
+        kill (s_worker_pid, SIGKILL);
+        waitpid (s_worker_pid, NULL, 0);
+    }
     testing_daemon_stop_all ();
 }
 
@@ -290,10 +295,29 @@ Test (secrets, decrypt_kv_reaches_the_action_and_nowhere_else)
                          out_arg, "--wait",         NULL};
     cr_assert_eq (s_cli (&out, NULL, run), 0, "%s", out);
     cr_assert_null (strstr (out, S_PARAM), "in the CLI's output: %s", out);
+    json_t *secretive = json_loads (out, 0, NULL);
     free (out);
     got = s_wait_file (param_file);
     cr_assert_str_eq (got, S_PARAM);
     free (got);
+    //  Loopback without CURVE trusts its clients as admins: the clear value
+    //  when asked (--show-secrets), in that reply only (facts, log: below)
+    const char *sid = json_string_value (json_object_get (secretive, "id"))
+                          ?: json_string_value (json_object_get (secretive, "execution"));
+    cr_assert_not_null (sid);
+    const char *show[] = {"execution", "get", sid, "--show-secrets", NULL};
+    cr_assert_eq (s_cli (&out, NULL, show), 0, "%s", out);
+    json_t *shown = json_loads (out, 0, NULL);
+    cr_assert_str_eq (json_string_value (json_object_get (
+                          json_object_get (shown, "parameters"), "password")),
+                      S_PARAM, "%s", out);
+    json_decref (shown);
+    free (out);
+    const char *masked[] = {"execution", "get", sid, NULL};
+    cr_assert_eq (s_cli (&out, NULL, masked), 0, "%s", out);
+    cr_assert_null (strstr (out, S_PARAM), "without --show-secrets: %s", out);
+    free (out);
+    json_decref (secretive);
 
     //  st2kv in defaults: references made at create, resolved at start
     const char *url[] = {"key", "set", "url", "https://example.test", NULL};
@@ -370,6 +394,7 @@ Test (secrets, a_missing_or_forged_reference_fails_naming_why)
 //  Through a CURVE api: roles from the keys (as test_datastore_daemon)
 
 static char s_keys[PATH_MAX], s_allow[PATH_MAX], s_core_public[64];
+static char s_commands[64]; //  the core's executor.commands (split tests)
 
 static void
 s_curve_key (const char *name, const char *role)
@@ -414,6 +439,7 @@ Test (secrets, secret_parameters_are_masked_for_operators_and_viewers)
     s_curve_key ("core", NULL);
     s_curve_key ("olga", "operator");
     s_curve_key ("vic", "viewer");
+    s_curve_key ("ada", "admin");
     char core[PATH_MAX + 64];
     snprintf (core, sizeof core, "%s/core.cert_secret", s_keys);
     const char *extra[] = {"--cert",          core,     "--allow", s_allow,
@@ -436,14 +462,18 @@ Test (secrets, secret_parameters_are_masked_for_operators_and_viewers)
     char *got = s_wait_file (file);
     cr_assert_str_eq (got, S_PARAM, "the action gets the clear value");
     free (got);
-    const char *who[] = {"olga", "vic"};
-    for (int i = 0; i < 2; i++) {
-        const char *get[] = {"execution", "get", id, NULL};
+    //  Masked for everyone by default; --show-secrets opens them for an
+    //  admin only, anyone else still sees ******** (StackStorm's way)
+    const char *who[] = {"olga", "vic", "ada", "olga", "vic", "ada"};
+    for (int i = 0; i < 6; i++) {
+        const char *get[] = {"execution", "get", id, i >= 3 ? "--show-secrets" : NULL,
+                             NULL};
         cr_assert_eq (s_cli_as (who[i], &out, get), 0, "%s", out);
         json_t *record = json_loads (out, 0, NULL);
         cr_assert_str_eq (json_string_value (json_object_get (
                               json_object_get (record, "parameters"), "password")),
-                          "********", "%s sees: %s", who[i], out);
+                          i == 5 ? S_PARAM : "********", "%s (%s) sees: %s", who[i],
+                          i >= 3 ? "--show-secrets" : "default", out);
         json_decref (record);
         free (out);
     }
@@ -460,4 +490,314 @@ Test (secrets, secret_parameters_are_masked_for_operators_and_viewers)
     s_assert_nowhere (S_PARAM);
     testing_daemon_signal (&s_daemon, SIGTERM, 10000);
     s_assert_nowhere (S_PARAM);
+}
+
+//  ---------------------------------------------------------------------------
+//  datastore.query between hosts (CURVE): only named keys decrypt
+
+//  A DEALER with the key `name` to `endpoint`
+static zsock_t *
+s_peer (const char *name, const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (sock, 0);
+    testing_curve_client (sock, s_keys, name, s_core_public);
+    cr_assert_eq (zsock_connect (sock, "%s", endpoint), 0);
+    return sock;
+}
+
+//  The value of key `name` as `sock` gets it (decrypt or not)
+static char *
+s_value_as (zsock_t *sock, const char *name, bool decrypt)
+{
+    json_t *key = testing_api_ok (
+        sock, "api.key.get", json_pack ("{s:s, s:b}", "name", name, "decrypt", decrypt));
+    char *value = strdup (json_string_value (json_object_get (key, "value")));
+    json_decref (key);
+    return value;
+}
+
+//  The core's endpoints on tcp (CURVE), its worker certs directory; w1 a
+//  worker host's key, s1 a sensor host's, ada an admin through the api
+static void
+s_start_split (char *datastore, char *executor, size_t size, const char *actors)
+{
+    testing_daemon_init (&s_daemon, "test_secrets_peers");
+    s_pack ();
+    char workers[PATH_MAX + 16], from[PATH_MAX + 64], to[PATH_MAX + 64];
+    snprintf (s_keys, sizeof s_keys, "%s/keys", s_daemon.root);
+    snprintf (s_allow, sizeof s_allow, "%s/allow", s_daemon.root);
+    snprintf (workers, sizeof workers, "%s/workers", s_daemon.root);
+    cr_assert_eq (mkdir (s_keys, 0700), 0);
+    cr_assert_eq (mkdir (s_allow, 0750), 0);
+    cr_assert_eq (mkdir (workers, 0750), 0);
+    const char *names[] = {"core", "w1", "s1", "ada"};
+    for (int i = 0; i < 4; i++)
+        s_curve_key (names[i], i == 3 ? "admin" : NULL);
+    snprintf (from, sizeof from, "%s/w1.cert", s_allow);
+    snprintf (to, sizeof to, "%s/w1.cert", workers);
+    zcert_t *cert = zcert_load (from);
+    cr_assert_eq (zcert_save_public (cert, to), 0);
+    zcert_destroy (&cert);
+    snprintf (datastore, size, "tcp://127.0.0.1:%d", testing_free_port ());
+    snprintf (executor, size, "tcp://127.0.0.1:%d", testing_free_port ());
+    char text[512], config[PATH_MAX + 16], core[PATH_MAX + 64];
+    snprintf (s_commands, sizeof s_commands, "tcp://127.0.0.1:%d", testing_free_port ());
+    snprintf (text, sizeof text,
+              "daemon\n    actors = %s\nendpoints\n    datastore.query = %s\n"
+              "    executor.query = %s\n    executor.commands = %s\n",
+              actors, datastore, executor, s_commands);
+    testing_write (s_daemon.root, "core.cfg", text);
+    snprintf (config, sizeof config, "%s/core.cfg", s_daemon.root);
+    snprintf (core, sizeof core, "%s/core.cert_secret", s_keys);
+    const char *extra[] = {
+        "--cert",          core,     "--allow",        s_allow, "-c", config,
+        "--security-mode", "always", "--worker-certs", workers, NULL};
+    testing_daemon_start (&s_daemon, extra);
+}
+
+Test (secrets, only_named_keys_decrypt_at_the_datastore)
+{
+    char datastore[64], executor[64];
+    s_start_split (datastore, executor, sizeof datastore,
+                   "registry,executor,rules,datastore,api,worker");
+    zsock_t *ada = s_peer ("ada", s_daemon.api);
+    json_decref (testing_api_ok (
+        ada, "api.key.set",
+        json_pack ("{s:s, s:s, s:b}", "name", "token", "value", S_NEEDLE, "secret", 1)));
+    json_decref (testing_api_ok (
+        ada, "api.key.set", json_pack ("{s:s, s:s}", "name", "plain", "value", "hello")));
+
+    //  A worker host's key (--worker-certs) resolves a secret; it only reads
+    zsock_t *w1 = s_peer ("w1", datastore);
+    char *value = s_value_as (w1, "token", true);
+    cr_assert_str_eq (value, S_NEEDLE);
+    free (value);
+    testing_api_fails (w1, "api.key.set",
+                       json_pack ("{s:s, s:s}", "name", "plain", "value", "x"),
+                       "forbidden");
+    testing_api_fails (w1, "api.key.get",
+                       json_pack ("{s:s, s:b, s:{s:s, s:s}}", "name", "token", "decrypt",
+                                  1, "caller", "identity", "w1", "role", "admin"),
+                       "forbidden");
+    //  Another admitted key (a sensor host's): reads as a viewer, never
+    //  decrypts, never names a caller (before, it was taken as an admin)
+    zsock_t *s1 = s_peer ("s1", datastore);
+    testing_api_fails (s1, "api.key.get",
+                       json_pack ("{s:s, s:b}", "name", "token", "decrypt", 1),
+                       "forbidden");
+    testing_api_fails (s1, "api.key.list", json_pack ("{s:b}", "decrypt", 1),
+                       "forbidden");
+    testing_api_fails (s1, "api.key.get",
+                       json_pack ("{s:s, s:{s:s, s:s}}", "name", "token", "caller",
+                                  "identity", "ada", "role", "admin"),
+                       "forbidden");
+    testing_api_fails (s1, "api.key.set",
+                       json_pack ("{s:s, s:s}", "name", "plain", "value", "x"),
+                       "forbidden");
+    testing_api_fails (s1, "api.key.rotate", json_object (), "forbidden");
+    value = s_value_as (s1, "token", false);
+    cr_assert_str_eq (value, "********");
+    free (value);
+    value = s_value_as (s1, "plain", false);
+    cr_assert_str_eq (value, "hello");
+    free (value);
+    json_t *list = testing_api_ok (s1, "api.key.list", json_object ());
+    cr_assert_eq (json_array_size (json_object_get (list, "items")), 2);
+    json_decref (list);
+    //  The process's own key (its api, rules and worker) is served as before
+    zsock_t *core = s_peer ("core", datastore);
+    value = s_value_as (core, "token", true);
+    cr_assert_str_eq (value, S_NEEDLE);
+    free (value);
+
+    //  The executor: show_secrets from another peer's key stays masked
+    char file[PATH_MAX + 32];
+    snprintf (file, sizeof file, "%s/param", s_daemon.root);
+    json_t *ran =
+        testing_api_ok (ada, "api.execution.run",
+                        json_pack ("{s:s, s:{s:s, s:s}}", "action", "test.secretive",
+                                   "parameters", "password", S_PARAM, "out", file));
+    const char *id = json_string_value (json_object_get (ran, "execution"));
+    json_decref (testing_api_wait_status (ada, id, "completed", 15000));
+    zsock_t *peer = s_peer ("s1", executor);
+    json_t *record = testing_api_ok (
+        peer, "api.execution.get", json_pack ("{s:s, s:b}", "id", id, "show_secrets", 1));
+    cr_assert_str_eq (json_string_value (json_object_get (
+                          json_object_get (record, "parameters"), "password")),
+                      "********");
+    json_decref (record);
+    record = testing_api_ok (ada, "api.execution.get",
+                             json_pack ("{s:s, s:b}", "id", id, "show_secrets", 1));
+    cr_assert_str_eq (json_string_value (json_object_get (
+                          json_object_get (record, "parameters"), "password")),
+                      S_PARAM);
+    json_decref (record);
+    json_decref (ran);
+    //  The worker of the core process still resolves decrypt_kv over tcp
+    char got_file[PATH_MAX + 32];
+    snprintf (got_file, sizeof got_file, "%s/got", s_daemon.root);
+    s_publish (ada, json_pack ("{s:s, s:s}", "which", "secret", "out", got_file));
+    char *got = s_wait_file (got_file);
+    cr_assert_str_eq (got, S_NEEDLE "|Bearer " S_NEEDLE);
+    free (got);
+    cr_assert (testing_daemon_wait_log (&s_daemon,
+                                        "refused api.key.get from the peer key", 5000));
+    s_assert_nowhere (S_PARAM);
+    s_assert_nowhere ("S3cr3t");
+    zsock_destroy (&peer);
+    zsock_destroy (&core);
+    zsock_destroy (&s1);
+    zsock_destroy (&w1);
+    zsock_destroy (&ada);
+}
+
+//  A worker-only attuned with the key `name` (started, asserted), as a
+//  worker host runs it: its own cert, the core's as server and executor
+static void
+s_worker_start (const char *name, const char *datastore)
+{
+    char cfg[PATH_MAX + 32], log[PATH_MAX + 32], data[PATH_MAX + 32], cert[PATH_MAX + 64],
+        core[PATH_MAX + 64], text[2 * PATH_MAX], file[64];
+    snprintf (cfg, sizeof cfg, "%s/%s.cfg", s_daemon.root, name);
+    snprintf (log, sizeof log, "%s/%s.log", s_daemon.root, name);
+    snprintf (data, sizeof data, "%s/%s", s_daemon.root, name);
+    snprintf (cert, sizeof cert, "%s/%s.cert_secret", s_keys, name);
+    snprintf (core, sizeof core, "%s/core.cert", s_keys);
+    snprintf (text, sizeof text,
+              "daemon\n    actors = worker\n    data = %s\n    worker\n"
+              "        name = %s\nbus\n    namespace = %s\nendpoints\n"
+              "    datastore.query = %s\n    executor.commands = %s\n"
+              "    worker = tcp://127.0.0.1:%d\n",
+              data, name, name, datastore, s_commands, testing_free_port ());
+    snprintf (file, sizeof file, "%s.cfg", name);
+    testing_write (s_daemon.root, file, text);
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+        dup2 (fd, 1);
+        dup2 (fd, 2);
+        const char *argv[] = {ATTUNE_HELPER_DIR "/attuned",
+                              "-c",
+                              cfg,
+                              "--cert",
+                              cert,
+                              "--server-cert",
+                              core,
+                              "--executor-cert",
+                              core,
+                              "--security-mode",
+                              "always",
+                              "--heartbeat",
+                              "200",
+                              NULL};
+        execv (argv[0], (char *const *)argv);
+        _exit (127);
+    }
+    s_worker_pid = pid;
+    int64_t until = zclock_mono () + 20000;
+    while (!s_file_has (log, "attuned: running")) {
+        cr_assert_lt (zclock_mono (), until, "%s did not start", name);
+        cr_assert_eq (waitpid (pid, NULL, WNOHANG), 0, "%s died", name);
+        zclock_sleep (20);
+    }
+}
+
+//  Wait until the executor lists worker `name` as alive and not draining
+//  (`alive`), or not (gone, dead or draining)
+static void
+s_worker_wait (zsock_t *sock, const char *name, bool alive)
+{
+    int64_t until = zclock_mono () + 15000;
+    while (true) {
+        json_t *list = testing_api_ok (sock, "api.worker.list", NULL);
+        bool seen = false;
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get (list, "items"), i, item)
+        {
+            if (streq (json_string_value (json_object_get (item, "worker")), name) &&
+                json_is_true (json_object_get (item, "alive")) &&
+                !json_is_true (json_object_get (item, "draining")))
+                seen = true;
+        }
+        json_decref (list);
+        if (seen == alive)
+            return;
+        cr_assert_lt (zclock_mono (), until, "worker %s never became %s", name,
+                      alive ? "alive" : "gone");
+        zclock_sleep (50);
+    }
+}
+
+//  Publish the event of rule test.secret writing to `file`; its execution
+//  once it has `status`
+static json_t *
+s_secret_run (zsock_t *sock, const char *file, const char *status)
+{
+    s_publish (sock, json_pack ("{s:s, s:s}", "which", "secret", "out", file));
+    int64_t until = zclock_mono () + 15000;
+    while (zclock_mono () < until) {
+        json_t *list = testing_api_ok (sock, "api.execution.list",
+                                       json_pack ("{s:s}", "rule", "test.secret"));
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get (list, "items"), i, item)
+        {
+            const char *cmd = json_string_value (
+                json_object_get (json_object_get (item, "parameters"), "cmd"));
+            if (cmd && strstr (cmd, file)) {
+                json_t *record = testing_api_wait_status (
+                    sock, json_string_value (json_object_get (item, "id")), status,
+                    15000);
+                json_decref (list);
+                return record;
+            }
+        }
+        json_decref (list);
+        zclock_sleep (50);
+    }
+    cr_assert_fail ("no execution writing to %s", file);
+    return NULL;
+}
+
+Test (secrets, a_worker_host_gets_secrets_only_when_listed)
+{
+    char datastore[64], executor[64];
+    s_start_split (datastore, executor, sizeof datastore,
+                   "registry,executor,rules,datastore,api");
+    s_curve_key ("w2", NULL); //  admitted, but not in the worker certs
+    zsock_t *ada = s_peer ("ada", s_daemon.api);
+    json_decref (testing_api_ok (
+        ada, "api.key.set",
+        json_pack ("{s:s, s:s, s:b}", "name", "token", "value", S_NEEDLE, "secret", 1)));
+    //  w1, listed: its action gets the clear value
+    s_worker_start ("w1", datastore);
+    s_worker_wait (ada, "w1", true);
+    char file[PATH_MAX + 32];
+    snprintf (file, sizeof file, "%s/got-w1", s_daemon.root);
+    json_decref (s_secret_run (ada, file, "completed"));
+    char *got = s_wait_file (file);
+    cr_assert_str_eq (got, S_NEEDLE "|Bearer " S_NEEDLE);
+    free (got);
+    kill (s_worker_pid, SIGTERM);
+    waitpid (s_worker_pid, NULL, 0);
+    s_worker_pid = 0;
+    s_worker_wait (ada, "w1", false);
+    //  w2, admitted by the handshake but not listed: the datastore refuses
+    //  it, the execution fails naming the key and why; nothing ran
+    s_worker_start ("w2", datastore);
+    s_worker_wait (ada, "w2", true);
+    snprintf (file, sizeof file, "%s/got-w2", s_daemon.root);
+    json_t *failed = s_secret_run (ada, file, "failed");
+    char *text = json_dumps (failed, JSON_COMPACT);
+    cr_assert (strstr (text, "st2kv.system.token: forbidden"), "%s", text);
+    cr_assert (strstr (text, "may not decrypt"), "%s", text);
+    cr_assert_null (strstr (text, "S3cr3t"), "%s", text);
+    free (text);
+    json_decref (failed);
+    cr_assert_eq (access (file, F_OK), -1, "w2's action ran");
+    s_assert_nowhere ("S3cr3t");
+    zsock_destroy (&ada);
 }

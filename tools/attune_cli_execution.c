@@ -142,9 +142,16 @@ s_cmd_execution_get (cli_t *client, cli_args_t *args)
     char id[PROTO_UUID_STR_SIZE];
     if (!cli_id_arg (args, 0, id))
         return CLI_EXIT_USAGE;
-    return cli_simple (client, "api.execution.get", json_pack ("{s:s}", "id", id),
-                       s_show_execution);
+    json_t *payload = json_pack ("{s:s}", "id", id);
+    if (cli_opt (args, "--show-secrets"))
+        json_object_set_new (payload, "show_secrets", json_true ());
+    return cli_simple (client, "api.execution.get", payload, s_show_execution);
 }
+
+static const cli_option_t s_execution_get_options[] = {
+    {"--show-secrets", NULL,
+     "secret parameters in clear (admins; anyone else still sees ********)"},
+    {NULL}};
 
 static int
 s_cmd_execution_tail (cli_t *client, cli_args_t *args)
@@ -198,8 +205,9 @@ const cli_command_t cli_execution_commands[] = {
      "[--limit N] [--before ID]",
      "List executions, newest first.", s_execution_list_options, 0, 0,
      s_cmd_execution_list},
-    {"execution", "get", "ID", "Show an execution: status, parameters, times, result.",
-     cli_no_options, 1, 1, s_cmd_execution_get},
+    {"execution", "get", "ID [--show-secrets]",
+     "Show an execution: status, parameters, times, result.", s_execution_get_options, 1,
+     1, s_cmd_execution_get},
     {"execution", "tail", "ID",
      "Follow an execution: one line per status change, then its result\n"
      "(exit 0 only if it completed).",

@@ -121,6 +121,8 @@ s_usage (FILE *out)
         "      --server-cert F   the core's public cert, for this process's clients\n"
         "      --executor-cert F the executor's (core's) public cert: the one key\n"
         "                        a worker endpoint here admits\n"
+        "      --worker-certs D  the worker hosts' public certs: the keys the\n"
+        "                        datastore gives secrets to (resolving references)\n"
         "      --security-mode M auto (CURVE on non-loopback tcp, the default) or\n"
         "                        always (every tcp endpoint)\n"
         "      --http ADDR:PORT  the HTTP gateway (default " HTTP_DEFAULT_ADDRESS ";\n"
@@ -325,6 +327,8 @@ s_string_option (s_daemon_t *self, int option)
             return &self->security_mode;
         case 24:
             return &self->security.executor;
+        case 12:
+            return &self->config.worker_certs;
     }
     return NULL;
 }
@@ -393,6 +397,7 @@ s_parse_options (s_daemon_t *self, int argc, char *argv[])
                                       {"server-cert", required_argument, 0, 22},
                                       {"security-mode", required_argument, 0, 23},
                                       {"executor-cert", required_argument, 0, 24},
+                                      {"worker-certs", required_argument, 0, 12},
                                       {"http", required_argument, 0, 25},
                                       {"http-insecure", no_argument, 0, 26},
                                       {"http-cert", required_argument, 0, 27},
@@ -479,6 +484,7 @@ s_daemon_settings (s_daemon_t *self, zconfig_t *daemon)
                     {&self->security.server, "security/server"},
                     {&self->security.executor, "security/executor"},
                     {&self->security_mode, "security/mode"},
+                    {&self->config.worker_certs, "security/workers"},
                     {&self->config.worker_name, "worker/name"},
                     {&self->config.runtimes, "worker/runtimes"},
                     {&self->config.datastore_key, "datastore/key"}};
@@ -505,19 +511,19 @@ s_load_config (s_daemon_t *self)
     zconfig_t *daemon = zconfig_locate (self->file, "daemon");
     if (!daemon)
         return -1;
-    static const char *const keys[] = {"actors",    "data",    "packs",     "host",
-                                       "heartbeat", "api",     "api-facts", "worker",
-                                       "security",  "configs", "http",      NULL};
-    static const char *const security[] = {"cert",     "allow", "server",
-                                           "executor", "mode",  NULL};
+    static const char *const keys[] = {
+        "actors", "data",     "packs",   "host", "heartbeat", "api", "api-facts",
+        "worker", "security", "configs", "http", "datastore", NULL};
+    static const char *const security[] = {"cert", "allow",   "server", "executor",
+                                           "mode", "workers", NULL};
     if (s_known_settings (
             self->config_path, daemon, "daemon/", keys,
             "actors, data, packs, configs, host, heartbeat, api, api-facts, http, "
-            "worker/name|slots|runtimes, "
-            "security/cert|allow|server|executor|mode") ||
+            "worker/name|slots|runtimes, datastore/key, "
+            "security/cert|allow|server|executor|mode|workers") ||
         s_known_settings (self->config_path, zconfig_locate (daemon, "security"),
                           "daemon/security/", security,
-                          "cert, allow, server, executor, mode"))
+                          "cert, allow, server, executor, mode, workers"))
         return 2;
     s_daemon_settings (self, daemon);
     return s_daemon_numbers (self, daemon) ?: -1;

@@ -238,6 +238,19 @@ s_op_key (api_t *self, s_req_t *req)
                        req->payload);
 }
 
+//  api.execution.get: `show_secrets` reaches the executor only from an
+//  admin (a CURVE key's role, a delegation's, or loopback without CURVE,
+//  which trusts its clients); anyone else gets the masked record, as
+//  StackStorm's ?show_secrets=true does for a user who is not an admin.
+static void
+s_op_execution_get (api_t *self, s_req_t *req)
+{
+    if (req->caller && req->caller->role < API_ROLE_ADMIN)
+        json_object_del (req->payload, "show_secrets");
+    api_forward_query (self, API_EXECUTOR, req->request, req->identity, req->delimiter,
+                       req->payload);
+}
+
 typedef void (s_op_fn) (api_t *self, s_req_t *req);
 
 static const struct {
@@ -255,6 +268,7 @@ static const struct {
              {"api.event.publish", s_op_publish},
              {"api.execution.run", s_op_idempotent},
              {"api.execution.rerun", s_op_idempotent},
+             {"api.execution.get", s_op_execution_get},
              {"api.inquiry.respond", s_op_idempotent},
              {"api.key.set", s_op_key},
              {"api.key.get", s_op_key},

@@ -395,6 +395,7 @@ s_datastore_destroy (datastore_t **self_p)
     zlist_destroy (&self->batch);
     json_decref (self->touched);
     actor_query_destroy (&self->query);
+    datastore_peers_destroy (&self->peers);
     bus_link_destroy (&self->events);
     bus_pub_destroy (&self->pub);
     store_crypto_destroy (&self->crypto);
@@ -437,6 +438,12 @@ s_start (datastore_t *self, const actor_config_t *config)
     self->touched = json_object ();
     if (s_open_store (self, config) != 0)
         return -1;
+    char message[1024];
+    self->peers = datastore_peers_new (config->worker_certs, message, sizeof message);
+    if (!self->peers) {
+        zsys_error ("datastore: %s", message);
+        return -1;
+    }
     bus_topology_t *topology = config->topology;
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
@@ -457,8 +464,9 @@ s_start (datastore_t *self, const actor_config_t *config)
         return -1;
     }
     s_expiry_reload (self);
-    zsys_info ("datastore: keys in %s, secret key %s (id %u)", self->dir, self->key_path,
-               store_crypto_id (self->crypto));
+    zsys_info ("datastore: keys in %s, secret key %s (id %u), worker certs %s", self->dir,
+               self->key_path, store_crypto_id (self->crypto),
+               config->worker_certs ? config->worker_certs : "(none)");
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "store/store_crypto.h"
 #include "actors/datastore/datastore_keys.h"
 #include "actors/datastore/datastore_outbox.h"
+#include "actors/datastore/datastore_peers.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
 
@@ -26,6 +27,7 @@ typedef struct {
     datastore_keys_t *keys;
     store_crypto_t *crypto;
     actor_query_t *query;
+    datastore_peers_t *peers; //  who asks on datastore.query
     bus_pub_t *pub;
     bus_link_t *events;         //  rules.commands: event.create
     datastore_outbox_t *outbox; //  the events, durable until acked
@@ -33,6 +35,7 @@ typedef struct {
     zlist_t *batch;             //  writes waiting for the group commit
     json_t *touched;            //  "scope\x1fname" of the keys the batch writes
     uint64_t sets, gets, lists, deletes, loads, expired, rotations, denied;
+    uint64_t peer_refusals; //  requests refused for the peer key they came with
 } datastore_t;
 
 //  Group commit (datastore_batch.c): the writes of one wake-up committed in

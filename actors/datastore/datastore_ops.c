@@ -4,7 +4,10 @@
     The api forwards each request with `caller` {identity, role}: on a CURVE
     api the identity and role of the client's key, else the identity the
     client named (--as, $ATTUNE_IDENTITY) and the role admin (loopback
-    without CURVE trusts its clients, as every other operation does).
+    without CURVE trusts its clients, as every other operation does). Only
+    this process (the api's key) or an endpoint without CURVE may name a
+    caller; a worker's key reads as admin (no writes); any other peer key
+    reads as a viewer and never decrypts (datastore_peers.h).
     Within what the api's role check let through:
       - viewer reads, a secret masked; decrypting needs admin, or the owner
         of a user-scope key;
@@ -13,6 +16,7 @@
 */
 #include "actors/datastore/datastore_internal.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 
 #define S_LIST_DEFAULT 100
@@ -28,14 +32,51 @@ typedef struct {
     actor_answer_t *answer;
     const char *identity; //  NULL when unknown
     s_role_t role;
+    datastore_peer_t peer; //  who sent it: this process, a worker, another
+    char who[80];          //  a peer's name in messages: "the worker key ..."
 } s_req_t;
 
 //  ---------------------------------------------------------------------------
 //  Callers and scopes
 
-static void
-s_caller (s_req_t *req)
+static bool s_deny (s_req_t *req, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+//  A peer that is not this process: what its key may do. False after
+//  answering forbidden.
+static bool
+s_peer_caller (s_req_t *req, const char *type, const char *key)
 {
+    bool worker = req->peer == DATASTORE_PEER_WORKER;
+    snprintf (req->who, sizeof req->who, "the %s key %.40s", worker ? "worker" : "peer",
+              key ? key : "?");
+    req->identity = NULL;
+    req->role = worker ? S_ADMIN : S_VIEWER;
+    bool read = streq (type, "api.key.get") || streq (type, "api.key.list");
+    const char *refused =
+        json_object_get (req->payload, "caller")
+            ? "may not name a caller: only the api delegates"
+        : !read ? "may only read (get, list)"
+        : !worker && json_is_true (json_object_get (req->payload, "decrypt"))
+            ? "may not decrypt: only the api, this process and the keys of "
+              "--worker-certs may"
+            : NULL;
+    if (!refused)
+        return true;
+    if (++req->self->peer_refusals <= 10 || req->self->peer_refusals % 1000 == 0)
+        zsys_warning ("datastore: refused %s from %s (%" PRIu64 " so far): %s", type,
+                      req->who, req->self->peer_refusals, refused);
+    return s_deny (req, "%s %s", req->who, refused);
+}
+
+//  Who asks, and in which role. False after answering forbidden.
+static bool
+s_caller (s_req_t *req, const char *type)
+{
+    const char *key = NULL;
+    req->peer = datastore_peers_of (req->self->peers, req->self->query, &key);
+    if (req->peer != DATASTORE_PEER_SELF)
+        return s_peer_caller (req, type, key);
     json_t *caller = json_object_get (req->payload, "caller");
     const char *role = json_string_value (json_object_get (caller, "role"));
     req->identity = json_string_value (json_object_get (caller, "identity"));
@@ -48,10 +89,8 @@ s_caller (s_req_t *req)
                                                    : 0;
     if (req->identity && !*req->identity)
         req->identity = NULL;
+    return true;
 }
-
-static bool s_deny (s_req_t *req, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
 
 //  Answer forbidden (counted); returns false
 static bool
@@ -71,7 +110,7 @@ s_deny (s_req_t *req, const char *format, ...)
 static const char *
 s_who (const s_req_t *req)
 {
-    return req->identity ? req->identity : "(anonymous)";
+    return req->identity ? req->identity : req->who[0] ? req->who : "(anonymous)";
 }
 
 //  The scope of `item` ("system" or "user:<identity>") into `scope`. False
@@ -477,13 +516,14 @@ void
 datastore_handle_query (void *arg, const char *type, json_t *payload,
                         actor_answer_t *answer)
 {
-    s_req_t req = {(datastore_t *)arg, payload, answer, NULL, 0};
+    s_req_t req = {(datastore_t *)arg, payload, answer, NULL, 0, DATASTORE_PEER_SELF, ""};
     if (streq (type, "api.status")) {
         answer->result = datastore_status (req.self);
         json_object_set_new (answer->result, "up", json_true ());
         return;
     }
-    s_caller (&req);
+    if (!s_caller (&req, type))
+        return;
     static const struct {
         const char *type;
         void (*fn) (s_req_t *req);

@@ -494,15 +494,33 @@ s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
 }
 
 //  The requests of one execution or inquiry: {id, ...}.
+//  api.execution.get; with `show_secrets`, the secret parameters opened:
+//  honoured only as the api forwards it (an admin's request, api_request.c)
+//  from this process, never from another peer's key
 static void
 s_get (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
 {
-    (void)payload;
     json_t *record = s_api_get (self, id);
-    if (record)
-        answer->result = s_record_public (self, record, false);
-    else
+    if (!record) {
         actor_query_fail (answer, "not_found", "execution %s does not exist", id);
+        return;
+    }
+    json_t *opened = NULL;
+    if (json_is_true (json_object_get (payload, "show_secrets")) &&
+        actor_query_from_self (self->query)) {
+        char message[512];
+        opened = json_deep_copy (json_object_get (record, "parameters"));
+        if (json_is_object (opened) &&
+            executor_secret_open (self->secret, opened, message, sizeof message) != 0) {
+            actor_query_fail (answer, "internal", "%s", message);
+            json_decref (opened);
+            json_decref (record);
+            return;
+        }
+    }
+    answer->result = s_record_public (self, record, false);
+    if (opened) //  in the reply only: never stored, published or logged
+        json_object_set_new (answer->result, "parameters", opened);
 }
 
 static void

@@ -218,7 +218,16 @@ http_rest_executions (http_req_t *req)
 void
 http_rest_execution_get (http_req_t *req)
 {
-    s_get (req, "api.execution.get", "id", http_shape_execution);
+    //  ?show_secrets=true: the api honours it for admins only (StackStorm's)
+    const char *show = http_query (req, "show_secrets");
+    json_t *item =
+        http_api (req, "api.execution.get",
+                  json_pack ("{s:s, s:b}", "id", req->params[0], "show_secrets",
+                             show && (streq (show, "true") || streq (show, "True") ||
+                                      streq (show, "1"))));
+    if (item)
+        http_reply (req, 200, s_attributes (req, http_shape_execution (item)));
+    json_decref (item);
 }
 
 //  Answer the execution `id` with `status` (after a run, re-run, cancel)
