@@ -20,8 +20,8 @@
     and the dict methods .items() .keys() .values() .get(k[, d]).
 
     Sandbox: a template reads only its context (JSON data); there is no
-    attribute beyond a JSON object's keys, no other call, no import, no
-    macro, no include. Bounds: see TEMPLATE_MAX_* below; exceeding one is
+    attribute beyond a JSON object's keys, no call but the functions below
+    and the caller's hook, no import, no macro, no include. Bounds: see TEMPLATE_MAX_* below; exceeding one is
     an error, never a truncated result.
 
     A template that is exactly one {{ expression }} (blanks around it
