@@ -147,6 +147,10 @@ json_t *template_render_value (const char *name, const json_t *value, unsigned f
                                const json_t *context, const template_hooks_t *hooks,
                                char **error);
 
+//  A value's truth as Python's and YAQL's (false: null, false, 0, 0.0, "",
+//  [], {}), e.g. for a workflow's `when`.
+bool template_is_true (const json_t *value);
+
 //  `value` as Jinja writes it into text (Python's str()). Caller frees;
 //  NULL when out of memory.
 char *template_text (const json_t *value);

@@ -569,6 +569,15 @@ Test (template_yaql, mixed_text)
     cr_expect (template_has_tags ("a <% b", TEMPLATE_YAQL));
     cr_expect_not (template_has_tags ("a <% b", 0));
     cr_expect_not (template_has_tags ("plain", TEMPLATE_YAQL));
+    const char *truth[][2] = {{"0", "false"},  {"\"\"", "false"}, {"[]", "false"},
+                              {"{}", "false"}, {"null", "false"}, {"0.0", "false"},
+                              {"1", "true"},   {"\"0\"", "true"}, {"[0]", "true"}};
+    for (size_t i = 0; i < sizeof truth / sizeof *truth; i++) {
+        json_t *b = json_loads (truth[i][0], JSON_DECODE_ANY, NULL);
+        cr_expect_eq (template_is_true (b), !strcmp (truth[i][1], "true"), "%s",
+                      truth[i][0]);
+        json_decref (b);
+    }
 }
 
 Test (template_yaql, jinja_has_the_functions)
