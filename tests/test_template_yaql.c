@@ -583,14 +583,18 @@ Test (template_yaql, mixed_text)
 Test (template_yaql, jinja_has_the_functions)
 {
     char *error = NULL;
-    const char *cases[][2] = {{"json('[1, 2]') | length", "2"},
-                              {"zip([1, 2], ['a', 'b'])", "[[1, \"a\"], [2, \"b\"]]"},
-                              {"zip([1], [2, 3], pad=0)", "[[1, 2], [0, 3]]"},
-                              {"len('abc') + len([1])", "4"},
-                              {"ctx('a1') + ctx().a2", "3"},
-                              {"st2kv(ctx().key_name, decrypt=true)", "\"kv:k1:clear\""},
-                              {"task_status('task2')", "\"failed\""},
-                              {NULL, NULL}};
+    const char *cases[][2] = {
+        {"json('[1, 2]') | length", "2"},
+        {"zip([1, 2], ['a', 'b'])", "[[1, \"a\"], [2, \"b\"]]"},
+        {"zip([1], [2, 3], pad=0)", "[[1, 2], [0, 3]]"},
+        {"len('abc') + len([1])", "4"},
+        {"ctx('a1') + ctx().a2", "3"},
+        {"st2kv(ctx().key_name, decrypt=true)", "\"kv:k1:clear\""},
+        {"task_status('task2')", "\"failed\""},
+        //  the one {{ }} of the examples pack's workflows (orquesta-st2kv-default)
+        {"st2kv(ctx().key_name, decrypt=ctx().decrypt, default=ctx().default)",
+         "\"kv:k1\""},
+        {NULL, NULL}};
     for (int i = 0; cases[i][0]; i++) {
         json_t *v = template_evaluate ("j", cases[i][0], s_context, &s_hooks, &error);
         cr_assert_not_null (v, "%s: %s", cases[i][0], error);
