@@ -436,7 +436,7 @@ s_prepare_search (criterion_t *c, const json_t *condition, char *reason,
                   "(item.PATH: {type: OPERATOR, pattern: VALUE})");
         return -1;
     }
-    char field[256], message[768];
+    char field[256], message[512] = "";
     c->children =
         rules_criteria_new (c->pattern, field, sizeof field, message, sizeof message);
     if (!c->children) {
