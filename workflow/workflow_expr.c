@@ -172,9 +172,10 @@ s_as_template (const char *text)
         s_put (&b, p, (size_t)(open - p));
         char *inner = strndup (open + 2, (size_t)(close - open - 2));
         char *jinja = s_yaql_to_jinja (inner);
-        s_put (&b, "{{", 2);
+        //  in parentheses: `<% a, b %>` is the pair (a list)
+        s_put (&b, "{{(", 3);
         s_put (&b, jinja, strlen (jinja));
-        s_put (&b, "}}", 2);
+        s_put (&b, ")}}", 3);
         free (inner);
         free (jinja);
         p = close + 2;

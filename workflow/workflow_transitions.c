@@ -133,11 +133,23 @@ s_route (wf_run_t *run, const char *from, const wf_edge_t *edge, long route)
     return result;
 }
 
-//  Stage `to` in `route` with the contexts `ctxs`; returns the staged entry.
+//  Stage `to` in `route` with the contexts `ctxs`; returns the staged
+//  entry, or NULL when a join instance already took the transition.
 static json_t *
 s_stage (wf_run_t *run, const char *to, long route, json_t *ctxs, const char *backref,
          long seq, long from_route)
 {
+    //  a join that already started in this route: a late inbound
+    //  transition (join: N) joins that instance, it does not start another;
+    //  the same inbound firing again (a cycle) does
+    int t = wf_spec_task (run->spec, to);
+    json_t *started =
+        t >= 0 && run->spec->tasks[t].join ? s_latest (run, to, route) : NULL;
+    if (started && !json_object_get (json_object_get (started, "prev"), backref)) {
+        json_object_set_new (json_object_get (started, "prev"), backref,
+                             json_integer (seq));
+        return NULL;
+    }
     json_t *staged = json_object_get (run->state, "staged");
     json_t *found = NULL;
     for (size_t i = 0; i < json_array_size (staged) && !found; i++) {
@@ -324,7 +336,7 @@ wf_run_transitions (wf_run_t *run, long seq, json_t *vars)
         } else {
             remediated = true;
             json_t *staged = s_stage (run, edge->to, to_route, ctxs, backref, seq, route);
-            if (json_is_true (json_object_get (staged, "ready")))
+            if (staged && json_is_true (json_object_get (staged, "ready")))
                 json_array_append (ready, staged);
         }
         free (backref);
