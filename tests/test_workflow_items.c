@@ -144,7 +144,8 @@ Test (items, several_lists_zipped)
                        "orquesta"),
               "{\"members\": [\"a\", \"b\", \"c\"], \"messages\": [\"x\", \"y\"]}");
     wf_assert_status (&d, "succeeded");
-    cr_assert_eq (json_array_size (d.commands), 2);
+    //  zip() pads the shorter list with null, as Orquesta's
+    cr_assert_eq (json_array_size (d.commands), 3);
     cr_assert_eq (d.max_batch, 1);
     cr_assert_str_eq (s_param (json_array_get (d.commands, 0), "message"), "a: x");
     cr_assert_str_eq (s_param (json_array_get (d.commands, 1), "message"), "b: y");

@@ -484,8 +484,8 @@ s_retry (wf_run_t *run, long seq, json_t *vars)
     json_object_set_new (entry, "attempt", json_integer (I (entry, "attempt") + 1));
     json_object_set_new (entry, "status", json_string ("running"));
     json_object_del (entry, "result");
-    const char *keys[] = {"values", "items",       "cursor", "active",
-                          "failed", "concurrency", NULL};
+    const char *keys[] = {"values",  "items",  "cursor",      "active",
+                          "pending", "failed", "concurrency", NULL};
     for (size_t k = 0; keys[k]; k++)
         json_object_del (entry, keys[k]);
     s_launch (run, seq);
@@ -671,6 +671,9 @@ s_ended (wf_run_t *run, const char *key, const char *status, const json_t *resul
         s_complete (run, seq, mapped, value);
     else {
         json_t *entry = s_entry (run, seq);
+        if (streq (S (slot, "status"), "pending"))
+            json_object_set_new (entry, "pending",
+                                 json_integer (I (entry, "pending") - 1));
         json_object_set_new (slot, "status", json_string (mapped));
         json_object_set (slot, "result", value);
         json_object_set_new (entry, "active", json_integer (I (entry, "active") - 1));
@@ -682,26 +685,24 @@ s_ended (wf_run_t *run, const char *key, const char *status, const json_t *resul
     return 0;
 }
 
-//  Run `step` on a copy of the state; commit it and its commands only when
-//  it succeeds.
+//  Run `step` on the state. A step checks what it is given before it
+//  changes anything, so a step that fails leaves the state as it was (no
+//  copy of a large state per call); commands are appended on success only.
 typedef int (step_fn) (wf_run_t *run, const void *arg, char **error);
 
 int
 wf_run_atomic (const workflow_spec_t *spec, json_t *state, json_t *commands,
                step_fn *step, const void *arg, char **error)
 {
-    wf_run_t run = {spec, json_deep_copy (state), json_array (), -1};
+    wf_run_t run = {spec, state, json_array (), -1};
     char *reason = NULL;
     int rc = step (&run, arg, &reason);
-    if (rc == 0) {
-        json_object_clear (state);
-        json_object_update (state, run.state);
+    if (rc == 0)
         json_array_extend (commands, run.commands);
-    } else if (error)
+    else if (error)
         *error = reason;
     else
         free (reason);
-    json_decref (run.state);
     json_decref (run.commands);
     return rc;
 }
@@ -745,6 +746,10 @@ s_pending_step (wf_run_t *run, const void *arg, char **error)
     if (!slot) {
         *error = reason ? reason : wf_format ("'%s' has ended", (const char *)arg);
         return -1;
+    }
+    if (item >= 0) {
+        json_t *entry = s_entry (run, seq);
+        json_object_set_new (entry, "pending", json_integer (I (entry, "pending") + 1));
     }
     json_object_set_new (slot, "status", json_string ("pending"));
     wf_run_settle (run);

@@ -100,15 +100,9 @@ s_count (wf_run_t *run, long *running, long *pending, long *waiting)
         }
         if (!streq (S (entry, "status"), "running"))
             continue;
-        size_t j;
-        json_t *slot;
-        long active = 0;
-        json_array_foreach (items, j, slot)
-        {
-            *running += streq (S (slot, "status"), "running");
-            *pending += streq (S (slot, "status"), "pending");
-            active += s_active (slot, true);
-        }
+        long active = I (entry, "active"), waits = I (entry, "pending");
+        *running += active - waits;
+        *pending += waits;
         *waiting += active == 0;
     }
 }
