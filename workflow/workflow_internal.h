@@ -24,7 +24,8 @@ typedef struct {
     json_t *publish; //  array of {name: value} in order, or NULL
     char **targets;  //  task names or engine commands (noop, fail, retry, continue)
     size_t target_count;
-    int line;
+    int line;    //  of the transition
+    int do_line; //  of its `do`
 } wf_next_t;
 
 typedef struct {
