@@ -382,3 +382,50 @@ Test (control, same_calls_same_keys_and_stored_state_carries_on)
     s_free (&r1);
     s_free (&r2);
 }
+
+Test (control, rerun_of_items_keeps_the_items_that_succeeded)
+{
+    run_t r;
+    s_start (&r, wf_load_fixture ("with-items-transition"), NULL);
+    cr_assert_eq (json_array_size (r.commands), 4);
+    json_t *keys = json_deep_copy (r.commands);
+    const char *words[] = {"\"fee\"", "\"fi\"", "\"fo\"", "\"fum\""};
+    char *error = NULL;
+    for (size_t i = 0; i < 4; i++) {
+        json_t *result = json_loads (words[i], JSON_DECODE_ANY, NULL);
+        const char *key =
+            json_string_value (json_object_get (json_array_get (keys, i), "key"));
+        cr_assert_eq (workflow_task_ended (r.spec, r.state, key,
+                                           i == 2 ? "failed" : "completed", result,
+                                           r.commands, &error),
+                      0, "%s", error);
+        json_decref (result);
+    }
+    json_decref (keys);
+    cr_assert_str_eq (workflow_status (r.state), "failed");
+    json_t *commands = json_array ();
+    json_t *again = workflow_rerun (r.spec, r.state, NULL, 0, commands, &error);
+    cr_assert (again, "%s", error);
+    json_decref (r.state);
+    r.state = again;
+    //  only the failed item runs again
+    cr_assert_eq (json_array_size (commands), 1);
+    json_t *run = json_array_get (commands, 0);
+    cr_assert_eq (json_integer_value (json_object_get (run, "item")), 2);
+    json_t *result = json_string ("fo");
+    json_array_clear (r.commands);
+    cr_assert_eq (workflow_task_ended (r.spec, r.state,
+                                       json_string_value (json_object_get (run, "key")),
+                                       "completed", result, r.commands, &error),
+                  0, "%s", error);
+    json_decref (result);
+    json_decref (commands);
+    s_end (&r, s_key (&r, 0), "completed");
+    cr_assert_str_eq (workflow_status (r.state), "succeeded");
+    json_t *out = workflow_result (r.state);
+    char *text = json_dumps (json_object_get (out, "output"), JSON_COMPACT);
+    cr_assert_str_eq (text, "{\"items\":[\"fee\",\"fi\",\"fo\",\"fum\"]}");
+    free (text);
+    json_decref (out);
+    s_free (&r);
+}

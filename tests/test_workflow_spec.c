@@ -346,3 +346,86 @@ Test (spec, input_defaults_and_vars)
     wf_assert_output (&d, "{\"text\": \"hello Ada\"}");
     wf_drive_free (&d);
 }
+
+Test (spec, odd_shapes_are_errors_not_crashes)
+{
+    const char *docs[] = {
+        "42\n",
+        "tasks:\n  a:\n    next: x\n",
+        "tasks:\n  a:\n    action: core.noop\n    next: [1, [2], {do: [1, 2]}]\n",
+        "tasks:\n  a:\n    action: [core.noop]\n    with: 5\n    retry: 3\n",
+        "tasks:\n  a:\n    action: core.noop\n    with: {items: 5, concurrency: x}\n",
+        "tasks:\n  a:\n    action: core.noop\n    retry: {when: 1, delay: 2}\n",
+        "input: 5\nvars: x\noutput: [1]\ntasks:\n  a: {action: core.noop}\n",
+        "tasks:\n  a:\n    action: core.noop\n    next:\n      - publish: [1, {a: 1, b: "
+        "2}]\n",
+        "tasks:\n  a:\n    action: '<% ctx( %>'\n",
+        "tasks:\n  a:\n    action: core.noop\n    join: 0\n    delay: '<% 1 + %>'\n",
+        "tasks:\n  a:\n    action: core.noop\n    input: {x: '{{ 1 + }}'}\n",
+        NULL};
+    for (size_t i = 0; docs[i]; i++) {
+        char *error = NULL;
+        workflow_spec_t *spec =
+            workflow_spec_parse ("odd.yaml", docs[i], "orquesta", &error);
+        cr_expect_null (spec, "loaded: %s", docs[i]);
+        cr_expect (error && strstr (error, "odd.yaml"), "%s -> %s", docs[i], error);
+        free (error);
+        workflow_spec_destroy (&spec);
+    }
+    const char *chains[] = {"chain: [1, 2]\n",
+                            "chain:\n  - {name: a}\n",
+                            "chain:\n  - {ref: x}\n",
+                            "chain:\n  - {name: a, ref: b, params: 1, publish: 2}\n",
+                            "chain:\n  - {name: a, ref: b}\n  - {name: a, ref: b}\n",
+                            "vars: 1\nchain:\n  - {name: a, ref: b}\ndefault: z\n",
+                            NULL};
+    for (size_t i = 0; chains[i]; i++) {
+        char *error = NULL;
+        workflow_spec_t *spec =
+            workflow_spec_parse ("odd.yaml", chains[i], "action-chain", &error);
+        cr_expect_null (spec, "loaded: %s", chains[i]);
+        free (error);
+        workflow_spec_destroy (&spec);
+    }
+}
+
+//  Every prefix of Orquesta's fixtures either loads or gives an error; a
+//  definition that loads starts with any input.
+Test (spec, truncated_fixtures_never_crash)
+{
+    DIR *d = opendir (WF_FIXTURES);
+    if (!d)
+        cr_skip_test ("no fixtures");
+    struct dirent *e;
+    size_t tried = 0;
+    while ((e = readdir (d))) {
+        if (!strstr (e->d_name, ".yaml"))
+            continue;
+        char path[1024];
+        snprintf (path, sizeof path, "%s/%s", WF_FIXTURES, e->d_name);
+        FILE *f = fopen (path, "r");
+        char text[8192];
+        size_t n = fread (text, 1, sizeof text - 1, f);
+        fclose (f);
+        for (size_t cut = 0; cut < n; cut += 5) {
+            char saved = text[cut];
+            text[cut] = 0;
+            char *error = NULL;
+            workflow_spec_t *spec =
+                workflow_spec_parse ("cut.yaml", text, "orquesta", &error);
+            if (spec) {
+                json_t *commands = json_array ();
+                json_t *state = workflow_start (spec, json_null (), commands, &error);
+                cr_assert (state);
+                json_decref (state);
+                json_decref (commands);
+            }
+            free (error);
+            workflow_spec_destroy (&spec);
+            text[cut] = saved;
+            tried++;
+        }
+    }
+    closedir (d);
+    cr_assert_gt (tried, 1000);
+}

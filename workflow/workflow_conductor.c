@@ -222,6 +222,10 @@ s_items_fill (wf_run_t *run, long seq)
             NULL,
             json_array_get (json_object_get (entry, "values"), (size_t)cursor)};
         json_t *slot = json_array_get (items, (size_t)cursor);
+        if (!streq (S (slot, "status"), "unset")) { //  kept from the run re-run
+            cursor++;
+            continue;
+        }
         char *error = NULL;
         if (s_start_child (run, seq, &scope, cursor, I (entry, "delay"), &error)) {
             json_object_set_new (slot, "status", json_string ("failed"));
@@ -321,6 +325,16 @@ s_items_begin (wf_run_t *run, long seq, const wf_scope_t *scope, long delay)
         json_array_append_new (items, json_pack ("{ss}", "status", "unset"));
     }
     json_decref (list);
+    //  a re-run keeps the items that succeeded (Orquesta resets the others)
+    json_t *old = json_object_get (entry, "rerun_of");
+    json_t *kept =
+        old ? json_object_get (s_entry (run, I (entry, "rerun_of")), "items") : NULL;
+    if (kept && json_array_size (kept) == json_array_size (items))
+        json_array_foreach (kept, i, value)
+        {
+            if (streq (S (value, "status"), "succeeded"))
+                json_array_set (items, i, value);
+        }
     json_object_set_new (entry, "values", values);
     json_object_set_new (entry, "items", items);
     json_object_set_new (entry, "cursor", json_integer (0));
@@ -381,6 +395,8 @@ s_begin (wf_run_t *run, json_t *staged)
         "next", "status", "running", "attempt", 0);
     if (json_is_true (json_object_get (staged, "run_on_fail")))
         json_object_set_new (entry, "run_on_fail", json_true ());
+    if (json_object_get (staged, "rerun_of"))
+        json_object_set (entry, "rerun_of", json_object_get (staged, "rerun_of"));
     json_array_append_new (sequence, entry);
     char *id = wf_format ("%s__r%ld", S (entry, "task"), I (entry, "route"));
     json_object_set_new (json_object_get (run->state, "index"), id, json_integer (seq));

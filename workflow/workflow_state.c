@@ -351,11 +351,12 @@ s_rerun_step (wf_run_t *run, const void *arg, char **error)
                 json_array_remove (errors, e);
         json_object_del (entry, "term");
         json_array_append_new (json_object_get (run->state, "staged"),
-                               json_pack ("{s:O, s:O, s:O, s:O, s:b}", "task",
+                               json_pack ("{s:O, s:O, s:O, s:O, s:b, s:O}", "task",
                                           json_object_get (entry, "task"), "route",
                                           json_object_get (entry, "route"), "ctxs",
                                           json_object_get (entry, "ctxs"), "prev",
-                                          json_object_get (entry, "prev"), "ready", 1));
+                                          json_object_get (entry, "prev"), "ready", 1,
+                                          "rerun_of", index));
     }
     json_decref (candidates);
     json_object_del (run->state, "output");
