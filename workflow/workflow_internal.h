@@ -147,6 +147,33 @@ typedef struct {
     long last;        //  the sequence entry processed last, or -1
 } wf_run_t;
 
+//  The sequence entry `seq`.
+json_t *wf_run_entry (wf_run_t *run, long seq);
+
+//  A task instance ended with `status` (succeeded, failed, canceled) and
+//  `result`: retry, or its transitions.
+void wf_run_complete (wf_run_t *run, long seq, const char *status, json_t *result);
+
+//  With items: start what the concurrency allows; end the task when no
+//  child of it runs any more and none is left to start.
+void wf_run_items_fill (wf_run_t *run, long seq);
+void wf_run_items_check (wf_run_t *run, long seq);
+
+//  Evaluate the transitions of the ended entry `seq` (its context `vars`),
+//  stage what they reach, record engine commands (workflow_transitions.c).
+void wf_run_transitions (wf_run_t *run, long seq, json_t *vars);
+
+//  At the end: record an error for each staged join that can no longer be
+//  satisfied; true when there is one.
+bool wf_run_unreachable (wf_run_t *run);
+
+//  Run `step` on `state`: a step checks its arguments before it changes
+//  anything, so on -1 the state is as it was; commands are appended on
+//  success only.
+typedef int (wf_step_fn) (wf_run_t *run, const void *arg, char **error);
+int wf_run_atomic (const workflow_spec_t *spec, json_t *state, json_t *commands,
+                   wf_step_fn *step, const void *arg, char **error);
+
 //  Start ready staged tasks the status allows.
 void wf_run_dispatch (wf_run_t *run);
 

@@ -10,11 +10,6 @@
 #define S(obj, key) json_string_value (json_object_get ((obj), (key)))
 #define I(obj, key) ((long)json_integer_value (json_object_get ((obj), (key))))
 
-bool wf_run_unreachable (wf_run_t *run);
-typedef int (step_fn) (wf_run_t *run, const void *arg, char **error);
-int wf_run_atomic (const workflow_spec_t *spec, json_t *state, json_t *commands,
-                   step_fn *step, const void *arg, char **error);
-
 void
 wf_merge (json_t *left, const json_t *right)
 {

@@ -12,9 +12,6 @@
 #define S(obj, key) json_string_value (json_object_get ((obj), (key)))
 #define I(obj, key) ((long)json_integer_value (json_object_get ((obj), (key))))
 
-void wf_run_transitions (wf_run_t *run, long seq, json_t *vars);
-bool wf_run_unreachable (wf_run_t *run);
-
 enum { INBOUND_NOT_SATISFIED, INBOUND_WIP, INBOUND_SATISFIED };
 
 static json_t *
@@ -280,6 +277,20 @@ s_command (wf_run_t *run, const char *command, long route, json_t *ctxs, json_t 
         s_fail (run);
 }
 
+//  A failed task no transition handled fails the run; a cancelled one
+//  cancels it.
+static void
+s_outcome (wf_run_t *run, const char *status, bool remediated)
+{
+    if (streq (status, "failed") && !remediated)
+        s_fail (run);
+    else if (streq (status, "canceled") && !remediated &&
+             json_is_null (json_object_get (run->state, "request"))) {
+        json_object_set_new (run->state, "request", json_string ("cancel"));
+        wf_run_signal_active (run, "cancel");
+    }
+}
+
 void
 wf_run_transitions (wf_run_t *run, long seq, json_t *vars)
 {
@@ -346,15 +357,10 @@ wf_run_transitions (wf_run_t *run, long seq, json_t *vars)
         json_object_set_new (entry, "term", json_true ());
     size_t i;
     json_t *item;
-    json_array_foreach (ready, i, item) if (manual_fail)
-        json_object_set_new (item, "run_on_fail", json_true ());
-    if (streq (status, "failed") && !remediated)
-        s_fail (run);
-    else if (streq (status, "canceled") && !remediated &&
-             json_is_null (json_object_get (run->state, "request"))) {
-        json_object_set_new (run->state, "request", json_string ("cancel"));
-        wf_run_signal_active (run, "cancel");
-    }
+    if (manual_fail) //  Orquesta's run_on_fail: they run beside the fail
+        json_array_foreach (ready, i, item)
+            json_object_set_new (item, "run_on_fail", json_true ());
+    s_outcome (run, status, remediated);
     json_array_foreach (commands, i, item)
         s_command (run, json_string_value (json_array_get (item, 0)),
                    (long)json_integer_value (json_array_get (item, 1)),
