@@ -20,9 +20,11 @@
         sequence    every task instance in the order started: {task, route,
                     ctxs (indexes into contexts, merged in order), prev, next
                     ({"to__tKEY": fired}), status, result, attempt, retry
-                    {count, delay, tally}, term}; with items also values,
-                    items [{status, result}], cursor, active, concurrency.
-                    Engine commands (noop, fail, continue) are entries too.
+                    {count, delay, tally}, term}; with items also values
+                    (until all started), items [{status, result}] (results
+                    move to the task's result when it ends), cursor,
+                    active, pending, failed, concurrency, delay. Engine
+                    commands (noop, fail, continue) are entries too.
         index       {"task__rROUTE": the latest entry of that task and route}
         errors      [{task, type, message[, result]}]
         output      the rendered output once the run ended
@@ -262,7 +264,9 @@ wf_run_items_check (wf_run_t *run, long seq)
         json_t *r = json_object_get (slot, "result");
         json_array_append (results, r ? r : json_null ());
         canceled = canceled || streq (S (slot, "status"), "canceled");
+        json_object_del (slot, "result"); //  kept once, as the task's result
     }
+    json_object_del (entry, "values");
     const char *status = !stopped ? "succeeded" : canceled ? "canceled" : "failed";
     wf_run_complete (run, seq, status, results);
     json_decref (results);
@@ -296,14 +300,19 @@ s_items_slots (wf_run_t *run, json_t *entry, const wf_task_t *task, json_t *list
         json_array_append_new (values, item);
         json_array_append_new (items, json_pack ("{ss}", "status", "unset"));
     }
-    json_t *old = json_object_get (entry, "rerun_of");
-    json_t *kept =
-        old ? json_object_get (wf_run_entry (run, I (entry, "rerun_of")), "items") : NULL;
+    json_t *old = json_object_get (entry, "rerun_of")
+                      ? wf_run_entry (run, I (entry, "rerun_of"))
+                      : NULL;
+    json_t *kept = json_object_get (old, "items");
+    json_t *results = json_object_get (old, "result");
     if (kept && json_array_size (kept) == json_array_size (items))
         json_array_foreach (kept, i, value)
         {
+            json_t *r = json_array_get (results, i);
             if (streq (S (value, "status"), "succeeded"))
-                json_array_set (items, i, value);
+                json_array_set_new (items, i,
+                                    json_pack ("{s:s, s:O}", "status", "succeeded",
+                                               "result", r ? r : json_null ()));
         }
     *values_p = values;
     return items;

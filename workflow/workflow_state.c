@@ -209,6 +209,7 @@ wf_run_settle (wf_run_t *run)
     } else if (json_is_true (json_object_get (run->state, "failing"))) {
         if (running + pending == 0 && !s_ready_staged (run, true)) {
             s_cancel_waiting (run);
+            wf_run_unreachable (run);
             s_finish (run, "failed");
             return;
         }
