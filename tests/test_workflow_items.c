@@ -327,3 +327,37 @@ Test (chain, runs_publishes_and_branches_on_failure)
     wf_assert_status (&f, "failed");
     wf_drive_free (&f);
 }
+
+static json_t *
+s_st2kv (void *arg, const char *function, json_t *const *args, size_t count, char **error)
+{
+    if (strcmp (function, "st2kv") || count < 1 || !json_is_string (args[0])) {
+        *error = strdup ("no such function");
+        return NULL;
+    }
+    (*(int *)arg)++;
+    return json_sprintf ("value of %s", json_string_value (args[0]));
+}
+
+Test (tasks, caller_hooks_give_st2kv)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/workflows/orquesta-st2kv.yaml", WF_EXAMPLES);
+    if (access (path, R_OK))
+        cr_skip_test ("no examples");
+    char *error = NULL;
+    workflow_spec_t *spec = workflow_spec_load (path, "orquesta", &error);
+    cr_assert (spec, "%s", error);
+    int calls = 0;
+    template_hooks_t hooks = {NULL, &calls, s_st2kv};
+    workflow_spec_set_hooks (spec, &hooks);
+    wf_drive_t d = {0};
+    d.mocks[d.mock_count++] = (wf_mock_t){"task1", -1, NULL, "{\"stdout\": \"v\"}", 0};
+    wf_drive (&d, spec, "{\"key_name\": \"k1\", \"decrypt\": false}");
+    wf_assert_status (&d, "succeeded");
+    cr_assert_gt (calls, 0);
+    char *text = json_dumps (json_array_get (d.commands, 0), JSON_COMPACT);
+    cr_assert (strstr (text, "value of k1"), "%s", text);
+    free (text);
+    wf_drive_free (&d);
+}

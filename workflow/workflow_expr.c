@@ -133,11 +133,21 @@ s_call (void *arg, const char *function, json_t *const *args, size_t count, char
         streq (function, "completed") || streq (function, "task_status") ||
         streq (function, "task"))
         return s_call_status (scope, function, args, count, error);
+    if (scope->spec && scope->spec->hooks.call)
+        return scope->spec->hooks.call (scope->spec->hooks.arg, function, args, count,
+                                        error);
     *error = wf_format ("unknown function %s()", function);
     return NULL;
 }
 
 //  --------------------------------------------------------------------------
+
+static json_t *
+s_decrypt (void *arg, const json_t *value, char **error)
+{
+    const wf_scope_t *scope = (const wf_scope_t *)arg;
+    return scope->spec->hooks.decrypt_kv (scope->spec->hooks.arg, value, error);
+}
 
 static json_t *
 s_eval_text (const wf_scope_t *scope, const char *text, const char *field, char **error)
@@ -150,6 +160,8 @@ s_eval_text (const wf_scope_t *scope, const char *text, const char *field, char 
     if (template) {
         template_hooks_t hooks = {NULL, NULL, s_call};
         hooks.arg = (void *)scope;
+        if (scope->spec && scope->spec->hooks.decrypt_kv)
+            hooks.decrypt_kv = s_decrypt;
         value = template_render (template, scope->vars, &hooks, &reason);
         template_destroy (&template);
     }

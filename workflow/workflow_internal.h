@@ -68,7 +68,8 @@ struct _workflow_spec_t {
     size_t task_count;
     wf_edge_t *edges; //  by task, then by target name, then key
     size_t edge_count;
-    json_t *start; //  array of task names
+    json_t *start;          //  array of task names
+    template_hooks_t hooks; //  the caller's (workflow_spec_set_hooks)
 };
 
 //  Errors gathered while loading: "NAME line L: FIELD: what", one a line.

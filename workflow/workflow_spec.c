@@ -570,6 +570,16 @@ s_task_free (wf_task_t *task)
 }
 
 void
+workflow_spec_set_hooks (workflow_spec_t *spec, const template_hooks_t *hooks)
+{
+    assert (spec);
+    if (hooks)
+        spec->hooks = *hooks;
+    else
+        memset (&spec->hooks, 0, sizeof spec->hooks);
+}
+
+void
 workflow_spec_destroy (workflow_spec_t **self_p)
 {
     assert (self_p);
