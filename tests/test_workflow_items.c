@@ -361,3 +361,51 @@ Test (tasks, caller_hooks_give_st2kv)
     free (text);
     wf_drive_free (&d);
 }
+
+//  The examples pack's workflows, every child ending with one result that
+//  has what they read (stdout, result, response), end as they should.
+Test (examples, run_to_their_end)
+{
+    static const struct {
+        const char *file, *status;
+    } cases[] = {{"orquesta-basic", "succeeded"},
+                 {"orquesta-sequential", "succeeded"},
+                 {"orquesta-delay", "succeeded"},
+                 {"orquesta-join", "succeeded"},
+                 {"orquesta-with-items", "succeeded"},
+                 {"orquesta-with-items-concurrency", "succeeded"},
+                 {"orquesta-data-flow", "succeeded"},
+                 {"orquesta-mock-create-vm", "succeeded"},
+                 {"orquesta-error-handling-continue", "succeeded"},
+                 {"orquesta-error-handling-noop", "succeeded"},
+                 {"orquesta-output-on-error", "succeeded"},
+                 {"orquesta-task-retry", "succeeded"},
+                 {"orquesta-rollback-retry", "succeeded"},
+                 {"orquesta-ask-basic", "succeeded"},
+                 {"orquesta-ask-parallel", "succeeded"},
+                 {"orquesta-subworkflow", "succeeded"},
+                 {"orquesta-streaming-demo", "succeeded"},
+                 {NULL, NULL}};
+    for (size_t i = 0; cases[i].file; i++) {
+        char path[512];
+        snprintf (path, sizeof path, "%s/workflows/%s.yaml", WF_EXAMPLES, cases[i].file);
+        if (access (path, R_OK))
+            cr_skip_test ("no examples");
+        char *error = NULL;
+        workflow_spec_t *spec = workflow_spec_load (path, "orquesta", &error);
+        cr_assert (spec, "%s", error);
+        wf_drive_t d = {0};
+        d.mocks[d.mock_count++] =
+            (wf_mock_t){"*", -1, NULL,
+                        "{\"stdout\": \"out\", \"stderr\": \"\", \"result\": {\"vm_id\": "
+                        "\"vm1\"}, \"response\": {\"approved\": true}}",
+                        -1};
+        wf_drive (
+            &d, spec,
+            "{\"name\": \"Ada\", \"delay\": 1, \"members\": [\"a\", \"b\", \"c\"]}");
+        cr_expect_str_eq (workflow_status (d.state), cases[i].status, "%s: %s",
+                          cases[i].file,
+                          json_dumps (json_object_get (d.state, "errors"), JSON_COMPACT));
+        wf_drive_free (&d);
+    }
+}

@@ -62,6 +62,30 @@ s_latest_entry (const wf_scope_t *scope, const char *name)
     return any;
 }
 
+//  A task's result as task(name).result gives it: a with items task's is
+//  {"items": [{"status", "result"}, ...]}, as StackStorm records it.
+static json_t *
+s_task_result (json_t *entry)
+{
+    json_t *result = json_object_get (entry, "result");
+    json_t *items = json_object_get (entry, "items");
+    if (!items)
+        return json_incref (result ? result : json_null ());
+    json_t *list = json_array ();
+    size_t i;
+    json_t *slot;
+    json_array_foreach (items, i, slot)
+    {
+        json_t *r = json_object_get (slot, "result");
+        if (!r)
+            r = json_array_get (result, i);
+        json_array_append_new (list, json_pack ("{s:O, s:O}", "status",
+                                                json_object_get (slot, "status"),
+                                                "result", r ? r : json_null ()));
+    }
+    return json_pack ("{s:o}", "items", list);
+}
+
 static json_t *
 s_call_status (const wf_scope_t *scope, const char *function, json_t *const *args,
                size_t count, char **error)
@@ -80,11 +104,11 @@ s_call_status (const wf_scope_t *scope, const char *function, json_t *const *arg
                 wf_format ("task(%s): the task has not run", json_string_value (args[0]));
             return NULL;
         }
-        json_t *result = json_object_get (entry, "result");
-        return json_pack (
-            "{s:O, s:O, s:O, s:O}", "task_id", json_object_get (entry, "task"), "route",
-            json_object_get (entry, "route"), "status", json_object_get (entry, "status"),
-            "result", result ? result : json_null ());
+        json_t *result = s_task_result (entry);
+        return json_pack ("{s:O, s:O, s:O, s:o}", "task_id",
+                          json_object_get (entry, "task"), "route",
+                          json_object_get (entry, "route"), "status",
+                          json_object_get (entry, "status"), "result", result);
     }
     const char *status = scope->status ? scope->status : "";
     bool truth = streq (function, "succeeded") ? streq (status, "succeeded")
