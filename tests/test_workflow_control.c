@@ -429,3 +429,52 @@ Test (control, rerun_of_items_keeps_the_items_that_succeeded)
     json_decref (out);
     s_free (&r);
 }
+
+Test (control, two_inquiries_hold_the_run_until_both_are_answered)
+{
+    run_t r;
+    s_start (&r,
+             s_parse ("version: 1.0\n"
+                      "tasks:\n"
+                      "  start:\n"
+                      "    action: core.noop\n"
+                      "    next:\n"
+                      "      - do: ask1, ask2, work\n"
+                      "  ask1:\n"
+                      "    action: core.ask\n"
+                      "  ask2:\n"
+                      "    action: core.ask\n"
+                      "  work:\n"
+                      "    action: core.noop\n"
+                      "    next:\n"
+                      "      - do: after\n"
+                      "  after:\n"
+                      "    action: core.noop\n"),
+             NULL);
+    s_end (&r, s_key (&r, 0), "completed");
+    cr_assert_eq (json_array_size (r.commands), 3);
+    char *ask1 = strdup (s_key (&r, 0)), *ask2 = strdup (s_key (&r, 1)),
+         *work = strdup (s_key (&r, 2));
+    char *error = NULL;
+    cr_assert_eq (workflow_task_pending (r.spec, r.state, ask1, r.commands, &error), 0);
+    cr_assert_eq (workflow_task_pending (r.spec, r.state, ask1, r.commands, &error), 0);
+    cr_assert_eq (workflow_task_pending (r.spec, r.state, ask2, r.commands, &error), 0);
+    cr_assert_str_eq (workflow_status (r.state), "pausing");
+    //  work ends: nothing new starts while people are asked
+    s_end (&r, work, "completed");
+    cr_assert_eq (json_array_size (r.commands), 0);
+    cr_assert_str_eq (workflow_status (r.state), "paused");
+    s_end (&r, ask1, "completed");
+    cr_assert_eq (json_array_size (r.commands), 0);
+    cr_assert_str_eq (workflow_status (r.state), "paused");
+    s_end (&r, ask2, "completed");
+    cr_assert_eq (json_array_size (r.commands), 1);
+    cr_assert_str_eq (s_task (&r, 0), "after");
+    cr_assert_str_eq (workflow_status (r.state), "running");
+    s_end (&r, s_key (&r, 0), "completed");
+    cr_assert_str_eq (workflow_status (r.state), "succeeded");
+    free (ask1);
+    free (ask2);
+    free (work);
+    s_free (&r);
+}

@@ -28,7 +28,9 @@
         index       {"task__rROUTE": the latest entry of that task and route}
         errors      [{task, type, message[, result]}]
         output      the rendered output once the run ended
-        runs        run commands issued (bounded by WORKFLOW_MAX_TRANSITIONS)
+        runs        task instances and children started (bounded by
+                    WORKFLOW_MAX_TRANSITIONS)
+        pending     children waiting on a person (inquiries)
 
     A child's key is "SEQ.ATTEMPT/TASK" or "SEQ.ATTEMPT.ITEM/TASK": the entry,
     its retry attempt and its item, so the same calls give the same keys.
@@ -82,8 +84,11 @@ s_context (const json_t *state, const json_t *ctxs)
 static bool
 s_can_dispatch (wf_run_t *run, bool run_on_fail)
 {
-    if (!streq (S (run->state, "status"), "running") ||
-        !json_is_null (json_object_get (run->state, "request")))
+    //  nothing starts once the run ended, while an operator's request
+    //  holds, or while a child waits on a person (the run pauses)
+    if (workflow_done (run->state) ||
+        !json_is_null (json_object_get (run->state, "request")) ||
+        I (run->state, "pending") > 0)
         return false;
     return !json_is_true (json_object_get (run->state, "failing")) || run_on_fail;
 }

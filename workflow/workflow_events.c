@@ -71,16 +71,6 @@ s_active_slot (wf_run_t *run, const char *key, long *seq_p, long *item_p, char *
     return streq (status, "running") || streq (status, "pending") ? slot : NULL;
 }
 
-//  A pending (inquiry) child no longer holds the run paused.
-static void
-s_unpend (wf_run_t *run)
-{
-    const char *status = S (run->state, "status");
-    if ((streq (status, "pausing") || streq (status, "paused")) &&
-        json_is_null (json_object_get (run->state, "request")))
-        json_object_set_new (run->state, "status", json_string ("running"));
-}
-
 static int
 s_ended (wf_run_t *run, const char *key, const char *status, const json_t *result,
          char **error)
@@ -97,7 +87,9 @@ s_ended (wf_run_t *run, const char *key, const char *status, const json_t *resul
         *error = reason;
         return reason ? -1 : 0; //  a repeated end changes nothing
     }
-    s_unpend (run);
+    if (streq (S (slot, "status"), "pending"))
+        json_object_set_new (run->state, "pending",
+                             json_integer (I (run->state, "pending") - 1));
     json_t *value = result ? (json_t *)result : json_null ();
     if (item < 0)
         wf_run_complete (run, seq, mapped, value);
@@ -174,11 +166,15 @@ s_pending_step (wf_run_t *run, const void *arg, char **error)
         *error = reason ? reason : wf_format ("'%s' has ended", (const char *)arg);
         return -1;
     }
+    if (streq (S (slot, "status"), "pending"))
+        return 0; //  said twice
     if (item >= 0) {
         json_t *entry = wf_run_entry (run, seq);
         json_object_set_new (entry, "pending", json_integer (I (entry, "pending") + 1));
     }
     json_object_set_new (slot, "status", json_string ("pending"));
+    json_object_set_new (run->state, "pending",
+                         json_integer (I (run->state, "pending") + 1));
     wf_run_settle (run);
     return 0;
 }
