@@ -120,6 +120,14 @@ Test (control, cancel_in_the_middle_of_a_fork)
     s_end (&r, c, "cancelled");
     cr_assert_str_eq (workflow_status (r.state), "cancelled");
     cr_assert (workflow_done (r.state));
+    //  a report repeated after the end changes nothing; an unknown key is an error
+    s_end (&r, c, "cancelled");
+    cr_assert_eq (json_array_size (r.commands), 0);
+    char *unknown = NULL;
+    cr_assert_eq (workflow_task_ended (r.spec, r.state, "77.0/x", "completed", NULL,
+                                       r.commands, &unknown),
+                  -1);
+    free (unknown);
     //  an ended run refuses requests and ends
     char *error = NULL;
     cr_assert_eq (workflow_request (r.spec, r.state, "resume", r.commands, &error), -1);
@@ -477,4 +485,37 @@ Test (control, two_inquiries_hold_the_run_until_both_are_answered)
     free (ask2);
     free (work);
     s_free (&r);
+}
+
+Test (control, a_retry_goes_on_while_pausing_not_while_cancelling)
+{
+    run_t r;
+    s_start (&r, wf_load_fixture ("task-retry-spec"), NULL);
+    char *k = strdup (s_key (&r, 0));
+    s_request (&r, "pause");
+    s_end (&r, k, "failed");
+    free (k);
+    cr_assert_eq (json_array_size (r.commands), 1);
+    cr_assert_str_eq (s_key (&r, 0), "0.1/task1");
+    cr_assert_str_eq (workflow_status (r.state), "pausing");
+    k = strdup (s_key (&r, 0));
+    s_end (&r, k, "completed");
+    free (k);
+    cr_assert_str_eq (workflow_status (r.state), "paused");
+    s_request (&r, "resume");
+    cr_assert_str_eq (s_task (&r, 0), "task2");
+    k = strdup (s_key (&r, 0));
+    s_end (&r, k, "completed");
+    free (k);
+    cr_assert_str_eq (workflow_status (r.state), "succeeded");
+    s_free (&r);
+    run_t c;
+    s_start (&c, wf_load_fixture ("task-retry-spec"), NULL);
+    k = strdup (s_key (&c, 0));
+    s_request (&c, "cancel");
+    s_end (&c, k, "failed");
+    free (k);
+    cr_assert_eq (json_array_size (c.commands), 0);
+    cr_assert_str_eq (workflow_status (c.state), "cancelled");
+    s_free (&c);
 }

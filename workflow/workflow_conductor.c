@@ -493,8 +493,11 @@ s_retry (wf_run_t *run, long seq, json_t *vars)
     const wf_task_t *task = s_task (run, entry);
     json_t *retry = json_object_get (entry, "retry");
     const char *status = S (entry, "status");
+    //  a run being cancelled or failing retries nothing; a paused one does
+    //  (the retry is part of the task, which the pause waits for)
+    const char *request = S (run->state, "request");
     if (!retry || I (retry, "tally") >= I (retry, "count") ||
-        !json_is_null (json_object_get (run->state, "request")) ||
+        (request && streq (request, "cancel")) ||
         json_is_true (json_object_get (run->state, "failing")))
         return false;
     bool again = streq (status, "failed");

@@ -136,8 +136,12 @@ s_ended_step (wf_run_t *run, const void *arg, char **error)
 {
     const ended_t *e = (const ended_t *)arg;
     if (workflow_done (run->state)) {
-        *error = wf_format ("the run has ended (%s)", S (run->state, "status"));
-        return -1;
+        //  a late or repeated report: nothing changes; an unknown key is an error
+        long seq, item;
+        char *reason = NULL;
+        s_active_slot (run, e->key, &seq, &item, &reason);
+        *error = reason;
+        return reason ? -1 : 0;
     }
     if (s_ended (run, e->key, e->status, e->result, error))
         return -1;
