@@ -409,3 +409,48 @@ Test (examples, run_to_their_end)
         wf_drive_free (&d);
     }
 }
+
+//  A long cycle: contexts are compacted as it turns, values stay right,
+//  and a join after it still merges the other branch over ctx0.
+Test (tasks, long_cycle_then_join)
+{
+    wf_drive_t d = {0};
+    wf_drive (&d,
+              s_parse ("version: 1.0\n"
+                       "vars: [{i: 0}, {side: none}, {deep: {a: 1}}]\n"
+                       "tasks:\n"
+                       "  start:\n"
+                       "    action: core.noop\n"
+                       "    next: [{do: 'loop, other'}]\n"
+                       "  loop:\n"
+                       "    action: core.noop\n"
+                       "    next:\n"
+                       "      - when: <% ctx(i) < 200 %>\n"
+                       "        publish: i=<% ctx(i) + 1 %>\n"
+                       "        do: loop\n"
+                       "      - when: <% ctx(i) >= 200 %>\n"
+                       "        do: end\n"
+                       "  other:\n"
+                       "    action: core.noop\n"
+                       "    next:\n"
+                       "      - publish:\n"
+                       "          - side: set\n"
+                       "          - deep: {b: 2}\n"
+                       "        do: end\n"
+                       "  end:\n"
+                       "    join: all\n"
+                       "    action: core.noop\n"
+                       "output:\n"
+                       "  - i: <% ctx(i) %>\n"
+                       "  - side: <% ctx(side) %>\n"
+                       "  - deep: <% ctx(deep) %>\n",
+                       "orquesta"),
+              NULL);
+    wf_assert_status (&d, "succeeded");
+    wf_assert_output (&d,
+                      "{\"i\": 200, \"side\": \"set\", \"deep\": {\"a\": 1, \"b\": 2}}");
+    json_t *sequence = json_object_get (d.state, "sequence");
+    json_t *last = json_array_get (sequence, json_array_size (sequence) - 1);
+    cr_assert_leq (json_array_size (json_object_get (last, "ctxs")), 20);
+    wf_drive_free (&d);
+}

@@ -31,6 +31,7 @@
         runs        task instances and children started (bounded by
                     WORKFLOW_MAX_TRANSITIONS)
         pending     children waiting on a person (inquiries)
+        active_from the first entry that may still be active
 
     A child's key is "SEQ.ATTEMPT/TASK" or "SEQ.ATTEMPT.ITEM/TASK": the entry,
     its retry attempt and its item, so the same calls give the same keys.
@@ -449,6 +450,20 @@ s_begin (wf_run_t *run, json_t *staged)
     s_launch (run, seq);
 }
 
+size_t
+wf_run_active_from (wf_run_t *run)
+{
+    json_t *sequence = json_object_get (run->state, "sequence");
+    size_t from = (size_t)I (run->state, "active_from");
+    for (; from < json_array_size (sequence); from++) {
+        const char *status = S (json_array_get (sequence, from), "status");
+        if (streq (status, "running") || streq (status, "pending"))
+            break;
+    }
+    json_object_set_new (run->state, "active_from", json_integer ((json_int_t)from));
+    return from;
+}
+
 void
 wf_run_dispatch (wf_run_t *run)
 {
@@ -474,7 +489,7 @@ wf_run_dispatch (wf_run_t *run)
     }
     //  with items tasks waiting for a free slot (after a pause, say)
     json_t *sequence = json_object_get (run->state, "sequence");
-    for (size_t i = 0; i < json_array_size (sequence); i++) {
+    for (size_t i = wf_run_active_from (run); i < json_array_size (sequence); i++) {
         json_t *entry = json_array_get (sequence, i);
         if (json_object_get (entry, "items") && streq (S (entry, "status"), "running") &&
             I (entry, "cursor") <

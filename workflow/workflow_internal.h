@@ -175,6 +175,10 @@ typedef int (wf_step_fn) (wf_run_t *run, const void *arg, char **error);
 int wf_run_atomic (const workflow_spec_t *spec, json_t *state, json_t *commands,
                    wf_step_fn *step, const void *arg, char **error);
 
+//  The first sequence entry that may still be active (running or pending):
+//  entries before it have all ended, so scans for active ones start there.
+size_t wf_run_active_from (wf_run_t *run);
+
 //  Start ready staged tasks the status allows.
 void wf_run_dispatch (wf_run_t *run);
 

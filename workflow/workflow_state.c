@@ -51,10 +51,8 @@ wf_run_signal_active (wf_run_t *run, const char *op)
 {
     bool pending_too = streq (op, "cancel");
     json_t *sequence = json_object_get (run->state, "sequence");
-    size_t i;
-    json_t *entry;
-    json_array_foreach (sequence, i, entry)
-    {
+    for (size_t i = wf_run_active_from (run); i < json_array_size (sequence); i++) {
+        json_t *entry = json_array_get (sequence, i);
         json_t *items = json_object_get (entry, "items");
         size_t j;
         json_t *slot;
@@ -83,10 +81,8 @@ s_count (wf_run_t *run, long *running, long *pending, long *waiting)
 {
     *running = *pending = *waiting = 0;
     json_t *sequence = json_object_get (run->state, "sequence");
-    size_t i;
-    json_t *entry;
-    json_array_foreach (sequence, i, entry)
-    {
+    for (size_t i = wf_run_active_from (run); i < json_array_size (sequence); i++) {
+        json_t *entry = json_array_get (sequence, i);
         json_t *items = json_object_get (entry, "items");
         if (!items) {
             *running += streq (S (entry, "status"), "running");
@@ -169,12 +165,12 @@ s_finish (wf_run_t *run, const char *status)
 static void
 s_cancel_waiting (wf_run_t *run)
 {
-    size_t i;
-    json_t *entry;
-    json_array_foreach (json_object_get (run->state, "sequence"), i,
-                        entry) if (streq (S (entry, "status"), "running") &&
-                                   json_object_get (entry, "items"))
-        json_object_set_new (entry, "status", json_string ("canceled"));
+    json_t *sequence = json_object_get (run->state, "sequence");
+    for (size_t i = wf_run_active_from (run); i < json_array_size (sequence); i++) {
+        json_t *entry = json_array_get (sequence, i);
+        if (streq (S (entry, "status"), "running") && json_object_get (entry, "items"))
+            json_object_set_new (entry, "status", json_string ("canceled"));
+    }
 }
 
 static bool

@@ -105,6 +105,38 @@ wf_run_inbound (wf_run_t *run, const char *task, long route)
     return INBOUND_NOT_SATISFIED;
 }
 
+//  A task's contexts grow by one each time round a cycle; past a few,
+//  those after ctx0 become one (merged in order), so a long cycle costs
+//  the same each turn. ctx0 stays apart: a join leaves it out when it
+//  merges a branch in, as Orquesta does.
+#define WF_CTXS_COMPACT 16
+
+static void
+s_compact (wf_run_t *run, json_t *ctxs)
+{
+    if (json_array_size (ctxs) <= WF_CTXS_COMPACT)
+        return;
+    json_t *contexts = json_object_get (run->state, "contexts");
+    json_t *merged = json_object ();
+    bool zero = false;
+    size_t i;
+    json_t *index;
+    json_array_foreach (ctxs, i, index)
+    {
+        if (!zero && json_integer_value (index) == 0) {
+            zero = true;
+            continue;
+        }
+        wf_merge (merged, json_array_get (contexts, (size_t)json_integer_value (index)));
+    }
+    json_array_append_new (contexts, merged);
+    json_array_clear (ctxs);
+    if (zero)
+        json_array_append_new (ctxs, json_integer (0));
+    json_array_append_new (ctxs,
+                           json_integer ((json_int_t)json_array_size (contexts) - 1));
+}
+
 //  The route of the next task: a split task opens a new route.
 static long
 s_route (wf_run_t *run, const char *from, const wf_edge_t *edge, long route)
@@ -336,6 +368,7 @@ wf_run_transitions (wf_run_t *run, long seq, json_t *vars)
         json_t *ctxs = json_deep_copy (json_object_get (entry, "ctxs"));
         if (ctx_of[edge->ref] >= 0)
             json_array_append_new (ctxs, json_integer (ctx_of[edge->ref]));
+        s_compact (run, ctxs);
         long to_route = s_route (run, task->name, edge, route);
         char *backref = wf_format ("%s__t%d", task->name, edge->key);
         if (wf_is_command (edge->to)) {
