@@ -243,6 +243,9 @@ Test (control, inquiry_pauses_until_answered)
                   "%s", error);
     cr_assert_str_eq (workflow_status (r.state), "paused");
     cr_assert (!workflow_done (r.state));
+    cr_assert_eq (workflow_request (r.spec, r.state, "resume", r.commands, &error), -1);
+    cr_assert (strstr (error, "inquiry"), "%s", error);
+    free (error);
     json_t *response = json_pack ("{s:{s:b}}", "response", "approved", 1);
     json_array_clear (r.commands);
     cr_assert_eq (workflow_task_ended (r.spec, r.state, ask, "completed", response,

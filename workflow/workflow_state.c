@@ -247,6 +247,11 @@ s_request_step (wf_run_t *run, const void *arg, char **error)
         json_object_set_new (run->state, "request", json_string ("pause"));
         wf_run_signal_active (run, "pause");
     } else if (streq (what, "resume")) {
+        if (!request && I (run->state, "pending") > 0) {
+            *error = wf_format ("cannot resume: the run waits on an inquiry; its "
+                                "response resumes it");
+            return -1;
+        }
         if (!request || !streq (request, "pause")) {
             *error = wf_format ("cannot resume: the run is not paused (%s)",
                                 S (run->state, "status"));
