@@ -410,3 +410,9 @@ template_text (const json_t *value)
 {
     return template_str (value);
 }
+
+bool
+template_is_true (const json_t *value)
+{
+    return value && template_truthy (value);
+}

@@ -20,8 +20,8 @@
     and the dict methods .items() .keys() .values() .get(k[, d]).
 
     Sandbox: a template reads only its context (JSON data); there is no
-    attribute beyond a JSON object's keys, no other call, no import, no
-    macro, no include. Bounds: see TEMPLATE_MAX_* below; exceeding one is
+    attribute beyond a JSON object's keys, no call but the functions below
+    and the caller's hook, no import, no macro, no include. Bounds: see TEMPLATE_MAX_* below; exceeding one is
     an error, never a truncated result.
 
     A template that is exactly one {{ expression }} (blanks around it
@@ -146,6 +146,10 @@ bool template_has_tags (const char *text, unsigned flags);
 json_t *template_render_value (const char *name, const json_t *value, unsigned flags,
                                const json_t *context, const template_hooks_t *hooks,
                                char **error);
+
+//  A value's truth as Python's and YAQL's (false: null, false, 0, 0.0, "",
+//  [], {}), e.g. for a workflow's `when`.
+bool template_is_true (const json_t *value);
 
 //  `value` as Jinja writes it into text (Python's str()). Caller frees;
 //  NULL when out of memory.

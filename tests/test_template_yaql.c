@@ -569,19 +569,32 @@ Test (template_yaql, mixed_text)
     cr_expect (template_has_tags ("a <% b", TEMPLATE_YAQL));
     cr_expect_not (template_has_tags ("a <% b", 0));
     cr_expect_not (template_has_tags ("plain", TEMPLATE_YAQL));
+    const char *truth[][2] = {{"0", "false"},  {"\"\"", "false"}, {"[]", "false"},
+                              {"{}", "false"}, {"null", "false"}, {"0.0", "false"},
+                              {"1", "true"},   {"\"0\"", "true"}, {"[0]", "true"}};
+    for (size_t i = 0; i < sizeof truth / sizeof *truth; i++) {
+        json_t *b = json_loads (truth[i][0], JSON_DECODE_ANY, NULL);
+        cr_expect_eq (template_is_true (b), !strcmp (truth[i][1], "true"), "%s",
+                      truth[i][0]);
+        json_decref (b);
+    }
 }
 
 Test (template_yaql, jinja_has_the_functions)
 {
     char *error = NULL;
-    const char *cases[][2] = {{"json('[1, 2]') | length", "2"},
-                              {"zip([1, 2], ['a', 'b'])", "[[1, \"a\"], [2, \"b\"]]"},
-                              {"zip([1], [2, 3], pad=0)", "[[1, 2], [0, 3]]"},
-                              {"len('abc') + len([1])", "4"},
-                              {"ctx('a1') + ctx().a2", "3"},
-                              {"st2kv(ctx().key_name, decrypt=true)", "\"kv:k1:clear\""},
-                              {"task_status('task2')", "\"failed\""},
-                              {NULL, NULL}};
+    const char *cases[][2] = {
+        {"json('[1, 2]') | length", "2"},
+        {"zip([1, 2], ['a', 'b'])", "[[1, \"a\"], [2, \"b\"]]"},
+        {"zip([1], [2, 3], pad=0)", "[[1, 2], [0, 3]]"},
+        {"len('abc') + len([1])", "4"},
+        {"ctx('a1') + ctx().a2", "3"},
+        {"st2kv(ctx().key_name, decrypt=true)", "\"kv:k1:clear\""},
+        {"task_status('task2')", "\"failed\""},
+        //  the one {{ }} of the examples pack's workflows (orquesta-st2kv-default)
+        {"st2kv(ctx().key_name, decrypt=ctx().decrypt, default=ctx().default)",
+         "\"kv:k1\""},
+        {NULL, NULL}};
     for (int i = 0; cases[i][0]; i++) {
         json_t *v = template_evaluate ("j", cases[i][0], s_context, &s_hooks, &error);
         cr_assert_not_null (v, "%s: %s", cases[i][0], error);
