@@ -13,29 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-bool
-wf_truthy (const json_t *value)
-{
-    switch (json_typeof (value)) {
-        case JSON_NULL:
-        case JSON_FALSE:
-            return false;
-        case JSON_TRUE:
-            return true;
-        case JSON_INTEGER:
-            return json_integer_value (value) != 0;
-        case JSON_REAL:
-            return json_real_value (value) != 0;
-        case JSON_STRING:
-            return json_string_length (value) > 0;
-        case JSON_ARRAY:
-            return json_array_size (value) > 0;
-        case JSON_OBJECT:
-            return json_object_size (value) > 0;
-    }
-    return false;
-}
-
 static bool
 s_has_expression (const char *text)
 {
@@ -243,7 +220,7 @@ wf_eval_bool (const wf_scope_t *scope, const char *text, const char *field, bool
     json_decref (text_value);
     if (!value)
         return -1;
-    *truth = wf_truthy (value);
+    *truth = template_is_true (value);
     json_decref (value);
     return 0;
 }

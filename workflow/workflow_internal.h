@@ -132,9 +132,6 @@ json_t *wf_eval (const wf_scope_t *scope, const json_t *value, const char *field
 int wf_eval_bool (const wf_scope_t *scope, const char *text, const char *field,
                   bool *truth, char **error);
 
-//  Python's truth of a JSON value.
-bool wf_truthy (const json_t *value);
-
 //  malloc'd printf.
 char *wf_format (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
