@@ -522,3 +522,41 @@ Test (control, a_retry_goes_on_while_pausing_not_while_cancelling)
     cr_assert_str_eq (workflow_status (c.state), "cancelled");
     s_free (&c);
 }
+
+Test (control, garbage_keys_are_errors)
+{
+    run_t r;
+    s_start (&r, wf_load_fixture ("with-items-concurrency"),
+             "{\"members\": [\"a\", \"b\"]}");
+    json_t *before = json_deep_copy (r.state);
+    const char *keys[] = {"",
+                          "1",
+                          "0.0",
+                          "-1.0/task1",
+                          "0.0.99/task1",
+                          "0.0.-1/task1",
+                          "0.x/task1",
+                          "99999999999999999999.0/task1",
+                          "0.0.0/task2",
+                          "0.0.0/task1/",
+                          NULL};
+    for (size_t i = 0; keys[i]; i++) {
+        char *error = NULL;
+        cr_assert_eq (workflow_task_ended (r.spec, r.state, keys[i], "completed", NULL,
+                                           r.commands, &error),
+                      -1, "%s", keys[i]);
+        free (error);
+        cr_assert_eq (
+            workflow_task_pending (r.spec, r.state, keys[i], r.commands, &error), -1,
+            "%s", keys[i]);
+        free (error);
+    }
+    char *error = NULL;
+    cr_assert_eq (workflow_task_ended (r.spec, r.state, "0.0.0/task1", NULL, NULL,
+                                       r.commands, &error),
+                  -1);
+    free (error);
+    cr_assert (json_equal (before, r.state));
+    json_decref (before);
+    s_free (&r);
+}

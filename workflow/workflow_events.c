@@ -4,6 +4,8 @@
 #include "workflow/workflow_internal.h"
 
 #include <assert.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,20 +13,33 @@
 #define I(obj, key) ((long)json_integer_value (json_object_get ((obj), (key))))
 
 //  Parse "SEQ.ATTEMPT[.ITEM]/TASK".
+//  A number of the key: digits only.
+static int
+s_key_number (const char **p, long *out)
+{
+    if (!isdigit ((unsigned char)**p))
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    *out = strtol (*p, &end, 10);
+    if (errno)
+        return -1;
+    *p = end;
+    return 0;
+}
+
 static int
 s_parse_key (const char *key, long *seq, long *attempt, long *item, const char **task)
 {
-    char *end = NULL;
+    const char *p = key;
     *item = -1;
-    *seq = strtol (key, &end, 10);
-    if (end == key || *end != '.')
+    if (s_key_number (&p, seq) || *p++ != '.' || s_key_number (&p, attempt))
         return -1;
-    *attempt = strtol (end + 1, &end, 10);
-    if (*end == '.')
-        *item = strtol (end + 1, &end, 10);
-    if (*end != '/')
+    if (*p == '.' && (p++, s_key_number (&p, item)))
         return -1;
-    *task = end + 1;
+    if (*p != '/')
+        return -1;
+    *task = p + 1;
     return 0;
 }
 
@@ -57,9 +72,14 @@ s_active_slot (wf_run_t *run, const char *key, long *seq_p, long *item_p, char *
     }
     *seq_p = seq;
     *item_p = item;
-    if (attempt != I (entry, "attempt"))
-        return NULL;
+    if (attempt < I (entry, "attempt"))
+        return NULL; //  an earlier attempt's child: a late report
     json_t *slot = entry;
+    if (attempt > I (entry, "attempt") ||
+        (item >= 0) != (json_object_get (entry, "items") != NULL)) {
+        *error = wf_format ("no task instance has key '%s'", key);
+        return NULL;
+    }
     if (item >= 0) {
         slot = json_array_get (json_object_get (entry, "items"), (size_t)item);
         if (!slot) {
