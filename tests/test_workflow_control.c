@@ -560,3 +560,83 @@ Test (control, garbage_keys_are_errors)
     json_decref (before);
     s_free (&r);
 }
+
+//  Seeded random walks over every fixture: children end in any order with
+//  any status, go pending, the operator cancels, pauses and resumes. No
+//  call crashes; every run ends once nothing is left running; an ended run
+//  gives no more commands.
+Test (control, random_walks_end_cleanly)
+{
+    static const char *fixtures[] = {"sequential",
+                                     "parallel",
+                                     "branching",
+                                     "join",
+                                     "join-count",
+                                     "join-count-complex",
+                                     "join-context",
+                                     "splits",
+                                     "splits-nested",
+                                     "cycle",
+                                     "cycles",
+                                     "cycle-fork",
+                                     "error-handling-fail",
+                                     "error-log-fail-concurrent",
+                                     "task-retry-spec",
+                                     "task-retry-command-default-when",
+                                     "with-items-concurrency",
+                                     "with-items-remediate",
+                                     "with-items-parallel",
+                                     "rollback-retry",
+                                     NULL};
+    static const char *statuses[] = {"completed", "completed", "completed",
+                                     "failed",    "timeout",   "cancelled"};
+    unsigned seed = 42;
+    for (size_t f = 0; fixtures[f]; f++)
+        for (int walk = 0; walk < 10; walk++) {
+            run_t r;
+            s_start (&r, wf_load_fixture (fixtures[f]),
+                     "{\"name\": \"x\", \"members\": [\"a\", \"b\", \"c\"], \"which\": "
+                     "\"a\"}");
+            json_t *running = json_array ();
+            for (int step = 0; step < 400 && !workflow_done (r.state); step++) {
+                size_t i;
+                json_t *c;
+                json_array_foreach (
+                    r.commands, i,
+                    c) if (streq (json_string_value (json_object_get (c, "op")), "run"))
+                    json_array_append (running, json_object_get (c, "key"));
+                json_array_clear (r.commands);
+                int dice = rand_r (&seed) % 20;
+                char *error = NULL;
+                if (dice == 0)
+                    workflow_request (r.spec, r.state, "pause", r.commands, &error);
+                else if (dice == 1)
+                    workflow_request (r.spec, r.state, "resume", r.commands, &error);
+                else if (dice == 2 && walk % 3 == 0)
+                    workflow_request (r.spec, r.state, "cancel", r.commands, &error);
+                else if (json_array_size (running)) {
+                    size_t pick = (size_t)rand_r (&seed) % json_array_size (running);
+                    const char *key = json_string_value (json_array_get (running, pick));
+                    if (dice == 3)
+                        workflow_task_pending (r.spec, r.state, key, r.commands, &error);
+                    else {
+                        cr_assert_eq (workflow_task_ended (r.spec, r.state, key,
+                                                           statuses[rand_r (&seed) % 6],
+                                                           NULL, r.commands, &error),
+                                      0, "%s: %s", fixtures[f], error);
+                        json_array_remove (running, pick);
+                    }
+                } else
+                    workflow_request (r.spec, r.state, "resume", r.commands, &error);
+                free (error);
+            }
+            cr_assert (workflow_done (r.state), "%s walk %d: still %s with %zu running",
+                       fixtures[f], walk, workflow_status (r.state),
+                       json_array_size (running));
+            json_decref (running);
+            json_t *result = workflow_result (r.state);
+            cr_assert (json_is_object (result));
+            json_decref (result);
+            s_free (&r);
+        }
+}
