@@ -172,9 +172,24 @@ struct _executor_t {
     msgpack_sbuffer packed;   //  a record, fact or dispatch being packed
     msgpack_sbuffer params;   //  parameters, packed once per execution
     bool record_ready;
+    bus_link_t *events;             //  to rules.commands: built-in triggers
+    struct _event_outbox_t *outbox; //  their events until the rules actor acks
+    uint64_t triggers_version;      //  registry version the listeners were taken at
+    bool listen_action, listen_notify, listen_inquiry; //  an enabled rule is on it
 };
 
 //  ---------------------------------------------------------------------------
+//  executor_triggers: StackStorm's built-in triggers (actiontrigger,
+//  notifytrigger, inquiry), durable through the executor's outbox
+int executor_triggers_open (executor_t *self);
+void executor_triggers_close (executor_t *self);
+//  In the transaction that ended self->record's execution. 0 or -1.
+int executor_triggers_ended (executor_t *self, store_txn_t *txn, const json_t *action);
+//  In the transaction that opened `inquiry`. 0 or -1.
+int executor_triggers_inquiry (executor_t *self, store_txn_t *txn, const json_t *inquiry);
+//  Send what the link takes, delete what was acked: once per turn.
+void executor_triggers_pump (executor_t *self);
+
 //  executor_effects: after-commit work of a transaction
 
 //  Append an effect of `kind` to the current list; owned by the list.
