@@ -3,6 +3,7 @@
 #include "actors/rules/rules_template.h"
 #include "template/template_regex.h"
 
+#include <czmq.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -78,11 +79,13 @@ typedef struct {
     op_t op;
     json_t *pattern;
     template_regex_t *regex; //  Python's re, as StackStorm's operators use
+    bool templated;          //  the pattern is a template, rendered per event
 } criterion_t;
 
 struct _rules_criteria_t {
     criterion_t *items;
     size_t count;
+    bool kv; //  a templated pattern names st2kv
 };
 
 //  ---------------------------------------------------------------------------
@@ -354,6 +357,9 @@ s_lookup_op (const char *name, op_t *op)
     return -1;
 }
 
+static int s_pattern (criterion_t *c, const char *op_name, char *reason,
+                      size_t reason_size);
+
 //  Prepare one criterion. 0 or -1 with `reason` set.
 static int
 s_prepare (criterion_t *c, const char *op_name, const json_t *pattern, char *reason,
@@ -370,6 +376,19 @@ s_prepare (criterion_t *c, const char *op_name, const json_t *pattern, char *rea
         return -1;
     }
     c->pattern = pattern ? json_deep_copy (pattern) : json_null ();
+    const char *text = json_string_value (c->pattern);
+    if (text && (strstr (text, "{{") || strstr (text, "{%"))) {
+        c->templated = true; //  checked now, rendered and prepared per event
+        return rules_template_check (c->pattern, "pattern", reason, reason_size);
+    }
+    return s_pattern (c, op_name, reason, reason_size);
+}
+
+//  Check the pattern against the operator (a regex compiled). 0 or -1
+//  with `reason` set.
+static int
+s_pattern (criterion_t *c, const char *op_name, char *reason, size_t reason_size)
+{
     switch (c->op) {
         case OP_MATCHREGEX:
         case OP_REGEX:
@@ -486,6 +505,8 @@ rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char
                 c->path = strdup (key);
                 s_prepare (c, json_string_value (type), json_object_get (spec, "pattern"),
                            reason, sizeof reason);
+                self->kv |=
+                    c->templated && strstr (json_string_value (c->pattern), "st2kv.");
             }
             if (*reason) {
                 if (field && field_size)
@@ -514,6 +535,38 @@ rules_criteria_destroy (rules_criteria_t **self_p)
     }
 }
 
+//  A criterion whose pattern is a template: rendered with the event's
+//  context (a lone expression keeps its type, as StackStorm's to_complex
+//  does), then checked and evaluated as a written pattern would be. A
+//  pattern that does not render, or renders unfit for the operator, does
+//  not match (logged), as in StackStorm.
+static bool
+s_eval_rendered (const criterion_t *c, const json_t *value, const json_t *context,
+                 int64_t now_usec)
+{
+    char reason[768] = "";
+    char where[300];
+    snprintf (where, sizeof where, "criteria.%s.pattern", c->path);
+    criterion_t rendered = {.op = c->op};
+    rendered.pattern =
+        rules_template_render (c->pattern, context, where, reason, sizeof reason);
+    bool match = false;
+    if (!rendered.pattern)
+        zsys_warning ("rules: %s", reason);
+    else if (s_pattern (&rendered, "the operator", reason, sizeof reason) != 0)
+        zsys_warning ("rules: %s: %s", where, reason);
+    else
+        match = s_eval (&rendered, value, now_usec);
+    s_criterion_clear (&rendered);
+    return match;
+}
+
+bool
+rules_criteria_uses_kv (const rules_criteria_t *self)
+{
+    return self && self->kv;
+}
+
 bool
 rules_criteria_match (const rules_criteria_t *self, const json_t *context,
                       int64_t now_usec)
@@ -522,7 +575,9 @@ rules_criteria_match (const rules_criteria_t *self, const json_t *context,
         return true;
     for (size_t i = 0; i < self->count; i++) {
         const criterion_t *c = &self->items[i];
-        if (!s_eval (c, rules_template_lookup (context, c->path), now_usec))
+        const json_t *value = rules_template_lookup (context, c->path);
+        if (c->templated ? !s_eval_rendered (c, value, context, now_usec)
+                         : !s_eval (c, value, now_usec))
             return false;
     }
     return true;
