@@ -382,12 +382,18 @@ worker_run_start_job (worker_t *self, worker_job_t *job)
         worker_report_finish (self, job, "completed", json_object (), 0);
         return;
     }
-    if (streq (job->runner, "inquirer") || streq (job->runner, "announcement")) {
+    if (streq (job->runner, "inquirer")) {
         worker_report_finish (self, job, "completed",
-                              streq (job->runner, "inquirer")
-                                  ? worker_st2_inquirer (job->parameters)
-                                  : worker_st2_announcement (job->parameters),
-                              0);
+                              worker_st2_inquirer (job->parameters), 0);
+        return;
+    }
+    if (streq (job->runner, "announcement")) {
+        char reason[512];
+        json_t *result =
+            worker_st2_announce (self->topology, self->source, job->id, job->action,
+                                 job->parameters, reason, sizeof reason);
+        worker_report_finish (self, job, result ? "completed" : "failed",
+                              result ? result : json_pack ("{s:s}", "error", reason), 0);
         return;
     }
     if (streq (job->runner, "builtin")) {
