@@ -64,6 +64,8 @@ s_environment (worker_t *self, worker_job_t *job)
     {
         if (n >= S_MAX_ENV)
             break;
+        if (streq (key, "sudo_password"))
+            continue; //  sudo reads it on stdin (worker_shell_stdin)
         char name[128];
         size_t i = 0;
         for (; key[i] && i < sizeof name - 1; i++)
@@ -235,6 +237,13 @@ s_start_process (worker_t *self, worker_job_t *job)
     if (task)
         return s_start_task (self, job, task);
     char *input = job->python ? worker_python_input (job) : s_input (job);
+    size_t input_size = input ? strlen (input) : 0;
+    char *with_password =
+        words ? worker_shell_stdin (job->parameters, input, &input_size) : NULL;
+    if (with_password) {
+        free (input);
+        input = with_password;
+    }
     char **envp = s_environment (self, job);
     const char *cwd = s_param_string (job, "cwd");
     if (!cwd) {
@@ -248,7 +257,7 @@ s_start_process (worker_t *self, worker_job_t *job)
                                   .envp = envp,
                                   .cwd = cwd,
                                   .input = input,
-                                  .input_size = input ? strlen (input) : 0,
+                                  .input_size = input ? input_size : 0,
                                   .output_cap = S_OUTPUT_CAP,
                                   .timeout_ms = s_timeout_ms (job)};
     //  The intent is written before the process can exist: a worker that
@@ -267,6 +276,8 @@ s_start_process (worker_t *self, worker_job_t *job)
         if (worker_guard_started (self->guard, pid, job->start, job->id) == 0)
             job->guard = self->guard;
     }
+    if (input)
+        memset (input, 0, input_size); //  it may hold the sudo password
     free (input);
     s_free_strings (envp);
     free (script);
