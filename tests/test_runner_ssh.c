@@ -376,3 +376,36 @@ Test (runner_ssh, a_refused_password_fails_and_never_appears_in_the_result)
     free (text);
     json_decref (result);
 }
+
+//  Whether a process whose command line matches `pattern` runs here (the
+//  test's sshd is on this host; a pattern such as "x[y]" does not match
+//  the shell that runs pgrep)
+static bool
+s_running (const char *pattern)
+{
+    char command[256];
+    snprintf (command, sizeof command, "pgrep -f '%s' > /dev/null", pattern);
+    return system (command) == 0;
+}
+
+Test (runner_ssh, a_silent_command_is_stopped_and_killed_at_its_timeout)
+{
+    S_NEED_SSHD;
+    const char *status;
+    int64_t start = zclock_mono ();
+    json_t *result =
+        s_run ("remote-shell-cmd",
+               json_pack ("{s:s, s:i}", "cmd", "sleep 31337; echo never", "timeout", 2),
+               NULL, &status);
+    cr_assert_str_eq (status, "timeout", "%s", json_dumps (result, 0));
+    cr_assert_lt (zclock_mono () - start, 10000);
+    json_t *host = json_object_get (result, "127.0.0.1");
+    cr_assert (json_is_true (json_object_get (host, "timeout")));
+    cr_assert_eq (json_integer_value (json_object_get (host, "return_code")), -9);
+    //  the remote command is gone too, not left running
+    bool gone = false;
+    for (int i = 0; i < 100 && !(gone = !s_running ("sleep 3133[7]")); i++)
+        usleep (50000);
+    cr_assert (gone, "the remote command still runs after the timeout");
+    json_decref (result);
+}

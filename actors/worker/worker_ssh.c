@@ -231,23 +231,50 @@ typedef struct {
     bool aborted;
 } s_exec_t;
 
-//  Run `command` in the remote user's shell, `input` on its stdin, until it
-//  ends, the deadline, or the task is aborted. 0, or -1 with `message`.
-static int
-s_exec (ssh_session session, const s_run_t *run, const char *command, const char *input,
-        size_t input_size, int64_t deadline, s_exec_t *x, char *message, size_t size)
+static int s_exec (ssh_session session, const s_run_t *run, const char *command,
+                   const char *input, size_t input_size, bool tracked, int64_t deadline,
+                   s_exec_t *x, char *message, size_t size);
+
+//  The line "PID\n" a tracked command prints first, taken off the front of
+//  `out`: the pid, or 0 when it is not there.
+static long
+s_take_pid (s_buffer_t *out)
 {
-    ssh_channel channel = ssh_channel_new (session);
-    if (!channel || ssh_channel_open_session (channel) != SSH_OK ||
-        ssh_channel_request_exec (channel, command) != SSH_OK ||
-        (input_size &&
-         ssh_channel_write (channel, input, (uint32_t)input_size) != (int)input_size) ||
-        ssh_channel_send_eof (channel) != SSH_OK) {
-        snprintf (message, size, "cannot run the command: %s", ssh_get_error (session));
-        if (channel)
-            ssh_channel_free (channel);
-        return -1;
-    }
+    char *newline = out->data ? (char *)memchr (out->data, '\n', out->size) : NULL;
+    char *end = NULL;
+    long pid = newline ? strtol (out->data, &end, 10) : 0;
+    if (!newline || end != newline || pid <= 1)
+        return 0;
+    size_t skip = (size_t)(newline - out->data) + 1;
+    memmove (out->data, out->data + skip, out->size - skip + 1);
+    out->size -= skip;
+    return pid;
+}
+
+//  Kill the remote command's process group (sshd makes the user's shell a
+//  session and group leader) over a channel of its own: the signal request
+//  alone is not honoured for every user (root), and closing the channel
+//  leaves a silent command running.
+static void
+s_kill_remote (ssh_session session, const s_run_t *run, long pid)
+{
+    s_run_t quiet = *run;
+    quiet.task = NULL; //  runs even when the task is being cancelled
+    char command[128], message[256];
+    snprintf (command, sizeof command, "kill -KILL -- -%ld %ld 2>/dev/null; true", pid,
+              pid);
+    s_exec_t gone = {.code = 0};
+    s_exec (session, &quiet, command, NULL, 0, false, s_now_ms () + 5000, &gone, message,
+            sizeof message);
+    free (gone.out.data);
+    free (gone.err.data);
+}
+
+//  Read stdout and stderr until the command ends, the deadline, or the
+//  task is aborted.
+static void
+s_read (ssh_channel channel, const s_run_t *run, int64_t deadline, s_exec_t *x)
+{
     char buffer[16384];
     while (!ssh_channel_is_eof (channel)) {
         if (run->task && worker_task_aborted (run->task))
@@ -270,9 +297,39 @@ s_exec (ssh_session session, const s_run_t *run, const char *command, const char
             s_append (&x->out, buffer, (size_t)n, run->cap);
         while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 1)) > 0)
             s_append (&x->err, buffer, (size_t)n, run->cap);
-        //  Honoured by sshd for sessions it runs with privilege separation
-        //  (not for root); closing the channel ends the session either way
+    }
+}
+
+//  Run `command` in the remote user's shell, `input` on its stdin, until it
+//  ends, the deadline, or the task is aborted; then, if it still runs, it
+//  is killed: a `tracked` command first prints its shell's pid (taken off
+//  its stdout), whose process group is killed (s_kill_remote). 0, or -1
+//  with `message`.
+static int
+s_exec (ssh_session session, const s_run_t *run, const char *command, const char *input,
+        size_t input_size, bool tracked, int64_t deadline, s_exec_t *x, char *message,
+        size_t size)
+{
+    char *line = tracked ? zsys_sprintf ("echo $$; %s", command) : NULL;
+    ssh_channel channel = ssh_channel_new (session);
+    if (!channel || (tracked && !line) || ssh_channel_open_session (channel) != SSH_OK ||
+        ssh_channel_request_exec (channel, line ? line : command) != SSH_OK ||
+        (input_size &&
+         ssh_channel_write (channel, input, (uint32_t)input_size) != (int)input_size) ||
+        ssh_channel_send_eof (channel) != SSH_OK) {
+        snprintf (message, size, "cannot run the command: %s", ssh_get_error (session));
+        if (channel)
+            ssh_channel_free (channel);
+        zstr_free (&line);
+        return -1;
+    }
+    zstr_free (&line);
+    s_read (channel, run, deadline, x);
+    long pid = tracked ? s_take_pid (&x->out) : 0;
+    if (x->aborted || x->timed_out) {
         ssh_channel_request_send_signal (channel, "KILL");
+        if (pid)
+            s_kill_remote (session, run, pid);
         x->code = -9;
     } else
         x->code = ssh_channel_get_exit_status (channel);
@@ -326,8 +383,8 @@ s_run_host (void *arg)
         char *copy = zsys_sprintf (
             "umask 077 && mkdir -p -- %s && cat > %s && chmod 700 %s", dir, path, path);
         free (path);
-        rc = s_exec (session, run, copy, run->script, run->script_size, deadline, &x,
-                     message, sizeof message);
+        rc = s_exec (session, run, copy, run->script, run->script_size, false, deadline,
+                     &x, message, sizeof message);
         if (rc == 0 && x.code != 0)
             snprintf (message, sizeof message, "cannot copy the script to %s: %.200s",
                       run->dir, x.err.data ? x.err.data : "");
@@ -339,7 +396,7 @@ s_run_host (void *arg)
         x = (s_exec_t){.code = 0};
     }
     if (rc == 0)
-        rc = s_exec (session, run, run->command, NULL, 0, deadline, &x, message,
+        rc = s_exec (session, run, run->command, NULL, 0, true, deadline, &x, message,
                      sizeof message);
     h->result = rc == 0 ? s_host_result (&x, run->timeout_ms) : s_host_error (message);
     h->timed_out = x.timed_out;
@@ -347,7 +404,7 @@ s_run_host (void *arg)
         char *dir = worker_ssh_quote (run->dir);
         char *clean = zsys_sprintf ("rm -rf -- %s", dir);
         s_exec_t gone = {.code = 0};
-        s_exec (session, run, clean, NULL, 0, s_now_ms () + 10000, &gone, message,
+        s_exec (session, run, clean, NULL, 0, false, s_now_ms () + 10000, &gone, message,
                 sizeof message);
         free (gone.out.data);
         free (gone.err.data);
