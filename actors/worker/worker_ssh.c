@@ -1,6 +1,7 @@
 /*  worker_ssh: the remote-shell runners over libssh (worker_ssh.h). */
 #include "actors/worker/worker_shell.h"
 #include "actors/worker/worker_ssh.h"
+#include "actors/worker/worker_ssh_tunnel.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +22,8 @@ typedef struct {
     size_t cap;
     int64_t timeout_ms;
     char user[128];
+    char bastion[256]; //  bastion_host, "" for none
+    int bastion_port;
 } s_run_t;
 
 typedef struct {
@@ -31,6 +34,8 @@ typedef struct {
     json_t *result;
     bool timed_out;
     bool threaded;
+    bool is_bastion;             //  this is the bastion itself
+    worker_ssh_tunnel_t *tunnel; //  through bastion_host
     pthread_t thread;
 } s_host_t;
 
@@ -182,8 +187,32 @@ s_authenticate (ssh_session session, const s_run_t *run, const char *host, char 
     return -1;
 }
 
+static ssh_session s_connect (s_host_t *h, char *message, size_t size);
+
+//  Through bastion_host: `session` set to use a tunnel from the bastion,
+//  which is connected with the same user, credentials and known_hosts. 0,
+//  or -1 with `message`.
+static int
+s_through_bastion (s_host_t *h, ssh_session session, char *message, size_t size)
+{
+    s_host_t b = {.run = h->run, .port = h->run->bastion_port, .is_bastion = true};
+    snprintf (b.host, sizeof b.host, "%s", h->run->bastion);
+    char why[600];
+    ssh_session hop = s_connect (&b, why, sizeof why);
+    if (!hop) {
+        snprintf (message, size, "%s: bastion_host %s", h->host, why);
+        return -1;
+    }
+    h->tunnel = worker_ssh_tunnel_new (&hop, h->host, h->port, message, size);
+    if (!h->tunnel)
+        return -1;
+    socket_t fd = worker_ssh_tunnel_fd (h->tunnel);
+    ssh_options_set (session, SSH_OPTIONS_FD, &fd);
+    return 0;
+}
+
 static ssh_session
-s_connect (const s_host_t *h, char *message, size_t size)
+s_connect (s_host_t *h, char *message, size_t size)
 {
     const s_run_t *run = h->run;
     ssh_session session = ssh_new ();
@@ -209,9 +238,14 @@ s_connect (const s_host_t *h, char *message, size_t size)
         ssh_options_set (session, SSH_OPTIONS_KNOWNHOSTS, known);
         ssh_options_set (session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
     }
+    if (!h->is_bastion && *run->bastion &&
+        s_through_bastion (h, session, message, size) != 0) {
+        ssh_free (session);
+        return NULL;
+    }
     if (ssh_connect (session) != SSH_OK) {
-        snprintf (message, size, "%s: cannot connect: %s", h->host,
-                  ssh_get_error (session));
+        snprintf (message, size, "%s: cannot connect%s: %s", h->host,
+                  h->tunnel ? " through bastion_host" : "", ssh_get_error (session));
         ssh_free (session);
         return NULL;
     }
@@ -372,6 +406,7 @@ s_run_host (void *arg)
     ssh_session session = s_connect (h, message, sizeof message);
     if (!session) {
         h->result = s_host_error (message);
+        worker_ssh_tunnel_destroy (&h->tunnel);
         return NULL;
     }
     int64_t deadline = s_now_ms () + run->timeout_ms;
@@ -415,6 +450,7 @@ s_run_host (void *arg)
     free (x.err.data);
     ssh_disconnect (session);
     ssh_free (session);
+    worker_ssh_tunnel_destroy (&h->tunnel);
     return NULL;
 }
 
@@ -627,6 +663,29 @@ s_hosts (const json_t *p, s_host_t *hosts, int max, char *message, size_t size)
     return count ? count : -1;
 }
 
+//  bastion_host: "host" or "host:port" (22). 0, or -1 with `message`.
+static int
+s_bastion (s_run_t *run, char *message, size_t size)
+{
+    const char *text = s_string (run->p, "bastion_host");
+    if (!text || !*text)
+        return 0;
+    snprintf (run->bastion, sizeof run->bastion, "%s", text);
+    char *colon = strchr (run->bastion, ':');
+    run->bastion_port = 22;
+    if (colon && !strchr (colon + 1, ':')) {
+        *colon = 0;
+        char *end;
+        long port = strtol (colon + 1, &end, 10);
+        run->bastion_port = *end || port <= 0 || port > 65535 ? -1 : (int)port;
+    }
+    if (strlen (text) >= sizeof run->bastion || !*run->bastion || run->bastion_port < 0) {
+        snprintf (message, size, "bastion_host: '%.64s' is not a host[:port]", text);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_prepare (s_run_t *run, const json_t *action, int hosts, char *message, size_t size)
 {
@@ -638,6 +697,8 @@ s_prepare (s_run_t *run, const json_t *action, int hosts, char *message, size_t 
             snprintf (run->user, sizeof run->user, "%s", found->pw_name);
     } else
         snprintf (run->user, sizeof run->user, "%s", user);
+    if (s_bastion (run, message, size) != 0)
+        return -1;
     const json_t *timeout = json_object_get (run->p, "timeout");
     double seconds = json_is_number (timeout) ? json_number_value (timeout) : 0;
     run->timeout_ms = (int64_t)((seconds > 0 ? seconds : WORKER_SSH_TIMEOUT_S) * 1000);
@@ -689,9 +750,6 @@ worker_ssh_run (worker_task_t *task, const json_t *parameters, const json_t *act
     pthread_once (&s_once, s_global_init);
     *status = "failed";
     char message[600];
-    if (s_string (parameters, "bastion_host"))
-        return json_pack ("{s:s}", "error",
-                          "bastion_host: not supported by attune's remote runners");
     s_host_t *hosts = (s_host_t *)calloc (WORKER_SSH_MAX_HOSTS, sizeof (s_host_t));
     s_run_t run = {.task = task, .p = parameters};
     int count =
