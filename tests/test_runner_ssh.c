@@ -242,8 +242,8 @@ Test (runner_ssh, a_failing_host_fails_the_action)
                     json_pack ("{s:s, s:s}", "cmd", "true", "bastion_host", "jump"), NULL,
                     &status);
     cr_assert_str_eq (status, "failed");
-    cr_assert (
-        strstr (json_string_value (json_object_get (result, "error")), "bastion_host"));
+    const char *error = s_field (result, "127.0.0.1", "error");
+    cr_assert (error && strstr (error, "bastion_host jump"), "%s", error);
     json_decref (result);
 }
 
