@@ -299,3 +299,28 @@ Test (st2_shell, sudo_password_reaches_sudo_on_stdin_only)
     free (text);
     json_decref (done);
 }
+
+Test (st2_shell, a_nodejs_action_gets_json_on_stdin_and_returns_json)
+{
+    if (access ("/usr/bin/node", X_OK) != 0 && access ("/usr/local/bin/node", X_OK) != 0)
+        cr_skip_test ("needs node (Debian's nodejs)");
+    s_write ("test/actions/add.yaml",
+             "name: add\nrunner_type: nodejs\nentry_point: add.js\nparameters:\n"
+             "  a:\n    type: integer\n  b:\n    type: integer\n    default: 2\n");
+    s_write ("test/actions/add.js",
+             "let t = '';\nprocess.stdin.on('data', d => t += d);\n"
+             "process.stdin.on('end', () => {\n  const p = JSON.parse(t);\n"
+             "  console.log(JSON.stringify({sum: p.a + p.b, keys: Object.keys(p)}));\n"
+             "});\n");
+    s_rule ("node", "test.add", "    a: \"{{ trigger.payload.a }}\"\n");
+    s_start ();
+    json_t *done = s_run ("node", json_pack ("{s:i}", "a", 40));
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed",
+                      "%s", json_dumps (done, 0));
+    json_t *result = json_object_get (json_object_get (done, "result"), "result");
+    cr_assert_eq (json_integer_value (json_object_get (result, "sum")), 42);
+    //  the action's parameters, not the runner's (env, timeout)
+    cr_assert_eq (json_array_size (json_object_get (result, "keys")), 2, "%s",
+                  json_dumps (result, 0));
+    json_decref (done);
+}

@@ -121,7 +121,7 @@ s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
         *words = worker_shell_cmd_argv (job->parameters, entry, message, size);
         return *words ? 0 : -1;
     } else if (streq (job->runner, "local-shell-script") ||
-               streq (job->runner, "python-script")) {
+               streq (job->runner, "python-script") || streq (job->runner, "nodejs")) {
         const char *which = entry && *entry ? entry : s_param_string (job, "script");
         *script = s_script_path (job, which);
         if (!*script) {
@@ -131,6 +131,19 @@ s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
         }
         if (streq (job->runner, "python-script"))
             return worker_python_command (job, *script, argv, message, size);
+        if (streq (job->runner, "nodejs")) {
+            //  node (ATTUNE_NODE names another) runs the script as it is
+            const char *node = getenv ("ATTUNE_NODE");
+            *words = (char **)calloc (3, sizeof (char *));
+            if (*words) {
+                (*words)[0] = strdup (node && *node ? node : "node");
+                (*words)[1] = strdup (*script);
+            }
+            if (*words && (*words)[0] && (*words)[1])
+                return 0;
+            snprintf (message, size, "nodejs: out of memory");
+            return -1;
+        }
         *words = worker_shell_script_argv (job->runner, *script, job->parameters,
                                            json_object_get (job->action, "positional"),
                                            message, size);
