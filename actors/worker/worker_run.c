@@ -392,6 +392,23 @@ worker_run_claim (worker_t *self, worker_job_t *job)
     worker_report_status (self, job, "running", NULL, 0);
 }
 
+//  StackStorm's runners that start no process (worker_st2.h): done here.
+static void
+s_run_st2 (worker_t *self, worker_job_t *job)
+{
+    if (streq (job->runner, "inquirer")) {
+        worker_report_finish (self, job, "completed",
+                              worker_st2_inquirer (job->parameters), 0);
+        return;
+    }
+    char reason[512];
+    json_t *result =
+        worker_st2_announce (self->topology, self->source, job->id, job->action,
+                             job->parameters, reason, sizeof reason);
+    worker_report_finish (self, job, result ? "completed" : "failed",
+                          result ? result : json_pack ("{s:s}", "error", reason), 0);
+}
+
 //  Start the job in a free slot: builtins finish here; processes start, or
 //  are claimed first.
 void
@@ -406,18 +423,8 @@ worker_run_start_job (worker_t *self, worker_job_t *job)
         worker_report_finish (self, job, "completed", json_object (), 0);
         return;
     }
-    if (streq (job->runner, "inquirer")) {
-        worker_report_finish (self, job, "completed",
-                              worker_st2_inquirer (job->parameters), 0);
-        return;
-    }
-    if (streq (job->runner, "announcement")) {
-        char reason[512];
-        json_t *result =
-            worker_st2_announce (self->topology, self->source, job->id, job->action,
-                                 job->parameters, reason, sizeof reason);
-        worker_report_finish (self, job, result ? "completed" : "failed",
-                              result ? result : json_pack ("{s:s}", "error", reason), 0);
+    if (streq (job->runner, "inquirer") || streq (job->runner, "announcement")) {
+        s_run_st2 (self, job);
         return;
     }
     if (streq (job->runner, "builtin")) {
