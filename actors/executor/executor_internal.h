@@ -315,6 +315,13 @@ bool executor_params_templated (const json_t *schema, const msgpack_object *give
 //  are data, never rendered. Packed into `out`: 0; -1 with `reason` (a
 //  cycle naming its parameters, an undefined name, a template error, a
 //  value of the wrong type, a config secret in a parameter not secret).
+//  registry_params_apply for a request (api.execution.run), the defaults
+//  that are templates left out (and their `required`): rendered and
+//  checked when the execution is created. Caller owns the result; NULL
+//  with `reason`.
+json_t *executor_params_check (const json_t *schema, const json_t *given, char *reason,
+                               size_t size);
+
 int executor_params_defaults (const json_t *action, const msgpack_object *given,
                               const json_t *action_context, msgpack_sbuffer *out,
                               char *reason, size_t size);

@@ -558,3 +558,23 @@ executor_params_defaults (const json_t *action, const msgpack_object *given,
     json_decref (r.pending);
     return rc;
 }
+
+json_t *
+executor_params_check (const json_t *schema, const json_t *given, char *reason,
+                       size_t size)
+{
+    s_render_t r = {.schema = schema, .pending = json_object ()};
+    const char *name;
+    json_t *spec;
+    json_object_foreach ((json_t *)schema, name, spec)
+    {
+        if (s_is_template (json_object_get (spec, "default"), 0))
+            json_object_set_new (r.pending, name, json_true ());
+    }
+    json_t *plain = json_object_size (r.pending) ? s_schema_with (&r, NULL)
+                                                 : json_incref ((json_t *)schema);
+    json_t *checked = registry_params_apply (plain, given, reason, size);
+    json_decref (plain);
+    json_decref (r.pending);
+    return checked;
+}
