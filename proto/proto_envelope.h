@@ -60,7 +60,7 @@ extern "C" {
 //  proto_runner_known (proto_messages.h) checks a name against it.
 #define PROTO_RUNNERS                                                                    \
     "noop,builtin,local-shell-cmd,local-shell-script,python-script,http-request,"        \
-    "remote-shell-cmd,remote-shell-script,inquirer,announcement"
+    "remote-shell-cmd,remote-shell-script,inquirer,announcement,nodejs"
 
 //  Error codes: every decode failure has its own.
 typedef enum {

@@ -314,6 +314,33 @@ void executor_report_answer (executor_t *self, const char *worker, const char *i
 int executor_params_apply (const json_t *schema, const msgpack_object *given,
                            msgpack_sbuffer *out, char *reason, size_t size);
 
+//  Whether a parameter of `schema` takes a default that is a template
+//  ({{ }} or {% %}, in a string or inside an array or object): not given,
+//  or immutable. A scan of the schema.
+bool executor_params_templated (const json_t *schema, const msgpack_object *given);
+
+//  StackStorm's rendering of parameter defaults: `action`'s parameters
+//  applied to `given` as registry_params_apply does, with every default
+//  that is a template rendered (the one Jinja engine, rules_template.h) in
+//  the order of what reads what, with the other parameters' values in
+//  scope, and `action_context` (given), `config_context` (the pack's
+//  config) and `st2kv` (each key named becomes a reference the worker
+//  resolves, proto_secret.h). The `cmd` of a shell runner renders with
+//  each value one shell word (rules_template_render_shell). Values given
+//  are data, never rendered. Packed into `out`: 0; -1 with `reason` (a
+//  cycle naming its parameters, an undefined name, a template error, a
+//  value of the wrong type, a config secret in a parameter not secret).
+//  registry_params_apply for a request (api.execution.run), the defaults
+//  that are templates left out (and their `required`): rendered and
+//  checked when the execution is created. Caller owns the result; NULL
+//  with `reason`.
+json_t *executor_params_check (const json_t *schema, const json_t *given, char *reason,
+                               size_t size);
+
+int executor_params_defaults (const json_t *action, const msgpack_object *given,
+                              const json_t *action_context, msgpack_sbuffer *out,
+                              char *reason, size_t size);
+
 //  ---------------------------------------------------------------------------
 //  executor_check: commands checked against the message table
 

@@ -83,7 +83,7 @@ s_api_run (executor_t *self, const char *request, const char *ref, json_t *given
         return;
     }
     char reason[512] = "";
-    json_t *checked = registry_params_apply (json_object_get (action, "parameters"),
+    json_t *checked = executor_params_check (json_object_get (action, "parameters"),
                                              given, reason, sizeof reason);
     if (!checked) {
         actor_query_fail (answer, "invalid", "%s: %s", ref, reason);

@@ -63,6 +63,9 @@ static const s_runner_t s_runners[] = {
      "{" S_SCRIPT_EXTRA S_ENV "\"log_level\": {\"type\": \"string\", \"default\": "
      "\"DEBUG\", \"enum\": [\"AUDIT\", \"CRITICAL\", \"ERROR\", \"WARNING\", \"INFO\", "
      "\"DEBUG\"]}," S_TIMEOUT (600) "}"},
+    //  attune's (StackStorm has none): node runs the entry point, the
+    //  parameters as JSON on stdin, the result from JSON on stdout
+    {"nodejs", REGISTRY_RUNNER_AVAILABLE, "{" S_ENV S_TIMEOUT (600) "}"},
     //  StackStorm's runner declares these; method, body, params, auth and
     //  timeout are core.http's own (an action declares them with its types)
     {"http-request", REGISTRY_RUNNER_AVAILABLE,

@@ -308,6 +308,7 @@ s_start (s_worker_t *self, const actor_config_t *config)
     if (!self->tasks || zsock_bind (self->tasks, "%s", self->tasks_endpoint) != 0)
         return -1;
     self->secrets = worker_secrets_new (config->topology, self->source);
+    self->topology = config->topology;
     if (!self->secrets || s_open_ledger (self, config) != 0)
         return -1;
     s_open_guard (self);

@@ -89,6 +89,7 @@ typedef struct {
     worker_ledger_t *ledger;            //  what may run here, durable (NULL: no data dir)
     worker_guard_t *guard;              //  ends our processes if we die (NULL: none)
     worker_secrets_t *secrets;          //  resolves secret references at start
+    bus_topology_t *topology;           //  borrowed: announcements (worker_st2.h)
     uint8_t report_id[PROTO_UUID_SIZE]; //  the last execution.status queued
     bool report_queued;                 //  ... since report_queued was cleared
     zhashx_t *jobs;                     //  id -> worker_job_t (queued and running)
