@@ -92,6 +92,7 @@ api_roles_required (const char *type)
                                   "api.status",
                                   "api.action.queue_stats",
                                   "api.execution.changes",
+                                  "api.execution.children",
                                   NULL};
     static const char *runs[] = {
         "api.execution.run", "api.execution.rerun", "api.execution.cancel",

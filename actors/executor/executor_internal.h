@@ -140,6 +140,7 @@ struct _executor_t {
     bus_link_config_t link_config;
     store_t *store;
     store_table_t *executions, *by_enforcement, *waiting, *active, *workers_table;
+    store_table_t *children; //  "<parent>/<child>" -> "": a workflow's children (issue 18)
     bus_inbox_t *inbox;
     actor_query_t *query;        //  executor.query: the api's reads and changes
     executor_policy_t *policy;   //  concurrency, rate, retry, timeout policies

@@ -68,10 +68,11 @@ s_apply_run (store_txn_t *txn, void *arg)
 }
 
 //  Create an execution of `ref` with `given` parameters for request `request`
-//  (natural key "run:<request>"), `parent` for a re-run.
+//  (natural key "run:<request>"), `parent` for a re-run or a workflow's
+//  task, `task` its name in the workflow.
 static void
 s_api_run (executor_t *self, const char *request, const char *ref, json_t *given,
-           const char *parent, actor_answer_t *answer)
+           const char *parent, const char *task, actor_answer_t *answer)
 {
     const json_t *action = registry_client_get (self->registry, "action", ref);
     if (!action) {
@@ -97,6 +98,8 @@ s_api_run (executor_t *self, const char *request, const char *ref, json_t *given
                              given ? json_incref (given) : json_object ());
     if (parent)
         json_object_set_new (run.payload, "parent", json_string (parent));
+    if (task)
+        json_object_set_new (run.payload, "task", json_string (task));
     store_code_t code = store_write (self->store, s_apply_run, &run);
     json_decref (run.payload);
     if (code != STORE_OK) {
@@ -253,6 +256,84 @@ s_api_get (executor_t *self, const char *id)
     return record;
 }
 
+//  The children of `parent` (children table, "<parent>/<child>"), newest
+//  first, older than `before` when given, of `status` when given: the
+//  api.execution.list answer {items, next}.
+static void
+s_api_children (executor_t *self, const char *parent, const char *before,
+                const char *status, size_t limit, actor_answer_t *answer)
+{
+    char prefix[EXECUTOR_ID_SIZE + 2], from[2 * EXECUTOR_ID_SIZE + 2];
+    int plen = snprintf (prefix, sizeof prefix, "%s/", parent);
+    //  '0' follows '/': the first key past every child
+    int flen = before ? snprintf (from, sizeof from, "%s/%s", parent, before)
+                      : snprintf (from, sizeof from, "%s0", parent);
+    store_txn_t *txn = store_read_begin (self->store);
+    store_cursor_t *cursor = txn ? store_cursor_new (txn, self->children) : NULL;
+    if (!cursor) {
+        store_read_end (&txn);
+        actor_query_fail (answer, "store", "cannot read: %s",
+                          store_last_error (self->store));
+        return;
+    }
+    store_code_t code = store_cursor_seek (cursor, from, (size_t)flen);
+    code = code == STORE_OK ? store_cursor_prev (cursor) : store_cursor_last (cursor);
+    actor_page_t page;
+    actor_page_init (&page, limit);
+    char next[EXECUTOR_ID_SIZE] = "";
+    bool ended = false; //  no older child left
+    while (!actor_page_full (&page)) {
+        if (code != STORE_OK) {
+            ended = true;
+            break;
+        }
+        size_t size;
+        const char *key = (const char *)store_cursor_key (cursor, &size);
+        if (size <= (size_t)plen || memcmp (key, prefix, (size_t)plen) != 0) {
+            ended = true; //  past this parent's children
+            break;
+        }
+        char child[EXECUTOR_ID_SIZE];
+        snprintf (child, sizeof child, "%.*s", (int)(size - (size_t)plen), key + plen);
+        code = store_cursor_prev (cursor);
+        json_t *record = executor_json_get (txn, self, child);
+        const char *its = json_string_value (json_object_get (record, "status"));
+        if (!record || (status && (!its || !streq (its, status))))
+            json_decref (record);
+        else if (actor_page_add (&page, s_record_public (self, record, true)))
+            snprintf (next, sizeof next, "%s", child);
+    }
+    if (ended && !page.more)
+        next[0] = 0; //  nothing older
+    store_cursor_destroy (&cursor);
+    store_read_end (&txn);
+    answer->result = json_pack ("{s:o, s:o}", "items", page.items, "next",
+                                next[0] ? json_string (next) : json_null ());
+}
+
+//  api.execution.children {id, limit?, before?}: the executions started
+//  under `id` (a workflow's tasks, re-runs, retries), newest first.
+static void
+s_children (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
+{
+    const char *before = actor_arg_str (payload, "before", answer);
+    int64_t limit =
+        actor_arg_int (payload, "limit", EXECUTOR_LIST_MAX, 1, EXECUTOR_LIST_MAX, answer);
+    if (answer->code[0])
+        return;
+    if (before && strlen (before) >= EXECUTOR_ID_SIZE) {
+        actor_query_fail (answer, "bad_request", "before: not an execution id");
+        return;
+    }
+    json_t *record = s_api_get (self, id);
+    if (!record) {
+        actor_query_fail (answer, "not_found", "execution %s does not exist", id);
+        return;
+    }
+    json_decref (record);
+    s_api_children (self, id, before, NULL, (size_t)limit, answer);
+}
+
 //  api.execution.list: newest first (ids are time-ordered), filtered.
 static void
 s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
@@ -261,6 +342,7 @@ s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
     const char *action = actor_arg_str (payload, "action", answer);
     const char *rule = actor_arg_str (payload, "rule", answer);
     const char *before = actor_arg_str (payload, "before", answer);
+    const char *parent = actor_arg_str (payload, "parent", answer);
     int64_t since = actor_arg_int (payload, "since", 0, 0, INT64_MAX, answer);
     int64_t until = actor_arg_int (payload, "until", INT64_MAX, 0, INT64_MAX, answer);
     int64_t limit = actor_arg_int (payload, "limit", EXECUTOR_LIST_DEFAULT, 1,
@@ -274,6 +356,14 @@ s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
     }
     if (before && strlen (before) >= EXECUTOR_ID_SIZE) {
         actor_query_fail (answer, "bad_request", "before: not an execution id");
+        return;
+    }
+    if (parent && strlen (parent) >= EXECUTOR_ID_SIZE) {
+        actor_query_fail (answer, "bad_request", "parent: not an execution id");
+        return;
+    }
+    if (parent) {
+        s_api_children (self, parent, before, status, (size_t)limit, answer);
         return;
     }
     store_txn_t *txn = store_read_begin (self->store);
@@ -476,21 +566,35 @@ s_status (executor_t *self, json_t *payload, actor_answer_t *answer)
         (json_int_t)pending);
 }
 
+//  api.execution.run {action, parameters?, request, parent?, task?}: the
+//  workflow engine names the parent (the workflow execution, which must
+//  exist) and the task of the child it starts.
 static void
 s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
 {
     const char *action = actor_arg_str (payload, "action", answer);
     const char *request = actor_arg_str (payload, "request", answer);
+    const char *parent = actor_arg_str (payload, "parent", answer);
+    const char *task = actor_arg_str (payload, "task", answer);
     json_t *given = json_object_get (payload, "parameters");
     if (answer->code[0])
         return;
+    json_t *found = NULL;
     if (!action || !request || strlen (request) > 40)
         actor_query_fail (answer, "bad_request", "action: required (an action ref)");
     else if (given && !json_is_object (given) && !json_is_null (given))
         actor_query_fail (answer, "bad_request", "parameters: expected a map");
+    else if (task && (!parent || !*task || strlen (task) > 255))
+        actor_query_fail (answer, "bad_request",
+                          "task: 1 to 255 bytes, and only with a parent");
+    else if (parent &&
+             (strlen (parent) >= EXECUTOR_ID_SIZE || !(found = s_api_get (self, parent))))
+        actor_query_fail (answer, "not_found", "parent: execution %.40s does not exist",
+                          parent);
     else
-        s_api_run (self, request, action, json_is_object (given) ? given : NULL, NULL,
-                   answer);
+        s_api_run (self, request, action, json_is_object (given) ? given : NULL, parent,
+                   task, answer);
+    json_decref (found);
 }
 
 //  The requests of one execution or inquiry: {id, ...}.
@@ -575,7 +679,7 @@ s_rerun (executor_t *self, const char *id, json_t *payload, actor_answer_t *answ
     if (json_is_object (overrides))
         json_object_update (parameters, overrides);
     s_api_run (self, request, json_string_value (json_object_get (original, "action")),
-               parameters, id, answer);
+               parameters, id, NULL, answer);
     json_decref (parameters);
     json_decref (original);
 }
@@ -597,6 +701,7 @@ static const struct {
     {"api.status", s_status, NULL},
     {"api.execution.run", s_run, NULL},
     {"api.execution.get", NULL, s_get},
+    {"api.execution.children", NULL, s_children},
     {"api.execution.cancel", NULL, s_cancel},
     {"api.inquiry.get", NULL, s_inquiry_get},
     {"api.inquiry.respond", NULL, s_respond},
