@@ -1,0 +1,286 @@
+/*  test_workflow_engine: the workflow engine actor (actors/workflow) in a
+    live attuned: an Orquesta workflow's tasks run as child executions with
+    `parent` and `task`, the tree shows (api and CLI), a cancel in the
+    middle ends the workflow cancelled with nothing started after it, and a
+    SIGKILL of the daemon while a workflow runs continues it with every
+    task's side effect (a line appended to a file) done exactly once.
+*/
+#include "tests/testing_api.h"
+#include "tests/testing_daemon.h"
+
+#define S_ATTUNE ATTUNE_HELPER_DIR "/attune"
+
+TestSuite (workflow_engine, .fini = testing_daemon_stop_all, .timeout = 120);
+
+//  A pack `wf` with the workflow `wf.NAME` (orquesta) of `yaml`, taking
+//  the input `file`.
+static void
+s_workflow (testing_daemon_t *daemon, const char *name, const char *yaml)
+{
+    char path[256], action[512];
+    testing_daemon_write (daemon, "wf/pack.yaml",
+                          "ref: wf\nname: wf\nversion: 0.1.0\ndescription: tests\n");
+    snprintf (action, sizeof action,
+              "name: %s\nrunner_type: orquesta\nentry_point: workflows/%s.yaml\n"
+              "enabled: true\nparameters:\n  file:\n    type: string\n    required: "
+              "true\n",
+              name, name);
+    snprintf (path, sizeof path, "wf/actions/%s.yaml", name);
+    testing_daemon_write (daemon, path, action);
+    snprintf (path, sizeof path, "wf/actions/workflows/%s.yaml", name);
+    testing_daemon_write (daemon, path, yaml);
+}
+
+//  Three tasks: two append their name to the file, the last is a noop.
+static const char *s_three =
+    "version: 1.0\n"
+    "input:\n  - file\n"
+    "tasks:\n"
+    "  one:\n"
+    "    action: core.local\n"
+    "    input:\n      cmd: echo one >> <% ctx().file %>\n"
+    "    next:\n      - when: <% succeeded() %>\n        do: two\n"
+    "  two:\n"
+    "    action: core.local\n"
+    "    input:\n      cmd: echo two >> <% ctx().file %>\n"
+    "    next:\n      - when: <% succeeded() %>\n        do: three\n"
+    "  three:\n"
+    "    action: core.noop\n";
+
+//  The second task waits long enough to be cancelled.
+static const char *s_slow =
+    "version: 1.0\n"
+    "input:\n  - file\n"
+    "tasks:\n"
+    "  one:\n"
+    "    action: core.local\n"
+    "    input:\n      cmd: echo one >> <% ctx().file %>\n"
+    "    next:\n      - when: <% succeeded() %>\n        do: two\n"
+    "  two:\n"
+    "    action: core.local\n"
+    "    input:\n      cmd: sleep 30\n      timeout: 60\n"
+    "    next:\n      - when: <% completed() %>\n        do: three\n"
+    "  three:\n"
+    "    action: core.local\n"
+    "    input:\n      cmd: echo three >> <% ctx().file %>\n";
+
+static char *
+s_run (zsock_t *api, const char *action, const char *file)
+{
+    json_t *result = testing_api_ok (
+        api, "api.execution.run",
+        json_pack ("{s:s, s:{s:s}}", "action", action, "parameters", "file", file));
+    char *id = strdup (json_string_value (json_object_get (result, "execution")));
+    json_decref (result);
+    return id;
+}
+
+//  The children of `id` (api.execution.list parent), newest first.
+static json_t *
+s_children (zsock_t *api, const char *id)
+{
+    json_t *page = testing_api_ok (api, "api.execution.list",
+                                   json_pack ("{s:s, s:i}", "parent", id, "limit", 100));
+    json_t *items = json_incref (json_object_get (page, "items"));
+    json_decref (page);
+    return items;
+}
+
+//  The child of task `task`, or NULL.
+static json_t *
+s_child (json_t *children, const char *task)
+{
+    size_t i;
+    json_t *child;
+    json_array_foreach (children, i, child)
+    {
+        const char *its = json_string_value (json_object_get (child, "task"));
+        if (its && streq (its, task))
+            return child;
+    }
+    return NULL;
+}
+
+Test (workflow_engine, tasks_are_children_with_parent_and_task)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-engine");
+    s_workflow (&daemon, "three", s_three);
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char file[PATH_MAX];
+    snprintf (file, sizeof file, "%s/lines", daemon.root);
+
+    char *id = s_run (api, "wf.three", file);
+    json_t *record = testing_api_wait_status (api, id, "completed", 30000);
+    cr_expect (
+        json_is_object (json_object_get (json_object_get (record, "result"), "output")),
+        "the result is the workflow's: {output}");
+    json_decref (record);
+    char *lines = testing_read (file);
+    cr_expect_str_eq (lines, "one\ntwo\n", "each task ran once, in order");
+    free (lines);
+
+    json_t *children = s_children (api, id);
+    cr_assert_eq (json_array_size (children), 3);
+    const char *tasks[] = {"one", "two", "three"};
+    const char *actions[] = {"core.local", "core.local", "core.noop"};
+    for (int i = 0; i < 3; i++) {
+        json_t *child = s_child (children, tasks[i]);
+        cr_assert_not_null (child, "a child of task %s", tasks[i]);
+        cr_expect_str_eq (json_string_value (json_object_get (child, "parent")), id);
+        cr_expect_str_eq (json_string_value (json_object_get (child, "action")),
+                          actions[i]);
+        cr_expect_str_eq (json_string_value (json_object_get (child, "status")),
+                          "completed");
+    }
+    //  Newest first: three, two, one
+    cr_expect_str_eq (
+        json_string_value (json_object_get (json_array_get (children, 0), "task")),
+        "three");
+    json_decref (children);
+
+    //  api.execution.children says the same; an unknown id is not_found
+    json_t *page =
+        testing_api_ok (api, "api.execution.children", json_pack ("{s:s}", "id", id));
+    cr_expect_eq (json_array_size (json_object_get (page, "items")), 3);
+    cr_expect (json_is_null (json_object_get (page, "next")));
+    json_decref (page);
+    testing_api_fails (api, "api.execution.children",
+                       json_pack ("{s:s}", "id", "01890000-0000-7000-8000-000000000000"),
+                       "not_found");
+    //  A run naming a parent that does not exist is refused
+    testing_api_fails (api, "api.execution.run",
+                       json_pack ("{s:s, s:s, s:s, s:s}", "action", "core.noop",
+                                  "request", "r1", "parent",
+                                  "01890000-0000-7000-8000-000000000000", "task", "x"),
+                       "not_found");
+
+    //  The CLI shows the tree and lists by parent
+    char *out = NULL;
+    const char *get[] = {S_ATTUNE, "--api", daemon.api, "execution",
+                         "get",    id,      "--tree",   NULL};
+    cr_expect_eq (testing_run (get, NULL, &out, NULL, 30000), 0);
+    cr_expect (out && strstr (out, "tasks:") &&
+                   strstr (out, "one core.local completed") &&
+                   strstr (out, "three core.noop completed"),
+               "the tree: %s", out);
+    free (out);
+    const char *list[] = {S_ATTUNE, "--api",    daemon.api, "execution",
+                          "list",   "--parent", id,         NULL};
+    cr_expect_eq (testing_run (list, NULL, &out, NULL, 30000), 0);
+    cr_expect (out && strstr (out, "core.noop") && strstr (out, "core.local"), "%s", out);
+    free (out);
+    free (id);
+    zsock_destroy (&api);
+}
+
+Test (workflow_engine, cancel_in_the_middle_ends_cancelled)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-cancel");
+    s_workflow (&daemon, "slow", s_slow);
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char file[PATH_MAX];
+    snprintf (file, sizeof file, "%s/lines", daemon.root);
+
+    char *id = s_run (api, "wf.slow", file);
+    //  Task two runs (its sleep)
+    json_t *two = NULL;
+    int64_t deadline = zclock_mono () + 30000;
+    while (!two && zclock_mono () < deadline) {
+        json_t *children = s_children (api, id);
+        json_t *child = s_child (children, "two");
+        const char *status = json_string_value (json_object_get (child, "status"));
+        if (status && streq (status, "running"))
+            two = json_incref (child);
+        json_decref (children);
+        if (!two)
+            zclock_sleep (50);
+    }
+    cr_assert_not_null (two, "task two runs");
+    json_t *answer =
+        testing_api_ok (api, "api.execution.cancel", json_pack ("{s:s}", "id", id));
+    json_decref (answer);
+    json_t *record = testing_api_wait_status (api, id, "cancelled", 30000);
+    json_decref (record);
+    json_t *ended = testing_api_ok (
+        api, "api.execution.get",
+        json_pack ("{s:s}", "id", json_string_value (json_object_get (two, "id"))));
+    cr_expect_str_eq (json_string_value (json_object_get (ended, "status")), "cancelled",
+                      "the running task was cancelled");
+    json_decref (ended);
+    json_decref (two);
+    zclock_sleep (500); //  nothing more starts
+    json_t *children = s_children (api, id);
+    cr_expect_eq (json_array_size (children), 2, "task three never started");
+    cr_expect_null (s_child (children, "three"));
+    json_decref (children);
+    char *lines = testing_read (file);
+    cr_expect_str_eq (lines, "one\n");
+    free (lines);
+    free (id);
+    zsock_destroy (&api);
+}
+
+//  Sequential tasks, each after a one-second delay (the engine holds its
+//  command, durably): the daemon is killed while it waits.
+#define S_STEPS 6
+
+Test (workflow_engine, sigkill_continues_and_runs_each_task_once, .timeout = 180)
+{
+    char yaml[4096] = "version: 1.0\ninput:\n  - file\ntasks:\n";
+    for (int i = 1; i <= S_STEPS; i++) {
+        char task[512];
+        snprintf (task, sizeof task,
+                  "  t%d:\n    delay: 1\n    action: core.local\n"
+                  "    input:\n      cmd: echo t%d >> <%% ctx().file %%>\n",
+                  i, i);
+        strcat (yaml, task);
+        if (i < S_STEPS) {
+            snprintf (task, sizeof task,
+                      "    next:\n      - when: <%% succeeded() %%>\n        do: t%d\n",
+                      i + 1);
+            strcat (yaml, task);
+        }
+    }
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-kill");
+    s_workflow (&daemon, "steps", yaml);
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char file[PATH_MAX];
+    snprintf (file, sizeof file, "%s/lines", daemon.root);
+    char *id = s_run (api, "wf.steps", file);
+
+    //  Killed after lines 1, 3 and 5: in the next task's delay
+    int kills = 0;
+    for (int after = 1; after < S_STEPS; after += 2) {
+        int64_t deadline = zclock_mono () + 30000;
+        while (testing_count_in_file (file, "\n") < after && zclock_mono () < deadline)
+            zclock_sleep (20);
+        cr_assert_geq (testing_count_in_file (file, "\n"), after, "line %d", after);
+        zclock_sleep (300); //  its report is in, the next task waits its delay
+        zsock_destroy (&api);
+        testing_daemon_signal (&daemon, SIGKILL, 5000);
+        kills++;
+        testing_daemon_start (&daemon, NULL);
+        cr_assert (testing_daemon_wait_log (&daemon, "workflow: 1 runs continue", 5000),
+                   "the engine took the run back from its store");
+        api = testing_api_client (&daemon);
+    }
+    json_t *record = testing_api_wait_status (api, id, "completed", 60000);
+    json_decref (record);
+    for (int i = 1; i <= S_STEPS; i++) {
+        char line[16];
+        snprintf (line, sizeof line, "t%d\n", i);
+        cr_expect_eq (testing_count_in_file (file, line), 1, "%s ran once", line);
+    }
+    json_t *children = s_children (api, id);
+    cr_expect_eq (json_array_size (children), S_STEPS, "one child per task");
+    json_decref (children);
+    cr_expect_eq (kills, 3);
+    free (id);
+    zsock_destroy (&api);
+}
