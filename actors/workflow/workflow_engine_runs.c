@@ -38,8 +38,13 @@ static workflow_spec_t *
 s_spec (wf_engine_t *self, const json_t *action, char **error)
 {
     char path[2048], key[2400];
-    snprintf (path, sizeof path, "%s/actions/%s", s_text (action, "pack_dir"),
-              s_text (action, "entry_point"));
+    const char *entry = s_text (action, "entry_point");
+    if (!*entry || strstr (entry, "..") || entry[0] == '/') {
+        *error =
+            strdup ("entry_point: must name a file inside the pack's actions folder");
+        return NULL;
+    }
+    snprintf (path, sizeof path, "%s/actions/%s", s_text (action, "pack_dir"), entry);
     snprintf (key, sizeof key, "%s\n%s", s_text (action, "ref"), path);
     workflow_spec_t *spec = (workflow_spec_t *)zhashx_lookup (self->specs, key);
     if (!spec &&
