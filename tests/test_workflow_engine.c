@@ -224,6 +224,85 @@ Test (workflow_engine, cancel_in_the_middle_ends_cancelled)
     zsock_destroy (&api);
 }
 
+//  The first task takes a moment: long enough to pause the workflow.
+static const char *s_pausable =
+    "version: 1.0\n"
+    "input:\n  - file\n"
+    "tasks:\n"
+    "  one:\n"
+    "    action: core.local\n"
+    "    input:\n      cmd: sleep 1; echo one >> <% ctx().file %>\n"
+    "    next:\n      - when: <% succeeded() %>\n        do: two\n"
+    "  two:\n"
+    "    action: core.local\n"
+    "    input:\n      cmd: echo two >> <% ctx().file %>\n";
+
+//  Wait until task `task` of workflow `id` has a child in `status`.
+static void
+s_wait_child (zsock_t *api, const char *id, const char *task, const char *status)
+{
+    int64_t deadline = zclock_mono () + 30000;
+    while (true) {
+        json_t *children = s_children (api, id);
+        const char *now =
+            json_string_value (json_object_get (s_child (children, task), "status"));
+        bool there = now && streq (now, status);
+        json_decref (children);
+        if (there)
+            return;
+        cr_assert_lt (zclock_mono (), deadline, "task %s is not %s", task, status);
+        zclock_sleep (50);
+    }
+}
+
+Test (workflow_engine, pause_waits_for_running_tasks_then_resume_goes_on)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-pause");
+    s_workflow (&daemon, "pausable", s_pausable);
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char file[PATH_MAX];
+    snprintf (file, sizeof file, "%s/lines", daemon.root);
+    char *id = s_run (api, "wf.pausable", file);
+    s_wait_child (api, id, "one", "running");
+
+    json_t *answer =
+        testing_api_ok (api, "api.execution.pause", json_pack ("{s:s}", "id", id));
+    cr_expect_str_eq (json_string_value (json_object_get (answer, "status")), "pausing");
+    json_decref (answer);
+    //  Task one finishes; then the workflow is paused and two does not start
+    json_t *record = testing_api_wait_status (api, id, "paused", 30000);
+    json_decref (record);
+    zclock_sleep (500);
+    json_t *children = s_children (api, id);
+    cr_expect_eq (json_array_size (children), 1, "nothing started while paused");
+    json_decref (children);
+    //  Paused twice is a conflict; a plain action does not pause
+    testing_api_fails (api, "api.execution.pause", json_pack ("{s:s}", "id", id),
+                       "conflict");
+    json_t *noop = testing_api_ok (api, "api.execution.run",
+                                   json_pack ("{s:s}", "action", "core.noop"));
+    testing_api_fails (api, "api.execution.pause",
+                       json_pack ("{s:O}", "id", json_object_get (noop, "execution")),
+                       "invalid");
+    json_decref (noop);
+
+    answer = testing_api_ok (api, "api.execution.resume", json_pack ("{s:s}", "id", id));
+    cr_expect_str_eq (json_string_value (json_object_get (answer, "status")), "resuming");
+    json_decref (answer);
+    record = testing_api_wait_status (api, id, "completed", 30000);
+    json_decref (record);
+    char *lines = testing_read (file);
+    cr_expect_str_eq (lines, "one\ntwo\n");
+    free (lines);
+    //  Resuming what ended is a conflict
+    testing_api_fails (api, "api.execution.resume", json_pack ("{s:s}", "id", id),
+                       "conflict");
+    free (id);
+    zsock_destroy (&api);
+}
+
 //  Sequential tasks, each after a one-second delay (the engine holds its
 //  command, durably): the daemon is killed while it waits.
 #define S_STEPS 6

@@ -253,6 +253,37 @@ s_cmd_execution_cancel (cli_t *client, cli_args_t *args)
     return CLI_EXIT_OK;
 }
 
+//  execution pause|resume ID: a workflow (its tasks running finish first).
+static int
+s_control (cli_t *client, cli_args_t *args, const char *what)
+{
+    char id[PROTO_UUID_STR_SIZE], type[64];
+    if (!cli_id_arg (args, 0, id))
+        return CLI_EXIT_USAGE;
+    snprintf (type, sizeof type, "api.execution.%s", what);
+    json_t *result = cli_request (client, type, json_pack ("{s:s}", "id", id));
+    if (!result)
+        return cli_report (client);
+    if (client->json)
+        cli_print_json (result);
+    else
+        printf ("%s: %s\n", id, cli_str (result, "status"));
+    json_decref (result);
+    return CLI_EXIT_OK;
+}
+
+static int
+s_cmd_execution_pause (cli_t *client, cli_args_t *args)
+{
+    return s_control (client, args, "pause");
+}
+
+static int
+s_cmd_execution_resume (cli_t *client, cli_args_t *args)
+{
+    return s_control (client, args, "resume");
+}
+
 static const cli_option_t s_run_options[] = {
     {"--wait", NULL, "follow the execution until it ends, then show its result"},
     {"--timeout", "S", "with --wait: give up after S seconds (exit 1)"},
@@ -292,6 +323,12 @@ const cli_command_t cli_execution_commands[] = {
     {"execution", "cancel", "ID",
      "Cancel an execution: at once when it waits, else its process is terminated.",
      cli_no_options, 1, 1, s_cmd_execution_cancel},
+    {"execution", "pause", "ID",
+     "Pause a workflow: nothing new starts, its running tasks finish (pausing,\n"
+     "then paused); it cascades to subworkflows.",
+     cli_no_options, 1, 1, s_cmd_execution_pause},
+    {"execution", "resume", "ID", "Resume a paused workflow (resuming, then running).",
+     cli_no_options, 1, 1, s_cmd_execution_resume},
     {"execution", "rerun", "ID [key=value ...] [--wait [--timeout S]]",
      "Run an execution's action again, with its parameters and these over them.",
      s_run_options, 1, -1, s_cmd_execution_rerun},

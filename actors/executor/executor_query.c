@@ -9,10 +9,8 @@
 //  cancel, re-run). Changes are written in their own transaction and
 //  answered after the commit; each is idempotent by request id.
 
-//  A stored record as the api shows it: secret parameters masked; `brief`
-//  (lists) leaves out result and log. Takes the record.
-static json_t *
-s_record_public (executor_t *self, json_t *record, bool brief)
+json_t *
+executor_query_public (executor_t *self, json_t *record, bool brief)
 {
     const json_t *action = registry_client_get (
         self->registry, "action", json_string_value (json_object_get (record, "action")));
@@ -192,6 +190,22 @@ s_apply_cancel (store_txn_t *txn, void *arg)
     return executor_packed_put (self, txn, cancel->id);
 }
 
+void
+executor_query_tell (executor_t *self, const char *worker, const char *type,
+                     const char *id)
+{
+    executor_link_t *wl = (executor_link_t *)zhashx_lookup (self->links, worker);
+    json_t *payload = json_pack ("{s:s}", "execution", id);
+    proto_envelope_t *command = proto_envelope_new (type, self->source);
+    if (wl && command && payload &&
+        proto_envelope_set_payload_json (command, payload, NULL) == PROTO_OK &&
+        bus_link_send (wl->link, &command) != 0)
+        zsys_warning ("executor: %s of %s to %s is waiting (link full)", type, id,
+                      worker);
+    proto_envelope_destroy (&command);
+    json_decref (payload);
+}
+
 static void
 s_api_cancel (executor_t *self, const char *id, actor_answer_t *answer)
 {
@@ -230,108 +244,20 @@ s_api_cancel (executor_t *self, const char *id, actor_answer_t *answer)
             (executor_active_t *)zhashx_lookup (self->actives, id);
         if (active)
             active->status = EXECUTION_CANCELING;
-        executor_link_t *wl =
-            (executor_link_t *)zhashx_lookup (self->links, cancel.worker);
-        json_t *payload = json_pack ("{s:s}", "execution", id);
-        proto_envelope_t *command = proto_envelope_new ("execution.cancel", self->source);
-        if (wl && command && payload &&
-            proto_envelope_set_payload_json (command, payload, NULL) == PROTO_OK &&
-            bus_link_send (wl->link, &command) != 0)
-            zsys_warning ("executor: cancel of %s to %s is waiting (link full)", id,
-                          cancel.worker);
-        proto_envelope_destroy (&command);
-        json_decref (payload);
+        executor_query_tell (self, cancel.worker, "execution.cancel", id);
     }
     answer->result = json_pack ("{s:s, s:s}", "execution", id, "status",
                                 cancel.after >= 0 ? execution_status_name (cancel.after)
                                                   : "canceling");
 }
 
-static json_t *
-s_api_get (executor_t *self, const char *id)
+json_t *
+executor_query_get (executor_t *self, const char *id)
 {
     store_txn_t *txn = store_read_begin (self->store);
     json_t *record = txn ? executor_json_get (txn, self, id) : NULL;
     store_read_end (&txn);
     return record;
-}
-
-//  The children of `parent` (children table, "<parent>/<child>"), newest
-//  first, older than `before` when given, of `status` when given: the
-//  api.execution.list answer {items, next}.
-static void
-s_api_children (executor_t *self, const char *parent, const char *before,
-                const char *status, size_t limit, actor_answer_t *answer)
-{
-    char prefix[EXECUTOR_ID_SIZE + 2], from[2 * EXECUTOR_ID_SIZE + 2];
-    int plen = snprintf (prefix, sizeof prefix, "%s/", parent);
-    //  '0' follows '/': the first key past every child
-    int flen = before ? snprintf (from, sizeof from, "%s/%s", parent, before)
-                      : snprintf (from, sizeof from, "%s0", parent);
-    store_txn_t *txn = store_read_begin (self->store);
-    store_cursor_t *cursor = txn ? store_cursor_new (txn, self->children) : NULL;
-    if (!cursor) {
-        store_read_end (&txn);
-        actor_query_fail (answer, "store", "cannot read: %s",
-                          store_last_error (self->store));
-        return;
-    }
-    store_code_t code = store_cursor_seek (cursor, from, (size_t)flen);
-    code = code == STORE_OK ? store_cursor_prev (cursor) : store_cursor_last (cursor);
-    actor_page_t page;
-    actor_page_init (&page, limit);
-    char next[EXECUTOR_ID_SIZE] = "";
-    bool ended = false; //  no older child left
-    while (!actor_page_full (&page)) {
-        if (code != STORE_OK) {
-            ended = true;
-            break;
-        }
-        size_t size;
-        const char *key = (const char *)store_cursor_key (cursor, &size);
-        if (size <= (size_t)plen || memcmp (key, prefix, (size_t)plen) != 0) {
-            ended = true; //  past this parent's children
-            break;
-        }
-        char child[EXECUTOR_ID_SIZE];
-        snprintf (child, sizeof child, "%.*s", (int)(size - (size_t)plen), key + plen);
-        code = store_cursor_prev (cursor);
-        json_t *record = executor_json_get (txn, self, child);
-        const char *its = json_string_value (json_object_get (record, "status"));
-        if (!record || (status && (!its || !streq (its, status))))
-            json_decref (record);
-        else if (actor_page_add (&page, s_record_public (self, record, true)))
-            snprintf (next, sizeof next, "%s", child);
-    }
-    if (ended && !page.more)
-        next[0] = 0; //  nothing older
-    store_cursor_destroy (&cursor);
-    store_read_end (&txn);
-    answer->result = json_pack ("{s:o, s:o}", "items", page.items, "next",
-                                next[0] ? json_string (next) : json_null ());
-}
-
-//  api.execution.children {id, limit?, before?}: the executions started
-//  under `id` (a workflow's tasks, re-runs, retries), newest first.
-static void
-s_children (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
-{
-    const char *before = actor_arg_str (payload, "before", answer);
-    int64_t limit =
-        actor_arg_int (payload, "limit", EXECUTOR_LIST_MAX, 1, EXECUTOR_LIST_MAX, answer);
-    if (answer->code[0])
-        return;
-    if (before && strlen (before) >= EXECUTOR_ID_SIZE) {
-        actor_query_fail (answer, "bad_request", "before: not an execution id");
-        return;
-    }
-    json_t *record = s_api_get (self, id);
-    if (!record) {
-        actor_query_fail (answer, "not_found", "execution %s does not exist", id);
-        return;
-    }
-    json_decref (record);
-    s_api_children (self, id, before, NULL, (size_t)limit, answer);
 }
 
 //  api.execution.list: newest first (ids are time-ordered), filtered.
@@ -363,7 +289,7 @@ s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
         return;
     }
     if (parent) {
-        s_api_children (self, parent, before, status, (size_t)limit, answer);
+        executor_workflow_children (self, parent, before, status, (size_t)limit, answer);
         return;
     }
     store_txn_t *txn = store_read_begin (self->store);
@@ -402,7 +328,7 @@ s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
                     (!rule || (its_rule && streq (rule, its_rule)));
         if (!keep)
             json_decref (record);
-        else if (actor_page_add (&page, s_record_public (self, record, true)))
+        else if (actor_page_add (&page, executor_query_public (self, record, true)))
             snprintf (
                 next, sizeof next, "%.*s",
                 (int)(key_size < EXECUTOR_ID_SIZE ? key_size : EXECUTOR_ID_SIZE - 1),
@@ -464,8 +390,8 @@ s_changes_record (void *arg, executor_change_kind_t kind, const char *key)
             json_object_del (inquiry, "request");
         return inquiry;
     }
-    json_t *record = s_api_get (self, key);
-    return record ? s_record_public (self, record, true) : NULL;
+    json_t *record = executor_query_get (self, key);
+    return record ? executor_query_public (self, record, true) : NULL;
 }
 
 //  Every non-terminal execution: the active ones, and those pending (an
@@ -587,8 +513,8 @@ s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
     else if (task && (!parent || !*task || strlen (task) > 255))
         actor_query_fail (answer, "bad_request",
                           "task: 1 to 255 bytes, and only with a parent");
-    else if (parent &&
-             (strlen (parent) >= EXECUTOR_ID_SIZE || !(found = s_api_get (self, parent))))
+    else if (parent && (strlen (parent) >= EXECUTOR_ID_SIZE ||
+                        !(found = executor_query_get (self, parent))))
         actor_query_fail (answer, "not_found", "parent: execution %.40s does not exist",
                           parent);
     else
@@ -602,9 +528,9 @@ static void
 s_get (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
 {
     (void)payload;
-    json_t *record = s_api_get (self, id);
+    json_t *record = executor_query_get (self, id);
     if (record)
-        answer->result = s_record_public (self, record, false);
+        answer->result = executor_query_public (self, record, false);
     else
         actor_query_fail (answer, "not_found", "execution %s does not exist", id);
 }
@@ -666,7 +592,7 @@ s_rerun (executor_t *self, const char *id, json_t *payload, actor_answer_t *answ
         actor_query_fail (answer, "bad_request", "parameters: expected a map");
         return;
     }
-    json_t *original = s_api_get (self, id);
+    json_t *original = executor_query_get (self, id);
     if (!original) {
         actor_query_fail (answer, "not_found", "execution %s does not exist", id);
         return;
@@ -701,8 +627,10 @@ static const struct {
     {"api.status", s_status, NULL},
     {"api.execution.run", s_run, NULL},
     {"api.execution.get", NULL, s_get},
-    {"api.execution.children", NULL, s_children},
+    {"api.execution.children", NULL, executor_workflow_children_op},
     {"api.execution.cancel", NULL, s_cancel},
+    {"api.execution.pause", NULL, executor_workflow_pause},
+    {"api.execution.resume", NULL, executor_workflow_resume},
     {"api.inquiry.get", NULL, s_inquiry_get},
     {"api.inquiry.respond", NULL, s_respond},
     {"api.execution.rerun", NULL, s_rerun},

@@ -93,12 +93,13 @@ worker_link_checked (const char *name, proto_envelope_t *command, bus_command_t 
 {
     const char *type = proto_envelope_type (command);
     //  Its row: a worker's own looked up once (the table is a list)
-    static const char *const types[] = {"execution.dispatch", "execution.start",
-                                        "execution.refused",  "execution.cancel",
-                                        "worker.reconciled",  "worker.resync"};
-    static _Thread_local const proto_message_t *rows[6]; //  no lock: per thread
+    static const char *const types[] = {
+        "execution.dispatch", "execution.start",   "execution.refused",
+        "execution.cancel",   "worker.reconciled", "worker.resync",
+        "execution.pause",    "execution.resume"};       //  the last two: workflows
+    static _Thread_local const proto_message_t *rows[8]; //  no lock: per thread
     const proto_message_t *message = NULL;
-    for (size_t i = 0; i < 6 && !message; i++)
+    for (size_t i = 0; i < 8 && !message; i++)
         if (streq (type, types[i])) {
             if (!rows[i])
                 rows[i] = proto_message_lookup (types[i], PROTO_MESSAGE_COMMAND);

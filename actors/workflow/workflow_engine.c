@@ -109,8 +109,9 @@ s_command (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t
         if (json)
             wf_runs_dispatch (self, s_str (payload, "execution", id, sizeof id), json);
         json_decref (json);
-    } else if (streq (type, "execution.cancel"))
-        wf_runs_cancel (self, s_str (payload, "execution", id, sizeof id));
+    } else if (streq (type, "execution.cancel") || streq (type, "execution.pause") ||
+               streq (type, "execution.resume"))
+        wf_runs_request (self, s_str (payload, "execution", id, sizeof id), type + 10);
     //  execution.start, execution.refused: the engine never claims
     return 0;
 }

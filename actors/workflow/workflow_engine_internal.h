@@ -29,6 +29,7 @@ typedef struct {
     json_t *record;        //  as stored (see above)
     workflow_spec_t *spec; //  borrowed from the engine's cache; NULL: not loadable
     bool reported;         //  its final status is queued to the executor
+    char said[16];         //  the last status reported before: running, paused
 } wf_run_t;
 
 //  A request to executor.query in flight.
@@ -74,8 +75,9 @@ int wf_runs_load (wf_engine_t *self);
 //  execution.dispatch of a workflow action (payload as JSON).
 void wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload);
 
-//  execution.cancel of a workflow.
-void wf_runs_cancel (wf_engine_t *self, const char *id);
+//  execution.cancel, execution.pause, execution.resume of a workflow:
+//  `what` is cancel, pause or resume.
+void wf_runs_request (wf_engine_t *self, const char *id, const char *what);
 
 //  The executor settled `id` without us (worker.reconciled drop).
 void wf_runs_dropped (wf_engine_t *self, const char *id);

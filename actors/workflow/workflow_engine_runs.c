@@ -110,6 +110,22 @@ s_report_final (wf_engine_t *self, wf_run_t *run)
     run->reported = true;
 }
 
+//  Say the run's status when it is not what was said last (or, `force`,
+//  always): paused (asked to, or a task waits on a person), or running
+//  (started, resumed). Pausing and canceling are the executor's to say.
+static void
+s_say (wf_engine_t *self, wf_run_t *run, bool force)
+{
+    const char *now = workflow_status (json_object_get (run->record, "state"));
+    const char *say = streq (now, "paused")                               ? "paused"
+                      : streq (now, "running") || streq (now, "resuming") ? "running"
+                                                                          : NULL;
+    if (run->reported || !say || (!force && streq (run->said, say)))
+        return;
+    snprintf (run->said, sizeof run->said, "%s", say);
+    wf_engine_report (self, run->id, say, NULL, NULL);
+}
+
 //  A workflow that cannot run: failed, with why.
 static void
 s_report_failed (wf_engine_t *self, const char *id, const char *why)
@@ -149,8 +165,8 @@ s_apply (wf_engine_t *self, wf_run_t *run, json_t *commands, bool first)
     json_object_set_new (run->record, "done", json_boolean (done));
     if (s_commit (self, run, false) != 0)
         return; //  nothing leaves that is not stored (tried again on restart)
-    if (first)
-        wf_engine_report (self, run->id, "running", NULL, NULL);
+    if (!done)
+        s_say (self, run, first);
     if (json_array_size (pending))
         zhashx_update (self->sendable, run->id, "");
     if (done)
@@ -196,7 +212,8 @@ wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
     json_decref (commands);
 }
 
-//  A control request (cancel) on a run.
+//  A control request (cancel, pause, resume) on a run: the executor
+//  hears where it is after it, whatever the conductor said.
 static void
 s_request (wf_engine_t *self, wf_run_t *run, const char *what)
 {
@@ -212,16 +229,18 @@ s_request (wf_engine_t *self, wf_run_t *run, const char *what)
                       error ? error : "no definition");
     else
         s_apply (self, run, commands, false);
+    if (!streq (what, "cancel"))
+        s_say (self, run, true);
     free (error);
     json_decref (commands);
 }
 
 void
-wf_runs_cancel (wf_engine_t *self, const char *id)
+wf_runs_request (wf_engine_t *self, const char *id, const char *what)
 {
     wf_run_t *run = (wf_run_t *)zhashx_lookup (self->active, id);
     if (run)
-        s_request (self, run, "cancel");
+        s_request (self, run, what);
 }
 
 void
@@ -378,8 +397,8 @@ wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
         s_apply (self, run, NULL, false);
 }
 
-//  Send command `command` of `run`. 1 sent, 0 not yet (not due, or its
-//  child not known yet), -1 could not send.
+//  Send command `command` of `run`. 1 sent, 2 nothing to send (done with),
+//  0 not yet (not due, or its child not known yet), -1 could not send.
 static int
 s_send_command (wf_engine_t *self, wf_run_t *run, json_t *command)
 {
@@ -404,13 +423,16 @@ s_send_command (wf_engine_t *self, wf_run_t *run, json_t *command)
             "{s:s, s:O, s:s, s:s, s:s}", "action", s_text (command, "action"),
             "parameters", json_is_object (parameters) ? parameters : json_object (),
             "request", request, "parent", run->id, "task", s_text (command, "task"));
-    } else if (streq (op, "cancel")) {
-        if (!*s_text (child, "execution"))
-            return s_terminal (s_text (child, "status")) ? 1 : 0;
-        type = "api.execution.cancel";
+    } else if (streq (op, "cancel") || streq (op, "pause") || streq (op, "resume")) {
+        //  Sent once the child is known; nothing to send to one that ended
+        if (!*s_text (child, "execution") || s_terminal (s_text (child, "status")))
+            return s_terminal (s_text (child, "status")) ? 2 : 0;
+        type = streq (op, "cancel")  ? "api.execution.cancel"
+               : streq (op, "pause") ? "api.execution.pause"
+                                     : "api.execution.resume";
         payload = json_pack ("{s:s}", "id", s_text (child, "execution"));
     } else
-        return 1; //  pause, resume: not yet (issue 18 item 5)
+        return 2; //  nothing the engine knows how to send
     return wf_engine_request (self, type, payload, run->id, key, op) == 0 ? 1 : -1;
 }
 
@@ -428,8 +450,7 @@ s_send_run (wf_engine_t *self, wf_run_t *run)
         if (zhashx_lookup (self->in_flight, flight))
             continue;
         int rc = s_send_command (self, run, command);
-        if (rc == 1 && !streq (s_text (command, "op"), "run") &&
-            !streq (s_text (command, "op"), "cancel")) {
+        if (rc == 2) {
             json_array_remove (pending, i--); //  nothing to send
             continue;
         }
@@ -522,6 +543,7 @@ s_load_run (wf_engine_t *self, const char *id, json_t *record)
         free (error);
         return;
     }
+    s_say (self, run, true); //  where it is, again
     const char *key;
     json_t *child;
     json_object_foreach (json_object_get (record, "children"), key, child)
