@@ -171,6 +171,39 @@ Test (workflow_engine, tasks_are_children_with_parent_and_task)
     cr_expect_eq (testing_run (list, NULL, &out, NULL, 30000), 0);
     cr_expect (out && strstr (out, "core.noop") && strstr (out, "core.local"), "%s", out);
     free (out);
+    //  A child request sent again (the same request id: through the api, the
+    //  envelope's) is the same child
+    uint8_t request[PROTO_UUID_SIZE];
+    proto_uuid_generate (request);
+    json_t *replies[2];
+    for (int i = 0; i < 2; i++)
+        replies[i] =
+            testing_api_call_id (api, "api.execution.run",
+                                 json_pack ("{s:s, s:s, s:s}", "action", "core.noop",
+                                            "parent", id, "task", "again"),
+                                 request);
+    cr_expect (json_equal (json_object_get (replies[0], "payload"),
+                           json_object_get (replies[1], "payload")),
+               "one child per request");
+    json_decref (replies[0]);
+    json_decref (replies[1]);
+    children = s_children (api, id);
+    cr_expect_eq (json_array_size (children), 4, "listed once");
+    json_decref (children);
+
+    //  attune run --wait shows the tasks as they start and end
+    char file2[PATH_MAX + 8], param[PATH_MAX + 16], *err = NULL;
+    snprintf (file2, sizeof file2, "%s2", file);
+    snprintf (param, sizeof param, "file=%s", file2);
+    const char *run[] = {S_ATTUNE,   "--api", daemon.api, "run",
+                         "wf.three", param,   "--wait",   NULL};
+    cr_expect_eq (testing_run (run, NULL, &out, &err, 30000), 0, "%s", err);
+    cr_expect (err && strstr (err, "task one (core.local) running") &&
+                   strstr (err, "task two (core.local) completed") &&
+                   strstr (err, "task three (core.noop) completed"),
+               "the tasks: %s", err);
+    free (out);
+    free (err);
     free (id);
     zsock_destroy (&api);
 }
@@ -299,6 +332,90 @@ Test (workflow_engine, pause_waits_for_running_tasks_then_resume_goes_on)
     //  Resuming what ended is a conflict
     testing_api_fails (api, "api.execution.resume", json_pack ("{s:s}", "id", id),
                        "conflict");
+    free (id);
+    zsock_destroy (&api);
+}
+
+//  A workflow whose first task is another workflow (wf.NAME), then a noop.
+static char *
+s_outer (const char *inner)
+{
+    char *yaml = NULL;
+    int rc = asprintf (&yaml,
+                       "version: 1.0\n"
+                       "input:\n  - file\n"
+                       "tasks:\n"
+                       "  sub:\n"
+                       "    action: wf.%s\n"
+                       "    input:\n      file: <%% ctx().file %%>\n"
+                       "    next:\n      - when: <%% succeeded() %%>\n        do: last\n"
+                       "  last:\n"
+                       "    action: core.noop\n",
+                       inner);
+    cr_assert_geq (rc, 0);
+    return yaml;
+}
+
+Test (workflow_engine, subworkflows_nest_and_cancel_cascades)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-nest");
+    s_workflow (&daemon, "three", s_three);
+    s_workflow (&daemon, "slow", s_slow);
+    char *outer = s_outer ("three");
+    s_workflow (&daemon, "outer", outer);
+    free (outer);
+    outer = s_outer ("slow");
+    s_workflow (&daemon, "outerslow", outer);
+    free (outer);
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char file[PATH_MAX];
+    snprintf (file, sizeof file, "%s/lines", daemon.root);
+
+    //  Two levels: the tree shows the inner workflow's tasks under `sub`
+    char *id = s_run (api, "wf.outer", file);
+    json_t *record = testing_api_wait_status (api, id, "completed", 30000);
+    json_decref (record);
+    char *lines = testing_read (file);
+    cr_expect_str_eq (lines, "one\ntwo\n");
+    free (lines);
+    char *out = NULL;
+    const char *get[] = {S_ATTUNE, "--api", daemon.api, "execution",
+                         "get",    id,      "--tree",   NULL};
+    cr_expect_eq (testing_run (get, NULL, &out, NULL, 30000), 0);
+    cr_expect (out && strstr (out, "  sub wf.three completed") &&
+                   strstr (out, "    one core.local completed") &&
+                   strstr (out, "  last core.noop completed"),
+               "the tree: %s", out);
+    free (out);
+    free (id);
+
+    //  Cancel of the outer workflow reaches the inner one's running task
+    id = s_run (api, "wf.outerslow", file);
+    s_wait_child (api, id, "sub", "running");
+    json_t *children = s_children (api, id);
+    char *sub =
+        strdup (json_string_value (json_object_get (s_child (children, "sub"), "id")));
+    json_decref (children);
+    s_wait_child (api, sub, "two", "running");
+    json_t *answer =
+        testing_api_ok (api, "api.execution.cancel", json_pack ("{s:s}", "id", id));
+    json_decref (answer);
+    record = testing_api_wait_status (api, id, "cancelled", 30000);
+    json_decref (record);
+    record = testing_api_wait_status (api, sub, "cancelled", 5000);
+    json_decref (record);
+    children = s_children (api, sub);
+    cr_expect_str_eq (
+        json_string_value (json_object_get (s_child (children, "two"), "status")),
+        "cancelled");
+    cr_expect_null (s_child (children, "three"));
+    json_decref (children);
+    children = s_children (api, id);
+    cr_expect_null (s_child (children, "last"), "nothing after the cancel");
+    json_decref (children);
+    free (sub);
     free (id);
     zsock_destroy (&api);
 }

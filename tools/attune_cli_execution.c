@@ -190,9 +190,11 @@ s_print_tree (const json_t *children, int depth)
         char duration[64];
         cli_execution_duration (child, duration, sizeof duration);
         const char *task = cli_str (child, "task");
+        const char *action = cli_str (child, "action");
+        const char *status = cli_str (child, "status");
+        const char *id = cli_str (child, "id");
         printf ("%*s%s %s %s %s %s\n", 2 + depth * 2, "", task && *task ? task : "-",
-                cli_str (child, "action"), cli_str (child, "status"),
-                cli_str (child, "id"), duration);
+                action ? action : "?", status ? status : "?", id ? id : "?", duration);
         s_print_tree (json_object_get (child, "children"), depth + 1);
     }
 }
