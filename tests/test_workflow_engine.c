@@ -1,9 +1,12 @@
 /*  test_workflow_engine: the workflow engine actor (actors/workflow) in a
     live attuned: an Orquesta workflow's tasks run as child executions with
-    `parent` and `task`, the tree shows (api and CLI), a cancel in the
-    middle ends the workflow cancelled with nothing started after it, and a
-    SIGKILL of the daemon while a workflow runs continues it with every
-    task's side effect (a line appended to a file) done exactly once.
+    `parent` and `task`, the tree shows (api and CLI, nested workflows
+    too), a cancel in the middle ends the workflow cancelled with nothing
+    started after it (cascading to a subworkflow), pause waits for the
+    running task and resume goes on, a SIGKILL of the daemon while a
+    workflow waits for its next task continues it with every task's side
+    effect (a line appended to a file) done exactly once, and SIGKILLs at
+    random moments of a 400-task run never give a task two children.
 */
 #include "tests/testing_api.h"
 #include "tests/testing_daemon.h"
@@ -80,7 +83,7 @@ static json_t *
 s_children (zsock_t *api, const char *id)
 {
     json_t *page = testing_api_ok (api, "api.execution.list",
-                                   json_pack ("{s:s, s:i}", "parent", id, "limit", 100));
+                                   json_pack ("{s:s, s:i}", "parent", id, "limit", 1000));
     json_t *items = json_incref (json_object_get (page, "items"));
     json_decref (page);
     return items;
@@ -477,6 +480,88 @@ Test (workflow_engine, sigkill_continues_and_runs_each_task_once, .timeout = 180
     cr_expect_eq (json_array_size (children), S_STEPS, "one child per task");
     json_decref (children);
     cr_expect_eq (kills, 3);
+    free (id);
+    zsock_destroy (&api);
+}
+
+//  Killed at random moments (the engine's commits, its requests, the
+//  executor's): a run of noops still ends, and no task ever has two
+//  children.
+#define S_NOOPS        400
+#define S_RANDOM_KILLS 4
+
+Test (workflow_engine, sigkill_at_random_moments_never_doubles_a_task, .timeout = 180)
+{
+    char *yaml = strdup ("version: 1.0\ninput:\n  - file\ntasks:\n");
+    for (int i = 1; i <= S_NOOPS; i++) {
+        char *more = NULL;
+        char next[128] = "";
+        if (i < S_NOOPS)
+            snprintf (next, sizeof next, "    next:\n      - do: n%d\n", i + 1);
+        cr_assert_geq (
+            asprintf (&more, "%s  n%d:\n    action: core.noop\n%s", yaml, i, next), 0);
+        free (yaml);
+        yaml = more;
+    }
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-random");
+    s_workflow (&daemon, "noops", yaml);
+    free (yaml);
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char *id = s_run (api, "wf.noops", "unused");
+    unsigned seed = (unsigned)zclock_usecs ();
+    fprintf (stderr, "sigkill_at_random_moments: seed %u\n", seed);
+    //  Killed again and again while it runs (at least S_RANDOM_KILLS times
+    //  unless it ends before)
+    int kills = 0;
+    for (; kills < 20; kills++) {
+        zclock_sleep (250 + (int)(rand_r (&seed) % 250));
+        json_t *now =
+            testing_api_ok (api, "api.execution.get", json_pack ("{s:s}", "id", id));
+        bool ended =
+            testing_status_terminal (json_string_value (json_object_get (now, "status")));
+        json_decref (now);
+        json_t *before = s_children (api, id);
+        fprintf (stderr, "sigkill_at_random_moments: kill %d at %zu children%s\n",
+                 kills + 1, json_array_size (before), ended ? ": it ended" : "");
+        json_decref (before);
+        if (ended)
+            break;
+        zsock_destroy (&api);
+        testing_daemon_signal (&daemon, SIGKILL, 5000);
+        testing_daemon_start (&daemon, NULL);
+        api = testing_api_client (&daemon);
+    }
+    cr_expect_geq (kills, S_RANDOM_KILLS, "killed %d times while it ran", kills);
+    //  It ends: completed, or failed when a kill caught a child running
+    //  (abandoned with its worker, as any execution)
+    int64_t deadline = zclock_mono () + 60000;
+    const char *status = NULL;
+    json_t *record = NULL;
+    while (zclock_mono () < deadline) {
+        json_decref (record);
+        record = testing_api_ok (api, "api.execution.get", json_pack ("{s:s}", "id", id));
+        status = json_string_value (json_object_get (record, "status"));
+        if (status && testing_status_terminal (status))
+            break;
+        zclock_sleep (50);
+    }
+    cr_assert (status && testing_status_terminal (status), "the workflow is %s", status);
+    json_t *children = s_children (api, id);
+    size_t count = json_array_size (children);
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = i + 1; j < count; j++)
+            cr_expect_str_neq (json_string_value (json_object_get (
+                                   json_array_get (children, i), "task")),
+                               json_string_value (json_object_get (
+                                   json_array_get (children, j), "task")),
+                               "two children of one task");
+    if (streq (status, "completed"))
+        cr_expect_eq (count, S_NOOPS);
+    fprintf (stderr, "sigkill_at_random_moments: %s with %zu children\n", status, count);
+    json_decref (children);
+    json_decref (record);
     free (id);
     zsock_destroy (&api);
 }

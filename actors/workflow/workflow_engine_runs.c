@@ -334,6 +334,13 @@ s_child_known (wf_engine_t *self, wf_run_t *run, const char *key, const char *ex
         wf_runs_child (self, early);
         json_decref (early);
     }
+    //  Its facts may have gone by unseen (it was made before a restart, and
+    //  the request sent again found it): ask for its record once
+    if (zhashx_lookup (self->children, execution) &&
+        wf_engine_request (self, "api.execution.get",
+                           json_pack ("{s:s}", "id", execution), run->id, execution,
+                           "get") != 0)
+        self->poll_due = true;
 }
 
 //  ---------------------------------------------------------------------------
@@ -584,6 +591,5 @@ wf_runs_load (wf_engine_t *self)
     }
     store_cursor_destroy (&cursor);
     store_read_end (&txn);
-    self->poll_due = zhashx_size (self->children) > 0;
-    return 0;
+    return 0; //  each child still running is asked for (s_child_known)
 }
