@@ -211,6 +211,72 @@ Test (workflow_engine, tasks_are_children_with_parent_and_task)
     zsock_destroy (&api);
 }
 
+//  The children index as the api lists it: pages, status, bad filters.
+Test (workflow_engine, children_list_in_pages)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-pages");
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    json_t *parent = testing_api_ok (api, "api.execution.run",
+                                     json_pack ("{s:s}", "action", "core.noop"));
+    const char *id = json_string_value (json_object_get (parent, "execution"));
+    char made[5][64];
+    for (int i = 0; i < 5; i++) {
+        char task[16];
+        snprintf (task, sizeof task, "t%d", i);
+        json_t *child =
+            testing_api_ok (api, "api.execution.run",
+                            json_pack ("{s:s, s:s, s:s}", "action", "core.noop", "parent",
+                                       id, "task", task));
+        snprintf (made[i], sizeof made[i], "%s",
+                  json_string_value (json_object_get (child, "execution")));
+        json_decref (child);
+        json_t *record = testing_api_wait_status (api, made[i], "completed", 10000);
+        json_decref (record);
+    }
+    //  Newest first, two by two, each child once
+    char before[64] = "";
+    int seen = 0;
+    do {
+        json_t *payload = json_pack ("{s:s, s:i}", "parent", id, "limit", 2);
+        if (*before)
+            json_object_set_new (payload, "before", json_string (before));
+        json_t *page = testing_api_ok (api, "api.execution.list", payload);
+        size_t i;
+        json_t *item;
+        json_array_foreach (json_object_get (page, "items"), i, item)
+        {
+            cr_assert_lt (seen, 5);
+            cr_expect_str_eq (json_string_value (json_object_get (item, "id")),
+                              made[4 - seen]);
+            seen++;
+        }
+        const char *next = json_string_value (json_object_get (page, "next"));
+        snprintf (before, sizeof before, "%s", next ? next : "");
+        json_decref (page);
+    } while (*before);
+    cr_expect_eq (seen, 5);
+    //  By status; an unknown parent has none; other filters are refused
+    json_t *page =
+        testing_api_ok (api, "api.execution.list",
+                        json_pack ("{s:s, s:s}", "parent", id, "status", "failed"));
+    cr_expect_eq (json_array_size (json_object_get (page, "items")), 0);
+    json_decref (page);
+    page = testing_api_ok (api, "api.execution.list",
+                           json_pack ("{s:s}", "parent", made[0]));
+    cr_expect_eq (json_array_size (json_object_get (page, "items")), 0);
+    json_decref (page);
+    testing_api_fails (api, "api.execution.list",
+                       json_pack ("{s:s, s:s}", "parent", id, "action", "core.noop"),
+                       "bad_request");
+    testing_api_fails (api, "api.execution.run",
+                       json_pack ("{s:s, s:s}", "action", "core.noop", "task", "orphan"),
+                       "bad_request");
+    json_decref (parent);
+    zsock_destroy (&api);
+}
+
 Test (workflow_engine, cancel_in_the_middle_ends_cancelled)
 {
     testing_daemon_t daemon;
