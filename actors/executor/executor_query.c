@@ -284,18 +284,16 @@ s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
         actor_query_fail (answer, "bad_request", "before: not an execution id");
         return;
     }
-    if (parent && strlen (parent) >= EXECUTOR_ID_SIZE) {
-        actor_query_fail (answer, "bad_request", "parent: not an execution id");
-        return;
-    }
-    if (parent && (action || rule || since || until != INT64_MAX)) {
-        actor_query_fail (answer, "bad_request",
-                          "parent: lists the children by status only (no action, rule, "
-                          "since or until)");
-        return;
-    }
     if (parent) {
-        executor_workflow_children (self, parent, before, status, (size_t)limit, answer);
+        if (strlen (parent) >= EXECUTOR_ID_SIZE)
+            actor_query_fail (answer, "bad_request", "parent: not an execution id");
+        else if (action || rule || since || until != INT64_MAX)
+            actor_query_fail (answer, "bad_request",
+                              "parent: lists the children by status only (no action, "
+                              "rule, since or until)");
+        else
+            executor_workflow_children (self, parent, before, status, (size_t)limit,
+                                        answer);
         return;
     }
     store_txn_t *txn = store_read_begin (self->store);
