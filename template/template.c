@@ -249,6 +249,12 @@ s_has_statements (const node_t *node)
 template_t *
 template_compile (const char *name, const char *text, char **error)
 {
+    return template_compile_with (name, text, 0, error);
+}
+
+template_t *
+template_compile_with (const char *name, const char *text, unsigned flags, char **error)
+{
     assert (text && error);
     *error = NULL;
     template_t *self = (template_t *)calloc (1, sizeof *self);
@@ -259,7 +265,7 @@ template_compile (const char *name, const char *text, char **error)
         return NULL;
     }
     tk_list_t tokens = {NULL, 0, 0};
-    if (template_lex (self->name, text, &tokens, error) == 0)
+    if (template_lex (self->name, text, flags, &tokens, error) == 0)
         self->body = template_parse (self->name, text, &tokens, error);
     template_tokens_free (&tokens);
     if (!self->body || *error) {
@@ -355,20 +361,22 @@ template_render_text (const char *name, const char *text, const json_t *context,
     return result;
 }
 
-json_t *
-template_evaluate (const char *name, const char *expression, const json_t *context,
-                   const template_hooks_t *hooks, char **error)
+//  Evaluate `expression` set between `open` and `close`.
+static json_t *
+s_evaluate (const char *name, const char *expression, const char *open, const char *close,
+            unsigned flags, const json_t *context, const template_hooks_t *hooks,
+            char **error)
 {
     assert (expression && error);
     *error = NULL;
-    size_t n = strlen (expression);
-    char *text = (char *)malloc (n + 5);
+    size_t n = strlen (expression) + 5;
+    char *text = (char *)malloc (n);
     if (!text) {
         *error = strdup ("out of memory");
         return NULL;
     }
-    snprintf (text, n + 5, "{{%s}}", expression);
-    template_t *template = template_compile (name, text, error);
+    snprintf (text, n, "%s%s%s", open, expression, close);
+    template_t *template = template_compile_with (name, text, flags, error);
     free (text);
     json_t *value = NULL;
     if (template && !template->lone) {
@@ -382,8 +390,29 @@ template_evaluate (const char *name, const char *expression, const json_t *conte
     return value;
 }
 
+json_t *
+template_evaluate (const char *name, const char *expression, const json_t *context,
+                   const template_hooks_t *hooks, char **error)
+{
+    return s_evaluate (name, expression, "{{", "}}", 0, context, hooks, error);
+}
+
+json_t *
+template_evaluate_yaql (const char *name, const char *expression, const json_t *context,
+                        const template_hooks_t *hooks, char **error)
+{
+    return s_evaluate (name, expression, "<%", "%>", TEMPLATE_YAQL, context, hooks,
+                       error);
+}
+
 char *
 template_text (const json_t *value)
 {
     return template_str (value);
+}
+
+bool
+template_is_true (const json_t *value)
+{
+    return value && template_truthy (value);
 }

@@ -20,8 +20,8 @@
     and the dict methods .items() .keys() .values() .get(k[, d]).
 
     Sandbox: a template reads only its context (JSON data); there is no
-    attribute beyond a JSON object's keys, no other call, no import, no
-    macro, no include. Bounds: see TEMPLATE_MAX_* below; exceeding one is
+    attribute beyond a JSON object's keys, no call but the functions below
+    and the caller's hook, no import, no macro, no include. Bounds: see TEMPLATE_MAX_* below; exceeding one is
     an error, never a truncated result.
 
     A template that is exactly one {{ expression }} (blanks around it
@@ -29,7 +29,32 @@
     other renders as text where a value is written as Python's str() would
     (True, None, ['a', 1], {'k': 'v'}), as StackStorm's Jinja does.
 
-    Errors are "template 'NAME' line L column C: WHAT".
+    Functions (both languages): range(), and json(s), zip(a, b, ...,
+    pad=x), len(x), str(x), int(x), float(x), bool(x), concat(s, ...),
+    join(list, sep), dict(pairs), random([a, b]), contains(c, v),
+    containsKey(d, k), containsValue(d, v), keys(d), values(d), items(d),
+    get(d, k[, default]), select(list, expr), where(list, expr) (expr per
+    item, $ the item). Any other function (Orquesta's ctx(), result(),
+    item(), task_status(), succeeded() ...) is the caller's: see
+    template_hooks_t.call.
+
+    YAQL (with TEMPLATE_YAQL): a text may also hold <% expr %> blocks, in
+    YAQL's syntax as Orquesta uses it, evaluated by the same evaluator
+    under the same bounds: $ (the context; the item inside select/where),
+    $.name, ctx(), ctx(name) (a bare word is a string: ctx(foo) is
+    ctx('foo')), ctx().name, a.b, a[0], a['k'], a[k, default], method
+    calls (x.len(), xs.select($.name), d.containsKey('k')), literals
+    (1, 2.5, 'str', "str", `str`, true, false, null, [1, 2], {a => 1},
+    list(1, 2), dict(a => 1)), comparisons = (equality; `==` is an
+    error) != < > <= >= in, and, or, not, + - * / (floor division of
+    integers) mod, + on strings, lists (concatenation) and dicts (merge),
+    keyword arguments `f(x, name => v)`. Precedence, loosest first: or,
+    and, not, comparisons (never chained), + -, * / mod, unary - +,
+    postfix. A top-level `a, b` is a list. Not supported: lambdas (->),
+    ?., =~, and YAQL's other library functions.
+
+    Errors are "template 'NAME' line L column C: WHAT"; in a <% %> block
+    WHAT starts with "yaql: ".
 */
 #ifndef TEMPLATE_H_INCLUDED
 #define TEMPLATE_H_INCLUDED
@@ -47,6 +72,9 @@ extern "C" {
 #define TEMPLATE_MAX_ITERATIONS 100000        //  loop turns and range items, per render
 #define TEMPLATE_MAX_DEPTH      64            //  nesting: blocks, expressions, data
 
+//  Compile flags.
+#define TEMPLATE_YAQL 1u //  also <% yaql %> blocks (Orquesta's strings)
+
 typedef struct _template_t template_t;
 
 //  What the caller supplies. decrypt_kv (StackStorm's filter): `value` is
@@ -54,8 +82,10 @@ typedef struct _template_t template_t;
 //  a malloc'd reason. With no hook, decrypt_kv is an error.
 //  call: a call of a function the engine itself does not have (Orquesta's
 //  ctx(), result(), task_status() ...), with its positional arguments
-//  (borrowed); return a new reference, or NULL with *error set to a
-//  malloc'd reason. With no hook, such a call is an error.
+//  (borrowed) and, when the call has keyword arguments (YAQL's
+//  `name => v`, Jinja's name=v), one more: an object of them; return a
+//  new reference, or NULL with *error set to a malloc'd reason. With no
+//  hook, such a call is an error.
 typedef struct {
     json_t *(*decrypt_kv) (void *arg, const json_t *value, char **error);
     void *arg;
@@ -66,6 +96,12 @@ typedef struct {
 //  Parse `text`; `name` names it in errors. Returns a template (caller
 //  destroys it), or NULL with *error set (caller frees it).
 template_t *template_compile (const char *name, const char *text, char **error);
+
+//  template_compile with `flags` (TEMPLATE_YAQL: <% %> blocks too; a text
+//  that is exactly one <% expr %> renders as the typed value, as one
+//  {{ expr }} does).
+template_t *template_compile_with (const char *name, const char *text, unsigned flags,
+                                   char **error);
 
 //  Render with `context` (a JSON object, borrowed; NULL is {}). Returns a
 //  new reference: the typed value when the template is one expression,
@@ -92,6 +128,28 @@ char *template_render_text (const char *name, const char *text, const json_t *co
 json_t *template_evaluate (const char *name, const char *expression,
                            const json_t *context, const template_hooks_t *hooks,
                            char **error);
+
+//  Evaluate one YAQL expression (what stands between <% and %>). New
+//  reference, or NULL with *error set.
+json_t *template_evaluate_yaql (const char *name, const char *expression,
+                                const json_t *context, const template_hooks_t *hooks,
+                                char **error);
+
+//  True when `text` holds a tag ({{, {%, {# and, with TEMPLATE_YAQL, <%).
+bool template_has_tags (const char *text, unsigned flags);
+
+//  Render every string inside `value` (objects and arrays, recursively,
+//  at most TEMPLATE_MAX_DEPTH deep; with TEMPLATE_YAQL object keys too, as
+//  Orquesta does); a string without tags is copied. Each string is named
+//  NAME.key[i] in errors. Returns a new value (caller owns it), or NULL
+//  with *error set (caller frees).
+json_t *template_render_value (const char *name, const json_t *value, unsigned flags,
+                               const json_t *context, const template_hooks_t *hooks,
+                               char **error);
+
+//  A value's truth as Python's and YAQL's (false: null, false, 0, 0.0, "",
+//  [], {}), e.g. for a workflow's `when`.
+bool template_is_true (const json_t *value);
 
 //  `value` as Jinja writes it into text (Python's str()). Caller frees;
 //  NULL when out of memory.

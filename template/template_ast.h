@@ -24,7 +24,8 @@ typedef enum {
     TK_INT,
     TK_FLOAT,
     TK_STRING,
-    TK_OP //  + - * / // % ** ~ == != < > <= >= = ( ) [ ] { } , . : |
+    TK_OP,  //  + - * / // % ** ~ == != < > <= >= = ( ) [ ] { } , . : |
+    TK_YAQL //  a <% yaql %> block: start..end is the expression's source
 } tk_type_t;
 
 typedef struct {
@@ -42,8 +43,13 @@ typedef struct {
     size_t count, cap;
 } tk_list_t;
 
-//  Tokenize `text`. 0, or -1 with *error set.
-int template_lex (const char *name, const char *text, tk_list_t *tokens, char **error);
+//  Tokenize `text`; with TEMPLATE_YAQL in `flags` also <% %> blocks.
+//  0, or -1 with *error set.
+int template_lex (const char *name, const char *text, unsigned flags, tk_list_t *tokens,
+                  char **error);
+//  Append a token (text NULL). NULL when out of memory.
+tk_t *template_token_push (tk_list_t *tokens, tk_type_t type, int line, int col,
+                           size_t start, size_t end);
 void template_tokens_free (tk_list_t *tokens);
 
 //  Syntax tree ---------------------------------------------------------------
@@ -82,6 +88,7 @@ struct _node_t {
     char op[4];        //  N_UNARY, N_BINARY
     char (*ops)[4];    //  N_COMPARE: count - 1 operators
     bool negated;      //  N_TEST: is not
+    bool yaql;         //  from a <% %> block: YAQL's semantics, "yaql" in errors
     char *name, *name2;
     json_t *value;
     node_t **kids;
@@ -97,6 +104,11 @@ int template_node_add (node_t *self, node_t *kid, const char *key);
 //  Parse tokens into a body. NULL with *error set.
 node_t *template_parse (const char *name, const char *text, tk_list_t *tokens,
                         char **error);
+
+//  Parse the YAQL expression text[start..end) (template_yaql.c); `line`
+//  and `col` are where it starts. NULL with *error set.
+node_t *template_yaql_parse (const char *name, const char *text, size_t start, size_t end,
+                             int line, int col, char **error);
 
 //  Errors --------------------------------------------------------------------
 
@@ -199,6 +211,15 @@ bool template_filter_known (const char *name);
 int template_test (render_t *r, const node_t *at, const char *name, json_t *value,
                    const targs_t *args);
 bool template_test_known (const char *name);
+
+//  Built-in functions (template_functions.c): json, zip, len, ... Calls
+//  `name` with the call node's arguments (kids[1..]). Sets *known false,
+//  and returns NULL, when there is no such function.
+json_t *template_function (render_t *r, const node_t *node, const char *name,
+                           bool *known);
+//  Evaluate kids[from..] of a call as arguments. 0 or -1.
+int template_arguments (render_t *r, const node_t *node, size_t from, targs_t *args);
+void template_arguments_free (targs_t *args);
 //  YAML text of a value (to_yaml_string); malloc'd.
 char *template_yaml (const json_t *value);
 

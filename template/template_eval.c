@@ -6,12 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+static char *
+s_error (const char *name, int line, int col, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *message = template_error (name, line, col, format, args);
+    va_end (args);
+    return message;
+}
+
 void *
 template_fail (render_t *r, const node_t *at, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
-    if (!r->error)
+    if (!r->error && at->yaql) {
+        char what[512];
+        vsnprintf (what, sizeof what, format, args);
+        r->error = s_error (r->name, at->line, at->col, "yaql: %s", what);
+    } else if (!r->error)
         r->error = template_error (r->name, at->line, at->col, format, args);
     va_end (args);
     return NULL;
@@ -44,6 +58,8 @@ s_name (render_t *r, const node_t *node)
     }
     json_t *value = json_object_get (r->context, node->name);
     if (!value && strcmp (node->name, "__context") == 0) //  StackStorm's whole context
+        value = (json_t *)r->context;
+    if (!value && node->yaql && strcmp (node->name, "$") == 0) //  YAQL's data
         value = (json_t *)r->context;
     return value ? json_incref (value) : s_undefined (r, node);
 }
@@ -78,15 +94,47 @@ s_lookup (render_t *r, const node_t *at, json_t *object, const json_t *key)
     return found ? json_incref (found) : s_undefined (r, at);
 }
 
+//  YAQL's list.name: the name of each item, as a list.
+static json_t *
+s_attr_each (render_t *r, const node_t *node, json_t *list)
+{
+    json_t *out = json_array ();
+    json_t *key = json_string (node->name);
+    for (size_t i = 0; out && key && i < json_array_size (list); i++) {
+        json_t *item = json_array_get (list, i);
+        json_t *value =
+            json_is_object (item) ? s_lookup (r, node, item, key) : s_undefined (r, node);
+        if (value == r->undefined) {
+            json_decref (value);
+            template_fail (r, node, "item %zu of the list has no key '%s'", i,
+                           node->name);
+        }
+        if (r->error) {
+            json_decref (value);
+            break;
+        }
+        json_array_append_new (out, value);
+    }
+    json_decref (key);
+    if (r->error)
+        json_decref (out);
+    return r->error ? NULL : out;
+}
+
 static json_t *
 s_attr (render_t *r, const node_t *node)
 {
     json_t *object = template_eval (r, node->kids[0]);
     if (!object || object == r->undefined)
         return object; //  an undefined's attribute stays undefined
+    bool number = node->name[0] >= '0' && node->name[0] <= '9';
+    if (node->yaql && json_is_array (object) && !number) {
+        json_t *each = s_attr_each (r, node, object);
+        json_decref (object);
+        return each;
+    }
     json_t *key = json_is_array (object) ? json_integer (atoll (node->name))
                                          : json_string (node->name);
-    bool number = node->name[0] >= '0' && node->name[0] <= '9';
     json_t *value = json_is_array (object) && !number ? s_undefined (r, node)
                                                       : s_lookup (r, node, object, key);
     json_decref (key);
@@ -187,9 +235,8 @@ s_slice (render_t *r, const node_t *node)
     return out;
 }
 
-//  Evaluate kids[from..] as arguments. 0 or -1.
-static int
-s_arguments (render_t *r, const node_t *node, size_t from, targs_t *args)
+int
+template_arguments (render_t *r, const node_t *node, size_t from, targs_t *args)
 {
     args->count = 0;
     args->values = (json_t **)calloc (node->count + 1, sizeof (json_t *));
@@ -207,8 +254,8 @@ s_arguments (render_t *r, const node_t *node, size_t from, targs_t *args)
     return 0;
 }
 
-static void
-s_arguments_free (targs_t *args)
+void
+template_arguments_free (targs_t *args)
 {
     for (size_t i = 0; i < args->count; i++)
         json_decref (args->values[i]);
@@ -286,30 +333,39 @@ s_method (render_t *r, const node_t *node, json_t *object, const char *name,
     return list;
 }
 
-//  A function of the caller's (template_hooks_t.call): positional
-//  arguments only, none undefined.
+//  A function of the caller's (template_hooks_t.call): the positional
+//  arguments, then the keyword ones (if any) as one object; none undefined.
 static json_t *
 s_hook_call (render_t *r, const node_t *node, const char *function)
 {
     targs_t args = {NULL, NULL, 0};
-    json_t *result = NULL;
-    if (s_arguments (r, node, 1, &args) == 0) {
+    json_t *result = NULL, *named = NULL;
+    json_t **values = (json_t **)calloc (node->count + 1, sizeof *values);
+    size_t count = 0;
+    if (!values)
+        template_fail (r, node, "out of memory");
+    else if (template_arguments (r, node, 1, &args) == 0) {
         for (size_t i = 0; i < args.count && !r->error; i++)
-            if (args.keys[i])
-                template_fail (r, node, "%s() takes no keyword arguments", function);
-            else if (args.values[i] == r->undefined)
+            if (args.values[i] == r->undefined)
                 template_fail_undefined (r, node->kids[i + 1]);
+            else if (!args.keys[i])
+                values[count++] = args.values[i];
+            else if (named || (named = json_object ()))
+                json_object_set (named, args.keys[i], args.values[i]);
+        if (named)
+            values[count++] = named;
         char *reason = NULL;
         if (!r->error) {
-            result = r->hooks->call (r->hooks->arg, function, args.values, args.count,
-                                     &reason);
+            result = r->hooks->call (r->hooks->arg, function, values, count, &reason);
             if (!result)
                 template_fail (r, node, "%s(): %s", function,
                                reason ? reason : "out of memory");
         }
         free (reason);
     }
-    s_arguments_free (&args);
+    json_decref (named);
+    free (values);
+    template_arguments_free (&args);
     return result;
 }
 
@@ -322,12 +378,21 @@ s_call (render_t *r, const node_t *node)
     for (const char *const *m = methods; callee->type == N_ATTR && *m; m++)
         method |= strcmp (callee->name, *m) == 0;
     bool range = callee->type == N_NAME && strcmp (callee->name, "range") == 0;
-    if (!method && !range && callee->type == N_NAME && r->hooks && r->hooks->call)
-        return s_hook_call (r, node, callee->name);
+    if (callee->type == N_NAME && !range) {
+        bool known = true;
+        json_t *v = template_function (r, node, callee->name, &known);
+        if (known || r->error)
+            return v;
+        if (r->hooks && r->hooks->call)
+            return s_hook_call (r, node, callee->name);
+        return template_fail (r, node,
+                              "calls are not allowed (%s() is not a known function)",
+                              callee->name);
+    }
     if (!method && !range)
         return template_fail (r, node,
-                              "calls are not allowed (only range() and a dict's items(), "
-                              "keys(), values(), get())");
+                              "calls are not allowed (only functions and a dict's "
+                              "items(), keys(), values(), get())");
     json_t *object = method ? template_eval (r, callee->kids[0]) : NULL;
     if (method && object == r->undefined)
         template_fail_undefined (r, callee->kids[0]);
@@ -336,10 +401,10 @@ s_call (render_t *r, const node_t *node)
                        template_type_name (object), callee->name);
     json_t *result = NULL;
     targs_t args = {NULL, NULL, 0};
-    if (!r->error && s_arguments (r, node, 1, &args) == 0)
+    if (!r->error && template_arguments (r, node, 1, &args) == 0)
         result = method ? s_method (r, node, object, callee->name, &args)
                         : s_range (r, node, &args);
-    s_arguments_free (&args);
+    template_arguments_free (&args);
     json_decref (object);
     return result;
 }
@@ -352,7 +417,7 @@ s_filter_or_test (render_t *r, const node_t *node)
         return NULL;
     targs_t args = {NULL, NULL, 0};
     json_t *result = NULL;
-    if (s_arguments (r, node, 1, &args) == 0) {
+    if (template_arguments (r, node, 1, &args) == 0) {
         for (size_t i = 0; i < args.count; i++)
             if (args.values[i] == r->undefined)
                 template_fail_undefined (r, node->kids[i + 1]);
@@ -365,7 +430,7 @@ s_filter_or_test (render_t *r, const node_t *node)
             result = rc < 0 ? NULL : json_boolean ((rc == 1) != node->negated);
         }
     }
-    s_arguments_free (&args);
+    template_arguments_free (&args);
     json_decref (subject);
     return result;
 }
@@ -442,8 +507,15 @@ s_binary (render_t *r, const node_t *node)
         }
         free (x);
         free (y);
-    } else if (b)
-        result = template_arith (r, node, node->op, a, b);
+    } else if (b && node->yaql && node->op[0] == '+' && json_is_object (a) &&
+               json_is_object (b)) { //  YAQL's dict + dict
+        result = json_copy (a);
+        json_object_update (result, b);
+    } else if (b) { //  YAQL's / of two integers is floor division
+        bool floor = node->yaql && node->op[0] == '/' && json_is_integer (a) &&
+                     json_is_integer (b);
+        result = template_arith (r, node, floor ? "//" : node->op, a, b);
+    }
     json_decref (a);
     json_decref (b);
     return result;

@@ -15,7 +15,9 @@ typedef struct {
     int line, col; //  of pos
     tk_list_t *tokens;
     char **error;
-    bool lstrip_next; //  a -}} / -%} asks the next text to lose its blanks
+    bool lstrip_next;  //  a -}} / -%} asks the next text to lose its blanks
+    unsigned flags;    //  TEMPLATE_YAQL: <% %> opens a tag too
+    size_t last_close; //  where the text's last %> starts (0: none)
 } lexer_t;
 
 char *
@@ -54,10 +56,10 @@ s_advance (lexer_t *l, size_t to)
     }
 }
 
-static tk_t *
-s_push (lexer_t *l, tk_type_t type, size_t start, size_t end)
+tk_t *
+template_token_push (tk_list_t *t, tk_type_t type, int line, int col, size_t start,
+                     size_t end)
 {
-    tk_list_t *t = l->tokens;
     if (t->count == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 64;
         tk_t *grown = (tk_t *)realloc (t->items, cap * sizeof *grown);
@@ -69,11 +71,17 @@ s_push (lexer_t *l, tk_type_t type, size_t start, size_t end)
     tk_t *tk = &t->items[t->count++];
     memset (tk, 0, sizeof *tk);
     tk->type = type;
-    tk->line = l->line;
-    tk->col = l->col;
+    tk->line = line;
+    tk->col = col;
     tk->start = start;
     tk->end = end;
     return tk;
+}
+
+static tk_t *
+s_push (lexer_t *l, tk_type_t type, size_t start, size_t end)
+{
+    return template_token_push (l->tokens, type, l->line, l->col, start, end);
 }
 
 static tk_t *
@@ -97,12 +105,19 @@ static size_t
 s_next_tag (const lexer_t *l)
 {
     const char *p = l->text + l->pos;
-    while ((p = strchr (p, '{')))
-        if (p[1] == '{' || p[1] == '%' || p[1] == '#')
+    const char *opens = l->flags & TEMPLATE_YAQL ? "{<" : "{";
+    for (p += strcspn (p, opens); *p; p += 1 + strcspn (p + 1, opens))
+        if (*p == '<' ? p[1] == '%' && (size_t)(p - l->text) + 2 <= l->last_close
+                      : (p[1] == '{' || p[1] == '%' || p[1] == '#'))
             return (size_t)(p - l->text);
-        else
-            p++;
-    return strlen (l->text);
+    return (size_t)(p - l->text);
+}
+
+//  The kind of the tag at `open`: '{', '%', '#', or '<' for <% %>.
+static char
+s_kind (const lexer_t *l, size_t open)
+{
+    return l->text[open] == '<' ? '<' : l->text[open + 1];
 }
 
 //  Text from pos to `open` (a tag of kind `kind` or the end), trimmed as
@@ -115,7 +130,7 @@ s_text (lexer_t *l, size_t open, char kind)
         while (start < end && isspace ((unsigned char)l->text[start]))
             start++;
     l->lstrip_next = false;
-    char marker = kind ? l->text[open + 2] : 0;
+    char marker = kind && kind != '<' ? l->text[open + 2] : 0;
     if (kind && marker == '-')
         while (end > start && isspace ((unsigned char)l->text[end - 1]))
             end--;
@@ -331,10 +346,38 @@ s_raw (lexer_t *l, size_t after)
     return 0;
 }
 
+//  A <% yaql %> block at pos: one TK_YAQL over the expression, whose
+//  quoted strings may hold '%>'. 0 or -1.
+static int
+s_yaql (lexer_t *l)
+{
+    const char *p = l->text + l->pos + 2;
+    while (*p && !(p[0] == '%' && p[1] == '>')) {
+        if (*p == '\'' || *p == '"' || *p == '`') {
+            char quote = *p++;
+            while (*p && *p != quote)
+                p += *p == '\\' && p[1] ? 2 : 1;
+            if (!*p)
+                return s_fail (l, l->line, l->col, "yaql: unterminated string");
+        }
+        p++;
+    }
+    if (!*p)
+        return s_fail (l, l->line, l->col, "yaql: missing '%%>'");
+    s_advance (l, l->pos + 2);
+    size_t end = (size_t)(p - l->text);
+    if (!s_push (l, TK_YAQL, l->pos, end))
+        return s_fail (l, l->line, l->col, "out of memory");
+    s_advance (l, end + 2);
+    return 0;
+}
+
 //  One tag at pos (after its text). 0 or -1.
 static int
 s_tag (lexer_t *l, char kind)
 {
+    if (kind == '<')
+        return s_yaql (l);
     if (kind == '#')
         return s_comment (l);
     size_t raw = kind == '%' ? s_word_tag (l->text, l->pos, "raw") : 0;
@@ -355,15 +398,19 @@ s_tag (lexer_t *l, char kind)
 }
 
 int
-template_lex (const char *name, const char *text, tk_list_t *tokens, char **error)
+template_lex (const char *name, const char *text, unsigned flags, tk_list_t *tokens,
+              char **error)
 {
-    lexer_t l = {name, text, 0, 1, 1, tokens, error, false};
+    lexer_t l = {name, text, 0, 1, 1, tokens, error, false, flags, 0};
     size_t length = strlen (text);
     if (length > TEMPLATE_MAX_TEXT)
         return s_fail (&l, 1, 1, "template longer than %d bytes", TEMPLATE_MAX_TEXT);
+    //  A <% with no %> after it is text, as Orquesta's pattern <%.*?%> has it
+    for (const char *p = text; (flags & TEMPLATE_YAQL) && (p = strstr (p, "%>")); p++)
+        l.last_close = (size_t)(p - text);
     while (l.pos < length) {
         size_t open = s_next_tag (&l);
-        char kind = open < length ? text[open + 1] : 0;
+        char kind = open < length ? s_kind (&l, open) : 0;
         if (s_text (&l, open, kind))
             return -1;
         if (kind && s_tag (&l, kind))

@@ -741,6 +741,14 @@ s_item (parser_t *p)
     }
     if (tk->type == TK_BLOCK_BEGIN)
         return s_statement (p);
+    if (tk->type == TK_YAQL) {
+        node_t *expression = template_yaql_parse (p->name, p->text, tk->start, tk->end,
+                                                  tk->line, tk->col, p->error);
+        node_t *n = s_make (p, N_OUTPUT, tk, expression, NULL);
+        if (n)
+            n->yaql = true;
+        return n;
+    }
     return s_fail (p, tk, "unexpected token");
 }
 

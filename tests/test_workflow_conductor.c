@@ -282,3 +282,134 @@ Test (conductor_split, very_many)
                   "task14__r6", "task15__r6", "task17__r7", "notify__r8"),
              "succeeded", NULL);
 }
+
+Test (conductor_join, join)
+{
+    s_check ("join", NULL, NO_MOCKS,
+             SEQ ("task1", "task2", "task4", "task3", "task5", "task6", "task7"),
+             "succeeded", NULL);
+}
+
+Test (conductor_join, no_inbound_fires)
+{
+    s_check ("join", NULL,
+             MOCKS ({"task3", -1, "failed", NULL, 0}, {"task5", -1, "failed", NULL, 0}),
+             SEQ ("task1", "task2", "task4", "task3", "task5"), "failed", NULL);
+    s_check ("join", NULL, MOCKS ({"task3", -1, "failed", NULL, 0}),
+             SEQ ("task1", "task2", "task4", "task3", "task5"), "failed", NULL);
+    s_check ("join", NULL, MOCKS ({"task5", -1, "failed", NULL, 0}),
+             SEQ ("task1", "task2", "task4", "task3", "task5"), "failed", NULL);
+}
+
+Test (conductor_join, count_satisfied_while_a_branch_runs)
+{
+    s_check ("join-count", NULL, MOCKS ({"task6", -1, "running", NULL, 0}),
+             SEQ ("task1", "task2", "task4", "task6", "task3", "task5", "task8"),
+             "running", NULL);
+}
+
+Test (conductor_join, count_satisfied_with_a_branch_error)
+{
+    s_check (
+        "join-count", NULL, MOCKS ({"task6", -1, "failed", NULL, 0}),
+        SEQ ("task1", "task2", "task4", "task6", "noop__r1", "task3", "task5", "task8"),
+        "succeeded", NULL);
+    s_check ("join-count", NULL, MOCKS ({"task7", -1, "failed", NULL, 0}),
+             SEQ ("task1", "task2", "task4", "task6", "task3", "task5", "task7",
+                  "noop__r1", "task8"),
+             "succeeded", NULL);
+}
+
+Test (conductor_join, count_not_satisfied)
+{
+    wf_drive_t d = {0};
+    d.mocks[d.mock_count++] = (wf_mock_t){"task5", -1, "failed", NULL, 0};
+    d.mocks[d.mock_count++] = (wf_mock_t){"task7", -1, "failed", NULL, 0};
+    wf_drive (&d, wf_load_fixture ("join-count"), NULL);
+    wf_assert_sequence (&d, SEQ ("task1", "task2", "task4", "task6", "task3", "task5",
+                                 "task7", "noop__r1", "noop__r2"));
+    wf_assert_status (&d, "failed");
+    json_t *result = workflow_result (d.state);
+    json_t *errors = json_object_get (result, "errors");
+    char *text = json_dumps (errors, JSON_COMPACT);
+    cr_assert_eq (json_array_size (errors), 3, "%s", text);
+    cr_assert (strstr (text, "UnreachableJoinError: The join task|route \\\"task8|0\\\""),
+               "%s", text);
+    free (text);
+    json_decref (result);
+    wf_drive_free (&d);
+}
+
+Test (conductor_join, context_merges_branches)
+{
+    s_check ("join-context", NULL,
+             MOCKS ({"task2", -1, NULL, "\"Fee fi\"", 0},
+                    {"task4", -1, NULL, "\"I smell the blood of an English man\"", 0},
+                    {"task3", -1, NULL, "\"fo fum\"", 0},
+                    {"task7", -1, NULL, "\"Be alive, or be he dead\"", 0}),
+             SEQ ("task1", "task2", "task4", "task6", "task8", "task3", "task5", "task7",
+                  "task9", "task10"),
+             "succeeded",
+             "{\"messages\": [\"Fee fi fo fum\", \"I smell the blood of an English man\","
+             " \"Be alive, or be he dead\", \"I'll grind his bones to make my bread\"]}");
+}
+
+Test (conductor_join, on_complete)
+{
+    const char *const *all =
+        SEQ ("task1", "task2", "task4", "task3", "task5", "task6", "task7");
+    s_check ("join-on-complete", NULL, NO_MOCKS, all, "succeeded", NULL);
+    s_check ("join-on-complete", NULL, MOCKS ({"task3", -1, "failed", NULL, 0}), all,
+             "succeeded", NULL);
+    s_check ("join-on-complete", NULL, MOCKS ({"task5", -1, "failed", NULL, 0}), all,
+             "succeeded", NULL);
+    s_check ("join-on-complete", NULL,
+             MOCKS ({"task3", -1, "failed", NULL, 0}, {"task5", -1, "failed", NULL, 0}),
+             all, "succeeded", NULL);
+}
+
+Test (conductor_join, on_fail)
+{
+    const char *const *five = SEQ ("task1", "task2", "task4", "task3", "task5");
+    s_check ("join-on-fail", NULL, NO_MOCKS, five, "succeeded", NULL);
+    s_check ("join-on-fail", NULL, MOCKS ({"task3", -1, "failed", NULL, 0}), five,
+             "failed", NULL);
+    s_check ("join-on-fail", NULL, MOCKS ({"task5", -1, "failed", NULL, 0}), five,
+             "failed", NULL);
+    s_check ("join-on-fail", NULL,
+             MOCKS ({"task3", -1, "failed", NULL, 0}, {"task5", -1, "failed", NULL, 0}),
+             SEQ ("task1", "task2", "task4", "task3", "task5", "task6", "task7"),
+             "succeeded", NULL);
+}
+
+Test (conductor_join, all_complex)
+{
+    const char *const *all =
+        SEQ ("task1", "task2", "task4", "task3", "task5", "task6", "task7");
+    s_check ("join-all-complex", NULL, NO_MOCKS, all, "succeeded", NULL);
+    s_check ("join-all-complex", NULL, MOCKS ({"task3", -1, "failed", NULL, 0}), all,
+             "succeeded", NULL);
+    s_check ("join-all-complex", NULL,
+             MOCKS ({"task3", -1, "failed", NULL, 0}, {"task5", -1, "failed", NULL, 0}),
+             all, "succeeded", NULL);
+}
+
+Test (conductor_join, count_complex)
+{
+    s_check ("join-count-complex", NULL, NO_MOCKS,
+             SEQ ("task1", "task2", "task4", "task6", "task3", "task5", "task7", "task8",
+                  "task9"),
+             "succeeded", NULL);
+    s_check ("join-count-complex", NULL, MOCKS ({"task6", -1, "failed", NULL, 0}),
+             SEQ ("task1", "task2", "task4", "task6", "noop__r1", "task3", "task5",
+                  "task8", "task9"),
+             "succeeded", NULL);
+    s_check ("join-count-complex", NULL, MOCKS ({"task2", -1, "failed", NULL, 0}),
+             SEQ ("task1", "task2", "task4", "task6", "noop__r1", "task5", "task7",
+                  "task8", "task9"),
+             "succeeded", NULL);
+    s_check ("join-count-complex", NULL,
+             MOCKS ({"task4", -1, "failed", NULL, 0}, {"task6", -1, "failed", NULL, 0}),
+             SEQ ("task1", "task2", "task4", "task6", "noop__r1", "noop__r2", "task3"),
+             "failed", NULL);
+}

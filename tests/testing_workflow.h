@@ -24,7 +24,8 @@
 #endif
 
 //  What a child ends with: the first mock of its task (and item, -1 any)
-//  with uses left applies; else "completed" with a null result. Status
+//  with uses left applies ("*": any task; times -1: no limit); else
+//  "completed" with a null result. Status
 //  "running" leaves the child running; "pending" reports it pending.
 typedef struct {
     const char *task;
@@ -68,8 +69,10 @@ wf_mock_find (wf_drive_t *d, const char *task, int item)
     for (size_t i = 0; i < d->mock_count; i++) {
         wf_mock_t *m = &d->mocks[i];
         int times = m->times ? m->times : 1;
-        if (streq (m->task, task) && (m->item < 0 || m->item == item) &&
-            d->used[i] < times) {
+        if (times < 0)
+            times = d->used[i] + 1; //  no limit
+        if ((streq (m->task, task) || streq (m->task, "*")) &&
+            (m->item < 0 || m->item == item) && d->used[i] < times) {
             d->used[i]++;
             return m;
         }

@@ -20,13 +20,18 @@
         sequence    every task instance in the order started: {task, route,
                     ctxs (indexes into contexts, merged in order), prev, next
                     ({"to__tKEY": fired}), status, result, attempt, retry
-                    {count, delay, tally}, term}; with items also values,
-                    items [{status, result}], cursor, active, concurrency.
-                    Engine commands (noop, fail, continue) are entries too.
+                    {count, delay, tally}, term}; with items also values
+                    (until all started), items [{status, result}] (results
+                    move to the task's result when it ends), cursor,
+                    active, pending, failed, concurrency, delay. Engine
+                    commands (noop, fail, continue) are entries too.
         index       {"task__rROUTE": the latest entry of that task and route}
         errors      [{task, type, message[, result]}]
         output      the rendered output once the run ended
-        runs        run commands issued (bounded by WORKFLOW_MAX_TRANSITIONS)
+        runs        task instances and children started (bounded by
+                    WORKFLOW_MAX_TRANSITIONS)
+        pending     children waiting on a person (inquiries)
+        active_from the first entry that may still be active
 
     A child's key is "SEQ.ATTEMPT/TASK" or "SEQ.ATTEMPT.ITEM/TASK": the entry,
     its retry attempt and its item, so the same calls give the same keys.
@@ -52,10 +57,8 @@
 #define S(obj, key) json_string_value (json_object_get ((obj), (key)))
 #define I(obj, key) ((long)json_integer_value (json_object_get ((obj), (key))))
 
-static void s_complete (wf_run_t *run, long seq, const char *status, json_t *result);
-
-static json_t *
-s_entry (wf_run_t *run, long seq)
+json_t *
+wf_run_entry (wf_run_t *run, long seq)
 {
     return json_array_get (json_object_get (run->state, "sequence"), (size_t)seq);
 }
@@ -82,8 +85,11 @@ s_context (const json_t *state, const json_t *ctxs)
 static bool
 s_can_dispatch (wf_run_t *run, bool run_on_fail)
 {
-    if (!streq (S (run->state, "status"), "running") ||
-        !json_is_null (json_object_get (run->state, "request")))
+    //  nothing starts once the run ended, while an operator's request
+    //  holds, or while a child waits on a person (the run pauses)
+    if (workflow_done (run->state) ||
+        !json_is_null (json_object_get (run->state, "request")) ||
+        I (run->state, "pending") > 0)
         return false;
     return !json_is_true (json_object_get (run->state, "failing")) || run_on_fail;
 }
@@ -109,7 +115,7 @@ static void
 s_emit_run (wf_run_t *run, long seq, long item, const char *action, json_t *parameters,
             long delay)
 {
-    json_t *entry = s_entry (run, seq);
+    json_t *entry = wf_run_entry (run, seq);
     char *key = item >= 0 ? wf_format ("%ld.%ld.%ld/%s", seq, I (entry, "attempt"), item,
                                        S (entry, "task"))
                           : wf_format ("%ld.%ld/%s", seq, I (entry, "attempt"),
@@ -128,7 +134,7 @@ s_emit_run (wf_run_t *run, long seq, long item, const char *action, json_t *para
 static void
 s_render_failed (wf_run_t *run, long seq, char *message)
 {
-    json_t *entry = s_entry (run, seq);
+    json_t *entry = wf_run_entry (run, seq);
     json_object_set_new (entry, "status", json_string ("failed"));
     json_object_set_new (entry, "term", json_true ());
     wf_run_error (run, S (entry, "task"), message, NULL);
@@ -166,7 +172,7 @@ static int
 s_start_child (wf_run_t *run, long seq, const wf_scope_t *scope, long item, long delay,
                char **error)
 {
-    const wf_task_t *task = s_task (run, s_entry (run, seq));
+    const wf_task_t *task = s_task (run, wf_run_entry (run, seq));
     if (s_bump (run))
         return 0;
     char field[300];
@@ -197,10 +203,10 @@ s_start_child (wf_run_t *run, long seq, const wf_scope_t *scope, long item, long
 }
 
 //  Start as many items as the concurrency allows.
-static void
-s_items_fill (wf_run_t *run, long seq)
+void
+wf_run_items_fill (wf_run_t *run, long seq)
 {
-    json_t *entry = s_entry (run, seq);
+    json_t *entry = wf_run_entry (run, seq);
     json_t *items = json_object_get (entry, "items");
     if (!streq (S (entry, "status"), "running") || !items || I (entry, "failed") > 0)
         return;
@@ -222,6 +228,10 @@ s_items_fill (wf_run_t *run, long seq)
             NULL,
             json_array_get (json_object_get (entry, "values"), (size_t)cursor)};
         json_t *slot = json_array_get (items, (size_t)cursor);
+        if (!streq (S (slot, "status"), "unset")) { //  kept from the run re-run
+            cursor++;
+            continue;
+        }
         char *error = NULL;
         if (s_start_child (run, seq, &scope, cursor, I (entry, "delay"), &error)) {
             json_object_set_new (slot, "status", json_string ("failed"));
@@ -241,10 +251,10 @@ s_items_fill (wf_run_t *run, long seq)
 }
 
 //  With items: when nothing runs any more, the task ends.
-static void
-s_items_check (wf_run_t *run, long seq)
+void
+wf_run_items_check (wf_run_t *run, long seq)
 {
-    json_t *entry = s_entry (run, seq);
+    json_t *entry = wf_run_entry (run, seq);
     json_t *items = json_object_get (entry, "items");
     if (!streq (S (entry, "status"), "running") || I (entry, "active") > 0)
         return;
@@ -260,16 +270,64 @@ s_items_check (wf_run_t *run, long seq)
         json_t *r = json_object_get (slot, "result");
         json_array_append (results, r ? r : json_null ());
         canceled = canceled || streq (S (slot, "status"), "canceled");
+        json_object_del (slot, "result"); //  kept once, as the task's result
     }
+    json_object_del (entry, "values");
     const char *status = !stopped ? "succeeded" : canceled ? "canceled" : "failed";
-    s_complete (run, seq, status, results);
+    wf_run_complete (run, seq, status, results);
     json_decref (results);
+}
+
+//  The item values (keys applied) and their slots; a re-run keeps the
+//  slots of the items that succeeded (Orquesta resets the others).
+static json_t *
+s_items_slots (wf_run_t *run, json_t *entry, const wf_task_t *task, json_t *list,
+               json_t **values_p)
+{
+    json_t *values = json_array ();
+    json_t *items = json_array ();
+    size_t i, nkeys = json_array_size (task->item_keys);
+    json_t *value;
+    json_array_foreach (list, i, value)
+    {
+        json_t *item = json_incref (value);
+        if (nkeys && json_is_array (value)) {
+            json_decref (item);
+            item = json_object ();
+            for (size_t k = 0; k < nkeys && k < json_array_size (value); k++)
+                json_object_set (item,
+                                 json_string_value (json_array_get (task->item_keys, k)),
+                                 json_array_get (value, k));
+        } else if (nkeys == 1) {
+            json_decref (item);
+            item = json_pack (
+                "{sO}", json_string_value (json_array_get (task->item_keys, 0)), value);
+        }
+        json_array_append_new (values, item);
+        json_array_append_new (items, json_pack ("{ss}", "status", "unset"));
+    }
+    json_t *old = json_object_get (entry, "rerun_of")
+                      ? wf_run_entry (run, I (entry, "rerun_of"))
+                      : NULL;
+    json_t *kept = json_object_get (old, "items");
+    json_t *results = json_object_get (old, "result");
+    if (kept && json_array_size (kept) == json_array_size (items))
+        json_array_foreach (kept, i, value)
+        {
+            json_t *r = json_array_get (results, i);
+            if (streq (S (value, "status"), "succeeded"))
+                json_array_set_new (items, i,
+                                    json_pack ("{s:s, s:O}", "status", "succeeded",
+                                               "result", r ? r : json_null ()));
+        }
+    *values_p = values;
+    return items;
 }
 
 static void
 s_items_begin (wf_run_t *run, long seq, const wf_scope_t *scope, long delay)
 {
-    json_t *entry = s_entry (run, seq);
+    json_t *entry = wf_run_entry (run, seq);
     const wf_task_t *task = s_task (run, entry);
     char field[300];
     snprintf (field, sizeof field, "tasks.%s.with.items", task->name);
@@ -298,28 +356,8 @@ s_items_begin (wf_run_t *run, long seq, const wf_scope_t *scope, long delay)
         s_render_failed (run, seq, error);
         return;
     }
-    json_t *values = json_array ();
-    json_t *items = json_array ();
-    size_t i, nkeys = json_array_size (task->item_keys);
-    json_t *value;
-    json_array_foreach (list, i, value)
-    {
-        json_t *item = json_incref (value);
-        if (nkeys && json_is_array (value)) {
-            json_decref (item);
-            item = json_object ();
-            for (size_t k = 0; k < nkeys && k < json_array_size (value); k++)
-                json_object_set (item,
-                                 json_string_value (json_array_get (task->item_keys, k)),
-                                 json_array_get (value, k));
-        } else if (nkeys == 1) {
-            json_decref (item);
-            item = json_pack (
-                "{sO}", json_string_value (json_array_get (task->item_keys, 0)), value);
-        }
-        json_array_append_new (values, item);
-        json_array_append_new (items, json_pack ("{ss}", "status", "unset"));
-    }
+    json_t *values = NULL;
+    json_t *items = s_items_slots (run, entry, task, list, &values);
     json_decref (list);
     json_object_set_new (entry, "values", values);
     json_object_set_new (entry, "items", items);
@@ -330,8 +368,8 @@ s_items_begin (wf_run_t *run, long seq, const wf_scope_t *scope, long delay)
     json_object_set_new (entry, "concurrency",
                          concurrency < 0 ? json_null ()
                                          : json_integer (concurrency ? concurrency : 1));
-    s_items_fill (run, seq);
-    s_items_check (run, seq);
+    wf_run_items_fill (run, seq);
+    wf_run_items_check (run, seq);
 }
 
 //  Render a task instance and start its child(ren); a task with no action
@@ -339,7 +377,7 @@ s_items_begin (wf_run_t *run, long seq, const wf_scope_t *scope, long delay)
 static void
 s_launch (wf_run_t *run, long seq)
 {
-    json_t *entry = s_entry (run, seq);
+    json_t *entry = wf_run_entry (run, seq);
     const wf_task_t *task = s_task (run, entry);
     json_t *vars = s_context (run->state, json_object_get (entry, "ctxs"));
     wf_scope_t scope = {run->spec,          run->state, vars, task->name,
@@ -358,7 +396,7 @@ s_launch (wf_run_t *run, long seq)
         return;
     }
     if (!task->action)
-        s_complete (run, seq, "succeeded", json_null ());
+        wf_run_complete (run, seq, "succeeded", json_null ());
     else if (task->items)
         s_items_begin (run, seq, &scope, delay);
     else if (s_start_child (run, seq, &scope, -1, delay, &error))
@@ -381,6 +419,8 @@ s_begin (wf_run_t *run, json_t *staged)
         "next", "status", "running", "attempt", 0);
     if (json_is_true (json_object_get (staged, "run_on_fail")))
         json_object_set_new (entry, "run_on_fail", json_true ());
+    if (json_object_get (staged, "rerun_of"))
+        json_object_set (entry, "rerun_of", json_object_get (staged, "rerun_of"));
     json_array_append_new (sequence, entry);
     char *id = wf_format ("%s__r%ld", S (entry, "task"), I (entry, "route"));
     json_object_set_new (json_object_get (run->state, "index"), id, json_integer (seq));
@@ -410,6 +450,20 @@ s_begin (wf_run_t *run, json_t *staged)
     s_launch (run, seq);
 }
 
+size_t
+wf_run_active_from (wf_run_t *run)
+{
+    json_t *sequence = json_object_get (run->state, "sequence");
+    size_t from = (size_t)I (run->state, "active_from");
+    for (; from < json_array_size (sequence); from++) {
+        const char *status = S (json_array_get (sequence, from), "status");
+        if (streq (status, "running") || streq (status, "pending"))
+            break;
+    }
+    json_object_set_new (run->state, "active_from", json_integer ((json_int_t)from));
+    return from;
+}
+
 void
 wf_run_dispatch (wf_run_t *run)
 {
@@ -435,29 +489,30 @@ wf_run_dispatch (wf_run_t *run)
     }
     //  with items tasks waiting for a free slot (after a pause, say)
     json_t *sequence = json_object_get (run->state, "sequence");
-    for (size_t i = 0; i < json_array_size (sequence); i++) {
+    for (size_t i = wf_run_active_from (run); i < json_array_size (sequence); i++) {
         json_t *entry = json_array_get (sequence, i);
         if (json_object_get (entry, "items") && streq (S (entry, "status"), "running") &&
             I (entry, "cursor") <
                 (long)json_array_size (json_object_get (entry, "items")))
-            s_items_fill (run, (long)i);
+            wf_run_items_fill (run, (long)i);
     }
 }
 
 //  --------------------------------------------------------------------------
 //  A task ended: retry, transitions (workflow_transitions.c)
 
-void wf_run_transitions (wf_run_t *run, long seq, json_t *vars);
-
 static bool
 s_retry (wf_run_t *run, long seq, json_t *vars)
 {
-    json_t *entry = s_entry (run, seq);
+    json_t *entry = wf_run_entry (run, seq);
     const wf_task_t *task = s_task (run, entry);
     json_t *retry = json_object_get (entry, "retry");
     const char *status = S (entry, "status");
+    //  a run being cancelled or failing retries nothing; a paused one does
+    //  (the retry is part of the task, which the pause waits for)
+    const char *request = S (run->state, "request");
     if (!retry || I (retry, "tally") >= I (retry, "count") ||
-        !json_is_null (json_object_get (run->state, "request")) ||
+        (request && streq (request, "cancel")) ||
         json_is_true (json_object_get (run->state, "failing")))
         return false;
     bool again = streq (status, "failed");
@@ -484,18 +539,18 @@ s_retry (wf_run_t *run, long seq, json_t *vars)
     json_object_set_new (entry, "attempt", json_integer (I (entry, "attempt") + 1));
     json_object_set_new (entry, "status", json_string ("running"));
     json_object_del (entry, "result");
-    const char *keys[] = {"values", "items",       "cursor", "active",
-                          "failed", "concurrency", NULL};
+    const char *keys[] = {"values",  "items",  "cursor",      "active",
+                          "pending", "failed", "concurrency", NULL};
     for (size_t k = 0; keys[k]; k++)
         json_object_del (entry, keys[k]);
     s_launch (run, seq);
     return true;
 }
 
-static void
-s_complete (wf_run_t *run, long seq, const char *status, json_t *result)
+void
+wf_run_complete (wf_run_t *run, long seq, const char *status, json_t *result)
 {
-    json_t *entry = s_entry (run, seq);
+    json_t *entry = wf_run_entry (run, seq);
     json_object_set_new (entry, "status", json_string (status));
     json_object_set (entry, "result", result ? result : json_null ());
     run->last = seq;
@@ -576,185 +631,4 @@ workflow_start (const workflow_spec_t *spec, const json_t *input, json_t *comman
     json_decref (run.commands);
     (void)error;
     return state;
-}
-
-//  Parse "SEQ.ATTEMPT[.ITEM]/TASK".
-static int
-s_parse_key (const char *key, long *seq, long *attempt, long *item, const char **task)
-{
-    char *end = NULL;
-    *item = -1;
-    *seq = strtol (key, &end, 10);
-    if (end == key || *end != '.')
-        return -1;
-    *attempt = strtol (end + 1, &end, 10);
-    if (*end == '.')
-        *item = strtol (end + 1, &end, 10);
-    if (*end != '/')
-        return -1;
-    *task = end + 1;
-    return 0;
-}
-
-static const char *
-s_child_status (const char *status)
-{
-    if (streq (status, "completed") || streq (status, "succeeded"))
-        return "succeeded";
-    if (streq (status, "failed") || streq (status, "timeout") ||
-        streq (status, "abandoned"))
-        return "failed";
-    if (streq (status, "cancelled") || streq (status, "canceled"))
-        return "canceled";
-    return NULL;
-}
-
-//  The entry (and item slot) a key names, when it is still active; NULL
-//  with *error when the key names nothing; NULL alone when it ended.
-static json_t *
-s_active_slot (wf_run_t *run, const char *key, long *seq_p, long *item_p, char **error)
-{
-    long seq, attempt, item;
-    const char *task;
-    json_t *entry = NULL;
-    if (s_parse_key (key, &seq, &attempt, &item, &task) == 0 && seq >= 0)
-        entry = s_entry (run, seq);
-    if (!entry || !streq (S (entry, "task"), task)) {
-        *error = wf_format ("no task instance has key '%s'", key);
-        return NULL;
-    }
-    *seq_p = seq;
-    *item_p = item;
-    if (attempt != I (entry, "attempt"))
-        return NULL;
-    json_t *slot = entry;
-    if (item >= 0) {
-        slot = json_array_get (json_object_get (entry, "items"), (size_t)item);
-        if (!slot) {
-            *error = wf_format ("no task instance has key '%s'", key);
-            return NULL;
-        }
-    }
-    const char *status = S (slot, "status");
-    return streq (status, "running") || streq (status, "pending") ? slot : NULL;
-}
-
-//  A pending (inquiry) child no longer holds the run paused.
-static void
-s_unpend (wf_run_t *run)
-{
-    const char *status = S (run->state, "status");
-    if ((streq (status, "pausing") || streq (status, "paused")) &&
-        json_is_null (json_object_get (run->state, "request")))
-        json_object_set_new (run->state, "status", json_string ("running"));
-}
-
-static int
-s_ended (wf_run_t *run, const char *key, const char *status, const json_t *result,
-         char **error)
-{
-    const char *mapped = status ? s_child_status (status) : NULL;
-    if (!mapped) {
-        *error = wf_format ("'%s' is not a terminal status", status ? status : "(null)");
-        return -1;
-    }
-    long seq, item;
-    char *reason = NULL;
-    json_t *slot = s_active_slot (run, key, &seq, &item, &reason);
-    if (!slot) {
-        *error = reason;
-        return reason ? -1 : 0; //  a repeated end changes nothing
-    }
-    s_unpend (run);
-    json_t *value = result ? (json_t *)result : json_null ();
-    if (item < 0)
-        s_complete (run, seq, mapped, value);
-    else {
-        json_t *entry = s_entry (run, seq);
-        json_object_set_new (slot, "status", json_string (mapped));
-        json_object_set (slot, "result", value);
-        json_object_set_new (entry, "active", json_integer (I (entry, "active") - 1));
-        if (!streq (mapped, "succeeded"))
-            json_object_set_new (entry, "failed", json_integer (I (entry, "failed") + 1));
-        s_items_fill (run, seq);
-        s_items_check (run, seq);
-    }
-    return 0;
-}
-
-//  Run `step` on a copy of the state; commit it and its commands only when
-//  it succeeds.
-typedef int (step_fn) (wf_run_t *run, const void *arg, char **error);
-
-int
-wf_run_atomic (const workflow_spec_t *spec, json_t *state, json_t *commands,
-               step_fn *step, const void *arg, char **error)
-{
-    wf_run_t run = {spec, json_deep_copy (state), json_array (), -1};
-    char *reason = NULL;
-    int rc = step (&run, arg, &reason);
-    if (rc == 0) {
-        json_object_clear (state);
-        json_object_update (state, run.state);
-        json_array_extend (commands, run.commands);
-    } else if (error)
-        *error = reason;
-    else
-        free (reason);
-    json_decref (run.state);
-    json_decref (run.commands);
-    return rc;
-}
-
-typedef struct {
-    const char *key, *status;
-    const json_t *result;
-} ended_t;
-
-static int
-s_ended_step (wf_run_t *run, const void *arg, char **error)
-{
-    const ended_t *e = (const ended_t *)arg;
-    if (workflow_done (run->state)) {
-        *error = wf_format ("the run has ended (%s)", S (run->state, "status"));
-        return -1;
-    }
-    if (s_ended (run, e->key, e->status, e->result, error))
-        return -1;
-    wf_run_dispatch (run);
-    wf_run_settle (run);
-    return 0;
-}
-
-int
-workflow_task_ended (const workflow_spec_t *spec, json_t *state, const char *key,
-                     const char *status, const json_t *result, json_t *commands,
-                     char **error)
-{
-    assert (spec && state && key && commands);
-    ended_t e = {key, status, result};
-    return wf_run_atomic (spec, state, commands, s_ended_step, &e, error);
-}
-
-static int
-s_pending_step (wf_run_t *run, const void *arg, char **error)
-{
-    long seq, item;
-    char *reason = NULL;
-    json_t *slot = s_active_slot (run, (const char *)arg, &seq, &item, &reason);
-    if (!slot) {
-        *error = reason ? reason : wf_format ("'%s' has ended", (const char *)arg);
-        return -1;
-    }
-    json_object_set_new (slot, "status", json_string ("pending"));
-    wf_run_settle (run);
-    return 0;
-}
-
-int
-workflow_task_pending (const workflow_spec_t *spec, json_t *state, const char *key,
-                       json_t *commands, char **error)
-{
-    assert (spec && state && key && commands);
-    return wf_run_atomic (spec, state, commands, s_pending_step, key, error);
 }

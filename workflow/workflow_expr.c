@@ -1,192 +1,22 @@
 /*  workflow_expr: the one place a workflow field is evaluated (text ->
-    value), and the functions expressions call: ctx(), ctx(name), result(),
-    item(), item(name), succeeded(), failed(), completed(),
-    task_status(name), task(name), zip(), list(), len(), json().
-
-    {{ }} and {% %} are the template engine's Jinja. <% %> (YAQL) is, for
-    the subset workflows use, rewritten into the same engine's expressions:
-    `=` is `==`, `$.x` is `ctx().x`, `null` is `none`, and a bare name given
-    to a function (`ctx(a)`, `item(member)`) is that name as a string. */
+    value), by the template engine: {{ }} and {% %} (Jinja) and <% %>
+    (YAQL, TEMPLATE_YAQL); a text that is one expression gives its typed
+    value. The engine has the general functions (zip, len, json, str ...);
+    this file adds Orquesta's, through the call hook: ctx(), ctx(name),
+    result(), item(), item(name), succeeded(), failed(), completed(),
+    task_status(name), task(name). The context of an expression is the
+    task's variables (so YAQL's $.name and Jinja's {{ name }} read them
+    too, as ctx().name does). */
 #include "workflow/workflow_internal.h"
 #include "template/template.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-bool
-wf_truthy (const json_t *value)
-{
-    switch (json_typeof (value)) {
-        case JSON_NULL:
-        case JSON_FALSE:
-            return false;
-        case JSON_TRUE:
-            return true;
-        case JSON_INTEGER:
-            return json_integer_value (value) != 0;
-        case JSON_REAL:
-            return json_real_value (value) != 0;
-        case JSON_STRING:
-            return json_string_length (value) > 0;
-        case JSON_ARRAY:
-            return json_array_size (value) > 0;
-        case JSON_OBJECT:
-            return json_object_size (value) > 0;
-    }
-    return false;
-}
-
-//  --------------------------------------------------------------------------
-//  YAQL into the template engine's expressions
-
-typedef struct {
-    char *data;
-    size_t used, cap;
-} buf_t;
-
-static void
-s_put (buf_t *b, const char *text, size_t n)
-{
-    if (b->used + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 128;
-        while (cap < b->used + n + 1)
-            cap *= 2;
-        b->data = (char *)realloc (b->data, cap);
-        b->cap = cap;
-    }
-    memcpy (b->data + b->used, text, n);
-    b->used += n;
-    b->data[b->used] = 0;
-}
-
-static bool
-s_word_char (char c)
-{
-    return isalnum ((unsigned char)c) || c == '_';
-}
-
-static bool
-s_keyword (const char *w, size_t n)
-{
-    static const char *const words[] = {"true", "false", "null", "none", "True", "False",
-                                        "None", "not",   "and",  "or",   "in",   NULL};
-    for (size_t i = 0; words[i]; i++)
-        if (strlen (words[i]) == n && !strncmp (words[i], w, n))
-            return true;
-    return false;
-}
-
-//  True when the word at [w, w+n) stands alone as an argument: after `(`
-//  or `,` and before `)` or `,`.
-static bool
-s_bare_argument (const char *text, const char *w, size_t n, int call_depth)
-{
-    if (!call_depth)
-        return false;
-    const char *before = w;
-    while (before > text && isspace ((unsigned char)before[-1]))
-        before--;
-    if (before == text || (before[-1] != '(' && before[-1] != ','))
-        return false;
-    const char *after = w + n;
-    while (isspace ((unsigned char)*after))
-        after++;
-    return *after == ')' || *after == ',';
-}
-
-static char *
-s_yaql_to_jinja (const char *text)
-{
-    buf_t b = {NULL, 0, 0};
-    s_put (&b, "", 0);
-    bool calls[64] = {false}; //  is the open paren at this depth a call
-    int depth = 0, call_depth = 0;
-    for (const char *p = text; *p;) {
-        if (*p == '\'' || *p == '"') {
-            const char *end = p + 1;
-            while (*end && *end != *p)
-                end += end[0] == '\\' && end[1] ? 2 : 1;
-            if (*end)
-                end++;
-            s_put (&b, p, (size_t)(end - p));
-            p = end;
-        } else if (*p == '$') {
-            s_put (&b, p[1] == '.' ? "ctx()" : "ctx()", 5);
-            p++;
-        } else if (s_word_char (*p) && !isdigit ((unsigned char)*p)) {
-            const char *w = p;
-            while (s_word_char (*p))
-                p++;
-            size_t n = (size_t)(p - w);
-            bool after_dot = w > text && w[-1] == '.';
-            if (n == 4 && !strncmp (w, "null", 4))
-                s_put (&b, "none", 4);
-            else if (!after_dot && !s_keyword (w, n) && *p != '(' &&
-                     s_bare_argument (text, w, n, call_depth)) {
-                s_put (&b, "'", 1);
-                s_put (&b, w, n);
-                s_put (&b, "'", 1);
-            } else
-                s_put (&b, w, n);
-        } else if (*p == '(') {
-            const char *q = p;
-            while (q > text && isspace ((unsigned char)q[-1]))
-                q--;
-            bool call = q > text && (s_word_char (q[-1]) || q[-1] == ')');
-            if (depth < 63)
-                calls[++depth] = call;
-            if (call)
-                call_depth++;
-            s_put (&b, p++, 1);
-        } else if (*p == ')') {
-            if (depth > 0) {
-                if (calls[depth])
-                    call_depth--;
-                depth--;
-            }
-            s_put (&b, p++, 1);
-        } else if (*p == '=' && p[1] != '=' && (p == text || !strchr ("=!<>", p[-1]))) {
-            s_put (&b, "==", 2);
-            p++;
-        } else
-            s_put (&b, p++, 1);
-    }
-    return b.data;
-}
-
-//  The text of a field as a Jinja template: each <% e %> as {{ e' }}.
-static char *
-s_as_template (const char *text)
-{
-    if (!strstr (text, "<%"))
-        return strdup (text);
-    buf_t b = {NULL, 0, 0};
-    s_put (&b, "", 0);
-    const char *p = text;
-    const char *open;
-    while ((open = strstr (p, "<%"))) {
-        const char *close = strstr (open + 2, "%>");
-        if (!close)
-            break;
-        s_put (&b, p, (size_t)(open - p));
-        char *inner = strndup (open + 2, (size_t)(close - open - 2));
-        char *jinja = s_yaql_to_jinja (inner);
-        s_put (&b, "{{", 2);
-        s_put (&b, jinja, strlen (jinja));
-        s_put (&b, "}}", 2);
-        free (inner);
-        free (jinja);
-        p = close + 2;
-    }
-    s_put (&b, p, strlen (p));
-    return b.data;
-}
 
 static bool
 s_has_expression (const char *text)
 {
-    return strstr (text, "<%") || strstr (text, "{{") || strstr (text, "{%");
+    return template_has_tags (text, TEMPLATE_YAQL);
 }
 
 //  --------------------------------------------------------------------------
@@ -209,6 +39,30 @@ s_latest_entry (const wf_scope_t *scope, const char *name)
     return any;
 }
 
+//  A task's result as task(name).result gives it: a with items task's is
+//  {"items": [{"status", "result"}, ...]}, as StackStorm records it.
+static json_t *
+s_task_result (json_t *entry)
+{
+    json_t *result = json_object_get (entry, "result");
+    json_t *items = json_object_get (entry, "items");
+    if (!items)
+        return json_incref (result ? result : json_null ());
+    json_t *list = json_array ();
+    size_t i;
+    json_t *slot;
+    json_array_foreach (items, i, slot)
+    {
+        json_t *r = json_object_get (slot, "result");
+        if (!r)
+            r = json_array_get (result, i);
+        json_array_append_new (list, json_pack ("{s:O, s:O}", "status",
+                                                json_object_get (slot, "status"),
+                                                "result", r ? r : json_null ()));
+    }
+    return json_pack ("{s:o}", "items", list);
+}
+
 static json_t *
 s_call_status (const wf_scope_t *scope, const char *function, json_t *const *args,
                size_t count, char **error)
@@ -227,11 +81,11 @@ s_call_status (const wf_scope_t *scope, const char *function, json_t *const *arg
                 wf_format ("task(%s): the task has not run", json_string_value (args[0]));
             return NULL;
         }
-        json_t *result = json_object_get (entry, "result");
-        return json_pack (
-            "{s:O, s:O, s:O, s:O}", "task_id", json_object_get (entry, "task"), "route",
-            json_object_get (entry, "route"), "status", json_object_get (entry, "status"),
-            "result", result ? result : json_null ());
+        json_t *result = s_task_result (entry);
+        return json_pack ("{s:O, s:O, s:O, s:o}", "task_id",
+                          json_object_get (entry, "task"), "route",
+                          json_object_get (entry, "route"), "status",
+                          json_object_get (entry, "status"), "result", result);
     }
     const char *status = scope->status ? scope->status : "";
     bool truth = streq (function, "succeeded") ? streq (status, "succeeded")
@@ -240,75 +94,6 @@ s_call_status (const wf_scope_t *scope, const char *function, json_t *const *arg
                      : (streq (status, "succeeded") || streq (status, "failed") ||
                         streq (status, "canceled"));
     return json_boolean (truth);
-}
-
-static json_t *
-s_call_zip (json_t *const *args, size_t count, char **error)
-{
-    size_t shortest = (size_t)-1;
-    for (size_t i = 0; i < count; i++) {
-        if (!json_is_array (args[i])) {
-            *error = wf_format ("zip(): argument %zu is not a list", i + 1);
-            return NULL;
-        }
-        if (json_array_size (args[i]) < shortest)
-            shortest = json_array_size (args[i]);
-    }
-    json_t *out = json_array ();
-    for (size_t j = 0; count && j < shortest; j++) {
-        json_t *tuple = json_array ();
-        for (size_t i = 0; i < count; i++)
-            json_array_append (tuple, json_array_get (args[i], j));
-        json_array_append_new (out, tuple);
-    }
-    return out;
-}
-
-static json_t *
-s_call_value (const char *function, json_t *const *args, size_t count, char **error)
-{
-    if (streq (function, "zip"))
-        return s_call_zip (args, count, error);
-    if (streq (function, "list")) {
-        json_t *out = json_array ();
-        for (size_t i = 0; i < count; i++)
-            json_array_append (out, args[i]);
-        return out;
-    }
-    if (streq (function, "len") && count == 1) {
-        json_t *v = args[0];
-        if (json_is_string (v))
-            return json_integer ((json_int_t)json_string_length (v));
-        if (json_is_array (v))
-            return json_integer ((json_int_t)json_array_size (v));
-        if (json_is_object (v))
-            return json_integer ((json_int_t)json_object_size (v));
-        *error = wf_format ("len(): no length for that value");
-        return NULL;
-    }
-    if (streq (function, "str") && count == 1) {
-        if (json_is_string (args[0]))
-            return json_incref (args[0]);
-        char *text = template_text (args[0]);
-        json_t *v = text ? json_string (text) : NULL;
-        free (text);
-        return v;
-    }
-    if (streq (function, "random") && count == 2 && json_is_integer (args[0]) &&
-        json_is_integer (args[1]) &&
-        json_integer_value (args[1]) >= json_integer_value (args[0])) {
-        //  YAQL's random(from, to): rendered once, when the run starts
-        json_int_t lo = json_integer_value (args[0]), hi = json_integer_value (args[1]);
-        return json_integer (lo + (json_int_t)(random () % (long)(hi - lo + 1)));
-    }
-    if (streq (function, "json") && count == 1 && json_is_string (args[0])) {
-        json_t *v = json_loads (json_string_value (args[0]), JSON_DECODE_ANY, NULL);
-        if (!v)
-            *error = wf_format ("json(): the text is not JSON");
-        return v;
-    }
-    *error = wf_format ("unknown function %s()", function);
-    return NULL;
 }
 
 static json_t *
@@ -349,30 +134,38 @@ s_call (void *arg, const char *function, json_t *const *args, size_t count, char
         streq (function, "completed") || streq (function, "task_status") ||
         streq (function, "task"))
         return s_call_status (scope, function, args, count, error);
-    return s_call_value (function, args, count, error);
+    if (scope->spec && scope->spec->hooks.call)
+        return scope->spec->hooks.call (scope->spec->hooks.arg, function, args, count,
+                                        error);
+    *error = wf_format ("unknown function %s()", function);
+    return NULL;
 }
 
 //  --------------------------------------------------------------------------
+
+static json_t *
+s_decrypt (void *arg, const json_t *value, char **error)
+{
+    const wf_scope_t *scope = (const wf_scope_t *)arg;
+    return scope->spec->hooks.decrypt_kv (scope->spec->hooks.arg, value, error);
+}
 
 static json_t *
 s_eval_text (const wf_scope_t *scope, const char *text, const char *field, char **error)
 {
     if (!s_has_expression (text))
         return json_string (text);
-    char *source = s_as_template (text);
     char *reason = NULL;
-    template_t *template = template_compile (field, source, &reason);
+    template_t *template = template_compile_with (field, text, TEMPLATE_YAQL, &reason);
     json_t *value = NULL;
     if (template) {
         template_hooks_t hooks = {NULL, NULL, s_call};
         hooks.arg = (void *)scope;
-        json_t *context = scope->vars ? (json_t *)scope->vars : NULL;
-        if (scope->spec && !scope->spec->chain)
-            context = NULL;
-        value = template_render (template, context, &hooks, &reason);
+        if (scope->spec && scope->spec->hooks.decrypt_kv)
+            hooks.decrypt_kv = s_decrypt;
+        value = template_render (template, scope->vars, &hooks, &reason);
         template_destroy (&template);
     }
-    free (source);
     if (!value) {
         *error = wf_format ("%s: %s: %s", field, text, reason ? reason : "out of memory");
         free (reason);
@@ -427,7 +220,7 @@ wf_eval_bool (const wf_scope_t *scope, const char *text, const char *field, bool
     json_decref (text_value);
     if (!value)
         return -1;
-    *truth = wf_truthy (value);
+    *truth = template_is_true (value);
     json_decref (value);
     return 0;
 }
@@ -450,18 +243,11 @@ wf_expr_check (const workflow_spec_t *spec, const json_t *value, int line,
     if (!json_is_string (value) || !s_has_expression (json_string_value (value)))
         return;
     const char *text = json_string_value (value);
-    const char *open = strstr (text, "<%");
-    if (open && !strstr (open, "%>")) {
-        wf_errors_add (errors, spec->name, line, field, "%s: '<%%' is not closed", text);
-        return;
-    }
-    char *source = s_as_template (text);
     char *reason = NULL;
-    template_t *template = template_compile (field, source, &reason);
+    template_t *template = template_compile_with (field, text, TEMPLATE_YAQL, &reason);
     if (!template)
         wf_errors_add (errors, spec->name, line, field, "%s: %s", text,
                        reason ? reason : "does not parse");
     template_destroy (&template);
     free (reason);
-    free (source);
 }

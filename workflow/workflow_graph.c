@@ -138,8 +138,10 @@ s_check_targets (workflow_spec_t *spec, wf_errors_t *errors)
                 else
                     snprintf (field, sizeof field, "tasks.%s.next[%zu].do", task->name,
                               j);
-                wf_errors_add (errors, spec->name, task->next[j].line, field,
-                               "unknown task '%s'", to);
+                wf_errors_add (errors, spec->name,
+                               task->next[j].do_line ? task->next[j].do_line
+                                                     : task->next[j].line,
+                               field, "unknown task '%s'", to);
             }
     }
 }
@@ -214,7 +216,7 @@ s_check_exits (workflow_spec_t *spec, wf_errors_t *errors)
         }
     }
     for (size_t t = 0; t < n; t++)
-        if (trapped[t])
+        if (trapped[t] && s_in_cycle (spec, spec->tasks[t].name))
             wf_errors_add (errors, spec->name, spec->tasks[t].line, "tasks",
                            "task '%s' is in a cycle with no exit (every transition "
                            "from it loops back unconditionally)",

@@ -24,7 +24,8 @@ typedef struct {
     json_t *publish; //  array of {name: value} in order, or NULL
     char **targets;  //  task names or engine commands (noop, fail, retry, continue)
     size_t target_count;
-    int line;
+    int line;    //  of the transition
+    int do_line; //  of its `do`
 } wf_next_t;
 
 typedef struct {
@@ -67,7 +68,8 @@ struct _workflow_spec_t {
     size_t task_count;
     wf_edge_t *edges; //  by task, then by target name, then key
     size_t edge_count;
-    json_t *start; //  array of task names
+    json_t *start;          //  array of task names
+    template_hooks_t hooks; //  the caller's (workflow_spec_set_hooks)
 };
 
 //  Errors gathered while loading: "NAME line L: FIELD: what", one a line.
@@ -130,9 +132,6 @@ json_t *wf_eval (const wf_scope_t *scope, const json_t *value, const char *field
 int wf_eval_bool (const wf_scope_t *scope, const char *text, const char *field,
                   bool *truth, char **error);
 
-//  Python's truth of a JSON value.
-bool wf_truthy (const json_t *value);
-
 //  malloc'd printf.
 char *wf_format (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
@@ -145,6 +144,37 @@ typedef struct {
     json_t *commands; //  commands of this call
     long last;        //  the sequence entry processed last, or -1
 } wf_run_t;
+
+//  The sequence entry `seq`.
+json_t *wf_run_entry (wf_run_t *run, long seq);
+
+//  A task instance ended with `status` (succeeded, failed, canceled) and
+//  `result`: retry, or its transitions.
+void wf_run_complete (wf_run_t *run, long seq, const char *status, json_t *result);
+
+//  With items: start what the concurrency allows; end the task when no
+//  child of it runs any more and none is left to start.
+void wf_run_items_fill (wf_run_t *run, long seq);
+void wf_run_items_check (wf_run_t *run, long seq);
+
+//  Evaluate the transitions of the ended entry `seq` (its context `vars`),
+//  stage what they reach, record engine commands (workflow_transitions.c).
+void wf_run_transitions (wf_run_t *run, long seq, json_t *vars);
+
+//  At the end: record an error for each staged join that can no longer be
+//  satisfied; true when there is one.
+bool wf_run_unreachable (wf_run_t *run);
+
+//  Run `step` on `state`: a step checks its arguments before it changes
+//  anything, so on -1 the state is as it was; commands are appended on
+//  success only.
+typedef int (wf_step_fn) (wf_run_t *run, const void *arg, char **error);
+int wf_run_atomic (const workflow_spec_t *spec, json_t *state, json_t *commands,
+                   wf_step_fn *step, const void *arg, char **error);
+
+//  The first sequence entry that may still be active (running or pending):
+//  entries before it have all ended, so scans for active ones start there.
+size_t wf_run_active_from (wf_run_t *run);
 
 //  Start ready staged tasks the status allows.
 void wf_run_dispatch (wf_run_t *run);

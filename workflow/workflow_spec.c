@@ -358,8 +358,8 @@ s_parse_next (parse_t *p, wf_task_t *task, json_t *value)
         if (next->publish)
             wf_expr_check (p->spec, next->publish, pline, sub, p->errors);
         snprintf (sub, sizeof sub, "%s.do", field);
-        s_parse_targets (p, next, json_object_get (entry, "do"),
-                         s_line (p, "/tasks/%s/next/%zu/do", task->name, i), sub);
+        next->do_line = s_line (p, "/tasks/%s/next/%zu/do", task->name, i);
+        s_parse_targets (p, next, json_object_get (entry, "do"), next->do_line, sub);
     }
 }
 
@@ -567,6 +567,16 @@ s_task_free (wf_task_t *task)
         free (task->next[i].targets);
     }
     free (task->next);
+}
+
+void
+workflow_spec_set_hooks (workflow_spec_t *spec, const template_hooks_t *hooks)
+{
+    assert (spec);
+    if (hooks)
+        spec->hooks = *hooks;
+    else
+        memset (&spec->hooks, 0, sizeof spec->hooks);
 }
 
 void

@@ -10,11 +10,6 @@
 #define S(obj, key) json_string_value (json_object_get ((obj), (key)))
 #define I(obj, key) ((long)json_integer_value (json_object_get ((obj), (key))))
 
-bool wf_run_unreachable (wf_run_t *run);
-typedef int (step_fn) (wf_run_t *run, const void *arg, char **error);
-int wf_run_atomic (const workflow_spec_t *spec, json_t *state, json_t *commands,
-                   step_fn *step, const void *arg, char **error);
-
 void
 wf_merge (json_t *left, const json_t *right)
 {
@@ -56,10 +51,8 @@ wf_run_signal_active (wf_run_t *run, const char *op)
 {
     bool pending_too = streq (op, "cancel");
     json_t *sequence = json_object_get (run->state, "sequence");
-    size_t i;
-    json_t *entry;
-    json_array_foreach (sequence, i, entry)
-    {
+    for (size_t i = wf_run_active_from (run); i < json_array_size (sequence); i++) {
+        json_t *entry = json_array_get (sequence, i);
         json_t *items = json_object_get (entry, "items");
         size_t j;
         json_t *slot;
@@ -88,10 +81,8 @@ s_count (wf_run_t *run, long *running, long *pending, long *waiting)
 {
     *running = *pending = *waiting = 0;
     json_t *sequence = json_object_get (run->state, "sequence");
-    size_t i;
-    json_t *entry;
-    json_array_foreach (sequence, i, entry)
-    {
+    for (size_t i = wf_run_active_from (run); i < json_array_size (sequence); i++) {
+        json_t *entry = json_array_get (sequence, i);
         json_t *items = json_object_get (entry, "items");
         if (!items) {
             *running += streq (S (entry, "status"), "running");
@@ -100,15 +91,9 @@ s_count (wf_run_t *run, long *running, long *pending, long *waiting)
         }
         if (!streq (S (entry, "status"), "running"))
             continue;
-        size_t j;
-        json_t *slot;
-        long active = 0;
-        json_array_foreach (items, j, slot)
-        {
-            *running += streq (S (slot, "status"), "running");
-            *pending += streq (S (slot, "status"), "pending");
-            active += s_active (slot, true);
-        }
+        long active = I (entry, "active"), waits = I (entry, "pending");
+        *running += active - waits;
+        *pending += waits;
         *waiting += active == 0;
     }
 }
@@ -180,12 +165,12 @@ s_finish (wf_run_t *run, const char *status)
 static void
 s_cancel_waiting (wf_run_t *run)
 {
-    size_t i;
-    json_t *entry;
-    json_array_foreach (json_object_get (run->state, "sequence"), i,
-                        entry) if (streq (S (entry, "status"), "running") &&
-                                   json_object_get (entry, "items"))
-        json_object_set_new (entry, "status", json_string ("canceled"));
+    json_t *sequence = json_object_get (run->state, "sequence");
+    for (size_t i = wf_run_active_from (run); i < json_array_size (sequence); i++) {
+        json_t *entry = json_array_get (sequence, i);
+        if (streq (S (entry, "status"), "running") && json_object_get (entry, "items"))
+            json_object_set_new (entry, "status", json_string ("canceled"));
+    }
 }
 
 static bool
@@ -220,6 +205,7 @@ wf_run_settle (wf_run_t *run)
     } else if (json_is_true (json_object_get (run->state, "failing"))) {
         if (running + pending == 0 && !s_ready_staged (run, true)) {
             s_cancel_waiting (run);
+            wf_run_unreachable (run);
             s_finish (run, "failed");
             return;
         }
@@ -261,6 +247,11 @@ s_request_step (wf_run_t *run, const void *arg, char **error)
         json_object_set_new (run->state, "request", json_string ("pause"));
         wf_run_signal_active (run, "pause");
     } else if (streq (what, "resume")) {
+        if (!request && I (run->state, "pending") > 0) {
+            *error = wf_format ("cannot resume: the run waits on an inquiry; its "
+                                "response resumes it");
+            return -1;
+        }
         if (!request || !streq (request, "pause")) {
             *error = wf_format ("cannot resume: the run is not paused (%s)",
                                 S (run->state, "status"));
@@ -357,11 +348,12 @@ s_rerun_step (wf_run_t *run, const void *arg, char **error)
                 json_array_remove (errors, e);
         json_object_del (entry, "term");
         json_array_append_new (json_object_get (run->state, "staged"),
-                               json_pack ("{s:O, s:O, s:O, s:O, s:b}", "task",
+                               json_pack ("{s:O, s:O, s:O, s:O, s:b, s:O}", "task",
                                           json_object_get (entry, "task"), "route",
                                           json_object_get (entry, "route"), "ctxs",
                                           json_object_get (entry, "ctxs"), "prev",
-                                          json_object_get (entry, "prev"), "ready", 1));
+                                          json_object_get (entry, "prev"), "ready", 1,
+                                          "rerun_of", index));
     }
     json_decref (candidates);
     json_object_del (run->state, "output");

@@ -12,9 +12,6 @@
 #define S(obj, key) json_string_value (json_object_get ((obj), (key)))
 #define I(obj, key) ((long)json_integer_value (json_object_get ((obj), (key))))
 
-void wf_run_transitions (wf_run_t *run, long seq, json_t *vars);
-bool wf_run_unreachable (wf_run_t *run);
-
 enum { INBOUND_NOT_SATISFIED, INBOUND_WIP, INBOUND_SATISFIED };
 
 static json_t *
@@ -108,6 +105,38 @@ wf_run_inbound (wf_run_t *run, const char *task, long route)
     return INBOUND_NOT_SATISFIED;
 }
 
+//  A task's contexts grow by one each time round a cycle; past a few,
+//  those after ctx0 become one (merged in order), so a long cycle costs
+//  the same each turn. ctx0 stays apart: a join leaves it out when it
+//  merges a branch in, as Orquesta does.
+#define WF_CTXS_COMPACT 16
+
+static void
+s_compact (wf_run_t *run, json_t *ctxs)
+{
+    if (json_array_size (ctxs) <= WF_CTXS_COMPACT)
+        return;
+    json_t *contexts = json_object_get (run->state, "contexts");
+    json_t *merged = json_object ();
+    bool zero = false;
+    size_t i;
+    json_t *index;
+    json_array_foreach (ctxs, i, index)
+    {
+        if (!zero && json_integer_value (index) == 0) {
+            zero = true;
+            continue;
+        }
+        wf_merge (merged, json_array_get (contexts, (size_t)json_integer_value (index)));
+    }
+    json_array_append_new (contexts, merged);
+    json_array_clear (ctxs);
+    if (zero)
+        json_array_append_new (ctxs, json_integer (0));
+    json_array_append_new (ctxs,
+                           json_integer ((json_int_t)json_array_size (contexts) - 1));
+}
+
 //  The route of the next task: a split task opens a new route.
 static long
 s_route (wf_run_t *run, const char *from, const wf_edge_t *edge, long route)
@@ -133,11 +162,23 @@ s_route (wf_run_t *run, const char *from, const wf_edge_t *edge, long route)
     return result;
 }
 
-//  Stage `to` in `route` with the contexts `ctxs`; returns the staged entry.
+//  Stage `to` in `route` with the contexts `ctxs`; returns the staged
+//  entry, or NULL when a join instance already took the transition.
 static json_t *
 s_stage (wf_run_t *run, const char *to, long route, json_t *ctxs, const char *backref,
          long seq, long from_route)
 {
+    //  a join that already started in this route: a late inbound
+    //  transition (join: N) joins that instance, it does not start another;
+    //  the same inbound firing again (a cycle) does
+    int t = wf_spec_task (run->spec, to);
+    json_t *started =
+        t >= 0 && run->spec->tasks[t].join ? s_latest (run, to, route) : NULL;
+    if (started && !json_object_get (json_object_get (started, "prev"), backref)) {
+        json_object_set_new (json_object_get (started, "prev"), backref,
+                             json_integer (seq));
+        return NULL;
+    }
     json_t *staged = json_object_get (run->state, "staged");
     json_t *found = NULL;
     for (size_t i = 0; i < json_array_size (staged) && !found; i++) {
@@ -268,6 +309,20 @@ s_command (wf_run_t *run, const char *command, long route, json_t *ctxs, json_t 
         s_fail (run);
 }
 
+//  A failed task no transition handled fails the run; a cancelled one
+//  cancels it.
+static void
+s_outcome (wf_run_t *run, const char *status, bool remediated)
+{
+    if (streq (status, "failed") && !remediated)
+        s_fail (run);
+    else if (streq (status, "canceled") && !remediated &&
+             json_is_null (json_object_get (run->state, "request"))) {
+        json_object_set_new (run->state, "request", json_string ("cancel"));
+        wf_run_signal_active (run, "cancel");
+    }
+}
+
 void
 wf_run_transitions (wf_run_t *run, long seq, json_t *vars)
 {
@@ -313,6 +368,7 @@ wf_run_transitions (wf_run_t *run, long seq, json_t *vars)
         json_t *ctxs = json_deep_copy (json_object_get (entry, "ctxs"));
         if (ctx_of[edge->ref] >= 0)
             json_array_append_new (ctxs, json_integer (ctx_of[edge->ref]));
+        s_compact (run, ctxs);
         long to_route = s_route (run, task->name, edge, route);
         char *backref = wf_format ("%s__t%d", task->name, edge->key);
         if (wf_is_command (edge->to)) {
@@ -324,7 +380,7 @@ wf_run_transitions (wf_run_t *run, long seq, json_t *vars)
         } else {
             remediated = true;
             json_t *staged = s_stage (run, edge->to, to_route, ctxs, backref, seq, route);
-            if (json_is_true (json_object_get (staged, "ready")))
+            if (staged && json_is_true (json_object_get (staged, "ready")))
                 json_array_append (ready, staged);
         }
         free (backref);
@@ -334,15 +390,10 @@ wf_run_transitions (wf_run_t *run, long seq, json_t *vars)
         json_object_set_new (entry, "term", json_true ());
     size_t i;
     json_t *item;
-    json_array_foreach (ready, i, item) if (manual_fail)
-        json_object_set_new (item, "run_on_fail", json_true ());
-    if (streq (status, "failed") && !remediated)
-        s_fail (run);
-    else if (streq (status, "canceled") && !remediated &&
-             json_is_null (json_object_get (run->state, "request"))) {
-        json_object_set_new (run->state, "request", json_string ("cancel"));
-        wf_run_signal_active (run, "cancel");
-    }
+    if (manual_fail) //  Orquesta's run_on_fail: they run beside the fail
+        json_array_foreach (ready, i, item)
+            json_object_set_new (item, "run_on_fail", json_true ());
+    s_outcome (run, status, remediated);
     json_array_foreach (commands, i, item)
         s_command (run, json_string_value (json_array_get (item, 0)),
                    (long)json_integer_value (json_array_get (item, 1)),

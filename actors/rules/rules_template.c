@@ -469,50 +469,16 @@ static json_t *
 s_render (ctx_t *c, const json_t *value, const json_t *context, const char *where,
           int depth)
 {
-    if (depth > MAX_DEPTH) {
-        c->where = where;
-        s_fail (c, "nested deeper than %d levels", MAX_DEPTH);
-        return NULL;
-    }
-    if (json_is_string (value)) {
-        c->where = where;
-        return s_render_string (c, json_string_value (value), context, false);
-    }
-    if (json_is_object (value)) {
-        json_t *out = json_object ();
-        const char *key;
-        json_t *item;
-        json_object_foreach ((json_t *)value, key, item)
-        {
-            char path[512];
-            snprintf (path, sizeof path, "%s.%s", where, key);
-            json_t *rendered = s_render (c, item, context, path, depth + 1);
-            if (!rendered) {
-                json_decref (out);
-                return NULL;
-            }
-            json_object_set_new (out, key, rendered);
-        }
-        return out;
-    }
-    if (json_is_array (value)) {
-        json_t *out = json_array ();
-        size_t i;
-        json_t *item;
-        json_array_foreach (value, i, item)
-        {
-            char path[512];
-            snprintf (path, sizeof path, "%s[%zu]", where, i);
-            json_t *rendered = s_render (c, item, context, path, depth + 1);
-            if (!rendered) {
-                json_decref (out);
-                return NULL;
-            }
-            json_array_append_new (out, rendered);
-        }
-        return out;
-    }
-    return json_deep_copy (value);
+    (void)depth; //  the engine's walker (it names the failing string's path)
+    json_t *aliased = s_alias (context);
+    char *error = NULL;
+    json_t *out = template_render_value (where, value, 0, aliased, &s_hooks, &error);
+    json_decref (aliased);
+    c->where = where;
+    if (!out)
+        s_fail (c, "%s", error ? error : "out of memory");
+    free (error);
+    return out;
 }
 
 json_t *
