@@ -276,6 +276,7 @@ s_after (void *arg)
 {
     wf_engine_t *self = (wf_engine_t *)arg;
     s_expire_requests (self);
+    wf_runs_flush (self); //  stored before anything they lead to leaves
     wf_runs_send (self);
     bus_link_tick (self->wl.link);
     bus_inbox_tick (self->wl.inbox);
@@ -324,6 +325,7 @@ s_engine_destroy (wf_engine_t **self_p)
     zhashx_destroy (&self->in_flight);
     zhashx_destroy (&self->finals);
     zhashx_destroy (&self->sendable);
+    zhashx_destroy (&self->dirty);
     bus_client_destroy (&self->query);
     bus_sub_destroy (&self->facts);
     worker_link_close (&self->wl);
@@ -379,9 +381,10 @@ s_start (wf_engine_t *self, const actor_config_t *config)
     self->in_flight = zhashx_new ();
     self->finals = zhashx_new ();
     self->sendable = zhashx_new ();
-    if (!self->sendable || !self->outbox || !self->active || !self->specs ||
-        !self->children || !self->early || !self->early_order || !self->requests ||
-        !self->in_flight || !self->finals)
+    self->dirty = zhashx_new ();
+    if (!self->sendable || !self->dirty || !self->outbox || !self->active ||
+        !self->specs || !self->children || !self->early || !self->early_order ||
+        !self->requests || !self->in_flight || !self->finals)
         return -1;
     zhashx_set_destructor (self->active, wf_run_destroy);
     zhashx_set_destructor (self->specs, s_spec_destroy);
@@ -456,6 +459,7 @@ workflow_engine_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, self ? 0 : 1);
     if (self) {
         actor_loop_run (self->loop);
+        wf_runs_flush (self);
         worker_link_flush (&self->wl, self->outbox);
         bus_link_flush (self->wl.link, 200);
     }

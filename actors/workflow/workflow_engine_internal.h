@@ -29,6 +29,7 @@ typedef struct {
     json_t *record;        //  as stored (see above)
     workflow_spec_t *spec; //  borrowed from the engine's cache; NULL: not loadable
     bool reported;         //  its final status is queued to the executor
+    bool first;            //  say its status even if said already (after the flush)
     char said[16];         //  the last status reported before: running, paused
 } wf_run_t;
 
@@ -59,6 +60,7 @@ typedef struct {
     zhashx_t *in_flight;  //  "run id\nkey" -> "" : a command sent, not answered
     zhashx_t *finals;     //  final report envelope id (text) -> run id
     zhashx_t *sendable;   //  run id -> "": runs with commands to send
+    zhashx_t *dirty;      //  run id -> "": changed, to commit (wf_runs_flush)
     bus_client_t *query;  //  executor.query
     bus_sub_t *facts;     //  executor.facts
     bool poll_due;        //  a gap or a restart: ask for every running child
@@ -88,6 +90,10 @@ void wf_runs_child (wf_engine_t *self, json_t *fact);
 //  An answer from executor.query to `request` (result or error code).
 void wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
                      const char *code, const char *message);
+
+//  Commit every run changed since the last flush in one transaction, then
+//  carry out what they lead to (reports; their commands become sendable).
+void wf_runs_flush (wf_engine_t *self);
 
 //  Send what is due: commands not in flight, and child queries when polling.
 void wf_runs_send (wf_engine_t *self);

@@ -163,14 +163,54 @@ s_apply (wf_engine_t *self, wf_run_t *run, json_t *commands, bool first)
     }
     bool done = workflow_done (json_object_get (run->record, "state"));
     json_object_set_new (run->record, "done", json_boolean (done));
-    if (s_commit (self, run, false) != 0)
-        return; //  nothing leaves that is not stored (tried again on restart)
-    if (!done)
-        s_say (self, run, first);
-    if (json_array_size (pending))
-        zhashx_update (self->sendable, run->id, "");
-    if (done)
-        s_report_final (self, run);
+    run->first |= first;
+    zhashx_update (self->dirty, run->id, ""); //  committed by wf_runs_flush
+}
+
+//  Every changed run, in one transaction (group commit).
+static int
+s_put_dirty (store_txn_t *txn, void *arg)
+{
+    wf_engine_t *self = (wf_engine_t *)arg;
+    for (void *item = zhashx_first (self->dirty); item;
+         item = zhashx_next (self->dirty)) {
+        wf_run_t *run =
+            (wf_run_t *)zhashx_lookup (self->active, zhashx_cursor (self->dirty));
+        s_write_t write = {self, run, false};
+        if (run && s_put (txn, &write) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void
+wf_runs_flush (wf_engine_t *self)
+{
+    if (zhashx_size (self->dirty) == 0)
+        return;
+    if (store_write (self->store, s_put_dirty, self) != STORE_OK) {
+        //  Nothing of them leaves; tried again next turn (the store paces it)
+        zsys_error ("workflow: cannot store %zu runs: %s", zhashx_size (self->dirty),
+                    store_last_error (self->store));
+        return;
+    }
+    //  Stored: now what they lead to may leave
+    for (void *item = zhashx_first (self->dirty); item;
+         item = zhashx_next (self->dirty)) {
+        wf_run_t *run =
+            (wf_run_t *)zhashx_lookup (self->active, zhashx_cursor (self->dirty));
+        if (!run)
+            continue;
+        bool done = json_is_true (json_object_get (run->record, "done"));
+        if (!done)
+            s_say (self, run, run->first);
+        run->first = false;
+        if (json_array_size (json_object_get (run->record, "commands")))
+            zhashx_update (self->sendable, run->id, "");
+        if (done && !run->reported)
+            s_report_final (self, run);
+    }
+    zhashx_purge (self->dirty);
 }
 
 void
@@ -229,8 +269,10 @@ s_request (wf_engine_t *self, wf_run_t *run, const char *what)
                       error ? error : "no definition");
     else
         s_apply (self, run, commands, false);
-    if (!streq (what, "cancel"))
-        s_say (self, run, true);
+    if (!streq (what, "cancel")) {
+        run->first = true; //  say where it is, once stored
+        zhashx_update (self->dirty, run->id, "");
+    }
     free (error);
     json_decref (commands);
 }
