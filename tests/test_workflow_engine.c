@@ -404,6 +404,49 @@ Test (workflow_engine, pause_waits_for_running_tasks_then_resume_goes_on)
     zsock_destroy (&api);
 }
 
+//  The first task asks a person; the second runs once answered.
+static const char *s_asks = "version: 1.0\n"
+                            "input:\n  - file\n"
+                            "tasks:\n"
+                            "  ask:\n"
+                            "    action: core.ask\n"
+                            "    input:\n      prompt: go on?\n"
+                            "    next:\n      - when: <% succeeded() %>\n        do: go\n"
+                            "  go:\n"
+                            "    action: core.local\n"
+                            "    input:\n      cmd: echo go >> <% ctx().file %>\n";
+
+Test (workflow_engine, a_task_waiting_on_a_person_pauses_the_workflow)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-ask");
+    s_workflow (&daemon, "asks", s_asks);
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char file[PATH_MAX];
+    snprintf (file, sizeof file, "%s/lines", daemon.root);
+    char *id = s_run (api, "wf.asks", file);
+    s_wait_child (api, id, "ask", "pending");
+    json_t *record = testing_api_wait_status (api, id, "paused", 10000);
+    json_decref (record);
+    json_t *children = s_children (api, id);
+    char *ask =
+        strdup (json_string_value (json_object_get (s_child (children, "ask"), "id")));
+    json_decref (children);
+    json_t *answer = testing_api_ok (
+        api, "api.inquiry.respond",
+        json_pack ("{s:s, s:{s:b}}", "id", ask, "response", "continue", 1));
+    json_decref (answer);
+    record = testing_api_wait_status (api, id, "completed", 30000);
+    json_decref (record);
+    char *lines = testing_read (file);
+    cr_expect_str_eq (lines, "go\n");
+    free (lines);
+    free (ask);
+    free (id);
+    zsock_destroy (&api);
+}
+
 //  A workflow whose first task is another workflow (wf.NAME), then a noop.
 static char *
 s_outer (const char *inner)
