@@ -404,6 +404,29 @@ Test (workflow_engine, pause_waits_for_running_tasks_then_resume_goes_on)
     zsock_destroy (&api);
 }
 
+//  A task whose action the executor refuses (there is none) fails, and
+//  with it the workflow, saying why.
+Test (workflow_engine, a_refused_task_fails_the_workflow)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-refused");
+    s_workflow (&daemon, "refused",
+                "version: 1.0\ninput:\n  - file\ntasks:\n  one:\n"
+                "    action: nopack.nothing\n");
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char *id = s_run (api, "wf.refused", "unused");
+    json_t *record = testing_api_wait_status (api, id, "failed", 30000);
+    json_t *errors = json_object_get (json_object_get (record, "result"), "errors");
+    char *text = json_dumps (record, JSON_COMPACT);
+    cr_expect (json_array_size (errors) > 0 && strstr (text, "nopack.nothing"),
+               "the errors say which action: %s", text);
+    free (text);
+    json_decref (record);
+    free (id);
+    zsock_destroy (&api);
+}
+
 //  The first task asks a person; the second runs once answered.
 static const char *s_asks = "version: 1.0\n"
                             "input:\n  - file\n"

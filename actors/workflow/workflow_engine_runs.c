@@ -415,7 +415,12 @@ wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
     wf_run_t *run = (wf_run_t *)zhashx_lookup (self->active, request->run);
     if (!run)
         return;
-    if (!result && streq (code, "unavailable")) {
+    //  No answer, or the executor could not write: asked again. Any other
+    //  error is an answer (a run refused fails its task; a cancel of what
+    //  ended is done with)
+    bool transient = streq (code, "unavailable") || streq (code, "store") ||
+                     streq (code, "nomem") || streq (code, "interrupted");
+    if (!result && transient) {
         zhashx_update (self->sendable, run->id, ""); //  sent again
         if (streq (request->op, "get"))
             self->poll_due = true;
@@ -433,6 +438,8 @@ wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
         json_object_get (json_object_get (run->record, "children"), request->key);
     const char *execution = s_text (result, "execution");
     if (streq (request->op, "run") && result && *execution && child) {
+        if (*s_text (child, "execution"))
+            return; //  answered before
         json_object_set_new (child, "execution", json_string (execution));
         s_apply (self, run, NULL, false);
         s_child_known (self, run, request->key, execution);
