@@ -208,6 +208,7 @@ Test (workflow_engine, tasks_are_children_with_parent_and_task)
     free (err);
     free (id);
     zsock_destroy (&api);
+    testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
 }
 
 //  The children index as the api lists it: pages, status, bad filters.
@@ -274,6 +275,7 @@ Test (workflow_engine, children_list_in_pages)
                        "bad_request");
     json_decref (parent);
     zsock_destroy (&api);
+    testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
 }
 
 Test (workflow_engine, cancel_in_the_middle_ends_cancelled)
@@ -323,6 +325,7 @@ Test (workflow_engine, cancel_in_the_middle_ends_cancelled)
     free (lines);
     free (id);
     zsock_destroy (&api);
+    testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
 }
 
 //  The first task takes a moment: long enough to pause the workflow.
@@ -402,6 +405,7 @@ Test (workflow_engine, pause_waits_for_running_tasks_then_resume_goes_on)
                        "conflict");
     free (id);
     zsock_destroy (&api);
+    testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
 }
 
 //  A task whose action the executor refuses (there is none) fails, and
@@ -425,6 +429,7 @@ Test (workflow_engine, a_refused_task_fails_the_workflow)
     json_decref (record);
     free (id);
     zsock_destroy (&api);
+    testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
 }
 
 //  The first task asks a person; the second runs once answered.
@@ -468,6 +473,7 @@ Test (workflow_engine, a_task_waiting_on_a_person_pauses_the_workflow)
     free (ask);
     free (id);
     zsock_destroy (&api);
+    testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
 }
 
 //  A workflow whose first task is another workflow (wf.NAME), then a noop.
@@ -552,6 +558,7 @@ Test (workflow_engine, subworkflows_nest_and_cancel_cascades)
     free (sub);
     free (id);
     zsock_destroy (&api);
+    testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
 }
 
 //  Sequential tasks, each after a one-second delay (the engine holds its
@@ -613,6 +620,7 @@ Test (workflow_engine, sigkill_continues_and_runs_each_task_once, .timeout = 180
     cr_expect_eq (kills, 3);
     free (id);
     zsock_destroy (&api);
+    testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
 }
 
 //  Killed at random moments (the engine's commits, its requests, the
@@ -695,4 +703,5 @@ Test (workflow_engine, sigkill_at_random_moments_never_doubles_a_task, .timeout 
     json_decref (record);
     free (id);
     zsock_destroy (&api);
+    testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
 }

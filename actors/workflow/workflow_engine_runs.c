@@ -340,7 +340,7 @@ wf_runs_child (wf_engine_t *self, json_t *fact)
         if (!zhashx_lookup (self->active, s_text (fact, "parent")) || !*id)
             return;
         if (!zhashx_lookup (self->early, id)) {
-            zlist_append (self->early_order, strdup (id));
+            zlist_append (self->early_order, (void *)id); //  copied (autofree)
             if (zlist_size (self->early_order) > S_EARLY_MAX) {
                 char *oldest = (char *)zlist_pop (self->early_order);
                 zhashx_delete (self->early, oldest);
