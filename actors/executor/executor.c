@@ -226,8 +226,9 @@ s_start_store (executor_t *self, const actor_config_t *config)
     self->waiting = store_table (self->store, "waiting", false);
     self->active = store_table (self->store, "active", false);
     self->workers_table = store_table (self->store, "workers", false);
+    self->children = store_table (self->store, "children", false);
     if (self->executions && self->by_enforcement && self->waiting && self->active &&
-        self->workers_table)
+        self->workers_table && self->children)
         self->inquiry = executor_inquiry_new (self->store);
     if (!self->inquiry) {
         zsys_error ("executor: %s", store_last_error (self->store));

@@ -66,6 +66,9 @@ s_record_new (executor_t *self, const msgpack_object *payload, s_create_t *creat
     const msgpack_object *parent = proto_map_get (payload, "parent");
     if (parent)
         executor_record_set_extra (record, "parent", parent);
+    const msgpack_object *task = proto_map_get (payload, "task");
+    if (task && task->type == MSGPACK_OBJECT_STR)
+        executor_record_set_extra (record, "task", task);
     const msgpack_object *retry = proto_map_get (payload, "retry_count");
     if (retry && (retry->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
                   retry->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
@@ -253,6 +256,19 @@ s_decide (executor_t *self, store_txn_t *txn, const msgpack_object *payload,
     return s_start (self, txn, create);
 }
 
+//  An execution with a parent (a workflow's task, a re-run, a retry) is
+//  listed under it: children "<parent>/<child>". 0 or -1.
+static int
+s_index_child (executor_t *self, store_txn_t *txn, const msgpack_object *payload,
+               s_create_t *create)
+{
+    char parent[EXECUTOR_ID_SIZE], key[2 * EXECUTOR_ID_SIZE + 2];
+    if (!executor_get_str (payload, "parent", parent, sizeof parent) || !*parent)
+        return 0;
+    int n = snprintf (key, sizeof key, "%s/%s", parent, create->id);
+    return store_put (txn, self->children, key, (size_t)n, "", 0) == STORE_OK ? 0 : -1;
+}
+
 int
 executor_create (executor_t *self, store_txn_t *txn, const msgpack_object *payload,
                  bus_command_t *info)
@@ -277,7 +293,8 @@ executor_create (executor_t *self, store_txn_t *txn, const msgpack_object *paylo
     executor_record_set_status (&self->record,
                                 execution_status_name (EXECUTION_REQUESTED), create.now);
     executor_fact_packed (self, create.action);
-    if (s_decide (self, txn, payload, &create, checked) != 0)
+    if (s_decide (self, txn, payload, &create, checked) != 0 ||
+        s_index_child (self, txn, payload, &create) != 0)
         return -1;
     return store_put (txn, self->by_enforcement, create.key, strlen (create.key),
                       create.id, strlen (create.id)) == STORE_OK

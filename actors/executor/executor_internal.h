@@ -140,6 +140,8 @@ struct _executor_t {
     bus_link_config_t link_config;
     store_t *store;
     store_table_t *executions, *by_enforcement, *waiting, *active, *workers_table;
+    store_table_t
+        *children; //  "<parent>/<child>" -> "": a workflow's children (issue 18)
     bus_inbox_t *inbox;
     actor_query_t *query;        //  executor.query: the api's reads and changes
     executor_policy_t *policy;   //  concurrency, rate, retry, timeout policies
@@ -400,5 +402,31 @@ void executor_inquiries_list (executor_t *self, json_t *payload, actor_answer_t 
 
 void executor_query_handle (void *arg, const char *type, json_t *payload,
                             actor_answer_t *answer);
+//  A stored record as the api shows it: secret parameters masked; `brief`
+//  (lists) leaves out result and log. Takes the record; returns it.
+json_t *executor_query_public (executor_t *self, json_t *record, bool brief);
+//  The stored record `id` as JSON (caller owns it), or NULL.
+json_t *executor_query_get (executor_t *self, const char *id);
+//  Send `type` {execution: id} to `worker` (cancel, pause, resume).
+void executor_query_tell (executor_t *self, const char *worker, const char *type,
+                          const char *id);
+
+//  ---------------------------------------------------------------------------
+//  executor_workflow: children, pause and resume (issue 18)
+
+//  The children of `parent`, newest first, older than `before` when given,
+//  of `status` when given: {items, next} in `answer`.
+void executor_workflow_children (executor_t *self, const char *parent, const char *before,
+                                 const char *status, size_t limit,
+                                 actor_answer_t *answer);
+//  api.execution.children {id, before?, limit?}.
+void executor_workflow_children_op (executor_t *self, const char *id, json_t *payload,
+                                    actor_answer_t *answer);
+//  api.execution.pause / api.execution.resume {id}: a workflow on its live
+//  engine is pausing (resuming) until the engine reports paused (running).
+void executor_workflow_pause (executor_t *self, const char *id, json_t *payload,
+                              actor_answer_t *answer);
+void executor_workflow_resume (executor_t *self, const char *id, json_t *payload,
+                               actor_answer_t *answer);
 
 #endif

@@ -93,8 +93,8 @@ static const s_runner_t s_runners[] = {
      "{\"experimental\": {\"type\": \"boolean\", \"default\": false, \"required\": "
      "true}, \"route\": {\"type\": \"string\", \"default\": \"general\", "
      "\"minLength\": 1, \"maxLength\": 255}}"},
-    {"orquesta", REGISTRY_RUNNER_LATER, "{}"},
-    {"action-chain", REGISTRY_RUNNER_LATER, "{}"},
+    {"orquesta", REGISTRY_RUNNER_AVAILABLE, "{}"}, //  run by the workflow engine
+    {"action-chain", REGISTRY_RUNNER_AVAILABLE, "{}"},
     {"mistral-v2", REGISTRY_RUNNER_LATER, "{}"},
     {"winrm-cmd", REGISTRY_RUNNER_ABSENT, "{}"},
     {"winrm-ps-cmd", REGISTRY_RUNNER_ABSENT, "{}"},

@@ -366,8 +366,9 @@ worker_run_ended (worker_t *self, worker_job_t *job)
 int64_t
 worker_run_claim_lease_ms (worker_t *self)
 {
-    int64_t lease = self->silence_ms - self->heartbeat_ms - self->heartbeat_ms / 2;
-    return lease > self->heartbeat_ms / 2 ? lease : self->heartbeat_ms / 2;
+    int64_t lease =
+        self->wl.silence_ms - self->wl.heartbeat_ms - self->wl.heartbeat_ms / 2;
+    return lease > self->wl.heartbeat_ms / 2 ? lease : self->wl.heartbeat_ms / 2;
 }
 
 static bool
