@@ -20,7 +20,8 @@ PACKAGES=(build-essential cmake pkg-config
           libcurl4-openssl-dev libssh-dev openssh-server openssh-client
           libmicrohttpd-dev curl
           python3 python3-zmq python3-msgpack
-          python3-venv python3-pip python3-setuptools)  # python-script actions, pack virtualenvs
+          python3-venv python3-pip python3-setuptools   # python-script actions, pack virtualenvs
+          chromium chromium-driver python3-selenium)    # the operator page's browser test
 
 as_root () {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
