@@ -298,6 +298,43 @@ Test (http, webhook)
         "expect(403, 'POST', '/webhooks/ci/done', key='viewer', body={'n': 1})\n"
         "expect(401, 'POST', '/webhooks/ci/done', key=None, body={'n': 1})\n",
         30000);
+    //  Keyless only where a rule's trigger says auth: none (attune's choice;
+    //  st2api wants a key on every webhook), and then only to those triggers
+    testing_http_python (
+        "hook_keyless",
+        "def fired(n, ref):\n"
+        "    for _ in range(100):\n"
+        "        got = [x['rule']['ref'] for x in expect(200, 'GET', "
+        "'/executions?action=test.step&limit=50')\n"
+        "               if x['parameters'].get('n') == n]\n"
+        "        if ref in got: return got\n"
+        "        time.sleep(0.1)\n"
+        "    check(False, 'rule %s did not fire for %s' % (ref, n))\n"
+        "def rule(name, tparams, enabled=True):\n"
+        "    expect(201, 'POST', '/rules', body={'name': name, 'pack': 'test', "
+        "'enabled': enabled,\n"
+        "        'trigger': {'type': 'core.st2.webhook', 'parameters': tparams},\n"
+        "        'action': {'ref': 'test.step', 'parameters': {'n': '{{ trigger.body.n "
+        "}}'}}})\n"
+        "rule('open', {'url': 'open/hook', 'auth': 'none'})\n"
+        "rule('closed', {'url': 'open/hook'})\n"
+        "rule('off', {'url': 'off/hook', 'auth': 'none'}, enabled=False)\n"
+        "s, h, j = req('POST', '/webhooks/open/hook', key=None, body={'n': 51})\n"
+        "check(s == 202 and j == {'n': 51}, (s, j))\n"
+        "time.sleep(0.5)\n"
+        "check(fired(51, 'test.open') == ['test.open'], 'keyless reached a keyed "
+        "trigger')\n"
+        "expect(202, 'POST', '/webhooks/open/hook', key='operator', body={'n': 52})\n"
+        "fired(52, 'test.open')\n"
+        "check(sorted(fired(52, 'test.closed')) == ['test.closed', 'test.open'], 52)\n"
+        "expect(401, 'POST', '/webhooks/off/hook', key=None, body={'n': 53})\n"
+        "expect(401, 'POST', '/webhooks/nothing/here', key=None, body={'n': 54})\n"
+        "expect(401, 'POST', '/webhooks/ci/done', key=None, body={'n': 55})\n"
+        "expect(401, 'POST', '/webhooks/st2', key=None, body={'trigger': 'test.hook'})\n"
+        "expect(401, 'POST', '/webhooks/open/hook', key='off', body={'n': 56})\n"
+        "expect(400, 'POST', '/webhooks/open/hook', key=None, raw='{')\n"
+        "expect(401, 'GET', '/executions', key=None)\n",
+        30000);
 }
 
 //  The event stream: StackStorm's names, a filter, and Last-Event-ID

@@ -21,15 +21,21 @@ typedef struct {
 //  ---------------------------------------------------------------------------
 //  Requests
 
+//  The request's API key (header, else query), or NULL
+static const char *
+s_key (http_req_t *req)
+{
+    const char *key =
+        MHD_lookup_connection_value (req->connection, MHD_HEADER_KIND, "St2-Api-Key");
+    return key ? key : http_query (req, "st2-api-key");
+}
+
 //  The API key of the request: its name and role into req. False after
 //  answering 401.
 static bool
 s_authenticate (http_req_t *req)
 {
-    const char *key =
-        MHD_lookup_connection_value (req->connection, MHD_HEADER_KIND, "St2-Api-Key");
-    if (!key)
-        key = http_query (req, "st2-api-key");
+    const char *key = s_key (req);
     if (!key) {
         http_fault (req, 401, "Unauthorized - One of Token or API key required.");
         return false;
@@ -59,7 +65,8 @@ s_dispatch (http_req_t *req)
         return;
     }
     req->public_route = route->public_route;
-    if (!route->public_route && !s_authenticate (req))
+    bool keyless = route->public_route || (route->key_optional && !s_key (req));
+    if (!keyless && !s_authenticate (req))
         return;
     route->fn (req);
     if (!req->reply && !req->response && req->status != 204)

@@ -48,16 +48,16 @@ extern "C" {
 #endif
 
 #define HTTP_DEFAULT_ADDRESS "127.0.0.1:9101"
-#define HTTP_MAX_CONNECTIONS 256           //  threads, one per connection
-#define HTTP_MAX_PER_IP      64            //  connections from one address
+#define HTTP_MAX_CONNECTIONS 256 //  threads, one per connection
+#define HTTP_MAX_PER_IP      64  //  connections from one address
 //  Request line and headers, bytes: the connection's memory pool.  At most
 //  32 KiB so libmicrohttpd takes the pool from malloc, not mmap: an mmap can
 //  reuse an exited connection thread's stack, whose stale sanitizer shadow
 //  then reports a false stack-buffer-underflow under AddressSanitizer.
-#define HTTP_MAX_HEADERS     (32 * 1024)
-#define HTTP_MAX_BODY        (1024 * 1024) //  request body limit, bytes
-#define HTTP_IDLE_TIMEOUT_S  30            //  a connection silent this long is closed
-#define HTTP_THREAD_STACK    (256 * 1024)  //  per connection thread
+#define HTTP_MAX_HEADERS    (32 * 1024)
+#define HTTP_MAX_BODY       (1024 * 1024) //  request body limit, bytes
+#define HTTP_IDLE_TIMEOUT_S 30            //  a connection silent this long is closed
+#define HTTP_THREAD_STACK   (256 * 1024)  //  per connection thread
 
 //  zactor body: zactor_new (http_actor, &config) with an actor_config_t
 //  (http, http_insecure, http_cert, http_key; data_dir for the API keys).

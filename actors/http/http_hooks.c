@@ -2,9 +2,19 @@
 
         POST /api/v1/webhooks/st2    {"trigger": REF, "payload": {...}}
         POST /api/v1/webhooks/{url}  an event of core.st2.webhook with
-                                     trigger_parameters {url} and payload
-                                     {headers, body}: the rules on that
-                                     trigger whose parameters.url is {url}
+                                     payload {headers, body} for each
+                                     distinct trigger_parameters of the
+                                     enabled rules whose parameters.url is
+                                     {url} (as st2api: one trigger instance
+                                     per trigger on the url); {url} alone
+                                     when no rule has it
+
+    Keys. A webhook needs an API key, as every route of st2api, unless an
+    enabled rule's trigger parameters say `auth: none` (attune's own
+    parameter; StackStorm has no keyless webhooks): a POST without a key
+    then publishes to those triggers only (identity webhook:{url}, role
+    operator), and gets 401 when the url has no such trigger. A POST with
+    a key reaches every trigger on the url.
 
     Durable before 202: the answer is sent only after api.event.publish
     replied, and the api replies only once the rules actor acknowledged the
@@ -14,6 +24,8 @@
     Answered 202 with the body, as st2api does.
 */
 #include "actors/http/http_internal.h"
+
+#define HTTP_HOOKS_RULE_PAGES 100 //  of 1000 rules each
 
 static int
 s_header_copy (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -63,19 +75,93 @@ http_hooks_st2 (http_req_t *req)
     json_decref (body);
 }
 
+//  The distinct trigger parameters of the enabled core.st2.webhook rules
+//  whose parameters.url is `url` (caller owns the array), or NULL after
+//  answering the api's error
+static json_t *
+s_url_triggers (http_req_t *req, const char *url)
+{
+    json_t *found = json_array ();
+    json_t *args = json_pack ("{s:b, s:i}", "enabled", 1, "limit", 1000);
+    for (int page = 0; args && page < HTTP_HOOKS_RULE_PAGES; page++) {
+        json_t *answer = http_api (req, "api.rule.list", args);
+        if (!answer) {
+            json_decref (found);
+            return NULL;
+        }
+        size_t i, j;
+        json_t *rule, *known;
+        json_array_foreach (json_object_get (answer, "items"), i, rule)
+        {
+            json_t *trigger = json_object_get (rule, "trigger");
+            json_t *tparams = json_object_get (trigger, "parameters");
+            const char *type = json_string_value (json_object_get (trigger, "type"));
+            const char *at = json_string_value (json_object_get (tparams, "url"));
+            if (!type || !streq (type, "core.st2.webhook") || !at || !streq (at, url))
+                continue;
+            bool seen = false;
+            json_array_foreach (found, j, known) seen =
+                seen || json_equal (known, tparams);
+            if (!seen)
+                json_array_append (found, tparams);
+        }
+        json_t *next = json_object_get (answer, "next");
+        args = next && !json_is_null (next) ? json_pack ("{s:b, s:i, s:O}", "enabled", 1,
+                                                         "limit", 1000, "after", next)
+                                            : NULL;
+        json_decref (answer);
+    }
+    json_decref (args);
+    return found;
+}
+
+static bool
+s_keyless (json_t *tparams)
+{
+    const char *auth = json_string_value (json_object_get (tparams, "auth"));
+    return auth && streq (auth, "none");
+}
+
 void
 http_hooks_url (http_req_t *req)
 {
-    json_t *body = http_body_json (req);
-    if (!body)
+    //  Without a key (the route's key is optional): only the triggers that
+    //  say auth: none, as an anonymous operator that can only publish here
+    bool keyless = req->role[0] == 0;
+    char identity[sizeof req->params[0] + 16];
+    if (keyless) {
+        snprintf (identity, sizeof identity, "webhook:%s", req->params[0]);
+        req->identity = identity;
+        snprintf (req->role, sizeof req->role, "viewer");
+    }
+    json_t *triggers = s_url_triggers (req, req->params[0]);
+    if (!triggers)
         return;
+    size_t i;
+    json_t *tparams;
+    if (keyless) {
+        json_t *open = json_array ();
+        json_array_foreach (triggers, i, tparams) if (s_keyless (tparams))
+            json_array_append (open, tparams);
+        json_decref (triggers);
+        triggers = open;
+        if (json_array_size (triggers) == 0) {
+            json_decref (triggers);
+            http_fault (req, 401, "Unauthorized - One of Token or API key required.");
+            return;
+        }
+        snprintf (req->role, sizeof req->role, "operator");
+    } else if (json_array_size (triggers) == 0)
+        json_array_append_new (triggers, json_pack ("{s:s}", "url", req->params[0]));
+    json_t *body = http_body_json (req);
     json_t *headers = json_object ();
     MHD_get_connection_values (req->connection, MHD_HEADER_KIND,
                                (MHD_KeyValueIterator)s_header_copy, headers);
-    json_t *payload = json_pack ("{s:o, s:O}", "headers", headers, "body", body);
-    json_t *tparams = json_pack ("{s:s}", "url", req->params[0]);
-    s_publish (req, "core.st2.webhook", payload, tparams, body);
-    json_decref (tparams);
+    json_t *payload = json_pack ("{s:o, s:o*}", "headers", headers, "body", body);
+    //  One event a trigger, as st2api dispatches one trigger instance to each
+    //  trigger on the url; 202 once every one is durable
+    json_array_foreach (triggers, i, tparams) if (body && req->status < 400)
+        s_publish (req, "core.st2.webhook", payload, tparams, body);
+    json_decref (triggers);
     json_decref (payload);
-    json_decref (body);
 }

@@ -44,6 +44,7 @@ typedef struct {
     bool public_route;
     char key_name[80]; //  the API key's name and role, once checked
     char role[16];
+    const char *identity; //  for the api when there is no key (else apikey:NAME)
     char params[HTTP_MAX_PARAMS][512]; //  the route's {params}, decoded
     //  The answer: a status and JSON body, or a response made by the handler
     int status;
@@ -60,6 +61,7 @@ typedef struct {
     http_handler_fn *fn;
     const char *summary;
     bool public_route; //  no API key needed
+    bool key_optional; //  no key: the handler decides (req->role empty)
 } http_route_t;
 
 //  http_routes.c

@@ -96,7 +96,8 @@ http_api (http_req_t *req, const char *type, json_t *payload)
         return NULL;
     }
     char identity[100];
-    snprintf (identity, sizeof identity, "apikey:%s", req->key_name);
+    snprintf (identity, sizeof identity, "%s%s", req->identity ? "" : "apikey:",
+              req->identity ? req->identity : req->key_name);
     json_t *wrapper = json_pack ("{s:s, s:o, s:s, s:s}", "type", type, "payload",
                                  payload ? payload : json_object (), "identity", identity,
                                  "role", req->role);
