@@ -9,6 +9,9 @@
         inquiry.created             st2.inquiry__create
         inquiry.<other>             st2.inquiry__update
         event.created               st2.trigger_instance__create
+        execution.completed whose   st2.announcement__ROUTE, the result
+          result has __announcement without __announcement (core.announcement;
+                                    ROUTE its route, else general)
 
     `?events=a,b` keeps those names only. The data is the execution in
     st2api's shape as far as the fact tells it (id, action, status, times,
@@ -89,6 +92,25 @@ s_emit_execution (s_stream_t *self, json_t *execution, bool created, const char 
             id);
 }
 
+//  An execution that completed with `__announcement` in its result (the
+//  announcement runner's, actors/worker/worker_st2.c): its message as
+//  st2.announcement__ROUTE (StackStorm's default route: general)
+static void
+s_announce (s_stream_t *self, json_t *execution, const char *id)
+{
+    json_t *result = json_object_get (execution, "result");
+    json_t *announcement = json_object_get (result, "__announcement");
+    if (!json_is_object (announcement))
+        return;
+    const char *route = json_string_value (json_object_get (announcement, "route"));
+    char event[160];
+    snprintf (event, sizeof event, "st2.announcement__%s",
+              route && *route ? route : "general");
+    json_t *message = json_deep_copy (result);
+    json_object_del (message, "__announcement");
+    s_emit (self, event, message, id);
+}
+
 //  One fact into events
 static void
 s_fact (s_stream_t *self, proto_envelope_t *fact, bus_fact_info_t *info)
@@ -108,9 +130,11 @@ s_fact (s_stream_t *self, proto_envelope_t *fact, bus_fact_info_t *info)
     json_t *payload = proto_envelope_payload_json (fact, NULL);
     if (!payload)
         return;
-    if (strncmp (type, "execution.", 10) == 0)
+    if (strncmp (type, "execution.", 10) == 0) {
         s_emit_execution (self, payload, streq (type, "execution.requested"), id);
-    else if (strncmp (type, "inquiry.", 8) == 0)
+        if (streq (type, "execution.completed"))
+            s_announce (self, payload, id);
+    } else if (strncmp (type, "inquiry.", 8) == 0)
         s_emit (self,
                 streq (type, "inquiry.created") ? "st2.inquiry__create"
                                                 : "st2.inquiry__update",
