@@ -57,7 +57,15 @@ extern "C" {
 #define HTTP_MAX_HEADERS    (32 * 1024)
 #define HTTP_MAX_BODY       (1024 * 1024) //  request body limit, bytes
 #define HTTP_IDLE_TIMEOUT_S 30            //  a connection silent this long is closed
-#define HTTP_THREAD_STACK   (256 * 1024)  //  per connection thread
+//  A whole request (line, headers, body) within this, however it trickles
+#define HTTP_REQUEST_DEADLINE_S 10
+//  Free slots kept: past HTTP_MAX_CONNECTIONS - this, a new connection
+//  shuts the oldest still sending its request (if older than
+//  HTTP_EVICT_AFTER_MS)
+#define HTTP_HEADROOM       32
+#define HTTP_EVICT_AFTER_MS 100
+#define HTTP_WATCH_MS       100 //  how often the deadline and headroom are checked
+#define HTTP_THREAD_STACK   (256 * 1024) //  per connection thread
 
 //  zactor body: zactor_new (http_actor, &config) with an actor_config_t
 //  (http, http_insecure, http_cert, http_key; data_dir for the API keys).
