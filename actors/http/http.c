@@ -365,6 +365,8 @@ s_destroy (s_http_t **self_p)
     actor_loop_destroy (&self->loop);
     http_keys_destroy (&self->server.keys);
     pthread_mutex_destroy (&self->server.conns_lock);
+    pthread_mutex_destroy (&self->server.hooks_lock);
+    json_decref (self->server.hooks);
     free (self->tls_cert);
     free (self->tls_key);
     free (self);
@@ -382,6 +384,7 @@ http_actor (zsock_t *pipe, void *args)
     snprintf (self->server.source, sizeof self->server.source, "http@%s", host);
     self->server.max_body = HTTP_MAX_BODY;
     pthread_mutex_init (&self->server.conns_lock, NULL);
+    pthread_mutex_init (&self->server.hooks_lock, NULL);
     s_endpoints (self, config);
     char *keys = http_keys_path (config->data_dir);
     self->server.keys = keys ? http_keys_new (keys) : NULL;

@@ -5,8 +5,11 @@
     Design. MHD runs its own threads, one per connection
     (MHD_USE_THREAD_PER_CONNECTION), at most HTTP_MAX_CONNECTIONS of them
     and HTTP_MAX_PER_IP from one address (a slow client from one host cannot
-    take every slot), each with a small stack, an idle timeout and a bound
-    on its request line and headers (HTTP_MAX_HEADERS). A body over
+    take every slot), each with a small stack, an idle timeout, a deadline
+    for each whole request (HTTP_REQUEST_DEADLINE_S, however slowly it
+    trickles; near the limit the connections waiting longest for their
+    requests are closed first: http_conns.c) and a bound on its request
+    line and headers (HTTP_MAX_HEADERS). A body over
     HTTP_MAX_BODY is refused with 413 (before it is read when its
     Content-Length says so); a JSON body is parsed with jansson's bounds
     (depth 2048) and duplicate keys refused. A connection's thread makes

@@ -19,12 +19,11 @@
 #include <sys/socket.h>
 
 static void
-s_cut (http_server_t *server, http_conn_t *conn, const char *why)
+s_cut (http_server_t *server, http_conn_t *conn)
 {
     conn->cut = true;
     shutdown (conn->fd, SHUT_RDWR);
     atomic_fetch_add (&server->cut, 1);
-    (void)why;
 }
 
 //  The connection waiting longest for its request, older than `age_ms`
@@ -57,7 +56,7 @@ http_conns_open (http_server_t *server, http_conn_t *conn, int fd)
     if (server->conns_open > HTTP_MAX_CONNECTIONS - HTTP_HEADROOM) {
         http_conn_t *oldest = s_oldest (server, zclock_mono (), HTTP_EVICT_AFTER_MS);
         if (oldest)
-            s_cut (server, oldest, "evicted");
+            s_cut (server, oldest);
     }
     pthread_mutex_unlock (&server->conns_lock);
 }
@@ -93,7 +92,7 @@ http_conns_watch (http_server_t *server)
     for (http_conn_t *conn = server->conns; conn; conn = conn->next) {
         int64_t since = atomic_load (&conn->receiving_since);
         if (!conn->cut && since && now - since > HTTP_REQUEST_DEADLINE_S * 1000)
-            s_cut (server, conn, "deadline");
+            s_cut (server, conn);
         live += !conn->cut;
     }
     //  Near the limit, libmicrohttpd stops accepting: free the headroom
@@ -102,7 +101,7 @@ http_conns_watch (http_server_t *server)
         http_conn_t *oldest = s_oldest (server, now, HTTP_EVICT_AFTER_MS);
         if (!oldest)
             break;
-        s_cut (server, oldest, "evicted");
+        s_cut (server, oldest);
     }
     pthread_mutex_unlock (&server->conns_lock);
 }

@@ -25,7 +25,8 @@
 */
 #include "actors/http/http_internal.h"
 
-#define HTTP_HOOKS_RULE_PAGES 100 //  of 1000 rules each
+#define HTTP_HOOKS_RULE_PAGES 100  //  of 1000 rules each
+#define HTTP_HOOKS_CACHE_MS   1000 //  how long the webhook triggers are kept
 
 static int
 s_header_copy (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -75,13 +76,26 @@ http_hooks_st2 (http_req_t *req)
     json_decref (body);
 }
 
-//  The distinct trigger parameters of the enabled core.st2.webhook rules
-//  whose parameters.url is `url` (caller owns the array), or NULL after
-//  answering the api's error
+//  The distinct trigger parameters of every enabled core.st2.webhook rule
+//  (caller owns the array), or NULL after answering the api's error. Kept
+//  HTTP_HOOKS_CACHE_MS, as st2api keeps its webhooks in memory: a rule
+//  changed through this gateway counts at once (http_hooks_forget), one
+//  changed elsewhere within that time.
 static json_t *
-s_url_triggers (http_req_t *req, const char *url)
+s_webhook_triggers (http_req_t *req)
 {
-    json_t *found = json_array ();
+    http_server_t *server = req->server;
+    pthread_mutex_lock (&server->hooks_lock);
+    json_t *found =
+        server->hooks && zclock_mono () - server->hooks_at < HTTP_HOOKS_CACHE_MS
+            ? json_incref (server->hooks)
+            : NULL;
+    uint64_t generation = server->hooks_generation;
+    pthread_mutex_unlock (&server->hooks_lock);
+    if (found)
+        return found;
+    int64_t asked = zclock_mono ();
+    found = json_array ();
     json_t *args = json_pack ("{s:b, s:i}", "enabled", 1, "limit", 1000);
     for (int page = 0; args && page < HTTP_HOOKS_RULE_PAGES; page++) {
         json_t *answer = http_api (req, "api.rule.list", args);
@@ -96,8 +110,7 @@ s_url_triggers (http_req_t *req, const char *url)
             json_t *trigger = json_object_get (rule, "trigger");
             json_t *tparams = json_object_get (trigger, "parameters");
             const char *type = json_string_value (json_object_get (trigger, "type"));
-            const char *at = json_string_value (json_object_get (tparams, "url"));
-            if (!type || !streq (type, "core.st2.webhook") || !at || !streq (at, url))
+            if (!type || !streq (type, "core.st2.webhook") || !json_is_object (tparams))
                 continue;
             bool seen = false;
             json_array_foreach (found, j, known) seen =
@@ -112,6 +125,43 @@ s_url_triggers (http_req_t *req, const char *url)
         json_decref (answer);
     }
     json_decref (args);
+    pthread_mutex_lock (&server->hooks_lock);
+    if (server->hooks_generation == generation) {
+        json_decref (server->hooks);
+        server->hooks = json_incref (found);
+        server->hooks_at = asked;
+    }
+    pthread_mutex_unlock (&server->hooks_lock);
+    return found;
+}
+
+void
+http_hooks_forget (http_server_t *server)
+{
+    pthread_mutex_lock (&server->hooks_lock);
+    json_decref (server->hooks);
+    server->hooks = NULL;
+    server->hooks_generation++;
+    pthread_mutex_unlock (&server->hooks_lock);
+}
+
+//  Those of `url` (caller owns the array), or NULL after answering
+static json_t *
+s_url_triggers (http_req_t *req, const char *url)
+{
+    json_t *all = s_webhook_triggers (req);
+    if (!all)
+        return NULL;
+    json_t *found = json_array ();
+    size_t i;
+    json_t *tparams;
+    json_array_foreach (all, i, tparams)
+    {
+        const char *at = json_string_value (json_object_get (tparams, "url"));
+        if (at && streq (at, url))
+            json_array_append (found, tparams);
+    }
+    json_decref (all);
     return found;
 }
 

@@ -37,6 +37,11 @@ typedef struct {
     pthread_mutex_t conns_lock;
     http_conn_t *conns;
     size_t conns_open;
+    //  The webhook triggers of the enabled rules, cached (http_hooks.c)
+    pthread_mutex_t hooks_lock;
+    json_t *hooks;
+    int64_t hooks_at;
+    uint64_t hooks_generation;
 } http_server_t;
 
 #define HTTP_MAX_PARAMS 2
@@ -152,6 +157,8 @@ void http_kv_put (http_req_t *req);
 void http_kv_delete (http_req_t *req);
 void http_hooks_st2 (http_req_t *req);
 void http_hooks_url (http_req_t *req);
+//  Forget the cached webhook triggers (a rule changed through the gateway)
+void http_hooks_forget (http_server_t *server);
 void http_stream (http_req_t *req);
 void http_page (http_req_t *req);
 

@@ -102,6 +102,9 @@ http_api (http_req_t *req, const char *type, json_t *payload)
                                  payload ? payload : json_object (), "identity", identity,
                                  "role", req->role);
     json_t *result = bus_client_request (client, "api.delegate", &wrapper);
+    if (result && strncmp (type, "api.rule.", 9) == 0 && !streq (type, "api.rule.list") &&
+        !streq (type, "api.rule.get"))
+        http_hooks_forget (req->server);
     if (!result)
         http_fault (req, http_status_of (bus_client_code (client)), "%s",
                     bus_client_message (client));
