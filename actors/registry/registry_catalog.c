@@ -67,7 +67,10 @@ s_add_builtin_triggers (registry_catalog_t *self)
         "{\"ref\": \"core.st2.webhook\", \"pack\": \"core\", \"name\": "
         "\"st2.webhook\", \"description\": \"An HTTP POST to /api/v1/webhooks/{url}.\", "
         "\"builtin\": true, \"parameters_schema\": {\"url\": {\"type\": \"string\", "
-        "\"required\": true}}, \"payload_schema\": {\"headers\": {\"type\": "
+        "\"required\": true}, \"auth\": {\"type\": \"string\", \"enum\": [\"key\", "
+        "\"none\"], \"description\": \"attune: none lets POSTs "
+        "without an API key in (actors/http/http_hooks.c)\"}}, \"payload_schema\": "
+        "{\"headers\": {\"type\": "
         "\"object\"}, \"body\": {}}}",
 
         "{\"ref\": \"core.st2.generic.actiontrigger\", \"pack\": \"core\", "
