@@ -145,12 +145,12 @@ Test (sensors_python, crashing_sensor_restarts_with_backoff)
     testing_daemon_stop (&s_daemon);
 }
 
-Test (sensors_python, trigger_parameters_and_daemon_stop)
+Test (sensors_python, polling_sensor_trigger_parameters_and_daemon_stop)
 {
     s_prepare ("test_sensors_params",
-               "from st2reactor.sensor.base import Sensor\n"
-               "import json, os, time\n\n"
-               "class HelloSensor(Sensor):\n"
+               "from st2reactor.sensor.base import PollingSensor\n"
+               "import json, os\n\n"
+               "class HelloSensor(PollingSensor):\n"
                "    def _note(self, what, trigger):\n"
                "        with open(self.config.get('notes'), 'a') as f:\n"
                "            f.write(json.dumps([what, trigger['type'],\n"
@@ -159,18 +159,18 @@ Test (sensors_python, trigger_parameters_and_daemon_stop)
                "        self._note('add', trigger)\n"
                "    def remove_trigger(self, trigger):\n"
                "        self._note('remove', trigger)\n"
-               "    def run(self):\n"
-               "        with open(self.config['pid'], 'w') as f:\n"
-               "            f.write(str(os.getpid()))\n"
-               "        while True:\n"
-               "            time.sleep(1)\n");
+               "    def poll(self):\n"
+               "        with open(self.config['pid'], 'a') as f:\n"
+               "            f.write('%d %s\\n' % (os.getpid(),\n"
+               "                                   self.get_poll_interval()))\n");
     //  A trigger type with parameters, and two rules on it with the same
     //  parameters (one instance) and one with others
-    testing_daemon_write (&s_daemon, "hello_st2/sensors/sensor1.yaml",
-                          "class_name: HelloSensor\nentry_point: sensor1.py\n"
-                          "trigger_types:\n  - name: event1\n  - name: watch\n"
-                          "    parameters_schema:\n      type: object\n"
-                          "      properties:\n        path: {type: string}\n");
+    testing_daemon_write (
+        &s_daemon, "hello_st2/sensors/sensor1.yaml",
+        "class_name: HelloSensor\nentry_point: sensor1.py\n"
+        "poll_interval: 0.1\ntrigger_types:\n  - name: event1\n  - name: watch\n"
+        "    parameters_schema:\n      type: object\n"
+        "      properties:\n        path: {type: string}\n");
     const char *rules[][2] = {{"w1", "/a"}, {"w2", "/a"}, {"w3", "/b"}};
     char text[PATH_MAX * 2 + 64];
     for (int i = 0; i < 3; i++) {
@@ -212,9 +212,11 @@ Test (sensors_python, trigger_parameters_and_daemon_stop)
                "%s", seen);
     free (seen);
     zsock_destroy (&sock);
-    //  The daemon stops: the sensor process is gone
+    //  PollingSensor: poll() every poll_interval (0.1 s, from the YAML)
+    cr_assert (s_wait_lines (pidfile, 5, 5000));
     char *pid_text = testing_read (pidfile);
-    cr_assert_not_null (pid_text);
+    cr_assert (strstr (pid_text, " 0.1\n"), "%s", pid_text);
+    //  The daemon stops: the sensor process is gone
     pid_t pid = (pid_t)atoi (pid_text);
     free (pid_text);
     cr_assert_gt (pid, 0);
@@ -326,6 +328,81 @@ Test (sensors_python, sigkill_loses_no_returned_dispatch)
     cr_assert_geq (stored, returned);
     free (lines);
     free (seen);
+    zsock_destroy (&sock);
+    testing_daemon_stop (&s_daemon);
+}
+
+//  linux's FileWatchSensor definition with a small class of the test's own,
+//  and the examples pack's rule on linux.file_watch.line (its file_path
+//  pointed into the test's directory): a line appended runs the rule
+Test (sensors_python, linux_file_watch_fires_the_examples_rule)
+{
+    s_prepare ("test_sensors_linux", "from st2reactor.sensor.base import Sensor\n\n"
+                                     "class HelloSensor(Sensor):\n"
+                                     "    def run(self):\n"
+                                     "        pass\n");
+    char command[PATH_MAX * 3 + 128];
+    snprintf (command, sizeof command, "cp -r %s/linux %s/examples %s/", S_SHARED,
+              S_SHARED, s_daemon.packs);
+    cr_assert_eq (system (command), 0, "%s", command);
+    char watched[PATH_MAX];
+    snprintf (watched, sizeof watched, "%s/watched.log", s_daemon.root);
+    testing_write (s_daemon.root, "watched.log", "");
+    snprintf (
+        command, sizeof command,
+        "sed -i 's|/tmp/st2_test|%s|' %s/examples/rules/sample_rule_file_watch.yaml",
+        watched, s_daemon.packs);
+    cr_assert_eq (system (command), 0, "%s", command);
+    testing_daemon_write (
+        &s_daemon, "linux/sensors/file_watch_sensor.py",
+        "import os, time\n"
+        "from st2reactor.sensor.base import Sensor\n\n"
+        "class FileWatchSensor(Sensor):\n"
+        "    def setup(self):\n"
+        "        self._files = {}\n"
+        "    def add_trigger(self, trigger):\n"
+        "        path = trigger['parameters']['file_path']\n"
+        "        self._files[path] = [trigger['ref'], os.path.getsize(path)]\n"
+        "    def remove_trigger(self, trigger):\n"
+        "        self._files.pop(trigger['parameters']['file_path'], None)\n"
+        "    def run(self):\n"
+        "        while True:\n"
+        "            for path, watch in list(self._files.items()):\n"
+        "                with open(path) as f:\n"
+        "                    f.seek(watch[1])\n"
+        "                    for line in f.readlines():\n"
+        "                        self.sensor_service.dispatch(watch[0], {\n"
+        "                            'file_path': path, 'line': line.rstrip(),\n"
+        "                            'file_name': os.path.basename(path)})\n"
+        "                    watch[1] = f.tell()\n"
+        "            time.sleep(0.05)\n");
+    testing_daemon_start (&s_daemon, NULL);
+    cr_assert (testing_daemon_wait_log (&s_daemon,
+                                        "sensor linux.FileWatchSensor: started", 15000),
+               "%s", testing_daemon_read_log (&s_daemon));
+    zsock_t *sock = testing_api_client (&s_daemon);
+    json_t *found = NULL;
+    int64_t deadline = zclock_mono () + 20000;
+    while (!found && zclock_mono () < deadline) {
+        //  Appended until the sensor has the trigger and sees one
+        FILE *file = fopen (watched, "a");
+        cr_assert_not_null (file);
+        fprintf (file, "hello from the test\n");
+        fclose (file);
+        zclock_sleep (300);
+        json_t *list = testing_api_ok (
+            sock, "api.execution.list",
+            json_pack ("{s:s}", "rule", "examples.sample_rule_file_watch"));
+        json_t *item = json_array_get (json_object_get (list, "items"), 0);
+        if (item && testing_status_terminal (
+                        json_string_value (json_object_get (item, "status"))))
+            found = json_incref (item);
+        json_decref (list);
+    }
+    cr_assert_not_null (found, "the examples rule did not run:\n%s",
+                        testing_daemon_read_log (&s_daemon));
+    cr_assert_str_eq (json_string_value (json_object_get (found, "status")), "completed");
+    json_decref (found);
     zsock_destroy (&sock);
     testing_daemon_stop (&s_daemon);
 }
