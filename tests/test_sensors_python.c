@@ -3,9 +3,12 @@
     ../shared/st2-packs, with sensor classes of the test's own (the packs'
     Python was left out): the sensor starts, dispatches, and the pack's
     rule runs its action; a sensor crashing in a loop is started again
-    with backoff while the daemon keeps serving; trigger parameters of
-    enabled rules reach add_trigger / remove_trigger; stopping the daemon
-    takes the sensor process with it; a sensor dispatching 2,000 events
+    with backoff while the daemon keeps serving (a disabled one never
+    starts); a PollingSensor polls at the YAML's poll_interval; trigger
+    parameters of enabled rules reach add_trigger / remove_trigger;
+    stopping the daemon takes the sensor process with it; linux's
+    FileWatchSensor definition (a class of the test's) fires the examples
+    pack's file-watch rule; a sensor dispatching 2,000 events
     loses none of those dispatch returned for across a SIGKILL of attuned.
 */
 #include "tests/testing_api.h"
@@ -128,6 +131,10 @@ Test (sensors_python, crashing_sensor_restarts_with_backoff)
                                      "class HelloSensor(Sensor):\n"
                                      "    def run(self):\n"
                                      "        raise RuntimeError('boom on purpose')\n");
+    //  A disabled sensor does not run
+    testing_daemon_write (&s_daemon, "hello_st2/sensors/off.yaml",
+                          "class_name: OffSensor\nentry_point: sensor1.py\n"
+                          "enabled: false\ntrigger_types: [{name: off}]\n");
     testing_daemon_start (&s_daemon, NULL);
     //  1 s, 2 s, 4 s: the third start comes about 3 s after the first crash
     cr_assert (testing_daemon_wait_log (&s_daemon, "starting it again in 4000 ms", 20000),
@@ -138,6 +145,7 @@ Test (sensors_python, crashing_sensor_restarts_with_backoff)
         "the traceback is logged with the sensor's name:\n%s", log);
     cr_assert (strstr (log, "starting it again in 1000 ms"));
     cr_assert (strstr (log, "starting it again in 2000 ms"));
+    cr_assert_null (strstr (log, "sensor hello_st2.OffSensor"), "%s", log);
     free (log);
     zsock_t *sock = testing_api_client (&s_daemon);
     json_decref (testing_api_ok (sock, "api.ping", NULL));
