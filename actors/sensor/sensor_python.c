@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -102,23 +103,42 @@ s_on_output (void *unused, void *arg, int fd, short revents)
     s_read ((s_child_t *)arg);
 }
 
-//  One JSON line to the child's stdin. A child that cannot take it is
-//  stopped (it starts again with the whole state).
+//  Write all of `data` to a non-blocking fd, waiting at most `timeout_ms`
+//  for room. 0 or -1.
+static int
+s_write_all (int fd, const char *data, size_t size, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (size > 0) {
+        ssize_t n = write (fd, data, size);
+        if (n > 0) {
+            data += n;
+            size -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return -1;
+        int64_t left = deadline - zclock_mono ();
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        if (left <= 0 || poll (&pfd, 1, (int)left) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+//  One JSON line to the child's stdin. A child that does not take it
+//  within 2 s is killed (it starts again with the whole state).
 static void
 s_send (s_child_t *child, json_t *message)
 {
     char *text = json_dumps (message, JSON_COMPACT);
     json_decref (message);
-    if (!text || child->in_fd < 0) {
-        free (text);
-        return;
-    }
-    char *line = zsys_sprintf ("%s\n", text);
+    char *line = text ? zsys_sprintf ("%s\n", text) : NULL;
     free (text);
-    ssize_t sent = line ? write (child->in_fd, line, strlen (line)) : -1;
-    if (line && sent != (ssize_t)strlen (line)) {
-        zsys_warning ("sensor %s: cannot write to it (%s): restarting it", child->ref,
-                      sent < 0 ? strerror (errno) : "pipe full");
+    if (line && child->in_fd >= 0 &&
+        s_write_all (child->in_fd, line, strlen (line), 2000) != 0) {
+        zsys_warning ("sensor %s: does not read its stdin (%s): restarting it",
+                      child->ref, strerror (errno));
         kill (child->pid, SIGKILL);
     }
     zstr_free (&line);
@@ -196,6 +216,7 @@ s_spawn (s_child_t *child, const char *pack, char *message, size_t size)
     child->out_fd = out[0];
     in[1] = out[0] = -1;
     fcntl (child->in_fd, F_SETFL, O_NONBLOCK);
+    fcntl (child->in_fd, F_SETPIPE_SZ, 1024 * 1024); //  the first line at once
     fcntl (child->out_fd, F_SETFL, O_NONBLOCK);
     rc = 0;
 done:
