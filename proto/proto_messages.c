@@ -279,6 +279,8 @@ static const proto_message_t s_messages[] = {
     {"registry.trigger.updated", FACT, "registry", "registry.facts", s_definition},
     {"registry.rule.updated", FACT, "registry", "registry.facts", s_definition},
     {"registry.policy.updated", FACT, "registry", "registry.facts", s_definition},
+    {"registry.sensor.updated", FACT, "registry", "registry.facts", s_definition},
+    {"registry.sensor.deleted", FACT, "registry", "registry.facts", s_ref},
     {"registry.rule.deleted", FACT, "registry", "registry.facts", s_ref},
     {"registry.action.deleted", FACT, "registry", "registry.facts", s_ref},
     {"registry.trigger.deleted", FACT, "registry", "registry.facts", s_ref},

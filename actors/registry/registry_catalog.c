@@ -20,6 +20,7 @@ struct _registry_catalog_t {
     json_t *rules;
     json_t *triggers;
     json_t *policies;
+    json_t *sensors;
 };
 
 //  ---------------------------------------------------------------------------
@@ -117,6 +118,7 @@ registry_catalog_new (void)
     self->rules = json_object ();
     self->triggers = json_object ();
     self->policies = json_object ();
+    self->sensors = json_object ();
     s_add_builtin_triggers (self);
     return self;
 }
@@ -132,6 +134,7 @@ registry_catalog_destroy (registry_catalog_t **self_p)
         json_decref (self->rules);
         json_decref (self->triggers);
         json_decref (self->policies);
+        json_decref (self->sensors);
         free (self);
         *self_p = NULL;
     }
@@ -162,7 +165,7 @@ registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
     char message[1024];
     if (pack_config_load (pack_dir, ref, NULL, NULL, NULL, message, sizeof message) != 0)
         zlist_append (errors, message);
-    registry_pack_sensor_triggers (pack_dir, ref, self->triggers, errors);
+    registry_pack_sensor_triggers (pack_dir, ref, self->triggers, self->sensors, errors);
     registry_pack_ignored_folders (pack_dir, ref);
     return 0;
 }
@@ -439,4 +442,11 @@ const json_t *
 registry_catalog_packs (registry_catalog_t *self)
 {
     return self->packs;
+}
+
+const json_t *
+registry_catalog_sensors (registry_catalog_t *self)
+{
+    assert (self);
+    return self->sensors;
 }
