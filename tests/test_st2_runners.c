@@ -88,7 +88,14 @@ Test (st2_runners, actions_inherit_and_override_runner_parameters)
     s_write ("p/actions/b.yaml", "name: b\nrunner_type: local-shell-cmd\n"
                                  "parameters:\n  timeout:\n    type: string\n");
     s_write ("p/actions/w.yaml", "name: w\nrunner_type: winrm-cmd\n");
-    s_write ("p/actions/o.yaml", "name: o\nrunner_type: orquesta\nentry_point: o.yaml\n");
+    s_write ("p/actions/o.yaml",
+             "name: o\nrunner_type: mistral-v2\nentry_point: o.yaml\n");
+    //  A workflow whose definition does not load is refused with its line
+    s_write ("p/actions/wf.yaml",
+             "name: wf\nrunner_type: orquesta\nentry_point: wf/bad.yaml\n");
+    s_write ("p/actions/wf/bad.yaml",
+             "version: 1.0\ntasks:\n  one:\n    action: core.noop\n    next:\n"
+             "      - do: nowhere\n");
     s_write ("p/actions/u.yaml", "name: u\nrunner_type: nosuch\n");
     registry_catalog_t *catalog = registry_catalog_new ();
     zlist_t *errors = zlist_new ();
@@ -114,11 +121,13 @@ Test (st2_runners, actions_inherit_and_override_runner_parameters)
                               "parameter cannot change its \"type\""));
     cr_assert (s_has (errors, "actions/w.yaml:2: runner_type: runner \"winrm-cmd\" is "
                               "StackStorm's; attune does not have it"));
-    cr_assert (s_has (errors, "actions/o.yaml:2: runner_type: runner \"orquesta\" not "
+    cr_assert (s_has (errors, "actions/o.yaml:2: runner_type: runner \"mistral-v2\" not "
                               "available yet"));
+    cr_assert (s_has (errors, "actions/wf.yaml:3: entry_point: "));
+    cr_assert (s_has (errors, "nowhere"));
     cr_assert (
         s_has (errors, "actions/u.yaml:2: runner_type: unknown runner \"nosuch\""));
-    cr_assert_eq (zlist_size (errors), 4);
+    cr_assert_eq (zlist_size (errors), 5);
     //  applying: the runner's defaults fill in, immutable holds
     char message[256] = "";
     json_t *given = json_pack ("{s:s}", "text", "hi");
@@ -190,7 +199,9 @@ Test (st2_runners, the_table)
 {
     cr_assert_eq (registry_runners_state ("local-shell-cmd"), REGISTRY_RUNNER_AVAILABLE);
     cr_assert_eq (registry_runners_state ("http-request"), REGISTRY_RUNNER_AVAILABLE);
-    cr_assert_eq (registry_runners_state ("action-chain"), REGISTRY_RUNNER_LATER);
+    cr_assert_eq (registry_runners_state ("action-chain"), REGISTRY_RUNNER_AVAILABLE);
+    cr_assert_eq (registry_runners_state ("orquesta"), REGISTRY_RUNNER_AVAILABLE);
+    cr_assert_eq (registry_runners_state ("mistral-v2"), REGISTRY_RUNNER_LATER);
     cr_assert_eq (registry_runners_state ("winrm-ps-script"), REGISTRY_RUNNER_ABSENT);
     cr_assert_eq (registry_runners_state ("nope"), REGISTRY_RUNNER_UNKNOWN);
     const char *python[] = {"env", "timeout", "log_level"};

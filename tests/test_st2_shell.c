@@ -130,7 +130,7 @@ s_wait_terminal (const char *key, const char *value, int timeout_ms)
 static void
 s_rule (const char *kind, const char *ref, const char *params)
 {
-    char path[128], text[4096];
+    char path[128], text[10240];
     snprintf (path, sizeof path, "test/rules/%s.yaml", kind);
     snprintf (text, sizeof text,
               "name: %s\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"

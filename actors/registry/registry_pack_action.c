@@ -3,6 +3,7 @@
     registry_pack.h and registry_pack_internal.h.
 */
 #include "actors/registry/registry_pack.h"
+#include "workflow/workflow.h"
 #include "actors/registry/registry_pack_internal.h"
 #include "actors/registry/registry_params.h"
 #include "actors/registry/registry_runners.h"
@@ -180,7 +181,8 @@ s_entry_point_exists (registry_pack_check_t *c, const char *pack_dir)
     const char *entry = registry_pack_str (c->root, "entry_point", "");
     if (!*entry ||
         (strcmp (runner, "local-shell-script") && strcmp (runner, "python-script") &&
-         strcmp (runner, "remote-shell-script")))
+         strcmp (runner, "remote-shell-script") && strcmp (runner, "orquesta") &&
+         strcmp (runner, "action-chain")))
         return;
     char *path = zsys_sprintf ("%s/actions/%s", pack_dir, entry);
     struct stat st;
@@ -192,6 +194,42 @@ s_entry_point_exists (registry_pack_check_t *c, const char *pack_dir)
         s_warn (c, "/entry_point", text);
     }
     zstr_free (&path);
+}
+
+//  A workflow action's definition (orquesta, action-chain) checked when its
+//  pack loads: unknown tasks, unreachable ones, bad expressions, cycles
+//  with no exit, each with its file and line (workflow/workflow.h). A bad
+//  workflow refuses its action only. 0 or -1 after reporting.
+static int
+s_workflow_valid (registry_pack_check_t *c, const char *pack_dir)
+{
+    const char *runner = registry_pack_str (c->root, "runner_type", "");
+    const char *entry = registry_pack_str (c->root, "entry_point", "");
+    if (strcmp (runner, "orquesta") && strcmp (runner, "action-chain"))
+        return 0;
+    if (!*entry || strstr (entry, "..") || entry[0] == '/') {
+        registry_pack_report (c->errors, c->doc, c->file, "/entry_point",
+                              "entry_point: a %s action names its definition, a file "
+                              "inside the pack's actions folder",
+                              runner);
+        return -1;
+    }
+    char *path = zsys_sprintf ("%s/actions/%s", pack_dir, entry);
+    struct stat st;
+    if (path && stat (path, &st) != 0) {
+        zstr_free (&path);
+        return 0; //  reported by s_entry_point_exists: loads, fails to run
+    }
+    char *error = NULL;
+    workflow_spec_t *spec = path ? workflow_spec_load (path, runner, &error) : NULL;
+    bool valid = spec != NULL;
+    if (!valid)
+        registry_pack_report (c->errors, c->doc, c->file, "/entry_point",
+                              "entry_point: %s", error ? error : "out of memory");
+    workflow_spec_destroy (&spec);
+    free (error);
+    zstr_free (&path);
+    return valid ? 0 : -1;
 }
 
 //  The normalised definition of an action that passed s_action_valid.
@@ -241,5 +279,9 @@ registry_pack_action_load (registry_pack_check_t *c, const char *pack,
     if (!params)
         return NULL;
     s_entry_point_exists (c, pack_dir);
+    if (s_workflow_valid (c, pack_dir) != 0) {
+        json_decref (params);
+        return NULL;
+    }
     return s_action_build (c, pack, pack_dir, params);
 }

@@ -200,7 +200,7 @@ s_through_bastion (s_host_t *h, ssh_session session, char *message, size_t size)
     char why[600];
     ssh_session hop = s_connect (&b, why, sizeof why);
     if (!hop) {
-        snprintf (message, size, "%s: bastion_host %s", h->host, why);
+        snprintf (message, size, "%s: bastion_host %.300s", h->host, why);
         return -1;
     }
     h->tunnel = worker_ssh_tunnel_new (&hop, h->host, h->port, message, size);
