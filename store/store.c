@@ -612,6 +612,8 @@ store_backup (store_t *self, const char *dir, uint64_t *size)
     err = s_sync_path (path);
     if (!err)
         err = s_sync_path (dir);
+    if (!err && chmod (path, 0640) != 0)
+        err = errno;
     if (!err && stat (path, &st) != 0)
         err = errno;
     if (err) {

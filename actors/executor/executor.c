@@ -272,6 +272,8 @@ s_start_sockets (executor_t *self, const actor_config_t *config)
     self->policy = executor_policy_new (self->store);
     self->query = actor_query_new (bus_topology_bind (config->topology, "executor.query"),
                                    self->source);
+    if (self->query)
+        actor_query_set_store (self->query, self->store, "executor");
     return self->policy && self->query ? 0 : -1;
 }
 
