@@ -272,8 +272,6 @@ s_start_sockets (executor_t *self, const actor_config_t *config)
     self->policy = executor_policy_new (self->store);
     self->query = actor_query_new (bus_topology_bind (config->topology, "executor.query"),
                                    self->source);
-    if (self->query)
-        actor_query_set_store (self->query, self->store, "executor");
     return self->policy && self->query ? 0 : -1;
 }
 
@@ -417,6 +415,7 @@ s_executor_new (zsock_t *pipe, const actor_config_t *config)
         return NULL;
     }
     self->poll_dirty = true; //  the links' readers, at the first turn
+    actor_query_set_store (self->query, self->store, "executor"); //  store.backup
     actor_loop_set_status (loop, s_pipe_status);
     actor_loop_set_timeout (loop, s_timeout);
     actor_loop_set_before (loop, s_before);
