@@ -125,6 +125,8 @@ Test (backup, restored_copy_runs_what_waited_and_nothing_completed_again)
     pthread_t thread;
     cr_assert_eq (pthread_create (&thread, NULL, s_publish, &during), 0);
     zclock_sleep (100);
+    //  A store no owner answers for (as a newer actor's would be) is named
+    testing_write (daemon.data, "extra/data.mdb", "not a store");
     char copy[PATH_MAX - 256];
     snprintf (copy, sizeof copy, "%s/backup", daemon.root);
     json_t *manifest =
@@ -144,6 +146,9 @@ Test (backup, restored_copy_runs_what_waited_and_nothing_completed_again)
                       STORE_FORMAT_VERSION);
         cr_assert_gt (json_integer_value (json_object_get (store, "size")), 0);
     }
+    json_t *uncopied = json_object_get (manifest, "stores_not_copied");
+    cr_assert_eq (json_array_size (uncopied), 1);
+    cr_assert_str_eq (json_string_value (json_array_get (uncopied, 0)), "extra");
     char path[PATH_MAX + 64];
     snprintf (path, sizeof path, "%s/manifest.json", copy);
     json_t *on_disk = json_load_file (path, 0, NULL);
