@@ -4,8 +4,11 @@
 #include "bus/bus_topology.h"
 #include "bus/bus_security.h"
 #include "proto/proto_json.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 struct _actor_query_t {
     zsock_t *router;
@@ -21,6 +24,9 @@ struct _actor_query_t {
     zframe_t *current_body; //  its frame: the connection's properties
     bool current_delimiter;
     const uint8_t *current_id;
+    store_t *store; //  store.backup copies it (actor_query_set_store)
+    char store_name[64];
+    char *backup_file; //  copied beside the store (actor_query_backup_file)
 };
 
 //  A request answered later (actor_query_defer)
@@ -147,6 +153,7 @@ actor_query_destroy (actor_query_t **self_p)
         zsock_destroy (&self->router);
         zlistx_destroy (&self->parked);
         msgpack_sbuffer_destroy (&self->buffer);
+        free (self->backup_file);
         free (self);
         *self_p = NULL;
     }
@@ -243,6 +250,98 @@ s_body_id (zframe_t *body, uint8_t id[PROTO_UUID_SIZE])
     return id;
 }
 
+void
+actor_query_set_store (actor_query_t *self, store_t *store, const char *name)
+{
+    assert (self && store && name);
+    self->store = store;
+    snprintf (self->store_name, sizeof self->store_name, "%s", name);
+}
+
+void
+actor_query_backup_file (actor_query_t *self, const char *path)
+{
+    assert (self && path);
+    free (self->backup_file);
+    self->backup_file = strdup (path);
+}
+
+//  Copy the file `from` to `to` (0600, written whole, fsynced). 0 or -1
+//  with `error` set.
+static int
+s_copy_file (const char *from, const char *to, char *error, size_t size)
+{
+    zchunk_t *chunk = NULL;
+    FILE *in = fopen (from, "rb");
+    if (in) {
+        chunk = zchunk_read (in, 1 << 20);
+        fclose (in);
+    }
+    int fd = chunk ? open (to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+    bool ok = fd >= 0 &&
+              write (fd, zchunk_data (chunk), zchunk_size (chunk)) ==
+                  (ssize_t)zchunk_size (chunk) &&
+              fsync (fd) == 0;
+    if (!ok)
+        snprintf (error, size, "cannot copy %s to %s (%s)", from, to, strerror (errno));
+    if (fd >= 0)
+        close (fd);
+    zchunk_destroy (&chunk);
+    return ok ? 0 : -1;
+}
+
+//  store.backup {dir}: a hot copy of the actor's store to dir/<name>, made
+//  here, in the thread that owns the store (PROTOCOL.md, "Backup"). Only
+//  for this process's own actors (the api): a file written on this host.
+static void
+s_backup (actor_query_t *self, json_t *payload, actor_answer_t *answer)
+{
+    const char *dir = json_string_value (json_object_get (payload, "dir"));
+    if (!actor_query_from_self (self)) {
+        actor_query_fail (answer, "forbidden",
+                          "store.backup: only this process's api may ask for it");
+        return;
+    }
+    if (!dir || dir[0] != '/') {
+        actor_query_fail (answer, "bad_request", "dir: expected an absolute path");
+        return;
+    }
+    char path[4096];
+    if (snprintf (path, sizeof path, "%s/%s", dir, self->store_name) >=
+        (int)sizeof path) {
+        actor_query_fail (answer, "bad_request", "dir: path too long");
+        return;
+    }
+    int64_t started = zclock_mono ();
+    uint64_t size = 0;
+    store_code_t code = store_backup (self->store, path, &size);
+    if (code != STORE_OK) {
+        zsys_error ("%s: backup failed: %s", self->store_name,
+                    store_last_error (self->store));
+        actor_query_fail (answer, code == STORE_EXISTS ? "conflict" : "internal", "%s",
+                          store_last_error (self->store));
+        return;
+    }
+    char file[4200] = "", error[8300] = "";
+    if (self->backup_file) {
+        //  In this turn of the actor's loop: nothing changed it since the copy
+        const char *base = strrchr (self->backup_file, '/');
+        snprintf (file, sizeof file, "%s/%s", path, base ? base + 1 : self->backup_file);
+        if (s_copy_file (self->backup_file, file, error, sizeof error) != 0) {
+            zsys_error ("%s: backup failed: %s", self->store_name, error);
+            actor_query_fail (answer, "internal", "%s", error);
+            return;
+        }
+    }
+    zsys_info ("%s: store copied to %s (%" PRIu64 " bytes)", self->store_name, path,
+               size);
+    answer->result = json_pack (
+        "{s:s, s:s, s:I, s:I, s:I, s:I, s:s?}", "store", self->store_name, "path", path,
+        "format", (json_int_t)store_format_version (self->store), "size",
+        (json_int_t)size, "copied_at", (json_int_t)proto_now_usec (), "took_ms",
+        (json_int_t)(zclock_mono () - started), "file", file[0] ? file : NULL);
+}
+
 //  One decoded request: the handler's answer, or NULL when it deferred it.
 static proto_envelope_t *
 s_dispatch (actor_query_t *self, proto_envelope_t *request, zframe_t *identity,
@@ -268,7 +367,10 @@ s_dispatch (actor_query_t *self, proto_envelope_t *request, zframe_t *identity,
         self->current_identity = identity;
         self->current_delimiter = delimiter;
         self->current_id = proto_envelope_id (request);
-        fn (arg, type, payload, &answer);
+        if (streq (type, "store.backup") && self->store)
+            s_backup (self, payload, &answer);
+        else
+            fn (arg, type, payload, &answer);
         self->current_identity = NULL;
         self->current_id = NULL;
         s_answer_bound (&answer, type, payload);

@@ -22,6 +22,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include "proto/proto_envelope.h"
+#include "store/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +79,17 @@ const char *actor_query_peer_key (actor_query_t *self);
 //  key to tell: the host is trusted, as everywhere in attune), or with this
 //  process's own key (bus_security_public_key: a core's api, rules ...).
 bool actor_query_from_self (actor_query_t *self);
+
+//  The actor's store, `name` its directory under the data directory
+//  ("executor"): the endpoint then answers `store.backup {dir}` itself, for
+//  this process's own clients only (actor_query_from_self), with a hot copy
+//  to <dir>/<name> (store_backup) made in the actor's thread, and
+//  {store, path, format, size, copied_at, took_ms}.
+void actor_query_set_store (actor_query_t *self, store_t *store, const char *name);
+//  A file that belongs with the store (the datastore's secret key): copied
+//  to <dir>/<name>/<its base name> (0600) right after the store, in the same
+//  turn of the actor's loop; the answer names it as `file`.
+void actor_query_backup_file (actor_query_t *self, const char *path);
 
 zsock_t *actor_query_sock (actor_query_t *self);
 const char *actor_query_endpoint (actor_query_t *self); //  resolved (port)

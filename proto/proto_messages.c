@@ -172,6 +172,9 @@ static const proto_field_t s_rules_sync[] = {
     F_STR ("kind", 0), F_STRN ("ref", REQ, 1, S_REF_MAX), F_UUID ("change", REQ),
     F_BOOL ("deleted", 0), F_END};
 
+//  api.backup, store.backup: a directory on the daemon's host
+static const proto_field_t s_backup[] = {F_STRN ("dir", REQ, 1, 1900), F_END};
+
 //  api requests
 static const proto_field_t s_page[] = {F_STR ("after", 0),
                                        F_UINTN ("limit", 0, 1, INT32_MAX), F_END};
@@ -388,6 +391,9 @@ static const proto_message_t s_messages[] = {
     {"api.key.load", ASK, "client", "api.requests", s_key_load},
     {"api.key.rotate", ASK, "client", "api.requests", s_none},
     {"api.delegate", ASK, "client", "api.requests", s_delegate},
+    //  backup (issue 21)
+    {"api.backup", ASK, "client", "api.requests", s_backup},
+    {"store.backup", ASK, "api", "<actor>.query", s_backup},
 };
 
 #define S_MESSAGES (sizeof s_messages / sizeof s_messages[0])

@@ -59,6 +59,7 @@ static const char *s_code_names[STORE_COUNT] = {
     [STORE_INVALID] = "invalid argument",
     [STORE_ABORTED] = "aborted",
     [STORE_INTERNAL] = "internal error",
+    [STORE_VERSION] = "store format newer than this build",
 };
 
 const char *
@@ -560,9 +561,68 @@ store_open (const char *dir, const store_config_t *config, store_code_t *code,
         s_free (self);
         return NULL;
     }
+    char why[STORE_ERROR_SIZE];
+    store_code_t format = store_format_check (self, why, sizeof why);
+    if (format != STORE_OK) {
+        s_open_fail (code, message, message_size, format, "%s", why);
+        s_free (self);
+        return NULL;
+    }
     s_map_start (self, &cfg, page);
     snprintf (self->error, sizeof (self->error), "no error");
     return self;
+}
+
+//  fsync `path` (a file or a directory). 0 or an errno.
+static int
+s_sync_path (const char *path)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int err = fsync (fd) == 0 ? 0 : errno;
+    close (fd);
+    return err;
+}
+
+store_code_t
+store_backup (store_t *self, const char *dir, uint64_t *size)
+{
+    assert (self);
+    assert (dir);
+    char path[PATH_MAX];
+    if (!*dir || snprintf (path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path) {
+        store_error_set (self, "%s: backup to '%s': bad directory name", self->dir, dir);
+        return STORE_INVALID;
+    }
+    int err = s_mkdir_p (dir);
+    if (err) {
+        store_error_set (self, "%s: backup to %s: cannot create the directory (%s)",
+                         self->dir, dir, strerror (err));
+        return s_code_of_errno (err);
+    }
+    int rc = mdb_env_copy2 (self->env, dir, MDB_CP_COMPACT);
+    if (rc) {
+        store_error_set (self, "%s: backup to %s: %s", self->dir, dir,
+                         rc == EEXIST ? "a data.mdb is there already"
+                                      : mdb_strerror (rc));
+        return rc == EEXIST ? STORE_EXISTS : store_code_of (rc);
+    }
+    struct stat st;
+    err = s_sync_path (path);
+    if (!err)
+        err = s_sync_path (dir);
+    if (!err && chmod (path, 0640) != 0)
+        err = errno;
+    if (!err && stat (path, &st) != 0)
+        err = errno;
+    if (err) {
+        store_error_set (self, "%s: backup to %s: %s", self->dir, path, strerror (err));
+        return s_code_of_errno (err);
+    }
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return STORE_OK;
 }
 
 static void

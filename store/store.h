@@ -44,8 +44,13 @@ typedef enum {
     STORE_INVALID,  //  bad argument (empty name ...)
     STORE_ABORTED,  //  the write function asked to abort
     STORE_INTERNAL, //  any other LMDB error (message says which)
+    STORE_VERSION,  //  the store's format is newer than this build reads
     STORE_COUNT
 } store_code_t;
+
+//  The format version this build writes (store_format_version). Stores of
+//  an older version are migrated when opened, newer ones refused.
+#define STORE_FORMAT_VERSION 1
 
 typedef struct {
     size_t map_size;      //  initial map size; default 64 MiB
@@ -79,6 +84,24 @@ const char *store_strerror (store_code_t code);
 //  "/var/lib/attune/executor: directory is not writable (Permission denied)".
 store_t *store_open (const char *dir, const store_config_t *config, store_code_t *code,
                      char *message, size_t message_size);
+
+//  Opening checks the store's format version (recorded in its meta table;
+//  none recorded is version 0, today's layout): a newer one than
+//  STORE_FORMAT_VERSION is refused with STORE_VERSION ("<dir>: store format
+//  version 2 is newer than this build of attune reads (format version 1)
+//  ..."); an older one is migrated in place, one write transaction per step,
+//  so a crash mid-way leaves a store the next open migrates on.
+
+//  The store's format version (STORE_FORMAT_VERSION once opened).
+uint64_t store_format_version (store_t *self);
+
+//  Copy the store, hot and consistent (one read snapshot, LMDB's
+//  mdb_env_copy2 with MDB_CP_COMPACT: free pages left out), to
+//  `dir`/data.mdb. `dir` is created (0750) if missing and must hold no
+//  data.mdb yet. Safe while this store is written: the copy is the state
+//  of one commit. Returns STORE_OK with the copy's size in *size (may be
+//  NULL), or the code with store_last_error () saying what and why.
+store_code_t store_backup (store_t *self, const char *dir, uint64_t *size);
 
 //  Close the store; safe on NULL; clears the caller's pointer.
 void store_close (store_t **self_p);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define STORE_META_NAME        "__meta"
+#define STORE_FORMAT_KEY       "__format" //  in meta: the format version
 #define STORE_LOCK_NAME        "attune.lock"
 #define STORE_DEFAULT_MAP      ((size_t)64 << 20)
 #define STORE_DEFAULT_MAP_MAX  ((size_t)64 << 30)
@@ -114,6 +115,7 @@ struct _store_t {
     uint64_t data_used;    //  bytes LMDB used after the last commit
     int64_t ahead_retry;   //  monotonic ms: write ahead again (after a full disk)
     store_io_state_t io;   //  commits failing on a full or failing disk
+    uint64_t format;       //  format version (store_format.c)
     char error[STORE_ERROR_SIZE];
 };
 
@@ -140,6 +142,11 @@ store_code_t store_table_not_index (store_txn_t *txn, store_table_t *table,
 //  Run `fn` in the store's write transaction (store_write), counting the
 //  commit in store_commits () when `count` is true.
 store_code_t store_write_run (store_t *self, store_write_fn *fn, void *arg, bool count);
+
+//  Check the format version of a newly opened store: refuse a newer one
+//  (STORE_VERSION), migrate an older one (store_format.c). STORE_OK, or the
+//  code with `message` filled.
+store_code_t store_format_check (store_t *self, char *message, size_t message_size);
 
 //  `size` rounded up to a multiple of `page` (down when rounding up would
 //  overflow).

@@ -82,7 +82,7 @@ store_table (store_t *self, const char *name, bool index)
                          self->dir, name, STORE_TABLE_NAME_MAX);
         return NULL;
     }
-    if (strcmp (name, STORE_META_NAME) == 0) {
+    if (strcmp (name, STORE_META_NAME) == 0 || strcmp (name, STORE_FORMAT_KEY) == 0) {
         store_error_set (self, "%s: table name '%s' is reserved", self->dir, name);
         return NULL;
     }

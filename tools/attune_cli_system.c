@@ -1,6 +1,11 @@
-/*  attune_cli_system: worker list, status.
+/*  attune_cli_system: worker list, status, backup.
 */
 #include "tools/attune_cli.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#define S_BACKUP_MS (10 * 60 * 1000) //  attune backup waits at least this long
 
 //  "shell,python"
 static char *
@@ -112,7 +117,50 @@ s_cmd_status (cli_t *client, cli_args_t *args)
     return cli_simple (client, "api.status", NULL, s_show_status);
 }
 
+static const cli_column_t s_store_columns[] = {{"ORDER", "order"},   {"STORE", "store"},
+                                               {"FORMAT", "format"}, {"BYTES", "size"},
+                                               {"MS", "took_ms"},    {NULL}};
+
+static void
+s_show_backup (const json_t *result)
+{
+    cli_table_print (json_object_get (result, "stores"), s_store_columns, NULL);
+    printf ("\nmanifest: %s/manifest.json\n",
+            json_string_value (json_object_get (result, "dir"))
+                ? json_string_value (json_object_get (result, "dir"))
+                : ".");
+}
+
+//  The copy is made by the daemon, on its host: DIR is a path there (a
+//  relative one is taken from here, for a daemon on this host).
+static int
+s_cmd_backup (cli_t *client, cli_args_t *args)
+{
+    char dir[2 * PATH_MAX + 2], cwd[PATH_MAX];
+    const char *given = args->pos[0];
+    if (given[0] != '/' && getcwd (cwd, sizeof cwd))
+        snprintf (dir, sizeof dir, "%s/%s", cwd, given);
+    else
+        snprintf (dir, sizeof dir, "%s", given);
+    if (client->timeout_ms < S_BACKUP_MS)
+        client->timeout_ms = S_BACKUP_MS; //  a copy of each store takes a while
+    json_t *result = cli_request (client, "api.backup", json_pack ("{s:s}", "dir", dir));
+    if (!result)
+        return cli_report (client);
+    json_object_set_new (result, "dir", json_string (dir));
+    if (client->json)
+        cli_print_json (result);
+    else
+        s_show_backup (result);
+    json_decref (result);
+    return CLI_EXIT_OK;
+}
+
 const cli_command_t cli_system_commands[] = {
+    {"backup", NULL, "DIR",
+     "Copy every store of the running daemon to DIR (new or empty, on the "
+     "daemon's host), with a manifest; `attuned --data DIR` runs from it.",
+     cli_no_options, 1, 1, s_cmd_backup},
     {"worker", "list", "", "List the workers the executor knows.", cli_no_options, 0, 0,
      s_cmd_worker_list},
     {"status", NULL, "", "Show whether the actors are up, and the api's counters.",

@@ -52,6 +52,7 @@
 #include "actors/api/api.h"
 #include "actors/datastore/datastore.h"
 #include "tools/attuned_python.h"
+#include "tools/attuned_log.h"
 #include "actors/executor/executor.h"
 #include "actors/http/http.h"
 #include "actors/registry/registry.h"
@@ -147,6 +148,11 @@ s_usage (FILE *out)
         "      --http-insecure   allow plain HTTP beyond loopback\n"
         "      --http-cert F     HTTPS: PEM certificate (with --http-key F)\n"
         "      --http-key F      HTTPS: PEM private key\n"
+        "      --log-format F    text (the default) or json: one object a line\n"
+        "                        {ts, level, actor, message}\n"
+        "      --log-level L     LEVEL or ACTOR=LEVEL, comma-separated (default\n"
+        "                        info; e.g. warning,executor=info); levels debug,\n"
+        "                        info, notice, warning, error\n"
         "  -q, --quiet           do not log each finished execution\n"
         "  -h, --help            this text\n");
 }
@@ -273,6 +279,8 @@ typedef struct {
     const char *actors;
     actor_config_t config;
     bool quiet;
+    const char *log_format; //  --log-format, daemon/log/format
+    const char *log_level;  //  --log-level, daemon/log/level
     const char *api_endpoint;
     const char *facts_endpoint;
     bus_security_config_t security;
@@ -346,6 +354,10 @@ s_string_option (s_daemon_t *self, int option)
             return &self->security.executor;
         case 12:
             return &self->config.worker_certs;
+        case 13:
+            return &self->log_format;
+        case 14:
+            return &self->log_level;
     }
     return NULL;
 }
@@ -419,6 +431,8 @@ s_parse_options (s_daemon_t *self, int argc, char *argv[])
                                       {"http-insecure", no_argument, 0, 26},
                                       {"http-cert", required_argument, 0, 27},
                                       {"http-key", required_argument, 0, 28},
+                                      {"log-format", required_argument, 0, 13},
+                                      {"log-level", required_argument, 0, 14},
                                       {"quiet", no_argument, 0, 'q'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
@@ -504,7 +518,9 @@ s_daemon_settings (s_daemon_t *self, zconfig_t *daemon)
                     {&self->config.worker_certs, "security/workers"},
                     {&self->config.worker_name, "worker/name"},
                     {&self->config.runtimes, "worker/runtimes"},
-                    {&self->config.datastore_key, "datastore/key"}};
+                    {&self->config.datastore_key, "datastore/key"},
+                    {&self->log_format, "log/format"},
+                    {&self->log_level, "log/level"}};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (!*settings[i].target)
             *settings[i].target = s_setting (daemon, settings[i].key);
@@ -530,13 +546,13 @@ s_load_config (s_daemon_t *self)
         return -1;
     static const char *const keys[] = {
         "actors", "data",     "packs",   "host", "heartbeat", "api", "api-facts",
-        "worker", "security", "configs", "http", "datastore", NULL};
+        "worker", "security", "configs", "http", "datastore", "log", NULL};
     static const char *const security[] = {"cert", "allow",   "server", "executor",
                                            "mode", "workers", NULL};
     if (s_known_settings (
             self->config_path, daemon, "daemon/", keys,
             "actors, data, packs, configs, host, heartbeat, api, api-facts, http, "
-            "worker/name|slots|runtimes, datastore/key, "
+            "worker/name|slots|runtimes, datastore/key, log/format|level, "
             "security/cert|allow|server|executor|mode|workers") ||
         s_known_settings (self->config_path, zconfig_locate (daemon, "security"),
                           "daemon/security/", security,
@@ -634,6 +650,10 @@ s_prepare (s_daemon_t *self)
     zsys_init ();
     zsys_set_logident ("attuned");
     char message[512];
+    if (attuned_log_setup (self->log_format, self->log_level, message, sizeof message)) {
+        fprintf (stderr, "attuned: %s\n", message);
+        return 2;
+    }
     self->topology = self->config_path
                          ? bus_topology_load (self->config_path, message, sizeof message)
                          : bus_topology_new (NULL);

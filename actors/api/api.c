@@ -308,6 +308,13 @@ s_handle_owner (api_t *self, int owner)
             int which = pending->owner;
             zhashx_delete (self->pending, hex);
             api_status_part_done (self, status, which, result);
+        } else if (pending && pending->backup) {
+            json_t *payload = proto_envelope_payload_json (reply, NULL);
+            api_backup_t *backup = pending->backup;
+            bool error = streq (proto_envelope_type (reply), "api.error");
+            zhashx_delete (self->pending, hex);
+            api_backup_part_done (self, backup, payload, error);
+            json_decref (payload);
         } else if (pending) {
             proto_envelope_set_corr (reply, pending->request);
             s_send_to (self, pending->identity, pending->delimiter, reply);
@@ -397,6 +404,10 @@ s_expire (api_t *self)
             int owner = pending->owner;
             zhashx_delete (self->pending, hex);
             api_status_part_done (self, status, owner, NULL);
+        } else if (pending->backup) {
+            api_backup_t *backup = pending->backup;
+            zhashx_delete (self->pending, hex);
+            api_backup_part_done (self, backup, NULL, false);
         } else {
             api_answer (self, pending->identity, pending->delimiter, pending->request,
                         NULL, "unavailable",
@@ -470,6 +481,7 @@ s_api_destroy (api_t **self_p)
         return;
     actor_loop_destroy (&self->loop);
     zhashx_destroy (&self->pending);
+    api_backup_destroy (self);
     api_roles_destroy (&self->roles);
     bus_link_destroy (&self->registry_link);
     bus_link_destroy (&self->rules_link);
@@ -532,6 +544,8 @@ s_start (api_t *self, const actor_config_t *config)
     actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "api@%s", host);
     msgpack_sbuffer_init (&self->buffer);
+    snprintf (self->data_dir, sizeof self->data_dir, "%s",
+              config->data_dir ? config->data_dir : ".");
     bus_topology_t *topology = config->topology;
     if (!topology)
         return -1;

@@ -26,6 +26,9 @@ typedef enum {
 extern const char *api_owner_names[API_OWNERS];
 
 typedef struct _api_status_t api_status_t;
+typedef struct _api_backup_t api_backup_t;
+
+#define API_BACKUP_STEP_MS (10 * 60 * 1000) //  one store's copy, at most
 
 typedef struct {
     zframe_t *identity;               //  the client
@@ -36,6 +39,7 @@ typedef struct {
     json_t *sync;                     //  ... after rules.sync {sync} answers
     api_status_t *status;             //  api.status parts: the aggregate
     int owner;                        //  api.status parts: which actor
+    api_backup_t *backup;             //  api.backup: the copy under way
 } api_pending_t;
 
 struct _api_status_t {
@@ -62,7 +66,9 @@ typedef struct {
     bool curve;                  //  api.requests is CURVE: roles apply
     api_roles_t *roles;          //  who may do what (when curve)
     msgpack_sbuffer buffer;
-    int64_t expire_at; //  monotonic ms of the next deadline scan
+    char data_dir[1024];  //  the data directory (api.backup: http keys)
+    api_backup_t *backup; //  api.backup under way (one at a time)
+    int64_t expire_at;    //  monotonic ms of the next deadline scan
     uint64_t requests, replies, errors, malformed, forwarded_facts;
     uint64_t dropped; //  replies a client was not there (or not reading) to take
 } api_t;
@@ -80,6 +86,16 @@ api_pending_t *api_pending_new (api_t *self, const uint8_t key[PROTO_UUID_SIZE],
 
 //  One owner's part of api.status (result taken; NULL: it is down).
 void api_status_part_done (api_t *self, api_status_t *status, int owner, json_t *result);
+
+//  api.backup {dir} (api_backup.c): copy every store, one at a time, in
+//  the order PROTOCOL.md ("Backup") gives, then write the manifest.
+void api_backup_start (api_t *self, zframe_t *identity, bool delimiter,
+                       const uint8_t request[PROTO_UUID_SIZE], const char *dir);
+//  An owner's answer to store.backup (`reply`: its payload, NULL when it
+//  did not answer in time; `error`: an api.error): on to the next store.
+void api_backup_part_done (api_t *self, api_backup_t *backup, json_t *reply, bool error);
+//  Forget a backup under way (the api stopping).
+void api_backup_destroy (api_t *self);
 
 //  Send `request` (a copy, with a fresh id; payload replaced by
 //  `payload_override` when given) to an owner's query endpoint.

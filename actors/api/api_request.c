@@ -251,6 +251,14 @@ s_op_execution_get (api_t *self, s_req_t *req)
                        req->payload);
 }
 
+//  api.backup {dir}: admin only (not in a role's list: api_roles.c)
+static void
+s_op_backup (api_t *self, s_req_t *req)
+{
+    api_backup_start (self, req->identity, req->delimiter, req->id,
+                      json_string_value (json_object_get (req->payload, "dir")));
+}
+
 typedef void (s_op_fn) (api_t *self, s_req_t *req);
 
 static const struct {
@@ -277,6 +285,7 @@ static const struct {
              {"api.key.load", s_op_key},
              {"api.key.rotate", s_op_key},
              {"api.delegate", s_op_delegate},
+             {"api.backup", s_op_backup},
              {NULL, NULL}};
 
 //  The actor that answers a read (every type here is in the message table)

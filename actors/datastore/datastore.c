@@ -460,6 +460,8 @@ s_start (datastore_t *self, const actor_config_t *config)
                     "connect to rules.commands");
         return -1;
     }
+    actor_query_set_store (self->query, self->store, "datastore");
+    actor_query_backup_file (self->query, self->key_path);
     s_expiry_reload (self);
     zsys_info ("datastore: keys in %s, secret key %s (id %u), worker certs %s", self->dir,
                self->key_path, store_crypto_id (self->crypto),

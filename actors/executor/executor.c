@@ -429,6 +429,7 @@ s_executor_new (zsock_t *pipe, const actor_config_t *config)
         return NULL;
     }
     self->poll_dirty = true; //  the links' readers, at the first turn
+    actor_query_set_store (self->query, self->store, "executor"); //  store.backup
     actor_loop_set_status (loop, s_pipe_status);
     actor_loop_set_timeout (loop, s_timeout);
     actor_loop_set_before (loop, s_before);

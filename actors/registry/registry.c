@@ -692,6 +692,7 @@ s_start (s_registry_t *self, const actor_config_t *config)
         actor_query_new (bus_topology_bind (topology, "registry.query"), self->source);
     if (!self->query)
         return -1;
+    actor_query_set_store (self->query, self->store, "registry");
     zsys_info (
         "registry: %zu packs, %zu actions, %zu triggers, %zu rules, %zu load errors",
         json_object_size (registry_catalog_packs (self->catalog)),

@@ -535,6 +535,7 @@ s_start (s_rules_t *self, const actor_config_t *config)
                                    self->source);
     if (!self->query)
         return -1;
+    actor_query_set_store (self->query, self->store, "rules");
     endpoint = bus_topology_bind (config->topology, "rules.facts");
     self->pub = endpoint ? bus_pub_new (endpoint, 0) : NULL;
     if (!self->pub) {

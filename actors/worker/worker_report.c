@@ -1,6 +1,7 @@
 /*  worker_report: status reports to the executor, registration, and what
     ended here (worker_internal.h). */
 #include "actors/worker/worker_internal.h"
+#include "actors/pack/pack_config.h"
 
 //  ---------------------------------------------------------------------------
 //  Reports to the executor
@@ -227,11 +228,35 @@ worker_report_resend (worker_t *self, const char *id, worker_done_t *done)
     self->resent++;
 }
 
+//  `result` (taken) with the values of the job's secret parameters (the
+//  dispatch's `secret`: names never to print) masked wherever they appear
+//  in its strings (what the action printed, its error): a new reference.
+static json_t *
+s_mask_secrets (worker_job_t *job, json_t *result)
+{
+    if (!result || !json_array_size (job->secret))
+        return result;
+    json_t *values = json_array ();
+    size_t i;
+    json_t *name;
+    json_array_foreach (job->secret, i, name)
+    {
+        json_t *value = json_object_get (job->parameters, json_string_value (name));
+        if (json_is_string (value))
+            json_array_append (values, value);
+    }
+    json_t *masked = pack_config_mask (result, values);
+    json_decref (values);
+    json_decref (result);
+    return masked;
+}
+
 //  The job is over: report, free the slot.
 void
 worker_report_finish (worker_t *self, worker_job_t *job, const char *status,
                       json_t *result, int exit_code)
 {
+    result = s_mask_secrets (job, result);
     self->report_queued = false;
     worker_report_status (self, job, status, result, exit_code);
     //  Out of the ledger once the executor holds the outcome (its ack)
