@@ -12,6 +12,8 @@
 #include "actors/actor_loop.h"
 #include "actors/actor_query.h"
 #include "actors/registry/registry_catalog.h"
+#include "actors/pack/pack_venv.h"
+#include "actors/registry/registry_live.h"
 #include "actors/registry/registry_pack.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_inbox.h"
@@ -43,6 +45,8 @@ typedef struct {
     uint64_t snapshots;
     uint64_t commands;
     int heartbeat_ms;
+    char *packs_dir; //  NULL: no packs directory
+    char *data_dir;  //  virtualenvs of installed packs
 } s_registry_t;
 
 //  ---------------------------------------------------------------------------
@@ -573,6 +577,138 @@ s_list (const json_t *all, const char *kind, json_t *payload, actor_answer_t *an
     json_decref (matching);
 }
 
+//  ---------------------------------------------------------------------------
+//  Packs managed while running (registry_live.h)
+
+static void
+s_publish_change (void *self, const char *kind, const char *ref, const json_t *definition)
+{
+    s_publish ((s_registry_t *)self, kind, ref, definition);
+}
+
+//  Read pack `only` from `only_dir` (NULL: it is gone), or every pack
+//  (`only` NULL), again; the stored changes applied over them again; every
+//  difference published. The result: {updated, deleted, errors}.
+static json_t *
+s_reload (s_registry_t *self, const char *only, const char *only_dir)
+{
+    zlist_t *errors = zlist_new ();
+    registry_catalog_t *next =
+        only ? registry_catalog_copy (self->catalog) : registry_catalog_new ();
+    if (!errors || !next) {
+        zlist_destroy (&errors);
+        registry_catalog_destroy (&next);
+        return NULL;
+    }
+    zlist_autofree (errors);
+    if (!only)
+        registry_catalog_load_dir (next, self->packs_dir, errors);
+    else {
+        registry_catalog_drop_pack (next, only);
+        if (only_dir)
+            registry_catalog_load_pack (next, only_dir, errors);
+        registry_catalog_check (next, errors);
+    }
+    registry_catalog_t *before = self->catalog;
+    self->catalog = next;
+    s_apply_changes (self);
+    json_t *result = registry_live_diff (before, self->catalog, s_publish_change, self);
+    registry_catalog_destroy (&before);
+    json_t *list = json_array ();
+    for (char *e = (char *)zlist_first (errors); e; e = (char *)zlist_next (errors)) {
+        zsys_error ("registry: %s", e);
+        json_array_append_new (list, json_string (e));
+        if (only)
+            zlist_append (self->errors, e);
+    }
+    json_object_set_new (result, "errors", list);
+    if (only)
+        zlist_destroy (&errors);
+    else {
+        zlist_destroy (&self->errors);
+        self->errors = errors;
+    }
+    return result;
+}
+
+//  An installed pack's virtualenv, when it has a requirements.txt (as
+//  `attune pack setup-venv`). 0, or -1 with the pack deleted again.
+static int
+s_pack_venv (s_registry_t *self, const char *pack_dir, const char *pack,
+             actor_answer_t *answer)
+{
+    char path[PATH_MAX + 32], venv[PATH_MAX + 300], message[2048];
+    snprintf (path, sizeof path, "%s/requirements.txt", pack_dir);
+    bool requirements = false;
+    if (access (path, F_OK) != 0 ||
+        pack_venv_setup (pack_dir, pack, self->data_dir, NULL, venv, sizeof venv,
+                         &requirements, message, sizeof message) == 0)
+        return 0;
+    actor_query_fail (answer, "failed", "pack %s: its virtualenv: %s", pack, message);
+    registry_live_delete (pack_dir, path, sizeof path);
+    return -1;
+}
+
+//  api.pack.install / remove / reload
+static void
+s_pack_op (s_registry_t *self, const char *verb, json_t *payload, actor_answer_t *answer)
+{
+    const char *ref = actor_arg_str (payload, "ref", answer);
+    const char *source = actor_arg_str (payload, "source", answer);
+    if (answer->code[0])
+        return;
+    if (!self->packs_dir) {
+        actor_query_fail (answer, "unavailable", "this registry has no packs directory");
+        return;
+    }
+    char dir[PATH_MAX], code[32] = "", message[2048];
+    const json_t *pack = ref ? registry_catalog_pack (self->catalog, ref) : NULL;
+    snprintf (dir, sizeof dir, "%s", registry_pack_str (pack, "dir", ""));
+    if (streq (verb, "install")) {
+        if (registry_live_install (self->catalog, self->packs_dir, source ? source : "",
+                                   ref, dir, sizeof dir, code, message,
+                                   sizeof message) != 0) {
+            actor_query_fail (answer, code, "%s", message);
+            return;
+        }
+        ref = strrchr (dir, '/') + 1;
+        if (s_pack_venv (self, dir, ref, answer) != 0)
+            return;
+    } else if (ref && !pack) {
+        //  reload of a pack put there by hand: its folder by its name
+        snprintf (dir, sizeof dir, "%s/%s/pack.yaml", self->packs_dir, ref);
+        if (streq (verb, "remove") || !registry_pack_name_valid (ref) ||
+            access (dir, F_OK) != 0) {
+            actor_query_fail (answer, "not_found", "pack '%s' is not loaded", ref);
+            return;
+        }
+        *strrchr (dir, '/') = 0;
+    } else if (streq (verb, "remove") &&
+               registry_live_delete (dir, message, sizeof message) != 0) {
+        actor_query_fail (answer, "failed", "%s", message);
+        return;
+    }
+    char name[256];
+    snprintf (name, sizeof name, "%s", ref ? ref : "");
+    json_t *result =
+        s_reload (self, ref ? name : NULL, streq (verb, "remove") ? NULL : dir);
+    if (!result) {
+        actor_query_fail (answer, "internal", "out of memory");
+        return;
+    }
+    pack = ref ? registry_catalog_pack (self->catalog, name) : NULL;
+    if (ref)
+        json_object_set_new (result, "pack", json_string (name));
+    if (pack)
+        json_object_set (result, "version", json_object_get (pack, "version"));
+    zsys_info ("registry: pack %s %s: %" JSON_INTEGER_FORMAT
+               " updated, %" JSON_INTEGER_FORMAT " deleted",
+               ref ? name : "(all)", verb,
+               json_integer_value (json_object_get (result, "updated")),
+               json_integer_value (json_object_get (result, "deleted")));
+    answer->result = result;
+}
+
 static void
 s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
 {
@@ -582,6 +718,11 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
     if (streq (type, "api.status")) {
         answer->result = s_status (self);
         json_object_set_new (answer->result, "up", json_true ());
+        return;
+    }
+    if (kind && streq (kind, "pack") &&
+        (streq (verb, "install") || streq (verb, "remove") || streq (verb, "reload"))) {
+        s_pack_op (self, verb, payload, answer);
         return;
     }
     if (!kind || (!streq (verb, "list") && !streq (verb, "get"))) {
@@ -623,6 +764,8 @@ s_registry_destroy (s_registry_t **self_p)
     store_close (&self->store);
     registry_catalog_destroy (&self->catalog);
     zlist_destroy (&self->errors);
+    zstr_free (&self->packs_dir);
+    zstr_free (&self->data_dir);
     msgpack_sbuffer_destroy (&self->buffer);
     free (self);
     *self_p = NULL;
@@ -641,6 +784,8 @@ s_start (s_registry_t *self, const actor_config_t *config)
     self->catalog = registry_catalog_new ();
     if (!self->errors || !self->catalog)
         return -1;
+    self->packs_dir = config->packs_dir ? strdup (config->packs_dir) : NULL;
+    self->data_dir = strdup (config->data_dir ? config->data_dir : ".");
     if (config->packs_dir) {
         int packs =
             registry_catalog_load_dir (self->catalog, config->packs_dir, self->errors);
