@@ -150,6 +150,7 @@ Test (pack_live, install_from_a_directory_lists_versions_and_skipped)
     s_src_write ("alpha/sensors/watch.py", "print('a sensor')\n");
     s_src_write ("alpha/rules/README.md", "notes\n");
     s_src_write ("alpha/extra/thing.txt", "x\n");
+    s_src_write ("alpha/requirements.txt", "# nothing to install\n");
     char source[PATH_MAX + 16];
     snprintf (source, sizeof source, "%s/alpha", s_src);
     json_t *installed = s_json ("pack", "install", source);
@@ -183,6 +184,9 @@ Test (pack_live, install_from_a_directory_lists_versions_and_skipped)
     char path[PATH_MAX + 64];
     snprintf (path, sizeof path, "%s/alpha/actions/hello.yaml", s_daemon.packs);
     cr_assert_eq (access (path, F_OK), 0);
+    //  its requirements.txt: its virtualenv, as `attune pack setup-venv`
+    snprintf (path, sizeof path, "%s/virtualenvs/alpha/bin/python3", s_daemon.data);
+    cr_assert_eq (access (path, F_OK), 0, "no virtualenv at %s", path);
     zsock_destroy (&sock);
 }
 

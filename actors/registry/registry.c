@@ -12,7 +12,6 @@
 #include "actors/actor_loop.h"
 #include "actors/actor_query.h"
 #include "actors/registry/registry_catalog.h"
-#include "actors/pack/pack_venv.h"
 #include "actors/registry/registry_live.h"
 #include "actors/registry/registry_pack.h"
 #include "bus/bus_facts.h"
@@ -586,127 +585,23 @@ s_publish_change (void *self, const char *kind, const char *ref, const json_t *d
     s_publish ((s_registry_t *)self, kind, ref, definition);
 }
 
-//  Read pack `only` from `only_dir` (NULL: it is gone), or every pack
-//  (`only` NULL), again; the stored changes applied over them again; every
-//  difference published. The result: {updated, deleted, errors}.
-static json_t *
-s_reload (s_registry_t *self, const char *only, const char *only_dir)
+static void
+s_reapply_changes (void *self)
 {
-    zlist_t *errors = zlist_new ();
-    registry_catalog_t *next =
-        only ? registry_catalog_copy (self->catalog) : registry_catalog_new ();
-    if (!errors || !next) {
-        zlist_destroy (&errors);
-        registry_catalog_destroy (&next);
-        return NULL;
-    }
-    zlist_autofree (errors);
-    if (!only)
-        registry_catalog_load_dir (next, self->packs_dir, errors);
-    else {
-        registry_catalog_drop_pack (next, only);
-        if (only_dir)
-            registry_catalog_load_pack (next, only_dir, errors);
-        registry_catalog_check (next, errors);
-    }
-    registry_catalog_t *before = self->catalog;
-    self->catalog = next;
-    s_apply_changes (self);
-    json_t *result = registry_live_diff (before, self->catalog, s_publish_change, self);
-    registry_catalog_destroy (&before);
-    json_t *list = json_array ();
-    for (char *e = (char *)zlist_first (errors); e; e = (char *)zlist_next (errors)) {
-        zsys_error ("registry: %s", e);
-        json_array_append_new (list, json_string (e));
-        if (only)
-            zlist_append (self->errors, e);
-    }
-    json_object_set_new (result, "errors", list);
-    if (only)
-        zlist_destroy (&errors);
-    else {
-        zlist_destroy (&self->errors);
-        self->errors = errors;
-    }
-    return result;
+    s_apply_changes ((s_registry_t *)self);
 }
 
-//  An installed pack's virtualenv, when it has a requirements.txt (as
-//  `attune pack setup-venv`). 0, or -1 with the pack deleted again.
-static int
-s_pack_venv (s_registry_t *self, const char *pack_dir, const char *pack,
-             actor_answer_t *answer)
-{
-    char path[PATH_MAX + 32], venv[PATH_MAX + 300], message[2048];
-    snprintf (path, sizeof path, "%s/requirements.txt", pack_dir);
-    bool requirements = false;
-    if (access (path, F_OK) != 0 ||
-        pack_venv_setup (pack_dir, pack, self->data_dir, NULL, venv, sizeof venv,
-                         &requirements, message, sizeof message) == 0)
-        return 0;
-    actor_query_fail (answer, "failed", "pack %s: its virtualenv: %s", pack, message);
-    registry_live_delete (pack_dir, path, sizeof path);
-    return -1;
-}
-
-//  api.pack.install / remove / reload
 static void
 s_pack_op (s_registry_t *self, const char *verb, json_t *payload, actor_answer_t *answer)
 {
-    const char *ref = actor_arg_str (payload, "ref", answer);
-    const char *source = actor_arg_str (payload, "source", answer);
-    if (answer->code[0])
-        return;
-    if (!self->packs_dir) {
-        actor_query_fail (answer, "unavailable", "this registry has no packs directory");
-        return;
-    }
-    char dir[PATH_MAX], code[32] = "", message[2048];
-    const json_t *pack = ref ? registry_catalog_pack (self->catalog, ref) : NULL;
-    snprintf (dir, sizeof dir, "%s", registry_pack_str (pack, "dir", ""));
-    if (streq (verb, "install")) {
-        if (registry_live_install (self->catalog, self->packs_dir, source ? source : "",
-                                   ref, dir, sizeof dir, code, message,
-                                   sizeof message) != 0) {
-            actor_query_fail (answer, code, "%s", message);
-            return;
-        }
-        ref = strrchr (dir, '/') + 1;
-        if (s_pack_venv (self, dir, ref, answer) != 0)
-            return;
-    } else if (ref && !pack) {
-        //  reload of a pack put there by hand: its folder by its name
-        snprintf (dir, sizeof dir, "%s/%s/pack.yaml", self->packs_dir, ref);
-        if (streq (verb, "remove") || !registry_pack_name_valid (ref) ||
-            access (dir, F_OK) != 0) {
-            actor_query_fail (answer, "not_found", "pack '%s' is not loaded", ref);
-            return;
-        }
-        *strrchr (dir, '/') = 0;
-    } else if (streq (verb, "remove") &&
-               registry_live_delete (dir, message, sizeof message) != 0) {
-        actor_query_fail (answer, "failed", "%s", message);
-        return;
-    }
-    char name[256];
-    snprintf (name, sizeof name, "%s", ref ? ref : "");
-    json_t *result =
-        s_reload (self, ref ? name : NULL, streq (verb, "remove") ? NULL : dir);
-    if (!result) {
-        actor_query_fail (answer, "internal", "out of memory");
-        return;
-    }
-    pack = ref ? registry_catalog_pack (self->catalog, name) : NULL;
-    if (ref)
-        json_object_set_new (result, "pack", json_string (name));
-    if (pack)
-        json_object_set (result, "version", json_object_get (pack, "version"));
-    zsys_info ("registry: pack %s %s: %" JSON_INTEGER_FORMAT
-               " updated, %" JSON_INTEGER_FORMAT " deleted",
-               ref ? name : "(all)", verb,
-               json_integer_value (json_object_get (result, "updated")),
-               json_integer_value (json_object_get (result, "deleted")));
-    answer->result = result;
+    registry_live_t live = {&self->catalog,
+                            &self->errors,
+                            self->packs_dir,
+                            self->data_dir,
+                            s_reapply_changes,
+                            s_publish_change,
+                            self};
+    registry_live_op (&live, verb, payload, answer);
 }
 
 static void

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <jansson.h>
+#include "actors/actor_query.h"
 #include "actors/registry/registry_catalog.h"
 
 #ifdef __cplusplus
@@ -41,6 +42,27 @@ int registry_live_delete (const char *pack_dir, char *message, size_t message_si
 //  it is gone.
 typedef void (registry_live_fn) (void *arg, const char *kind, const char *ref,
                                  const json_t *definition);
+
+//  The registry, as an operation sees it: its catalog and load errors
+//  (replaced by a reload), its directories, and its callbacks to apply its
+//  stored changes (rules and trigger types put through the api) over a
+//  fresh catalog and to publish a difference.
+typedef struct {
+    registry_catalog_t **catalog;
+    zlist_t **errors;
+    const char *packs_dir; //  NULL: none
+    const char *data_dir;
+    void (*reapply) (void *arg);
+    registry_live_fn *publish;
+    void *arg;
+} registry_live_t;
+
+//  api.pack.install ({source, ref}), .remove ({ref}), .reload ({ref}: one
+//  pack, or every pack): `verb` "install", "remove" or "reload". The
+//  answer's result is {pack, version, updated, deleted, errors}, or its
+//  error.
+void registry_live_op (registry_live_t *self, const char *verb, json_t *payload,
+                       actor_answer_t *answer);
 
 //  Call `fn` for every definition `after` adds or changes (packs, trigger
 //  types, actions, policies, rules, in that order), then every one it
