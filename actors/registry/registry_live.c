@@ -268,6 +268,14 @@ s_reload (registry_live_t *self, const char *only, const char *only_dir)
     self->reapply (self->arg);
     json_t *result = registry_live_diff (before, next, self->publish, self->arg);
     registry_catalog_destroy (&before);
+    //  The pack's earlier load errors give way to these
+    size_t n = only_dir ? strlen (only_dir) : 0;
+    for (char *e = only_dir ? (char *)zlist_first (*self->errors) : NULL; e;) {
+        char *after = (char *)zlist_next (*self->errors);
+        if (strncmp (e, only_dir, n) == 0 && e[n] == '/')
+            zlist_remove (*self->errors, e);
+        e = after;
+    }
     json_t *list = json_array ();
     for (char *e = (char *)zlist_first (errors); e; e = (char *)zlist_next (errors)) {
         zsys_error ("registry: %s", e);
