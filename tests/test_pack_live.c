@@ -338,6 +338,11 @@ Test (pack_live, bad_input_gets_clear_errors_and_the_daemon_serves_on)
     cr_assert (strstr (text, "git clone"), "%s", text);
     free (text);
 
+    //  The CLI: a relative path that is not there
+    cr_assert_neq (s_attune (&text, "pack", "install", "no/such/dir"), 0);
+    cr_assert (strstr (text, "no/such/dir"), "%s", text);
+    free (text);
+
     //  Not a pack; a pack whose action does not load
     char dir[PATH_MAX + 16];
     snprintf (dir, sizeof dir, "%s/not-a-repo", s_src);

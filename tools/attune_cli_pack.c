@@ -66,8 +66,16 @@ s_cmd_pack_install (cli_t *client, cli_args_t *args)
     const char *source = args->pos[0];
     char absolute[PATH_MAX];
     //  A local path goes as an absolute one: the registry runs elsewhere
-    if (!strstr (source, "://") && source[0] != '/' && realpath (source, absolute))
+    bool local = !strstr (source, "://") && !strchr (source, '@') && source[0] != '/';
+    size_t n = strlen (source);
+    if (local && !(n > 4 && streq (source + n - 4, ".git")) && !cli_opt (args, "--ref")) {
+        if (!realpath (source, absolute)) {
+            cli_fail (client, "not_found", "%s: %s (a pack directory or a git URL)",
+                      source, strerror (errno));
+            return cli_report (client);
+        }
         source = absolute;
+    }
     json_t *payload = json_pack ("{s:s}", "source", source);
     if (cli_opt (args, "--ref"))
         json_object_set_new (payload, "ref", json_string (cli_opt (args, "--ref")));
