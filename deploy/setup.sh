@@ -5,6 +5,7 @@
 #    deploy/setup.sh test            install deps, build with -Werror, run every test
 #    deploy/setup.sh test-sanitize   the same under AddressSanitizer + UBSan
 #    deploy/setup.sh deps            only install the Debian packages
+#    deploy/setup.sh bench-deps      only install what the benchmarks need (wrk)
 #
 #  Works on a fresh Debian 12 machine as root or as a user with sudo.
 set -euo pipefail
@@ -20,15 +21,21 @@ PACKAGES=(build-essential cmake pkg-config
           libcurl4-openssl-dev libssh-dev openssh-server openssh-client
           libmicrohttpd-dev curl
           python3 python3-zmq python3-msgpack
-          python3-venv python3-pip python3-setuptools)  # python-script actions, pack virtualenvs
+          python3-venv python3-pip python3-setuptools   # python-script actions, pack virtualenvs
+          chromium chromium-driver python3-selenium)    # the operator page's browser test
+
+#  What the benchmarks need beyond the build: build/attune-http-bench drives
+#  the HTTP gateway with wrk. `deploy/setup.sh bench-deps` installs them.
+BENCH_PACKAGES=(wrk)
 
 as_root () {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
 deps () {
-    local missing=()
-    for p in "${PACKAGES[@]}"; do
+    local missing=() wanted=("$@")
+    [ $# -gt 0 ] || wanted=("${PACKAGES[@]}")
+    for p in "${wanted[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
             missing+=("$p")
         fi
@@ -70,6 +77,8 @@ cmd="${1:-}"
 case "$cmd" in
     deps)
         deps ;;
+    bench-deps)
+        deps "${BENCH_PACKAGES[@]}" ;;
     run)
         deps
         build "$ROOT/build" -DCMAKE_BUILD_TYPE=Release
@@ -88,6 +97,6 @@ case "$cmd" in
         UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
             run_tests "$ROOT/build-san" ;;
     *)
-        echo "usage: deploy/setup.sh run|test|test-sanitize|deps" >&2
+        echo "usage: deploy/setup.sh run|test|test-sanitize|deps|bench-deps" >&2
         exit 2 ;;
 esac

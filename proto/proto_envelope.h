@@ -60,7 +60,7 @@ extern "C" {
 //  proto_runner_known (proto_messages.h) checks a name against it.
 #define PROTO_RUNNERS                                                                    \
     "noop,builtin,local-shell-cmd,local-shell-script,python-script,http-request,"        \
-    "remote-shell-cmd,remote-shell-script,inquirer,announcement"
+    "remote-shell-cmd,remote-shell-script,inquirer,announcement,nodejs"
 
 //  Error codes: every decode failure has its own.
 typedef enum {
@@ -215,6 +215,13 @@ void proto_uuid_generate (uint8_t id[PROTO_UUID_SIZE]);
 
 //  Format a UUID as "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into `out`.
 void proto_uuid_format (const uint8_t id[PROTO_UUID_SIZE], char out[PROTO_UUID_STR_SIZE]);
+
+//  Fill `id` with the name-based UUID (version 5, RFC 9562: SHA-1 of the
+//  namespace `ns` then `name`) of `name` in `ns`: the same pair, the same id,
+//  so a request derived from what it is about is idempotent across restarts
+//  (the workflow engine: a child's request from (workflow id, task key)).
+void proto_uuid_derive (const uint8_t ns[PROTO_UUID_SIZE], const char *name,
+                        uint8_t id[PROTO_UUID_SIZE]);
 
 //  Parse a canonical UUID string (also accepts 32 hex digits). Returns 0 or -1.
 int proto_uuid_parse (const char *text, uint8_t id[PROTO_UUID_SIZE]);

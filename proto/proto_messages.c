@@ -165,11 +165,10 @@ static const proto_field_t s_execution_start[] = {
 static const proto_field_t s_execution_refused[] = {
     F_STRN ("execution", REQ, 1, S_JOB_ID_MAX), F_STR ("reason", REQ), F_END};
 static const proto_field_t s_execution_fact[] = {
-    F_UUID ("execution", REQ),  F_STR ("action", REQ),
-    F_STR ("status", REQ),      F_STR ("worker", NIL),
-    F_STR ("enforcement", NIL), F_STR ("rule", NIL),
-    F_ANY ("result", 0),        F_INT ("started", NIL),
-    F_INT ("ended", NIL),       F_END};
+    F_UUID ("execution", REQ), F_STR ("action", REQ),      F_STR ("status", REQ),
+    F_STR ("worker", NIL),     F_STR ("enforcement", NIL), F_STR ("rule", NIL),
+    F_ANY ("result", 0),       F_INT ("started", NIL),     F_INT ("ended", NIL),
+    F_STR ("parent", 0),       F_STR ("task", 0),          F_END};
 static const proto_field_t s_worker_fact[] = {
     F_STR ("worker", REQ), F_STRS ("runtimes", 0), F_UINT ("slots", 0), F_END};
 static const proto_field_t s_inquiry_fact[] = {
@@ -205,14 +204,16 @@ static const proto_field_t s_enforcement_list[] = {F_STR ("rule", 0), F_STR ("ev
                                                    F_UINTN ("limit", 0, 1, S_PAGE_MAX),
                                                    F_STR ("before", 0), F_END};
 static const proto_field_t s_run[] = {F_STRN ("action", REQ, 1, S_REF_MAX),
-                                      F_MAP ("parameters", 0), F_END};
+                                      F_MAP ("parameters", 0), F_STR ("parent", 0),
+                                      F_STRN ("task", 0, 1, S_REF_MAX), F_END};
+static const proto_field_t s_children[] = {F_STR ("id", REQ), F_STR ("before", 0),
+                                           F_UINTN ("limit", 0, 1, S_PAGE_MAX), F_END};
 static const proto_field_t s_rerun[] = {F_STR ("id", REQ), F_MAP ("parameters", 0),
                                         F_END};
 static const proto_field_t s_execution_list[] = {
-    F_STR ("status", 0), F_STR ("action", 0),
-    F_STR ("rule", 0),   F_INT ("since", 0),
-    F_INT ("until", 0),  F_UINTN ("limit", 0, 1, S_PAGE_MAX),
-    F_STR ("before", 0), F_END};
+    F_STR ("status", 0), F_STR ("action", 0), F_STR ("rule", 0),
+    F_INT ("since", 0),  F_INT ("until", 0),  F_UINTN ("limit", 0, 1, S_PAGE_MAX),
+    F_STR ("before", 0), F_STR ("parent", 0), F_END};
 static const proto_field_t s_changes[] = {F_UINT ("publisher", NIL), F_UINT ("since", 0),
                                           F_UINTN ("limit", 0, 1, S_PAGE_MAX),
                                           F_STR ("after", 0), F_END};
@@ -283,6 +284,8 @@ static const proto_message_t s_messages[] = {
     {"registry.trigger.updated", FACT, "registry", "registry.facts", s_definition},
     {"registry.rule.updated", FACT, "registry", "registry.facts", s_definition},
     {"registry.policy.updated", FACT, "registry", "registry.facts", s_definition},
+    {"registry.sensor.updated", FACT, "registry", "registry.facts", s_definition},
+    {"registry.sensor.deleted", FACT, "registry", "registry.facts", s_ref},
     {"registry.rule.deleted", FACT, "registry", "registry.facts", s_ref},
     {"registry.action.deleted", FACT, "registry", "registry.facts", s_ref},
     {"registry.trigger.deleted", FACT, "registry", "registry.facts", s_ref},
@@ -311,6 +314,8 @@ static const proto_message_t s_messages[] = {
     {"worker.draining", CMD, "worker", "executor.commands", s_worker_draining},
     {"execution.dispatch", CMD, "executor", "worker", s_dispatch},
     {"execution.cancel", CMD, "executor", "worker", s_execution_only},
+    {"execution.pause", CMD, "executor", "worker", s_execution_only},
+    {"execution.resume", CMD, "executor", "worker", s_execution_only},
     {"execution.status", CMD, "worker", "executor.commands", s_execution_status},
     {"execution.start", CMD, "executor", "worker", s_execution_start},
     {"execution.refused", CMD, "executor", "worker", s_execution_refused},
@@ -323,6 +328,9 @@ static const proto_message_t s_messages[] = {
     {"execution.failed", FACT, "executor", "executor.facts", s_execution_fact},
     {"execution.timeout", FACT, "executor", "executor.facts", s_execution_fact},
     {"execution.cancelled", FACT, "executor", "executor.facts", s_execution_fact},
+    {"execution.pausing", FACT, "executor", "executor.facts", s_execution_fact},
+    {"execution.paused", FACT, "executor", "executor.facts", s_execution_fact},
+    {"execution.resuming", FACT, "executor", "executor.facts", s_execution_fact},
     {"execution.abandoned", FACT, "executor", "executor.facts", s_execution_fact},
     {"execution.pending", FACT, "executor", "executor.facts", s_execution_fact},
     {"worker.up", FACT, "executor", "executor.facts", s_worker_fact},
@@ -367,8 +375,11 @@ static const proto_message_t s_messages[] = {
     {"api.execution.run", ASK, "client", "api.requests", s_run},
     {"api.execution.list", ASK, "client", "api.requests", s_execution_list},
     {"api.execution.get", ASK, "client", "api.requests", s_execution_get},
+    {"api.execution.children", ASK, "client", "api.requests", s_children},
     {"api.execution.changes", ASK, "client", "api.requests", s_changes},
     {"api.execution.cancel", ASK, "client", "api.requests", s_id},
+    {"api.execution.pause", ASK, "client", "api.requests", s_id},
+    {"api.execution.resume", ASK, "client", "api.requests", s_id},
     {"api.execution.rerun", ASK, "client", "api.requests", s_rerun},
     {"api.inquiry.list", ASK, "client", "api.requests", s_inquiry_list},
     {"api.inquiry.get", ASK, "client", "api.requests", s_id},

@@ -4,6 +4,8 @@
 */
 #include "proto/proto_envelope.h"
 
+#include <czmq.h>
+
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -167,4 +169,19 @@ proto_uuid_parse (const char *text, uint8_t id[PROTO_UUID_SIZE])
     }
     memcpy (id, out, PROTO_UUID_SIZE);
     return 0;
+}
+
+void
+proto_uuid_derive (const uint8_t ns[PROTO_UUID_SIZE], const char *name,
+                   uint8_t id[PROTO_UUID_SIZE])
+{
+    assert (ns && name && id);
+    zdigest_t *digest = zdigest_new ();
+    assert (digest); //  out of memory
+    zdigest_update (digest, ns, PROTO_UUID_SIZE);
+    zdigest_update (digest, (const byte *)name, strlen (name));
+    memcpy (id, zdigest_data (digest), PROTO_UUID_SIZE); //  SHA-1: 20 bytes
+    zdigest_destroy (&digest);
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x50); //  version 5
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); //  variant RFC 9562
 }

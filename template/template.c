@@ -416,3 +416,43 @@ template_is_true (const json_t *value)
 {
     return value && template_truthy (value);
 }
+
+//  The names `node` reads (N_NAME) into `read`, those it binds ({% set %},
+//  {% for %}) into `bound`.
+static void
+s_names (const node_t *node, json_t *read, json_t *bound, int depth)
+{
+    if (!node || depth > TEMPLATE_MAX_DEPTH * 4)
+        return;
+    if (node->type == N_NAME && node->name)
+        json_object_set_new (read, node->name, json_true ());
+    if ((node->type == N_FOR || node->type == N_SET) && node->name)
+        json_object_set_new (bound, node->name, json_true ());
+    if (node->type == N_FOR && node->name2)
+        json_object_set_new (bound, node->name2, json_true ());
+    for (size_t i = 0; i < node->count; i++)
+        s_names (node->kids[i], read, bound, depth + 1);
+}
+
+json_t *
+template_variables (const template_t *self)
+{
+    assert (self);
+    json_t *read = json_object (), *bound = json_object ();
+    json_t *names = json_array ();
+    if (read && bound && names) {
+        s_names (self->body, read, bound, 0);
+        if (json_object_size (bound))
+            json_object_set_new (bound, "loop", json_true ());
+        const char *name;
+        json_t *each;
+        json_object_foreach (read, name, each)
+        {
+            if (!json_object_get (bound, name))
+                json_array_append_new (names, json_string (name));
+        }
+    }
+    json_decref (read);
+    json_decref (bound);
+    return names;
+}

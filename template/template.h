@@ -151,6 +151,12 @@ json_t *template_render_value (const char *name, const json_t *value, unsigned f
 //  [], {}), e.g. for a workflow's `when`.
 bool template_is_true (const json_t *value);
 
+//  The names the template reads from its context (Jinja's
+//  meta.find_undeclared_variables): every name used, less those the
+//  template binds itself ({% set %}, {% for %} and loop). A new array of
+//  strings (caller owns it; NULL when out of memory).
+json_t *template_variables (const template_t *self);
+
 //  `value` as Jinja writes it into text (Python's str()). Caller frees;
 //  NULL when out of memory.
 char *template_text (const json_t *value);

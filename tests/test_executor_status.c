@@ -27,49 +27,68 @@ static const char *const s_columns[EXECUTION_EVENT_COUNT] = {"hold",
                                                              "unanswered",
                                                              "cancel",
                                                              "cancel_on_worker",
+                                                             "pause_on_worker",
+                                                             "resume_on_worker",
                                                              "report_running",
                                                              "report_completed",
                                                              "report_failed",
                                                              "report_timeout",
-                                                             "report_cancelled"};
+                                                             "report_cancelled",
+                                                             "report_paused"};
 
 //  Rows: each status and where each event takes it ("-": nowhere).
 static const struct {
     const char *status;
     const char *next[EXECUTION_EVENT_COUNT];
 } s_expected[EXECUTION_STATUS_COUNT] = {
-    //            hold       release      reject    refuse       expire     schedule
-    //            return     rerun        abandon   ask          ask_wrong  answer
-    //            unanswered cancel       cancel_on_worker
-    //            r_running  r_completed  r_failed  r_timeout    r_cancelled
-    {"requested",
-     {"delayed", "-", "failed", "cancelled", "-", "scheduled", "-", "-", "-", "-",
-      "-",       "-", "-",      "cancelled", "-", "-",         "-", "-", "-", "-"}},
-    {"delayed", {"-", "requested", "-", "cancelled", "timeout", "-", "-", "-", "-", "-",
-                 "-", "-",         "-", "cancelled", "-",       "-", "-", "-", "-", "-"}},
+    //  columns as s_columns: hold release reject refuse expire schedule
+    //  return rerun abandon ask ask_wrong answer unanswered cancel
+    //  cancel_on_worker pause_on_worker resume_on_worker r_running
+    //  r_completed r_failed r_timeout r_cancelled r_paused
+    {"requested", {"delayed", "-", "failed", "cancelled", "-", "scheduled", "-", "-",
+                   "-",       "-", "-",      "-",         "-", "cancelled", "-", "-",
+                   "-",       "-", "-",      "-",         "-", "-",         "-"}},
+    {"delayed",
+     {"-", "requested", "-", "cancelled", "timeout", "-", "-", "-", "-", "-", "-", "-",
+      "-", "cancelled", "-", "-",         "-",       "-", "-", "-", "-", "-", "-"}},
     {"scheduled",
-     {"-",         "-",       "-",         "-",      "-",       "-",        "requested",
-      "-",         "-",       "pending",   "failed", "-",       "-",        "cancelled",
-      "canceling", "running", "completed", "failed", "timeout", "cancelled"}},
-    {"running",
-     {"-",         "-",         "-",         "-",      "-",       "-",        "requested",
-      "requested", "abandoned", "pending",   "failed", "-",       "-",        "cancelled",
-      "canceling", "-",         "completed", "failed", "timeout", "cancelled"}},
-    {"pending", {"-", "-",         "-",       "-",         "-", "-", "-", "-", "-", "-",
-                 "-", "completed", "timeout", "cancelled", "-", "-", "-", "-", "-", "-"}},
-    {"canceling", {"-", "-",         "-",         "-",      "-",       "-",        "-",
-                   "-", "abandoned", "pending",   "failed", "-",       "-",        "-",
-                   "-", "-",         "completed", "failed", "timeout", "cancelled"}},
-    {"completed", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                   "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
-    {"failed", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
-    {"timeout", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                 "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
-    {"cancelled", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                   "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
-    {"abandoned", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
-                   "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
+     {"-", "-",       "-",         "-",      "-",       "-",         "requested", "-",
+      "-", "pending", "failed",    "-",      "-",       "cancelled", "canceling", "-",
+      "-", "running", "completed", "failed", "timeout", "cancelled", "paused"}},
+    {"running", {"-",         "-",         "-",         "-",         "-",      "-",
+                 "requested", "requested", "abandoned", "pending",   "failed", "-",
+                 "-",         "cancelled", "canceling", "pausing",   "-",      "-",
+                 "completed", "failed",    "timeout",   "cancelled", "paused"}},
+    {"pending",
+     {"-",       "-",         "-", "-", "-", "-", "-", "-", "-", "-", "-", "completed",
+      "timeout", "cancelled", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
+    {"canceling",
+     {"-",         "-",       "-",         "-",      "-",       "-",         "-", "-",
+      "abandoned", "pending", "failed",    "-",      "-",       "-",         "-", "-",
+      "-",         "-",       "completed", "failed", "timeout", "cancelled", "-"}},
+    {"pausing",
+     {"-",         "-",         "-",         "-",         "-",        "-",
+      "-",         "-",         "abandoned", "-",         "-",        "-",
+      "-",         "cancelled", "canceling", "-",         "resuming", "running",
+      "completed", "failed",    "timeout",   "cancelled", "paused"}},
+    {"paused", {"-",         "-",         "-",         "-",         "-",        "-",
+                "-",         "-",         "abandoned", "-",         "-",        "-",
+                "-",         "cancelled", "canceling", "-",         "resuming", "running",
+                "completed", "failed",    "timeout",   "cancelled", "-"}},
+    {"resuming", {"-",         "-",         "-",         "-",         "-",     "-",
+                  "-",         "-",         "abandoned", "-",         "-",     "-",
+                  "-",         "cancelled", "canceling", "-",         "-",     "running",
+                  "completed", "failed",    "timeout",   "cancelled", "paused"}},
+    {"completed", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                   "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
+    {"failed", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
+    {"timeout", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                 "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
+    {"cancelled", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                   "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
+    {"abandoned", {"-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                   "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"}},
 };
 
 Test (executor_status, names_round_trip)
@@ -101,7 +120,7 @@ Test (executor_status, every_pair_against_the_table)
                           got < 0 ? "-" : execution_status_name (got), want);
             moves += got >= 0;
         }
-    cr_expect_eq (moves, 40, "transitions in the table: %d", moves);
+    cr_expect_eq (moves, 71, "transitions in the table: %d", moves);
 }
 
 Test (executor_status, terminal_statuses_move_nowhere)
@@ -123,10 +142,12 @@ Test (executor_status, out_of_range_moves_nowhere)
     cr_expect_eq (execution_status_next (EXECUTION_REQUESTED, (execution_event_t)-1), -1);
 }
 
-//  A worker reports only running, completed, failed, timeout, cancelled.
+//  A worker reports only running, completed, failed, timeout, cancelled
+//  (and a workflow engine paused).
 Test (executor_status, a_worker_reports_only_its_statuses)
 {
-    const char *reportable[] = {"running", "completed", "failed", "timeout", "cancelled"};
+    const char *reportable[] = {"running", "completed", "failed",
+                                "timeout", "cancelled", "paused"};
     for (int s = 0; s < EXECUTION_STATUS_COUNT; s++) {
         bool may = false;
         for (size_t i = 0; i < sizeof reportable / sizeof reportable[0]; i++)

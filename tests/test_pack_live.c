@@ -173,7 +173,7 @@ Test (pack_live, install_from_a_directory_lists_versions_and_skipped)
     json_t *pack = s_json ("pack", "get", "alpha");
     cr_assert_str_eq (json_string_value (json_object_get (pack, "version")), "1.2.3");
     cr_assert (s_skipped (pack, "aliases/"));
-    cr_assert (s_skipped (pack, "sensors/"));
+    cr_assert (!s_skipped (pack, "sensors/"), "sensors run (issue 19)");
     cr_assert (s_skipped (pack, "rules/README.md"));
     cr_assert (s_skipped (pack, "extra/"));
     cr_assert_null (json_object_get (pack, "dir"), "no server path to clients");

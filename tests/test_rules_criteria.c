@@ -305,3 +305,79 @@ Test (rules_criteria, search_errors_and_hash_comments)
     json_decref (criteria);
     rules_criteria_destroy (&c);
 }
+
+static bool
+s_matches (rules_criteria_t *c, const char *context)
+{
+    json_t *json = json_loads (context, 0, NULL);
+    cr_assert (json, "%s", context);
+    bool match = rules_criteria_match (c, json, NOW);
+    json_decref (json);
+    return match;
+}
+
+Test (rules_criteria, jinja_patterns_render_per_event_as_stackstorms)
+{
+    json_t *criteria =
+        json_loads ("{\"trigger.payload.owner\": {\"type\": \"equals\","
+                    "   \"pattern\": \"{{ trigger.payload.author }}\"},"
+                    " \"trigger.payload.n\": {\"type\": \"lessthan\","
+                    "   \"pattern\": \"{{ trigger.payload.limit * 2 }}\"},"
+                    " \"trigger.payload.host\": {\"type\": \"inside\","
+                    "   \"pattern\": \"{{ st2kv.system.hosts | from_json_string }}\"},"
+                    " \"trigger.payload.tag\": {\"type\": \"regex\","
+                    "   \"pattern\": \"^{{ trigger.payload.prefix }}-\\\\d+$\"}}",
+                    0, NULL);
+    cr_assert (criteria);
+    char field[128], message[512];
+    rules_criteria_t *c =
+        rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
+    cr_assert_not_null (c, "%s", message);
+    cr_expect (rules_criteria_uses_kv (c));
+    const char *kv = "\"st2kv\": {\"system\": {\"hosts\": \"[\\\"a\\\", \\\"b\\\"]\"}}";
+    char yes[1024], no[1024], bad[1024];
+    snprintf (yes, sizeof yes,
+              "{\"trigger\": {\"payload\": {\"owner\": \"ann\", \"author\": \"ann\","
+              " \"n\": 7, \"limit\": 4, \"host\": \"b\", \"tag\": \"rel-12\","
+              " \"prefix\": \"rel\"}}, %s}",
+              kv);
+    cr_expect (s_matches (c, yes), "every rendered pattern holds");
+    snprintf (no, sizeof no,
+              "{\"trigger\": {\"payload\": {\"owner\": \"ann\", \"author\": \"bob\","
+              " \"n\": 7, \"limit\": 4, \"host\": \"b\", \"tag\": \"rel-12\","
+              " \"prefix\": \"rel\"}}, %s}",
+              kv);
+    cr_expect_not (s_matches (c, no), "the owner is not the author");
+    snprintf (no, sizeof no,
+              "{\"trigger\": {\"payload\": {\"owner\": \"ann\", \"author\": \"ann\","
+              " \"n\": 9, \"limit\": 4, \"host\": \"b\", \"tag\": \"rel-12\","
+              " \"prefix\": \"rel\"}}, %s}",
+              kv);
+    cr_expect_not (s_matches (c, no), "9 is not below 4 * 2: the number kept its type");
+    //  a pattern that does not render (an undefined name) matches nothing
+    snprintf (bad, sizeof bad,
+              "{\"trigger\": {\"payload\": {\"owner\": \"ann\", \"author\": \"ann\","
+              " \"n\": 7, \"limit\": 4, \"host\": \"b\", \"tag\": \"rel-12\"}}, %s}",
+              kv);
+    cr_expect_not (s_matches (c, bad));
+    //  ... nor one that renders unfit for its operator
+    snprintf (bad, sizeof bad,
+              "{\"trigger\": {\"payload\": {\"owner\": \"ann\", \"author\": \"ann\","
+              " \"n\": 7, \"limit\": \"x\", \"host\": \"b\", \"tag\": \"rel-12\","
+              " \"prefix\": \"rel\"}}, %s}",
+              kv);
+    cr_expect_not (s_matches (c, bad));
+    rules_criteria_destroy (&c);
+    json_decref (criteria);
+    //  a template's syntax is checked at load, naming the criterion
+    criteria = json_loads (
+        "{\"trigger.payload.a\": {\"type\": \"equals\", \"pattern\": \"{{ x + }}\"}}", 0,
+        NULL);
+    c = rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
+    cr_expect_null (c);
+    cr_expect_str_eq (field, "trigger.payload.a");
+    cr_expect (strstr (message, "criteria.trigger.payload.a") &&
+                   strstr (message, "line 1"),
+               "%s", message);
+    json_decref (criteria);
+}

@@ -279,3 +279,55 @@ Test (runner_http, url_hosts_lists_are_checked)
     cr_assert_str_eq (status, "completed");
     json_decref (result);
 }
+
+Test (runner_http, a_file_is_uploaded_as_multipart_form_data)
+{
+    const char *status;
+    //  StackStorm's: file_name, file_content, file_content_type; body's keys
+    //  are the form's other fields
+    json_t *result =
+        s_run (json_pack ("{s:s, s:s, s:s, s:s, s:{s:s}}", "method", "POST", "file_name",
+                          "report.csv", "file_content", "a,b\n1,2\n", "file_content_type",
+                          "text/csv", "body", "note", "weekly"),
+               "/echo", &status);
+    cr_assert_str_eq (status, "completed", "%s", json_dumps (result, 0));
+    json_t *echo = json_object_get (result, "body");
+    const char *type = json_string_value (
+        json_object_get (json_object_get (echo, "headers"), "content-type"));
+    cr_assert (type && strncmp (type, "multipart/form-data; boundary=", 30) == 0, "%s",
+               type);
+    const char *body = json_string_value (json_object_get (echo, "body"));
+    cr_assert (body && strstr (body, "name=\"report.csv\"; filename=\"report.csv\"\r\n"
+                                     "Content-Type: text/csv\r\n\r\na,b\n1,2\n\r\n"),
+               "%s", body);
+    cr_assert (strstr (body, "name=\"note\"\r\n\r\nweekly\r\n"), "%s", body);
+    json_decref (result);
+    //  attune's file_path: a file on the worker's host, POST by default
+    char path[128];
+    snprintf (path, sizeof path, "%s/upload.txt", s_dir);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file);
+    fputs ("from disk", file);
+    fclose (file);
+    result = s_run (json_pack ("{s:s}", "file_path", path), "/echo", &status);
+    cr_assert_str_eq (status, "completed", "%s", json_dumps (result, 0));
+    echo = json_object_get (result, "body");
+    cr_assert_str_eq (json_string_value (json_object_get (echo, "method")), "POST");
+    body = json_string_value (json_object_get (echo, "body"));
+    cr_assert (body && strstr (body, "name=\"upload.txt\"; filename=\"upload.txt\"") &&
+                   strstr (body, "from disk"),
+               "%s", body);
+    json_decref (result);
+    //  a missing file, or a body that is not fields, fails naming the parameter
+    result = s_run (json_pack ("{s:s}", "file_path", "/nonexistent/x"), "/echo", &status);
+    cr_assert_str_eq (status, "failed");
+    cr_assert (
+        strstr (json_string_value (json_object_get (result, "error")), "file_path"));
+    json_decref (result);
+    result = s_run (json_pack ("{s:s, s:s, s:s}", "file_name", "a", "file_content", "x",
+                               "body", "raw"),
+                    "/echo", &status);
+    cr_assert_str_eq (status, "failed");
+    cr_assert (strstr (json_string_value (json_object_get (result, "error")), "body"));
+    json_decref (result);
+}

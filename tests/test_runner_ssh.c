@@ -242,8 +242,8 @@ Test (runner_ssh, a_failing_host_fails_the_action)
                     json_pack ("{s:s, s:s}", "cmd", "true", "bastion_host", "jump"), NULL,
                     &status);
     cr_assert_str_eq (status, "failed");
-    cr_assert (
-        strstr (json_string_value (json_object_get (result, "error")), "bastion_host"));
+    const char *error = s_field (result, "127.0.0.1", "error");
+    cr_assert (error && strstr (error, "bastion_host jump"), "%s", error);
     json_decref (result);
 }
 
@@ -375,4 +375,110 @@ Test (runner_ssh, a_refused_password_fails_and_never_appears_in_the_result)
     cr_assert_null (strstr (text, "hunter2"), "%s", text);
     free (text);
     json_decref (result);
+}
+
+//  Whether a process whose command line matches `pattern` runs here (the
+//  test's sshd is on this host; a pattern such as "x[y]" does not match
+//  the shell that runs pgrep)
+static bool
+s_running (const char *pattern)
+{
+    char command[256];
+    snprintf (command, sizeof command, "pgrep -f '%s' > /dev/null", pattern);
+    return system (command) == 0;
+}
+
+Test (runner_ssh, a_silent_command_is_stopped_and_killed_at_its_timeout)
+{
+    S_NEED_SSHD;
+    const char *status;
+    int64_t start = zclock_mono ();
+    json_t *result =
+        s_run ("remote-shell-cmd",
+               json_pack ("{s:s, s:i}", "cmd", "sleep 31337; echo never", "timeout", 2),
+               NULL, &status);
+    cr_assert_str_eq (status, "timeout", "%s", json_dumps (result, 0));
+    cr_assert_lt (zclock_mono () - start, 10000);
+    json_t *host = json_object_get (result, "127.0.0.1");
+    cr_assert (json_is_true (json_object_get (host, "timeout")));
+    cr_assert_eq (json_integer_value (json_object_get (host, "return_code")), -9);
+    //  the remote command is gone too, not left running
+    bool gone = false;
+    for (int i = 0; i < 100 && !(gone = !s_running ("sleep 3133[7]")); i++)
+        usleep (50000);
+    cr_assert (gone, "the remote command still runs after the timeout");
+    json_decref (result);
+}
+
+//  A second sshd on another port, with the same keys, whose config adds
+//  `extra` lines; its host key added to known_hosts. Its pid.
+static pid_t
+s_second_sshd (int port, const char *extra)
+{
+    char path[160], config[1024];
+    snprintf (config, sizeof config,
+              "Port %d\nListenAddress 127.0.0.1\nHostKey %s/host_key\n"
+              "AuthorizedKeysFile %s/authorized_keys\nStrictModes no\nUsePAM no\n"
+              "PermitRootLogin yes\nPasswordAuthentication no\nPidFile %s/sshd2.pid\n"
+              "LogLevel FATAL\n%s",
+              port, s_dir, s_dir, s_dir, extra);
+    snprintf (path, sizeof path, "%s/sshd2_config", s_dir);
+    s_write (path, config);
+    char command[512];
+    snprintf (command, sizeof command,
+              "printf '[127.0.0.1]:%d %%s\\n' \"$(cat %s/host_key.pub)\" >> %s", port,
+              s_dir, s_known);
+    s_run_command (command);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        execl (S_SSHD, S_SSHD, "-D", "-e", "-f", path, (char *)NULL);
+        _exit (127);
+    }
+    bool up = false;
+    for (int i = 0; i < 200 && !(up = s_listening (port)); i++)
+        usleep (25000);
+    cr_assert (up, "the second sshd listens on %d", port);
+    return pid;
+}
+
+Test (runner_ssh, bastion_host_reaches_the_hosts_through_a_tunnel)
+{
+    S_NEED_SSHD;
+    //  the bastion lets its tunnels reach the test sshd as 127.0.0.1 only:
+    //  "localhost" (which the worker itself can reach) fails through it
+    int port = testing_free_port ();
+    char extra[128], bastion[64];
+    snprintf (extra, sizeof extra, "AllowTcpForwarding yes\nPermitOpen 127.0.0.1:%d\n",
+              s_port);
+    pid_t pid = s_second_sshd (port, extra);
+    snprintf (bastion, sizeof bastion, "127.0.0.1:%d", port);
+    const char *status;
+    json_t *result =
+        s_run ("remote-shell-cmd",
+               json_pack ("{s:s, s:s, s:s}", "cmd", "echo through; echo err >&2",
+                          "bastion_host", bastion, "hosts", "127.0.0.1"),
+               NULL, &status);
+    cr_assert_str_eq (status, "completed", "%s", json_dumps (result, 0));
+    cr_assert_str_eq (s_field (result, "127.0.0.1", "stdout"), "through");
+    cr_assert_str_eq (s_field (result, "127.0.0.1", "stderr"), "err");
+    json_decref (result);
+    result = s_run ("remote-shell-cmd",
+                    json_pack ("{s:s, s:s, s:s}", "cmd", "echo direct", "bastion_host",
+                               bastion, "hosts", "localhost"),
+                    NULL, &status);
+    cr_assert_str_eq (status, "failed", "%s", json_dumps (result, 0));
+    const char *error = s_field (result, "localhost", "error");
+    cr_assert (error && strstr (error, "bastion_host"), "%s", error);
+    json_decref (result);
+    //  an unreachable bastion fails the host, naming the bastion
+    snprintf (bastion, sizeof bastion, "127.0.0.1:%d", testing_free_port ());
+    result = s_run ("remote-shell-cmd",
+                    json_pack ("{s:s, s:s}", "cmd", "echo x", "bastion_host", bastion),
+                    NULL, &status);
+    cr_assert_str_eq (status, "failed");
+    error = s_field (result, "127.0.0.1", "error");
+    cr_assert (error && strstr (error, "bastion_host 127.0.0.1"), "%s", error);
+    json_decref (result);
+    kill (pid, SIGTERM);
+    waitpid (pid, NULL, 0);
 }

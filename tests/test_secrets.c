@@ -70,9 +70,13 @@ s_pack (void)
     testing_daemon_write (
         &s_daemon, "test/actions/defaults.yaml",
         "name: defaults\npack: test\nrunner_type: local-shell-cmd\n"
-        "entry_point: printf '%s|%s' \"$ATTUNE_PARAM_URL\" \"$ATTUNE_PARAM_TOKEN\" > "
-        "\"$ATTUNE_PARAM_OUT\"\n"
+        "entry_point: printf '%s|%s|%s|%s' \"$ATTUNE_PARAM_URL\" \"$ATTUNE_PARAM_TOKEN\" "
+        "\"$ATTUNE_PARAM_API\" \"$ATTUNE_PARAM_PORT\" > \"$ATTUNE_PARAM_OUT\"\n"
         "parameters:\n  url:\n    type: string\n    default: \"{{ st2kv.system.url }}\"\n"
+        "  api:\n    type: string\n    default: \"{{ st2kv.system.url }}/api?t={{ token "
+        "}}\"\n"
+        "  port:\n    type: integer\n    required: true\n    default: \"{{ 8000 + 80 "
+        "}}\"\n"
         "  token:\n    type: string\n"
         "    default: \"{{ st2kv.system.token | decrypt_kv }}\"\n"
         "  out:\n    type: string\n    required: true\n");
@@ -331,7 +335,8 @@ Test (secrets, decrypt_kv_reaches_the_action_and_nowhere_else)
     record = testing_api_wait_status (
         sock, json_string_value (json_object_get (ran, "execution")), "completed", 15000);
     got = s_wait_file (defaults_file);
-    cr_assert_str_eq (got, "https://example.test|" S_NEEDLE);
+    cr_assert_str_eq (got, "https://example.test|" S_NEEDLE
+                           "|https://example.test/api?t=" S_NEEDLE "|8080");
     free (got);
     text = json_dumps (record, JSON_COMPACT);
     cr_assert_null (strstr (text, "S3cr3t"), "in the api's record: %s", text);

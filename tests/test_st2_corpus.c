@@ -102,7 +102,11 @@ Test (st2_corpus, every_definition_loads_but_those_of_runners_attune_lacks, .tim
     cr_expect_not_null (registry_catalog_action (catalog, "core.http"));
     cr_expect_not_null (registry_catalog_trigger (catalog, "hello_st2.event1"),
                         "trigger types of sensors/ load");
-    cr_expect_eq (dependent, 4);
+    //  Workflows (orquesta, action-chain) load since the workflow engine
+    //  runs them (issue 18); two rules still name an action of a pack
+    //  outside the corpus (slack)
+    cr_expect_eq (workflows, 0);
+    cr_expect_eq (dependent, 2);
     zlist_destroy (&errors);
     registry_catalog_destroy (&catalog);
 }

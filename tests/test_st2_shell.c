@@ -246,3 +246,81 @@ Test (st2_shell, dotted_names_and_script_arguments_as_stackstorm)
                       "<--flag><--name=x y><--n=3><a b;$(c)><1><p,q>");
     json_decref (done);
 }
+
+Test (st2_shell, sudo_password_reaches_sudo_on_stdin_only)
+{
+    //  a stand-in sudo first on PATH: records what it was given, then runs
+    //  the command after "--" with the rest of stdin, as sudo -S does
+    char bin[PATH_MAX], script[PATH_MAX * 4];
+    snprintf (bin, sizeof bin, "%s/bin", s_root);
+    mkdir (bin, 0750);
+    snprintf (script, sizeof script,
+              "#!/bin/sh\nIFS= read -r password\n"
+              "printf '%%s' \"$password\" > '%s/password'\n"
+              "printf '%%s\\n' \"$*\" > '%s/argv'\n"
+              "while [ \"$#\" -gt 0 ] && [ \"$1\" != \"--\" ]; do shift; done\n"
+              "shift\nexec \"$@\"\n",
+              s_root, s_root);
+    testing_write (bin, "sudo", script);
+    char sudo[PATH_MAX + 8];
+    snprintf (sudo, sizeof sudo, "%s/sudo", bin);
+    cr_assert_eq (chmod (sudo, 0755), 0);
+    char path[PATH_MAX * 2];
+    snprintf (path, sizeof path, "%s:%s", bin,
+              getenv ("PATH") ? getenv ("PATH") : "/bin");
+    setenv ("PATH", path, 1);
+    char rule[PATH_MAX * 2];
+    snprintf (rule, sizeof rule,
+              "    cmd: \"env > %s/env; cat\"\n    sudo_password: \"pw-S3cret 'x\"\n",
+              s_root);
+    s_rule ("sudo", "core.local_sudo", rule);
+    s_start ();
+    json_t *done = s_run ("sudo", json_object ());
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed");
+    json_t *result = json_object_get (done, "result");
+    cr_assert (json_is_object (json_object_get (result, "stdout")),
+               "the command reads the parameters after the password line");
+    char file[PATH_MAX + 16];
+    snprintf (file, sizeof file, "%s/password", s_root);
+    char *text = testing_read (file);
+    cr_assert_str_eq (text, "pw-S3cret 'x", "sudo read the password on stdin");
+    free (text);
+    snprintf (file, sizeof file, "%s/argv", s_root);
+    text = testing_read (file);
+    cr_assert_eq (strncmp (text, "-S -p  -E -- bash -c env > ", 27), 0, "%s", text);
+    cr_assert_null (strstr (text, "S3cret"), "not in argv: %s", text);
+    free (text);
+    snprintf (file, sizeof file, "%s/env", s_root);
+    text = testing_read (file);
+    cr_assert_null (strstr (text, "S3cret"), "not in the environment: %s", text);
+    free (text);
+    text = json_dumps (done, 0);
+    cr_assert_null (strstr (text, "S3cret"), "not in the facts: %s", text);
+    free (text);
+    json_decref (done);
+}
+
+Test (st2_shell, a_nodejs_action_gets_json_on_stdin_and_returns_json)
+{
+    if (access ("/usr/bin/node", X_OK) != 0 && access ("/usr/local/bin/node", X_OK) != 0)
+        cr_skip_test ("needs node (Debian's nodejs)");
+    s_write ("test/actions/add.yaml",
+             "name: add\nrunner_type: nodejs\nentry_point: add.js\nparameters:\n"
+             "  a:\n    type: integer\n  b:\n    type: integer\n    default: 2\n");
+    s_write ("test/actions/add.js",
+             "let t = '';\nprocess.stdin.on('data', d => t += d);\n"
+             "process.stdin.on('end', () => {\n  const p = JSON.parse(t);\n"
+             "  console.log(JSON.stringify({sum: p.a + p.b, keys: Object.keys(p)}));\n"
+             "});\n");
+    s_rule ("node", "test.add", "    a: \"{{ trigger.payload.a }}\"\n");
+    s_start ();
+    json_t *done = s_run ("node", json_pack ("{s:i}", "a", 40));
+    cr_assert_str_eq (json_string_value (json_object_get (done, "status")), "completed",
+                      "%s", json_dumps (done, 0));
+    json_t *result = json_object_get (json_object_get (done, "result"), "result");
+    cr_assert_eq (json_integer_value (json_object_get (result, "sum")), 42);
+    //  the action's parameters, not the runner's (env, timeout)
+    cr_assert_eq (json_array_size (json_object_get (result, "keys")), 2, "%s",
+                  json_dumps (result, 0));
+    json_decref (done);
+}

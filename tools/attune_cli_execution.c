@@ -110,6 +110,8 @@ s_cmd_execution_list (cli_t *client, cli_args_t *args)
         rc = cli_string_opt (args, "--action", payload, "action");
     if (!rc)
         rc = cli_string_opt (args, "--rule", payload, "rule");
+    if (!rc)
+        rc = cli_string_opt (args, "--parent", payload, "parent");
     const char *times[] = {"--since", "--until"};
     for (size_t i = 0; !rc && i < 2; i++) {
         const char *text = cli_opt (args, times[i]);
@@ -136,6 +138,67 @@ s_show_execution (const json_t *result)
     cli_print_execution (result);
 }
 
+#define S_TREE_DEPTH 16    //  levels of children shown, at most
+#define S_TREE_MAX   10000 //  executions in one tree, at most
+
+//  The children of `execution` under "children", oldest first, each with
+//  its own (api.execution.children), to S_TREE_DEPTH levels and
+//  S_TREE_MAX executions in all. 0, or -1 when a request failed.
+static int
+s_tree (cli_t *client, json_t *execution, int depth, size_t *count)
+{
+    json_t *children = json_array ();
+    json_object_set_new (execution, "children", children);
+    json_t *page = NULL;
+    const char *before = NULL;
+    do {
+        json_t *payload = json_pack ("{s:s}", "id", cli_str (execution, "id"));
+        if (before)
+            json_object_set_new (payload, "before", json_string (before));
+        json_decref (page);
+        page = cli_request (client, "api.execution.children", payload);
+        if (!page)
+            return -1;
+        size_t i;
+        json_t *child;
+        json_array_foreach (json_object_get (page, "items"), i, child)
+        {
+            if (++*count > S_TREE_MAX)
+                break;
+            json_array_insert (children, 0, child); //  newest first: reversed
+        }
+        before = cli_str (page, "next");
+    } while (before && *before && *count <= S_TREE_MAX);
+    json_decref (page);
+    size_t i;
+    json_t *child;
+    json_array_foreach (children, i, child)
+    {
+        if (depth + 1 < S_TREE_DEPTH && s_tree (client, child, depth + 1, count) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void
+s_print_tree (const json_t *children, int depth)
+{
+    size_t i;
+    json_t *child;
+    json_array_foreach (children, i, child)
+    {
+        char duration[64];
+        cli_execution_duration (child, duration, sizeof duration);
+        const char *task = cli_str (child, "task");
+        const char *action = cli_str (child, "action");
+        const char *status = cli_str (child, "status");
+        const char *id = cli_str (child, "id");
+        printf ("%*s%s %s %s %s %s\n", 2 + depth * 2, "", task && *task ? task : "-",
+                action ? action : "?", status ? status : "?", id ? id : "?", duration);
+        s_print_tree (json_object_get (child, "children"), depth + 1);
+    }
+}
+
 static int
 s_cmd_execution_get (cli_t *client, cli_args_t *args)
 {
@@ -145,13 +208,26 @@ s_cmd_execution_get (cli_t *client, cli_args_t *args)
     json_t *payload = json_pack ("{s:s}", "id", id);
     if (cli_opt (args, "--show-secrets"))
         json_object_set_new (payload, "show_secrets", json_true ());
-    return cli_simple (client, "api.execution.get", payload, s_show_execution);
+    if (!cli_opt (args, "--tree"))
+        return cli_simple (client, "api.execution.get", payload, s_show_execution);
+    json_t *execution = cli_request (client, "api.execution.get", payload);
+    size_t count = 0;
+    if (!execution || s_tree (client, execution, 0, &count) != 0) {
+        json_decref (execution);
+        return cli_report (client);
+    }
+    if (client->json)
+        cli_print_json (execution);
+    else {
+        cli_print_execution (execution);
+        printf ("tasks:\n");
+        s_print_tree (json_object_get (execution, "children"), 0);
+        if (count > S_TREE_MAX)
+            printf ("  (only the first %d shown)\n", S_TREE_MAX);
+    }
+    json_decref (execution);
+    return CLI_EXIT_OK;
 }
-
-static const cli_option_t s_execution_get_options[] = {
-    {"--show-secrets", NULL,
-     "secret parameters in clear (admins; anyone else still sees ********)"},
-    {NULL}};
 
 static int
 s_cmd_execution_tail (cli_t *client, cli_args_t *args)
@@ -180,14 +256,51 @@ s_cmd_execution_cancel (cli_t *client, cli_args_t *args)
     return CLI_EXIT_OK;
 }
 
+//  execution pause|resume ID: a workflow (its tasks running finish first).
+static int
+s_control (cli_t *client, cli_args_t *args, const char *what)
+{
+    char id[PROTO_UUID_STR_SIZE], type[64];
+    if (!cli_id_arg (args, 0, id))
+        return CLI_EXIT_USAGE;
+    snprintf (type, sizeof type, "api.execution.%s", what);
+    json_t *result = cli_request (client, type, json_pack ("{s:s}", "id", id));
+    if (!result)
+        return cli_report (client);
+    if (client->json)
+        cli_print_json (result);
+    else
+        printf ("%s: %s\n", id, cli_str (result, "status"));
+    json_decref (result);
+    return CLI_EXIT_OK;
+}
+
+static int
+s_cmd_execution_pause (cli_t *client, cli_args_t *args)
+{
+    return s_control (client, args, "pause");
+}
+
+static int
+s_cmd_execution_resume (cli_t *client, cli_args_t *args)
+{
+    return s_control (client, args, "resume");
+}
+
 static const cli_option_t s_run_options[] = {
     {"--wait", NULL, "follow the execution until it ends, then show its result"},
     {"--timeout", "S", "with --wait: give up after S seconds (exit 1)"},
+    {NULL}};
+static const cli_option_t s_get_options[] = {
+    {"--tree", NULL, "with its children (a workflow's tasks), to any depth"},
+    {"--show-secrets", NULL,
+     "secret parameters in clear (admins; anyone else still sees ********)"},
     {NULL}};
 static const cli_option_t s_execution_list_options[] = {
     {"--status", "S", "only executions in status S (running, completed, ...)"},
     {"--action", "A", "only executions of action A"},
     {"--rule", "R", "only executions enforced by rule R"},
+    {"--parent", "ID", "only the children of execution ID (a workflow's tasks)"},
     {"--since", "T", "requested at or after T (YYYY-MM-DD[ HH:MM[:SS]][Z], 10m, 2h, 1d)"},
     {"--until", "T", "requested before T"},
     {"--limit", "N", "at most N executions, over as many pages as needed (default 100)"},
@@ -201,13 +314,15 @@ const cli_command_t cli_execution_commands[] = {
      "follows it and shows its result (exit 0 only if it completed).",
      s_run_options, 1, -1, s_cmd_run},
     {"execution", "list",
-     "[--status S] [--action A] [--rule R] [--since T] [--until T] "
+     "[--status S] [--action A] [--rule R] [--parent ID] [--since T] [--until T] "
      "[--limit N] [--before ID]",
      "List executions, newest first.", s_execution_list_options, 0, 0,
      s_cmd_execution_list},
-    {"execution", "get", "ID [--show-secrets]",
-     "Show an execution: status, parameters, times, result.", s_execution_get_options, 1,
-     1, s_cmd_execution_get},
+    {"execution", "get", "ID [--tree] [--show-secrets]",
+     "Show an execution: status, parameters, times, result; with --tree, its\n"
+     "children too (a workflow's tasks, to any depth): task, action, status, id;\n"
+     "with --show-secrets, secret parameters in clear (admins).",
+     s_get_options, 1, 1, s_cmd_execution_get},
     {"execution", "tail", "ID",
      "Follow an execution: one line per status change, then its result\n"
      "(exit 0 only if it completed).",
@@ -215,6 +330,12 @@ const cli_command_t cli_execution_commands[] = {
     {"execution", "cancel", "ID",
      "Cancel an execution: at once when it waits, else its process is terminated.",
      cli_no_options, 1, 1, s_cmd_execution_cancel},
+    {"execution", "pause", "ID",
+     "Pause a workflow: nothing new starts, its running tasks finish (pausing,\n"
+     "then paused); it cascades to subworkflows.",
+     cli_no_options, 1, 1, s_cmd_execution_pause},
+    {"execution", "resume", "ID", "Resume a paused workflow (resuming, then running).",
+     cli_no_options, 1, 1, s_cmd_execution_resume},
     {"execution", "rerun", "ID [key=value ...] [--wait [--timeout S]]",
      "Run an execution's action again, with its parameters and these over them.",
      s_run_options, 1, -1, s_cmd_execution_rerun},

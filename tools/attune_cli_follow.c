@@ -52,13 +52,24 @@ s_follow_progress (s_follow_t *self)
         fprintf (stderr, "\r  %-10s %6.1f s\033[K", self->shown, s_follow_elapsed (self));
 }
 
+//  A workflow's pausing, paused, resuming (and running after them) come
+//  and go: shown whenever they change.
+static bool
+s_pause_status (const char *status)
+{
+    return status && (streq (status, "pausing") || streq (status, "paused") ||
+                      streq (status, "resuming"));
+}
+
 //  A status seen (from a fact or a get): report it when it moves forward.
 static void
 s_follow_status (s_follow_t *self, const char *status)
 {
-    if (!status ||
-        (self->shown && (streq (status, self->shown) ||
-                         s_status_rank (status) <= s_status_rank (self->shown))))
+    bool pause = s_pause_status (status) || (self->shown && s_pause_status (self->shown));
+    if (!status || (self->shown &&
+                    (streq (status, self->shown) ||
+                     (!pause && s_status_rank (status) <= s_status_rank (self->shown)) ||
+                     (pause && s_status_rank (status) < s_status_rank (self->shown)))))
         return;
     free (self->shown);
     self->shown = strdup (status);
@@ -174,10 +185,37 @@ s_follow_track (s_stream_t *stream, zframe_t *meta)
     return missed ? 1 : 0;
 }
 
-//  The payload of one execution fact for our id, or NULL. Sets *missed when
-//  facts were lost before this one.
+//  A fact of a child of the execution followed (a workflow's task): one
+//  line when it starts, waits on a person, and ends.
+static void
+s_follow_task (s_follow_t *self, const json_t *fact)
+{
+    const char *status = cli_str (fact, "status");
+    if (self->client->json || !status ||
+        !(streq (status, "running") || streq (status, "pending") ||
+          s_status_rank (status) == 4))
+        return;
+    const char *task = cli_str (fact, "task");
+    char *clean_task = cli_clean (task && *task ? task : "-", CLI_CELL_MAX);
+    char *clean_action = cli_clean (
+        cli_str (fact, "action") ? cli_str (fact, "action") : "?", CLI_CELL_MAX);
+    char *clean_status = cli_clean (cli_st2_status_name (status), CLI_CELL_MAX);
+    if (self->tty)
+        fprintf (stderr, "\r\033[K");
+    fprintf (self->tail ? stdout : stderr, "  task %s (%s) %s\n", clean_task,
+             clean_action, clean_status);
+    fflush (self->tail ? stdout : stderr);
+    free (clean_task);
+    free (clean_action);
+    free (clean_status);
+}
+
+//  The payload of one execution fact for our id, or NULL (a child's fact
+//  is shown as a task line). Sets *missed when facts were lost before this
+//  one.
 static json_t *
-s_follow_fact (zsock_t *sub, const char *id, s_stream_t *stream, bool *missed)
+s_follow_fact (s_follow_t *self, zsock_t *sub, const char *id, s_stream_t *stream,
+               bool *missed)
 {
     zmsg_t *msg = zmsg_recv (sub);
     if (!msg)
@@ -195,6 +233,9 @@ s_follow_fact (zsock_t *sub, const char *id, s_stream_t *stream, bool *missed)
         payload = fact ? proto_envelope_payload_json (fact, NULL) : NULL;
         proto_envelope_destroy (&fact);
         const char *execution = cli_str (payload, "execution");
+        const char *parent = cli_str (payload, "parent");
+        if (parent && strcasecmp (parent, id) == 0)
+            s_follow_task (self, payload);
         if (!execution || strcasecmp (execution, id) != 0)
             json_decref (payload), payload = NULL;
     }
@@ -267,7 +308,7 @@ cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms)
         if (sub ? zmq_poll (&item, 1, timeout) > 0
                 : (zclock_sleep ((int)timeout), false)) {
             bool missed = false;
-            json_t *fact = s_follow_fact (sub, id, &stream, &missed);
+            json_t *fact = s_follow_fact (&self, sub, id, &stream, &missed);
             if (missed && next_poll > polled + S_RESYNC_MS)
                 next_poll = polled + S_RESYNC_MS; //  resynchronise: read the record now
             if (fact) {

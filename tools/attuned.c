@@ -58,6 +58,7 @@
 #include "actors/rules/rules.h"
 #include "actors/sensor/sensor.h"
 #include "actors/worker/worker.h"
+#include "actors/workflow/workflow_engine.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_security.h"
 #include "tools/attuned_watch.h"
@@ -68,17 +69,33 @@ typedef struct {
 } s_actor_def_t;
 
 //  Start order: definitions first, then the executor (workers register with
-//  it), rules (send to the executor), workers, the sensors, the datastore,
+//  it), rules (send to the executor), workers, the workflow engine (a
+//  worker of workflows, actors/workflow), the sensors, the datastore,
 //  and last the api (clients come in when everything is there to answer
 //  them). The indexes below name them (s_drain, the executor check).
 static const s_actor_def_t s_actors[] = {
-    {"registry", registry_actor}, {"executor", executor_actor},
-    {"rules", rules_actor},       {"worker", worker_actor},
-    {"sensor", sensor_actor},     {"datastore", datastore_actor},
-    {"api", api_actor},           {"http", http_actor},
+    {"registry", registry_actor},
+    {"executor", executor_actor},
+    {"rules", rules_actor},
+    {"worker", worker_actor},
+    {"workflow", workflow_engine_actor},
+    {"sensor", sensor_actor},
+    {"datastore", datastore_actor},
+    {"api", api_actor},
+    {"http", http_actor},
 };
 //  http: the HTTP gateway, a client of the api, started after it
-enum { S_REGISTRY, S_EXECUTOR, S_RULES, S_WORKER, S_SENSOR, S_DATASTORE, S_API, S_HTTP };
+enum {
+    S_REGISTRY,
+    S_EXECUTOR,
+    S_RULES,
+    S_WORKER,
+    S_WORKFLOW,
+    S_SENSOR,
+    S_DATASTORE,
+    S_API,
+    S_HTTP
+};
 #define S_API_DEFAULT   PROTO_API_ENDPOINT
 #define S_FACTS_DEFAULT PROTO_FACTS_ENDPOINT
 #define S_ACTOR_COUNT   (sizeof s_actors / sizeof s_actors[0])
@@ -96,8 +113,8 @@ s_usage (FILE *out)
         "  -d, --data DIR        data directory (default ./var/attune)\n"
         "  -p, --packs DIR       packs directory (default ./packs)\n"
         "  -a, --actors LIST     actors to run here, comma-separated (default all:\n"
-        "                        registry,executor,rules,worker,sensor,datastore,api,\n"
-        "                        http)\n"
+        "                        registry,executor,rules,worker,workflow,sensor,\n"
+        "                        datastore,api,http)\n"
         "      --configs DIR     pack configs, DIR/PACK.yaml (default PACKS/../configs)\n"
         "      --datastore-key F the datastore's secret key file (default\n"
         "                        DATA/datastore/crypto.key, created 0600)\n"
@@ -543,7 +560,7 @@ s_check_actors (const char *actors)
         if (!known) {
             fprintf (stderr,
                      "attuned: actors: unknown actor '%.*s' (registry, executor, "
-                     "rules, worker, sensor, datastore, api, http)\n",
+                     "rules, worker, workflow, sensor, datastore, api, http)\n",
                      (int)n, actors + i);
             return 2;
         }

@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "template/template.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,8 +54,20 @@ workflow_spec_t *workflow_spec_parse (const char *name, const char *text,
                                       const char *runner, char **error);
 void workflow_spec_destroy (workflow_spec_t **self_p);
 
-//  Start a run: `input` is the execution's parameters (borrowed). Returns
-//  the new state (caller owns it) and appends the first commands.
+//  What expressions may need from outside the conductor, as the template
+//  engine's hooks (template/template.h): `call` for the functions the
+//  conductor does not have (StackStorm's st2kv() ...), `decrypt_kv` for
+//  the filter. Copied; without them such expressions are errors. A value
+//  an expression took from outside is recorded in the state where it lands
+//  (published, a child's parameters), so replaying the calls stays pure.
+void workflow_spec_set_hooks (workflow_spec_t *spec, const template_hooks_t *hooks);
+
+//  Start a run: `input` is the execution's parameters (borrowed), and
+//  whatever else expressions should find in ctx() (StackStorm puts its
+//  execution context under `st2`: ctx(st2).action_execution_id ...).
+//  Returns the new state (caller owns it) and appends the first commands;
+//  a run that fails at once (vars that do not render) is a state whose
+//  status is failed, with its errors.
 json_t *workflow_start (const workflow_spec_t *spec, const json_t *input,
                         json_t *commands, char **error);
 

@@ -92,12 +92,13 @@ api_roles_required (const char *type)
                                   "api.status",
                                   "api.action.queue_stats",
                                   "api.execution.changes",
+                                  "api.execution.children",
                                   NULL};
-    static const char *runs[] = {"api.execution.run",    "api.execution.rerun",
-                                 "api.execution.cancel", "api.event.publish",
-                                 "api.inquiry.respond",  "api.key.set",
-                                 "api.key.delete",       "api.key.load",
-                                 "api.rule.test",        NULL};
+    static const char *runs[] = {
+        "api.execution.run",   "api.execution.rerun",  "api.execution.cancel",
+        "api.execution.pause", "api.execution.resume", "api.event.publish",
+        "api.inquiry.respond", "api.key.set",          "api.key.delete",
+        "api.key.load",        "api.rule.test",        NULL};
     for (int i = 0; reads[i]; i++)
         if (streq (type, reads[i]))
             return API_ROLE_VIEWER;

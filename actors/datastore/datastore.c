@@ -66,23 +66,20 @@ int
 datastore_events (datastore_t *self, store_txn_t *txn, const json_t *old,
                   const json_t *new_)
 {
-    datastore_outbox_t *out = self->outbox;
+    event_outbox_t *out = self->outbox;
     if (!new_)
-        return datastore_outbox_add (
-            out, txn, "core.st2.key_value_pair.delete",
-            json_pack ("{s:o}", "object", s_trigger_object (old)));
+        return event_outbox_add (out, txn, "core.st2.key_value_pair.delete",
+                                 json_pack ("{s:o}", "object", s_trigger_object (old)));
     if (!old)
-        return datastore_outbox_add (
-            out, txn, "core.st2.key_value_pair.create",
-            json_pack ("{s:o}", "object", s_trigger_object (new_)));
-    int rc =
-        datastore_outbox_add (out, txn, "core.st2.key_value_pair.update",
-                              json_pack ("{s:o}", "object", s_trigger_object (new_)));
+        return event_outbox_add (out, txn, "core.st2.key_value_pair.create",
+                                 json_pack ("{s:o}", "object", s_trigger_object (new_)));
+    int rc = event_outbox_add (out, txn, "core.st2.key_value_pair.update",
+                               json_pack ("{s:o}", "object", s_trigger_object (new_)));
     if (rc == 0 && !s_same_value (old, new_))
-        rc = datastore_outbox_add (out, txn, "core.st2.key_value_pair.value_change",
-                                   json_pack ("{s:o, s:o}", "old_object",
-                                              s_trigger_object (old), "new_object",
-                                              s_trigger_object (new_)));
+        rc = event_outbox_add (out, txn, "core.st2.key_value_pair.value_change",
+                               json_pack ("{s:o, s:o}", "old_object",
+                                          s_trigger_object (old), "new_object",
+                                          s_trigger_object (new_)));
     return rc;
 }
 
@@ -131,7 +128,7 @@ s_expire_fn (store_txn_t *txn, void *arg)
 {
     s_expire_t *job = (s_expire_t *)arg;
     json_array_clear (job->expired);
-    datastore_outbox_attempt (job->self->outbox);
+    event_outbox_attempt (job->self->outbox);
     if (datastore_keys_expire (job->self->keys, txn, job->now, job->expired,
                                S_EXPIRE_BATCH) < 0)
         return -1;
@@ -152,9 +149,9 @@ s_expire (datastore_t *self)
     s_expire_t job = {self, json_array (), proto_now_usec ()};
     store_code_t code = store_write (self->store, s_expire_fn, &job);
     if (code == STORE_OK)
-        datastore_outbox_committed (self->outbox);
+        event_outbox_committed (self->outbox);
     else {
-        datastore_outbox_attempt (self->outbox);
+        event_outbox_attempt (self->outbox);
         json_array_clear (job.expired);
         zsys_error ("datastore: expiring keys: %s", store_strerror (code));
     }
@@ -391,7 +388,7 @@ s_datastore_destroy (datastore_t **self_p)
     actor_loop_destroy (&self->loop);
     if (self->batch && self->query && self->outbox)
         datastore_batch_flush (self); //  answered: nothing is lost
-    datastore_outbox_destroy (&self->outbox);
+    event_outbox_destroy (&self->outbox);
     zlist_destroy (&self->batch);
     json_decref (self->touched);
     actor_query_destroy (&self->query);
@@ -455,9 +452,9 @@ s_start (datastore_t *self, const actor_config_t *config)
         actor_query_new (bus_topology_bind (topology, "datastore.query"), self->source);
     self->events = bus_link_new (bus_topology_connect (topology, "rules.commands"),
                                  self->source, &link_config);
-    self->outbox = self->events
-                       ? datastore_outbox_new (self->store, self->events, self->source)
-                       : NULL;
+    self->outbox = self->events ? event_outbox_new (self->store, "outbox", self->events,
+                                                    self->source)
+                                : NULL;
     if (!self->pub || !self->query || !self->events || !self->outbox) {
         zsys_error ("datastore: cannot bind datastore.facts / datastore.query or "
                     "connect to rules.commands");
@@ -479,8 +476,8 @@ datastore_status (datastore_t *self)
                       (json_int_t)self->deletes, "loads", (json_int_t)self->loads,
                       "expired", (json_int_t)self->expired, "rotations",
                       (json_int_t)self->rotations, "denied", (json_int_t)self->denied,
-                      "events_sent", (json_int_t)datastore_outbox_sent (self->outbox),
-                      "events_waiting", (json_int_t)datastore_outbox_size (self->outbox),
+                      "events_sent", (json_int_t)event_outbox_sent (self->outbox),
+                      "events_waiting", (json_int_t)event_outbox_size (self->outbox),
                       "commits", (json_int_t)store_commits (self->store), "store_bytes",
                       (json_int_t)store_used_size (self->store));
 }
@@ -535,7 +532,7 @@ s_after (void *arg)
     datastore_t *self = (datastore_t *)arg;
     if (self->next_expiry && self->next_expiry <= proto_now_usec ())
         s_expire (self);
-    datastore_outbox_pump (self->outbox);
+    event_outbox_pump (self->outbox);
     bus_link_tick (self->events);
 }
 

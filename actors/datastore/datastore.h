@@ -13,7 +13,7 @@
     and it sends event.create to rules.commands: the triggers
     core.st2.key_value_pair.create / update / value_change / delete,
     stored in the transaction of the change and sent until acked
-    (datastore_outbox.h).
+    (event_outbox.h).
 
     A write is committed before it is answered. A key with a TTL is deleted
     at its deadline by a timer on the ordered expiry index, across restarts.

@@ -88,7 +88,7 @@ static int
 s_write_fn (store_txn_t *txn, void *arg)
 {
     datastore_t *self = (datastore_t *)arg;
-    datastore_outbox_attempt (self->outbox);
+    event_outbox_attempt (self->outbox);
     for (s_entry_t *entry = (s_entry_t *)zlist_first (self->batch); entry;
          entry = (s_entry_t *)zlist_next (self->batch))
         if (s_write_entry (self, txn, entry) != 0)
@@ -127,9 +127,9 @@ datastore_batch_flush (datastore_t *self)
         return;
     store_code_t code = store_write (self->store, s_write_fn, self);
     if (code == STORE_OK)
-        datastore_outbox_committed (self->outbox);
+        event_outbox_committed (self->outbox);
     else
-        datastore_outbox_attempt (self->outbox); //  forgotten with the transaction
+        event_outbox_attempt (self->outbox); //  forgotten with the transaction
     char message[256];
     snprintf (message, sizeof message, "the datastore cannot write: %s",
               store_strerror (code));

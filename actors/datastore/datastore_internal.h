@@ -11,7 +11,7 @@
 #include "actors/datastore/datastore.h"
 #include "store/store_crypto.h"
 #include "actors/datastore/datastore_keys.h"
-#include "actors/datastore/datastore_outbox.h"
+#include "actors/event_outbox.h"
 #include "actors/datastore/datastore_peers.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
@@ -29,11 +29,11 @@ typedef struct {
     actor_query_t *query;
     datastore_peers_t *peers; //  who asks on datastore.query
     bus_pub_t *pub;
-    bus_link_t *events;         //  rules.commands: event.create
-    datastore_outbox_t *outbox; //  the events, durable until acked
-    int64_t next_expiry;        //  µs of the earliest TTL deadline, 0: none
-    zlist_t *batch;             //  writes waiting for the group commit
-    json_t *touched;            //  "scope\x1fname" of the keys the batch writes
+    bus_link_t *events;     //  rules.commands: event.create
+    event_outbox_t *outbox; //  the events, durable until acked
+    int64_t next_expiry;    //  µs of the earliest TTL deadline, 0: none
+    zlist_t *batch;         //  writes waiting for the group commit
+    json_t *touched;        //  "scope\x1fname" of the keys the batch writes
     uint64_t sets, gets, lists, deletes, loads, expired, rotations, denied;
     uint64_t peer_refusals; //  requests refused for the peer key they came with
 } datastore_t;

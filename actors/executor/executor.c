@@ -156,6 +156,7 @@ s_executor_destroy (executor_t **self_p)
     zhashx_destroy (&self->instances);
     zlistx_destroy (&self->queue);
     actor_effects_destroy (&self->effects); //  slots taken in them given back
+    executor_triggers_close (self);
     executor_workers_destroy (&self->workers);
     registry_client_destroy (&self->registry);
     actor_query_destroy (&self->query);
@@ -225,8 +226,9 @@ s_start_store (executor_t *self, const actor_config_t *config)
     self->waiting = store_table (self->store, "waiting", false);
     self->active = store_table (self->store, "active", false);
     self->workers_table = store_table (self->store, "workers", false);
+    self->children = store_table (self->store, "children", false);
     if (self->executions && self->by_enforcement && self->waiting && self->active &&
-        self->workers_table)
+        self->workers_table && self->children)
         self->inquiry = executor_inquiry_new (self->store);
     if (!self->inquiry) {
         zsys_error ("executor: %s", store_last_error (self->store));
@@ -272,7 +274,7 @@ s_start_sockets (executor_t *self, const actor_config_t *config)
     self->policy = executor_policy_new (self->store);
     self->query = actor_query_new (bus_topology_bind (config->topology, "executor.query"),
                                    self->source);
-    return self->policy && self->query ? 0 : -1;
+    return self->policy && self->query ? executor_triggers_open (self) : -1;
 }
 
 static int
@@ -287,6 +289,8 @@ s_timeout (void *arg)
 {
     executor_t *self = (executor_t *)arg;
     int timeout = bus_inbox_timeout (self->inbox);
+    if (self->events)
+        timeout = s_sooner (timeout, bus_link_timeout (self->events));
     for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
          wl = (executor_link_t *)zhashx_next (self->links))
         timeout = s_sooner (timeout, bus_link_timeout (wl->link));
@@ -391,6 +395,14 @@ s_tick (void *arg)
     for (executor_link_t *wl = (executor_link_t *)zhashx_first (self->links); wl;
          wl = (executor_link_t *)zhashx_next (self->links))
         bus_link_tick (wl->link);
+    executor_triggers_pump (self);
+}
+
+//  Acks of the built-in trigger events (executor_triggers)
+static void
+s_handle_events (void *arg, void *unused)
+{
+    bus_link_handle (((executor_t *)arg)->events);
 }
 
 //  The state, its store, sockets and loop; NULL on failure (logged).
@@ -410,7 +422,9 @@ s_executor_new (zsock_t *pipe, const actor_config_t *config)
                            s_handle_query, NULL) ||
         actor_loop_reader (loop, bus_inbox_sock (self->inbox), S_RANK_INBOX,
                            s_handle_inbox, NULL) ||
-        actor_loop_timer (loop, self->link_config.heartbeat_ms, s_heartbeat, NULL)) {
+        actor_loop_timer (loop, self->link_config.heartbeat_ms, s_heartbeat, NULL) ||
+        (self->events && actor_loop_reader (loop, bus_link_sock (self->events),
+                                            S_RANK_QUERY, s_handle_events, NULL))) {
         s_executor_destroy (&self);
         return NULL;
     }

@@ -8,7 +8,8 @@
 typedef struct {
     char key[66]; //  the natural key: the enforcement, "run:<request>", "retry:<id>"
     char ref[256];
-    const msgpack_object *given; //  parameters as given, or NULL
+    const msgpack_object *given;   //  parameters as given, or NULL
+    const msgpack_object *payload; //  the request
     char id[PROTO_UUID_STR_SIZE];
     char runner[32];
     const json_t *action;
@@ -23,6 +24,7 @@ s_read (const msgpack_object *payload, s_create_t *create, bus_command_t *info)
     const msgpack_object *key = proto_map_get (payload, "key");
     bool keyed = key && key->type == MSGPACK_OBJECT_STR;
     create->given = proto_map_get (payload, "parameters");
+    create->payload = payload;
     if (!executor_get_str (payload, keyed ? "key" : "enforcement", create->key,
                            sizeof create->key) ||
         !*create->key || strlen (create->key) > 64 ||
@@ -64,10 +66,32 @@ s_record_new (executor_t *self, const msgpack_object *payload, s_create_t *creat
     const msgpack_object *parent = proto_map_get (payload, "parent");
     if (parent)
         executor_record_set_extra (record, "parent", parent);
+    const msgpack_object *task = proto_map_get (payload, "task");
+    if (task && task->type == MSGPACK_OBJECT_STR)
+        executor_record_set_extra (record, "task", task);
     const msgpack_object *retry = proto_map_get (payload, "retry_count");
     if (retry && (retry->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
                   retry->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
         executor_record_set_extra (record, "retry_count", retry);
+}
+
+//  StackStorm's action_context for templated defaults: user, api_user,
+//  execution_id, pack, parent. New reference.
+static json_t *
+s_action_context (const s_create_t *create)
+{
+    char user[256] = EXECUTOR_SECRET_KV_USER;
+    if (!executor_get_str (create->payload, "user", user, sizeof user))
+        executor_copy (user, sizeof user, EXECUTOR_SECRET_KV_USER);
+    const char *dot = strchr (create->ref, '.');
+    const msgpack_object *parent = proto_map_get (create->payload, "parent");
+    json_t *context = json_pack ("{s:s, s:s, s:s, s:s%}", "user", user, "api_user", user,
+                                 "execution_id", create->id, "pack", create->ref,
+                                 dot ? (size_t)(dot - create->ref) : 0);
+    json_t *from = parent ? proto_json_from_msgpack (parent, "parent", NULL) : NULL;
+    if (context && from)
+        json_object_set_new (context, "parent", from);
+    return context;
 }
 
 //  The parameters checked against the action's schema (defaults added)
@@ -91,6 +115,14 @@ s_check (executor_t *self, s_create_t *create)
         msgpack_packer_init (&pk, &self->params, msgpack_sbuffer_write);
         msgpack_pack_map (&pk, 0); //  nothing to check, nothing to default
         return true;
+    } else if (executor_params_templated (schema, given)) {
+        json_t *context = s_action_context (create);
+        int rc = context
+                     ? executor_params_defaults (action, given, context, &self->params,
+                                                 create->reason, sizeof create->reason)
+                     : -1;
+        json_decref (context);
+        return rc == 0;
     } else {
         //  On msgpack when the schema needs no JSON tree (the common case)
         int applied = executor_params_apply (schema, given, &self->params, create->reason,
@@ -190,12 +222,8 @@ s_set_parameters (executor_t *self, s_create_t *create, bool checked)
         msgpack_packer_init (&pk, &self->params, msgpack_sbuffer_write);
         checked = msgpack_pack_object (&pk, *create->given) == 0;
     }
-    //  st2kv defaults become references; secret parameters are stored
-    //  sealed (executor_secret.h)
-    if (checked &&
-        executor_secret_kv_defaults (json_object_get (create->action, "parameters"),
-                                     create->given, &self->params) != 0)
-        zsys_error ("executor: cannot render the st2kv defaults of %s", create->id);
+    //  Secret parameters are stored sealed (executor_secret.h); st2kv in
+    //  defaults became references (executor_params_defaults)
     if (checked && executor_secret_seal_packed (
                        self->secret, json_object_get (create->action, "parameters"),
                        &self->params) != 0)
@@ -228,6 +256,19 @@ s_decide (executor_t *self, store_txn_t *txn, const msgpack_object *payload,
     return s_start (self, txn, create);
 }
 
+//  An execution with a parent (a workflow's task, a re-run, a retry) is
+//  listed under it: children "<parent>/<child>". 0 or -1.
+static int
+s_index_child (executor_t *self, store_txn_t *txn, const msgpack_object *payload,
+               s_create_t *create)
+{
+    char parent[EXECUTOR_ID_SIZE], key[2 * EXECUTOR_ID_SIZE + 2];
+    if (!executor_get_str (payload, "parent", parent, sizeof parent) || !*parent)
+        return 0;
+    int n = snprintf (key, sizeof key, "%s/%s", parent, create->id);
+    return store_put (txn, self->children, key, (size_t)n, "", 0) == STORE_OK ? 0 : -1;
+}
+
 int
 executor_create (executor_t *self, store_txn_t *txn, const msgpack_object *payload,
                  bus_command_t *info)
@@ -252,7 +293,8 @@ executor_create (executor_t *self, store_txn_t *txn, const msgpack_object *paylo
     executor_record_set_status (&self->record,
                                 execution_status_name (EXECUTION_REQUESTED), create.now);
     executor_fact_packed (self, create.action);
-    if (s_decide (self, txn, payload, &create, checked) != 0)
+    if (s_decide (self, txn, payload, &create, checked) != 0 ||
+        s_index_child (self, txn, payload, &create) != 0)
         return -1;
     return store_put (txn, self->by_enforcement, create.key, strlen (create.key),
                       create.id, strlen (create.id)) == STORE_OK

@@ -110,10 +110,22 @@ executor_fact_envelope (executor_t *self, const json_t *action, char *type,
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
     size_t count = sizeof fields / sizeof fields[0];
-    msgpack_pack_map (&pk, count + 1);
+    //  A workflow's child says its parent and task (a re-run or a retry
+    //  its parent): the engine follows its children by these
+    const msgpack_object *parent = executor_record_extra (record, "parent");
+    const msgpack_object *task = executor_record_extra (record, "task");
+    msgpack_pack_map (&pk, count + 1 + (parent != NULL) + (task != NULL));
     for (size_t i = 0; i < count; i++) {
         executor_record_pack_str (&pk, fields[i].key);
         s_pack_field (&pk, record, fields[i].field);
+    }
+    if (parent) {
+        executor_record_pack_str (&pk, "parent");
+        msgpack_pack_object (&pk, *parent);
+    }
+    if (task) {
+        executor_record_pack_str (&pk, "task");
+        msgpack_pack_object (&pk, *task);
     }
     executor_record_pack_str (&pk, "parameters");
     const msgpack_object *parameters =

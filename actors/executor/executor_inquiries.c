@@ -104,6 +104,8 @@ executor_inquiries_open (executor_t *self, store_txn_t *txn, const char *id,
         rc = s_pending (self, txn, id, result, inquiry, now);
     if (inquiry)
         executor_inquiries_fact (self, "inquiry.created", inquiry);
+    if (inquiry && rc == 0 && executor_triggers_inquiry (self, txn, inquiry) != 0)
+        rc = -1;
     json_decref (inquiry);
     return rc;
 }

@@ -140,6 +140,8 @@ struct _executor_t {
     bus_link_config_t link_config;
     store_t *store;
     store_table_t *executions, *by_enforcement, *waiting, *active, *workers_table;
+    store_table_t
+        *children; //  "<parent>/<child>" -> "": a workflow's children (issue 18)
     bus_inbox_t *inbox;
     actor_query_t *query;        //  executor.query: the api's reads and changes
     executor_policy_t *policy;   //  concurrency, rate, retry, timeout policies
@@ -172,9 +174,24 @@ struct _executor_t {
     msgpack_sbuffer packed;   //  a record, fact or dispatch being packed
     msgpack_sbuffer params;   //  parameters, packed once per execution
     bool record_ready;
+    bus_link_t *events;             //  to rules.commands: built-in triggers
+    struct _event_outbox_t *outbox; //  their events until the rules actor acks
+    uint64_t triggers_version;      //  registry version the listeners were taken at
+    bool listen_action, listen_notify, listen_inquiry; //  an enabled rule is on it
 };
 
 //  ---------------------------------------------------------------------------
+//  executor_triggers: StackStorm's built-in triggers (actiontrigger,
+//  notifytrigger, inquiry), durable through the executor's outbox
+int executor_triggers_open (executor_t *self);
+void executor_triggers_close (executor_t *self);
+//  In the transaction that ended self->record's execution. 0 or -1.
+int executor_triggers_ended (executor_t *self, store_txn_t *txn, const json_t *action);
+//  In the transaction that opened `inquiry`. 0 or -1.
+int executor_triggers_inquiry (executor_t *self, store_txn_t *txn, const json_t *inquiry);
+//  Send what the link takes, delete what was acked: once per turn.
+void executor_triggers_pump (executor_t *self);
+
 //  executor_effects: after-commit work of a transaction
 
 //  Append an effect of `kind` to the current list; owned by the list.
@@ -299,6 +316,33 @@ void executor_report_answer (executor_t *self, const char *worker, const char *i
 int executor_params_apply (const json_t *schema, const msgpack_object *given,
                            msgpack_sbuffer *out, char *reason, size_t size);
 
+//  Whether a parameter of `schema` takes a default that is a template
+//  ({{ }} or {% %}, in a string or inside an array or object): not given,
+//  or immutable. A scan of the schema.
+bool executor_params_templated (const json_t *schema, const msgpack_object *given);
+
+//  StackStorm's rendering of parameter defaults: `action`'s parameters
+//  applied to `given` as registry_params_apply does, with every default
+//  that is a template rendered (the one Jinja engine, rules_template.h) in
+//  the order of what reads what, with the other parameters' values in
+//  scope, and `action_context` (given), `config_context` (the pack's
+//  config) and `st2kv` (each key named becomes a reference the worker
+//  resolves, proto_secret.h). The `cmd` of a shell runner renders with
+//  each value one shell word (rules_template_render_shell). Values given
+//  are data, never rendered. Packed into `out`: 0; -1 with `reason` (a
+//  cycle naming its parameters, an undefined name, a template error, a
+//  value of the wrong type, a config secret in a parameter not secret).
+//  registry_params_apply for a request (api.execution.run), the defaults
+//  that are templates left out (and their `required`): rendered and
+//  checked when the execution is created. Caller owns the result; NULL
+//  with `reason`.
+json_t *executor_params_check (const json_t *schema, const json_t *given, char *reason,
+                               size_t size);
+
+int executor_params_defaults (const json_t *action, const msgpack_object *given,
+                              const json_t *action_context, msgpack_sbuffer *out,
+                              char *reason, size_t size);
+
 //  ---------------------------------------------------------------------------
 //  executor_check: commands checked against the message table
 
@@ -358,5 +402,31 @@ void executor_inquiries_list (executor_t *self, json_t *payload, actor_answer_t 
 
 void executor_query_handle (void *arg, const char *type, json_t *payload,
                             actor_answer_t *answer);
+//  A stored record as the api shows it: secret parameters masked; `brief`
+//  (lists) leaves out result and log. Takes the record; returns it.
+json_t *executor_query_public (executor_t *self, json_t *record, bool brief);
+//  The stored record `id` as JSON (caller owns it), or NULL.
+json_t *executor_query_get (executor_t *self, const char *id);
+//  Send `type` {execution: id} to `worker` (cancel, pause, resume).
+void executor_query_tell (executor_t *self, const char *worker, const char *type,
+                          const char *id);
+
+//  ---------------------------------------------------------------------------
+//  executor_workflow: children, pause and resume (issue 18)
+
+//  The children of `parent`, newest first, older than `before` when given,
+//  of `status` when given: {items, next} in `answer`.
+void executor_workflow_children (executor_t *self, const char *parent, const char *before,
+                                 const char *status, size_t limit,
+                                 actor_answer_t *answer);
+//  api.execution.children {id, before?, limit?}.
+void executor_workflow_children_op (executor_t *self, const char *id, json_t *payload,
+                                    actor_answer_t *answer);
+//  api.execution.pause / api.execution.resume {id}: a workflow on its live
+//  engine is pausing (resuming) until the engine reports paused (running).
+void executor_workflow_pause (executor_t *self, const char *id, json_t *payload,
+                              actor_answer_t *answer);
+void executor_workflow_resume (executor_t *self, const char *id, json_t *payload,
+                               actor_answer_t *answer);
 
 #endif

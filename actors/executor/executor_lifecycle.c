@@ -88,6 +88,8 @@ executor_end (executor_t *self, store_txn_t *txn, const char *id,
     char ref[512];
     const json_t *action = executor_action_of (self, ref, sizeof ref);
     executor_fact_packed (self, action);
+    if (executor_triggers_ended (self, txn, action) != 0)
+        return -1;
     store_del (txn, self->active, id, strlen (id));
     //  Stored first: what the policies do next may reuse self->record
     if (executor_packed_put (self, txn, id) != 0)

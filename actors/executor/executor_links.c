@@ -445,7 +445,10 @@ s_reconcile (executor_t *self, const char *name, const json_t *held, json_t *dro
         if (active->status == EXECUTION_SCHEDULED)
             resend = true;
         else if (active->status == EXECUTION_RUNNING ||
-                 active->status == EXECUTION_CANCELING)
+                 active->status == EXECUTION_CANCELING ||
+                 active->status == EXECUTION_PAUSING ||
+                 active->status == EXECUTION_PAUSED ||
+                 active->status == EXECUTION_RESUMING)
             zlist_append (lost, (void *)id);
     }
     for (const char *id = (const char *)zhashx_first (holds); id;

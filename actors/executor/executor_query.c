@@ -9,10 +9,8 @@
 //  cancel, re-run). Changes are written in their own transaction and
 //  answered after the commit; each is idempotent by request id.
 
-//  A stored record as the api shows it: secret parameters masked; `brief`
-//  (lists) leaves out result and log. Takes the record.
-static json_t *
-s_record_public (executor_t *self, json_t *record, bool brief)
+json_t *
+executor_query_public (executor_t *self, json_t *record, bool brief)
 {
     const json_t *action = registry_client_get (
         self->registry, "action", json_string_value (json_object_get (record, "action")));
@@ -68,10 +66,11 @@ s_apply_run (store_txn_t *txn, void *arg)
 }
 
 //  Create an execution of `ref` with `given` parameters for request `request`
-//  (natural key "run:<request>"), `parent` for a re-run.
+//  (natural key "run:<request>"), `parent` for a re-run or a workflow's
+//  task, `task` its name in the workflow.
 static void
 s_api_run (executor_t *self, const char *request, const char *ref, json_t *given,
-           const char *parent, actor_answer_t *answer)
+           const char *parent, const char *task, actor_answer_t *answer)
 {
     const json_t *action = registry_client_get (self->registry, "action", ref);
     if (!action) {
@@ -83,7 +82,7 @@ s_api_run (executor_t *self, const char *request, const char *ref, json_t *given
         return;
     }
     char reason[512] = "";
-    json_t *checked = registry_params_apply (json_object_get (action, "parameters"),
+    json_t *checked = executor_params_check (json_object_get (action, "parameters"),
                                              given, reason, sizeof reason);
     if (!checked) {
         actor_query_fail (answer, "invalid", "%s: %s", ref, reason);
@@ -97,6 +96,8 @@ s_api_run (executor_t *self, const char *request, const char *ref, json_t *given
                              given ? json_incref (given) : json_object ());
     if (parent)
         json_object_set_new (run.payload, "parent", json_string (parent));
+    if (task)
+        json_object_set_new (run.payload, "task", json_string (task));
     store_code_t code = store_write (self->store, s_apply_run, &run);
     json_decref (run.payload);
     if (code != STORE_OK) {
@@ -189,6 +190,22 @@ s_apply_cancel (store_txn_t *txn, void *arg)
     return executor_packed_put (self, txn, cancel->id);
 }
 
+void
+executor_query_tell (executor_t *self, const char *worker, const char *type,
+                     const char *id)
+{
+    executor_link_t *wl = (executor_link_t *)zhashx_lookup (self->links, worker);
+    json_t *payload = json_pack ("{s:s}", "execution", id);
+    proto_envelope_t *command = proto_envelope_new (type, self->source);
+    if (wl && command && payload &&
+        proto_envelope_set_payload_json (command, payload, NULL) == PROTO_OK &&
+        bus_link_send (wl->link, &command) != 0)
+        zsys_warning ("executor: %s of %s to %s is waiting (link full)", type, id,
+                      worker);
+    proto_envelope_destroy (&command);
+    json_decref (payload);
+}
+
 static void
 s_api_cancel (executor_t *self, const char *id, actor_answer_t *answer)
 {
@@ -227,25 +244,15 @@ s_api_cancel (executor_t *self, const char *id, actor_answer_t *answer)
             (executor_active_t *)zhashx_lookup (self->actives, id);
         if (active)
             active->status = EXECUTION_CANCELING;
-        executor_link_t *wl =
-            (executor_link_t *)zhashx_lookup (self->links, cancel.worker);
-        json_t *payload = json_pack ("{s:s}", "execution", id);
-        proto_envelope_t *command = proto_envelope_new ("execution.cancel", self->source);
-        if (wl && command && payload &&
-            proto_envelope_set_payload_json (command, payload, NULL) == PROTO_OK &&
-            bus_link_send (wl->link, &command) != 0)
-            zsys_warning ("executor: cancel of %s to %s is waiting (link full)", id,
-                          cancel.worker);
-        proto_envelope_destroy (&command);
-        json_decref (payload);
+        executor_query_tell (self, cancel.worker, "execution.cancel", id);
     }
     answer->result = json_pack ("{s:s, s:s}", "execution", id, "status",
                                 cancel.after >= 0 ? execution_status_name (cancel.after)
                                                   : "canceling");
 }
 
-static json_t *
-s_api_get (executor_t *self, const char *id)
+json_t *
+executor_query_get (executor_t *self, const char *id)
 {
     store_txn_t *txn = store_read_begin (self->store);
     json_t *record = txn ? executor_json_get (txn, self, id) : NULL;
@@ -261,6 +268,7 @@ s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
     const char *action = actor_arg_str (payload, "action", answer);
     const char *rule = actor_arg_str (payload, "rule", answer);
     const char *before = actor_arg_str (payload, "before", answer);
+    const char *parent = actor_arg_str (payload, "parent", answer);
     int64_t since = actor_arg_int (payload, "since", 0, 0, INT64_MAX, answer);
     int64_t until = actor_arg_int (payload, "until", INT64_MAX, 0, INT64_MAX, answer);
     int64_t limit = actor_arg_int (payload, "limit", EXECUTOR_LIST_DEFAULT, 1,
@@ -274,6 +282,18 @@ s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
     }
     if (before && strlen (before) >= EXECUTOR_ID_SIZE) {
         actor_query_fail (answer, "bad_request", "before: not an execution id");
+        return;
+    }
+    if (parent) {
+        if (strlen (parent) >= EXECUTOR_ID_SIZE)
+            actor_query_fail (answer, "bad_request", "parent: not an execution id");
+        else if (action || rule || since || until != INT64_MAX)
+            actor_query_fail (answer, "bad_request",
+                              "parent: lists the children by status only (no action, "
+                              "rule, since or until)");
+        else
+            executor_workflow_children (self, parent, before, status, (size_t)limit,
+                                        answer);
         return;
     }
     store_txn_t *txn = store_read_begin (self->store);
@@ -312,7 +332,7 @@ s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
                     (!rule || (its_rule && streq (rule, its_rule)));
         if (!keep)
             json_decref (record);
-        else if (actor_page_add (&page, s_record_public (self, record, true)))
+        else if (actor_page_add (&page, executor_query_public (self, record, true)))
             snprintf (
                 next, sizeof next, "%.*s",
                 (int)(key_size < EXECUTOR_ID_SIZE ? key_size : EXECUTOR_ID_SIZE - 1),
@@ -374,8 +394,8 @@ s_changes_record (void *arg, executor_change_kind_t kind, const char *key)
             json_object_del (inquiry, "request");
         return inquiry;
     }
-    json_t *record = s_api_get (self, key);
-    return record ? s_record_public (self, record, true) : NULL;
+    json_t *record = executor_query_get (self, key);
+    return record ? executor_query_public (self, record, true) : NULL;
 }
 
 //  Every non-terminal execution: the active ones, and those pending (an
@@ -476,21 +496,35 @@ s_status (executor_t *self, json_t *payload, actor_answer_t *answer)
         (json_int_t)pending);
 }
 
+//  api.execution.run {action, parameters?, request, parent?, task?}: the
+//  workflow engine names the parent (the workflow execution, which must
+//  exist) and the task of the child it starts.
 static void
 s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
 {
     const char *action = actor_arg_str (payload, "action", answer);
     const char *request = actor_arg_str (payload, "request", answer);
+    const char *parent = actor_arg_str (payload, "parent", answer);
+    const char *task = actor_arg_str (payload, "task", answer);
     json_t *given = json_object_get (payload, "parameters");
     if (answer->code[0])
         return;
+    json_t *found = NULL;
     if (!action || !request || strlen (request) > 40)
         actor_query_fail (answer, "bad_request", "action: required (an action ref)");
     else if (given && !json_is_object (given) && !json_is_null (given))
         actor_query_fail (answer, "bad_request", "parameters: expected a map");
+    else if (task && (!parent || !*task || strlen (task) > 255))
+        actor_query_fail (answer, "bad_request",
+                          "task: 1 to 255 bytes, and only with a parent");
+    else if (parent && (strlen (parent) >= EXECUTOR_ID_SIZE ||
+                        !(found = executor_query_get (self, parent))))
+        actor_query_fail (answer, "not_found", "parent: execution %.40s does not exist",
+                          parent);
     else
-        s_api_run (self, request, action, json_is_object (given) ? given : NULL, NULL,
-                   answer);
+        s_api_run (self, request, action, json_is_object (given) ? given : NULL, parent,
+                   task, answer);
+    json_decref (found);
 }
 
 //  The requests of one execution or inquiry: {id, ...}.
@@ -500,7 +534,7 @@ s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
 static void
 s_get (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer)
 {
-    json_t *record = s_api_get (self, id);
+    json_t *record = executor_query_get (self, id);
     if (!record) {
         actor_query_fail (answer, "not_found", "execution %s does not exist", id);
         return;
@@ -518,7 +552,7 @@ s_get (executor_t *self, const char *id, json_t *payload, actor_answer_t *answer
             return;
         }
     }
-    answer->result = s_record_public (self, record, false);
+    answer->result = executor_query_public (self, record, false);
     if (opened) //  in the reply only: never stored, published or logged
         json_object_set_new (answer->result, "parameters", opened);
 }
@@ -580,7 +614,7 @@ s_rerun (executor_t *self, const char *id, json_t *payload, actor_answer_t *answ
         actor_query_fail (answer, "bad_request", "parameters: expected a map");
         return;
     }
-    json_t *original = s_api_get (self, id);
+    json_t *original = executor_query_get (self, id);
     if (!original) {
         actor_query_fail (answer, "not_found", "execution %s does not exist", id);
         return;
@@ -593,7 +627,7 @@ s_rerun (executor_t *self, const char *id, json_t *payload, actor_answer_t *answ
     if (json_is_object (overrides))
         json_object_update (parameters, overrides);
     s_api_run (self, request, json_string_value (json_object_get (original, "action")),
-               parameters, id, answer);
+               parameters, id, NULL, answer);
     json_decref (parameters);
     json_decref (original);
 }
@@ -615,7 +649,10 @@ static const struct {
     {"api.status", s_status, NULL},
     {"api.execution.run", s_run, NULL},
     {"api.execution.get", NULL, s_get},
+    {"api.execution.children", NULL, executor_workflow_children_op},
     {"api.execution.cancel", NULL, s_cancel},
+    {"api.execution.pause", NULL, executor_workflow_pause},
+    {"api.execution.resume", NULL, executor_workflow_resume},
     {"api.inquiry.get", NULL, s_inquiry_get},
     {"api.inquiry.respond", NULL, s_respond},
     {"api.execution.rerun", NULL, s_rerun},

@@ -265,16 +265,20 @@ s_ended (executor_t *self, store_txn_t *txn, const s_report_t *report,
     return executor_end (self, txn, report->id, &end, now) < 0 ? -1 : 0;
 }
 
-//  Running, as its worker reports (not durable until this batch commits).
+//  Running (or a workflow paused, or running again), as its worker reports
+//  (not durable until this batch commits).
 static int
-s_running (executor_t *self, store_txn_t *txn, const s_report_t *report, int64_t now)
+s_running (executor_t *self, store_txn_t *txn, const s_report_t *report,
+           execution_event_t event, int64_t now)
 {
-    executor_move (self, EXECUTION_REPORT_RUNNING, now);
-    executor_record_set_int (&self->record, EXECUTOR_RECORD_STARTED, now);
-    zhashx_update (self->batch_running, report->id, (void *)"");
+    int next = executor_move (self, event, now);
+    if (report->current == EXECUTION_SCHEDULED) //  started now, not resumed
+        executor_record_set_int (&self->record, EXECUTOR_RECORD_STARTED, now);
+    if (next == EXECUTION_RUNNING)
+        zhashx_update (self->batch_running, report->id, (void *)"");
     executor_effect_t *effect = executor_effect_new (self, EFFECT_STATUS);
     executor_copy (effect->id, sizeof effect->id, report->id);
-    effect->status = EXECUTION_RUNNING;
+    effect->status = (execution_status_t)next;
     char ref[512];
     executor_fact_packed (self, executor_action_of (self, ref, sizeof ref));
     return executor_packed_put (self, txn, report->id);
@@ -310,5 +314,5 @@ executor_report_status (executor_t *self, store_txn_t *txn, const msgpack_object
     int64_t now = proto_now_usec ();
     if (execution_status_terminal ((execution_status_t)next))
         return s_ended (self, txn, &report, payload, (execution_event_t)event, now);
-    return s_running (self, txn, &report, now);
+    return s_running (self, txn, &report, (execution_event_t)event, now);
 }

@@ -50,15 +50,9 @@ int executor_secret_seal_packed (executor_secret_t *self, const json_t *schema,
 int executor_secret_pack_open (executor_secret_t *self, const msgpack_object *parameters,
                                msgpack_packer *pk, char *message, size_t size);
 
-//  Parameters not `given` whose schema default is exactly `{{
-//  st2kv.SCOPE.NAME }}` (optionally `| decrypt_kv`) become references
-//  (proto/proto_secret.h) in the packed map `params`, which the worker
-//  resolves when the action starts (no datastore request here, in the
-//  executor's transaction). `st2kv.user` is the user scope of
-//  EXECUTOR_SECRET_KV_USER. 0 or -1.
+//  `st2kv.user` in defaults is the user scope of EXECUTOR_SECRET_KV_USER
+//  (executor_params_defaults).
 #define EXECUTOR_SECRET_KV_USER "attune"
-int executor_secret_kv_defaults (const json_t *schema, const msgpack_object *given,
-                                 msgpack_sbuffer *params);
 
 //  Whether any top-level value of a packed map of parameters is sealed.
 bool executor_secret_any (const msgpack_object *parameters);

@@ -4,8 +4,8 @@
 #include <string.h>
 
 static const char *const s_names[EXECUTION_STATUS_COUNT] = {
-    "requested", "delayed", "scheduled", "running",   "pending",  "canceling",
-    "completed", "failed",  "timeout",   "cancelled", "abandoned"};
+    "requested", "delayed",  "scheduled", "running", "pending", "canceling", "pausing",
+    "paused",    "resuming", "completed", "failed",  "timeout", "cancelled", "abandoned"};
 
 static const char *const s_events[EXECUTION_EVENT_COUNT] = {"hold",
                                                             "release",
@@ -22,11 +22,14 @@ static const char *const s_events[EXECUTION_EVENT_COUNT] = {"hold",
                                                             "unanswered",
                                                             "cancel",
                                                             "cancel_on_worker",
+                                                            "pause_on_worker",
+                                                            "resume_on_worker",
                                                             "report_running",
                                                             "report_completed",
                                                             "report_failed",
                                                             "report_timeout",
-                                                            "report_cancelled"};
+                                                            "report_cancelled",
+                                                            "report_paused"};
 
 #define REQ EXECUTION_REQUESTED
 #define DEL EXECUTION_DELAYED
@@ -34,6 +37,9 @@ static const char *const s_events[EXECUTION_EVENT_COUNT] = {"hold",
 #define RUN EXECUTION_RUNNING
 #define PEN EXECUTION_PENDING
 #define CNG EXECUTION_CANCELING
+#define PSG EXECUTION_PAUSING
+#define PSD EXECUTION_PAUSED
+#define RSM EXECUTION_RESUMING
 #define COM EXECUTION_COMPLETED
 #define FAI EXECUTION_FAILED
 #define TIM EXECUTION_TIMEOUT
@@ -51,32 +57,42 @@ static const char *const s_events[EXECUTION_EVENT_COUNT] = {"hold",
 //     reached it, and its result asks a person;
 //   - a worker reports only on what was given to a worker: scheduled (a
 //     fast action may report its end before its start arrives), running,
-//     canceling; never on pending (it waits for a person, not its worker).
+//     canceling; never on pending (it waits for a person, not its worker);
+//   - pausing, paused, resuming are a workflow's (its engine is its
+//     worker): the engine reports paused (asked to, or a task waits on a
+//     person) and running again (resumed); each may end as a running one
+//     does, be cancelled, or be lost with the engine.
 static const signed char s_next[EXECUTION_STATUS_COUNT][EXECUTION_EVENT_COUNT] = {
     //        hold rel  rej  ref  exp  sch  ret  rer  aba  ask  askw ans  una  can  cow
-    //        r_run r_com r_fai r_tim r_can
-    [REQ] = {DEL, NO, FAI, CAN, NO, SCH, NO, NO, NO, NO,
-             NO,  NO, NO,  CAN, NO, NO,  NO, NO, NO, NO},
-    [DEL] = {NO, REQ, NO, CAN, TIM, NO, NO, NO, NO, NO,
-             NO, NO,  NO, CAN, NO,  NO, NO, NO, NO, NO},
-    [SCH] = {NO,  NO, NO, NO,  NO,  NO,  REQ, NO,  NO,  PEN,
-             FAI, NO, NO, CAN, CNG, RUN, COM, FAI, TIM, CAN},
-    [RUN] = {NO,  NO, NO, NO,  NO,  NO, REQ, REQ, ABA, PEN,
-             FAI, NO, NO, CAN, CNG, NO, COM, FAI, TIM, CAN},
-    [PEN] = {NO, NO,  NO,  NO,  NO, NO, NO, NO, NO, NO,
-             NO, COM, TIM, CAN, NO, NO, NO, NO, NO, NO},
-    [CNG] = {NO,  NO, NO, NO, NO, NO, NO,  NO,  ABA, PEN,
-             FAI, NO, NO, NO, NO, NO, COM, FAI, TIM, CAN},
-    [COM] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
-             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
-    [FAI] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
-             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
-    [TIM] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
-             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
-    [CAN] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
-             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
-    [ABA] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
-             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    //        pow  row  r_run r_com r_fai r_tim r_can r_psd
+    [REQ] = {DEL, NO,  FAI, CAN, NO, SCH, NO, NO, NO, NO, NO, NO,
+             NO,  CAN, NO,  NO,  NO, NO,  NO, NO, NO, NO, NO},
+    [DEL] = {NO, REQ, NO, CAN, TIM, NO, NO, NO, NO, NO, NO, NO,
+             NO, CAN, NO, NO,  NO,  NO, NO, NO, NO, NO, NO},
+    [SCH] = {NO, NO,  NO,  NO, NO, NO,  REQ, NO,  NO,  PEN, FAI, NO,
+             NO, CAN, CNG, NO, NO, RUN, COM, FAI, TIM, CAN, PSD},
+    [RUN] = {NO, NO,  NO,  NO,  NO, NO, REQ, REQ, ABA, PEN, FAI, NO,
+             NO, CAN, CNG, PSG, NO, NO, COM, FAI, TIM, CAN, PSD},
+    [PEN] = {NO,  NO,  NO, NO, NO, NO, NO, NO, NO, NO, NO, COM,
+             TIM, CAN, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [CNG] = {NO, NO, NO, NO, NO, NO, NO,  NO,  ABA, PEN, FAI, NO,
+             NO, NO, NO, NO, NO, NO, COM, FAI, TIM, CAN, NO},
+    [PSG] = {NO, NO,  NO,  NO, NO,  NO,  NO,  NO,  ABA, NO,  NO, NO,
+             NO, CAN, CNG, NO, RSM, RUN, COM, FAI, TIM, CAN, PSD},
+    [PSD] = {NO, NO,  NO,  NO, NO,  NO,  NO,  NO,  ABA, NO,  NO, NO,
+             NO, CAN, CNG, NO, RSM, RUN, COM, FAI, TIM, CAN, NO},
+    [RSM] = {NO, NO,  NO,  NO, NO, NO,  NO,  NO,  ABA, NO,  NO, NO,
+             NO, CAN, CNG, NO, NO, RUN, COM, FAI, TIM, CAN, PSD},
+    [COM] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
+             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [FAI] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
+             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [TIM] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
+             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [CAN] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
+             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
+    [ABA] = {NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO,
+             NO, NO, NO, NO, NO, NO, NO, NO, NO, NO, NO},
 };
 
 const char *
@@ -129,6 +145,8 @@ execution_event_reported (execution_status_t status)
             return EXECUTION_REPORT_TIMEOUT;
         case EXECUTION_CANCELLED:
             return EXECUTION_REPORT_CANCELLED;
+        case EXECUTION_PAUSED:
+            return EXECUTION_REPORT_PAUSED;
         default:
             return -1;
     }

@@ -3,7 +3,8 @@
         requested -> scheduled -> running -> completed | failed | timeout
         (delayed while a policy holds it; pending while an inquiry is open;
          canceling while a cancel is under way; cancelled and abandoned end
-         what a person or a lost worker ends)
+         what a person or a lost worker ends; a workflow is pausing, paused
+         and resuming as its engine says, issue 18)
 
     Every status change is an event applied to the current status through
     one table (executor_status.c): execution_status_next (status, event)
@@ -34,6 +35,9 @@ typedef enum {
     EXECUTION_RUNNING,
     EXECUTION_PENDING,
     EXECUTION_CANCELING,
+    EXECUTION_PAUSING,  //  a workflow: a pause asked of its engine
+    EXECUTION_PAUSED,   //  its engine says nothing of it runs
+    EXECUTION_RESUMING, //  a resume asked of its engine
     EXECUTION_COMPLETED,
     EXECUTION_FAILED,
     EXECUTION_TIMEOUT,
@@ -61,12 +65,15 @@ typedef enum {
     EXECUTION_UNANSWERED, //  its inquiry timed out
     EXECUTION_CANCEL,     //  cancelled by request, here and now
     EXECUTION_CANCEL_ON_WORKER, //  cancel asked of the live worker running it
+    EXECUTION_PAUSE_ON_WORKER,  //  pause asked of the workflow engine running it
+    EXECUTION_RESUME_ON_WORKER, //  resume asked of the workflow engine running it
     //  Reported by a worker (execution.status)
     EXECUTION_REPORT_RUNNING,
     EXECUTION_REPORT_COMPLETED,
     EXECUTION_REPORT_FAILED,
     EXECUTION_REPORT_TIMEOUT,
     EXECUTION_REPORT_CANCELLED,
+    EXECUTION_REPORT_PAUSED, //  a workflow engine: nothing of it runs now
     EXECUTION_EVENT_COUNT
 } execution_event_t;
 

@@ -21,15 +21,21 @@ typedef struct {
 //  ---------------------------------------------------------------------------
 //  Requests
 
+//  The request's API key (header, else query), or NULL
+static const char *
+s_key (http_req_t *req)
+{
+    const char *key =
+        MHD_lookup_connection_value (req->connection, MHD_HEADER_KIND, "St2-Api-Key");
+    return key ? key : http_query (req, "st2-api-key");
+}
+
 //  The API key of the request: its name and role into req. False after
 //  answering 401.
 static bool
 s_authenticate (http_req_t *req)
 {
-    const char *key =
-        MHD_lookup_connection_value (req->connection, MHD_HEADER_KIND, "St2-Api-Key");
-    if (!key)
-        key = http_query (req, "st2-api-key");
+    const char *key = s_key (req);
     if (!key) {
         http_fault (req, 401, "Unauthorized - One of Token or API key required.");
         return false;
@@ -59,7 +65,8 @@ s_dispatch (http_req_t *req)
         return;
     }
     req->public_route = route->public_route;
-    if (!route->public_route && !s_authenticate (req))
+    bool keyless = route->public_route || (route->key_optional && !s_key (req));
+    if (!keyless && !s_authenticate (req))
         return;
     route->fn (req);
     if (!req->reply && !req->response && req->status != 204)
@@ -166,6 +173,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url,
     }
     if (req->status)
         return MHD_YES; //  answered already (413)
+    http_conns_receiving (req->conn, false);
     if (req->too_large)
         http_fault (req, 413, "the body is more than the limit of %zu bytes",
                     server->max_body);
@@ -180,6 +188,8 @@ s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
 {
     http_req_t *req = (http_req_t *)*con_cls;
     if (req) {
+        //  The next request on this connection is awaited from now
+        http_conns_receiving (req->conn, true);
         if (req->response)
             MHD_destroy_response (req->response);
         json_decref (req->reply);
@@ -194,10 +204,16 @@ static void
 s_notify (void *cls, struct MHD_Connection *connection, void **socket_context,
           enum MHD_ConnectionNotificationCode toe)
 {
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        *socket_context = zmalloc (sizeof (http_conn_t));
-    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+    http_server_t *server = (http_server_t *)cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        http_conn_t *conn = (http_conn_t *)zmalloc (sizeof (http_conn_t));
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        http_conns_open (server, conn, info ? info->connect_fd : -1);
+        *socket_context = conn;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
         http_conn_t *conn = (http_conn_t *)*socket_context;
+        http_conns_close (server, conn);
         bus_client_destroy (&conn->client);
         free (conn);
         *socket_context = NULL;
@@ -296,8 +312,8 @@ s_start (s_http_t *self, const actor_config_t *config)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_THREAD_STACK,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-        s_notify, NULL, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, self->tls_cert,
-        MHD_OPTION_HTTPS_MEM_KEY, self->tls_key, MHD_OPTION_END);
+        s_notify, &self->server, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+        self->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, self->tls_key, MHD_OPTION_END);
     if (!self->daemon) {
         zsys_error ("http: cannot serve on %s: %s", address, strerror (errno));
         return -1;
@@ -309,14 +325,22 @@ s_start (s_http_t *self, const actor_config_t *config)
     return 0;
 }
 
+//  Every HTTP_WATCH_MS: the request deadline and the headroom (http_conns.c)
+static void
+s_watch (void *arg, void *unused)
+{
+    http_conns_watch (&((s_http_t *)arg)->server);
+}
+
 static json_t *
 s_status (void *arg)
 {
     s_http_t *self = (s_http_t *)arg;
-    return json_pack ("{s:s, s:I, s:I, s:I}", "address", self->address, "requests",
+    return json_pack ("{s:s, s:I, s:I, s:I, s:I}", "address", self->address, "requests",
                       (json_int_t)atomic_load (&self->server.requests), "faults",
                       (json_int_t)atomic_load (&self->server.faults), "streams",
-                      (json_int_t)atomic_load (&self->server.streams));
+                      (json_int_t)atomic_load (&self->server.streams), "cut",
+                      (json_int_t)atomic_load (&self->server.cut));
 }
 
 static int
@@ -340,6 +364,9 @@ s_destroy (s_http_t **self_p)
         MHD_stop_daemon (self->daemon);
     actor_loop_destroy (&self->loop);
     http_keys_destroy (&self->server.keys);
+    pthread_mutex_destroy (&self->server.conns_lock);
+    pthread_mutex_destroy (&self->server.hooks_lock);
+    json_decref (self->server.hooks);
     free (self->tls_cert);
     free (self->tls_key);
     free (self);
@@ -356,6 +383,8 @@ http_actor (zsock_t *pipe, void *args)
     actor_host (config, host, sizeof host);
     snprintf (self->server.source, sizeof self->server.source, "http@%s", host);
     self->server.max_body = HTTP_MAX_BODY;
+    pthread_mutex_init (&self->server.conns_lock, NULL);
+    pthread_mutex_init (&self->server.hooks_lock, NULL);
     s_endpoints (self, config);
     char *keys = http_keys_path (config->data_dir);
     self->server.keys = keys ? http_keys_new (keys) : NULL;
@@ -374,6 +403,8 @@ http_actor (zsock_t *pipe, void *args)
     else
         zsys_info ("http: serving %s (api %s)", self->address, self->server.api);
     actor_loop_set_status (self->loop, s_status);
+    if (rc == 0)
+        actor_loop_timer (self->loop, HTTP_WATCH_MS, s_watch, self);
     actor_loop_set_command (self->loop, s_command);
     zsock_signal (pipe, 0);
     actor_loop_run (self->loop);

@@ -5,8 +5,11 @@
     Design. MHD runs its own threads, one per connection
     (MHD_USE_THREAD_PER_CONNECTION), at most HTTP_MAX_CONNECTIONS of them
     and HTTP_MAX_PER_IP from one address (a slow client from one host cannot
-    take every slot), each with a small stack, an idle timeout and a bound
-    on its request line and headers (HTTP_MAX_HEADERS). A body over
+    take every slot), each with a small stack, an idle timeout, a deadline
+    for each whole request (HTTP_REQUEST_DEADLINE_S, however slowly it
+    trickles; near the limit the connections waiting longest for their
+    requests are closed first: http_conns.c) and a bound on its request
+    line and headers (HTTP_MAX_HEADERS). A body over
     HTTP_MAX_BODY is refused with 413 (before it is read when its
     Content-Length says so); a JSON body is parsed with jansson's bounds
     (depth 2048) and duplicate keys refused. A connection's thread makes
@@ -48,16 +51,24 @@ extern "C" {
 #endif
 
 #define HTTP_DEFAULT_ADDRESS "127.0.0.1:9101"
-#define HTTP_MAX_CONNECTIONS 256           //  threads, one per connection
-#define HTTP_MAX_PER_IP      64            //  connections from one address
+#define HTTP_MAX_CONNECTIONS 256 //  threads, one per connection
+#define HTTP_MAX_PER_IP      64  //  connections from one address
 //  Request line and headers, bytes: the connection's memory pool.  At most
 //  32 KiB so libmicrohttpd takes the pool from malloc, not mmap: an mmap can
 //  reuse an exited connection thread's stack, whose stale sanitizer shadow
 //  then reports a false stack-buffer-underflow under AddressSanitizer.
-#define HTTP_MAX_HEADERS     (32 * 1024)
-#define HTTP_MAX_BODY        (1024 * 1024) //  request body limit, bytes
-#define HTTP_IDLE_TIMEOUT_S  30            //  a connection silent this long is closed
-#define HTTP_THREAD_STACK    (256 * 1024)  //  per connection thread
+#define HTTP_MAX_HEADERS    (32 * 1024)
+#define HTTP_MAX_BODY       (1024 * 1024) //  request body limit, bytes
+#define HTTP_IDLE_TIMEOUT_S 30            //  a connection silent this long is closed
+//  A whole request (line, headers, body) within this, however it trickles
+#define HTTP_REQUEST_DEADLINE_S 10
+//  Free slots kept: past HTTP_MAX_CONNECTIONS - this, a new connection
+//  shuts the oldest still sending its request (if older than
+//  HTTP_EVICT_AFTER_MS)
+#define HTTP_HEADROOM       32
+#define HTTP_EVICT_AFTER_MS 100
+#define HTTP_WATCH_MS       100 //  how often the deadline and headroom are checked
+#define HTTP_THREAD_STACK   (256 * 1024) //  per connection thread
 
 //  zactor body: zactor_new (http_actor, &config) with an actor_config_t
 //  (http, http_insecure, http_cert, http_key; data_dir for the API keys).

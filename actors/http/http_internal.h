@@ -11,7 +11,18 @@
 #include "actors/http/http_keys.h"
 #include "bus/bus_client.h"
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
+
+//  One connection: its api client, made by its own thread when first needed,
+//  and what the deadline watch needs (http_conns.c)
+typedef struct http_conn_s {
+    bus_client_t *client;
+    int fd;
+    atomic_int_fast64_t receiving_since; //  zclock_mono ms; 0: being answered
+    bool cut;                            //  shut down by the watch
+    struct http_conn_s *prev, *next;     //  the server's list, under its lock
+} http_conn_t;
 
 //  What every connection thread reads (set before MHD starts)
 typedef struct {
@@ -21,13 +32,17 @@ typedef struct {
     http_keys_t *keys;
     size_t max_body;
     atomic_bool stopping;
-    atomic_uint_fast64_t requests, faults, streams;
+    atomic_uint_fast64_t requests, faults, streams, cut;
+    //  Open connections (http_conns.c)
+    pthread_mutex_t conns_lock;
+    http_conn_t *conns;
+    size_t conns_open;
+    //  The webhook triggers of the enabled rules, cached (http_hooks.c)
+    pthread_mutex_t hooks_lock;
+    json_t *hooks;
+    int64_t hooks_at;
+    uint64_t hooks_generation;
 } http_server_t;
-
-//  One connection: its api client, made by its own thread when first needed
-typedef struct {
-    bus_client_t *client;
-} http_conn_t;
 
 #define HTTP_MAX_PARAMS 2
 
@@ -44,6 +59,7 @@ typedef struct {
     bool public_route;
     char key_name[80]; //  the API key's name and role, once checked
     char role[16];
+    const char *identity; //  for the api when there is no key (else apikey:NAME)
     char params[HTTP_MAX_PARAMS][512]; //  the route's {params}, decoded
     //  The answer: a status and JSON body, or a response made by the handler
     int status;
@@ -60,7 +76,20 @@ typedef struct {
     http_handler_fn *fn;
     const char *summary;
     bool public_route; //  no API key needed
+    bool key_optional; //  no key: the handler decides (req->role empty)
 } http_route_t;
+
+//  http_conns.c: open connections and the request deadline. A connection
+//  has HTTP_REQUEST_DEADLINE_S to deliver each whole request (from its
+//  opening, or from the previous answer); one that has not is shut down,
+//  however steadily it trickles. Near HTTP_MAX_CONNECTIONS, each new
+//  connection shuts the one waiting longest for its request first.
+void http_conns_open (http_server_t *server, http_conn_t *conn, int fd);
+void http_conns_close (http_server_t *server, http_conn_t *conn);
+//  Mark the connection's request whole (receiving: false) or awaited (true)
+void http_conns_receiving (http_conn_t *conn, bool receiving);
+//  Shut every connection past the deadline (the actor's timer)
+void http_conns_watch (http_server_t *server);
 
 //  http_routes.c
 extern const http_route_t http_routes[];
@@ -128,6 +157,8 @@ void http_kv_put (http_req_t *req);
 void http_kv_delete (http_req_t *req);
 void http_hooks_st2 (http_req_t *req);
 void http_hooks_url (http_req_t *req);
+//  Forget the cached webhook triggers (a rule changed through the gateway)
+void http_hooks_forget (http_server_t *server);
 void http_stream (http_req_t *req);
 void http_page (http_req_t *req);
 

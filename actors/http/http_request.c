@@ -96,11 +96,15 @@ http_api (http_req_t *req, const char *type, json_t *payload)
         return NULL;
     }
     char identity[100];
-    snprintf (identity, sizeof identity, "apikey:%s", req->key_name);
+    snprintf (identity, sizeof identity, "%s%s", req->identity ? "" : "apikey:",
+              req->identity ? req->identity : req->key_name);
     json_t *wrapper = json_pack ("{s:s, s:o, s:s, s:s}", "type", type, "payload",
                                  payload ? payload : json_object (), "identity", identity,
                                  "role", req->role);
     json_t *result = bus_client_request (client, "api.delegate", &wrapper);
+    if (result && strncmp (type, "api.rule.", 9) == 0 && !streq (type, "api.rule.list") &&
+        !streq (type, "api.rule.get"))
+        http_hooks_forget (req->server);
     if (!result)
         http_fault (req, http_status_of (bus_client_code (client)), "%s",
                     bus_client_message (client));

@@ -9,6 +9,9 @@
         inquiry.created             st2.inquiry__create
         inquiry.<other>             st2.inquiry__update
         event.created               st2.trigger_instance__create
+        event.created of trigger    st2.announcement__ROUTE, its payload
+          core.st2.announcement     (the core.announcement action's event;
+                                    ROUTE its route, else general)
 
     `?events=a,b` keeps those names only. The data is the execution in
     st2api's shape as far as the fact tells it (id, action, status, times,
@@ -89,6 +92,25 @@ s_emit_execution (s_stream_t *self, json_t *execution, bool created, const char 
             id);
 }
 
+//  An announcement (the announcement runner's event, actors/worker/
+//  worker_st2.c: trigger core.st2.announcement, {route, payload,
+//  execution}): its payload as st2.announcement__ROUTE (StackStorm's
+//  default route: general)
+static void
+s_announce (s_stream_t *self, const json_t *event)
+{
+    const char *trigger = json_string_value (json_object_get (event, "trigger"));
+    json_t *body = json_object_get (event, "payload");
+    if (!trigger || !streq (trigger, "core.st2.announcement") || !json_is_object (body))
+        return;
+    const char *route = json_string_value (json_object_get (body, "route"));
+    char name[160];
+    snprintf (name, sizeof name, "st2.announcement__%s",
+              route && *route ? route : "general");
+    json_t *message = json_object_get (body, "payload");
+    s_emit (self, name, message ? json_incref (message) : json_object (), NULL);
+}
+
 //  One fact into events
 static void
 s_fact (s_stream_t *self, proto_envelope_t *fact, bus_fact_info_t *info)
@@ -115,8 +137,10 @@ s_fact (s_stream_t *self, proto_envelope_t *fact, bus_fact_info_t *info)
                 streq (type, "inquiry.created") ? "st2.inquiry__create"
                                                 : "st2.inquiry__update",
                 json_incref (payload), id);
-    else if (streq (type, "event.created"))
+    else if (streq (type, "event.created")) {
         s_emit (self, "st2.trigger_instance__create", json_incref (payload), NULL);
+        s_announce (self, payload);
+    }
     json_decref (payload);
 }
 

@@ -24,8 +24,9 @@
 #include <inttypes.h>
 #include <unistd.h>
 
-#define S_KINDS 5
-static const char *s_kinds[S_KINDS] = {"pack", "trigger", "action", "rule", "policy"};
+#define S_KINDS 6
+static const char *s_kinds[S_KINDS] = {"pack", "trigger", "action",
+                                       "rule", "policy",  "sensor"};
 
 typedef struct {
     zsock_t *pipe;
@@ -62,6 +63,8 @@ s_all (s_registry_t *self, const char *kind)
         return registry_catalog_actions (self->catalog);
     if (streq (kind, "policy"))
         return registry_catalog_policies (self->catalog);
+    if (streq (kind, "sensor"))
+        return registry_catalog_sensors (self->catalog);
     return registry_catalog_rules (self->catalog);
 }
 

@@ -20,6 +20,7 @@ struct _registry_catalog_t {
     json_t *rules;
     json_t *triggers;
     json_t *policies;
+    json_t *sensors;
 };
 
 //  ---------------------------------------------------------------------------
@@ -67,7 +68,10 @@ s_add_builtin_triggers (registry_catalog_t *self)
         "{\"ref\": \"core.st2.webhook\", \"pack\": \"core\", \"name\": "
         "\"st2.webhook\", \"description\": \"An HTTP POST to /api/v1/webhooks/{url}.\", "
         "\"builtin\": true, \"parameters_schema\": {\"url\": {\"type\": \"string\", "
-        "\"required\": true}}, \"payload_schema\": {\"headers\": {\"type\": "
+        "\"required\": true}, \"auth\": {\"type\": \"string\", \"enum\": [\"key\", "
+        "\"none\"], \"description\": \"attune: none lets POSTs "
+        "without an API key in (actors/http/http_hooks.c)\"}}, \"payload_schema\": "
+        "{\"headers\": {\"type\": "
         "\"object\"}, \"body\": {}}}",
 
         "{\"ref\": \"core.st2.generic.actiontrigger\", \"pack\": \"core\", "
@@ -114,6 +118,7 @@ registry_catalog_new (void)
     self->rules = json_object ();
     self->triggers = json_object ();
     self->policies = json_object ();
+    self->sensors = json_object ();
     s_add_builtin_triggers (self);
     return self;
 }
@@ -129,6 +134,7 @@ registry_catalog_destroy (registry_catalog_t **self_p)
         json_decref (self->rules);
         json_decref (self->triggers);
         json_decref (self->policies);
+        json_decref (self->sensors);
         free (self);
         *self_p = NULL;
     }
@@ -147,8 +153,9 @@ registry_catalog_copy (const registry_catalog_t *self)
     copy->rules = json_deep_copy (self->rules);
     copy->triggers = json_deep_copy (self->triggers);
     copy->policies = json_deep_copy (self->policies);
+    copy->sensors = json_deep_copy (self->sensors);
     if (!copy->packs || !copy->actions || !copy->rules || !copy->triggers ||
-        !copy->policies)
+        !copy->policies || !copy->sensors)
         registry_catalog_destroy (&copy);
     return copy;
 }
@@ -158,7 +165,8 @@ registry_catalog_drop_pack (registry_catalog_t *self, const char *pack)
 {
     assert (self);
     json_object_del (self->packs, pack);
-    json_t *kinds[] = {self->actions, self->rules, self->triggers, self->policies};
+    json_t *kinds[] = {self->actions, self->rules, self->triggers, self->policies,
+                       self->sensors};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         const char *ref;
         json_t *definition;
@@ -197,7 +205,7 @@ registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
     char message[1024];
     if (pack_config_load (pack_dir, ref, NULL, NULL, NULL, message, sizeof message) != 0)
         zlist_append (errors, message);
-    registry_pack_sensor_triggers (pack_dir, ref, self->triggers, errors);
+    registry_pack_sensor_triggers (pack_dir, ref, self->triggers, self->sensors, errors);
     json_object_set_new (pack, "skipped", registry_pack_skipped (pack_dir, ref));
     return 0;
 }
@@ -474,4 +482,11 @@ const json_t *
 registry_catalog_packs (registry_catalog_t *self)
 {
     return self->packs;
+}
+
+const json_t *
+registry_catalog_sensors (registry_catalog_t *self)
+{
+    assert (self);
+    return self->sensors;
 }

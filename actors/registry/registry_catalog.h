@@ -68,6 +68,8 @@ const json_t *registry_catalog_packs (registry_catalog_t *self);
 //  Policies (policies/*.yaml): ref -> {ref, pack, name, description, enabled,
 //  resource_ref, policy_type, parameters (defaults filled in), file}.
 const json_t *registry_catalog_policies (registry_catalog_t *self);
+//  Sensors (sensors/*.yaml): ref -> registry_pack_sensors' definition.
+const json_t *registry_catalog_sensors (registry_catalog_t *self);
 
 //  A deep copy (NULL when out of memory).
 registry_catalog_t *registry_catalog_copy (const registry_catalog_t *self);

@@ -34,7 +34,7 @@ struct _registry_client_t {
     uint64_t snapshots;
 };
 
-static const char *s_kinds[] = {"pack", "trigger", "action", "rule", "policy"};
+static const char *s_kinds[] = {"pack", "trigger", "action", "rule", "policy", "sensor"};
 
 static json_t *
 s_empty_cache (void)

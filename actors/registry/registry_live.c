@@ -395,9 +395,12 @@ json_t *
 registry_live_diff (registry_catalog_t *before, registry_catalog_t *after,
                     registry_live_fn *fn, void *arg)
 {
-    static const char *const kinds[] = {"pack", "trigger", "action", "policy", "rule"};
+    static const char *const kinds[] = {"pack",   "trigger", "action",
+                                        "policy", "rule",    "sensor"};
     json_int_t updated = 0, deleted = 0;
-    for (int k = 0; k < 5; k++) {
+    static const int updates[] = {0, 1, 2, 3, 5, 4};
+    for (int u = 0; u < 6; u++) {
+        int k = updates[u];
         const char *ref;
         json_t *definition;
         json_object_foreach ((json_t *)s_kind (after, k), ref, definition)
@@ -410,8 +413,8 @@ registry_live_diff (registry_catalog_t *before, registry_catalog_t *after,
     }
     //  Rules, actions, then their policies: a queued execution woken when
     //  its policy goes already finds its action gone
-    static const int order[] = {4, 2, 3, 1, 0};
-    for (int o = 0; o < 5; o++) {
+    static const int order[] = {4, 5, 2, 3, 1, 0};
+    for (int o = 0; o < 6; o++) {
         int k = order[o];
         const char *ref;
         json_t *definition;

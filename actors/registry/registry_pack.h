@@ -65,10 +65,12 @@ void registry_pack_load_folder (const char *pack_dir, const char *pack,
                                 zlist_t *errors);
 
 //  The trigger types the sensors of pack `pack` declare (sensors/*.yaml,
-//  `trigger_types`), into `into` as registry_pack_load_folder does; the
-//  sensors themselves are not run (Python sensors: issue 19).
+//  `trigger_types`), into `into` as registry_pack_load_folder does, and
+//  the sensors themselves into `sensors` (may be NULL): ref (pack.class_name)
+//  -> {ref, pack, name, class_name, entry_point (absolute), pack_dir,
+//  description, enabled, poll_interval, trigger_types [refs], file}.
 void registry_pack_sensor_triggers (const char *pack_dir, const char *pack, json_t *into,
-                                    zlist_t *errors);
+                                    json_t *sensors, zlist_t *errors);
 
 //  What of `pack_dir` attune does not use (aliases/, the sensors' code,
 //  folders and files of kinds it does not know), each named once in the

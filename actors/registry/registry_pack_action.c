@@ -27,11 +27,10 @@ s_in (const char *value, const char *const *list)
 //  Actions
 
 static const char *const s_action_keys[] = {
-    "name",        "runner_type", "entry_point", "parameters", "enabled",
-    "description", "timeout",     "pack",        "idempotent", NULL};
+    "name",    "runner_type", "entry_point", "parameters", "enabled", "description",
+    "timeout", "pack",        "idempotent",  "notify",     NULL};
 static const char *const s_action_ignored[] = {
-    "ref",           "uid",           "id",         "tags", "notify",
-    "output_schema", "metadata_file", "output_key", NULL};
+    "ref", "uid", "id", "tags", "output_schema", "metadata_file", "output_key", NULL};
 
 //  The runner is one attune knows, with the entry point it needs. 0 or -1.
 static int
@@ -91,6 +90,13 @@ s_action_valid (registry_pack_check_t *c, const char *pack)
         registry_pack_check_bool (c, "enabled") ||
         registry_pack_check_bool (c, "idempotent"))
         return -1;
+    const json_t *notify = json_object_get (c->root, "notify");
+    if (notify && !json_is_object (notify)) {
+        registry_pack_report (c->errors, c->doc, c->file, "/notify",
+                              "notify: a mapping of on-complete, on-success, "
+                              "on-failure to {message, data, routes}");
+        return -1;
+    }
     const char *name = registry_pack_str (c->root, "name", "");
     if (!registry_pack_action_name_valid (name)) {
         registry_pack_report (
@@ -217,6 +223,9 @@ s_action_build (registry_pack_check_t *c, const char *pack, const char *pack_dir
         action, "idempotent",
         json_boolean (json_is_true (json_object_get (c->root, "idempotent"))));
     json_object_set_new (action, "parameters", params);
+    //  StackStorm's notify block: the executor raises notifytrigger from it
+    if (json_is_object (json_object_get (c->root, "notify")))
+        json_object_set (action, "notify", json_object_get (c->root, "notify"));
     json_object_set_new (action, "file", json_string (c->file));
     json_object_set_new (action, "pack_dir", json_string (pack_dir));
     return action;

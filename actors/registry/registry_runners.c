@@ -63,6 +63,9 @@ static const s_runner_t s_runners[] = {
      "{" S_SCRIPT_EXTRA S_ENV "\"log_level\": {\"type\": \"string\", \"default\": "
      "\"DEBUG\", \"enum\": [\"AUDIT\", \"CRITICAL\", \"ERROR\", \"WARNING\", \"INFO\", "
      "\"DEBUG\"]}," S_TIMEOUT (600) "}"},
+    //  attune's (StackStorm has none): node runs the entry point, the
+    //  parameters as JSON on stdin, the result from JSON on stdout
+    {"nodejs", REGISTRY_RUNNER_AVAILABLE, "{" S_ENV S_TIMEOUT (600) "}"},
     //  StackStorm's runner declares these; method, body, params, auth and
     //  timeout are core.http's own (an action declares them with its types)
     {"http-request", REGISTRY_RUNNER_AVAILABLE,
@@ -90,8 +93,8 @@ static const s_runner_t s_runners[] = {
      "{\"experimental\": {\"type\": \"boolean\", \"default\": false, \"required\": "
      "true}, \"route\": {\"type\": \"string\", \"default\": \"general\", "
      "\"minLength\": 1, \"maxLength\": 255}}"},
-    {"orquesta", REGISTRY_RUNNER_LATER, "{}"},
-    {"action-chain", REGISTRY_RUNNER_LATER, "{}"},
+    {"orquesta", REGISTRY_RUNNER_AVAILABLE, "{}"}, //  run by the workflow engine
+    {"action-chain", REGISTRY_RUNNER_AVAILABLE, "{}"},
     {"mistral-v2", REGISTRY_RUNNER_LATER, "{}"},
     {"winrm-cmd", REGISTRY_RUNNER_ABSENT, "{}"},
     {"winrm-ps-cmd", REGISTRY_RUNNER_ABSENT, "{}"},

@@ -3,6 +3,7 @@
 #include "actors/rules/rules_template.h"
 #include "template/template_regex.h"
 
+#include <czmq.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -93,11 +94,13 @@ typedef struct {
     template_regex_t *regex;    //  Python's re, as StackStorm's operators use
     rules_criteria_t *children; //  search: the criteria on each `item`
     condition_t condition;      //  search
+    bool templated;             //  the pattern is a template, rendered per event
 } criterion_t;
 
 struct _rules_criteria_t {
     criterion_t *items;
     size_t count;
+    bool kv; //  a templated pattern names st2kv
 };
 
 //  ---------------------------------------------------------------------------
@@ -436,7 +439,7 @@ s_prepare_search (criterion_t *c, const json_t *condition, char *reason,
                   "(item.PATH: {type: OPERATOR, pattern: VALUE})");
         return -1;
     }
-    char field[256], message[768];
+    char field[256], message[512] = "";
     c->children =
         rules_criteria_new (c->pattern, field, sizeof field, message, sizeof message);
     if (!c->children) {
@@ -446,6 +449,9 @@ s_prepare_search (criterion_t *c, const json_t *condition, char *reason,
     }
     return 0;
 }
+
+static int s_pattern (criterion_t *c, const char *op_name, char *reason,
+                      size_t reason_size);
 
 //  Prepare one criterion. 0 or -1 with `reason` set.
 static int
@@ -465,9 +471,22 @@ s_prepare (criterion_t *c, const char *op_name, const json_t *pattern,
         return -1;
     }
     c->pattern = pattern ? json_deep_copy (pattern) : json_null ();
+    if (c->op == OP_SEARCH) //  its pattern is criteria on the items
+        return s_prepare_search (c, condition, reason, reason_size);
+    const char *text = json_string_value (c->pattern);
+    if (text && (strstr (text, "{{") || strstr (text, "{%"))) {
+        c->templated = true; //  checked now, rendered and prepared per event
+        return rules_template_check (c->pattern, "pattern", reason, reason_size);
+    }
+    return s_pattern (c, op_name, reason, reason_size);
+}
+
+//  Check the pattern against the operator (a regex compiled). 0 or -1
+//  with `reason` set.
+static int
+s_pattern (criterion_t *c, const char *op_name, char *reason, size_t reason_size)
+{
     switch (c->op) {
-        case OP_SEARCH:
-            return s_prepare_search (c, condition, reason, reason_size);
         case OP_MATCHREGEX:
         case OP_REGEX:
         case OP_IREGEX: {
@@ -588,6 +607,8 @@ rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char
                 c->type = strdup (json_string_value (type));
                 s_prepare (c, json_string_value (type), json_object_get (spec, "pattern"),
                            json_object_get (spec, "condition"), reason, sizeof reason);
+                self->kv |=
+                    c->templated && strstr (json_string_value (c->pattern), "st2kv.");
             }
             if (*reason) {
                 if (field && field_size)
@@ -616,17 +637,56 @@ rules_criteria_destroy (rules_criteria_t **self_p)
     }
 }
 
+//  A criterion whose pattern is a template: rendered with the event's
+//  context (a lone expression keeps its type, as StackStorm's to_complex
+//  does), then checked and evaluated as a written pattern would be. A
+//  pattern that does not render, or renders unfit for the operator, does
+//  not match (logged), as in StackStorm.
+static bool
+s_eval_rendered (const criterion_t *c, const json_t *value, const json_t *context,
+                 int64_t now_usec)
+{
+    char reason[768] = "";
+    char where[300];
+    snprintf (where, sizeof where, "criteria.%s.pattern", c->path);
+    criterion_t rendered = {.op = c->op};
+    rendered.pattern =
+        rules_template_render (c->pattern, context, where, reason, sizeof reason);
+    bool match = false;
+    if (!rendered.pattern)
+        zsys_warning ("rules: %s", reason);
+    else if (s_pattern (&rendered, "the operator", reason, sizeof reason) != 0)
+        zsys_warning ("rules: %s: %s", where, reason);
+    else
+        match = s_eval (&rendered, value, now_usec);
+    s_criterion_clear (&rendered);
+    return match;
+}
+
+bool
+rules_criteria_uses_kv (const rules_criteria_t *self)
+{
+    return self && self->kv;
+}
+
+//  Whether criterion `c` holds in `context` (a templated pattern rendered)
+static bool
+s_holds (const criterion_t *c, const json_t *context, int64_t now_usec)
+{
+    const json_t *value = rules_template_lookup (context, c->path);
+    return c->templated ? s_eval_rendered (c, value, context, now_usec)
+                        : s_eval (c, value, now_usec);
+}
+
 bool
 rules_criteria_match (const rules_criteria_t *self, const json_t *context,
                       int64_t now_usec)
 {
     if (!self)
         return true;
-    for (size_t i = 0; i < self->count; i++) {
-        const criterion_t *c = &self->items[i];
-        if (!s_eval (c, rules_template_lookup (context, c->path), now_usec))
+    for (size_t i = 0; i < self->count; i++)
+        if (!s_holds (&self->items[i], context, now_usec))
             return false;
-    }
     return true;
 }
 
@@ -655,7 +715,7 @@ rules_criteria_explain (const rules_criteria_t *self, const json_t *context,
     for (size_t i = 0; self && list && i < self->count; i++) {
         const criterion_t *c = &self->items[i];
         const json_t *value = rules_template_lookup (context, c->path);
-        bool holds = s_eval (c, value, now_usec);
+        bool holds = s_holds (c, context, now_usec);
         *matched &= holds;
         json_t *entry =
             json_pack ("{s:s, s:s, s:O, s:b}", "path", c->path, "type",

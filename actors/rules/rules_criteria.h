@@ -39,6 +39,17 @@
 
     A value that is missing or of the wrong type makes an operator false
     (nequals and nexists: true), never an error.
+
+    A string pattern with {{ }} or {% %} is a template (rules_template.h),
+    checked at load and rendered per event with the evaluation context, as
+    StackStorm renders criteria patterns:
+
+          trigger.payload.owner:  {type: equals, pattern: "{{ trigger.payload.author }}"}
+          trigger.payload.branch: {type: equals, pattern: "{{ st2kv.system.branch }}"}
+
+    A lone expression keeps its type (a number for lessthan, a list for
+    inside). A pattern that fails to render, or renders unfit for its
+    operator, does not match (a warning is logged).
 */
 #ifndef RULES_CRITERIA_H_INCLUDED
 #define RULES_CRITERIA_H_INCLUDED
@@ -62,6 +73,10 @@ rules_criteria_t *rules_criteria_new (const json_t *criteria, char *field,
                                       size_t field_size, char *message,
                                       size_t message_size);
 void rules_criteria_destroy (rules_criteria_t **self_p);
+
+//  True when a templated pattern names st2kv (the caller adds the keys to
+//  the context, rules_kv.h).
+bool rules_criteria_uses_kv (const rules_criteria_t *self);
 
 //  True when every criterion holds for `context` at time `now_usec`.
 bool rules_criteria_match (const rules_criteria_t *self, const json_t *context,

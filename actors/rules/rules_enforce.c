@@ -384,6 +384,25 @@ s_forms_build (s_forms_t *forms)
     return 0;
 }
 
+//  The rule's criteria on the event, with the st2kv keys its patterns name
+//  in the context (rules_kv.h): a key that cannot be read matches nothing.
+static bool
+s_criteria_match (rules_t *self, const rules_rule_t *rule, const json_t *context,
+                  int64_t now)
+{
+    if (!rules_criteria_uses_kv (rule->criteria))
+        return rules_criteria_match (rule->criteria, context, now);
+    const json_t *criteria = json_object_get (rule->definition, "criteria");
+    char reason[512] = "";
+    json_t *with_kv = rules_kv_context (self->kv, rule->definition, criteria, context,
+                                        reason, sizeof reason);
+    if (!with_kv)
+        zsys_warning ("rules: %s: criteria: %s", rule->ref, reason);
+    bool match = with_kv && rules_criteria_match (rule->criteria, with_kv, now);
+    rules_kv_done (&with_kv);
+    return match;
+}
+
 //  Evaluate the candidate rules of an event and enforce the matching ones.
 //  0, or -1 when the store failed.
 static int
@@ -432,7 +451,7 @@ s_evaluate (rules_t *self, store_txn_t *txn, proto_envelope_t *command,
                 break;
             }
             json_object_set_new (forms.rule_object, "ref", json_string (rule->ref));
-            if (criteria && !rules_criteria_match (rule->criteria, forms.context, now))
+            if (criteria && !s_criteria_match (self, rule, forms.context, now))
                 continue;
         }
         rc = s_enforce (self, txn, command, event_id, ts, rule, forms.context,

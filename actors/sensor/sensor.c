@@ -2,6 +2,7 @@
 */
 #include "actors/sensor/sensor.h"
 #include "actors/sensor/sensor_cron.h"
+#include "actors/sensor/sensor_python.h"
 #include "actors/actor_loop.h"
 #include "actors/registry/registry_client.h"
 #include "actors/rules/rules_criteria.h"
@@ -33,10 +34,11 @@ typedef struct {
     char source[300];
     registry_client_t *registry;
     bus_link_t *link;
-    zhashx_t *timers; //  key -> s_timer_t
-    zlistx_t *order;  //  s_timer_t by next_us (not owning)
-    zlist_t *queue;   //  proto_envelope_t waiting for the link
-    bool dirty;       //  rules changed: rebuild the timer set
+    sensor_python_t *python; //  the packs' Python sensors
+    zhashx_t *timers;        //  key -> s_timer_t
+    zlistx_t *order;         //  s_timer_t by next_us (not owning)
+    zlist_t *queue;          //  proto_envelope_t waiting for the link
+    bool dirty;              //  rules changed: rebuild the timer set
     uint64_t fired, sent, dropped;
 } s_sensor_t;
 
@@ -239,12 +241,15 @@ s_rebuild (s_sensor_t *self)
         zhashx_delete (self->timers, timer->key);
     }
     zlist_destroy (&gone);
+    sensor_python_sync (self->python, registry_client_all (self->registry, "sensor"),
+                        registry_client_all (self->registry, "rule"),
+                        registry_client_all (self->registry, "trigger"));
 }
 
 static void
 s_on_change (void *arg, const char *kind, const char *ref, const json_t *definition)
 {
-    if (streq (kind, "rule"))
+    if (streq (kind, "rule") || streq (kind, "sensor") || streq (kind, "trigger"))
         ((s_sensor_t *)arg)->dirty = true;
 }
 
@@ -346,7 +351,8 @@ s_pipe_status (void *arg)
                                json_pack ("{s:s, s:O, s:s}", "type", timer->type,
                                           "parameters", timer->parameters, "next", when));
     }
-    return json_pack ("{s:o, s:I, s:I, s:I, s:I}", "timers", timers, "fired",
+    return json_pack ("{s:o, s:o, s:I, s:I, s:I, s:I}", "timers", timers, "sensors",
+                      sensor_python_status (self->python), "fired",
                       (json_int_t)self->fired, "sent", (json_int_t)self->sent, "dropped",
                       (json_int_t)self->dropped, "queued",
                       (json_int_t)zlist_size (self->queue));
@@ -358,6 +364,7 @@ s_sensor_destroy (s_sensor_t **self_p)
     s_sensor_t *self = *self_p;
     if (!self)
         return;
+    sensor_python_destroy (&self->python);
     actor_loop_destroy (&self->loop);
     zlistx_destroy (&self->order);
     zhashx_destroy (&self->timers);
@@ -387,6 +394,9 @@ s_timeout (void *arg)
     int t = s_timers_timeout (self);
     if (t >= 0 && (timeout < 0 || t < timeout))
         timeout = t;
+    t = sensor_python_timeout (self->python);
+    if (t >= 0 && (timeout < 0 || t < timeout))
+        timeout = t;
     if (zlist_size (self->queue) && (timeout < 0 || timeout > 10))
         timeout = 10;
     return timeout;
@@ -399,6 +409,7 @@ s_after (void *arg)
     if (self->dirty)
         s_rebuild (self);
     s_run_timers (self);
+    sensor_python_tick (self->python);
     bus_link_tick (self->link);
     s_flush (self);
 }
@@ -422,8 +433,9 @@ s_sensor_new (zsock_t *pipe, const actor_config_t *config)
     self->link = bus_link_new (bus_topology_connect (config->topology, "rules.commands"),
                                self->source, &link_config);
     self->loop = actor_loop_new (pipe, "sensor", self);
+    self->python = self->loop ? sensor_python_new (self->loop) : NULL;
     if (!self->timers || !self->order || !self->queue || !self->registry || !self->link ||
-        !self->loop ||
+        !self->loop || !self->python ||
         actor_loop_registry (self->loop, self->registry, NULL, NULL) != 0 ||
         actor_loop_reader (self->loop, bus_link_sock (self->link), 0, s_on_link, NULL) !=
             0) {

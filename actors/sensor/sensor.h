@@ -1,4 +1,7 @@
-/*  sensor: the actor that runs the built-in timer triggers.
+/*  sensor: the actor that runs the built-in timer triggers, and the packs'
+    Python sensors through sensor_python.h (one supervised process per
+    enabled sensor definition, rebuilt as sensors, rules and trigger types
+    change; STATUS lists them under "sensors").
 
     It keeps the rules through a registry_client and runs one timer for each
     distinct (trigger type, trigger parameters) among enabled rules of the

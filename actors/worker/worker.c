@@ -45,7 +45,7 @@ s_jobs_timeout (s_worker_t *self)
         else if (job->claiming) {
             //  Claimed again at the lease's end, when the executor can hear
             //  us (until then the link's own timers wake the loop)
-            if (self->suspect || !bus_link_peer_alive (self->link))
+            if (self->suspect || !bus_link_peer_alive (self->wl.link))
                 continue;
             int64_t left = worker_run_claim_lease_ms (self) -
                            (zclock_usecs () - job->claim_ts) / 1000;
@@ -66,7 +66,7 @@ s_jobs_tick (s_worker_t *self)
     int64_t now = zclock_mono ();
     zlist_t *done = zlist_new ();
     int64_t lease_us = worker_run_claim_lease_ms (self) * 1000, now_us = zclock_usecs ();
-    bool heard = !self->suspect && bus_link_peer_alive (self->link);
+    bool heard = !self->suspect && bus_link_peer_alive (self->wl.link);
     for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
          job = (s_job_t *)zhashx_next (self->jobs)) {
         //  A claim unanswered for its lease (the executor restarted after
@@ -163,8 +163,7 @@ s_worker_destroy (s_worker_t **self_p)
         zlist_destroy (&self->finished_order);
     }
     zsock_destroy (&self->tasks); //  after the jobs: their tasks were aborted
-    bus_link_destroy (&self->link);
-    bus_inbox_destroy (&self->inbox);
+    worker_link_close (&self->wl);
     worker_ledger_destroy (&self->ledger);
     worker_secrets_destroy (&self->secrets);
     msgpack_sbuffer_destroy (&self->report);
@@ -225,22 +224,6 @@ s_open_guard (s_worker_t *self)
                       self->name, message);
 }
 
-//  The topology name of this worker's endpoint. Names allow [A-Za-z0-9_.-]:
-//  "worker@host" becomes "worker.worker_host"; a topology that does not
-//  name it may give every worker of the process one address: `worker`
-//  (deploy/worker.cfg).
-static void
-s_endpoint_name (s_worker_t *self, const actor_config_t *config, char *name, size_t size)
-{
-    snprintf (name, size, "worker.%s", self->name);
-    for (char *p = name; *p; p++)
-        if (!isalnum ((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-            *p = '_';
-    if (!bus_topology_listed (config->topology, name) &&
-        bus_topology_listed (config->topology, "worker"))
-        snprintf (name, size, "worker");
-}
-
 static int
 s_start (s_worker_t *self, const actor_config_t *config)
 {
@@ -271,36 +254,10 @@ s_start (s_worker_t *self, const actor_config_t *config)
     zhashx_set_destructor (self->finished, worker_report_done_destroy);
     zhashx_set_destructor (self->jobs, s_job_destructor);
 
-    char endpoint_name[300];
-    s_endpoint_name (self, config, endpoint_name, sizeof endpoint_name);
-    const char *bind = bus_topology_bind (config->topology, endpoint_name);
-    const char *connect = bus_topology_connect (config->topology, endpoint_name);
-    if (!bind || !connect) {
-        zsys_error ("%s: no endpoint for '%s'", self->name, endpoint_name);
+    if (worker_link_open (config, self->name, self->name, &self->wl) != 0)
         return -1;
-    }
-    bus_link_config_t link_config;
-    actor_link_config (config, &link_config);
-    self->silence_ms = (int64_t)link_config.liveness * link_config.heartbeat_ms;
-    self->heartbeat_ms = link_config.heartbeat_ms;
-    //  Commands from the executor only: over CURVE its key alone gets in,
-    //  checked at the handshake and on every message (bus_link.h)
-    link_config.executor_only = true;
-    self->inbox = bus_inbox_new (bind, self->name, NULL, &link_config);
-    if (!self->inbox) {
-        zsys_error ("%s: cannot bind %s", self->name, bind);
-        return -1;
-    }
-    //  With tcp://*:0 style binds the resolved endpoint is what peers need
-    snprintf (self->endpoint, sizeof self->endpoint, "%s",
-              strstr (connect, ":*") ? bus_inbox_endpoint (self->inbox) : connect);
-    self->link =
-        bus_link_new (bus_topology_connect (config->topology, "executor.commands"),
-                      self->name, &link_config);
-    if (!self->link)
-        return -1;
-    bus_link_set_peer_handler (self->link, s_on_peer, self);
-    bus_link_set_ack_handler (self->link, s_on_ack, self);
+    bus_link_set_peer_handler (self->wl.link, s_on_peer, self);
+    bus_link_set_ack_handler (self->wl.link, s_on_ack, self);
     //  Where tasks say they are done (worker_task.h)
     snprintf (self->tasks_endpoint, sizeof self->tasks_endpoint,
               "inproc://attune-worker-tasks-%p", (void *)self);
@@ -308,12 +265,13 @@ s_start (s_worker_t *self, const actor_config_t *config)
     if (!self->tasks || zsock_bind (self->tasks, "%s", self->tasks_endpoint) != 0)
         return -1;
     self->secrets = worker_secrets_new (config->topology, self->source);
+    self->topology = config->topology;
     if (!self->secrets || s_open_ledger (self, config) != 0)
         return -1;
     s_open_guard (self);
     worker_report_register (self);
     zsys_info ("%s: %d slots, runtimes %s, endpoint %s", self->name, self->slots,
-               self->runtimes, self->endpoint);
+               self->runtimes, self->wl.endpoint);
     return 0;
 }
 
@@ -324,12 +282,12 @@ static void
 s_check_silence (s_worker_t *self)
 {
     if (self->connected && !self->suspect &&
-        proto_now_usec () - bus_link_last_heard_usec (self->link) >
-            self->silence_ms * 1000) {
+        proto_now_usec () - bus_link_last_heard_usec (self->wl.link) >
+            self->wl.silence_ms * 1000) {
         self->suspect = true;
         zsys_warning ("%s: the executor was silent for %d ms: starting nothing until "
                       "it has our registration",
-                      self->name, (int)self->silence_ms);
+                      self->name, (int)self->wl.silence_ms);
         worker_report_register (self);
     }
 }
@@ -339,14 +297,14 @@ s_on_link (void *arg, void *unused)
 {
     s_worker_t *self = (s_worker_t *)arg;
     s_check_silence (self);
-    bus_link_handle (self->link);
+    bus_link_handle (self->wl.link);
 }
 
 static void
 s_on_inbox (void *arg, void *unused)
 {
     s_worker_t *self = (s_worker_t *)arg;
-    bus_inbox_process (self->inbox, worker_job_command, self);
+    bus_inbox_process (self->wl.inbox, worker_job_command, self);
 }
 
 //  A task is done: its id, then its result is ours to report.
@@ -406,8 +364,8 @@ static int
 s_timeout (void *arg)
 {
     s_worker_t *self = (s_worker_t *)arg;
-    int timeout = bus_link_timeout (self->link);
-    int t = bus_inbox_timeout (self->inbox);
+    int timeout = bus_link_timeout (self->wl.link);
+    int t = bus_inbox_timeout (self->wl.inbox);
     if (t >= 0 && (timeout < 0 || t < timeout))
         timeout = t;
     t = s_jobs_timeout (self);
@@ -432,16 +390,17 @@ s_after (void *arg)
     //  (and not when it has been quiet for two heartbeats: the executor
     //  gives up at heartbeat x liveness, and a job started at that edge
     //  could be given to another worker as well)
-    bool quiet = proto_now_usec () - bus_link_last_heard_usec (self->link) >
-                 self->heartbeat_ms * 2000;
-    if (!self->draining && !self->suspect && !quiet && bus_link_peer_alive (self->link))
+    bool quiet = proto_now_usec () - bus_link_last_heard_usec (self->wl.link) >
+                 self->wl.heartbeat_ms * 2000;
+    if (!self->draining && !self->suspect && !quiet &&
+        bus_link_peer_alive (self->wl.link))
         worker_run_start_ready (self);
-    bus_link_tick (self->link);
-    bus_inbox_tick (self->inbox);
+    bus_link_tick (self->wl.link);
+    bus_inbox_tick (self->wl.inbox);
     worker_report_flush (self);
     if (self->draining && !self->drained_reported &&
         ((self->busy == 0 && zlist_size (self->outbox) == 0 &&
-          bus_link_unacked (self->link) == 0) ||
+          bus_link_unacked (self->wl.link) == 0) ||
          zclock_mono () >= self->drain_until)) {
         self->drained_reported = true;
         zstr_sendf (self->pipe, "DRAINED %d", self->busy);
@@ -456,9 +415,9 @@ s_worker_new (zsock_t *pipe, const actor_config_t *config)
     self->pipe = pipe;
     self->loop = actor_loop_new (pipe, "worker", self);
     if (!self->loop || !config || s_start (self, config) != 0 ||
-        actor_loop_reader (self->loop, bus_link_sock (self->link), S_RANK_LINK, s_on_link,
-                           NULL) != 0 ||
-        actor_loop_reader (self->loop, bus_inbox_sock (self->inbox), S_RANK_INBOX,
+        actor_loop_reader (self->loop, bus_link_sock (self->wl.link), S_RANK_LINK,
+                           s_on_link, NULL) != 0 ||
+        actor_loop_reader (self->loop, bus_inbox_sock (self->wl.inbox), S_RANK_INBOX,
                            s_on_inbox, NULL) != 0 ||
         actor_loop_reader (self->loop, self->tasks, S_RANK_TASKS, s_on_task, NULL) != 0) {
         s_worker_destroy (&self);
@@ -483,7 +442,7 @@ worker_actor (zsock_t *pipe, void *args)
         actor_loop_run (self->loop);
         //  Let the last reports out before leaving
         worker_report_flush (self);
-        bus_link_flush (self->link, 200);
+        bus_link_flush (self->wl.link, 200);
     }
     s_worker_destroy (&self);
 }

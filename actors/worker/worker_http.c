@@ -2,6 +2,9 @@
 #include "actors/worker/worker_http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <strings.h>
 
@@ -237,6 +240,7 @@ typedef struct {
     char *body;
     char *cookies;
     struct curl_slist *headers;
+    curl_mime *mime; //  a file upload
 } s_request_t;
 
 static bool
@@ -253,6 +257,61 @@ s_string (const json_t *parameters, const char *name)
     return value && *value ? value : NULL;
 }
 
+//  A file upload, as StackStorm's http runner takes it (file_name with
+//  file_content, file_content_type), or attune's file_path (a file on the
+//  worker's host, read when sent; StackStorm's CLI reads it instead): a
+//  multipart/form-data body whose part `file_name` (else the file's base
+//  name) holds the file, and whose other parts are `body`'s keys (an
+//  object). 1 when there is no upload, 0, or -1 with `message`.
+static int
+s_upload (CURL *curl, const json_t *p, s_request_t *req, char *message, size_t size)
+{
+    const char *path = s_string (p, "file_path"), *name = s_string (p, "file_name");
+    const json_t *content = json_object_get (p, "file_content");
+    if (!(name && json_is_string (content)) && !path)
+        return 1;
+    const json_t *body = json_object_get (p, "body");
+    if (body && !json_is_null (body) && !json_is_object (body) &&
+        !(json_is_string (body) && !*json_string_value (body))) {
+        snprintf (message, size,
+                  "body: with a file, give the form's fields as an object");
+        return -1;
+    }
+    const char *slash = path ? strrchr (path, '/') : NULL;
+    const char *base = name ? name : slash ? slash + 1 : path;
+    req->mime = curl_mime_init (curl);
+    curl_mimepart *part = req->mime ? curl_mime_addpart (req->mime) : NULL;
+    if (!part) {
+        snprintf (message, size, "http-request: out of memory");
+        return -1;
+    }
+    curl_mime_name (part, base);
+    curl_mime_filename (part, base);
+    if (name && json_is_string (content))
+        curl_mime_data (part, json_string_value (content), json_string_length (content));
+    else if (access (path, R_OK) != 0 || curl_mime_filedata (part, path) != CURLE_OK) {
+        snprintf (message, size, "file_path: cannot read %.200s: %s", path,
+                  strerror (errno));
+        return -1;
+    }
+    curl_mime_filename (part, base); //  filedata set the path's base name
+    const char *type = s_string (p, "file_content_type");
+    if (type)
+        curl_mime_type (part, type);
+    const char *key;
+    json_t *value;
+    json_object_foreach ((json_t *)body, key, value)
+    {
+        char *text = s_text (value);
+        curl_mimepart *field = curl_mime_addpart (req->mime);
+        curl_mime_name (field, key);
+        curl_mime_data (field, text ? text : "", CURL_ZERO_TERMINATED);
+        free (text);
+    }
+    curl_easy_setopt (curl, CURLOPT_MIMEPOST, req->mime);
+    return 0;
+}
+
 //  Method, body, auth, TLS, proxies, redirects. 0, or -1 with `message`.
 static int
 s_configure (CURL *curl, const json_t *p, s_request_t *req, char *message, size_t size)
@@ -260,10 +319,17 @@ s_configure (CURL *curl, const json_t *p, s_request_t *req, char *message, size_
     const json_t *headers = json_object_get (p, "headers");
     if (s_headers (headers, &req->headers, message, size) != 0)
         return -1;
-    req->body = s_body (curl, json_object_get (p, "body"), headers);
+    int upload = s_upload (curl, p, req, message, size);
+    if (upload < 0)
+        return -1;
+    if (upload == 1)
+        req->body = s_body (curl, json_object_get (p, "body"), headers);
     const char *method = s_string (p, "method");
     char upper[16];
-    snprintf (upper, sizeof upper, "%s", method ? method : req->body ? "POST" : "GET");
+    snprintf (upper, sizeof upper, "%s",
+              method                   ? method
+              : req->body || req->mime ? "POST"
+                                       : "GET");
     for (char *c = upper; *c; c++)
         *c = (char)toupper ((unsigned char)*c);
     if (strspn (upper, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen (upper) || !*upper) {
@@ -272,7 +338,7 @@ s_configure (CURL *curl, const json_t *p, s_request_t *req, char *message, size_
     }
     if (streq (upper, "HEAD"))
         curl_easy_setopt (curl, CURLOPT_NOBODY, 1L);
-    else if (!streq (upper, "GET") || req->body)
+    else if (!streq (upper, "GET") || req->body || req->mime)
         curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, upper);
     if (req->body) {
         curl_easy_setopt (curl, CURLOPT_POSTFIELDS, req->body);
@@ -366,7 +432,7 @@ worker_http_run (worker_task_t *task, const json_t *parameters, const json_t *ac
     if (s_host_allowed (url, parameters, message, sizeof message) != 0)
         return json_pack ("{s:s}", "error", message);
     s_response_t response = {.task = task, .headers = json_object ()};
-    s_request_t req = {NULL, NULL, NULL, NULL};
+    s_request_t req = {NULL, NULL, NULL, NULL, NULL};
     CURL *curl = curl_easy_init ();
     json_t *result = NULL;
     req.url = curl ? s_url (curl, url, json_object_get (parameters, "params")) : NULL;
@@ -408,6 +474,7 @@ done:
     free (req.url);
     free (req.body);
     free (req.cookies);
+    curl_mime_free (req.mime);
     free (response.body);
     json_decref (response.headers);
     return result;

@@ -12,6 +12,7 @@
 #include "actors/worker/worker_groups.h"
 #include "actors/worker/worker_guard.h"
 #include "actors/worker/worker_ledger.h"
+#include "actors/worker/worker_link.h"
 #include "actors/worker/worker_process.h"
 #include "actors/worker/worker_task.h"
 #include "actors/worker/worker_secrets.h"
@@ -28,10 +29,10 @@
 #define S_DEFAULT_TIMEOUT_S 600
 #define S_MAX_ENV           256
 #define S_OUTPUT_CAP        (256 * 1024) //  per stream: a report stays far below the frame limit
-#define S_MAX_REPORT        (960 * 1024) //  payload bytes of a status report
-#define S_FINISHED_KEEP     16384        //  a re-dispatch of these gets the outcome again
-#define S_FINISHED_REPORTS  (16 << 20)   //  bytes of their final reports kept
-#define S_LEDGER_WAIT_MS    5000         //  for what a previous instance left to end
+#define S_MAX_REPORT        WORKER_LINK_MAX_REPORT //  payload bytes of a status report
+#define S_FINISHED_KEEP     16384      //  a re-dispatch of these gets the outcome again
+#define S_FINISHED_REPORTS  (16 << 20) //  bytes of their final reports kept
+#define S_LEDGER_WAIT_MS    5000       //  for what a previous instance left to end
 #define S_RUNTIMES          PROTO_RUNNERS
 
 typedef struct {
@@ -80,15 +81,14 @@ typedef struct {
     size_t watch_capacity;
     char name[256];
     char source[300];
-    char endpoint[512];
     uint64_t instance;
     int slots;
     char runtimes[256];
-    bus_inbox_t *inbox;
-    bus_link_t *link;
-    worker_ledger_t *ledger;            //  what may run here, durable (NULL: no data dir)
-    worker_guard_t *guard;              //  ends our processes if we die (NULL: none)
+    worker_link_t wl;        //  the executor link: inbox, link, endpoint (worker_link.h)
+    worker_ledger_t *ledger; //  what may run here, durable (NULL: no data dir)
+    worker_guard_t *guard;   //  ends our processes if we die (NULL: none)
     worker_secrets_t *secrets;          //  resolves secret references at start
+    bus_topology_t *topology;           //  borrowed: announcements (worker_st2.h)
     uint8_t report_id[PROTO_UUID_SIZE]; //  the last execution.status queued
     bool report_queued;                 //  ... since report_queued was cleared
     zhashx_t *jobs;                     //  id -> worker_job_t (queued and running)
@@ -107,11 +107,9 @@ typedef struct {
     bool draining;         //  stopping: takes nothing new
     int64_t drain_until;   //  monotonic ms: the grace for what runs ends
     bool drained_reported; //  DRAINED said on the pipe
-    int64_t silence_ms; //  heartbeat x liveness: after that the executor gives up on us
-    int64_t heartbeat_ms;
-    bool connected; //  the executor has been heard at least once
-    bool suspect;   //  it may have given up on us: start nothing until it
-                    //  answers our registration (worker.reconciled)
+    bool connected;        //  the executor has been heard at least once
+    bool suspect;          //  it may have given up on us: start nothing until it
+                           //  answers our registration (worker.reconciled)
 } worker_t;
 
 //  Free a job (its process killed if it still runs); clears the pointer.

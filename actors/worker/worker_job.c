@@ -145,57 +145,13 @@ s_cancel (worker_t *self, worker_job_t *job)
                               json_pack ("{s:s}", "error", "cancelled"), -1);
 }
 
-//  The payload of a command to a worker, checked against its row in the
-//  message table (proto_messages.h), with a JSON form (what a job reads is
-//  converted to JSON). NULL after a reject, which the executor gets back as
-//  an ERR and this log says.
-static const msgpack_object *
-s_checked (worker_t *self, proto_envelope_t *command, bus_command_t *info)
-{
-    const char *type = proto_envelope_type (command);
-    //  Its row: a worker's own looked up once (the table is a list)
-    static const char *const types[] = {"execution.dispatch", "execution.start",
-                                        "execution.refused",  "execution.cancel",
-                                        "worker.reconciled",  "worker.resync"};
-    static _Thread_local const proto_message_t *rows[6]; //  no lock: per thread
-    const proto_message_t *message = NULL;
-    for (size_t i = 0; i < 6 && !message; i++)
-        if (streq (type, types[i])) {
-            if (!rows[i])
-                rows[i] = proto_message_lookup (types[i], PROTO_MESSAGE_COMMAND);
-            message = rows[i];
-        }
-    const msgpack_object *payload = proto_envelope_payload_object (command);
-    proto_error_t error;
-    if (!message || !streq (message->to, "worker")) {
-        zsys_warning ("%s: rejected '%s': a worker does not take it", self->name, type);
-        bus_command_reject (info, "unknown_type", "a worker does not take '%s'", type);
-        return NULL;
-    }
-    if (!payload)
-        snprintf (error.message, sizeof error.message,
-                  "payload: out of memory unpacking");
-    else if (proto_message_validate (message, payload, &error) != PROTO_OK) {
-        //  `error` names the field
-    } else if (proto_json_check (payload, "payload", &error) == PROTO_OK)
-        return payload;
-    else {
-        //  Rare: convert to get the message the conversion gives (its path)
-        json_t *json = proto_json_from_msgpack (payload, "payload", &error);
-        json_decref (json);
-    }
-    zsys_warning ("%s: rejected %s: %s", self->name, type, error.message);
-    bus_command_reject (info, "bad_request", "%s: %s", type, error.message);
-    return NULL;
-}
-
 int
 worker_job_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                     bus_command_t *info)
 {
     (void)txn;
     worker_t *self = (worker_t *)arg;
-    const msgpack_object *payload = s_checked (self, command, info);
+    const msgpack_object *payload = worker_link_checked (self->name, command, info);
     if (!payload)
         return -1;
     const char *type = proto_envelope_type (command);

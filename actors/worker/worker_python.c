@@ -34,16 +34,15 @@ worker_python_destroy (worker_python_t **self_p)
     }
 }
 
-static const char *
-s_python_dir (void)
+const char *
+worker_python_dir (void)
 {
     const char *dir = getenv ("ATTUNE_PYTHON_PATH");
     return dir && *dir ? dir : ATTUNE_PYTHON_DIR;
 }
 
-//  The pack's venv interpreter, $ATTUNE_PYTHON, or the system's. Caller frees.
-static char *
-s_interpreter (const char *pack)
+char *
+worker_python_interpreter (const char *pack)
 {
     const char *venvs = getenv ("ATTUNE_VIRTUALENVS");
     if (venvs && *venvs && *pack) {
@@ -83,8 +82,8 @@ worker_python_command (worker_job_t *job, const char *script, char *argv[4],
     snprintf (self->marker, sizeof self->marker, "%%%%attune-result-%s%%%%",
               zuuid_str (uuid));
     zuuid_destroy (&uuid);
-    self->interpreter = s_interpreter (self->pack);
-    self->wrapper = zsys_sprintf ("%s/attune_st2/wrapper.py", s_python_dir ());
+    self->interpreter = worker_python_interpreter (self->pack);
+    self->wrapper = zsys_sprintf ("%s/attune_st2/wrapper.py", worker_python_dir ());
     self->script = strdup (script);
     if (!self->interpreter || !self->wrapper || !self->script) {
         snprintf (message, size, "python-script: out of memory");
@@ -133,7 +132,7 @@ worker_python_environment (worker_job_t *job, char **envp, int n, int max)
     const char *api = getenv ("ATTUNE_API");
     const char *identity = getenv ("ATTUNE_IDENTITY");
     if (n < max)
-        envp[n++] = zsys_sprintf ("PYTHONPATH=%s", s_python_dir ());
+        envp[n++] = zsys_sprintf ("PYTHONPATH=%s", worker_python_dir ());
     if (n < max)
         envp[n++] = zsys_sprintf ("ATTUNE_PACK=%s", self->pack);
     if (n < max && api && *api)

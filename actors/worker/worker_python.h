@@ -49,4 +49,13 @@ int worker_python_environment (worker_job_t *job, char **envp, int n, int max);
 json_t *worker_python_result (worker_job_t *job, const worker_result_t *r,
                               const char **status);
 
+//  attune's Python package directory ($ATTUNE_PYTHON_PATH, else the build's
+//  python/): PYTHONPATH of every Python child (actions, sensors).
+const char *worker_python_dir (void);
+
+//  The interpreter for pack `pack`: its virtualenv's
+//  ($ATTUNE_VIRTUALENVS/<pack>/bin/python3), $ATTUNE_PYTHON, or the
+//  system's. Caller frees.
+char *worker_python_interpreter (const char *pack);
+
 #endif

@@ -8,45 +8,17 @@
 void
 worker_report_flush (worker_t *self)
 {
-    while (zlist_size (self->outbox) && bus_link_can_send (self->link)) {
-        proto_envelope_t *envelope = (proto_envelope_t *)zlist_pop (self->outbox);
-        if (bus_link_send (self->link, &envelope) != 0) {
-            zlist_push (self->outbox, envelope);
-            break;
-        }
-    }
+    worker_link_flush (&self->wl, self->outbox);
 }
 
 static void
 s_send (worker_t *self, const char *type, json_t *payload)
 {
-    proto_envelope_t *envelope = proto_envelope_new (type, self->source);
-    proto_error_t error;
-    proto_code_t code = envelope
-                            ? proto_envelope_set_payload_json (envelope, payload, &error)
-                            : PROTO_ERR_NOMEM;
-    size_t size = 0;
-    if (code == PROTO_OK)
-        proto_envelope_payload (envelope, &size);
-    if (envelope && json_object_get (payload, "result") &&
-        (code != PROTO_OK || size > S_MAX_REPORT)) {
-        //  A status must always get out: a result that cannot travel is
-        //  replaced by one that says why
-        char reason[300];
-        snprintf (reason, sizeof reason, "the result could not be reported: %s",
-                  code != PROTO_OK ? error.message : "larger than the frame limit");
-        json_object_set_new (payload, "result", json_pack ("{s:s}", "error", reason));
-        code = proto_envelope_set_payload_json (envelope, payload, &error);
-    }
-    if (!envelope || code != PROTO_OK) {
-        zsys_error ("%s: cannot encode %s: %s", self->name, type,
-                    envelope ? error.message : "out of memory");
-        proto_envelope_destroy (&envelope);
-        json_decref (payload);
+    proto_envelope_t *envelope = worker_link_envelope (self->source, type, payload);
+    if (!envelope)
         return;
-    }
-    json_decref (payload);
     if (streq (type, "execution.status")) {
+        size_t size;
         memcpy (self->report_id, proto_envelope_id (envelope), PROTO_UUID_SIZE);
         self->report_queued = true;
         const void *bytes = proto_envelope_payload (envelope, &size);
@@ -57,39 +29,18 @@ s_send (worker_t *self, const char *type, json_t *payload)
     worker_report_flush (self);
 }
 
-//  worker.register carries this worker's CURVE public key when its endpoint
-//  is a CURVE server (bus_security.h): the executor connects with it.
-static json_t *
-s_with_curve_key (worker_t *self, json_t *payload)
-{
-    if (payload && self->inbox &&
-        zsock_mechanism (bus_inbox_sock (self->inbox)) == ZMQ_CURVE &&
-        bus_security_public_key ())
-        json_object_set_new (payload, "curve_key",
-                             json_string (bus_security_public_key ()));
-    return payload;
-}
-
 void
 worker_report_register (worker_t *self)
 {
-    json_t *runtimes = json_array ();
-    char copy[256];
-    snprintf (copy, sizeof copy, "%s", self->runtimes);
-    for (char *save = NULL, *token = strtok_r (copy, ", ", &save); token;
-         token = strtok_r (NULL, ", ", &save))
-        json_array_append_new (runtimes, json_string (token));
     //  What it holds (queued and running), so an executor that restarted, or
     //  settled them while it could not hear us, can reconcile
     json_t *held = json_array ();
     for (worker_job_t *job = (worker_job_t *)zhashx_first (self->jobs); job;
          job = (worker_job_t *)zhashx_next (self->jobs))
         json_array_append_new (held, json_string (job->id));
-    json_t *payload = s_with_curve_key (
-        self, json_pack ("{s:s, s:I, s:s, s:o, s:i, s:o, s:b}", "worker", self->name,
-                         "instance", (json_int_t)(self->instance & INT64_MAX), "endpoint",
-                         self->endpoint, "runtimes", runtimes, "slots", self->slots,
-                         "executions", held, "draining", self->draining));
+    json_t *payload =
+        worker_link_register_payload (&self->wl, self->name, self->instance,
+                                      self->runtimes, self->slots, held, self->draining);
     //  What the previous instance left (worker_ledger.h), until the executor
     //  has answered a registration that said it: its processes are gone
     json_t *never = worker_ledger_never_started (self->ledger);

@@ -64,6 +64,8 @@ s_environment (worker_t *self, worker_job_t *job)
     {
         if (n >= S_MAX_ENV)
             break;
+        if (streq (key, "sudo_password"))
+            continue; //  sudo reads it on stdin (worker_shell_stdin)
         char name[128];
         size_t i = 0;
         for (; key[i] && i < sizeof name - 1; i++)
@@ -119,7 +121,7 @@ s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
         *words = worker_shell_cmd_argv (job->parameters, entry, message, size);
         return *words ? 0 : -1;
     } else if (streq (job->runner, "local-shell-script") ||
-               streq (job->runner, "python-script")) {
+               streq (job->runner, "python-script") || streq (job->runner, "nodejs")) {
         const char *which = entry && *entry ? entry : s_param_string (job, "script");
         *script = s_script_path (job, which);
         if (!*script) {
@@ -129,6 +131,19 @@ s_command_line (worker_job_t *job, char *argv[4], char ***words, char **script,
         }
         if (streq (job->runner, "python-script"))
             return worker_python_command (job, *script, argv, message, size);
+        if (streq (job->runner, "nodejs")) {
+            //  node (ATTUNE_NODE names another) runs the script as it is
+            const char *node = getenv ("ATTUNE_NODE");
+            *words = (char **)calloc (3, sizeof (char *));
+            if (*words) {
+                (*words)[0] = strdup (node && *node ? node : "node");
+                (*words)[1] = strdup (*script);
+            }
+            if (*words && (*words)[0] && (*words)[1])
+                return 0;
+            snprintf (message, size, "nodejs: out of memory");
+            return -1;
+        }
         *words = worker_shell_script_argv (job->runner, *script, job->parameters,
                                            json_object_get (job->action, "positional"),
                                            message, size);
@@ -235,6 +250,13 @@ s_start_process (worker_t *self, worker_job_t *job)
     if (task)
         return s_start_task (self, job, task);
     char *input = job->python ? worker_python_input (job) : s_input (job);
+    size_t input_size = input ? strlen (input) : 0;
+    char *with_password =
+        words ? worker_shell_stdin (job->parameters, input, &input_size) : NULL;
+    if (with_password) {
+        free (input);
+        input = with_password;
+    }
     char **envp = s_environment (self, job);
     const char *cwd = s_param_string (job, "cwd");
     if (!cwd) {
@@ -248,7 +270,7 @@ s_start_process (worker_t *self, worker_job_t *job)
                                   .envp = envp,
                                   .cwd = cwd,
                                   .input = input,
-                                  .input_size = input ? strlen (input) : 0,
+                                  .input_size = input ? input_size : 0,
                                   .output_cap = S_OUTPUT_CAP,
                                   .timeout_ms = s_timeout_ms (job)};
     //  The intent is written before the process can exist: a worker that
@@ -267,6 +289,8 @@ s_start_process (worker_t *self, worker_job_t *job)
         if (worker_guard_started (self->guard, pid, job->start, job->id) == 0)
             job->guard = self->guard;
     }
+    if (input)
+        memset (input, 0, input_size); //  it may hold the sudo password
     free (input);
     s_free_strings (envp);
     free (script);
@@ -342,8 +366,9 @@ worker_run_ended (worker_t *self, worker_job_t *job)
 int64_t
 worker_run_claim_lease_ms (worker_t *self)
 {
-    int64_t lease = self->silence_ms - self->heartbeat_ms - self->heartbeat_ms / 2;
-    return lease > self->heartbeat_ms / 2 ? lease : self->heartbeat_ms / 2;
+    int64_t lease =
+        self->wl.silence_ms - self->wl.heartbeat_ms - self->wl.heartbeat_ms / 2;
+    return lease > self->wl.heartbeat_ms / 2 ? lease : self->wl.heartbeat_ms / 2;
 }
 
 static bool
@@ -368,6 +393,23 @@ worker_run_claim (worker_t *self, worker_job_t *job)
     worker_report_status (self, job, "running", NULL, 0);
 }
 
+//  StackStorm's runners that start no process (worker_st2.h): done here.
+static void
+s_run_st2 (worker_t *self, worker_job_t *job)
+{
+    if (streq (job->runner, "inquirer")) {
+        worker_report_finish (self, job, "completed",
+                              worker_st2_inquirer (job->parameters), 0);
+        return;
+    }
+    char reason[512];
+    json_t *result =
+        worker_st2_announce (self->topology, self->source, job->id, job->action,
+                             job->parameters, reason, sizeof reason);
+    worker_report_finish (self, job, result ? "completed" : "failed",
+                          result ? result : json_pack ("{s:s}", "error", reason), 0);
+}
+
 //  Start the job in a free slot: builtins finish here; processes start, or
 //  are claimed first.
 void
@@ -383,11 +425,7 @@ worker_run_start_job (worker_t *self, worker_job_t *job)
         return;
     }
     if (streq (job->runner, "inquirer") || streq (job->runner, "announcement")) {
-        worker_report_finish (self, job, "completed",
-                              streq (job->runner, "inquirer")
-                                  ? worker_st2_inquirer (job->parameters)
-                                  : worker_st2_announcement (job->parameters),
-                              0);
+        s_run_st2 (self, job);
         return;
     }
     if (streq (job->runner, "builtin")) {

@@ -50,25 +50,49 @@ worker_shell_free (char **argv)
     free (argv);
 }
 
-//  sudo in front, as StackStorm: `sudo -E -- ...`; with a password, bash
-//  feeds it to `sudo -S` from the environment (ATTUNE_PARAM_SUDO_PASSWORD),
-//  the command passed as an argument, never as text.
+//  The sudo password, when the job runs under sudo with one
+static const char *
+s_sudo_password (const json_t *parameters)
+{
+    const char *password =
+        json_is_true (json_object_get (parameters, "sudo"))
+            ? json_string_value (json_object_get (parameters, "sudo_password"))
+            : NULL;
+    return password && *password ? password : NULL;
+}
+
+//  sudo in front, as StackStorm: `sudo -E -- ...`; with a password, `sudo
+//  -S -p ''` reads it from the first line of stdin (worker_shell_stdin):
+//  never in argv, the environment or a log.
 static void
 s_sudo (s_args_t *a, const json_t *parameters)
 {
-    const char *password =
-        json_string_value (json_object_get (parameters, "sudo_password"));
-    if (password && *password) {
-        s_add (a, strdup ("bash"));
-        s_add (a, strdup ("-c"));
-        s_add (a, strdup ("printf '%s\\n' \"$ATTUNE_PARAM_SUDO_PASSWORD\" | "
-                          "sudo -S -E -- \"$@\""));
-        s_add (a, strdup ("attune-sudo"));
-    } else {
-        s_add (a, strdup ("sudo"));
-        s_add (a, strdup ("-E"));
-        s_add (a, strdup ("--"));
+    s_add (a, strdup ("sudo"));
+    if (s_sudo_password (parameters)) {
+        s_add (a, strdup ("-S"));
+        s_add (a, strdup ("-p"));
+        s_add (a, strdup (""));
     }
+    s_add (a, strdup ("-E"));
+    s_add (a, strdup ("--"));
+}
+
+char *
+worker_shell_stdin (const json_t *parameters, const char *input, size_t *size)
+{
+    const char *password = s_sudo_password (parameters);
+    if (!password || strchr (password, '\n'))
+        return NULL;
+    size_t length = strlen (password), rest = input ? strlen (input) : 0;
+    char *data = (char *)malloc (length + 1 + rest + 1);
+    if (!data)
+        return NULL;
+    memcpy (data, password, length);
+    data[length] = '\n';
+    memcpy (data + length + 1, input ? input : "", rest);
+    data[length + 1 + rest] = 0;
+    *size = length + 1 + rest;
+    return data;
 }
 
 char **

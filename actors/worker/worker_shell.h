@@ -2,7 +2,9 @@
 
     local-shell-cmd runs its `cmd` parameter (or, attune's own, the
     action's entry_point when no cmd is given) with `bash -c`, in `cwd`,
-    with `env`, under `sudo -E` when `sudo` is true, as StackStorm does. The
+    with `env`, under `sudo -E` when `sudo` is true, as StackStorm does;
+    a `sudo_password` goes to `sudo -S` on stdin, never in argv, the
+    environment or a log (StackStorm puts it in the command text). The
     text is the action author's or the caller's; a value a rule's template
     inserts into it arrives shell-quoted as one word (rules_template), so
     event data never becomes shell syntax (ARCHITECTURE.md, principle 7).
@@ -37,6 +39,13 @@ char **worker_shell_cmd_argv (const json_t *parameters, const char *entry_point,
 char **worker_shell_script_argv (const char *runner, const char *script,
                                  const json_t *parameters, const json_t *positional,
                                  char *message, size_t size);
+
+//  The stdin of a shell job under sudo with a `sudo_password`: the
+//  password and a newline (what `sudo -S` reads), then `input` (the
+//  parameters as JSON, which the command reads after it); *size its
+//  length. NULL when the job has no sudo password (stdin is `input`), or
+//  holds a newline. Caller frees, and should clear it first.
+char *worker_shell_stdin (const json_t *parameters, const char *input, size_t *size);
 
 //  Free an argv of the two above; safe on NULL.
 void worker_shell_free (char **argv);

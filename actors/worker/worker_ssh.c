@@ -1,6 +1,7 @@
 /*  worker_ssh: the remote-shell runners over libssh (worker_ssh.h). */
 #include "actors/worker/worker_shell.h"
 #include "actors/worker/worker_ssh.h"
+#include "actors/worker/worker_ssh_tunnel.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +22,8 @@ typedef struct {
     size_t cap;
     int64_t timeout_ms;
     char user[128];
+    char bastion[256]; //  bastion_host, "" for none
+    int bastion_port;
 } s_run_t;
 
 typedef struct {
@@ -31,6 +34,8 @@ typedef struct {
     json_t *result;
     bool timed_out;
     bool threaded;
+    bool is_bastion;             //  this is the bastion itself
+    worker_ssh_tunnel_t *tunnel; //  through bastion_host
     pthread_t thread;
 } s_host_t;
 
@@ -182,8 +187,32 @@ s_authenticate (ssh_session session, const s_run_t *run, const char *host, char 
     return -1;
 }
 
+static ssh_session s_connect (s_host_t *h, char *message, size_t size);
+
+//  Through bastion_host: `session` set to use a tunnel from the bastion,
+//  which is connected with the same user, credentials and known_hosts. 0,
+//  or -1 with `message`.
+static int
+s_through_bastion (s_host_t *h, ssh_session session, char *message, size_t size)
+{
+    s_host_t b = {.run = h->run, .port = h->run->bastion_port, .is_bastion = true};
+    snprintf (b.host, sizeof b.host, "%s", h->run->bastion);
+    char why[600];
+    ssh_session hop = s_connect (&b, why, sizeof why);
+    if (!hop) {
+        snprintf (message, size, "%s: bastion_host %s", h->host, why);
+        return -1;
+    }
+    h->tunnel = worker_ssh_tunnel_new (&hop, h->host, h->port, message, size);
+    if (!h->tunnel)
+        return -1;
+    socket_t fd = worker_ssh_tunnel_fd (h->tunnel);
+    ssh_options_set (session, SSH_OPTIONS_FD, &fd);
+    return 0;
+}
+
 static ssh_session
-s_connect (const s_host_t *h, char *message, size_t size)
+s_connect (s_host_t *h, char *message, size_t size)
 {
     const s_run_t *run = h->run;
     ssh_session session = ssh_new ();
@@ -209,9 +238,14 @@ s_connect (const s_host_t *h, char *message, size_t size)
         ssh_options_set (session, SSH_OPTIONS_KNOWNHOSTS, known);
         ssh_options_set (session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
     }
+    if (!h->is_bastion && *run->bastion &&
+        s_through_bastion (h, session, message, size) != 0) {
+        ssh_free (session);
+        return NULL;
+    }
     if (ssh_connect (session) != SSH_OK) {
-        snprintf (message, size, "%s: cannot connect: %s", h->host,
-                  ssh_get_error (session));
+        snprintf (message, size, "%s: cannot connect%s: %s", h->host,
+                  h->tunnel ? " through bastion_host" : "", ssh_get_error (session));
         ssh_free (session);
         return NULL;
     }
@@ -231,23 +265,50 @@ typedef struct {
     bool aborted;
 } s_exec_t;
 
-//  Run `command` in the remote user's shell, `input` on its stdin, until it
-//  ends, the deadline, or the task is aborted. 0, or -1 with `message`.
-static int
-s_exec (ssh_session session, const s_run_t *run, const char *command, const char *input,
-        size_t input_size, int64_t deadline, s_exec_t *x, char *message, size_t size)
+static int s_exec (ssh_session session, const s_run_t *run, const char *command,
+                   const char *input, size_t input_size, bool tracked, int64_t deadline,
+                   s_exec_t *x, char *message, size_t size);
+
+//  The line "PID\n" a tracked command prints first, taken off the front of
+//  `out`: the pid, or 0 when it is not there.
+static long
+s_take_pid (s_buffer_t *out)
 {
-    ssh_channel channel = ssh_channel_new (session);
-    if (!channel || ssh_channel_open_session (channel) != SSH_OK ||
-        ssh_channel_request_exec (channel, command) != SSH_OK ||
-        (input_size &&
-         ssh_channel_write (channel, input, (uint32_t)input_size) != (int)input_size) ||
-        ssh_channel_send_eof (channel) != SSH_OK) {
-        snprintf (message, size, "cannot run the command: %s", ssh_get_error (session));
-        if (channel)
-            ssh_channel_free (channel);
-        return -1;
-    }
+    char *newline = out->data ? (char *)memchr (out->data, '\n', out->size) : NULL;
+    char *end = NULL;
+    long pid = newline ? strtol (out->data, &end, 10) : 0;
+    if (!newline || end != newline || pid <= 1)
+        return 0;
+    size_t skip = (size_t)(newline - out->data) + 1;
+    memmove (out->data, out->data + skip, out->size - skip + 1);
+    out->size -= skip;
+    return pid;
+}
+
+//  Kill the remote command's process group (sshd makes the user's shell a
+//  session and group leader) over a channel of its own: the signal request
+//  alone is not honoured for every user (root), and closing the channel
+//  leaves a silent command running.
+static void
+s_kill_remote (ssh_session session, const s_run_t *run, long pid)
+{
+    s_run_t quiet = *run;
+    quiet.task = NULL; //  runs even when the task is being cancelled
+    char command[128], message[256];
+    snprintf (command, sizeof command, "kill -KILL -- -%ld %ld 2>/dev/null; true", pid,
+              pid);
+    s_exec_t gone = {.code = 0};
+    s_exec (session, &quiet, command, NULL, 0, false, s_now_ms () + 5000, &gone, message,
+            sizeof message);
+    free (gone.out.data);
+    free (gone.err.data);
+}
+
+//  Read stdout and stderr until the command ends, the deadline, or the
+//  task is aborted.
+static void
+s_read (ssh_channel channel, const s_run_t *run, int64_t deadline, s_exec_t *x)
+{
     char buffer[16384];
     while (!ssh_channel_is_eof (channel)) {
         if (run->task && worker_task_aborted (run->task))
@@ -270,9 +331,39 @@ s_exec (ssh_session session, const s_run_t *run, const char *command, const char
             s_append (&x->out, buffer, (size_t)n, run->cap);
         while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 1)) > 0)
             s_append (&x->err, buffer, (size_t)n, run->cap);
-        //  Honoured by sshd for sessions it runs with privilege separation
-        //  (not for root); closing the channel ends the session either way
+    }
+}
+
+//  Run `command` in the remote user's shell, `input` on its stdin, until it
+//  ends, the deadline, or the task is aborted; then, if it still runs, it
+//  is killed: a `tracked` command first prints its shell's pid (taken off
+//  its stdout), whose process group is killed (s_kill_remote). 0, or -1
+//  with `message`.
+static int
+s_exec (ssh_session session, const s_run_t *run, const char *command, const char *input,
+        size_t input_size, bool tracked, int64_t deadline, s_exec_t *x, char *message,
+        size_t size)
+{
+    char *line = tracked ? zsys_sprintf ("echo $$; %s", command) : NULL;
+    ssh_channel channel = ssh_channel_new (session);
+    if (!channel || (tracked && !line) || ssh_channel_open_session (channel) != SSH_OK ||
+        ssh_channel_request_exec (channel, line ? line : command) != SSH_OK ||
+        (input_size &&
+         ssh_channel_write (channel, input, (uint32_t)input_size) != (int)input_size) ||
+        ssh_channel_send_eof (channel) != SSH_OK) {
+        snprintf (message, size, "cannot run the command: %s", ssh_get_error (session));
+        if (channel)
+            ssh_channel_free (channel);
+        zstr_free (&line);
+        return -1;
+    }
+    zstr_free (&line);
+    s_read (channel, run, deadline, x);
+    long pid = tracked ? s_take_pid (&x->out) : 0;
+    if (x->aborted || x->timed_out) {
         ssh_channel_request_send_signal (channel, "KILL");
+        if (pid)
+            s_kill_remote (session, run, pid);
         x->code = -9;
     } else
         x->code = ssh_channel_get_exit_status (channel);
@@ -315,6 +406,7 @@ s_run_host (void *arg)
     ssh_session session = s_connect (h, message, sizeof message);
     if (!session) {
         h->result = s_host_error (message);
+        worker_ssh_tunnel_destroy (&h->tunnel);
         return NULL;
     }
     int64_t deadline = s_now_ms () + run->timeout_ms;
@@ -326,8 +418,8 @@ s_run_host (void *arg)
         char *copy = zsys_sprintf (
             "umask 077 && mkdir -p -- %s && cat > %s && chmod 700 %s", dir, path, path);
         free (path);
-        rc = s_exec (session, run, copy, run->script, run->script_size, deadline, &x,
-                     message, sizeof message);
+        rc = s_exec (session, run, copy, run->script, run->script_size, false, deadline,
+                     &x, message, sizeof message);
         if (rc == 0 && x.code != 0)
             snprintf (message, sizeof message, "cannot copy the script to %s: %.200s",
                       run->dir, x.err.data ? x.err.data : "");
@@ -339,7 +431,7 @@ s_run_host (void *arg)
         x = (s_exec_t){.code = 0};
     }
     if (rc == 0)
-        rc = s_exec (session, run, run->command, NULL, 0, deadline, &x, message,
+        rc = s_exec (session, run, run->command, NULL, 0, true, deadline, &x, message,
                      sizeof message);
     h->result = rc == 0 ? s_host_result (&x, run->timeout_ms) : s_host_error (message);
     h->timed_out = x.timed_out;
@@ -347,7 +439,7 @@ s_run_host (void *arg)
         char *dir = worker_ssh_quote (run->dir);
         char *clean = zsys_sprintf ("rm -rf -- %s", dir);
         s_exec_t gone = {.code = 0};
-        s_exec (session, run, clean, NULL, 0, s_now_ms () + 10000, &gone, message,
+        s_exec (session, run, clean, NULL, 0, false, s_now_ms () + 10000, &gone, message,
                 sizeof message);
         free (gone.out.data);
         free (gone.err.data);
@@ -358,6 +450,7 @@ s_run_host (void *arg)
     free (x.err.data);
     ssh_disconnect (session);
     ssh_free (session);
+    worker_ssh_tunnel_destroy (&h->tunnel);
     return NULL;
 }
 
@@ -570,6 +663,29 @@ s_hosts (const json_t *p, s_host_t *hosts, int max, char *message, size_t size)
     return count ? count : -1;
 }
 
+//  bastion_host: "host" or "host:port" (22). 0, or -1 with `message`.
+static int
+s_bastion (s_run_t *run, char *message, size_t size)
+{
+    const char *text = s_string (run->p, "bastion_host");
+    if (!text || !*text)
+        return 0;
+    snprintf (run->bastion, sizeof run->bastion, "%s", text);
+    char *colon = strchr (run->bastion, ':');
+    run->bastion_port = 22;
+    if (colon && !strchr (colon + 1, ':')) {
+        *colon = 0;
+        char *end;
+        long port = strtol (colon + 1, &end, 10);
+        run->bastion_port = *end || port <= 0 || port > 65535 ? -1 : (int)port;
+    }
+    if (strlen (text) >= sizeof run->bastion || !*run->bastion || run->bastion_port < 0) {
+        snprintf (message, size, "bastion_host: '%.64s' is not a host[:port]", text);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_prepare (s_run_t *run, const json_t *action, int hosts, char *message, size_t size)
 {
@@ -581,6 +697,8 @@ s_prepare (s_run_t *run, const json_t *action, int hosts, char *message, size_t 
             snprintf (run->user, sizeof run->user, "%s", found->pw_name);
     } else
         snprintf (run->user, sizeof run->user, "%s", user);
+    if (s_bastion (run, message, size) != 0)
+        return -1;
     const json_t *timeout = json_object_get (run->p, "timeout");
     double seconds = json_is_number (timeout) ? json_number_value (timeout) : 0;
     run->timeout_ms = (int64_t)((seconds > 0 ? seconds : WORKER_SSH_TIMEOUT_S) * 1000);
@@ -632,9 +750,6 @@ worker_ssh_run (worker_task_t *task, const json_t *parameters, const json_t *act
     pthread_once (&s_once, s_global_init);
     *status = "failed";
     char message[600];
-    if (s_string (parameters, "bastion_host"))
-        return json_pack ("{s:s}", "error",
-                          "bastion_host: not supported by attune's remote runners");
     s_host_t *hosts = (s_host_t *)calloc (WORKER_SSH_MAX_HOSTS, sizeof (s_host_t));
     s_run_t run = {.task = task, .p = parameters};
     int count =

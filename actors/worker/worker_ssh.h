@@ -9,8 +9,10 @@
     {NAME: value}, timeout (seconds, 60, per host), sudo, kwarg_op ("--"),
     dir (where a script is copied, /tmp), cmd (remote-shell-cmd, else the
     entry point), known_hosts (the file of host keys, else
-    $ATTUNE_SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts). bastion_host is
-    refused: not implemented.
+    $ATTUNE_SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts), bastion_host
+    ("host[:port]", 22: each host is reached through a direct-tcpip
+    channel from it, worker_ssh_tunnel.h; the bastion is connected with
+    the same username, credentials and known_hosts, as StackStorm's).
 
     Host keys fail closed: a host whose key is not in known_hosts, or
     differs from it, is not connected to (its result says why).

@@ -1,6 +1,7 @@
-/*  datastore_outbox: durable key change events (datastore_outbox.h).
+/*  event_outbox: durable events raised by an actor's transactions
+    (event_outbox.h).
 */
-#include "actors/datastore/datastore_outbox.h"
+#include "actors/event_outbox.h"
 
 #include <czmq.h>
 
@@ -13,7 +14,7 @@ typedef struct {
     size_t size;
 } s_event_t;
 
-struct _datastore_outbox_t {
+struct _event_outbox_t {
     store_t *store;
     store_table_t *table;
     bus_link_t *link;
@@ -47,7 +48,7 @@ s_hex (const uint8_t id[PROTO_UUID_SIZE], char out[2 * PROTO_UUID_SIZE + 1])
 static void
 s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
 {
-    datastore_outbox_t *self = (datastore_outbox_t *)arg;
+    event_outbox_t *self = (event_outbox_t *)arg;
     char hex[2 * PROTO_UUID_SIZE + 1];
     s_hex (id, hex);
     s_event_t *event = (s_event_t *)zhashx_lookup (self->flight, hex);
@@ -59,7 +60,7 @@ s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
 
 //  Queue every event left in the table (sent before, never acked)
 static int
-s_load (datastore_outbox_t *self)
+s_load (event_outbox_t *self)
 {
     store_txn_t *txn = store_read_begin (self->store);
     store_cursor_t *cursor = txn ? store_cursor_new (txn, self->table) : NULL;
@@ -81,28 +82,27 @@ s_load (datastore_outbox_t *self)
     store_cursor_destroy (&cursor);
     store_read_end (&txn);
     if (zlist_size (self->queue))
-        zsys_info ("datastore: %zu key change events from before the restart to send",
+        zsys_info ("%s: %zu events from before the restart to send", self->source,
                    zlist_size (self->queue));
     return code == STORE_NOTFOUND ? 0 : -1;
 }
 
-datastore_outbox_t *
-datastore_outbox_new (store_t *store, bus_link_t *link, const char *source)
+event_outbox_t *
+event_outbox_new (store_t *store, const char *table, bus_link_t *link, const char *source)
 {
-    datastore_outbox_t *self =
-        (datastore_outbox_t *)zmalloc (sizeof (datastore_outbox_t));
+    event_outbox_t *self = (event_outbox_t *)zmalloc (sizeof (event_outbox_t));
     self->store = store;
     self->link = link;
     snprintf (self->source, sizeof self->source, "%s", source);
-    self->table = store_table (store, "outbox", false);
+    self->table = store_table (store, table, false);
     self->pending = zlist_new ();
     self->queue = zlist_new ();
     self->flight = zhashx_new ();
     self->acked = zlist_new ();
     msgpack_sbuffer_init (&self->buffer);
     if (!self->table || s_load (self) != 0) {
-        zsys_error ("datastore: cannot read the outbox: %s", store_last_error (store));
-        datastore_outbox_destroy (&self);
+        zsys_error ("%s: cannot read the outbox: %s", source, store_last_error (store));
+        event_outbox_destroy (&self);
         return NULL;
     }
     bus_link_set_ack_handler (link, s_on_ack, self);
@@ -119,10 +119,10 @@ s_list_free (zlist_t **list_p)
 }
 
 void
-datastore_outbox_destroy (datastore_outbox_t **self_p)
+event_outbox_destroy (event_outbox_t **self_p)
 {
     if (self_p && *self_p) {
-        datastore_outbox_t *self = *self_p;
+        event_outbox_t *self = *self_p;
         s_list_free (&self->pending);
         s_list_free (&self->queue);
         s_list_free (&self->acked);
@@ -137,7 +137,7 @@ datastore_outbox_destroy (datastore_outbox_t **self_p)
 }
 
 void
-datastore_outbox_attempt (datastore_outbox_t *self)
+event_outbox_attempt (event_outbox_t *self)
 {
     s_event_t *event;
     while ((event = (s_event_t *)zlist_pop (self->pending)))
@@ -145,8 +145,8 @@ datastore_outbox_attempt (datastore_outbox_t *self)
 }
 
 int
-datastore_outbox_add (datastore_outbox_t *self, store_txn_t *txn, const char *trigger,
-                      json_t *payload)
+event_outbox_add (event_outbox_t *self, store_txn_t *txn, const char *trigger,
+                  json_t *payload)
 {
     proto_envelope_t *command = proto_envelope_new ("event.create", self->source);
     json_t *body = json_pack ("{s:s, s:o, s:o}", "trigger", trigger, "trigger_parameters",
@@ -175,7 +175,7 @@ datastore_outbox_add (datastore_outbox_t *self, store_txn_t *txn, const char *tr
 }
 
 void
-datastore_outbox_committed (datastore_outbox_t *self)
+event_outbox_committed (event_outbox_t *self)
 {
     s_event_t *event;
     while ((event = (s_event_t *)zlist_pop (self->pending)))
@@ -185,7 +185,7 @@ datastore_outbox_committed (datastore_outbox_t *self)
 static int
 s_delete_fn (store_txn_t *txn, void *arg)
 {
-    datastore_outbox_t *self = (datastore_outbox_t *)arg;
+    event_outbox_t *self = (event_outbox_t *)arg;
     for (s_event_t *event = (s_event_t *)zlist_first (self->acked); event;
          event = (s_event_t *)zlist_next (self->acked)) {
         store_code_t code = store_del_id (txn, self->table, event->oid);
@@ -196,7 +196,7 @@ s_delete_fn (store_txn_t *txn, void *arg)
 }
 
 void
-datastore_outbox_pump (datastore_outbox_t *self)
+event_outbox_pump (event_outbox_t *self)
 {
     s_event_t *event;
     while (zlist_size (self->queue) && bus_link_can_send (self->link)) {
@@ -220,13 +220,13 @@ datastore_outbox_pump (datastore_outbox_t *self)
 }
 
 size_t
-datastore_outbox_size (datastore_outbox_t *self)
+event_outbox_size (event_outbox_t *self)
 {
     return zlist_size (self->queue) + zhashx_size (self->flight);
 }
 
 uint64_t
-datastore_outbox_sent (datastore_outbox_t *self)
+event_outbox_sent (event_outbox_t *self)
 {
     return self->sent;
 }

@@ -1,0 +1,123 @@
+/*  workflow_engine_internal: the engine's state, shared by its classes:
+    workflow_engine.c (the actor: loop, executor link, facts, the query
+    client) and workflow_engine_runs.c (the runs: store, conductor,
+    commands, reports). Not a public header.
+
+    A run's stored record (table `runs`, key: the workflow execution id) is
+    JSON text:
+        {action: {ref, runner_type, entry_point, pack_dir},
+         state: (the conductor's), done: bool,
+         children: {KEY: {task, execution?, status?}},
+         commands: [command not yet acknowledged (workflow.h), ...]}
+*/
+#ifndef WORKFLOW_ENGINE_INTERNAL_H_INCLUDED
+#define WORKFLOW_ENGINE_INTERNAL_H_INCLUDED
+
+#include "actors/workflow/workflow_engine.h"
+#include "actors/actor_loop.h"
+#include "actors/worker/worker_link.h"
+#include "bus/bus_client.h"
+#include "bus/bus_facts.h"
+#include "workflow/workflow.h"
+
+#define S_REQUEST_MS 5000   //  an executor.query answer, at most; then sent again
+#define S_EARLY_MAX  100000 //  facts of children not yet known, kept
+#define S_ID_SIZE    40
+
+typedef struct {
+    char id[S_ID_SIZE];    //  the workflow execution
+    json_t *record;        //  as stored (see above)
+    workflow_spec_t *spec; //  borrowed from the engine's cache; NULL: not loadable
+    bool reported;         //  its final status is queued to the executor
+    bool first;            //  say its status even if said already (after the flush)
+    char said[16];         //  the last status reported before: running, paused
+} wf_run_t;
+
+//  A request to executor.query in flight.
+typedef struct {
+    char run[S_ID_SIZE];
+    char key[256]; //  the command's key, or the child's id (get)
+    char op[16];   //  run, cancel, get
+    int64_t sent;  //  monotonic ms
+} wf_request_t;
+
+typedef struct {
+    zsock_t *pipe;
+    actor_loop_t *loop;
+    char name[64];
+    char source[300];
+    uint64_t instance;
+    worker_link_t wl;
+    zlist_t *outbox; //  proto_envelope_t waiting for the link's window
+    store_t *store;
+    store_table_t *runs, *meta;
+    zhashx_t *active;     //  run id -> wf_run_t
+    zhashx_t *specs;      //  "ref\npath" -> workflow_spec_t
+    zhashx_t *children;   //  child execution id -> "run id\nkey"
+    zhashx_t *early;      //  child execution id -> its last fact (json), not known yet
+    zlist_t *early_order; //  their ids, oldest first
+    zhashx_t *requests;   //  envelope id (text) -> wf_request_t
+    zhashx_t *in_flight;  //  "run id\nkey" -> "" : a command sent, not answered
+    zhashx_t *finals;     //  final report envelope id (text) -> run id
+    zhashx_t *sendable;   //  run id -> "": runs with commands to send
+    zhashx_t *dirty;      //  run id -> "": changed, to commit (wf_runs_flush)
+    bus_client_t *query;  //  executor.query
+    bus_sub_t *facts;     //  executor.facts
+    bool poll_due;        //  a gap or a restart: ask for every running child
+    uint64_t started, ended, gaps;
+} wf_engine_t;
+
+//  ---------------------------------------------------------------------------
+//  workflow_engine_runs.c
+
+//  Load every stored run (after a restart): children known, commands and
+//  final reports to send again. 0 or -1.
+int wf_runs_load (wf_engine_t *self);
+
+//  execution.dispatch of a workflow action (payload as JSON).
+void wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload);
+
+//  execution.cancel, execution.pause, execution.resume of a workflow:
+//  `what` is cancel, pause or resume.
+void wf_runs_request (wf_engine_t *self, const char *id, const char *what);
+
+//  The executor settled `id` without us (worker.reconciled drop).
+void wf_runs_dropped (wf_engine_t *self, const char *id);
+
+//  A child's fact or record (JSON with execution, status, result, parent).
+void wf_runs_child (wf_engine_t *self, json_t *fact);
+
+//  An answer from executor.query to `request` (result or error code).
+void wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
+                     const char *code, const char *message);
+
+//  Commit every run changed since the last flush in one transaction, then
+//  carry out what they lead to (reports; their commands become sendable).
+void wf_runs_flush (wf_engine_t *self);
+
+//  Send what is due: commands not in flight, and child queries when polling.
+void wf_runs_send (wf_engine_t *self);
+
+//  A final report was acked: the run is over here.
+void wf_runs_acked (wf_engine_t *self, const char *run);
+
+//  Milliseconds until the next delayed command is due; -1 for none.
+int wf_runs_timeout (wf_engine_t *self);
+
+//  zhashx destructor of a wf_run_t.
+void wf_run_destroy (void **item_p);
+
+//  ---------------------------------------------------------------------------
+//  workflow_engine.c
+
+//  Send a request of `type` with `payload` (taken) to executor.query for
+//  run/key/op. 0, or -1 (not sent: tried again later).
+int wf_engine_request (wf_engine_t *self, const char *type, json_t *payload,
+                       const char *run, const char *key, const char *op);
+
+//  execution.status of workflow `id` (takes `result`, may be NULL); returns
+//  the envelope's id text in `sent` (S_ID_SIZE) when queued.
+void wf_engine_report (wf_engine_t *self, const char *id, const char *status,
+                       json_t *result, char *sent);
+
+#endif

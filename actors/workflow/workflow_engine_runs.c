@@ -1,0 +1,644 @@
+/*  workflow_engine_runs: the engine's runs (workflow_engine_internal.h):
+    each stored before any command it leads to leaves, its commands sent
+    until the executor answers them, its children followed to their end. */
+#include "actors/workflow/workflow_engine_internal.h"
+
+void
+wf_run_destroy (void **item_p)
+{
+    wf_run_t *run = (wf_run_t *)*item_p;
+    if (run) {
+        json_decref (run->record);
+        free (run);
+        *item_p = NULL;
+    }
+}
+
+static bool
+s_terminal (const char *status)
+{
+    static const char *ends[] = {"completed", "failed", "timeout", "cancelled",
+                                 "abandoned"};
+    for (size_t i = 0; status && i < sizeof ends / sizeof ends[0]; i++)
+        if (streq (status, ends[i]))
+            return true;
+    return false;
+}
+
+static const char *
+s_text (const json_t *object, const char *key)
+{
+    const char *text = json_string_value (json_object_get (object, key));
+    return text ? text : "";
+}
+
+//  The definition of `action` ({ref, runner_type, entry_point, pack_dir}),
+//  loaded once per action and file; NULL with *error set.
+static workflow_spec_t *
+s_spec (wf_engine_t *self, const json_t *action, char **error)
+{
+    char path[2048], key[2400];
+    const char *entry = s_text (action, "entry_point");
+    if (!*entry || strstr (entry, "..") || entry[0] == '/') {
+        *error =
+            strdup ("entry_point: must name a file inside the pack's actions folder");
+        return NULL;
+    }
+    snprintf (path, sizeof path, "%s/actions/%s", s_text (action, "pack_dir"), entry);
+    snprintf (key, sizeof key, "%s\n%s", s_text (action, "ref"), path);
+    workflow_spec_t *spec = (workflow_spec_t *)zhashx_lookup (self->specs, key);
+    if (!spec &&
+        (spec = workflow_spec_load (path, s_text (action, "runner_type"), error)))
+        zhashx_insert (self->specs, key, spec);
+    return spec;
+}
+
+//  ---------------------------------------------------------------------------
+//  The store
+
+typedef struct {
+    wf_engine_t *self;
+    wf_run_t *run;
+    bool remove;
+} s_write_t;
+
+static int
+s_put (store_txn_t *txn, void *arg)
+{
+    s_write_t *write = (s_write_t *)arg;
+    const char *id = write->run->id;
+    if (write->remove) {
+        store_code_t code = store_del (txn, write->self->runs, id, strlen (id));
+        return code == STORE_OK || code == STORE_NOTFOUND ? 0 : -1;
+    }
+    char *text = json_dumps (write->run->record, JSON_COMPACT);
+    store_code_t code =
+        text ? store_put (txn, write->self->runs, id, strlen (id), text, strlen (text))
+             : STORE_NOMEM;
+    free (text);
+    return code == STORE_OK ? 0 : -1;
+}
+
+static int
+s_commit (wf_engine_t *self, wf_run_t *run, bool remove)
+{
+    s_write_t write = {self, run, remove};
+    if (store_write (self->store, s_put, &write) == STORE_OK)
+        return 0;
+    zsys_error ("workflow: cannot store the run %s: %s", run->id,
+                store_last_error (self->store));
+    return -1;
+}
+
+//  ---------------------------------------------------------------------------
+//  Reports
+
+static void
+s_report_final (wf_engine_t *self, wf_run_t *run)
+{
+    const char *status = workflow_status (json_object_get (run->record, "state"));
+    const char *reported = streq (status, "succeeded")   ? "completed"
+                           : streq (status, "cancelled") ? "cancelled"
+                                                         : "failed";
+    char sent[S_ID_SIZE] = "";
+    wf_engine_report (self, run->id, reported,
+                      workflow_result (json_object_get (run->record, "state")), sent);
+    if (*sent)
+        zhashx_update (self->finals, sent, strdup (run->id));
+    if (!run->reported)
+        self->ended++;
+    run->reported = true;
+}
+
+//  Say the run's status when it is not what was said last (or, `force`,
+//  always): paused (asked to, or a task waits on a person), or running
+//  (started, resumed). Pausing and canceling are the executor's to say.
+static void
+s_say (wf_engine_t *self, wf_run_t *run, bool force)
+{
+    const char *now = workflow_status (json_object_get (run->record, "state"));
+    const char *say = streq (now, "paused")                               ? "paused"
+                      : streq (now, "running") || streq (now, "resuming") ? "running"
+                                                                          : NULL;
+    if (run->reported || !say || (!force && streq (run->said, say)))
+        return;
+    snprintf (run->said, sizeof run->said, "%s", say);
+    wf_engine_report (self, run->id, say, NULL, NULL);
+}
+
+//  A workflow that cannot run: failed, with why.
+static void
+s_report_failed (wf_engine_t *self, const char *id, const char *why)
+{
+    zsys_warning ("workflow: %s failed: %s", id, why);
+    wf_engine_report (self, id, "failed", json_pack ("{s:s}", "error", why), NULL);
+}
+
+//  ---------------------------------------------------------------------------
+//  Applying the conductor's commands
+
+//  What the conductor said is recorded (the commands to send, the run's
+//  end), committed, and only then carried out.
+static void
+s_apply (wf_engine_t *self, wf_run_t *run, json_t *commands, bool first)
+{
+    json_t *pending = json_object_get (run->record, "commands");
+    json_t *children = json_object_get (run->record, "children");
+    size_t i;
+    json_t *command;
+    json_array_foreach (commands, i, command)
+    {
+        const char *op = s_text (command, "op");
+        const char *key = s_text (command, "key");
+        if (streq (op, "run")) {
+            json_object_set_new (children, key,
+                                 json_pack ("{s:s}", "task", s_text (command, "task")));
+            json_int_t delay = json_integer_value (json_object_get (command, "delay"));
+            if (delay > 0) //  due at a wall-clock time, kept across restarts
+                json_object_set_new (
+                    command, "due",
+                    json_integer ((json_int_t)proto_now_usec () + delay * 1000000));
+        }
+        json_array_append (pending, command);
+    }
+    bool done = workflow_done (json_object_get (run->record, "state"));
+    json_object_set_new (run->record, "done", json_boolean (done));
+    run->first |= first;
+    zhashx_update (self->dirty, run->id, ""); //  committed by wf_runs_flush
+}
+
+//  Every changed run, in one transaction (group commit).
+static int
+s_put_dirty (store_txn_t *txn, void *arg)
+{
+    wf_engine_t *self = (wf_engine_t *)arg;
+    for (void *item = zhashx_first (self->dirty); item;
+         item = zhashx_next (self->dirty)) {
+        wf_run_t *run =
+            (wf_run_t *)zhashx_lookup (self->active, zhashx_cursor (self->dirty));
+        s_write_t write = {self, run, false};
+        if (run && s_put (txn, &write) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void
+wf_runs_flush (wf_engine_t *self)
+{
+    if (zhashx_size (self->dirty) == 0)
+        return;
+    if (store_write (self->store, s_put_dirty, self) != STORE_OK) {
+        //  Nothing of them leaves; tried again next turn (the store paces it)
+        zsys_error ("workflow: cannot store %zu runs: %s", zhashx_size (self->dirty),
+                    store_last_error (self->store));
+        return;
+    }
+    //  Stored: now what they lead to may leave
+    for (void *item = zhashx_first (self->dirty); item;
+         item = zhashx_next (self->dirty)) {
+        wf_run_t *run =
+            (wf_run_t *)zhashx_lookup (self->active, zhashx_cursor (self->dirty));
+        if (!run)
+            continue;
+        bool done = json_is_true (json_object_get (run->record, "done"));
+        if (!done)
+            s_say (self, run, run->first);
+        run->first = false;
+        if (json_array_size (json_object_get (run->record, "commands")))
+            zhashx_update (self->sendable, run->id, "");
+        if (done && !run->reported)
+            s_report_final (self, run);
+    }
+    zhashx_purge (self->dirty);
+}
+
+void
+wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
+{
+    wf_run_t *run = (wf_run_t *)zhashx_lookup (self->active, id);
+    if (run) { //  given again: say again where it is
+        if (run->reported)
+            s_report_final (self, run);
+        else
+            wf_engine_report (self, id, "running", NULL, NULL);
+        return;
+    }
+    json_t *action = json_object_get (payload, "action");
+    char *error = NULL;
+    workflow_spec_t *spec = s_spec (self, action, &error);
+    json_t *commands = json_array ();
+    json_t *state = spec ? workflow_start (spec, json_object_get (payload, "parameters"),
+                                           commands, &error)
+                         : NULL;
+    if (!state) {
+        s_report_failed (self, id, error ? error : "cannot start the workflow");
+        free (error);
+        json_decref (commands);
+        return;
+    }
+    run = (wf_run_t *)zmalloc (sizeof (wf_run_t));
+    snprintf (run->id, sizeof run->id, "%s", id);
+    run->spec = spec;
+    run->record =
+        json_pack ("{s:{s:s, s:s, s:s, s:s}, s:o, s:b, s:{}, s:[]}", "action", "ref",
+                   s_text (action, "ref"), "runner_type", s_text (action, "runner_type"),
+                   "entry_point", s_text (action, "entry_point"), "pack_dir",
+                   s_text (action, "pack_dir"), "state", state, "done", false, "children",
+                   "commands");
+    zhashx_insert (self->active, id, run);
+    self->started++;
+    s_apply (self, run, commands, true);
+    json_decref (commands);
+}
+
+//  A control request (cancel, pause, resume) on a run: the executor
+//  hears where it is after it, whatever the conductor said.
+static void
+s_request (wf_engine_t *self, wf_run_t *run, const char *what)
+{
+    if (run->reported) {
+        s_report_final (self, run);
+        return;
+    }
+    json_t *commands = json_array ();
+    char *error = NULL;
+    if (!run->spec || workflow_request (run->spec, json_object_get (run->record, "state"),
+                                        what, commands, &error) != 0)
+        zsys_warning ("workflow: %s of %s: %s", what, run->id,
+                      error ? error : "no definition");
+    else
+        s_apply (self, run, commands, false);
+    if (!streq (what, "cancel")) {
+        run->first = true; //  say where it is, once stored
+        zhashx_update (self->dirty, run->id, "");
+    }
+    free (error);
+    json_decref (commands);
+}
+
+void
+wf_runs_request (wf_engine_t *self, const char *id, const char *what)
+{
+    wf_run_t *run = (wf_run_t *)zhashx_lookup (self->active, id);
+    if (run)
+        s_request (self, run, what);
+}
+
+void
+wf_runs_dropped (wf_engine_t *self, const char *id)
+{
+    wf_run_t *run = (wf_run_t *)zhashx_lookup (self->active, id);
+    if (run && !run->reported) {
+        zsys_info ("workflow: %s was settled without us: cancelling its tasks", id);
+        s_request (self, run, "cancel");
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Children
+
+//  Child `key` of `run` is `status` now (`result` when it ended).
+static void
+s_child_status (wf_engine_t *self, wf_run_t *run, const char *key, const char *status,
+                const json_t *result)
+{
+    json_t *child = json_object_get (json_object_get (run->record, "children"), key);
+    const char *was = s_text (child, "status");
+    if (!child || s_terminal (was) || run->reported)
+        return; //  known already
+    json_t *commands = json_array ();
+    char *error = NULL;
+    int rc = 0;
+    json_t *state = json_object_get (run->record, "state");
+    if (s_terminal (status)) {
+        json_object_set_new (child, "status", json_string (status));
+        zhashx_delete (self->children, s_text (child, "execution"));
+        rc =
+            workflow_task_ended (run->spec, state, key, status, result, commands, &error);
+    } else if (streq (status, "pending") && !streq (was, "pending")) {
+        json_object_set_new (child, "status", json_string (status));
+        rc = workflow_task_pending (run->spec, state, key, commands, &error);
+    } else {
+        json_decref (commands);
+        return;
+    }
+    if (rc != 0)
+        zsys_warning ("workflow: %s task %s: %s", run->id, key, error ? error : "?");
+    s_apply (self, run, commands, false);
+    free (error);
+    json_decref (commands);
+}
+
+void
+wf_runs_child (wf_engine_t *self, json_t *fact)
+{
+    const char *id = s_text (fact, "execution");
+    const char *where = (const char *)zhashx_lookup (self->children, id);
+    if (!where) {
+        //  One of ours whose id the executor's answer has not told us yet
+        if (!zhashx_lookup (self->active, s_text (fact, "parent")) || !*id)
+            return;
+        if (!zhashx_lookup (self->early, id)) {
+            zlist_append (self->early_order, (void *)id); //  copied (autofree)
+            if (zlist_size (self->early_order) > S_EARLY_MAX) {
+                char *oldest = (char *)zlist_pop (self->early_order);
+                zhashx_delete (self->early, oldest);
+                free (oldest);
+                self->poll_due = true;
+            }
+        }
+        zhashx_update (self->early, id, json_incref (fact));
+        return;
+    }
+    char run_id[S_ID_SIZE], key[256];
+    const char *newline = strchr (where, '\n');
+    snprintf (run_id, sizeof run_id, "%.*s", (int)(newline - where), where);
+    snprintf (key, sizeof key, "%s", newline + 1);
+    wf_run_t *run = (wf_run_t *)zhashx_lookup (self->active, run_id);
+    if (run)
+        s_child_status (self, run, key, s_text (fact, "status"),
+                        json_object_get (fact, "result"));
+}
+
+//  Child `key` of `run` is execution `execution`: known from now on, and
+//  what was heard of it before is applied.
+static void
+s_child_known (wf_engine_t *self, wf_run_t *run, const char *key, const char *execution)
+{
+    char where[S_ID_SIZE + 260];
+    snprintf (where, sizeof where, "%s\n%s", run->id, key);
+    zhashx_update (self->children, execution, strdup (where));
+    json_t *early = (json_t *)zhashx_lookup (self->early, execution);
+    if (early) {
+        json_incref (early);
+        zhashx_delete (self->early, execution);
+        wf_runs_child (self, early);
+        json_decref (early);
+    }
+    //  Its facts may have gone by unseen (it was made before a restart, and
+    //  the request sent again found it): ask for its record once
+    if (zhashx_lookup (self->children, execution) &&
+        wf_engine_request (self, "api.execution.get",
+                           json_pack ("{s:s}", "id", execution), run->id, execution,
+                           "get") != 0)
+        self->poll_due = true;
+}
+
+//  ---------------------------------------------------------------------------
+//  Commands to the executor
+
+//  Remove the command `op` of `key` from the run's pending commands.
+static void
+s_command_done (wf_run_t *run, const char *op, const char *key)
+{
+    json_t *pending = json_object_get (run->record, "commands");
+    size_t i;
+    json_t *command;
+    json_array_foreach (pending, i, command)
+    {
+        if (streq (s_text (command, "op"), op) && streq (s_text (command, "key"), key)) {
+            json_array_remove (pending, i);
+            return;
+        }
+    }
+}
+
+void
+wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
+                const char *code, const char *message)
+{
+    char flight[S_ID_SIZE + 280];
+    snprintf (flight, sizeof flight, "%s\n%s\n%s", request->run, request->op,
+              request->key);
+    zhashx_delete (self->in_flight, flight);
+    wf_run_t *run = (wf_run_t *)zhashx_lookup (self->active, request->run);
+    if (!run)
+        return;
+    //  No answer, or the executor could not write: asked again. Any other
+    //  error is an answer (a run refused fails its task; a cancel of what
+    //  ended is done with)
+    bool transient = streq (code, "unavailable") || streq (code, "store") ||
+                     streq (code, "nomem") || streq (code, "interrupted");
+    if (!result && transient) {
+        zhashx_update (self->sendable, run->id, ""); //  sent again
+        if (streq (request->op, "get"))
+            self->poll_due = true;
+        return;
+    }
+    if (streq (request->op, "get")) {
+        if (result) {
+            json_object_set_new (result, "execution", json_string (request->key));
+            wf_runs_child (self, result);
+        }
+        return;
+    }
+    s_command_done (run, request->op, request->key);
+    json_t *child =
+        json_object_get (json_object_get (run->record, "children"), request->key);
+    const char *execution = s_text (result, "execution");
+    if (streq (request->op, "run") && result && *execution && child) {
+        if (*s_text (child, "execution"))
+            return; //  answered before
+        json_object_set_new (child, "execution", json_string (execution));
+        s_apply (self, run, NULL, false);
+        s_child_known (self, run, request->key, execution);
+    } else if (streq (request->op, "run") && !result) {
+        //  The executor refused the child (no such action, bad parameters):
+        //  the task failed, saying why
+        json_t *why = json_pack ("{s:s, s:s}", "error", message, "code", code);
+        s_child_status (self, run, request->key, "failed", why);
+        json_decref (why);
+    } else
+        s_apply (self, run, NULL, false);
+}
+
+//  Send command `command` of `run`. 1 sent, 2 nothing to send (done with),
+//  0 not yet (not due, or its child not known yet), -1 could not send.
+static int
+s_send_command (wf_engine_t *self, wf_run_t *run, json_t *command)
+{
+    const char *op = s_text (command, "op");
+    const char *key = s_text (command, "key");
+    json_t *child = json_object_get (json_object_get (run->record, "children"), key);
+    json_t *payload = NULL;
+    const char *type = NULL;
+    if (streq (op, "run")) {
+        json_int_t due = json_integer_value (json_object_get (command, "due"));
+        if (due > proto_now_usec ())
+            return 0;
+        uint8_t ns[PROTO_UUID_SIZE], derived[PROTO_UUID_SIZE];
+        char request[PROTO_UUID_STR_SIZE];
+        if (proto_uuid_parse (run->id, ns) != 0)
+            memset (ns, 0, sizeof ns);
+        proto_uuid_derive (ns, key, derived);
+        proto_uuid_format (derived, request);
+        json_t *parameters = json_object_get (command, "parameters");
+        type = "api.execution.run";
+        payload = json_pack (
+            "{s:s, s:O, s:s, s:s, s:s}", "action", s_text (command, "action"),
+            "parameters", json_is_object (parameters) ? parameters : json_object (),
+            "request", request, "parent", run->id, "task", s_text (command, "task"));
+    } else if (streq (op, "cancel") || streq (op, "pause") || streq (op, "resume")) {
+        //  Sent once the child is known; nothing to send to one that ended
+        if (!*s_text (child, "execution") || s_terminal (s_text (child, "status")))
+            return s_terminal (s_text (child, "status")) ? 2 : 0;
+        type = streq (op, "cancel")  ? "api.execution.cancel"
+               : streq (op, "pause") ? "api.execution.pause"
+                                     : "api.execution.resume";
+        payload = json_pack ("{s:s}", "id", s_text (child, "execution"));
+    } else
+        return 2; //  nothing the engine knows how to send
+    return wf_engine_request (self, type, payload, run->id, key, op) == 0 ? 1 : -1;
+}
+
+//  Send the run's commands not in flight. True when none is left to send.
+static bool
+s_send_run (wf_engine_t *self, wf_run_t *run)
+{
+    json_t *pending = json_object_get (run->record, "commands");
+    bool all = true;
+    for (size_t i = 0; i < json_array_size (pending); i++) {
+        json_t *command = json_array_get (pending, i);
+        char flight[S_ID_SIZE + 280];
+        snprintf (flight, sizeof flight, "%s\n%s\n%s", run->id, s_text (command, "op"),
+                  s_text (command, "key"));
+        if (zhashx_lookup (self->in_flight, flight))
+            continue;
+        int rc = s_send_command (self, run, command);
+        if (rc == 2) {
+            json_array_remove (pending, i--); //  nothing to send
+            continue;
+        }
+        if (rc == 1)
+            zhashx_insert (self->in_flight, flight, "");
+        else
+            all = false;
+    }
+    return all;
+}
+
+void
+wf_runs_send (wf_engine_t *self)
+{
+    if (self->poll_due) {
+        self->poll_due = false;
+        for (const char *where = (const char *)zhashx_first (self->children); where;
+             where = (const char *)zhashx_next (self->children)) {
+            const char *id = (const char *)zhashx_cursor (self->children);
+            char run[S_ID_SIZE];
+            snprintf (run, sizeof run, "%.*s", (int)strcspn (where, "\n"), where);
+            if (wf_engine_request (self, "api.execution.get",
+                                   json_pack ("{s:s}", "id", id), run, id, "get") != 0)
+                self->poll_due = true;
+        }
+    }
+    zlist_t *done = zlist_new ();
+    for (void *item = zhashx_first (self->sendable); item;
+         item = zhashx_next (self->sendable)) {
+        const char *id = (const char *)zhashx_cursor (self->sendable);
+        wf_run_t *run = (wf_run_t *)zhashx_lookup (self->active, id);
+        if (!run || s_send_run (self, run))
+            zlist_append (done, (void *)id);
+    }
+    for (const char *id = (const char *)zlist_first (done); id;
+         id = (const char *)zlist_next (done))
+        zhashx_delete (self->sendable, id);
+    zlist_destroy (&done);
+}
+
+int
+wf_runs_timeout (wf_engine_t *self)
+{
+    int timeout = -1;
+    int64_t now = proto_now_usec ();
+    for (void *item = zhashx_first (self->sendable); item;
+         item = zhashx_next (self->sendable)) {
+        wf_run_t *run =
+            (wf_run_t *)zhashx_lookup (self->active, zhashx_cursor (self->sendable));
+        json_t *pending = run ? json_object_get (run->record, "commands") : NULL;
+        size_t i;
+        json_t *command;
+        json_array_foreach (pending, i, command)
+        {
+            json_int_t due = json_integer_value (json_object_get (command, "due"));
+            int t = due > now ? (int)((due - now) / 1000 + 1) : 0;
+            if (timeout < 0 || t < timeout)
+                timeout = t;
+        }
+    }
+    return timeout;
+}
+
+//  ---------------------------------------------------------------------------
+//  Restart
+
+void
+wf_runs_acked (wf_engine_t *self, const char *id)
+{
+    wf_run_t *run = (wf_run_t *)zhashx_lookup (self->active, id);
+    if (run && run->reported && s_commit (self, run, true) == 0) {
+        zhashx_delete (self->sendable, id);
+        zhashx_delete (self->active, id);
+    }
+}
+
+//  A stored run, back in memory: its children followed, its commands and
+//  its end sent again.
+static void
+s_load_run (wf_engine_t *self, const char *id, json_t *record)
+{
+    wf_run_t *run = (wf_run_t *)zmalloc (sizeof (wf_run_t));
+    snprintf (run->id, sizeof run->id, "%s", id);
+    run->record = record;
+    char *error = NULL;
+    run->spec = s_spec (self, json_object_get (record, "action"), &error);
+    zhashx_insert (self->active, id, run);
+    if (!run->spec) {
+        zsys_warning ("workflow: %s cannot continue: %s", id, error ? error : "?");
+        free (error);
+        return;
+    }
+    s_say (self, run, true); //  where it is, again
+    const char *key;
+    json_t *child;
+    json_object_foreach (json_object_get (record, "children"), key, child)
+    {
+        const char *execution = s_text (child, "execution");
+        if (*execution && !s_terminal (s_text (child, "status")))
+            s_child_known (self, run, key, execution);
+    }
+    if (json_array_size (json_object_get (record, "commands")))
+        zhashx_update (self->sendable, id, "");
+    if (json_is_true (json_object_get (record, "done")))
+        s_report_final (self, run);
+}
+
+int
+wf_runs_load (wf_engine_t *self)
+{
+    store_txn_t *txn = store_read_begin (self->store);
+    store_cursor_t *cursor = txn ? store_cursor_new (txn, self->runs) : NULL;
+    if (!cursor) {
+        store_read_end (&txn);
+        return -1;
+    }
+    for (store_code_t code = store_cursor_first (cursor); code == STORE_OK;
+         code = store_cursor_next (cursor)) {
+        size_t key_size, size;
+        const char *key = (const char *)store_cursor_key (cursor, &key_size);
+        const char *data = (const char *)store_cursor_data (cursor, &size);
+        char id[S_ID_SIZE];
+        snprintf (id, sizeof id, "%.*s", (int)(key_size < S_ID_SIZE ? key_size : 0), key);
+        json_t *record = json_loadb (data, size, 0, NULL);
+        if (!record || !*id) {
+            zsys_error ("workflow: run %s does not read: skipped", id);
+            json_decref (record);
+            continue;
+        }
+        s_load_run (self, id, record);
+    }
+    store_cursor_destroy (&cursor);
+    store_read_end (&txn);
+    return 0; //  each child still running is asked for (s_child_known)
+}
