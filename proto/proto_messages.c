@@ -98,6 +98,11 @@ static const proto_field_t s_snapshot_item[] = {F_STR ("kind", REQ), F_STR ("ref
                                                 F_MAP ("definition", REQ), F_END};
 static const proto_field_t s_snapshot_end[] = {
     F_UINT ("seq", REQ), F_UINT ("publisher", REQ), F_UINT ("count", REQ), F_END};
+static const proto_field_t s_pack_install[] = {
+    F_ABOUT ("source", PROTO_FIELD_STR, REQ,
+             "a directory on the registry's host or a git URL"),
+    F_STRN ("ref", 0, 1, S_REF_MAX), F_END};
+static const proto_field_t s_pack_reload[] = {F_STRN ("ref", 0, 1, S_REF_MAX), F_END};
 static const proto_field_t s_rule_put[] = {F_MAP ("definition", REQ), F_END};
 static const proto_field_t s_trigger_put[] = {F_MAP ("definition", REQ), F_END};
 static const proto_field_t s_event_create[] = {F_STRN ("trigger", REQ, 1, S_REF_MAX),
@@ -346,6 +351,9 @@ static const proto_message_t s_messages[] = {
     {"api.status", ASK, "client", "api.requests", s_none},
     {"api.pack.list", ASK, "client", "api.requests", s_page},
     {"api.pack.get", ASK, "client", "api.requests", s_ref},
+    {"api.pack.install", ASK, "client", "api.requests", s_pack_install},
+    {"api.pack.remove", ASK, "client", "api.requests", s_ref},
+    {"api.pack.reload", ASK, "client", "api.requests", s_pack_reload},
     {"api.action.list", ASK, "client", "api.requests", s_list},
     {"api.action.get", ASK, "client", "api.requests", s_ref},
     {"api.action.queue_stats", ASK, "client", "api.requests", s_ref},

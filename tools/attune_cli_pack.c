@@ -1,48 +1,103 @@
-/*  attune_cli_pack: pack setup-venv, a pack's Python virtualenv.
+/*  attune_cli_pack: packs: list, get, install, remove, reload (the
+    registry's, through the api) and setup-venv (local).
 
+    attune pack install PATH|GIT-URL [--ref REF]
+    attune pack remove PACK
+    attune pack reload [PACK]
+    attune pack list | get PACK
     attune pack setup-venv PACK [--packs DIR] [--data DIR]
 
-    makes <data>/virtualenvs/PACK with `python3 -m venv
-    --system-site-packages` (so Debian's python3-zmq, -msgpack, -yaml stay
-    importable) and installs the pack's requirements.txt with pip from local
-    paths only (--no-index: no network; a requirement is a path, relative to
-    the pack, or a wheel in the pack's wheels/). The worker then runs the
-    pack's python-script actions with that venv's interpreter
-    (actors/worker/worker_python.h). Local: it needs no daemon.
+    install, remove and reload run in the registry, which owns the packs
+    directory (PROTOCOL.md, "Packs managed while running"); a local PATH is
+    sent as an absolute path. setup-venv makes <data>/virtualenvs/PACK
+    (actors/pack/pack_venv.h) without a daemon.
 */
 #include "tools/attune_cli.h"
+#include "actors/pack/pack_venv.h"
 
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-//  Run argv in `cwd` (NULL: here), its output on our stderr. The exit code.
-static int
-s_spawn (const char *const argv[], const char *cwd)
+//  An install waits for git and pip, which the registry bounds
+#define S_INSTALL_MS 300000
+
+static const cli_column_t s_pack_columns[] = {
+    {"REF", "ref"}, {"VERSION", "version"}, {"DESCRIPTION", "description"}, {NULL}};
+
+static void
+s_show_pack_list (const json_t *result)
 {
-    fflush (stdout);
-    fflush (stderr);
-    pid_t pid = fork ();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        dup2 (2, 1);
-        if (cwd && chdir (cwd) != 0)
-            _exit (126);
-        execv (argv[0], (char *const *)argv);
-        _exit (127);
-    }
-    int status = 0;
-    while (waitpid (pid, &status, 0) < 0)
-        ;
-    return WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
+    cli_table_print (json_object_get (result, "items"), s_pack_columns, NULL);
 }
 
-static bool
-s_exists (const char *path)
+static int
+s_cmd_pack_list (cli_t *client, cli_args_t *args)
 {
-    struct stat st;
-    return stat (path, &st) == 0;
+    return cli_list (client, "api.pack.list", json_object (), "after", 0,
+                     s_show_pack_list);
+}
+
+static void
+s_show_pack (const json_t *result)
+{
+    static const char *const first[] = {"ref", "name", "version", "description", NULL};
+    cli_show_definition (result, first);
+}
+
+static int
+s_cmd_pack_get (cli_t *client, cli_args_t *args)
+{
+    json_t *payload = cli_name_payload (args, 0, "ref");
+    return payload ? cli_simple (client, "api.pack.get", payload, s_show_pack)
+                   : CLI_EXIT_USAGE;
+}
+
+//  What an install, remove or reload changed
+static void
+s_show_change (const json_t *result)
+{
+    static const char *const first[] = {"pack", "version", "updated", "deleted", NULL};
+    cli_show_definition (result, first);
+}
+
+static int
+s_cmd_pack_install (cli_t *client, cli_args_t *args)
+{
+    const char *source = args->pos[0];
+    char absolute[PATH_MAX];
+    //  A local path goes as an absolute one: the registry runs elsewhere
+    bool local = !strstr (source, "://") && !strchr (source, '@') && source[0] != '/';
+    size_t n = strlen (source);
+    if (local && !(n > 4 && streq (source + n - 4, ".git")) && !cli_opt (args, "--ref")) {
+        if (!realpath (source, absolute)) {
+            cli_fail (client, "not_found", "%s: %s (a pack directory or a git URL)",
+                      source, strerror (errno));
+            return cli_report (client);
+        }
+        source = absolute;
+    }
+    json_t *payload = json_pack ("{s:s}", "source", source);
+    if (cli_opt (args, "--ref"))
+        json_object_set_new (payload, "ref", json_string (cli_opt (args, "--ref")));
+    if (client->timeout_ms < S_INSTALL_MS)
+        client->timeout_ms = S_INSTALL_MS;
+    return cli_simple (client, "api.pack.install", payload, s_show_change);
+}
+
+static int
+s_cmd_pack_remove (cli_t *client, cli_args_t *args)
+{
+    json_t *payload = cli_name_payload (args, 0, "ref");
+    return payload ? cli_simple (client, "api.pack.remove", payload, s_show_change)
+                   : CLI_EXIT_USAGE;
+}
+
+static int
+s_cmd_pack_reload (cli_t *client, cli_args_t *args)
+{
+    json_t *payload = args->npos > 0 ? cli_name_payload (args, 0, "ref") : json_object ();
+    return payload ? cli_simple (client, "api.pack.reload", payload, s_show_change)
+                   : CLI_EXIT_USAGE;
 }
 
 static int
@@ -51,67 +106,29 @@ s_cmd_setup_venv (cli_t *client, cli_args_t *args)
     const char *pack = args->pos[0];
     const char *packs = cli_opt (args, "--packs") ?: getenv ("ATTUNE_PACKS") ?: "./packs";
     const char *data = cli_opt (args, "--data") ?: getenv ("ATTUNE_DATA") ?: "./var/attune";
-    const char *python = getenv ("ATTUNE_PYTHON") ?: "/usr/bin/python3";
     if (!*pack || strchr (pack, '/') || strstr (pack, "..")) {
         cli_fail (client, "bad_request", "'%s' is not a pack name", pack);
         return cli_report (client);
     }
-    char pack_dir[PATH_MAX], venvs[PATH_MAX], venv[PATH_MAX + 256];
-    char requirements[PATH_MAX + 32], venv_python[PATH_MAX + 300];
+    char pack_dir[PATH_MAX], venv[PATH_MAX + 300], message[2048];
     snprintf (pack_dir, sizeof pack_dir, "%s/%s", packs, pack);
-    snprintf (venvs, sizeof venvs, "%s/virtualenvs", data);
-    snprintf (venv, sizeof venv, "%s/%s", venvs, pack);
-    snprintf (requirements, sizeof requirements, "%s/requirements.txt", pack_dir);
-    snprintf (venv_python, sizeof venv_python, "%s/bin/python3", venv);
-    if (!s_exists (pack_dir)) {
+    struct stat st;
+    if (stat (pack_dir, &st) != 0) {
         cli_fail (client, "not_found", "no pack %s in %s", pack, packs);
         return cli_report (client);
     }
-    mkdir (data, 0750);
-    if (mkdir (venvs, 0750) != 0 && errno != EEXIST) {
-        cli_fail (client, "io", "cannot create %s: %s", venvs, strerror (errno));
+    bool requirements = false;
+    if (pack_venv_setup (pack_dir, pack, data, NULL, venv, sizeof venv, &requirements,
+                         message, sizeof message) != 0) {
+        cli_fail (client, "failed", "%s", message);
         return cli_report (client);
-    }
-    //  Without its own pip: the system's (python3-pip), seen through the
-    //  system site-packages, installs into the venv, and the venv is made
-    //  in a second rather than a dozen
-    const char *make[] = {python,          "-m", "venv", "--system-site-packages",
-                          "--without-pip", venv, NULL};
-    int rc = s_spawn (make, NULL);
-    if (rc != 0) {
-        cli_fail (client, "failed", "%s -m venv %s: exit %d (is python3-venv installed?)",
-                  python, venv, rc);
-        return cli_report (client);
-    }
-    if (s_exists (requirements)) {
-        char wheels[PATH_MAX + 32];
-        snprintf (wheels, sizeof wheels, "%s/wheels", pack_dir);
-        const char *install[16] = {venv_python,  "-m",
-                                   "pip",        "install",
-                                   "--no-index", "--no-build-isolation",
-                                   "--no-input", "--disable-pip-version-check",
-                                   "-r",         "requirements.txt"};
-        int n = 10;
-        if (s_exists (wheels)) {
-            install[n++] = "--find-links";
-            install[n++] = "wheels";
-        }
-        install[n] = NULL;
-        rc = s_spawn (install, pack_dir);
-        if (rc != 0) {
-            cli_fail (client, "failed",
-                      "pip install -r %s: exit %d (local paths only: is python3-pip "
-                      "installed, is every requirement a path or in wheels/?)",
-                      requirements, rc);
-            return cli_report (client);
-        }
     }
     if (client->json)
         printf ("{\"pack\": \"%s\", \"virtualenv\": \"%s\", \"requirements\": %s}\n",
-                pack, venv, s_exists (requirements) ? "true" : "false");
+                pack, venv, requirements ? "true" : "false");
     else
         printf ("%s: virtualenv %s ready%s\n", pack, venv,
-                s_exists (requirements) ? " (requirements.txt installed)" : "");
+                requirements ? " (requirements.txt installed)" : "");
     return 0;
 }
 
@@ -119,8 +136,30 @@ static const cli_option_t s_venv_options[] = {
     {"--packs", "DIR", "the packs directory (default $ATTUNE_PACKS or ./packs)"},
     {"--data", "DIR", "attuned's data directory (default $ATTUNE_DATA or ./var/attune)"},
     {NULL}};
+static const cli_option_t s_install_options[] = {
+    {"--ref", "REF", "the git branch, tag or commit to check out (a git source)"},
+    {NULL}};
 
 const cli_command_t cli_pack_commands[] = {
+    {"pack", "list", "", "List the packs loaded, with their versions.", cli_no_options, 0,
+     0, s_cmd_pack_list},
+    {"pack", "get", "PACK",
+     "Show a pack: version, description, and what loading it skipped.", cli_no_options, 1,
+     1, s_cmd_pack_get},
+    {"pack", "install", "PATH|GIT-URL [--ref REF]",
+     "Install a pack into the daemon's packs directory from a local directory or\n"
+     "a git repository (cloned with the system's git; --ref a branch, tag or\n"
+     "commit), set up its virtualenv when it has a requirements.txt, and load\n"
+     "it without a restart.",
+     s_install_options, 1, 1, s_cmd_pack_install},
+    {"pack", "remove", "PACK",
+     "Unload a pack and delete it from the packs directory. Queued executions\n"
+     "of its actions end failed; running ones finish.",
+     cli_no_options, 1, 1, s_cmd_pack_remove},
+    {"pack", "reload", "[PACK]",
+     "Read the pack (or every pack) from disk again and apply the added,\n"
+     "changed and removed definitions without a restart.",
+     cli_no_options, 0, 1, s_cmd_pack_reload},
     {"pack", "setup-venv", "PACK [--packs DIR] [--data DIR]",
      "Make the pack's Python virtualenv, DATA/virtualenvs/PACK (with the\n"
      "system's site-packages), and install its requirements.txt from local\n"

@@ -139,7 +139,7 @@ api_status_part_done (api_t *self, api_status_t *status, int owner, json_t *resu
 //  Forwarding
 
 //  Send `request` (a copy, with a fresh id) to an owner's query endpoint.
-void
+api_pending_t *
 api_forward_query (api_t *self, int owner, proto_envelope_t *request, zframe_t *identity,
                    bool delimiter, json_t *payload_override)
 {
@@ -157,7 +157,7 @@ api_forward_query (api_t *self, int owner, proto_envelope_t *request, zframe_t *
         api_answer (self, identity, delimiter, client_id, NULL, "internal",
                     "cannot forward the request (out of memory)");
         proto_envelope_destroy (&copy);
-        return;
+        return NULL;
     }
     proto_envelope_destroy (&copy);
     if (zmq_send (zsock_resolve (self->owners[owner]), self->buffer.data,
@@ -165,9 +165,9 @@ api_forward_query (api_t *self, int owner, proto_envelope_t *request, zframe_t *
         api_answer (self, identity, delimiter, client_id, NULL, "unavailable",
                     "the %s actor is not reachable: %s", api_owner_names[owner],
                     zmq_strerror (zmq_errno ()));
-        return;
+        return NULL;
     }
-    api_pending_new (self, id, identity, delimiter, client_id, API_TIMEOUT_MS);
+    return api_pending_new (self, id, identity, delimiter, client_id, API_TIMEOUT_MS);
 }
 
 //  Send a command over a link, answered with `on_ack` (taken) once acked;

@@ -13,8 +13,9 @@
 #include <czmq.h>
 #include <jansson.h>
 
-#define API_TIMEOUT_MS        5000 //  a request not answered by then: unavailable
-#define API_STATUS_TIMEOUT_MS 1000 //  an actor silent this long on api.status is down
+#define API_TIMEOUT_MS        5000   //  a request not answered by then: unavailable
+#define API_PACK_TIMEOUT_MS   300000 //  api.pack.install/remove/reload (git, pip)
+#define API_STATUS_TIMEOUT_MS 1000   //  an actor silent this long on api.status is down
 
 typedef enum {
     API_REGISTRY = 0,
@@ -98,9 +99,11 @@ void api_backup_part_done (api_t *self, api_backup_t *backup, json_t *reply, boo
 void api_backup_destroy (api_t *self);
 
 //  Send `request` (a copy, with a fresh id; payload replaced by
-//  `payload_override` when given) to an owner's query endpoint.
-void api_forward_query (api_t *self, int owner, proto_envelope_t *request,
-                        zframe_t *identity, bool delimiter, json_t *payload_override);
+//  `payload_override` when given) to an owner's query endpoint. The
+//  request in flight (its deadline may be moved), or NULL when answered.
+api_pending_t *api_forward_query (api_t *self, int owner, proto_envelope_t *request,
+                                  zframe_t *identity, bool delimiter,
+                                  json_t *payload_override);
 
 //  Send a command over a link, answered with `on_ack` (taken) once acked;
 //  with `sync` (taken, may be NULL), only once the rules actor has also

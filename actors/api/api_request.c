@@ -259,6 +259,17 @@ s_op_backup (api_t *self, s_req_t *req)
                       json_string_value (json_object_get (req->payload, "dir")));
 }
 
+//  api.pack.install / remove / reload: to the registry, which owns the
+//  packs directory; an install runs git and pip there, so it has longer
+static void
+s_op_pack (api_t *self, s_req_t *req)
+{
+    api_pending_t *pending = api_forward_query (self, API_REGISTRY, req->request,
+                                                req->identity, req->delimiter, NULL);
+    if (pending)
+        pending->deadline = zclock_mono () + API_PACK_TIMEOUT_MS;
+}
+
 typedef void (s_op_fn) (api_t *self, s_req_t *req);
 
 static const struct {
@@ -274,6 +285,9 @@ static const struct {
              {"api.rule.delete", s_op_change},
              {"api.trigger.delete", s_op_change},
              {"api.event.publish", s_op_publish},
+             {"api.pack.install", s_op_pack},
+             {"api.pack.remove", s_op_pack},
+             {"api.pack.reload", s_op_pack},
              {"api.execution.run", s_op_idempotent},
              {"api.execution.rerun", s_op_idempotent},
              {"api.execution.get", s_op_execution_get},

@@ -4,7 +4,8 @@
 */
 #include "actors/executor/executor_internal.h"
 
-//  A delayed execution the policies let go: requested, waiting for a worker.
+//  A delayed execution the policies let go: requested, waiting for a worker;
+//  failed when its action was removed meanwhile (a pack removed or reloaded).
 int
 executor_policies_wake (void *arg, store_txn_t *txn, const char *id)
 {
@@ -13,6 +14,18 @@ executor_policies_wake (void *arg, store_txn_t *txn, const char *id)
         return 0;
     char runner[32], ref[512];
     executor_move (self, EXECUTION_RELEASE, proto_now_usec ());
+    if (!executor_action_of (self, ref, sizeof ref)) {
+        //  Its slot is given back (the next in its queue ends the same way)
+        char reason[600];
+        snprintf (reason, sizeof reason, "action %s was removed", ref);
+        executor_end_t end = {
+            .event = EXECUTION_REJECT, .error = reason, .policies = true};
+        if (executor_end (self, txn, id, &end, proto_now_usec ()) < 0)
+            return -1;
+        executor_effect_t *effect = executor_effect_new (self, EFFECT_FORGET);
+        executor_copy (effect->id, sizeof effect->id, id);
+        return 0;
+    }
     executor_record_text (&self->record, EXECUTOR_RECORD_RUNNER, runner, sizeof runner);
     if (executor_schedule_wait (self, txn, id, runner) != 0)
         return -1;

@@ -63,6 +63,19 @@ s_take (executor_t *self, store_txn_t *txn, executor_wait_t *wait,
     }
     char ref[512];
     const json_t *action = executor_action_of (self, ref, sizeof ref);
+    if (!action) { //  removed while it waited (a pack removed or reloaded)
+        char reason[600];
+        snprintf (reason, sizeof reason, "action %s was removed", ref);
+        executor_end_t end = {
+            .event = EXECUTION_REJECT, .error = reason, .policies = true};
+        if (executor_end (self, txn, wait->id, &end, now) < 0 ||
+            store_del_id (txn, self->waiting, wait->key) != STORE_OK)
+            return -1;
+        s_dequeue (self);
+        executor_effect_t *forget = executor_effect_new (self, EFFECT_FORGET);
+        executor_copy (forget->id, sizeof forget->id, wait->id);
+        return 0;
+    }
     if (executor_schedule_one (self, worker, action, now) != 0 ||
         executor_packed_put (self, txn, wait->id) != 0 ||
         store_del_id (txn, self->waiting, wait->key) != STORE_OK)

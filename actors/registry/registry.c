@@ -12,6 +12,7 @@
 #include "actors/actor_loop.h"
 #include "actors/actor_query.h"
 #include "actors/registry/registry_catalog.h"
+#include "actors/registry/registry_live.h"
 #include "actors/registry/registry_pack.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_inbox.h"
@@ -44,6 +45,8 @@ typedef struct {
     uint64_t snapshots;
     uint64_t commands;
     int heartbeat_ms;
+    char *packs_dir; //  NULL: no packs directory
+    char *data_dir;  //  virtualenvs of installed packs
 } s_registry_t;
 
 //  ---------------------------------------------------------------------------
@@ -576,6 +579,34 @@ s_list (const json_t *all, const char *kind, json_t *payload, actor_answer_t *an
     json_decref (matching);
 }
 
+//  ---------------------------------------------------------------------------
+//  Packs managed while running (registry_live.h)
+
+static void
+s_publish_change (void *self, const char *kind, const char *ref, const json_t *definition)
+{
+    s_publish ((s_registry_t *)self, kind, ref, definition);
+}
+
+static void
+s_reapply_changes (void *self)
+{
+    s_apply_changes ((s_registry_t *)self);
+}
+
+static void
+s_pack_op (s_registry_t *self, const char *verb, json_t *payload, actor_answer_t *answer)
+{
+    registry_live_t live = {&self->catalog,
+                            &self->errors,
+                            self->packs_dir,
+                            self->data_dir,
+                            s_reapply_changes,
+                            s_publish_change,
+                            self};
+    registry_live_op (&live, verb, payload, answer);
+}
+
 static void
 s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
 {
@@ -585,6 +616,11 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
     if (streq (type, "api.status")) {
         answer->result = s_status (self);
         json_object_set_new (answer->result, "up", json_true ());
+        return;
+    }
+    if (kind && streq (kind, "pack") &&
+        (streq (verb, "install") || streq (verb, "remove") || streq (verb, "reload"))) {
+        s_pack_op (self, verb, payload, answer);
         return;
     }
     if (!kind || (!streq (verb, "list") && !streq (verb, "get"))) {
@@ -626,6 +662,8 @@ s_registry_destroy (s_registry_t **self_p)
     store_close (&self->store);
     registry_catalog_destroy (&self->catalog);
     zlist_destroy (&self->errors);
+    zstr_free (&self->packs_dir);
+    zstr_free (&self->data_dir);
     msgpack_sbuffer_destroy (&self->buffer);
     free (self);
     *self_p = NULL;
@@ -644,6 +682,8 @@ s_start (s_registry_t *self, const actor_config_t *config)
     self->catalog = registry_catalog_new ();
     if (!self->errors || !self->catalog)
         return -1;
+    self->packs_dir = config->packs_dir ? strdup (config->packs_dir) : NULL;
+    self->data_dir = strdup (config->data_dir ? config->data_dir : ".");
     if (config->packs_dir) {
         int packs =
             registry_catalog_load_dir (self->catalog, config->packs_dir, self->errors);

@@ -140,6 +140,46 @@ registry_catalog_destroy (registry_catalog_t **self_p)
     }
 }
 
+registry_catalog_t *
+registry_catalog_copy (const registry_catalog_t *self)
+{
+    assert (self);
+    registry_catalog_t *copy =
+        (registry_catalog_t *)calloc (1, sizeof (registry_catalog_t));
+    if (!copy)
+        return NULL;
+    copy->packs = json_deep_copy (self->packs);
+    copy->actions = json_deep_copy (self->actions);
+    copy->rules = json_deep_copy (self->rules);
+    copy->triggers = json_deep_copy (self->triggers);
+    copy->policies = json_deep_copy (self->policies);
+    copy->sensors = json_deep_copy (self->sensors);
+    if (!copy->packs || !copy->actions || !copy->rules || !copy->triggers ||
+        !copy->policies || !copy->sensors)
+        registry_catalog_destroy (&copy);
+    return copy;
+}
+
+void
+registry_catalog_drop_pack (registry_catalog_t *self, const char *pack)
+{
+    assert (self);
+    json_object_del (self->packs, pack);
+    json_t *kinds[] = {self->actions, self->rules, self->triggers, self->policies,
+                       self->sensors};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        const char *ref;
+        json_t *definition;
+        void *tmp;
+        json_object_foreach_safe (kinds[k], tmp, ref, definition)
+        {
+            if (!json_is_true (json_object_get (definition, "builtin")) &&
+                streq (registry_pack_str (definition, "pack", ""), pack))
+                json_object_del (kinds[k], ref);
+        }
+    }
+}
+
 //  ---------------------------------------------------------------------------
 //  Loading
 
@@ -166,7 +206,7 @@ registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
     if (pack_config_load (pack_dir, ref, NULL, NULL, NULL, message, sizeof message) != 0)
         zlist_append (errors, message);
     registry_pack_sensor_triggers (pack_dir, ref, self->triggers, self->sensors, errors);
-    registry_pack_ignored_folders (pack_dir, ref);
+    json_object_set_new (pack, "skipped", registry_pack_skipped (pack_dir, ref));
     return 0;
 }
 

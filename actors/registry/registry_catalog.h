@@ -71,6 +71,13 @@ const json_t *registry_catalog_policies (registry_catalog_t *self);
 //  Sensors (sensors/*.yaml): ref -> registry_pack_sensors' definition.
 const json_t *registry_catalog_sensors (registry_catalog_t *self);
 
+//  A deep copy (NULL when out of memory).
+registry_catalog_t *registry_catalog_copy (const registry_catalog_t *self);
+
+//  Remove pack `pack` and every definition of it (built-in trigger types
+//  stay).
+void registry_catalog_drop_pack (registry_catalog_t *self, const char *pack);
+
 //  Remove a rule. 0, or -1 when unknown.
 int registry_catalog_delete_rule (registry_catalog_t *self, const char *ref);
 

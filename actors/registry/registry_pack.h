@@ -72,9 +72,11 @@ void registry_pack_load_folder (const char *pack_dir, const char *pack,
 void registry_pack_sensor_triggers (const char *pack_dir, const char *pack, json_t *into,
                                     json_t *sensors, zlist_t *errors);
 
-//  Name once, in the load log, the folders of `pack_dir` attune does not
-//  read (aliases/, sensors/ code ...).
-void registry_pack_ignored_folders (const char *pack_dir, const char *pack);
+//  What of `pack_dir` attune does not use (aliases/, the sensors' code,
+//  folders and files of kinds it does not know), each named once in the
+//  load log: an array of {path (relative to the pack), reason} (caller
+//  owns it).
+json_t *registry_pack_skipped (const char *pack_dir, const char *pack);
 
 //  A rule from a parsed definition, checked against the syntax rules (not
 //  its references); `pack` NULL takes the definition's own. Returns the

@@ -107,17 +107,74 @@ registry_pack_sensor_triggers (const char *pack_dir, const char *pack, json_t *i
     }
 }
 
-void
-registry_pack_ignored_folders (const char *pack_dir, const char *pack)
+//  Append {path, reason} to `skipped` and say it once in the log.
+static void
+s_skip (json_t *skipped, const char *pack, const char *path, const char *reason)
 {
-    static const char *const folders[][2] = {
-        {"aliases", "action aliases (ChatOps) are not read"},
-    };
-    for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
-        char *path = zsys_sprintf ("%s/%s", pack_dir, folders[i][0]);
-        struct stat st;
-        if (path && stat (path, &st) == 0 && S_ISDIR (st.st_mode))
-            zsys_info ("pack %s: %s/ skipped: %s", pack, folders[i][0], folders[i][1]);
-        zstr_free (&path);
+    zsys_info ("pack %s: %s skipped: %s", pack, path, reason);
+    json_array_append_new (skipped,
+                           json_pack ("{s:s, s:s}", "path", path, "reason", reason));
+}
+
+static bool
+s_is_dir (const char *pack_dir, const char *name)
+{
+    char *path = zsys_sprintf ("%s/%s", pack_dir, name);
+    struct stat st;
+    bool dir = path && stat (path, &st) == 0 && S_ISDIR (st.st_mode);
+    zstr_free (&path);
+    return dir;
+}
+
+//  Files in a definitions folder that are not YAML definitions.
+static void
+s_skip_files (json_t *skipped, const char *pack_dir, const char *pack, const char *folder)
+{
+    char *path = zsys_sprintf ("%s/%s", pack_dir, folder);
+    DIR *dir = path ? opendir (path) : NULL;
+    zstr_free (&path);
+    struct dirent *entry;
+    while (dir && (entry = readdir (dir))) {
+        const char *name = entry->d_name;
+        size_t n = strlen (name);
+        bool yaml = (n > 5 && streq (name + n - 5, ".yaml")) ||
+                    (n > 4 && streq (name + n - 4, ".yml"));
+        if (name[0] == '.' || yaml)
+            continue;
+        char relative[600];
+        snprintf (relative, sizeof relative, "%s/%s", folder, name);
+        s_skip (skipped, pack, relative, "not a YAML definition");
     }
+    if (dir)
+        closedir (dir);
+}
+
+json_t *
+registry_pack_skipped (const char *pack_dir, const char *pack)
+{
+    //  The folders attune reads, and those it reads a part of
+    static const char *const read[] = {"actions", "rules",   "triggers", "policies",
+                                       "wheels",  "sensors", "aliases",  NULL};
+    json_t *skipped = json_array ();
+    if (s_is_dir (pack_dir, "aliases"))
+        s_skip (skipped, pack, "aliases/", "action aliases (ChatOps) are not read");
+    const char *folders[] = {"rules", "triggers", "policies"};
+    for (size_t i = 0; i < 3; i++)
+        s_skip_files (skipped, pack_dir, pack, folders[i]);
+    DIR *dir = opendir (pack_dir);
+    struct dirent *entry;
+    while (dir && (entry = readdir (dir))) {
+        const char *name = entry->d_name;
+        bool known = name[0] == '.';
+        for (size_t i = 0; read[i] && !known; i++)
+            known = streq (name, read[i]);
+        if (known || !s_is_dir (pack_dir, name))
+            continue;
+        char relative[300];
+        snprintf (relative, sizeof relative, "%s/", name);
+        s_skip (skipped, pack, relative, "not a folder attune reads");
+    }
+    if (dir)
+        closedir (dir);
+    return skipped;
 }
