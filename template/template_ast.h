@@ -199,6 +199,9 @@ typedef struct {
 
 //  StackStorm's filters (template_filters_st2.c), NULL-terminated.
 extern const template_filter_entry_t template_st2_filters[];
+//  StackStorm's version_* and to_human_time_from_seconds
+//  (template_filters_version.c), NULL-terminated.
+extern const template_filter_entry_t template_version_filters[];
 //  Shared helpers of the filter files.
 json_t *template_string_result (render_t *r, const node_t *at, char *text);
 json_t *template_attribute (json_t *item, const char *path);

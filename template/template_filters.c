@@ -769,6 +769,9 @@ s_find (const char *name)
     for (const template_filter_entry_t *f = template_st2_filters; f->name; f++)
         if (strcmp (f->name, name) == 0)
             return f;
+    for (const template_filter_entry_t *f = template_version_filters; f->name; f++)
+        if (strcmp (f->name, name) == 0)
+            return f;
     return NULL;
 }
 

@@ -70,15 +70,8 @@ Test (st2_corpus, every_definition_loads_but_those_of_runners_attune_lacks, .tim
         if (strstr (e, "runner_type: runner \"orquesta\" not available yet") ||
             strstr (e, "runner_type: runner \"action-chain\" not available yet"))
             workflows++;
-        else if (strstr (e, "entry_point: ") && strstr (e, "/actions/chains/") &&
-                 (strstr (e, "unknown task") || strstr (e, "filter"))) {
-            //  action-chains StackStorm refuses when they run: on-failure to
-            //  a node that is not there, or Jinja filters attune lacks
-            //  (item 8 of issue 18: reported when the pack loads)
-            workflows++;
-            fprintf (stderr, "workflow refused: %s\n", e);
-        } else if (strstr (e, "runner_type: runner \"winrm-") &&
-                   strstr (e, "attune does not have it"))
+        else if (strstr (e, "runner_type: runner \"winrm-") &&
+                 strstr (e, "attune does not have it"))
             absent++;
         else if (strstr (e, "action.ref: unknown action \"chatops.post_result\"") ||
                  strstr (e, "action.ref: unknown action \"slack.post_message\"")) {
@@ -110,12 +103,11 @@ Test (st2_corpus, every_definition_loads_but_those_of_runners_attune_lacks, .tim
     cr_expect_not_null (registry_catalog_trigger (catalog, "hello_st2.event1"),
                         "trigger types of sensors/ load");
     //  Workflows (orquesta, action-chain) load since the workflow engine
-    //  runs them (issue 18), checked as their pack loads: four chains are
-    //  refused (two send on-failure to a node that is not there, two use
-    //  StackStorm's version_* and to_human_time_from_seconds filters, which
-    //  attune's Jinja lacks); two rules still name an action of a pack
+    //  runs them (issue 18), checked as their pack loads (two chains whose
+    //  on-failure names a node that is not there are warned of and load, as
+    //  StackStorm registers them); two rules still name an action of a pack
     //  outside the corpus (slack)
-    cr_expect_eq (workflows, 4);
+    cr_expect_eq (workflows, 0);
     cr_expect_eq (dependent, 2);
     zlist_destroy (&errors);
     registry_catalog_destroy (&catalog);

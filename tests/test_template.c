@@ -514,3 +514,28 @@ Test (template, api)
     free (text);
     json_decref (list);
 }
+
+//  StackStorm's version_* and to_human_time_from_seconds
+Test (template, version_and_time_filters)
+{
+    EXPECT_TEXT ("{{ '1.6.0' | version_bump_minor }}", "1.7.0");
+    EXPECT_TEXT ("{{ '1.6.3' | version_bump_major }}", "2.0.0");
+    EXPECT_TEXT ("{{ '1.6.3' | version_bump_patch }}", "1.6.4");
+    EXPECT_TEXT ("{{ '1.6.3' | version_strip_patch }}", "1.6");
+    EXPECT_JSON ("{{ '1.7.0' | version_compare('1.6.0') }}", "1");
+    EXPECT_JSON ("{{ '1.6.0' | version_compare('1.6.0') }}", "0");
+    EXPECT_JSON ("{{ '1.6.0-rc.1' | version_compare('1.6.0') }}", "-1");
+    EXPECT_JSON ("{{ '1.10.0' | version_more_than('1.9.9') }}", "true");
+    EXPECT_JSON ("{{ '1.2.0' | version_less_than('1.10.0') }}", "true");
+    EXPECT_JSON ("{{ '1.2.0' | version_equal('1.2.0') }}", "true");
+    EXPECT_JSON ("{{ '1.7.0' | version_match('>=1.7.0') }}", "true");
+    EXPECT_JSON ("{{ '1.6.9' | version_match('>=1.7.0') }}", "false");
+    EXPECT_JSON ("{{ '1.6.9' | version_match('!=1.7.0') }}", "true");
+    EXPECT_ERROR ("{{ '1.6' | version_bump_minor }}", "not a semantic version");
+    EXPECT_ERROR ("{{ '1.6.0' | version_match('~1.7') }}", "not OP VERSION");
+    EXPECT_TEXT ("{{ 12345 | to_human_time_from_seconds }}", "3h25m45s");
+    EXPECT_TEXT ("{{ 0 | to_human_time_from_seconds }}", "0s");
+    EXPECT_TEXT ("{{ 59 | to_human_time_from_seconds }}", "59s");
+    EXPECT_TEXT ("{{ 90061 | to_human_time_from_seconds }}", "1d1h1m1s");
+    EXPECT_ERROR ("{{ 'x' | to_human_time_from_seconds }}", "takes a number");
+}

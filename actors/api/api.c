@@ -554,7 +554,6 @@ s_start (api_t *self, const actor_config_t *config)
         return -1;
     zhashx_set_destructor (self->pending, s_pending_destroy);
     int64_t max = PROTO_MAX_SOCKET_MSG;
-
     self->front = zsock_new (ZMQ_ROUTER);
     if (!self->front)
         return -1;
@@ -573,7 +572,6 @@ s_start (api_t *self, const actor_config_t *config)
         if (!self->roles)
             return -1;
     }
-
     self->xpub = zsock_new (ZMQ_XPUB);
     self->xsub = zsock_new (ZMQ_XSUB);
     if (!self->xpub || !self->xsub)
@@ -596,7 +594,6 @@ s_start (api_t *self, const actor_config_t *config)
                         bus_topology_connect (topology, streams[i]));
             return -1;
         }
-
     for (int owner = 0; owner < API_OWNERS; owner++)
         if (s_connect_owner (self, topology, owner) != 0)
             return -1;

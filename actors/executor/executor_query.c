@@ -261,6 +261,14 @@ executor_query_get (executor_t *self, const char *id)
 }
 
 //  api.execution.list: newest first (ids are time-ordered), filtered.
+//  Whether `record`'s string `key` is `want` (NULL: any)
+static bool
+s_field_is (const json_t *record, const char *key, const char *want)
+{
+    const char *value = json_string_value (json_object_get (record, key));
+    return !want || (value && streq (want, value));
+}
+
 static void
 s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
 {
@@ -323,13 +331,10 @@ s_api_list (executor_t *self, json_t *payload, actor_answer_t *answer)
         if (!record)
             continue;
         json_int_t requested = json_integer_value (json_object_get (record, "requested"));
-        const char *its_status = json_string_value (json_object_get (record, "status"));
-        const char *its_action = json_string_value (json_object_get (record, "action"));
-        const char *its_rule = json_string_value (json_object_get (record, "rule"));
         bool keep = requested >= since && requested <= until &&
-                    (!status || (its_status && streq (status, its_status))) &&
-                    (!action || (its_action && streq (action, its_action))) &&
-                    (!rule || (its_rule && streq (rule, its_rule)));
+                    s_field_is (record, "status", status) &&
+                    s_field_is (record, "action", action) &&
+                    s_field_is (record, "rule", rule);
         if (!keep)
             json_decref (record);
         else if (actor_page_add (&page, executor_query_public (self, record, true)))

@@ -505,7 +505,6 @@ s_start (s_rules_t *self, const actor_config_t *config)
     actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "rules@%s", host);
     snprintf (self->packs_dir, sizeof self->packs_dir, "%s", config->packs_dir ?: "");
-
     self->store = actor_store_open (config, "rules");
     if (!self->store)
         return -1;
@@ -517,7 +516,6 @@ s_start (s_rules_t *self, const actor_config_t *config)
         zsys_error ("rules: %s", store_last_error (self->store));
         return -1;
     }
-
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
     self->heartbeat_ms = link_config.heartbeat_ms;
@@ -551,7 +549,6 @@ s_start (s_rules_t *self, const actor_config_t *config)
     }
     bus_link_set_ack_handler (self->link, s_on_ack, self);
     bus_link_set_reject_handler (self->link, s_on_reject, self);
-
     self->rules = rules_set_new ();
     self->registry =
         self->rules ? registry_client_new (config->topology, self->source) : NULL;
