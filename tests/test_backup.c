@@ -146,9 +146,19 @@ Test (backup, restored_copy_runs_what_waited_and_nothing_completed_again)
                       STORE_FORMAT_VERSION);
         cr_assert_gt (json_integer_value (json_object_get (store, "size")), 0);
     }
+    //  A store no owner copied is named: the test's own, and the workflow
+    //  engine's (not yet asked by the api: PROTOCOL.md, Backup, known limits)
     json_t *uncopied = json_object_get (manifest, "stores_not_copied");
-    cr_assert_eq (json_array_size (uncopied), 1);
-    cr_assert_str_eq (json_string_value (json_array_get (uncopied, 0)), "extra");
+    cr_assert_eq (json_array_size (uncopied), 2);
+    bool extra = false, workflow = false;
+    size_t u;
+    json_t *name;
+    json_array_foreach (uncopied, u, name)
+    {
+        extra |= streq (json_string_value (name), "extra");
+        workflow |= streq (json_string_value (name), "workflow");
+    }
+    cr_assert (extra && workflow);
     char path[PATH_MAX + 64];
     snprintf (path, sizeof path, "%s/manifest.json", copy);
     json_t *on_disk = json_load_file (path, 0, NULL);
