@@ -26,7 +26,8 @@ static void
 s_pack (const char *config)
 {
     testing_tmpdir (s_root, sizeof s_root, "test_pack_config");
-    char *schema = testing_read ("/work/shared/st2-packs/examples/config.schema.yaml");
+    char *schema =
+        testing_read (ATTUNE_SHARED_DIR "/st2-packs/examples/config.schema.yaml");
     if (!*schema) { //  the corpus is not here: the same schema, written out
         free (schema);
         schema = strdup ("---\n  api_key:\n    type: \"string\"\n    secret: true\n"

@@ -25,7 +25,7 @@ s_teardown (void)
 
 TestSuite (sensors_python, .fini = s_teardown, .timeout = 240);
 
-#define S_SHARED ATTUNE_SOURCE_DIR "/../shared/st2-packs"
+#define S_SHARED ATTUNE_SHARED_DIR "/st2-packs"
 
 //  A daemon whose packs hold a copy of hello_st2 with `sensor` as
 //  sensors/sensor1.py (HelloSensor) and a greet.sh.

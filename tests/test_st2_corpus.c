@@ -12,7 +12,7 @@
 #include "actors/registry/registry_pack.h"
 
 #ifndef ATTUNE_ST2_PACKS
-#define ATTUNE_ST2_PACKS "/work/shared/st2-packs"
+#define ATTUNE_ST2_PACKS ATTUNE_SHARED_DIR "/st2-packs"
 #endif
 
 static char s_root[256];

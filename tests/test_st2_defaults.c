@@ -17,7 +17,7 @@
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
 
-#define CORPUS ATTUNE_SOURCE_DIR "/../shared/st2-packs"
+#define CORPUS ATTUNE_SHARED_DIR "/st2-packs"
 
 static char s_root[PATH_MAX - 256];
 static char s_packs[PATH_MAX];

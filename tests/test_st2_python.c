@@ -422,7 +422,7 @@ Test (st2_python, pack_virtualenv_with_a_local_requirement)
 //  two of its python-script actions (the corpus has no Python)
 Test (st2_python, examples_pack_from_the_corpus)
 {
-    const char *corpus = "/work/shared/st2-packs/examples";
+    const char *corpus = ATTUNE_SHARED_DIR "/st2-packs/examples";
     if (access (corpus, R_OK) != 0)
         cr_skip_test ("no corpus at %s", corpus);
     testing_daemon_init (&s_daemon, "test_st2_python");

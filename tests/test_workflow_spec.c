@@ -27,9 +27,6 @@ static const refused_t s_refused[] = {
     {"echochain_task_failure.yaml", "line 4: chain.c1.on-failure: unknown task 'c4'"},
     {"echochain_top_level_failure.yaml",
      "line 4: chain.c1.on-failure: unknown task 'c4'"},
-    //  StackStorm filters the template engine does not have (yet)
-    {"time_jinja_filter.yaml", "unknown filter 'to_human_time_from_seconds'"},
-    {"version_jinja_filter.yaml", "unknown filter 'version_bump_minor'"},
     {NULL, NULL}};
 
 //  Load every *.yaml in `dir` with `runner`; count them.

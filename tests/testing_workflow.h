@@ -16,8 +16,8 @@
 
 #include "workflow/workflow.h"
 
-#define WF_FIXTURES  ATTUNE_SOURCE_DIR "/../shared/orquesta-fixtures"
-#define WF_EXAMPLES  ATTUNE_SOURCE_DIR "/../shared/st2-packs/examples/actions"
+#define WF_FIXTURES  ATTUNE_SHARED_DIR "/orquesta-fixtures"
+#define WF_EXAMPLES  ATTUNE_SHARED_DIR "/st2-packs/examples/actions"
 #define WF_MAX_MOCKS 16
 #ifndef streq
 #define streq(s1, s2) (!strcmp ((s1), (s2)))
