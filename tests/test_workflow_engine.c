@@ -6,7 +6,8 @@
     running task and resume goes on, a SIGKILL of the daemon while a
     workflow waits for its next task continues it with every task's side
     effect (a line appended to a file) done exactly once, and SIGKILLs at
-    random moments of a 400-task run never give a task two children.
+    random moments of a 400-task run (each once it went on by 20 to 80 tasks)
+    never give a task two children.
 */
 #include "tests/testing_api.h"
 #include "tests/testing_daemon.h"
@@ -654,17 +655,27 @@ Test (workflow_engine, sigkill_at_random_moments_never_doubles_a_task, .timeout 
     //  Killed again and again while it runs (at least S_RANDOM_KILLS times
     //  unless it ends before)
     int kills = 0;
+    size_t at = 0; //  children at the last kill
     for (; kills < 20; kills++) {
-        zclock_sleep (250 + (int)(rand_r (&seed) % 250));
-        json_t *now =
-            testing_api_ok (api, "api.execution.get", json_pack ("{s:s}", "id", id));
-        bool ended =
-            testing_status_terminal (json_string_value (json_object_get (now, "status")));
-        json_decref (now);
-        json_t *before = s_children (api, id);
+        //  Killed once the run went on by 20 to 80 tasks (whatever the
+        //  machine's speed), at a random moment of that
+        size_t step = 20 + (size_t)(rand_r (&seed) % 60), count = at;
+        bool ended = false;
+        for (int64_t until = zclock_mono () + 30000;
+             !ended && count < at + step && zclock_mono () < until;) {
+            zclock_sleep ((int)(rand_r (&seed) % 20));
+            json_t *now =
+                testing_api_ok (api, "api.execution.get", json_pack ("{s:s}", "id", id));
+            ended = testing_status_terminal (
+                json_string_value (json_object_get (now, "status")));
+            json_decref (now);
+            json_t *before = s_children (api, id);
+            count = json_array_size (before);
+            json_decref (before);
+        }
         fprintf (stderr, "sigkill_at_random_moments: kill %d at %zu children%s\n",
-                 kills + 1, json_array_size (before), ended ? ": it ended" : "");
-        json_decref (before);
+                 kills + 1, count, ended ? ": it ended" : "");
+        at = count;
         if (ended)
             break;
         zsock_destroy (&api);
