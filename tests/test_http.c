@@ -53,6 +53,14 @@ Test (http, executions)
         "again = expect(201, 'POST', '/executions/%s/re_run' % e['id'],\n"
         "               body={'parameters': {'n': 8}})\n"
         "check(again['parameters']['n'] == 8 and again['parent'] == e['id'], again)\n"
+        "kids = expect(200, 'GET', '/executions/%s/children' % e['id'])\n"
+        "check([k['id'] for k in kids] == [again['id']], kids)\n"
+        "# a workflow's tasks, oldest first, each with its task name\n"
+        "f = wait(run('test.flow', {})['id'])\n"
+        "check(f['status'] == 'succeeded', f)\n"
+        "kids = expect(200, 'GET', '/executions/%s/children' % f['id'])\n"
+        "check([k['task'] for k in kids] == ['one', 'two'] and\n"
+        "      all(k['action']['ref'] == 'core.noop' for k in kids), kids)\n"
         "w = run('test.wait', {})\n"
         "c = expect(200, 'DELETE', '/executions/' + w['id'])\n"
         "check(c['status'] in ('canceling', 'canceled'), c)\n"
@@ -73,7 +81,7 @@ Test (http, definitions)
     testing_http_python (
         "definitions",
         "a = expect(200, 'GET', '/actions?pack=test')\n"
-        "check([x['ref'] for x in a] == ['test.step', 'test.wait'], a)\n"
+        "check([x['ref'] for x in a] == ['test.flow', 'test.step', 'test.wait'], a)\n"
         "has(a[0], ['id', 'ref', 'name', 'pack', 'runner_type', 'parameters', "
         "'enabled'], 'action')\n"
         "check(expect(200, 'GET', '/actions/test.step')['id'] == 'test.step', 'action "

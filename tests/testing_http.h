@@ -99,6 +99,13 @@ testing_http_start (const char *more[])
     testing_daemon_write (&s_http.daemon, "test/actions/wait.yaml",
                           "name: wait\nrunner_type: local-shell-cmd\n"
                           "entry_point: \"sleep 30\"\n");
+    testing_daemon_write (&s_http.daemon, "test/actions/flow.yaml",
+                          "name: flow\nrunner_type: orquesta\n"
+                          "entry_point: workflows/flow.yaml\n");
+    testing_daemon_write (&s_http.daemon, "test/actions/workflows/flow.yaml",
+                          "version: 1.0\ntasks:\n  one:\n    action: core.noop\n"
+                          "    next:\n      - when: <% succeeded() %>\n        do: two\n"
+                          "  two:\n    action: core.noop\n");
     testing_daemon_write (&s_http.daemon, "test/rules/step.yaml",
                           "name: step\npack: test\ntrigger:\n  type: test.hook\n"
                           "action:\n  ref: test.step\n  parameters:\n"

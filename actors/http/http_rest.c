@@ -319,15 +319,28 @@ http_rest_execution_output (http_req_t *req)
     req->status = 200;
 }
 
-//  No workflows yet: an execution has no children
+//  The executions started under one (a workflow's tasks, its re-runs and
+//  retries), oldest first as StackStorm lists them, each with its `task`
 void
 http_rest_execution_children (http_req_t *req)
 {
-    json_t *e =
-        http_api (req, "api.execution.get", json_pack ("{s:s}", "id", req->params[0]));
-    if (e)
-        http_reply (req, 200, json_array ());
-    json_decref (e);
+    json_t *page =
+        http_api (req, "api.execution.children",
+                  json_pack ("{s:s, s:i}", "id", req->params[0], "limit", 1000));
+    if (!page)
+        return;
+    json_t *items = json_object_get (page, "items");
+    json_t *out = json_array ();
+    for (size_t i = json_array_size (items); i-- > 0;) {
+        json_t *item = json_array_get (items, i);
+        json_t *task = json_object_get (item, "task");
+        json_t *shaped = http_shape_execution (item);
+        if (shaped && json_is_string (task))
+            json_object_set (shaped, "task", task);
+        json_array_append_new (out, shaped);
+    }
+    json_decref (page);
+    http_reply (req, 200, out);
 }
 
 //  ---------------------------------------------------------------------------
