@@ -710,6 +710,11 @@ Test (workflow_engine, sigkill_at_random_moments_never_doubles_a_task, .timeout 
     if (streq (status, "completed"))
         cr_expect_eq (count, S_NOOPS);
     fprintf (stderr, "sigkill_at_random_moments: %s with %zu children\n", status, count);
+    if (!streq (status, "completed")) {
+        char *log = testing_daemon_read_log (&daemon);
+        fprintf (stderr, "%s\n", log);
+        free (log);
+    }
     json_decref (children);
     json_decref (record);
     free (id);

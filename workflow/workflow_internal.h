@@ -70,6 +70,8 @@ struct _workflow_spec_t {
     size_t edge_count;
     json_t *start;          //  array of task names
     template_hooks_t hooks; //  the caller's (workflow_spec_set_hooks)
+    json_t *index;          //  task name -> its position (wf_spec_task's cache)
+    size_t indexed;         //  tasks the index holds
 };
 
 //  Errors gathered while loading: "NAME line L: FIELD: what", one a line.

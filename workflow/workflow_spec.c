@@ -51,9 +51,24 @@ wf_errors_add (wf_errors_t *errors, const char *name, int line, const char *fiel
 int
 wf_spec_task (const workflow_spec_t *spec, const char *name)
 {
-    for (size_t i = 0; i < spec->task_count; i++)
+    //  A hash of the names, built again when tasks were added (lookups run
+    //  in the graph's loops: a linear search made a 400-task load quadratic)
+    workflow_spec_t *self = (workflow_spec_t *)spec;
+    if (self->indexed != self->task_count || !self->index) {
+        json_decref (self->index);
+        self->index = json_object ();
+        for (size_t i = 0; self->index && i < self->task_count; i++)
+            if (!json_object_get (self->index, self->tasks[i].name))
+                json_object_set_new (self->index, self->tasks[i].name,
+                                     json_integer ((json_int_t)i));
+        self->indexed = self->task_count;
+    }
+    json_t *at = self->index ? json_object_get (self->index, name) : NULL;
+    if (at)
+        return (int)json_integer_value (at);
+    for (size_t i = 0; !self->index && i < spec->task_count; i++)
         if (streq (spec->tasks[i].name, name))
-            return (int)i;
+            return (int)i; //  out of memory: the slow way
     return -1;
 }
 
@@ -589,6 +604,7 @@ workflow_spec_destroy (workflow_spec_t **self_p)
             s_task_free (&self->tasks[i]);
         free (self->tasks);
         free (self->edges);
+        json_decref (self->index);
         json_decref (self->start);
         json_decref (self->input);
         json_decref (self->vars);

@@ -332,7 +332,8 @@ s_instances (const json_t *sensor, const json_t *rules, const json_t *triggers)
     return out;
 }
 
-//  Tell a running child the instances added and removed.
+//  The child's trigger instances become `instances` (taken); a running
+//  child is told the instances added and removed
 static void
 s_update_triggers (s_child_t *child, json_t *instances)
 {
@@ -350,7 +351,7 @@ s_update_triggers (s_child_t *child, json_t *instances)
             s_send (child, json_pack ("{s:s, s:O}", "op", "remove", "trigger", instance));
     }
     json_decref (child->triggers);
-    child->triggers = json_incref (instances);
+    child->triggers = instances; //  taken
 }
 
 //  ---------------------------------------------------------------------------
