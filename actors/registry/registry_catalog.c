@@ -91,6 +91,21 @@ s_add_builtin_triggers (registry_catalog_t *self)
         "{\"type\": \"string\"}, \"data\": {}, \"channel\": {\"type\": \"string\"}, "
         "\"route\": {\"type\": \"string\"}, \"action_ref\": {\"type\": \"string\"}}}",
 
+        "{\"ref\": \"core.st2.sensor.process_spawn\", \"pack\": \"core\", "
+        "\"name\": \"st2.sensor.process_spawn\", \"description\": \"A sensor's "
+        "process started.\", \"builtin\": true, \"parameters_schema\": {}, "
+        "\"payload_schema\": {\"id\": {\"type\": \"string\"}, \"ref\": "
+        "{\"type\": \"string\"}, \"timestamp\": {\"type\": \"integer\"}, "
+        "\"pid\": {\"type\": \"integer\"}, \"cmd\": {\"type\": \"string\"}}}",
+
+        "{\"ref\": \"core.st2.sensor.process_exit\", \"pack\": \"core\", "
+        "\"name\": \"st2.sensor.process_exit\", \"description\": \"A sensor's "
+        "process ended.\", \"builtin\": true, \"parameters_schema\": {}, "
+        "\"payload_schema\": {\"id\": {\"type\": \"string\"}, \"ref\": "
+        "{\"type\": \"string\"}, \"timestamp\": {\"type\": \"integer\"}, "
+        "\"pid\": {\"type\": \"integer\"}, \"exit_code\": {\"type\": "
+        "\"integer\"}}}",
+
         "{\"ref\": \"core.st2.generic.inquiry\", \"pack\": \"core\", \"name\": "
         "\"st2.generic.inquiry\", \"description\": \"An inquiry was opened.\", "
         "\"builtin\": true, \"parameters_schema\": {}, \"payload_schema\": {\"id\": "

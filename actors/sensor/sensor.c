@@ -4,6 +4,7 @@
 #include "actors/sensor/sensor_cron.h"
 #include "actors/sensor/sensor_python.h"
 #include "actors/actor_loop.h"
+#include "actors/event_outbox.h"
 #include "actors/registry/registry_client.h"
 #include "actors/rules/rules_criteria.h"
 #include "bus/bus_link.h"
@@ -34,12 +35,15 @@ typedef struct {
     char source[300];
     registry_client_t *registry;
     bus_link_t *link;
+    store_t *store;          //  <data_dir>/sensor: the outbox of process events
+    event_outbox_t *outbox;  //  process_spawn / process_exit until rules acks
     sensor_python_t *python; //  the packs' Python sensors
     zhashx_t *timers;        //  key -> s_timer_t
     zlistx_t *order;         //  s_timer_t by next_us (not owning)
     zlist_t *queue;          //  proto_envelope_t waiting for the link
     bool dirty;              //  rules changed: rebuild the timer set
     uint64_t fired, sent, dropped;
+    uint64_t processes; //  process_spawn / process_exit events stored
 } s_sensor_t;
 
 static void
@@ -336,6 +340,63 @@ s_timers_timeout (s_sensor_t *self)
 }
 
 //  ---------------------------------------------------------------------------
+//  Process events: process_spawn / process_exit, durable in the sensor's
+//  own store before they are sent (event_outbox.h), raised only while an
+//  enabled rule is on their type (they are rare: the rules are looked at
+//  each time)
+
+typedef struct {
+    s_sensor_t *self;
+    const char *trigger;
+    json_t *payload;
+} s_process_event_t;
+
+static bool
+s_listened (s_sensor_t *self, const char *trigger)
+{
+    const char *ref;
+    json_t *rule;
+    json_object_foreach ((json_t *)registry_client_all (self->registry, "rule"), ref,
+                         rule)
+    {
+        const char *type = json_string_value (
+            json_object_get (json_object_get (rule, "trigger"), "type"));
+        if (!json_is_false (json_object_get (rule, "enabled")) && type &&
+            streq (type, trigger))
+            return true;
+    }
+    return false;
+}
+
+static int
+s_process_write (store_txn_t *txn, void *arg)
+{
+    s_process_event_t *event = (s_process_event_t *)arg;
+    event_outbox_attempt (event->self->outbox);
+    return event_outbox_add (event->self->outbox, txn, event->trigger,
+                             json_incref (event->payload));
+}
+
+static void
+s_on_process (void *arg, const char *trigger, json_t *payload)
+{
+    s_sensor_t *self = (s_sensor_t *)arg;
+    if (self->outbox && s_listened (self, trigger)) {
+        s_process_event_t event = {self, trigger, payload};
+        store_code_t code = store_write (self->store, s_process_write, &event);
+        if (code == STORE_OK) {
+            event_outbox_committed (self->outbox);
+            self->processes++;
+        } else {
+            event_outbox_attempt (self->outbox);
+            zsys_error ("sensor: cannot store a %s event: %s", trigger,
+                        store_last_error (self->store));
+        }
+    }
+    json_decref (payload);
+}
+
+//  ---------------------------------------------------------------------------
 //  Actor
 
 static json_t *
@@ -351,11 +412,13 @@ s_pipe_status (void *arg)
                                json_pack ("{s:s, s:O, s:s}", "type", timer->type,
                                           "parameters", timer->parameters, "next", when));
     }
-    return json_pack ("{s:o, s:o, s:I, s:I, s:I, s:I}", "timers", timers, "sensors",
-                      sensor_python_status (self->python), "fired",
+    return json_pack ("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "timers", timers,
+                      "sensors", sensor_python_status (self->python), "fired",
                       (json_int_t)self->fired, "sent", (json_int_t)self->sent, "dropped",
                       (json_int_t)self->dropped, "queued",
-                      (json_int_t)zlist_size (self->queue));
+                      (json_int_t)zlist_size (self->queue), "process_events",
+                      (json_int_t)self->processes, "outbox",
+                      (json_int_t)(self->outbox ? event_outbox_size (self->outbox) : 0));
 }
 
 static void
@@ -365,6 +428,7 @@ s_sensor_destroy (s_sensor_t **self_p)
     if (!self)
         return;
     sensor_python_destroy (&self->python);
+    event_outbox_destroy (&self->outbox);
     actor_loop_destroy (&self->loop);
     zlistx_destroy (&self->order);
     zhashx_destroy (&self->timers);
@@ -375,6 +439,7 @@ s_sensor_destroy (s_sensor_t **self_p)
         zlist_destroy (&self->queue);
     }
     bus_link_destroy (&self->link);
+    store_close (&self->store);
     registry_client_destroy (&self->registry);
     free (self);
     *self_p = NULL;
@@ -412,6 +477,7 @@ s_after (void *arg)
     sensor_python_tick (self->python);
     bus_link_tick (self->link);
     s_flush (self);
+    event_outbox_pump (self->outbox);
 }
 
 //  The state, the link to rules, the registry client and the loop; NULL
@@ -432,10 +498,14 @@ s_sensor_new (zsock_t *pipe, const actor_config_t *config)
     self->registry = registry_client_new (config->topology, self->source);
     self->link = bus_link_new (bus_topology_connect (config->topology, "rules.commands"),
                                self->source, &link_config);
+    self->store = actor_store_open (config, "sensor");
+    self->outbox = self->store && self->link ? event_outbox_new (self->store, "outbox",
+                                                                 self->link, self->source)
+                                             : NULL;
     self->loop = actor_loop_new (pipe, "sensor", self);
-    self->python = self->loop ? sensor_python_new (self->loop) : NULL;
+    self->python = self->loop ? sensor_python_new (self->loop, s_on_process, self) : NULL;
     if (!self->timers || !self->order || !self->queue || !self->registry || !self->link ||
-        !self->loop || !self->python ||
+        !self->outbox || !self->loop || !self->python ||
         actor_loop_registry (self->loop, self->registry, NULL, NULL) != 0 ||
         actor_loop_reader (self->loop, bus_link_sock (self->link), 0, s_on_link, NULL) !=
             0) {

@@ -22,9 +22,15 @@
     wait in a memory queue (at most 100,000; beyond, they are counted as
     dropped and logged).
 
+    Its Python sensors' process starts and ends are raised as
+    core.st2.sensor.process_spawn / process_exit (sensor_python.h) while an
+    enabled rule is on them, durable in the actor's own store
+    (<data_dir>/sensor, its outbox table; actors/event_outbox.h) before
+    they are sent, sent again until rules acknowledges them.
+
     Pipe: "$TERM"; "STATUS" -> JSON {timers: [{type, parameters, next}],
-    fired, sent, dropped, queued}; anything else -> the unknown reply
-    (actor.h). The loop is actor_loop's.
+    sensors, fired, sent, dropped, queued, process_events, outbox}; anything
+    else -> the unknown reply (actor.h). The loop is actor_loop's.
 */
 #ifndef SENSOR_H_INCLUDED
 #define SENSOR_H_INCLUDED

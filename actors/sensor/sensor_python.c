@@ -22,6 +22,7 @@ typedef struct {
     json_t *definition; //  the sensor definition it runs (NULL once deleted)
     json_t *triggers;   //  instance id -> instance sent to it
     json_t *secrets;    //  the pack config's secret values, masked in its log
+    char *cmd;          //  its command line, as StackStorm's process_spawn has it
     pid_t pid;          //  0 when not running
     int in_fd, out_fd;  //  its stdin, its stdout + stderr; -1 when closed
     char line[S_LINE_MAX];
@@ -37,6 +38,8 @@ typedef struct {
 struct _sensor_python_t {
     actor_loop_t *loop;
     zhashx_t *children; //  ref -> s_child_t
+    sensor_python_process_fn *on_process;
+    void *arg;
 };
 
 static void
@@ -49,6 +52,7 @@ s_child_destroy (void **item_p)
         if (child->out_fd >= 0)
             close (child->out_fd);
         free (child->ref);
+        free (child->cmd);
         json_decref (child->definition);
         json_decref (child->triggers);
         json_decref (child->secrets);
@@ -212,6 +216,8 @@ s_spawn (s_child_t *child, const char *pack, char *message, size_t size)
         goto done;
     }
     child->pid = pid;
+    free (child->cmd);
+    child->cmd = zsys_sprintf ("%s %s", interpreter, wrapper);
     child->in_fd = in[1];
     child->out_fd = out[0];
     in[1] = out[0] = -1;
@@ -232,9 +238,31 @@ done:
     return rc;
 }
 
+//  process_spawn / process_exit of `child` to the owner: `pid`, and
+//  `cmd` or `exit_code` (StackStorm's payloads, with attune's ref)
+static void
+s_tell (sensor_python_t *self, s_child_t *child, pid_t pid, bool spawn, int exit_code)
+{
+    if (!self->on_process)
+        return;
+    const char *name =
+        json_string_value (json_object_get (child->definition, "class_name"));
+    json_t *payload = json_pack (
+        "{s:s, s:s, s:I, s:i}", "id", name ? name : child->ref, "ref", child->ref,
+        "timestamp", (json_int_t)(proto_now_usec () / 1000000), "pid", (int)pid);
+    if (!payload)
+        return;
+    if (spawn)
+        json_object_set_new (payload, "cmd", json_string (child->cmd ? child->cmd : ""));
+    else
+        json_object_set_new (payload, "exit_code", json_integer (exit_code));
+    self->on_process (self->arg, spawn ? SENSOR_PYTHON_SPAWN : SENSOR_PYTHON_EXIT,
+                      payload);
+}
+
 //  Start a child with its definition, its pack's config and its triggers.
 static void
-s_start (s_child_t *child)
+s_start (sensor_python_t *self, s_child_t *child)
 {
     const char *pack = json_string_value (json_object_get (child->definition, "pack"));
     const char *pack_dir =
@@ -254,6 +282,7 @@ s_start (s_child_t *child)
     }
     child->started_us = proto_now_usec ();
     zsys_info ("sensor %s: started (pid %d)", child->ref, (int)child->pid);
+    s_tell (self, child, child->pid, true, 0);
     json_t *triggers = json_array ();
     const char *id;
     json_t *instance;
@@ -358,10 +387,12 @@ s_update_triggers (s_child_t *child, json_t *instances)
 //  Supervisor
 
 sensor_python_t *
-sensor_python_new (actor_loop_t *loop)
+sensor_python_new (actor_loop_t *loop, sensor_python_process_fn *on_process, void *arg)
 {
     sensor_python_t *self = (sensor_python_t *)zmalloc (sizeof (sensor_python_t));
     self->loop = loop;
+    self->on_process = on_process;
+    self->arg = arg;
     self->children = zhashx_new ();
     zhashx_set_destructor (self->children, s_child_destroy);
     return self;
@@ -426,7 +457,7 @@ sensor_python_sync (sensor_python_t *self, const json_t *sensors, const json_t *
         child->definition = json_incref (sensor);
         s_update_triggers (child, s_instances (sensor, rules, triggers));
         if (!child->pid && !child->restart_us)
-            s_start (child);
+            s_start (self, child);
     }
     for (child = (s_child_t *)zhashx_first (self->children); child;
          child = (s_child_t *)zhashx_next (self->children))
@@ -438,13 +469,15 @@ sensor_python_sync (sensor_python_t *self, const json_t *sensors, const json_t *
 
 //  The child ended: log how, and plan its restart when still wanted.
 static void
-s_ended (s_child_t *child, int status, int64_t now)
+s_ended (sensor_python_t *self, s_child_t *child, int status, int64_t now)
 {
     char how[64];
     if (WIFEXITED (status))
         snprintf (how, sizeof how, "exited with code %d", WEXITSTATUS (status));
     else
         snprintf (how, sizeof how, "killed by signal %d", WTERMSIG (status));
+    s_tell (self, child, child->pid, false,
+            WIFEXITED (status) ? WEXITSTATUS (status) : -WTERMSIG (status));
     if (child->out_fd >= 0)
         s_read (child);
     if (child->in_fd >= 0)
@@ -483,13 +516,13 @@ sensor_python_tick (sensor_python_t *self)
          child = (s_child_t *)zhashx_next (self->children)) {
         int status;
         if (child->pid > 0 && waitpid (child->pid, &status, WNOHANG) == child->pid)
-            s_ended (child, status, now);
+            s_ended (self, child, status, now);
         if (child->pid > 0 && child->kill_us && now >= child->kill_us)
             kill (child->pid, SIGKILL);
         if (!child->pid && child->wanted && child->restart_us &&
             now >= child->restart_us) {
             child->restarts++;
-            s_start (child);
+            s_start (self, child);
         }
         if (!child->pid && !child->wanted)
             zlist_append (gone, child->ref);

@@ -20,6 +20,13 @@
     changed is stopped: SIGTERM, SIGKILL 5 s later (a changed one then
     starts again). Children get SIGKILL when the sensor actor's thread
     ends (PR_SET_PDEATHSIG), so they never outlive the daemon.
+
+    Each start and each end is told to the owner's process handler as
+    StackStorm's sensor container dispatches them:
+    core.st2.sensor.process_spawn {id: class_name, ref, timestamp (Unix
+    seconds), pid, cmd} and core.st2.sensor.process_exit {id, ref,
+    timestamp, pid, exit_code (the exit status, or minus the signal number
+    as Python's Popen.returncode)}.
 */
 #ifndef SENSOR_PYTHON_H_INCLUDED
 #define SENSOR_PYTHON_H_INCLUDED
@@ -32,9 +39,17 @@ extern "C" {
 
 typedef struct _sensor_python_t sensor_python_t;
 
+#define SENSOR_PYTHON_SPAWN "core.st2.sensor.process_spawn"
+#define SENSOR_PYTHON_EXIT  "core.st2.sensor.process_exit"
+
+//  A child started or ended: `trigger` is process_spawn's or process_exit's
+//  ref, `payload` is the handler's (taken).
+typedef void (sensor_python_process_fn) (void *arg, const char *trigger, json_t *payload);
+
 //  A supervisor reading its children's output through `loop` (readers of
-//  rank 1).
-sensor_python_t *sensor_python_new (actor_loop_t *loop);
+//  rank 1), telling `on_process` (may be NULL) of starts and ends.
+sensor_python_t *sensor_python_new (actor_loop_t *loop,
+                                    sensor_python_process_fn *on_process, void *arg);
 
 //  Stop every child (SIGTERM, then SIGKILL after the grace) and free.
 void sensor_python_destroy (sensor_python_t **self_p);
