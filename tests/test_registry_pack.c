@@ -143,6 +143,14 @@ Test (registry_pack, errors_name_file_line_field_and_the_rest_loads)
              "name: bad_template\npack: ops\ntrigger:\n"
              "  type: ops.hook\naction:\n  ref: ops.good\n"
              "  parameters:\n    x: \"{{ trigger.payload.n | nope }}\"\n");
+    //  StackStorm's rules have no notify (its schema refuses one; notify is
+    //  the action's)
+    s_write ("ops/rules/bad_notify.yaml",
+             "name: bad_notify\npack: ops\ntrigger:\n  type: ops.hook\n"
+             "action:\n  ref: ops.good\nnotify:\n  on-complete: {routes: [x]}\n");
+    s_write ("ops/rules/bad_action_notify.yaml",
+             "name: bad_action_notify\npack: ops\ntrigger:\n  type: ops.hook\n"
+             "action:\n  ref: ops.good\n  notify:\n    on-complete: {routes: [x]}\n");
     s_write ("ops/triggers/hook.yaml", "name: hook\ndescription: a webhook\n");
     s_write ("broken/pack.yaml", "name: [\n");
     s_write ("second/pack.yaml", "name: second\n");
@@ -161,6 +169,8 @@ Test (registry_pack, errors_name_file_line_field_and_the_rest_loads)
     cr_expect_null (registry_catalog_rule (catalog, "ops.bad_op"));
     cr_expect_null (registry_catalog_rule (catalog, "ops.bad_action"));
     cr_expect_null (registry_catalog_rule (catalog, "ops.bad_timer"));
+    cr_expect_null (registry_catalog_rule (catalog, "ops.bad_notify"));
+    cr_expect_null (registry_catalog_rule (catalog, "ops.bad_action_notify"));
     cr_expect_null (registry_catalog_action (catalog, "second.typo"));
     const char *expect[] = {
         "actions/bad_runner.yaml:2: runner_type: unknown runner \"ssh\"",
@@ -172,6 +182,8 @@ Test (registry_pack, errors_name_file_line_field_and_the_rest_loads)
         "rules/bad_template.yaml:8: action.parameters.x:",
         "broken/pack.yaml:",
         "second/actions/typo.yaml:3: paramters: unknown field",
+        "rules/bad_notify.yaml:7: notify: a rule has no notify block",
+        "rules/bad_action_notify.yaml:7: action.notify: a rule has no notify block",
     };
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
         cr_expect (s_has_error (errors, expect[i]), "missing error '%s' in:\n%s",

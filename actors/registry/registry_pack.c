@@ -154,6 +154,13 @@ static const char *const s_rule_keys[] = {"name",     "pack",   "enabled",     "
 static const char *const s_rule_ignored[] = {
     "ref", "uid", "id", "tags", "type", "context", "metadata_file", NULL};
 
+//  StackStorm's rule schema has no notify (the rule's and its action's
+//  additionalProperties are false): notifications come from the action
+static const char s_rule_notify[] =
+    "notify: a rule has no notify block (StackStorm's rule schema refuses one too): "
+    "put it in the action's metadata (actions/NAME.yaml), whose notify raises "
+    "core.st2.generic.notifytrigger for every execution of the action";
+
 //  The rule's fields, name and pack: `*pack` is the pack it is in, or
 //  (NULL) becomes the one it declares. 0, or -1 after reporting.
 static int
@@ -161,6 +168,10 @@ s_rule_head_valid (registry_pack_check_t *c, const char **pack)
 {
     if (!json_is_object (c->root)) {
         registry_pack_report (c->errors, c->doc, c->file, "", "a rule must be a mapping");
+        return -1;
+    }
+    if (json_object_get (c->root, "notify")) {
+        registry_pack_report (c->errors, c->doc, c->file, "/notify", "%s", s_rule_notify);
         return -1;
     }
     if (registry_pack_check_keys (c, s_rule_keys, s_rule_ignored) ||
@@ -246,6 +257,24 @@ s_rule_action_valid (registry_pack_check_t *c, char *message, size_t message_siz
     if (!json_is_object (action) || !json_is_string (json_object_get (action, "ref"))) {
         registry_pack_report (c->errors, c->doc, c->file, "/action",
                               "action: expected a mapping with a ref (e.g. core.echo)");
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach ((json_t *)action, key, value)
+    {
+        if (streq (key, "ref") || streq (key, "parameters") || streq (key, "description"))
+            continue;
+        char pointer[300];
+        snprintf (pointer, sizeof pointer, "/action/%s", key);
+        if (streq (key, "notify"))
+            registry_pack_report (c->errors, c->doc, c->file, pointer, "action.%s",
+                                  s_rule_notify);
+        else
+            registry_pack_report (c->errors, c->doc, c->file, pointer,
+                                  "action.%s: unknown field (a rule's action has ref, "
+                                  "parameters and description)",
+                                  key);
         return -1;
     }
     const json_t *aparams = json_object_get (action, "parameters");
