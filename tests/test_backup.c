@@ -136,9 +136,9 @@ Test (backup, restored_copy_runs_what_waited_and_nothing_completed_again)
 
     //  The manifest: every store, in order, with its format and size
     json_t *stores = json_object_get (manifest, "stores");
-    cr_assert_eq (json_array_size (stores), 4);
-    const char *order[] = {"datastore", "rules", "executor", "registry"};
-    for (size_t i = 0; i < 4; i++) {
+    cr_assert_eq (json_array_size (stores), 5);
+    const char *order[] = {"sensor", "datastore", "rules", "executor", "registry"};
+    for (size_t i = 0; i < 5; i++) {
         json_t *store = json_array_get (stores, i);
         cr_assert_str_eq (json_string_value (json_object_get (store, "store")), order[i]);
         cr_assert_eq (json_integer_value (json_object_get (store, "order")), (int)i + 1);

@@ -236,6 +236,117 @@ Test (sensors_python, crashing_sensor_restarts_with_backoff)
     testing_daemon_stop (&s_daemon);
 }
 
+//  `attune --api <daemon> sensor ARGS`: its stdout (caller frees), the
+//  exit code asserted
+static char *
+s_cli (int expect, const char *a1, const char *a2)
+{
+    const char *argv[] = {
+        ATTUNE_HELPER_DIR "/attune", "--api", s_daemon.api, "sensor", a1, a2, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = testing_run (argv, NULL, &out, &err, 20000);
+    cr_assert_eq (rc, expect, "attune sensor %s %s: %d\n%s%s", a1, a2 ? a2 : "", rc,
+                  out ? out : "", err ? err : "");
+    free (err);
+    return out;
+}
+
+//  api.sensor.get of `ref` once its process is in `state` (bounded wait)
+static json_t *
+s_wait_sensor (zsock_t *sock, const char *ref, const char *state)
+{
+    int64_t deadline = zclock_mono () + 15000;
+    while (true) {
+        json_t *sensor =
+            testing_api_ok (sock, "api.sensor.get", json_pack ("{s:s}", "ref", ref));
+        json_t *process = json_object_get (sensor, "process");
+        const char *now = json_string_value (json_object_get (process, "state"));
+        if ((!state && json_is_null (process)) || (state && now && streq (now, state)))
+            return sensor;
+        cr_assert (zclock_mono () < deadline, "sensor %s: not %s: %s", ref,
+                   state ? state : "without a process", json_dumps (sensor, 0));
+        json_decref (sensor);
+        zclock_sleep (100);
+    }
+}
+
+//  api.sensor.list / get and `attune sensor list|get|enable|disable`: the
+//  definition, enabled, the process; a switch stops or starts the process
+//  and is kept across a restart of the daemon
+Test (sensors_python, sensor_list_get_enable_disable)
+{
+    s_prepare ("test_sensors_admin", "from st2reactor.sensor.base import Sensor\n"
+                                     "import time\n\n"
+                                     "class HelloSensor(Sensor):\n"
+                                     "    def run(self):\n"
+                                     "        while True:\n"
+                                     "            time.sleep(1)\n");
+    testing_daemon_write (&s_daemon, "hello_st2/sensors/off.yaml",
+                          "class_name: OffSensor\nentry_point: sensor1.py\n"
+                          "enabled: false\ntrigger_types: [{name: off}]\n");
+    testing_daemon_start (&s_daemon, NULL);
+    zsock_t *sock = testing_api_client (&s_daemon);
+    json_t *hello = s_wait_sensor (sock, "hello_st2.HelloSensor", "running");
+    json_t *process = json_object_get (hello, "process");
+    pid_t pid = (pid_t)json_integer_value (json_object_get (process, "pid"));
+    cr_assert_gt (pid, 0);
+    cr_assert_eq (kill (pid, 0), 0);
+    cr_assert (json_is_true (json_object_get (hello, "enabled")));
+    cr_assert_str_eq (json_string_value (json_object_get (hello, "class_name")),
+                      "HelloSensor");
+    cr_assert_str_eq (
+        json_string_value (json_array_get (json_object_get (hello, "trigger_types"), 0)),
+        "hello_st2.event1");
+    cr_assert_null (json_object_get (hello, "pack_dir"), "no server paths");
+    json_decref (hello);
+    json_t *list = testing_api_ok (sock, "api.sensor.list",
+                                   json_pack ("{s:s}", "pack", "hello_st2"));
+    cr_assert_eq (json_array_size (json_object_get (list, "items")), 2);
+    json_decref (list);
+    json_t *off = s_wait_sensor (sock, "hello_st2.OffSensor", NULL);
+    cr_assert (json_is_false (json_object_get (off, "enabled")));
+    json_decref (off);
+    testing_api_fails (sock, "api.sensor.get", json_pack ("{s:s}", "ref", "no.such"),
+                       "not_found");
+    //  The CLI: a table, a record
+    char *out = s_cli (0, "list", NULL);
+    cr_assert (strstr (out, "hello_st2.HelloSensor") && strstr (out, "running") &&
+                   strstr (out, "hello_st2.OffSensor"),
+               "%s", out);
+    free (out);
+    out = s_cli (0, "get", "hello_st2.HelloSensor");
+    cr_assert (strstr (out, "hello_st2.event1"), "%s", out);
+    free (out);
+    free (s_cli (1, "get", "no.such"));
+    //  disable: the process stops; enable the one its YAML disables
+    free (s_cli (0, "disable", "hello_st2.HelloSensor"));
+    json_decref (s_wait_sensor (sock, "hello_st2.HelloSensor", NULL));
+    int64_t deadline = zclock_mono () + 10000;
+    while (kill (pid, 0) == 0 && zclock_mono () < deadline)
+        zclock_sleep (50);
+    cr_assert_neq (kill (pid, 0), 0, "the disabled sensor's process is gone");
+    free (s_cli (0, "enable", "hello_st2.OffSensor"));
+    json_decref (s_wait_sensor (sock, "hello_st2.OffSensor", "running"));
+    zsock_destroy (&sock);
+    //  The switches outlive the daemon
+    testing_daemon_stop (&s_daemon);
+    testing_daemon_start (&s_daemon, NULL);
+    sock = testing_api_client (&s_daemon);
+    json_t *on = s_wait_sensor (sock, "hello_st2.OffSensor", "running");
+    cr_assert (json_is_true (json_object_get (on, "switch")));
+    cr_assert (json_is_false (json_object_get (on, "enabled_in_pack")));
+    json_decref (on);
+    hello = s_wait_sensor (sock, "hello_st2.HelloSensor", NULL);
+    cr_assert (json_is_false (json_object_get (hello, "enabled")));
+    json_decref (hello);
+    //  enabled again: it runs
+    json_decref (testing_api_ok (sock, "api.sensor.enable",
+                                 json_pack ("{s:s}", "ref", "hello_st2.HelloSensor")));
+    json_decref (s_wait_sensor (sock, "hello_st2.HelloSensor", "running"));
+    zsock_destroy (&sock);
+    testing_daemon_stop (&s_daemon);
+}
+
 Test (sensors_python, polling_sensor_trigger_parameters_and_daemon_stop)
 {
     s_prepare ("test_sensors_params",

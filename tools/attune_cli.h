@@ -11,6 +11,7 @@
         attune_cli_rule.c       rule list/get/create/enable/disable/delete
         attune_cli_action.c     action list/get/queue-stats, policy list/get
         attune_cli_event.c      event publish/list
+        attune_cli_sensor.c     sensor list/get/enable/disable
         attune_cli_system.c     worker list, status
         attune_cli_inquiry.c    inquiry list/get/respond
         attune_cli_keygen.c     keygen
@@ -246,5 +247,6 @@ extern const cli_command_t cli_keygen_commands[];
 extern const cli_command_t cli_key_commands[];
 extern const cli_command_t cli_pack_commands[];
 extern const cli_command_t cli_apikey_commands[];
+extern const cli_command_t cli_sensor_commands[];
 
 #endif

@@ -26,7 +26,8 @@
 #define S_PENDING_MAX 10000 //  requests in flight; more are answered unavailable
 #define S_EXPIRE_MS   50    //  deadlines are looked at this often (a scan)
 
-const char *api_owner_names[API_OWNERS] = {"registry", "rules", "executor", "datastore"};
+const char *api_owner_names[API_OWNERS] = {"registry", "rules", "executor", "datastore",
+                                           "sensor"};
 
 //  ---------------------------------------------------------------------------
 //  Replies

@@ -24,9 +24,10 @@
 #define S_MANIFEST       "manifest.json"
 
 //  Senders before receivers, definitions last (PROTOCOL.md, "Backup"):
-//  the datastore sends key events to rules, rules enforcements to the
+//  the sensor actor and the datastore send events to rules, rules enforcements to the
 //  executor; executions refer to actions and rules to rules definitions.
-static const int s_order[] = {API_DATASTORE, API_RULES, API_EXECUTOR, API_REGISTRY};
+static const int s_order[] = {API_SENSOR, API_DATASTORE, API_RULES, API_EXECUTOR,
+                              API_REGISTRY};
 #define S_STORES (sizeof s_order / sizeof s_order[0])
 
 struct _api_backup_t {

@@ -22,6 +22,7 @@ typedef enum {
     API_RULES,
     API_EXECUTOR,
     API_DATASTORE,
+    API_SENSOR,
     API_OWNERS
 } api_owner_t;
 extern const char *api_owner_names[API_OWNERS];

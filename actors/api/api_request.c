@@ -314,6 +314,8 @@ s_owner_of (const char *type)
         return API_EXECUTOR; //  queues and counts are the executor's
     if (streq (type, "api.rule.test"))
         return API_RULES; //  the rules actor evaluates rules
+    if (strncmp (type, "api.sensor.", 11) == 0)
+        return API_SENSOR; //  it knows its processes, and has the definitions
     for (int i = 0; prefixes[i]; i++)
         if (strncmp (type, prefixes[i], strlen (prefixes[i])) == 0)
             return owners[i];

@@ -105,10 +105,19 @@ api_roles_required (const char *type)
     for (int i = 0; runs[i]; i++)
         if (streq (type, runs[i]))
             return API_ROLE_OPERATOR;
-    static const char *prefixes[] = {"api.pack.",        "api.action.",    "api.trigger.",
-                                     "api.policy.",      "api.rule.",      "api.event.",
-                                     "api.enforcement.", "api.execution.", "api.inquiry.",
-                                     "api.worker.",      "api.key.",       NULL};
+    static const char *prefixes[] = {"api.pack.",
+                                     "api.action.",
+                                     "api.trigger.",
+                                     "api.policy.",
+                                     "api.rule.",
+                                     "api.event.",
+                                     "api.enforcement.",
+                                     "api.execution.",
+                                     "api.inquiry.",
+                                     "api.worker.",
+                                     "api.key.",
+                                     "api.sensor.",
+                                     NULL};
     for (int i = 0; prefixes[i]; i++) {
         size_t n = strlen (prefixes[i]);
         if (strncmp (type, prefixes[i], n) == 0 &&

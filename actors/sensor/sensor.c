@@ -3,6 +3,7 @@
 #include "actors/sensor/sensor.h"
 #include "actors/sensor/sensor_cron.h"
 #include "actors/sensor/sensor_python.h"
+#include "actors/sensor/sensor_query.h"
 #include "actors/actor_loop.h"
 #include "actors/event_outbox.h"
 #include "actors/registry/registry_client.h"
@@ -35,13 +36,15 @@ typedef struct {
     char source[300];
     registry_client_t *registry;
     bus_link_t *link;
-    store_t *store;          //  <data_dir>/sensor: the outbox of process events
-    event_outbox_t *outbox;  //  process_spawn / process_exit until rules acks
-    sensor_python_t *python; //  the packs' Python sensors
-    zhashx_t *timers;        //  key -> s_timer_t
-    zlistx_t *order;         //  s_timer_t by next_us (not owning)
-    zlist_t *queue;          //  proto_envelope_t waiting for the link
-    bool dirty;              //  rules changed: rebuild the timer set
+    store_t *store;           //  <data_dir>/sensor: the outbox of process events
+    event_outbox_t *outbox;   //  process_spawn / process_exit until rules acks
+    sensor_python_t *python;  //  the packs' Python sensors
+    sensor_query_t *switches; //  api.sensor.* answers, enable/disable switches
+    actor_query_t *query;     //  sensor.query
+    zhashx_t *timers;         //  key -> s_timer_t
+    zlistx_t *order;          //  s_timer_t by next_us (not owning)
+    zlist_t *queue;           //  proto_envelope_t waiting for the link
+    bool dirty;               //  rules changed: rebuild the timer set
     uint64_t fired, sent, dropped;
     uint64_t processes; //  process_spawn / process_exit events stored
 } s_sensor_t;
@@ -245,9 +248,12 @@ s_rebuild (s_sensor_t *self)
         zhashx_delete (self->timers, timer->key);
     }
     zlist_destroy (&gone);
-    sensor_python_sync (self->python, registry_client_all (self->registry, "sensor"),
+    json_t *sensors = sensor_query_apply (self->switches,
+                                          registry_client_all (self->registry, "sensor"));
+    sensor_python_sync (self->python, sensors,
                         registry_client_all (self->registry, "rule"),
                         registry_client_all (self->registry, "trigger"));
+    json_decref (sensors);
 }
 
 static void
@@ -421,6 +427,35 @@ s_pipe_status (void *arg)
                       (json_int_t)(self->outbox ? event_outbox_size (self->outbox) : 0));
 }
 
+//  sensor.query: api.status, and api.sensor.* (sensor_query.h); a switch
+//  changed is applied before the answer, which shows the process after it
+static void
+s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
+{
+    s_sensor_t *self = (s_sensor_t *)arg;
+    if (streq (type, "api.status")) {
+        answer->result = s_pipe_status (self);
+        json_object_set_new (answer->result, "up", json_true ());
+        return;
+    }
+    const json_t *sensors = registry_client_all (self->registry, "sensor");
+    if (sensor_query_answer (self->switches, sensors, self->python, type, payload,
+                             answer)) {
+        s_rebuild (self);
+        json_decref (answer->result);
+        answer->result = NULL;
+        sensor_query_answer (self->switches, sensors, self->python, "api.sensor.get",
+                             payload, answer);
+    }
+}
+
+static void
+s_on_query (void *arg, void *unused)
+{
+    s_sensor_t *self = (s_sensor_t *)arg;
+    actor_query_handle (self->query, s_handle_query, self);
+}
+
 static void
 s_sensor_destroy (s_sensor_t **self_p)
 {
@@ -428,6 +463,8 @@ s_sensor_destroy (s_sensor_t **self_p)
     if (!self)
         return;
     sensor_python_destroy (&self->python);
+    actor_query_destroy (&self->query);
+    sensor_query_destroy (&self->switches);
     event_outbox_destroy (&self->outbox);
     actor_loop_destroy (&self->loop);
     zlistx_destroy (&self->order);
@@ -502,10 +539,18 @@ s_sensor_new (zsock_t *pipe, const actor_config_t *config)
     self->outbox = self->store && self->link ? event_outbox_new (self->store, "outbox",
                                                                  self->link, self->source)
                                              : NULL;
+    self->switches = self->store ? sensor_query_new (self->store) : NULL;
+    self->query = actor_query_new (bus_topology_bind (config->topology, "sensor.query"),
+                                   self->source);
+    if (self->query && self->store)
+        actor_query_set_store (self->query, self->store, "sensor"); //  store.backup
     self->loop = actor_loop_new (pipe, "sensor", self);
     self->python = self->loop ? sensor_python_new (self->loop, s_on_process, self) : NULL;
     if (!self->timers || !self->order || !self->queue || !self->registry || !self->link ||
-        !self->outbox || !self->loop || !self->python ||
+        !self->outbox || !self->switches || !self->query || !self->loop ||
+        !self->python ||
+        actor_loop_reader (self->loop, actor_query_sock (self->query), 2, s_on_query,
+                           NULL) != 0 ||
         actor_loop_registry (self->loop, self->registry, NULL, NULL) != 0 ||
         actor_loop_reader (self->loop, bus_link_sock (self->link), 0, s_on_link, NULL) !=
             0) {

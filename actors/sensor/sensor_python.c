@@ -33,6 +33,7 @@ typedef struct {
     int64_t kill_us;    //  SIGKILL when still alive then (0: not stopping)
     int backoff_ms;     //  the next restart's delay
     unsigned restarts;  //  starts after the first
+    char last_exit[64]; //  how it last ended ("" before it did)
 } s_child_t;
 
 struct _sensor_python_t {
@@ -478,6 +479,7 @@ s_ended (sensor_python_t *self, s_child_t *child, int status, int64_t now)
         snprintf (how, sizeof how, "killed by signal %d", WTERMSIG (status));
     s_tell (self, child, child->pid, false,
             WIFEXITED (status) ? WEXITSTATUS (status) : -WTERMSIG (status));
+    snprintf (child->last_exit, sizeof child->last_exit, "%s", how);
     if (child->out_fd >= 0)
         s_read (child);
     if (child->in_fd >= 0)
@@ -565,4 +567,26 @@ sensor_python_status (sensor_python_t *self)
                                                 (int)child->restarts, "triggers",
                                                 (int)json_object_size (child->triggers)));
     return list;
+}
+
+json_t *
+sensor_python_child (sensor_python_t *self, const char *ref)
+{
+    s_child_t *child = (s_child_t *)zhashx_lookup (self->children, ref);
+    if (!child)
+        return NULL;
+    const char *state = child->kill_us      ? "stopping"
+                        : child->pid > 0    ? "running"
+                        : child->restart_us ? "waiting"
+                                            : "stopped";
+    json_t *status = json_pack ("{s:s, s:i, s:i, s:i}", "state", state, "pid",
+                                (int)child->pid, "restarts", (int)child->restarts,
+                                "triggers", (int)json_object_size (child->triggers));
+    if (status && child->started_us)
+        json_object_set_new (status, "started", json_integer (child->started_us));
+    if (status && child->restart_us)
+        json_object_set_new (status, "next_start", json_integer (child->restart_us));
+    if (status && child->last_exit[0])
+        json_object_set_new (status, "last_exit", json_string (child->last_exit));
+    return status;
 }

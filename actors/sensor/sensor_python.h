@@ -65,6 +65,14 @@ void sensor_python_tick (sensor_python_t *self);
 //  Milliseconds until the next restart or kill is due; -1 when none.
 int sensor_python_timeout (sensor_python_t *self);
 
+//  The process of sensor `ref`: {state: running | waiting (to start again
+//  after a backoff) | stopping | stopped, pid (0 when none), restarts,
+//  triggers (instances), started, next_start (microseconds since the
+//  epoch, when known), last_exit ("exited with code 1", "killed by signal
+//  9")}; NULL when the supervisor has none for it (a sensor disabled, or
+//  stopped and forgotten). Caller owns it.
+json_t *sensor_python_child (sensor_python_t *self, const char *ref);
+
 //  [{ref, pid, running, restarts, triggers}] for STATUS.
 json_t *sensor_python_status (sensor_python_t *self);
 
