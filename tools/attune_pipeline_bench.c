@@ -25,6 +25,12 @@
        StackStorm Action whose run() returns None (through attune's wrapper,
        python/attune_st2/wrapper.py), against a raw posix_spawn loop of
        `python3 -c pass` with as many at a time as the worker has slots.
+    --actiontrigger N instead runs only the full rate of N events to
+       core.noop without, then with, an enabled rule on
+       core.st2.generic.actiontrigger (criteria status = failed, so it runs
+       nothing: what it costs is an event per execution end, stored by the
+       executor's outbox and the rules actor), twice each, alternated:
+       the ratio with/without (issue 19's target: >= 0.8).
     4. the raw library underneath, in the same run and data directory, so
        the figures above read as ratios: fdatasync of a file after writing
        1 and 16 scattered 4 KiB pages, and a "raw LMDB chain": three LMDB
@@ -492,7 +498,7 @@ s_raw_spawn (size_t count, int parallel)
 //  main, in steps
 
 typedef struct {
-    size_t events, shell, python;
+    size_t events, shell, python, actiontrigger;
     double rate;
     size_t rate_events;
     bool nosync;
@@ -528,6 +534,9 @@ s_option (s_options_t *o, int option, const char *arg)
         case 'p':
             o->python = strtoul (arg, NULL, 10);
             break;
+        case 'a':
+            o->actiontrigger = strtoul (arg, NULL, 10);
+            break;
         case 'f':
             o->nosync = true;
             break;
@@ -544,7 +553,8 @@ s_option (s_options_t *o, int option, const char *arg)
             break;
         default:
             printf ("usage: attune-pipeline-bench [--events N] [--rate R] "
-                    "[--rate-events N] [--shell N] [--python N] [--slots N] "
+                    "[--rate-events N] [--shell N] [--python N] [--actiontrigger N] "
+                    "[--slots N] "
                     "[--shell-slots N] "
                     "[--dir DIR] [--no-fsync] [--quick] [--stages] [--trace FILE]\n");
             return option == 'h' ? 0 : 2;
@@ -563,6 +573,7 @@ s_parse (s_options_t *o, int argc, char *argv[])
                                       {"slots", required_argument, 0, 'w'},
                                       {"shell-slots", required_argument, 0, 'S'},
                                       {"python", required_argument, 0, 'p'},
+                                      {"actiontrigger", required_argument, 0, 'a'},
                                       {"no-fsync", no_argument, 0, 'f'},
                                       {"quick", no_argument, 0, 'q'},
                                       {"stages", no_argument, 0, 'g'},
@@ -570,8 +581,8 @@ s_parse (s_options_t *o, int argc, char *argv[])
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     int option, rc = -1;
-    while (rc < 0 && (option = getopt_long (argc, argv, "n:r:R:s:d:w:S:t:p:fqgh", options,
-                                            NULL)) != -1)
+    while (rc < 0 && (option = getopt_long (argc, argv, "n:r:R:s:d:w:S:t:p:a:fqgh",
+                                            options, NULL)) != -1)
         rc = s_option (o, option, optarg);
     if (rc >= 0)
         return rc;
@@ -706,6 +717,37 @@ s_part_python (const s_options_t *o)
             ours, raw1, rawn, s_slots, ours / rawn);
 }
 
+//  The full rate without and with a rule on actiontrigger, alternated
+static void
+s_part_actiontrigger (const s_options_t *o)
+{
+    double rates[2] = {0, 0};
+    for (int run = 0; run < 4; run++) {
+        bool with = run % 2 == 1;
+        char data[4200], rule[4300], label[96];
+        snprintf (data, sizeof data, "%s/data-at%d", s_root, run);
+        snprintf (rule, sizeof rule, "%s/packs/bench/rules/after.yaml", s_root);
+        if (with)
+            s_write ("packs/bench/rules/after.yaml",
+                     "name: after\npack: bench\n"
+                     "trigger: {type: core.st2.generic.actiontrigger}\n"
+                     "criteria:\n  trigger.status: {type: equals, pattern: failed}\n"
+                     "action: {ref: core.noop}\n");
+        else
+            unlink (rule);
+        s_system_t sys = {0};
+        s_system_start (&sys, data, o->nosync);
+        s_run (&sys, "bench.event", 200, 0, "warm-up (200 events)");
+        snprintf (label, sizeof label, "full rate (%zu), %s actiontrigger rule",
+                  o->actiontrigger, with ? "with an" : "no");
+        rates[with] += s_run (&sys, "bench.event", o->actiontrigger, 0, label).rate;
+        s_system_stop (&sys);
+    }
+    printf ("  full rate with an actiontrigger rule / without: %.0f / %.0f exec/s = "
+            "%.2f (target >= 0.8)\n",
+            rates[1] / 2, rates[0] / 2, rates[0] > 0 ? rates[1] / rates[0] : 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -724,6 +766,8 @@ main (int argc, char *argv[])
             s_shell_slots);
     if (o.python)
         s_part_python (&o);
+    else if (o.actiontrigger)
+        s_part_actiontrigger (&o);
     else {
         s_part_events (&o);
         s_part_shell (&o);

@@ -3,7 +3,12 @@ trace_tag) publishes an event through attune's api (api.event.publish,
 answered once the event is durable in the rules store, so a dispatch that
 returned is never lost); get_logger(name); the datastore methods of
 ActionService (get_value, set_value, delete_value, list_values), scoped to
-the sensor's pack."""
+the sensor's pack.
+
+Every thread has its own connection to the api, so threads that dispatch
+at the same time wait for their commits together: the rules actor stores
+what arrives together in one commit (one sequential caller: one commit per
+event, a few hundred a second; several threads: several times that)."""
 import socket
 import threading
 
@@ -19,23 +24,26 @@ class SensorService(ActionService):
         self.sensor_ref = sensor_ref
         self._lock = threading.Lock()  # add_trigger runs in its own thread
         self._instances = {}  # trigger instance ref -> instance
+        self._local = threading.local()  # .api: this thread's connection
 
     def _call(self, op, **payload):
-        with self._lock:
-            if not self.endpoint:
-                raise ApiError("unavailable", "no api: ATTUNE_API is not set")
-            if self._api is None:
-                self._api = Api(self.endpoint)
-                self._api.source = "python-sensor@" + (socket.gethostname() or "localhost")
-            if self.identity and not op.startswith("api.event."):
-                payload.setdefault("identity", self.identity)
-            return self._api.request(op, **payload)
+        if not self.endpoint:
+            raise ApiError("unavailable", "no api: ATTUNE_API is not set")
+        api = getattr(self._local, "api", None)
+        if api is None:  # a socket is not shared between threads
+            api = Api(self.endpoint)
+            api.source = "python-sensor@" + (socket.gethostname() or "localhost")
+            self._local.api = api
+        if self.identity and not op.startswith("api.event."):
+            payload.setdefault("identity", self.identity)
+        return api.request(op, **payload)
 
     def _track(self, op, instance):
-        if op == "remove":
-            self._instances.pop(instance.get("ref"), None)
-        else:
-            self._instances[instance.get("ref")] = instance
+        with self._lock:
+            if op == "remove":
+                self._instances.pop(instance.get("ref"), None)
+            else:
+                self._instances[instance.get("ref")] = instance
 
     def get_logger(self, name):
         """A logger on stderr: the sensor actor logs its lines."""
@@ -47,11 +55,12 @@ class SensorService(ActionService):
         `payload`. Returns once attune has stored it; raises ApiError when
         it could not (unknown trigger type, api unreachable)."""
         parameters = {}
+        with self._lock:
+            instance = None if isinstance(trigger, dict) else self._instances.get(trigger)
         if isinstance(trigger, dict):
             parameters = trigger.get("parameters") or {}
             trigger = trigger.get("type") or trigger.get("ref")
-        elif trigger in self._instances:
-            instance = self._instances[trigger]
+        elif instance is not None:
             parameters = instance.get("parameters") or {}
             trigger = instance.get("type")
         request = {"trigger": trigger, "payload": payload if payload is not None else {}}
