@@ -275,17 +275,42 @@ s_wait_sensor (zsock_t *sock, const char *ref, const char *state)
 //  and is kept across a restart of the daemon
 Test (sensors_python, sensor_list_get_enable_disable)
 {
-    s_prepare ("test_sensors_admin", "from st2reactor.sensor.base import Sensor\n"
-                                     "import time\n\n"
-                                     "class HelloSensor(Sensor):\n"
-                                     "    def run(self):\n"
-                                     "        while True:\n"
-                                     "            time.sleep(1)\n");
+    //  The sensor also dispatches from 4 threads at once (one connection
+    //  each): every dispatch stored
+    s_prepare ("test_sensors_admin",
+               "from st2reactor.sensor.base import Sensor\n"
+               "import os, threading, time\n\n"
+               "class HelloSensor(Sensor):\n"
+               "    def run(self):\n"
+               "        def work(k):\n"
+               "            for i in range(50):\n"
+               "                self.sensor_service.dispatch('hello_st2.event1',\n"
+               "                                             {'t': k, 'i': i})\n"
+               "        if not os.path.exists(self.config['done']):\n"
+               "            threads = [threading.Thread(target=work, args=(k,))\n"
+               "                       for k in range(4)]\n"
+               "            [t.start() for t in threads]\n"
+               "            [t.join() for t in threads]\n"
+               "            open(self.config['done'], 'w').close()\n"
+               "            self.sensor_service.get_logger('t').info('threads done')\n"
+               "        while True:\n"
+               "            time.sleep(1)\n");
+    char path[PATH_MAX + 64], text[PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/hello_st2/rules/rule1.yaml", s_daemon.packs);
+    unlink (path);
+    snprintf (text, sizeof text, "done: %s/threads.done\n", s_daemon.root);
+    testing_write (s_daemon.root, "configs/hello_st2.yaml", text);
     testing_daemon_write (&s_daemon, "hello_st2/sensors/off.yaml",
                           "class_name: OffSensor\nentry_point: sensor1.py\n"
                           "enabled: false\ntrigger_types: [{name: off}]\n");
     testing_daemon_start (&s_daemon, NULL);
     zsock_t *sock = testing_api_client (&s_daemon);
+    cr_assert (testing_daemon_wait_log (&s_daemon, "threads done", 30000), "%s",
+               testing_daemon_read_log (&s_daemon));
+    json_t *events = s_wait_events (sock, "hello_st2.event1", 200, 5000);
+    cr_assert_not_null (events);
+    cr_assert_eq (json_array_size (events), 200);
+    json_decref (events);
     json_t *hello = s_wait_sensor (sock, "hello_st2.HelloSensor", "running");
     json_t *process = json_object_get (hello, "process");
     pid_t pid = (pid_t)json_integer_value (json_object_get (process, "pid"));
