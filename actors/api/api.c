@@ -530,6 +530,8 @@ s_connect_owner (api_t *self, bus_topology_t *topology, int owner)
     zmq_setsockopt (zsock_resolve (self->owners[owner]), ZMQ_MAXMSGSIZE, &max,
                     sizeof max);
     const char *endpoint = bus_topology_connect (topology, name);
+    if (owner == API_SENSOR) //  on a sensor host of its own: not backed up here
+        self->sensor_here = endpoint && strncmp (endpoint, "inproc://", 9) == 0;
     if (bus_security_apply (self->owners[owner], endpoint, false, NULL) != 0 ||
         zsock_connect (self->owners[owner], "%s", endpoint) == -1) {
         zsys_error ("api: cannot connect to %s (%s)", name, endpoint);

@@ -66,10 +66,22 @@ s_finish (api_t *self, json_t *result, const char *code, const char *message)
 }
 
 //  Ask the owner of the next store for its copy.
+static void s_manifest (api_t *self);
+
 static void
 s_ask (api_t *self)
 {
     api_backup_t *backup = self->backup;
+    //  The sensor actor's store when it runs in this process (its endpoint
+    //  inproc): a sensor host's is its own (stores_not_copied names it
+    //  when its directory is here all the same)
+    while (backup->step < S_STORES && s_order[backup->step] == API_SENSOR &&
+           !self->sensor_here)
+        backup->step++;
+    if (backup->step == S_STORES) {
+        s_manifest (self);
+        return;
+    }
     int owner = s_order[backup->step];
     proto_envelope_t *ask = proto_envelope_new ("store.backup", self->source);
     json_t *payload = json_pack ("{s:s}", "dir", backup->dir);
@@ -211,7 +223,8 @@ s_manifest (api_t *self)
         s_finish (self, NULL, "internal", message);
         return;
     }
-    zsys_info ("api: backup of %zu stores in %s", S_STORES, backup->dir);
+    zsys_info ("api: backup of %zu stores in %s", json_array_size (backup->stores),
+               backup->dir);
     s_finish (self, manifest, NULL, NULL);
 }
 
@@ -238,7 +251,8 @@ api_backup_part_done (api_t *self, api_backup_t *backup, json_t *reply, bool err
     }
     json_t *result = json_object_get (reply, "result");
     json_t *entry = json_is_object (result) ? json_deep_copy (result) : json_object ();
-    json_object_set_new (entry, "order", json_integer ((json_int_t)backup->step + 1));
+    json_object_set_new (entry, "order",
+                         json_integer ((json_int_t)json_array_size (backup->stores) + 1));
     json_object_set_new (entry, "path", json_string (name)); //  relative to dir
     const char *file = json_string_value (json_object_get (entry, "file"));
     size_t prefix = strlen (backup->dir);
