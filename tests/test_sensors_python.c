@@ -490,38 +490,51 @@ s_stored (zsock_t *sock, bool *seen)
 }
 
 //  The sensor of the SIGKILL test: dispatches n = 0 .. count-1 as fast as
-//  it can, writing each n to `done` once dispatch returned for it; a start
-//  after the first resumes after the last n written (what the SIGKILL cut)
+//  it can, from 4 threads (each dispatch durable before it returns; the
+//  threads share the rules actor's commits), writing each n to `done` once
+//  dispatch returned for it; a start after the first dispatches the n not
+//  written yet (what the SIGKILL cut)
 #define S_KILL_SENSOR                                                                    \
     "from st2reactor.sensor.base import Sensor\n"                                        \
-    "import os, time\n\n"                                                                \
+    "import os, threading, time\n\n"                                                     \
     "class HelloSensor(Sensor):\n"                                                       \
     "    def run(self):\n"                                                               \
     "        done, count = self.config['done'], self.config['count']\n"                  \
-    "        first = 0\n"                                                                \
+    "        seen = set()\n"                                                             \
     "        if os.path.exists(done):\n"                                                 \
     "            with open(done) as f:\n"                                                \
-    "                lines = [l for l in f.read().split('\\n') if l.isdigit()]\n"        \
-    "            first = int(lines[-1]) + 1 if lines else 0\n"                           \
+    "                seen = {int(l) for l in f.read().split('\\n') if l.isdigit()}\n"    \
+    "        todo = iter([n for n in range(count) if n not in seen])\n"                  \
+    "        lock = threading.Lock()\n"                                                  \
     "        log = self.sensor_service.get_logger('bench')\n"                            \
-    "        start = time.monotonic()\n"                                                 \
-    "        with open(done, 'a') as out:\n"                                             \
-    "            for n in range(first, count):\n"                                        \
+    "        start, returned = time.monotonic(), [0]\n"                                  \
+    "        out = open(done, 'a')\n"                                                    \
+    "        def work():\n"                                                              \
+    "            while True:\n"                                                          \
+    "                with lock:\n"                                                       \
+    "                    n = next(todo, None)\n"                                         \
+    "                if n is None:\n"                                                    \
+    "                    return\n"                                                       \
     "                self.sensor_service.dispatch('hello_st2.event1', {'n': n})\n"       \
-    "                out.write('%d\\n' % n)\n"                                           \
-    "                out.flush()\n"                                                      \
-    "                if n == first + 999:\n"                                             \
-    "                    log.info('dispatched 1000 events in %.3f s: %.0f/s',\n"         \
-    "                             time.monotonic() - start,\n"                           \
-    "                             1000 / (time.monotonic() - start))\n"                  \
+    "                with lock:\n"                                                       \
+    "                    out.write('%d\\n' % n)\n"                                       \
+    "                    out.flush()\n"                                                  \
+    "                    returned[0] += 1\n"                                             \
+    "                    if returned[0] == 1000:\n"                                      \
+    "                        t = time.monotonic() - start\n"                             \
+    "                        log.info('dispatched 1000 events in %.3f s: %.0f/s'\n"      \
+    "                                 ' (4 threads)', t, 1000 / t)\n"                    \
+    "        threads = [threading.Thread(target=work) for _ in range(4)]\n"              \
+    "        [t.start() for t in threads]\n"                                             \
+    "        [t.join() for t in threads]\n"                                              \
     "        log.info('dispatched all %d events', count)\n"                              \
     "        while True:\n"                                                              \
     "            time.sleep(1)\n"
 
 //  10,000 events (3,000 under ASan, slower) dispatched as fast as one
-//  sensor can, attuned SIGKILLed a third of the way, the sensor resuming
+//  sensor can (4 threads), attuned SIGKILLed a third of the way, the sensor resuming
 //  after the restart: every n dispatch returned for is in the store
-Test (sensors_python, sigkill_loses_no_returned_dispatch, .timeout = 400)
+Test (sensors_python, sigkill_loses_no_returned_dispatch)
 {
     s_prepare ("test_sensors_kill", S_KILL_SENSOR);
     //  No rule on the events: only their durability is under test
