@@ -60,17 +60,17 @@ typedef struct {
     zsock_t *xpub;  //  api.facts
     zsock_t *xsub;
     zsock_t *owners[API_OWNERS]; //  DEALER to <owner>.query
-    bool sensor_here; //  sensor.query is inproc: the sensor actor is in this process
-    bus_link_t *registry_link; //  registry.commands
-    bus_link_t *rules_link;    //  rules.commands
-    zhashx_t *pending;         //  hex id -> api_pending_t
-    char endpoint[512];        //  api.requests as bound
-    char facts_endpoint[512];  //  api.facts as bound
-    bool curve;                //  api.requests is CURVE: roles apply
-    api_roles_t *roles;        //  who may do what (when curve)
+    bus_link_t *registry_link;   //  registry.commands
+    bus_link_t *rules_link;      //  rules.commands
+    zhashx_t *pending;           //  hex id -> api_pending_t
+    char endpoint[512];          //  api.requests as bound
+    char facts_endpoint[512];    //  api.facts as bound
+    bool curve;                  //  api.requests is CURVE: roles apply
+    api_roles_t *roles;          //  who may do what (when curve)
     msgpack_sbuffer buffer;
     char data_dir[1024];  //  the data directory (api.backup: http keys)
     api_backup_t *backup; //  api.backup under way (one at a time)
+    bool sensor_here;     //  sensor.query is inproc: the sensor actor is here
     int64_t expire_at;    //  monotonic ms of the next deadline scan
     uint64_t requests, replies, errors, malformed, forwarded_facts;
     uint64_t dropped; //  replies a client was not there (or not reading) to take
