@@ -398,7 +398,10 @@ s_start (wf_engine_t *self, const actor_config_t *config)
         return -1;
     self->runs = store_table (self->store, "runs", false);
     self->meta = store_table (self->store, "meta", false);
-    if (!self->runs || !self->meta || s_instance (self) != 0) {
+    self->finished = store_table (self->store, "ended", false);
+    self->finished_order = store_table (self->store, "ended_order", false);
+    if (!self->runs || !self->meta || !self->finished || !self->finished_order ||
+        s_instance (self) != 0) {
         zsys_error ("workflow: %s", store_last_error (self->store));
         return -1;
     }

@@ -9,6 +9,11 @@
          state: (the conductor's), done: bool,
          children: {KEY: {task, execution?, status?}},
          commands: [command not yet acknowledged (workflow.h), ...]}
+
+    A run whose end the executor acked moves to table `ended` (same key,
+    {action, state}), for a re-run from its tasks (workflow_rerun); table
+    `ended_order` (sequence -> id) keeps the S_ENDED_MAX latest, the oldest
+    go first.
 */
 #ifndef WORKFLOW_ENGINE_INTERNAL_H_INCLUDED
 #define WORKFLOW_ENGINE_INTERNAL_H_INCLUDED
@@ -23,6 +28,7 @@
 #define S_REQUEST_MS 5000   //  an executor.query answer, at most; then sent again
 #define S_EARLY_MAX  100000 //  facts of children not yet known, kept
 #define S_ID_SIZE    40
+#define S_ENDED_MAX  10000 //  ended runs kept for re-runs
 
 typedef struct {
     char id[S_ID_SIZE];    //  the workflow execution
@@ -50,7 +56,7 @@ typedef struct {
     worker_link_t wl;
     zlist_t *outbox; //  proto_envelope_t waiting for the link's window
     store_t *store;
-    store_table_t *runs, *meta;
+    store_table_t *runs, *meta, *finished, *finished_order;
     zhashx_t *active;     //  run id -> wf_run_t
     zhashx_t *specs;      //  "ref\npath" -> workflow_spec_t
     zhashx_t *children;   //  child execution id -> "run id\nkey"
