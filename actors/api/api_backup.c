@@ -23,10 +23,32 @@
 #define S_ATTUNE_VERSION "0.1.0"
 #define S_MANIFEST       "manifest.json"
 
-//  Senders before receivers, definitions last (PROTOCOL.md, "Backup"):
-//  the datastore sends key events to rules, rules enforcements to the
-//  executor; executions refer to actions and rules to rules definitions.
-static const int s_order[] = {API_DATASTORE, API_RULES, API_EXECUTOR, API_REGISTRY};
+//  Senders before receivers, definitions last (PROTOCOL.md, "Backup"). What
+//  sends to (and refers to) what, each through an outbox the receiver acks
+//  once durable, so a sender copied first loses nothing:
+//    datastore -> rules      key events (event.create)
+//    rules     -> executor   enforcement.create; executions refer to the
+//                            enforcement, event and rule that made them
+//    workflow  -> executor   api.execution.run of each task (request ids
+//                            derived from the run and the task: a resend is
+//                            the same child); the engine's runs refer to
+//                            their children, which must exist in the
+//                            executor's copy: so the engine goes before it
+//    executor  -> workflow   execution.dispatch of a workflow: one made
+//                            between the two copies is settled as a lost
+//                            worker's run on restore (the engine never had it)
+//    executor  -> rules      built-in triggers (actiontrigger, notify,
+//                            inquiry) from its outbox: against rules ->
+//                            executor, a cycle no single order closes; the
+//                            executions rules fire are kept (rules first),
+//                            and a trigger event rules acked between the
+//                            two copies is in neither (PROTOCOL.md, "Known
+//                            limits")
+//    registry  <- all        definitions, referred to by everyone: last.
+//  The workflow engine's store is asked for when it is in this data
+//  directory (the engine runs in this process).
+static const int s_order[] = {API_DATASTORE, API_RULES, API_WORKFLOW, API_EXECUTOR,
+                              API_REGISTRY};
 #define S_STORES (sizeof s_order / sizeof s_order[0])
 
 struct _api_backup_t {
@@ -93,6 +115,32 @@ s_ask (api_t *self)
     api_pending_t *pending =
         api_pending_new (self, id, NULL, false, backup->request, API_BACKUP_STEP_MS);
     pending->backup = backup;
+}
+
+//  True when store `name` is in the daemon's data directory.
+static bool
+s_store_here (api_t *self, const char *name)
+{
+    char path[2400];
+    snprintf (path, sizeof path, "%s/%s/data.mdb", self->data_dir, name);
+    return access (path, F_OK) == 0;
+}
+
+static void s_manifest (api_t *self);
+
+//  On to the next store (the workflow engine's only when it is here), or
+//  the manifest after the last.
+static void
+s_next (api_t *self)
+{
+    api_backup_t *backup = self->backup;
+    while (++backup->step < S_STORES && s_order[backup->step] == API_WORKFLOW &&
+           !s_store_here (self, api_owner_names[API_WORKFLOW]))
+        ;
+    if (backup->step < S_STORES)
+        s_ask (self);
+    else
+        s_manifest (self);
 }
 
 //  Write `text` to `path` through a temporary file, fsynced, renamed. 0 or
@@ -210,7 +258,8 @@ s_manifest (api_t *self)
         s_finish (self, NULL, "internal", message);
         return;
     }
-    zsys_info ("api: backup of %zu stores in %s", S_STORES, backup->dir);
+    zsys_info ("api: backup of %zu stores in %s", json_array_size (backup->stores),
+               backup->dir);
     s_finish (self, manifest, NULL, NULL);
 }
 
@@ -237,17 +286,15 @@ api_backup_part_done (api_t *self, api_backup_t *backup, json_t *reply, bool err
     }
     json_t *result = json_object_get (reply, "result");
     json_t *entry = json_is_object (result) ? json_deep_copy (result) : json_object ();
-    json_object_set_new (entry, "order", json_integer ((json_int_t)backup->step + 1));
+    json_object_set_new (entry, "order",
+                         json_integer ((json_int_t)json_array_size (backup->stores) + 1));
     json_object_set_new (entry, "path", json_string (name)); //  relative to dir
     const char *file = json_string_value (json_object_get (entry, "file"));
     size_t prefix = strlen (backup->dir);
     if (file && strncmp (file, backup->dir, prefix) == 0 && file[prefix] == '/')
         json_object_set_new (entry, "file", json_string (file + prefix + 1));
     json_array_append_new (backup->stores, entry);
-    if (++backup->step < S_STORES)
-        s_ask (self);
-    else
-        s_manifest (self);
+    s_next (self);
 }
 
 //  `dir`: absolute, and a new or empty directory (made 0700: it will hold

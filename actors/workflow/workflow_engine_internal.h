@@ -20,6 +20,7 @@
 
 #include "actors/workflow/workflow_engine.h"
 #include "actors/actor_loop.h"
+#include "actors/actor_query.h"
 #include "actors/worker/worker_link.h"
 #include "bus/bus_client.h"
 #include "bus/bus_facts.h"
@@ -68,6 +69,7 @@ typedef struct {
     zhashx_t *sendable;   //  run id -> "": runs with commands to send
     zhashx_t *dirty;      //  run id -> "": changed, to commit (wf_runs_flush)
     bus_client_t *query;  //  executor.query
+    actor_query_t *own;   //  workflow.query: store.backup (the api's backup)
     bus_sub_t *facts;     //  executor.facts
     bool poll_due;        //  a gap or a restart: ask for every running child
     uint64_t started, ended, gaps;
