@@ -289,3 +289,168 @@ Test (workflow_live, a_child_cancelled_by_hand_cancels_the_workflow)
     zsock_destroy (&api);
     testing_daemon_stop (&daemon);
 }
+
+//  ---------------------------------------------------------------------------
+//  Split: the engine in a process of its own, killed and silent beyond the
+//  executor's heartbeat, then started again
+
+typedef struct {
+    pid_t pid;
+    char cfg[PATH_MAX], log[PATH_MAX];
+} s_proc_t;
+
+static s_proc_t s_procs[2];
+
+static void
+s_kill_procs (void)
+{
+    for (int i = 0; i < 2; i++)
+        if (s_procs[i].pid > 0) {
+            kill (s_procs[i].pid, SIGKILL);
+            waitpid (s_procs[i].pid, NULL, 0);
+            s_procs[i].pid = 0;
+        }
+}
+
+//  attuned -c cfg, its log in proc->log; until it says it runs
+static void
+s_spawn (s_proc_t *proc)
+{
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        int fd = open (proc->log, O_WRONLY | O_CREAT | O_APPEND, 0640);
+        dup2 (fd, 1);
+        dup2 (fd, 2);
+        const char *argv[] = {
+            ATTUNE_HELPER_DIR "/attuned", "-c", proc->cfg, "--heartbeat", "200", NULL};
+        execv (argv[0], (char *const *)argv);
+        _exit (127);
+    }
+    proc->pid = pid;
+    int64_t deadline = zclock_mono () + 20000;
+    while (zclock_mono () < deadline) {
+        char *log = testing_read (proc->log);
+        bool up = log && strstr (log, "attuned: running");
+        free (log);
+        if (up)
+            return;
+        zclock_sleep (20);
+    }
+    cr_assert_fail ("%s did not start:\n%s", proc->cfg, testing_read (proc->log));
+}
+
+//  Ten tasks in sequence, each a moment long, appending its name
+static void
+s_split_setup (const char *root, char *api, size_t size)
+{
+    char packs[PATH_MAX], core_pack[PATH_MAX + 16];
+    snprintf (packs, sizeof packs, "%s/packs", root);
+    mkdir (packs, 0750);
+    snprintf (core_pack, sizeof core_pack, "%s/core", packs);
+    cr_assert_eq (symlink (ATTUNE_SOURCE_DIR "/packs/core", core_pack), 0);
+    char yaml[4096] = "version: 1.0\ninput:\n  - file\ntasks:\n";
+    for (int i = 1; i <= 10; i++) {
+        char task[256];
+        snprintf (task, sizeof task,
+                  "  t%d:\n    action: core.local\n    input:\n"
+                  "      cmd: sleep 0.3; echo t%d >> <%% ctx().file %%>\n%s",
+                  i, i, i < 10 ? "    next:\n      - do: t" : "");
+        strcat (yaml, task);
+        if (i < 10) {
+            snprintf (task, sizeof task, "%d\n", i + 1);
+            strcat (yaml, task);
+        }
+    }
+    testing_write (packs, "wf/pack.yaml", "ref: wf\nname: wf\nversion: 0.1.0\n");
+    testing_write (packs, "wf/actions/ten.yaml",
+                   "name: ten\nrunner_type: orquesta\nentry_point: workflows/ten.yaml\n"
+                   "parameters:\n  file:\n    type: string\n    required: true\n");
+    testing_write (packs, "wf/actions/workflows/ten.yaml", yaml);
+    const char *names[] = {"executor.commands", "executor.facts",   "executor.query",
+                           "api.requests",      "api.facts",        "registry.facts",
+                           "registry.snapshot", "registry.commands"};
+    char endpoints[2048] = "";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char line[128];
+        int port = testing_free_port ();
+        snprintf (line, sizeof line, "    %s = tcp://127.0.0.1:%d\n", names[i], port);
+        strcat (endpoints, line);
+        if (streq (names[i], "api.requests"))
+            snprintf (api, size, "tcp://127.0.0.1:%d", port);
+    }
+    char cfg[4 * PATH_MAX + 4096];
+    snprintf (cfg, sizeof cfg,
+              "daemon\n    actors = registry,executor,rules,worker,api\n"
+              "    data = %s/core\n    packs = %s\nbus\n    namespace = core\n"
+              "endpoints\n%s",
+              root, packs, endpoints);
+    testing_write (root, "core.cfg", cfg);
+    snprintf (cfg, sizeof cfg,
+              "daemon\n    actors = workflow\n    data = %s/engine\n    packs = %s\n"
+              "bus\n    namespace = engine\nendpoints\n%s"
+              "    worker.workflow = tcp://127.0.0.1:%d\n"
+              "    workflow.query = tcp://127.0.0.1:%d\n",
+              root, packs, endpoints, testing_free_port (), testing_free_port ());
+    testing_write (root, "engine.cfg", cfg);
+    for (int i = 0; i < 2; i++) {
+        snprintf (s_procs[i].cfg, sizeof s_procs[i].cfg, "%s/%s.cfg", root,
+                  i ? "engine" : "core");
+        snprintf (s_procs[i].log, sizeof s_procs[i].log, "%s/%s.log", root,
+                  i ? "engine" : "core");
+    }
+}
+
+Test (workflow_live, the_engine_killed_and_silent_in_a_split_continues_once_back,
+      .fini = s_kill_procs)
+{
+    char root[PATH_MAX - 512], api[64], file[PATH_MAX];
+    testing_tmpdir (root, sizeof root, "wf-split");
+    s_split_setup (root, api, sizeof api);
+    snprintf (file, sizeof file, "%s/lines", root);
+    s_spawn (&s_procs[0]);
+    s_spawn (&s_procs[1]);
+    zsock_t *sock = zsock_new_dealer (api);
+    zsock_set_rcvtimeo (sock, 8000);
+    //  The engine registered (the workflow would wait for it otherwise)
+    json_t *run = testing_api_ok (
+        sock, "api.execution.run",
+        json_pack ("{s:s, s:{s:s}}", "action", "wf.ten", "parameters", "file", file));
+    char *id = strdup (json_string_value (json_object_get (run, "execution")));
+    json_decref (run);
+    int64_t deadline = zclock_mono () + 30000;
+    while (testing_count_in_file (file, "\n") < 3 && zclock_mono () < deadline)
+        zclock_sleep (20);
+    cr_assert_geq (testing_count_in_file (file, "\n"), 3, "three tasks ran");
+    //  Killed, and silent long enough for the executor to give it up
+    kill (s_procs[1].pid, SIGKILL);
+    waitpid (s_procs[1].pid, NULL, 0);
+    s_procs[1].pid = 0;
+    deadline = zclock_mono () + 10000;
+    bool lost = false;
+    while (!lost && zclock_mono () < deadline) {
+        char *log = testing_read (s_procs[0].log);
+        lost = log && strstr (log, "worker workflow stopped heartbeating");
+        free (log);
+        zclock_sleep (50);
+    }
+    cr_assert (lost, "the executor lost the engine");
+    zclock_sleep (1000); //  the task running then ends meanwhile
+    s_spawn (&s_procs[1]);
+    json_t *record = testing_api_wait_status (sock, id, "completed", 60000);
+    json_decref (record);
+    char *lines = testing_read (file);
+    for (int i = 1; i <= 10; i++) {
+        char line[16];
+        snprintf (line, sizeof line, "t%d\n", i);
+        int times = 0;
+        for (const char *p = strstr (lines, line); p; p = strstr (p + 1, line))
+            times += p == lines || p[-1] == '\n';
+        cr_expect_eq (times, 1, "t%d ran %d times:\n%s", i, times, lines);
+    }
+    free (lines);
+    free (id);
+    zsock_destroy (&sock);
+    s_kill_procs ();
+    testing_rmtree (root);
+}
