@@ -387,9 +387,9 @@ static bool
 s_retry_check (wf_engine_t *self, wf_run_t *run, json_t *child, const char *status,
                const json_t *result)
 {
-    if (!streq (status, "failed") && !streq (status, "timeout"))
-        return false;
     const char *execution = s_text (child, "execution");
+    if ((!streq (status, "failed") && !streq (status, "timeout")) || !*execution)
+        return false; //  a child the executor refused is no retry's
     json_object_set_new (child, "ending",
                          json_pack ("{s:s, s:O}", "status", status, "result",
                                     result ? result : json_null ()));
