@@ -116,6 +116,21 @@ int wf_runs_timeout (wf_engine_t *self);
 void wf_run_destroy (void **item_p);
 
 //  ---------------------------------------------------------------------------
+//  workflow_engine_ended.c
+
+//  Keep the ended run `id` ({action, state} of its `record`) for re-runs, in
+//  the transaction that removes it from `runs`; the oldest beyond
+//  S_ENDED_MAX forgotten. 0 or -1.
+int wf_ended_put (store_txn_t *txn, wf_engine_t *self, const char *id,
+                  const json_t *record);
+
+//  A re-run from tasks ({ref, tasks, reset} of the dispatch): the kept state
+//  of run `ref` re-run by the conductor (workflow_rerun), its first commands
+//  appended. NULL with *error set (malloc'd).
+json_t *wf_ended_rerun (wf_engine_t *self, const workflow_spec_t *spec,
+                        const json_t *rerun, json_t *commands, char **error);
+
+//  ---------------------------------------------------------------------------
 //  workflow_engine.c
 
 //  Send a request of `type` with `payload` (taken) to executor.query for

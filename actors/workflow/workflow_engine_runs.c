@@ -62,38 +62,6 @@ typedef struct {
     bool remove;
 } s_write_t;
 
-//  The ended run `id` kept for re-runs ({action, state}); the oldest
-//  beyond S_ENDED_MAX forgotten. 0 or -1.
-static int
-s_put_ended (store_txn_t *txn, wf_engine_t *self, const char *id, const json_t *record)
-{
-    json_t *ended = json_pack ("{s:O, s:O}", "action", json_object_get (record, "action"),
-                               "state", json_object_get (record, "state"));
-    char *text = ended ? json_dumps (ended, JSON_COMPACT) : NULL;
-    json_decref (ended);
-    store_code_t code =
-        text ? store_put (txn, self->finished, id, strlen (id), text, strlen (text))
-             : STORE_NOMEM;
-    free (text);
-    if (code != STORE_OK ||
-        store_insert (txn, self->finished_order, id, strlen (id), NULL) != STORE_OK)
-        return -1;
-    if (store_count (txn, self->finished_order) <= S_ENDED_MAX)
-        return 0;
-    store_cursor_t *cursor = store_cursor_new (txn, self->finished_order);
-    size_t size = 0;
-    const void *oldest = cursor && store_cursor_first (cursor) == STORE_OK
-                             ? store_cursor_data (cursor, &size)
-                             : NULL;
-    code = oldest ? store_del (txn, self->finished, oldest, size) : STORE_NOTFOUND;
-    int rc = (code == STORE_OK || code == STORE_NOTFOUND) &&
-                     store_cursor_del (cursor) == STORE_OK
-                 ? 0
-                 : -1;
-    store_cursor_destroy (&cursor);
-    return rc;
-}
-
 static int
 s_put (store_txn_t *txn, void *arg)
 {
@@ -102,7 +70,7 @@ s_put (store_txn_t *txn, void *arg)
     if (write->remove) {
         store_code_t code = store_del (txn, write->self->runs, id, strlen (id));
         return (code == STORE_OK || code == STORE_NOTFOUND) &&
-                       s_put_ended (txn, write->self, id, write->run->record) == 0
+                       wf_ended_put (txn, write->self, id, write->run->record) == 0
                    ? 0
                    : -1;
     }
@@ -248,49 +216,6 @@ wf_runs_flush (wf_engine_t *self)
     zhashx_purge (self->dirty);
 }
 
-//  An array of strings as a C array (borrowed texts); NULL when empty.
-static const char **
-s_names (const json_t *list, size_t *count)
-{
-    *count = json_array_size (list);
-    const char **names = *count ? (const char **)calloc (*count, sizeof (char *)) : NULL;
-    for (size_t i = 0; names && i < *count; i++)
-        names[i] = json_string_value (json_array_get (list, i)) ?: "";
-    return names;
-}
-
-//  A re-run from tasks ({ref, tasks, reset}): the ended run `ref`'s state
-//  re-run by the conductor. NULL with *error set.
-static json_t *
-s_rerun_state (wf_engine_t *self, const workflow_spec_t *spec, const json_t *rerun,
-               json_t *commands, char **error)
-{
-    const char *ref = s_text (rerun, "ref");
-    json_t *ended = NULL;
-    store_txn_t *txn = store_read_begin (self->store);
-    const void *data;
-    size_t size;
-    if (txn &&
-        store_get (txn, self->finished, ref, strlen (ref), &data, &size) == STORE_OK)
-        ended = json_loadb ((const char *)data, size, 0, NULL);
-    store_read_end (&txn);
-    if (!ended) {
-        *error = zsys_sprintf ("cannot re-run from tasks: the workflow %s has not ended "
-                               "here, or its state is no longer kept (the latest %d are)",
-                               ref, S_ENDED_MAX);
-        return NULL;
-    }
-    size_t count, reset_count;
-    const char **tasks = s_names (json_object_get (rerun, "tasks"), &count);
-    const char **reset = s_names (json_object_get (rerun, "reset"), &reset_count);
-    json_t *state = workflow_rerun (spec, json_object_get (ended, "state"), tasks, count,
-                                    reset, reset_count, commands, error);
-    free (tasks);
-    free (reset);
-    json_decref (ended);
-    return state;
-}
-
 void
 wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
 {
@@ -309,7 +234,7 @@ wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
     json_t *rerun = json_object_get (payload, "rerun");
     json_t *state = !spec ? NULL
                     : rerun
-                        ? s_rerun_state (self, spec, rerun, commands, &error)
+                        ? wf_ended_rerun (self, spec, rerun, commands, &error)
                         : workflow_start (spec, json_object_get (payload, "parameters"),
                                           commands, &error);
     if (!state) {
