@@ -113,13 +113,13 @@ Test (workflow_live, rerun_from_a_task_with_the_recorded_context)
     json_decref (failed);
     json_decref (bad);
 
-    //  Fixed, and re-run from two through the CLI: one does not run again,
+    //  Fixed, and re-run from two through the CLI (StackStorm's spelling): one does not run again,
     //  two sees what one published, three runs
     FILE *flag = fopen (ok, "w");
     cr_assert (flag);
     fclose (flag);
     char *out = NULL;
-    const char *rerun[] = {S_ATTUNE, "--api",   daemon.api, "execution", "rerun",
+    const char *rerun[] = {S_ATTUNE, "--api",   daemon.api, "execution", "re-run",
                            id,       "--tasks", "two",      "--wait",    NULL};
     cr_expect_eq (testing_run (rerun, NULL, &out, NULL, 60000), 0, "%s", out);
     free (out);
