@@ -145,10 +145,14 @@ static const proto_field_t s_dispatch_action[] = {
     F_STR ("entry_point", 0), F_STR ("pack_dir", 0),
     F_BOOL ("idempotent", 0), F_NUM ("timeout", NIL),
     F_STRS ("positional", 0), F_END};
+static const proto_field_t s_dispatch_rerun[] = {
+    F_STR ("ref", REQ), F_STRS ("tasks", REQ), F_STRS ("reset", 0), F_END};
 static const proto_field_t s_dispatch[] = {F_STRN ("execution", REQ, 1, S_JOB_ID_MAX),
                                            F_MAPOF ("action", REQ, s_dispatch_action),
                                            F_MAP ("parameters", REQ),
-                                           F_STRS ("secret", 0), F_END};
+                                           F_STRS ("secret", 0),
+                                           F_MAPOF ("rerun", 0, s_dispatch_rerun),
+                                           F_END};
 static const proto_field_t s_execution_only[] = {
     F_STRN ("execution", REQ, 1, S_JOB_ID_MAX), F_END};
 static const proto_field_t s_execution_status[] = {
@@ -212,7 +216,7 @@ static const proto_field_t s_run[] = {F_STRN ("action", REQ, 1, S_REF_MAX),
 static const proto_field_t s_children[] = {F_STR ("id", REQ), F_STR ("before", 0),
                                            F_UINTN ("limit", 0, 1, S_PAGE_MAX), F_END};
 static const proto_field_t s_rerun[] = {F_STR ("id", REQ), F_MAP ("parameters", 0),
-                                        F_END};
+                                        F_STRS ("tasks", 0), F_STRS ("reset", 0), F_END};
 static const proto_field_t s_execution_list[] = {
     F_STR ("status", 0), F_STR ("action", 0), F_STR ("rule", 0),
     F_INT ("since", 0),  F_INT ("until", 0),  F_UINTN ("limit", 0, 1, S_PAGE_MAX),

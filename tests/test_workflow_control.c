@@ -293,7 +293,7 @@ Test (control, rerun_from_a_task_with_its_recorded_context)
     //  re-run task2: it starts again with the context task1 published
     json_t *commands = json_array ();
     const char *tasks[] = {"task2"};
-    json_t *again = workflow_rerun (r.spec, r.state, tasks, 1, commands, &error);
+    json_t *again = workflow_rerun (r.spec, r.state, tasks, 1, NULL, 0, commands, &error);
     cr_assert (again, "%s", error);
     cr_assert_str_eq (workflow_status (again), "running");
     cr_assert_eq (json_array_size (commands), 1);
@@ -321,7 +321,8 @@ Test (control, rerun_from_a_task_with_its_recorded_context)
     cr_assert_str_eq (workflow_status (r.state), "succeeded");
     //  unknown task, and a run still going, are refused
     const char *bogus[] = {"nope"};
-    cr_assert_null (workflow_rerun (r.spec, r.state, bogus, 1, r.commands, &error));
+    cr_assert_null (
+        workflow_rerun (r.spec, r.state, bogus, 1, NULL, 0, r.commands, &error));
     cr_assert (strstr (error, "'nope'"), "%s", error);
     free (error);
     s_free (&r);
@@ -415,7 +416,7 @@ Test (control, rerun_of_items_keeps_the_items_that_succeeded)
     json_decref (keys);
     cr_assert_str_eq (workflow_status (r.state), "failed");
     json_t *commands = json_array ();
-    json_t *again = workflow_rerun (r.spec, r.state, NULL, 0, commands, &error);
+    json_t *again = workflow_rerun (r.spec, r.state, NULL, 0, NULL, 0, commands, &error);
     cr_assert (again, "%s", error);
     json_decref (r.state);
     r.state = again;

@@ -134,8 +134,10 @@ s_dispatch (cli_t *client, int argc, char **argv)
             s_group_usage (group, argc < 2 ? stderr : stdout);
             return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
         }
+        //  StackStorm's spelling of `execution rerun` (st2 execution re-run)
+        const char *name = streq (argv[1], "re-run") ? "rerun" : argv[1];
         for (size_t i = 0; i < s_count; i++)
-            if (streq (s_table[i]->group, group) && streq (s_table[i]->name, argv[1]))
+            if (streq (s_table[i]->group, group) && streq (s_table[i]->name, name))
                 command = s_table[i];
         if (!command) {
             char *clean = cli_clean (argv[1], CLI_CELL_MAX);

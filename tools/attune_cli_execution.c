@@ -66,14 +66,85 @@ s_cmd_run (cli_t *client, cli_args_t *args)
                    : CLI_EXIT_USAGE;
 }
 
+//  NAME[,NAME...] as a list of names; NULL when empty names are in it.
+static json_t *
+s_name_list (const char *text)
+{
+    json_t *list = json_array ();
+    for (const char *at = text; list;) {
+        const char *comma = strchr (at, ',');
+        size_t size = comma ? (size_t)(comma - at) : strlen (at);
+        if (size == 0)
+            json_decref (list), list = NULL;
+        else
+            json_array_append_new (list, json_stringn (at, size));
+        if (!comma)
+            break;
+        at = comma + 1;
+    }
+    return list;
+}
+
+//  --tasks A,B [--no-reset B]: StackStorm's re-run of a workflow from its
+//  tasks; every with items task named is reset (all its items run again)
+//  but those named by --no-reset (only the items that did not succeed). 0,
+//  or the usage error's exit code.
+static int
+s_rerun_tasks (cli_args_t *args, json_t *payload)
+{
+    const char *tasks_text = cli_opt (args, "--tasks");
+    const char *keep_text = cli_opt (args, "--no-reset");
+    if (!tasks_text)
+        return keep_text ? cli_usage_error (args->command, "--no-reset is for --tasks")
+                         : 0;
+    json_t *tasks = s_name_list (tasks_text);
+    json_t *keep = keep_text ? s_name_list (keep_text) : json_array ();
+    json_t *reset = json_array ();
+    int rc = tasks && keep
+                 ? 0
+                 : cli_usage_error (args->command, "--tasks, --no-reset: NAME[,NAME...]");
+    size_t i, k;
+    json_t *name;
+    json_array_foreach (keep, i, name)
+    {
+        bool among = false;
+        for (k = 0; k < json_array_size (tasks); k++)
+            among = among || json_equal (name, json_array_get (tasks, k));
+        if (!among && !rc)
+            rc = cli_usage_error (args->command, "--no-reset: '%s' is not in --tasks",
+                                  json_string_value (name));
+    }
+    json_array_foreach (tasks, i, name)
+    {
+        bool kept = false;
+        for (k = 0; k < json_array_size (keep); k++)
+            kept = kept || json_equal (name, json_array_get (keep, k));
+        if (!kept)
+            json_array_append (reset, name);
+    }
+    if (!rc) {
+        json_object_set (payload, "tasks", tasks);
+        json_object_set (payload, "reset", reset);
+    }
+    json_decref (tasks);
+    json_decref (keep);
+    json_decref (reset);
+    return rc;
+}
+
 static int
 s_cmd_execution_rerun (cli_t *client, cli_args_t *args)
 {
     char id[PROTO_UUID_STR_SIZE];
     if (!cli_id_arg (args, 0, id))
         return CLI_EXIT_USAGE;
-    return s_start_execution (client, args, "api.execution.rerun",
-                              json_pack ("{s:s}", "id", id));
+    json_t *payload = json_pack ("{s:s}", "id", id);
+    int rc = s_rerun_tasks (args, payload);
+    if (rc) {
+        json_decref (payload);
+        return rc;
+    }
+    return s_start_execution (client, args, "api.execution.rerun", payload);
 }
 
 static char *
@@ -291,6 +362,14 @@ static const cli_option_t s_run_options[] = {
     {"--wait", NULL, "follow the execution until it ends, then show its result"},
     {"--timeout", "S", "with --wait: give up after S seconds (exit 1)"},
     {NULL}};
+static const cli_option_t s_rerun_options[] = {
+    {"--wait", NULL, "follow the execution until it ends, then show its result"},
+    {"--timeout", "S", "with --wait: give up after S seconds (exit 1)"},
+    {"--tasks", "A,B", "a workflow: re-run from these tasks with the recorded context"},
+    {"--no-reset", "A",
+     "with --tasks: these with items tasks re-run only the items "
+     "that did not succeed"},
+    {NULL}};
 static const cli_option_t s_get_options[] = {
     {"--tree", NULL, "with its children (a workflow's tasks), to any depth"},
     {"--show-secrets", NULL,
@@ -336,7 +415,9 @@ const cli_command_t cli_execution_commands[] = {
      cli_no_options, 1, 1, s_cmd_execution_pause},
     {"execution", "resume", "ID", "Resume a paused workflow (resuming, then running).",
      cli_no_options, 1, 1, s_cmd_execution_resume},
-    {"execution", "rerun", "ID [key=value ...] [--wait [--timeout S]]",
-     "Run an execution's action again, with its parameters and these over them.",
-     s_run_options, 1, -1, s_cmd_execution_rerun},
+    {"execution", "rerun", "ID [key=value ...] [--tasks A,B [--no-reset A]] [--wait]",
+     "Run an execution's action again, with its parameters and these over them;\n"
+     "with --tasks, a workflow re-runs from those tasks with the context it\n"
+     "recorded (StackStorm's re-run --tasks; the tasks after them run again).",
+     s_rerun_options, 1, -1, s_cmd_execution_rerun},
     {NULL}};

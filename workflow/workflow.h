@@ -90,10 +90,14 @@ int workflow_request (const workflow_spec_t *spec, json_t *state, const char *wh
                       json_t *commands, char **error);
 
 //  Re-run from the named tasks with the recorded context (StackStorm's
-//  `re_run --tasks`): a new state from an ended one.
+//  `re_run --tasks`): a new state from an ended one. Each named task starts
+//  again with the context it started with (its latest instance), the tasks
+//  after it may run again; with none named, the failed tasks no transition
+//  handled. A with items task named in `reset` runs every item again;
+//  otherwise only the items that did not succeed (Orquesta's reset_items).
 json_t *workflow_rerun (const workflow_spec_t *spec, const json_t *ended,
-                        const char *const *tasks, size_t count, json_t *commands,
-                        char **error);
+                        const char *const *tasks, size_t count, const char *const *reset,
+                        size_t reset_count, json_t *commands, char **error);
 
 //  The state's status (see above); never NULL.
 const char *workflow_status (const json_t *state);

@@ -309,7 +309,10 @@ s_items_slots (wf_run_t *run, json_t *entry, const wf_task_t *task, json_t *list
     json_t *old = json_object_get (entry, "rerun_of")
                       ? wf_run_entry (run, I (entry, "rerun_of"))
                       : NULL;
-    json_t *kept = json_object_get (old, "items");
+    //  reset (StackStorm's re-run `reset`): every item runs again
+    json_t *kept = json_is_true (json_object_get (entry, "reset_items"))
+                       ? NULL
+                       : json_object_get (old, "items");
     json_t *results = json_object_get (old, "result");
     if (kept && json_array_size (kept) == json_array_size (items))
         json_array_foreach (kept, i, value)
@@ -421,6 +424,8 @@ s_begin (wf_run_t *run, json_t *staged)
         json_object_set_new (entry, "run_on_fail", json_true ());
     if (json_object_get (staged, "rerun_of"))
         json_object_set (entry, "rerun_of", json_object_get (staged, "rerun_of"));
+    if (json_is_true (json_object_get (staged, "reset_items")))
+        json_object_set_new (entry, "reset_items", json_true ());
     json_array_append_new (sequence, entry);
     char *id = wf_format ("%s__r%ld", S (entry, "task"), I (entry, "route"));
     json_object_set_new (json_object_get (run->state, "index"), id, json_integer (seq));

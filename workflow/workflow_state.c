@@ -281,6 +281,8 @@ workflow_request (const workflow_spec_t *spec, json_t *state, const char *what,
 typedef struct {
     const char *const *tasks;
     size_t count;
+    const char *const *reset;
+    size_t reset_count;
 } rerun_t;
 
 //  The entries to re-run: the latest of each named task, or, with none
@@ -347,13 +349,15 @@ s_rerun_step (wf_run_t *run, const void *arg, char **error)
                 streq (S (json_array_get (errors, e), "task"), S (entry, "task")))
                 json_array_remove (errors, e);
         json_object_del (entry, "term");
-        json_array_append_new (json_object_get (run->state, "staged"),
-                               json_pack ("{s:O, s:O, s:O, s:O, s:b, s:O}", "task",
-                                          json_object_get (entry, "task"), "route",
-                                          json_object_get (entry, "route"), "ctxs",
-                                          json_object_get (entry, "ctxs"), "prev",
-                                          json_object_get (entry, "prev"), "ready", 1,
-                                          "rerun_of", index));
+        json_t *staged = json_pack (
+            "{s:O, s:O, s:O, s:O, s:b, s:O}", "task", json_object_get (entry, "task"),
+            "route", json_object_get (entry, "route"), "ctxs",
+            json_object_get (entry, "ctxs"), "prev", json_object_get (entry, "prev"),
+            "ready", 1, "rerun_of", index);
+        for (size_t k = 0; k < r->reset_count; k++)
+            if (streq (r->reset[k], S (entry, "task")))
+                json_object_set_new (staged, "reset_items", json_true ());
+        json_array_append_new (json_object_get (run->state, "staged"), staged);
     }
     json_decref (candidates);
     json_object_del (run->state, "output");
@@ -367,11 +371,12 @@ s_rerun_step (wf_run_t *run, const void *arg, char **error)
 
 json_t *
 workflow_rerun (const workflow_spec_t *spec, const json_t *ended,
-                const char *const *tasks, size_t count, json_t *commands, char **error)
+                const char *const *tasks, size_t count, const char *const *reset,
+                size_t reset_count, json_t *commands, char **error)
 {
     assert (spec && ended && commands);
     json_t *state = json_deep_copy (ended);
-    rerun_t r = {tasks, count};
+    rerun_t r = {tasks, count, reset, reset_count};
     if (wf_run_atomic (spec, state, commands, s_rerun_step, &r, error)) {
         json_decref (state);
         return NULL;

@@ -310,13 +310,15 @@ s_command (wf_run_t *run, const char *command, long route, json_t *ctxs, json_t 
 }
 
 //  A failed task no transition handled fails the run; a cancelled one
-//  cancels it.
+//  cancels it, transitions or not (Orquesta: only failed, expired and
+//  abandoned tasks are remediated; a canceled task's event cancels the run
+//  whatever its next holds, and what it staged does not start).
 static void
 s_outcome (wf_run_t *run, const char *status, bool remediated)
 {
     if (streq (status, "failed") && !remediated)
         s_fail (run);
-    else if (streq (status, "canceled") && !remediated &&
+    else if (streq (status, "canceled") &&
              json_is_null (json_object_get (run->state, "request"))) {
         json_object_set_new (run->state, "request", json_string ("cancel"));
         wf_run_signal_active (run, "cancel");

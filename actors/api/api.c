@@ -26,8 +26,8 @@
 #define S_PENDING_MAX 10000 //  requests in flight; more are answered unavailable
 #define S_EXPIRE_MS   50    //  deadlines are looked at this often (a scan)
 
-const char *api_owner_names[API_OWNERS] = {"registry", "rules", "executor", "datastore",
-                                           "sensor"};
+const char *api_owner_names[API_QUERY_ENDPOINTS] = {"registry",  "rules",  "executor",
+                                                    "datastore", "sensor", "workflow"};
 
 //  ---------------------------------------------------------------------------
 //  Replies
@@ -486,7 +486,7 @@ s_api_destroy (api_t **self_p)
     api_roles_destroy (&self->roles);
     bus_link_destroy (&self->registry_link);
     bus_link_destroy (&self->rules_link);
-    for (int owner = 0; owner < API_OWNERS; owner++)
+    for (int owner = 0; owner < API_QUERY_ENDPOINTS; owner++)
         zsock_destroy (&self->owners[owner]);
     zsock_destroy (&self->xsub);
     zsock_destroy (&self->xpub);
@@ -597,7 +597,7 @@ s_start (api_t *self, const actor_config_t *config)
                         bus_topology_connect (topology, streams[i]));
             return -1;
         }
-    for (int owner = 0; owner < API_OWNERS; owner++)
+    for (int owner = 0; owner < API_QUERY_ENDPOINTS; owner++)
         if (s_connect_owner (self, topology, owner) != 0)
             return -1;
 
@@ -713,7 +713,7 @@ s_readers (api_t *self)
                              self->registry_link);
     rc |= actor_loop_reader (loop, bus_link_sock (self->rules_link), 2, s_on_link,
                              self->rules_link);
-    for (int owner = 0; owner < API_OWNERS; owner++)
+    for (int owner = 0; owner < API_QUERY_ENDPOINTS; owner++)
         rc |= actor_loop_reader (loop, self->owners[owner], 3, s_on_owner,
                                  (void *)(intptr_t)owner);
     rc |= actor_loop_reader (loop, self->front, 4, s_on_front, NULL);

@@ -23,11 +23,33 @@
 #define S_ATTUNE_VERSION "0.1.0"
 #define S_MANIFEST       "manifest.json"
 
-//  Senders before receivers, definitions last (PROTOCOL.md, "Backup"):
-//  the sensor actor and the datastore send events to rules, rules enforcements to the
-//  executor; executions refer to actions and rules to rules definitions.
-static const int s_order[] = {API_SENSOR, API_DATASTORE, API_RULES, API_EXECUTOR,
-                              API_REGISTRY};
+//  Senders before receivers, definitions last (PROTOCOL.md, "Backup"). What
+//  sends to (and refers to) what, each through an outbox the receiver acks
+//  once durable, so a sender copied first loses nothing:
+//    sensor    -> rules      sensor events and process triggers (event.create)
+//    datastore -> rules      key events (event.create)
+//    rules     -> executor   enforcement.create; executions refer to the
+//                            enforcement, event and rule that made them
+//    workflow  -> executor   api.execution.run of each task (request ids
+//                            derived from the run and the task: a resend is
+//                            the same child); the engine's runs refer to
+//                            their children, which must exist in the
+//                            executor's copy: so the engine goes before it
+//    executor  -> workflow   execution.dispatch of a workflow: one made
+//                            between the two copies is settled as a lost
+//                            worker's run on restore (the engine never had it)
+//    executor  -> rules      built-in triggers (actiontrigger, notify,
+//                            inquiry) from its outbox: against rules ->
+//                            executor, a cycle no single order closes; the
+//                            executions rules fire are kept (rules first),
+//                            and a trigger event rules acked between the
+//                            two copies is in neither (PROTOCOL.md, "Known
+//                            limits")
+//    registry  <- all        definitions, referred to by everyone: last.
+//  The workflow engine's and the sensor actor's stores are asked for when
+//  they are in this data directory (they run in this process).
+static const int s_order[] = {API_SENSOR,   API_DATASTORE, API_RULES,
+                              API_WORKFLOW, API_EXECUTOR,  API_REGISTRY};
 #define S_STORES (sizeof s_order / sizeof s_order[0])
 
 struct _api_backup_t {
@@ -65,18 +87,38 @@ s_finish (api_t *self, json_t *result, const char *code, const char *message)
     s_backup_free (self, &backup);
 }
 
-//  Ask the owner of the next store for its copy.
+//  True when store `name` is in the daemon's data directory.
+static bool
+s_store_here (api_t *self, const char *name)
+{
+    char path[2400];
+    snprintf (path, sizeof path, "%s/%s/data.mdb", self->data_dir, name);
+    return access (path, F_OK) == 0;
+}
+
+//  Whether this backup copies `owner`'s store: the sensor actor's when it
+//  runs in this process (its endpoint inproc: a sensor host's store is its
+//  own; stores_not_copied names it when its directory is here all the
+//  same), the workflow engine's when its store is in this data directory.
+static bool
+s_copied (api_t *self, int owner)
+{
+    if (owner == API_SENSOR)
+        return self->sensor_here;
+    if (owner == API_WORKFLOW)
+        return s_store_here (self, api_owner_names[API_WORKFLOW]);
+    return true;
+}
+
 static void s_manifest (api_t *self);
 
+//  Ask the owner of the next store copied for its copy, or write the
+//  manifest after the last.
 static void
 s_ask (api_t *self)
 {
     api_backup_t *backup = self->backup;
-    //  The sensor actor's store when it runs in this process (its endpoint
-    //  inproc): a sensor host's is its own (stores_not_copied names it
-    //  when its directory is here all the same)
-    while (backup->step < S_STORES && s_order[backup->step] == API_SENSOR &&
-           !self->sensor_here)
+    while (backup->step < S_STORES && !s_copied (self, s_order[backup->step]))
         backup->step++;
     if (backup->step == S_STORES) {
         s_manifest (self);
@@ -106,6 +148,14 @@ s_ask (api_t *self)
     api_pending_t *pending =
         api_pending_new (self, id, NULL, false, backup->request, API_BACKUP_STEP_MS);
     pending->backup = backup;
+}
+
+//  On to the next store, or the manifest after the last.
+static void
+s_next (api_t *self)
+{
+    self->backup->step++;
+    s_ask (self);
 }
 
 //  Write `text` to `path` through a temporary file, fsynced, renamed. 0 or
@@ -259,10 +309,7 @@ api_backup_part_done (api_t *self, api_backup_t *backup, json_t *reply, bool err
     if (file && strncmp (file, backup->dir, prefix) == 0 && file[prefix] == '/')
         json_object_set_new (entry, "file", json_string (file + prefix + 1));
     json_array_append_new (backup->stores, entry);
-    if (++backup->step < S_STORES)
-        s_ask (self);
-    else
-        s_manifest (self);
+    s_next (self);
 }
 
 //  `dir`: absolute, and a new or empty directory (made 0700: it will hold

@@ -23,9 +23,11 @@ typedef enum {
     API_EXECUTOR,
     API_DATASTORE,
     API_SENSOR,
-    API_OWNERS
+    API_OWNERS,                //  the owners of requests (forwarded, api.status)
+    API_WORKFLOW = API_OWNERS, //  the workflow engine: store.backup only
+    API_QUERY_ENDPOINTS        //  every <owner>.query the api connects to
 } api_owner_t;
-extern const char *api_owner_names[API_OWNERS];
+extern const char *api_owner_names[API_QUERY_ENDPOINTS];
 
 typedef struct _api_status_t api_status_t;
 typedef struct _api_backup_t api_backup_t;
@@ -59,14 +61,14 @@ typedef struct {
     zsock_t *front; //  ROUTER api.requests
     zsock_t *xpub;  //  api.facts
     zsock_t *xsub;
-    zsock_t *owners[API_OWNERS]; //  DEALER to <owner>.query
-    bus_link_t *registry_link;   //  registry.commands
-    bus_link_t *rules_link;      //  rules.commands
-    zhashx_t *pending;           //  hex id -> api_pending_t
-    char endpoint[512];          //  api.requests as bound
-    char facts_endpoint[512];    //  api.facts as bound
-    bool curve;                  //  api.requests is CURVE: roles apply
-    api_roles_t *roles;          //  who may do what (when curve)
+    zsock_t *owners[API_QUERY_ENDPOINTS]; //  DEALER to <owner>.query
+    bus_link_t *registry_link;            //  registry.commands
+    bus_link_t *rules_link;               //  rules.commands
+    zhashx_t *pending;                    //  hex id -> api_pending_t
+    char endpoint[512];                   //  api.requests as bound
+    char facts_endpoint[512];             //  api.facts as bound
+    bool curve;                           //  api.requests is CURVE: roles apply
+    api_roles_t *roles;                   //  who may do what (when curve)
     msgpack_sbuffer buffer;
     char data_dir[1024];  //  the data directory (api.backup: http keys)
     api_backup_t *backup; //  api.backup under way (one at a time)

@@ -69,6 +69,10 @@ s_record_new (executor_t *self, const msgpack_object *payload, s_create_t *creat
     const msgpack_object *task = proto_map_get (payload, "task");
     if (task && task->type == MSGPACK_OBJECT_STR)
         executor_record_set_extra (record, "task", task);
+    const msgpack_object *rerun =
+        proto_map_get (payload, "rerun"); //  {ref, tasks, reset}
+    if (rerun && rerun->type == MSGPACK_OBJECT_MAP)
+        executor_record_set_extra (record, "rerun", rerun);
     const msgpack_object *retry = proto_map_get (payload, "retry_count");
     if (retry && (retry->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
                   retry->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))

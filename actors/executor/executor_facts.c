@@ -201,7 +201,13 @@ executor_dispatch_envelope (executor_t *self, const json_t *action)
     msgpack_sbuffer_clear (&self->packed);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4);
+    //  A workflow re-run from tasks says what to re-run ({ref, tasks, reset})
+    const msgpack_object *rerun = executor_record_extra (record, "rerun");
+    msgpack_pack_map (&pk, rerun ? 5 : 4);
+    if (rerun) {
+        executor_record_pack_str (&pk, "rerun");
+        msgpack_pack_object (&pk, *rerun);
+    }
     executor_record_pack_str (&pk, "execution");
     s_pack_field (&pk, record, EXECUTOR_RECORD_ID);
     executor_record_pack_str (&pk, "action");

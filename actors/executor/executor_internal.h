@@ -428,5 +428,12 @@ void executor_workflow_pause (executor_t *self, const char *id, json_t *payload,
                               actor_answer_t *answer);
 void executor_workflow_resume (executor_t *self, const char *id, json_t *payload,
                                actor_answer_t *answer);
+//  api.execution.rerun's `tasks` and `reset` for a re-run of `original`
+//  (its record): {ref, tasks, reset} for the new execution (the engine
+//  re-runs the original's recorded state from those tasks), NULL without
+//  tasks, or NULL with the refusal in `answer` (as StackStorm's: tasks of an
+//  orquesta workflow only, not with parameters, reset among the tasks).
+json_t *executor_workflow_rerun_options (const json_t *original, const json_t *payload,
+                                         actor_answer_t *answer);
 
 #endif

@@ -235,10 +235,16 @@ s_lose (executor_t *self, store_txn_t *txn, s_lost_t *lost, const char *id, int6
         return 0;
     char ref[512];
     const json_t *action = executor_action_of (self, ref, sizeof ref);
-    //  An action that says running it twice is harmless runs again
+    //  An action that says running it twice is harmless runs again; so does a
+    //  workflow: its engine keeps the run in its store and, given it again,
+    //  goes on where it was (its tasks' request ids are derived from the run:
+    //  even a new engine starts no task twice)
+    char runner[32] = "";
+    executor_record_text (&self->record, EXECUTOR_RECORD_RUNNER, runner, sizeof runner);
+    bool workflow = streq (runner, "orquesta") || streq (runner, "action-chain");
     bool rerun = status == EXECUTION_RUNNING && lost->abandon_running &&
                  !lost->requeue_running &&
-                 json_is_true (json_object_get (action, "idempotent"));
+                 (workflow || json_is_true (json_object_get (action, "idempotent")));
     bool unstarted = status == EXECUTION_SCHEDULED ||
                      (status == EXECUTION_RUNNING && lost->requeue_running);
     s_done_t *done = (s_done_t *)zmalloc (sizeof (s_done_t));
@@ -418,6 +424,19 @@ s_settle_worker (executor_t *self, const char *name, bool abandon_running)
     s_settle_worker_ids (self, name, abandon_running, NULL, false);
 }
 
+//  True when worker `name` runs workflows (a workflow engine: its runs are
+//  in its own store, and a run given to it again goes on where it was).
+static bool
+s_engine (executor_t *self, const char *name)
+{
+    executor_worker_t *worker = executor_workers_find (self->workers, name);
+    for (int i = 0; worker && i < worker->runtime_count; i++)
+        if (streq (worker->runtimes[i], "orquesta") ||
+            streq (worker->runtimes[i], "action-chain"))
+            return true;
+    return false;
+}
+
 //  A registration says what the worker holds (`executions`): what we gave it
 //  and it does not hold is settled (running: lost; scheduled: sent again,
 //  the dispatch may not have arrived); what it holds and we did not give it
@@ -456,6 +475,10 @@ s_reconcile (executor_t *self, const char *name, const json_t *held, json_t *dro
         const char *key = (const char *)zhashx_cursor (holds);
         executor_active_t *active =
             (executor_active_t *)zhashx_lookup (self->actives, key);
+        //  A workflow waiting again after its engine was lost, held by the
+        //  engine back: it keeps it, and the dispatch to come says running
+        if (active && active->status == EXECUTION_REQUESTED && s_engine (self, name))
+            continue;
         if (!active || !streq (active->worker, name)) {
             zsys_info (
                 "executor: worker %s holds %s, settled without it: told to drop it", name,

@@ -70,7 +70,7 @@ s_apply_run (store_txn_t *txn, void *arg)
 //  task, `task` its name in the workflow.
 static void
 s_api_run (executor_t *self, const char *request, const char *ref, json_t *given,
-           const char *parent, const char *task, actor_answer_t *answer)
+           const char *parent, const char *task, json_t *rerun, actor_answer_t *answer)
 {
     const json_t *action = registry_client_get (self->registry, "action", ref);
     if (!action) {
@@ -98,6 +98,8 @@ s_api_run (executor_t *self, const char *request, const char *ref, json_t *given
         json_object_set_new (run.payload, "parent", json_string (parent));
     if (task)
         json_object_set_new (run.payload, "task", json_string (task));
+    if (rerun)
+        json_object_set (run.payload, "rerun", rerun);
     store_code_t code = store_write (self->store, s_apply_run, &run);
     json_decref (run.payload);
     if (code != STORE_OK) {
@@ -528,7 +530,7 @@ s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
                           parent);
     else
         s_api_run (self, request, action, json_is_object (given) ? given : NULL, parent,
-                   task, answer);
+                   task, NULL, answer);
     json_decref (found);
 }
 
@@ -624,6 +626,11 @@ s_rerun (executor_t *self, const char *id, json_t *payload, actor_answer_t *answ
         actor_query_fail (answer, "not_found", "execution %s does not exist", id);
         return;
     }
+    json_t *rerun = executor_workflow_rerun_options (original, payload, answer);
+    if (answer->code[0]) {
+        json_decref (original);
+        return;
+    }
     json_t *parameters = json_deep_copy (json_object_get (original, "parameters"));
     if (!json_is_object (parameters)) {
         json_decref (parameters);
@@ -632,7 +639,8 @@ s_rerun (executor_t *self, const char *id, json_t *payload, actor_answer_t *answ
     if (json_is_object (overrides))
         json_object_update (parameters, overrides);
     s_api_run (self, request, json_string_value (json_object_get (original, "action")),
-               parameters, id, NULL, answer);
+               parameters, id, NULL, rerun, answer);
+    json_decref (rerun);
     json_decref (parameters);
     json_decref (original);
 }

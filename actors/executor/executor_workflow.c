@@ -180,3 +180,62 @@ executor_workflow_resume (executor_t *self, const char *id, json_t *payload,
     (void)payload;
     s_api_control (self, id, false, answer);
 }
+
+//  True when `list` is an array of at most 1024 task names (1 to 255 bytes).
+static bool
+s_names (const json_t *list)
+{
+    size_t i;
+    json_t *name;
+    json_array_foreach (list, i, name)
+    {
+        if (!json_is_string (name) || !json_string_length (name) ||
+            json_string_length (name) > 255)
+            return false;
+    }
+    return json_is_array (list) && json_array_size (list) <= 1024;
+}
+
+json_t *
+executor_workflow_rerun_options (const json_t *original, const json_t *payload,
+                                 actor_answer_t *answer)
+{
+    const json_t *tasks = json_object_get (payload, "tasks");
+    const json_t *reset = json_object_get (payload, "reset");
+    const json_t *given = json_object_get (payload, "parameters");
+    const char *runner = json_string_value (json_object_get (original, "runner"));
+    if (json_array_size (reset) && !json_array_size (tasks)) {
+        actor_query_fail (answer, "bad_request", "reset: only with tasks");
+        return NULL;
+    }
+    if (!json_array_size (tasks))
+        return NULL;
+    if ((tasks && !s_names (tasks)) || (reset && !s_names (reset)))
+        actor_query_fail (answer, "bad_request",
+                          "tasks, reset: lists of 1 to 1024 task names");
+    else if (json_object_size (given))
+        actor_query_fail (answer, "bad_request",
+                          "parameters: not with tasks (a workflow re-run from its tasks "
+                          "keeps its recorded context)");
+    else if (!runner || !streq (runner, "orquesta"))
+        actor_query_fail (answer, "invalid",
+                          "tasks: only an orquesta workflow re-runs from its tasks "
+                          "(the execution's runner is %s)",
+                          runner ? runner : "unknown");
+    size_t i, k;
+    json_t *name;
+    json_array_foreach (reset, i, name)
+    {
+        bool among = false;
+        for (k = 0; k < json_array_size (tasks); k++)
+            among = among || json_equal (name, json_array_get (tasks, k));
+        if (!among && !answer->code[0])
+            actor_query_fail (answer, "bad_request",
+                              "reset: '%s' is not among the tasks to re-run",
+                              json_string_value (name));
+    }
+    if (answer->code[0])
+        return NULL;
+    return json_pack ("{s:O, s:O, s:o}", "ref", json_object_get (original, "id"), "tasks",
+                      tasks, "reset", reset ? json_deep_copy (reset) : json_array ());
+}

@@ -285,6 +285,11 @@ http_rest_execution_rerun (http_req_t *req)
     json_t *payload = json_pack ("{s:s}", "id", req->params[0]);
     if (json_is_object (parameters))
         json_object_set (payload, "parameters", parameters);
+    //  StackStorm's body: tasks to re-run a workflow from, reset among them
+    const char *lists[] = {"tasks", "reset"};
+    for (size_t i = 0; i < 2; i++)
+        if (json_array_size (json_object_get (body, lists[i])))
+            json_object_set (payload, lists[i], json_object_get (body, lists[i]));
     json_t *run = http_api (req, "api.execution.rerun", payload);
     const char *id = json_string_value (json_object_get (run, "execution"));
     if (id)

@@ -225,6 +225,24 @@ s_on_facts (void *arg, void *unused)
     }
 }
 
+//  workflow.query: nothing but what actor_query answers itself (api.ping,
+//  store.backup)
+static void
+s_own_handle (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
+{
+    (void)arg;
+    (void)payload;
+    actor_query_fail (answer, "not_found", "workflow.query: no request %s", type);
+}
+
+static void
+s_on_own (void *arg, void *unused)
+{
+    (void)unused;
+    wf_engine_t *self = (wf_engine_t *)arg;
+    actor_query_handle (self->own, s_own_handle, self);
+}
+
 //  ---------------------------------------------------------------------------
 //  Actor
 
@@ -327,6 +345,7 @@ s_engine_destroy (wf_engine_t **self_p)
     zhashx_destroy (&self->sendable);
     zhashx_destroy (&self->dirty);
     bus_client_destroy (&self->query);
+    actor_query_destroy (&self->own);
     bus_sub_destroy (&self->facts);
     worker_link_close (&self->wl);
     store_close (&self->store);
@@ -398,10 +417,20 @@ s_start (wf_engine_t *self, const actor_config_t *config)
         return -1;
     self->runs = store_table (self->store, "runs", false);
     self->meta = store_table (self->store, "meta", false);
-    if (!self->runs || !self->meta || s_instance (self) != 0) {
+    self->finished = store_table (self->store, "ended", false);
+    self->finished_order = store_table (self->store, "ended_order", false);
+    if (!self->runs || !self->meta || !self->finished || !self->finished_order ||
+        s_instance (self) != 0) {
         zsys_error ("workflow: %s", store_last_error (self->store));
         return -1;
     }
+    //  workflow.query answers store.backup only (api_backup.c: the api's
+    //  backup copies this store between rules' and the executor's)
+    self->own = actor_query_new (bus_topology_bind (config->topology, "workflow.query"),
+                                 self->source);
+    if (!self->own)
+        return -1;
+    actor_query_set_store (self->own, self->store, "workflow");
     self->query = bus_client_new (self->source);
     const char *query = bus_topology_connect (config->topology, "executor.query");
     if (!self->query || !query || bus_client_connect (self->query, query) != 0)
@@ -442,7 +471,9 @@ s_engine_new (zsock_t *pipe, const actor_config_t *config)
         actor_loop_reader (self->loop, bus_client_sock (self->query), S_RANK_QUERY,
                            s_on_query, NULL) != 0 ||
         actor_loop_reader (self->loop, bus_sub_sock (self->facts), S_RANK_FACTS,
-                           s_on_facts, NULL) != 0) {
+                           s_on_facts, NULL) != 0 ||
+        actor_loop_reader (self->loop, actor_query_sock (self->own), S_RANK_FACTS,
+                           s_on_own, NULL) != 0) {
         s_engine_destroy (&self);
         return NULL;
     }

@@ -9,12 +9,18 @@
          state: (the conductor's), done: bool,
          children: {KEY: {task, execution?, status?}},
          commands: [command not yet acknowledged (workflow.h), ...]}
+
+    A run whose end the executor acked moves to table `ended` (same key,
+    {action, state}), for a re-run from its tasks (workflow_rerun); table
+    `ended_order` (sequence -> id) keeps the S_ENDED_MAX latest, the oldest
+    go first.
 */
 #ifndef WORKFLOW_ENGINE_INTERNAL_H_INCLUDED
 #define WORKFLOW_ENGINE_INTERNAL_H_INCLUDED
 
 #include "actors/workflow/workflow_engine.h"
 #include "actors/actor_loop.h"
+#include "actors/actor_query.h"
 #include "actors/worker/worker_link.h"
 #include "bus/bus_client.h"
 #include "bus/bus_facts.h"
@@ -23,6 +29,7 @@
 #define S_REQUEST_MS 5000   //  an executor.query answer, at most; then sent again
 #define S_EARLY_MAX  100000 //  facts of children not yet known, kept
 #define S_ID_SIZE    40
+#define S_ENDED_MAX  10000 //  ended runs kept for re-runs
 
 typedef struct {
     char id[S_ID_SIZE];    //  the workflow execution
@@ -50,7 +57,7 @@ typedef struct {
     worker_link_t wl;
     zlist_t *outbox; //  proto_envelope_t waiting for the link's window
     store_t *store;
-    store_table_t *runs, *meta;
+    store_table_t *runs, *meta, *finished, *finished_order;
     zhashx_t *active;     //  run id -> wf_run_t
     zhashx_t *specs;      //  "ref\npath" -> workflow_spec_t
     zhashx_t *children;   //  child execution id -> "run id\nkey"
@@ -62,6 +69,7 @@ typedef struct {
     zhashx_t *sendable;   //  run id -> "": runs with commands to send
     zhashx_t *dirty;      //  run id -> "": changed, to commit (wf_runs_flush)
     bus_client_t *query;  //  executor.query
+    actor_query_t *own;   //  workflow.query: store.backup (the api's backup)
     bus_sub_t *facts;     //  executor.facts
     bool poll_due;        //  a gap or a restart: ask for every running child
     uint64_t started, ended, gaps;
@@ -106,6 +114,21 @@ int wf_runs_timeout (wf_engine_t *self);
 
 //  zhashx destructor of a wf_run_t.
 void wf_run_destroy (void **item_p);
+
+//  ---------------------------------------------------------------------------
+//  workflow_engine_ended.c
+
+//  Keep the ended run `id` ({action, state} of its `record`) for re-runs, in
+//  the transaction that removes it from `runs`; the oldest beyond
+//  S_ENDED_MAX forgotten. 0 or -1.
+int wf_ended_put (store_txn_t *txn, wf_engine_t *self, const char *id,
+                  const json_t *record);
+
+//  A re-run from tasks ({ref, tasks, reset} of the dispatch): the kept state
+//  of run `ref` re-run by the conductor (workflow_rerun), its first commands
+//  appended. NULL with *error set (malloc'd).
+json_t *wf_ended_rerun (wf_engine_t *self, const workflow_spec_t *spec,
+                        const json_t *rerun, json_t *commands, char **error);
 
 //  ---------------------------------------------------------------------------
 //  workflow_engine.c

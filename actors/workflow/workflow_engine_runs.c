@@ -69,7 +69,10 @@ s_put (store_txn_t *txn, void *arg)
     const char *id = write->run->id;
     if (write->remove) {
         store_code_t code = store_del (txn, write->self->runs, id, strlen (id));
-        return code == STORE_OK || code == STORE_NOTFOUND ? 0 : -1;
+        return (code == STORE_OK || code == STORE_NOTFOUND) &&
+                       wf_ended_put (txn, write->self, id, write->run->record) == 0
+                   ? 0
+                   : -1;
     }
     char *text = json_dumps (write->run->record, JSON_COMPACT);
     store_code_t code =
@@ -228,9 +231,12 @@ wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
     char *error = NULL;
     workflow_spec_t *spec = s_spec (self, action, &error);
     json_t *commands = json_array ();
-    json_t *state = spec ? workflow_start (spec, json_object_get (payload, "parameters"),
-                                           commands, &error)
-                         : NULL;
+    json_t *rerun = json_object_get (payload, "rerun");
+    json_t *state = !spec ? NULL
+                    : rerun
+                        ? wf_ended_rerun (self, spec, rerun, commands, &error)
+                        : workflow_start (spec, json_object_get (payload, "parameters"),
+                                          commands, &error);
     if (!state) {
         s_report_failed (self, id, error ? error : "cannot start the workflow");
         free (error);
@@ -298,6 +304,46 @@ wf_runs_dropped (wf_engine_t *self, const char *id)
 //  ---------------------------------------------------------------------------
 //  Children
 
+//  A child that failed or timed out may be run again by its action's retry
+//  policy: the executor makes the retry (a child of the child, with
+//  `retry_count`) in the transaction that ends it, so its children say it.
+//  The task ends when they show none (s_retries_answer). True when asked.
+static bool
+s_retry_check (wf_engine_t *self, wf_run_t *run, json_t *child, const char *status,
+               const json_t *result)
+{
+    const char *execution = s_text (child, "execution");
+    if ((!streq (status, "failed") && !streq (status, "timeout")) || !*execution)
+        return false; //  a child the executor refused is no retry's
+    json_object_set_new (child, "ending",
+                         json_pack ("{s:s, s:O}", "status", status, "result",
+                                    result ? result : json_null ()));
+    if (wf_engine_request (self, "api.execution.children",
+                           json_pack ("{s:s, s:i}", "id", execution, "limit", 100),
+                           run->id, execution, "retries") != 0)
+        self->poll_due = true; //  its record is asked for again, then this
+    return true;
+}
+
+//  Child `key` of `run` ended as `status` (`result`): the conductor hears it.
+static void
+s_child_end (wf_engine_t *self, wf_run_t *run, const char *key, const char *status,
+             const json_t *result)
+{
+    json_t *child = json_object_get (json_object_get (run->record, "children"), key);
+    json_t *commands = json_array ();
+    char *error = NULL;
+    json_object_set_new (child, "status", json_string (status));
+    json_object_del (child, "ending");
+    zhashx_delete (self->children, s_text (child, "execution"));
+    if (workflow_task_ended (run->spec, json_object_get (run->record, "state"), key,
+                             status, result, commands, &error) != 0)
+        zsys_warning ("workflow: %s task %s: %s", run->id, key, error ? error : "?");
+    s_apply (self, run, commands, false);
+    free (error);
+    json_decref (commands);
+}
+
 //  Child `key` of `run` is `status` now (`result` when it ended).
 static void
 s_child_status (wf_engine_t *self, wf_run_t *run, const char *key, const char *status,
@@ -307,27 +353,68 @@ s_child_status (wf_engine_t *self, wf_run_t *run, const char *key, const char *s
     const char *was = s_text (child, "status");
     if (!child || s_terminal (was) || run->reported)
         return; //  known already
-    json_t *commands = json_array ();
-    char *error = NULL;
-    int rc = 0;
-    json_t *state = json_object_get (run->record, "state");
     if (s_terminal (status)) {
-        json_object_set_new (child, "status", json_string (status));
-        zhashx_delete (self->children, s_text (child, "execution"));
-        rc =
-            workflow_task_ended (run->spec, state, key, status, result, commands, &error);
-    } else if (streq (status, "pending") && !streq (was, "pending")) {
-        json_object_set_new (child, "status", json_string (status));
-        rc = workflow_task_pending (run->spec, state, key, commands, &error);
-    } else {
-        json_decref (commands);
+        if (!s_retry_check (self, run, child, status, result))
+            s_child_end (self, run, key, status, result);
         return;
     }
-    if (rc != 0)
+    if (!streq (status, "pending") || streq (was, "pending"))
+        return;
+    json_t *commands = json_array ();
+    char *error = NULL;
+    json_object_set_new (child, "status", json_string (status));
+    if (workflow_task_pending (run->spec, json_object_get (run->record, "state"), key,
+                               commands, &error) != 0)
         zsys_warning ("workflow: %s task %s: %s", run->id, key, error ? error : "?");
     s_apply (self, run, commands, false);
     free (error);
     json_decref (commands);
+}
+
+static void s_child_known (wf_engine_t *self, wf_run_t *run, const char *key,
+                           const char *execution);
+
+//  The children of the failed child `execution` (`result`, a page): its
+//  retry, followed as the task's child from now on (the workflow sees the
+//  last attempt), or none, and the task ends as the child did.
+static void
+s_retries_answer (wf_engine_t *self, wf_run_t *run, const char *execution,
+                  const json_t *result)
+{
+    const char *where = (const char *)zhashx_lookup (self->children, execution);
+    const char *newline = where ? strchr (where, '\n') : NULL;
+    if (!newline)
+        return; //  settled already
+    char key[256];
+    snprintf (key, sizeof key, "%s", newline + 1);
+    json_t *child = json_object_get (json_object_get (run->record, "children"), key);
+    json_t *ending = json_incref (json_object_get (child, "ending"));
+    if (!ending || !streq (s_text (child, "execution"), execution)) {
+        json_decref (ending);
+        return; //  an answer heard twice
+    }
+    const char *retry = NULL;
+    json_int_t attempt = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get (result, "items"), i, item)
+    {
+        json_int_t count = json_integer_value (json_object_get (item, "retry_count"));
+        if (count > attempt && *s_text (item, "id"))
+            attempt = count, retry = s_text (item, "id");
+    }
+    if (retry) {
+        zsys_info ("workflow: %s task %s: retry %d is %s", run->id, key, (int)attempt,
+                   retry);
+        zhashx_delete (self->children, execution);
+        json_object_del (child, "ending");
+        json_object_set_new (child, "execution", json_string (retry));
+        s_apply (self, run, NULL, false);
+        s_child_known (self, run, key, s_text (child, "execution"));
+    } else
+        s_child_end (self, run, key, s_text (ending, "status"),
+                     json_object_get (ending, "result"));
+    json_decref (ending);
 }
 
 void
@@ -422,8 +509,12 @@ wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
                      streq (code, "nomem") || streq (code, "interrupted");
     if (!result && transient) {
         zhashx_update (self->sendable, run->id, ""); //  sent again
-        if (streq (request->op, "get"))
+        if (streq (request->op, "get") || streq (request->op, "retries"))
             self->poll_due = true;
+        return;
+    }
+    if (streq (request->op, "retries")) {
+        s_retries_answer (self, run, request->key, result);
         return;
     }
     if (streq (request->op, "get")) {
