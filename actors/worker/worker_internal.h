@@ -13,6 +13,7 @@
 #include "actors/worker/worker_guard.h"
 #include "actors/worker/worker_ledger.h"
 #include "actors/worker/worker_link.h"
+#include "actors/worker/worker_output.h"
 #include "actors/worker/worker_process.h"
 #include "actors/worker/worker_task.h"
 #include "actors/worker/worker_secrets.h"
@@ -58,6 +59,7 @@ typedef struct {
     bool dropped;         //  the executor settled it without us (reconciled)
     bool ledgered;        //  in the ledger: claimed or started here
     struct _worker_python_t *python; //  python-script: wrapper, config (worker_python.h)
+    worker_output_t *output;         //  its live output (NULL: not streamed)
 } worker_job_t;
 
 //  An execution that ended here: its final report, sent again when the
@@ -104,12 +106,14 @@ typedef struct {
     int busy;
     uint64_t ran, completed, failed, timeouts, cancelled, duplicates, returned, resent;
     uint64_t claims, refused, stale_starts;
-    bool draining;         //  stopping: takes nothing new
-    int64_t drain_until;   //  monotonic ms: the grace for what runs ends
-    bool drained_reported; //  DRAINED said on the pipe
-    bool connected;        //  the executor has been heard at least once
-    bool suspect;          //  it may have given up on us: start nothing until it
-                           //  answers our registration (worker.reconciled)
+    size_t output_cap;      //  live output streamed per execution (0: none)
+    uint64_t output_chunks; //  execution.output sent
+    bool draining;          //  stopping: takes nothing new
+    int64_t drain_until;    //  monotonic ms: the grace for what runs ends
+    bool drained_reported;  //  DRAINED said on the pipe
+    bool connected;         //  the executor has been heard at least once
+    bool suspect;           //  it may have given up on us: start nothing until it
+                            //  answers our registration (worker.reconciled)
 } worker_t;
 
 //  Free a job (its process killed if it still runs); clears the pointer.
@@ -169,6 +173,10 @@ void worker_report_drain (worker_t *self, int grace_ms);
 //  execution.status for `job` (takes `result`); kept in self->last.
 void worker_report_status (worker_t *self, worker_job_t *job, const char *status,
                            json_t *result, int exit_code);
+
+//  Send the chunks of `job`'s live output that are due (with `final`, all
+//  of them: its process ended).
+void worker_report_output (worker_t *self, worker_job_t *job, bool final);
 
 //  zhashx destructor of a worker_done_t.
 void worker_report_done_destroy (void **item_p);

@@ -31,6 +31,19 @@ s_send (worker_t *self, const char *type, json_t *payload)
 }
 
 void
+worker_report_output (worker_t *self, worker_job_t *job, bool final)
+{
+    if (!job->output)
+        return;
+    int64_t now = zclock_mono ();
+    json_t *chunk;
+    while ((chunk = worker_output_take (job->output, now, final))) {
+        self->output_chunks++;
+        s_send (self, "execution.output", chunk);
+    }
+}
+
+void
 worker_report_register (worker_t *self)
 {
     //  What it holds (queued and running), so an executor that restarted, or

@@ -228,6 +228,15 @@ s_input (worker_job_t *job)
     return input;
 }
 
+//  A read of the process's stdout or stderr: its live output.
+static void
+s_on_output (void *arg, int stream, const char *data, size_t size)
+{
+    worker_job_t *job = (worker_job_t *)arg;
+    if (job->output)
+        worker_output_feed (job->output, stream, data, size, zclock_mono ());
+}
+
 static int
 s_start_process (worker_t *self, worker_job_t *job)
 {
@@ -272,7 +281,11 @@ s_start_process (worker_t *self, worker_job_t *job)
                                   .input = input,
                                   .input_size = input ? input_size : 0,
                                   .output_cap = S_OUTPUT_CAP,
-                                  .timeout_ms = s_timeout_ms (job)};
+                                  .timeout_ms = s_timeout_ms (job),
+                                  .on_output = s_on_output,
+                                  .output_arg = job};
+    if (self->output_cap && !job->output)
+        job->output = worker_output_new (job->id, self->name, self->output_cap);
     //  The intent is written before the process can exist: a worker that
     //  restarts never says "never started" of what may have run
     if (self->ledger && worker_ledger_intent (self->ledger, job->id) != 0)
@@ -337,6 +350,7 @@ s_process_result (const worker_result_t *r, int code)
 void
 worker_run_ended (worker_t *self, worker_job_t *job)
 {
+    worker_report_output (self, job, true); //  the last chunks go before the status
     const worker_result_t *r = worker_process_result (job->process);
     int code = r->exited ? r->exit_code : 128 + r->signal;
     if (job->python) {
