@@ -38,8 +38,8 @@ s_usage (FILE *out)
         "      --runtimes LIST   runners the worker offers (default all)\n"
         "      --host NAME       host part of actor names (default the hostname)\n"
         "      --heartbeat MS    bus heartbeat interval (default 1000)\n"
-        "      --worker-output KIB  live output a process streams, per execution\n"
-        "                        (default 4096; 0: none, only the result's)\n"
+        "      --worker-output K live output streamed per execution, KiB (default\n"
+        "                        4096, at most 16384; 0: none, only the result's)\n"
         "      --drain MS        a worker-only process stopping (SIGTERM): how long\n"
         "                        running actions may finish (default 30000; 0: no "
         "drain)\n"
@@ -186,7 +186,7 @@ s_option (attuned_options_t *self, int option, const char *arg)
             self->config.nosync = true;
             break;
         case 29:
-            if (s_number_option ("worker-output", arg, 0, 1048576, "of KiB ",
+            if (s_number_option ("worker-output", arg, 0, 16384, "of KiB ",
                                  &self->config.worker_output_kib))
                 return 2;
             if (self->config.worker_output_kib == 0)
