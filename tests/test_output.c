@@ -10,11 +10,15 @@
     bounds (chunks and bytes streamed, the result still capped, the worker
     still answering).
 
+    Suite output_chunks drives worker_output (the worker's side) alone:
+    delays, 64 KiB chunks, characters cut by a read, invalid bytes, the cap.
+
     Suite output_split runs a core and a worker process: the worker is
     killed while `tail` follows one of its executions, and the tail ends
     (the execution abandoned) within a bound.
 */
 #include "tests/testing_api.h"
+#include "actors/worker/worker_output.h"
 #include <jansson.h>
 
 #define S_ATTUNE ATTUNE_HELPER_DIR "/attune"
@@ -387,6 +391,98 @@ Test (output, worker_answers_while_an_action_floods)
     cr_assert_leq (count, 4 * 16 + 8 + 60, "%zu chunks in 3 s", count);
     json_decref (chunks);
     zsock_destroy (&api);
+}
+
+//  ---------------------------------------------------------------------------
+//  worker_output: chunks, delays, UTF-8, the cap (no daemon)
+
+static json_t *
+s_take (worker_output_t *output, int64_t now, bool final)
+{
+    return worker_output_take (output, now, final);
+}
+
+static const char *
+s_data (const json_t *chunk)
+{
+    return json_string_value (json_object_get (chunk, "data"));
+}
+
+static json_int_t
+s_int (const json_t *chunk, const char *key)
+{
+    return json_integer_value (json_object_get (chunk, key));
+}
+
+Test (output_chunks, delay_utf8_and_order)
+{
+    worker_output_t *output = worker_output_new ("e1", "w", 1 << 20);
+    cr_assert_eq (worker_output_timeout (output, 0), -1);
+    //  A character cut by a read waits for its end
+    worker_output_feed (output, 1, "h\xc3", 2, 1000);
+    cr_assert_null (s_take (output, 1050, false), "due before its delay");
+    cr_assert_eq (worker_output_timeout (output, 1050), 50);
+    json_t *chunk = s_take (output, 1100, false);
+    cr_assert_str_eq (s_data (chunk), "h");
+    cr_assert_eq (s_int (chunk, "seq"), 0);
+    cr_assert_eq (s_int (chunk, "offset"), 0);
+    cr_assert_str_eq (json_string_value (json_object_get (chunk, "stream")), "stdout");
+    cr_assert_str_eq (json_string_value (json_object_get (chunk, "execution")), "e1");
+    json_decref (chunk);
+    worker_output_feed (output, 1, "\xa9llo\n", 5, 1110);
+    worker_output_feed (output, 2, "oops \xff\n", 7, 1120);
+    //  The stream that waited longer first, then the other; final: all
+    chunk = s_take (output, 1120, true);
+    cr_assert_str_eq (s_data (chunk), "\xc3\xa9llo\n");
+    cr_assert_eq (s_int (chunk, "seq"), 1);
+    cr_assert_eq (s_int (chunk, "offset"), 1);
+    json_decref (chunk);
+    chunk = s_take (output, 1120, true);
+    cr_assert_str_eq (s_data (chunk), "oops \xef\xbf\xbd\n", "an invalid byte: U+FFFD");
+    cr_assert_str_eq (json_string_value (json_object_get (chunk, "stream")), "stderr");
+    cr_assert_eq (s_int (chunk, "seq"), 2);
+    json_decref (chunk);
+    cr_assert_null (s_take (output, 1120, true));
+    cr_assert_eq (worker_output_chunks (output), 3);
+    worker_output_destroy (&output);
+    worker_output_destroy (&output);
+}
+
+Test (output_chunks, full_chunks_at_once_and_the_cap)
+{
+    size_t size = 200 * 1024;
+    char *bytes = malloc (size);
+    memset (bytes, 'y', size);
+    worker_output_t *output = worker_output_new ("e2", "w", 1 << 20);
+    worker_output_feed (output, 1, bytes, size, 0);
+    //  64 KiB chunks are due at once; the rest waits its delay
+    for (int i = 0; i < 3; i++) {
+        json_t *chunk = s_take (output, 0, false);
+        cr_assert_eq (strlen (s_data (chunk)), WORKER_OUTPUT_CHUNK);
+        cr_assert_eq (s_int (chunk, "offset"), (json_int_t)i * WORKER_OUTPUT_CHUNK);
+        json_decref (chunk);
+    }
+    cr_assert_null (s_take (output, 0, false));
+    json_t *chunk = s_take (output, 100, false);
+    cr_assert_eq (strlen (s_data (chunk)), size - 3 * WORKER_OUTPUT_CHUNK);
+    json_decref (chunk);
+    worker_output_destroy (&output);
+    //  The cap: what fits, then one truncated chunk, then nothing
+    output = worker_output_new ("e3", "w", 1000);
+    worker_output_feed (output, 2, bytes, 1500, 0);
+    worker_output_feed (output, 1, bytes, 10, 0);
+    chunk = s_take (output, 0, true);
+    cr_assert_eq (strlen (s_data (chunk)), 1000);
+    json_decref (chunk);
+    chunk = s_take (output, 0, true);
+    cr_assert (json_is_true (json_object_get (chunk, "truncated")));
+    cr_assert_str_eq (s_data (chunk), "");
+    cr_assert_eq (s_int (chunk, "seq"), 1);
+    json_decref (chunk);
+    cr_assert_null (s_take (output, 0, true));
+    cr_assert_eq (worker_output_timeout (output, 0), -1);
+    worker_output_destroy (&output);
+    free (bytes);
 }
 
 //  ---------------------------------------------------------------------------
