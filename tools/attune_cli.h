@@ -235,6 +235,7 @@ typedef struct {
     uint64_t next;   //  the next chunk's sequence number
     uint64_t chunks; //  printed
     bool truncated;  //  the worker's cap was reached
+    bool off;        //  the api has no live output (older than issue 21)
 } cli_output_t;
 
 //  Print the stored chunks from self->next on (api.execution.output, every

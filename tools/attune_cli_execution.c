@@ -235,7 +235,7 @@ s_cmd_execution_tail (cli_t *client, cli_args_t *args)
     char id[PROTO_UUID_STR_SIZE];
     if (!cli_id_arg (args, 0, id))
         return CLI_EXIT_USAGE;
-    cli_output_t output = {client, id, 0, 0, false};
+    cli_output_t output = {client, id, 0, 0, false, false};
     return cli_follow_done (client, cli_follow (client, id, true, 0, &output));
 }
 

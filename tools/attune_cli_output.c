@@ -27,10 +27,17 @@ s_print (cli_output_t *self, const json_t *chunk)
 int
 cli_output_fetch (cli_output_t *self)
 {
-    for (int page = 0; page < S_FETCH_PAGES; page++) {
+    for (int page = 0; page < S_FETCH_PAGES && !self->off; page++) {
         json_t *answer = cli_request (
             self->client, "api.execution.output",
             json_pack ("{s:s, s:I}", "id", self->id, "offset", (json_int_t)self->next));
+        if (!answer && streq (self->client->code, "unknown_type")) {
+            //  An api older than live output: follow the status only
+            fprintf (stderr, "attune: warning: the api serves no live output (%s)\n",
+                     self->client->message ? self->client->message : "");
+            self->off = true;
+            return 0;
+        }
         if (!answer)
             return -1;
         json_t *chunks = json_object_get (answer, "chunks");

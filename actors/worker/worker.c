@@ -45,7 +45,9 @@ s_jobs_timeout (s_worker_t *self)
             int o = job->output ? worker_output_timeout (job->output, now) : -1;
             if (o >= 0 && (t < 0 || o < t))
                 t = o;
-        } else if (job->claiming) {
+        } else if (job->task)
+            t = worker_task_output_timeout (job->task, now);
+        else if (job->claiming) {
             //  Claimed again at the lease's end, when the executor can hear
             //  us (until then the link's own timers wake the loop)
             if (self->suspect || !bus_link_peer_alive (self->wl.link))
@@ -76,7 +78,7 @@ s_jobs_tick (s_worker_t *self)
         //  recording it, or the start was lost): claim again
         if (job->claiming && heard && now_us - job->claim_ts >= lease_us)
             worker_run_claim (self, job);
-        if (job->process)
+        if (job->process || job->task)
             worker_report_output (self, job, false);
         if ((job->process && worker_process_poll (job->process)) ||
             (!job->process && job->running && job->due && job->due <= now))

@@ -33,11 +33,12 @@ s_send (worker_t *self, const char *type, json_t *payload)
 void
 worker_report_output (worker_t *self, worker_job_t *job, bool final)
 {
-    if (!job->output)
+    if (!job->output && !job->task)
         return;
     int64_t now = zclock_mono ();
     json_t *chunk;
-    while ((chunk = worker_output_take (job->output, now, final))) {
+    while ((chunk = job->output ? worker_output_take (job->output, now, final)
+                                : worker_task_output_take (job->task, now, final))) {
         self->output_chunks++;
         s_send (self, "execution.output", chunk);
     }

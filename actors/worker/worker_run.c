@@ -182,8 +182,14 @@ s_start_task (worker_t *self, worker_job_t *job, worker_task_fn *fn)
         return -1;
     }
     job->ledgered = job->ledgered || self->ledger;
-    job->task =
-        worker_task_start (fn, &parameters, &action, self->tasks_endpoint, job->id);
+    //  The remote runners stream what their commands print; http-request
+    //  has nothing to stream (its body is its result)
+    worker_output_t *output =
+        self->output_cap && strstr (job->runner, "remote")
+            ? worker_output_new (job->id, self->name, self->output_cap)
+            : NULL;
+    job->task = worker_task_start (fn, &parameters, &action, self->tasks_endpoint,
+                                   job->id, &output);
     if (!job->task) {
         worker_report_finish (self, job, "failed",
                               json_pack ("{s:s}", "error", "cannot start a thread"), -1);
@@ -199,7 +205,8 @@ worker_run_task_done (worker_t *self, worker_job_t *job)
     const char *status = "failed";
     json_t *result = worker_task_take (job->task, &status);
     if (!result)
-        return; //  not done (cannot happen: it says so after)
+        return;                             //  not done (cannot happen: it says so after)
+    worker_report_output (self, job, true); //  the last chunks go before the status
     worker_task_destroy (&job->task);
     if (job->cancelled && !streq (status, "completed"))
         status = "cancelled";
