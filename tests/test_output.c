@@ -485,6 +485,27 @@ Test (output_chunks, full_chunks_at_once_and_the_cap)
     free (bytes);
 }
 
+Test (output_chunks, a_trickle_ends_at_the_chunk_bound)
+{
+    worker_output_t *output = worker_output_new ("e4", "w", 1 << 30);
+    int64_t now = 0;
+    json_t *chunk = NULL;
+    for (int i = 0; i < WORKER_OUTPUT_CHUNKS_MAX + 10; i++) {
+        worker_output_feed (output, 1, "x", 1, now);
+        now += WORKER_OUTPUT_DELAY_MS;
+        json_t *next = s_take (output, now, false);
+        if (next) {
+            json_decref (chunk);
+            chunk = next;
+        }
+    }
+    cr_assert_eq (worker_output_chunks (output), WORKER_OUTPUT_CHUNKS_MAX);
+    cr_assert_eq (s_int (chunk, "seq"), WORKER_OUTPUT_CHUNKS_MAX - 1);
+    cr_assert (json_is_true (json_object_get (chunk, "truncated")));
+    json_decref (chunk);
+    worker_output_destroy (&output);
+}
+
 //  ---------------------------------------------------------------------------
 //  A worker killed while tail follows
 

@@ -312,7 +312,7 @@ void executor_report_answer (executor_t *self, const char *worker, const char *i
 //  executor_output: live output (proto/PROTOCOL.md, "Live output")
 
 #define EXECUTOR_OUTPUT_MAX         (16 * 1024 * 1024 + 65536) //  bytes per execution
-#define EXECUTOR_OUTPUT_CHUNKS_MAX  1000000                    //  chunks per execution
+#define EXECUTOR_OUTPUT_CHUNKS_MAX  100000 //  chunks per execution (workers send 65536)
 #define EXECUTOR_OUTPUT_REPLY_BYTES (512 * 1024) //  chunk bytes per answer, about
 
 //  execution.output from a worker: stored, its fact an effect. 0 (also

@@ -193,6 +193,13 @@ json_t *
 worker_output_take (worker_output_t *self, int64_t now, bool final)
 {
     assert (self);
+    if (self->seq + 1 >= WORKER_OUTPUT_CHUNKS_MAX && !self->marked) {
+        //  One chunk left: the marker's; what waits is dropped
+        if (!self->truncated)
+            self->last_stream = self->pending[1].size && !self->pending[0].size;
+        self->truncated = true;
+        self->pending[0].size = self->pending[1].size = 0;
+    }
     //  The stream that waited longer goes first
     int first =
         self->pending[1].size &&

@@ -6,7 +6,9 @@
     due: a stream's bytes wait at most WORKER_OUTPUT_DELAY_MS, or until
     WORKER_OUTPUT_CHUNK bytes wait, so a chatty process makes at most ten
     chunks a second per stream plus one per 64 KiB. Once `cap` bytes have
-    been streamed, one last chunk says `truncated` and the rest is dropped.
+    been streamed, or WORKER_OUTPUT_CHUNKS_MAX - 1 chunks (a process that
+    trickles for hours), one last chunk says `truncated` and the rest is
+    dropped.
 
     Each chunk has the next sequence number of the execution (from 0, both
     streams, no gap), the stream's name and the bytes streamed before it.
@@ -28,6 +30,7 @@ extern "C" {
 #define WORKER_OUTPUT_CHUNK      (64 * 1024)       //  bytes of one chunk, at most
 #define WORKER_OUTPUT_DELAY_MS   100               //  a byte waits this long, at most
 #define WORKER_OUTPUT_STREAM_CAP (4 * 1024 * 1024) //  bytes streamed per execution
+#define WORKER_OUTPUT_CHUNKS_MAX 65536 //  chunks per execution, the marker too
 
 typedef struct _worker_output_t worker_output_t;
 
