@@ -46,6 +46,17 @@ s_pack (const char *packs)
     testing_write (packs, "test/actions/quick.yaml",
                    "name: quick\nrunner_type: local-shell-cmd\n"
                    "entry_point: 'echo quick'\n");
+    testing_write (packs, "test/actions/py.yaml",
+                   "name: py\nrunner_type: python-script\nentry_point: py.py\n");
+    testing_write (packs, "test/actions/py.py",
+                   "import sys, time\n"
+                   "from st2common.runners.base_action import Action\n\n"
+                   "class Py(Action):\n"
+                   "    def run(self):\n"
+                   "        print('from python 1')\n"
+                   "        time.sleep(0.3)\n"
+                   "        print('from python 2')\n"
+                   "        return 42\n");
     testing_write (packs, "test/actions/slow.yaml",
                    "name: slow\nrunner_type: local-shell-cmd\n"
                    "entry_point: 'echo started-slow; exec sleep 60'\n");
@@ -300,6 +311,26 @@ Test (output, served_by_offset_and_stream)
     zsock_destroy (&api);
 }
 
+//  A python action streams what it prints, not the wrapper's result line
+Test (output, python_action_streams_its_prints_only)
+{
+    zsock_t *api = testing_api_client (&s_daemon);
+    char id[64];
+    s_run (api, "test.py", id);
+    json_t *record = testing_api_wait_status (api, id, "completed", 30000);
+    cr_assert_eq (json_integer_value (
+                      json_object_get (json_object_get (record, "result"), "result")),
+                  42);
+    json_decref (record);
+    json_t *chunks = s_stored (api, id);
+    char *out = s_text (chunks, "stdout");
+    cr_assert_str_eq (out, "from python 1\nfrom python 2\n");
+    cr_assert_geq (json_array_size (chunks), 2, "two prints 0.3 s apart: two chunks");
+    free (out);
+    json_decref (chunks);
+    zsock_destroy (&api);
+}
+
 //  ---------------------------------------------------------------------------
 //  attune execution tail
 
@@ -336,6 +367,39 @@ Test (output, tail_of_a_running_then_an_ended_execution)
     cr_assert_not_null (strstr (out, "before-fail\nafter-fail\n"), "%s", out);
     cr_assert_not_null (strstr (out, "failed"), "%s", out);
     free (out);
+    zsock_destroy (&api);
+}
+
+//  tail started late: what was stored, then the rest as it comes, each once
+Test (output, tail_started_while_it_prints)
+{
+    zsock_t *api = testing_api_client (&s_daemon);
+    char id[64];
+    s_run (api, "test.lines", id);
+    int64_t deadline = zclock_mono () + 20000;
+    while (true) {
+        json_t *answer =
+            testing_api_ok (api, "api.execution.output", json_pack ("{s:s}", "id", id));
+        size_t have = json_array_size (json_object_get (answer, "chunks"));
+        bool ended = json_is_true (json_object_get (answer, "ended"));
+        json_decref (answer);
+        cr_assert (!ended, "it ended before tail could start");
+        if (have >= 3)
+            break;
+        cr_assert_lt (zclock_mono (), deadline, "no output");
+        zclock_sleep (20);
+    }
+    char *out = NULL, *err = NULL;
+    int rc = s_tail (id, &out, &err);
+    cr_assert_eq (rc, 0, "tail: exit %d\n%s\n%s", rc, out, err);
+    const char *lines = "L1 alpha\nL2 alpha\nL3 alpha\nL4 alpha\nL5 alpha\n";
+    const char *at = strstr (out, lines);
+    cr_assert_not_null (at, "no output in order:\n%s", out);
+    cr_assert_null (strstr (at + 1, lines), "printed twice:\n%s", out);
+    cr_assert_not_null (strstr (err, "E1 beta\nE2 beta\nE3 beta\nE4 beta\nE5 beta\n"),
+                        "stderr:\n%s", err);
+    free (out);
+    free (err);
     zsock_destroy (&api);
 }
 
@@ -483,6 +547,39 @@ Test (output_chunks, full_chunks_at_once_and_the_cap)
     cr_assert_eq (worker_output_timeout (output, 0), -1);
     worker_output_destroy (&output);
     free (bytes);
+}
+
+//  A secret value is masked, even when reads cut it; the python wrapper's
+//  result line is not streamed
+Test (output_chunks, secrets_masked_and_the_result_line_not_streamed)
+{
+    worker_output_t *output = worker_output_new ("e5", "w", 1 << 20);
+    json_t *secrets = json_pack ("[s, s]", "s3cr3t-token", "ab");
+    worker_output_set_secrets (output, secrets);
+    json_decref (secrets);
+    worker_output_set_end (output, "\n%%marker%%");
+    char out[512] = "";
+    int64_t now = 0;
+    const char *reads[] = {"key is s3c",   "r3t-token ok ab\n", "then s3cr3t-t",
+                           "oken again\n", "\n%%mar",           "ker%%{\"result\": 1}\n"};
+    for (int i = 0; i < 6; i++) {
+        worker_output_feed (output, 1, reads[i], strlen (reads[i]), now);
+        now += 1000; //  each read waits past the delay
+        json_t *chunk;
+        while ((chunk = s_take (output, now, false))) {
+            cr_assert_null (strstr (s_data (chunk), "s3cr3t"), "%s", s_data (chunk));
+            strcat (out, s_data (chunk));
+            json_decref (chunk);
+        }
+    }
+    json_t *chunk;
+    while ((chunk = s_take (output, now, true))) {
+        strcat (out, s_data (chunk));
+        json_decref (chunk);
+    }
+    //  "ab" is shorter than the masking minimum: kept, as in results
+    cr_assert_str_eq (out, "key is ******** ok ab\nthen ******** again\n");
+    worker_output_destroy (&output);
 }
 
 Test (output_chunks, a_trickle_ends_at_the_chunk_bound)

@@ -174,6 +174,10 @@ void worker_report_drain (worker_t *self, int grace_ms);
 void worker_report_status (worker_t *self, worker_job_t *job, const char *status,
                            json_t *result, int exit_code);
 
+//  The values of the job's secret parameters (the dispatch's `secret`),
+//  never to print: an array of strings (caller owns it).
+json_t *worker_report_secret_values (worker_job_t *job);
+
 //  Send the chunks of `job`'s live output that are due (with `final`, all
 //  of them: its process ended).
 void worker_report_output (worker_t *self, worker_job_t *job, bool final);

@@ -1,6 +1,7 @@
 /*  worker_output: the live output of one running process, in chunks
     (worker_output.h). */
 #include "actors/worker/worker_output.h"
+#include "actors/pack/pack_config.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -24,6 +25,9 @@ struct _worker_output_t {
     bool marked;     //  the truncated chunk was handed out
     int last_stream; //  the stream that reached the cap
     s_pending_t pending[2];
+    json_t *secrets; //  values never to stream: masked (NULL: none)
+    char *end;       //  stdout from this on is not streamed (NULL: none)
+    bool ended;      //  ... it came: stdout is over
 };
 
 static const char *const s_names[2] = {"stdout", "stderr"};
@@ -48,6 +52,8 @@ worker_output_destroy (worker_output_t **self_p)
         worker_output_t *self = *self_p;
         free (self->pending[0].data);
         free (self->pending[1].data);
+        json_decref (self->secrets);
+        free (self->end);
         free (self);
         *self_p = NULL;
     }
@@ -58,7 +64,8 @@ worker_output_feed (worker_output_t *self, int stream, const char *data, size_t 
                     int64_t now)
 {
     assert (self);
-    if (stream < 1 || stream > 2 || self->truncated || size == 0)
+    if (stream < 1 || stream > 2 || self->truncated || size == 0 ||
+        (stream == 1 && self->ended))
         return;
     s_pending_t *pending = &self->pending[stream - 1];
     if (size > self->cap - self->accepted) {
@@ -139,6 +146,54 @@ s_cut (const char *data, size_t size, bool final)
     return n;
 }
 
+//  Where the chunk of `n` of the `size` waiting bytes must end so that
+//  `pattern` (`len` bytes) is not cut: before it when it crosses `n`, or
+//  (unless `final`) before a tail that may be its start (it waits for more
+//  bytes); `cut` when it is neither. A chunk that starts with the whole
+//  pattern is the pattern.
+static size_t
+s_pattern_cut (const char *data, size_t size, size_t n, bool final, const char *pattern,
+               size_t len, size_t cut)
+{
+    if (len == 0 || len > WORKER_OUTPUT_CHUNK)
+        return cut;
+    for (size_t p = n >= len ? n - len + 1 : 0; p < n && p < cut; p++) {
+        size_t have = size - p < len ? size - p : len;
+        if (memcmp (data + p, pattern, have) == 0 && !(have < len && final))
+            return p == 0 && have == len ? len : p;
+    }
+    return cut;
+}
+
+//  The same for every secret value, and on stdout the end marker.
+static size_t
+s_secret_cut (const worker_output_t *self, int index, const char *data, size_t size,
+              size_t n, bool final)
+{
+    size_t cut = n, i;
+    json_t *secret;
+    json_array_foreach (self->secrets, i, secret)
+    {
+        size_t len = strlen (json_string_value (secret));
+        if (len >= PACK_CONFIG_MASK_MIN)
+            cut = s_pattern_cut (data, size, n, final, json_string_value (secret), len,
+                                 cut);
+    }
+    if (index == 0 && self->end) {
+        //  A whole end marker before the cut: the chunk ends before it
+        size_t len = strlen (self->end);
+        const char *at =
+            (const char *)memmem (data, cut < size ? cut : size, self->end, len);
+        if (at && at > data)
+            cut = (size_t)(at - data);
+        else if (at)
+            cut = len <= size ? len : cut;
+        else
+            cut = s_pattern_cut (data, size, n, final, self->end, len, cut);
+    }
+    return cut;
+}
+
 //  `size` raw bytes as valid UTF-8 (an invalid byte: U+FFFD), as a string.
 static json_t *
 s_text (const char *data, size_t size)
@@ -210,7 +265,25 @@ worker_output_take (worker_output_t *self, int64_t now, bool final)
             continue;
         s_pending_t *pending = &self->pending[index];
         size_t n = s_cut (pending->data, pending->size, final);
-        json_t *data = s_text (pending->data, n);
+        if (self->secrets || self->end)
+            n = s_secret_cut (self, index, pending->data, pending->size, n, final);
+        if (index == 0 && self->end && n == strlen (self->end) &&
+            memcmp (pending->data, self->end, n) == 0) {
+            self->ended = true; //  the rest of stdout is not streamed
+            self->accepted -= pending->size;
+            pending->size = 0;
+            continue;
+        }
+        if (n == 0) {
+            pending->since = now; //  the start of a secret, perhaps: more bytes first
+            continue;
+        }
+        size_t masked_size = 0;
+        char *masked = self->secrets ? pack_config_mask_text (pending->data, n,
+                                                              self->secrets, &masked_size)
+                                     : NULL;
+        json_t *data = masked ? s_text (masked, masked_size) : s_text (pending->data, n);
+        free (masked);
         if (!data)
             return NULL;
         memmove (pending->data, pending->data + n, pending->size - n);
@@ -245,6 +318,22 @@ worker_output_timeout (worker_output_t *self, int64_t now)
     if (self->truncated && !self->marked && timeout < 0)
         timeout = 0;
     return timeout;
+}
+
+void
+worker_output_set_end (worker_output_t *self, const char *end)
+{
+    assert (self);
+    free (self->end);
+    self->end = end && *end ? strdup (end) : NULL;
+}
+
+void
+worker_output_set_secrets (worker_output_t *self, const json_t *values)
+{
+    assert (self);
+    json_decref (self->secrets);
+    self->secrets = json_array_size (values) ? json_deep_copy (values) : NULL;
 }
 
 uint64_t

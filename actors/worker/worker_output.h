@@ -13,7 +13,8 @@
     Each chunk has the next sequence number of the execution (from 0, both
     streams, no gap), the stream's name and the bytes streamed before it.
     Data is valid UTF-8: a multi-byte character cut by a read waits for its
-    end; a byte that cannot be UTF-8 becomes U+FFFD.
+    end; a byte that cannot be UTF-8 becomes U+FFFD. The values of the
+    job's secret parameters are masked, as in its result.
 */
 #ifndef WORKER_OUTPUT_H_INCLUDED
 #define WORKER_OUTPUT_H_INCLUDED
@@ -52,6 +53,14 @@ json_t *worker_output_take (worker_output_t *self, int64_t now, bool final);
 
 //  Milliseconds until a chunk is due (0: now), or -1 when nothing waits.
 int worker_output_timeout (worker_output_t *self, int64_t now);
+
+//  Values never to stream (an array of strings, copied): each is masked
+//  (pack_config_mask_text) in the chunks, and never cut by a chunk's end.
+void worker_output_set_secrets (worker_output_t *self, const json_t *values);
+
+//  Stdout from `end` on (copied; the python wrapper's result line: a
+//  newline and its marker) is not streamed.
+void worker_output_set_end (worker_output_t *self, const char *end);
 
 //  Chunks handed out so far.
 uint64_t worker_output_chunks (worker_output_t *self);

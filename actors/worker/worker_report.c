@@ -245,11 +245,9 @@ worker_report_resend (worker_t *self, const char *id, worker_done_t *done)
 //  `result` (taken) with the values of the job's secret parameters (the
 //  dispatch's `secret`: names never to print) masked wherever they appear
 //  in its strings (what the action printed, its error): a new reference.
-static json_t *
-s_mask_secrets (worker_job_t *job, json_t *result)
+json_t *
+worker_report_secret_values (worker_job_t *job)
 {
-    if (!result || !json_array_size (job->secret))
-        return result;
     json_t *values = json_array ();
     size_t i;
     json_t *name;
@@ -259,6 +257,15 @@ s_mask_secrets (worker_job_t *job, json_t *result)
         if (json_is_string (value))
             json_array_append (values, value);
     }
+    return values;
+}
+
+static json_t *
+s_mask_secrets (worker_job_t *job, json_t *result)
+{
+    if (!result || !json_array_size (job->secret))
+        return result;
+    json_t *values = worker_report_secret_values (job);
     json_t *masked = pack_config_mask (result, values);
     json_decref (values);
     json_decref (result);

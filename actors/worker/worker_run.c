@@ -165,6 +165,26 @@ s_task_runner (worker_job_t *job)
     return NULL;
 }
 
+//  The live output of `job` (its secret values masked), or NULL.
+static worker_output_t *
+s_output_new (worker_t *self, worker_job_t *job)
+{
+    worker_output_t *output = worker_output_new (job->id, self->name, self->output_cap);
+    if (!output)
+        return NULL;
+    json_t *values = worker_report_secret_values (job);
+    json_array_extend (values, (json_t *)worker_python_secrets (job));
+    worker_output_set_secrets (output, values);
+    json_decref (values);
+    if (worker_python_marker (job)) {
+        //  The wrapper's result line (worker_python.h) is the result's
+        char *end = zsys_sprintf ("\n%s", worker_python_marker (job));
+        worker_output_set_end (output, end);
+        zstr_free (&end);
+    }
+    return output;
+}
+
 static int
 s_start_task (worker_t *self, worker_job_t *job, worker_task_fn *fn)
 {
@@ -184,10 +204,9 @@ s_start_task (worker_t *self, worker_job_t *job, worker_task_fn *fn)
     job->ledgered = job->ledgered || self->ledger;
     //  The remote runners stream what their commands print; http-request
     //  has nothing to stream (its body is its result)
-    worker_output_t *output =
-        self->output_cap && strstr (job->runner, "remote")
-            ? worker_output_new (job->id, self->name, self->output_cap)
-            : NULL;
+    worker_output_t *output = self->output_cap && strstr (job->runner, "remote")
+                                  ? s_output_new (self, job)
+                                  : NULL;
     job->task = worker_task_start (fn, &parameters, &action, self->tasks_endpoint,
                                    job->id, &output);
     if (!job->task) {
@@ -292,7 +311,7 @@ s_start_process (worker_t *self, worker_job_t *job)
                                   .on_output = s_on_output,
                                   .output_arg = job};
     if (self->output_cap && !job->output)
-        job->output = worker_output_new (job->id, self->name, self->output_cap);
+        job->output = s_output_new (self, job);
     //  The intent is written before the process can exist: a worker that
     //  restarts never says "never started" of what may have run
     if (self->ledger && worker_ledger_intent (self->ledger, job->id) != 0)
