@@ -10,11 +10,12 @@
 typedef struct {
     cli_t *client;
     const char *id;
-    bool tail;            //  status lines on stdout (tail) or stderr (run --wait)
-    bool tty;             //  run --wait on a terminal: one redrawn progress line
-    char *shown;          //  last status reported
-    int64_t requested;    //  µs, from the execution
-    int64_t start_mono;   //  when we began, for a missing `requested`
+    bool tail;          //  status lines on stdout (tail) or stderr (run --wait)
+    bool tty;           //  run --wait on a terminal: one redrawn progress line
+    char *shown;        //  last status reported
+    int64_t requested;  //  µs, from the execution
+    int64_t start_mono; //  when we began, for a missing `requested`
+
     cli_output_t *output; //  its live output printed (tail), or NULL
 } s_follow_t;
 

@@ -141,9 +141,11 @@ struct _executor_t {
     store_t *store;
     store_table_t *executions, *by_enforcement, *waiting, *active, *workers_table;
     store_table_t
-        *children;         //  "<parent>/<child>" -> "": a workflow's children (issue 18)
+        *children; //  "<parent>/<child>" -> "": a workflow's children (issue 18)
+
     store_table_t *output; //  "<id><seq, 8 bytes BE>" -> a chunk (executor_output.c)
     uint64_t output_stored, output_dropped, output_published;
+
     bus_inbox_t *inbox;
     actor_query_t *query;        //  executor.query: the api's reads and changes
     executor_policy_t *policy;   //  concurrency, rate, retry, timeout policies

@@ -106,14 +106,15 @@ typedef struct {
     int busy;
     uint64_t ran, completed, failed, timeouts, cancelled, duplicates, returned, resent;
     uint64_t claims, refused, stale_starts;
+    bool draining;         //  stopping: takes nothing new
+    int64_t drain_until;   //  monotonic ms: the grace for what runs ends
+    bool drained_reported; //  DRAINED said on the pipe
+    bool connected;        //  the executor has been heard at least once
+    bool suspect;          //  it may have given up on us: start nothing until it
+                           //  answers our registration (worker.reconciled)
+
     size_t output_cap;      //  live output streamed per execution (0: none)
     uint64_t output_chunks; //  execution.output sent
-    bool draining;          //  stopping: takes nothing new
-    int64_t drain_until;    //  monotonic ms: the grace for what runs ends
-    bool drained_reported;  //  DRAINED said on the pipe
-    bool connected;         //  the executor has been heard at least once
-    bool suspect;           //  it may have given up on us: start nothing until it
-                            //  answers our registration (worker.reconciled)
 } worker_t;
 
 //  Free a job (its process killed if it still runs); clears the pointer.

@@ -224,8 +224,9 @@ worker_run_task_done (worker_t *self, worker_job_t *job)
     const char *status = "failed";
     json_t *result = worker_task_take (job->task, &status);
     if (!result)
-        return;                             //  not done (cannot happen: it says so after)
-    worker_report_output (self, job, true); //  the last chunks go before the status
+        return; //  not done (cannot happen: it says so after)
+    //  The last chunks go before the status
+    worker_report_output (self, job, true);
     worker_task_destroy (&job->task);
     if (job->cancelled && !streq (status, "completed"))
         status = "cancelled";
