@@ -50,6 +50,8 @@ typedef struct {
     const char *worker_name;   //  worker: unique name (default "worker@host")
     int worker_slots;          //  worker: concurrent executions (default 2 x cores)
     const char *runtimes;      //  worker: comma list (default all known runners)
+    int worker_output_kib;     //  worker: live output per execution, KiB (0: the
+                               //  default, WORKER_OUTPUT_STREAM_CAP; -1: none)
     int heartbeat_ms;          //  bus heartbeats (default 1000)
     bool nosync;               //  stores without fsync (benchmarks only)
     const char *datastore_key; //  datastore: its key file (NULL: the default)

@@ -164,6 +164,26 @@ static const proto_field_t s_execution_status[] = {
     F_INT ("ts", 0),
     F_INT ("claim", 0),
     F_END};
+//  Live output (issue 21): a chunk of an execution's stdout or stderr
+static const proto_field_t s_output_report[] = {
+    F_STRN ("execution", REQ, 1, S_EXECUTION_ID_MAX),
+    F_STR ("worker", REQ),
+    F_UINT ("seq", REQ),
+    F_STRN ("stream", REQ, 1, 16),
+    F_STRN ("data", REQ, 0, 65536),
+    F_UINT ("offset", 0),
+    F_BOOL ("truncated", 0),
+    F_END};
+static const proto_field_t s_output_fact[] = {F_UUID ("execution", REQ),
+                                              F_UINT ("seq", REQ),
+                                              F_STRN ("stream", REQ, 1, 16),
+                                              F_STRN ("data", REQ, 0, 65536),
+                                              F_UINT ("offset", 0),
+                                              F_BOOL ("truncated", 0),
+                                              F_END};
+static const proto_field_t s_output_ask[] = {F_STR ("id", REQ), F_UINT ("offset", 0),
+                                             F_STRN ("stream", 0, 1, 16),
+                                             F_UINTN ("limit", 0, 1, S_PAGE_MAX), F_END};
 static const proto_field_t s_execution_start[] = {
     F_STRN ("execution", REQ, 1, S_JOB_ID_MAX), F_INT ("claim", REQ), F_END};
 static const proto_field_t s_execution_refused[] = {
@@ -324,6 +344,7 @@ static const proto_message_t s_messages[] = {
     {"execution.pause", CMD, "executor", "worker", s_execution_only},
     {"execution.resume", CMD, "executor", "worker", s_execution_only},
     {"execution.status", CMD, "worker", "executor.commands", s_execution_status},
+    {"execution.output", CMD, "worker", "executor.commands", s_output_report},
     {"execution.start", CMD, "executor", "worker", s_execution_start},
     {"execution.refused", CMD, "executor", "worker", s_execution_refused},
     {"execution.requested", FACT, "executor", "executor.facts", s_execution_fact},
@@ -340,6 +361,7 @@ static const proto_message_t s_messages[] = {
     {"execution.resuming", FACT, "executor", "executor.facts", s_execution_fact},
     {"execution.abandoned", FACT, "executor", "executor.facts", s_execution_fact},
     {"execution.pending", FACT, "executor", "executor.facts", s_execution_fact},
+    {"execution.output", FACT, "executor", "executor.facts", s_output_fact},
     {"worker.up", FACT, "executor", "executor.facts", s_worker_fact},
     {"worker.down", FACT, "executor", "executor.facts", s_worker_fact},
     {"worker.draining", FACT, "executor", "executor.facts", s_worker_name},
@@ -387,6 +409,7 @@ static const proto_message_t s_messages[] = {
     {"api.execution.list", ASK, "client", "api.requests", s_execution_list},
     {"api.execution.get", ASK, "client", "api.requests", s_execution_get},
     {"api.execution.children", ASK, "client", "api.requests", s_children},
+    {"api.execution.output", ASK, "client", "api.requests", s_output_ask},
     {"api.execution.changes", ASK, "client", "api.requests", s_changes},
     {"api.execution.cancel", ASK, "client", "api.requests", s_id},
     {"api.execution.pause", ASK, "client", "api.requests", s_id},

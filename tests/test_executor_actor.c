@@ -544,3 +544,48 @@ Test (executor_actor, control_command_bodies_are_checked_against_the_table)
     }
     zactor_destroy (&worker);
 }
+
+//  Live output (issue 21): an execution.output body is checked against the
+//  table; a chunk for an execution that is not active on its worker is
+//  dropped (counted), and the executor keeps serving.
+Test (executor_actor, output_chunks_are_checked_and_strays_dropped)
+{
+    static s_fact_t facts[1024];
+    zactor_t *worker = s_worker ("chunks@test", 2, NULL);
+    s_rejected = 0;
+    bus_link_set_reject_handler (s_link, s_on_reject, NULL);
+    char *big = (char *)malloc (70000);
+    memset (big, 'x', 69999);
+    big[69999] = 0;
+    json_t *payloads[] = {
+        json_pack ("{s:s, s:s, s:s, s:s}", "execution", "x", "worker", "w", "stream",
+                   "stdout", "data", "no seq"),
+        json_pack ("{s:s, s:s, s:i, s:s, s:s}", "execution", "x", "worker", "w", "seq", 0,
+                   "stream", "stdout", "data", big),
+        json_pack ("{s:s, s:s, s:i, s:s, s:s}", "execution",
+                   "00000000-0000-7000-8000-000000000000", "worker", "chunks@test", "seq",
+                   0, "stream", "stdout", "data", "a stray")};
+    free (big);
+    for (int i = 0; i < 3; i++) {
+        proto_envelope_t *command = proto_envelope_new ("execution.output", "hand@test");
+        proto_envelope_set_payload_json (command, payloads[i], NULL);
+        json_decref (payloads[i]);
+        cr_assert_eq (bus_link_send (s_link, &command), 0);
+    }
+    s_enforce ("chunks", "test.count", json_pack ("{s:i}", "n", 4));
+    int count = s_collect (facts, 1024, 5000, 1);
+    cr_assert_eq (s_count (facts, count, "execution.completed"), 1, "still serving");
+    cr_assert_eq (s_count (facts, count, "execution.output"), 0, "nothing published");
+    cr_assert_eq (s_rejected, 2, "each malformed chunk rejected");
+    cr_expect_str_eq (s_messages[0], "execution.output: seq: required (uint)");
+    cr_expect_str_eq (s_codes[1], "bad_request");
+    zstr_send (s_executor, "STATUS");
+    char *text = zstr_recv (s_executor);
+    json_t *status = json_loads (text, 0, NULL);
+    zstr_free (&text);
+    json_t *output = json_object_get (status, "output");
+    cr_assert_eq (json_integer_value (json_object_get (output, "dropped")), 1);
+    cr_assert_eq (json_integer_value (json_object_get (output, "stored")), 0);
+    json_decref (status);
+    zactor_destroy (&worker);
+}

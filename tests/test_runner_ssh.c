@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "actors/worker/worker_ssh.h"
+#include "actors/worker/worker_task.h"
 #include "testing.h"
 
 #define S_SSHD "/usr/sbin/sshd"
@@ -481,4 +482,55 @@ Test (runner_ssh, bastion_host_reaches_the_hosts_through_a_tunnel)
     json_decref (result);
     kill (pid, SIGTERM);
     waitpid (pid, NULL, 0);
+}
+
+//  Live output (issue 21): a remote command run as a worker task streams
+//  what it prints while it runs, without the pid line of its tracking.
+Test (runner_ssh, a_task_streams_its_output_as_it_runs)
+{
+    S_NEED_SSHD;
+    zsock_t *done = zsock_new_pull ("inproc://test_runner_ssh_done");
+    cr_assert_not_null (done);
+    json_t *parameters = json_pack (
+        "{s:s, s:i, s:s, s:s, s:s, s:s}", "hosts", "127.0.0.1", "port", s_port,
+        "username", "root", "private_key", s_key, "known_hosts", s_known, "cmd",
+        "echo first; sleep 0.5; echo second >&2; sleep 0.5; echo third");
+    json_t *action = json_pack ("{s:s}", "runner_type", "remote-shell-cmd");
+    worker_output_t *output = worker_output_new ("e1", "w", 1 << 20);
+    worker_task_t *task =
+        worker_task_start (worker_ssh_run, &parameters, &action,
+                           "inproc://test_runner_ssh_done", "e1", &output);
+    cr_assert_not_null (task);
+    cr_assert_null (output, "the task took the output");
+    //  Chunks as they come: "first" before the command ended
+    char out[256] = "", err[256] = "";
+    bool before_end = false;
+    zpoller_t *poller = zpoller_new (done, NULL);
+    int64_t deadline = zclock_mono () + 20000;
+    bool ended = false;
+    while (!ended && zclock_mono () < deadline) {
+        ended = zpoller_wait (poller, 20) != NULL;
+        json_t *chunk;
+        while ((chunk = worker_task_output_take (task, zclock_mono (), ended))) {
+            const char *data = json_string_value (json_object_get (chunk, "data"));
+            const char *stream = json_string_value (json_object_get (chunk, "stream"));
+            strncat (streq (stream, "stdout") ? out : err, data, 100);
+            before_end = before_end || (!ended && strstr (out, "first"));
+            json_decref (chunk);
+        }
+    }
+    cr_assert (ended, "the task did not end");
+    char *id = zstr_recv (done);
+    zstr_free (&id);
+    cr_assert_str_eq (out, "first\nthird\n");
+    cr_assert_str_eq (err, "second\n");
+    cr_assert (before_end, "no output before the end");
+    const char *status = NULL;
+    json_t *result = worker_task_take (task, &status);
+    cr_assert_str_eq (status, "completed");
+    cr_assert_str_eq (s_field (result, "127.0.0.1", "stdout"), "first\nthird");
+    json_decref (result);
+    worker_task_destroy (&task);
+    zpoller_destroy (&poller);
+    zsock_destroy (&done);
 }

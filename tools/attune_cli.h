@@ -6,6 +6,7 @@
         attune_cli_args.c       a command's options and arguments, parsed and checked
         attune_cli_print.c      tables from column specs, property lists, results
         attune_cli_follow.c     following an execution until it ends
+        attune_cli_output.c     an execution's live output (execution tail)
         attune_cli_pages.c      lists fetched over their pages
         attune_cli_execution.c  run, execution list/get/tail/cancel/rerun
         attune_cli_rule.c       rule list/get/create/enable/disable/delete
@@ -228,9 +229,29 @@ void cli_show_definition (const json_t *definition, const char *const *first);
 //  ---------------------------------------------------------------------------
 //  Following an execution (attune_cli_follow.c)
 
-//  Follow an execution until it ends or `wait_ms` (0 = no limit) passes.
-//  Returns the final execution (caller owns it), or NULL with the error set.
-json_t *cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms);
+//  An execution's live output being printed (attune_cli_output.c)
+typedef struct {
+    cli_t *client;
+    const char *id;
+    uint64_t next;   //  the next chunk's sequence number
+    uint64_t chunks; //  printed
+    bool truncated;  //  the worker's cap was reached
+    bool off;        //  the api has no live output (older than issue 21)
+} cli_output_t;
+
+//  Print the stored chunks from self->next on (api.execution.output, every
+//  page). 0, or -1 with the client's error set.
+int cli_output_fetch (cli_output_t *self);
+//  An execution.output fact of the execution: printed in sequence order
+//  (a gap is read by offset first; a duplicate is skipped).
+void cli_output_fact (cli_output_t *self, const json_t *fact);
+
+//  Follow an execution until it ends or `wait_ms` (0 = no limit) passes;
+//  with `output`, its live output is printed as it comes, and what is left
+//  once it ended. Returns the final execution (caller owns it), or NULL
+//  with the error set.
+json_t *cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms,
+                    cli_output_t *output);
 //  Show the end of an execution; exit 0 only when it completed.
 int cli_follow_done (cli_t *client, json_t *execution);
 

@@ -55,7 +55,7 @@ s_start_execution (cli_t *client, cli_args_t *args, const char *type, json_t *pa
     }
     json_decref (result);
     return cli_follow_done (
-        client, cli_follow (client, canonical, false, (int64_t)(wait_s * 1000)));
+        client, cli_follow (client, canonical, false, (int64_t)(wait_s * 1000), NULL));
 }
 
 static int
@@ -306,7 +306,8 @@ s_cmd_execution_tail (cli_t *client, cli_args_t *args)
     char id[PROTO_UUID_STR_SIZE];
     if (!cli_id_arg (args, 0, id))
         return CLI_EXIT_USAGE;
-    return cli_follow_done (client, cli_follow (client, id, true, 0));
+    cli_output_t output = {client, id, 0, 0, false, false};
+    return cli_follow_done (client, cli_follow (client, id, true, 0, &output));
 }
 
 static int
@@ -403,8 +404,9 @@ const cli_command_t cli_execution_commands[] = {
      "with --show-secrets, secret parameters in clear (admins).",
      s_get_options, 1, 1, s_cmd_execution_get},
     {"execution", "tail", "ID",
-     "Follow an execution: one line per status change, then its result\n"
-     "(exit 0 only if it completed).",
+     "Follow an execution: what it printed so far, then its output as it\n"
+     "comes (stdout to stdout, stderr to stderr) and one line per status\n"
+     "change, then its result (exit 0 only if it completed).",
      cli_no_options, 1, 1, s_cmd_execution_tail},
     {"execution", "cancel", "ID",
      "Cancel an execution: at once when it waits, else its process is terminated.",

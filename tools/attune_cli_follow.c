@@ -15,6 +15,8 @@ typedef struct {
     char *shown;        //  last status reported
     int64_t requested;  //  µs, from the execution
     int64_t start_mono; //  when we began, for a missing `requested`
+
+    cli_output_t *output; //  its live output printed (tail), or NULL
 } s_follow_t;
 
 static int
@@ -234,9 +236,12 @@ s_follow_fact (s_follow_t *self, zsock_t *sub, const char *id, s_stream_t *strea
         proto_envelope_destroy (&fact);
         const char *execution = cli_str (payload, "execution");
         const char *parent = cli_str (payload, "parent");
-        if (parent && strcasecmp (parent, id) == 0)
+        bool output = zframe_streq (topic, "execution.output");
+        if (parent && strcasecmp (parent, id) == 0 && !output)
             s_follow_task (self, payload);
-        if (!execution || strcasecmp (execution, id) != 0)
+        if (output && self->output && execution && strcasecmp (execution, id) == 0)
+            cli_output_fact (self->output, payload);
+        if (output || !execution || strcasecmp (execution, id) != 0)
             json_decref (payload), payload = NULL;
     }
     zmsg_destroy (&msg);
@@ -262,17 +267,23 @@ s_execution_from_fact (json_t *execution, json_t *fact)
 //  Follow an execution until it ends or `wait_ms` (0 = no limit) passes.
 //  Returns the final execution (caller owns it), or NULL with the error set.
 json_t *
-cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms)
+cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms,
+            cli_output_t *output)
 {
     s_follow_t self = {
-        client, id, tail,          !tail && !client->json && isatty (STDERR_FILENO),
-        NULL,   0,  zclock_mono ()};
+        client, id, tail,           !tail && !client->json && isatty (STDERR_FILENO),
+        NULL,   0,  zclock_mono (), output};
     //  Subscribe first, then read the state: no change falls in between
     zsock_t *sub = s_follow_subscribe (client);
     if (!sub && streq (client->code, "unavailable"))
         return NULL;
     json_t *execution =
         cli_request (client, "api.execution.get", json_pack ("{s:s}", "id", id));
+    if (execution && output) {
+        s_follow_status (&self, cli_str (execution, "status")); //  before its output
+        if (cli_output_fetch (output) != 0)
+            json_decref (execution), execution = NULL; //  what it printed so far
+    }
     json_t *terminal_fact = NULL;
     int64_t terminal_seen = 0;
     int64_t next_poll = zclock_mono () + CLI_POLL_MS;
@@ -333,6 +344,8 @@ cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms)
     }
     if (self.tty && self.shown)
         fprintf (stderr, "\r\033[K");
+    if (execution && output && cli_output_fetch (output) != 0)
+        json_decref (execution), execution = NULL; //  what is left, once it ended
     json_decref (terminal_fact);
     zsock_destroy (&sub);
     free (self.shown);

@@ -38,6 +38,8 @@ s_usage (FILE *out)
         "      --runtimes LIST   runners the worker offers (default all)\n"
         "      --host NAME       host part of actor names (default the hostname)\n"
         "      --heartbeat MS    bus heartbeat interval (default 1000)\n"
+        "      --worker-output K live output streamed per execution, KiB (default\n"
+        "                        4096, at most 16384; 0: none, only the result's)\n"
         "      --drain MS        a worker-only process stopping (SIGTERM): how long\n"
         "                        running actions may finish (default 30000; 0: no "
         "drain)\n"
@@ -183,6 +185,13 @@ s_option (attuned_options_t *self, int option, const char *arg)
         case 6:
             self->config.nosync = true;
             break;
+        case 29:
+            if (s_number_option ("worker-output", arg, 0, 16384, "of KiB ",
+                                 &self->config.worker_output_kib))
+                return 2;
+            if (self->config.worker_output_kib == 0)
+                self->config.worker_output_kib = -1; //  none
+            return -1;
         case 9:
             return s_number_option ("drain", arg, 0, 3600000, "of ms ", &self->drain_ms)
                        ?: -1;
@@ -215,6 +224,7 @@ s_parse_options (attuned_options_t *self, int argc, char *argv[])
                                       {"api", required_argument, 0, 7},
                                       {"api-facts", required_argument, 0, 8},
                                       {"drain", required_argument, 0, 9},
+                                      {"worker-output", required_argument, 0, 29},
                                       {"datastore-key", required_argument, 0, 10},
                                       {"configs", required_argument, 0, 11},
                                       {"cert", required_argument, 0, 20},

@@ -93,6 +93,7 @@ api_roles_required (const char *type)
                                   "api.action.queue_stats",
                                   "api.execution.changes",
                                   "api.execution.children",
+                                  "api.execution.output",
                                   NULL};
     static const char *runs[] = {
         "api.execution.run",   "api.execution.rerun",  "api.execution.cancel",

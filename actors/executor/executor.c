@@ -39,6 +39,8 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
         return executor_create (self, txn, payload, info);
     if (streq (type, "execution.status"))
         return executor_report_status (self, txn, payload, info);
+    if (streq (type, "execution.output"))
+        return executor_output_report (self, txn, payload, info);
     if (streq (type, "worker.register"))
         return executor_links_register (self, txn, payload, info);
     return executor_links_draining (self, txn, payload, info);
@@ -134,6 +136,11 @@ s_pipe_status (void *arg)
     json_object_set_new (status, "late", json_integer ((json_int_t)self->late));
     json_object_set_new (status, "repeated_status",
                          json_integer ((json_int_t)self->repeated));
+    json_object_set_new (status, "output",
+                         json_pack ("{s:I, s:I, s:I}", "stored",
+                                    (json_int_t)self->output_stored, "dropped",
+                                    (json_int_t)self->output_dropped, "published",
+                                    (json_int_t)self->output_published));
     return status;
 }
 
@@ -227,8 +234,9 @@ s_start_store (executor_t *self, const actor_config_t *config)
     self->active = store_table (self->store, "active", false);
     self->workers_table = store_table (self->store, "workers", false);
     self->children = store_table (self->store, "children", false);
+    self->output = store_table (self->store, "output", false);
     if (self->executions && self->by_enforcement && self->waiting && self->active &&
-        self->workers_table && self->children)
+        self->workers_table && self->children && self->output)
         self->inquiry = executor_inquiry_new (self->store);
     if (!self->inquiry) {
         zsys_error ("executor: %s", store_last_error (self->store));
@@ -271,6 +279,7 @@ s_start_sockets (executor_t *self, const actor_config_t *config)
     //  in executor_report_status, not even the late list.
     bus_inbox_set_handler_dedups (self->inbox, "enforcement.create");
     bus_inbox_set_handler_dedups (self->inbox, "execution.status");
+    bus_inbox_set_handler_dedups (self->inbox, "execution.output"); //  by (id, seq)
     self->policy = executor_policy_new (self->store);
     self->query = actor_query_new (bus_topology_bind (config->topology, "executor.query"),
                                    self->source);

@@ -10,10 +10,11 @@ executor_check_command (executor_t *self, proto_envelope_t *command, bus_command
     const char *type = proto_envelope_type (command);
     //  Its row: the executor's own looked up once (the table is a list)
     static const char *const types[] = {"enforcement.create", "execution.status",
-                                        "worker.register", "worker.draining"};
-    static _Thread_local const proto_message_t *rows[4]; //  no lock: per thread
+                                        "worker.register", "worker.draining",
+                                        "execution.output"};
+    static _Thread_local const proto_message_t *rows[5]; //  no lock: per thread
     const proto_message_t *message = NULL;
-    for (size_t i = 0; i < 4 && !message; i++)
+    for (size_t i = 0; i < 5 && !message; i++)
         if (streq (type, types[i])) {
             if (!rows[i])
                 rows[i] = proto_message_lookup (types[i], PROTO_MESSAGE_COMMAND);

@@ -142,6 +142,10 @@ struct _executor_t {
     store_table_t *executions, *by_enforcement, *waiting, *active, *workers_table;
     store_table_t
         *children; //  "<parent>/<child>" -> "": a workflow's children (issue 18)
+
+    store_table_t *output; //  "<id><seq, 8 bytes BE>" -> a chunk (executor_output.c)
+    uint64_t output_stored, output_dropped, output_published;
+
     bus_inbox_t *inbox;
     actor_query_t *query;        //  executor.query: the api's reads and changes
     executor_policy_t *policy;   //  concurrency, rate, retry, timeout policies
@@ -305,6 +309,25 @@ int executor_report_status (executor_t *self, store_txn_t *txn,
 //  Send execution.start (start) or execution.refused (reason) to `worker`.
 void executor_report_answer (executor_t *self, const char *worker, const char *id,
                              bool start, uint64_t claim, const char *reason);
+
+//  ---------------------------------------------------------------------------
+//  executor_output: live output (proto/PROTOCOL.md, "Live output")
+
+#define EXECUTOR_OUTPUT_MAX         (16 * 1024 * 1024 + 65536) //  bytes per execution
+#define EXECUTOR_OUTPUT_CHUNKS_MAX  100000 //  chunks per execution (workers send 65536)
+#define EXECUTOR_OUTPUT_REPLY_BYTES (512 * 1024) //  chunk bytes per answer, about
+
+//  execution.output from a worker: stored, its fact an effect. 0 (also
+//  when dropped: counted), or -1 on a store error.
+int executor_output_report (executor_t *self, store_txn_t *txn,
+                            const msgpack_object *payload, bus_command_t *info);
+//  Delete every chunk of execution `id` in `txn` (a write transaction).
+//  How many were deleted, or -1 on a store error.
+int executor_output_delete (executor_t *self, store_txn_t *txn, const char *id);
+//  api.execution.output {id, offset?, stream?, limit?}: {execution, chunks,
+//  next, status, ended, truncated}.
+void executor_output_query (executor_t *self, const char *id, json_t *payload,
+                            actor_answer_t *answer);
 
 //  ---------------------------------------------------------------------------
 //  executor_params: an action's parameter schema on msgpack parameters

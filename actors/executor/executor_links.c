@@ -214,6 +214,9 @@ s_requeue (executor_t *self, store_txn_t *txn, s_done_t *done, execution_event_t
         executor_record_set_extra (&self->record, "redispatched", &again);
     }
     executor_record_set_nil (&self->record, EXECUTOR_RECORD_WORKER);
+    //  A rerun's live output starts again from 0 on its next worker
+    if (event == EXECUTION_RERUN && executor_output_delete (self, txn, done->id) < 0)
+        return -1;
     if (store_insert (txn, self->waiting, done->id, strlen (done->id), &done->key) !=
         STORE_OK)
         return -1;

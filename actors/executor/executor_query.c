@@ -663,6 +663,7 @@ static const struct {
     {"api.execution.run", s_run, NULL},
     {"api.execution.get", NULL, s_get},
     {"api.execution.children", NULL, executor_workflow_children_op},
+    {"api.execution.output", NULL, executor_output_query},
     {"api.execution.cancel", NULL, s_cancel},
     {"api.execution.pause", NULL, executor_workflow_pause},
     {"api.execution.resume", NULL, executor_workflow_resume},

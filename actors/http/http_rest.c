@@ -6,6 +6,8 @@
 */
 #include "actors/http/http_internal.h"
 
+#include <errno.h>
+
 #define S_DEFAULT_LIMIT 50
 #define HTTP_MAX_OFFSET 100000
 
@@ -298,26 +300,90 @@ http_rest_execution_rerun (http_req_t *req)
     json_decref (body);
 }
 
-//  stdout then stderr, as text/plain (output_type=stdout|stderr for one)
+//  ?offset=N: the live output from chunk N on (api.execution.output, JSON:
+//  chunks, next, ended), output_type=stdout|stderr for one stream.
+static void
+s_output_by_offset (http_req_t *req, const char *offset, const char *only)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long at = strtoull (offset, &end, 10);
+    if (!*offset || *end || errno || *offset == '-') {
+        http_fault (req, 400, "offset: '%s' is not a chunk number (0, 1, 2 ...)", offset);
+        return;
+    }
+    json_t *payload =
+        json_pack ("{s:s, s:I}", "id", req->params[0], "offset", (json_int_t)at);
+    if (only)
+        json_object_set_new (payload, "stream", json_string (only));
+    json_t *answer = http_api (req, "api.execution.output", payload);
+    if (answer)
+        http_reply (req, 200, answer);
+}
+
+//  The text of the live output chunks (of `only`, or both) of a running
+//  execution (its result has no output yet). Caller frees.
+static char *
+s_live_text (http_req_t *req, const char *only)
+{
+    json_t *payload = json_pack ("{s:s}", "id", req->params[0]);
+    if (only)
+        json_object_set_new (payload, "stream", json_string (only));
+    json_t *answer = http_api (req, "api.execution.output", payload);
+    size_t i, size = 0;
+    json_t *chunk;
+    json_array_foreach (json_object_get (answer, "chunks"), i, chunk)
+    {
+        size += json_string_length (json_object_get (chunk, "data"));
+    }
+    char *text = (char *)zmalloc (size + 1), *at = text;
+    json_array_foreach (json_object_get (answer, "chunks"), i, chunk)
+    {
+        json_t *data = json_object_get (chunk, "data");
+        memcpy (at, json_string_value (data), json_string_length (data));
+        at += json_string_length (data);
+    }
+    json_decref (answer);
+    return text;
+}
+
+//  stdout then stderr, as text/plain (output_type=stdout|stderr for one):
+//  the result's, or while it runs what it printed so far; with ?offset=N,
+//  the live output by chunk as JSON
 void
 http_rest_execution_output (http_req_t *req)
 {
+    const char *only = http_query (req, "output_type");
+    if (only && !streq (only, "stdout") && !streq (only, "stderr")) {
+        http_fault (req, 400, "output_type: stdout or stderr");
+        return;
+    }
+    const char *offset = http_query (req, "offset");
+    if (offset) {
+        s_output_by_offset (req, offset, only);
+        return;
+    }
     json_t *e =
         http_api (req, "api.execution.get", json_pack ("{s:s}", "id", req->params[0]));
     if (!e)
         return;
-    const char *only = http_query (req, "output_type");
     json_t *result = json_object_get (e, "result");
     const char *out = json_string_value (json_object_get (result, "stdout"));
     const char *err = json_string_value (json_object_get (result, "stderr"));
-    char *text = zsys_sprintf ("%s%s",
-                               only && !streq (only, "stdout") ? ""
-                               : out                           ? out
-                                                               : "",
-                               only && !streq (only, "stderr") ? ""
-                               : err                           ? err
-                                                               : "");
+    char *text = !out && !err && json_integer_value (json_object_get (e, "ended")) <= 0
+                     ? s_live_text (req, only)
+                     : zsys_sprintf ("%s%s",
+                                     only && !streq (only, "stdout") ? ""
+                                     : out                           ? out
+                                                                     : "",
+                                     only && !streq (only, "stderr") ? ""
+                                     : err                           ? err
+                                                                     : "");
     json_decref (e);
+    if (req->reply) {
+        free (text); //  the live output could not be read: its fault is the answer
+        return;
+    }
     req->response =
         MHD_create_response_from_buffer (strlen (text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header (req->response, "Content-Type", "text/plain; charset=utf-8");

@@ -6,6 +6,8 @@
 
         execution.requested         st2.execution__create, st2.liveaction__create
         execution.<other status>    st2.execution__update, st2.liveaction__update
+        execution.output            st2.execution.output__create {execution_id,
+                                    output_type, data, seq, offset}
         inquiry.created             st2.inquiry__create
         inquiry.<other>             st2.inquiry__update
         event.created               st2.trigger_instance__create
@@ -130,7 +132,16 @@ s_fact (s_stream_t *self, proto_envelope_t *fact, bus_fact_info_t *info)
     json_t *payload = proto_envelope_payload_json (fact, NULL);
     if (!payload)
         return;
-    if (strncmp (type, "execution.", 10) == 0)
+    if (streq (type, "execution.output")) //  StackStorm's execution output event
+        s_emit (self, "st2.execution.output__create",
+                json_pack ("{s:O?, s:O?, s:O?, s:O?, s:O?}", "execution_id",
+                           json_object_get (payload, "execution"), "output_type",
+                           json_object_get (payload, "stream"), "data",
+                           json_object_get (payload, "data"), "seq",
+                           json_object_get (payload, "seq"), "offset",
+                           json_object_get (payload, "offset")),
+                id);
+    else if (strncmp (type, "execution.", 10) == 0)
         s_emit_execution (self, payload, streq (type, "execution.requested"), id);
     else if (strncmp (type, "inquiry.", 8) == 0)
         s_emit (self,

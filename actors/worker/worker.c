@@ -40,8 +40,13 @@ s_jobs_timeout (s_worker_t *self)
     for (s_job_t *job = (s_job_t *)zhashx_first (self->jobs); job;
          job = (s_job_t *)zhashx_next (self->jobs)) {
         int t = -1;
-        if (job->process)
+        if (job->process) {
             t = worker_process_timeout (job->process);
+            int o = job->output ? worker_output_timeout (job->output, now) : -1;
+            if (o >= 0 && (t < 0 || o < t))
+                t = o;
+        } else if (job->task)
+            t = worker_task_output_timeout (job->task, now);
         else if (job->claiming) {
             //  Claimed again at the lease's end, when the executor can hear
             //  us (until then the link's own timers wake the loop)
@@ -73,6 +78,8 @@ s_jobs_tick (s_worker_t *self)
         //  recording it, or the start was lost): claim again
         if (job->claiming && heard && now_us - job->claim_ts >= lease_us)
             worker_run_claim (self, job);
+        if (job->process || job->task)
+            worker_report_output (self, job, false);
         if ((job->process && worker_process_poll (job->process)) ||
             (!job->process && job->running && job->due && job->due <= now))
             zlist_append (done, job);
@@ -107,6 +114,8 @@ s_pipe_status (void *arg)
     json_object_set_new (status, "claims", json_integer ((json_int_t)self->claims));
     json_object_set_new (status, "refused", json_integer ((json_int_t)self->refused));
     json_object_set_new (status, "resent", json_integer ((json_int_t)self->resent));
+    json_object_set_new (status, "output_chunks",
+                         json_integer ((json_int_t)self->output_chunks));
     json_object_set_new (status, "stale_starts",
                          json_integer ((json_int_t)self->stale_starts));
     json_object_set_new (status, "returned", json_integer ((json_int_t)self->returned));
@@ -241,6 +250,10 @@ s_start (s_worker_t *self, const actor_config_t *config)
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     self->slots = config->worker_slots > 0 ? config->worker_slots
                                            : (int)(cores > 0 ? cores * 2 : 2);
+    self->output_cap = config->worker_output_kib < 0 ? 0
+                       : config->worker_output_kib == 0
+                           ? WORKER_OUTPUT_STREAM_CAP
+                           : (size_t)config->worker_output_kib * 1024;
     self->instance = ((uint64_t)randof (0x7fffffff) << 32) ^ (uint64_t)zclock_usecs ();
     self->jobs = zhashx_new ();
     self->queue = zlist_new ();

@@ -13,6 +13,7 @@
 #include "actors/worker/worker_guard.h"
 #include "actors/worker/worker_ledger.h"
 #include "actors/worker/worker_link.h"
+#include "actors/worker/worker_output.h"
 #include "actors/worker/worker_process.h"
 #include "actors/worker/worker_task.h"
 #include "actors/worker/worker_secrets.h"
@@ -58,6 +59,7 @@ typedef struct {
     bool dropped;         //  the executor settled it without us (reconciled)
     bool ledgered;        //  in the ledger: claimed or started here
     struct _worker_python_t *python; //  python-script: wrapper, config (worker_python.h)
+    worker_output_t *output;         //  its live output (NULL: not streamed)
 } worker_job_t;
 
 //  An execution that ended here: its final report, sent again when the
@@ -110,6 +112,9 @@ typedef struct {
     bool connected;        //  the executor has been heard at least once
     bool suspect;          //  it may have given up on us: start nothing until it
                            //  answers our registration (worker.reconciled)
+
+    size_t output_cap;      //  live output streamed per execution (0: none)
+    uint64_t output_chunks; //  execution.output sent
 } worker_t;
 
 //  Free a job (its process killed if it still runs); clears the pointer.
@@ -169,6 +174,14 @@ void worker_report_drain (worker_t *self, int grace_ms);
 //  execution.status for `job` (takes `result`); kept in self->last.
 void worker_report_status (worker_t *self, worker_job_t *job, const char *status,
                            json_t *result, int exit_code);
+
+//  The values of the job's secret parameters (the dispatch's `secret`),
+//  never to print: an array of strings (caller owns it).
+json_t *worker_report_secret_values (worker_job_t *job);
+
+//  Send the chunks of `job`'s live output that are due (with `final`, all
+//  of them: its process ended).
+void worker_report_output (worker_t *self, worker_job_t *job, bool final);
 
 //  zhashx destructor of a worker_done_t.
 void worker_report_done_destroy (void **item_p);

@@ -20,6 +20,7 @@ worker_job_destroy (worker_job_t **job_p)
         json_decref (job->parameters);
         json_decref (job->secret);
         worker_python_destroy (&job->python);
+        worker_output_destroy (&job->output);
         if (job->tmpdir) {
             rmdir (job->tmpdir); //  only if the action left it empty
             free (job->tmpdir);

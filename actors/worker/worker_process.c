@@ -23,6 +23,7 @@ typedef struct {
     size_t size;
     size_t cap;
     bool truncated;
+    int index; //  1 stdout, 2 stderr
 } stream_t;
 
 struct _worker_process_t {
@@ -41,6 +42,8 @@ struct _worker_process_t {
     bool reaped;
     int64_t reaped_at;
     worker_result_t result;
+    void (*on_output) (void *arg, int stream, const char *data, size_t size);
+    void *output_arg;
 };
 
 static int64_t
@@ -217,6 +220,10 @@ worker_process_start (const worker_process_spec_t *spec, char *message,
     s_nonblocking (self->err.fd);
     size_t cap = spec->output_cap ? spec->output_cap : WORKER_OUTPUT_CAP;
     self->out.cap = self->err.cap = cap;
+    self->out.index = 1;
+    self->err.index = 2;
+    self->on_output = spec->on_output;
+    self->output_arg = spec->output_arg;
     if (spec->input_size) {
         self->input = (uint8_t *)malloc (spec->input_size);
         if (self->input)
@@ -232,11 +239,17 @@ worker_process_start (const worker_process_spec_t *spec, char *message,
     return self;
 }
 
+//  Bytes read from one stream per call, at most: a process that writes
+//  without pause (yes) must not keep the owner's loop from its other work
+//  (heartbeats, commands); the descriptor stays ready and is read again.
+#define S_READ_TURN (256 * 1024)
+
 static void
-s_read (stream_t *stream)
+s_read (worker_process_t *self, stream_t *stream)
 {
     char scratch[16384];
-    while (stream->fd >= 0) {
+    size_t turn = 0;
+    while (stream->fd >= 0 && turn < S_READ_TURN) {
         char *into = scratch;
         size_t room = sizeof scratch;
         if (stream->size < stream->cap) {
@@ -252,6 +265,9 @@ s_read (stream_t *stream)
         }
         ssize_t n = read (stream->fd, into, room);
         if (n > 0) {
+            turn += (size_t)n;
+            if (self->on_output)
+                self->on_output (self->output_arg, stream->index, into, (size_t)n);
             if (into == scratch)
                 stream->truncated = true;
             else
@@ -297,9 +313,9 @@ worker_process_handle (worker_process_t *self, int fd)
     if (fd == -1 || fd == self->stdin_fd)
         s_write (self);
     if (fd == -1 || fd == self->out.fd)
-        s_read (&self->out);
+        s_read (self, &self->out);
     if (fd == -1 || fd == self->err.fd)
-        s_read (&self->err);
+        s_read (self, &self->err);
 }
 
 static void

@@ -48,6 +48,10 @@ typedef struct {
     size_t output_cap;     //  per stream; 0 = WORKER_OUTPUT_CAP
     int64_t timeout_ms;    //  0 = none
     int64_t kill_grace_ms; //  SIGTERM -> SIGKILL; 0 = 2000
+    //  Told every read of stdout (stream 1) or stderr (2), capped or not
+    //  (live output, worker_output.h); NULL: nobody
+    void (*on_output) (void *arg, int stream, const char *data, size_t size);
+    void *output_arg;
 } worker_process_spec_t;
 
 typedef struct {

@@ -95,6 +95,18 @@ worker_python_command (worker_job_t *job, const char *script, char *argv[4],
     return 0;
 }
 
+const json_t *
+worker_python_secrets (worker_job_t *job)
+{
+    return job->python ? job->python->secrets : NULL;
+}
+
+const char *
+worker_python_marker (worker_job_t *job)
+{
+    return job->python ? job->python->marker : NULL;
+}
+
 char *
 worker_python_input (worker_job_t *job)
 {

@@ -37,6 +37,11 @@ void worker_python_destroy (worker_python_t **self_p);
 int worker_python_command (worker_job_t *job, const char *script, char *argv[4],
                            char *message, size_t size);
 
+//  What live output must not show (worker_output.h): the config's secret
+//  values (borrowed, NULL when none) and the result line's marker.
+const json_t *worker_python_secrets (worker_job_t *job);
+const char *worker_python_marker (worker_job_t *job);
+
 //  The wrapper's stdin (JSON). Caller frees; NULL when out of memory.
 char *worker_python_input (worker_job_t *job);
 

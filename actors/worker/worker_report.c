@@ -31,6 +31,20 @@ s_send (worker_t *self, const char *type, json_t *payload)
 }
 
 void
+worker_report_output (worker_t *self, worker_job_t *job, bool final)
+{
+    if (!job->output && !job->task)
+        return;
+    int64_t now = zclock_mono ();
+    json_t *chunk;
+    while ((chunk = job->output ? worker_output_take (job->output, now, final)
+                                : worker_task_output_take (job->task, now, final))) {
+        self->output_chunks++;
+        s_send (self, "execution.output", chunk);
+    }
+}
+
+void
 worker_report_register (worker_t *self)
 {
     //  What it holds (queued and running), so an executor that restarted, or
@@ -231,11 +245,9 @@ worker_report_resend (worker_t *self, const char *id, worker_done_t *done)
 //  `result` (taken) with the values of the job's secret parameters (the
 //  dispatch's `secret`: names never to print) masked wherever they appear
 //  in its strings (what the action printed, its error): a new reference.
-static json_t *
-s_mask_secrets (worker_job_t *job, json_t *result)
+json_t *
+worker_report_secret_values (worker_job_t *job)
 {
-    if (!result || !json_array_size (job->secret))
-        return result;
     json_t *values = json_array ();
     size_t i;
     json_t *name;
@@ -245,6 +257,15 @@ s_mask_secrets (worker_job_t *job, json_t *result)
         if (json_is_string (value))
             json_array_append (values, value);
     }
+    return values;
+}
+
+static json_t *
+s_mask_secrets (worker_job_t *job, json_t *result)
+{
+    if (!result || !json_array_size (job->secret))
+        return result;
+    json_t *values = worker_report_secret_values (job);
     json_t *masked = pack_config_mask (result, values);
     json_decref (values);
     json_decref (result);

@@ -165,6 +165,26 @@ s_task_runner (worker_job_t *job)
     return NULL;
 }
 
+//  The live output of `job` (its secret values masked), or NULL.
+static worker_output_t *
+s_output_new (worker_t *self, worker_job_t *job)
+{
+    worker_output_t *output = worker_output_new (job->id, self->name, self->output_cap);
+    if (!output)
+        return NULL;
+    json_t *values = worker_report_secret_values (job);
+    json_array_extend (values, (json_t *)worker_python_secrets (job));
+    worker_output_set_secrets (output, values);
+    json_decref (values);
+    if (worker_python_marker (job)) {
+        //  The wrapper's result line (worker_python.h) is the result's
+        char *end = zsys_sprintf ("\n%s", worker_python_marker (job));
+        worker_output_set_end (output, end);
+        zstr_free (&end);
+    }
+    return output;
+}
+
 static int
 s_start_task (worker_t *self, worker_job_t *job, worker_task_fn *fn)
 {
@@ -182,8 +202,13 @@ s_start_task (worker_t *self, worker_job_t *job, worker_task_fn *fn)
         return -1;
     }
     job->ledgered = job->ledgered || self->ledger;
-    job->task =
-        worker_task_start (fn, &parameters, &action, self->tasks_endpoint, job->id);
+    //  The remote runners stream what their commands print; http-request
+    //  has nothing to stream (its body is its result)
+    worker_output_t *output = self->output_cap && strstr (job->runner, "remote")
+                                  ? s_output_new (self, job)
+                                  : NULL;
+    job->task = worker_task_start (fn, &parameters, &action, self->tasks_endpoint,
+                                   job->id, &output);
     if (!job->task) {
         worker_report_finish (self, job, "failed",
                               json_pack ("{s:s}", "error", "cannot start a thread"), -1);
@@ -200,6 +225,8 @@ worker_run_task_done (worker_t *self, worker_job_t *job)
     json_t *result = worker_task_take (job->task, &status);
     if (!result)
         return; //  not done (cannot happen: it says so after)
+    //  The last chunks go before the status
+    worker_report_output (self, job, true);
     worker_task_destroy (&job->task);
     if (job->cancelled && !streq (status, "completed"))
         status = "cancelled";
@@ -226,6 +253,15 @@ s_input (worker_job_t *job)
     char *input = json_dumps (own, JSON_COMPACT);
     json_decref (own);
     return input;
+}
+
+//  A read of the process's stdout or stderr: its live output.
+static void
+s_on_output (void *arg, int stream, const char *data, size_t size)
+{
+    worker_job_t *job = (worker_job_t *)arg;
+    if (job->output)
+        worker_output_feed (job->output, stream, data, size, zclock_mono ());
 }
 
 static int
@@ -272,7 +308,11 @@ s_start_process (worker_t *self, worker_job_t *job)
                                   .input = input,
                                   .input_size = input ? input_size : 0,
                                   .output_cap = S_OUTPUT_CAP,
-                                  .timeout_ms = s_timeout_ms (job)};
+                                  .timeout_ms = s_timeout_ms (job),
+                                  .on_output = s_on_output,
+                                  .output_arg = job};
+    if (self->output_cap && !job->output)
+        job->output = s_output_new (self, job);
     //  The intent is written before the process can exist: a worker that
     //  restarts never says "never started" of what may have run
     if (self->ledger && worker_ledger_intent (self->ledger, job->id) != 0)
@@ -337,6 +377,7 @@ s_process_result (const worker_result_t *r, int code)
 void
 worker_run_ended (worker_t *self, worker_job_t *job)
 {
+    worker_report_output (self, job, true); //  the last chunks go before the status
     const worker_result_t *r = worker_process_result (job->process);
     int code = r->exited ? r->exit_code : 128 + r->signal;
     if (job->python) {

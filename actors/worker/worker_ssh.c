@@ -263,7 +263,25 @@ typedef struct {
     int code;
     bool timed_out;
     bool aborted;
+    bool pid_line; //  stdout starts with the shell's pid: not live output
 } s_exec_t;
+
+//  What the command printed, kept (capped) and as live output
+//  (worker_task_output), less the pid line of a tracked command.
+static void
+s_took (const s_run_t *run, s_exec_t *x, int stream, const char *data, size_t n)
+{
+    s_append (stream == 1 ? &x->out : &x->err, data, n, run->cap);
+    if (stream == 1 && x->pid_line) {
+        const char *end = (const char *)memchr (data, '\n', n);
+        size_t skip = end ? (size_t)(end - data) + 1 : n;
+        x->pid_line = !end;
+        data += skip;
+        n -= skip;
+    }
+    if (n)
+        worker_task_output (run->task, stream, data, n);
+}
 
 static int s_exec (ssh_session session, const s_run_t *run, const char *command,
                    const char *input, size_t input_size, bool tracked, int64_t deadline,
@@ -320,17 +338,17 @@ s_read (ssh_channel channel, const s_run_t *run, int64_t deadline, s_exec_t *x)
         int n = ssh_channel_read_timeout (channel, buffer, sizeof buffer, 0, 100);
         if (n == SSH_ERROR)
             break;
-        s_append (&x->out, buffer, (size_t)(n > 0 ? n : 0), run->cap);
+        s_took (run, x, 1, buffer, (size_t)(n > 0 ? n : 0));
         while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 1)) > 0)
-            s_append (&x->err, buffer, (size_t)n, run->cap);
+            s_took (run, x, 2, buffer, (size_t)n);
     }
     if (x->aborted || x->timed_out) {
         //  What came before the end is kept
         int n;
         while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 0)) > 0)
-            s_append (&x->out, buffer, (size_t)n, run->cap);
+            s_took (run, x, 1, buffer, (size_t)n);
         while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 1)) > 0)
-            s_append (&x->err, buffer, (size_t)n, run->cap);
+            s_took (run, x, 2, buffer, (size_t)n);
     }
 }
 
@@ -358,6 +376,7 @@ s_exec (ssh_session session, const s_run_t *run, const char *command, const char
         return -1;
     }
     zstr_free (&line);
+    x->pid_line = tracked;
     s_read (channel, run, deadline, x);
     long pid = tracked ? s_take_pid (&x->out) : 0;
     if (x->aborted || x->timed_out) {

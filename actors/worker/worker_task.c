@@ -15,6 +15,8 @@ struct _worker_task_t {
     atomic_bool abort;
     atomic_bool done;
     atomic_int refs;
+    pthread_mutex_t lock;    //  the output: fed by the runner, taken by the loop
+    worker_output_t *output; //  live output, NULL: none
 };
 
 static void
@@ -24,6 +26,8 @@ s_release (worker_task_t *self)
         json_decref (self->parameters);
         json_decref (self->action);
         json_decref (self->result);
+        worker_output_destroy (&self->output);
+        pthread_mutex_destroy (&self->lock);
         free (self->endpoint);
         free (self->id);
         free (self);
@@ -59,10 +63,14 @@ s_thread (void *arg)
 
 worker_task_t *
 worker_task_start (worker_task_fn *fn, json_t **parameters, json_t **action,
-                   const char *endpoint, const char *id)
+                   const char *endpoint, const char *id, worker_output_t **output)
 {
     worker_task_t *self = (worker_task_t *)calloc (1, sizeof (worker_task_t));
     if (self) {
+        pthread_mutex_init (&self->lock, NULL);
+        self->output = output ? *output : NULL;
+        if (output)
+            *output = NULL;
         self->fn = fn;
         self->parameters = *parameters;
         self->action = *action;
@@ -83,6 +91,8 @@ worker_task_start (worker_task_fn *fn, json_t **parameters, json_t **action,
             self->refs = 1;
             s_release (self);
         } else {
+            if (output)
+                worker_output_destroy (output);
             json_decref (*parameters);
             json_decref (*action);
             *parameters = *action = NULL;
@@ -91,6 +101,38 @@ worker_task_start (worker_task_fn *fn, json_t **parameters, json_t **action,
     }
     pthread_attr_destroy (&attr);
     return self;
+}
+
+void
+worker_task_output (worker_task_t *self, int stream, const char *data, size_t size)
+{
+    if (!self || !self->output)
+        return;
+    pthread_mutex_lock (&self->lock);
+    worker_output_feed (self->output, stream, data, size, zclock_mono ());
+    pthread_mutex_unlock (&self->lock);
+}
+
+json_t *
+worker_task_output_take (worker_task_t *self, int64_t now, bool final)
+{
+    if (!self->output)
+        return NULL;
+    pthread_mutex_lock (&self->lock);
+    json_t *chunk = worker_output_take (self->output, now, final);
+    pthread_mutex_unlock (&self->lock);
+    return chunk;
+}
+
+int
+worker_task_output_timeout (worker_task_t *self, int64_t now)
+{
+    if (!self->output)
+        return -1;
+    pthread_mutex_lock (&self->lock);
+    int timeout = worker_output_timeout (self->output, now);
+    pthread_mutex_unlock (&self->lock);
+    return timeout;
 }
 
 bool

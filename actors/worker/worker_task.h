@@ -21,6 +21,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include "actors/worker/worker_output.h"
 
 typedef struct _worker_task_t worker_task_t;
 
@@ -32,9 +33,22 @@ typedef json_t *(worker_task_fn)(worker_task_t *task, const json_t *parameters,
 
 //  Run `fn` in a new thread with `parameters` and `action` (both taken);
 //  when it is done, `id` is sent to `endpoint` (inproc, a PULL socket).
-//  NULL if the thread cannot start (the json values are freed).
+//  `output` (taken; NULL or *output NULL: none) gets what the runner
+//  reads as it runs (worker_task_output). NULL if the thread cannot start
+//  (the json values and the output are freed).
 worker_task_t *worker_task_start (worker_task_fn *fn, json_t **parameters,
-                                  json_t **action, const char *endpoint, const char *id);
+                                  json_t **action, const char *endpoint, const char *id,
+                                  worker_output_t **output);
+
+//  The runner (its thread, or threads) read `size` bytes of stream 1
+//  (stdout) or 2 (stderr): fed to the task's live output, if it has one.
+//  Safe on a NULL task.
+void worker_task_output (worker_task_t *self, int stream, const char *data, size_t size);
+
+//  The worker's loop: the next chunk of the task's live output that is due
+//  (worker_output_take), or NULL; and when one will be (worker_output_timeout).
+json_t *worker_task_output_take (worker_task_t *self, int64_t now, bool final);
+int worker_task_output_timeout (worker_task_t *self, int64_t now);
 
 //  True once the task was told to stop (runners poll this).
 bool worker_task_aborted (worker_task_t *self);
