@@ -73,6 +73,13 @@ s_number (double value)
 }
 
 void
+actor_metrics_declare (json_t *families, const char *name, const char *type,
+                       const char *help)
+{
+    s_family (families, name, type, help);
+}
+
+void
 actor_metrics_add (json_t *families, const char *name, const char *type, const char *help,
                    double value, ...)
 {

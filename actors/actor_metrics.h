@@ -55,6 +55,10 @@ void actor_histogram_observe (actor_histogram_t *self, double value);
 extern const double actor_latency_bounds[];
 extern const size_t actor_latency_nbounds;
 
+//  Make sure family `name` is there (rendered with its HELP and TYPE even
+//  without samples).
+void actor_metrics_declare (json_t *families, const char *name, const char *type,
+                            const char *help);
 //  Add a sample to family `name` (created with `type`, "counter" or
 //  "gauge", and `help` when new) of `families` (a JSON object). `labels`:
 //  name, value, name, value ..., NULL (values may be any text: escaped

@@ -165,6 +165,8 @@ static void
 s_executions (executor_t *self, json_t *families)
 {
     executor_metrics_t *metrics = self->metrics;
+    actor_metrics_declare (families, "attune_executions_ended_total", "counter",
+                           "Executions that ended, by action and final status.");
     for (uint64_t *counts = (uint64_t *)zhashx_first (metrics->ended); counts;
          counts = (uint64_t *)zhashx_next (metrics->ended)) {
         const char *action = (const char *)zhashx_cursor (metrics->ended);
