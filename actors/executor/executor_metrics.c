@@ -19,7 +19,7 @@
 #include "actors/executor/executor_internal.h"
 #include "actors/actor_metrics.h"
 
-#define S_ACTIONS_MAX 4096 //  actions counted by name; the others as "(other)"
+#define S_ACTIONS_MAX 1000 //  actions counted by name; the others as "(other)"
 
 struct _executor_metrics_t {
     zhashx_t *ended; //  action ref -> uint64_t[EXECUTION_STATUS_COUNT]
