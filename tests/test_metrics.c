@@ -409,6 +409,34 @@ s_wait_ended (const char *id, const char *status)
 
 //  ---------------------------------------------------------------------------
 
+//  The families beside the executions': actors up, stores, policies,
+//  workers, links
+static void
+s_check_others (s_page_t *before, s_page_t *after)
+{
+    cr_assert_eq (s_get (after, "attune_up{actor=\"registry\"}"), 1);
+    cr_assert_eq (s_get (after, "attune_up{actor=\"rules\"}"), 1);
+    cr_assert_eq (s_get (after, "attune_up{actor=\"executor\"}"), 1);
+    cr_assert_eq (s_get (after, "attune_up{actor=\"datastore\"}"), 1);
+    cr_assert_gt (s_get (after, "attune_store_file_size_bytes{store=\"rules\"}"), 0);
+    cr_assert_gt (s_get (after, "attune_store_used_bytes{store=\"executor\"}"), 0);
+    //  The policy test.one of test.step: its queue, empty now
+    cr_assert_eq (s_get (after, "attune_policy_queued_executions{action=\"test.step\","
+                                "policy=\"test.one\"}"),
+                  0);
+    cr_assert_geq (s_get (after, "attune_workers{}"), 1);
+    cr_assert_gt (s_get (after, "attune_workers_free_slots{}"), 0);
+    cr_assert_geq (s_get (after, "attune_link_resends_total{actor=\"rules\","
+                                 "peer=\"executor\"}"),
+                   0);
+    cr_assert_eq (s_get (after, "attune_link_peer_up{actor=\"api\",peer=\"rules\"}"), 1);
+    //  rules -> executor carried the two enforcements
+    cr_assert_geq (s_moved (before, after,
+                            "attune_link_commands_sent_total{actor=\"rules\","
+                            "peer=\"executor\"}"),
+                   2);
+}
+
 Test (metrics, counters_move_by_what_ran)
 {
     s_start ();
@@ -468,27 +496,7 @@ Test (metrics, counters_move_by_what_ran)
         s_moved (before, after,
                  "attune_store_commit_duration_seconds_count{store=\"executor\"}"),
         0);
-    cr_assert_eq (s_get (after, "attune_up{actor=\"registry\"}"), 1);
-    cr_assert_eq (s_get (after, "attune_up{actor=\"rules\"}"), 1);
-    cr_assert_eq (s_get (after, "attune_up{actor=\"executor\"}"), 1);
-    cr_assert_eq (s_get (after, "attune_up{actor=\"datastore\"}"), 1);
-    cr_assert_gt (s_get (after, "attune_store_file_size_bytes{store=\"rules\"}"), 0);
-    cr_assert_gt (s_get (after, "attune_store_used_bytes{store=\"executor\"}"), 0);
-    //  The policy test.one of test.step: its queue, empty now
-    cr_assert_eq (s_get (after, "attune_policy_queued_executions{action=\"test.step\","
-                                "policy=\"test.one\"}"),
-                  0);
-    cr_assert_geq (s_get (after, "attune_workers{}"), 1);
-    cr_assert_gt (s_get (after, "attune_workers_free_slots{}"), 0);
-    cr_assert_geq (s_get (after, "attune_link_resends_total{actor=\"rules\","
-                                 "peer=\"executor\"}"),
-                   0);
-    cr_assert_eq (s_get (after, "attune_link_peer_up{actor=\"api\",peer=\"rules\"}"), 1);
-    //  rules -> executor carried the two enforcements
-    cr_assert_geq (s_moved (before, after,
-                            "attune_link_commands_sent_total{actor=\"rules\","
-                            "peer=\"executor\"}"),
-                   2);
+    s_check_others (before, after);
     for (int i = 0; i < 3; i++)
         free (ok[i]);
     for (int i = 0; i < 2; i++)
