@@ -1,5 +1,6 @@
 /*  actor_query: request/reply endpoint of an actor (actor_query.h). */
 #include "actors/actor_query.h"
+#include "actors/actor_metrics.h"
 #include "proto/proto_messages.h"
 #include "bus/bus_topology.h"
 #include "bus/bus_security.h"
@@ -27,7 +28,18 @@ struct _actor_query_t {
     store_t *store; //  store.backup copies it (actor_query_set_store)
     char store_name[64];
     char *backup_file; //  copied beside the store (actor_query_backup_file)
+    //  metrics.get (actor_query_set_metrics)
+    char actor[64];
+    actor_metrics_fn *metrics_fn;
+    void *metrics_arg;
+    bus_inbox_t *inbox;
+    zlistx_t *links; //  s_link_t
 };
+
+typedef struct {
+    char peer[128];
+    bus_link_t *link;
+} s_link_t;
 
 //  A request answered later (actor_query_defer)
 typedef struct {
@@ -152,6 +164,7 @@ actor_query_destroy (actor_query_t **self_p)
         actor_query_t *self = *self_p;
         zsock_destroy (&self->router);
         zlistx_destroy (&self->parked);
+        zlistx_destroy (&self->links);
         msgpack_sbuffer_destroy (&self->buffer);
         free (self->backup_file);
         free (self);
@@ -342,6 +355,60 @@ s_backup (actor_query_t *self, json_t *payload, actor_answer_t *answer)
         (json_int_t)(zclock_mono () - started), "file", file[0] ? file : NULL);
 }
 
+void
+actor_query_set_metrics (actor_query_t *self, const char *actor, actor_metrics_fn *fn,
+                         void *arg)
+{
+    assert (self && actor);
+    snprintf (self->actor, sizeof self->actor, "%s", actor);
+    self->metrics_fn = fn;
+    self->metrics_arg = arg;
+}
+
+void
+actor_query_metrics_link (actor_query_t *self, const char *peer, bus_link_t *link)
+{
+    assert (self && peer);
+    if (!link)
+        return;
+    if (!self->links) {
+        self->links = zlistx_new ();
+        zlistx_set_destructor (self->links, (zlistx_destructor_fn *)zstr_free);
+    }
+    s_link_t *entry = (s_link_t *)zmalloc (sizeof (s_link_t));
+    snprintf (entry->peer, sizeof entry->peer, "%s", peer);
+    entry->link = link;
+    zlistx_add_end (self->links, entry);
+}
+
+void
+actor_query_metrics_inbox (actor_query_t *self, bus_inbox_t *inbox)
+{
+    assert (self);
+    self->inbox = inbox;
+}
+
+//  metrics.get: the actor's families (actor_metrics.h), answered here
+static void
+s_metrics (actor_query_t *self, actor_answer_t *answer)
+{
+    json_t *families = json_object ();
+    const char *actor = self->actor[0] ? self->actor : self->store_name;
+    if (self->store)
+        actor_metrics_store (families, self->store, self->store_name);
+    for (s_link_t *entry = self->links ? (s_link_t *)zlistx_first (self->links) : NULL;
+         entry; entry = (s_link_t *)zlistx_next (self->links))
+        actor_metrics_link (families, actor, entry->peer, entry->link);
+    if (self->inbox)
+        actor_metrics_inbox (families, actor, self->inbox);
+    actor_metrics_add (families, "attune_query_requests_total", "counter",
+                       "Requests an actor's query endpoint answered.",
+                       (double)self->requests, "actor", actor, NULL);
+    if (self->metrics_fn)
+        self->metrics_fn (self->metrics_arg, families);
+    answer->result = json_pack ("{s:o}", "families", families);
+}
+
 //  One decoded request: the handler's answer, or NULL when it deferred it.
 static proto_envelope_t *
 s_dispatch (actor_query_t *self, proto_envelope_t *request, zframe_t *identity,
@@ -369,6 +436,8 @@ s_dispatch (actor_query_t *self, proto_envelope_t *request, zframe_t *identity,
         self->current_id = proto_envelope_id (request);
         if (streq (type, "store.backup") && self->store)
             s_backup (self, payload, &answer);
+        else if (streq (type, "metrics.get"))
+            s_metrics (self, &answer);
         else
             fn (arg, type, payload, &answer);
         self->current_identity = NULL;

@@ -22,6 +22,8 @@
 #include <czmq.h>
 #include <jansson.h>
 #include "proto/proto_envelope.h"
+#include "bus/bus_inbox.h"
+#include "bus/bus_link.h"
 #include "store/store.h"
 
 #ifdef __cplusplus
@@ -90,6 +92,19 @@ void actor_query_set_store (actor_query_t *self, store_t *store, const char *nam
 //  to <dir>/<name>/<its base name> (0600) right after the store, in the same
 //  turn of the actor's loop; the answer names it as `file`.
 void actor_query_backup_file (actor_query_t *self, const char *path);
+
+//  Metrics (actor_metrics.h): the endpoint answers `metrics.get {}` itself
+//  with {families}: the store's (when set), the links and inbox named
+//  here, its own request counters, then what `fn` adds (may be NULL), all
+//  labelled with the actor's name (`actor`, "executor"). Links and inbox
+//  are borrowed: they must outlive the endpoint.
+typedef void (actor_metrics_fn) (void *arg, json_t *families);
+void actor_query_set_metrics (actor_query_t *self, const char *actor,
+                              actor_metrics_fn *fn, void *arg);
+//  A link whose counters go in the metrics, `peer` its receiver's name.
+void actor_query_metrics_link (actor_query_t *self, const char *peer, bus_link_t *link);
+//  The actor's inbox, for the metrics.
+void actor_query_metrics_inbox (actor_query_t *self, bus_inbox_t *inbox);
 
 zsock_t *actor_query_sock (actor_query_t *self);
 const char *actor_query_endpoint (actor_query_t *self); //  resolved (port)

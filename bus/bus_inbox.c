@@ -544,6 +544,10 @@ bus_inbox_tick (bus_inbox_t *self)
     zlistx_t *forget = NULL;
     for (bus_inbox_peer_t *peer = (bus_inbox_peer_t *)zhashx_first (self->peers); peer;
          peer = (bus_inbox_peer_t *)zhashx_next (self->peers)) {
+        if (peer->alive)
+            bus_link_count_missed (now, peer->last_heard, self->config.heartbeat_ms,
+                                   self->config.liveness, &peer->missed_heard,
+                                   &peer->missed_counted, &self->missed);
         if (peer->alive && now - peer->last_heard >= silence)
             bus_inbox_peer_down (self, peer);
         else if (peer->alive && now - peer->last_sent >= self->config.heartbeat_ms)
@@ -630,6 +634,13 @@ bus_inbox_peer_alive (bus_inbox_t *self, const char *peer)
     assert (peer);
     bus_inbox_peer_t *found = (bus_inbox_peer_t *)zhashx_lookup (self->peers, peer);
     return found && found->alive;
+}
+
+uint64_t
+bus_inbox_heartbeats_missed (bus_inbox_t *self)
+{
+    assert (self);
+    return self->missed;
 }
 
 uint64_t

@@ -93,6 +93,8 @@ uint64_t bus_inbox_duplicates (bus_inbox_t *self);   //  by seq or by id
 uint64_t bus_inbox_out_of_order (bus_inbox_t *self); //  dropped, awaiting resend
 uint64_t bus_inbox_rejected (bus_inbox_t *self);     //  ERR sent (handler or decode)
 uint64_t bus_inbox_malformed (bus_inbox_t *self);    //  unparseable frames dropped
+//  Heartbeats missed by live senders (bus_link_heartbeats_missed's rule).
+uint64_t bus_inbox_heartbeats_missed (bus_inbox_t *self);
 //  Dropped: from user keys (bus_security_user), or, executor_only, from any
 //  key but the executor's.
 uint64_t bus_inbox_refused (bus_inbox_t *self);

@@ -21,6 +21,7 @@ typedef struct {
     uint64_t pending_epoch; //  position including the batch being drained
     uint64_t pending_last;
     int64_t last_heard;
+    int64_t missed_heard, missed_counted; //  bus_link_count_missed's state
     int64_t last_sent;
     bool alive;
     bool in_batch; //  listed in self->touched
@@ -90,7 +91,8 @@ struct _bus_inbox_t {
     uint64_t malformed;
     uint64_t refused; //  from user keys, or (executor_only) not the executor's
     uint64_t stale;
-    bool curve; //  the endpoint is CURVE: its messages carry a User-Id
+    uint64_t missed; //  heartbeats missed by senders (bus_link_count_missed)
+    bool curve;      //  the endpoint is CURVE: its messages carry a User-Id
     uint64_t send_failures;
 };
 

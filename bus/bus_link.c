@@ -47,6 +47,9 @@ struct _bus_link_t {
     uint64_t resent;
     uint64_t acked;
     uint64_t ignored;       //  replies that were not understood
+    uint64_t missed;        //  heartbeat intervals the receiver was silent for
+    int64_t missed_heard;   //  ... the silence being counted (its last_heard)
+    int64_t missed_counted; //  ... and how much of it is counted
     uint64_t peer_instance; //  the receiver's instance, from its heartbeats
     bus_peer_fn *peer_fn;
     void *peer_arg;
@@ -375,6 +378,9 @@ bus_link_tick (bus_link_t *self)
     assert (self);
     int64_t now = zclock_mono ();
     int64_t silence = (int64_t)self->config.liveness * self->config.heartbeat_ms;
+    bus_link_count_missed (now, self->last_heard, self->config.heartbeat_ms,
+                           self->config.liveness, &self->missed_heard,
+                           &self->missed_counted, &self->missed);
     if (self->state != PEER_DEAD && now - self->last_heard >= silence) {
         bool was_alive = self->state == PEER_ALIVE;
         self->state = PEER_DEAD;
@@ -569,6 +575,13 @@ bus_link_sent (bus_link_t *self)
 {
     assert (self);
     return self->sent;
+}
+
+uint64_t
+bus_link_heartbeats_missed (bus_link_t *self)
+{
+    assert (self);
+    return self->missed;
 }
 
 uint64_t

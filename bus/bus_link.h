@@ -142,6 +142,9 @@ size_t bus_link_unacked (bus_link_t *self);
 uint64_t bus_link_sent (bus_link_t *self);   //  commands sent (first time)
 uint64_t bus_link_resent (bus_link_t *self); //  resends
 uint64_t bus_link_acked (bus_link_t *self);  //  commands acked
+//  Heartbeat intervals the receiver was silent for, past the first of each
+//  silence (at most `liveness` per silence): heartbeats missed.
+uint64_t bus_link_heartbeats_missed (bus_link_t *self);
 void bus_link_set_peer_handler (bus_link_t *self, bus_peer_fn *fn, void *arg);
 void bus_link_set_reject_handler (bus_link_t *self, bus_reject_fn *fn, void *arg);
 

@@ -80,4 +80,26 @@ bus_link_verb_is (zmq_msg_t *part, const char *verb)
     return zmq_msg_size (part) == size && memcmp (zmq_msg_data (part), verb, size) == 0;
 }
 
+//  Heartbeats missed: a peer sends something (a heartbeat at least) every
+//  interval, so each whole interval of silence past the first is one
+//  missed; counted as time passes into *missed, at most `liveness` per
+//  silence (then the peer is dead: a long death is not counted for ever).
+//  *heard_at and *counted are the caller's state for the current silence.
+static inline void
+bus_link_count_missed (int64_t now, int64_t last_heard, int heartbeat_ms, int liveness,
+                       int64_t *heard_at, int64_t *counted, uint64_t *missed)
+{
+    if (*heard_at != last_heard) {
+        *heard_at = last_heard;
+        *counted = 0;
+    }
+    int64_t silent = (now - last_heard) / heartbeat_ms - 1;
+    if (silent > liveness)
+        silent = liveness;
+    if (silent > *counted) {
+        *missed += (uint64_t)(silent - *counted);
+        *counted = silent;
+    }
+}
+
 #endif

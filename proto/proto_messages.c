@@ -433,6 +433,9 @@ static const proto_message_t s_messages[] = {
     //  backup (issue 21)
     {"api.backup", ASK, "client", "api.requests", s_backup},
     {"store.backup", ASK, "api", "<actor>.query", s_backup},
+    //  metrics (issue 21)
+    {"api.metrics", ASK, "client", "api.requests", s_none},
+    {"metrics.get", ASK, "api", "<actor>.query", s_none},
 };
 
 #define S_MESSAGES (sizeof s_messages / sizeof s_messages[0])

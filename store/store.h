@@ -131,6 +131,32 @@ size_t store_used_size (store_t *self);
 uint64_t store_commits (store_t *self);
 uint64_t store_growths (store_t *self);
 
+//  What a store did and holds, for metrics (store_stats.c): counters kept
+//  by the store's own thread, read on demand (no lock, nothing on the
+//  commit path but two clock reads and an increment).
+#define STORE_COMMIT_BUCKETS 14
+//  Upper bounds (seconds) of the commit-time buckets, ascending (+Inf after).
+extern const double store_commit_bounds[STORE_COMMIT_BUCKETS];
+
+typedef struct {
+    uint64_t commits; //  committed write transactions (store_commits)
+    uint64_t growths; //  map growths
+    uint64_t commit_buckets[STORE_COMMIT_BUCKETS + 1]; //  commits per bucket, last +Inf
+    double commit_seconds;  //  time in LMDB's commit (page writes, fdatasync), summed
+    uint64_t map_bytes;     //  the map's size (mdb_env_info)
+    uint64_t used_bytes;    //  pages in use, in bytes (last page number * page size)
+    uint64_t file_bytes;    //  data.mdb's size on disk (as the file system says)
+    uint64_t map_max_bytes; //  how far the map may grow
+    uint64_t entries;       //  records in every table (mdb_stat of each)
+    unsigned readers;       //  reader slots in use (mdb_env_info)
+    unsigned readers_max;
+    bool io_failing; //  commits failing on a full or failing disk
+} store_stats_t;
+
+//  Fill `out` with the store's counters and sizes. Call from the thread that
+//  owns the store (the one that writes it).
+void store_stats (store_t *self, store_stats_t *out);
+
 //  ---------------------------------------------------------------------------
 //  Transactions
 

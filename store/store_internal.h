@@ -80,6 +80,17 @@ typedef struct {
     int backoff_ms;
 } store_io_state_t;
 
+//  Time spent in LMDB's commit (page writes and fdatasync) of the counted
+//  commits: a fixed-bucket histogram (store_commit_bounds), read on demand
+//  by store_stats in the owner's thread: plain counters, no lock.
+typedef struct {
+    uint64_t buckets[STORE_COMMIT_BUCKETS + 1]; //  per bucket; the last: +Inf
+    uint64_t nanos;                             //  sum
+} store_commit_time_t;
+
+//  Add one commit of `nanos` to the histogram (store_stats.c).
+void store_commit_time_add (store_commit_time_t *self, uint64_t nanos);
+
 #define STORE_IO_BACKOFF_MIN 10
 #define STORE_IO_BACKOFF_MAX 1000
 
@@ -110,6 +121,7 @@ struct _store_t {
 
     uint64_t commits;
     uint64_t growths;
+    store_commit_time_t commit_time; //  time in mdb_txn_commit (store_stats.c)
     int data_fd;           //  data.mdb (LMDB's descriptor), -1: not extended ahead
     uint64_t data_written; //  bytes of data.mdb known to exist (zeros or pages)
     uint64_t data_used;    //  bytes LMDB used after the last commit

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 
 //  ---------------------------------------------------------------------------
 //  Id counters
@@ -312,7 +313,10 @@ s_write_commit (store_t *self, bool count, bool *retry)
 {
     store_txn_t *txn = &self->wtxn;
     s_cursors_detach (txn);
+    struct timespec before, after;
+    clock_gettime (CLOCK_MONOTONIC, &before);
     int rc = mdb_txn_commit (txn->txn);
+    clock_gettime (CLOCK_MONOTONIC, &after);
     txn->txn = NULL;
     if (rc == MDB_MAP_FULL)
         return s_write_grow (self, retry);
@@ -322,8 +326,12 @@ s_write_commit (store_t *self, bool count, bool *retry)
         return store_code_of (rc);
     }
     s_counters_end (self, true);
-    if (count)
+    if (count) {
         self->commits++;
+        store_commit_time_add (&self->commit_time,
+                               (uint64_t)((after.tv_sec - before.tv_sec) * 1000000000LL +
+                                          (after.tv_nsec - before.tv_nsec)));
+    }
     for (size_t i = 0; i < self->ncallbacks; i++)
         self->callbacks[i].fn (self->callbacks[i].arg);
     self->ncallbacks = 0;

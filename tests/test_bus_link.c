@@ -5,6 +5,7 @@
 */
 #include "tests/testing.h"
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <arpa/inet.h>
@@ -684,4 +685,34 @@ Test (bus_link, oversized_command_is_refused_not_queued)
     cr_assert_eq (bus_link_unacked (link), 0, "nothing entered the ring");
     proto_envelope_destroy (&command);
     bus_link_destroy (&link);
+}
+
+//  Heartbeats missed (metrics): none while both sides talk; a silent
+//  receiver costs the link at most `liveness` per silence, a silent sender
+//  the inbox as many
+Test (bus_link, counts_heartbeats_missed)
+{
+    bus_link_config_t config = s_config (100);
+    const char *endpoint = s_inproc ();
+    bus_inbox_t *inbox = bus_inbox_new (endpoint, "receiver", NULL, &config);
+    bus_link_t *link = bus_link_new (endpoint, "sender", &config);
+    cr_assert (inbox && link);
+    s_seen_t *seen = (s_seen_t *)calloc (1, sizeof (s_seen_t));
+    seen->reject_n = -1;
+    s_pump (&link, 1, inbox, seen, 500, NULL, NULL);
+    cr_assert (bus_link_peer_alive (link));
+    cr_assert_eq (bus_link_heartbeats_missed (link), 0);
+    cr_assert_eq (bus_inbox_heartbeats_missed (inbox), 0);
+    //  The sender goes quiet: the inbox misses its heartbeats, then drops it
+    s_pump (NULL, 0, inbox, seen, 800, NULL, NULL);
+    uint64_t inbox_missed = bus_inbox_heartbeats_missed (inbox);
+    cr_assert (inbox_missed >= 1 && inbox_missed <= (uint64_t)config.liveness,
+               "the inbox counted %" PRIu64, inbox_missed);
+    //  The receiver is gone: liveness missed, then no more for that silence
+    bus_inbox_destroy (&inbox);
+    s_pump (&link, 1, NULL, seen, 1200, NULL, NULL);
+    cr_assert (!bus_link_peer_alive (link));
+    cr_assert_eq (bus_link_heartbeats_missed (link), (uint64_t)config.liveness);
+    bus_link_destroy (&link);
+    free (seen);
 }

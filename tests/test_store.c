@@ -1498,3 +1498,35 @@ Test (store, full_disk_backs_off_and_recovers)
     store_close (&store);
     umount2 (s_dir, MNT_DETACH);
 }
+
+//  store_stats (metrics): every counted commit in the commit-time buckets,
+//  sizes from LMDB and the file system, records in every table
+Test (store, stats_count_commits_and_sizes)
+{
+    store_t *store = s_open ();
+    store_table_t *table = s_table (store, "things", false);
+    store_stats_t stats;
+    store_stats (store, &stats);
+    uint64_t commits = stats.commits;
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        snprintf (key, sizeof key, "k%d", i);
+        s_put_string (store, table, key, "value");
+    }
+    store_stats (store, &stats);
+    cr_assert_eq (stats.commits, commits + 5);
+    uint64_t bucketed = 0;
+    for (int i = 0; i <= STORE_COMMIT_BUCKETS; i++)
+        bucketed += stats.commit_buckets[i];
+    cr_assert_eq (bucketed, stats.commits, "every commit in a bucket");
+    cr_assert_gt (stats.commit_seconds, 0);
+    for (int i = 1; i < STORE_COMMIT_BUCKETS; i++)
+        cr_assert_gt (store_commit_bounds[i], store_commit_bounds[i - 1]);
+    cr_assert_eq (stats.map_bytes, store_map_size (store));
+    cr_assert_eq (stats.used_bytes, store_used_size (store));
+    cr_assert_gt (stats.file_bytes, 0);
+    cr_assert_geq (stats.map_max_bytes, stats.map_bytes);
+    cr_assert_geq (stats.entries, 5); //  the five, and the meta table's
+    cr_assert (!stats.io_failing);
+    store_close (&store);
+}

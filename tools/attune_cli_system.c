@@ -111,11 +111,27 @@ s_show_status (const json_t *result)
     cli_table_print (json_object_get (result, "actors"), s_actor_columns, NULL);
 }
 
+//  --prometheus: api.metrics's text as it is (what GET /metrics serves)
 static int
 s_cmd_status (cli_t *client, cli_args_t *args)
 {
-    return cli_simple (client, "api.status", NULL, s_show_status);
+    if (!cli_opt (args, "--prometheus"))
+        return cli_simple (client, "api.status", NULL, s_show_status);
+    json_t *result = cli_request (client, "api.metrics", NULL);
+    if (!result)
+        return cli_report (client);
+    if (client->json)
+        cli_print_json (result);
+    else
+        fputs (cli_str (result, "text") ? cli_str (result, "text") : "", stdout);
+    json_decref (result);
+    return CLI_EXIT_OK;
 }
+
+static const cli_option_t s_status_options[] = {
+    {"--prometheus", NULL,
+     "Print the metrics of every actor in Prometheus's text format (api.metrics)."},
+    {NULL}};
 
 static const cli_column_t s_store_columns[] = {{"ORDER", "order"},   {"STORE", "store"},
                                                {"FORMAT", "format"}, {"BYTES", "size"},
@@ -164,5 +180,5 @@ const cli_command_t cli_system_commands[] = {
     {"worker", "list", "", "List the workers the executor knows.", cli_no_options, 0, 0,
      s_cmd_worker_list},
     {"status", NULL, "", "Show whether the actors are up, and the api's counters.",
-     cli_no_options, 0, 0, s_cmd_status},
+     s_status_options, 0, 0, s_cmd_status},
     {NULL}};

@@ -124,6 +124,10 @@ api_status_part_done (api_t *self, api_status_t *status, int owner, json_t *resu
                          result ? result : json_pack ("{s:b}", "up", 0));
     if (--status->remaining > 0)
         return;
+    if (status->metrics) {
+        api_metrics_finish (self, status);
+        return;
+    }
     json_t *value = json_pack (
         "{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "actors", status->actors, "api",
         "requests", (json_int_t)self->requests, "replies", (json_int_t)self->replies,

@@ -52,6 +52,7 @@ struct _api_status_t {
     uint8_t request[PROTO_UUID_SIZE];
     json_t *actors; //  name -> status
     int remaining;
+    bool metrics; //  api.metrics: the parts are metrics.get answers (api_metrics.c)
 };
 
 typedef struct {
@@ -91,6 +92,18 @@ api_pending_t *api_pending_new (api_t *self, const uint8_t key[PROTO_UUID_SIZE],
 
 //  One owner's part of api.status (result taken; NULL: it is down).
 void api_status_part_done (api_t *self, api_status_t *status, int owner, json_t *result);
+
+//  api.metrics (api_metrics.c): every owner asked for metrics.get, as
+//  api.status asks (the same parts, api_status_part_done); once all
+//  answered or timed out, one Prometheus text.
+void api_metrics_start (api_t *self, zframe_t *identity, bool delimiter,
+                        const uint8_t request[PROTO_UUID_SIZE]);
+//  Every part in: render and answer (frees `status`).
+void api_metrics_finish (api_t *self, api_status_t *status);
+
+//  Ask every owner for `type` {}: the parts of `status`, each answered
+//  within API_STATUS_TIMEOUT_MS (or done as down).
+void api_status_ask (api_t *self, api_status_t *status, const char *type);
 
 //  api.backup {dir} (api_backup.c): copy every store, one at a time, in
 //  the order PROTOCOL.md ("Backup") gives, then write the manifest.

@@ -51,17 +51,12 @@ s_op_hello (api_t *self, s_req_t *req)
     s_reply (self, req, hello, NULL, NULL);
 }
 
-static void
-s_op_status (api_t *self, s_req_t *req)
+void
+api_status_ask (api_t *self, api_status_t *status, const char *type)
 {
-    api_status_t *status = (api_status_t *)zmalloc (sizeof (api_status_t));
-    status->identity = zframe_dup (req->identity);
-    status->delimiter = req->delimiter;
-    memcpy (status->request, req->id, PROTO_UUID_SIZE);
-    status->actors = json_object ();
     status->remaining = API_OWNERS;
     for (int owner = 0; owner < API_OWNERS; owner++) {
-        proto_envelope_t *ask = proto_envelope_new ("api.status", self->source);
+        proto_envelope_t *ask = proto_envelope_new (type, self->source);
         uint8_t part[PROTO_UUID_SIZE];
         memcpy (part, proto_envelope_id (ask), sizeof part);
         msgpack_sbuffer_clear (&self->buffer);
@@ -70,13 +65,31 @@ s_op_status (api_t *self, s_req_t *req)
                               self->buffer.size, ZMQ_DONTWAIT) != -1;
         proto_envelope_destroy (&ask);
         if (sent) {
-            api_pending_t *pending =
-                api_pending_new (self, part, NULL, false, req->id, API_STATUS_TIMEOUT_MS);
+            api_pending_t *pending = api_pending_new (
+                self, part, NULL, false, status->request, API_STATUS_TIMEOUT_MS);
             pending->status = status;
             pending->owner = owner;
         } else
             api_status_part_done (self, status, owner, NULL);
     }
+}
+
+static void
+s_op_status (api_t *self, s_req_t *req)
+{
+    api_status_t *status = (api_status_t *)zmalloc (sizeof (api_status_t));
+    status->identity = zframe_dup (req->identity);
+    status->delimiter = req->delimiter;
+    memcpy (status->request, req->id, PROTO_UUID_SIZE);
+    status->actors = json_object ();
+    api_status_ask (self, status, "api.status");
+}
+
+//  api.metrics: the Prometheus text of every actor's metrics (api_metrics.c)
+static void
+s_op_metrics (api_t *self, s_req_t *req)
+{
+    api_metrics_start (self, req->identity, req->delimiter, req->id);
 }
 
 //  A definition given as `definition` (a map) or `yaml` (text); NULL after
@@ -278,6 +291,7 @@ static const struct {
 } s_ops[] = {{"api.ping", s_op_ping},
              {"api.hello", s_op_hello},
              {"api.status", s_op_status},
+             {"api.metrics", s_op_metrics},
              {"api.rule.create", s_op_define},
              {"api.trigger.create", s_op_define},
              {"api.rule.enable", s_op_change},

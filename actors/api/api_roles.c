@@ -90,6 +90,7 @@ api_roles_required (const char *type)
     static const char *reads[] = {"api.ping",
                                   "api.hello",
                                   "api.status",
+                                  "api.metrics",
                                   "api.action.queue_stats",
                                   "api.execution.changes",
                                   "api.execution.children",

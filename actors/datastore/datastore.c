@@ -462,6 +462,7 @@ s_start (datastore_t *self, const actor_config_t *config)
     }
     actor_query_set_store (self->query, self->store, "datastore");
     actor_query_backup_file (self->query, self->key_path);
+    actor_query_metrics_link (self->query, "rules", self->events); //  metrics.get
     s_expiry_reload (self);
     zsys_info ("datastore: keys in %s, secret key %s (id %u), worker certs %s", self->dir,
                self->key_path, store_crypto_id (self->crypto),

@@ -167,6 +167,7 @@ s_executor_destroy (executor_t **self_p)
     executor_workers_destroy (&self->workers);
     registry_client_destroy (&self->registry);
     actor_query_destroy (&self->query);
+    executor_metrics_close (self);
     executor_policy_destroy (&self->policy);
     executor_inquiry_destroy (&self->inquiry);
     executor_secret_destroy (&self->secret);
@@ -439,6 +440,7 @@ s_executor_new (zsock_t *pipe, const actor_config_t *config)
     }
     self->poll_dirty = true; //  the links' readers, at the first turn
     actor_query_set_store (self->query, self->store, "executor"); //  store.backup
+    executor_metrics_open (self);                                 //  metrics.get
     actor_loop_set_status (loop, s_pipe_status);
     actor_loop_set_timeout (loop, s_timeout);
     actor_loop_set_before (loop, s_before);

@@ -182,7 +182,21 @@ struct _executor_t {
     struct _event_outbox_t *outbox; //  their events until the rules actor acks
     uint64_t triggers_version;      //  registry version the listeners were taken at
     bool listen_action, listen_notify, listen_inquiry; //  an enabled rule is on it
+    struct _executor_metrics_t *metrics;               //  executor_metrics.c
 };
+
+//  ---------------------------------------------------------------------------
+//  executor_metrics: the executor's families for metrics.get
+
+typedef struct _executor_metrics_t executor_metrics_t;
+//  Start counting; the query endpoint answers metrics.get with them.
+void executor_metrics_open (executor_t *self);
+void executor_metrics_close (executor_t *self);
+//  In the transaction that ended self->record's execution as `status`
+//  (action ref `action`): counted once it commits.
+void executor_metrics_ended (executor_t *self, int status, const char *action);
+//  actor_metrics_fn: the executor's families (arg: the executor).
+void executor_metrics_families (void *arg, json_t *families);
 
 //  ---------------------------------------------------------------------------
 //  executor_triggers: StackStorm's built-in triggers (actiontrigger,

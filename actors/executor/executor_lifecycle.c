@@ -88,6 +88,7 @@ executor_end (executor_t *self, store_txn_t *txn, const char *id,
     char ref[512];
     const json_t *action = executor_action_of (self, ref, sizeof ref);
     executor_fact_packed (self, action);
+    executor_metrics_ended (self, status, ref);
     if (executor_triggers_ended (self, txn, action) != 0)
         return -1;
     store_del (txn, self->active, id, strlen (id));

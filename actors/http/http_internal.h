@@ -161,6 +161,8 @@ void http_hooks_url (http_req_t *req);
 void http_hooks_forget (http_server_t *server);
 void http_stream (http_req_t *req);
 void http_page (http_req_t *req);
+//  http_metrics.c: GET /metrics (a key, or loopback without one)
+void http_metrics (http_req_t *req);
 
 //  StackStorm's shapes (http_shapes.c)
 json_t *http_shape_execution (json_t *execution);

@@ -54,6 +54,8 @@ const http_route_t http_routes[] = {
     {"GET", V1 "/stream", http_stream, "Server-Sent Events", false},
     {"GET", V1 "/openapi.json", http_rest_openapi, "This document", true},
     {"GET", "/", http_page, "The operator page (its API calls need a key)", true},
+    {"GET", "/metrics", http_metrics,
+     "Prometheus metrics (text 0.0.4; no key needed from loopback)", false, true},
     {NULL, NULL, NULL, NULL, false}};
 
 //  Whether `url` has the shape of `path`; params copied into req when given

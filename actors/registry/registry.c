@@ -733,6 +733,7 @@ s_start (s_registry_t *self, const actor_config_t *config)
     if (!self->query)
         return -1;
     actor_query_set_store (self->query, self->store, "registry");
+    actor_query_metrics_inbox (self->query, self->inbox); //  metrics.get
     zsys_info (
         "registry: %zu packs, %zu actions, %zu triggers, %zu rules, %zu load errors",
         json_object_size (registry_catalog_packs (self->catalog)),

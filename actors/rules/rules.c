@@ -548,6 +548,8 @@ s_start (s_rules_t *self, const actor_config_t *config)
         return -1;
     }
     bus_link_set_ack_handler (self->link, s_on_ack, self);
+    actor_query_metrics_inbox (self->query, self->inbox); //  metrics.get
+    actor_query_metrics_link (self->query, "executor", self->link);
     bus_link_set_reject_handler (self->link, s_on_reject, self);
     self->rules = rules_set_new ();
     self->registry =
