@@ -247,13 +247,26 @@ s_workflow_pack (testing_daemon_t *daemon)
 }
 
 //  The tasks the copy holds as completed: task name -> ""
+//  Each task's status in the copy: "completed", or where it was (a task
+//  running on a worker in the copy is settled as a lost worker's on
+//  restore: core.local is not idempotent, so it is abandoned, not re-run)
 static void
 s_record_task (void *arg, const json_t *execution)
 {
     const char *task = json_string_value (json_object_get (execution, "task"));
     const char *status = json_string_value (json_object_get (execution, "status"));
-    if (task && status && streq (status, "completed"))
-        zhashx_insert ((zhashx_t *)arg, task, (void *)"");
+    if (task && status)
+        zhashx_update ((zhashx_t *)arg, task, (void *)strdup (status));
+}
+
+static size_t
+s_count_status (zhashx_t *tasks, const char *status)
+{
+    size_t count = 0;
+    for (const char *item = (const char *)zhashx_first (tasks); item;
+         item = (const char *)zhashx_next (tasks))
+        count += streq (item, status);
+    return count;
 }
 
 Test (backup, a_workflow_continues_from_the_copy_and_no_finished_task_runs_again)
@@ -280,10 +293,12 @@ Test (backup, a_workflow_continues_from_the_copy_and_no_finished_task_runs_again
     json_decref (manifest);
     zsock_destroy (&sock);
     testing_daemon_signal (&daemon, SIGKILL, 5000); //  nothing more after the copy
-    zhashx_t *completed = zhashx_new ();
-    cr_assert_geq (executor_store_scan (copy, s_record_task, completed), 0);
-    cr_assert_lt (zhashx_size (completed), S_TASKS, "the copy was taken mid-run");
-    cr_assert_gt (zhashx_size (completed), 0);
+    zhashx_t *copied = zhashx_new ();
+    zhashx_set_destructor (copied, (zhashx_destructor_fn *)zstr_free);
+    cr_assert_geq (executor_store_scan (copy, s_record_task, copied), 0);
+    size_t completed = s_count_status (copied, "completed");
+    cr_assert_lt (completed, S_TASKS, "the copy was taken mid-run");
+    cr_assert_gt (completed, 0);
 
     testing_daemon_init (&restored, "test_backup_wf_restored");
     s_workflow_pack (&restored);
@@ -298,13 +313,17 @@ Test (backup, a_workflow_continues_from_the_copy_and_no_finished_task_runs_again
         char task[16];
         snprintf (task, sizeof task, "t%d", i);
         int times = s_times (lines, task);
-        if (zhashx_lookup (completed, task))
+        const char *status = (const char *)zhashx_lookup (copied, task);
+        if (status && streq (status, "completed"))
             cr_expect_eq (times, 1, "%s, completed in the copy, ran %d times", task,
                           times);
+        else if (status && (streq (status, "running") || streq (status, "scheduled")))
+            cr_expect_leq (times, 1, "%s, %s in the copy (abandoned), ran %d times", task,
+                           status, times);
         else
             cr_expect_geq (times, 1, "%s never ran", task);
     }
     free (lines);
-    zhashx_destroy (&completed);
+    zhashx_destroy (&copied);
     free (id);
 }
