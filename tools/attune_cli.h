@@ -246,5 +246,6 @@ extern const cli_command_t cli_keygen_commands[];
 extern const cli_command_t cli_key_commands[];
 extern const cli_command_t cli_pack_commands[];
 extern const cli_command_t cli_apikey_commands[];
+extern const cli_command_t cli_purge_commands[];
 
 #endif

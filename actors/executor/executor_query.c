@@ -653,6 +653,7 @@ static const struct {
     {"api.action.queue_stats", s_queue_stats, NULL},
     {"api.status", s_status, NULL},
     {"api.execution.run", s_run, NULL},
+    {"api.purge", executor_retention_purge, NULL},
     {"api.execution.get", NULL, s_get},
     {"api.execution.children", NULL, executor_workflow_children_op},
     {"api.execution.cancel", NULL, s_cancel},
