@@ -325,6 +325,7 @@ Test (retention, sigkill_mid_purge)
     sock = testing_api_client (&s_daemon);
     json_t *all = s_list_all (sock, NULL); //  every one listed reads
     size_t left = json_array_size (all);
+    fprintf (stderr, "sigkill_mid_purge: %zu of %d left after the kill\n", left, total);
     json_decref (all);
     cr_assert_leq (left, (size_t)total);
     json_int_t removed =
@@ -402,5 +403,44 @@ Test (retention, cli_purge)
     cr_assert_not_null (strstr (out, "3 executions purged"), "%s", out);
     free (out);
     free (err);
+    zsock_destroy (&sock);
+}
+
+//  A child that ended under a parent still running stays (the parent's
+//  engine or its list follows it); both go once the parent ended.
+Test (retention, child_of_running_parent_kept)
+{
+    s_start (NULL);
+    zsock_t *sock = testing_api_client (&s_daemon);
+    json_t *run = testing_api_ok (sock, "api.execution.run",
+                                  json_pack ("{s:s, s:{s:s}}", "action", "core.local",
+                                             "parameters", "cmd", "sleep 60"));
+    char *parent = strdup (json_string_value (json_object_get (run, "execution")));
+    json_decref (run);
+    json_decref (testing_api_wait_status (sock, parent, "running", 10000));
+    json_t *rerun = testing_api_ok (
+        sock, "api.execution.rerun",
+        json_pack ("{s:s, s:s, s:{s:s}}", "id", parent, "request",
+                   "00000000-0000-4000-8000-00000000cafe", "parameters", "cmd", "true"));
+    char *child = strdup (json_string_value (json_object_get (rerun, "execution")));
+    json_decref (rerun);
+    json_decref (testing_api_wait_status (sock, child, "completed", 10000));
+    cr_assert_eq (
+        s_purge (sock, json_pack ("{s:s, s:i}", "kind", "executions", "older_than", 0)),
+        0, "the child of a running parent stays");
+    json_t *children = s_list_all (sock, json_pack ("{s:s}", "parent", parent));
+    cr_assert_eq (json_array_size (children), 1);
+    json_decref (children);
+    json_decref (
+        testing_api_ok (sock, "api.execution.cancel", json_pack ("{s:s}", "id", parent)));
+    json_decref (testing_api_wait_status (sock, parent, "cancelled", 10000));
+    cr_assert_eq (
+        s_purge (sock, json_pack ("{s:s, s:i}", "kind", "executions", "older_than", 0)),
+        2);
+    json_t *all = s_list_all (sock, NULL);
+    cr_assert_eq (json_array_size (all), 0);
+    json_decref (all);
+    free (parent);
+    free (child);
     zsock_destroy (&sock);
 }
