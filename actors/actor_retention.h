@@ -48,6 +48,9 @@ int actor_duration_parse (const char *text, int64_t *seconds, char *error, size_
 //  records examined per turn (kept ones included).
 #define ACTOR_RETENTION_BATCH 256
 #define ACTOR_RETENTION_SCAN  4096
+//  While the actor is busy (commands this turn), one step at most this
+//  often: the pipeline keeps its rate, the purge goes on between
+#define ACTOR_RETENTION_BUSY_MS 50
 
 #ifdef __cplusplus
 }

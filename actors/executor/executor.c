@@ -398,7 +398,7 @@ s_tick (void *arg)
          wl = (executor_link_t *)zhashx_next (self->links))
         bus_link_tick (wl->link);
     executor_triggers_pump (self);
-    executor_retention_tick (self);
+    executor_retention_tick (self, commands);
 }
 
 //  Acks of the built-in trigger events (executor_triggers)

@@ -437,8 +437,9 @@ void executor_workflow_resume (executor_t *self, const char *id, json_t *payload
 
 int executor_retention_open (executor_t *self);
 void executor_retention_close (executor_t *self);
-//  One step of the first purge (a TTL sweep started when due). Every turn.
-void executor_retention_tick (executor_t *self);
+//  One step of the first purge (a TTL sweep started when due). Every turn;
+//  `busy`: the turn handled commands (a step then at most every 50 ms).
+void executor_retention_tick (executor_t *self, bool busy);
 //  0 while a purge is under way, else ms to the next sweep (-1: none).
 int executor_retention_timeout (executor_t *self);
 //  api.purge {kind, older_than, status?, action?}: answered when done.

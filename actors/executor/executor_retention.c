@@ -6,7 +6,9 @@
     walked oldest first (ids are time-ordered). Each turn of the loop runs
     one step of the first job: at most ACTOR_RETENTION_SCAN records examined
     and ACTOR_RETENTION_BATCH deleted, in one write transaction, then the
-    loop goes back to serving (its timeout is 0 while a job is left). The
+    loop goes back to serving (its timeout is 0 while a job is left); on a
+    turn that handled commands, one step every ACTOR_RETENTION_BUSY_MS at
+    most (the pipeline first). The
     walk stops at the first execution requested after the cutoff (nothing
     later ended before it). A restart forgets the jobs: the next sweep
     starts from the oldest again, and every step left the store consistent.
@@ -31,6 +33,7 @@ typedef struct {
 struct _executor_retention_t {
     zlistx_t *jobs;         //  s_job_t, first one runs
     int64_t sweep_at;       //  monotonic ms of the next TTL sweep
+    int64_t step_at;        //  busy: monotonic ms of the next step
     executor_record_t view; //  the record being looked at
     char ids[ACTOR_RETENTION_BATCH][EXECUTOR_ID_SIZE]; //  a step's to delete
 };
@@ -312,13 +315,15 @@ s_schedule (executor_t *self)
 }
 
 void
-executor_retention_tick (executor_t *self)
+executor_retention_tick (executor_t *self, bool busy)
 {
     executor_retention_t *retention = self->retention;
     s_schedule (self);
     s_job_t *job = (s_job_t *)zlistx_first (retention->jobs);
-    if (!job || store_io_failing (self->store))
+    int64_t now = zclock_mono ();
+    if (!job || store_io_failing (self->store) || (busy && now < retention->step_at))
         return;
+    retention->step_at = now + ACTOR_RETENTION_BUSY_MS;
     s_step_t step = {.self = self, .job = job};
     store_code_t code = store_write (self->store, s_step, &step);
     if (code == STORE_OK) {

@@ -659,13 +659,14 @@ s_after (void *arg)
     if (self->nacked >= S_ACK_FLUSH_MAX ||
         (self->nacked > 0 && !self->processed && zclock_mono () >= self->ack_flush_at))
         s_flush_acked (self);
+    bool busy = self->processed;
     self->processed = false;
     s_pump (self);
     bus_link_tick (self->link);
     bus_inbox_tick (self->inbox);
     rules_kv_drain (self->kv);     //  facts do not wait for events
     rules_sync_check (self->sync); //  changes applied, and those that waited too long
-    rules_retention_tick (self->retention);
+    rules_retention_tick (self->retention, busy);
 }
 
 //  The state, its store, sockets and loop; NULL on failure (logged).

@@ -23,6 +23,7 @@ struct _rules_retention_t {
     actor_retention_t config;
     zlistx_t *jobs;
     int64_t sweep_at;
+    int64_t step_at; //  busy: monotonic ms of the next step
     uint8_t keys[ACTOR_RETENTION_BATCH][S_UUID];
 };
 
@@ -206,7 +207,7 @@ s_job_new (int64_t older_than_s, uint64_t ticket)
 }
 
 void
-rules_retention_tick (rules_retention_t *self)
+rules_retention_tick (rules_retention_t *self, bool busy)
 {
     int64_t now = zclock_mono ();
     if (zlistx_size (self->jobs) == 0 && self->config.events > 0 &&
@@ -217,8 +218,9 @@ rules_retention_tick (rules_retention_t *self)
         zlistx_add_end (self->jobs, s_job_new (self->config.events, 0));
     }
     s_job_t *job = (s_job_t *)zlistx_first (self->jobs);
-    if (!job || store_io_failing (self->store))
+    if (!job || store_io_failing (self->store) || (busy && now < self->step_at))
         return;
+    self->step_at = now + ACTOR_RETENTION_BUSY_MS;
     s_step_t step = {.self = self, .job = job};
     store_code_t code = store_write (self->store, s_step, &step);
     if (code == STORE_OK) {

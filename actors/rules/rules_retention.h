@@ -30,8 +30,9 @@ rules_retention_t *rules_retention_new (store_t *store, store_table_t *events,
                                         const actor_retention_t *config);
 void rules_retention_destroy (rules_retention_t **self_p);
 
-//  One step of the first purge (a TTL sweep started when due). Every turn.
-void rules_retention_tick (rules_retention_t *self);
+//  One step of the first purge (a TTL sweep started when due). Every turn;
+//  `busy`: the turn handled events (a step then at most every 50 ms).
+void rules_retention_tick (rules_retention_t *self, bool busy);
 //  0 while a purge is under way, else ms to the next sweep (-1: none).
 int rules_retention_timeout (rules_retention_t *self);
 //  api.purge {kind: events, older_than: s}: events and enforcements stored
