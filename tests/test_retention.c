@@ -444,3 +444,49 @@ Test (retention, child_of_running_parent_kept)
     free (child);
     zsock_destroy (&sock);
 }
+
+//  A pending inquiry stays; once answered it goes with --inquiries, and its
+//  execution stays until executions are purged.
+Test (retention, inquiries)
+{
+    s_start (NULL);
+    zsock_t *sock = testing_api_client (&s_daemon);
+    char *asked[2];
+    for (int i = 0; i < 2; i++) {
+        asked[i] = s_run (sock, "core.ask");
+        json_decref (testing_api_wait_status (sock, asked[i], "pending", 10000));
+    }
+    json_decref (testing_api_ok (
+        sock, "api.inquiry.respond",
+        json_pack ("{s:s, s:{s:b}}", "id", asked[0], "response", "continue", true)));
+    json_decref (testing_api_wait_status (sock, asked[0], "completed", 10000));
+    cr_assert_eq (
+        s_purge (sock, json_pack ("{s:s, s:i}", "kind", "inquiries", "older_than", 0)),
+        1);
+    json_t *list = testing_api_ok (sock, "api.inquiry.list", NULL);
+    json_t *items = json_object_get (list, "items");
+    cr_assert_eq (json_array_size (items), 1, "the pending one stays");
+    cr_assert_str_eq (
+        json_string_value (json_object_get (json_array_get (items, 0), "id")), asked[1]);
+    json_decref (list);
+    testing_api_fails (sock, "api.inquiry.get", json_pack ("{s:s}", "id", asked[0]),
+                       "not_found");
+    json_decref (
+        testing_api_ok (sock, "api.execution.get", json_pack ("{s:s}", "id", asked[0])));
+    //  Executions: the answered one goes, the pending one stays with its inquiry
+    cr_assert_eq (
+        s_purge (sock, json_pack ("{s:s, s:i}", "kind", "executions", "older_than", 0)),
+        1);
+    json_decref (
+        testing_api_ok (sock, "api.inquiry.get", json_pack ("{s:s}", "id", asked[1])));
+    json_t *all = s_list_all (sock, NULL);
+    cr_assert_eq (json_array_size (all), 1);
+    json_decref (all);
+    testing_api_fails (sock, "api.purge",
+                       json_pack ("{s:s, s:i, s:s}", "kind", "inquiries", "older_than", 0,
+                                  "action", "core.ask"),
+                       "bad_request");
+    free (asked[0]);
+    free (asked[1]);
+    zsock_destroy (&sock);
+}
