@@ -225,6 +225,12 @@ Test (retention, purge_status_filter)
                        "bad_request");
     testing_api_fails (sock, "api.purge", json_pack ("{s:s}", "kind", "executions"),
                        "bad_request");
+    //  Admins only: an operator's delegation is refused
+    testing_api_fails (sock, "api.delegate",
+                       json_pack ("{s:s, s:{s:s, s:i}, s:s, s:s}", "type", "api.purge",
+                                  "payload", "kind", "executions", "older_than", 0,
+                                  "identity", "bob", "role", "operator"),
+                       "forbidden");
     //  Only the failed one
     cr_assert_eq (s_purge (sock, json_pack ("{s:s, s:i, s:[s]}", "kind", "executions",
                                             "older_than", 0, "status", "failed")),
