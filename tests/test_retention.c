@@ -189,6 +189,15 @@ Test (retention, ttl_removes_ended_keeps_active)
     all = s_list_all (sock, json_pack ("{s:s}", "parent", done[0]));
     cr_assert_eq (json_array_size (all), 0, "no child entry of a purged parent");
     json_decref (all);
+    //  api.status counts what went
+    json_t *status = testing_api_ok (sock, "api.status", NULL);
+    json_t *actors = json_object_get (status, "actors");
+    json_t *purged = json_object_get (json_object_get (actors, "executor"), "purged");
+    cr_assert_geq (json_integer_value (json_object_get (purged, "executions")), 6);
+    purged = json_object_get (json_object_get (actors, "rules"), "purged");
+    cr_assert_geq (json_integer_value (json_object_get (purged, "events")), 1);
+    cr_assert_geq (json_integer_value (json_object_get (purged, "enforcements")), 1);
+    json_decref (status);
     //  The running one is still running, and ends as it would have
     json_t *record =
         testing_api_ok (sock, "api.execution.get", json_pack ("{s:s}", "id", running));

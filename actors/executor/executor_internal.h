@@ -442,6 +442,8 @@ void executor_retention_close (executor_t *self);
 void executor_retention_tick (executor_t *self, bool busy);
 //  0 while a purge is under way, else ms to the next sweep (-1: none).
 int executor_retention_timeout (executor_t *self);
+//  {executions, inquiries: purged since the start, jobs: purges under way}
+json_t *executor_retention_status (executor_t *self);
 //  api.purge {kind, older_than, status?, action?}: answered when done.
 void executor_retention_purge (executor_t *self, json_t *payload, actor_answer_t *answer);
 

@@ -499,6 +499,7 @@ s_status (executor_t *self, json_t *payload, actor_answer_t *answer)
         (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
         "store_bytes", (json_int_t)store_used_size (self->store), "inquiries_pending",
         (json_int_t)pending);
+    json_object_set_new (answer->result, "purged", executor_retention_status (self));
 }
 
 //  api.execution.run {action, parameters?, request, parent?, task?}: the

@@ -36,6 +36,7 @@ struct _executor_retention_t {
     int64_t step_at;        //  busy: monotonic ms of the next step
     executor_record_t view; //  the record being looked at
     char ids[ACTOR_RETENTION_BATCH][EXECUTOR_ID_SIZE]; //  a step's to delete
+    uint64_t purged[2]; //  since the start: executions, inquiries
 };
 
 //  One step: the job, and what it did (set again when the write is retried)
@@ -328,12 +329,22 @@ executor_retention_tick (executor_t *self, bool busy)
     store_code_t code = store_write (self->store, s_step, &step);
     if (code == STORE_OK) {
         job->removed += (uint64_t)step.removed;
+        retention->purged[job->executions ? 0 : 1] += (uint64_t)step.removed;
         snprintf (job->after, sizeof job->after, "%s", step.after);
     }
     if (code == STORE_OK && !step.done)
         return;
     s_finish (self, job, code == STORE_OK ? NULL : store_last_error (self->store));
     zlistx_delete (retention->jobs, zlistx_cursor (retention->jobs));
+}
+
+json_t *
+executor_retention_status (executor_t *self)
+{
+    executor_retention_t *retention = self->retention;
+    return json_pack ("{s:I, s:I, s:I}", "executions", (json_int_t)retention->purged[0],
+                      "inquiries", (json_int_t)retention->purged[1], "jobs",
+                      (json_int_t)zlistx_size (retention->jobs));
 }
 
 int

@@ -418,6 +418,7 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
                                   (json_int_t)(self->queue.count + self->inflight.count),
                                   "duplicates", (json_int_t)self->duplicates, "synced",
                                   self->synced, "sent", (json_int_t)self->sent);
+    json_object_set_new (counters, "purged", rules_retention_status (self->retention));
     tables.counters = counters;
     rules_query (&tables, type, payload, answer);
     json_decref (counters);

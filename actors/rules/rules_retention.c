@@ -25,6 +25,7 @@ struct _rules_retention_t {
     int64_t sweep_at;
     int64_t step_at; //  busy: monotonic ms of the next step
     uint8_t keys[ACTOR_RETENTION_BATCH][S_UUID];
+    uint64_t purged[2]; //  since the start: events, enforcements
 };
 
 typedef struct {
@@ -225,6 +226,7 @@ rules_retention_tick (rules_retention_t *self, bool busy)
     store_code_t code = store_write (self->store, s_step, &step);
     if (code == STORE_OK) {
         job->removed[job->table] += (uint64_t)step.removed;
+        self->purged[job->table] += (uint64_t)step.removed;
         memcpy (job->after, step.after, S_UUID);
         job->started = step.started;
         if (step.done) { //  the next table, from its start
@@ -236,6 +238,14 @@ rules_retention_tick (rules_retention_t *self, bool busy)
     }
     s_finish (self, job, code == STORE_OK ? NULL : store_last_error (self->store));
     zlistx_delete (self->jobs, zlistx_cursor (self->jobs));
+}
+
+json_t *
+rules_retention_status (rules_retention_t *self)
+{
+    return json_pack ("{s:I, s:I, s:I}", "events", (json_int_t)self->purged[0],
+                      "enforcements", (json_int_t)self->purged[1], "jobs",
+                      (json_int_t)zlistx_size (self->jobs));
 }
 
 int

@@ -35,6 +35,8 @@ void rules_retention_destroy (rules_retention_t **self_p);
 void rules_retention_tick (rules_retention_t *self, bool busy);
 //  0 while a purge is under way, else ms to the next sweep (-1: none).
 int rules_retention_timeout (rules_retention_t *self);
+//  {events, enforcements: purged since the start, jobs: purges under way}
+json_t *rules_retention_status (rules_retention_t *self);
 //  api.purge {kind: events, older_than: s}: events and enforcements stored
 //  before then, answered {kind, removed, events, enforcements, took_ms}
 //  when done.
