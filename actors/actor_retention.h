@@ -46,7 +46,7 @@ int actor_duration_parse (const char *text, int64_t *seconds, char *error, size_
 
 //  Bounded work per loop turn: records deleted per write transaction, and
 //  records examined per turn (kept ones included).
-#define ACTOR_RETENTION_BATCH 256
+#define ACTOR_RETENTION_BATCH 512
 #define ACTOR_RETENTION_SCAN  4096
 //  While the actor is busy (commands this turn), one step at most this
 //  often: the pipeline keeps its rate, the purge goes on between
