@@ -37,6 +37,7 @@
 #include "bus/bus_link.h"
 #include "bus/bus_topology.h"
 #include "store/store.h"
+#include "actors/actor_retention.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +64,9 @@ typedef struct {
     bool http_insecure;    //  plain HTTP beyond loopback allowed
     const char *http_cert; //  HTTPS: PEM certificate and key files
     const char *http_key;
+
+    //  retention (actors/actor_retention.h): TTLs; all 0 purges nothing
+    actor_retention_t retention;
 } actor_config_t;
 
 //  The host part of actor names: config->host, else the hostname, else

@@ -204,6 +204,12 @@ static const proto_field_t s_rules_sync[] = {
 //  api.backup, store.backup: a directory on the daemon's host
 static const proto_field_t s_backup[] = {F_STRN ("dir", REQ, 1, 1900), F_END};
 
+//  api.purge (issue 21): what, how old, which
+static const proto_field_t s_purge[] = {
+    F_ABOUT ("kind", PROTO_FIELD_STR, REQ, "executions, events or inquiries"),
+    F_ABOUT ("older_than", PROTO_FIELD_INT, REQ, "seconds"), F_ANY ("status", 0),
+    F_STRN ("action", 0, 1, S_REF_MAX), F_END};
+
 //  api requests
 static const proto_field_t s_page[] = {F_STR ("after", 0),
                                        F_UINTN ("limit", 0, 1, INT32_MAX), F_END};
@@ -432,6 +438,7 @@ static const proto_message_t s_messages[] = {
     {"api.delegate", ASK, "client", "api.requests", s_delegate},
     //  backup (issue 21)
     {"api.backup", ASK, "client", "api.requests", s_backup},
+    {"api.purge", ASK, "client", "api.requests", s_purge},
     {"store.backup", ASK, "api", "<actor>.query", s_backup},
     //  metrics (issue 21)
     {"api.metrics", ASK, "client", "api.requests", s_none},

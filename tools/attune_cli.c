@@ -40,7 +40,7 @@
 static const cli_command_t *const s_groups[] = {
     cli_execution_commands, cli_rule_commands,   cli_action_commands, cli_event_commands,
     cli_inquiry_commands,   cli_system_commands, cli_keygen_commands, cli_key_commands,
-    cli_pack_commands,      cli_apikey_commands, cli_sensor_commands};
+    cli_pack_commands,      cli_apikey_commands, cli_sensor_commands, cli_purge_commands};
 
 #define S_MAX_COMMANDS 64
 static const cli_command_t *s_table[S_MAX_COMMANDS];

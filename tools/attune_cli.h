@@ -269,5 +269,6 @@ extern const cli_command_t cli_key_commands[];
 extern const cli_command_t cli_pack_commands[];
 extern const cli_command_t cli_apikey_commands[];
 extern const cli_command_t cli_sensor_commands[];
+extern const cli_command_t cli_purge_commands[];
 
 #endif

@@ -63,6 +63,11 @@ s_usage (FILE *out)
         "      --log-level L     LEVEL or ACTOR=LEVEL, comma-separated (default\n"
         "                        info; e.g. warning,executor=info); levels debug,\n"
         "                        info, notice, warning, error\n"
+        "      --retention-executions D  ended executions kept this long (default\n"
+        "                        30d; s, m, h, d, w; 0 keeps for ever)\n"
+        "      --retention-events D      events and enforcements (default 30d)\n"
+        "      --retention-inquiries D   closed inquiries (default 30d)\n"
+        "      --retention-interval D    between sweeps (default 10m)\n"
         "  -q, --quiet           do not log each finished execution\n"
         "  -h, --help            this text\n");
 }
@@ -156,6 +161,11 @@ s_string_option (attuned_options_t *self, int option)
             return &self->log_format;
         case 14:
             return &self->log_level;
+        case 30:
+        case 31:
+        case 32:
+        case 33:
+            return &self->retention[option - 30];
     }
     return NULL;
 }
@@ -239,6 +249,10 @@ s_parse_options (attuned_options_t *self, int argc, char *argv[])
                                       {"http-key", required_argument, 0, 28},
                                       {"log-format", required_argument, 0, 13},
                                       {"log-level", required_argument, 0, 14},
+                                      {"retention-executions", required_argument, 0, 30},
+                                      {"retention-events", required_argument, 0, 31},
+                                      {"retention-inquiries", required_argument, 0, 32},
+                                      {"retention-interval", required_argument, 0, 33},
                                       {"quiet", no_argument, 0, 'q'},
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
@@ -326,7 +340,11 @@ s_daemon_settings (attuned_options_t *self, zconfig_t *daemon)
                     {&self->config.runtimes, "worker/runtimes"},
                     {&self->config.datastore_key, "datastore/key"},
                     {&self->log_format, "log/format"},
-                    {&self->log_level, "log/level"}};
+                    {&self->log_level, "log/level"},
+                    {&self->retention[0], "retention/executions"},
+                    {&self->retention[1], "retention/events"},
+                    {&self->retention[2], "retention/inquiries"},
+                    {&self->retention[3], "retention/interval"}};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (!*settings[i].target)
             *settings[i].target = s_setting (daemon, settings[i].key);
@@ -350,16 +368,23 @@ s_load_config (attuned_options_t *self)
     zconfig_t *daemon = zconfig_locate (self->file, "daemon");
     if (!daemon)
         return -1;
-    static const char *const keys[] = {
-        "actors", "data",     "packs",   "host", "heartbeat", "api", "api-facts",
-        "worker", "security", "configs", "http", "datastore", "log", NULL};
+    static const char *const keys[] = {"actors",    "data",      "packs",     "host",
+                                       "heartbeat", "api",       "api-facts", "worker",
+                                       "security",  "configs",   "http",      "datastore",
+                                       "log",       "retention", NULL};
+    static const char *const retention[] = {"executions", "events", "inquiries",
+                                            "interval", NULL};
     static const char *const security[] = {"cert", "allow",   "server", "executor",
                                            "mode", "workers", NULL};
     if (s_known_settings (
             self->config_path, daemon, "daemon/", keys,
             "actors, data, packs, configs, host, heartbeat, api, api-facts, http, "
             "worker/name|slots|runtimes, datastore/key, log/format|level, "
-            "security/cert|allow|server|executor|mode|workers") ||
+            "security/cert|allow|server|executor|mode|workers, "
+            "retention/executions|events|inquiries|interval") ||
+        s_known_settings (self->config_path, zconfig_locate (daemon, "retention"),
+                          "daemon/retention/", retention,
+                          "executions, events, inquiries, interval") ||
         s_known_settings (self->config_path, zconfig_locate (daemon, "security"),
                           "daemon/security/", security,
                           "cert, allow, server, executor, mode, workers"))
@@ -367,9 +392,35 @@ s_load_config (attuned_options_t *self)
     s_daemon_settings (self, daemon);
     return s_daemon_numbers (self, daemon) ?: -1;
 }
+//  The retention durations (flags, else the file, else the defaults) into
+//  config.retention. -1 to go on, or 2 after naming the bad one.
+static int
+s_retention (attuned_options_t *self)
+{
+    static const char *const names[] = {"executions", "events", "inquiries", "interval"};
+    int64_t *targets[] = {
+        &self->config.retention.executions, &self->config.retention.events,
+        &self->config.retention.inquiries, &self->config.retention.interval};
+    for (int i = 0; i < 4; i++) {
+        char error[256];
+        *targets[i] =
+            i == 3 ? ACTOR_RETENTION_INTERVAL_DEFAULT : ACTOR_RETENTION_TTL_DEFAULT;
+        if (self->retention[i] &&
+            actor_duration_parse (self->retention[i], targets[i], error, sizeof error)) {
+            fprintf (stderr, "attuned: --retention-%s (daemon/retention/%s): %s\n",
+                     names[i], names[i], error);
+            return 2;
+        }
+    }
+    if (self->config.retention.interval == 0)
+        self->config.retention.interval = ACTOR_RETENTION_INTERVAL_DEFAULT;
+    return -1;
+}
+
 int
 attuned_options_parse (attuned_options_t *self, int argc, char *argv[])
 {
     int rc = s_parse_options (self, argc, argv);
-    return rc < 0 ? s_load_config (self) : rc;
+    rc = rc < 0 ? s_load_config (self) : rc;
+    return rc < 0 ? s_retention (self) : rc;
 }

@@ -28,7 +28,10 @@ typedef struct {
     bus_security_config_t security;
     const char *security_mode;
     int drain_ms;
-    zconfig_t *file; //  the topology file, loaded; the caller destroys it
+    //  --retention-*, daemon/retention/*: durations, parsed into
+    //  config.retention (defaults: actors/actor_retention.h)
+    const char *retention[4]; //  executions, events, inquiries, interval
+    zconfig_t *file;          //  the topology file, loaded; the caller destroys it
 } attuned_options_t;
 
 //  The flags, then the topology file's `daemon` section for what they did

@@ -13,9 +13,10 @@
 #include <czmq.h>
 #include <jansson.h>
 
-#define API_TIMEOUT_MS        5000   //  a request not answered by then: unavailable
-#define API_PACK_TIMEOUT_MS   300000 //  api.pack.install/remove/reload (git, pip)
-#define API_STATUS_TIMEOUT_MS 1000   //  an actor silent this long on api.status is down
+#define API_TIMEOUT_MS        5000    //  a request not answered by then: unavailable
+#define API_PACK_TIMEOUT_MS   300000  //  api.pack.install/remove/reload (git, pip)
+#define API_PURGE_TIMEOUT_MS  3600000 //  api.purge: answered when done
+#define API_STATUS_TIMEOUT_MS 1000    //  an actor silent this long on api.status is down
 
 typedef enum {
     API_REGISTRY = 0,

@@ -283,6 +283,25 @@ s_op_pack (api_t *self, s_req_t *req)
         pending->deadline = zclock_mono () + API_PACK_TIMEOUT_MS;
 }
 
+//  api.purge {kind, older_than, status?, action?}: to the actor that owns
+//  the kind (events: rules; executions, inquiries: executor), answered once
+//  the purge is done; admin only (not in a role's list: api_roles.c)
+static void
+s_op_purge (api_t *self, s_req_t *req)
+{
+    const char *kind = json_string_value (json_object_get (req->payload, "kind"));
+    int owner = kind && streq (kind, "events") ? API_RULES : API_EXECUTOR;
+    if (!kind || (owner == API_EXECUTOR && !streq (kind, "executions") &&
+                  !streq (kind, "inquiries"))) {
+        s_reply (self, req, NULL, "bad_request", "kind: executions, events or inquiries");
+        return;
+    }
+    api_pending_t *pending = api_forward_query (self, owner, req->request, req->identity,
+                                                req->delimiter, NULL);
+    if (pending)
+        pending->deadline = zclock_mono () + API_PURGE_TIMEOUT_MS;
+}
+
 typedef void (s_op_fn) (api_t *self, s_req_t *req);
 
 static const struct {
@@ -314,6 +333,7 @@ static const struct {
              {"api.key.rotate", s_op_key},
              {"api.delegate", s_op_delegate},
              {"api.backup", s_op_backup},
+             {"api.purge", s_op_purge},
              {NULL, NULL}};
 
 //  The actor that answers a read (every type here is in the message table)

@@ -164,6 +164,7 @@ s_executor_destroy (executor_t **self_p)
     zlistx_destroy (&self->queue);
     actor_effects_destroy (&self->effects); //  slots taken in them given back
     executor_triggers_close (self);
+    executor_retention_close (self);
     executor_workers_destroy (&self->workers);
     registry_client_destroy (&self->registry);
     actor_query_destroy (&self->query);
@@ -219,7 +220,7 @@ s_start_memory (executor_t *self, const actor_config_t *config)
     zhashx_set_destructor (self->actives, s_free_item);
     zhashx_set_destructor (self->instances, s_free_item);
     zlistx_set_destructor (self->queue, s_free_item);
-    return 0;
+    return executor_retention_open (self);
 }
 
 //  The store (<data_dir>/executor) and its tables. 0 or -1.
@@ -315,6 +316,7 @@ s_timeout (void *arg)
                                      : left > 3600000000LL ? 3600000
                                                            : (int)((left + 999) / 1000));
     }
+    timeout = s_sooner (timeout, executor_retention_timeout (self));
     return self->schedule_soon ? 0 : timeout;
 }
 
@@ -406,6 +408,7 @@ s_tick (void *arg)
          wl = (executor_link_t *)zhashx_next (self->links))
         bus_link_tick (wl->link);
     executor_triggers_pump (self);
+    executor_retention_tick (self, commands);
 }
 
 //  Acks of the built-in trigger events (executor_triggers)

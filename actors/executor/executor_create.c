@@ -63,6 +63,11 @@ s_record_new (executor_t *self, const msgpack_object *payload, s_create_t *creat
     }
     executor_record_set_nil (record, EXECUTOR_RECORD_WORKER);
     executor_record_set_int (record, EXECUTOR_RECORD_REQUESTED, create->now);
+    //  Its dedup key, so that a purge deletes the entry with it
+    msgpack_object key = {.type = MSGPACK_OBJECT_STR};
+    key.via.str.ptr = create->key;
+    key.via.str.size = (uint32_t)strlen (create->key);
+    executor_record_set_extra (record, "natural_key", &key);
     const msgpack_object *parent = proto_map_get (payload, "parent");
     if (parent)
         executor_record_set_extra (record, "parent", parent);

@@ -378,3 +378,73 @@ executor_inquiry_pending (executor_inquiry_t *self, store_txn_t *txn)
 {
     return store_count (txn, self->deadlines);
 }
+
+int
+executor_inquiry_delete (executor_inquiry_t *self, store_txn_t *txn, const char *id)
+{
+    json_t *inquiry = executor_inquiry_get (self, txn, id);
+    if (!inquiry)
+        return 0;
+    const char *status = json_string_value (json_object_get (inquiry, "status"));
+    json_int_t deadline = json_integer_value (json_object_get (inquiry, "deadline"));
+    bool pending = !status || streq (status, "pending");
+    json_decref (inquiry);
+    if (pending)
+        return 0;
+    uint8_t key[S_KEY_MAX];
+    size_t key_size = s_deadline_key (deadline, id, key);
+    store_code_t code = store_del (txn, self->deadlines, key, key_size);
+    if (code != STORE_OK && code != STORE_NOTFOUND)
+        return -1;
+    return store_del (txn, self->inquiries, id, strlen (id)) == STORE_OK ? 1 : -1;
+}
+
+//  The ids of closed inquiries that ended before `cutoff`, from after
+//  `after`, into ids (at most max). Their count.
+static size_t
+s_sweep_scan (executor_inquiry_t *self, store_txn_t *txn, int64_t cutoff, char after[40],
+              size_t scan, size_t max, char (*ids)[40], bool *done)
+{
+    store_cursor_t *cursor = store_cursor_new (txn, self->inquiries);
+    store_code_t code = STORE_NOTFOUND;
+    if (cursor)
+        code = *after ? store_cursor_seek (cursor, after, strlen (after))
+                      : store_cursor_first (cursor);
+    size_t key_size, found = 0, seen = 0;
+    const char *key = code == STORE_OK ? store_cursor_key (cursor, &key_size) : NULL;
+    if (key && *after && key_size == strlen (after) && memcmp (key, after, key_size) == 0)
+        code = store_cursor_next (cursor);
+    while (code == STORE_OK && seen++ < scan && found < max) {
+        key = (const char *)store_cursor_key (cursor, &key_size);
+        snprintf (after, 40, "%.*s", (int)(key_size < 40 ? key_size : 39), key);
+        size_t size;
+        const void *data = store_cursor_data (cursor, &size);
+        json_t *inquiry = proto_json_from_buffer (data, size, "inquiry", NULL);
+        const char *status = json_string_value (json_object_get (inquiry, "status"));
+        json_int_t ended = json_integer_value (json_object_get (inquiry, "ended"));
+        if (status && !streq (status, "pending") && ended > 0 && ended < cutoff)
+            snprintf (ids[found++], 40, "%s", after);
+        json_decref (inquiry);
+        code = store_cursor_next (cursor);
+    }
+    *done = code != STORE_OK;
+    store_cursor_destroy (&cursor);
+    return found;
+}
+
+int
+executor_inquiry_sweep (executor_inquiry_t *self, store_txn_t *txn, int64_t cutoff,
+                        char after[40], size_t scan, size_t max, bool *done)
+{
+    char (*ids)[40] = (char (*)[40])calloc (max ? max : 1, 40);
+    if (!ids)
+        return -1;
+    size_t found = s_sweep_scan (self, txn, cutoff, after, scan, max, ids, done);
+    int removed = 0;
+    for (size_t i = 0; i < found && removed >= 0; i++) {
+        int rc = executor_inquiry_delete (self, txn, ids[i]);
+        removed = rc < 0 ? -1 : removed + rc;
+    }
+    free (ids);
+    return removed;
+}

@@ -90,6 +90,19 @@ void executor_inquiry_page (executor_inquiry_t *self, store_txn_t *txn,
                             const char *status, const char *before, actor_page_t *page,
                             char next[40]);
 
+//  Delete inquiry `id` with its deadline entry, unless it is pending (a
+//  person may still answer it). 1 deleted, 0 absent or pending (kept), -1
+//  on a store error. executor_execution_delete calls it for the inquiry of
+//  the execution it deletes.
+int executor_inquiry_delete (executor_inquiry_t *self, store_txn_t *txn, const char *id);
+
+//  One bounded step of a purge: closed inquiries that ended before `cutoff`
+//  (µs), oldest first, from the key after `after` ("" the first; updated to
+//  the last one examined): at most `scan` examined and `max` deleted. The
+//  number deleted (*done when the table is behind it), or -1.
+int executor_inquiry_sweep (executor_inquiry_t *self, store_txn_t *txn, int64_t cutoff,
+                            char after[40], size_t scan, size_t max, bool *done);
+
 //  Number of pending inquiries.
 uint64_t executor_inquiry_pending (executor_inquiry_t *self, store_txn_t *txn);
 

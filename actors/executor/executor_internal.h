@@ -67,6 +67,7 @@ executor_copy (char *dst, size_t size, const char *src)
 #define EXECUTOR_SCAN_MAX     200000 //  records examined per list request, at most
 
 typedef struct _executor_t executor_t;
+typedef struct _executor_retention_t executor_retention_t;
 
 //  What a transaction leaves to do once it committed (the fields each kind
 //  uses are named after it)
@@ -183,6 +184,7 @@ struct _executor_t {
     uint64_t triggers_version;      //  registry version the listeners were taken at
     bool listen_action, listen_notify, listen_inquiry; //  an enabled rule is on it
     struct _executor_metrics_t *metrics;               //  executor_metrics.c
+    executor_retention_t *retention; //  purges: TTL sweeps and api.purge
 };
 
 //  ---------------------------------------------------------------------------
@@ -472,5 +474,29 @@ void executor_workflow_resume (executor_t *self, const char *id, json_t *payload
 //  orquesta workflow only, not with parameters, reset among the tasks).
 json_t *executor_workflow_rerun_options (const json_t *original, const json_t *payload,
                                          actor_answer_t *answer);
+
+//  ---------------------------------------------------------------------------
+//  executor_retention: ended executions and closed inquiries purged (TTLs,
+//  api.purge), in bounded steps of the loop
+
+int executor_retention_open (executor_t *self);
+void executor_retention_close (executor_t *self);
+//  One step of the first purge (a TTL sweep started when due). Every turn;
+//  `busy`: the turn handled commands (a step then at most every 50 ms).
+void executor_retention_tick (executor_t *self, bool busy);
+//  0 while a purge is under way, else ms to the next sweep (-1: none).
+int executor_retention_timeout (executor_t *self);
+//  {executions, inquiries: purged since the start, jobs: purges under way}
+json_t *executor_retention_status (executor_t *self);
+//  api.purge {kind, older_than, status?, action?}: answered when done.
+void executor_retention_purge (executor_t *self, json_t *payload, actor_answer_t *answer);
+
+//  Delete execution `id` with everything that hangs off it: its record
+//  (late reports inside), its dedup key (by_enforcement), its children
+//  index entries (under its parent, and its own children's), its inquiry.
+//  Does not check its status: callers purge final executions only. Every
+//  other deletion of an execution goes through here (live output too).
+//  1 deleted, 0 absent, -1 on a store error.
+int executor_execution_delete (executor_t *self, store_txn_t *txn, const char *id);
 
 #endif

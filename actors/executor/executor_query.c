@@ -501,6 +501,7 @@ s_status (executor_t *self, json_t *payload, actor_answer_t *answer)
         (json_int_t)executor_workers_count (self->workers), "by_status", by_status,
         "store_bytes", (json_int_t)store_used_size (self->store), "inquiries_pending",
         (json_int_t)pending);
+    json_object_set_new (answer->result, "purged", executor_retention_status (self));
 }
 
 //  api.execution.run {action, parameters?, request, parent?, task?}: the
@@ -661,6 +662,7 @@ static const struct {
     {"api.action.queue_stats", s_queue_stats, NULL},
     {"api.status", s_status, NULL},
     {"api.execution.run", s_run, NULL},
+    {"api.purge", executor_retention_purge, NULL},
     {"api.execution.get", NULL, s_get},
     {"api.execution.children", NULL, executor_workflow_children_op},
     {"api.execution.output", NULL, executor_output_query},

@@ -404,6 +404,10 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
         rules_sync_request (self->sync, payload, answer);
         return;
     }
+    if (streq (type, "api.purge")) {
+        rules_retention_purge (self->retention, payload, answer);
+        return;
+    }
     rules_query_tables_t tables = {self->store, self->events, self->enforcements, NULL};
     if (streq (type, "api.rule.test")) {
         s_rule_test (self, &tables, payload, answer);
@@ -414,6 +418,7 @@ s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *an
                                   (json_int_t)(self->queue.count + self->inflight.count),
                                   "duplicates", (json_int_t)self->duplicates, "synced",
                                   self->synced, "sent", (json_int_t)self->sent);
+    json_object_set_new (counters, "purged", rules_retention_status (self->retention));
     tables.counters = counters;
     rules_query (&tables, type, payload, answer);
     json_decref (counters);
@@ -474,6 +479,7 @@ s_rules_destroy (s_rules_t **self_p)
     s_fifo_destroy (&self->inflight);
     free (self->acked);
     rules_sync_destroy (&self->sync);
+    rules_retention_destroy (&self->retention);
     actor_query_destroy (&self->query);
     registry_client_destroy (&self->registry);
     rules_kv_destroy (&self->kv);
@@ -534,6 +540,10 @@ s_start (s_rules_t *self, const actor_config_t *config)
     if (!self->query)
         return -1;
     actor_query_set_store (self->query, self->store, "rules");
+    self->retention = rules_retention_new (self->store, self->events, self->enforcements,
+                                           self->query, &config->retention);
+    if (!self->retention)
+        return -1;
     endpoint = bus_topology_bind (config->topology, "rules.facts");
     self->pub = endpoint ? bus_pub_new (endpoint, 0) : NULL;
     if (!self->pub) {
@@ -642,7 +652,7 @@ s_timeout (void *arg)
         int64_t left = self->ack_flush_at - zclock_mono ();
         timeout = s_min_timeout (timeout, left < 0 ? 0 : (int)left);
     }
-    return timeout;
+    return s_min_timeout (timeout, rules_retention_timeout (self->retention));
 }
 
 static void
@@ -652,12 +662,14 @@ s_after (void *arg)
     if (self->nacked >= S_ACK_FLUSH_MAX ||
         (self->nacked > 0 && !self->processed && zclock_mono () >= self->ack_flush_at))
         s_flush_acked (self);
+    bool busy = self->processed;
     self->processed = false;
     s_pump (self);
     bus_link_tick (self->link);
     bus_inbox_tick (self->inbox);
     rules_kv_drain (self->kv);     //  facts do not wait for events
     rules_sync_check (self->sync); //  changes applied, and those that waited too long
+    rules_retention_tick (self->retention, busy);
 }
 
 //  The state, its store, sockets and loop; NULL on failure (logged).

@@ -11,6 +11,7 @@
 #include "actors/registry/registry_client.h"
 #include "actors/rules/rules_kv.h"
 #include "actors/rules/rules_query.h"
+#include "actors/rules/rules_retention.h"
 #include "actors/rules/rules_sync.h"
 #include "proto/proto_messages.h"
 #include "actors/rules/rules_set.h"
@@ -58,7 +59,8 @@ typedef struct {
     store_table_t *outbox;
     store_table_t *counters;
     bus_inbox_t *inbox;
-    actor_query_t *query; //  rules.query: api reads
+    actor_query_t *query;         //  rules.query: api reads
+    rules_retention_t *retention; //  purges: TTL sweeps and api.purge
     bus_pub_t *pub;
     bus_link_t *link;
     registry_client_t *registry;
