@@ -60,27 +60,26 @@ s_table_init (void)
 static void
 s_usage (FILE *out)
 {
-    fprintf (
-        out,
-        "usage: attune [--api ENDPOINT] [--json] [--st2-status] [--timeout MS]\n"
-        "              [--as NAME]\n"
-        "              [--cert FILE --server-cert FILE] COMMAND ...\n\n"
-        "options:\n"
-        "  --api ENDPOINT   the api (default $ATTUNE_API, else " CLI_DEFAULT_API ")\n"
-        "  --json           print results as JSON, for scripts\n"
-        "  --st2-status     show StackStorm's status names (succeeded for\n"
-        "                   completed, canceled for cancelled; also\n"
-        "                   $ATTUNE_ST2_STATUS=1)\n"
-        "  --as NAME        who you are, for runs, inquiries and user keys\n"
-        "                   (action_context.user where the api has no CURVE; default\n"
-        "                   $ATTUNE_IDENTITY, else your login name)\n"
-        "  --timeout MS     wait at most MS for each reply (default 10000; the\n"
-        "                   request is sent again once, half way)\n"
-        "  --cert FILE      your secret CURVE cert (default $ATTUNE_CERT)\n"
-        "  --server-cert F  the api's public cert (default $ATTUNE_SERVER_CERT);\n"
-        "                   with both, the api is reached over CURVE\n"
-        "  -h, --help       this text\n\n"
-        "commands:\n");
+    fprintf (out,
+             "usage: attune [--api ENDPOINT] [--json] [--st2-status] [--timeout MS]\n"
+             "              [--as NAME]\n"
+             "              [--cert FILE --server-cert FILE] COMMAND ...\n\n"
+             "options:\n"
+             "  --api ENDPOINT   the api (default $ATTUNE_API, else " CLI_DEFAULT_API
+             ")\n"
+             "  --json           print results as JSON, for scripts\n"
+             "  --st2-status     show StackStorm's status names (succeeded for\n"
+             "                   completed, canceled for cancelled; also\n"
+             "                   $ATTUNE_ST2_STATUS=1)\n"
+             "  --as NAME        who you are, for runs, inquiries and user keys\n"
+             "                   (default $ATTUNE_IDENTITY, else your login name)\n"
+             "  --timeout MS     wait at most MS for each reply (default 10000; the\n"
+             "                   request is sent again once, half way)\n"
+             "  --cert FILE      your secret CURVE cert (default $ATTUNE_CERT)\n"
+             "  --server-cert F  the api's public cert (default $ATTUNE_SERVER_CERT);\n"
+             "                   with both, the api is reached over CURVE\n"
+             "  -h, --help       this text\n\n"
+             "commands:\n");
     for (size_t i = 0; i < s_count; i++) {
         char path[64];
         cli_command_path (s_table[i], path, sizeof path);
