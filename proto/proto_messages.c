@@ -237,12 +237,16 @@ static const proto_field_t s_enforcement_list[] = {F_STR ("rule", 0), F_STR ("ev
                                                    F_UINTN ("limit", 0, 1, S_PAGE_MAX),
                                                    F_STR ("before", 0), F_END};
 static const proto_field_t s_run[] = {F_STRN ("action", REQ, 1, S_REF_MAX),
-                                      F_MAP ("parameters", 0), F_STR ("parent", 0),
-                                      F_STRN ("task", 0, 1, S_REF_MAX), F_END};
+                                      F_MAP ("parameters", 0),
+                                      F_STR ("parent", 0),
+                                      F_STRN ("task", 0, 1, S_REF_MAX),
+                                      F_STRN ("identity", 0, 1, 256),
+                                      F_END};
 static const proto_field_t s_children[] = {F_STR ("id", REQ), F_STR ("before", 0),
                                            F_UINTN ("limit", 0, 1, S_PAGE_MAX), F_END};
-static const proto_field_t s_rerun[] = {F_STR ("id", REQ), F_MAP ("parameters", 0),
-                                        F_STRS ("tasks", 0), F_STRS ("reset", 0), F_END};
+static const proto_field_t s_rerun[] = {
+    F_STR ("id", REQ),   F_MAP ("parameters", 0),        F_STRS ("tasks", 0),
+    F_STRS ("reset", 0), F_STRN ("identity", 0, 1, 256), F_END};
 static const proto_field_t s_execution_list[] = {
     F_STR ("status", 0), F_STR ("action", 0), F_STR ("rule", 0),
     F_INT ("since", 0),  F_INT ("until", 0),  F_UINTN ("limit", 0, 1, S_PAGE_MAX),

@@ -40,12 +40,41 @@ template_buf_add (render_t *r, const node_t *at, tbuf_t *b, const char *text, si
     return 0;
 }
 
+//  Whether `name` is bound by a {% set %} or a loop (a scope), not read
+//  from the context
+static bool
+s_scoped (const render_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->scope_count; i++)
+        if (json_object_get (r->scopes[i], name))
+            return true;
+    return false;
+}
+
+//  Pass one piece to the caller's emitter; its error is set at `at`.
+static int
+s_emitted (render_t *r, const node_t *at, int rc, char *error)
+{
+    if (rc != 0)
+        template_fail (r, at, "%s", error ? error : "out of memory");
+    free (error);
+    return rc != 0 ? -1 : 0;
+}
+
 static int
 s_output (render_t *r, const node_t *node, tbuf_t *out)
 {
     json_t *v = template_eval (r, node->kids[0]);
     if (v == r->undefined)
         template_fail_undefined (r, node->kids[0]);
+    if (r->emit && v && !r->error) {
+        const node_t *e = node->kids[0];
+        const char *name = e->type == N_NAME && !s_scoped (r, e->name) ? e->name : NULL;
+        char *error = NULL;
+        int rc = r->emit->value (r->emit->arg, v, name, &error);
+        json_decref (v);
+        return s_emitted (r, node, rc, error);
+    }
     char *text = v && !r->error ? template_str (v) : NULL;
     json_decref (v);
     if (!text)
@@ -193,7 +222,13 @@ template_exec (render_t *r, const node_t *body, tbuf_t *out)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < body->count; i++) {
         const node_t *node = body->kids[i];
-        if (node->type == N_TEXT)
+        char *error = NULL;
+        if (node->type == N_TEXT && r->emit)
+            rc = s_emitted (r, node,
+                            r->emit->text (r->emit->arg, json_string_value (node->value),
+                                           json_string_length (node->value), &error),
+                            error);
+        else if (node->type == N_TEXT)
             rc = template_buf_add (r, node, out, json_string_value (node->value),
                                    json_string_length (node->value));
         else if (node->type == N_OUTPUT)
@@ -305,6 +340,29 @@ template_has_statements (const template_t *self)
     return self->statements;
 }
 
+//  A render's state for `self` with `context`; s_render_done frees it.
+static void
+s_render_init (render_t *r, template_t *self, const json_t *context,
+               const template_hooks_t *hooks, json_t *empty)
+{
+    *r = (render_t){self->name, self->text, context ? context : empty, hooks};
+    r->scopes[r->scope_count++] = json_object ();
+    r->undefined = json_object ();
+    r->regex = template_regex_cache_new ();
+}
+
+//  Free the state; hands its error to *error. 0, or -1 when it failed.
+static int
+s_render_done (render_t *r, char **error)
+{
+    *error = r->error;
+    for (size_t i = 0; i < r->scope_count; i++)
+        json_decref (r->scopes[i]);
+    json_decref (r->undefined);
+    template_regex_cache_destroy (&r->regex);
+    return r->error ? -1 : 0;
+}
+
 json_t *
 template_render (template_t *self, const json_t *context, const template_hooks_t *hooks,
                  char **error)
@@ -312,10 +370,8 @@ template_render (template_t *self, const json_t *context, const template_hooks_t
     assert (self && error);
     *error = NULL;
     json_t *empty = context ? NULL : json_object ();
-    render_t r = {self->name, self->text, context ? context : empty, hooks};
-    r.scopes[r.scope_count++] = json_object ();
-    r.undefined = json_object ();
-    r.regex = template_regex_cache_new ();
+    render_t r;
+    s_render_init (&r, self, context, hooks, empty);
     json_t *result = NULL;
     if (self->lone) {
         result = template_eval (&r, self->lone->kids[0]);
@@ -334,17 +390,30 @@ template_render (template_t *self, const json_t *context, const template_hooks_t
     }
     if (!result && !r.error)
         r.error = strdup ("out of memory");
-    *error = r.error;
-    if (r.error) {
+    if (s_render_done (&r, error) != 0) {
         json_decref (result);
         result = NULL;
     }
-    for (size_t i = 0; i < r.scope_count; i++)
-        json_decref (r.scopes[i]);
-    json_decref (r.undefined);
     json_decref (empty);
-    template_regex_cache_destroy (&r.regex);
     return result;
+}
+
+int
+template_render_emit (template_t *self, const json_t *context,
+                      const template_hooks_t *hooks, const template_emit_t *emit,
+                      char **error)
+{
+    assert (self && emit && emit->text && emit->value && error);
+    *error = NULL;
+    json_t *empty = context ? NULL : json_object ();
+    render_t r;
+    s_render_init (&r, self, context, hooks, empty);
+    r.emit = emit;
+    if (template_exec (&r, self->body, NULL) != 0 && !r.error)
+        r.error = strdup ("out of memory");
+    int rc = s_render_done (&r, error);
+    json_decref (empty);
+    return rc;
 }
 
 char *

@@ -109,6 +109,26 @@ template_t *template_compile_with (const char *name, const char *text, unsigned 
 json_t *template_render (template_t *self, const json_t *context,
                          const template_hooks_t *hooks, char **error);
 
+//  Where a render's output goes piece by piece instead of into one string
+//  (template_render_emit): `text`, the author's text between tags (after
+//  whitespace control), and `value`, the value of each {{ expression }}
+//  (borrowed), with `name` set when the expression is a bare name read
+//  from the context (not a {% set %} or loop variable), else NULL. Each
+//  returns 0, or -1 with *error set to a malloc'd reason: the render then
+//  fails with it at that piece's line and column.
+typedef struct {
+    int (*text) (void *arg, const char *text, size_t n, char **error);
+    int (*value) (void *arg, const json_t *value, const char *name, char **error);
+    void *arg;
+} template_emit_t;
+
+//  Render into `emit` (statements run as in template_render; a lone
+//  expression is emitted as a value too). 0, or -1 with *error set
+//  (caller frees).
+int template_render_emit (template_t *self, const json_t *context,
+                          const template_hooks_t *hooks, const template_emit_t *emit,
+                          char **error);
+
 //  Destroy a template; safe twice; clears the caller's pointer.
 void template_destroy (template_t **self_p);
 

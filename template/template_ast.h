@@ -125,6 +125,7 @@ typedef struct {
     const char *text;
     const json_t *context;
     const template_hooks_t *hooks;
+    const template_emit_t *emit;     //  template_render_emit's, else NULL
     json_t *scopes[TEMPLATE_SCOPES]; //  innermost last
     size_t scope_count;
     json_t *undefined;     //  the sentinel for an undefined value

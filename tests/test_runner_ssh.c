@@ -5,34 +5,18 @@
     /usr/sbin/sshd (Debian's openssh-server), every test is skipped.
 */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "actors/worker/worker_ssh.h"
 #include "actors/worker/worker_task.h"
 #include "testing.h"
+#include "testing_sshd.h"
 
-#define S_SSHD "/usr/sbin/sshd"
+#define S_SSHD TESTING_SSHD
 
-static pid_t s_sshd;
-static int s_port;
-static char s_dir[64];
-static char s_key[128];   //  the client's private key
-static char s_known[128]; //  known_hosts with the server's key
+static testing_sshd_t s_server; //  port, dir, key (the client's), known (hosts)
 static bool s_skip;
-
-static void
-s_write (const char *path, const char *text)
-{
-    FILE *file = fopen (path, "w");
-    cr_assert_not_null (file, "%s", path);
-    fputs (text, file);
-    fclose (file);
-}
 
 //  The first line of a file (a public key), without its newline.
 static void
@@ -45,18 +29,6 @@ s_read_line (const char *path, char *out, size_t size)
     out[strcspn (out, "\n")] = 0;
 }
 
-static bool
-s_listening (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_port = htons ((uint16_t)port),
-                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    bool ok = connect (fd, (struct sockaddr *)&addr, sizeof addr) == 0;
-    close (fd);
-    return ok;
-}
-
 static void
 s_run_command (const char *command)
 {
@@ -66,61 +38,18 @@ s_run_command (const char *command)
 static void
 s_setup (void)
 {
-    s_skip = geteuid () != 0 || access (S_SSHD, X_OK) != 0;
+    s_skip = testing_sshd_start (&s_server) != 0;
     if (s_skip)
         return;
-    snprintf (s_dir, sizeof s_dir, "/tmp/attune-sshd-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    char command[512], path[160], line[2048], config[1024];
-    snprintf (command, sizeof command,
-              "ssh-keygen -q -t ed25519 -N '' -f %s/host_key && "
-              "ssh-keygen -q -t ed25519 -N '' -f %s/client_key && "
-              "cp %s/client_key.pub %s/authorized_keys && mkdir -p /run/sshd %s/remote",
-              s_dir, s_dir, s_dir, s_dir, s_dir);
+    char command[128];
+    snprintf (command, sizeof command, "mkdir -p %s/remote", s_server.dir);
     s_run_command (command);
-    snprintf (s_key, sizeof s_key, "%s/client_key", s_dir);
-    s_port = testing_free_port ();
-    snprintf (config, sizeof config,
-              "Port %d\nListenAddress 127.0.0.1\nHostKey %s/host_key\n"
-              "AuthorizedKeysFile %s/authorized_keys\nStrictModes no\nUsePAM no\n"
-              "PermitRootLogin yes\nPasswordAuthentication no\nPidFile %s/sshd.pid\n"
-              "LogLevel FATAL\n",
-              s_port, s_dir, s_dir, s_dir);
-    snprintf (path, sizeof path, "%s/sshd_config", s_dir);
-    s_write (path, config);
-    //  The server's key under the two names the tests use
-    snprintf (path, sizeof path, "%s/host_key.pub", s_dir);
-    char key[512];
-    s_read_line (path, key, sizeof key);
-    snprintf (line, sizeof line, "[127.0.0.1]:%d %s\n[localhost]:%d %s\n", s_port, key,
-              s_port, key);
-    snprintf (s_known, sizeof s_known, "%s/known_hosts", s_dir);
-    s_write (s_known, line);
-    s_sshd = fork ();
-    if (s_sshd == 0) {
-        snprintf (path, sizeof path, "%s/sshd_config", s_dir);
-        execl (S_SSHD, S_SSHD, "-D", "-e", "-f", path, (char *)NULL);
-        _exit (127);
-    }
-    bool up = false;
-    for (int i = 0; i < 200 && !(up = s_listening (s_port)); i++)
-        usleep (25000);
-    cr_assert (up, "sshd listens on %d", s_port);
 }
 
 static void
 s_teardown (void)
 {
-    if (s_skip)
-        return;
-    if (s_sshd > 0) {
-        kill (s_sshd, SIGTERM);
-        waitpid (s_sshd, NULL, 0);
-    }
-    char command[128];
-    snprintf (command, sizeof command, "rm -rf %s", s_dir);
-    if (system (command) != 0)
-        fprintf (stderr, "cannot remove %s\n", s_dir);
+    testing_sshd_stop (&s_server);
 }
 
 TestSuite (runner_ssh, .init = s_setup, .fini = s_teardown, .timeout = 60);
@@ -137,12 +66,12 @@ s_run (const char *runner, json_t *parameters, json_t *action, const char **stat
     if (!json_object_get (parameters, "hosts"))
         json_object_set_new (parameters, "hosts", json_string ("127.0.0.1"));
     if (!json_object_get (parameters, "port"))
-        json_object_set_new (parameters, "port", json_integer (s_port));
+        json_object_set_new (parameters, "port", json_integer (s_server.port));
     json_object_set_new (parameters, "username", json_string ("root"));
     if (!json_object_get (parameters, "private_key"))
-        json_object_set_new (parameters, "private_key", json_string (s_key));
+        json_object_set_new (parameters, "private_key", json_string (s_server.key));
     if (!json_object_get (parameters, "known_hosts"))
-        json_object_set_new (parameters, "known_hosts", json_string (s_known));
+        json_object_set_new (parameters, "known_hosts", json_string (s_server.known));
     if (!action)
         action = json_object ();
     json_object_set_new (action, "runner_type", json_string (runner));
@@ -187,8 +116,8 @@ Test (runner_ssh, env_and_cwd_are_data_not_shell_and_json_stdout_is_parsed)
     S_NEED_SSHD;
     const char *status;
     char marker[160], cwd[160];
-    snprintf (marker, sizeof marker, "%s/pwned", s_dir);
-    snprintf (cwd, sizeof cwd, "%s/remote", s_dir);
+    snprintf (marker, sizeof marker, "%s/pwned", s_server.dir);
+    snprintf (cwd, sizeof cwd, "%s/remote", s_server.dir);
     char *value =
         zsys_sprintf ("a 'b' $(touch %s) `touch %s`; touch %s", marker, marker, marker);
     json_t *result = s_run ("remote-shell-cmd",
@@ -271,8 +200,8 @@ Test (runner_ssh, an_unknown_or_changed_host_key_is_refused)
     S_NEED_SSHD;
     const char *status;
     char path[160];
-    snprintf (path, sizeof path, "%s/empty_known_hosts", s_dir);
-    s_write (path, "");
+    snprintf (path, sizeof path, "%s/empty_known_hosts", s_server.dir);
+    testing_sshd_write (path, "");
     json_t *result = s_run (
         "remote-shell-cmd",
         json_pack ("{s:s, s:s}", "cmd", "touch /tmp/should-not-run", "known_hosts", path),
@@ -286,13 +215,13 @@ Test (runner_ssh, an_unknown_or_changed_host_key_is_refused)
     //  Another key under the server's name
     char line[600], key[512], command[300];
     snprintf (command, sizeof command, "ssh-keygen -q -t ed25519 -N '' -f %s/other_key",
-              s_dir);
+              s_server.dir);
     s_run_command (command);
-    snprintf (path, sizeof path, "%s/other_key.pub", s_dir);
+    snprintf (path, sizeof path, "%s/other_key.pub", s_server.dir);
     s_read_line (path, key, sizeof key);
-    snprintf (line, sizeof line, "[127.0.0.1]:%d %s\n", s_port, key);
-    snprintf (path, sizeof path, "%s/wrong_known_hosts", s_dir);
-    s_write (path, line);
+    snprintf (line, sizeof line, "[127.0.0.1]:%d %s\n", s_server.port, key);
+    snprintf (path, sizeof path, "%s/wrong_known_hosts", s_server.dir);
+    testing_sshd_write (path, line);
     result = s_run ("remote-shell-cmd",
                     json_pack ("{s:s, s:s}", "cmd", "true", "known_hosts", path), NULL,
                     &status);
@@ -307,7 +236,7 @@ Test (runner_ssh, a_key_given_as_text_authenticates_and_a_wrong_one_does_not)
     S_NEED_SSHD;
     char *text = NULL;
     size_t size = 0;
-    FILE *file = fopen (s_key, "r");
+    FILE *file = fopen (s_server.key, "r");
     cr_assert_eq (getdelim (&text, &size, 0, file) > 0, true);
     fclose (file);
     const char *status;
@@ -318,7 +247,7 @@ Test (runner_ssh, a_key_given_as_text_authenticates_and_a_wrong_one_does_not)
     json_decref (result);
     free (text);
     char other[160];
-    snprintf (other, sizeof other, "%s/host_key", s_dir); //  not authorized
+    snprintf (other, sizeof other, "%s/host_key", s_server.dir); //  not authorized
     result = s_run ("remote-shell-cmd",
                     json_pack ("{s:s, s:s}", "cmd", "echo hi", "private_key", other),
                     NULL, &status);
@@ -331,12 +260,12 @@ Test (runner_ssh, a_script_is_copied_run_with_its_arguments_and_removed)
 {
     S_NEED_SSHD;
     char path[200], remote[160], command[300];
-    snprintf (command, sizeof command, "mkdir -p %s/pack/actions", s_dir);
+    snprintf (command, sizeof command, "mkdir -p %s/pack/actions", s_server.dir);
     s_run_command (command);
-    snprintf (path, sizeof path, "%s/pack/actions/show.sh", s_dir);
-    s_write (path, "#!/bin/sh\nprintf '%s|' \"$@\"\necho\nbasename \"$0\"\n");
-    snprintf (path, sizeof path, "%s/pack", s_dir);
-    snprintf (remote, sizeof remote, "%s/remote", s_dir);
+    snprintf (path, sizeof path, "%s/pack/actions/show.sh", s_server.dir);
+    testing_sshd_write (path, "#!/bin/sh\nprintf '%s|' \"$@\"\necho\nbasename \"$0\"\n");
+    snprintf (path, sizeof path, "%s/pack", s_server.dir);
+    snprintf (remote, sizeof remote, "%s/remote", s_server.dir);
     json_t *action = json_pack ("{s:s, s:s, s:{s:{s:i}, s:{s:i}}}", "entry_point",
                                 "show.sh", "pack_dir", path, "parameters", "second",
                                 "position", 1, "first", "position", 0);
@@ -422,13 +351,13 @@ s_second_sshd (int port, const char *extra)
               "AuthorizedKeysFile %s/authorized_keys\nStrictModes no\nUsePAM no\n"
               "PermitRootLogin yes\nPasswordAuthentication no\nPidFile %s/sshd2.pid\n"
               "LogLevel FATAL\n%s",
-              port, s_dir, s_dir, s_dir, extra);
-    snprintf (path, sizeof path, "%s/sshd2_config", s_dir);
-    s_write (path, config);
+              port, s_server.dir, s_server.dir, s_server.dir, extra);
+    snprintf (path, sizeof path, "%s/sshd2_config", s_server.dir);
+    testing_sshd_write (path, config);
     char command[512];
     snprintf (command, sizeof command,
               "printf '[127.0.0.1]:%d %%s\\n' \"$(cat %s/host_key.pub)\" >> %s", port,
-              s_dir, s_known);
+              s_server.dir, s_server.known);
     s_run_command (command);
     pid_t pid = fork ();
     if (pid == 0) {
@@ -436,7 +365,7 @@ s_second_sshd (int port, const char *extra)
         _exit (127);
     }
     bool up = false;
-    for (int i = 0; i < 200 && !(up = s_listening (port)); i++)
+    for (int i = 0; i < 200 && !(up = testing_sshd_listening (port)); i++)
         usleep (25000);
     cr_assert (up, "the second sshd listens on %d", port);
     return pid;
@@ -450,7 +379,7 @@ Test (runner_ssh, bastion_host_reaches_the_hosts_through_a_tunnel)
     int port = testing_free_port ();
     char extra[128], bastion[64];
     snprintf (extra, sizeof extra, "AllowTcpForwarding yes\nPermitOpen 127.0.0.1:%d\n",
-              s_port);
+              s_server.port);
     pid_t pid = s_second_sshd (port, extra);
     snprintf (bastion, sizeof bastion, "127.0.0.1:%d", port);
     const char *status;

@@ -84,8 +84,10 @@ testing_http_key (json_t *keys, const char *name, const char *role, bool enabled
     }
 }
 
+//  The daemon's directory and test pack, not started: a suite may add
+//  files (testing_daemon_write) before testing_http_run_daemon
 static inline void
-testing_http_start (const char *more[])
+testing_http_prepare (void)
 {
     testing_daemon_init (&s_http.daemon, "test_http");
     testing_daemon_write (&s_http.daemon, "test/pack.yaml",
@@ -114,6 +116,12 @@ testing_http_start (const char *more[])
         &s_http.daemon, "test/policies/one.yaml",
         "name: one\nresource_ref: test.step\n"
         "policy_type: action.concurrency\nparameters:\n  threshold: 4\n");
+}
+
+//  The keys, then the daemon with its gateway (and `more` flags) started
+static inline void
+testing_http_run_daemon (const char *more[])
+{
     json_t *keys = json_object ();
     testing_http_key (keys, "admin", "admin", true);
     testing_http_key (keys, "operator", "operator", true);
@@ -130,6 +138,13 @@ testing_http_start (const char *more[])
         extra[2 + i] = more[i];
     testing_daemon_start (&s_http.daemon, extra);
     cr_assert (testing_daemon_wait_log (&s_http.daemon, "http: serving", 5000));
+}
+
+static inline void
+testing_http_start (const char *more[])
+{
+    testing_http_prepare ();
+    testing_http_run_daemon (more);
 }
 
 //  Run a script (the helpers, then `body`) with the port and keys; asserts

@@ -35,6 +35,8 @@ s_start_execution (cli_t *client, cli_args_t *args, const char *type, json_t *pa
         json_object_set_new (payload, "parameters", parameters);
     else
         json_decref (parameters);
+    if (client->identity) //  who runs it, where the api trusts its clients
+        json_object_set_new (payload, "identity", json_string (client->identity));
     json_t *result = cli_request (client, type, payload);
     if (!result)
         return cli_report (client);

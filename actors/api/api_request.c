@@ -180,11 +180,24 @@ s_op_publish (api_t *self, s_req_t *req)
 }
 
 //  api.execution.run / rerun, api.inquiry.respond: the executor makes them
-//  idempotent by request id
+//  idempotent by request id. A run's `user` (its action_context.user) is
+//  the caller's identity (a CURVE key's, or an API key's delegated
+//  "apikey:NAME"); on an api without CURVE, where clients are trusted, the
+//  `identity` the client names (attune --as), else none (the executor's
+//  system user). Never a `user` the client wrote.
 static void
 s_op_idempotent (api_t *self, s_req_t *req)
 {
     json_object_set_new (req->payload, "request", json_string (req->rid));
+    if (!streq (req->type, "api.inquiry.respond")) {
+        const char *named =
+            json_string_value (json_object_get (req->payload, "identity"));
+        const char *user = req->caller ? req->caller->identity : named;
+        json_t *value = user && *user ? json_string (user) : NULL;
+        json_object_del (req->payload, "user");
+        if (value)
+            json_object_set_new (req->payload, "user", value);
+    }
     if (req->caller && streq (req->type, "api.inquiry.respond"))
         //  The authenticated identity: a client cannot answer as someone else
         json_object_set_new (req->payload, "identity",

@@ -78,6 +78,16 @@ s_record_new (executor_t *self, const msgpack_object *payload, s_create_t *creat
         proto_map_get (payload, "rerun"); //  {ref, tasks, reset}
     if (rerun && rerun->type == MSGPACK_OBJECT_MAP)
         executor_record_set_extra (record, "rerun", rerun);
+    //  Who runs it (action_context.user): the api's caller, else the system
+    //  user, kept for a retry
+    static const char system_user[] = EXECUTOR_SECRET_KV_USER;
+    msgpack_object fallback = {.type = MSGPACK_OBJECT_STR};
+    fallback.via.str.ptr = system_user;
+    fallback.via.str.size = sizeof system_user - 1;
+    const msgpack_object *user = proto_map_get (payload, "user");
+    bool named = user && user->type == MSGPACK_OBJECT_STR && user->via.str.size > 0 &&
+                 user->via.str.size < 256;
+    executor_record_set_extra (record, "user", named ? user : &fallback);
     const msgpack_object *retry = proto_map_get (payload, "retry_count");
     if (retry && (retry->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
                   retry->type == MSGPACK_OBJECT_NEGATIVE_INTEGER))
@@ -90,7 +100,7 @@ static json_t *
 s_action_context (const s_create_t *create)
 {
     char user[256] = EXECUTOR_SECRET_KV_USER;
-    if (!executor_get_str (create->payload, "user", user, sizeof user))
+    if (!executor_get_str (create->payload, "user", user, sizeof user) || !*user)
         executor_copy (user, sizeof user, EXECUTOR_SECRET_KV_USER);
     const char *dot = strchr (create->ref, '.');
     const msgpack_object *parent = proto_map_get (create->payload, "parent");

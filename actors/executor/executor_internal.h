@@ -367,7 +367,9 @@ bool executor_params_templated (const json_t *schema, const msgpack_object *give
 //  scope, and `action_context` (given), `config_context` (the pack's
 //  config) and `st2kv` (each key named becomes a reference the worker
 //  resolves, proto_secret.h). The `cmd` of a shell runner renders with
-//  each value one shell word (rules_template_render_shell). Values given
+//  each value one shell word, the parameters that keep the action's own
+//  default inserted as its shell text (rules_template_render_shell_own);
+//  parameters with no value are null in scope. Values given
 //  are data, never rendered. Packed into `out`: 0; -1 with `reason` (a
 //  cycle naming its parameters, an undefined name, a template error, a
 //  value of the wrong type, a config secret in a parameter not secret).

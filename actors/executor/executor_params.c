@@ -189,6 +189,7 @@ typedef struct {
     json_t *context;    //  action_context, config_context, st2kv
     json_t *secrets;    //  the pack config's secret values
     json_t *pending;    //  name -> [names of pending parameters it reads]
+    json_t *own;        //  name -> the action's own default text (not given)
     char nonce[33];     //  for the st2kv references of this rendering
     char *reason;
     size_t size;
@@ -319,12 +320,18 @@ static int
 s_pending (s_render_t *r, const msgpack_object *given)
 {
     r->pending = json_object ();
+    r->own = json_object ();
     const char *name;
     json_t *spec;
     json_object_foreach ((json_t *)r->schema, name, spec)
     {
         if (s_templated (name, spec, given))
             json_object_set_new (r->pending, name, json_array ());
+        json_t *preset = json_object_get (spec, "default");
+        if (json_is_string (preset) &&
+            (!s_given (given, name) ||
+             json_is_true (json_object_get (spec, "immutable"))))
+            json_object_set (r->own, name, preset);
     }
     json_object_foreach ((json_t *)r->schema, name, spec)
     {
@@ -390,12 +397,19 @@ s_render_one (s_render_t *r, const char *name)
         json_decref (scope);
         return -1;
     }
+    const char *key;
+    json_t *each;
+    json_object_foreach ((json_t *)r->schema, key, each)
+    {
+        if (!json_object_get (scope, key)) //  StackStorm's None for a value not set
+            json_object_set_new (scope, key, json_null ());
+    }
     char where[300], message[1024];
     snprintf (where, sizeof where, "parameter '%s' default", name);
     json_t *value =
         json_is_string (preset) && s_shell_cmd (r->action, name)
-            ? rules_template_render_shell (json_string_value (preset), scope, where,
-                                           message, sizeof message)
+            ? rules_template_render_shell_own (json_string_value (preset), scope, r->own,
+                                               where, message, sizeof message)
             : rules_template_render (preset, scope, where, message, sizeof message);
     json_decref (scope);
     if (!value) {
@@ -556,6 +570,7 @@ executor_params_defaults (const json_t *action, const msgpack_object *given,
     json_decref (r.context);
     json_decref (r.secrets);
     json_decref (r.pending);
+    json_decref (r.own);
     return rc;
 }
 

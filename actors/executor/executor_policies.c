@@ -108,9 +108,12 @@ s_retry_payload (executor_t *self, const char *id, int attempt, double delay, in
     snprintf (key, sizeof key, "retry:%s", id);
     msgpack_packer pk;
     msgpack_packer_init (&pk, buffer, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 9);
+    const msgpack_object *user = executor_record_extra (record, "user");
+    msgpack_pack_map (&pk, 9 + (user != NULL));
     executor_record_pack_str (&pk, "key");
     executor_record_pack_str (&pk, key);
+    if (user) //  a retry runs as the same user
+        s_pack_field (&pk, "user", user);
     s_pack_field (&pk, "action", executor_record_get (record, EXECUTOR_RECORD_ACTION));
     s_pack_field (&pk, "parameters",
                   executor_record_get (record, EXECUTOR_RECORD_PARAMETERS));

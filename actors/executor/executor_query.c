@@ -70,7 +70,8 @@ s_apply_run (store_txn_t *txn, void *arg)
 //  task, `task` its name in the workflow.
 static void
 s_api_run (executor_t *self, const char *request, const char *ref, json_t *given,
-           const char *parent, const char *task, json_t *rerun, actor_answer_t *answer)
+           const char *parent, const char *task, json_t *rerun, const char *user,
+           actor_answer_t *answer)
 {
     const json_t *action = registry_client_get (self->registry, "action", ref);
     if (!action) {
@@ -100,6 +101,8 @@ s_api_run (executor_t *self, const char *request, const char *ref, json_t *given
         json_object_set_new (run.payload, "task", json_string (task));
     if (rerun)
         json_object_set (run.payload, "rerun", rerun);
+    if (user)
+        json_object_set_new (run.payload, "user", json_string (user));
     store_code_t code = store_write (self->store, s_apply_run, &run);
     json_decref (run.payload);
     if (code != STORE_OK) {
@@ -504,9 +507,10 @@ s_status (executor_t *self, json_t *payload, actor_answer_t *answer)
     json_object_set_new (answer->result, "purged", executor_retention_status (self));
 }
 
-//  api.execution.run {action, parameters?, request, parent?, task?}: the
-//  workflow engine names the parent (the workflow execution, which must
-//  exist) and the task of the child it starts.
+//  api.execution.run {action, parameters?, request, parent?, task?, user?}:
+//  the workflow engine names the parent (the workflow execution, which must
+//  exist) and the task of the child it starts; `user` is the api's caller
+//  (api_request.c), else the parent's.
 static void
 s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
 {
@@ -514,6 +518,7 @@ s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
     const char *request = actor_arg_str (payload, "request", answer);
     const char *parent = actor_arg_str (payload, "parent", answer);
     const char *task = actor_arg_str (payload, "task", answer);
+    const char *user = actor_arg_str (payload, "user", answer);
     json_t *given = json_object_get (payload, "parameters");
     if (answer->code[0])
         return;
@@ -531,7 +536,9 @@ s_run (executor_t *self, json_t *payload, actor_answer_t *answer)
                           parent);
     else
         s_api_run (self, request, action, json_is_object (given) ? given : NULL, parent,
-                   task, NULL, answer);
+                   task, NULL,
+                   user ? user : json_string_value (json_object_get (found, "user")),
+                   answer);
     json_decref (found);
 }
 
@@ -640,7 +647,8 @@ s_rerun (executor_t *self, const char *id, json_t *payload, actor_answer_t *answ
     if (json_is_object (overrides))
         json_object_update (parameters, overrides);
     s_api_run (self, request, json_string_value (json_object_get (original, "action")),
-               parameters, id, NULL, rerun, answer);
+               parameters, id, NULL, rerun,
+               json_string_value (json_object_get (payload, "user")), answer);
     json_decref (rerun);
     json_decref (parameters);
     json_decref (original);

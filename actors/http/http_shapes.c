@@ -98,6 +98,9 @@ http_shape_execution (json_t *e)
         "action", ref, "status", status, "parameters",
         parameters ? parameters : json_object (), "children", "context");
     json_t *field;
+    if (json_is_string (field =
+                            json_object_get (e, "user"))) //  StackStorm's context.user
+        json_object_set (json_object_get (out, "context"), "user", field);
     if ((field = json_object_get (e, "result")) && !json_is_null (field))
         json_object_set (out, "result", field);
     if ((field = json_object_get (e, "log")))

@@ -6,13 +6,16 @@
     packs are loaded from disk and these changes applied over them, so a rule
     created through the API survives a restart and a rule deleted through the
     API stays deleted even though its YAML file is still there.
+
+    The state is registry_internal.h's; the answers on registry.query are
+    registry_query.c's.
 */
 #include "actors/registry/registry.h"
+#include "actors/registry/registry_internal.h"
 #include "actors/actor_effects.h"
 #include "actors/actor_loop.h"
 #include "actors/actor_query.h"
 #include "actors/registry/registry_catalog.h"
-#include "actors/registry/registry_live.h"
 #include "actors/registry/registry_pack.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_inbox.h"
@@ -28,32 +31,11 @@
 static const char *s_kinds[S_KINDS] = {"pack", "trigger", "action",
                                        "rule", "policy",  "sensor"};
 
-typedef struct {
-    zsock_t *pipe;
-    actor_loop_t *loop;
-    actor_effects_t *effects; //  publications after the batch's commit
-    char source[300];
-    registry_catalog_t *catalog;
-    zlist_t *errors; //  load errors, strings
-    store_t *store;
-    store_table_t *changes;
-    bus_pub_t *pub;
-    zsock_t *snapshot; //  ROUTER
-    bus_inbox_t *inbox;
-    actor_query_t *query; //  registry.query: api reads
-    msgpack_sbuffer buffer;
-    uint64_t snapshots;
-    uint64_t commands;
-    int heartbeat_ms;
-    char *packs_dir; //  NULL: no packs directory
-    char *data_dir;  //  virtualenvs of installed packs
-} s_registry_t;
-
 //  ---------------------------------------------------------------------------
 //  Helpers
 
-static const json_t *
-s_all (s_registry_t *self, const char *kind)
+const json_t *
+registry_all (registry_t *self, const char *kind)
 {
     if (streq (kind, "pack"))
         return registry_catalog_packs (self->catalog);
@@ -70,7 +52,7 @@ s_all (s_registry_t *self, const char *kind)
 
 //  New envelope with a JSON payload (stolen). NULL on failure (logged).
 static proto_envelope_t *
-s_envelope (s_registry_t *self, const char *type, json_t *payload)
+s_envelope (registry_t *self, const char *type, json_t *payload)
 {
     proto_envelope_t *envelope = proto_envelope_new (type, self->source);
     proto_error_t error;
@@ -83,9 +65,9 @@ s_envelope (s_registry_t *self, const char *type, json_t *payload)
     return envelope;
 }
 
-static void
-s_publish (s_registry_t *self, const char *kind, const char *ref,
-           const json_t *definition)
+void
+registry_publish (registry_t *self, const char *kind, const char *ref,
+                  const json_t *definition)
 {
     char type[64];
     snprintf (type, sizeof type, "registry.%s.%s", kind,
@@ -109,7 +91,7 @@ s_publish (s_registry_t *self, const char *kind, const char *ref,
 
 //  Apply one stored change (JSON text) of `kind` to the catalog.
 static void
-s_apply_change (s_registry_t *self, const char *kind, const char *ref, const char *data,
+s_apply_change (registry_t *self, const char *kind, const char *ref, const char *data,
                 size_t size)
 {
     json_error_t jerror;
@@ -147,8 +129,8 @@ s_apply_change (s_registry_t *self, const char *kind, const char *ref, const cha
 }
 
 //  Trigger types first: the rules stored after them may use them.
-static int
-s_apply_changes (s_registry_t *self)
+int
+registry_apply_changes (registry_t *self)
 {
     store_txn_t *txn = store_read_begin (self->store);
     if (!txn)
@@ -181,7 +163,7 @@ s_apply_changes (s_registry_t *self)
 //  registry.trigger.put / delete (proto/proto_messages.c has their payloads)
 
 typedef struct {
-    s_registry_t *self;
+    registry_t *self;
     const char *kind; //  "rule" or "trigger"
     char ref[512];
     json_t *definition; //  NULL when deleted
@@ -199,14 +181,14 @@ static void
 s_change_committed (void *ctx, void *arg)
 {
     s_change_t *change = (s_change_t *)arg;
-    s_publish (change->self, change->kind, change->ref, change->definition);
+    registry_publish (change->self, change->kind, change->ref, change->definition);
     s_change_dropped (ctx, arg);
 }
 
 //  Store `stored` (what a restart applies again) and publish `published`
 //  (NULL: deleted) after the commit.
 static int
-s_store_change (store_txn_t *txn, s_registry_t *self, const char *kind, const char *ref,
+s_store_change (store_txn_t *txn, registry_t *self, const char *kind, const char *ref,
                 const json_t *stored, const json_t *published)
 {
     char key[600];
@@ -250,7 +232,7 @@ s_stamp (const json_t *definition, proto_envelope_t *command)
 }
 
 static int
-s_rule_put (s_registry_t *self, store_txn_t *txn, proto_envelope_t *command,
+s_rule_put (registry_t *self, store_txn_t *txn, proto_envelope_t *command,
             bus_command_t *info, const json_t *payload)
 {
     const json_t *definition = json_object_get (payload, "definition");
@@ -280,7 +262,7 @@ s_rule_put (s_registry_t *self, store_txn_t *txn, proto_envelope_t *command,
 }
 
 static int
-s_rule_change (s_registry_t *self, store_txn_t *txn, proto_envelope_t *command,
+s_rule_change (registry_t *self, store_txn_t *txn, proto_envelope_t *command,
                bus_command_t *info, const char *verb, const char *ref)
 {
     const json_t *rule = registry_catalog_rule (self->catalog, ref);
@@ -314,7 +296,7 @@ s_rule_change (s_registry_t *self, store_txn_t *txn, proto_envelope_t *command,
 }
 
 static int
-s_trigger_put (s_registry_t *self, store_txn_t *txn, proto_envelope_t *command,
+s_trigger_put (registry_t *self, store_txn_t *txn, proto_envelope_t *command,
                bus_command_t *info, const json_t *payload)
 {
     json_t *clean = json_deep_copy (json_object_get (payload, "definition"));
@@ -340,7 +322,7 @@ s_trigger_put (s_registry_t *self, store_txn_t *txn, proto_envelope_t *command,
 }
 
 static int
-s_trigger_delete (s_registry_t *self, store_txn_t *txn, bus_command_t *info,
+s_trigger_delete (registry_t *self, store_txn_t *txn, bus_command_t *info,
                   const char *ref)
 {
     char message[1024];
@@ -359,7 +341,7 @@ static int
 s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                   bus_command_t *info)
 {
-    s_registry_t *self = (s_registry_t *)arg;
+    registry_t *self = (registry_t *)arg;
     self->commands++;
     const char *type = proto_envelope_type (command);
     //  The payload checked against the message table, not by hand
@@ -392,7 +374,7 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
 //  Snapshots (zguide Clone): items, then an end carrying the sequence number
 
 static int
-s_send_reply (s_registry_t *self, zframe_t *routing, proto_envelope_t **envelope_p)
+s_send_reply (registry_t *self, zframe_t *routing, proto_envelope_t **envelope_p)
 {
     msgpack_sbuffer_clear (&self->buffer);
     int rc = proto_envelope_encode (*envelope_p, &self->buffer);
@@ -406,7 +388,7 @@ s_send_reply (s_registry_t *self, zframe_t *routing, proto_envelope_t **envelope
 }
 
 static void
-s_handle_snapshot (s_registry_t *self)
+s_handle_snapshot (registry_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->snapshot);
     if (!msg)
@@ -440,7 +422,7 @@ s_handle_snapshot (s_registry_t *self)
             continue;
         const char *ref;
         json_t *definition;
-        json_object_foreach ((json_t *)s_all (self, s_kinds[k]), ref, definition)
+        json_object_foreach ((json_t *)registry_all (self, s_kinds[k]), ref, definition)
         {
             proto_envelope_t *reply =
                 s_envelope (self, "registry.snapshot.item",
@@ -474,8 +456,8 @@ done:
 //  Pipe
 
 //  Counters, for the pipe's STATUS and the api's api.status.
-static json_t *
-s_status (s_registry_t *self)
+json_t *
+registry_status (registry_t *self)
 {
     return json_pack (
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packs",
@@ -493,14 +475,14 @@ s_status (s_registry_t *self)
 static json_t *
 s_pipe_status (void *self)
 {
-    return s_status ((s_registry_t *)self);
+    return registry_status ((registry_t *)self);
 }
 
 //  ERRORS: the load errors, one frame of JSON (an array of strings).
 static int
 s_pipe_command (void *arg, const char *command, zmsg_t *msg)
 {
-    s_registry_t *self = (s_registry_t *)arg;
+    registry_t *self = (registry_t *)arg;
     if (!streq (command, "ERRORS"))
         return -1;
     json_t *errors = json_array ();
@@ -514,143 +496,10 @@ s_pipe_command (void *arg, const char *command, zmsg_t *msg)
 //  ---------------------------------------------------------------------------
 //  Actor
 
-//  ---------------------------------------------------------------------------
-//  Queries (registry.query): definitions for the api
-
-//  Kind of an api.<kind>.<verb> operation; NULL when not ours.
-static const char *
-s_query_kind (const char *type, const char **verb)
-{
-    static const char *kinds[] = {"pack", "action", "trigger", "rule", "policy"};
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        size_t n = strlen (kinds[i]);
-        if (strncmp (type, "api.", 4) == 0 && strncmp (type + 4, kinds[i], n) == 0 &&
-            type[4 + n] == '.') {
-            *verb = type + 5 + n;
-            return kinds[i];
-        }
-    }
-    return NULL;
-}
-
-//  A definition as clients see it: without the server's file paths.
-static json_t *
-s_public (const json_t *definition)
-{
-    json_t *copy = json_deep_copy (definition);
-    json_object_del (copy, "file");
-    json_object_del (copy, "pack_dir");
-    json_object_del (copy, "dir");
-    return copy;
-}
-
-//  api.<kind>.list: in ref order from the first above `after`, cut by count
-//  (`limit`, none by default) and by bytes (a reply is one frame).
 static void
-s_list (const json_t *all, const char *kind, json_t *payload, actor_answer_t *answer)
+s_registry_destroy (registry_t **self_p)
 {
-    const char *pack = actor_arg_str (payload, "pack", answer);
-    const char *after = actor_arg_str (payload, "after", answer);
-    int64_t limit = actor_arg_int (payload, "limit", 0, 1, INT32_MAX, answer);
-    json_t *enabled = json_object_get (payload, "enabled");
-    if (answer->code[0])
-        return;
-    if (enabled && !json_is_boolean (enabled) && !json_is_null (enabled)) {
-        actor_query_fail (answer, "bad_request", "enabled: expected a boolean");
-        return;
-    }
-    json_t *matching = json_array ();
-    const char *ref;
-    json_t *definition;
-    json_object_foreach ((json_t *)all, ref, definition)
-    {
-        const char *its_pack = json_string_value (json_object_get (definition, "pack"));
-        if (streq (kind, "pack"))
-            its_pack = ref;
-        if (pack && (!its_pack || !streq (pack, its_pack)))
-            continue;
-        if (json_is_boolean (enabled) &&
-            json_is_false (json_object_get (definition, "enabled")) ==
-                json_is_true (enabled))
-            continue;
-        json_array_append (matching, definition);
-    }
-    answer->result = actor_page_list (matching, "ref", after, (size_t)limit, s_public);
-    json_decref (matching);
-}
-
-//  ---------------------------------------------------------------------------
-//  Packs managed while running (registry_live.h)
-
-static void
-s_publish_change (void *self, const char *kind, const char *ref, const json_t *definition)
-{
-    s_publish ((s_registry_t *)self, kind, ref, definition);
-}
-
-static void
-s_reapply_changes (void *self)
-{
-    s_apply_changes ((s_registry_t *)self);
-}
-
-static void
-s_pack_op (s_registry_t *self, const char *verb, json_t *payload, actor_answer_t *answer)
-{
-    registry_live_t live = {&self->catalog,
-                            &self->errors,
-                            self->packs_dir,
-                            self->data_dir,
-                            s_reapply_changes,
-                            s_publish_change,
-                            self};
-    registry_live_op (&live, verb, payload, answer);
-}
-
-static void
-s_handle_query (void *arg, const char *type, json_t *payload, actor_answer_t *answer)
-{
-    s_registry_t *self = (s_registry_t *)arg;
-    const char *verb = NULL;
-    const char *kind = s_query_kind (type, &verb);
-    if (streq (type, "api.status")) {
-        answer->result = s_status (self);
-        json_object_set_new (answer->result, "up", json_true ());
-        return;
-    }
-    if (kind && streq (kind, "pack") &&
-        (streq (verb, "install") || streq (verb, "remove") || streq (verb, "reload"))) {
-        s_pack_op (self, verb, payload, answer);
-        return;
-    }
-    if (!kind || (!streq (verb, "list") && !streq (verb, "get"))) {
-        actor_query_fail (answer, "unknown_type", "the registry does not answer '%s'",
-                          type);
-        return;
-    }
-    const json_t *all = s_all (self, kind);
-    if (streq (verb, "get")) {
-        const char *ref = actor_arg_str (payload, "ref", answer);
-        if (answer->code[0])
-            return;
-        if (!ref) {
-            actor_query_fail (answer, "bad_request", "ref: required (a %s ref)", kind);
-            return;
-        }
-        json_t *definition = json_object_get (all, ref);
-        if (!definition)
-            actor_query_fail (answer, "not_found", "%s '%s' does not exist", kind, ref);
-        else
-            answer->result = s_public (definition);
-        return;
-    }
-    s_list (all, kind, payload, answer);
-}
-
-static void
-s_registry_destroy (s_registry_t **self_p)
-{
-    s_registry_t *self = *self_p;
+    registry_t *self = *self_p;
     if (!self)
         return;
     actor_loop_destroy (&self->loop);
@@ -670,7 +519,7 @@ s_registry_destroy (s_registry_t **self_p)
 }
 
 static int
-s_start (s_registry_t *self, const actor_config_t *config)
+s_start (registry_t *self, const actor_config_t *config)
 {
     char host[256];
     actor_host (config, host, sizeof host);
@@ -703,7 +552,7 @@ s_start (s_registry_t *self, const actor_config_t *config)
         zsys_error ("registry: %s", store_last_error (self->store));
         return -1;
     }
-    s_apply_changes (self);
+    registry_apply_changes (self);
 
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
@@ -751,7 +600,7 @@ s_start (s_registry_t *self, const actor_config_t *config)
 static void
 s_heartbeat (void *arg, void *unused)
 {
-    s_registry_t *self = (s_registry_t *)arg;
+    registry_t *self = (registry_t *)arg;
     proto_envelope_t *beat = s_envelope (self, "registry.heartbeat", json_object ());
     if (beat) {
         bus_pub_send (self->pub, beat);
@@ -762,21 +611,21 @@ s_heartbeat (void *arg, void *unused)
 static void
 s_on_snapshot (void *self, void *unused)
 {
-    s_handle_snapshot ((s_registry_t *)self);
+    s_handle_snapshot ((registry_t *)self);
 }
 
 static void
 s_on_query (void *arg, void *unused)
 {
-    s_registry_t *self = (s_registry_t *)arg;
-    actor_query_handle (self->query, s_handle_query, self);
+    registry_t *self = (registry_t *)arg;
+    actor_query_handle (self->query, registry_query_handle, self);
 }
 
 //  A batch of commands: its publications after the commit, none without.
 static void
 s_on_inbox (void *arg, void *unused)
 {
-    s_registry_t *self = (s_registry_t *)arg;
+    registry_t *self = (registry_t *)arg;
     bus_inbox_process (self->inbox, s_handle_command, self);
     actor_effects_drop (self->effects); //  left by an attempt that did not commit
 }
@@ -784,20 +633,20 @@ s_on_inbox (void *arg, void *unused)
 static int
 s_timeout (void *self)
 {
-    return bus_inbox_timeout (((s_registry_t *)self)->inbox);
+    return bus_inbox_timeout (((registry_t *)self)->inbox);
 }
 
 static void
 s_after (void *self)
 {
-    bus_inbox_tick (((s_registry_t *)self)->inbox);
+    bus_inbox_tick (((registry_t *)self)->inbox);
 }
 
 //  The state, its sockets and its loop; NULL on failure (logged).
-static s_registry_t *
+static registry_t *
 s_registry_new (zsock_t *pipe, const actor_config_t *config)
 {
-    s_registry_t *self = (s_registry_t *)zmalloc (sizeof (s_registry_t));
+    registry_t *self = (registry_t *)zmalloc (sizeof (registry_t));
     self->pipe = pipe;
     self->effects = actor_effects_new (self);
     self->loop = actor_loop_new (pipe, "registry", self);
@@ -821,7 +670,7 @@ s_registry_new (zsock_t *pipe, const actor_config_t *config)
 void
 registry_actor (zsock_t *pipe, void *args)
 {
-    s_registry_t *self = s_registry_new (pipe, (const actor_config_t *)args);
+    registry_t *self = s_registry_new (pipe, (const actor_config_t *)args);
     zsock_signal (pipe, self ? 0 : 1);
     if (self)
         actor_loop_run (self->loop);

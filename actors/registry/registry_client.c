@@ -1,6 +1,7 @@
 /*  registry_client: a replicated copy of the registry (registry_client.h).
 */
 #include "actors/registry/registry_client.h"
+#include "actors/registry/registry_runners.h"
 #include "bus/bus_client.h"
 #include "bus/bus_facts.h"
 #include "proto/proto_envelope.h"
@@ -172,6 +173,28 @@ s_changed (registry_client_t *self, const char *kind, const char *ref,
 }
 
 //  Apply one fact to the cache. Types: registry.<kind>.updated / .deleted
+//  An action's parameters that are its runner's unchanged, shared with the
+//  runner table (read only, process-wide constants, registry_runners.h) as
+//  the registry's catalog shares them: a replica of a big pack holds one
+//  copy of each runner's specs, not one per action.
+static void
+s_share_runner_specs (const char *kind, json_t *definition)
+{
+    json_t *parameters = json_object_get (definition, "parameters");
+    const json_t *runner = streq (kind, "action") && json_is_object (parameters)
+                               ? registry_runners_parameters (json_string_value (
+                                     json_object_get (definition, "runner_type")))
+                               : NULL;
+    const char *name;
+    json_t *spec;
+    json_object_foreach ((json_t *)runner, name, spec)
+    {
+        json_t *own = json_object_get (parameters, name);
+        if (own && own != spec && json_equal (own, spec))
+            json_object_set (parameters, name, spec);
+    }
+}
+
 static void
 s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
 {
@@ -189,6 +212,7 @@ s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
         if (streq (verb, "updated")) {
             json_t *definition = json_object_get (payload, "definition");
             if (json_is_object (definition)) {
+                s_share_runner_specs (kind, definition);
                 json_object_set (table, ref, definition);
                 s_changed (self, kind, ref, definition);
             }
@@ -307,8 +331,10 @@ s_handle_snapshot (registry_client_t *self)
             const char *ref = json_string_value (json_object_get (payload, "ref"));
             json_t *definition = json_object_get (payload, "definition");
             json_t *table = kind ? json_object_get (self->loading, kind) : NULL;
-            if (table && ref && json_is_object (definition))
+            if (table && ref && json_is_object (definition)) {
+                s_share_runner_specs (kind, definition);
                 json_object_set (table, ref, definition);
+            }
         } else if (payload &&
                    streq (proto_envelope_type (reply), "registry.snapshot.end")) {
             uint64_t seq =

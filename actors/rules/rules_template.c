@@ -12,9 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_EXPRESSION 1024
-#define MAX_RESULT     (1024 * 1024)
-#define MAX_DEPTH      32
+#define MAX_RESULT (1024 * 1024)
+#define MAX_DEPTH  32
 
 typedef struct {
     char *message;
@@ -30,8 +29,10 @@ s_fail (ctx_t *c, const char *format, ...)
     va_start (args, format);
     vsnprintf (reason, sizeof reason, format, args);
     va_end (args);
-    if (c->message && c->message_size)
+    if (c->message && c->message_size && *c->where)
         snprintf (c->message, c->message_size, "%s: %s", c->where, reason);
+    else if (c->message && c->message_size)
+        snprintf (c->message, c->message_size, "%s", reason);
 }
 
 //  ---------------------------------------------------------------------------
@@ -160,54 +161,6 @@ s_text (const json_t *value)
     if (json_is_string (value))
         return strdup (json_string_value (value));
     return json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
-}
-
-//  Evaluate one expression (the text between the braces). New reference,
-//  or NULL with the error set. With context NULL only checks syntax.
-static json_t *
-s_evaluate (ctx_t *c, const char *expression, const json_t *context)
-{
-    char *error = NULL;
-    json_t *value = NULL;
-    if (!context) {
-        size_t n = strlen (expression) + 5;
-        char *text = (char *)malloc (n);
-        if (text)
-            snprintf (text, n, "{{%s}}", expression);
-        template_t *t = text ? template_compile (c->where, text, &error) : NULL;
-        if (t && !template_is_expression (t))
-            error = strdup ("expected one expression between {{ and }}");
-        value = t && !error ? json_null () : NULL;
-        template_destroy (&t);
-        free (text);
-    } else {
-        json_t *aliased = s_alias (context);
-        value = template_evaluate (c->where, expression, aliased, &s_hooks, &error);
-        json_decref (aliased);
-    }
-    if (!value)
-        s_fail (c, "%s", error ? error : "out of memory");
-    free (error);
-    return value;
-}
-
-//  Render a whole string with the engine (statements included); a string
-//  that is exactly one expression keeps the value's type.
-static json_t *
-s_render_jinja (ctx_t *c, const char *text, const json_t *context)
-{
-    if (!strstr (text, "{{") && !strstr (text, "{%") && !strstr (text, "{#"))
-        return json_string (text);
-    char *error = NULL;
-    template_t *t = template_compile (c->where, text, &error);
-    json_t *aliased = t && context ? s_alias (context) : NULL;
-    json_t *value = t ? template_render (t, aliased, &s_hooks, &error) : NULL;
-    json_decref (aliased);
-    template_destroy (&t);
-    if (!value)
-        s_fail (c, "%s", error ? error : "out of memory");
-    free (error);
-    return value;
 }
 
 //  ---------------------------------------------------------------------------
@@ -360,11 +313,10 @@ s_shell_scan (s_shell_t *sh, const char *p, size_t n)
 }
 
 //  Append `value` where the author's text left the shell (`sh`): as one
-//  word with the same bytes for /bin/sh and for the worker's splitter.
-//  0, or -1 with the error set when no quoting can promise that.
+//  word with the same bytes for the shell whatever it holds. 0, or -1 with
+//  the error set when no quoting can promise that.
 static int
-s_shell_insert (ctx_t *c, s_shell_t *sh, s_buf_t *b, const char *expression,
-                const char *value)
+s_shell_insert (ctx_t *c, s_shell_t *sh, s_buf_t *b, const char *value)
 {
     const char *why = sh->state == S_SH_UNSAFE    ? sh->why
                       : sh->state == S_SH_COMMENT ? "inside a # comment"
@@ -374,9 +326,9 @@ s_shell_insert (ctx_t *c, s_shell_t *sh, s_buf_t *b, const char *expression,
                                                   : NULL;
     if (why) {
         s_fail (c,
-                "{{%s}}: a value cannot be inserted into a shell command %s "
+                "a value cannot be inserted into a shell command %s "
                 "(write the expression outside such a construct)",
-                expression, why);
+                why);
         return -1;
     }
     int rc = 0;
@@ -394,74 +346,127 @@ s_shell_insert (ctx_t *c, s_shell_t *sh, s_buf_t *b, const char *expression,
 }
 
 //  ---------------------------------------------------------------------------
-//  Strings
+//  Shell commands rendered by the engine (template_render_emit): the text
+//  the engine writes is followed through the shell's quoting as it comes,
+//  statements included; each value arrives as one word (s_shell_insert),
+//  or, for a bare name of the action's own defaults (`own`) where a word
+//  starts, as that default's text rendered the same way.
 
-//  The expression of the "{{" at `open` copied into `expression`; returns the
-//  "}}" that closes it, or NULL with the error set.
-static const char *
-s_expression (ctx_t *c, const char *open, char expression[MAX_EXPRESSION])
+#define MAX_OWN_DEPTH 8 //  own defaults inserted inside own defaults
+
+typedef struct {
+    ctx_t c;             //  errors (no prefix: the engine adds where)
+    s_buf_t *b;          //  the command so far
+    s_shell_t sh;        //  where the text so far left the shell
+    const json_t *scope; //  the context, aliased
+    const json_t *own;   //  name -> the action's own default text, or NULL
+    json_t *inside;      //  names whose default is being inserted
+    int depth;
+} s_emit_t;
+
+static int s_emit_text (void *arg, const char *text, size_t n, char **error);
+static int s_emit_value (void *arg, const json_t *value, const char *name, char **error);
+
+//  rc as an emitter returns it: -1 with the reason in *error
+static int
+s_emit_rc (s_emit_t *e, int rc, char **error)
 {
-    const char *close = strstr (open + 2, "}}");
-    if (!close) {
-        s_fail (c, "'{{' without a closing '}}'");
-        return NULL;
-    }
-    size_t len = (size_t)(close - open - 2);
-    if (len >= MAX_EXPRESSION) {
-        s_fail (c, "expression longer than %d bytes", MAX_EXPRESSION);
-        return NULL;
-    }
-    memcpy (expression, open + 2, len);
-    expression[len] = 0;
-    return close;
+    if (rc != 0)
+        *error = strdup (*e->c.message ? e->c.message : "out of memory");
+    return rc != 0 ? -1 : 0;
 }
 
-//  Render one string; with `shell`, as a shell command (see
-//  rules_template_render_shell). New reference or NULL.
-static json_t *
-s_render_string (ctx_t *c, const char *text, const json_t *context, bool shell)
+//  Render `text` (a template, `where` in errors) into e's command. 0, or
+//  -1 with e's error set.
+static int
+s_emit_template (s_emit_t *e, const char *where, const char *text)
 {
-    char expression[MAX_EXPRESSION];
-    if (!shell)
-        return s_render_jinja (c, text, context);
-    if (strstr (text, "{%")) {
-        s_fail (c, "a shell command takes {{ expressions }} only, not {%% statements %%} "
-                   "(each value is inserted as one quoted word; render a list or text "
-                   "in another parameter)");
-        return NULL;
+    char *error = NULL;
+    template_t *t = template_compile (where, text, &error);
+    template_emit_t emit = {s_emit_text, s_emit_value, e};
+    int rc = t ? template_render_emit (t, e->scope, &s_hooks, &emit, &error) : -1;
+    if (rc != 0)
+        s_fail (&e->c, "%s", error ? error : "out of memory");
+    free (error);
+    template_destroy (&t);
+    return rc;
+}
+
+static int
+s_emit_text (void *arg, const char *text, size_t n, char **error)
+{
+    s_emit_t *e = (s_emit_t *)arg;
+    s_shell_scan (&e->sh, text, n);
+    return s_emit_rc (e, s_buf_add (&e->c, e->b, text, n), error);
+}
+
+//  The action's own default `text` of parameter `name` inserted as shell
+//  text, itself rendered as a shell command (its values one word each).
+static int
+s_emit_own (s_emit_t *e, const char *name, const char *text)
+{
+    if (!strstr (text, "{{") && !strstr (text, "{%")) {
+        s_shell_scan (&e->sh, text, strlen (text));
+        return s_buf_add (&e->c, e->b, text, strlen (text));
     }
-    if (!strstr (text, "{{"))
+    if (e->depth >= MAX_OWN_DEPTH || json_object_get (e->inside, name)) {
+        s_fail (&e->c, "parameter '%s': its default inserts itself", name);
+        return -1;
+    }
+    char where[300];
+    snprintf (where, sizeof where, "parameter '%s' default", name);
+    s_emit_t inner = *e;
+    inner.depth++;
+    json_object_set_new (e->inside, name, json_true ());
+    int rc = s_emit_template (&inner, where, text);
+    json_object_del (e->inside, name);
+    e->sh = inner.sh;
+    return rc;
+}
+
+static int
+s_emit_value (void *arg, const json_t *value, const char *name, char **error)
+{
+    s_emit_t *e = (s_emit_t *)arg;
+    const json_t *own = name && e->own ? json_object_get (e->own, name) : NULL;
+    bool word = e->sh.state == S_SH_PLAIN && !e->sh.escaped && !e->sh.dollar;
+    if (json_is_string (own) && word)
+        return s_emit_rc (e, s_emit_own (e, name, json_string_value (own)), error);
+    char *text = s_text (value);
+    int rc = text ? s_shell_insert (&e->c, &e->sh, e->b, text) : -1;
+    if (!text)
+        s_fail (&e->c, "out of memory");
+    free (text);
+    return s_emit_rc (e, rc, error);
+}
+
+//  Render `text` as a shell command (rules_template_render_shell_own).
+//  New reference or NULL with the error set.
+static json_t *
+s_render_shell (ctx_t *c, const char *text, const json_t *context, const json_t *own)
+{
+    if (!strstr (text, "{{") && !strstr (text, "{%"))
         return json_string (text);
+    char reason[512] = "";
     s_buf_t b = {NULL, 0, 0};
-    s_shell_t sh = {S_SH_PLAIN, false, false, 0, NULL};
-    const char *p = text;
-    int rc = s_buf_add (c, &b, "", 0);
-    while (rc == 0 && *p) {
-        const char *open = strstr (p, "{{");
-        size_t chunk = open ? (size_t)(open - p) : strlen (p);
-        rc = s_buf_add (c, &b, p, chunk);
-        if (shell)
-            s_shell_scan (&sh, p, chunk);
-        p += chunk;
-        if (rc || !open)
-            break;
-        const char *close = s_expression (c, open, expression);
-        json_t *value = close ? s_evaluate (c, expression, context) : NULL;
-        char *rendered = value ? s_text (value) : NULL;
-        if (!rendered)
-            rc = -1;
-        else if (shell)
-            rc = s_shell_insert (c, &sh, &b, expression, rendered);
-        else
-            rc = s_buf_add (c, &b, rendered, strlen (rendered));
-        free (rendered);
-        json_decref (value);
-        p = close ? close + 2 : p;
-    }
+    s_emit_t e = {{reason, sizeof reason, ""},
+                  &b,
+                  {S_SH_PLAIN, false, false, 0, NULL},
+                  s_alias (context),
+                  own,
+                  json_object (),
+                  0};
+    int rc = e.inside && s_buf_add (&e.c, &b, "", 0) == 0 ? 0 : -1;
+    if (rc == 0)
+        rc = s_emit_template (&e, c->where, text);
     json_t *result = rc == 0 ? json_stringn (b.data, b.used) : NULL;
-    if (rc == 0 && !result)
+    if (rc != 0)
+        s_fail (c, "%s", *reason ? reason : "out of memory");
+    else if (!result)
         s_fail (c, "rendered text is not valid UTF-8");
     free (b.data);
+    json_decref ((json_t *)e.scope);
+    json_decref (e.inside);
     return result;
 }
 
@@ -496,10 +501,19 @@ json_t *
 rules_template_render_shell (const char *text, const json_t *context, const char *where,
                              char *message, size_t message_size)
 {
+    return rules_template_render_shell_own (text, context, NULL, where, message,
+                                            message_size);
+}
+
+json_t *
+rules_template_render_shell_own (const char *text, const json_t *context,
+                                 const json_t *own, const char *where, char *message,
+                                 size_t message_size)
+{
     assert (text);
     ctx_t c = {message, message_size, where ? where : "value"};
     json_t *empty = context ? NULL : json_object ();
-    json_t *result = s_render_string (&c, text, context ? context : empty, true);
+    json_t *result = s_render_shell (&c, text, context ? context : empty, own);
     json_decref (empty);
     return result;
 }

@@ -20,24 +20,34 @@
 
     Shell commands (rules_template_render_shell: the `cmd` of a shell
     action) are rendered differently: every inserted value becomes exactly
-    one word with its bytes unchanged, for /bin/sh -c and for the worker's
-    word splitter alike, whatever it holds (blanks, quotes, ;, $(...),
-    backquotes, newlines, backslashes, nothing). The rendering follows the
-    author's quoting up to each expression:
+    one word with its bytes unchanged for the shell, whatever it holds
+    (blanks, quotes, ;, $(...), backquotes, newlines, backslashes,
+    nothing). The rendering follows the shell's quoting of the text
+    written so far up to each value:
         echo {{ x }}        ->  echo 'VALUE'
         echo "a {{ x }}"    ->  echo "a "'VALUE'""   (closes, reopens)
         echo 'a {{ x }}'    ->  echo 'a VALUE'
     with every ' of VALUE written '\'' (close, quoted ', reopen). Types are
-    not kept: a lone expression renders as text too. An expression where
-    that promise cannot be kept is an error, never rendered: inside a #
+    not kept: a lone expression renders as text too. A value where that
+    promise cannot be kept is an error, never rendered: inside a #
     comment; after a backquote, a here-document (<<), (( or [[ (bash
     arithmetic), ${...} other than ${NAME}, $((, $[, $'...' or $"...";
     after $( inside "..."; right after an unquoted or double-quoted
     backslash or '$'. What the command then does with its word (eval,
-    sh -c, find -exec) is the author's. Each {{ expression }} is full Jinja;
-    {% statements %} are refused in a shell command (a loop or branch would
-    write shell text around the values), render such text in another
-    parameter.
+    sh -c, find -exec) is the author's. Each {{ expression }} is full
+    Jinja, and {% if %}, {% for %}, {% set %} are allowed: they write the
+    author's own text, which is followed as it is written (a loop's text
+    each turn), and only {{ }} outputs are quoted.
+
+    The action's own defaults (rules_template_render_shell_own, StackStorm's
+    `args` idiom: `cmd: scp {{args}} ...` with `args: "-o x{% if v %}
+    -v{% endif %}"`): `own` maps the names of parameters whose value is the
+    action's default (not given by a caller, a rule or the api) to that
+    default's text. `{{ name }}`, a bare name of `own` (not a {% set %} or
+    loop variable) standing where a word can start (outside quotes, not
+    after \ or $), inserts the default rendered as a shell command itself
+    (so what it inserts is quoted at its own level), as shell text, not
+    re-quoted; anywhere else, and any other value, is one quoted word.
 */
 #ifndef RULES_TEMPLATE_H_INCLUDED
 #define RULES_TEMPLATE_H_INCLUDED
@@ -62,6 +72,12 @@ json_t *rules_template_render (const json_t *value, const json_t *context,
 json_t *rules_template_render_shell (const char *text, const json_t *context,
                                      const char *where, char *message,
                                      size_t message_size);
+
+//  rules_template_render_shell where `own` (an object, borrowed; NULL as
+//  {}) maps parameter names to the action's own default text: see above.
+json_t *rules_template_render_shell_own (const char *text, const json_t *context,
+                                         const json_t *own, const char *where,
+                                         char *message, size_t message_size);
 
 //  `value` quoted for the shell as one word: '...' with ' written '\''.
 //  Caller frees the result; NULL when out of memory.
