@@ -10,6 +10,7 @@
 */
 #include "tests/testing_api.h"
 #include "proto/proto_envelope.h"
+#include "store/store.h"
 
 #define S_ATTUNE ATTUNE_HELPER_DIR "/attune"
 
@@ -39,6 +40,9 @@ s_start (const char *extra[])
     testing_daemon_write (d, "test/actions/wait.yaml",
                           "name: wait\nrunner_type: local-shell-cmd\n"
                           "entry_point: \"sleep 60\"\n");
+    testing_daemon_write (d, "test/actions/talk.yaml",
+                          "name: talk\nrunner_type: local-shell-cmd\n"
+                          "entry_point: \"echo one; echo two >&2\"\n");
     testing_daemon_write (d, "test/rules/step.yaml",
                           "name: step\npack: test\ntrigger:\n  type: test.hook\n"
                           "action:\n  ref: test.step\n  parameters:\n"
@@ -504,4 +508,52 @@ Test (retention, inquiries)
     free (asked[0]);
     free (asked[1]);
     zsock_destroy (&sock);
+}
+
+//  A purged execution's live output goes with it: none left by its id, the
+//  output of one kept stays
+Test (retention, purge_takes_the_live_output)
+{
+    s_start (NULL);
+    zsock_t *sock = testing_api_client (&s_daemon);
+    char *gone = s_run (sock, "test.talk");
+    json_decref (testing_api_wait_status (sock, gone, "completed", 10000));
+    json_t *output =
+        testing_api_ok (sock, "api.execution.output", json_pack ("{s:s}", "id", gone));
+    cr_assert_gt (json_array_size (json_object_get (output, "chunks")), 0);
+    json_decref (output);
+    zclock_sleep (1100);
+    char *kept = s_run (sock, "test.talk");
+    json_decref (testing_api_wait_status (sock, kept, "completed", 10000));
+    cr_assert_eq (
+        s_purge (sock, json_pack ("{s:s, s:i}", "kind", "executions", "older_than", 1)),
+        1);
+    testing_api_fails (sock, "api.execution.output", json_pack ("{s:s}", "id", gone),
+                       "not_found");
+    output =
+        testing_api_ok (sock, "api.execution.output", json_pack ("{s:s}", "id", kept));
+    size_t chunks = json_array_size (json_object_get (output, "chunks"));
+    cr_assert_gt (chunks, 0);
+    json_decref (output);
+    free (gone);
+    free (kept);
+    zsock_destroy (&sock);
+    //  The store holds the kept one's chunks and nothing else
+    testing_daemon_stop (&s_daemon);
+    char dir[PATH_MAX + 16], message[256];
+    snprintf (dir, sizeof dir, "%s/executor", s_daemon.data);
+    store_code_t code;
+    store_t *store = store_open (dir, NULL, &code, message, sizeof message);
+    cr_assert_not_null (store, "%s", message);
+    store_table_t *table = store_table (store, "output", false);
+    store_txn_t *txn = table ? store_read_begin (store) : NULL;
+    cr_assert_not_null (txn);
+    store_cursor_t *cursor = store_cursor_new (txn, table);
+    size_t stored = 0;
+    while (cursor && store_cursor_next (cursor) == STORE_OK)
+        stored++;
+    store_cursor_destroy (&cursor);
+    store_read_end (&txn);
+    store_close (&store);
+    cr_assert_eq (stored, chunks, "%zu chunks stored, %zu kept", stored, chunks);
 }

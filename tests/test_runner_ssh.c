@@ -421,9 +421,9 @@ Test (runner_ssh, a_task_streams_its_output_as_it_runs)
     zsock_t *done = zsock_new_pull ("inproc://test_runner_ssh_done");
     cr_assert_not_null (done);
     json_t *parameters = json_pack (
-        "{s:s, s:i, s:s, s:s, s:s, s:s}", "hosts", "127.0.0.1", "port", s_port,
-        "username", "root", "private_key", s_key, "known_hosts", s_known, "cmd",
-        "echo first; sleep 0.5; echo second >&2; sleep 0.5; echo third");
+        "{s:s, s:i, s:s, s:s, s:s, s:s}", "hosts", "127.0.0.1", "port", s_server.port,
+        "username", "root", "private_key", s_server.key, "known_hosts", s_server.known,
+        "cmd", "echo first; sleep 0.5; echo second >&2; sleep 0.5; echo third");
     json_t *action = json_pack ("{s:s}", "runner_type", "remote-shell-cmd");
     worker_output_t *output = worker_output_new ("e1", "w", 1 << 20);
     worker_task_t *task =
