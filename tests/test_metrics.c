@@ -95,7 +95,7 @@ s_labels (const char **p, zlist_t *labels, char *le, size_t le_size)
             return false;
         (*p)++;
         if (name_size == 2 && strncmp (start, "le", 2) == 0)
-            snprintf (le, le_size, "%s", value);
+            snprintf (le, le_size, "%.*s", (int)(le_size - 1), value);
         else {
             char *label = zsys_sprintf ("%.*s=\"%s\"", (int)name_size, start, value);
             zlist_append (labels, label); //  copied (autofree)

@@ -48,7 +48,10 @@ static inline void
 testing_write (const char *dir, const char *path, const char *text)
 {
     char full[PATH_MAX + 256];
-    snprintf (full, sizeof full, "%s/%s", dir, path);
+    if (snprintf (full, sizeof full, "%s/%s", dir, path) >= (int)sizeof full) {
+        fprintf (stderr, "testing_write: %s/%s: path too long\n", dir, path);
+        abort ();
+    }
     char parent[PATH_MAX + 256];
     snprintf (parent, sizeof parent, "%s", full);
     *strrchr (parent, '/') = 0;
