@@ -264,6 +264,46 @@ s_execution_from_fact (json_t *execution, json_t *fact)
     return copy;
 }
 
+//  The loop's state between turns
+typedef struct {
+    json_t *terminal_fact; //  the fact that it ended, when one came
+    int64_t terminal_seen; //  when
+    int64_t next_poll;     //  when the record is read next
+    int64_t polled;        //  when the record was last read
+    s_stream_t stream;     //  the fact stream's sequence numbers
+} s_loop_t;
+
+//  Wait for a fact until the next poll, progress line or deadline, and take
+//  it: a status shown, an end noted (the record is read at once), a gap
+//  (the record is read soon).
+static void
+s_follow_listen (s_follow_t *self, zsock_t *sub, s_loop_t *loop, int64_t wait_ms,
+                 int64_t now)
+{
+    int64_t wake = loop->next_poll;
+    if (self->tty && wake > now + CLI_PROGRESS_MS)
+        wake = now + CLI_PROGRESS_MS;
+    if (wait_ms > 0 && wake > self->start_mono + wait_ms)
+        wake = self->start_mono + wait_ms;
+    zmq_pollitem_t item = {sub ? zsock_resolve (sub) : NULL, 0, ZMQ_POLLIN, 0};
+    long timeout = wake > now ? (long)(wake - now) : 0;
+    if (!(sub ? zmq_poll (&item, 1, timeout) > 0 : (zclock_sleep ((int)timeout), false)))
+        return;
+    bool missed = false;
+    json_t *fact = s_follow_fact (self, sub, self->id, &loop->stream, &missed);
+    if (missed && loop->next_poll > loop->polled + S_RESYNC_MS)
+        loop->next_poll = loop->polled + S_RESYNC_MS; //  resynchronise: read it now
+    if (fact) {
+        s_follow_status (self, cli_str (fact, "status"));
+        if (s_status_rank (cli_str (fact, "status")) == 4 && !loop->terminal_fact) {
+            loop->terminal_fact = json_incref (fact);
+            loop->terminal_seen = zclock_mono ();
+            loop->next_poll = loop->terminal_seen; //  read the full record now
+        }
+        json_decref (fact);
+    }
+}
+
 //  Follow an execution until it ends or `wait_ms` (0 = no limit) passes.
 //  Returns the final execution (caller owns it), or NULL with the error set.
 json_t *
@@ -284,11 +324,7 @@ cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms,
         if (cli_output_fetch (output) != 0)
             json_decref (execution), execution = NULL; //  what it printed so far
     }
-    json_t *terminal_fact = NULL;
-    int64_t terminal_seen = 0;
-    int64_t next_poll = zclock_mono () + CLI_POLL_MS;
-    s_stream_t stream = {0};
-    int64_t polled = zclock_mono (); //  when the record was last read
+    s_loop_t loop = {.next_poll = zclock_mono () + CLI_POLL_MS, .polled = zclock_mono ()};
     while (execution) {
         self.requested = cli_int (execution, "requested");
         const char *status = cli_str (execution, "status");
@@ -296,8 +332,8 @@ cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms,
         if (s_status_rank (status) == 4)
             break;
         int64_t now = zclock_mono ();
-        if (terminal_fact && now - terminal_seen >= CLI_LAG_MS) {
-            json_t *final = s_execution_from_fact (execution, terminal_fact);
+        if (loop.terminal_fact && now - loop.terminal_seen >= CLI_LAG_MS) {
+            json_t *final = s_execution_from_fact (execution, loop.terminal_fact);
             json_decref (execution);
             execution = final;
             continue;
@@ -309,44 +345,23 @@ cli_follow (cli_t *client, const char *id, bool tail, int64_t wait_ms,
             execution = NULL;
             break;
         }
-        int64_t wake = next_poll;
-        if (self.tty && wake > now + CLI_PROGRESS_MS)
-            wake = now + CLI_PROGRESS_MS;
-        if (wait_ms > 0 && wake > self.start_mono + wait_ms)
-            wake = self.start_mono + wait_ms;
-        zmq_pollitem_t item = {sub ? zsock_resolve (sub) : NULL, 0, ZMQ_POLLIN, 0};
-        long timeout = wake > now ? (long)(wake - now) : 0;
-        if (sub ? zmq_poll (&item, 1, timeout) > 0
-                : (zclock_sleep ((int)timeout), false)) {
-            bool missed = false;
-            json_t *fact = s_follow_fact (&self, sub, id, &stream, &missed);
-            if (missed && next_poll > polled + S_RESYNC_MS)
-                next_poll = polled + S_RESYNC_MS; //  resynchronise: read the record now
-            if (fact) {
-                s_follow_status (&self, cli_str (fact, "status"));
-                if (s_status_rank (cli_str (fact, "status")) == 4 && !terminal_fact) {
-                    terminal_fact = json_incref (fact);
-                    terminal_seen = zclock_mono ();
-                    next_poll = terminal_seen; //  read the full record now
-                }
-                json_decref (fact);
-            }
-        }
+        s_follow_listen (&self, sub, &loop, wait_ms, now);
         s_follow_progress (&self);
-        if (zclock_mono () >= next_poll) {
+        if (zclock_mono () >= loop.next_poll) {
             json_t *fresh =
                 cli_request (client, "api.execution.get", json_pack ("{s:s}", "id", id));
             json_decref (execution);
             execution = fresh; //  NULL on error: the loop ends
-            polled = zclock_mono ();
-            next_poll = zclock_mono () + (terminal_fact ? CLI_PROGRESS_MS : CLI_POLL_MS);
+            loop.polled = zclock_mono ();
+            loop.next_poll =
+                zclock_mono () + (loop.terminal_fact ? CLI_PROGRESS_MS : CLI_POLL_MS);
         }
     }
     if (self.tty && self.shown)
         fprintf (stderr, "\r\033[K");
     if (execution && output && cli_output_fetch (output) != 0)
         json_decref (execution), execution = NULL; //  what is left, once it ended
-    json_decref (terminal_fact);
+    json_decref (loop.terminal_fact);
     zsock_destroy (&sub);
     free (self.shown);
     return execution;

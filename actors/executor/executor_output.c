@@ -34,15 +34,6 @@ s_key (s_key_t *key, const char *id, uint64_t seq)
     key->key_size = key->id_size + 8;
 }
 
-static uint64_t
-s_be64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 //  ---------------------------------------------------------------------------
 //  Chunks from workers
 
@@ -194,9 +185,10 @@ s_chunk_json (const uint8_t *key, const uint8_t *value, size_t size)
     json_t *data = json_stringn ((const char *)value + S_HEADER, size - S_HEADER);
     if (!data)
         data = json_string ("");
-    json_t *chunk = json_pack ("{s:I, s:s, s:o, s:I}", "seq", (json_int_t)s_be64 (key),
-                               "stream", value[0] == 1 ? "stdout" : "stderr", "data",
-                               data, "offset", (json_int_t)s_be64 (value + 2));
+    json_t *chunk =
+        json_pack ("{s:I, s:s, s:o, s:I}", "seq", (json_int_t)store_key_id (key),
+                   "stream", value[0] == 1 ? "stdout" : "stderr", "data", data, "offset",
+                   (json_int_t)store_key_id (value + 2));
     if (chunk && (value[1] & 1))
         json_object_set_new (chunk, "truncated", json_true ());
     return chunk;
@@ -208,7 +200,7 @@ s_read_chunks (executor_t *self, store_txn_t *txn, s_key_t *key, const char *str
                int64_t limit, json_t *answer)
 {
     json_t *chunks = json_object_get (answer, "chunks");
-    uint64_t next = s_be64 (key->key + key->id_size);
+    uint64_t next = store_key_id (key->key + key->id_size);
     size_t bytes = 0;
     bool truncated = false;
     store_cursor_t *cursor = store_cursor_new (txn, self->output);
@@ -222,7 +214,7 @@ s_read_chunks (executor_t *self, store_txn_t *txn, s_key_t *key, const char *str
         const uint8_t *value = (const uint8_t *)store_cursor_data (cursor, &size);
         if (key_size != key->key_size || memcmp (at, key->id, key->id_size) != 0)
             break;
-        next = s_be64 (at + key->id_size) + 1;
+        next = store_key_id (at + key->id_size) + 1;
         truncated = truncated || (size >= S_HEADER && (value[1] & 1));
         if (stream && (size < 1 || value[0] != (streq (stream, "stdout") ? 1 : 2)))
             continue;

@@ -26,94 +26,97 @@ struct _registry_catalog_t {
 //  ---------------------------------------------------------------------------
 //  Built-in trigger types
 
+//  Their definitions, as the registry serves them
+static const char *const s_builtin_triggers[] = {
+    "{\"ref\": \"core.st2.IntervalTimer\", \"pack\": \"core\", \"name\": "
+    "\"st2.IntervalTimer\", \"description\": \"Fires every delta units.\", "
+    "\"builtin\": true, \"parameters_schema\": {"
+    "\"unit\": {\"type\": \"string\", \"required\": true, \"enum\": [\"weeks\", "
+    "\"days\", \"hours\", \"minutes\", \"seconds\"]},"
+    "\"delta\": {\"type\": \"integer\", \"required\": true, \"minimum\": 1}},"
+    "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
+    "\"schedule\": {\"type\": \"object\"}}}",
+
+    "{\"ref\": \"core.st2.DateTimer\", \"pack\": \"core\", \"name\": "
+    "\"st2.DateTimer\", "
+    "\"description\": \"Fires once at the given date and time.\", \"builtin\": true, "
+    "\"parameters_schema\": {"
+    "\"date\": {\"type\": \"string\", \"required\": true},"
+    "\"timezone\": {\"type\": \"string\", \"default\": \"UTC\"}},"
+    "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
+    "\"schedule\": {\"type\": \"object\"}}}",
+
+    "{\"ref\": \"core.st2.CronTimer\", \"pack\": \"core\", \"name\": "
+    "\"st2.CronTimer\", "
+    "\"description\": \"Fires on a cron schedule (five standard fields).\", "
+    "\"builtin\": true, \"parameters_schema\": {"
+    "\"minute\": {\"type\": \"string\", \"default\": \"*\"},"
+    "\"hour\": {\"type\": \"string\", \"default\": \"*\"},"
+    "\"day\": {\"type\": \"string\", \"default\": \"*\"},"
+    "\"month\": {\"type\": \"string\", \"default\": \"*\"},"
+    "\"day_of_week\": {\"type\": \"string\", \"default\": \"*\"},"
+    "\"second\": {\"type\": \"string\", \"default\": \"0\"},"
+    "\"timezone\": {\"type\": \"string\", \"default\": \"UTC\"}},"
+    "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
+    "\"schedule\": {\"type\": \"object\"}}}",
+
+    //  StackStorm's system triggers, declared so that rules on them load;
+    //  the gateway fires core.st2.webhook (POST /api/v1/webhooks/{url},
+    //  actors/http), the others are to come
+    "{\"ref\": \"core.st2.webhook\", \"pack\": \"core\", \"name\": "
+    "\"st2.webhook\", \"description\": \"An HTTP POST to /api/v1/webhooks/{url}.\", "
+    "\"builtin\": true, \"parameters_schema\": {\"url\": {\"type\": \"string\", "
+    "\"required\": true}, \"auth\": {\"type\": \"string\", \"enum\": [\"key\", "
+    "\"none\"], \"description\": \"attune: none lets POSTs "
+    "without an API key in (actors/http/http_hooks.c)\"}}, \"payload_schema\": "
+    "{\"headers\": {\"type\": "
+    "\"object\"}, \"body\": {}}}",
+
+    "{\"ref\": \"core.st2.generic.actiontrigger\", \"pack\": \"core\", "
+    "\"name\": \"st2.generic.actiontrigger\", \"description\": \"An action "
+    "execution ended.\", \"builtin\": true, \"parameters_schema\": {}, "
+    "\"payload_schema\": {\"execution_id\": {\"type\": \"string\"}, \"status\": "
+    "{\"type\": \"string\"}, \"start_timestamp\": {\"type\": \"string\"}, "
+    "\"action_name\": {\"type\": \"string\"}, \"action_ref\": {\"type\": "
+    "\"string\"}, \"runner_ref\": {\"type\": \"string\"}, \"parameters\": "
+    "{\"type\": \"object\"}, \"result\": {}}}",
+
+    "{\"ref\": \"core.st2.generic.notifytrigger\", \"pack\": \"core\", "
+    "\"name\": \"st2.generic.notifytrigger\", \"description\": \"A "
+    "notification of an action's end.\", \"builtin\": true, "
+    "\"parameters_schema\": {}, \"payload_schema\": {\"execution_id\": "
+    "{\"type\": \"string\"}, \"status\": {\"type\": \"string\"}, \"message\": "
+    "{\"type\": \"string\"}, \"data\": {}, \"channel\": {\"type\": \"string\"}, "
+    "\"route\": {\"type\": \"string\"}, \"action_ref\": {\"type\": \"string\"}}}",
+
+    "{\"ref\": \"core.st2.sensor.process_spawn\", \"pack\": \"core\", "
+    "\"name\": \"st2.sensor.process_spawn\", \"description\": \"A sensor's "
+    "process started.\", \"builtin\": true, \"parameters_schema\": {}, "
+    "\"payload_schema\": {\"id\": {\"type\": \"string\"}, \"ref\": "
+    "{\"type\": \"string\"}, \"timestamp\": {\"type\": \"integer\"}, "
+    "\"pid\": {\"type\": \"integer\"}, \"cmd\": {\"type\": \"string\"}}}",
+
+    "{\"ref\": \"core.st2.sensor.process_exit\", \"pack\": \"core\", "
+    "\"name\": \"st2.sensor.process_exit\", \"description\": \"A sensor's "
+    "process ended.\", \"builtin\": true, \"parameters_schema\": {}, "
+    "\"payload_schema\": {\"id\": {\"type\": \"string\"}, \"ref\": "
+    "{\"type\": \"string\"}, \"timestamp\": {\"type\": \"integer\"}, "
+    "\"pid\": {\"type\": \"integer\"}, \"exit_code\": {\"type\": "
+    "\"integer\"}}}",
+
+    "{\"ref\": \"core.st2.generic.inquiry\", \"pack\": \"core\", \"name\": "
+    "\"st2.generic.inquiry\", \"description\": \"An inquiry was opened.\", "
+    "\"builtin\": true, \"parameters_schema\": {}, \"payload_schema\": {\"id\": "
+    "{\"type\": \"string\"}, \"route\": {\"type\": \"string\"}}}",
+};
+
 static void
 s_add_builtin_triggers (registry_catalog_t *self)
 {
-    const char *defs[] = {
-        "{\"ref\": \"core.st2.IntervalTimer\", \"pack\": \"core\", \"name\": "
-        "\"st2.IntervalTimer\", \"description\": \"Fires every delta units.\", "
-        "\"builtin\": true, \"parameters_schema\": {"
-        "\"unit\": {\"type\": \"string\", \"required\": true, \"enum\": [\"weeks\", "
-        "\"days\", \"hours\", \"minutes\", \"seconds\"]},"
-        "\"delta\": {\"type\": \"integer\", \"required\": true, \"minimum\": 1}},"
-        "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
-        "\"schedule\": {\"type\": \"object\"}}}",
-
-        "{\"ref\": \"core.st2.DateTimer\", \"pack\": \"core\", \"name\": "
-        "\"st2.DateTimer\", "
-        "\"description\": \"Fires once at the given date and time.\", \"builtin\": true, "
-        "\"parameters_schema\": {"
-        "\"date\": {\"type\": \"string\", \"required\": true},"
-        "\"timezone\": {\"type\": \"string\", \"default\": \"UTC\"}},"
-        "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
-        "\"schedule\": {\"type\": \"object\"}}}",
-
-        "{\"ref\": \"core.st2.CronTimer\", \"pack\": \"core\", \"name\": "
-        "\"st2.CronTimer\", "
-        "\"description\": \"Fires on a cron schedule (five standard fields).\", "
-        "\"builtin\": true, \"parameters_schema\": {"
-        "\"minute\": {\"type\": \"string\", \"default\": \"*\"},"
-        "\"hour\": {\"type\": \"string\", \"default\": \"*\"},"
-        "\"day\": {\"type\": \"string\", \"default\": \"*\"},"
-        "\"month\": {\"type\": \"string\", \"default\": \"*\"},"
-        "\"day_of_week\": {\"type\": \"string\", \"default\": \"*\"},"
-        "\"second\": {\"type\": \"string\", \"default\": \"0\"},"
-        "\"timezone\": {\"type\": \"string\", \"default\": \"UTC\"}},"
-        "\"payload_schema\": {\"executed_at\": {\"type\": \"string\"}, "
-        "\"schedule\": {\"type\": \"object\"}}}",
-
-        //  StackStorm's system triggers, declared so that rules on them load;
-        //  the gateway fires core.st2.webhook (POST /api/v1/webhooks/{url},
-        //  actors/http), the others are to come
-        "{\"ref\": \"core.st2.webhook\", \"pack\": \"core\", \"name\": "
-        "\"st2.webhook\", \"description\": \"An HTTP POST to /api/v1/webhooks/{url}.\", "
-        "\"builtin\": true, \"parameters_schema\": {\"url\": {\"type\": \"string\", "
-        "\"required\": true}, \"auth\": {\"type\": \"string\", \"enum\": [\"key\", "
-        "\"none\"], \"description\": \"attune: none lets POSTs "
-        "without an API key in (actors/http/http_hooks.c)\"}}, \"payload_schema\": "
-        "{\"headers\": {\"type\": "
-        "\"object\"}, \"body\": {}}}",
-
-        "{\"ref\": \"core.st2.generic.actiontrigger\", \"pack\": \"core\", "
-        "\"name\": \"st2.generic.actiontrigger\", \"description\": \"An action "
-        "execution ended.\", \"builtin\": true, \"parameters_schema\": {}, "
-        "\"payload_schema\": {\"execution_id\": {\"type\": \"string\"}, \"status\": "
-        "{\"type\": \"string\"}, \"start_timestamp\": {\"type\": \"string\"}, "
-        "\"action_name\": {\"type\": \"string\"}, \"action_ref\": {\"type\": "
-        "\"string\"}, \"runner_ref\": {\"type\": \"string\"}, \"parameters\": "
-        "{\"type\": \"object\"}, \"result\": {}}}",
-
-        "{\"ref\": \"core.st2.generic.notifytrigger\", \"pack\": \"core\", "
-        "\"name\": \"st2.generic.notifytrigger\", \"description\": \"A "
-        "notification of an action's end.\", \"builtin\": true, "
-        "\"parameters_schema\": {}, \"payload_schema\": {\"execution_id\": "
-        "{\"type\": \"string\"}, \"status\": {\"type\": \"string\"}, \"message\": "
-        "{\"type\": \"string\"}, \"data\": {}, \"channel\": {\"type\": \"string\"}, "
-        "\"route\": {\"type\": \"string\"}, \"action_ref\": {\"type\": \"string\"}}}",
-
-        "{\"ref\": \"core.st2.sensor.process_spawn\", \"pack\": \"core\", "
-        "\"name\": \"st2.sensor.process_spawn\", \"description\": \"A sensor's "
-        "process started.\", \"builtin\": true, \"parameters_schema\": {}, "
-        "\"payload_schema\": {\"id\": {\"type\": \"string\"}, \"ref\": "
-        "{\"type\": \"string\"}, \"timestamp\": {\"type\": \"integer\"}, "
-        "\"pid\": {\"type\": \"integer\"}, \"cmd\": {\"type\": \"string\"}}}",
-
-        "{\"ref\": \"core.st2.sensor.process_exit\", \"pack\": \"core\", "
-        "\"name\": \"st2.sensor.process_exit\", \"description\": \"A sensor's "
-        "process ended.\", \"builtin\": true, \"parameters_schema\": {}, "
-        "\"payload_schema\": {\"id\": {\"type\": \"string\"}, \"ref\": "
-        "{\"type\": \"string\"}, \"timestamp\": {\"type\": \"integer\"}, "
-        "\"pid\": {\"type\": \"integer\"}, \"exit_code\": {\"type\": "
-        "\"integer\"}}}",
-
-        "{\"ref\": \"core.st2.generic.inquiry\", \"pack\": \"core\", \"name\": "
-        "\"st2.generic.inquiry\", \"description\": \"An inquiry was opened.\", "
-        "\"builtin\": true, \"parameters_schema\": {}, \"payload_schema\": {\"id\": "
-        "{\"type\": \"string\"}, \"route\": {\"type\": \"string\"}}}",
-    };
-    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+    size_t count = sizeof s_builtin_triggers / sizeof s_builtin_triggers[0];
+    for (size_t i = 0; i < count; i++) {
         json_error_t error;
-        json_t *def = json_loads (defs[i], 0, &error);
+        json_t *def = json_loads (s_builtin_triggers[i], 0, &error);
         assert (def); //  our own constant
         json_object_set (self->triggers, json_string_value (json_object_get (def, "ref")),
                          def);

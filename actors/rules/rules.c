@@ -496,6 +496,24 @@ s_rules_destroy (s_rules_t **self_p)
     *self_p = NULL;
 }
 
+//  The rules actor's store and its tables. 0, or -1 after saying why.
+static int
+s_open_store (s_rules_t *self, const actor_config_t *config)
+{
+    self->store = actor_store_open (config, "rules");
+    if (!self->store)
+        return -1;
+    self->events = store_table (self->store, "events", false);
+    self->enforcements = store_table (self->store, "enforcements", false);
+    self->outbox = store_table (self->store, "outbox", false);
+    self->counters = store_table (self->store, "counters", false);
+    if (!self->events || !self->enforcements || !self->outbox || !self->counters) {
+        zsys_error ("rules: %s", store_last_error (self->store));
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_start (s_rules_t *self, const actor_config_t *config)
 {
@@ -511,17 +529,8 @@ s_start (s_rules_t *self, const actor_config_t *config)
     actor_host (config, host, sizeof host);
     snprintf (self->source, sizeof self->source, "rules@%s", host);
     snprintf (self->packs_dir, sizeof self->packs_dir, "%s", config->packs_dir ?: "");
-    self->store = actor_store_open (config, "rules");
-    if (!self->store)
+    if (s_open_store (self, config) != 0)
         return -1;
-    self->events = store_table (self->store, "events", false);
-    self->enforcements = store_table (self->store, "enforcements", false);
-    self->outbox = store_table (self->store, "outbox", false);
-    self->counters = store_table (self->store, "counters", false);
-    if (!self->events || !self->enforcements || !self->outbox || !self->counters) {
-        zsys_error ("rules: %s", store_last_error (self->store));
-        return -1;
-    }
     bus_link_config_t link_config;
     actor_link_config (config, &link_config);
     self->heartbeat_ms = link_config.heartbeat_ms;
