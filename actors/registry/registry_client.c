@@ -22,6 +22,7 @@ struct _registry_client_t {
     bus_sub_t *sub;
     bus_client_t *snapshot; //  to registry.snapshot
     json_t *cache;          //  kind -> {ref -> definition}
+    json_t *keep;           //  kind kept -> {field -> true (only) / false (dropped)}
     json_t *loading;        //  the snapshot being received, same shape
     bool requesting;
     int64_t requested_at; //  monotonic ms
@@ -73,6 +74,12 @@ s_request (registry_client_t *self)
     if (!request)
         return;
     json_t *payload = json_pack ("{s:[]}", "kinds");
+    const char *kind;
+    json_t *fields;
+    json_object_foreach (self->keep, kind, fields)
+    {
+        json_array_append_new (json_object_get (payload, "kinds"), json_string (kind));
+    }
     proto_envelope_set_payload_json (request, payload, NULL);
     json_decref (payload);
     //  A new id: a late answer to an earlier request is skipped
@@ -95,12 +102,83 @@ s_on_skip (void *arg, bus_client_skip_t why, const char *text)
         zsys_warning ("%s: bad snapshot reply: %s", (const char *)arg, text);
 }
 
+static bool
+s_kind_known (const char *kind)
+{
+    for (size_t k = 0; k < sizeof s_kinds / sizeof s_kinds[0]; k++)
+        if (streq (s_kinds[k], kind))
+            return true;
+    return false;
+}
+
+//  Parse one item of a keep spec ("kind", "kind:f1,f2", "kind:-f1") into
+//  `keep`. 0 or -1 with a warning.
+static int
+s_keep_item (json_t *keep, char *item)
+{
+    char *fields = strchr (item, ':');
+    if (fields)
+        *fields++ = 0;
+    size_t length = fields ? strlen (fields) : 1;
+    if (!s_kind_known (item) || length == 0 ||
+        (fields &&
+         (fields[0] == ',' || fields[length - 1] == ',' || strstr (fields, ",,")))) {
+        zsys_error ("registry_client: keep: bad item \"%s\"", item);
+        return -1;
+    }
+    json_t *spec = json_object ();
+    json_object_set_new (keep, item, spec);
+    char *save = NULL;
+    for (char *field = fields ? strtok_r (fields, ",", &save) : NULL; field;
+         field = strtok_r (NULL, ",", &save)) {
+        bool drop = *field == '-';
+        if (!field[drop]) {
+            zsys_error ("registry_client: keep: %s: empty field", item);
+            return -1;
+        }
+        json_object_set_new (spec, field + drop, json_boolean (!drop));
+    }
+    return 0;
+}
+
+//  The keep spec as kind -> {field -> kept}; NULL for everything (`text`
+//  NULL) or on a malformed spec (`*bad` set).
+static json_t *
+s_keep_parse (const char *text, bool *bad)
+{
+    *bad = false;
+    if (!text)
+        return NULL;
+    json_t *keep = json_object ();
+    char *copy = strdup (text);
+    char *save = NULL;
+    for (char *item = copy ? strtok_r (copy, " ", &save) : NULL; item && !*bad;
+         item = strtok_r (NULL, " ", &save))
+        *bad = s_keep_item (keep, item) != 0;
+    *bad = *bad || !copy || json_object_size (keep) == 0;
+    free (copy);
+    if (*bad)
+        json_decref (keep);
+    return *bad ? NULL : keep;
+}
+
 registry_client_t *
 registry_client_new (bus_topology_t *topology, const char *name)
 {
+    return registry_client_new_keeping (topology, name, NULL);
+}
+
+registry_client_t *
+registry_client_new_keeping (bus_topology_t *topology, const char *name, const char *keep)
+{
     assert (topology);
     assert (name);
+    bool bad;
+    json_t *kept = s_keep_parse (keep, &bad);
+    if (bad)
+        return NULL;
     registry_client_t *self = (registry_client_t *)zmalloc (sizeof (registry_client_t));
+    self->keep = kept;
     self->source = strdup (name);
     self->cache = s_empty_cache ();
     self->pending = zlist_new ();
@@ -140,6 +218,7 @@ registry_client_destroy (registry_client_t **self_p)
         bus_client_destroy (&self->snapshot);
         json_decref (self->cache);
         json_decref (self->loading);
+        json_decref (self->keep);
         if (self->pending)
             s_pending_purge (self);
         zlist_destroy (&self->pending);
@@ -195,6 +274,55 @@ s_share_runner_specs (const char *kind, json_t *definition)
     }
 }
 
+//  The descriptions of an action's own parameters (those shared with the
+//  runner table are constants, left as they are)
+static void
+s_drop_parameter_descriptions (json_t *definition)
+{
+    const json_t *runner = registry_runners_parameters (
+        json_string_value (json_object_get (definition, "runner_type")));
+    const char *name;
+    json_t *spec;
+    json_object_foreach (json_object_get (definition, "parameters"), name, spec)
+    {
+        if (json_is_object (spec) && spec != json_object_get (runner, name))
+            json_object_del (spec, "description");
+    }
+}
+
+//  What is kept of a definition of `kind` (a new reference: the definition
+//  itself cut to the fields kept, or a new object of only the fields named),
+//  NULL for a kind not kept.
+static json_t *
+s_keep (registry_client_t *self, const char *kind, json_t *definition)
+{
+    json_t *fields = self->keep ? json_object_get (self->keep, kind) : NULL;
+    if (self->keep && !fields)
+        return NULL;
+    bool only = false;
+    const char *field;
+    json_t *value;
+    void *tmp;
+    json_object_foreach (fields, field, value)
+    {
+        only = only || json_is_true (value);
+    }
+    json_t *kept = only ? json_object () : json_incref (definition);
+    json_object_foreach_safe (definition, tmp, field, value)
+    {
+        json_t *rule = json_object_get (fields, field);
+        if (only &&
+            (json_is_true (rule) || streq (field, "ref") || streq (field, "change")))
+            json_object_set (kept, field, value);
+        else if (!only && json_is_false (rule))
+            json_object_del (kept, field);
+    }
+    s_share_runner_specs (kind, kept);
+    if (json_is_false (json_object_get (fields, "description")))
+        s_drop_parameter_descriptions (kept);
+    return kept;
+}
+
 static void
 s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
 {
@@ -203,8 +331,8 @@ s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
     if (sscanf (type, "registry.%31[a-z].%31[a-z]", kind, verb) != 2)
         return;
     json_t *table = json_object_get (self->cache, kind);
-    if (!table)
-        return;
+    if (!table || (self->keep && !json_object_get (self->keep, kind)))
+        return; //  a kind not kept
     json_t *payload = proto_envelope_payload_json (fact, NULL);
     const char *ref =
         payload ? json_string_value (json_object_get (payload, "ref")) : NULL;
@@ -212,8 +340,8 @@ s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
         if (streq (verb, "updated")) {
             json_t *definition = json_object_get (payload, "definition");
             if (json_is_object (definition)) {
-                s_share_runner_specs (kind, definition);
-                json_object_set (table, ref, definition);
+                definition = s_keep (self, kind, definition);
+                json_object_set_new (table, ref, definition);
                 s_changed (self, kind, ref, definition);
             }
         } else if (streq (verb, "deleted") && json_object_get (table, ref)) {
@@ -331,10 +459,11 @@ s_handle_snapshot (registry_client_t *self)
             const char *ref = json_string_value (json_object_get (payload, "ref"));
             json_t *definition = json_object_get (payload, "definition");
             json_t *table = kind ? json_object_get (self->loading, kind) : NULL;
-            if (table && ref && json_is_object (definition)) {
-                s_share_runner_specs (kind, definition);
-                json_object_set (table, ref, definition);
-            }
+            json_t *kept = table && ref && json_is_object (definition)
+                               ? s_keep (self, kind, definition)
+                               : NULL;
+            if (kept)
+                json_object_set_new (table, ref, kept);
         } else if (payload &&
                    streq (proto_envelope_type (reply), "registry.snapshot.end")) {
             uint64_t seq =
