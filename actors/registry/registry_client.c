@@ -23,6 +23,7 @@ struct _registry_client_t {
     bus_client_t *snapshot; //  to registry.snapshot
     json_t *cache;          //  kind -> {ref -> definition}
     json_t *keep;           //  kind kept -> {field -> true (only) / false (dropped)}
+    json_t *interned;       //  canonical JSON -> the one copy the definitions share
     json_t *loading;        //  the snapshot being received, same shape
     bool requesting;
     int64_t requested_at; //  monotonic ms
@@ -90,6 +91,9 @@ s_request (registry_client_t *self)
     proto_envelope_destroy (&request);
     json_decref (self->loading);
     self->loading = s_empty_cache ();
+    //  What the new snapshot's definitions share (the old ones keep theirs)
+    json_decref (self->interned);
+    self->interned = json_object ();
     self->requesting = true;
     self->requested_at = zclock_mono ();
 }
@@ -219,6 +223,7 @@ registry_client_destroy (registry_client_t **self_p)
         json_decref (self->cache);
         json_decref (self->loading);
         json_decref (self->keep);
+        json_decref (self->interned);
         if (self->pending)
             s_pending_purge (self);
         zlist_destroy (&self->pending);
@@ -290,6 +295,52 @@ s_drop_parameter_descriptions (json_t *definition)
     }
 }
 
+//  The one copy of `value` this replica's definitions share (read only, as
+//  all definitions are): a new reference
+static json_t *
+s_interned (registry_client_t *self, json_t *value)
+{
+    //  Keyed by a hash of the canonical JSON (a key as long as the value
+    //  would cost what sharing saves); a collision is not shared
+    char *text = json_dumps (value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (!text)
+        return json_incref (value);
+    uint64_t hash = 14695981039346656037ULL; //  FNV-1a
+    for (const char *c = text; *c; c++)
+        hash = (hash ^ (unsigned char)*c) * 1099511628211ULL;
+    free (text);
+    char key[17];
+    snprintf (key, sizeof key, "%016" PRIx64, hash);
+    json_t *shared = json_object_get (self->interned, key);
+    if (!shared)
+        json_object_set (self->interned, key, shared = value);
+    return json_incref (json_equal (shared, value) ? shared : value);
+}
+
+//  An action's own parameter specs and its pack and runner names are
+//  mostly the same as other actions' (type: string, required: true ...):
+//  one copy of each, shared
+static void
+s_share_action_values (registry_client_t *self, json_t *definition)
+{
+    const json_t *runner = registry_runners_parameters (
+        json_string_value (json_object_get (definition, "runner_type")));
+    json_t *parameters = json_object_get (definition, "parameters");
+    const char *name;
+    json_t *spec;
+    json_object_foreach (parameters, name, spec)
+    {
+        if (spec != json_object_get (runner, name))
+            json_object_set_new (parameters, name, s_interned (self, spec));
+    }
+    const char *shared[] = {"pack", "runner_type"};
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        json_t *value = json_object_get (definition, shared[i]);
+        if (value)
+            json_object_set_new (definition, shared[i], s_interned (self, value));
+    }
+}
+
 //  What is kept of a definition of `kind` (a new reference: the definition
 //  itself cut to the fields kept, or a new object of only the fields named),
 //  NULL for a kind not kept.
@@ -320,6 +371,8 @@ s_keep (registry_client_t *self, const char *kind, json_t *definition)
     s_share_runner_specs (kind, kept);
     if (json_is_false (json_object_get (fields, "description")))
         s_drop_parameter_descriptions (kept);
+    if (streq (kind, "action"))
+        s_share_action_values (self, kept);
     return kept;
 }
 

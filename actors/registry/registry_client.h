@@ -16,6 +16,8 @@
     "enabled". The change handler is called for every definition added,
     changed or removed (definition NULL), whether by a fact or a snapshot
     (a snapshot reports the differences against what the client had).
+    Definitions are read only: equal parts of them (an action's parameter
+    specs, its pack and runner names, a runner's specs) are one shared copy.
 
     Single-threaded: call it from the owning actor's loop only.
 */
