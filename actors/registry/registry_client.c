@@ -23,7 +23,7 @@ struct _registry_client_t {
     bus_client_t *snapshot; //  to registry.snapshot
     json_t *cache;          //  kind -> {ref -> definition}
     json_t *keep;           //  kind kept -> {field -> true (only) / false (dropped)}
-    json_t *interned;       //  canonical JSON -> the one copy the definitions share
+    json_t *interned;       //  hash of canonical JSON -> the one copy shared
     json_t *loading;        //  the snapshot being received, same shape
     bool requesting;
     int64_t requested_at; //  monotonic ms
