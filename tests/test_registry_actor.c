@@ -248,6 +248,55 @@ s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
     cr_log_info ("rejected %s: %s: %s", proto_envelope_type (command), code, message);
 }
 
+//  A replica keeps the kinds and fields it is told to, from the snapshot
+//  and from facts alike; a malformed spec is refused.
+Test (registry_actor, replica_keeps_what_it_is_told)
+{
+    s_write ("demo/actions/tell.yaml",
+             "name: tell\nrunner_type: local-shell-cmd\ndescription: Tell it.\n"
+             "parameters:\n  whom:\n    type: string\n    description: To whom.\n"
+             "    required: true\n");
+    zactor_t *registry = s_start ();
+    const char *bad[] = {"", "nosuch", "rule:", "rule:-", "rule:a,,b", "action:,"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_null (registry_client_new_keeping (s_topology, "bad@t", bad[i]), "%s",
+                        bad[i]);
+    registry_client_t *client = registry_client_new_keeping (
+        s_topology, "keep@t", "rule:enabled action:-description,-notify");
+    cr_assert_not_null (client);
+    cr_assert_eq (registry_client_wait_synced (client, 5000), 0);
+    const json_t *rule = registry_client_get (client, "rule", "demo.on_tick");
+    cr_assert (json_is_true (json_object_get (rule, "enabled")));
+    cr_assert_str_eq (json_string_value (json_object_get (rule, "ref")), "demo.on_tick");
+    cr_assert_null (json_object_get (rule, "trigger"));
+    cr_assert_null (json_object_get (rule, "action"));
+    const json_t *action = registry_client_get (client, "action", "demo.tell");
+    cr_assert_str_eq (json_string_value (json_object_get (action, "runner_type")),
+                      "local-shell-cmd");
+    cr_assert_null (json_object_get (action, "description"));
+    const json_t *whom = json_object_get (json_object_get (action, "parameters"), "whom");
+    cr_assert (json_is_true (json_object_get (whom, "required")));
+    cr_assert_null (json_object_get (whom, "description"));
+    //  The runner's own parameters are shared, not cut
+    cr_assert_not_null (json_object_get (json_object_get (action, "parameters"), "cmd"));
+    cr_assert_eq (json_object_size (registry_client_all (client, "trigger")), 0);
+    cr_assert_eq (json_object_size (registry_client_all (client, "pack")), 0);
+
+    //  A fact: the new rule is kept as the snapshot's are
+    json_t *made = json_pack ("{s:s, s:s, s:b, s:{s:s, s:{s:s, s:i}}, s:{s:s}}", "name",
+                              "made", "pack", "demo", "enabled", 0, "trigger", "type",
+                              "core.st2.IntervalTimer", "parameters", "unit", "seconds",
+                              "delta", 2, "action", "ref", "demo.say");
+    s_command ("registry.rule.put", json_pack ("{s:o}", "definition", made), false);
+    S_WAIT_UNTIL (client, registry_client_get (client, "rule", "demo.made"), 5000);
+    rule = registry_client_get (client, "rule", "demo.made");
+    cr_assert (json_is_false (json_object_get (rule, "enabled")));
+    cr_assert_null (json_object_get (rule, "trigger"));
+    cr_assert_eq (json_object_size (registry_client_all (client, "trigger")), 0);
+    registry_client_destroy (&client);
+    zactor_destroy (&registry);
+}
+
 Test (registry_actor, bad_commands_rejected)
 {
     zactor_t *registry = s_start ();

@@ -6,7 +6,10 @@
 attuned on PACKS against attuned on an empty packs directory, each RUNS
 times (best of): the time from exec to 'attuned: running', and VmRSS
 SETTLE seconds later (default 3: the replicas in rules, executor and sensor
-have taken their snapshots); the difference per action loaded. More flags
+have taken their snapshots; each keeps only what its actor reads,
+REGISTRY_KEEP_* in actors/registry/registry_client.h); the difference per
+action loaded. tests/test_st2_memory.c reports the heap of the registry
+actor and of each replica per action. More flags
 go to attuned (--actors registry,api: the registry's catalog alone)."""
 import os, re, shutil, subprocess, sys, tempfile, time
 

@@ -258,7 +258,8 @@ s_start_store (executor_t *self, const actor_config_t *config)
 static int
 s_start_sockets (executor_t *self, const actor_config_t *config)
 {
-    self->registry = registry_client_new (config->topology, self->source);
+    self->registry = registry_client_new_keeping (config->topology, self->source,
+                                                  REGISTRY_KEEP_EXECUTOR);
     //  A burst of thousands of executions is tens of thousands of facts: a
     //  subscriber a moment behind should not lose them (it resyncs if it does)
     self->pub =

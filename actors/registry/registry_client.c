@@ -22,6 +22,8 @@ struct _registry_client_t {
     bus_sub_t *sub;
     bus_client_t *snapshot; //  to registry.snapshot
     json_t *cache;          //  kind -> {ref -> definition}
+    json_t *keep;           //  kind kept -> {field -> true (only) / false (dropped)}
+    json_t *interned;       //  hash of canonical JSON -> the one copy shared
     json_t *loading;        //  the snapshot being received, same shape
     bool requesting;
     int64_t requested_at; //  monotonic ms
@@ -73,6 +75,12 @@ s_request (registry_client_t *self)
     if (!request)
         return;
     json_t *payload = json_pack ("{s:[]}", "kinds");
+    const char *kind;
+    json_t *fields;
+    json_object_foreach (self->keep, kind, fields)
+    {
+        json_array_append_new (json_object_get (payload, "kinds"), json_string (kind));
+    }
     proto_envelope_set_payload_json (request, payload, NULL);
     json_decref (payload);
     //  A new id: a late answer to an earlier request is skipped
@@ -83,6 +91,9 @@ s_request (registry_client_t *self)
     proto_envelope_destroy (&request);
     json_decref (self->loading);
     self->loading = s_empty_cache ();
+    //  What the new snapshot's definitions share (the old ones keep theirs)
+    json_decref (self->interned);
+    self->interned = json_object ();
     self->requesting = true;
     self->requested_at = zclock_mono ();
 }
@@ -95,12 +106,83 @@ s_on_skip (void *arg, bus_client_skip_t why, const char *text)
         zsys_warning ("%s: bad snapshot reply: %s", (const char *)arg, text);
 }
 
+static bool
+s_kind_known (const char *kind)
+{
+    for (size_t k = 0; k < sizeof s_kinds / sizeof s_kinds[0]; k++)
+        if (streq (s_kinds[k], kind))
+            return true;
+    return false;
+}
+
+//  Parse one item of a keep spec ("kind", "kind:f1,f2", "kind:-f1") into
+//  `keep`. 0 or -1 with a warning.
+static int
+s_keep_item (json_t *keep, char *item)
+{
+    char *fields = strchr (item, ':');
+    if (fields)
+        *fields++ = 0;
+    size_t length = fields ? strlen (fields) : 1;
+    if (!s_kind_known (item) || length == 0 ||
+        (fields &&
+         (fields[0] == ',' || fields[length - 1] == ',' || strstr (fields, ",,")))) {
+        zsys_error ("registry_client: keep: bad item \"%s\"", item);
+        return -1;
+    }
+    json_t *spec = json_object ();
+    json_object_set_new (keep, item, spec);
+    char *save = NULL;
+    for (char *field = fields ? strtok_r (fields, ",", &save) : NULL; field;
+         field = strtok_r (NULL, ",", &save)) {
+        bool drop = *field == '-';
+        if (!field[drop]) {
+            zsys_error ("registry_client: keep: %s: empty field", item);
+            return -1;
+        }
+        json_object_set_new (spec, field + drop, json_boolean (!drop));
+    }
+    return 0;
+}
+
+//  The keep spec as kind -> {field -> kept}; NULL for everything (`text`
+//  NULL) or on a malformed spec (`*bad` set).
+static json_t *
+s_keep_parse (const char *text, bool *bad)
+{
+    *bad = false;
+    if (!text)
+        return NULL;
+    json_t *keep = json_object ();
+    char *copy = strdup (text);
+    char *save = NULL;
+    for (char *item = copy ? strtok_r (copy, " ", &save) : NULL; item && !*bad;
+         item = strtok_r (NULL, " ", &save))
+        *bad = s_keep_item (keep, item) != 0;
+    *bad = *bad || !copy || json_object_size (keep) == 0;
+    free (copy);
+    if (*bad)
+        json_decref (keep);
+    return *bad ? NULL : keep;
+}
+
 registry_client_t *
 registry_client_new (bus_topology_t *topology, const char *name)
 {
+    return registry_client_new_keeping (topology, name, NULL);
+}
+
+registry_client_t *
+registry_client_new_keeping (bus_topology_t *topology, const char *name, const char *keep)
+{
     assert (topology);
     assert (name);
+    bool bad;
+    json_t *kept = s_keep_parse (keep, &bad);
+    if (bad)
+        return NULL;
     registry_client_t *self = (registry_client_t *)zmalloc (sizeof (registry_client_t));
+    self->keep = kept;
     self->source = strdup (name);
     self->cache = s_empty_cache ();
     self->pending = zlist_new ();
@@ -140,6 +222,8 @@ registry_client_destroy (registry_client_t **self_p)
         bus_client_destroy (&self->snapshot);
         json_decref (self->cache);
         json_decref (self->loading);
+        json_decref (self->keep);
+        json_decref (self->interned);
         if (self->pending)
             s_pending_purge (self);
         zlist_destroy (&self->pending);
@@ -195,6 +279,103 @@ s_share_runner_specs (const char *kind, json_t *definition)
     }
 }
 
+//  The descriptions of an action's own parameters (those shared with the
+//  runner table are constants, left as they are)
+static void
+s_drop_parameter_descriptions (json_t *definition)
+{
+    const json_t *runner = registry_runners_parameters (
+        json_string_value (json_object_get (definition, "runner_type")));
+    const char *name;
+    json_t *spec;
+    json_object_foreach (json_object_get (definition, "parameters"), name, spec)
+    {
+        if (json_is_object (spec) && spec != json_object_get (runner, name))
+            json_object_del (spec, "description");
+    }
+}
+
+//  The one copy of `value` this replica's definitions share (read only, as
+//  all definitions are): a new reference
+static json_t *
+s_interned (registry_client_t *self, json_t *value)
+{
+    //  Keyed by a hash of the canonical JSON (a key as long as the value
+    //  would cost what sharing saves); a collision is not shared
+    char *text = json_dumps (value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (!text)
+        return json_incref (value);
+    uint64_t hash = 14695981039346656037ULL; //  FNV-1a
+    for (const char *c = text; *c; c++)
+        hash = (hash ^ (unsigned char)*c) * 1099511628211ULL;
+    free (text);
+    char key[17];
+    snprintf (key, sizeof key, "%016" PRIx64, hash);
+    json_t *shared = json_object_get (self->interned, key);
+    if (!shared)
+        json_object_set (self->interned, key, shared = value);
+    return json_incref (json_equal (shared, value) ? shared : value);
+}
+
+//  An action's own parameter specs and its pack and runner names are
+//  mostly the same as other actions' (type: string, required: true ...):
+//  one copy of each, shared
+static void
+s_share_action_values (registry_client_t *self, json_t *definition)
+{
+    const json_t *runner = registry_runners_parameters (
+        json_string_value (json_object_get (definition, "runner_type")));
+    json_t *parameters = json_object_get (definition, "parameters");
+    const char *name;
+    json_t *spec;
+    json_object_foreach (parameters, name, spec)
+    {
+        if (spec != json_object_get (runner, name))
+            json_object_set_new (parameters, name, s_interned (self, spec));
+    }
+    const char *shared[] = {"pack", "runner_type"};
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        json_t *value = json_object_get (definition, shared[i]);
+        if (value)
+            json_object_set_new (definition, shared[i], s_interned (self, value));
+    }
+}
+
+//  What is kept of a definition of `kind` (a new reference: the definition
+//  itself cut to the fields kept, or a new object of only the fields named),
+//  NULL for a kind not kept.
+static json_t *
+s_keep (registry_client_t *self, const char *kind, json_t *definition)
+{
+    json_t *fields = self->keep ? json_object_get (self->keep, kind) : NULL;
+    if (self->keep && !fields)
+        return NULL;
+    bool only = false;
+    const char *field;
+    json_t *value;
+    void *tmp;
+    json_object_foreach (fields, field, value)
+    {
+        only = only || json_is_true (value);
+    }
+    json_t *kept = only ? json_object () : json_incref (definition);
+    json_object_foreach_safe (definition, tmp, field, value)
+    {
+        json_t *rule = json_object_get (fields, field);
+        if (only &&
+            (json_is_true (rule) || streq (field, "ref") || streq (field, "change")))
+            json_object_set (kept, field, value);
+        else if (!only && json_is_false (rule))
+            json_object_del (kept, field);
+    }
+    s_share_runner_specs (kind, kept);
+    if (json_is_false (json_object_get (fields, "description")))
+        s_drop_parameter_descriptions (kept);
+    if (streq (kind, "action"))
+        s_share_action_values (self, kept);
+    return kept;
+}
+
 static void
 s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
 {
@@ -203,8 +384,8 @@ s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
     if (sscanf (type, "registry.%31[a-z].%31[a-z]", kind, verb) != 2)
         return;
     json_t *table = json_object_get (self->cache, kind);
-    if (!table)
-        return;
+    if (!table || (self->keep && !json_object_get (self->keep, kind)))
+        return; //  a kind not kept
     json_t *payload = proto_envelope_payload_json (fact, NULL);
     const char *ref =
         payload ? json_string_value (json_object_get (payload, "ref")) : NULL;
@@ -212,8 +393,8 @@ s_apply_fact (registry_client_t *self, proto_envelope_t *fact)
         if (streq (verb, "updated")) {
             json_t *definition = json_object_get (payload, "definition");
             if (json_is_object (definition)) {
-                s_share_runner_specs (kind, definition);
-                json_object_set (table, ref, definition);
+                definition = s_keep (self, kind, definition);
+                json_object_set_new (table, ref, definition);
                 s_changed (self, kind, ref, definition);
             }
         } else if (streq (verb, "deleted") && json_object_get (table, ref)) {
@@ -331,10 +512,11 @@ s_handle_snapshot (registry_client_t *self)
             const char *ref = json_string_value (json_object_get (payload, "ref"));
             json_t *definition = json_object_get (payload, "definition");
             json_t *table = kind ? json_object_get (self->loading, kind) : NULL;
-            if (table && ref && json_is_object (definition)) {
-                s_share_runner_specs (kind, definition);
-                json_object_set (table, ref, definition);
-            }
+            json_t *kept = table && ref && json_is_object (definition)
+                               ? s_keep (self, kind, definition)
+                               : NULL;
+            if (kept)
+                json_object_set_new (table, ref, kept);
         } else if (payload &&
                    streq (proto_envelope_type (reply), "registry.snapshot.end")) {
             uint64_t seq =

@@ -16,6 +16,8 @@
     "enabled". The change handler is called for every definition added,
     changed or removed (definition NULL), whether by a fact or a snapshot
     (a snapshot reports the differences against what the client had).
+    Definitions are read only: equal parts of them (an action's parameter
+    specs, its pack and runner names, a runner's specs) are one shared copy.
 
     Single-threaded: call it from the owning actor's loop only.
 */
@@ -41,6 +43,29 @@ typedef void (registry_change_fn) (void *arg, const char *kind, const char *ref,
 //  registry.facts and registry.snapshot. Sends the first snapshot request at
 //  once. NULL on failure.
 registry_client_t *registry_client_new (bus_topology_t *topology, const char *name);
+
+//  The same, keeping only what the owner reads (issue 17: a replica per
+//  actor of every definition costs ~6 KiB per action). `keep` (NULL:
+//  everything) lists the kinds kept, space-separated; kinds not named are
+//  neither asked for in snapshots nor kept from facts (registry_client_all
+//  gives them empty). Each item is one of
+//    kind              every definition of the kind, whole
+//    kind:f1,f2        only these top-level fields (and ref, change)
+//    kind:-f1,-f2      every field but these; -description also drops the
+//                      descriptions of the definition's parameters
+//  NULL on a malformed `keep` (an unknown kind, an empty field list).
+registry_client_t *registry_client_new_keeping (bus_topology_t *topology,
+                                                const char *name, const char *keep);
+
+//  What each actor's replica keeps: the kinds and fields it reads.
+//  rules: rules, triggers (event.create checks the type exists, rules.sync
+//  waits for both), and of actions the runner (a shell command's quoting).
+#define REGISTRY_KEEP_RULES "rule trigger action:runner_type"
+//  executor: actions (parameters, runner, entry point, timeout, notify ...)
+//  but no descriptions, policies, rules (the built-in triggers listened to).
+#define REGISTRY_KEEP_EXECUTOR "action:-description policy rule"
+//  sensor: sensors (answered whole on sensor queries), rules and triggers.
+#define REGISTRY_KEEP_SENSOR "rule trigger sensor"
 void registry_client_destroy (registry_client_t **self_p);
 
 //  The two sockets to add to the owner's poller.

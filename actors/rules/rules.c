@@ -571,8 +571,10 @@ s_start (s_rules_t *self, const actor_config_t *config)
     actor_query_metrics_link (self->query, "executor", self->link);
     bus_link_set_reject_handler (self->link, s_on_reject, self);
     self->rules = rules_set_new ();
-    self->registry =
-        self->rules ? registry_client_new (config->topology, self->source) : NULL;
+    self->registry = self->rules
+                         ? registry_client_new_keeping (config->topology, self->source,
+                                                        REGISTRY_KEEP_RULES)
+                         : NULL;
     self->sync = self->registry ? rules_sync_new (self->query, self->registry) : NULL;
     if (!self->sync) {
         zsys_error ("rules: cannot start the registry client");

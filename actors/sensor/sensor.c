@@ -532,7 +532,8 @@ s_sensor_new (zsock_t *pipe, const actor_config_t *config)
     self->timers = zhashx_new ();
     self->order = zlistx_new ();
     self->queue = zlist_new ();
-    self->registry = registry_client_new (config->topology, self->source);
+    self->registry = registry_client_new_keeping (config->topology, self->source,
+                                                  REGISTRY_KEEP_SENSOR);
     self->link = bus_link_new (bus_topology_connect (config->topology, "rules.commands"),
                                self->source, &link_config);
     self->store = actor_store_open (config, "sensor");
