@@ -154,6 +154,7 @@ s_executor_destroy (executor_t **self_p)
     zhashx_destroy (&self->links);
     zhashx_destroy (&self->actives);
     zhashx_destroy (&self->batch_running);
+    executor_runs_discard (self);
     if (self->unsettled) {
         executor_unsettled_t *item;
         while ((item = (executor_unsettled_t *)zlist_pop (self->unsettled)))
@@ -210,11 +211,12 @@ s_start_memory (executor_t *self, const actor_config_t *config)
     self->actives = zhashx_new ();
     self->batch_running = zhashx_new ();
     self->unsettled = zlist_new ();
+    self->runs = zlist_new ();
     self->instances = zhashx_new ();
     self->queue = zlistx_new ();
     self->effects = actor_effects_new (self);
     if (!self->workers || !self->links || !self->actives || !self->batch_running ||
-        !self->unsettled || !self->queue || !self->effects)
+        !self->unsettled || !self->runs || !self->queue || !self->effects)
         return -1;
     zhashx_set_destructor (self->links, executor_link_destroy);
     zhashx_set_destructor (self->actives, s_free_item);
@@ -368,6 +370,7 @@ s_handle_query (void *arg, void *unused)
 {
     executor_t *self = (executor_t *)arg;
     actor_query_handle (self->query, executor_query_handle, self);
+    executor_runs_flush (self); //  one commit for the runs of this wake-up
 }
 
 //  Before each poll: the policies, and the links' readers when the links

@@ -168,7 +168,9 @@ struct _executor_t {
     zhashx_t *batch_running; //  ids this batch recorded running (not yet durable)
     zlist_t *unsettled;   //  executor_unsettled_t: settles whose commit failed, retried
     bool queued_in_batch; //  an execution of this batch went to the waiting queue
-    bool schedule_soon;   //  the batch took slots: schedule the rest on the next turn
+    zlist_t *runs;        //  executor_run_t: api runs waiting for the group commit
+    struct _executor_run_t *run_failed; //  the run whose create failed (executor_runs.c)
+    bool schedule_soon; //  the batch took slots: schedule the rest on the next turn
     char first_peer[256];
     uint64_t first_epoch, first_seq;
     uint64_t created, ignored, repeated, duplicates, late,
@@ -443,6 +445,15 @@ void executor_inquiries_list (executor_t *self, json_t *payload, actor_answer_t 
 
 void executor_query_handle (void *arg, const char *type, json_t *payload,
                             actor_answer_t *answer);
+//  executor_runs: the group commit of api.execution.run and rerun. Add
+//  defers `answer` and takes `payload` (executor_create_json's: key,
+//  action, parameters, ...); flush (after each actor_query_handle, and
+//  before a request that writes otherwise) creates them in one transaction,
+//  then applies the effects and answers each {execution}. Discard frees
+//  what was never flushed (at destruction).
+void executor_runs_add (executor_t *self, json_t *payload, actor_answer_t *answer);
+void executor_runs_flush (executor_t *self);
+void executor_runs_discard (executor_t *self);
 //  A stored record as the api shows it: secret parameters masked; `brief`
 //  (lists) leaves out result and log. Takes the record; returns it.
 json_t *executor_query_public (executor_t *self, json_t *record, bool brief);

@@ -1,13 +1,14 @@
 /*  executor_query: the api's requests (executor.query): reads, and the
     changes people make (run, cancel, re-run). Changes are written in their
     own transaction and answered after the commit; each is idempotent by
-    request id. */
+    request id. Runs and re-runs are written together, one transaction a
+    wake-up (executor_runs.c). */
 #include "actors/executor/executor_internal.h"
 
 //  ---------------------------------------------------------------------------
 //  API requests (executor.query): reads, and the changes people make (run,
-//  cancel, re-run). Changes are written in their own transaction and
-//  answered after the commit; each is idempotent by request id.
+//  cancel, re-run). Changes are answered after their commit; each is
+//  idempotent by request id.
 
 json_t *
 executor_query_public (executor_t *self, json_t *record, bool brief)
@@ -24,45 +25,6 @@ executor_query_public (executor_t *self, json_t *record, bool brief)
         json_object_del (record, "log");
     }
     return record;
-}
-
-typedef struct {
-    executor_t *self;
-    json_t *payload; //  for executor_create_json: key, action, parameters, parent
-    const char *key;
-    char id[EXECUTOR_ID_SIZE]; //  out: the execution
-    char code[32];             //  out: why it was refused
-    char message[512];
-} s_run_t;
-
-static int
-s_apply_run (store_txn_t *txn, void *arg)
-{
-    s_run_t *run = (s_run_t *)arg;
-    executor_t *self = run->self;
-    executor_effects_clear (self); //  a retry of this transaction starts over
-    self->queued_in_batch = false;
-    run->id[0] = 0;
-    const void *data;
-    size_t size;
-    if (store_get (txn, self->by_enforcement, run->key, strlen (run->key), &data,
-                   &size) == STORE_OK) {
-        snprintf (run->id, sizeof run->id, "%.*s", (int)size, (const char *)data);
-        return 0; //  the same request again: the same execution
-    }
-    bus_command_t info = {.peer = "api"};
-    if (executor_create_json (self, txn, run->payload, &info) != 0) {
-        snprintf (run->code, sizeof run->code, "%s",
-                  info.reject_code[0] ? info.reject_code : "store");
-        snprintf (run->message, sizeof run->message, "%s",
-                  info.reject_code[0] ? info.reject_message
-                                      : "cannot write the execution");
-        return -1;
-    }
-    if (store_get (txn, self->by_enforcement, run->key, strlen (run->key), &data,
-                   &size) == STORE_OK)
-        snprintf (run->id, sizeof run->id, "%.*s", (int)size, (const char *)data);
-    return 0;
 }
 
 //  Create an execution of `ref` with `given` parameters for request `request`
@@ -92,32 +54,18 @@ s_api_run (executor_t *self, const char *request, const char *ref, json_t *given
     json_decref (checked);
     char key[64];
     snprintf (key, sizeof key, "run:%s", request);
-    s_run_t run = {.self = self, .key = key};
-    run.payload = json_pack ("{s:s, s:s, s:o}", "key", key, "action", ref, "parameters",
-                             given ? json_incref (given) : json_object ());
+    json_t *payload =
+        json_pack ("{s:s, s:s, s:o}", "key", key, "action", ref, "parameters",
+                   given ? json_incref (given) : json_object ());
     if (parent)
-        json_object_set_new (run.payload, "parent", json_string (parent));
+        json_object_set_new (payload, "parent", json_string (parent));
     if (task)
-        json_object_set_new (run.payload, "task", json_string (task));
+        json_object_set_new (payload, "task", json_string (task));
     if (rerun)
-        json_object_set (run.payload, "rerun", rerun);
+        json_object_set (payload, "rerun", rerun);
     if (user)
-        json_object_set_new (run.payload, "user", json_string (user));
-    store_code_t code = store_write (self->store, s_apply_run, &run);
-    json_decref (run.payload);
-    if (code != STORE_OK) {
-        executor_effects_clear (self);
-        self->queued_in_batch = false;
-        if (run.code[0])
-            actor_query_fail (answer, run.code, "%s", run.message);
-        else
-            actor_query_fail (answer, "store", "cannot write the execution: %s",
-                              store_last_error (self->store));
-        return;
-    }
-    executor_effects_apply (self);
-    self->queued_in_batch = false;
-    answer->result = json_pack ("{s:s}", "execution", run.id);
+        json_object_set_new (payload, "user", json_string (user));
+    executor_runs_add (self, payload, answer); //  answered after its commit
 }
 
 typedef struct {
@@ -644,10 +592,20 @@ s_rerun (executor_t *self, const char *id, json_t *payload, actor_answer_t *answ
         json_decref (parameters);
         parameters = json_object ();
     }
+    //  The record keeps the parameters as rendered: an immutable one keeps
+    //  its default (rendered again), as given back it would be refused
+    const char *ref = json_string_value (json_object_get (original, "action")) ?: "";
+    const json_t *action = registry_client_get (self->registry, "action", ref);
+    const char *name;
+    json_t *spec;
+    json_object_foreach (json_object_get (action, "parameters"), name, spec)
+    {
+        if (json_is_true (json_object_get (spec, "immutable")))
+            json_object_del (parameters, name);
+    }
     if (json_is_object (overrides))
         json_object_update (parameters, overrides);
-    s_api_run (self, request, json_string_value (json_object_get (original, "action")),
-               parameters, id, NULL, rerun,
+    s_api_run (self, request, ref, parameters, id, NULL, rerun,
                json_string_value (json_object_get (payload, "user")), answer);
     json_decref (rerun);
     json_decref (parameters);
@@ -658,28 +616,32 @@ typedef void (s_request_fn) (executor_t *self, json_t *payload, actor_answer_t *
 typedef void (s_one_fn) (executor_t *self, const char *id, json_t *payload,
                          actor_answer_t *answer);
 
+//  A request that writes (`writes`) follows the runs received before it: the
+//  batch is committed first. Runs and re-runs join the batch; reads read
+//  what is committed.
 static const struct {
     const char *type;
     s_request_fn *request; //  a request of its own
     s_one_fn *one;         //  or a request about one execution or inquiry: {id}
+    bool writes;
 } s_requests[] = {
-    {"api.execution.changes", s_changes, NULL},
-    {"api.execution.list", s_api_list, NULL},
-    {"api.worker.list", s_worker_list, NULL},
-    {"api.inquiry.list", executor_inquiries_list, NULL},
-    {"api.action.queue_stats", s_queue_stats, NULL},
-    {"api.status", s_status, NULL},
-    {"api.execution.run", s_run, NULL},
-    {"api.purge", executor_retention_purge, NULL},
-    {"api.execution.get", NULL, s_get},
-    {"api.execution.children", NULL, executor_workflow_children_op},
-    {"api.execution.output", NULL, executor_output_query},
-    {"api.execution.cancel", NULL, s_cancel},
-    {"api.execution.pause", NULL, executor_workflow_pause},
-    {"api.execution.resume", NULL, executor_workflow_resume},
-    {"api.inquiry.get", NULL, s_inquiry_get},
-    {"api.inquiry.respond", NULL, s_respond},
-    {"api.execution.rerun", NULL, s_rerun},
+    {"api.execution.changes", s_changes, NULL, false},
+    {"api.execution.list", s_api_list, NULL, false},
+    {"api.worker.list", s_worker_list, NULL, false},
+    {"api.inquiry.list", executor_inquiries_list, NULL, false},
+    {"api.action.queue_stats", s_queue_stats, NULL, false},
+    {"api.status", s_status, NULL, false},
+    {"api.execution.run", s_run, NULL, false},
+    {"api.purge", executor_retention_purge, NULL, true},
+    {"api.execution.get", NULL, s_get, false},
+    {"api.execution.children", NULL, executor_workflow_children_op, false},
+    {"api.execution.output", NULL, executor_output_query, false},
+    {"api.execution.cancel", NULL, s_cancel, true},
+    {"api.execution.pause", NULL, executor_workflow_pause, true},
+    {"api.execution.resume", NULL, executor_workflow_resume, true},
+    {"api.inquiry.get", NULL, s_inquiry_get, false},
+    {"api.inquiry.respond", NULL, s_respond, true},
+    {"api.execution.rerun", NULL, s_rerun, false},
 };
 
 void
@@ -690,6 +652,8 @@ executor_query_handle (void *arg, const char *type, json_t *payload,
     size_t count = sizeof s_requests / sizeof s_requests[0], i = 0;
     while (i < count && !streq (type, s_requests[i].type))
         i++;
+    if (i < count && s_requests[i].writes)
+        executor_runs_flush (self);
     if (i < count && s_requests[i].request) {
         s_requests[i].request (self, payload, answer);
         return;
