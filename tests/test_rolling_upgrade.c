@@ -47,7 +47,17 @@ typedef struct {
     size_t reconciled;
     json_t *ignored; //  dispatch fields it does not know: {"secret": true, ...}
     json_t *parameters[4];
+    size_t rejected; //  ERRs the core answered its commands with
 } s_old_t;
+
+static void
+s_on_reject (void *arg, const proto_envelope_t *command, const char *code,
+             const char *message)
+{
+    ((s_old_t *)arg)->rejected++;
+    fprintf (stderr, "the core rejected %s: %s: %s\n", proto_envelope_type (command),
+             code, message);
+}
 
 //  Note what is not among the fields an old worker knows of `object`.
 static void
@@ -161,6 +171,7 @@ s_old_start (s_old_t *self, const char *executor_commands)
     cr_assert_not_null (self->inbox);
     self->link = bus_link_new (executor_commands, S_NAME, &config);
     cr_assert_not_null (self->link);
+    bus_link_set_reject_handler (self->link, s_on_reject, self);
     //  worker.register with its required fields only
     s_send (self, "worker.register",
             json_pack ("{s:s, s:i, s:s, s:[s], s:i}", "worker", S_NAME, "instance", 7,
@@ -252,6 +263,23 @@ s_lines_of_level (const char *log, char level)
     return count;
 }
 
+//  Serve the old worker until execution `id` is `status`; its record.
+static json_t *
+s_wait_status (s_old_t *old, zsock_t *api, const char *id, const char *status)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    while (true) {
+        s_pump (old, 50);
+        json_t *record =
+            testing_api_ok (api, "api.execution.get", json_pack ("{s:s}", "id", id));
+        if (streq (json_string_value (json_object_get (record, "status")) ?: "", status))
+            return record;
+        cr_assert_lt (zclock_mono (), deadline, "not %s: %s", status,
+                      json_dumps (record, 0));
+        json_decref (record);
+    }
+}
+
 Test (rolling_upgrade, a_worker_one_version_behind_keeps_working)
 {
     char commands[64];
@@ -266,18 +294,7 @@ Test (rolling_upgrade, a_worker_one_version_behind_keeps_working)
     S_PUMP_UNTIL (&old, old.dispatches >= 1, 10000);
     cr_assert_str_eq (old.dispatched[0], first);
     s_status (&old, first, "running", NULL);
-    json_t *record = NULL;
-    int64_t deadline = zclock_mono () + 10000;
-    while (true) {
-        s_pump (&old, 50);
-        json_decref (record);
-        record =
-            testing_api_ok (api, "api.execution.get", json_pack ("{s:s}", "id", first));
-        if (streq (json_string_value (json_object_get (record, "status")), "running"))
-            break;
-        cr_assert_lt (zclock_mono (), deadline, "%s", json_dumps (record, 0));
-    }
-    json_decref (record);
+    json_decref (s_wait_status (&old, api, first, "running"));
 
     //  A second one while the first runs: dispatched too
     char *second = s_run (api, 2);
@@ -296,18 +313,7 @@ Test (rolling_upgrade, a_worker_one_version_behind_keeps_working)
     s_status (&old, first, "completed", json_pack ("{s:i}", "answer", 1));
     const char *ids[] = {first, second};
     for (int i = 0; i < 2; i++) {
-        deadline = zclock_mono () + 10000;
-        record = NULL;
-        while (true) {
-            s_pump (&old, 50);
-            json_decref (record);
-            record = testing_api_ok (api, "api.execution.get",
-                                     json_pack ("{s:s}", "id", ids[i]));
-            if (streq (json_string_value (json_object_get (record, "status")),
-                       "completed"))
-                break;
-            cr_assert_lt (zclock_mono (), deadline, "%s", json_dumps (record, 0));
-        }
+        json_t *record = s_wait_status (&old, api, ids[i], "completed");
         json_t *result = json_object_get (record, "result");
         cr_assert_eq (json_integer_value (json_object_get (result, "answer")), i + 1,
                       "%s", json_dumps (record, 0));
@@ -315,6 +321,7 @@ Test (rolling_upgrade, a_worker_one_version_behind_keeps_working)
     }
     //  Everything it sent was acknowledged, nothing rejected
     S_PUMP_UNTIL (&old, bus_link_unacked (old.link) == 0, 5000);
+    cr_assert_eq (old.rejected, 0);
 
     //  The newer core sent fields the old worker does not know, and it
     //  ignored them
