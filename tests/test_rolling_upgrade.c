@@ -148,7 +148,7 @@ s_pump (s_old_t *self, int ms)
     }
 }
 
-//  Pump until `done` holds of the worker, at most timeout_ms.
+//  Serve the worker until `condition` holds, at most timeout_ms (asserts).
 #define S_PUMP_UNTIL(self, condition, timeout_ms)                                        \
     do {                                                                                 \
         int64_t deadline_ = zclock_mono () + (timeout_ms);                               \
