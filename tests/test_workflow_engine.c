@@ -9,6 +9,7 @@
     random moments of a 400-task run (each once it went on by 20 to 80 tasks)
     never give a task two children.
 */
+#include "store/store.h"
 #include "tests/testing_api.h"
 #include "tests/testing_daemon.h"
 
@@ -720,4 +721,114 @@ Test (workflow_engine, sigkill_at_random_moments_never_doubles_a_task, .timeout 
     free (id);
     zsock_destroy (&api);
     testing_daemon_stop (&daemon); //  a clean stop (sanitizers: no leak)
+}
+
+//  A run stored by an older build (its children and commands inside its
+//  record, no rows of them): read back as it is, it goes on, each task once.
+typedef struct {
+    store_table_t *runs, *kids, *commands;
+} s_tables_t;
+
+static int
+s_make_legacy (store_txn_t *txn, void *arg)
+{
+    s_tables_t *t = (s_tables_t *)arg;
+    store_table_t *runs = t->runs, *kids = t->kids, *commands = t->commands;
+    store_cursor_t *cursor = store_cursor_new (txn, runs);
+    cr_assert (cursor && store_cursor_first (cursor) == STORE_OK, "a run is stored");
+    size_t size, id_size;
+    const char *id = (const char *)store_cursor_key (cursor, &id_size);
+    const char *data = (const char *)store_cursor_data (cursor, &size);
+    json_t *record = json_loadb (data, size, 0, NULL);
+    char run[64];
+    snprintf (run, sizeof run, "%.*s", (int)id_size, id);
+    store_cursor_destroy (&cursor);
+    cr_assert (record && !json_object_get (record, "children"));
+    json_t *children = json_object ();
+    cursor = store_cursor_new (txn, kids);
+    for (store_code_t code = store_cursor_first (cursor); code == STORE_OK;) {
+        const char *key = (const char *)store_cursor_key (cursor, &id_size);
+        data = (const char *)store_cursor_data (cursor, &size);
+        const char *newline = memchr (key, '\n', id_size);
+        cr_assert (newline);
+        char name[300];
+        snprintf (name, sizeof name, "%.*s", (int)(id_size - (size_t)(newline + 1 - key)),
+                  newline + 1);
+        json_object_set_new (children, name, json_loadb (data, size, 0, NULL));
+        cr_assert_eq (store_cursor_del (cursor), STORE_OK);
+        code = store_cursor_next (cursor);
+    }
+    store_cursor_destroy (&cursor);
+    cr_assert_geq (json_object_size (children), 2, "tasks one and two");
+    const void *text;
+    cr_assert_eq (store_get (txn, commands, run, strlen (run), &text, &size), STORE_OK);
+    json_object_set_new (record, "commands", json_loadb (text, size, 0, NULL));
+    json_object_set_new (record, "children", children);
+    cr_assert_eq (store_del (txn, commands, run, strlen (run)), STORE_OK);
+    char *legacy = json_dumps (record, JSON_COMPACT);
+    cr_assert_eq (store_put (txn, runs, run, strlen (run), legacy, strlen (legacy)),
+                  STORE_OK);
+    free (legacy);
+    json_decref (record);
+    return 0;
+}
+
+Test (workflow_engine, a_run_stored_by_an_older_build_goes_on, .timeout = 120)
+{
+    char yaml[2048] = "version: 1.0\ninput:\n  - file\ntasks:\n";
+    for (int i = 1; i <= 3; i++) {
+        char task[512];
+        snprintf (task, sizeof task,
+                  "  t%d:\n    delay: 1\n    action: core.local\n"
+                  "    input:\n      cmd: echo t%d >> <%% ctx().file %%>\n%s",
+                  i, i, i < 3 ? "    next:\n      - do: t" : "");
+        strcat (yaml, task);
+        if (i < 3) {
+            snprintf (task, sizeof task, "%d\n", i + 1);
+            strcat (yaml, task);
+        }
+    }
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-legacy");
+    s_workflow (&daemon, "steps", yaml);
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char file[PATH_MAX];
+    snprintf (file, sizeof file, "%s/lines", daemon.root);
+    char *id = s_run (api, "wf.steps", file);
+    int64_t deadline = zclock_mono () + 30000;
+    while (testing_count_in_file (file, "\n") < 1 && zclock_mono () < deadline)
+        zclock_sleep (20);
+    zclock_sleep (300); //  t2 waits its delay, its command stored
+    zsock_destroy (&api);
+    testing_daemon_signal (&daemon, SIGKILL, 5000);
+    //  The store rewritten as an older build kept it
+    char dir[PATH_MAX + 16];
+    snprintf (dir, sizeof dir, "%s/workflow", daemon.data);
+    store_code_t code;
+    store_t *store = store_open (dir, NULL, &code, NULL, 0);
+    cr_assert (store, "the engine's store opens (%d)", code);
+    s_tables_t tables = {store_table (store, "runs", false),
+                         store_table (store, "run_children", false),
+                         store_table (store, "run_commands", false)};
+    cr_assert (tables.runs && tables.kids && tables.commands);
+    cr_assert_eq (store_write (store, s_make_legacy, &tables), STORE_OK);
+    store_close (&store);
+    testing_daemon_start (&daemon, NULL);
+    cr_assert (testing_daemon_wait_log (&daemon, "a record of an older build", 5000));
+    cr_assert (testing_daemon_wait_log (&daemon, "workflow: 1 runs continue", 5000));
+    api = testing_api_client (&daemon);
+    json_t *record = testing_api_wait_status (api, id, "completed", 60000);
+    json_decref (record);
+    for (int i = 1; i <= 3; i++) {
+        char line[16];
+        snprintf (line, sizeof line, "t%d\n", i);
+        cr_expect_eq (testing_count_in_file (file, line), 1, "%s ran once", line);
+    }
+    json_t *children = s_children (api, id);
+    cr_expect_eq (json_array_size (children), 3, "one child per task");
+    json_decref (children);
+    free (id);
+    zsock_destroy (&api);
+    testing_daemon_stop (&daemon);
 }

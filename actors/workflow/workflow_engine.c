@@ -419,8 +419,10 @@ s_start (wf_engine_t *self, const actor_config_t *config)
     self->meta = store_table (self->store, "meta", false);
     self->finished = store_table (self->store, "ended", false);
     self->finished_order = store_table (self->store, "ended_order", false);
+    self->run_children = store_table (self->store, "run_children", false);
+    self->run_commands = store_table (self->store, "run_commands", false);
     if (!self->runs || !self->meta || !self->finished || !self->finished_order ||
-        s_instance (self) != 0) {
+        !self->run_children || !self->run_commands || s_instance (self) != 0) {
         zsys_error ("workflow: %s", store_last_error (self->store));
         return -1;
     }

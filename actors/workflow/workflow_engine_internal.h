@@ -3,12 +3,19 @@
     client) and workflow_engine_runs.c (the runs: store, conductor,
     commands, reports). Not a public header.
 
-    A run's stored record (table `runs`, key: the workflow execution id) is
-    JSON text:
-        {action: {ref, runner_type, entry_point, pack_dir},
-         state: (the conductor's), done: bool,
-         children: {KEY: {task, execution?, status?}},
-         commands: [command not yet acknowledged (workflow.h), ...]}
+    A run is stored in three tables (workflow_engine_store.c), so that a
+    transition writes what it changed, not the whole run:
+        `runs` (key: the workflow execution id), JSON text
+            {action: {ref, runner_type, entry_point, pack_dir},
+             state: (the conductor's), done: bool}
+            written when the conductor changed the state;
+        `run_children` (key: "ID\nKEY"): {task, execution?, status?,
+            ending?}, one row per child, written when that child changed;
+        `run_commands` (key: the id): [command not yet acknowledged
+            (workflow.h), ...], written when they changed.
+    In memory the record holds them all ({..., children: {KEY: child},
+    commands: [...]}). A record of an older build holds its children and
+    commands itself: read as it is, moved to their tables at the next commit.
 
     A run whose end the executor acked moves to table `ended` (same key,
     {action, state}), for a re-run from its tasks (workflow_rerun); table
@@ -38,6 +45,9 @@ typedef struct {
     bool reported;         //  its final status is queued to the executor
     bool first;            //  say its status even if said already (after the flush)
     char said[16];         //  the last status reported before: running, paused
+    bool state_dirty;      //  the state changed since the last commit
+    bool commands_dirty;   //  the commands changed since the last commit
+    zhashx_t *touched;     //  child keys changed since the last commit
 } wf_run_t;
 
 //  A request to executor.query in flight.
@@ -58,9 +68,10 @@ typedef struct {
     zlist_t *outbox; //  proto_envelope_t waiting for the link's window
     store_t *store;
     store_table_t *runs, *meta, *finished, *finished_order;
-    zhashx_t *active;     //  run id -> wf_run_t
-    zhashx_t *specs;      //  "ref\npath" -> workflow_spec_t
-    zhashx_t *children;   //  child execution id -> "run id\nkey"
+    store_table_t *run_children, *run_commands; //  see above
+    zhashx_t *active;                           //  run id -> wf_run_t
+    zhashx_t *specs;                            //  "ref\npath" -> workflow_spec_t
+    zhashx_t *children;                         //  child execution id -> "run id\nkey"
     zhashx_t *early;      //  child execution id -> its last fact (json), not known yet
     zlist_t *early_order; //  their ids, oldest first
     zhashx_t *requests;   //  envelope id (text) -> wf_request_t
@@ -114,6 +125,29 @@ int wf_runs_timeout (wf_engine_t *self);
 
 //  zhashx destructor of a wf_run_t.
 void wf_run_destroy (void **item_p);
+
+//  ---------------------------------------------------------------------------
+//  workflow_engine_store.c
+
+//  A new run (its record, taken) of id `id`, to commit whole.
+wf_run_t *wf_run_new (const char *id, json_t *record);
+
+//  Child `key` of `run` changed: its row is written at the next commit.
+void wf_run_touch (wf_run_t *run, const char *key);
+
+//  Write what changed of `run` since the last commit (wf_run_clean after
+//  it committed); `remove`: the run is over, its rows go (its state kept
+//  for re-runs, wf_ended_put). 0 or -1.
+int wf_store_put (store_txn_t *txn, wf_engine_t *self, wf_run_t *run, bool remove);
+
+//  `run` committed: nothing of it is to write.
+void wf_run_clean (wf_run_t *run);
+
+//  The stored run `id` (its `runs` record, taken): children and commands
+//  read from their tables, or, an older build's record holding them, all
+//  marked to be written. NULL when it does not read.
+wf_run_t *wf_store_load (store_txn_t *txn, wf_engine_t *self, const char *id,
+                         const char *data, size_t size);
 
 //  ---------------------------------------------------------------------------
 //  workflow_engine_ended.c

@@ -3,17 +3,6 @@
     until the executor answers them, its children followed to their end. */
 #include "actors/workflow/workflow_engine_internal.h"
 
-void
-wf_run_destroy (void **item_p)
-{
-    wf_run_t *run = (wf_run_t *)*item_p;
-    if (run) {
-        json_decref (run->record);
-        free (run);
-        *item_p = NULL;
-    }
-}
-
 static bool
 s_terminal (const char *status)
 {
@@ -66,28 +55,17 @@ static int
 s_put (store_txn_t *txn, void *arg)
 {
     s_write_t *write = (s_write_t *)arg;
-    const char *id = write->run->id;
-    if (write->remove) {
-        store_code_t code = store_del (txn, write->self->runs, id, strlen (id));
-        return (code == STORE_OK || code == STORE_NOTFOUND) &&
-                       wf_ended_put (txn, write->self, id, write->run->record) == 0
-                   ? 0
-                   : -1;
-    }
-    char *text = json_dumps (write->run->record, JSON_COMPACT);
-    store_code_t code =
-        text ? store_put (txn, write->self->runs, id, strlen (id), text, strlen (text))
-             : STORE_NOMEM;
-    free (text);
-    return code == STORE_OK ? 0 : -1;
+    return wf_store_put (txn, write->self, write->run, write->remove);
 }
 
 static int
 s_commit (wf_engine_t *self, wf_run_t *run, bool remove)
 {
     s_write_t write = {self, run, remove};
-    if (store_write (self->store, s_put, &write) == STORE_OK)
+    if (store_write (self->store, s_put, &write) == STORE_OK) {
+        wf_run_clean (run);
         return 0;
+    }
     zsys_error ("workflow: cannot store the run %s: %s", run->id,
                 store_last_error (self->store));
     return -1;
@@ -156,6 +134,7 @@ s_apply (wf_engine_t *self, wf_run_t *run, json_t *commands, bool first)
         if (streq (op, "run")) {
             json_object_set_new (children, key,
                                  json_pack ("{s:s}", "task", s_text (command, "task")));
+            wf_run_touch (run, key);
             json_int_t delay = json_integer_value (json_object_get (command, "delay"));
             if (delay > 0) //  due at a wall-clock time, kept across restarts
                 json_object_set_new (
@@ -166,6 +145,8 @@ s_apply (wf_engine_t *self, wf_run_t *run, json_t *commands, bool first)
     }
     bool done = workflow_done (json_object_get (run->record, "state"));
     json_object_set_new (run->record, "done", json_boolean (done));
+    run->state_dirty |= commands != NULL; //  the conductor was heard
+    run->commands_dirty = true;
     run->first |= first;
     zhashx_update (self->dirty, run->id, ""); //  committed by wf_runs_flush
 }
@@ -204,6 +185,7 @@ wf_runs_flush (wf_engine_t *self)
             (wf_run_t *)zhashx_lookup (self->active, zhashx_cursor (self->dirty));
         if (!run)
             continue;
+        wf_run_clean (run);
         bool done = json_is_true (json_object_get (run->record, "done"));
         if (!done)
             s_say (self, run, run->first);
@@ -243,15 +225,13 @@ wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
         json_decref (commands);
         return;
     }
-    run = (wf_run_t *)zmalloc (sizeof (wf_run_t));
-    snprintf (run->id, sizeof run->id, "%s", id);
+    run = wf_run_new (id, json_pack ("{s:{s:s, s:s, s:s, s:s}, s:o, s:b, s:{}, s:[]}",
+                                     "action", "ref", s_text (action, "ref"),
+                                     "runner_type", s_text (action, "runner_type"),
+                                     "entry_point", s_text (action, "entry_point"),
+                                     "pack_dir", s_text (action, "pack_dir"), "state",
+                                     state, "done", false, "children", "commands"));
     run->spec = spec;
-    run->record =
-        json_pack ("{s:{s:s, s:s, s:s, s:s}, s:o, s:b, s:{}, s:[]}", "action", "ref",
-                   s_text (action, "ref"), "runner_type", s_text (action, "runner_type"),
-                   "entry_point", s_text (action, "entry_point"), "pack_dir",
-                   s_text (action, "pack_dir"), "state", state, "done", false, "children",
-                   "commands");
     zhashx_insert (self->active, id, run);
     self->started++;
     s_apply (self, run, commands, true);
@@ -309,8 +289,8 @@ wf_runs_dropped (wf_engine_t *self, const char *id)
 //  `retry_count`) in the transaction that ends it, so its children say it.
 //  The task ends when they show none (s_retries_answer). True when asked.
 static bool
-s_retry_check (wf_engine_t *self, wf_run_t *run, json_t *child, const char *status,
-               const json_t *result)
+s_retry_check (wf_engine_t *self, wf_run_t *run, const char *key, json_t *child,
+               const char *status, const json_t *result)
 {
     const char *execution = s_text (child, "execution");
     if ((!streq (status, "failed") && !streq (status, "timeout")) || !*execution)
@@ -318,6 +298,7 @@ s_retry_check (wf_engine_t *self, wf_run_t *run, json_t *child, const char *stat
     json_object_set_new (child, "ending",
                          json_pack ("{s:s, s:O}", "status", status, "result",
                                     result ? result : json_null ()));
+    wf_run_touch (run, key);
     if (wf_engine_request (self, "api.execution.children",
                            json_pack ("{s:s, s:i}", "id", execution, "limit", 100),
                            run->id, execution, "retries") != 0)
@@ -335,6 +316,7 @@ s_child_end (wf_engine_t *self, wf_run_t *run, const char *key, const char *stat
     char *error = NULL;
     json_object_set_new (child, "status", json_string (status));
     json_object_del (child, "ending");
+    wf_run_touch (run, key);
     zhashx_delete (self->children, s_text (child, "execution"));
     if (workflow_task_ended (run->spec, json_object_get (run->record, "state"), key,
                              status, result, commands, &error) != 0)
@@ -354,7 +336,7 @@ s_child_status (wf_engine_t *self, wf_run_t *run, const char *key, const char *s
     if (!child || s_terminal (was) || run->reported)
         return; //  known already
     if (s_terminal (status)) {
-        if (!s_retry_check (self, run, child, status, result))
+        if (!s_retry_check (self, run, key, child, status, result))
             s_child_end (self, run, key, status, result);
         return;
     }
@@ -363,6 +345,7 @@ s_child_status (wf_engine_t *self, wf_run_t *run, const char *key, const char *s
     json_t *commands = json_array ();
     char *error = NULL;
     json_object_set_new (child, "status", json_string (status));
+    wf_run_touch (run, key);
     if (workflow_task_pending (run->spec, json_object_get (run->record, "state"), key,
                                commands, &error) != 0)
         zsys_warning ("workflow: %s task %s: %s", run->id, key, error ? error : "?");
@@ -409,6 +392,7 @@ s_retries_answer (wf_engine_t *self, wf_run_t *run, const char *execution,
         zhashx_delete (self->children, execution);
         json_object_del (child, "ending");
         json_object_set_new (child, "execution", json_string (retry));
+        wf_run_touch (run, key);
         s_apply (self, run, NULL, false);
         s_child_known (self, run, key, s_text (child, "execution"));
     } else
@@ -486,6 +470,7 @@ s_command_done (wf_run_t *run, const char *op, const char *key)
     {
         if (streq (s_text (command, "op"), op) && streq (s_text (command, "key"), key)) {
             json_array_remove (pending, i);
+            run->commands_dirty = true;
             return;
         }
     }
@@ -532,6 +517,7 @@ wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
         if (*s_text (child, "execution"))
             return; //  answered before
         json_object_set_new (child, "execution", json_string (execution));
+        wf_run_touch (run, request->key);
         s_apply (self, run, NULL, false);
         s_child_known (self, run, request->key, execution);
     } else if (streq (request->op, "run") && !result) {
@@ -599,6 +585,7 @@ s_send_run (wf_engine_t *self, wf_run_t *run)
         int rc = s_send_command (self, run, command);
         if (rc == 2) {
             json_array_remove (pending, i--); //  nothing to send
+            run->commands_dirty = true;
             continue;
         }
         if (rc == 1)
@@ -677,11 +664,10 @@ wf_runs_acked (wf_engine_t *self, const char *id)
 //  A stored run, back in memory: its children followed, its commands and
 //  its end sent again.
 static void
-s_load_run (wf_engine_t *self, const char *id, json_t *record)
+s_load_run (wf_engine_t *self, wf_run_t *run)
 {
-    wf_run_t *run = (wf_run_t *)zmalloc (sizeof (wf_run_t));
-    snprintf (run->id, sizeof run->id, "%s", id);
-    run->record = record;
+    const char *id = run->id;
+    json_t *record = run->record;
     char *error = NULL;
     run->spec = s_spec (self, json_object_get (record, "action"), &error);
     zhashx_insert (self->active, id, run);
@@ -721,13 +707,12 @@ wf_runs_load (wf_engine_t *self)
         const char *data = (const char *)store_cursor_data (cursor, &size);
         char id[S_ID_SIZE];
         snprintf (id, sizeof id, "%.*s", (int)(key_size < S_ID_SIZE ? key_size : 0), key);
-        json_t *record = json_loadb (data, size, 0, NULL);
-        if (!record || !*id) {
+        wf_run_t *run = *id ? wf_store_load (txn, self, id, data, size) : NULL;
+        if (!run) {
             zsys_error ("workflow: run %s does not read: skipped", id);
-            json_decref (record);
             continue;
         }
-        s_load_run (self, id, record);
+        s_load_run (self, run);
     }
     store_cursor_destroy (&cursor);
     store_read_end (&txn);
