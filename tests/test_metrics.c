@@ -133,13 +133,18 @@ typedef struct {
     bool has_inf;
 } s_state_t;
 
-#define s_fail(page, line, ...)                                                          \
+//  s_note names the first violation; s_fail also returns
+#define s_note(page, line, ...)                                                          \
     do {                                                                                 \
         if (!(page)->error[0]) {                                                         \
             int s_n = snprintf ((page)->error, sizeof (page)->error, "line %d: ", line); \
             snprintf ((page)->error + s_n, sizeof (page)->error - (size_t)s_n,           \
                       __VA_ARGS__);                                                      \
         }                                                                                \
+    } while (0)
+#define s_fail(page, line, ...)                                                          \
+    do {                                                                                 \
+        s_note (page, line, __VA_ARGS__);                                                \
         return;                                                                          \
     } while (0)
 
@@ -247,11 +252,12 @@ s_sample (s_page_t *page, s_state_t *state, const char *line, int number)
         key = le[0] ? zsys_sprintf ("%.*s{%s%sle=\"%s\"}", (int)n, line, joined,
                                     joined[0] ? "," : "", le)
                     : zsys_sprintf ("%.*s{%s}", (int)n, line, joined);
-        if (ok && zhashx_lookup (page->series, key))
-            s_fail (page, number, "%s twice", key);
+        bool twice = ok && zhashx_lookup (page->series, key);
+        if (twice)
+            s_note (page, number, "%s twice", key);
         double *stored = (double *)malloc (sizeof (double));
         *stored = value;
-        if (ok)
+        if (ok && !twice)
             zhashx_insert (page->series, key, stored);
         else
             free (stored);
