@@ -11,8 +11,9 @@
     - older: migrated in place, one step at a time, each step (its changes
       and the new version) in one write transaction: a crash between steps
       leaves a store at a version the next open migrates on from;
-    - a new store is version 0 with nothing in it, so it takes the same
-      path (silently: nothing to say about an empty store).
+    - a new store is version 0 with nothing in it: it takes this build's
+      version in one transaction (silently: nothing to migrate, and no
+      more pages written than one step; a small map stays its size).
 
     A change to a record layout bumps STORE_FORMAT_VERSION and adds its
     step to s_steps.
@@ -90,17 +91,20 @@ s_empty (store_t *self, MDB_txn *txn)
     return mdb_stat (txn, self->meta, &st) == 0 && st.ms_entries == 0;
 }
 
-//  One step in one write transaction: `from` -> from + 1.
+//  One step in one write transaction: `from` -> `to`, from + 1 (its
+//  migration), or this build's version for an empty store (nothing to
+//  migrate: one transaction, however many versions it skips).
 static int
-s_migrate_step (store_t *self, uint64_t from)
+s_migrate_step (store_t *self, uint64_t from, uint64_t to)
 {
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
     if (rc)
         return rc;
-    rc = s_steps[from](self, txn);
+    if (to == from + 1)
+        rc = s_steps[from](self, txn);
     if (rc == 0)
-        rc = s_version_write (self, txn, from + 1);
+        rc = s_version_write (self, txn, to);
     if (rc == 0)
         return mdb_txn_commit (txn);
     mdb_txn_abort (txn);
@@ -134,15 +138,16 @@ store_format_check (store_t *self, char *message, size_t message_size)
     }
     uint64_t from = version;
     while (version < STORE_FORMAT_VERSION) {
-        rc = s_migrate_step (self, version);
+        uint64_t to = empty ? STORE_FORMAT_VERSION : version + 1;
+        rc = s_migrate_step (self, version, to);
         if (rc) {
             snprintf (message, message_size,
                       "%s: cannot migrate the store from format version %" PRIu64
                       " to %" PRIu64 ": %s",
-                      self->dir, version, version + 1, mdb_strerror (rc));
+                      self->dir, version, to, mdb_strerror (rc));
             return store_code_of (rc);
         }
-        version++;
+        version = to;
     }
     if (from != version && !empty)
         zsys_notice ("%s: store migrated from format version %" PRIu64 " to %" PRIu64,
