@@ -10,31 +10,11 @@
     never give a task two children.
 */
 #include "store/store.h"
-#include "tests/testing_api.h"
-#include "tests/testing_daemon.h"
+#include "tests/testing_workflow_daemon.h"
 
 #define S_ATTUNE ATTUNE_HELPER_DIR "/attune"
 
 TestSuite (workflow_engine, .fini = testing_daemon_stop_all, .timeout = 120);
-
-//  A pack `wf` with the workflow `wf.NAME` (orquesta) of `yaml`, taking
-//  the input `file`.
-static void
-s_workflow (testing_daemon_t *daemon, const char *name, const char *yaml)
-{
-    char path[256], action[512];
-    testing_daemon_write (daemon, "wf/pack.yaml",
-                          "ref: wf\nname: wf\nversion: 0.1.0\ndescription: tests\n");
-    snprintf (action, sizeof action,
-              "name: %s\nrunner_type: orquesta\nentry_point: workflows/%s.yaml\n"
-              "enabled: true\nparameters:\n  file:\n    type: string\n    required: "
-              "true\n",
-              name, name);
-    snprintf (path, sizeof path, "wf/actions/%s.yaml", name);
-    testing_daemon_write (daemon, path, action);
-    snprintf (path, sizeof path, "wf/actions/workflows/%s.yaml", name);
-    testing_daemon_write (daemon, path, yaml);
-}
 
 //  Three tasks: two append their name to the file, the last is a noop.
 static const char *s_three =
@@ -69,28 +49,6 @@ static const char *s_slow =
     "    action: core.local\n"
     "    input:\n      cmd: echo three >> <% ctx().file %>\n";
 
-static char *
-s_run (zsock_t *api, const char *action, const char *file)
-{
-    json_t *result = testing_api_ok (
-        api, "api.execution.run",
-        json_pack ("{s:s, s:{s:s}}", "action", action, "parameters", "file", file));
-    char *id = strdup (json_string_value (json_object_get (result, "execution")));
-    json_decref (result);
-    return id;
-}
-
-//  The children of `id` (api.execution.list parent), newest first.
-static json_t *
-s_children (zsock_t *api, const char *id)
-{
-    json_t *page = testing_api_ok (api, "api.execution.list",
-                                   json_pack ("{s:s, s:i}", "parent", id, "limit", 1000));
-    json_t *items = json_incref (json_object_get (page, "items"));
-    json_decref (page);
-    return items;
-}
-
 //  The child of task `task`, or NULL.
 static json_t *
 s_child (json_t *children, const char *task)
@@ -110,13 +68,13 @@ Test (workflow_engine, tasks_are_children_with_parent_and_task)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-engine");
-    s_workflow (&daemon, "three", s_three);
+    testing_workflow_write (&daemon, "three", s_three);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
     char file[PATH_MAX];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
 
-    char *id = s_run (api, "wf.three", file);
+    char *id = testing_workflow_run (api, "wf.three", file);
     json_t *record = testing_api_wait_status (api, id, "completed", 30000);
     cr_expect (
         json_is_object (json_object_get (json_object_get (record, "result"), "output")),
@@ -126,7 +84,7 @@ Test (workflow_engine, tasks_are_children_with_parent_and_task)
     cr_expect_str_eq (lines, "one\ntwo\n", "each task ran once, in order");
     free (lines);
 
-    json_t *children = s_children (api, id);
+    json_t *children = testing_workflow_children (api, id);
     cr_assert_eq (json_array_size (children), 3);
     const char *tasks[] = {"one", "two", "three"};
     const char *actions[] = {"core.local", "core.local", "core.noop"};
@@ -192,7 +150,7 @@ Test (workflow_engine, tasks_are_children_with_parent_and_task)
                "one child per request");
     json_decref (replies[0]);
     json_decref (replies[1]);
-    children = s_children (api, id);
+    children = testing_workflow_children (api, id);
     cr_expect_eq (json_array_size (children), 4, "listed once");
     json_decref (children);
 
@@ -284,18 +242,18 @@ Test (workflow_engine, cancel_in_the_middle_ends_cancelled)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-cancel");
-    s_workflow (&daemon, "slow", s_slow);
+    testing_workflow_write (&daemon, "slow", s_slow);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
     char file[PATH_MAX];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
 
-    char *id = s_run (api, "wf.slow", file);
+    char *id = testing_workflow_run (api, "wf.slow", file);
     //  Task two runs (its sleep)
     json_t *two = NULL;
     int64_t deadline = zclock_mono () + 30000;
     while (!two && zclock_mono () < deadline) {
-        json_t *children = s_children (api, id);
+        json_t *children = testing_workflow_children (api, id);
         json_t *child = s_child (children, "two");
         const char *status = json_string_value (json_object_get (child, "status"));
         if (status && streq (status, "running"))
@@ -318,7 +276,7 @@ Test (workflow_engine, cancel_in_the_middle_ends_cancelled)
     json_decref (ended);
     json_decref (two);
     zclock_sleep (500); //  nothing more starts
-    json_t *children = s_children (api, id);
+    json_t *children = testing_workflow_children (api, id);
     cr_expect_eq (json_array_size (children), 2, "task three never started");
     cr_expect_null (s_child (children, "three"));
     json_decref (children);
@@ -349,7 +307,7 @@ s_wait_child (zsock_t *api, const char *id, const char *task, const char *status
 {
     int64_t deadline = zclock_mono () + 30000;
     while (true) {
-        json_t *children = s_children (api, id);
+        json_t *children = testing_workflow_children (api, id);
         const char *now =
             json_string_value (json_object_get (s_child (children, task), "status"));
         bool there = now && streq (now, status);
@@ -365,12 +323,12 @@ Test (workflow_engine, pause_waits_for_running_tasks_then_resume_goes_on)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-pause");
-    s_workflow (&daemon, "pausable", s_pausable);
+    testing_workflow_write (&daemon, "pausable", s_pausable);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
     char file[PATH_MAX];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
-    char *id = s_run (api, "wf.pausable", file);
+    char *id = testing_workflow_run (api, "wf.pausable", file);
     s_wait_child (api, id, "one", "running");
 
     json_t *answer =
@@ -381,7 +339,7 @@ Test (workflow_engine, pause_waits_for_running_tasks_then_resume_goes_on)
     json_t *record = testing_api_wait_status (api, id, "paused", 30000);
     json_decref (record);
     zclock_sleep (500);
-    json_t *children = s_children (api, id);
+    json_t *children = testing_workflow_children (api, id);
     cr_expect_eq (json_array_size (children), 1, "nothing started while paused");
     json_decref (children);
     //  Paused twice is a conflict; a plain action does not pause
@@ -416,12 +374,12 @@ Test (workflow_engine, a_refused_task_fails_the_workflow)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-refused");
-    s_workflow (&daemon, "refused",
-                "version: 1.0\ninput:\n  - file\ntasks:\n  one:\n"
-                "    action: nopack.nothing\n");
+    testing_workflow_write (&daemon, "refused",
+                            "version: 1.0\ninput:\n  - file\ntasks:\n  one:\n"
+                            "    action: nopack.nothing\n");
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
-    char *id = s_run (api, "wf.refused", "unused");
+    char *id = testing_workflow_run (api, "wf.refused", "unused");
     json_t *record = testing_api_wait_status (api, id, "failed", 30000);
     json_t *errors = json_object_get (json_object_get (record, "result"), "errors");
     char *text = json_dumps (record, JSON_COMPACT);
@@ -450,16 +408,16 @@ Test (workflow_engine, a_task_waiting_on_a_person_pauses_the_workflow)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-ask");
-    s_workflow (&daemon, "asks", s_asks);
+    testing_workflow_write (&daemon, "asks", s_asks);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
     char file[PATH_MAX];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
-    char *id = s_run (api, "wf.asks", file);
+    char *id = testing_workflow_run (api, "wf.asks", file);
     s_wait_child (api, id, "ask", "pending");
     json_t *record = testing_api_wait_status (api, id, "paused", 10000);
     json_decref (record);
-    json_t *children = s_children (api, id);
+    json_t *children = testing_workflow_children (api, id);
     char *ask =
         strdup (json_string_value (json_object_get (s_child (children, "ask"), "id")));
     json_decref (children);
@@ -502,13 +460,13 @@ Test (workflow_engine, subworkflows_nest_and_cancel_cascades)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-nest");
-    s_workflow (&daemon, "three", s_three);
-    s_workflow (&daemon, "slow", s_slow);
+    testing_workflow_write (&daemon, "three", s_three);
+    testing_workflow_write (&daemon, "slow", s_slow);
     char *outer = s_outer ("three");
-    s_workflow (&daemon, "outer", outer);
+    testing_workflow_write (&daemon, "outer", outer);
     free (outer);
     outer = s_outer ("slow");
-    s_workflow (&daemon, "outerslow", outer);
+    testing_workflow_write (&daemon, "outerslow", outer);
     free (outer);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
@@ -516,7 +474,7 @@ Test (workflow_engine, subworkflows_nest_and_cancel_cascades)
     snprintf (file, sizeof file, "%s/lines", daemon.root);
 
     //  Two levels: the tree shows the inner workflow's tasks under `sub`
-    char *id = s_run (api, "wf.outer", file);
+    char *id = testing_workflow_run (api, "wf.outer", file);
     json_t *record = testing_api_wait_status (api, id, "completed", 30000);
     json_decref (record);
     char *lines = testing_read (file);
@@ -534,9 +492,9 @@ Test (workflow_engine, subworkflows_nest_and_cancel_cascades)
     free (id);
 
     //  Cancel of the outer workflow reaches the inner one's running task
-    id = s_run (api, "wf.outerslow", file);
+    id = testing_workflow_run (api, "wf.outerslow", file);
     s_wait_child (api, id, "sub", "running");
-    json_t *children = s_children (api, id);
+    json_t *children = testing_workflow_children (api, id);
     char *sub =
         strdup (json_string_value (json_object_get (s_child (children, "sub"), "id")));
     json_decref (children);
@@ -548,13 +506,13 @@ Test (workflow_engine, subworkflows_nest_and_cancel_cascades)
     json_decref (record);
     record = testing_api_wait_status (api, sub, "cancelled", 5000);
     json_decref (record);
-    children = s_children (api, sub);
+    children = testing_workflow_children (api, sub);
     cr_expect_str_eq (
         json_string_value (json_object_get (s_child (children, "two"), "status")),
         "cancelled");
     cr_expect_null (s_child (children, "three"));
     json_decref (children);
-    children = s_children (api, id);
+    children = testing_workflow_children (api, id);
     cr_expect_null (s_child (children, "last"), "nothing after the cancel");
     json_decref (children);
     free (sub);
@@ -586,12 +544,12 @@ Test (workflow_engine, sigkill_continues_and_runs_each_task_once, .timeout = 180
     }
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-kill");
-    s_workflow (&daemon, "steps", yaml);
+    testing_workflow_write (&daemon, "steps", yaml);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
     char file[PATH_MAX];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
-    char *id = s_run (api, "wf.steps", file);
+    char *id = testing_workflow_run (api, "wf.steps", file);
 
     //  Killed after lines 1, 3 and 5: in the next task's delay
     int kills = 0;
@@ -616,7 +574,7 @@ Test (workflow_engine, sigkill_continues_and_runs_each_task_once, .timeout = 180
         snprintf (line, sizeof line, "t%d\n", i);
         cr_expect_eq (testing_count_in_file (file, line), 1, "%s ran once", line);
     }
-    json_t *children = s_children (api, id);
+    json_t *children = testing_workflow_children (api, id);
     cr_expect_eq (json_array_size (children), S_STEPS, "one child per task");
     json_decref (children);
     cr_expect_eq (kills, 3);
@@ -646,11 +604,11 @@ Test (workflow_engine, sigkill_at_random_moments_never_doubles_a_task, .timeout 
     }
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-random");
-    s_workflow (&daemon, "noops", yaml);
+    testing_workflow_write (&daemon, "noops", yaml);
     free (yaml);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
-    char *id = s_run (api, "wf.noops", "unused");
+    char *id = testing_workflow_run (api, "wf.noops", "unused");
     unsigned seed = (unsigned)zclock_usecs ();
     fprintf (stderr, "sigkill_at_random_moments: seed %u\n", seed);
     //  Killed again and again while it runs (at least S_RANDOM_KILLS times
@@ -670,7 +628,7 @@ Test (workflow_engine, sigkill_at_random_moments_never_doubles_a_task, .timeout 
             ended = testing_status_terminal (
                 json_string_value (json_object_get (now, "status")));
             json_decref (now);
-            json_t *before = s_children (api, id);
+            json_t *before = testing_workflow_children (api, id);
             count = json_array_size (before);
             json_decref (before);
         }
@@ -699,7 +657,7 @@ Test (workflow_engine, sigkill_at_random_moments_never_doubles_a_task, .timeout 
         zclock_sleep (50);
     }
     cr_assert (status && testing_status_terminal (status), "the workflow is %s", status);
-    json_t *children = s_children (api, id);
+    json_t *children = testing_workflow_children (api, id);
     size_t count = json_array_size (children);
     for (size_t i = 0; i < count; i++)
         for (size_t j = i + 1; j < count; j++)
@@ -790,12 +748,12 @@ Test (workflow_engine, a_run_stored_by_an_older_build_goes_on, .timeout = 120)
     }
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-legacy");
-    s_workflow (&daemon, "steps", yaml);
+    testing_workflow_write (&daemon, "steps", yaml);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
     char file[PATH_MAX];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
-    char *id = s_run (api, "wf.steps", file);
+    char *id = testing_workflow_run (api, "wf.steps", file);
     int64_t deadline = zclock_mono () + 30000;
     while (testing_count_in_file (file, "\n") < 1 && zclock_mono () < deadline)
         zclock_sleep (20);
@@ -825,7 +783,7 @@ Test (workflow_engine, a_run_stored_by_an_older_build_goes_on, .timeout = 120)
         snprintf (line, sizeof line, "t%d\n", i);
         cr_expect_eq (testing_count_in_file (file, line), 1, "%s ran once", line);
     }
-    json_t *children = s_children (api, id);
+    json_t *children = testing_workflow_children (api, id);
     cr_expect_eq (json_array_size (children), 3, "one child per task");
     json_decref (children);
     free (id);

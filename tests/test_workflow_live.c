@@ -7,41 +7,11 @@
     child cancelled by hand (the task ends canceled, and the workflow, as
     Orquesta's, is cancelled).
 */
-#include "tests/testing_api.h"
-#include "tests/testing_daemon.h"
+#include "tests/testing_workflow_daemon.h"
 
 #define S_ATTUNE ATTUNE_HELPER_DIR "/attune"
 
 TestSuite (workflow_live, .fini = testing_daemon_stop_all, .timeout = 120);
-
-//  The pack `wf` with the workflow `wf.NAME` of `yaml`, taking `file`.
-static void
-s_workflow (testing_daemon_t *daemon, const char *name, const char *yaml)
-{
-    char path[256], action[512];
-    testing_daemon_write (daemon, "wf/pack.yaml",
-                          "ref: wf\nname: wf\nversion: 0.1.0\ndescription: tests\n");
-    snprintf (action, sizeof action,
-              "name: %s\nrunner_type: orquesta\nentry_point: workflows/%s.yaml\n"
-              "enabled: true\nparameters:\n  file:\n    type: string\n    required: "
-              "true\n",
-              name, name);
-    snprintf (path, sizeof path, "wf/actions/%s.yaml", name);
-    testing_daemon_write (daemon, path, action);
-    snprintf (path, sizeof path, "wf/actions/workflows/%s.yaml", name);
-    testing_daemon_write (daemon, path, yaml);
-}
-
-static char *
-s_run (zsock_t *api, const char *action, const char *file)
-{
-    json_t *result = testing_api_ok (
-        api, "api.execution.run",
-        json_pack ("{s:s, s:{s:s}}", "action", action, "parameters", "file", file));
-    char *id = strdup (json_string_value (json_object_get (result, "execution")));
-    json_decref (result);
-    return id;
-}
 
 //  The children of `id` with task `task` (all of them when NULL).
 static size_t
@@ -84,14 +54,14 @@ Test (workflow_live, rerun_from_a_task_with_the_recorded_context)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-rerun");
-    s_workflow (&daemon, "gated", s_gated);
+    testing_workflow_write (&daemon, "gated", s_gated);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
     char file[PATH_MAX], ok[PATH_MAX + 8];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
     snprintf (ok, sizeof ok, "%s.ok", file);
 
-    char *id = s_run (api, "wf.gated", file);
+    char *id = testing_workflow_run (api, "wf.gated", file);
     json_decref (testing_api_wait_status (api, id, "failed", 30000));
     //  Refused: parameters with tasks, reset not among tasks, a plain action
     testing_api_fails (api, "api.execution.rerun",
@@ -163,13 +133,13 @@ Test (workflow_live, rerun_of_items_resets_them_or_only_the_failed)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-rerun-items");
-    s_workflow (&daemon, "items", s_items);
+    testing_workflow_write (&daemon, "items", s_items);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
     char file[PATH_MAX], ok[PATH_MAX + 8];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
     snprintf (ok, sizeof ok, "%s.ok", file);
-    char *id = s_run (api, "wf.items", file);
+    char *id = testing_workflow_run (api, "wf.items", file);
     json_decref (testing_api_wait_status (api, id, "failed", 30000));
     cr_expect_eq (testing_count_in_file (file, "\n"), 3, "three items succeeded");
     FILE *flag = fopen (ok, "w");
@@ -216,7 +186,7 @@ Test (workflow_live, a_retried_child_is_seen_at_its_last_attempt)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-retry");
-    s_workflow (&daemon, "retried", s_retried);
+    testing_workflow_write (&daemon, "retried", s_retried);
     char file[PATH_MAX], flaky[2 * PATH_MAX + 200];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
     snprintf (flaky, sizeof flaky,
@@ -230,7 +200,7 @@ Test (workflow_live, a_retried_child_is_seen_at_its_last_attempt)
                           "parameters:\n  max_retry_count: 3\n  delay: 0.2\n");
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
-    char *id = s_run (api, "wf.retried", file);
+    char *id = testing_workflow_run (api, "wf.retried", file);
     json_t *record = testing_api_wait_status (api, id, "completed", 30000);
     json_decref (record);
     cr_expect_eq (testing_count_in_file (file, "try\n"), 3, "two failures, one success");
@@ -257,12 +227,12 @@ Test (workflow_live, a_child_cancelled_by_hand_cancels_the_workflow)
 {
     testing_daemon_t daemon;
     testing_daemon_init (&daemon, "wf-child-cancel");
-    s_workflow (&daemon, "slow", s_slow);
+    testing_workflow_write (&daemon, "slow", s_slow);
     testing_daemon_start (&daemon, NULL);
     zsock_t *api = testing_api_client (&daemon);
     char file[PATH_MAX];
     snprintf (file, sizeof file, "%s/lines", daemon.root);
-    char *id = s_run (api, "wf.slow", file);
+    char *id = testing_workflow_run (api, "wf.slow", file);
     char child[64] = "";
     int64_t deadline = zclock_mono () + 30000;
     while (!*child && zclock_mono () < deadline) {
