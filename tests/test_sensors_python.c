@@ -504,7 +504,7 @@ s_stored (zsock_t *sock, bool *seen)
     "        if os.path.exists(done):\n"                                                 \
     "            with open(done) as f:\n"                                                \
     "                seen = {int(l) for l in f.read().split('\\n') if l.isdigit()}\n"    \
-    "        todo = iter([n for n in range(count) if n not in seen])\n"                  \
+    "        unsent = iter([n for n in range(count) if n not in seen])\n"                \
     "        lock = threading.Lock()\n"                                                  \
     "        log = self.sensor_service.get_logger('bench')\n"                            \
     "        start, returned = time.monotonic(), [0]\n"                                  \
@@ -512,7 +512,7 @@ s_stored (zsock_t *sock, bool *seen)
     "        def work():\n"                                                              \
     "            while True:\n"                                                          \
     "                with lock:\n"                                                       \
-    "                    n = next(todo, None)\n"                                         \
+    "                    n = next(unsent, None)\n"                                       \
     "                if n is None:\n"                                                    \
     "                    return\n"                                                       \
     "                self.sensor_service.dispatch('hello_st2.event1', {'n': n})\n"       \
