@@ -1,11 +1,6 @@
 /*  registry_pack: the core pack loads; errors name file, line and field and
     do not stop the other definitions or packs. */
-#include <criterion/criterion.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "tests/testing.h"
 #include "actors/registry/registry_catalog.h"
 #include "actors/registry/registry_pack.h"
 
@@ -16,39 +11,15 @@
 static char s_root[256];
 
 static void
-s_write (const char *relative, const char *text)
-{
-    char path[512];
-    snprintf (path, sizeof path, "%s/%s", s_root, relative);
-    //  mkdir -p of the parent
-    for (char *p = path + strlen (s_root) + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir (path, 0755);
-            *p = '/';
-        }
-    FILE *file = fopen (path, "w");
-    cr_assert_not_null (file, "%s", path);
-    fputs (text, file);
-    fclose (file);
-}
-
-static void
 s_setup (void)
 {
-    const char *base = getenv ("ATTUNE_TEST_TMP");
-    if (base)
-        mkdir (base, 0755);
-    snprintf (s_root, sizeof s_root, "%s/packs-XXXXXX", base ? base : "/tmp");
-    cr_assert_not_null (mkdtemp (s_root));
+    testing_tmpdir (s_root, sizeof s_root, "packs");
 }
 
 static void
 s_teardown (void)
 {
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
-    cr_expect_eq (system (command), 0);
+    testing_rmtree (s_root);
 }
 
 static bool
@@ -113,49 +84,56 @@ Test (registry_pack, core_pack_loads_clean)
 
 Test (registry_pack, errors_name_file_line_field_and_the_rest_loads)
 {
-    s_write ("ops/pack.yaml", "ref: ops\nname: ops\nversion: 1.0.0\n");
-    s_write ("ops/actions/good.yaml", "name: good\nrunner_type: noop\n");
-    s_write ("ops/actions/bad_runner.yaml", "name: bad_runner\n"
-                                            "runner_type: ssh\n");
-    s_write ("ops/actions/bad_param.yaml", "name: bad_param\nrunner_type: noop\n"
-                                           "parameters:\n  n:\n    type: int\n");
-    s_write ("ops/actions/syntax.yaml", "name: [unclosed\n");
-    s_write ("ops/rules/good.yaml", "name: good\npack: ops\ntrigger:\n  type: ops.hook\n"
-                                    "criteria:\n  trigger.payload.n:\n    type: equals\n"
-                                    "    pattern: 3\naction:\n  ref: ops.good\n");
-    s_write ("ops/rules/bad_op.yaml", "name: bad_op\n"         // 1
-                                      "pack: ops\n"            // 2
-                                      "trigger:\n"             // 3
-                                      "  type: ops.hook\n"     // 4
-                                      "criteria:\n"            // 5
-                                      "  trigger.payload.n:\n" // 6
-                                      "    type: equal\n"      // 7
-                                      "    pattern: 3\n"       // 8
-                                      "action:\n  ref: ops.good\n");
-    s_write ("ops/rules/bad_action.yaml",
-             "name: bad_action\npack: ops\ntrigger:\n"
-             "  type: ops.hook\naction:\n  ref: ops.nothing\n");
-    s_write ("ops/rules/bad_timer.yaml", "name: bad_timer\npack: ops\ntrigger:\n"
-                                         "  type: core.st2.IntervalTimer\n  parameters:\n"
-                                         "    unit: fortnights\n    delta: 1\n"
-                                         "action:\n  ref: ops.good\n");
-    s_write ("ops/rules/bad_template.yaml",
-             "name: bad_template\npack: ops\ntrigger:\n"
-             "  type: ops.hook\naction:\n  ref: ops.good\n"
-             "  parameters:\n    x: \"{{ trigger.payload.n | nope }}\"\n");
+    testing_write (s_root, "ops/pack.yaml", "ref: ops\nname: ops\nversion: 1.0.0\n");
+    testing_write (s_root, "ops/actions/good.yaml", "name: good\nrunner_type: noop\n");
+    testing_write (s_root, "ops/actions/bad_runner.yaml",
+                   "name: bad_runner\n"
+                   "runner_type: ssh\n");
+    testing_write (s_root, "ops/actions/bad_param.yaml",
+                   "name: bad_param\nrunner_type: noop\n"
+                   "parameters:\n  n:\n    type: int\n");
+    testing_write (s_root, "ops/actions/syntax.yaml", "name: [unclosed\n");
+    testing_write (s_root, "ops/rules/good.yaml",
+                   "name: good\npack: ops\ntrigger:\n  type: ops.hook\n"
+                   "criteria:\n  trigger.payload.n:\n    type: equals\n"
+                   "    pattern: 3\naction:\n  ref: ops.good\n");
+    testing_write (s_root, "ops/rules/bad_op.yaml",
+                   "name: bad_op\n"         // 1
+                   "pack: ops\n"            // 2
+                   "trigger:\n"             // 3
+                   "  type: ops.hook\n"     // 4
+                   "criteria:\n"            // 5
+                   "  trigger.payload.n:\n" // 6
+                   "    type: equal\n"      // 7
+                   "    pattern: 3\n"       // 8
+                   "action:\n  ref: ops.good\n");
+    testing_write (s_root, "ops/rules/bad_action.yaml",
+                   "name: bad_action\npack: ops\ntrigger:\n"
+                   "  type: ops.hook\naction:\n  ref: ops.nothing\n");
+    testing_write (s_root, "ops/rules/bad_timer.yaml",
+                   "name: bad_timer\npack: ops\ntrigger:\n"
+                   "  type: core.st2.IntervalTimer\n  parameters:\n"
+                   "    unit: fortnights\n    delta: 1\n"
+                   "action:\n  ref: ops.good\n");
+    testing_write (s_root, "ops/rules/bad_template.yaml",
+                   "name: bad_template\npack: ops\ntrigger:\n"
+                   "  type: ops.hook\naction:\n  ref: ops.good\n"
+                   "  parameters:\n    x: \"{{ trigger.payload.n | nope }}\"\n");
     //  StackStorm's rules have no notify (its schema refuses one; notify is
     //  the action's)
-    s_write ("ops/rules/bad_notify.yaml",
-             "name: bad_notify\npack: ops\ntrigger:\n  type: ops.hook\n"
-             "action:\n  ref: ops.good\nnotify:\n  on-complete: {routes: [x]}\n");
-    s_write ("ops/rules/bad_action_notify.yaml",
-             "name: bad_action_notify\npack: ops\ntrigger:\n  type: ops.hook\n"
-             "action:\n  ref: ops.good\n  notify:\n    on-complete: {routes: [x]}\n");
-    s_write ("ops/triggers/hook.yaml", "name: hook\ndescription: a webhook\n");
-    s_write ("broken/pack.yaml", "name: [\n");
-    s_write ("second/pack.yaml", "name: second\n");
-    s_write ("second/actions/typo.yaml",
-             "name: typo\nrunner_type: noop\nparamters: {}\n");
+    testing_write (s_root, "ops/rules/bad_notify.yaml",
+                   "name: bad_notify\npack: ops\ntrigger:\n  type: ops.hook\n"
+                   "action:\n  ref: ops.good\nnotify:\n  on-complete: {routes: [x]}\n");
+    testing_write (
+        s_root, "ops/rules/bad_action_notify.yaml",
+        "name: bad_action_notify\npack: ops\ntrigger:\n  type: ops.hook\n"
+        "action:\n  ref: ops.good\n  notify:\n    on-complete: {routes: [x]}\n");
+    testing_write (s_root, "ops/triggers/hook.yaml",
+                   "name: hook\ndescription: a webhook\n");
+    testing_write (s_root, "broken/pack.yaml", "name: [\n");
+    testing_write (s_root, "second/pack.yaml", "name: second\n");
+    testing_write (s_root, "second/actions/typo.yaml",
+                   "name: typo\nrunner_type: noop\nparamters: {}\n");
 
     registry_catalog_t *catalog = registry_catalog_new ();
     zlist_t *errors = zlist_new ();
@@ -222,41 +200,46 @@ Test (registry_pack, put_and_delete_rule)
 
 Test (registry_pack, policies_load_with_defaults_and_errors_name_the_line)
 {
-    s_write ("ops/pack.yaml", "ref: ops\nname: ops\nversion: 1.0.0\n");
-    s_write ("ops/actions/deploy.yaml", "name: deploy\nrunner_type: noop\n"
-                                        "parameters:\n  env:\n    type: string\n");
-    s_write ("ops/policies/deploy.concurrency.yaml",
-             "name: deploy.concurrency\nresource_ref: ops.deploy\n"
-             "policy_type: action.concurrency\nparameters:\n  threshold: 3\n");
-    s_write ("ops/policies/by_env.yaml",
-             "name: by_env\nresource_ref: ops.deploy\nenabled: false\n"
-             "policy_type: action.concurrency.attr\nparameters:\n  threshold: 1\n"
-             "  attributes: [env]\n  action: cancel\n");
-    s_write ("ops/policies/rate.yaml",
-             "name: rate\nresource_ref: ops.deploy\npolicy_type: action.ratelimit\n"
-             "parameters:\n  max: 10\n  window_seconds: 60\n");
-    s_write ("ops/policies/retry.yaml",
-             "name: retry\nresource_ref: ops.deploy\npolicy_type: action.retry\n"
-             "parameters:\n  retry_on: timeout\n  max_retry_count: 3\n  delay: 2\n"
-             "  backoff: exponential\n");
-    s_write ("ops/policies/bad_type.yaml", "name: bad_type\n"              // 1
-                                           "resource_ref: ops.deploy\n"    // 2
-                                           "policy_type: action.speed\n"); // 3
-    s_write ("ops/policies/bad_threshold.yaml", "name: bad_threshold\n"
-                                                "resource_ref: ops.deploy\n"
-                                                "policy_type: action.concurrency\n"
-                                                "parameters:\n"      // 4
-                                                "  threshold: 0\n"); // 5
-    s_write ("ops/policies/bad_param.yaml", "name: bad_param\nresource_ref: ops.deploy\n"
-                                            "policy_type: action.retry\nparameters:\n"
-                                            "  retries: 3\n"); // 5
-    s_write ("ops/policies/bad_action.yaml", "name: bad_action\n"
-                                             "resource_ref: ops.nothing\n" // 2
-                                             "policy_type: action.timeout\n"
-                                             "parameters:\n  timeout: 5\n");
-    s_write ("ops/policies/no_threshold.yaml",
-             "name: no_threshold\nresource_ref: ops.deploy\n"
-             "policy_type: action.concurrency\n");
+    testing_write (s_root, "ops/pack.yaml", "ref: ops\nname: ops\nversion: 1.0.0\n");
+    testing_write (s_root, "ops/actions/deploy.yaml",
+                   "name: deploy\nrunner_type: noop\n"
+                   "parameters:\n  env:\n    type: string\n");
+    testing_write (s_root, "ops/policies/deploy.concurrency.yaml",
+                   "name: deploy.concurrency\nresource_ref: ops.deploy\n"
+                   "policy_type: action.concurrency\nparameters:\n  threshold: 3\n");
+    testing_write (s_root, "ops/policies/by_env.yaml",
+                   "name: by_env\nresource_ref: ops.deploy\nenabled: false\n"
+                   "policy_type: action.concurrency.attr\nparameters:\n  threshold: 1\n"
+                   "  attributes: [env]\n  action: cancel\n");
+    testing_write (s_root, "ops/policies/rate.yaml",
+                   "name: rate\nresource_ref: ops.deploy\npolicy_type: action.ratelimit\n"
+                   "parameters:\n  max: 10\n  window_seconds: 60\n");
+    testing_write (s_root, "ops/policies/retry.yaml",
+                   "name: retry\nresource_ref: ops.deploy\npolicy_type: action.retry\n"
+                   "parameters:\n  retry_on: timeout\n  max_retry_count: 3\n  delay: 2\n"
+                   "  backoff: exponential\n");
+    testing_write (s_root, "ops/policies/bad_type.yaml",
+                   "name: bad_type\n"              // 1
+                   "resource_ref: ops.deploy\n"    // 2
+                   "policy_type: action.speed\n"); // 3
+    testing_write (s_root, "ops/policies/bad_threshold.yaml",
+                   "name: bad_threshold\n"
+                   "resource_ref: ops.deploy\n"
+                   "policy_type: action.concurrency\n"
+                   "parameters:\n"      // 4
+                   "  threshold: 0\n"); // 5
+    testing_write (s_root, "ops/policies/bad_param.yaml",
+                   "name: bad_param\nresource_ref: ops.deploy\n"
+                   "policy_type: action.retry\nparameters:\n"
+                   "  retries: 3\n"); // 5
+    testing_write (s_root, "ops/policies/bad_action.yaml",
+                   "name: bad_action\n"
+                   "resource_ref: ops.nothing\n" // 2
+                   "policy_type: action.timeout\n"
+                   "parameters:\n  timeout: 5\n");
+    testing_write (s_root, "ops/policies/no_threshold.yaml",
+                   "name: no_threshold\nresource_ref: ops.deploy\n"
+                   "policy_type: action.concurrency\n");
     registry_catalog_t *catalog = registry_catalog_new ();
     zlist_t *errors = zlist_new ();
     zlist_autofree (errors);

@@ -6,19 +6,9 @@
     shell command). Then StackStorm's linux.scp from the corpus
     (../shared/st2-packs) through a rule, the executor and the
     remote-shell-cmd runner against a local sshd (skipped as non-root). */
-#include "tests/testing.h"
+#include "tests/testing_st2.h"
 #include "tests/testing_sshd.h"
-#include <limits.h>
-#include <sys/stat.h>
-
-#include "actors/actor.h"
-#include "actors/executor/executor.h"
-#include "actors/registry/registry.h"
-#include "actors/rules/rules.h"
 #include "actors/rules/rules_template.h"
-#include "actors/worker/worker.h"
-#include "bus/bus_facts.h"
-#include "bus/bus_link.h"
 
 #define CORPUS ATTUNE_SHARED_DIR "/st2-packs"
 
@@ -172,71 +162,30 @@ Test (shell_templates, the_shell_runs_the_author_text_and_each_value_as_one_word
 //  ---------------------------------------------------------------------------
 //  linux.scp end to end: registry, rules, executor, worker; a local sshd
 
-static char s_root[512];
-static char s_packs[PATH_MAX];
-static char s_data[PATH_MAX];
-static bus_topology_t *s_topology;
-static zactor_t *s_actors[4];
-static bus_sub_t *s_facts;
-static bus_link_t *s_link;
+static testing_st2_t s_st2;
 static testing_sshd_t s_sshd;
 static bool s_sshd_up;
 
 static void
 s_setup (void)
 {
-    testing_tmpdir (s_root, sizeof s_root, "test_shell_templates");
-    snprintf (s_packs, sizeof s_packs, "%s/packs", s_root);
-    snprintf (s_data, sizeof s_data, "%s/data", s_root);
-    mkdir (s_packs, 0750);
+    testing_st2_init (&s_st2, "test_shell_templates", "shtpl", 0);
+    s_st2.timeout_ms = 20000; //  scp over ssh, under a busy ctest
     //  StackStorm's linux pack with its scp action, unchanged
     char command[PATH_MAX * 4];
     snprintf (command, sizeof command,
               "mkdir -p '%s/linux/actions' && cp '%s/linux/pack.yaml' '%s/linux/' && "
               "cp '%s/linux/actions/scp.yaml' '%s/linux/actions/'",
-              s_packs, CORPUS, s_packs, CORPUS, s_packs);
+              s_st2.packs, CORPUS, s_st2.packs, CORPUS, s_st2.packs);
     cr_assert_eq (system (command), 0, "%s", command);
-    testing_write (s_packs, "test/pack.yaml", "ref: test\nname: test\nversion: 1.0.0\n");
-    testing_write (s_packs, "test/triggers/hook.yaml", "name: hook\npack: test\n");
     s_sshd_up = testing_sshd_start (&s_sshd) == 0;
-    char ns[64];
-    snprintf (ns, sizeof ns, "shtpl-%d", getpid ());
-    s_topology = bus_topology_new (ns);
-}
-
-static void
-s_start (void)
-{
-    actor_config_t config = {.topology = s_topology,
-                             .data_dir = s_data,
-                             .packs_dir = s_packs,
-                             .host = "test",
-                             .worker_slots = 4,
-                             .heartbeat_ms = 200,
-                             .nosync = true};
-    s_facts = bus_sub_new (0);
-    bus_sub_connect (s_facts, bus_topology_connect (s_topology, "executor.facts"));
-    bus_sub_subscribe (s_facts, "execution.");
-    zactor_fn *fns[4] = {registry_actor, executor_actor, rules_actor, worker_actor};
-    for (int i = 0; i < 4; i++) {
-        s_actors[i] = zactor_new (fns[i], &config);
-        cr_assert_not_null (s_actors[i]);
-    }
-    s_link = bus_link_new (bus_topology_connect (s_topology, "rules.commands"),
-                           "client@test", NULL);
-    cr_assert_not_null (s_link);
 }
 
 static void
 s_teardown (void)
 {
-    bus_link_destroy (&s_link);
-    for (int i = 3; i >= 0; i--)
-        zactor_destroy (&s_actors[i]);
-    bus_sub_destroy (&s_facts);
-    bus_topology_destroy (&s_topology);
+    testing_st2_fini (&s_st2);
     testing_sshd_stop (&s_sshd);
-    testing_rmtree (s_root);
 }
 
 TestSuite (shell_templates, .timeout = 60);
@@ -246,49 +195,14 @@ TestSuite (shell_templates, .timeout = 60);
 static void
 s_rule (const char *kind, const char *params)
 {
-    char path[128], text[4096];
-    snprintf (path, sizeof path, "test/rules/%s.yaml", kind);
+    char text[PATH_MAX * 3];
     snprintf (text, sizeof text,
-              "name: %s\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
-              "  trigger.payload.kind: {type: equals, pattern: %s}\n"
-              "action:\n  ref: linux.scp\n  parameters:\n"
               "    hosts: 127.0.0.1\n    port: %d\n    username: root\n"
               "    private_key: '%s'\n    known_hosts: '%s'\n"
               "    source: '%s/from'\n    destination: '%s/to %s'\n%s",
-              kind, kind, s_sshd_up ? s_sshd.port : 9, s_sshd.key, s_sshd.known, s_root,
-              s_root, kind, params);
-    testing_write (s_packs, path, text);
-}
-
-//  The terminal fact of rule test.`kind`'s execution after an event with
-//  `payload` (taken).
-static json_t *
-s_run (const char *kind, json_t *payload)
-{
-    json_object_set_new (payload, "kind", json_string (kind));
-    proto_envelope_t *event = proto_envelope_new ("event.create", "client@test");
-    json_t *body = json_pack ("{s:s, s:{}, s:o}", "trigger", "test.hook",
-                              "trigger_parameters", "payload", payload);
-    cr_assert_eq (proto_envelope_set_payload_json (event, body, NULL), PROTO_OK);
-    json_decref (body);
-    cr_assert_eq (bus_link_send (s_link, &event), 0);
-    char rule[128];
-    snprintf (rule, sizeof rule, "test.%s", kind);
-    int64_t deadline = zclock_mono () + 20000;
-    while (zclock_mono () < deadline) {
-        bus_link_handle (s_link);
-        bus_link_tick (s_link);
-        proto_envelope_t *fact = bus_sub_recv (s_facts, NULL, 50);
-        json_t *done = fact ? proto_envelope_payload_json (fact, NULL) : NULL;
-        proto_envelope_destroy (&fact);
-        const char *status = json_string_value (json_object_get (done, "status"));
-        const char *field = json_string_value (json_object_get (done, "rule"));
-        if (status && field && streq (field, rule) && testing_status_terminal (status))
-            return done;
-        json_decref (done);
-    }
-    cr_assert_fail ("no end of %s", rule);
-    return NULL;
+              s_sshd_up ? s_sshd.port : 9, s_sshd.key, s_sshd.known, s_st2.root,
+              s_st2.root, kind, params);
+    testing_st2_rule (&s_st2, kind, "linux.scp", text);
 }
 
 //  The cmd the execution ran
@@ -303,7 +217,7 @@ static bool
 s_exists (const char *name)
 {
     char path[PATH_MAX + 64];
-    snprintf (path, sizeof path, "%s/%s", s_root, name);
+    snprintf (path, sizeof path, "%s/%s", s_st2.root, name);
     struct stat st;
     return stat (path, &st) == 0;
 }
@@ -311,18 +225,18 @@ s_exists (const char *name)
 Test (shell_templates, stackstorms_linux_scp_runs_as_in_stackstorm, .init = s_setup,
       .fini = s_teardown)
 {
-    testing_write (s_root, "from", "copied\n");
+    testing_write (s_st2.root, "from", "copied\n");
     s_rule ("plain", "");
     s_rule ("recursive", "    recursive: true\n");
     s_rule ("remote", "    dest_server: backup.example\n");
     s_rule ("evil", "    args: \"{{ trigger.payload.args }}\"\n");
-    s_start ();
+    testing_st2_start (&s_st2);
     char want[PATH_MAX * 3];
-    json_t *done = s_run ("plain", json_object ());
+    json_t *done = testing_st2_run (&s_st2, "plain", json_object ());
     snprintf (want, sizeof want,
               "scp -o stricthostkeychecking=no -v -i /home/stanley/.ssh/stanley_rsa "
               "'%s/from' '%s/to plain'",
-              s_root, s_root);
+              s_st2.root, s_st2.root);
     cr_expect_str_eq (s_cmd (done), want);
     if (s_sshd_up) {
         cr_expect_str_eq (json_string_value (json_object_get (done, "status")),
@@ -330,29 +244,29 @@ Test (shell_templates, stackstorms_linux_scp_runs_as_in_stackstorm, .init = s_se
         cr_expect (s_exists ("to plain"), "scp copied the file");
     }
     json_decref (done);
-    done = s_run ("recursive", json_object ());
+    done = testing_st2_run (&s_st2, "recursive", json_object ());
     snprintf (want, sizeof want,
               "scp -o stricthostkeychecking=no -v -r -i /home/stanley/.ssh/stanley_rsa "
               "'%s/from' '%s/to recursive'",
-              s_root, s_root);
+              s_st2.root, s_st2.root);
     cr_expect_str_eq (s_cmd (done), want);
     cr_expect (!s_sshd_up || s_exists ("to recursive"));
     json_decref (done);
-    done = s_run ("remote", json_object ());
+    done = testing_st2_run (&s_st2, "remote", json_object ());
     snprintf (want, sizeof want,
               "scp -o stricthostkeychecking=no -v -i /home/stanley/.ssh/stanley_rsa "
               "'%s/from' 'backup.example':'%s/to remote'",
-              s_root, s_root);
+              s_st2.root, s_st2.root);
     cr_expect_str_eq (s_cmd (done), want);
     json_decref (done);
     //  args from an event: one word, nothing of it runs
     char args[PATH_MAX + 64];
-    snprintf (args, sizeof args, "-v; touch '%s/pwned'", s_root);
-    done = s_run ("evil", json_pack ("{s:s}", "args", args));
+    snprintf (args, sizeof args, "-v; touch '%s/pwned'", s_st2.root);
+    done = testing_st2_run (&s_st2, "evil", json_pack ("{s:s}", "args", args));
     char *quoted = rules_template_shell_quote (args);
     snprintf (want, sizeof want,
               "scp %s -i /home/stanley/.ssh/stanley_rsa '%s/from' '%s/to evil'", quoted,
-              s_root, s_root);
+              s_st2.root, s_st2.root);
     free (quoted);
     cr_expect_str_eq (s_cmd (done), want);
     cr_expect_str_neq (json_string_value (json_object_get (done, "status")), "completed");

@@ -2,12 +2,7 @@
     copied to a temporary folder) loads; the only definitions refused are
     those whose runner attune does not have (named), and errors name file,
     line and field. */
-#include <criterion/criterion.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "tests/testing.h"
 #include "actors/registry/registry_catalog.h"
 #include "actors/registry/registry_pack.h"
 
@@ -20,11 +15,7 @@ static char s_root[256];
 static void
 s_setup (void)
 {
-    const char *base = getenv ("ATTUNE_TEST_TMP");
-    if (base)
-        mkdir (base, 0755);
-    snprintf (s_root, sizeof s_root, "%s/st2-corpus-XXXXXX", base ? base : "/tmp");
-    cr_assert_not_null (mkdtemp (s_root));
+    testing_tmpdir (s_root, sizeof s_root, "st2-corpus");
     char command[1024];
     snprintf (command, sizeof command, "cp -r '%s'/. '%s'/", ATTUNE_ST2_PACKS, s_root);
     cr_assert_eq (system (command), 0, "%s", command);
@@ -33,9 +24,7 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
-    cr_expect_eq (system (command), 0);
+    testing_rmtree (s_root);
 }
 
 TestSuite (st2_corpus, .init = s_setup, .fini = s_teardown);

@@ -3,12 +3,7 @@
     coerced defaults load with a warning; other changes refused naming
     file, line and field); runners attune lacks refused by name; the core
     pack's StackStorm actions. */
-#include <criterion/criterion.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "tests/testing.h"
 #include "actors/registry/registry_catalog.h"
 #include "actors/registry/registry_pack.h"
 #include "actors/registry/registry_params.h"
@@ -21,38 +16,15 @@
 static char s_root[256];
 
 static void
-s_write (const char *relative, const char *text)
-{
-    char path[512];
-    snprintf (path, sizeof path, "%s/%s", s_root, relative);
-    for (char *p = path + strlen (s_root) + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir (path, 0755);
-            *p = '/';
-        }
-    FILE *file = fopen (path, "w");
-    cr_assert_not_null (file, "%s", path);
-    fputs (text, file);
-    fclose (file);
-}
-
-static void
 s_setup (void)
 {
-    const char *base = getenv ("ATTUNE_TEST_TMP");
-    if (base)
-        mkdir (base, 0755);
-    snprintf (s_root, sizeof s_root, "%s/st2-runners-XXXXXX", base ? base : "/tmp");
-    cr_assert_not_null (mkdtemp (s_root));
+    testing_tmpdir (s_root, sizeof s_root, "st2-runners");
 }
 
 static void
 s_teardown (void)
 {
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
-    cr_expect_eq (system (command), 0);
+    testing_rmtree (s_root);
 }
 
 TestSuite (st2_runners, .init = s_setup, .fini = s_teardown);
@@ -76,27 +48,29 @@ s_has (zlist_t *errors, const char *fragment)
 
 Test (st2_runners, actions_inherit_and_override_runner_parameters)
 {
-    s_write ("p/pack.yaml", "ref: p\nname: p\n");
+    testing_write (s_root, "p/pack.yaml", "ref: p\nname: p\n");
     //  overrides without the type; an integer default on a string; 1 on a
     //  boolean; a dotted name
-    s_write ("p/actions/a.yaml", "name: chat.postMessage\nrunner_type: local-shell-cmd\n"
-                                 "parameters:\n  cmd:\n    default: uname\n"
-                                 "    immutable: true\n  cwd:\n    default: 5\n"
-                                 "  sudo:\n    default: 1\n  text:\n    type: string\n"
-                                 "    default: 42\n");
+    testing_write (s_root, "p/actions/a.yaml",
+                   "name: chat.postMessage\nrunner_type: local-shell-cmd\n"
+                   "parameters:\n  cmd:\n    default: uname\n"
+                   "    immutable: true\n  cwd:\n    default: 5\n"
+                   "  sudo:\n    default: 1\n  text:\n    type: string\n"
+                   "    default: 42\n");
     //  changing a runner parameter's type is refused, naming the line
-    s_write ("p/actions/b.yaml", "name: b\nrunner_type: local-shell-cmd\n"
-                                 "parameters:\n  timeout:\n    type: string\n");
-    s_write ("p/actions/w.yaml", "name: w\nrunner_type: winrm-cmd\n");
-    s_write ("p/actions/o.yaml",
-             "name: o\nrunner_type: mistral-v2\nentry_point: o.yaml\n");
+    testing_write (s_root, "p/actions/b.yaml",
+                   "name: b\nrunner_type: local-shell-cmd\n"
+                   "parameters:\n  timeout:\n    type: string\n");
+    testing_write (s_root, "p/actions/w.yaml", "name: w\nrunner_type: winrm-cmd\n");
+    testing_write (s_root, "p/actions/o.yaml",
+                   "name: o\nrunner_type: mistral-v2\nentry_point: o.yaml\n");
     //  A workflow whose definition does not load is refused with its line
-    s_write ("p/actions/wf.yaml",
-             "name: wf\nrunner_type: orquesta\nentry_point: wf/bad.yaml\n");
-    s_write ("p/actions/wf/bad.yaml",
-             "version: 1.0\ntasks:\n  one:\n    action: core.noop\n    next:\n"
-             "      - do: nowhere\n");
-    s_write ("p/actions/u.yaml", "name: u\nrunner_type: nosuch\n");
+    testing_write (s_root, "p/actions/wf.yaml",
+                   "name: wf\nrunner_type: orquesta\nentry_point: wf/bad.yaml\n");
+    testing_write (s_root, "p/actions/wf/bad.yaml",
+                   "version: 1.0\ntasks:\n  one:\n    action: core.noop\n    next:\n"
+                   "      - do: nowhere\n");
+    testing_write (s_root, "p/actions/u.yaml", "name: u\nrunner_type: nosuch\n");
     registry_catalog_t *catalog = registry_catalog_new ();
     zlist_t *errors = zlist_new ();
     zlist_autofree (errors);
