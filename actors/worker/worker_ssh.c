@@ -1,6 +1,7 @@
 /*  worker_ssh: the remote-shell runners over libssh (worker_ssh.h). */
 #include "actors/worker/worker_shell.h"
 #include "actors/worker/worker_ssh.h"
+#include "actors/worker/worker_ssh_exec.h"
 #include "actors/worker/worker_ssh_tunnel.h"
 
 #include <ctype.h>
@@ -39,12 +40,6 @@ typedef struct {
     pthread_t thread;
 } s_host_t;
 
-typedef struct {
-    char *data;
-    size_t size;
-    bool truncated;
-} s_buffer_t;
-
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -80,52 +75,6 @@ s_string (const json_t *p, const char *name)
 {
     const char *value = json_string_value (json_object_get (p, name));
     return value && *value ? value : NULL;
-}
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-s_append (s_buffer_t *b, const char *data, size_t n, size_t cap)
-{
-    if (b->size + n > cap) {
-        b->truncated = true;
-        n = cap - b->size;
-    }
-    if (n == 0)
-        return;
-    char *grown = (char *)realloc (b->data, b->size + n + 1);
-    if (!grown) {
-        b->truncated = true;
-        return;
-    }
-    b->data = grown;
-    memcpy (b->data + b->size, data, n);
-    b->size += n;
-    b->data[b->size] = 0;
-}
-
-//  Output as StackStorm gives it: the trailing newline stripped, JSON parsed
-//  when it is JSON (stdout), text otherwise.
-static json_t *
-s_output (s_buffer_t *b, bool parse)
-{
-    size_t n = b->size;
-    if (n && b->data[n - 1] == '\n')
-        n--;
-    if (n && b->data[n - 1] == '\r')
-        n--;
-    json_t *value = parse && n ? json_loadb (b->data, n, JSON_DECODE_ANY, NULL) : NULL;
-    if (!value)
-        value = json_stringn (b->data ? b->data : "", n);
-    if (!value)
-        value = json_sprintf ("<%zu bytes, not UTF-8>", n);
-    return value;
 }
 
 static json_t *
@@ -258,161 +207,6 @@ s_connect (s_host_t *h, char *message, size_t size)
     return session;
 }
 
-typedef struct {
-    s_buffer_t out, err;
-    int code;
-    bool timed_out;
-    bool aborted;
-    bool pid_line; //  stdout starts with the shell's pid: not live output
-} s_exec_t;
-
-//  What the command printed, kept (capped) and as live output
-//  (worker_task_output), less the pid line of a tracked command.
-static void
-s_took (const s_run_t *run, s_exec_t *x, int stream, const char *data, size_t n)
-{
-    s_append (stream == 1 ? &x->out : &x->err, data, n, run->cap);
-    if (stream == 1 && x->pid_line) {
-        const char *end = (const char *)memchr (data, '\n', n);
-        size_t skip = end ? (size_t)(end - data) + 1 : n;
-        x->pid_line = !end;
-        data += skip;
-        n -= skip;
-    }
-    if (n)
-        worker_task_output (run->task, stream, data, n);
-}
-
-static int s_exec (ssh_session session, const s_run_t *run, const char *command,
-                   const char *input, size_t input_size, bool tracked, int64_t deadline,
-                   s_exec_t *x, char *message, size_t size);
-
-//  The line "PID\n" a tracked command prints first, taken off the front of
-//  `out`: the pid, or 0 when it is not there.
-static long
-s_take_pid (s_buffer_t *out)
-{
-    char *newline = out->data ? (char *)memchr (out->data, '\n', out->size) : NULL;
-    char *end = NULL;
-    long pid = newline ? strtol (out->data, &end, 10) : 0;
-    if (!newline || end != newline || pid <= 1)
-        return 0;
-    size_t skip = (size_t)(newline - out->data) + 1;
-    memmove (out->data, out->data + skip, out->size - skip + 1);
-    out->size -= skip;
-    return pid;
-}
-
-//  Kill the remote command's process group (sshd makes the user's shell a
-//  session and group leader) over a channel of its own: the signal request
-//  alone is not honoured for every user (root), and closing the channel
-//  leaves a silent command running.
-static void
-s_kill_remote (ssh_session session, const s_run_t *run, long pid)
-{
-    s_run_t quiet = *run;
-    quiet.task = NULL; //  runs even when the task is being cancelled
-    char command[128], message[256];
-    snprintf (command, sizeof command, "kill -KILL -- -%ld %ld 2>/dev/null; true", pid,
-              pid);
-    s_exec_t gone = {.code = 0};
-    s_exec (session, &quiet, command, NULL, 0, false, s_now_ms () + 5000, &gone, message,
-            sizeof message);
-    free (gone.out.data);
-    free (gone.err.data);
-}
-
-//  Read stdout and stderr until the command ends, the deadline, or the
-//  task is aborted.
-static void
-s_read (ssh_channel channel, const s_run_t *run, int64_t deadline, s_exec_t *x)
-{
-    char buffer[16384];
-    while (!ssh_channel_is_eof (channel)) {
-        if (run->task && worker_task_aborted (run->task))
-            x->aborted = true;
-        if (s_now_ms () >= deadline)
-            x->timed_out = true;
-        if (x->aborted || x->timed_out)
-            break;
-        int n = ssh_channel_read_timeout (channel, buffer, sizeof buffer, 0, 100);
-        if (n == SSH_ERROR)
-            break;
-        s_took (run, x, 1, buffer, (size_t)(n > 0 ? n : 0));
-        while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 1)) > 0)
-            s_took (run, x, 2, buffer, (size_t)n);
-    }
-    if (x->aborted || x->timed_out) {
-        //  What came before the end is kept
-        int n;
-        while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 0)) > 0)
-            s_took (run, x, 1, buffer, (size_t)n);
-        while ((n = ssh_channel_read_nonblocking (channel, buffer, sizeof buffer, 1)) > 0)
-            s_took (run, x, 2, buffer, (size_t)n);
-    }
-}
-
-//  Run `command` in the remote user's shell, `input` on its stdin, until it
-//  ends, the deadline, or the task is aborted; then, if it still runs, it
-//  is killed: a `tracked` command first prints its shell's pid (taken off
-//  its stdout), whose process group is killed (s_kill_remote). 0, or -1
-//  with `message`.
-static int
-s_exec (ssh_session session, const s_run_t *run, const char *command, const char *input,
-        size_t input_size, bool tracked, int64_t deadline, s_exec_t *x, char *message,
-        size_t size)
-{
-    char *line = tracked ? zsys_sprintf ("echo $$; %s", command) : NULL;
-    ssh_channel channel = ssh_channel_new (session);
-    if (!channel || (tracked && !line) || ssh_channel_open_session (channel) != SSH_OK ||
-        ssh_channel_request_exec (channel, line ? line : command) != SSH_OK ||
-        (input_size &&
-         ssh_channel_write (channel, input, (uint32_t)input_size) != (int)input_size) ||
-        ssh_channel_send_eof (channel) != SSH_OK) {
-        snprintf (message, size, "cannot run the command: %s", ssh_get_error (session));
-        if (channel)
-            ssh_channel_free (channel);
-        zstr_free (&line);
-        return -1;
-    }
-    zstr_free (&line);
-    x->pid_line = tracked;
-    s_read (channel, run, deadline, x);
-    long pid = tracked ? s_take_pid (&x->out) : 0;
-    if (x->aborted || x->timed_out) {
-        ssh_channel_request_send_signal (channel, "KILL");
-        if (pid)
-            s_kill_remote (session, run, pid);
-        x->code = -9;
-    } else
-        x->code = ssh_channel_get_exit_status (channel);
-    ssh_channel_close (channel);
-    ssh_channel_free (channel);
-    return 0;
-}
-
-static json_t *
-s_host_result (s_exec_t *x, int64_t timeout_ms)
-{
-    bool ok = !x->timed_out && !x->aborted && x->code == 0;
-    json_t *result = json_pack (
-        "{s:b, s:b, s:i, s:o, s:o}", "failed", !ok, "succeeded", ok, "return_code",
-        x->code, "stdout", s_output (&x->out, true), "stderr", s_output (&x->err, false));
-    if (x->timed_out) {
-        json_object_set_new (result, "timeout", json_true ());
-        json_object_set_new (
-            result, "error",
-            json_sprintf ("timed out after %.1f s", timeout_ms / 1000.0));
-    }
-    if (x->aborted)
-        json_object_set_new (result, "error", json_string ("cancelled"));
-    if (x->out.truncated)
-        json_object_set_new (result, "stdout_truncated", json_true ());
-    if (x->err.truncated)
-        json_object_set_new (result, "stderr_truncated", json_true ());
-    return result;
-}
-
 //  One host: connect, copy the script, run, clean up.
 static void *
 s_run_host (void *arg)
@@ -428,8 +222,8 @@ s_run_host (void *arg)
         worker_ssh_tunnel_destroy (&h->tunnel);
         return NULL;
     }
-    int64_t deadline = s_now_ms () + run->timeout_ms;
-    s_exec_t x = {.code = 0};
+    int64_t deadline = zclock_mono () + run->timeout_ms;
+    worker_ssh_exec_t x = {.task = run->task, .cap = run->cap};
     int rc = 0;
     if (run->script) {
         char *dir = worker_ssh_quote (run->dir);
@@ -437,36 +231,33 @@ s_run_host (void *arg)
         char *copy = zsys_sprintf (
             "umask 077 && mkdir -p -- %s && cat > %s && chmod 700 %s", dir, path, path);
         free (path);
-        rc = s_exec (session, run, copy, run->script, run->script_size, false, deadline,
-                     &x, message, sizeof message);
+        rc = worker_ssh_exec (session, &x, copy, run->script, run->script_size, false,
+                              deadline, message, sizeof message);
         if (rc == 0 && x.code != 0)
             snprintf (message, sizeof message, "cannot copy the script to %s: %.200s",
                       run->dir, x.err.data ? x.err.data : "");
         free (copy);
         free (dir);
         rc = rc == 0 && x.code == 0 ? 0 : -1;
-        free (x.out.data);
-        free (x.err.data);
-        x = (s_exec_t){.code = 0};
+        worker_ssh_exec_reset (&x);
     }
     if (rc == 0)
-        rc = s_exec (session, run, run->command, NULL, 0, true, deadline, &x, message,
-                     sizeof message);
-    h->result = rc == 0 ? s_host_result (&x, run->timeout_ms) : s_host_error (message);
+        rc = worker_ssh_exec (session, &x, run->command, NULL, 0, true, deadline, message,
+                              sizeof message);
+    h->result =
+        rc == 0 ? worker_ssh_exec_result (&x, run->timeout_ms) : s_host_error (message);
     h->timed_out = x.timed_out;
     if (run->script) {
         char *dir = worker_ssh_quote (run->dir);
         char *clean = zsys_sprintf ("rm -rf -- %s", dir);
-        s_exec_t gone = {.code = 0};
-        s_exec (session, run, clean, NULL, 0, false, s_now_ms () + 10000, &gone, message,
-                sizeof message);
-        free (gone.out.data);
-        free (gone.err.data);
+        worker_ssh_exec_t gone = {.task = run->task, .cap = run->cap};
+        worker_ssh_exec (session, &gone, clean, NULL, 0, false, zclock_mono () + 10000,
+                         message, sizeof message);
+        worker_ssh_exec_reset (&gone);
         free (clean);
         free (dir);
     }
-    free (x.out.data);
-    free (x.err.data);
+    worker_ssh_exec_reset (&x);
     ssh_disconnect (session);
     ssh_free (session);
     worker_ssh_tunnel_destroy (&h->tunnel);

@@ -13,6 +13,8 @@
     ("host[:port]", 22: each host is reached through a direct-tcpip
     channel from it, worker_ssh_tunnel.h; the bastion is connected with
     the same username, credentials and known_hosts, as StackStorm's).
+    On each host the commands (the script's copy, the command, the clean
+    up) run with worker_ssh_exec.h.
 
     Host keys fail closed: a host whose key is not in known_hosts, or
     differs from it, is not connected to (its result says why).
