@@ -61,6 +61,7 @@ typedef struct {
     char role[16];
     const char *identity; //  for the api when there is no key (else apikey:NAME)
     char params[HTTP_MAX_PARAMS][512]; //  the route's {params}, decoded
+    const struct http_route_s *route;  //  the route matched (http_route_match)
     //  The answer: a status and JSON body, or a response made by the handler
     int status;
     json_t *reply;
@@ -70,13 +71,17 @@ typedef struct {
 
 typedef void (http_handler_fn) (http_req_t *req);
 
-typedef struct {
+//  A collection of records served by http_rest_resource_list/_get (http_rest.c)
+typedef struct http_rest_resource_s http_rest_resource_t;
+
+typedef struct http_route_s {
     const char *method;
     const char *path; //  "/api/v1/executions/{id}"; a last {x+} takes the rest
     http_handler_fn *fn;
     const char *summary;
     bool public_route; //  no API key needed
     bool key_optional; //  no key: the handler decides (req->role empty)
+    const http_rest_resource_t *resource; //  what a http_rest_resource_* handler serves
 } http_route_t;
 
 //  http_conns.c: open connections and the request deadline. A connection
@@ -124,32 +129,28 @@ typedef json_t *(http_shape_fn)(json_t *item);
 void http_rest_list (http_req_t *req, const char *type, json_t *payload,
                      const char *cursor, http_shape_fn *shape);
 
+//  The collections served alike: GET /{collection} lists one as st2api
+//  does (its query filters, limit and offset), GET /{collection}/{key}
+//  gets one record; the route's `resource` says which
+extern const http_rest_resource_t http_rest_executions, http_rest_actions,
+    http_rest_triggertypes, http_rest_triggerinstances, http_rest_inquiries,
+    http_rest_packs, http_rest_policies;
+void http_rest_resource_list (http_req_t *req);
+void http_rest_resource_get (http_req_t *req);
+
 //  http_rest.c: the resources; http_hooks.c: webhooks; http_stream.c
-void http_rest_executions (http_req_t *req);
 void http_rest_execution_run (http_req_t *req);
 void http_rest_execution_get (http_req_t *req);
 void http_rest_execution_cancel (http_req_t *req);
 void http_rest_execution_rerun (http_req_t *req);
 void http_rest_execution_output (http_req_t *req);
 void http_rest_execution_children (http_req_t *req);
-void http_rest_actions (http_req_t *req);
-void http_rest_action_get (http_req_t *req);
 void http_rest_rules (http_req_t *req);
 void http_rest_rule_get (http_req_t *req);
 void http_rest_rule_create (http_req_t *req);
 void http_rest_rule_update (http_req_t *req);
 void http_rest_rule_delete (http_req_t *req);
-void http_rest_triggertypes (http_req_t *req);
-void http_rest_triggertype_get (http_req_t *req);
-void http_rest_triggerinstances (http_req_t *req);
-void http_rest_triggerinstance_get (http_req_t *req);
-void http_rest_inquiries (http_req_t *req);
-void http_rest_inquiry_get (http_req_t *req);
 void http_rest_inquiry_respond (http_req_t *req);
-void http_rest_packs (http_req_t *req);
-void http_rest_pack_get (http_req_t *req);
-void http_rest_policies (http_req_t *req);
-void http_rest_policy_get (http_req_t *req);
 void http_rest_openapi (http_req_t *req);
 void http_kv_list (http_req_t *req);
 void http_kv_get (http_req_t *req);

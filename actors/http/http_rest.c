@@ -195,27 +195,84 @@ s_filters (http_req_t *req, const char *const names[][2])
     return payload;
 }
 
-//  One record: GET {type} with {key: param 0}
-static void
-s_get (http_req_t *req, const char *type, const char *key, http_shape_fn *shape)
+//  ---------------------------------------------------------------------------
+//  Collections served alike: one row each
+
+#define S_FILTERS 4 //  query filters of a collection, the last {NULL, NULL}
+
+struct http_rest_resource_s {
+    const char *list;   //  the api's list request
+    const char *cursor; //  ... and its cursor: "after" a name, "before" a time
+    const char *get;    //  the api's request for one record (NULL: a handler of
+    const char *key;    //  its own), by `key` = the path's {param}
+    http_shape_fn *shape;
+    const char *const filters[S_FILTERS][2]; //  query arguments: {st2 name, api name}
+};
+
+const http_rest_resource_t http_rest_executions = {
+    .list = "api.execution.list",
+    .cursor = "before",
+    .shape = http_shape_execution,
+    .filters = {{"action", "action"}, {"status", "status"}, {"rule_ref", "rule"}}};
+const http_rest_resource_t http_rest_actions = {.list = "api.action.list",
+                                                .cursor = "after",
+                                                .get = "api.action.get",
+                                                .key = "ref",
+                                                .shape = s_shape_definition,
+                                                .filters = {{"pack", "pack"}}};
+const http_rest_resource_t http_rest_triggertypes = {.list = "api.trigger.list",
+                                                     .cursor = "after",
+                                                     .get = "api.trigger.get",
+                                                     .key = "ref",
+                                                     .shape = s_shape_definition};
+const http_rest_resource_t http_rest_triggerinstances = {
+    .list = "api.event.list",
+    .cursor = "before",
+    .get = "api.event.get",
+    .key = "id",
+    .shape = s_shape_event,
+    .filters = {{"trigger", "trigger"}}};
+const http_rest_resource_t http_rest_packs = {.list = "api.pack.list",
+                                              .cursor = "after",
+                                              .get = "api.pack.get",
+                                              .key = "ref",
+                                              .shape = s_shape_definition};
+const http_rest_resource_t http_rest_policies = {.list = "api.policy.list",
+                                                 .cursor = "after",
+                                                 .get = "api.policy.get",
+                                                 .key = "ref",
+                                                 .shape = s_shape_definition,
+                                                 .filters = {{"pack", "pack"}}};
+const http_rest_resource_t http_rest_inquiries = {.list = "api.inquiry.list",
+                                                  .cursor = "before",
+                                                  .get = "api.inquiry.get",
+                                                  .key = "id",
+                                                  .shape = s_shape_inquiry,
+                                                  .filters = {{"status", "status"}}};
+
+//  GET /{collection}: its query filters into the api's list request
+void
+http_rest_resource_list (http_req_t *req)
 {
-    json_t *item = http_api (req, type, json_pack ("{s:s}", key, req->params[0]));
+    const http_rest_resource_t *self = req->route->resource;
+    http_rest_list (req, self->list, s_filters (req, self->filters), self->cursor,
+                    self->shape);
+}
+
+//  GET /{collection}/{key}: one record, by the path's param
+void
+http_rest_resource_get (http_req_t *req)
+{
+    const http_rest_resource_t *self = req->route->resource;
+    json_t *item =
+        http_api (req, self->get, json_pack ("{s:s}", self->key, req->params[0]));
     if (item)
-        http_reply (req, 200, s_attributes (req, shape (item)));
+        http_reply (req, 200, s_attributes (req, self->shape (item)));
     json_decref (item);
 }
 
 //  ---------------------------------------------------------------------------
 //  Executions
-
-void
-http_rest_executions (http_req_t *req)
-{
-    static const char *const names[][2] = {
-        {"action", "action"}, {"status", "status"}, {"rule_ref", "rule"}, {NULL, NULL}};
-    http_rest_list (req, "api.execution.list", s_filters (req, names), "before",
-                    http_shape_execution);
-}
 
 void
 http_rest_execution_get (http_req_t *req)
@@ -415,87 +472,7 @@ http_rest_execution_children (http_req_t *req)
 }
 
 //  ---------------------------------------------------------------------------
-//  Definitions and other records
-
-void
-http_rest_actions (http_req_t *req)
-{
-    static const char *const names[][2] = {{"pack", "pack"}, {NULL, NULL}};
-    http_rest_list (req, "api.action.list", s_filters (req, names), "after",
-                    s_shape_definition);
-}
-
-void
-http_rest_action_get (http_req_t *req)
-{
-    s_get (req, "api.action.get", "ref", s_shape_definition);
-}
-
-void
-http_rest_triggertypes (http_req_t *req)
-{
-    http_rest_list (req, "api.trigger.list", json_object (), "after", s_shape_definition);
-}
-
-void
-http_rest_triggertype_get (http_req_t *req)
-{
-    s_get (req, "api.trigger.get", "ref", s_shape_definition);
-}
-
-void
-http_rest_triggerinstances (http_req_t *req)
-{
-    static const char *const names[][2] = {{"trigger", "trigger"}, {NULL, NULL}};
-    http_rest_list (req, "api.event.list", s_filters (req, names), "before",
-                    s_shape_event);
-}
-
-void
-http_rest_triggerinstance_get (http_req_t *req)
-{
-    s_get (req, "api.event.get", "id", s_shape_event);
-}
-
-void
-http_rest_packs (http_req_t *req)
-{
-    http_rest_list (req, "api.pack.list", json_object (), "after", s_shape_definition);
-}
-
-void
-http_rest_pack_get (http_req_t *req)
-{
-    s_get (req, "api.pack.get", "ref", s_shape_definition);
-}
-
-void
-http_rest_policies (http_req_t *req)
-{
-    static const char *const names[][2] = {{"pack", "pack"}, {NULL, NULL}};
-    http_rest_list (req, "api.policy.list", s_filters (req, names), "after",
-                    s_shape_definition);
-}
-
-void
-http_rest_policy_get (http_req_t *req)
-{
-    s_get (req, "api.policy.get", "ref", s_shape_definition);
-}
-
-void
-http_rest_inquiries (http_req_t *req)
-{
-    static const char *const names[][2] = {{"status", "status"}, {NULL, NULL}};
-    http_rest_list (req, "api.inquiry.list", s_filters (req, names), "before",
-                    s_shape_inquiry);
-}
-
-void
-http_rest_inquiry_get (http_req_t *req)
-{
-    s_get (req, "api.inquiry.get", "id", s_shape_inquiry);
-}
+//  Inquiries
 
 //  PUT /inquiries/{id} {"response": {...}} (st2client sends {id, response})
 void
