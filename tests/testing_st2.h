@@ -50,7 +50,7 @@ static inline void
 testing_st2_init (testing_st2_t *self, const char *prefix, const char *ns, int options)
 {
     static int counter;
-    unsetenv ("ATTUNE_CONFIGS"); //  configs/ next to the packs, whoever runs us
+    unsetenv ("ATTUNE_CONFIGS"); //  configs/ next to the packs, whatever the caller set
     memset (self, 0, sizeof *self);
     self->options = options;
     self->timeout_ms = 10000;
