@@ -6,27 +6,35 @@
 #include "proto/proto_json.h"
 
 #include <czmq.h>
-#include <inttypes.h>
 
 #define S_DELETE_MS 50
 
-typedef struct {
+//  Events move between FIFOs linked through the events themselves: no
+//  allocation per move, a few per event in all (the event, its bytes)
+typedef struct _s_event_t s_event_t;
+struct _s_event_t {
+    s_event_t *next;
     uint64_t oid;
-    uint8_t id[PROTO_UUID_SIZE]; //  the key of `flight`
-    uint8_t *data;               //  queued: the bytes; in flight: NULL
+    uint8_t id[PROTO_UUID_SIZE];
+    uint8_t *data; //  queued: the bytes; in flight: NULL
     size_t size;
-} s_event_t;
+};
+
+typedef struct {
+    s_event_t *head, *tail;
+    size_t size;
+} s_list_t;
 
 struct _event_outbox_t {
     store_t *store;
     store_table_t *table;
     bus_link_t *link;
     char source[300];
-    zlist_t *pending;        //  s_event_t: stored by the running attempt
-    zlist_t *queue;          //  s_event_t: committed, not sent
-    zhashx_t *flight;        //  id (16 bytes) -> s_event_t: sent, not acked
-    zlist_t *acked;          //  s_event_t: acked, not deleted yet
-    zlist_t *deleting;       //  s_event_t: acked, deleted by the running attempt
+    s_list_t pending;        //  stored by the running attempt
+    s_list_t queue;          //  committed, not sent
+    s_list_t flight;         //  sent, not acked, in the order sent
+    s_list_t acked;          //  acked, not deleted yet
+    s_list_t deleting;       //  acked, deleted by the running attempt
     int64_t delete_at;       //  monotonic ms: the outbox's own delete write is due
     msgpack_sbuffer buffer;  //  an event.create payload
     msgpack_sbuffer encoded; //  its envelope
@@ -44,35 +52,79 @@ s_event_free (s_event_t **event_p)
     }
 }
 
-//  The flight table's keys are the events' own ids (binary, 16 bytes):
-//  UUID v7, whose last 8 bytes are random
-static size_t
-s_id_hash (const void *key)
+static void
+s_push (s_list_t *list, s_event_t *event)
 {
-    uint64_t tail;
-    memcpy (&tail, (const uint8_t *)key + PROTO_UUID_SIZE - 8, 8);
-    return (size_t)tail;
+    event->next = NULL;
+    if (list->tail)
+        list->tail->next = event;
+    else
+        list->head = event;
+    list->tail = event;
+    list->size++;
 }
 
-static int
-s_id_compare (const void *a, const void *b)
+static s_event_t *
+s_pop (s_list_t *list)
 {
-    return memcmp (a, b, PROTO_UUID_SIZE);
+    s_event_t *event = list->head;
+    if (event) {
+        list->head = event->next;
+        if (!list->head)
+            list->tail = NULL;
+        list->size--;
+    }
+    return event;
 }
 
+//  Every event of `from` to the end of `to`
+static void
+s_append (s_list_t *to, s_list_t *from)
+{
+    if (!from->head)
+        return;
+    if (to->tail)
+        to->tail->next = from->head;
+    else
+        to->head = from->head;
+    to->tail = from->tail;
+    to->size += from->size;
+    *from = (s_list_t){NULL, NULL, 0};
+}
+
+static void
+s_list_free (s_list_t *list)
+{
+    s_event_t *event;
+    while ((event = s_pop (list)))
+        s_event_free (&event);
+}
+
+//  Acks come in the order sent: the first in flight, but for a resend
 static void
 s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
 {
     event_outbox_t *self = (event_outbox_t *)arg;
-    s_event_t *event = (s_event_t *)zhashx_lookup (self->flight, id);
-    if (event) {
-        zhashx_delete (self->flight, id);
-        //  Deleted by the actor's next transaction (event_outbox_flush), or
-        //  by a write of the outbox's own when none comes soon
-        if (zlist_size (self->acked) == 0)
-            self->delete_at = zclock_mono () + S_DELETE_MS;
-        zlist_append (self->acked, event);
+    s_list_t *flight = &self->flight;
+    s_event_t *prev = NULL, *event = flight->head;
+    while (event && memcmp (event->id, id, PROTO_UUID_SIZE) != 0) {
+        prev = event;
+        event = event->next;
     }
+    if (!event)
+        return; //  a second ack
+    if (prev)
+        prev->next = event->next;
+    else
+        flight->head = event->next;
+    if (flight->tail == event)
+        flight->tail = prev;
+    flight->size--;
+    //  Deleted by the actor's next transaction (event_outbox_flush), or by
+    //  a write of the outbox's own when none comes soon
+    if (self->acked.size == 0)
+        self->delete_at = zclock_mono () + S_DELETE_MS;
+    s_push (&self->acked, event);
 }
 
 //  Queue every event left in the table (sent before, never acked)
@@ -94,13 +146,13 @@ s_load (event_outbox_t *self)
         memcpy (event->data, data, size);
         event->size = size;
         proto_envelope_destroy (&envelope);
-        zlist_append (self->queue, event);
+        s_push (&self->queue, event);
     }
     store_cursor_destroy (&cursor);
     store_read_end (&txn);
-    if (zlist_size (self->queue))
+    if (self->queue.size)
         zsys_info ("%s: %zu events from before the restart to send", self->source,
-                   zlist_size (self->queue));
+                   self->queue.size);
     return code == STORE_NOTFOUND ? 0 : -1;
 }
 
@@ -112,15 +164,6 @@ event_outbox_new (store_t *store, const char *table, bus_link_t *link, const cha
     self->link = link;
     snprintf (self->source, sizeof self->source, "%s", source);
     self->table = store_table (store, table, false);
-    self->pending = zlist_new ();
-    self->queue = zlist_new ();
-    self->flight = zhashx_new ();
-    zhashx_set_key_hasher (self->flight, s_id_hash);
-    zhashx_set_key_comparator (self->flight, s_id_compare);
-    zhashx_set_key_duplicator (self->flight, NULL);
-    zhashx_set_key_destructor (self->flight, NULL);
-    self->acked = zlist_new ();
-    self->deleting = zlist_new ();
     msgpack_sbuffer_init (&self->buffer);
     msgpack_sbuffer_init (&self->encoded);
     msgpack_sbuffer_init (&self->json);
@@ -133,15 +176,6 @@ event_outbox_new (store_t *store, const char *table, bus_link_t *link, const cha
     return self;
 }
 
-static void
-s_list_free (zlist_t **list_p)
-{
-    s_event_t *event;
-    while (*list_p && (event = (s_event_t *)zlist_pop (*list_p)))
-        s_event_free (&event);
-    zlist_destroy (list_p);
-}
-
 void
 event_outbox_destroy (event_outbox_t **self_p)
 {
@@ -149,12 +183,9 @@ event_outbox_destroy (event_outbox_t **self_p)
         event_outbox_t *self = *self_p;
         s_list_free (&self->pending);
         s_list_free (&self->queue);
+        s_list_free (&self->flight);
         s_list_free (&self->acked);
         s_list_free (&self->deleting);
-        for (s_event_t *event = (s_event_t *)zhashx_first (self->flight); event;
-             event = (s_event_t *)zhashx_next (self->flight))
-            s_event_free (&event);
-        zhashx_destroy (&self->flight);
         msgpack_sbuffer_destroy (&self->buffer);
         msgpack_sbuffer_destroy (&self->encoded);
         msgpack_sbuffer_destroy (&self->json);
@@ -167,17 +198,13 @@ event_outbox_destroy (event_outbox_t **self_p)
 static void
 s_undelete (event_outbox_t *self)
 {
-    s_event_t *event;
-    while ((event = (s_event_t *)zlist_pop (self->deleting)))
-        zlist_append (self->acked, event);
+    s_append (&self->acked, &self->deleting);
 }
 
 void
 event_outbox_attempt (event_outbox_t *self)
 {
-    s_event_t *event;
-    while ((event = (s_event_t *)zlist_pop (self->pending)))
-        s_event_free (&event);
+    s_list_free (&self->pending);
     s_undelete (self);
 }
 
@@ -220,7 +247,7 @@ event_outbox_add_packed (event_outbox_t *self, store_txn_t *txn, const char *tri
         s_event_free (&event);
         return -1;
     }
-    zlist_append (self->pending, event);
+    s_push (&self->pending, event);
     return 0;
 }
 
@@ -243,33 +270,26 @@ event_outbox_flush (event_outbox_t *self, store_txn_t *txn)
 {
     //  Again what an earlier attempt deleted: it may have been retried
     //  without a word (a row deleted twice is not found, which is fine)
-    s_undelete (self);
-    int deleted = 0;
-    s_event_t *event;
-    while ((event = (s_event_t *)zlist_pop (self->acked))) {
-        zlist_append (self->deleting, event);
+    s_append (&self->deleting, &self->acked);
+    for (s_event_t *event = self->deleting.head; event; event = event->next) {
         store_code_t code = store_del_id (txn, self->table, event->oid);
         if (code != STORE_OK && code != STORE_NOTFOUND)
             return -1;
-        deleted++;
     }
-    return deleted;
+    return (int)self->deleting.size;
 }
 
 size_t
 event_outbox_acked (event_outbox_t *self)
 {
-    return zlist_size (self->acked) + zlist_size (self->deleting);
+    return self->acked.size + self->deleting.size;
 }
 
 void
 event_outbox_committed (event_outbox_t *self)
 {
-    s_event_t *event;
-    while ((event = (s_event_t *)zlist_pop (self->pending)))
-        zlist_append (self->queue, event);
-    while ((event = (s_event_t *)zlist_pop (self->deleting)))
-        s_event_free (&event);
+    s_append (&self->queue, &self->pending);
+    s_list_free (&self->deleting);
 }
 
 //  The outbox's own write: what was acked, when the actor wrote nothing
@@ -285,28 +305,20 @@ void
 event_outbox_pump (event_outbox_t *self)
 {
     s_event_t *event;
-    while (zlist_size (self->queue) && bus_link_can_send (self->link)) {
-        event = (s_event_t *)zlist_first (self->queue);
+    while ((event = self->queue.head) && bus_link_can_send (self->link)) {
         uint8_t *data = event->data;
         if (bus_link_send_encoded (self->link, event->id, &data, event->size) != 0)
             break; //  stays queued: sent at a later turn
-        zlist_pop (self->queue);
+        s_pop (&self->queue);
         event->data = NULL; //  the link's now
-        if (zhashx_insert (self->flight, event->id, event) != 0) {
-            //  The same id twice: a row whose envelope did not decode at
-            //  start (it has no id); its ack cannot be told apart
-            zsys_error ("%s: outbox row %" PRIu64 " has no usable id: deleted",
-                        self->source, event->oid);
-            zlist_append (self->acked, event);
-        }
+        s_push (&self->flight, event);
         self->sent++;
     }
-    if (zlist_size (self->acked) == 0 || zclock_mono () < self->delete_at)
+    if (self->acked.size == 0 || zclock_mono () < self->delete_at)
         return;
-    if (store_write (self->store, s_delete_fn, self) == STORE_OK) {
-        while ((event = (s_event_t *)zlist_pop (self->deleting)))
-            s_event_free (&event);
-    } else
+    if (store_write (self->store, s_delete_fn, self) == STORE_OK)
+        s_list_free (&self->deleting);
+    else
         s_undelete (self);
     self->delete_at = zclock_mono () + S_DELETE_MS;
 }
@@ -314,7 +326,7 @@ event_outbox_pump (event_outbox_t *self)
 size_t
 event_outbox_size (event_outbox_t *self)
 {
-    return zlist_size (self->queue) + zhashx_size (self->flight);
+    return self->queue.size + self->flight.size;
 }
 
 uint64_t
