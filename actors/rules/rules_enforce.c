@@ -374,25 +374,43 @@ s_forms_tparams (s_forms_t *forms)
     return forms->tparams_json ? 0 : -1;
 }
 
-//  The context around `payload` (taken). 0 or -1.
+//  {trigger: {type, payload (taken)}, event: {id, ts}, rule: {ref}}, built
+//  by hand: json_pack's walk of its format cost as much as the rest of the
+//  context. NULL when out of memory.
+static json_t *
+s_context_new (s_forms_t *forms, json_t *payload)
+{
+    json_t *context = json_object ();
+    json_t *trigger = json_object ();
+    json_t *event = json_object ();
+    forms->rule_object = json_object ();
+    int rc = json_object_set_new_nocheck (trigger, "type", json_string (forms->trigger));
+    rc |= json_object_set_new_nocheck (trigger, "payload", payload);
+    rc |= json_object_set_new_nocheck (event, "id", json_string (forms->event_id));
+    rc |= json_object_set_new_nocheck (event, "ts", json_integer ((json_int_t)forms->ts));
+    rc |= json_object_set_new_nocheck (context, "trigger", trigger);
+    rc |= json_object_set_new_nocheck (context, "event", event);
+    rc |= json_object_set_new_nocheck (context, "rule", forms->rule_object);
+    if (rc != 0) {
+        json_decref (context);
+        return NULL;
+    }
+    return context;
+}
+
+//  The context around `payload` (taken; NULL: the one it has), for `rule`.
+//  0 or -1.
 static int
 s_forms_context (s_forms_t *forms, json_t *payload, const rules_rule_t *rule)
 {
     if (!forms->context) {
-        if (!payload)
+        if (!payload || !(forms->context = s_context_new (forms, payload)))
             return -1;
-        forms->context =
-            json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger", "type",
-                       forms->trigger, "payload", payload, "event", "id", forms->event_id,
-                       "ts", (json_int_t)forms->ts, "rule", "ref", "");
-        assert (forms->context);
-        forms->rule_object = json_object_get (forms->context, "rule");
     } else if (payload &&
                json_object_set_new (json_object_get (forms->context, "trigger"),
                                     "payload", payload) != 0)
         return -1;
-    json_object_set_new (forms->rule_object, "ref", json_string (rule->ref));
-    return 0;
+    return json_object_set_new (forms->rule_object, "ref", json_string (rule->ref));
 }
 
 //  The context with the whole payload, for `rule`. 0 or -1.
