@@ -30,15 +30,16 @@ struct _event_outbox_t {
     store_table_t *table;
     bus_link_t *link;
     char source[300];
-    s_list_t pending;        //  stored by the running attempt
-    s_list_t queue;          //  committed, not sent
-    s_list_t flight;         //  sent, not acked, in the order sent
-    s_list_t acked;          //  acked, not deleted yet
-    s_list_t deleting;       //  acked, deleted by the running attempt
-    int64_t delete_at;       //  monotonic ms: the outbox's own delete write is due
-    msgpack_sbuffer buffer;  //  an event.create payload
-    msgpack_sbuffer encoded; //  its envelope
-    msgpack_sbuffer json;    //  a JSON payload packed
+    s_list_t pending;          //  stored by the running attempt
+    s_list_t queue;            //  committed, not sent
+    s_list_t flight;           //  sent, not acked, in the order sent
+    s_list_t acked;            //  acked, not deleted yet
+    s_list_t deleting;         //  acked, deleted by the running attempt
+    int64_t delete_at;         //  monotonic ms: the outbox's own delete write is due
+    proto_envelope_t *command; //  event.create, reused: a new id and ts each
+    msgpack_sbuffer buffer;    //  an event.create payload
+    msgpack_sbuffer encoded;   //  its envelope
+    msgpack_sbuffer json;      //  a JSON payload packed
     uint64_t sent;
 };
 
@@ -164,10 +165,11 @@ event_outbox_new (store_t *store, const char *table, bus_link_t *link, const cha
     self->link = link;
     snprintf (self->source, sizeof self->source, "%s", source);
     self->table = store_table (store, table, false);
+    self->command = proto_envelope_new ("event.create", source);
     msgpack_sbuffer_init (&self->buffer);
     msgpack_sbuffer_init (&self->encoded);
     msgpack_sbuffer_init (&self->json);
-    if (!self->table || s_load (self) != 0) {
+    if (!self->command || !self->table || s_load (self) != 0) {
         zsys_error ("%s: cannot read the outbox: %s", source, store_last_error (store));
         event_outbox_destroy (&self);
         return NULL;
@@ -186,6 +188,7 @@ event_outbox_destroy (event_outbox_t **self_p)
         s_list_free (&self->flight);
         s_list_free (&self->acked);
         s_list_free (&self->deleting);
+        proto_envelope_destroy (&self->command);
         msgpack_sbuffer_destroy (&self->buffer);
         msgpack_sbuffer_destroy (&self->encoded);
         msgpack_sbuffer_destroy (&self->json);
@@ -224,21 +227,21 @@ event_outbox_add_packed (event_outbox_t *self, store_txn_t *txn, const char *tri
     msgpack_sbuffer_write (&self->buffer, (const char *)payload, size);
     //  Validated as a received frame would be: a payload nested one level
     //  deeper than where it came from may now be too deep
-    proto_envelope_t *command = proto_envelope_new ("event.create", self->source);
+    uint8_t id[PROTO_UUID_SIZE];
+    proto_uuid_generate (id);
+    proto_envelope_set_id (self->command, id);
+    proto_envelope_set_ts (self->command, proto_now_usec ());
     proto_error_t error = {0};
     msgpack_sbuffer_clear (&self->encoded);
-    if (!command ||
-        proto_envelope_set_payload (command, self->buffer.data, self->buffer.size,
+    if (proto_envelope_set_payload (self->command, self->buffer.data, self->buffer.size,
                                     &error) != PROTO_OK ||
-        proto_envelope_encode (command, &self->encoded) != 0) {
+        proto_envelope_encode (self->command, &self->encoded) != 0) {
         zsys_error ("%s: cannot build the %s event: %s", self->source, trigger,
-                    command ? error.message : "out of memory");
-        proto_envelope_destroy (&command);
+                    error.code != PROTO_OK ? error.message : "out of memory");
         return -1;
     }
     s_event_t *event = (s_event_t *)zmalloc (sizeof (s_event_t));
-    memcpy (event->id, proto_envelope_id (command), PROTO_UUID_SIZE);
-    proto_envelope_destroy (&command);
+    memcpy (event->id, id, PROTO_UUID_SIZE);
     event->size = self->encoded.size;
     event->data = (uint8_t *)malloc (event->size);
     memcpy (event->data, self->encoded.data, event->size);
