@@ -3,28 +3,43 @@
 */
 #include "actors/event_outbox.h"
 
+#include "proto/proto_json.h"
+
 #include <czmq.h>
 
 #define S_DELETE_MS 50
 
-typedef struct {
+//  Events move between FIFOs linked through the events themselves: no
+//  allocation per move, a few per event in all (the event, its bytes)
+typedef struct _s_event_t s_event_t;
+struct _s_event_t {
+    s_event_t *next;
     uint64_t oid;
     uint8_t id[PROTO_UUID_SIZE];
     uint8_t *data; //  queued: the bytes; in flight: NULL
     size_t size;
-} s_event_t;
+};
+
+typedef struct {
+    s_event_t *head, *tail;
+    size_t size;
+} s_list_t;
 
 struct _event_outbox_t {
     store_t *store;
     store_table_t *table;
     bus_link_t *link;
     char source[300];
-    zlist_t *pending;  //  s_event_t: stored by the running attempt
-    zlist_t *queue;    //  s_event_t: committed, not sent
-    zhashx_t *flight;  //  hex id -> s_event_t: sent, not acked
-    zlist_t *acked;    //  s_event_t: acked, not deleted yet
-    int64_t delete_at; //  monotonic ms
-    msgpack_sbuffer buffer;
+    s_list_t pending;          //  stored by the running attempt
+    s_list_t queue;            //  committed, not sent
+    s_list_t flight;           //  sent, not acked, in the order sent
+    s_list_t acked;            //  acked, not deleted yet
+    s_list_t deleting;         //  acked, deleted by the running attempt
+    int64_t delete_at;         //  monotonic ms: the outbox's own delete write is due
+    proto_envelope_t *command; //  event.create, reused: a new id and ts each
+    msgpack_sbuffer buffer;    //  an event.create payload
+    msgpack_sbuffer encoded;   //  its envelope
+    msgpack_sbuffer json;      //  a JSON payload packed
     uint64_t sent;
 };
 
@@ -39,23 +54,78 @@ s_event_free (s_event_t **event_p)
 }
 
 static void
-s_hex (const uint8_t id[PROTO_UUID_SIZE], char out[2 * PROTO_UUID_SIZE + 1])
+s_push (s_list_t *list, s_event_t *event)
 {
-    for (int i = 0; i < PROTO_UUID_SIZE; i++)
-        sprintf (out + 2 * i, "%02x", id[i]);
+    event->next = NULL;
+    if (list->tail)
+        list->tail->next = event;
+    else
+        list->head = event;
+    list->tail = event;
+    list->size++;
 }
 
+static s_event_t *
+s_pop (s_list_t *list)
+{
+    s_event_t *event = list->head;
+    if (event) {
+        list->head = event->next;
+        if (!list->head)
+            list->tail = NULL;
+        list->size--;
+    }
+    return event;
+}
+
+//  Every event of `from` to the end of `to`
+static void
+s_append (s_list_t *to, s_list_t *from)
+{
+    if (!from->head)
+        return;
+    if (to->tail)
+        to->tail->next = from->head;
+    else
+        to->head = from->head;
+    to->tail = from->tail;
+    to->size += from->size;
+    *from = (s_list_t){NULL, NULL, 0};
+}
+
+static void
+s_list_free (s_list_t *list)
+{
+    s_event_t *event;
+    while ((event = s_pop (list)))
+        s_event_free (&event);
+}
+
+//  Acks come in the order sent: the first in flight, but for a resend
 static void
 s_on_ack (void *arg, const uint8_t id[PROTO_UUID_SIZE])
 {
     event_outbox_t *self = (event_outbox_t *)arg;
-    char hex[2 * PROTO_UUID_SIZE + 1];
-    s_hex (id, hex);
-    s_event_t *event = (s_event_t *)zhashx_lookup (self->flight, hex);
-    if (event) {
-        zhashx_delete (self->flight, hex);
-        zlist_append (self->acked, event);
+    s_list_t *flight = &self->flight;
+    s_event_t *prev = NULL, *event = flight->head;
+    while (event && memcmp (event->id, id, PROTO_UUID_SIZE) != 0) {
+        prev = event;
+        event = event->next;
     }
+    if (!event)
+        return; //  a second ack
+    if (prev)
+        prev->next = event->next;
+    else
+        flight->head = event->next;
+    if (flight->tail == event)
+        flight->tail = prev;
+    flight->size--;
+    //  Deleted by the actor's next transaction (event_outbox_flush), or by
+    //  a write of the outbox's own when none comes soon
+    if (self->acked.size == 0)
+        self->delete_at = zclock_mono () + S_DELETE_MS;
+    s_push (&self->acked, event);
 }
 
 //  Queue every event left in the table (sent before, never acked)
@@ -77,13 +147,13 @@ s_load (event_outbox_t *self)
         memcpy (event->data, data, size);
         event->size = size;
         proto_envelope_destroy (&envelope);
-        zlist_append (self->queue, event);
+        s_push (&self->queue, event);
     }
     store_cursor_destroy (&cursor);
     store_read_end (&txn);
-    if (zlist_size (self->queue))
+    if (self->queue.size)
         zsys_info ("%s: %zu events from before the restart to send", self->source,
-                   zlist_size (self->queue));
+                   self->queue.size);
     return code == STORE_NOTFOUND ? 0 : -1;
 }
 
@@ -95,27 +165,17 @@ event_outbox_new (store_t *store, const char *table, bus_link_t *link, const cha
     self->link = link;
     snprintf (self->source, sizeof self->source, "%s", source);
     self->table = store_table (store, table, false);
-    self->pending = zlist_new ();
-    self->queue = zlist_new ();
-    self->flight = zhashx_new ();
-    self->acked = zlist_new ();
+    self->command = proto_envelope_new ("event.create", source);
     msgpack_sbuffer_init (&self->buffer);
-    if (!self->table || s_load (self) != 0) {
+    msgpack_sbuffer_init (&self->encoded);
+    msgpack_sbuffer_init (&self->json);
+    if (!self->command || !self->table || s_load (self) != 0) {
         zsys_error ("%s: cannot read the outbox: %s", source, store_last_error (store));
         event_outbox_destroy (&self);
         return NULL;
     }
     bus_link_set_ack_handler (link, s_on_ack, self);
     return self;
-}
-
-static void
-s_list_free (zlist_t **list_p)
-{
-    s_event_t *event;
-    while (*list_p && (event = (s_event_t *)zlist_pop (*list_p)))
-        s_event_free (&event);
-    zlist_destroy (list_p);
 }
 
 void
@@ -125,104 +185,151 @@ event_outbox_destroy (event_outbox_t **self_p)
         event_outbox_t *self = *self_p;
         s_list_free (&self->pending);
         s_list_free (&self->queue);
+        s_list_free (&self->flight);
         s_list_free (&self->acked);
-        for (s_event_t *event = (s_event_t *)zhashx_first (self->flight); event;
-             event = (s_event_t *)zhashx_next (self->flight))
-            s_event_free (&event);
-        zhashx_destroy (&self->flight);
+        s_list_free (&self->deleting);
+        proto_envelope_destroy (&self->command);
         msgpack_sbuffer_destroy (&self->buffer);
+        msgpack_sbuffer_destroy (&self->encoded);
+        msgpack_sbuffer_destroy (&self->json);
         free (self);
         *self_p = NULL;
     }
 }
 
+//  What the running attempt deleted is acked again (it did not commit)
+static void
+s_undelete (event_outbox_t *self)
+{
+    s_append (&self->acked, &self->deleting);
+}
+
 void
 event_outbox_attempt (event_outbox_t *self)
 {
-    s_event_t *event;
-    while ((event = (s_event_t *)zlist_pop (self->pending)))
+    s_list_free (&self->pending);
+    s_undelete (self);
+}
+
+int
+event_outbox_add_packed (event_outbox_t *self, store_txn_t *txn, const char *trigger,
+                         const void *payload, size_t size)
+{
+    msgpack_sbuffer_clear (&self->buffer);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    proto_pack_str (&pk, "trigger");
+    proto_pack_str (&pk, trigger);
+    proto_pack_str (&pk, "trigger_parameters");
+    msgpack_pack_map (&pk, 0);
+    proto_pack_str (&pk, "payload");
+    msgpack_sbuffer_write (&self->buffer, (const char *)payload, size);
+    //  Validated as a received frame would be: a payload nested one level
+    //  deeper than where it came from may now be too deep
+    uint8_t id[PROTO_UUID_SIZE];
+    proto_uuid_generate (id);
+    proto_envelope_set_id (self->command, id);
+    proto_envelope_set_ts (self->command, proto_now_usec ());
+    proto_error_t error = {0};
+    msgpack_sbuffer_clear (&self->encoded);
+    if (proto_envelope_set_payload (self->command, self->buffer.data, self->buffer.size,
+                                    &error) != PROTO_OK ||
+        proto_envelope_encode (self->command, &self->encoded) != 0) {
+        zsys_error ("%s: cannot build the %s event: %s", self->source, trigger,
+                    error.code != PROTO_OK ? error.message : "out of memory");
+        return -1;
+    }
+    s_event_t *event = (s_event_t *)zmalloc (sizeof (s_event_t));
+    memcpy (event->id, id, PROTO_UUID_SIZE);
+    event->size = self->encoded.size;
+    event->data = (uint8_t *)malloc (event->size);
+    memcpy (event->data, self->encoded.data, event->size);
+    if (store_insert (txn, self->table, event->data, event->size, &event->oid) !=
+        STORE_OK) {
         s_event_free (&event);
+        return -1;
+    }
+    s_push (&self->pending, event);
+    return 0;
 }
 
 int
 event_outbox_add (event_outbox_t *self, store_txn_t *txn, const char *trigger,
                   json_t *payload)
 {
-    proto_envelope_t *command = proto_envelope_new ("event.create", self->source);
-    json_t *body = json_pack ("{s:s, s:o, s:o}", "trigger", trigger, "trigger_parameters",
-                              json_object (), "payload", payload);
     proto_error_t error;
-    msgpack_sbuffer_clear (&self->buffer);
-    int rc = -1;
-    if (command && body &&
-        proto_envelope_set_payload_json (command, body, &error) == PROTO_OK &&
-        proto_envelope_encode (command, &self->buffer) == 0) {
-        s_event_t *event = (s_event_t *)zmalloc (sizeof (s_event_t));
-        memcpy (event->id, proto_envelope_id (command), PROTO_UUID_SIZE);
-        event->size = self->buffer.size;
-        event->data = (uint8_t *)malloc (event->size);
-        memcpy (event->data, self->buffer.data, event->size);
-        if (store_insert (txn, self->table, event->data, event->size, &event->oid) ==
-            STORE_OK) {
-            zlist_append (self->pending, event);
-            rc = 0;
-        } else
-            s_event_free (&event);
-    }
-    proto_envelope_destroy (&command);
-    json_decref (body);
+    msgpack_sbuffer_clear (&self->json);
+    int rc = payload && proto_json_to_sbuffer (payload, &self->json, &error) == PROTO_OK
+                 ? event_outbox_add_packed (self, txn, trigger, self->json.data,
+                                            self->json.size)
+                 : -1;
+    json_decref (payload);
     return rc;
+}
+
+int
+event_outbox_flush (event_outbox_t *self, store_txn_t *txn)
+{
+    //  Again what an earlier attempt deleted: it may have been retried
+    //  without a word (a row deleted twice is not found, which is fine)
+    s_append (&self->deleting, &self->acked);
+    for (s_event_t *event = self->deleting.head; event; event = event->next) {
+        store_code_t code = store_del_id (txn, self->table, event->oid);
+        if (code != STORE_OK && code != STORE_NOTFOUND)
+            return -1;
+    }
+    return (int)self->deleting.size;
+}
+
+size_t
+event_outbox_acked (event_outbox_t *self)
+{
+    return self->acked.size + self->deleting.size;
 }
 
 void
 event_outbox_committed (event_outbox_t *self)
 {
-    s_event_t *event;
-    while ((event = (s_event_t *)zlist_pop (self->pending)))
-        zlist_append (self->queue, event);
+    s_append (&self->queue, &self->pending);
+    s_list_free (&self->deleting);
 }
 
+//  The outbox's own write: what was acked, when the actor wrote nothing
+//  that took it
 static int
 s_delete_fn (store_txn_t *txn, void *arg)
 {
     event_outbox_t *self = (event_outbox_t *)arg;
-    for (s_event_t *event = (s_event_t *)zlist_first (self->acked); event;
-         event = (s_event_t *)zlist_next (self->acked)) {
-        store_code_t code = store_del_id (txn, self->table, event->oid);
-        if (code != STORE_OK && code != STORE_NOTFOUND)
-            return -1;
-    }
-    return 0;
+    return event_outbox_flush (self, txn) < 0 ? -1 : 0;
 }
 
 void
 event_outbox_pump (event_outbox_t *self)
 {
     s_event_t *event;
-    while (zlist_size (self->queue) && bus_link_can_send (self->link)) {
-        event = (s_event_t *)zlist_first (self->queue);
+    while ((event = self->queue.head) && bus_link_can_send (self->link)) {
         uint8_t *data = event->data;
         if (bus_link_send_encoded (self->link, event->id, &data, event->size) != 0)
             break; //  stays queued: sent at a later turn
-        zlist_pop (self->queue);
+        s_pop (&self->queue);
         event->data = NULL; //  the link's now
-        char hex[2 * PROTO_UUID_SIZE + 1];
-        s_hex (event->id, hex);
-        zhashx_update (self->flight, hex, event);
+        s_push (&self->flight, event);
         self->sent++;
     }
-    if (zlist_size (self->acked) == 0 || zclock_mono () < self->delete_at)
+    if (self->acked.size == 0 || zclock_mono () < self->delete_at)
         return;
     if (store_write (self->store, s_delete_fn, self) == STORE_OK)
-        while ((event = (s_event_t *)zlist_pop (self->acked)))
-            s_event_free (&event);
+        s_list_free (&self->deleting);
+    else
+        s_undelete (self);
     self->delete_at = zclock_mono () + S_DELETE_MS;
 }
 
 size_t
 event_outbox_size (event_outbox_t *self)
 {
-    return zlist_size (self->queue) + zhashx_size (self->flight);
+    return self->queue.size + self->flight.size;
 }
 
 uint64_t

@@ -8,9 +8,16 @@
     the envelope's bytes) inside the write transaction that made it,
     queued after the commit, sent over the link as those bytes
     (bus_link_send_encoded) when the link takes it, and deleted from the
-    table once acked. What was never acked (a crash, the rules actor away)
-    is queued again at start: an event may be delivered twice across a
-    crash (the rules actor drops a resent one by its id), never lost.
+    table once acked: by the actor's next write transaction when it hands
+    it to event_outbox_flush (no commit of its own, no fsync of its own),
+    else by a write of the outbox's own 50 ms after the ack. What was never
+    acked (a crash, the rules actor away) is queued again at start: an
+    event may be delivered twice across a crash (the rules actor drops a
+    resent one by its id), never lost.
+
+    Every call that changes the table in an actor's transaction (add,
+    flush) is settled by event_outbox_committed after the commit, or
+    undone by event_outbox_attempt when the attempt did not commit.
 */
 #ifndef EVENT_OUTBOX_H_INCLUDED
 #define EVENT_OUTBOX_H_INCLUDED
@@ -32,18 +39,32 @@ event_outbox_t *event_outbox_new (store_t *store, const char *table, bus_link_t 
                                   const char *source);
 void event_outbox_destroy (event_outbox_t **self_p);
 
-//  Start of a write attempt: forget what an earlier attempt of the same
-//  transaction added (store_write may run its function again).
+//  Start of a write attempt, or an attempt that did not commit: forget
+//  what an earlier attempt of the same transaction added (store_write may
+//  run its function again), and take back what it flushed.
 void event_outbox_attempt (event_outbox_t *self);
 //  In a write transaction: store event.create {trigger, payload (taken)}.
 //  0, or -1 (the transaction must fail).
 int event_outbox_add (event_outbox_t *self, store_txn_t *txn, const char *trigger,
                       json_t *payload);
-//  After the commit: queue what the transaction stored.
+//  The same with the payload as `size` bytes of one packed msgpack map
+//  (copied; validated as a received payload would be): no JSON on the way.
+int event_outbox_add_packed (event_outbox_t *self, store_txn_t *txn, const char *trigger,
+                             const void *payload, size_t size);
+//  In a write transaction the actor commits anyway: delete the rows of the
+//  events acked so far (again those an earlier attempt deleted, so a
+//  silently retried attempt loses nothing). The number deleted, or -1 (the
+//  transaction must fail).
+int event_outbox_flush (event_outbox_t *self, store_txn_t *txn);
+//  Events acked whose rows are not deleted by a commit yet (what a flush
+//  would take).
+size_t event_outbox_acked (event_outbox_t *self);
+//  After the commit: queue what the transaction stored, forget what it
+//  deleted.
 void event_outbox_committed (event_outbox_t *self);
 
-//  Send what the link takes; delete what was acked (a write of its own, at
-//  most every 50 ms). Call once per loop.
+//  Send what the link takes; delete what was acked and not flushed for
+//  50 ms (a write of its own). Call once per loop.
 void event_outbox_pump (event_outbox_t *self);
 
 //  Events waiting to be sent or acked.

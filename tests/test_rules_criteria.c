@@ -381,3 +381,55 @@ Test (rules_criteria, jinja_patterns_render_per_event_as_stackstorms)
                "%s", message);
     json_decref (criteria);
 }
+
+//  The payload keys a rule's criteria read (the rules actor converts only
+//  those of an event's payload): NULL whenever they may read more
+static const char *
+s_keys (const char *yaml_json)
+{
+    static char out[256];
+    json_t *criteria = json_loads (yaml_json, 0, NULL);
+    cr_assert (criteria, "%s", yaml_json);
+    char field[128], message[512];
+    rules_criteria_t *c =
+        rules_criteria_new (criteria, field, sizeof field, message, sizeof message);
+    cr_assert (c, "%s", message);
+    size_t count;
+    const char *const *keys = rules_criteria_payload_keys (c, &count);
+    if (!keys)
+        snprintf (out, sizeof out, "any");
+    else {
+        out[0] = 0;
+        for (size_t i = 0; i < count; i++)
+            snprintf (out + strlen (out), sizeof out - strlen (out), "%s%s", i ? "," : "",
+                      keys[i]);
+    }
+    rules_criteria_destroy (&c);
+    json_decref (criteria);
+    return out;
+}
+
+Test (rules_criteria, payload_keys_read_by_criteria)
+{
+    cr_expect_str_eq (s_keys ("{\"trigger.status\": {\"type\": \"equals\", "
+                              "\"pattern\": \"failed\"}}"),
+                      "status");
+    cr_expect_str_eq (s_keys ("{\"trigger.payload.a.b\": {\"type\": \"exists\"}, "
+                              "\"trigger.c[0]\": {\"type\": \"exists\"}, "
+                              "\"event.id\": {\"type\": \"exists\"}}"),
+                      "a,c");
+    cr_expect_str_eq (s_keys ("{}"), "");
+    //  What may read more: the payload whole, the trigger whole, a bracketed
+    //  key, a template, a search's items
+    cr_expect_str_eq (s_keys ("{\"trigger.payload\": {\"type\": \"exists\"}}"), "any");
+    cr_expect_str_eq (s_keys ("{\"trigger\": {\"type\": \"exists\"}}"), "any");
+    cr_expect_str_eq (
+        s_keys ("{\"trigger.payload[\\\"a b\\\"]\": {\"type\": \"exists\"}}"), "any");
+    cr_expect_str_eq (s_keys ("{\"trigger.status\": {\"type\": \"equals\", "
+                              "\"pattern\": \"{{ trigger.wanted }}\"}}"),
+                      "any");
+    cr_expect_str_eq (s_keys ("{\"trigger.items\": {\"type\": \"search\", "
+                              "\"condition\": \"any\", \"pattern\": "
+                              "{\"item.n\": {\"type\": \"equals\", \"pattern\": 1}}}}"),
+                      "any");
+}

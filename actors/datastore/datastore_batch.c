@@ -93,7 +93,8 @@ s_write_fn (store_txn_t *txn, void *arg)
          entry = (s_entry_t *)zlist_next (self->batch))
         if (s_write_entry (self, txn, entry) != 0)
             return -1;
-    return 0;
+    //  The rows of events acked so far go with this commit
+    return event_outbox_flush (self->outbox, txn) < 0 ? -1 : 0;
 }
 
 //  After the commit: publish each change, note deadlines, answer

@@ -46,6 +46,17 @@ s_handle_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
     return executor_links_draining (self, txn, payload, info);
 }
 
+//  Last in every batch's transaction: what waits for a slot, and the
+//  outbox rows of acked events (deleted in this commit, not one of their own)
+static int
+s_batch_end (void *arg, store_txn_t *txn)
+{
+    executor_t *self = (executor_t *)arg;
+    if (executor_schedule_batch (self, txn) != 0)
+        return -1;
+    return executor_triggers_flush (self, txn);
+}
+
 //  ---------------------------------------------------------------------------
 //  Start-up: memory mirrors from the store
 
@@ -274,7 +285,7 @@ s_start_sockets (executor_t *self, const actor_config_t *config)
                        "executor", self->store, &self->link_config);
     if (!self->inbox)
         return -1;
-    bus_inbox_set_batch_end (self->inbox, executor_schedule_batch, self);
+    bus_inbox_set_batch_end (self->inbox, s_batch_end, self);
     //  One execution per enforcement (by_enforcement, looked up first): a
     //  redelivered enforcement.create needs no processed-id record. Status
     //  reports come from workers, which keep nothing across a restart and

@@ -66,6 +66,24 @@ s_has_secret (const json_t *action)
     return false;
 }
 
+int
+executor_pack_parameters (executor_t *self, const json_t *action, msgpack_packer *pk)
+{
+    const msgpack_object *parameters =
+        executor_record_get (&self->record, EXECUTOR_RECORD_PARAMETERS);
+    if (!parameters || !s_has_secret (action)) {
+        s_pack_field (pk, &self->record, EXECUTOR_RECORD_PARAMETERS);
+        return 0;
+    }
+    json_t *given = proto_json_from_msgpack (parameters, "parameters", NULL);
+    json_t *masked = registry_params_mask (json_object_get (action, "parameters"), given);
+    proto_code_t code =
+        masked ? proto_json_to_msgpack (masked, pk, NULL) : PROTO_ERR_JSON;
+    json_decref (given);
+    json_decref (masked);
+    return code == PROTO_OK ? 0 : -1;
+}
+
 //  An envelope of `type` with the packed payload in self->packed.
 proto_envelope_t *
 executor_envelope_packed (executor_t *self, const char *type)
@@ -128,22 +146,10 @@ executor_fact_envelope (executor_t *self, const json_t *action, char *type,
         msgpack_pack_object (&pk, *task);
     }
     executor_record_pack_str (&pk, "parameters");
-    const msgpack_object *parameters =
-        executor_record_get (record, EXECUTOR_RECORD_PARAMETERS);
-    if (parameters && s_has_secret (action)) {
-        json_t *given = proto_json_from_msgpack (parameters, "parameters", NULL);
-        json_t *masked =
-            registry_params_mask (json_object_get (action, "parameters"), given);
-        proto_code_t code =
-            masked ? proto_json_to_msgpack (masked, &pk, NULL) : PROTO_ERR_JSON;
-        json_decref (given);
-        json_decref (masked);
-        if (code != PROTO_OK) {
-            zsys_error ("executor: cannot mask the parameters of a %s fact", type);
-            return NULL;
-        }
-    } else
-        s_pack_field (&pk, record, EXECUTOR_RECORD_PARAMETERS);
+    if (executor_pack_parameters (self, action, &pk) != 0) {
+        zsys_error ("executor: cannot mask the parameters of a %s fact", type);
+        return NULL;
+    }
     return executor_envelope_packed (self, type);
 }
 

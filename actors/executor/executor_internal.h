@@ -185,8 +185,9 @@ struct _executor_t {
     struct _event_outbox_t *outbox; //  their events until the rules actor acks
     uint64_t triggers_version;      //  registry version the listeners were taken at
     bool listen_action, listen_notify, listen_inquiry; //  an enabled rule is on it
-    struct _executor_metrics_t *metrics;               //  executor_metrics.c
-    executor_retention_t *retention; //  purges: TTL sweeps and api.purge
+    bool outbox_effect;                  //  the running attempt's outbox effect is queued
+    struct _executor_metrics_t *metrics; //  executor_metrics.c
+    executor_retention_t *retention;     //  purges: TTL sweeps and api.purge
 };
 
 //  ---------------------------------------------------------------------------
@@ -211,7 +212,10 @@ void executor_triggers_close (executor_t *self);
 int executor_triggers_ended (executor_t *self, store_txn_t *txn, const json_t *action);
 //  In the transaction that opened `inquiry`. 0 or -1.
 int executor_triggers_inquiry (executor_t *self, store_txn_t *txn, const json_t *inquiry);
-//  Send what the link takes, delete what was acked: once per turn.
+//  In every command batch's transaction: delete the outbox rows of the
+//  events acked so far (no write of their own). 0 or -1.
+int executor_triggers_flush (executor_t *self, store_txn_t *txn);
+//  Send what the link takes, delete what was acked long ago: once per turn.
 void executor_triggers_pump (executor_t *self);
 
 //  executor_effects: after-commit work of a transaction
@@ -241,6 +245,10 @@ void executor_fact_packed (executor_t *self, const json_t *action);
 //  The fact for self->record as an envelope (`type` gets its type), or NULL.
 proto_envelope_t *executor_fact_envelope (executor_t *self, const json_t *action,
                                           char *type, size_t type_size);
+//  Pack self->record's parameters as facts show them: secrets (by the
+//  action's schema) masked; nil when absent. 0, or -1 when they cannot be
+//  masked.
+int executor_pack_parameters (executor_t *self, const json_t *action, msgpack_packer *pk);
 //  An envelope of `type` whose payload is what self->packed holds, or NULL.
 proto_envelope_t *executor_envelope_packed (executor_t *self, const char *type);
 //  The execution.dispatch of self->record as an envelope, or NULL.

@@ -74,12 +74,14 @@ s_listeners (executor_t *self)
     }
 }
 
-//  The outbox's events of this attempt go when it commits, are forgotten
-//  when it does not
+//  The outbox's work of this attempt (events stored, acked rows deleted)
+//  is settled when it commits, undone when it does not: one effect an
+//  attempt, queued by the first change
 static void
 s_committed (void *ctx, void *unused)
 {
     executor_t *self = (executor_t *)ctx;
+    self->outbox_effect = false;
     event_outbox_committed (self->outbox);
 }
 
@@ -87,18 +89,39 @@ static void
 s_dropped (void *ctx, void *unused)
 {
     executor_t *self = (executor_t *)ctx;
+    self->outbox_effect = false;
     event_outbox_attempt (self->outbox);
+}
+
+static int
+s_effect (executor_t *self)
+{
+    if (self->outbox_effect)
+        return 0;
+    if (actor_effects_add (self->effects, s_committed, s_dropped, NULL) != 0)
+        return -1;
+    self->outbox_effect = true;
+    return 0;
 }
 
 static int
 s_raise (executor_t *self, store_txn_t *txn, const char *trigger, json_t *payload)
 {
-    if (!payload)
+    if (s_effect (self) != 0) {
+        json_decref (payload);
         return -1;
-    if (event_outbox_add (self->outbox, txn, trigger, payload) != 0)
+    }
+    return event_outbox_add (self->outbox, txn, trigger, payload);
+}
+
+int
+executor_triggers_flush (executor_t *self, store_txn_t *txn)
+{
+    if (!self->outbox || event_outbox_acked (self->outbox) == 0)
+        return 0;
+    if (s_effect (self) != 0)
         return -1;
-    //  One effect per event: each moves the events stored so far
-    return actor_effects_add (self->effects, s_committed, s_dropped, NULL);
+    return event_outbox_flush (self->outbox, txn) < 0 ? -1 : 0;
 }
 
 static void
@@ -121,37 +144,84 @@ s_st2_status (const char *status)
     return streq (status, "cancelled") ? "canceled" : status;
 }
 
-//  The actiontrigger payload of the fact (JSON) of an ended execution
-static json_t *
-s_action_payload (const json_t *fact, const json_t *action)
+//  A string field of the record, "" when it is not one
+static void
+s_pack_text (msgpack_packer *pk, const executor_record_t *record,
+             executor_record_field_t field)
 {
-    char started[48], ended[48];
-    s_iso (json_integer_value (json_object_get (fact, "started")), started,
-           sizeof started);
-    s_iso (json_integer_value (json_object_get (fact, "ended")), ended, sizeof ended);
-    const char *status = json_string_value (json_object_get (fact, "status"));
-    const char *name = json_string_value (json_object_get (action, "name"));
-    const char *runner = json_string_value (json_object_get (action, "runner_type"));
-    json_t *payload = json_pack (
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "execution_id",
-        json_string_value (json_object_get (fact, "execution")) ?: "", "status",
-        s_st2_status (status ? status : ""), "start_timestamp", started, "end_timestamp",
-        ended, "action_name", name ? name : "", "action_ref",
-        json_string_value (json_object_get (fact, "action")) ?: "", "runner_ref",
-        runner ? runner : "");
-    json_t *parameters = json_object_get (fact, "parameters");
-    json_t *result = json_object_get (fact, "result");
-    json_t *parent = json_object_get (fact, "parent");
-    if (payload) {
-        json_object_set_new (payload, "parameters",
-                             json_is_object (parameters) ? json_incref (parameters)
-                                                         : json_object ());
-        json_object_set_new (payload, "result",
-                             result ? json_incref (result) : json_null ());
-        if (json_is_string (parent))
-            json_object_set (payload, "parent", parent);
+    const msgpack_object *value = executor_record_get (record, field);
+    if (value && value->type == MSGPACK_OBJECT_STR)
+        msgpack_pack_object (pk, *value);
+    else
+        proto_pack_str (pk, "");
+}
+
+//  A time field of the record (microseconds), 0 when it is not an integer
+static int64_t
+s_usec (const executor_record_t *record, executor_record_field_t field)
+{
+    const msgpack_object *value = executor_record_get (record, field);
+    if (value && value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return (int64_t)value->via.u64;
+    return value && value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? value->via.i64 : 0;
+}
+
+static void
+s_pack_json_text (msgpack_packer *pk, const json_t *action, const char *key)
+{
+    const char *text = json_string_value (json_object_get (action, key));
+    proto_pack_str (pk, text ? text : "");
+}
+
+//  The actiontrigger payload of self->record's ended execution, packed
+//  straight from the record into self->packed. 0, or -1 when its
+//  parameters cannot be masked.
+static int
+s_action_payload (executor_t *self, const json_t *action)
+{
+    const executor_record_t *record = &self->record;
+    char started[48], ended[48], status[32];
+    s_iso (s_usec (record, EXECUTOR_RECORD_STARTED), started, sizeof started);
+    s_iso (s_usec (record, EXECUTOR_RECORD_ENDED), ended, sizeof ended);
+    executor_record_text (record, EXECUTOR_RECORD_STATUS, status, sizeof status);
+    const msgpack_object *parameters =
+        executor_record_get (record, EXECUTOR_RECORD_PARAMETERS);
+    const msgpack_object *result = executor_record_get (record, EXECUTOR_RECORD_RESULT);
+    const msgpack_object *parent = executor_record_extra (record, "parent");
+    bool with_parent = parent && parent->type == MSGPACK_OBJECT_STR;
+    msgpack_sbuffer_clear (&self->packed);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &self->packed, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 9 + with_parent);
+    proto_pack_str (&pk, "execution_id");
+    s_pack_text (&pk, record, EXECUTOR_RECORD_ID);
+    proto_pack_str (&pk, "status");
+    proto_pack_str (&pk, s_st2_status (status));
+    proto_pack_str (&pk, "start_timestamp");
+    proto_pack_str (&pk, started);
+    proto_pack_str (&pk, "end_timestamp");
+    proto_pack_str (&pk, ended);
+    proto_pack_str (&pk, "action_name");
+    s_pack_json_text (&pk, action, "name");
+    proto_pack_str (&pk, "action_ref");
+    s_pack_text (&pk, record, EXECUTOR_RECORD_ACTION);
+    proto_pack_str (&pk, "runner_ref");
+    s_pack_json_text (&pk, action, "runner_type");
+    proto_pack_str (&pk, "parameters");
+    if (!parameters || parameters->type != MSGPACK_OBJECT_MAP)
+        msgpack_pack_map (&pk, 0);
+    else if (executor_pack_parameters (self, action, &pk) != 0)
+        return -1;
+    proto_pack_str (&pk, "result");
+    if (result)
+        msgpack_pack_object (&pk, *result);
+    else
+        msgpack_pack_nil (&pk);
+    if (with_parent) {
+        proto_pack_str (&pk, "parent");
+        msgpack_pack_object (&pk, *parent);
     }
-    return payload;
+    return 0;
 }
 
 //  notifytrigger: the action's notify block for this end, one event per
@@ -204,21 +274,23 @@ executor_triggers_ended (executor_t *self, store_txn_t *txn, const json_t *actio
         self->listen_notify && json_is_object (json_object_get (action, "notify"));
     if (!self->listen_action && !notify)
         return 0; //  the common case: no rule listens
-    char type[48];
-    proto_envelope_t *fact = executor_fact_envelope (self, action, type, sizeof type);
-    json_t *json = fact ? proto_envelope_payload_json (fact, NULL) : NULL;
-    proto_envelope_destroy (&fact);
-    json_t *base = json ? s_action_payload (json, action) : NULL;
-    json_decref (json);
-    if (!base)
+    if (s_action_payload (self, action) != 0)
         return -1;
-    int rc = 0;
-    if (notify)
-        rc = s_notify (self, txn, base, action);
-    if (rc == 0 && self->listen_action)
-        rc = s_raise (self, txn, S_ACTION, json_incref (base));
-    json_decref (base);
-    return rc;
+    if (notify) {
+        //  The notify block's events are rare: built from the JSON form
+        json_t *base = proto_json_from_buffer (self->packed.data, self->packed.size,
+                                               "payload", NULL);
+        int rc = base ? s_notify (self, txn, base, action) : -1;
+        json_decref (base);
+        if (rc != 0)
+            return -1;
+    }
+    if (!self->listen_action)
+        return 0;
+    if (s_effect (self) != 0)
+        return -1;
+    return event_outbox_add_packed (self->outbox, txn, S_ACTION, self->packed.data,
+                                    self->packed.size);
 }
 
 int

@@ -100,7 +100,10 @@ typedef struct {
 struct _rules_criteria_t {
     criterion_t *items;
     size_t count;
-    bool kv; //  a templated pattern names st2kv
+    bool kv;       //  a templated pattern names st2kv
+    char **keys;   //  the payload keys the criteria read (count: nkeys) ...
+    size_t nkeys;  //
+    bool keys_any; //  ... unless they may read more
 };
 
 //  ---------------------------------------------------------------------------
@@ -554,6 +557,66 @@ s_criterion_clear (criterion_t *c)
     memset (c, 0, sizeof *c);
 }
 
+//  The payload key that `path` reads as rules_template_lookup resolves it
+//  (trigger.payload.K... or trigger.K..., K a plain name): its start and
+//  length, 0 for a path outside the payload (event.id). False when the
+//  path may read more (trigger, trigger.payload, a bracketed key).
+static bool
+s_payload_key (const char *path, const char **key, size_t *len)
+{
+    *len = 0;
+    if (strncmp (path, "trigger", 7) != 0)
+        return true;
+    if (path[7] != '.')
+        return path[7] != 0 && path[7] != '[';
+    const char *p = path + 8;
+    if (strncmp (p, "payload", 7) == 0 && !isalnum ((unsigned char)p[7]) && p[7] != '_' &&
+        p[7] != '-') {
+        if (p[7] != '.')
+            return false;
+        p += 8;
+    }
+    *key = p;
+    while (isalnum ((unsigned char)*p) || *p == '_' || *p == '-')
+        p++;
+    *len = (size_t)(p - *key);
+    return *len > 0 && (*p == 0 || *p == '.' || *p == '[');
+}
+
+//  The payload keys the criteria read (rules_criteria_payload_keys). 0, or
+//  -1 when out of memory.
+static int
+s_keys (rules_criteria_t *self)
+{
+    self->keys = self->count ? (char **)calloc (self->count, sizeof (char *)) : NULL;
+    if (self->count && !self->keys)
+        return -1;
+    for (size_t i = 0; i < self->count && !self->keys_any; i++) {
+        const criterion_t *c = &self->items[i];
+        const char *key = NULL;
+        size_t len;
+        //  A template or a search's items may read anything
+        self->keys_any =
+            c->templated || c->op == OP_SEARCH || !s_payload_key (c->path, &key, &len);
+        if (self->keys_any || len == 0)
+            continue;
+        if (!(self->keys[self->nkeys] = strndup (key, len)))
+            return -1;
+        self->nkeys++;
+    }
+    return 0;
+}
+
+const char *const *
+rules_criteria_payload_keys (const rules_criteria_t *self, size_t *count)
+{
+    static const char *const none[] = {NULL};
+    *count = self ? self->nkeys : 0;
+    if (!self)
+        return none;
+    return self->keys_any ? NULL : self->keys ? (const char *const *)self->keys : none;
+}
+
 rules_criteria_t *
 rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char *message,
                     size_t message_size)
@@ -621,6 +684,8 @@ rules_criteria_new (const json_t *criteria, char *field, size_t field_size, char
             }
             self->count++;
         }
+    if (s_keys (self) != 0)
+        rules_criteria_destroy (&self);
     return self;
 }
 
@@ -629,6 +694,9 @@ rules_criteria_destroy (rules_criteria_t **self_p)
 {
     if (self_p && *self_p) {
         rules_criteria_t *self = *self_p;
+        for (size_t i = 0; i < self->nkeys; i++)
+            free (self->keys[i]);
+        free (self->keys);
         for (size_t i = 0; i < self->count; i++)
             s_criterion_clear (&self->items[i]);
         free (self->items);

@@ -78,6 +78,13 @@ void rules_criteria_destroy (rules_criteria_t **self_p);
 //  the context, rules_kv.h).
 bool rules_criteria_uses_kv (const rules_criteria_t *self);
 
+//  The payload keys the criteria read (paths trigger.payload.K... and
+//  trigger.K...), so that an event's payload needs a JSON form for those
+//  keys only: `count` of them. NULL when the criteria may read more (a
+//  templated pattern, search, the payload as a whole); none for no criteria.
+const char *const *rules_criteria_payload_keys (const rules_criteria_t *self,
+                                                size_t *count);
+
 //  True when every criterion holds for `context` at time `now_usec`.
 bool rules_criteria_match (const rules_criteria_t *self, const json_t *context,
                            int64_t now_usec);

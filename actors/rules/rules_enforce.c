@@ -347,6 +347,9 @@ s_has_json_form (const msgpack_object *obj, const char *path, proto_error_t *err
 
 //  The JSON forms of an event, built on first need: the evaluation context
 //  (criteria, templates) and the trigger parameters (compared with rules').
+//  The context's payload starts with only the keys that criteria read
+//  (partial), and is converted whole when a rule may read more: a rule on
+//  status=failed costs the conversion of one value, not of the result.
 typedef struct {
     const char *trigger;
     const char *event_id;
@@ -356,31 +359,109 @@ typedef struct {
     json_t *context;
     json_t *rule_object;
     json_t *tparams_json;
+    bool partial; //  the context's payload holds only the keys asked for
 } s_forms_t;
 
-//  0, or -1 when a form cannot be built (checked before: out of memory).
+//  The trigger parameters' form. 0, or -1 (out of memory: checked before).
 static int
-s_forms_build (s_forms_t *forms)
+s_forms_tparams (s_forms_t *forms)
 {
-    if (forms->context)
-        return 0;
-    json_t *payload_json = proto_json_from_msgpack (forms->data, "payload", NULL);
-    forms->tparams_json =
-        forms->tparams
-            ? proto_json_from_msgpack (forms->tparams, "trigger_parameters", NULL)
-            : json_object ();
-    if (!payload_json || !forms->tparams_json) {
-        json_decref (payload_json);
-        json_decref (forms->tparams_json);
-        forms->tparams_json = NULL;
-        return -1;
+    if (!forms->tparams_json)
+        forms->tparams_json =
+            forms->tparams
+                ? proto_json_from_msgpack (forms->tparams, "trigger_parameters", NULL)
+                : json_object ();
+    return forms->tparams_json ? 0 : -1;
+}
+
+//  {trigger: {type, payload (taken)}, event: {id, ts}, rule: {ref}}, built
+//  by hand: json_pack's walk of its format cost as much as the rest of the
+//  context. NULL when out of memory.
+static json_t *
+s_context_new (s_forms_t *forms, json_t *payload)
+{
+    json_t *context = json_object ();
+    json_t *trigger = json_object ();
+    json_t *event = json_object ();
+    forms->rule_object = json_object ();
+    int rc = json_object_set_new_nocheck (trigger, "type", json_string (forms->trigger));
+    rc |= json_object_set_new_nocheck (trigger, "payload", payload);
+    rc |= json_object_set_new_nocheck (event, "id", json_string (forms->event_id));
+    rc |= json_object_set_new_nocheck (event, "ts", json_integer ((json_int_t)forms->ts));
+    rc |= json_object_set_new_nocheck (context, "trigger", trigger);
+    rc |= json_object_set_new_nocheck (context, "event", event);
+    rc |= json_object_set_new_nocheck (context, "rule", forms->rule_object);
+    if (rc != 0) {
+        json_decref (context);
+        return NULL;
     }
-    forms->context =
-        json_pack ("{s:{s:s, s:o}, s:{s:s, s:I}, s:{s:s}}", "trigger", "type",
-                   forms->trigger, "payload", payload_json, "event", "id",
-                   forms->event_id, "ts", (json_int_t)forms->ts, "rule", "ref", "");
-    assert (forms->context);
-    forms->rule_object = json_object_get (forms->context, "rule");
+    return context;
+}
+
+//  The context around `payload` (taken; NULL: the one it has), for `rule`.
+//  0 or -1.
+static int
+s_forms_context (s_forms_t *forms, json_t *payload, const rules_rule_t *rule)
+{
+    if (!forms->context) {
+        if (!payload || !(forms->context = s_context_new (forms, payload)))
+            return -1;
+    } else if (payload &&
+               json_object_set_new (json_object_get (forms->context, "trigger"),
+                                    "payload", payload) != 0)
+        return -1;
+    return json_object_set_new (forms->rule_object, "ref", json_string (rule->ref));
+}
+
+//  The context with the whole payload, for `rule`. 0 or -1.
+static int
+s_forms_full (s_forms_t *forms, const rules_rule_t *rule)
+{
+    json_t *payload = NULL;
+    if (!forms->context || forms->partial) {
+        payload = proto_json_from_msgpack (forms->data, "payload", NULL);
+        if (!payload)
+            return -1;
+        forms->partial = false;
+    }
+    return s_forms_context (forms, payload, rule);
+}
+
+//  The context for `rule`'s criteria: the payload's keys they read, or the
+//  whole payload when they may read more. 0 or -1.
+static int
+s_forms_criteria (s_forms_t *forms, const rules_rule_t *rule)
+{
+    size_t count;
+    const char *const *keys = rules_criteria_payload_keys (rule->criteria, &count);
+    if (!keys)
+        return s_forms_full (forms, rule);
+    if (!forms->context) {
+        forms->partial = true;
+        if (s_forms_context (forms, json_object (), rule) != 0)
+            return -1;
+    } else if (s_forms_context (forms, NULL, rule) != 0)
+        return -1;
+    if (!forms->partial)
+        return 0;
+    json_t *payload =
+        json_object_get (json_object_get (forms->context, "trigger"), "payload");
+    const msgpack_object_map *map = &forms->data->via.map;
+    for (size_t k = 0; k < count; k++) {
+        if (json_object_get (payload, keys[k]))
+            continue;
+        size_t size = strlen (keys[k]);
+        for (uint32_t i = 0; i < map->size; i++) {
+            const msgpack_object *key = &map->ptr[i].key;
+            if (key->type != MSGPACK_OBJECT_STR || key->via.str.size != size ||
+                memcmp (key->via.str.ptr, keys[k], size) != 0)
+                continue;
+            json_t *value = proto_json_from_msgpack (&map->ptr[i].val, "payload", NULL);
+            if (!value || json_object_set_new (payload, keys[k], value) != 0)
+                return -1;
+            break;
+        }
+    }
     return 0;
 }
 
@@ -423,7 +504,7 @@ s_evaluate (rules_t *self, store_txn_t *txn, proto_envelope_t *command,
         snprintf (failure, sizeof failure, "the event has no JSON form: %s",
                   error.message);
     bool by_parameters = !failure[0] && tparams && tparams->via.map.size > 0;
-    s_forms_t forms = {trigger, event_id, ts, tparams, data, NULL, NULL, NULL};
+    s_forms_t forms = {trigger, event_id, ts, tparams, data, NULL, NULL, NULL, false};
     int64_t now = proto_now_usec ();
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {
@@ -434,25 +515,28 @@ s_evaluate (rules_t *self, store_txn_t *txn, proto_envelope_t *command,
         if (rule_has && !by_parameters)
             continue; //  the event has none (or no JSON form): never the same
         if (by_parameters) {
-            if (s_forms_build (&forms) != 0) {
+            if (s_forms_tparams (&forms) != 0) {
                 rc = -1;
                 break;
             }
             if (!rules_json_same (rule->trigger_parameters, forms.tparams_json))
                 continue;
         }
-        bool criteria =
-            json_object_size (json_object_get (rule->definition, "criteria")) > 0;
         //  The context only for criteria and templates: parameters without
         //  one are copied as written (s_parameters)
-        if (!failure[0] && (criteria || s_templated (rule->action_parameters, 0))) {
-            if (s_forms_build (&forms) != 0) {
+        if (!failure[0] &&
+            json_object_size (json_object_get (rule->definition, "criteria")) > 0) {
+            if (s_forms_criteria (&forms, rule) != 0) {
                 rc = -1;
                 break;
             }
-            json_object_set_new (forms.rule_object, "ref", json_string (rule->ref));
-            if (criteria && !s_criteria_match (self, rule, forms.context, now))
+            if (!s_criteria_match (self, rule, forms.context, now))
                 continue;
+        }
+        if (!failure[0] && s_templated (rule->action_parameters, 0) &&
+            s_forms_full (&forms, rule) != 0) {
+            rc = -1;
+            break;
         }
         rc = s_enforce (self, txn, command, event_id, ts, rule, forms.context,
                         failure[0] ? failure : NULL);
