@@ -126,11 +126,12 @@ testing_st2_rule (testing_st2_t *self, const char *kind, const char *ref,
 {
     char path[128], text[10240];
     snprintf (path, sizeof path, "test/rules/%s.yaml", kind);
-    snprintf (text, sizeof text,
-              "name: %s\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
-              "  trigger.payload.kind: {type: equals, pattern: %s}\n"
-              "action:\n  ref: %s\n  parameters:%s\n%s",
-              kind, kind, ref, *params ? "" : " {}", params);
+    int size = snprintf (text, sizeof text,
+                         "name: %s\npack: test\ntrigger:\n  type: test.hook\ncriteria:\n"
+                         "  trigger.payload.kind: {type: equals, pattern: %s}\n"
+                         "action:\n  ref: %s\n  parameters:%s\n%s",
+                         kind, kind, ref, *params ? "" : " {}", params);
+    cr_assert (size > 0 && (size_t)size < sizeof text, "rule %s: too long", kind);
     testing_st2_write (self, path, text);
 }
 
