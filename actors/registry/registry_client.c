@@ -517,6 +517,9 @@ s_handle_snapshot (registry_client_t *self)
                                : NULL;
             if (kept)
                 json_object_set_new (table, ref, kept);
+            //  Items of the current request arrive: it has an answer, and a
+            //  big snapshot that takes more than S_RETRY_MS is not asked again
+            self->requested_at = zclock_mono ();
         } else if (payload &&
                    streq (proto_envelope_type (reply), "registry.snapshot.end")) {
             uint64_t seq =

@@ -9,7 +9,7 @@
     kept and applied afterwards when their sequence number is above the
     snapshot's. A gap in the fact stream, or a new publisher id (registry
     restarted), makes the client take a new snapshot. A snapshot request
-    with no reply is retried every second.
+    with no reply (no item for a second) is asked again.
 
     Kinds: "pack", "action", "trigger", "rule". Definitions are the JSON
     objects registry_pack produces (a "ref" field, "pack", ...); rules carry
