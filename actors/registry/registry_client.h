@@ -62,8 +62,9 @@ registry_client_t *registry_client_new_keeping (bus_topology_t *topology,
 //  waits for both), and of actions the runner (a shell command's quoting).
 #define REGISTRY_KEEP_RULES "rule trigger action:runner_type"
 //  executor: actions (parameters, runner, entry point, timeout, notify ...)
-//  but no descriptions, policies, rules (the built-in triggers listened to).
-#define REGISTRY_KEEP_EXECUTOR "action:-description policy rule"
+//  but no descriptions nor the file that defines them, policies, rules (the
+//  built-in triggers listened to).
+#define REGISTRY_KEEP_EXECUTOR "action:-description,-file policy rule"
 //  sensor: sensors (answered whole on sensor queries), rules and triggers.
 #define REGISTRY_KEEP_SENSOR "rule trigger sensor"
 void registry_client_destroy (registry_client_t **self_p);
