@@ -4,7 +4,7 @@
     of its own): at most 8 KB each (issue 17). And the definitions the
     whole daemon keeps: the registry actor and the replicas the rules,
     executor and sensor actors keep (registry_client, each keeping only
-    what its actor reads), reported per action. */
+    what its actor reads): at most 8 KB per action too, all together. */
 #include <criterion/criterion.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include "actors/registry/registry.h"
 #include "actors/registry/registry_catalog.h"
 #include "actors/registry/registry_client.h"
+#include "actors/registry/registry_runners.h"
 #include "tests/testing.h"
 
 #define S_ACTIONS 3600
@@ -93,7 +94,8 @@ Test (st2_memory, at_most_8_kb_per_loaded_action, .timeout = 120)
     cr_assert_eq (zlist_size (errors), 0, "%s",
                   zlist_size (errors) ? (char *)zlist_first (errors) : "");
     zlist_destroy (&errors);
-    size_t actions = json_object_size (registry_catalog_actions (catalog));
+    //  Counted packed: registry_catalog_actions would decode them all
+    size_t actions = registry_packed_size (registry_catalog_packed_actions (catalog));
     cr_assert_eq (actions, S_ACTIONS);
     malloc_trim (0);
     struct mallinfo2 after = mallinfo2 ();
@@ -183,10 +185,18 @@ Test (st2_memory, whole_daemon_definitions_per_action, .timeout = 300)
         json_object_get (json_object_get (action, "parameters"), "id"), "required")));
     cr_assert_str_eq (json_string_value (json_object_get (action, "entry_point")),
                       "run.py");
+    //  The runner's parameters, which the registry keeps packed as nil,
+    //  arrive whole: the runner table's own specs again
+    const json_t *shell = registry_client_get (executor, "action", "big.object.method0");
+    const json_t *runner = registry_runners_parameters ("local-shell-cmd");
+    cr_assert_not_null (json_object_get (runner, "cmd"));
+    cr_assert_eq (json_object_get (json_object_get (shell, "parameters"), "cmd"),
+                  json_object_get (runner, "cmd"));
     //  Heap, not time: the sensor's replica holds nothing per action, the
     //  three together less than two replicas of everything (three before)
     //  (glibc's heap counters; a sanitizer's allocator leaves them at 0)
     if (!TESTING_SANITIZED) {
+        cr_expect_leq (total, 8192.0, "whole daemon: %.0f bytes per action", total);
         cr_expect_lt (per[2], 256.0, "sensor replica: %.0f bytes per action", per[2]);
         cr_expect_lt (per[0] + per[1] + per[2], 2 * full,
                       "%.0f + %.0f + %.0f bytes >= 2 x %.0f", per[0], per[1], per[2],

@@ -21,6 +21,7 @@
 #include "bus/bus_inbox.h"
 #include "bus/bus_link.h"
 #include "bus/bus_security.h"
+#include "proto/proto_json.h"
 #include "proto/proto_messages.h"
 #include "store/store.h"
 
@@ -42,7 +43,7 @@ registry_all (registry_t *self, const char *kind)
     if (streq (kind, "trigger"))
         return registry_catalog_triggers (self->catalog);
     if (streq (kind, "action"))
-        return registry_catalog_actions (self->catalog);
+        return NULL; //  packed: registry_catalog_packed_actions
     if (streq (kind, "policy"))
         return registry_catalog_policies (self->catalog);
     if (streq (kind, "sensor"))
@@ -387,6 +388,72 @@ s_send_reply (registry_t *self, zframe_t *routing, proto_envelope_t **envelope_p
     return zmsg_send (&msg, self->snapshot);
 }
 
+//  One registry.snapshot.item answering `request`. 1 when sent, else 0.
+static int
+s_snapshot_item (registry_t *self, zframe_t *routing, proto_envelope_t *request,
+                 const char *kind, const char *ref, const json_t *definition)
+{
+    proto_envelope_t *reply =
+        s_envelope (self, "registry.snapshot.item",
+                    json_pack ("{s:s, s:s, s:O}", "kind", kind, "ref", ref, "definition",
+                               definition));
+    if (!reply)
+        return 0;
+    proto_envelope_set_corr (reply, proto_envelope_id (request));
+    return s_send_reply (self, routing, &reply) == 0;
+}
+
+//  The same for a packed action: its payload packed from the packed
+//  definition, no tree made (a snapshot holds every action)
+static int
+s_snapshot_action (registry_t *self, zframe_t *routing, proto_envelope_t *request,
+                   registry_packed_t *actions, const char *ref)
+{
+    msgpack_sbuffer payload;
+    msgpack_sbuffer_init (&payload);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &payload, msgpack_sbuffer_write);
+    msgpack_pack_map (&packer, 3);
+    proto_pack_str (&packer, "kind");
+    proto_pack_str (&packer, "action");
+    proto_pack_str (&packer, "ref");
+    proto_pack_str (&packer, ref);
+    proto_pack_str (&packer, "definition");
+    proto_envelope_t *reply =
+        registry_packed_write (actions, ref, &packer) == 0
+            ? proto_envelope_new ("registry.snapshot.item", self->source)
+            : NULL;
+    if (reply && proto_envelope_set_payload_packed (reply, payload.data, payload.size))
+        proto_envelope_destroy (&reply);
+    msgpack_sbuffer_destroy (&payload);
+    if (!reply)
+        return 0;
+    proto_envelope_set_corr (reply, proto_envelope_id (request));
+    return s_send_reply (self, routing, &reply) == 0;
+}
+
+//  Every definition of `kind`, each as one item. The number sent.
+static uint64_t
+s_snapshot_kind (registry_t *self, zframe_t *routing, proto_envelope_t *request,
+                 const char *kind)
+{
+    uint64_t count = 0;
+    if (streq (kind, "action")) {
+        registry_packed_t *actions = registry_catalog_packed_actions (self->catalog);
+        for (const char *ref = registry_packed_first (actions); ref;
+             ref = registry_packed_next (actions))
+            count += s_snapshot_action (self, routing, request, actions, ref);
+        return count;
+    }
+    const char *ref;
+    json_t *definition;
+    json_object_foreach ((json_t *)registry_all (self, kind), ref, definition)
+    {
+        count += s_snapshot_item (self, routing, request, kind, ref, definition);
+    }
+    return count;
+}
+
 static void
 s_handle_snapshot (registry_t *self)
 {
@@ -418,22 +485,8 @@ s_handle_snapshot (registry_t *self)
         json_array_foreach (kinds, i, item) if (json_is_string (item) &&
                                                 streq (json_string_value (item),
                                                        s_kinds[k])) wanted = true;
-        if (!wanted)
-            continue;
-        const char *ref;
-        json_t *definition;
-        json_object_foreach ((json_t *)registry_all (self, s_kinds[k]), ref, definition)
-        {
-            proto_envelope_t *reply =
-                s_envelope (self, "registry.snapshot.item",
-                            json_pack ("{s:s, s:s, s:O}", "kind", s_kinds[k], "ref", ref,
-                                       "definition", definition));
-            if (reply) {
-                proto_envelope_set_corr (reply, proto_envelope_id (request));
-                if (s_send_reply (self, routing, &reply) == 0)
-                    count++;
-            }
-        }
+        if (wanted)
+            count += s_snapshot_kind (self, routing, request, s_kinds[k]);
     }
     json_decref (payload);
     proto_envelope_t *end = s_envelope (
@@ -462,7 +515,8 @@ registry_status (registry_t *self)
     return json_pack (
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packs",
         (json_int_t)json_object_size (registry_catalog_packs (self->catalog)), "actions",
-        (json_int_t)json_object_size (registry_catalog_actions (self->catalog)),
+        (json_int_t)registry_packed_size (
+            registry_catalog_packed_actions (self->catalog)),
         "triggers",
         (json_int_t)json_object_size (registry_catalog_triggers (self->catalog)), "rules",
         (json_int_t)json_object_size (registry_catalog_rules (self->catalog)), "policies",
@@ -586,7 +640,7 @@ s_start (registry_t *self, const actor_config_t *config)
     zsys_info (
         "registry: %zu packs, %zu actions, %zu triggers, %zu rules, %zu load errors",
         json_object_size (registry_catalog_packs (self->catalog)),
-        json_object_size (registry_catalog_actions (self->catalog)),
+        registry_packed_size (registry_catalog_packed_actions (self->catalog)),
         json_object_size (registry_catalog_triggers (self->catalog)),
         json_object_size (registry_catalog_rules (self->catalog)),
         zlist_size (self->errors));

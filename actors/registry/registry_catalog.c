@@ -6,6 +6,7 @@
 #include "actors/registry/registry_catalog.h"
 #include "actors/pack/pack_config.h"
 #include "actors/registry/registry_pack.h"
+#include "actors/registry/registry_packed.h"
 #include "actors/registry/registry_params.h"
 #include "actors/registry/registry_yaml.h"
 
@@ -16,7 +17,8 @@
 
 struct _registry_catalog_t {
     json_t *packs;
-    json_t *actions;
+    registry_packed_t *actions; //  packed: ~1.3 KiB an action, not ~5.2
+    json_t *decoded; //  what registry_catalog_action (s) handed out, until a change
     json_t *rules;
     json_t *triggers;
     json_t *policies;
@@ -132,7 +134,8 @@ registry_catalog_new (void)
     if (!self)
         return NULL;
     self->packs = json_object ();
-    self->actions = json_object ();
+    self->actions = registry_packed_new ();
+    self->decoded = json_object ();
     self->rules = json_object ();
     self->triggers = json_object ();
     self->policies = json_object ();
@@ -148,7 +151,8 @@ registry_catalog_destroy (registry_catalog_t **self_p)
     if (*self_p) {
         registry_catalog_t *self = *self_p;
         json_decref (self->packs);
-        json_decref (self->actions);
+        registry_packed_destroy (&self->actions);
+        json_decref (self->decoded);
         json_decref (self->rules);
         json_decref (self->triggers);
         json_decref (self->policies);
@@ -167,15 +171,34 @@ registry_catalog_copy (const registry_catalog_t *self)
     if (!copy)
         return NULL;
     copy->packs = json_deep_copy (self->packs);
-    copy->actions = json_deep_copy (self->actions);
+    copy->actions = registry_packed_dup (self->actions);
+    copy->decoded = json_object ();
     copy->rules = json_deep_copy (self->rules);
     copy->triggers = json_deep_copy (self->triggers);
     copy->policies = json_deep_copy (self->policies);
     copy->sensors = json_deep_copy (self->sensors);
-    if (!copy->packs || !copy->actions || !copy->rules || !copy->triggers ||
-        !copy->policies || !copy->sensors)
+    if (!copy->packs || !copy->actions || !copy->decoded || !copy->rules ||
+        !copy->triggers || !copy->policies || !copy->sensors)
         registry_catalog_destroy (&copy);
     return copy;
+}
+
+//  The actions of `pack`: their refs start with "pack." (the field says
+//  which when pack names hold dots)
+static void
+s_drop_actions (registry_catalog_t *self, const char *pack)
+{
+    json_object_clear (self->decoded);
+    size_t length = strlen (pack);
+    for (const char *ref = registry_packed_first (self->actions); ref;
+         ref = registry_packed_next (self->actions)) {
+        if (strncmp (ref, pack, length) || ref[length] != '.')
+            continue;
+        json_t *definition = registry_packed_get (self->actions, ref);
+        if (streq (registry_pack_str (definition, "pack", ""), pack))
+            registry_packed_delete (self->actions, ref);
+        json_decref (definition);
+    }
 }
 
 void
@@ -183,8 +206,8 @@ registry_catalog_drop_pack (registry_catalog_t *self, const char *pack)
 {
     assert (self);
     json_object_del (self->packs, pack);
-    json_t *kinds[] = {self->actions, self->rules, self->triggers, self->policies,
-                       self->sensors};
+    s_drop_actions (self, pack);
+    json_t *kinds[] = {self->rules, self->triggers, self->policies, self->sensors};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         const char *ref;
         json_t *definition;
@@ -201,6 +224,22 @@ registry_catalog_drop_pack (registry_catalog_t *self, const char *pack)
 //  ---------------------------------------------------------------------------
 //  Loading
 
+//  registry_pack_put_fn into the packed actions
+static int
+s_put_action (void *arg, const char *ref, const json_t *definition, char *file,
+              size_t file_size)
+{
+    registry_catalog_t *self = (registry_catalog_t *)arg;
+    json_t *old = registry_packed_get (self->actions, ref);
+    if (old || registry_packed_put (self->actions, ref, definition) != 0) {
+        snprintf (file, file_size, "%s",
+                  old ? registry_pack_str (old, "file", "?") : "? (out of memory)");
+        json_decref (old);
+        return -1;
+    }
+    return 0;
+}
+
 int
 registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
                             zlist_t *errors)
@@ -213,8 +252,9 @@ registry_catalog_load_pack (registry_catalog_t *self, const char *pack_dir,
     json_object_set_new (self->packs, ref, pack);
     registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_TRIGGERS, self->triggers,
                                errors);
-    registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_ACTIONS, self->actions,
-                               errors);
+    json_object_clear (self->decoded);
+    registry_pack_load_folder_to (pack_dir, ref, REGISTRY_PACK_ACTIONS, s_put_action,
+                                  self, errors);
     registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_RULES, self->rules, errors);
     registry_pack_load_folder (pack_dir, ref, REGISTRY_PACK_POLICIES, self->policies,
                                errors);
@@ -265,7 +305,7 @@ s_check_rule_refs (registry_catalog_t *self, json_t *rule, char *message, size_t
     //  timers on them.
     json_object_set_new ((json_t *)trigger, "parameters", params);
     const char *action = registry_pack_str (json_object_get (rule, "action"), "ref", "");
-    if (!json_object_get (self->actions, action)) {
+    if (!registry_packed_has (self->actions, action)) {
         snprintf (message, size, "action.ref: unknown action \"%s\"", action);
         return -1;
     }
@@ -303,7 +343,7 @@ registry_catalog_check (registry_catalog_t *self, zlist_t *errors)
     json_object_foreach_safe (self->policies, tmp, ref, policy)
     {
         const char *target = registry_pack_str (policy, "resource_ref", "");
-        if (!json_object_get (self->actions, target)) {
+        if (!registry_packed_has (self->actions, target)) {
             const char *file = registry_pack_str (policy, "file", ref);
             registry_yaml_t *doc = registry_yaml_load (file, NULL, 0);
             registry_pack_report (errors, doc, file, "/resource_ref",
@@ -450,7 +490,11 @@ registry_catalog_delete_rule (registry_catalog_t *self, const char *ref)
 const json_t *
 registry_catalog_action (registry_catalog_t *self, const char *ref)
 {
-    return json_object_get (self->actions, ref);
+    assert (self);
+    json_t *definition = json_object_get (self->decoded, ref);
+    if (!definition && (definition = registry_packed_get (self->actions, ref)))
+        json_object_set_new (self->decoded, ref, definition);
+    return definition;
 }
 
 const json_t *
@@ -474,6 +518,17 @@ registry_catalog_pack (registry_catalog_t *self, const char *ref)
 const json_t *
 registry_catalog_actions (registry_catalog_t *self)
 {
+    assert (self);
+    for (const char *ref = registry_packed_first (self->actions); ref;
+         ref = registry_packed_next (self->actions))
+        registry_catalog_action (self, ref);
+    return self->decoded;
+}
+
+registry_packed_t *
+registry_catalog_packed_actions (registry_catalog_t *self)
+{
+    assert (self);
     return self->actions;
 }
 

@@ -3,6 +3,8 @@
     included) and policies, loaded from pack folders (registry_pack.h) or
     put by the api. Rules are checked against the actions and trigger types
     they name; definitions are normalised JSON objects (registry_pack.h).
+    Actions are kept packed (registry_packed.h, issue 17: ~1.3 KiB an
+    action in tests/test_st2_memory.c, not ~5.2) and decoded when read.
 */
 #ifndef REGISTRY_CATALOG_H_INCLUDED
 #define REGISTRY_CATALOG_H_INCLUDED
@@ -11,6 +13,7 @@
 #include <stddef.h>
 #include <czmq.h>
 #include <jansson.h>
+#include "actors/registry/registry_packed.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,14 +57,20 @@ int registry_catalog_put_trigger (registry_catalog_t *self, const json_t *defini
 int registry_catalog_delete_trigger (registry_catalog_t *self, const char *ref,
                                      char *message, size_t message_size);
 
-//  Definitions by ref (borrowed; NULL when unknown).
+//  Definitions by ref (borrowed; NULL when unknown). An action is decoded
+//  and kept decoded until the catalog's actions change (a pack loaded or
+//  dropped): for tests and tools; the registry reads the packed actions.
 const json_t *registry_catalog_action (registry_catalog_t *self, const char *ref);
 const json_t *registry_catalog_rule (registry_catalog_t *self, const char *ref);
 const json_t *registry_catalog_trigger (registry_catalog_t *self, const char *ref);
 const json_t *registry_catalog_pack (registry_catalog_t *self, const char *ref);
 
 //  All definitions of a kind as an object ref -> definition (borrowed).
+//  Actions: every one decoded as registry_catalog_action does, costing their
+//  trees again (tests, tools); the registry reads them packed:
 const json_t *registry_catalog_actions (registry_catalog_t *self);
+//  The actions, packed (borrowed; changes with the catalog).
+registry_packed_t *registry_catalog_packed_actions (registry_catalog_t *self);
 const json_t *registry_catalog_rules (registry_catalog_t *self);
 const json_t *registry_catalog_triggers (registry_catalog_t *self);
 const json_t *registry_catalog_packs (registry_catalog_t *self);

@@ -317,9 +317,9 @@ s_interned (registry_client_t *self, json_t *value)
     return json_incref (json_equal (shared, value) ? shared : value);
 }
 
-//  An action's own parameter specs and its pack and runner names are
-//  mostly the same as other actions' (type: string, required: true ...):
-//  one copy of each, shared
+//  An action's own parameter specs, its pack and runner names, its pack's
+//  folder and its entry point are mostly the same as other actions' (type:
+//  string, required: true ...): one copy of each, shared
 static void
 s_share_action_values (registry_client_t *self, json_t *definition)
 {
@@ -333,7 +333,7 @@ s_share_action_values (registry_client_t *self, json_t *definition)
         if (spec != json_object_get (runner, name))
             json_object_set_new (parameters, name, s_interned (self, spec));
     }
-    const char *shared[] = {"pack", "runner_type"};
+    const char *shared[] = {"pack", "runner_type", "pack_dir", "entry_point"};
     for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
         json_t *value = json_object_get (definition, shared[i]);
         if (value)
@@ -517,6 +517,9 @@ s_handle_snapshot (registry_client_t *self)
                                : NULL;
             if (kept)
                 json_object_set_new (table, ref, kept);
+            //  Items of the current request arrive: it has an answer, and a
+            //  big snapshot that takes more than S_RETRY_MS is not asked again
+            self->requested_at = zclock_mono ();
         } else if (payload &&
                    streq (proto_envelope_type (reply), "registry.snapshot.end")) {
             uint64_t seq =

@@ -9,7 +9,7 @@
     kept and applied afterwards when their sequence number is above the
     snapshot's. A gap in the fact stream, or a new publisher id (registry
     restarted), makes the client take a new snapshot. A snapshot request
-    with no reply is retried every second.
+    with no reply (no item for a second) is asked again.
 
     Kinds: "pack", "action", "trigger", "rule". Definitions are the JSON
     objects registry_pack produces (a "ref" field, "pack", ...); rules carry
@@ -62,8 +62,9 @@ registry_client_t *registry_client_new_keeping (bus_topology_t *topology,
 //  waits for both), and of actions the runner (a shell command's quoting).
 #define REGISTRY_KEEP_RULES "rule trigger action:runner_type"
 //  executor: actions (parameters, runner, entry point, timeout, notify ...)
-//  but no descriptions, policies, rules (the built-in triggers listened to).
-#define REGISTRY_KEEP_EXECUTOR "action:-description policy rule"
+//  but no descriptions nor the file that defines them, policies, rules (the
+//  built-in triggers listened to).
+#define REGISTRY_KEEP_EXECUTOR "action:-description,-file policy rule"
 //  sensor: sensors (answered whole on sensor queries), rules and triggers.
 #define REGISTRY_KEEP_SENSOR "rule trigger sensor"
 void registry_client_destroy (registry_client_t **self_p);

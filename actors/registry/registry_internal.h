@@ -34,8 +34,9 @@ typedef struct {
     char *data_dir;  //  virtualenvs of installed packs
 } registry_t;
 
-//  The catalog's definitions of `kind` (pack, trigger, action, rule, policy,
-//  sensor; anything else: rules). Borrowed.
+//  The catalog's definitions of `kind` (pack, trigger, rule, policy, sensor;
+//  anything else: rules). Borrowed. NULL for actions: they are packed
+//  (registry_catalog_packed_actions).
 const json_t *registry_all (registry_t *self, const char *kind);
 
 //  Publish registry.<kind>.updated (definition) or .deleted (NULL).

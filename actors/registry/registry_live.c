@@ -374,6 +374,11 @@ registry_live_op (registry_live_t *self, const char *verb, json_t *payload,
 //  ---------------------------------------------------------------------------
 //  Differences
 
+static const char *const s_kinds[] = {"pack",   "trigger", "action",
+                                      "policy", "rule",    "sensor"};
+
+//  The definitions of kind `kind` (an index in s_kinds); NULL for actions,
+//  which are packed (registry_catalog_packed_actions).
 static const json_t *
 s_kind (registry_catalog_t *catalog, int kind)
 {
@@ -383,48 +388,98 @@ s_kind (registry_catalog_t *catalog, int kind)
         case 1:
             return registry_catalog_triggers (catalog);
         case 2:
-            return registry_catalog_actions (catalog);
+            return NULL;
         case 3:
             return registry_catalog_policies (catalog);
+        case 5:
+            return registry_catalog_sensors (catalog);
         default:
             return registry_catalog_rules (catalog);
     }
+}
+
+//  Each action new or changed in `after`, to fn. Their number.
+static json_int_t
+s_actions_updated (registry_packed_t *before, registry_packed_t *after,
+                   registry_live_fn *fn, void *arg)
+{
+    json_int_t updated = 0;
+    for (const char *ref = registry_packed_first (after); ref;
+         ref = registry_packed_next (after)) {
+        if (registry_packed_same (after, before, ref))
+            continue;
+        json_t *definition = registry_packed_get (after, ref);
+        fn (arg, "action", ref, definition);
+        json_decref (definition);
+        updated++;
+    }
+    return updated;
+}
+
+//  Each definition of kind `k` new or changed in `after`, to fn. Their
+//  number.
+static json_int_t
+s_updated (registry_catalog_t *before, registry_catalog_t *after, int k,
+           registry_live_fn *fn, void *arg)
+{
+    if (k == 2)
+        return s_actions_updated (registry_catalog_packed_actions (before),
+                                  registry_catalog_packed_actions (after), fn, arg);
+    json_int_t updated = 0;
+    const char *ref;
+    json_t *definition;
+    json_object_foreach ((json_t *)s_kind (after, k), ref, definition)
+    {
+        if (!json_equal (definition, json_object_get (s_kind (before, k), ref))) {
+            fn (arg, s_kinds[k], ref, definition);
+            updated++;
+        }
+    }
+    return updated;
+}
+
+//  Each definition of kind `k` of `before` that `after` has not, to fn.
+//  Their number.
+static json_int_t
+s_deleted (registry_catalog_t *before, registry_catalog_t *after, int k,
+           registry_live_fn *fn, void *arg)
+{
+    json_int_t deleted = 0;
+    if (k == 2) {
+        registry_packed_t *old = registry_catalog_packed_actions (before);
+        registry_packed_t *now = registry_catalog_packed_actions (after);
+        for (const char *ref = registry_packed_first (old); ref;
+             ref = registry_packed_next (old))
+            if (!registry_packed_has (now, ref)) {
+                fn (arg, "action", ref, NULL);
+                deleted++;
+            }
+        return deleted;
+    }
+    const char *ref;
+    json_t *definition;
+    json_object_foreach ((json_t *)s_kind (before, k), ref, definition)
+    {
+        if (!json_object_get (s_kind (after, k), ref)) {
+            fn (arg, s_kinds[k], ref, NULL);
+            deleted++;
+        }
+    }
+    return deleted;
 }
 
 json_t *
 registry_live_diff (registry_catalog_t *before, registry_catalog_t *after,
                     registry_live_fn *fn, void *arg)
 {
-    static const char *const kinds[] = {"pack",   "trigger", "action",
-                                        "policy", "rule",    "sensor"};
     json_int_t updated = 0, deleted = 0;
     static const int updates[] = {0, 1, 2, 3, 5, 4};
-    for (int u = 0; u < 6; u++) {
-        int k = updates[u];
-        const char *ref;
-        json_t *definition;
-        json_object_foreach ((json_t *)s_kind (after, k), ref, definition)
-        {
-            if (!json_equal (definition, json_object_get (s_kind (before, k), ref))) {
-                fn (arg, kinds[k], ref, definition);
-                updated++;
-            }
-        }
-    }
+    for (int u = 0; u < 6; u++)
+        updated += s_updated (before, after, updates[u], fn, arg);
     //  Rules, actions, then their policies: a queued execution woken when
     //  its policy goes already finds its action gone
     static const int order[] = {4, 5, 2, 3, 1, 0};
-    for (int o = 0; o < 6; o++) {
-        int k = order[o];
-        const char *ref;
-        json_t *definition;
-        json_object_foreach ((json_t *)s_kind (before, k), ref, definition)
-        {
-            if (!json_object_get (s_kind (after, k), ref)) {
-                fn (arg, kinds[k], ref, NULL);
-                deleted++;
-            }
-        }
-    }
+    for (int o = 0; o < 6; o++)
+        deleted += s_deleted (before, after, order[o], fn, arg);
     return json_pack ("{s:I, s:I}", "updated", updated, "deleted", deleted);
 }

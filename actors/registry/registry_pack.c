@@ -484,9 +484,32 @@ s_trigger_loader (registry_pack_check_t *c, const char *pack, const char *pack_d
     return s_load_trigger (c, pack);
 }
 
+//  registry_pack_put_fn into a JSON object
+static int
+s_put_json (void *arg, const char *ref, const json_t *definition, char *file,
+            size_t file_size)
+{
+    json_t *into = (json_t *)arg;
+    const json_t *old = json_object_get (into, ref);
+    if (old) {
+        snprintf (file, file_size, "%s", registry_pack_str (old, "file", "?"));
+        return -1;
+    }
+    json_object_set (into, ref, (json_t *)definition);
+    return 0;
+}
+
 void
 registry_pack_load_folder (const char *pack_dir, const char *pack,
                            registry_pack_folder_t folder, json_t *into, zlist_t *errors)
+{
+    registry_pack_load_folder_to (pack_dir, pack, folder, s_put_json, into, errors);
+}
+
+void
+registry_pack_load_folder_to (const char *pack_dir, const char *pack,
+                              registry_pack_folder_t folder, registry_pack_put_fn *put,
+                              void *arg, zlist_t *errors)
 {
     static const char *const names[] = {[REGISTRY_PACK_TRIGGERS] = "triggers",
                                         [REGISTRY_PACK_ACTIONS] = "actions",
@@ -517,13 +540,10 @@ registry_pack_load_folder (const char *pack_dir, const char *pack,
             json_t *def = loader (&c, pack, pack_dir);
             if (def) {
                 const char *ref = json_string_value (json_object_get (def, "ref"));
-                const json_t *old = json_object_get (into, ref);
-                if (old)
+                char old[600];
+                if (put (arg, ref, def, old, sizeof old) != 0)
                     registry_pack_report (errors, doc, files[i], "/name",
-                                          "name: %s is also defined in %s", ref,
-                                          registry_pack_str (old, "file", "?"));
-                else
-                    json_object_set (into, ref, def);
+                                          "name: %s is also defined in %s", ref, old);
                 json_decref (def);
             }
         }

@@ -64,6 +64,18 @@ void registry_pack_load_folder (const char *pack_dir, const char *pack,
                                 registry_pack_folder_t folder, json_t *into,
                                 zlist_t *errors);
 
+//  Where registry_pack_load_folder_to puts each definition it loads: keeps
+//  `definition` (borrowed) as `ref` and returns 0, or returns -1 when `ref`
+//  is taken, with the file that defines the one there in `file`.
+typedef int (registry_pack_put_fn) (void *arg, const char *ref, const json_t *definition,
+                                    char *file, size_t file_size);
+
+//  The same, each definition handed to `put` as it loads (the catalog packs
+//  its actions so, registry_packed.h).
+void registry_pack_load_folder_to (const char *pack_dir, const char *pack,
+                                   registry_pack_folder_t folder,
+                                   registry_pack_put_fn *put, void *arg, zlist_t *errors);
+
 //  The trigger types the sensors of pack `pack` declare (sensors/*.yaml,
 //  `trigger_types`), into `into` as registry_pack_load_folder does, and
 //  the sensors themselves into `sensors` (may be NULL): ref (pack.class_name)

@@ -34,10 +34,56 @@ s_public (const json_t *definition)
     return copy;
 }
 
+//  Whether a definition is listed for a `pack` and an `enabled` filter
+//  (each NULL: any)
+static bool
+s_listed (const json_t *definition, const char *kind, const char *ref, const char *pack,
+          const json_t *enabled)
+{
+    const char *its_pack = json_string_value (json_object_get (definition, "pack"));
+    if (streq (kind, "pack"))
+        its_pack = ref;
+    if (pack && (!its_pack || !streq (pack, its_pack)))
+        return false;
+    return !json_is_boolean (enabled) ||
+           json_is_false (json_object_get (definition, "enabled")) !=
+               json_is_true (enabled);
+}
+
+//  api.action.list as actor_page_list lists the other kinds, over the packed
+//  actions: the refs above `after` in order, and only those up to the
+//  page's end decoded. NULL when out of memory.
+static json_t *
+s_page_actions (registry_packed_t *actions, const char *pack, const json_t *enabled,
+                const char *after, size_t limit)
+{
+    zlistx_t *refs = registry_packed_refs (actions);
+    if (!refs)
+        return NULL;
+    actor_page_t page;
+    actor_page_init (&page, limit);
+    size_t length = pack ? strlen (pack) : 0;
+    const char *last = NULL;
+    for (const char *ref = (const char *)zlistx_first (refs); ref && !page.more;
+         ref = (const char *)zlistx_next (refs)) {
+        if ((after && strcmp (ref, after) <= 0) ||
+            (pack && (strncmp (ref, pack, length) || ref[length] != '.')))
+            continue;
+        json_t *definition = registry_packed_get (actions, ref);
+        if (definition && s_listed (definition, "action", ref, pack, enabled) &&
+            actor_page_add (&page, s_public (definition)))
+            last = ref;
+        json_decref (definition);
+    }
+    json_t *next = page.more && last ? json_string (last) : json_null ();
+    zlistx_destroy (&refs);
+    return json_pack ("{s:o, s:o}", "items", page.items, "next", next);
+}
+
 //  api.<kind>.list: in ref order from the first above `after`, cut by count
 //  (`limit`, none by default) and by bytes (a reply is one frame).
 static void
-s_list (const json_t *all, const char *kind, json_t *payload, actor_answer_t *answer)
+s_list (registry_t *self, const char *kind, json_t *payload, actor_answer_t *answer)
 {
     const char *pack = actor_arg_str (payload, "pack", answer);
     const char *after = actor_arg_str (payload, "after", answer);
@@ -49,21 +95,18 @@ s_list (const json_t *all, const char *kind, json_t *payload, actor_answer_t *an
         actor_query_fail (answer, "bad_request", "enabled: expected a boolean");
         return;
     }
+    if (streq (kind, "action")) {
+        answer->result = s_page_actions (registry_catalog_packed_actions (self->catalog),
+                                         pack, enabled, after, (size_t)limit);
+        return;
+    }
     json_t *matching = json_array ();
     const char *ref;
     json_t *definition;
-    json_object_foreach ((json_t *)all, ref, definition)
+    json_object_foreach ((json_t *)registry_all (self, kind), ref, definition)
     {
-        const char *its_pack = json_string_value (json_object_get (definition, "pack"));
-        if (streq (kind, "pack"))
-            its_pack = ref;
-        if (pack && (!its_pack || !streq (pack, its_pack)))
-            continue;
-        if (json_is_boolean (enabled) &&
-            json_is_false (json_object_get (definition, "enabled")) ==
-                json_is_true (enabled))
-            continue;
-        json_array_append (matching, definition);
+        if (s_listed (definition, kind, ref, pack, enabled))
+            json_array_append (matching, definition);
     }
     answer->result = actor_page_list (matching, "ref", after, (size_t)limit, s_public);
     json_decref (matching);
@@ -119,7 +162,6 @@ registry_query_handle (void *arg, const char *type, json_t *payload,
                           type);
         return;
     }
-    const json_t *all = registry_all (self, kind);
     if (streq (verb, "get")) {
         const char *ref = actor_arg_str (payload, "ref", answer);
         if (answer->code[0])
@@ -128,12 +170,17 @@ registry_query_handle (void *arg, const char *type, json_t *payload,
             actor_query_fail (answer, "bad_request", "ref: required (a %s ref)", kind);
             return;
         }
-        json_t *definition = json_object_get (all, ref);
+        json_t *definition =
+            streq (kind, "action")
+                ? registry_packed_get (registry_catalog_packed_actions (self->catalog),
+                                       ref)
+                : json_incref (json_object_get (registry_all (self, kind), ref));
         if (!definition)
             actor_query_fail (answer, "not_found", "%s '%s' does not exist", kind, ref);
         else
             answer->result = s_public (definition);
+        json_decref (definition);
         return;
     }
-    s_list (all, kind, payload, answer);
+    s_list (self, kind, payload, answer);
 }
