@@ -421,8 +421,10 @@ s_start (wf_engine_t *self, const actor_config_t *config)
     self->finished_order = store_table (self->store, "ended_order", false);
     self->run_children = store_table (self->store, "run_children", false);
     self->run_commands = store_table (self->store, "run_commands", false);
+    self->run_journal = store_table (self->store, "run_journal", false);
     if (!self->runs || !self->meta || !self->finished || !self->finished_order ||
-        !self->run_children || !self->run_commands || s_instance (self) != 0) {
+        !self->run_children || !self->run_commands || !self->run_journal ||
+        s_instance (self) != 0) {
         zsys_error ("workflow: %s", store_last_error (self->store));
         return -1;
     }
