@@ -87,10 +87,15 @@ Test (workflow_journal, items_killed_twice_replay_their_journal_and_run_once)
     char *id = testing_workflow_run (api, "wf.items", file);
     const size_t at[] = {10, 25};
     for (size_t k = 0; k < 2; k++) {
-        int64_t deadline = zclock_mono () + 30000;
+        int64_t deadline = zclock_mono () + 60000;
         while ((size_t)testing_count_in_file (file, "\n") < at[k] &&
                zclock_mono () < deadline)
             zclock_sleep (10);
+        if ((size_t)testing_count_in_file (file, "\n") < at[k]) {
+            char *log = testing_daemon_read_log (&daemon);
+            fprintf (stderr, "%s\n", log);
+            free (log);
+        }
         cr_assert_geq ((size_t)testing_count_in_file (file, "\n"), at[k]);
         s_wait_idle (api, id);
         zsock_destroy (&api);

@@ -213,9 +213,17 @@ s_on_facts (void *arg, void *unused)
             break;
         const char *type = proto_envelope_type (fact);
         const msgpack_object *payload = proto_envelope_payload_object (fact);
-        //  Only the facts of children (they name a parent)
+        const msgpack_object *value = payload ? proto_map_get (payload, "status") : NULL;
+        char status[32] = "";
+        if (value && value->type == MSGPACK_OBJECT_STR &&
+            value->via.str.size < sizeof status)
+            memcpy (status, value->via.str.ptr, value->via.str.size);
+        //  Only the facts of children (they name a parent) that the conductor
+        //  hears of: their end, or a wait on a person (wf_runs_child); not
+        //  each step between, converted for nothing
         if (strncmp (type, "execution.", 10) == 0 && payload &&
-            proto_map_get (payload, "parent")) {
+            proto_map_get (payload, "parent") &&
+            (wf_terminal (status) || streq (status, "pending"))) {
             json_t *json = proto_json_from_msgpack (payload, "payload", NULL);
             if (json)
                 wf_runs_child (self, json);

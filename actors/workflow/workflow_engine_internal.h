@@ -140,6 +140,10 @@ void wf_runs_acked (wf_engine_t *self, const char *run);
 //  Milliseconds until the next delayed command is due; -1 for none.
 int wf_runs_timeout (wf_engine_t *self);
 
+//  True for an execution's final statuses (completed, failed, timeout,
+//  cancelled, abandoned).
+bool wf_terminal (const char *status);
+
 //  zhashx destructor of a wf_run_t.
 void wf_run_destroy (void **item_p);
 

@@ -3,8 +3,8 @@
     until the executor answers them, its children followed to their end. */
 #include "actors/workflow/workflow_engine_internal.h"
 
-static bool
-s_terminal (const char *status)
+bool
+wf_terminal (const char *status)
 {
     static const char *ends[] = {"completed", "failed", "timeout", "cancelled",
                                  "abandoned"};
@@ -341,9 +341,9 @@ s_child_status (wf_engine_t *self, wf_run_t *run, const char *key, const char *s
 {
     json_t *child = json_object_get (json_object_get (run->record, "children"), key);
     const char *was = s_text (child, "status");
-    if (!child || s_terminal (was) || run->reported)
+    if (!child || wf_terminal (was) || run->reported)
         return; //  known already
-    if (s_terminal (status)) {
+    if (wf_terminal (status)) {
         if (!s_retry_check (self, run, key, child, status, result))
             s_child_end (self, run, key, status, result);
         return;
@@ -577,8 +577,8 @@ s_send_command (wf_engine_t *self, wf_run_t *run, json_t *command)
             "request", request, "parent", run->id, "task", s_text (command, "task"));
     } else if (streq (op, "cancel") || streq (op, "pause") || streq (op, "resume")) {
         //  Sent once the child is known; nothing to send to one that ended
-        if (!*s_text (child, "execution") || s_terminal (s_text (child, "status")))
-            return s_terminal (s_text (child, "status")) ? 2 : 0;
+        if (!*s_text (child, "execution") || wf_terminal (s_text (child, "status")))
+            return wf_terminal (s_text (child, "status")) ? 2 : 0;
         type = streq (op, "cancel")  ? "api.execution.cancel"
                : streq (op, "pause") ? "api.execution.pause"
                                      : "api.execution.resume";
@@ -702,7 +702,7 @@ s_load_run (wf_engine_t *self, wf_run_t *run)
     json_object_foreach (json_object_get (record, "children"), key, child)
     {
         const char *execution = s_text (child, "execution");
-        if (*execution && !s_terminal (s_text (child, "status")))
+        if (*execution && !wf_terminal (s_text (child, "status")))
             s_child_known (self, run, key, execution, true);
     }
     size_t i;
