@@ -200,6 +200,7 @@ s_on_gap (void *arg, uint64_t publisher, uint64_t expected, uint64_t received)
     if (expected == 0 && received <= 1)
         return; //  the executor's first fact: nothing before it
     self->gaps++;
+    self->lost++;
     self->poll_due = true; //  ask for every child still running
 }
 

@@ -101,6 +101,7 @@ typedef struct {
     bus_sub_t *facts;     //  executor.facts
     bool poll_due;        //  a gap or a restart: ask for every running child
     uint64_t started, ended, gaps;
+    uint64_t lost; //  facts missed so far: gaps, early facts dropped
 } wf_engine_t;
 
 //  ---------------------------------------------------------------------------

@@ -426,6 +426,7 @@ wf_runs_child (wf_engine_t *self, json_t *fact)
                 char *oldest = (char *)zlist_pop (self->early_order);
                 zhashx_delete (self->early, oldest);
                 free (oldest);
+                self->lost++;
                 self->poll_due = true;
             }
         }
@@ -473,9 +474,11 @@ s_child_known (wf_engine_t *self, wf_run_t *run, const char *key, const char *ex
 //  Commands to the executor
 
 //  Remove the command `op` of `key` from the run's pending commands; true
-//  when it was sent before a restart (s_load_run marks them `resent`).
+//  when the facts of what it made may have gone by unseen: it was sent
+//  before a restart (s_load_run marks them `resent`), or facts were missed
+//  since it was first sent (`lost`, s_send_command).
 static bool
-s_command_done (wf_run_t *run, const char *op, const char *key)
+s_command_done (wf_engine_t *self, wf_run_t *run, const char *op, const char *key)
 {
     json_t *pending = json_object_get (run->record, "commands");
     size_t i;
@@ -483,7 +486,9 @@ s_command_done (wf_run_t *run, const char *op, const char *key)
     json_array_foreach (pending, i, command)
     {
         if (streq (s_text (command, "op"), op) && streq (s_text (command, "key"), key)) {
-            bool resent = json_is_true (json_object_get (command, "resent"));
+            bool resent = json_is_true (json_object_get (command, "resent")) ||
+                          json_integer_value (json_object_get (command, "lost")) !=
+                              (json_int_t)self->lost;
             json_array_remove (pending, i);
             run->commands_dirty = true;
             return resent;
@@ -525,10 +530,10 @@ wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
         }
         return;
     }
-    //  A child made by a request of this process: its facts are followed
-    //  (those before its id was known kept as early), its record is not
-    //  asked for
-    bool resent = s_command_done (run, request->op, request->key);
+    //  A child made by a request of this process, no fact missed since: its
+    //  facts are followed (those before its id was known kept as early),
+    //  its record is not asked for
+    bool resent = s_command_done (self, run, request->op, request->key);
     json_t *child =
         json_object_get (json_object_get (run->record, "children"), request->key);
     const char *execution = s_text (result, "execution");
@@ -563,6 +568,8 @@ s_send_command (wf_engine_t *self, wf_run_t *run, json_t *command)
         json_int_t due = json_integer_value (json_object_get (command, "due"));
         if (due > proto_now_usec ())
             return 0;
+        if (!json_object_get (command, "lost"))
+            json_object_set_new (command, "lost", json_integer ((json_int_t)self->lost));
         uint8_t ns[PROTO_UUID_SIZE], derived[PROTO_UUID_SIZE];
         char request[PROTO_UUID_STR_SIZE];
         if (proto_uuid_parse (run->id, ns) != 0)
