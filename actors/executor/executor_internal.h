@@ -123,6 +123,17 @@ typedef struct {
     char worker[256];
 } executor_active_t;
 
+//  A parent execution looked up for its children (api.execution.run with a
+//  parent, executor_query.c): a workflow starts thousands of children of
+//  one parent, whose record (its input) can be large. Valid while no
+//  execution was deleted since (`purged`): records are deleted only then.
+#define EXECUTOR_PARENTS 8
+typedef struct {
+    char id[EXECUTOR_ID_SIZE]; //  "": unused
+    char user[256];
+    uint64_t purged;
+} executor_parent_t;
+
 //  A lost worker's executions that could not be settled (the commit failed:
 //  disk full): tried again every turn (the store's backoff paces it)
 typedef struct {
@@ -188,6 +199,9 @@ struct _executor_t {
     bool outbox_effect;                  //  the running attempt's outbox effect is queued
     struct _executor_metrics_t *metrics; //  executor_metrics.c
     executor_retention_t *retention;     //  purges: TTL sweeps and api.purge
+    uint64_t purged;                     //  executions deleted so far (retention)
+    executor_parent_t parents[EXECUTOR_PARENTS]; //  executor_query.c
+    size_t parents_next;
 };
 
 //  ---------------------------------------------------------------------------

@@ -461,11 +461,19 @@ s_status (executor_t *self, json_t *payload, actor_answer_t *answer)
 //  (api_request.c), else the parent's.
 //  Whether execution `id` exists, and its user (action_context.user) into
 //  `user` ("" without one). Reads the stored msgpack record, not its JSON
-//  form: a workflow starts each of its children with this, and its input
-//  (10,000 items) would be converted to JSON for every one.
+//  form, once per parent (self->parents): a workflow starts each of its
+//  children with this, and its input (10,000 items) would be read for
+//  every one.
 static bool
 s_parent_user (executor_t *self, const char *id, char *user, size_t size)
 {
+    for (size_t i = 0; i < EXECUTOR_PARENTS; i++) {
+        executor_parent_t *known = &self->parents[i];
+        if (*known->id && known->purged == self->purged && streq (known->id, id)) {
+            snprintf (user, size, "%s", known->user);
+            return true;
+        }
+    }
     user[0] = 0;
     store_txn_t *txn = store_read_begin (self->store);
     const void *data;
@@ -481,6 +489,13 @@ s_parent_user (executor_t *self, const char *id, char *user, size_t size)
     }
     executor_record_release (&record);
     store_read_end (&txn);
+    if (found && strlen (user) < sizeof self->parents[0].user) {
+        executor_parent_t *known = &self->parents[self->parents_next];
+        self->parents_next = (self->parents_next + 1) % EXECUTOR_PARENTS;
+        snprintf (known->id, sizeof known->id, "%s", id);
+        snprintf (known->user, sizeof known->user, "%s", user);
+        known->purged = self->purged;
+    }
     return found;
 }
 

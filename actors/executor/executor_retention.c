@@ -180,6 +180,7 @@ executor_execution_delete (executor_t *self, store_txn_t *txn, const char *id)
     store_del (txn, self->active, id, strlen (id)); //  none when final: a stray one
     if (executor_output_delete (self, txn, id) < 0) //  its live output chunks
         return -1;
+    self->purged++; //  the parents known may be gone (executor_query.c)
     return store_del (txn, self->executions, id, strlen (id)) == STORE_OK ? 1 : -1;
 }
 

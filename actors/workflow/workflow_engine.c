@@ -200,6 +200,7 @@ s_on_gap (void *arg, uint64_t publisher, uint64_t expected, uint64_t received)
     if (expected == 0 && received <= 1)
         return; //  the executor's first fact: nothing before it
     self->gaps++;
+    self->lost++;
     self->poll_due = true; //  ask for every child still running
 }
 
@@ -213,9 +214,17 @@ s_on_facts (void *arg, void *unused)
             break;
         const char *type = proto_envelope_type (fact);
         const msgpack_object *payload = proto_envelope_payload_object (fact);
-        //  Only the facts of children (they name a parent)
+        const msgpack_object *value = payload ? proto_map_get (payload, "status") : NULL;
+        char status[32] = "";
+        if (value && value->type == MSGPACK_OBJECT_STR &&
+            value->via.str.size < sizeof status)
+            memcpy (status, value->via.str.ptr, value->via.str.size);
+        //  Only the facts of children (they name a parent) that the conductor
+        //  hears of: their end, or a wait on a person (wf_runs_child); not
+        //  each step between, converted for nothing
         if (strncmp (type, "execution.", 10) == 0 && payload &&
-            proto_map_get (payload, "parent")) {
+            proto_map_get (payload, "parent") &&
+            (wf_terminal (status) || streq (status, "pending"))) {
             json_t *json = proto_json_from_msgpack (payload, "payload", NULL);
             if (json)
                 wf_runs_child (self, json);
@@ -421,8 +430,10 @@ s_start (wf_engine_t *self, const actor_config_t *config)
     self->finished_order = store_table (self->store, "ended_order", false);
     self->run_children = store_table (self->store, "run_children", false);
     self->run_commands = store_table (self->store, "run_commands", false);
+    self->run_journal = store_table (self->store, "run_journal", false);
     if (!self->runs || !self->meta || !self->finished || !self->finished_order ||
-        !self->run_children || !self->run_commands || s_instance (self) != 0) {
+        !self->run_children || !self->run_commands || !self->run_journal ||
+        s_instance (self) != 0) {
         zsys_error ("workflow: %s", store_last_error (self->store));
         return -1;
     }

@@ -3,19 +3,29 @@
     client) and workflow_engine_runs.c (the runs: store, conductor,
     commands, reports). Not a public header.
 
-    A run is stored in three tables (workflow_engine_store.c), so that a
+    A run is stored in four tables (workflow_engine_store.c), so that a
     transition writes what it changed, not the whole run:
         `runs` (key: the workflow execution id), JSON text
             {action: {ref, runner_type, entry_point, pack_dir},
              state: (the conductor's), done: bool}
-            written when the conductor changed the state;
+            a snapshot of the state, written whole when the journal since
+            it outgrew it (or the run began, or was re-run);
+        `run_journal` (key: "ID\nNUMBER", NUMBER 16 hex digits): the
+            conductor calls made since that snapshot, in order
+            ({call: "ended", key, status, result?}, {call: "pending", key},
+            {call: "request", what}); the conductor is a pure function of
+            its state and calls, so the snapshot and its journal replayed
+            are the state. A transition appends one row: its cost does
+            not grow with the run (a with items task's 10,000 slots), the
+            snapshots amortised over the journal they replace;
         `run_children` (key: "ID\nKEY"): {task, execution?, status?,
             ending?}, one row per child, written when that child changed;
         `run_commands` (key: the id): [command not yet acknowledged
             (workflow.h), ...], written when they changed.
     In memory the record holds them all ({..., children: {KEY: child},
-    commands: [...]}). A record of an older build holds its children and
-    commands itself: read as it is, moved to their tables at the next commit.
+    commands: [...]}), its state the latest. A record of an older build
+    holds its children and commands itself: read as it is, moved to their
+    tables at the next commit; one with no journal is its state.
 
     A run whose end the executor acked moves to table `ended` (same key,
     {action, state}), for a re-run from its tasks (workflow_rerun); table
@@ -45,9 +55,16 @@ typedef struct {
     bool reported;         //  its final status is queued to the executor
     bool first;            //  say its status even if said already (after the flush)
     char said[16];         //  the last status reported before: running, paused
-    bool state_dirty;      //  the state changed since the last commit
-    bool commands_dirty;   //  the commands changed since the last commit
-    zhashx_t *touched;     //  child keys changed since the last commit
+    bool state_dirty;      //  the state is to be written whole at the next commit
+    json_t *journal;       //  conductor calls since the last commit, to append
+    json_t *replay;        //  calls read from the journal, until replayed
+    uint64_t journal_first, journal_next; //  rows of run_journal after the snapshot
+    size_t journal_bytes;                 //  their size
+    size_t snapshot_bytes;                //  the size of the state as last written whole
+    bool put_snapshot;                    //  what wf_store_put wrote: the state whole, of
+    size_t put_bytes;                     //  that size; or journal rows of that size
+    bool commands_dirty;                  //  the commands changed since the last commit
+    zhashx_t *touched;                    //  child keys changed since the last commit
 } wf_run_t;
 
 //  A request to executor.query in flight.
@@ -68,10 +85,10 @@ typedef struct {
     zlist_t *outbox; //  proto_envelope_t waiting for the link's window
     store_t *store;
     store_table_t *runs, *meta, *finished, *finished_order;
-    store_table_t *run_children, *run_commands; //  see above
-    zhashx_t *active;                           //  run id -> wf_run_t
-    zhashx_t *specs;                            //  "ref\npath" -> workflow_spec_t
-    zhashx_t *children;                         //  child execution id -> "run id\nkey"
+    store_table_t *run_children, *run_commands, *run_journal; //  see above
+    zhashx_t *active;                                         //  run id -> wf_run_t
+    zhashx_t *specs;      //  "ref\npath" -> workflow_spec_t
+    zhashx_t *children;   //  child execution id -> "run id\nkey"
     zhashx_t *early;      //  child execution id -> its last fact (json), not known yet
     zlist_t *early_order; //  their ids, oldest first
     zhashx_t *requests;   //  envelope id (text) -> wf_request_t
@@ -84,6 +101,7 @@ typedef struct {
     bus_sub_t *facts;     //  executor.facts
     bool poll_due;        //  a gap or a restart: ask for every running child
     uint64_t started, ended, gaps;
+    uint64_t lost; //  facts missed so far: gaps, early facts dropped
 } wf_engine_t;
 
 //  ---------------------------------------------------------------------------
@@ -123,6 +141,10 @@ void wf_runs_acked (wf_engine_t *self, const char *run);
 //  Milliseconds until the next delayed command is due; -1 for none.
 int wf_runs_timeout (wf_engine_t *self);
 
+//  True for an execution's final statuses (completed, failed, timeout,
+//  cancelled, abandoned).
+bool wf_terminal (const char *status);
+
 //  zhashx destructor of a wf_run_t.
 void wf_run_destroy (void **item_p);
 
@@ -143,8 +165,16 @@ int wf_store_put (store_txn_t *txn, wf_engine_t *self, wf_run_t *run, bool remov
 //  `run` committed: nothing of it is to write.
 void wf_run_clean (wf_run_t *run);
 
-//  The stored run `id` (its `runs` record, taken): children and commands
-//  read from their tables, or, an older build's record holding them, all
+//  The conductor call `call` (taken; see `run_journal` above) changed the
+//  state of `run`: appended to its journal at the next commit.
+void wf_run_journal (wf_run_t *run, json_t *call);
+
+//  Replay the calls read from the run's journal (wf_store_load) on its
+//  state, once its definition is known. 0, or -1 when one failed (logged).
+int wf_store_replay (wf_run_t *run);
+
+//  The stored run `id` (its `runs` record, taken): children, commands and
+//  the journal to replay (wf_store_replay) read from their tables, or, an older build's record holding them, all
 //  marked to be written. NULL when it does not read.
 wf_run_t *wf_store_load (store_txn_t *txn, wf_engine_t *self, const char *id,
                          const char *data, size_t size);

@@ -3,8 +3,8 @@
     until the executor answers them, its children followed to their end. */
 #include "actors/workflow/workflow_engine_internal.h"
 
-static bool
-s_terminal (const char *status)
+bool
+wf_terminal (const char *status)
 {
     static const char *ends[] = {"completed", "failed", "timeout", "cancelled",
                                  "abandoned"};
@@ -145,7 +145,6 @@ s_apply (wf_engine_t *self, wf_run_t *run, json_t *commands, bool first)
     }
     bool done = workflow_done (json_object_get (run->record, "state"));
     json_object_set_new (run->record, "done", json_boolean (done));
-    run->state_dirty |= commands != NULL; //  the conductor was heard
     run->commands_dirty = true;
     run->first |= first;
     zhashx_update (self->dirty, run->id, ""); //  committed by wf_runs_flush
@@ -253,8 +252,10 @@ s_request (wf_engine_t *self, wf_run_t *run, const char *what)
                                         what, commands, &error) != 0)
         zsys_warning ("workflow: %s of %s: %s", what, run->id,
                       error ? error : "no definition");
-    else
+    else {
+        wf_run_journal (run, json_pack ("{s:s, s:s}", "call", "request", "what", what));
         s_apply (self, run, commands, false);
+    }
     if (!streq (what, "cancel")) {
         run->first = true; //  say where it is, once stored
         zhashx_update (self->dirty, run->id, "");
@@ -321,6 +322,13 @@ s_child_end (wf_engine_t *self, wf_run_t *run, const char *key, const char *stat
     if (workflow_task_ended (run->spec, json_object_get (run->record, "state"), key,
                              status, result, commands, &error) != 0)
         zsys_warning ("workflow: %s task %s: %s", run->id, key, error ? error : "?");
+    else {
+        json_t *call =
+            json_pack ("{s:s, s:s, s:s}", "call", "ended", "key", key, "status", status);
+        if (result)
+            json_object_set (call, "result", (json_t *)result);
+        wf_run_journal (run, call);
+    }
     s_apply (self, run, commands, false);
     free (error);
     json_decref (commands);
@@ -333,9 +341,9 @@ s_child_status (wf_engine_t *self, wf_run_t *run, const char *key, const char *s
 {
     json_t *child = json_object_get (json_object_get (run->record, "children"), key);
     const char *was = s_text (child, "status");
-    if (!child || s_terminal (was) || run->reported)
+    if (!child || wf_terminal (was) || run->reported)
         return; //  known already
-    if (s_terminal (status)) {
+    if (wf_terminal (status)) {
         if (!s_retry_check (self, run, key, child, status, result))
             s_child_end (self, run, key, status, result);
         return;
@@ -349,13 +357,15 @@ s_child_status (wf_engine_t *self, wf_run_t *run, const char *key, const char *s
     if (workflow_task_pending (run->spec, json_object_get (run->record, "state"), key,
                                commands, &error) != 0)
         zsys_warning ("workflow: %s task %s: %s", run->id, key, error ? error : "?");
+    else
+        wf_run_journal (run, json_pack ("{s:s, s:s}", "call", "pending", "key", key));
     s_apply (self, run, commands, false);
     free (error);
     json_decref (commands);
 }
 
 static void s_child_known (wf_engine_t *self, wf_run_t *run, const char *key,
-                           const char *execution);
+                           const char *execution, bool ask);
 
 //  The children of the failed child `execution` (`result`, a page): its
 //  retry, followed as the task's child from now on (the workflow sees the
@@ -394,7 +404,7 @@ s_retries_answer (wf_engine_t *self, wf_run_t *run, const char *execution,
         json_object_set_new (child, "execution", json_string (retry));
         wf_run_touch (run, key);
         s_apply (self, run, NULL, false);
-        s_child_known (self, run, key, s_text (child, "execution"));
+        s_child_known (self, run, key, s_text (child, "execution"), true);
     } else
         s_child_end (self, run, key, s_text (ending, "status"),
                      json_object_get (ending, "result"));
@@ -416,6 +426,7 @@ wf_runs_child (wf_engine_t *self, json_t *fact)
                 char *oldest = (char *)zlist_pop (self->early_order);
                 zhashx_delete (self->early, oldest);
                 free (oldest);
+                self->lost++;
                 self->poll_due = true;
             }
         }
@@ -433,9 +444,11 @@ wf_runs_child (wf_engine_t *self, json_t *fact)
 }
 
 //  Child `key` of `run` is execution `execution`: known from now on, and
-//  what was heard of it before is applied.
+//  what was heard of it before is applied. `ask`: its facts may have gone
+//  by unseen, its record is asked for.
 static void
-s_child_known (wf_engine_t *self, wf_run_t *run, const char *key, const char *execution)
+s_child_known (wf_engine_t *self, wf_run_t *run, const char *key, const char *execution,
+               bool ask)
 {
     char where[S_ID_SIZE + 260];
     snprintf (where, sizeof where, "%s\n%s", run->id, key);
@@ -448,8 +461,9 @@ s_child_known (wf_engine_t *self, wf_run_t *run, const char *key, const char *ex
         json_decref (early);
     }
     //  Its facts may have gone by unseen (it was made before a restart, and
-    //  the request sent again found it): ask for its record once
-    if (zhashx_lookup (self->children, execution) &&
+    //  the request sent again found it; a retry, whose facts name its
+    //  parent, not the run): ask for its record once
+    if (ask && zhashx_lookup (self->children, execution) &&
         wf_engine_request (self, "api.execution.get",
                            json_pack ("{s:s}", "id", execution), run->id, execution,
                            "get") != 0)
@@ -459,9 +473,12 @@ s_child_known (wf_engine_t *self, wf_run_t *run, const char *key, const char *ex
 //  ---------------------------------------------------------------------------
 //  Commands to the executor
 
-//  Remove the command `op` of `key` from the run's pending commands.
-static void
-s_command_done (wf_run_t *run, const char *op, const char *key)
+//  Remove the command `op` of `key` from the run's pending commands; true
+//  when the facts of what it made may have gone by unseen: it was sent
+//  before a restart (s_load_run marks them `resent`), or facts were missed
+//  since it was first sent (`lost`, s_send_command).
+static bool
+s_command_done (wf_engine_t *self, wf_run_t *run, const char *op, const char *key)
 {
     json_t *pending = json_object_get (run->record, "commands");
     size_t i;
@@ -469,11 +486,15 @@ s_command_done (wf_run_t *run, const char *op, const char *key)
     json_array_foreach (pending, i, command)
     {
         if (streq (s_text (command, "op"), op) && streq (s_text (command, "key"), key)) {
+            bool resent = json_is_true (json_object_get (command, "resent")) ||
+                          json_integer_value (json_object_get (command, "lost")) !=
+                              (json_int_t)self->lost;
             json_array_remove (pending, i);
             run->commands_dirty = true;
-            return;
+            return resent;
         }
     }
+    return true; //  not known: ask
 }
 
 void
@@ -509,7 +530,10 @@ wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
         }
         return;
     }
-    s_command_done (run, request->op, request->key);
+    //  A child made by a request of this process, no fact missed since: its
+    //  facts are followed (those before its id was known kept as early),
+    //  its record is not asked for
+    bool resent = s_command_done (self, run, request->op, request->key);
     json_t *child =
         json_object_get (json_object_get (run->record, "children"), request->key);
     const char *execution = s_text (result, "execution");
@@ -519,7 +543,7 @@ wf_runs_answer (wf_engine_t *self, wf_request_t *request, json_t *result,
         json_object_set_new (child, "execution", json_string (execution));
         wf_run_touch (run, request->key);
         s_apply (self, run, NULL, false);
-        s_child_known (self, run, request->key, execution);
+        s_child_known (self, run, request->key, execution, resent);
     } else if (streq (request->op, "run") && !result) {
         //  The executor refused the child (no such action, bad parameters):
         //  the task failed, saying why
@@ -544,6 +568,8 @@ s_send_command (wf_engine_t *self, wf_run_t *run, json_t *command)
         json_int_t due = json_integer_value (json_object_get (command, "due"));
         if (due > proto_now_usec ())
             return 0;
+        if (!json_object_get (command, "lost"))
+            json_object_set_new (command, "lost", json_integer ((json_int_t)self->lost));
         uint8_t ns[PROTO_UUID_SIZE], derived[PROTO_UUID_SIZE];
         char request[PROTO_UUID_STR_SIZE];
         if (proto_uuid_parse (run->id, ns) != 0)
@@ -558,8 +584,8 @@ s_send_command (wf_engine_t *self, wf_run_t *run, json_t *command)
             "request", request, "parent", run->id, "task", s_text (command, "task"));
     } else if (streq (op, "cancel") || streq (op, "pause") || streq (op, "resume")) {
         //  Sent once the child is known; nothing to send to one that ended
-        if (!*s_text (child, "execution") || s_terminal (s_text (child, "status")))
-            return s_terminal (s_text (child, "status")) ? 2 : 0;
+        if (!*s_text (child, "execution") || wf_terminal (s_text (child, "status")))
+            return wf_terminal (s_text (child, "status")) ? 2 : 0;
         type = streq (op, "cancel")  ? "api.execution.cancel"
                : streq (op, "pause") ? "api.execution.pause"
                                      : "api.execution.resume";
@@ -676,15 +702,20 @@ s_load_run (wf_engine_t *self, wf_run_t *run)
         free (error);
         return;
     }
+    wf_store_replay (run);
     s_say (self, run, true); //  where it is, again
     const char *key;
     json_t *child;
     json_object_foreach (json_object_get (record, "children"), key, child)
     {
         const char *execution = s_text (child, "execution");
-        if (*execution && !s_terminal (s_text (child, "status")))
-            s_child_known (self, run, key, execution);
+        if (*execution && !wf_terminal (s_text (child, "status")))
+            s_child_known (self, run, key, execution, true);
     }
+    size_t i;
+    json_t *command;
+    json_array_foreach (json_object_get (record, "commands"), i, command)
+        json_object_set_new (command, "resent", json_true ());
     if (json_array_size (json_object_get (record, "commands")))
         zhashx_update (self->sendable, id, "");
     if (json_is_true (json_object_get (record, "done")))

@@ -1,8 +1,11 @@
 /*  workflow_engine_store: a run's rows (workflow_engine_internal.h): the
-    record with the conductor's state, one row per child, the commands not
-    yet acknowledged; each written when it changed, so a transition costs
-    what it changed, not the size of the run. */
+    record with a snapshot of the conductor's state, the journal of the
+    conductor calls since, one row per child, the commands not yet
+    acknowledged; each written when it changed, so a transition costs what
+    it changed, not the size of the run. */
 #include "actors/workflow/workflow_engine_internal.h"
+
+#include <inttypes.h>
 
 wf_run_t *
 wf_run_new (const char *id, json_t *record)
@@ -11,6 +14,7 @@ wf_run_new (const char *id, json_t *record)
     snprintf (run->id, sizeof run->id, "%s", id);
     run->record = record;
     run->touched = zhashx_new ();
+    run->journal = json_array ();
     run->state_dirty = run->commands_dirty = true;
     return run;
 }
@@ -21,6 +25,8 @@ wf_run_destroy (void **item_p)
     wf_run_t *run = (wf_run_t *)*item_p;
     if (run) {
         json_decref (run->record);
+        json_decref (run->journal);
+        json_decref (run->replay);
         zhashx_destroy (&run->touched);
         free (run);
         *item_p = NULL;
@@ -34,10 +40,35 @@ wf_run_touch (wf_run_t *run, const char *key)
 }
 
 void
+wf_run_journal (wf_run_t *run, json_t *call)
+{
+    json_array_append_new (run->journal, call);
+}
+
+void
 wf_run_clean (wf_run_t *run)
 {
+    if (run->put_snapshot) {
+        run->journal_first = run->journal_next;
+        run->journal_bytes = 0;
+        run->snapshot_bytes = run->put_bytes;
+    } else if (json_array_size (run->journal)) {
+        run->journal_next += json_array_size (run->journal);
+        run->journal_bytes += run->put_bytes;
+    }
+    run->put_snapshot = false;
+    run->put_bytes = 0;
+    json_array_clear (run->journal);
     run->state_dirty = run->commands_dirty = false;
     zhashx_purge (run->touched);
+}
+
+//  "ID\nNUMBER": a journal row's key, in `out` (S_ID_SIZE + 20).
+static size_t
+s_journal_key (char *out, const char *id, uint64_t number)
+{
+    int size = snprintf (out, S_ID_SIZE + 20, "%s\n%016" PRIx64, id, number);
+    return size > 0 && size < S_ID_SIZE + 20 ? (size_t)size : 0;
 }
 
 //  "ID\nKEY": a child's row key, in `out` (S_ID_SIZE + 300). Its length.
@@ -67,12 +98,76 @@ s_del (store_txn_t *txn, store_table_t *table, const char *key, size_t key_size)
     return code == STORE_OK || code == STORE_NOTFOUND ? 0 : -1;
 }
 
+//  The journal rows after the snapshot go: the state is written whole.
+static int
+s_journal_drop (store_txn_t *txn, wf_engine_t *self, wf_run_t *run)
+{
+    for (uint64_t number = run->journal_first; number < run->journal_next; number++) {
+        char row[S_ID_SIZE + 20];
+        size_t size = s_journal_key (row, run->id, number);
+        if (size && s_del (txn, self->run_journal, row, size))
+            return -1;
+    }
+    return 0;
+}
+
+//  Append the calls since the last commit to the journal: 1 when written,
+//  0 when they outgrew the snapshot (the state is to be written whole
+//  instead, which costs as much as the journal it replaces), -1 on error.
+static int
+s_journal_put (store_txn_t *txn, wf_engine_t *self, wf_run_t *run)
+{
+    size_t count = json_array_size (run->journal), bytes = 0;
+    char **texts = (char **)zmalloc (count * sizeof (char *) + 1);
+    int rc = 1;
+    for (size_t i = 0; i < count && rc == 1; i++) {
+        texts[i] = json_dumps (json_array_get (run->journal, i), JSON_COMPACT);
+        rc = texts[i] ? 1 : -1;
+        bytes += texts[i] ? strlen (texts[i]) : 0;
+    }
+    if (rc == 1 && run->journal_bytes + bytes > run->snapshot_bytes)
+        rc = 0;
+    for (size_t i = 0; i < count && rc == 1; i++) {
+        char row[S_ID_SIZE + 20];
+        size_t size = s_journal_key (row, run->id, run->journal_next + i);
+        if (!size || store_put (txn, self->run_journal, row, size, texts[i],
+                                strlen (texts[i])) != STORE_OK)
+            rc = -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        free (texts[i]);
+    free (texts);
+    run->put_bytes = bytes;
+    return rc;
+}
+
+//  The state whole (with the action and whether it is done), its journal
+//  rows gone.
+static int
+s_snapshot_put (store_txn_t *txn, wf_engine_t *self, wf_run_t *run)
+{
+    json_t *record =
+        json_pack ("{s:O, s:O, s:O}", "action", json_object_get (run->record, "action"),
+                   "state", json_object_get (run->record, "state"), "done",
+                   json_object_get (run->record, "done"));
+    char *text = record ? json_dumps (record, JSON_COMPACT) : NULL;
+    json_decref (record);
+    int rc = text && store_put (txn, self->runs, run->id, strlen (run->id), text,
+                                strlen (text)) == STORE_OK
+                 ? s_journal_drop (txn, self, run)
+                 : -1;
+    run->put_snapshot = rc == 0;
+    run->put_bytes = text ? strlen (text) : 0;
+    free (text);
+    return rc;
+}
+
 //  The run is over: every row of it goes, its state kept for re-runs.
 static int
 s_remove (store_txn_t *txn, wf_engine_t *self, wf_run_t *run)
 {
     const char *id = run->id;
-    if (s_del (txn, self->runs, id, strlen (id)) ||
+    if (s_journal_drop (txn, self, run) || s_del (txn, self->runs, id, strlen (id)) ||
         s_del (txn, self->run_commands, id, strlen (id)))
         return -1;
     const char *key;
@@ -93,16 +188,15 @@ wf_store_put (store_txn_t *txn, wf_engine_t *self, wf_run_t *run, bool remove)
     if (remove)
         return s_remove (txn, self, run);
     const char *id = run->id;
-    if (run->state_dirty) {
-        json_t *record = json_pack ("{s:O, s:O, s:O}", "action",
-                                    json_object_get (run->record, "action"), "state",
-                                    json_object_get (run->record, "state"), "done",
-                                    json_object_get (run->record, "done"));
-        int rc = record ? s_put_json (txn, self->runs, id, strlen (id), record) : -1;
-        json_decref (record);
-        if (rc)
-            return -1;
-    }
+    run->put_snapshot = false;
+    int journaled = run->state_dirty || !json_array_size (run->journal)
+                        ? 0
+                        : s_journal_put (txn, self, run);
+    if (journaled < 0)
+        return -1;
+    if ((run->state_dirty || (!journaled && json_array_size (run->journal))) &&
+        s_snapshot_put (txn, self, run))
+        return -1;
     if (run->commands_dirty && s_put_json (txn, self->run_commands, id, strlen (id),
                                            json_object_get (run->record, "commands")))
         return -1;
@@ -122,11 +216,13 @@ wf_store_put (store_txn_t *txn, wf_engine_t *self, wf_run_t *run, bool remove)
     return 0;
 }
 
-//  The rows of run `id`'s children, into `children`.
+//  The rows of run `id` in `table` ("ID\nNAME": {...}), into `rows` by
+//  NAME, in the order of their keys; their size added to *bytes.
 static void
-s_load_children (store_txn_t *txn, wf_engine_t *self, const char *id, json_t *children)
+s_load_rows (store_txn_t *txn, store_table_t *table, const char *id, const char *what,
+             json_t *rows, size_t *bytes)
 {
-    store_cursor_t *cursor = store_cursor_new (txn, self->run_children);
+    store_cursor_t *cursor = store_cursor_new (txn, table);
     char prefix[S_ID_SIZE + 2];
     int length = snprintf (prefix, sizeof prefix, "%s\n", id);
     for (store_code_t code = cursor ? store_cursor_seek (cursor, prefix, (size_t)length)
@@ -140,15 +236,87 @@ s_load_children (store_txn_t *txn, wf_engine_t *self, const char *id, json_t *ch
         char name[300];
         snprintf (name, sizeof name, "%.*s", (int)(key_size - (size_t)length),
                   key + length);
-        json_t *child = json_loadb (data, size, 0, NULL);
-        if (json_is_object (child))
-            json_object_set_new (children, name, child);
-        else {
-            zsys_error ("workflow: run %s child %s does not read: skipped", id, name);
-            json_decref (child);
+        json_t *row = json_loadb (data, size, 0, NULL);
+        if (json_is_object (row)) {
+            json_object_set_new (rows, name, row);
+            *bytes += size;
+        } else {
+            zsys_error ("workflow: run %s %s %s does not read: skipped", id, what, name);
+            json_decref (row);
         }
     }
     store_cursor_destroy (&cursor);
+}
+
+//  The journal of `run` after its snapshot (`size` bytes): the calls to
+//  replay, and where it goes on.
+static void
+s_load_journal (store_txn_t *txn, wf_engine_t *self, wf_run_t *run, size_t size)
+{
+    json_t *rows = json_object ();
+    s_load_rows (txn, self->run_journal, run->id, "journal entry", rows,
+                 &run->journal_bytes);
+    run->snapshot_bytes = size;
+    run->replay = json_array ();
+    const char *name;
+    json_t *call;
+    json_object_foreach (rows, name, call)
+    {
+        uint64_t number = strtoull (name, NULL, 16);
+        if (json_array_size (run->replay) == 0)
+            run->journal_first = number;
+        run->journal_next = number + 1;
+        json_array_append (run->replay, call);
+    }
+    json_decref (rows);
+}
+
+//  Make the conductor call `call` (a journal entry) on `state` again.
+static int
+s_replay_call (wf_run_t *run, json_t *state, const json_t *call, json_t *commands,
+               char **error)
+{
+    const char *what = json_string_value (json_object_get (call, "call"));
+    const char *key = json_string_value (json_object_get (call, "key"));
+    const char *status = json_string_value (json_object_get (call, "status"));
+    const char *request = json_string_value (json_object_get (call, "what"));
+    if (what && key && streq (what, "ended"))
+        return workflow_task_ended (run->spec, state, key, status,
+                                    json_object_get (call, "result"), commands, error);
+    if (what && key && streq (what, "pending"))
+        return workflow_task_pending (run->spec, state, key, commands, error);
+    if (what && request && streq (what, "request"))
+        return workflow_request (run->spec, state, request, commands, error);
+    *error = strdup ("not a call");
+    return -1;
+}
+
+int
+wf_store_replay (wf_run_t *run)
+{
+    json_t *state = json_object_get (run->record, "state");
+    json_t *commands = json_array ();
+    int rc = 0;
+    size_t i;
+    json_t *call;
+    json_array_foreach (run->replay, i, call)
+    {
+        char *error = NULL;
+        if (!json_is_object (state) ||
+            s_replay_call (run, state, call, commands, &error) != 0) {
+            zsys_error ("workflow: run %s: journal entry %zu does not replay: %s",
+                        run->id, i, error ? error : "no state");
+            rc = -1;
+        }
+        free (error);
+        json_array_clear (commands); //  stored when they were made
+    }
+    json_decref (commands);
+    json_decref (run->replay);
+    run->replay = NULL;
+    if (state)
+        json_object_set_new (run->record, "done", json_boolean (workflow_done (state)));
+    return rc;
 }
 
 wf_run_t *
@@ -161,6 +329,7 @@ wf_store_load (store_txn_t *txn, wf_engine_t *self, const char *id, const char *
         return NULL;
     }
     wf_run_t *run = wf_run_new (id, record);
+    s_load_journal (txn, self, run, size);
     json_t *children = json_object_get (record, "children");
     if (json_is_object (children)) {
         //  An older build's record: its children and commands move to their
@@ -179,7 +348,8 @@ wf_store_load (store_txn_t *txn, wf_engine_t *self, const char *id, const char *
     wf_run_clean (run);
     children = json_object ();
     json_object_set_new (record, "children", children);
-    s_load_children (txn, self, id, children);
+    size_t bytes = 0;
+    s_load_rows (txn, self->run_children, id, "child", children, &bytes);
     const void *text;
     size_t text_size;
     json_t *commands = store_get (txn, self->run_commands, id, strlen (id), &text,

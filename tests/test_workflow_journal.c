@@ -1,0 +1,122 @@
+/*  test_workflow_journal: the workflow engine stores a transition as one
+    row of the run's journal (the conductor call it made), not as its whole
+    state: a with items run whose state is large (a 20 KB variable) killed
+    twice while its items wait their delay (none running: a kill abandons a
+    running child, which fails its item) holds journal rows at each kill,
+    goes on from its snapshot and journal replayed, and runs every item
+    exactly once.
+*/
+#include "store/store.h"
+#include "tests/testing_workflow_daemon.h"
+
+TestSuite (workflow_journal, .fini = testing_daemon_stop_all, .timeout = 180);
+
+#define S_ITEMS 40
+#define S_PAD   20000
+
+//  The journal rows the engine's store holds.
+static size_t
+s_journal_rows (testing_daemon_t *daemon)
+{
+    char dir[PATH_MAX + 16];
+    snprintf (dir, sizeof dir, "%s/workflow", daemon->data);
+    store_code_t code;
+    store_t *store = store_open (dir, NULL, &code, NULL, 0);
+    cr_assert (store, "the engine's store opens (%d)", code);
+    store_table_t *journal = store_table (store, "run_journal", false);
+    cr_assert (journal);
+    store_txn_t *txn = store_read_begin (store);
+    cr_assert (txn);
+    size_t rows = (size_t)store_count (txn, journal);
+    store_read_end (&txn);
+    store_close (&store);
+    return rows;
+}
+
+//  Wait until no child of `id` runs (the next items wait their delay): a
+//  kill then abandons none.
+static void
+s_wait_idle (zsock_t *api, const char *id)
+{
+    for (int64_t until = zclock_mono () + 10000; zclock_mono () < until;) {
+        json_t *children = testing_workflow_children (api, id);
+        bool idle = true;
+        size_t i;
+        json_t *child;
+        json_array_foreach (children, i, child) idle =
+            idle && testing_status_terminal (
+                        json_string_value (json_object_get (child, "status")));
+        json_decref (children);
+        if (idle)
+            return;
+        zclock_sleep (5);
+    }
+    cr_assert_fail ("the items never wait together");
+}
+
+static char *
+s_yaml (void)
+{
+    char *pad = (char *)zmalloc (S_PAD + 1);
+    memset (pad, 'x', S_PAD);
+    char *yaml = NULL;
+    cr_assert_geq (
+        asprintf (
+            &yaml,
+            "version: 1.0\ninput:\n  - file\nvars:\n  - pad: %s\ntasks:\n"
+            "  each:\n    with:\n      items: <%% range(%d) %%>\n"
+            "      concurrency: 4\n    delay: 1\n    action: core.local\n"
+            "    input:\n      cmd: echo item<%% item() %%> >> <%% ctx().file %%>\n",
+            pad, S_ITEMS),
+        0);
+    free (pad);
+    return yaml;
+}
+
+Test (workflow_journal, items_killed_twice_replay_their_journal_and_run_once)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-journal");
+    char *yaml = s_yaml ();
+    testing_workflow_write (&daemon, "items", yaml);
+    free (yaml);
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char file[PATH_MAX];
+    snprintf (file, sizeof file, "%s/lines", daemon.root);
+    char *id = testing_workflow_run (api, "wf.items", file);
+    const size_t at[] = {10, 25};
+    for (size_t k = 0; k < 2; k++) {
+        int64_t deadline = zclock_mono () + 60000;
+        while ((size_t)testing_count_in_file (file, "\n") < at[k] &&
+               zclock_mono () < deadline)
+            zclock_sleep (10);
+        if ((size_t)testing_count_in_file (file, "\n") < at[k]) {
+            char *log = testing_daemon_read_log (&daemon);
+            fprintf (stderr, "%s\n", log);
+            free (log);
+        }
+        cr_assert_geq ((size_t)testing_count_in_file (file, "\n"), at[k]);
+        s_wait_idle (api, id);
+        zsock_destroy (&api);
+        testing_daemon_signal (&daemon, SIGKILL, 5000);
+        //  A transition wrote a row, not the 20 KB state
+        cr_expect_gt (s_journal_rows (&daemon), 0, "journal rows at kill %zu", k + 1);
+        testing_daemon_start (&daemon, NULL);
+        cr_assert (testing_daemon_wait_log (&daemon, "workflow: 1 runs continue", 5000));
+        api = testing_api_client (&daemon);
+    }
+    json_t *record = testing_api_wait_status (api, id, "completed", 60000);
+    for (int i = 0; i < S_ITEMS; i++) {
+        char line[32];
+        snprintf (line, sizeof line, "item%d\n", i);
+        cr_expect_eq (testing_count_in_file (file, line), 1, "%s ran once", line);
+    }
+    json_t *children = testing_workflow_children (api, id);
+    cr_expect_eq (json_array_size (children), S_ITEMS, "one child per item");
+    json_decref (children);
+    json_decref (record);
+    free (id);
+    zsock_destroy (&api);
+    testing_daemon_stop (&daemon);
+}
