@@ -110,8 +110,12 @@ s_command (void *arg, const char *command, zmsg_t *msg)
         actor_loop_set_fds (self->loop, 4, &fd, 1, s_on_fd);
         zstr_send (self->pipe, "OK");
     } else if (streq (command, "SLEEP")) {
-        //  Until both readers have a message waiting (5 s at most): the next
-        //  poll sees them ready together, however slow the machine
+        //  Says it is asleep, then waits until both readers have a message
+        //  (5 s at most): the next poll sees them ready together, however
+        //  slow the machine. The test sends them only once told, so neither
+        //  can be ready already in the poll that brought SLEEP (whose
+        //  readers run after the command, in that same turn).
+        zstr_send (self->pipe, "ASLEEP");
         int64_t until = zclock_mono () + 5000;
         while (zclock_mono () < until && !((zsock_events (self->a) & ZMQ_POLLIN) &&
                                            (zsock_events (self->b) & ZMQ_POLLIN)))
@@ -272,6 +276,9 @@ Test (actor_loop, readers_are_dispatched_in_rank_order)
     //  before b (rank 2, registered first), every time
     for (int i = 0; i < 5; i++) {
         zstr_send (s_actor, "SLEEP");
+        char *asleep = zstr_recv (s_actor);
+        cr_assert_str_eq (asleep, "ASLEEP");
+        zstr_free (&asleep);
         zstr_send (s_b, "x");
         zstr_send (s_a, "x");
         char *ok = zstr_recv (s_actor);
