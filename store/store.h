@@ -50,7 +50,7 @@ typedef enum {
 
 //  The format version this build writes (store_format_version). Stores of
 //  an older version are migrated when opened, newer ones refused.
-#define STORE_FORMAT_VERSION 2
+#define STORE_FORMAT_VERSION 3
 
 typedef struct {
     size_t map_size;      //  initial map size; default 64 MiB
