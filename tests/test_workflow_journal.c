@@ -4,7 +4,9 @@
     twice while its items wait their delay (none running: a kill abandons a
     running child, which fails its item) holds journal rows at each kill,
     goes on from its snapshot and journal replayed, and runs every item
-    exactly once.
+    exactly once. A run keeps the definition it started with: its file
+    edited while the run waits, then the daemon killed, the run ends as
+    first written while a new run takes the edited file.
 */
 #include "store/store.h"
 #include "tests/testing_workflow_daemon.h"
@@ -116,6 +118,57 @@ Test (workflow_journal, items_killed_twice_replay_their_journal_and_run_once)
     cr_expect_eq (json_array_size (children), S_ITEMS, "one child per item");
     json_decref (children);
     json_decref (record);
+    free (id);
+    zsock_destroy (&api);
+    testing_daemon_stop (&daemon);
+}
+
+//  Two tasks, the first waiting 2 s; each appends "<task>-<version>".
+static void
+s_write_versioned (testing_daemon_t *daemon, const char *version)
+{
+    char yaml[1024];
+    snprintf (yaml, sizeof yaml,
+              "version: 1.0\ninput:\n  - file\ntasks:\n"
+              "  first:\n    delay: 2\n    action: core.local\n"
+              "    input:\n      cmd: echo first-%s >> <%% ctx().file %%>\n"
+              "    next:\n      - when: <%% succeeded() %%>\n        do: second\n"
+              "  second:\n    action: core.local\n"
+              "    input:\n      cmd: echo second-%s >> <%% ctx().file %%>\n",
+              version, version);
+    testing_workflow_write (daemon, "versioned", yaml);
+}
+
+Test (workflow_journal, a_run_keeps_its_definition_when_the_file_changes)
+{
+    testing_daemon_t daemon;
+    testing_daemon_init (&daemon, "wf-definition");
+    s_write_versioned (&daemon, "v1");
+    testing_daemon_start (&daemon, NULL);
+    zsock_t *api = testing_api_client (&daemon);
+    char file[PATH_MAX], again[PATH_MAX];
+    snprintf (file, sizeof file, "%s/lines", daemon.root);
+    snprintf (again, sizeof again, "%s/again", daemon.root);
+    char *id = testing_workflow_run (api, "wf.versioned", file);
+    zclock_sleep (500); //  the first task waits its delay
+    zsock_destroy (&api);
+    testing_daemon_signal (&daemon, SIGKILL, 5000);
+    s_write_versioned (&daemon, "v2");
+    testing_daemon_start (&daemon, NULL);
+    api = testing_api_client (&daemon);
+    json_t *record = testing_api_wait_status (api, id, "completed", 30000);
+    json_decref (record);
+    cr_expect_eq (testing_count_in_file (file, "first-v1\n"), 1);
+    cr_expect_eq (testing_count_in_file (file, "second-v1\n"), 1);
+    cr_expect_eq (testing_count_in_file (file, "-v2"), 0,
+                  "the edit reached a running run");
+    //  A new run (the daemon still up) takes the file as it is now
+    char *second = testing_workflow_run (api, "wf.versioned", again);
+    record = testing_api_wait_status (api, second, "completed", 30000);
+    json_decref (record);
+    cr_expect_eq (testing_count_in_file (again, "first-v2\n"), 1);
+    cr_expect_eq (testing_count_in_file (again, "second-v2\n"), 1);
+    free (second);
     free (id);
     zsock_destroy (&api);
     testing_daemon_stop (&daemon);

@@ -471,8 +471,8 @@ registry_yaml_parse (const char *text, size_t size, const char *origin, char *me
     return self;
 }
 
-registry_yaml_t *
-registry_yaml_load (const char *path, char *message, size_t message_size)
+char *
+registry_yaml_read (const char *path, size_t *size, char *message, size_t message_size)
 {
     FILE *file = fopen (path, "rb");
     if (!file) {
@@ -480,17 +480,34 @@ registry_yaml_load (const char *path, char *message, size_t message_size)
             snprintf (message, message_size, "%s: %s", path, strerror (errno));
         return NULL;
     }
-    char *text = (char *)malloc (REGISTRY_YAML_MAX_SIZE + 1);
-    size_t size = text ? fread (text, 1, REGISTRY_YAML_MAX_SIZE + 1, file) : 0;
+    char *text = (char *)malloc (REGISTRY_YAML_MAX_SIZE + 2);
+    *size = text ? fread (text, 1, REGISTRY_YAML_MAX_SIZE + 1, file) : 0;
     bool read_error = !text || ferror (file);
     fclose (file);
+    if (!read_error && *size > REGISTRY_YAML_MAX_SIZE) {
+        if (message && message_size)
+            snprintf (message, message_size, "%s: larger than %d bytes", path,
+                      REGISTRY_YAML_MAX_SIZE);
+        free (text);
+        return NULL;
+    }
     if (read_error) {
         if (message && message_size)
             snprintf (message, message_size, "%s: cannot read the file", path);
         free (text);
         return NULL;
     }
-    registry_yaml_t *self = registry_yaml_parse (text, size, path, message, message_size);
+    text[*size] = 0;
+    return text;
+}
+
+registry_yaml_t *
+registry_yaml_load (const char *path, char *message, size_t message_size)
+{
+    size_t size;
+    char *text = registry_yaml_read (path, &size, message, message_size);
+    registry_yaml_t *self =
+        text ? registry_yaml_parse (text, size, path, message, message_size) : NULL;
     free (text);
     return self;
 }

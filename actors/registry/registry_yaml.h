@@ -34,6 +34,12 @@ typedef struct _registry_yaml_t registry_yaml_t;
 registry_yaml_t *registry_yaml_load (const char *path, char *message,
                                      size_t message_size);
 
+//  Read a YAML file's text (NUL-terminated, at most REGISTRY_YAML_MAX_SIZE
+//  bytes; the caller frees it), its size in *size. NULL on failure with
+//  `message` as "<path>: <reason>".
+char *registry_yaml_read (const char *path, size_t *size, char *message,
+                          size_t message_size);
+
 //  Parse YAML text; `origin` names it in messages.
 registry_yaml_t *registry_yaml_parse (const char *text, size_t size, const char *origin,
                                       char *message, size_t message_size);

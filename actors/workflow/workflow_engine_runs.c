@@ -2,6 +2,9 @@
     each stored before any command it leads to leaves, its commands sent
     until the executor answers them, its children followed to their end. */
 #include "actors/workflow/workflow_engine_internal.h"
+#include "actors/registry/registry_yaml.h"
+
+#include <inttypes.h>
 
 bool
 wf_terminal (const char *status)
@@ -21,12 +24,28 @@ s_text (const json_t *object, const char *key)
     return text ? text : "";
 }
 
-//  The definition of `action` ({ref, runner_type, entry_point, pack_dir}),
-//  loaded once per action and file; NULL with *error set.
-static workflow_spec_t *
-s_spec (wf_engine_t *self, const json_t *action, char **error)
+//  FNV-1a of a definition's text: the cache tells an edited file from the
+//  text a run started with
+static uint64_t
+s_digest (const char *text)
 {
-    char path[2048], key[2400];
+    uint64_t hash = 14695981039346656037ULL;
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        hash = (hash ^ *c) * 1099511628211ULL;
+    return hash;
+}
+
+//  The definition of `action` ({ref, runner_type, entry_point, pack_dir}):
+//  `text` when given (a stored run's own), else the file's text now, given
+//  to the caller in *read to keep with the run. Parsed once per distinct
+//  text: an edited file (attune pack reload) is a new definition for new
+//  runs, while a run goes on, after a restart too, with the one it started
+//  with. NULL with *error set.
+static workflow_spec_t *
+s_spec (wf_engine_t *self, const json_t *action, const char *text, char **read,
+        char **error)
+{
+    char path[2048], key[2400], message[512];
     const char *entry = s_text (action, "entry_point");
     if (!*entry || strstr (entry, "..") || entry[0] == '/') {
         *error =
@@ -34,11 +53,25 @@ s_spec (wf_engine_t *self, const json_t *action, char **error)
         return NULL;
     }
     snprintf (path, sizeof path, "%s/actions/%s", s_text (action, "pack_dir"), entry);
-    snprintf (key, sizeof key, "%s\n%s", s_text (action, "ref"), path);
+    size_t size;
+    char *owned = text ? NULL : registry_yaml_read (path, &size, message, sizeof message);
+    if (!text && !owned) {
+        *error = strdup (message);
+        return NULL;
+    }
+    if (!text)
+        text = owned;
+    snprintf (key, sizeof key, "%s\n%s\n%016" PRIx64, s_text (action, "ref"), path,
+              s_digest (text));
     workflow_spec_t *spec = (workflow_spec_t *)zhashx_lookup (self->specs, key);
     if (!spec &&
-        (spec = workflow_spec_load (path, s_text (action, "runner_type"), error)))
+        (spec = workflow_spec_parse (path, text, s_text (action, "runner_type"), error)))
         zhashx_insert (self->specs, key, spec);
+    if (spec && read) {
+        *read = owned;
+        owned = NULL;
+    }
+    free (owned);
     return spec;
 }
 
@@ -209,8 +242,8 @@ wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
         return;
     }
     json_t *action = json_object_get (payload, "action");
-    char *error = NULL;
-    workflow_spec_t *spec = s_spec (self, action, &error);
+    char *error = NULL, *definition = NULL;
+    workflow_spec_t *spec = s_spec (self, action, NULL, &definition, &error);
     json_t *commands = json_array ();
     json_t *rerun = json_object_get (payload, "rerun");
     json_t *state = !spec ? NULL
@@ -221,15 +254,18 @@ wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
     if (!state) {
         s_report_failed (self, id, error ? error : "cannot start the workflow");
         free (error);
+        free (definition);
         json_decref (commands);
         return;
     }
-    run = wf_run_new (id, json_pack ("{s:{s:s, s:s, s:s, s:s}, s:o, s:b, s:{}, s:[]}",
-                                     "action", "ref", s_text (action, "ref"),
-                                     "runner_type", s_text (action, "runner_type"),
-                                     "entry_point", s_text (action, "entry_point"),
-                                     "pack_dir", s_text (action, "pack_dir"), "state",
-                                     state, "done", false, "children", "commands"));
+    run = wf_run_new (
+        id,
+        json_pack ("{s:{s:s, s:s, s:s, s:s}, s:o, s:b, s:{}, s:[], s:s}", "action", "ref",
+                   s_text (action, "ref"), "runner_type", s_text (action, "runner_type"),
+                   "entry_point", s_text (action, "entry_point"), "pack_dir",
+                   s_text (action, "pack_dir"), "state", state, "done", false, "children",
+                   "commands", "definition", definition));
+    free (definition);
     run->spec = spec;
     zhashx_insert (self->active, id, run);
     self->started++;
@@ -695,7 +731,10 @@ s_load_run (wf_engine_t *self, wf_run_t *run)
     const char *id = run->id;
     json_t *record = run->record;
     char *error = NULL;
-    run->spec = s_spec (self, json_object_get (record, "action"), &error);
+    //  Its own definition's text (a run stored before runs kept it: the file)
+    const char *definition = json_string_value (json_object_get (record, "definition"));
+    run->spec =
+        s_spec (self, json_object_get (record, "action"), definition, NULL, &error);
     zhashx_insert (self->active, id, run);
     if (!run->spec) {
         zsys_warning ("workflow: %s cannot continue: %s", id, error ? error : "?");

@@ -141,8 +141,8 @@ s_journal_put (store_txn_t *txn, wf_engine_t *self, wf_run_t *run)
     return rc;
 }
 
-//  The state whole (with the action and whether it is done), its journal
-//  rows gone.
+//  The state whole (with the action, the definition's text the run started
+//  with, and whether it is done), its journal rows gone.
 static int
 s_snapshot_put (store_txn_t *txn, wf_engine_t *self, wf_run_t *run)
 {
@@ -150,6 +150,9 @@ s_snapshot_put (store_txn_t *txn, wf_engine_t *self, wf_run_t *run)
         json_pack ("{s:O, s:O, s:O}", "action", json_object_get (run->record, "action"),
                    "state", json_object_get (run->record, "state"), "done",
                    json_object_get (run->record, "done"));
+    json_t *definition = json_object_get (run->record, "definition");
+    if (record && definition)
+        json_object_set (record, "definition", definition);
     char *text = record ? json_dumps (record, JSON_COMPACT) : NULL;
     json_decref (record);
     int rc = text && store_put (txn, self->runs, run->id, strlen (run->id), text,
