@@ -126,13 +126,17 @@ registry_packed_put (registry_packed_t *self, const char *ref, const json_t *def
     json_decref (marked);
     s_buffer_t *buffer =
         packed ? (s_buffer_t *)malloc (sizeof (s_buffer_t) + sbuffer.size) : NULL;
+    int rc = buffer ? 0 : -1;
     if (buffer) {
         buffer->size = sbuffer.size;
         memcpy (buffer->data, sbuffer.data, sbuffer.size);
+        //  The table keeps its own copy (its duplicator, which
+        //  registry_packed_dup needs): this one is ours to free
         zhashx_update (self->table, ref, buffer);
+        free (buffer);
     }
     msgpack_sbuffer_destroy (&sbuffer);
-    return buffer ? 0 : -1;
+    return rc;
 }
 
 int
