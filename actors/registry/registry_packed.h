@@ -1,7 +1,7 @@
 /*  registry_packed: definitions kept packed, ref -> one msgpack buffer each,
     decoded when read (issue 17). A definition as a jansson tree costs
     ~5.2 KiB for a StackStorm action (a hashtable per object, a node per
-    value); packed it costs its bytes and a table entry, ~1.3 KiB (both
+    value); packed it costs its bytes and a table entry, ~0.7 KiB (both
     measured by tests/test_st2_memory.c). The registry's catalog
     keeps its actions so: they are read when a replica takes a snapshot, an
     api client lists or gets them, or a pack is reloaded, never per event.
