@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <czmq.h>
 #include <yaml.h>
 
@@ -480,20 +481,27 @@ registry_yaml_read (const char *path, size_t *size, char *message, size_t messag
             snprintf (message, message_size, "%s: %s", path, strerror (errno));
         return NULL;
     }
-    char *text = (char *)malloc (REGISTRY_YAML_MAX_SIZE + 2);
-    *size = text ? fread (text, 1, REGISTRY_YAML_MAX_SIZE + 1, file) : 0;
+    //  A buffer the file's size, not the limit's (a pack of thousands of
+    //  definitions reads each one); one byte more tells a file that grew
+    //  while it was read
+    struct stat info;
+    bool sized = fstat (fileno (file), &info) == 0 && info.st_size >= 0 &&
+                 (uint64_t)info.st_size <= REGISTRY_YAML_MAX_SIZE;
+    size_t room = sized ? (size_t)info.st_size + 1 : REGISTRY_YAML_MAX_SIZE + 1;
+    char *text = (char *)malloc (room + 1);
+    *size = text ? fread (text, 1, room, file) : 0;
     bool read_error = !text || ferror (file);
     fclose (file);
-    if (!read_error && *size > REGISTRY_YAML_MAX_SIZE) {
-        if (message && message_size)
+    const char *why = read_error                       ? "cannot read the file"
+                      : *size > REGISTRY_YAML_MAX_SIZE ? "larger than"
+                      : *size == room                  ? "changed while it was read"
+                                                       : NULL;
+    if (why) {
+        if (message && message_size && !read_error && *size > REGISTRY_YAML_MAX_SIZE)
             snprintf (message, message_size, "%s: larger than %d bytes", path,
                       REGISTRY_YAML_MAX_SIZE);
-        free (text);
-        return NULL;
-    }
-    if (read_error) {
-        if (message && message_size)
-            snprintf (message, message_size, "%s: cannot read the file", path);
+        else if (message && message_size)
+            snprintf (message, message_size, "%s: %s", path, why);
         free (text);
         return NULL;
     }
