@@ -155,6 +155,43 @@ Test (registry_yaml, load_from_file_and_missing_file)
     cr_expect (strstr (message, "No such file") != NULL, "%s", message);
 }
 
+//  A file is read whole up to the limit, and one past it is refused by
+//  name; an empty file is read too
+Test (registry_yaml, read_sizes_up_to_the_limit)
+{
+    char path[] = "/tmp/attune-yaml-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert (fd >= 0);
+    close (fd);
+    char message[512];
+    size_t size = 99;
+    char *text = registry_yaml_read (path, &size, message, sizeof message);
+    cr_assert_not_null (text, "%s", message);
+    cr_expect_eq (size, 0);
+    cr_expect_str_eq (text, "");
+    free (text);
+    const size_t sizes[] = {REGISTRY_YAML_MAX_SIZE, REGISTRY_YAML_MAX_SIZE + 1};
+    for (int i = 0; i < 2; i++) {
+        FILE *file = fopen (path, "w");
+        cr_assert_not_null (file);
+        for (size_t n = 0; n < sizes[i]; n++)
+            fputc (n % 64 == 63 ? '\n' : '#', file); //  comment lines
+        fclose (file);
+        text = registry_yaml_read (path, &size, message, sizeof message);
+        if (i == 0) {
+            cr_assert_not_null (text, "%s", message);
+            cr_expect_eq (size, REGISTRY_YAML_MAX_SIZE);
+            cr_expect_eq (strlen (text), REGISTRY_YAML_MAX_SIZE);
+            free (text);
+        } else {
+            cr_expect_null (text);
+            cr_expect (strstr (message, path) && strstr (message, "larger than 1048576"),
+                       "%s", message);
+        }
+    }
+    unlink (path);
+}
+
 Test (registry_yaml, random_garbage_never_crashes)
 {
     srand (12345);
