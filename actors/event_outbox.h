@@ -6,8 +6,10 @@
 
     An event is encoded once into the store's outbox table (8-byte id ->
     the envelope's bytes) inside the write transaction that made it,
-    queued after the commit, sent over the link as those bytes
-    (bus_link_send_encoded) when the link takes it, and deleted from the
+    queued after the commit, sent over the link when the link takes it
+    (those bytes alone, or several events' bytes in one
+    event.create.batch: one command, one ack for a transaction's events;
+    a receiver that refuses batches gets them one by one), and deleted from the
     table once acked: by the actor's next write transaction when it hands
     it to event_outbox_flush (no commit of its own, no fsync of its own),
     else by a write of the outbox's own 50 ms after the ack. What was never

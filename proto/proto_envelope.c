@@ -123,7 +123,7 @@ proto_str_dup (const msgpack_object *obj)
 //  reuse, so decoding a payload costs no zone allocation (a fresh zone is a
 //  large malloc, which also makes glibc consolidate its fast bins)
 
-#define S_ZONES_KEPT 4
+#define S_ZONES_KEPT 256
 #define S_ZONE_CHUNK 4096
 
 typedef struct {
@@ -229,12 +229,13 @@ s_string_set (char *field, uint16_t *field_len, size_t max, const char *value)
     return 0;
 }
 
-proto_envelope_t *
-proto_envelope_new (const char *type, const char *source)
+//  New envelope with `tail_size` bytes of payload room
+static proto_envelope_t *
+s_new (const char *type, const char *source, size_t tail_size)
 {
     if (!type || !source)
         return NULL;
-    proto_envelope_t *self = proto_envelope_alloc (0);
+    proto_envelope_t *self = proto_envelope_alloc (tail_size);
     if (!self)
         return NULL;
     if (s_string_set (self->type, &self->type_len, PROTO_MAX_TYPE, type) ||
@@ -244,6 +245,22 @@ proto_envelope_new (const char *type, const char *source)
     }
     proto_uuid_generate (self->id);
     self->ts = proto_now_usec ();
+    return self;
+}
+
+proto_envelope_t *
+proto_envelope_new (const char *type, const char *source)
+{
+    return s_new (type, source, 0);
+}
+
+proto_envelope_t *
+proto_envelope_new_packed (const char *type, const char *source, const void *payload,
+                           size_t size)
+{
+    proto_envelope_t *self = s_new (type, source, size);
+    if (self && proto_envelope_set_payload_packed (self, payload, size) != 0)
+        proto_envelope_destroy (&self); //  cannot happen: the room is there
     return self;
 }
 

@@ -115,6 +115,11 @@ const char *proto_strerror (proto_code_t code);
 //  ts = now, v = PROTO_VERSION, corr and trace nil, retry 0, an empty payload.
 //  Returns NULL if type or source is empty or too long. Caller owns it.
 proto_envelope_t *proto_envelope_new (const char *type, const char *source);
+//  The same with a payload this process packed itself (as
+//  proto_envelope_set_payload_packed), held in the envelope's own
+//  allocation: one allocation in all, for an actor's hot path.
+proto_envelope_t *proto_envelope_new_packed (const char *type, const char *source,
+                                             const void *payload, size_t size);
 
 //  Destroy an envelope; safe on NULL; clears the caller's pointer.
 void proto_envelope_destroy (proto_envelope_t **self_p);

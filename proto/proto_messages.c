@@ -108,6 +108,9 @@ static const proto_field_t s_trigger_put[] = {F_MAP ("definition", REQ), F_END};
 static const proto_field_t s_event_create[] = {F_STRN ("trigger", REQ, 1, S_REF_MAX),
                                                F_MAP ("trigger_parameters", NIL),
                                                F_MAP ("payload", REQ), F_END};
+//  1 to 256 events, each the bytes of one event.create envelope
+static const proto_field_t s_event_create_batch[] = {
+    {"events", PROTO_FIELD_ARRAY, REQ, 1, 256, PROTO_FIELD_BIN, NULL, NULL}, F_END};
 static const proto_field_t s_event_created[] = {
     F_UUID ("event", REQ),  F_STR ("trigger", REQ), F_MAP ("trigger_parameters", 0),
     F_MAP ("payload", REQ), F_INT ("ts", REQ),      F_END};
@@ -338,6 +341,7 @@ static const proto_message_t s_messages[] = {
     {"registry.trigger.delete", CMD, "any", "registry.commands", s_ref},
     //  rules
     {"event.create", CMD, "sensor, client", "rules.commands", s_event_create},
+    {"event.create.batch", CMD, "actor outboxes", "rules.commands", s_event_create_batch},
     {"event.created", FACT, "rules", "rules.facts", s_event_created},
     {"enforcement.created", FACT, "rules", "rules.facts", s_enforcement_created},
     {"enforcement.create", CMD, "rules", "executor.commands", s_enforcement_create},

@@ -1,10 +1,12 @@
 /*  test_event_outbox: events durable from the transaction that raised them
     until acked (actors/event_outbox.h), over a real link to an inbox.
 
-    What is stored is sent as stored, once acked its row goes with the
-    actor's next transaction (event_outbox_flush) and comes back when that
-    transaction fails, an unacked event is sent again after a restart, and
-    a payload that would be too deep is refused in the transaction.
+    What is stored is sent as stored (alone, or several in one
+    event.create.batch), once acked its row goes with the actor's next
+    transaction (event_outbox_flush) and comes back when that transaction
+    fails, an unacked event is sent again after a restart, a receiver that
+    refuses batches gets every event alone, and a payload that would be too
+    deep is refused in the transaction.
 */
 #include "tests/testing.h"
 #include <limits.h>
@@ -35,8 +37,11 @@ typedef struct {
     bus_inbox_t *inbox;
     bus_link_t *link;
     event_outbox_t *outbox;
-    int seen[16]; //  how many times each n arrived
+    int seen[600]; //  how many times each n arrived
     int total;
+    int batches;         //  event.create.batch commands taken
+    bool refuse_batches; //  as a rules actor of an older version
+    zhashx_t *ids;       //  the events taken, by id
 } s_rig_t;
 
 static void
@@ -46,6 +51,8 @@ s_rig_open (s_rig_t *rig, const char *endpoint, bool with_inbox)
     snprintf (dir, sizeof dir, "%s/store", s_root);
     store_code_t code;
     rig->store = store_open (dir, NULL, &code, NULL, 0);
+    if (!rig->ids)
+        rig->ids = zhashx_new ();
     cr_assert_not_null (rig->store);
     bus_link_config_t config;
     bus_link_config_defaults (&config);
@@ -65,22 +72,59 @@ s_rig_close (s_rig_t *rig)
     bus_link_destroy (&rig->link);
     bus_inbox_destroy (&rig->inbox);
     store_close (&rig->store);
+    zhashx_destroy (&rig->ids);
 }
 
-//  The inbox: count each event.create by its payload's n
-static int
-s_handler (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
+//  Count one event.create by its payload's n, once per id: a redelivered
+//  event (a batch sent again under a new id after a restart) is dropped by
+//  its own id, as the rules actor does
+static void
+s_count (s_rig_t *rig, proto_envelope_t *command)
 {
-    s_rig_t *rig = (s_rig_t *)arg;
+    char id[PROTO_UUID_STR_SIZE];
+    proto_uuid_format (proto_envelope_id (command), id);
+    if (zhashx_lookup (rig->ids, id))
+        return;
+    zhashx_insert (rig->ids, id, (void *)1);
     json_t *body = proto_envelope_payload_json (command, NULL);
     cr_expect_str_eq (proto_envelope_type (command), "event.create");
     cr_expect_str_eq (json_string_value (json_object_get (body, "trigger")), "test.t");
     json_int_t n =
         json_integer_value (json_object_get (json_object_get (body, "payload"), "n"));
     json_decref (body);
-    if (n >= 0 && n < 16)
+    if (n >= 0 && n < 600)
         rig->seen[n]++;
     rig->total++;
+}
+
+//  The inbox: each event.create, alone or in a batch (each of its events
+//  the bytes of one event.create envelope)
+static int
+s_handler (void *arg, store_txn_t *txn, proto_envelope_t *command, bus_command_t *info)
+{
+    s_rig_t *rig = (s_rig_t *)arg;
+    if (!streq (proto_envelope_type (command), "event.create.batch")) {
+        s_count (rig, command);
+        return 0;
+    }
+    if (rig->refuse_batches)
+        return bus_command_reject (info, "bad_request",
+                                   "rules.commands takes event.create, not %s",
+                                   proto_envelope_type (command));
+    rig->batches++;
+    const msgpack_object *events =
+        proto_map_get (proto_envelope_payload_object (command), "events");
+    cr_assert (events && events->type == MSGPACK_OBJECT_ARRAY);
+    cr_expect_leq (events->via.array.size, 256);
+    for (uint32_t i = 0; i < events->via.array.size; i++) {
+        const msgpack_object *item = &events->via.array.ptr[i];
+        cr_assert_eq (item->type, MSGPACK_OBJECT_BIN);
+        proto_envelope_t *event =
+            proto_envelope_decode (item->via.bin.ptr, item->via.bin.size, NULL, NULL);
+        cr_assert_not_null (event);
+        s_count (rig, event);
+        proto_envelope_destroy (&event);
+    }
     return 0;
 }
 
@@ -204,6 +248,49 @@ Test (event_outbox, what_was_not_acked_is_sent_after_a_restart)
     cr_assert_eq (event_outbox_size (rig.outbox), 2, "both queued again");
     s_pump (&rig, 2);
     cr_expect (rig.seen[0] == 1 && rig.seen[1] == 1);
+    cr_assert_eq (s_write (&rig, 0, 0, true, false), STORE_OK);
+    cr_expect_eq (s_rows (&rig), 0);
+    s_rig_close (&rig);
+}
+
+Test (event_outbox, many_events_go_in_batches_each_delivered_once)
+{
+    s_rig_t rig = {0};
+    s_rig_open (&rig, s_inproc (), true);
+    cr_assert_eq (s_write (&rig, 0, 520, false, false), STORE_OK);
+    s_pump (&rig, 520);
+    cr_assert_eq (event_outbox_acked (rig.outbox), 520);
+    int once = 0;
+    for (int n = 0; n < 520; n++)
+        once += rig.seen[n] == 1;
+    cr_expect_eq (once, 520, "each event once");
+    cr_expect_eq (rig.total, 520);
+    //  At most 256 a batch, and far fewer commands than events
+    cr_expect (rig.batches >= 3 && rig.batches <= 20, "%d batches", rig.batches);
+    cr_assert_eq (s_write (&rig, 0, 0, true, false), STORE_OK);
+    cr_expect_eq (s_rows (&rig), 0);
+    s_rig_close (&rig);
+}
+
+Test (event_outbox, a_receiver_that_refuses_batches_gets_every_event_alone)
+{
+    //  A rules actor older than event.create.batch refuses it: the events
+    //  it held are sent again one by one, and so is everything after
+    s_rig_t rig = {0};
+    rig.refuse_batches = true;
+    s_rig_open (&rig, s_inproc (), true);
+    cr_assert_eq (s_write (&rig, 0, 40, false, false), STORE_OK);
+    s_pump (&rig, 40);
+    cr_assert_eq (s_write (&rig, 40, 45, false, false), STORE_OK);
+    s_pump (&rig, 45);
+    cr_assert_eq (event_outbox_acked (rig.outbox), 45);
+    int once = 0;
+    for (int n = 0; n < 45; n++)
+        once += rig.seen[n] == 1;
+    cr_expect_eq (once, 45, "each event once, none lost with the refused batch");
+    cr_expect_eq (rig.total, 45);
+    cr_expect_eq (rig.batches, 0);
+    cr_expect_eq (event_outbox_size (rig.outbox), 0);
     cr_assert_eq (s_write (&rig, 0, 0, true, false), STORE_OK);
     cr_expect_eq (s_rows (&rig), 0);
     s_rig_close (&rig);

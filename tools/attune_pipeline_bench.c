@@ -3,7 +3,8 @@
     inproc://, durable LMDB stores unless --no-fsync).
 
         attune-pipeline-bench [--events N] [--rate R] [--rate-events N]
-                              [--shell N] [--dir DIR]
+                              [--shell N] [--python N]
+                              [--actiontrigger N [--pairs K]] [--dir DIR]
                               [--no-fsync] [--quick] [--stages]
                               [--trace FILE]
 
@@ -29,8 +30,9 @@
        core.noop without, then with, an enabled rule on
        core.st2.generic.actiontrigger (criteria status = failed, so it runs
        nothing: what it costs is an event per execution end, stored by the
-       executor's outbox and the rules actor), twice each, alternated:
-       the ratio with/without (issue 19's target: >= 0.8).
+       executor's outbox and the rules actor), in --pairs pairs (default
+       5; each run on a fresh system): each pair's ratio with/without and
+       their median (issue 19's target: >= 0.8).
     4. the raw library underneath, in the same run and data directory, so
        the figures above read as ratios: fdatasync of a file after writing
        1 and 16 scattered 4 KiB pages, and a "raw LMDB chain": three LMDB
@@ -43,6 +45,7 @@
     --shell-slots (4).
 */
 #include <czmq.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <lmdb.h>
@@ -58,6 +61,7 @@
 #include "actors/worker/worker.h"
 #include "bus/bus_facts.h"
 #include "bus/bus_link.h"
+#include "tools/attune_pipeline_bench_raw.h"
 
 #ifndef ATTUNE_SOURCE_DIR
 #define ATTUNE_SOURCE_DIR "."
@@ -90,13 +94,6 @@ s_write (const char *path, const char *text)
     }
     fputs (text, file);
     fclose (file);
-}
-
-static int
-s_compare (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 typedef struct {
@@ -216,15 +213,6 @@ s_drain (s_system_t *sys, s_times_t *times, size_t cap, size_t *seen, int timeou
     return got;
 }
 
-static double
-s_percentile (int64_t *values, size_t count, double p)
-{
-    if (!count)
-        return 0;
-    size_t index = (size_t)(p * (double)(count - 1));
-    return (double)values[index];
-}
-
 //  Run `count` events of `trigger` at `rate` per second (0 = as fast as
 //  possible). Latency is per event: send time of the k-th event to arrival of
 //  the k-th completion (the pipeline is FIFO end to end for one sender and
@@ -282,9 +270,9 @@ s_run_stages (const int64_t *sent, const s_times_t *done, size_t n, int64_t *lat
             lat[i] = stage == 0   ? done[i].requested - sent[i]
                      : stage == 1 ? done[i].ended - done[i].requested
                                   : done[i].done - done[i].ended;
-        qsort (lat, n, sizeof (int64_t), s_compare);
-        printf (" %s %.2f/%.2f", names[stage], s_percentile (lat, n, 0.50) / 1000.0,
-                s_percentile (lat, n, 0.99) / 1000.0);
+        qsort (lat, n, sizeof (int64_t), bench_compare_i64);
+        printf (" %s %.2f/%.2f", names[stage], bench_percentile (lat, n, 0.50) / 1000.0,
+                bench_percentile (lat, n, 0.99) / 1000.0);
     }
     printf ("\n");
 }
@@ -328,13 +316,14 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
     int64_t *lat = (int64_t *)calloc (n ? n : 1, sizeof (int64_t));
     for (size_t i = 0; i < n; i++)
         lat[i] = done[i].done - sent[i];
-    qsort (lat, n, sizeof (int64_t), s_compare);
+    qsort (lat, n, sizeof (int64_t), bench_compare_i64);
     s_result_t result = {(double)n / ((double)(t1 - t0) / 1e6),
-                         s_percentile (lat, n, 0.50) / 1000.0,
-                         s_percentile (lat, n, 0.99) / 1000.0};
-    printf ("  %-38s %9.0f exec/s   p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n", label,
-            (double)n / ((double)(t1 - t0) / 1e6), s_percentile (lat, n, 0.50) / 1000.0,
-            s_percentile (lat, n, 0.99) / 1000.0, n ? (double)lat[n - 1] / 1000.0 : 0);
+                         bench_percentile (lat, n, 0.50) / 1000.0,
+                         bench_percentile (lat, n, 0.99) / 1000.0};
+    printf (
+        "  %-38s %9.0f exec/s   p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n", label,
+        (double)n / ((double)(t1 - t0) / 1e6), bench_percentile (lat, n, 0.50) / 1000.0,
+        bench_percentile (lat, n, 0.99) / 1000.0, n ? (double)lat[n - 1] / 1000.0 : 0);
     if (s_stages)
         s_run_stages (sent, done, n, lat);
     if (s_trace && rate > 0)
@@ -345,161 +334,11 @@ s_run (s_system_t *sys, const char *trigger, size_t count, double rate, const ch
     return result;
 }
 
-//  Raw fdatasync: `count` times, write `pages` 4 KiB pages at random places
-//  of a 64 MiB file (written out first) and fdatasync. p50/p99 in *p50, *p99.
-static void
-s_raw_fdatasync (const char *dir, size_t count, int pages, double *p50, double *p99)
-{
-    char path[4300];
-    snprintf (path, sizeof path, "%s/raw-fdatasync", dir);
-    int fd = open (path, O_RDWR | O_CREAT | O_TRUNC, 0640);
-    if (fd < 0) {
-        fprintf (stderr, "bench: cannot create %s\n", path);
-        exit (1);
-    }
-    static char page[4096];
-    const size_t file_pages = 16384; //  64 MiB, as an LMDB map that is in use
-    for (size_t i = 0; i < file_pages; i++)
-        if (pwrite (fd, page, sizeof page, (off_t)(i * sizeof page)) != sizeof page)
-            exit (1);
-    if (fdatasync (fd) != 0)
-        exit (1);
-    int64_t *lat = (int64_t *)calloc (count, sizeof (int64_t));
-    unsigned seed = 12345;
-    for (size_t i = 0; i < count; i++) {
-        int64_t t0 = proto_now_usec ();
-        for (int p = 0; p < pages; p++) {
-            page[0] = (char)i;
-            off_t at = (off_t)((size_t)rand_r (&seed) % file_pages * sizeof page);
-            if (pwrite (fd, page, sizeof page, at) != sizeof page)
-                exit (1);
-        }
-        if (fdatasync (fd) != 0)
-            exit (1);
-        lat[i] = proto_now_usec () - t0;
-    }
-    qsort (lat, count, sizeof (int64_t), s_compare);
-    *p50 = s_percentile (lat, count, 0.50) / 1000.0;
-    *p99 = s_percentile (lat, count, 0.99) / 1000.0;
-    free (lat);
-    close (fd);
-    unlink (path);
-}
-
-//  The raw LMDB chain: three environments under dir, `count` rounds at
-//  `rate` per second; a round is one durable transaction of one 200-byte put
-//  in each environment, one after the other. Prints p50/p99/max of a round.
-static s_result_t
-s_raw_lmdb_chain (const char *dir, size_t count, double rate)
-{
-    MDB_env *envs[3];
-    MDB_dbi dbis[3];
-    for (int e = 0; e < 3; e++) {
-        char path[4300];
-        snprintf (path, sizeof path, "%s/raw-lmdb-%d", dir, e);
-        if (mkdir (path, 0750) != 0 || mdb_env_create (&envs[e]) != 0 ||
-            mdb_env_set_mapsize (envs[e], (size_t)64 << 20) != 0 ||
-            mdb_env_open (envs[e], path, MDB_NOTLS, 0640) != 0) {
-            fprintf (stderr, "bench: cannot open an LMDB environment in %s\n", path);
-            exit (1);
-        }
-        MDB_txn *txn;
-        if (mdb_txn_begin (envs[e], NULL, 0, &txn) != 0 ||
-            mdb_dbi_open (txn, NULL, 0, &dbis[e]) != 0 || mdb_txn_commit (txn) != 0)
-            exit (1);
-    }
-    char value[200];
-    memset (value, 'v', sizeof value);
-    int64_t *lat = (int64_t *)calloc (count, sizeof (int64_t));
-    int64_t start = proto_now_usec ();
-    for (size_t i = 0; i < count; i++) {
-        int64_t due = start + (int64_t)((double)i * 1e6 / rate);
-        struct timespec until = {(time_t)(due / 1000000), (long)(due % 1000000) * 1000};
-        clock_nanosleep (CLOCK_REALTIME, TIMER_ABSTIME, &until, NULL);
-        //  Measured from its start: the chain cannot batch, so at this rate
-        //  rounds that counted from when they were due would never catch up
-        //  after a stall of the disk. Its max shows such stalls, which every
-        //  event the pipeline takes meanwhile waits through.
-        int64_t t0 = proto_now_usec ();
-        uint8_t key[8];
-        uint64_t id = i + 1;
-        for (int b = 7; b >= 0; b--, id >>= 8)
-            key[b] = (uint8_t)(id & 0xff);
-        for (int e = 0; e < 3; e++) {
-            MDB_txn *txn;
-            MDB_val k = {sizeof key, key}, v = {sizeof value, value};
-            if (mdb_txn_begin (envs[e], NULL, 0, &txn) != 0 ||
-                mdb_put (txn, dbis[e], &k, &v, MDB_APPEND) != 0 ||
-                mdb_txn_commit (txn) != 0) {
-                fprintf (stderr, "bench: raw LMDB commit failed\n");
-                exit (1);
-            }
-        }
-        lat[i] = proto_now_usec () - t0;
-    }
-    for (int e = 0; e < 3; e++)
-        mdb_env_close (envs[e]);
-    qsort (lat, count, sizeof (int64_t), s_compare);
-    char label[96];
-    snprintf (label, sizeof label, "raw LMDB chain, 3 envs at %.0f/s (%zu)", rate, count);
-    s_result_t result = {0, s_percentile (lat, count, 0.50) / 1000.0,
-                         s_percentile (lat, count, 0.99) / 1000.0};
-    printf ("  %-38s %9s          p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n", label,
-            "", result.p50, result.p99, (double)lat[count - 1] / 1000.0);
-    free (lat);
-    return result;
-}
-
-//  Raw posix_spawn loop: `count` runs of argv (default sh -c 'echo hello'),
-//  `parallel` at a time, stdout to a pipe that is read (as the worker does).
-static double
-s_raw_spawn_argv (size_t count, int parallel, char *argv[])
-{
-    int64_t t0 = proto_now_usec ();
-    size_t started = 0, finished = 0;
-    int running = 0;
-    while (finished < count) {
-        while (running < parallel && started < count) {
-            int fds[2];
-            if (pipe (fds) != 0)
-                exit (1);
-            posix_spawn_file_actions_t actions;
-            posix_spawn_file_actions_init (&actions);
-            posix_spawn_file_actions_adddup2 (&actions, fds[1], 1);
-            posix_spawn_file_actions_addclose (&actions, fds[0]);
-            pid_t pid;
-            if (posix_spawn (&pid, argv[0], &actions, NULL, argv, environ) != 0)
-                exit (1);
-            posix_spawn_file_actions_destroy (&actions);
-            close (fds[1]);
-            char buffer[64];
-            while (read (fds[0], buffer, sizeof buffer) > 0)
-                ;
-            close (fds[0]);
-            started++;
-            running++;
-        }
-        int status;
-        if (waitpid (-1, &status, 0) > 0) {
-            running--;
-            finished++;
-        }
-    }
-    return (double)count / ((double)(proto_now_usec () - t0) / 1e6);
-}
-
-static double
-s_raw_spawn (size_t count, int parallel)
-{
-    char *argv[] = {"/bin/sh", "-c", "echo hello", NULL};
-    return s_raw_spawn_argv (count, parallel, argv);
-}
-
 //  ---------------------------------------------------------------------------
 //  main, in steps
 
 typedef struct {
-    size_t events, shell, python, actiontrigger;
+    size_t events, shell, python, actiontrigger, pairs;
     double rate;
     size_t rate_events;
     bool nosync;
@@ -538,6 +377,9 @@ s_option (s_options_t *o, int option, const char *arg)
         case 'a':
             o->actiontrigger = strtoul (arg, NULL, 10);
             break;
+        case 'P':
+            o->pairs = strtoul (arg, NULL, 10);
+            break;
         case 'f':
             o->nosync = true;
             break;
@@ -555,7 +397,7 @@ s_option (s_options_t *o, int option, const char *arg)
         default:
             printf ("usage: attune-pipeline-bench [--events N] [--rate R] "
                     "[--rate-events N] [--shell N] [--python N] [--actiontrigger N] "
-                    "[--slots N] "
+                    "[--pairs N] [--slots N] "
                     "[--shell-slots N] "
                     "[--dir DIR] [--no-fsync] [--quick] [--stages] [--trace FILE]\n");
             return option == 'h' ? 0 : 2;
@@ -575,6 +417,7 @@ s_parse (s_options_t *o, int argc, char *argv[])
                                       {"shell-slots", required_argument, 0, 'S'},
                                       {"python", required_argument, 0, 'p'},
                                       {"actiontrigger", required_argument, 0, 'a'},
+                                      {"pairs", required_argument, 0, 'P'},
                                       {"no-fsync", no_argument, 0, 'f'},
                                       {"quick", no_argument, 0, 'q'},
                                       {"stages", no_argument, 0, 'g'},
@@ -582,17 +425,17 @@ s_parse (s_options_t *o, int argc, char *argv[])
                                       {"help", no_argument, 0, 'h'},
                                       {0, 0, 0, 0}};
     int option, rc = -1;
-    while (rc < 0 && (option = getopt_long (argc, argv, "n:r:R:s:d:w:S:t:p:a:fqgh",
+    while (rc < 0 && (option = getopt_long (argc, argv, "n:r:R:s:d:w:S:t:p:a:P:fqgh",
                                             options, NULL)) != -1)
         rc = s_option (o, option, optarg);
     if (rc >= 0)
         return rc;
     if (o->events == 0 || o->rate <= 0 || o->rate_events == 0 || s_slots < 1 ||
-        s_shell_slots < 1 || o->shell == 0) {
+        s_shell_slots < 1 || o->shell == 0 || o->pairs == 0 || o->pairs > 50) {
         fprintf (
             stderr,
             "attune-pipeline-bench: --events, --rate, --rate-events, --shell and the "
-            "slots must be > 0\n");
+            "slots must be > 0, --pairs 1 to 50\n");
         return 2;
     }
     return -1;
@@ -659,12 +502,13 @@ s_part_events (const s_options_t *o)
     if (o->nosync)
         return;
     double p50_1, p99_1, p50_16, p99_16;
-    s_raw_fdatasync (s_root, o->rate_events / 2, 1, &p50_1, &p99_1);
-    s_raw_fdatasync (s_root, o->rate_events / 2, 16, &p50_16, &p99_16);
+    bench_raw_fdatasync (s_root, o->rate_events / 2, 1, &p50_1, &p99_1);
+    bench_raw_fdatasync (s_root, o->rate_events / 2, 16, &p50_16, &p99_16);
     printf ("  raw fdatasync after 1 page: p50 %.2f ms p99 %.2f ms; after 16 "
             "scattered pages: p50 %.2f ms p99 %.2f ms\n",
             p50_1, p99_1, p50_16, p99_16);
-    s_result_t raw = s_raw_lmdb_chain (s_root, o->rate_events, o->rate);
+    s_result_t raw = {0, 0, 0};
+    bench_raw_lmdb_chain (s_root, o->rate_events, o->rate, &raw.p50, &raw.p99);
     printf ("  pipeline at %.0f/s vs the raw LMDB chain: p50 %.2fx, p99 %.2fx; full "
             "rate %.0f exec/s (target >= 20000), p99 %.2f ms (target <= 5)\n",
             o->rate, raw.p50 > 0 ? paced.p50 / raw.p50 : 0,
@@ -686,8 +530,8 @@ s_part_shell (const s_options_t *o)
     s_run (&sys, "bench.shell", o->shell, 0, label);
     double ours = (double)o->shell / ((double)(proto_now_usec () - t0) / 1e6);
     s_system_stop (&sys);
-    double raw1 = s_raw_spawn (o->shell, 1);
-    double rawn = s_raw_spawn (o->shell, s_slots);
+    double raw1 = bench_raw_spawn (o->shell, 1);
+    double rawn = bench_raw_spawn (o->shell, s_slots);
     printf ("  shell executions: %.0f/s; raw posix_spawn sh -c 'echo hello': %.0f/s "
             "sequential, %.0f/s %d at a time; ratio %.2f vs the parallel loop (target >= "
             "0.70)\n",
@@ -710,8 +554,8 @@ s_part_python (const s_options_t *o)
     double ours = (double)o->python / ((double)(proto_now_usec () - t0) / 1e6);
     s_system_stop (&sys);
     char *argv[] = {"/usr/bin/python3", "-c", "pass", NULL};
-    double raw1 = s_raw_spawn_argv (o->python, 1, argv);
-    double rawn = s_raw_spawn_argv (o->python, s_slots, argv);
+    double raw1 = bench_raw_spawn_argv (o->python, 1, argv);
+    double rawn = bench_raw_spawn_argv (o->python, s_slots, argv);
     printf ("  python-script executions: %.1f/s; raw posix_spawn python3 -c pass: "
             "%.1f/s sequential, %.1f/s %d at a time; ratio %.2f vs the parallel loop "
             "(target >= 0.70)\n",
@@ -728,45 +572,169 @@ s_cpu_usec (void)
            usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
 }
 
-//  The full rate without and with a rule on actiontrigger, alternated; and
-//  the CPU time per execution (steadier than rates on a shared machine)
+static int
+s_compare_double (const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+//  CPU time by thread name (actor threads are named a-<actor>), in
+//  microseconds, read from /proc/self/task: the figure that says which
+//  actor a change costs or saves.
+#define S_THREADS 12
+typedef struct {
+    char name[S_THREADS][20];
+    double usec[S_THREADS]; //  user and system
+    double sys[S_THREADS];  //  system (the kernel: writes, fsync, wakeups)
+    size_t count;
+} s_threads_t;
+
+static void
+s_threads_add (s_threads_t *t, const char *name, double usec, double sys)
+{
+    size_t i = 0;
+    while (i < t->count && strcmp (t->name[i], name) != 0)
+        i++;
+    if (i == t->count) {
+        if (t->count == S_THREADS)
+            return;
+        snprintf (t->name[t->count++], sizeof t->name[0], "%s", name);
+    }
+    t->usec[i] += usec;
+    t->sys[i] += sys;
+}
+
+static void
+s_threads_read (s_threads_t *t)
+{
+    memset (t, 0, sizeof *t);
+    DIR *dir = opendir ("/proc/self/task");
+    struct dirent *entry;
+    double tick_usec = 1e6 / (double)sysconf (_SC_CLK_TCK);
+    while (dir && (entry = readdir (dir))) {
+        char path[300], line[1024], name[20] = "";
+        snprintf (path, sizeof path, "/proc/self/task/%s/stat", entry->d_name);
+        FILE *file = fopen (path, "r");
+        size_t size = file ? fread (line, 1, sizeof line - 1, file) : 0;
+        if (file)
+            fclose (file);
+        line[size] = 0;
+        char *open = strchr (line, '('), *close = strrchr (line, ')');
+        unsigned long utime, stime;
+        if (!open || !close || close - open > 19 ||
+            sscanf (close + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %lu %lu",
+                    &utime, &stime) != 2)
+            continue;
+        memcpy (name, open + 1, (size_t)(close - open - 1));
+        name[close - open - 1] = 0;
+        s_threads_add (t, name, (double)(utime + stime) * tick_usec,
+                       (double)stime * tick_usec);
+    }
+    if (dir)
+        closedir (dir);
+}
+
+//  One run of the actiontrigger part: a system with or without the rule, a
+//  warm-up, then N events at full rate. Its rate; *cpu: us per execution,
+//  and each thread's CPU added to `threads`.
+static double
+s_actiontrigger_run (const s_options_t *o, int run, bool with, double *cpu,
+                     s_threads_t *threads)
+{
+    char data[4200], rule[4300], label[96];
+    snprintf (data, sizeof data, "%s/data-at%d", s_root, run);
+    snprintf (rule, sizeof rule, "%s/packs/bench/rules/after.yaml", s_root);
+    if (with)
+        s_write ("packs/bench/rules/after.yaml",
+                 "name: after\npack: bench\n"
+                 "trigger: {type: core.st2.generic.actiontrigger}\n"
+                 "criteria:\n  trigger.status: {type: equals, pattern: failed}\n"
+                 "action: {ref: core.noop}\n");
+    else
+        unlink (rule);
+    s_system_t sys = {0};
+    s_system_start (&sys, data, o->nosync);
+    s_run (&sys, "bench.event", 200, 0, "warm-up (200 events)");
+    snprintf (label, sizeof label, "full rate (%zu), %s actiontrigger rule",
+              o->actiontrigger, with ? "with an" : "no");
+    s_threads_t before, after;
+    s_threads_read (&before);
+    int64_t cpu0 = s_cpu_usec ();
+    double rate = s_run (&sys, "bench.event", o->actiontrigger, 0, label).rate;
+    *cpu = (double)(s_cpu_usec () - cpu0) / (double)o->actiontrigger;
+    s_threads_read (&after);
+    for (size_t i = 0; i < before.count; i++)
+        s_threads_add (&after, before.name[i], -before.usec[i], -before.sys[i]);
+    printf ("    CPU per execution by actor thread:");
+    for (size_t i = 0; i < after.count; i++)
+        if (strncmp (after.name[i], "a-", 2) == 0 && after.usec[i] > 0) {
+            s_threads_add (threads, after.name[i], after.usec[i], after.sys[i]);
+            printf (" %s %.1f us (sys %.1f)", after.name[i],
+                    after.usec[i] / (double)o->actiontrigger,
+                    after.sys[i] / (double)o->actiontrigger);
+        }
+    printf ("\n");
+    s_system_stop (&sys);
+    return rate;
+}
+
+static double
+s_median (double *values, size_t count)
+{
+    qsort (values, count, sizeof (double), s_compare_double);
+    size_t mid = count / 2;
+    return count % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+//  The full rate without and with a rule on actiontrigger, in --pairs
+//  pairs (without, then with, each on a fresh system): each pair's ratio,
+//  and their median, the figure that a run or two of a shared disk's slow
+//  fsyncs do not move; the CPU time per execution (steadier than rates),
+//  and by thread
 static void
 s_part_actiontrigger (const s_options_t *o)
 {
-    double rates[2] = {0, 0}, cpu[2] = {0, 0};
-    for (int run = 0; run < 4; run++) {
-        bool with = run % 2 == 1;
-        char data[4200], rule[4300], label[96];
-        snprintf (data, sizeof data, "%s/data-at%d", s_root, run);
-        snprintf (rule, sizeof rule, "%s/packs/bench/rules/after.yaml", s_root);
-        if (with)
-            s_write ("packs/bench/rules/after.yaml",
-                     "name: after\npack: bench\n"
-                     "trigger: {type: core.st2.generic.actiontrigger}\n"
-                     "criteria:\n  trigger.status: {type: equals, pattern: failed}\n"
-                     "action: {ref: core.noop}\n");
-        else
-            unlink (rule);
-        s_system_t sys = {0};
-        s_system_start (&sys, data, o->nosync);
-        s_run (&sys, "bench.event", 200, 0, "warm-up (200 events)");
-        snprintf (label, sizeof label, "full rate (%zu), %s actiontrigger rule",
-                  o->actiontrigger, with ? "with an" : "no");
-        int64_t cpu0 = s_cpu_usec ();
-        rates[with] += s_run (&sys, "bench.event", o->actiontrigger, 0, label).rate;
-        cpu[with] += (double)(s_cpu_usec () - cpu0) / (double)o->actiontrigger;
-        s_system_stop (&sys);
+    double ratios[50], cpu_ratios[50], sums[2] = {0, 0};
+    s_threads_t threads[2] = {{{{0}}}};
+    for (size_t pair = 0; pair < o->pairs; pair++) {
+        double rate[2], cpu[2];
+        for (int with = 0; with < 2; with++) {
+            rate[with] = s_actiontrigger_run (o, (int)pair * 2 + with, with, &cpu[with],
+                                              &threads[with]);
+            sums[with] += rate[with];
+        }
+        ratios[pair] = rate[0] > 0 ? rate[1] / rate[0] : 0;
+        cpu_ratios[pair] = cpu[1] > 0 ? cpu[0] / cpu[1] : 0;
+        printf ("  pair %zu: %.0f / %.0f exec/s = %.2f; CPU per execution %.1f / %.1f us "
+                "= %.2f\n",
+                pair + 1, rate[1], rate[0], ratios[pair], cpu[1], cpu[0],
+                cpu_ratios[pair]);
     }
-    printf ("  full rate with an actiontrigger rule / without: %.0f / %.0f exec/s = "
-            "%.2f (target >= 0.8); CPU per execution %.1f / %.1f us = %.2f\n",
-            rates[1] / 2, rates[0] / 2, rates[0] > 0 ? rates[1] / rates[0] : 0,
-            cpu[1] / 2, cpu[0] / 2, cpu[1] > 0 ? cpu[0] / cpu[1] : 0);
+    double runs = (double)(o->pairs * o->actiontrigger);
+    printf ("  CPU per execution by thread, with / without the rule:");
+    for (size_t i = 0; i < threads[1].count; i++) {
+        size_t j = 0;
+        while (j < threads[0].count && strcmp (threads[0].name[j], threads[1].name[i]))
+            j++;
+        bool both = j < threads[0].count;
+        printf (" %s %.1f / %.1f us (sys %.1f / %.1f);", threads[1].name[i],
+                threads[1].usec[i] / runs, both ? threads[0].usec[j] / runs : 0,
+                threads[1].sys[i] / runs, both ? threads[0].sys[j] / runs : 0);
+    }
+    double median = s_median (ratios, o->pairs);
+    printf ("\n  full rate with an actiontrigger rule / without: %.0f / %.0f exec/s; "
+            "median of %zu pairs %.2f (lowest %.2f, highest %.2f; target >= 0.8); "
+            "CPU per execution, median ratio %.2f\n",
+            sums[1] / (double)o->pairs, sums[0] / (double)o->pairs, o->pairs, median,
+            ratios[0], ratios[o->pairs - 1], s_median (cpu_ratios, o->pairs));
 }
 
 int
 main (int argc, char *argv[])
 {
-    s_options_t o = {.events = 100000, .shell = 2000, .rate = 1000, .rate_events = 5000};
+    s_options_t o = {
+        .events = 100000, .shell = 2000, .rate = 1000, .rate_events = 5000, .pairs = 5};
     int rc = s_parse (&o, argc, argv);
     if (rc >= 0)
         return rc;

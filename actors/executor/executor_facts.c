@@ -88,10 +88,8 @@ executor_pack_parameters (executor_t *self, const json_t *action, msgpack_packer
 proto_envelope_t *
 executor_envelope_packed (executor_t *self, const char *type)
 {
-    proto_envelope_t *envelope = proto_envelope_new (type, self->source);
-    if (envelope && proto_envelope_set_payload_packed (envelope, self->packed.data,
-                                                       self->packed.size) != 0)
-        proto_envelope_destroy (&envelope);
+    proto_envelope_t *envelope = proto_envelope_new_packed (
+        type, self->source, self->packed.data, self->packed.size);
     if (!envelope)
         zsys_error ("executor: cannot build %s: out of memory", type);
     return envelope;

@@ -160,6 +160,7 @@ s_attempt_discard (void *ctx, void *unused)
     s_rules_t *self = (s_rules_t *)ctx;
     self->attempt_acked = 0;
     self->attempt_duplicates = 0;
+    self->attempt_refused = 0;
     self->outbox_pending = self->outbox_last;
 }
 
@@ -218,6 +219,8 @@ s_attempt_commit (void *ctx, void *unused)
     self->attempt_acked = 0;
     self->duplicates += self->attempt_duplicates;
     self->attempt_duplicates = 0;
+    self->refused += self->attempt_refused;
+    self->attempt_refused = 0;
     self->outbox_last = self->outbox_pending;
 }
 
@@ -342,8 +345,8 @@ s_pipe_status (void *arg)
         (json_int_t)rules_set_enabled (self->rules), "synced", self->synced, "queued",
         (json_int_t)self->queue.count, "inflight", (json_int_t)self->inflight.count,
         "duplicates", (json_int_t)self->duplicates, "rejected",
-        (json_int_t)bus_inbox_rejected (self->inbox), "sent", (json_int_t)self->sent,
-        "acked", (json_int_t)self->acks);
+        (json_int_t)(bus_inbox_rejected (self->inbox) + self->refused), "sent",
+        (json_int_t)self->sent, "acked", (json_int_t)self->acks);
     store_read_end (&txn);
     return status;
 }
@@ -483,6 +486,7 @@ s_rules_destroy (s_rules_t **self_p)
     actor_query_destroy (&self->query);
     registry_client_destroy (&self->registry);
     rules_kv_destroy (&self->kv);
+    json_decref (self->context_cache);
     rules_set_destroy (&self->rules);
     bus_link_destroy (&self->link);
     bus_pub_destroy (&self->pub);
@@ -544,6 +548,7 @@ s_start (s_rules_t *self, const actor_config_t *config)
     //  An event is stored under its command id and looked up first
     //  (rules_enforce_command): the inbox needs no processed-id table of its own
     bus_inbox_set_handler_dedups (self->inbox, "event.create");
+    bus_inbox_set_handler_dedups (self->inbox, "event.create.batch");
     self->query = actor_query_new (bus_topology_bind (config->topology, "rules.query"),
                                    self->source);
     if (!self->query)

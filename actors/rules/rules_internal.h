@@ -72,11 +72,13 @@ typedef struct {
     msgpack_sbuffer params;  //  rendered parameters, packed once
     msgpack_sbuffer payload; //  a fact or command payload
     msgpack_sbuffer encoded; //  an encoded envelope (outbox)
+    json_t *context_cache;   //  the last event's evaluation context (rules_enforce)
 
     //  The current write attempt: its effects (facts, commands) and counts
     actor_effects_t *effects;
     size_t attempt_acked; //  acked[0 .. attempt_acked) deleted in it
     uint64_t attempt_duplicates;
+    uint64_t attempt_refused;
 
     //  Outbox in memory
     rules_fifo_t queue;
@@ -89,6 +91,7 @@ typedef struct {
     int64_t ack_flush_at; //  monotonic ms
 
     uint64_t duplicates; //  event.create of an event already stored
+    uint64_t refused;    //  events of a batch refused (the inbox counts the rest)
     uint64_t sent;       //  commands handed to the link (resends at start included)
     uint64_t acks;       //  commands acked
     bool synced;
@@ -97,8 +100,9 @@ typedef struct {
 } rules_t;
 
 //  The inbox handler of rules.commands (`arg` is the actor): event.create
-//  checked against proto_messages, the event stored, its rules evaluated,
-//  their enforcements stored with their outbox commands. 0, or a reject, or
+//  (or each event of an event.create.batch) checked against proto_messages,
+//  the event stored, its rules evaluated, their enforcements stored with
+//  their outbox commands. 0, or a reject, or
 //  -1 when the store failed.
 int rules_enforce_command (void *arg, store_txn_t *txn, proto_envelope_t *command,
                            bus_command_t *info);
