@@ -300,6 +300,26 @@ s_status (const json_t *record)
     return json_string_value (json_object_get (record, "status"));
 }
 
+//  Wait until `want` of the `count` executions run (or `timeout_ms`); how
+//  many ran at the last look
+static int
+s_wait_running (char **ids, int count, int want, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    int running = 0;
+    while (running < want && zclock_mono () < deadline) {
+        running = 0;
+        for (int i = 0; i < count; i++) {
+            json_t *record = s_get (ids[i]);
+            running += streq (s_status (record), "running");
+            json_decref (record);
+        }
+        if (running < want)
+            zclock_sleep (50);
+    }
+    return running;
+}
+
 static int
 s_starts_of (const char *id)
 {
@@ -378,10 +398,13 @@ Test (netns, a_killed_worker_host_is_settled_within_5_s)
 {
     s_start ();
     s_wait_workers (2);
+    //  Four 6 s jobs on two hosts of two slots: the kill comes once all four
+    //  run (not after a fixed sleep: on a loaded machine the first could
+    //  have ended before the last started)
     char *ids[4];
     for (int i = 0; i < 4; i++)
-        ids[i] = s_run ("test.work", "2");
-    zclock_sleep (700);
+        ids[i] = s_run ("test.work", "6");
+    cr_assert_eq (s_wait_running (ids, 4, 4, 20000), 4, "the four jobs run");
     kill (s_pids[2], SIGKILL); //  worker host 2's attuned (its shells go with it)
     waitpid (s_pids[2], NULL, 0);
     s_pids[2] = 0;
@@ -431,18 +454,7 @@ Test (netns, a_cut_link_runs_nothing_twice_and_all_work_completes, .timeout = 15
     char *ids[JOBS];
     for (int i = 0; i < JOBS; i++)
         ids[i] = s_run ("test.retried", "1");
-    int64_t deadline = zclock_mono () + 20000;
-    while (zclock_mono () < deadline) {
-        int running = 0;
-        for (int i = 0; i < JOBS; i++) {
-            json_t *record = s_get (ids[i]);
-            running += streq (s_status (record), "running");
-            json_decref (record);
-        }
-        if (running >= 4)
-            break;
-        zclock_sleep (50);
-    }
+    s_wait_running (ids, JOBS, 4, 20000);
     zclock_sleep (700); //  into the turnover: jobs end and the next start
     //  Worker host 1 loses its link for 10 s
     char link[32];
