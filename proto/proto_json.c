@@ -29,8 +29,11 @@ typedef struct {
 static void
 s_ctx_init (s_ctx_t *self, const char *path, proto_error_t *error)
 {
-    int n = snprintf (self->path, sizeof self->path, "%s", path ? path : "");
-    self->len = n < 0 ? 0 : (size_t)n < sizeof self->path ? (size_t)n : S_PATH_MAX - 1;
+    //  Copied by hand: snprintf cost as much as checking a small value
+    size_t len = path ? strnlen (path, S_PATH_MAX - 1) : 0;
+    memcpy (self->path, path ? path : "", len);
+    self->path[len] = 0;
+    self->len = len;
     self->error = error;
 }
 

@@ -656,7 +656,7 @@ s_actiontrigger_run (const s_options_t *o, int run, bool with, double *cpu,
         unlink (rule);
     s_system_t sys = {0};
     s_system_start (&sys, data, o->nosync);
-    s_run (&sys, "bench.event", 200, 0, "warm-up (200 events)");
+    s_run (&sys, "bench.event", 2000, 0, "warm-up (2000 events)");
     snprintf (label, sizeof label, "full rate (%zu), %s actiontrigger rule",
               o->actiontrigger, with ? "with an" : "no");
     s_threads_t before, after;
