@@ -6,7 +6,8 @@
     goes on from its snapshot and journal replayed, and runs every item
     exactly once. A run keeps the definition it started with: its file
     edited while the run waits, then the daemon killed, the run ends as
-    first written while a new run takes the edited file.
+    first written while a new run takes the edited file, and a re-run of it
+    from a task goes on as first written too.
 */
 #include "store/store.h"
 #include "tests/testing_workflow_daemon.h"
@@ -172,6 +173,20 @@ Test (workflow_journal, a_run_keeps_its_definition_when_the_file_changes)
     json_decref (record);
     cr_expect_eq (testing_count_in_file (again, "first-v2\n"), 1);
     cr_expect_eq (testing_count_in_file (again, "second-v2\n"), 1);
+    //  A re-run of the first run from its task `second` goes on with the
+    //  definition that run had, as Orquesta's re-run with its recorded spec
+    json_t *rerun =
+        testing_api_ok (api, "api.execution.rerun",
+                        json_pack ("{s:s, s:[s]}", "id", id, "tasks", "second"));
+    const char *third = json_string_value (json_object_get (rerun, "execution"));
+    cr_assert (third);
+    record = testing_api_wait_status (api, third, "completed", 30000);
+    json_decref (record);
+    json_decref (rerun);
+    cr_expect_eq (testing_count_in_file (file, "second-v1\n"), 2,
+                  "re-run as first written");
+    cr_expect_eq (testing_count_in_file (file, "first-v1\n"), 1, "from `second` only");
+    cr_expect_eq (testing_count_in_file (file, "-v2"), 0, "the re-run took the edit");
     free (second);
     free (id);
     zsock_destroy (&api);

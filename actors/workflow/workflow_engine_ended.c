@@ -10,6 +10,11 @@ wf_ended_put (store_txn_t *txn, wf_engine_t *self, const char *id, const json_t 
 {
     json_t *ended = json_pack ("{s:O, s:O}", "action", json_object_get (record, "action"),
                                "state", json_object_get (record, "state"));
+    //  Its own definition's text: a re-run goes on with it, as Orquesta's
+    //  re-run with the spec its workflow execution recorded
+    json_t *definition = json_object_get (record, "definition");
+    if (ended && json_is_string (definition))
+        json_object_set (ended, "definition", definition);
     char *text = ended ? json_dumps (ended, JSON_COMPACT) : NULL;
     json_decref (ended);
     store_code_t code =
@@ -46,11 +51,8 @@ s_names (const json_t *list, size_t *count)
     return names;
 }
 
-//  A re-run from tasks ({ref, tasks, reset}): the ended run `ref`'s state
-//  re-run by the conductor. NULL with *error set.
 json_t *
-wf_ended_rerun (wf_engine_t *self, const workflow_spec_t *spec, const json_t *rerun,
-                json_t *commands, char **error)
+wf_ended_get (wf_engine_t *self, const json_t *rerun, char **error)
 {
     const char *ref = json_string_value (json_object_get (rerun, "ref"));
     ref = ref ? ref : "";
@@ -62,12 +64,17 @@ wf_ended_rerun (wf_engine_t *self, const workflow_spec_t *spec, const json_t *re
         store_get (txn, self->finished, ref, strlen (ref), &data, &size) == STORE_OK)
         ended = json_loadb ((const char *)data, size, 0, NULL);
     store_read_end (&txn);
-    if (!ended) {
+    if (!ended)
         *error = zsys_sprintf ("cannot re-run from tasks: the workflow %s has not ended "
                                "here, or its state is no longer kept (the latest %d are)",
                                ref, S_ENDED_MAX);
-        return NULL;
-    }
+    return ended;
+}
+
+json_t *
+wf_ended_rerun (const workflow_spec_t *spec, const json_t *ended, const json_t *rerun,
+                json_t *commands, char **error)
+{
     size_t count, reset_count;
     const char **tasks = s_names (json_object_get (rerun, "tasks"), &count);
     const char **reset = s_names (json_object_get (rerun, "reset"), &reset_count);
@@ -75,6 +82,5 @@ wf_ended_rerun (wf_engine_t *self, const workflow_spec_t *spec, const json_t *re
                                     reset, reset_count, commands, error);
     free (tasks);
     free (reset);
-    json_decref (ended);
     return state;
 }

@@ -182,16 +182,21 @@ wf_run_t *wf_store_load (store_txn_t *txn, wf_engine_t *self, const char *id,
 //  ---------------------------------------------------------------------------
 //  workflow_engine_ended.c
 
-//  Keep the ended run `id` ({action, state} of its `record`) for re-runs, in
-//  the transaction that removes it from `runs`; the oldest beyond
-//  S_ENDED_MAX forgotten. 0 or -1.
+//  Keep the ended run `id` ({action, state, definition} of its `record`)
+//  for re-runs, in the transaction that removes it from `runs`; the oldest
+//  beyond S_ENDED_MAX forgotten. 0 or -1.
 int wf_ended_put (store_txn_t *txn, wf_engine_t *self, const char *id,
                   const json_t *record);
 
-//  A re-run from tasks ({ref, tasks, reset} of the dispatch): the kept state
-//  of run `ref` re-run by the conductor (workflow_rerun), its first commands
-//  appended. NULL with *error set (malloc'd).
-json_t *wf_ended_rerun (wf_engine_t *self, const workflow_spec_t *spec,
+//  The ended run a re-run from tasks names ({ref, tasks, reset} of the
+//  dispatch), as kept: {action, state, definition (its text, when kept)}.
+//  New reference, or NULL with *error set (malloc'd).
+json_t *wf_ended_get (wf_engine_t *self, const json_t *rerun, char **error);
+
+//  The re-run itself: the ended run's state re-run by the conductor
+//  (workflow_rerun) with `spec`, its first commands appended. NULL with
+//  *error set (malloc'd).
+json_t *wf_ended_rerun (const workflow_spec_t *spec, const json_t *ended,
                         const json_t *rerun, json_t *commands, char **error);
 
 //  ---------------------------------------------------------------------------

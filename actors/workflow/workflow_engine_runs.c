@@ -230,6 +230,28 @@ wf_runs_flush (wf_engine_t *self)
     zhashx_purge (self->dirty);
 }
 
+//  A re-run from tasks: the ended run's state re-run with the definition
+//  that run had (its text kept with it; the file as it is now for a run
+//  ended before runs kept it), the text in *definition for the new run.
+//  NULL with *error set.
+static json_t *
+s_rerun_state (wf_engine_t *self, const json_t *action, const json_t *rerun,
+               json_t *commands, char **definition, workflow_spec_t **spec, char **error)
+{
+    json_t *ended = wf_ended_get (self, rerun, error);
+    if (!ended)
+        return NULL;
+    const char *text = json_string_value (json_object_get (ended, "definition"));
+    *spec = s_spec (self, action, text, text ? NULL : definition, error);
+    if (*spec && text && !(*definition = strdup (text)))
+        *error = strdup ("out of memory");
+    json_t *state = *spec && *definition
+                        ? wf_ended_rerun (*spec, ended, rerun, commands, error)
+                        : NULL;
+    json_decref (ended);
+    return state;
+}
+
 void
 wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
 {
@@ -243,14 +265,15 @@ wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
     }
     json_t *action = json_object_get (payload, "action");
     char *error = NULL, *definition = NULL;
-    workflow_spec_t *spec = s_spec (self, action, NULL, &definition, &error);
+    workflow_spec_t *spec = NULL;
     json_t *commands = json_array ();
     json_t *rerun = json_object_get (payload, "rerun");
-    json_t *state = !spec ? NULL
-                    : rerun
-                        ? wf_ended_rerun (self, spec, rerun, commands, &error)
-                        : workflow_start (spec, json_object_get (payload, "parameters"),
-                                          commands, &error);
+    json_t *state = NULL;
+    if (rerun)
+        state = s_rerun_state (self, action, rerun, commands, &definition, &spec, &error);
+    else if ((spec = s_spec (self, action, NULL, &definition, &error)))
+        state = workflow_start (spec, json_object_get (payload, "parameters"), commands,
+                                &error);
     if (!state) {
         s_report_failed (self, id, error ? error : "cannot start the workflow");
         free (error);
