@@ -31,9 +31,10 @@
        core.st2.generic.actiontrigger (criteria status = failed, so it runs
        nothing: what it costs is an event per execution end, stored by the
        executor's outbox and the rules actor), in --pairs pairs (default
-       5; each run on a fresh system, the order alternated): each pair's
-       ratio with/without, their median (issue 19's target: >= 0.8), and
-       each actor thread's CPU per execution.
+       5; each run on a fresh system after 2,000 events of warm-up, the
+       order alternated): each pair's ratio with/without, their median
+       (issue 19's target: >= 0.8), and each actor thread's CPU per
+       execution.
     4. the raw library underneath, in the same run and data directory, so
        the figures above read as ratios: fdatasync of a file after writing
        1 and 16 scattered 4 KiB pages, and a "raw LMDB chain": three LMDB
