@@ -44,8 +44,8 @@ s_wrap (zhashx_t *table)
         zhashx_destroy (&table);
         return NULL;
     }
+    //  No duplicator: a put hands its buffer over, a dup copies by hand
     zhashx_set_destructor (table, s_buffer_destroy);
-    zhashx_set_duplicator (table, s_buffer_dup);
     self->table = table;
     return self;
 }
@@ -73,7 +73,17 @@ registry_packed_t *
 registry_packed_dup (registry_packed_t *self)
 {
     assert (self);
-    return s_wrap (zhashx_dup (self->table));
+    registry_packed_t *copy = s_wrap (zhashx_new ());
+    for (void *item = copy ? zhashx_first (self->table) : NULL; item;
+         item = zhashx_next (self->table)) {
+        s_buffer_t *buffer = (s_buffer_t *)s_buffer_dup (item);
+        if (!buffer || zhashx_insert (copy->table, zhashx_cursor (self->table), buffer)) {
+            free (buffer);
+            registry_packed_destroy (&copy);
+            break;
+        }
+    }
+    return copy;
 }
 
 //  The parameters of an action that are its runner's own specs, as the
@@ -130,10 +140,7 @@ registry_packed_put (registry_packed_t *self, const char *ref, const json_t *def
     if (buffer) {
         buffer->size = sbuffer.size;
         memcpy (buffer->data, sbuffer.data, sbuffer.size);
-        //  The table keeps its own copy (its duplicator, which
-        //  registry_packed_dup needs): this one is ours to free
-        zhashx_update (self->table, ref, buffer);
-        free (buffer);
+        zhashx_update (self->table, ref, buffer); //  the table's now
     }
     msgpack_sbuffer_destroy (&sbuffer);
     return rc;
