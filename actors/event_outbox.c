@@ -294,9 +294,9 @@ event_outbox_add_packed (event_outbox_t *self, store_txn_t *txn, const char *tri
     proto_envelope_set_ts (self->command, proto_now_usec ());
     proto_error_t error = {0};
     msgpack_sbuffer_clear (&self->encoded);
-    if (proto_envelope_set_payload (self->command, self->buffer.data, self->buffer.size,
-                                    &error) != PROTO_OK ||
-        proto_envelope_encode (self->command, &self->encoded) != 0) {
+    if (proto_payload_check (self->buffer.data, self->buffer.size, &error) != PROTO_OK ||
+        proto_envelope_encode_with (self->command, self->buffer.data, self->buffer.size,
+                                    &self->encoded) != 0) {
         zsys_error ("%s: cannot build the %s event: %s", self->source, trigger,
                     error.code != PROTO_OK ? error.message : "out of memory");
         return -1;
@@ -420,9 +420,8 @@ s_send_batch (event_outbox_t *self, size_t count)
     proto_envelope_set_ts (self->batch, proto_now_usec ());
     msgpack_sbuffer_clear (&self->encoded);
     uint8_t *data = NULL;
-    if (proto_envelope_set_payload_packed (self->batch, self->buffer.data,
-                                           self->buffer.size) != 0 ||
-        proto_envelope_encode (self->batch, &self->encoded) != 0 ||
+    if (proto_envelope_encode_with (self->batch, self->buffer.data, self->buffer.size,
+                                    &self->encoded) != 0 ||
         !(data = (uint8_t *)malloc (self->encoded.size)))
         return -1; //  out of memory: a later turn
     memcpy (data, self->encoded.data, self->encoded.size);

@@ -442,10 +442,8 @@ proto_envelope_payload (const proto_envelope_t *self, size_t *size)
 }
 
 proto_code_t
-proto_envelope_set_payload (proto_envelope_t *self, const void *data, size_t size,
-                            proto_error_t *error)
+proto_payload_check (const void *data, size_t size, proto_error_t *error)
 {
-    assert (self);
     //  The payload sits one level below the envelope map.
     proto_code_t rc =
         proto_msgpack_validate (data, size, PROTO_MAX_DEPTH - 1, "payload", error);
@@ -457,7 +455,17 @@ proto_envelope_set_payload (proto_envelope_t *self, const void *data, size_t siz
         return proto_error_set (error, PROTO_ERR_NOT_MAP, 0,
                                 "payload: expected a map, got a %s at offset 0",
                                 proto_format_name (*(const uint8_t *)data));
+    return PROTO_OK;
+}
 
+proto_code_t
+proto_envelope_set_payload (proto_envelope_t *self, const void *data, size_t size,
+                            proto_error_t *error)
+{
+    assert (self);
+    proto_code_t rc = proto_payload_check (data, size, error);
+    if (rc != PROTO_OK)
+        return rc;
     return proto_envelope_set_payload_packed (self, data, size) == 0
                ? PROTO_OK
                : proto_error_set (error, PROTO_ERR_NOMEM, 0,
@@ -622,7 +630,15 @@ s_scratch_write (void *data, const char *buf, size_t len)
 int
 proto_envelope_encode (const proto_envelope_t *self, msgpack_sbuffer *buffer)
 {
-    assert (self && buffer);
+    assert (self);
+    return proto_envelope_encode_with (self, self->payload, self->payload_size, buffer);
+}
+
+int
+proto_envelope_encode_with (const proto_envelope_t *self, const void *payload,
+                            size_t size, msgpack_sbuffer *buffer)
+{
+    assert (self && payload && size > 0 && buffer);
     s_scratch_t scratch;
     scratch.size = 0;
     msgpack_packer pk;
@@ -657,7 +673,7 @@ proto_envelope_encode (const proto_envelope_t *self, msgpack_sbuffer *buffer)
 
     size_t mark = buffer->size;
     if (msgpack_sbuffer_write (buffer, scratch.data, scratch.size) ||
-        msgpack_sbuffer_write (buffer, (const char *)self->payload, self->payload_size)) {
+        msgpack_sbuffer_write (buffer, (const char *)payload, size)) {
         buffer->size = mark;
         return -1;
     }

@@ -159,6 +159,9 @@ const uint8_t *proto_envelope_payload (const proto_envelope_t *self, size_t *siz
 //  duplicates). Returns PROTO_OK or an error code, filling `error` if given.
 proto_code_t proto_envelope_set_payload (proto_envelope_t *self, const void *data,
                                          size_t size, proto_error_t *error);
+//  The check proto_envelope_set_payload makes, alone: `data` is fit to be a
+//  payload (for proto_envelope_encode_with).
+proto_code_t proto_payload_check (const void *data, size_t size, proto_error_t *error);
 
 //  The same for a map this process packed itself with msgpack_pack_* (string
 //  keys, no duplicates, depth below PROTO_MAX_DEPTH): copied without being
@@ -188,6 +191,11 @@ json_t *proto_envelope_payload_json (proto_envelope_t *self, proto_error_t *erro
 //  actor: msgpack_sbuffer_clear between messages). Returns 0, or -1 when out
 //  of memory.
 int proto_envelope_encode (const proto_envelope_t *self, msgpack_sbuffer *buffer);
+//  The same with `payload` in place of the envelope's own (a map packed by
+//  this process, or checked with proto_payload_check): the envelope's
+//  fields around bytes the caller holds, with no copy into the envelope.
+int proto_envelope_encode_with (const proto_envelope_t *self, const void *payload,
+                                size_t size, msgpack_sbuffer *buffer);
 
 //  Decode one envelope from a frame of `size` bytes. `limits` may be NULL for
 //  the defaults. Returns a new envelope (caller owns it), or NULL with `error`
