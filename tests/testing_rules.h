@@ -9,16 +9,9 @@
 #ifndef TESTING_RULES_H_INCLUDED
 #define TESTING_RULES_H_INCLUDED
 
-#include <criterion/criterion.h>
+#include "tests/testing.h"
 
 #include <errno.h>
-#include <ftw.h>
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "actors/registry/registry.h"
 #include "actors/rules/rules.h"
@@ -53,15 +46,6 @@ static fixture_t s_fx;
 
 //  ---------------------------------------------------------------------------
 //  Files
-
-static inline int
-s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove (path);
-}
 
 static inline void
 s_write (const char *relative, const char *text)
@@ -164,12 +148,7 @@ static inline void
 s_setup (void)
 {
     memset (&s_fx, 0, sizeof s_fx);
-    const char *base = getenv ("ATTUNE_TEST_TMP");
-    if (!base || !*base)
-        base = "/tmp";
-    mkdir (base, 0750);
-    snprintf (s_root, sizeof s_root, "%s/test_rules_actor-XXXXXX", base);
-    cr_assert_not_null (mkdtemp (s_root), "mkdtemp %s: %s", s_root, strerror (errno));
+    testing_tmpdir (s_root, sizeof s_root, "test_rules_actor");
     snprintf (s_packs, sizeof s_packs, "%s/packs", s_root);
     snprintf (s_data, sizeof s_data, "%s/data", s_root);
     mkdir (s_packs, 0750);
@@ -211,8 +190,7 @@ s_teardown (void)
     json_decref (s_fx.corrs);
     json_decref (s_fx.facts);
     bus_topology_destroy (&s_fx.topology);
-    if (s_root[0])
-        nftw (s_root, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testing_rmtree (s_root);
 }
 
 static inline void

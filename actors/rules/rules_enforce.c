@@ -627,6 +627,24 @@ s_event_put (rules_t *self, store_txn_t *txn, proto_envelope_t *command,
 //  ---------------------------------------------------------------------------
 //  Commands
 
+//  The command's payload checked against the message table's row for
+//  `type` (looked up once, into *message); NULL once it is rejected
+static const msgpack_object *
+s_payload (proto_envelope_t *command, const char *type, const proto_message_t **message,
+           bus_command_t *info)
+{
+    if (!*message)
+        *message = proto_message_lookup (type, PROTO_MESSAGE_COMMAND);
+    const msgpack_object *payload = proto_envelope_payload_object (command);
+    proto_error_t error = {0};
+    if (!payload)
+        snprintf (error.message, sizeof error.message, "out of memory");
+    else if (proto_message_validate (*message, payload, &error) == PROTO_OK)
+        return payload;
+    bus_command_reject (info, "bad_request", "%s: %s", type, error.message);
+    return NULL;
+}
+
 //  One event.create, alone or from a batch: validated, stored under its
 //  command id unless it is already (a redelivery), its rules enforced. 0,
 //  bus_command_reject, or -1 when the store failed.
@@ -638,13 +656,9 @@ s_event_command (rules_t *self, store_txn_t *txn, proto_envelope_t *command,
     //  trigger a str of 1-255 bytes, trigger_parameters a map or nil,
     //  payload a map
     static const proto_message_t *message;
-    if (!message)
-        message = proto_message_lookup ("event.create", PROTO_MESSAGE_COMMAND);
-    const msgpack_object *payload = proto_envelope_payload_object (command);
-    proto_error_t error;
-    if (proto_message_validate (message, payload, &error) != PROTO_OK)
-        return bus_command_reject (info, "bad_request", "event.create: %s",
-                                   error.message);
+    const msgpack_object *payload = s_payload (command, "event.create", &message, info);
+    if (!payload)
+        return -1;
     const msgpack_object *trigger = proto_map_get (payload, "trigger");
     if (memchr (trigger->via.str.ptr, 0, trigger->via.str.size))
         return bus_command_reject (info, "bad_request",
@@ -722,13 +736,10 @@ s_batch_command (rules_t *self, store_txn_t *txn, proto_envelope_t *command,
                  bus_command_t *info)
 {
     static const proto_message_t *message;
-    if (!message)
-        message = proto_message_lookup ("event.create.batch", PROTO_MESSAGE_COMMAND);
-    const msgpack_object *payload = proto_envelope_payload_object (command);
-    proto_error_t error;
-    if (proto_message_validate (message, payload, &error) != PROTO_OK)
-        return bus_command_reject (info, "bad_request", "event.create.batch: %s",
-                                   error.message);
+    const msgpack_object *payload =
+        s_payload (command, "event.create.batch", &message, info);
+    if (!payload)
+        return -1;
     const msgpack_object_array *events = &proto_map_get (payload, "events")->via.array;
     if (rules_attempt_begin (self, txn) != 0)
         return -1;
