@@ -157,14 +157,19 @@ Test (retention, ttl_removes_ended_keeps_active)
     for (int i = 0; i < 4; i++) {
         done[i] = s_run (sock, "test.step");
         json_decref (testing_api_wait_status (sock, done[i], "completed", 10000));
+        if (i > 0)
+            continue;
+        //  A re-run is a child of the original: the children index goes
+        //  with it. Asked for at once: on a busy machine the next runs can
+        //  take longer than the original's TTL
+        json_t *rerun =
+            testing_api_ok (sock, "api.execution.rerun",
+                            json_pack ("{s:s, s:s}", "id", done[0], "request",
+                                       "00000000-0000-4000-8000-00000000beef"));
+        const char *child = json_string_value (json_object_get (rerun, "execution"));
+        json_decref (testing_api_wait_status (sock, child, "completed", 10000));
+        json_decref (rerun);
     }
-    //  A re-run is a child of the original: the children index goes with it
-    json_t *rerun = testing_api_ok (sock, "api.execution.rerun",
-                                    json_pack ("{s:s, s:s}", "id", done[0], "request",
-                                               "00000000-0000-4000-8000-00000000beef"));
-    const char *child = json_string_value (json_object_get (rerun, "execution"));
-    json_decref (testing_api_wait_status (sock, child, "completed", 10000));
-    json_decref (rerun);
     json_decref (testing_api_ok (
         sock, "api.event.publish",
         json_pack ("{s:s, s:{s:i}}", "trigger", "test.hook", "payload", "n", 1)));
