@@ -51,8 +51,11 @@ s_names (const json_t *list, size_t *count)
     return names;
 }
 
-json_t *
-wf_ended_get (wf_engine_t *self, const json_t *rerun, char **error)
+//  The ended run a re-run names ({ref, tasks, reset} of the dispatch), as
+//  kept: {action, state, definition (its text, when kept)}. New reference,
+//  or NULL with *error set (malloc'd).
+static json_t *
+s_ended_get (wf_engine_t *self, const json_t *rerun, char **error)
 {
     const char *ref = json_string_value (json_object_get (rerun, "ref"));
     ref = ref ? ref : "";
@@ -71,9 +74,11 @@ wf_ended_get (wf_engine_t *self, const json_t *rerun, char **error)
     return ended;
 }
 
-json_t *
-wf_ended_rerun (const workflow_spec_t *spec, const json_t *ended, const json_t *rerun,
-                json_t *commands, char **error)
+//  The ended run's state re-run by the conductor (workflow_rerun) with
+//  `spec`, its first commands appended. NULL with *error set (malloc'd).
+static json_t *
+s_rerun (const workflow_spec_t *spec, const json_t *ended, const json_t *rerun,
+         json_t *commands, char **error)
 {
     size_t count, reset_count;
     const char **tasks = s_names (json_object_get (rerun, "tasks"), &count);
@@ -82,5 +87,22 @@ wf_ended_rerun (const workflow_spec_t *spec, const json_t *ended, const json_t *
                                     reset, reset_count, commands, error);
     free (tasks);
     free (reset);
+    return state;
+}
+
+json_t *
+wf_ended_rerun (wf_engine_t *self, const json_t *action, const json_t *rerun,
+                json_t *commands, char **definition, workflow_spec_t **spec, char **error)
+{
+    json_t *ended = s_ended_get (self, rerun, error);
+    if (!ended)
+        return NULL;
+    const char *text = json_string_value (json_object_get (ended, "definition"));
+    *spec = wf_runs_spec (self, action, text, text ? NULL : definition, error);
+    if (*spec && text && !(*definition = strdup (text)))
+        *error = strdup ("out of memory");
+    json_t *state =
+        *spec && *definition ? s_rerun (*spec, ended, rerun, commands, error) : NULL;
+    json_decref (ended);
     return state;
 }

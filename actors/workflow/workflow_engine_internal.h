@@ -111,6 +111,15 @@ typedef struct {
 //  final reports to send again. 0 or -1.
 int wf_runs_load (wf_engine_t *self);
 
+//  The definition of `action` ({ref, runner_type, entry_point, pack_dir}):
+//  `text` when given (a stored run's own), else the file's text now, given
+//  to the caller in *read to keep with the run. Parsed once per distinct
+//  text: an edited file (attune pack reload) is a new definition for new
+//  runs, while a run goes on, after a restart too, with the one it started
+//  with. NULL with *error set.
+workflow_spec_t *wf_runs_spec (wf_engine_t *self, const json_t *action, const char *text,
+                               char **read, char **error);
+
 //  execution.dispatch of a workflow action (payload as JSON).
 void wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload);
 
@@ -188,16 +197,15 @@ wf_run_t *wf_store_load (store_txn_t *txn, wf_engine_t *self, const char *id,
 int wf_ended_put (store_txn_t *txn, wf_engine_t *self, const char *id,
                   const json_t *record);
 
-//  The ended run a re-run from tasks names ({ref, tasks, reset} of the
-//  dispatch), as kept: {action, state, definition (its text, when kept)}.
-//  New reference, or NULL with *error set (malloc'd).
-json_t *wf_ended_get (wf_engine_t *self, const json_t *rerun, char **error);
-
-//  The re-run itself: the ended run's state re-run by the conductor
-//  (workflow_rerun) with `spec`, its first commands appended. NULL with
-//  *error set (malloc'd).
-json_t *wf_ended_rerun (const workflow_spec_t *spec, const json_t *ended,
-                        const json_t *rerun, json_t *commands, char **error);
+//  A re-run from tasks ({ref, tasks, reset} of the dispatch): the ended
+//  run's state re-run by the conductor with the definition that run had
+//  (its text kept with it; the file as it is now for a run ended before
+//  runs kept it), as Orquesta's re-run with its recorded spec. Its first
+//  commands appended to `commands`, its spec in *spec, the text in
+//  *definition (malloc'd) for the new run. NULL with *error set (malloc'd).
+json_t *wf_ended_rerun (wf_engine_t *self, const json_t *action, const json_t *rerun,
+                        json_t *commands, char **definition, workflow_spec_t **spec,
+                        char **error);
 
 //  ---------------------------------------------------------------------------
 //  workflow_engine.c

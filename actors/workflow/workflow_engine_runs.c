@@ -35,15 +35,9 @@ s_digest (const char *text)
     return hash;
 }
 
-//  The definition of `action` ({ref, runner_type, entry_point, pack_dir}):
-//  `text` when given (a stored run's own), else the file's text now, given
-//  to the caller in *read to keep with the run. Parsed once per distinct
-//  text: an edited file (attune pack reload) is a new definition for new
-//  runs, while a run goes on, after a restart too, with the one it started
-//  with. NULL with *error set.
-static workflow_spec_t *
-s_spec (wf_engine_t *self, const json_t *action, const char *text, char **read,
-        char **error)
+workflow_spec_t *
+wf_runs_spec (wf_engine_t *self, const json_t *action, const char *text, char **read,
+              char **error)
 {
     char path[2048], key[2400], message[512];
     const char *entry = s_text (action, "entry_point");
@@ -230,28 +224,6 @@ wf_runs_flush (wf_engine_t *self)
     zhashx_purge (self->dirty);
 }
 
-//  A re-run from tasks: the ended run's state re-run with the definition
-//  that run had (its text kept with it; the file as it is now for a run
-//  ended before runs kept it), the text in *definition for the new run.
-//  NULL with *error set.
-static json_t *
-s_rerun_state (wf_engine_t *self, const json_t *action, const json_t *rerun,
-               json_t *commands, char **definition, workflow_spec_t **spec, char **error)
-{
-    json_t *ended = wf_ended_get (self, rerun, error);
-    if (!ended)
-        return NULL;
-    const char *text = json_string_value (json_object_get (ended, "definition"));
-    *spec = s_spec (self, action, text, text ? NULL : definition, error);
-    if (*spec && text && !(*definition = strdup (text)))
-        *error = strdup ("out of memory");
-    json_t *state = *spec && *definition
-                        ? wf_ended_rerun (*spec, ended, rerun, commands, error)
-                        : NULL;
-    json_decref (ended);
-    return state;
-}
-
 void
 wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
 {
@@ -270,8 +242,9 @@ wf_runs_dispatch (wf_engine_t *self, const char *id, json_t *payload)
     json_t *rerun = json_object_get (payload, "rerun");
     json_t *state = NULL;
     if (rerun)
-        state = s_rerun_state (self, action, rerun, commands, &definition, &spec, &error);
-    else if ((spec = s_spec (self, action, NULL, &definition, &error)))
+        state =
+            wf_ended_rerun (self, action, rerun, commands, &definition, &spec, &error);
+    else if ((spec = wf_runs_spec (self, action, NULL, &definition, &error)))
         state = workflow_start (spec, json_object_get (payload, "parameters"), commands,
                                 &error);
     if (!state) {
@@ -757,7 +730,7 @@ s_load_run (wf_engine_t *self, wf_run_t *run)
     //  Its own definition's text (a run stored before runs kept it: the file)
     const char *definition = json_string_value (json_object_get (record, "definition"));
     run->spec =
-        s_spec (self, json_object_get (record, "action"), definition, NULL, &error);
+        wf_runs_spec (self, json_object_get (record, "action"), definition, NULL, &error);
     zhashx_insert (self->active, id, run);
     if (!run->spec) {
         zsys_warning ("workflow: %s cannot continue: %s", id, error ? error : "?");
